@@ -1,0 +1,268 @@
+/* ir/ir.h - tgc's IR: a typed SSA graph with static shapes.
+ *
+ * A graph is a program: values (SSA, each defined once, by an op or as a graph input/state) and ops in
+ * program order. A compiled model is a module of two graphs, `train` (forward in training mode, loss,
+ * backward, optimizer update) and `eval` (forward in eval mode, logits). Persistent state (parameters,
+ * buffers, optimizer state) is named with PyTorch/MMPretrain state-dict names; the two graphs refer to the
+ * same state by name.
+ *
+ * Everything an op is (arity, attributes, shape rule, gradient rule, cost) comes from ir/ops.def.
+ */
+#ifndef TGC_IR_H
+#define TGC_IR_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "common/util.h"
+
+#define TGC_MAX_RANK 6
+#define TGC_MAX_IN 8
+#define TGC_MAX_OUT 4
+
+typedef enum tgc_dtype { TGC_F32, TGC_F16, TGC_BF16, TGC_I32, TGC_I64, TGC_U8, TGC_DTYPE_COUNT } tgc_dtype;
+
+const char *tgc_dtype_name(tgc_dtype t);  /* "f32", "i32", ... */
+size_t tgc_dtype_size(tgc_dtype t);
+
+typedef struct tgc_shape {
+    int rank;
+    int64_t d[TGC_MAX_RANK];
+} tgc_shape;
+
+tgc_shape tgc_shape_make(int rank, const int64_t *dims);
+tgc_shape tgc_shape4(int64_t a, int64_t b, int64_t c, int64_t d);
+tgc_shape tgc_shape2(int64_t a, int64_t b);
+tgc_shape tgc_shape1(int64_t a);
+tgc_shape tgc_shape0(void); /* a scalar */
+int64_t tgc_shape_numel(const tgc_shape *s);
+int tgc_shape_eq(const tgc_shape *a, const tgc_shape *b);
+/* Writes "[32,3,224,224]" into buf (always terminated). */
+void tgc_shape_str(const tgc_shape *s, char *buf, size_t n);
+
+/* ---- attributes ------------------------------------------------------------------------------ */
+enum {
+    TGC_A_KERNEL = 1u << 0,    /* kernel[2]                     */
+    TGC_A_STRIDE = 1u << 1,    /* stride[2]                     */
+    TGC_A_PAD = 1u << 2,       /* pad[4]: top, left, bottom, right */
+    TGC_A_DILATION = 1u << 3,  /* dilation[2]                   */
+    TGC_A_GROUPS = 1u << 4,    /* groups                        */
+    TGC_A_CEIL = 1u << 5,      /* ceil_mode                     */
+    TGC_A_COUNT_PAD = 1u << 6, /* count_include_pad             */
+    TGC_A_AXIS = 1u << 7,      /* axis                          */
+    TGC_A_TRANS = 1u << 8,     /* trans_a, trans_b              */
+    TGC_A_EPS = 1u << 9,       /* eps                           */
+    TGC_A_MOMENTUM = 1u << 10, /* momentum                      */
+    TGC_A_ALPHA = 1u << 11,    /* alpha (scale, fill value, loss weight, lr multiplier) */
+    TGC_A_SMOOTH = 1u << 12,   /* label_smooth                  */
+    TGC_A_WD = 1u << 13,       /* weight_decay                  */
+    TGC_A_BETAS = 1u << 14,    /* beta1, beta2                  */
+    TGC_A_DAMPENING = 1u << 15,/* dampening                     */
+    TGC_A_NESTEROV = 1u << 16, /* nesterov                      */
+    TGC_A_SHAPE = 1u << 17,    /* shape                         */
+    TGC_A_DTYPE = 1u << 18,    /* dtype                         */
+};
+#define TGC_A_CONV (TGC_A_STRIDE | TGC_A_PAD | TGC_A_DILATION | TGC_A_GROUPS)
+#define TGC_A_POOL (TGC_A_KERNEL | TGC_A_STRIDE | TGC_A_PAD | TGC_A_CEIL)
+
+/* One struct for every op's attributes; an op reads only the fields its row's attrs bits name.
+ * tgc_attrs_default() gives the neutral values (stride/dilation/groups 1, pads 0, ...). */
+typedef struct tgc_attrs {
+    int64_t kernel[2], stride[2], pad[4], dilation[2], groups;
+    int64_t axis;
+    int trans_a, trans_b, ceil_mode, count_include_pad, nesterov;
+    double eps, momentum, alpha, label_smooth, weight_decay, beta1, beta2, dampening;
+    tgc_shape shape;
+    tgc_dtype dtype;
+} tgc_attrs;
+
+tgc_attrs tgc_attrs_default(void);
+
+/* ---- ops ------------------------------------------------------------------------------------- */
+typedef enum tgc_opcode {
+#define TGC_OP(E, name, n_in, n_out, attrs, mutates, flags) TGC_OP_##E,
+#include "ir/ops.def"
+#undef TGC_OP
+    TGC_OP_COUNT
+} tgc_opcode;
+
+enum {
+    TGC_OPF_ELEMENTWISE = 1u << 0, /* output i depends only on inputs at i (fusion, in-place reuse) */
+    TGC_OPF_COMMUTATIVE = 1u << 1, /* CSE may swap the two operands                                */
+    TGC_OPF_OPTIMIZER = 1u << 2,   /* an optimizer update                                          */
+};
+
+typedef struct tgc_type {
+    tgc_dtype dtype;
+    tgc_shape shape;
+} tgc_type;
+
+typedef struct tgc_cost {
+    double macs;  /* multiply-accumulates (conv, matmul); 0 for others */
+    double flops; /* floating-point operations, a MAC counting as 2    */
+    double bytes; /* bytes read + written, unfused                      */
+} tgc_cost;
+
+struct tgc_graph;
+struct tgc_op;
+
+typedef struct tgc_op_info {
+    const char *name;
+    int n_in, n_out;
+    uint32_t attrs;
+    uint32_t mutates;
+    uint32_t flags;
+    /* Result types from operand types and attributes; a clear error (op name, operand shapes) if the
+     * operands are not acceptable. */
+    int (*infer)(const struct tgc_graph *g, const struct tgc_op *op, tgc_type *out, tgc_err *err);
+    /* Emits, into g, the ops computing operand gradients of op #op_index. dy[k] is the value holding the
+     * gradient of result k, or -1 if result k has none (treated as zero). For every operand j with
+     * need[j] set, sets dx[j] to the value holding its gradient (or -1 if it is identically zero).
+     * NULL for ops that are not differentiable. */
+    int (*grad)(struct tgc_graph *g, int op_index, const int *dy, const unsigned char *need, int *dx,
+                tgc_err *err);
+    void (*cost)(const struct tgc_graph *g, const struct tgc_op *op, tgc_cost *out);
+} tgc_op_info;
+
+extern const tgc_op_info tgc_op_table[TGC_OP_COUNT];
+/* Looks an op up by its text-form name; returns -1 if unknown. */
+int tgc_op_by_name(const char *name);
+
+typedef struct tgc_op {
+    tgc_opcode code;
+    int n_in, in[TGC_MAX_IN];    /* value ids */
+    int n_out, out[TGC_MAX_OUT]; /* value ids */
+    tgc_attrs attrs;
+    char *scope; /* owned; module path that emitted it, e.g. "backbone.layer1.0.conv1" (may be NULL) */
+    int group;   /* fusion group id, -1 when not fused */
+} tgc_op;
+
+/* ---- values ---------------------------------------------------------------------------------- */
+typedef enum tgc_val_kind {
+    TGC_VAL_TEMP,     /* defined by an op of this graph                                   */
+    TGC_VAL_INPUT,    /* fed by the runtime each step: images, labels, lr, step           */
+    TGC_VAL_PARAM,    /* trainable parameter (persistent)                                 */
+    TGC_VAL_BUFFER,   /* non-trainable persistent state, e.g. BN running statistics       */
+    TGC_VAL_OPTSTATE, /* optimizer state (persistent): momentum buffers, Adam moments      */
+} tgc_val_kind;
+
+const char *tgc_val_kind_name(tgc_val_kind k); /* "temp", "input", "param", "buffer", "optstate" */
+
+/* How persistent state is initialised, with concrete distribution parameters computed by the builder
+ * (e.g. Kaiming normal, fan_out, relu -> NORMAL with b = sqrt(2/fan_out)). */
+typedef enum tgc_init_kind {
+    TGC_INIT_NONE,     /* not persistent / not initialised here           */
+    TGC_INIT_CONST,    /* every element a                                 */
+    TGC_INIT_NORMAL,   /* mean a, std b                                   */
+    TGC_INIT_UNIFORM,  /* in [a, b)                                       */
+    TGC_INIT_TRUNC_NORMAL, /* mean a, std b, truncated to [lo, hi]        */
+} tgc_init_kind;
+
+typedef struct tgc_init {
+    tgc_init_kind kind;
+    double a, b, lo, hi;
+    char *desc; /* owned, for people: "kaiming_normal(mode=fan_out, nonlinearity=relu)" (may be NULL) */
+} tgc_init;
+
+/* Memory placement, filled by the memory-planning pass. */
+typedef enum tgc_slab {
+    TGC_SLAB_NONE,     /* not placed yet                               */
+    TGC_SLAB_ARENA,    /* transient: offset by liveness in the arena    */
+    TGC_SLAB_INPUT,    /* step inputs                                    */
+    TGC_SLAB_PARAM,    /* parameters                                     */
+    TGC_SLAB_BUFFER,   /* buffers                                        */
+    TGC_SLAB_GRAD,     /* parameter gradients, contiguous in bucket order */
+    TGC_SLAB_OPTSTATE, /* optimizer state                                */
+    TGC_SLAB_COUNT
+} tgc_slab;
+
+const char *tgc_slab_name(tgc_slab s);
+
+typedef struct tgc_value {
+    int id;
+    tgc_type type;
+    tgc_val_kind kind;
+    char *name;     /* owned; state-dict name for state and inputs, NULL for most temps */
+    int def_op;     /* op index defining it, -1 for inputs and state */
+    int def_result; /* which result of def_op */
+    int grad_of;    /* for the gradient of a parameter: that parameter's value id; else -1 */
+    tgc_init init;  /* for PARAM, BUFFER and OPTSTATE */
+    double lr_mult, decay_mult; /* paramwise_cfg multipliers for PARAM (default 1) */
+    int is_output;  /* the runtime reads it after the program (loss, logits) */
+    tgc_slab slab;
+    uint64_t offset; /* byte offset within its slab */
+} tgc_value;
+
+/* A gradient all-reduce bucket: gradients that are reduced by one collective once the last of them is
+ * produced (after op `ready_op`). */
+typedef struct tgc_bucket {
+    int n_vals;
+    int *vals; /* owned; gradient value ids in the order they sit in the grad slab */
+    uint64_t offset, bytes; /* the bucket's range in the grad slab */
+    int ready_op;
+} tgc_bucket;
+
+typedef struct tgc_mem_stats {
+    uint64_t arena_bytes;       /* size of the planned arena                               */
+    uint64_t lower_bound_bytes; /* largest total size of simultaneously live transients    */
+    uint64_t naive_bytes;       /* sum of all transient sizes                              */
+} tgc_mem_stats;
+
+typedef struct tgc_graph {
+    char *name; /* owned: "train" or "eval" */
+    tgc_value *vals;
+    int n_vals, cap_vals;
+    tgc_op *ops; /* program order */
+    int n_ops, cap_ops;
+    tgc_bucket *buckets;
+    int n_buckets;
+    tgc_mem_stats mem;
+} tgc_graph;
+
+tgc_graph *tgc_graph_new(const char *name);
+void tgc_graph_free(tgc_graph *g);
+
+/* Adds a graph input / persistent state value. `name` is copied. Returns its value id. */
+int tgc_graph_input(tgc_graph *g, const char *name, tgc_dtype dt, tgc_shape shape);
+int tgc_graph_state(tgc_graph *g, tgc_val_kind kind, const char *name, tgc_dtype dt, tgc_shape shape,
+                    tgc_init init /* ownership of init.desc passes to the graph */);
+/* Finds a named value (input or state); -1 if none. */
+int tgc_graph_find(const tgc_graph *g, const char *name);
+
+/* Appends an op: checks arity, runs shape inference, creates the result values (TEMP) and writes their
+ * ids to out[] (n_out of them; out may be NULL). `scope` is copied (may be NULL). Returns the op index,
+ * or -1 with a message naming the op, the scope and the operand shapes. */
+int tgc_emit(tgc_graph *g, tgc_opcode code, const int *in, int n_in, const tgc_attrs *attrs,
+             const char *scope, int *out, tgc_err *err);
+/* Single-result convenience: returns the result value id, or -1. attrs may be NULL (defaults). */
+int tgc_emit1(tgc_graph *g, tgc_opcode code, const tgc_attrs *attrs, const char *scope, tgc_err *err,
+              int n_in, ...);
+
+/* Number of ops that read value v (computed on demand, O(ops)). */
+int tgc_value_uses(const tgc_graph *g, int v);
+int tgc_op_has_side_effects(const tgc_op *op); /* mutates state */
+
+/* Removes ops marked dead (op->code set to TGC_OP_COUNT) and values no longer referenced by any op,
+ * output, state or input, then renumbers values densely in definition order. Keeps value ids stable
+ * for state and inputs (they come first). */
+void tgc_graph_compact(tgc_graph *g);
+
+/* Whole-graph checks: SSA (each value defined once, before use), operand/result counts, re-run shape
+ * inference and compare, mutated operands are persistent state, outputs exist. */
+int tgc_graph_verify(const tgc_graph *g, tgc_err *err);
+
+/* Totals over every op of the graph (flops_per_sample divides the eval graph's by its batch). */
+tgc_cost tgc_graph_cost(const tgc_graph *g);
+
+/* The stable text form: one value or op per line, typed results, attributes in table order.
+ *   graph @train {
+ *     %0 = input "inputs" : f32[32,3,224,224]
+ *     %2 = param "backbone.conv1.weight" : f32[64,3,7,7] init=normal(0, 0.0589)
+ *     %7 : f32[32,64,112,112] = conv2d %0, %2 {stride=[2,2], pad=[3,3,3,3], dilation=[1,1], groups=1}  # backbone.conv1
+ *     sgd_momentum_update %2, %40, %41, %3, %4 {alpha=1, weight_decay=0.0001, momentum=0.9, ...}
+ *     output %30
+ *   }
+ */
+void tgc_graph_print(const tgc_graph *g, FILE *f);
+
+#endif

@@ -1,0 +1,72 @@
+/* passes/passes.h - the module the passes transform, and the pass pipeline.
+ *
+ * Each pass is one file in passes/ with one entry point `int tgc_pass_<name>(tgc_module *, tgc_err *)`
+ * and a one-line summary in the pipeline table (passes/pipeline.c). A pass runs on both graphs of the
+ * module where it applies (autodiff and optimizer lowering only on `train`).
+ */
+#ifndef TGC_PASSES_H
+#define TGC_PASSES_H
+
+#include "ir/ir.h"
+
+/* optim_wrapper.optimizer, as MMEngine / PyTorch define it. */
+typedef enum tgc_optim_kind { TGC_OPTIM_SGD, TGC_OPTIM_ADAMW } tgc_optim_kind;
+
+typedef struct tgc_optim_spec {
+    tgc_optim_kind kind;
+    double lr;           /* base lr (the runtime scales it by the schedule and feeds the `lr` input) */
+    double momentum;     /* SGD                                  */
+    double dampening;    /* SGD                                  */
+    int nesterov;        /* SGD                                  */
+    double weight_decay; /* SGD: L2 added to the gradient; AdamW: decoupled */
+    double beta1, beta2, eps; /* AdamW (defaults 0.9, 0.999, 1e-8)  */
+} tgc_optim_spec;
+
+typedef struct tgc_module {
+    tgc_graph *train; /* owned */
+    tgc_graph *eval;  /* owned */
+    tgc_optim_spec optim;
+    int train_loss;   /* value id of the scalar loss in `train` */
+    int eval_logits;  /* value id of the logits in `eval` */
+    int64_t train_batch, eval_batch;
+    double bucket_cap_mb;   /* model_wrapper_cfg.bucket_cap_mb, default 25 (PyTorch DDP)   */
+    double first_bucket_mb; /* 1 MiB first bucket, as PyTorch DDP                          */
+} tgc_module;
+
+void tgc_module_free(tgc_module *m); /* frees the graphs; m itself is the caller's */
+
+typedef struct tgc_pass {
+    const char *name;    /* as used by --dump-ir=NAME and --disable-pass NAME */
+    const char *summary; /* one line */
+    int optional;        /* may be turned off with --disable-pass */
+    int (*run)(tgc_module *m, tgc_err *err);
+} tgc_pass;
+
+/* The pipeline in order: verify, autodiff, optimizer, dce, cse, buckets (decides the grad slab order),
+ * memplan (places every value), verify-plan (placement checker). */
+extern const tgc_pass tgc_pipeline[];
+extern const int tgc_pipeline_len;
+const tgc_pass *tgc_pass_find(const char *name);
+
+typedef struct tgc_pipeline_opts {
+    const char *dump_after;  /* NULL: no dumps; "*": after every pass; else after the named pass */
+    FILE *dump_to;           /* where dumps go (stdout) */
+    const char *disabled[32];
+    int n_disabled;
+} tgc_pipeline_opts;
+
+/* Runs the pipeline; a pass failing stops it with "pass NAME: ..." in err. Dumps print
+ * "// ----- after PASS -----" then each graph's text form. */
+int tgc_run_pipeline(tgc_module *m, const tgc_pipeline_opts *opts, tgc_err *err);
+
+/* The passes. */
+int tgc_pass_verify(tgc_module *m, tgc_err *err);
+int tgc_pass_autodiff(tgc_module *m, tgc_err *err);  /* train: gradients of train_loss for every param */
+int tgc_pass_optimizer(tgc_module *m, tgc_err *err); /* train: one update op per param, adds opt state */
+int tgc_pass_dce(tgc_module *m, tgc_err *err);
+int tgc_pass_cse(tgc_module *m, tgc_err *err);
+int tgc_pass_memplan(tgc_module *m, tgc_err *err);   /* slabs, arena offsets by liveness, mem stats */
+int tgc_pass_buckets(tgc_module *m, tgc_err *err);   /* gradient all-reduce buckets */
+int tgc_pass_verify_plan(tgc_module *m, tgc_err *err); /* placement checker: no two live tensors overlap */
+
+#endif
