@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# tools/setup.sh - installs the Debian packages tgc needs to build, test and train, only those missing.
+# Idempotent: a second run installs nothing. The CUDA toolkit (nvcc, cuDNN, cuBLAS, NCCL, NVRTC) is
+# expected where NVIDIA installs it (/usr/local/cuda); without it tgc builds the CPU backend only.
+set -euo pipefail
+
+packages=(
+  build-essential cmake pkg-config   # toolchain
+  libyaml-dev                        # config files
+  zlib1g-dev                         # checksums, gzipped datasets
+  libdnnl-dev                        # oneDNN: CPU convolution, batch norm, pooling, matmul
+  libjpeg62-turbo-dev libpng-dev     # image datasets
+  check                              # unit tests
+  llvm-14-tools                      # FileCheck and lit for IR tests
+  python3                            # runs lit
+  dataset-fashion-mnist              # the default config's data (/usr/share/datasets/fashion-mnist)
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "setup: all ${#packages[@]} packages present"
+  exit 0
+fi
+
+echo "setup: installing ${missing[*]}"
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null || { echo "setup: need root (or sudo) to install: ${missing[*]}" >&2; exit 1; }
+  sudo=sudo
+fi
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
