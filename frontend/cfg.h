@@ -83,4 +83,33 @@ tgc_cfg *tgc_cfg_deserialize(const uint8_t *data, size_t len, tgc_err *err);
 /* Prints the tree as YAML (block style, stable, round-trips through tgc_cfg_parse). */
 void tgc_cfg_dump(const tgc_cfg *c, FILE *f);
 
+/* ---- Additions by the config module (building trees; entry points shared by the cfg_*.c files) ---- */
+/* A fresh node of the given kind with a copy of file ("" if NULL) and line; path "". */
+tgc_cfg *tgc_cfg_new(tgc_cfg_kind kind, const char *file, int line);
+/* Appends item (taking it) to a LIST/TUPLE (key NULL) or a MAP (key copied; no duplicate check). */
+void tgc_cfg_append(tgc_cfg *c, const char *key, tgc_cfg *item);
+/* Sets map[key] = val (taking val): replaces and frees an existing value in place, else appends. */
+void tgc_cfg_set(tgc_cfg *map, const char *key, tgc_cfg *val);
+/* Detaches map[key] and returns it (caller owns), or NULL when absent; the entry is removed. */
+tgc_cfg *tgc_cfg_take(tgc_cfg *map, const char *key);
+/* Re-assigns every node's `path` from the root ("" for the root). Paths over 512 bytes keep their tail. */
+void tgc_cfg_set_paths(tgc_cfg *root);
+/* Deep equality of kinds, values, keys and order (not file/line/path). NaN equals NaN. */
+int tgc_cfg_equal(const tgc_cfg *a, const tgc_cfg *b);
+/* Parses one YAML file's text without resolving `_base_` (the key stays in the tree). Same limits and
+ * messages as tgc_cfg_parse; the root is a map. */
+tgc_cfg *tgc_cfg_parse_yaml(const char *text, size_t len, const char *name, tgc_err *err);
+/* The kind YAML gives an unquoted scalar with this text (the dumper quotes strings that are not STR). */
+tgc_cfg_kind tgc_cfg_plain_kind(const char *s);
+/* A key -> position index over one map, so duplicate checks and merges stay linear on maps with many keys.
+ * Stays valid while the map only grows by appending (call tgc_cfg_index_add for each appended key). */
+typedef struct tgc_cfg_index {
+    int *slot; /* open addressing; -1 empty */
+    int cap, n;
+} tgc_cfg_index;
+void tgc_cfg_index_init(tgc_cfg_index *ix, const tgc_cfg *map);
+int tgc_cfg_index_find(const tgc_cfg_index *ix, const tgc_cfg *map, const char *key); /* position or -1 */
+void tgc_cfg_index_add(tgc_cfg_index *ix, const tgc_cfg *map, int pos); /* after appending key `pos` */
+void tgc_cfg_index_free(tgc_cfg_index *ix);
+
 #endif
