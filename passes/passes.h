@@ -34,6 +34,9 @@ typedef struct tgc_module {
 } tgc_module;
 
 void tgc_module_free(tgc_module *m); /* frees the graphs; m itself is the caller's */
+/* (Addition) Compacts g, one of m's graphs (tgc_graph_compact), and renumbers m->train_loss or
+ * m->eval_logits with it. Passes that remove ops or add state call it. */
+void tgc_module_compact(tgc_module *m, tgc_graph *g);
 
 typedef struct tgc_pass {
     const char *name;    /* as used by --dump-ir=NAME and --disable-pass NAME */

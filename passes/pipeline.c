@@ -1,0 +1,116 @@
+/* passes/pipeline.c - the pass table, running it with dumps and --disable-pass, and module helpers. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "passes/passes.h"
+
+const tgc_pass tgc_pipeline[] = {
+    {"verify", "check both graphs: SSA order, arity, types, state updates, outputs", 0, tgc_pass_verify},
+    {"autodiff", "train: gradient of the loss for every parameter, in reverse program order", 0,
+     tgc_pass_autodiff},
+    {"optimizer", "train: one SGD/AdamW update per parameter, with lr/step inputs and optimizer state", 0,
+     tgc_pass_optimizer},
+    {"dce", "remove side-effect-free ops whose results are never used", 1, tgc_pass_dce},
+    {"cse", "merge identical side-effect-free ops (commutative operands in either order)", 1, tgc_pass_cse},
+    {"buckets", "group gradients into all-reduce buckets in reverse production order", 0, tgc_pass_buckets},
+    {"memplan", "place every value: state slabs, grad slab in bucket order, arena offsets by liveness", 0,
+     tgc_pass_memplan},
+    {"verify-plan", "check the placement: no two simultaneously live tensors overlap", 0,
+     tgc_pass_verify_plan},
+};
+const int tgc_pipeline_len = (int)TGC_ARRAY_LEN(tgc_pipeline);
+
+const tgc_pass *tgc_pass_find(const char *name) {
+    if (!name) return NULL;
+    for (int i = 0; i < tgc_pipeline_len; i++)
+        if (strcmp(tgc_pipeline[i].name, name) == 0) return &tgc_pipeline[i];
+    return NULL;
+}
+
+void tgc_module_free(tgc_module *m) {
+    if (!m) return;
+    tgc_graph_free(m->train);
+    tgc_graph_free(m->eval);
+    m->train = m->eval = NULL;
+}
+
+void tgc_module_compact(tgc_module *m, tgc_graph *g) {
+    int *remap = tgc_malloc(sizeof(int) * ((size_t)g->n_vals + 1));
+    int n = g->n_vals;
+    tgc_graph_compact_remap(g, remap);
+    if (g == m->train && m->train_loss >= 0 && m->train_loss < n) m->train_loss = remap[m->train_loss];
+    if (g == m->eval && m->eval_logits >= 0 && m->eval_logits < n) m->eval_logits = remap[m->eval_logits];
+    free(remap);
+}
+
+/* "verify, autodiff, ..." for error messages about pass names. */
+static void pass_names(char *buf, size_t n, int with_build) {
+    size_t len = 0;
+    buf[0] = 0;
+    if (with_build) len = (size_t)snprintf(buf, n, "build, ");
+    for (int i = 0; i < tgc_pipeline_len && len < n; i++) {
+        int r = snprintf(buf + len, n - len, "%s%s", i ? ", " : "", tgc_pipeline[i].name);
+        if (r < 0) break;
+        len += (size_t)r;
+    }
+}
+
+static void dump(const tgc_module *m, const char *after, FILE *f) {
+    fprintf(f, "// ----- after %s -----\n", after);
+    if (m->train) tgc_graph_print(m->train, f);
+    if (m->eval) tgc_graph_print(m->eval, f);
+    fflush(f);
+}
+
+static int is_disabled(const tgc_pipeline_opts *o, const char *name) {
+    for (int i = 0; o && i < o->n_disabled && i < 32; i++)
+        if (o->disabled[i] && strcmp(o->disabled[i], name) == 0) return 1;
+    return 0;
+}
+
+int tgc_run_pipeline(tgc_module *m, const tgc_pipeline_opts *opts, tgc_err *err) {
+    const char *dump_after = opts ? opts->dump_after : NULL;
+    FILE *out = (opts && opts->dump_to) ? opts->dump_to : stdout;
+    char names[512];
+
+    if (dump_after && strcmp(dump_after, "*") != 0 && strcmp(dump_after, "build") != 0 &&
+        !tgc_pass_find(dump_after)) {
+        pass_names(names, sizeof names, 1);
+        return tgc_fail(err, "--dump-ir: unknown pass '%s' (passes: %s, or * for all)", dump_after, names);
+    }
+    if (opts && (opts->n_disabled < 0 || opts->n_disabled > 32))
+        return tgc_fail(err, "--disable-pass: %d passes named, at most 32", opts->n_disabled);
+    for (int i = 0; opts && i < opts->n_disabled; i++) {
+        const tgc_pass *p = tgc_pass_find(opts->disabled[i]);
+        if (!p) {
+            pass_names(names, sizeof names, 0);
+            return tgc_fail(err, "--disable-pass: unknown pass '%s' (passes: %s)",
+                            opts->disabled[i] ? opts->disabled[i] : "", names);
+        }
+        if (!p->optional) {
+            names[0] = 0;
+            size_t len = 0;
+            for (int k = 0; k < tgc_pipeline_len; k++)
+                if (tgc_pipeline[k].optional && len < sizeof names)
+                    len += (size_t)snprintf(names + len, sizeof names - len, "%s%s", len ? ", " : "",
+                                            tgc_pipeline[k].name);
+            return tgc_fail(err, "--disable-pass: pass '%s' is required (only these may be disabled: %s)",
+                            p->name, names);
+        }
+    }
+    if (!m || !m->train) return tgc_fail(err, "pipeline: the module has no train graph");
+
+    int dump_all = dump_after && strcmp(dump_after, "*") == 0;
+    if (dump_all || (dump_after && strcmp(dump_after, "build") == 0)) dump(m, "build", out);
+
+    for (int i = 0; i < tgc_pipeline_len; i++) {
+        const tgc_pass *p = &tgc_pipeline[i];
+        if (is_disabled(opts, p->name)) continue;
+        if (p->run(m, err) < 0) return tgc_err_prefix(err, "pass %s", p->name);
+        /* every pass must leave valid graphs; catching a broken one here names the pass at fault */
+        if (p->run != tgc_pass_verify && tgc_pass_verify(m, err) < 0)
+            return tgc_err_prefix(err, "pass %s left an invalid graph", p->name);
+        if (dump_all || (dump_after && strcmp(dump_after, p->name) == 0)) dump(m, p->name, out);
+    }
+    return 0;
+}
