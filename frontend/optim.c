@@ -1,0 +1,217 @@
+/* frontend/optim.c - optim_wrapper -> tgc_optim_spec, and paramwise_cfg -> per-parameter multipliers. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "frontend/build.h"
+
+static int get_wrapper(const tgc_cfg *root, const tgc_cfg **out, tgc_err *err) {
+    const tgc_cfg *w = tgc_cfg_get(root, "optim_wrapper");
+    if (!w || w->kind == TGC_CFG_NULL) return tgc_b_fail_key(err, root, "optim_wrapper", "missing: training needs an optimizer");
+    if (w->kind != TGC_CFG_MAP) return tgc_cfg_fail(err, w, "expected a map, got %s", tgc_cfg_kind_name(w->kind));
+    *out = w;
+    return 0;
+}
+
+static int nonneg(tgc_err *err, const tgc_cfg *map, const char *key, double v) {
+    return v < 0 ? tgc_b_fail_key(err, map, key, "must not be negative (got %g)", v) : 0;
+}
+
+static int read_sgd(const tgc_cfg *o, tgc_optim_spec *s, tgc_err *err) {
+    static const char *const keys[] = {"lr", "momentum", "dampening", "weight_decay", "nesterov", "maximize",
+                                       "foreach", "differentiable", "fused", NULL};
+    int maximize;
+    if (tgc_b_check_keys(err, o, "SGD", keys) < 0) return -1;
+    const tgc_cfg *lr = tgc_cfg_get(o, "lr");
+    if (!lr || lr->kind == TGC_CFG_NULL) return tgc_b_fail_key(err, o, "lr", "missing: SGD needs lr");
+    if (tgc_cfg_float(o, "lr", 0, &s->lr, err) < 0 || tgc_cfg_float(o, "momentum", 0, &s->momentum, err) < 0 ||
+        tgc_cfg_float(o, "dampening", 0, &s->dampening, err) < 0 ||
+        tgc_cfg_float(o, "weight_decay", 0, &s->weight_decay, err) < 0 ||
+        tgc_cfg_bool(o, "nesterov", 0, &s->nesterov, err) < 0 || tgc_cfg_bool(o, "maximize", 0, &maximize, err) < 0)
+        return -1;
+    if (nonneg(err, o, "lr", s->lr) < 0 || nonneg(err, o, "momentum", s->momentum) < 0 ||
+        nonneg(err, o, "weight_decay", s->weight_decay) < 0)
+        return -1;
+    if (maximize) return tgc_b_fail_key(err, o, "maximize", "maximize=True is not supported");
+    /* PyTorch: "Nesterov momentum requires a momentum and zero dampening". */
+    if (s->nesterov && (s->momentum <= 0 || s->dampening != 0))
+        return tgc_b_fail_key(err, o, "nesterov", "Nesterov momentum requires a momentum and zero dampening "
+                              "(momentum %g, dampening %g)", s->momentum, s->dampening);
+    return 0;
+}
+
+static int read_adamw(const tgc_cfg *o, tgc_optim_spec *s, tgc_err *err) {
+    static const char *const keys[] = {"lr", "betas", "eps", "weight_decay", "amsgrad", "maximize", "foreach",
+                                       "capturable", "differentiable", "fused", NULL};
+    int amsgrad, maximize;
+    if (tgc_b_check_keys(err, o, "AdamW", keys) < 0 || tgc_cfg_float(o, "lr", 1e-3, &s->lr, err) < 0 ||
+        tgc_cfg_float(o, "eps", 1e-8, &s->eps, err) < 0 || tgc_cfg_float(o, "weight_decay", 0.01, &s->weight_decay, err) < 0 ||
+        tgc_cfg_bool(o, "amsgrad", 0, &amsgrad, err) < 0 || tgc_cfg_bool(o, "maximize", 0, &maximize, err) < 0)
+        return -1;
+    s->beta1 = 0.9, s->beta2 = 0.999;
+    const tgc_cfg *b = tgc_cfg_get(o, "betas");
+    if (b && b->kind != TGC_CFG_NULL) {
+        if ((b->kind != TGC_CFG_LIST && b->kind != TGC_CFG_TUPLE) || b->n != 2)
+            return tgc_cfg_fail(err, b, "expected a list of 2 numbers");
+        double v[2];
+        for (int i = 0; i < 2; i++) {
+            const tgc_cfg *x = b->items[i];
+            if (x->kind != TGC_CFG_INT && x->kind != TGC_CFG_FLOAT)
+                return tgc_cfg_fail(err, x, "expected a number, got %s", tgc_cfg_kind_name(x->kind));
+            v[i] = x->kind == TGC_CFG_INT ? (double)x->i : x->f;
+            if (v[i] < 0 || v[i] >= 1) return tgc_cfg_fail(err, x, "beta must be in [0, 1)");
+        }
+        s->beta1 = v[0], s->beta2 = v[1];
+    }
+    if (nonneg(err, o, "lr", s->lr) < 0 || nonneg(err, o, "eps", s->eps) < 0 ||
+        nonneg(err, o, "weight_decay", s->weight_decay) < 0)
+        return -1;
+    if (amsgrad) return tgc_b_fail_key(err, o, "amsgrad", "amsgrad is not supported yet");
+    if (maximize) return tgc_b_fail_key(err, o, "maximize", "maximize=True is not supported");
+    return 0;
+}
+
+int tgc_frontend_optim(const tgc_cfg *root, tgc_optim_spec *spec, tgc_err *err) {
+    memset(spec, 0, sizeof *spec);
+    const tgc_cfg *w, *o;
+    if (get_wrapper(root, &w, err) < 0) return -1;
+    static const char *const wkeys[] = {"optimizer", "paramwise_cfg", "clip_grad", "accumulative_counts",
+                                        "loss_scale", "dtype", "constructor", NULL};
+    static const char *const wtypes[] = {"OptimWrapper", "AmpOptimWrapper", NULL};
+    static const char *const ctors[] = {"DefaultOptimWrapperConstructor", NULL};
+    const char *wt, *ctor;
+    int64_t acc;
+    if (tgc_b_check_keys(err, w, "optim_wrapper", wkeys) < 0 ||
+        tgc_b_choice(err, w, "type", "OptimWrapper", wtypes, &wt) < 0 ||
+        tgc_b_choice(err, w, "constructor", "DefaultOptimWrapperConstructor", ctors, &ctor) < 0 ||
+        tgc_b_require_null(err, w, "clip_grad", "gradient clipping") < 0 ||
+        tgc_cfg_int(w, "accumulative_counts", 1, &acc, err) < 0)
+        return -1;
+    if (acc != 1) return tgc_b_fail_key(err, w, "accumulative_counts", "gradient accumulation is not supported yet");
+    o = tgc_cfg_get(w, "optimizer");
+    if (!o || o->kind == TGC_CFG_NULL) return tgc_b_fail_key(err, w, "optimizer", "missing");
+    if (o->kind != TGC_CFG_MAP) return tgc_cfg_fail(err, o, "expected a map, got %s", tgc_cfg_kind_name(o->kind));
+    const char *type;
+    if (tgc_b_type(err, o, "optimizer", &type) < 0) return -1;
+    if (!strcmp(type, "SGD")) {
+        spec->kind = TGC_OPTIM_SGD;
+        spec->beta1 = 0.9, spec->beta2 = 0.999, spec->eps = 1e-8;
+        return read_sgd(o, spec, err);
+    }
+    if (!strcmp(type, "AdamW")) {
+        spec->kind = TGC_OPTIM_ADAMW;
+        return read_adamw(o, spec, err);
+    }
+    return tgc_b_fail_key(err, o, "type", "unknown optimizer '%s' (known optimizers: SGD, AdamW)", type);
+}
+
+/* ---- paramwise_cfg ------------------------------------------------------------------------------- */
+typedef struct custom_key {
+    const char *key;
+    double lr_mult, decay_mult;
+} custom_key;
+
+/* MMEngine tries custom keys longest first (ties alphabetically); the first substring match wins. */
+static int cmp_keys(const void *pa, const void *pb) {
+    const custom_key *a = pa, *b = pb;
+    size_t la = strlen(a->key), lb = strlen(b->key);
+    if (la != lb) return la > lb ? -1 : 1;
+    return strcmp(a->key, b->key);
+}
+
+static int has_suffix(const char *s, const char *suf) {
+    size_t n = strlen(s), m = strlen(suf);
+    return n >= m && !strcmp(s + n - m, suf);
+}
+
+static int read_mult(const tgc_cfg *p, const char *key, double *out, int *present, tgc_err *err) {
+    const tgc_cfg *c = tgc_cfg_get(p, key);
+    *present = c && c->kind != TGC_CFG_NULL;
+    if (tgc_cfg_float(p, key, 1.0, out, err) < 0) return -1;
+    if (*present && *out < 0) return tgc_b_fail_key(err, p, key, "must not be negative");
+    return 0;
+}
+
+int tgc_frontend_paramwise(const tgc_cfg *root, tgc_graph *g, tgc_err *err) {
+    const tgc_cfg *w, *p;
+    if (get_wrapper(root, &w, err) < 0) return -1;
+    p = tgc_cfg_get(w, "paramwise_cfg");
+    if (!p || p->kind == TGC_CFG_NULL) return 0;
+    if (p->kind != TGC_CFG_MAP) return tgc_cfg_fail(err, p, "expected a map, got %s", tgc_cfg_kind_name(p->kind));
+    static const char *const keys[] = {"norm_decay_mult", "bias_decay_mult", "bias_lr_mult", "dwconv_decay_mult",
+                                       "flat_decay_mult", "custom_keys", "bypass_duplicate", NULL};
+    double norm_m, bias_m, bias_lr, dw_m, flat_m;
+    int has_norm, has_bias, has_bias_lr, has_dw, has_flat, bypass;
+    if (tgc_b_check_keys(err, p, "paramwise_cfg", keys) < 0 || read_mult(p, "norm_decay_mult", &norm_m, &has_norm, err) < 0 ||
+        read_mult(p, "bias_decay_mult", &bias_m, &has_bias, err) < 0 ||
+        read_mult(p, "bias_lr_mult", &bias_lr, &has_bias_lr, err) < 0 ||
+        read_mult(p, "dwconv_decay_mult", &dw_m, &has_dw, err) < 0 ||
+        read_mult(p, "flat_decay_mult", &flat_m, &has_flat, err) < 0 ||
+        tgc_cfg_bool(p, "bypass_duplicate", 0, &bypass, err) < 0)
+        return -1;
+
+    const tgc_cfg *ck = tgc_cfg_get(p, "custom_keys");
+    int nk = 0;
+    custom_key *cks = NULL;
+    if (ck && ck->kind != TGC_CFG_NULL) {
+        if (ck->kind != TGC_CFG_MAP) return tgc_cfg_fail(err, ck, "expected a map of key -> {lr_mult, decay_mult}");
+        cks = tgc_calloc((size_t)ck->n + 1, sizeof *cks);
+        for (int i = 0; i < ck->n; i++) {
+            const tgc_cfg *e = ck->items[i];
+            static const char *const ekeys[] = {"lr_mult", "decay_mult", NULL};
+            int dummy;
+            cks[nk].key = ck->keys[i];
+            if (e->kind != TGC_CFG_MAP) {
+                free(cks);
+                return tgc_cfg_fail(err, e, "expected a map with lr_mult and/or decay_mult");
+            }
+            if (tgc_b_check_keys(err, e, "custom_keys", ekeys) < 0 ||
+                read_mult(e, "lr_mult", &cks[nk].lr_mult, &dummy, err) < 0 ||
+                read_mult(e, "decay_mult", &cks[nk].decay_mult, &dummy, err) < 0) {
+                free(cks);
+                return -1;
+            }
+            nk++;
+        }
+        qsort(cks, (size_t)nk, sizeof *cks, cmp_keys);
+    }
+
+    /* What a parameter is follows from the ops that read it: BN's gamma/beta are norm parameters,
+     * bias_add's operand a bias, a grouped conv whose groups equal its input channels a depth-wise conv. */
+    unsigned char *role = tgc_calloc((size_t)g->n_vals + 1, 1);
+    enum { R_NORM = 1, R_BIAS = 2, R_DW = 4 };
+    for (int i = 0; i < g->n_ops; i++) {
+        const tgc_op *op = &g->ops[i];
+        if (op->code == TGC_OP_BN_TRAIN || op->code == TGC_OP_BN_EVAL) {
+            role[op->in[1]] |= R_NORM;
+            role[op->in[2]] |= R_NORM;
+        } else if (op->code == TGC_OP_BIAS_ADD) {
+            role[op->in[1]] |= R_BIAS;
+        } else if (op->code == TGC_OP_CONV2D && op->attrs.groups > 1 &&
+                   op->attrs.groups == g->vals[op->in[0]].type.shape.d[1]) {
+            role[op->in[1]] |= R_DW;
+        }
+    }
+    for (int v = 0; v < g->n_vals; v++) {
+        tgc_value *val = &g->vals[v];
+        if (val->kind != TGC_VAL_PARAM || !val->name) continue;
+        val->lr_mult = val->decay_mult = 1.0;
+        int custom = 0;
+        for (int k = 0; k < nk && !custom; k++)
+            if (strstr(val->name, cks[k].key)) {
+                val->lr_mult = cks[k].lr_mult;
+                val->decay_mult = cks[k].decay_mult;
+                custom = 1;
+            }
+        if (custom) continue;
+        /* MMEngine's DefaultOptimWrapperConstructor precedence: norm, then bias, then dwconv, then flat. */
+        int is_norm = role[v] & R_NORM, is_bias = has_suffix(val->name, ".bias") && !is_norm;
+        if (is_bias && has_bias_lr) val->lr_mult = bias_lr;
+        if (is_norm && has_norm) val->decay_mult = norm_m;
+        else if (is_bias && has_bias) val->decay_mult = bias_m;
+        else if ((role[v] & R_DW) && has_dw) val->decay_mult = dw_m;
+        else if (val->type.shape.rank == 1 && has_flat) val->decay_mult = flat_m;
+    }
+    free(role);
+    free(cks);
+    return 0;
+}
