@@ -255,8 +255,12 @@ int tgc_write_file_atomic(const char *path, const void *data, size_t len, tgc_er
         p += n;
         left -= (size_t)n;
     }
-    if (fsync(fd) != 0 || close(fd) != 0) {
-        tgc_fail(err, "%s: fsync/close failed: %s (the previous %s is untouched)", tmp, strerror(errno), path);
+    int synced = fsync(fd) == 0;
+    int sync_errno = errno;
+    int closed = close(fd) == 0;
+    if (!synced || !closed) {
+        tgc_fail(err, "%s: %s failed: %s (the previous %s is untouched)", tmp, synced ? "close" : "fsync",
+                 strerror(synced ? errno : sync_errno), path);
         unlink(tmp);
         free(tmp);
         return -1;

@@ -1,3 +1,250 @@
-/* passes/memplan.c - placeholder until its implementation lands. */
+/* passes/memplan.c - memory planning: a slab and an offset for every value, arena offsets by liveness.
+ *
+ * Persistent state and step inputs are laid out one after another (value order, 64-byte aligned) in their
+ * slabs; parameter gradients sit in the GRAD slab where the buckets pass put them (or in production order
+ * when it did not run); every other value (a TEMP) lives in the arena for its live interval
+ * [defining op, last use] (program outputs: to the end). Arena offsets are chosen greedy by size, largest
+ * first, best fit among the tensors whose intervals overlap (TFLite's GreedyBySize, XLA's
+ * GlobalDecreasingSizeBestFitHeap), after merging in-place pairs (ggml-alloc): an elementwise op whose
+ * first operand is an arena TEMP of the same size dying at that op writes its result over the operand.
+ *
+ * Stats: naive = the sum of arena temp sizes; lower bound = the largest total size of buffers live at one op,
+ * counting an in-place chain once (so it bounds every placement making the same in-place choices, and the
+ * arena, rounded up to 64 bytes, is never below it).
+ */
+#include <stdlib.h>
+#include <string.h>
+
 #include "passes/passes.h"
-int tgc_pass_memplan(tgc_module *m, tgc_err *err) { (void)m; (void)err; return 0; }
+
+#define ALIGN 64u
+
+static uint64_t align_up(uint64_t x) { return (x + ALIGN - 1) / ALIGN * ALIGN; }
+
+static uint64_t value_bytes(const tgc_value *v) {
+    return (uint64_t)tgc_shape_numel(&v->type.shape) * tgc_dtype_size(v->type.dtype);
+}
+
+static const char *vname(const tgc_value *v, char *buf, size_t n) {
+    if (v->name) return v->name;
+    snprintf(buf, n, "%%%d", v->id);
+    return buf;
+}
+
+/* One arena buffer: a TEMP, or a chain of in-place TEMPs sharing memory. */
+typedef struct buffer {
+    int start, end; /* op indices, inclusive */
+    uint64_t size, offset;
+    int placed;
+} buffer;
+
+/* Placement order: largest first; ties by earlier start, then creation order (deterministic). */
+typedef struct order_key {
+    uint64_t size;
+    int start, idx;
+} order_key;
+
+static int cmp_order(const void *a, const void *b) {
+    const order_key *x = a, *y = b;
+    if (x->size != y->size) return x->size > y->size ? -1 : 1;
+    if (x->start != y->start) return x->start < y->start ? -1 : 1;
+    return (x->idx > y->idx) - (x->idx < y->idx);
+}
+
+typedef struct span {
+    uint64_t off, end;
+} span;
+
+static int cmp_span(const void *a, const void *b) {
+    const span *x = a, *y = b;
+    if (x->off != y->off) return x->off < y->off ? -1 : 1;
+    return x->end < y->end ? -1 : x->end > y->end;
+}
+
+/* Places the buffers; returns the arena size. */
+static uint64_t place_buffers(buffer *bufs, int n) {
+    order_key *order = tgc_malloc(sizeof(order_key) * (size_t)(n ? n : 1));
+    for (int i = 0; i < n; i++) order[i] = (order_key){bufs[i].size, bufs[i].start, i};
+    qsort(order, (size_t)n, sizeof(order_key), cmp_order);
+    span *sp = tgc_malloc(sizeof(span) * (size_t)(n ? n : 1));
+    uint64_t arena = 0;
+    for (int oi = 0; oi < n; oi++) {
+        buffer *b = &bufs[order[oi].idx];
+        if (b->size == 0) { /* nothing to hold: offset 0, never overlaps */
+            b->offset = 0;
+            b->placed = 1;
+            continue;
+        }
+        int ns = 0;
+        for (int j = 0; j < n; j++) {
+            const buffer *o = &bufs[j];
+            if (!o->placed || o->size == 0 || o->end < b->start || b->end < o->start) continue;
+            sp[ns++] = (span){o->offset, o->offset + o->size};
+        }
+        qsort(sp, (size_t)ns, sizeof(span), cmp_span);
+        /* Smallest gap between time-overlapping neighbours that fits; otherwise after the last one. */
+        uint64_t cur = 0, best_off = 0, best_gap = UINT64_MAX;
+        for (int k = 0; k < ns; k++) {
+            if (sp[k].off >= cur && sp[k].off - cur >= b->size && sp[k].off - cur < best_gap) {
+                best_gap = sp[k].off - cur;
+                best_off = cur;
+            }
+            if (align_up(sp[k].end) > cur) cur = align_up(sp[k].end);
+        }
+        b->offset = best_gap != UINT64_MAX ? best_off : cur;
+        b->placed = 1;
+        if (b->offset + b->size > arena) arena = b->offset + b->size;
+    }
+    free(sp);
+    free(order);
+    return align_up(arena);
+}
+
+/* Lays the values of `kind` out sequentially in `slab` from offset 0. */
+static void place_sequential(tgc_graph *g, tgc_val_kind kind, tgc_slab slab) {
+    uint64_t off = 0;
+    for (int i = 0; i < g->n_vals; i++) {
+        tgc_value *v = &g->vals[i];
+        if (v->kind != kind) continue;
+        v->slab = slab;
+        v->offset = off;
+        off = align_up(off + value_bytes(v));
+    }
+}
+
+/* Eval state must sit where the train graph put it: the two programs share one copy of the state. */
+static int place_like(tgc_graph *g, const tgc_graph *ref, tgc_err *err) {
+    char b1[32];
+    for (int i = 0; i < g->n_vals; i++) {
+        tgc_value *v = &g->vals[i];
+        if (v->kind != TGC_VAL_PARAM && v->kind != TGC_VAL_BUFFER && v->kind != TGC_VAL_OPTSTATE) continue;
+        int r = v->name ? tgc_graph_find(ref, v->name) : -1;
+        if (r < 0)
+            return tgc_fail(err, "graph %s: state '%s' is not in graph %s", g->name, vname(v, b1, sizeof b1),
+                            ref->name);
+        const tgc_value *rv = &ref->vals[r];
+        if (rv->kind != v->kind || rv->type.dtype != v->type.dtype || !tgc_shape_eq(&rv->type.shape, &v->type.shape)) {
+            char s1[96], s2[96];
+            tgc_shape_str(&v->type.shape, s1, sizeof s1);
+            tgc_shape_str(&rv->type.shape, s2, sizeof s2);
+            return tgc_fail(err, "graph %s: state '%s' is %s %s%s but %s %s%s in graph %s", g->name, v->name,
+                            tgc_val_kind_name(v->kind), tgc_dtype_name(v->type.dtype), s1,
+                            tgc_val_kind_name(rv->kind), tgc_dtype_name(rv->type.dtype), s2, ref->name);
+        }
+        v->slab = rv->slab;
+        v->offset = rv->offset;
+    }
+    return 0;
+}
+
+static int plan_graph(tgc_graph *g, const tgc_graph *state_ref, tgc_err *err) {
+    int n = g->n_vals;
+    /* Gradients placed by the buckets pass keep their offsets; everything else is (re)planned. */
+    int keep_grads = g->n_buckets > 0;
+    uint64_t grad_end = 0;
+    for (int i = 0; i < n; i++) {
+        tgc_value *v = &g->vals[i];
+        if (keep_grads && v->slab == TGC_SLAB_GRAD) {
+            if (v->offset + value_bytes(v) > grad_end) grad_end = v->offset + value_bytes(v);
+            continue;
+        }
+        v->slab = TGC_SLAB_NONE;
+        v->offset = 0;
+    }
+    place_sequential(g, TGC_VAL_INPUT, TGC_SLAB_INPUT);
+    if (state_ref) {
+        if (place_like(g, state_ref, err) < 0) return -1;
+    } else {
+        place_sequential(g, TGC_VAL_PARAM, TGC_SLAB_PARAM);
+        place_sequential(g, TGC_VAL_BUFFER, TGC_SLAB_BUFFER);
+        place_sequential(g, TGC_VAL_OPTSTATE, TGC_SLAB_OPTSTATE);
+    }
+    /* Gradients without buckets: production order, after any already placed. */
+    grad_end = align_up(grad_end);
+    for (int k = 0; k < g->n_ops; k++)
+        for (int r = 0; r < g->ops[k].n_out; r++) {
+            tgc_value *v = &g->vals[g->ops[k].out[r]];
+            if (v->kind != TGC_VAL_TEMP || v->grad_of < 0 || v->slab == TGC_SLAB_GRAD) continue;
+            v->slab = TGC_SLAB_GRAD;
+            v->offset = grad_end;
+            grad_end = align_up(grad_end + value_bytes(v));
+        }
+
+    /* Live intervals of the arena temps. */
+    int *end = tgc_malloc(sizeof(int) * (size_t)(n ? n : 1));
+    int *buf_of = tgc_malloc(sizeof(int) * (size_t)(n ? n : 1));
+    for (int i = 0; i < n; i++) {
+        end[i] = g->vals[i].def_op;
+        buf_of[i] = -1;
+    }
+    for (int k = 0; k < g->n_ops; k++)
+        for (int j = 0; j < g->ops[k].n_in; j++) {
+            int v = g->ops[k].in[j];
+            if (v >= 0 && v < n && k > end[v]) end[v] = k;
+        }
+    for (int i = 0; i < n; i++)
+        if (g->vals[i].is_output) end[i] = g->n_ops;
+
+    int n_buf = 0;
+    buffer *bufs = tgc_calloc((size_t)(n ? n : 1), sizeof(buffer));
+    uint64_t naive = 0;
+    for (int k = 0; k < g->n_ops; k++) {
+        const tgc_op *op = &g->ops[k];
+        for (int r = 0; r < op->n_out; r++) {
+            int y = op->out[r];
+            tgc_value *vy = &g->vals[y];
+            if (vy->kind != TGC_VAL_TEMP || vy->slab != TGC_SLAB_NONE) continue;
+            vy->slab = TGC_SLAB_ARENA;
+            naive += value_bytes(vy);
+            /* In place: the result takes over its dying first operand's buffer. */
+            if (r == 0 && op->n_in > 0 && (tgc_op_table[op->code].flags & TGC_OPF_ELEMENTWISE)) {
+                int x = op->in[0];
+                const tgc_value *vx = &g->vals[x];
+                if (buf_of[x] >= 0 && vx->slab == TGC_SLAB_ARENA && end[x] == k &&
+                    value_bytes(vx) == value_bytes(vy)) {
+                    buf_of[y] = buf_of[x];
+                    if (end[y] > bufs[buf_of[y]].end) bufs[buf_of[y]].end = end[y];
+                    continue;
+                }
+            }
+            buf_of[y] = n_buf;
+            bufs[n_buf++] = (buffer){.start = k, .end = end[y], .size = value_bytes(vy)};
+        }
+    }
+    /* Any TEMP no op defines (should not happen in a verified graph) still needs a home. */
+    for (int i = 0; i < n; i++) {
+        tgc_value *v = &g->vals[i];
+        if (v->slab != TGC_SLAB_NONE) continue;
+        free(end), free(buf_of), free(bufs);
+        char b1[32];
+        return tgc_fail(err, "graph %s: value %s (%s) is not defined by any op and cannot be placed", g->name,
+                        vname(v, b1, sizeof b1), tgc_val_kind_name(v->kind));
+    }
+
+    /* Lower bound: the largest total of buffers live at one op (difference array over op indices). */
+    int64_t *delta = tgc_calloc((size_t)g->n_ops + 2, sizeof(int64_t));
+    for (int b = 0; b < n_buf; b++) {
+        delta[bufs[b].start] += (int64_t)bufs[b].size;
+        delta[bufs[b].end + 1] -= (int64_t)bufs[b].size;
+    }
+    int64_t live = 0, peak = 0;
+    for (int k = 0; k <= g->n_ops; k++) {
+        live += delta[k];
+        if (live > peak) peak = live;
+    }
+    free(delta);
+
+    g->mem.arena_bytes = place_buffers(bufs, n_buf);
+    g->mem.lower_bound_bytes = (uint64_t)peak;
+    g->mem.naive_bytes = naive;
+    for (int i = 0; i < n; i++)
+        if (buf_of[i] >= 0) g->vals[i].offset = bufs[buf_of[i]].offset;
+    free(end), free(buf_of), free(bufs);
+    return 0;
+}
+
+int tgc_pass_memplan(tgc_module *m, tgc_err *err) {
+    if (m->train && plan_graph(m->train, NULL, err) < 0) return -1;
+    if (m->eval && plan_graph(m->eval, m->train, err) < 0) return -1;
+    return 0;
+}

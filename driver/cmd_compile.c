@@ -1,0 +1,281 @@
+/* driver/cmd_compile.c - `tgc compile CONFIG`: config -> module -> passes -> plan.bin, with a summary. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "backend/plan.h"
+#include "driver/driver.h"
+#include "frontend/frontend.h"
+
+#define MAX_OPTIONS 256
+#define MAX_SEARCH_BATCH 65536
+
+typedef struct compile_opts {
+    const char *config, *output, *target, *dump;
+    const char *options[MAX_OPTIONS];
+    int n_options;
+    const char *disabled[32];
+    int n_disabled;
+    int print_config;
+    int has_limit;
+    uint64_t limit;
+} compile_opts;
+
+/* "123", "1.5GiB", "512MiB", "64KiB", "2GB" (decimal), "4G" (binary). */
+static int parse_size(const char *s, uint64_t *out) {
+    char *end;
+    double v = strtod(s, &end);
+    if (end == s || !(v >= 0)) return -1;
+    static const struct {
+        const char *suffix;
+        double mult;
+    } units[] = {{"", 1},           {"B", 1},          {"K", 1024.0},         {"KiB", 1024.0},
+                 {"KB", 1e3},       {"M", 1048576.0},  {"MiB", 1048576.0},    {"MB", 1e6},
+                 {"G", 1073741824.0}, {"GiB", 1073741824.0}, {"GB", 1e9},     {"T", 1099511627776.0},
+                 {"TiB", 1099511627776.0}, {"TB", 1e12}};
+    for (size_t i = 0; i < TGC_ARRAY_LEN(units); i++)
+        if (!strcasecmp(end, units[i].suffix)) {
+            double b = v * units[i].mult;
+            if (b >= 1.8e19) return -1;
+            *out = (uint64_t)b;
+            return 0;
+        }
+    return -1;
+}
+
+static const char *mib(uint64_t b, char *buf, size_t n) {
+    snprintf(buf, n, "%.2f MiB", (double)b / 1048576.0);
+    return buf;
+}
+
+/* Bytes one device holds for the plan: the arena and every slab. */
+static uint64_t device_bytes(const tgc_plan *p) {
+    uint64_t total = 0;
+    for (int s = TGC_SLAB_ARENA; s < TGC_SLAB_COUNT; s++) total += p->slab_bytes[s];
+    return total;
+}
+
+/* One compilation to an in-memory plan. `extra` is one more --cfg-options item (the batch search);
+ * `quiet` turns off dumps and --print-config for the search's compilations. */
+static tgc_plan *compile_plan(const compile_opts *o, const char *extra, int quiet, tgc_err *err) {
+    tgc_cfg *cfg = tgc_cfg_load(o->config, err);
+    if (!cfg) return NULL;
+    for (int i = 0; i < o->n_options; i++)
+        if (tgc_cfg_apply_option(cfg, o->options[i], err) < 0) {
+            tgc_err_prefix(err, "--cfg-options %s", o->options[i]);
+            tgc_cfg_free(cfg);
+            return NULL;
+        }
+    if (extra && tgc_cfg_apply_option(cfg, extra, err) < 0) {
+        tgc_cfg_free(cfg);
+        return NULL;
+    }
+    if (o->print_config && !quiet) {
+        tgc_cfg_dump(cfg, stdout);
+        fflush(stdout);
+    }
+    tgc_module m;
+    memset(&m, 0, sizeof m);
+    if (tgc_frontend_build(cfg, &m, err) < 0) {
+        tgc_cfg_free(cfg);
+        return NULL;
+    }
+    tgc_pipeline_opts po;
+    memset(&po, 0, sizeof po);
+    po.dump_after = quiet ? NULL : o->dump;
+    po.dump_to = stdout;
+    po.n_disabled = o->n_disabled;
+    for (int i = 0; i < o->n_disabled; i++) po.disabled[i] = o->disabled[i];
+    tgc_plan *p = NULL;
+    if (tgc_run_pipeline(&m, &po, err) == 0) p = tgc_plan_from_module(&m, cfg, err);
+    fflush(stdout);
+    tgc_module_free(&m);
+    tgc_cfg_free(cfg);
+    if (!p) return NULL;
+    free(p->target);
+    p->target = tgc_strdup(o->target);
+    if (tgc_plan_validate(p, err) < 0) {
+        tgc_err_prefix(err, "internal error: the compiled plan is invalid");
+        tgc_plan_free(p);
+        return NULL;
+    }
+    return p;
+}
+
+/* Needs of the plan at train batch b: 0 = fits, 1 = does not, -1 = the compile failed. */
+static int fits_at(const compile_opts *o, int64_t b, uint64_t *need, tgc_err *err) {
+    char opt[64];
+    snprintf(opt, sizeof opt, "train_dataloader.batch_size=%lld", (long long)b);
+    tgc_plan *p = compile_plan(o, opt, 1, err);
+    if (!p) return tgc_err_prefix(err, "at train batch %lld", (long long)b);
+    *need = device_bytes(p);
+    tgc_plan_free(p);
+    return *need <= o->limit ? 0 : 1;
+}
+
+/* Reports whether the plan fits the limit and the largest train batch that would (binary search over
+ * recompilations; the plan's memory grows with the batch). */
+static int report_limit(const compile_opts *o, const tgc_plan *p, tgc_err *err) {
+    char b1[32], b2[32], b3[32], b4[32];
+    uint64_t need = device_bytes(p);
+    fprintf(stderr, "memory limit %s: the plan needs %s per device (arena %s + slabs %s): %s\n",
+            mib(o->limit, b1, sizeof b1), mib(need, b2, sizeof b2), mib(p->slab_bytes[TGC_SLAB_ARENA], b3, sizeof b3),
+            mib(need - p->slab_bytes[TGC_SLAB_ARENA], b4, sizeof b4), need <= o->limit ? "fits" : "does not fit");
+    const tgc_program *tr = tgc_plan_program(p, "train");
+    if (!tr || tr->batch < 1) return 0;
+    int64_t lo, hi; /* lo fits, hi does not */
+    uint64_t n;
+    int r;
+    if (need <= o->limit) {
+        lo = tr->batch;
+        hi = lo;
+        for (;;) {
+            if (hi >= MAX_SEARCH_BATCH) {
+                fprintf(stderr, "largest train batch that fits: at least %d\n", MAX_SEARCH_BATCH);
+                return 0;
+            }
+            hi = TGC_MIN(hi * 2, MAX_SEARCH_BATCH);
+            if ((r = fits_at(o, hi, &n, err)) < 0) return -1;
+            if (r == 1) break;
+            lo = hi;
+        }
+    } else {
+        hi = tr->batch;
+        if ((r = fits_at(o, 1, &n, err)) < 0) return -1;
+        if (r == 1) {
+            fprintf(stderr, "no train batch fits: at train batch 1 the plan still needs %s\n", mib(n, b1, sizeof b1));
+            return 0;
+        }
+        lo = 1;
+    }
+    while (hi - lo > 1) {
+        int64_t mid = lo + (hi - lo) / 2;
+        if ((r = fits_at(o, mid, &n, err)) < 0) return -1;
+        if (r == 0) lo = mid;
+        else hi = mid;
+    }
+    fits_at(o, lo, &n, err);
+    fprintf(stderr, "largest train batch that fits: %lld (needs %s)\n", (long long)lo, mib(n, b1, sizeof b1));
+    return 0;
+}
+
+/* Options taking a value accept "--opt VALUE" and "--opt=VALUE". Returns 1 and sets *val when argv[*i] is
+ * option `name` with a value, -1 when it is `name` with the value missing, 0 when it is something else. */
+static int opt_value(const char *name, int argc, char **argv, int *i, const char **val) {
+    const char *a = argv[*i];
+    size_t n = strlen(name);
+    if (!strcmp(a, name)) {
+        if (*i + 1 >= argc) return -1;
+        *val = argv[++*i];
+        return 1;
+    }
+    if (!strncmp(a, name, n) && a[n] == '=') {
+        *val = a + n + 1;
+        return 1;
+    }
+    return 0;
+}
+
+static int parse_args(int argc, char **argv, compile_opts *o) {
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *val = NULL;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) return 1;
+        int r;
+        if ((r = opt_value("-o", argc, argv, &i, &val)) || (r = opt_value("--output", argc, argv, &i, &val))) {
+            if (r < 0 || !*val) return tgc_usage_error("compile", "compile: %s needs a file name", a);
+            o->output = val;
+        } else if (!strcmp(a, "--cfg-options")) {
+            int n = 0;
+            while (i + 1 < argc && argv[i + 1][0] != '-' && strchr(argv[i + 1], '=')) {
+                if (o->n_options == MAX_OPTIONS)
+                    return tgc_usage_error("compile", "compile: more than %d --cfg-options", MAX_OPTIONS);
+                o->options[o->n_options++] = argv[++i];
+                n++;
+            }
+            if (!n) return tgc_usage_error("compile", "compile: --cfg-options needs KEY=VALUE items");
+        } else if (!strcmp(a, "--dump-ir")) {
+            o->dump = "*";
+        } else if (!strncmp(a, "--dump-ir=", 10)) {
+            o->dump = a + 10;
+            if (strcmp(o->dump, "*") && strcmp(o->dump, "build") && !tgc_pass_find(o->dump))
+                return tgc_usage_error("compile", "compile: --dump-ir: unknown pass '%s'", o->dump);
+        } else if ((r = opt_value("--disable-pass", argc, argv, &i, &val))) {
+            if (r < 0) return tgc_usage_error("compile", "compile: --disable-pass needs a pass name");
+            const tgc_pass *ps = tgc_pass_find(val);
+            if (!ps) return tgc_usage_error("compile", "compile: --disable-pass: unknown pass '%s'", val);
+            if (!ps->optional) return tgc_usage_error("compile", "compile: pass '%s' cannot be disabled", val);
+            if (o->n_disabled == (int)TGC_ARRAY_LEN(o->disabled))
+                return tgc_usage_error("compile", "compile: too many --disable-pass");
+            o->disabled[o->n_disabled++] = val;
+        } else if (!strcmp(a, "--print-config")) {
+            o->print_config = 1;
+        } else if ((r = opt_value("--target", argc, argv, &i, &val))) {
+            if (r < 0 || (strcmp(val, "cpu") && strcmp(val, "cuda")))
+                return tgc_usage_error("compile", "compile: --target must be cpu or cuda");
+            o->target = val;
+        } else if ((r = opt_value("--memory-limit", argc, argv, &i, &val))) {
+            if (r < 0 || parse_size(val, &o->limit) < 0)
+                return tgc_usage_error("compile", "compile: --memory-limit needs a size such as 8GiB, 512MiB or "
+                                                  "1073741824");
+            o->has_limit = 1;
+        } else if (a[0] == '-' && a[1]) {
+            return tgc_usage_error("compile", "compile: unknown option '%s'", a);
+        } else if (o->config) {
+            return tgc_usage_error("compile", "compile: more than one config given ('%s', '%s')", o->config, a);
+        } else {
+            o->config = a;
+        }
+    }
+    if (!o->config) return tgc_usage_error("compile", "compile: no config given");
+    return 0;
+}
+
+int tgc_cmd_compile(int argc, char **argv) {
+    compile_opts o;
+    memset(&o, 0, sizeof o);
+    o.output = "plan.bin";
+    o.target = "cpu";
+    int pr = parse_args(argc, argv, &o);
+    if (pr == 1) {
+        tgc_usage("compile", stdout);
+        return TGC_EXIT_OK;
+    }
+    if (pr) return pr;
+
+    double t0 = tgc_now();
+    tgc_err err = {{0}};
+    tgc_plan *p = compile_plan(&o, NULL, 0, &err);
+    tgc_buf buf = {0};
+    if (!p || tgc_plan_serialize(p, &buf, &err) < 0 || tgc_write_file_atomic(o.output, buf.data, buf.len, &err) < 0) {
+        fprintf(stderr, "tgc: %s\n", err.msg);
+        tgc_buf_free(&buf);
+        tgc_plan_free(p);
+        return TGC_EXIT_ERROR;
+    }
+    tgc_buf_free(&buf);
+    double secs = tgc_now() - t0;
+
+    const tgc_program *tr = tgc_plan_program(p, "train"), *ev = tgc_plan_program(p, "eval");
+    tgc_mem_stats m = {0};
+    for (int i = 0; i < p->n_programs; i++) {
+        m.arena_bytes = TGC_MAX(m.arena_bytes, p->programs[i].mem.arena_bytes);
+        m.lower_bound_bytes = TGC_MAX(m.lower_bound_bytes, p->programs[i].mem.lower_bound_bytes);
+        m.naive_bytes = TGC_MAX(m.naive_bytes, p->programs[i].mem.naive_bytes);
+    }
+    char a[32], l[32], n[32];
+    fprintf(stderr,
+            "compiled %s: %lld params, %.4g GMACs/img, train %d ops / eval %d ops, arena %s (lower bound %s, "
+            "naive %s), %d buckets, %.2f s -> %s\n",
+            o.config, (long long)p->params, p->macs_per_sample / 1e9, tr ? tr->n_instr : 0, ev ? ev->n_instr : 0,
+            mib(m.arena_bytes, a, sizeof a), mib(m.lower_bound_bytes, l, sizeof l), mib(m.naive_bytes, n, sizeof n),
+            tr ? tr->n_buckets : 0, secs, o.output);
+    int rc = TGC_EXIT_OK;
+    if (o.has_limit && report_limit(&o, p, &err) < 0) {
+        fprintf(stderr, "tgc: %s\n", err.msg);
+        rc = TGC_EXIT_ERROR;
+    }
+    tgc_plan_free(p);
+    return rc;
+}

@@ -1,0 +1,227 @@
+/* tests/unit/test_plan_io.c - plan.bin: round trip, and refusal of truncated, corrupted, foreign and newer files. */
+#include <stdlib.h>
+
+#include "test_plan_fixture.h"
+
+static uint32_t rd32(const uint8_t *p) { return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24; }
+static void wr32(uint8_t *p, uint32_t v) {
+    for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+/* Recomputes the header checksum after a deliberate edit, so that the edit itself is what is refused. */
+static void reseal(uint8_t *d, size_t len) {
+    wr32(d + 24, 0);
+    wr32(d + 24, tgc_crc32(0, d, len));
+}
+
+START_TEST(round_trip_identical) {
+    tgc_plan *p = fixture_plan();
+    tgc_buf a = {0}, b = {0};
+    fixture_bytes(p, &a);
+    tgc_err err;
+    tgc_plan *q = tgc_plan_deserialize(a.data, a.len, "a.plan", &err);
+    ck_assert_msg(q != NULL, "%s", err.msg);
+    fixture_bytes(q, &b);
+    ck_assert_uint_eq(a.len, b.len);
+    ck_assert(memcmp(a.data, b.data, a.len) == 0);
+    /* Content survived, not just bytes. */
+    ck_assert_int_eq(q->n_tensors, p->n_tensors);
+    ck_assert_int_eq(q->n_programs, 2);
+    ck_assert_int_eq(q->params, 8 * 3 + 3);
+    ck_assert_str_eq(q->target, "cpu");
+    ck_assert_uint_eq(q->checksum, rd32(a.data + 24));
+    ck_assert_ptr_nonnull(q->config);
+    ck_assert_ptr_nonnull(tgc_cfg_at(q->config, "model.type"));
+    ck_assert_str_eq(tgc_cfg_at(q->config, "model.type")->s, "ImageClassifier");
+    const tgc_program *tr = tgc_plan_program(q, "train"), *ev = tgc_plan_program(q, "eval");
+    ck_assert_ptr_nonnull(tr);
+    ck_assert_ptr_nonnull(ev);
+    ck_assert_int_eq(tr->n_instr, tgc_plan_program(p, "train")->n_instr);
+    ck_assert_int_ge(tr->n_buckets, 1);
+    ck_assert_int_eq(ev->n_buckets, 0);
+    ck_assert_int_eq(ev->batch, 4);
+    ck_assert_msg(tgc_plan_validate(q, &err) == 0, "%s", err.msg);
+    /* The eval program reads the same weight tensor as train. */
+    int w = -1;
+    for (int i = 0; i < q->n_tensors; i++)
+        if (!strcmp(q->tensors[i].name, "head.fc.weight")) {
+            ck_assert_int_eq(w, -1); /* state is listed once */
+            w = i;
+        }
+    ck_assert_int_ge(w, 0);
+    ck_assert_int_eq(q->tensors[w].init.kind, TGC_INIT_NORMAL);
+    ck_assert_str_eq(q->tensors[w].init.desc, "normal(0, 0.01)");
+    int found = 0;
+    for (int k = 0; k < ev->n_instr; k++)
+        for (int j = 0; j < ev->instr[k].n_in; j++) found |= ev->instr[k].in[j] == w;
+    ck_assert(found);
+    tgc_buf_free(&a), tgc_buf_free(&b);
+    tgc_plan_free(p), tgc_plan_free(q);
+}
+END_TEST
+
+START_TEST(every_truncation_refused) {
+    tgc_plan *p = fixture_plan();
+    tgc_buf a = {0};
+    fixture_bytes(p, &a);
+    for (size_t len = 0; len < a.len; len++) {
+        /* A fresh copy of exactly len bytes, so that ASan sees any read past the end. */
+        uint8_t *c = malloc(len ? len : 1);
+        memcpy(c, a.data, len);
+        tgc_err err = {{0}};
+        tgc_plan *q = tgc_plan_deserialize(c, len, "t.plan", &err);
+        ck_assert_msg(q == NULL, "a %zu-byte prefix of a %zu-byte plan was accepted", len, a.len);
+        ck_assert_msg(strstr(err.msg, len == 0 ? "empty" : "truncated") != NULL, "len %zu: %s", len, err.msg);
+        ck_assert(strncmp(err.msg, "t.plan: ", 8) == 0);
+        free(c);
+    }
+    tgc_buf_free(&a);
+    tgc_plan_free(p);
+}
+END_TEST
+
+START_TEST(every_bit_flip_refused) {
+    tgc_plan *p = fixture_plan();
+    tgc_buf a = {0};
+    fixture_bytes(p, &a);
+    uint8_t *c = malloc(a.len);
+    for (size_t pos = 0; pos < a.len; pos++)
+        for (int bit = 0; bit < 8; bit++) {
+            memcpy(c, a.data, a.len);
+            c[pos] ^= (uint8_t)(1u << bit);
+            tgc_err err = {{0}};
+            tgc_plan *q = tgc_plan_deserialize(c, a.len, "f.plan", &err);
+            ck_assert_msg(q == NULL, "flip of bit %d at byte %zu accepted", bit, pos);
+            /* Past magic, version and size, the checksum is what catches it. */
+            if (pos >= 24) ck_assert_msg(strstr(err.msg, "corrupted: checksum") != NULL, "byte %zu: %s", pos, err.msg);
+        }
+    free(c);
+    tgc_buf_free(&a);
+    tgc_plan_free(p);
+}
+END_TEST
+
+START_TEST(newer_version_refused) {
+    tgc_plan *p = fixture_plan();
+    tgc_buf a = {0};
+    fixture_bytes(p, &a);
+    wr32(a.data + 8, 2);
+    reseal(a.data, a.len);
+    tgc_err err;
+    ck_assert_ptr_null(tgc_plan_deserialize(a.data, a.len, "n.plan", &err));
+    ck_assert_str_eq(err.msg, "n.plan: plan format version 2 is newer than this tgc (1): recompile");
+    tgc_buf_free(&a);
+    tgc_plan_free(p);
+}
+END_TEST
+
+START_TEST(wrong_magic_refused) {
+    tgc_plan *p = fixture_plan();
+    tgc_buf a = {0};
+    fixture_bytes(p, &a);
+    memcpy(a.data, "GGUF\0\0\0\0", 8);
+    reseal(a.data, a.len);
+    tgc_err err;
+    ck_assert_ptr_null(tgc_plan_deserialize(a.data, a.len, "m.plan", &err));
+    ck_assert_msg(strstr(err.msg, "not a tgc plan") != NULL, "%s", err.msg);
+    const char text[] = "model:\n  type: x\n";
+    ck_assert_ptr_null(tgc_plan_deserialize((const uint8_t *)text, sizeof text - 1, "cfg.yaml", &err));
+    ck_assert_msg(strstr(err.msg, "not a tgc plan") != NULL, "%s", err.msg);
+    tgc_buf_free(&a);
+    tgc_plan_free(p);
+}
+END_TEST
+
+/* With a valid checksum, a hostile table must still be refused without reading outside the file. */
+START_TEST(resealed_bad_tables_refused) {
+    tgc_plan *p = fixture_plan();
+    tgc_buf a = {0};
+    fixture_bytes(p, &a);
+    uint8_t *c = malloc(a.len);
+    tgc_err err;
+    /* Section 0's offset far past the end. */
+    memcpy(c, a.data, a.len);
+    wr32(c + 64 + 8, 0x7fffff00u);
+    reseal(c, a.len);
+    ck_assert_ptr_null(tgc_plan_deserialize(c, a.len, "s.plan", &err));
+    ck_assert_msg(strstr(err.msg, "outside the file") != NULL, "%s", err.msg);
+    /* Too many sections. */
+    memcpy(c, a.data, a.len);
+    wr32(c + 12, 100000);
+    reseal(c, a.len);
+    ck_assert_ptr_null(tgc_plan_deserialize(c, a.len, "s.plan", &err));
+    /* Unknown section kind. */
+    memcpy(c, a.data, a.len);
+    wr32(c + 64, 77);
+    reseal(c, a.len);
+    ck_assert_ptr_null(tgc_plan_deserialize(c, a.len, "s.plan", &err));
+    ck_assert_msg(strstr(err.msg, "unknown kind") != NULL, "%s", err.msg);
+    /* The tensor count of the TENSORS section (section 2) made huge. */
+    memcpy(c, a.data, a.len);
+    uint32_t toff = rd32(c + 64 + 2 * 24 + 8);
+    wr32(c + toff, 0x40000000u);
+    reseal(c, a.len);
+    ck_assert_ptr_null(tgc_plan_deserialize(c, a.len, "s.plan", &err));
+    ck_assert_msg(strstr(err.msg, "do not fit") != NULL, "%s", err.msg);
+    /* The eval program (section 4): name "eval", batch, 3 memory stats, instruction count, then the first
+     * instruction's opcode (u16), counts (2 x u8) and first operand (u32). */
+    uint32_t eoff = rd32(c + 64 + 4 * 24 + 8);
+    ck_assert_uint_eq(rd32(a.data + eoff), 4);
+    ck_assert(memcmp(a.data + eoff + 4, "eval", 4) == 0);
+    memcpy(c, a.data, a.len);
+    c[eoff + 44] = 0xff, c[eoff + 45] = 0xff;
+    reseal(c, a.len);
+    ck_assert_ptr_null(tgc_plan_deserialize(c, a.len, "s.plan", &err));
+    ck_assert_msg(strstr(err.msg, "PROGRAM: instruction 0 has unknown opcode 65535"), "%s", err.msg);
+    memcpy(c, a.data, a.len);
+    wr32(c + eoff + 48, 100000);
+    reseal(c, a.len);
+    ck_assert_ptr_null(tgc_plan_deserialize(c, a.len, "s.plan", &err));
+    ck_assert_msg(strstr(err.msg, "operand index 100000 is out of range"), "%s", err.msg);
+    /* Every byte of every section body rewritten (resealed): refused or accepted, never a crash; and what
+     * is accepted still passes or fails validation cleanly. */
+    for (size_t pos = 64; pos < a.len; pos++) {
+        for (int v = 0; v < 3; v++) {
+            memcpy(c, a.data, a.len);
+            c[pos] = v == 0 ? 0xff : v == 1 ? 0x00 : (uint8_t)(c[pos] + 1);
+            reseal(c, a.len);
+            tgc_plan *q = tgc_plan_deserialize(c, a.len, "s.plan", &err);
+            if (q) tgc_plan_validate(q, &err);
+            tgc_plan_free(q);
+        }
+    }
+    free(c);
+    tgc_buf_free(&a);
+    tgc_plan_free(p);
+}
+END_TEST
+
+START_TEST(save_and_load) {
+    tgc_plan *p = fixture_plan();
+    char path[512];
+    snprintf(path, sizeof path, "%s/test_plan_io.plan", TGC_BINARY_DIR);
+    tgc_err err;
+    ck_assert_msg(tgc_plan_save(p, path, &err) == 0, "%s", err.msg);
+    tgc_plan *q = tgc_plan_load(path, &err);
+    ck_assert_msg(q != NULL, "%s", err.msg);
+    ck_assert_int_eq(q->n_tensors, p->n_tensors);
+    ck_assert_ptr_null(tgc_plan_load(TGC_BINARY_DIR "/no-such-file.plan", &err));
+    ck_assert_msg(strstr(err.msg, "no-such-file.plan") != NULL, "%s", err.msg);
+    remove(path);
+    tgc_plan_free(p), tgc_plan_free(q);
+}
+END_TEST
+
+int main(void) {
+    Suite *s = suite_create("plan_io");
+    TCase *tc = tcase_create("io");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, round_trip_identical);
+    tcase_add_test(tc, every_truncation_refused);
+    tcase_add_test(tc, every_bit_flip_refused);
+    tcase_add_test(tc, newer_version_refused);
+    tcase_add_test(tc, wrong_magic_refused);
+    tcase_add_test(tc, resealed_bad_tables_refused);
+    tcase_add_test(tc, save_and_load);
+    suite_add_tcase(s, tc);
+    return fixture_run(s);
+}
