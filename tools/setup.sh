@@ -9,6 +9,7 @@ packages=(
   libyaml-dev                        # config files
   zlib1g-dev                         # checksums, gzipped datasets
   libdnnl-dev                        # oneDNN: CPU convolution, batch norm, pooling, matmul
+  ocl-icd-opencl-dev opencl-headers  # required by Debian's oneDNN CMake package config
   libjpeg62-turbo-dev libpng-dev     # image datasets
   check                              # unit tests
   llvm-14-tools                      # FileCheck and lit for IR tests

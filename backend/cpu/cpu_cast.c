@@ -1,0 +1,138 @@
+/* backend/cpu/cpu_cast.c - dtype conversion (cast) and fill, for every tgc dtype.
+ *
+ * f32 -> bf16 and f32 -> f16 round to nearest even (PyTorch's .to()); float -> integer truncates toward
+ * zero and saturates (NaN gives 0) so that no input triggers undefined behaviour. */
+#include <math.h>
+#include <string.h>
+
+#include "backend/cpu/cpu_internal.h"
+
+static uint32_t f32_bits(float f) {
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    return u;
+}
+
+static float bits_f32(uint32_t u) {
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+static uint16_t f32_to_bf16(float f) {
+    uint32_t u = f32_bits(f);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40); /* NaN stays a quiet NaN */
+    u += 0x7fffu + ((u >> 16) & 1u);
+    return (uint16_t)(u >> 16);
+}
+
+static float bf16_to_f32(uint16_t h) { return bits_f32((uint32_t)h << 16); }
+
+static uint16_t f32_to_f16(float f) {
+    uint32_t u = f32_bits(f), sign = (u >> 16) & 0x8000u, a = u & 0x7fffffffu;
+    if (a > 0x7f800000u) return (uint16_t)(sign | 0x7e00u);           /* NaN */
+    if (a >= 0x477ff000u) return (uint16_t)(sign | 0x7c00u);          /* rounds to >= 65520: inf */
+    if (a < 0x38800000u) {                                           /* f16 subnormal or zero */
+        if (a < 0x33000000u) return (uint16_t)sign;                  /* below half the smallest subnormal */
+        uint32_t mant = (a & 0x7fffffu) | 0x800000u;
+        int shift = 126 - (int)(a >> 23); /* 14..24: aligns to units of 2^-24 */
+        uint32_t q = mant >> shift, rem = mant & ((1u << shift) - 1u), half = 1u << (shift - 1);
+        if (rem > half || (rem == half && (q & 1u))) q++;
+        return (uint16_t)(sign | q);
+    }
+    uint32_t r = a - 0x38000000u; /* rebias the exponent from 127 to 15 */
+    r += 0xfffu + ((r >> 13) & 1u);
+    return (uint16_t)(sign | (r >> 13));
+}
+
+static float f16_to_f32(uint16_t h) {
+    uint32_t sign = (uint32_t)(h & 0x8000u) << 16, e = (h >> 10) & 0x1fu, m = h & 0x3ffu;
+    if (e == 0x1f) return bits_f32(sign | 0x7f800000u | (m << 13));
+    if (e == 0) {
+        float v = ldexpf((float)m, -24);
+        return sign ? -v : v;
+    }
+    return bits_f32(sign | ((e + 112u) << 23) | (m << 13));
+}
+
+static int64_t sat_int(double v, double lo, double hi) {
+    if (isnan(v)) return 0;
+    if (v <= lo) return (int64_t)lo;
+    if (v >= hi) return (int64_t)hi;
+    return (int64_t)v;
+}
+
+static double load(const void *p, tgc_dtype t, int64_t i) {
+    switch (t) {
+    case TGC_F32: return ((const float *)p)[i];
+    case TGC_F16: return f16_to_f32(((const uint16_t *)p)[i]);
+    case TGC_BF16: return bf16_to_f32(((const uint16_t *)p)[i]);
+    case TGC_I32: return ((const int32_t *)p)[i];
+    case TGC_I64: return (double)((const int64_t *)p)[i];
+    default: return ((const uint8_t *)p)[i];
+    }
+}
+
+static void store(void *p, tgc_dtype t, int64_t i, double v) {
+    switch (t) {
+    case TGC_F32: ((float *)p)[i] = (float)v; break;
+    case TGC_F16: ((uint16_t *)p)[i] = f32_to_f16((float)v); break;
+    case TGC_BF16: ((uint16_t *)p)[i] = f32_to_bf16((float)v); break;
+    case TGC_I32: ((int32_t *)p)[i] = (int32_t)sat_int(trunc(v), -2147483648.0, 2147483647.0); break;
+    /* 2^63 is not an int64: the upper clamp is the largest double below it. */
+    case TGC_I64: ((int64_t *)p)[i] = sat_int(trunc(v), -9223372036854775808.0, 9223372036854774784.0); break;
+    default: ((uint8_t *)p)[i] = (uint8_t)sat_int(trunc(v), 0, 255); break;
+    }
+}
+
+typedef struct cast_job {
+    const void *x;
+    void *y;
+    tgc_dtype tx, ty;
+    double value; /* fill */
+} cast_job;
+
+static void cast_run(void *ctx, int64_t lo, int64_t hi) {
+    const cast_job *j = ctx;
+    if (j->tx == TGC_F32 && j->ty == TGC_BF16) { /* the mixed-precision paths, without the switch */
+        for (int64_t i = lo; i < hi; i++) ((uint16_t *)j->y)[i] = f32_to_bf16(((const float *)j->x)[i]);
+    } else if (j->tx == TGC_BF16 && j->ty == TGC_F32) {
+        for (int64_t i = lo; i < hi; i++) ((float *)j->y)[i] = bf16_to_f32(((const uint16_t *)j->x)[i]);
+    } else if (j->tx == j->ty) {
+        size_t es = tgc_dtype_size(j->tx);
+        memmove((char *)j->y + lo * es, (const char *)j->x + lo * es, (size_t)(hi - lo) * es);
+    } else {
+        for (int64_t i = lo; i < hi; i++) store(j->y, j->ty, i, load(j->x, j->tx, i));
+    }
+}
+
+/* cast(x) -> y of attrs.dtype */
+int cpu_cast(tgc_cpu *c, const cpu_call *k, tgc_err *err) {
+    if (cpu_check_same_shape(k, 0, 0, 1, 0, err)) return -1;
+    if (k->out_t[0].dtype != k->a->dtype)
+        return tgc_fail(err, "cpu backend: %s: result is %s but attrs.dtype is %s", k->name,
+                        tgc_dtype_name(k->out_t[0].dtype), tgc_dtype_name(k->a->dtype));
+    cast_job j = {k->in[0], k->out[0], k->in_t[0].dtype, k->out_t[0].dtype, 0};
+    if (j.tx == j.ty && j.x == j.y) return 0;
+    cpu_parallel(c, tgc_shape_numel(&k->in_t[0].shape), 16384, cast_run, &j);
+    return 0;
+}
+
+static void fill_run(void *ctx, int64_t lo, int64_t hi) {
+    const cast_job *j = ctx;
+    if (j->ty == TGC_F32) {
+        float v = (float)j->value;
+        for (int64_t i = lo; i < hi; i++) ((float *)j->y)[i] = v;
+    } else {
+        for (int64_t i = lo; i < hi; i++) store(j->y, j->ty, i, j->value);
+    }
+}
+
+/* fill() -> y of attrs.shape/attrs.dtype, every element alpha */
+int cpu_fill(tgc_cpu *c, const cpu_call *k, tgc_err *err) {
+    if (k->out_t[0].dtype != k->a->dtype || !tgc_shape_eq(&k->out_t[0].shape, &k->a->shape))
+        return tgc_fail(err, "cpu backend: %s: result type differs from attrs.shape/attrs.dtype", k->name);
+    cast_job j = {NULL, k->out[0], k->out_t[0].dtype, k->out_t[0].dtype, k->a->alpha};
+    cpu_parallel(c, tgc_shape_numel(&k->out_t[0].shape), 16384, fill_run, &j);
+    return 0;
+}

@@ -1,0 +1,171 @@
+/* backend/cpu/cpu_ctx.c - the tgc_cpu context (oneDNN engine and stream, threads, cache) and
+ * tgc_cpu_exec, which checks an op's operand counts and dispatches to its kernel. */
+#define _GNU_SOURCE /* RTLD_DEFAULT */
+#include <dlfcn.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "backend/cpu/cpu_internal.h"
+
+/* The op table's counts and names, taken from ops.def directly so that this module needs no code from
+ * ir/ (only its header). */
+static const struct {
+    const char *name;
+    int n_in, n_out;
+} op_rows[TGC_OP_COUNT] = {
+#define TGC_OP(E, name, n_in, n_out, attrs, mutates, flags) {#name, n_in, n_out},
+#include "ir/ops.def"
+#undef TGC_OP
+};
+
+static const cpu_kernel_fn kernels[TGC_OP_COUNT] = {
+    [TGC_OP_CONV2D] = cpu_conv2d,
+    [TGC_OP_BIAS_ADD] = cpu_bias_add,
+    [TGC_OP_BN_TRAIN] = cpu_bn_train,
+    [TGC_OP_BN_EVAL] = cpu_bn_eval,
+    [TGC_OP_RELU] = cpu_eltwise,
+    [TGC_OP_TANH] = cpu_eltwise,
+    [TGC_OP_ADD] = cpu_add,
+    [TGC_OP_SCALE] = cpu_scale,
+    [TGC_OP_MAX_POOL2D] = cpu_max_pool,
+    [TGC_OP_AVG_POOL2D] = cpu_avg_pool,
+    [TGC_OP_GLOBAL_AVG_POOL] = cpu_gap,
+    [TGC_OP_MATMUL] = cpu_matmul,
+    [TGC_OP_RESHAPE] = cpu_reshape,
+    [TGC_OP_CAST] = cpu_cast,
+    [TGC_OP_SOFTMAX_CE] = cpu_softmax_ce,
+    [TGC_OP_FILL] = cpu_fill,
+    [TGC_OP_CONV2D_BWD_DATA] = cpu_conv2d_bwd_data,
+    [TGC_OP_CONV2D_BWD_FILTER] = cpu_conv2d_bwd_filter,
+    [TGC_OP_BIAS_GRAD] = cpu_bias_grad,
+    [TGC_OP_BN_BWD] = cpu_bn_bwd,
+    [TGC_OP_RELU_BWD] = cpu_eltwise_bwd,
+    [TGC_OP_TANH_BWD] = cpu_eltwise_bwd,
+    [TGC_OP_MAX_POOL2D_BWD] = cpu_max_pool_bwd,
+    [TGC_OP_AVG_POOL2D_BWD] = cpu_avg_pool_bwd,
+    [TGC_OP_GLOBAL_AVG_POOL_BWD] = cpu_gap_bwd,
+    [TGC_OP_SOFTMAX_CE_BWD] = cpu_softmax_ce_bwd,
+    [TGC_OP_SGD_UPDATE] = cpu_sgd,
+    [TGC_OP_SGD_MOMENTUM_UPDATE] = cpu_sgd_momentum,
+    [TGC_OP_ADAMW_UPDATE] = cpu_adamw,
+};
+
+static int default_threads(void) {
+    const char *e = getenv("OMP_NUM_THREADS");
+    if (e) {
+        char *end;
+        long v = strtol(e, &end, 10);
+        if (end != e && v > 0 && v <= 1024) return (int)v;
+    }
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 && n <= 1024 ? (int)n : 1;
+}
+
+tgc_cpu *tgc_cpu_new(int n_threads, int deterministic, tgc_err *err) {
+    tgc_cpu *c = tgc_calloc(1, sizeof *c);
+    c->n_threads = n_threads > 0 ? n_threads : default_threads();
+    c->deterministic = deterministic != 0;
+    /* oneDNN (Debian's build) runs on libgomp, which it loads; its thread count is set through
+     * omp_set_num_threads, looked up at run time because tgc itself is not compiled with -fopenmp. */
+    void *sym = dlsym(RTLD_DEFAULT, "omp_set_num_threads");
+    *(void **)&c->omp_set_num_threads = sym;
+    dnnl_status_t s = dnnl_engine_create(&c->eng, dnnl_cpu, 0);
+    if (s == dnnl_success) s = dnnl_stream_create(&c->strm, c->eng, dnnl_stream_default_flags);
+    if (s != dnnl_success) {
+        tgc_fail(err, "cpu backend: cannot create the oneDNN CPU engine/stream: %s", cpu_dnnl_status(s));
+        tgc_cpu_free(c);
+        return NULL;
+    }
+    c->pool = cpu_pool_new(c->n_threads);
+    return c;
+}
+
+void tgc_cpu_free(tgc_cpu *c) {
+    if (!c) return;
+    cpu_cache_clear(c);
+    cpu_pool_free(c->pool);
+    if (c->strm) dnnl_stream_destroy(c->strm);
+    if (c->eng) dnnl_engine_destroy(c->eng);
+    free(c);
+}
+
+int tgc_cpu_threads(const tgc_cpu *c) { return c->n_threads; }
+int tgc_cpu_cache_size(const tgc_cpu *c) { return c->n_cache; }
+
+int tgc_cpu_exec(tgc_cpu *c, tgc_opcode code, const tgc_attrs *a, int n_in, const tgc_type *in_t,
+                 void *const *in, int n_out, const tgc_type *out_t, void *const *out, tgc_err *err) {
+    if (!c) return tgc_fail(err, "cpu backend: no context");
+    if ((unsigned)code >= TGC_OP_COUNT || !kernels[code])
+        return tgc_fail(err, "cpu backend: unknown opcode %d", (int)code);
+    const char *name = op_rows[code].name;
+    if (n_in != op_rows[code].n_in || n_out != op_rows[code].n_out)
+        return tgc_fail(err, "cpu backend: %s: expected %d operands and %d results, got %d and %d", name,
+                        op_rows[code].n_in, op_rows[code].n_out, n_in, n_out);
+    if (!a) return tgc_fail(err, "cpu backend: %s: no attributes", name);
+    for (int i = 0; i < n_in; i++) {
+        if ((unsigned)in_t[i].dtype >= TGC_DTYPE_COUNT || in_t[i].shape.rank < 0 ||
+            in_t[i].shape.rank > TGC_MAX_RANK)
+            return tgc_fail(err, "cpu backend: %s: operand %d has an invalid type", name, i);
+        for (int d = 0; d < in_t[i].shape.rank; d++)
+            if (in_t[i].shape.d[d] < 0)
+                return tgc_fail(err, "cpu backend: %s: operand %d has a negative dimension", name, i);
+        if (!in[i] && tgc_shape_numel(&in_t[i].shape) > 0)
+            return tgc_fail(err, "cpu backend: %s: operand %d has no data", name, i);
+    }
+    for (int i = 0; i < n_out; i++) {
+        if ((unsigned)out_t[i].dtype >= TGC_DTYPE_COUNT || out_t[i].shape.rank < 0 ||
+            out_t[i].shape.rank > TGC_MAX_RANK)
+            return tgc_fail(err, "cpu backend: %s: result %d has an invalid type", name, i);
+        for (int d = 0; d < out_t[i].shape.rank; d++)
+            if (out_t[i].shape.d[d] < 0)
+                return tgc_fail(err, "cpu backend: %s: result %d has a negative dimension", name, i);
+        if (!out[i] && tgc_shape_numel(&out_t[i].shape) > 0)
+            return tgc_fail(err, "cpu backend: %s: result %d has no data", name, i);
+    }
+    /* Pin oneDNN's thread count on the calling thread (an OpenMP setting is per thread). */
+    if (c->omp_set_num_threads) c->omp_set_num_threads(c->n_threads);
+    cpu_call k = {code, name, a, n_in, n_out, in_t, out_t, in, out};
+    return kernels[code](c, &k, err);
+}
+
+/* ---- checks shared by the kernels ----------------------------------------------------------------- */
+static const tgc_type *type_of(const cpu_call *k, int is_out, int i) { return is_out ? &k->out_t[i] : &k->in_t[i]; }
+
+int cpu_check_dtype(const cpu_call *k, int is_out, int i, tgc_dtype want, tgc_err *err) {
+    const tgc_type *t = type_of(k, is_out, i);
+    if (t->dtype != want)
+        return tgc_fail(err, "cpu backend: %s: %s %d is %s, expected %s", k->name, is_out ? "result" : "operand",
+                        i, tgc_dtype_name(t->dtype), tgc_dtype_name(want));
+    return 0;
+}
+
+int cpu_check_rank(const cpu_call *k, int is_out, int i, int rank, tgc_err *err) {
+    const tgc_type *t = type_of(k, is_out, i);
+    if (t->shape.rank != rank) {
+        char b[128];
+        tgc_shape_str(&t->shape, b, sizeof b);
+        return tgc_fail(err, "cpu backend: %s: %s %d has shape %s, expected rank %d", k->name,
+                        is_out ? "result" : "operand", i, b, rank);
+    }
+    return 0;
+}
+
+int cpu_check_same_shape(const cpu_call *k, int is_out_a, int ia, int is_out_b, int ib, tgc_err *err) {
+    const tgc_type *a = type_of(k, is_out_a, ia), *b = type_of(k, is_out_b, ib);
+    if (!tgc_shape_eq(&a->shape, &b->shape)) {
+        char sa[128], sb[128];
+        tgc_shape_str(&a->shape, sa, sizeof sa);
+        tgc_shape_str(&b->shape, sb, sizeof sb);
+        return tgc_fail(err, "cpu backend: %s: %s %d %s and %s %d %s differ in shape", k->name,
+                        is_out_a ? "result" : "operand", ia, sa, is_out_b ? "result" : "operand", ib, sb);
+    }
+    return 0;
+}
+
+int cpu_check_all_f32(const cpu_call *k, tgc_err *err) {
+    for (int i = 0; i < k->n_in; i++)
+        if (cpu_check_dtype(k, 0, i, TGC_F32, err)) return -1;
+    for (int i = 0; i < k->n_out; i++)
+        if (cpu_check_dtype(k, 1, i, TGC_F32, err)) return -1;
+    return 0;
+}

@@ -1,0 +1,59 @@
+/* backend/cpu/cpu_kernels.h - the CPU kernel library: executes every op of ir/ops.def on host memory.
+ *
+ * What runs where:
+ *   oneDNN (engine + stream per tgc_cpu): conv2d and both its backward passes, batch norm (train, eval,
+ *     backward), max/avg pooling forward (and avg backward when oneDNN's divisor matches PyTorch's),
+ *     relu/tanh forward and backward, matmul (every trans_a/trans_b combination, through strides).
+ *   own threaded loops (a small pthread pool, static partitioning): bias_add, bias_grad, add, scale,
+ *     global_avg_pool (+bwd), softmax_cross_entropy (+bwd), fill, cast, reshape, the optimizer updates,
+ *     max_pool2d_bwd and the avg-pool cases oneDNN's divisor does not cover (see cpu_pool.c).
+ *
+ * Layout: every tensor is contiguous, NCHW for 4-D activations, OIHW for conv weights, row-major 2-D for
+ * matmul. Compute ops take f32; cast converts between all dtypes (f32, f16, bf16, i32, i64, u8), fill and
+ * reshape accept any dtype.
+ *
+ * Determinism: every reduction in the own loops is computed per output element in a fixed order (per
+ * channel for bias_grad, per row for the loss, then rows summed in order; pooling loops own whole planes),
+ * so own-loop results do not depend on the thread count at all; oneDNN's primitives are deterministic
+ * for a fixed thread count, which tgc_cpu_exec pins (omp_set_num_threads) on every call. Every path is
+ * therefore already deterministic, and the `deterministic` flag is recorded but changes nothing today
+ * (it is where a future non-deterministic fast path would be switched off).
+ *
+ * max_pool2d_bwd routes dy to the first maximum of each window (PyTorch's tie rule) with an own loop that
+ * re-scans x, instead of oneDNN's backward, which would need a forward workspace the IR does not carry.
+ *
+ * Performance note: oneDNN here runs on libgomp, whose idle threads spin; on an oversubscribed machine
+ * (more runnable threads than cores) start the process with OMP_WAIT_POLICY=passive, which libgomp reads
+ * only at load time.
+ *
+ * Threading: a tgc_cpu is not thread-safe; use one per executing thread.
+ */
+#ifndef TGC_BACKEND_CPU_KERNELS_H
+#define TGC_BACKEND_CPU_KERNELS_H
+
+#include "common/util.h"
+#include "ir/ir.h"
+
+/* oneDNN engine + stream, thread pool and count, deterministic flag, primitive cache. Opaque. */
+typedef struct tgc_cpu tgc_cpu;
+
+/* n_threads 0: OMP_NUM_THREADS if set, else the online cores. Returns NULL with a message in err if
+ * oneDNN cannot create its CPU engine or stream. */
+tgc_cpu *tgc_cpu_new(int n_threads, int deterministic, tgc_err *err);
+void tgc_cpu_free(tgc_cpu *c); /* NULL is fine */
+
+/* Runs one op: in[i] / out[i] point at tensor data whose types are in_t[i] / out_t[i] (NCHW,
+ * contiguous). Mutated operands (ops.def's mutates bits: BN running stats, optimizer parameters and
+ * state) are updated in place through in[i]. Primitives are created on first use and cached by
+ * (opcode, types, attributes), so a training loop pays creation once.
+ * Operand counts, dtypes and shapes are checked against the op's rule; a mismatch returns -1 with one
+ * message naming the op and the offending operand. Returns 0 on success. */
+int tgc_cpu_exec(tgc_cpu *c, tgc_opcode code, const tgc_attrs *a, int n_in, const tgc_type *in_t,
+                 void *const *in, int n_out, const tgc_type *out_t, void *const *out, tgc_err *err);
+
+/* The thread count in use (what n_threads resolved to). */
+int tgc_cpu_threads(const tgc_cpu *c);
+/* Number of cached primitives (tests check that a repeated op does not create new ones). */
+int tgc_cpu_cache_size(const tgc_cpu *c);
+
+#endif

@@ -1,0 +1,168 @@
+/* backend/cpu/cpu_misc.c - the simple ops as own threaded loops: bias_add, bias_grad, add, scale,
+ * global_avg_pool and its backward, reshape. Reductions (bias_grad, global_avg_pool) accumulate each
+ * output element in double in a fixed order, so they are exact to float rounding and independent of the
+ * thread count. */
+#include <string.h>
+
+#include "backend/cpu/cpu_internal.h"
+
+#define EW_GRAIN 16384 /* elements per chunk worth waking a thread for */
+
+typedef struct misc_job {
+    const float *a, *b;
+    float *y;
+    float alpha;
+    int64_t outer, ch, inner;
+} misc_job;
+
+static int64_t rows_grain(int64_t row_len) { return TGC_MAX((int64_t)1, EW_GRAIN / TGC_MAX(row_len, (int64_t)1)); }
+
+/* The split of a shape around `axis`: outer * ch * inner. */
+static int axis_split(const cpu_call *k, const tgc_shape *s, misc_job *j, tgc_err *err) {
+    int64_t axis = k->a->axis;
+    if (axis < 0 || axis >= s->rank)
+        return tgc_fail(err, "cpu backend: %s: axis %lld is outside a rank-%d tensor", k->name, (long long)axis,
+                        s->rank);
+    j->outer = j->inner = 1;
+    for (int i = 0; i < axis; i++) j->outer *= s->d[i];
+    j->ch = s->d[axis];
+    for (int i = (int)axis + 1; i < s->rank; i++) j->inner *= s->d[i];
+    return 0;
+}
+
+static void bias_add_rows(void *ctx, int64_t lo, int64_t hi) {
+    const misc_job *j = ctx;
+    for (int64_t r = lo; r < hi; r++) {
+        float b = j->b[r % j->ch];
+        const float *x = j->a + r * j->inner;
+        float *y = j->y + r * j->inner;
+        for (int64_t i = 0; i < j->inner; i++) y[i] = x[i] + b;
+    }
+}
+
+/* bias_add(x, b[C]) -> y */
+int cpu_bias_add(tgc_cpu *c, const cpu_call *k, tgc_err *err) {
+    misc_job j = {0};
+    if (cpu_check_all_f32(k, err) || cpu_check_same_shape(k, 0, 0, 1, 0, err) ||
+        axis_split(k, &k->in_t[0].shape, &j, err))
+        return -1;
+    if (k->in_t[1].shape.rank != 1 || k->in_t[1].shape.d[0] != j.ch)
+        return tgc_fail(err, "cpu backend: %s: bias must be [%lld]", k->name, (long long)j.ch);
+    j.a = k->in[0], j.b = k->in[1], j.y = k->out[0];
+    cpu_parallel(c, j.outer * j.ch, rows_grain(j.inner), bias_add_rows, &j);
+    return 0;
+}
+
+static void bias_grad_ch(void *ctx, int64_t lo, int64_t hi) {
+    const misc_job *j = ctx;
+    for (int64_t c = lo; c < hi; c++) {
+        double s = 0;
+        for (int64_t o = 0; o < j->outer; o++) {
+            const float *dy = j->a + (o * j->ch + c) * j->inner;
+            for (int64_t i = 0; i < j->inner; i++) s += dy[i];
+        }
+        j->y[c] = (float)s;
+    }
+}
+
+/* bias_grad(dy) -> db[C] */
+int cpu_bias_grad(tgc_cpu *c, const cpu_call *k, tgc_err *err) {
+    misc_job j = {0};
+    if (cpu_check_all_f32(k, err) || axis_split(k, &k->in_t[0].shape, &j, err)) return -1;
+    if (k->out_t[0].shape.rank != 1 || k->out_t[0].shape.d[0] != j.ch)
+        return tgc_fail(err, "cpu backend: %s: result must be [%lld]", k->name, (long long)j.ch);
+    j.a = k->in[0], j.y = k->out[0];
+    cpu_parallel(c, j.ch, rows_grain(j.outer * j.inner), bias_grad_ch, &j);
+    return 0;
+}
+
+static void add_run(void *ctx, int64_t lo, int64_t hi) {
+    const misc_job *j = ctx;
+    for (int64_t i = lo; i < hi; i++) j->y[i] = j->a[i] + j->b[i];
+}
+
+int cpu_add(tgc_cpu *c, const cpu_call *k, tgc_err *err) {
+    if (cpu_check_all_f32(k, err) || cpu_check_same_shape(k, 0, 0, 0, 1, err) ||
+        cpu_check_same_shape(k, 0, 0, 1, 0, err))
+        return -1;
+    misc_job j = {.a = k->in[0], .b = k->in[1], .y = k->out[0]};
+    cpu_parallel(c, tgc_shape_numel(&k->in_t[0].shape), EW_GRAIN, add_run, &j);
+    return 0;
+}
+
+static void scale_run(void *ctx, int64_t lo, int64_t hi) {
+    const misc_job *j = ctx;
+    for (int64_t i = lo; i < hi; i++) j->y[i] = j->alpha * j->a[i];
+}
+
+int cpu_scale(tgc_cpu *c, const cpu_call *k, tgc_err *err) {
+    if (cpu_check_all_f32(k, err) || cpu_check_same_shape(k, 0, 0, 1, 0, err)) return -1;
+    misc_job j = {.a = k->in[0], .y = k->out[0], .alpha = (float)k->a->alpha};
+    cpu_parallel(c, tgc_shape_numel(&k->in_t[0].shape), EW_GRAIN, scale_run, &j);
+    return 0;
+}
+
+static void gap_planes(void *ctx, int64_t lo, int64_t hi) {
+    const misc_job *j = ctx;
+    for (int64_t p = lo; p < hi; p++) {
+        const float *x = j->a + p * j->inner;
+        double s = 0;
+        for (int64_t i = 0; i < j->inner; i++) s += x[i];
+        j->y[p] = (float)(s / (double)j->inner);
+    }
+}
+
+static void gap_bwd_planes(void *ctx, int64_t lo, int64_t hi) {
+    const misc_job *j = ctx;
+    for (int64_t p = lo; p < hi; p++) {
+        float v = j->a[p] / (float)j->inner;
+        float *dx = j->y + p * j->inner;
+        for (int64_t i = 0; i < j->inner; i++) dx[i] = v;
+    }
+}
+
+/* x [N,C,H,W] and y [N,C] of global_avg_pool (or dx and dy of its backward). */
+static int gap_shapes(const cpu_call *k, const tgc_shape *x, const tgc_shape *y, misc_job *j, tgc_err *err) {
+    if (x->rank != 4 || y->rank != 2 || y->d[0] != x->d[0] || y->d[1] != x->d[1]) {
+        char sx[96], sy[96];
+        tgc_shape_str(x, sx, sizeof sx);
+        tgc_shape_str(y, sy, sizeof sy);
+        return tgc_fail(err, "cpu backend: %s: %s does not pool to %s", k->name, sx, sy);
+    }
+    j->outer = x->d[0] * x->d[1];
+    j->inner = x->d[2] * x->d[3];
+    if (j->inner < 1 && j->outer > 0) return tgc_fail(err, "cpu backend: %s: empty spatial extent", k->name);
+    return 0;
+}
+
+int cpu_gap(tgc_cpu *c, const cpu_call *k, tgc_err *err) {
+    misc_job j = {0};
+    if (cpu_check_all_f32(k, err) || gap_shapes(k, &k->in_t[0].shape, &k->out_t[0].shape, &j, err)) return -1;
+    j.a = k->in[0], j.y = k->out[0];
+    cpu_parallel(c, j.outer, rows_grain(j.inner), gap_planes, &j);
+    return 0;
+}
+
+/* global_avg_pool_bwd(dy[N,C]) -> dx of attrs.shape */
+int cpu_gap_bwd(tgc_cpu *c, const cpu_call *k, tgc_err *err) {
+    misc_job j = {0};
+    if (cpu_check_all_f32(k, err) || gap_shapes(k, &k->out_t[0].shape, &k->in_t[0].shape, &j, err)) return -1;
+    if (!tgc_shape_eq(&k->out_t[0].shape, &k->a->shape))
+        return tgc_fail(err, "cpu backend: %s: result shape differs from attrs.shape", k->name);
+    j.a = k->in[0], j.y = k->out[0];
+    cpu_parallel(c, j.outer, rows_grain(j.inner), gap_bwd_planes, &j);
+    return 0;
+}
+
+/* reshape(x) -> y: the same bytes; a no-op when the planner placed y on x. */
+int cpu_reshape(tgc_cpu *c, const cpu_call *k, tgc_err *err) {
+    (void)c;
+    if (k->in_t[0].dtype != k->out_t[0].dtype ||
+        tgc_shape_numel(&k->in_t[0].shape) != tgc_shape_numel(&k->out_t[0].shape) ||
+        !tgc_shape_eq(&k->out_t[0].shape, &k->a->shape))
+        return tgc_fail(err, "cpu backend: %s: result type does not match the operand's dtype and element count "
+                        "with attrs.shape", k->name);
+    size_t bytes = (size_t)tgc_shape_numel(&k->in_t[0].shape) * tgc_dtype_size(k->in_t[0].dtype);
+    if (k->out[0] != k->in[0] && bytes) memmove(k->out[0], k->in[0], bytes);
+    return 0;
+}
