@@ -47,8 +47,8 @@ typedef struct tgc_pass {
 
 /* The pipeline in order: verify, autodiff, optimizer, dce, cse, buckets (decides the grad slab order),
  * memplan (places every value), verify-plan (placement checker). */
-extern const tgc_pass tgc_pipeline[];
-extern const int tgc_pipeline_len;
+extern const tgc_pass tgc_passes_table[];
+extern const int tgc_passes_table_len;
 const tgc_pass *tgc_pass_find(const char *name);
 
 typedef struct tgc_pipeline_opts {

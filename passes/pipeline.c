@@ -4,7 +4,7 @@
 
 #include "passes/passes.h"
 
-const tgc_pass tgc_pipeline[] = {
+const tgc_pass tgc_passes_table[] = {
     {"verify", "check both graphs: SSA order, arity, types, state updates, outputs", 0, tgc_pass_verify},
     {"autodiff", "train: gradient of the loss for every parameter, in reverse program order", 0,
      tgc_pass_autodiff},
@@ -18,12 +18,12 @@ const tgc_pass tgc_pipeline[] = {
     {"verify-plan", "check the placement: no two simultaneously live tensors overlap", 0,
      tgc_pass_verify_plan},
 };
-const int tgc_pipeline_len = (int)TGC_ARRAY_LEN(tgc_pipeline);
+const int tgc_passes_table_len = (int)TGC_ARRAY_LEN(tgc_passes_table);
 
 const tgc_pass *tgc_pass_find(const char *name) {
     if (!name) return NULL;
-    for (int i = 0; i < tgc_pipeline_len; i++)
-        if (strcmp(tgc_pipeline[i].name, name) == 0) return &tgc_pipeline[i];
+    for (int i = 0; i < tgc_passes_table_len; i++)
+        if (strcmp(tgc_passes_table[i].name, name) == 0) return &tgc_passes_table[i];
     return NULL;
 }
 
@@ -48,8 +48,8 @@ static void pass_names(char *buf, size_t n, int with_build) {
     size_t len = 0;
     buf[0] = 0;
     if (with_build) len = (size_t)snprintf(buf, n, "build, ");
-    for (int i = 0; i < tgc_pipeline_len && len < n; i++) {
-        int r = snprintf(buf + len, n - len, "%s%s", i ? ", " : "", tgc_pipeline[i].name);
+    for (int i = 0; i < tgc_passes_table_len && len < n; i++) {
+        int r = snprintf(buf + len, n - len, "%s%s", i ? ", " : "", tgc_passes_table[i].name);
         if (r < 0) break;
         len += (size_t)r;
     }
@@ -90,10 +90,10 @@ int tgc_run_pipeline(tgc_module *m, const tgc_pipeline_opts *opts, tgc_err *err)
         if (!p->optional) {
             names[0] = 0;
             size_t len = 0;
-            for (int k = 0; k < tgc_pipeline_len; k++)
-                if (tgc_pipeline[k].optional && len < sizeof names)
+            for (int k = 0; k < tgc_passes_table_len; k++)
+                if (tgc_passes_table[k].optional && len < sizeof names)
                     len += (size_t)snprintf(names + len, sizeof names - len, "%s%s", len ? ", " : "",
-                                            tgc_pipeline[k].name);
+                                            tgc_passes_table[k].name);
             return tgc_fail(err, "--disable-pass: pass '%s' is required (only these may be disabled: %s)",
                             p->name, names);
         }
@@ -103,8 +103,8 @@ int tgc_run_pipeline(tgc_module *m, const tgc_pipeline_opts *opts, tgc_err *err)
     int dump_all = dump_after && strcmp(dump_after, "*") == 0;
     if (dump_all || (dump_after && strcmp(dump_after, "build") == 0)) dump(m, "build", out);
 
-    for (int i = 0; i < tgc_pipeline_len; i++) {
-        const tgc_pass *p = &tgc_pipeline[i];
+    for (int i = 0; i < tgc_passes_table_len; i++) {
+        const tgc_pass *p = &tgc_passes_table[i];
         if (is_disabled(opts, p->name)) continue;
         if (p->run(m, err) < 0) return tgc_err_prefix(err, "pass %s", p->name);
         /* every pass must leave valid graphs; catching a broken one here names the pass at fault */

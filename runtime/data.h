@@ -48,7 +48,7 @@
 void tgc_philox4x32_10(const uint32_t ctr[4], const uint32_t key[2], uint32_t out[4]);
 
 /* Streams separate independent uses of one seed. */
-enum { TGC_RNG_SHUFFLE = 1, TGC_RNG_AUGMENT = 2 };
+enum { TGC_RNG_SHUFFLE = 1, TGC_RNG_AUGMENT = 2, TGC_RNG_INIT = 3 /* parameter initialisation (executor) */ };
 
 /* A cursor over the draws of one (seed, epoch, position, stream): counter = {draw block, position, epoch,
  * stream}, key = the seed's two halves. Initialising it is free; it holds no hidden state beyond the draw

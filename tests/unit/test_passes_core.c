@@ -452,9 +452,9 @@ static char *run_dump(tgc_module *m, const char *dump_after, const char **disabl
 }
 
 START_TEST(pipeline_runs_and_dumps) {
-    ck_assert_int_eq(tgc_pipeline_len, 8);
-    ck_assert_str_eq(tgc_pipeline[0].name, "verify");
-    ck_assert_str_eq(tgc_pipeline[7].name, "verify-plan");
+    ck_assert_int_eq(tgc_passes_table_len, 8);
+    ck_assert_str_eq(tgc_passes_table[0].name, "verify");
+    ck_assert_str_eq(tgc_passes_table[7].name, "verify-plan");
     ck_assert_ptr_null(tgc_pass_find("nope"));
     ck_assert(tgc_pass_find("dce")->optional && !tgc_pass_find("autodiff")->optional);
 
