@@ -1,8 +1,6 @@
 /* frontend/cfg.c - config tree nodes: build, free, clone, compare, look up, typed getters, key paths. */
-#define _GNU_SOURCE /* malloc_usable_size */
 #include "frontend/cfg.h"
 
-#include <malloc.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
@@ -19,18 +17,16 @@ tgc_cfg *tgc_cfg_new(tgc_cfg_kind kind, const char *file, int line) {
     return c;
 }
 
-/* Children arrays grow geometrically. The capacity is read back from the allocator rather than stored, so
- * arrays that other code allocated with exact sizes are safe to append to (no field in tgc_cfg for it). */
-static size_t capacity(void *arr, size_t elem) { return arr ? malloc_usable_size(arr) / elem : 0; }
-
+/* Children arrays grow geometrically. `cap` records the capacity; code that builds arrays of exactly n
+ * elements may leave it 0, since max(cap, n) never exceeds what was allocated. */
 static void reserve(tgc_cfg *c, int need) {
-    size_t have = capacity(c->items, sizeof *c->items);
-    if (c->kind == TGC_CFG_MAP) have = TGC_MIN(have, capacity(c->keys, sizeof *c->keys));
-    if ((size_t)need <= have) return;
-    size_t nc = 8;
-    while (nc < (size_t)need) nc *= 2;
-    c->items = tgc_realloc(c->items, nc * sizeof *c->items);
-    if (c->kind == TGC_CFG_MAP) c->keys = tgc_realloc(c->keys, nc * sizeof *c->keys);
+    int have = TGC_MAX(c->cap, c->n);
+    if (need <= have) return;
+    int nc = 8;
+    while (nc < need) nc *= 2;
+    c->items = tgc_realloc(c->items, (size_t)nc * sizeof *c->items);
+    if (c->kind == TGC_CFG_MAP) c->keys = tgc_realloc(c->keys, (size_t)nc * sizeof *c->keys);
+    c->cap = nc;
 }
 
 void tgc_cfg_append(tgc_cfg *c, const char *key, tgc_cfg *item) {

@@ -44,6 +44,7 @@ struct tgc_cfg {
     double f;    /* FLOAT */
     char *s;     /* STR, owned */
     int n;       /* LIST/TUPLE/MAP: number of children */
+    int cap;     /* capacity of items/keys when larger than n (0: exactly n); never above the allocation */
     tgc_cfg **items; /* owned children */
     char **keys;     /* MAP: owned keys, parallel to items */
 };
