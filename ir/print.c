@@ -114,6 +114,15 @@ void tgc_graph_print(const tgc_graph *g, FILE *f) {
         const tgc_op *op = &g->ops[i];
         if ((unsigned)op->code >= TGC_OP_COUNT) continue; /* dead, awaiting compaction */
         print_op(g, op, f);
+        /* A bucket's all-reduce is issued right after the op producing its last gradient. */
+        for (int b = 0; b < g->n_buckets; b++) {
+            const tgc_bucket *bk = &g->buckets[b];
+            if (bk->ready_op != i) continue;
+            fprintf(f, "  allreduce_bucket %d @grad+%llu bytes=%llu (", b, (unsigned long long)bk->offset,
+                    (unsigned long long)bk->bytes);
+            for (int k = 0; k < bk->n_vals; k++) fprintf(f, "%s%%%d", k ? ", " : "", bk->vals[k]);
+            fputs(")\n", f);
+        }
     }
     for (int i = 0; i < g->n_vals; i++)
         if (g->vals[i].is_output) fprintf(f, "  output %%%d\n", i);

@@ -1,9 +1,10 @@
 /* passes/buckets.c - gradient all-reduce buckets (PyTorch DDP's grouping) and the GRAD slab layout.
  *
  * Parameter gradients are taken in the order the backward produces them and grouped: the first bucket
- * holds up to first_bucket_mb MiB, the others up to bucket_cap_mb MiB; a bucket closes when adding the
- * next gradient would exceed its cap, and a gradient larger than the cap is a bucket of its own. Caps
- * count the gradients' own bytes, as DDP does.
+ * is limited by first_bucket_mb MiB, the others by bucket_cap_mb MiB. As DDP's
+ * compute_bucket_assignment_by_size does, a gradient is appended to the open bucket and the bucket closes
+ * once its size reaches the limit (so a bucket may end one gradient past its cap, and a gradient larger
+ * than the cap closes the bucket it joins). Caps count the gradients' own bytes, as DDP does.
  *
  * Layout: each gradient gets a slot in the GRAD slab of its size rounded up to 64 bytes (kernels and
  * collectives like aligned buffers); a bucket is its gradients' slots back to back, so the buckets tile
@@ -79,11 +80,11 @@ int tgc_pass_buckets(tgc_module *m, tgc_err *err) {
         uint64_t limit = g->n_buckets == 0 ? first_cap : cap;
         int j = i;
         uint64_t sum = 0;
-        /* Always take one; then more while they fit under the cap. */
+        /* Append, then close once the bucket has reached its limit. */
         do {
             sum += value_bytes(&g->vals[grads[j]]);
             j++;
-        } while (j < n && sum + value_bytes(&g->vals[grads[j]]) <= limit);
+        } while (j < n && sum < limit);
         g->buckets = tgc_realloc(g->buckets, sizeof(tgc_bucket) * (size_t)(g->n_buckets + 1));
         tgc_bucket *b = &g->buckets[g->n_buckets++];
         b->n_vals = j - i;

@@ -46,12 +46,12 @@ START_TEST(tiny_caps) {
     tgc_module m = grads_module(0.0001, 0.0001, g);
     tgc_err err;
     ck_assert_msg(tgc_pass_buckets(&m, &err) == 0, "%s", err.msg);
-    ck_assert_int_eq(m.train->n_buckets, 3);
+    ck_assert_int_eq(m.train->n_buckets, 2);
     ck_assert_int_eq(m.eval->n_buckets, 0);
-    /* g3 is over the cap: a bucket of its own; g2+g1 = 100 fit; g0 would make 140. Slots round to 64. */
+    /* DDP's rule: append, close once the size reaches the cap. g3 alone reaches it; g2+g1 = 100 does not,
+     * so g0 joins (140). Slots round to 64. */
     expect_bucket(m.train, 0, 1, (int[]){g[3]}, 0, 128);
-    expect_bucket(m.train, 1, 2, (int[]){g[2], g[1]}, 128, 192);
-    expect_bucket(m.train, 2, 1, (int[]){g[0]}, 320, 64);
+    expect_bucket(m.train, 1, 3, (int[]){g[2], g[1], g[0]}, 128, 256);
     ck_assert_uint_eq(m.train->vals[g[1]].offset, 192);
     ck_assert_int_eq(m.train->vals[g[1]].slab, TGC_SLAB_GRAD);
     ck_assert_msg(tgc_pass_memplan(&m, &err) == 0, "%s", err.msg);
@@ -70,14 +70,13 @@ END_TEST
 
 START_TEST(first_bucket_cap_differs) {
     int g[4];
-    /* First cap 0.0002 MiB = 209 B: g3+g2 = 140, +g1 = 220 too many. Then 104 B: g1 = 80, +g0 = 120. */
+    /* First cap 0.0002 MiB = 209 B: g3+g2 = 140 < 209, +g1 = 220 reaches it and closes. Then g0 alone. */
     tgc_module m = grads_module(0.0002, 0.0001, g);
     tgc_err err;
     ck_assert_msg(tgc_pass_buckets(&m, &err) == 0, "%s", err.msg);
-    ck_assert_int_eq(m.train->n_buckets, 3);
-    expect_bucket(m.train, 0, 2, (int[]){g[3], g[2]}, 0, 192);
-    expect_bucket(m.train, 1, 1, (int[]){g[1]}, 192, 128);
-    expect_bucket(m.train, 2, 1, (int[]){g[0]}, 320, 64);
+    ck_assert_int_eq(m.train->n_buckets, 2);
+    expect_bucket(m.train, 0, 3, (int[]){g[3], g[2], g[1]}, 0, 320);
+    expect_bucket(m.train, 1, 1, (int[]){g[0]}, 320, 64);
     tgc_module_free(&m);
 }
 END_TEST
