@@ -267,10 +267,10 @@ int tgc_cmd_compile(int argc, char **argv) {
     char a[32], l[32], n[32];
     fprintf(stderr,
             "compiled %s: %lld params, %.4g GMACs/img, train %d ops / eval %d ops, arena %s (lower bound %s, "
-            "naive %s), %d buckets, %.2f s -> %s\n",
+            "naive %s), %d buckets, %.1f ms -> %s\n",
             o.config, (long long)p->params, p->macs_per_sample / 1e9, tr ? tr->n_instr : 0, ev ? ev->n_instr : 0,
             mib(m.arena_bytes, a, sizeof a), mib(m.lower_bound_bytes, l, sizeof l), mib(m.naive_bytes, n, sizeof n),
-            tr ? tr->n_buckets : 0, secs, o.output);
+            tr ? tr->n_buckets : 0, secs * 1e3, o.output);
     int rc = TGC_EXIT_OK;
     if (o.has_limit && report_limit(&o, p, &err) < 0) {
         fprintf(stderr, "tgc: %s\n", err.msg);
