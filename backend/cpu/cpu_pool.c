@@ -6,6 +6,11 @@
  * that runs into that extra padding by its size clipped to the declared padding, while oneDNN divides by
  * kh*kw: those (rare) cases use the loops below, which implement PyTorch's divisor exactly.
  *
+ * Average pooling whose windows all lie inside x (no padding, no ceil_mode overhang; LeNet's 2x2/2) runs
+ * on the own "interior" loops instead: every divisor is kh*kw there, and oneDNN's only implementation for
+ * the plain NCHW layout (simple_nchw) was 5-10x slower than a direct loop (bench/README.md). They sum each
+ * window row by row, left to right, and divide once, as PyTorch's CPU kernel does.
+ *
  * max_pool2d_bwd(dy, x) is an own loop: it re-scans each window of x and routes dy to the first maximum
  * in row-major order, PyTorch's tie rule. oneDNN's max-pool backward needs the forward's workspace, which
  * the IR does not carry; re-running a forward to get one would cost as much as this scan. Each thread owns
@@ -160,6 +165,62 @@ static void avg_bwd_planes(void *ctx, int64_t lo, int64_t hi) {
     }
 }
 
+/* Windows entirely inside x: no clipping, one divisor kh*kw. */
+static int avg_interior(const pool_geo *g) {
+    return g->pt == 0 && g->pl == 0 && g->need_b <= 0 && g->need_r <= 0;
+}
+
+static void avg_fwd_interior(void *ctx, int64_t lo, int64_t hi) {
+    const pool_job *j = ctx;
+    const pool_geo *g = j->g;
+    const float div = (float)(g->kh * g->kw);
+    for (int64_t p = lo; p < hi; p++) {
+        const float *x = j->x + p * g->h * g->w;
+        float *y = j->y + p * g->ho * g->wo;
+        for (int64_t oh = 0; oh < g->ho; oh++) {
+            const float *xr = x + oh * g->sh * g->w;
+            for (int64_t ow = 0; ow < g->wo; ow++) {
+                const float *xw = xr + ow * g->sw;
+                float s = 0.f;
+                for (int64_t ih = 0; ih < g->kh; ih++)
+                    for (int64_t iw = 0; iw < g->kw; iw++) s += xw[ih * g->w + iw];
+                y[oh * g->wo + ow] = s / div;
+            }
+        }
+    }
+}
+
+static void avg_bwd_interior(void *ctx, int64_t lo, int64_t hi) {
+    const pool_job *j = ctx;
+    const pool_geo *g = j->g;
+    const float div = (float)(g->kh * g->kw);
+    const int tiles = g->sh == g->kh && g->sw == g->kw && g->ho * g->kh == g->h && g->wo * g->kw == g->w;
+    for (int64_t p = lo; p < hi; p++) {
+        float *dx = j->dx + p * g->h * g->w;
+        const float *dy = j->dy + p * g->ho * g->wo;
+        if (tiles) { /* every element of x is in exactly one window: store, no zeroing or accumulation */
+            for (int64_t oh = 0; oh < g->ho; oh++)
+                for (int64_t ih = 0; ih < g->kh; ih++) {
+                    float *dxr = dx + (oh * g->kh + ih) * g->w;
+                    for (int64_t ow = 0; ow < g->wo; ow++) {
+                        float v = dy[oh * g->wo + ow] / div;
+                        for (int64_t iw = 0; iw < g->kw; iw++) dxr[ow * g->kw + iw] = v;
+                    }
+                }
+            continue;
+        }
+        memset(dx, 0, sizeof(float) * (size_t)(g->h * g->w));
+        for (int64_t oh = 0; oh < g->ho; oh++) {
+            float *dxr = dx + oh * g->sh * g->w;
+            for (int64_t ow = 0; ow < g->wo; ow++) {
+                float v = dy[oh * g->wo + ow] / div, *dxw = dxr + ow * g->sw;
+                for (int64_t ih = 0; ih < g->kh; ih++)
+                    for (int64_t iw = 0; iw < g->kw; iw++) dxw[ih * g->w + iw] += v;
+            }
+        }
+    }
+}
+
 static void max_bwd_planes(void *ctx, int64_t lo, int64_t hi) {
     const pool_job *j = ctx;
     const pool_geo *g = j->g;
@@ -219,9 +280,10 @@ int cpu_avg_pool(tgc_cpu *c, const cpu_call *k, tgc_err *err) {
     if (cpu_check_all_f32(k, err) || pool_geometry(k, &k->in_t[0].shape, &k->out_t[0].shape, &g, err)) return -1;
     if (g.planes == 0) return 0;
     int cp = k->a->count_include_pad != 0;
-    if (avg_dnnl_ok(&g, cp)) return pool_fwd_dnnl(c, k, &g, avg_alg(cp), err);
+    int interior = avg_interior(&g);
+    if (!interior && avg_dnnl_ok(&g, cp)) return pool_fwd_dnnl(c, k, &g, avg_alg(cp), err);
     pool_job j = {&g, k->in[0], NULL, NULL, k->out[0], NULL, cp};
-    cpu_parallel(c, g.planes, plane_grain(&g), avg_fwd_planes, &j);
+    cpu_parallel(c, g.planes, plane_grain(&g), interior ? avg_fwd_interior : avg_fwd_planes, &j);
     return 0;
 }
 
@@ -234,9 +296,10 @@ int cpu_avg_pool_bwd(tgc_cpu *c, const cpu_call *k, tgc_err *err) {
     if (pool_geometry(k, &k->out_t[0].shape, &k->in_t[0].shape, &g, err)) return -1;
     if (g.planes == 0) return 0;
     int cp = k->a->count_include_pad != 0;
-    if (!avg_dnnl_ok(&g, cp)) {
+    int interior = avg_interior(&g);
+    if (interior || !avg_dnnl_ok(&g, cp)) {
         pool_job j = {&g, NULL, k->in[0], NULL, NULL, k->out[0], cp};
-        cpu_parallel(c, g.planes, plane_grain(&g), avg_bwd_planes, &j);
+        cpu_parallel(c, g.planes, plane_grain(&g), interior ? avg_bwd_interior : avg_bwd_planes, &j);
         return 0;
     }
     cpu_key key;

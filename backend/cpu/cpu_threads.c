@@ -1,13 +1,59 @@
-/* backend/cpu/cpu_threads.c - a small pthread pool for the kernels' own loops, with static partitioning.
+/* backend/cpu/cpu_threads.c - the kernels' own parallel loops, with static partitioning.
  *
- * Why not OpenMP: oneDNN here uses the OpenMP runtime, but the build does not compile tgc with -fopenmp;
- * a pool of our own keeps the loops portable. Partitioning is static (chunk i of n always covers the same
- * range) so that a loop's work split depends only on the thread count. Idle workers sleep on a condition
- * variable instead of spinning, so they do not steal cores from oneDNN's OpenMP threads. */
+ * With OpenMP (the normal build: CMake compiles the backend with -fopenmp) the loops run on the same
+ * libgomp thread team as oneDNN's primitives. Two teams - oneDNN's OpenMP threads, which spin for a while
+ * after each primitive, and a separate pool - fought for the cores: on 2 cores the own loops ran about
+ * 2x slower right after a oneDNN call (bench/README.md). Without OpenMP a small pthread pool stands in;
+ * its idle workers sleep on a condition variable.
+ *
+ * Either way partitioning is static (chunk i of n always covers the same range), so a loop's work split
+ * depends only on the thread count, and every chunk writes only its own outputs. */
 #include <pthread.h>
 #include <stdlib.h>
 
 #include "backend/cpu/cpu_internal.h"
+
+/* How many chunks a loop of n items gets: at most the threads, at least min_chunk items each. */
+static int n_chunks(int64_t n, int64_t min_chunk, int threads) {
+    if (min_chunk < 1) min_chunk = 1;
+    int64_t chunks = n / min_chunk;
+    return (int)(chunks > threads ? threads : chunks < 1 ? 1 : chunks);
+}
+
+#ifdef _OPENMP
+#include <omp.h>
+
+struct cpu_pool {
+    int n;
+};
+
+cpu_pool *cpu_pool_new(int n_threads) {
+    cpu_pool *p = tgc_calloc(1, sizeof *p);
+    p->n = n_threads < 1 ? 1 : n_threads;
+    return p;
+}
+
+void cpu_pool_free(cpu_pool *p) { free(p); }
+
+void cpu_parallel(tgc_cpu *c, int64_t n, int64_t min_chunk, cpu_task_fn fn, void *ctx) {
+    if (n <= 0) return;
+    int chunks = n_chunks(n, min_chunk, c->pool->n);
+    if (chunks <= 1) {
+        fn(ctx, 0, n);
+        return;
+    }
+#pragma omp parallel num_threads(chunks)
+    {
+        /* The runtime may grant fewer threads than asked; the chunks stay the same, shared round-robin. */
+        int got = omp_get_num_threads();
+        for (int i = omp_get_thread_num(); i < chunks; i += got) {
+            int64_t lo = n * i / chunks, hi = n * (i + 1) / chunks;
+            if (hi > lo) fn(ctx, lo, hi);
+        }
+    }
+}
+
+#else /* no OpenMP: a pthread pool */
 
 struct cpu_pool {
     int n;            /* threads including the caller */
@@ -92,9 +138,7 @@ void cpu_pool_free(cpu_pool *p) {
 void cpu_parallel(tgc_cpu *c, int64_t n, int64_t min_chunk, cpu_task_fn fn, void *ctx) {
     if (n <= 0) return;
     cpu_pool *p = c->pool;
-    if (min_chunk < 1) min_chunk = 1;
-    int64_t chunks = n / min_chunk;
-    if (chunks > p->n) chunks = p->n;
+    int chunks = n_chunks(n, min_chunk, p->n);
     if (chunks <= 1) {
         fn(ctx, 0, n);
         return;
@@ -103,7 +147,7 @@ void cpu_parallel(tgc_cpu *c, int64_t n, int64_t min_chunk, cpu_task_fn fn, void
     p->fn = fn;
     p->ctx = ctx;
     p->n_items = n;
-    p->n_chunks = (int)chunks;
+    p->n_chunks = chunks;
     p->pending = p->started;
     p->gen++;
     pthread_cond_broadcast(&p->work);
@@ -113,3 +157,5 @@ void cpu_parallel(tgc_cpu *c, int64_t n, int64_t min_chunk, cpu_task_fn fn, void
     while (p->pending > 0) pthread_cond_wait(&p->done, &p->mu);
     pthread_mutex_unlock(&p->mu);
 }
+
+#endif

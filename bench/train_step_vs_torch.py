@@ -1,0 +1,130 @@
+#!/usr/bin/env python3
+"""bench/train_step_vs_torch.py - tgc's CPU train step against PyTorch's, same machine, same thread count.
+
+For one config: compiles it, times tgc's train step (tgc_bench_step, or `tgc bench PLAN --json` when no
+--bench is given and tgc has that command) and PyTorch's (forward, loss, backward, optimizer step on the
+same model - tests/numerics/torch_models.py - with the same batch, float32, NCHW), both after warm-up,
+and prints the median step time, img/s and the ratio tgc/PyTorch. See bench/README.md.
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "tests", "numerics"))
+
+
+def find_default(name):
+    """build*/<name> or build*/tests/<name> under the repository, most recently built first."""
+    cands = []
+    for d in os.listdir(ROOT):
+        if d.startswith("build"):
+            for sub in ("", "tests"):
+                p = os.path.join(ROOT, d, sub, name)
+                if os.path.isfile(p) and os.access(p, os.X_OK):
+                    cands.append((os.path.getmtime(p), p))
+    return max(cands)[1] if cands else None
+
+
+def tgc_step(args, plan, env):
+    """tgc's figures: a dict with img_per_s and step_ms_median (and the profile with --profile)."""
+    if args.bench:
+        cmd = [args.bench, plan, "--json", "--steps", str(args.steps), "--warmup", str(args.warmup),
+               "--threads", str(args.threads)]
+        if args.profile:
+            cmd.append("--profile")
+    else:
+        cmd = [args.tgc, "bench", plan, "--json"]
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env).stdout
+    d = json.loads(out.strip().splitlines()[-1])
+    ips = next(d[k] for k in ("img_per_s", "images_per_s", "imgs_per_s", "throughput") if k in d)
+    d["img_per_s"] = float(ips)
+    d.setdefault("step_ms_median", 1e3 * d.get("batch", 0) / d["img_per_s"] if d["img_per_s"] else 0)
+    return d
+
+
+def torch_step(args, cfg, shape):
+    import torch
+    import torch_models
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    model = torch_models.build(cfg)
+    model.train()
+    opt = torch_models.optimizer(cfg, model.parameters())
+    x = torch.rand(*shape) * 2 - 1
+    with torch.no_grad():
+        classes = model(x[:1]).shape[1]
+    y = torch.arange(shape[0]) % classes
+    times = []
+    for s in range(args.warmup + args.steps):
+        t0 = time.perf_counter()
+        opt.zero_grad(set_to_none=True)
+        loss = model.loss(model(x), y)
+        loss.backward()
+        opt.step()
+        if s >= args.warmup:
+            times.append(time.perf_counter() - t0)
+    med = statistics.median(times)
+    return {"step_ms_median": 1e3 * med, "img_per_s": shape[0] / med, "version": torch.__version__,
+            "threads": torch.get_num_threads()}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--config", default=os.path.join(ROOT, "configs/fashion/resnet_small_fashionmnist.yaml"))
+    ap.add_argument("--threads", type=int, default=os.cpu_count(), help="default: all cores")
+    ap.add_argument("--steps", type=int, default=20)
+    ap.add_argument("--warmup", type=int, default=3)
+    ap.add_argument("--rounds", type=int, default=1, help="alternate tgc and PyTorch this many times; best of each")
+    ap.add_argument("--tgc", default=find_default("tgc"))
+    ap.add_argument("--bench", default=find_default("tgc_bench_step"),
+                    help="tgc_bench_step; empty to use `tgc bench PLAN --json`")
+    ap.add_argument("--profile", action="store_true", help="also print tgc's time per op type")
+    args = ap.parse_args()
+    if not args.tgc:
+        sys.exit("train_step_vs_torch: no tgc executable found; pass --tgc")
+    # Both sides read the thread count from the environment too (libgomp at load, torch at import).
+    os.environ["OMP_NUM_THREADS"] = str(args.threads)
+    env = dict(os.environ)
+    try:
+        import torch  # noqa: F401  (imported after OMP_NUM_THREADS is set)
+    except ImportError:
+        print("skipped: python3-torch not available")
+        return 77
+    import torch_models
+
+    with tempfile.TemporaryDirectory() as tmp:
+        plan = os.path.join(tmp, "plan.bin")
+        cfg = torch_models.load_config(args.tgc, args.config, plan)
+        info = json.loads(subprocess.run([args.tgc, "inspect", plan, "--json"], check=True, capture_output=True,
+                                         text=True).stdout)
+        shape = next(i["shape"] for i in info["programs"]["train"]["inputs"] if i["name"] == "train/inputs")
+        tg, th = None, None
+        for _ in range(args.rounds):
+            a = tgc_step(args, plan, env)
+            b = torch_step(args, cfg, shape)
+            tg = a if tg is None or a["img_per_s"] > tg["img_per_s"] else tg
+            th = b if th is None or b["img_per_s"] > th["img_per_s"] else th
+
+    print("config %s: batch %d, input %s, %d threads, %d timed steps after %d warm-up (median)" %
+          (os.path.relpath(args.config, ROOT), shape[0], "x".join(map(str, shape[1:])), args.threads, args.steps,
+           args.warmup))
+    print("  %-22s %10.2f ms/step %10.1f img/s" % ("tgc", tg["step_ms_median"], tg["img_per_s"]))
+    print("  %-22s %10.2f ms/step %10.1f img/s" % ("PyTorch " + th["version"], th["step_ms_median"], th["img_per_s"]))
+    print("  ratio tgc/PyTorch (img/s): %.2f" % (tg["img_per_s"] / th["img_per_s"]))
+    if args.profile and "profile" in tg:
+        total = tg["step_ms_median"]
+        print("  tgc per op type (ms/step, share of the median step):")
+        for op, v in sorted(tg["profile"].items(), key=lambda kv: -kv[1]["ms_per_step"]):
+            print("    %-28s %8.3f %6.1f%%  %5.1f calls" % (op, v["ms_per_step"], 100 * v["ms_per_step"] / total,
+                                                         v["calls_per_step"]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,310 @@
+"""tests/numerics/torch_models.py - PyTorch twins of tgc's models, with MMPretrain's state-dict names.
+
+build(cfg) takes the resolved config (a dict: `tgc compile CFG --print-config`, parsed by load_config)
+and returns an nn.Module whose state_dict keys equal the plan's PARAM/BUFFER names (plus BN's
+num_batches_tracked, which tgc does not keep): ImageClassifier with ResNet / ResNet_CIFAR (BasicBlock,
+Bottleneck) or LeNet5 backbones, the GlobalAveragePooling neck, LinearClsHead / ClsHead and
+CrossEntropyLoss / LabelSmoothLoss. forward(x) gives the scores; loss(scores, labels) the training loss.
+"""
+import subprocess
+
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+ARCHS = {18: ("basic", (2, 2, 2, 2)), 34: ("basic", (3, 4, 6, 3)), 50: ("bottleneck", (3, 4, 6, 3)),
+         101: ("bottleneck", (3, 4, 23, 3)), 152: ("bottleneck", (3, 8, 36, 3))}
+
+
+# ---- the resolved config --------------------------------------------------------------------------
+
+def _scalar(s):
+    s = s.strip()
+    if s in ("null", "~", ""):
+        return None
+    if s in ("true", "True"):
+        return True
+    if s in ("false", "False"):
+        return False
+    if len(s) >= 2 and s[0] == s[-1] and s[0] in "'\"":
+        return s[1:-1]
+    if s.startswith("[") and s.endswith("]"):
+        return [_scalar(p) for p in s[1:-1].split(",") if p.strip()]
+    for conv in (int, float):
+        try:
+            return conv(s)
+        except ValueError:
+            pass
+    return s
+
+
+def _parse_block(lines, i, indent):
+    """Parses the block-style YAML subset tgc's --print-config writes (maps, '- ' lists, plain scalars)."""
+    if lines[i][1].startswith("- "):
+        out = []
+        while i < len(lines) and lines[i][0] == indent and lines[i][1].startswith("- "):
+            body = lines[i][1][2:]
+            if ":" in body and not body.startswith(("'", '"')) and (body.endswith(":") or ": " in body):
+                # a map item whose first key is on the dash line: re-indent it as a map block
+                lines[i] = (indent + 2, body)
+                v, i = _parse_block(lines, i, indent + 2)
+            else:
+                v, i = _scalar(body), i + 1
+            out.append(v)
+        return out, i
+    out = {}
+    while i < len(lines) and lines[i][0] == indent and not lines[i][1].startswith("- "):
+        key, _, rest = lines[i][1].partition(":")
+        rest = rest.strip()
+        i += 1
+        if rest:
+            out[key.strip()] = _scalar(rest)
+        elif i < len(lines) and (lines[i][0] > indent or (lines[i][0] == indent and lines[i][1].startswith("- "))):
+            out[key.strip()], i = _parse_block(lines, i, lines[i][0])
+        else:
+            out[key.strip()] = None
+    return out, i
+
+
+def parse_yaml_subset(text):
+    lines = []
+    for raw in text.splitlines():
+        if not raw.strip() or raw.lstrip().startswith("#"):
+            continue
+        lines.append((len(raw) - len(raw.lstrip(" ")), raw.strip()))
+    if not lines:
+        return {}
+    cfg, _ = _parse_block(lines, 0, lines[0][0])
+    return cfg
+
+
+def load_config(tgc, config_path, plan_path):
+    """Compiles config_path to plan_path and returns the resolved config (bases merged) as a dict, through
+    `tgc compile --print-config`. (Never -o /dev/null: the plan is written atomically by rename, which
+    would replace /dev/null itself when run as root.)"""
+    out = subprocess.run([tgc, "compile", config_path, "--print-config", "-o", plan_path], check=True,
+                         capture_output=True, text=True).stdout
+    try:
+        import yaml  # PyYAML when present; the subset parser otherwise
+        return yaml.safe_load(out)
+    except ImportError:
+        return parse_yaml_subset(out)
+
+
+# ---- ResNet ---------------------------------------------------------------------------------------
+
+def num(v):
+    """A number from the config: the YAML dump writes floats such as 1e-08, which PyYAML reads as str."""
+    return float(v) if isinstance(v, str) else v
+
+
+def _bn(c, norm):
+    return nn.BatchNorm2d(c, eps=norm["eps"], momentum=norm["momentum"])
+
+
+class BasicBlock(nn.Module):
+    def __init__(self, cin, cout, stride, dil, downsample, norm):
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, cout, 3, stride, dil, dil, bias=False)
+        self.bn1 = _bn(cout, norm)
+        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+        self.bn2 = _bn(cout, norm)
+        self.downsample = downsample
+
+    def forward(self, x):
+        y = F.relu(self.bn1(self.conv1(x)))
+        y = self.bn2(self.conv2(y))
+        return F.relu(y + (self.downsample(x) if self.downsample is not None else x))
+
+
+class Bottleneck(nn.Module):
+    def __init__(self, cin, cout, stride, dil, downsample, norm, expansion, caffe):
+        super().__init__()
+        mid = cout // expansion
+        s1, s2 = (stride, 1) if caffe else (1, stride)
+        self.conv1 = nn.Conv2d(cin, mid, 1, s1, bias=False)
+        self.bn1 = _bn(mid, norm)
+        self.conv2 = nn.Conv2d(mid, mid, 3, s2, dil, dil, bias=False)
+        self.bn2 = _bn(mid, norm)
+        self.conv3 = nn.Conv2d(mid, cout, 1, bias=False)
+        self.bn3 = _bn(cout, norm)
+        self.downsample = downsample
+
+    def forward(self, x):
+        y = F.relu(self.bn1(self.conv1(x)))
+        y = F.relu(self.bn2(self.conv2(y)))
+        y = self.bn3(self.conv3(y))
+        return F.relu(y + (self.downsample(x) if self.downsample is not None else x))
+
+
+def _conv_module(cin, cout, stride, norm):
+    m = nn.Module()
+    m.conv = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+    m.bn = _bn(cout, norm)
+    return m
+
+
+class ResNet(nn.Module):
+    """MMPretrain's ResNet (cifar=False) and ResNet_CIFAR (cifar=True), from the backbone config."""
+
+    def __init__(self, c, cifar):
+        super().__init__()
+        kind, blocks = ARCHS[c["depth"]]
+        ns = c.get("num_stages", 4)
+        self.bottleneck = kind == "bottleneck"
+        expansion = c.get("expansion") or (4 if self.bottleneck else 1)
+        strides = c.get("strides") or [1, 2, 2, 2]
+        dils = c.get("dilations") or [1, 1, 1, 1]
+        oi = c.get("out_indices", [3])
+        self.out_stages = {(i + ns) % ns for i in (oi if isinstance(oi, list) else [oi])}
+        nc = c.get("norm_cfg") or {}
+        norm = {"eps": num(nc.get("eps", 1e-5)), "momentum": num(nc.get("momentum", 0.1))}
+        caffe = c.get("style", "pytorch") == "caffe"
+        avg_down = bool(c.get("avg_down", False))
+        cin, stem = c.get("in_channels", 3), c.get("stem_channels", 64)
+        base = c.get("base_channels", 64)
+        self.cifar, self.deep_stem = cifar, bool(c.get("deep_stem", False))
+        if self.deep_stem:
+            self.stem = nn.Sequential(_conv_module(cin, stem // 2, 2, norm), _conv_module(stem // 2, stem // 2, 1, norm),
+                                      _conv_module(stem // 2, stem, 1, norm))
+        elif cifar:
+            self.conv1 = nn.Conv2d(cin, stem, 3, 1, 1, bias=False)
+            self.bn1 = _bn(stem, norm)
+        else:
+            self.conv1 = nn.Conv2d(cin, stem, 7, 2, 3, bias=False)
+            self.bn1 = _bn(stem, norm)
+        self.n_stages = ns
+        inc, outc = stem, base * expansion
+        for i in range(ns):
+            layer = []
+            for j in range(blocks[i]):
+                s = strides[i] if j == 0 else 1
+                ds = None
+                if s != 1 or inc != outc:
+                    mods = []
+                    if avg_down and s != 1:
+                        mods.append(nn.AvgPool2d(s, s, ceil_mode=True, count_include_pad=False))
+                    mods += [nn.Conv2d(inc, outc, 1, 1 if (avg_down and s != 1) else s, bias=False), _bn(outc, norm)]
+                    ds = nn.Sequential(*mods)
+                if self.bottleneck:
+                    layer.append(Bottleneck(inc, outc, s, dils[i], ds, norm, expansion, caffe))
+                else:
+                    layer.append(BasicBlock(inc, outc, s, dils[i], ds, norm))
+                inc = outc
+            setattr(self, "layer%d" % (i + 1), nn.Sequential(*layer))
+            outc *= 2
+
+    def forward(self, x):
+        if self.deep_stem:
+            for m in self.stem:
+                x = F.relu(m.bn(m.conv(x)))
+        else:
+            x = F.relu(self.bn1(self.conv1(x)))
+        if not self.cifar:
+            x = F.max_pool2d(x, 3, 2, 1)
+        outs = []
+        for i in range(self.n_stages):
+            x = getattr(self, "layer%d" % (i + 1))(x)
+            if i in self.out_stages:
+                outs.append(x)
+        return tuple(outs)
+
+
+# ---- LeNet5 ---------------------------------------------------------------------------------------
+
+class LeNet5(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.num_classes = c.get("num_classes", -1)
+        self.features = nn.Sequential(nn.Conv2d(1, 6, 5), nn.Tanh(), nn.AvgPool2d(2), nn.Conv2d(6, 16, 5), nn.Tanh(),
+                                      nn.AvgPool2d(2), nn.Conv2d(16, 120, 5), nn.Tanh())
+        if self.num_classes > 0:
+            self.classifier = nn.Sequential(nn.Linear(120, 84), nn.Tanh(), nn.Linear(84, self.num_classes))
+
+    def forward(self, x):
+        x = self.features(x)
+        if self.num_classes > 0:
+            x = self.classifier(x.reshape(x.shape[0], 120))
+        return (x,)
+
+
+# ---- heads and the classifier ---------------------------------------------------------------------
+
+class LinearHead(nn.Module):
+    def __init__(self, c):
+        super().__init__()
+        self.fc = nn.Linear(c["in_channels"], c["num_classes"])
+
+    def forward(self, feats):
+        return self.fc(feats[-1])
+
+
+class PlainHead(nn.Module):
+    def forward(self, feats):
+        return feats[-1]
+
+
+class ImageClassifier(nn.Module):
+    def __init__(self, model_cfg):
+        super().__init__()
+        bb, head = model_cfg["backbone"], model_cfg["head"]
+        if bb["type"] in ("ResNet", "ResNet_CIFAR"):
+            self.backbone = ResNet(bb, bb["type"] == "ResNet_CIFAR")
+        elif bb["type"] == "LeNet5":
+            self.backbone = LeNet5(bb)
+        else:
+            raise ValueError("no torch twin for backbone %s" % bb["type"])
+        neck = model_cfg.get("neck")
+        if neck and neck.get("type") != "GlobalAveragePooling":
+            raise ValueError("no torch twin for neck %s" % neck.get("type"))
+        self.gap = bool(neck)
+        if head["type"] == "LinearClsHead":
+            self.head = LinearHead(head)
+        elif head["type"] == "ClsHead":
+            self.head = PlainHead()
+        else:
+            raise ValueError("no torch twin for head %s" % head["type"])
+        loss = head.get("loss") or {"type": "CrossEntropyLoss"}
+        self.loss_weight = float(num(loss.get("loss_weight", 1.0)))
+        s = float(num(loss.get("label_smooth_val", 0.0) or 0.0))
+        if loss["type"] == "LabelSmoothLoss" and loss.get("mode", "original") == "classy_vision":
+            s = s / (1 + s)
+        self.smooth = s
+
+    def forward(self, x):
+        feats = self.backbone(x)
+        if self.gap:
+            feats = tuple(f.mean(dim=(2, 3)) for f in feats)
+        return self.head(feats)
+
+    def loss(self, scores, labels):
+        return self.loss_weight * F.cross_entropy(scores, labels.long(), label_smoothing=self.smooth)
+
+
+def build(cfg):
+    m = cfg["model"]
+    if m.get("type") != "ImageClassifier":
+        raise ValueError("no torch twin for model %s" % m.get("type"))
+    return ImageClassifier(m)
+
+
+def optimizer(cfg, params):
+    """torch.optim twin of optim_wrapper.optimizer (SGD or AdamW, PyTorch's defaults as tgc's)."""
+    o = cfg["optim_wrapper"]["optimizer"]
+    if o["type"] == "SGD":
+        return torch.optim.SGD(params, lr=num(o["lr"]), momentum=num(o.get("momentum", 0) or 0),
+                               dampening=num(o.get("dampening", 0) or 0),
+                               weight_decay=num(o.get("weight_decay", 0) or 0), nesterov=bool(o.get("nesterov", False)))
+    if o["type"] == "AdamW":
+        betas = tuple(num(b) for b in (o.get("betas") or (0.9, 0.999)))
+        return torch.optim.AdamW(params, lr=num(o.get("lr", 1e-3)), betas=betas, eps=num(o.get("eps", 1e-8)),
+                                 weight_decay=num(o.get("weight_decay", 0.01)))
+    raise ValueError("no torch twin for optimizer %s" % o["type"])
+
+
+def optim_state_names(cfg):
+    """The per-parameter state keys, as tgc names them optimizer.<param>.<key>."""
+    o = cfg["optim_wrapper"]["optimizer"]
+    if o["type"] == "SGD":
+        return ["momentum_buffer"] if num(o.get("momentum", 0) or 0) > 0 else []
+    return ["exp_avg", "exp_avg_sq"]
