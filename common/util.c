@@ -232,7 +232,33 @@ int tgc_read_file(const char *path, size_t max_bytes, uint8_t **out, size_t *out
     return 0;
 }
 
+/* Writes straight to an existing file that is not a regular file (/dev/null, a FIFO, a terminal):
+ * renaming over it would replace the device with a regular file. */
+static int write_special(const char *path, const void *data, size_t len, tgc_err *err) {
+    int fd = open(path, O_WRONLY | O_TRUNC);
+    if (fd < 0) return tgc_fail(err, "%s: cannot open for writing: %s", path, strerror(errno));
+    const uint8_t *p = data;
+    while (len) {
+        ssize_t n = write(fd, p, len);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+            int e = errno;
+            close(fd);
+            return tgc_fail(err, "%s: write failed: %s", path, strerror(e));
+        }
+        p += n;
+        len -= (size_t)n;
+    }
+    close(fd);
+    return 0;
+}
+
 int tgc_write_file_atomic(const char *path, const void *data, size_t len, tgc_err *err) {
+    struct stat st;
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        if (S_ISDIR(st.st_mode)) return tgc_fail(err, "%s: is a directory", path);
+        return write_special(path, data, len, err);
+    }
     char *tmp = tgc_asprintf("%s.tmp.%ld", path, (long)getpid());
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
     if (fd < 0) {

@@ -78,7 +78,8 @@ char *tgc_rd_str(tgc_reader *r, int *is_null);
 /* Reads a whole file into a heap buffer (caller frees). Refuses files larger than max_bytes. */
 int tgc_read_file(const char *path, size_t max_bytes, uint8_t **out, size_t *out_len, tgc_err *err);
 /* Writes data to path atomically: path.tmp, fsync, rename, fsync of the directory. On failure the
- * previous file at path is untouched. */
+ * previous file at path is untouched. An existing path that is not a regular file (/dev/null, a FIFO)
+ * is written directly, never replaced; a directory is an error. */
 int tgc_write_file_atomic(const char *path, const void *data, size_t len, tgc_err *err);
 
 /* CRC-32 (zlib's polynomial) of a byte range. */

@@ -56,6 +56,28 @@ static uint64_t device_bytes(const tgc_plan *p) {
     return total;
 }
 
+/* Records what `tgc run` needs from the command line of the compile, in the plan's config: `filename`
+ * (the config file, as MMEngine's Config.filename, for the experiment name) and, when the config sets
+ * none, `work_dir` = ./work_dirs/<config name> (MMPretrain's tools/train.py default). */
+static void record_run_defaults(tgc_cfg *cfg, const char *config) {
+    if (!tgc_cfg_get(cfg, "filename")) {
+        tgc_cfg *f = tgc_cfg_new(TGC_CFG_STR, "<tgc compile>", 0);
+        f->s = tgc_strdup(config);
+        tgc_cfg_set(cfg, "filename", f);
+    }
+    const tgc_cfg *wd = tgc_cfg_get(cfg, "work_dir");
+    if (!wd || wd->kind == TGC_CFG_NULL) {
+        const char *base = strrchr(config, '/');
+        base = base ? base + 1 : config;
+        const char *dot = strrchr(base, '.');
+        size_t n = dot && dot != base ? (size_t)(dot - base) : strlen(base);
+        tgc_cfg *w = tgc_cfg_new(TGC_CFG_STR, "<tgc compile>", 0);
+        w->s = tgc_asprintf("./work_dirs/%.*s", (int)n, base);
+        tgc_cfg_set(cfg, "work_dir", w);
+    }
+    tgc_cfg_set_paths(cfg);
+}
+
 /* One compilation to an in-memory plan. `extra` is one more --cfg-options item (the batch search);
  * `quiet` turns off dumps and --print-config for the search's compilations. */
 static tgc_plan *compile_plan(const compile_opts *o, const char *extra, int quiet, tgc_err *err) {
@@ -88,6 +110,7 @@ static tgc_plan *compile_plan(const compile_opts *o, const char *extra, int quie
     po.n_disabled = o->n_disabled;
     for (int i = 0; i < o->n_disabled; i++) po.disabled[i] = o->disabled[i];
     tgc_plan *p = NULL;
+    record_run_defaults(cfg, o->config);
     if (tgc_run_pipeline(&m, &po, err) == 0) p = tgc_plan_from_module(&m, cfg, err);
     fflush(stdout);
     tgc_module_free(&m);
@@ -278,4 +301,27 @@ int tgc_cmd_compile(int argc, char **argv) {
     }
     tgc_plan_free(p);
     return rc;
+}
+
+tgc_plan *tgc_compile_config(const char *config, const char *const *options, int n_options, tgc_err *err) {
+    compile_opts o;
+    memset(&o, 0, sizeof o);
+    o.config = config;
+    o.target = "cpu";
+    if (n_options > MAX_OPTIONS) {
+        tgc_fail(err, "more than %d --cfg-options", MAX_OPTIONS);
+        return NULL;
+    }
+    for (int i = 0; i < n_options; i++) o.options[i] = options[i];
+    o.n_options = n_options;
+    tgc_plan *p = compile_plan(&o, NULL, 1, err);
+    if (!p) return NULL;
+    /* Through the serialized form, so that the plan's checksum is the one `tgc compile` would write and
+     * checkpoints of `tgc train` and `tgc run` of the same config are interchangeable. */
+    tgc_buf buf = {0};
+    tgc_plan *q = NULL;
+    if (tgc_plan_serialize(p, &buf, err) == 0) q = tgc_plan_deserialize(buf.data, buf.len, config, err);
+    tgc_buf_free(&buf);
+    tgc_plan_free(p);
+    return q;
 }

@@ -4,12 +4,38 @@
 
 #include <stdio.h>
 
+#include "backend/plan.h"
+#include "runtime/train.h"
+
 /* Exit codes: success, an error in the work (bad config, bad plan, I/O), a usage error. */
 enum { TGC_EXIT_OK = 0, TGC_EXIT_ERROR = 1, TGC_EXIT_USAGE = 2 };
 
 /* Each command gets its own arguments (argv[0] is the command name). */
 int tgc_cmd_compile(int argc, char **argv);
 int tgc_cmd_inspect(int argc, char **argv);
+int tgc_cmd_run(int argc, char **argv);   /* cmd_run.c */
+int tgc_cmd_train(int argc, char **argv); /* cmd_train.c */
+int tgc_cmd_bench(int argc, char **argv); /* cmd_bench.c */
+
+/* The options `tgc run` and `tgc train` share (cmd_run.c). */
+#define TGC_RUN_MAX_OPTIONS 256
+typedef struct tgc_run_args {
+    const char *input;  /* PLAN (run) or CONFIG (train) */
+    tgc_train_opts train;
+    const char *options[TGC_RUN_MAX_OPTIONS]; /* --cfg-options items */
+    int n_options;
+    int no_pin_memory, no_persistent_workers;
+    const char *device; /* "cpu" (default) or "cuda" */
+} tgc_run_args;
+/* Parses argv (argv[0] = the command). Returns 0, 1 for --help, or TGC_EXIT_USAGE after printing why. */
+int tgc_run_parse_args(const char *command, int argc, char **argv, tgc_run_args *a);
+/* Applies --no-pin-memory / --no-persistent-workers, checks --device, trains, and maps the outcome to an
+ * exit status (128 + signal when SIGINT/SIGTERM stopped the run). */
+int tgc_run_execute(tgc_plan *p, tgc_run_args *a);
+
+/* Compiles a config in memory as `tgc compile` does (cmd_compile.c), through the serialized form so the
+ * plan's checksum is the one a compiled plan.bin has. */
+tgc_plan *tgc_compile_config(const char *config, const char *const *options, int n_options, tgc_err *err);
 
 /* Usage text of one command (NULL: the overview) to f; returns 0, or -1 for an unknown command. */
 int tgc_usage(const char *command, FILE *f);

@@ -13,6 +13,9 @@ static const char overview[] =
     "commands:\n"
     "  compile CONFIG   build the train and eval graphs, run the passes, write a plan\n"
     "  inspect PLAN     print a plan for people (or --json)\n"
+    "  run PLAN         train with a compiled plan on Fashion-MNIST & co. (MMEngine's workflow)\n"
+    "  train CONFIG     compile CONFIG in memory, then run it\n"
+    "  bench PLAN       time the train and eval steps on synthetic data\n"
     "  help COMMAND     usage of one command\n"
     "\n"
     "options:\n"
@@ -43,10 +46,51 @@ static const char inspect_usage[] =
     "\n"
     "  --json   one JSON object instead of text\n";
 
+static const char run_usage[] =
+    "usage: tgc run PLAN [--work-dir DIR] [--resume [CKPT]] [--amp] [--no-validate] [--auto-scale-lr]\n"
+    "               [--cfg-options K=V ...] [--no-pin-memory] [--no-persistent-workers] [--max-iters N]\n"
+    "               [--device cpu|cuda] [--seed N] [--deterministic]\n"
+    "\n"
+    "Trains with a compiled plan as MMPretrain's tools/train.py does: logs, scalars.json, checkpoints and\n"
+    "last_checkpoint in the work dir, validation with the eval program.\n"
+    "\n"
+    "  --work-dir DIR         where logs and checkpoints go (default: the config's work_dir,\n"
+    "                         else ./work_dirs/<config name>)\n"
+    "  --resume [CKPT]        continue exactly from CKPT (default: WORK_DIR/last_checkpoint)\n"
+    "  --amp                  bf16 mixed precision (not in this build: training stays fp32)\n"
+    "  --no-validate          skip validation\n"
+    "  --auto-scale-lr        scale the lr by batch size / auto_scale_lr.base_batch_size\n"
+    "  --cfg-options K=V ...  override runtime keys (train_cfg, param_scheduler, default_hooks,\n"
+    "                         randomness, *_dataloader.num_workers/sampler/dataset.data_root/indices,\n"
+    "                         optim_wrapper.optimizer.lr, ...); graph keys need `tgc compile`\n"
+    "  --max-iters N          stop after N iterations in all (saves a checkpoint when save_last)\n"
+    "  --device cpu|cuda      where to run (only cpu has an executor so far)\n"
+    "  --seed N               the random seed (overrides randomness.seed)\n"
+    "  --deterministic        bit-identical results for a fixed thread count\n"
+    "\n"
+    "SIGINT/SIGTERM finish the iteration, save iter_N.ckpt and exit with 128 + signal.\n";
+
+static const char train_usage[] =
+    "usage: tgc train CONFIG [the options of tgc run]\n"
+    "\n"
+    "Compiles CONFIG in memory (--cfg-options apply to the compile too) and trains it as `tgc run`.\n";
+
+static const char bench_usage[] =
+    "usage: tgc bench PLAN [--iters N] [--warmup N] [--json]\n"
+    "\n"
+    "Times the train step and the eval step on seeded synthetic inputs (no data loading).\n"
+    "\n"
+    "  --iters N    timed steps of each program (default 20)\n"
+    "  --warmup N   untimed steps first (default 3)\n"
+    "  --json       {\"train_img_per_s\": ..., \"eval_img_per_s\": ..., \"threads\": ...}\n";
+
 int tgc_usage(const char *command, FILE *f) {
     if (!command) fputs(overview, f);
     else if (!strcmp(command, "compile")) fputs(compile_usage, f);
     else if (!strcmp(command, "inspect")) fputs(inspect_usage, f);
+    else if (!strcmp(command, "run")) fputs(run_usage, f);
+    else if (!strcmp(command, "train")) fputs(train_usage, f);
+    else if (!strcmp(command, "bench")) fputs(bench_usage, f);
     else return -1;
     return 0;
 }
@@ -88,6 +132,9 @@ int main(int argc, char **argv) {
     }
     if (!strcmp(cmd, "compile")) return tgc_cmd_compile(argc - 1, argv + 1);
     if (!strcmp(cmd, "inspect")) return tgc_cmd_inspect(argc - 1, argv + 1);
+    if (!strcmp(cmd, "run")) return tgc_cmd_run(argc - 1, argv + 1);
+    if (!strcmp(cmd, "train")) return tgc_cmd_train(argc - 1, argv + 1);
+    if (!strcmp(cmd, "bench")) return tgc_cmd_bench(argc - 1, argv + 1);
     if (cmd[0] == '-') return tgc_usage_error(NULL, "unknown option '%s'", cmd);
     return tgc_usage_error(NULL, "unknown command '%s'", cmd);
 }

@@ -126,9 +126,13 @@ static tgc_dataset *open_mnist(const tgc_cfg *map, tgc_pipeline *pipe, tgc_err *
     char img_name[64], lab_name[64];
     snprintf(img_name, sizeof img_name, "%s-images-idx3-ubyte", stem);
     snprintf(lab_name, sizeof lab_name, "%s-labels-idx1-ubyte", stem);
-    char *img_path = find_idx(map, root, img_name, err);
+    /* Errors about missing files point at the key that named the folder. */
+    const tgc_cfg *rn = tgc_cfg_get(map, "data_root");
+    const tgc_cfg *at = (rn && rn->kind == TGC_CFG_STR && *rn->s) ? rn : tgc_cfg_get(map, "data_prefix");
+    if (!at) at = map;
+    char *img_path = find_idx(at, root, img_name, err);
     if (!img_path) goto fail;
-    char *lab_path = find_idx(map, root, lab_name, err);
+    char *lab_path = find_idx(at, root, lab_name, err);
     if (!lab_path) {
         free(img_path);
         goto fail;
@@ -194,6 +198,62 @@ fail:
     return NULL;
 }
 
+/* MMEngine BaseDataset's `indices`: an int N keeps the first N samples (a negative N the last -N), a list
+ * keeps those samples in its order. Applied after the dataset is read, before any pipeline runs. */
+static int apply_indices(tgc_dataset *d, const tgc_cfg *map, tgc_err *err) {
+    const tgc_cfg *ix = tgc_cfg_get(map, "indices");
+    if (!ix || ix->kind == TGC_CFG_NULL) return 0;
+    int n;
+    int *keep;
+    if (ix->kind == TGC_CFG_INT) {
+        int64_t v = ix->i;
+        if (v > d->count) v = d->count;
+        if (v < -(int64_t)d->count) v = -(int64_t)d->count;
+        n = (int)(v < 0 ? -v : v);
+        keep = tgc_malloc(sizeof(int) * (size_t)(n ? n : 1));
+        for (int i = 0; i < n; i++) keep[i] = v < 0 ? d->count - n + i : i;
+    } else if (ix->kind == TGC_CFG_LIST || ix->kind == TGC_CFG_TUPLE) {
+        n = ix->n;
+        keep = tgc_malloc(sizeof(int) * (size_t)(n ? n : 1));
+        for (int i = 0; i < n; i++) {
+            const tgc_cfg *e = ix->items[i];
+            if (e->kind != TGC_CFG_INT || e->i < 0 || e->i >= d->count) {
+                free(keep);
+                return tgc_cfg_fail(err, e, "indices must be integers in 0..%d (the dataset has %d samples)",
+                                    d->count - 1, d->count);
+            }
+            keep[i] = (int)e->i;
+        }
+    } else {
+        return tgc_cfg_fail(err, ix, "indices must be an integer or a list of integers, got a %s",
+                            tgc_cfg_kind_name(ix->kind));
+    }
+    if (n == 0) {
+        free(keep);
+        return tgc_cfg_fail(err, ix, "indices selects no samples");
+    }
+    int32_t *labels = tgc_malloc(sizeof(int32_t) * (size_t)n);
+    for (int i = 0; i < n; i++) labels[i] = d->labels[keep[i]];
+    if (d->paths) {
+        char **paths = tgc_malloc(sizeof(char *) * (size_t)n);
+        for (int i = 0; i < n; i++) paths[i] = tgc_strdup(d->paths[keep[i]]);
+        for (int i = 0; i < d->count; i++) free(d->paths[i]);
+        free(d->paths);
+        d->paths = paths;
+    } else {
+        size_t img = (size_t)d->h * d->w;
+        uint8_t *px = tgc_malloc(img * (size_t)n);
+        for (int i = 0; i < n; i++) memcpy(px + img * i, d->pixels + img * (size_t)keep[i], img);
+        free(d->pixels);
+        d->pixels = px;
+    }
+    free(d->labels);
+    d->labels = labels;
+    d->count = n;
+    free(keep);
+    return 0;
+}
+
 tgc_dataset *tgc_dataset_open(const tgc_cfg *map, tgc_err *err) {
     if (!map || map->kind != TGC_CFG_MAP) {
         if (map) tgc_cfg_fail(err, map, "a dataset must be a map, got a %s", tgc_cfg_kind_name(map->kind));
@@ -216,5 +276,10 @@ tgc_dataset *tgc_dataset_open(const tgc_cfg *map, tgc_err *err) {
     }
     tgc_pipeline *pipe = tgc_pipeline_new(tgc_cfg_get(map, "pipeline"), err);
     if (!pipe) return NULL;
-    return mnist ? open_mnist(map, pipe, err) : open_custom(map, pipe, err);
+    tgc_dataset *d = mnist ? open_mnist(map, pipe, err) : open_custom(map, pipe, err);
+    if (d && apply_indices(d, map, err) < 0) {
+        tgc_dataset_free(d);
+        return NULL;
+    }
+    return d;
 }

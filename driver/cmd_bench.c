@@ -1,0 +1,128 @@
+/* driver/cmd_bench.c - `tgc bench PLAN`: train and eval step throughput on seeded synthetic inputs. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "driver/driver.h"
+#include "runtime/data.h"
+#include "runtime/executor.h"
+
+typedef struct bench_opts {
+    const char *plan;
+    int64_t iters, warmup;
+    int json;
+} bench_opts;
+
+static int parse_count(const char *s, int64_t lo, int64_t *out) {
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (!*s || *end || errno || v < lo || v > 1000000) return -1;
+    *out = v;
+    return 0;
+}
+
+static int parse_args(int argc, char **argv, bench_opts *o) {
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) return 1;
+        if (!strcmp(a, "--json")) {
+            o->json = 1;
+        } else if (!strcmp(a, "--iters") || !strcmp(a, "--warmup")) {
+            int64_t *dst = a[2] == 'i' ? &o->iters : &o->warmup;
+            if (i + 1 >= argc || parse_count(argv[++i], a[2] == 'i' ? 1 : 0, dst))
+                return tgc_usage_error("bench", "bench: %s needs a count (%s)", a, a[2] == 'i' ? ">= 1" : ">= 0");
+        } else if (a[0] == '-' && a[1]) {
+            return tgc_usage_error("bench", "bench: unknown option '%s'", a);
+        } else if (o->plan) {
+            return tgc_usage_error("bench", "bench: more than one plan given ('%s', '%s')", o->plan, a);
+        } else {
+            o->plan = a;
+        }
+    }
+    if (!o->plan) return tgc_usage_error("bench", "bench: no plan given");
+    return 0;
+}
+
+/* Seeded synthetic inputs: images uniform in [-2, 2), labels uniform over the classes. */
+static void fill_inputs(tgc_exec *x, const char *prog, int num_classes, double lr) {
+    tgc_rng rng;
+    tgc_rng_init(&rng, 0x7467632062656e63ull, 0, 0, TGC_RNG_AUGMENT);
+    int img = tgc_exec_input(x, prog, "inputs"), lbl = tgc_exec_input(x, prog, "data_samples.gt_label");
+    int lri = tgc_exec_input(x, prog, "lr");
+    if (img >= 0) {
+        const tgc_plan_tensor *t = tgc_exec_tensor(x, img);
+        float *d = tgc_exec_data(x, img);
+        for (uint64_t i = 0; i < t->bytes / sizeof(float); i++) d[i] = (float)(tgc_rng_uniform(&rng) * 4.0 - 2.0);
+    }
+    if (lbl >= 0) {
+        const tgc_plan_tensor *t = tgc_exec_tensor(x, lbl);
+        int32_t *d = tgc_exec_data(x, lbl);
+        for (uint64_t i = 0; i < t->bytes / sizeof(int32_t); i++)
+            d[i] = (int32_t)tgc_rng_below(&rng, (uint32_t)(num_classes > 0 ? num_classes : 1));
+    }
+    if (lri >= 0) *(float *)tgc_exec_data(x, lri) = (float)lr;
+}
+
+/* Runs prog warmup + iters times; *secs is the timed part. */
+static int time_program(tgc_exec *x, const char *prog, const bench_opts *o, double *secs, tgc_err *err) {
+    int step = tgc_exec_input(x, prog, "step");
+    for (int64_t i = 0; i < o->warmup + o->iters; i++) {
+        if (i == o->warmup) *secs = tgc_now();
+        if (step >= 0) *(float *)tgc_exec_data(x, step) = (float)(i + 1);
+        if (tgc_exec_run(x, prog, err) < 0) return -1;
+    }
+    *secs = tgc_now() - *secs;
+    return 0;
+}
+
+int tgc_cmd_bench(int argc, char **argv) {
+    bench_opts o = {NULL, 20, 3, 0};
+    int pr = parse_args(argc, argv, &o);
+    if (pr == 1) {
+        tgc_usage("bench", stdout);
+        return TGC_EXIT_OK;
+    }
+    if (pr) return pr;
+    tgc_err err = {{0}};
+    tgc_exec *x = NULL;
+    tgc_plan *p = tgc_plan_load(o.plan, &err);
+    int threads = tgc_train_threads();
+    tgc_exec_opts xo = {threads, 0};
+    if (!p || tgc_plan_validate(p, &err) < 0 || !(x = tgc_exec_new(p, &xo, &err)) || tgc_exec_init_state(x, 0, &err) < 0)
+        goto fail;
+    const tgc_program *tr = tgc_plan_program(p, "train"), *ev = tgc_plan_program(p, "eval");
+    int classes = 0, logits = tgc_exec_output(x, "eval");
+    if (logits >= 0 && tgc_exec_tensor(x, logits)->type.shape.rank == 2)
+        classes = (int)tgc_exec_tensor(x, logits)->type.shape.d[1];
+    double t_train = 0, t_eval = 0;
+    if (tr) {
+        fill_inputs(x, "train", classes, p->optim.lr);
+        if (time_program(x, "train", &o, &t_train, &err) < 0) goto fail;
+    }
+    if (ev) {
+        fill_inputs(x, "eval", classes, p->optim.lr);
+        if (time_program(x, "eval", &o, &t_eval, &err) < 0) goto fail;
+    }
+    double tr_ips = tr ? (double)(tr->batch * o.iters) / t_train : 0, ev_ips = ev ? (double)(ev->batch * o.iters) / t_eval : 0;
+    double tr_ms = tr ? t_train * 1e3 / (double)o.iters : 0, ev_ms = ev ? t_eval * 1e3 / (double)o.iters : 0;
+    if (o.json) {
+        printf("{\"train_img_per_s\": %.2f, \"eval_img_per_s\": %.2f, \"threads\": %d, \"train_ms_per_step\": %.3f, "
+               "\"eval_ms_per_step\": %.3f, \"train_batch\": %lld, \"eval_batch\": %lld, \"iters\": %lld}\n",
+               tr_ips, ev_ips, threads, tr_ms, ev_ms, (long long)(tr ? tr->batch : 0), (long long)(ev ? ev->batch : 0),
+               (long long)o.iters);
+    } else {
+        if (tr) printf("train: %.1f img/s, %.2f ms/step (batch %lld)\n", tr_ips, tr_ms, (long long)tr->batch);
+        if (ev) printf("eval:  %.1f img/s, %.2f ms/step (batch %lld)\n", ev_ips, ev_ms, (long long)ev->batch);
+        printf("threads: %d, %lld timed steps after %lld warm-up steps, synthetic inputs\n", threads, (long long)o.iters,
+               (long long)o.warmup);
+    }
+    tgc_exec_free(x);
+    tgc_plan_free(p);
+    return TGC_EXIT_OK;
+fail:
+    fprintf(stderr, "tgc: %s\n", err.msg);
+    tgc_exec_free(x);
+    tgc_plan_free(p);
+    return TGC_EXIT_ERROR;
+}
