@@ -1,6 +1,8 @@
 /* driver/main.c - `tgc` entry point: dispatches to the commands, prints version and help. */
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "backend/plan.h"
 #include "driver/driver.h"
@@ -107,7 +109,20 @@ int tgc_usage_error(const char *command, const char *fmt, ...) {
     return TGC_EXIT_USAGE;
 }
 
+/* oneDNN runs on libgomp, whose idle threads spin between parallel regions and starve the data loader's
+ * threads on a machine with few cores. libgomp reads OMP_WAIT_POLICY once, when it is loaded (before
+ * main), so the commands that execute plans set it and re-execute themselves once. A value the user set
+ * is kept. */
+static void prefer_passive_omp_threads(char **argv) {
+    if (getenv("OMP_WAIT_POLICY")) return;
+    if (setenv("OMP_WAIT_POLICY", "passive", 1) != 0) return;
+    execv("/proc/self/exe", argv);
+    /* If the re-exec fails, run on with spinning threads: slower, never wrong. */
+}
+
 int main(int argc, char **argv) {
+    if (argc >= 2 && (!strcmp(argv[1], "run") || !strcmp(argv[1], "train") || !strcmp(argv[1], "bench")))
+        prefer_passive_omp_threads(argv);
     if (argc < 2) {
         tgc_usage(NULL, stderr);
         return TGC_EXIT_USAGE;
