@@ -142,6 +142,25 @@ void tgc_buf_align(tgc_buf *b, size_t align) {
     while (b->len % align) tgc_buf_put(b, zeros, TGC_MIN(align - b->len % align, sizeof zeros));
 }
 
+void tgc_buf_printf(tgc_buf *b, const char *fmt, ...) {
+    char small[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(small, sizeof small, fmt, ap);
+    va_end(ap);
+    if (n < 0) return;
+    if ((size_t)n < sizeof small) {
+        tgc_buf_put(b, small, (size_t)n);
+        return;
+    }
+    char *big = tgc_malloc((size_t)n + 1);
+    va_start(ap, fmt);
+    vsnprintf(big, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    tgc_buf_put(b, big, (size_t)n);
+    free(big);
+}
+
 /* ---- readers ---------------------------------------------------------------------------------- */
 const void *tgc_rd_bytes(tgc_reader *r, size_t n) {
     if (r->failed || n > r->len - r->pos) {

@@ -56,6 +56,8 @@ void tgc_buf_i64(tgc_buf *b, int64_t v);
 void tgc_buf_f64(tgc_buf *b, double v);
 void tgc_buf_str(tgc_buf *b, const char *s); /* u32 length + bytes, no terminator; NULL writes 0xffffffff */
 void tgc_buf_align(tgc_buf *b, size_t align); /* pads with zero bytes */
+/* Appends formatted text (no terminator; the buffer holds text, not a C string). */
+void tgc_buf_printf(tgc_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* A bounds-checked little-endian reader over memory that was read from a file. Every getter fails (sets
  * r->failed and returns 0 / NULL) instead of reading past the end; check r->failed once after a group. */

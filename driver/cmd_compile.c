@@ -183,30 +183,13 @@ static int report_limit(const compile_opts *o, const tgc_plan *p, tgc_err *err) 
     return 0;
 }
 
-/* Options taking a value accept "--opt VALUE" and "--opt=VALUE". Returns 1 and sets *val when argv[*i] is
- * option `name` with a value, -1 when it is `name` with the value missing, 0 when it is something else. */
-static int opt_value(const char *name, int argc, char **argv, int *i, const char **val) {
-    const char *a = argv[*i];
-    size_t n = strlen(name);
-    if (!strcmp(a, name)) {
-        if (*i + 1 >= argc) return -1;
-        *val = argv[++*i];
-        return 1;
-    }
-    if (!strncmp(a, name, n) && a[n] == '=') {
-        *val = a + n + 1;
-        return 1;
-    }
-    return 0;
-}
-
 static int parse_args(int argc, char **argv, compile_opts *o) {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *val = NULL;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) return 1;
         int r;
-        if ((r = opt_value("-o", argc, argv, &i, &val)) || (r = opt_value("--output", argc, argv, &i, &val))) {
+        if ((r = tgc_opt_value("-o", argc, argv, &i, &val)) || (r = tgc_opt_value("--output", argc, argv, &i, &val))) {
             if (r < 0 || !*val) return tgc_usage_error("compile", "compile: %s needs a file name", a);
             o->output = val;
         } else if (!strcmp(a, "--cfg-options")) {
@@ -224,7 +207,7 @@ static int parse_args(int argc, char **argv, compile_opts *o) {
             o->dump = a + 10;
             if (strcmp(o->dump, "*") && strcmp(o->dump, "build") && !tgc_pass_find(o->dump))
                 return tgc_usage_error("compile", "compile: --dump-ir: unknown pass '%s'", o->dump);
-        } else if ((r = opt_value("--disable-pass", argc, argv, &i, &val))) {
+        } else if ((r = tgc_opt_value("--disable-pass", argc, argv, &i, &val))) {
             if (r < 0) return tgc_usage_error("compile", "compile: --disable-pass needs a pass name");
             const tgc_pass *ps = tgc_pass_find(val);
             if (!ps) return tgc_usage_error("compile", "compile: --disable-pass: unknown pass '%s'", val);
@@ -234,11 +217,11 @@ static int parse_args(int argc, char **argv, compile_opts *o) {
             o->disabled[o->n_disabled++] = val;
         } else if (!strcmp(a, "--print-config")) {
             o->print_config = 1;
-        } else if ((r = opt_value("--target", argc, argv, &i, &val))) {
+        } else if ((r = tgc_opt_value("--target", argc, argv, &i, &val))) {
             if (r < 0 || (strcmp(val, "cpu") && strcmp(val, "cuda")))
                 return tgc_usage_error("compile", "compile: --target must be cpu or cuda");
             o->target = val;
-        } else if ((r = opt_value("--memory-limit", argc, argv, &i, &val))) {
+        } else if ((r = tgc_opt_value("--memory-limit", argc, argv, &i, &val))) {
             if (r < 0 || parse_size(val, &o->limit) < 0)
                 return tgc_usage_error("compile", "compile: --memory-limit needs a size such as 8GiB, 512MiB or "
                                                   "1073741824");

@@ -8,22 +8,6 @@
 #include "backend/cuda/cuda_backend.h"
 #endif
 
-/* "--opt VALUE" or "--opt=VALUE": 1 and *val, -1 when the value is missing, 0 for another argument. */
-static int opt_value(const char *name, int argc, char **argv, int *i, const char **val) {
-    const char *a = argv[*i];
-    size_t n = strlen(name);
-    if (!strcmp(a, name)) {
-        if (*i + 1 >= argc) return -1;
-        *val = argv[++*i];
-        return 1;
-    }
-    if (!strncmp(a, name, n) && a[n] == '=') {
-        *val = a + n + 1;
-        return 1;
-    }
-    return 0;
-}
-
 static int parse_i64(const char *s, int64_t lo, int64_t *out) {
     char *end;
     errno = 0;
@@ -41,7 +25,7 @@ int tgc_run_parse_args(const char *cmd, int argc, char **argv, tgc_run_args *a) 
         int r;
         int64_t n;
         if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) return 1;
-        if ((r = opt_value("--work-dir", argc, argv, &i, &val))) {
+        if ((r = tgc_opt_value("--work-dir", argc, argv, &i, &val))) {
             if (r < 0 || !*val) return tgc_usage_error(cmd, "%s: --work-dir needs a directory", cmd);
             a->train.work_dir = val;
         } else if (!strcmp(arg, "--resume")) {
@@ -77,14 +61,14 @@ int tgc_run_parse_args(const char *cmd, int argc, char **argv, tgc_run_args *a) 
                 k++;
             }
             if (!k) return tgc_usage_error(cmd, "%s: --cfg-options needs KEY=VALUE items", cmd);
-        } else if ((r = opt_value("--max-iters", argc, argv, &i, &val))) {
+        } else if ((r = tgc_opt_value("--max-iters", argc, argv, &i, &val))) {
             if (r < 0 || parse_i64(val, 1, &n)) return tgc_usage_error(cmd, "%s: --max-iters needs a positive integer", cmd);
             a->train.max_iters = n;
-        } else if ((r = opt_value("--seed", argc, argv, &i, &val))) {
+        } else if ((r = tgc_opt_value("--seed", argc, argv, &i, &val))) {
             if (r < 0 || parse_i64(val, 0, &n)) return tgc_usage_error(cmd, "%s: --seed needs an integer >= 0", cmd);
             a->train.has_seed = 1;
             a->train.seed = (uint64_t)n;
-        } else if ((r = opt_value("--device", argc, argv, &i, &val))) {
+        } else if ((r = tgc_opt_value("--device", argc, argv, &i, &val))) {
             if (r < 0 || (strcmp(val, "cpu") && strcmp(val, "cuda") && strncmp(val, "cuda:", 5)))
                 return tgc_usage_error(cmd, "%s: --device must be cpu or cuda", cmd);
             a->device = val;
@@ -151,6 +135,24 @@ int tgc_run_execute(tgc_plan *p, tgc_run_args *a) {
     return rc > 0 ? 128 + rc : TGC_EXIT_OK;
 }
 
+int tgc_run_loaded(tgc_plan *p, tgc_run_args *a, const char *verb, const char **runtime_options, int n_runtime) {
+    tgc_err err = {{0}};
+    int rc;
+    if (tgc_plan_validate(p, &err) < 0 || tgc_run_apply_options(p->config, runtime_options, n_runtime, &err) < 0) {
+        fprintf(stderr, "tgc: %s\n", err.msg);
+        rc = TGC_EXIT_ERROR;
+    } else {
+        char *command = tgc_asprintf("tgc %s %s", verb, a->input);
+        a->train.plan_name = a->input;
+        a->train.command = command;
+        rc = tgc_run_execute(p, a);
+        free(command);
+    }
+    tgc_plan_free(p);
+    free(a);
+    return rc;
+}
+
 int tgc_cmd_run(int argc, char **argv) {
     tgc_run_args *a = tgc_calloc(1, sizeof *a);
     int pr = tgc_run_parse_args("run", argc, argv, a);
@@ -161,18 +163,10 @@ int tgc_cmd_run(int argc, char **argv) {
     }
     tgc_err err = {{0}};
     tgc_plan *p = tgc_plan_load(a->input, &err);
-    if (!p || tgc_plan_validate(p, &err) < 0 || tgc_run_apply_options(p->config, a->options, a->n_options, &err) < 0) {
+    if (!p) {
         fprintf(stderr, "tgc: %s\n", err.msg);
-        tgc_plan_free(p);
         free(a);
         return TGC_EXIT_ERROR;
     }
-    char *command = tgc_asprintf("tgc run %s", a->input);
-    a->train.plan_name = a->input;
-    a->train.command = command;
-    int rc = tgc_run_execute(p, a);
-    free(command);
-    tgc_plan_free(p);
-    free(a);
-    return rc;
+    return tgc_run_loaded(p, a, "run", a->options, a->n_options);
 }

@@ -28,21 +28,14 @@ int tgc_cmd_train(int argc, char **argv) {
         else graph[ng++] = a->options[i];
     }
     tgc_plan *p = tgc_compile_config(a->input, graph, ng, &err);
-    int ok = p && tgc_plan_validate(p, &err) == 0 && tgc_run_apply_options(p->config, runtime, nr, &err) == 0;
     free(graph);
-    free(runtime);
-    if (!ok) {
+    if (!p) {
         fprintf(stderr, "tgc: %s\n", err.msg);
-        tgc_plan_free(p);
+        free(runtime);
         free(a);
         return TGC_EXIT_ERROR;
     }
-    char *command = tgc_asprintf("tgc train %s", a->input);
-    a->train.plan_name = a->input;
-    a->train.command = command;
-    int rc = tgc_run_execute(p, a);
-    free(command);
-    tgc_plan_free(p);
-    free(a);
+    int rc = tgc_run_loaded(p, a, "train", runtime, nr);
+    free(runtime);
     return rc;
 }

@@ -32,6 +32,13 @@ int tgc_run_parse_args(const char *command, int argc, char **argv, tgc_run_args 
 /* Applies --no-pin-memory / --no-persistent-workers, checks --device, trains, and maps the outcome to an
  * exit status (128 + signal when SIGINT/SIGTERM stopped the run). */
 int tgc_run_execute(tgc_plan *p, tgc_run_args *a);
+/* run/train's common end: applies the runtime options to a loaded plan, trains, frees p and a. `verb` and
+ * `input` name the command for the log ("tgc run plan.bin"). Returns the exit status. */
+int tgc_run_loaded(tgc_plan *p, tgc_run_args *a, const char *verb, const char **runtime_options, int n_runtime);
+
+/* "--opt VALUE" or "--opt=VALUE" at argv[*i]: 1 and *val (advancing *i past a separate value), -1 when the
+ * value is missing, 0 when argv[*i] is another argument (driver/args.c). */
+int tgc_opt_value(const char *name, int argc, char **argv, int *i, const char **val);
 
 /* Compiles a config in memory as `tgc compile` does (cmd_compile.c), through the serialized form so the
  * plan's checksum is the one a compiled plan.bin has. */

@@ -9,26 +9,6 @@
 
 #include "common/util.h"
 
-static void sb_printf(tgc_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void sb_printf(tgc_buf *b, const char *fmt, ...) {
-    char small[256];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(small, sizeof small, fmt, ap);
-    va_end(ap);
-    if (n < 0) return;
-    if ((size_t)n < sizeof small) {
-        tgc_buf_put(b, small, (size_t)n);
-        return;
-    }
-    char *big = tgc_malloc((size_t)n + 1);
-    va_start(ap, fmt);
-    vsnprintf(big, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    tgc_buf_put(b, big, (size_t)n);
-    free(big);
-}
-
 static void sb_str(tgc_buf *b, const char *s) { tgc_buf_put(b, s, strlen(s)); }
 
 static char *sb_finish(tgc_buf *b) {
@@ -39,8 +19,8 @@ static char *sb_finish(tgc_buf *b) {
 /* Python's format(v, '.4f') / format(v, '.4e'): like printf, except that NaN never gets a sign. */
 static void sb_num(tgc_buf *b, double v, char conv) {
     if (isnan(v)) sb_str(b, "nan");
-    else if (conv == 'e') sb_printf(b, "%.4e", v);
-    else sb_printf(b, "%.4f", v);
+    else if (conv == 'e') tgc_buf_printf(b, "%.4e", v);
+    else tgc_buf_printf(b, "%.4f", v);
 }
 
 /* An is_int value as an integer (clamped: converting an out-of-range double is undefined in C). */
@@ -52,7 +32,7 @@ static long long as_ll(double v) {
 }
 
 static void sb_value(tgc_buf *b, const tgc_log_item *it) {
-    if (it->is_int) sb_printf(b, "%lld", as_ll(it->value));
+    if (it->is_int) tgc_buf_printf(b, "%lld", as_ll(it->value));
     else sb_num(b, it->value, 'f');
 }
 
@@ -91,43 +71,43 @@ char *tgc_logfmt_iter(const tgc_log_iter *l) {
         if (is_train || is_val) {
             char ep[48];
             snprintf(ep, sizeof ep, "[%lld]", (long long)l->epoch);
-            sb_printf(&b, "Epoch(%s)", mode);
+            tgc_buf_printf(&b, "Epoch(%s)", mode);
             sb_rjust(&b, ep, digits(l->max_epochs) + 3);
             sb_str(&b, "[");
         } else {
-            sb_printf(&b, "Epoch(%s) [", mode);
+            tgc_buf_printf(&b, "Epoch(%s) [", mode);
         }
         sb_rjust(&b, num, digits(l->len));
-        sb_printf(&b, "/%lld]  ", (long long)l->len);
+        tgc_buf_printf(&b, "/%lld]  ", (long long)l->len);
     } else {
         snprintf(num, sizeof num, "%lld", (long long)l->iter);
-        sb_printf(&b, "Iter(%s) [", mode);
+        tgc_buf_printf(&b, "Iter(%s) [", mode);
         sb_rjust(&b, num, digits(l->len));
-        sb_printf(&b, "/%lld]  ", (long long)l->len);
+        tgc_buf_printf(&b, "/%lld]  ", (long long)l->len);
     }
     for (int i = 0; i < l->n_lr; i++) {
         if (i) sb_str(&b, " ");
-        sb_printf(&b, "%s: ", l->lr[i].name);
+        tgc_buf_printf(&b, "%s: ", l->lr[i].name);
         sb_num(&b, l->lr[i].value, 'e');
     }
     sb_str(&b, "  ");
     if (l->has_time) {
         char eta[64];
         tgc_logfmt_eta(l->eta_s, eta, sizeof eta);
-        sb_printf(&b, "eta: %s  time: ", eta);
+        tgc_buf_printf(&b, "eta: %s  time: ", eta);
         sb_num(&b, l->time, 'f');
         sb_str(&b, "  data_time: ");
         sb_num(&b, l->data_time, 'f');
         sb_str(&b, "  ");
     }
-    if (l->memory >= 0) sb_printf(&b, "memory: %lld  ", (long long)l->memory);
+    if (l->memory >= 0) tgc_buf_printf(&b, "memory: %lld  ", (long long)l->memory);
     if (is_train || is_val) {
         int first = 1;
         for (int i = 0; i < l->n_items; i++) {
             if (is_val && strncmp(l->items[i].name, "val/loss", 8) != 0) continue;
             if (!first) sb_str(&b, "  ");
             first = 0;
-            sb_printf(&b, "%s: ", l->items[i].name);
+            tgc_buf_printf(&b, "%s: ", l->items[i].name);
             sb_value(&b, &l->items[i]);
         }
     }
@@ -139,14 +119,14 @@ char *tgc_logfmt_epoch(const char *mode, int by_epoch, int64_t epoch, int64_t le
     tgc_buf b = {0};
     if (!mode) mode = "val";
     if (by_epoch && strcmp(mode, "val") == 0)
-        sb_printf(&b, "Epoch(%s) [%lld][%lld/%lld]  ", mode, (long long)epoch, (long long)len, (long long)len);
+        tgc_buf_printf(&b, "Epoch(%s) [%lld][%lld/%lld]  ", mode, (long long)epoch, (long long)len, (long long)len);
     else if (by_epoch)
-        sb_printf(&b, "Epoch(%s) [%lld/%lld]  ", mode, (long long)len, (long long)len);
+        tgc_buf_printf(&b, "Epoch(%s) [%lld/%lld]  ", mode, (long long)len, (long long)len);
     else
-        sb_printf(&b, "Iter(%s) [%lld/%lld]  ", mode, (long long)len, (long long)len);
+        tgc_buf_printf(&b, "Iter(%s) [%lld/%lld]  ", mode, (long long)len, (long long)len);
     sb_str(&b, "  ");
     for (int i = 0; i < n_metrics; i++) {
-        sb_printf(&b, "%s: ", metrics[i].name);
+        tgc_buf_printf(&b, "%s: ", metrics[i].name);
         sb_value(&b, &metrics[i]);
         sb_str(&b, "  ");
     }
@@ -257,10 +237,10 @@ static void sb_json_str(tgc_buf *b, const char *s) {
         case '\b': sb_str(b, "\\b"); break;
         case '\f': sb_str(b, "\\f"); break;
         default:
-            if (cp < 0x20 || (cp >= 0x7f && cp < 0x10000)) sb_printf(b, "\\u%04x", (unsigned)cp);
+            if (cp < 0x20 || (cp >= 0x7f && cp < 0x10000)) tgc_buf_printf(b, "\\u%04x", (unsigned)cp);
             else if (cp >= 0x10000) {
                 uint32_t v = cp - 0x10000;
-                sb_printf(b, "\\u%04x\\u%04x", (unsigned)(0xD800 + (v >> 10)), (unsigned)(0xDC00 + (v & 0x3FF)));
+                tgc_buf_printf(b, "\\u%04x\\u%04x", (unsigned)(0xD800 + (v >> 10)), (unsigned)(0xDC00 + (v & 0x3FF)));
             } else tgc_buf_u8(b, (uint8_t)cp);
         }
     }
@@ -274,7 +254,7 @@ char *tgc_logfmt_scalars_json(const tgc_log_item *items, int n_items, int64_t st
         sb_json_str(&b, items[i].name);
         sb_str(&b, ": ");
         double v = items[i].value;
-        if (items[i].is_int) sb_printf(&b, "%lld", as_ll(v));
+        if (items[i].is_int) tgc_buf_printf(&b, "%lld", as_ll(v));
         else if (isnan(v)) sb_str(&b, "NaN");
         else if (isinf(v)) sb_str(&b, v < 0 ? "-Infinity" : "Infinity");
         else {
@@ -284,6 +264,6 @@ char *tgc_logfmt_scalars_json(const tgc_log_item *items, int n_items, int64_t st
         }
         sb_str(&b, ", ");
     }
-    sb_printf(&b, "\"step\": %lld}", (long long)step);
+    tgc_buf_printf(&b, "\"step\": %lld}", (long long)step);
     return sb_finish(&b);
 }

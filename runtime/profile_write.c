@@ -10,26 +10,6 @@
 
 /* ---- text helpers ------------------------------------------------------------------------------ */
 
-static void bprintf(tgc_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void bprintf(tgc_buf *b, const char *fmt, ...) {
-    char small[512];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(small, sizeof small, fmt, ap);
-    va_end(ap);
-    if (n < 0) return;
-    if ((size_t)n < sizeof small) {
-        tgc_buf_put(b, small, (size_t)n);
-        return;
-    }
-    char *big = tgc_malloc((size_t)n + 1);
-    va_start(ap, fmt);
-    vsnprintf(big, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    tgc_buf_put(b, big, (size_t)n);
-    free(big);
-}
-
 /* Length of the well-formed UTF-8 sequence at c (1 to 4), or 0 (overlong forms and surrogates are
  * accepted: readers take them, and names are for people). */
 static int utf8_len(const unsigned char *c) {
@@ -59,7 +39,7 @@ static void json_str(tgc_buf *b, const char *s) {
             char e[2] = {'\\', *c == '\n' ? 'n' : *c == '\t' ? 't' : 'r'};
             tgc_buf_put(b, e, 2);
         } else if (*c < 0x20) {
-            bprintf(b, "\\u%04x", *c);
+            tgc_buf_printf(b, "\\u%04x", *c);
         } else {
             tgc_buf_put(b, c, 1);
         }
@@ -98,7 +78,7 @@ static void json_args(tgc_buf *b, const char *args) {
         char *num_end = NULL;
         double v = *val ? strtod(val, &num_end) : 0;
         if (*val && num_end && *num_end == 0 && isfinite(v) && strchr("+-.0123456789", *val))
-            bprintf(b, "%.17g", v);
+            tgc_buf_printf(b, "%.17g", v);
         else
             json_str(b, val);
         free(item);
@@ -114,13 +94,13 @@ static void write_trace(const tgc_profiler *p, tgc_buf *b) {
     for (int i = 0; i < p->n_ev; i++)
         if (i == 0 || p->ev[i].t0 < origin) origin = p->ev[i].t0;
     int pid = p->rank;
-    bprintf(b, "{\"traceEvents\":[\n");
-    bprintf(b, "{\"name\":\"process_name\",\"ph\":\"M\",\"pid\":%d,\"tid\":0,\"args\":{\"name\":\"rank %d\"}}", pid,
+    tgc_buf_printf(b, "{\"traceEvents\":[\n");
+    tgc_buf_printf(b, "{\"name\":\"process_name\",\"ph\":\"M\",\"pid\":%d,\"tid\":0,\"args\":{\"name\":\"rank %d\"}}", pid,
             pid);
     for (int t = 0; t < PROF_TRACK_COUNT; t++) {
-        bprintf(b, ",\n{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":%d,\"tid\":%d,\"args\":{\"name\":\"%s\"}}", pid,
+        tgc_buf_printf(b, ",\n{\"name\":\"thread_name\",\"ph\":\"M\",\"pid\":%d,\"tid\":%d,\"args\":{\"name\":\"%s\"}}", pid,
                 t + 1, tgc_prof_track_names[t]);
-        bprintf(b,
+        tgc_buf_printf(b,
                 ",\n{\"name\":\"thread_sort_index\",\"ph\":\"M\",\"pid\":%d,\"tid\":%d,"
                 "\"args\":{\"sort_index\":%d}}",
                 pid, t + 1, t + 1);
@@ -128,40 +108,40 @@ static void write_trace(const tgc_profiler *p, tgc_buf *b) {
     for (int i = 0; i < p->n_ev; i++) {
         const prof_event *e = &p->ev[i];
         double ts = (e->t0 - origin) * 1e6, dur = (e->t1 - e->t0) * 1e6;
-        bprintf(b, ",\n{\"name\":");
+        tgc_buf_printf(b, ",\n{\"name\":");
         if (e->kind == PROF_EV_KERNEL) {
             json_str(b, op_name(plan, e->a, e->b));
-            bprintf(b, ",\"cat\":\"kernel\"");
+            tgc_buf_printf(b, ",\"cat\":\"kernel\"");
         } else if (e->kind == PROF_EV_STEP) {
-            bprintf(b, "\"step %lld\",\"cat\":\"step\"", (long long)e->step);
+            tgc_buf_printf(b, "\"step %lld\",\"cat\":\"step\"", (long long)e->step);
         } else {
             json_str(b, p->strs[e->a]);
-            bprintf(b, ",\"cat\":\"%s\"", tgc_prof_track_names[e->track]);
+            tgc_buf_printf(b, ",\"cat\":\"%s\"", tgc_prof_track_names[e->track]);
         }
-        bprintf(b, ",\"ph\":\"X\",\"ts\":%.3f,\"dur\":%.3f,\"pid\":%d,\"tid\":%d,\"args\":{", fin(ts), fin(dur), pid,
+        tgc_buf_printf(b, ",\"ph\":\"X\",\"ts\":%.3f,\"dur\":%.3f,\"pid\":%d,\"tid\":%d,\"args\":{", fin(ts), fin(dur), pid,
                 e->track + 1);
         if (e->kind == PROF_EV_KERNEL) {
             const tgc_instr *in = &plan->programs[e->a].instr[e->b];
             const tgc_cost *c = &p->costs[e->a][e->b];
-            bprintf(b, "\"instr\":%d,\"program\":", e->b);
+            tgc_buf_printf(b, "\"instr\":%d,\"program\":", e->b);
             json_str(b, plan->programs[e->a].name);
-            if (e->step >= 0) bprintf(b, ",\"step\":%lld", (long long)e->step);
+            if (e->step >= 0) tgc_buf_printf(b, ",\"step\":%lld", (long long)e->step);
             if (in->scope) {
-                bprintf(b, ",\"scope\":");
+                tgc_buf_printf(b, ",\"scope\":");
                 json_str(b, in->scope);
             }
-            bprintf(b, ",\"flops\":%.0f,\"bytes\":%.0f}}", fin(c->flops), fin(c->bytes));
+            tgc_buf_printf(b, ",\"flops\":%.0f,\"bytes\":%.0f}}", fin(c->flops), fin(c->bytes));
         } else if (e->kind == PROF_EV_STEP) {
-            bprintf(b, "\"step\":%lld}}", (long long)e->step);
+            tgc_buf_printf(b, "\"step\":%lld}}", (long long)e->step);
         } else {
             /* json_args writes members with a leading comma: "track" opens the object for them. */
-            bprintf(b, "\"track\":\"%s\"", tgc_prof_track_names[e->track]);
-            if (e->step >= 0) bprintf(b, ",\"step\":%lld", (long long)e->step);
+            tgc_buf_printf(b, "\"track\":\"%s\"", tgc_prof_track_names[e->track]);
+            if (e->step >= 0) tgc_buf_printf(b, ",\"step\":%lld", (long long)e->step);
             if (e->b >= 0) json_args(b, p->strs[e->b]);
-            bprintf(b, "}}");
+            tgc_buf_printf(b, "}}");
         }
     }
-    bprintf(b, "\n],\n\"displayTimeUnit\":\"ms\",\n\"otherData\":{\"rank\":%d,\"steps_profiled\":%d,"
+    tgc_buf_printf(b, "\n],\n\"displayTimeUnit\":\"ms\",\n\"otherData\":{\"rank\":%d,\"steps_profiled\":%d,"
                "\"warmup_steps\":%d,\"events\":%d,\"dropped_events\":%lld,\"max_events\":%d}}\n",
             p->rank, p->steps_recorded, p->lim.warmup_steps, p->n_ev, (long long)p->dropped, p->lim.max_events);
 }
@@ -238,46 +218,46 @@ static void write_summary(const tgc_profiler *p, tgc_buf *txt, tgc_buf *js) {
     double ts[PROF_TRACK_COUNT];
     track_totals(p, tc, ts);
 
-    bprintf(txt, "# rank %d: %d steps profiled (after %d warm-up), %lld kernel calls, %.3f ms in kernels%s\n",
+    tgc_buf_printf(txt, "# rank %d: %d steps profiled (after %d warm-up), %lld kernel calls, %.3f ms in kernels%s\n",
             p->rank, p->steps_recorded, p->lim.warmup_steps, (long long)calls, total * 1e3,
             p->dropped ? " (event cap reached: some calls dropped)" : "");
-    bprintf(txt, "%-32s %8s %11s %11s %8s %10s %10s %11s\n", "op", "calls", "total ms", "mean us", "share %", "GFLOP",
+    tgc_buf_printf(txt, "%-32s %8s %11s %11s %8s %10s %10s %11s\n", "op", "calls", "total ms", "mean us", "share %", "GFLOP",
             "GFLOP/s", "MB moved");
     for (int i = 0; i < n; i++) {
         const op_row *r = &rows[i];
-        bprintf(txt, "%-32s %8lld %11.3f %11.2f %8.2f %10.4f %10.2f %11.3f\n", r->name, (long long)r->calls,
+        tgc_buf_printf(txt, "%-32s %8lld %11.3f %11.2f %8.2f %10.4f %10.2f %11.3f\n", r->name, (long long)r->calls,
                 r->total_s * 1e3, r->total_s * 1e6 / (double)r->calls, share(r->total_s, total), r->flops / 1e9,
                 gflops(r->flops, r->total_s), r->bytes / 1e6);
     }
-    bprintf(txt, "%-32s %8lld %11.3f %11s %8.2f %10.4f %10.2f %11.3f\n", "total", (long long)calls, total * 1e3, "",
+    tgc_buf_printf(txt, "%-32s %8lld %11.3f %11s %8.2f %10.4f %10.2f %11.3f\n", "total", (long long)calls, total * 1e3, "",
             n ? 100.0 : 0.0, flops / 1e9, gflops(flops, total), bytes / 1e6);
     for (int t = PROF_TRACK_DATA; t < PROF_TRACK_COUNT; t++)
         if (tc[t])
-            bprintf(txt, "# track %s: %lld spans, %.3f ms\n", tgc_prof_track_names[t], (long long)tc[t], ts[t] * 1e3);
+            tgc_buf_printf(txt, "# track %s: %lld spans, %.3f ms\n", tgc_prof_track_names[t], (long long)tc[t], ts[t] * 1e3);
 
-    bprintf(js, "{\"rank\":%d,\"steps_profiled\":%d,\"warmup_steps\":%d,\"dropped_events\":%lld,\n", p->rank,
+    tgc_buf_printf(js, "{\"rank\":%d,\"steps_profiled\":%d,\"warmup_steps\":%d,\"dropped_events\":%lld,\n", p->rank,
             p->steps_recorded, p->lim.warmup_steps, (long long)p->dropped);
-    bprintf(js, "\"total\":{\"calls\":%lld,\"total_ms\":%.6f,\"flops\":%.0f,\"gflop_per_s\":%.4f,\"bytes\":%.0f},\n",
+    tgc_buf_printf(js, "\"total\":{\"calls\":%lld,\"total_ms\":%.6f,\"flops\":%.0f,\"gflop_per_s\":%.4f,\"bytes\":%.0f},\n",
             (long long)calls, total * 1e3, fin(flops), fin(gflops(flops, total)), fin(bytes));
-    bprintf(js, "\"ops\":[");
+    tgc_buf_printf(js, "\"ops\":[");
     for (int i = 0; i < n; i++) {
         const op_row *r = &rows[i];
-        bprintf(js, "%s\n{\"op\":", i ? "," : "");
+        tgc_buf_printf(js, "%s\n{\"op\":", i ? "," : "");
         json_str(js, r->name);
-        bprintf(js, ",\"program\":");
+        tgc_buf_printf(js, ",\"program\":");
         json_str(js, p->plan->programs[r->prog].name);
-        bprintf(js,
+        tgc_buf_printf(js,
                 ",\"calls\":%lld,\"total_ms\":%.6f,\"mean_us\":%.4f,\"share_pct\":%.4f,\"flops\":%.0f,"
                 "\"gflop\":%.6f,\"gflop_per_s\":%.4f,\"bytes\":%.0f,\"mb_moved\":%.6f}",
                 (long long)r->calls, r->total_s * 1e3, r->total_s * 1e6 / (double)r->calls, share(r->total_s, total),
                 fin(r->flops), fin(r->flops / 1e9), fin(gflops(r->flops, r->total_s)), fin(r->bytes),
                 fin(r->bytes / 1e6));
     }
-    bprintf(js, "\n],\n\"tracks\":{");
+    tgc_buf_printf(js, "\n],\n\"tracks\":{");
     for (int t = PROF_TRACK_DATA; t < PROF_TRACK_COUNT; t++)
-        bprintf(js, "%s\"%s\":{\"spans\":%lld,\"total_ms\":%.6f}", t > PROF_TRACK_DATA ? "," : "",
+        tgc_buf_printf(js, "%s\"%s\":{\"spans\":%lld,\"total_ms\":%.6f}", t > PROF_TRACK_DATA ? "," : "",
                 tgc_prof_track_names[t], (long long)tc[t], ts[t] * 1e3);
-    bprintf(js, "}}\n");
+    tgc_buf_printf(js, "}}\n");
     free(rows);
 }
 
@@ -291,7 +271,7 @@ static int write_memory(const tgc_profiler *p, tgc_buf *txt, tgc_buf *js, tgc_er
     if (train) order[n++] = (int)(train - plan->programs);
     for (int i = 0; i < plan->n_programs; i++)
         if (&plan->programs[i] != train) order[n++] = i;
-    bprintf(js, "{\"rank\":%d,\"arena_bytes\":%llu,\"programs\":[", p->rank,
+    tgc_buf_printf(js, "{\"rank\":%d,\"arena_bytes\":%llu,\"programs\":[", p->rank,
             (unsigned long long)plan->slab_bytes[TGC_SLAB_ARENA]);
     for (int oi = 0; oi < n; oi++) {
         const tgc_program *pr = &plan->programs[order[oi]];
@@ -302,37 +282,37 @@ static int write_memory(const tgc_profiler *p, tgc_buf *txt, tgc_buf *js, tgc_er
         }
         double arena = (double)o.arena_bytes;
         const char *peak_op = o.peak_instr >= 0 ? op_name(plan, order[oi], o.peak_instr) : "";
-        bprintf(txt,
+        tgc_buf_printf(txt,
                 "%s# program %s: arena %.3f MB, planned lower bound %.3f MB, peak live %.3f MB at instruction %d"
                 " (%s)\n",
                 oi ? "\n" : "", pr->name, arena / 1e6, (double)o.lower_bound_bytes / 1e6, (double)o.peak_bytes / 1e6,
                 o.peak_instr, peak_op);
-        bprintf(txt, "%6s  %-28s %6s %12s %8s  %s\n", "instr", "op", "live", "live MB", "arena %", "scope");
-        bprintf(js, "%s\n{\"program\":", oi ? "," : "");
+        tgc_buf_printf(txt, "%6s  %-28s %6s %12s %8s  %s\n", "instr", "op", "live", "live MB", "arena %", "scope");
+        tgc_buf_printf(js, "%s\n{\"program\":", oi ? "," : "");
         json_str(js, pr->name);
-        bprintf(js, ",\"n_instr\":%d,\"arena_bytes\":%llu,\"lower_bound_bytes\":%llu,\"peak_bytes\":%llu,"
+        tgc_buf_printf(js, ",\"n_instr\":%d,\"arena_bytes\":%llu,\"lower_bound_bytes\":%llu,\"peak_bytes\":%llu,"
                     "\"peak_instr\":%d,\"peak_op\":",
                 pr->n_instr, (unsigned long long)o.arena_bytes, (unsigned long long)o.lower_bound_bytes,
                 (unsigned long long)o.peak_bytes, o.peak_instr);
         json_str(js, peak_op);
-        bprintf(js, ",\"occupancy\":[");
+        tgc_buf_printf(js, ",\"occupancy\":[");
         for (int k = 0; k < pr->n_instr; k++) {
             const tgc_instr *in = &pr->instr[k];
-            bprintf(txt, "%6d  %-28s %6d %12.3f %8.2f  %s\n", k, op_name(plan, order[oi], k), o.live_tensors[k],
+            tgc_buf_printf(txt, "%6d  %-28s %6d %12.3f %8.2f  %s\n", k, op_name(plan, order[oi], k), o.live_tensors[k],
                     (double)o.live_bytes[k] / 1e6, arena > 0 ? 100.0 * (double)o.live_bytes[k] / arena : 0.0,
                     in->scope ? in->scope : "");
-            bprintf(js, "%s\n{\"instr\":%d,\"op\":\"%s\",\"live_tensors\":%d,\"live_bytes\":%llu", k ? "," : "", k,
+            tgc_buf_printf(js, "%s\n{\"instr\":%d,\"op\":\"%s\",\"live_tensors\":%d,\"live_bytes\":%llu", k ? "," : "", k,
                     op_name(plan, order[oi], k), o.live_tensors[k], (unsigned long long)o.live_bytes[k]);
             if (in->scope) {
-                bprintf(js, ",\"scope\":");
+                tgc_buf_printf(js, ",\"scope\":");
                 json_str(js, in->scope);
             }
-            bprintf(js, "}");
+            tgc_buf_printf(js, "}");
         }
-        bprintf(js, "]}");
+        tgc_buf_printf(js, "]}");
         tgc_occupancy_free(&o);
     }
-    bprintf(js, "\n]}\n");
+    tgc_buf_printf(js, "\n]}\n");
     free(order);
     return 0;
 }

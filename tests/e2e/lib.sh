@@ -22,10 +22,11 @@ mkdir -p "$OUT"
 cd "$OUT"
 "$TGC" compile "$SRC/configs/fashion/lenet5_fashionmnist.yaml" -o lenet.bin 2>/dev/null || fail "compile"
 
-# A small deterministic LeNet5 run: 512 training images (4 iterations of 128 per epoch), 256 for validation.
+# A small deterministic LeNet5 run: 512 training images (4 iterations of 128 per epoch), 256 for validation,
+# at lr 0.01 (whatever the shipped config's schedule, epoch 1 starts at the base lr).
 SMALL="train_dataloader.dataset.data_prefix=$DATA val_dataloader.dataset.data_prefix=$DATA
  train_dataloader.dataset.indices=512 val_dataloader.dataset.indices=256 train_cfg.max_epochs=3
- randomness.seed=7 randomness.deterministic=True"
+ randomness.seed=7 randomness.deterministic=True optim_wrapper.optimizer.lr=0.01"
 
 # The train/val records of every scalars.json under a work dir, without the timings, one JSON per line
 # (text as tgc wrote it), sorted by (kind, step).
