@@ -148,8 +148,11 @@ cpu_prim *cpu_prim_build(tgc_cpu *c, const cpu_key *key, dnnl_primitive_desc_t p
                           : make_reorder(c, spec[i].user_md, want, &a->reorder, what, err))
                 goto fail;
         }
-        s = dnnl_memory_create(&a->inner, want, c->eng, DNNL_MEMORY_ALLOCATE);
+        /* No memory of its own: cpu_prim_run points it into the shared scratch. */
+        s = dnnl_memory_create(&a->inner, want, c->eng, DNNL_MEMORY_NONE);
         if (s != dnnl_success) goto dnnl_fail;
+        a->inner_offset = p->scratch_bytes;
+        p->scratch_bytes += (dnnl_memory_desc_get_size(want) + 63) / 64 * 64;
     }
     s = dnnl_primitive_create(&p->prim, pd);
     if (s != dnnl_success) goto dnnl_fail;
@@ -173,11 +176,27 @@ static int exec_reorder(tgc_cpu *c, cpu_arg *a, const char *what, tgc_err *err) 
     return 0;
 }
 
+/* Grows the shared scratch to hold n bytes (its old contents are not kept: nothing lives there between
+ * primitive runs). */
+static int scratch_reserve(tgc_cpu *c, size_t n, const char *what, tgc_err *err) {
+    if (n <= c->scratch_cap) return 0;
+    free(c->scratch);
+    c->scratch = aligned_alloc(64, n);
+    c->scratch_cap = c->scratch ? n : 0;
+    if (!c->scratch) return tgc_fail(err, "cpu backend: %s: cannot allocate %zu bytes of scratch", what, n);
+    return 0;
+}
+
 int cpu_prim_run(tgc_cpu *c, cpu_prim *p, void *const *ptrs, const char *what, tgc_err *err) {
     dnnl_exec_arg_t args[CPU_MAX_ARGS];
     dnnl_status_t s;
+    if (scratch_reserve(c, p->scratch_bytes, what, err) < 0) return -1;
     for (int i = 0; i < p->n_args; i++) {
         cpu_arg *a = &p->args[i];
+        if (a->inner) {
+            s = dnnl_memory_set_data_handle(a->inner, (char *)c->scratch + a->inner_offset);
+            if (s != dnnl_success) return tgc_fail(err, "cpu backend: %s: %s", what, cpu_dnnl_status(s));
+        }
         if (a->user) {
             s = dnnl_memory_set_data_handle(a->user, ptrs[a->slot]);
             if (s != dnnl_success) return tgc_fail(err, "cpu backend: %s: %s", what, cpu_dnnl_status(s));

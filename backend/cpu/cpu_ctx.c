@@ -83,6 +83,7 @@ tgc_cpu *tgc_cpu_new(int n_threads, int deterministic, tgc_err *err) {
 void tgc_cpu_free(tgc_cpu *c) {
     if (!c) return;
     cpu_cache_clear(c);
+    free(c->scratch);
     cpu_pool_free(c->pool);
     if (c->strm) dnnl_stream_destroy(c->strm);
     if (c->eng) dnnl_engine_destroy(c->eng);

@@ -42,12 +42,14 @@ typedef struct cpu_arg {
     int arg, slot, is_out;
     dnnl_memory_t user, inner;
     dnnl_primitive_t reorder;
+    size_t inner_offset; /* where `inner` sits in the context's scratch while the primitive runs */
 } cpu_arg;
 
 #define CPU_MAX_ARGS 12
 typedef struct cpu_prim {
     cpu_key key;
     uint64_t hash;
+    size_t scratch_bytes; /* the layout buffers' total, 64-byte aligned pieces */
     dnnl_primitive_t prim;
     int n_args;
     cpu_arg args[CPU_MAX_ARGS];
@@ -97,6 +99,11 @@ struct tgc_cpu {
     cpu_pool *pool;
     cpu_prim **cache;
     int n_cache, cap_cache;
+    /* The primitives' layout buffers (blocked-format copies of operands) live only while one primitive
+     * runs, and primitives run one at a time: one scratch block, as large as the largest primitive
+     * needs, serves them all, instead of a buffer per cached primitive outside the plan's memory. */
+    void *scratch;
+    size_t scratch_cap;
 };
 
 /* ---- checks shared by the kernels ----------------------------------------------------------------- */
