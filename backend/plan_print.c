@@ -1,5 +1,6 @@
 /* backend/plan_print.c - `tgc inspect`: a plan for people, and as one JSON object for tools. */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "backend/plan.h"
@@ -30,8 +31,63 @@ static void print_mem(const tgc_mem_stats *m, FILE *f) {
             ratio(m->arena_bytes, m->naive_bytes));
 }
 
+/* What a program moves through memory per run, estimated as the op table's cost functions do (every
+ * operand and result once per instruction), and the same with fusion groups (consecutive instructions
+ * with one group id) counted as one kernel that reads its external inputs once and writes only the
+ * results read outside the group (or program outputs, gradients, persistent state). */
+typedef struct traffic {
+    int kernels, groups, grouped;          /* kernels after fusion; groups and the instructions in them */
+    double bytes_unfused, bytes_fused;
+} traffic;
+
+static traffic program_traffic(const tgc_plan *p, const tgc_program *pr) {
+    traffic t = {0, 0, 0, 0, 0};
+    int *last_read = tgc_malloc(sizeof(int) * (size_t)(p->n_tensors ? p->n_tensors : 1));
+    int *mark = tgc_malloc(sizeof(int) * (size_t)(p->n_tensors ? p->n_tensors : 1));
+    for (int i = 0; i < p->n_tensors; i++) last_read[i] = -1, mark[i] = -1;
+    for (int k = 0; k < pr->n_instr; k++)
+        for (int j = 0; j < pr->instr[k].n_in; j++) last_read[pr->instr[k].in[j]] = k;
+    for (int i = 0; i < pr->n_outputs; i++) last_read[pr->outputs[i]] = pr->n_instr;
+    for (int k = 0; k < pr->n_instr;) {
+        int g = pr->instr[k].group, e = k + 1;
+        while (g >= 0 && e < pr->n_instr && pr->instr[e].group == g) e++;
+        for (int i = k; i < e; i++) {
+            const tgc_instr *in = &pr->instr[i];
+            for (int j = 0; j < in->n_in; j++) t.bytes_unfused += (double)p->tensors[in->in[j]].bytes;
+            for (int j = 0; j < in->n_out; j++) t.bytes_unfused += (double)p->tensors[in->out[j]].bytes;
+        }
+        /* mark[t] == k: already counted for this kernel, or produced inside it */
+        for (int i = k; i < e; i++) {
+            const tgc_instr *in = &pr->instr[i];
+            for (int j = 0; j < in->n_in; j++) {
+                int ti = in->in[j];
+                if (e - k > 1 && mark[ti] == k) continue;
+                mark[ti] = k;
+                t.bytes_fused += (double)p->tensors[ti].bytes;
+            }
+            for (int j = 0; j < in->n_out; j++) {
+                int ti = in->out[j];
+                const tgc_plan_tensor *pt = &p->tensors[ti];
+                mark[ti] = k;
+                if (e - k == 1 || last_read[ti] >= e || pt->kind != TGC_VAL_TEMP || pt->grad_of >= 0)
+                    t.bytes_fused += (double)pt->bytes;
+            }
+        }
+        t.kernels++;
+        if (e - k > 1) t.groups++, t.grouped += e - k;
+        k = e;
+    }
+    free(last_read);
+    free(mark);
+    return t;
+}
+
 static void print_program(const tgc_plan *p, const tgc_program *pr, FILE *f) {
     fprintf(f, "\nprogram %s: batch %lld, %d instructions\n", pr->name, (long long)pr->batch, pr->n_instr);
+    traffic tr = program_traffic(p, pr);
+    fprintf(f, "  fusion: %d groups of %d instructions, %d kernels; estimated bytes moved per run %.2f MiB "
+               "(%.2f MiB counting every instruction's operands)\n",
+            tr.groups, tr.grouped, tr.kernels, tr.bytes_fused / 1048576.0, tr.bytes_unfused / 1048576.0);
     fprintf(f, "  inputs:");
     for (int i = 0; i < pr->n_inputs; i++) fputc(' ', f), print_tensor_ref(p, pr->inputs[i], f);
     fprintf(f, "\n  outputs:");
@@ -43,6 +99,7 @@ static void print_program(const tgc_plan *p, const tgc_program *pr, FILE *f) {
         for (int j = 0; j < in->n_in; j++) fputs(j ? ", " : " ", f), print_tensor_ref(p, in->in[j], f);
         if (in->n_out) fputs(" ->", f);
         for (int j = 0; j < in->n_out; j++) fputs(j ? ", " : " ", f), print_tensor_ref(p, in->out[j], f);
+        if (in->group >= 0) fprintf(f, " group=%d", in->group);
         if (in->scope) fprintf(f, "  # %s", in->scope);
         fputc('\n', f);
     }
@@ -199,7 +256,10 @@ void tgc_plan_print_json(const tgc_plan *p, FILE *f) {
         json_mem(f, &pr->mem);
         fputs(", \"buckets\": ", f);
         json_buckets(f, p, pr);
-        fputc('}', f);
+        traffic tr = program_traffic(p, pr);
+        fprintf(f, ", \"kernels\": %d, \"fusion_groups\": %d, \"fused_ops\": %d, \"bytes_moved\": %.0f, "
+                   "\"bytes_moved_unfused\": %.0f}",
+                tr.kernels, tr.groups, tr.grouped, tr.bytes_fused, tr.bytes_unfused);
     }
     tgc_mem_stats m = plan_mem(p);
     fprintf(f, "}, \"memory\": {\"arena_bytes\": %llu, \"lower_bound_bytes\": %llu, \"naive_bytes\": %llu",

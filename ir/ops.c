@@ -472,6 +472,42 @@ static int infer_adamw_update(const tgc_graph *g, const tgc_op *op, tgc_type *ou
     return 0;
 }
 
+/* ================================ shape rules (fused ops) ================================ */
+
+static int infer_batch_norm_train_relu(const tgc_graph *g, const tgc_op *op, tgc_type *out, tgc_err *err) {
+    return infer_batch_norm_train(g, op, out, err);
+}
+
+/* dy, x [N,C] or [N,C,H,W] of one type; gamma, beta, batch_mean, batch_invstd [C]. */
+static int infer_batch_norm_relu_bwd(const tgc_graph *g, const tgc_op *op, tgc_type *out, tgc_err *err) {
+    const tgc_type *x = TY(IN(1));
+    if (want_dtype(x, TGC_F32, "x", err) < 0) return -1;
+    if (x->shape.rank != 2 && x->shape.rank != 4)
+        return tgc_fail(err, "x must be 2-D or 4-D, got rank %d", x->shape.rank);
+    if (want_same(TY(IN(0)), "dy", x, "x", err) < 0) return -1;
+    static const char *const names[] = {"", "", "gamma", "beta", "batch_mean", "batch_invstd"};
+    for (int k = 2; k < 6; k++)
+        if (want_vec(TY(IN(k)), x->shape.d[1], names[k], err) < 0) return -1;
+    if (!(op->attrs.eps > 0)) return tgc_fail(err, "eps=%g must be positive", op->attrs.eps);
+    out[0] = *x;
+    set_out(&out[1], TGC_F32, tgc_shape1(x->shape.d[1]));
+    set_out(&out[2], TGC_F32, tgc_shape1(x->shape.d[1]));
+    return 0;
+}
+
+/* w [O, I/groups, kh, kw]; gamma, beta, running_mean, running_var [O]. */
+static int infer_fold_conv_bn(const tgc_graph *g, const tgc_op *op, tgc_type *out, tgc_err *err) {
+    const tgc_type *w = TY(IN(0));
+    if (want_dtype(w, TGC_F32, "weight", err) < 0 || want_rank(w, 4, "weight", err) < 0) return -1;
+    static const char *const names[] = {"", "gamma", "beta", "running_mean", "running_var"};
+    for (int k = 1; k < 5; k++)
+        if (want_vec(TY(IN(k)), w->shape.d[0], names[k], err) < 0) return -1;
+    if (!(op->attrs.eps > 0)) return tgc_fail(err, "eps=%g must be positive", op->attrs.eps);
+    out[0] = *w;
+    set_out(&out[1], TGC_F32, tgc_shape1(w->shape.d[0]));
+    return 0;
+}
+
 /* ================================ gradient rules ================================ */
 /* Each rule reads the forward op by value first: emitting may move g->ops. */
 
@@ -515,6 +551,20 @@ static int grad_batch_norm_train(tgc_graph *g, int op_index, const int *dy, cons
     a.eps = op.attrs.eps;
     int in[5] = {dy[0], op.in[0], op.in[1], op.out[1], op.out[2]}, out[3];
     if (tgc_emit(g, TGC_OP_BN_BWD, in, 5, &a, op.scope, out, err) < 0) return -1;
+    for (int k = 0; k < 3; k++)
+        if (need[k]) dx[k] = out[k];
+    return 0;
+}
+
+/* relu(batch_norm_train(x)): one fused backward that recomputes the relu mask from x. */
+static int grad_batch_norm_train_relu(tgc_graph *g, int op_index, const int *dy, const unsigned char *need,
+                                      int *dx, tgc_err *err) {
+    tgc_op op = g->ops[op_index];
+    if (dy[0] < 0 || !(need[0] || need[1] || need[2])) return 0;
+    tgc_attrs a = tgc_attrs_default();
+    a.eps = op.attrs.eps;
+    int in[6] = {dy[0], op.in[0], op.in[1], op.in[2], op.out[1], op.out[2]}, out[3];
+    if (tgc_emit(g, TGC_OP_BN_RELU_BWD, in, 6, &a, op.scope, out, err) < 0) return -1;
     for (int k = 0; k < 3; k++)
         if (need[k]) dx[k] = out[k];
     return 0;
@@ -736,6 +786,15 @@ static void cost_sgd_update(const tgc_graph *g, const tgc_op *op, tgc_cost *c) {
 static void cost_sgd_momentum_update(const tgc_graph *g, const tgc_op *op, tgc_cost *c) { elementwise(g, op, IN(0), 7, c); }
 static void cost_adamw_update(const tgc_graph *g, const tgc_op *op, tgc_cost *c) { elementwise(g, op, IN(0), 15, c); }
 
+/* Fused ops: the sum of the parts' flops; bytes are the fused op's own operands and results. */
+static void cost_batch_norm_train_relu(const tgc_graph *g, const tgc_op *op, tgc_cost *c) { elementwise(g, op, IN(0), 9, c); }
+static void cost_batch_norm_relu_bwd(const tgc_graph *g, const tgc_op *op, tgc_cost *c) { elementwise(g, op, IN(0), 11, c); }
+/* fold_conv_bn: one multiply per weight, a few flops per channel. */
+static void cost_fold_conv_bn(const tgc_graph *g, const tgc_op *op, tgc_cost *c) {
+    elementwise(g, op, IN(0), 1, c);
+    c->flops += 4 * vnumel(g, IN(1));
+}
+
 /* ================================ the table ================================ */
 
 /* Ops with no gradient rule: eval-mode batch norm (only in the eval graph), fill (the seed), backward
@@ -755,6 +814,9 @@ static void cost_adamw_update(const tgc_graph *g, const tgc_op *op, tgc_cost *c)
 #define grad_sgd_update NULL
 #define grad_sgd_momentum_update NULL
 #define grad_adamw_update NULL
+/* made after autodiff, by the fusion passes, and only in the eval graph (fold) or as the fused backward */
+#define grad_batch_norm_relu_bwd NULL
+#define grad_fold_conv_bn NULL
 
 const tgc_op_info tgc_op_table[TGC_OP_COUNT] = {
 #define TGC_OP(E, name, n_in, n_out, attrs, mutates, flags) \

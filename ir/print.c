@@ -80,6 +80,8 @@ static void print_op(const tgc_graph *g, const tgc_op *op, FILE *f) {
     fprintf(f, "%s%s", op->n_out ? " = " : "", tgc_op_table[op->code].name);
     for (int j = 0; j < op->n_in; j++) fprintf(f, "%s%%%d", j ? ", " : " ", op->in[j]);
     print_attrs(op, f);
+    /* fusion group membership (passes fuse-elementwise, fuse-optimizer): ops run as one kernel */
+    if (op->group >= 0) fprintf(f, " group=%d", op->group);
 
     /* one trailing comment: the scope, then which parameters' gradients this op produces */
     int commented = 0;

@@ -8,6 +8,11 @@
  * GlobalDecreasingSizeBestFitHeap), after merging in-place pairs (ggml-alloc): an elementwise op whose
  * first operand is an arena TEMP of the same size dying at that op writes its result over the operand.
  *
+ * Fusion (passes/fuse_*.c): a group's arena buffers stay live over the whole group, because a backend
+ * runs it chunk by chunk; when optimizer updates are grouped, parameters and optimizer state are laid out
+ * in the updates' (gradient-slot) order instead of declaration order, so a group's tensors sit at the
+ * same relative offsets in the param, grad and optstate slabs.
+ *
  * Stats: naive = the sum of arena temp sizes; lower bound = the largest total size of buffers live at one op,
  * counting an in-place chain once (so it bounds every placement making the same in-place choices, and the
  * arena, rounded up to 64 bytes, is never below it).
@@ -112,6 +117,63 @@ static void place_sequential(tgc_graph *g, tgc_val_kind kind, tgc_slab slab) {
     }
 }
 
+static int has_update_groups(const tgc_graph *g) {
+    for (int k = 0; k < g->n_ops; k++)
+        if (g->ops[k].group >= 0 && (tgc_op_table[g->ops[k].code].flags & TGC_OPF_OPTIMIZER)) return 1;
+    return 0;
+}
+
+/* Multi-tensor updates (passes/fuse_optimizer.c): parameters, then each optimizer-state operand in turn,
+ * laid out in the order of the update ops, which is the order of their gradients' slots; each slot is
+ * rounded up to 64 bytes as in the GRAD slab, so the tensors of every group sit at equal offsets from
+ * the group's first tensor in all three slabs. State no update reads follows in value order. */
+static void place_in_update_order(tgc_graph *g) {
+    uint64_t off[TGC_SLAB_COUNT] = {0};
+    for (int j = 0; j < TGC_MAX_IN; j++)
+        for (int k = 0; k < g->n_ops; k++) {
+            const tgc_op *op = &g->ops[k];
+            if (!(tgc_op_table[op->code].flags & TGC_OPF_OPTIMIZER) || j >= op->n_in) continue;
+            tgc_value *v = &g->vals[op->in[j]];
+            if (v->slab != TGC_SLAB_NONE || (v->kind != TGC_VAL_PARAM && v->kind != TGC_VAL_OPTSTATE)) continue;
+            v->slab = v->kind == TGC_VAL_PARAM ? TGC_SLAB_PARAM : TGC_SLAB_OPTSTATE;
+            v->offset = off[v->slab];
+            off[v->slab] = align_up(off[v->slab] + value_bytes(v));
+        }
+    for (int i = 0; i < g->n_vals; i++) {
+        tgc_value *v = &g->vals[i];
+        if (v->slab != TGC_SLAB_NONE || (v->kind != TGC_VAL_PARAM && v->kind != TGC_VAL_OPTSTATE)) continue;
+        v->slab = v->kind == TGC_VAL_PARAM ? TGC_SLAB_PARAM : TGC_SLAB_OPTSTATE;
+        v->offset = off[v->slab];
+        off[v->slab] = align_up(off[v->slab] + value_bytes(v));
+    }
+}
+
+/* A fusion group runs chunk by chunk (all its ops on one chunk, then the next), so every arena buffer
+ * one of its ops reads or writes stays live from the group's first op to its last: otherwise a tensor
+ * born inside the group could reuse memory that an earlier op of the group has not finished reading.
+ * In-place pairs decided before this stay shared: they alias exactly, element for element. */
+static void extend_over_groups(const tgc_graph *g, const int *buf_of, buffer *bufs) {
+    for (int k = 0; k < g->n_ops;) {
+        int gid = g->ops[k].group, e = k;
+        if (gid < 0) {
+            k++;
+            continue;
+        }
+        while (e + 1 < g->n_ops && g->ops[e + 1].group == gid) e++;
+        for (int i = k; i <= e; i++) {
+            const tgc_op *op = &g->ops[i];
+            for (int j = 0; j < op->n_in + op->n_out; j++) {
+                int v = j < op->n_in ? op->in[j] : op->out[j - op->n_in];
+                int b = v >= 0 && v < g->n_vals ? buf_of[v] : -1;
+                if (b < 0) continue;
+                if (bufs[b].start > k) bufs[b].start = k;
+                if (bufs[b].end < e) bufs[b].end = e;
+            }
+        }
+        k = e + 1;
+    }
+}
+
 /* Eval state must sit where the train graph put it: the two programs share one copy of the state. */
 static int place_like(tgc_graph *g, const tgc_graph *ref, tgc_err *err) {
     char b1[32];
@@ -154,6 +216,9 @@ static int plan_graph(tgc_graph *g, const tgc_graph *state_ref, tgc_err *err) {
     place_sequential(g, TGC_VAL_INPUT, TGC_SLAB_INPUT);
     if (state_ref) {
         if (place_like(g, state_ref, err) < 0) return -1;
+    } else if (has_update_groups(g)) {
+        place_in_update_order(g);
+        place_sequential(g, TGC_VAL_BUFFER, TGC_SLAB_BUFFER);
     } else {
         place_sequential(g, TGC_VAL_PARAM, TGC_SLAB_PARAM);
         place_sequential(g, TGC_VAL_BUFFER, TGC_SLAB_BUFFER);
@@ -220,6 +285,8 @@ static int plan_graph(tgc_graph *g, const tgc_graph *state_ref, tgc_err *err) {
         return tgc_fail(err, "graph %s: value %s (%s) is not defined by any op and cannot be placed", g->name,
                         vname(v, b1, sizeof b1), tgc_val_kind_name(v->kind));
     }
+
+    extend_over_groups(g, buf_of, bufs);
 
     /* Lower bound: the largest total of buffers live at one op (difference array over op indices). */
     int64_t *delta = tgc_calloc((size_t)g->n_ops + 2, sizeof(int64_t));

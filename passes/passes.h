@@ -45,8 +45,9 @@ typedef struct tgc_pass {
     int (*run)(tgc_module *m, tgc_err *err);
 } tgc_pass;
 
-/* The pipeline in order: verify, autodiff, optimizer, dce, cse, buckets (decides the grad slab order),
- * memplan (places every value), verify-plan (placement checker). */
+/* The pipeline in order: verify, autodiff, optimizer, dce, cse, fold-bn, fuse-bn-relu, fuse-elementwise,
+ * buckets (decides the grad slab order), fuse-optimizer, memplan (places every value), verify-plan
+ * (placement checker). */
 extern const tgc_pass tgc_passes_table[];
 extern const int tgc_passes_table_len;
 const tgc_pass *tgc_pass_find(const char *name);
@@ -71,5 +72,10 @@ int tgc_pass_cse(tgc_module *m, tgc_err *err);
 int tgc_pass_memplan(tgc_module *m, tgc_err *err);   /* slabs, arena offsets by liveness, mem stats */
 int tgc_pass_buckets(tgc_module *m, tgc_err *err);   /* gradient all-reduce buckets */
 int tgc_pass_verify_plan(tgc_module *m, tgc_err *err); /* placement checker: no two live tensors overlap */
+/* (Addition) The fusion passes (optional; see passes/pipeline.c for their place in the order). */
+int tgc_pass_fold_bn(tgc_module *m, tgc_err *err);          /* eval: conv2d + batch_norm_eval -> folded conv + bias_add */
+int tgc_pass_fuse_bn_relu(tgc_module *m, tgc_err *err);     /* train: BN + relu (and their backward) as one op */
+int tgc_pass_fuse_elementwise(tgc_module *m, tgc_err *err); /* group ids on chains of elementwise ops */
+int tgc_pass_fuse_optimizer(tgc_module *m, tgc_err *err);   /* group ids on runs of optimizer updates */
 
 #endif

@@ -12,7 +12,19 @@ const tgc_pass tgc_passes_table[] = {
      tgc_pass_optimizer},
     {"dce", "remove side-effect-free ops whose results are never used", 1, tgc_pass_dce},
     {"cse", "merge identical side-effect-free ops (commutative operands in either order)", 1, tgc_pass_cse},
+    /* Fusion. The rewrites come after cse, so they see each value computed once, and before buckets,
+     * which records op positions (fuse-elementwise moves ops); fuse-optimizer needs the gradient slots
+     * that buckets chooses, and memplan must see every group (it lays parameters out in the updates'
+     * order and keeps a group's tensors alive across the whole group). */
+    {"fold-bn", "eval: fold batch_norm_eval into the conv2d before it (folded weight + bias_add)", 1,
+     tgc_pass_fold_bn},
+    {"fuse-bn-relu", "train: batch_norm_train + relu, and their backward, as one op each", 1,
+     tgc_pass_fuse_bn_relu},
+    {"fuse-elementwise", "group chains of elementwise ops to run in one pass over memory", 1,
+     tgc_pass_fuse_elementwise},
     {"buckets", "group gradients into all-reduce buckets in reverse production order", 0, tgc_pass_buckets},
+    {"fuse-optimizer", "train: optimizer updates in gradient-slot order, grouped into multi-tensor updates", 1,
+     tgc_pass_fuse_optimizer},
     {"memplan", "place every value: state slabs, grad slab in bucket order, arena offsets by liveness", 0,
      tgc_pass_memplan},
     {"verify-plan", "check the placement: no two simultaneously live tensors overlap", 0,

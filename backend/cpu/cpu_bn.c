@@ -9,27 +9,52 @@
  * across rows; the variance is taken around the channel's first value, so a large mean does not cancel.
  * Each channel is computed by one thread in a fixed order, so results do not depend on the thread count.
  * Eval forward stays on oneDNN (not in the train step).
+ *
+ * Fused variants (passes/fuse_bn_relu.c): batch_norm_train_relu applies the relu in the output loop;
+ * batch_norm_relu_bwd masks dy with (x*a + b > 0), the pre-activation recomputed from x in the same
+ * float operations as the forward (bn_pre), so the mask equals the one relu_bwd would take from the relu
+ * output and the results equal the unfused pair's. fold_conv_bn folds eval BN into conv weights.
  */
 #include <math.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "backend/cpu/cpu_internal.h"
 
+static int is_bwd(tgc_opcode code) { return code == TGC_OP_BN_BWD || code == TGC_OP_BN_RELU_BWD; }
+
+/* The forward's pre-activation: one definition for the forward and the fused backward's relu mask. */
+static inline float bn_pre(float x, float a, float b) { return x * a + b; }
+
+/* relu_bwd's rule as oneDNN computes it, dy * (y > 0 ? 1 : 0) (so -0 for a masked negative dy, NaN for a
+ * masked NaN): a multiply vectorises, where the select `c ? dy[i] : 0` (a conditional load) stays a
+ * data-dependent branch, ten times slower on random masks. */
+static inline float masked(float dy, int c) {
+    uint32_t one = 0x3f800000u & (0u - (uint32_t)c); /* 1.0f or 0.0f, without a branch */
+    float f;
+    memcpy(&f, &one, sizeof f);
+    return dy * f;
+}
+
+/* relu as oneDNN's eltwise_relu (alpha 0) computes it, so fused and unfused results agree bit for bit */
+static inline float relu1(float v) { return v > 0.f ? v : 0.f; }
+
 /* x is [N,C,...]: per-channel count N*H*W. */
 static int bn_shapes(const cpu_call *k, int64_t *n_ch, int64_t *count, tgc_err *err) {
-    const tgc_shape *x = &k->in_t[k->code == TGC_OP_BN_BWD ? 1 : 0].shape;
+    const tgc_shape *x = &k->in_t[is_bwd(k->code) ? 1 : 0].shape;
     if (x->rank < 2 || x->rank > 5) return tgc_fail(err, "cpu backend: %s: x must be [N,C] or [N,C,H,W]", k->name);
     *n_ch = x->d[1];
     *count = tgc_shape_numel(x) / (x->d[1] ? x->d[1] : 1);
     /* Every per-channel operand/result after x must be [C]. */
-    int first = k->code == TGC_OP_BN_BWD ? 2 : 1;
+    int first = is_bwd(k->code) ? 2 : 1;
     for (int i = first; i < k->n_in; i++)
         if (k->in_t[i].shape.rank != 1 || k->in_t[i].shape.d[0] != *n_ch)
             return tgc_fail(err, "cpu backend: %s: operand %d must be [%lld]", k->name, i, (long long)*n_ch);
     for (int i = 1; i < k->n_out; i++)
         if (k->out_t[i].shape.rank != 1 || k->out_t[i].shape.d[0] != *n_ch)
             return tgc_fail(err, "cpu backend: %s: result %d must be [%lld]", k->name, i, (long long)*n_ch);
-    if (cpu_check_same_shape(k, 1, 0, 0, k->code == TGC_OP_BN_BWD ? 1 : 0, err)) return -1;
-    if (k->code == TGC_OP_BN_BWD && cpu_check_same_shape(k, 0, 0, 0, 1, err)) return -1;
+    if (cpu_check_same_shape(k, 1, 0, 0, is_bwd(k->code) ? 1 : 0, err)) return -1;
+    if (is_bwd(k->code) && cpu_check_same_shape(k, 0, 0, 0, 1, err)) return -1;
     if (!(k->a->eps > 0)) return tgc_fail(err, "cpu backend: %s: eps must be positive", k->name);
     return 0;
 }
@@ -56,6 +81,7 @@ typedef struct bn_job {
     const float *x, *dy, *gamma, *beta, *mean_in, *invstd_in;
     float *y, *mean, *invstd, *rm, *rv, *dx, *dgamma, *dbeta;
     double eps, mom;
+    int relu; /* the fused variants */
 } bn_job;
 
 static void bn_train_channels(void *ctx, int64_t lo, int64_t hi) {
@@ -89,12 +115,71 @@ static void bn_train_channels(void *ctx, int64_t lo, int64_t hi) {
         for (int64_t b = 0; b < j->n; b++) {
             const float *x = j->x + (b * j->c + ch) * j->s;
             float *y = j->y + (b * j->c + ch) * j->s;
+            if (j->relu) {
 #ifdef _OPENMP
 #pragma omp simd
 #endif
-            for (int64_t i = 0; i < j->s; i++) y[i] = x[i] * a + bb;
+                for (int64_t i = 0; i < j->s; i++) y[i] = relu1(bn_pre(x[i], a, bb));
+            } else {
+#ifdef _OPENMP
+#pragma omp simd
+#endif
+                for (int64_t i = 0; i < j->s; i++) y[i] = bn_pre(x[i], a, bb);
+            }
         }
     }
+}
+
+/* The channel sums of one (n, c) row: sum(dy) and sum((x-mean)*dy). One function for the plain and the
+ * fused backward, so that both reduce in the same order and agree bit for bit. */
+static void row_sums(const float *x, const float *dy, float mean, int64_t s, double *sdy, double *dot) {
+    float r1 = 0.f, r2 = 0.f;
+#ifdef _OPENMP
+#pragma omp simd reduction(+ : r1, r2)
+#endif
+    for (int64_t i = 0; i < s; i++) {
+        r1 += dy[i];
+        r2 += (x[i] - mean) * dy[i];
+    }
+    *sdy += r1;
+    *dot += r2;
+}
+
+/* batch_norm_relu_bwd: dy where the forward's pre-activation was positive, else 0 (relu_bwd's rule).
+ * The masked row is formed in a scratch row and reduced by row_sums, as the unfused pair would. */
+static void bn_relu_bwd_channels(void *ctx, int64_t lo, int64_t hi) {
+    const bn_job *j = ctx;
+    const double cnt = (double)(j->n * j->s);
+    float *dm = tgc_malloc(sizeof(float) * (size_t)(j->s ? j->s : 1));
+    for (int64_t ch = lo; ch < hi; ch++) {
+        const float mean = j->mean_in[ch];
+        const float a = j->gamma[ch] * j->invstd_in[ch], bb = j->beta[ch] - mean * a;
+        double sdy = 0, dot = 0;
+        for (int64_t b = 0; b < j->n; b++) {
+            const float *x = j->x + (b * j->c + ch) * j->s, *dy = j->dy + (b * j->c + ch) * j->s;
+#ifdef _OPENMP
+#pragma omp simd
+#endif
+            for (int64_t i = 0; i < j->s; i++) dm[i] = masked(dy[i], bn_pre(x[i], a, bb) > 0.f);
+            row_sums(x, dm, mean, j->s, &sdy, &dot);
+        }
+        const double is = j->invstd_in[ch];
+        j->dgamma[ch] = (float)(dot * is);
+        j->dbeta[ch] = (float)sdy;
+        const float gm = (float)(sdy / cnt), proj = (float)(dot / cnt * is * is), scale = (float)(is * j->gamma[ch]);
+        for (int64_t b = 0; b < j->n; b++) {
+            const float *x = j->x + (b * j->c + ch) * j->s, *dy = j->dy + (b * j->c + ch) * j->s;
+            float *dx = j->dx + (b * j->c + ch) * j->s;
+#ifdef _OPENMP
+#pragma omp simd
+#endif
+            for (int64_t i = 0; i < j->s; i++) {
+                float d = masked(dy[i], bn_pre(x[i], a, bb) > 0.f);
+                dx[i] = (d - gm - (x[i] - mean) * proj) * scale;
+            }
+        }
+    }
+    free(dm);
 }
 
 static void bn_bwd_channels(void *ctx, int64_t lo, int64_t hi) {
@@ -103,19 +188,8 @@ static void bn_bwd_channels(void *ctx, int64_t lo, int64_t hi) {
     for (int64_t ch = lo; ch < hi; ch++) {
         const float mean = j->mean_in[ch];
         double sdy = 0, dot = 0;
-        for (int64_t b = 0; b < j->n; b++) {
-            const float *x = j->x + (b * j->c + ch) * j->s, *dy = j->dy + (b * j->c + ch) * j->s;
-            float r1 = 0.f, r2 = 0.f;
-#ifdef _OPENMP
-#pragma omp simd reduction(+ : r1, r2)
-#endif
-            for (int64_t i = 0; i < j->s; i++) {
-                r1 += dy[i];
-                r2 += (x[i] - mean) * dy[i];
-            }
-            sdy += r1;
-            dot += r2;
-        }
+        for (int64_t b = 0; b < j->n; b++)
+            row_sums(j->x + (b * j->c + ch) * j->s, j->dy + (b * j->c + ch) * j->s, mean, j->s, &sdy, &dot);
         const double is = j->invstd_in[ch];
         j->dgamma[ch] = (float)(dot * is);
         j->dbeta[ch] = (float)sdy;
@@ -144,7 +218,7 @@ int cpu_bn_train(tgc_cpu *c, const cpu_call *k, tgc_err *err) {
     const tgc_shape *xs = &k->in_t[0].shape;
     bn_job j = {.n = xs->d[0], .c = nc, .s = cnt / xs->d[0], .x = k->in[0], .gamma = k->in[1], .beta = k->in[2],
                 .rm = k->in[3], .rv = k->in[4], .y = k->out[0], .mean = k->out[1], .invstd = k->out[2],
-                .eps = k->a->eps, .mom = k->a->momentum};
+                .eps = k->a->eps, .mom = k->a->momentum, .relu = k->code == TGC_OP_BN_TRAIN_RELU};
     cpu_parallel(c, nc, bn_grain(cnt), bn_train_channels, &j);
     return 0;
 }
@@ -174,19 +248,61 @@ int cpu_bn_eval(tgc_cpu *c, const cpu_call *k, tgc_err *err) {
     return cpu_prim_run(c, p, ptrs, k->name, err);
 }
 
-/* batch_norm_bwd(dy, x, gamma, batch_mean, batch_invstd) -> (dx, dgamma, dbeta) */
+/* batch_norm_bwd(dy, x, gamma, batch_mean, batch_invstd) -> (dx, dgamma, dbeta);
+ * batch_norm_relu_bwd(dy, x, gamma, beta, batch_mean, batch_invstd) -> (dx, dgamma, dbeta) */
 int cpu_bn_bwd(tgc_cpu *c, const cpu_call *k, tgc_err *err) {
     if (cpu_check_all_f32(k, err)) return -1;
     int64_t nc, cnt;
     if (bn_shapes(k, &nc, &cnt, err)) return -1;
-    const float *invstd = k->in[4];
+    int relu = k->code == TGC_OP_BN_RELU_BWD, st = relu ? 4 : 3; /* where the statistics start */
+    const float *invstd = k->in[st + 1];
     for (int64_t i = 0; i < nc; i++)
         if (!(invstd[i] > 0))
             return tgc_fail(err, "cpu backend: %s: batch_invstd[%lld] is not positive", k->name, (long long)i);
     const tgc_shape *xs = &k->in_t[1].shape;
     if (xs->d[0] == 0 || cnt == 0) return 0;
     bn_job j = {.n = xs->d[0], .c = nc, .s = cnt / xs->d[0], .dy = k->in[0], .x = k->in[1], .gamma = k->in[2],
-                .mean_in = k->in[3], .invstd_in = invstd, .dx = k->out[0], .dgamma = k->out[1], .dbeta = k->out[2]};
-    cpu_parallel(c, nc, bn_grain(cnt), bn_bwd_channels, &j);
+                .beta = relu ? k->in[3] : NULL, .mean_in = k->in[st], .invstd_in = invstd, .dx = k->out[0],
+                .dgamma = k->out[1], .dbeta = k->out[2], .relu = relu};
+    cpu_parallel(c, nc, bn_grain(cnt), relu ? bn_relu_bwd_channels : bn_bwd_channels, &j);
+    return 0;
+}
+
+typedef struct fold_job {
+    const float *w, *gamma, *beta, *mean, *var;
+    float *wf, *bf;
+    int64_t per; /* weights per output channel */
+    double eps;
+} fold_job;
+
+static void fold_channels(void *ctx, int64_t lo, int64_t hi) {
+    const fold_job *j = ctx;
+    for (int64_t o = lo; o < hi; o++) {
+        double s = (double)j->gamma[o] / sqrt((double)j->var[o] + j->eps);
+        for (int64_t i = o * j->per; i < (o + 1) * j->per; i++) j->wf[i] = (float)((double)j->w[i] * s);
+        j->bf[o] = (float)((double)j->beta[o] - (double)j->mean[o] * s);
+    }
+}
+
+/* fold_conv_bn(w[O,...], gamma, beta, running_mean, running_var) -> (w*s, beta - running_mean*s),
+ * s = gamma/sqrt(running_var + eps), in double (one rounding per result). */
+int cpu_fold_conv_bn(tgc_cpu *c, const cpu_call *k, tgc_err *err) {
+    if (cpu_check_all_f32(k, err) || cpu_check_same_shape(k, 0, 0, 1, 0, err)) return -1;
+    const tgc_shape *w = &k->in_t[0].shape;
+    if (w->rank < 1 || w->d[0] < 1) return tgc_fail(err, "cpu backend: %s: weight must be [O,...]", k->name);
+    int64_t o = w->d[0];
+    for (int i = 1; i < 5; i++)
+        if (k->in_t[i].shape.rank != 1 || k->in_t[i].shape.d[0] != o)
+            return tgc_fail(err, "cpu backend: %s: operand %d must be [%lld]", k->name, i, (long long)o);
+    if (k->out_t[1].shape.rank != 1 || k->out_t[1].shape.d[0] != o)
+        return tgc_fail(err, "cpu backend: %s: result 1 must be [%lld]", k->name, (long long)o);
+    if (!(k->a->eps > 0)) return tgc_fail(err, "cpu backend: %s: eps must be positive", k->name);
+    const float *var = k->in[4];
+    for (int64_t i = 0; i < o; i++)
+        if (!((double)var[i] + k->a->eps > 0))
+            return tgc_fail(err, "cpu backend: %s: running_var[%lld] + eps is not positive", k->name, (long long)i);
+    fold_job j = {k->in[0], k->in[1], k->in[2], k->in[3], var, k->out[0], k->out[1], tgc_shape_numel(w) / o,
+                  k->a->eps};
+    cpu_parallel(c, o, TGC_MAX((int64_t)1, (int64_t)16384 / TGC_MAX(j.per, (int64_t)1)), fold_channels, &j);
     return 0;
 }

@@ -106,6 +106,11 @@ static void cast_run(void *ctx, int64_t lo, int64_t hi) {
     }
 }
 
+void cpu_cast_range(const void *x, tgc_dtype tx, void *y, tgc_dtype ty, int64_t lo, int64_t hi) {
+    cast_job j = {x, y, tx, ty, 0};
+    cast_run(&j, lo, hi);
+}
+
 /* cast(x) -> y of attrs.dtype */
 int cpu_cast(tgc_cpu *c, const cpu_call *k, tgc_err *err) {
     if (cpu_check_same_shape(k, 0, 0, 1, 0, err)) return -1;

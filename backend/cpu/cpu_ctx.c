@@ -48,6 +48,9 @@ static const cpu_kernel_fn kernels[TGC_OP_COUNT] = {
     [TGC_OP_SGD_UPDATE] = cpu_sgd,
     [TGC_OP_SGD_MOMENTUM_UPDATE] = cpu_sgd_momentum,
     [TGC_OP_ADAMW_UPDATE] = cpu_adamw,
+    [TGC_OP_BN_TRAIN_RELU] = cpu_bn_train,
+    [TGC_OP_BN_RELU_BWD] = cpu_bn_bwd,
+    [TGC_OP_FOLD_CONV_BN] = cpu_fold_conv_bn,
 };
 
 static int default_threads(void) {

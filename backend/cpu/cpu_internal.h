@@ -119,7 +119,8 @@ int cpu_conv2d_bwd_data(tgc_cpu *c, const cpu_call *k, tgc_err *err);
 int cpu_conv2d_bwd_filter(tgc_cpu *c, const cpu_call *k, tgc_err *err);
 int cpu_bn_train(tgc_cpu *c, const cpu_call *k, tgc_err *err);
 int cpu_bn_eval(tgc_cpu *c, const cpu_call *k, tgc_err *err);
-int cpu_bn_bwd(tgc_cpu *c, const cpu_call *k, tgc_err *err);
+int cpu_bn_bwd(tgc_cpu *c, const cpu_call *k, tgc_err *err);   /* and batch_norm_relu_bwd */
+int cpu_fold_conv_bn(tgc_cpu *c, const cpu_call *k, tgc_err *err);
 int cpu_eltwise(tgc_cpu *c, const cpu_call *k, tgc_err *err);     /* relu, tanh        */
 int cpu_eltwise_bwd(tgc_cpu *c, const cpu_call *k, tgc_err *err); /* relu_bwd, tanh_bwd */
 int cpu_max_pool(tgc_cpu *c, const cpu_call *k, tgc_err *err);
@@ -141,5 +142,8 @@ int cpu_gap_bwd(tgc_cpu *c, const cpu_call *k, tgc_err *err);
 int cpu_fill(tgc_cpu *c, const cpu_call *k, tgc_err *err);
 int cpu_cast(tgc_cpu *c, const cpu_call *k, tgc_err *err);
 int cpu_reshape(tgc_cpu *c, const cpu_call *k, tgc_err *err);
+
+/* Converts elements [lo, hi) of x (dtype tx) into y (dtype ty), as cast does (fused groups). */
+void cpu_cast_range(const void *x, tgc_dtype tx, void *y, tgc_dtype ty, int64_t lo, int64_t hi);
 
 #endif

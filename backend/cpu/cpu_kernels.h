@@ -51,6 +51,38 @@ void tgc_cpu_free(tgc_cpu *c); /* NULL is fine */
 int tgc_cpu_exec(tgc_cpu *c, tgc_opcode code, const tgc_attrs *a, int n_in, const tgc_type *in_t,
                  void *const *in, int n_out, const tgc_type *out_t, void *const *out, tgc_err *err);
 
+/* ---- (Addition) fusion groups --------------------------------------------------------------------
+ * Instructions that a plan marks as one group (tgc_instr.group, consecutive) can run as one kernel:
+ *   elementwise groups (bias_add, add, scale, relu, tanh, relu_bwd, tanh_bwd, cast; one element count):
+ *     the output is walked in chunks of 4096 elements, threads taking whole runs of chunks, and every
+ *     instruction of the group is applied to a chunk before the next chunk, so values passed between
+ *     them stay in cache;
+ *   optimizer groups (one update op, equal attributes and lr/step operands): when each tensor operand's
+ *     tensors sit at the same offsets from the group's first one, back to back in 64-byte slots, the op
+ *     runs once over the whole range (padding included, which nothing reads).
+ * Results equal running the instructions one by one (relu, add, bias_add, scale, casts and the updates
+ * bit for bit; tanh within an ulp of oneDNN's). */
+typedef struct tgc_cpu_op {
+    tgc_opcode code;
+    const tgc_attrs *a;
+    int n_in, n_out;
+    const tgc_type *in_t, *out_t;
+    void *const *in, *const *out;
+} tgc_cpu_op;
+
+typedef struct tgc_cpu_fused tgc_cpu_fused;
+
+/* Prepares n instructions for fused execution (pointers and attributes are copied; the tensors must
+ * stay where they are). Returns NULL, with the reason in why (may be NULL), when they cannot run as one
+ * kernel: unsupported ops, mixed sizes, operands that overlap other than exactly (in place), or an
+ * optimizer group whose tensors are not laid out contiguously. The caller then runs them one by one. */
+tgc_cpu_fused *tgc_cpu_fuse(const tgc_cpu_op *ops, int n, char *why, size_t why_len);
+int tgc_cpu_exec_fused(tgc_cpu *c, const tgc_cpu_fused *f, tgc_err *err);
+void tgc_cpu_fused_free(tgc_cpu_fused *f); /* NULL is fine */
+/* How many instructions f covers, and whether it is an optimizer group (for tests and profiles). */
+int tgc_cpu_fused_size(const tgc_cpu_fused *f);
+int tgc_cpu_fused_is_optimizer(const tgc_cpu_fused *f);
+
 /* The thread count in use (what n_threads resolved to). */
 int tgc_cpu_threads(const tgc_cpu *c);
 /* Number of cached primitives (tests check that a repeated op does not create new ones). */

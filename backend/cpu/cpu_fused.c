@@ -1,0 +1,313 @@
+/* backend/cpu/cpu_fused.c - fusion groups: elementwise chains run chunk by chunk in one parallel loop,
+ * and runs of optimizer updates as one update over their contiguous range (see cpu_kernels.h). */
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend/cpu/cpu_internal.h"
+
+#define CHUNK 4096     /* elements per chunk: 16 KiB per f32 tensor, so a group's chunks stay in L1/L2 */
+#define MIN_CHUNKS 4   /* chunks per thread worth waking it for (16384 elements, as the own loops) */
+#define SLOT 64u       /* the planner's slot alignment */
+
+/* Vectorise the select-style loops (relu, relu_bwd): left scalar they branch on data and mispredict. */
+#ifdef _OPENMP
+#define SIMD _Pragma("omp simd")
+#else
+#define SIMD
+#endif
+
+/* One elementwise instruction, resolved. */
+typedef struct ew_step {
+    tgc_opcode code;
+    const void *a, *b; /* first and second operand (bias_add: the bias) */
+    void *y;
+    float alpha;       /* scale */
+    int64_t inner, ch; /* bias_add: elements per channel row and channels */
+    tgc_dtype tx, ty;  /* cast */
+} ew_step;
+
+struct tgc_cpu_fused {
+    int n, optimizer;
+    int64_t numel, n_chunks;
+    ew_step *steps; /* elementwise groups, n of them */
+    /* optimizer groups: the first instruction, tensor operands widened to the group's whole range */
+    tgc_opcode code;
+    tgc_attrs attrs;
+    int n_in;
+    tgc_type in_t[TGC_MAX_IN];
+    void *in[TGC_MAX_IN];
+};
+
+static tgc_cpu_fused *refuse(char *why, size_t n, const char *fmt, ...) {
+    if (why && n) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(why, n, fmt, ap);
+        va_end(ap);
+    }
+    return NULL;
+}
+
+static int64_t numel(const tgc_type *t) { return tgc_shape_numel(&t->shape); }
+
+/* ---- elementwise groups ---------------------------------------------------------------------------- */
+
+/* Operand count of each supported op, 0 if not supported. */
+static int ew_arity(tgc_opcode c) {
+    switch (c) {
+    case TGC_OP_RELU:
+    case TGC_OP_TANH:
+    case TGC_OP_SCALE:
+    case TGC_OP_CAST: return 1;
+    case TGC_OP_ADD:
+    case TGC_OP_BIAS_ADD:
+    case TGC_OP_RELU_BWD:
+    case TGC_OP_TANH_BWD: return 2;
+    default: return 0;
+    }
+}
+
+typedef struct range {
+    uintptr_t lo, hi;
+    size_t esize;
+    int written;
+} range;
+
+/* Two ranges may overlap only if neither is written or they are the same elements (in place). */
+static int ranges_ok(const range *r, int n) {
+    for (int i = 0; i < n; i++)
+        for (int j = i + 1; j < n; j++) {
+            if (!(r[i].written || r[j].written)) continue;
+            if (r[i].lo >= r[j].hi || r[j].lo >= r[i].hi) continue;
+            if (r[i].lo != r[j].lo || r[i].hi != r[j].hi || r[i].esize != r[j].esize) return 0;
+        }
+    return 1;
+}
+
+static tgc_cpu_fused *fuse_elementwise(const tgc_cpu_op *ops, int n, char *why, size_t wl) {
+    int64_t N = numel(&ops[0].out_t[0]);
+    range *rg = tgc_malloc(sizeof(range) * (size_t)n * 3);
+    int nr = 0;
+    tgc_cpu_fused *f = tgc_calloc(1, sizeof *f);
+    f->n = n;
+    f->numel = N;
+    f->n_chunks = (N + CHUNK - 1) / CHUNK;
+    f->steps = tgc_calloc((size_t)n, sizeof(ew_step));
+    const char *bad = NULL;
+    int at = 0;
+    for (int i = 0; i < n && !bad; i++) {
+        const tgc_cpu_op *o = &ops[i];
+        ew_step *s = &f->steps[i];
+        at = i;
+        int ar = ew_arity(o->code);
+        if (!ar) bad = "an op that is not fusable";
+        else if (o->n_in != ar || o->n_out != 1) bad = "an operand count that does not fit the op";
+        else if (numel(&o->out_t[0]) != N) bad = "results of different element counts";
+        if (bad) break;
+        s->code = o->code;
+        s->a = o->in[0];
+        s->b = ar > 1 ? o->in[1] : NULL;
+        s->y = o->out[0];
+        s->alpha = (float)o->a->alpha;
+        s->tx = o->in_t[0].dtype;
+        s->ty = o->out_t[0].dtype;
+        for (int j = 0; j < ar && !bad; j++) {
+            int is_bias = o->code == TGC_OP_BIAS_ADD && j == 1;
+            if (o->code != TGC_OP_CAST && o->in_t[j].dtype != TGC_F32) bad = "a non-f32 operand";
+            else if (!is_bias && numel(&o->in_t[j]) != N) bad = "operands of different element counts";
+            else if (!o->in[j] && N > 0) bad = "an operand without data";
+        }
+        if (!bad && o->code != TGC_OP_CAST && s->ty != TGC_F32) bad = "a non-f32 result";
+        if (!bad && o->code == TGC_OP_CAST && s->ty != o->a->dtype) bad = "a cast whose result is not attrs.dtype";
+        if (!bad && !o->out[0] && N > 0) bad = "a result without data";
+        if (!bad && o->code == TGC_OP_BIAS_ADD) {
+            const tgc_shape *x = &o->in_t[0].shape;
+            int64_t axis = o->a->axis;
+            if (axis < 0 || axis >= x->rank) {
+                bad = "a bias_add axis outside its tensor";
+            } else {
+                s->ch = x->d[axis];
+                s->inner = 1;
+                for (int d = (int)axis + 1; d < x->rank; d++) s->inner *= x->d[d];
+                if (o->in_t[1].shape.rank != 1 || o->in_t[1].shape.d[0] != s->ch || s->ch < 1 || s->inner < 1)
+                    bad = "a bias that does not match its axis";
+            }
+        }
+        if (bad) break;
+        for (int j = 0; j < ar; j++) {
+            size_t es = tgc_dtype_size(o->in_t[j].dtype);
+            uintptr_t p = (uintptr_t)o->in[j];
+            rg[nr++] = (range){p, p + (uintptr_t)numel(&o->in_t[j]) * es, es, 0};
+        }
+        size_t es = tgc_dtype_size(o->out_t[0].dtype);
+        uintptr_t p = (uintptr_t)o->out[0];
+        rg[nr++] = (range){p, p + (uintptr_t)N * es, es, 1};
+    }
+    if (!bad && !ranges_ok(rg, nr)) bad = "tensors that overlap other than in place";
+    free(rg);
+    if (bad) {
+        tgc_cpu_fused_free(f);
+        return refuse(why, wl, "instruction %d of %d: %s", at, n, bad);
+    }
+    return f;
+}
+
+static void bias_rows(const ew_step *s, int64_t lo, int64_t hi) {
+    const float *x = s->a, *bias = s->b;
+    float *y = s->y;
+    for (int64_t i = lo; i < hi;) {
+        int64_t row = i / s->inner, end = TGC_MIN(hi, (row + 1) * s->inner);
+        float b = bias[row % s->ch];
+        int64_t i0 = i;
+        SIMD for (int64_t q = i0; q < end; q++) y[q] = x[q] + b;
+        i = end;
+    }
+}
+
+/* relu_bwd's rule as oneDNN computes it, dy * (y > 0 ? 1 : 0) (so -0 for a masked negative dy, NaN for a
+ * masked NaN): a multiply vectorises, where the select `c ? dy[i] : 0` (a conditional load) stays a
+ * data-dependent branch, ten times slower on random masks. */
+static inline float masked(float dy, int c) {
+    uint32_t one = 0x3f800000u & (0u - (uint32_t)c); /* 1.0f or 0.0f, without a branch */
+    float f;
+    memcpy(&f, &one, sizeof f);
+    return dy * f;
+}
+
+/* One op on elements [lo, hi); the same arithmetic as the op's own kernel. */
+static void ew_apply(const ew_step *s, int64_t lo, int64_t hi) {
+    const float *a = s->a, *b = s->b;
+    float *y = s->y;
+    switch (s->code) {
+    case TGC_OP_RELU:
+        SIMD for (int64_t i = lo; i < hi; i++) y[i] = a[i] > 0.f ? a[i] : 0.f; /* as oneDNN: +0 below zero */
+        break;
+    case TGC_OP_TANH:
+        SIMD for (int64_t i = lo; i < hi; i++) y[i] = tanhf(a[i]);
+        break;
+    case TGC_OP_ADD:
+        SIMD for (int64_t i = lo; i < hi; i++) y[i] = a[i] + b[i];
+        break;
+    case TGC_OP_SCALE:
+        SIMD for (int64_t i = lo; i < hi; i++) y[i] = s->alpha * a[i];
+        break;
+    case TGC_OP_RELU_BWD: /* (dy, y): dy where the forward output is positive */
+        SIMD for (int64_t i = lo; i < hi; i++) y[i] = masked(a[i], b[i] > 0.f);
+        break;
+    case TGC_OP_TANH_BWD:
+        SIMD for (int64_t i = lo; i < hi; i++) y[i] = a[i] * (1.f - b[i] * b[i]);
+        break;
+    case TGC_OP_BIAS_ADD: bias_rows(s, lo, hi); break;
+    case TGC_OP_CAST: cpu_cast_range(s->a, s->tx, s->y, s->ty, lo, hi); break;
+    default: break;
+    }
+}
+
+static void ew_chunks(void *ctx, int64_t lo, int64_t hi) {
+    const tgc_cpu_fused *f = ctx;
+    for (int64_t c = lo; c < hi; c++) {
+        int64_t a = c * CHUNK, b = TGC_MIN(f->numel, a + CHUNK);
+        for (int i = 0; i < f->n; i++) ew_apply(&f->steps[i], a, b);
+    }
+}
+
+/* ---- optimizer groups ------------------------------------------------------------------------------ */
+
+/* Tensor operands of each update op (the rest are the lr/step scalars), 0 if not an update. */
+static int opt_tensors(tgc_opcode c) {
+    switch (c) {
+    case TGC_OP_SGD_UPDATE: return 2;
+    case TGC_OP_SGD_MOMENTUM_UPDATE: return 3;
+    case TGC_OP_ADAMW_UPDATE: return 4;
+    default: return 0;
+    }
+}
+
+static int same_attrs(const tgc_attrs *x, const tgc_attrs *y) {
+    return x->alpha == y->alpha && x->weight_decay == y->weight_decay && x->momentum == y->momentum &&
+           x->dampening == y->dampening && x->nesterov == y->nesterov && x->beta1 == y->beta1 &&
+           x->beta2 == y->beta2 && x->eps == y->eps;
+}
+
+static uint64_t slot(uint64_t x) { return (x + SLOT - 1) / SLOT * SLOT; }
+
+static tgc_cpu_fused *fuse_optimizer(const tgc_cpu_op *ops, int n, char *why, size_t wl) {
+    const tgc_cpu_op *o0 = &ops[0];
+    int nt = opt_tensors(o0->code);
+    uint64_t next = 0; /* where instruction i must start, relative to the first */
+    for (int i = 0; i < n; i++) {
+        const tgc_cpu_op *o = &ops[i];
+        if (o->code != o0->code || o->n_in != o0->n_in || o->n_out != 0 || o->n_in <= nt)
+            return refuse(why, wl, "instruction %d of %d: not the same update op", i, n);
+        if (!same_attrs(o->a, o0->a)) return refuse(why, wl, "instruction %d of %d: other attributes", i, n);
+        for (int j = nt; j < o->n_in; j++)
+            if (o->in[j] != o0->in[j] || numel(&o->in_t[j]) != 1)
+                return refuse(why, wl, "instruction %d of %d: other lr/step operands", i, n);
+        uint64_t bytes = (uint64_t)numel(&o->in_t[0]) * sizeof(float);
+        uint64_t delta = (uint64_t)((uintptr_t)o->in[0] - (uintptr_t)o0->in[0]);
+        if ((uintptr_t)o->in[0] < (uintptr_t)o0->in[0] || delta != next)
+            return refuse(why, wl, "instruction %d of %d: parameters are not in consecutive 64-byte slots", i, n);
+        for (int j = 0; j < nt; j++) {
+            if (o->in_t[j].dtype != TGC_F32 || numel(&o->in_t[j]) != numel(&o->in_t[0]) || !o->in[j])
+                return refuse(why, wl, "instruction %d of %d: operand %d is not an f32 tensor like the parameter", i,
+                              n, j);
+            if ((uintptr_t)o->in[j] < (uintptr_t)o0->in[j] ||
+                (uint64_t)((uintptr_t)o->in[j] - (uintptr_t)o0->in[j]) != delta)
+                return refuse(why, wl, "instruction %d of %d: operand %d is not laid out like the parameters", i, n, j);
+        }
+        next = i + 1 < n ? slot(delta + bytes) : delta + bytes;
+    }
+    /* the widened operands must not overlap one another */
+    range rg[TGC_MAX_IN];
+    for (int j = 0; j < nt; j++) rg[j] = (range){(uintptr_t)o0->in[j], (uintptr_t)o0->in[j] + next, 4, 1};
+    for (int i = 0; i < nt; i++)
+        for (int j = i + 1; j < nt; j++)
+            if (rg[i].lo < rg[j].hi && rg[j].lo < rg[i].hi)
+                return refuse(why, wl, "operands %d and %d overlap over the group's range", i, j);
+    tgc_cpu_fused *f = tgc_calloc(1, sizeof *f);
+    f->n = n;
+    f->optimizer = 1;
+    f->numel = (int64_t)(next / sizeof(float));
+    f->code = o0->code;
+    f->attrs = *o0->a;
+    f->n_in = o0->n_in;
+    for (int j = 0; j < o0->n_in; j++) {
+        f->in[j] = o0->in[j];
+        f->in_t[j] = j < nt ? (tgc_type){TGC_F32, tgc_shape1(f->numel)} : o0->in_t[j];
+    }
+    return f;
+}
+
+/* ---- entry points ---------------------------------------------------------------------------------- */
+
+tgc_cpu_fused *tgc_cpu_fuse(const tgc_cpu_op *ops, int n, char *why, size_t why_len) {
+    if (why && why_len) why[0] = 0;
+    if (!ops || n < 2) return refuse(why, why_len, "a group needs at least two instructions");
+    for (int i = 0; i < n; i++)
+        if ((unsigned)ops[i].code >= TGC_OP_COUNT || !ops[i].a || ops[i].n_in < 0 || ops[i].n_in > TGC_MAX_IN ||
+            ops[i].n_out < 0 || ops[i].n_out > TGC_MAX_OUT || (ops[i].n_in && !ops[i].in_t) ||
+            (ops[i].n_out && !ops[i].out_t))
+            return refuse(why, why_len, "instruction %d of %d is malformed", i, n);
+    if (opt_tensors(ops[0].code)) return fuse_optimizer(ops, n, why, why_len);
+    if (ops[0].n_out < 1) return refuse(why, why_len, "instruction 0 has no result");
+    return fuse_elementwise(ops, n, why, why_len);
+}
+
+int tgc_cpu_exec_fused(tgc_cpu *c, const tgc_cpu_fused *f, tgc_err *err) {
+    if (!c || !f) return tgc_fail(err, "cpu backend: fused group: no context or group");
+    if (f->optimizer) return tgc_cpu_exec(c, f->code, &f->attrs, f->n_in, f->in_t, f->in, 0, NULL, NULL, err);
+    if (c->omp_set_num_threads) c->omp_set_num_threads(c->n_threads);
+    cpu_parallel(c, f->n_chunks, MIN_CHUNKS, ew_chunks, (void *)f);
+    return 0;
+}
+
+void tgc_cpu_fused_free(tgc_cpu_fused *f) {
+    if (!f) return;
+    free(f->steps);
+    free(f);
+}
+
+int tgc_cpu_fused_size(const tgc_cpu_fused *f) { return f ? f->n : 0; }
+int tgc_cpu_fused_is_optimizer(const tgc_cpu_fused *f) { return f ? f->optimizer : 0; }
