@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "driver/driver.h"
+#include "runtime/dist.h"
 #ifdef TGC_HAVE_CUDA
 #include "backend/cuda/cuda_backend.h"
 #endif
@@ -20,6 +21,10 @@ static int parse_i64(const char *s, int64_t lo, int64_t *out) {
 int tgc_run_parse_args(const char *cmd, int argc, char **argv, tgc_run_args *a) {
     memset(a, 0, sizeof *a);
     a->device = "cpu";
+    a->verb = cmd;
+    a->argc = argc;
+    a->argv = argv;
+    int device_given = 0;
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i], *val = NULL;
         int r;
@@ -64,6 +69,13 @@ int tgc_run_parse_args(const char *cmd, int argc, char **argv, tgc_run_args *a) 
         } else if ((r = tgc_opt_value("--max-iters", argc, argv, &i, &val))) {
             if (r < 0 || parse_i64(val, 1, &n)) return tgc_usage_error(cmd, "%s: --max-iters needs a positive integer", cmd);
             a->train.max_iters = n;
+        } else if ((r = tgc_opt_value("--profile", argc, argv, &i, &val))) {
+            if (r < 0 || !*val) return tgc_usage_error(cmd, "%s: --profile needs a directory", cmd);
+            a->train.profile_dir = val;
+        } else if ((r = tgc_opt_value("--profile-steps", argc, argv, &i, &val))) {
+            if (r < 0 || parse_i64(val, 1, &n) || n > 100000)
+                return tgc_usage_error(cmd, "%s: --profile-steps needs an integer from 1 to 100000", cmd);
+            a->train.profile_steps = (int)n;
         } else if ((r = tgc_opt_value("--seed", argc, argv, &i, &val))) {
             if (r < 0 || parse_i64(val, 0, &n)) return tgc_usage_error(cmd, "%s: --seed needs an integer >= 0", cmd);
             a->train.has_seed = 1;
@@ -72,6 +84,25 @@ int tgc_run_parse_args(const char *cmd, int argc, char **argv, tgc_run_args *a) 
             if (r < 0 || (strcmp(val, "cpu") && strcmp(val, "cuda") && strncmp(val, "cuda:", 5)))
                 return tgc_usage_error(cmd, "%s: --device must be cpu or cuda", cmd);
             a->device = val;
+            device_given = 1;
+        } else if ((r = tgc_opt_value("--nproc", argc, argv, &i, &val)) ||
+                   (r = tgc_opt_value("--gpus", argc, argv, &i, &val))) {
+            int gpus = !strncmp(arg, "--gpus", 6);
+            if (r < 0 || parse_i64(val, 1, &n) || n > 1024)
+                return tgc_usage_error(cmd, "%s: %s needs a number of workers from 1 to 1024", cmd, gpus ? "--gpus" : "--nproc");
+            if (a->nproc) return tgc_usage_error(cmd, "%s: give --nproc or --gpus once", cmd);
+            a->nproc = (int)n;
+            a->gpus = gpus;
+            a->skip[a->n_skip++] = i;
+            if (strchr(arg, '=') == NULL) a->skip[a->n_skip++] = i - 1;
+        } else if ((r = tgc_opt_value("--launcher", argc, argv, &i, &val))) {
+            tgc_launcher l;
+            tgc_err e;
+            if (r < 0 || tgc_launcher_parse(val, &l, &e) < 0) return tgc_usage_error(cmd, "%s: %s", cmd, r < 0 ? "--launcher needs a value" : e.msg);
+            if (a->launcher) return tgc_usage_error(cmd, "%s: give --launcher once", cmd);
+            a->launcher = val;
+            a->skip[a->n_skip++] = i;
+            if (strchr(arg, '=') == NULL) a->skip[a->n_skip++] = i - 1;
         } else if (arg[0] == '-' && arg[1]) {
             return tgc_usage_error(cmd, "%s: unknown option '%s'", cmd, arg);
         } else if (a->input) {
@@ -82,6 +113,14 @@ int tgc_run_parse_args(const char *cmd, int argc, char **argv, tgc_run_args *a) 
         }
     }
     if (!a->input) return tgc_usage_error(cmd, "%s: no %s given", cmd, strcmp(cmd, "train") ? "plan" : "config");
+    if (a->nproc && a->launcher && strcmp(a->launcher, "none"))
+        return tgc_usage_error(cmd, "%s: %s starts the workers itself; it cannot be combined with --launcher %s", cmd,
+                               a->gpus ? "--gpus" : "--nproc", a->launcher);
+    if (a->gpus && device_given && !strcmp(a->device, "cpu"))
+        return tgc_usage_error(cmd, "%s: --gpus starts GPU workers; use --nproc N for CPU workers", cmd);
+    if (a->gpus) a->device = "cuda";
+    if (a->train.profile_steps && !a->train.profile_dir)
+        return tgc_usage_error(cmd, "%s: --profile-steps needs --profile DIR", cmd);
     return 0;
 }
 
@@ -105,6 +144,56 @@ static int check_device(const char *device) {
     return -1;
 }
 
+/* --gpus N: say why no GPU workers can start here (no GPU visible, no CUDA build, no CUDA executor). */
+static int check_gpus(int n) {
+    const char *cvd = getenv("CUDA_VISIBLE_DEVICES");
+    if (cvd && !strcmp(cvd, "-1")) {
+        fprintf(stderr, "tgc: --gpus %d: CUDA_VISIBLE_DEVICES=-1 hides every GPU; use --nproc %d --device cpu for "
+                        "CPU workers\n", n, n);
+        return -1;
+    }
+#ifdef TGC_HAVE_CUDA
+    int have = tgc_cuda_device_count();
+    if (have < n) {
+        fprintf(stderr, "tgc: --gpus %d: %d GPU%s visible; use --nproc %d --device cpu for CPU workers\n", n, have,
+                have == 1 ? " is" : "s are", n);
+        return -1;
+    }
+#else
+    fprintf(stderr, "tgc: --gpus %d: no GPU here (this build has no CUDA support); use --nproc %d --device cpu for "
+                    "CPU workers\n", n, n);
+    return -1;
+#endif
+    return 0;
+}
+
+/* --launcher pytorch|slurm|mpi: this process is one rank; its place comes from the launcher's variables.
+ * Exported again as RANK, LOCAL_RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT, as MMEngine's init_dist does.
+ * Returns 1 for a rank of several, 0 for a world of one, -1 on error. */
+static int dist_worker(tgc_run_args *a, tgc_dist_env *env, tgc_err *err) {
+    tgc_launcher l;
+    if (!a->launcher || tgc_launcher_parse(a->launcher, &l, err) < 0 || l == TGC_LAUNCHER_NONE) return 0;
+    if (tgc_dist_env_read(l, tgc_dist_getenv, NULL, env, err) < 0) return -1;
+    char v[32];
+    snprintf(v, sizeof v, "%d", env->rank);
+    setenv("RANK", v, 1);
+    snprintf(v, sizeof v, "%d", env->local_rank);
+    setenv("LOCAL_RANK", v, 1);
+    snprintf(v, sizeof v, "%d", env->world);
+    setenv("WORLD_SIZE", v, 1);
+    snprintf(v, sizeof v, "%d", env->port);
+    setenv("MASTER_PORT", v, 1);
+    setenv("MASTER_ADDR", env->master_addr, 1);
+    if (env->world == 1) return 0;
+    /* Threads: OMP_NUM_THREADS, else Slurm's CPUs per task, else 1 (MMEngine's default for several
+     * processes, so that N workers do not each take every core). */
+    const char *cpt = getenv("SLURM_CPUS_PER_TASK");
+    if (!getenv("OMP_NUM_THREADS") && a->train.n_threads <= 0) a->train.n_threads = cpt && atoi(cpt) > 0 ? atoi(cpt) : 1;
+    a->train.dist = env;
+    a->train.device = a->device;
+    return 1;
+}
+
 /* Sets key=false on every dataloader the config has (an absent one is not created). */
 static int set_loader_flag(tgc_cfg *cfg, const char *key, tgc_err *err) {
     static const char *const loaders[] = {"train_dataloader", "val_dataloader", "test_dataloader"};
@@ -119,6 +208,7 @@ static int set_loader_flag(tgc_cfg *cfg, const char *key, tgc_err *err) {
 }
 
 int tgc_run_execute(tgc_plan *p, tgc_run_args *a) {
+    if (a->gpus && check_gpus(a->nproc) < 0) return TGC_EXIT_ERROR;
     if (check_device(a->device) < 0) return TGC_EXIT_ERROR;
     tgc_err err = {{0}};
     if ((a->no_pin_memory && set_loader_flag(p->config, "pin_memory", &err) < 0) ||
@@ -126,10 +216,23 @@ int tgc_run_execute(tgc_plan *p, tgc_run_args *a) {
         fprintf(stderr, "tgc: %s\n", err.msg);
         return TGC_EXIT_ERROR;
     }
+    if (a->nproc) { /* the plan and options were checked above, once, before any worker starts */
+        int lrc = tgc_launch_workers(a);
+        if (lrc >= 0) return lrc;
+    }
+    tgc_dist_env env;
+    int dist = dist_worker(a, &env, &err);
+    if (dist < 0) {
+        fprintf(stderr, "tgc: %s\n", err.msg);
+        return TGC_EXIT_ERROR;
+    }
     fflush(stdout);
     int rc = tgc_train(p, &a->train, &err);
     if (rc < 0) {
-        fprintf(stderr, "tgc: %s\n", err.msg);
+        char own[32]; /* name the rank unless the message already starts with it */
+        snprintf(own, sizeof own, "rank %d: ", dist ? env.rank : 0);
+        if (dist && strncmp(err.msg, own, strlen(own))) fprintf(stderr, "tgc: rank %d: %s\n", env.rank, err.msg);
+        else fprintf(stderr, "tgc: %s\n", err.msg);
         return TGC_EXIT_ERROR;
     }
     return rc > 0 ? 128 + rc : TGC_EXIT_OK;
@@ -142,7 +245,13 @@ int tgc_run_loaded(tgc_plan *p, tgc_run_args *a, const char *verb, const char **
         fprintf(stderr, "tgc: %s\n", err.msg);
         rc = TGC_EXIT_ERROR;
     } else {
-        char *command = tgc_asprintf("tgc %s %s", verb, a->input);
+        /* the resume hint names the launch too: "tgc run plan.bin --nproc 2" */
+        const char *lws = getenv("LOCAL_WORLD_SIZE");
+        char launch[64] = "";
+        if (a->nproc) snprintf(launch, sizeof launch, " %s %d", a->gpus ? "--gpus" : "--nproc", a->nproc);
+        else if (a->launcher && !strcmp(a->launcher, "pytorch") && lws) snprintf(launch, sizeof launch, " --nproc %.8s", lws);
+        else if (a->launcher && strcmp(a->launcher, "none")) snprintf(launch, sizeof launch, " --launcher %.16s", a->launcher);
+        char *command = tgc_asprintf("tgc %s %s%s", verb, a->input, launch);
         a->train.plan_name = a->input;
         a->train.command = command;
         rc = tgc_run_execute(p, a);

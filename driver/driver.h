@@ -26,6 +26,14 @@ typedef struct tgc_run_args {
     int n_options;
     int no_pin_memory, no_persistent_workers;
     const char *device; /* "cpu" (default) or "cuda" */
+    /* Several processes (driver/launch.c, runtime/dist.h). */
+    const char *verb;     /* "run" or "train": the workers' command */
+    int argc;             /* the command's arguments (argv[0] = the command), for the workers' command line */
+    char **argv;
+    int nproc;            /* --nproc N or --gpus N: start N workers on this node; 0: not given */
+    int gpus;             /* the option was --gpus */
+    const char *launcher; /* --launcher none|pytorch|slurm|mpi, or NULL */
+    int skip[8], n_skip;  /* argv positions of the launch options, left out of the workers' command line */
 } tgc_run_args;
 /* Parses argv (argv[0] = the command). Returns 0, 1 for --help, or TGC_EXIT_USAGE after printing why. */
 int tgc_run_parse_args(const char *command, int argc, char **argv, tgc_run_args *a);
@@ -35,6 +43,11 @@ int tgc_run_execute(tgc_plan *p, tgc_run_args *a);
 /* run/train's common end: applies the runtime options to a loaded plan, trains, frees p and a. `verb` and
  * `input` name the command for the log ("tgc run plan.bin"). Returns the exit status. */
 int tgc_run_loaded(tgc_plan *p, tgc_run_args *a, const char *verb, const char **runtime_options, int n_runtime);
+
+/* --nproc N / --gpus N (driver/launch.c): starts this node's N workers (NNODES, NODE_RANK, MASTER_ADDR,
+ * PORT), forwards SIGINT/SIGTERM, ends the job when one fails; returns the job's exit status, or -1 when
+ * the job is a single process (the caller trains in this process). */
+int tgc_launch_workers(tgc_run_args *a);
 
 /* "--opt VALUE" or "--opt=VALUE" at argv[*i]: 1 and *val (advancing *i past a separate value), -1 when the
  * value is missing, 0 when argv[*i] is another argument (driver/args.c). */

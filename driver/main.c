@@ -51,7 +51,8 @@ static const char inspect_usage[] =
 static const char run_usage[] =
     "usage: tgc run PLAN [--work-dir DIR] [--resume [CKPT]] [--amp] [--no-validate] [--auto-scale-lr]\n"
     "               [--cfg-options K=V ...] [--no-pin-memory] [--no-persistent-workers] [--max-iters N]\n"
-    "               [--device cpu|cuda] [--seed N] [--deterministic]\n"
+    "               [--device cpu|cuda] [--seed N] [--deterministic] [--profile DIR [--profile-steps N]]\n"
+    "               [--nproc N | --gpus N] [--launcher none|pytorch|slurm|mpi]\n"
     "\n"
     "Trains with a compiled plan as MMPretrain's tools/train.py does: logs, scalars.json, checkpoints and\n"
     "last_checkpoint in the work dir, validation with the eval program.\n"
@@ -69,8 +70,17 @@ static const char run_usage[] =
     "  --device cpu|cuda      where to run (only cpu has an executor so far)\n"
     "  --seed N               the random seed (overrides randomness.seed)\n"
     "  --deterministic        bit-identical results for a fixed thread count\n"
+    "  --profile DIR          profile steps 2.. (1 warm-up step) and write DIR/rank<R>/: trace.json\n"
+    "                         (Chrome trace), op_summary.txt/.json, memory.txt/.json (R = $RANK or 0)\n"
+    "  --profile-steps N      steps to profile (default 10)\n"
+    "  --nproc N              start N CPU workers on this node (data parallel, Gloo); with NNODES,\n"
+    "                         NODE_RANK, MASTER_ADDR (127.0.0.1) and PORT (29500) for several nodes\n"
+    "  --gpus N               start N GPU workers on this node (one per GPU, NCCL)\n"
+    "  --launcher KIND        this process is one worker of a job started by torchrun (pytorch),\n"
+    "                         srun (slurm) or mpirun (mpi): reads their variables as MMEngine does\n"
     "\n"
-    "SIGINT/SIGTERM finish the iteration, save iter_N.ckpt and exit with 128 + signal.\n";
+    "SIGINT/SIGTERM finish the iteration, save iter_N.ckpt and exit with 128 + signal (with several\n"
+    "workers: every worker stops after the same iteration). A worker that fails ends the whole job.\n";
 
 static const char train_usage[] =
     "usage: tgc train CONFIG [the options of tgc run]\n"

@@ -20,11 +20,14 @@ typedef struct bound_instr {
     tgc_type out_t[TGC_MAX_OUT];
     const tgc_plan_bucket **buckets; /* buckets completed by this instruction (owned array, may be NULL) */
     int n_buckets;
+    tgc_cpu_fused *fused; /* owned; set on the first instruction of a fusion group run as one kernel */
+    int run;              /* the instructions that kernel covers */
 } bound_instr;
 
 typedef struct bound_program {
     const tgc_program *prog;
     bound_instr *instr; /* owned, prog->n_instr of them */
+    int first_opt;      /* index of the first optimizer update, n_instr when there is none */
 } bound_program;
 
 struct tgc_exec {
@@ -36,6 +39,8 @@ struct tgc_exec {
     void *bucket_ctx;
     tgc_instr_fn on_instr;
     void *instr_ctx;
+    tgc_grads_ready_fn on_grads_ready;
+    void *grads_ready_ctx;
 };
 
 void *tgc_exec_data(const tgc_exec *x, int tensor) {
@@ -79,13 +84,47 @@ void tgc_exec_on_instr(tgc_exec *x, tgc_instr_fn fn, void *ctx) {
     x->instr_ctx = ctx;
 }
 
+void tgc_exec_on_grads_ready(tgc_exec *x, tgc_grads_ready_fn fn, void *ctx) {
+    x->on_grads_ready = fn;
+    x->grads_ready_ctx = ctx;
+}
+
+void *tgc_exec_slab(const tgc_exec *x, tgc_slab s, uint64_t *bytes) {
+    if (bytes) *bytes = (unsigned)s < TGC_SLAB_COUNT ? x->plan->slab_bytes[s] : 0;
+    return (unsigned)s < TGC_SLAB_COUNT ? x->slab[s] : NULL;
+}
+
+/* Fusion groups (consecutive instructions with one group id >= 0) that the CPU backend can run as one
+ * kernel; a group it declines runs instruction by instruction, which is always correct. */
+static void bind_groups(bound_program *bp) {
+    const tgc_program *p = bp->prog;
+    for (int i = 0; i < p->n_instr;) {
+        int g = p->instr[i].group, e = i + 1;
+        while (g >= 0 && e < p->n_instr && p->instr[e].group == g) e++;
+        if (e - i >= 2) {
+            tgc_cpu_op *ops = tgc_calloc((size_t)(e - i), sizeof *ops);
+            for (int k = i; k < e; k++) {
+                const bound_instr *b = &bp->instr[k];
+                ops[k - i] = (tgc_cpu_op){b->ins->code, &b->ins->attrs, b->ins->n_in, b->ins->n_out,
+                                          b->in_t,      b->out_t,         b->in,         b->out};
+            }
+            bp->instr[i].fused = tgc_cpu_fuse(ops, e - i, NULL, 0);
+            bp->instr[i].run = bp->instr[i].fused ? e - i : 0;
+            free(ops);
+        }
+        i = e;
+    }
+}
+
 static int bind_program(tgc_exec *x, const tgc_program *p, bound_program *bp, tgc_err *err) {
     bp->prog = p;
     bp->instr = tgc_calloc((size_t)p->n_instr, sizeof *bp->instr);
+    bp->first_opt = p->n_instr;
     for (int i = 0; i < p->n_instr; i++) {
         bound_instr *b = &bp->instr[i];
         const tgc_instr *ins = &p->instr[i];
         b->ins = ins;
+        if (bp->first_opt == p->n_instr && (tgc_op_table[ins->code].flags & TGC_OPF_OPTIMIZER)) bp->first_opt = i;
         for (int k = 0; k < ins->n_in; k++) {
             b->in[k] = tgc_exec_data(x, ins->in[k]);
             b->in_t[k] = x->plan->tensors[ins->in[k]].type;
@@ -104,6 +143,7 @@ static int bind_program(tgc_exec *x, const tgc_program *p, bound_program *bp, tg
         b->buckets = tgc_realloc(b->buckets, (size_t)(b->n_buckets + 1) * sizeof *b->buckets);
         b->buckets[b->n_buckets++] = bk;
     }
+    bind_groups(bp);
     return 0;
 }
 
@@ -144,7 +184,10 @@ void tgc_exec_free(tgc_exec *x) {
         for (int i = 0; i < x->plan->n_programs; i++) {
             bound_program *bp = &x->progs[i];
             if (!bp->instr) continue;
-            for (int k = 0; k < bp->prog->n_instr; k++) free(bp->instr[k].buckets);
+            for (int k = 0; k < bp->prog->n_instr; k++) {
+                free(bp->instr[k].buckets);
+                tgc_cpu_fused_free(bp->instr[k].fused);
+            }
             free(bp->instr);
         }
         free(x->progs);
@@ -222,10 +265,30 @@ int tgc_exec_run(tgc_exec *x, const char *name, tgc_err *err) {
     const bound_program *bp = find_program(x, name);
     if (!bp) return tgc_fail(err, "the plan has no program '%s'", name);
     const tgc_program *p = bp->prog;
+    int sync = x->on_grads_ready && p->n_buckets > 0;
     for (int i = 0; i < p->n_instr; i++) {
         const bound_instr *b = &bp->instr[i];
         const tgc_instr *ins = b->ins;
+        if (sync && i == bp->first_opt && x->on_grads_ready(x->grads_ready_ctx, p, err) < 0) return -1;
         double t0 = x->on_instr ? tgc_now() : 0.0;
+        if (b->fused) { /* a fusion group as one kernel; the profile shares its time evenly */
+            if (tgc_cpu_exec_fused(x->cpu, b->fused, err) < 0)
+                return tgc_err_prefix(err, "program %s, instructions %d-%d (fusion group %d, %s%s%s)", p->name, i,
+                                      i + b->run - 1, ins->group, tgc_op_table[ins->code].name,
+                                      ins->scope ? " in " : "", ins->scope ? ins->scope : "");
+            double t1 = x->on_instr ? tgc_now() : 0.0;
+            for (int k = 0; k < b->run; k++) {
+                if (x->on_instr)
+                    x->on_instr(x->instr_ctx, p, i + k, t0 + (t1 - t0) * k / b->run, t0 + (t1 - t0) * (k + 1) / b->run);
+                const bound_instr *bk_i = &bp->instr[i + k];
+                for (int q = 0; q < bk_i->n_buckets && x->on_bucket; q++) {
+                    const tgc_plan_bucket *bk = bk_i->buckets[q];
+                    if (x->on_bucket(x->bucket_ctx, bk, x->slab[TGC_SLAB_GRAD] + bk->offset, err) < 0) return -1;
+                }
+            }
+            i += b->run - 1;
+            continue;
+        }
         if (tgc_cpu_exec(x->cpu, ins->code, &ins->attrs, ins->n_in, b->in_t, b->in, ins->n_out, b->out_t, b->out,
                          err) < 0)
             return tgc_err_prefix(err, "program %s, instruction %d (%s%s%s)", p->name, i,
@@ -237,5 +300,6 @@ int tgc_exec_run(tgc_exec *x, const char *name, tgc_err *err) {
             if (x->on_bucket(x->bucket_ctx, bk, x->slab[TGC_SLAB_GRAD] + bk->offset, err) < 0) return -1;
         }
     }
+    if (sync && bp->first_opt == p->n_instr && x->on_grads_ready(x->grads_ready_ctx, p, err) < 0) return -1;
     return 0;
 }

@@ -43,6 +43,15 @@ void tgc_exec_on_bucket(tgc_exec *x, tgc_bucket_fn fn, void *ctx);
 typedef void (*tgc_instr_fn)(void *ctx, const tgc_program *p, int instr, double t0, double t1);
 void tgc_exec_on_instr(tgc_exec *x, tgc_instr_fn fn, void *ctx);
 
+/* Called once per run of a program that has gradient buckets, right before its first optimizer-update
+ * instruction (TGC_OPF_OPTIMIZER), or after its last instruction when it has none: the point where every
+ * bucket's collective must be complete (multi-process: wait for the all-reduces started per bucket). */
+typedef int (*tgc_grads_ready_fn)(void *ctx, const tgc_program *p, tgc_err *err);
+void tgc_exec_on_grads_ready(tgc_exec *x, tgc_grads_ready_fn fn, void *ctx);
+
+/* The base of a slab's block and its size in bytes (*bytes may be NULL); NULL for an empty slab. */
+void *tgc_exec_slab(const tgc_exec *x, tgc_slab s, uint64_t *bytes);
+
 /* Runs program `name` ("train" or "eval") once over the current slab contents. */
 int tgc_exec_run(tgc_exec *x, const char *name, tgc_err *err);
 

@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "runtime/dist.h"
 #include "runtime/hooks.h"
 
 /* Copies a batch into the eval program's inputs; rows past b->n are zeroed (padding, ignored later). */
@@ -38,6 +39,11 @@ int tgc_runner_validate(tgc_runner *r, tgc_err *err) {
         if (got == 0) break;
         double data_time = tgc_now() - t;
         int n = b->n;
+        if (r->world > 1) { /* sample k of this rank sits at position rank + k * world of the padded order */
+            int64_t first = (int64_t)b->index * r->ev_batch;
+            int64_t mine = (tgc_dataset_len(tgc_loader_dataset(r->val_loader)) - r->rank + r->world - 1) / r->world;
+            n = (int)TGC_MAX(0, TGC_MIN((int64_t)n, mine - first));
+        }
         fill_eval_inputs(r, b, labels);
         tgc_loader_release(r->val_loader, b);
         if (tgc_exec_run(r->x, "eval", err) < 0) {
@@ -73,6 +79,15 @@ int tgc_runner_validate(tgc_runner *r, tgc_err *err) {
     tgc_window_free(&tw);
     tgc_window_free(&dw);
     if (rc < 0) return -1;
+    if (r->ddp) { /* every rank's counts, summed */
+        int64_t counts[TGC_ACC_MAX_TOPK + 1];
+        for (int k = 0; k < r->acc.n_topk; k++) counts[k] = r->acc.correct[k];
+        counts[r->acc.n_topk] = r->acc.total;
+        if (tgc_ddp_sum_counts(r->ddp, counts, r->acc.n_topk + 1, err) < 0) return tgc_err_prefix(err, "validation");
+        for (int k = 0; k < r->acc.n_topk; k++) r->acc.correct[k] = counts[k];
+        r->acc.total = counts[r->acc.n_topk];
+    }
+    if (r->rank != 0) return 0; /* rank 0 logs, writes scalars and keeps the best checkpoint */
 
     char names[TGC_ACC_MAX_TOPK][32];
     double values[TGC_ACC_MAX_TOPK];

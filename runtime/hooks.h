@@ -196,6 +196,10 @@ typedef struct tgc_runner {
     int ev_img, ev_lbl, ev_logits;               /* eval program tensors (lbl may be -1) */
     int64_t tr_batch, ev_batch;
     size_t sample_floats;        /* C x H x W */
+    /* Several processes (runtime/dist.h): only rank 0 logs, writes scalars and saves checkpoints; every
+     * rank validates its shard of the val set and the counts are summed (MMEngine's collect_results). */
+    int rank, world;             /* 0 and 1 in one process */
+    struct tgc_ddp *ddp;         /* owned by tgc_train; NULL in one process */
 } tgc_runner;
 
 /* ================================ checkpoints (hook_checkpoint.c) ================================ */
@@ -220,7 +224,9 @@ int tgc_runner_load_weights(tgc_runner *r, const char *path, tgc_err *err);
 /* ================================ validation (hook_val.c) ================================ */
 
 /* ValLoop over val_loader with the eval program (the last partial batch padded, the padding ignored),
- * Accuracy, the "Epoch(val)" lines, scalars and save_best. */
+ * Accuracy, the "Epoch(val)" lines, scalars and save_best. With several ranks, each evaluates its shard;
+ * samples the sampler repeated to fill the last round (round_up) are not counted, and the counts are
+ * summed over ranks, so the metric is the one of the whole set exactly once (collect_results' size cut). */
 int tgc_runner_validate(tgc_runner *r, tgc_err *err);
 
 /* ================================ train logging (hook_logger.c) ================================ */

@@ -10,7 +10,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "runtime/dist.h"
 #include "runtime/hooks.h"
+#include "runtime/profile.h"
 
 /* ---- signals: the first SIGINT/SIGTERM asks the loop to stop after the current iteration, a second one
  * ends the process at once ---- */
@@ -154,10 +156,53 @@ typedef struct run_ctx {
     tgc_ckpt *resume_ckpt;
     char *resume_path;
     char *stamp;
+    tgc_profiler *prof; /* --profile, else NULL */
+    char *prof_dir;
 } run_ctx;
+
+/* ---- --profile: the profiler on the executor's instruction callback, spans for data and hooks ---- */
+
+/* The rank naming the profile folder: $RANK (set by launchers), else 0. */
+static int profile_rank(void) {
+    const char *e = getenv("RANK");
+    char *end;
+    long v = e && *e ? strtol(e, &end, 10) : 0;
+    return e && *e && !*end && v >= 0 && v < 1000000 ? (int)v : 0;
+}
+
+static int profile_open(run_ctx *c, const tgc_train_opts *o, tgc_err *err) {
+    if (!o->profile_dir) return 0;
+    if (!(c->prof = tgc_profiler_new(c->r.plan, profile_rank(), err))) return -1;
+    tgc_profiler_limits lim = {TGC_PROFILE_DEFAULT_WARMUP, o->profile_steps > 0 ? o->profile_steps : TGC_PROFILE_DEFAULT_STEPS,
+                               TGC_PROFILE_DEFAULT_MAX_EVENTS};
+    if (tgc_profiler_set_limits(c->prof, &lim, err)) return -1;
+    c->prof_dir = tgc_strdup(o->profile_dir);
+    tgc_exec_on_instr(c->r.x, tgc_profiler_on_instr, c->prof);
+    tgc_log_info(&c->r.log, "Profiling %d steps after %d warm-up step into %s", lim.steps, lim.warmup_steps, c->prof_dir);
+    return 0;
+}
+
+/* A span from t0 to now on a track ("data" or "hooks"); nothing without a profiler. */
+static void profile_span(run_ctx *c, const char *track, const char *name, double t0) {
+    if (c->prof) tgc_profiler_span(c->prof, track, name, t0, tgc_now(), NULL);
+}
+
+/* Writes the dumps (at the end, also after --max-iters or a signal). */
+static int profile_close(run_ctx *c, tgc_err *err) {
+    if (!c->prof) return 0;
+    tgc_exec_on_instr(c->r.x, NULL, NULL);
+    if (tgc_profiler_write(c->prof, c->prof_dir, err)) return -1;
+    tgc_log_info(&c->r.log, "Profile of %d events written to %s/rank%d", tgc_profiler_n_events(c->prof), c->prof_dir,
+                 profile_rank());
+    return 0;
+}
 
 static void run_free(run_ctx *c) {
     tgc_runner *r = &c->r;
+    tgc_ddp_free(r->ddp); /* first: its queued all-reduces point into the executor's grad slab */
+    if (c->prof) tgc_exec_on_instr(r->x, NULL, NULL);
+    tgc_profiler_free(c->prof);
+    free(c->prof_dir);
     tgc_loader_free(r->train_loader);
     tgc_loader_free(r->val_loader);
     tgc_exec_free(r->x);
@@ -202,6 +247,8 @@ static int resume_path(run_ctx *c, const tgc_train_opts *o, tgc_err *err) {
     return 0;
 }
 
+static int setup_rest(run_ctx *c, const tgc_plan *plan, const tgc_train_opts *o, tgc_err *err);
+
 static int setup(run_ctx *c, const tgc_plan *plan, const tgc_train_opts *o, tgc_err *err) {
     tgc_runner *r = &c->r;
     const tgc_cfg *cfg = plan->config;
@@ -209,6 +256,13 @@ static int setup(run_ctx *c, const tgc_plan *plan, const tgc_train_opts *o, tgc_
     r->cfg = cfg;
     r->log.out = o->out ? o->out : stdout;
     r->tr_lbl = r->ev_lbl = r->ev_img = r->ev_logits = -1;
+    r->world = 1;
+    if (o->dist) { /* the rendezvous first: a missing rank fails before anything is written */
+        if (!(r->ddp = tgc_ddp_open(o->dist, plan->checksum, o->device, err))) return -1;
+        r->rank = o->dist->rank;
+        r->world = o->dist->world;
+        if (r->rank != 0) r->log.out = NULL; /* MMEngine logs on rank 0 only */
+    }
 
     /* work dir and the run's log folder */
     const char *wd, *fname;
@@ -217,6 +271,10 @@ static int setup(run_ctx *c, const tgc_plan *plan, const tgc_train_opts *o, tgc_
     if (o->work_dir) r->work_dir = tgc_strdup(o->work_dir);
     else if (wd) r->work_dir = tgc_strdup(wd);
     else r->work_dir = tgc_asprintf("./work_dirs/%s", name);
+    if (r->rank != 0) { /* other ranks write nothing; they read the work dir only to resume */
+        free(name);
+        return setup_rest(c, plan, o, err);
+    }
     if (tgc_mkdir_p(r->work_dir, err) || !(r->log_dir = make_log_dir(r->work_dir, &c->stamp, err))) {
         free(name);
         return -1;
@@ -244,6 +302,13 @@ static int setup(run_ctx *c, const tgc_plan *plan, const tgc_train_opts *o, tgc_
     }
     free(vis_dir);
     if (vrc) return -1;
+    return setup_rest(c, plan, o, err);
+}
+
+/* Everything after the log folder (every rank). */
+static int setup_rest(run_ctx *c, const tgc_plan *plan, const tgc_train_opts *o, tgc_err *err) {
+    tgc_runner *r = &c->r;
+    const tgc_cfg *cfg = plan->config;
 
     /* loop, logger and checkpoint settings */
     if (tgc_loop_from_cfg(tgc_cfg_get(cfg, "train_cfg"), &r->loop, err) ||
@@ -252,7 +317,7 @@ static int setup(run_ctx *c, const tgc_plan *plan, const tgc_train_opts *o, tgc_
         return -1;
     if (r->ckc.out_dir[0]) r->ckpt_dir = tgc_asprintf("%s/%s", r->ckc.out_dir, base_name(r->work_dir));
     else r->ckpt_dir = tgc_strdup(r->work_dir);
-    if (tgc_mkdir_p(r->ckpt_dir, err)) return -1;
+    if (r->rank == 0 && tgc_mkdir_p(r->ckpt_dir, err)) return -1;
     tgc_window_init(&r->loss_w, r->logc.window_size);
     tgc_window_init(&r->time_w, r->logc.window_size);
     tgc_window_init(&r->data_w, r->logc.window_size);
@@ -261,6 +326,10 @@ static int setup(run_ctx *c, const tgc_plan *plan, const tgc_train_opts *o, tgc_
     tgc_log_info(&r->log, "tgc %s: plan checksum 0x%08x, %lld parameters, %.4g GFLOPs per image (forward), device cpu, "
                           "%d threads", TGC_VERSION, plan->checksum, (long long)plan->params,
                  plan->flops_per_sample / 1e9, threads);
+    if (r->ddp)
+        tgc_log_info(&r->log, "Distributed: %d processes (--launcher %s), %s collectives, rendezvous at %s:%d; "
+                              "logs and checkpoints from rank 0", r->world, tgc_launcher_name(o->dist->launcher),
+                     tgc_ddp_engine(r->ddp), o->dist->master_addr, o->dist->port);
     if (o->amp)
         tgc_log_warning(&r->log, "--amp: bf16 mixed precision is not available in this build (the plan is fp32); "
                                  "training continues in fp32");
@@ -289,6 +358,7 @@ static int setup(run_ctx *c, const tgc_plan *plan, const tgc_train_opts *o, tgc_
                                      "in `randomness` config \"%llu\"", (long long)s, (unsigned long long)r->seed);
         r->seed = (uint64_t)s;
     }
+    if (r->ddp && tgc_ddp_sync_u64(r->ddp, "seed", &r->seed, err)) return -1; /* MMEngine's sync_random_seed */
     tgc_log_info(&r->log, "randomness: seed %llu%s, deterministic %s", (unsigned long long)r->seed,
                  (!o->has_seed && cfg_seed < 0 && !c->resume_ckpt) ? " (drawn at random; pass --seed to repeat the run)"
                                                                    : "",
@@ -296,19 +366,20 @@ static int setup(run_ctx *c, const tgc_plan *plan, const tgc_train_opts *o, tgc_
 
     /* data */
     const tgc_cfg *pre = tgc_cfg_get(cfg, "data_preprocessor");
-    if (!(r->train_loader = tgc_loader_open(tgc_cfg_get(cfg, "train_dataloader"), pre, 1, r->seed, 0, 1, err)))
+    if (!(r->train_loader = tgc_loader_open(tgc_cfg_get(cfg, "train_dataloader"), pre, 1, r->seed, r->rank, r->world, err)))
         return tgc_err_prefix(err, "train_dataloader");
     r->iters_per_epoch = tgc_loader_num_batches(r->train_loader);
     int want_val = !o->no_validate && tgc_plan_program(plan, "eval");
     const tgc_cfg *vd = tgc_cfg_get(cfg, "val_dataloader"), *vc = tgc_cfg_get(cfg, "val_cfg"),
                   *ve = tgc_cfg_get(cfg, "val_evaluator");
     if (want_val && vd && vd->kind == TGC_CFG_MAP && vc && vc->kind != TGC_CFG_NULL && ve && ve->kind != TGC_CFG_NULL) {
-        if (!(r->val_loader = tgc_loader_open(vd, pre, 0, r->seed, 0, 1, err))) return tgc_err_prefix(err, "val_dataloader");
+        if (!(r->val_loader = tgc_loader_open(vd, pre, 0, r->seed, r->rank, r->world, err))) return tgc_err_prefix(err, "val_dataloader");
     }
 
     /* executor and the program tensors */
     tgc_exec_opts xo = {threads, det};
     if (!(r->x = tgc_exec_new(plan, &xo, err))) return -1;
+    if (r->ddp && tgc_ddp_attach(r->ddp, r->x, plan, &g_signal, err)) return -1;
     if (find_input(plan, r->x, "train", "inputs", 1, &r->tr_img, err) ||
         find_input(plan, r->x, "train", "data_samples.gt_label", 1, &r->tr_lbl, err) ||
         find_input(plan, r->x, "train", "lr", 1, &r->tr_lr, err) ||
@@ -331,7 +402,8 @@ static int setup(run_ctx *c, const tgc_plan *plan, const tgc_train_opts *o, tgc_
         r->num_classes = (int)lt->type.shape.d[1];
         if (tgc_accuracy_from_cfg(ve, r->num_classes, &r->acc, err)) return -1;
     }
-    if (tgc_exec_init_state(r->x, r->seed, err)) return -1;
+    if (tgc_exec_init_state(r->x, r->seed, err) || profile_open(c, o, err)) return -1;
+    if (r->ddp && c->prof) tgc_ddp_set_profiler(r->ddp, c->prof); /* all-reduce waits on the comm track */
 
     /* schedule */
     r->max_iters = r->loop.by_epoch ? r->loop.max_epochs * r->iters_per_epoch : r->loop.max_iters;
@@ -348,16 +420,17 @@ static int setup(run_ctx *c, const tgc_plan *plan, const tgc_train_opts *o, tgc_
         t->b = 1;
         tgc_cfg_set(on, "enable", t);
         double ratio;
-        int rc = tgc_auto_scale_lr(on, r->tr_batch, &ratio, err);
+        int rc = tgc_auto_scale_lr(on, r->tr_batch * r->world, &ratio, err);
         tgc_cfg_free(on);
         if (rc) return -1;
         tgc_log_info(&r->log, "LR is set based on batch size of %lld and the current batch size is %lld: lr %g -> %g",
-                     (long long)(ratio > 0 ? (double)r->tr_batch / ratio + 0.5 : 0), (long long)r->tr_batch, base_lr,
+                     (long long)(ratio > 0 ? (double)(r->tr_batch * r->world) / ratio + 0.5 : 0),
+                     (long long)(r->tr_batch * r->world), base_lr,
                      base_lr * ratio);
         base_lr *= ratio;
     } else if (asl && asl->kind == TGC_CFG_MAP) {
         double ratio;
-        if (tgc_auto_scale_lr(asl, r->tr_batch, &ratio, err)) return -1;
+        if (tgc_auto_scale_lr(asl, r->tr_batch * r->world, &ratio, err)) return -1;
         base_lr *= ratio;
     }
     tgc_sched_facts facts = {r->iters_per_epoch, r->loop.by_epoch ? r->loop.max_epochs : 0,
@@ -374,6 +447,15 @@ static int setup(run_ctx *c, const tgc_plan *plan, const tgc_train_opts *o, tgc_
         const char *load_from;
         if (tgc_cfg_str(cfg, "load_from", NULL, &load_from, err)) return -1;
         if (load_from && tgc_runner_load_weights(r, load_from, err)) return -1;
+    }
+    if (r->ddp) { /* every rank starts from rank 0's state and counters */
+        uint64_t it = (uint64_t)r->iter;
+        if (tgc_ddp_sync_u64(r->ddp, "iter", &it, err)) return -1;
+        if ((int64_t)it != r->iter)
+            return tgc_fail(err, "rank %d resumed at iteration %lld but rank 0 at %lld: every rank must see the same "
+                                 "checkpoint (a shared work dir, or --resume CKPT on every node)",
+                            r->rank, (long long)r->iter, (long long)it);
+        if (tgc_ddp_broadcast_state(r->ddp, r->x, err)) return -1;
     }
     return 0;
 }
@@ -422,14 +504,18 @@ static int train_loop(run_ctx *c, const tgc_train_opts *o, tgc_err *err) {
             t_last = tgc_now();
         }
         tgc_batch *b;
+        double t_data = tgc_now();
         int got = tgc_loader_next(r->train_loader, &b, err);
+        profile_span(c, "data", "load", t_data);
         if (got < 0) return tgc_err_prefix(err, "train_dataloader");
         if (got == 0) return tgc_fail(err, "internal error: the train loader ended its epoch early");
         double data_time = tgc_now() - t_last;
         double lr = tgc_sched_lr_at(c->sched, r->iter);
         int rc = fill_train_inputs(c, b, lr, err);
         tgc_loader_release(r->train_loader, b);
+        if (c->prof) tgc_profiler_step_begin(c->prof, r->iter + 1);
         if (rc || tgc_exec_run(r->x, "train", err) < 0) return -1;
+        if (c->prof) tgc_profiler_step_end(c->prof);
         double loss = (double)*(const float *)tgc_exec_data(r->x, r->tr_loss);
         r->iter++;
         r->batch++;
@@ -440,29 +526,43 @@ static int train_loop(run_ctx *c, const tgc_train_opts *o, tgc_err *err) {
         tgc_window_push(&r->data_w, data_time);
         r->time_sum += it;
         r->timed_iters++;
-        if (tgc_runner_log_train_iter(r, lr, err) || tgc_runner_after_train_iter_ckpt(r, r->iter == r->max_iters, err))
-            return -1;
+        double t_hook = tgc_now();
+        if (r->rank == 0 && tgc_runner_log_train_iter(r, lr, err)) return -1;
+        profile_span(c, "hooks", "logging", t_hook);
+        t_hook = tgc_now();
+        if (r->rank == 0 && tgc_runner_after_train_iter_ckpt(r, r->iter == r->max_iters, err)) return -1;
+        profile_span(c, "hooks", "checkpoint", t_hook);
         int validated = 0;
         if (r->batch == r->iters_per_epoch) { /* end of an epoch */
             r->epoch++;
             r->batch = 0;
             need_begin = 1;
             if (r->loop.by_epoch) {
-                if (tgc_runner_after_train_epoch_ckpt(r, r->epoch == r->loop.max_epochs, err)) return -1;
+                t_hook = tgc_now();
+                if (r->rank == 0 && tgc_runner_after_train_epoch_ckpt(r, r->epoch == r->loop.max_epochs, err))
+                    return -1;
+                profile_span(c, "hooks", "checkpoint", t_hook);
                 if (r->val_loader && tgc_loop_should_validate(&r->loop, r->epoch)) {
+                    t_hook = tgc_now();
                     if (tgc_runner_validate(r, err)) return -1;
+                    profile_span(c, "hooks", "validation", t_hook);
                     validated = 1;
                 }
             }
         }
         if (!r->loop.by_epoch && r->val_loader && tgc_loop_should_validate(&r->loop, r->iter)) {
+            t_hook = tgc_now();
             if (tgc_runner_validate(r, err)) return -1;
+            profile_span(c, "hooks", "validation", t_hook);
             validated = 1;
         }
         if (validated) t_last = tgc_now(); /* validation time is not a train iteration's */
-        if (g_signal) {
-            int sig = g_signal;
+        /* Several ranks stop after the iteration in which they agreed to (a signal may reach them apart). */
+        int stop = r->ddp ? tgc_ddp_stop_signal(r->ddp) : g_signal;
+        if (stop) {
+            int sig = stop;
             char *where = NULL;
+            if (r->rank != 0) return sig; /* rank 0 saves the checkpoint */
             if (save_stop(c, 0, &where, err) < 0) {
                 free(where);
                 return tgc_err_prefix(err, "interrupted by signal %d and the checkpoint could not be saved", sig);
@@ -476,7 +576,7 @@ static int train_loop(run_ctx *c, const tgc_train_opts *o, tgc_err *err) {
             return sig;
         }
     }
-    if (r->stop_iter < r->max_iters && r->ckc.enabled && r->ckc.save_last && r->iter == r->stop_iter) {
+    if (r->rank == 0 && r->stop_iter < r->max_iters && r->ckc.enabled && r->ckc.save_last && r->iter == r->stop_iter) {
         char *where = NULL;
         int rc = save_stop(c, 1, &where, err);
         if (rc == 0)
@@ -486,6 +586,19 @@ static int train_loop(run_ctx *c, const tgc_train_opts *o, tgc_err *err) {
         if (rc) return -1;
     }
     return 0;
+}
+
+/* How much of the gradient all-reduce backward did not hide (rank 0's view). */
+static void dist_summary(tgc_runner *r) {
+    int64_t steps;
+    double wait_s;
+    uint64_t bytes;
+    tgc_ddp_stats(r->ddp, &steps, &wait_s, &bytes);
+    const tgc_program *tp = tgc_plan_program(r->plan, "train");
+    if (steps > 0)
+        tgc_log_info(&r->log, "All-reduce: %.1f KiB of gradients per step in %d buckets; %.3f ms per step waited for "
+                              "before the optimizer (communication not hidden by backward) over %lld steps",
+                     (double)bytes / 1024.0, tp ? tp->n_buckets : 0, wait_s * 1e3 / (double)steps, (long long)steps);
 }
 
 int tgc_train(const tgc_plan *plan, const tgc_train_opts *o, tgc_err *err) {
@@ -501,6 +614,8 @@ int tgc_train(const tgc_plan *plan, const tgc_train_opts *o, tgc_err *err) {
     double t0 = tgc_now();
     int rc = setup(c, plan, o, err);
     if (rc == 0) rc = train_loop(c, o, err);
+    if (rc >= 0 && profile_close(c, err)) rc = -1;
+    if (rc >= 0 && c->r.ddp) dist_summary(&c->r);
     if (rc == 0)
         tgc_log_info(&c->r.log, "Training finished: %lld iterations (%lld epochs) in %.1f s", (long long)c->r.iter,
                      (long long)c->r.epoch, tgc_now() - t0);

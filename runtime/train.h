@@ -14,6 +14,13 @@
  * "epoch" (completed epochs), "iter" (completed iterations), "batch" (batches done in the current epoch),
  * "seed", "best_metric", "best_value", "best_ckpt", "keep_ckpts" and "log_window" (the logger's last
  * losses, as a list of Python reprs joined by ',').
+ *
+ * With opts.dist (one rank of several processes, runtime/dist.h): the rendezvous comes first; rank 0's
+ * seed is used by every rank; each rank reads its shard of the data (DefaultSampler by rank and world);
+ * state is broadcast from rank 0 after initialisation or loading; gradients are averaged per bucket
+ * during backward; SIGINT/SIGTERM on any rank stops every rank after the same iteration; only rank 0
+ * writes logs, scalars, TensorBoard events and checkpoints (rank 0's loss is the one logged); every
+ * rank validates its shard and the counts are summed; --auto-scale-lr scales by the world batch.
  */
 #ifndef TGC_RUNTIME_TRAIN_H
 #define TGC_RUNTIME_TRAIN_H
@@ -39,6 +46,11 @@ typedef struct tgc_train_opts {
     int n_threads;           /* 0: OMP_NUM_THREADS, else the online cores */
     FILE *out;               /* where log lines go besides the log file (NULL: stdout) */
     const char *command;     /* how this run was started, for the resume hint ("tgc run plan.bin") */
+    const struct tgc_dist_env *dist; /* one rank of several processes (runtime/dist.h), or NULL: one process */
+    const char *device;      /* "cpu" (NULL) or "cuda[:N]": picks the collective engine (Gloo or NCCL) */
+    const char *profile_dir; /* --profile DIR: profile (runtime/profile.h) and write DIR/rank<R>/ at the end,
+                                R = $RANK (0 when unset); NULL: no profiler */
+    int profile_steps;       /* --profile-steps N: steps recorded after 1 warm-up step; 0: the default (10) */
 } tgc_train_opts;
 
 /* Trains. Returns 0 when the loop finished, a signal number (> 0) when SIGINT/SIGTERM stopped it after

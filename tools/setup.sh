@@ -17,6 +17,7 @@ packages=(
   python3                            # runs lit
   python3-torch python3-numpy        # numerics tests: whole train steps against PyTorch
   dataset-fashion-mnist              # the default config's data (/usr/share/datasets/fashion-mnist)
+  slurm-wlm munge                    # tests/dist/slurm.sh runs tools/slurm_train.sh under a real slurm
 )
 
 missing=()
