@@ -3,7 +3,7 @@
 # socket in OUT_DIR; nothing is installed or written outside it), the script trains LeNet5 on a
 # Fashion-MNIST subset with 2 CPU tasks (--launcher slurm), and the daemons are stopped at the end.
 # Skipped, with the reason, when not root, without slurm-wlm/munge (tools/setup.sh installs them) or
-# when the daemons do not come up. See /work/shared/notes/slurm-on-one-machine.md for the recipe.
+# when the daemons do not come up.
 . "$(dirname "$0")/lib.sh"
 
 skip() {

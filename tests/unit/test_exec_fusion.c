@@ -9,6 +9,7 @@
 #include "frontend/frontend.h"
 #include "runtime/data.h"
 #include "runtime/executor.h"
+#include "test_compile.h"
 
 static const char *RESNET =
     "model:\n"
@@ -27,25 +28,8 @@ static const char *RESNET =
     "optim_wrapper: {optimizer: {type: SGD, lr: 0.05, momentum: 0.9, nesterov: true, weight_decay: 0.0001}}\n";
 
 static tgc_plan *compile_text(const char *text, int fused) {
-    tgc_err err;
-    tgc_cfg *cfg = tgc_cfg_parse(text, strlen(text), "test.yaml", &err);
-    ck_assert_msg(cfg, "%s", err.msg);
-    tgc_module m;
-    memset(&m, 0, sizeof m);
-    ck_assert_msg(tgc_frontend_build(cfg, &m, &err) == 0, "%s", err.msg);
-    tgc_pipeline_opts po;
-    memset(&po, 0, sizeof po);
-    if (!fused) {
-        const char *off[] = {"fold-bn", "fuse-bn-relu", "fuse-elementwise", "fuse-optimizer"};
-        for (int i = 0; i < 4; i++) po.disabled[po.n_disabled++] = off[i];
-    }
-    ck_assert_msg(tgc_run_pipeline(&m, &po, &err) == 0, "%s", err.msg);
-    tgc_plan *p = tgc_plan_from_module(&m, cfg, &err);
-    ck_assert_msg(p, "%s", err.msg);
-    tgc_module_free(&m);
-    tgc_cfg_free(cfg);
-    ck_assert_msg(tgc_plan_validate(p, &err) == 0, "%s", err.msg);
-    return p;
+    static const char *const off[] = {"fold-bn", "fuse-bn-relu", "fuse-elementwise", "fuse-optimizer"};
+    return test_compile(text, off, fused ? 0 : 4);
 }
 
 static void feed(tgc_exec *x, const char *prog) {

@@ -9,6 +9,7 @@
 #include "frontend/frontend.h"
 #include "runtime/data.h"
 #include "runtime/executor.h"
+#include "test_compile.h"
 
 static const char *LENET =
     "model:\n"
@@ -41,23 +42,7 @@ static const char *RESNET =
     "  dataset: {type: FashionMNIST, data_prefix: nowhere, test_mode: true, pipeline: [{type: PackInputs}]}\n"
     "optim_wrapper: {optimizer: {type: SGD, lr: 0.05, momentum: 0.9, nesterov: true, weight_decay: 0.0001}}\n";
 
-static tgc_plan *compile_text(const char *text) {
-    tgc_err err;
-    tgc_cfg *cfg = tgc_cfg_parse(text, strlen(text), "test.yaml", &err);
-    ck_assert_msg(cfg, "%s", err.msg);
-    tgc_module m;
-    memset(&m, 0, sizeof m);
-    ck_assert_msg(tgc_frontend_build(cfg, &m, &err) == 0, "%s", err.msg);
-    tgc_pipeline_opts po;
-    memset(&po, 0, sizeof po);
-    ck_assert_msg(tgc_run_pipeline(&m, &po, &err) == 0, "%s", err.msg);
-    tgc_plan *p = tgc_plan_from_module(&m, cfg, &err);
-    ck_assert_msg(p, "%s", err.msg);
-    tgc_module_free(&m);
-    tgc_cfg_free(cfg);
-    ck_assert_msg(tgc_plan_validate(p, &err) == 0, "%s", err.msg);
-    return p;
-}
+static tgc_plan *compile_text(const char *text) { return test_compile(text, NULL, 0); }
 
 /* Fills the train inputs with a fixed random batch (seeded) and sets lr. */
 static void feed(tgc_exec *x, const tgc_plan *p, const char *prog, double lr) {
