@@ -46,8 +46,8 @@ typedef struct tgc_pass {
 } tgc_pass;
 
 /* The pipeline in order: verify, autodiff, optimizer, dce, cse, fold-bn, fuse-bn-relu, fuse-elementwise,
- * buckets (decides the grad slab order), fuse-optimizer, memplan (places every value), verify-plan
- * (placement checker). */
+ * buckets (decides the grad slab order), fuse-optimizer, schedule (op order for a low peak), memplan
+ * (places every value), verify-plan (placement checker). */
 extern const tgc_pass tgc_passes_table[];
 extern const int tgc_passes_table_len;
 const tgc_pass *tgc_pass_find(const char *name);
@@ -77,5 +77,8 @@ int tgc_pass_fold_bn(tgc_module *m, tgc_err *err);          /* eval: conv2d + ba
 int tgc_pass_fuse_bn_relu(tgc_module *m, tgc_err *err);     /* train: BN + relu (and their backward) as one op */
 int tgc_pass_fuse_elementwise(tgc_module *m, tgc_err *err); /* group ids on chains of elementwise ops */
 int tgc_pass_fuse_optimizer(tgc_module *m, tgc_err *err);   /* group ids on runs of optimizer updates */
+/* (Addition) Optional, between fuse-optimizer and memplan: a valid op order with a lower peak of live
+ * arena bytes (passes/schedule.c); never raises memplan's lower bound. */
+int tgc_pass_schedule(tgc_module *m, tgc_err *err);
 
 #endif

@@ -25,6 +25,9 @@ const tgc_pass tgc_passes_table[] = {
     {"buckets", "group gradients into all-reduce buckets in reverse production order", 0, tgc_pass_buckets},
     {"fuse-optimizer", "train: optimizer updates in gradient-slot order, grouped into multi-tensor updates", 1,
      tgc_pass_fuse_optimizer},
+    /* After everything that moves or groups ops, right before memplan, whose lower bound it lowers. */
+    {"schedule", "reorder ops greedily (operands dying first) to lower the peak of live arena bytes", 1,
+     tgc_pass_schedule},
     {"memplan", "place every value: state slabs, grad slab in bucket order, arena offsets by liveness", 0,
      tgc_pass_memplan},
     {"verify-plan", "check the placement: no two simultaneously live tensors overlap", 0,

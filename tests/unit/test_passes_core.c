@@ -452,9 +452,9 @@ static char *run_dump(tgc_module *m, const char *dump_after, const char **disabl
 }
 
 START_TEST(pipeline_runs_and_dumps) {
-    ck_assert_int_eq(tgc_passes_table_len, 12); /* 8 + the fusion passes (test_passes_fusion.c) */
+    ck_assert_int_eq(tgc_passes_table_len, 13); /* 8 + the fusion passes (test_passes_fusion.c) + schedule */
     ck_assert_str_eq(tgc_passes_table[0].name, "verify");
-    ck_assert_str_eq(tgc_passes_table[11].name, "verify-plan");
+    ck_assert_str_eq(tgc_passes_table[12].name, "verify-plan");
     ck_assert_ptr_null(tgc_pass_find("nope"));
     ck_assert(tgc_pass_find("dce")->optional && !tgc_pass_find("autodiff")->optional);
 
@@ -494,7 +494,7 @@ START_TEST(pipeline_errors) {
     ck_assert_int_lt(rc, 0);
     ck_assert_ptr_nonnull(strstr(err.msg, "'autodif'"));
     ck_assert_ptr_nonnull(strstr(err.msg, "verify, autodiff, optimizer, dce, cse, fold-bn, fuse-bn-relu, fuse-elementwise, buckets, "
-                                          "fuse-optimizer, memplan, verify-plan"));
+                                          "fuse-optimizer, schedule, memplan, verify-plan"));
     free(s);
     const char *d1[] = {"fusion"};
     s = run_dump(&m, NULL, d1, 1, &rc);
