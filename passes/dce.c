@@ -1,6 +1,7 @@
 /* passes/dce.c - dead code elimination: drops side-effect-free ops whose results nobody reads. */
 #include <stdlib.h>
 
+#include "passes/op_order.h"
 #include "passes/passes.h"
 
 /* Results that must survive although no op reads them: outputs and parameter gradients (the runtime
@@ -10,13 +11,7 @@ static int is_root(const tgc_value *v) { return v->is_output || v->grad_of >= 0;
 /* One reverse sweep reaches the fixpoint: in SSA program order every reader of a result comes after
  * its definer, so by the time an op is visited all of its readers have been decided. */
 static int dce_graph(tgc_module *m, tgc_graph *g) {
-    int *uses = tgc_calloc((size_t)g->n_vals + 1, sizeof(int));
-    for (int i = 0; i < g->n_ops; i++) {
-        const tgc_op *op = &g->ops[i];
-        if ((unsigned)op->code >= TGC_OP_COUNT) continue;
-        for (int j = 0; j < op->n_in; j++)
-            if (op->in[j] >= 0 && op->in[j] < g->n_vals) uses[op->in[j]]++;
-    }
+    int *uses = tgc_use_counts(g);
     int removed = 0;
     for (int i = g->n_ops - 1; i >= 0; i--) {
         tgc_op *op = &g->ops[i];
