@@ -50,16 +50,7 @@ def torch_child(cfg_path, shape, threads):
     base_rss = proc_status("VmRSS")
     import torch_models
     from torch.autograd import profiler_legacy
-    torch.set_num_threads(threads)
-    torch.manual_seed(0)
-    cfg = json.load(open(cfg_path))
-    model = torch_models.build(cfg)
-    model.train()
-    opt = torch_models.optimizer(cfg, model.parameters())
-    x = torch.rand(*shape) * 2 - 1
-    with torch.no_grad():
-        classes = model(x[:1]).shape[1]
-    y = torch.arange(shape[0]) % classes
+    model, opt, x, y = torch_models.synthetic_setup(json.load(open(cfg_path)), shape, threads)
 
     def step():
         loss = model.loss(model(x), y)

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """bench/train_step_vs_torch.py - tgc's CPU train step against PyTorch's, same machine, same thread count.
 
-For one config: compiles it, times tgc's train step (tgc_bench_step, or `tgc bench PLAN --json` when no
---bench is given and tgc has that command) and PyTorch's (forward, loss, backward, optimizer step on the
+For one config: compiles it, times tgc's train step (`tgc bench PLAN --json`, with `--profile` its
+per-op profile) and PyTorch's (forward, loss, backward, optimizer step on the
 same model - tests/numerics/torch_models.py - with the same batch, float32, NCHW), both after warm-up,
 and prints the median step time, img/s and the ratio tgc/PyTorch. See bench/README.md.
 """
@@ -20,46 +20,37 @@ sys.path.insert(0, os.path.join(ROOT, "tests", "numerics"))
 
 
 def find_default(name):
-    """build*/<name> or build*/tests/<name> under the repository, most recently built first."""
+    """build*/<name> under the repository, most recently built first."""
     cands = []
     for d in os.listdir(ROOT):
-        if d.startswith("build"):
-            for sub in ("", "tests"):
-                p = os.path.join(ROOT, d, sub, name)
-                if os.path.isfile(p) and os.access(p, os.X_OK):
-                    cands.append((os.path.getmtime(p), p))
+        p = os.path.join(ROOT, d, name)
+        if d.startswith("build") and os.path.isfile(p) and os.access(p, os.X_OK):
+            cands.append((os.path.getmtime(p), p))
     return max(cands)[1] if cands else None
 
 
-def tgc_step(args, plan, env):
-    """tgc's figures: a dict with img_per_s and step_ms_median (and the profile with --profile)."""
-    if args.bench:
-        cmd = [args.bench, plan, "--json", "--steps", str(args.steps), "--warmup", str(args.warmup),
-               "--threads", str(args.threads)]
-        if args.profile:
-            cmd.append("--profile")
-    else:
-        cmd = [args.tgc, "bench", plan, "--json"]
+def tgc_step(args, plan, env, tmp):
+    """tgc's figures from `tgc bench`: img_per_s, step_ms_median, and with --profile the per-op profile
+    ({op: {ms_per_step, calls_per_step}}) from the profiler's op_summary.json."""
+    cmd = [args.tgc, "bench", plan, "--json", "--iters", str(args.steps), "--warmup", str(args.warmup)]
+    prof_dir = os.path.join(tmp, "profile")
+    if args.profile:
+        cmd += ["--profile", prof_dir]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env).stdout
     d = json.loads(out.strip().splitlines()[-1])
-    ips = next(d[k] for k in ("img_per_s", "images_per_s", "imgs_per_s", "throughput") if k in d)
-    d["img_per_s"] = float(ips)
-    d.setdefault("step_ms_median", 1e3 * d.get("batch", 0) / d["img_per_s"] if d["img_per_s"] else 0)
-    return d
+    res = {"step_ms_median": d["train_ms_median"], "img_per_s": 1e3 * d["train_batch"] / d["train_ms_median"]}
+    if args.profile:
+        summary = json.load(open(os.path.join(prof_dir, "rank0", "op_summary.json")))
+        steps = summary["steps_profiled"]
+        res["profile"] = {o["op"]: {"ms_per_step": o["total_ms"] / steps, "calls_per_step": o["calls"] / steps}
+                          for o in summary["ops"]}
+    return res
 
 
 def torch_step(args, cfg, shape):
     import torch
     import torch_models
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(0)
-    model = torch_models.build(cfg)
-    model.train()
-    opt = torch_models.optimizer(cfg, model.parameters())
-    x = torch.rand(*shape) * 2 - 1
-    with torch.no_grad():
-        classes = model(x[:1]).shape[1]
-    y = torch.arange(shape[0]) % classes
+    model, opt, x, y = torch_models.synthetic_setup(cfg, shape, args.threads)
     times = []
     for s in range(args.warmup + args.steps):
         t0 = time.perf_counter()
@@ -82,8 +73,6 @@ def main():
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--rounds", type=int, default=1, help="alternate tgc and PyTorch this many times; best of each")
     ap.add_argument("--tgc", default=find_default("tgc"))
-    ap.add_argument("--bench", default=find_default("tgc_bench_step"),
-                    help="tgc_bench_step; empty to use `tgc bench PLAN --json`")
     ap.add_argument("--profile", action="store_true", help="also print tgc's time per op type")
     args = ap.parse_args()
     if not args.tgc:
@@ -106,7 +95,7 @@ def main():
         shape = next(i["shape"] for i in info["programs"]["train"]["inputs"] if i["name"] == "train/inputs")
         tg, th = None, None
         for _ in range(args.rounds):
-            a = tgc_step(args, plan, env)
+            a = tgc_step(args, plan, env, tmp)
             b = torch_step(args, cfg, shape)
             tg = a if tg is None or a["img_per_s"] > tg["img_per_s"] else tg
             th = b if th is None or b["img_per_s"] > th["img_per_s"] else th

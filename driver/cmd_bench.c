@@ -6,11 +6,13 @@
 #include "driver/driver.h"
 #include "runtime/data.h"
 #include "runtime/executor.h"
+#include "runtime/profile.h"
 
 typedef struct bench_opts {
     const char *plan;
     int64_t iters, warmup;
     int json;
+    const char *profile_dir; /* --profile DIR: the timed train steps through the profiler */
 } bench_opts;
 
 static int parse_count(const char *s, int64_t lo, int64_t *out) {
@@ -26,8 +28,13 @@ static int parse_args(int argc, char **argv, bench_opts *o) {
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) return 1;
+        const char *val;
+        int r;
         if (!strcmp(a, "--json")) {
             o->json = 1;
+        } else if ((r = tgc_opt_value("--profile", argc, argv, &i, &val))) {
+            if (r < 0 || !*val) return tgc_usage_error("bench", "bench: --profile needs a directory");
+            o->profile_dir = val;
         } else if (!strcmp(a, "--iters") || !strcmp(a, "--warmup")) {
             int64_t *dst = a[2] == 'i' ? &o->iters : &o->warmup;
             if (i + 1 >= argc || parse_count(argv[++i], a[2] == 'i' ? 1 : 0, dst))
@@ -64,20 +71,42 @@ static void fill_inputs(tgc_exec *x, const char *prog, int num_classes, double l
     if (lri >= 0) *(float *)tgc_exec_data(x, lri) = (float)lr;
 }
 
-/* Runs prog warmup + iters times; *secs is the timed part. */
-static int time_program(tgc_exec *x, const char *prog, const bench_opts *o, double *secs, tgc_err *err) {
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Runs prog warmup + iters times; *secs is the timed part and *median_ms the median timed step. With a
+ * profiler, each step is marked (it records after its own warm-up window). */
+static int time_program(tgc_exec *x, const char *prog, const bench_opts *o, tgc_profiler *prof, double *secs,
+                        double *median_ms, tgc_err *err) {
     int step = tgc_exec_input(x, prog, "step");
+    double *t = tgc_malloc(sizeof(double) * (size_t)o->iters);
+    *secs = 0;
     for (int64_t i = 0; i < o->warmup + o->iters; i++) {
-        if (i == o->warmup) *secs = tgc_now();
         if (step >= 0) *(float *)tgc_exec_data(x, step) = (float)(i + 1);
-        if (tgc_exec_run(x, prog, err) < 0) return -1;
+        if (prof) tgc_profiler_step_begin(prof, i + 1);
+        double t0 = tgc_now();
+        int rc = tgc_exec_run(x, prog, err);
+        double dt = tgc_now() - t0;
+        if (prof) tgc_profiler_step_end(prof);
+        if (rc < 0) {
+            free(t);
+            return -1;
+        }
+        if (i >= o->warmup) {
+            t[i - o->warmup] = dt;
+            *secs += dt;
+        }
     }
-    *secs = tgc_now() - *secs;
+    qsort(t, (size_t)o->iters, sizeof *t, cmp_double);
+    *median_ms = 1e3 * (o->iters % 2 ? t[o->iters / 2] : 0.5 * (t[o->iters / 2 - 1] + t[o->iters / 2]));
+    free(t);
     return 0;
 }
 
 int tgc_cmd_bench(int argc, char **argv) {
-    bench_opts o = {NULL, 20, 3, 0};
+    bench_opts o = {NULL, 20, 3, 0, NULL};
     int pr = parse_args(argc, argv, &o);
     if (pr == 1) {
         tgc_usage("bench", stdout);
@@ -86,6 +115,7 @@ int tgc_cmd_bench(int argc, char **argv) {
     if (pr) return pr;
     tgc_err err = {{0}};
     tgc_exec *x = NULL;
+    tgc_profiler *prof = NULL;
     tgc_plan *p = tgc_plan_load(o.plan, &err);
     int threads = tgc_train_threads();
     tgc_exec_opts xo = {threads, 0};
@@ -95,33 +125,43 @@ int tgc_cmd_bench(int argc, char **argv) {
     int classes = 0, logits = tgc_exec_output(x, "eval");
     if (logits >= 0 && tgc_exec_tensor(x, logits)->type.shape.rank == 2)
         classes = (int)tgc_exec_tensor(x, logits)->type.shape.d[1];
-    double t_train = 0, t_eval = 0;
+    if (o.profile_dir) {
+        tgc_profiler_limits lim = {(int)o.warmup, (int)o.iters, TGC_PROFILE_DEFAULT_MAX_EVENTS};
+        if (!(prof = tgc_profiler_new(p, 0, &err)) || tgc_profiler_set_limits(prof, &lim, &err) < 0) goto fail;
+        tgc_exec_on_instr(x, tgc_profiler_on_instr, prof);
+    }
+    double t_train = 0, t_eval = 0, med_train = 0, med_eval = 0;
     if (tr) {
         fill_inputs(x, "train", classes, p->optim.lr);
-        if (time_program(x, "train", &o, &t_train, &err) < 0) goto fail;
+        if (time_program(x, "train", &o, prof, &t_train, &med_train, &err) < 0) goto fail;
     }
+    tgc_exec_on_instr(x, NULL, NULL); /* the profile covers the train step */
+    if (prof && tgc_profiler_write(prof, o.profile_dir, &err) < 0) goto fail;
     if (ev) {
         fill_inputs(x, "eval", classes, p->optim.lr);
-        if (time_program(x, "eval", &o, &t_eval, &err) < 0) goto fail;
+        if (time_program(x, "eval", &o, NULL, &t_eval, &med_eval, &err) < 0) goto fail;
     }
     double tr_ips = tr ? (double)(tr->batch * o.iters) / t_train : 0, ev_ips = ev ? (double)(ev->batch * o.iters) / t_eval : 0;
     double tr_ms = tr ? t_train * 1e3 / (double)o.iters : 0, ev_ms = ev ? t_eval * 1e3 / (double)o.iters : 0;
     if (o.json) {
         printf("{\"train_img_per_s\": %.2f, \"eval_img_per_s\": %.2f, \"threads\": %d, \"train_ms_per_step\": %.3f, "
-               "\"eval_ms_per_step\": %.3f, \"train_batch\": %lld, \"eval_batch\": %lld, \"iters\": %lld}\n",
-               tr_ips, ev_ips, threads, tr_ms, ev_ms, (long long)(tr ? tr->batch : 0), (long long)(ev ? ev->batch : 0),
-               (long long)o.iters);
+               "\"eval_ms_per_step\": %.3f, \"train_ms_median\": %.3f, \"eval_ms_median\": %.3f, "
+               "\"train_batch\": %lld, \"eval_batch\": %lld, \"iters\": %lld}\n",
+               tr_ips, ev_ips, threads, tr_ms, ev_ms, med_train, med_eval, (long long)(tr ? tr->batch : 0),
+               (long long)(ev ? ev->batch : 0), (long long)o.iters);
     } else {
         if (tr) printf("train: %.1f img/s, %.2f ms/step (batch %lld)\n", tr_ips, tr_ms, (long long)tr->batch);
         if (ev) printf("eval:  %.1f img/s, %.2f ms/step (batch %lld)\n", ev_ips, ev_ms, (long long)ev->batch);
         printf("threads: %d, %lld timed steps after %lld warm-up steps, synthetic inputs\n", threads, (long long)o.iters,
                (long long)o.warmup);
     }
+    tgc_profiler_free(prof);
     tgc_exec_free(x);
     tgc_plan_free(p);
     return TGC_EXIT_OK;
 fail:
     fprintf(stderr, "tgc: %s\n", err.msg);
+    tgc_profiler_free(prof);
     tgc_exec_free(x);
     tgc_plan_free(p);
     return TGC_EXIT_ERROR;

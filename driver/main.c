@@ -88,13 +88,14 @@ static const char train_usage[] =
     "Compiles CONFIG in memory (--cfg-options apply to the compile too) and trains it as `tgc run`.\n";
 
 static const char bench_usage[] =
-    "usage: tgc bench PLAN [--iters N] [--warmup N] [--json]\n"
+    "usage: tgc bench PLAN [--iters N] [--warmup N] [--json] [--profile DIR]\n"
     "\n"
     "Times the train step and the eval step on seeded synthetic inputs (no data loading).\n"
     "\n"
     "  --iters N    timed steps of each program (default 20)\n"
     "  --warmup N   untimed steps first (default 3)\n"
-    "  --json       {\"train_img_per_s\": ..., \"eval_img_per_s\": ..., \"threads\": ...}\n";
+    "  --json       {\"train_img_per_s\": ..., \"eval_img_per_s\": ..., \"threads\": ..., medians ...}\n"
+    "  --profile DIR  profile the timed train steps: DIR/rank0/trace.json, op_summary.txt/.json, memory\n";
 
 int tgc_usage(const char *command, FILE *f) {
     if (!command) fputs(overview, f);

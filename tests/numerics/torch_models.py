@@ -308,3 +308,19 @@ def optim_state_names(cfg):
     if o["type"] == "SGD":
         return ["momentum_buffer"] if num(o.get("momentum", 0) or 0) > 0 else []
     return ["exp_avg", "exp_avg_sq"]
+
+
+def synthetic_setup(cfg, shape, threads):
+    """For the benchmarks: the model in training mode, its optimizer, and a fixed synthetic batch
+    (images uniform in [-1, 1), labels cycling over the classes), with torch seeded and threads set."""
+    import torch
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    model = build(cfg)
+    model.train()
+    opt = optimizer(cfg, model.parameters())
+    x = torch.rand(*shape) * 2 - 1
+    with torch.no_grad():
+        classes = model(x[:1]).shape[1]
+    y = torch.arange(shape[0]) % classes
+    return model, opt, x, y
