@@ -4,9 +4,9 @@
 #include <string.h>
 
 #include "driver/driver.h"
-#include "runtime/data.h"
-#include "runtime/executor.h"
-#include "runtime/profile.h"
+#include "runtime/data/data.h"
+#include "runtime/exec/executor.h"
+#include "runtime/profile/profile.h"
 
 typedef struct bench_opts {
     const char *plan;

@@ -4,7 +4,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "backend/plan.h"
+#include "plan/plan.h"
 #include "driver/driver.h"
 #include "frontend/frontend.h"
 

@@ -1,7 +1,7 @@
 /* driver/cmd_inspect.c - `tgc inspect PLAN [--json]`: load, validate and print a plan. */
 #include <string.h>
 
-#include "backend/plan.h"
+#include "plan/plan.h"
 #include "driver/driver.h"
 
 int tgc_cmd_inspect(int argc, char **argv) {

@@ -4,7 +4,7 @@
 #include <string.h>
 
 #include "driver/driver.h"
-#include "runtime/dist.h"
+#include "runtime/dist/dist.h"
 #ifdef TGC_HAVE_CUDA
 #include "backend/cuda/cuda_backend.h"
 #endif

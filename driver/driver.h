@@ -4,8 +4,8 @@
 
 #include <stdio.h>
 
-#include "backend/plan.h"
-#include "runtime/train.h"
+#include "plan/plan.h"
+#include "runtime/runner/train.h"
 
 /* Exit codes: success, an error in the work (bad config, bad plan, I/O), a usage error. */
 enum { TGC_EXIT_OK = 0, TGC_EXIT_ERROR = 1, TGC_EXIT_USAGE = 2 };
@@ -26,7 +26,7 @@ typedef struct tgc_run_args {
     int n_options;
     int no_pin_memory, no_persistent_workers;
     const char *device; /* "cpu" (default) or "cuda" */
-    /* Several processes (driver/launch.c, runtime/dist.h). */
+    /* Several processes (driver/launch.c, runtime/dist/dist.h). */
     const char *verb;     /* "run" or "train": the workers' command */
     int argc;             /* the command's arguments (argv[0] = the command), for the workers' command line */
     char **argv;

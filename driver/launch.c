@@ -19,7 +19,7 @@
 #include <unistd.h>
 
 #include "driver/driver.h"
-#include "runtime/dist.h"
+#include "runtime/dist/dist.h"
 
 extern char **environ;
 
@@ -131,7 +131,7 @@ int tgc_launch_workers(tgc_run_args *a) {
     if (world == 1) return -1; /* one process: train here */
 
     /* The token: random on one node; on several, every node derives the same one from the plan,
-     * the port and TGC_JOB_TOKEN (runtime/dist.h). */
+     * the port and TGC_JOB_TOKEN (runtime/dist/dist.h). */
     char token[TGC_DIST_MAX_ADDR];
     const char *user = getenv("TGC_JOB_TOKEN");
     if (ne.nnodes > 1) snprintf(token, sizeof token, "%s", user ? user : "");

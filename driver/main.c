@@ -4,7 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "backend/plan.h"
+#include "plan/plan.h"
 #include "driver/driver.h"
 
 static const char overview[] =

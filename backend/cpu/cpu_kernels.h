@@ -6,7 +6,7 @@
  *     relu/tanh forward and backward, matmul (every trans_a/trans_b combination, through strides).
  *   own threaded loops (a small pthread pool, static partitioning): bias_add, bias_grad, add, scale,
  *     global_avg_pool (+bwd), softmax_cross_entropy (+bwd), fill, cast, reshape, the optimizer updates,
- *     max_pool2d_bwd and the avg-pool cases oneDNN's divisor does not cover (see cpu_pool.c).
+ *     max_pool2d_bwd and the avg-pool cases oneDNN's divisor does not cover (see cpu_pooling.c).
  *
  * Layout: every tensor is contiguous, NCHW for 4-D activations, OIHW for conv weights, row-major 2-D for
  * matmul. Compute ops take f32; cast converts between all dtypes (f32, f16, bf16, i32, i64, u8), fill and

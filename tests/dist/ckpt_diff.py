@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""tests/dist/ckpt_diff.py - compares the f32 tensors of two tgc checkpoints (runtime/checkpoint.h layout).
+"""tests/dist/ckpt_diff.py - compares the f32 tensors of two tgc checkpoints (runtime/io/checkpoint.h layout).
 
 usage: ckpt_diff.py A.ckpt B.ckpt [--prefix NAME_PREFIX ...] [--max-rel X] [--exact]
 Prints the largest relative difference (|a - b| / (max |a| + 1e-12), per tensor) and exits 1 when it is over

@@ -17,9 +17,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backend/plan.h"
-#include "runtime/checkpoint.h"
-#include "runtime/executor.h"
+#include "plan/plan.h"
+#include "runtime/io/checkpoint.h"
+#include "runtime/exec/executor.h"
 
 /* Owned copies of tensor data taken after a step (the writer only borrows pointers until save). */
 typedef struct snapshots {

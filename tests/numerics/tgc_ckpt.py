@@ -1,4 +1,4 @@
-"""tests/numerics/tgc_ckpt.py - reads and writes tgc's checkpoint container (runtime/checkpoint.h) with numpy.
+"""tests/numerics/tgc_ckpt.py - reads and writes tgc's checkpoint container (runtime/io/checkpoint.h) with numpy.
 
 Layout (little-endian, version 1): a 64-byte header (magic "TGCCKPT\\0", u32 version, u32 plan checksum,
 u32 tensor count, u32 CRC-32 of the file with this field zeroed, u64 file size, u64 meta length, u64

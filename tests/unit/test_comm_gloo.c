@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "runtime/comm.h"
+#include "runtime/dist/comm/comm.h"
 #include "test_comm_util.h"
 
 #define N 50000 /* more than one of Gloo's segments for 3 ranks */

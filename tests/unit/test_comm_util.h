@@ -21,7 +21,7 @@
 #include <unistd.h>
 
 #include "common/util.h"
-#include "runtime/store.h"
+#include "runtime/dist/store/store.h"
 
 #define RANK_PORT_BUSY 99
 #define RANK_KILLED (-9)  /* exit code recorded for a child killed by SIGKILL */

@@ -7,7 +7,7 @@
 #include <check.h>
 #include <string.h>
 
-#include "backend/plan.h"
+#include "plan/plan.h"
 #include "frontend/frontend.h"
 
 static tgc_plan *test_compile(const char *text, const char *const *disabled, int n_disabled) {

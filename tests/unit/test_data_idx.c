@@ -6,7 +6,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "runtime/data.h"
+#include "runtime/data/data.h"
 
 static char tmpdir[512];
 

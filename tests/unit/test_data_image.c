@@ -8,7 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "runtime/data.h"
+#include "runtime/data/data.h"
 
 static char tmpdir[512];
 

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "runtime/data.h"
+#include "runtime/data/data.h"
 
 START_TEST(sampler_permutation_and_shards) {
     tgc_err err;

@@ -2,7 +2,7 @@
 #include <check.h>
 #include <stdlib.h>
 
-#include "runtime/data.h"
+#include "runtime/data/data.h"
 
 /* Known-answer vectors published with Random123 (kat_vectors, "philox4x32 10" lines): counter, key, output. */
 START_TEST(philox_known_answers) {

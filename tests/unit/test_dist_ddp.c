@@ -8,10 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "backend/plan.h"
+#include "plan/plan.h"
 #include "frontend/frontend.h"
-#include "runtime/data.h"
-#include "runtime/dist.h"
+#include "runtime/data/data.h"
+#include "runtime/dist/dist.h"
 #include "test_comm_util.h"
 
 static const char *LENET =

@@ -4,7 +4,7 @@
 #include <signal.h>
 #include <string.h>
 
-#include "runtime/dist.h"
+#include "runtime/dist/dist.h"
 
 /* An environment as a NULL-ended list of "NAME=VALUE". */
 static const char *lookup(void *ctx, const char *name) {

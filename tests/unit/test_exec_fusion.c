@@ -5,10 +5,10 @@
 #include <math.h>
 #include <string.h>
 
-#include "backend/plan.h"
+#include "plan/plan.h"
 #include "frontend/frontend.h"
-#include "runtime/data.h"
-#include "runtime/executor.h"
+#include "runtime/data/data.h"
+#include "runtime/exec/executor.h"
 #include "test_compile.h"
 
 static const char *RESNET =

@@ -5,7 +5,7 @@
 #include <check.h>
 #include <string.h>
 
-#include "backend/plan.h"
+#include "plan/plan.h"
 
 /* train: logits = x @ w + b, loss = CE(logits, labels); eval: the same forward, logits out. The real
  * pipeline adds the backward, the SGD update, buckets and the memory plan. */

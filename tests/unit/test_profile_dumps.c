@@ -9,12 +9,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "backend/plan.h"
+#include "plan/plan.h"
 #include "frontend/frontend.h"
-#include "runtime/data.h"
-#include "runtime/executor.h"
+#include "runtime/data/data.h"
+#include "runtime/exec/executor.h"
 #include "test_compile.h"
-#include "runtime/profile.h"
+#include "runtime/profile/profile.h"
 #include "test_profile_json.h"
 
 static const char *LENET =

@@ -7,7 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "runtime/checkpoint.h"
+#include "runtime/io/checkpoint.h"
 
 #define PLAN 0xC0FFEE11u
 

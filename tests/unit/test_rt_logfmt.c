@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "runtime/logfmt.h"
+#include "runtime/io/logfmt.h"
 
 static void eq_free(char *got, const char *want) {
     ck_assert_msg(strcmp(got, want) == 0, "\n got: '%s'\nwant: '%s'", got, want);

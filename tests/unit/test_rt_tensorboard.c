@@ -7,7 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "runtime/tensorboard.h"
+#include "runtime/io/tensorboard.h"
 
 START_TEST(crc32c_known_answer) {
     ck_assert_uint_eq(tgc_crc32c(0, "123456789", 9), 0xE3069283u);

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "runtime/hooks.h"
+#include "runtime/runner/hooks.h"
 
 static tgc_cfg *parse(const char *yaml) {
     tgc_err err;

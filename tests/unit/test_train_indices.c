@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "runtime/data.h"
+#include "runtime/data/data.h"
 
 static char tmpdir[512];
 

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "runtime/train.h"
+#include "runtime/runner/train.h"
 
 START_TEST(allowed_keys) {
     static const char *const ok[] = {

@@ -1,0 +1,101 @@
+/* plan/plan.h - plan.bin, the contract between the compiler and the runtime.
+ *
+ * File layout (all integers little-endian):
+ *   header (64 bytes): magic "TGCPLAN\0", u32 version, u32 n_sections, u64 file_size,
+ *                      u32 crc32 of the whole file with this field zeroed, u32 flags, padding
+ *   section table: n_sections x { u32 kind, u32 reserved, u64 offset, u64 size }
+ *   sections, each starting on a 64-byte boundary:
+ *     META     typed key/values (target, batch sizes, input shape, slab sizes, compiler version)
+ *     CONFIG   the resolved config tree (tgc_cfg_serialize): data pipeline, schedule, hooks, defaults
+ *     TENSORS  the tensor table: name, kind, dtype, shape, slab, offset, bytes, init spec, multipliers
+ *     PROGRAM  one per program (train, eval): instructions, outputs, memory stats, buckets
+ *     KERNELS  generated kernel sources (none yet)
+ * A file that is truncated, fails its checksum, has another magic or a newer version, or whose tables
+ * point outside the file is refused with a message that says which.
+ */
+#ifndef TGC_BACKEND_PLAN_H
+#define TGC_BACKEND_PLAN_H
+
+#include <stdint.h>
+
+#include "frontend/cfg.h"
+#include "ir/ir.h"
+#include "passes/passes.h"
+
+#define TGC_PLAN_MAGIC "TGCPLAN"
+#define TGC_PLAN_VERSION 1
+
+typedef struct tgc_plan_tensor {
+    char *name;         /* owned; state-dict name for state/inputs, "train/%17" style for temps */
+    tgc_val_kind kind;
+    tgc_type type;
+    tgc_slab slab;
+    uint64_t offset, bytes;
+    tgc_init init;      /* init.desc owned */
+    int grad_of;        /* tensor index of the parameter, or -1 */
+    double lr_mult, decay_mult;
+} tgc_plan_tensor;
+
+typedef struct tgc_instr {
+    tgc_opcode code;
+    int n_in, in[TGC_MAX_IN];    /* tensor indices */
+    int n_out, out[TGC_MAX_OUT]; /* tensor indices */
+    tgc_attrs attrs;
+    char *scope; /* owned, may be NULL */
+    int group;
+} tgc_instr;
+
+typedef struct tgc_plan_bucket {
+    int n;
+    int *tensors; /* owned; tensor indices */
+    uint64_t offset, bytes;
+    int ready_instr; /* the collective is issued right after this instruction */
+} tgc_plan_bucket;
+
+typedef struct tgc_program {
+    char *name; /* owned: "train", "eval" */
+    int n_instr;
+    tgc_instr *instr; /* owned */
+    int n_outputs;
+    int *outputs; /* owned; tensor indices (train: loss; eval: logits) */
+    int n_inputs;
+    int *inputs;  /* owned; tensor indices of step inputs: images, labels, lr, step */
+    tgc_mem_stats mem;
+    int n_buckets;
+    tgc_plan_bucket *buckets; /* owned */
+    int64_t batch;
+} tgc_program;
+
+typedef struct tgc_plan {
+    char *target; /* "cpu" or "cuda" (every plan runs on both; this is what it was tuned for) */
+    int n_tensors;
+    tgc_plan_tensor *tensors;
+    int n_programs;
+    tgc_program *programs;
+    uint64_t slab_bytes[TGC_SLAB_COUNT]; /* ARENA = max over programs */
+    tgc_optim_spec optim;
+    tgc_cfg *config; /* owned; the resolved config */
+    int64_t params;  /* exact trainable parameter count */
+    double macs_per_sample, flops_per_sample; /* forward, per image */
+    uint32_t checksum; /* of the file it was read from / written to */
+} tgc_plan;
+
+/* Lowers a module that has been through the pipeline into a plan (takes a clone of cfg). */
+tgc_plan *tgc_plan_from_module(const tgc_module *m, const tgc_cfg *cfg, tgc_err *err);
+void tgc_plan_free(tgc_plan *p);
+
+int tgc_plan_serialize(const tgc_plan *p, tgc_buf *out, tgc_err *err);
+tgc_plan *tgc_plan_deserialize(const uint8_t *data, size_t len, const char *name, tgc_err *err);
+int tgc_plan_save(const tgc_plan *p, const char *path, tgc_err *err);   /* atomic */
+tgc_plan *tgc_plan_load(const char *path, tgc_err *err);
+/* Structural checks of a loaded plan: indices in range, shapes consistent with op inference, placed
+ * tensors inside their slabs, no two simultaneously live arena tensors overlapping. */
+int tgc_plan_validate(const tgc_plan *p, tgc_err *err);
+const tgc_program *tgc_plan_program(const tgc_plan *p, const char *name);
+
+/* `tgc inspect`: for people, and --json (params, flops_per_sample, macs_per_sample, programs,
+ * memory{arena_bytes, lower_bound_bytes, naive_bytes}, buckets[{bytes, tensors}]). */
+void tgc_plan_print(const tgc_plan *p, FILE *f);
+void tgc_plan_print_json(const tgc_plan *p, FILE *f);
+
+#endif

@@ -1,0 +1,368 @@
+/* runtime/data/data_loader.c - the batch loader: worker threads, an ordered bounded prefetch queue, owned buffers. */
+#include "runtime/data/data.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* How it stays deterministic and bounded: batches are claimed in order by whichever worker is free, each
+ * claim takes one of nbuf buffers, and the caller receives them strictly in batch order from a ring indexed
+ * by batch number. The content of batch b depends only on (seed, epoch, b), never on which thread built it.
+ * At most nbuf batches exist at once, so memory is fixed after creation. */
+
+typedef struct slot {
+    tgc_batch *batch; /* the finished batch (or its buffer, when it failed) */
+    int ready, failed;
+    tgc_err err;
+} slot;
+
+typedef struct worker {
+    tgc_loader *l;
+    pthread_t thread;
+    tgc_image img, scratch;
+} worker;
+
+struct tgc_loader {
+    const tgc_dataset *ds;
+    tgc_dataset *owned_ds;
+    tgc_loader_opts o;
+    tgc_sampler sampler;
+    int c, h, w;
+    size_t sample_floats;
+
+    int nbuf;
+    tgc_batch *bufs;
+    tgc_batch **free_bufs;
+    int nfree;
+    slot *ring; /* nbuf slots, batch b in ring[b % nbuf] */
+
+    int *idx, *pos; /* this rank's epoch order (dataset index and padded position) */
+    int nb;         /* batches per epoch */
+    uint32_t epoch;
+    int claim_next, consume_next, stop, inflight;
+    int active, shutdown, failed;
+    tgc_err fail_err; /* the delivered failure, repeated until the next epoch */
+
+    pthread_mutex_t mu;
+    pthread_cond_t work_cv, ready_cv;
+    worker *workers;
+    int nworkers, threads_started;
+    tgc_image img, scratch; /* for num_workers == 0 */
+};
+
+/* Builds batch b into buf. Runs without the lock: it reads only what begin_epoch does not change while a
+ * batch is in flight. */
+static int build_batch(tgc_loader *l, int b, tgc_batch *buf, tgc_image *img, tgc_image *scratch, tgc_err *err) {
+    int bs = l->o.batch_size, first = b * bs;
+    int n = TGC_MIN(bs, l->sampler.num_samples - first);
+    for (int i = 0; i < n; i++) {
+        int k = first + i;
+        tgc_rng rng;
+        tgc_rng_init(&rng, l->o.seed, l->epoch, (uint32_t)l->pos[k], TGC_RNG_AUGMENT);
+        int32_t label;
+        if (tgc_dataset_get(l->ds, l->idx[k], img, scratch, &rng, &label, err))
+            return tgc_err_prefix(err, "epoch %u, batch %d", l->epoch, b);
+        if (img->c != l->c || img->h != l->h || img->w != l->w) {
+            char name[512];
+            tgc_dataset_sample_name(l->ds, l->idx[k], name, sizeof name);
+            return tgc_fail(err, "%s: after the pipeline the image is %dx%dx%d (CxHxW) but the batch shape is %dx%dx%d "
+                            "(from sample 0); add a Resize or crop to make every sample the same size",
+                            name, img->c, img->h, img->w, l->c, l->h, l->w);
+        }
+        if (tgc_normalize_image(&l->o.norm, img, buf->images + (size_t)i * l->sample_floats, err)) return -1;
+        buf->labels[i] = label;
+    }
+    buf->n = n;
+    buf->index = b;
+    buf->epoch = l->epoch;
+    return 0;
+}
+
+static void *worker_main(void *arg) {
+    worker *w = arg;
+    tgc_loader *l = w->l;
+    pthread_mutex_lock(&l->mu);
+    for (;;) {
+        while (!l->shutdown && !(l->active && l->claim_next < l->stop && l->nfree > 0))
+            pthread_cond_wait(&l->work_cv, &l->mu);
+        if (l->shutdown) break;
+        int b = l->claim_next++;
+        tgc_batch *buf = l->free_bufs[--l->nfree];
+        l->inflight++;
+        pthread_mutex_unlock(&l->mu);
+        tgc_err err;
+        err.msg[0] = 0;
+        int rc = build_batch(l, b, buf, &w->img, &w->scratch, &err);
+        pthread_mutex_lock(&l->mu);
+        l->inflight--;
+        slot *s = &l->ring[b % l->nbuf];
+        s->batch = buf;
+        s->ready = 1;
+        s->failed = rc < 0;
+        if (rc < 0) {
+            s->err = err;
+            if (l->stop > b + 1) l->stop = b + 1; /* nothing after a failed batch is worth building */
+        }
+        pthread_cond_broadcast(&l->ready_cv);
+    }
+    pthread_mutex_unlock(&l->mu);
+    return NULL;
+}
+
+void tgc_loader_free(tgc_loader *l) {
+    if (!l) return;
+    pthread_mutex_lock(&l->mu);
+    l->shutdown = 1;
+    pthread_cond_broadcast(&l->work_cv);
+    pthread_mutex_unlock(&l->mu);
+    for (int i = 0; i < l->threads_started; i++) pthread_join(l->workers[i].thread, NULL);
+    for (int i = 0; i < l->nworkers; i++) {
+        tgc_image_free(&l->workers[i].img);
+        tgc_image_free(&l->workers[i].scratch);
+    }
+    for (int i = 0; i < l->nbuf; i++) {
+        free(l->bufs[i].images);
+        free(l->bufs[i].labels);
+    }
+    pthread_mutex_destroy(&l->mu);
+    pthread_cond_destroy(&l->work_cv);
+    pthread_cond_destroy(&l->ready_cv);
+    tgc_image_free(&l->img);
+    tgc_image_free(&l->scratch);
+    free(l->workers);
+    free(l->bufs);
+    free(l->free_bufs);
+    free(l->ring);
+    free(l->idx);
+    free(l->pos);
+    tgc_dataset_free(l->owned_ds);
+    free(l);
+}
+
+tgc_loader *tgc_loader_new(const tgc_dataset *ds, const tgc_loader_opts *o, tgc_err *err) {
+    if (o->batch_size < 1 || o->batch_size > 1 << 20) {
+        tgc_fail(err, "loader: batch_size %d is outside 1..%d", o->batch_size, 1 << 20);
+        return NULL;
+    }
+    if (o->num_workers < 0 || o->num_workers > 256 || o->prefetch_factor < 0 || o->prefetch_factor > 64) {
+        tgc_fail(err, "loader: num_workers %d (0..256) or prefetch_factor %d (0..64) out of range", o->num_workers,
+                 o->prefetch_factor);
+        return NULL;
+    }
+    tgc_loader *l = tgc_calloc(1, sizeof *l);
+    l->ds = ds;
+    l->o = *o;
+    if (l->o.prefetch_factor == 0) l->o.prefetch_factor = 2;
+    pthread_mutex_init(&l->mu, NULL);
+    pthread_cond_init(&l->work_cv, NULL);
+    pthread_cond_init(&l->ready_cv, NULL);
+    if (tgc_sampler_init(&l->sampler, tgc_dataset_len(ds), o->shuffle, o->seed, o->round_up, o->rank, o->world, err))
+        goto fail;
+    l->nb = o->train ? l->sampler.num_samples / o->batch_size
+                     : (l->sampler.num_samples + o->batch_size - 1) / o->batch_size;
+    if (l->nb == 0) {
+        tgc_fail(err, "loader: rank %d gets %d samples per epoch, fewer than one training batch of %d", o->rank,
+                 l->sampler.num_samples, o->batch_size);
+        goto fail;
+    }
+    /* The batch shape: sample 0 through the pipeline. */
+    tgc_rng rng;
+    tgc_rng_init(&rng, o->seed, 0, 0, TGC_RNG_AUGMENT);
+    int32_t label;
+    if (tgc_dataset_get(ds, 0, &l->img, &l->scratch, &rng, &label, err)) goto fail;
+    l->c = l->img.c;
+    l->h = l->img.h;
+    l->w = l->img.w;
+    l->sample_floats = (size_t)l->c * l->h * l->w;
+    if (o->norm.n > 1 && o->norm.n != l->c) {
+        tgc_fail(err, "data_preprocessor: %d mean/std values but the images have %d channels", o->norm.n, l->c);
+        goto fail;
+    }
+    l->idx = tgc_malloc(sizeof(int) * (size_t)l->sampler.num_samples);
+    l->pos = tgc_malloc(sizeof(int) * (size_t)l->sampler.num_samples);
+    /* Workers fill prefetch_factor batches each; 2 more let the caller hold a batch while the next is taken. */
+    l->nbuf = o->num_workers ? o->num_workers * l->o.prefetch_factor + 2 : 2;
+    l->bufs = tgc_calloc((size_t)l->nbuf, sizeof *l->bufs);
+    l->free_bufs = tgc_calloc((size_t)l->nbuf, sizeof *l->free_bufs);
+    l->ring = tgc_calloc((size_t)l->nbuf, sizeof *l->ring);
+    for (int i = 0; i < l->nbuf; i++) {
+        l->bufs[i].images = tgc_malloc(sizeof(float) * l->sample_floats * (size_t)o->batch_size);
+        l->bufs[i].labels = tgc_malloc(sizeof(int32_t) * (size_t)o->batch_size);
+        l->free_bufs[l->nfree++] = &l->bufs[i];
+    }
+    l->nworkers = o->num_workers;
+    l->workers = tgc_calloc((size_t)(l->nworkers ? l->nworkers : 1), sizeof *l->workers);
+    for (int i = 0; i < l->nworkers; i++) {
+        l->workers[i].l = l;
+        if (pthread_create(&l->workers[i].thread, NULL, worker_main, &l->workers[i])) {
+            tgc_fail(err, "loader: cannot start worker thread %d", i);
+            goto fail;
+        }
+        l->threads_started++;
+    }
+    return l;
+fail:
+    tgc_loader_free(l);
+    return NULL;
+}
+
+tgc_loader *tgc_loader_open(const tgc_cfg *dl, const tgc_cfg *pre, int train, uint64_t default_seed, int rank,
+                            int world, tgc_err *err) {
+    if (!dl || dl->kind != TGC_CFG_MAP) {
+        if (dl) tgc_cfg_fail(err, dl, "a dataloader must be a map, got a %s", tgc_cfg_kind_name(dl->kind));
+        else tgc_fail(err, "no dataloader given");
+        return NULL;
+    }
+    tgc_loader_opts o = {0};
+    int64_t bs, nw, pf, seed;
+    if (tgc_cfg_int(dl, "batch_size", -1, &bs, err) || tgc_cfg_int(dl, "num_workers", 0, &nw, err) ||
+        tgc_cfg_int(dl, "prefetch_factor", 2, &pf, err) || tgc_normalize_from_cfg(pre, &o.norm, err))
+        return NULL;
+    if (bs < 1 || bs > 1 << 20) {
+        const tgc_cfg *c = tgc_cfg_get(dl, "batch_size");
+        tgc_cfg_fail(err, c ? c : dl, c ? "batch_size must be in 1..%d" : "missing batch_size (1..%d)", 1 << 20);
+        return NULL;
+    }
+    if (nw < 0 || nw > 256 || pf < 1 || pf > 64) {
+        tgc_cfg_fail(err, dl, "num_workers must be in 0..256 and prefetch_factor in 1..64");
+        return NULL;
+    }
+    o.batch_size = (int)bs;
+    o.num_workers = (int)nw;
+    o.prefetch_factor = (int)pf;
+    o.train = train;
+    o.rank = rank;
+    o.world = world;
+    o.shuffle = train;
+    o.round_up = 1;
+    seed = (int64_t)default_seed;
+    const tgc_cfg *sm = tgc_cfg_get(dl, "sampler");
+    if (sm && sm->kind != TGC_CFG_NULL) {
+        const char *type;
+        if (sm->kind != TGC_CFG_MAP) {
+            tgc_cfg_fail(err, sm, "sampler must be a map");
+            return NULL;
+        }
+        if (tgc_cfg_str(sm, "type", "DefaultSampler", &type, err)) return NULL;
+        const char *dot = strrchr(type, '.');
+        if (strcmp(dot ? dot + 1 : type, "DefaultSampler")) {
+            tgc_cfg_fail(err, tgc_cfg_get(sm, "type"), "unsupported sampler '%s' (supported: DefaultSampler)", type);
+            return NULL;
+        }
+        if (tgc_cfg_bool(sm, "shuffle", 1, &o.shuffle, err) || tgc_cfg_bool(sm, "round_up", 1, &o.round_up, err) ||
+            tgc_cfg_int(sm, "seed", seed, &seed, err))
+            return NULL;
+    }
+    o.seed = (uint64_t)seed;
+    tgc_dataset *ds = tgc_dataset_open(tgc_cfg_get(dl, "dataset"), err);
+    if (!ds) {
+        if (!tgc_cfg_get(dl, "dataset")) tgc_cfg_fail(err, dl, "missing dataset");
+        return NULL;
+    }
+    tgc_loader *l = tgc_loader_new(ds, &o, err);
+    if (!l) {
+        tgc_dataset_free(ds);
+        return NULL;
+    }
+    l->owned_ds = ds;
+    return l;
+}
+
+void tgc_loader_shape(const tgc_loader *l, int *c, int *h, int *w) {
+    *c = l->c;
+    *h = l->h;
+    *w = l->w;
+}
+int tgc_loader_batch_size(const tgc_loader *l) { return l->o.batch_size; }
+int tgc_loader_num_batches(const tgc_loader *l) { return l->nb; }
+const tgc_dataset *tgc_loader_dataset(const tgc_loader *l) { return l->ds; }
+
+int tgc_loader_begin_epoch(tgc_loader *l, uint32_t epoch, int first_batch, tgc_err *err) {
+    if (first_batch < 0 || first_batch > l->nb)
+        return tgc_fail(err, "loader: cannot start epoch %u at batch %d (it has %d batches)", epoch, first_batch, l->nb);
+    pthread_mutex_lock(&l->mu);
+    l->active = 0;
+    while (l->inflight > 0) pthread_cond_wait(&l->ready_cv, &l->mu); /* at most one batch per worker */
+    for (int i = 0; i < l->nbuf; i++) {
+        if (l->ring[i].ready) l->free_bufs[l->nfree++] = l->ring[i].batch;
+        l->ring[i].ready = 0;
+    }
+    tgc_sampler_epoch(&l->sampler, epoch, l->idx, l->pos);
+    l->epoch = epoch;
+    l->claim_next = l->consume_next = first_batch;
+    l->stop = l->nb;
+    l->failed = 0;
+    l->active = 1;
+    pthread_cond_broadcast(&l->work_cv);
+    pthread_mutex_unlock(&l->mu);
+    return 0;
+}
+
+static int next_inline(tgc_loader *l, tgc_batch **out, tgc_err *err) {
+    /* num_workers == 0: the caller's thread builds the batch; the lock is only for the buffer list. */
+    int b = l->consume_next;
+    if (l->nfree == 0) return tgc_fail(err, "loader: all %d batch buffers are held by the caller; release one first", l->nbuf);
+    tgc_batch *buf = l->free_bufs[--l->nfree];
+    pthread_mutex_unlock(&l->mu);
+    int rc = build_batch(l, b, buf, &l->img, &l->scratch, err);
+    pthread_mutex_lock(&l->mu);
+    if (rc) {
+        l->free_bufs[l->nfree++] = buf;
+        l->failed = 1;
+        l->fail_err = *err;
+        return -1;
+    }
+    l->consume_next++;
+    *out = buf;
+    return 1;
+}
+
+int tgc_loader_next(tgc_loader *l, tgc_batch **out, tgc_err *err) {
+    *out = NULL;
+    pthread_mutex_lock(&l->mu);
+    int rc;
+    if (l->failed) {
+        *err = l->fail_err;
+        rc = -1;
+    } else if (!l->active) {
+        rc = tgc_fail(err, "loader: tgc_loader_begin_epoch was not called");
+    } else if (l->consume_next >= l->nb) {
+        rc = 0;
+    } else if (l->nworkers == 0) {
+        rc = next_inline(l, out, err);
+    } else {
+        slot *s = &l->ring[l->consume_next % l->nbuf];
+        rc = 1;
+        while (!s->ready) {
+            if (l->inflight == 0 && l->nfree == 0) { /* no worker can make progress: fail, do not hang */
+                rc = tgc_fail(err, "loader: all %d batch buffers are held by the caller; release one first", l->nbuf);
+                break;
+            }
+            pthread_cond_wait(&l->ready_cv, &l->mu);
+        }
+        if (rc == 1) {
+            s->ready = 0;
+            l->consume_next++;
+            if (s->failed) {
+                l->free_bufs[l->nfree++] = s->batch;
+                pthread_cond_broadcast(&l->work_cv);
+                l->failed = 1;
+                l->fail_err = s->err;
+                *err = s->err;
+                rc = -1;
+            } else {
+                *out = s->batch;
+            }
+        }
+    }
+    pthread_mutex_unlock(&l->mu);
+    return rc;
+}
+
+void tgc_loader_release(tgc_loader *l, tgc_batch *b) {
+    if (!b) return;
+    pthread_mutex_lock(&l->mu);
+    if (l->nfree < l->nbuf) l->free_bufs[l->nfree++] = b; /* a double release must not overrun the list */
+    pthread_cond_broadcast(&l->work_cv);
+    pthread_mutex_unlock(&l->mu);
+}

@@ -1,0 +1,273 @@
+/* runtime/runner/hook_checkpoint.c - CheckpointHook: saving, keeping, best checkpoints, resume and load_from. */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "runtime/runner/hooks.h"
+
+static int is_state(const tgc_plan_tensor *t) {
+    return t->kind == TGC_VAL_PARAM || t->kind == TGC_VAL_BUFFER || t->kind == TGC_VAL_OPTSTATE;
+}
+
+/* The logger's loss window as Python reprs joined by ',' (exact round trip through strtod). */
+static char *format_window(const tgc_window *w) {
+    tgc_buf b = {0};
+    double *v = tgc_malloc(sizeof(double) * (size_t)(w->n ? w->n : 1));
+    tgc_window_values(w, v);
+    for (int64_t i = 0; i < w->n; i++) {
+        char num[40];
+        tgc_logfmt_pyfloat(v[i], num, sizeof num);
+        if (i) tgc_buf_u8(&b, ',');
+        tgc_buf_put(&b, num, strlen(num));
+    }
+    tgc_buf_u8(&b, 0);
+    free(v);
+    return (char *)b.data;
+}
+
+static int parse_window(tgc_window *w, const char *s) {
+    w->n = w->head = 0;
+    while (*s) {
+        char *end;
+        double v = strtod(s, &end);
+        if (end == s) { /* Python's repr of non-finite values */
+            if (!strncmp(s, "nan", 3)) v = NAN, end = (char *)s + 3;
+            else if (!strncmp(s, "inf", 3)) v = INFINITY, end = (char *)s + 3;
+            else if (!strncmp(s, "-inf", 4)) v = -INFINITY, end = (char *)s + 4;
+            else return -1;
+        }
+        tgc_window_push(w, v);
+        if (*end == ',') end++;
+        else if (*end) return -1;
+        s = end;
+    }
+    return 0;
+}
+
+int tgc_runner_save(tgc_runner *r, const char *name, const tgc_keep_list *keep, int update_last, tgc_err *err) {
+    const tgc_plan *p = r->plan;
+    char *path = tgc_asprintf("%s/%s", r->ckpt_dir, name);
+    tgc_ckpt_writer *w = tgc_ckpt_writer_new(p->checksum);
+    int rc = 0;
+    for (int i = 0; i < p->n_tensors && rc == 0; i++) {
+        const tgc_plan_tensor *t = &p->tensors[i];
+        if (is_state(t)) rc = tgc_ckpt_add(w, t->name, t->type.dtype, &t->type.shape, tgc_exec_data(r->x, i), err);
+    }
+    size_t keep_n = TGC_KEEP_MAX * 21 + 1;
+    char *keep_s = tgc_malloc(keep_n);
+    tgc_keep_format(keep ? keep : &r->keep, keep_s, keep_n);
+    char *win = format_window(&r->loss_w);
+    tgc_ckpt_set_int(w, "epoch", r->epoch);
+    tgc_ckpt_set_int(w, "iter", r->iter);
+    tgc_ckpt_set_int(w, "batch", r->batch);
+    tgc_ckpt_set_int(w, "seed", (int64_t)r->seed);
+    tgc_ckpt_set_str(w, "keep_ckpts", keep_s);
+    tgc_ckpt_set_str(w, "log_window", win);
+    if (r->has_best) {
+        tgc_ckpt_set_str(w, "best_metric", r->best_metric);
+        tgc_ckpt_set_float(w, "best_value", r->best_value);
+        if (r->best_ckpt) tgc_ckpt_set_str(w, "best_ckpt", r->best_ckpt);
+    }
+    free(win);
+    free(keep_s);
+    if (rc == 0 && tgc_ckpt_save(w, path, err) < 0)
+        rc = tgc_err_prefix(err, "training stopped (earlier checkpoints are intact)");
+    tgc_ckpt_writer_free(w);
+    if (rc == 0 && update_last && tgc_ckpt_write_last(r->work_dir, path, err) < 0) rc = -1;
+    if (rc == 0 && update_last) r->saved_iter = r->iter;
+    free(path);
+    return rc;
+}
+
+/* Regular save of id (an epoch or iteration number) with max_keep_ckpts: the new list is recorded in the
+ * checkpoint, and the evicted file is removed only once the new one is safely written. */
+static int save_regular(tgc_runner *r, const char *fmt, int64_t id, tgc_err *err) {
+    char name[64];
+    snprintf(name, sizeof name, fmt, (long long)id);
+    tgc_keep_list *next = tgc_malloc(sizeof *next);
+    *next = r->keep;
+    int64_t evicted = 0;
+    int ev = (next->n > 0 && next->ids[next->n - 1] == id) ? 0 : tgc_keep_push(next, id, r->ckc.max_keep, &evicted);
+    if (tgc_runner_save(r, name, next, 1, err) < 0) {
+        free(next);
+        return -1;
+    }
+    r->keep = *next;
+    free(next);
+    if (ev) {
+        char old[64];
+        snprintf(old, sizeof old, fmt, (long long)evicted);
+        char *op = tgc_asprintf("%s/%s", r->ckpt_dir, old);
+        if (unlink(op) < 0 && errno != ENOENT) tgc_log_warning(&r->log, "cannot remove %s: %s", op, strerror(errno));
+        free(op);
+    }
+    return 0;
+}
+
+int tgc_runner_after_train_epoch_ckpt(tgc_runner *r, int is_last, tgc_err *err) {
+    if (!tgc_ckpt_should_save_epoch(&r->ckc, r->epoch, is_last)) return 0;
+    tgc_log_info(&r->log, "Saving checkpoint at %lld epochs", (long long)r->epoch);
+    return save_regular(r, "epoch_%lld.ckpt", r->epoch, err);
+}
+
+int tgc_runner_after_train_iter_ckpt(tgc_runner *r, int is_last, tgc_err *err) {
+    if (!tgc_ckpt_should_save_iter(&r->ckc, r->iter, is_last)) return 0;
+    tgc_log_info(&r->log, "Saving checkpoint at %lld iterations", (long long)r->iter);
+    return save_regular(r, "iter_%lld.ckpt", r->iter, err);
+}
+
+int tgc_runner_save_best(tgc_runner *r, char names[][32], const double *values, int n, tgc_err *err) {
+    if (!r->ckc.enabled || !r->ckc.save_best[0] || n == 0) return 0;
+    int k = 0;
+    if (strcmp(r->ckc.save_best, "auto")) {
+        for (k = 0; k < n && strcmp(names[k], r->ckc.save_best); k++) {
+        }
+        if (k == n) {
+            tgc_log_warning(&r->log, "save_best: the metric '%s' is not among the evaluation results; no best "
+                                     "checkpoint is saved", r->ckc.save_best);
+            return 0;
+        }
+    }
+    double v = values[k];
+    int better = !r->has_best || (r->ckc.rule_less ? v < r->best_value : v > r->best_value);
+    if (!better || isnan(v)) return 0;
+    char key[64], name[160];
+    snprintf(key, sizeof key, "%s", names[k]);
+    for (char *c = key; *c; c++)
+        if (*c == '/') *c = '_';
+    int by_epoch = r->loop.by_epoch;
+    snprintf(name, sizeof name, "best_%s_%s_%lld.ckpt", key, by_epoch ? "epoch" : "iter",
+             (long long)(by_epoch ? r->epoch : r->iter));
+    char *old = r->best_ckpt;
+    r->has_best = 1;
+    r->best_value = v;
+    snprintf(r->best_metric, sizeof r->best_metric, "%s", names[k]);
+    r->best_ckpt = tgc_asprintf("%s/%s", r->ckpt_dir, name);
+    if (tgc_runner_save(r, name, NULL, 0, err) < 0) {
+        free(old);
+        return -1;
+    }
+    if (old && strcmp(old, r->best_ckpt)) {
+        if (unlink(old) == 0) tgc_log_info(&r->log, "The previous best checkpoint %s is removed", old);
+    }
+    free(old);
+    tgc_log_info(&r->log, "The best checkpoint with %.4f %s at %lld %s is saved to %s.", v, names[k],
+                 (long long)(by_epoch ? r->epoch : r->iter), by_epoch ? "epoch" : "iter", name);
+    return 0;
+}
+
+int tgc_runner_resume(tgc_runner *r, const tgc_ckpt *c, const char *path, tgc_err *err) {
+    const tgc_plan *p = r->plan;
+    for (int i = 0; i < p->n_tensors; i++) {
+        const tgc_plan_tensor *t = &p->tensors[i];
+        if (is_state(t) &&
+            tgc_ckpt_copy(c, t->name, t->type.dtype, &t->type.shape, tgc_exec_data(r->x, i), t->bytes, err) < 0)
+            return tgc_err_prefix(err, "resuming from %s", path);
+    }
+    int64_t epoch, iter, batch;
+    const char *keep, *win, *bm = NULL, *bc = NULL;
+    double bv = 0;
+    if (tgc_ckpt_get_int(c, "epoch", 0, &epoch, err) < 0 || tgc_ckpt_get_int(c, "iter", 0, &iter, err) < 0 ||
+        tgc_ckpt_get_int(c, "batch", 0, &batch, err) < 0 || tgc_ckpt_get_str(c, "keep_ckpts", "", &keep, err) < 0 ||
+        tgc_ckpt_get_str(c, "log_window", "", &win, err) < 0 || tgc_ckpt_get_str(c, "best_metric", NULL, &bm, err) < 0 ||
+        tgc_ckpt_get_float(c, "best_value", 0, &bv, err) < 0 || tgc_ckpt_get_str(c, "best_ckpt", NULL, &bc, err) < 0)
+        return tgc_err_prefix(err, "resuming from %s", path);
+    if (epoch < 0 || iter < 0 || batch < 0 || batch >= r->iters_per_epoch || iter != epoch * r->iters_per_epoch + batch)
+        return tgc_fail(err,
+                        "resuming from %s: its counters (epoch %lld, iter %lld, batch %lld) do not fit this run's %lld "
+                        "iterations per epoch (was the train dataset or batch changed?)",
+                        path, (long long)epoch, (long long)iter, (long long)batch, (long long)r->iters_per_epoch);
+    if (tgc_keep_parse(&r->keep, keep) < 0 || parse_window(&r->loss_w, win) < 0)
+        return tgc_fail(err, "resuming from %s: malformed keep_ckpts or log_window record", path);
+    r->epoch = epoch;
+    r->iter = iter;
+    r->batch = batch;
+    if (bm) {
+        r->has_best = 1;
+        r->best_value = bv;
+        snprintf(r->best_metric, sizeof r->best_metric, "%s", bm);
+        free(r->best_ckpt);
+        r->best_ckpt = bc ? tgc_strdup(bc) : NULL;
+    }
+    tgc_log_info(&r->log, "resumed epoch: %lld, iter: %lld", (long long)epoch, (long long)iter);
+    return 0;
+}
+
+static void shape_str(const tgc_shape *s, char *buf, size_t n) {
+    size_t pos = (size_t)snprintf(buf, n, "torch.Size([");
+    for (int i = 0; i < s->rank && pos < n; i++) pos += (size_t)snprintf(buf + pos, n - pos, "%s%lld", i ? ", " : "", (long long)s->d[i]);
+    if (pos < n) snprintf(buf + pos, n - pos, "])");
+}
+
+/* Appends "name" to a ", "-separated list. */
+static void list_add(tgc_buf *b, const char *name) {
+    if (b->len) tgc_buf_put(b, ", ", 2);
+    tgc_buf_put(b, name, strlen(name));
+}
+
+int tgc_runner_load_weights(tgc_runner *r, const char *path, tgc_err *err) {
+    tgc_ckpt *c = tgc_ckpt_load(path, NULL, err);
+    if (!c) return tgc_err_prefix(err, "load_from");
+    tgc_log_info(&r->log, "Load checkpoint from %s", path);
+    const tgc_plan *p = r->plan;
+    tgc_buf mismatch = {0}, missing = {0}, unexpected = {0};
+    for (int i = 0; i < p->n_tensors; i++) {
+        const tgc_plan_tensor *t = &p->tensors[i];
+        if (t->kind != TGC_VAL_PARAM && t->kind != TGC_VAL_BUFFER) continue;
+        const tgc_ckpt_tensor *ct = tgc_ckpt_find(c, t->name);
+        if (!ct) {
+            list_add(&missing, t->name);
+            continue;
+        }
+        int same = ct->dtype == t->type.dtype && ct->shape.rank == t->type.shape.rank;
+        for (int d = 0; same && d < ct->shape.rank; d++) same = ct->shape.d[d] == t->type.shape.d[d];
+        if (!same) {
+            char a[160], b[160], *line;
+            shape_str(&ct->shape, a, sizeof a);
+            shape_str(&t->type.shape, b, sizeof b);
+            line = tgc_asprintf("size mismatch for %s: copying a param with shape %s from checkpoint, the shape in "
+                                "current model is %s.\n", t->name, a, b);
+            tgc_buf_put(&mismatch, line, strlen(line));
+            free(line);
+            continue;
+        }
+        memcpy(tgc_exec_data(r->x, i), tgc_ckpt_data(c, ct), t->bytes);
+    }
+    for (int i = 0; i < tgc_ckpt_n_tensors(c); i++) {
+        const tgc_ckpt_tensor *ct = tgc_ckpt_tensor_at(c, i);
+        if (!strncmp(ct->name, "optimizer.", 10)) continue; /* optimizer state is not part of the model */
+        int found = 0;
+        for (int k = 0; k < p->n_tensors && !found; k++)
+            found = (p->tensors[k].kind == TGC_VAL_PARAM || p->tensors[k].kind == TGC_VAL_BUFFER) &&
+                    !strcmp(p->tensors[k].name, ct->name);
+        if (!found) list_add(&unexpected, ct->name);
+    }
+    if (mismatch.len || missing.len || unexpected.len) {
+        tgc_buf msg = {0};
+        const char *head = "The model and loaded state dict do not match exactly\n\n";
+        tgc_buf_put(&msg, head, strlen(head));
+        if (mismatch.len) tgc_buf_put(&msg, mismatch.data, mismatch.len);
+        if (unexpected.len) {
+            const char *h = "unexpected key in source state_dict: ";
+            tgc_buf_put(&msg, h, strlen(h));
+            tgc_buf_put(&msg, unexpected.data, unexpected.len);
+            tgc_buf_put(&msg, "\n\n", 2);
+        }
+        if (missing.len) {
+            const char *h = "missing keys in source state_dict: ";
+            tgc_buf_put(&msg, h, strlen(h));
+            tgc_buf_put(&msg, missing.data, missing.len);
+            tgc_buf_put(&msg, "\n", 1);
+        }
+        tgc_buf_u8(&msg, 0);
+        tgc_log_warning(&r->log, "%s", (char *)msg.data);
+        tgc_buf_free(&msg);
+    }
+    tgc_buf_free(&mismatch);
+    tgc_buf_free(&missing);
+    tgc_buf_free(&unexpected);
+    tgc_ckpt_free(c);
+    return 0;
+}

@@ -1,0 +1,109 @@
+/* runtime/runner/hook_val.c - ValLoop: the eval program over the val loader, Accuracy, val logging and save_best. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime/dist/dist.h"
+#include "runtime/runner/hooks.h"
+
+/* Copies a batch into the eval program's inputs; rows past b->n are zeroed (padding, ignored later). */
+static void fill_eval_inputs(tgc_runner *r, const tgc_batch *b, int32_t *labels) {
+    float *img = tgc_exec_data(r->x, r->ev_img);
+    size_t row = r->sample_floats;
+    memcpy(img, b->images, sizeof(float) * row * (size_t)b->n);
+    memset(img + row * (size_t)b->n, 0, sizeof(float) * row * (size_t)(r->ev_batch - b->n));
+    memcpy(labels, b->labels, sizeof(int32_t) * (size_t)b->n);
+    memset(labels + b->n, 0, sizeof(int32_t) * (size_t)(r->ev_batch - b->n));
+    if (r->ev_lbl >= 0) memcpy(tgc_exec_data(r->x, r->ev_lbl), labels, sizeof(int32_t) * (size_t)r->ev_batch);
+}
+
+int tgc_runner_validate(tgc_runner *r, tgc_err *err) {
+    int by_epoch = r->loop.by_epoch && r->logc.by_epoch;
+    int64_t len = tgc_loader_num_batches(r->val_loader);
+    tgc_accuracy_reset(&r->acc);
+    if (tgc_loader_begin_epoch(r->val_loader, 0, 0, err) < 0) return tgc_err_prefix(err, "validation");
+    int32_t *labels = tgc_malloc(sizeof(int32_t) * (size_t)r->ev_batch);
+    const float *logits = tgc_exec_data(r->x, r->ev_logits);
+    tgc_window tw, dw;
+    tgc_window_init(&tw, r->logc.window_size);
+    tgc_window_init(&dw, r->logc.window_size);
+    double t = tgc_now(), time_sum = 0, data_sum = 0;
+    int64_t i = 0;
+    int rc = 0;
+    for (;; i++) {
+        tgc_batch *b;
+        int got = tgc_loader_next(r->val_loader, &b, err);
+        if (got < 0) {
+            rc = tgc_err_prefix(err, "validation");
+            break;
+        }
+        if (got == 0) break;
+        double data_time = tgc_now() - t;
+        int n = b->n;
+        if (r->world > 1) { /* sample k of this rank sits at position rank + k * world of the padded order */
+            int64_t first = (int64_t)b->index * r->ev_batch;
+            int64_t mine = (tgc_dataset_len(tgc_loader_dataset(r->val_loader)) - r->rank + r->world - 1) / r->world;
+            n = (int)TGC_MAX(0, TGC_MIN((int64_t)n, mine - first));
+        }
+        fill_eval_inputs(r, b, labels);
+        tgc_loader_release(r->val_loader, b);
+        if (tgc_exec_run(r->x, "eval", err) < 0) {
+            rc = -1;
+            break;
+        }
+        tgc_accuracy_update(&r->acc, logits, labels, n, r->num_classes);
+        double now = tgc_now(), it = now - t;
+        t = now;
+        time_sum += it;
+        data_sum += data_time;
+        tgc_window_push(&tw, it);
+        tgc_window_push(&dw, data_time);
+        if ((i + 1) % r->logc.interval == 0) {
+            tgc_log_iter l = {0};
+            l.mode = "val";
+            l.by_epoch = by_epoch;
+            l.epoch = r->epoch;
+            l.max_epochs = r->loop.max_epochs;
+            l.iter = i + 1;
+            l.len = len;
+            l.has_time = 1;
+            l.eta_s = time_sum / (double)(i + 1) * (double)(len - i - 1);
+            l.time = tgc_window_mean(&tw);
+            l.data_time = tgc_window_mean(&dw);
+            l.memory = -1;
+            char *line = tgc_logfmt_iter(&l);
+            tgc_log_info(&r->log, "%s", line);
+            free(line);
+        }
+    }
+    free(labels);
+    tgc_window_free(&tw);
+    tgc_window_free(&dw);
+    if (rc < 0) return -1;
+    if (r->ddp) { /* every rank's counts, summed */
+        int64_t counts[TGC_ACC_MAX_TOPK + 1];
+        for (int k = 0; k < r->acc.n_topk; k++) counts[k] = r->acc.correct[k];
+        counts[r->acc.n_topk] = r->acc.total;
+        if (tgc_ddp_sum_counts(r->ddp, counts, r->acc.n_topk + 1, err) < 0) return tgc_err_prefix(err, "validation");
+        for (int k = 0; k < r->acc.n_topk; k++) r->acc.correct[k] = counts[k];
+        r->acc.total = counts[r->acc.n_topk];
+    }
+    if (r->rank != 0) return 0; /* rank 0 logs, writes scalars and keeps the best checkpoint */
+
+    char names[TGC_ACC_MAX_TOPK][32];
+    double values[TGC_ACC_MAX_TOPK];
+    tgc_log_item items[TGC_ACC_MAX_TOPK + 2];
+    int n = r->acc.n_topk;
+    for (int k = 0; k < n; k++) {
+        tgc_accuracy_name(&r->acc, k, names[k], sizeof names[k]);
+        values[k] = tgc_accuracy_value(&r->acc, k);
+        items[k] = (tgc_log_item){names[k], values[k], 0};
+    }
+    double mean_data = i ? data_sum / (double)i : 0, mean_time = i ? time_sum / (double)i : 0;
+    char *line = tgc_logfmt_epoch("val", by_epoch, r->epoch, len, items, n, mean_data, mean_time);
+    tgc_log_info(&r->log, "%s", line);
+    free(line);
+    items[n] = (tgc_log_item){"data_time", mean_data, 0};
+    items[n + 1] = (tgc_log_item){"time", mean_time, 0};
+    if (tgc_vis_add_scalars(&r->vis, items, n + 2, by_epoch ? r->epoch : r->iter, err) < 0) return -1;
+    return tgc_runner_save_best(r, names, values, n, err);
+}

@@ -1,0 +1,638 @@
+/* runtime/runner/train.c - the Runner: sets up a run from the plan's config, trains, validates, stops cleanly. */
+#include "runtime/runner/train.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "runtime/dist/dist.h"
+#include "runtime/runner/hooks.h"
+#include "runtime/profile/profile.h"
+
+/* ---- signals: the first SIGINT/SIGTERM asks the loop to stop after the current iteration, a second one
+ * ends the process at once ---- */
+static volatile sig_atomic_t g_signal;
+
+static void on_signal(int sig) {
+    if (g_signal) {
+        static const char msg[] = "\ntgc: second signal: exiting now without saving\n";
+        ssize_t w = write(STDERR_FILENO, msg, sizeof msg - 1);
+        (void)w;
+        _exit(128 + sig);
+    }
+    g_signal = sig;
+}
+
+int tgc_train_threads(void) {
+    const char *e = getenv("OMP_NUM_THREADS");
+    if (e && *e) {
+        char *end;
+        long v = strtol(e, &end, 10);
+        if (v > 0 && v < 4096 && (*end == 0 || *end == ',')) return (int)v;
+    }
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+}
+
+/* ---- small helpers ---- */
+
+static const char *base_name(const char *p) {
+    const char *s = strrchr(p, '/');
+    return s ? s + 1 : p;
+}
+
+/* "configs/fashion/lenet5.yaml" -> "lenet5" (heap) */
+static char *stem(const char *path) {
+    char *s = tgc_strdup(base_name(path));
+    char *dot = strrchr(s, '.');
+    if (dot && dot != s) *dot = 0;
+    return s;
+}
+
+static int draw_seed(uint64_t *seed, tgc_err *err) {
+    int fd = open("/dev/urandom", O_RDONLY);
+    uint32_t v = 0;
+    if (fd < 0 || read(fd, &v, sizeof v) != (ssize_t)sizeof v) {
+        if (fd >= 0) close(fd);
+        return tgc_fail(err, "cannot read /dev/urandom for a random seed (set randomness.seed or --seed)");
+    }
+    close(fd);
+    *seed = v & 0x7fffffffu; /* MMEngine draws np.random.randint(2**31) */
+    return 0;
+}
+
+/* Writes a scalar into an input tensor of any numeric dtype. */
+static int set_scalar(tgc_exec *x, int t, double v, tgc_err *err) {
+    const tgc_plan_tensor *pt = tgc_exec_tensor(x, t);
+    void *d = tgc_exec_data(x, t);
+    switch (pt->type.dtype) {
+    case TGC_F32: *(float *)d = (float)v; return 0;
+    case TGC_I32: *(int32_t *)d = (int32_t)v; return 0;
+    case TGC_I64: *(int64_t *)d = (int64_t)v; return 0;
+    default: return tgc_fail(err, "input %s has dtype %s; expected f32, i32 or i64", pt->name, tgc_dtype_name(pt->type.dtype));
+    }
+}
+
+static int64_t numel(const tgc_shape *s) {
+    int64_t n = 1;
+    for (int i = 0; i < s->rank; i++) n *= s->d[i];
+    return n;
+}
+
+/* Finds a program input; required ones missing are an error naming the plan's inputs. */
+static int find_input(const tgc_plan *p, tgc_exec *x, const char *prog, const char *name, int required, int *out,
+                      tgc_err *err) {
+    *out = tgc_exec_input(x, prog, name);
+    if (*out < 0 && required)
+        return tgc_fail(err, "the plan's %s program has no input '%s' (was it compiled by another tgc?)", prog, name);
+    (void)p;
+    return 0;
+}
+
+/* Checks an images input [B, C, H, W] f32 and a labels input [B] against a loader. */
+static int check_io(tgc_exec *x, const char *prog, int img, int lbl, const tgc_loader *l, const char *loader_key,
+                    int64_t *batch, size_t *sample_floats, tgc_err *err) {
+    const tgc_plan_tensor *t = tgc_exec_tensor(x, img);
+    if (t->type.dtype != TGC_F32 || t->type.shape.rank != 4)
+        return tgc_fail(err, "the %s program's inputs are not f32 [N, C, H, W]", prog);
+    int c, h, w;
+    tgc_loader_shape(l, &c, &h, &w);
+    const int64_t *d = t->type.shape.d;
+    if (d[1] != c || d[2] != h || d[3] != w)
+        return tgc_fail(err,
+                        "%s: the pipeline gives %dx%dx%d (CxHxW) images but the plan's %s program was compiled for "
+                        "%lldx%lldx%lld; fix the dataset or pipeline, or recompile the plan",
+                        loader_key, c, h, w, prog, (long long)d[1], (long long)d[2], (long long)d[3]);
+    if (tgc_loader_batch_size(l) != d[0])
+        return tgc_fail(err, "%s.batch_size is %d but the plan's %s program was compiled for a batch of %lld; "
+                             "recompile with `tgc compile ... --cfg-options %s.batch_size=%d`",
+                        loader_key, tgc_loader_batch_size(l), prog, (long long)d[0], loader_key, tgc_loader_batch_size(l));
+    if (lbl >= 0) {
+        const tgc_plan_tensor *lt = tgc_exec_tensor(x, lbl);
+        if (lt->type.dtype != TGC_I32 || numel(&lt->type.shape) != d[0])
+            return tgc_fail(err, "the %s program's labels input is not i32 [%lld]", prog, (long long)d[0]);
+    }
+    *batch = d[0];
+    *sample_floats = (size_t)(c * h * w);
+    return 0;
+}
+
+/* WORK_DIR/<timestamp>, made unique with a suffix when a run in the same second already took it. */
+static char *make_log_dir(const char *work_dir, char **stamp_out, tgc_err *err) {
+    char stamp[32];
+    time_t now = time(NULL);
+    struct tm tm;
+    localtime_r(&now, &tm);
+    strftime(stamp, sizeof stamp, "%Y%m%d_%H%M%S", &tm);
+    for (int k = 0; k < 100; k++) {
+        char *name = k ? tgc_asprintf("%s_%d", stamp, k) : tgc_strdup(stamp);
+        char *dir = tgc_asprintf("%s/%s", work_dir, name);
+        if (mkdir(dir, 0777) == 0) {
+            *stamp_out = name;
+            return dir;
+        }
+        int e = errno;
+        free(name);
+        free(dir);
+        if (e != EEXIST) {
+            tgc_fail(err, "cannot create %s/%s: %s", work_dir, stamp, strerror(e));
+            return NULL;
+        }
+    }
+    tgc_fail(err, "cannot create a log directory under %s: too many runs this second", work_dir);
+    return NULL;
+}
+
+/* ---- the run ---- */
+
+typedef struct run_ctx {
+    tgc_runner r;
+    tgc_lr_sched *sched;
+    tgc_ckpt *resume_ckpt;
+    char *resume_path;
+    char *stamp;
+    tgc_profiler *prof; /* --profile, else NULL */
+    char *prof_dir;
+} run_ctx;
+
+/* ---- --profile: the profiler on the executor's instruction callback, spans for data and hooks ---- */
+
+/* The rank naming the profile folder: $RANK (set by launchers), else 0. */
+static int profile_rank(void) {
+    const char *e = getenv("RANK");
+    char *end;
+    long v = e && *e ? strtol(e, &end, 10) : 0;
+    return e && *e && !*end && v >= 0 && v < 1000000 ? (int)v : 0;
+}
+
+static int profile_open(run_ctx *c, const tgc_train_opts *o, tgc_err *err) {
+    if (!o->profile_dir) return 0;
+    if (!(c->prof = tgc_profiler_new(c->r.plan, profile_rank(), err))) return -1;
+    tgc_profiler_limits lim = {TGC_PROFILE_DEFAULT_WARMUP, o->profile_steps > 0 ? o->profile_steps : TGC_PROFILE_DEFAULT_STEPS,
+                               TGC_PROFILE_DEFAULT_MAX_EVENTS};
+    if (tgc_profiler_set_limits(c->prof, &lim, err)) return -1;
+    c->prof_dir = tgc_strdup(o->profile_dir);
+    tgc_exec_on_instr(c->r.x, tgc_profiler_on_instr, c->prof);
+    tgc_log_info(&c->r.log, "Profiling %d steps after %d warm-up step into %s", lim.steps, lim.warmup_steps, c->prof_dir);
+    return 0;
+}
+
+/* A span from t0 to now on a track ("data" or "hooks"); nothing without a profiler. */
+static void profile_span(run_ctx *c, const char *track, const char *name, double t0) {
+    if (c->prof) tgc_profiler_span(c->prof, track, name, t0, tgc_now(), NULL);
+}
+
+/* Writes the dumps (at the end, also after --max-iters or a signal). */
+static int profile_close(run_ctx *c, tgc_err *err) {
+    if (!c->prof) return 0;
+    tgc_exec_on_instr(c->r.x, NULL, NULL);
+    if (tgc_profiler_write(c->prof, c->prof_dir, err)) return -1;
+    tgc_log_info(&c->r.log, "Profile of %d events written to %s/rank%d", tgc_profiler_n_events(c->prof), c->prof_dir,
+                 profile_rank());
+    return 0;
+}
+
+static void run_free(run_ctx *c) {
+    tgc_runner *r = &c->r;
+    tgc_ddp_free(r->ddp); /* first: its queued all-reduces point into the executor's grad slab */
+    if (c->prof) tgc_exec_on_instr(r->x, NULL, NULL);
+    tgc_profiler_free(c->prof);
+    free(c->prof_dir);
+    tgc_loader_free(r->train_loader);
+    tgc_loader_free(r->val_loader);
+    tgc_exec_free(r->x);
+    tgc_lr_sched_free(c->sched);
+    tgc_ckpt_free(c->resume_ckpt);
+    tgc_vis_close(&r->vis, NULL);
+    if (r->log.file) fclose(r->log.file);
+    tgc_window_free(&r->loss_w);
+    tgc_window_free(&r->time_w);
+    tgc_window_free(&r->data_w);
+    free(r->work_dir);
+    free(r->log_dir);
+    free(r->ckpt_dir);
+    free(r->exp_name);
+    free(r->best_ckpt);
+    free(c->resume_path);
+    free(c->stamp);
+}
+
+/* Where to resume from (NULL: not resuming): --resume PATH, --resume (WORK_DIR/last_checkpoint), or the
+ * config's resume: true (load_from when set, else last_checkpoint), as Runner.load_or_resume decides. */
+static int resume_path(run_ctx *c, const tgc_train_opts *o, tgc_err *err) {
+    tgc_runner *r = &c->r;
+    int cfg_resume;
+    const char *load_from;
+    if (tgc_cfg_bool(r->cfg, "resume", 0, &cfg_resume, err) || tgc_cfg_str(r->cfg, "load_from", NULL, &load_from, err))
+        return -1;
+    if (o->resume_from) {
+        c->resume_path = tgc_strdup(o->resume_from);
+        return 0;
+    }
+    if (!o->resume && !cfg_resume) return 0;
+    if (cfg_resume && load_from && !o->resume) {
+        c->resume_path = tgc_strdup(load_from);
+        return 0;
+    }
+    int got = tgc_ckpt_read_last(r->work_dir, &c->resume_path, err);
+    if (got < 0) return -1;
+    if (got == 0)
+        tgc_log_warning(&r->log, "--resume: no checkpoint to resume from (%s/last_checkpoint does not exist); "
+                                 "training starts from scratch", r->work_dir);
+    return 0;
+}
+
+static int setup_rest(run_ctx *c, const tgc_plan *plan, const tgc_train_opts *o, tgc_err *err);
+
+static int setup(run_ctx *c, const tgc_plan *plan, const tgc_train_opts *o, tgc_err *err) {
+    tgc_runner *r = &c->r;
+    const tgc_cfg *cfg = plan->config;
+    r->plan = plan;
+    r->cfg = cfg;
+    r->log.out = o->out ? o->out : stdout;
+    r->tr_lbl = r->ev_lbl = r->ev_img = r->ev_logits = -1;
+    r->world = 1;
+    if (o->dist) { /* the rendezvous first: a missing rank fails before anything is written */
+        if (!(r->ddp = tgc_ddp_open(o->dist, plan->checksum, o->device, err))) return -1;
+        r->rank = o->dist->rank;
+        r->world = o->dist->world;
+        if (r->rank != 0) r->log.out = NULL; /* MMEngine logs on rank 0 only */
+    }
+
+    /* work dir and the run's log folder */
+    const char *wd, *fname;
+    if (tgc_cfg_str(cfg, "work_dir", NULL, &wd, err) || tgc_cfg_str(cfg, "filename", NULL, &fname, err)) return -1;
+    char *name = stem(fname ? fname : o->plan_name ? o->plan_name : "plan");
+    if (o->work_dir) r->work_dir = tgc_strdup(o->work_dir);
+    else if (wd) r->work_dir = tgc_strdup(wd);
+    else r->work_dir = tgc_asprintf("./work_dirs/%s", name);
+    if (r->rank != 0) { /* other ranks write nothing; they read the work dir only to resume */
+        free(name);
+        return setup_rest(c, plan, o, err);
+    }
+    if (tgc_mkdir_p(r->work_dir, err) || !(r->log_dir = make_log_dir(r->work_dir, &c->stamp, err))) {
+        free(name);
+        return -1;
+    }
+    r->exp_name = tgc_asprintf("%s_%s", name, c->stamp);
+    free(name);
+    char *log_path = tgc_asprintf("%s/%s.log", r->log_dir, c->stamp);
+    r->log.file = fopen(log_path, "a");
+    if (!r->log.file) {
+        tgc_fail(err, "cannot open %s: %s", log_path, strerror(errno));
+        free(log_path);
+        return -1;
+    }
+    free(log_path);
+    char *vis_dir = tgc_asprintf("%s/vis_data", r->log_dir);
+    int vrc = tgc_vis_open(&r->vis, cfg, vis_dir, err);
+    if (vrc == 0) {
+        char *cp = tgc_asprintf("%s/config.yaml", vis_dir);
+        FILE *f = fopen(cp, "w");
+        if (f) {
+            tgc_cfg_dump(cfg, f);
+            fclose(f);
+        }
+        free(cp);
+    }
+    free(vis_dir);
+    if (vrc) return -1;
+    return setup_rest(c, plan, o, err);
+}
+
+/* Everything after the log folder (every rank). */
+static int setup_rest(run_ctx *c, const tgc_plan *plan, const tgc_train_opts *o, tgc_err *err) {
+    tgc_runner *r = &c->r;
+    const tgc_cfg *cfg = plan->config;
+
+    /* loop, logger and checkpoint settings */
+    if (tgc_loop_from_cfg(tgc_cfg_get(cfg, "train_cfg"), &r->loop, err) ||
+        tgc_logger_from_cfg(cfg, r->loop.by_epoch, &r->logc, err) ||
+        tgc_ckpt_cfg_from(tgc_cfg_get(cfg, "default_hooks"), &r->ckc, err))
+        return -1;
+    if (r->ckc.out_dir[0]) r->ckpt_dir = tgc_asprintf("%s/%s", r->ckc.out_dir, base_name(r->work_dir));
+    else r->ckpt_dir = tgc_strdup(r->work_dir);
+    if (r->rank == 0 && tgc_mkdir_p(r->ckpt_dir, err)) return -1;
+    tgc_window_init(&r->loss_w, r->logc.window_size);
+    tgc_window_init(&r->time_w, r->logc.window_size);
+    tgc_window_init(&r->data_w, r->logc.window_size);
+
+    int threads = o->n_threads > 0 ? o->n_threads : tgc_train_threads();
+    tgc_log_info(&r->log, "tgc %s: plan checksum 0x%08x, %lld parameters, %.4g GFLOPs per image (forward), device cpu, "
+                          "%d threads", TGC_VERSION, plan->checksum, (long long)plan->params,
+                 plan->flops_per_sample / 1e9, threads);
+    if (r->ddp)
+        tgc_log_info(&r->log, "Distributed: %d processes (--launcher %s), %s collectives, rendezvous at %s:%d; "
+                              "logs and checkpoints from rank 0", r->world, tgc_launcher_name(o->dist->launcher),
+                     tgc_ddp_engine(r->ddp), o->dist->master_addr, o->dist->port);
+    if (o->amp)
+        tgc_log_warning(&r->log, "--amp: bf16 mixed precision is not available in this build (the plan is fp32); "
+                                 "training continues in fp32");
+
+    /* seed: the checkpoint's when resuming, else --seed, else randomness.seed, else drawn */
+    const tgc_cfg *rnd = tgc_cfg_get(cfg, "randomness");
+    int64_t cfg_seed = -1;
+    int det = 0;
+    if (rnd && rnd->kind == TGC_CFG_MAP &&
+        (tgc_cfg_int(rnd, "seed", -1, &cfg_seed, err) || tgc_cfg_bool(rnd, "deterministic", 0, &det, err)))
+        return -1;
+    det = det || o->deterministic;
+    if (resume_path(c, o, err)) return -1;
+    if (c->resume_path) {
+        c->resume_ckpt = tgc_ckpt_load(c->resume_path, &plan->checksum, err);
+        if (!c->resume_ckpt) return tgc_err_prefix(err, "cannot resume");
+    }
+    if (o->has_seed) r->seed = o->seed;
+    else if (cfg_seed >= 0) r->seed = (uint64_t)cfg_seed;
+    else if (draw_seed(&r->seed, err)) return -1;
+    if (c->resume_ckpt) {
+        int64_t s;
+        if (tgc_ckpt_get_int(c->resume_ckpt, "seed", (int64_t)r->seed, &s, err) < 0) return -1;
+        if ((uint64_t)s != r->seed && (o->has_seed || cfg_seed >= 0))
+            tgc_log_warning(&r->log, "The value of random seed in the checkpoint \"%lld\" is different from the value "
+                                     "in `randomness` config \"%llu\"", (long long)s, (unsigned long long)r->seed);
+        r->seed = (uint64_t)s;
+    }
+    if (r->ddp && tgc_ddp_sync_u64(r->ddp, "seed", &r->seed, err)) return -1; /* MMEngine's sync_random_seed */
+    tgc_log_info(&r->log, "randomness: seed %llu%s, deterministic %s", (unsigned long long)r->seed,
+                 (!o->has_seed && cfg_seed < 0 && !c->resume_ckpt) ? " (drawn at random; pass --seed to repeat the run)"
+                                                                   : "",
+                 det ? "true" : "false");
+
+    /* data */
+    const tgc_cfg *pre = tgc_cfg_get(cfg, "data_preprocessor");
+    if (!(r->train_loader = tgc_loader_open(tgc_cfg_get(cfg, "train_dataloader"), pre, 1, r->seed, r->rank, r->world, err)))
+        return tgc_err_prefix(err, "train_dataloader");
+    r->iters_per_epoch = tgc_loader_num_batches(r->train_loader);
+    int want_val = !o->no_validate && tgc_plan_program(plan, "eval");
+    const tgc_cfg *vd = tgc_cfg_get(cfg, "val_dataloader"), *vc = tgc_cfg_get(cfg, "val_cfg"),
+                  *ve = tgc_cfg_get(cfg, "val_evaluator");
+    if (want_val && vd && vd->kind == TGC_CFG_MAP && vc && vc->kind != TGC_CFG_NULL && ve && ve->kind != TGC_CFG_NULL) {
+        if (!(r->val_loader = tgc_loader_open(vd, pre, 0, r->seed, r->rank, r->world, err))) return tgc_err_prefix(err, "val_dataloader");
+    }
+
+    /* executor and the program tensors */
+    tgc_exec_opts xo = {threads, det};
+    if (!(r->x = tgc_exec_new(plan, &xo, err))) return -1;
+    if (r->ddp && tgc_ddp_attach(r->ddp, r->x, plan, &g_signal, err)) return -1;
+    if (find_input(plan, r->x, "train", "inputs", 1, &r->tr_img, err) ||
+        find_input(plan, r->x, "train", "data_samples.gt_label", 1, &r->tr_lbl, err) ||
+        find_input(plan, r->x, "train", "lr", 1, &r->tr_lr, err) ||
+        find_input(plan, r->x, "train", "step", 0, &r->tr_step, err))
+        return -1;
+    if ((r->tr_loss = tgc_exec_output(r->x, "train")) < 0) return tgc_fail(err, "the plan's train program has no loss output");
+    if (check_io(r->x, "train", r->tr_img, r->tr_lbl, r->train_loader, "train_dataloader", &r->tr_batch,
+                 &r->sample_floats, err))
+        return -1;
+    if (r->val_loader) {
+        size_t sf;
+        if (find_input(plan, r->x, "eval", "inputs", 1, &r->ev_img, err) ||
+            find_input(plan, r->x, "eval", "data_samples.gt_label", 0, &r->ev_lbl, err))
+            return -1;
+        if ((r->ev_logits = tgc_exec_output(r->x, "eval")) < 0) return tgc_fail(err, "the plan's eval program has no output");
+        if (check_io(r->x, "eval", r->ev_img, r->ev_lbl, r->val_loader, "val_dataloader", &r->ev_batch, &sf, err)) return -1;
+        const tgc_plan_tensor *lt = tgc_exec_tensor(r->x, r->ev_logits);
+        if (lt->type.dtype != TGC_F32 || lt->type.shape.rank != 2 || lt->type.shape.d[0] != r->ev_batch)
+            return tgc_fail(err, "the plan's eval output is not f32 logits [%lld, classes]", (long long)r->ev_batch);
+        r->num_classes = (int)lt->type.shape.d[1];
+        if (tgc_accuracy_from_cfg(ve, r->num_classes, &r->acc, err)) return -1;
+    }
+    if (tgc_exec_init_state(r->x, r->seed, err) || profile_open(c, o, err)) return -1;
+    if (r->ddp && c->prof) tgc_ddp_set_profiler(r->ddp, c->prof); /* all-reduce waits on the comm track */
+
+    /* schedule */
+    r->max_iters = r->loop.by_epoch ? r->loop.max_epochs * r->iters_per_epoch : r->loop.max_iters;
+    r->stop_iter = o->max_iters > 0 ? TGC_MIN(o->max_iters, r->max_iters) : r->max_iters;
+    double base_lr = plan->optim.lr;
+    const tgc_cfg *opt = tgc_cfg_at(cfg, "optim_wrapper.optimizer");
+    if (opt && opt->kind == TGC_CFG_MAP && tgc_cfg_float(opt, "lr", base_lr, &base_lr, err)) return -1;
+    const tgc_cfg *asl = tgc_cfg_get(cfg, "auto_scale_lr");
+    if (o->auto_scale_lr) {
+        if (!asl || asl->kind != TGC_CFG_MAP || !tgc_cfg_get(asl, "base_batch_size"))
+            return tgc_fail(err, "--auto-scale-lr: the config has no auto_scale_lr.base_batch_size");
+        tgc_cfg *on = tgc_cfg_clone(asl);
+        tgc_cfg *t = tgc_cfg_new(TGC_CFG_BOOL, "<--auto-scale-lr>", 0);
+        t->b = 1;
+        tgc_cfg_set(on, "enable", t);
+        double ratio;
+        int rc = tgc_auto_scale_lr(on, r->tr_batch * r->world, &ratio, err);
+        tgc_cfg_free(on);
+        if (rc) return -1;
+        tgc_log_info(&r->log, "LR is set based on batch size of %lld and the current batch size is %lld: lr %g -> %g",
+                     (long long)(ratio > 0 ? (double)(r->tr_batch * r->world) / ratio + 0.5 : 0),
+                     (long long)(r->tr_batch * r->world), base_lr,
+                     base_lr * ratio);
+        base_lr *= ratio;
+    } else if (asl && asl->kind == TGC_CFG_MAP) {
+        double ratio;
+        if (tgc_auto_scale_lr(asl, r->tr_batch * r->world, &ratio, err)) return -1;
+        base_lr *= ratio;
+    }
+    tgc_lr_sched_facts facts = {r->iters_per_epoch, r->loop.by_epoch ? r->loop.max_epochs : 0,
+                             r->loop.by_epoch ? 0 : r->loop.max_iters};
+    if (!(c->sched = tgc_lr_sched_build(tgc_cfg_get(cfg, "param_scheduler"), base_lr, &facts, err))) return -1;
+
+    /* state: resume, or load_from weights */
+    r->saved_iter = -1;
+    if (c->resume_ckpt) {
+        tgc_log_info(&r->log, "Resuming from %s", c->resume_path);
+        if (tgc_runner_resume(r, c->resume_ckpt, c->resume_path, err)) return -1;
+        r->saved_iter = r->iter;
+    } else {
+        const char *load_from;
+        if (tgc_cfg_str(cfg, "load_from", NULL, &load_from, err)) return -1;
+        if (load_from && tgc_runner_load_weights(r, load_from, err)) return -1;
+    }
+    if (r->ddp) { /* every rank starts from rank 0's state and counters */
+        uint64_t it = (uint64_t)r->iter;
+        if (tgc_ddp_sync_u64(r->ddp, "iter", &it, err)) return -1;
+        if ((int64_t)it != r->iter)
+            return tgc_fail(err, "rank %d resumed at iteration %lld but rank 0 at %lld: every rank must see the same "
+                                 "checkpoint (a shared work dir, or --resume CKPT on every node)",
+                            r->rank, (long long)r->iter, (long long)it);
+        if (tgc_ddp_broadcast_state(r->ddp, r->x, err)) return -1;
+    }
+    return 0;
+}
+
+/* Copies a training batch and the step's scalars into the train program's inputs. */
+static int fill_train_inputs(run_ctx *c, const tgc_batch *b, double lr, tgc_err *err) {
+    tgc_runner *r = &c->r;
+    memcpy(tgc_exec_data(r->x, r->tr_img), b->images, sizeof(float) * r->sample_floats * (size_t)r->tr_batch);
+    memcpy(tgc_exec_data(r->x, r->tr_lbl), b->labels, sizeof(int32_t) * (size_t)r->tr_batch);
+    if (set_scalar(r->x, r->tr_lr, lr, err)) return -1;
+    if (r->tr_step >= 0 && set_scalar(r->x, r->tr_step, (double)(r->iter + 1), err)) return -1;
+    return 0;
+}
+
+/* Saves iter_N.ckpt outside the keep list (a stop by --max-iters or a signal). With reuse, a state this
+ * iteration already saved under another name (epoch_N.ckpt) is not written twice; *where is the file. */
+static int save_stop(run_ctx *c, int reuse, char **where, tgc_err *err) {
+    tgc_runner *r = &c->r;
+    char name[64];
+    snprintf(name, sizeof name, "iter_%lld.ckpt", (long long)r->iter);
+    *where = tgc_asprintf("%s/%s", r->ckpt_dir, name);
+    if (r->saved_iter == r->iter) {
+        char *last = NULL;
+        if (tgc_ckpt_read_last(r->work_dir, &last, err) < 0) return -1;
+        if (last && (reuse || !strcmp(last, *where))) {
+            free(*where);
+            *where = last;
+            return 0;
+        }
+        free(last);
+    }
+    tgc_log_info(&r->log, "Saving checkpoint at %lld iterations", (long long)r->iter);
+    return tgc_runner_save(r, name, NULL, 1, err);
+}
+
+static int train_loop(run_ctx *c, const tgc_train_opts *o, tgc_err *err) {
+    tgc_runner *r = &c->r;
+    int need_begin = 1;
+    double t_last = 0;
+    if (r->iter < r->stop_iter)
+        tgc_log_info(&r->log, "Checkpoints will be saved to %s.", r->ckpt_dir);
+    while (r->iter < r->stop_iter) {
+        if (need_begin) {
+            if (tgc_loader_begin_epoch(r->train_loader, (uint32_t)r->epoch, (int)r->batch, err) < 0) return -1;
+            need_begin = 0;
+            t_last = tgc_now();
+        }
+        tgc_batch *b;
+        double t_data = tgc_now();
+        int got = tgc_loader_next(r->train_loader, &b, err);
+        profile_span(c, "data", "load", t_data);
+        if (got < 0) return tgc_err_prefix(err, "train_dataloader");
+        if (got == 0) return tgc_fail(err, "internal error: the train loader ended its epoch early");
+        double data_time = tgc_now() - t_last;
+        double lr = tgc_lr_sched_lr_at(c->sched, r->iter);
+        int rc = fill_train_inputs(c, b, lr, err);
+        tgc_loader_release(r->train_loader, b);
+        if (c->prof) tgc_profiler_step_begin(c->prof, r->iter + 1);
+        if (rc || tgc_exec_run(r->x, "train", err) < 0) return -1;
+        if (c->prof) tgc_profiler_step_end(c->prof);
+        double loss = (double)*(const float *)tgc_exec_data(r->x, r->tr_loss);
+        r->iter++;
+        r->batch++;
+        double now = tgc_now(), it = now - t_last;
+        t_last = now;
+        tgc_window_push(&r->loss_w, loss);
+        tgc_window_push(&r->time_w, it);
+        tgc_window_push(&r->data_w, data_time);
+        r->time_sum += it;
+        r->timed_iters++;
+        double t_hook = tgc_now();
+        if (r->rank == 0 && tgc_runner_log_train_iter(r, lr, err)) return -1;
+        profile_span(c, "hooks", "logging", t_hook);
+        t_hook = tgc_now();
+        if (r->rank == 0 && tgc_runner_after_train_iter_ckpt(r, r->iter == r->max_iters, err)) return -1;
+        profile_span(c, "hooks", "checkpoint", t_hook);
+        int validated = 0;
+        if (r->batch == r->iters_per_epoch) { /* end of an epoch */
+            r->epoch++;
+            r->batch = 0;
+            need_begin = 1;
+            if (r->loop.by_epoch) {
+                t_hook = tgc_now();
+                if (r->rank == 0 && tgc_runner_after_train_epoch_ckpt(r, r->epoch == r->loop.max_epochs, err))
+                    return -1;
+                profile_span(c, "hooks", "checkpoint", t_hook);
+                if (r->val_loader && tgc_loop_should_validate(&r->loop, r->epoch)) {
+                    t_hook = tgc_now();
+                    if (tgc_runner_validate(r, err)) return -1;
+                    profile_span(c, "hooks", "validation", t_hook);
+                    validated = 1;
+                }
+            }
+        }
+        if (!r->loop.by_epoch && r->val_loader && tgc_loop_should_validate(&r->loop, r->iter)) {
+            t_hook = tgc_now();
+            if (tgc_runner_validate(r, err)) return -1;
+            profile_span(c, "hooks", "validation", t_hook);
+            validated = 1;
+        }
+        if (validated) t_last = tgc_now(); /* validation time is not a train iteration's */
+        /* Several ranks stop after the iteration in which they agreed to (a signal may reach them apart). */
+        int stop = r->ddp ? tgc_ddp_stop_signal(r->ddp) : g_signal;
+        if (stop) {
+            int sig = stop;
+            char *where = NULL;
+            if (r->rank != 0) return sig; /* rank 0 saves the checkpoint */
+            if (save_stop(c, 0, &where, err) < 0) {
+                free(where);
+                return tgc_err_prefix(err, "interrupted by signal %d and the checkpoint could not be saved", sig);
+            }
+            tgc_log_warning(&r->log, "Interrupted by %s after iteration %lld: checkpoint saved to %s",
+                            sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "a signal",
+                            (long long)r->iter, where ? where : "?");
+            tgc_log_info(&r->log, "Resume with: %s --work-dir %s --resume %s", o->command ? o->command : "tgc run PLAN",
+                         r->work_dir, where ? where : "");
+            free(where);
+            return sig;
+        }
+    }
+    if (r->rank == 0 && r->stop_iter < r->max_iters && r->ckc.enabled && r->ckc.save_last && r->iter == r->stop_iter) {
+        char *where = NULL;
+        int rc = save_stop(c, 1, &where, err);
+        if (rc == 0)
+            tgc_log_info(&r->log, "Stopped after --max-iters %lld iterations; resume with: %s --work-dir %s --resume",
+                         (long long)r->stop_iter, o->command ? o->command : "tgc run PLAN", r->work_dir);
+        free(where);
+        if (rc) return -1;
+    }
+    return 0;
+}
+
+/* How much of the gradient all-reduce backward did not hide (rank 0's view). */
+static void dist_summary(tgc_runner *r) {
+    int64_t steps;
+    double wait_s;
+    uint64_t bytes;
+    tgc_ddp_stats(r->ddp, &steps, &wait_s, &bytes);
+    const tgc_program *tp = tgc_plan_program(r->plan, "train");
+    if (steps > 0)
+        tgc_log_info(&r->log, "All-reduce: %.1f KiB of gradients per step in %d buckets; %.3f ms per step waited for "
+                              "before the optimizer (communication not hidden by backward) over %lld steps",
+                     (double)bytes / 1024.0, tp ? tp->n_buckets : 0, wait_s * 1e3 / (double)steps, (long long)steps);
+}
+
+int tgc_train(const tgc_plan *plan, const tgc_train_opts *o, tgc_err *err) {
+    run_ctx *c = tgc_calloc(1, sizeof *c);
+    struct sigaction sa, old_int, old_term;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    g_signal = 0;
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+    double t0 = tgc_now();
+    int rc = setup(c, plan, o, err);
+    if (rc == 0) rc = train_loop(c, o, err);
+    if (rc >= 0 && profile_close(c, err)) rc = -1;
+    if (rc >= 0 && c->r.ddp) dist_summary(&c->r);
+    if (rc == 0)
+        tgc_log_info(&c->r.log, "Training finished: %lld iterations (%lld epochs) in %.1f s", (long long)c->r.iter,
+                     (long long)c->r.epoch, tgc_now() - t0);
+    else if (rc < 0 && c->r.log.file) { /* the log file keeps the reason too; stderr gets it from the caller */
+        c->r.log.out = NULL;
+        tgc_log_error(&c->r.log, "%s", err->msg);
+    }
+    if (c->r.vis.json || c->r.vis.tb) {
+        tgc_err cerr;
+        if (tgc_vis_close(&c->r.vis, &cerr) < 0 && rc == 0) {
+            *err = cerr;
+            rc = -1;
+        }
+    }
+    run_free(c);
+    free(c);
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    return rc;
+}
