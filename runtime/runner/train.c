@@ -14,19 +14,13 @@
 #include "runtime/runner/hooks.h"
 #include "runtime/profile/profile.h"
 
-/* ---- signals: the first SIGINT/SIGTERM asks the loop to stop after the current iteration, a second one
- * ends the process at once ---- */
+/* ---- stop requests: the loop stops after the current iteration once one is set (the driver's SIGINT/
+ * SIGTERM handler sets it; the library installs no handler) ---- */
 static volatile sig_atomic_t g_signal;
 
-static void on_signal(int sig) {
-    if (g_signal) {
-        static const char msg[] = "\ntgc: second signal: exiting now without saving\n";
-        ssize_t w = write(STDERR_FILENO, msg, sizeof msg - 1);
-        (void)w;
-        _exit(128 + sig);
-    }
-    g_signal = sig;
-}
+void tgc_train_request_stop(int sig) { g_signal = sig; }
+
+int tgc_train_stop_requested(void) { return g_signal; }
 
 int tgc_train_threads(void) {
     const char *e = getenv("OMP_NUM_THREADS");
@@ -603,14 +597,6 @@ static void dist_summary(tgc_runner *r) {
 
 int tgc_train(const tgc_plan *plan, const tgc_train_opts *o, tgc_err *err) {
     run_ctx *c = tgc_calloc(1, sizeof *c);
-    struct sigaction sa, old_int, old_term;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sa.sa_flags = SA_RESTART;
-    g_signal = 0;
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
     double t0 = tgc_now();
     int rc = setup(c, plan, o, err);
     if (rc == 0) rc = train_loop(c, o, err);
@@ -632,7 +618,5 @@ int tgc_train(const tgc_plan *plan, const tgc_train_opts *o, tgc_err *err) {
     }
     run_free(c);
     free(c);
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGTERM, &old_term, NULL);
     return rc;
 }
