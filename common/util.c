@@ -351,3 +351,21 @@ double tgc_now(void) {
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
+
+int tgc_env_threads(void) {
+    const char *e = getenv("OMP_NUM_THREADS");
+    if (!e || !*e) return 0;
+    char *end;
+    long v = strtol(e, &end, 10);
+    return end != e && v > 0 && v <= 1024 && (*end == 0 || *end == ',') ? (int)v : 0;
+}
+
+int tgc_online_cores(void) {
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)TGC_MIN(n, 1024) : 1;
+}
+
+int tgc_default_threads(void) {
+    int n = tgc_env_threads();
+    return n > 0 ? n : tgc_online_cores();
+}

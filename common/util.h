@@ -93,6 +93,14 @@ uint32_t tgc_crc32(uint32_t crc, const void *data, size_t len);
 /* Monotonic seconds, for measurements printed to people (never asserted in tests). */
 double tgc_now(void);
 
+/* Thread counts; the one place OMP_NUM_THREADS is read. tgc_env_threads: OMP_NUM_THREADS when it is a
+ * count from 1 to 1024 (the first of a list: "4" of "4,2", as libgomp reads it), else 0 (unset or not a
+ * count: treated as unset everywhere). tgc_online_cores: the online cores (1 to 1024). tgc_default_threads:
+ * the first, else the second (what a thread count of 0 means in tgc_cpu_new and the runner). */
+int tgc_env_threads(void);
+int tgc_online_cores(void);
+int tgc_default_threads(void);
+
 #define TGC_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 #define TGC_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define TGC_MAX(a, b) ((a) > (b) ? (a) : (b))

@@ -190,7 +190,7 @@ static int dist_worker(tgc_run_args *a, tgc_dist_env *env, tgc_err *err) {
     /* Threads: OMP_NUM_THREADS, else Slurm's CPUs per task, else 1 (MMEngine's default for several
      * processes, so that N workers do not each take every core). */
     const char *cpt = getenv("SLURM_CPUS_PER_TASK");
-    if (!getenv("OMP_NUM_THREADS") && a->train.n_threads <= 0) a->train.n_threads = cpt && atoi(cpt) > 0 ? atoi(cpt) : 1;
+    if (!tgc_env_threads() && a->train.n_threads <= 0) a->train.n_threads = cpt && atoi(cpt) > 0 ? atoi(cpt) : 1;
     a->train.dist = env;
     a->train.device = a->device;
     return 1;

@@ -146,10 +146,7 @@ int tgc_launch_workers(tgc_run_args *a) {
     }
     /* Threads: the cores shared among this node's workers, unless OMP_NUM_THREADS says otherwise. */
     int threads = 0;
-    if (!getenv("OMP_NUM_THREADS")) {
-        long cores = sysconf(_SC_NPROCESSORS_ONLN);
-        threads = (int)TGC_MAX(1, (cores > 0 ? cores : 1) / nproc);
-    }
+    if (!tgc_env_threads()) threads = TGC_MAX(1, tgc_online_cores() / nproc);
 
     /* argv: this executable, the command, its arguments without the launch options, --launcher pytorch. */
     char exe[4096];

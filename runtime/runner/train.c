@@ -22,17 +22,6 @@ void tgc_train_request_stop(int sig) { g_signal = sig; }
 
 int tgc_train_stop_requested(void) { return g_signal; }
 
-int tgc_train_threads(void) {
-    const char *e = getenv("OMP_NUM_THREADS");
-    if (e && *e) {
-        char *end;
-        long v = strtol(e, &end, 10);
-        if (v > 0 && v < 4096 && (*end == 0 || *end == ',')) return (int)v;
-    }
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n > 0 ? (int)n : 1;
-}
-
 /* ---- small helpers ---- */
 
 static const char *base_name(const char *p) {
@@ -316,7 +305,7 @@ static int setup_rest(run_ctx *c, const tgc_plan *plan, const tgc_train_opts *o,
     tgc_window_init(&r->time_w, r->logc.window_size);
     tgc_window_init(&r->data_w, r->logc.window_size);
 
-    int threads = o->n_threads > 0 ? o->n_threads : tgc_train_threads();
+    int threads = o->n_threads > 0 ? o->n_threads : tgc_default_threads();
     tgc_log_info(&r->log, "tgc %s: plan checksum 0x%08x, %lld parameters, %.4g GFLOPs per image (forward), device cpu, "
                           "%d threads", TGC_VERSION, plan->checksum, (long long)plan->params,
                  plan->flops_per_sample / 1e9, threads);

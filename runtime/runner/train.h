@@ -66,10 +66,6 @@ void tgc_train_request_stop(int sig);
 /* The request's signal, or 0 (async-signal-safe). */
 int tgc_train_stop_requested(void);
 
-/* The thread count tgc_exec_opts.n_threads = 0 means: OMP_NUM_THREADS when set and positive, else the
- * online cores. */
-int tgc_train_threads(void);
-
 /* ---- runtime --cfg-options (run_opts.c) ----
  * Keys that do not change the compiled graph may be overridden when running a plan: train_cfg, val_cfg,
  * test_cfg, param_scheduler, default_hooks, custom_hooks, work_dir, randomness, env_cfg, visualizer,
