@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "frontend/cfg.h"
+#include "test_util.h"
 
 #define INPUTS TGC_SOURCE_DIR "/tests/unit/cfg_inputs/"
 
@@ -27,10 +28,7 @@ static void load_fails(const char *path, const char *const *needles) {
 }
 
 static const tgc_cfg *at(const tgc_cfg *root, const char *path, tgc_cfg_kind kind) {
-    const tgc_cfg *c = tgc_cfg_at(root, path);
-    ck_assert_msg(c != NULL, "%s missing", path);
-    ck_assert_msg(c->kind == kind, "%s: kind %s", path, tgc_cfg_kind_name(c->kind));
-    return c;
+    return test_cfg_at(root, path, kind);
 }
 
 START_TEST(list_of_bases_multilevel) {

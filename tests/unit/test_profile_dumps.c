@@ -16,6 +16,7 @@
 #include "test_compile.h"
 #include "runtime/profile/profile.h"
 #include "test_profile_json.h"
+#include "test_util.h"
 
 static const char *LENET =
     "model:\n"
@@ -51,41 +52,10 @@ static const char *RESNET =
 
 static tgc_plan *compile_text(const char *text) { return test_compile(text, NULL, 0); }
 
-static char *make_tmpdir(void) {
-    const char *base = getenv("TMPDIR");
-    char *tmpl = malloc(4096);
-    snprintf(tmpl, 4096, "%s/tgc_prof_XXXXXX", base && *base ? base : "/tmp");
-    ck_assert_ptr_nonnull(mkdtemp(tmpl));
-    return tmpl;
-}
-
-/* Removes dir and everything under it (the profiler writes two levels). */
-static void rm_tree(const char *dir) {
-    DIR *d = opendir(dir);
-    if (!d) return;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-        char p[4096];
-        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-        struct stat st;
-        if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode)) rm_tree(p);
-        else unlink(p);
-    }
-    closedir(d);
-    rmdir(dir);
-}
-
 static char *slurp(const char *dir, const char *name, size_t *len) {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    uint8_t *data;
-    tgc_err err;
-    ck_assert_msg(tgc_read_file(path, 1u << 28, &data, len, &err) == 0, "%s", err.msg);
-    char *s = malloc(*len + 1);
-    memcpy(s, data, *len);
-    s[*len] = 0;
-    free(data);
+    char *path = tgc_asprintf("%s/%s", dir, name);
+    char *s = test_slurp(path, len);
+    free(path);
     return s;
 }
 
@@ -197,7 +167,7 @@ START_TEST(three_steps_dump_trace_summary_memory) {
     ck_assert_int_gt(tr->n_buckets, 0);
     ck_assert_int_eq(rc.buckets, 3 * tr->n_buckets);
     ck_assert_int_eq(tgc_profiler_n_dropped(prof), 0);
-    char *dir = make_tmpdir();
+    char *dir = test_tmpdir(NULL, "tgc_prof");
     char *sub = malloc(strlen(dir) + 32);
     sprintf(sub, "%s/a/b", dir); /* intermediate directories are created */
     ck_assert_msg(tgc_profiler_write(prof, sub, &err) == 0, "%s", err.msg);
@@ -377,7 +347,7 @@ START_TEST(three_steps_dump_trace_summary_memory) {
         python_json_check(path);
     }
     tgc_profiler_free(prof);
-    rm_tree(dir);
+    test_rm_tree(dir);
     free(rdir);
     free(sub);
     free(dir);
@@ -395,7 +365,7 @@ START_TEST(detached_or_outside_window_records_nothing) {
     ck_assert_msg(prof, "%s", err.msg);
     run_ctx rc = {0};
     run_steps(p, prof, 0, 2, &rc);
-    char *dir = make_tmpdir();
+    char *dir = test_tmpdir(NULL, "tgc_prof");
     ck_assert_msg(tgc_profiler_write(prof, dir, &err) == 0, "%s", err.msg);
     char *rdir = malloc(strlen(dir) + 16);
     sprintf(rdir, "%s/rank0", dir);
@@ -434,7 +404,7 @@ START_TEST(detached_or_outside_window_records_nothing) {
     ck_assert_int_eq(tgc_profiler_n_events(prof), tr->n_instr + 1 + 1 + tr->n_buckets);
     ck_assert_int_eq(tgc_profiler_recording(prof), 0);
     tgc_profiler_free(prof);
-    rm_tree(dir);
+    test_rm_tree(dir);
     free(rdir);
     free(dir);
     tgc_plan_free(p);
@@ -454,7 +424,7 @@ START_TEST(event_cap_bounds_the_trace) {
     ck_assert_int_eq(tgc_profiler_n_events(prof), 16);
     int64_t all = 3 * (int64_t)(tr->n_instr + 1 + 1 + tr->n_buckets);
     ck_assert_int_eq(tgc_profiler_n_dropped(prof), all - 16);
-    char *dir = make_tmpdir();
+    char *dir = test_tmpdir(NULL, "tgc_prof");
     ck_assert_msg(tgc_profiler_write(prof, dir, &err) == 0, "%s", err.msg);
     char *rdir = malloc(strlen(dir) + 16);
     sprintf(rdir, "%s/rank1", dir);
@@ -467,7 +437,7 @@ START_TEST(event_cap_bounds_the_trace) {
     ck_assert_ptr_nonnull(strstr(txt, "event cap reached"));
     free(txt);
     tgc_profiler_free(prof);
-    rm_tree(dir);
+    test_rm_tree(dir);
     free(rdir);
     free(dir);
     tgc_plan_free(p);
@@ -491,7 +461,7 @@ START_TEST(errors_are_reported) {
     /* Odd characters in names and args still give valid JSON. */
     ck_assert_int_eq(tgc_profiler_span(prof, "hooks", "quote\" back\\slash\ttab", 1, 2, "a=\"x\" =y z=1e400 w=-3.5 empty="), 0);
     ck_assert_int_eq(tgc_profiler_span(prof, "data", "bad utf-8 \xff\xc3 ok \xc3\xa9", 1, 2, NULL), 0);
-    char *dir = make_tmpdir();
+    char *dir = test_tmpdir(NULL, "tgc_prof");
     char *file = malloc(strlen(dir) + 16);
     sprintf(file, "%s/plain", dir);
     FILE *f = fopen(file, "w");
@@ -528,7 +498,7 @@ START_TEST(errors_are_reported) {
     snprintf(path, sizeof path, "%s/trace.json", rdir);
     python_json_check(path);
     tgc_profiler_free(prof);
-    rm_tree(dir);
+    test_rm_tree(dir);
     free(rdir);
     free(file);
     free(dir);
