@@ -18,39 +18,10 @@
 #include "test_profile_json.h"
 #include "test_util.h"
 
-static const char *LENET =
-    "model:\n"
-    "  type: ImageClassifier\n"
-    "  backbone: {type: LeNet5, num_classes: 10}\n"
-    "  neck: null\n"
-    "  head: {type: ClsHead, loss: {type: CrossEntropyLoss, loss_weight: 1.0}}\n"
-    "data_preprocessor: {mean: [33.46], std: [78.87]}\n"
-    "train_dataloader:\n"
-    "  batch_size: 8\n"
-    "  dataset: {type: FashionMNIST, data_prefix: nowhere, pipeline: [{type: Resize, scale: 32}, {type: PackInputs}]}\n"
-    "val_dataloader:\n"
-    "  batch_size: 4\n"
-    "  dataset: {type: FashionMNIST, data_prefix: nowhere, test_mode: true, pipeline: [{type: Resize, scale: 32}, {type: PackInputs}]}\n"
-    "optim_wrapper: {optimizer: {type: SGD, lr: 0.05, momentum: 0.9}}\n";
+static const char *LENET = TEST_LENET_YAML(8, 4);
 
 /* Small ResNet: batch norm + relu pairs give the memory plan in-place reuse. */
-static const char *RESNET =
-    "model:\n"
-    "  type: ImageClassifier\n"
-    "  backbone: {type: ResNet_CIFAR, depth: 18, num_stages: 2, in_channels: 1, stem_channels: 8,\n"
-    "             base_channels: 8, strides: [1, 2], dilations: [1, 1], out_indices: [1]}\n"
-    "  neck: {type: GlobalAveragePooling}\n"
-    "  head: {type: LinearClsHead, num_classes: 10, in_channels: 16,\n"
-    "         loss: {type: CrossEntropyLoss, loss_weight: 1.0}}\n"
-    "train_dataloader:\n"
-    "  batch_size: 4\n"
-    "  dataset: {type: FashionMNIST, data_prefix: nowhere, pipeline: [{type: PackInputs}]}\n"
-    "val_dataloader:\n"
-    "  batch_size: 4\n"
-    "  dataset: {type: FashionMNIST, data_prefix: nowhere, test_mode: true, pipeline: [{type: PackInputs}]}\n"
-    "optim_wrapper: {optimizer: {type: SGD, lr: 0.05, momentum: 0.9}}\n";
-
-static tgc_plan *compile_text(const char *text) { return test_compile(text, NULL, 0); }
+static const char *RESNET = TEST_RESNET_YAML(4, 4, "lr: 0.05, momentum: 0.9");
 
 static char *slurp(const char *dir, const char *name, size_t *len) {
     char *path = tgc_asprintf("%s/%s", dir, name);
@@ -93,21 +64,6 @@ static int on_bucket(void *ctx, const tgc_plan_bucket *b, void *data, tgc_err *e
     return 0;
 }
 
-static void feed(tgc_exec *x) {
-    int xi = tgc_exec_input(x, "train", "inputs");
-    ck_assert_int_ge(xi, 0);
-    float *img = tgc_exec_data(x, xi);
-    int64_t n = tgc_shape_numel(&tgc_exec_tensor(x, xi)->type.shape);
-    tgc_rng r;
-    tgc_rng_init(&r, 7, 0, 0, 9);
-    for (int64_t i = 0; i < n; i++) img[i] = (float)(2.0 * tgc_rng_uniform(&r) - 1.0);
-    int li = tgc_exec_input(x, "train", "data_samples.gt_label");
-    int32_t *lab = tgc_exec_data(x, li);
-    int64_t b = tgc_shape_numel(&tgc_exec_tensor(x, li)->type.shape);
-    for (int64_t i = 0; i < b; i++) lab[i] = (int32_t)(i % 10);
-    *(float *)tgc_exec_data(x, tgc_exec_input(x, "train", "lr")) = 0.05f;
-}
-
 /* Runs `steps` train steps; when prof is set it is attached, steps are marked and a "data" span is
  * recorded before each one (as the training loop does). */
 static void run_steps(const tgc_plan *p, tgc_profiler *prof, int attach, int steps, run_ctx *rc) {
@@ -124,7 +80,7 @@ static void run_steps(const tgc_plan *p, tgc_profiler *prof, int attach, int ste
     int si = tgc_exec_input(x, "train", "step");
     for (int s = 1; s <= steps; s++) {
         double t0 = tgc_now();
-        feed(x);
+        test_feed(x, "train", 7, 0, 0.05f);
         if (prof) tgc_profiler_span(prof, "data", "load batch", t0, tgc_now(), "batch=8 source=random");
         *(float *)tgc_exec_data(x, si) = (float)s;
         if (prof) tgc_profiler_step_begin(prof, s);
@@ -152,7 +108,7 @@ static int track_tid(const jv *events, const char *track) {
 }
 
 START_TEST(three_steps_dump_trace_summary_memory) {
-    tgc_plan *p = compile_text(LENET);
+    tgc_plan *p = test_compile(LENET, NULL, 0);
     const tgc_program *tr = tgc_plan_program(p, "train");
     ck_assert_ptr_nonnull(tr);
     tgc_err err;
@@ -358,7 +314,7 @@ END_TEST
 /* ---- off costs nothing, the window and the cap bound what is kept ----------------------------------- */
 
 START_TEST(detached_or_outside_window_records_nothing) {
-    tgc_plan *p = compile_text(LENET);
+    tgc_plan *p = test_compile(LENET, NULL, 0);
     tgc_err err;
     /* Created but never attached: the executor makes no calls, and step marks record no kernels. */
     tgc_profiler *prof = tgc_profiler_new(p, 0, &err);
@@ -412,7 +368,7 @@ START_TEST(detached_or_outside_window_records_nothing) {
 END_TEST
 
 START_TEST(event_cap_bounds_the_trace) {
-    tgc_plan *p = compile_text(LENET);
+    tgc_plan *p = test_compile(LENET, NULL, 0);
     tgc_err err;
     tgc_profiler *prof = tgc_profiler_new(p, 1, &err);
     ck_assert_msg(prof, "%s", err.msg);
@@ -445,7 +401,7 @@ START_TEST(event_cap_bounds_the_trace) {
 END_TEST
 
 START_TEST(errors_are_reported) {
-    tgc_plan *p = compile_text(LENET);
+    tgc_plan *p = test_compile(LENET, NULL, 0);
     tgc_err err;
     ck_assert_ptr_null(tgc_profiler_new(p, -1, &err));
     ck_assert_ptr_nonnull(strstr(err.msg, "rank -1"));
@@ -509,7 +465,7 @@ END_TEST
 /* ---- static analysis -------------------------------------------------------------------------- */
 
 START_TEST(occupancy_peak_is_the_planned_lower_bound) {
-    tgc_plan *p = compile_text(RESNET);
+    tgc_plan *p = test_compile(RESNET, NULL, 0);
     tgc_err err;
     for (int i = 0; i < p->n_programs; i++) {
         const tgc_program *pr = &p->programs[i];
