@@ -166,10 +166,7 @@ static int rank_step(int rank, int world, int port, void *arg) {
 }
 
 START_TEST(two_ranks_agree) {
-    int codes[2];
-    run_job(2, rank_step, NULL, 60.0, codes);
-    ck_assert_int_eq(codes[0], 0);
-    ck_assert_int_eq(codes[1], 0);
+    expect_job_ok(2, rank_step, NULL, 60.0);
 }
 END_TEST
 
