@@ -246,7 +246,7 @@ int tgc_op_has_side_effects(const tgc_op *op); /* mutates state */
  * output, state or input, then renumbers values densely in definition order. Keeps value ids stable
  * for state and inputs (they come first). */
 void tgc_graph_compact(tgc_graph *g);
-/* (Addition) As tgc_graph_compact; when remap is non-NULL it receives, for every value id before the
+/* As tgc_graph_compact; when remap is non-NULL it receives, for every value id before the
  * call (the old g->n_vals of them), its new id or -1 if the value was removed. Passes use it to follow
  * value ids they hold (the module's train_loss, eval_logits). */
 void tgc_graph_compact_remap(tgc_graph *g, int *remap);

@@ -58,7 +58,8 @@ tgc_cpu *tgc_cpu_new(int n_threads, int deterministic, tgc_err *err) {
     c->n_threads = n_threads > 0 ? n_threads : tgc_default_threads();
     c->deterministic = deterministic != 0;
     /* oneDNN (Debian's build) runs on libgomp, which it loads; its thread count is set through
-     * omp_set_num_threads, looked up at run time because tgc itself is not compiled with -fopenmp. */
+     * omp_set_num_threads, looked up at run time so that the backend also builds without OpenMP (CMake
+     * compiles it with -fopenmp where the compiler has it; cpu_threads.c then uses a pthread pool). */
     void *sym = dlsym(RTLD_DEFAULT, "omp_set_num_threads");
     *(void **)&c->omp_set_num_threads = sym;
     dnnl_status_t s = dnnl_engine_create(&c->eng, dnnl_cpu, 0);
