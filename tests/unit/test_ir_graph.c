@@ -118,7 +118,7 @@ START_TEST(compact_renumbers) {
     g->vals[d].is_output = 1;
     g->vals[c].grad_of = q;
     ck_assert_int_eq(tgc_value_uses(g, a), 2);
-    g->ops[g->vals[b].def_op].code = TGC_OP_COUNT; /* dead */
+    tgc_op_kill(&g->ops[g->vals[b].def_op]); /* dead */
     ck_assert_int_eq(tgc_value_uses(g, a), 1);
     int remap[16];
     int n_old = g->n_vals;
@@ -219,7 +219,7 @@ START_TEST(verify_rejects) {
     tgc_graph_free(s.g);
 
     s = small_new();
-    s.g->ops[1].code = TGC_OP_COUNT;
+    tgc_op_kill(&s.g->ops[1]);
     assert_verify_fails(s.g, "dead");
     tgc_graph_free(s.g);
 }
