@@ -107,30 +107,9 @@ static int track_tid(const jv *events, const char *track) {
     return -1;
 }
 
-START_TEST(three_steps_dump_trace_summary_memory) {
-    tgc_plan *p = test_compile(LENET, NULL, 0);
-    const tgc_program *tr = tgc_plan_program(p, "train");
-    ck_assert_ptr_nonnull(tr);
-    tgc_err err;
-    tgc_profiler *prof = tgc_profiler_new(p, 3, &err);
-    ck_assert_msg(prof, "%s", err.msg);
-    /* One warm-up step, then the two others are recorded (a cap of 5 is not reached). */
-    tgc_profiler_limits lim = {.warmup_steps = 1, .steps = 5, .max_events = 100000};
-    ck_assert_msg(tgc_profiler_set_limits(prof, &lim, &err) == 0, "%s", err.msg);
-    run_ctx rc = {0};
-    run_steps(p, prof, 1, 3, &rc);
-    const int profiled = 2;
-    ck_assert_int_gt(tr->n_buckets, 0);
-    ck_assert_int_eq(rc.buckets, 3 * tr->n_buckets);
-    ck_assert_int_eq(tgc_profiler_n_dropped(prof), 0);
-    char *dir = test_tmpdir(NULL, "tgc_prof");
-    char *sub = malloc(strlen(dir) + 32);
-    sprintf(sub, "%s/a/b", dir); /* intermediate directories are created */
-    ck_assert_msg(tgc_profiler_write(prof, sub, &err) == 0, "%s", err.msg);
-    char *rdir = malloc(strlen(sub) + 16);
-    sprintf(rdir, "%s/rank3", sub);
-
-    /* ---- trace.json ---- */
+/* trace.json of the 3-step run (rank 3, steps 2 and 3 profiled): one kernel event per instruction per
+ * profiled step on the compute track, the data and comm spans on theirs. */
+static void check_trace(const char *rdir, const tgc_program *tr, int profiled) {
     jv trace;
     parse_file(rdir, "trace.json", &trace);
     const jv *events = jget(&trace, "traceEvents");
@@ -202,8 +181,12 @@ START_TEST(three_steps_dump_trace_summary_memory) {
     ck_assert_int_eq((int)jnum(other, "dropped_events", -1), 0);
     free(seen);
     jv_free(&trace);
+}
 
-    /* ---- op_summary.json ---- */
+/* op_summary.json: one row per op with its calls, time share, flops and bytes (conv2d's flops checked
+ * independently of the cost rule); op_summary.txt: a header, one row per op with its calls, a total. */
+static void check_op_summary(const char *rdir, const tgc_plan *p, const tgc_program *tr, int profiled) {
+    tgc_err err;
     jv sum;
     parse_file(rdir, "op_summary.json", &sum);
     const jv *ops = jget(&sum, "ops");
@@ -257,7 +240,7 @@ START_TEST(three_steps_dump_trace_summary_memory) {
     jv_free(&sum);
     free(cost);
 
-    /* ---- op_summary.txt: a header, one row per op with its calls, a total ---- */
+    /* op_summary.txt */
     size_t len;
     char *txt = slurp(rdir, "op_summary.txt", &len);
     ck_assert_ptr_nonnull(strstr(txt, "GFLOP/s"));
@@ -269,8 +252,11 @@ START_TEST(three_steps_dump_trace_summary_memory) {
     ck_assert_int_eq(calls, profiled * count[TGC_OP_CONV2D]);
     ck_assert_ptr_nonnull(strstr(txt, "\ntotal "));
     free(txt);
+}
 
-    /* ---- memory.json ---- */
+/* memory.json and memory.txt: the train program's arena occupancy per instruction, its peak the plan's
+ * lower bound. */
+static void check_memory(const char *rdir, const tgc_plan *p, const tgc_program *tr) {
     jv mem;
     parse_file(rdir, "memory.json", &mem);
     const jv *progs = jget(&mem, "programs");
@@ -292,10 +278,38 @@ START_TEST(three_steps_dump_trace_summary_memory) {
     ck_assert(peak <= (double)p->slab_bytes[TGC_SLAB_ARENA]);
     ck_assert_double_eq(jnum(m0, "arena_bytes", -1), (double)p->slab_bytes[TGC_SLAB_ARENA]);
     jv_free(&mem);
-    txt = slurp(rdir, "memory.txt", &len);
+    size_t len;
+    char *txt = slurp(rdir, "memory.txt", &len);
     ck_assert_ptr_nonnull(strstr(txt, "# program train: arena "));
     free(txt);
+}
 
+START_TEST(three_steps_dump_trace_summary_memory) {
+    tgc_plan *p = test_compile(LENET, NULL, 0);
+    const tgc_program *tr = tgc_plan_program(p, "train");
+    ck_assert_ptr_nonnull(tr);
+    tgc_err err;
+    tgc_profiler *prof = tgc_profiler_new(p, 3, &err);
+    ck_assert_msg(prof, "%s", err.msg);
+    /* One warm-up step, then the two others are recorded (a cap of 5 is not reached). */
+    tgc_profiler_limits lim = {.warmup_steps = 1, .steps = 5, .max_events = 100000};
+    ck_assert_msg(tgc_profiler_set_limits(prof, &lim, &err) == 0, "%s", err.msg);
+    run_ctx rc = {0};
+    run_steps(p, prof, 1, 3, &rc);
+    const int profiled = 2;
+    ck_assert_int_gt(tr->n_buckets, 0);
+    ck_assert_int_eq(rc.buckets, 3 * tr->n_buckets);
+    ck_assert_int_eq(tgc_profiler_n_dropped(prof), 0);
+    char *dir = test_tmpdir(NULL, "tgc_prof");
+    char *sub = malloc(strlen(dir) + 32);
+    sprintf(sub, "%s/a/b", dir); /* intermediate directories are created */
+    ck_assert_msg(tgc_profiler_write(prof, sub, &err) == 0, "%s", err.msg);
+    char *rdir = malloc(strlen(sub) + 16);
+    sprintf(rdir, "%s/rank3", sub);
+
+    check_trace(rdir, tr, profiled);
+    check_op_summary(rdir, p, tr, profiled);
+    check_memory(rdir, p, tr);
     char path[8192];
     const char *files[] = {"trace.json", "op_summary.json", "memory.json"};
     for (size_t i = 0; i < 3; i++) {
