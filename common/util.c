@@ -13,32 +13,34 @@
 #include <unistd.h>
 #include <zlib.h>
 
+/* What ends a message that did not fit in tgc_err: a cut message says so instead of ending mid-path. */
+static const char truncated_mark[] = " ... (message truncated)";
+
+static void mark_truncated(tgc_err *err) {
+    memcpy(err->msg + sizeof err->msg - sizeof truncated_mark, truncated_mark, sizeof truncated_mark);
+}
+
 int tgc_fail(tgc_err *err, const char *fmt, ...) {
     if (err) {
         va_list ap;
         va_start(ap, fmt);
-        vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+        int n = vsnprintf(err->msg, sizeof err->msg, fmt, ap);
         va_end(ap);
+        if (n >= (int)sizeof err->msg) mark_truncated(err);
     }
     return -1;
 }
 
 int tgc_err_prefix(tgc_err *err, const char *fmt, ...) {
     if (!err) return -1;
-    char prefix[TGC_ERR_MAX], old[TGC_ERR_MAX];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(prefix, sizeof prefix, fmt, ap);
+    char *prefix = tgc_vasprintf(fmt, ap);
     va_end(ap);
-    memcpy(old, err->msg, sizeof old);
-    size_t n = strlen(prefix);
-    if (n > sizeof err->msg - 3) n = sizeof err->msg - 3;
-    memcpy(err->msg, prefix, n);
-    memcpy(err->msg + n, ": ", 2);
-    size_t rest = sizeof err->msg - n - 3;
-    size_t m = strnlen(old, rest);
-    memcpy(err->msg + n + 2, old, m);
-    err->msg[n + 2 + m] = 0;
+    char *old = tgc_strdup(err->msg);
+    tgc_fail(err, "%s: %s", prefix, old);
+    free(prefix);
+    free(old);
     return -1;
 }
 
@@ -73,14 +75,20 @@ char *tgc_strdup_at(const char *s, const char *file, int line) {
     return d;
 }
 
+char *tgc_vasprintf(const char *fmt, va_list ap) {
+    va_list ap2;
+    va_copy(ap2, ap);
+    int n = vsnprintf(NULL, 0, fmt, ap2);
+    va_end(ap2);
+    char *s = tgc_malloc((size_t)n + 1);
+    vsnprintf(s, (size_t)n + 1, fmt, ap);
+    return s;
+}
+
 char *tgc_asprintf(const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    char *s = tgc_malloc((size_t)n + 1);
-    va_start(ap, fmt);
-    vsnprintf(s, (size_t)n + 1, fmt, ap);
+    char *s = tgc_vasprintf(fmt, ap);
     va_end(ap);
     return s;
 }
@@ -342,4 +350,22 @@ double tgc_now(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+int tgc_env_threads(void) {
+    const char *e = getenv("OMP_NUM_THREADS");
+    if (!e || !*e) return 0;
+    char *end;
+    long v = strtol(e, &end, 10);
+    return end != e && v > 0 && v <= 1024 && (*end == 0 || *end == ',') ? (int)v : 0;
+}
+
+int tgc_online_cores(void) {
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)TGC_MIN(n, 1024) : 1;
+}
+
+int tgc_default_threads(void) {
+    int n = tgc_env_threads();
+    return n > 0 ? n : tgc_online_cores();
 }

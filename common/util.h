@@ -8,6 +8,7 @@
 #ifndef TGC_COMMON_UTIL_H
 #define TGC_COMMON_UTIL_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -18,9 +19,10 @@ typedef struct tgc_err {
     char msg[TGC_ERR_MAX];
 } tgc_err;
 
-/* Formats the message into err (if err is non-NULL) and returns -1. */
+/* Formats the message into err (if err is non-NULL) and returns -1. A message longer than TGC_ERR_MAX
+ * is cut and ends with " ... (message truncated)", never silently. */
 int tgc_fail(tgc_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Prepends "prefix: " to the message already in err. Returns -1. */
+/* Prepends "prefix: " to the message already in err (cut as tgc_fail cuts). Returns -1. */
 int tgc_err_prefix(tgc_err *err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Checked allocation: out of memory is the one error tgc does not try to recover from; these print the
@@ -35,6 +37,7 @@ void *tgc_realloc_at(void *p, size_t n, const char *file, int line);
 char *tgc_strdup_at(const char *s, const char *file, int line);
 /* printf into a fresh heap string owned by the caller. */
 char *tgc_asprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+char *tgc_vasprintf(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
 
 /* Grows *arr (of element size elem) so that it holds at least need elements; *cap is its capacity. */
 void tgc_grow(void **arr, int *cap, int need, size_t elem);
@@ -89,6 +92,14 @@ uint32_t tgc_crc32(uint32_t crc, const void *data, size_t len);
 
 /* Monotonic seconds, for measurements printed to people (never asserted in tests). */
 double tgc_now(void);
+
+/* Thread counts; the one place OMP_NUM_THREADS is read. tgc_env_threads: OMP_NUM_THREADS when it is a
+ * count from 1 to 1024 (the first of a list: "4" of "4,2", as libgomp reads it), else 0 (unset or not a
+ * count: treated as unset everywhere). tgc_online_cores: the online cores (1 to 1024). tgc_default_threads:
+ * the first, else the second (what a thread count of 0 means in tgc_cpu_new and the runner). */
+int tgc_env_threads(void);
+int tgc_online_cores(void);
+int tgc_default_threads(void);
 
 #define TGC_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 #define TGC_MIN(a, b) ((a) < (b) ? (a) : (b))

@@ -117,7 +117,7 @@ int tgc_cmd_bench(int argc, char **argv) {
     tgc_exec *x = NULL;
     tgc_profiler *prof = NULL;
     tgc_plan *p = tgc_plan_load(o.plan, &err);
-    int threads = tgc_train_threads();
+    int threads = tgc_default_threads();
     tgc_exec_opts xo = {threads, 0};
     if (!p || tgc_plan_validate(p, &err) < 0 || !(x = tgc_exec_new(p, &xo, &err)) || tgc_exec_init_state(x, 0, &err) < 0)
         goto fail;

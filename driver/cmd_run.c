@@ -1,7 +1,9 @@
 /* driver/cmd_run.c - `tgc run PLAN`: the options shared with `tgc train`, the device check, the run. */
 #include <errno.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "driver/driver.h"
 #include "runtime/dist/dist.h"
@@ -188,7 +190,7 @@ static int dist_worker(tgc_run_args *a, tgc_dist_env *env, tgc_err *err) {
     /* Threads: OMP_NUM_THREADS, else Slurm's CPUs per task, else 1 (MMEngine's default for several
      * processes, so that N workers do not each take every core). */
     const char *cpt = getenv("SLURM_CPUS_PER_TASK");
-    if (!getenv("OMP_NUM_THREADS") && a->train.n_threads <= 0) a->train.n_threads = cpt && atoi(cpt) > 0 ? atoi(cpt) : 1;
+    if (!tgc_env_threads() && a->train.n_threads <= 0) a->train.n_threads = cpt && atoi(cpt) > 0 ? atoi(cpt) : 1;
     a->train.dist = env;
     a->train.device = a->device;
     return 1;
@@ -205,6 +207,34 @@ static int set_loader_flag(tgc_cfg *cfg, const char *key, tgc_err *err) {
         if (tgc_cfg_apply_option(cfg, opt, err) < 0) return -1;
     }
     return 0;
+}
+
+/* The first SIGINT/SIGTERM asks the training loop to stop after the current iteration (with a checkpoint);
+ * a second one ends the process at once. */
+static void on_stop_signal(int sig) {
+    if (tgc_train_stop_requested()) {
+        static const char msg[] = "\ntgc: second signal: exiting now without saving\n";
+        ssize_t w = write(STDERR_FILENO, msg, sizeof msg - 1);
+        (void)w;
+        _exit(128 + sig);
+    }
+    tgc_train_request_stop(sig);
+}
+
+/* tgc_train with on_stop_signal handling SIGINT/SIGTERM for the run's duration. */
+static int train_with_signals(tgc_plan *p, const tgc_train_opts *o, tgc_err *err) {
+    struct sigaction sa, old_int, old_term;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESTART;
+    tgc_train_request_stop(0);
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+    int rc = tgc_train(p, o, err);
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+    return rc;
 }
 
 int tgc_run_execute(tgc_plan *p, tgc_run_args *a) {
@@ -227,7 +257,7 @@ int tgc_run_execute(tgc_plan *p, tgc_run_args *a) {
         return TGC_EXIT_ERROR;
     }
     fflush(stdout);
-    int rc = tgc_train(p, &a->train, &err);
+    int rc = train_with_signals(p, &a->train, &err);
     if (rc < 0) {
         char own[32]; /* name the rank unless the message already starts with it */
         snprintf(own, sizeof own, "rank %d: ", dist ? env.rank : 0);

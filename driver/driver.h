@@ -38,7 +38,8 @@ typedef struct tgc_run_args {
 /* Parses argv (argv[0] = the command). Returns 0, 1 for --help, or TGC_EXIT_USAGE after printing why. */
 int tgc_run_parse_args(const char *command, int argc, char **argv, tgc_run_args *a);
 /* Applies --no-pin-memory / --no-persistent-workers, checks --device, trains, and maps the outcome to an
- * exit status (128 + signal when SIGINT/SIGTERM stopped the run). */
+ * exit status (128 + signal when SIGINT/SIGTERM stopped the run). While it trains, the first SIGINT/SIGTERM
+ * asks the loop to stop after the iteration (tgc_train_request_stop) and a second ends the process. */
 int tgc_run_execute(tgc_plan *p, tgc_run_args *a);
 /* run/train's common end: applies the runtime options to a loaded plan, trains, frees p and a. `verb` and
  * `input` name the command for the log ("tgc run plan.bin"). Returns the exit status. */

@@ -119,6 +119,153 @@ static void sleep_ms(int ms) {
     nanosleep(&ts, NULL); /* a signal cuts it short, which is what the loop wants */
 }
 
+/* argv of a worker: this executable, the command, its arguments without the launch options, --launcher
+ * pytorch (owned strings; NULL-ended). */
+static char **worker_argv(const tgc_run_args *a) {
+    char exe[4096];
+    ssize_t el = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (el <= 0) snprintf(exe, sizeof exe, "/proc/self/exe");
+    else exe[el] = 0;
+    char **argv = tgc_calloc((size_t)a->argc + 4, sizeof *argv);
+    int n = 0;
+    argv[n++] = tgc_strdup(exe);
+    argv[n++] = tgc_strdup(a->verb);
+    for (int i = 1; i < a->argc; i++) {
+        int skip = 0;
+        for (int k = 0; k < a->n_skip; k++) skip |= a->skip[k] == i;
+        if (!skip) argv[n++] = tgc_strdup(a->argv[i]);
+    }
+    argv[n++] = tgc_strdup("--launcher");
+    argv[n++] = tgc_strdup("pytorch");
+    argv[n] = NULL;
+    return argv;
+}
+
+/* This node's workers as the launcher tracks them. */
+typedef struct job {
+    const tgc_node_env *ne;
+    int nproc;
+    pid_t *pids;     /* 0 for a worker that was never started */
+    int *done;       /* reaped */
+    int live;        /* started and not reaped */
+    int rc;          /* the job's exit status so far */
+    int failed;      /* a worker failed (or could not start): the others are being stopped */
+    int forwarded;   /* signals to the launcher forwarded so far (g_launch_signals when last forwarded) */
+    int killed;      /* the SIGKILL after KILL_GRACE_S was sent */
+    double deadline; /* after a failure: when the workers still running get SIGKILL */
+} job;
+
+/* Sends sig to every started worker not reaped yet. */
+static void signal_workers(job *j, int sig) {
+    for (int k = 0; k < j->nproc; k++)
+        if (j->pids[k] > 0 && !j->done[k]) kill(j->pids[k], sig);
+}
+
+/* Forks and execs the workers, each in its own process group with the parent's SIGINT/SIGTERM
+ * handling (old_int, old_term). Returns 0, or TGC_EXIT_ERROR once one could not be started. */
+static int start_workers(job *j, char **argv, const char *token, int threads, const struct sigaction *old_int,
+                         const struct sigaction *old_term) {
+    pid_t self = getpid();
+    for (int l = 0; l < j->nproc; l++) {
+        char **env = worker_env(j->ne, j->nproc, l, token, threads);
+        pid_t pid = fork();
+        if (pid == 0) {
+            setpgid(0, 0); /* a terminal's Ctrl-C reaches the launcher only; it forwards once */
+            prctl(PR_SET_PDEATHSIG, SIGTERM);
+            if (getppid() != self) _exit(1); /* the launcher died before prctl */
+            sigaction(SIGINT, old_int, NULL);
+            sigaction(SIGTERM, old_term, NULL);
+            execve(argv[0], argv, env);
+            fprintf(stderr, "tgc: cannot start worker %d (%s): %s\n", l, argv[0], strerror(errno));
+            _exit(127);
+        }
+        free_strv(env);
+        if (pid < 0) {
+            fprintf(stderr, "tgc: cannot start worker %d: %s\n", l, strerror(errno));
+            return TGC_EXIT_ERROR;
+        }
+        setpgid(pid, pid); /* also here: no window in which a signal to the group reaches it */
+        j->pids[l] = pid;
+        j->live++;
+    }
+    return 0;
+}
+
+/* Worker l ended with wait status st. The first failure ends the job: the others get SIGTERM now and
+ * SIGKILL after KILL_GRACE_S. An exit by a forwarded signal is not a failure. */
+static void worker_ended(job *j, int l, pid_t pid, int st) {
+    j->done[l] = 1;
+    j->live--;
+    int rank = j->ne->node_rank * j->nproc + l;
+    int expected = j->forwarded && exit_code(st) == 128 + g_launch_signal;
+    if ((WIFEXITED(st) && WEXITSTATUS(st) == 0) || expected) return;
+    char why[96];
+    describe(why, sizeof why, st);
+    if (!j->failed) {
+        j->failed = 1;
+        j->rc = exit_code(st);
+        fprintf(stderr, "tgc: rank %d (pid %d) %s; stopping the other workers\n", rank, (int)pid, why);
+        signal_workers(j, SIGTERM);
+        j->deadline = tgc_now() + KILL_GRACE_S;
+    } else {
+        fprintf(stderr, "tgc: rank %d (pid %d) %s\n", rank, (int)pid, why);
+    }
+}
+
+/* Signals that reached the launcher since the last call: forwarded to the workers once each (a third
+ * one kills); after a failure they only end the grace period. */
+static void forward_signals(job *j) {
+    if (g_launch_signals <= j->forwarded) return;
+    if (j->failed) { /* already stopping after a failure: no more waiting */
+        j->forwarded = g_launch_signals;
+        j->deadline = 0;
+        return;
+    }
+    int sig = g_launch_signals >= 3 ? SIGKILL : g_launch_signal;
+    j->forwarded = g_launch_signals;
+    if (j->forwarded == 1)
+        fprintf(stderr, "tgc: %s: stopping the workers (they finish the iteration, rank 0 saves a checkpoint; "
+                        "a second signal stops them at once)\n", g_launch_signal == SIGINT ? "SIGINT" : "SIGTERM");
+    signal_workers(j, sig);
+}
+
+/* After a failure, SIGKILL for the workers that outlived the grace period. */
+static void kill_stragglers(job *j) {
+    if (!j->failed || j->killed || tgc_now() <= j->deadline) return;
+    j->killed = 1;
+    for (int k = 0; k < j->nproc; k++)
+        if (j->pids[k] > 0 && !j->done[k]) {
+            fprintf(stderr, "tgc: rank %d (pid %d) did not stop within %g s; killing it\n",
+                    j->ne->node_rank * j->nproc + k, (int)j->pids[k], KILL_GRACE_S);
+            kill(j->pids[k], SIGKILL);
+        }
+}
+
+/* Waits for every started worker, forwarding signals and ending the job at the first failure. Returns
+ * the job's exit status. */
+static int supervise(job *j) {
+    if (j->failed) {
+        j->deadline = tgc_now() + KILL_GRACE_S;
+        signal_workers(j, SIGTERM);
+    }
+    while (j->live > 0) {
+        int st;
+        pid_t pid = waitpid(-1, &st, WNOHANG);
+        if (pid > 0) {
+            int l = 0;
+            while (l < j->nproc && j->pids[l] != pid) l++;
+            if (l < j->nproc) worker_ended(j, l, pid, st);
+            continue;
+        }
+        if (pid < 0 && errno != EINTR) break; /* no children left */
+        forward_signals(j);
+        kill_stragglers(j);
+        sleep_ms(10);
+    }
+    if (!j->failed && j->forwarded) j->rc = 128 + g_launch_signal;
+    return j->rc;
+}
+
 int tgc_launch_workers(tgc_run_args *a) {
     tgc_err err;
     tgc_node_env ne;
@@ -146,28 +293,8 @@ int tgc_launch_workers(tgc_run_args *a) {
     }
     /* Threads: the cores shared among this node's workers, unless OMP_NUM_THREADS says otherwise. */
     int threads = 0;
-    if (!getenv("OMP_NUM_THREADS")) {
-        long cores = sysconf(_SC_NPROCESSORS_ONLN);
-        threads = (int)TGC_MAX(1, (cores > 0 ? cores : 1) / nproc);
-    }
-
-    /* argv: this executable, the command, its arguments without the launch options, --launcher pytorch. */
-    char exe[4096];
-    ssize_t el = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (el <= 0) snprintf(exe, sizeof exe, "/proc/self/exe");
-    else exe[el] = 0;
-    char **argv = tgc_calloc((size_t)a->argc + 4, sizeof *argv);
-    int n = 0;
-    argv[n++] = tgc_strdup(exe);
-    argv[n++] = tgc_strdup(a->verb);
-    for (int i = 1; i < a->argc; i++) {
-        int skip = 0;
-        for (int k = 0; k < a->n_skip; k++) skip |= a->skip[k] == i;
-        if (!skip) argv[n++] = tgc_strdup(a->argv[i]);
-    }
-    argv[n++] = tgc_strdup("--launcher");
-    argv[n++] = tgc_strdup("pytorch");
-    argv[n] = NULL;
+    if (!tgc_env_threads()) threads = TGC_MAX(1, tgc_online_cores() / nproc);
+    char **argv = worker_argv(a);
 
     printf("tgc: starting %d worker%s on node %d of %d (ranks %d..%d of %d), rendezvous at %s:%d%s\n", nproc,
            nproc == 1 ? "" : "s", ne.node_rank, ne.nnodes, ne.node_rank * nproc, ne.node_rank * nproc + nproc - 1,
@@ -185,97 +312,16 @@ int tgc_launch_workers(tgc_run_args *a) {
     sigaction(SIGINT, &sa, &old_int);
     sigaction(SIGTERM, &sa, &old_term);
 
-    pid_t *pids = tgc_calloc((size_t)nproc, sizeof *pids);
-    int *done = tgc_calloc((size_t)nproc, sizeof *done);
-    pid_t self = getpid();
-    int rc = 0, live = 0;
-    for (int l = 0; l < nproc; l++) {
-        char **env = worker_env(&ne, nproc, l, token, threads);
-        pid_t pid = fork();
-        if (pid == 0) {
-            setpgid(0, 0); /* a terminal's Ctrl-C reaches the launcher only; it forwards once */
-            prctl(PR_SET_PDEATHSIG, SIGTERM);
-            if (getppid() != self) _exit(1); /* the launcher died before prctl */
-            sigaction(SIGINT, &old_int, NULL);
-            sigaction(SIGTERM, &old_term, NULL);
-            execve(argv[0], argv, env);
-            fprintf(stderr, "tgc: cannot start worker %d (%s): %s\n", l, argv[0], strerror(errno));
-            _exit(127);
-        }
-        free_strv(env);
-        if (pid < 0) {
-            fprintf(stderr, "tgc: cannot start worker %d: %s\n", l, strerror(errno));
-            rc = TGC_EXIT_ERROR;
-            break;
-        }
-        setpgid(pid, pid); /* also here: no window in which a signal to the group reaches it */
-        pids[l] = pid;
-        live++;
-    }
-
-    /* Wait. The first failure ends the job: the others get SIGTERM and, after KILL_GRACE_S, SIGKILL. */
-    int failed = rc != 0, forwarded = 0, killed = 0;
-    double deadline = rc ? tgc_now() + KILL_GRACE_S : 0;
-    if (rc)
-        for (int l = 0; l < nproc; l++)
-            if (pids[l] > 0) kill(pids[l], SIGTERM);
-    while (live > 0) {
-        int st;
-        pid_t pid = waitpid(-1, &st, WNOHANG);
-        if (pid > 0) {
-            int l = 0;
-            while (l < nproc && pids[l] != pid) l++;
-            if (l == nproc) continue;
-            done[l] = 1;
-            live--;
-            int rank = ne.node_rank * nproc + l;
-            int expected = forwarded && exit_code(st) == 128 + g_launch_signal;
-            if ((WIFEXITED(st) && WEXITSTATUS(st) == 0) || expected) continue;
-            char why[96];
-            describe(why, sizeof why, st);
-            if (!failed) {
-                failed = 1;
-                rc = exit_code(st);
-                fprintf(stderr, "tgc: rank %d (pid %d) %s; stopping the other workers\n", rank, (int)pid, why);
-                for (int k = 0; k < nproc; k++)
-                    if (!done[k]) kill(pids[k], SIGTERM);
-                deadline = tgc_now() + KILL_GRACE_S;
-            } else {
-                fprintf(stderr, "tgc: rank %d (pid %d) %s\n", rank, (int)pid, why);
-            }
-            continue;
-        }
-        if (pid < 0 && errno != EINTR) break; /* no children left */
-        if (g_launch_signals > forwarded && failed) { /* already stopping after a failure: no more waiting */
-            forwarded = g_launch_signals;
-            deadline = 0;
-        }
-        if (g_launch_signals > forwarded && !failed) {
-            /* Forward each signal once; a third one kills. */
-            int sig = g_launch_signals >= 3 ? SIGKILL : g_launch_signal;
-            forwarded = g_launch_signals;
-            if (forwarded == 1)
-                fprintf(stderr, "tgc: %s: stopping the workers (they finish the iteration, rank 0 saves a checkpoint; "
-                                "a second signal stops them at once)\n", g_launch_signal == SIGINT ? "SIGINT" : "SIGTERM");
-            for (int k = 0; k < nproc; k++)
-                if (!done[k]) kill(pids[k], sig);
-        }
-        if (failed && !killed && tgc_now() > deadline) {
-            killed = 1;
-            for (int k = 0; k < nproc; k++)
-                if (!done[k]) {
-                    fprintf(stderr, "tgc: rank %d (pid %d) did not stop within %g s; killing it\n",
-                            ne.node_rank * nproc + k, (int)pids[k], KILL_GRACE_S);
-                    kill(pids[k], SIGKILL);
-                }
-        }
-        sleep_ms(10);
-    }
-    if (!failed && forwarded) rc = 128 + g_launch_signal;
+    job j = {.ne = &ne, .nproc = nproc};
+    j.pids = tgc_calloc((size_t)nproc, sizeof *j.pids);
+    j.done = tgc_calloc((size_t)nproc, sizeof *j.done);
+    j.rc = start_workers(&j, argv, token, threads, &old_int, &old_term);
+    j.failed = j.rc != 0;
+    int rc = supervise(&j);
     sigaction(SIGINT, &old_int, NULL);
     sigaction(SIGTERM, &old_term, NULL);
-    free(pids);
-    free(done);
+    free(j.pids);
+    free(j.done);
     free_strv(argv);
     return rc;
 }

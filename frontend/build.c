@@ -186,16 +186,18 @@ int tgc_b_add(tgc_bctx *b, int x, int y) {
 
 /* ---- config helpers ------------------------------------------------------------------------------ */
 int tgc_b_fail_key(tgc_err *err, const tgc_cfg *map, const char *key, const char *fmt, ...) {
-    char msg[TGC_ERR_MAX];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    char *msg = tgc_vasprintf(fmt, ap);
     va_end(ap);
     const tgc_cfg *c = map ? tgc_cfg_get(map, key) : NULL;
-    if (c) return tgc_cfg_fail(err, c, "%s", msg);
-    if (!map) return tgc_fail(err, "%s: %s", key, msg);
-    return tgc_fail(err, "%s:%d: %s%s%s: %s", map->file ? map->file : "<config>", map->line,
-                    map->path ? map->path : "", map->path && map->path[0] ? "." : "", key, msg);
+    if (c) tgc_cfg_fail(err, c, "%s", msg);
+    else if (!map) tgc_fail(err, "%s: %s", key, msg);
+    else
+        tgc_fail(err, "%s:%d: %s%s%s: %s", map->file ? map->file : "<config>", map->line, map->path ? map->path : "",
+                 map->path && map->path[0] ? "." : "", key, msg);
+    free(msg);
+    return -1;
 }
 
 int tgc_b_check_keys(tgc_err *err, const tgc_cfg *map, const char *what, const char *const *known) {

@@ -233,18 +233,19 @@ const char *tgc_cfg_kind_name(tgc_cfg_kind k) {
 /* ---- errors and typed getters -------------------------------------------------------------------- */
 int tgc_cfg_fail(tgc_err *err, const tgc_cfg *c, const char *fmt, ...) {
     if (!err) return -1;
-    char msg[TGC_ERR_MAX];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    char *msg = tgc_vasprintf(fmt, ap);
     va_end(ap);
-    if (!c) return tgc_fail(err, "%s", msg);
-    const char *file = c->file && *c->file ? c->file : "<config>";
-    const char *path = c->path ? c->path : "";
-    if (c->line > 0 && *path) return tgc_fail(err, "%s:%d: %s: %s", file, c->line, path, msg);
-    if (c->line > 0) return tgc_fail(err, "%s:%d: %s", file, c->line, msg);
-    if (*path) return tgc_fail(err, "%s: %s: %s", file, path, msg);
-    return tgc_fail(err, "%s: %s", file, msg);
+    const char *file = c && c->file && *c->file ? c->file : "<config>";
+    const char *path = c && c->path ? c->path : "";
+    if (!c) tgc_fail(err, "%s", msg);
+    else if (c->line > 0 && *path) tgc_fail(err, "%s:%d: %s: %s", file, c->line, path, msg);
+    else if (c->line > 0) tgc_fail(err, "%s:%d: %s", file, c->line, msg);
+    else if (*path) tgc_fail(err, "%s: %s: %s", file, path, msg);
+    else tgc_fail(err, "%s: %s", file, msg);
+    free(msg);
+    return -1;
 }
 
 /* "a string ('abc')", "an integer (5)", "a list": what the user wrote, for type errors. */

@@ -84,7 +84,7 @@ tgc_cfg *tgc_cfg_deserialize(const uint8_t *data, size_t len, tgc_err *err);
 /* Prints the tree as YAML (block style, stable, round-trips through tgc_cfg_parse). */
 void tgc_cfg_dump(const tgc_cfg *c, FILE *f);
 
-/* ---- Additions by the config module (building trees; entry points shared by the cfg_*.c files) ---- */
+/* ---- Building trees: entry points shared by the cfg_*.c files ---- */
 /* A fresh node of the given kind with a copy of file ("" if NULL) and line; path "". */
 tgc_cfg *tgc_cfg_new(tgc_cfg_kind kind, const char *file, int line);
 /* Appends item (taking it) to a LIST/TUPLE (key NULL) or a MAP (key copied; no duplicate check). */

@@ -42,20 +42,30 @@ static char *real_or_copy(const char *name) {
     return r ? r : tgc_strdup(name);
 }
 
-/* "a.yaml -> b.yaml -> ... -> next" */
+/* "a.yaml -> b.yaml -> ... -> next"; a chain of more than CHAIN_SHOWN files shows its first and last
+ * CHAIN_SHOWN / 2 with "... N more ..." between them, so that a long chain of long paths still fits a
+ * message with its ends (where the cycle or the depth shows) intact. */
+enum { CHAIN_SHOWN = 6 };
 static char *chain_text(const chain *ch, const char *next) {
-    const chain *v[MAX_BASE_DEPTH + 2];
+    const char *v[MAX_BASE_DEPTH + 3];
     int n = 0;
-    for (const chain *c = ch; c && n < (int)TGC_ARRAY_LEN(v); c = c->up) v[n++] = c;
+    v[n++] = next;
+    for (const chain *c = ch; c && n < (int)TGC_ARRAY_LEN(v); c = c->up) v[n++] = c->name;
     char *s = tgc_strdup("");
     for (int i = n - 1; i >= 0; i--) {
-        char *t = tgc_asprintf("%s%s -> ", s, v[i]->name);
+        int from_top = n - 1 - i;
+        char *t;
+        if (n > CHAIN_SHOWN && from_top == CHAIN_SHOWN / 2) {
+            int skipped = n - CHAIN_SHOWN;
+            t = tgc_asprintf("%s... %d more ... -> ", s, skipped);
+            i -= skipped - 1;
+        } else {
+            t = tgc_asprintf("%s%s%s", s, v[i], i ? " -> " : "");
+        }
         free(s);
         s = t;
     }
-    char *t = tgc_asprintf("%s%s", s, next);
-    free(s);
-    return t;
+    return s;
 }
 
 /* Removes `_delete_` keys everywhere: once a level is merged they have done their work. */

@@ -125,15 +125,15 @@ static char *path_of(const frame *fr) {
 static tgc_cfg *perr(yparse *p, size_t line0, const frame *fr, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 static tgc_cfg *perr(yparse *p, size_t line0, const frame *fr, const char *fmt, ...) {
-    char msg[TGC_ERR_MAX];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    char *msg = tgc_vasprintf(fmt, ap);
     va_end(ap);
     char *path = path_of(fr);
     if (*path) tgc_fail(p->err, "%s:%zu: %s: %s", p->name, line0 + 1, path, msg);
     else tgc_fail(p->err, "%s:%zu: %s", p->name, line0 + 1, msg);
     free(path);
+    free(msg);
     return NULL;
 }
 

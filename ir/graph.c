@@ -205,14 +205,14 @@ int tgc_value_uses(const tgc_graph *g, int v) {
     int n = 0;
     for (int i = 0; i < g->n_ops; i++) {
         const tgc_op *op = &g->ops[i];
-        if ((unsigned)op->code >= TGC_OP_COUNT) continue; /* dead */
+        if (tgc_op_is_dead(op)) continue;
         for (int j = 0; j < op->n_in; j++) n += op->in[j] == v;
     }
     return n;
 }
 
 int tgc_op_has_side_effects(const tgc_op *op) {
-    return (unsigned)op->code < TGC_OP_COUNT && tgc_op_table[op->code].mutates != 0;
+    return !tgc_op_is_dead(op) && tgc_op_table[op->code].mutates != 0;
 }
 
 void tgc_graph_compact(tgc_graph *g) { tgc_graph_compact_remap(g, NULL); }
@@ -225,7 +225,7 @@ void tgc_graph_compact_remap(tgc_graph *g, int *remap) {
     int n_live = 0;
     for (int i = 0; i < no; i++) {
         tgc_op *op = &g->ops[i];
-        if ((unsigned)op->code >= TGC_OP_COUNT) {
+        if (tgc_op_is_dead(op)) {
             opmap[i] = -1;
             continue;
         }
@@ -313,7 +313,7 @@ tgc_cost tgc_graph_cost(const tgc_graph *g) {
     tgc_cost total = {0, 0, 0};
     for (int i = 0; i < g->n_ops; i++) {
         const tgc_op *op = &g->ops[i];
-        if ((unsigned)op->code >= TGC_OP_COUNT) continue;
+        if (tgc_op_is_dead(op)) continue;
         tgc_cost c = {0, 0, 0};
         tgc_op_table[op->code].cost(g, op, &c);
         total.macs += c.macs;

@@ -137,6 +137,14 @@ typedef struct tgc_op {
     int group;   /* fusion group id, -1 when not fused */
 } tgc_op;
 
+/* Dead ops: a pass removes an op by marking it (tgc_op_kill) and tgc_graph_compact drops it later, so op
+ * indices held during a pass stay valid. Every walk over ops that can meet one skips it with
+ * tgc_op_is_dead; that also holds for a code outside the op table (a corrupt graph), so a live op's code
+ * always indexes tgc_op_table. The verifier refuses dead ops and the pipeline verifies after every pass,
+ * so a pass meets only the dead ops it marked itself (passes that never mark any need no check). */
+static inline int tgc_op_is_dead(const tgc_op *op) { return (unsigned)op->code >= TGC_OP_COUNT; }
+static inline void tgc_op_kill(tgc_op *op) { op->code = TGC_OP_COUNT; }
+
 /* ---- values ---------------------------------------------------------------------------------- */
 typedef enum tgc_val_kind {
     TGC_VAL_TEMP,     /* defined by an op of this graph                                   */
@@ -242,11 +250,11 @@ int tgc_emit1(tgc_graph *g, tgc_opcode code, const tgc_attrs *attrs, const char 
 int tgc_value_uses(const tgc_graph *g, int v);
 int tgc_op_has_side_effects(const tgc_op *op); /* mutates state */
 
-/* Removes ops marked dead (op->code set to TGC_OP_COUNT) and values no longer referenced by any op,
+/* Removes dead ops (tgc_op_kill) and values no longer referenced by any op,
  * output, state or input, then renumbers values densely in definition order. Keeps value ids stable
  * for state and inputs (they come first). */
 void tgc_graph_compact(tgc_graph *g);
-/* (Addition) As tgc_graph_compact; when remap is non-NULL it receives, for every value id before the
+/* As tgc_graph_compact; when remap is non-NULL it receives, for every value id before the
  * call (the old g->n_vals of them), its new id or -1 if the value was removed. Passes use it to follow
  * value ids they hold (the module's train_loss, eval_logits). */
 void tgc_graph_compact_remap(tgc_graph *g, int *remap);

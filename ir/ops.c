@@ -1,7 +1,7 @@
 /* ir/ops.c - the op table: for every row of ir/ops.def its shape rule (infer_*), gradient rule (grad_*)
  * and cost (cost_*). The table is built with the TGC_OP X-macro from static functions named after the
- * op, so a row added to ops.def without its three functions (or a `NO_GRAD(name)` line saying it has no
- * gradient) does not compile.
+ * op, so a row added to ops.def without its three functions (or a `#define grad_<name> NULL` line saying
+ * it has no gradient) does not compile.
  *
  * Shape rules fail with a short message; tgc_emit and the verifier prefix it with the op's name, scope
  * and operand types.

@@ -114,7 +114,7 @@ void tgc_graph_print(const tgc_graph *g, FILE *f) {
     }
     for (int i = 0; i < g->n_ops; i++) {
         const tgc_op *op = &g->ops[i];
-        if ((unsigned)op->code >= TGC_OP_COUNT) continue; /* dead, awaiting compaction */
+        if (tgc_op_is_dead(op)) continue; /* dead, awaiting compaction */
         print_op(g, op, f);
         /* A bucket's all-reduce is issued right after the op producing its last gradient. */
         for (int b = 0; b < g->n_buckets; b++) {

@@ -65,7 +65,7 @@ int tgc_graph_verify(const tgc_graph *g, tgc_err *err) {
 
     for (int i = 0; i < g->n_ops; i++) {
         const tgc_op *op = &g->ops[i];
-        if ((unsigned)op->code >= TGC_OP_COUNT) {
+        if (tgc_op_is_dead(op)) {
             tgc_fail(err, "graph @%s: op #%d is dead or has an invalid code %d (not compacted)", gname(g), i,
                      (int)op->code);
             goto out;

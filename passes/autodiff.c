@@ -39,7 +39,7 @@ static void mark_paths(ad *s, int loss) {
     for (int v = 0; v < g->n_vals; v++) s->dep[v] = g->vals[v].kind == TGC_VAL_PARAM;
     for (int i = 0; i < g->n_ops; i++) {
         const tgc_op *op = &g->ops[i];
-        if ((unsigned)op->code >= TGC_OP_COUNT) continue;
+        if (tgc_op_is_dead(op)) continue;
         int any = 0;
         for (int j = 0; j < op->n_in; j++) any |= s->dep[op->in[j]];
         for (int k = 0; k < op->n_out; k++) s->dep[op->out[k]] |= (unsigned char)any;
@@ -47,7 +47,7 @@ static void mark_paths(ad *s, int loss) {
     s->reach[loss] = 1;
     for (int i = g->n_ops - 1; i >= 0; i--) {
         const tgc_op *op = &g->ops[i];
-        if ((unsigned)op->code >= TGC_OP_COUNT) continue;
+        if (tgc_op_is_dead(op)) continue;
         int any = 0;
         for (int k = 0; k < op->n_out; k++) any |= s->reach[op->out[k]];
         for (int j = 0; j < op->n_in; j++) s->reach[op->in[j]] |= (unsigned char)any;
@@ -58,7 +58,7 @@ static int backward(ad *s, int n_fwd_ops, tgc_err *err) {
     tgc_graph *g = s->g;
     for (int i = n_fwd_ops - 1; i >= 0; i--) {
         tgc_op op = g->ops[i]; /* by value: the rules append to g->ops */
-        if ((unsigned)op.code >= TGC_OP_COUNT) continue;
+        if (tgc_op_is_dead(&op)) continue;
         int dy[TGC_MAX_OUT], dx[TGC_MAX_IN], any_dy = 0, any_need = 0;
         unsigned char need[TGC_MAX_IN];
         for (int k = 0; k < op.n_out; k++) {

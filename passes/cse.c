@@ -70,7 +70,7 @@ static void cse_graph(tgc_module *m, tgc_graph *g) {
     int merged = 0;
     for (int i = 0; i < g->n_ops; i++) {
         tgc_op *op = &g->ops[i];
-        if ((unsigned)op->code >= TGC_OP_COUNT) continue;
+        if (tgc_op_is_dead(op)) continue;
         for (int j = 0; j < op->n_in; j++)
             if (op->in[j] >= 0 && op->in[j] < nv) op->in[j] = rep[op->in[j]];
         if (tgc_op_has_side_effects(op) || op->n_out == 0) continue;
@@ -90,7 +90,7 @@ static void cse_graph(tgc_module *m, tgc_graph *g) {
         }
         if (!may_remove(g, op)) continue;
         for (int k = 0; k < op->n_out; k++) rep[op->out[k]] = g->ops[found].out[k];
-        op->code = TGC_OP_COUNT;
+        tgc_op_kill(op);
         merged++;
     }
     free(rep);

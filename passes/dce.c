@@ -15,14 +15,14 @@ static int dce_graph(tgc_module *m, tgc_graph *g) {
     int removed = 0;
     for (int i = g->n_ops - 1; i >= 0; i--) {
         tgc_op *op = &g->ops[i];
-        if ((unsigned)op->code >= TGC_OP_COUNT || tgc_op_has_side_effects(op)) continue;
+        if (tgc_op_is_dead(op) || tgc_op_has_side_effects(op)) continue;
         int live = 0;
         for (int k = 0; k < op->n_out; k++) {
             int v = op->out[k];
             if (v >= 0 && v < g->n_vals && (uses[v] > 0 || is_root(&g->vals[v]))) live = 1;
         }
         if (live) continue;
-        op->code = TGC_OP_COUNT; /* dead: removed by compaction */
+        tgc_op_kill(op); /* dead: removed by compaction */
         removed++;
         for (int j = 0; j < op->n_in; j++)
             if (op->in[j] >= 0 && op->in[j] < g->n_vals) uses[op->in[j]]--;

@@ -57,7 +57,7 @@ static int fold_graph(tgc_module *m, tgc_graph *g, tgc_err *err) {
             g->vals[z2].is_output = 1;
             if (m->eval_logits == z) m->eval_logits = z2;
         }
-        g->ops[k].code = TGC_OP_COUNT; /* dead: removed by compaction */
+        tgc_op_kill(&g->ops[k]); /* dead: removed by compaction */
         folded++;
     }
     if (rc == 0 && folded) {

@@ -24,7 +24,7 @@ static int root(const tgc_value *v) { return v->is_output || v->grad_of >= 0; }
 static int only_reader(const tgc_graph *g, int v, int from) {
     for (int i = from + 1; i < g->n_ops; i++) {
         const tgc_op *op = &g->ops[i];
-        if ((unsigned)op->code >= TGC_OP_COUNT) continue;
+        if (tgc_op_is_dead(op)) continue;
         for (int j = 0; j < op->n_in; j++)
             if (op->in[j] == v) return i;
     }
@@ -48,7 +48,7 @@ static void fuse_graph(tgc_module *m, tgc_graph *g) {
         g->vals[y].def_op = k;
         g->vals[y].def_result = 0;
         g->vals[t].def_op = -1; /* unreferenced now: compaction drops it */
-        g->ops[r].code = TGC_OP_COUNT;
+        tgc_op_kill(&g->ops[r]);
         uses[t] = 0;
         changed = 1;
         /* backward: relu_bwd(dy, y) read only by batch_norm_bwd(that, x, gamma, mean, invstd) */
@@ -68,7 +68,7 @@ static void fuse_graph(tgc_module *m, tgc_graph *g) {
             bb->code = TGC_OP_BN_RELU_BWD;
             bb->n_in = 6;
             for (int j = 0; j < 6; j++) bb->in[j] = in[j];
-            rb->code = TGC_OP_COUNT;
+            tgc_op_kill(rb);
             uses[d] = 0;
         }
     }

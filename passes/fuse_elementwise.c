@@ -24,7 +24,7 @@
  * plain fused loop it costs far more than the pass over memory that fusing saves (LeNet-5 trained 2.4x
  * slower with it, bench/README.md). */
 static int fusable(const tgc_graph *g, const tgc_op *op) {
-    return (unsigned)op->code < TGC_OP_COUNT && op->code != TGC_OP_TANH &&
+    return !tgc_op_is_dead(op) && op->code != TGC_OP_TANH &&
            (tgc_op_table[op->code].flags & TGC_OPF_ELEMENTWISE) &&
            op->n_out == 1 && op->n_in >= 1 && op->out[0] >= 0 && op->out[0] < g->n_vals;
 }
@@ -33,7 +33,7 @@ static int64_t numel(const tgc_graph *g, int v) { return tgc_shape_numel(&g->val
 
 /* Does op `o` update one of the values op `p` reads? */
 static int mutates_input_of(const tgc_op *o, const tgc_op *p) {
-    uint32_t mut = (unsigned)o->code < TGC_OP_COUNT ? tgc_op_table[o->code].mutates : 0;
+    uint32_t mut = !tgc_op_is_dead(o) ? tgc_op_table[o->code].mutates : 0;
     for (int i = 0; mut && i < o->n_in; i++)
         if (mut & (1u << i))
             for (int j = 0; j < p->n_in; j++)
@@ -58,7 +58,7 @@ static int sink(tgc_graph *g) {
         int c = -1; /* the consumer's op index */
         for (int i = 0; i < n && c < 0; i++) {
             const tgc_op *o = &g->ops[i];
-            if ((unsigned)o->code >= TGC_OP_COUNT) continue;
+            if (tgc_op_is_dead(o)) continue;
             for (int j = 0; j < o->n_in; j++)
                 if (o->in[j] == r) c = i;
         }

@@ -27,7 +27,7 @@ static uint64_t value_bytes(const tgc_value *v) {
 }
 
 static int is_update(const tgc_op *op) {
-    return (unsigned)op->code < TGC_OP_COUNT && (tgc_op_table[op->code].flags & TGC_OPF_OPTIMIZER) && op->n_in >= 2;
+    return !tgc_op_is_dead(op) && (tgc_op_table[op->code].flags & TGC_OPF_OPTIMIZER) && op->n_in >= 2;
 }
 
 /* Same opcode, the attributes the row reads, and the same scalar operands (lr, step). */

@@ -47,7 +47,7 @@ int *tgc_use_counts(const tgc_graph *g) {
     int *uses = tgc_calloc((size_t)g->n_vals + 1, sizeof(int));
     for (int i = 0; i < g->n_ops; i++) {
         const tgc_op *op = &g->ops[i];
-        if ((unsigned)op->code >= TGC_OP_COUNT) continue;
+        if (tgc_op_is_dead(op)) continue;
         for (int j = 0; j < op->n_in; j++)
             if (op->in[j] >= 0 && op->in[j] < g->n_vals) uses[op->in[j]]++;
     }

@@ -13,7 +13,7 @@ void tgc_ops_reorder(tgc_graph *g, const int *order);
  * existing op k the key 4k+2 and put a new op just before (4k+1) or after (4k+3) op k. */
 void tgc_ops_order_by_key(const tgc_graph *g, const int64_t *key, int *order);
 
-/* Use counts of every value over the live ops (dead ops, code TGC_OP_COUNT, do not count): an array of
+/* Use counts of every value over the live ops (dead ops, tgc_op_is_dead, do not count): an array of
  * g->n_vals (+1) ints the caller frees. */
 int *tgc_use_counts(const tgc_graph *g);
 

@@ -95,7 +95,7 @@ int tgc_pass_optimizer(tgc_module *m, tgc_err *err) {
     if (!g) return tgc_fail(err, "the module has no train graph");
     if (check_spec(&m->optim, err) < 0) return -1;
     for (int i = 0; i < g->n_ops; i++)
-        if ((unsigned)g->ops[i].code < TGC_OP_COUNT && (tgc_op_table[g->ops[i].code].flags & TGC_OPF_OPTIMIZER))
+        if (!tgc_op_is_dead(&g->ops[i]) && (tgc_op_table[g->ops[i].code].flags & TGC_OPF_OPTIMIZER))
             return tgc_fail(err, "graph @%s already has optimizer updates", g->name);
     int lr = scalar_input(g, "lr", err);
     if (lr < 0) return -1;

@@ -34,7 +34,7 @@ typedef struct tgc_module {
 } tgc_module;
 
 void tgc_module_free(tgc_module *m); /* frees the graphs; m itself is the caller's */
-/* (Addition) Compacts g, one of m's graphs (tgc_graph_compact), and renumbers m->train_loss or
+/* Compacts g, one of m's graphs (tgc_graph_compact), and renumbers m->train_loss or
  * m->eval_logits with it. Passes that remove ops or add state call it. */
 void tgc_module_compact(tgc_module *m, tgc_graph *g);
 
@@ -72,12 +72,12 @@ int tgc_pass_cse(tgc_module *m, tgc_err *err);
 int tgc_pass_memplan(tgc_module *m, tgc_err *err);   /* slabs, arena offsets by liveness, mem stats */
 int tgc_pass_buckets(tgc_module *m, tgc_err *err);   /* gradient all-reduce buckets */
 int tgc_pass_verify_plan(tgc_module *m, tgc_err *err); /* placement checker: no two live tensors overlap */
-/* (Addition) The fusion passes (optional; see passes/pipeline.c for their place in the order). */
+/* The fusion passes (optional; see passes/pipeline.c for their place in the order). */
 int tgc_pass_fold_bn(tgc_module *m, tgc_err *err);          /* eval: conv2d + batch_norm_eval -> folded conv + bias_add */
 int tgc_pass_fuse_bn_relu(tgc_module *m, tgc_err *err);     /* train: BN + relu (and their backward) as one op */
 int tgc_pass_fuse_elementwise(tgc_module *m, tgc_err *err); /* group ids on chains of elementwise ops */
 int tgc_pass_fuse_optimizer(tgc_module *m, tgc_err *err);   /* group ids on runs of optimizer updates */
-/* (Addition) Optional, between fuse-optimizer and memplan: a valid op order with a lower peak of live
+/* Optional, between fuse-optimizer and memplan: a valid op order with a lower peak of live
  * arena bytes (passes/schedule.c); never raises memplan's lower bound. */
 int tgc_pass_schedule(tgc_module *m, tgc_err *err);
 

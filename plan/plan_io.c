@@ -228,12 +228,13 @@ typedef struct rd {
 
 static int bad(rd *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static int bad(rd *d, const char *fmt, ...) {
-    char msg[600];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    char *msg = tgc_vasprintf(fmt, ap);
     va_end(ap);
-    return tgc_fail(d->err, "%s: corrupted plan: %s: %s", d->file, d->what, msg);
+    tgc_fail(d->err, "%s: corrupted plan: %s: %s", d->file, d->what, msg);
+    free(msg);
+    return -1;
 }
 
 /* A count read from the file, refused unless that many items of at least min_bytes each could fit. */

@@ -145,57 +145,38 @@ static void row_sums(const float *x, const float *dy, float mean, int64_t s, dou
     *dot += r2;
 }
 
-/* batch_norm_relu_bwd: dy where the forward's pre-activation was positive, else 0 (relu_bwd's rule).
- * The masked row is formed in a scratch row and reduced by row_sums, as the unfused pair would. */
-static void bn_relu_bwd_channels(void *ctx, int64_t lo, int64_t hi) {
-    const bn_job *j = ctx;
-    const double cnt = (double)(j->n * j->s);
-    float *dm = tgc_malloc(sizeof(float) * (size_t)(j->s ? j->s : 1));
-    for (int64_t ch = lo; ch < hi; ch++) {
-        const float mean = j->mean_in[ch];
-        const float a = j->gamma[ch] * j->invstd_in[ch], bb = j->beta[ch] - mean * a;
-        double sdy = 0, dot = 0;
-        for (int64_t b = 0; b < j->n; b++) {
-            const float *x = j->x + (b * j->c + ch) * j->s, *dy = j->dy + (b * j->c + ch) * j->s;
+/* The dy row (b, ch) the backward uses: dy itself, or for batch_norm_relu_bwd dy where the forward's
+ * pre-activation x*a + bb was positive, else 0 (relu_bwd's rule), formed in the scratch row dm. */
+static const float *bwd_dy_row(const bn_job *j, int64_t b, int64_t ch, float a, float bb, float *dm) {
+    const float *dy = j->dy + (b * j->c + ch) * j->s;
+    if (!j->relu) return dy;
+    const float *x = j->x + (b * j->c + ch) * j->s;
 #ifdef _OPENMP
 #pragma omp simd
 #endif
-            for (int64_t i = 0; i < j->s; i++) dm[i] = masked(dy[i], bn_pre(x[i], a, bb) > 0.f);
-            row_sums(x, dm, mean, j->s, &sdy, &dot);
-        }
-        const double is = j->invstd_in[ch];
-        j->dgamma[ch] = (float)(dot * is);
-        j->dbeta[ch] = (float)sdy;
-        const float gm = (float)(sdy / cnt), proj = (float)(dot / cnt * is * is), scale = (float)(is * j->gamma[ch]);
-        for (int64_t b = 0; b < j->n; b++) {
-            const float *x = j->x + (b * j->c + ch) * j->s, *dy = j->dy + (b * j->c + ch) * j->s;
-            float *dx = j->dx + (b * j->c + ch) * j->s;
-#ifdef _OPENMP
-#pragma omp simd
-#endif
-            for (int64_t i = 0; i < j->s; i++) {
-                float d = masked(dy[i], bn_pre(x[i], a, bb) > 0.f);
-                dx[i] = (d - gm - (x[i] - mean) * proj) * scale;
-            }
-        }
-    }
-    free(dm);
+    for (int64_t i = 0; i < j->s; i++) dm[i] = masked(dy[i], bn_pre(x[i], a, bb) > 0.f);
+    return dm;
 }
 
+/* batch_norm_bwd and batch_norm_relu_bwd (j->relu): the fused one reduces and applies the masked rows
+ * with the same code as the plain one, so it equals the unfused pair bit for bit. */
 static void bn_bwd_channels(void *ctx, int64_t lo, int64_t hi) {
     const bn_job *j = ctx;
     const double cnt = (double)(j->n * j->s);
+    float *dm = j->relu ? tgc_malloc(sizeof(float) * (size_t)(j->s ? j->s : 1)) : NULL;
     for (int64_t ch = lo; ch < hi; ch++) {
         const float mean = j->mean_in[ch];
+        float a = 0.f, bb = 0.f;
+        if (j->relu) a = j->gamma[ch] * j->invstd_in[ch], bb = j->beta[ch] - mean * a;
         double sdy = 0, dot = 0;
         for (int64_t b = 0; b < j->n; b++)
-            row_sums(j->x + (b * j->c + ch) * j->s, j->dy + (b * j->c + ch) * j->s, mean, j->s, &sdy, &dot);
+            row_sums(j->x + (b * j->c + ch) * j->s, bwd_dy_row(j, b, ch, a, bb, dm), mean, j->s, &sdy, &dot);
         const double is = j->invstd_in[ch];
         j->dgamma[ch] = (float)(dot * is);
         j->dbeta[ch] = (float)sdy;
         const float gm = (float)(sdy / cnt), proj = (float)(dot / cnt * is * is), scale = (float)(is * j->gamma[ch]);
         for (int64_t b = 0; b < j->n; b++) {
-            const float *x = j->x + (b * j->c + ch) * j->s, *dy = j->dy + (b * j->c + ch) * j->s;
+            const float *x = j->x + (b * j->c + ch) * j->s, *dy = bwd_dy_row(j, b, ch, a, bb, dm);
             float *dx = j->dx + (b * j->c + ch) * j->s;
 #ifdef _OPENMP
 #pragma omp simd
@@ -203,6 +184,7 @@ static void bn_bwd_channels(void *ctx, int64_t lo, int64_t hi) {
             for (int64_t i = 0; i < j->s; i++) dx[i] = (dy[i] - gm - (x[i] - mean) * proj) * scale;
         }
     }
+    free(dm);
 }
 
 /* Channels per task: enough elements to pay for a thread's wake-up. */
@@ -264,7 +246,7 @@ int cpu_bn_bwd(tgc_cpu *c, const cpu_call *k, tgc_err *err) {
     bn_job j = {.n = xs->d[0], .c = nc, .s = cnt / xs->d[0], .dy = k->in[0], .x = k->in[1], .gamma = k->in[2],
                 .beta = relu ? k->in[3] : NULL, .mean_in = k->in[st], .invstd_in = invstd, .dx = k->out[0],
                 .dgamma = k->out[1], .dbeta = k->out[2], .relu = relu};
-    cpu_parallel(c, nc, bn_grain(cnt), relu ? bn_relu_bwd_channels : bn_bwd_channels, &j);
+    cpu_parallel(c, nc, bn_grain(cnt), bn_bwd_channels, &j);
     return 0;
 }
 

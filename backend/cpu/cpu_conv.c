@@ -91,82 +91,70 @@ static int conv_fwd_pd(tgc_cpu *c, const conv_geo *g, const conv_mds *m, dnnl_pr
     return cpu_pd_create(c, pd, &d, NULL, what, err);
 }
 
-int cpu_conv2d(tgc_cpu *c, const cpu_call *k, tgc_err *err) {
+/* The three directions share one setup; they differ in which operand is which tensor of the forward
+ * (x, w, y) and in the oneDNN argument each operand is. Operands are in[0], in[1], out[0] (0, 1, 2). */
+typedef enum { CONV_FWD, CONV_BWD_DATA, CONV_BWD_WEIGHTS } conv_dir;
+enum { CONV_X, CONV_W, CONV_Y };
+static const struct conv_dir_spec {
+    int role[3]; /* CONV_X/W/Y of each operand */
+    int arg[3];  /* its oneDNN argument */
+} conv_dirs[] = {
+    [CONV_FWD] = {{CONV_X, CONV_W, CONV_Y}, {DNNL_ARG_SRC, DNNL_ARG_WEIGHTS, DNNL_ARG_DST}},
+    /* conv2d_bwd_data(dy, w) -> dx */
+    [CONV_BWD_DATA] = {{CONV_Y, CONV_W, CONV_X}, {DNNL_ARG_DIFF_DST, DNNL_ARG_WEIGHTS, DNNL_ARG_DIFF_SRC}},
+    /* conv2d_bwd_filter(x, dy) -> dw */
+    [CONV_BWD_WEIGHTS] = {{CONV_X, CONV_Y, CONV_W}, {DNNL_ARG_SRC, DNNL_ARG_DIFF_DST, DNNL_ARG_DIFF_WEIGHTS}},
+};
+
+/* The primitive descriptor of one direction; a backward one is created with the forward's as its hint. */
+static int conv_pd(tgc_cpu *c, conv_dir dir, const conv_geo *g, const conv_mds *m, dnnl_primitive_desc_t *pd,
+                   const char *what, tgc_err *err) {
+    if (dir == CONV_FWD) return conv_fwd_pd(c, g, m, dnnl_forward_training, pd, what, err);
+    dnnl_primitive_desc_t hint;
+    if (conv_fwd_pd(c, g, m, dnnl_forward_training, &hint, what, err)) return -1;
+    dnnl_convolution_desc_t d;
+    dnnl_status_t s = dir == CONV_BWD_DATA
+                          ? dnnl_dilated_convolution_backward_data_desc_init(&d, dnnl_convolution_direct, &m->ax,
+                                                                             &m->aw, &m->ay, g->strides, g->dilates,
+                                                                             g->pad_l, g->pad_r)
+                          : dnnl_dilated_convolution_backward_weights_desc_init(&d, dnnl_convolution_direct, &m->ax,
+                                                                                &m->aw, NULL, &m->ay, g->strides,
+                                                                                g->dilates, g->pad_l, g->pad_r);
+    int rc = s != dnnl_success ? tgc_fail(err, "cpu backend: %s: %s", what, cpu_dnnl_status(s))
+                               : cpu_pd_create(c, pd, &d, hint, what, err);
+    dnnl_primitive_desc_destroy(hint);
+    return rc;
+}
+
+static int conv_run(tgc_cpu *c, const cpu_call *k, conv_dir dir, tgc_err *err) {
     if (cpu_check_all_f32(k, err)) return -1;
+    if (dir != CONV_FWD && !tgc_shape_eq(&k->out_t[0].shape, &k->a->shape))
+        return tgc_fail(err, "cpu backend: %s: result shape differs from attrs.shape", k->name);
+    const struct conv_dir_spec *ds = &conv_dirs[dir];
+    const tgc_shape *ops[3] = {&k->in_t[0].shape, &k->in_t[1].shape, &k->out_t[0].shape}, *shape[3];
+    for (int i = 0; i < 3; i++) shape[ds->role[i]] = ops[i];
     conv_geo g;
-    if (conv_geometry(k, &k->in_t[0].shape, &k->in_t[1].shape, &k->out_t[0].shape, &g, err)) return -1;
+    if (conv_geometry(k, shape[CONV_X], shape[CONV_W], shape[CONV_Y], &g, err)) return -1;
     cpu_key key;
     conv_key(&key, k);
     cpu_prim *p = cpu_cache_find(c, &key);
     if (!p) {
         conv_mds m;
         dnnl_primitive_desc_t pd;
-        if (conv_make_mds(&g, &m, err) || conv_fwd_pd(c, &g, &m, dnnl_forward_training, &pd, k->name, err))
-            return -1;
-        cpu_argspec spec[] = {{DNNL_ARG_SRC, 0, 0, &m.ux}, {DNNL_ARG_WEIGHTS, 1, 0, &m.uw},
-                              {DNNL_ARG_DST, 2, 1, &m.uy}};
+        if (conv_make_mds(&g, &m, err) || conv_pd(c, dir, &g, &m, &pd, k->name, err)) return -1;
+        const dnnl_memory_desc_t *user[3] = {[CONV_X] = &m.ux, [CONV_W] = &m.uw, [CONV_Y] = &m.uy};
+        cpu_argspec spec[3];
+        for (int i = 0; i < 3; i++) spec[i] = (cpu_argspec){ds->arg[i], i, i == 2, user[ds->role[i]]};
         if (!(p = cpu_prim_build(c, &key, pd, spec, 3, k->name, err))) return -1;
     }
     void *ptrs[] = {k->in[0], k->in[1], k->out[0]};
     return cpu_prim_run(c, p, ptrs, k->name, err);
 }
 
-/* conv2d_bwd_data(dy, w) -> dx */
-int cpu_conv2d_bwd_data(tgc_cpu *c, const cpu_call *k, tgc_err *err) {
-    if (cpu_check_all_f32(k, err)) return -1;
-    if (!tgc_shape_eq(&k->out_t[0].shape, &k->a->shape))
-        return tgc_fail(err, "cpu backend: %s: result shape differs from attrs.shape", k->name);
-    conv_geo g;
-    if (conv_geometry(k, &k->out_t[0].shape, &k->in_t[1].shape, &k->in_t[0].shape, &g, err)) return -1;
-    cpu_key key;
-    conv_key(&key, k);
-    cpu_prim *p = cpu_cache_find(c, &key);
-    if (!p) {
-        conv_mds m;
-        dnnl_primitive_desc_t hint, pd;
-        if (conv_make_mds(&g, &m, err) || conv_fwd_pd(c, &g, &m, dnnl_forward_training, &hint, k->name, err))
-            return -1;
-        dnnl_convolution_desc_t d;
-        dnnl_status_t s = dnnl_dilated_convolution_backward_data_desc_init(
-            &d, dnnl_convolution_direct, &m.ax, &m.aw, &m.ay, g.strides, g.dilates, g.pad_l, g.pad_r);
-        int rc = s != dnnl_success ? tgc_fail(err, "cpu backend: %s: %s", k->name, cpu_dnnl_status(s))
-                                   : cpu_pd_create(c, &pd, &d, hint, k->name, err);
-        dnnl_primitive_desc_destroy(hint);
-        if (rc) return -1;
-        cpu_argspec spec[] = {{DNNL_ARG_DIFF_DST, 0, 0, &m.uy}, {DNNL_ARG_WEIGHTS, 1, 0, &m.uw},
-                              {DNNL_ARG_DIFF_SRC, 2, 1, &m.ux}};
-        if (!(p = cpu_prim_build(c, &key, pd, spec, 3, k->name, err))) return -1;
-    }
-    void *ptrs[] = {k->in[0], k->in[1], k->out[0]};
-    return cpu_prim_run(c, p, ptrs, k->name, err);
-}
+int cpu_conv2d(tgc_cpu *c, const cpu_call *k, tgc_err *err) { return conv_run(c, k, CONV_FWD, err); }
 
-/* conv2d_bwd_filter(x, dy) -> dw */
+int cpu_conv2d_bwd_data(tgc_cpu *c, const cpu_call *k, tgc_err *err) { return conv_run(c, k, CONV_BWD_DATA, err); }
+
 int cpu_conv2d_bwd_filter(tgc_cpu *c, const cpu_call *k, tgc_err *err) {
-    if (cpu_check_all_f32(k, err)) return -1;
-    if (!tgc_shape_eq(&k->out_t[0].shape, &k->a->shape))
-        return tgc_fail(err, "cpu backend: %s: result shape differs from attrs.shape", k->name);
-    conv_geo g;
-    if (conv_geometry(k, &k->in_t[0].shape, &k->out_t[0].shape, &k->in_t[1].shape, &g, err)) return -1;
-    cpu_key key;
-    conv_key(&key, k);
-    cpu_prim *p = cpu_cache_find(c, &key);
-    if (!p) {
-        conv_mds m;
-        dnnl_primitive_desc_t hint, pd;
-        if (conv_make_mds(&g, &m, err) || conv_fwd_pd(c, &g, &m, dnnl_forward_training, &hint, k->name, err))
-            return -1;
-        dnnl_convolution_desc_t d;
-        dnnl_status_t s = dnnl_dilated_convolution_backward_weights_desc_init(
-            &d, dnnl_convolution_direct, &m.ax, &m.aw, NULL, &m.ay, g.strides, g.dilates, g.pad_l, g.pad_r);
-        int rc = s != dnnl_success ? tgc_fail(err, "cpu backend: %s: %s", k->name, cpu_dnnl_status(s))
-                                   : cpu_pd_create(c, &pd, &d, hint, k->name, err);
-        dnnl_primitive_desc_destroy(hint);
-        if (rc) return -1;
-        cpu_argspec spec[] = {{DNNL_ARG_SRC, 0, 0, &m.ux}, {DNNL_ARG_DIFF_DST, 1, 0, &m.uy},
-                              {DNNL_ARG_DIFF_WEIGHTS, 2, 1, &m.uw}};
-        if (!(p = cpu_prim_build(c, &key, pd, spec, 3, k->name, err))) return -1;
-    }
-    void *ptrs[] = {k->in[0], k->in[1], k->out[0]};
-    return cpu_prim_run(c, p, ptrs, k->name, err);
+    return conv_run(c, k, CONV_BWD_WEIGHTS, err);
 }

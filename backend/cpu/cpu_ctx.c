@@ -53,23 +53,13 @@ static const cpu_kernel_fn kernels[TGC_OP_COUNT] = {
     [TGC_OP_FOLD_CONV_BN] = cpu_fold_conv_bn,
 };
 
-static int default_threads(void) {
-    const char *e = getenv("OMP_NUM_THREADS");
-    if (e) {
-        char *end;
-        long v = strtol(e, &end, 10);
-        if (end != e && v > 0 && v <= 1024) return (int)v;
-    }
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n > 0 && n <= 1024 ? (int)n : 1;
-}
-
 tgc_cpu *tgc_cpu_new(int n_threads, int deterministic, tgc_err *err) {
     tgc_cpu *c = tgc_calloc(1, sizeof *c);
-    c->n_threads = n_threads > 0 ? n_threads : default_threads();
+    c->n_threads = n_threads > 0 ? n_threads : tgc_default_threads();
     c->deterministic = deterministic != 0;
     /* oneDNN (Debian's build) runs on libgomp, which it loads; its thread count is set through
-     * omp_set_num_threads, looked up at run time because tgc itself is not compiled with -fopenmp. */
+     * omp_set_num_threads, looked up at run time so that the backend also builds without OpenMP (CMake
+     * compiles it with -fopenmp where the compiler has it; cpu_threads.c then uses a pthread pool). */
     void *sym = dlsym(RTLD_DEFAULT, "omp_set_num_threads");
     *(void **)&c->omp_set_num_threads = sym;
     dnnl_status_t s = dnnl_engine_create(&c->eng, dnnl_cpu, 0);

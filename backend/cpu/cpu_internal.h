@@ -1,5 +1,5 @@
 /* backend/cpu/cpu_internal.h - private to backend/cpu: the tgc_cpu context, the primitive cache, the
- * oneDNN argument binding helpers, the thread pool and the per-op kernel entry points. */
+ * oneDNN argument binding helpers, the parallel loops (cpu_threads.c) and the per-op kernel entry points. */
 #ifndef TGC_BACKEND_CPU_INTERNAL_H
 #define TGC_BACKEND_CPU_INTERNAL_H
 

@@ -1,12 +1,13 @@
 /* backend/cpu/cpu_kernels.h - the CPU kernel library: executes every op of ir/ops.def on host memory.
  *
  * What runs where:
- *   oneDNN (engine + stream per tgc_cpu): conv2d and both its backward passes, batch norm (train, eval,
- *     backward), max/avg pooling forward (and avg backward when oneDNN's divisor matches PyTorch's),
- *     relu/tanh forward and backward, matmul (every trans_a/trans_b combination, through strides).
- *   own threaded loops (a small pthread pool, static partitioning): bias_add, bias_grad, add, scale,
- *     global_avg_pool (+bwd), softmax_cross_entropy (+bwd), fill, cast, reshape, the optimizer updates,
- *     max_pool2d_bwd and the avg-pool cases oneDNN's divisor does not cover (see cpu_pooling.c).
+ *   oneDNN (engine + stream per tgc_cpu): conv2d and both its backward passes, batch norm eval, max/avg
+ *     pooling forward (and avg backward when oneDNN's divisor matches PyTorch's), relu/tanh forward and
+ *     backward, matmul (every trans_a/trans_b combination, through strides).
+ *   own threaded loops (cpu_threads.c: on oneDNN's OpenMP thread team, static partitioning): batch norm
+ *     training forward and backward (cpu_bn.c), bias_add, bias_grad, add, scale, global_avg_pool (+bwd),
+ *     softmax_cross_entropy (+bwd), fill, cast, reshape, the optimizer updates, max_pool2d_bwd and the
+ *     avg-pool cases oneDNN's divisor does not cover (see cpu_pooling.c).
  *
  * Layout: every tensor is contiguous, NCHW for 4-D activations, OIHW for conv weights, row-major 2-D for
  * matmul. Compute ops take f32; cast converts between all dtypes (f32, f16, bf16, i32, i64, u8), fill and
@@ -51,7 +52,7 @@ void tgc_cpu_free(tgc_cpu *c); /* NULL is fine */
 int tgc_cpu_exec(tgc_cpu *c, tgc_opcode code, const tgc_attrs *a, int n_in, const tgc_type *in_t,
                  void *const *in, int n_out, const tgc_type *out_t, void *const *out, tgc_err *err);
 
-/* ---- (Addition) fusion groups --------------------------------------------------------------------
+/* ---- fusion groups -------------------------------------------------------------------------------
  * Instructions that a plan marks as one group (tgc_instr.group, consecutive) can run as one kernel:
  *   elementwise groups (bias_add, add, scale, relu, tanh, relu_bwd, tanh_bwd, cast; one element count):
  *     the output is walked in chunks of 4096 elements, threads taking whole runs of chunks, and every

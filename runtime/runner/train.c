@@ -14,30 +14,13 @@
 #include "runtime/runner/hooks.h"
 #include "runtime/profile/profile.h"
 
-/* ---- signals: the first SIGINT/SIGTERM asks the loop to stop after the current iteration, a second one
- * ends the process at once ---- */
+/* ---- stop requests: the loop stops after the current iteration once one is set (the driver's SIGINT/
+ * SIGTERM handler sets it; the library installs no handler) ---- */
 static volatile sig_atomic_t g_signal;
 
-static void on_signal(int sig) {
-    if (g_signal) {
-        static const char msg[] = "\ntgc: second signal: exiting now without saving\n";
-        ssize_t w = write(STDERR_FILENO, msg, sizeof msg - 1);
-        (void)w;
-        _exit(128 + sig);
-    }
-    g_signal = sig;
-}
+void tgc_train_request_stop(int sig) { g_signal = sig; }
 
-int tgc_train_threads(void) {
-    const char *e = getenv("OMP_NUM_THREADS");
-    if (e && *e) {
-        char *end;
-        long v = strtol(e, &end, 10);
-        if (v > 0 && v < 4096 && (*end == 0 || *end == ',')) return (int)v;
-    }
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n > 0 ? (int)n : 1;
-}
+int tgc_train_stop_requested(void) { return g_signal; }
 
 /* ---- small helpers ---- */
 
@@ -247,7 +230,7 @@ static int resume_path(run_ctx *c, const tgc_train_opts *o, tgc_err *err) {
     return 0;
 }
 
-static int setup_rest(run_ctx *c, const tgc_plan *plan, const tgc_train_opts *o, tgc_err *err);
+static int setup_rest(run_ctx *c, const tgc_train_opts *o, tgc_err *err);
 
 static int setup(run_ctx *c, const tgc_plan *plan, const tgc_train_opts *o, tgc_err *err) {
     tgc_runner *r = &c->r;
@@ -273,7 +256,7 @@ static int setup(run_ctx *c, const tgc_plan *plan, const tgc_train_opts *o, tgc_
     else r->work_dir = tgc_asprintf("./work_dirs/%s", name);
     if (r->rank != 0) { /* other ranks write nothing; they read the work dir only to resume */
         free(name);
-        return setup_rest(c, plan, o, err);
+        return setup_rest(c, o, err);
     }
     if (tgc_mkdir_p(r->work_dir, err) || !(r->log_dir = make_log_dir(r->work_dir, &c->stamp, err))) {
         free(name);
@@ -302,15 +285,13 @@ static int setup(run_ctx *c, const tgc_plan *plan, const tgc_train_opts *o, tgc_
     }
     free(vis_dir);
     if (vrc) return -1;
-    return setup_rest(c, plan, o, err);
+    return setup_rest(c, o, err);
 }
 
-/* Everything after the log folder (every rank). */
-static int setup_rest(run_ctx *c, const tgc_plan *plan, const tgc_train_opts *o, tgc_err *err) {
+/* Loop, logger and checkpoint settings; the checkpoint folder; the logger's windows. */
+static int setup_hooks(run_ctx *c, tgc_err *err) {
     tgc_runner *r = &c->r;
-    const tgc_cfg *cfg = plan->config;
-
-    /* loop, logger and checkpoint settings */
+    const tgc_cfg *cfg = r->cfg;
     if (tgc_loop_from_cfg(tgc_cfg_get(cfg, "train_cfg"), &r->loop, err) ||
         tgc_logger_from_cfg(cfg, r->loop.by_epoch, &r->logc, err) ||
         tgc_ckpt_cfg_from(tgc_cfg_get(cfg, "default_hooks"), &r->ckc, err))
@@ -321,8 +302,13 @@ static int setup_rest(run_ctx *c, const tgc_plan *plan, const tgc_train_opts *o,
     tgc_window_init(&r->loss_w, r->logc.window_size);
     tgc_window_init(&r->time_w, r->logc.window_size);
     tgc_window_init(&r->data_w, r->logc.window_size);
+    return 0;
+}
 
-    int threads = o->n_threads > 0 ? o->n_threads : tgc_train_threads();
+/* The run's first log lines: the plan, the processes, what --amp does. */
+static void log_header(run_ctx *c, const tgc_train_opts *o, int threads) {
+    tgc_runner *r = &c->r;
+    const tgc_plan *plan = r->plan;
     tgc_log_info(&r->log, "tgc %s: plan checksum 0x%08x, %lld parameters, %.4g GFLOPs per image (forward), device cpu, "
                           "%d threads", TGC_VERSION, plan->checksum, (long long)plan->params,
                  plan->flops_per_sample / 1e9, threads);
@@ -333,8 +319,15 @@ static int setup_rest(run_ctx *c, const tgc_plan *plan, const tgc_train_opts *o,
     if (o->amp)
         tgc_log_warning(&r->log, "--amp: bf16 mixed precision is not available in this build (the plan is fp32); "
                                  "training continues in fp32");
+}
 
-    /* seed: the checkpoint's when resuming, else --seed, else randomness.seed, else drawn */
+/* The checkpoint to resume from, and the seed: the checkpoint's when resuming, else --seed, else
+ * randomness.seed, else drawn (then rank 0's on every rank). *det: randomness.deterministic or
+ * --deterministic. */
+static int setup_seed(run_ctx *c, const tgc_train_opts *o, int *det_out, tgc_err *err) {
+    tgc_runner *r = &c->r;
+    const tgc_plan *plan = r->plan;
+    const tgc_cfg *cfg = plan->config;
     const tgc_cfg *rnd = tgc_cfg_get(cfg, "randomness");
     int64_t cfg_seed = -1;
     int det = 0;
@@ -363,8 +356,15 @@ static int setup_rest(run_ctx *c, const tgc_plan *plan, const tgc_train_opts *o,
                  (!o->has_seed && cfg_seed < 0 && !c->resume_ckpt) ? " (drawn at random; pass --seed to repeat the run)"
                                                                    : "",
                  det ? "true" : "false");
+    *det_out = det;
+    return 0;
+}
 
-    /* data */
+/* The train loader, and the val loader when the run validates. */
+static int setup_data(run_ctx *c, const tgc_train_opts *o, tgc_err *err) {
+    tgc_runner *r = &c->r;
+    const tgc_plan *plan = r->plan;
+    const tgc_cfg *cfg = plan->config;
     const tgc_cfg *pre = tgc_cfg_get(cfg, "data_preprocessor");
     if (!(r->train_loader = tgc_loader_open(tgc_cfg_get(cfg, "train_dataloader"), pre, 1, r->seed, r->rank, r->world, err)))
         return tgc_err_prefix(err, "train_dataloader");
@@ -375,8 +375,14 @@ static int setup_rest(run_ctx *c, const tgc_plan *plan, const tgc_train_opts *o,
     if (want_val && vd && vd->kind == TGC_CFG_MAP && vc && vc->kind != TGC_CFG_NULL && ve && ve->kind != TGC_CFG_NULL) {
         if (!(r->val_loader = tgc_loader_open(vd, pre, 0, r->seed, r->rank, r->world, err))) return tgc_err_prefix(err, "val_dataloader");
     }
+    return 0;
+}
 
-    /* executor and the program tensors */
+/* The executor (and DDP's hooks on it), the program tensors the loop feeds and reads, initial state,
+ * the profiler. */
+static int setup_exec(run_ctx *c, const tgc_train_opts *o, int threads, int det, tgc_err *err) {
+    tgc_runner *r = &c->r;
+    const tgc_plan *plan = r->plan;
     tgc_exec_opts xo = {threads, det};
     if (!(r->x = tgc_exec_new(plan, &xo, err))) return -1;
     if (r->ddp && tgc_ddp_attach(r->ddp, r->x, plan, &g_signal, err)) return -1;
@@ -390,6 +396,7 @@ static int setup_rest(run_ctx *c, const tgc_plan *plan, const tgc_train_opts *o,
                  &r->sample_floats, err))
         return -1;
     if (r->val_loader) {
+        const tgc_cfg *ve = tgc_cfg_get(r->cfg, "val_evaluator");
         size_t sf;
         if (find_input(plan, r->x, "eval", "inputs", 1, &r->ev_img, err) ||
             find_input(plan, r->x, "eval", "data_samples.gt_label", 0, &r->ev_lbl, err))
@@ -404,8 +411,14 @@ static int setup_rest(run_ctx *c, const tgc_plan *plan, const tgc_train_opts *o,
     }
     if (tgc_exec_init_state(r->x, r->seed, err) || profile_open(c, o, err)) return -1;
     if (r->ddp && c->prof) tgc_ddp_set_profiler(r->ddp, c->prof); /* all-reduce waits on the comm track */
+    return 0;
+}
 
-    /* schedule */
+/* The iteration counts and the LR schedule (base lr scaled by auto_scale_lr). */
+static int setup_schedule(run_ctx *c, const tgc_train_opts *o, tgc_err *err) {
+    tgc_runner *r = &c->r;
+    const tgc_plan *plan = r->plan;
+    const tgc_cfg *cfg = plan->config;
     r->max_iters = r->loop.by_epoch ? r->loop.max_epochs * r->iters_per_epoch : r->loop.max_iters;
     r->stop_iter = o->max_iters > 0 ? TGC_MIN(o->max_iters, r->max_iters) : r->max_iters;
     double base_lr = plan->optim.lr;
@@ -436,8 +449,13 @@ static int setup_rest(run_ctx *c, const tgc_plan *plan, const tgc_train_opts *o,
     tgc_lr_sched_facts facts = {r->iters_per_epoch, r->loop.by_epoch ? r->loop.max_epochs : 0,
                              r->loop.by_epoch ? 0 : r->loop.max_iters};
     if (!(c->sched = tgc_lr_sched_build(tgc_cfg_get(cfg, "param_scheduler"), base_lr, &facts, err))) return -1;
+    return 0;
+}
 
-    /* state: resume, or load_from weights */
+/* The state: resumed, or load_from's weights; with DDP, rank 0's on every rank. */
+static int setup_state(run_ctx *c, tgc_err *err) {
+    tgc_runner *r = &c->r;
+    const tgc_cfg *cfg = r->cfg;
     r->saved_iter = -1;
     if (c->resume_ckpt) {
         tgc_log_info(&r->log, "Resuming from %s", c->resume_path);
@@ -457,6 +475,17 @@ static int setup_rest(run_ctx *c, const tgc_plan *plan, const tgc_train_opts *o,
                             r->rank, (long long)r->iter, (long long)it);
         if (tgc_ddp_broadcast_state(r->ddp, r->x, err)) return -1;
     }
+    return 0;
+}
+
+/* Everything after the log folder (every rank), in this order. */
+static int setup_rest(run_ctx *c, const tgc_train_opts *o, tgc_err *err) {
+    int threads = o->n_threads > 0 ? o->n_threads : tgc_default_threads(), det = 0;
+    if (setup_hooks(c, err)) return -1;
+    log_header(c, o, threads);
+    if (setup_seed(c, o, &det, err) || setup_data(c, o, err) || setup_exec(c, o, threads, det, err) ||
+        setup_schedule(c, o, err) || setup_state(c, err))
+        return -1;
     return 0;
 }
 
@@ -603,14 +632,6 @@ static void dist_summary(tgc_runner *r) {
 
 int tgc_train(const tgc_plan *plan, const tgc_train_opts *o, tgc_err *err) {
     run_ctx *c = tgc_calloc(1, sizeof *c);
-    struct sigaction sa, old_int, old_term;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sa.sa_flags = SA_RESTART;
-    g_signal = 0;
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
     double t0 = tgc_now();
     int rc = setup(c, plan, o, err);
     if (rc == 0) rc = train_loop(c, o, err);
@@ -632,7 +653,5 @@ int tgc_train(const tgc_plan *plan, const tgc_train_opts *o, tgc_err *err) {
     }
     run_free(c);
     free(c);
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGTERM, &old_term, NULL);
     return rc;
 }

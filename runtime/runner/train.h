@@ -53,14 +53,18 @@ typedef struct tgc_train_opts {
     int profile_steps;       /* --profile-steps N: steps recorded after 1 warm-up step; 0: the default (10) */
 } tgc_train_opts;
 
-/* Trains. Returns 0 when the loop finished, a signal number (> 0) when SIGINT/SIGTERM stopped it after
- * a checkpoint was saved, or -1 with err. SIGINT/SIGTERM handlers are installed for the run's duration;
- * a second signal ends the process at once with status 128 + signal. */
+/* Trains. Returns 0 when the loop finished, a signal number (> 0) when a stop request stopped it after
+ * a checkpoint was saved, or -1 with err. */
 int tgc_train(const tgc_plan *plan, const tgc_train_opts *opts, tgc_err *err);
 
-/* The thread count tgc_exec_opts.n_threads = 0 means: OMP_NUM_THREADS when set and positive, else the
- * online cores. */
-int tgc_train_threads(void);
+/* Asks tgc_train to stop after the current iteration and save a checkpoint, as SIGINT/SIGTERM do: sig
+ * (SIGINT or SIGTERM) is what the stop reports and returns; 0 withdraws a request. With several ranks,
+ * a request on any rank stops every rank after the same iteration. Async-signal-safe: the library
+ * installs no signal handler, the driver's handler calls this (driver/cmd_run.c). A request stays until
+ * withdrawn. */
+void tgc_train_request_stop(int sig);
+/* The request's signal, or 0 (async-signal-safe). */
+int tgc_train_stop_requested(void);
 
 /* ---- runtime --cfg-options (run_opts.c) ----
  * Keys that do not change the compiled graph may be overridden when running a plan: train_cfg, val_cfg,

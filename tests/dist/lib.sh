@@ -1,30 +1,13 @@
 # tests/dist/lib.sh - shared setup of the multi-process tests (sourced): arguments, dataset check, free
 # ports, LeNet5 plans for batch 64 (per worker) and 128 (one worker), and small-run options.
 # Usage of every test: NAME.sh TGC SOURCE_DIR OUT_DIR
-set -eu
-TGC=$1
-SRC=$2
-OUT=$3
-DATA=${TGC_FASHION_MNIST:-/usr/share/datasets/fashion-mnist}
+. "$(dirname "$0")/../lib_common.sh"
 export OMP_WAIT_POLICY=passive
 # One thread per worker: 2 workers fill a 2-core machine, and deterministic runs compare bit for bit
 # only at equal thread counts. A rendezvous that cannot complete fails in 20 s, not 300.
 export OMP_NUM_THREADS=1
 export TGC_DIST_TIMEOUT=${TGC_DIST_TIMEOUT:-20}
 unset NNODES NODE_RANK MASTER_ADDR PORT MASTER_PORT RANK LOCAL_RANK WORLD_SIZE TGC_JOB_TOKEN
-
-fail() {
-    echo "FAIL: $*" >&2
-    exit 1
-}
-
-if [ ! -e "$DATA/train-images-idx3-ubyte.gz" ] && [ ! -e "$DATA/train-images-idx3-ubyte" ]; then
-    echo "skipped: Fashion-MNIST is not in $DATA (install Debian's dataset-fashion-mnist or set TGC_FASHION_MNIST)"
-    exit 77
-fi
-rm -rf "$OUT"
-mkdir -p "$OUT"
-cd "$OUT"
 
 # A TCP port nothing listens on now (the kernel's choice of a free ephemeral port).
 free_port() {

@@ -1,6 +1,7 @@
 # tests/dist/slurm.sh - tools/slurm_train.sh under a real Slurm on this machine: munged, slurmctld and
 # slurmd are started here (in the foreground of this script, as root, config, state, logs and the munge
-# socket in OUT_DIR; nothing is installed or written outside it), the script trains LeNet5 on a
+# socket in OUT_DIR; nothing is installed or written outside it, except that a socket directory moves to
+# /tmp when OUT_DIR's path is too long for a Unix socket), the script trains LeNet5 on a
 # Fashion-MNIST subset with 2 CPU tasks (--launcher slurm), and the daemons are stopped at the end.
 # Skipped, with the reason, when not root, without slurm-wlm/munge (tools/setup.sh installs them) or
 # when the daemons do not come up.
@@ -18,8 +19,12 @@ id munge >/dev/null 2>&1 || skip "no munge user (the munge package creates it)"
 PATH=$PATH:/usr/sbin
 
 S=$OUT/slurm
-mkdir -p "$S/munge" "$S/msock" "$S/state" "$S/spool" "$S/log"
-chmod 755 "$OUT" "$S"
+# A Unix socket's path has at most 107 bytes: munge's socket and slurmd's spool (its steps' sockets) go to
+# a short directory of their own, removed at the end, when OUT_DIR's path is long (a long build folder).
+SOCK=$S
+[ ${#S} -le 48 ] || SOCK=$(mktemp -d /tmp/tgc-slurm.XXXXXX)
+mkdir -p "$S/munge" "$SOCK/msock" "$S/state" "$SOCK/spool" "$S/log"
+chmod 755 "$OUT" "$S" "$SOCK"
 DAEMONS=""
 stop_daemons() {
     for p in $DAEMONS; do kill "$p" 2>/dev/null || true; done
@@ -29,22 +34,23 @@ stop_daemons() {
         kill -KILL "$p" 2>/dev/null || true
         wait "$p" 2>/dev/null || true
     done
+    [ "$SOCK" = "$S" ] || rm -rf "$SOCK"
     cleanup
 }
 trap stop_daemons EXIT
 
 # munge: a fresh key and socket of this test's own, the daemon as the munge user
 dd if=/dev/urandom of="$S/munge/munge.key" bs=1024 count=1 2>/dev/null
-chown -R munge:munge "$S/munge" "$S/msock"
+chown -R munge:munge "$S/munge" "$SOCK/msock"
 chmod 711 "$S/munge"
-chmod 755 "$S/msock"
+chmod 755 "$SOCK/msock"
 chmod 400 "$S/munge/munge.key"
-setpriv --reuid=munge --regid=munge --init-groups munged -F --socket="$S/msock/munge.sock" --key-file="$S/munge/munge.key" \
+setpriv --reuid=munge --regid=munge --init-groups munged -F --socket="$SOCK/msock/munge.sock" --key-file="$S/munge/munge.key" \
     --log-file="$S/munge/munged.log" --pid-file="$S/munge/munged.pid" --seed-file="$S/munge/munged.seed" \
     >"$S/munge/munged.out" 2>&1 &
 DAEMONS="$DAEMONS $!"
 i=0
-until munge -S "$S/msock/munge.sock" -n 2>/dev/null | unmunge -S "$S/msock/munge.sock" >/dev/null 2>&1; do
+until munge -S "$SOCK/msock/munge.sock" -n 2>/dev/null | unmunge -S "$SOCK/msock/munge.sock" >/dev/null 2>&1; do
     [ $i -lt 300 ] || skip "munged did not come up: $(tail -2 "$S/munge/munged.log" 2>/dev/null)"
     sleep 0.01
     i=$((i + 1))
@@ -60,7 +66,7 @@ SlurmUser=root
 SlurmdUser=root
 AuthType=auth/munge
 CredType=cred/munge
-AuthInfo=socket=$S/msock/munge.sock
+AuthInfo=socket=$SOCK/msock/munge.sock
 ProctrackType=proctrack/linuxproc
 TaskPlugin=task/none
 SelectType=select/cons_tres
@@ -68,7 +74,7 @@ SelectTypeParameters=CR_Core
 MpiDefault=none
 ReturnToService=2
 StateSaveLocation=$S/state
-SlurmdSpoolDir=$S/spool
+SlurmdSpoolDir=$SOCK/spool
 SlurmctldPidFile=$S/slurmctld.pid
 SlurmdPidFile=$S/slurmd.pid
 SlurmctldLogFile=$S/log/slurmctld.log

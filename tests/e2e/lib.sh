@@ -1,25 +1,8 @@
 # tests/e2e/lib.sh - shared setup of the end-to-end run tests (sourced): arguments, dataset check, a plan.
 # Usage of every test: NAME.sh TGC SOURCE_DIR OUT_DIR
-set -eu
-TGC=$1
-SRC=$2
-OUT=$3
-DATA=${TGC_FASHION_MNIST:-/usr/share/datasets/fashion-mnist}
+. "$(dirname "$0")/../lib_common.sh"
 export OMP_WAIT_POLICY=passive # oneDNN's OpenMP threads otherwise spin between steps
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
-
-fail() {
-    echo "FAIL: $*" >&2
-    exit 1
-}
-
-if [ ! -e "$DATA/train-images-idx3-ubyte.gz" ] && [ ! -e "$DATA/train-images-idx3-ubyte" ]; then
-    echo "skipped: Fashion-MNIST is not in $DATA (install Debian's dataset-fashion-mnist or set TGC_FASHION_MNIST)"
-    exit 77
-fi
-rm -rf "$OUT"
-mkdir -p "$OUT"
-cd "$OUT"
 "$TGC" compile "$SRC/configs/fashion/lenet5_fashionmnist.yaml" -o lenet.bin 2>/dev/null || fail "compile"
 
 # A small deterministic LeNet5 run: 512 training images (4 iterations of 128 per epoch), 256 for validation,

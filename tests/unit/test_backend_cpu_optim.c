@@ -107,7 +107,7 @@ START_TEST(adamw_two_steps) {
 }
 END_TEST
 
-/* A large parameter goes through the thread pool: every chunk must be updated exactly once. */
+/* A large parameter is updated by several threads (cpu_parallel): every chunk must be updated exactly once. */
 START_TEST(sgd_large_threaded) {
     tgc_err err;
     tgc_cpu *c = tgc_cpu_new(2, 1, &err);

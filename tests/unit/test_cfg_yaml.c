@@ -6,19 +6,12 @@
 #include <string.h>
 
 #include "frontend/cfg.h"
+#include "test_util.h"
 
-static tgc_cfg *parse(const char *text) {
-    tgc_err err = {{0}};
-    tgc_cfg *c = tgc_cfg_parse(text, strlen(text), "mem.yaml", &err);
-    ck_assert_msg(c != NULL, "parse failed: %s", err.msg);
-    return c;
-}
+static tgc_cfg *parse(const char *text) { return test_cfg_parse(text, "mem.yaml"); }
 
 static const tgc_cfg *at(const tgc_cfg *root, const char *path, tgc_cfg_kind kind) {
-    const tgc_cfg *c = tgc_cfg_at(root, path);
-    ck_assert_msg(c != NULL, "%s missing", path);
-    ck_assert_msg(c->kind == kind, "%s: kind %s, want %s", path, tgc_cfg_kind_name(c->kind), tgc_cfg_kind_name(kind));
-    return c;
+    return test_cfg_at(root, path, kind);
 }
 
 START_TEST(scalar_types) {

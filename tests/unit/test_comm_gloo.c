@@ -82,25 +82,18 @@ static int rank_collectives(int rank, int world, int port, void *arg) {
 }
 
 START_TEST(test_gloo_two_processes) {
-    int codes[2];
-    run_job(2, rank_collectives, NULL, 9.0, codes);
-    for (int r = 0; r < 2; r++) ck_assert_msg(codes[r] == 0, "rank %d exited with %d", r, codes[r]);
+    expect_job_ok(2, rank_collectives, NULL, 9.0);
 }
 END_TEST
 
 START_TEST(test_gloo_three_processes) {
-    int codes[3];
-    run_job(3, rank_collectives, NULL, 9.0, codes);
-    for (int r = 0; r < 3; r++) ck_assert_msg(codes[r] == 0, "rank %d exited with %d", r, codes[r]);
+    expect_job_ok(3, rank_collectives, NULL, 9.0);
 }
 END_TEST
 
 START_TEST(test_gloo_two_jobs_side_by_side) {
-    int codes[4];
     void *args[2] = {"job-1", "job-7"};
-    run_jobs(2, 2, rank_collectives, args, 9.0, codes);
-    for (int r = 0; r < 4; r++)
-        ck_assert_msg(codes[r] == 0, "job %d rank %d exited with %d", r / 2, r % 2, codes[r]);
+    expect_jobs_ok(2, 2, rank_collectives, args, 9.0);
 }
 END_TEST
 
@@ -148,9 +141,7 @@ static int rank_async(int rank, int world, int port, void *arg) {
 }
 
 START_TEST(test_gloo_async_overlap) {
-    int codes[3];
-    run_job(3, rank_async, NULL, 9.0, codes);
-    for (int r = 0; r < 3; r++) ck_assert_msg(codes[r] == 0, "rank %d exited with %d", r, codes[r]);
+    expect_job_ok(3, rank_async, NULL, 9.0);
 }
 END_TEST
 
@@ -215,9 +206,7 @@ static int rank_collective_timeout(int rank, int world, int port, void *arg) {
 }
 
 START_TEST(test_gloo_collective_timeout) {
-    int codes[2];
-    run_job(2, rank_collective_timeout, NULL, 9.0, codes);
-    for (int r = 0; r < 2; r++) ck_assert_msg(codes[r] == 0, "rank %d exited with %d", r, codes[r]);
+    expect_job_ok(2, rank_collective_timeout, NULL, 9.0);
 }
 END_TEST
 
@@ -244,9 +233,7 @@ static int rank_setup_timeout(int rank, int world, int port, void *arg) {
 }
 
 START_TEST(test_gloo_setup_timeout) {
-    int codes[2];
-    run_job(2, rank_setup_timeout, NULL, 9.0, codes);
-    for (int r = 0; r < 2; r++) ck_assert_msg(codes[r] == 0, "rank %d exited with %d", r, codes[r]);
+    expect_job_ok(2, rank_setup_timeout, NULL, 9.0);
 }
 END_TEST
 

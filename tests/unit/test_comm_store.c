@@ -67,18 +67,13 @@ static int rank_kv(int rank, int world, int port, void *arg) {
 }
 
 START_TEST(test_store_four_processes) {
-    int codes[4];
-    run_job(4, rank_kv, NULL, 8.0, codes);
-    for (int r = 0; r < 4; r++) ck_assert_msg(codes[r] == 0, "rank %d exited with %d", r, codes[r]);
+    expect_job_ok(4, rank_kv, NULL, 8.0);
 }
 END_TEST
 
 START_TEST(test_store_two_jobs_side_by_side) {
-    int codes[6];
     void *args[2] = {"job-A", "job-B"};
-    run_jobs(2, 3, rank_kv, args, 8.0, codes);
-    for (int r = 0; r < 6; r++) ck_assert_msg(codes[r] == 0, "job %d rank %d exited with %d", r / 3, r % 3,
-                                              codes[r]);
+    expect_jobs_ok(2, 3, rank_kv, args, 8.0);
 }
 END_TEST
 

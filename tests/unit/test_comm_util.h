@@ -9,6 +9,7 @@
 #ifndef TGC_TEST_COMM_UTIL_H
 #define TGC_TEST_COMM_UTIL_H
 
+#include <check.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -113,9 +114,22 @@ static void run_jobs(int njobs, int world, rank_fn fn, void **args, double limit
     }
 }
 
-static void run_job(int world, rank_fn fn, void *arg, double limit_s, int *codes) {
+static inline void run_job(int world, rank_fn fn, void *arg, double limit_s, int *codes) {
     void *args[1] = {arg};
     run_jobs(1, world, fn, args, limit_s, codes);
+}
+
+/* run_jobs / run_job, failing the test unless every rank exited with 0. */
+static inline void expect_jobs_ok(int njobs, int world, rank_fn fn, void **args, double limit_s) {
+    int codes[MAX_RANKS * 4];
+    run_jobs(njobs, world, fn, args, limit_s, codes);
+    for (int r = 0; r < njobs * world; r++)
+        ck_assert_msg(codes[r] == 0, "job %d rank %d exited with %d", r / world, r % world, codes[r]);
+}
+
+static inline void expect_job_ok(int world, rank_fn fn, void *arg, double limit_s) {
+    void *args[1] = {arg};
+    expect_jobs_ok(1, world, fn, args, limit_s);
 }
 
 /* A rank's check: prints the failed condition and returns the line as its exit code's source. */

@@ -1,6 +1,5 @@
-/* tests/unit/test_compile.h - for Check tests: compiles a YAML config held in a string through the
- * frontend and the pass pipeline into a validated plan (the caller frees it). `disabled` lists optional
- * passes to turn off (may be NULL). */
+/* tests/unit/test_compile.h - for Check tests that run plans: the small models they train, compiling a
+ * YAML config held in a string into a plan, and feeding a plan's inputs. */
 #ifndef TGC_TEST_COMPILE_H
 #define TGC_TEST_COMPILE_H
 
@@ -9,8 +8,48 @@
 
 #include "plan/plan.h"
 #include "frontend/frontend.h"
+#include "runtime/data/data.h"
+#include "runtime/exec/executor.h"
 
-static tgc_plan *test_compile(const char *text, const char *const *disabled, int n_disabled) {
+/* String literals: LeNet5 on 32x32 inputs (Resize) and a ResNet_CIFAR of two stages (8 and 16 channels),
+ * with the batch sizes given and SGD's options (`sgd`, a string: "lr: 0.05, momentum: 0.9"). The data is
+ * never read: the tests feed the inputs (test_feed). */
+#define TEST_LENET_YAML(train_batch, val_batch)                                                               \
+    "model:\n"                                                                                                \
+    "  type: ImageClassifier\n"                                                                               \
+    "  backbone: {type: LeNet5, num_classes: 10}\n"                                                           \
+    "  neck: null\n"                                                                                          \
+    "  head: {type: ClsHead, loss: {type: CrossEntropyLoss, loss_weight: 1.0}}\n"                             \
+    "data_preprocessor: {mean: [33.46], std: [78.87]}\n"                                                      \
+    "train_dataloader:\n"                                                                                     \
+    "  batch_size: " #train_batch "\n"                                                                        \
+    "  dataset: {type: FashionMNIST, data_prefix: nowhere, pipeline: [{type: Resize, scale: 32}, {type: "     \
+    "PackInputs}]}\n"                                                                                         \
+    "val_dataloader:\n"                                                                                       \
+    "  batch_size: " #val_batch "\n"                                                                          \
+    "  dataset: {type: FashionMNIST, data_prefix: nowhere, test_mode: true, pipeline: [{type: Resize, "       \
+    "scale: 32}, {type: PackInputs}]}\n"                                                                      \
+    "optim_wrapper: {optimizer: {type: SGD, lr: 0.05, momentum: 0.9}}\n"
+
+#define TEST_RESNET_YAML(train_batch, val_batch, sgd)                                                         \
+    "model:\n"                                                                                                \
+    "  type: ImageClassifier\n"                                                                               \
+    "  backbone: {type: ResNet_CIFAR, depth: 18, num_stages: 2, in_channels: 1, stem_channels: 8,\n"          \
+    "             base_channels: 8, strides: [1, 2], dilations: [1, 1], out_indices: [1]}\n"                 \
+    "  neck: {type: GlobalAveragePooling}\n"                                                                  \
+    "  head: {type: LinearClsHead, num_classes: 10, in_channels: 16,\n"                                       \
+    "         loss: {type: CrossEntropyLoss, loss_weight: 1.0}}\n"                                            \
+    "train_dataloader:\n"                                                                                     \
+    "  batch_size: " #train_batch "\n"                                                                        \
+    "  dataset: {type: FashionMNIST, data_prefix: nowhere, pipeline: [{type: PackInputs}]}\n"                 \
+    "val_dataloader:\n"                                                                                       \
+    "  batch_size: " #val_batch "\n"                                                                          \
+    "  dataset: {type: FashionMNIST, data_prefix: nowhere, test_mode: true, pipeline: [{type: PackInputs}]}\n" \
+    "optim_wrapper: {optimizer: {type: SGD, " sgd "}}\n"
+
+/* Compiles a config through the frontend and the pass pipeline into a validated plan (the caller frees
+ * it). `disabled` lists optional passes to turn off (may be NULL). */
+static inline tgc_plan *test_compile(const char *text, const char *const *disabled, int n_disabled) {
     tgc_err err;
     tgc_cfg *cfg = tgc_cfg_parse(text, strlen(text), "test.yaml", &err);
     ck_assert_msg(cfg, "%s", err.msg);
@@ -27,6 +66,26 @@ static tgc_plan *test_compile(const char *text, const char *const *disabled, int
     tgc_cfg_free(cfg);
     ck_assert_msg(tgc_plan_validate(p, &err) == 0, "%s", err.msg);
     return p;
+}
+
+/* Fills program prog's inputs: images uniform in [-1, 1) from Philox (seed, stream 9), label i of the
+ * batch (i + label_shift) % 10, and lr where the program has one. */
+static inline void test_feed(tgc_exec *x, const char *prog, uint64_t seed, uint64_t label_shift, float lr) {
+    int xi = tgc_exec_input(x, prog, "inputs");
+    ck_assert_int_ge(xi, 0);
+    float *img = tgc_exec_data(x, xi);
+    int64_t n = tgc_shape_numel(&tgc_exec_tensor(x, xi)->type.shape);
+    tgc_rng r;
+    tgc_rng_init(&r, seed, 0, 0, 9);
+    for (int64_t i = 0; i < n; i++) img[i] = (float)(2.0 * tgc_rng_uniform(&r) - 1.0);
+    int li = tgc_exec_input(x, prog, "data_samples.gt_label");
+    if (li >= 0) {
+        int32_t *lab = tgc_exec_data(x, li);
+        int64_t b = tgc_shape_numel(&tgc_exec_tensor(x, li)->type.shape);
+        for (int64_t i = 0; i < b; i++) lab[i] = (int32_t)(((uint64_t)i + label_shift) % 10);
+    }
+    int lri = tgc_exec_input(x, prog, "lr");
+    if (lri >= 0) *(float *)tgc_exec_data(x, lri) = lr;
 }
 
 #endif

@@ -7,22 +7,15 @@
 #include <zlib.h>
 
 #include "runtime/data/data.h"
+#include "test_util.h"
 
-static char tmpdir[512];
+static char *tmpdir;
 
-static void make_tmpdir(void) {
-    snprintf(tmpdir, sizeof tmpdir, "%s/tests/data_idx_XXXXXX", TGC_BINARY_DIR);
-    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-}
+static void make_tmpdir(void) { tmpdir = test_tmpdir(TGC_BINARY_DIR "/tests", "data_idx"); }
 
 static void remove_tmpdir(void) {
-    char *cmd = tgc_asprintf("rm -rf '%s'", tmpdir);
-    ck_assert_int_eq(system(cmd), 0);
-    free(cmd);
-}
-
-static void put_be32(uint8_t *p, uint32_t v) {
-    p[0] = (uint8_t)(v >> 24), p[1] = (uint8_t)(v >> 16), p[2] = (uint8_t)(v >> 8), p[3] = (uint8_t)v;
+    test_rm_tree(tmpdir);
+    free(tmpdir);
 }
 
 /* Writes bytes to dir/name, gzipped when gz. */
@@ -45,10 +38,10 @@ static char *write_file(const char *name, const uint8_t *data, size_t len, int g
 static uint8_t *idx_images(int n, int rows, int cols, size_t *len) {
     *len = 16 + (size_t)n * rows * cols;
     uint8_t *b = tgc_malloc(*len);
-    put_be32(b, 0x803);
-    put_be32(b + 4, (uint32_t)n);
-    put_be32(b + 8, (uint32_t)rows);
-    put_be32(b + 12, (uint32_t)cols);
+    test_put_be32(b, 0x803);
+    test_put_be32(b + 4, (uint32_t)n);
+    test_put_be32(b + 8, (uint32_t)rows);
+    test_put_be32(b + 12, (uint32_t)cols);
     for (int i = 0; i < n; i++)
         for (int j = 0; j < rows * cols; j++) b[16 + (size_t)i * rows * cols + j] = (uint8_t)((i * 7 + j) & 255);
     return b;
@@ -57,8 +50,8 @@ static uint8_t *idx_images(int n, int rows, int cols, size_t *len) {
 static uint8_t *idx_labels(int n, size_t *len) {
     *len = 8 + (size_t)n;
     uint8_t *b = tgc_malloc(*len);
-    put_be32(b, 0x801);
-    put_be32(b + 4, (uint32_t)n);
+    test_put_be32(b, 0x801);
+    test_put_be32(b + 4, (uint32_t)n);
     for (int i = 0; i < n; i++) b[8 + i] = (uint8_t)(i % 10);
     return b;
 }
@@ -130,12 +123,12 @@ START_TEST(idx_corruption_refused) {
         im[3] = 0x01; /* a label file's magic where images are expected */
         expect_image_error(im, len, gz, "wrong magic number 0x00000801 (expected 0x00000803");
         im[3] = 0x03;
-        put_be32(im + 8, 0);
+        test_put_be32(im + 8, 0);
         expect_image_error(im, len, gz, "implausible IDX image dimensions 6 x 0 x 3");
-        put_be32(im + 8, 3);
-        put_be32(im + 4, 0x7fffffff); /* claims ~580 GB: refused without allocating it */
+        test_put_be32(im + 8, 3);
+        test_put_be32(im + 4, 0x7fffffff); /* claims ~580 GB: refused without allocating it */
         expect_image_error(im, len, gz, "implausible");
-        put_be32(im + 4, 6);
+        test_put_be32(im + 4, 6);
     }
     /* A gzip stream cut in the middle. */
     char *p = write_file("cut.gz", im, len, 1);
@@ -158,13 +151,6 @@ START_TEST(idx_corruption_refused) {
 }
 END_TEST
 
-static tgc_cfg *parse(const char *yaml) {
-    tgc_err err;
-    tgc_cfg *c = tgc_cfg_parse(yaml, strlen(yaml), "test.yaml", &err);
-    ck_assert_msg(c != NULL, "%s", err.msg);
-    return c;
-}
-
 START_TEST(mnist_dataset_from_config) {
     make_tmpdir();
     size_t li, ll;
@@ -174,12 +160,12 @@ START_TEST(mnist_dataset_from_config) {
     free(write_file("t10k-images-idx3-ubyte", im, li - 4 * 6, 0)); /* 11 images ... */
     uint8_t *im_count = tgc_malloc(li);
     memcpy(im_count, im, li);
-    put_be32(im_count + 4, 11);
+    test_put_be32(im_count + 4, 11);
     free(write_file("t10k-images-idx3-ubyte", im_count, li - 4 * 6, 0));
     free(write_file("t10k-labels-idx1-ubyte", lb, ll, 0)); /* ... but 12 labels */
     char *yaml = tgc_asprintf("dataset:\n  type: mmpretrain.FashionMNIST\n  data_root: %s\n  test_mode: false\n"
                               "  pipeline: [{type: PackInputs}]\n", tmpdir);
-    tgc_cfg *cfg = parse(yaml);
+    tgc_cfg *cfg = test_cfg_parse(yaml, "test.yaml");
     tgc_err err;
     tgc_dataset *d = tgc_dataset_open(tgc_cfg_get(cfg, "dataset"), &err);
     ck_assert_msg(d != NULL, "%s", err.msg);
@@ -202,7 +188,7 @@ START_TEST(mnist_dataset_from_config) {
 
     /* test_mode picks the t10k pair, whose counts disagree. */
     yaml = tgc_asprintf("dataset: {type: MNIST, data_prefix: %s, test_mode: true}\n", tmpdir);
-    cfg = parse(yaml);
+    cfg = test_cfg_parse(yaml, "test.yaml");
     ck_assert_ptr_null(tgc_dataset_open(tgc_cfg_get(cfg, "dataset"), &err));
     ck_assert_msg(strstr(err.msg, "has 11 images but") && strstr(err.msg, "has 12 labels"), "%s", err.msg);
     tgc_cfg_free(cfg);
@@ -210,7 +196,7 @@ START_TEST(mnist_dataset_from_config) {
 
     /* Missing files and unknown types are named. */
     yaml = tgc_asprintf("dataset: {type: MNIST, data_root: %s/nowhere}\nd2: {type: ImageNet, data_root: x}\n", tmpdir);
-    cfg = parse(yaml);
+    cfg = test_cfg_parse(yaml, "test.yaml");
     ck_assert_ptr_null(tgc_dataset_open(tgc_cfg_get(cfg, "dataset"), &err));
     ck_assert_msg(strstr(err.msg, "nowhere/train-images-idx3-ubyte.gz") && strstr(err.msg, "test.yaml:1"), "%s", err.msg);
     ck_assert_ptr_null(tgc_dataset_open(tgc_cfg_get(cfg, "d2"), &err));
@@ -243,7 +229,7 @@ START_TEST(real_fashion_mnist) {
     for (int k = 0; k < 2; k++) {
         char *yaml = tgc_asprintf("dataset: {type: FashionMNIST, data_root: %s, test_mode: %s}\n", FASHION_DIR,
                                   ref[k].test ? "true" : "false");
-        tgc_cfg *cfg = parse(yaml);
+        tgc_cfg *cfg = test_cfg_parse(yaml, "test.yaml");
         tgc_err err;
         double t0 = tgc_now();
         tgc_dataset *d = tgc_dataset_open(tgc_cfg_get(cfg, "dataset"), &err);

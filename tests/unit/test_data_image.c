@@ -9,18 +9,15 @@
 #include <sys/stat.h>
 
 #include "runtime/data/data.h"
+#include "test_util.h"
 
-static char tmpdir[512];
+static char *tmpdir;
 
-static void make_tmpdir(void) {
-    snprintf(tmpdir, sizeof tmpdir, "%s/tests/data_image_XXXXXX", TGC_BINARY_DIR);
-    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
-}
+static void make_tmpdir(void) { tmpdir = test_tmpdir(TGC_BINARY_DIR "/tests", "data_image"); }
 
 static void remove_tmpdir(void) {
-    char *cmd = tgc_asprintf("rm -rf '%s'", tmpdir);
-    ck_assert_int_eq(system(cmd), 0);
-    free(cmd);
+    test_rm_tree(tmpdir);
+    free(tmpdir);
 }
 
 /* A w x h image in the given PNG format with pixel (x, y) channel k = (x * 40 + y * 10 + k * 3) & 255. */
@@ -229,13 +226,6 @@ static void mkdir_rel(const char *rel) {
     free(p);
 }
 
-static tgc_cfg *parse(const char *yaml) {
-    tgc_err err;
-    tgc_cfg *c = tgc_cfg_parse(yaml, strlen(yaml), "test.yaml", &err);
-    ck_assert_msg(c != NULL, "%s", err.msg);
-    return c;
-}
-
 START_TEST(custom_dataset_folders_and_ann_file) {
     make_tmpdir();
     mkdir_rel("imgs");
@@ -260,7 +250,7 @@ START_TEST(custom_dataset_folders_and_ann_file) {
     char *yaml = tgc_asprintf("dataset:\n  type: CustomDataset\n  data_root: %s\n  data_prefix: imgs\n"
                               "  pipeline:\n  - {type: LoadImageFromFile}\n  - {type: Resize, scale: [7, 5]}\n"
                               "  - {type: PackInputs}\n", tmpdir);
-    tgc_cfg *cfg = parse(yaml);
+    tgc_cfg *cfg = test_cfg_parse(yaml, "test.yaml");
     tgc_dataset *d = tgc_dataset_open(tgc_cfg_get(cfg, "dataset"), &err);
     ck_assert_msg(d != NULL, "%s", err.msg);
     /* cat = 0 (c.JpG, sub/m.png, z.png), dog = 1 (A.PNG, b.png): classes and files sorted by name. */
@@ -297,7 +287,7 @@ START_TEST(custom_dataset_folders_and_ann_file) {
     free(p);
     yaml = tgc_asprintf("dataset: {type: CustomDataset, data_root: %s, data_prefix: {img_path: imgs}, ann_file: ann.txt,"
                         " pipeline: [{type: LoadImageFromFile, color_type: grayscale}]}\n", tmpdir);
-    cfg = parse(yaml);
+    cfg = test_cfg_parse(yaml, "test.yaml");
     d = tgc_dataset_open(tgc_cfg_get(cfg, "dataset"), &err);
     ck_assert_msg(d != NULL, "%s", err.msg);
     ck_assert_int_eq(tgc_dataset_len(d), 3);
@@ -317,7 +307,7 @@ START_TEST(custom_dataset_folders_and_ann_file) {
     ck_assert_int_eq(tgc_write_file_atomic(p, "dog/b.png 1\ndog/b.png\n", 22, &err), 0);
     free(p);
     yaml = tgc_asprintf("dataset: {type: CustomDataset, data_root: %s, data_prefix: imgs, ann_file: ann.txt}\n", tmpdir);
-    cfg = parse(yaml);
+    cfg = test_cfg_parse(yaml, "test.yaml");
     ck_assert_ptr_null(tgc_dataset_open(tgc_cfg_get(cfg, "dataset"), &err));
     ck_assert_msg(strstr(err.msg, "ann.txt:2: expected 'relative/path label'"), "%s", err.msg);
     tgc_cfg_free(cfg);
@@ -326,7 +316,7 @@ START_TEST(custom_dataset_folders_and_ann_file) {
     /* A class folder with no images is refused, as MMPretrain does. */
     mkdir_rel("imgs/emu");
     yaml = tgc_asprintf("dataset: {type: CustomDataset, data_prefix: %s/imgs}\n", tmpdir);
-    cfg = parse(yaml);
+    cfg = test_cfg_parse(yaml, "test.yaml");
     ck_assert_ptr_null(tgc_dataset_open(tgc_cfg_get(cfg, "dataset"), &err));
     ck_assert_msg(strstr(err.msg, "class folder 'emu' has no .jpg, .jpeg or .png files"), "%s", err.msg);
     tgc_cfg_free(cfg);

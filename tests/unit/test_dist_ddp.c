@@ -13,6 +13,7 @@
 #include "runtime/data/data.h"
 #include "runtime/dist/dist.h"
 #include "test_comm_util.h"
+#include "test_compile.h"
 
 static const char *LENET =
     "model:\n"
@@ -46,16 +47,7 @@ static tgc_plan *compile_lenet(void) {
 
 /* A batch that depends on the seed, and lr/step. */
 static void feed(tgc_exec *x, uint64_t seed) {
-    int xi = tgc_exec_input(x, "train", "inputs"), li = tgc_exec_input(x, "train", "data_samples.gt_label");
-    float *img = tgc_exec_data(x, xi);
-    int64_t n = tgc_shape_numel(&tgc_exec_tensor(x, xi)->type.shape);
-    tgc_rng r;
-    tgc_rng_init(&r, seed, 0, 0, 9);
-    for (int64_t i = 0; i < n; i++) img[i] = (float)(2.0 * tgc_rng_uniform(&r) - 1.0);
-    int32_t *lab = tgc_exec_data(x, li);
-    int64_t b = tgc_shape_numel(&tgc_exec_tensor(x, li)->type.shape);
-    for (int64_t i = 0; i < b; i++) lab[i] = (int32_t)((i + seed) % 10);
-    *(float *)tgc_exec_data(x, tgc_exec_input(x, "train", "lr")) = 0.05f;
+    test_feed(x, "train", seed, seed, 0.05f);
     int si = tgc_exec_input(x, "train", "step");
     if (si >= 0) *(float *)tgc_exec_data(x, si) = 1.0f;
 }
@@ -174,10 +166,7 @@ static int rank_step(int rank, int world, int port, void *arg) {
 }
 
 START_TEST(two_ranks_agree) {
-    int codes[2];
-    run_job(2, rank_step, NULL, 60.0, codes);
-    ck_assert_int_eq(codes[0], 0);
-    ck_assert_int_eq(codes[1], 0);
+    expect_job_ok(2, rank_step, NULL, 60.0);
 }
 END_TEST
 

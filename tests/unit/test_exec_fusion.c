@@ -12,40 +12,11 @@
 #include "test_compile.h"
 
 static const char *RESNET =
-    "model:\n"
-    "  type: ImageClassifier\n"
-    "  backbone: {type: ResNet_CIFAR, depth: 18, num_stages: 2, in_channels: 1, stem_channels: 8,\n"
-    "             base_channels: 8, strides: [1, 2], dilations: [1, 1], out_indices: [1]}\n"
-    "  neck: {type: GlobalAveragePooling}\n"
-    "  head: {type: LinearClsHead, num_classes: 10, in_channels: 16,\n"
-    "         loss: {type: CrossEntropyLoss, loss_weight: 1.0}}\n"
-    "train_dataloader:\n"
-    "  batch_size: 8\n"
-    "  dataset: {type: FashionMNIST, data_prefix: nowhere, pipeline: [{type: PackInputs}]}\n"
-    "val_dataloader:\n"
-    "  batch_size: 8\n"
-    "  dataset: {type: FashionMNIST, data_prefix: nowhere, test_mode: true, pipeline: [{type: PackInputs}]}\n"
-    "optim_wrapper: {optimizer: {type: SGD, lr: 0.05, momentum: 0.9, nesterov: true, weight_decay: 0.0001}}\n";
+    TEST_RESNET_YAML(8, 8, "lr: 0.05, momentum: 0.9, nesterov: true, weight_decay: 0.0001");
 
 static tgc_plan *compile_text(const char *text, int fused) {
     static const char *const off[] = {"fold-bn", "fuse-bn-relu", "fuse-elementwise", "fuse-optimizer"};
     return test_compile(text, off, fused ? 0 : 4);
-}
-
-static void feed(tgc_exec *x, const char *prog) {
-    int xi = tgc_exec_input(x, prog, "inputs");
-    float *img = tgc_exec_data(x, xi);
-    int64_t n = tgc_shape_numel(&tgc_exec_tensor(x, xi)->type.shape);
-    tgc_rng r;
-    tgc_rng_init(&r, 7, 0, 0, 9);
-    for (int64_t i = 0; i < n; i++) img[i] = (float)(2.0 * tgc_rng_uniform(&r) - 1.0);
-    int li = tgc_exec_input(x, prog, "data_samples.gt_label");
-    if (li >= 0) {
-        int32_t *lab = tgc_exec_data(x, li);
-        for (int64_t i = 0; i < tgc_shape_numel(&tgc_exec_tensor(x, li)->type.shape); i++) lab[i] = (int32_t)(i % 10);
-    }
-    int lri = tgc_exec_input(x, prog, "lr");
-    if (lri >= 0) *(float *)tgc_exec_data(x, lri) = 0.05f;
 }
 
 /* Max relative difference between a named tensor of two executors. */
@@ -78,8 +49,8 @@ START_TEST(model_fused_matches_unfused) {
         x[k] = tgc_exec_new(p[k], &o, &err);
         ck_assert_msg(x[k], "%s", err.msg);
         ck_assert_msg(tgc_exec_init_state(x[k], 42, &err) == 0, "%s", err.msg);
-        feed(x[k], "train");
-        feed(x[k], "eval");
+        test_feed(x[k], "train", 7, 0, 0.05f);
+        test_feed(x[k], "eval", 7, 0, 0.05f);
         int step = tgc_exec_input(x[k], "train", "step");
         for (int s = 0; s < 3; s++) {
             *(float *)tgc_exec_data(x[k], step) = (float)(s + 1);

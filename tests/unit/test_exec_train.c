@@ -11,59 +11,10 @@
 #include "runtime/exec/executor.h"
 #include "test_compile.h"
 
-static const char *LENET =
-    "model:\n"
-    "  type: ImageClassifier\n"
-    "  backbone: {type: LeNet5, num_classes: 10}\n"
-    "  neck: null\n"
-    "  head: {type: ClsHead, loss: {type: CrossEntropyLoss, loss_weight: 1.0}}\n"
-    "data_preprocessor: {mean: [33.46], std: [78.87]}\n"
-    "train_dataloader:\n"
-    "  batch_size: 16\n"
-    "  dataset: {type: FashionMNIST, data_prefix: nowhere, pipeline: [{type: Resize, scale: 32}, {type: PackInputs}]}\n"
-    "val_dataloader:\n"
-    "  batch_size: 8\n"
-    "  dataset: {type: FashionMNIST, data_prefix: nowhere, test_mode: true, pipeline: [{type: Resize, scale: 32}, {type: PackInputs}]}\n"
-    "optim_wrapper: {optimizer: {type: SGD, lr: 0.05, momentum: 0.9}}\n";
+static const char *LENET = TEST_LENET_YAML(16, 8);
 
 static const char *RESNET =
-    "model:\n"
-    "  type: ImageClassifier\n"
-    "  backbone: {type: ResNet_CIFAR, depth: 18, num_stages: 2, in_channels: 1, stem_channels: 8,\n"
-    "             base_channels: 8, strides: [1, 2], dilations: [1, 1], out_indices: [1]}\n"
-    "  neck: {type: GlobalAveragePooling}\n"
-    "  head: {type: LinearClsHead, num_classes: 10, in_channels: 16,\n"
-    "         loss: {type: CrossEntropyLoss, loss_weight: 1.0}}\n"
-    "train_dataloader:\n"
-    "  batch_size: 16\n"
-    "  dataset: {type: FashionMNIST, data_prefix: nowhere, pipeline: [{type: PackInputs}]}\n"
-    "val_dataloader:\n"
-    "  batch_size: 16\n"
-    "  dataset: {type: FashionMNIST, data_prefix: nowhere, test_mode: true, pipeline: [{type: PackInputs}]}\n"
-    "optim_wrapper: {optimizer: {type: SGD, lr: 0.05, momentum: 0.9, nesterov: true, weight_decay: 0.0001}}\n";
-
-static tgc_plan *compile_text(const char *text) { return test_compile(text, NULL, 0); }
-
-/* Fills the train inputs with a fixed random batch (seeded) and sets lr. */
-static void feed(tgc_exec *x, const tgc_plan *p, const char *prog, double lr) {
-    int xi = tgc_exec_input(x, prog, "inputs");
-    ck_assert_int_ge(xi, 0);
-    float *img = tgc_exec_data(x, xi);
-    const tgc_plan_tensor *t = tgc_exec_tensor(x, xi);
-    int64_t n = tgc_shape_numel(&t->type.shape);
-    tgc_rng r;
-    tgc_rng_init(&r, 7, 0, 0, 9);
-    for (int64_t i = 0; i < n; i++) img[i] = (float)(2.0 * tgc_rng_uniform(&r) - 1.0);
-    int li = tgc_exec_input(x, prog, "data_samples.gt_label");
-    if (li >= 0) {
-        int32_t *lab = tgc_exec_data(x, li);
-        int64_t b = tgc_shape_numel(&tgc_exec_tensor(x, li)->type.shape);
-        for (int64_t i = 0; i < b; i++) lab[i] = (int32_t)(i % 10);
-    }
-    int lri = tgc_exec_input(x, prog, "lr");
-    if (lri >= 0) *(float *)tgc_exec_data(x, lri) = (float)lr;
-    (void)p;
-}
+    TEST_RESNET_YAML(16, 16, "lr: 0.05, momentum: 0.9, nesterov: true, weight_decay: 0.0001");
 
 static float train_steps(const tgc_plan *p, int steps, float *first_loss) {
     tgc_err err;
@@ -71,7 +22,7 @@ static float train_steps(const tgc_plan *p, int steps, float *first_loss) {
     tgc_exec *x = tgc_exec_new(p, &o, &err);
     ck_assert_msg(x, "%s", err.msg);
     ck_assert_msg(tgc_exec_init_state(x, 42, &err) == 0, "%s", err.msg);
-    feed(x, p, "train", 0.05);
+    test_feed(x, "train", 7, 0, 0.05f);
     int si = tgc_exec_input(x, "train", "step");
     int lo = tgc_exec_output(x, "train");
     ck_assert_int_ge(si, 0);
@@ -85,7 +36,7 @@ static float train_steps(const tgc_plan *p, int steps, float *first_loss) {
         if (s == 1 && first_loss) *first_loss = loss;
     }
     /* The eval program runs on the trained state. */
-    feed(x, p, "eval", 0);
+    test_feed(x, "eval", 7, 0, 0.f);
     ck_assert_msg(tgc_exec_run(x, "eval", &err) == 0, "%s", err.msg);
     int oi = tgc_exec_output(x, "eval");
     const float *logits = tgc_exec_data(x, oi);
@@ -96,7 +47,7 @@ static float train_steps(const tgc_plan *p, int steps, float *first_loss) {
 }
 
 START_TEST(lenet_overfits_a_batch) {
-    tgc_plan *p = compile_text(LENET);
+    tgc_plan *p = test_compile(LENET, NULL, 0);
     float first = 0, last = train_steps(p, 60, &first);
     /* 16 random images with fixed labels: the loss starts near ln(10) and must fall far below it. */
     ck_assert_msg(first > 2.0f && first < 2.6f, "first loss %g", first);
@@ -106,7 +57,7 @@ START_TEST(lenet_overfits_a_batch) {
 END_TEST
 
 START_TEST(resnet_overfits_a_batch_bit_identically) {
-    tgc_plan *p = compile_text(RESNET);
+    tgc_plan *p = test_compile(RESNET, NULL, 0);
     float first = 0, a = train_steps(p, 250, &first), b = train_steps(p, 250, NULL);
     /* zero_init_residual and a 0.01-std head make the start slow; 250 steps reach well below 0.2. */
     ck_assert_msg(a < 0.2f * first, "loss %g -> %g", first, a);
@@ -116,7 +67,7 @@ START_TEST(resnet_overfits_a_batch_bit_identically) {
 END_TEST
 
 START_TEST(init_follows_specs) {
-    tgc_plan *p = compile_text(RESNET);
+    tgc_plan *p = test_compile(RESNET, NULL, 0);
     tgc_err err;
     tgc_exec_opts o = {.n_threads = 1};
     tgc_exec *x = tgc_exec_new(p, &o, &err);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "frontend/frontend.h"
+#include "test_util.h"
 
 static tgc_cfg *load(const char *rel) {
     char path[1024];
@@ -56,12 +57,6 @@ static void check_same_state(const tgc_module *m) {
     ck_assert_int_eq(na, nb);
 }
 
-static int count_ops(const tgc_graph *g, tgc_opcode code) {
-    int n = 0;
-    for (int i = 0; i < g->n_ops; i++) n += g->ops[i].code == code;
-    return n;
-}
-
 static void check_model(const char *rel, int64_t params) {
     tgc_module m;
     build(rel, &m);
@@ -75,11 +70,11 @@ static void check_model(const char *rel, int64_t params) {
     ck_assert_int_eq(m.eval->vals[m.eval_logits].type.shape.rank, 2);
     ck_assert(m.eval->vals[m.eval_logits].is_output);
     ck_assert_int_eq(m.eval->vals[m.eval_logits].type.shape.d[0], m.eval_batch);
-    ck_assert_int_eq(count_ops(m.train, TGC_OP_SOFTMAX_CE), 1);
-    ck_assert_int_eq(count_ops(m.eval, TGC_OP_SOFTMAX_CE), 0);
-    ck_assert_int_eq(count_ops(m.train, TGC_OP_BN_EVAL), 0);
-    ck_assert_int_eq(count_ops(m.eval, TGC_OP_BN_TRAIN), 0);
-    ck_assert_int_eq(count_ops(m.train, TGC_OP_BN_TRAIN), count_ops(m.eval, TGC_OP_BN_EVAL));
+    ck_assert_int_eq(test_count_ops(m.train, TGC_OP_SOFTMAX_CE), 1);
+    ck_assert_int_eq(test_count_ops(m.eval, TGC_OP_SOFTMAX_CE), 0);
+    ck_assert_int_eq(test_count_ops(m.train, TGC_OP_BN_EVAL), 0);
+    ck_assert_int_eq(test_count_ops(m.eval, TGC_OP_BN_TRAIN), 0);
+    ck_assert_int_eq(test_count_ops(m.train, TGC_OP_BN_TRAIN), test_count_ops(m.eval, TGC_OP_BN_EVAL));
     ck_assert(tgc_graph_find(m.train, "data_samples.gt_label") >= 0);
     ck_assert(tgc_graph_find(m.eval, "data_samples.gt_label") < 0);
     ck_assert(m.bucket_cap_mb == 25 && m.first_bucket_mb == 1);
@@ -121,7 +116,7 @@ START_TEST(default_fashion_resnet) {
     ck_assert_int_eq(m.train_batch, 128);
     ck_assert_int_eq(m.eval_batch, 128);
     /* no max-pool in the CIFAR stem; the last stage is 7x7 before pooling */
-    ck_assert_int_eq(count_ops(m.train, TGC_OP_MAX_POOL2D), 0);
+    ck_assert_int_eq(test_count_ops(m.train, TGC_OP_MAX_POOL2D), 0);
     ck_assert(tgc_graph_find(m.train, "backbone.layer4.0.conv1.weight") < 0);
     tgc_shape_str(&state(m.train, "backbone.layer3.0.downsample.0.weight")->type.shape, buf, sizeof buf);
     ck_assert_str_eq(buf, "[64,32,1,1]");
@@ -188,7 +183,7 @@ START_TEST(resnet18_zero_init_and_names) {
     ck_assert(tgc_graph_find(m.train, "backbone.layer1.0.downsample.0.weight") < 0);
     ck_assert(tgc_graph_find(m.train, "backbone.layer2.0.downsample.0.weight") >= 0);
     ck_assert(tgc_graph_find(m.train, "backbone.layer4.1.conv2.weight") >= 0);
-    ck_assert_int_eq(count_ops(m.train, TGC_OP_MAX_POOL2D), 1);
+    ck_assert_int_eq(test_count_ops(m.train, TGC_OP_MAX_POOL2D), 1);
     tgc_module_free(&m);
 }
 END_TEST
@@ -205,8 +200,8 @@ START_TEST(lenet5_names_init) {
     const tgc_value *b = state(m.train, "backbone.classifier.0.bias"); /* fan_in 120 */
     ck_assert(b->init.kind == TGC_INIT_UNIFORM && fabs(b->init.b - 1 / sqrt(120.0)) < 1e-12);
     ck_assert_int_eq(m.eval->vals[m.eval_logits].type.shape.d[1], 10);
-    ck_assert_int_eq(count_ops(m.train, TGC_OP_TANH), 4);
-    ck_assert_int_eq(count_ops(m.train, TGC_OP_AVG_POOL2D), 2);
+    ck_assert_int_eq(test_count_ops(m.train, TGC_OP_TANH), 4);
+    ck_assert_int_eq(test_count_ops(m.train, TGC_OP_AVG_POOL2D), 2);
     ck_assert(m.optim.lr == 0.01);
     tgc_module_free(&m);
 }
@@ -290,7 +285,7 @@ START_TEST(resnet_variants) {
     }
     ck_assert(caffe_ok);
     /* two out_indices -> two pooled features; the head reads the last (layer2: 64*4 = 256 channels) */
-    ck_assert_int_eq(count_ops(g, TGC_OP_GLOBAL_AVG_POOL), 2);
+    ck_assert_int_eq(test_count_ops(g, TGC_OP_GLOBAL_AVG_POOL), 2);
     /* LabelSmoothLoss -> label_smooth on the loss, loss_weight as alpha */
     for (int i = 0; i < g->n_ops; i++)
         if (g->ops[i].code == TGC_OP_SOFTMAX_CE) ck_assert(g->ops[i].attrs.label_smooth == 0.1 && g->ops[i].attrs.alpha == 2);

@@ -5,10 +5,9 @@
 #include <string.h>
 
 #include "ir/ir.h"
+#include "test_util.h"
 
 static tgc_err err;
-
-static tgc_init init_const(double v) { return (tgc_init){TGC_INIT_CONST, v, 0, 0, 0, NULL}; }
 
 /* The text form of g as a heap string. */
 static char *print_str(const tgc_graph *g) {
@@ -26,7 +25,7 @@ START_TEST(print_tiny) {
     int x = tgc_graph_input(g, "x", TGC_F32, tgc_shape2(2, 4));
     int w = tgc_graph_state(g, TGC_VAL_PARAM, "fc.weight", TGC_F32, tgc_shape2(3, 4),
                             (tgc_init){TGC_INIT_NORMAL, 0, 0.5, 0, 0, NULL});
-    int b = tgc_graph_state(g, TGC_VAL_PARAM, "fc.bias", TGC_F32, tgc_shape1(3), init_const(0));
+    int b = tgc_graph_state(g, TGC_VAL_PARAM, "fc.bias", TGC_F32, tgc_shape1(3), test_init_const(0));
     tgc_attrs t = tgc_attrs_default();
     t.trans_b = 1;
     int y = tgc_emit1(g, TGC_OP_MATMUL, &t, "head.fc", &err, 2, x, w);
@@ -95,7 +94,7 @@ START_TEST(print_multi_result) {
     const char *names[] = {"bn.weight", "bn.bias", "bn.running_mean", "bn.running_var"};
     for (int i = 0; i < 4; i++)
         p[i] = tgc_graph_state(g, i < 2 ? TGC_VAL_PARAM : TGC_VAL_BUFFER, names[i], TGC_F32, tgc_shape1(2),
-                               init_const(i == 3));
+                               test_init_const(i == 3));
     int in[5] = {x, p[0], p[1], p[2], p[3]}, out[3];
     ck_assert_int_eq(tgc_emit(g, TGC_OP_BN_TRAIN, in, 5, NULL, "bn", out, &err), 0);
     char *s = print_str(g);
@@ -109,17 +108,17 @@ END_TEST
 START_TEST(compact_renumbers) {
     tgc_graph *g = tgc_graph_new("t");
     int x = tgc_graph_input(g, "x", TGC_F32, tgc_shape2(2, 3));
-    int p = tgc_graph_state(g, TGC_VAL_PARAM, "p", TGC_F32, tgc_shape2(2, 3), init_const(0));
+    int p = tgc_graph_state(g, TGC_VAL_PARAM, "p", TGC_F32, tgc_shape2(2, 3), test_init_const(0));
     int a = tgc_emit1(g, TGC_OP_RELU, NULL, "a", &err, 1, x);
     int b = tgc_emit1(g, TGC_OP_RELU, NULL, "b", &err, 1, a);
-    int q = tgc_graph_state(g, TGC_VAL_PARAM, "q", TGC_F32, tgc_shape2(2, 3), init_const(0));
+    int q = tgc_graph_state(g, TGC_VAL_PARAM, "q", TGC_F32, tgc_shape2(2, 3), test_init_const(0));
     int c = tgc_emit1(g, TGC_OP_TANH, NULL, "c", &err, 1, a);
     int d = tgc_emit1(g, TGC_OP_ADD, NULL, "d", &err, 2, c, q);
     ck_assert_int_eq(q, 4);
     g->vals[d].is_output = 1;
     g->vals[c].grad_of = q;
     ck_assert_int_eq(tgc_value_uses(g, a), 2);
-    g->ops[g->vals[b].def_op].code = TGC_OP_COUNT; /* dead */
+    tgc_op_kill(&g->ops[g->vals[b].def_op]); /* dead */
     ck_assert_int_eq(tgc_value_uses(g, a), 1);
     int remap[16];
     int n_old = g->n_vals;
@@ -159,7 +158,7 @@ static small small_new(void) {
     small s;
     s.g = tgc_graph_new("t");
     s.x = tgc_graph_input(s.g, "x", TGC_F32, tgc_shape2(2, 3));
-    s.p = tgc_graph_state(s.g, TGC_VAL_PARAM, "p", TGC_F32, tgc_shape2(2, 3), init_const(0));
+    s.p = tgc_graph_state(s.g, TGC_VAL_PARAM, "p", TGC_F32, tgc_shape2(2, 3), test_init_const(0));
     s.lr = tgc_graph_input(s.g, "lr", TGC_F32, tgc_shape0());
     s.a = tgc_emit1(s.g, TGC_OP_RELU, NULL, "a", &err, 1, s.x);
     s.b = tgc_emit1(s.g, TGC_OP_TANH, NULL, "b", &err, 1, s.a);
@@ -220,7 +219,7 @@ START_TEST(verify_rejects) {
     tgc_graph_free(s.g);
 
     s = small_new();
-    s.g->ops[1].code = TGC_OP_COUNT;
+    tgc_op_kill(&s.g->ops[1]);
     assert_verify_fails(s.g, "dead");
     tgc_graph_free(s.g);
 }
@@ -229,7 +228,7 @@ END_TEST
 START_TEST(cost_formulas) {
     tgc_graph *g = tgc_graph_new("t");
     int x = tgc_graph_input(g, "x", TGC_F32, tgc_shape4(32, 3, 224, 224));
-    int w = tgc_graph_state(g, TGC_VAL_PARAM, "w", TGC_F32, tgc_shape4(64, 3, 7, 7), init_const(0));
+    int w = tgc_graph_state(g, TGC_VAL_PARAM, "w", TGC_F32, tgc_shape4(64, 3, 7, 7), test_init_const(0));
     tgc_attrs a = tgc_attrs_default();
     a.stride[0] = a.stride[1] = 2;
     for (int i = 0; i < 4; i++) a.pad[i] = 3;
@@ -257,7 +256,7 @@ START_TEST(cost_formulas) {
 
     /* grouped: C/groups */
     int x2 = tgc_graph_input(g, "x2", TGC_F32, tgc_shape4(1, 8, 10, 10));
-    int w2 = tgc_graph_state(g, TGC_VAL_PARAM, "w2", TGC_F32, tgc_shape4(8, 2, 3, 3), init_const(0));
+    int w2 = tgc_graph_state(g, TGC_VAL_PARAM, "w2", TGC_F32, tgc_shape4(8, 2, 3, 3), test_init_const(0));
     tgc_attrs gr = tgc_attrs_default();
     gr.groups = 4;
     ck_assert_int_ge(tgc_emit1(g, TGC_OP_CONV2D, &gr, NULL, &err, 2, x2, w2), 0);

@@ -6,21 +6,14 @@
 #include <string.h>
 
 #include "passes/passes.h"
+#include "test_util.h"
 
 static tgc_err err;
 
 #define OK(expr) ck_assert_msg((expr) >= 0, "%s failed: %s", #expr, err.msg)
 
-static tgc_init init_const(double v) { return (tgc_init){TGC_INIT_CONST, v, 0, 0, 0, NULL}; }
-
 static int param(tgc_graph *g, const char *name, tgc_shape s) {
     return tgc_graph_state(g, TGC_VAL_PARAM, name, TGC_F32, s, (tgc_init){TGC_INIT_NORMAL, 0, 0.1, 0, 0, NULL});
-}
-
-static int count_ops(const tgc_graph *g, tgc_opcode code) {
-    int n = 0;
-    for (int i = 0; i < g->n_ops; i++) n += g->ops[i].code == code;
-    return n;
 }
 
 /* The value holding param p's gradient, or -1. */
@@ -40,8 +33,8 @@ static tgc_graph *build_net(int train, int *out_value) {
     int b1 = param(g, "conv1.bias", tgc_shape1(8));
     int gam = param(g, "bn1.weight", tgc_shape1(8));
     int bet = param(g, "bn1.bias", tgc_shape1(8));
-    int rm = tgc_graph_state(g, TGC_VAL_BUFFER, "bn1.running_mean", TGC_F32, tgc_shape1(8), init_const(0));
-    int rv = tgc_graph_state(g, TGC_VAL_BUFFER, "bn1.running_var", TGC_F32, tgc_shape1(8), init_const(1));
+    int rm = tgc_graph_state(g, TGC_VAL_BUFFER, "bn1.running_mean", TGC_F32, tgc_shape1(8), test_init_const(0));
+    int rv = tgc_graph_state(g, TGC_VAL_BUFFER, "bn1.running_var", TGC_F32, tgc_shape1(8), test_init_const(1));
     int w2 = param(g, "conv2.weight", tgc_shape4(8, 8, 3, 3));
     int fw = param(g, "head.fc.weight", tgc_shape2(10, 8));
     int fb = param(g, "head.fc.bias", tgc_shape1(10));
@@ -125,20 +118,20 @@ START_TEST(autodiff_net) {
     ck_assert_msg(tgc_graph_verify(g, &err) == 0, "%s", err.msg);
     assert_one_grad_per_param(g);
     ck_assert_int_gt(g->n_ops, n_fwd);
-    ck_assert_int_eq(count_ops(g, TGC_OP_FILL), 2); /* the seed and the unused param's zeros */
-    ck_assert_int_eq(count_ops(g, TGC_OP_CONV2D_BWD_FILTER), 2);
-    ck_assert_int_eq(count_ops(g, TGC_OP_CONV2D_BWD_DATA), 1); /* not for the image */
-    ck_assert_int_eq(count_ops(g, TGC_OP_BN_BWD), 1);
-    ck_assert_int_eq(count_ops(g, TGC_OP_SOFTMAX_CE_BWD), 1);
-    ck_assert_int_eq(count_ops(g, TGC_OP_BIAS_GRAD), 2);
-    ck_assert_int_eq(count_ops(g, TGC_OP_RELU_BWD), 1);
-    ck_assert_int_eq(count_ops(g, TGC_OP_TANH_BWD), 1);
-    ck_assert_int_eq(count_ops(g, TGC_OP_MAX_POOL2D_BWD), 1);
-    ck_assert_int_eq(count_ops(g, TGC_OP_AVG_POOL2D_BWD), 1);
-    ck_assert_int_eq(count_ops(g, TGC_OP_GLOBAL_AVG_POOL_BWD), 1);
-    ck_assert_int_eq(count_ops(g, TGC_OP_MATMUL), 3); /* forward, d features, d weight */
+    ck_assert_int_eq(test_count_ops(g, TGC_OP_FILL), 2); /* the seed and the unused param's zeros */
+    ck_assert_int_eq(test_count_ops(g, TGC_OP_CONV2D_BWD_FILTER), 2);
+    ck_assert_int_eq(test_count_ops(g, TGC_OP_CONV2D_BWD_DATA), 1); /* not for the image */
+    ck_assert_int_eq(test_count_ops(g, TGC_OP_BN_BWD), 1);
+    ck_assert_int_eq(test_count_ops(g, TGC_OP_SOFTMAX_CE_BWD), 1);
+    ck_assert_int_eq(test_count_ops(g, TGC_OP_BIAS_GRAD), 2);
+    ck_assert_int_eq(test_count_ops(g, TGC_OP_RELU_BWD), 1);
+    ck_assert_int_eq(test_count_ops(g, TGC_OP_TANH_BWD), 1);
+    ck_assert_int_eq(test_count_ops(g, TGC_OP_MAX_POOL2D_BWD), 1);
+    ck_assert_int_eq(test_count_ops(g, TGC_OP_AVG_POOL2D_BWD), 1);
+    ck_assert_int_eq(test_count_ops(g, TGC_OP_GLOBAL_AVG_POOL_BWD), 1);
+    ck_assert_int_eq(test_count_ops(g, TGC_OP_MATMUL), 3); /* forward, d features, d weight */
     /* r1 feeds both conv2 and the residual add: its two gradients are summed with an add */
-    ck_assert_int_eq(count_ops(g, TGC_OP_ADD), 2);
+    ck_assert_int_eq(test_count_ops(g, TGC_OP_ADD), 2);
     const tgc_op *last_add = NULL;
     for (int i = n_fwd; i < g->n_ops; i++)
         if (g->ops[i].code == TGC_OP_ADD) last_add = &g->ops[i];
@@ -205,7 +198,7 @@ START_TEST(autodiff_matmul_cases) {
             ck_assert_msg(tgc_pass_autodiff(&m, &err) == 0, "ta=%d tb=%d: %s", ta, tb, err.msg);
             ck_assert_msg(tgc_graph_verify(g, &err) == 0, "%s", err.msg);
             assert_one_grad_per_param(g);
-            ck_assert_int_eq(count_ops(g, TGC_OP_MATMUL), 3);
+            ck_assert_int_eq(test_count_ops(g, TGC_OP_MATMUL), 3);
             for (int p = a; p <= b; p++) {
                 const tgc_op *op = &g->ops[g->vals[grad_of(g, p)].def_op];
                 ck_assert_int_eq(op->code, TGC_OP_MATMUL);
@@ -263,7 +256,7 @@ START_TEST(optimizer_sgd_momentum) {
     OK(tgc_pass_optimizer(&m, &err));
     tgc_graph *g = m.train;
     ck_assert_msg(tgc_graph_verify(g, &err) == 0, "%s", err.msg);
-    ck_assert_int_eq(count_ops(g, TGC_OP_SGD_MOMENTUM_UPDATE), 8);
+    ck_assert_int_eq(test_count_ops(g, TGC_OP_SGD_MOMENTUM_UPDATE), 8);
     assert_updates_at_end(g, 8);
     int lr = tgc_graph_find(g, "lr"), step = tgc_graph_find(g, "step");
     ck_assert_int_ge(lr, 0);
@@ -302,7 +295,7 @@ START_TEST(optimizer_sgd_plain_and_adamw) {
     m.optim.momentum = 0;
     OK(tgc_pass_autodiff(&m, &err));
     OK(tgc_pass_optimizer(&m, &err));
-    ck_assert_int_eq(count_ops(m.train, TGC_OP_SGD_UPDATE), 8);
+    ck_assert_int_eq(test_count_ops(m.train, TGC_OP_SGD_UPDATE), 8);
     for (int v = 0; v < m.train->n_vals; v++) ck_assert_int_ne(m.train->vals[v].kind, TGC_VAL_OPTSTATE);
     ck_assert_int_eq(update_of(m.train, "head.fc.bias")->n_in, 3);
     assert_updates_at_end(m.train, 8);
@@ -319,7 +312,7 @@ START_TEST(optimizer_sgd_plain_and_adamw) {
     OK(tgc_pass_optimizer(&m, &err));
     tgc_graph *g = m.train;
     ck_assert_msg(tgc_graph_verify(g, &err) == 0, "%s", err.msg);
-    ck_assert_int_eq(count_ops(g, TGC_OP_ADAMW_UPDATE), 8);
+    ck_assert_int_eq(test_count_ops(g, TGC_OP_ADAMW_UPDATE), 8);
     assert_updates_at_end(g, 8);
     int n_state = 0;
     for (int v = 0; v < g->n_vals; v++) n_state += g->vals[v].kind == TGC_VAL_OPTSTATE;
@@ -355,8 +348,8 @@ START_TEST(dce_removes_dead_keeps_updates) {
     OK(tgc_pass_dce(&m, &err));
     ck_assert_int_eq(g->n_ops, n_before - 2);
     for (int i = 0; i < g->n_ops; i++) ck_assert(!g->ops[i].scope || strcmp(g->ops[i].scope, "dead") != 0);
-    ck_assert_int_eq(count_ops(g, TGC_OP_SGD_MOMENTUM_UPDATE), 8);
-    ck_assert_int_eq(count_ops(g, TGC_OP_BN_TRAIN), 1); /* updates running stats */
+    ck_assert_int_eq(test_count_ops(g, TGC_OP_SGD_MOMENTUM_UPDATE), 8);
+    ck_assert_int_eq(test_count_ops(g, TGC_OP_BN_TRAIN), 1); /* updates running stats */
     ck_assert(g->vals[m.train_loss].is_output);
     OK(tgc_pass_verify(&m, &err));
     /* a second run changes nothing (fixpoint) */
@@ -408,9 +401,9 @@ START_TEST(cse_merges) {
     ck_assert_int_eq(g->n_ops, 12);
     OK(tgc_pass_cse(&m, &err));
     ck_assert_msg(tgc_graph_verify(g, &err) == 0, "%s", err.msg);
-    ck_assert_int_eq(count_ops(g, TGC_OP_CONV2D), 2);
-    ck_assert_int_eq(count_ops(g, TGC_OP_RELU), 1);
-    ck_assert_int_eq(count_ops(g, TGC_OP_ADD), 3);
+    ck_assert_int_eq(test_count_ops(g, TGC_OP_CONV2D), 2);
+    ck_assert_int_eq(test_count_ops(g, TGC_OP_RELU), 1);
+    ck_assert_int_eq(test_count_ops(g, TGC_OP_ADD), 3);
     ck_assert_int_eq(g->n_ops, 8);
     /* o = add(s1, s1) now */
     const tgc_op *o_op = &g->ops[g->vals[m.eval_logits].def_op];

@@ -6,24 +6,17 @@
 #include <string.h>
 
 #include "passes/passes.h"
+#include "test_util.h"
 
 static tgc_err err;
 
 #define OK(expr) ck_assert_msg((expr) >= 0, "%s failed: %s", #expr, err.msg)
 
-static tgc_init init_const(double v) { return (tgc_init){TGC_INIT_CONST, v, 0, 0, 0, NULL}; }
-
 static int param(tgc_graph *g, const char *name, tgc_shape s) {
-    return tgc_graph_state(g, TGC_VAL_PARAM, name, TGC_F32, s, init_const(0.5));
+    return tgc_graph_state(g, TGC_VAL_PARAM, name, TGC_F32, s, test_init_const(0.5));
 }
 
 static int op_of(const tgc_graph *g, int v) { return g->vals[v].def_op; }
-
-static int count_ops(const tgc_graph *g, tgc_opcode code) {
-    int n = 0;
-    for (int i = 0; i < g->n_ops; i++) n += g->ops[i].code == code;
-    return n;
-}
 
 static tgc_module module_with(tgc_graph *train, tgc_graph *eval) {
     tgc_module m;
@@ -127,8 +120,8 @@ static tgc_graph *bn_graph(int extra_reader) {
     int x = tgc_graph_input(g, "x", TGC_F32, tgc_shape4(2, 4, 3, 3));
     int dy = tgc_graph_input(g, "dy", TGC_F32, tgc_shape4(2, 4, 3, 3));
     int gam = param(g, "bn.weight", tgc_shape1(4)), bet = param(g, "bn.bias", tgc_shape1(4));
-    int rm = tgc_graph_state(g, TGC_VAL_BUFFER, "bn.running_mean", TGC_F32, tgc_shape1(4), init_const(0));
-    int rv = tgc_graph_state(g, TGC_VAL_BUFFER, "bn.running_var", TGC_F32, tgc_shape1(4), init_const(1));
+    int rm = tgc_graph_state(g, TGC_VAL_BUFFER, "bn.running_mean", TGC_F32, tgc_shape1(4), test_init_const(0));
+    int rv = tgc_graph_state(g, TGC_VAL_BUFFER, "bn.running_var", TGC_F32, tgc_shape1(4), test_init_const(1));
     int in[5] = {x, gam, bet, rm, rv}, out[3];
     OK(tgc_emit(g, TGC_OP_BN_TRAIN, in, 5, NULL, "bn", out, &err));
     int y = tgc_emit1(g, TGC_OP_RELU, NULL, "relu", &err, 1, out[0]);
@@ -156,9 +149,9 @@ START_TEST(bn_relu) {
 
     m = module_with(bn_graph(1), NULL); /* the BN output is read twice: nothing fuses */
     OK(tgc_pass_fuse_bn_relu(&m, &err));
-    ck_assert_int_eq(count_ops(m.train, TGC_OP_BN_TRAIN_RELU), 0);
-    ck_assert_int_eq(count_ops(m.train, TGC_OP_BN_RELU_BWD), 0);
-    ck_assert_int_eq(count_ops(m.train, TGC_OP_RELU), 1);
+    ck_assert_int_eq(test_count_ops(m.train, TGC_OP_BN_TRAIN_RELU), 0);
+    ck_assert_int_eq(test_count_ops(m.train, TGC_OP_BN_RELU_BWD), 0);
+    ck_assert_int_eq(test_count_ops(m.train, TGC_OP_RELU), 1);
     tgc_module_free(&m);
 }
 END_TEST
@@ -170,8 +163,8 @@ START_TEST(fold_bn) {
     int x = tgc_graph_input(g, "x", TGC_F32, tgc_shape4(2, 3, 5, 5));
     int w = param(g, "conv.weight", tgc_shape4(4, 3, 3, 3));
     int gam = param(g, "bn.weight", tgc_shape1(4)), bet = param(g, "bn.bias", tgc_shape1(4));
-    int rm = tgc_graph_state(g, TGC_VAL_BUFFER, "bn.running_mean", TGC_F32, tgc_shape1(4), init_const(0));
-    int rv = tgc_graph_state(g, TGC_VAL_BUFFER, "bn.running_var", TGC_F32, tgc_shape1(4), init_const(1));
+    int rm = tgc_graph_state(g, TGC_VAL_BUFFER, "bn.running_mean", TGC_F32, tgc_shape1(4), test_init_const(0));
+    int rv = tgc_graph_state(g, TGC_VAL_BUFFER, "bn.running_var", TGC_F32, tgc_shape1(4), test_init_const(1));
     int c = tgc_emit1(g, TGC_OP_CONV2D, NULL, "conv", &err, 2, x, w);
     int in[5] = {c, gam, bet, rm, rv}, out[1];
     OK(tgc_emit(g, TGC_OP_BN_EVAL, in, 5, NULL, "bn", out, &err));
@@ -186,8 +179,8 @@ START_TEST(fold_bn) {
     m.eval_logits = out[0];
     OK(tgc_pass_fold_bn(&m, &err));
     OK(tgc_graph_verify(g, &err));
-    ck_assert_int_eq(count_ops(g, TGC_OP_FOLD_CONV_BN), 1);
-    ck_assert_int_eq(count_ops(g, TGC_OP_BN_EVAL), 1);
+    ck_assert_int_eq(test_count_ops(g, TGC_OP_FOLD_CONV_BN), 1);
+    ck_assert_int_eq(test_count_ops(g, TGC_OP_BN_EVAL), 1);
     ck_assert_int_eq(g->ops[0].code, TGC_OP_FOLD_CONV_BN);
     ck_assert_int_eq(g->ops[1].code, TGC_OP_CONV2D);
     ck_assert_int_eq(g->ops[1].in[1], g->ops[0].out[0]);

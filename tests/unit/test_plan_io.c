@@ -2,16 +2,7 @@
 #include <stdlib.h>
 
 #include "test_plan_fixture.h"
-
-static uint32_t rd32(const uint8_t *p) { return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24; }
-static void wr32(uint8_t *p, uint32_t v) {
-    for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
-}
-/* Recomputes the header checksum after a deliberate edit, so that the edit itself is what is refused. */
-static void reseal(uint8_t *d, size_t len) {
-    wr32(d + 24, 0);
-    wr32(d + 24, tgc_crc32(0, d, len));
-}
+#include "test_util.h"
 
 START_TEST(round_trip_identical) {
     tgc_plan *p = fixture_plan();
@@ -28,7 +19,7 @@ START_TEST(round_trip_identical) {
     ck_assert_int_eq(q->n_programs, 2);
     ck_assert_int_eq(q->params, 8 * 3 + 3);
     ck_assert_str_eq(q->target, "cpu");
-    ck_assert_uint_eq(q->checksum, rd32(a.data + 24));
+    ck_assert_uint_eq(q->checksum, test_rd_le32(a.data + 24));
     ck_assert_ptr_nonnull(q->config);
     ck_assert_ptr_nonnull(tgc_cfg_at(q->config, "model.type"));
     ck_assert_str_eq(tgc_cfg_at(q->config, "model.type")->s, "ImageClassifier");
@@ -104,8 +95,8 @@ START_TEST(newer_version_refused) {
     tgc_plan *p = fixture_plan();
     tgc_buf a = {0};
     fixture_bytes(p, &a);
-    wr32(a.data + 8, 2);
-    reseal(a.data, a.len);
+    test_put_le32(a.data + 8, 2);
+    test_reseal(a.data, a.len, 24);
     tgc_err err;
     ck_assert_ptr_null(tgc_plan_deserialize(a.data, a.len, "n.plan", &err));
     ck_assert_str_eq(err.msg, "n.plan: plan format version 2 is newer than this tgc (1): recompile");
@@ -119,7 +110,7 @@ START_TEST(wrong_magic_refused) {
     tgc_buf a = {0};
     fixture_bytes(p, &a);
     memcpy(a.data, "GGUF\0\0\0\0", 8);
-    reseal(a.data, a.len);
+    test_reseal(a.data, a.len, 24);
     tgc_err err;
     ck_assert_ptr_null(tgc_plan_deserialize(a.data, a.len, "m.plan", &err));
     ck_assert_msg(strstr(err.msg, "not a tgc plan") != NULL, "%s", err.msg);
@@ -140,41 +131,41 @@ START_TEST(resealed_bad_tables_refused) {
     tgc_err err;
     /* Section 0's offset far past the end. */
     memcpy(c, a.data, a.len);
-    wr32(c + 64 + 8, 0x7fffff00u);
-    reseal(c, a.len);
+    test_put_le32(c + 64 + 8, 0x7fffff00u);
+    test_reseal(c, a.len, 24);
     ck_assert_ptr_null(tgc_plan_deserialize(c, a.len, "s.plan", &err));
     ck_assert_msg(strstr(err.msg, "outside the file") != NULL, "%s", err.msg);
     /* Too many sections. */
     memcpy(c, a.data, a.len);
-    wr32(c + 12, 100000);
-    reseal(c, a.len);
+    test_put_le32(c + 12, 100000);
+    test_reseal(c, a.len, 24);
     ck_assert_ptr_null(tgc_plan_deserialize(c, a.len, "s.plan", &err));
     /* Unknown section kind. */
     memcpy(c, a.data, a.len);
-    wr32(c + 64, 77);
-    reseal(c, a.len);
+    test_put_le32(c + 64, 77);
+    test_reseal(c, a.len, 24);
     ck_assert_ptr_null(tgc_plan_deserialize(c, a.len, "s.plan", &err));
     ck_assert_msg(strstr(err.msg, "unknown kind") != NULL, "%s", err.msg);
     /* The tensor count of the TENSORS section (section 2) made huge. */
     memcpy(c, a.data, a.len);
-    uint32_t toff = rd32(c + 64 + 2 * 24 + 8);
-    wr32(c + toff, 0x40000000u);
-    reseal(c, a.len);
+    uint32_t toff = test_rd_le32(c + 64 + 2 * 24 + 8);
+    test_put_le32(c + toff, 0x40000000u);
+    test_reseal(c, a.len, 24);
     ck_assert_ptr_null(tgc_plan_deserialize(c, a.len, "s.plan", &err));
     ck_assert_msg(strstr(err.msg, "do not fit") != NULL, "%s", err.msg);
     /* The eval program (section 4): name "eval", batch, 3 memory stats, instruction count, then the first
      * instruction's opcode (u16), counts (2 x u8) and first operand (u32). */
-    uint32_t eoff = rd32(c + 64 + 4 * 24 + 8);
-    ck_assert_uint_eq(rd32(a.data + eoff), 4);
+    uint32_t eoff = test_rd_le32(c + 64 + 4 * 24 + 8);
+    ck_assert_uint_eq(test_rd_le32(a.data + eoff), 4);
     ck_assert(memcmp(a.data + eoff + 4, "eval", 4) == 0);
     memcpy(c, a.data, a.len);
     c[eoff + 44] = 0xff, c[eoff + 45] = 0xff;
-    reseal(c, a.len);
+    test_reseal(c, a.len, 24);
     ck_assert_ptr_null(tgc_plan_deserialize(c, a.len, "s.plan", &err));
     ck_assert_msg(strstr(err.msg, "PROGRAM: instruction 0 has unknown opcode 65535"), "%s", err.msg);
     memcpy(c, a.data, a.len);
-    wr32(c + eoff + 48, 100000);
-    reseal(c, a.len);
+    test_put_le32(c + eoff + 48, 100000);
+    test_reseal(c, a.len, 24);
     ck_assert_ptr_null(tgc_plan_deserialize(c, a.len, "s.plan", &err));
     ck_assert_msg(strstr(err.msg, "operand index 100000 is out of range"), "%s", err.msg);
     /* Every byte of every section body rewritten (resealed): refused or accepted, never a crash; and what
@@ -183,7 +174,7 @@ START_TEST(resealed_bad_tables_refused) {
         for (int v = 0; v < 3; v++) {
             memcpy(c, a.data, a.len);
             c[pos] = v == 0 ? 0xff : v == 1 ? 0x00 : (uint8_t)(c[pos] + 1);
-            reseal(c, a.len);
+            test_reseal(c, a.len, 24);
             tgc_plan *q = tgc_plan_deserialize(c, a.len, "s.plan", &err);
             if (q) tgc_plan_validate(q, &err);
             tgc_plan_free(q);

@@ -16,76 +16,17 @@
 #include "test_compile.h"
 #include "runtime/profile/profile.h"
 #include "test_profile_json.h"
+#include "test_util.h"
 
-static const char *LENET =
-    "model:\n"
-    "  type: ImageClassifier\n"
-    "  backbone: {type: LeNet5, num_classes: 10}\n"
-    "  neck: null\n"
-    "  head: {type: ClsHead, loss: {type: CrossEntropyLoss, loss_weight: 1.0}}\n"
-    "data_preprocessor: {mean: [33.46], std: [78.87]}\n"
-    "train_dataloader:\n"
-    "  batch_size: 8\n"
-    "  dataset: {type: FashionMNIST, data_prefix: nowhere, pipeline: [{type: Resize, scale: 32}, {type: PackInputs}]}\n"
-    "val_dataloader:\n"
-    "  batch_size: 4\n"
-    "  dataset: {type: FashionMNIST, data_prefix: nowhere, test_mode: true, pipeline: [{type: Resize, scale: 32}, {type: PackInputs}]}\n"
-    "optim_wrapper: {optimizer: {type: SGD, lr: 0.05, momentum: 0.9}}\n";
+static const char *LENET = TEST_LENET_YAML(8, 4);
 
 /* Small ResNet: batch norm + relu pairs give the memory plan in-place reuse. */
-static const char *RESNET =
-    "model:\n"
-    "  type: ImageClassifier\n"
-    "  backbone: {type: ResNet_CIFAR, depth: 18, num_stages: 2, in_channels: 1, stem_channels: 8,\n"
-    "             base_channels: 8, strides: [1, 2], dilations: [1, 1], out_indices: [1]}\n"
-    "  neck: {type: GlobalAveragePooling}\n"
-    "  head: {type: LinearClsHead, num_classes: 10, in_channels: 16,\n"
-    "         loss: {type: CrossEntropyLoss, loss_weight: 1.0}}\n"
-    "train_dataloader:\n"
-    "  batch_size: 4\n"
-    "  dataset: {type: FashionMNIST, data_prefix: nowhere, pipeline: [{type: PackInputs}]}\n"
-    "val_dataloader:\n"
-    "  batch_size: 4\n"
-    "  dataset: {type: FashionMNIST, data_prefix: nowhere, test_mode: true, pipeline: [{type: PackInputs}]}\n"
-    "optim_wrapper: {optimizer: {type: SGD, lr: 0.05, momentum: 0.9}}\n";
-
-static tgc_plan *compile_text(const char *text) { return test_compile(text, NULL, 0); }
-
-static char *make_tmpdir(void) {
-    const char *base = getenv("TMPDIR");
-    char *tmpl = malloc(4096);
-    snprintf(tmpl, 4096, "%s/tgc_prof_XXXXXX", base && *base ? base : "/tmp");
-    ck_assert_ptr_nonnull(mkdtemp(tmpl));
-    return tmpl;
-}
-
-/* Removes dir and everything under it (the profiler writes two levels). */
-static void rm_tree(const char *dir) {
-    DIR *d = opendir(dir);
-    if (!d) return;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-        char p[4096];
-        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-        struct stat st;
-        if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode)) rm_tree(p);
-        else unlink(p);
-    }
-    closedir(d);
-    rmdir(dir);
-}
+static const char *RESNET = TEST_RESNET_YAML(4, 4, "lr: 0.05, momentum: 0.9");
 
 static char *slurp(const char *dir, const char *name, size_t *len) {
-    char path[4096];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    uint8_t *data;
-    tgc_err err;
-    ck_assert_msg(tgc_read_file(path, 1u << 28, &data, len, &err) == 0, "%s", err.msg);
-    char *s = malloc(*len + 1);
-    memcpy(s, data, *len);
-    s[*len] = 0;
-    free(data);
+    char *path = tgc_asprintf("%s/%s", dir, name);
+    char *s = test_slurp(path, len);
+    free(path);
     return s;
 }
 
@@ -123,21 +64,6 @@ static int on_bucket(void *ctx, const tgc_plan_bucket *b, void *data, tgc_err *e
     return 0;
 }
 
-static void feed(tgc_exec *x) {
-    int xi = tgc_exec_input(x, "train", "inputs");
-    ck_assert_int_ge(xi, 0);
-    float *img = tgc_exec_data(x, xi);
-    int64_t n = tgc_shape_numel(&tgc_exec_tensor(x, xi)->type.shape);
-    tgc_rng r;
-    tgc_rng_init(&r, 7, 0, 0, 9);
-    for (int64_t i = 0; i < n; i++) img[i] = (float)(2.0 * tgc_rng_uniform(&r) - 1.0);
-    int li = tgc_exec_input(x, "train", "data_samples.gt_label");
-    int32_t *lab = tgc_exec_data(x, li);
-    int64_t b = tgc_shape_numel(&tgc_exec_tensor(x, li)->type.shape);
-    for (int64_t i = 0; i < b; i++) lab[i] = (int32_t)(i % 10);
-    *(float *)tgc_exec_data(x, tgc_exec_input(x, "train", "lr")) = 0.05f;
-}
-
 /* Runs `steps` train steps; when prof is set it is attached, steps are marked and a "data" span is
  * recorded before each one (as the training loop does). */
 static void run_steps(const tgc_plan *p, tgc_profiler *prof, int attach, int steps, run_ctx *rc) {
@@ -154,7 +80,7 @@ static void run_steps(const tgc_plan *p, tgc_profiler *prof, int attach, int ste
     int si = tgc_exec_input(x, "train", "step");
     for (int s = 1; s <= steps; s++) {
         double t0 = tgc_now();
-        feed(x);
+        test_feed(x, "train", 7, 0, 0.05f);
         if (prof) tgc_profiler_span(prof, "data", "load batch", t0, tgc_now(), "batch=8 source=random");
         *(float *)tgc_exec_data(x, si) = (float)s;
         if (prof) tgc_profiler_step_begin(prof, s);
@@ -181,30 +107,9 @@ static int track_tid(const jv *events, const char *track) {
     return -1;
 }
 
-START_TEST(three_steps_dump_trace_summary_memory) {
-    tgc_plan *p = compile_text(LENET);
-    const tgc_program *tr = tgc_plan_program(p, "train");
-    ck_assert_ptr_nonnull(tr);
-    tgc_err err;
-    tgc_profiler *prof = tgc_profiler_new(p, 3, &err);
-    ck_assert_msg(prof, "%s", err.msg);
-    /* One warm-up step, then the two others are recorded (a cap of 5 is not reached). */
-    tgc_profiler_limits lim = {.warmup_steps = 1, .steps = 5, .max_events = 100000};
-    ck_assert_msg(tgc_profiler_set_limits(prof, &lim, &err) == 0, "%s", err.msg);
-    run_ctx rc = {0};
-    run_steps(p, prof, 1, 3, &rc);
-    const int profiled = 2;
-    ck_assert_int_gt(tr->n_buckets, 0);
-    ck_assert_int_eq(rc.buckets, 3 * tr->n_buckets);
-    ck_assert_int_eq(tgc_profiler_n_dropped(prof), 0);
-    char *dir = make_tmpdir();
-    char *sub = malloc(strlen(dir) + 32);
-    sprintf(sub, "%s/a/b", dir); /* intermediate directories are created */
-    ck_assert_msg(tgc_profiler_write(prof, sub, &err) == 0, "%s", err.msg);
-    char *rdir = malloc(strlen(sub) + 16);
-    sprintf(rdir, "%s/rank3", sub);
-
-    /* ---- trace.json ---- */
+/* trace.json of the 3-step run (rank 3, steps 2 and 3 profiled): one kernel event per instruction per
+ * profiled step on the compute track, the data and comm spans on theirs. */
+static void check_trace(const char *rdir, const tgc_program *tr, int profiled) {
     jv trace;
     parse_file(rdir, "trace.json", &trace);
     const jv *events = jget(&trace, "traceEvents");
@@ -276,8 +181,12 @@ START_TEST(three_steps_dump_trace_summary_memory) {
     ck_assert_int_eq((int)jnum(other, "dropped_events", -1), 0);
     free(seen);
     jv_free(&trace);
+}
 
-    /* ---- op_summary.json ---- */
+/* op_summary.json: one row per op with its calls, time share, flops and bytes (conv2d's flops checked
+ * independently of the cost rule); op_summary.txt: a header, one row per op with its calls, a total. */
+static void check_op_summary(const char *rdir, const tgc_plan *p, const tgc_program *tr, int profiled) {
+    tgc_err err;
     jv sum;
     parse_file(rdir, "op_summary.json", &sum);
     const jv *ops = jget(&sum, "ops");
@@ -331,7 +240,7 @@ START_TEST(three_steps_dump_trace_summary_memory) {
     jv_free(&sum);
     free(cost);
 
-    /* ---- op_summary.txt: a header, one row per op with its calls, a total ---- */
+    /* op_summary.txt */
     size_t len;
     char *txt = slurp(rdir, "op_summary.txt", &len);
     ck_assert_ptr_nonnull(strstr(txt, "GFLOP/s"));
@@ -343,8 +252,11 @@ START_TEST(three_steps_dump_trace_summary_memory) {
     ck_assert_int_eq(calls, profiled * count[TGC_OP_CONV2D]);
     ck_assert_ptr_nonnull(strstr(txt, "\ntotal "));
     free(txt);
+}
 
-    /* ---- memory.json ---- */
+/* memory.json and memory.txt: the train program's arena occupancy per instruction, its peak the plan's
+ * lower bound. */
+static void check_memory(const char *rdir, const tgc_plan *p, const tgc_program *tr) {
     jv mem;
     parse_file(rdir, "memory.json", &mem);
     const jv *progs = jget(&mem, "programs");
@@ -366,10 +278,38 @@ START_TEST(three_steps_dump_trace_summary_memory) {
     ck_assert(peak <= (double)p->slab_bytes[TGC_SLAB_ARENA]);
     ck_assert_double_eq(jnum(m0, "arena_bytes", -1), (double)p->slab_bytes[TGC_SLAB_ARENA]);
     jv_free(&mem);
-    txt = slurp(rdir, "memory.txt", &len);
+    size_t len;
+    char *txt = slurp(rdir, "memory.txt", &len);
     ck_assert_ptr_nonnull(strstr(txt, "# program train: arena "));
     free(txt);
+}
 
+START_TEST(three_steps_dump_trace_summary_memory) {
+    tgc_plan *p = test_compile(LENET, NULL, 0);
+    const tgc_program *tr = tgc_plan_program(p, "train");
+    ck_assert_ptr_nonnull(tr);
+    tgc_err err;
+    tgc_profiler *prof = tgc_profiler_new(p, 3, &err);
+    ck_assert_msg(prof, "%s", err.msg);
+    /* One warm-up step, then the two others are recorded (a cap of 5 is not reached). */
+    tgc_profiler_limits lim = {.warmup_steps = 1, .steps = 5, .max_events = 100000};
+    ck_assert_msg(tgc_profiler_set_limits(prof, &lim, &err) == 0, "%s", err.msg);
+    run_ctx rc = {0};
+    run_steps(p, prof, 1, 3, &rc);
+    const int profiled = 2;
+    ck_assert_int_gt(tr->n_buckets, 0);
+    ck_assert_int_eq(rc.buckets, 3 * tr->n_buckets);
+    ck_assert_int_eq(tgc_profiler_n_dropped(prof), 0);
+    char *dir = test_tmpdir(NULL, "tgc_prof");
+    char *sub = malloc(strlen(dir) + 32);
+    sprintf(sub, "%s/a/b", dir); /* intermediate directories are created */
+    ck_assert_msg(tgc_profiler_write(prof, sub, &err) == 0, "%s", err.msg);
+    char *rdir = malloc(strlen(sub) + 16);
+    sprintf(rdir, "%s/rank3", sub);
+
+    check_trace(rdir, tr, profiled);
+    check_op_summary(rdir, p, tr, profiled);
+    check_memory(rdir, p, tr);
     char path[8192];
     const char *files[] = {"trace.json", "op_summary.json", "memory.json"};
     for (size_t i = 0; i < 3; i++) {
@@ -377,7 +317,7 @@ START_TEST(three_steps_dump_trace_summary_memory) {
         python_json_check(path);
     }
     tgc_profiler_free(prof);
-    rm_tree(dir);
+    test_rm_tree(dir);
     free(rdir);
     free(sub);
     free(dir);
@@ -388,14 +328,14 @@ END_TEST
 /* ---- off costs nothing, the window and the cap bound what is kept ----------------------------------- */
 
 START_TEST(detached_or_outside_window_records_nothing) {
-    tgc_plan *p = compile_text(LENET);
+    tgc_plan *p = test_compile(LENET, NULL, 0);
     tgc_err err;
     /* Created but never attached: the executor makes no calls, and step marks record no kernels. */
     tgc_profiler *prof = tgc_profiler_new(p, 0, &err);
     ck_assert_msg(prof, "%s", err.msg);
     run_ctx rc = {0};
     run_steps(p, prof, 0, 2, &rc);
-    char *dir = make_tmpdir();
+    char *dir = test_tmpdir(NULL, "tgc_prof");
     ck_assert_msg(tgc_profiler_write(prof, dir, &err) == 0, "%s", err.msg);
     char *rdir = malloc(strlen(dir) + 16);
     sprintf(rdir, "%s/rank0", dir);
@@ -434,7 +374,7 @@ START_TEST(detached_or_outside_window_records_nothing) {
     ck_assert_int_eq(tgc_profiler_n_events(prof), tr->n_instr + 1 + 1 + tr->n_buckets);
     ck_assert_int_eq(tgc_profiler_recording(prof), 0);
     tgc_profiler_free(prof);
-    rm_tree(dir);
+    test_rm_tree(dir);
     free(rdir);
     free(dir);
     tgc_plan_free(p);
@@ -442,7 +382,7 @@ START_TEST(detached_or_outside_window_records_nothing) {
 END_TEST
 
 START_TEST(event_cap_bounds_the_trace) {
-    tgc_plan *p = compile_text(LENET);
+    tgc_plan *p = test_compile(LENET, NULL, 0);
     tgc_err err;
     tgc_profiler *prof = tgc_profiler_new(p, 1, &err);
     ck_assert_msg(prof, "%s", err.msg);
@@ -454,7 +394,7 @@ START_TEST(event_cap_bounds_the_trace) {
     ck_assert_int_eq(tgc_profiler_n_events(prof), 16);
     int64_t all = 3 * (int64_t)(tr->n_instr + 1 + 1 + tr->n_buckets);
     ck_assert_int_eq(tgc_profiler_n_dropped(prof), all - 16);
-    char *dir = make_tmpdir();
+    char *dir = test_tmpdir(NULL, "tgc_prof");
     ck_assert_msg(tgc_profiler_write(prof, dir, &err) == 0, "%s", err.msg);
     char *rdir = malloc(strlen(dir) + 16);
     sprintf(rdir, "%s/rank1", dir);
@@ -467,7 +407,7 @@ START_TEST(event_cap_bounds_the_trace) {
     ck_assert_ptr_nonnull(strstr(txt, "event cap reached"));
     free(txt);
     tgc_profiler_free(prof);
-    rm_tree(dir);
+    test_rm_tree(dir);
     free(rdir);
     free(dir);
     tgc_plan_free(p);
@@ -475,7 +415,7 @@ START_TEST(event_cap_bounds_the_trace) {
 END_TEST
 
 START_TEST(errors_are_reported) {
-    tgc_plan *p = compile_text(LENET);
+    tgc_plan *p = test_compile(LENET, NULL, 0);
     tgc_err err;
     ck_assert_ptr_null(tgc_profiler_new(p, -1, &err));
     ck_assert_ptr_nonnull(strstr(err.msg, "rank -1"));
@@ -491,7 +431,7 @@ START_TEST(errors_are_reported) {
     /* Odd characters in names and args still give valid JSON. */
     ck_assert_int_eq(tgc_profiler_span(prof, "hooks", "quote\" back\\slash\ttab", 1, 2, "a=\"x\" =y z=1e400 w=-3.5 empty="), 0);
     ck_assert_int_eq(tgc_profiler_span(prof, "data", "bad utf-8 \xff\xc3 ok \xc3\xa9", 1, 2, NULL), 0);
-    char *dir = make_tmpdir();
+    char *dir = test_tmpdir(NULL, "tgc_prof");
     char *file = malloc(strlen(dir) + 16);
     sprintf(file, "%s/plain", dir);
     FILE *f = fopen(file, "w");
@@ -528,7 +468,7 @@ START_TEST(errors_are_reported) {
     snprintf(path, sizeof path, "%s/trace.json", rdir);
     python_json_check(path);
     tgc_profiler_free(prof);
-    rm_tree(dir);
+    test_rm_tree(dir);
     free(rdir);
     free(file);
     free(dir);
@@ -539,7 +479,7 @@ END_TEST
 /* ---- static analysis -------------------------------------------------------------------------- */
 
 START_TEST(occupancy_peak_is_the_planned_lower_bound) {
-    tgc_plan *p = compile_text(RESNET);
+    tgc_plan *p = test_compile(RESNET, NULL, 0);
     tgc_err err;
     for (int i = 0; i < p->n_programs; i++) {
         const tgc_program *pr = &p->programs[i];

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "runtime/io/checkpoint.h"
+#include "test_util.h"
 
 #define PLAN 0xC0FFEE11u
 
@@ -39,28 +40,6 @@ static uint8_t *sample_bytes(size_t *len) {
     tgc_ckpt_writer_free(w);
     *len = b.len;
     return b.data;
-}
-
-static char *make_tmpdir(void) {
-    const char *base = getenv("TMPDIR");
-    char *t = malloc(4096);
-    snprintf(t, 4096, "%s/tgc_ckpt_XXXXXX", base && *base ? base : "/tmp");
-    ck_assert_ptr_nonnull(mkdtemp(t));
-    return t;
-}
-
-static void rm_tree(const char *dir) {
-    DIR *d = opendir(dir);
-    if (!d) return;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-        char p[4400];
-        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-        if (unlink(p) != 0) rm_tree(p);
-    }
-    closedir(d);
-    rmdir(dir);
 }
 
 static void check_sample(const tgc_ckpt *c) {
@@ -107,7 +86,7 @@ static void check_sample(const tgc_ckpt *c) {
 }
 
 START_TEST(round_trip) {
-    char *dir = make_tmpdir();
+    char *dir = test_tmpdir(NULL, "tgc_ckpt");
     char path[4200];
     snprintf(path, sizeof path, "%s/epoch_4.ckpt", dir);
     tgc_ckpt_writer *w = sample_writer();
@@ -127,7 +106,7 @@ START_TEST(round_trip) {
     ck_assert_ptr_null(tgc_ckpt_load(path, &other, &err));
     ck_assert_msg(strstr(err.msg, "checkpoint was saved from another plan") && strstr(err.msg, path), "%s", err.msg);
     ck_assert_ptr_null(tgc_ckpt_load("/nonexistent/x.ckpt", NULL, &err));
-    rm_tree(dir);
+    test_rm_tree(dir);
     free(dir);
 }
 END_TEST
@@ -191,23 +170,6 @@ START_TEST(bit_flips) {
 }
 END_TEST
 
-static void put32(uint8_t *p, uint32_t v) {
-    for (int k = 0; k < 4; k++) p[k] = (uint8_t)(v >> (8 * k));
-}
-static void put64(uint8_t *p, uint64_t v) {
-    for (int k = 0; k < 8; k++) p[k] = (uint8_t)(v >> (8 * k));
-}
-static uint64_t get64(const uint8_t *p) {
-    uint64_t v = 0;
-    for (int k = 7; k >= 0; k--) v = v << 8 | p[k];
-    return v;
-}
-/* Re-seals a doctored file so that only the structural checks can catch it. */
-static void reseal(uint8_t *b, size_t len) {
-    put32(b + 20, 0);
-    put32(b + 20, tgc_crc32(0, b, len));
-}
-
 static void expect_refused(uint8_t *b, size_t len, const char *want) {
     tgc_err err = {{0}};
     ck_assert_ptr_null(tgc_ckpt_parse(b, len, "x.ckpt", NULL, &err));
@@ -222,50 +184,50 @@ START_TEST(header_and_tables) {
     memcpy(b, "GGUF", 4);
     expect_refused(b, len, "not a tgc checkpoint");
     FRESH();
-    put32(b + 8, TGC_CKPT_VERSION + 1);
-    reseal(b, len);
+    test_put_le32(b + 8, TGC_CKPT_VERSION + 1);
+    test_reseal(b, len, 20);
     expect_refused(b, len, "version 2 is newer");
     FRESH();
-    put32(b + 8, TGC_CKPT_VERSION + 1); /* newer is reported even when the checksum would not match */
+    test_put_le32(b + 8, TGC_CKPT_VERSION + 1); /* newer is reported even when the checksum would not match */
     expect_refused(b, len, "newer");
     /* the meta block claims more bytes than the file has */
     FRESH();
-    put64(b + 32, len);
-    reseal(b, len);
+    test_put_le64(b + 32, len);
+    test_reseal(b, len, 20);
     expect_refused(b, len, "tables out of bounds");
     /* data offset not aligned */
     FRESH();
-    put64(b + 48, get64(b + 48) + 1);
-    reseal(b, len);
+    test_put_le64(b + 48, test_rd_le64(b + 48) + 1);
+    test_reseal(b, len, 20);
     expect_refused(b, len, "out of bounds");
     /* too many tensors for the table */
     FRESH();
-    put32(b + 16, 0xFFFFFFFFu);
-    reseal(b, len);
+    test_put_le32(b + 16, 0xFFFFFFFFu);
+    test_reseal(b, len, 20);
     expect_refused(b, len, "claims");
     /* the first tensor's offset pointing past the end: its entry is the first one after the meta block */
     FRESH();
-    uint64_t table = 64 + get64(b + 32);
+    uint64_t table = 64 + test_rd_le64(b + 32);
     size_t name_len = strlen("backbone.conv1.weight");
     size_t off_at = table + 4 + name_len + 4 + 4 + 2 * 8;
-    ck_assert_uint_eq(get64(b + off_at) % 64, 0);
-    put64(b + off_at, (len + 64) / 64 * 64);
-    reseal(b, len);
+    ck_assert_uint_eq(test_rd_le64(b + off_at) % 64, 0);
+    test_put_le64(b + off_at, (len + 64) / 64 * 64);
+    test_reseal(b, len, 20);
     expect_refused(b, len, "tensor 'backbone.conv1.weight': data");
     /* bytes that disagree with the shape */
     FRESH();
-    put64(b + off_at + 8, 25);
-    reseal(b, len);
+    test_put_le64(b + off_at + 8, 25);
+    test_reseal(b, len, 20);
     expect_refused(b, len, "do not match its shape");
     /* unknown dtype code */
     FRESH();
-    put32(b + table + 4 + name_len, 99);
-    reseal(b, len);
+    test_put_le32(b + table + 4 + name_len, 99);
+    test_reseal(b, len, 20);
     expect_refused(b, len, "unknown dtype code 99");
     /* a meta string length running past the block */
     FRESH();
-    put32(b + 64 + 4, 0x7FFFFFFF);
-    reseal(b, len);
+    test_put_le32(b + 64 + 4, 0x7FFFFFFF);
+    test_reseal(b, len, 20);
     expect_refused(b, len, "meta entry 0: bad key");
 #undef FRESH
     free(b);
@@ -280,7 +242,7 @@ static int file_exists(const char *p) {
 
 /* A failed save must leave the previous checkpoint loadable and no temp file behind. */
 START_TEST(failed_save_keeps_previous) {
-    char *dir = make_tmpdir();
+    char *dir = test_tmpdir(NULL, "tgc_ckpt");
     char mnt[4200], path[4300], cmd[9000];
     snprintf(mnt, sizeof mnt, "%s/tiny", dir);
     mkdir(mnt, 0755);
@@ -333,13 +295,13 @@ START_TEST(failed_save_keeps_previous) {
     w = sample_writer();
     ck_assert_int_eq(tgc_ckpt_save(w, path, &err), -1);
     tgc_ckpt_writer_free(w);
-    rm_tree(dir);
+    test_rm_tree(dir);
     free(dir);
 }
 END_TEST
 
 START_TEST(last_checkpoint) {
-    char *dir = make_tmpdir();
+    char *dir = test_tmpdir(NULL, "tgc_ckpt");
     tgc_err err = {{0}};
     char *got = (char *)1;
     ck_assert_int_eq(tgc_ckpt_read_last(dir, &got, &err), 0);
@@ -364,7 +326,7 @@ START_TEST(last_checkpoint) {
         else ck_assert_msg(strstr(err.msg, "last_checkpoint"), "%s", err.msg);
         free(got);
     }
-    rm_tree(dir);
+    test_rm_tree(dir);
     free(dir);
 }
 END_TEST

@@ -6,6 +6,7 @@
 
 #include "frontend/cfg.h"
 #include "runtime/runner/lr_sched.h"
+#include "test_util.h"
 
 /* Reference values: produced once with Debian's PyTorch 1.13 (/usr/bin/python3, torch.optim.lr_scheduler),
  * an SGD optimizer, and the schedulers stepped as MMEngine's ParamSchedulerHook does (by-iter ones after each
@@ -58,12 +59,7 @@ static const ref_pt ref_f[] = {
     {18, 0.00027700831024930815}, {19, 0}, {24, 0},
 };
 
-static tgc_cfg *parse(const char *yaml) {
-    tgc_err err = {{0}};
-    tgc_cfg *c = tgc_cfg_parse(yaml, strlen(yaml), "sched.yaml", &err);
-    ck_assert_msg(c != NULL, "%s", err.msg);
-    return c;
-}
+static tgc_cfg *parse(const char *yaml) { return test_cfg_parse(yaml, "sched.yaml"); }
 
 static void check_refs(const char *yaml, double lr, int64_t ipe, int64_t max_epochs, const ref_pt *ref, int n) {
     tgc_cfg *root = parse(yaml);

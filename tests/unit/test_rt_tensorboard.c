@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "runtime/io/tensorboard.h"
+#include "test_util.h"
 
 START_TEST(crc32c_known_answer) {
     ck_assert_uint_eq(tgc_crc32c(0, "123456789", 9), 0xE3069283u);
@@ -19,48 +20,6 @@ START_TEST(crc32c_known_answer) {
     ck_assert_uint_eq(tgc_crc32c(0, zeros, 32), 0x8A9136AAu);
 }
 END_TEST
-
-static char *make_tmpdir(void) {
-    const char *base = getenv("TMPDIR");
-    char *tmpl = malloc(4096);
-    snprintf(tmpl, 4096, "%s/tgc_tb_XXXXXX", base && *base ? base : "/tmp");
-    ck_assert_ptr_nonnull(mkdtemp(tmpl));
-    return tmpl;
-}
-
-static void rm_tree(const char *dir) {
-    DIR *d = opendir(dir);
-    if (!d) return;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
-        char p[4096];
-        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-        unlink(p);
-    }
-    closedir(d);
-    rmdir(dir);
-}
-
-static uint8_t *slurp(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    ck_assert_ptr_nonnull(f);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *b = malloc((size_t)n + 1);
-    ck_assert_uint_eq(fread(b, 1, (size_t)n, f), (size_t)n);
-    fclose(f);
-    *len = (size_t)n;
-    return b;
-}
-
-static uint64_t rd64(const uint8_t *p) {
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--) v = v << 8 | p[i];
-    return v;
-}
-static uint32_t rd32(const uint8_t *p) { return (uint32_t)p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24; }
 
 static void write_sample(const char *dir, char **path_out) {
     tgc_err err = {{0}};
@@ -74,25 +33,25 @@ static void write_sample(const char *dir, char **path_out) {
     *path_out = strdup(tgc_tb_path(w));
     /* flushed per write: the bytes are in the file before close */
     size_t len;
-    uint8_t *b = slurp(*path_out, &len);
+    uint8_t *b = (uint8_t *)test_slurp(*path_out, &len);
     ck_assert_uint_gt(len, 100);
     free(b);
     ck_assert_int_eq(tgc_tb_close(w, &err), 0);
 }
 
 START_TEST(framing) {
-    char *dir = make_tmpdir(), *path;
+    char *dir = test_tmpdir(NULL, "tgc_tb"), *path;
     write_sample(dir, &path);
     size_t len;
-    uint8_t *b = slurp(path, &len);
+    uint8_t *b = (uint8_t *)test_slurp(path, &len);
     size_t pos = 0;
     int records = 0;
     while (pos < len) {
         ck_assert_uint_ge(len - pos, 12);
-        uint64_t n = rd64(b + pos);
-        ck_assert_uint_eq(rd32(b + pos + 8), tgc_tb_masked_crc(b + pos, 8));
+        uint64_t n = test_rd_le64(b + pos);
+        ck_assert_uint_eq(test_rd_le32(b + pos + 8), tgc_tb_masked_crc(b + pos, 8));
         ck_assert_uint_ge(len - pos - 12, n + 4);
-        ck_assert_uint_eq(rd32(b + pos + 12 + n), tgc_tb_masked_crc(b + pos + 12, n));
+        ck_assert_uint_eq(test_rd_le32(b + pos + 12 + n), tgc_tb_masked_crc(b + pos + 12, n));
         if (records == 0) { /* wall_time tag, 8 bytes, then file_version field 3 */
             ck_assert_uint_eq(b[pos + 12], 0x09);
             ck_assert_uint_eq(b[pos + 12 + 9], 0x1a);
@@ -107,18 +66,18 @@ START_TEST(framing) {
     static const uint8_t want[] = {0x09, 0, 0, 0, 0x40, 0xfc, 0x54, 0xd9, 0x41, /* wall_time 1.7e9 as double */
                                    0x2a, 0x13, 0x0a, 0x11, 0x0a, 0x0a, 't', 'r', 'a', 'i', 'n', '/', 'l', 'o', 's', 's',
                                    0x15, 0, 0, 0x20, 0x40 /* 2.5f */};
-    size_t first = 12 + rd64(b) + 4;
-    ck_assert_uint_eq(rd64(b + first), sizeof want);
+    size_t first = 12 + test_rd_le64(b) + 4;
+    ck_assert_uint_eq(test_rd_le64(b + first), sizeof want);
     ck_assert_int_eq(memcmp(b + first + 12, want, sizeof want), 0);
     free(b);
     free(path);
-    rm_tree(dir);
+    test_rm_tree(dir);
     free(dir);
 }
 END_TEST
 
 START_TEST(read_back_with_tensorboard) {
-    char *dir = make_tmpdir(), *path;
+    char *dir = test_tmpdir(NULL, "tgc_tb"), *path;
     write_sample(dir, &path);
     char cmd[8192];
     snprintf(cmd, sizeof cmd, "python3 '%s/tests/filecheck/Inputs/tb_read.py' '%s' 2>/dev/null", TGC_SOURCE_DIR, dir);
@@ -141,7 +100,7 @@ START_TEST(read_back_with_tensorboard) {
         ck_assert_str_eq(out, want);
     }
     free(path);
-    rm_tree(dir);
+    test_rm_tree(dir);
     free(dir);
 }
 END_TEST
@@ -150,7 +109,7 @@ START_TEST(open_errors) {
     tgc_err err = {{0}};
     ck_assert_ptr_null(tgc_tb_open("", &err));
     /* a regular file where the directory should be */
-    char *dir = make_tmpdir();
+    char *dir = test_tmpdir(NULL, "tgc_tb");
     char f[4096];
     snprintf(f, sizeof f, "%s/file", dir);
     FILE *fp = fopen(f, "w");
@@ -165,7 +124,7 @@ START_TEST(open_errors) {
     ck_assert_str_ne(tgc_tb_path(a), tgc_tb_path(b));
     tgc_tb_close(a, NULL);
     tgc_tb_close(b, NULL);
-    rm_tree(dir);
+    test_rm_tree(dir);
     free(dir);
 }
 END_TEST

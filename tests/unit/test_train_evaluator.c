@@ -5,13 +5,9 @@
 #include <string.h>
 
 #include "runtime/runner/hooks.h"
+#include "test_util.h"
 
-static tgc_cfg *parse(const char *yaml) {
-    tgc_err err;
-    tgc_cfg *c = tgc_cfg_parse(yaml, strlen(yaml), "t.yaml", &err);
-    ck_assert_msg(c != NULL, "%s", err.msg);
-    return c;
-}
+static tgc_cfg *parse(const char *yaml) { return test_cfg_parse(yaml, "t.yaml"); }
 
 START_TEST(rank_ties_and_nan) {
     const float row[5] = {0.5f, 2.0f, 2.0f, -1.0f, 2.0f};

@@ -7,13 +7,9 @@
 #include <string.h>
 
 #include "runtime/runner/hooks.h"
+#include "test_util.h"
 
-static tgc_cfg *parse(const char *yaml) {
-    tgc_err err;
-    tgc_cfg *c = tgc_cfg_parse(yaml, strlen(yaml), "h.yaml", &err);
-    ck_assert_msg(c != NULL, "%s", err.msg);
-    return c;
-}
+static tgc_cfg *parse(const char *yaml) { return test_cfg_parse(yaml, "h.yaml"); }
 
 START_TEST(validation_schedule) {
     tgc_err err;

@@ -5,12 +5,9 @@
 #include <string.h>
 
 #include "runtime/data/data.h"
+#include "test_util.h"
 
-static char tmpdir[512];
-
-static void put_be32(uint8_t *p, uint32_t v) {
-    p[0] = (uint8_t)(v >> 24), p[1] = (uint8_t)(v >> 16), p[2] = (uint8_t)(v >> 8), p[3] = (uint8_t)v;
-}
+static char *tmpdir;
 
 static void write_bytes(const char *name, const uint8_t *d, size_t n) {
     char *path = tgc_asprintf("%s/%s", tmpdir, name);
@@ -23,12 +20,11 @@ static void write_bytes(const char *name, const uint8_t *d, size_t n) {
 
 /* 6 images of 2x2 whose pixels all equal their index; label i % 10. */
 static void make_mnist(void) {
-    snprintf(tmpdir, sizeof tmpdir, "%s/tests/train_indices_XXXXXX", TGC_BINARY_DIR);
-    ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+    tmpdir = test_tmpdir(TGC_BINARY_DIR "/tests", "train_indices");
     uint8_t im[16 + 24], lb[8 + 6];
-    put_be32(im, 0x803), put_be32(im + 4, 6), put_be32(im + 8, 2), put_be32(im + 12, 2);
+    test_put_be32(im, 0x803), test_put_be32(im + 4, 6), test_put_be32(im + 8, 2), test_put_be32(im + 12, 2);
     for (int i = 0; i < 24; i++) im[16 + i] = (uint8_t)(i / 4);
-    put_be32(lb, 0x801), put_be32(lb + 4, 6);
+    test_put_be32(lb, 0x801), test_put_be32(lb + 4, 6);
     for (int i = 0; i < 6; i++) lb[8 + i] = (uint8_t)((i * 3) % 10);
     write_bytes("train-images-idx3-ubyte", im, sizeof im);
     write_bytes("train-labels-idx1-ubyte", lb, sizeof lb);
@@ -91,9 +87,8 @@ START_TEST(indices_forms) {
     ck_assert_msg(strstr(err.msg, "selects no samples"), "%s", err.msg);
     ck_assert_ptr_null(open_with("abc", &err));
     ck_assert_msg(strstr(err.msg, "indices must be an integer or a list"), "%s", err.msg);
-    char *cmd = tgc_asprintf("rm -rf '%s'", tmpdir);
-    ck_assert_int_eq(system(cmd), 0);
-    free(cmd);
+    test_rm_tree(tmpdir);
+    free(tmpdir);
 }
 END_TEST
 
