@@ -306,4 +306,12 @@ tgc_cost tgc_graph_cost(const tgc_graph *g);
  */
 void tgc_graph_print(const tgc_graph *g, FILE *f);
 
+/* (Addition) Reads the text form back (ir/parse.c has the grammar): every `graph @NAME { ... }` of text,
+ * where NAME is one of names[0..n_names), into out[i] for names[i] (NULL where the text has none). Blank
+ * lines and // comment lines are skipped anywhere. Each op is checked as it is read (arity, attributes,
+ * result types against its shape rule); tgc_graph_verify checks the rest. Returns 0, or -1 with
+ * "FILE:LINE:COL: message" in err and every out[i] NULL. `file` names the text in messages. */
+int tgc_ir_parse(const char *text, size_t len, const char *file, const char *const *names, int n_names,
+                 tgc_graph **out, tgc_err *err);
+
 #endif
