@@ -557,8 +557,8 @@ static int parse_op(cur *c, pgraph *pg, int64_t first_id, const char *first_at) 
         if (gr < 0 || gr > INT32_MAX) return fail_at(c, gat, "group %lld is out of range", (long long)gr);
         po->op.group = (int)gr;
     }
+    const char *cat = (skip_ws(c), c->p);
     if (accept(c, '#')) {
-        const char *cat = c->p;
         char *text = rest_of_line(c);
         char *grads = NULL;
         if (!strncmp(text, "grad of ", 8)) {
