@@ -57,8 +57,10 @@ static int parse_args(int argc, char **argv, opt_opts *o) {
     }
     if (!o->input) return tgc_usage_error("opt", "opt: no input given (an IR file, or - for stdin)");
     if (o->n_passes && o->from) return tgc_usage_error("opt", "opt: --pass and --from do not go together");
-    if (o->n_disabled && !o->from) return tgc_usage_error("opt", "opt: --disable-pass applies to --from's pipeline");
-    if (o->dump && !o->n_passes && !o->from) return tgc_usage_error("opt", "opt: --dump-ir needs --pass or --from");
+    if (o->n_disabled && !o->from)
+        return tgc_usage_error("opt", "opt: --disable-pass applies to --from's pipeline");
+    if (o->dump && !o->n_passes && !o->from)
+        return tgc_usage_error("opt", "opt: --dump-ir needs --pass or --from");
     if (o->dump && strcmp(o->dump, "*")) {
         /* the pass must be one that runs */
         int runs = 0;

@@ -409,7 +409,8 @@ static int parse_decl(cur *c, pgraph *pg, int64_t id, pos at) {
         int which = -1;
         for (int i = 0; i < (int)TGC_ARRAY_LEN(inits); i++)
             if (word_is(w, n, inits[i].name)) which = i;
-        if (which < 0) return fail_at(c, w, "unknown init '%.*s' (const, normal, uniform, trunc_normal)", (int)n, w);
+        if (which < 0)
+            return fail_at(c, w, "unknown init '%.*s' (const, normal, uniform, trunc_normal)", (int)n, w);
         d->init.kind = inits[which].kind;
         double *args[4] = {&d->init.a, &d->init.b, &d->init.lo, &d->init.hi};
         if (expect(c, '(', "after the init's kind") < 0) return -1;
@@ -445,8 +446,8 @@ static int parse_attrs(cur *c, tgc_attrs *a, uint32_t bits, const char *opname) 
                 if (bits & tgc_attr_table[i].bit)
                     len += (size_t)snprintf(names + len, sizeof names - len, "%s%s", len ? ", " : "",
                                             tgc_attr_table[i].name);
-            return fail_at(c, w, "%s has no attribute '%s' (%s%s)", opname, row->name, len ? "its attributes: " : "",
-                           len ? names : "it has none");
+            return fail_at(c, w, "%s has no attribute '%s' (%s%s)", opname, row->name,
+                           len ? "its attributes: " : "", len ? names : "it has none");
         }
         if (seen[r]) return fail_at(c, w, "attribute '%s' is given twice", row->name);
         seen[r] = 1;
@@ -626,7 +627,8 @@ static int parse_line(cur *c, pgraph *pg) {
         }
         if (peek(c) == ':' || peek(c) == ',') return parse_op(c, pg, id, at);
         char b[64];
-        return fail_at(c, c->p, "expected '=' (a declaration) or ':' (an op's result), found %s", found(c, b, sizeof b));
+        return fail_at(c, c->p, "expected '=' (a declaration) or ':' (an op's result), found %s",
+                       found(c, b, sizeof b));
     }
     const char *save = c->p, *w;
     size_t n = word(c, &w);
@@ -697,7 +699,16 @@ typedef struct named {
     int v;
 } named;
 
-static int cmp_named(const void *a, const void *b) { return strcmp(((const named *)a)->name, ((const named *)b)->name); }
+/* By name, then value number: the first of equal names is the lowest number (tgc_graph_find's). */
+static int cmp_named(const void *a, const void *b) {
+    const named *x = a, *y = b;
+    int c = strcmp(x->name, y->name);
+    return c ? c : (x->v > y->v) - (x->v < y->v);
+}
+
+static int cmp_name_only(const void *a, const void *b) {
+    return strcmp(((const named *)a)->name, ((const named *)b)->name);
+}
 
 /* Matches the comment's "grad of A, grad of B" to the op's results: each name to the next result that
  * has its parameter's type (the printer lists them in result order). */
@@ -712,7 +723,8 @@ static int assign_grads(const ctx *x, tgc_graph *g, const pop *po, const tgc_op 
         size_t len = end ? (size_t)(end - s) : strlen(s);
         char *name = tgc_asprintf("%.*s", (int)len, s);
         named key = {name, -1};
-        const named *hit = n_idx ? bsearch(&key, idx, (size_t)n_idx, sizeof *idx, cmp_named) : NULL;
+        const named *hit = n_idx ? bsearch(&key, idx, (size_t)n_idx, sizeof *idx, cmp_name_only) : NULL;
+        while (hit && hit > idx && !strcmp(hit[-1].name, name)) hit--;
         if (!hit) {
             fail_pos(x, po->grads_at, "grad of '%s': graph @%s has no value of that name", name, g->name);
             free(name);
@@ -742,8 +754,8 @@ static tgc_graph *build(const ctx *x, pgraph *pg) {
     qsort(pg->defs, (size_t)pg->n_defs, sizeof *pg->defs, cmp_def);
     for (int i = 1; i < pg->n_defs; i++)
         if (pg->defs[i].id == pg->defs[i - 1].id) {
-            fail_pos(x, pg->defs[i].at, "value %%%lld is defined twice (first at line %d)", (long long)pg->defs[i].id,
-                     pg->defs[i - 1].at.line);
+            fail_pos(x, pg->defs[i].at, "value %%%lld is defined twice (first at line %d)",
+                     (long long)pg->defs[i].id, pg->defs[i - 1].at.line);
             return NULL;
         }
     tgc_graph *g = tgc_graph_new(pg->name);
@@ -801,8 +813,8 @@ static tgc_graph *build(const ctx *x, pgraph *pg) {
         for (int i = 0; i < pg->n_buckets; i++) {
             pbucket *pb = &pg->buckets[i];
             if (pb->index >= pg->n_buckets) {
-                fail_pos(x, pb->at, "bucket %lld: the graph's %d buckets are numbered 0 to %d", (long long)pb->index,
-                         pg->n_buckets, pg->n_buckets - 1);
+                fail_pos(x, pb->at, "bucket %lld: the graph's %d buckets are numbered 0 to %d",
+                         (long long)pb->index, pg->n_buckets, pg->n_buckets - 1);
                 goto fail;
             }
             tgc_bucket *bk = &g->buckets[pb->index];
@@ -858,8 +870,8 @@ static tgc_graph *build(const ctx *x, pgraph *pg) {
                 char a[200], b[200];
                 type_str(have, a, sizeof a);
                 type_str(&t[k], b, sizeof b);
-                fail_pos(x, pg->ops[i].out_at[k], "%s: result %d is declared %s, but the op gives %s", row->name, k,
-                         a, b);
+                fail_pos(x, pg->ops[i].out_at[k], "%s: result %d is declared %s, but the op gives %s", row->name,
+                         k, a, b);
                 goto fail;
             }
         }

@@ -117,7 +117,8 @@ int tgc_run_pipeline(tgc_module *m, const tgc_pipeline_opts *opts, tgc_err *err)
     for (int i = 0; i < n_only; i++)
         if (!tgc_pass_find(opts->only[i])) {
             pass_names(names, sizeof names, 0);
-            return tgc_fail(err, "--pass: unknown pass '%s' (passes: %s)", opts->only[i] ? opts->only[i] : "", names);
+            return tgc_fail(err, "--pass: unknown pass '%s' (passes: %s)", opts->only[i] ? opts->only[i] : "",
+                            names);
         }
     if (!n_only && opts && opts->from) {
         const tgc_pass *p = tgc_pass_find(opts->from);
