@@ -751,7 +751,7 @@ static int assign_grads(const ctx *x, tgc_graph *g, const pop *po, const tgc_op 
 }
 
 static tgc_graph *build(const ctx *x, pgraph *pg) {
-    qsort(pg->defs, (size_t)pg->n_defs, sizeof *pg->defs, cmp_def);
+    if (pg->n_defs > 1) qsort(pg->defs, (size_t)pg->n_defs, sizeof *pg->defs, cmp_def);
     for (int i = 1; i < pg->n_defs; i++)
         if (pg->defs[i].id == pg->defs[i - 1].id) {
             fail_pos(x, pg->defs[i].at, "value %%%lld is defined twice (first at line %d)",
