@@ -18,6 +18,7 @@ static const char overview[] =
     "  run PLAN         train with a compiled plan on Fashion-MNIST & co. (MMEngine's workflow)\n"
     "  train CONFIG     compile CONFIG in memory, then run it\n"
     "  bench PLAN       time the train and eval steps on synthetic data\n"
+    "  opt FILE         run passes on a module in the IR text form and print it (pass tests)\n"
     "  help COMMAND     usage of one command\n"
     "\n"
     "options:\n"
@@ -97,6 +98,24 @@ static const char bench_usage[] =
     "  --json       {\"train_img_per_s\": ..., \"eval_img_per_s\": ..., \"threads\": ..., medians ...}\n"
     "  --profile DIR  profile the timed train steps: DIR/rank0/trace.json, op_summary.txt/.json, memory\n";
 
+static const char opt_usage[] =
+    "usage: tgc opt FILE [--pass NAME]... [--from PASS [--disable-pass NAME]...] [--dump-ir[=PASS]]\n"
+    "               [-o OUT]\n"
+    "\n"
+    "Reads a module in the IR text form (graph @train and, optionally, graph @eval, as\n"
+    "`tgc compile --dump-ir=PASS` prints them; FILE - is stdin), verifies it, runs passes on it and prints\n"
+    "the result in the same form. Errors in the text name FILE:LINE:COL. The text form does not carry the\n"
+    "config: bucket caps are PyTorch DDP's defaults and the optimizer pass emits plain SGD.\n"
+    "\n"
+    "  --pass NAME            run pass NAME (repeatable; in the order given)\n"
+    "  --from PASS            run the pipeline from PASS to its end\n"
+    "  --disable-pass NAME    with --from: skip an optional pass (repeatable)\n"
+    "  --dump-ir[=PASS]       print the IR after every pass run (or after PASS), with compile's\n"
+    "                         \"// ----- after PASS -----\" headers, instead of the result\n"
+    "  -o, --output OUT       write to OUT instead of stdout\n"
+    "\n"
+    "With neither --pass nor --from the module is printed back as read.\n";
+
 int tgc_usage(const char *command, FILE *f) {
     if (!command) fputs(overview, f);
     else if (!strcmp(command, "compile")) fputs(compile_usage, f);
@@ -104,6 +123,7 @@ int tgc_usage(const char *command, FILE *f) {
     else if (!strcmp(command, "run")) fputs(run_usage, f);
     else if (!strcmp(command, "train")) fputs(train_usage, f);
     else if (!strcmp(command, "bench")) fputs(bench_usage, f);
+    else if (!strcmp(command, "opt")) fputs(opt_usage, f);
     else return -1;
     return 0;
 }
@@ -161,6 +181,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "run")) return tgc_cmd_run(argc - 1, argv + 1);
     if (!strcmp(cmd, "train")) return tgc_cmd_train(argc - 1, argv + 1);
     if (!strcmp(cmd, "bench")) return tgc_cmd_bench(argc - 1, argv + 1);
+    if (!strcmp(cmd, "opt")) return tgc_cmd_opt(argc - 1, argv + 1);
     if (cmd[0] == '-') return tgc_usage_error(NULL, "unknown option '%s'", cmd);
     return tgc_usage_error(NULL, "unknown command '%s'", cmd);
 }

@@ -67,34 +67,26 @@ int tgc_graph_find(const tgc_graph *g, const char *name) {
     return -1;
 }
 
-/* Copies attributes field by field into zeroed storage, so that struct padding and unused shape
- * dimensions are zero and two equal attribute sets are equal bytewise too. */
+/* Copies attributes field by field (ir/attrs.def) into zeroed storage, so that struct padding and unused
+ * shape dimensions are zero and two equal attribute sets are equal bytewise too. */
+#define ATTR_COPY_BOOL(to, from, n) (to) = (from)
+#define ATTR_COPY_I64(to, from, n) (to) = (from)
+#define ATTR_COPY_I64V(to, from, n) memcpy((to), (from), sizeof(int64_t) * (n))
+#define ATTR_COPY_F64(to, from, n) (to) = (from)
+/* an out-of-range rank is kept as is for shape inference to reject */
+#define ATTR_COPY_SHAPE(to, from, n)                                                                    \
+    do {                                                                                                \
+        (to).rank = (from).rank;                                                                        \
+        for (int i_ = 0; i_ < TGC_MAX_RANK; i_++)                                                       \
+            (to).d[i_] = ((from).rank >= 0 && i_ < (from).rank) ? (from).d[i_] : 0;                     \
+    } while (0)
+#define ATTR_COPY_DTYPE(to, from, n) (to) = (from)
+
 static void attrs_copy(tgc_attrs *dst, const tgc_attrs *src) {
     memset(dst, 0, sizeof *dst);
-    memcpy(dst->kernel, src->kernel, sizeof dst->kernel);
-    memcpy(dst->stride, src->stride, sizeof dst->stride);
-    memcpy(dst->pad, src->pad, sizeof dst->pad);
-    memcpy(dst->dilation, src->dilation, sizeof dst->dilation);
-    dst->groups = src->groups;
-    dst->axis = src->axis;
-    dst->trans_a = src->trans_a;
-    dst->trans_b = src->trans_b;
-    dst->ceil_mode = src->ceil_mode;
-    dst->count_include_pad = src->count_include_pad;
-    dst->nesterov = src->nesterov;
-    dst->eps = src->eps;
-    dst->momentum = src->momentum;
-    dst->alpha = src->alpha;
-    dst->label_smooth = src->label_smooth;
-    dst->weight_decay = src->weight_decay;
-    dst->beta1 = src->beta1;
-    dst->beta2 = src->beta2;
-    dst->dampening = src->dampening;
-    dst->shape.rank = src->shape.rank;
-    /* an out-of-range rank is kept as is for shape inference to reject */
-    for (int i = 0; i < TGC_MAX_RANK; i++)
-        dst->shape.d[i] = (src->shape.rank >= 0 && i < src->shape.rank) ? src->shape.d[i] : 0;
-    dst->dtype = src->dtype;
+#define TGC_ATTR(name, kind, n, bit, def, fmt) ATTR_COPY_##kind(dst->name, src->name, n);
+#include "ir/attrs.def"
+#undef TGC_ATTR
 }
 
 static void type_str(const tgc_type *t, char *buf, size_t n) {

@@ -65,16 +65,53 @@ enum {
 #define TGC_A_CONV (TGC_A_STRIDE | TGC_A_PAD | TGC_A_DILATION | TGC_A_GROUPS)
 #define TGC_A_POOL (TGC_A_KERNEL | TGC_A_STRIDE | TGC_A_PAD | TGC_A_CEIL)
 
-/* One struct for every op's attributes; an op reads only the fields its row's attrs bits name.
- * tgc_attrs_default() gives the neutral values (stride/dilation/groups 1, pads 0, ...). */
+/* One struct for every op's attributes, one field per row of ir/attrs.def; an op reads only the fields
+ * its row's attrs bits name. tgc_attrs_default() gives the rows' defaults (stride/dilation/groups 1,
+ * pads 0, ...). */
+#define TGC_ATTR_CTYPE_BOOL int
+#define TGC_ATTR_CTYPE_I64 int64_t
+#define TGC_ATTR_CTYPE_I64V int64_t
+#define TGC_ATTR_CTYPE_F64 double
+#define TGC_ATTR_CTYPE_SHAPE tgc_shape
+#define TGC_ATTR_CTYPE_DTYPE tgc_dtype
+#define TGC_ATTR_DIM_BOOL(n)
+#define TGC_ATTR_DIM_I64(n)
+#define TGC_ATTR_DIM_I64V(n) [n]
+#define TGC_ATTR_DIM_F64(n)
+#define TGC_ATTR_DIM_SHAPE(n)
+#define TGC_ATTR_DIM_DTYPE(n)
 typedef struct tgc_attrs {
-    int64_t kernel[2], stride[2], pad[4], dilation[2], groups;
-    int64_t axis;
-    int trans_a, trans_b, ceil_mode, count_include_pad, nesterov;
-    double eps, momentum, alpha, label_smooth, weight_decay, beta1, beta2, dampening;
-    tgc_shape shape;
-    tgc_dtype dtype;
+#define TGC_ATTR(name, kind, n, bit, def, fmt) TGC_ATTR_CTYPE_##kind name TGC_ATTR_DIM_##kind(n);
+#include "ir/attrs.def"
+#undef TGC_ATTR
 } tgc_attrs;
+
+/* The rows of ir/attrs.def as data (for readers of the text form and tests). */
+typedef enum tgc_attr_kind {
+    TGC_AK_BOOL,
+    TGC_AK_I64,
+    TGC_AK_I64V,
+    TGC_AK_F64,
+    TGC_AK_SHAPE,
+    TGC_AK_DTYPE,
+} tgc_attr_kind;
+
+enum {
+#define TGC_ATTR(name, kind, n, bit, def, fmt) TGC_ATTR_##name,
+#include "ir/attrs.def"
+#undef TGC_ATTR
+    TGC_ATTR_COUNT
+};
+
+typedef struct tgc_attr_info {
+    const char *name;
+    tgc_attr_kind kind;
+    int n;          /* elements of an I64V, else 1 */
+    uint32_t bit;   /* TGC_A_* */
+    size_t offset;  /* of the field in tgc_attrs */
+} tgc_attr_info;
+
+extern const tgc_attr_info tgc_attr_table[TGC_ATTR_COUNT];
 
 tgc_attrs tgc_attrs_default(void);
 
@@ -276,5 +313,13 @@ tgc_cost tgc_graph_cost(const tgc_graph *g);
  *   }
  */
 void tgc_graph_print(const tgc_graph *g, FILE *f);
+
+/* (Addition) Reads the text form back (ir/parse.c has the grammar): every `graph @NAME { ... }` of text,
+ * where NAME is one of names[0..n_names), into out[i] for names[i] (NULL where the text has none). Blank
+ * lines and // comment lines are skipped anywhere. Each op is checked as it is read (arity, attributes,
+ * result types against its shape rule); tgc_graph_verify checks the rest. Returns 0, or -1 with
+ * "FILE:LINE:COL: message" in err and every out[i] NULL. `file` names the text in messages. */
+int tgc_ir_parse(const char *text, size_t len, const char *file, const char *const *names, int n_names,
+                 tgc_graph **out, tgc_err *err);
 
 #endif

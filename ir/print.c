@@ -23,45 +23,42 @@ static void print_init(const tgc_init *in, FILE *f) {
     }
 }
 
-static void print_pair(FILE *f, const char *name, const int64_t *v, int n, int *first) {
-    fprintf(f, "%s%s=[", *first ? "" : ", ", name);
-    for (int i = 0; i < n; i++) fprintf(f, "%s%lld", i ? "," : "", (long long)v[i]);
-    fputc(']', f);
-    *first = 0;
-}
+/* One attribute's value, by kind (ir/attrs.def); fmt is the row's format. */
+#define ATTR_PRINT_BOOL(f, v, n, fmt) fprintf(f, fmt, (v))
+#define ATTR_PRINT_I64(f, v, n, fmt) fprintf(f, fmt, (long long)(v))
+#define ATTR_PRINT_I64V(f, v, n, fmt)                                                                   \
+    do {                                                                                                \
+        fputc('[', f);                                                                                  \
+        for (int i_ = 0; i_ < (n); i_++) {                                                              \
+            if (i_) fputc(',', f);                                                                      \
+            fprintf(f, fmt, (long long)(v)[i_]);                                                        \
+        }                                                                                               \
+        fputc(']', f);                                                                                  \
+    } while (0)
+#define ATTR_PRINT_F64(f, v, n, fmt) fprintf(f, fmt, (v))
+#define ATTR_PRINT_SHAPE(f, v, n, fmt)                                                                  \
+    do {                                                                                                \
+        char s_[160];                                                                                   \
+        tgc_shape_str(&(v), s_, sizeof s_);                                                             \
+        fprintf(f, fmt, s_);                                                                            \
+    } while (0)
+#define ATTR_PRINT_DTYPE(f, v, n, fmt) fprintf(f, fmt, tgc_dtype_name(v))
 
-#define SEP (first ? "" : ", ")
-
-/* The attributes the row names, in the bit order of TGC_A_*. */
+/* The attributes the row names, in the row order of ir/attrs.def: " {stride=[2,2], pad=[3,3,3,3]}". */
 static void print_attrs(const tgc_op *op, FILE *f) {
     uint32_t bits = tgc_op_table[op->code].attrs;
     const tgc_attrs *a = &op->attrs;
     if (!bits) return;
     int first = 1;
     fputs(" {", f);
-    if (bits & TGC_A_KERNEL) print_pair(f, "kernel", a->kernel, 2, &first);
-    if (bits & TGC_A_STRIDE) print_pair(f, "stride", a->stride, 2, &first);
-    if (bits & TGC_A_PAD) print_pair(f, "pad", a->pad, 4, &first);
-    if (bits & TGC_A_DILATION) print_pair(f, "dilation", a->dilation, 2, &first);
-    if (bits & TGC_A_GROUPS) fprintf(f, "%sgroups=%lld", SEP, (long long)a->groups), first = 0;
-    if (bits & TGC_A_CEIL) fprintf(f, "%sceil_mode=%d", SEP, a->ceil_mode), first = 0;
-    if (bits & TGC_A_COUNT_PAD) fprintf(f, "%scount_include_pad=%d", SEP, a->count_include_pad), first = 0;
-    if (bits & TGC_A_AXIS) fprintf(f, "%saxis=%lld", SEP, (long long)a->axis), first = 0;
-    if (bits & TGC_A_TRANS) fprintf(f, "%strans_a=%d, trans_b=%d", SEP, a->trans_a, a->trans_b), first = 0;
-    if (bits & TGC_A_EPS) fprintf(f, "%seps=%g", SEP, a->eps), first = 0;
-    if (bits & TGC_A_MOMENTUM) fprintf(f, "%smomentum=%g", SEP, a->momentum), first = 0;
-    if (bits & TGC_A_ALPHA) fprintf(f, "%salpha=%g", SEP, a->alpha), first = 0;
-    if (bits & TGC_A_SMOOTH) fprintf(f, "%slabel_smooth=%g", SEP, a->label_smooth), first = 0;
-    if (bits & TGC_A_WD) fprintf(f, "%sweight_decay=%g", SEP, a->weight_decay), first = 0;
-    if (bits & TGC_A_BETAS) fprintf(f, "%sbeta1=%g, beta2=%g", SEP, a->beta1, a->beta2), first = 0;
-    if (bits & TGC_A_DAMPENING) fprintf(f, "%sdampening=%g", SEP, a->dampening), first = 0;
-    if (bits & TGC_A_NESTEROV) fprintf(f, "%snesterov=%d", SEP, a->nesterov), first = 0;
-    if (bits & TGC_A_SHAPE) {
-        char s[160];
-        tgc_shape_str(&a->shape, s, sizeof s);
-        fprintf(f, "%sshape=%s", SEP, s), first = 0;
+#define TGC_ATTR(name, kind, n, bit, def, fmt)                                                          \
+    if (bits & (bit)) {                                                                                 \
+        fputs(first ? #name "=" : ", " #name "=", f);                                                   \
+        ATTR_PRINT_##kind(f, a->name, n, fmt);                                                          \
+        first = 0;                                                                                      \
     }
-    if (bits & TGC_A_DTYPE) fprintf(f, "%sdtype=%s", SEP, tgc_dtype_name(a->dtype)), first = 0;
+#include "ir/attrs.def"
+#undef TGC_ATTR
     fputc('}', f);
 }
 

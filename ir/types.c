@@ -1,5 +1,6 @@
 /* ir/types.c - dtypes, shapes, attribute defaults and the names of kinds, slabs and ops. */
 #include <stdio.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "ir/ir.h"
@@ -65,22 +66,28 @@ void tgc_shape_str(const tgc_shape *s, char *buf, size_t n) {
     if (len < n) snprintf(buf + len, n - len, "]");
 }
 
+/* Rows' defaults, by kind (I64V: every element). */
+#define ATTR_SET_BOOL(lv, n, def) (lv) = (def)
+#define ATTR_SET_I64(lv, n, def) (lv) = (def)
+#define ATTR_SET_I64V(lv, n, def) for (int i_ = 0; i_ < (n); i_++) (lv)[i_] = (def)
+#define ATTR_SET_F64(lv, n, def) (lv) = (def)
+#define ATTR_SET_SHAPE(lv, n, def) (lv) = (tgc_shape)def
+#define ATTR_SET_DTYPE(lv, n, def) (lv) = (def)
+
 tgc_attrs tgc_attrs_default(void) {
     tgc_attrs a;
     memset(&a, 0, sizeof a); /* padding too: attrs are compared and hashed */
-    a.kernel[0] = a.kernel[1] = 1;
-    a.stride[0] = a.stride[1] = 1;
-    a.dilation[0] = a.dilation[1] = 1;
-    a.groups = 1;
-    a.count_include_pad = 1;
-    a.eps = 1e-5;
-    a.momentum = 0.1;
-    a.alpha = 1.0;
-    a.beta1 = 0.9;
-    a.beta2 = 0.999;
-    a.dtype = TGC_F32;
+#define TGC_ATTR(name, kind, n, bit, def, fmt) ATTR_SET_##kind(a.name, n, def);
+#include "ir/attrs.def"
+#undef TGC_ATTR
     return a;
 }
+
+const tgc_attr_info tgc_attr_table[TGC_ATTR_COUNT] = {
+#define TGC_ATTR(name, kind, n, bit, def, fmt) {#name, TGC_AK_##kind, n, bit, offsetof(tgc_attrs, name)},
+#include "ir/attrs.def"
+#undef TGC_ATTR
+};
 
 const char *tgc_val_kind_name(tgc_val_kind k) {
     static const char *const names[] = {"temp", "input", "param", "buffer", "optstate"};

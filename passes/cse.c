@@ -4,27 +4,20 @@
 
 #include "passes/passes.h"
 
-/* Compares the attributes the op's row names, field by field (never padding or unused fields). */
+/* Compares the attributes the op's row names, field by field (ir/attrs.def; never padding or unused
+ * fields). */
+#define ATTR_EQ_BOOL(x, y, n) ((x) == (y))
+#define ATTR_EQ_I64(x, y, n) ((x) == (y))
+#define ATTR_EQ_I64V(x, y, n) (memcmp((x), (y), sizeof(int64_t) * (n)) == 0)
+#define ATTR_EQ_F64(x, y, n) ((x) == (y))
+#define ATTR_EQ_SHAPE(x, y, n) tgc_shape_eq(&(x), &(y))
+#define ATTR_EQ_DTYPE(x, y, n) ((x) == (y))
+
 static int attrs_equal(uint32_t bits, const tgc_attrs *a, const tgc_attrs *b) {
-    if ((bits & TGC_A_KERNEL) && memcmp(a->kernel, b->kernel, sizeof a->kernel)) return 0;
-    if ((bits & TGC_A_STRIDE) && memcmp(a->stride, b->stride, sizeof a->stride)) return 0;
-    if ((bits & TGC_A_PAD) && memcmp(a->pad, b->pad, sizeof a->pad)) return 0;
-    if ((bits & TGC_A_DILATION) && memcmp(a->dilation, b->dilation, sizeof a->dilation)) return 0;
-    if ((bits & TGC_A_GROUPS) && a->groups != b->groups) return 0;
-    if ((bits & TGC_A_CEIL) && a->ceil_mode != b->ceil_mode) return 0;
-    if ((bits & TGC_A_COUNT_PAD) && a->count_include_pad != b->count_include_pad) return 0;
-    if ((bits & TGC_A_AXIS) && a->axis != b->axis) return 0;
-    if ((bits & TGC_A_TRANS) && (a->trans_a != b->trans_a || a->trans_b != b->trans_b)) return 0;
-    if ((bits & TGC_A_EPS) && a->eps != b->eps) return 0;
-    if ((bits & TGC_A_MOMENTUM) && a->momentum != b->momentum) return 0;
-    if ((bits & TGC_A_ALPHA) && a->alpha != b->alpha) return 0;
-    if ((bits & TGC_A_SMOOTH) && a->label_smooth != b->label_smooth) return 0;
-    if ((bits & TGC_A_WD) && a->weight_decay != b->weight_decay) return 0;
-    if ((bits & TGC_A_BETAS) && (a->beta1 != b->beta1 || a->beta2 != b->beta2)) return 0;
-    if ((bits & TGC_A_DAMPENING) && a->dampening != b->dampening) return 0;
-    if ((bits & TGC_A_NESTEROV) && a->nesterov != b->nesterov) return 0;
-    if ((bits & TGC_A_SHAPE) && !tgc_shape_eq(&a->shape, &b->shape)) return 0;
-    if ((bits & TGC_A_DTYPE) && a->dtype != b->dtype) return 0;
+#define TGC_ATTR(name, kind, n, bit, def, fmt)                                                          \
+    if ((bits & (bit)) && !ATTR_EQ_##kind(a->name, b->name, n)) return 0;
+#include "ir/attrs.def"
+#undef TGC_ATTR
     return 1;
 }
 

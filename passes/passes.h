@@ -38,6 +38,15 @@ void tgc_module_free(tgc_module *m); /* frees the graphs; m itself is the caller
  * m->eval_logits with it. Passes that remove ops or add state call it. */
 void tgc_module_compact(tgc_module *m, tgc_graph *g);
 
+/* (Addition) Reads a module from the IR text form (passes/module_read.c): graph @train and, optionally,
+ * graph @eval, as --dump-ir prints them after a pass (tgc_ir_parse; errors are "FILE:LINE:COL: ...").
+ * The text form does not carry the module's settings, so: the loss is train's first 0-D f32 output and
+ * the logits eval's first 2-D f32 output (else each graph's first output), the batches the first
+ * dimension of each graph's "inputs", the bucket caps PyTorch DDP's defaults (25 MiB, the first 1 MiB)
+ * and the optimizer plain SGD (lr 0.01, no momentum or decay), which only matters to the optimizer pass.
+ * The module is not verified (tgc_pass_verify). */
+int tgc_module_parse(const char *text, size_t len, const char *file, tgc_module *m, tgc_err *err);
+
 typedef struct tgc_pass {
     const char *name;    /* as used by --dump-ir=NAME and --disable-pass NAME */
     const char *summary; /* one line */
@@ -57,6 +66,12 @@ typedef struct tgc_pipeline_opts {
     FILE *dump_to;           /* where dumps go (stdout) */
     const char *disabled[32];
     int n_disabled;
+    /* (Addition, for `tgc opt`) n_only > 0: run exactly the passes only[0..n_only), in that order
+     * (disabled[] does not apply); else from != NULL: run the pipeline from that pass on. Either way the
+     * module is taken as it is (no "build" dump). */
+    const char *const *only;
+    int n_only;
+    const char *from;
 } tgc_pipeline_opts;
 
 /* Runs the pipeline; a pass failing stops it with "pass NAME: ..." in err. Dumps print

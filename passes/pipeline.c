@@ -113,14 +113,30 @@ int tgc_run_pipeline(tgc_module *m, const tgc_pipeline_opts *opts, tgc_err *err)
                             p->name, names);
         }
     }
+    int n_only = opts && opts->only && opts->n_only > 0 ? opts->n_only : 0, first = 0;
+    for (int i = 0; i < n_only; i++)
+        if (!tgc_pass_find(opts->only[i])) {
+            pass_names(names, sizeof names, 0);
+            return tgc_fail(err, "--pass: unknown pass '%s' (passes: %s)", opts->only[i] ? opts->only[i] : "",
+                            names);
+        }
+    if (!n_only && opts && opts->from) {
+        const tgc_pass *p = tgc_pass_find(opts->from);
+        if (!p) {
+            pass_names(names, sizeof names, 0);
+            return tgc_fail(err, "--from: unknown pass '%s' (passes: %s)", opts->from, names);
+        }
+        first = (int)(p - tgc_passes_table);
+    }
     if (!m || !m->train) return tgc_fail(err, "pipeline: the module has no train graph");
 
     int dump_all = dump_after && strcmp(dump_after, "*") == 0;
-    if (dump_all || (dump_after && strcmp(dump_after, "build") == 0)) dump(m, "build", out);
+    int partial = n_only || (opts && opts->from);
+    if (!partial && (dump_all || (dump_after && strcmp(dump_after, "build") == 0))) dump(m, "build", out);
 
-    for (int i = 0; i < tgc_passes_table_len; i++) {
-        const tgc_pass *p = &tgc_passes_table[i];
-        if (is_disabled(opts, p->name)) continue;
+    for (int i = n_only ? 0 : first; i < (n_only ? n_only : tgc_passes_table_len); i++) {
+        const tgc_pass *p = n_only ? tgc_pass_find(opts->only[i]) : &tgc_passes_table[i];
+        if (!n_only && is_disabled(opts, p->name)) continue;
         if (p->run(m, err) < 0) return tgc_err_prefix(err, "pass %s", p->name);
         /* every pass must leave valid graphs; catching a broken one here names the pass at fault */
         if (p->run != tgc_pass_verify && tgc_pass_verify(m, err) < 0)

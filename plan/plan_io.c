@@ -108,27 +108,20 @@ static void write_tensors(const tgc_plan *p, tgc_buf *b) {
     }
 }
 
-/* The attributes the op's row names, in bit order: what the op reads is exactly what is stored. */
+/* The attributes the op's row names, in the row order of ir/attrs.def: what the op reads is exactly what
+ * is stored. By kind: BOOL u8, I64 i64, I64V n x i64, F64 f64, SHAPE u8 rank + dims, DTYPE u8. */
+#define ATTR_WRITE_BOOL(b, v, n) tgc_buf_u8(b, (uint8_t)(v))
+#define ATTR_WRITE_I64(b, v, n) tgc_buf_i64(b, (v))
+#define ATTR_WRITE_I64V(b, v, n) for (int i_ = 0; i_ < (n); i_++) tgc_buf_i64(b, (v)[i_])
+#define ATTR_WRITE_F64(b, v, n) tgc_buf_f64(b, (v))
+#define ATTR_WRITE_SHAPE(b, v, n) write_shape(b, &(v))
+#define ATTR_WRITE_DTYPE(b, v, n) tgc_buf_u8(b, (uint8_t)(v))
+
 static void write_attrs(tgc_buf *b, uint32_t bits, const tgc_attrs *a) {
-    if (bits & TGC_A_KERNEL) for (int i = 0; i < 2; i++) tgc_buf_i64(b, a->kernel[i]);
-    if (bits & TGC_A_STRIDE) for (int i = 0; i < 2; i++) tgc_buf_i64(b, a->stride[i]);
-    if (bits & TGC_A_PAD) for (int i = 0; i < 4; i++) tgc_buf_i64(b, a->pad[i]);
-    if (bits & TGC_A_DILATION) for (int i = 0; i < 2; i++) tgc_buf_i64(b, a->dilation[i]);
-    if (bits & TGC_A_GROUPS) tgc_buf_i64(b, a->groups);
-    if (bits & TGC_A_CEIL) tgc_buf_u8(b, (uint8_t)a->ceil_mode);
-    if (bits & TGC_A_COUNT_PAD) tgc_buf_u8(b, (uint8_t)a->count_include_pad);
-    if (bits & TGC_A_AXIS) tgc_buf_i64(b, a->axis);
-    if (bits & TGC_A_TRANS) tgc_buf_u8(b, (uint8_t)a->trans_a), tgc_buf_u8(b, (uint8_t)a->trans_b);
-    if (bits & TGC_A_EPS) tgc_buf_f64(b, a->eps);
-    if (bits & TGC_A_MOMENTUM) tgc_buf_f64(b, a->momentum);
-    if (bits & TGC_A_ALPHA) tgc_buf_f64(b, a->alpha);
-    if (bits & TGC_A_SMOOTH) tgc_buf_f64(b, a->label_smooth);
-    if (bits & TGC_A_WD) tgc_buf_f64(b, a->weight_decay);
-    if (bits & TGC_A_BETAS) tgc_buf_f64(b, a->beta1), tgc_buf_f64(b, a->beta2);
-    if (bits & TGC_A_DAMPENING) tgc_buf_f64(b, a->dampening);
-    if (bits & TGC_A_NESTEROV) tgc_buf_u8(b, (uint8_t)a->nesterov);
-    if (bits & TGC_A_SHAPE) write_shape(b, &a->shape);
-    if (bits & TGC_A_DTYPE) tgc_buf_u8(b, (uint8_t)a->dtype);
+#define TGC_ATTR(name, kind, n, bit, def, fmt)                                                          \
+    if (bits & (bit)) ATTR_WRITE_##kind(b, a->name, n);
+#include "ir/attrs.def"
+#undef TGC_ATTR
 }
 
 static void write_ints(tgc_buf *b, int n, const int *v) {
@@ -412,34 +405,27 @@ static int read_tensors(rd *d, tgc_plan *p) {
     return 0;
 }
 
+/* As write_attrs; the fields an op does not read keep their defaults. */
+#define ATTR_READ_BOOL(d, v, n, what) (v) = tgc_rd_u8(&(d)->r)
+#define ATTR_READ_I64(d, v, n, what) (v) = tgc_rd_i64(&(d)->r)
+#define ATTR_READ_I64V(d, v, n, what) for (int i_ = 0; i_ < (n); i_++) (v)[i_] = tgc_rd_i64(&(d)->r)
+#define ATTR_READ_F64(d, v, n, what) (v) = tgc_rd_f64(&(d)->r)
+#define ATTR_READ_SHAPE(d, v, n, what)                                                                  \
+    if (rd_shape(d, &(v), "attribute " what) < 0) return -1
+#define ATTR_READ_DTYPE(d, v, n, what)                                                                  \
+    do {                                                                                                \
+        uint8_t dt_ = tgc_rd_u8(&(d)->r);                                                               \
+        if (!(d)->r.failed && dt_ >= TGC_DTYPE_COUNT) return bad(d, "attribute " what " %u is unknown", dt_); \
+        (v) = dt_;                                                                                      \
+    } while (0)
+
 static int read_attrs(rd *d, uint32_t bits, tgc_attrs *a) {
     *a = tgc_attrs_default();
-    tgc_reader *r = &d->r;
-    if (bits & TGC_A_KERNEL) for (int i = 0; i < 2; i++) a->kernel[i] = tgc_rd_i64(r);
-    if (bits & TGC_A_STRIDE) for (int i = 0; i < 2; i++) a->stride[i] = tgc_rd_i64(r);
-    if (bits & TGC_A_PAD) for (int i = 0; i < 4; i++) a->pad[i] = tgc_rd_i64(r);
-    if (bits & TGC_A_DILATION) for (int i = 0; i < 2; i++) a->dilation[i] = tgc_rd_i64(r);
-    if (bits & TGC_A_GROUPS) a->groups = tgc_rd_i64(r);
-    if (bits & TGC_A_CEIL) a->ceil_mode = tgc_rd_u8(r);
-    if (bits & TGC_A_COUNT_PAD) a->count_include_pad = tgc_rd_u8(r);
-    if (bits & TGC_A_AXIS) a->axis = tgc_rd_i64(r);
-    if (bits & TGC_A_TRANS) a->trans_a = tgc_rd_u8(r), a->trans_b = tgc_rd_u8(r);
-    if (bits & TGC_A_EPS) a->eps = tgc_rd_f64(r);
-    if (bits & TGC_A_MOMENTUM) a->momentum = tgc_rd_f64(r);
-    if (bits & TGC_A_ALPHA) a->alpha = tgc_rd_f64(r);
-    if (bits & TGC_A_SMOOTH) a->label_smooth = tgc_rd_f64(r);
-    if (bits & TGC_A_WD) a->weight_decay = tgc_rd_f64(r);
-    if (bits & TGC_A_BETAS) a->beta1 = tgc_rd_f64(r), a->beta2 = tgc_rd_f64(r);
-    if (bits & TGC_A_DAMPENING) a->dampening = tgc_rd_f64(r);
-    if (bits & TGC_A_NESTEROV) a->nesterov = tgc_rd_u8(r);
-    if (bits & TGC_A_SHAPE)
-        if (rd_shape(d, &a->shape, "attribute shape") < 0) return -1;
-    if (bits & TGC_A_DTYPE) {
-        uint8_t dt = tgc_rd_u8(r);
-        if (!r->failed && dt >= TGC_DTYPE_COUNT) return bad(d, "attribute dtype %u is unknown", dt);
-        a->dtype = dt;
-    }
-    if (r->failed) return bad(d, "truncated in attributes");
+#define TGC_ATTR(name, kind, n, bit, def, fmt)                                                          \
+    if (bits & (bit)) ATTR_READ_##kind(d, a->name, n, #name);
+#include "ir/attrs.def"
+#undef TGC_ATTR
+    if (d->r.failed) return bad(d, "truncated in attributes");
     return 0;
 }
 

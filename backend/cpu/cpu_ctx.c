@@ -18,40 +18,54 @@ static const struct {
 #undef TGC_OP
 };
 
-static const cpu_kernel_fn kernels[TGC_OP_COUNT] = {
-    [TGC_OP_CONV2D] = cpu_conv2d,
-    [TGC_OP_BIAS_ADD] = cpu_bias_add,
-    [TGC_OP_BN_TRAIN] = cpu_bn_train,
-    [TGC_OP_BN_EVAL] = cpu_bn_eval,
-    [TGC_OP_RELU] = cpu_eltwise,
-    [TGC_OP_TANH] = cpu_eltwise,
-    [TGC_OP_ADD] = cpu_add,
-    [TGC_OP_SCALE] = cpu_scale,
-    [TGC_OP_MAX_POOL2D] = cpu_max_pool,
-    [TGC_OP_AVG_POOL2D] = cpu_avg_pool,
-    [TGC_OP_GLOBAL_AVG_POOL] = cpu_gap,
-    [TGC_OP_MATMUL] = cpu_matmul,
-    [TGC_OP_RESHAPE] = cpu_reshape,
-    [TGC_OP_CAST] = cpu_cast,
-    [TGC_OP_SOFTMAX_CE] = cpu_softmax_ce,
-    [TGC_OP_FILL] = cpu_fill,
-    [TGC_OP_CONV2D_BWD_DATA] = cpu_conv2d_bwd_data,
-    [TGC_OP_CONV2D_BWD_FILTER] = cpu_conv2d_bwd_filter,
-    [TGC_OP_BIAS_GRAD] = cpu_bias_grad,
-    [TGC_OP_BN_BWD] = cpu_bn_bwd,
-    [TGC_OP_RELU_BWD] = cpu_eltwise_bwd,
-    [TGC_OP_TANH_BWD] = cpu_eltwise_bwd,
-    [TGC_OP_MAX_POOL2D_BWD] = cpu_max_pool_bwd,
-    [TGC_OP_AVG_POOL2D_BWD] = cpu_avg_pool_bwd,
-    [TGC_OP_GLOBAL_AVG_POOL_BWD] = cpu_gap_bwd,
-    [TGC_OP_SOFTMAX_CE_BWD] = cpu_softmax_ce_bwd,
-    [TGC_OP_SGD_UPDATE] = cpu_sgd,
-    [TGC_OP_SGD_MOMENTUM_UPDATE] = cpu_sgd_momentum,
-    [TGC_OP_ADAMW_UPDATE] = cpu_adamw,
-    [TGC_OP_BN_TRAIN_RELU] = cpu_bn_train,
-    [TGC_OP_BN_RELU_BWD] = cpu_bn_bwd,
-    [TGC_OP_FOLD_CONV_BN] = cpu_fold_conv_bn,
+/* The CPU kernel of every op of ir/ops.def, by the op's enum name: CPU_KERNEL_<OP> is the function, or
+ * CPU_UNSUPPORTED for an op this device does not run. The table below is generated from ops.def, so an op
+ * added there without a line here does not compile ('CPU_KERNEL_<OP>' undeclared): every op's CPU kernel
+ * is a decision made at build time, never a hole found at run time. */
+#define CPU_UNSUPPORTED NULL
+#define CPU_KERNEL_CONV2D cpu_conv2d
+#define CPU_KERNEL_BIAS_ADD cpu_bias_add
+#define CPU_KERNEL_BN_TRAIN cpu_bn_train
+#define CPU_KERNEL_BN_EVAL cpu_bn_eval
+#define CPU_KERNEL_RELU cpu_eltwise
+#define CPU_KERNEL_TANH cpu_eltwise
+#define CPU_KERNEL_ADD cpu_add
+#define CPU_KERNEL_SCALE cpu_scale
+#define CPU_KERNEL_MAX_POOL2D cpu_max_pool
+#define CPU_KERNEL_AVG_POOL2D cpu_avg_pool
+#define CPU_KERNEL_GLOBAL_AVG_POOL cpu_gap
+#define CPU_KERNEL_MATMUL cpu_matmul
+#define CPU_KERNEL_RESHAPE cpu_reshape
+#define CPU_KERNEL_CAST cpu_cast
+#define CPU_KERNEL_SOFTMAX_CE cpu_softmax_ce
+#define CPU_KERNEL_FILL cpu_fill
+#define CPU_KERNEL_CONV2D_BWD_DATA cpu_conv2d_bwd_data
+#define CPU_KERNEL_CONV2D_BWD_FILTER cpu_conv2d_bwd_filter
+#define CPU_KERNEL_BIAS_GRAD cpu_bias_grad
+#define CPU_KERNEL_BN_BWD cpu_bn_bwd
+#define CPU_KERNEL_RELU_BWD cpu_eltwise_bwd
+#define CPU_KERNEL_TANH_BWD cpu_eltwise_bwd
+#define CPU_KERNEL_MAX_POOL2D_BWD cpu_max_pool_bwd
+#define CPU_KERNEL_AVG_POOL2D_BWD cpu_avg_pool_bwd
+#define CPU_KERNEL_GLOBAL_AVG_POOL_BWD cpu_gap_bwd
+#define CPU_KERNEL_SOFTMAX_CE_BWD cpu_softmax_ce_bwd
+#define CPU_KERNEL_SGD_UPDATE cpu_sgd
+#define CPU_KERNEL_SGD_MOMENTUM_UPDATE cpu_sgd_momentum
+#define CPU_KERNEL_ADAMW_UPDATE cpu_adamw
+#define CPU_KERNEL_BN_TRAIN_RELU cpu_bn_train
+#define CPU_KERNEL_BN_RELU_BWD cpu_bn_bwd
+#define CPU_KERNEL_FOLD_CONV_BN cpu_fold_conv_bn
+
+/* One row per op, in ops.def's (the opcode's) order. */
+static const cpu_kernel_fn kernels[] = {
+#define TGC_OP(E, name, n_in, n_out, attrs, mutates, flags) CPU_KERNEL_##E,
+#include "ir/ops.def"
+#undef TGC_OP
 };
+_Static_assert(sizeof kernels / sizeof kernels[0] == TGC_OP_COUNT,
+               "backend/cpu: the kernel table needs exactly one row per op of ir/ops.def");
+
+int tgc_cpu_supports_op(tgc_opcode code) { return (unsigned)code < TGC_OP_COUNT && kernels[code] != NULL; }
 
 tgc_cpu *tgc_cpu_new(int n_threads, int deterministic, tgc_err *err) {
     tgc_cpu *c = tgc_calloc(1, sizeof *c);
@@ -89,8 +103,8 @@ int tgc_cpu_cache_size(const tgc_cpu *c) { return c->n_cache; }
 int tgc_cpu_exec(tgc_cpu *c, tgc_opcode code, const tgc_attrs *a, int n_in, const tgc_type *in_t,
                  void *const *in, int n_out, const tgc_type *out_t, void *const *out, tgc_err *err) {
     if (!c) return tgc_fail(err, "cpu backend: no context");
-    if ((unsigned)code >= TGC_OP_COUNT || !kernels[code])
-        return tgc_fail(err, "cpu backend: unknown opcode %d", (int)code);
+    if ((unsigned)code >= TGC_OP_COUNT) return tgc_fail(err, "cpu backend: unknown opcode %d", (int)code);
+    if (!kernels[code]) return tgc_fail(err, "cpu backend: %s is not supported on the CPU", op_rows[code].name);
     const char *name = op_rows[code].name;
     if (n_in != op_rows[code].n_in || n_out != op_rows[code].n_out)
         return tgc_fail(err, "cpu backend: %s: expected %d operands and %d results, got %d and %d", name,

@@ -52,6 +52,10 @@ void tgc_cpu_free(tgc_cpu *c); /* NULL is fine */
 int tgc_cpu_exec(tgc_cpu *c, tgc_opcode code, const tgc_attrs *a, int n_in, const tgc_type *in_t,
                  void *const *in, int n_out, const tgc_type *out_t, void *const *out, tgc_err *err);
 
+/* Whether the CPU backend has a kernel for the op (backend/cpu/cpu_ctx.c's table, which names a kernel
+ * or CPU_UNSUPPORTED for every op of ir/ops.def at build time). 0 for an opcode out of range. */
+int tgc_cpu_supports_op(tgc_opcode code);
+
 /* ---- fusion groups -------------------------------------------------------------------------------
  * Instructions that a plan marks as one group (tgc_instr.group, consecutive) can run as one kernel:
  *   elementwise groups (bias_add, add, scale, relu, tanh, relu_bwd, tanh_bwd, cast; one element count):

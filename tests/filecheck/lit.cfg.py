@@ -12,7 +12,7 @@ exec(open(site).read(), site_vars)
 
 config.name = "tgc"
 config.test_format = lit.formats.ShTest(execute_external=False)
-config.suffixes = [".yaml", ".test"]
+config.suffixes = [".yaml", ".test", ".ir"]
 config.excludes = ["Inputs"]
 config.test_source_root = os.path.dirname(__file__)
 config.test_exec_root = os.path.join(os.path.dirname(site), "filecheck-out")

@@ -1,7 +1,7 @@
 /* tests/unit/test_backend_cpu_dense.c - matmul (all four trans combinations), softmax cross-entropy with
  * label smoothing, relu/tanh, bias_add/bias_grad, global_avg_pool: forward against naive loops and
  * gradients by finite differences; add, scale, fill, cast, reshape by value; thread-count independence of
- * the own reductions; bad operands refused with a message. */
+ * the own reductions; every op has a kernel; bad operands refused with a message. */
 #include "tests/unit/test_backend_cpu_util.h"
 
 static tgc_cpu *new_cpu(int threads) {
@@ -311,6 +311,16 @@ START_TEST(own_reductions_thread_independent) {
 }
 END_TEST
 
+/* The CPU executor is the reference interpreter of every instruction (the design brief): its kernel
+ * table, whose rows the build checks against ir/ops.def, marks no op unsupported. */
+START_TEST(every_op_supported) {
+    for (int op = 0; op < TGC_OP_COUNT; op++)
+        ck_assert_msg(tgc_cpu_supports_op((tgc_opcode)op), "op %d has no CPU kernel", op);
+    ck_assert_int_eq(tgc_cpu_supports_op(TGC_OP_COUNT), 0);
+    ck_assert_int_eq(tgc_cpu_supports_op((tgc_opcode)-1), 0);
+}
+END_TEST
+
 START_TEST(bad_calls_refused) {
     tgc_cpu *c = new_cpu(1);
     tgc_attrs a = tgc_attrs_default();
@@ -369,6 +379,7 @@ int main(void) {
     tcase_add_test(tc, add_scale_fill_reshape);
     tcase_add_test(tc, cast_round_to_nearest_even);
     tcase_add_test(tc, own_reductions_thread_independent);
+    tcase_add_test(tc, every_op_supported);
     tcase_add_test(tc, bad_calls_refused);
     tcase_add_test(tc, elementwise_in_place);
     suite_add_tcase(s, tc);
