@@ -49,9 +49,9 @@ static const char *mib(uint64_t b, char *buf, size_t n) {
     return buf;
 }
 
-/* Bytes one device holds for the plan: the arena and every slab. */
+/* Bytes one device holds for the plan: the arena, every slab and the target's workspace. */
 static uint64_t device_bytes(const tgc_plan *p) {
-    uint64_t total = 0;
+    uint64_t total = p->target.workspace_bytes;
     for (int s = TGC_SLAB_ARENA; s < TGC_SLAB_COUNT; s++) total += p->slab_bytes[s];
     return total;
 }
@@ -103,6 +103,13 @@ static tgc_plan *compile_plan(const compile_opts *o, const char *extra, int quie
         tgc_cfg_free(cfg);
         return NULL;
     }
+    m.target = tgc_target_find(o->target);
+    if (!m.target) {
+        tgc_fail(err, "unknown target '%s' (cpu or cuda)", o->target);
+        tgc_module_free(&m);
+        tgc_cfg_free(cfg);
+        return NULL;
+    }
     tgc_pipeline_opts po;
     memset(&po, 0, sizeof po);
     po.dump_after = quiet ? NULL : o->dump;
@@ -116,8 +123,6 @@ static tgc_plan *compile_plan(const compile_opts *o, const char *extra, int quie
     tgc_module_free(&m);
     tgc_cfg_free(cfg);
     if (!p) return NULL;
-    free(p->target);
-    p->target = tgc_strdup(o->target);
     if (tgc_plan_validate(p, err) < 0) {
         tgc_err_prefix(err, "internal error: the compiled plan is invalid");
         tgc_plan_free(p);
@@ -218,7 +223,7 @@ static int parse_args(int argc, char **argv, compile_opts *o) {
         } else if (!strcmp(a, "--print-config")) {
             o->print_config = 1;
         } else if ((r = tgc_opt_value("--target", argc, argv, &i, &val))) {
-            if (r < 0 || (strcmp(val, "cpu") && strcmp(val, "cuda")))
+            if (r < 0 || !tgc_target_find(val))
                 return tgc_usage_error("compile", "compile: --target must be cpu or cuda");
             o->target = val;
         } else if ((r = tgc_opt_value("--memory-limit", argc, argv, &i, &val))) {
@@ -286,11 +291,12 @@ int tgc_cmd_compile(int argc, char **argv) {
     return rc;
 }
 
-tgc_plan *tgc_compile_config(const char *config, const char *const *options, int n_options, tgc_err *err) {
+tgc_plan *tgc_compile_config(const char *config, const char *target, const char *const *options, int n_options,
+                             tgc_err *err) {
     compile_opts o;
     memset(&o, 0, sizeof o);
     o.config = config;
-    o.target = "cpu";
+    o.target = target;
     if (n_options > MAX_OPTIONS) {
         tgc_fail(err, "more than %d --cfg-options", MAX_OPTIONS);
         return NULL;

@@ -3,8 +3,8 @@
  * Each program is rebuilt as a temporary IR graph (state and inputs as graph values, every instruction
  * re-emitted through the op table so its result types are inferred again and compared with the tensor
  * table), verified with tgc_graph_verify, and its placements checked by the same placement checker the
- * compiler runs (tgc_pass_verify_plan): so a plan that loads has instructions the executors understand
- * and no two live tensors sharing memory.
+ * compiler runs (tgc_pass_verify_plan, with the plan's target alignment): so a plan that loads has
+ * instructions the executors understand and no two live tensors sharing memory.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -12,10 +12,19 @@
 #include "plan/plan.h"
 
 static int check_tensors(const tgc_plan *p, tgc_err *err) {
+    uint32_t align = p->target.alignment;
+    if (align == 0 || (align & (align - 1)))
+        return tgc_fail(err, "plan: target %s: alignment %u is not a power of two", p->target.name, align);
     for (int i = 0; i < p->n_tensors; i++) {
         const tgc_plan_tensor *t = &p->tensors[i];
         if (t->slab <= TGC_SLAB_NONE || t->slab >= TGC_SLAB_COUNT)
             return tgc_fail(err, "plan: tensor %d '%s' is not placed in a slab", i, t->name);
+        if (t->offset % align)
+            return tgc_fail(err, "plan: tensor %d '%s' at %s+%llu is not aligned to the target's %u bytes", i, t->name,
+                            tgc_slab_name(t->slab), (unsigned long long)t->offset, align);
+        if (t->grad_of < -1 || t->grad_of >= p->n_tensors)
+            return tgc_fail(err, "plan: tensor %d '%s': grad_of %d is outside the %d-entry tensor table", i, t->name,
+                            t->grad_of, p->n_tensors);
         if (t->offset > p->slab_bytes[t->slab] || t->bytes > p->slab_bytes[t->slab] - t->offset)
             return tgc_fail(err, "plan: tensor %d '%s' [%llu, %llu) lies outside the %llu-byte %s slab", i, t->name,
                             (unsigned long long)t->offset, (unsigned long long)(t->offset + t->bytes),
@@ -41,7 +50,45 @@ static void drop_buckets(tgc_graph *g) {
     g->n_buckets = 0;
 }
 
+/* Every index a program holds lies in the tensor table and every opcode in the op table: the reader
+ * checks them in a file, and this makes a plan built or changed in memory as safe to validate. */
+static int check_indices(const tgc_plan *p, const tgc_program *pr, tgc_err *err) {
+    int nt = p->n_tensors;
+    for (int k = 0; k < pr->n_instr; k++) {
+        const tgc_instr *in = &pr->instr[k];
+        if ((unsigned)in->code >= TGC_OP_COUNT) return tgc_fail(err, "instruction %d has unknown opcode %d", k, (int)in->code);
+        const char *op = tgc_op_table[in->code].name;
+        if (in->n_in < 0 || in->n_in > TGC_MAX_IN || in->n_out < 0 || in->n_out > TGC_MAX_OUT)
+            return tgc_fail(err, "instruction %d (%s) has %d operands and %d results", k, op, in->n_in, in->n_out);
+        for (int j = 0; j < in->n_in; j++)
+            if (in->in[j] < 0 || in->in[j] >= nt)
+                return tgc_fail(err, "instruction %d (%s): operand %d is tensor %d, outside the %d-entry tensor table",
+                                k, op, j, in->in[j], nt);
+        for (int j = 0; j < in->n_out; j++)
+            if (in->out[j] < 0 || in->out[j] >= nt)
+                return tgc_fail(err, "instruction %d (%s): result %d is tensor %d, outside the %d-entry tensor table",
+                                k, op, j, in->out[j], nt);
+    }
+    const struct {
+        const char *what;
+        int n;
+        const int *v;
+    } lists[2] = {{"input", pr->n_inputs, pr->inputs}, {"output", pr->n_outputs, pr->outputs}};
+    for (int l = 0; l < 2; l++)
+        for (int i = 0; i < lists[l].n; i++)
+            if (lists[l].v[i] < 0 || lists[l].v[i] >= nt)
+                return tgc_fail(err, "%s %d is tensor %d, outside the %d-entry tensor table", lists[l].what, i,
+                                lists[l].v[i], nt);
+    for (int b = 0; b < pr->n_buckets; b++)
+        for (int j = 0; j < pr->buckets[b].n; j++)
+            if (pr->buckets[b].tensors[j] < 0 || pr->buckets[b].tensors[j] >= nt)
+                return tgc_fail(err, "bucket %d: entry %d is tensor %d, outside the %d-entry tensor table", b, j,
+                                pr->buckets[b].tensors[j], nt);
+    return 0;
+}
+
 static int validate_program(const tgc_plan *p, const tgc_program *pr, tgc_err *err) {
+    if (check_indices(p, pr, err) < 0) return tgc_err_prefix(err, "plan: program %s", pr->name);
     tgc_graph *g = tgc_graph_new(pr->name);
     int *vid = tgc_malloc(sizeof(int) * (size_t)(p->n_tensors ? p->n_tensors : 1));
     for (int t = 0; t < p->n_tensors; t++) vid[t] = -1;
@@ -143,7 +190,7 @@ static int validate_program(const tgc_plan *p, const tgc_program *pr, tgc_err *e
     }
     if (rc == 0) {
         g->mem.arena_bytes = p->slab_bytes[TGC_SLAB_ARENA];
-        tgc_module m = {.train = g};
+        tgc_module m = {.train = g, .target = &p->target};
         rc = tgc_pass_verify_plan(&m, err);
     }
     if (rc < 0) tgc_err_prefix(err, "plan: program %s", pr->name);
@@ -151,6 +198,16 @@ static int validate_program(const tgc_plan *p, const tgc_program *pr, tgc_err *e
     tgc_graph_free(g);
     free(vid);
     return rc;
+}
+
+int tgc_plan_check_target(const tgc_plan *p, const char *device, tgc_err *err) {
+    size_t n = strcspn(device, ":"); /* "cuda:1" runs plans for cuda */
+    if (strlen(p->target.name) == n && !strncmp(p->target.name, device, n)) return 0;
+    const tgc_cfg *f = p->config ? tgc_cfg_get(p->config, "filename") : NULL;
+    const char *config = f && f->kind == TGC_CFG_STR && f->s ? f->s : "CONFIG";
+    return tgc_fail(err, "the plan was compiled for target %s and cannot run on the %.*s device; recompile it for %.*s: "
+                    "`tgc compile %s --target %.*s`", p->target.name, (int)n, device, (int)n, device, config, (int)n,
+                    device);
 }
 
 int tgc_plan_validate(const tgc_plan *p, tgc_err *err) {
