@@ -145,11 +145,12 @@ static int fits_at(const compile_opts *o, int64_t b, uint64_t *need, tgc_err *er
 /* Reports whether the plan fits the limit and the largest train batch that would (binary search over
  * recompilations; the plan's memory grows with the batch). */
 static int report_limit(const compile_opts *o, const tgc_plan *p, tgc_err *err) {
-    char b1[32], b2[32], b3[32], b4[32];
-    uint64_t need = device_bytes(p);
-    fprintf(stderr, "memory limit %s: the plan needs %s per device (arena %s + slabs %s): %s\n",
+    char b1[32], b2[32], b3[32], b4[32], b5[48] = "";
+    uint64_t need = device_bytes(p), ws = p->target.workspace_bytes;
+    if (ws) snprintf(b5, sizeof b5, " + %s workspace", mib(ws, b1, sizeof b1));
+    fprintf(stderr, "memory limit %s: the plan needs %s per device (arena %s + slabs %s%s): %s\n",
             mib(o->limit, b1, sizeof b1), mib(need, b2, sizeof b2), mib(p->slab_bytes[TGC_SLAB_ARENA], b3, sizeof b3),
-            mib(need - p->slab_bytes[TGC_SLAB_ARENA], b4, sizeof b4), need <= o->limit ? "fits" : "does not fit");
+            mib(need - ws - p->slab_bytes[TGC_SLAB_ARENA], b4, sizeof b4), b5, need <= o->limit ? "fits" : "does not fit");
     const tgc_program *tr = tgc_plan_program(p, "train");
     if (!tr || tr->batch < 1) return 0;
     int64_t lo, hi; /* lo fits, hi does not */
