@@ -93,7 +93,9 @@ tgc_plan *tgc_plan_deserialize(const uint8_t *data, size_t len, const char *name
 int tgc_plan_save(const tgc_plan *p, const char *path, tgc_err *err);   /* atomic */
 tgc_plan *tgc_plan_load(const char *path, tgc_err *err);
 /* Structural checks of a loaded plan: indices in range, shapes consistent with op inference, placed
- * tensors inside their slabs, no two simultaneously live arena tensors overlapping. */
+ * tensors inside their slabs at multiples of the target's alignment, no two simultaneously live arena
+ * tensors overlapping, and fusion groups that every device can run as one kernel (elementwise: one
+ * element count, overlaps only in place; optimizer: one op and layout). Messages name the instruction. */
 int tgc_plan_validate(const tgc_plan *p, tgc_err *err);
 /* The run path's check that a plan may run on `device` ("cpu", "cuda", "cuda:N"): the plan's target must
  * be that device kind; the refusal says how to recompile (`tgc compile CONFIG --target KIND`). */
