@@ -119,8 +119,12 @@ int tgc_cmd_bench(int argc, char **argv) {
     tgc_plan *p = tgc_plan_load(o.plan, &err);
     int threads = tgc_default_threads();
     tgc_exec_opts xo = {threads, 0};
-    if (!p || tgc_plan_validate(p, &err) < 0 || !(x = tgc_exec_new(p, &xo, &err)) || tgc_exec_init_state(x, 0, &err) < 0)
+    if (!p || tgc_plan_validate(p, &err) < 0) goto fail;
+    if (tgc_plan_check_target(p, "cpu", &err) < 0) { /* the CPU executor runs only plans for the CPU */
+        tgc_err_prefix(&err, "%s", o.plan);
         goto fail;
+    }
+    if (!(x = tgc_exec_new(p, &xo, &err)) || tgc_exec_init_state(x, 0, &err) < 0) goto fail;
     const tgc_program *tr = tgc_plan_program(p, "train"), *ev = tgc_plan_program(p, "eval");
     int classes = 0, logits = tgc_exec_output(x, "eval");
     if (logits >= 0 && tgc_exec_tensor(x, logits)->type.shape.rank == 2)

@@ -49,9 +49,9 @@ static const char *mib(uint64_t b, char *buf, size_t n) {
     return buf;
 }
 
-/* Bytes one device holds for the plan: the arena and every slab. */
+/* Bytes one device holds for the plan: the arena, every slab and the target's workspace. */
 static uint64_t device_bytes(const tgc_plan *p) {
-    uint64_t total = 0;
+    uint64_t total = p->target.workspace_bytes;
     for (int s = TGC_SLAB_ARENA; s < TGC_SLAB_COUNT; s++) total += p->slab_bytes[s];
     return total;
 }
@@ -103,6 +103,13 @@ static tgc_plan *compile_plan(const compile_opts *o, const char *extra, int quie
         tgc_cfg_free(cfg);
         return NULL;
     }
+    m.target = tgc_target_find(o->target);
+    if (!m.target) {
+        tgc_fail(err, "unknown target '%s' (cpu or cuda)", o->target);
+        tgc_module_free(&m);
+        tgc_cfg_free(cfg);
+        return NULL;
+    }
     tgc_pipeline_opts po;
     memset(&po, 0, sizeof po);
     po.dump_after = quiet ? NULL : o->dump;
@@ -116,8 +123,6 @@ static tgc_plan *compile_plan(const compile_opts *o, const char *extra, int quie
     tgc_module_free(&m);
     tgc_cfg_free(cfg);
     if (!p) return NULL;
-    free(p->target);
-    p->target = tgc_strdup(o->target);
     if (tgc_plan_validate(p, err) < 0) {
         tgc_err_prefix(err, "internal error: the compiled plan is invalid");
         tgc_plan_free(p);
@@ -140,11 +145,12 @@ static int fits_at(const compile_opts *o, int64_t b, uint64_t *need, tgc_err *er
 /* Reports whether the plan fits the limit and the largest train batch that would (binary search over
  * recompilations; the plan's memory grows with the batch). */
 static int report_limit(const compile_opts *o, const tgc_plan *p, tgc_err *err) {
-    char b1[32], b2[32], b3[32], b4[32];
-    uint64_t need = device_bytes(p);
-    fprintf(stderr, "memory limit %s: the plan needs %s per device (arena %s + slabs %s): %s\n",
+    char b1[32], b2[32], b3[32], b4[32], b5[48] = "";
+    uint64_t need = device_bytes(p), ws = p->target.workspace_bytes;
+    if (ws) snprintf(b5, sizeof b5, " + %s workspace", mib(ws, b1, sizeof b1));
+    fprintf(stderr, "memory limit %s: the plan needs %s per device (arena %s + slabs %s%s): %s\n",
             mib(o->limit, b1, sizeof b1), mib(need, b2, sizeof b2), mib(p->slab_bytes[TGC_SLAB_ARENA], b3, sizeof b3),
-            mib(need - p->slab_bytes[TGC_SLAB_ARENA], b4, sizeof b4), need <= o->limit ? "fits" : "does not fit");
+            mib(need - ws - p->slab_bytes[TGC_SLAB_ARENA], b4, sizeof b4), b5, need <= o->limit ? "fits" : "does not fit");
     const tgc_program *tr = tgc_plan_program(p, "train");
     if (!tr || tr->batch < 1) return 0;
     int64_t lo, hi; /* lo fits, hi does not */
@@ -218,7 +224,7 @@ static int parse_args(int argc, char **argv, compile_opts *o) {
         } else if (!strcmp(a, "--print-config")) {
             o->print_config = 1;
         } else if ((r = tgc_opt_value("--target", argc, argv, &i, &val))) {
-            if (r < 0 || (strcmp(val, "cpu") && strcmp(val, "cuda")))
+            if (r < 0 || !tgc_target_find(val))
                 return tgc_usage_error("compile", "compile: --target must be cpu or cuda");
             o->target = val;
         } else if ((r = tgc_opt_value("--memory-limit", argc, argv, &i, &val))) {
@@ -286,11 +292,12 @@ int tgc_cmd_compile(int argc, char **argv) {
     return rc;
 }
 
-tgc_plan *tgc_compile_config(const char *config, const char *const *options, int n_options, tgc_err *err) {
+tgc_plan *tgc_compile_config(const char *config, const char *target, const char *const *options, int n_options,
+                             tgc_err *err) {
     compile_opts o;
     memset(&o, 0, sizeof o);
     o.config = config;
-    o.target = "cpu";
+    o.target = target;
     if (n_options > MAX_OPTIONS) {
         tgc_fail(err, "more than %d --cfg-options", MAX_OPTIONS);
         return NULL;

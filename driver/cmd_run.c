@@ -241,6 +241,10 @@ int tgc_run_execute(tgc_plan *p, tgc_run_args *a) {
     if (a->gpus && check_gpus(a->nproc) < 0) return TGC_EXIT_ERROR;
     if (check_device(a->device) < 0) return TGC_EXIT_ERROR;
     tgc_err err = {{0}};
+    if (tgc_plan_check_target(p, a->device, &err) < 0) { /* the executor runs only plans for its device */
+        fprintf(stderr, "tgc: %s: %s\n", a->input, err.msg);
+        return TGC_EXIT_ERROR;
+    }
     if ((a->no_pin_memory && set_loader_flag(p->config, "pin_memory", &err) < 0) ||
         (a->no_persistent_workers && set_loader_flag(p->config, "persistent_workers", &err) < 0)) {
         fprintf(stderr, "tgc: %s\n", err.msg);

@@ -27,7 +27,9 @@ int tgc_cmd_train(int argc, char **argv) {
         if (tgc_run_option_allowed(key)) runtime[nr++] = a->options[i];
         else graph[ng++] = a->options[i];
     }
-    tgc_plan *p = tgc_compile_config(a->input, graph, ng, &err);
+    /* for the device it will run on: --device cuda[:N] (or --gpus) compiles for cuda */
+    const char *target = strncmp(a->device, "cuda", 4) ? "cpu" : "cuda";
+    tgc_plan *p = tgc_compile_config(a->input, target, graph, ng, &err);
     free(graph);
     if (!p) {
         fprintf(stderr, "tgc: %s\n", err.msg);

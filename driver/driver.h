@@ -55,9 +55,10 @@ int tgc_launch_workers(tgc_run_args *a);
  * value is missing, 0 when argv[*i] is another argument (driver/args.c). */
 int tgc_opt_value(const char *name, int argc, char **argv, int *i, const char **val);
 
-/* Compiles a config in memory as `tgc compile` does (cmd_compile.c), through the serialized form so the
- * plan's checksum is the one a compiled plan.bin has. */
-tgc_plan *tgc_compile_config(const char *config, const char *const *options, int n_options, tgc_err *err);
+/* Compiles a config in memory for `target` ("cpu", "cuda") as `tgc compile` does (cmd_compile.c), through
+ * the serialized form so the plan's checksum is the one a compiled plan.bin has. */
+tgc_plan *tgc_compile_config(const char *config, const char *target, const char *const *options, int n_options,
+                             tgc_err *err);
 
 /* Usage text of one command (NULL: the overview) to f; returns 0, or -1 for an unknown command. */
 int tgc_usage(const char *command, FILE *f);

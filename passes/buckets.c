@@ -6,8 +6,8 @@
  * once its size reaches the limit (so a bucket may end one gradient past its cap, and a gradient larger
  * than the cap closes the bucket it joins). Caps count the gradients' own bytes, as DDP does.
  *
- * Layout: each gradient gets a slot in the GRAD slab of its size rounded up to 64 bytes (kernels and
- * collectives like aligned buffers); a bucket is its gradients' slots back to back, so the buckets tile
+ * Layout: each gradient gets a slot in the GRAD slab of its size rounded up to the target's alignment
+ * (passes/target.h; kernels and collectives like aligned buffers); a bucket is its gradients' slots back to back, so the buckets tile
  * the slab exactly and each is one collective over [offset, offset + bytes) with no copy. The padding at
  * the end of a slot is never written by kernels; the runtime zeroes the slab once, so reducing it is
  * harmless. Each bucket's collective can be issued right after `ready_op`, the op producing its last
@@ -18,9 +18,7 @@
 
 #include "passes/passes.h"
 
-#define ALIGN 64u
-
-static uint64_t align_up(uint64_t x) { return (x + ALIGN - 1) / ALIGN * ALIGN; }
+static uint64_t align_up(uint64_t x, uint64_t a) { return (x + a - 1) / a * a; }
 
 static uint64_t value_bytes(const tgc_value *v) {
     return (uint64_t)tgc_shape_numel(&v->type.shape) * tgc_dtype_size(v->type.dtype);
@@ -44,7 +42,7 @@ int tgc_pass_buckets(tgc_module *m, tgc_err *err) {
     tgc_graph *g = m->train;
     if (!g) return 0;
     free_buckets(g);
-    uint64_t first_cap = 0, cap = 0;
+    uint64_t first_cap = 0, cap = 0, align = tgc_module_target(m)->alignment;
     if (cap_bytes(m->first_bucket_mb, "first_bucket_mb", &first_cap, err) < 0 ||
         cap_bytes(m->bucket_cap_mb, "bucket_cap_mb", &cap, err) < 0)
         return -1;
@@ -95,7 +93,7 @@ int tgc_pass_buckets(tgc_module *m, tgc_err *err) {
             b->vals[k - i] = grads[k];
             v->slab = TGC_SLAB_GRAD;
             v->offset = off;
-            off = align_up(off + value_bytes(v));
+            off = align_up(off + value_bytes(v), align);
         }
         b->bytes = off - b->offset;
         b->ready_op = g->vals[grads[j - 1]].def_op;

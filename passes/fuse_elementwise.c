@@ -1,9 +1,9 @@
 /* passes/fuse_elementwise.c - groups chains of elementwise ops (bias_add, add, scale, relu, relu_bwd,
  * tanh_bwd, casts) so that a backend runs each group as one pass over memory.
  *
- * A group is a run of consecutive ops, each TGC_OPF_ELEMENTWISE (but tanh, see fusable) with one result
- * of the group's element count, each after the first reading a value produced inside the group; its ops
- * get one `group` id.
+ * A group is a run of consecutive ops, each TGC_OPF_ELEMENTWISE (tanh only where the target's fusion
+ * policy allows it, see fusable) with one result of the group's element count, each after the first
+ * reading a value produced inside the group; its ops get one `group` id.
  * The ops keep their meaning one by one (a backend that ignores groups is still correct); a backend that
  * honours them walks the output in cache-sized chunks and applies every op of the group to a chunk
  * before moving on, so a value produced and consumed inside the group stays in cache. The memory
@@ -20,11 +20,12 @@
 #include "passes/op_order.h"
 #include "passes/passes.h"
 
-/* tanh is left out: a transcendental whose vectorised code lives in the library kernel (oneDNN); in a
- * plain fused loop it costs far more than the pass over memory that fusing saves (LeNet-5 trained 2.4x
- * slower with it, bench/README.md). */
-static int fusable(const tgc_graph *g, const tgc_op *op) {
-    return !tgc_op_is_dead(op) && op->code != TGC_OP_TANH &&
+/* tanh joins a group only where the target says so (TGC_FUSE_TANH, passes/target.h): on the CPU it is a
+ * transcendental whose vectorised code lives in the library kernel (oneDNN), and in a plain fused loop
+ * it costs far more than the pass over memory that fusing saves (LeNet-5 trained 2.4x slower with it,
+ * bench/README.md); a generated CUDA kernel computes it in registers. */
+static int fusable(const tgc_graph *g, const tgc_op *op, uint32_t policy) {
+    return !tgc_op_is_dead(op) && (op->code != TGC_OP_TANH || (policy & TGC_FUSE_TANH)) &&
            (tgc_op_table[op->code].flags & TGC_OPF_ELEMENTWISE) &&
            op->n_out == 1 && op->n_in >= 1 && op->out[0] >= 0 && op->out[0] < g->n_vals;
 }
@@ -42,7 +43,7 @@ static int mutates_input_of(const tgc_op *o, const tgc_op *p) {
 }
 
 /* Sinks producers next to their consumers; returns 1 if the order changed. */
-static int sink(tgc_graph *g) {
+static int sink(tgc_graph *g, uint32_t policy) {
     int n = g->n_ops, moved = 0;
     int *uses = tgc_use_counts(g);
     int *ord = tgc_malloc(sizeof(int) * (size_t)(n ? n : 1)); /* ord[position] = op index */
@@ -52,7 +53,7 @@ static int sink(tgc_graph *g) {
      * move together. */
     for (int k = n - 1; k >= 0; k--) {
         const tgc_op *p = &g->ops[k];
-        if (!fusable(g, p)) continue;
+        if (!fusable(g, p, policy)) continue;
         int r = p->out[0];
         if (uses[r] != 1 || g->vals[r].is_output) continue;
         int c = -1; /* the consumer's op index */
@@ -62,7 +63,7 @@ static int sink(tgc_graph *g) {
             for (int j = 0; j < o->n_in; j++)
                 if (o->in[j] == r) c = i;
         }
-        if (c < 0 || !fusable(g, &g->ops[c]) || numel(g, g->ops[c].out[0]) != numel(g, r)) continue;
+        if (c < 0 || !fusable(g, &g->ops[c], policy) || numel(g, g->ops[c].out[0]) != numel(g, r)) continue;
         int from = pos[k], to = pos[c] - 1;
         if (to <= from) continue;
         int blocked = 0;
@@ -91,7 +92,7 @@ static int next_group_id(const tgc_graph *g) {
 }
 
 /* Marks maximal connected runs of at least two fusable ops of one element count. */
-static void group(tgc_graph *g) {
+static void group(tgc_graph *g, uint32_t policy) {
     int id = next_group_id(g);
     unsigned char *in_run = tgc_calloc((size_t)g->n_vals + 1, 1); /* produced by the current run */
     int start = -1;
@@ -99,7 +100,7 @@ static void group(tgc_graph *g) {
     for (int k = 0; k <= g->n_ops; k++) {
         tgc_op *op = k < g->n_ops ? &g->ops[k] : NULL;
         int joins = 0;
-        if (op && start >= 0 && fusable(g, op) && op->group < 0 && numel(g, op->out[0]) == size)
+        if (op && start >= 0 && fusable(g, op, policy) && op->group < 0 && numel(g, op->out[0]) == size)
             for (int j = 0; j < op->n_in && !joins; j++) joins = in_run[op->in[j]];
         if (joins) {
             in_run[op->out[0]] = 1;
@@ -112,7 +113,7 @@ static void group(tgc_graph *g) {
         }
         for (int i = start >= 0 ? start : k; i < k; i++) in_run[g->ops[i].out[0]] = 0;
         start = -1;
-        if (op && fusable(g, op) && op->group < 0) {
+        if (op && fusable(g, op, policy) && op->group < 0) {
             start = k;
             size = numel(g, op->out[0]);
             in_run[op->out[0]] = 1;
@@ -124,10 +125,11 @@ static void group(tgc_graph *g) {
 int tgc_pass_fuse_elementwise(tgc_module *m, tgc_err *err) {
     (void)err;
     tgc_graph *gs[2] = {m->train, m->eval};
+    uint32_t policy = tgc_module_target(m)->fuse;
     for (int i = 0; i < 2; i++) {
         if (!gs[i]) continue;
-        sink(gs[i]);
-        group(gs[i]);
+        sink(gs[i], policy);
+        group(gs[i], policy);
     }
     return 0;
 }

@@ -4,7 +4,7 @@
  * slots in the GRAD slab (which the buckets pass has laid out), and each maximal run of updates with the
  * same op, the same attributes (lr and decay multipliers included) and the same lr/step inputs, whose
  * gradients sit in consecutive slots, becomes one group. The memory planner then lays parameters and
- * optimizer state out in this same order with the same 64-byte slots (passes/memplan.c), so for every
+ * optimizer state out in this same order with the same aligned slots (passes/memplan.c), so for every
  * group each operand's tensors tile one contiguous range with equal offsets: a backend runs the group as
  * one update over [first tensor, last tensor end) instead of one call per parameter (PyTorch's
  * multi-tensor `foreach` idea). Padding between slots is updated too, harmlessly: nothing reads it.
@@ -18,9 +18,7 @@
 #include "passes/op_order.h"
 #include "passes/passes.h"
 
-#define ALIGN 64u
-
-static uint64_t align_up(uint64_t x) { return (x + ALIGN - 1) / ALIGN * ALIGN; }
+static uint64_t align_up(uint64_t x, uint64_t a) { return (x + a - 1) / a * a; }
 
 static uint64_t value_bytes(const tgc_value *v) {
     return (uint64_t)tgc_shape_numel(&v->type.shape) * tgc_dtype_size(v->type.dtype);
@@ -86,6 +84,7 @@ int tgc_pass_fuse_optimizer(tgc_module *m, tgc_err *err) {
     tgc_ops_reorder(g, order);
     free(order);
 
+    uint64_t align = tgc_module_target(m)->alignment;
     int id = 0;
     for (int k = 0; k < g->n_ops; k++)
         if (g->ops[k].group >= id) id = g->ops[k].group + 1;
@@ -96,7 +95,7 @@ int tgc_pass_fuse_optimizer(tgc_module *m, tgc_err *err) {
             const tgc_op *prev = &g->ops[k - 1], *op = &g->ops[k];
             uint64_t po = grad_offset(g, prev), o = grad_offset(g, op);
             joins = same_update(g, prev, op) && po != UINT64_MAX && o != UINT64_MAX &&
-                    o == align_up(po + value_bytes(&g->vals[prev->in[1]]));
+                    o == align_up(po + value_bytes(&g->vals[prev->in[1]]), align);
         }
         if (joins) continue;
         if (k - start >= 2) {

@@ -1,6 +1,7 @@
 /* passes/memplan.c - memory planning: a slab and an offset for every value, arena offsets by liveness.
  *
- * Persistent state and step inputs are laid out one after another (value order, 64-byte aligned) in their
+ * Every offset is a multiple of the target's alignment (passes/target.h: 64 bytes on CPU, 256 on CUDA).
+ * Persistent state and step inputs are laid out one after another (value order, aligned) in their
  * slabs; parameter gradients sit in the GRAD slab where the buckets pass put them (or in production order
  * when it did not run); every other value (a TEMP) lives in the arena for its live interval
  * [defining op, last use] (program outputs: to the end). Arena offsets are chosen greedy by size, largest
@@ -15,16 +16,14 @@
  *
  * Stats: naive = the sum of arena temp sizes; lower bound = the largest total size of buffers live at one op,
  * counting an in-place chain once (so it bounds every placement making the same in-place choices, and the
- * arena, rounded up to 64 bytes, is never below it).
+ * arena, rounded up to the alignment, is never below it).
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "passes/passes.h"
 
-#define ALIGN 64u
-
-static uint64_t align_up(uint64_t x) { return (x + ALIGN - 1) / ALIGN * ALIGN; }
+static uint64_t align_up(uint64_t x, uint64_t a) { return (x + a - 1) / a * a; }
 
 static uint64_t value_bytes(const tgc_value *v) {
     return (uint64_t)tgc_shape_numel(&v->type.shape) * tgc_dtype_size(v->type.dtype);
@@ -66,8 +65,8 @@ static int cmp_span(const void *a, const void *b) {
     return x->end < y->end ? -1 : x->end > y->end;
 }
 
-/* Places the buffers; returns the arena size. */
-static uint64_t place_buffers(buffer *bufs, int n) {
+/* Places the buffers at multiples of `align`; returns the arena size. */
+static uint64_t place_buffers(buffer *bufs, int n, uint64_t align) {
     order_key *order = tgc_malloc(sizeof(order_key) * (size_t)(n ? n : 1));
     for (int i = 0; i < n; i++) order[i] = (order_key){bufs[i].size, bufs[i].start, i};
     qsort(order, (size_t)n, sizeof(order_key), cmp_order);
@@ -94,7 +93,7 @@ static uint64_t place_buffers(buffer *bufs, int n) {
                 best_gap = sp[k].off - cur;
                 best_off = cur;
             }
-            if (align_up(sp[k].end) > cur) cur = align_up(sp[k].end);
+            if (align_up(sp[k].end, align) > cur) cur = align_up(sp[k].end, align);
         }
         b->offset = best_gap != UINT64_MAX ? best_off : cur;
         b->placed = 1;
@@ -102,18 +101,18 @@ static uint64_t place_buffers(buffer *bufs, int n) {
     }
     free(sp);
     free(order);
-    return align_up(arena);
+    return align_up(arena, align);
 }
 
 /* Lays the values of `kind` out sequentially in `slab` from offset 0. */
-static void place_sequential(tgc_graph *g, tgc_val_kind kind, tgc_slab slab) {
+static void place_sequential(tgc_graph *g, tgc_val_kind kind, tgc_slab slab, uint64_t align) {
     uint64_t off = 0;
     for (int i = 0; i < g->n_vals; i++) {
         tgc_value *v = &g->vals[i];
         if (v->kind != kind) continue;
         v->slab = slab;
         v->offset = off;
-        off = align_up(off + value_bytes(v));
+        off = align_up(off + value_bytes(v), align);
     }
 }
 
@@ -125,9 +124,9 @@ static int has_update_groups(const tgc_graph *g) {
 
 /* Multi-tensor updates (passes/fuse_optimizer.c): parameters, then each optimizer-state operand in turn,
  * laid out in the order of the update ops, which is the order of their gradients' slots; each slot is
- * rounded up to 64 bytes as in the GRAD slab, so the tensors of every group sit at equal offsets from
- * the group's first tensor in all three slabs. State no update reads follows in value order. */
-static void place_in_update_order(tgc_graph *g) {
+ * rounded up to the alignment as in the GRAD slab, so the tensors of every group sit at equal offsets
+ * from the group's first tensor in all three slabs. State no update reads follows in value order. */
+static void place_in_update_order(tgc_graph *g, uint64_t align) {
     uint64_t off[TGC_SLAB_COUNT] = {0};
     for (int j = 0; j < TGC_MAX_IN; j++)
         for (int k = 0; k < g->n_ops; k++) {
@@ -137,14 +136,14 @@ static void place_in_update_order(tgc_graph *g) {
             if (v->slab != TGC_SLAB_NONE || (v->kind != TGC_VAL_PARAM && v->kind != TGC_VAL_OPTSTATE)) continue;
             v->slab = v->kind == TGC_VAL_PARAM ? TGC_SLAB_PARAM : TGC_SLAB_OPTSTATE;
             v->offset = off[v->slab];
-            off[v->slab] = align_up(off[v->slab] + value_bytes(v));
+            off[v->slab] = align_up(off[v->slab] + value_bytes(v), align);
         }
     for (int i = 0; i < g->n_vals; i++) {
         tgc_value *v = &g->vals[i];
         if (v->slab != TGC_SLAB_NONE || (v->kind != TGC_VAL_PARAM && v->kind != TGC_VAL_OPTSTATE)) continue;
         v->slab = v->kind == TGC_VAL_PARAM ? TGC_SLAB_PARAM : TGC_SLAB_OPTSTATE;
         v->offset = off[v->slab];
-        off[v->slab] = align_up(off[v->slab] + value_bytes(v));
+        off[v->slab] = align_up(off[v->slab] + value_bytes(v), align);
     }
 }
 
@@ -199,7 +198,7 @@ static int place_like(tgc_graph *g, const tgc_graph *ref, tgc_err *err) {
     return 0;
 }
 
-static int plan_graph(tgc_graph *g, const tgc_graph *state_ref, tgc_err *err) {
+static int plan_graph(tgc_graph *g, const tgc_graph *state_ref, uint64_t align, tgc_err *err) {
     int n = g->n_vals;
     /* Gradients placed by the buckets pass keep their offsets; everything else is (re)planned. */
     int keep_grads = g->n_buckets > 0;
@@ -213,26 +212,26 @@ static int plan_graph(tgc_graph *g, const tgc_graph *state_ref, tgc_err *err) {
         v->slab = TGC_SLAB_NONE;
         v->offset = 0;
     }
-    place_sequential(g, TGC_VAL_INPUT, TGC_SLAB_INPUT);
+    place_sequential(g, TGC_VAL_INPUT, TGC_SLAB_INPUT, align);
     if (state_ref) {
         if (place_like(g, state_ref, err) < 0) return -1;
     } else if (has_update_groups(g)) {
-        place_in_update_order(g);
-        place_sequential(g, TGC_VAL_BUFFER, TGC_SLAB_BUFFER);
+        place_in_update_order(g, align);
+        place_sequential(g, TGC_VAL_BUFFER, TGC_SLAB_BUFFER, align);
     } else {
-        place_sequential(g, TGC_VAL_PARAM, TGC_SLAB_PARAM);
-        place_sequential(g, TGC_VAL_BUFFER, TGC_SLAB_BUFFER);
-        place_sequential(g, TGC_VAL_OPTSTATE, TGC_SLAB_OPTSTATE);
+        place_sequential(g, TGC_VAL_PARAM, TGC_SLAB_PARAM, align);
+        place_sequential(g, TGC_VAL_BUFFER, TGC_SLAB_BUFFER, align);
+        place_sequential(g, TGC_VAL_OPTSTATE, TGC_SLAB_OPTSTATE, align);
     }
     /* Gradients without buckets: production order, after any already placed. */
-    grad_end = align_up(grad_end);
+    grad_end = align_up(grad_end, align);
     for (int k = 0; k < g->n_ops; k++)
         for (int r = 0; r < g->ops[k].n_out; r++) {
             tgc_value *v = &g->vals[g->ops[k].out[r]];
             if (v->kind != TGC_VAL_TEMP || v->grad_of < 0 || v->slab == TGC_SLAB_GRAD) continue;
             v->slab = TGC_SLAB_GRAD;
             v->offset = grad_end;
-            grad_end = align_up(grad_end + value_bytes(v));
+            grad_end = align_up(grad_end + value_bytes(v), align);
         }
 
     /* Live intervals of the arena temps. */
@@ -301,7 +300,7 @@ static int plan_graph(tgc_graph *g, const tgc_graph *state_ref, tgc_err *err) {
     }
     free(delta);
 
-    g->mem.arena_bytes = place_buffers(bufs, n_buf);
+    g->mem.arena_bytes = place_buffers(bufs, n_buf, align);
     g->mem.lower_bound_bytes = (uint64_t)peak;
     g->mem.naive_bytes = naive;
     for (int i = 0; i < n; i++)
@@ -311,7 +310,8 @@ static int plan_graph(tgc_graph *g, const tgc_graph *state_ref, tgc_err *err) {
 }
 
 int tgc_pass_memplan(tgc_module *m, tgc_err *err) {
-    if (m->train && plan_graph(m->train, NULL, err) < 0) return -1;
-    if (m->eval && plan_graph(m->eval, m->train, err) < 0) return -1;
+    uint64_t align = tgc_module_target(m)->alignment;
+    if (m->train && plan_graph(m->train, NULL, align, err) < 0) return -1;
+    if (m->eval && plan_graph(m->eval, m->train, align, err) < 0) return -1;
     return 0;
 }

@@ -8,6 +8,7 @@
 #define TGC_PASSES_H
 
 #include "ir/ir.h"
+#include "passes/target.h"
 
 /* optim_wrapper.optimizer, as MMEngine / PyTorch define it. */
 typedef enum tgc_optim_kind { TGC_OPTIM_SGD, TGC_OPTIM_ADAMW } tgc_optim_kind;
@@ -31,7 +32,13 @@ typedef struct tgc_module {
     int64_t train_batch, eval_batch;
     double bucket_cap_mb;   /* model_wrapper_cfg.bucket_cap_mb, default 25 (PyTorch DDP)   */
     double first_bucket_mb; /* 1 MiB first bucket, as PyTorch DDP                          */
+    const tgc_target *target; /* what the plan is for (passes/target.h); NULL: the default (cpu) */
 } tgc_module;
+
+/* m->target, or the default target when none was chosen. */
+static inline const tgc_target *tgc_module_target(const tgc_module *m) {
+    return m && m->target ? m->target : tgc_target_default();
+}
 
 void tgc_module_free(tgc_module *m); /* frees the graphs; m itself is the caller's */
 /* Compacts g, one of m's graphs (tgc_graph_compact), and renumbers m->train_loss or

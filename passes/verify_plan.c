@@ -1,10 +1,11 @@
 /* passes/verify_plan.c - the placement checker: proves the memory plan is safe.
  *
- * Every value is placed; arena values lie inside the arena; no two values of one slab that are live at
- * the same time share a byte (state, inputs and gradients are live for the whole program; arena temps
- * from their defining op to their last use), except an in-place pair (an elementwise op writing its
- * result over its dying first operand); gradients lie inside their bucket; buckets tile the GRAD slab in
- * order and each is ready after the op producing its last gradient.
+ * Every value is placed, at a multiple of the target's alignment (passes/target.h); arena values lie
+ * inside the arena; no two values of one slab that are live at the same time share a byte (state, inputs
+ * and gradients are live for the whole program; arena temps from their defining op to their last use),
+ * except an in-place pair (an elementwise op writing its result over its dying first operand); gradients
+ * lie inside their bucket; buckets tile the GRAD slab in order and each is ready after the op producing
+ * its last gradient.
  *
  * The overlap check is a sweep over program order keeping the live tensors of a slab sorted by offset:
  * those never overlap, so a new tensor only has to be compared with its two neighbours.
@@ -138,7 +139,7 @@ static int check_buckets(const tgc_graph *g, const uint64_t *end_of, tgc_err *er
     return rc;
 }
 
-static int verify_graph(const tgc_graph *g, tgc_err *err) {
+static int verify_graph(const tgc_graph *g, uint64_t align, tgc_err *err) {
     int n = g->n_vals;
     char nb[300];
     uint64_t *end_of = tgc_malloc(sizeof(uint64_t) * (size_t)(n ? n : 1));
@@ -172,6 +173,10 @@ static int verify_graph(const tgc_graph *g, tgc_err *err) {
         const tgc_value *v = &g->vals[i];
         if (v->slab <= TGC_SLAB_NONE || v->slab >= TGC_SLAB_COUNT)
             rc = tgc_fail(err, "graph %s: %s is not placed", g->name, vname(v, nb, sizeof nb));
+        else if (v->offset % align)
+            rc = tgc_fail(err, "graph %s: %s at %s+%llu is not aligned to the target's %llu bytes", g->name,
+                          vname(v, nb, sizeof nb), tgc_slab_name(v->slab), (unsigned long long)v->offset,
+                          (unsigned long long)align);
         else if (end_of[i] < v->offset)
             rc = tgc_fail(err, "graph %s: %s: offset %llu overflows", g->name, vname(v, nb, sizeof nb),
                           (unsigned long long)v->offset);
@@ -204,7 +209,10 @@ static int verify_graph(const tgc_graph *g, tgc_err *err) {
 }
 
 int tgc_pass_verify_plan(tgc_module *m, tgc_err *err) {
-    if (m->train && verify_graph(m->train, err) < 0) return -1;
-    if (m->eval && verify_graph(m->eval, err) < 0) return -1;
+    uint64_t align = tgc_module_target(m)->alignment;
+    if (!align || (align & (align - 1))) return tgc_fail(err, "target alignment %llu is not a power of two",
+                                                         (unsigned long long)align);
+    if (m->train && verify_graph(m->train, align, err) < 0) return -1;
+    if (m->eval && verify_graph(m->eval, align, err) < 0) return -1;
     return 0;
 }

@@ -5,13 +5,17 @@
  *                      u32 crc32 of the whole file with this field zeroed, u32 flags, padding
  *   section table: n_sections x { u32 kind, u32 reserved, u64 offset, u64 size }
  *   sections, each starting on a 64-byte boundary:
- *     META     typed key/values (target, batch sizes, input shape, slab sizes, compiler version)
+ *     META     typed key/values (the target and its parameters, slab sizes, optimizer, compiler version)
  *     CONFIG   the resolved config tree (tgc_cfg_serialize): data pipeline, schedule, hooks, defaults
  *     TENSORS  the tensor table: name, kind, dtype, shape, slab, offset, bytes, init spec, multipliers
  *     PROGRAM  one per program (train, eval): instructions, outputs, memory stats, buckets
  *     KERNELS  generated kernel sources (none yet)
- * A file that is truncated, fails its checksum, has another magic or a newer version, or whose tables
+ * A file that is truncated, fails its checksum, has another magic or another version, or whose tables
  * point outside the file is refused with a message that says which.
+ *
+ * Versions: 1 had no target parameters (alignment 64 was implied, every plan was tuned for the CPU);
+ * 2 records the target (META target, target.alignment, target.workspace_bytes, target.fuse). A plan of
+ * another version is refused with the advice to recompile it.
  */
 #ifndef TGC_BACKEND_PLAN_H
 #define TGC_BACKEND_PLAN_H
@@ -23,7 +27,7 @@
 #include "passes/passes.h"
 
 #define TGC_PLAN_MAGIC "TGCPLAN"
-#define TGC_PLAN_VERSION 1
+#define TGC_PLAN_VERSION 2
 
 typedef struct tgc_plan_tensor {
     char *name;         /* owned; state-dict name for state/inputs, "train/%17" style for temps */
@@ -67,7 +71,7 @@ typedef struct tgc_program {
 } tgc_program;
 
 typedef struct tgc_plan {
-    char *target; /* "cpu" or "cuda" (every plan runs on both; this is what it was tuned for) */
+    tgc_target target; /* what it was compiled for (passes/target.h): runs only on that device kind */
     int n_tensors;
     tgc_plan_tensor *tensors;
     int n_programs;
@@ -89,8 +93,13 @@ tgc_plan *tgc_plan_deserialize(const uint8_t *data, size_t len, const char *name
 int tgc_plan_save(const tgc_plan *p, const char *path, tgc_err *err);   /* atomic */
 tgc_plan *tgc_plan_load(const char *path, tgc_err *err);
 /* Structural checks of a loaded plan: indices in range, shapes consistent with op inference, placed
- * tensors inside their slabs, no two simultaneously live arena tensors overlapping. */
+ * tensors inside their slabs at multiples of the target's alignment, no two simultaneously live arena
+ * tensors overlapping, and fusion groups that every device can run as one kernel (elementwise: one
+ * element count, overlaps only in place; optimizer: one op and layout). Messages name the instruction. */
 int tgc_plan_validate(const tgc_plan *p, tgc_err *err);
+/* The run path's check that a plan may run on `device` ("cpu", "cuda", "cuda:N"): the plan's target must
+ * be that device kind; the refusal says how to recompile (`tgc compile CONFIG --target KIND`). */
+int tgc_plan_check_target(const tgc_plan *p, const char *device, tgc_err *err);
 const tgc_program *tgc_plan_program(const tgc_plan *p, const char *name);
 
 /* `tgc inspect`: for people, and --json (params, flops_per_sample, macs_per_sample, programs,

@@ -5,7 +5,9 @@
  * exactly; every count is checked against the bytes left before anything is allocated, so a hostile file
  * can neither read out of bounds nor make the reader allocate more than a small multiple of its size.
  *
- *   META     u32 n, n x {str key, u8 type (1 i64, 2 f64, 3 str), value}
+ *   META     u32 n, n x {str key, u8 type (1 i64, 2 f64, 3 str), value}; required: target (str),
+ *            target.alignment, target.workspace_bytes, target.fuse (i64), params, macs_per_sample,
+ *            flops_per_sample, optim.kind, slab.* (unknown keys are skipped)
  *   CONFIG   tgc_cfg_serialize bytes (empty: no config)
  *   TENSORS  u32 n, n x {str name, u8 kind, u8 dtype, u8 slab, u8 rank, i64 dims[rank], u64 offset,
  *            u64 bytes, u8 init kind, f64 a, b, lo, hi, str desc, i32 grad_of, f64 lr_mult, decay_mult}
@@ -13,7 +15,7 @@
  *            u8 n_out, i32 in[n_in], i32 out[n_out], the attributes the op's row names (in bit order),
  *            str scope, i32 group}, u32 n + i32 outputs[n], u32 n + i32 inputs[n],
  *            u32 n_buckets x {u32 n, i32 tensors[n], u64 offset, u64 bytes, i32 ready_instr}
- *   KERNELS  u32 n (0 in version 1)
+ *   KERNELS  u32 n (0 so far)
  */
 #include <stdarg.h>
 #include <stdlib.h>
@@ -62,7 +64,10 @@ static void write_meta(const tgc_plan *p, tgc_buf *b) {
     uint32_t n = 0;
     tgc_buf_u32(b, 0); /* the count, patched below */
     kv_str(b, &n, "compiler.version", TGC_VERSION);
-    kv_str(b, &n, "target", p->target ? p->target : "cpu");
+    kv_str(b, &n, "target", p->target.name);
+    kv_i64(b, &n, "target.alignment", (int64_t)p->target.alignment);
+    kv_i64(b, &n, "target.workspace_bytes", (int64_t)p->target.workspace_bytes);
+    kv_i64(b, &n, "target.fuse", (int64_t)p->target.fuse);
     kv_i64(b, &n, "params", p->params);
     kv_f64(b, &n, "macs_per_sample", p->macs_per_sample);
     kv_f64(b, &n, "flops_per_sample", p->flops_per_sample);
@@ -282,7 +287,7 @@ static int shape_bytes(const tgc_shape *s, tgc_dtype dt, uint64_t *out) {
 static int read_meta(rd *d, tgc_plan *p) {
     int n;
     if (rd_count(d, 5, "META entries", &n) < 0) return -1;
-    enum { M_TARGET, M_PARAMS, M_MACS, M_FLOPS, M_OKIND, M_COUNT };
+    enum { M_TARGET, M_ALIGN, M_WORKSPACE, M_FUSE, M_PARAMS, M_MACS, M_FLOPS, M_OKIND, M_COUNT };
     int have[M_COUNT] = {0};
     int have_slab[TGC_SLAB_COUNT] = {0};
     for (int i = 0; i < n; i++) {
@@ -310,6 +315,9 @@ static int read_meta(rd *d, tgc_plan *p) {
         }
         int want = 0, slot = -1; /* expected type of a known key; 0 = unknown key, ignored */
         if (!strcmp(key, "target")) want = KV_STR, slot = M_TARGET;
+        else if (!strcmp(key, "target.alignment")) want = KV_I64, slot = M_ALIGN;
+        else if (!strcmp(key, "target.workspace_bytes")) want = KV_I64, slot = M_WORKSPACE;
+        else if (!strcmp(key, "target.fuse")) want = KV_I64, slot = M_FUSE;
         else if (!strcmp(key, "params")) want = KV_I64, slot = M_PARAMS;
         else if (!strcmp(key, "macs_per_sample")) want = KV_F64, slot = M_MACS;
         else if (!strcmp(key, "flops_per_sample")) want = KV_F64, slot = M_FLOPS;
@@ -325,8 +333,21 @@ static int read_meta(rd *d, tgc_plan *p) {
         }
         int rc = 0;
         if (slot == M_TARGET) {
-            free(p->target);
-            p->target = sv, sv = NULL;
+            size_t len = strlen(sv);
+            if (len == 0 || len >= sizeof p->target.name) rc = bad(d, "target name '%.40s' is empty or too long", sv);
+            else memcpy(p->target.name, sv, len + 1);
+        } else if (slot == M_ALIGN) {
+            if (iv < 8 || iv > 65536 || (iv & (iv - 1))) rc = bad(d, "target.alignment %lld is not a power of two "
+                                                                     "from 8 to 65536", (long long)iv);
+            p->target.alignment = (uint32_t)iv;
+        } else if (slot == M_WORKSPACE) {
+            if (iv < 0 || iv > ((int64_t)1 << 40)) rc = bad(d, "target.workspace_bytes %lld is out of range",
+                                                            (long long)iv);
+            p->target.workspace_bytes = (uint64_t)iv;
+        } else if (slot == M_FUSE) {
+            if (iv < 0 || (iv & ~(int64_t)TGC_FUSE_ALL)) rc = bad(d, "target.fuse has unknown flags 0x%llx",
+                                                                  (unsigned long long)iv);
+            p->target.fuse = (uint32_t)iv;
         } else if (slot == M_PARAMS) p->params = iv;
         else if (slot == M_MACS) p->macs_per_sample = fv;
         else if (slot == M_FLOPS) p->flops_per_sample = fv;
@@ -353,8 +374,8 @@ static int read_meta(rd *d, tgc_plan *p) {
         free(key), free(sv);
         if (rc < 0) return -1;
     }
-    static const char *const names[M_COUNT] = {"target", "params", "macs_per_sample", "flops_per_sample",
-                                                "optim.kind"};
+    static const char *const names[M_COUNT] = {"target", "target.alignment", "target.workspace_bytes", "target.fuse",
+                                                "params", "macs_per_sample", "flops_per_sample", "optim.kind"};
     for (int k = 0; k < M_COUNT; k++)
         if (!have[k]) return bad(d, "missing key '%s'", names[k]);
     for (int s = TGC_SLAB_ARENA; s < TGC_SLAB_COUNT; s++)
@@ -518,6 +539,10 @@ static int check_header(const uint8_t *data, size_t len, const char *name, uint3
         return tgc_fail(err, "%s: plan format version %u is newer than this tgc (%d): recompile", name, version,
                         TGC_PLAN_VERSION);
     if (version == 0) return tgc_fail(err, "%s: plan format version 0 is not valid", name);
+    if (version < TGC_PLAN_VERSION)
+        return tgc_fail(err, "%s: plan format version %u is older than this tgc (%d), whose plans record the target "
+                        "they were compiled for: recompile it with `tgc compile CONFIG --target cpu|cuda`", name,
+                        version, TGC_PLAN_VERSION);
     uint64_t size = get_u64(data + 16);
     if (size > len)
         return tgc_fail(err, "%s: truncated: the header says %llu bytes but the file has %zu", name,
@@ -607,7 +632,7 @@ tgc_plan *tgc_plan_deserialize(const uint8_t *data, size_t len, const char *name
             rc = read_program(&d, &p->programs[p->n_programs - 1]);
         } else {
             int nk = (int)tgc_rd_u32(&d.r);
-            if (d.r.failed || nk != 0) rc = bad(&d, "version 1 plans carry no kernels");
+            if (d.r.failed || nk != 0) rc = bad(&d, "plans of format version %d carry no kernels", TGC_PLAN_VERSION);
         }
         if (rc == 0 && d.r.pos != d.r.len) rc = bad(&d, "%zu unread bytes at the end", d.r.len - d.r.pos);
     }

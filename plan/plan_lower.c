@@ -4,9 +4,7 @@
 
 #include "plan/plan.h"
 
-#define ALIGN 64u
-
-static uint64_t align_up(uint64_t x) { return (x + ALIGN - 1) / ALIGN * ALIGN; }
+static uint64_t align_up(uint64_t x, uint64_t a) { return (x + a - 1) / a * a; }
 
 static int is_state(tgc_val_kind k) {
     return k == TGC_VAL_PARAM || k == TGC_VAL_BUFFER || k == TGC_VAL_OPTSTATE;
@@ -14,7 +12,6 @@ static int is_state(tgc_val_kind k) {
 
 void tgc_plan_free(tgc_plan *p) {
     if (!p) return;
-    free(p->target);
     for (int i = 0; i < p->n_tensors; i++) {
         free(p->tensors[i].name);
         free(p->tensors[i].init.desc);
@@ -165,7 +162,7 @@ tgc_plan *tgc_plan_from_module(const tgc_module *m, const tgc_cfg *cfg, tgc_err 
     }
     tgc_plan *p = tgc_calloc(1, sizeof(tgc_plan));
     lowering L = {.p = p};
-    p->target = tgc_strdup("cpu");
+    p->target = *tgc_module_target(m);
     p->optim = m->optim;
     p->config = cfg ? tgc_cfg_clone(cfg) : NULL;
     const tgc_graph *graphs[2] = {m->train, m->eval};
@@ -208,7 +205,7 @@ tgc_plan *tgc_plan_from_module(const tgc_module *m, const tgc_cfg *cfg, tgc_err 
             if (pr->buckets[b].offset + pr->buckets[b].bytes > p->slab_bytes[TGC_SLAB_GRAD])
                 p->slab_bytes[TGC_SLAB_GRAD] = pr->buckets[b].offset + pr->buckets[b].bytes;
     }
-    for (int s = 0; s < TGC_SLAB_COUNT; s++) p->slab_bytes[s] = align_up(p->slab_bytes[s]);
+    for (int s = 0; s < TGC_SLAB_COUNT; s++) p->slab_bytes[s] = align_up(p->slab_bytes[s], p->target.alignment);
     if (m->eval && m->eval_batch > 0) {
         tgc_cost c = tgc_graph_cost(m->eval);
         p->macs_per_sample = c.macs / (double)m->eval_batch;

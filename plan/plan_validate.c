@@ -3,19 +3,34 @@
  * Each program is rebuilt as a temporary IR graph (state and inputs as graph values, every instruction
  * re-emitted through the op table so its result types are inferred again and compared with the tensor
  * table), verified with tgc_graph_verify, and its placements checked by the same placement checker the
- * compiler runs (tgc_pass_verify_plan): so a plan that loads has instructions the executors understand
- * and no two live tensors sharing memory.
+ * compiler runs (tgc_pass_verify_plan, with the plan's target alignment): so a plan that loads has
+ * instructions the executors understand and no two live tensors sharing memory.
+ *
+ * Then the fusion groups (check_groups): the layout every backend that runs a group as one kernel relies
+ * on, checked once here for all devices. A backend keeps only the checks of what its own kernels
+ * implement (backend/cpu/cpu_fused.c: which ops and dtypes its fused loop handles).
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "plan/plan.h"
 
+static uint64_t align_up(uint64_t x, uint64_t a) { return (x + a - 1) / a * a; }
+
 static int check_tensors(const tgc_plan *p, tgc_err *err) {
+    uint32_t align = p->target.alignment;
+    if (align == 0 || (align & (align - 1)))
+        return tgc_fail(err, "plan: target %s: alignment %u is not a power of two", p->target.name, align);
     for (int i = 0; i < p->n_tensors; i++) {
         const tgc_plan_tensor *t = &p->tensors[i];
         if (t->slab <= TGC_SLAB_NONE || t->slab >= TGC_SLAB_COUNT)
             return tgc_fail(err, "plan: tensor %d '%s' is not placed in a slab", i, t->name);
+        if (t->offset % align)
+            return tgc_fail(err, "plan: tensor %d '%s' at %s+%llu is not aligned to the target's %u bytes", i, t->name,
+                            tgc_slab_name(t->slab), (unsigned long long)t->offset, align);
+        if (t->grad_of < -1 || t->grad_of >= p->n_tensors)
+            return tgc_fail(err, "plan: tensor %d '%s': grad_of %d is outside the %d-entry tensor table", i, t->name,
+                            t->grad_of, p->n_tensors);
         if (t->offset > p->slab_bytes[t->slab] || t->bytes > p->slab_bytes[t->slab] - t->offset)
             return tgc_fail(err, "plan: tensor %d '%s' [%llu, %llu) lies outside the %llu-byte %s slab", i, t->name,
                             (unsigned long long)t->offset, (unsigned long long)(t->offset + t->bytes),
@@ -41,7 +56,45 @@ static void drop_buckets(tgc_graph *g) {
     g->n_buckets = 0;
 }
 
+/* Every index a program holds lies in the tensor table and every opcode in the op table: the reader
+ * checks them in a file, and this makes a plan built or changed in memory as safe to validate. */
+static int check_indices(const tgc_plan *p, const tgc_program *pr, tgc_err *err) {
+    int nt = p->n_tensors;
+    for (int k = 0; k < pr->n_instr; k++) {
+        const tgc_instr *in = &pr->instr[k];
+        if ((unsigned)in->code >= TGC_OP_COUNT) return tgc_fail(err, "instruction %d has unknown opcode %d", k, (int)in->code);
+        const char *op = tgc_op_table[in->code].name;
+        if (in->n_in < 0 || in->n_in > TGC_MAX_IN || in->n_out < 0 || in->n_out > TGC_MAX_OUT)
+            return tgc_fail(err, "instruction %d (%s) has %d operands and %d results", k, op, in->n_in, in->n_out);
+        for (int j = 0; j < in->n_in; j++)
+            if (in->in[j] < 0 || in->in[j] >= nt)
+                return tgc_fail(err, "instruction %d (%s): operand %d is tensor %d, outside the %d-entry tensor table",
+                                k, op, j, in->in[j], nt);
+        for (int j = 0; j < in->n_out; j++)
+            if (in->out[j] < 0 || in->out[j] >= nt)
+                return tgc_fail(err, "instruction %d (%s): result %d is tensor %d, outside the %d-entry tensor table",
+                                k, op, j, in->out[j], nt);
+    }
+    const struct {
+        const char *what;
+        int n;
+        const int *v;
+    } lists[2] = {{"input", pr->n_inputs, pr->inputs}, {"output", pr->n_outputs, pr->outputs}};
+    for (int l = 0; l < 2; l++)
+        for (int i = 0; i < lists[l].n; i++)
+            if (lists[l].v[i] < 0 || lists[l].v[i] >= nt)
+                return tgc_fail(err, "%s %d is tensor %d, outside the %d-entry tensor table", lists[l].what, i,
+                                lists[l].v[i], nt);
+    for (int b = 0; b < pr->n_buckets; b++)
+        for (int j = 0; j < pr->buckets[b].n; j++)
+            if (pr->buckets[b].tensors[j] < 0 || pr->buckets[b].tensors[j] >= nt)
+                return tgc_fail(err, "bucket %d: entry %d is tensor %d, outside the %d-entry tensor table", b, j,
+                                pr->buckets[b].tensors[j], nt);
+    return 0;
+}
+
 static int validate_program(const tgc_plan *p, const tgc_program *pr, tgc_err *err) {
+    if (check_indices(p, pr, err) < 0) return tgc_err_prefix(err, "plan: program %s", pr->name);
     tgc_graph *g = tgc_graph_new(pr->name);
     int *vid = tgc_malloc(sizeof(int) * (size_t)(p->n_tensors ? p->n_tensors : 1));
     for (int t = 0; t < p->n_tensors; t++) vid[t] = -1;
@@ -143,7 +196,7 @@ static int validate_program(const tgc_plan *p, const tgc_program *pr, tgc_err *e
     }
     if (rc == 0) {
         g->mem.arena_bytes = p->slab_bytes[TGC_SLAB_ARENA];
-        tgc_module m = {.train = g};
+        tgc_module m = {.train = g, .target = &p->target};
         rc = tgc_pass_verify_plan(&m, err);
     }
     if (rc < 0) tgc_err_prefix(err, "plan: program %s", pr->name);
@@ -153,6 +206,201 @@ static int validate_program(const tgc_plan *p, const tgc_program *pr, tgc_err *e
     return rc;
 }
 
+/* ---- fusion groups ------------------------------------------------------------------------------- */
+
+static const char *tname(const tgc_plan *p, int t) { return p->tensors[t].name ? p->tensors[t].name : "?"; }
+
+/* The first attribute an optimizer update reads in which x and y differ, or NULL. */
+static const char *update_attr_diff(uint32_t bits, const tgc_attrs *x, const tgc_attrs *y) {
+    if ((bits & TGC_A_ALPHA) && x->alpha != y->alpha) return "alpha (the lr multiplier)";
+    if ((bits & TGC_A_WD) && x->weight_decay != y->weight_decay) return "weight_decay";
+    if ((bits & TGC_A_MOMENTUM) && x->momentum != y->momentum) return "momentum";
+    if ((bits & TGC_A_DAMPENING) && x->dampening != y->dampening) return "dampening";
+    if ((bits & TGC_A_NESTEROV) && x->nesterov != y->nesterov) return "nesterov";
+    if ((bits & TGC_A_BETAS) && (x->beta1 != y->beta1 || x->beta2 != y->beta2)) return "betas";
+    if ((bits & TGC_A_EPS) && x->eps != y->eps) return "eps";
+    return NULL;
+}
+
+/* A run of optimizer updates [k, e) run as one update over each operand's whole range (PyTorch's
+ * multi-tensor idea): one opcode, equal attributes, the same scalar (lr, step) operands, and each tensor
+ * operand's tensors back to back in aligned slots of one state slab, in the same order and at the same
+ * relative offsets as the parameters (passes/fuse_optimizer.c, passes/memplan.c). The rest follows from
+ * the other checks: inference gives every tensor operand the parameter's type, and with every offset
+ * aligned and no two state tensors overlapping (verify-plan), no other tensor lies in a group's range
+ * and the ranges of two operands do not overlap. */
+static int check_update_group(const tgc_plan *p, const tgc_program *pr, int k, int e, tgc_err *err) {
+    const tgc_instr *i0 = &pr->instr[k];
+    const tgc_op_info *info = &tgc_op_table[i0->code];
+    int gid = i0->group;
+    uint64_t align = p->target.alignment, delta = 0;
+    for (int i = k; i < e; i++) {
+        const tgc_instr *in = &pr->instr[i];
+        const char *op = tgc_op_table[in->code].name;
+        if (in->code != i0->code || in->n_in != i0->n_in)
+            return tgc_fail(err, "instruction %d (%s) in optimizer group %d is not a %s like instruction %d", i, op, gid,
+                            info->name, k);
+        const char *diff = update_attr_diff(info->attrs, &in->attrs, &i0->attrs);
+        if (diff)
+            return tgc_fail(err, "instruction %d (%s) in optimizer group %d: attribute %s differs from instruction %d",
+                            i, op, gid, diff, k);
+        if (i > k) delta = align_up(delta + p->tensors[pr->instr[i - 1].in[0]].bytes, align);
+        for (int j = 0; j < in->n_in; j++) {
+            const tgc_plan_tensor *t = &p->tensors[in->in[j]], *t0 = &p->tensors[i0->in[j]];
+            if (t->type.shape.rank == 0 || t0->type.shape.rank == 0) {
+                if (in->in[j] != i0->in[j])
+                    return tgc_fail(err, "instruction %d (%s) in optimizer group %d: operand %d is '%s', not the "
+                                    "group's shared scalar '%s'", i, op, gid, j, t->name, t0->name);
+                continue;
+            }
+            if (t->slab == TGC_SLAB_ARENA || t->slab != t0->slab)
+                return tgc_fail(err, "instruction %d (%s) in optimizer group %d: operand %d '%s' is in the %s slab, "
+                                "the group's first in the %s slab (a group's operands stay in one state slab each)", i,
+                                op, gid, j, t->name, tgc_slab_name(t->slab), tgc_slab_name(t0->slab));
+            if (t->offset != t0->offset + delta)
+                return tgc_fail(err, "instruction %d (%s) in optimizer group %d: operand %d '%s' is at %s+%llu, expected "
+                                "%s+%llu: a group's tensors sit back to back in %llu-byte slots, in the same order in "
+                                "every slab", i, op, gid, j, t->name, tgc_slab_name(t->slab),
+                                (unsigned long long)t->offset, tgc_slab_name(t->slab),
+                                (unsigned long long)(t0->offset + delta), (unsigned long long)align);
+        }
+    }
+    return 0;
+}
+
+typedef struct span_ref {
+    int slab;
+    uint64_t off, end;
+    size_t esize;
+    int written, instr, tensor;
+} span_ref;
+
+static int cmp_span_ref(const void *a, const void *b) {
+    const span_ref *x = a, *y = b;
+    if (x->slab != y->slab) return x->slab < y->slab ? -1 : 1;
+    if (x->off != y->off) return x->off < y->off ? -1 : 1;
+    if (x->end != y->end) return x->end < y->end ? -1 : 1;
+    if (x->esize != y->esize) return x->esize < y->esize ? -1 : 1;
+    if (x->written != y->written) return x->written ? -1 : 1; /* of equal ranges, a written one first */
+    return (x->instr > y->instr) - (x->instr < y->instr);
+}
+
+/* A run of elementwise instructions [k, e) run chunk by chunk (every instruction on one chunk, then the
+ * next): each is an elementwise op with one result of the group's element count (inference gives its
+ * operands that count, bias_add's bias excepted), and the tensors the group reads and writes overlap only
+ * exactly, element for element (in place), unless neither is written: otherwise a chunk would read what
+ * another chunk already overwrote. Liveness alone (verify-plan) does not show this: a tensor that dies
+ * inside the group may share memory with one born later in it; memplan keeps every tensor a group touches
+ * live over the whole group so that this never happens. */
+static int check_elementwise_group(const tgc_plan *p, const tgc_program *pr, int k, int e, tgc_err *err) {
+    int gid = pr->instr[k].group, rc = 0;
+    int64_t n = -1;
+    span_ref *sp = tgc_malloc(sizeof(span_ref) * (size_t)(e - k) * (TGC_MAX_IN + TGC_MAX_OUT));
+    int ns = 0;
+    for (int i = k; i < e && rc == 0; i++) {
+        const tgc_instr *in = &pr->instr[i];
+        const char *op = tgc_op_table[in->code].name;
+        if (!(tgc_op_table[in->code].flags & TGC_OPF_ELEMENTWISE) || in->n_out != 1) {
+            rc = tgc_fail(err, "instruction %d (%s) in fusion group %d is not an elementwise op with one result", i, op,
+                          gid);
+            break;
+        }
+        const tgc_plan_tensor *y = &p->tensors[in->out[0]];
+        if (n < 0) n = tgc_shape_numel(&y->type.shape);
+        if (tgc_shape_numel(&y->type.shape) != n) {
+            rc = tgc_fail(err, "instruction %d (%s) in fusion group %d: result '%s' has %lld elements, the group %lld", i,
+                          op, gid, y->name, (long long)tgc_shape_numel(&y->type.shape), (long long)n);
+            break;
+        }
+        for (int j = 0; j < in->n_in + 1; j++) {
+            int t = j < in->n_in ? in->in[j] : in->out[0];
+            const tgc_plan_tensor *pt = &p->tensors[t];
+            sp[ns++] = (span_ref){pt->slab, pt->offset, pt->offset + pt->bytes, tgc_dtype_size(pt->type.dtype),
+                                  j == in->n_in, i, t};
+        }
+    }
+    if (rc == 0) {
+        /* Sorted by slab and offset, a range overlaps an earlier one iff it starts before that one's end. */
+        qsort(sp, (size_t)ns, sizeof *sp, cmp_span_ref);
+        int far = -1, far_w = -1; /* the earlier range reaching furthest, of all / of the written ones */
+        for (int a = 0; a < ns && rc == 0; a++) {
+            const span_ref *x = &sp[a];
+            if (x->end == x->off) continue;
+            if (a > 0 && sp[a - 1].slab == x->slab && sp[a - 1].off == x->off && sp[a - 1].end == x->end &&
+                sp[a - 1].esize == x->esize)
+                continue; /* the same elements (in place, or read twice): checked as the first of them */
+            if (far >= 0 && sp[far].slab != x->slab) far = far_w = -1;
+            const span_ref *hit = NULL;
+            if (far_w >= 0 && sp[far_w].end > x->off) hit = &sp[far_w];
+            else if (x->written && far >= 0 && sp[far].end > x->off) hit = &sp[far];
+            if (hit)
+                rc = tgc_fail(err, "fusion group %d (instructions %d-%d): '%s' [%llu, %llu) (instruction %d) and '%s' "
+                              "[%llu, %llu) (instruction %d) overlap in the %s slab other than element for element",
+                              gid, k, e - 1, tname(p, hit->tensor), (unsigned long long)hit->off,
+                              (unsigned long long)hit->end, hit->instr, tname(p, x->tensor),
+                              (unsigned long long)x->off, (unsigned long long)x->end, x->instr,
+                              tgc_slab_name((tgc_slab)x->slab));
+            if (far < 0 || sp[far].end < x->end) far = a;
+            if (x->written && (far_w < 0 || sp[far_w].end < x->end)) far_w = a;
+        }
+    }
+    free(sp);
+    return rc;
+}
+
+typedef struct group_run {
+    int id, start;
+} group_run;
+
+static int cmp_group_run(const void *a, const void *b) {
+    const group_run *x = a, *y = b;
+    if (x->id != y->id) return x->id < y->id ? -1 : 1;
+    return (x->start > y->start) - (x->start < y->start);
+}
+
+/* Group ids: -1 (none) or an id whose instructions are consecutive; then each group's own rules. */
+static int check_groups(const tgc_plan *p, const tgc_program *pr, tgc_err *err) {
+    group_run *runs = tgc_malloc(sizeof(group_run) * (size_t)(pr->n_instr ? pr->n_instr : 1));
+    int nr = 0, rc = 0;
+    for (int k = 0; k < pr->n_instr && rc == 0;) {
+        int g = pr->instr[k].group, e = k + 1;
+        if (g < -1) {
+            rc = tgc_fail(err, "instruction %d (%s) has group id %d (-1 or a group number)", k,
+                          tgc_op_table[pr->instr[k].code].name, g);
+            break;
+        }
+        if (g < 0) {
+            k++;
+            continue;
+        }
+        while (e < pr->n_instr && pr->instr[e].group == g) e++;
+        runs[nr++] = (group_run){g, k};
+        if (tgc_op_table[pr->instr[k].code].flags & TGC_OPF_OPTIMIZER) rc = check_update_group(p, pr, k, e, err);
+        else rc = check_elementwise_group(p, pr, k, e, err);
+        k = e;
+    }
+    if (rc == 0) {
+        qsort(runs, (size_t)nr, sizeof *runs, cmp_group_run);
+        for (int i = 1; i < nr && rc == 0; i++)
+            if (runs[i].id == runs[i - 1].id)
+                rc = tgc_fail(err, "instruction %d (%s) is in fusion group %d, whose instructions from %d end before it: "
+                              "a group's instructions must be consecutive", runs[i].start,
+                              tgc_op_table[pr->instr[runs[i].start].code].name, runs[i].id, runs[i - 1].start);
+    }
+    free(runs);
+    return rc;
+}
+
+int tgc_plan_check_target(const tgc_plan *p, const char *device, tgc_err *err) {
+    size_t n = strcspn(device, ":"); /* "cuda:1" runs plans for cuda */
+    if (strlen(p->target.name) == n && !strncmp(p->target.name, device, n)) return 0;
+    const tgc_cfg *f = p->config ? tgc_cfg_get(p->config, "filename") : NULL;
+    const char *config = f && f->kind == TGC_CFG_STR && f->s ? f->s : "CONFIG";
+    return tgc_fail(err, "the plan was compiled for target %s and cannot run on the %.*s device; recompile it for %.*s: "
+                    "`tgc compile %s --target %.*s`", p->target.name, (int)n, device, (int)n, device, config, (int)n,
+                    device);
+}
+
 int tgc_plan_validate(const tgc_plan *p, tgc_err *err) {
     if (check_tensors(p, err) < 0) return -1;
     for (int i = 0; i < p->n_programs; i++) {
@@ -160,6 +408,7 @@ int tgc_plan_validate(const tgc_plan *p, tgc_err *err) {
             if (!strcmp(p->programs[i].name, p->programs[j].name))
                 return tgc_fail(err, "plan: two programs named '%s'", p->programs[i].name);
         if (validate_program(p, &p->programs[i], err) < 0) return -1;
+        if (check_groups(p, &p->programs[i], err) < 0) return tgc_err_prefix(err, "plan: program %s", p->programs[i].name);
     }
     return 0;
 }

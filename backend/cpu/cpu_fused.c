@@ -1,5 +1,10 @@
 /* backend/cpu/cpu_fused.c - fusion groups: elementwise chains run chunk by chunk in one parallel loop,
- * and runs of optimizer updates as one update over their contiguous range (see cpu_kernels.h). */
+ * and runs of optimizer updates as one update over their contiguous range (see cpu_kernels.h).
+ *
+ * What makes a group safe to run as one kernel on any device (one element count, tensors overlapping only
+ * in place, optimizer tensors back to back in aligned slots with equal attributes and lr/step operands)
+ * is checked when the plan is loaded (plan/plan_validate.c). What is refused here is what these loops do
+ * not implement: other ops, dtypes other than f32, operands without data. */
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -9,7 +14,6 @@
 
 #define CHUNK 4096     /* elements per chunk: 16 KiB per f32 tensor, so a group's chunks stay in L1/L2 */
 #define MIN_CHUNKS 4   /* chunks per thread worth waking it for (16384 elements, as the own loops) */
-#define SLOT 64u       /* the planner's slot alignment */
 
 /* Vectorise the select-style loops (relu, relu_bwd): left scalar they branch on data and mispredict. */
 #ifdef _OPENMP
@@ -69,27 +73,8 @@ static int ew_arity(tgc_opcode c) {
     }
 }
 
-typedef struct range {
-    uintptr_t lo, hi;
-    size_t esize;
-    int written;
-} range;
-
-/* Two ranges may overlap only if neither is written or they are the same elements (in place). */
-static int ranges_ok(const range *r, int n) {
-    for (int i = 0; i < n; i++)
-        for (int j = i + 1; j < n; j++) {
-            if (!(r[i].written || r[j].written)) continue;
-            if (r[i].lo >= r[j].hi || r[j].lo >= r[i].hi) continue;
-            if (r[i].lo != r[j].lo || r[i].hi != r[j].hi || r[i].esize != r[j].esize) return 0;
-        }
-    return 1;
-}
-
 static tgc_cpu_fused *fuse_elementwise(const tgc_cpu_op *ops, int n, char *why, size_t wl) {
     int64_t N = numel(&ops[0].out_t[0]);
-    range *rg = tgc_malloc(sizeof(range) * (size_t)n * 3);
-    int nr = 0;
     tgc_cpu_fused *f = tgc_calloc(1, sizeof *f);
     f->n = n;
     f->numel = N;
@@ -104,7 +89,6 @@ static tgc_cpu_fused *fuse_elementwise(const tgc_cpu_op *ops, int n, char *why, 
         int ar = ew_arity(o->code);
         if (!ar) bad = "an op that is not fusable";
         else if (o->n_in != ar || o->n_out != 1) bad = "an operand count that does not fit the op";
-        else if (numel(&o->out_t[0]) != N) bad = "results of different element counts";
         if (bad) break;
         s->code = o->code;
         s->a = o->in[0];
@@ -114,13 +98,10 @@ static tgc_cpu_fused *fuse_elementwise(const tgc_cpu_op *ops, int n, char *why, 
         s->tx = o->in_t[0].dtype;
         s->ty = o->out_t[0].dtype;
         for (int j = 0; j < ar && !bad; j++) {
-            int is_bias = o->code == TGC_OP_BIAS_ADD && j == 1;
             if (o->code != TGC_OP_CAST && o->in_t[j].dtype != TGC_F32) bad = "a non-f32 operand";
-            else if (!is_bias && numel(&o->in_t[j]) != N) bad = "operands of different element counts";
             else if (!o->in[j] && N > 0) bad = "an operand without data";
         }
         if (!bad && o->code != TGC_OP_CAST && s->ty != TGC_F32) bad = "a non-f32 result";
-        if (!bad && o->code == TGC_OP_CAST && s->ty != o->a->dtype) bad = "a cast whose result is not attrs.dtype";
         if (!bad && !o->out[0] && N > 0) bad = "a result without data";
         if (!bad && o->code == TGC_OP_BIAS_ADD) {
             const tgc_shape *x = &o->in_t[0].shape;
@@ -135,18 +116,7 @@ static tgc_cpu_fused *fuse_elementwise(const tgc_cpu_op *ops, int n, char *why, 
                     bad = "a bias that does not match its axis";
             }
         }
-        if (bad) break;
-        for (int j = 0; j < ar; j++) {
-            size_t es = tgc_dtype_size(o->in_t[j].dtype);
-            uintptr_t p = (uintptr_t)o->in[j];
-            rg[nr++] = (range){p, p + (uintptr_t)numel(&o->in_t[j]) * es, es, 0};
-        }
-        size_t es = tgc_dtype_size(o->out_t[0].dtype);
-        uintptr_t p = (uintptr_t)o->out[0];
-        rg[nr++] = (range){p, p + (uintptr_t)N * es, es, 1};
     }
-    if (!bad && !ranges_ok(rg, nr)) bad = "tensors that overlap other than in place";
-    free(rg);
     if (bad) {
         tgc_cpu_fused_free(f);
         return refuse(why, wl, "instruction %d of %d: %s", at, n, bad);
@@ -225,47 +195,22 @@ static int opt_tensors(tgc_opcode c) {
     }
 }
 
-static int same_attrs(const tgc_attrs *x, const tgc_attrs *y) {
-    return x->alpha == y->alpha && x->weight_decay == y->weight_decay && x->momentum == y->momentum &&
-           x->dampening == y->dampening && x->nesterov == y->nesterov && x->beta1 == y->beta1 &&
-           x->beta2 == y->beta2 && x->eps == y->eps;
-}
-
-static uint64_t slot(uint64_t x) { return (x + SLOT - 1) / SLOT * SLOT; }
-
+/* The group's layout (one op, equal attributes and lr/step operands, each tensor operand's tensors at
+ * the parameters' relative offsets) was checked with the plan; the range is the first parameter's start
+ * to the last one's end. */
 static tgc_cpu_fused *fuse_optimizer(const tgc_cpu_op *ops, int n, char *why, size_t wl) {
-    const tgc_cpu_op *o0 = &ops[0];
+    const tgc_cpu_op *o0 = &ops[0], *last = &ops[n - 1];
     int nt = opt_tensors(o0->code);
-    uint64_t next = 0; /* where instruction i must start, relative to the first */
-    for (int i = 0; i < n; i++) {
-        const tgc_cpu_op *o = &ops[i];
-        if (o->code != o0->code || o->n_in != o0->n_in || o->n_out != 0 || o->n_in <= nt)
-            return refuse(why, wl, "instruction %d of %d: not the same update op", i, n);
-        if (!same_attrs(o->a, o0->a)) return refuse(why, wl, "instruction %d of %d: other attributes", i, n);
-        for (int j = nt; j < o->n_in; j++)
-            if (o->in[j] != o0->in[j] || numel(&o->in_t[j]) != 1)
-                return refuse(why, wl, "instruction %d of %d: other lr/step operands", i, n);
-        uint64_t bytes = (uint64_t)numel(&o->in_t[0]) * sizeof(float);
-        uint64_t delta = (uint64_t)((uintptr_t)o->in[0] - (uintptr_t)o0->in[0]);
-        if ((uintptr_t)o->in[0] < (uintptr_t)o0->in[0] || delta != next)
-            return refuse(why, wl, "instruction %d of %d: parameters are not in consecutive 64-byte slots", i, n);
-        for (int j = 0; j < nt; j++) {
-            if (o->in_t[j].dtype != TGC_F32 || numel(&o->in_t[j]) != numel(&o->in_t[0]) || !o->in[j])
-                return refuse(why, wl, "instruction %d of %d: operand %d is not an f32 tensor like the parameter", i,
-                              n, j);
-            if ((uintptr_t)o->in[j] < (uintptr_t)o0->in[j] ||
-                (uint64_t)((uintptr_t)o->in[j] - (uintptr_t)o0->in[j]) != delta)
-                return refuse(why, wl, "instruction %d of %d: operand %d is not laid out like the parameters", i, n, j);
-        }
-        next = i + 1 < n ? slot(delta + bytes) : delta + bytes;
-    }
-    /* the widened operands must not overlap one another */
-    range rg[TGC_MAX_IN];
-    for (int j = 0; j < nt; j++) rg[j] = (range){(uintptr_t)o0->in[j], (uintptr_t)o0->in[j] + next, 4, 1};
-    for (int i = 0; i < nt; i++)
-        for (int j = i + 1; j < nt; j++)
-            if (rg[i].lo < rg[j].hi && rg[j].lo < rg[i].hi)
-                return refuse(why, wl, "operands %d and %d overlap over the group's range", i, j);
+    if (o0->n_in <= nt) return refuse(why, wl, "instruction 0 of %d: no lr operand", n);
+    for (int i = 0; i < n; i++)
+        for (int j = 0; j < nt; j++)
+            if (ops[i].code != o0->code || ops[i].in_t[j].dtype != TGC_F32 || !ops[i].in[j])
+                return refuse(why, wl, "instruction %d of %d: operand %d is not f32 data of a %s", i, n, j,
+                              tgc_op_table[o0->code].name);
+    if ((uintptr_t)last->in[0] < (uintptr_t)o0->in[0])
+        return refuse(why, wl, "the last parameter lies before the first");
+    uint64_t next = (uint64_t)((uintptr_t)last->in[0] - (uintptr_t)o0->in[0]) +
+                    (uint64_t)numel(&last->in_t[0]) * sizeof(float);
     tgc_cpu_fused *f = tgc_calloc(1, sizeof *f);
     f->n = n;
     f->optimizer = 1;

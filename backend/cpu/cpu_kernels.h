@@ -62,9 +62,9 @@ int tgc_cpu_supports_op(tgc_opcode code);
  *     the output is walked in chunks of 4096 elements, threads taking whole runs of chunks, and every
  *     instruction of the group is applied to a chunk before the next chunk, so values passed between
  *     them stay in cache;
- *   optimizer groups (one update op, equal attributes and lr/step operands): when each tensor operand's
- *     tensors sit at the same offsets from the group's first one, back to back in 64-byte slots, the op
- *     runs once over the whole range (padding included, which nothing reads).
+ *   optimizer groups (one update op, equal attributes and lr/step operands, each tensor operand's
+ *     tensors at the same offsets from the group's first one, back to back in the target's aligned
+ *     slots): the op runs once over the whole range (padding included, which nothing reads).
  * Results equal running the instructions one by one (relu, add, bias_add, scale, casts and the updates
  * bit for bit; tanh within an ulp of oneDNN's). */
 typedef struct tgc_cpu_op {
@@ -78,9 +78,11 @@ typedef struct tgc_cpu_op {
 typedef struct tgc_cpu_fused tgc_cpu_fused;
 
 /* Prepares n instructions for fused execution (pointers and attributes are copied; the tensors must
- * stay where they are). Returns NULL, with the reason in why (may be NULL), when they cannot run as one
- * kernel: unsupported ops, mixed sizes, operands that overlap other than exactly (in place), or an
- * optimizer group whose tensors are not laid out contiguously. The caller then runs them one by one. */
+ * stay where they are). The instructions are a fusion group of a plan that tgc_plan_validate accepted,
+ * which checks what makes a group safe to run as one kernel (one element count, overlaps only in place,
+ * the optimizer layout above). Returns NULL, with the reason in why (may be NULL), when these loops do
+ * not implement them: other ops, non-f32 data, operands without data. The caller then runs them one by
+ * one. */
 tgc_cpu_fused *tgc_cpu_fuse(const tgc_cpu_op *ops, int n, char *why, size_t why_len);
 int tgc_cpu_exec_fused(tgc_cpu *c, const tgc_cpu_fused *f, tgc_err *err);
 void tgc_cpu_fused_free(tgc_cpu_fused *f); /* NULL is fine */

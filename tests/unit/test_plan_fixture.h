@@ -48,11 +48,13 @@ static inline void fixture_module(tgc_module *m) {
     m->first_bucket_mb = 1;
 }
 
-/* The module through the whole pipeline, lowered to a plan (with a small config attached). */
-static inline tgc_plan *fixture_plan(void) {
+/* The module through the whole pipeline for `target` (NULL: the default, cpu), lowered to a plan (with
+ * a small config attached). */
+static inline tgc_plan *fixture_plan_for(const tgc_target *target) {
     tgc_module m;
     tgc_err err;
     fixture_module(&m);
+    m.target = target;
     tgc_pipeline_opts o = {0};
     ck_assert_msg(tgc_run_pipeline(&m, &o, &err) == 0, "%s", err.msg);
     const char *yaml = "model:\n  type: ImageClassifier\ntrain_dataloader:\n  batch_size: 4\n";
@@ -64,6 +66,8 @@ static inline tgc_plan *fixture_plan(void) {
     tgc_module_free(&m);
     return p;
 }
+
+static inline tgc_plan *fixture_plan(void) { return fixture_plan_for(NULL); }
 
 static inline void fixture_bytes(const tgc_plan *p, tgc_buf *b) {
     tgc_err err;

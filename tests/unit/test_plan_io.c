@@ -1,4 +1,5 @@
-/* tests/unit/test_plan_io.c - plan.bin: round trip, and refusal of truncated, corrupted, foreign and newer files. */
+/* tests/unit/test_plan_io.c - plan.bin: round trip, and refusal of truncated, corrupted, foreign, newer and
+ * older files. */
 #include <stdlib.h>
 
 #include "test_plan_fixture.h"
@@ -18,7 +19,10 @@ START_TEST(round_trip_identical) {
     ck_assert_int_eq(q->n_tensors, p->n_tensors);
     ck_assert_int_eq(q->n_programs, 2);
     ck_assert_int_eq(q->params, 8 * 3 + 3);
-    ck_assert_str_eq(q->target, "cpu");
+    ck_assert_str_eq(q->target.name, "cpu");
+    ck_assert_uint_eq(q->target.alignment, 64);
+    ck_assert_uint_eq(q->target.workspace_bytes, 0);
+    ck_assert_uint_eq(q->target.fuse, 0);
     ck_assert_uint_eq(q->checksum, test_rd_le32(a.data + 24));
     ck_assert_ptr_nonnull(q->config);
     ck_assert_ptr_nonnull(tgc_cfg_at(q->config, "model.type"));
@@ -95,12 +99,70 @@ START_TEST(newer_version_refused) {
     tgc_plan *p = fixture_plan();
     tgc_buf a = {0};
     fixture_bytes(p, &a);
-    test_put_le32(a.data + 8, 2);
+    test_put_le32(a.data + 8, TGC_PLAN_VERSION + 1);
     test_reseal(a.data, a.len, 24);
     tgc_err err;
     ck_assert_ptr_null(tgc_plan_deserialize(a.data, a.len, "n.plan", &err));
-    ck_assert_str_eq(err.msg, "n.plan: plan format version 2 is newer than this tgc (1): recompile");
+    char want[128];
+    snprintf(want, sizeof want, "n.plan: plan format version %d is newer than this tgc (%d): recompile",
+             TGC_PLAN_VERSION + 1, TGC_PLAN_VERSION);
+    ck_assert_str_eq(err.msg, want);
     tgc_buf_free(&a);
+    tgc_plan_free(p);
+}
+END_TEST
+
+/* Version 1 plans have no target parameters: refused with the command that recompiles. */
+START_TEST(older_version_refused) {
+    ck_assert_int_eq(TGC_PLAN_VERSION, 2);
+    tgc_plan *p = fixture_plan();
+    tgc_buf a = {0};
+    fixture_bytes(p, &a);
+    test_put_le32(a.data + 8, 1);
+    test_reseal(a.data, a.len, 24);
+    tgc_err err;
+    ck_assert_ptr_null(tgc_plan_deserialize(a.data, a.len, "o.plan", &err));
+    ck_assert_str_eq(err.msg, "o.plan: plan format version 1 is older than this tgc (2), whose plans record the target "
+                              "they were compiled for: recompile it with `tgc compile CONFIG --target cpu|cuda`");
+    tgc_buf_free(&a);
+    tgc_plan_free(p);
+}
+END_TEST
+
+/* The target and its parameters travel in META; impossible values are refused by name. */
+START_TEST(target_round_trip_and_refusals) {
+    tgc_plan *p = fixture_plan();
+    tgc_err err;
+    p->target = *tgc_target_find("cuda");
+    tgc_buf a = {0};
+    fixture_bytes(p, &a);
+    tgc_plan *q = tgc_plan_deserialize(a.data, a.len, "t.plan", &err);
+    ck_assert_msg(q != NULL, "%s", err.msg);
+    ck_assert_str_eq(q->target.name, "cuda");
+    ck_assert_uint_eq(q->target.alignment, 256);
+    ck_assert_uint_eq(q->target.workspace_bytes, 32u << 20);
+    ck_assert_uint_eq(q->target.fuse, TGC_FUSE_TANH);
+    tgc_plan_free(q);
+    tgc_buf_free(&a);
+    static const struct {
+        uint32_t alignment, fuse;
+        const char *name, *msg;
+    } bad[] = {
+        {48, 0, "cpu", "t.plan: corrupted plan: META: target.alignment 48 is not a power of two from 8 to 65536"},
+        {0, 0, "cpu", "t.plan: corrupted plan: META: target.alignment 0 is not a power of two from 8 to 65536"},
+        {64, 0x80, "cpu", "t.plan: corrupted plan: META: target.fuse has unknown flags 0x80"},
+        {64, 0, "", "t.plan: corrupted plan: META: target name '' is empty or too long"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        p->target = *tgc_target_find("cpu");
+        p->target.alignment = bad[i].alignment;
+        p->target.fuse = bad[i].fuse;
+        strcpy(p->target.name, bad[i].name);
+        fixture_bytes(p, &a);
+        ck_assert_ptr_null(tgc_plan_deserialize(a.data, a.len, "t.plan", &err));
+        ck_assert_str_eq(err.msg, bad[i].msg);
+        tgc_buf_free(&a);
+    }
     tgc_plan_free(p);
 }
 END_TEST
@@ -210,6 +272,8 @@ int main(void) {
     tcase_add_test(tc, every_truncation_refused);
     tcase_add_test(tc, every_bit_flip_refused);
     tcase_add_test(tc, newer_version_refused);
+    tcase_add_test(tc, older_version_refused);
+    tcase_add_test(tc, target_round_trip_and_refusals);
     tcase_add_test(tc, wrong_magic_refused);
     tcase_add_test(tc, resealed_bad_tables_refused);
     tcase_add_test(tc, save_and_load);

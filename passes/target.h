@@ -1,0 +1,43 @@
+/* passes/target.h - what a plan is compiled for: the device-dependent choices of the shared passes.
+ *
+ * `tgc compile --target cpu|cuda` picks one of the built-in targets; the passes that lay memory out
+ * (buckets, fuse-optimizer, memplan) and the fusion passes read it from the module (tgc_module.target,
+ * NULL meaning cpu), and the plan records it (META: target, target.alignment, target.workspace_bytes,
+ * target.fuse), so a plan runs only on the device it was compiled for (tgc_plan_check_target).
+ *
+ *   cpu   alignment 64 B: a cache line and the widest vector (AVX-512) the CPU kernels load, and what
+ *         the CPU executor's slab blocks are aligned to. No workspace: oneDNN primitives keep their own
+ *         scratchpad. Fusion leaves tanh out: oneDNN's vectorised tanh beats a fused loop calling libm
+ *         (LeNet-5 trained 2.4x slower with tanh in the groups, bench/README.md).
+ *   cuda  alignment 256 B: what cudaMalloc guarantees for every allocation, so each tensor in a slab is
+ *         aligned as if it had been allocated on its own (above the 16 B that vectorised loads, cuBLAS and
+ *         cuDNN want, and the 128 B of a memory transaction). Workspace 32 MiB: one scratch buffer that
+ *         cuBLAS (cublasSetWorkspace recommends 32 MiB on Hopper, 4 MiB before) and the cuDNN convolution
+ *         algorithms share, as they run one at a time on the compute stream; the executor picks the fastest
+ *         algorithm that fits. Fusion includes tanh: a generated CUDA kernel evaluates tanhf in registers,
+ *         so fusing it saves the memory pass as for any other elementwise op.
+ */
+#ifndef TGC_PASSES_TARGET_H
+#define TGC_PASSES_TARGET_H
+
+#include <stdint.h>
+
+/* Fusion policy: what fuse-elementwise may put into a group beyond the plain arithmetic ops. */
+enum {
+    TGC_FUSE_TANH = 1u << 0, /* tanh (a transcendental) in elementwise groups */
+    TGC_FUSE_ALL = TGC_FUSE_TANH,
+};
+
+typedef struct tgc_target {
+    char name[16];            /* "cpu", "cuda": the device kind the plan runs on */
+    uint32_t alignment;       /* bytes; a power of two: every tensor offset and slab size is a multiple */
+    uint64_t workspace_bytes; /* scratch buffer for the device's library kernels (0: none) */
+    uint32_t fuse;            /* TGC_FUSE_* */
+} tgc_target;
+
+/* The built-in target named `name` ("cpu", "cuda"), or NULL. */
+const tgc_target *tgc_target_find(const char *name);
+/* The default target (cpu). */
+const tgc_target *tgc_target_default(void);
+
+#endif
