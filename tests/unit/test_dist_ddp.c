@@ -13,6 +13,7 @@
 #include "runtime/data/data.h"
 #include "runtime/dist/dist.h"
 #include "test_comm_util.h"
+#include "test_exec_util.h"
 
 static const char *LENET =
     "model:\n"
@@ -47,30 +48,36 @@ static tgc_plan *compile_lenet(void) {
 /* A batch that depends on the seed, and lr/step. */
 static void feed(tgc_exec *x, uint64_t seed) {
     int xi = tgc_exec_input(x, "train", "inputs"), li = tgc_exec_input(x, "train", "data_samples.gt_label");
-    float *img = tgc_exec_data(x, xi);
+    float *img = exec_get(x, xi);
     int64_t n = tgc_shape_numel(&tgc_exec_tensor(x, xi)->type.shape);
     tgc_rng r;
     tgc_rng_init(&r, seed, 0, 0, 9);
     for (int64_t i = 0; i < n; i++) img[i] = (float)(2.0 * tgc_rng_uniform(&r) - 1.0);
-    int32_t *lab = tgc_exec_data(x, li);
+    exec_put(x, xi, img);
+    free(img);
+    int32_t *lab = exec_get(x, li);
     int64_t b = tgc_shape_numel(&tgc_exec_tensor(x, li)->type.shape);
     for (int64_t i = 0; i < b; i++) lab[i] = (int32_t)((i + seed) % 10);
-    *(float *)tgc_exec_data(x, tgc_exec_input(x, "train", "lr")) = 0.05f;
+    exec_put(x, li, lab);
+    free(lab);
+    exec_put_f32(x, tgc_exec_input(x, "train", "lr"), 0.05f);
     int si = tgc_exec_input(x, "train", "step");
-    if (si >= 0) *(float *)tgc_exec_data(x, si) = 1.0f;
+    if (si >= 0) exec_put_f32(x, si, 1.0f);
 }
 
 /* ---- single process: where the callbacks fall ---- */
 
 typedef struct order {
-    int last_instr, n_buckets, n_ready, ready_after, buckets_before_ready;
+    int last_instr, n_buckets, n_ready, ready_after, buckets_before_ready, bucket_bytes_ok;
 } order;
 
 static void on_instr(void *ctx, const tgc_program *p, int i, double t0, double t1) {
     ((order *)ctx)->last_instr = i;
 }
-static int on_bucket(void *ctx, const tgc_plan_bucket *b, void *data, tgc_err *err) {
-    ((order *)ctx)->n_buckets++;
+static int on_bucket(void *ctx, const tgc_plan_bucket *b, tgc_dev_mem mem, tgc_err *err) {
+    order *o = ctx;
+    o->n_buckets++;
+    o->bucket_bytes_ok += mem.ptr != NULL && mem.bytes == b->bytes;
     return 0;
 }
 static int on_ready(void *ctx, const tgc_program *p, tgc_err *err) {
@@ -91,11 +98,11 @@ START_TEST(grads_ready_point) {
         if (tgc_op_table[tp->instr[i].code].flags & TGC_OPF_OPTIMIZER) first_opt = i;
     ck_assert_int_gt(first_opt, 0);
     tgc_err err;
-    tgc_exec_opts xo = {1, 1};
+    tgc_exec_opts xo = {.n_threads = 1, .deterministic = 1};
     tgc_exec *x = tgc_exec_new(p, &xo, &err);
     ck_assert_msg(x, "%s", err.msg);
     ck_assert_int_eq(tgc_exec_init_state(x, 1, &err), 0);
-    order o = {-1, 0, 0, -1, 0};
+    order o = {-1, 0, 0, -1, 0, 0};
     tgc_exec_on_instr(x, on_instr, &o);
     tgc_exec_on_bucket(x, on_bucket, &o);
     tgc_exec_on_grads_ready(x, on_ready, &o);
@@ -104,9 +111,10 @@ START_TEST(grads_ready_point) {
     ck_assert_int_eq(o.n_ready, 1);
     ck_assert_int_eq(o.ready_after, first_opt - 1);
     ck_assert_int_eq(o.buckets_before_ready, tp->n_buckets);
-    uint64_t bytes;
-    ck_assert_ptr_nonnull(tgc_exec_slab(x, TGC_SLAB_GRAD, &bytes));
-    ck_assert_uint_eq(bytes, p->slab_bytes[TGC_SLAB_GRAD]);
+    ck_assert_int_eq(o.bucket_bytes_ok, tp->n_buckets); /* each bucket's device memory, its size */
+    tgc_dev_mem grad = tgc_exec_slab(x, TGC_SLAB_GRAD);
+    ck_assert_ptr_nonnull(grad.ptr);
+    ck_assert_uint_eq(grad.bytes, p->slab_bytes[TGC_SLAB_GRAD]);
     ck_assert_msg(tgc_exec_run(x, "eval", &err) == 0, "%s", err.msg); /* eval has no buckets: no call */
     ck_assert_int_eq(o.n_ready, 1);
     tgc_exec_free(x);
@@ -117,9 +125,12 @@ END_TEST
 /* ---- two processes ---- */
 
 static uint32_t slab_crc(tgc_exec *x, tgc_slab s) {
-    uint64_t n;
-    void *d = tgc_exec_slab(x, s, &n);
-    return tgc_crc32(0, d, (size_t)n);
+    tgc_err err;
+    uint64_t n = tgc_exec_slab(x, s).bytes;
+    void *d = malloc(n ? (size_t)n : 1);
+    uint32_t crc = tgc_exec_read_bytes(x, s, 0, n, d, &err) == 0 ? tgc_crc32(0, d, (size_t)n) : 0;
+    free(d);
+    return crc;
 }
 
 static int rank_step(int rank, int world, int port, void *arg) {
@@ -134,7 +145,7 @@ static int rank_step(int rank, int world, int port, void *arg) {
         tgc_plan_free(p);
         return strstr(err.msg, "is in use") ? RANK_PORT_BUSY : 1;
     }
-    tgc_exec_opts xo = {1, 1};
+    tgc_exec_opts xo = {.n_threads = 1, .deterministic = 1};
     tgc_exec *x = tgc_exec_new(p, &xo, &err);
     RANK_CHECK(x != NULL, "%s", err.msg);
     /* different seeds: the broadcast must make the states equal */

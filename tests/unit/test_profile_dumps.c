@@ -14,6 +14,7 @@
 #include "runtime/data/data.h"
 #include "runtime/exec/executor.h"
 #include "test_compile.h"
+#include "test_exec_util.h"
 #include "runtime/profile/profile.h"
 #include "test_profile_json.h"
 
@@ -112,9 +113,9 @@ typedef struct run_ctx {
     int buckets; /* bucket callbacks seen */
 } run_ctx;
 
-static int on_bucket(void *ctx, const tgc_plan_bucket *b, void *data, tgc_err *err) {
+static int on_bucket(void *ctx, const tgc_plan_bucket *b, tgc_dev_mem mem, tgc_err *err) {
     run_ctx *r = ctx;
-    (void)data, (void)err;
+    (void)mem, (void)err;
     char args[128];
     snprintf(args, sizeof args, "bytes=%llu tensors=%d kind=sum", (unsigned long long)b->bytes, b->n);
     double t = tgc_now();
@@ -126,16 +127,20 @@ static int on_bucket(void *ctx, const tgc_plan_bucket *b, void *data, tgc_err *e
 static void feed(tgc_exec *x) {
     int xi = tgc_exec_input(x, "train", "inputs");
     ck_assert_int_ge(xi, 0);
-    float *img = tgc_exec_data(x, xi);
+    float *img = exec_get(x, xi);
     int64_t n = tgc_shape_numel(&tgc_exec_tensor(x, xi)->type.shape);
     tgc_rng r;
     tgc_rng_init(&r, 7, 0, 0, 9);
     for (int64_t i = 0; i < n; i++) img[i] = (float)(2.0 * tgc_rng_uniform(&r) - 1.0);
+    exec_put(x, xi, img);
+    free(img);
     int li = tgc_exec_input(x, "train", "data_samples.gt_label");
-    int32_t *lab = tgc_exec_data(x, li);
+    int32_t *lab = exec_get(x, li);
     int64_t b = tgc_shape_numel(&tgc_exec_tensor(x, li)->type.shape);
     for (int64_t i = 0; i < b; i++) lab[i] = (int32_t)(i % 10);
-    *(float *)tgc_exec_data(x, tgc_exec_input(x, "train", "lr")) = 0.05f;
+    exec_put(x, li, lab);
+    free(lab);
+    exec_put_f32(x, tgc_exec_input(x, "train", "lr"), 0.05f);
 }
 
 /* Runs `steps` train steps; when prof is set it is attached, steps are marked and a "data" span is
@@ -156,7 +161,7 @@ static void run_steps(const tgc_plan *p, tgc_profiler *prof, int attach, int ste
         double t0 = tgc_now();
         feed(x);
         if (prof) tgc_profiler_span(prof, "data", "load batch", t0, tgc_now(), "batch=8 source=random");
-        *(float *)tgc_exec_data(x, si) = (float)s;
+        exec_put_f32(x, si, (float)s);
         if (prof) tgc_profiler_step_begin(prof, s);
         ck_assert_msg(tgc_exec_run(x, "train", &err) == 0, "%s", err.msg);
         if (prof) tgc_profiler_step_end(prof);
