@@ -51,24 +51,37 @@ static int parse_args(int argc, char **argv, bench_opts *o) {
     return 0;
 }
 
-/* Seeded synthetic inputs: images uniform in [-2, 2), labels uniform over the classes. */
-static void fill_inputs(tgc_exec *x, const char *prog, int num_classes, double lr) {
+/* Writes one f32 into the first element of a tensor. */
+static int write_f32(tgc_exec *x, int tensor, float v, tgc_err *err) {
+    const tgc_plan_tensor *t = tgc_exec_tensor(x, tensor);
+    return tgc_exec_write_bytes(x, t->slab, t->offset, sizeof v, &v, err);
+}
+
+/* Seeded synthetic inputs: images uniform in [-2, 2), labels uniform over the classes (drawn on the host,
+ * then uploaded). */
+static int fill_inputs(tgc_exec *x, const char *prog, int num_classes, double lr, tgc_err *err) {
     tgc_rng rng;
     tgc_rng_init(&rng, 0x7467632062656e63ull, 0, 0, TGC_RNG_AUGMENT);
     int img = tgc_exec_input(x, prog, "inputs"), lbl = tgc_exec_input(x, prog, "data_samples.gt_label");
     int lri = tgc_exec_input(x, prog, "lr");
+    int rc = 0;
     if (img >= 0) {
         const tgc_plan_tensor *t = tgc_exec_tensor(x, img);
-        float *d = tgc_exec_data(x, img);
+        float *d = tgc_malloc(t->bytes ? (size_t)t->bytes : 1);
         for (uint64_t i = 0; i < t->bytes / sizeof(float); i++) d[i] = (float)(tgc_rng_uniform(&rng) * 4.0 - 2.0);
+        rc = tgc_exec_write(x, img, d, err);
+        free(d);
     }
-    if (lbl >= 0) {
+    if (rc == 0 && lbl >= 0) {
         const tgc_plan_tensor *t = tgc_exec_tensor(x, lbl);
-        int32_t *d = tgc_exec_data(x, lbl);
+        int32_t *d = tgc_malloc(t->bytes ? (size_t)t->bytes : 1);
         for (uint64_t i = 0; i < t->bytes / sizeof(int32_t); i++)
             d[i] = (int32_t)tgc_rng_below(&rng, (uint32_t)(num_classes > 0 ? num_classes : 1));
+        rc = tgc_exec_write(x, lbl, d, err);
+        free(d);
     }
-    if (lri >= 0) *(float *)tgc_exec_data(x, lri) = (float)lr;
+    if (rc == 0 && lri >= 0) rc = write_f32(x, lri, (float)lr, err);
+    return rc;
 }
 
 static int cmp_double(const void *a, const void *b) {
@@ -84,10 +97,14 @@ static int time_program(tgc_exec *x, const char *prog, const bench_opts *o, tgc_
     double *t = tgc_malloc(sizeof(double) * (size_t)o->iters);
     *secs = 0;
     for (int64_t i = 0; i < o->warmup + o->iters; i++) {
-        if (step >= 0) *(float *)tgc_exec_data(x, step) = (float)(i + 1);
+        if (step >= 0 && write_f32(x, step, (float)(i + 1), err) < 0) {
+            free(t);
+            return -1;
+        }
         if (prof) tgc_profiler_step_begin(prof, i + 1);
         double t0 = tgc_now();
         int rc = tgc_exec_run(x, prog, err);
+        if (rc == 0) rc = tgc_exec_sync(x, err); /* a device with streams finishes the step here */
         double dt = tgc_now() - t0;
         if (prof) tgc_profiler_step_end(prof);
         if (rc < 0) {
@@ -118,7 +135,7 @@ int tgc_cmd_bench(int argc, char **argv) {
     tgc_profiler *prof = NULL;
     tgc_plan *p = tgc_plan_load(o.plan, &err);
     int threads = tgc_default_threads();
-    tgc_exec_opts xo = {threads, 0};
+    tgc_exec_opts xo = {threads, 0, NULL};
     if (!p || tgc_plan_validate(p, &err) < 0) goto fail;
     if (tgc_plan_check_target(p, "cpu", &err) < 0) { /* the CPU executor runs only plans for the CPU */
         tgc_err_prefix(&err, "%s", o.plan);
@@ -136,13 +153,13 @@ int tgc_cmd_bench(int argc, char **argv) {
     }
     double t_train = 0, t_eval = 0, med_train = 0, med_eval = 0;
     if (tr) {
-        fill_inputs(x, "train", classes, p->optim.lr);
+        if (fill_inputs(x, "train", classes, p->optim.lr, &err) < 0) goto fail;
         if (time_program(x, "train", &o, prof, &t_train, &med_train, &err) < 0) goto fail;
     }
     tgc_exec_on_instr(x, NULL, NULL); /* the profile covers the train step */
     if (prof && tgc_profiler_write(prof, o.profile_dir, &err) < 0) goto fail;
     if (ev) {
-        fill_inputs(x, "eval", classes, p->optim.lr);
+        if (fill_inputs(x, "eval", classes, p->optim.lr, &err) < 0) goto fail;
         if (time_program(x, "eval", &o, NULL, &t_eval, &med_eval, &err) < 0) goto fail;
     }
     double tr_ips = tr ? (double)(tr->batch * o.iters) / t_train : 0, ev_ips = ev ? (double)(ev->batch * o.iters) / t_eval : 0;

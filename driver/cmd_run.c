@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "backend/device.h"
 #include "driver/driver.h"
 #include "runtime/dist/dist.h"
 #ifdef TGC_HAVE_CUDA
@@ -83,7 +84,7 @@ int tgc_run_parse_args(const char *cmd, int argc, char **argv, tgc_run_args *a) 
             a->train.has_seed = 1;
             a->train.seed = (uint64_t)n;
         } else if ((r = tgc_opt_value("--device", argc, argv, &i, &val))) {
-            if (r < 0 || (strcmp(val, "cpu") && strcmp(val, "cuda") && strncmp(val, "cuda:", 5)))
+            if (r < 0 || !tgc_device_name_valid(val))
                 return tgc_usage_error(cmd, "%s: --device must be cpu or cuda", cmd);
             a->device = val;
             device_given = 1;
@@ -126,23 +127,11 @@ int tgc_run_parse_args(const char *cmd, int argc, char **argv, tgc_run_args *a) 
     return 0;
 }
 
-/* --device: only the CPU executor exists; say what the machine has. */
+/* --device: resolved through the registry of devices (backend/device.h), which says why one cannot run here. */
 static int check_device(const char *device) {
-    const char *cvd = getenv("CUDA_VISIBLE_DEVICES");
-    int hidden = cvd && !strcmp(cvd, "-1");
-    if (!strcmp(device, "cpu")) return 0;
-    if (hidden) {
-        fprintf(stderr, "tgc: --device %s: CUDA_VISIBLE_DEVICES=-1 hides every GPU; use --device cpu\n", device);
-        return -1;
-    }
-#ifdef TGC_HAVE_CUDA
-    int n = tgc_cuda_device_count();
-    fprintf(stderr, "tgc: --device %s: this build has no CUDA executor yet (%d GPU%s visible); use --device cpu\n",
-            device, n, n == 1 ? "" : "s");
-#else
-    fprintf(stderr, "tgc: --device %s: this build has no CUDA support (built without nvcc) and no CUDA executor yet; "
-                    "use --device cpu\n", device);
-#endif
+    tgc_err err;
+    if (tgc_device_find(device, &err)) return 0;
+    fprintf(stderr, "tgc: --device %s: %s\n", device, err.msg);
     return -1;
 }
 
@@ -240,6 +229,7 @@ static int train_with_signals(tgc_plan *p, const tgc_train_opts *o, tgc_err *err
 int tgc_run_execute(tgc_plan *p, tgc_run_args *a) {
     if (a->gpus && check_gpus(a->nproc) < 0) return TGC_EXIT_ERROR;
     if (check_device(a->device) < 0) return TGC_EXIT_ERROR;
+    a->train.device = a->device;
     tgc_err err = {{0}};
     if (tgc_plan_check_target(p, a->device, &err) < 0) { /* the executor runs only plans for its device */
         fprintf(stderr, "tgc: %s: %s\n", a->input, err.msg);

@@ -99,6 +99,7 @@ void tgc_cpu_free(tgc_cpu *c) {
 
 int tgc_cpu_threads(const tgc_cpu *c) { return c->n_threads; }
 int tgc_cpu_cache_size(const tgc_cpu *c) { return c->n_cache; }
+void tgc_cpu_set_deterministic(tgc_cpu *c, int deterministic) { c->deterministic = deterministic != 0; }
 
 int tgc_cpu_exec(tgc_cpu *c, tgc_opcode code, const tgc_attrs *a, int n_in, const tgc_type *in_t,
                  void *const *in, int n_out, const tgc_type *out_t, void *const *out, tgc_err *err) {

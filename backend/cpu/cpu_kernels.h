@@ -92,6 +92,9 @@ int tgc_cpu_fused_is_optimizer(const tgc_cpu_fused *f);
 
 /* The thread count in use (what n_threads resolved to). */
 int tgc_cpu_threads(const tgc_cpu *c);
+/* Records the deterministic flag after creation (randomness.deterministic is known once a program is
+ * prepared; see the note on determinism above). */
+void tgc_cpu_set_deterministic(tgc_cpu *c, int deterministic);
 /* Number of cached primitives (tests check that a repeated op does not create new ones). */
 int tgc_cpu_cache_size(const tgc_cpu *c);
 

@@ -232,6 +232,8 @@ typedef struct tgc_loader_opts {
     uint64_t seed;
     int rank, world;
     tgc_normalize norm;
+    const struct tgc_device *device; /* batch buffers from its host allocation (backend/device.h: pinned where the
+                                      * device has it, so uploads are fast); NULL: plain host memory */
 } tgc_loader_opts;
 
 typedef struct tgc_loader tgc_loader;
@@ -242,9 +244,10 @@ typedef struct tgc_loader tgc_loader;
 tgc_loader *tgc_loader_new(const tgc_dataset *ds, const tgc_loader_opts *o, tgc_err *err);
 /* Opens a loader from a dataloader map (batch_size, num_workers, prefetch_factor, sampler {shuffle, seed,
  * round_up}, dataset) and the data_preprocessor map (may be NULL). The loader owns the dataset it opens.
- * default_seed is used when sampler.seed is absent (the run's randomness.seed). */
+ * default_seed is used when sampler.seed is absent (the run's randomness.seed). device: as
+ * tgc_loader_opts.device (may be NULL; it must outlive the loader). */
 tgc_loader *tgc_loader_open(const tgc_cfg *dataloader, const tgc_cfg *preprocessor, int train,
-                            uint64_t default_seed, int rank, int world, tgc_err *err);
+                            uint64_t default_seed, int rank, int world, const struct tgc_device *device, tgc_err *err);
 void tgc_loader_free(tgc_loader *l);
 
 void tgc_loader_shape(const tgc_loader *l, int *c, int *h, int *w);

@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend/device.h"
+
 /* How it stays deterministic and bounded: batches are claimed in order by whichever worker is free, each
  * claim takes one of nbuf buffers, and the caller receives them strictly in batch order from a ring indexed
  * by batch number. The content of batch b depends only on (seed, epoch, b), never on which thread built it.
@@ -109,6 +111,16 @@ static void *worker_main(void *arg) {
     return NULL;
 }
 
+/* Batch memory: the device's host allocation when the loader has a device, else plain memory. */
+static void *buf_alloc(const tgc_loader *l, size_t bytes, tgc_err *err) {
+    return l->o.device ? tgc_device_host_alloc(l->o.device, bytes, err) : tgc_malloc(bytes);
+}
+
+static void buf_free(const tgc_loader *l, void *p) {
+    if (l->o.device) tgc_device_host_free(l->o.device, p);
+    else free(p);
+}
+
 void tgc_loader_free(tgc_loader *l) {
     if (!l) return;
     pthread_mutex_lock(&l->mu);
@@ -121,8 +133,8 @@ void tgc_loader_free(tgc_loader *l) {
         tgc_image_free(&l->workers[i].scratch);
     }
     for (int i = 0; i < l->nbuf; i++) {
-        free(l->bufs[i].images);
-        free(l->bufs[i].labels);
+        buf_free(l, l->bufs[i].images);
+        buf_free(l, l->bufs[i].labels);
     }
     pthread_mutex_destroy(&l->mu);
     pthread_cond_destroy(&l->work_cv);
@@ -186,8 +198,9 @@ tgc_loader *tgc_loader_new(const tgc_dataset *ds, const tgc_loader_opts *o, tgc_
     l->free_bufs = tgc_calloc((size_t)l->nbuf, sizeof *l->free_bufs);
     l->ring = tgc_calloc((size_t)l->nbuf, sizeof *l->ring);
     for (int i = 0; i < l->nbuf; i++) {
-        l->bufs[i].images = tgc_malloc(sizeof(float) * l->sample_floats * (size_t)o->batch_size);
-        l->bufs[i].labels = tgc_malloc(sizeof(int32_t) * (size_t)o->batch_size);
+        if (!(l->bufs[i].images = buf_alloc(l, sizeof(float) * l->sample_floats * (size_t)o->batch_size, err)) ||
+            !(l->bufs[i].labels = buf_alloc(l, sizeof(int32_t) * (size_t)o->batch_size, err)))
+            goto fail;
         l->free_bufs[l->nfree++] = &l->bufs[i];
     }
     l->nworkers = o->num_workers;
@@ -207,7 +220,7 @@ fail:
 }
 
 tgc_loader *tgc_loader_open(const tgc_cfg *dl, const tgc_cfg *pre, int train, uint64_t default_seed, int rank,
-                            int world, tgc_err *err) {
+                            int world, const struct tgc_device *device, tgc_err *err) {
     if (!dl || dl->kind != TGC_CFG_MAP) {
         if (dl) tgc_cfg_fail(err, dl, "a dataloader must be a map, got a %s", tgc_cfg_kind_name(dl->kind));
         else tgc_fail(err, "no dataloader given");
@@ -233,6 +246,7 @@ tgc_loader *tgc_loader_open(const tgc_cfg *dl, const tgc_cfg *pre, int train, ui
     o.train = train;
     o.rank = rank;
     o.world = world;
+    o.device = device;
     o.shuffle = train;
     o.round_up = 1;
     seed = (int64_t)default_seed;

@@ -116,11 +116,12 @@ void tgc_ddp_free(tgc_ddp *d) {
 
 /* ---- the executor's callbacks ---- */
 
-static int on_bucket(void *ctx, const tgc_plan_bucket *b, void *data, tgc_err *err) {
+/* The bucket's all-reduce runs in place on the device's memory (host memory for Gloo, device memory for NCCL). */
+static int on_bucket(void *ctx, const tgc_plan_bucket *b, tgc_dev_mem mem, tgc_err *err) {
     tgc_ddp *d = ctx;
     if (b->bytes % sizeof(float))
         return tgc_fail(err, "gradient bucket of %llu bytes is not whole f32 values", (unsigned long long)b->bytes);
-    int64_t t = tgc_comm_allreduce_start(d->comm, data, (size_t)(b->bytes / sizeof(float)), 1, err);
+    int64_t t = tgc_comm_allreduce_start(d->comm, mem.ptr, (size_t)(b->bytes / sizeof(float)), 1, err);
     if (t < 0) return -1;
     d->bytes_cur += b->bytes;
     d->buckets_cur++;
@@ -177,10 +178,9 @@ int tgc_ddp_attach(tgc_ddp *d, tgc_exec *x, const tgc_plan *plan, volatile sig_a
 int tgc_ddp_broadcast_state(tgc_ddp *d, tgc_exec *x, tgc_err *err) {
     static const tgc_slab slabs[] = {TGC_SLAB_PARAM, TGC_SLAB_BUFFER, TGC_SLAB_OPTSTATE};
     for (size_t i = 0; i < TGC_ARRAY_LEN(slabs); i++) {
-        uint64_t bytes;
-        float *base = tgc_exec_slab(x, slabs[i], &bytes);
-        if (!base || bytes == 0) continue;
-        if (tgc_comm_broadcast_f32(d->comm, base, (size_t)(bytes / sizeof(float)), 0, err) < 0)
+        tgc_dev_mem m = tgc_exec_slab(x, slabs[i]);
+        if (!m.ptr || m.bytes == 0) continue;
+        if (tgc_comm_broadcast_f32(d->comm, m.ptr, (size_t)(m.bytes / sizeof(float)), 0, err) < 0)
             return tgc_err_prefix(err, "broadcasting the %s slab from rank 0", tgc_slab_name(slabs[i]));
     }
     return 0;

@@ -1,40 +1,30 @@
-/* runtime/exec/executor.c - slabs, state initialisation and instruction dispatch for a loaded plan (CPU). */
+/* runtime/exec/executor.c - slabs, state initialisation, tensor I/O and program runs for a loaded plan, on a
+ * device through its interface (backend/device.h). */
 #include "runtime/exec/executor.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "backend/cpu/cpu_kernels.h"
 #include "runtime/data/data.h"
 
-#define SLAB_ALIGN 64
 #define TWO_PI 6.283185307179586
 
-/* One instruction with its operand pointers and types resolved once, at load. */
-typedef struct bound_instr {
-    const tgc_instr *ins;
-    void *in[TGC_MAX_IN];
-    void *out[TGC_MAX_OUT];
-    tgc_type in_t[TGC_MAX_IN];
-    tgc_type out_t[TGC_MAX_OUT];
-    const tgc_plan_bucket **buckets; /* buckets completed by this instruction (owned array, may be NULL) */
-    int n_buckets;
-    tgc_cpu_fused *fused; /* owned; set on the first instruction of a fusion group run as one kernel */
-    int run;              /* the instructions that kernel covers */
-} bound_instr;
-
-typedef struct bound_program {
+/* One program: the device's prepared handle, and what the host does around it. */
+typedef struct exec_program {
     const tgc_program *prog;
-    bound_instr *instr; /* owned, prog->n_instr of them */
-    int first_opt;      /* index of the first optimizer update, n_instr when there is none */
-} bound_program;
+    void *dev_prog;                   /* the device's, from prepare */
+    const tgc_plan_bucket ***buckets; /* per instruction: the buckets it completes (owned arrays, may be NULL) */
+    int *n_buckets;                   /* per instruction */
+    int first_opt;                    /* index of the first optimizer update, n_instr when there is none */
+} exec_program;
 
 struct tgc_exec {
     const tgc_plan *plan;
-    tgc_cpu *cpu;
-    uint8_t *slab[TGC_SLAB_COUNT]; /* owned, 64-byte aligned */
-    bound_program *progs;         /* owned, plan->n_programs of them */
+    tgc_device *dev;
+    int own_dev;                 /* opened here (no device given) */
+    void *slab[TGC_SLAB_COUNT];  /* the device's slab handles; NULL for an empty slab */
+    exec_program *progs;         /* owned, plan->n_programs of them */
     tgc_bucket_fn on_bucket;
     void *bucket_ctx;
     tgc_instr_fn on_instr;
@@ -43,21 +33,49 @@ struct tgc_exec {
     void *grads_ready_ctx;
 };
 
-void *tgc_exec_data(const tgc_exec *x, int tensor) {
-    const tgc_plan_tensor *t = &x->plan->tensors[tensor];
-    return x->slab[t->slab] + t->offset;
-}
+tgc_device *tgc_exec_device(const tgc_exec *x) { return x->dev; }
 
 const tgc_plan_tensor *tgc_exec_tensor(const tgc_exec *x, int tensor) { return &x->plan->tensors[tensor]; }
 
-static const bound_program *find_program(const tgc_exec *x, const char *name) {
+static int check_range(const tgc_exec *x, tgc_slab s, uint64_t offset, uint64_t bytes, tgc_err *err) {
+    uint64_t size = (unsigned)s < TGC_SLAB_COUNT ? x->plan->slab_bytes[s] : 0;
+    if ((unsigned)s >= TGC_SLAB_COUNT || offset > size || bytes > size - offset)
+        return tgc_fail(err, "bytes %llu..%llu are outside the %s slab (%llu bytes)", (unsigned long long)offset,
+                        (unsigned long long)(offset + bytes), (unsigned)s < TGC_SLAB_COUNT ? tgc_slab_name(s) : "?",
+                        (unsigned long long)size);
+    return 0;
+}
+
+int tgc_exec_write_bytes(tgc_exec *x, tgc_slab s, uint64_t offset, uint64_t bytes, const void *src, tgc_err *err) {
+    if (check_range(x, s, offset, bytes, err) < 0) return -1;
+    if (bytes == 0) return 0;
+    return x->dev->ops->upload(x->dev->impl, x->slab[s], offset, src, bytes, err);
+}
+
+int tgc_exec_read_bytes(const tgc_exec *x, tgc_slab s, uint64_t offset, uint64_t bytes, void *dst, tgc_err *err) {
+    if (check_range(x, s, offset, bytes, err) < 0) return -1;
+    if (bytes == 0) return 0;
+    return x->dev->ops->download(x->dev->impl, x->slab[s], offset, dst, bytes, err);
+}
+
+int tgc_exec_write(tgc_exec *x, int tensor, const void *src, tgc_err *err) {
+    const tgc_plan_tensor *t = &x->plan->tensors[tensor];
+    return tgc_exec_write_bytes(x, t->slab, t->offset, t->bytes, src, err);
+}
+
+int tgc_exec_read(const tgc_exec *x, int tensor, void *dst, tgc_err *err) {
+    const tgc_plan_tensor *t = &x->plan->tensors[tensor];
+    return tgc_exec_read_bytes(x, t->slab, t->offset, t->bytes, dst, err);
+}
+
+static const exec_program *find_program(const tgc_exec *x, const char *name) {
     for (int i = 0; i < x->plan->n_programs; i++)
         if (strcmp(x->progs[i].prog->name, name) == 0) return &x->progs[i];
     return NULL;
 }
 
 int tgc_exec_input(const tgc_exec *x, const char *program, const char *name) {
-    const bound_program *bp = find_program(x, program);
+    const exec_program *bp = find_program(x, program);
     if (!bp) return -1;
     size_t plen = strlen(program);
     for (int i = 0; i < bp->prog->n_inputs; i++) {
@@ -70,7 +88,7 @@ int tgc_exec_input(const tgc_exec *x, const char *program, const char *name) {
 }
 
 int tgc_exec_output(const tgc_exec *x, const char *program) {
-    const bound_program *bp = find_program(x, program);
+    const exec_program *bp = find_program(x, program);
     return bp && bp->prog->n_outputs > 0 ? bp->prog->outputs[0] : -1;
 }
 
@@ -89,88 +107,75 @@ void tgc_exec_on_grads_ready(tgc_exec *x, tgc_grads_ready_fn fn, void *ctx) {
     x->grads_ready_ctx = ctx;
 }
 
-void *tgc_exec_slab(const tgc_exec *x, tgc_slab s, uint64_t *bytes) {
-    if (bytes) *bytes = (unsigned)s < TGC_SLAB_COUNT ? x->plan->slab_bytes[s] : 0;
-    return (unsigned)s < TGC_SLAB_COUNT ? x->slab[s] : NULL;
-}
-
-/* Fusion groups (consecutive instructions with one group id >= 0) that the CPU backend can run as one
- * kernel; a group it declines runs instruction by instruction, which is always correct. */
-static void bind_groups(bound_program *bp) {
-    const tgc_program *p = bp->prog;
-    for (int i = 0; i < p->n_instr;) {
-        int g = p->instr[i].group, e = i + 1;
-        while (g >= 0 && e < p->n_instr && p->instr[e].group == g) e++;
-        if (e - i >= 2) {
-            tgc_cpu_op *ops = tgc_calloc((size_t)(e - i), sizeof *ops);
-            for (int k = i; k < e; k++) {
-                const bound_instr *b = &bp->instr[k];
-                ops[k - i] = (tgc_cpu_op){b->ins->code, &b->ins->attrs, b->ins->n_in, b->ins->n_out,
-                                          b->in_t,      b->out_t,         b->in,         b->out};
-            }
-            bp->instr[i].fused = tgc_cpu_fuse(ops, e - i, NULL, 0);
-            bp->instr[i].run = bp->instr[i].fused ? e - i : 0;
-            free(ops);
-        }
-        i = e;
+tgc_dev_mem tgc_exec_slab(const tgc_exec *x, tgc_slab s) {
+    tgc_dev_mem m = {NULL, 0};
+    if ((unsigned)s < TGC_SLAB_COUNT && x->slab[s]) {
+        m.ptr = x->dev->ops->slab_addr(x->dev->impl, x->slab[s], 0);
+        m.bytes = x->plan->slab_bytes[s];
     }
+    return m;
 }
 
-static int bind_program(tgc_exec *x, const tgc_program *p, bound_program *bp, tgc_err *err) {
+/* The device prepares the program; the host keeps which buckets each instruction completes and where the
+ * optimizer starts. */
+static int bind_program(tgc_exec *x, const tgc_program *p, exec_program *bp, int deterministic, tgc_err *err) {
+    const tgc_device_ops *ops = x->dev->ops;
     bp->prog = p;
-    bp->instr = tgc_calloc((size_t)p->n_instr, sizeof *bp->instr);
     bp->first_opt = p->n_instr;
+    size_t n = (size_t)(p->n_instr ? p->n_instr : 1);
+    bp->buckets = tgc_calloc(n, sizeof *bp->buckets);
+    bp->n_buckets = tgc_calloc(n, sizeof *bp->n_buckets);
     for (int i = 0; i < p->n_instr; i++) {
-        bound_instr *b = &bp->instr[i];
         const tgc_instr *ins = &p->instr[i];
-        b->ins = ins;
         if (bp->first_opt == p->n_instr && (tgc_op_table[ins->code].flags & TGC_OPF_OPTIMIZER)) bp->first_opt = i;
-        for (int k = 0; k < ins->n_in; k++) {
-            b->in[k] = tgc_exec_data(x, ins->in[k]);
-            b->in_t[k] = x->plan->tensors[ins->in[k]].type;
-        }
-        for (int k = 0; k < ins->n_out; k++) {
-            b->out[k] = tgc_exec_data(x, ins->out[k]);
-            b->out_t[k] = x->plan->tensors[ins->out[k]].type;
-        }
+        if (!ops->supports_op(x->dev->impl, ins->code))
+            return tgc_fail(err, "program %s, instruction %d: the %s device has no kernel for %s", p->name, i,
+                            ops->name, tgc_op_table[ins->code].name);
     }
     for (int j = 0; j < p->n_buckets; j++) {
         const tgc_plan_bucket *bk = &p->buckets[j];
         if (bk->ready_instr < 0 || bk->ready_instr >= p->n_instr)
             return tgc_fail(err, "program %s: bucket %d is ready after instruction %d of %d", p->name, j,
                             bk->ready_instr, p->n_instr);
-        bound_instr *b = &bp->instr[bk->ready_instr];
-        b->buckets = tgc_realloc(b->buckets, (size_t)(b->n_buckets + 1) * sizeof *b->buckets);
-        b->buckets[b->n_buckets++] = bk;
+        int i = bk->ready_instr;
+        bp->buckets[i] = tgc_realloc(bp->buckets[i], (size_t)(bp->n_buckets[i] + 1) * sizeof *bp->buckets[i]);
+        bp->buckets[i][bp->n_buckets[i]++] = bk;
     }
-    bind_groups(bp);
-    return 0;
+    uint8_t *notify = tgc_calloc(n, 1);
+    for (int i = 0; i < p->n_instr; i++) notify[i] = bp->n_buckets[i] > 0;
+    tgc_dev_program dp = {p, x->plan->tensors, x->slab, notify, deterministic};
+    bp->dev_prog = ops->prepare(x->dev->impl, &dp, err);
+    free(notify);
+    return bp->dev_prog ? 0 : -1;
 }
 
 tgc_exec *tgc_exec_new(const tgc_plan *plan, const tgc_exec_opts *opts, tgc_err *err) {
     tgc_exec *x = tgc_calloc(1, sizeof *x);
     x->plan = plan;
-    x->cpu = tgc_cpu_new(opts ? opts->n_threads : 0, opts ? opts->deterministic : 0, err);
-    if (!x->cpu) {
-        free(x);
-        return NULL;
+    x->dev = opts ? opts->device : NULL;
+    if (!x->dev) {
+        tgc_device_opts dopts = {opts ? opts->n_threads : 0, 0};
+        if (!(x->dev = tgc_device_open("cpu", &dopts, err))) {
+            free(x);
+            return NULL;
+        }
+        x->own_dev = 1;
     }
+    const tgc_device_ops *ops = x->dev->ops;
     for (int s = 0; s < TGC_SLAB_COUNT; s++) {
         uint64_t n = plan->slab_bytes[s];
         if (n == 0) continue;
-        size_t rounded = (size_t)((n + SLAB_ALIGN - 1) / SLAB_ALIGN * SLAB_ALIGN);
-        x->slab[s] = aligned_alloc(SLAB_ALIGN, rounded);
+        x->slab[s] = ops->slab_alloc(x->dev->impl, n, err);
         if (!x->slab[s]) {
             tgc_fail(err, "cannot allocate the %s slab (%llu bytes)", tgc_slab_name((tgc_slab)s),
                      (unsigned long long)n);
             tgc_exec_free(x);
             return NULL;
         }
-        memset(x->slab[s], 0, rounded);
     }
     x->progs = tgc_calloc((size_t)plan->n_programs, sizeof *x->progs);
     for (int i = 0; i < plan->n_programs; i++) {
-        if (bind_program(x, &plan->programs[i], &x->progs[i], err) < 0) {
+        if (bind_program(x, &plan->programs[i], &x->progs[i], opts ? opts->deterministic : 0, err) < 0) {
             tgc_exec_free(x);
             return NULL;
         }
@@ -180,20 +185,19 @@ tgc_exec *tgc_exec_new(const tgc_plan *plan, const tgc_exec_opts *opts, tgc_err 
 
 void tgc_exec_free(tgc_exec *x) {
     if (!x) return;
+    const tgc_device_ops *ops = x->dev->ops;
     if (x->progs) {
         for (int i = 0; i < x->plan->n_programs; i++) {
-            bound_program *bp = &x->progs[i];
-            if (!bp->instr) continue;
-            for (int k = 0; k < bp->prog->n_instr; k++) {
-                free(bp->instr[k].buckets);
-                tgc_cpu_fused_free(bp->instr[k].fused);
-            }
-            free(bp->instr);
+            exec_program *bp = &x->progs[i];
+            ops->release(x->dev->impl, bp->dev_prog);
+            for (int k = 0; bp->buckets && k < bp->prog->n_instr; k++) free(bp->buckets[k]);
+            free(bp->buckets);
+            free(bp->n_buckets);
         }
         free(x->progs);
     }
-    for (int s = 0; s < TGC_SLAB_COUNT; s++) free(x->slab[s]);
-    tgc_cpu_free(x->cpu);
+    for (int s = 0; s < TGC_SLAB_COUNT; s++) ops->slab_free(x->dev->impl, x->slab[s]);
+    if (x->own_dev) tgc_device_close(x->dev);
     free(x);
 }
 
@@ -254,52 +258,60 @@ int tgc_exec_init_state(tgc_exec *x, uint64_t seed, tgc_err *err) {
         if (t->type.dtype != TGC_F32)
             return tgc_fail(err, "%s: only f32 state can be initialised (it is %s)", t->name,
                             tgc_dtype_name(t->type.dtype));
-        if (init_tensor(t, tgc_exec_data(x, i), seed, err) < 0) return -1;
+        /* Drawn on the host, then copied to the device. */
+        float *d = tgc_malloc(t->bytes ? (size_t)t->bytes : 1);
+        int rc = init_tensor(t, d, seed, err);
+        if (rc == 0) rc = tgc_exec_write(x, i, d, err);
+        free(d);
+        if (rc < 0) return -1;
     }
     return 0;
 }
 
 /* ---- running ---------------------------------------------------------------------------------- */
 
+typedef struct run_state {
+    tgc_exec *x;
+    const exec_program *bp;
+} run_state;
+
+/* The device finished instructions [first, first + n): their profile spans (a fused kernel's time shared
+ * evenly), then the buckets they complete. */
+static int on_done(void *ctx, int first, int n, double t0, double t1, tgc_err *err) {
+    run_state *st = ctx;
+    tgc_exec *x = st->x;
+    const exec_program *bp = st->bp;
+    for (int k = 0; k < n; k++) {
+        int i = first + k;
+        if (x->on_instr) {
+            if (n == 1) x->on_instr(x->instr_ctx, bp->prog, i, t0, t1);
+            else x->on_instr(x->instr_ctx, bp->prog, i, t0 + (t1 - t0) * k / n, t0 + (t1 - t0) * (k + 1) / n);
+        }
+        for (int q = 0; q < bp->n_buckets[i] && x->on_bucket; q++) {
+            const tgc_plan_bucket *bk = bp->buckets[i][q];
+            tgc_dev_mem m = {x->dev->ops->slab_addr(x->dev->impl, x->slab[TGC_SLAB_GRAD], bk->offset), bk->bytes};
+            if (x->on_bucket(x->bucket_ctx, bk, m, err) < 0) return -1;
+        }
+    }
+    return 0;
+}
+
+static int on_before(void *ctx, int instr, tgc_err *err) {
+    run_state *st = ctx;
+    return st->x->on_grads_ready(st->x->grads_ready_ctx, st->bp->prog, err);
+}
+
 int tgc_exec_run(tgc_exec *x, const char *name, tgc_err *err) {
-    const bound_program *bp = find_program(x, name);
+    const exec_program *bp = find_program(x, name);
     if (!bp) return tgc_fail(err, "the plan has no program '%s'", name);
     const tgc_program *p = bp->prog;
     int sync = x->on_grads_ready && p->n_buckets > 0;
-    for (int i = 0; i < p->n_instr; i++) {
-        const bound_instr *b = &bp->instr[i];
-        const tgc_instr *ins = b->ins;
-        if (sync && i == bp->first_opt && x->on_grads_ready(x->grads_ready_ctx, p, err) < 0) return -1;
-        double t0 = x->on_instr ? tgc_now() : 0.0;
-        if (b->fused) { /* a fusion group as one kernel; the profile shares its time evenly */
-            if (tgc_cpu_exec_fused(x->cpu, b->fused, err) < 0)
-                return tgc_err_prefix(err, "program %s, instructions %d-%d (fusion group %d, %s%s%s)", p->name, i,
-                                      i + b->run - 1, ins->group, tgc_op_table[ins->code].name,
-                                      ins->scope ? " in " : "", ins->scope ? ins->scope : "");
-            double t1 = x->on_instr ? tgc_now() : 0.0;
-            for (int k = 0; k < b->run; k++) {
-                if (x->on_instr)
-                    x->on_instr(x->instr_ctx, p, i + k, t0 + (t1 - t0) * k / b->run, t0 + (t1 - t0) * (k + 1) / b->run);
-                const bound_instr *bk_i = &bp->instr[i + k];
-                for (int q = 0; q < bk_i->n_buckets && x->on_bucket; q++) {
-                    const tgc_plan_bucket *bk = bk_i->buckets[q];
-                    if (x->on_bucket(x->bucket_ctx, bk, x->slab[TGC_SLAB_GRAD] + bk->offset, err) < 0) return -1;
-                }
-            }
-            i += b->run - 1;
-            continue;
-        }
-        if (tgc_cpu_exec(x->cpu, ins->code, &ins->attrs, ins->n_in, b->in_t, b->in, ins->n_out, b->out_t, b->out,
-                         err) < 0)
-            return tgc_err_prefix(err, "program %s, instruction %d (%s%s%s)", p->name, i,
-                                  tgc_op_table[ins->code].name, ins->scope ? " in " : "",
-                                  ins->scope ? ins->scope : "");
-        if (x->on_instr) x->on_instr(x->instr_ctx, p, i, t0, tgc_now());
-        for (int k = 0; k < b->n_buckets && x->on_bucket; k++) {
-            const tgc_plan_bucket *bk = b->buckets[k];
-            if (x->on_bucket(x->bucket_ctx, bk, x->slab[TGC_SLAB_GRAD] + bk->offset, err) < 0) return -1;
-        }
-    }
+    run_state st = {x, bp};
+    tgc_dev_run r = {&st, on_done, on_before, sync && bp->first_opt < p->n_instr ? bp->first_opt : -1,
+                     x->on_instr != NULL};
+    if (x->dev->ops->run(x->dev->impl, bp->dev_prog, &r, err) < 0) return -1;
     if (sync && bp->first_opt == p->n_instr && x->on_grads_ready(x->grads_ready_ctx, p, err) < 0) return -1;
     return 0;
 }
+
+int tgc_exec_sync(tgc_exec *x, tgc_err *err) { return x->dev->ops->sync(x->dev->impl, err); }

@@ -1,25 +1,29 @@
-/* runtime/exec/executor.h - runs a plan's programs: memory slabs, state initialisation, instruction dispatch.
+/* runtime/exec/executor.h - runs a plan's programs on a device: slabs, state initialisation, tensor I/O, callbacks.
  *
- * The executor knows only the plan. It allocates one block per slab (arena, inputs, params, buffers,
- * grads, optimizer state; 64-byte aligned), resolves every instruction's operand pointers once, and
- * runs a program by dispatching its instructions in order to the device's kernels (CPU: backend/cpu).
- * Collectives and profiling attach through callbacks, so the executor itself stays single-process.
+ * The executor knows only the plan and the device interface (backend/device.h). It allocates one device slab
+ * per slab kind (arena, inputs, params, buffers, grads, optimizer state), has the device prepare every
+ * program once, and runs a program through it. Tensors move between the host and the slabs by copies
+ * (tgc_exec_read / tgc_exec_write); nothing outside backend/ holds a pointer into a slab. Collectives and
+ * profiling attach through callbacks, so the executor itself stays single-process.
  */
 #ifndef TGC_RUNTIME_EXECUTOR_H
 #define TGC_RUNTIME_EXECUTOR_H
 
 #include <stdint.h>
 
+#include "backend/device.h"
 #include "plan/plan.h"
 
 typedef struct tgc_exec tgc_exec;
 
 typedef struct tgc_exec_opts {
-    int n_threads;     /* 0: OMP_NUM_THREADS, else the online cores */
-    int deterministic; /* randomness.deterministic */
+    int n_threads;      /* without a device: the cpu device's threads (0: OMP_NUM_THREADS, else the online cores) */
+    int deterministic;  /* randomness.deterministic */
+    tgc_device *device; /* borrowed, must outlive the executor; NULL: the executor opens "cpu" itself */
 } tgc_exec_opts;
 
-/* Builds an executor for a plan that tgc_plan_validate accepted. The plan must outlive the executor. */
+/* Builds an executor for a plan that tgc_plan_validate accepted. The plan must outlive the executor. Fails
+ * when the device has no kernel for one of the plan's ops. */
 tgc_exec *tgc_exec_new(const tgc_plan *plan, const tgc_exec_opts *opts, tgc_err *err);
 void tgc_exec_free(tgc_exec *x);
 
@@ -27,16 +31,26 @@ void tgc_exec_free(tgc_exec *x);
  * (seed, tensor name), so a tensor's initial values do not depend on the other tensors or their order. */
 int tgc_exec_init_state(tgc_exec *x, uint64_t seed, tgc_err *err);
 
-/* The tensor's data (in its slab) and its plan entry. */
-void *tgc_exec_data(const tgc_exec *x, int tensor);
+/* The device the executor runs on. */
+tgc_device *tgc_exec_device(const tgc_exec *x);
+
+/* The tensor's plan entry. */
 const tgc_plan_tensor *tgc_exec_tensor(const tgc_exec *x, int tensor);
+/* Copies a whole tensor (tensor->bytes) from host memory into its slab / from its slab into host memory. */
+int tgc_exec_write(tgc_exec *x, int tensor, const void *src, tgc_err *err);
+int tgc_exec_read(const tgc_exec *x, int tensor, void *dst, tgc_err *err);
+/* The same for any byte range of a slab (a part of a tensor, a whole slab); a range outside the slab is an
+ * error. */
+int tgc_exec_write_bytes(tgc_exec *x, tgc_slab s, uint64_t offset, uint64_t bytes, const void *src, tgc_err *err);
+int tgc_exec_read_bytes(const tgc_exec *x, tgc_slab s, uint64_t offset, uint64_t bytes, void *dst, tgc_err *err);
 /* Index of a program's input by its plain name ("inputs", "data_samples.gt_label", "lr", "step"), or -1. */
 int tgc_exec_input(const tgc_exec *x, const char *program, const char *name);
 /* Index of a program's first output (train: the loss, eval: the logits), or -1. */
 int tgc_exec_output(const tgc_exec *x, const char *program);
 
-/* Called right after the instruction that completes a gradient bucket (multi-process all-reduce). */
-typedef int (*tgc_bucket_fn)(void *ctx, const tgc_plan_bucket *b, void *data, tgc_err *err);
+/* Called right after the instruction that completes a gradient bucket (multi-process all-reduce), with the
+ * bucket's memory in the grad slab for a collective engine to work on in place. */
+typedef int (*tgc_bucket_fn)(void *ctx, const tgc_plan_bucket *b, tgc_dev_mem mem, tgc_err *err);
 void tgc_exec_on_bucket(tgc_exec *x, tgc_bucket_fn fn, void *ctx);
 
 /* Called around every instruction when set (profiling); t0/t1 from tgc_now(). */
@@ -49,10 +63,13 @@ void tgc_exec_on_instr(tgc_exec *x, tgc_instr_fn fn, void *ctx);
 typedef int (*tgc_grads_ready_fn)(void *ctx, const tgc_program *p, tgc_err *err);
 void tgc_exec_on_grads_ready(tgc_exec *x, tgc_grads_ready_fn fn, void *ctx);
 
-/* The base of a slab's block and its size in bytes (*bytes may be NULL); NULL for an empty slab. */
-void *tgc_exec_slab(const tgc_exec *x, tgc_slab s, uint64_t *bytes);
+/* A whole slab's device memory for a collective engine (ptr NULL and bytes 0 for an empty slab). */
+tgc_dev_mem tgc_exec_slab(const tgc_exec *x, tgc_slab s);
 
-/* Runs program `name` ("train" or "eval") once over the current slab contents. */
+/* Runs program `name` ("train" or "eval") once over the current slab contents. On a device with streams
+ * it may return before the device finished; tgc_exec_read and tgc_exec_sync wait. */
 int tgc_exec_run(tgc_exec *x, const char *name, tgc_err *err);
+/* Waits until everything issued to the device has completed (timing a step). */
+int tgc_exec_sync(tgc_exec *x, tgc_err *err);
 
 #endif

@@ -46,14 +46,28 @@ static int parse_window(tgc_window *w, const char *s) {
     return 0;
 }
 
+/* Host copies of the slabs that hold state tensors (the writer reads them when it saves). */
+static int download_state(tgc_runner *r, uint8_t *host[TGC_SLAB_COUNT], tgc_err *err) {
+    const tgc_plan *p = r->plan;
+    for (int i = 0; i < p->n_tensors; i++) {
+        const tgc_plan_tensor *t = &p->tensors[i];
+        if (!is_state(t) || host[t->slab]) continue;
+        uint64_t n = p->slab_bytes[t->slab];
+        host[t->slab] = tgc_malloc(n ? (size_t)n : 1);
+        if (tgc_exec_read_bytes(r->x, t->slab, 0, n, host[t->slab], err) < 0) return -1;
+    }
+    return 0;
+}
+
 int tgc_runner_save(tgc_runner *r, const char *name, const tgc_keep_list *keep, int update_last, tgc_err *err) {
     const tgc_plan *p = r->plan;
     char *path = tgc_asprintf("%s/%s", r->ckpt_dir, name);
     tgc_ckpt_writer *w = tgc_ckpt_writer_new(p->checksum);
-    int rc = 0;
+    uint8_t *host[TGC_SLAB_COUNT] = {0};
+    int rc = download_state(r, host, err);
     for (int i = 0; i < p->n_tensors && rc == 0; i++) {
         const tgc_plan_tensor *t = &p->tensors[i];
-        if (is_state(t)) rc = tgc_ckpt_add(w, t->name, t->type.dtype, &t->type.shape, tgc_exec_data(r->x, i), err);
+        if (is_state(t)) rc = tgc_ckpt_add(w, t->name, t->type.dtype, &t->type.shape, host[t->slab] + t->offset, err);
     }
     size_t keep_n = TGC_KEEP_MAX * 21 + 1;
     char *keep_s = tgc_malloc(keep_n);
@@ -75,6 +89,7 @@ int tgc_runner_save(tgc_runner *r, const char *name, const tgc_keep_list *keep, 
     if (rc == 0 && tgc_ckpt_save(w, path, err) < 0)
         rc = tgc_err_prefix(err, "training stopped (earlier checkpoints are intact)");
     tgc_ckpt_writer_free(w);
+    for (int s = 0; s < TGC_SLAB_COUNT; s++) free(host[s]);
     if (rc == 0 && update_last && tgc_ckpt_write_last(r->work_dir, path, err) < 0) rc = -1;
     if (rc == 0 && update_last) r->saved_iter = r->iter;
     free(path);
@@ -160,12 +175,19 @@ int tgc_runner_save_best(tgc_runner *r, char names[][32], const double *values, 
 
 int tgc_runner_resume(tgc_runner *r, const tgc_ckpt *c, const char *path, tgc_err *err) {
     const tgc_plan *p = r->plan;
+    uint64_t most = 0;
+    for (int i = 0; i < p->n_tensors; i++)
+        if (is_state(&p->tensors[i])) most = TGC_MAX(most, p->tensors[i].bytes);
+    void *buf = tgc_malloc(most ? (size_t)most : 1); /* each tensor is checked and copied here, then uploaded */
     for (int i = 0; i < p->n_tensors; i++) {
         const tgc_plan_tensor *t = &p->tensors[i];
-        if (is_state(t) &&
-            tgc_ckpt_copy(c, t->name, t->type.dtype, &t->type.shape, tgc_exec_data(r->x, i), t->bytes, err) < 0)
+        if (is_state(t) && (tgc_ckpt_copy(c, t->name, t->type.dtype, &t->type.shape, buf, t->bytes, err) < 0 ||
+                            tgc_exec_write(r->x, i, buf, err) < 0)) {
+            free(buf);
             return tgc_err_prefix(err, "resuming from %s", path);
+        }
     }
+    free(buf);
     int64_t epoch, iter, batch;
     const char *keep, *win, *bm = NULL, *bc = NULL;
     double bv = 0;
@@ -233,7 +255,13 @@ int tgc_runner_load_weights(tgc_runner *r, const char *path, tgc_err *err) {
             free(line);
             continue;
         }
-        memcpy(tgc_exec_data(r->x, i), tgc_ckpt_data(c, ct), t->bytes);
+        if (tgc_exec_write(r->x, i, tgc_ckpt_data(c, ct), err) < 0) {
+            tgc_buf_free(&mismatch);
+            tgc_buf_free(&missing);
+            tgc_buf_free(&unexpected);
+            tgc_ckpt_free(c);
+            return tgc_err_prefix(err, "load_from");
+        }
     }
     for (int i = 0; i < tgc_ckpt_n_tensors(c); i++) {
         const tgc_ckpt_tensor *ct = tgc_ckpt_tensor_at(c, i);

@@ -5,15 +5,15 @@
 #include "runtime/dist/dist.h"
 #include "runtime/runner/hooks.h"
 
-/* Copies a batch into the eval program's inputs; rows past b->n are zeroed (padding, ignored later). */
-static void fill_eval_inputs(tgc_runner *r, const tgc_batch *b, int32_t *labels) {
-    float *img = tgc_exec_data(r->x, r->ev_img);
+/* Uploads a batch into the eval program's inputs; rows past b->n are zeroed first (padding, ignored later;
+ * the loader leaves them undefined). */
+static int fill_eval_inputs(tgc_runner *r, tgc_batch *b, int32_t *labels, tgc_err *err) {
     size_t row = r->sample_floats;
-    memcpy(img, b->images, sizeof(float) * row * (size_t)b->n);
-    memset(img + row * (size_t)b->n, 0, sizeof(float) * row * (size_t)(r->ev_batch - b->n));
+    memset(b->images + row * (size_t)b->n, 0, sizeof(float) * row * (size_t)(r->ev_batch - b->n));
     memcpy(labels, b->labels, sizeof(int32_t) * (size_t)b->n);
     memset(labels + b->n, 0, sizeof(int32_t) * (size_t)(r->ev_batch - b->n));
-    if (r->ev_lbl >= 0) memcpy(tgc_exec_data(r->x, r->ev_lbl), labels, sizeof(int32_t) * (size_t)r->ev_batch);
+    if (tgc_exec_write(r->x, r->ev_img, b->images, err) < 0) return -1;
+    return r->ev_lbl >= 0 ? tgc_exec_write(r->x, r->ev_lbl, labels, err) : 0;
 }
 
 int tgc_runner_validate(tgc_runner *r, tgc_err *err) {
@@ -22,7 +22,7 @@ int tgc_runner_validate(tgc_runner *r, tgc_err *err) {
     tgc_accuracy_reset(&r->acc);
     if (tgc_loader_begin_epoch(r->val_loader, 0, 0, err) < 0) return tgc_err_prefix(err, "validation");
     int32_t *labels = tgc_malloc(sizeof(int32_t) * (size_t)r->ev_batch);
-    const float *logits = tgc_exec_data(r->x, r->ev_logits);
+    float *logits = tgc_malloc(sizeof(float) * (size_t)r->ev_batch * (size_t)r->num_classes);
     tgc_window tw, dw;
     tgc_window_init(&tw, r->logc.window_size);
     tgc_window_init(&dw, r->logc.window_size);
@@ -44,9 +44,9 @@ int tgc_runner_validate(tgc_runner *r, tgc_err *err) {
             int64_t mine = (tgc_dataset_len(tgc_loader_dataset(r->val_loader)) - r->rank + r->world - 1) / r->world;
             n = (int)TGC_MAX(0, TGC_MIN((int64_t)n, mine - first));
         }
-        fill_eval_inputs(r, b, labels);
+        int frc = fill_eval_inputs(r, b, labels, err);
         tgc_loader_release(r->val_loader, b);
-        if (tgc_exec_run(r->x, "eval", err) < 0) {
+        if (frc < 0 || tgc_exec_run(r->x, "eval", err) < 0 || tgc_exec_read(r->x, r->ev_logits, logits, err) < 0) {
             rc = -1;
             break;
         }
@@ -76,6 +76,7 @@ int tgc_runner_validate(tgc_runner *r, tgc_err *err) {
         }
     }
     free(labels);
+    free(logits);
     tgc_window_free(&tw);
     tgc_window_free(&dw);
     if (rc < 0) return -1;

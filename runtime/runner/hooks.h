@@ -168,6 +168,7 @@ int tgc_mkdir_p(const char *dir, tgc_err *err);
 typedef struct tgc_runner {
     const tgc_plan *plan;
     const tgc_cfg *cfg;          /* plan->config */
+    tgc_device *dev;             /* owned: what runs the plan (--device); the loaders' batch memory is its */
     tgc_exec *x;
     tgc_log_sink log;
     tgc_vis vis;

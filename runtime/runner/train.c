@@ -52,11 +52,13 @@ static int draw_seed(uint64_t *seed, tgc_err *err) {
 /* Writes a scalar into an input tensor of any numeric dtype. */
 static int set_scalar(tgc_exec *x, int t, double v, tgc_err *err) {
     const tgc_plan_tensor *pt = tgc_exec_tensor(x, t);
-    void *d = tgc_exec_data(x, t);
+    float f = (float)v;
+    int32_t i32 = (int32_t)v;
+    int64_t i64 = (int64_t)v;
     switch (pt->type.dtype) {
-    case TGC_F32: *(float *)d = (float)v; return 0;
-    case TGC_I32: *(int32_t *)d = (int32_t)v; return 0;
-    case TGC_I64: *(int64_t *)d = (int64_t)v; return 0;
+    case TGC_F32: return tgc_exec_write_bytes(x, pt->slab, pt->offset, sizeof f, &f, err);
+    case TGC_I32: return tgc_exec_write_bytes(x, pt->slab, pt->offset, sizeof i32, &i32, err);
+    case TGC_I64: return tgc_exec_write_bytes(x, pt->slab, pt->offset, sizeof i64, &i64, err);
     default: return tgc_fail(err, "input %s has dtype %s; expected f32, i32 or i64", pt->name, tgc_dtype_name(pt->type.dtype));
     }
 }
@@ -189,6 +191,7 @@ static void run_free(run_ctx *c) {
     tgc_loader_free(r->train_loader);
     tgc_loader_free(r->val_loader);
     tgc_exec_free(r->x);
+    tgc_device_close(r->dev); /* after the executor and the loaders: their memory is the device's */
     tgc_lr_sched_free(c->sched);
     tgc_ckpt_free(c->resume_ckpt);
     tgc_vis_close(&r->vis, NULL);
@@ -305,13 +308,14 @@ static int setup_hooks(run_ctx *c, tgc_err *err) {
     return 0;
 }
 
-/* The run's first log lines: the plan, the processes, what --amp does. */
-static void log_header(run_ctx *c, const tgc_train_opts *o, int threads) {
+/* The run's first log lines: the plan and the device, the processes, what --amp does. */
+static void log_header(run_ctx *c, const tgc_train_opts *o) {
     tgc_runner *r = &c->r;
     const tgc_plan *plan = r->plan;
-    tgc_log_info(&r->log, "tgc %s: plan checksum 0x%08x, %lld parameters, %.4g GFLOPs per image (forward), device cpu, "
-                          "%d threads", TGC_VERSION, plan->checksum, (long long)plan->params,
-                 plan->flops_per_sample / 1e9, threads);
+    char device[160];
+    tgc_device_describe(r->dev, device, sizeof device);
+    tgc_log_info(&r->log, "tgc %s: plan checksum 0x%08x, %lld parameters, %.4g GFLOPs per image (forward), device %s",
+                 TGC_VERSION, plan->checksum, (long long)plan->params, plan->flops_per_sample / 1e9, device);
     if (r->ddp)
         tgc_log_info(&r->log, "Distributed: %d processes (--launcher %s), %s collectives, rendezvous at %s:%d; "
                               "logs and checkpoints from rank 0", r->world, tgc_launcher_name(o->dist->launcher),
@@ -366,14 +370,16 @@ static int setup_data(run_ctx *c, const tgc_train_opts *o, tgc_err *err) {
     const tgc_plan *plan = r->plan;
     const tgc_cfg *cfg = plan->config;
     const tgc_cfg *pre = tgc_cfg_get(cfg, "data_preprocessor");
-    if (!(r->train_loader = tgc_loader_open(tgc_cfg_get(cfg, "train_dataloader"), pre, 1, r->seed, r->rank, r->world, err)))
+    if (!(r->train_loader = tgc_loader_open(tgc_cfg_get(cfg, "train_dataloader"), pre, 1, r->seed, r->rank, r->world,
+                                            r->dev, err)))
         return tgc_err_prefix(err, "train_dataloader");
     r->iters_per_epoch = tgc_loader_num_batches(r->train_loader);
     int want_val = !o->no_validate && tgc_plan_program(plan, "eval");
     const tgc_cfg *vd = tgc_cfg_get(cfg, "val_dataloader"), *vc = tgc_cfg_get(cfg, "val_cfg"),
                   *ve = tgc_cfg_get(cfg, "val_evaluator");
     if (want_val && vd && vd->kind == TGC_CFG_MAP && vc && vc->kind != TGC_CFG_NULL && ve && ve->kind != TGC_CFG_NULL) {
-        if (!(r->val_loader = tgc_loader_open(vd, pre, 0, r->seed, r->rank, r->world, err))) return tgc_err_prefix(err, "val_dataloader");
+        if (!(r->val_loader = tgc_loader_open(vd, pre, 0, r->seed, r->rank, r->world, r->dev, err)))
+            return tgc_err_prefix(err, "val_dataloader");
     }
     return 0;
 }
@@ -383,7 +389,7 @@ static int setup_data(run_ctx *c, const tgc_train_opts *o, tgc_err *err) {
 static int setup_exec(run_ctx *c, const tgc_train_opts *o, int threads, int det, tgc_err *err) {
     tgc_runner *r = &c->r;
     const tgc_plan *plan = r->plan;
-    tgc_exec_opts xo = {threads, det};
+    tgc_exec_opts xo = {threads, det, r->dev};
     if (!(r->x = tgc_exec_new(plan, &xo, err))) return -1;
     if (r->ddp && tgc_ddp_attach(r->ddp, r->x, plan, &g_signal, err)) return -1;
     if (find_input(plan, r->x, "train", "inputs", 1, &r->tr_img, err) ||
@@ -482,18 +488,20 @@ static int setup_state(run_ctx *c, tgc_err *err) {
 static int setup_rest(run_ctx *c, const tgc_train_opts *o, tgc_err *err) {
     int threads = o->n_threads > 0 ? o->n_threads : tgc_default_threads(), det = 0;
     if (setup_hooks(c, err)) return -1;
-    log_header(c, o, threads);
+    tgc_device_opts dopts = {threads, 0};
+    if (!(c->r.dev = tgc_device_open(o->device ? o->device : "cpu", &dopts, err))) return -1;
+    log_header(c, o);
     if (setup_seed(c, o, &det, err) || setup_data(c, o, err) || setup_exec(c, o, threads, det, err) ||
         setup_schedule(c, o, err) || setup_state(c, err))
         return -1;
     return 0;
 }
 
-/* Copies a training batch and the step's scalars into the train program's inputs. */
+/* Uploads a training batch (built in the device's host memory) and the step's scalars into the train
+ * program's inputs. */
 static int fill_train_inputs(run_ctx *c, const tgc_batch *b, double lr, tgc_err *err) {
     tgc_runner *r = &c->r;
-    memcpy(tgc_exec_data(r->x, r->tr_img), b->images, sizeof(float) * r->sample_floats * (size_t)r->tr_batch);
-    memcpy(tgc_exec_data(r->x, r->tr_lbl), b->labels, sizeof(int32_t) * (size_t)r->tr_batch);
+    if (tgc_exec_write(r->x, r->tr_img, b->images, err) || tgc_exec_write(r->x, r->tr_lbl, b->labels, err)) return -1;
     if (set_scalar(r->x, r->tr_lr, lr, err)) return -1;
     if (r->tr_step >= 0 && set_scalar(r->x, r->tr_step, (double)(r->iter + 1), err)) return -1;
     return 0;
@@ -545,7 +553,10 @@ static int train_loop(run_ctx *c, const tgc_train_opts *o, tgc_err *err) {
         if (c->prof) tgc_profiler_step_begin(c->prof, r->iter + 1);
         if (rc || tgc_exec_run(r->x, "train", err) < 0) return -1;
         if (c->prof) tgc_profiler_step_end(c->prof);
-        double loss = (double)*(const float *)tgc_exec_data(r->x, r->tr_loss);
+        const tgc_plan_tensor *lt = tgc_exec_tensor(r->x, r->tr_loss);
+        float loss_f;
+        if (tgc_exec_read_bytes(r->x, lt->slab, lt->offset, sizeof loss_f, &loss_f, err) < 0) return -1;
+        double loss = (double)loss_f;
         r->iter++;
         r->batch++;
         double now = tgc_now(), it = now - t_last;

@@ -47,7 +47,8 @@ typedef struct tgc_train_opts {
     FILE *out;               /* where log lines go besides the log file (NULL: stdout) */
     const char *command;     /* how this run was started, for the resume hint ("tgc run plan.bin") */
     const struct tgc_dist_env *dist; /* one rank of several processes (runtime/dist/dist.h), or NULL: one process */
-    const char *device;      /* "cpu" (NULL) or "cuda[:N]": picks the collective engine (Gloo or NCCL) */
+    const char *device;      /* "cpu" (NULL) or "cuda[:N]": the device (backend/device.h's registry) and the
+                                collective engine (Gloo or NCCL) */
     const char *profile_dir; /* --profile DIR: profile (runtime/profile/profile.h) and write DIR/rank<R>/ at the end,
                                 R = $RANK (0 when unset); NULL: no profiler */
     int profile_steps;       /* --profile-steps N: steps recorded after 1 warm-up step; 0: the default (10) */

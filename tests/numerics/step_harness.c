@@ -53,6 +53,23 @@ static int snap_add(snapshots *s, tgc_ckpt_writer *w, char *name, tgc_dtype dt, 
     return tgc_ckpt_add(w, name, dt, shape, copy, err);
 }
 
+/* Snapshot of plan tensor i as it is now on the device (takes ownership of name). */
+static int snap_tensor(snapshots *s, tgc_ckpt_writer *w, char *name, const tgc_exec *x, int i, tgc_err *err) {
+    const tgc_plan_tensor *t = tgc_exec_tensor(x, i);
+    void *host = tgc_malloc(t->bytes ? (size_t)t->bytes : 1);
+    int rc = tgc_exec_read(x, i, host, err);
+    if (rc == 0) rc = snap_add(s, w, name, t->type.dtype, &t->type.shape, host, (size_t)t->bytes, err);
+    else free(name);
+    free(host);
+    return rc;
+}
+
+/* Writes one f32 into a scalar input. */
+static int put_f32(tgc_exec *x, int i, float v, tgc_err *err) {
+    const tgc_plan_tensor *t = tgc_exec_tensor(x, i);
+    return tgc_exec_write_bytes(x, t->slab, t->offset, sizeof v, &v, err);
+}
+
 static int is_state(const tgc_plan_tensor *t) {
     return t->kind == TGC_VAL_PARAM || t->kind == TGC_VAL_BUFFER || t->kind == TGC_VAL_OPTSTATE;
 }
@@ -78,16 +95,19 @@ static int snapshot_state(const tgc_plan *p, const tgc_exec *x, snapshots *s, tg
         } else {
             continue;
         }
-        if (snap_add(s, w, name, t->type.dtype, &t->type.shape, tgc_exec_data(x, i), (size_t)t->bytes, err) < 0)
-            return -1;
+        if (snap_tensor(s, w, name, x, i, err) < 0) return -1;
     }
     return 0;
 }
 
 /* Copies checkpoint tensor `name` into plan tensor `idx` (same dtype and shape). */
-static int load_into(const tgc_ckpt *c, const char *name, const tgc_exec *x, int idx, tgc_err *err) {
+static int load_into(const tgc_ckpt *c, const char *name, tgc_exec *x, int idx, tgc_err *err) {
     const tgc_plan_tensor *t = tgc_exec_tensor(x, idx);
-    return tgc_ckpt_copy(c, name, t->type.dtype, &t->type.shape, tgc_exec_data(x, idx), (size_t)t->bytes, err);
+    void *host = tgc_malloc(t->bytes ? (size_t)t->bytes : 1);
+    int rc = tgc_ckpt_copy(c, name, t->type.dtype, &t->type.shape, host, (size_t)t->bytes, err);
+    if (rc == 0) rc = tgc_exec_write(x, idx, host, err);
+    free(host);
+    return rc;
 }
 
 static int parse_args(int argc, char **argv, const char **paths, double *lr, int *have_lr, int *steps) {
@@ -156,13 +176,13 @@ static int run(const char *plan_path, const char *init_path, const char *out_pat
         tgc_err_prefix(err, "%s (the eval batch must equal the train batch)", init_path);
         goto done;
     }
-    *(float *)tgc_exec_data(x, lri) = (float)lr;
+    if (put_f32(x, lri, (float)lr, err) < 0) goto done;
 
     w = tgc_ckpt_writer_new(p->checksum);
     for (int s = 1; s <= steps; s++) {
-        *(float *)tgc_exec_data(x, si) = (float)s;
-        if (tgc_exec_run(x, "train", err) < 0) goto done;
-        losses[s - 1] = *(float *)tgc_exec_data(x, lo);
+        if (put_f32(x, si, (float)s, err) < 0 || tgc_exec_run(x, "train", err) < 0) goto done;
+        const tgc_plan_tensor *lt = tgc_exec_tensor(x, lo);
+        if (tgc_exec_read_bytes(x, lt->slab, lt->offset, sizeof(float), &losses[s - 1], err) < 0) goto done;
         char prefix[32];
         snprintf(prefix, sizeof prefix, "step%d/", s);
         tgc_shape scalar = {0};
@@ -175,10 +195,7 @@ static int run(const char *plan_path, const char *init_path, const char *out_pat
     tgc_shape ls = tgc_shape1(steps);
     if (tgc_ckpt_add(w, "loss", TGC_F32, &ls, losses, err) < 0) goto done;
     if (tgc_exec_run(x, "eval", err) < 0) goto done;
-    const tgc_plan_tensor *et = tgc_exec_tensor(x, eo);
-    if (snap_add(&snaps, w, tgc_strdup("eval.logits"), et->type.dtype, &et->type.shape, tgc_exec_data(x, eo),
-                 (size_t)et->bytes, err) < 0)
-        goto done;
+    if (snap_tensor(&snaps, w, tgc_strdup("eval.logits"), x, eo, err) < 0) goto done;
     tgc_ckpt_set_int(w, "steps", steps);
     tgc_ckpt_set_float(w, "lr", lr);
     if (tgc_ckpt_save(w, out_path, err) < 0) goto done;

@@ -10,6 +10,7 @@
 #include "frontend/frontend.h"
 #include "runtime/data/data.h"
 #include "runtime/exec/executor.h"
+#include "test_exec_util.h"
 
 /* String literals: LeNet5 on 32x32 inputs (Resize) and a ResNet_CIFAR of two stages (8 and 16 channels),
  * with the batch sizes given and SGD's options (`sgd`, a string: "lr: 0.05, momentum: 0.9"). The data is
@@ -73,19 +74,23 @@ static inline tgc_plan *test_compile(const char *text, const char *const *disabl
 static inline void test_feed(tgc_exec *x, const char *prog, uint64_t seed, uint64_t label_shift, float lr) {
     int xi = tgc_exec_input(x, prog, "inputs");
     ck_assert_int_ge(xi, 0);
-    float *img = tgc_exec_data(x, xi);
+    float *img = exec_get(x, xi);
     int64_t n = tgc_shape_numel(&tgc_exec_tensor(x, xi)->type.shape);
     tgc_rng r;
     tgc_rng_init(&r, seed, 0, 0, 9);
     for (int64_t i = 0; i < n; i++) img[i] = (float)(2.0 * tgc_rng_uniform(&r) - 1.0);
+    exec_put(x, xi, img);
+    free(img);
     int li = tgc_exec_input(x, prog, "data_samples.gt_label");
     if (li >= 0) {
-        int32_t *lab = tgc_exec_data(x, li);
+        int32_t *lab = exec_get(x, li);
         int64_t b = tgc_shape_numel(&tgc_exec_tensor(x, li)->type.shape);
         for (int64_t i = 0; i < b; i++) lab[i] = (int32_t)(((uint64_t)i + label_shift) % 10);
+        exec_put(x, li, lab);
+        free(lab);
     }
     int lri = tgc_exec_input(x, prog, "lr");
-    if (lri >= 0) *(float *)tgc_exec_data(x, lri) = lr;
+    if (lri >= 0) exec_put_f32(x, lri, lr);
 }
 
 #endif

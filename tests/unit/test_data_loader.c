@@ -265,11 +265,11 @@ START_TEST(loader_from_config) {
     tgc_err err;
     tgc_cfg *c = tgc_cfg_parse(yaml, strlen(yaml), "d.yaml", &err);
     ck_assert_msg(c != NULL, "%s", err.msg);
-    ck_assert_ptr_null(tgc_loader_open(tgc_cfg_get(c, "train_dataloader"), NULL, 1, 0, 0, 1, &err));
+    ck_assert_ptr_null(tgc_loader_open(tgc_cfg_get(c, "train_dataloader"), NULL, 1, 0, 0, 1, NULL, &err));
     ck_assert_msg(strstr(err.msg, "/nonexistent-dir: cannot open directory"), "%s", err.msg);
-    ck_assert_ptr_null(tgc_loader_open(tgc_cfg_get(c, "bad"), NULL, 1, 0, 0, 1, &err));
+    ck_assert_ptr_null(tgc_loader_open(tgc_cfg_get(c, "bad"), NULL, 1, 0, 0, 1, NULL, &err));
     ck_assert_msg(strstr(err.msg, "d.yaml:6") && strstr(err.msg, "bad.batch_size"), "%s", err.msg);
-    ck_assert_ptr_null(tgc_loader_open(tgc_cfg_get(c, "bad2"), NULL, 1, 0, 0, 1, &err));
+    ck_assert_ptr_null(tgc_loader_open(tgc_cfg_get(c, "bad2"), NULL, 1, 0, 0, 1, NULL, &err));
     ck_assert_msg(strstr(err.msg, "bad2.sampler.type") && strstr(err.msg, "InfiniteSampler"), "%s", err.msg);
     tgc_cfg_free(c);
 }
@@ -294,7 +294,7 @@ START_TEST(fashion_mnist_epoch_throughput) {
         ck_assert_msg(c != NULL, "%s", err.msg);
         double t0 = tgc_now();
         tgc_loader *l = tgc_loader_open(tgc_cfg_get(c, "train_dataloader"), tgc_cfg_get(c, "data_preprocessor"), 1,
-                                        42, 0, 1, &err);
+                                        42, 0, 1, NULL, &err);
         ck_assert_msg(l != NULL, "%s", err.msg);
         double t1 = tgc_now();
         ck_assert_int_eq(tgc_loader_num_batches(l), 468);

@@ -49,20 +49,22 @@ static tgc_plan *compile_lenet(void) {
 static void feed(tgc_exec *x, uint64_t seed) {
     test_feed(x, "train", seed, seed, 0.05f);
     int si = tgc_exec_input(x, "train", "step");
-    if (si >= 0) *(float *)tgc_exec_data(x, si) = 1.0f;
+    if (si >= 0) exec_put_f32(x, si, 1.0f);
 }
 
 /* ---- single process: where the callbacks fall ---- */
 
 typedef struct order {
-    int last_instr, n_buckets, n_ready, ready_after, buckets_before_ready;
+    int last_instr, n_buckets, n_ready, ready_after, buckets_before_ready, bucket_bytes_ok;
 } order;
 
 static void on_instr(void *ctx, const tgc_program *p, int i, double t0, double t1) {
     ((order *)ctx)->last_instr = i;
 }
-static int on_bucket(void *ctx, const tgc_plan_bucket *b, void *data, tgc_err *err) {
-    ((order *)ctx)->n_buckets++;
+static int on_bucket(void *ctx, const tgc_plan_bucket *b, tgc_dev_mem mem, tgc_err *err) {
+    order *o = ctx;
+    o->n_buckets++;
+    o->bucket_bytes_ok += mem.ptr != NULL && mem.bytes == b->bytes;
     return 0;
 }
 static int on_ready(void *ctx, const tgc_program *p, tgc_err *err) {
@@ -83,11 +85,11 @@ START_TEST(grads_ready_point) {
         if (tgc_op_table[tp->instr[i].code].flags & TGC_OPF_OPTIMIZER) first_opt = i;
     ck_assert_int_gt(first_opt, 0);
     tgc_err err;
-    tgc_exec_opts xo = {1, 1};
+    tgc_exec_opts xo = {.n_threads = 1, .deterministic = 1};
     tgc_exec *x = tgc_exec_new(p, &xo, &err);
     ck_assert_msg(x, "%s", err.msg);
     ck_assert_int_eq(tgc_exec_init_state(x, 1, &err), 0);
-    order o = {-1, 0, 0, -1, 0};
+    order o = {-1, 0, 0, -1, 0, 0};
     tgc_exec_on_instr(x, on_instr, &o);
     tgc_exec_on_bucket(x, on_bucket, &o);
     tgc_exec_on_grads_ready(x, on_ready, &o);
@@ -96,9 +98,10 @@ START_TEST(grads_ready_point) {
     ck_assert_int_eq(o.n_ready, 1);
     ck_assert_int_eq(o.ready_after, first_opt - 1);
     ck_assert_int_eq(o.buckets_before_ready, tp->n_buckets);
-    uint64_t bytes;
-    ck_assert_ptr_nonnull(tgc_exec_slab(x, TGC_SLAB_GRAD, &bytes));
-    ck_assert_uint_eq(bytes, p->slab_bytes[TGC_SLAB_GRAD]);
+    ck_assert_int_eq(o.bucket_bytes_ok, tp->n_buckets); /* each bucket's device memory, its size */
+    tgc_dev_mem grad = tgc_exec_slab(x, TGC_SLAB_GRAD);
+    ck_assert_ptr_nonnull(grad.ptr);
+    ck_assert_uint_eq(grad.bytes, p->slab_bytes[TGC_SLAB_GRAD]);
     ck_assert_msg(tgc_exec_run(x, "eval", &err) == 0, "%s", err.msg); /* eval has no buckets: no call */
     ck_assert_int_eq(o.n_ready, 1);
     tgc_exec_free(x);
@@ -109,9 +112,12 @@ END_TEST
 /* ---- two processes ---- */
 
 static uint32_t slab_crc(tgc_exec *x, tgc_slab s) {
-    uint64_t n;
-    void *d = tgc_exec_slab(x, s, &n);
-    return tgc_crc32(0, d, (size_t)n);
+    tgc_err err;
+    uint64_t n = tgc_exec_slab(x, s).bytes;
+    void *d = malloc(n ? (size_t)n : 1);
+    uint32_t crc = tgc_exec_read_bytes(x, s, 0, n, d, &err) == 0 ? tgc_crc32(0, d, (size_t)n) : 0;
+    free(d);
+    return crc;
 }
 
 static int rank_step(int rank, int world, int port, void *arg) {
@@ -126,7 +132,7 @@ static int rank_step(int rank, int world, int port, void *arg) {
         tgc_plan_free(p);
         return strstr(err.msg, "is in use") ? RANK_PORT_BUSY : 1;
     }
-    tgc_exec_opts xo = {1, 1};
+    tgc_exec_opts xo = {.n_threads = 1, .deterministic = 1};
     tgc_exec *x = tgc_exec_new(p, &xo, &err);
     RANK_CHECK(x != NULL, "%s", err.msg);
     /* different seeds: the broadcast must make the states equal */

@@ -10,6 +10,7 @@
 #include "runtime/data/data.h"
 #include "runtime/exec/executor.h"
 #include "test_compile.h"
+#include "test_exec_util.h"
 
 static const char *RESNET =
     TEST_RESNET_YAML(8, 8, "lr: 0.05, momentum: 0.9, nesterov: true, weight_decay: 0.0001");
@@ -27,11 +28,13 @@ static double tensor_diff(tgc_exec *a, const tgc_plan *pa, tgc_exec *b, const tg
     for (int i = 0; i < pb->n_tensors; i++)
         if (!strcmp(pb->tensors[i].name, name)) ib = i;
     ck_assert_msg(ia >= 0 && ib >= 0, "no tensor %s", name);
-    const float *x = tgc_exec_data(a, ia), *y = tgc_exec_data(b, ib);
+    float *x = exec_get(a, ia), *y = exec_get(b, ib);
     int64_t n = tgc_shape_numel(&pa->tensors[ia].type.shape);
     double worst = 0, scale = 1e-12;
     for (int64_t i = 0; i < n; i++) scale = fmax(scale, fabs(y[i]));
     for (int64_t i = 0; i < n; i++) worst = fmax(worst, fabs((double)x[i] - y[i]) / scale);
+    free(x);
+    free(y);
     return worst;
 }
 
@@ -53,9 +56,9 @@ START_TEST(model_fused_matches_unfused) {
         test_feed(x[k], "eval", 7, 0, 0.05f);
         int step = tgc_exec_input(x[k], "train", "step");
         for (int s = 0; s < 3; s++) {
-            *(float *)tgc_exec_data(x[k], step) = (float)(s + 1);
+            exec_put_f32(x[k], step, (float)(s + 1));
             ck_assert_msg(tgc_exec_run(x[k], "train", &err) == 0, "%s", err.msg);
-            loss[k][s] = *(float *)tgc_exec_data(x[k], tgc_exec_output(x[k], "train"));
+            loss[k][s] = exec_get_f32(x[k], tgc_exec_output(x[k], "train"));
         }
         ck_assert_msg(tgc_exec_run(x[k], "eval", &err) == 0, "%s", err.msg);
     }
@@ -69,13 +72,15 @@ START_TEST(model_fused_matches_unfused) {
     }
     /* folding BN into the eval convs: within 1e-5 of the unfolded eval */
     int la = tgc_exec_output(x[0], "eval"), lb = tgc_exec_output(x[1], "eval");
-    const float *ya = tgc_exec_data(x[0], la), *yb = tgc_exec_data(x[1], lb);
+    float *ya = exec_get(x[0], la), *yb = exec_get(x[1], lb);
     int64_t n = tgc_shape_numel(&p[0]->tensors[la].type.shape);
     double worst = 0, scale = 1e-12;
     for (int64_t i = 0; i < n; i++) scale = fmax(scale, fabs(yb[i]));
     for (int64_t i = 0; i < n; i++) worst = fmax(worst, fabs((double)ya[i] - yb[i]) / scale);
     ck_assert_msg(worst <= 1e-5, "eval logits differ by %.3g", worst);
     ck_assert_msg(worst > 0, "eval logits are bit-identical: was BN folded at all?");
+    free(ya);
+    free(yb);
     for (int k = 0; k < 2; k++) {
         tgc_exec_free(x[k]);
         tgc_plan_free(p[k]);

@@ -10,6 +10,7 @@
 #include "runtime/data/data.h"
 #include "runtime/exec/executor.h"
 #include "test_compile.h"
+#include "test_exec_util.h"
 
 static const char *LENET = TEST_LENET_YAML(16, 8);
 
@@ -29,9 +30,9 @@ static float train_steps(const tgc_plan *p, int steps, float *first_loss) {
     ck_assert_int_ge(lo, 0);
     float loss = 0;
     for (int s = 1; s <= steps; s++) {
-        *(float *)tgc_exec_data(x, si) = (float)s;
+        exec_put_f32(x, si, (float)s);
         ck_assert_msg(tgc_exec_run(x, "train", &err) == 0, "%s", err.msg);
-        loss = *(float *)tgc_exec_data(x, lo);
+        loss = exec_get_f32(x, lo);
         ck_assert(isfinite(loss));
         if (s == 1 && first_loss) *first_loss = loss;
     }
@@ -39,9 +40,10 @@ static float train_steps(const tgc_plan *p, int steps, float *first_loss) {
     test_feed(x, "eval", 7, 0, 0.f);
     ck_assert_msg(tgc_exec_run(x, "eval", &err) == 0, "%s", err.msg);
     int oi = tgc_exec_output(x, "eval");
-    const float *logits = tgc_exec_data(x, oi);
+    float *logits = exec_get(x, oi);
     int64_t n = tgc_shape_numel(&tgc_exec_tensor(x, oi)->type.shape);
     for (int64_t i = 0; i < n; i++) ck_assert(isfinite(logits[i]));
+    free(logits);
     tgc_exec_free(x);
     return loss;
 }
@@ -76,7 +78,7 @@ START_TEST(init_follows_specs) {
     int checked = 0;
     for (int i = 0; i < p->n_tensors; i++) {
         const tgc_plan_tensor *t = &p->tensors[i];
-        const float *d = tgc_exec_data(x, i);
+        float *d = exec_get(x, i);
         int64_t n = tgc_shape_numel(&t->type.shape);
         if (t->kind == TGC_VAL_PARAM && t->init.kind == TGC_INIT_NORMAL && n >= 1000) {
             double s = 0, s2 = 0;
@@ -93,6 +95,7 @@ START_TEST(init_follows_specs) {
             for (int64_t k = 0; k < n; k++) ck_assert_float_eq(d[k], 1.0f);
         if (t->kind == TGC_VAL_OPTSTATE)
             for (int64_t k = 0; k < n; k++) ck_assert_float_eq(d[k], 0.0f);
+        free(d);
     }
     ck_assert_int_ge(checked, 3);
     /* Another seed gives other weights; the same seed the same ones. */
@@ -100,11 +103,16 @@ START_TEST(init_follows_specs) {
     for (int i = 0; i < p->n_tensors; i++)
         if (strcmp(p->tensors[i].name, "backbone.conv1.weight") == 0) w = i;
     ck_assert_int_ge(w, 0);
-    float v1 = ((float *)tgc_exec_data(x, w))[3];
+    float *d = exec_get(x, w), v1 = d[3];
+    free(d);
     ck_assert_msg(tgc_exec_init_state(x, 2, &err) == 0, "%s", err.msg);
-    ck_assert(((float *)tgc_exec_data(x, w))[3] != v1);
+    d = exec_get(x, w);
+    ck_assert(d[3] != v1);
+    free(d);
     ck_assert_msg(tgc_exec_init_state(x, 1, &err) == 0, "%s", err.msg);
-    ck_assert(((float *)tgc_exec_data(x, w))[3] == v1);
+    d = exec_get(x, w);
+    ck_assert(d[3] == v1);
+    free(d);
     tgc_exec_free(x);
     tgc_plan_free(p);
 }

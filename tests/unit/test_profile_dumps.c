@@ -14,6 +14,7 @@
 #include "runtime/data/data.h"
 #include "runtime/exec/executor.h"
 #include "test_compile.h"
+#include "test_exec_util.h"
 #include "runtime/profile/profile.h"
 #include "test_profile_json.h"
 #include "test_util.h"
@@ -53,9 +54,9 @@ typedef struct run_ctx {
     int buckets; /* bucket callbacks seen */
 } run_ctx;
 
-static int on_bucket(void *ctx, const tgc_plan_bucket *b, void *data, tgc_err *err) {
+static int on_bucket(void *ctx, const tgc_plan_bucket *b, tgc_dev_mem mem, tgc_err *err) {
     run_ctx *r = ctx;
-    (void)data, (void)err;
+    (void)mem, (void)err;
     char args[128];
     snprintf(args, sizeof args, "bytes=%llu tensors=%d kind=sum", (unsigned long long)b->bytes, b->n);
     double t = tgc_now();
@@ -82,7 +83,7 @@ static void run_steps(const tgc_plan *p, tgc_profiler *prof, int attach, int ste
         double t0 = tgc_now();
         test_feed(x, "train", 7, 0, 0.05f);
         if (prof) tgc_profiler_span(prof, "data", "load batch", t0, tgc_now(), "batch=8 source=random");
-        *(float *)tgc_exec_data(x, si) = (float)s;
+        exec_put_f32(x, si, (float)s);
         if (prof) tgc_profiler_step_begin(prof, s);
         ck_assert_msg(tgc_exec_run(x, "train", &err) == 0, "%s", err.msg);
         if (prof) tgc_profiler_step_end(prof);

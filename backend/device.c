@@ -1,0 +1,71 @@
+/* backend/device.c - the registry of devices (`--device NAME`) and the open-device helpers. */
+#include "backend/device.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef TGC_HAVE_CUDA
+#include "backend/cuda/cuda_backend.h"
+#endif
+
+/* Each backend defines its table (backend/cpu/cpu_device.c). */
+extern const tgc_device_ops tgc_cpu_device_ops;
+
+/* The devices that can run plans in this build, by name. */
+static const tgc_device_ops *const devices[] = {&tgc_cpu_device_ops};
+
+static int is_cuda_name(const char *name) { return !strcmp(name, "cuda") || !strncmp(name, "cuda:", 5); }
+
+int tgc_device_name_valid(const char *name) { return name && (!strcmp(name, "cpu") || is_cuda_name(name)); }
+
+const tgc_device_ops *tgc_device_find(const char *name, tgc_err *err) {
+    if (!name) name = "cpu";
+    for (size_t i = 0; i < TGC_ARRAY_LEN(devices); i++)
+        if (!strcmp(devices[i]->name, name) || (is_cuda_name(name) && !strcmp(devices[i]->name, "cuda")))
+            return devices[i];
+    if (!is_cuda_name(name)) {
+        tgc_fail(err, "unknown device '%s' (devices: cpu, cuda)", name);
+        return NULL;
+    }
+    /* cuda: say what the machine and the build have. */
+    const char *cvd = getenv("CUDA_VISIBLE_DEVICES");
+    if (cvd && !strcmp(cvd, "-1")) {
+        tgc_fail(err, "CUDA_VISIBLE_DEVICES=-1 hides every GPU; use --device cpu");
+        return NULL;
+    }
+#ifdef TGC_HAVE_CUDA
+    int n = tgc_cuda_device_count();
+    tgc_fail(err, "this build has no CUDA executor yet (%d GPU%s visible); use --device cpu", n, n == 1 ? "" : "s");
+#else
+    tgc_fail(err, "this build has no CUDA support (built without nvcc) and no CUDA executor yet; use --device cpu");
+#endif
+    return NULL;
+}
+
+tgc_device *tgc_device_open(const char *name, const tgc_device_opts *o, tgc_err *err) {
+    const tgc_device_ops *ops = tgc_device_find(name, err);
+    if (!ops) return NULL;
+    tgc_device_opts opts = {0};
+    if (o) opts = *o;
+    if (name && !strncmp(name, "cuda:", 5)) opts.ordinal = atoi(name + 5);
+    void *impl = ops->open(&opts, err);
+    if (!impl) return NULL;
+    tgc_device *d = tgc_calloc(1, sizeof *d);
+    d->ops = ops;
+    d->impl = impl;
+    return d;
+}
+
+void tgc_device_close(tgc_device *d) {
+    if (!d) return;
+    d->ops->close(d->impl);
+    free(d);
+}
+
+void tgc_device_describe(const tgc_device *d, char *buf, size_t size) { d->ops->describe(d->impl, buf, size); }
+
+void *tgc_device_host_alloc(const tgc_device *d, size_t bytes, tgc_err *err) {
+    return d->ops->host_alloc(d->impl, bytes, err);
+}
+
+void tgc_device_host_free(const tgc_device *d, void *p) { d->ops->host_free(d->impl, p); }
