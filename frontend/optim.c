@@ -149,6 +149,15 @@ int tgc_frontend_paramwise(const tgc_cfg *root, tgc_graph *g, tgc_err *err) {
         tgc_cfg_bool(p, "bypass_duplicate", 0, &bypass, err) < 0)
         return -1;
 
+    /* MMEngine refuses decay multipliers when the optimizer has no explicit weight_decay ("base_wd should
+     * not be None"): AdamW's implicit 0.01 is not a base to multiply. */
+    const tgc_cfg *opt = tgc_cfg_get(w, "optimizer"), *wd = opt ? tgc_cfg_get(opt, "weight_decay") : NULL;
+    int has_wd = wd && wd->kind != TGC_CFG_NULL;
+    const char *mult_key = has_norm ? "norm_decay_mult" : has_bias ? "bias_decay_mult" : has_dw ? "dwconv_decay_mult" : NULL;
+    if (mult_key && !has_wd)
+        return tgc_b_fail_key(err, p, mult_key, "needs an explicit optim_wrapper.optimizer.weight_decay (MMEngine: "
+                                                "base_wd should not be None)");
+
     const tgc_cfg *ck = tgc_cfg_get(p, "custom_keys");
     int nk = 0;
     custom_key *cks = NULL;
@@ -170,6 +179,11 @@ int tgc_frontend_paramwise(const tgc_cfg *root, tgc_graph *g, tgc_err *err) {
                 free(cks);
                 return -1;
             }
+            if (dummy && !has_wd) {
+                free(cks);
+                return tgc_b_fail_key(err, e, "decay_mult", "needs an explicit optim_wrapper.optimizer.weight_decay "
+                                                            "(MMEngine: base_wd should not be None)");
+            }
             nk++;
         }
         qsort(cks, (size_t)nk, sizeof *cks, cmp_keys);
@@ -186,8 +200,8 @@ int tgc_frontend_paramwise(const tgc_cfg *root, tgc_graph *g, tgc_err *err) {
             role[op->in[2]] |= R_NORM;
         } else if (op->code == TGC_OP_BIAS_ADD) {
             role[op->in[1]] |= R_BIAS;
-        } else if (op->code == TGC_OP_CONV2D && op->attrs.groups > 1 &&
-                   op->attrs.groups == g->vals[op->in[0]].type.shape.d[1]) {
+        } else if (op->code == TGC_OP_CONV2D && op->attrs.groups == g->vals[op->in[0]].type.shape.d[1]) {
+            /* MMEngine's test (in_channels == groups) also holds for a plain conv on a 1-channel input. */
             role[op->in[1]] |= R_DW;
         }
     }

@@ -3,9 +3,14 @@
  * Every value is placed, at a multiple of the target's alignment (passes/target.h); arena values lie
  * inside the arena; no two values of one slab that are live at the same time share a byte (state, inputs
  * and gradients are live for the whole program; arena temps from their defining op to their last use),
- * except an in-place pair (an elementwise op writing its result over its dying first operand); gradients
- * lie inside their bucket; buckets tile the GRAD slab in order and each is ready after the op producing
- * its last gradient.
+ * except an in-place pair (an elementwise op writing its result over its dying first operand); the arena
+ * buffers an op of a fusion group touches stay live over the whole group (a backend runs it chunk by
+ * chunk: memplan's rule); gradients lie inside their bucket; buckets tile the GRAD slab in order, each
+ * ending in its last gradient's slot (alignment-rounded: the collective covers [offset, offset + bytes)
+ * and must stay in the slab); each is ready right after the op producing its last gradient, in bucket
+ * order, and before the first optimizer update (where the distributed runtime waits for the
+ * all-reduces); no op reads a gradient between its bucket's ready op and that first update (the
+ * all-reduce may be rewriting it).
  *
  * The overlap check is a sweep over program order keeping the live tensors of a slab sorted by offset:
  * those never overlap, so a new tensor only has to be compared with its two neighbours.
@@ -14,6 +19,7 @@
 #include <string.h>
 
 #include "passes/passes.h"
+
 
 static uint64_t value_bytes(const tgc_value *v) {
     return (uint64_t)tgc_shape_numel(&v->type.shape) * tgc_dtype_size(v->type.dtype);
@@ -43,13 +49,16 @@ static int cmp_start(const void *a, const void *b) {
 static int overlap_error(const tgc_graph *g, tgc_slab s, const item *a, const item *b, tgc_err *err) {
     char n1[300], n2[300];
     int t = a->start > b->start ? a->start : b->start;
+    if (t < 0) t = 0;
+    char grp[48] = "";
+    if (t < g->n_ops && g->ops[t].group >= 0) snprintf(grp, sizeof grp, ", fusion group %d", g->ops[t].group);
     return tgc_fail(err,
                     "graph %s: %s [%llu, %llu) and %s [%llu, %llu) overlap in the %s slab while both are live "
-                    "(op %d)",
+                    "(op %d%s)",
                     g->name, vname(&g->vals[a->v], n1, sizeof n1), (unsigned long long)a->off,
                     (unsigned long long)(a->off + a->size), vname(&g->vals[b->v], n2, sizeof n2),
-                    (unsigned long long)b->off, (unsigned long long)(b->off + b->size), tgc_slab_name(s),
-                    t < 0 ? 0 : t);
+                    (unsigned long long)b->off, (unsigned long long)(b->off + b->size), tgc_slab_name(s), t,
+                    grp);
 }
 
 /* Sweep over the items of one slab (sorted by start). */
@@ -84,12 +93,19 @@ static int sweep(const tgc_graph *g, tgc_slab s, item *it, int n, tgc_err *err) 
     return rc;
 }
 
-static int check_buckets(const tgc_graph *g, const uint64_t *end_of, tgc_err *err) {
+/* align: the target's alignment, which rounds a gradient's slot in the GRAD slab (passes/buckets.c). */
+static int check_buckets(const tgc_graph *g, const uint64_t *end_of, uint64_t align, tgc_err *err) {
     int n_grads = 0;
     for (int i = 0; i < g->n_vals; i++)
         if (g->vals[i].kind == TGC_VAL_TEMP && g->vals[i].grad_of >= 0) n_grads++;
     if (g->n_buckets == 0) return 0;
-    unsigned char *in_bucket = tgc_calloc((size_t)(g->n_vals ? g->n_vals : 1), 1);
+    /* The distributed runtime waits for every issued all-reduce right before the first optimizer update. */
+    int first_opt = g->n_ops;
+    for (int k = 0; k < g->n_ops && first_opt == g->n_ops; k++)
+        if ((unsigned)g->ops[k].code < TGC_OP_COUNT && (tgc_op_table[g->ops[k].code].flags & TGC_OPF_OPTIMIZER))
+            first_opt = k;
+    int *bucket_of = tgc_malloc(sizeof(int) * (size_t)(g->n_vals ? g->n_vals : 1));
+    for (int i = 0; i < g->n_vals; i++) bucket_of[i] = -1;
     uint64_t expect = 0;
     int counted = 0, rc = 0, last_ready = -1;
     for (int b = 0; b < g->n_buckets && rc == 0; b++) {
@@ -108,18 +124,20 @@ static int check_buckets(const tgc_graph *g, const uint64_t *end_of, tgc_err *er
         for (int k = 0; k < bk->n_vals && rc == 0; k++) {
             int v = bk->vals[k];
             char nb[300];
-            if (v < 0 || v >= g->n_vals || g->vals[v].grad_of < 0) {
+            if (v < 0 || v >= g->n_vals || g->vals[v].grad_of < 0 || g->vals[v].kind != TGC_VAL_TEMP) {
                 rc = tgc_fail(err, "graph %s: bucket %d holds %%%d, which is not a gradient", g->name, b, v);
                 break;
             }
             const tgc_value *val = &g->vals[v];
-            if (in_bucket[v]) {
-                rc = tgc_fail(err, "graph %s: %s is in more than one bucket", g->name, vname(val, nb, sizeof nb));
+            if (bucket_of[v] >= 0) {
+                rc = tgc_fail(err, "graph %s: %s is in bucket %d and again in bucket %d (a gradient is in one "
+                              "bucket)", g->name, vname(val, nb, sizeof nb), bucket_of[v], b);
                 break;
             }
-            in_bucket[v] = 1;
+            bucket_of[v] = b;
             counted++;
-            if (val->slab != TGC_SLAB_GRAD || val->offset < prev_end || end_of[v] > bk->offset + bk->bytes)
+            if (val->slab != TGC_SLAB_GRAD || val->offset < prev_end || end_of[v] > bk->offset + bk->bytes ||
+                bk->offset + bk->bytes < bk->offset)
                 rc = tgc_fail(err, "graph %s: gradient %s at %s+%llu is not inside bucket %d [%llu, %llu) after "
                               "its predecessor", g->name, vname(val, nb, sizeof nb), tgc_slab_name(val->slab),
                               (unsigned long long)val->offset, b, (unsigned long long)bk->offset,
@@ -127,15 +145,47 @@ static int check_buckets(const tgc_graph *g, const uint64_t *end_of, tgc_err *er
             prev_end = end_of[v];
             if (val->def_op > max_def) max_def = val->def_op;
         }
-        if (rc == 0 && (bk->ready_op != max_def || bk->ready_op < last_ready))
+        if (rc) break;
+        /* The collective reduces [offset, offset + bytes): no further than the last gradient's slot. */
+        uint64_t slot_end = prev_end > UINT64_MAX - align ? UINT64_MAX : (prev_end + align - 1) / align * align;
+        if (bk->bytes > slot_end - bk->offset) {
+            rc = tgc_fail(err, "graph %s: bucket %d [%llu, %llu) has %llu bytes, past the end of its last gradient's "
+                          "slot at %llu", g->name, b, (unsigned long long)bk->offset,
+                          (unsigned long long)(bk->offset + bk->bytes), (unsigned long long)bk->bytes,
+                          (unsigned long long)slot_end);
+            break;
+        }
+        if (bk->ready_op != max_def) {
             rc = tgc_fail(err, "graph %s: bucket %d is ready after op %d, but its last gradient is produced by op %d",
                           g->name, b, bk->ready_op, max_def);
+            break;
+        }
+        if (bk->ready_op < last_ready) {
+            rc = tgc_fail(err, "graph %s: bucket %d is ready after op %d, before bucket %d (ready after op %d): "
+                          "buckets must become ready in order", g->name, b, bk->ready_op, b - 1, last_ready);
+            break;
+        }
+        if (bk->ready_op >= first_opt) {
+            rc = tgc_fail(err, "graph %s: bucket %d is ready after op %d, not before the first optimizer update "
+                          "(op %d), which must read reduced gradients", g->name, b, bk->ready_op, first_opt);
+            break;
+        }
         last_ready = bk->ready_op;
         expect = bk->offset + bk->bytes;
     }
     if (rc == 0 && counted != n_grads)
         rc = tgc_fail(err, "graph %s: %d gradients but %d of them are in buckets", g->name, n_grads, counted);
-    free(in_bucket);
+    /* Between a bucket's ready op and the first update its all-reduce may be rewriting the gradients. */
+    for (int k = 0; k < first_opt && rc == 0; k++)
+        for (int j = 0; j < g->ops[k].n_in && rc == 0; j++) {
+            int v = g->ops[k].in[j], b = v >= 0 && v < g->n_vals ? bucket_of[v] : -1;
+            char nb[300];
+            if (b >= 0 && k > g->buckets[b].ready_op)
+                rc = tgc_fail(err, "graph %s: op %d (%s) reads gradient %s after bucket %d is ready (op %d), while its "
+                              "all-reduce may be running", g->name, k, tgc_op_table[g->ops[k].code].name,
+                              vname(&g->vals[v], nb, sizeof nb), b, g->buckets[b].ready_op);
+        }
+    free(bucket_of);
     return rc;
 }
 
@@ -159,6 +209,30 @@ static int verify_graph(const tgc_graph *g, uint64_t align, tgc_err *err) {
         }
     for (int i = 0; i < n; i++)
         if (g->vals[i].is_output) last[i] = g->n_ops;
+    /* A fusion group runs chunk by chunk: every arena temp one of its ops reads or writes is live from the
+     * group's first op to its last (memplan's rule), else a temp born inside the group could take memory
+     * an earlier op of the group has not finished reading. */
+    int *first = tgc_malloc(sizeof(int) * (size_t)(n ? n : 1));
+    int *until = tgc_malloc(sizeof(int) * (size_t)(n ? n : 1));
+    for (int i = 0; i < n; i++) first[i] = g->vals[i].def_op, until[i] = last[i];
+    for (int k = 0; k < g->n_ops;) {
+        int gid = g->ops[k].group, e = k;
+        if (gid < 0) {
+            k++;
+            continue;
+        }
+        while (e + 1 < g->n_ops && g->ops[e + 1].group == gid) e++;
+        for (int i = k; i <= e; i++) {
+            const tgc_op *op = &g->ops[i];
+            for (int j = 0; j < op->n_in + op->n_out; j++) {
+                int v = j < op->n_in ? op->in[j] : op->out[j - op->n_in];
+                if (v < 0 || v >= n || g->vals[v].kind != TGC_VAL_TEMP) continue;
+                if (first[v] > k) first[v] = k;
+                if (until[v] < e) until[v] = e;
+            }
+        }
+        k = e + 1;
+    }
     /* In-place pairs, recognised by the rule memplan applies (and the same offset). */
     for (int k = 0; k < g->n_ops; k++) {
         const tgc_op *op = &g->ops[k];
@@ -173,10 +247,6 @@ static int verify_graph(const tgc_graph *g, uint64_t align, tgc_err *err) {
         const tgc_value *v = &g->vals[i];
         if (v->slab <= TGC_SLAB_NONE || v->slab >= TGC_SLAB_COUNT)
             rc = tgc_fail(err, "graph %s: %s is not placed", g->name, vname(v, nb, sizeof nb));
-        else if (v->offset % align)
-            rc = tgc_fail(err, "graph %s: %s at %s+%llu is not aligned to the target's %llu bytes", g->name,
-                          vname(v, nb, sizeof nb), tgc_slab_name(v->slab), (unsigned long long)v->offset,
-                          (unsigned long long)align);
         else if (end_of[i] < v->offset)
             rc = tgc_fail(err, "graph %s: %s: offset %llu overflows", g->name, vname(v, nb, sizeof nb),
                           (unsigned long long)v->offset);
@@ -195,16 +265,24 @@ static int verify_graph(const tgc_graph *g, uint64_t align, tgc_err *err) {
             if ((int)v->slab != s) continue;
             int whole = s != TGC_SLAB_ARENA; /* everything outside the arena is live throughout */
             it[ni++] = (item){.v = i,
-                              .start = whole ? -1 : v->def_op,
-                              .end = whole ? g->n_ops : last[i],
+                              .start = whole ? -1 : first[i],
+                              .end = whole ? g->n_ops : until[i],
                               .off = v->offset,
                               .size = value_bytes(v),
                               .inplace_of = inplace[i]};
         }
         rc = sweep(g, (tgc_slab)s, it, ni, err);
     }
-    if (rc == 0) rc = check_buckets(g, end_of, err);
-    free(end_of), free(last), free(inplace), free(it);
+    /* Alignment after the overlap sweep, so that a corrupted offset is reported as the overlap it makes. */
+    for (int i = 0; i < n && rc == 0; i++) {
+        const tgc_value *v = &g->vals[i];
+        if (v->offset % align)
+            rc = tgc_fail(err, "graph %s: %s at %s+%llu is not aligned to the target's %llu bytes", g->name,
+                          vname(v, nb, sizeof nb), tgc_slab_name(v->slab), (unsigned long long)v->offset,
+                          (unsigned long long)align);
+    }
+    if (rc == 0) rc = check_buckets(g, end_of, align, err);
+    free(end_of), free(last), free(first), free(until), free(inplace), free(it);
     return rc;
 }
 

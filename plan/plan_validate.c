@@ -94,7 +94,6 @@ static int check_indices(const tgc_plan *p, const tgc_program *pr, tgc_err *err)
 }
 
 static int validate_program(const tgc_plan *p, const tgc_program *pr, tgc_err *err) {
-    if (check_indices(p, pr, err) < 0) return tgc_err_prefix(err, "plan: program %s", pr->name);
     tgc_graph *g = tgc_graph_new(pr->name);
     int *vid = tgc_malloc(sizeof(int) * (size_t)(p->n_tensors ? p->n_tensors : 1));
     for (int t = 0; t < p->n_tensors; t++) vid[t] = -1;
@@ -407,8 +406,12 @@ int tgc_plan_validate(const tgc_plan *p, tgc_err *err) {
         for (int j = 0; j < i; j++)
             if (!strcmp(p->programs[i].name, p->programs[j].name))
                 return tgc_fail(err, "plan: two programs named '%s'", p->programs[i].name);
-        if (validate_program(p, &p->programs[i], err) < 0) return -1;
-        if (check_groups(p, &p->programs[i], err) < 0) return tgc_err_prefix(err, "plan: program %s", p->programs[i].name);
+        /* Indices first (everything after reads through them), then the groups' own rules, whose messages
+         * say more than the overlap the placement checker would find for the same corruption. */
+        const tgc_program *pr = &p->programs[i];
+        if (check_indices(p, pr, err) < 0 || check_groups(p, pr, err) < 0)
+            return tgc_err_prefix(err, "plan: program %s", pr->name);
+        if (validate_program(p, pr, err) < 0) return -1;
     }
     return 0;
 }

@@ -2,7 +2,10 @@
 # tools/setup.sh - installs the Debian packages tgc needs to build, test and train, only those missing.
 # Idempotent: a second run installs nothing. The CUDA toolkit (nvcc, cuDNN, cuBLAS, NCCL, NVRTC) is
 # expected where NVIDIA installs it (/usr/local/cuda); without it tgc builds the CPU backend only.
+# TensorBoard, which Debian does not package, goes into a virtual environment of the repository's own,
+# .venv/ (git-ignored), from PyPI: see the end.
 set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
 
 packages=(
   build-essential cmake pkg-config   # toolchain
@@ -15,6 +18,7 @@ packages=(
   check                              # unit tests
   llvm-14-tools                      # FileCheck and lit for IR tests
   python3                            # runs lit
+  python3-venv                       # the virtual environment .venv that holds TensorBoard (below)
   python3-torch python3-numpy        # numerics tests: whole train steps against PyTorch
   dataset-fashion-mnist              # the default config's data (/usr/share/datasets/fashion-mnist)
   slurm-wlm munge                    # tests/dist/slurm.sh runs tools/slurm_train.sh under a real slurm
@@ -39,10 +43,44 @@ else
   $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-# TensorBoard's own event reader checks the event files tgc writes (Debian does not package TensorBoard;
-# it comes from PyPI into the python3 on PATH). Without it that one check prints 'skipped'.
-if ! python3 -c 'import tensorboard' 2>/dev/null; then
-  echo "setup: installing tensorboard (PyPI) for the event-file reader test"
-  python3 -m pip install -q --disable-pip-version-check tensorboard==2.21.0 ||
-    echo "setup: could not install tensorboard; the TensorBoard reader test will be skipped"
+# TensorBoard's own event reader checks the event files tgc writes (unit/test_rt_tensorboard and
+# e2e/run_basic, through tests/filecheck/Inputs/tb_read.py). Debian does not package TensorBoard and its
+# python3 is externally managed (pip refuses to install into it), so it comes from PyPI into a virtual
+# environment of Debian's python3 at .venv/ in the repository (git-ignored). CMake passes
+# .venv/bin/python3 to those tests as TGC_TB_PYTHON. Without it they are reported skipped (status 77);
+# under CI=true they fail, and so does this step.
+tb_pin=tensorboard==2.21.0
+venv=$root/.venv
+host_python=/usr/bin/python3
+[ -x "$host_python" ] || host_python=python3
+under_ci() { case "${CI:-}" in true | TRUE | True | 1) return 0 ;; esac; return 1; }
+tb_ready() { # the pinned version is installed and its reader imports
+  "$venv/bin/python3" - "${tb_pin#*==}" <<'PY' >/dev/null 2>&1
+import sys, importlib.metadata
+assert importlib.metadata.version("tensorboard") == sys.argv[1]
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+PY
+}
+if tb_ready; then
+  echo "setup: $tb_pin present in .venv"
+else
+  tb_failed() {
+    if under_ci; then
+      echo "setup: could not install $tb_pin into $venv (CI=true: the TensorBoard checks would fail)" >&2
+      exit 1
+    fi
+    echo "setup: could not install $tb_pin into $venv; the TensorBoard reader checks will be skipped" >&2
+  }
+  # A venv whose interpreter no longer runs (Debian's python3 upgraded, a copied tree) is made anew.
+  if [ -e "$venv" ] && ! "$venv/bin/python3" -c '' 2>/dev/null; then
+    echo "setup: $venv is broken; recreating it"
+    rm -rf -- "$venv"
+  fi
+  echo "setup: installing $tb_pin (PyPI) into $venv for the event-file reader checks"
+  if { [ -x "$venv/bin/python3" ] || "$host_python" -m venv "$venv"; } &&
+    "$venv/bin/python3" -m pip install -q --disable-pip-version-check "$tb_pin" && tb_ready; then
+    echo "setup: $tb_pin installed in .venv"
+  else
+    tb_failed
+  fi
 fi

@@ -13,7 +13,7 @@
 typedef struct opt_job {
     float *p, *buf, *m, *v;
     const float *g;
-    float lr, wd, momentum, dampening, b1, b2, eps, decay, step_size, bc2_sqrt;
+    float lr, wd, momentum, dampening, b2, w1, w2, eps, decay, step_size, bc2_sqrt;
     int nesterov, first;
 } opt_job;
 
@@ -79,7 +79,7 @@ int cpu_sgd_momentum(tgc_cpu *c, const cpu_call *k, tgc_err *err) {
 
 static void adamw_run(void *ctx, int64_t lo, int64_t hi) {
     const opt_job *j = ctx;
-    float w1 = 1.f - j->b1, w2 = 1.f - j->b2;
+    float w1 = j->w1, w2 = j->w2;
     for (int64_t i = lo; i < hi; i++) {
         float g = j->g[i];
         float p = j->p[i] * j->decay;
@@ -104,8 +104,10 @@ int cpu_adamw(tgc_cpu *c, const cpu_call *k, tgc_err *err) {
     t = floor(t + 0.5);
     double bc1 = 1.0 - pow(a->beta1, t), bc2 = 1.0 - pow(a->beta2, t);
     j.decay = (float)(1.0 - lr * a->weight_decay);
-    j.b1 = (float)a->beta1;
     j.b2 = (float)a->beta2;
+    /* 1 - beta in double, then rounded, as PyTorch passes them (1 - 0.999f in float would be 1.3e-5 off). */
+    j.w1 = (float)(1.0 - a->beta1);
+    j.w2 = (float)(1.0 - a->beta2);
     j.eps = (float)a->eps;
     j.step_size = (float)(lr / bc1);
     j.bc2_sqrt = (float)sqrt(bc2);

@@ -430,26 +430,30 @@ static int setup_schedule(run_ctx *c, const tgc_train_opts *o, tgc_err *err) {
     double base_lr = plan->optim.lr;
     const tgc_cfg *opt = tgc_cfg_at(cfg, "optim_wrapper.optimizer");
     if (opt && opt->kind == TGC_CFG_MAP && tgc_cfg_float(opt, "lr", base_lr, &base_lr, err)) return -1;
+    /* --auto-scale-lr sets auto_scale_lr.enable (MMPretrain's tools/train.py); Runner.scale_lr logs the
+     * scaling whenever it is enabled, by the flag or by the config. */
     const tgc_cfg *asl = tgc_cfg_get(cfg, "auto_scale_lr");
+    tgc_cfg *on = NULL;
     if (o->auto_scale_lr) {
         if (!asl || asl->kind != TGC_CFG_MAP || !tgc_cfg_get(asl, "base_batch_size"))
             return tgc_fail(err, "--auto-scale-lr: the config has no auto_scale_lr.base_batch_size");
-        tgc_cfg *on = tgc_cfg_clone(asl);
+        on = tgc_cfg_clone(asl);
         tgc_cfg *t = tgc_cfg_new(TGC_CFG_BOOL, "<--auto-scale-lr>", 0);
         t->b = 1;
         tgc_cfg_set(on, "enable", t);
-        double ratio;
-        int rc = tgc_auto_scale_lr(on, r->tr_batch * r->world, &ratio, err);
-        tgc_cfg_free(on);
-        if (rc) return -1;
+        asl = on;
+    }
+    double ratio = 1;
+    int enabled = 0;
+    int rc = asl && asl->kind == TGC_CFG_MAP &&
+             (tgc_cfg_bool(asl, "enable", 0, &enabled, err) || tgc_auto_scale_lr(asl, r->tr_batch * r->world, &ratio, err));
+    tgc_cfg_free(on);
+    if (rc) return -1;
+    if (enabled) {
         tgc_log_info(&r->log, "LR is set based on batch size of %lld and the current batch size is %lld: lr %g -> %g",
                      (long long)(ratio > 0 ? (double)(r->tr_batch * r->world) / ratio + 0.5 : 0),
                      (long long)(r->tr_batch * r->world), base_lr,
                      base_lr * ratio);
-        base_lr *= ratio;
-    } else if (asl && asl->kind == TGC_CFG_MAP) {
-        double ratio;
-        if (tgc_auto_scale_lr(asl, r->tr_batch * r->world, &ratio, err)) return -1;
         base_lr *= ratio;
     }
     tgc_lr_sched_facts facts = {r->iters_per_epoch, r->loop.by_epoch ? r->loop.max_epochs : 0,

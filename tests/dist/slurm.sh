@@ -3,19 +3,16 @@
 # socket in OUT_DIR; nothing is installed or written outside it, except that a socket directory moves to
 # /tmp when OUT_DIR's path is too long for a Unix socket), the script trains LeNet5 on a
 # Fashion-MNIST subset with 2 CPU tasks (--launcher slurm), and the daemons are stopped at the end.
-# Skipped, with the reason, when not root, without slurm-wlm/munge (tools/setup.sh installs them) or
-# when the daemons do not come up.
+# Skipped (status 77), with the reason, when not root, and outside CI without slurm-wlm/munge (tools/setup.sh
+# installs them) or when the daemons do not come up. Under CI=true (lib.sh) those last two fail, with the
+# daemons' logs: a broken slurm.conf or munge setup must not pass as a skip.
 . "$(dirname "$0")/lib.sh"
 
-skip() {
-    echo "skipped: $*"
-    exit 77
-}
 [ "$(id -u)" = 0 ] || skip "slurmd must run as root to start tasks (this is uid $(id -u))"
-for b in munged munge slurmctld slurmd srun sinfo setpriv; do
-    command -v $b >/dev/null || [ -x /usr/sbin/$b ] || skip "$b is not installed (tools/setup.sh installs slurm-wlm and munge)"
+for b in munged munge unmunge slurmctld slurmd srun sinfo setpriv; do
+    command -v $b >/dev/null || [ -x /usr/sbin/$b ] || missing "$b is not installed (tools/setup.sh installs slurm-wlm and munge)"
 done
-id munge >/dev/null 2>&1 || skip "no munge user (the munge package creates it)"
+id munge >/dev/null 2>&1 || missing "no munge user (the munge package creates it)"
 PATH=$PATH:/usr/sbin
 
 S=$OUT/slurm
@@ -26,6 +23,31 @@ SOCK=$S
 mkdir -p "$S/munge" "$SOCK/msock" "$S/state" "$SOCK/spool" "$S/log"
 chmod 755 "$OUT" "$S" "$SOCK"
 DAEMONS=""
+# The daemons' own logs and their stdout/stderr, for a daemon that did not come up.
+daemon_logs() {
+    for f in "$S/munge/munged.log" "$S/munge/munged.out" "$S/log/slurmctld.log" "$S/log/slurmctld.out" \
+        "$S/log/slurmd.log" "$S/log/slurmd.out"; do
+        [ -s "$f" ] || continue
+        echo "---- $f (last 25 lines)"
+        tail -25 "$f"
+    done
+}
+# A daemon did not come up: the test fails under CI=true, and is skipped elsewhere; both print the logs.
+not_up() {
+    if under_ci; then
+        fail "$* (CI=true: a daemon that does not start is a failure, not a skip)
+$(daemon_logs)"
+    fi
+    daemon_logs
+    skip "$*"
+}
+# NAME PID WHEN: a daemon that has exited will not come up.
+check_running() {
+    kill -0 "$2" 2>/dev/null && return 0
+    st=0
+    wait "$2" 2>/dev/null || st=$?
+    not_up "$1 exited (status $st) $3"
+}
 stop_daemons() {
     for p in $DAEMONS; do kill "$p" 2>/dev/null || true; done
     for p in $DAEMONS; do
@@ -48,10 +70,12 @@ chmod 400 "$S/munge/munge.key"
 setpriv --reuid=munge --regid=munge --init-groups munged -F --socket="$SOCK/msock/munge.sock" --key-file="$S/munge/munge.key" \
     --log-file="$S/munge/munged.log" --pid-file="$S/munge/munged.pid" --seed-file="$S/munge/munged.seed" \
     >"$S/munge/munged.out" 2>&1 &
-DAEMONS="$DAEMONS $!"
+MUNGED=$!
+DAEMONS="$DAEMONS $MUNGED"
 i=0
 until munge -S "$SOCK/msock/munge.sock" -n 2>/dev/null | unmunge -S "$SOCK/msock/munge.sock" >/dev/null 2>&1; do
-    [ $i -lt 300 ] || skip "munged did not come up: $(tail -2 "$S/munge/munged.log" 2>/dev/null)"
+    check_running munged $MUNGED "before a credential round trip"
+    [ $i -lt 300 ] || not_up "munged did not come up in 3 s (munge -n | unmunge fails)"
     sleep 0.01
     i=$((i + 1))
 done
@@ -86,15 +110,20 @@ PartitionName=debug Nodes=ALL Default=YES State=UP
 CONF
 export SLURM_CONF=$S/slurm.conf
 slurmctld -D -f "$SLURM_CONF" >"$S/log/slurmctld.out" 2>&1 &
-DAEMONS="$DAEMONS $!"
+CTLD=$!
+DAEMONS="$DAEMONS $CTLD"
 slurmd -D -f "$SLURM_CONF" >"$S/log/slurmd.out" 2>&1 &
-DAEMONS="$DAEMONS $!"
+SLURMD=$!
+DAEMONS="$DAEMONS $SLURMD"
 i=0
 until sinfo -h -o %t 2>/dev/null | grep -q idle; do
-    [ $i -lt 150 ] || skip "slurmctld/slurmd did not come up: $(tail -2 "$S/log/slurmctld.log" "$S/log/slurmd.log" 2>&1)"
+    check_running slurmctld $CTLD "before the node was idle"
+    check_running slurmd $SLURMD "before the node was idle"
+    [ $i -lt 150 ] || not_up "slurmctld/slurmd did not come up in 15 s (sinfo: $(sinfo -h -o '%N %t' 2>&1 | head -2))"
     sleep 0.1
     i=$((i + 1))
 done
+echo "munged, slurmctld and slurmd up: $(sinfo -h -o 'partition %P, node %N %t, %c CPUs')"
 
 # The MM script with 2 CPU tasks on one node: no GPU gres, --device cpu.
 OPTS="$DATAOPTS train_dataloader.batch_size=64 val_dataloader.batch_size=64 train_dataloader.dataset.indices=2048

@@ -4,7 +4,10 @@ build(cfg) takes the resolved config (a dict: `tgc compile CFG --print-config`, 
 and returns an nn.Module whose state_dict keys equal the plan's PARAM/BUFFER names (plus BN's
 num_batches_tracked, which tgc does not keep): ImageClassifier with ResNet / ResNet_CIFAR (BasicBlock,
 Bottleneck) or LeNet5 backbones, the GlobalAveragePooling neck, LinearClsHead / ClsHead and
-CrossEntropyLoss / LabelSmoothLoss. forward(x) gives the scores; loss(scores, labels) the training loss.
+CrossEntropyLoss / LabelSmoothLoss (loss_weight, label smoothing in both modes). forward(x) gives the
+scores; loss(scores, labels) the training loss. optimizer(cfg, model) is torch.optim's SGD or AdamW with
+MMEngine's paramwise_cfg param groups (param_groups). The ReLUs go through relu() and KINKS, which can
+record their inputs and flip chosen mask elements (step_vs_torch.py's handling of ReLU inputs at 0).
 """
 import subprocess
 
@@ -91,6 +94,38 @@ def load_config(tgc, config_path, plan_path):
         return parse_yaml_subset(out)
 
 
+# ---- ReLU with mask flips -------------------------------------------------------------------------
+
+class Kinks:
+    """The twin's ReLUs, numbered by call order within one forward (reset() before each): when `record`
+    is a list, each ReLU's input is appended to it; `flips` maps a call number to flat element indices
+    whose mask (x > 0) is inverted, so that the reference can take the other side of a ReLU input that
+    float rounding puts on either side of 0 (tests/numerics/step_vs_torch.py). Off by default."""
+
+    def __init__(self):
+        self.record, self.flips, self.calls = None, {}, 0
+
+    def reset(self, record=None, flips=None):
+        self.record, self.flips, self.calls = record, flips or {}, 0
+
+
+KINKS = Kinks()
+
+
+def relu(x):
+    k = KINKS
+    i = k.calls
+    k.calls += 1
+    if k.record is not None:
+        k.record.append(x.detach())
+    idx = k.flips.get(i)
+    if idx is None:
+        return F.relu(x)
+    mask = (x > 0).reshape(-1).clone()
+    mask[idx] = ~mask[idx]
+    return x * mask.reshape(x.shape).to(x.dtype)
+
+
 # ---- ResNet ---------------------------------------------------------------------------------------
 
 def num(v):
@@ -112,9 +147,9 @@ class BasicBlock(nn.Module):
         self.downsample = downsample
 
     def forward(self, x):
-        y = F.relu(self.bn1(self.conv1(x)))
+        y = relu(self.bn1(self.conv1(x)))
         y = self.bn2(self.conv2(y))
-        return F.relu(y + (self.downsample(x) if self.downsample is not None else x))
+        return relu(y + (self.downsample(x) if self.downsample is not None else x))
 
 
 class Bottleneck(nn.Module):
@@ -131,10 +166,10 @@ class Bottleneck(nn.Module):
         self.downsample = downsample
 
     def forward(self, x):
-        y = F.relu(self.bn1(self.conv1(x)))
-        y = F.relu(self.bn2(self.conv2(y)))
+        y = relu(self.bn1(self.conv1(x)))
+        y = relu(self.bn2(self.conv2(y)))
         y = self.bn3(self.conv3(y))
-        return F.relu(y + (self.downsample(x) if self.downsample is not None else x))
+        return relu(y + (self.downsample(x) if self.downsample is not None else x))
 
 
 def _conv_module(cin, cout, stride, norm):
@@ -197,9 +232,9 @@ class ResNet(nn.Module):
     def forward(self, x):
         if self.deep_stem:
             for m in self.stem:
-                x = F.relu(m.bn(m.conv(x)))
+                x = relu(m.bn(m.conv(x)))
         else:
-            x = F.relu(self.bn1(self.conv1(x)))
+            x = relu(self.bn1(self.conv1(x)))
         if not self.cifar:
             x = F.max_pool2d(x, 3, 2, 1)
         outs = []
@@ -288,17 +323,76 @@ def build(cfg):
     return ImageClassifier(m)
 
 
-def optimizer(cfg, params):
-    """torch.optim twin of optim_wrapper.optimizer (SGD or AdamW, PyTorch's defaults as tgc's)."""
+def param_groups(cfg, model):
+    """MMEngine's DefaultOptimWrapperConstructor: one param group per parameter of `model`, with lr =
+    lr * lr_mult and weight_decay = weight_decay * decay_mult from optim_wrapper.paramwise_cfg, and the
+    multiplier under "lr_mult" (so a caller that overrides the lr can keep it). Precedence as MMEngine's
+    add_params: the longest matching custom key (ties alphabetically; a substring of the full name
+    'backbone.layer1.0.conv1.weight') sets both multipliers (a missing one is 1); otherwise bias_lr_mult
+    for a 'bias' outside norm layers, and the first of norm_decay_mult (BatchNorm), bias_decay_mult
+    ('bias'), dwconv_decay_mult (a Conv2d whose groups equal its in_channels: MMEngine's test, which
+    also holds for an ordinary conv on 1 input channel), flat_decay_mult (1-d) that is set. Without a
+    weight_decay in the optimizer config (MMEngine's base_wd is None) no decay multiplier applies and
+    the optimizer's default decay is used as is (MMEngine refuses decay multipliers then)."""
     o = cfg["optim_wrapper"]["optimizer"]
+    pw = cfg["optim_wrapper"].get("paramwise_cfg") or {}
+    base_lr = num(o.get("lr", 1e-3))
+    base_wd = num(o["weight_decay"]) if o.get("weight_decay") is not None else None
+    ck = {k: (v or {}) for k, v in (pw.get("custom_keys") or {}).items()}
+    keys = sorted(sorted(ck), key=len, reverse=True)
+
+    def mult(k):
+        v = pw.get(k)
+        return None if v is None else float(num(v))
+
+    bias_lr, norm_m, bias_m = mult("bias_lr_mult"), mult("norm_decay_mult"), mult("bias_decay_mult")
+    dw_m, flat_m = mult("dwconv_decay_mult"), mult("flat_decay_mult")
+    groups = []
+    for mname, m in model.named_modules():
+        is_norm = isinstance(m, (nn.modules.batchnorm._BatchNorm, nn.modules.instancenorm._InstanceNorm,
+                                 nn.GroupNorm, nn.LayerNorm))
+        is_dw = isinstance(m, nn.Conv2d) and m.in_channels == m.groups
+        for pname, p in m.named_parameters(recurse=False):
+            full = "%s.%s" % (mname, pname) if mname else pname
+            lr_mult, decay_mult = 1.0, 1.0
+            key = next((k for k in keys if k in full), None)
+            if key is not None:
+                lr_mult = float(num(ck[key].get("lr_mult", 1.0)))
+                decay_mult = float(num(ck[key].get("decay_mult", 1.0)))
+            else:
+                if pname == "bias" and not is_norm and bias_lr is not None:
+                    lr_mult = bias_lr
+                if is_norm and norm_m is not None:
+                    decay_mult = norm_m
+                elif pname == "bias" and bias_m is not None:
+                    decay_mult = bias_m
+                elif is_dw and dw_m is not None:
+                    decay_mult = dw_m
+                elif p.ndim == 1 and flat_m is not None:
+                    decay_mult = flat_m
+            g = {"params": [p], "name": full, "lr": base_lr * lr_mult, "lr_mult": lr_mult}
+            if base_wd is not None:
+                g["weight_decay"] = base_wd * decay_mult
+            groups.append(g)
+    return groups
+
+
+def optimizer(cfg, params):
+    """torch.optim twin of optim_wrapper.optimizer (SGD or AdamW, PyTorch's defaults as tgc's). `params`:
+    the model (an nn.Module: paramwise_cfg applies, see param_groups) or an iterable of parameters (one
+    group, paramwise_cfg ignored)."""
+    o = cfg["optim_wrapper"]["optimizer"]
+    if isinstance(params, nn.Module):
+        params = param_groups(cfg, params)
     if o["type"] == "SGD":
         return torch.optim.SGD(params, lr=num(o["lr"]), momentum=num(o.get("momentum", 0) or 0),
                                dampening=num(o.get("dampening", 0) or 0),
                                weight_decay=num(o.get("weight_decay", 0) or 0), nesterov=bool(o.get("nesterov", False)))
     if o["type"] == "AdamW":
         betas = tuple(num(b) for b in (o.get("betas") or (0.9, 0.999)))
+        wd = o.get("weight_decay")
         return torch.optim.AdamW(params, lr=num(o.get("lr", 1e-3)), betas=betas, eps=num(o.get("eps", 1e-8)),
-                                 weight_decay=num(o.get("weight_decay", 0.01)))
+                                 weight_decay=num(wd) if wd is not None else 0.01)
     raise ValueError("no torch twin for optimizer %s" % o["type"])
 
 
@@ -318,7 +412,7 @@ def synthetic_setup(cfg, shape, threads):
     torch.manual_seed(0)
     model = build(cfg)
     model.train()
-    opt = optimizer(cfg, model.parameters())
+    opt = optimizer(cfg, model)
     x = torch.rand(*shape) * 2 - 1
     with torch.no_grad():
         classes = model(x[:1]).shape[1]

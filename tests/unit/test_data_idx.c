@@ -7,6 +7,7 @@
 #include <zlib.h>
 
 #include "runtime/data/data.h"
+#include "test_dataset.h"
 #include "test_util.h"
 
 static char *tmpdir;
@@ -212,13 +213,8 @@ START_TEST(mnist_dataset_from_config) {
 }
 END_TEST
 
-#define FASHION_DIR "/usr/share/datasets/fashion-mnist"
-
 START_TEST(real_fashion_mnist) {
-    if (access(FASHION_DIR "/train-images-idx3-ubyte.gz", R_OK)) {
-        printf("SKIPPED real_fashion_mnist: %s not present (Debian package dataset-fashion-mnist)\n", FASHION_DIR);
-        return;
-    }
+    FASHION_REQUIRED();
     /* Reference values computed once with /usr/bin/python3 from the same .gz files (numpy is not installed
      * there, so with the gzip module and sum() over the bytes): sum of the 784 pixels of sample 0 and of the
      * last sample, label of the last sample. train: 76247, 16684, 5; t10k: 33456, 24390, 5. */
@@ -273,5 +269,5 @@ int main(void) {
     srunner_run_all(sr, CK_NORMAL);
     int nf = srunner_ntests_failed(sr);
     srunner_free(sr);
-    return nf ? EXIT_FAILURE : EXIT_SUCCESS;
+    return fashion_status(nf);
 }

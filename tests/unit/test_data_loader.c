@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "runtime/data/data.h"
+#include "test_dataset.h"
 
 START_TEST(sampler_permutation_and_shards) {
     tgc_err err;
@@ -275,13 +276,8 @@ START_TEST(loader_from_config) {
 }
 END_TEST
 
-#define FASHION_DIR "/usr/share/datasets/fashion-mnist"
-
 START_TEST(fashion_mnist_epoch_throughput) {
-    if (access(FASHION_DIR "/train-images-idx3-ubyte.gz", R_OK)) {
-        printf("SKIPPED fashion_mnist_epoch_throughput: %s not present\n", FASHION_DIR);
-        return;
-    }
+    FASHION_REQUIRED();
     for (int workers = 0; workers <= 2; workers += 2) {
         char *yaml = tgc_asprintf(
             "train_dataloader:\n  batch_size: 128\n  num_workers: %d\n  sampler: {type: DefaultSampler, shuffle: true}\n"
@@ -334,5 +330,5 @@ int main(void) {
     srunner_run_all(sr, CK_NORMAL);
     int nf = srunner_ntests_failed(sr);
     srunner_free(sr);
-    return nf ? EXIT_FAILURE : EXIT_SUCCESS;
+    return fashion_status(nf);
 }

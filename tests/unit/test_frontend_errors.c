@@ -132,6 +132,12 @@ START_TEST(strides) {
     expect_error("err_strides.yaml", "strides", "model.backbone.strides", WANT("num_stages is 3"));
 }
 END_TEST
+START_TEST(base_wd) {
+    expect_error("err_base_wd.yaml", "norm_decay_mult", "optim_wrapper.paramwise_cfg.norm_decay_mult",
+                 WANT("weight_decay", "base_wd should not be None"));
+}
+END_TEST
+
 START_TEST(lenet_size) {
     expect_error("err_lenet_size.yaml", NULL, "model.backbone.type", WANT("32x32", "1x28x28"));
 }
@@ -167,6 +173,7 @@ int main(void) {
     tcase_add_test(tc, dataset);
     tcase_add_test(tc, strides);
     tcase_add_test(tc, lenet_size);
+    tcase_add_test(tc, base_wd);
     tcase_add_test(tc, num_classes);
     tcase_add_test(tc, topk);
     suite_add_tcase(s, tc);

@@ -260,6 +260,18 @@ START_TEST(paramwise) {
 }
 END_TEST
 
+/* dwconv_decay_mult: MMEngine's depth-wise test is in_channels == groups, which a plain conv on a
+ * 1-channel image passes too. */
+START_TEST(paramwise_dwconv) {
+    tgc_module m;
+    build("tests/unit/frontend_inputs/paramwise_dwconv.yaml", &m);
+    ck_assert(state(m.train, "backbone.features.0.weight")->decay_mult == 0);
+    ck_assert(state(m.train, "backbone.features.3.weight")->decay_mult == 1);
+    ck_assert(state(m.train, "backbone.features.0.bias")->decay_mult == 1);
+    tgc_module_free(&m);
+}
+END_TEST
+
 /* deep stem + avg_down + caffe style + BN eps: names and shapes. */
 START_TEST(resnet_variants) {
     tgc_module m;
@@ -311,6 +323,7 @@ int main(void) {
     tcase_add_test(tc, lenet5_names_init);
     tcase_add_test(tc, input_specs);
     tcase_add_test(tc, paramwise);
+    tcase_add_test(tc, paramwise_dwconv);
     tcase_add_test(tc, resnet_variants);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);

@@ -85,6 +85,52 @@ START_TEST(checker_catches_corrupted_offset) {
 }
 END_TEST
 
+/* The overlap test is exact: tensors live together may touch but not share one byte, whether the
+ * neighbour is below (a, when b is checked) or above (b, when c is checked). */
+START_TEST(overlap_boundaries) {
+    int t[4];
+    tgc_graph *g = chain(t);
+    tgc_module m = one_graph(g);
+    tgc_err err;
+    ck_assert_msg(tgc_pass_memplan(&m, &err) == 0, "%s", err.msg);
+    char a[16], b[16], c[16];
+    snprintf(a, sizeof a, "%%%d ", t[0]);
+    snprintf(b, sizeof b, "%%%d ", t[1]);
+    snprintf(c, sizeof c, "%%%d ", t[2]);
+    /* a [0, 256) and b [256, 512) are live at op 1; c [0, 256) and b at op 2. */
+    ck_assert_msg(tgc_pass_verify_plan(&m, &err) == 0, "%s", err.msg);
+    g->vals[t[1]].offset = 255;
+    ck_assert_int_eq(tgc_pass_verify_plan(&m, &err), -1);
+    ck_assert_msg(strstr(err.msg, a) && strstr(err.msg, b) && strstr(err.msg, "overlap"), "%s", err.msg);
+    g->vals[t[1]].offset = 256;
+    g->vals[t[2]].offset = 1;
+    ck_assert_int_eq(tgc_pass_verify_plan(&m, &err), -1);
+    ck_assert_msg(strstr(err.msg, b) && strstr(err.msg, c) && strstr(err.msg, "overlap"), "%s", err.msg);
+    g->vals[t[2]].offset = 0;
+    ck_assert_msg(tgc_pass_verify_plan(&m, &err) == 0, "%s", err.msg);
+    tgc_module_free(&m);
+}
+END_TEST
+
+/* A program output is live to the end: c may reuse a's memory only while a is not an output. */
+START_TEST(output_live_to_end) {
+    int t[4];
+    tgc_graph *g = chain(t);
+    tgc_module m = one_graph(g);
+    tgc_err err;
+    ck_assert_msg(tgc_pass_memplan(&m, &err) == 0, "%s", err.msg);
+    ck_assert_uint_eq(g->vals[t[2]].offset, g->vals[t[0]].offset);
+    ck_assert_msg(tgc_pass_verify_plan(&m, &err) == 0, "%s", err.msg);
+    g->vals[t[0]].is_output = 1;
+    ck_assert_int_eq(tgc_pass_verify_plan(&m, &err), -1);
+    char a[16], c[16];
+    snprintf(a, sizeof a, "%%%d ", t[0]);
+    snprintf(c, sizeof c, "%%%d ", t[2]);
+    ck_assert_msg(strstr(err.msg, a) && strstr(err.msg, c) && strstr(err.msg, "overlap"), "%s", err.msg);
+    tgc_module_free(&m);
+}
+END_TEST
+
 /* conv -> relu: relu's result takes over the conv output, which dies there. */
 START_TEST(inplace_relu_after_conv) {
     tgc_err err;
@@ -192,6 +238,8 @@ int main(void) {
     TCase *tc = tcase_create("arena");
     tcase_add_test(tc, chain_exact_offsets);
     tcase_add_test(tc, checker_catches_corrupted_offset);
+    tcase_add_test(tc, overlap_boundaries);
+    tcase_add_test(tc, output_live_to_end);
     tcase_add_test(tc, inplace_relu_after_conv);
     tcase_add_test(tc, no_inplace_when_operand_lives_on);
     tcase_add_test(tc, random_graphs_verify);

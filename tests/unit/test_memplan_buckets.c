@@ -64,6 +64,20 @@ START_TEST(tiny_caps) {
     m.train->buckets[1].offset = 128;
     m.train->vals[g[0]].offset = 64;
     ck_assert_int_eq(tgc_pass_verify_plan(&m, &err), -1);
+    ck_assert_msg(strstr(err.msg, "overlap in the grad slab"), "%s", err.msg); /* over g3 */
+    m.train->vals[g[0]].offset = 384; /* just past bucket 1 [128, 384) */
+    ck_assert_int_eq(tgc_pass_verify_plan(&m, &err), -1);
+    ck_assert_msg(strstr(err.msg, "not inside bucket 1"), "%s", err.msg);
+    m.train->vals[g[0]].offset = 320;
+    ck_assert_msg(tgc_pass_verify_plan(&m, &err) == 0, "%s", err.msg);
+    /* ...and a bucket marked ready before its last gradient exists (a DDP race), or after. */
+    int ready = m.train->buckets[1].ready_op;
+    ck_assert_int_eq(ready, m.train->vals[g[0]].def_op);
+    for (int r = m.train->vals[g[2]].def_op; r <= ready + 1; r++) {
+        m.train->buckets[1].ready_op = r;
+        ck_assert_int_eq(tgc_pass_verify_plan(&m, &err), r == ready ? 0 : -1);
+        if (r != ready) ck_assert_msg(strstr(err.msg, "bucket 1 is ready after op"), "%s", err.msg);
+    }
     tgc_module_free(&m);
 }
 END_TEST

@@ -417,6 +417,43 @@ START_TEST(cse_merges) {
 }
 END_TEST
 
+/* Ops that differ only in an attribute they use are different ops: scale by 2 and by 3 stay two, and so
+ * do two cross-entropies with different label smoothing or weight; the exact repeats merge. */
+START_TEST(cse_respects_attrs) {
+    tgc_module m;
+    memset(&m, 0, sizeof m);
+    tgc_graph *g = m.eval = tgc_graph_new("eval");
+    int x = tgc_graph_input(g, "x", TGC_F32, tgc_shape2(4, 10));
+    int y = tgc_graph_input(g, "labels", TGC_I32, tgc_shape1(4));
+    tgc_attrs a2 = tgc_attrs_default(), a3 = tgc_attrs_default();
+    a2.alpha = 2;
+    a3.alpha = 3;
+    int s2 = tgc_emit1(g, TGC_OP_SCALE, &a2, "s2", &err, 1, x);
+    int s2b = tgc_emit1(g, TGC_OP_SCALE, &a2, "s2b", &err, 1, x); /* a repeat: merges */
+    int s3 = tgc_emit1(g, TGC_OP_SCALE, &a3, "s3", &err, 1, x);
+    tgc_attrs ce = tgc_attrs_default(), ce_smooth = tgc_attrs_default(), ce_weight = tgc_attrs_default();
+    ce_smooth.label_smooth = 0.1;
+    ce_weight.alpha = 0.5;
+    int l1 = tgc_emit1(g, TGC_OP_SOFTMAX_CE, &ce, "l1", &err, 2, x, y);
+    int l2 = tgc_emit1(g, TGC_OP_SOFTMAX_CE, &ce_smooth, "l2", &err, 2, x, y);
+    int l3 = tgc_emit1(g, TGC_OP_SOFTMAX_CE, &ce_weight, "l3", &err, 2, x, y);
+    int sa = tgc_emit1(g, TGC_OP_ADD, NULL, "sa", &err, 2, s2, s2b);
+    int sb = tgc_emit1(g, TGC_OP_ADD, NULL, "sb", &err, 2, sa, s3);
+    int la = tgc_emit1(g, TGC_OP_ADD, NULL, "la", &err, 2, l1, l2);
+    int lb = tgc_emit1(g, TGC_OP_ADD, NULL, "lb", &err, 2, la, l3);
+    ck_assert_int_ge(sb, 0);
+    ck_assert_int_ge(lb, 0);
+    g->vals[sb].is_output = 1;
+    g->vals[lb].is_output = 1;
+    m.eval_logits = sb;
+    OK(tgc_pass_cse(&m, &err));
+    ck_assert_msg(tgc_graph_verify(g, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(test_count_ops(g, TGC_OP_SCALE), 2);
+    ck_assert_int_eq(test_count_ops(g, TGC_OP_SOFTMAX_CE), 3);
+    tgc_module_free(&m);
+}
+END_TEST
+
 START_TEST(cse_keeps_distinct_grads) {
     tgc_module m;
     module_init(&m);
@@ -529,6 +566,7 @@ int main(void) {
     tcase_add_test(tc, dce_keeps_grads_without_optimizer);
     tcase_add_test(tc, cse_merges);
     tcase_add_test(tc, cse_keeps_distinct_grads);
+    tcase_add_test(tc, cse_respects_attrs);
     tcase_add_test(tc, pipeline_runs_and_dumps);
     tcase_add_test(tc, pipeline_errors);
     suite_add_tcase(s, tc);

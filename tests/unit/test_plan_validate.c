@@ -96,6 +96,119 @@ START_TEST(read_before_write_caught) {
 }
 END_TEST
 
+/* ---- buckets as loaded: the fields of a plan's bucket reach the placement checker ------------------- */
+
+/* The instruction of program pr writing tensor t, or -1. */
+static int writer(const tgc_program *pr, int t) {
+    for (int k = 0; k < pr->n_instr; k++)
+        for (int j = 0; j < pr->instr[k].n_out; j++)
+            if (pr->instr[k].out[j] == t) return k;
+    return -1;
+}
+
+static tgc_program *train_of(tgc_plan *p) {
+    tgc_program *tr = &p->programs[0];
+    ck_assert_str_eq(tr->name, "train");
+    ck_assert_int_eq(tr->n_buckets, 1);
+    ck_assert_int_eq(tr->buckets[0].n, 2);
+    return tr;
+}
+
+static void expect_invalid(const tgc_plan *p, const char *want) {
+    tgc_err err;
+    ck_assert_int_eq(tgc_plan_validate(p, &err), -1);
+    ck_assert_msg(strstr(err.msg, "program train") && strstr(err.msg, want), "no '%s' in: %s", want, err.msg);
+}
+
+/* A bucket issued before its last gradient is written all-reduces a half-computed gradient (a DDP race). */
+START_TEST(bucket_ready_instr_caught) {
+    tgc_plan *p = fixture_plan();
+    tgc_program *tr = train_of(p);
+    tgc_plan_bucket *bk = &tr->buckets[0];
+    int first = writer(tr, bk->tensors[0]), last = writer(tr, bk->tensors[1]);
+    ck_assert_int_lt(first, last);
+    ck_assert_int_eq(bk->ready_instr, last);
+    char want[96];
+    snprintf(want, sizeof want, "bucket 0 is ready after op %d, but its last gradient is produced by op %d", first, last);
+    bk->ready_instr = first;
+    expect_invalid(p, want);
+    bk->ready_instr = last + 1; /* late: the first update (which must read reduced gradients) */
+    expect_invalid(p, "bucket 0 is ready after op");
+    bk->ready_instr = last;
+    tgc_err err;
+    ck_assert_msg(tgc_plan_validate(p, &err) == 0, "%s", err.msg);
+    tgc_plan_free(p);
+}
+END_TEST
+
+/* The same through plan.bin: the corrupted field survives writing and reading and is caught on load. */
+START_TEST(bucket_ready_instr_caught_after_load) {
+    tgc_plan *p = fixture_plan();
+    tgc_program *tr = train_of(p);
+    tr->buckets[0].ready_instr = writer(tr, tr->buckets[0].tensors[0]);
+    tgc_buf b = {0};
+    fixture_bytes(p, &b);
+    tgc_err err;
+    tgc_plan *q = tgc_plan_deserialize(b.data, b.len, "race.plan", &err);
+    ck_assert_msg(q != NULL, "%s", err.msg);
+    ck_assert_int_eq(q->programs[0].buckets[0].ready_instr, tr->buckets[0].ready_instr);
+    expect_invalid(q, "bucket 0 is ready after op");
+    tgc_plan_free(q);
+    tgc_buf_free(&b);
+    tgc_plan_free(p);
+}
+END_TEST
+
+START_TEST(bucket_offset_caught) {
+    tgc_plan *p = fixture_plan();
+    train_of(p)->buckets[0].offset = 64;
+    expect_invalid(p, "bucket 0 starts at 64, expected 0");
+    tgc_plan_free(p);
+}
+END_TEST
+
+/* The collective covers [offset, offset + bytes) of the GRAD slab: a bucket longer than its gradients'
+ * slots would have it reduce memory past the slab's end. */
+START_TEST(bucket_bytes_caught) {
+    tgc_plan *p = fixture_plan();
+    tgc_plan_bucket *bk = &train_of(p)->buckets[0];
+    ck_assert_uint_eq(bk->offset + bk->bytes, p->slab_bytes[TGC_SLAB_GRAD]);
+    bk->bytes += 64;
+    expect_invalid(p, "past the end of its last gradient's slot");
+    bk->bytes -= 128; /* now short of its last gradient */
+    expect_invalid(p, "is not inside bucket 0");
+    tgc_plan_free(p);
+}
+END_TEST
+
+START_TEST(bucket_tensors_caught) {
+    tgc_plan *p = fixture_plan();
+    tgc_program *tr = train_of(p);
+    tgc_plan_bucket *bk = &tr->buckets[0];
+    int g0 = bk->tensors[0], g1 = bk->tensors[1];
+    /* A temp that is no gradient. */
+    bk->tensors[0] = tr->instr[0].out[0];
+    expect_invalid(p, "which is not a gradient");
+    /* A gradient twice (and the other one in no bucket). */
+    bk->tensors[0] = g1;
+    expect_invalid(p, "is in bucket 0 and again in bucket 0");
+    /* Out of order. */
+    bk->tensors[0] = g1;
+    bk->tensors[1] = g0;
+    expect_invalid(p, "is not inside bucket 0");
+    bk->tensors[0] = g0;
+    bk->tensors[1] = g1;
+    /* The gradient link: a bucket tensor that is no parameter's gradient. */
+    int of = p->tensors[g0].grad_of;
+    p->tensors[g0].grad_of = -1;
+    expect_invalid(p, "which is not a gradient");
+    p->tensors[g0].grad_of = of;
+    tgc_err err;
+    ck_assert_msg(tgc_plan_validate(p, &err) == 0, "%s", err.msg);
+    tgc_plan_free(p);
+}
+END_TEST
+
 START_TEST(eval_state_mismatch_refused) {
     tgc_module m;
     tgc_err err;
@@ -224,6 +337,11 @@ START_TEST(group_overlap_refused) {
     tgc_program *tr = train_program(p);
     p->target.alignment = 16;
     tr->instr[9].group = tr->instr[10].group = -1;
+    /* Buckets end at their last gradient's slot, now rounded to 16 bytes. */
+    for (int b = 0; b < tr->n_buckets; b++) {
+        const tgc_plan_tensor *last = &p->tensors[tr->buckets[b].tensors[tr->buckets[b].n - 1]];
+        tr->buckets[b].bytes = (last->offset + last->bytes + 15) / 16 * 16 - tr->buckets[b].offset;
+    }
     int x = tr->instr[1].in[0], y = tr->instr[1].out[0], z = tr->instr[2].out[0];
     ck_assert_uint_eq(p->tensors[x].offset, 0);
     p->tensors[y].offset = 64;
@@ -389,6 +507,11 @@ int main(void) {
     tcase_add_test(tc, outside_slab_caught);
     tcase_add_test(tc, type_mismatch_caught);
     tcase_add_test(tc, read_before_write_caught);
+    tcase_add_test(tc, bucket_ready_instr_caught);
+    tcase_add_test(tc, bucket_ready_instr_caught_after_load);
+    tcase_add_test(tc, bucket_offset_caught);
+    tcase_add_test(tc, bucket_bytes_caught);
+    tcase_add_test(tc, bucket_tensors_caught);
     tcase_add_test(tc, eval_state_mismatch_refused);
     tcase_add_test(tc, print_smoke);
     tcase_add_test(tc, group_member_not_elementwise);

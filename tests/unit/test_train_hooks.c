@@ -101,6 +101,39 @@ START_TEST(checkpoint_schedule) {
 }
 END_TEST
 
+/* save_best and rule as CheckpointHook reads them: one metric name (also as a one-item list), 'auto', the
+ * rule 'greater' by default (what MMEngine infers for accuracy) or 'less'; several metrics and other rules
+ * are refused. */
+START_TEST(save_best_settings) {
+    tgc_err err;
+    tgc_ckpt_cfg k;
+    tgc_cfg *c = parse("a: {checkpoint: {save_best: accuracy/top1, rule: less}}\n"
+                       "b: {checkpoint: {save_best: [accuracy/top5]}}\n"
+                       "c: {checkpoint: {save_best: auto, rule: greater}}\n"
+                       "d: {checkpoint: {interval: 1}}\n"
+                       "e: {checkpoint: {save_best: [accuracy/top1, accuracy/top5]}}\n"
+                       "f: {checkpoint: {save_best: 3}}\n"
+                       "g: {checkpoint: {save_best: auto, rule: less}}\n");
+    ck_assert_int_eq(tgc_ckpt_cfg_from(tgc_cfg_get(c, "a"), &k, &err), 0);
+    ck_assert_str_eq(k.save_best, "accuracy/top1");
+    ck_assert(k.rule_less);
+    ck_assert_int_eq(tgc_ckpt_cfg_from(tgc_cfg_get(c, "b"), &k, &err), 0);
+    ck_assert_str_eq(k.save_best, "accuracy/top5");
+    ck_assert(!k.rule_less);
+    ck_assert_int_eq(tgc_ckpt_cfg_from(tgc_cfg_get(c, "c"), &k, &err), 0);
+    ck_assert_str_eq(k.save_best, "auto");
+    ck_assert(!k.rule_less);
+    ck_assert_int_eq(tgc_ckpt_cfg_from(tgc_cfg_get(c, "d"), &k, &err), 0);
+    ck_assert_str_eq(k.save_best, ""); /* no best checkpoint unless asked */
+    ck_assert_int_eq(tgc_ckpt_cfg_from(tgc_cfg_get(c, "e"), &k, &err), -1);
+    ck_assert_msg(strstr(err.msg, "save_best must be 'auto' or one metric name"), "%s", err.msg);
+    ck_assert_int_eq(tgc_ckpt_cfg_from(tgc_cfg_get(c, "f"), &k, &err), -1);
+    ck_assert_int_eq(tgc_ckpt_cfg_from(tgc_cfg_get(c, "g"), &k, &err), 0);
+    ck_assert(!strcmp(k.save_best, "auto") && k.rule_less);
+    tgc_cfg_free(c);
+}
+END_TEST
+
 START_TEST(keep_list) {
     tgc_keep_list *k = calloc(1, sizeof *k);
     int64_t ev = -1;
@@ -161,6 +194,7 @@ int main(void) {
     tcase_add_test(tc, validation_schedule);
     tcase_add_test(tc, logger_schedule);
     tcase_add_test(tc, checkpoint_schedule);
+    tcase_add_test(tc, save_best_settings);
     tcase_add_test(tc, keep_list);
     tcase_add_test(tc, numpy_smoothing);
     suite_add_tcase(s, tc);
