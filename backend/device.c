@@ -42,6 +42,22 @@ const tgc_device_ops *tgc_device_find(const char *name, tgc_err *err) {
     return NULL;
 }
 
+int tgc_device_count(const char *kind, int *built) {
+    int have_build = 0, n = 0;
+    if (kind && !strcmp(kind, "cpu")) {
+        have_build = 1;
+        n = 1;
+    } else if (kind && is_cuda_name(kind)) {
+#ifdef TGC_HAVE_CUDA
+        have_build = 1;
+        const char *cvd = getenv("CUDA_VISIBLE_DEVICES");
+        n = cvd && !strcmp(cvd, "-1") ? 0 : tgc_cuda_device_count();
+#endif
+    }
+    if (built) *built = have_build;
+    return n;
+}
+
 tgc_device *tgc_device_open(const char *name, const tgc_device_opts *o, tgc_err *err) {
     const tgc_device_ops *ops = tgc_device_find(name, err);
     if (!ops) return NULL;

@@ -110,6 +110,10 @@ typedef struct tgc_device_ops {
 const tgc_device_ops *tgc_device_find(const char *name, tgc_err *err);
 /* Whether NAME is a device name at all ("cpu", "cuda", "cuda:N"), whether or not it can run here. */
 int tgc_device_name_valid(const char *name);
+/* How many devices of KIND are visible: "cpu" 1; "cuda" the GPUs the driver reports (0 with
+ * CUDA_VISIBLE_DEVICES=-1, without a driver or without CUDA support in this build). *built, when not NULL,
+ * is set to whether this build has KIND's backend compiled in (CUDA: nvcc was found). */
+int tgc_device_count(const char *kind, int *built);
 
 /* ---- an open device ---- */
 typedef struct tgc_device {

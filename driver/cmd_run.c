@@ -8,9 +8,6 @@
 #include "backend/device.h"
 #include "driver/driver.h"
 #include "runtime/dist/dist.h"
-#ifdef TGC_HAVE_CUDA
-#include "backend/cuda/cuda_backend.h"
-#endif
 
 static int parse_i64(const char *s, int64_t lo, int64_t *out) {
     char *end;
@@ -143,18 +140,17 @@ static int check_gpus(int n) {
                         "CPU workers\n", n, n);
         return -1;
     }
-#ifdef TGC_HAVE_CUDA
-    int have = tgc_cuda_device_count();
+    int built, have = tgc_device_count("cuda", &built);
+    if (!built) {
+        fprintf(stderr, "tgc: --gpus %d: no GPU here (this build has no CUDA support); use --nproc %d --device cpu for "
+                        "CPU workers\n", n, n);
+        return -1;
+    }
     if (have < n) {
         fprintf(stderr, "tgc: --gpus %d: %d GPU%s visible; use --nproc %d --device cpu for CPU workers\n", n, have,
                 have == 1 ? " is" : "s are", n);
         return -1;
     }
-#else
-    fprintf(stderr, "tgc: --gpus %d: no GPU here (this build has no CUDA support); use --nproc %d --device cpu for "
-                    "CPU workers\n", n, n);
-    return -1;
-#endif
     return 0;
 }
 

@@ -114,6 +114,9 @@ typedef struct tgc_attr_info {
 extern const tgc_attr_info tgc_attr_table[TGC_ATTR_COUNT];
 
 tgc_attrs tgc_attrs_default(void);
+/* The name of the first attribute among `bits` (an op row's TGC_A_* set) whose values differ between a and
+ * b, field by field (never padding or fields the bits do not name); NULL when they are equal. */
+const char *tgc_attrs_diff(uint32_t bits, const tgc_attrs *a, const tgc_attrs *b);
 
 /* ---- ops ------------------------------------------------------------------------------------- */
 typedef enum tgc_opcode {

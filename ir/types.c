@@ -83,6 +83,21 @@ tgc_attrs tgc_attrs_default(void) {
     return a;
 }
 
+#define ATTR_EQ_BOOL(x, y, n) ((x) == (y))
+#define ATTR_EQ_I64(x, y, n) ((x) == (y))
+#define ATTR_EQ_I64V(x, y, n) (memcmp((x), (y), sizeof(int64_t) * (n)) == 0)
+#define ATTR_EQ_F64(x, y, n) ((x) == (y))
+#define ATTR_EQ_SHAPE(x, y, n) tgc_shape_eq(&(x), &(y))
+#define ATTR_EQ_DTYPE(x, y, n) ((x) == (y))
+
+const char *tgc_attrs_diff(uint32_t bits, const tgc_attrs *a, const tgc_attrs *b) {
+#define TGC_ATTR(name, kind, n, bit, def, fmt)                                                          \
+    if ((bits & (bit)) && !ATTR_EQ_##kind(a->name, b->name, n)) return #name;
+#include "ir/attrs.def"
+#undef TGC_ATTR
+    return NULL;
+}
+
 const tgc_attr_info tgc_attr_table[TGC_ATTR_COUNT] = {
 #define TGC_ATTR(name, kind, n, bit, def, fmt) {#name, TGC_AK_##kind, n, bit, offsetof(tgc_attrs, name)},
 #include "ir/attrs.def"

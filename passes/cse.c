@@ -4,23 +4,6 @@
 
 #include "passes/passes.h"
 
-/* Compares the attributes the op's row names, field by field (ir/attrs.def; never padding or unused
- * fields). */
-#define ATTR_EQ_BOOL(x, y, n) ((x) == (y))
-#define ATTR_EQ_I64(x, y, n) ((x) == (y))
-#define ATTR_EQ_I64V(x, y, n) (memcmp((x), (y), sizeof(int64_t) * (n)) == 0)
-#define ATTR_EQ_F64(x, y, n) ((x) == (y))
-#define ATTR_EQ_SHAPE(x, y, n) tgc_shape_eq(&(x), &(y))
-#define ATTR_EQ_DTYPE(x, y, n) ((x) == (y))
-
-static int attrs_equal(uint32_t bits, const tgc_attrs *a, const tgc_attrs *b) {
-#define TGC_ATTR(name, kind, n, bit, def, fmt)                                                          \
-    if ((bits & (bit)) && !ATTR_EQ_##kind(a->name, b->name, n)) return 0;
-#include "ir/attrs.def"
-#undef TGC_ATTR
-    return 1;
-}
-
 static int operands_equal(const tgc_op *a, const tgc_op *b) {
     if (a->n_in != b->n_in) return 0;
     int same = 1;
@@ -72,7 +55,7 @@ static void cse_graph(tgc_module *m, tgc_graph *g) {
         for (; table[slot] >= 0; slot = (slot + 1) & (cap - 1)) {
             const tgc_op *o = &g->ops[table[slot]];
             if (hashes[table[slot]] == h && o->code == op->code && operands_equal(o, op) &&
-                attrs_equal(tgc_op_table[op->code].attrs, &o->attrs, &op->attrs)) {
+                !tgc_attrs_diff(tgc_op_table[op->code].attrs, &o->attrs, &op->attrs)) {
                 found = table[slot];
                 break;
             }

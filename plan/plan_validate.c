@@ -209,18 +209,6 @@ static int validate_program(const tgc_plan *p, const tgc_program *pr, tgc_err *e
 
 static const char *tname(const tgc_plan *p, int t) { return p->tensors[t].name ? p->tensors[t].name : "?"; }
 
-/* The first attribute an optimizer update reads in which x and y differ, or NULL. */
-static const char *update_attr_diff(uint32_t bits, const tgc_attrs *x, const tgc_attrs *y) {
-    if ((bits & TGC_A_ALPHA) && x->alpha != y->alpha) return "alpha (the lr multiplier)";
-    if ((bits & TGC_A_WD) && x->weight_decay != y->weight_decay) return "weight_decay";
-    if ((bits & TGC_A_MOMENTUM) && x->momentum != y->momentum) return "momentum";
-    if ((bits & TGC_A_DAMPENING) && x->dampening != y->dampening) return "dampening";
-    if ((bits & TGC_A_NESTEROV) && x->nesterov != y->nesterov) return "nesterov";
-    if ((bits & TGC_A_BETAS) && (x->beta1 != y->beta1 || x->beta2 != y->beta2)) return "betas";
-    if ((bits & TGC_A_EPS) && x->eps != y->eps) return "eps";
-    return NULL;
-}
-
 /* A run of optimizer updates [k, e) run as one update over each operand's whole range (PyTorch's
  * multi-tensor idea): one opcode, equal attributes, the same scalar (lr, step) operands, and each tensor
  * operand's tensors back to back in aligned slots of one state slab, in the same order and at the same
@@ -239,7 +227,7 @@ static int check_update_group(const tgc_plan *p, const tgc_program *pr, int k, i
         if (in->code != i0->code || in->n_in != i0->n_in)
             return tgc_fail(err, "instruction %d (%s) in optimizer group %d is not a %s like instruction %d", i, op, gid,
                             info->name, k);
-        const char *diff = update_attr_diff(info->attrs, &in->attrs, &i0->attrs);
+        const char *diff = tgc_attrs_diff(info->attrs, &in->attrs, &i0->attrs);
         if (diff)
             return tgc_fail(err, "instruction %d (%s) in optimizer group %d: attribute %s differs from instruction %d",
                             i, op, gid, diff, k);

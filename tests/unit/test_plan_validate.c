@@ -368,7 +368,7 @@ START_TEST(update_group_other_op) {
 END_TEST
 
 START_TEST(update_group_other_attributes) {
-    static const char *const names[] = {"alpha (the lr multiplier)", "weight_decay", "momentum", "dampening",
+    static const char *const names[] = {"alpha", "weight_decay", "momentum", "dampening",
                                         "nesterov"};
     for (int f = 0; f < 5; f++) {
         tgc_plan *p = fixture_plan();
