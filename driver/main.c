@@ -39,7 +39,8 @@ static const char compile_usage[] =
     "  --disable-pass NAME      skip an optional pass (repeatable)\n"
     "  --print-config           print the resolved config as YAML to stdout\n"
     "  --target cpu|cuda        the device the plan is compiled for, and the only one it runs on\n"
-    "                           (default: cpu; cuda: 256-byte alignment, a 32 MiB workspace, tanh fused)\n"
+    "                           (default: cpu; cuda: 256-byte alignment, a 32 MiB workspace,\n"
+    "                           transcendentals such as tanh fused)\n"
     "  --memory-limit SIZE      report whether the plan fits in SIZE per device, and the largest\n"
     "                           train batch that would\n";
 
