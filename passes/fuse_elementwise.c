@@ -1,5 +1,6 @@
 /* passes/fuse_elementwise.c - groups chains of elementwise ops (bias_add, add, scale, relu, relu_bwd,
- * tanh_bwd, casts) so that a backend runs each group as one pass over memory.
+ * tanh_bwd, sigmoid_bwd, casts; tanh and sigmoid where the target allows) so that a backend runs each
+ * group as one pass over memory.
  *
  * A group is a run of consecutive ops, each TGC_OPF_ELEMENTWISE (a TGC_OPF_TRANSCENDENTAL one such as tanh
  * only where the target's fusion policy allows it, see fusable) with one result of the group's element

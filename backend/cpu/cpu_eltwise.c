@@ -1,5 +1,5 @@
-/* backend/cpu/cpu_eltwise.c - relu and tanh, forward and backward (from the forward's output y), through
- * oneDNN's eltwise primitives on the tensor seen as one flat vector (the op is layout-blind). */
+/* backend/cpu/cpu_eltwise.c - relu, tanh and sigmoid, forward and backward (from the forward's output y),
+ * through oneDNN's eltwise primitives on the tensor seen as one flat vector (the op is layout-blind). */
 #include "backend/cpu/cpu_internal.h"
 
 /* oneDNN's algorithm for each op these kernels run; undef for any other op, which the kernels refuse (an
@@ -8,6 +8,7 @@ static dnnl_alg_kind_t fwd_alg(tgc_opcode code) {
     switch (code) {
     case TGC_OP_RELU: return dnnl_eltwise_relu;
     case TGC_OP_TANH: return dnnl_eltwise_tanh;
+    case TGC_OP_SIGMOID: return dnnl_eltwise_logistic;
     default: return dnnl_alg_kind_undef;
     }
 }
@@ -17,6 +18,7 @@ static dnnl_alg_kind_t bwd_alg(tgc_opcode code) {
     switch (code) {
     case TGC_OP_RELU_BWD: return dnnl_eltwise_relu_use_dst_for_bwd;
     case TGC_OP_TANH_BWD: return dnnl_eltwise_tanh_use_dst_for_bwd;
+    case TGC_OP_SIGMOID_BWD: return dnnl_eltwise_logistic_use_dst_for_bwd;
     default: return dnnl_alg_kind_undef;
     }
 }
@@ -56,7 +58,7 @@ int cpu_eltwise(tgc_cpu *c, const cpu_call *k, tgc_err *err) {
     return cpu_prim_run(c, p, ptrs, k->name, err);
 }
 
-/* relu_bwd(dy, y) -> dy * (y > 0); tanh_bwd(dy, y) -> dy * (1 - y^2) */
+/* relu_bwd(dy, y) -> dy * (y > 0); tanh_bwd(dy, y) -> dy * (1 - y^2); sigmoid_bwd(dy, y) -> dy * y * (1 - y) */
 int cpu_eltwise_bwd(tgc_cpu *c, const cpu_call *k, tgc_err *err) {
     dnnl_alg_kind_t alg = bwd_alg(k->code);
     if (alg == dnnl_alg_kind_undef) return no_alg(k, err);
