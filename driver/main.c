@@ -102,7 +102,7 @@ static const char bench_usage[] =
 
 static const char opt_usage[] =
     "usage: tgc opt FILE [--pass NAME]... [--from PASS [--disable-pass NAME]...] [--dump-ir[=PASS]]\n"
-    "               [-o OUT]\n"
+    "               [--target cpu|cuda] [-o OUT]\n"
     "\n"
     "Reads a module in the IR text form (graph @train and, optionally, graph @eval, as\n"
     "`tgc compile --dump-ir=PASS` prints them; FILE - is stdin), verifies it, runs passes on it and prints\n"
@@ -112,6 +112,8 @@ static const char opt_usage[] =
     "  --pass NAME            run pass NAME (repeatable; in the order given)\n"
     "  --from PASS            run the pipeline from PASS to its end\n"
     "  --disable-pass NAME    with --from: skip an optional pass (repeatable)\n"
+    "  --target cpu|cuda      the target whose choices the passes follow (alignment, fusion policy), as\n"
+    "                         `tgc compile --target`; default cpu\n"
     "  --dump-ir[=PASS]       print the IR after every pass run (or after PASS), with compile's\n"
     "                         \"// ----- after PASS -----\" headers, instead of the result\n"
     "  -o, --output OUT       write to OUT instead of stdout\n"
