@@ -9,7 +9,7 @@
  *         the CPU executor's slab blocks are aligned to. No workspace: oneDNN primitives keep their own
  *         scratchpad. Fusion leaves transcendentals (TGC_OPF_TRANSCENDENTAL in ir/ops.def, as tanh) out:
  *         oneDNN's vectorised kernels beat a fused loop calling libm (LeNet-5 trained 2.4x slower with
- *         tanh in the groups, bench/README.md).
+ *         tanh in the groups; sigmoid + scale ran 2.3x slower as a group, bench/README.md).
  *   cuda  alignment 256 B: what cudaMalloc guarantees for every allocation, so each tensor in a slab is
  *         aligned as if it had been allocated on its own (above the 16 B that vectorised loads, cuBLAS and
  *         cuDNN want, and the 128 B of a memory transaction). Workspace 32 MiB: one scratch buffer that
