@@ -9,7 +9,7 @@
 #define MAX_IR_BYTES ((size_t)1 << 30)
 
 typedef struct opt_opts {
-    const char *input, *output, *dump, *from;
+    const char *input, *output, *dump, *from, *target;
     const char *passes[MAX_PASSES];
     int n_passes;
     const char *disabled[32];
@@ -24,6 +24,9 @@ static int parse_args(int argc, char **argv, opt_opts *o) {
         if ((r = tgc_opt_value("-o", argc, argv, &i, &val)) || (r = tgc_opt_value("--output", argc, argv, &i, &val))) {
             if (r < 0 || !*val) return tgc_usage_error("opt", "opt: %s needs a file name", a);
             o->output = val;
+        } else if ((r = tgc_opt_value("--target", argc, argv, &i, &val))) {
+            if (r < 0 || !tgc_target_find(val)) return tgc_usage_error("opt", "opt: --target must be cpu or cuda");
+            o->target = val;
         } else if ((r = tgc_opt_value("--pass", argc, argv, &i, &val))) {
             if (r < 0) return tgc_usage_error("opt", "opt: --pass needs a pass name");
             if (!tgc_pass_find(val)) return tgc_usage_error("opt", "opt: --pass: unknown pass '%s'", val);
@@ -129,6 +132,7 @@ int tgc_cmd_opt(int argc, char **argv) {
     int rc = TGC_EXIT_ERROR;
     if (read_input(o.input, &text, &len, &err) < 0) goto done;
     if (tgc_module_parse((const char *)text, len, name, &m, &err) < 0) goto done;
+    if (o.target) m.target = tgc_target_find(o.target);
     if (tgc_pass_verify(&m, &err) < 0) {
         tgc_err_prefix(&err, "%s", name);
         goto done;

@@ -39,7 +39,8 @@ static const char compile_usage[] =
     "  --disable-pass NAME      skip an optional pass (repeatable)\n"
     "  --print-config           print the resolved config as YAML to stdout\n"
     "  --target cpu|cuda        the device the plan is compiled for, and the only one it runs on\n"
-    "                           (default: cpu; cuda: 256-byte alignment, a 32 MiB workspace, tanh fused)\n"
+    "                           (default: cpu; cuda: 256-byte alignment, a 32 MiB workspace,\n"
+    "                           transcendentals such as tanh fused)\n"
     "  --memory-limit SIZE      report whether the plan fits in SIZE per device, and the largest\n"
     "                           train batch that would\n";
 
@@ -101,7 +102,7 @@ static const char bench_usage[] =
 
 static const char opt_usage[] =
     "usage: tgc opt FILE [--pass NAME]... [--from PASS [--disable-pass NAME]...] [--dump-ir[=PASS]]\n"
-    "               [-o OUT]\n"
+    "               [--target cpu|cuda] [-o OUT]\n"
     "\n"
     "Reads a module in the IR text form (graph @train and, optionally, graph @eval, as\n"
     "`tgc compile --dump-ir=PASS` prints them; FILE - is stdin), verifies it, runs passes on it and prints\n"
@@ -111,6 +112,8 @@ static const char opt_usage[] =
     "  --pass NAME            run pass NAME (repeatable; in the order given)\n"
     "  --from PASS            run the pipeline from PASS to its end\n"
     "  --disable-pass NAME    with --from: skip an optional pass (repeatable)\n"
+    "  --target cpu|cuda      the target whose choices the passes follow (alignment, fusion policy), as\n"
+    "                         `tgc compile --target`; default cpu\n"
     "  --dump-ir[=PASS]       print the IR after every pass run (or after PASS), with compile's\n"
     "                         \"// ----- after PASS -----\" headers, instead of the result\n"
     "  -o, --output OUT       write to OUT instead of stdout\n"

@@ -130,6 +130,9 @@ enum {
     TGC_OPF_ELEMENTWISE = 1u << 0, /* output i depends only on inputs at i (fusion, in-place reuse) */
     TGC_OPF_COMMUTATIVE = 1u << 1, /* CSE may swap the two operands                                */
     TGC_OPF_OPTIMIZER = 1u << 2,   /* an optimizer update                                          */
+    /* evaluates a transcendental function (tanh, exp): fuse-elementwise groups it only where the target's
+     * fusion policy allows (TGC_FUSE_TRANSCENDENTALS, passes/target.h) */
+    TGC_OPF_TRANSCENDENTAL = 1u << 3,
 };
 
 typedef struct tgc_type {

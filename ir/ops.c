@@ -244,6 +244,10 @@ static int infer_tanh(const tgc_graph *g, const tgc_op *op, tgc_type *out, tgc_e
     return infer_unary_f32(g, op, out, err);
 }
 
+static int infer_sigmoid(const tgc_graph *g, const tgc_op *op, tgc_type *out, tgc_err *err) {
+    return infer_unary_f32(g, op, out, err);
+}
+
 static int infer_scale(const tgc_graph *g, const tgc_op *op, tgc_type *out, tgc_err *err) {
     return infer_unary_f32(g, op, out, err);
 }
@@ -403,6 +407,10 @@ static int infer_relu_bwd(const tgc_graph *g, const tgc_op *op, tgc_type *out, t
 }
 
 static int infer_tanh_bwd(const tgc_graph *g, const tgc_op *op, tgc_type *out, tgc_err *err) {
+    return infer_relu_bwd(g, op, out, err);
+}
+
+static int infer_sigmoid_bwd(const tgc_graph *g, const tgc_op *op, tgc_type *out, tgc_err *err) {
     return infer_relu_bwd(g, op, out, err);
 }
 
@@ -586,6 +594,15 @@ static int grad_tanh(tgc_graph *g, int op_index, const int *dy, const unsigned c
     return dx[0] < 0 ? -1 : 0;
 }
 
+/* dx = dy * y * (1 - y), from the forward's output (as tanh), so x need not stay live. */
+static int grad_sigmoid(tgc_graph *g, int op_index, const int *dy, const unsigned char *need, int *dx,
+                        tgc_err *err) {
+    tgc_op op = g->ops[op_index];
+    if (dy[0] < 0 || !need[0]) return 0;
+    dx[0] = tgc_emit1(g, TGC_OP_SIGMOID_BWD, NULL, op.scope, err, 2, dy[0], op.out[0]);
+    return dx[0] < 0 ? -1 : 0;
+}
+
 static int grad_add(tgc_graph *g, int op_index, const int *dy, const unsigned char *need, int *dx,
                     tgc_err *err) {
     for (int j = 0; j < 2; j++)
@@ -695,8 +712,8 @@ static int grad_softmax_cross_entropy(tgc_graph *g, int op_index, const int *dy,
 /* ================================ costs ================================ */
 /* macs: conv2d (and its two backward ops, the same count), matmul. flops: 2 x macs for those; for the
  * others a small count per element, a transcendental or comparison counting as one:
- *   bias_add, add, scale, relu, tanh, relu_bwd, gap, gap_bwd, bias_grad, max_pool2d_bwd: 1
- *   tanh_bwd 3, bn_eval 2, bn_train 8, bn_bwd 10, softmax_ce 5 and its bwd 4 (per logit),
+ *   bias_add, add, scale, relu, tanh, sigmoid, relu_bwd, gap, gap_bwd, bias_grad, max_pool2d_bwd: 1
+ *   tanh_bwd 3, sigmoid_bwd 3, bn_eval 2, bn_train 8, bn_bwd 10, softmax_ce 5 and its bwd 4 (per logit),
  *   pooling k*k per output (forward) or per dy element (avg bwd), sgd 4, sgd momentum 7, adamw 15,
  *   reshape, cast, fill 0.
  * bytes: the sizes of every operand and result, as if nothing were fused. */
@@ -765,6 +782,7 @@ static void cost_batch_norm_train(const tgc_graph *g, const tgc_op *op, tgc_cost
 static void cost_batch_norm_eval(const tgc_graph *g, const tgc_op *op, tgc_cost *c) { elementwise(g, op, IN(0), 2, c); }
 static void cost_relu(const tgc_graph *g, const tgc_op *op, tgc_cost *c) { elementwise(g, op, IN(0), 1, c); }
 static void cost_tanh(const tgc_graph *g, const tgc_op *op, tgc_cost *c) { elementwise(g, op, IN(0), 1, c); }
+static void cost_sigmoid(const tgc_graph *g, const tgc_op *op, tgc_cost *c) { elementwise(g, op, IN(0), 1, c); }
 static void cost_add(const tgc_graph *g, const tgc_op *op, tgc_cost *c) { elementwise(g, op, IN(0), 1, c); }
 static void cost_scale(const tgc_graph *g, const tgc_op *op, tgc_cost *c) { elementwise(g, op, IN(0), 1, c); }
 static void cost_max_pool2d(const tgc_graph *g, const tgc_op *op, tgc_cost *c) { cost_pool(g, op, op->out[0], c); }
@@ -778,6 +796,7 @@ static void cost_bias_grad(const tgc_graph *g, const tgc_op *op, tgc_cost *c) { 
 static void cost_batch_norm_bwd(const tgc_graph *g, const tgc_op *op, tgc_cost *c) { elementwise(g, op, IN(0), 10, c); }
 static void cost_relu_bwd(const tgc_graph *g, const tgc_op *op, tgc_cost *c) { elementwise(g, op, IN(0), 1, c); }
 static void cost_tanh_bwd(const tgc_graph *g, const tgc_op *op, tgc_cost *c) { elementwise(g, op, IN(0), 3, c); }
+static void cost_sigmoid_bwd(const tgc_graph *g, const tgc_op *op, tgc_cost *c) { elementwise(g, op, IN(0), 3, c); }
 static void cost_max_pool2d_bwd(const tgc_graph *g, const tgc_op *op, tgc_cost *c) { elementwise(g, op, IN(0), 1, c); }
 static void cost_avg_pool2d_bwd(const tgc_graph *g, const tgc_op *op, tgc_cost *c) { cost_pool(g, op, IN(0), c); }
 static void cost_global_avg_pool_bwd(const tgc_graph *g, const tgc_op *op, tgc_cost *c) { elementwise(g, op, op->out[0], 1, c); }
@@ -807,6 +826,7 @@ static void cost_fold_conv_bn(const tgc_graph *g, const tgc_op *op, tgc_cost *c)
 #define grad_batch_norm_bwd NULL
 #define grad_relu_bwd NULL
 #define grad_tanh_bwd NULL
+#define grad_sigmoid_bwd NULL
 #define grad_max_pool2d_bwd NULL
 #define grad_avg_pool2d_bwd NULL
 #define grad_global_avg_pool_bwd NULL

@@ -1,9 +1,10 @@
 /* passes/fuse_elementwise.c - groups chains of elementwise ops (bias_add, add, scale, relu, relu_bwd,
- * tanh_bwd, casts) so that a backend runs each group as one pass over memory.
+ * tanh_bwd, sigmoid_bwd, casts; tanh and sigmoid where the target allows) so that a backend runs each
+ * group as one pass over memory.
  *
- * A group is a run of consecutive ops, each TGC_OPF_ELEMENTWISE (tanh only where the target's fusion
- * policy allows it, see fusable) with one result of the group's element count, each after the first
- * reading a value produced inside the group; its ops get one `group` id.
+ * A group is a run of consecutive ops, each TGC_OPF_ELEMENTWISE (a TGC_OPF_TRANSCENDENTAL one such as tanh
+ * only where the target's fusion policy allows it, see fusable) with one result of the group's element
+ * count, each after the first reading a value produced inside the group; its ops get one `group` id.
  * The ops keep their meaning one by one (a backend that ignores groups is still correct); a backend that
  * honours them walks the output in cache-sized chunks and applies every op of the group to a chunk
  * before moving on, so a value produced and consumed inside the group stays in cache. The memory
@@ -20,13 +21,15 @@
 #include "passes/op_order.h"
 #include "passes/passes.h"
 
-/* tanh joins a group only where the target says so (TGC_FUSE_TANH, passes/target.h): on the CPU it is a
- * transcendental whose vectorised code lives in the library kernel (oneDNN), and in a plain fused loop
- * it costs far more than the pass over memory that fusing saves (LeNet-5 trained 2.4x slower with it,
- * bench/README.md); a generated CUDA kernel computes it in registers. */
+/* A transcendental (TGC_OPF_TRANSCENDENTAL in ir/ops.def, as tanh) joins a group only where the
+ * target says so (TGC_FUSE_TRANSCENDENTALS, passes/target.h): on the CPU its vectorised code lives in the
+ * library kernel (oneDNN), and in a plain fused loop calling libm it costs far more than the pass over
+ * memory that fusing saves (LeNet-5 trained 2.4x slower with tanh in groups, bench/README.md); a
+ * generated CUDA kernel computes it in registers. */
 static int fusable(const tgc_graph *g, const tgc_op *op, uint32_t policy) {
-    return !tgc_op_is_dead(op) && (op->code != TGC_OP_TANH || (policy & TGC_FUSE_TANH)) &&
-           (tgc_op_table[op->code].flags & TGC_OPF_ELEMENTWISE) &&
+    uint32_t flags = tgc_op_is_dead(op) ? 0 : tgc_op_table[op->code].flags;
+    return (flags & TGC_OPF_ELEMENTWISE) &&
+           (!(flags & TGC_OPF_TRANSCENDENTAL) || (policy & TGC_FUSE_TRANSCENDENTALS)) &&
            op->n_out == 1 && op->n_in >= 1 && op->out[0] >= 0 && op->out[0] < g->n_vals;
 }
 

@@ -5,7 +5,7 @@
 
 static const tgc_target targets[] = {
     {.name = "cpu", .alignment = 64, .workspace_bytes = 0, .fuse = 0},
-    {.name = "cuda", .alignment = 256, .workspace_bytes = (uint64_t)32 << 20, .fuse = TGC_FUSE_TANH},
+    {.name = "cuda", .alignment = 256, .workspace_bytes = (uint64_t)32 << 20, .fuse = TGC_FUSE_TRANSCENDENTALS},
 };
 
 const tgc_target *tgc_target_find(const char *name) {

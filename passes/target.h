@@ -7,25 +7,28 @@
  *
  *   cpu   alignment 64 B: a cache line and the widest vector (AVX-512) the CPU kernels load, and what
  *         the CPU executor's slab blocks are aligned to. No workspace: oneDNN primitives keep their own
- *         scratchpad. Fusion leaves tanh out: oneDNN's vectorised tanh beats a fused loop calling libm
- *         (LeNet-5 trained 2.4x slower with tanh in the groups, bench/README.md).
+ *         scratchpad. Fusion leaves transcendentals (TGC_OPF_TRANSCENDENTAL in ir/ops.def, as tanh) out:
+ *         oneDNN's vectorised kernels beat a fused loop calling libm (LeNet-5 trained 2.4x slower with
+ *         tanh in the groups; sigmoid + scale ran 2.3x slower as a group, bench/README.md).
  *   cuda  alignment 256 B: what cudaMalloc guarantees for every allocation, so each tensor in a slab is
  *         aligned as if it had been allocated on its own (above the 16 B that vectorised loads, cuBLAS and
  *         cuDNN want, and the 128 B of a memory transaction). Workspace 32 MiB: one scratch buffer that
  *         cuBLAS (cublasSetWorkspace recommends 32 MiB on Hopper, 4 MiB before) and the cuDNN convolution
  *         algorithms share, as they run one at a time on the compute stream; the executor picks the fastest
- *         algorithm that fits. Fusion includes tanh: a generated CUDA kernel evaluates tanhf in registers,
- *         so fusing it saves the memory pass as for any other elementwise op.
+ *         algorithm that fits. Fusion includes transcendentals: a generated CUDA kernel evaluates tanhf or
+ *         expf in registers, so fusing them saves the memory pass as for any other elementwise op.
  */
 #ifndef TGC_PASSES_TARGET_H
 #define TGC_PASSES_TARGET_H
 
 #include <stdint.h>
 
-/* Fusion policy: what fuse-elementwise may put into a group beyond the plain arithmetic ops. */
+/* Fusion policy: what fuse-elementwise may put into a group beyond the plain arithmetic ops. The bits are
+ * stored in plan.bin (META target.fuse), so a bit keeps its meaning. Bit 0 was "tanh" while tanh was the
+ * only transcendental op; in a plan from then it means the same. */
 enum {
-    TGC_FUSE_TANH = 1u << 0, /* tanh (a transcendental) in elementwise groups */
-    TGC_FUSE_ALL = TGC_FUSE_TANH,
+    TGC_FUSE_TRANSCENDENTALS = 1u << 0, /* TGC_OPF_TRANSCENDENTAL ops (tanh, ...) in groups */
+    TGC_FUSE_ALL = TGC_FUSE_TRANSCENDENTALS,
 };
 
 typedef struct tgc_target {

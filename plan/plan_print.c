@@ -136,9 +136,9 @@ void tgc_plan_print(const tgc_plan *p, FILE *f) {
     char hb[32];
     fprintf(f, "tgc plan, format version %d, target %s, checksum 0x%08x\n", TGC_PLAN_VERSION, p->target.name,
             p->checksum);
-    fprintf(f, "target %s: alignment %u B, workspace %s, tanh in fused groups: %s\n", p->target.name,
+    fprintf(f, "target %s: alignment %u B, workspace %s, transcendentals in fused groups: %s\n", p->target.name,
             p->target.alignment, human_bytes(p->target.workspace_bytes, hb, sizeof hb),
-            (p->target.fuse & TGC_FUSE_TANH) ? "yes" : "no");
+            (p->target.fuse & TGC_FUSE_TRANSCENDENTALS) ? "yes" : "no");
     fprintf(f, "params: %lld\n", (long long)p->params);
     fprintf(f, "per sample (forward): %.4f GMACs, %.4f GFLOPs\n", p->macs_per_sample / 1e9, p->flops_per_sample / 1e9);
     const tgc_optim_spec *o = &p->optim;
@@ -222,9 +222,9 @@ void tgc_plan_print_json(const tgc_plan *p, FILE *f) {
     const tgc_optim_spec *o = &p->optim;
     fprintf(f, "{\"version\": %d, \"target\": ", TGC_PLAN_VERSION);
     json_str(f, p->target.name);
-    fprintf(f, ", \"target_params\": {\"alignment\": %u, \"workspace_bytes\": %llu, \"fuse_tanh\": %s}",
+    fprintf(f, ", \"target_params\": {\"alignment\": %u, \"workspace_bytes\": %llu, \"fuse_transcendentals\": %s}",
             p->target.alignment, (unsigned long long)p->target.workspace_bytes,
-            (p->target.fuse & TGC_FUSE_TANH) ? "true" : "false");
+            (p->target.fuse & TGC_FUSE_TRANSCENDENTALS) ? "true" : "false");
     fprintf(f, ", \"checksum\": \"0x%08x\", \"params\": %lld, \"macs_per_sample\": ", p->checksum,
             (long long)p->params);
     json_num(f, p->macs_per_sample);

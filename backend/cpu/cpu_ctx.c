@@ -55,6 +55,8 @@ static const struct {
 #define CPU_KERNEL_BN_TRAIN_RELU cpu_bn_train
 #define CPU_KERNEL_BN_RELU_BWD cpu_bn_bwd
 #define CPU_KERNEL_FOLD_CONV_BN cpu_fold_conv_bn
+#define CPU_KERNEL_SIGMOID cpu_eltwise
+#define CPU_KERNEL_SIGMOID_BWD cpu_eltwise_bwd
 
 /* One row per op, in ops.def's (the opcode's) order. */
 static const cpu_kernel_fn kernels[] = {

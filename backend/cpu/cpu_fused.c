@@ -63,12 +63,14 @@ static int ew_arity(tgc_opcode c) {
     switch (c) {
     case TGC_OP_RELU:
     case TGC_OP_TANH:
+    case TGC_OP_SIGMOID:
     case TGC_OP_SCALE:
     case TGC_OP_CAST: return 1;
     case TGC_OP_ADD:
     case TGC_OP_BIAS_ADD:
     case TGC_OP_RELU_BWD:
-    case TGC_OP_TANH_BWD: return 2;
+    case TGC_OP_TANH_BWD:
+    case TGC_OP_SIGMOID_BWD: return 2;
     default: return 0;
     }
 }
@@ -157,6 +159,9 @@ static void ew_apply(const ew_step *s, int64_t lo, int64_t hi) {
     case TGC_OP_TANH:
         SIMD for (int64_t i = lo; i < hi; i++) y[i] = tanhf(a[i]);
         break;
+    case TGC_OP_SIGMOID: /* expf(-x) overflows to inf for x < -88: 1/inf = +0, as oneDNN's logistic */
+        SIMD for (int64_t i = lo; i < hi; i++) y[i] = 1.f / (1.f + expf(-a[i]));
+        break;
     case TGC_OP_ADD:
         SIMD for (int64_t i = lo; i < hi; i++) y[i] = a[i] + b[i];
         break;
@@ -168,6 +173,9 @@ static void ew_apply(const ew_step *s, int64_t lo, int64_t hi) {
         break;
     case TGC_OP_TANH_BWD:
         SIMD for (int64_t i = lo; i < hi; i++) y[i] = a[i] * (1.f - b[i] * b[i]);
+        break;
+    case TGC_OP_SIGMOID_BWD: /* (dy, y) */
+        SIMD for (int64_t i = lo; i < hi; i++) y[i] = a[i] * b[i] * (1.f - b[i]);
         break;
     case TGC_OP_BIAS_ADD: bias_rows(s, lo, hi); break;
     case TGC_OP_CAST: cpu_cast_range(s->a, s->tx, s->y, s->ty, lo, hi); break;

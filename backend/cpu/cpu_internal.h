@@ -121,8 +121,8 @@ int cpu_bn_train(tgc_cpu *c, const cpu_call *k, tgc_err *err);
 int cpu_bn_eval(tgc_cpu *c, const cpu_call *k, tgc_err *err);
 int cpu_bn_bwd(tgc_cpu *c, const cpu_call *k, tgc_err *err);   /* and batch_norm_relu_bwd */
 int cpu_fold_conv_bn(tgc_cpu *c, const cpu_call *k, tgc_err *err);
-int cpu_eltwise(tgc_cpu *c, const cpu_call *k, tgc_err *err);     /* relu, tanh        */
-int cpu_eltwise_bwd(tgc_cpu *c, const cpu_call *k, tgc_err *err); /* relu_bwd, tanh_bwd */
+int cpu_eltwise(tgc_cpu *c, const cpu_call *k, tgc_err *err);     /* relu, tanh, sigmoid             */
+int cpu_eltwise_bwd(tgc_cpu *c, const cpu_call *k, tgc_err *err); /* relu_bwd, tanh_bwd, sigmoid_bwd */
 int cpu_max_pool(tgc_cpu *c, const cpu_call *k, tgc_err *err);
 int cpu_max_pool_bwd(tgc_cpu *c, const cpu_call *k, tgc_err *err);
 int cpu_avg_pool(tgc_cpu *c, const cpu_call *k, tgc_err *err);

@@ -2,8 +2,8 @@
  *
  * What runs where:
  *   oneDNN (engine + stream per tgc_cpu): conv2d and both its backward passes, batch norm eval, max/avg
- *     pooling forward (and avg backward when oneDNN's divisor matches PyTorch's), relu/tanh forward and
- *     backward, matmul (every trans_a/trans_b combination, through strides).
+ *     pooling forward (and avg backward when oneDNN's divisor matches PyTorch's), relu/tanh/sigmoid forward
+ *     and backward, matmul (every trans_a/trans_b combination, through strides).
  *   own threaded loops (cpu_threads.c: on oneDNN's OpenMP thread team, static partitioning): batch norm
  *     training forward and backward (cpu_bn.c), bias_add, bias_grad, add, scale, global_avg_pool (+bwd),
  *     softmax_cross_entropy (+bwd), fill, cast, reshape, the optimizer updates, max_pool2d_bwd and the
@@ -58,7 +58,8 @@ int tgc_cpu_supports_op(tgc_opcode code);
 
 /* ---- fusion groups -------------------------------------------------------------------------------
  * Instructions that a plan marks as one group (tgc_instr.group, consecutive) can run as one kernel:
- *   elementwise groups (bias_add, add, scale, relu, tanh, relu_bwd, tanh_bwd, cast; one element count):
+ *   elementwise groups (bias_add, add, scale, relu, tanh, sigmoid, relu_bwd, tanh_bwd, sigmoid_bwd, cast;
+ *     one element count):
  *     the output is walked in chunks of 4096 elements, threads taking whole runs of chunks, and every
  *     instruction of the group is applied to a chunk before the next chunk, so values passed between
  *     them stay in cache;
@@ -66,7 +67,8 @@ int tgc_cpu_supports_op(tgc_opcode code);
  *     tensors at the same offsets from the group's first one, back to back in the target's aligned
  *     slots): the op runs once over the whole range (padding included, which nothing reads).
  * Results equal running the instructions one by one (relu, add, bias_add, scale, casts and the updates
- * bit for bit; tanh within an ulp of oneDNN's). */
+ * bit for bit; tanh and sigmoid, libm's in a group, within a few ulps of oneDNN's, and so their
+ * backward ops). */
 typedef struct tgc_cpu_op {
     tgc_opcode code;
     const tgc_attrs *a;

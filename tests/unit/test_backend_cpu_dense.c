@@ -1,5 +1,5 @@
 /* tests/unit/test_backend_cpu_dense.c - matmul (all four trans combinations), softmax cross-entropy with
- * label smoothing, relu/tanh, bias_add/bias_grad, global_avg_pool: forward against naive loops and
+ * label smoothing, relu/tanh/sigmoid, bias_add/bias_grad, global_avg_pool: forward against naive loops and
  * gradients by finite differences; add, scale, fill, cast, reshape by value; thread-count independence of
  * the own reductions; every op has a kernel; bad operands refused with a message. */
 #include "tests/unit/test_backend_cpu_util.h"
@@ -134,7 +134,10 @@ static void eltwise_case(tgc_opcode fwd, tgc_opcode bwd) {
     tu_fwd f = {c, fwd, &a, 1, 1, {t}, {t}, {x}, {y}, r, 0, {0}, {0}};
     tu_loss(&f);
     double *ref = malloc(sizeof(double) * (size_t)n);
-    for (int64_t i = 0; i < n; i++) ref[i] = fwd == TGC_OP_RELU ? fmax(x[i], 0.0) : tanh(x[i]);
+    for (int64_t i = 0; i < n; i++) {
+        double v = x[i];
+        ref[i] = fwd == TGC_OP_RELU ? fmax(v, 0.0) : fwd == TGC_OP_SIGMOID ? 1.0 / (1.0 + exp(-v)) : tanh(v);
+    }
     tu_close(y, ref, n, 1e-6, "eltwise forward");
     tgc_type bin[] = {t, t};
     void *bp[] = {r, y}, *bo[] = {dx};
@@ -147,6 +150,45 @@ static void eltwise_case(tgc_opcode fwd, tgc_opcode bwd) {
 START_TEST(relu_grad) { tu_seed(51), eltwise_case(TGC_OP_RELU, TGC_OP_RELU_BWD); }
 END_TEST
 START_TEST(tanh_grad) { tu_seed(52), eltwise_case(TGC_OP_TANH, TGC_OP_TANH_BWD); }
+END_TEST
+START_TEST(sigmoid_grad) { tu_seed(53), eltwise_case(TGC_OP_SIGMOID, TGC_OP_SIGMOID_BWD); }
+END_TEST
+
+/* sigmoid over the whole float range against 1/(1+exp(-x)) in double, each value to 1e-6 of itself (not
+ * of the largest: the tiny values of large negative x count), saturating without NaN or overflow; and
+ * sigmoid_bwd is dy * y * (1 - y) exactly as written, 0 where y saturated. */
+START_TEST(sigmoid_values) {
+    tgc_cpu *c = new_cpu(1);
+    tgc_attrs a = tgc_attrs_default();
+    enum { N = 13 };
+    float x[N] = {0.f, 1e-6f, -1e-6f, 0.5f, -0.5f, 3.f, -3.f, 15.f, -15.f, 80.f, -80.f, 1e30f, -1e30f}, y[N];
+    tgc_type t = tu_f1(N);
+    void *p[] = {x}, *o[] = {y};
+    tu_exec(c, TGC_OP_SIGMOID, &a, 1, &t, p, 1, &t, o);
+    for (int i = 0; i < N; i++) {
+        double want = 1.0 / (1.0 + exp(-(double)x[i]));
+        ck_assert_msg(y[i] >= 0.f && y[i] <= 1.f, "sigmoid(%g) = %g, outside [0, 1]", (double)x[i], (double)y[i]);
+        if (want > 1e-30) /* below, a flush to 0 is as good as a denormal */
+            ck_assert_msg(fabs(y[i] - want) <= 1e-6 * want, "sigmoid(%g) = %.9g, expected %.9g", (double)x[i],
+                          (double)y[i], want);
+    }
+    ck_assert_float_eq(y[0], 0.5f);
+    ck_assert_float_eq(y[11], 1.f);
+    ck_assert_float_le(y[12], 1e-30f);
+    float dy[N], dx[N];
+    for (int i = 0; i < N; i++) dy[i] = (float)(i + 1) * 0.25f;
+    tgc_type bt[] = {t, t};
+    void *bp[] = {dy, y}, *bo[] = {dx};
+    tu_exec(c, TGC_OP_SIGMOID_BWD, &a, 2, bt, bp, 1, &t, bo);
+    for (int i = 0; i < N; i++) {
+        double want = (double)dy[i] * y[i] * (1.0 - y[i]);
+        ck_assert_msg(fabs(dx[i] - want) <= 1e-6 * fabs(want) + 1e-37, "sigmoid_bwd(%g, %g) = %.9g, expected %.9g",
+                      (double)dy[i], (double)y[i], (double)dx[i], want);
+    }
+    ck_assert_float_eq(dx[0], dy[0] * 0.25f);
+    ck_assert_float_eq(dx[11], 0.f);
+    tgc_cpu_free(c);
+}
 END_TEST
 
 /* ---- bias, global average pooling -------------------------------------------------------------------- */
@@ -373,6 +415,8 @@ int main(void) {
     tcase_add_test(tc, softmax_ce_smoothing);
     tcase_add_test(tc, relu_grad);
     tcase_add_test(tc, tanh_grad);
+    tcase_add_test(tc, sigmoid_grad);
+    tcase_add_test(tc, sigmoid_values);
     tcase_add_test(tc, bias_nchw);
     tcase_add_test(tc, bias_fc);
     tcase_add_test(tc, global_avg_pool_grad);

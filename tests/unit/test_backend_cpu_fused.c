@@ -190,6 +190,127 @@ START_TEST(elementwise_group_matches) {
 }
 END_TEST
 
+/* sigmoid and its backward in a group (libm's expf there, oneDNN's logistic alone), over values that
+ * saturate it both ways, in place as memplan would place them: sigmoid to 1e-6 of each value (2.7e-7,
+ * about 2 ulps, seen), its backward to 1e-6 of the largest gradient (1 - y for y near 1 turns y's
+ * last-bit difference into a larger relative one, as tanh's 1 - y^2 does). */
+START_TEST(sigmoid_group_matches) {
+    const int64_t n = 4096 * 3 + 17;
+    tgc_type t = tu_f1(n);
+    float *x = tu_rand(n, -8, 8), *y = tu_rand(n, -1, 1), *dy = tu_rand(n, -1, 1);
+    x[0] = 0.f, x[1] = 100.f, x[2] = -100.f, x[3] = 1e30f, x[4] = -1e30f;
+    y[0] = y[1] = y[2] = y[3] = y[4] = 0.f;
+    float *out[2][2];
+    for (int run = 0; run < 2; run++) {
+        float *s = tu_zeros(n), *d = tu_zeros(n);
+        tgc_attrs def = tgc_attrs_default(), sc = def;
+        sc.alpha = 0.5;
+        ins g[4];
+        g[0] = (ins){TGC_OP_ADD, def, 2, {t, t}, {t}, {x, y}, {s}};
+        g[1] = (ins){TGC_OP_SIGMOID, def, 1, {t}, {t}, {s}, {s}};         /* in place */
+        g[2] = (ins){TGC_OP_SIGMOID_BWD, def, 2, {t, t}, {t}, {dy, s}, {d}};
+        g[3] = (ins){TGC_OP_SCALE, sc, 1, {t}, {t}, {d}, {d}};             /* in place */
+        if (run == 0) {
+            for (int i = 0; i < 4; i++) tu_exec(cpu, g[i].code, &g[i].a, g[i].n_in, g[i].in_t, g[i].in, 1, g[i].out_t, g[i].out);
+        } else {
+            tgc_cpu_op ops[4];
+            for (int i = 0; i < 4; i++) ops[i] = as_op(&g[i]);
+            char why[160];
+            tgc_cpu_fused *f = tgc_cpu_fuse(ops, 4, why, sizeof why);
+            ck_assert_msg(f != NULL, "refused: %s", why);
+            ck_assert_int_eq(tgc_cpu_fused_size(f), 4);
+            tgc_err err = {{0}};
+            ck_assert_msg(tgc_cpu_exec_fused(cpu, f, &err) == 0, "%s", err.msg);
+            tgc_cpu_fused_free(f);
+        }
+        out[run][0] = s, out[run][1] = d;
+    }
+    for (int64_t i = 0; i < n; i++) {
+        float a = out[1][0][i], b = out[0][0][i];
+        ck_assert_msg(fabsf(a - b) <= 1e-6f * fabsf(b) + 1e-37f, "sigmoid element %lld: fused %.9g, alone %.9g",
+                      (long long)i, (double)a, (double)b);
+    }
+    double *r = malloc(sizeof(double) * (size_t)n);
+    for (int64_t i = 0; i < n; i++) r[i] = out[0][1][i];
+    tu_close(out[1][1], r, n, 1e-6, "sigmoid_bwd, fused against alone");
+    free(r);
+    ck_assert_float_eq(out[1][0][0], 0.5f);
+    ck_assert_float_eq(out[1][0][1], 1.f);
+    ck_assert_float_eq(out[1][0][3], 1.f);
+    ck_assert_float_le(out[1][0][4], 1e-30f);
+    for (int run = 0; run < 2; run++) free(out[run][0]), free(out[run][1]);
+    free(x), free(y), free(dy);
+}
+END_TEST
+
+/* Every elementwise op of ir/ops.def (its rows, read here through the X-macro) runs in a CPU group: the op
+ * followed by a relu is accepted as one group and gives what the two give one by one. An op added to
+ * ops.def as TGC_OPF_ELEMENTWISE without its lines in cpu_fused.c fails here by name, whether the group is
+ * declined (no ew_arity case, which would otherwise only cost speed) or runs without a body (no ew_apply
+ * case, which would leave the result unwritten). */
+static const struct {
+    tgc_opcode code;
+    const char *name;
+    int n_in, n_out;
+    unsigned flags;
+} op_rows[] = {
+#define TGC_OP(E, name, n_in, n_out, attrs, mutates, flags) {TGC_OP_##E, #name, n_in, n_out, flags},
+#include "ir/ops.def"
+#undef TGC_OP
+};
+
+START_TEST(every_elementwise_op_fuses) {
+    const int64_t C = 3;
+    tgc_type t = tu_f4(2, C, 43, 67), ct = tu_f1(C); /* 17286 elements: four chunks and a partial one */
+    const int64_t n = tu_n(&t);
+    float *x = tu_rand(n, -3, 3), *y = tu_rand(n, -1, 1), *b = tu_rand(C, -1, 1);
+    int tested = 0;
+    for (size_t r = 0; r < sizeof op_rows / sizeof op_rows[0]; r++) {
+        if (!(op_rows[r].flags & TGC_OPF_ELEMENTWISE) || op_rows[r].n_out != 1) continue;
+        ck_assert_msg(op_rows[r].n_in >= 1 && op_rows[r].n_in <= 2, "%s: the test knows 1 or 2 operands",
+                      op_rows[r].name);
+        tgc_attrs a = tgc_attrs_default(), def = tgc_attrs_default();
+        tgc_type in_t[2] = {t, t};
+        void *in[2] = {x, y};
+        if (op_rows[r].code == TGC_OP_BIAS_ADD) a.axis = 1, in_t[1] = ct, in[1] = b;
+        if (op_rows[r].code == TGC_OP_CAST) a.dtype = TGC_F32;
+        if (op_rows[r].code == TGC_OP_SCALE) a.alpha = -0.75;
+        float *res[2][2];
+        for (int run = 0; run < 2; run++) {
+            float *t1 = tu_zeros(n), *t2 = tu_zeros(n);
+            ins g[2] = {{op_rows[r].code, a, op_rows[r].n_in, {in_t[0], in_t[1]}, {t}, {in[0], in[1]}, {t1}},
+                        {TGC_OP_RELU, def, 1, {t}, {t}, {t1}, {t2}}};
+            if (run == 0) {
+                for (int i = 0; i < 2; i++) tu_exec(cpu, g[i].code, &g[i].a, g[i].n_in, g[i].in_t, g[i].in, 1, g[i].out_t, g[i].out);
+            } else {
+                tgc_cpu_op ops[2] = {as_op(&g[0]), as_op(&g[1])};
+                char why[160];
+                tgc_cpu_fused *f = tgc_cpu_fuse(ops, 2, why, sizeof why);
+                ck_assert_msg(f != NULL, "%s: a group with it is declined: %s", op_rows[r].name, why);
+                tgc_err err = {{0}};
+                ck_assert_msg(tgc_cpu_exec_fused(cpu, f, &err) == 0, "%s: %s", op_rows[r].name, err.msg);
+                tgc_cpu_fused_free(f);
+            }
+            res[run][0] = t1, res[run][1] = t2;
+        }
+        /* libm's transcendentals against oneDNN's, and oneDNN's own order of operations in the backward ops:
+         * to 1e-6 of the tensor's scale (the arithmetic ops agree bit for bit: elementwise_group_bits) */
+        double *ref = malloc(sizeof(double) * (size_t)n);
+        char what[96];
+        for (int k = 0; k < 2; k++) {
+            for (int64_t i = 0; i < n; i++) ref[i] = res[0][k][i];
+            snprintf(what, sizeof what, "%s%s, fused against alone", op_rows[r].name, k ? " then relu" : "");
+            tu_close(res[1][k], ref, n, 1e-6, what);
+        }
+        free(ref);
+        for (int run = 0; run < 2; run++) free(res[run][0]), free(res[run][1]);
+        tested++;
+    }
+    ck_assert_int_ge(tested, 10);
+    free(x), free(y), free(b);
+}
+END_TEST
+
 /* The parts without tanh agree bit for bit, in place included. */
 START_TEST(elementwise_group_bits) {
     const int64_t n = 4096 * 3 + 17;
@@ -327,6 +448,8 @@ int main(void) {
     tcase_add_test(tc, elementwise_group_matches);
     tcase_add_test(tc, elementwise_group_bits);
     tcase_add_test(tc, elementwise_group_refused);
+    tcase_add_test(tc, sigmoid_group_matches);
+    tcase_add_test(tc, every_elementwise_op_fuses);
     tcase_add_test(tc, optimizer_group_matches);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);

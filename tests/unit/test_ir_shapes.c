@@ -123,6 +123,9 @@ START_TEST(other_forward_shapes) {
 
     SHAPE(tgc_emit1(g, TGC_OP_RELU, NULL, NULL, &err, 1, x), 4, 8, 5, 5);
     SHAPE(tgc_emit1(g, TGC_OP_TANH, NULL, NULL, &err, 1, x), 4, 8, 5, 5);
+    int sg = tgc_emit1(g, TGC_OP_SIGMOID, NULL, NULL, &err, 1, x);
+    SHAPE(sg, 4, 8, 5, 5);
+    SHAPE(tgc_emit1(g, TGC_OP_SIGMOID_BWD, NULL, NULL, &err, 2, x, sg), 4, 8, 5, 5);
     SHAPE(tgc_emit1(g, TGC_OP_ADD, NULL, NULL, &err, 2, x, x), 4, 8, 5, 5);
     SHAPE(tgc_emit1(g, TGC_OP_SCALE, NULL, NULL, &err, 1, x), 4, 8, 5, 5);
 
@@ -240,6 +243,8 @@ START_TEST(other_errors) {
                  "796 elements");
 
     assert_fails(tgc_emit1(g, TGC_OP_ADD, NULL, "res", &err, 2, x, a), "add", "f32[4,8,5,5]", "f32[4,5]");
+    assert_fails(tgc_emit1(g, TGC_OP_SIGMOID_BWD, NULL, "act", &err, 2, x, a), "sigmoid_bwd", "f32[4,8,5,5]",
+                 "f32[4,5]");
 
     tgc_attrs p = tgc_attrs_default();
     p.kernel[0] = p.kernel[1] = 2;

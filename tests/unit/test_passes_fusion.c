@@ -69,6 +69,36 @@ START_TEST(elementwise_groups) {
 }
 END_TEST
 
+/* x -> add -> sigmoid -> scale -> sigmoid_bwd(., sigmoid's y) -> relu. Transcendentals follow the target's
+ * policy: on cpu sigmoid stays out (so the add before it is alone, no group) and sigmoid_bwd, plain
+ * arithmetic, groups with the scale and relu around it; on cuda all five are one group. */
+START_TEST(transcendentals_follow_target) {
+    for (int cuda = 0; cuda < 2; cuda++) {
+        tgc_graph *g = tgc_graph_new("eval");
+        int x = tgc_graph_input(g, "x", TGC_F32, tgc_shape2(4, 8));
+        int a = tgc_emit1(g, TGC_OP_ADD, NULL, "s", &err, 2, x, x);
+        int s = tgc_emit1(g, TGC_OP_SIGMOID, NULL, "s", &err, 1, a);
+        int t = tgc_emit1(g, TGC_OP_SCALE, NULL, "s", &err, 1, s);
+        int u = tgc_emit1(g, TGC_OP_SIGMOID_BWD, NULL, "s", &err, 2, t, s);
+        int v = tgc_emit1(g, TGC_OP_RELU, NULL, "s", &err, 1, u);
+        ck_assert_int_ge(v, 0);
+        g->vals[v].is_output = 1;
+        tgc_module m = module_with(NULL, g);
+        m.target = cuda ? tgc_target_find("cuda") : NULL; /* NULL: the default, cpu */
+        ck_assert_uint_eq(tgc_module_target(&m)->fuse & TGC_FUSE_TRANSCENDENTALS, cuda ? TGC_FUSE_TRANSCENDENTALS : 0);
+        OK(tgc_pass_fuse_elementwise(&m, &err));
+        OK(tgc_graph_verify(g, &err));
+        int gt = g->ops[op_of(g, t)].group;
+        ck_assert_int_ge(gt, 0);
+        ck_assert_int_eq(g->ops[op_of(g, u)].group, gt);
+        ck_assert_int_eq(g->ops[op_of(g, v)].group, gt);
+        ck_assert_int_eq(g->ops[op_of(g, s)].group, cuda ? gt : -1);
+        ck_assert_int_eq(g->ops[op_of(g, a)].group, cuda ? gt : -1);
+        tgc_module_free(&m);
+    }
+}
+END_TEST
+
 /* A bias_add whose consumer (an add) comes after an unrelated conv is sunk next to it; one whose input
  * is updated in between is not moved. */
 START_TEST(sinking) {
@@ -296,6 +326,7 @@ int main(void) {
     Suite *s = suite_create("passes_fusion");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, elementwise_groups);
+    tcase_add_test(tc, transcendentals_follow_target);
     tcase_add_test(tc, sinking);
     tcase_add_test(tc, bn_relu);
     tcase_add_test(tc, fold_bn);

@@ -141,7 +141,7 @@ START_TEST(target_round_trip_and_refusals) {
     ck_assert_str_eq(q->target.name, "cuda");
     ck_assert_uint_eq(q->target.alignment, 256);
     ck_assert_uint_eq(q->target.workspace_bytes, 32u << 20);
-    ck_assert_uint_eq(q->target.fuse, TGC_FUSE_TANH);
+    ck_assert_uint_eq(q->target.fuse, TGC_FUSE_TRANSCENDENTALS);
     tgc_plan_free(q);
     tgc_buf_free(&a);
     static const struct {

@@ -468,7 +468,7 @@ START_TEST(cuda_target_plan) {
     ck_assert_ptr_nonnull(cuda);
     ck_assert_uint_eq(cuda->alignment, 256);
     ck_assert_uint_eq(cuda->workspace_bytes, 32u << 20);
-    ck_assert_uint_eq(cuda->fuse, TGC_FUSE_TANH);
+    ck_assert_uint_eq(cuda->fuse, TGC_FUSE_TRANSCENDENTALS);
     ck_assert_ptr_null(tgc_target_find("tpu"));
     tgc_plan *p = fixture_plan_for(cuda);
     tgc_err err;
