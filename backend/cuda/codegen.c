@@ -110,6 +110,80 @@ static void f32_literal(float f, char *buf, size_t n) {
     snprintf(buf, n, "%s%sf", t, strpbrk(t, ".e") ? "" : ".");
 }
 
+/* backend/cpu/cpu_cast.c's conversions, operation for operation: each helper a text of its own, emitted
+ * only where a cast uses it (NVRTC warns about unused static functions) and guarded so that several kernels
+ * can share a translation unit. */
+enum { H_BF16_F32 = 1, H_F32_BF16 = 2, H_F16_F32 = 4, H_F32_F16 = 8, H_SAT = 16 };
+
+static const struct {
+    unsigned bit;
+    const char *text;
+} cast_helpers[] = {
+    {H_BF16_F32, "#ifndef TGC_CODEGEN_BF16_TO_F32\n"
+                 "#define TGC_CODEGEN_BF16_TO_F32\n"
+                 "TGC_INLINE float tgc_bf16_to_f32(unsigned short h) { return __uint_as_float((unsigned int)h << 16); }\n"
+                 "#endif\n"},
+    {H_F32_BF16, "#ifndef TGC_CODEGEN_F32_TO_BF16\n"
+                 "#define TGC_CODEGEN_F32_TO_BF16\n"
+                 "TGC_INLINE unsigned short tgc_f32_to_bf16(float f) { /* round to nearest even */\n"
+                 "    unsigned int u = __float_as_uint(f);\n"
+                 "    if ((u & 0x7fffffffu) > 0x7f800000u) return (unsigned short)((u >> 16) | 0x40u); /* quiet NaN */\n"
+                 "    u += 0x7fffu + ((u >> 16) & 1u);\n"
+                 "    return (unsigned short)(u >> 16);\n"
+                 "}\n"
+                 "#endif\n"},
+    {H_F16_F32, "#ifndef TGC_CODEGEN_F16_TO_F32\n"
+                "#define TGC_CODEGEN_F16_TO_F32\n"
+                "TGC_INLINE float tgc_f16_to_f32(unsigned short h) {\n"
+                "    unsigned int sign = (unsigned int)(h & 0x8000u) << 16, e = (h >> 10) & 0x1fu, m = h & 0x3ffu;\n"
+                "    if (e == 0x1fu) return __uint_as_float(sign | 0x7f800000u | (m << 13));\n"
+                "    if (e == 0u) {\n"
+                "        float v = (float)m * 5.9604644775390625e-8f; /* m * 2^-24, exact */\n"
+                "        return sign ? -v : v;\n"
+                "    }\n"
+                "    return __uint_as_float(sign | ((e + 112u) << 23) | (m << 13));\n"
+                "}\n"
+                "#endif\n"},
+    {H_F32_F16, "#ifndef TGC_CODEGEN_F32_TO_F16\n"
+                "#define TGC_CODEGEN_F32_TO_F16\n"
+                "TGC_INLINE unsigned short tgc_f32_to_f16(float f) { /* round to nearest even */\n"
+                "    unsigned int u = __float_as_uint(f), sign = (u >> 16) & 0x8000u, a = u & 0x7fffffffu;\n"
+                "    if (a > 0x7f800000u) return (unsigned short)(sign | 0x7e00u);  /* NaN */\n"
+                "    if (a >= 0x477ff000u) return (unsigned short)(sign | 0x7c00u); /* rounds to >= 65520: inf */\n"
+                "    if (a < 0x38800000u) {                                         /* f16 subnormal or zero */\n"
+                "        if (a < 0x33000000u) return (unsigned short)sign;\n"
+                "        unsigned int mant = (a & 0x7fffffu) | 0x800000u;\n"
+                "        int shift = 126 - (int)(a >> 23);\n"
+                "        unsigned int q = mant >> shift, rem = mant & ((1u << shift) - 1u), half = 1u << (shift - 1);\n"
+                "        if (rem > half || (rem == half && (q & 1u))) q++;\n"
+                "        return (unsigned short)(sign | q);\n"
+                "    }\n"
+                "    unsigned int r = a - 0x38000000u;\n"
+                "    r += 0xfffu + ((r >> 13) & 1u);\n"
+                "    return (unsigned short)(sign | (r >> 13));\n"
+                "}\n"
+                "#endif\n"},
+    {H_SAT, "#ifndef TGC_CODEGEN_SAT\n"
+            "#define TGC_CODEGEN_SAT\n"
+            "TGC_INLINE long long tgc_sat(double v, double lo, double hi) { /* v truncated toward zero into [lo, hi] */\n"
+            "    if (v != v) return 0;\n"
+            "    if (v <= lo) return (long long)lo;\n"
+            "    if (v >= hi) return (long long)hi;\n"
+            "    return (long long)v;\n"
+            "}\n"
+            "#endif\n"},
+};
+
+/* The helpers cast_expr uses for tx -> ty. */
+static unsigned cast_needs(tgc_dtype tx, tgc_dtype ty) {
+    if (tx == ty) return 0;
+    unsigned h = tx == TGC_F16 ? H_F16_F32 : tx == TGC_BF16 ? H_BF16_F32 : 0;
+    if (ty == TGC_F16) h |= H_F32_F16;
+    else if (ty == TGC_BF16) h |= H_F32_BF16;
+    else if (ty != TGC_F32) h |= H_SAT;
+    return h;
+}
+
 /* ---- generation ------------------------------------------------------------------------------------ */
 
 /* An operand as the body sees it. */
@@ -135,7 +209,7 @@ typedef struct gen {
     int n_chans, cap_chans;
     operand (*ops)[TGC_MAX_IN]; /* per instruction */
     unsigned char *live;       /* per instruction: its result is stored */
-    int needs_casts;
+    unsigned casts; /* the cast helpers the text needs */
     tgc_err *err;
 } gen;
 
@@ -220,7 +294,7 @@ static int analyse(gen *g) {
             if (y->type.dtype != in->attrs.dtype) rc = fail_at(g, i, "result dtype is not attrs.dtype", NULL);
             if (tensor(g, in->in[0])->type.dtype >= TGC_DTYPE_COUNT || y->type.dtype >= TGC_DTYPE_COUNT)
                 rc = fail_at(g, i, "unknown dtype", NULL);
-            if (tensor(g, in->in[0])->type.dtype != y->type.dtype) g->needs_casts = 1;
+            if (rc == 0) g->casts |= cast_needs(tensor(g, in->in[0])->type.dtype, y->type.dtype);
         } else {
             if (y->type.dtype != TGC_F32) rc = fail_at(g, i, "a result that is not f32: ", tgc_dtype_name(y->type.dtype));
             for (int j = 0; j < in->n_in && rc == 0; j++)
@@ -372,55 +446,12 @@ static const char prelude[] =
     "#define TGC_INLINE static __device__ __forceinline__\n"
     "#endif\n";
 
-/* backend/cpu/cpu_cast.c's conversions, operation for operation. */
-static const char cast_helpers[] =
-    "#ifndef TGC_CODEGEN_CASTS\n"
-    "#define TGC_CODEGEN_CASTS\n"
-    "TGC_INLINE float tgc_bf16_to_f32(unsigned short h) { return __uint_as_float((unsigned int)h << 16); }\n"
-    "TGC_INLINE unsigned short tgc_f32_to_bf16(float f) {\n"
-    "    unsigned int u = __float_as_uint(f);\n"
-    "    if ((u & 0x7fffffffu) > 0x7f800000u) return (unsigned short)((u >> 16) | 0x40u); /* quiet NaN */\n"
-    "    u += 0x7fffu + ((u >> 16) & 1u);\n"
-    "    return (unsigned short)(u >> 16);\n"
-    "}\n"
-    "TGC_INLINE float tgc_f16_to_f32(unsigned short h) {\n"
-    "    unsigned int sign = (unsigned int)(h & 0x8000u) << 16, e = (h >> 10) & 0x1fu, m = h & 0x3ffu;\n"
-    "    if (e == 0x1fu) return __uint_as_float(sign | 0x7f800000u | (m << 13));\n"
-    "    if (e == 0u) {\n"
-    "        float v = (float)m * 5.9604644775390625e-8f; /* m * 2^-24, exact */\n"
-    "        return sign ? -v : v;\n"
-    "    }\n"
-    "    return __uint_as_float(sign | ((e + 112u) << 23) | (m << 13));\n"
-    "}\n"
-    "TGC_INLINE unsigned short tgc_f32_to_f16(float f) {\n"
-    "    unsigned int u = __float_as_uint(f), sign = (u >> 16) & 0x8000u, a = u & 0x7fffffffu;\n"
-    "    if (a > 0x7f800000u) return (unsigned short)(sign | 0x7e00u);  /* NaN */\n"
-    "    if (a >= 0x477ff000u) return (unsigned short)(sign | 0x7c00u); /* rounds to >= 65520: inf */\n"
-    "    if (a < 0x38800000u) {                                         /* f16 subnormal or zero */\n"
-    "        if (a < 0x33000000u) return (unsigned short)sign;\n"
-    "        unsigned int mant = (a & 0x7fffffu) | 0x800000u;\n"
-    "        int shift = 126 - (int)(a >> 23);\n"
-    "        unsigned int q = mant >> shift, rem = mant & ((1u << shift) - 1u), half = 1u << (shift - 1);\n"
-    "        if (rem > half || (rem == half && (q & 1u))) q++;\n"
-    "        return (unsigned short)(sign | q);\n"
-    "    }\n"
-    "    unsigned int r = a - 0x38000000u;\n"
-    "    r += 0xfffu + ((r >> 13) & 1u);\n"
-    "    return (unsigned short)(sign | (r >> 13));\n"
-    "}\n"
-    "TGC_INLINE long long tgc_sat(double v, double lo, double hi) { /* v truncated toward zero into [lo, hi] */\n"
-    "    if (v != v) return 0;\n"
-    "    if (v <= lo) return (long long)lo;\n"
-    "    if (v >= hi) return (long long)hi;\n"
-    "    return (long long)v;\n"
-    "}\n"
-    "#endif\n";
-
 static void emit(gen *g, tgc_buf *b, size_t *name_at) {
     const char *it = g->index64 ? "unsigned long long" : "unsigned int";
     const char *us = g->index64 ? "ull" : "u";
     tgc_buf_printf(b, "%s", prelude);
-    if (g->needs_casts) tgc_buf_printf(b, "%s", cast_helpers);
+    for (size_t h = 0; h < sizeof cast_helpers / sizeof cast_helpers[0]; h++)
+        if (g->casts & cast_helpers[h].bit) tgc_buf_printf(b, "%s", cast_helpers[h].text);
     /* the group, for people */
     tgc_buf_printf(b, "/* A fusion group of %d elementwise instructions (backend/cuda/codegen.c):\n", g->count);
     for (int i = 0; i < g->count; i++) {

@@ -445,36 +445,8 @@ END_TEST
 
 START_TEST(casts_bit_exact) {
     const int64_t n = 65536; /* every f16 / bf16 pattern once */
-    tgc_shape s = tgc_shape1(n);
-    tgc_plan *p = cgu_plan_new();
-    uint64_t off = 0;
-#define T(name, dt) cgu_tensor(p, name, dt, s, TGC_SLAB_ARENA, (off += 1 << 20))
-    int x = T("x", TGC_F32), hin = T("hin", TGC_F16), bin = T("bin", TGC_BF16), lin = T("lin", TGC_I64);
-    struct {
-        int n;
-        tgc_dtype dt[4]; /* the chain's dtypes after its input */
-        int in;
-    } chains[] = {
-        {2, {TGC_F16, TGC_F32}, x},         {2, {TGC_BF16, TGC_F32}, x},
-        {2, {TGC_I32, TGC_F16}, x},         {3, {TGC_U8, TGC_I64, TGC_BF16}, x},
-        {2, {TGC_I64, TGC_F32}, x},         {3, {TGC_BF16, TGC_I32, TGC_U8}, hin},
-        {3, {TGC_F32, TGC_F16, TGC_I64}, bin}, {3, {TGC_F32, TGC_F16, TGC_BF16}, lin},
-    };
-    int nch = (int)(sizeof chains / sizeof chains[0]);
-    for (int c = 0; c < nch; c++) {
-        int prev = chains[c].in;
-        for (int i = 0; i < chains[c].n; i++) {
-            char name[32];
-            snprintf(name, sizeof name, "c%d.%d", c, i);
-            int y = T(name, chains[c].dt[i]);
-            tgc_attrs a = tgc_attrs_default();
-            a.dtype = chains[c].dt[i];
-            cgu_instr(p, TGC_OP_CAST, &a, c, y, 1, prev);
-            cgu_output(p, y); /* every link stored and compared */
-            prev = y;
-        }
-    }
-#undef T
+    int nch;
+    tgc_plan *p = cgu_cast_plan(n, &nch);
     const tgc_program *pr = &p->programs[0];
     tgc_codegen_group *g;
     int ng = tgc_codegen_groups(pr, &g);
@@ -513,35 +485,7 @@ END_TEST
 /* A group with every elementwise op (tanh_bwd and a second bias layout appear in no shipped group), in
  * place where memplan would put it, at a size that is not a multiple of the grid. */
 START_TEST(every_op_group) {
-    tgc_plan *p = cgu_plan_new();
-    tgc_shape s = tgc_shape4(3, 6, 7, 5); /* 630 elements */
-    int x = cgu_tensor(p, "x", TGC_F32, s, TGC_SLAB_ARENA, 0);
-    int y = cgu_tensor(p, "y", TGC_F32, s, TGC_SLAB_ARENA, 4096);
-    int z = cgu_tensor(p, "z", TGC_F32, s, TGC_SLAB_INPUT, 0);
-    int b = cgu_tensor(p, "b", TGC_F32, tgc_shape1(6), TGC_SLAB_PARAM, 0);
-    int b2 = cgu_tensor(p, "b2", TGC_F32, tgc_shape1(7), TGC_SLAB_PARAM, 256);
-    int t[9];
-    for (int i = 0; i < 9; i++) {
-        char name[8];
-        snprintf(name, sizeof name, "t%d", i);
-        t[i] = cgu_tensor(p, name, TGC_F32, s, TGC_SLAB_ARENA, i == 3 ? 8192 : i == 8 ? 12288 : 0);
-    }
-    tgc_attrs ax = tgc_attrs_default(), ax2 = tgc_attrs_default(), sc = tgc_attrs_default(), cf = tgc_attrs_default();
-    ax.axis = 1;
-    ax2.axis = 2;
-    sc.alpha = -1.25;
-    cf.dtype = TGC_F32;
-    cgu_instr(p, TGC_OP_BIAS_ADD, &ax, 0, t[0], 2, x, b);
-    cgu_instr(p, TGC_OP_SCALE, &sc, 0, t[1], 1, t[0]);
-    cgu_instr(p, TGC_OP_ADD, NULL, 0, t[2], 2, t[1], y);
-    cgu_instr(p, TGC_OP_RELU, NULL, 0, t[3], 1, t[2]);  /* a program output, not in place */
-    cgu_instr(p, TGC_OP_TANH, NULL, 0, t[4], 1, t[2]);
-    cgu_instr(p, TGC_OP_TANH_BWD, NULL, 0, t[5], 2, z, t[4]);
-    cgu_instr(p, TGC_OP_RELU_BWD, NULL, 0, t[6], 2, t[5], t[3]);
-    cgu_instr(p, TGC_OP_BIAS_ADD, &ax2, 0, t[7], 2, t[6], b2);
-    cgu_instr(p, TGC_OP_CAST, &cf, 0, t[8], 1, t[7]);   /* f32 -> f32: a copy */
-    cgu_output(p, t[3]);
-    cgu_output(p, t[8]);
+    tgc_plan *p = cgu_every_op_plan();
     const tgc_program *pr = &p->programs[0];
     tgc_codegen_kernel k;
     tgc_err err;

@@ -6,6 +6,7 @@
 
 #include <dirent.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -149,6 +150,95 @@ static inline void cgu_output(tgc_plan *p, int t) {
     tgc_program *pr = &p->programs[0];
     pr->outputs = tgc_realloc(pr->outputs, sizeof(int) * (size_t)(pr->n_outputs + 1));
     pr->outputs[pr->n_outputs++] = t;
+}
+
+/* ---- synthetic groups, beyond what the shipped configs fuse ---------------------------------------- */
+
+/* One group of 9 instructions with every elementwise op (tanh_bwd and a second bias layout appear in no
+ * shipped group), in place where memplan would put it, 630 elements (not a multiple of a grid). */
+static inline tgc_plan *cgu_every_op_plan(void) {
+    tgc_plan *p = cgu_plan_new();
+    tgc_shape s = tgc_shape4(3, 6, 7, 5);
+    int x = cgu_tensor(p, "x", TGC_F32, s, TGC_SLAB_ARENA, 0);
+    int y = cgu_tensor(p, "y", TGC_F32, s, TGC_SLAB_ARENA, 4096);
+    int z = cgu_tensor(p, "z", TGC_F32, s, TGC_SLAB_INPUT, 0);
+    int b = cgu_tensor(p, "b", TGC_F32, tgc_shape1(6), TGC_SLAB_PARAM, 0);
+    int b2 = cgu_tensor(p, "b2", TGC_F32, tgc_shape1(7), TGC_SLAB_PARAM, 256);
+    int t[9];
+    for (int i = 0; i < 9; i++) {
+        char name[8];
+        snprintf(name, sizeof name, "t%d", i);
+        t[i] = cgu_tensor(p, name, TGC_F32, s, TGC_SLAB_ARENA, i == 3 ? 8192 : i == 8 ? 12288 : 0);
+    }
+    tgc_attrs ax = tgc_attrs_default(), ax2 = tgc_attrs_default(), sc = tgc_attrs_default(), cf = tgc_attrs_default();
+    ax.axis = 1;
+    ax2.axis = 2;
+    sc.alpha = -1.25;
+    cf.dtype = TGC_F32;
+    cgu_instr(p, TGC_OP_BIAS_ADD, &ax, 0, t[0], 2, x, b);
+    cgu_instr(p, TGC_OP_SCALE, &sc, 0, t[1], 1, t[0]);
+    cgu_instr(p, TGC_OP_ADD, NULL, 0, t[2], 2, t[1], y);
+    cgu_instr(p, TGC_OP_RELU, NULL, 0, t[3], 1, t[2]); /* a program output, not in place */
+    cgu_instr(p, TGC_OP_TANH, NULL, 0, t[4], 1, t[2]);
+    cgu_instr(p, TGC_OP_TANH_BWD, NULL, 0, t[5], 2, z, t[4]);
+    cgu_instr(p, TGC_OP_RELU_BWD, NULL, 0, t[6], 2, t[5], t[3]);
+    cgu_instr(p, TGC_OP_BIAS_ADD, &ax2, 0, t[7], 2, t[6], b2);
+    cgu_instr(p, TGC_OP_CAST, &cf, 0, t[8], 1, t[7]); /* f32 -> f32: a copy */
+    cgu_output(p, t[3]);
+    cgu_output(p, t[8]);
+    return p;
+}
+
+/* Groups of casts between every pair of dtype classes, n elements each, every link a program output:
+ * *n_groups chains, group c = chain c. */
+static inline tgc_plan *cgu_cast_plan(int64_t n, int *n_groups) {
+    tgc_shape s = tgc_shape1(n);
+    tgc_plan *p = cgu_plan_new();
+    uint64_t off = 0, step = ((uint64_t)n * 8 + 255) / 256 * 256;
+#define CGU_T(name, dt) cgu_tensor(p, name, dt, s, TGC_SLAB_ARENA, (off += step))
+    int x = CGU_T("x", TGC_F32), hin = CGU_T("hin", TGC_F16), bin = CGU_T("bin", TGC_BF16), lin = CGU_T("lin", TGC_I64);
+    struct {
+        int n;
+        tgc_dtype dt[4]; /* the chain's dtypes after its input */
+        int in;
+    } chains[] = {
+        {2, {TGC_F16, TGC_F32}, x},            {2, {TGC_BF16, TGC_F32}, x},
+        {2, {TGC_I32, TGC_F16}, x},            {3, {TGC_U8, TGC_I64, TGC_BF16}, x},
+        {2, {TGC_I64, TGC_F32}, x},            {3, {TGC_BF16, TGC_I32, TGC_U8}, hin},
+        {3, {TGC_F32, TGC_F16, TGC_I64}, bin}, {3, {TGC_F32, TGC_F16, TGC_BF16}, lin},
+    };
+    *n_groups = (int)(sizeof chains / sizeof chains[0]);
+    for (int c = 0; c < *n_groups; c++) {
+        int prev = chains[c].in;
+        for (int i = 0; i < chains[c].n; i++) {
+            char name[32];
+            snprintf(name, sizeof name, "c%d.%d", c, i);
+            int y = CGU_T(name, chains[c].dt[i]);
+            tgc_attrs a = tgc_attrs_default();
+            a.dtype = chains[c].dt[i];
+            cgu_instr(p, TGC_OP_CAST, &a, c, y, 1, prev);
+            cgu_output(p, y);
+            prev = y;
+        }
+    }
+#undef CGU_T
+    return p;
+}
+
+/* bias_add + relu over 2^31 elements: the 64-bit index (never allocated). */
+static inline tgc_plan *cgu_index64_plan(void) {
+    tgc_plan *p = cgu_plan_new();
+    tgc_shape s = tgc_shape4(1 << 16, 16, 64, 32);
+    int x = cgu_tensor(p, "x", TGC_F32, s, TGC_SLAB_ARENA, 0);
+    int b = cgu_tensor(p, "b", TGC_F32, tgc_shape1(16), TGC_SLAB_PARAM, 0);
+    int t = cgu_tensor(p, "t", TGC_F32, s, TGC_SLAB_ARENA, 0);
+    int y = cgu_tensor(p, "y", TGC_F32, s, TGC_SLAB_ARENA, 0);
+    tgc_attrs ax = tgc_attrs_default();
+    ax.axis = 1;
+    cgu_instr(p, TGC_OP_BIAS_ADD, &ax, 0, t, 2, x, b);
+    cgu_instr(p, TGC_OP_RELU, NULL, 0, y, 1, t);
+    cgu_output(p, y);
+    return p;
 }
 
 #endif
