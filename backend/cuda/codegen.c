@@ -189,7 +189,7 @@ static unsigned cast_needs(tgc_dtype tx, tgc_dtype ty) {
 /* An operand as the body sees it. */
 typedef struct operand {
     int reg;   /* >= 0: v<reg>, the result of the group's instruction reg */
-    int arg;   /* else the argument: x<arg> (loaded at i) or in<arg>[c<chan>] (broadcast) */
+    int arg;   /* else the argument: x<k> (in<k> loaded at i) or in<k>[c<chan>] (broadcast), k its input number */
     int chan;  /* broadcast: which channel index */
 } operand;
 
@@ -215,11 +215,11 @@ typedef struct gen {
 
 static const tgc_plan_tensor *tensor(const gen *g, int t) { return &g->p->tensors[t]; }
 
-static int fail_at(gen *g, int i, const char *fmt, const char *what) {
+static int fail_at(gen *g, int i, const char *why, const char *what) {
     const tgc_instr *in = &g->pr->instr[g->first + i];
     const char *op = (unsigned)in->code < TGC_OP_COUNT ? tgc_op_table[in->code].name : "?";
     return tgc_fail(g->err, "codegen: program %s, instruction %d (%s) of fusion group %d: %s%s", g->pr->name,
-                    g->first + i, op, in->group, fmt, what ? what : "");
+                    g->first + i, op, in->group, why, what ? what : "");
 }
 
 static int add_arg(gen *g, int t, int output, int broadcast) {
