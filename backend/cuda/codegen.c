@@ -64,6 +64,8 @@ int tgc_codegen_supports_op(tgc_opcode code) {
     case TGC_OP_TANH:
     case TGC_OP_RELU_BWD:
     case TGC_OP_TANH_BWD:
+    case TGC_OP_SIGMOID:
+    case TGC_OP_SIGMOID_BWD:
     case TGC_OP_CAST: return 1;
     default: return 0;
     }
@@ -433,6 +435,9 @@ static void expr(const gen *g, int i, tgc_buf *b) {
     case TGC_OP_TANH: tgc_buf_printf(b, "tanhf(%s)", a); break;
     case TGC_OP_RELU_BWD: tgc_buf_printf(b, "__fmul_rn(%s, %s > 0.f ? 1.f : 0.f)", a, c); break;
     case TGC_OP_TANH_BWD: tgc_buf_printf(b, "__fmul_rn(%s, 1.f - __fmul_rn(%s, %s))", a, c, c); break;
+    /* expf(-x) overflows to inf below -88: 1/inf = +0, as the CPU loop and oneDNN's logistic. */
+    case TGC_OP_SIGMOID: tgc_buf_printf(b, "1.f / (1.f + expf(-%s))", a); break;
+    case TGC_OP_SIGMOID_BWD: tgc_buf_printf(b, "__fmul_rn(__fmul_rn(%s, %s), 1.f - %s)", a, c, c); break;
     case TGC_OP_CAST:
         cast_expr(b, a, tensor(g, in->in[0])->type.dtype, tensor(g, in->out[0])->type.dtype);
         break;

@@ -154,8 +154,8 @@ static inline void cgu_output(tgc_plan *p, int t) {
 
 /* ---- synthetic groups, beyond what the shipped configs fuse ---------------------------------------- */
 
-/* One group of 9 instructions with every elementwise op (tanh_bwd and a second bias layout appear in no
- * shipped group), in place where memplan would put it, 630 elements (not a multiple of a grid). */
+/* One group of 11 instructions with every elementwise op (tanh_bwd, sigmoid and a second bias layout appear
+ * in no shipped group), in place where memplan would put it, 630 elements (not a multiple of a grid). */
 static inline tgc_plan *cgu_every_op_plan(void) {
     tgc_plan *p = cgu_plan_new();
     tgc_shape s = tgc_shape4(3, 6, 7, 5);
@@ -164,11 +164,11 @@ static inline tgc_plan *cgu_every_op_plan(void) {
     int z = cgu_tensor(p, "z", TGC_F32, s, TGC_SLAB_INPUT, 0);
     int b = cgu_tensor(p, "b", TGC_F32, tgc_shape1(6), TGC_SLAB_PARAM, 0);
     int b2 = cgu_tensor(p, "b2", TGC_F32, tgc_shape1(7), TGC_SLAB_PARAM, 256);
-    int t[9];
-    for (int i = 0; i < 9; i++) {
+    int t[11];
+    for (int i = 0; i < 11; i++) {
         char name[8];
         snprintf(name, sizeof name, "t%d", i);
-        t[i] = cgu_tensor(p, name, TGC_F32, s, TGC_SLAB_ARENA, i == 3 ? 8192 : i == 8 ? 12288 : 0);
+        t[i] = cgu_tensor(p, name, TGC_F32, s, TGC_SLAB_ARENA, i == 3 ? 8192 : i == 8 ? 12288 : i == 10 ? 16384 : 0);
     }
     tgc_attrs ax = tgc_attrs_default(), ax2 = tgc_attrs_default(), sc = tgc_attrs_default(), cf = tgc_attrs_default();
     ax.axis = 1;
@@ -182,7 +182,9 @@ static inline tgc_plan *cgu_every_op_plan(void) {
     cgu_instr(p, TGC_OP_TANH, NULL, 0, t[4], 1, t[2]);
     cgu_instr(p, TGC_OP_TANH_BWD, NULL, 0, t[5], 2, z, t[4]);
     cgu_instr(p, TGC_OP_RELU_BWD, NULL, 0, t[6], 2, t[5], t[3]);
-    cgu_instr(p, TGC_OP_BIAS_ADD, &ax2, 0, t[7], 2, t[6], b2);
+    cgu_instr(p, TGC_OP_SIGMOID, NULL, 0, t[9], 1, t[6]);
+    cgu_instr(p, TGC_OP_SIGMOID_BWD, NULL, 0, t[10], 2, z, t[9]); /* over the second operand: not in place */
+    cgu_instr(p, TGC_OP_BIAS_ADD, &ax2, 0, t[7], 2, t[10], b2);
     cgu_instr(p, TGC_OP_CAST, &cf, 0, t[8], 1, t[7]); /* f32 -> f32: a copy */
     cgu_output(p, t[3]);
     cgu_output(p, t[8]);
