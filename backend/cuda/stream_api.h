@@ -78,8 +78,9 @@ typedef int (*tgc_host_kernel_fn)(const void *params, tgc_err *err);
 typedef void (*tgc_host_fn)(void *user);
 
 /* One kernel launch. params is the kernel's parameter list laid out as a C struct of the parameters in order
- * (natural alignment, as cuLaunchKernel's CU_LAUNCH_PARAM_BUFFER_POINTER takes it); it is copied at launch, so
- * the caller may reuse it at once. Each implementation uses its own body: host_fn on the stand-in, cu_func (a
+ * (natural alignment, as cuLaunchKernel's CU_LAUNCH_PARAM_BUFFER_POINTER takes it); params_bytes is where the
+ * last parameter ends (offsetof + sizeof, without the struct's tail padding). It is copied at launch, so the
+ * caller may reuse it at once. Each implementation uses its own body: host_fn on the stand-in, cu_func (a
  * CUfunction, e.g. from an NVRTC module) on cuda; the other may be NULL. */
 typedef struct tgc_kernel {
     const char *name; /* for messages and traces */

@@ -1,5 +1,5 @@
 /* tests/unit/test_backend_stream_standin.c - the CPU stand-in of the stream API (backend/cuda/standin.h): the
- * executor-shaped programs of test_stream_scenarios.h give the host's reference results under many seeds
+ * executor-shaped programs of test_stream_scenarios.h give the host's reference results under 32 seeds
  * (eagerly, as a replayed graph, with uploads prefetched outside a graph, on two ranks with an in-process
  * all-reduce), and each deliberately broken ordering is reported as a race naming both operations and the
  * bytes, under every seed. Also: determinism per seed, the capture rules, and misuse of the API. */
@@ -11,7 +11,7 @@
 #include "backend/cuda/standin.h"
 #include "test_stream_scenarios.h"
 
-#define N_SEEDS 16
+#define N_SEEDS 32
 
 static const tgc_stream_api *A = &tgc_standin_stream_api;
 
