@@ -304,8 +304,13 @@ static void callback_reenters(void *u) {
 }
 
 START_TEST(misuse_is_reported) {
-    void *c = open_seed(3);
     tgc_err err;
+    ck_assert_ptr_eq(tgc_stream_api_find("standin", &err), A);
+    ck_assert_ptr_null(tgc_stream_api_find("tpu", &err));
+    ck_assert_str_eq(err.msg, "unknown stream API 'tpu' (standin, cuda)");
+    const tgc_stream_api *cuda = tgc_stream_api_find("cuda", &err); /* a table where CUDA is built, else why not */
+    ck_assert_msg(cuda ? !strcmp(cuda->name, "cuda") : !!strstr(err.msg, "no CUDA support"), "%s", err.msg);
+    void *c = open_seed(3);
     float *d = A->dev_alloc(c, 256, "d", &err), *d2 = A->dev_alloc(c, 256, "d2", &err);
     float *h = A->host_alloc(c, 256, "h", &err), pageable[128];
     tgc_stream *s = A->stream_create(c, "s", &err);
