@@ -1,0 +1,184 @@
+/* backend/cuda/kernels/kargs.h - what a caller of the hand-written kernels needs: each kernel's argument
+ * struct (its only parameter, passed by value) and its launch geometry. Plain C that nvcc also compiles as
+ * C++: the executor includes it, kernels.cu launches with it, and the host test runs the kernels through
+ * the shim (kshim.h) with exactly this geometry.
+ *
+ * Conventions: tensors are contiguous (NCHW), pointers are device pointers, scalars a plan keeps on the
+ * device (lr, step, dloss) are passed as pointers so a launch never waits for the host (and a CUDA graph
+ * can capture it). Attributes are the plan's doubles; every kernel converts them exactly as the CPU kernel
+ * of its op does (backend/cpu/cpu_*.c). A geometry with gx == 0 means "nothing to do": do not launch.
+ * max_blocks caps grid-stride kernels (0: no cap); the executor passes a few waves of its SM count. */
+#ifndef TGC_CUDA_KERNELS_KARGS_H
+#define TGC_CUDA_KERNELS_KARGS_H
+
+#include <stdint.h>
+
+#include "backend/cuda/kernels/multi_tensor.h"
+
+#ifdef __cplusplus
+#define TGC_K_STATIC_ASSERT(c, m) static_assert(c, m)
+#else
+#define TGC_K_STATIC_ASSERT(c, m) _Static_assert(c, m)
+#endif
+
+typedef struct tgc_k_geom {
+    unsigned gx, gy, gz; /* grid */
+    unsigned bx, by, bz; /* block */
+} tgc_k_geom;
+
+#define TGC_K_THREADS 256 /* every kernel's block size (and its __launch_bounds__) */
+#define TGC_K_WARPS (TGC_K_THREADS / 32)
+
+/* ---- optimizer groups (optim.cuh): tgc_k_sgd, tgc_k_sgd_momentum, tgc_k_adamw ---------------------------
+ * l lists the group's tensors with depth 2 (param, grad), 3 (+ momentum_buf) or 4 (+ exp_avg, exp_avg_sq),
+ * the operand order of sgd_update, sgd_momentum_update and adamw_update. The other fields are the op's
+ * attributes and its lr/step operands. */
+typedef struct tgc_k_opt_args {
+    tgc_mt_list l;
+    const float *lr;   /* device scalar: the lr input (multiplied by alpha, the lr multiplier) */
+    const float *step; /* device scalar: the 1-based step t (sgd_momentum, adamw; unused by sgd) */
+    double alpha, weight_decay, momentum, dampening, beta1, beta2, eps;
+    int32_t nesterov;
+} tgc_k_opt_args;
+TGC_K_STATIC_ASSERT(sizeof(tgc_k_opt_args) <= 4096, "an optimizer launch must fit the 4 KiB parameter space");
+
+enum { TGC_K_OPT_SGD, TGC_K_OPT_SGD_MOMENTUM, TGC_K_OPT_ADAMW };
+/* Operands per tensor of each update: 2, 3, 4; 0 for an unknown kind. */
+static inline int tgc_k_opt_depth(int kind) {
+    return kind == TGC_K_OPT_SGD ? 2 : kind == TGC_K_OPT_SGD_MOMENTUM ? 3 : kind == TGC_K_OPT_ADAMW ? 4 : 0;
+}
+
+static inline tgc_k_geom tgc_k_geom_mt(const tgc_mt_list *l) {
+    tgc_k_geom g = {(unsigned)(l->n_blocks > 0 ? l->n_blocks : 0), 1, 1, TGC_MT_THREADS, 1, 1};
+    return g;
+}
+
+/* Every launch of one optimizer group: packs t[0..n) (tgc_mt_pack) into a->l, one launch at a time, and
+ * calls launch(a, ctx) for each, in order. Returns 0, or -1 if a list cannot be packed (see tgc_mt_pack) or
+ * a launch returned non-zero (that value is not kept: the caller's ctx has it). */
+static inline int tgc_mt_apply(tgc_k_opt_args *a, int depth, int32_t chunk, const tgc_mt_tensor *t, int n,
+                               int (*launch)(const tgc_k_opt_args *a, void *ctx), void *ctx) {
+    tgc_mt_cursor cur = {0, 0};
+    for (;;) {
+        int nb = tgc_mt_pack(&a->l, depth, chunk, t, n, &cur);
+        if (nb < 0) return -1;
+        if (nb == 0) return 0;
+        if (launch(a, ctx)) return -1;
+    }
+}
+
+/* ---- softmax cross-entropy (loss.cuh) ----------------------------------------------------------------
+ * softmax_cross_entropy(x[n,c], y[n]) -> loss[]: tgc_k_softmax_ce_rows writes each row's loss (double)
+ * into row_loss (workspace, n doubles), then tgc_k_softmax_ce_mean (one block) writes
+ * loss = alpha * sum / n. softmax_cross_entropy_bwd(dloss[], x, y) -> dx: tgc_k_softmax_ce_bwd.
+ * A label outside [0, c) (which the CPU kernel refuses with a message) makes that row's loss and dx NaN:
+ * a kernel cannot fail, and must not read outside the row. */
+typedef struct tgc_k_ce_args {
+    const float *x;
+    const int32_t *y;
+    double *row_loss;   /* forward: workspace */
+    float *loss;        /* forward: result */
+    const float *dloss; /* backward: device scalar */
+    float *dx;          /* backward: result [n,c] */
+    int64_t n, c;
+    double smooth, alpha; /* label_smooth, loss weight */
+} tgc_k_ce_args;
+
+/* Rows: one warp per row, grid-stride over rows (forward rows and backward). */
+static inline tgc_k_geom tgc_k_geom_warp_rows(int64_t rows, unsigned max_blocks) {
+    int64_t b = (rows + TGC_K_WARPS - 1) / TGC_K_WARPS;
+    if (max_blocks && b > max_blocks) b = max_blocks;
+    if (b > 0x7fffffff) b = 0x7fffffff;
+    tgc_k_geom g = {(unsigned)b, 1, 1, TGC_K_THREADS, 1, 1};
+    return g;
+}
+static inline tgc_k_geom tgc_k_geom_one_block(void) {
+    tgc_k_geom g = {1, 1, 1, TGC_K_THREADS, 1, 1};
+    return g;
+}
+
+/* ---- elementwise (one thread per element, grid-stride) ------------------------------------------------ */
+static inline tgc_k_geom tgc_k_geom_elems(int64_t n, unsigned max_blocks) {
+    int64_t b = (n + TGC_K_THREADS - 1) / TGC_K_THREADS;
+    if (max_blocks && b > max_blocks) b = max_blocks;
+    if (b > 0x7fffffff) b = 0x7fffffff;
+    tgc_k_geom g = {(unsigned)b, 1, 1, TGC_K_THREADS, 1, 1};
+    return g;
+}
+
+/* ---- global average pooling (reduce.cuh) ---------------------------------------------------------------
+ * global_avg_pool(x[N,C,H,W]) -> y[N,C]: tgc_k_global_avg_pool, x = x, y = y, one warp per plane
+ * (tgc_k_geom_warp_rows(planes)). global_avg_pool_bwd(dy[N,C]) -> dx[N,C,H,W]: tgc_k_global_avg_pool_bwd,
+ * x = dy, y = dx, one thread per dx element (tgc_k_geom_elems(planes * inner)). */
+typedef struct tgc_k_gap_args {
+    const float *x;
+    float *y;
+    int64_t planes, inner; /* N*C, H*W */
+} tgc_k_gap_args;
+
+/* ---- bias_grad (reduce.cuh) ----------------------------------------------------------------------------
+ * bias_grad(dy) -> db[ch], dy seen as [outer, ch, inner] around attrs.axis; db[c] = sum over outer and
+ * inner, accumulated in double. Two kernels: tgc_k_bias_grad_planes (inner >= 32: a block per channel,
+ * threads along inner rows) and tgc_k_bias_grad_cols (inner < 32, e.g. a linear layer's [N, C]: a block per
+ * 32 channels, threads along channels, 8 row groups). tgc_k_bias_grad_cols_wanted picks. */
+typedef struct tgc_k_bias_grad_args {
+    const float *dy;
+    float *db;
+    int64_t outer, ch, inner;
+} tgc_k_bias_grad_args;
+
+static inline int tgc_k_bias_grad_cols_wanted(int64_t inner) { return inner < 32; }
+/* The geometry of tgc_k_bias_grad_cols (cols != 0) or tgc_k_bias_grad_planes. */
+static inline tgc_k_geom tgc_k_geom_bias_grad(int cols, int64_t ch, unsigned max_blocks) {
+    int64_t b = cols ? (ch + 31) / 32 : ch;
+    if (max_blocks && b > max_blocks) b = max_blocks;
+    if (b > 0x7fffffff) b = 0x7fffffff;
+    tgc_k_geom g = {(unsigned)b, 1, 1, 32, TGC_K_THREADS / 32, 1};
+    if (!cols) g.bx = TGC_K_THREADS, g.by = 1;
+    return g;
+}
+
+/* ---- max_pool2d_bwd (pool.cuh) -------------------------------------------------------------------------
+ * max_pool2d_bwd(dy[N,C,ho,wo], x[N,C,h,w]) -> dx: dy goes to the first maximum (row-major) of each
+ * window, NaN winning, as backend/cpu/cpu_pooling.c. One thread per dx element gathers from the windows
+ * that contain it, in the order the CPU adds them, so dx equals the CPU's bit for bit and no atomics are
+ * needed. Grid: x along a plane's h*w elements, y along the N*C planes (tgc_k_geom_planes(planes, h*w)),
+ * so positions inside a plane are 32-bit (no 64-bit division per element). ho/wo are dy's (the plan's
+ * shapes fix ceil_mode). */
+typedef struct tgc_k_maxpool_bwd_args {
+    const float *dy, *x;
+    float *dx;
+    int64_t planes;
+    int32_t h, w, ho, wo;
+    int32_t kh, kw, sh, sw, pt, pl; /* kernel, stride, top/left padding */
+} tgc_k_maxpool_bwd_args;
+
+static inline tgc_k_geom tgc_k_geom_planes(int64_t planes, int64_t per_plane, unsigned max_blocks) {
+    int64_t bx = (per_plane + TGC_K_THREADS - 1) / TGC_K_THREADS, by = planes < 65535 ? planes : 65535;
+    if (max_blocks && bx > max_blocks) bx = max_blocks;
+    if (bx > 0x7fffffff) bx = 0x7fffffff;
+    tgc_k_geom g = {(unsigned)(by > 0 ? bx : 0), (unsigned)(by > 0 ? by : 1), 1, TGC_K_THREADS, 1, 1};
+    return g;
+}
+
+/* ---- cast and fill (convert.cuh) -----------------------------------------------------------------------
+ * tgc_k_cast_f32_bf16, _bf16_f32, _f32_f16, _f16_f32: y[i] = x[i] converted as backend/cpu/cpu_cast.c does
+ * (round to nearest even, NaN kept quiet, f16 overflow to inf, subnormals). tgc_k_fill: every element of
+ * y (dtype one of TGC_K_DT_*, tgc_dtype's order) is value converted as cpu_cast.c's fill (integers
+ * truncated toward zero and saturated, NaN to 0). Both tgc_k_geom_elems(n). */
+enum { TGC_K_DT_F32, TGC_K_DT_F16, TGC_K_DT_BF16, TGC_K_DT_I32, TGC_K_DT_I64, TGC_K_DT_U8 };
+
+typedef struct tgc_k_cast_args {
+    const void *x;
+    void *y;
+    int64_t n;
+} tgc_k_cast_args;
+
+typedef struct tgc_k_fill_args {
+    void *y;
+    int64_t n;
+    double value;
+    int32_t dtype;
+} tgc_k_fill_args;
+
+#endif

@@ -1,0 +1,90 @@
+/* backend/cuda/kernels/kernels.cu - the hand-written kernels compiled for the GPU (sm_90; see
+ * CMakeLists.txt) and their C launchers (kernels.h). The kernel bodies are the .cuh files, which the host
+ * tests also run through kshim.h. */
+#include <cuda_runtime.h>
+
+#include "backend/cuda/kernels/convert.cuh"
+#include "backend/cuda/kernels/kernels.h"
+#include "backend/cuda/kernels/loss.cuh"
+#include "backend/cuda/kernels/optim.cuh"
+#include "backend/cuda/kernels/pool.cuh"
+#include "backend/cuda/kernels/reduce.cuh"
+
+/* kernel<<<g>>>(args) on stream, unless g says there is nothing to do; the launch's error or 0. */
+#define TGC_K_LAUNCH(kernel, g, args, stream)                                                               \
+    ((g).gx ? (kernel<<<dim3((g).gx, (g).gy, (g).gz), dim3((g).bx, (g).by, (g).bz), 0,                     \
+                        (cudaStream_t)(stream)>>>(args),                                                   \
+               (int)cudaGetLastError())                                                                    \
+            : 0)
+
+typedef struct opt_launch {
+    int kind;
+    void *stream;
+    int status;
+} opt_launch;
+
+static int launch_opt(const tgc_k_opt_args *a, void *ctx) {
+    opt_launch *o = (opt_launch *)ctx;
+    tgc_k_geom g = tgc_k_geom_mt(&a->l);
+    if (o->kind == TGC_K_OPT_SGD) o->status = TGC_K_LAUNCH(tgc_k_sgd, g, *a, o->stream);
+    else if (o->kind == TGC_K_OPT_SGD_MOMENTUM) o->status = TGC_K_LAUNCH(tgc_k_sgd_momentum, g, *a, o->stream);
+    else o->status = TGC_K_LAUNCH(tgc_k_adamw, g, *a, o->stream);
+    return o->status;
+}
+
+extern "C" int tgc_cuda_k_optimizer(int kind, tgc_k_opt_args *a, const tgc_mt_tensor *t, int n, void *stream) {
+    int depth = tgc_k_opt_depth(kind);
+    if (!depth) return -1;
+    opt_launch o = {kind, stream, 0};
+    if (tgc_mt_apply(a, depth, TGC_MT_CHUNK, t, n, launch_opt, &o)) return o.status ? o.status : -1;
+    return 0;
+}
+
+extern "C" int tgc_cuda_k_softmax_ce(const tgc_k_ce_args *a, unsigned max_blocks, void *stream) {
+    tgc_k_geom g = tgc_k_geom_warp_rows(a->n, max_blocks);
+    int rc = TGC_K_LAUNCH(tgc_k_softmax_ce_rows, g, *a, stream);
+    if (rc || !g.gx) return rc;
+    g = tgc_k_geom_one_block();
+    return TGC_K_LAUNCH(tgc_k_softmax_ce_mean, g, *a, stream);
+}
+
+extern "C" int tgc_cuda_k_softmax_ce_bwd(const tgc_k_ce_args *a, unsigned max_blocks, void *stream) {
+    tgc_k_geom g = tgc_k_geom_warp_rows(a->n, max_blocks);
+    return TGC_K_LAUNCH(tgc_k_softmax_ce_bwd, g, *a, stream);
+}
+
+extern "C" int tgc_cuda_k_global_avg_pool(const tgc_k_gap_args *a, unsigned max_blocks, void *stream) {
+    tgc_k_geom g = tgc_k_geom_warp_rows(a->planes, max_blocks);
+    return TGC_K_LAUNCH(tgc_k_global_avg_pool, g, *a, stream);
+}
+
+extern "C" int tgc_cuda_k_global_avg_pool_bwd(const tgc_k_gap_args *a, unsigned max_blocks, void *stream) {
+    tgc_k_geom g = tgc_k_geom_elems(a->planes * a->inner, max_blocks);
+    return TGC_K_LAUNCH(tgc_k_global_avg_pool_bwd, g, *a, stream);
+}
+
+extern "C" int tgc_cuda_k_bias_grad(const tgc_k_bias_grad_args *a, unsigned max_blocks, void *stream) {
+    int cols = tgc_k_bias_grad_cols_wanted(a->inner);
+    tgc_k_geom g = tgc_k_geom_bias_grad(cols, a->ch, max_blocks);
+    if (cols) return TGC_K_LAUNCH(tgc_k_bias_grad_cols, g, *a, stream);
+    return TGC_K_LAUNCH(tgc_k_bias_grad_planes, g, *a, stream);
+}
+
+extern "C" int tgc_cuda_k_max_pool2d_bwd(const tgc_k_maxpool_bwd_args *a, unsigned max_blocks, void *stream) {
+    tgc_k_geom g = tgc_k_geom_planes(a->planes, (int64_t)a->h * a->w, max_blocks);
+    return TGC_K_LAUNCH(tgc_k_max_pool2d_bwd, g, *a, stream);
+}
+
+extern "C" int tgc_cuda_k_cast(int from, int to, const tgc_k_cast_args *a, unsigned max_blocks, void *stream) {
+    tgc_k_geom g = tgc_k_geom_elems(a->n, max_blocks);
+    if (from == TGC_K_DT_F32 && to == TGC_K_DT_BF16) return TGC_K_LAUNCH(tgc_k_cast_f32_bf16, g, *a, stream);
+    if (from == TGC_K_DT_BF16 && to == TGC_K_DT_F32) return TGC_K_LAUNCH(tgc_k_cast_bf16_f32, g, *a, stream);
+    if (from == TGC_K_DT_F32 && to == TGC_K_DT_F16) return TGC_K_LAUNCH(tgc_k_cast_f32_f16, g, *a, stream);
+    if (from == TGC_K_DT_F16 && to == TGC_K_DT_F32) return TGC_K_LAUNCH(tgc_k_cast_f16_f32, g, *a, stream);
+    return -1;
+}
+
+extern "C" int tgc_cuda_k_fill(const tgc_k_fill_args *a, unsigned max_blocks, void *stream) {
+    tgc_k_geom g = tgc_k_geom_elems(a->n, max_blocks);
+    return TGC_K_LAUNCH(tgc_k_fill, g, *a, stream);
+}

@@ -1,0 +1,33 @@
+/* backend/cuda/kernels/kernels.h - launching the hand-written kernels (kernels.cu, CUDA builds only) from
+ * C: one function per op, each choosing the kernel(s) and geometry kargs.h describes and launching them on
+ * `stream` (a cudaStream_t) without waiting. Each returns 0, or the cudaError_t of a failed launch (-1 for
+ * arguments no kernel takes). Arguments are checked by the plan (tgc_plan_validate) and the executor, not
+ * here. max_blocks caps grid-stride kernels (0: none); a few waves of the device's SM count is plenty. */
+#ifndef TGC_CUDA_KERNELS_KERNELS_H
+#define TGC_CUDA_KERNELS_KERNELS_H
+
+#include "backend/cuda/kernels/kargs.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* One optimizer group (kind TGC_K_OPT_*): t[0..n) packed into as many launches as needed (tgc_mt_apply,
+ * TGC_MT_CHUNK elements per block); a's hyper-parameters and lr/step are used, a->l is overwritten. */
+int tgc_cuda_k_optimizer(int kind, tgc_k_opt_args *a, const tgc_mt_tensor *t, int n, void *stream);
+/* softmax_cross_entropy: the per-row kernel, then the mean (a->row_loss: a workspace of n doubles). */
+int tgc_cuda_k_softmax_ce(const tgc_k_ce_args *a, unsigned max_blocks, void *stream);
+int tgc_cuda_k_softmax_ce_bwd(const tgc_k_ce_args *a, unsigned max_blocks, void *stream);
+int tgc_cuda_k_global_avg_pool(const tgc_k_gap_args *a, unsigned max_blocks, void *stream);
+int tgc_cuda_k_global_avg_pool_bwd(const tgc_k_gap_args *a, unsigned max_blocks, void *stream);
+int tgc_cuda_k_bias_grad(const tgc_k_bias_grad_args *a, unsigned max_blocks, void *stream);
+int tgc_cuda_k_max_pool2d_bwd(const tgc_k_maxpool_bwd_args *a, unsigned max_blocks, void *stream);
+/* cast between TGC_K_DT_F32 and TGC_K_DT_BF16 or TGC_K_DT_F16 (either way); other pairs: -1. */
+int tgc_cuda_k_cast(int from, int to, const tgc_k_cast_args *a, unsigned max_blocks, void *stream);
+int tgc_cuda_k_fill(const tgc_k_fill_args *a, unsigned max_blocks, void *stream);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,71 @@
+/* backend/cuda/kernels/loss.cuh - softmax cross-entropy with label smoothing, forward and backward, as
+ * backend/cpu/cpu_loss.c computes it: with q = (1-s)*onehot(y) + s/C,
+ *   row loss = lse - (1-s)*x_y - (s/C)*sum_c x_c,  loss = alpha * mean(row losses)
+ *   dx_c = dloss*alpha/N * (exp(x_c - lse) - q_c)
+ * lse max-shifted, everything in double. One warp per row (lanes stride the classes, butterfly sums), so
+ * only the order of each row's sums differs from the CPU's sequential one; the mean is a second kernel, one
+ * block adding the per-row losses (kept in a workspace) in a fixed order. Deterministic: no atomics. */
+#ifndef TGC_CUDA_KERNELS_LOSS_CUH
+#define TGC_CUDA_KERNELS_LOSS_CUH
+
+#include "backend/cuda/kernels/kcommon.cuh"
+
+/* cpu_loss.c's row_lse, by the 32 lanes of a warp (lane = this thread's); every lane gets it. */
+TGC_K_DEV double tgc_k_warp_row_lse(const float *x, int64_t c, unsigned lane) {
+    double m = -INFINITY;
+    for (int64_t j = lane; j < c; j += 32)
+        if (x[j] > m) m = x[j];
+    m = tgc_k_warp_max(m);
+    if (isinf(m)) return m; /* all -inf (or +inf present): the loss is not finite either way */
+    double s = 0;
+    for (int64_t j = lane; j < c; j += 32) s += exp((double)x[j] - m);
+    s = tgc_k_warp_sum(s);
+    return m + log(s);
+}
+
+/* Forward, part 1: a.row_loss[r] for every row r (geometry: tgc_k_geom_warp_rows(n)). */
+TGC_KERNEL(tgc_k_softmax_ce_rows, tgc_k_ce_args, a, TGC_K_THREADS) {
+    const unsigned lane = threadIdx.x & 31u;
+    const int64_t warps = (int64_t)gridDim.x * (blockDim.x >> 5);
+    for (int64_t r = (int64_t)blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5); r < a.n; r += warps) {
+        const float *x = a.x + r * a.c;
+        double lse = tgc_k_warp_row_lse(x, a.c, lane), sum = 0;
+        for (int64_t j = lane; j < a.c; j += 32) sum += x[j];
+        sum = tgc_k_warp_sum(sum);
+        if (lane == 0) {
+            int32_t y = a.y[r];
+            a.row_loss[r] = y < 0 || y >= a.c
+                                ? NAN
+                                : __dsub_rn(__dsub_rn(lse, __dmul_rn(__dsub_rn(1.0, a.smooth), (double)x[y])),
+                                            __dmul_rn(__ddiv_rn(a.smooth, (double)a.c), sum));
+        }
+    }
+}
+
+/* Forward, part 2: *a.loss = alpha * sum(row_loss) / n (geometry: tgc_k_geom_one_block()). */
+TGC_KERNEL(tgc_k_softmax_ce_mean, tgc_k_ce_args, a, TGC_K_THREADS) {
+    TGC_SHARED(double, sh, 32);
+    double s = 0;
+    for (int64_t r = threadIdx.x; r < a.n; r += blockDim.x) s += a.row_loss[r];
+    s = tgc_k_block_sum(s, sh);
+    if (threadIdx.x == 0 && blockIdx.x == 0) *a.loss = (float)__ddiv_rn(__dmul_rn(a.alpha, s), (double)a.n);
+}
+
+/* Backward: a.dx (geometry: tgc_k_geom_warp_rows(n)). */
+TGC_KERNEL(tgc_k_softmax_ce_bwd, tgc_k_ce_args, a, TGC_K_THREADS) {
+    const unsigned lane = threadIdx.x & 31u;
+    const int64_t warps = (int64_t)gridDim.x * (blockDim.x >> 5);
+    const double dscale = __ddiv_rn(__dmul_rn((double)*a.dloss, a.alpha), (double)a.n);
+    const double q0 = __ddiv_rn(a.smooth, (double)a.c), q1 = __dadd_rn(q0, __dsub_rn(1.0, a.smooth));
+    for (int64_t r = (int64_t)blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5); r < a.n; r += warps) {
+        const float *x = a.x + r * a.c;
+        float *dx = a.dx + r * a.c;
+        const double lse = tgc_k_warp_row_lse(x, a.c, lane);
+        const int32_t y = a.y[r];
+        const int bad = y < 0 || y >= a.c;
+        for (int64_t j = lane; j < a.c; j += 32)
+            dx[j] = bad ? NAN : (float)__dmul_rn(dscale, __dsub_rn(exp((double)x[j] - lse), j == y ? q1 : q0));
+    }
+}
+
+#endif
