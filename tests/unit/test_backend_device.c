@@ -126,7 +126,7 @@ static void run_program(int fused) {
 
     /* without timing: only the marked instruction is reported (inside a fused group: the whole group) */
     seen s = {0};
-    tgc_dev_run r = {&s, on_done, on_before, 2, 0};
+    tgc_dev_run r = {&s, on_done, on_before, 2, 0, 0};
     ck_assert_msg(d->ops->run(d->impl, prog, &r, &err) == 0, "%s", err.msg);
     ck_assert_int_eq(s.calls, 1);
     ck_assert_int_eq(s.first[0], fused ? 0 : 1);
@@ -140,7 +140,7 @@ static void run_program(int fused) {
     /* with timing: every kernel is reported in order with its span; before_instr inside a fused group
      * (not where a kernel begins) is never reached */
     memset(&s, 0, sizeof s);
-    r = (tgc_dev_run){&s, on_done, on_before, 1, 1};
+    r = (tgc_dev_run){&s, on_done, on_before, 1, 1, 0};
     ck_assert_msg(d->ops->run(d->impl, prog, &r, &err) == 0, "%s", err.msg);
     ck_assert_int_eq(s.calls, fused ? 2 : 3);
     ck_assert_int_eq(s.first[fused ? 1 : 2], 2);
