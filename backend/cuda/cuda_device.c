@@ -371,6 +371,21 @@ static int issue_launch(cuda_device *d, cuda_program *cp, launch_rec *L, tgc_err
     return d->api->launch(d->sx, &k, d->compute, err);
 }
 
+/* Reports launches [from, to) to the host through done, in order, once each has completed: the marked ones,
+ * and with timing every one (its span is the host's time of the report: event timestamps are left for the
+ * profiler's GPU path). */
+static int report(cuda_device *d, cuda_program *cp, const tgc_dev_run *r, int from, int to, tgc_err *err) {
+    const tgc_stream_api *A = d->api;
+    for (int q = from; q < to; q++) {
+        launch_rec *M = &cp->launch[q];
+        if (!M->notify && !r->timing) continue;
+        if (M->ev ? A->event_sync(d->sx, M->ev, err) < 0 : A->stream_sync(d->sx, d->compute, err) < 0) return -1;
+        double t = r->timing ? tgc_now() : 0.0;
+        if (r->done(r->ctx, M->first, M->n, t, t, err) < 0) return -1;
+    }
+    return 0;
+}
+
 /* Issues the program's launches on the compute stream (eagerly, or into a capture), with the buckets'
  * all-reduces on the comm stream. r: the host's callbacks when eager (NULL in a capture). */
 static int issue_program(cuda_device *d, cuda_program *cp, const tgc_dev_run *r, int comm, tgc_err *err) {
@@ -387,11 +402,7 @@ static int issue_program(cuda_device *d, cuda_program *cp, const tgc_dev_run *r,
         }
         if (r && r->before_instr == L->first) {
             /* The host acts before this kernel: report what completed, then ask. */
-            for (int q = pending; reports && q < k; q++) {
-                launch_rec *M = &cp->launch[q];
-                if (!M->notify) continue;
-                if (A->event_sync(d->sx, M->ev, err) < 0 || r->done(r->ctx, M->first, M->n, 0, 0, err) < 0) return -1;
-            }
+            if (reports && report(d, cp, r, pending, k, err) < 0) return -1;
             pending = k;
             if (r->before(r->ctx, r->before_instr, err) < 0) return -1;
         }
@@ -417,15 +428,7 @@ static int issue_program(cuda_device *d, cuda_program *cp, const tgc_dev_run *r,
             A->stream_wait_event(d->sx, d->compute, cp->ev_comm, err) < 0)
             return -1;
     }
-    for (int q = pending; reports && q < cp->n_launch; q++) {
-        launch_rec *M = &cp->launch[q];
-        if (!M->notify && !r->timing) continue;
-        if (M->ev && A->event_sync(d->sx, M->ev, err) < 0) return -1;
-        if (!M->ev && A->stream_sync(d->sx, d->compute, err) < 0) return -1;
-        double t = r->timing ? tgc_now() : 0.0;
-        if (r->done(r->ctx, M->first, M->n, t, t, err) < 0) return -1;
-    }
-    return 0;
+    return reports ? report(d, cp, r, pending, cp->n_launch, err) : 0;
 }
 
 static int cuda_run(void *dev, void *prog, const tgc_dev_run *r, tgc_err *err) {
