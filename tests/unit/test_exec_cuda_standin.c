@@ -83,14 +83,44 @@ static void trace_free(trace *t) {
     free(t->state);
 }
 
-/* STEPS train steps (a new batch and step number each), then eval twice; on device d (NULL: cpu). */
+/* The host's hooks as the Gloo path sets them: buckets reported through done, a wait before the optimizer. */
+typedef struct host_hooks {
+    int buckets, ready, bad_order, instrs;
+    int n_buckets; /* of the train program */
+} host_hooks;
+
+static int hk_bucket(void *ctx, const tgc_plan_bucket *b, tgc_dev_mem mem, tgc_err *err) {
+    host_hooks *h = ctx;
+    h->buckets++;
+    return 0;
+}
+
+static int hk_ready(void *ctx, const tgc_program *p, tgc_err *err) {
+    host_hooks *h = ctx;
+    if (h->buckets != (h->ready + 1) * h->n_buckets) h->bad_order++; /* every bucket reported first */
+    h->ready++;
+    return 0;
+}
+
+static void hk_instr(void *ctx, const tgc_program *p, int instr, double t0, double t1) { ((host_hooks *)ctx)->instrs++; }
+
+/* STEPS train steps (a new batch and step number each), then eval twice; on device d (NULL: cpu). comm: 1 the
+ * device-side all-reduce, 2 the host's hooks (bucket reports and the wait before the optimizer), 3 those and
+ * per-instruction timing. */
 static void run_plan(const tgc_plan *p, tgc_device *d, uint64_t seed, int comm, trace *out) {
     tgc_err err;
     tgc_exec_opts o = {.n_threads = 1, .deterministic = 1, .device = d};
     tgc_exec *x = tgc_exec_new(p, &o, &err);
     ck_assert_msg(x, "%s", err.msg);
     fake_comm fc = {0};
-    if (comm) {
+    host_hooks hk = {0};
+    if (comm >= 2) {
+        hk.n_buckets = tgc_plan_program(p, "train")->n_buckets;
+        tgc_exec_on_bucket(x, hk_bucket, &hk);
+        tgc_exec_on_grads_ready(x, hk_ready, &hk);
+        if (comm == 3) tgc_exec_on_instr(x, hk_instr, &hk);
+    }
+    if (comm == 1) {
         void *ctx = tgc_cuda_device_stream_ctx(d);
         fc.c = tgc_standin_comm_new(&ctx, 1, &err);
         ck_assert_msg(fc.c, "%s", err.msg);
@@ -115,8 +145,14 @@ static void run_plan(const tgc_plan *p, tgc_device *d, uint64_t seed, int comm, 
     out->state = state_bytes(p, x, &out->state_len);
     ck_assert_msg(tgc_exec_sync(x, &err) == 0, "%s", err.msg);
     tgc_exec_free(x);
-    if (comm) {
-        tgc_cuda_device_set_comm(d, NULL);
+    if (comm >= 2) {
+        ck_assert_int_gt(hk.n_buckets, 0);
+        ck_assert_int_eq(hk.ready, STEPS);
+        ck_assert_int_eq(hk.buckets, STEPS * hk.n_buckets);
+        ck_assert_int_eq(hk.bad_order, 0);
+        if (comm == 3) ck_assert_int_ge(hk.instrs, STEPS * tgc_plan_program(p, "train")->n_instr);
+    }
+    if (comm == 1) {
         tgc_standin_comm_free(fc.c);
     }
 }
@@ -155,7 +191,7 @@ static void compare_with_cpu(const char *yaml, const char *what, int comm, int n
         } else {
             ck_assert_uint_eq(st.replays, 0);
         }
-        if (comm) ck_assert_uint_gt(st.allreduces, 0);
+        if (comm == 1) ck_assert_uint_gt(st.allreduces, 0);
         count.steps += STEPS;
         count.replays += (int)st.replays;
         count.captures += (int)st.captures;
@@ -175,6 +211,10 @@ END_TEST
 START_TEST(lenet_eager_with_allreduce_matches_cpu) { compare_with_cpu(LENET, "lenet comm", 1, 0); }
 END_TEST
 START_TEST(resnet_eager_with_allreduce_matches_cpu) { compare_with_cpu(RESNET, "resnet comm", 1, 0); }
+END_TEST
+START_TEST(lenet_host_hooks_match_cpu) { compare_with_cpu(LENET, "lenet host hooks", 2, 0); }
+END_TEST
+START_TEST(resnet_host_hooks_and_timing_match_cpu) { compare_with_cpu(RESNET, "resnet host hooks, timing", 3, 0); }
 END_TEST
 START_TEST(resnet_eager_only_matches_cpu) { compare_with_cpu(RESNET, "resnet eager", 0, 1); }
 END_TEST
@@ -392,6 +432,8 @@ int main(void) {
     tcase_add_test(tc, lenet_eager_with_allreduce_matches_cpu);
     tcase_add_test(tc, resnet_eager_with_allreduce_matches_cpu);
     tcase_add_test(tc, resnet_eager_only_matches_cpu);
+    tcase_add_test(tc, lenet_host_hooks_match_cpu);
+    tcase_add_test(tc, resnet_host_hooks_and_timing_match_cpu);
     tcase_add_test(tc, two_ranks_match_one_rank_at_the_doubled_batch);
     tcase_add_test(tc, two_ranks_without_the_bucket_wait_race);
     tcase_add_test(tc, two_ranks_without_the_optimizer_wait_race);
