@@ -16,6 +16,8 @@ typedef struct cuda_device {
     int graphs;
     tgc_stream *compute, *copy, *comm;
     tgc_event *ev_tail; /* compute's issued work, for uploads to wait on */
+    void *input_slab;    /* the input slab (from prepare) */
+    tgc_event *ev_inputs; /* after the last issued kernel that reads the input slab */
     void *stage[N_STAGE];
     uint64_t stage_bytes[N_STAGE];
     tgc_event *ev_stage[N_STAGE];
@@ -58,6 +60,7 @@ typedef struct cuda_program {
     tgc_event *ev_end;  /* after a graph launch: done reports */
     tgc_graph_exec *gexec;
     int runs;
+    int first_input, last_input; /* the first and last launches reading the input slab, -1: none */
 } cuda_program;
 
 /* ---- the device ---- */
@@ -84,7 +87,8 @@ static void *open_on(const tgc_stream_api *api, const tgc_cuda_device_opts *o, t
     if (d->standin && !(d->cpu = tgc_cpu_new(o ? o->n_threads : 0, 0, err))) goto fail;
     if (!(d->compute = api->stream_create(d->sx, "compute", err)) || !(d->copy = api->stream_create(d->sx, "copy", err)) ||
         !(d->comm = api->stream_create(d->sx, "comm", err)) ||
-        !(d->ev_tail = api->event_create(d->sx, "compute tail", 0, err)))
+        !(d->ev_tail = api->event_create(d->sx, "compute tail", 0, err)) ||
+        !(d->ev_inputs = api->event_create(d->sx, "inputs read", 0, err)))
         goto fail;
     for (int k = 0; k < N_STAGE; k++)
         if (!(d->ev_stage[k] = api->event_create(d->sx, k ? "staging 1 free" : "staging 0 free", 0, err))) goto fail;
@@ -184,8 +188,12 @@ static int cuda_upload(void *dev, void *slab, uint64_t offset, const void *src, 
     tgc_mem_access acc = {NULL, 0, &r, 1};
     if (A->host_access(d->sx, &acc, "fill the upload staging", err) < 0) return -1;
     memcpy(d->stage[k], src, (size_t)bytes);
-    if (A->event_record(d->sx, d->ev_tail, d->compute, err) < 0 ||
-        A->stream_wait_event(d->sx, d->copy, d->ev_tail, err) < 0 ||
+    /* An input (the next batch, lr, step) waits only for the last kernel issued that reads the input slab, so
+     * its copy overlaps the rest of the step (backward, the updates); anything else for all issued work. */
+    tgc_event *after = d->ev_tail;
+    if (slab == d->input_slab) after = d->ev_inputs;
+    else if (A->event_record(d->sx, d->ev_tail, d->compute, err) < 0) return -1;
+    if (A->stream_wait_event(d->sx, d->copy, after, err) < 0 ||
         A->memcpy_async(d->sx, (uint8_t *)slab + offset, d->stage[k], bytes, TGC_COPY_H2D, d->copy, err) < 0 ||
         A->event_record(d->sx, d->ev_stage[k], d->copy, err) < 0)
         return -1;
@@ -267,6 +275,8 @@ static void *cuda_prepare(void *dev, const tgc_dev_program *dp, tgc_err *err) {
     cp->launch = tgc_calloc(n, sizeof *cp->launch);
     cp->bk = tgc_calloc(n, sizeof *cp->bk);
     cp->grad_base = dp->slabs[TGC_SLAB_GRAD];
+    cp->first_input = cp->last_input = -1;
+    d->input_slab = dp->slabs[TGC_SLAB_INPUT];
     for (int i = 0; i < p->n_instr; i++) {
         const tgc_instr *ins = &p->instr[i];
         for (int k = 0; k < ins->n_in; k++) {
@@ -305,6 +315,10 @@ static void *cuda_prepare(void *dev, const tgc_dev_program *dp, tgc_err *err) {
             uint32_t mut = tgc_op_table[ins->code].mutates;
             for (int q = 0; q < ins->n_in; q++) {
                 add_range(&L->reads, &L->n_reads, dp, ins->in[q]);
+                if (dp->tensors[ins->in[q]].slab == TGC_SLAB_INPUT) {
+                    cp->last_input = cp->n_launch;
+                    if (cp->first_input < 0) cp->first_input = cp->n_launch;
+                }
                 if (mut & (1u << q)) add_range(&L->writes, &L->n_writes, dp, ins->in[q]);
             }
             for (int q = 0; q < ins->n_out; q++) add_range(&L->writes, &L->n_writes, dp, ins->out[q]);
@@ -388,7 +402,8 @@ static int report(cuda_device *d, cuda_program *cp, const tgc_dev_run *r, int fr
 
 /* Issues the program's launches on the compute stream (eagerly, or into a capture), with the buckets'
  * all-reduces on the comm stream. r: the host's callbacks when eager (NULL in a capture). */
-static int issue_program(cuda_device *d, cuda_program *cp, const tgc_dev_run *r, int comm, tgc_err *err) {
+static int issue_program(cuda_device *d, cuda_program *cp, const tgc_dev_run *r, int comm, int capturing,
+                         tgc_err *err) {
     const tgc_stream_api *A = d->api;
     const tgc_program *p = cp->prog;
     int forked = 0, reports = r && !r->quiet, pending = 0;
@@ -410,6 +425,8 @@ static int issue_program(cuda_device *d, cuda_program *cp, const tgc_dev_run *r,
             return tgc_err_prefix(err, "program %s, instruction %d (%s)", p->name, L->first,
                                   tgc_op_table[p->instr[L->first].code].name);
         if (L->ev && (L->notify || (comm && L->buckets)) && A->event_record(d->sx, L->ev, d->compute, err) < 0) return -1;
+        int inputs_read = d->broken & TGC_CUDA_BREAK_INPUTS_EARLY ? cp->first_input : cp->last_input;
+        if (k == inputs_read && !capturing && A->event_record(d->sx, d->ev_inputs, d->compute, err) < 0) return -1;
         if (comm && L->buckets) {
             if (!(d->broken & TGC_CUDA_BREAK_BUCKET_WAIT) && A->stream_wait_event(d->sx, d->comm, L->ev, err) < 0)
                 return -1;
@@ -440,11 +457,11 @@ static int cuda_run(void *dev, void *prog, const tgc_dev_run *r, tgc_err *err) {
     cp->runs++;
     if (!graph || (!cp->gexec && cp->runs == 1)) {
         d->stats.eager_runs++;
-        return issue_program(d, cp, r, comm, err);
+        return issue_program(d, cp, r, comm, 0, err);
     }
     if (!cp->gexec) { /* the second run: capture the whole step once */
         if (A->capture_begin(d->sx, d->compute, cp->prog->name, err) < 0) return -1;
-        int rc = issue_program(d, cp, NULL, comm, err);
+        int rc = issue_program(d, cp, NULL, comm, 1, err);
         tgc_err e2;
         tgc_graph *g = A->capture_end(d->sx, d->compute, rc < 0 ? &e2 : err);
         if (rc < 0 || !g) return -1;
@@ -455,7 +472,10 @@ static int cuda_run(void *dev, void *prog, const tgc_dev_run *r, tgc_err *err) {
     } else {
         d->stats.replays++;
     }
-    if (A->graph_launch(d->sx, cp->gexec, d->compute, err) < 0) return -1;
+    /* an event recorded inside the graph cannot be waited on from outside it: inputs wait for the whole graph */
+    if (A->graph_launch(d->sx, cp->gexec, d->compute, err) < 0 ||
+        A->event_record(d->sx, d->ev_inputs, d->compute, err) < 0)
+        return -1;
     if (!r->quiet) { /* completion of the marked instructions: the whole graph's */
         if (A->event_record(d->sx, cp->ev_end, d->compute, err) < 0 || A->event_sync(d->sx, cp->ev_end, err) < 0)
             return -1;

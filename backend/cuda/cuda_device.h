@@ -56,6 +56,7 @@ enum {
     TGC_CUDA_BREAK_BUCKET_WAIT = 1, /* the comm stream does not wait for the bucket's last gradient kernel */
     TGC_CUDA_BREAK_OPT_WAIT = 2,    /* the first optimizer update does not wait for the all-reduces */
     TGC_CUDA_BREAK_UPLOAD_WAIT = 4, /* compute does not wait for an upload */
+    TGC_CUDA_BREAK_INPUTS_EARLY = 8, /* the next inputs' copy waits for the first reader of the inputs, not the last */
 };
 void tgc_cuda_device_break(tgc_device *d, int flags);
 

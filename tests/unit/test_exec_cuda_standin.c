@@ -363,7 +363,7 @@ START_TEST(two_ranks_without_the_optimizer_wait_race) {
 }
 END_TEST
 
-START_TEST(without_the_upload_wait_race) {
+static void broken_uploads(int flags, const char *what) {
     tgc_plan *p = test_compile(LENET, NULL, 0);
     for (int k = 0; k < N_SEEDS; k++) {
         tgc_err err;
@@ -372,24 +372,32 @@ START_TEST(without_the_upload_wait_race) {
         tgc_exec *x = tgc_exec_new(p, &o, &err);
         ck_assert_msg(x, "%s", err.msg);
         ck_assert_msg(tgc_exec_init_state(x, 1, &err) == 0, "%s", err.msg);
-        tgc_cuda_device_break(d, TGC_CUDA_BREAK_UPLOAD_WAIT);
-        int xi = tgc_exec_input(x, "train", "inputs");
+        tgc_cuda_device_break(d, flags);
+        int xi = tgc_exec_input(x, "train", "inputs"), li = tgc_exec_input(x, "train", "data_samples.gt_label");
         const tgc_plan_tensor *t = tgc_exec_tensor(x, xi);
         float *img = calloc(1, t->bytes);
         int rc = 0;
         for (int s = 0; s < 3 && rc == 0; s++) {
             rc = tgc_exec_write(x, xi, img, &err);
+            if (rc == 0) rc = tgc_exec_write(x, li, img, &err); /* zeroes: labels 0 */
             if (rc == 0) rc = tgc_exec_run(x, "train", &err);
         }
         if (rc == 0) rc = tgc_exec_sync(x, &err);
         ck_assert_int_eq(rc, -1);
-        expect_race(err.msg, "no upload wait");
-        if (k == 0) printf("without the upload wait: %s\n", err.msg);
+        expect_race(err.msg, what);
+        if (k == 0) printf("%s: %s\n", what, err.msg);
         free(img);
         tgc_exec_free(x);
         tgc_device_close(d);
     }
     tgc_plan_free(p);
+}
+
+START_TEST(without_the_upload_wait_race) { broken_uploads(TGC_CUDA_BREAK_UPLOAD_WAIT, "without the upload wait"); }
+END_TEST
+
+START_TEST(inputs_released_too_early_race) {
+    broken_uploads(TGC_CUDA_BREAK_INPUTS_EARLY, "next inputs copied after their first reader only");
 }
 END_TEST
 
@@ -438,6 +446,7 @@ int main(void) {
     tcase_add_test(tc, two_ranks_without_the_bucket_wait_race);
     tcase_add_test(tc, two_ranks_without_the_optimizer_wait_race);
     tcase_add_test(tc, without_the_upload_wait_race);
+    tcase_add_test(tc, inputs_released_too_early_race);
     tcase_add_test(tc, refused_where_no_kernel);
     tcase_add_test(tc, print_counts);
     suite_add_tcase(s, tc);
