@@ -27,6 +27,7 @@ typedef struct cuda_device {
     tgc_cpu *cpu; /* the stand-in's reference kernels */
     tgc_cuda_comm comm_hook;
     int have_comm;
+    int comm_gen; /* changes with the comm hook: graphs captured before are stale */
     int broken;
     tgc_cuda_device_stats stats;
 } cuda_device;
@@ -59,6 +60,7 @@ typedef struct cuda_program {
     tgc_event *ev_comm; /* comm's all-reduces done, for the optimizer */
     tgc_event *ev_end;  /* after a graph launch: done reports */
     tgc_graph_exec *gexec;
+    int gexec_gen; /* the device's comm_gen when captured */
     int runs;
     int first_input, last_input; /* the first and last launches reading the input slab, -1: none */
 } cuda_program;
@@ -455,6 +457,10 @@ static int cuda_run(void *dev, void *prog, const tgc_dev_run *r, tgc_err *err) {
     int comm = d->have_comm && cp->prog->n_buckets > 0;
     int graph = d->graphs && r->before_instr < 0 && !r->timing && (!comm || d->comm_hook.capturable);
     cp->runs++;
+    if (cp->gexec && cp->gexec_gen != d->comm_gen) { /* captured with another comm hook: capture again */
+        A->graph_exec_destroy(d->sx, cp->gexec);
+        cp->gexec = NULL;
+    }
     if (!graph || (!cp->gexec && cp->runs == 1)) {
         d->stats.eager_runs++;
         return issue_program(d, cp, r, comm, 0, err);
@@ -468,6 +474,7 @@ static int cuda_run(void *dev, void *prog, const tgc_dev_run *r, tgc_err *err) {
         cp->gexec = A->graph_instantiate(d->sx, g, err);
         A->graph_destroy(d->sx, g);
         if (!cp->gexec) return -1;
+        cp->gexec_gen = d->comm_gen;
         d->stats.captures++;
     } else {
         d->stats.replays++;
@@ -518,6 +525,7 @@ void *tgc_cuda_device_stream_ctx(const tgc_device *dv) { return ((cuda_device *)
 void tgc_cuda_device_set_comm(tgc_device *dv, const tgc_cuda_comm *c) {
     cuda_device *d = dv->impl;
     d->have_comm = c && c->allreduce;
+    d->comm_gen++;
     if (d->have_comm) d->comm_hook = *c;
 }
 
