@@ -343,6 +343,59 @@ START_TEST(two_ranks_match_one_rank_at_the_doubled_batch) {
 }
 END_TEST
 
+/* ---- uploads issued right behind runs, the host never waiting in between ---- */
+
+/* STEPS steps, each: upload images, labels, lr and step, run; nothing read until the end (the last loss and
+ * the state). The next batch's copy overlaps the running step; a copy not ordered after the step's last read
+ * of the input slab would be a race. */
+static void run_pipelined(const tgc_plan *p, tgc_device *d, uint64_t seed, float *loss, uint8_t **state, size_t *len) {
+    tgc_err err;
+    tgc_exec_opts o = {.n_threads = 1, .deterministic = 1, .device = d};
+    tgc_exec *x = tgc_exec_new(p, &o, &err);
+    ck_assert_msg(x, "%s", err.msg);
+    ck_assert_msg(tgc_exec_init_state(x, seed, &err) == 0, "%s", err.msg);
+    for (int s = 0; s < STEPS; s++) {
+        ck_assert_msg(feed_part(x, seed * 31 + (uint64_t)s, 0, tgc_plan_program(p, "train")->batch, s, &err) == 0, "%s",
+                      err.msg);
+        ck_assert_msg(tgc_exec_run(x, "train", &err) == 0, "step %d: %s", s, err.msg);
+    }
+    *loss = exec_get_f32(x, tgc_exec_output(x, "train"));
+    *state = state_bytes(p, x, len);
+    tgc_exec_free(x);
+}
+
+static void pipelined_matches_cpu(const char *yaml, int no_graphs) {
+    tgc_plan *p = test_compile(yaml, NULL, 0);
+    for (int k = 0; k < N_SEEDS; k++) {
+        float l0, l1;
+        uint8_t *s0, *s1;
+        size_t n0, n1;
+        run_pipelined(p, NULL, SEEDS[k], &l0, &s0, &n0);
+        tgc_device *d = standin_device(SEEDS[k], NULL, "cuda0", no_graphs);
+        run_pipelined(p, d, SEEDS[k], &l1, &s1, &n1);
+        tgc_cuda_device_stats st;
+        tgc_cuda_device_get_stats(d, &st);
+        tgc_device_close(d);
+        ck_assert_uint_eq(st.replays, no_graphs ? 0 : STEPS - 2);
+        count.replays += (int)st.replays;
+        count.captures += (int)st.captures;
+        count.eager += (int)st.eager_runs;
+        ck_assert_msg(memcmp(&l0, &l1, 4) == 0, "seed %llu: loss %.9g vs %.9g", (unsigned long long)SEEDS[k], l0, l1);
+        ck_assert_uint_eq(n0, n1);
+        ck_assert_msg(memcmp(s0, s1, n0) == 0, "seed %llu: state differs", (unsigned long long)SEEDS[k]);
+        free(s0);
+        free(s1);
+        count.steps += STEPS;
+        count.seeds++;
+    }
+    tgc_plan_free(p);
+}
+
+START_TEST(lenet_pipelined_uploads_eager_match_cpu) { pipelined_matches_cpu(LENET, 1); }
+END_TEST
+START_TEST(resnet_pipelined_uploads_graphs_match_cpu) { pipelined_matches_cpu(RESNET, 0); }
+END_TEST
+
 /* ---- broken orderings are caught ---- */
 
 static void expect_race(const char *msg, const char *what) {
@@ -456,6 +509,8 @@ int main(void) {
     tcase_add_test(tc, lenet_host_hooks_match_cpu);
     tcase_add_test(tc, resnet_host_hooks_and_timing_match_cpu);
     tcase_add_test(tc, two_ranks_match_one_rank_at_the_doubled_batch);
+    tcase_add_test(tc, lenet_pipelined_uploads_eager_match_cpu);
+    tcase_add_test(tc, resnet_pipelined_uploads_graphs_match_cpu);
     tcase_add_test(tc, two_ranks_without_the_bucket_wait_race);
     tcase_add_test(tc, two_ranks_without_the_optimizer_wait_race);
     tcase_add_test(tc, without_the_upload_wait_race);
