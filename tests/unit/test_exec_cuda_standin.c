@@ -486,6 +486,34 @@ START_TEST(refused_where_no_kernel) {
 }
 END_TEST
 
+/* The device's GPU path (any API but the stand-in) has no kernels yet: the stand-in under another name stands
+ * for it, and prepare refuses the first op, naming it. */
+START_TEST(gpu_path_refuses_at_prepare_naming_the_op) {
+    static tgc_stream_api gpu_like;
+    gpu_like = tgc_standin_stream_api;
+    gpu_like.name = "gpu-like";
+    tgc_err err;
+    tgc_cuda_device_opts co = {.stream = {.seed = 1}};
+    tgc_device *d = tgc_cuda_device_new(&gpu_like, &co, &err);
+    ck_assert_msg(d, "%s", err.msg);
+    ck_assert(!d->ops->supports_op(d->impl, TGC_OP_CONV2D));
+    tgc_plan *p = test_compile(LENET, NULL, 0);
+    const tgc_program *prog = tgc_plan_program(p, "train");
+    void *slabs[TGC_SLAB_COUNT] = {0};
+    tgc_dev_program dp = {prog, p->tensors, slabs, NULL, 1};
+    ck_assert_ptr_null(d->ops->prepare(d->impl, &dp, &err));
+    char want[200];
+    snprintf(want, sizeof want, "program train, instruction 0: the cuda device (gpu-like) has no kernel for %s yet",
+             tgc_op_table[prog->instr[0].code].name);
+    ck_assert_msg(strstr(err.msg, want), "%s", err.msg);
+    tgc_exec_opts eo = {.device = d};
+    ck_assert_ptr_null(tgc_exec_new(p, &eo, &err));
+    ck_assert_msg(strstr(err.msg, "has no kernel for"), "%s", err.msg);
+    tgc_plan_free(p);
+    tgc_device_close(d);
+}
+END_TEST
+
 START_TEST(print_counts) {
     /* runs last in this process (CK_FORK=no) or alone: the counts of this process */
     printf("cuda device over the stand-in: %d steps compared with cpu (%d seed runs), %d eager runs, %d captures, "
@@ -516,6 +544,7 @@ int main(void) {
     tcase_add_test(tc, without_the_upload_wait_race);
     tcase_add_test(tc, inputs_released_too_early_race);
     tcase_add_test(tc, refused_where_no_kernel);
+    tcase_add_test(tc, gpu_path_refuses_at_prepare_naming_the_op);
     tcase_add_test(tc, print_counts);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
