@@ -62,6 +62,8 @@ typedef struct cuda_program {
     tgc_graph_exec *gexec;
     int gexec_gen; /* the device's comm_gen when captured */
     int runs;
+    tgc_event **tev; /* timing events (n_launch + 1), NULL until a timed run */
+    double t_base;   /* tgc_now() when the timed run began */
     int first_input, last_input; /* the first and last launches reading the input slab, -1: none */
 } cuda_program;
 
@@ -251,6 +253,8 @@ static void cuda_release(void *dev, void *prog) {
         d->api->event_destroy(d->sx, L->ev);
         free(cp->bk ? cp->bk[k] : NULL);
     }
+    for (int k = 0; cp->tev && k <= cp->n_launch; k++) d->api->event_destroy(d->sx, cp->tev[k]);
+    free(cp->tev);
     d->api->event_destroy(d->sx, cp->ev_comm);
     d->api->event_destroy(d->sx, cp->ev_end);
     d->api->graph_exec_destroy(d->sx, cp->gexec);
@@ -388,16 +392,26 @@ static int issue_launch(cuda_device *d, cuda_program *cp, launch_rec *L, tgc_err
 }
 
 /* Reports launches [from, to) to the host through done, in order, once each has completed: the marked ones,
- * and with timing every one (its span is the host's time of the report: event timestamps are left for the
- * profiler's GPU path). */
+ * and with timing every one, its span from timing events (the end of the previous kernel to its own end)
+ * placed on tgc_now()'s clock from the host's time when the run began (t_base, before the first kernel). */
 static int report(cuda_device *d, cuda_program *cp, const tgc_dev_run *r, int from, int to, tgc_err *err) {
     const tgc_stream_api *A = d->api;
     for (int q = from; q < to; q++) {
         launch_rec *M = &cp->launch[q];
         if (!M->notify && !r->timing) continue;
-        if (M->ev ? A->event_sync(d->sx, M->ev, err) < 0 : A->stream_sync(d->sx, d->compute, err) < 0) return -1;
-        double t = r->timing ? tgc_now() : 0.0;
-        if (r->done(r->ctx, M->first, M->n, t, t, err) < 0) return -1;
+        double t0 = 0, t1 = 0;
+        if (r->timing) {
+            double a = 0, b = 0;
+            if (A->event_sync(d->sx, cp->tev[q + 1], err) < 0 ||
+                (q > 0 && A->event_elapsed(d->sx, cp->tev[0], cp->tev[q], &a, err) < 0) ||
+                A->event_elapsed(d->sx, cp->tev[0], cp->tev[q + 1], &b, err) < 0)
+                return -1;
+            t0 = cp->t_base + a * 1e-3;
+            t1 = cp->t_base + b * 1e-3;
+        } else if (A->event_sync(d->sx, M->ev, err) < 0) {
+            return -1;
+        }
+        if (r->done(r->ctx, M->first, M->n, t0, t1, err) < 0) return -1;
     }
     return 0;
 }
@@ -408,7 +422,16 @@ static int issue_program(cuda_device *d, cuda_program *cp, const tgc_dev_run *r,
                          tgc_err *err) {
     const tgc_stream_api *A = d->api;
     const tgc_program *p = cp->prog;
-    int forked = 0, reports = r && !r->quiet, pending = 0;
+    int forked = 0, reports = r && !r->quiet, pending = 0, timing = r && r->timing;
+    if (timing && !cp->tev) { /* timing events, made at the first timed run: tev[0] the start, tev[k+1] after k */
+        cp->tev = tgc_calloc((size_t)cp->n_launch + 1, sizeof *cp->tev);
+        for (int k = 0; k <= cp->n_launch; k++)
+            if (!(cp->tev[k] = A->event_create(d->sx, "kernel timing", 1, err))) return -1;
+    }
+    if (timing) {
+        cp->t_base = tgc_now();
+        if (A->event_record(d->sx, cp->tev[0], d->compute, err) < 0) return -1;
+    }
     for (int k = 0; k < cp->n_launch; k++) {
         launch_rec *L = &cp->launch[k];
         if (L->opt_first && forked) { /* the updates read the reduced gradients */
@@ -427,6 +450,7 @@ static int issue_program(cuda_device *d, cuda_program *cp, const tgc_dev_run *r,
             return tgc_err_prefix(err, "program %s, instruction %d (%s)", p->name, L->first,
                                   tgc_op_table[p->instr[L->first].code].name);
         if (L->ev && (L->notify || (comm && L->buckets)) && A->event_record(d->sx, L->ev, d->compute, err) < 0) return -1;
+        if (timing && A->event_record(d->sx, cp->tev[k + 1], d->compute, err) < 0) return -1;
         int inputs_read = d->broken & TGC_CUDA_BREAK_INPUTS_EARLY ? cp->first_input : cp->last_input;
         if (k == inputs_read && !capturing && A->event_record(d->sx, d->ev_inputs, d->compute, err) < 0) return -1;
         if (comm && L->buckets) {

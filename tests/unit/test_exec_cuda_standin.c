@@ -85,7 +85,8 @@ static void trace_free(trace *t) {
 
 /* The host's hooks as the Gloo path sets them: buckets reported through done, a wait before the optimizer. */
 typedef struct host_hooks {
-    int buckets, ready, bad_order, instrs;
+    int buckets, ready, bad_order, instrs, bad_spans;
+    double last_t1;
     int n_buckets; /* of the train program */
 } host_hooks;
 
@@ -102,7 +103,12 @@ static int hk_ready(void *ctx, const tgc_program *p, tgc_err *err) {
     return 0;
 }
 
-static void hk_instr(void *ctx, const tgc_program *p, int instr, double t0, double t1) { ((host_hooks *)ctx)->instrs++; }
+static void hk_instr(void *ctx, const tgc_program *p, int instr, double t0, double t1) {
+    host_hooks *h = ctx;
+    h->instrs++;
+    if (t1 < t0 || t0 <= 0 || (instr > 0 && t0 < h->last_t1 - 1e-9)) h->bad_spans++; /* spans in order, on the clock */
+    h->last_t1 = t1;
+}
 
 /* STEPS train steps (a new batch and step number each), then eval twice; on device d (NULL: cpu). comm: 1 the
  * device-side all-reduce, 2 the host's hooks (bucket reports and the wait before the optimizer), 3 those and
@@ -152,6 +158,7 @@ static void run_plan(const tgc_plan *p, tgc_device *d, uint64_t seed, int comm, 
         ck_assert_int_eq(hk.buckets, STEPS * hk.n_buckets);
         ck_assert_int_eq(hk.bad_order, 0);
         if (comm == 3) ck_assert_int_ge(hk.instrs, STEPS * tgc_plan_program(p, "train")->n_instr);
+        ck_assert_int_eq(hk.bad_spans, 0);
     }
     if (comm == 1) {
         tgc_standin_comm_free(fc.c);
