@@ -66,6 +66,8 @@ typedef struct tgc_dev_run {
     int (*before)(void *ctx, int instr, tgc_err *err);
     int before_instr;
     int timing; /* time every instruction (profiling) */
+    int quiet;  /* nothing listens to `done` for marked instructions this run (no bucket or instruction hooks):
+                 * a device with streams may skip the reports and return before the work completes */
 } tgc_dev_run;
 
 typedef struct tgc_device_ops {

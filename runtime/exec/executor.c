@@ -308,7 +308,7 @@ int tgc_exec_run(tgc_exec *x, const char *name, tgc_err *err) {
     int sync = x->on_grads_ready && p->n_buckets > 0;
     run_state st = {x, bp};
     tgc_dev_run r = {&st, on_done, on_before, sync && bp->first_opt < p->n_instr ? bp->first_opt : -1,
-                     x->on_instr != NULL};
+                     x->on_instr != NULL, !x->on_bucket && !x->on_instr};
     if (x->dev->ops->run(x->dev->impl, bp->dev_prog, &r, err) < 0) return -1;
     if (sync && bp->first_opt == p->n_instr && x->on_grads_ready(x->grads_ready_ctx, p, err) < 0) return -1;
     return 0;

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend/cuda/cuda_device.h"
 #include "backend/device.h"
 
 START_TEST(registry_names_and_messages) {
@@ -93,9 +94,11 @@ static int on_before(void *ctx, int instr, tgc_err *err) {
     return 0;
 }
 
-static void run_program(int fused) {
+static void run_program(int fused, int cuda) {
     tgc_err err;
-    tgc_device *d = tgc_device_open("cpu", &(tgc_device_opts){.n_threads = 1}, &err);
+    tgc_device *d = cuda ? tgc_cuda_device_new(&tgc_standin_stream_api,
+                                               &(tgc_cuda_device_opts){.n_threads = 1, .stream = {.seed = 3}}, &err)
+                         : tgc_device_open("cpu", &(tgc_device_opts){.n_threads = 1}, &err);
     ck_assert_msg(d, "%s", err.msg);
     enum { N = 1000 };
     tgc_plan_tensor t[5];
@@ -126,7 +129,7 @@ static void run_program(int fused) {
 
     /* without timing: only the marked instruction is reported (inside a fused group: the whole group) */
     seen s = {0};
-    tgc_dev_run r = {&s, on_done, on_before, 2, 0};
+    tgc_dev_run r = {&s, on_done, on_before, 2, 0, 0};
     ck_assert_msg(d->ops->run(d->impl, prog, &r, &err) == 0, "%s", err.msg);
     ck_assert_int_eq(s.calls, 1);
     ck_assert_int_eq(s.first[0], fused ? 0 : 1);
@@ -140,7 +143,7 @@ static void run_program(int fused) {
     /* with timing: every kernel is reported in order with its span; before_instr inside a fused group
      * (not where a kernel begins) is never reached */
     memset(&s, 0, sizeof s);
-    r = (tgc_dev_run){&s, on_done, on_before, 1, 1};
+    r = (tgc_dev_run){&s, on_done, on_before, 1, 1, 0};
     ck_assert_msg(d->ops->run(d->impl, prog, &r, &err) == 0, "%s", err.msg);
     ck_assert_int_eq(s.calls, fused ? 2 : 3);
     ck_assert_int_eq(s.first[fused ? 1 : 2], 2);
@@ -151,10 +154,17 @@ static void run_program(int fused) {
     tgc_device_close(d);
 }
 
-START_TEST(program_notifications_unfused) { run_program(0); }
+START_TEST(program_notifications_unfused) { run_program(0, 0); }
 END_TEST
 
-START_TEST(program_notifications_fused) { run_program(1); }
+START_TEST(program_notifications_fused) { run_program(1, 0); }
+END_TEST
+
+/* The same program and reports on the cuda device over the stream API's CPU stand-in (events, then done). */
+START_TEST(cuda_standin_program_notifications_unfused) { run_program(0, 1); }
+END_TEST
+
+START_TEST(cuda_standin_program_notifications_fused) { run_program(1, 1); }
 END_TEST
 
 int main(void) {
@@ -164,6 +174,8 @@ int main(void) {
     tcase_add_test(tc, cpu_device_line_ops_and_memory);
     tcase_add_test(tc, program_notifications_unfused);
     tcase_add_test(tc, program_notifications_fused);
+    tcase_add_test(tc, cuda_standin_program_notifications_unfused);
+    tcase_add_test(tc, cuda_standin_program_notifications_fused);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
