@@ -44,8 +44,12 @@ static uint64_t rd64(const uint8_t *p) {
 
 static uint32_t rd32(const uint8_t *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24; }
 
+/* The reason first, then the entry's path: a short buffer keeps the reason and marks a cut path. */
 static int miss(char *why, size_t n, const char *path, const char *what) {
-    if (why && n) snprintf(why, n, "%s: %s", path, what);
+    if (!why || !n) return 0;
+    int len = snprintf(why, n, "%s (%s)", what, path);
+    static const char mark[] = "...)";
+    if (len >= 0 && (size_t)len >= n && n > sizeof mark) memcpy(why + n - sizeof mark, mark, sizeof mark);
     return 0;
 }
 
