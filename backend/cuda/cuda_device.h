@@ -22,6 +22,7 @@
 #define TGC_BACKEND_CUDA_CUDA_DEVICE_H
 
 #include "backend/cuda/stream_api.h"
+#include "backend/cuda/native_host.h"
 #include "backend/device.h"
 
 /* The device ops table (open uses the "cuda" stream API; fails in a build without CUDA). */
@@ -31,6 +32,10 @@ typedef struct tgc_cuda_device_opts {
     int n_threads;             /* stand-in: threads of the CPU reference kernels (0: default) */
     tgc_stream_opts stream;    /* ordinal, and the stand-in's seed, domain, label */
     int no_graphs;             /* never capture: every run eager */
+    int native;                /* stand-in: a mask of TGC_NATIVE_* (backend/cuda/native_host.h): run the
+                                  hand-written kernels of backend/cuda/kernels (through kshim.h) for the ops
+                                  of those classes, the CPU reference elsewhere; 0 (the default): CPU
+                                  reference everywhere. Ignored on CUDA (see native_kernel in cuda_device.c) */
 } tgc_cuda_device_opts;
 
 /* A device over `api` (tgc_standin_stream_api in tests). Close it with tgc_device_close. */
@@ -59,9 +64,13 @@ enum {
     TGC_CUDA_BREAK_INPUTS_EARLY = 8, /* the next inputs' copy waits for the first reader of the inputs, not the last */
 };
 void tgc_cuda_device_break(tgc_device *d, int flags);
+/* Sets the stand-in's mask of hand-written kernel classes (as opts.native) for programs prepared from now on;
+ * on CUDA it changes nothing. */
+void tgc_cuda_device_use_native(tgc_device *d, int on);
 
 typedef struct tgc_cuda_device_stats {
     uint64_t eager_runs, captures, replays, launches, uploads, downloads, allreduces;
+    uint64_t native_launches; /* launches whose body was a hand-written kernel (stand-in, native on) */
 } tgc_cuda_device_stats;
 void tgc_cuda_device_get_stats(const tgc_device *d, tgc_cuda_device_stats *st);
 
