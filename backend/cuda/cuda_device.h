@@ -13,7 +13,10 @@
  * the input slab and are uploaded before the launch). Replays run the same launches as eager runs.
  *
  * On the stand-in every launch's body runs the CPU reference kernel (backend/cpu: tgc_cpu_exec or a fused
- * group's loop), so the device checks the executor's ordering, not GPU math. On CUDA an op without a native
+ * group's loop), so the device checks the executor's ordering, not GPU math; with opts.native (a mask of
+ * TGC_NATIVE_* classes) the ops of those classes run the hand-written kernels of backend/cuda/kernels instead,
+ * through kshim.h (backend/cuda/native_host.h), with the argument structs and multi-tensor lists the executor
+ * marshals from the plan. On CUDA an op without a native
  * kernel is refused at prepare, naming it (supports_op says which); nothing pretends.
  *
  * Not in the registry yet (backend/device.c): tests build a device over a stream API with
