@@ -15,6 +15,7 @@ typedef struct cuda_device {
     const tgc_stream_api *api;
     void *sx; /* the stream context */
     int standin; /* bodies are the CPU reference kernels */
+    int32_t mt_chunk; /* elements per multi-tensor block of the native optimizer kernels */
     int native;  /* stand-in: the classes of hand-written kernels run through kshim (TGC_NATIVE_*, native_host.h) */
     int graphs;
     tgc_stream *compute, *copy, *comm;
@@ -92,6 +93,7 @@ static void *open_on(const tgc_stream_api *api, const tgc_cuda_device_opts *o, t
     d->standin = !strcmp(api->name, "standin");
     d->graphs = !(o && o->no_graphs);
     d->native = d->standin && o ? o->native & TGC_NATIVE_ALL : 0;
+    d->mt_chunk = o && o->native_chunk > 0 && o->native_chunk % 4 == 0 ? o->native_chunk : TGC_MT_CHUNK;
     tgc_stream_opts so = {0};
     if (o) so = o->stream;
     if (!(d->sx = api->open(&so, err))) goto fail;
@@ -292,15 +294,15 @@ static int native_launch(cuda_program *cp, launch_rec *L, int i, int e, const tg
     if (e - i >= 2 && !opt) return 0; /* an elementwise group: the CPU loops */
     for (int k = i; k < e; k++) {
         tgc_cpu_op o = op_of(cp, k);
-        if (p->instr[k].code != p->instr[i].code || !(tgc_cuda_native_host_class(o.code) & d->native) ||
-            !tgc_cuda_native_host_supports(&o))
+        if (p->instr[k].code != p->instr[i].code || !(tgc_cuda_native_class(o.code) & d->native) ||
+            !tgc_cuda_native_supports(&o))
             return 0;
     }
     L->ops = tgc_calloc((size_t)(e - i), sizeof *L->ops);
     for (int k = i; k < e; k++) L->ops[k - i] = op_of(cp, k);
     L->n = e - i;
     L->native = opt ? 2 : 1;
-    uint64_t ws = tgc_cuda_native_host_workspace(&L->ops[0]);
+    uint64_t ws = tgc_cuda_native_workspace(&L->ops[0]);
     if (ws && !(L->ws = d->api->dev_alloc(d->sx, ws, "native kernel workspace", err))) return -1;
     return 0;
 }
@@ -364,7 +366,7 @@ static void *cuda_prepare(void *dev, const tgc_dev_program *dp, tgc_err *err) {
         }
         if (L->ws) { /* the workspace is written and read by the launch */
             L->writes = tgc_realloc(L->writes, (size_t)(L->n_writes + 1) * sizeof *L->writes);
-            L->writes[L->n_writes++] = (tgc_mem_range){L->ws, tgc_cuda_native_host_workspace(&L->ops[0])};
+            L->writes[L->n_writes++] = (tgc_mem_range){L->ws, tgc_cuda_native_workspace(&L->ops[0])};
         }
         for (int k = i; k < i + L->n; k++) {
             const tgc_instr *ins = &p->instr[k];
@@ -415,11 +417,15 @@ static void *cuda_prepare(void *dev, const tgc_dev_program *dp, tgc_err *err) {
 /* The stand-in's body of a launch: the CPU reference kernel(s), or with native on the hand-written kernels
  * (their argument structs and multi-tensor lists marshalled from the instructions, run through kshim). */
 static int launch_body(const void *params, tgc_err *err) {
-    const launch_rec *L = *(const launch_rec *const *)params;
+    launch_rec *L = *(launch_rec *const *)params;
     const cuda_program *cp = NULL;
     memcpy(&cp, (const uint8_t *)params + sizeof L, sizeof cp);
-    if (L->native == 2) return tgc_cuda_native_host_opt_group(L->ops, L->n, TGC_MT_CHUNK, NULL, err);
-    if (L->native == 1) return tgc_cuda_native_host_exec(&L->ops[0], L->ws, err);
+    if (L->native) { /* stand-in bodies run one at a time, on the host thread inside the stream API's calls */
+        int grids = 0, rc = tgc_cuda_native_host_run(L->ops, L->n, L->ws, L->d->mt_chunk, &grids, err);
+        L->d->stats.native_bodies++;
+        L->d->stats.native_grids += (uint64_t)grids;
+        return rc;
+    }
     if (L->fused) return tgc_cpu_exec_fused(L->d->cpu, L->fused, err);
     const tgc_instr *ins = &cp->prog->instr[L->first];
     const cuda_instr *b = &cp->instr[L->first];

@@ -39,6 +39,9 @@ typedef struct tgc_cuda_device_opts {
                                   hand-written kernels of backend/cuda/kernels (through kshim.h) for the ops
                                   of those classes, the CPU reference elsewhere; 0 (the default): CPU
                                   reference everywhere. Ignored on CUDA (see native_kernel in cuda_device.c) */
+    int32_t native_chunk;      /* stand-in tests: elements per block of the native optimizer kernels' multi-tensor
+                                  lists (a positive multiple of 4; 0: TGC_MT_CHUNK), small to cut a group's
+                                  tensors over several launches */
 } tgc_cuda_device_opts;
 
 /* A device over `api` (tgc_standin_stream_api in tests). Close it with tgc_device_close. */
@@ -73,7 +76,8 @@ void tgc_cuda_device_use_native(tgc_device *d, int on);
 
 typedef struct tgc_cuda_device_stats {
     uint64_t eager_runs, captures, replays, launches, uploads, downloads, allreduces;
-    uint64_t native_launches; /* launches whose body was a hand-written kernel (stand-in, native on) */
+    uint64_t native_launches; /* launches issued whose body is a hand-written kernel (stand-in, native on) */
+    uint64_t native_bodies, native_grids; /* such bodies run (graph replays included), and their kernel grids */
 } tgc_cuda_device_stats;
 void tgc_cuda_device_get_stats(const tgc_device *d, tgc_cuda_device_stats *st);
 

@@ -37,10 +37,12 @@ static struct {
     double worst_loss0, worst_loss, worst_state;
 } count;
 
+static int32_t chunk; /* the devices' multi-tensor chunk (0: the default) */
+
 static tgc_device *native_device(uint64_t seed, int native, int no_graphs) {
     tgc_err err;
     tgc_cuda_device_opts o = {.n_threads = 1, .stream = {.seed = seed, .label = "cuda0"}, .no_graphs = no_graphs,
-                              .native = native};
+                              .native = native, .native_chunk = chunk};
     tgc_device *d = tgc_cuda_device_new(&tgc_standin_stream_api, &o, &err);
     ck_assert_msg(d, "%s", err.msg);
     return d;
@@ -131,6 +133,10 @@ static void compare(const char *yaml, const char *what, int native, int exact, i
         tgc_cuda_device_get_stats(d, &st);
         tgc_device_close(d);
         ck_assert_uint_gt(st.native_launches, 0);
+        ck_assert_uint_ge(st.native_bodies, st.native_launches);
+        ck_assert_uint_ge(st.native_grids, st.native_bodies);
+        if (chunk && native == TGC_NATIVE_OPTIMIZER) /* every group cut over several launches */
+            ck_assert_uint_ge(st.native_grids, 2 * st.native_bodies);
         nat += st.native_launches;
         if (!no_graphs) {
             ck_assert_uint_eq(st.captures, 2);
@@ -248,6 +254,23 @@ START_TEST(resnet_max_pool_smoothed_loss_all_native_within_tolerance) {
 }
 END_TEST
 
+/* Chunks of 16 (ResNet) and 64 (LeNet) elements: every group needs more blocks than one list holds (320), so its tensors are cut
+ * between launches; still bit for bit. */
+START_TEST(resnet_small_chunks_split_groups_bit_for_bit) {
+    uint64_t before = tgc_cuda_native_host_launches();
+    chunk = 16;
+    compare(RESNET, "resnet, 16-element chunks (optimizer)", TGC_NATIVE_OPTIMIZER, 1, 1);
+    chunk = 0;
+    char yaml[4096];
+    adamw_yaml(yaml, sizeof yaml);
+    chunk = 64;
+    compare(yaml, "lenet adamw, 64-element chunks (optimizer)", TGC_NATIVE_OPTIMIZER, 1, 0);
+    chunk = 0;
+    uint64_t grids = tgc_cuda_native_host_launches() - before;
+    printf("native optimizer groups in 16/64-element chunks: %llu multi-tensor launches\n", (unsigned long long)grids);
+}
+END_TEST
+
 START_TEST(native_off_runs_no_kernel) {
     /* the default (and the existing bit-for-bit tests): CPU reference bodies only */
     tgc_plan *p = test_compile(LENET, NULL, 0);
@@ -296,6 +319,7 @@ int main(void) {
     tcase_add_test(tc, resnet_all_native_eager_within_tolerance);
     tcase_add_test(tc, resnet_max_pool_smoothed_loss_exact_bit_for_bit);
     tcase_add_test(tc, resnet_max_pool_smoothed_loss_all_native_within_tolerance);
+    tcase_add_test(tc, resnet_small_chunks_split_groups_bit_for_bit);
     tcase_add_test(tc, native_off_runs_no_kernel);
     tcase_add_test(tc, print_counts);
     suite_add_tcase(s, tc);
