@@ -25,7 +25,7 @@
 #define TGC_BACKEND_CUDA_CUDA_DEVICE_H
 
 #include "backend/cuda/stream_api.h"
-#include "backend/cuda/native_host.h"
+#include "backend/cuda/native_marshal.h"
 #include "backend/device.h"
 
 /* The device ops table (open uses the "cuda" stream API; fails in a build without CUDA). */
@@ -35,7 +35,7 @@ typedef struct tgc_cuda_device_opts {
     int n_threads;             /* stand-in: threads of the CPU reference kernels (0: default) */
     tgc_stream_opts stream;    /* ordinal, and the stand-in's seed, domain, label */
     int no_graphs;             /* never capture: every run eager */
-    int native;                /* stand-in: a mask of TGC_NATIVE_* (backend/cuda/native_host.h): run the
+    int native;                /* stand-in: a mask of TGC_NATIVE_* (backend/cuda/native_marshal.h): run the
                                   hand-written kernels of backend/cuda/kernels (through kshim.h) for the ops
                                   of those classes, the CPU reference elsewhere; 0 (the default): CPU
                                   reference everywhere. Ignored on CUDA (see native_kernel in cuda_device.c) */
