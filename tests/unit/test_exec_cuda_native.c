@@ -237,6 +237,11 @@ START_TEST(lenet_adamw_all_native_within_tolerance) {
 END_TEST
 START_TEST(resnet_all_native_within_tolerance) { compare(RESNET, "resnet (all)", TGC_NATIVE_ALL, 0, 0); }
 END_TEST
+/* batch 64: longer sums in the loss and bias gradients */
+START_TEST(lenet_batch64_all_native_within_tolerance) {
+    compare(TEST_LENET_YAML(64, 8), "lenet batch 64 (all)", TGC_NATIVE_ALL, 0, 0);
+}
+END_TEST
 START_TEST(resnet_all_native_eager_within_tolerance) { compare(RESNET, "resnet eager (all)", TGC_NATIVE_ALL, 0, 1); }
 END_TEST
 
@@ -317,6 +322,7 @@ int main(void) {
     tcase_add_test(tc, lenet_adamw_all_native_within_tolerance);
     tcase_add_test(tc, resnet_all_native_within_tolerance);
     tcase_add_test(tc, resnet_all_native_eager_within_tolerance);
+    tcase_add_test(tc, lenet_batch64_all_native_within_tolerance);
     tcase_add_test(tc, resnet_max_pool_smoothed_loss_exact_bit_for_bit);
     tcase_add_test(tc, resnet_max_pool_smoothed_loss_all_native_within_tolerance);
     tcase_add_test(tc, resnet_small_chunks_split_groups_bit_for_bit);
