@@ -6,6 +6,8 @@
 #include <string.h>
 
 #include "backend/cpu/cpu_kernels.h"
+#include "backend/cuda/kernels/multi_tensor.h"
+#include "backend/cuda/native_host.h"
 
 #define N_STAGE 2 /* double-buffered upload staging */
 
@@ -13,6 +15,8 @@ typedef struct cuda_device {
     const tgc_stream_api *api;
     void *sx; /* the stream context */
     int standin; /* bodies are the CPU reference kernels */
+    int32_t mt_chunk; /* elements per multi-tensor block of the native optimizer kernels */
+    int native;  /* stand-in: the classes of hand-written kernels run through kshim (TGC_NATIVE_*, native_host.h) */
     int graphs;
     tgc_stream *compute, *copy, *comm;
     tgc_event *ev_tail; /* compute's issued work, for uploads to wait on */
@@ -37,6 +41,9 @@ typedef struct launch_rec {
     cuda_device *d;
     int first, n; /* instructions covered */
     tgc_cpu_fused *fused; /* owned */
+    int native;           /* stand-in with native on: 1 one instruction's kernel(s), 2 an optimizer group's */
+    tgc_cpu_op *ops;      /* owned, n of them: the instructions as the native kernels' marshalling reads them */
+    void *ws;             /* device workspace (softmax_cross_entropy's row losses), owned */
     tgc_mem_range *reads, *writes; /* owned */
     int n_reads, n_writes;
     int notify;  /* some instruction covered is marked for `done` */
@@ -85,6 +92,8 @@ static void *open_on(const tgc_stream_api *api, const tgc_cuda_device_opts *o, t
     d->api = api;
     d->standin = !strcmp(api->name, "standin");
     d->graphs = !(o && o->no_graphs);
+    d->native = d->standin && o ? o->native & TGC_NATIVE_ALL : 0;
+    d->mt_chunk = o && o->native_chunk > 0 && o->native_chunk % 4 == 0 ? o->native_chunk : TGC_MT_CHUNK;
     tgc_stream_opts so = {0};
     if (o) so = o->stream;
     if (!(d->sx = api->open(&so, err))) goto fail;
@@ -114,7 +123,9 @@ static void cuda_describe(void *dev, char *buf, size_t size) {
     cuda_device *d = dev;
     char s[200];
     d->api->describe(d->sx, s, sizeof s);
-    snprintf(buf, size, "cuda executor on %s%s", s, d->standin ? " (CPU reference kernels)" : "");
+    snprintf(buf, size, "cuda executor on %s%s", s,
+             d->native ? " (hand-written kernels through kshim, CPU reference elsewhere)"
+             : d->standin ? " (CPU reference kernels)" : "");
 }
 
 /* The native kernel of an op on a GPU: none yet. backend/cuda/kernels/ (hand-written) and cudnn_plan*
@@ -248,6 +259,8 @@ static void cuda_release(void *dev, void *prog) {
     for (int k = 0; k < cp->n_launch; k++) {
         launch_rec *L = &cp->launch[k];
         tgc_cpu_fused_free(L->fused);
+        free(L->ops);
+        if (L->ws) d->api->dev_free(d->sx, L->ws);
         free(L->reads);
         free(L->writes);
         d->api->event_destroy(d->sx, L->ev);
@@ -262,6 +275,36 @@ static void cuda_release(void *dev, void *prog) {
     free(cp->launch);
     free(cp->instr);
     free(cp);
+}
+
+static tgc_cpu_op op_of(const cuda_program *cp, int k) {
+    const tgc_instr *ins = &cp->prog->instr[k];
+    const cuda_instr *b = &cp->instr[k];
+    return (tgc_cpu_op){ins->code, &ins->attrs, ins->n_in, ins->n_out, b->in_t, b->out_t, b->in, b->out};
+}
+
+/* With native on: makes L (instructions [i, e) of one fusion group, or one instruction) a native launch where
+ * the hand-written kernels cover it: an optimizer group as multi-tensor launches (L->n = e - i), or one
+ * instruction with its workspace allocated on the device. Leaves L alone otherwise. */
+static int native_launch(cuda_program *cp, launch_rec *L, int i, int e, const tgc_dev_program *dp, tgc_err *err) {
+    (void)dp;
+    cuda_device *d = L->d;
+    const tgc_program *p = cp->prog;
+    int opt = tgc_op_table[p->instr[i].code].flags & TGC_OPF_OPTIMIZER;
+    if (e - i >= 2 && !opt) return 0; /* an elementwise group: the CPU loops */
+    for (int k = i; k < e; k++) {
+        tgc_cpu_op o = op_of(cp, k);
+        if (p->instr[k].code != p->instr[i].code || !(tgc_cuda_native_class(o.code) & d->native) ||
+            !tgc_cuda_native_supports(&o))
+            return 0;
+    }
+    L->ops = tgc_calloc((size_t)(e - i), sizeof *L->ops);
+    for (int k = i; k < e; k++) L->ops[k - i] = op_of(cp, k);
+    L->n = e - i;
+    L->native = opt ? 2 : 1;
+    uint64_t ws = tgc_cuda_native_workspace(&L->ops[0]);
+    if (ws && !(L->ws = d->api->dev_alloc(d->sx, ws, "native kernel workspace", err))) return -1;
+    return 0;
 }
 
 static void *cuda_prepare(void *dev, const tgc_dev_program *dp, tgc_err *err) {
@@ -305,7 +348,12 @@ static void *cuda_prepare(void *dev, const tgc_dev_program *dp, tgc_err *err) {
         L->d = d;
         L->first = i;
         L->n = 1;
-        if (e - i >= 2 && d->standin) {
+        if (d->native && native_launch(cp, L, i, e, dp, err) < 0) {
+            cp->n_launch++;
+            cuda_release(d, cp);
+            return NULL;
+        }
+        if (!L->native && e - i >= 2 && d->standin) {
             tgc_cpu_op *ops = tgc_calloc((size_t)(e - i), sizeof *ops);
             for (int k = i; k < e; k++) {
                 const tgc_instr *ins = &p->instr[k];
@@ -315,6 +363,10 @@ static void *cuda_prepare(void *dev, const tgc_dev_program *dp, tgc_err *err) {
             L->fused = tgc_cpu_fuse(ops, e - i, NULL, 0);
             free(ops);
             if (L->fused) L->n = e - i;
+        }
+        if (L->ws) { /* the workspace is written and read by the launch */
+            L->writes = tgc_realloc(L->writes, (size_t)(L->n_writes + 1) * sizeof *L->writes);
+            L->writes[L->n_writes++] = (tgc_mem_range){L->ws, tgc_cuda_native_workspace(&L->ops[0])};
         }
         for (int k = i; k < i + L->n; k++) {
             const tgc_instr *ins = &p->instr[k];
@@ -362,11 +414,18 @@ static void *cuda_prepare(void *dev, const tgc_dev_program *dp, tgc_err *err) {
     return cp;
 }
 
-/* The stand-in's body of a launch: the CPU reference kernel(s). */
+/* The stand-in's body of a launch: the CPU reference kernel(s), or with native on the hand-written kernels
+ * (their argument structs and multi-tensor lists marshalled from the instructions, run through kshim). */
 static int launch_body(const void *params, tgc_err *err) {
-    const launch_rec *L = *(const launch_rec *const *)params;
+    launch_rec *L = *(launch_rec *const *)params;
     const cuda_program *cp = NULL;
     memcpy(&cp, (const uint8_t *)params + sizeof L, sizeof cp);
+    if (L->native) { /* stand-in bodies run one at a time, on the host thread inside the stream API's calls */
+        int grids = 0, rc = tgc_cuda_native_host_run(L->ops, L->n, L->ws, L->d->mt_chunk, &grids, err);
+        L->d->stats.native_bodies++;
+        L->d->stats.native_grids += (uint64_t)grids;
+        return rc;
+    }
     if (L->fused) return tgc_cpu_exec_fused(L->d->cpu, L->fused, err);
     const tgc_instr *ins = &cp->prog->instr[L->first];
     const cuda_instr *b = &cp->instr[L->first];
@@ -388,6 +447,7 @@ static int issue_launch(cuda_device *d, cuda_program *cp, launch_rec *L, tgc_err
                     .params_bytes = sizeof params,
                     .access = {L->reads, L->n_reads, L->writes, L->n_writes}};
     d->stats.launches++;
+    if (L->native) d->stats.native_launches++;
     return d->api->launch(d->sx, &k, d->compute, err);
 }
 
@@ -557,4 +617,9 @@ void tgc_cuda_device_break(tgc_device *dv, int flags) { ((cuda_device *)dv->impl
 
 void tgc_cuda_device_get_stats(const tgc_device *dv, tgc_cuda_device_stats *st) {
     *st = ((const cuda_device *)dv->impl)->stats;
+}
+
+void tgc_cuda_device_use_native(tgc_device *dv, int on) {
+    cuda_device *d = dv->impl;
+    d->native = d->standin ? on & TGC_NATIVE_ALL : 0;
 }

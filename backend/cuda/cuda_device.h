@@ -13,7 +13,10 @@
  * the input slab and are uploaded before the launch). Replays run the same launches as eager runs.
  *
  * On the stand-in every launch's body runs the CPU reference kernel (backend/cpu: tgc_cpu_exec or a fused
- * group's loop), so the device checks the executor's ordering, not GPU math. On CUDA an op without a native
+ * group's loop), so the device checks the executor's ordering, not GPU math; with opts.native (a mask of
+ * TGC_NATIVE_* classes) the ops of those classes run the hand-written kernels of backend/cuda/kernels instead,
+ * through kshim.h (backend/cuda/native_host.h), with the argument structs and multi-tensor lists the executor
+ * marshals from the plan. On CUDA an op without a native
  * kernel is refused at prepare, naming it (supports_op says which); nothing pretends.
  *
  * Not in the registry yet (backend/device.c): tests build a device over a stream API with
@@ -22,6 +25,7 @@
 #define TGC_BACKEND_CUDA_CUDA_DEVICE_H
 
 #include "backend/cuda/stream_api.h"
+#include "backend/cuda/native_marshal.h"
 #include "backend/device.h"
 
 /* The device ops table (open uses the "cuda" stream API; fails in a build without CUDA). */
@@ -31,6 +35,13 @@ typedef struct tgc_cuda_device_opts {
     int n_threads;             /* stand-in: threads of the CPU reference kernels (0: default) */
     tgc_stream_opts stream;    /* ordinal, and the stand-in's seed, domain, label */
     int no_graphs;             /* never capture: every run eager */
+    int native;                /* stand-in: a mask of TGC_NATIVE_* (backend/cuda/native_marshal.h): run the
+                                  hand-written kernels of backend/cuda/kernels (through kshim.h) for the ops
+                                  of those classes, the CPU reference elsewhere; 0 (the default): CPU
+                                  reference everywhere. Ignored on CUDA (see native_kernel in cuda_device.c) */
+    int32_t native_chunk;      /* stand-in tests: elements per block of the native optimizer kernels' multi-tensor
+                                  lists (a positive multiple of 4; 0: TGC_MT_CHUNK), small to cut a group's
+                                  tensors over several launches */
 } tgc_cuda_device_opts;
 
 /* A device over `api` (tgc_standin_stream_api in tests). Close it with tgc_device_close. */
@@ -59,9 +70,14 @@ enum {
     TGC_CUDA_BREAK_INPUTS_EARLY = 8, /* the next inputs' copy waits for the first reader of the inputs, not the last */
 };
 void tgc_cuda_device_break(tgc_device *d, int flags);
+/* Sets the stand-in's mask of hand-written kernel classes (as opts.native) for programs prepared from now on;
+ * on CUDA it changes nothing. */
+void tgc_cuda_device_use_native(tgc_device *d, int on);
 
 typedef struct tgc_cuda_device_stats {
     uint64_t eager_runs, captures, replays, launches, uploads, downloads, allreduces;
+    uint64_t native_launches; /* launches issued whose body is a hand-written kernel (stand-in, native on) */
+    uint64_t native_bodies, native_grids; /* such bodies run (graph replays included), and their kernel grids */
 } tgc_cuda_device_stats;
 void tgc_cuda_device_get_stats(const tgc_device *d, tgc_cuda_device_stats *st);
 

@@ -1,0 +1,65 @@
+/* backend/cuda/native_host.c - see native_host.h. */
+#include "backend/cuda/native_host.h"
+
+#include <pthread.h>
+#include <string.h>
+
+#include "backend/cuda/kernels/convert.cuh"
+#include "backend/cuda/kernels/loss.cuh"
+#include "backend/cuda/kernels/optim.cuh"
+#include "backend/cuda/kernels/pool.cuh"
+#include "backend/cuda/kernels/reduce.cuh"
+
+static pthread_mutex_t shim_lock = PTHREAD_MUTEX_INITIALIZER;
+static uint64_t n_launches;
+
+/* The executor passes a few waves' worth of blocks on a GPU; on the host a small cap keeps the grid-stride
+ * loops exercised (several iterations per thread) and the fiber count low. */
+#define HOST_MAX_BLOCKS 8u
+
+uint64_t tgc_cuda_native_host_launches(void) {
+    pthread_mutex_lock(&shim_lock);
+    uint64_t n = n_launches;
+    pthread_mutex_unlock(&shim_lock);
+    return n;
+}
+
+/* Runs one marshalled launch through the shim, by the kernel's symbol. Under shim_lock. */
+static int shim_run(const tgc_native_launch *l, void *ctx) {
+    (void)ctx;
+    const char *k = l->kernel;
+#define RUN(name, T)                                                                                            \
+    if (!strcmp(k, #name)) {                                                                                    \
+        if (l->args_bytes != sizeof(T)) return -1;                                                              \
+        tgc_shim_launch(#name, name##_shim, l->args, l->g, name##_threads);                                     \
+        n_launches += l->g.gx ? 1 : 0;                                                                          \
+        return 0;                                                                                               \
+    }
+    RUN(tgc_k_sgd, tgc_k_opt_args)
+    RUN(tgc_k_sgd_momentum, tgc_k_opt_args)
+    RUN(tgc_k_adamw, tgc_k_opt_args)
+    RUN(tgc_k_softmax_ce_rows, tgc_k_ce_args)
+    RUN(tgc_k_softmax_ce_mean, tgc_k_ce_args)
+    RUN(tgc_k_softmax_ce_bwd, tgc_k_ce_args)
+    RUN(tgc_k_global_avg_pool, tgc_k_gap_args)
+    RUN(tgc_k_global_avg_pool_bwd, tgc_k_gap_args)
+    RUN(tgc_k_bias_grad_planes, tgc_k_bias_grad_args)
+    RUN(tgc_k_bias_grad_cols, tgc_k_bias_grad_args)
+    RUN(tgc_k_max_pool2d_bwd, tgc_k_maxpool_bwd_args)
+    RUN(tgc_k_fill, tgc_k_fill_args)
+    RUN(tgc_k_cast_f32_bf16, tgc_k_cast_args)
+    RUN(tgc_k_cast_bf16_f32, tgc_k_cast_args)
+    RUN(tgc_k_cast_f32_f16, tgc_k_cast_args)
+    RUN(tgc_k_cast_f16_f32, tgc_k_cast_args)
+#undef RUN
+    return -1;
+}
+
+int tgc_cuda_native_host_run(const tgc_cpu_op *ops, int n, void *ws, int32_t chunk, int *launches, tgc_err *err) {
+    pthread_mutex_lock(&shim_lock);
+    uint64_t before = n_launches;
+    int rc = tgc_cuda_native_marshal(ops, n, ws, HOST_MAX_BLOCKS, chunk, shim_run, NULL, err);
+    if (launches) *launches += (int)(n_launches - before);
+    pthread_mutex_unlock(&shim_lock);
+    return rc;
+}

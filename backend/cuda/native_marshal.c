@@ -1,0 +1,220 @@
+/* backend/cuda/native_marshal.c - see native_marshal.h. */
+#include "backend/cuda/native_marshal.h"
+
+#include <stdlib.h>
+
+_Static_assert((int)TGC_K_DT_F32 == (int)TGC_F32 && (int)TGC_K_DT_F16 == (int)TGC_F16 &&
+                   (int)TGC_K_DT_BF16 == (int)TGC_BF16 && (int)TGC_K_DT_I32 == (int)TGC_I32 &&
+                   (int)TGC_K_DT_I64 == (int)TGC_I64 && (int)TGC_K_DT_U8 == (int)TGC_U8,
+               "the kernels' dtype codes follow tgc_dtype");
+
+static int is_f32(const tgc_type *t) { return t->dtype == TGC_F32; }
+
+static int opt_kind(tgc_opcode c) {
+    return c == TGC_OP_SGD_UPDATE ? TGC_K_OPT_SGD
+           : c == TGC_OP_SGD_MOMENTUM_UPDATE ? TGC_K_OPT_SGD_MOMENTUM
+           : c == TGC_OP_ADAMW_UPDATE ? TGC_K_OPT_ADAMW
+                                        : -1;
+}
+
+int tgc_cuda_native_class(tgc_opcode code) {
+    switch (code) {
+    case TGC_OP_SGD_UPDATE:
+    case TGC_OP_SGD_MOMENTUM_UPDATE:
+    case TGC_OP_ADAMW_UPDATE:
+        return TGC_NATIVE_OPTIMIZER;
+    case TGC_OP_MAX_POOL2D_BWD:
+    case TGC_OP_GLOBAL_AVG_POOL_BWD:
+    case TGC_OP_FILL:
+    case TGC_OP_CAST:
+        return TGC_NATIVE_EXACT;
+    case TGC_OP_SOFTMAX_CE:
+    case TGC_OP_SOFTMAX_CE_BWD:
+    case TGC_OP_GLOBAL_AVG_POOL:
+    case TGC_OP_BIAS_GRAD:
+        return TGC_NATIVE_REDUCE;
+    default:
+        return 0;
+    }
+}
+
+int tgc_cuda_native_supports(const tgc_cpu_op *o) {
+    switch (o->code) {
+    case TGC_OP_SGD_UPDATE:
+    case TGC_OP_SGD_MOMENTUM_UPDATE:
+    case TGC_OP_ADAMW_UPDATE: {
+        int depth = tgc_k_opt_depth(opt_kind(o->code));
+        if (o->n_in < depth + 1) return 0;
+        for (int k = 0; k < o->n_in; k++)
+            if (!is_f32(&o->in_t[k])) return 0;
+        return 1;
+    }
+    case TGC_OP_SOFTMAX_CE:
+        return o->n_in == 2 && o->n_out == 1 && is_f32(&o->in_t[0]) && o->in_t[0].shape.rank == 2 &&
+               o->in_t[1].dtype == TGC_I32 && is_f32(&o->out_t[0]);
+    case TGC_OP_SOFTMAX_CE_BWD:
+        return o->n_in == 3 && o->n_out == 1 && is_f32(&o->in_t[0]) && is_f32(&o->in_t[1]) &&
+               o->in_t[1].shape.rank == 2 && o->in_t[2].dtype == TGC_I32 && is_f32(&o->out_t[0]);
+    case TGC_OP_GLOBAL_AVG_POOL:
+        return o->n_in == 1 && o->n_out == 1 && is_f32(&o->in_t[0]) && o->in_t[0].shape.rank >= 2 &&
+               is_f32(&o->out_t[0]);
+    case TGC_OP_GLOBAL_AVG_POOL_BWD:
+        return o->n_in == 1 && o->n_out == 1 && is_f32(&o->in_t[0]) && is_f32(&o->out_t[0]) &&
+               o->out_t[0].shape.rank >= 2;
+    case TGC_OP_BIAS_GRAD:
+        return o->n_in == 1 && o->n_out == 1 && is_f32(&o->in_t[0]) && is_f32(&o->out_t[0]) && o->a->axis >= 0 &&
+               o->a->axis < o->in_t[0].shape.rank;
+    case TGC_OP_MAX_POOL2D_BWD:
+        return o->n_in == 2 && o->n_out == 1 && is_f32(&o->in_t[0]) && is_f32(&o->in_t[1]) &&
+               o->in_t[0].shape.rank == 4 && o->in_t[1].shape.rank == 4 && is_f32(&o->out_t[0]);
+    case TGC_OP_FILL:
+        return o->n_in == 0 && o->n_out == 1 && o->out_t[0].dtype == o->a->dtype;
+    case TGC_OP_CAST: {
+        if (o->n_in != 1 || o->n_out != 1) return 0;
+        tgc_dtype f = o->in_t[0].dtype, t = o->out_t[0].dtype;
+        return (f == TGC_F32 && (t == TGC_BF16 || t == TGC_F16)) || (t == TGC_F32 && (f == TGC_BF16 || f == TGC_F16));
+    }
+    default:
+        return 0;
+    }
+}
+
+uint64_t tgc_cuda_native_workspace(const tgc_cpu_op *o) {
+    if (o->code != TGC_OP_SOFTMAX_CE || !tgc_cuda_native_supports(o)) return 0;
+    return (uint64_t)o->in_t[0].shape.d[0] * sizeof(double);
+}
+
+#define LAUNCH(kname, geom, a)                                                                                   \
+    do {                                                                                                        \
+        tgc_native_launch l_ = {(kname), (geom), &(a), sizeof(a)};                                                 \
+        if (fn(&l_, ctx)) return tgc_fail(err, "native %s: launching %s failed", tgc_op_table[o->code].name, l_.kernel); \
+    } while (0)
+
+static int marshal_one(const tgc_cpu_op *o, void *ws, unsigned mb, tgc_native_launch_fn fn, void *ctx, tgc_err *err) {
+    const tgc_attrs *at = o->a;
+    switch (o->code) {
+    case TGC_OP_SOFTMAX_CE: {
+        if (!ws) return tgc_fail(err, "native softmax_cross_entropy: no row-loss workspace");
+        tgc_k_ce_args a = {o->in[0], o->in[1], ws, o->out[0], NULL, NULL, o->in_t[0].shape.d[0],
+                           o->in_t[0].shape.d[1], at->label_smooth, at->alpha};
+        tgc_k_geom g = tgc_k_geom_warp_rows(a.n, mb);
+        LAUNCH("tgc_k_softmax_ce_rows", g, a);
+        if (g.gx) LAUNCH("tgc_k_softmax_ce_mean", tgc_k_geom_one_block(), a);
+        return 0;
+    }
+    case TGC_OP_SOFTMAX_CE_BWD: {
+        tgc_k_ce_args a = {o->in[1], o->in[2], NULL, NULL, o->in[0], o->out[0], o->in_t[1].shape.d[0],
+                           o->in_t[1].shape.d[1], at->label_smooth, at->alpha};
+        LAUNCH("tgc_k_softmax_ce_bwd", tgc_k_geom_warp_rows(a.n, mb), a);
+        return 0;
+    }
+    case TGC_OP_GLOBAL_AVG_POOL:
+    case TGC_OP_GLOBAL_AVG_POOL_BWD: {
+        int bwd = o->code == TGC_OP_GLOBAL_AVG_POOL_BWD;
+        const tgc_shape *s = bwd ? &o->out_t[0].shape : &o->in_t[0].shape;
+        int64_t planes = s->d[0] * s->d[1], inner = 1;
+        for (int i = 2; i < s->rank; i++) inner *= s->d[i];
+        tgc_k_gap_args a = {o->in[0], o->out[0], planes, inner};
+        if (bwd) LAUNCH("tgc_k_global_avg_pool_bwd", tgc_k_geom_elems(planes * inner, mb), a);
+        else LAUNCH("tgc_k_global_avg_pool", tgc_k_geom_warp_rows(planes, mb), a);
+        return 0;
+    }
+    case TGC_OP_BIAS_GRAD: {
+        const tgc_shape *s = &o->in_t[0].shape;
+        int64_t axis = at->axis, outer = 1, inner = 1, ch = s->d[axis];
+        for (int i = 0; i < axis; i++) outer *= s->d[i];
+        for (int i = (int)axis + 1; i < s->rank; i++) inner *= s->d[i];
+        tgc_k_bias_grad_args a = {o->in[0], o->out[0], outer, ch, inner};
+        int cols = tgc_k_bias_grad_cols_wanted(inner);
+        LAUNCH(cols ? "tgc_k_bias_grad_cols" : "tgc_k_bias_grad_planes", tgc_k_geom_bias_grad(cols, ch, mb), a);
+        return 0;
+    }
+    case TGC_OP_MAX_POOL2D_BWD: {
+        const tgc_shape *dy = &o->in_t[0].shape, *x = &o->in_t[1].shape;
+        tgc_k_maxpool_bwd_args a = {o->in[0],
+                                    o->in[1],
+                                    o->out[0],
+                                    x->d[0] * x->d[1],
+                                    (int32_t)x->d[2],
+                                    (int32_t)x->d[3],
+                                    (int32_t)dy->d[2],
+                                    (int32_t)dy->d[3],
+                                    (int32_t)at->kernel[0],
+                                    (int32_t)at->kernel[1],
+                                    (int32_t)at->stride[0],
+                                    (int32_t)at->stride[1],
+                                    (int32_t)at->pad[0],
+                                    (int32_t)at->pad[1]};
+        LAUNCH("tgc_k_max_pool2d_bwd", tgc_k_geom_planes(a.planes, (int64_t)a.h * a.w, mb), a);
+        return 0;
+    }
+    case TGC_OP_FILL: {
+        tgc_k_fill_args a = {o->out[0], tgc_shape_numel(&o->out_t[0].shape), at->alpha, (int32_t)o->out_t[0].dtype};
+        LAUNCH("tgc_k_fill", tgc_k_geom_elems(a.n, mb), a);
+        return 0;
+    }
+    case TGC_OP_CAST: {
+        tgc_k_cast_args a = {o->in[0], o->out[0], tgc_shape_numel(&o->in_t[0].shape)};
+        tgc_dtype f = o->in_t[0].dtype, t = o->out_t[0].dtype;
+        const char *k = f == TGC_F32 && t == TGC_BF16 ? "tgc_k_cast_f32_bf16"
+                        : f == TGC_BF16                ? "tgc_k_cast_bf16_f32"
+                        : f == TGC_F32                 ? "tgc_k_cast_f32_f16"
+                                                       : "tgc_k_cast_f16_f32";
+        LAUNCH(k, tgc_k_geom_elems(a.n, mb), a);
+        return 0;
+    }
+    default:
+        return tgc_fail(err, "native kernels: no kernel for %s", tgc_op_table[o->code].name);
+    }
+}
+#undef LAUNCH
+
+typedef struct opt_ctx {
+    const char *kernel;
+    tgc_native_launch_fn fn;
+    void *ctx;
+} opt_ctx;
+
+static int opt_launch(const tgc_k_opt_args *a, void *ctx) {
+    opt_ctx *c = ctx;
+    tgc_native_launch l = {c->kernel, tgc_k_geom_mt(&a->l), a, sizeof *a};
+    return c->fn(&l, c->ctx);
+}
+
+static int marshal_opt(const tgc_cpu_op *ops, int n, int32_t chunk, tgc_native_launch_fn fn, void *ctx, tgc_err *err) {
+    int kind = opt_kind(ops[0].code), depth = tgc_k_opt_depth(kind);
+    const tgc_attrs *at = ops[0].a;
+    tgc_mt_tensor *t = tgc_calloc((size_t)n, sizeof *t);
+    for (int j = 0; j < n; j++) {
+        if (ops[j].code != ops[0].code || !tgc_cuda_native_supports(&ops[j]) || ops[j].in[depth] != ops[0].in[depth] ||
+            (kind != TGC_K_OPT_SGD && ops[j].in[depth + 1] != ops[0].in[depth + 1])) {
+            free(t);
+            return tgc_fail(err, "native optimizer group: instruction %d of %d differs in op or lr/step operands", j, n);
+        }
+        t[j].numel = tgc_shape_numel(&ops[j].in_t[0].shape);
+        for (int d = 0; d < depth; d++) t[j].ptr[d] = ops[j].in[d];
+    }
+    tgc_k_opt_args *a = tgc_calloc(1, sizeof *a); /* ~3 KiB: off the callers' stacks (the shim's fibers' too) */
+    a->lr = ops[0].in[depth];
+    a->step = kind == TGC_K_OPT_SGD ? NULL : ops[0].in[depth + 1];
+    a->alpha = at->alpha, a->weight_decay = at->weight_decay, a->momentum = at->momentum;
+    a->dampening = at->dampening, a->beta1 = at->beta1, a->beta2 = at->beta2, a->eps = at->eps;
+    a->nesterov = (int32_t)at->nesterov;
+    opt_ctx c = {kind == TGC_K_OPT_SGD ? "tgc_k_sgd" : kind == TGC_K_OPT_SGD_MOMENTUM ? "tgc_k_sgd_momentum" : "tgc_k_adamw",
+                 fn, ctx};
+    int rc = tgc_mt_apply(a, depth, chunk, t, n, opt_launch, &c);
+    free(a);
+    free(t);
+    if (rc) return tgc_fail(err, "native %s group: a list could not be packed or a launch failed", tgc_op_table[ops[0].code].name);
+    return 0;
+}
+
+int tgc_cuda_native_marshal(const tgc_cpu_op *ops, int n, void *ws, unsigned max_blocks, int32_t chunk,
+                            tgc_native_launch_fn fn, void *ctx, tgc_err *err) {
+    if (n < 1) return 0;
+    if (opt_kind(ops[0].code) >= 0) return marshal_opt(ops, n, chunk, fn, ctx, err);
+    if (n != 1) return tgc_fail(err, "native kernels: a group of %d %s instructions", n, tgc_op_table[ops[0].code].name);
+    if (!tgc_cuda_native_supports(ops))
+        return tgc_fail(err, "native kernels: %s with these operands is not covered", tgc_op_table[ops[0].code].name);
+    return marshal_one(ops, ws, max_blocks, fn, ctx, err);
+}
