@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "passes/op_order.h"
 #include "passes/passes.h"
 
 static uint64_t align_up(uint64_t x, uint64_t a) { return (x + a - 1) / a * a; }
@@ -151,26 +152,23 @@ static void place_in_update_order(tgc_graph *g, uint64_t align) {
  * one of its ops reads or writes stays live from the group's first op to its last: otherwise a tensor
  * born inside the group could reuse memory that an earlier op of the group has not finished reading.
  * In-place pairs decided before this stay shared: they alias exactly, element for element. */
+typedef struct group_ctx {
+    const int *buf_of;
+    buffer *bufs;
+} group_ctx;
+
+/* Widens the buffer of value v to the group [first, last]. */
+static void extend_buffer(void *ctx, int v, int first, int last) {
+    group_ctx *c = ctx;
+    int b = c->buf_of[v];
+    if (b < 0) return;
+    if (c->bufs[b].start > first) c->bufs[b].start = first;
+    if (c->bufs[b].end < last) c->bufs[b].end = last;
+}
+
 static void extend_over_groups(const tgc_graph *g, const int *buf_of, buffer *bufs) {
-    for (int k = 0; k < g->n_ops;) {
-        int gid = g->ops[k].group, e = k;
-        if (gid < 0) {
-            k++;
-            continue;
-        }
-        while (e + 1 < g->n_ops && g->ops[e + 1].group == gid) e++;
-        for (int i = k; i <= e; i++) {
-            const tgc_op *op = &g->ops[i];
-            for (int j = 0; j < op->n_in + op->n_out; j++) {
-                int v = j < op->n_in ? op->in[j] : op->out[j - op->n_in];
-                int b = v >= 0 && v < g->n_vals ? buf_of[v] : -1;
-                if (b < 0) continue;
-                if (bufs[b].start > k) bufs[b].start = k;
-                if (bufs[b].end < e) bufs[b].end = e;
-            }
-        }
-        k = e + 1;
-    }
+    group_ctx c = {buf_of, bufs};
+    tgc_for_each_group_value(g, extend_buffer, &c);
 }
 
 /* Eval state must sit where the train graph put it: the two programs share one copy of the state. */

@@ -53,3 +53,22 @@ int *tgc_use_counts(const tgc_graph *g) {
     }
     return uses;
 }
+
+void tgc_for_each_group_value(const tgc_graph *g, void (*fn)(void *ctx, int v, int first, int last), void *ctx) {
+    for (int k = 0; k < g->n_ops;) {
+        int gid = g->ops[k].group, e = k;
+        if (gid < 0) {
+            k++;
+            continue;
+        }
+        while (e + 1 < g->n_ops && g->ops[e + 1].group == gid) e++;
+        for (int i = k; i <= e; i++) {
+            const tgc_op *op = &g->ops[i];
+            for (int j = 0; j < op->n_in + op->n_out; j++) {
+                int v = j < op->n_in ? op->in[j] : op->out[j - op->n_in];
+                if (v >= 0 && v < g->n_vals) fn(ctx, v, k, e);
+            }
+        }
+        k = e + 1;
+    }
+}

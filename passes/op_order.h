@@ -17,4 +17,9 @@ void tgc_ops_order_by_key(const tgc_graph *g, const int64_t *key, int *order);
  * g->n_vals (+1) ints the caller frees. */
 int *tgc_use_counts(const tgc_graph *g);
 
+/* Calls fn(ctx, v, first, last) for every operand and result v (in range) of every op of each fusion group,
+ * with the group's first and last op. A backend runs a group chunk by chunk, so whatever its ops touch is
+ * live over the whole group: memplan places by this rule and verify-plan checks it. */
+void tgc_for_each_group_value(const tgc_graph *g, void (*fn)(void *ctx, int v, int first, int last), void *ctx);
+
 #endif

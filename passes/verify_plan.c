@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "passes/op_order.h"
 #include "passes/passes.h"
 
 
@@ -189,6 +190,19 @@ static int check_buckets(const tgc_graph *g, const uint64_t *end_of, uint64_t al
     return rc;
 }
 
+typedef struct live_span {
+    const tgc_graph *g;
+    int *first, *until;
+} live_span;
+
+/* A temp touched by a fusion group [first, last] is live over the whole group. */
+static void widen_temp(void *ctx, int v, int first, int last) {
+    live_span *s = ctx;
+    if (s->g->vals[v].kind != TGC_VAL_TEMP) return;
+    if (s->first[v] > first) s->first[v] = first;
+    if (s->until[v] < last) s->until[v] = last;
+}
+
 static int verify_graph(const tgc_graph *g, uint64_t align, tgc_err *err) {
     int n = g->n_vals;
     char nb[300];
@@ -215,24 +229,8 @@ static int verify_graph(const tgc_graph *g, uint64_t align, tgc_err *err) {
     int *first = tgc_malloc(sizeof(int) * (size_t)(n ? n : 1));
     int *until = tgc_malloc(sizeof(int) * (size_t)(n ? n : 1));
     for (int i = 0; i < n; i++) first[i] = g->vals[i].def_op, until[i] = last[i];
-    for (int k = 0; k < g->n_ops;) {
-        int gid = g->ops[k].group, e = k;
-        if (gid < 0) {
-            k++;
-            continue;
-        }
-        while (e + 1 < g->n_ops && g->ops[e + 1].group == gid) e++;
-        for (int i = k; i <= e; i++) {
-            const tgc_op *op = &g->ops[i];
-            for (int j = 0; j < op->n_in + op->n_out; j++) {
-                int v = j < op->n_in ? op->in[j] : op->out[j - op->n_in];
-                if (v < 0 || v >= n || g->vals[v].kind != TGC_VAL_TEMP) continue;
-                if (first[v] > k) first[v] = k;
-                if (until[v] < e) until[v] = e;
-            }
-        }
-        k = e + 1;
-    }
+    live_span span = {g, first, until};
+    tgc_for_each_group_value(g, widen_temp, &span);
     /* In-place pairs, recognised by the rule memplan applies (and the same offset). */
     for (int k = 0; k < g->n_ops; k++) {
         const tgc_op *op = &g->ops[k];
