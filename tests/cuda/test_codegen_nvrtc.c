@@ -17,20 +17,9 @@
 #include "backend/cuda/codegen_cache.h"
 #include "backend/cuda/codegen_nvrtc.h"
 #include "test_codegen_util.h"
+#include "test_expect.h"
 
 #define ARCH "sm_90"
-
-static int failures;
-
-#define EXPECT(cond, ...)                                                                                      \
-    do {                                                                                                       \
-        if (!(cond)) {                                                                                         \
-            fprintf(stderr, "FAILED %s:%d: ", __FILE__, __LINE__);                                             \
-            fprintf(stderr, __VA_ARGS__);                                                                      \
-            fprintf(stderr, "\n");                                                                             \
-            failures++;                                                                                        \
-        }                                                                                                      \
-    } while (0)
 
 /* ptxas's report as NVRTC logs it, and a spilling one. */
 static void parse_report(void) {

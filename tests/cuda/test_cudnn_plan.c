@@ -24,18 +24,7 @@
 
 #include "backend/cuda/cudnn_plan.h"
 #include "test_codegen_util.h"
-
-static int failures;
-
-#define EXPECT(cond, ...)                                                                                      \
-    do {                                                                                                       \
-        if (!(cond)) {                                                                                         \
-            fprintf(stderr, "FAILED %s:%d: ", __FILE__, __LINE__);                                             \
-            fprintf(stderr, __VA_ARGS__);                                                                      \
-            fprintf(stderr, "\n");                                                                             \
-            failures++;                                                                                        \
-        }                                                                                                      \
-    } while (0)
+#include "test_expect.h"
 
 static void add_counts(tgc_cudnn_counts *to, const tgc_cudnn_counts *c) {
     for (int k = 0; k < TGC_CUDNN_KIND_COUNT; k++) to->validated[k] += c->validated[k];
@@ -63,31 +52,6 @@ static int count_kinds(const tgc_plan *p, int *by_kind) {
             n++;
         }
     return n;
-}
-
-/* tgc compile CONFIG --target T --disable-pass PASS, in memory. */
-static tgc_plan *compile_without(const char *path, const char *target, const char *pass, tgc_err *err) {
-    tgc_cfg *cfg = tgc_cfg_load(path, err);
-    if (!cfg) return NULL;
-    tgc_module m;
-    memset(&m, 0, sizeof m);
-    if (tgc_frontend_build(cfg, &m, err) < 0) {
-        tgc_cfg_free(cfg);
-        return NULL;
-    }
-    m.target = tgc_target_find(target);
-    tgc_pipeline_opts po;
-    memset(&po, 0, sizeof po);
-    po.disabled[po.n_disabled++] = pass;
-    tgc_plan *p = NULL;
-    if (tgc_run_pipeline(&m, &po, err) == 0) p = tgc_plan_from_module(&m, cfg, err);
-    tgc_module_free(&m);
-    tgc_cfg_free(cfg);
-    if (p && tgc_plan_validate(p, err) < 0) {
-        tgc_plan_free(p);
-        p = NULL;
-    }
-    return p;
 }
 
 /* Hand-written IR -> a placed, validated plan (the pipeline from schedule on). */
@@ -349,7 +313,7 @@ int main(void) {
     {
         char *path = tgc_asprintf("%s/configs/fashion/resnet_small_fashionmnist.yaml", TGC_SOURCE_DIR);
         tgc_err err;
-        tgc_plan *p = compile_without(path, "cuda", "fold-bn", &err);
+        tgc_plan *p = cgu_compile_without(path, "cuda", "fold-bn", &err);
         EXPECT(p != NULL, "%s --disable-pass fold-bn: %s", path, p ? "" : err.msg);
         if (p) {
             int n_eval = 0;

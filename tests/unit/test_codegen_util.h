@@ -56,8 +56,9 @@ static inline void cgu_free_strs(char **s, int n) {
     free(s);
 }
 
-/* tgc compile CONFIG --target TARGET, in memory: the validated plan, or NULL with err. */
-static inline tgc_plan *cgu_compile(const char *path, const char *target, tgc_err *err) {
+/* tgc compile CONFIG --target TARGET [--disable-pass PASS], in memory: the validated plan, or NULL with
+ * err. PASS may be NULL. */
+static inline tgc_plan *cgu_compile_without(const char *path, const char *target, const char *pass, tgc_err *err) {
     tgc_cfg *cfg = tgc_cfg_load(path, err);
     if (!cfg) return NULL;
     tgc_module m;
@@ -69,6 +70,7 @@ static inline tgc_plan *cgu_compile(const char *path, const char *target, tgc_er
     m.target = tgc_target_find(target);
     tgc_pipeline_opts po;
     memset(&po, 0, sizeof po);
+    if (pass) po.disabled[po.n_disabled++] = pass;
     tgc_plan *p = NULL;
     if (m.target && tgc_run_pipeline(&m, &po, err) == 0) p = tgc_plan_from_module(&m, cfg, err);
     tgc_module_free(&m);
@@ -78,6 +80,10 @@ static inline tgc_plan *cgu_compile(const char *path, const char *target, tgc_er
         p = NULL;
     }
     return p;
+}
+
+static inline tgc_plan *cgu_compile(const char *path, const char *target, tgc_err *err) {
+    return cgu_compile_without(path, target, NULL, err);
 }
 
 /* Every elementwise group of a plan as a kernel: appends to *k (grown), returns how many or -1 with err. */

@@ -93,4 +93,26 @@ static inline void test_feed(tgc_exec *x, const char *prog, uint64_t seed, uint6
     if (lri >= 0) exec_put_f32(x, lri, lr);
 }
 
+/* The step loop both cuda-device tests compare with the cpu device: `steps` train steps (batch seed*100+s,
+ * labels shifted by s, lr 0.05/(1+s), step s+1), their losses in loss[0..steps), then two eval batches; the
+ * last eval's logits (the caller frees them), their count in *n_logits. */
+static inline float *test_train_and_eval(tgc_exec *x, uint64_t seed, int steps, float *loss, int64_t *n_logits) {
+    tgc_err err;
+    int si = tgc_exec_input(x, "train", "step"), lo = tgc_exec_output(x, "train");
+    for (int s = 0; s < steps; s++) {
+        /* a new batch, lr and step every step: a replayed graph reads what was uploaded before its launch */
+        test_feed(x, "train", seed * 100 + (uint64_t)s, (uint64_t)s, 0.05f / (float)(1 + s));
+        exec_put_f32(x, si, (float)(s + 1));
+        ck_assert_msg(tgc_exec_run(x, "train", &err) == 0, "step %d: %s", s, err.msg);
+        loss[s] = exec_get_f32(x, lo);
+    }
+    int oi = tgc_exec_output(x, "eval");
+    for (int e = 0; e < 2; e++) {
+        test_feed(x, "eval", seed + 5 + (uint64_t)e, 0, 0.f);
+        ck_assert_msg(tgc_exec_run(x, "eval", &err) == 0, "eval: %s", err.msg);
+    }
+    *n_logits = tgc_shape_numel(&tgc_exec_tensor(x, oi)->type.shape);
+    return exec_get(x, oi);
+}
+
 #endif

@@ -62,20 +62,7 @@ static void run_plan(const tgc_plan *p, tgc_device *d, uint64_t seed, trace *out
     tgc_exec *x = tgc_exec_new(p, &o, &err);
     ck_assert_msg(x, "%s", err.msg);
     ck_assert_msg(tgc_exec_init_state(x, seed, &err) == 0, "%s", err.msg);
-    int si = tgc_exec_input(x, "train", "step"), lo = tgc_exec_output(x, "train");
-    for (int s = 0; s < STEPS; s++) {
-        test_feed(x, "train", seed * 100 + (uint64_t)s, (uint64_t)s, 0.05f / (float)(1 + s));
-        exec_put_f32(x, si, (float)(s + 1));
-        ck_assert_msg(tgc_exec_run(x, "train", &err) == 0, "step %d: %s", s, err.msg);
-        out->loss[s] = exec_get_f32(x, lo);
-    }
-    int oi = tgc_exec_output(x, "eval");
-    for (int e = 0; e < 2; e++) {
-        test_feed(x, "eval", seed + 5 + (uint64_t)e, 0, 0.f);
-        ck_assert_msg(tgc_exec_run(x, "eval", &err) == 0, "eval: %s", err.msg);
-    }
-    out->logits = exec_get(x, oi);
-    out->n_logits = tgc_shape_numel(&tgc_exec_tensor(x, oi)->type.shape);
+    out->logits = test_train_and_eval(x, seed, STEPS, out->loss, &out->n_logits);
     size_t n = 0;
     for (int i = 0; i < p->n_tensors; i++) {
         const tgc_plan_tensor *t = &p->tensors[i];
