@@ -78,6 +78,7 @@ typedef struct tgc_cuda_device_stats {
     uint64_t eager_runs, captures, replays, launches, uploads, downloads, allreduces;
     uint64_t native_launches; /* launches issued whose body is a hand-written kernel (stand-in, native on) */
     uint64_t native_bodies, native_grids; /* such bodies run (graph replays included), and their kernel grids */
+    uint64_t lib_calls; /* library work issued (stand-in with TGC_NATIVE_LIBRARY: each matmul as cuBLAS's gemm) */
 } tgc_cuda_device_stats;
 void tgc_cuda_device_get_stats(const tgc_device *d, tgc_cuda_device_stats *st);
 

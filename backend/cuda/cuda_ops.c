@@ -66,7 +66,10 @@ int tgc_cuda_group_len(const tgc_program *pr, int first) {
     int g = pr->instr[first].group, e = first + 1;
     if (g < 0) return 1;
     while (e < pr->n_instr && pr->instr[e].group == g) e++;
-    return e - first;
+    if (tgc_op_table[pr->instr[first].code].flags & TGC_OPF_OPTIMIZER) return e - first; /* multi-tensor */
+    for (int k = first; k < e; k++)
+        if (tgc_cuda_impl_of(pr->instr[k].code) != TGC_CUDA_IMPL_GENERATED) return 1;
+    return e - first; /* one generated kernel */
 }
 
 int tgc_cuda_gemm_of(const tgc_cpu_op *o, tgc_cuda_gemm *g, tgc_err *err) {
@@ -128,9 +131,6 @@ int tgc_cuda_check_plan(const tgc_plan *p, tgc_cuda_decisions *c, tgc_err *err) 
             const tgc_instr *in = &pr->instr[k];
             tgc_cuda_impl im = tgc_cuda_impl_of(in->code);
             if (im == TGC_CUDA_IMPL_GENERATED) {
-                for (int j = k; j < k + n; j++)
-                    if (tgc_cuda_impl_of(pr->instr[j].code) != TGC_CUDA_IMPL_GENERATED)
-                        return fail_at(pr, j, err, "an elementwise fusion group holds an op that is not generated");
                 tgc_codegen_kernel kern;
                 if (tgc_codegen_group_kernel(p, pr, k, n, &kern, err) < 0)
                     return tgc_err_prefix(err, "program %s, instructions [%d, %d): no generated kernel", pr->name, k,
@@ -142,7 +142,6 @@ int tgc_cuda_check_plan(const tgc_plan *p, tgc_cuda_decisions *c, tgc_err *err) 
                 k += n;
                 continue;
             }
-            if (n > 1 && !(tgc_op_table[in->code].flags & TGC_OPF_OPTIMIZER)) n = 1; /* not fused on a GPU */
             for (int j = k; j < k + n; j++) {
                 const tgc_instr *ij = &pr->instr[j];
                 tgc_cuda_impl ix = tgc_cuda_impl_of(ij->code);
