@@ -89,6 +89,8 @@ static const char aux_source[] =
     "  }\n"
     "}\n";
 
+const char *tgc_cuda_exec_aux_source(void) { return aux_source; }
+
 /* ---- errors ---- */
 
 static int cu_fail(const char *call, cudaError_t e, tgc_err *err) {

@@ -43,4 +43,8 @@ void tgc_cuda_exec_release(tgc_cuda_exec *x, tgc_cuda_xprog *xp); /* NULL is fin
 /* Issues the launch group that starts at instruction `first` on stream s. */
 int tgc_cuda_exec_issue(tgc_cuda_exec *x, tgc_cuda_xprog *xp, int first, tgc_stream *s, tgc_err *err);
 
+/* The source of the executor's own kernels (fold_conv_bn, relu in place, batch_norm_relu_bwd's mask): for the
+ * sm_90 compile check (tests/cuda/test_codegen_nvrtc.c). */
+const char *tgc_cuda_exec_aux_source(void);
+
 #endif
