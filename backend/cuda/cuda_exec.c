@@ -157,6 +157,8 @@ void tgc_cuda_exec_free(tgc_cuda_exec *x) {
     free(x);
 }
 
+static int symbol_fn(tgc_cuda_exec *x, const char *name, CUfunction *fn, tgc_err *err);
+
 static int exec_init(tgc_cuda_exec *x, tgc_err *err) {
     CK_CUDA(cudaSetDevice(x->ordinal));
     int major = 0, minor = 0;
@@ -182,6 +184,11 @@ static int exec_init(tgc_cuda_exec *x, tgc_err *err) {
     x->ws_bytes = t && t->workspace_bytes ? t->workspace_bytes : (32u << 20);
     if (!(x->ws = x->A->dev_alloc(x->sx, x->ws_bytes, "library workspace", err))) return -1;
     CK_BLAS(cublasSetWorkspace(x->cublas, x->ws, (size_t)x->ws_bytes));
+    /* every hand-written kernel resolved now (module loading is no business of a graph capture) */
+    for (int i = 0; tgc_cuda_k_names[i]; i++) {
+        CUfunction f;
+        if (symbol_fn(x, tgc_cuda_k_names[i], &f, err) < 0) return tgc_err_prefix(err, "kernel %s", tgc_cuda_k_names[i]);
+    }
     return 0;
 }
 
@@ -258,7 +265,7 @@ static int symbol_fn(tgc_cuda_exec *x, const char *name, CUfunction *fn, tgc_err
     cudaFunction_t f = NULL;
     CK_CUDA(cudaGetFuncBySymbol(&f, sym));
     *fn = (CUfunction)f;
-    if (x->n_syms < (int)TGC_ARRAY_LEN(x->syms)) x->syms[x->n_syms++] = (ksym){name, *fn};
+    if (x->n_syms < (int)TGC_ARRAY_LEN(x->syms)) x->syms[x->n_syms++] = (ksym){name, *fn} /* name: a string literal */;
     return 0;
 }
 
@@ -582,24 +589,25 @@ static int enqueue_cudnn(void *user, void *stream, tgc_err *err) {
     double eps = l->prog->instr[l->first].attrs.eps, mom = l->prog->instr[l->first].attrs.momentum;
     void *const *in = l->in, *const *out = l->out;
     switch (l->prog->instr[l->first].code) {
+    /* batch norm: x, y, dy and dx have one shape, whose legacy descriptor is c->x */
     case TGC_OP_BN_TRAIN:
     case TGC_OP_BN_TRAIN_RELU:
         CK_DNN(cudnnBatchNormalizationForwardTraining(x->cudnn, CUDNN_BATCHNORM_SPATIAL, &f_one, &f_zero, c->x, in[0],
-                                                      c->y, out[0], c->stats, in[1], in[2], mom, in[3], in[4], eps,
+                                                      c->x, out[0], c->stats, in[1], in[2], mom, in[3], in[4], eps,
                                                       out[1], out[2]));
         return 0;
     case TGC_OP_BN_EVAL:
         CK_DNN(cudnnBatchNormalizationForwardInference(x->cudnn, CUDNN_BATCHNORM_SPATIAL, &f_one, &f_zero, c->x, in[0],
-                                                       c->y, out[0], c->stats, in[1], in[2], in[3], in[4], eps));
+                                                       c->x, out[0], c->stats, in[1], in[2], in[3], in[4], eps));
         return 0;
     case TGC_OP_BN_BWD: /* (dy, x, gamma, mean, invstd) -> (dx, dgamma, dbeta) */
         CK_DNN(cudnnBatchNormalizationBackward(x->cudnn, CUDNN_BATCHNORM_SPATIAL, &f_one, &f_zero, &f_one, &f_zero,
-                                               c->x, in[1], c->y, in[0], c->x, out[0], c->stats, in[2], out[1], out[2],
+                                               c->x, in[1], c->x, in[0], c->x, out[0], c->stats, in[2], out[1], out[2],
                                                eps, in[3], in[4]));
         return 0;
     case TGC_OP_BN_RELU_BWD: /* (dy, x, gamma, beta, mean, invstd): dy masked into scratch first */
         CK_DNN(cudnnBatchNormalizationBackward(x->cudnn, CUDNN_BATCHNORM_SPATIAL, &f_one, &f_zero, &f_one, &f_zero,
-                                               c->x, in[1], c->y, l->scratch, c->x, out[0], c->stats, in[2], out[1],
+                                               c->x, in[1], c->x, l->scratch, c->x, out[0], c->stats, in[2], out[1],
                                                out[2], eps, in[4], in[5]));
         return 0;
     case TGC_OP_MAX_POOL2D:
