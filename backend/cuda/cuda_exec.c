@@ -395,8 +395,8 @@ static int prep_cudnn(tgc_cuda_exec *x, const tgc_plan *view, const tgc_dev_prog
     if (l->cudnn_graph) {
         int64_t wsb = 0;
         int tried = 0;
-        if (tgc_cudnn_exec_plan_ex(&l->cop, x->devprop, x->allow_tf32, (int64_t)x->ws_bytes, &l->eplan, &wsb, &tried,
-                                   err) < 0)
+        int flags = (x->allow_tf32 ? TGC_CUDNN_TENSOR_CORES : 0) | (dp->deterministic ? TGC_CUDNN_DETERMINISTIC : 0);
+        if (tgc_cudnn_exec_plan_ex(&l->cop, x->devprop, flags, (int64_t)x->ws_bytes, &l->eplan, &wsb, &tried, err) < 0)
             return -1;
         int64_t uids[TGC_CUDNN_MAX_TENSORS];
         void *ptrs[TGC_CUDNN_MAX_TENSORS];
@@ -425,21 +425,29 @@ static int prep_cudnn(tgc_cuda_exec *x, const tgc_plan *view, const tgc_dev_prog
         l->k_after = 1;
         return aux_kernel(x, AUX_RELU, n, p, &l->k[0], err);
     }
-    if (code == TGC_OP_BN_RELU_BWD) { /* the masked dy into the program's scratch, before the norm backward */
+    if (code == TGC_OP_BN_RELU_BWD) { /* the masked dy before the norm backward: in place, or in the scratch */
+        int dy = l->prog->instr[l->first].in[0], readers = 0;
+        const tgc_plan_tensor *t = &dp->tensors[dy];
+        for (int k = 0; k < l->prog->n_instr; k++)
+            for (int q = 0; q < l->prog->instr[k].n_in; q++) readers += l->prog->instr[k].in[q] == dy;
+        for (int k = 0; k < l->prog->n_outputs; k++) readers += l->prog->outputs[k] == dy;
+        /* an arena temporary only this instruction reads is dead once it has: mask it in place */
+        int in_place = readers == 1 && t->kind == TGC_VAL_TEMP && t->slab == TGC_SLAB_ARENA && t->grad_of < 0;
         uint64_t bytes = (uint64_t)numel_of(&l->in_t[0]) * sizeof(float);
-        if (bytes > *scratch_bytes) *scratch_bytes = bytes;
+        if (!in_place && bytes > *scratch_bytes) *scratch_bytes = bytes;
         const tgc_shape *s = &l->in_t[1].shape;
         int64_t n = numel_of(&l->in_t[1]), ch = s->rank > 1 ? s->d[1] : 1, inner = 1;
         for (int d = 2; d < s->rank; d++) inner *= s->d[d];
         pbuf *p = tgc_calloc(1, sizeof *p);
         for (int i = 0; i < 6; i++) pb_ptr(p, l->in[i]);
-        pb_ptr(p, NULL); /* the scratch address, set once the program's scratch is allocated */
+        pb_ptr(p, in_place ? l->in[0] : NULL); /* else the scratch, set once the program's is allocated */
         pb_i64(p, n);
         pb_i64(p, inner);
         pb_i64(p, ch);
         l->n_k = 1;
         l->k_after = 0;
-        l->scratch_at = 6 * sizeof(void *);
+        if (in_place) l->scratch = l->in[0];
+        else l->scratch_at = 6 * sizeof(void *);
         return aux_kernel(x, AUX_MASK, n, p, &l->k[0], err);
     }
     return 0;

@@ -4,12 +4,13 @@
  *
  *   cudnn      conv2d(_bwd_data, _bwd_filter) and pooling without legacy descriptors: the instruction's
  *              operation graph (cudnn_plan.c), an execution plan from engine heuristics (tensor-core engines
- *              that round f32 through TF32 skipped unless TGC_ALLOW_TF32=1), its variant pack bound to the slab
+ *              that round f32 through TF32 skipped unless TGC_ALLOW_TF32=1, nondeterministic ones when the
+ *              program is deterministic), its variant pack bound to the slab
  *              addresses and the shared workspace (the cuda target's 32 MiB; a plan needing more is refused at
  *              prepare), run by cudnnBackendExecute; batch norm (train, eval, backward) and pooling with legacy
  *              descriptors: cudnnBatchNormalization* / cudnnPooling*; the _relu variants add a small kernel
- *              (relu in place after the forward; the mask recomputed from x into a scratch buffer before
- *              the backward);
+ *              (relu in place after the forward; the mask recomputed from x before the backward, in place
+ *              in dy when nothing else reads it, else into a scratch buffer);
  *   cublas     matmul: cublasSgemm with tgc_cuda_gemm_of's arguments (pedantic fp32 math, the workspace set);
  *   kernel     the hand-written kernels: native_marshal.c's launches, by symbol (cudaGetFuncBySymbol);
  *   generated  an elementwise group or a lone elementwise op: codegen.c's kernel, compiled by NVRTC for the

@@ -934,11 +934,12 @@ int tgc_cudnn_devprop_from_handle(cudnnHandle_t h, cudnnBackendDescriptor_t *out
 
 int tgc_cudnn_exec_plan(const tgc_cudnn_op *op, cudnnBackendDescriptor_t devprop, cudnnBackendDescriptor_t *plan,
                         int64_t *workspace, int *configs_tried, tgc_err *err) {
-    return tgc_cudnn_exec_plan_ex(op, devprop, 1, -1, plan, workspace, configs_tried, err);
+    return tgc_cudnn_exec_plan_ex(op, devprop, TGC_CUDNN_TENSOR_CORES, -1, plan, workspace, configs_tried, err);
 }
 
-/* Whether an engine configuration's engine has CUDNN_NUMERICAL_NOTE_TENSOR_CORE (on f32 data: TF32 rounding). */
-static int uses_tensor_cores(bdesc cfg) {
+/* Whether an engine configuration's engine has a numerical note the flags rule out: TENSOR_CORE (on f32 data,
+ * TF32 rounding) without TGC_CUDNN_TENSOR_CORES, NONDETERMINISTIC with TGC_CUDNN_DETERMINISTIC. */
+static int ruled_out(bdesc cfg, int flags) {
     bdesc eng = NULL;
     int64_t cnt = 0, n = 0;
     int tc = 0;
@@ -947,12 +948,14 @@ static int uses_tensor_cores(bdesc cfg) {
     if (!cudnnBackendGetAttribute(cfg, CUDNN_ATTR_ENGINECFG_ENGINE, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &cnt, &eng) &&
         !cudnnBackendGetAttribute(eng, CUDNN_ATTR_ENGINE_NUMERICAL_NOTE, CUDNN_TYPE_NUMERICAL_NOTE,
                                   CUDNN_NUMERICAL_NOTE_TYPE_COUNT, &n, notes))
-        for (int64_t i = 0; i < n; i++) tc |= notes[i] == CUDNN_NUMERICAL_NOTE_TENSOR_CORE;
+        for (int64_t i = 0; i < n; i++)
+            tc |= (notes[i] == CUDNN_NUMERICAL_NOTE_TENSOR_CORE && !(flags & TGC_CUDNN_TENSOR_CORES)) ||
+                  (notes[i] == CUDNN_NUMERICAL_NOTE_NONDETERMINISTIC && (flags & TGC_CUDNN_DETERMINISTIC));
     cudnnBackendDestroyDescriptor(eng);
     return tc;
 }
 
-int tgc_cudnn_exec_plan_ex(const tgc_cudnn_op *op, cudnnBackendDescriptor_t devprop, int allow_tensor_cores,
+int tgc_cudnn_exec_plan_ex(const tgc_cudnn_op *op, cudnnBackendDescriptor_t devprop, int flags,
                            int64_t max_workspace, cudnnBackendDescriptor_t *plan, int64_t *workspace,
                            int *configs_tried, tgc_err *err) {
     *plan = NULL;
@@ -981,7 +984,7 @@ int tgc_cudnn_exec_plan_ex(const tgc_cudnn_op *op, cudnnBackendDescriptor_t devp
         }
         for (int i = 0; !s && i < n && i < MAX_CONFIGS && !*plan; i++) {
             bdesc pl = NULL;
-            if (!allow_tensor_cores && uses_tensor_cores(cfg[i])) {
+            if (ruled_out(cfg[i], flags)) {
                 skipped_tc++;
                 continue;
             }
@@ -1022,7 +1025,9 @@ int tgc_cudnn_exec_plan_ex(const tgc_cudnn_op *op, cudnnBackendDescriptor_t devp
     if (last == CUDNN_STATUS_SUCCESS)
         return tgc_fail(err, "cuDNN: %s instruction %d (%s): engine heuristics gave no configuration%s", op->program,
                         op->instr, tgc_op_table[op->code].name,
-                        skipped_tc ? " without tensor cores (TF32 for f32 data; TGC_ALLOW_TF32=1 allows them)" : "");
+                        skipped_tc ? " once tensor-core (TF32 for f32 data; TGC_ALLOW_TF32=1 allows them) or, with "
+                                     "randomness.deterministic, nondeterministic engines were left out"
+                                   : "");
     return tgc_fail(err, "cuDNN: %s instruction %d (%s): no execution plan finalized (%d configurations): %s (%d)%s%s",
                     op->program, op->instr, tgc_op_table[op->code].name, tried, cudnnGetErrorString(last), (int)last,
                     why[0] ? ": " : "", why);

@@ -193,8 +193,11 @@ int tgc_cudnn_exec_plan(const tgc_cudnn_op *op, cudnnBackendDescriptor_t devprop
                         int64_t *workspace, int *configs_tried, tgc_err *err);
 
 /* As tgc_cudnn_exec_plan, skipping configurations whose engine uses tensor cores (for f32 data that is TF32
- * rounding) unless allow_tensor_cores, and those needing more than max_workspace bytes (< 0: no limit). */
-int tgc_cudnn_exec_plan_ex(const tgc_cudnn_op *op, cudnnBackendDescriptor_t devprop, int allow_tensor_cores,
+ * rounding) unless flags has TGC_CUDNN_TENSOR_CORES, whose results depend on timing when it has
+ * TGC_CUDNN_DETERMINISTIC (numerical note NONDETERMINISTIC), and those needing more than max_workspace bytes
+ * (< 0: no limit). */
+enum { TGC_CUDNN_TENSOR_CORES = 1, TGC_CUDNN_DETERMINISTIC = 2 };
+int tgc_cudnn_exec_plan_ex(const tgc_cudnn_op *op, cudnnBackendDescriptor_t devprop, int flags,
                            int64_t max_workspace, cudnnBackendDescriptor_t *plan, int64_t *workspace,
                            int *configs_tried, tgc_err *err);
 
