@@ -45,8 +45,9 @@ typedef struct launch_rec {
     int first, n; /* instructions covered */
     tgc_cpu_fused *fused; /* owned */
     int native;           /* stand-in with native on: 1 one instruction's kernel(s), 2 an optimizer group's */
-    int lib;              /* stand-in with TGC_NATIVE_LIBRARY: a matmul issued as library work (lib_call) */
+    int lib;              /* stand-in with TGC_NATIVE_LIBRARY: 1 a matmul, 2 a batch norm, issued as library work */
     tgc_cuda_gemm gemm;   /* its arguments, marshalled as for cuBLAS */
+    tgc_cuda_bn bn;       /* or as for cuDNN's legacy batch norm calls */
     tgc_cpu_op *ops;      /* owned, n of them: the instructions as the native kernels' marshalling reads them */
     void *ws;             /* device workspace (softmax_cross_entropy's row losses), owned */
     tgc_mem_range *reads, *writes; /* owned */
@@ -380,14 +381,17 @@ static void *cuda_prepare(void *dev, const tgc_dev_program *dp, tgc_err *err) {
             cuda_release(d, cp);
             return NULL;
         }
-        if (!L->native && d->standin && (d->native & TGC_NATIVE_LIBRARY) && p->instr[i].code == TGC_OP_MATMUL) {
+        tgc_opcode c0 = p->instr[i].code;
+        int bn = c0 == TGC_OP_BN_TRAIN || c0 == TGC_OP_BN_TRAIN_RELU || c0 == TGC_OP_BN_EVAL || c0 == TGC_OP_BN_BWD ||
+                 c0 == TGC_OP_BN_RELU_BWD;
+        if (!L->native && d->standin && (d->native & TGC_NATIVE_LIBRARY) && (c0 == TGC_OP_MATMUL || bn)) {
             tgc_cpu_op o = op_of(cp, i);
-            if (tgc_cuda_gemm_of(&o, &L->gemm, err) < 0) {
+            if ((bn ? tgc_cuda_bn_of(&o, &L->bn, err) : tgc_cuda_gemm_of(&o, &L->gemm, err)) < 0) {
                 cp->n_launch++;
                 cuda_release(d, cp);
                 return NULL;
             }
-            L->lib = 1;
+            L->lib = bn ? 2 : 1;
         }
         if (!L->native && !L->lib && e - i >= 2 && d->standin) {
             tgc_cpu_op *ops = tgc_calloc((size_t)(e - i), sizeof *ops);
@@ -481,6 +485,11 @@ static int gemm_body(const void *params, tgc_err *err) {
     return 0;
 }
 
+/* ... and of a batch norm issued as library work: cuDNN's legacy call as documented. */
+static int bn_body(const void *params, tgc_err *err) {
+    return tgc_cuda_bn_host(params) < 0 ? tgc_fail(err, "batch norm: out of memory") : 0;
+}
+
 static int issue_launch(cuda_device *d, cuda_program *cp, launch_rec *L, tgc_err *err) {
 #ifdef TGC_HAVE_CUDA
     if (d->gx) {
@@ -489,7 +498,10 @@ static int issue_launch(cuda_device *d, cuda_program *cp, launch_rec *L, tgc_err
     }
 #endif
     if (L->lib) {
-        tgc_lib_work w = {.name = "cublasSgemm", .host_fn = gemm_body, .params = &L->gemm, .params_bytes = sizeof L->gemm,
+        tgc_lib_work w = {.name = L->lib == 2 ? "cudnnBatchNormalization" : "cublasSgemm",
+                          .host_fn = L->lib == 2 ? bn_body : gemm_body,
+                          .params = L->lib == 2 ? (const void *)&L->bn : (const void *)&L->gemm,
+                          .params_bytes = L->lib == 2 ? sizeof L->bn : sizeof L->gemm,
                           .access = {L->reads, L->n_reads, L->writes, L->n_writes}};
         d->stats.launches++;
         d->stats.lib_calls++;

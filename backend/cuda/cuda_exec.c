@@ -306,6 +306,7 @@ typedef struct xlaunch {
     tgc_cpu_op *ops;  /* hand-written: the instructions, as native_marshal.c reads them */
     void *ws;         /* hand-written: the instruction's workspace (owned) */
     tgc_cuda_gemm gemm;
+    tgc_cuda_bn bn; /* batch norms on the legacy calls */
     tgc_cudnn_op cop;
     int cudnn_graph; /* 1: execution plan + variant pack; 0: legacy calls */
     cudnnBackendDescriptor_t eplan, vpack;
@@ -415,6 +416,11 @@ static int prep_cudnn(tgc_cuda_exec *x, const tgc_plan *view, const tgc_dev_prog
         CK_DNN(cudnnBackendSetAttribute(l->vpack, CUDNN_ATTR_VARIANT_PACK_WORKSPACE, CUDNN_TYPE_VOID_PTR, 1, &x->ws));
         CK_DNN(cudnnBackendFinalize(l->vpack));
         return 0;
+    }
+    if (bn) {
+        tgc_cpu_op o = {code, &l->prog->instr[l->first].attrs, l->prog->instr[l->first].n_in,
+                        l->prog->instr[l->first].n_out, l->in_t, l->out_t, l->in, l->out};
+        if (tgc_cuda_bn_of(&o, &l->bn, err) < 0) return -1;
     }
     if (code == TGC_OP_BN_TRAIN_RELU) { /* relu in place on y after the norm */
         pbuf *p = tgc_calloc(1, sizeof *p);
@@ -594,29 +600,28 @@ static int enqueue_cudnn(void *user, void *stream, tgc_err *err) {
         CK_DNN(cudnnBackendExecute(x->cudnn, l->eplan, l->vpack));
         return 0;
     }
-    double eps = l->prog->instr[l->first].attrs.eps, mom = l->prog->instr[l->first].attrs.momentum;
+    const tgc_cuda_bn *bn = &l->bn;
     void *const *in = l->in, *const *out = l->out;
     switch (l->prog->instr[l->first].code) {
-    /* batch norm: x, y, dy and dx have one shape, whose legacy descriptor is c->x */
+    /* batch norm, as tgc_cuda_bn_of marshals it: x, y, dy and dx have one shape, whose descriptor is c->x */
     case TGC_OP_BN_TRAIN:
     case TGC_OP_BN_TRAIN_RELU:
-        CK_DNN(cudnnBatchNormalizationForwardTraining(x->cudnn, CUDNN_BATCHNORM_SPATIAL, &f_one, &f_zero, c->x, in[0],
-                                                      c->x, out[0], c->stats, in[1], in[2], mom, in[3], in[4], eps,
-                                                      out[1], out[2]));
+        CK_DNN(cudnnBatchNormalizationForwardTraining(x->cudnn, CUDNN_BATCHNORM_SPATIAL, &f_one, &f_zero, c->x, bn->x,
+                                                      c->x, bn->y, c->stats, bn->scale, bn->bias, bn->factor,
+                                                      bn->running_mean, bn->running_var, bn->eps, bn->saved_mean,
+                                                      bn->saved_invstd));
         return 0;
     case TGC_OP_BN_EVAL:
-        CK_DNN(cudnnBatchNormalizationForwardInference(x->cudnn, CUDNN_BATCHNORM_SPATIAL, &f_one, &f_zero, c->x, in[0],
-                                                       c->x, out[0], c->stats, in[1], in[2], in[3], in[4], eps));
+        CK_DNN(cudnnBatchNormalizationForwardInference(x->cudnn, CUDNN_BATCHNORM_SPATIAL, &f_one, &f_zero, c->x, bn->x,
+                                                       c->x, bn->y, c->stats, bn->scale, bn->bias, bn->running_mean,
+                                                       bn->running_var, bn->eps));
         return 0;
-    case TGC_OP_BN_BWD: /* (dy, x, gamma, mean, invstd) -> (dx, dgamma, dbeta) */
+    case TGC_OP_BN_BWD:
+    case TGC_OP_BN_RELU_BWD: /* with relu: dy was masked into l->scratch (dy itself, or the program's scratch) */
         CK_DNN(cudnnBatchNormalizationBackward(x->cudnn, CUDNN_BATCHNORM_SPATIAL, &f_one, &f_zero, &f_one, &f_zero,
-                                               c->x, in[1], c->x, in[0], c->x, out[0], c->stats, in[2], out[1], out[2],
-                                               eps, in[3], in[4]));
-        return 0;
-    case TGC_OP_BN_RELU_BWD: /* (dy, x, gamma, beta, mean, invstd): dy masked into scratch first */
-        CK_DNN(cudnnBatchNormalizationBackward(x->cudnn, CUDNN_BATCHNORM_SPATIAL, &f_one, &f_zero, &f_one, &f_zero,
-                                               c->x, in[1], c->x, l->scratch, c->x, out[0], c->stats, in[2], out[1],
-                                               out[2], eps, in[4], in[5]));
+                                               c->x, bn->x, c->x, bn->relu ? l->scratch : bn->dy, c->x, bn->dx,
+                                               c->stats, bn->scale, bn->dscale, bn->dbias, bn->eps, bn->saved_mean,
+                                               bn->saved_invstd));
         return 0;
     case TGC_OP_MAX_POOL2D:
     case TGC_OP_AVG_POOL2D:

@@ -1,6 +1,7 @@
 /* backend/cuda/cuda_ops.c - see cuda_ops.h. */
 #include "backend/cuda/cuda_ops.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -164,5 +165,118 @@ int tgc_cuda_check_plan(const tgc_plan *p, tgc_cuda_decisions *c, tgc_err *err) 
             k += n;
         }
     }
+    return 0;
+}
+
+int tgc_cuda_bn_of(const tgc_cpu_op *o, tgc_cuda_bn *b, tgc_err *err) {
+    memset(b, 0, sizeof *b);
+    tgc_opcode c = o->code;
+    int bwd = c == TGC_OP_BN_BWD || c == TGC_OP_BN_RELU_BWD;
+    if (c != TGC_OP_BN_TRAIN && c != TGC_OP_BN_TRAIN_RELU && c != TGC_OP_BN_EVAL && !bwd)
+        return tgc_fail(err, "cuda batch norm: %s is not a batch norm", tgc_op_table[c].name);
+    const tgc_shape *xs = &o->in_t[bwd ? 1 : 0].shape;
+    if (xs->rank < 2) return tgc_fail(err, "cuda batch norm: x must be [N, C, ...]");
+    for (int i = 0; i < o->n_in; i++)
+        if (o->in_t[i].dtype != TGC_F32) return tgc_fail(err, "cuda batch norm: operand %d is not f32", i);
+    b->n = xs->d[0];
+    b->c = xs->d[1];
+    b->inner = 1;
+    for (int d = 2; d < xs->rank; d++) b->inner *= xs->d[d];
+    b->eps = o->a->eps;
+    b->factor = o->a->momentum;
+    void *const *in = o->in, *const *out = o->out;
+    if (c == TGC_OP_BN_TRAIN || c == TGC_OP_BN_TRAIN_RELU) { /* (x, gamma, beta, rmean, rvar) -> (y, mean, invstd) */
+        b->call = TGC_CUDA_BN_TRAIN;
+        b->x = in[0], b->scale = in[1], b->bias = in[2], b->running_mean = in[3], b->running_var = in[4];
+        b->y = out[0], b->saved_mean = out[1], b->saved_invstd = out[2];
+        b->relu = c == TGC_OP_BN_TRAIN_RELU;
+    } else if (c == TGC_OP_BN_EVAL) { /* (x, gamma, beta, rmean, rvar) -> y */
+        b->call = TGC_CUDA_BN_INFER;
+        b->x = in[0], b->scale = in[1], b->bias = in[2], b->running_mean = in[3], b->running_var = in[4];
+        b->y = out[0];
+    } else { /* (dy, x, gamma, [beta,] mean, invstd) -> (dx, dgamma, dbeta) */
+        int r = c == TGC_OP_BN_RELU_BWD;
+        b->call = TGC_CUDA_BN_BACKWARD;
+        b->dy = in[0], b->x = in[1], b->scale = in[2];
+        if (r) b->bias = in[3];
+        b->saved_mean = in[3 + r], b->saved_invstd = in[4 + r];
+        b->dx = out[0], b->dscale = out[1], b->dbias = out[2];
+        b->relu = r;
+    }
+    return 0;
+}
+
+int tgc_cuda_bn_host(const tgc_cuda_bn *b) {
+    const int64_t n = b->n, C = b->c, S = b->inner;
+    const double cnt = (double)(n * S);
+    float *own = NULL;
+    const float *dy = b->dy;
+    if (b->call == TGC_CUDA_BN_BACKWARD && b->relu) { /* the mask, as the executor's kernel computes it */
+        int64_t all = n * C * S;
+        float *m = b->masked ? b->masked : (own = malloc(sizeof(float) * (size_t)(all > 0 ? all : 1)));
+        if (!m) return -1;
+        for (int64_t ch = 0; ch < C; ch++) {
+            float a = b->scale[ch] * b->saved_invstd[ch], bb = b->bias[ch] - b->saved_mean[ch] * a;
+            for (int64_t i = 0; i < n; i++)
+                for (int64_t s = 0; s < S; s++) {
+                    int64_t k = (i * C + ch) * S + s;
+                    float pre = b->x[k] * a + bb;
+                    m[k] = b->dy[k] * (pre > 0.f ? 1.f : 0.f);
+                }
+        }
+        dy = m;
+    }
+    for (int64_t ch = 0; ch < C; ch++) {
+        double s1 = 0, s2 = 0;
+        if (b->call == TGC_CUDA_BN_INFER) {
+            double inv = 1.0 / sqrt((double)b->running_var[ch] + b->eps);
+            for (int64_t i = 0; i < n; i++)
+                for (int64_t s = 0; s < S; s++) {
+                    int64_t k = (i * C + ch) * S + s;
+                    b->y[k] = (float)(((double)b->x[k] - b->running_mean[ch]) * inv * b->scale[ch] + b->bias[ch]);
+                }
+            continue;
+        }
+        if (b->call == TGC_CUDA_BN_TRAIN) {
+            for (int64_t i = 0; i < n; i++)
+                for (int64_t s = 0; s < S; s++) s1 += b->x[(i * C + ch) * S + s];
+            double mean = s1 / cnt;
+            for (int64_t i = 0; i < n; i++)
+                for (int64_t s = 0; s < S; s++) {
+                    double d = b->x[(i * C + ch) * S + s] - mean;
+                    s2 += d * d;
+                }
+            double var = s2 / cnt, inv = 1.0 / sqrt(var + b->eps);
+            for (int64_t i = 0; i < n; i++)
+                for (int64_t s = 0; s < S; s++) {
+                    int64_t k = (i * C + ch) * S + s;
+                    float v = (float)(((double)b->x[k] - mean) * inv * b->scale[ch] + b->bias[ch]);
+                    b->y[k] = b->relu ? (v > 0.f ? v : 0.f) : v;
+                }
+            b->saved_mean[ch] = (float)mean;
+            b->saved_invstd[ch] = (float)inv;
+            double unbiased = cnt > 1 ? s2 / (cnt - 1) : 0;
+            b->running_mean[ch] = (float)((1 - b->factor) * b->running_mean[ch] + b->factor * mean);
+            b->running_var[ch] = (float)((1 - b->factor) * b->running_var[ch] + b->factor * unbiased);
+            continue;
+        }
+        /* backward */
+        double mean = b->saved_mean[ch], inv = b->saved_invstd[ch], sdy = 0, dot = 0;
+        for (int64_t i = 0; i < n; i++)
+            for (int64_t s = 0; s < S; s++) {
+                int64_t k = (i * C + ch) * S + s;
+                sdy += dy[k];
+                dot += (double)dy[k] * ((double)b->x[k] - mean);
+            }
+        b->dbias[ch] = (float)sdy;
+        b->dscale[ch] = (float)(dot * inv);
+        for (int64_t i = 0; i < n; i++)
+            for (int64_t s = 0; s < S; s++) {
+                int64_t k = (i * C + ch) * S + s;
+                double xh = ((double)b->x[k] - mean) * inv;
+                b->dx[k] = (float)(b->scale[ch] * inv * ((double)dy[k] - sdy / cnt - xh * dot * inv / cnt));
+            }
+    }
+    free(own);
     return 0;
 }

@@ -60,4 +60,31 @@ int tgc_cuda_gemm_of(const tgc_cpu_op *o, tgc_cuda_gemm *g, tgc_err *err);
  * of the cuBLAS call, and the check that the marshalling above is right. */
 void tgc_cuda_gemm_host(const tgc_cuda_gemm *g);
 
+/* A batch norm as cuDNN's legacy calls take it (cudnnBatchNormalizationForwardTraining / ForwardInference /
+ * Backward, spatial mode), marshalled from the instruction: which plan operand is cuDNN's x, y, scale, bias,
+ * running or saved statistics, dy, dx, dscale, dbias. The _relu variants add a relu on y after the forward, and
+ * before the backward the relu mask recomputed from x (pre = x * (gamma * invstd) + (beta - mean * gamma *
+ * invstd), as the CPU does) applied to dy into `masked`. */
+typedef enum tgc_cuda_bn_call { TGC_CUDA_BN_TRAIN, TGC_CUDA_BN_INFER, TGC_CUDA_BN_BACKWARD } tgc_cuda_bn_call;
+typedef struct tgc_cuda_bn {
+    tgc_cuda_bn_call call;
+    int64_t n, c, inner;                 /* x is [n, c, inner...] */
+    const float *x, *dy;                 /* dy: backward */
+    float *y, *dx;
+    const float *scale, *bias;           /* gamma, beta (bias: forward, and the relu mask) */
+    float *running_mean, *running_var;   /* train: updated (factor = momentum); infer: read */
+    float *saved_mean, *saved_invstd;    /* train: written; backward: read */
+    float *dscale, *dbias;
+    double eps, factor;
+    int relu;                            /* train: relu on y after; backward: mask dy first */
+    float *masked;                       /* backward with relu: where the masked dy goes (the executor's choice) */
+} tgc_cuda_bn;
+/* The batch norm of instruction o (batch_norm_train(_relu), _eval, _bwd, batch_norm_relu_bwd); -1 with err for
+ * another op or a shape cuDNN's spatial mode does not take. masked is left NULL. */
+int tgc_cuda_bn_of(const tgc_cpu_op *o, tgc_cuda_bn *b, tgc_err *err);
+/* The call on the host with cuDNN's documented semantics (biased batch variance for y, unbiased for the running
+ * variance, saved inverse deviation 1/sqrt(var + eps); sums in double): the stand-in's body of the cuDNN call,
+ * and the check that the marshalling above is right. With relu and masked NULL it masks into its own buffer. */
+int tgc_cuda_bn_host(const tgc_cuda_bn *b);
+
 #endif

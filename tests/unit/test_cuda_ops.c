@@ -1,8 +1,9 @@
 /* tests/unit/test_cuda_ops.c - the CUDA decisions (backend/cuda/cuda_ops.h), checked without a GPU: every op of
  * ir/ops.def has one, every instruction of every shipped config (cpu and cuda targets) has an implementation
  * that takes it (a generated kernel for each elementwise group, a hand-written kernel for its operand types,
- * a gemm for each matmul), and the cuBLAS marshalling of matmul (row-major plan, column-major cuBLAS) run by
- * its host body equals the CPU executor's matmul for every transpose combination. */
+ * a gemm for each matmul), the cuBLAS marshalling of matmul (row-major plan, column-major cuBLAS) run by its
+ * host body equals the CPU executor's matmul for every transpose combination, and the marshalling of every batch
+ * norm into cuDNN's legacy calls, run with their documented semantics, equals the CPU's batch norm kernels. */
 #include <check.h>
 #include <math.h>
 #include <stdio.h>
@@ -99,6 +100,74 @@ START_TEST(gemm_marshalling_equals_the_cpu_matmul) {
 }
 END_TEST
 
+static double rel_err(const float *a, const float *b, size_t n) {
+    double scale = 0, w = 0;
+    for (size_t i = 0; i < n; i++) scale = fmax(scale, fabs((double)b[i]));
+    for (size_t i = 0; i < n; i++) w = fmax(w, fabs((double)a[i] - b[i]));
+    return scale > 0 ? w / scale : w;
+}
+
+/* Every batch norm op through the marshalling cuDNN's legacy calls get, run by their documented semantics on the
+ * host, against the CPU executor's kernel of the op: same outputs, same updated running statistics. */
+START_TEST(batch_norm_marshalling_equals_the_cpu_kernels) {
+    tgc_err err;
+    tgc_cpu *cpu = tgc_cpu_new(1, 1, &err);
+    ck_assert_msg(cpu, "%s", err.msg);
+    enum { N = 3, C = 4, H = 5, W = 2, X = N * C * H * W };
+    int64_t xs[4] = {N, C, H, W}, cs[1] = {C};
+    tgc_type tx = {TGC_F32, tgc_shape_make(4, xs)}, tc = {TGC_F32, tgc_shape_make(1, cs)};
+    uint32_t seed = 11;
+    static const tgc_opcode ops[] = {TGC_OP_BN_TRAIN, TGC_OP_BN_TRAIN_RELU, TGC_OP_BN_EVAL, TGC_OP_BN_BWD,
+                                     TGC_OP_BN_RELU_BWD};
+    for (size_t k = 0; k < sizeof ops / sizeof ops[0]; k++) {
+        tgc_opcode code = ops[k];
+        const tgc_op_info *info = &tgc_op_table[code];
+        int bwd = code == TGC_OP_BN_BWD || code == TGC_OP_BN_RELU_BWD;
+        float in_a[6][X], in_b[6][X], out_a[3][X], out_b[3][X];
+        tgc_type it[6], ot[3];
+        void *pa[6], *pb[6], *qa[3], *qb[3];
+        for (int q = 0; q < info->n_in; q++) {
+            int big = q == 0 || (bwd && q == 1);
+            it[q] = big ? tx : tc;
+            /* variances and inverse deviations positive: the last operand of each op */
+            for (int i = 0; i < X; i++) in_a[q][i] = q == info->n_in - 1 ? 0.5f + 0.5f * (frand(&seed) + 1) : frand(&seed);
+            memcpy(in_b[q], in_a[q], sizeof in_a[q]);
+            pa[q] = in_a[q];
+            pb[q] = in_b[q];
+        }
+        for (int q = 0; q < info->n_out; q++) {
+            ot[q] = q == 0 ? tx : tc;
+            qa[q] = out_a[q];
+            qb[q] = out_b[q];
+        }
+        tgc_attrs at = tgc_attrs_default();
+        at.eps = 1e-5;
+        at.momentum = 0.1;
+        ck_assert_msg(tgc_cpu_exec(cpu, code, &at, info->n_in, it, pb, info->n_out, ot, qb, &err) == 0, "%s: %s",
+                      info->name, err.msg);
+        tgc_cpu_op o = {code, &at, info->n_in, info->n_out, it, ot, pa, qa};
+        tgc_cuda_bn bn;
+        ck_assert_msg(tgc_cuda_bn_of(&o, &bn, &err) == 0, "%s", err.msg);
+        ck_assert(bn.n == N && bn.c == C && bn.inner == H * W);
+        ck_assert_int_eq(tgc_cuda_bn_host(&bn), 0);
+        for (int q = 0; q < info->n_out; q++) {
+            double e = rel_err(out_a[q], out_b[q], (size_t)(q == 0 ? X : C));
+            ck_assert_msg(e <= 1e-5, "%s result %d: relative error %g", info->name, q, e);
+        }
+        for (int q = 0; q < info->n_in; q++) /* the running statistics updated alike */
+            if (info->mutates & (1u << q))
+                ck_assert_msg(rel_err(in_a[q], in_b[q], C) <= 1e-6, "%s operand %d", info->name, q);
+    }
+    tgc_attrs at = tgc_attrs_default();
+    void *none[2] = {0};
+    tgc_cpu_op bad = {TGC_OP_MATMUL, &at, 2, 1, &tx, &tx, none, none};
+    tgc_cuda_bn bn;
+    ck_assert_int_eq(tgc_cuda_bn_of(&bad, &bn, &err), -1);
+    ck_assert_msg(strstr(err.msg, "not a batch norm"), "%s", err.msg);
+    tgc_cpu_free(cpu);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("cuda_ops");
     TCase *tc = tcase_create("decisions");
@@ -106,6 +175,7 @@ int main(void) {
     tcase_add_test(tc, every_op_has_a_decision);
     tcase_add_test(tc, every_instruction_of_every_shipped_config_has_an_implementation);
     tcase_add_test(tc, gemm_marshalling_equals_the_cpu_matmul);
+    tcase_add_test(tc, batch_norm_marshalling_equals_the_cpu_kernels);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -227,14 +227,15 @@ END_TEST
 START_TEST(resnet_all_native_within_tolerance) { compare(RESNET, "resnet (all)", TGC_NATIVE_ALL, 0, 0); }
 END_TEST
 
-/* The matmuls as library work (lib_call): cuBLAS's column-major gemm on the marshalled arguments, race-checked. */
+/* The matmuls and batch norms as library work (lib_call): cuBLAS's column-major gemm and cuDNN's legacy batch norm
+ * calls on the marshalled arguments, race-checked. */
 START_TEST(lenet_matmul_as_library_work_within_tolerance) {
-    compare(LENET, "lenet (all, matmul as library work)", TGC_NATIVE_ALL | TGC_NATIVE_LIBRARY, 0, 0);
+    compare(LENET, "lenet (all, matmul and batch norm as library work)", TGC_NATIVE_ALL | TGC_NATIVE_LIBRARY, 0, 0);
 }
 END_TEST
 
 START_TEST(resnet_matmul_as_library_work_eager_within_tolerance) {
-    compare(RESNET, "resnet eager (all, matmul as library work)", TGC_NATIVE_ALL | TGC_NATIVE_LIBRARY, 0, 1);
+    compare(RESNET, "resnet eager (all, matmul and batch norm as library work)", TGC_NATIVE_ALL | TGC_NATIVE_LIBRARY, 0, 1);
 }
 END_TEST
 /* batch 64: longer sums in the loss and bias gradients */
