@@ -8,39 +8,61 @@
 #include "backend/cuda/cuda_backend.h"
 #endif
 
-/* Each backend defines its table (backend/cpu/cpu_device.c). */
+/* Each backend defines its table (backend/cpu/cpu_device.c, backend/cuda/cuda_device.c). */
 extern const tgc_device_ops tgc_cpu_device_ops;
+extern const tgc_device_ops tgc_cuda_device_ops;
 
 /* The devices that can run plans in this build, by name. */
+#ifdef TGC_HAVE_CUDA
+static const tgc_device_ops *const devices[] = {&tgc_cpu_device_ops, &tgc_cuda_device_ops};
+#else
 static const tgc_device_ops *const devices[] = {&tgc_cpu_device_ops};
+#endif
 
 static int is_cuda_name(const char *name) { return !strcmp(name, "cuda") || !strncmp(name, "cuda:", 5); }
+
+/* CUDA_VISIBLE_DEVICES=-1 (or set and empty) hides every GPU, as CUDA and MMEngine read it. */
+static int gpus_hidden(void) {
+    const char *cvd = getenv("CUDA_VISIBLE_DEVICES");
+    return cvd && (!strcmp(cvd, "-1") || !*cvd);
+}
 
 int tgc_device_name_valid(const char *name) { return name && (!strcmp(name, "cpu") || is_cuda_name(name)); }
 
 const tgc_device_ops *tgc_device_find(const char *name, tgc_err *err) {
     if (!name) name = "cpu";
-    for (size_t i = 0; i < TGC_ARRAY_LEN(devices); i++)
-        if (!strcmp(devices[i]->name, name) || (is_cuda_name(name) && !strcmp(devices[i]->name, "cuda")))
-            return devices[i];
-    if (!is_cuda_name(name)) {
+    if (!tgc_device_name_valid(name)) {
         tgc_fail(err, "unknown device '%s' (devices: cpu, cuda)", name);
         return NULL;
     }
-    /* cuda: say what the machine and the build have. */
-    const char *cvd = getenv("CUDA_VISIBLE_DEVICES");
-    if (cvd && !strcmp(cvd, "-1")) {
-        tgc_fail(err, "CUDA_VISIBLE_DEVICES=-1 hides every GPU; use --device cpu");
-        return NULL;
-    }
+    if (is_cuda_name(name)) { /* say what the machine and the build have */
+        if (gpus_hidden()) {
+            tgc_fail(err, "CUDA_VISIBLE_DEVICES=%s hides every GPU; use --device cpu", getenv("CUDA_VISIBLE_DEVICES"));
+            return NULL;
+        }
 #ifdef TGC_HAVE_CUDA
-    int n = tgc_cuda_device_count();
-    tgc_fail(err, "this build has no CUDA executor yet (%d GPU%s visible); use --device cpu", n, n == 1 ? "" : "s");
+        int n = tgc_cuda_device_count(), want = name[4] == ':' ? atoi(name + 5) : 0;
+        if (n == 0) {
+            tgc_fail(err, "no GPU is visible (no NVIDIA driver or device found); use --device cpu");
+            return NULL;
+        }
+        if (want < 0 || want >= n) {
+            tgc_fail(err, "no GPU %d (%d visible); use --device cuda:0 ... cuda:%d", want, n, n - 1);
+            return NULL;
+        }
 #else
-    tgc_fail(err, "this build has no CUDA support (built without nvcc) and no CUDA executor yet; use --device cpu");
+        tgc_fail(err, "this build has no CUDA support (built without nvcc); use --device cpu");
+        return NULL;
 #endif
+    }
+    for (size_t i = 0; i < TGC_ARRAY_LEN(devices); i++)
+        if (!strcmp(devices[i]->name, name) || (is_cuda_name(name) && !strcmp(devices[i]->name, "cuda")))
+            return devices[i];
+    tgc_fail(err, "device '%s' is not in this build", name);
     return NULL;
 }
+
+const char *tgc_device_default(void) { return tgc_device_count("cuda", NULL) > 0 ? "cuda" : "cpu"; }
 
 int tgc_device_count(const char *kind, int *built) {
     int have_build = 0, n = 0;
@@ -50,8 +72,7 @@ int tgc_device_count(const char *kind, int *built) {
     } else if (kind && is_cuda_name(kind)) {
 #ifdef TGC_HAVE_CUDA
         have_build = 1;
-        const char *cvd = getenv("CUDA_VISIBLE_DEVICES");
-        n = cvd && !strcmp(cvd, "-1") ? 0 : tgc_cuda_device_count();
+        n = gpus_hidden() ? 0 : tgc_cuda_device_count();
 #endif
     }
     if (built) *built = have_build;

@@ -106,14 +106,17 @@ typedef struct tgc_device_ops {
 
 /* ---- the registry ---- */
 
-/* The table of device NAME: "cpu"; "cuda" or "cuda:N" when this build has the CUDA executor and a GPU is
- * visible. NULL with a message saying why otherwise (no CUDA support in this build, no CUDA executor yet,
- * CUDA_VISIBLE_DEVICES=-1, an unknown name). */
+/* The table of device NAME: "cpu"; "cuda" or "cuda:N" when this build has CUDA (the CUDA executor) and a GPU
+ * is visible. NULL with a message saying why otherwise (no CUDA support in this build, no GPU visible,
+ * CUDA_VISIBLE_DEVICES=-1 or empty, an unknown name). */
 const tgc_device_ops *tgc_device_find(const char *name, tgc_err *err);
+/* The device to use when none is named (MMPretrain's rule): "cuda" when this build has CUDA and a GPU is
+ * visible, else "cpu" (CUDA_VISIBLE_DEVICES=-1 or empty hides every GPU). */
+const char *tgc_device_default(void);
 /* Whether NAME is a device name at all ("cpu", "cuda", "cuda:N"), whether or not it can run here. */
 int tgc_device_name_valid(const char *name);
 /* How many devices of KIND are visible: "cpu" 1; "cuda" the GPUs the driver reports (0 with
- * CUDA_VISIBLE_DEVICES=-1, without a driver or without CUDA support in this build). *built, when not NULL,
+ * CUDA_VISIBLE_DEVICES=-1 or empty, without a driver or without CUDA support in this build). *built, when not NULL,
  * is set to whether this build has KIND's backend compiled in (CUDA: nvcc was found). */
 int tgc_device_count(const char *kind, int *built);
 

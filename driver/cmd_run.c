@@ -20,7 +20,7 @@ static int parse_i64(const char *s, int64_t lo, int64_t *out) {
 
 int tgc_run_parse_args(const char *cmd, int argc, char **argv, tgc_run_args *a) {
     memset(a, 0, sizeof *a);
-    a->device = "cpu";
+    a->device = NULL; /* run: the plan's target; train: tgc_device_default() (set below) */
     a->verb = cmd;
     a->argc = argc;
     a->argv = argv;
@@ -116,9 +116,10 @@ int tgc_run_parse_args(const char *cmd, int argc, char **argv, tgc_run_args *a) 
     if (a->nproc && a->launcher && strcmp(a->launcher, "none"))
         return tgc_usage_error(cmd, "%s: %s starts the workers itself; it cannot be combined with --launcher %s", cmd,
                                a->gpus ? "--gpus" : "--nproc", a->launcher);
-    if (a->gpus && device_given && !strcmp(a->device, "cpu"))
+    if (a->gpus && device_given && a->device && !strcmp(a->device, "cpu"))
         return tgc_usage_error(cmd, "%s: --gpus starts GPU workers; use --nproc N for CPU workers", cmd);
     if (a->gpus) a->device = "cuda";
+    if (!a->device && !strcmp(cmd, "train")) a->device = tgc_device_default(); /* compiled for it */
     if (a->train.profile_steps && !a->train.profile_dir)
         return tgc_usage_error(cmd, "%s: --profile-steps needs --profile DIR", cmd);
     return 0;
@@ -135,9 +136,9 @@ static int check_device(const char *device) {
 /* --gpus N: say why no GPU workers can start here (no GPU visible, no CUDA build, no CUDA executor). */
 static int check_gpus(int n) {
     const char *cvd = getenv("CUDA_VISIBLE_DEVICES");
-    if (cvd && !strcmp(cvd, "-1")) {
-        fprintf(stderr, "tgc: --gpus %d: CUDA_VISIBLE_DEVICES=-1 hides every GPU; use --nproc %d --device cpu for "
-                        "CPU workers\n", n, n);
+    if (cvd && (!strcmp(cvd, "-1") || !*cvd)) {
+        fprintf(stderr, "tgc: --gpus %d: CUDA_VISIBLE_DEVICES=%s hides every GPU; use --nproc %d --device cpu for "
+                        "CPU workers\n", n, cvd, n);
         return -1;
     }
     int built, have = tgc_device_count("cuda", &built);
@@ -223,6 +224,10 @@ static int train_with_signals(tgc_plan *p, const tgc_train_opts *o, tgc_err *err
 }
 
 int tgc_run_execute(tgc_plan *p, tgc_run_args *a) {
+    /* no --device: the device the plan was compiled for where it can run (a cpu plan runs on the CPU even where
+     * a GPU is); a cuda plan without a usable GPU is then refused by the cpu device, with the command that
+     * recompiles it for the CPU */
+    if (!a->device) a->device = !strcmp(p->target.name, "cuda") && tgc_device_find("cuda", NULL) ? "cuda" : "cpu";
     if (a->gpus && check_gpus(a->nproc) < 0) return TGC_EXIT_ERROR;
     if (check_device(a->device) < 0) return TGC_EXIT_ERROR;
     a->train.device = a->device;

@@ -10,7 +10,7 @@ build=${1:-$(cd "$(dirname "$0")/.." && pwd)/build}
 dest=$build/gpu-libs
 mkdir -p "$dest"
 bins=("$build/tgc" "$build"/tests/test_stream_cuda "$build"/tests/test_cudnn_plan "$build"/tests/test_codegen_nvrtc
-      "$build"/tests/test_backend_cuda_kernels)
+      "$build"/tests/test_backend_cuda_kernels "$build"/tests/tgc_gpu_exec_check)
 for b in "${bins[@]}" "$build"/tests/test_*; do
     [ -x "$b" ] || continue
     ldd "$b" 2>/dev/null | awk '$3 ~ /^\// {print $3}'

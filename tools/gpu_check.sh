@@ -1,13 +1,21 @@
 #!/usr/bin/env bash
 # tools/gpu_check.sh - the checks that need a real NVIDIA GPU, in one run, with one summary table last.
 #
-#   tools/gpu_check.sh [BUILD_DIR]          (default: build; it is configured and built when it has no tests)
+#   tools/gpu_check.sh [BUILD_DIR]          (default: build; it is configured and built when it lacks the checks)
 #
 # Everything that can be checked without a GPU runs in CI (tests/cuda, the stand-in, the host runs of the
-# kernels); this script runs what cannot: the stream layer on the real CUDA runtime, cuDNN engine
-# heuristics and execution plans for every convolution, batch norm and pooling of the shipped configs (and
-# the device's own cuDNN properties, saved for the deviceless planner), and the CPU-only checks again on
-# this machine. The CUDA executor (`--device cuda`) does not exist yet: its rows say so.
+# kernels); this script runs what cannot, in this order: the stream layer on the real CUDA runtime; cuDNN
+# engine heuristics and execution plans for every convolution, batch norm and pooling of the shipped configs;
+# the generated kernels for this driver; then the CUDA executor (tests/cuda/gpu_exec_check.c) against the CPU
+# executor: every distinct instruction of every shipped config alone (forward and backward ops, optimizer
+# updates; fp32, relative to the CPU tensor's largest magnitude: 1e-4), one whole train step of each shipped
+# config (loss 1e-4, every state tensor's update and the eval logits 1e-3), 300 iterations of the default config
+# (resnet_small_fashionmnist) on Fashion-MNIST with its accuracy, and ResNet-50 at batch 256: img/s and device
+# memory of tgc with and without the CUDA graph, against PyTorch eager (channels_last) and torch.compile when
+# torch is importable (bench/gpu_resnet50_torch.py); then the CUDA-related CPU tests again on this machine.
+# Without a GPU it says "skipped: no GPU" and exits 77. TGC_ALLOW_TF32=1 lets cuDNN, cuBLAS and PyTorch use
+# TF32 tensor cores (tolerances 5e-3 / 2e-2). FASHION_MNIST_DIR names the dataset's folder (idx files) when it
+# is not where Debian's package puts it.
 #
 # It works where cuDNN, cuBLAS, NCCL and NVRTC come only from a PyTorch installation's nvidia-* wheels:
 # their nvidia/*/lib folders are put on LD_LIBRARY_PATH. tgc's own non-CUDA libraries (oneDNN, libyaml,
@@ -33,13 +41,23 @@ for d in "${TGC_GPU_LIBS:-}" "$build/gpu-libs" "$root/gpu-libs"; do
 done
 export LD_LIBRARY_PATH="${libs#:}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 
+# ---- a GPU at all? ------------------------------------------------------------------------------------
+# (TGC_GPU_CHECK_DRY=1 goes on without one: the script itself tried on a CPU machine, every GPU check skipped)
+if ! ls /dev/nvidia[0-9]* >/dev/null 2>&1 && ! nvidia-smi -L >/dev/null 2>&1 && [ "${TGC_GPU_CHECK_DRY:-}" != 1 ]; then
+    echo "gpu_check: skipped: no GPU (no /dev/nvidia*, nvidia-smi finds none)"
+    exit 77
+fi
+
 # ---- build when needed ------------------------------------------------------------------------------
-if [ ! -x "$build/tests/test_stream_cuda" ] || [ ! -x "$build/tests/test_cudnn_plan" ]; then
+if [ ! -x "$build/tests/test_stream_cuda" ] || [ ! -x "$build/tests/test_cudnn_plan" ] ||
+    [ ! -x "$build/tests/tgc_gpu_exec_check" ] || [ ! -x "$build/tgc" ]; then
     echo "gpu_check: building in $build"
     cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTGC_CUDA=ON >"$out/cmake.log" 2>&1 &&
         cmake --build "$build" -j"$(nproc)" >"$out/build.log" 2>&1 ||
         { tail -30 "$out/cmake.log" "$out/build.log" 2>/dev/null; echo "gpu_check: the build failed"; exit 1; }
 fi
+tgc=$build/tgc
+check=$build/tests/tgc_gpu_exec_check
 
 rows=()
 failed=0
@@ -62,18 +80,72 @@ run() {
 echo "gpu_check: $(nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null || echo 'nvidia-smi: not found')"
 echo "gpu_check: LD_LIBRARY_PATH=$LD_LIBRARY_PATH"
 
-run stream_cuda "$build/tests/test_stream_cuda"                       # streams, events, graphs, NVRTC kernels
+# ---- the layers under the executor ---------------------------------------------------------------------
+run stream_cuda "$build/tests/test_stream_cuda"                       # streams, events, graphs, NVRTC kernels, lib_call
 run cudnn_plans "$build/tests/test_cudnn_plan"                      # heuristics and plans on the device; saves its properties JSON
 run codegen_nvrtc "$build/tests/test_codegen_nvrtc"                   # generated kernels compile for this driver
-run cuda_kernels_host "$build/tests/test_backend_cuda_kernels"        # hand-written kernels vs CPU (host shim)
-run cpu_suite sh -c "cd '$build' && ctest -j$(nproc) -E '^(e2e|dist)/' --output-on-failure"
-rows+=("cuda_executor|not yet|-|the CUDA executor (--device cuda) is not built yet: no op, step or ResNet-50 benchmark on the GPU")
+
+# ---- the executor against the CPU --------------------------------------------------------------------
+# every shipped config for the cuda target at a small batch (the ops' shapes, not the batch, are what varies)
+plans=()
+mkdir -p "$out/plans"
+for cfg in "$root"/configs/[!_]*/*.yaml; do  # the shipped configs, not _base_
+    name=$(basename "$cfg" .yaml)
+    if "$tgc" compile "$cfg" --target cuda --cfg-options train_dataloader.batch_size=4 val_dataloader.batch_size=4 \
+        -o "$out/plans/$name.bin" >"$out/plans/$name.log" 2>&1; then
+        plans+=("$out/plans/$name.bin")
+    else
+        rows+=("compile $name|FAIL|-|$(tail -1 "$out/plans/$name.log" | cut -c1-110)")
+        failed=$((failed + 1))
+    fi
+done
+run ops "$check" ops "${plans[@]}"
+run steps "$check" step "${plans[@]}"
+
+# 300 iterations of the default config on Fashion-MNIST, validated at the end
+fm=${FASHION_MNIST_DIR:-/usr/share/datasets/fashion-mnist}
+fashion() {
+    if [ "${TGC_GPU_CHECK_DRY:-}" = 1 ] && ! nvidia-smi -L >/dev/null 2>&1; then
+        echo "skipped: no GPU"
+        return 77
+    fi
+    if [ ! -e "$fm/train-images-idx3-ubyte" ] && [ ! -e "$fm/train-images-idx3-ubyte.gz" ]; then
+        echo "skipped: no Fashion-MNIST in $fm (set FASHION_MNIST_DIR)"
+        return 77
+    fi
+    "$tgc" train "$root/configs/fashion/resnet_small_fashionmnist.yaml" --device cuda --work-dir "$out/fashion" \
+        --cfg-options train_dataloader.dataset.data_prefix="$fm" val_dataloader.dataset.data_prefix="$fm" \
+        train_cfg.type=IterBasedTrainLoop train_cfg.max_iters=300 train_cfg.val_interval=300 \
+        default_hooks.logger.interval=50 || return 1
+    grep -m1 "device " "$out/fashion"/*/*.log
+    grep "accuracy/top1" "$out/fashion"/*/*.log | tail -1
+}
+run fashion300 fashion
+
+# ResNet-50 at batch 256: tgc with and without the CUDA graph, then PyTorch eager and torch.compile
+"$tgc" compile "$root/configs/resnet/resnet50_8xb32_in1k.yaml" --target cuda \
+    --cfg-options train_dataloader.batch_size=256 val_dataloader.batch_size=256 -o "$out/plans/r50_b256.bin" \
+    >"$out/plans/r50_b256.log" 2>&1 || echo "gpu_check: compiling ResNet-50 at batch 256 failed"
+run resnet50_tgc "$check" bench "$out/plans/r50_b256.bin" 20
+py=python3
+for p in python3 /usr/bin/python3; do
+    command -v "$p" >/dev/null 2>&1 && "$p" -c 'import torch' 2>/dev/null && { py=$p; break; }
+done
+run resnet50_torch_eager timeout 240 "$py" "$root/bench/gpu_resnet50_torch.py" eager
+run resnet50_torch_compile timeout 300 "$py" "$root/bench/gpu_resnet50_torch.py" compile
+
+# ---- the CUDA-related CPU checks again, on this machine ------------------------------------------------
+run cpu_checks sh -c "cd '$build' && ctest -j$(nproc) -R '^(cuda/|unit/test_(exec_cuda|backend_stream|backend_cuda|cuda_ops|codegen))' --output-on-failure"
 
 echo
-printf '%-18s %-8s %-8s %s\n' check result time "last line"
+printf '%-24s %-8s %-8s %s\n' check result time "last line"
 for r in "${rows[@]}"; do
     IFS='|' read -r n s t l <<<"$r"
-    printf '%-18s %-8s %-8s %s\n' "$n" "$s" "$t" "$l"
+    printf '%-24s %-8s %-8s %s\n' "$n" "$s" "$t" "$l"
 done
+echo
+echo "ResNet-50, batch 256, fp32$([ "${TGC_ALLOW_TF32:-}" = 1 ] && echo ' (TF32 allowed)'), one GPU:"
+grep -h "img/s" "$out/resnet50_tgc.log" "$out/resnet50_torch_eager.log" "$out/resnet50_torch_compile.log" 2>/dev/null |
+    sed 's/^/  /'
 echo "gpu_check: logs in $out; $failed failed"
 [ $failed = 0 ]

@@ -6,6 +6,8 @@
 #include <string.h>
 
 #include "backend/cpu/cpu_kernels.h"
+#include "backend/cuda/cuda_exec.h"
+#include "backend/cuda/cuda_ops.h"
 #include "backend/cuda/kernels/multi_tensor.h"
 #include "backend/cuda/native_host.h"
 
@@ -29,6 +31,7 @@ typedef struct cuda_device {
     void *down;
     uint64_t down_bytes;
     tgc_cpu *cpu; /* the stand-in's reference kernels */
+    tgc_cuda_exec *gx; /* cuda: the per-op dispatch on the GPU (cuda_exec.c) */
     tgc_cuda_comm comm_hook;
     int have_comm;
     int comm_gen; /* changes with the comm hook: graphs captured before are stale */
@@ -42,6 +45,9 @@ typedef struct launch_rec {
     int first, n; /* instructions covered */
     tgc_cpu_fused *fused; /* owned */
     int native;           /* stand-in with native on: 1 one instruction's kernel(s), 2 an optimizer group's */
+    int lib;              /* stand-in with TGC_NATIVE_LIBRARY: 1 a matmul, 2 a batch norm, issued as library work */
+    tgc_cuda_gemm gemm;   /* its arguments, marshalled as for cuBLAS */
+    tgc_cuda_bn bn;       /* or as for cuDNN's legacy batch norm calls */
     tgc_cpu_op *ops;      /* owned, n of them: the instructions as the native kernels' marshalling reads them */
     void *ws;             /* device workspace (softmax_cross_entropy's row losses), owned */
     tgc_mem_range *reads, *writes; /* owned */
@@ -70,6 +76,7 @@ typedef struct cuda_program {
     int gexec_gen; /* the device's comm_gen when captured */
     int runs;
     tgc_event **tev; /* timing events (n_launch + 1), NULL until a timed run */
+    tgc_cuda_xprog *xp; /* cuda: what each launch issues on the GPU */
     double t_base;   /* tgc_now() when the timed run began */
     int first_input, last_input; /* the first and last launches reading the input slab, -1: none */
 } cuda_program;
@@ -81,6 +88,9 @@ static void cuda_close(void *dev) {
     if (!d) return;
     if (d->sx) {
         d->api->sync(d->sx, &(tgc_err){{0}});
+#ifdef TGC_HAVE_CUDA
+        tgc_cuda_exec_free(d->gx);
+#endif
         d->api->close(d->sx); /* frees every stream, event and allocation */
     }
     tgc_cpu_free(d->cpu);
@@ -92,7 +102,7 @@ static void *open_on(const tgc_stream_api *api, const tgc_cuda_device_opts *o, t
     d->api = api;
     d->standin = !strcmp(api->name, "standin");
     d->graphs = !(o && o->no_graphs);
-    d->native = d->standin && o ? o->native & TGC_NATIVE_ALL : 0;
+    d->native = d->standin && o ? o->native & (TGC_NATIVE_ALL | TGC_NATIVE_LIBRARY) : 0;
     d->mt_chunk = o && o->native_chunk > 0 && o->native_chunk % 4 == 0 ? o->native_chunk : TGC_MT_CHUNK;
     tgc_stream_opts so = {0};
     if (o) so = o->stream;
@@ -105,6 +115,9 @@ static void *open_on(const tgc_stream_api *api, const tgc_cuda_device_opts *o, t
         goto fail;
     for (int k = 0; k < N_STAGE; k++)
         if (!(d->ev_stage[k] = api->event_create(d->sx, k ? "staging 1 free" : "staging 0 free", 0, err))) goto fail;
+#ifdef TGC_HAVE_CUDA
+    if (!d->standin && !(d->gx = tgc_cuda_exec_new(api, d->sx, so.ordinal, err))) goto fail;
+#endif
     return d;
 fail:
     tgc_err_prefix(err, "cuda device on %s", api->name);
@@ -121,18 +134,30 @@ static void *cuda_open(const tgc_device_opts *o, tgc_err *err) {
 
 static void cuda_describe(void *dev, char *buf, size_t size) {
     cuda_device *d = dev;
-    char s[200];
+    char s[200], libs[300] = "";
     d->api->describe(d->sx, s, sizeof s);
-    snprintf(buf, size, "cuda executor on %s%s", s,
+#ifdef TGC_HAVE_CUDA
+    if (d->gx) {
+        libs[0] = ' ';
+        libs[1] = '(';
+        tgc_cuda_exec_describe(d->gx, libs + 2, sizeof libs - 3);
+        strcat(libs, ")");
+    }
+#endif
+    snprintf(buf, size, "cuda executor on %s%s%s", s,
              d->native ? " (hand-written kernels through kshim, CPU reference elsewhere)"
-             : d->standin ? " (CPU reference kernels)" : "");
+             : d->standin ? " (CPU reference kernels)" : "", libs);
 }
 
-/* The native kernel of an op on a GPU: none yet. backend/cuda/kernels/ (hand-written) and cudnn_plan*
- * (cuDNN) plug in here; a fused elementwise group gets its NVRTC kernel from backend/cuda/codegen*. */
+/* Whether a GPU runs the op: cuda_ops.c's table (cuDNN, cuBLAS, hand-written, generated, copy, aux), in a build
+ * with the GPU dispatch (cuda_exec.c). */
 static int native_kernel(tgc_opcode code) {
+#ifdef TGC_HAVE_CUDA
+    return tgc_cuda_impl_of(code) != TGC_CUDA_IMPL_NONE;
+#else
     (void)code;
     return 0;
+#endif
 }
 
 static int cuda_supports_op(void *dev, tgc_opcode code) {
@@ -271,6 +296,9 @@ static void cuda_release(void *dev, void *prog) {
     d->api->event_destroy(d->sx, cp->ev_comm);
     d->api->event_destroy(d->sx, cp->ev_end);
     d->api->graph_exec_destroy(d->sx, cp->gexec);
+#ifdef TGC_HAVE_CUDA
+    tgc_cuda_exec_release(d->gx, cp->xp);
+#endif
     free(cp->bk);
     free(cp->launch);
     free(cp->instr);
@@ -347,13 +375,25 @@ static void *cuda_prepare(void *dev, const tgc_dev_program *dp, tgc_err *err) {
         launch_rec *L = &cp->launch[cp->n_launch];
         L->d = d;
         L->first = i;
-        L->n = 1;
+        L->n = d->gx ? tgc_cuda_group_len(p, i) : 1; /* on a GPU: cuda_exec.c's launch groups */
         if (d->native && native_launch(cp, L, i, e, dp, err) < 0) {
             cp->n_launch++;
             cuda_release(d, cp);
             return NULL;
         }
-        if (!L->native && e - i >= 2 && d->standin) {
+        tgc_opcode c0 = p->instr[i].code;
+        int bn = c0 == TGC_OP_BN_TRAIN || c0 == TGC_OP_BN_TRAIN_RELU || c0 == TGC_OP_BN_EVAL || c0 == TGC_OP_BN_BWD ||
+                 c0 == TGC_OP_BN_RELU_BWD;
+        if (!L->native && d->standin && (d->native & TGC_NATIVE_LIBRARY) && (c0 == TGC_OP_MATMUL || bn)) {
+            tgc_cpu_op o = op_of(cp, i);
+            if ((bn ? tgc_cuda_bn_of(&o, &L->bn, err) : tgc_cuda_gemm_of(&o, &L->gemm, err)) < 0) {
+                cp->n_launch++;
+                cuda_release(d, cp);
+                return NULL;
+            }
+            L->lib = bn ? 2 : 1;
+        }
+        if (!L->native && !L->lib && e - i >= 2 && d->standin) {
             tgc_cpu_op *ops = tgc_calloc((size_t)(e - i), sizeof *ops);
             for (int k = i; k < e; k++) {
                 const tgc_instr *ins = &p->instr[k];
@@ -411,6 +451,12 @@ static void *cuda_prepare(void *dev, const tgc_dev_program *dp, tgc_err *err) {
         cuda_release(d, cp);
         return NULL;
     }
+#ifdef TGC_HAVE_CUDA
+    if (d->gx && !(cp->xp = tgc_cuda_exec_prepare(d->gx, dp, err))) {
+        cuda_release(d, cp);
+        return NULL;
+    }
+#endif
     return cp;
 }
 
@@ -433,7 +479,34 @@ static int launch_body(const void *params, tgc_err *err) {
                         err);
 }
 
+/* The stand-in's body of a matmul issued as library work: the gemm as cuBLAS would be called with it. */
+static int gemm_body(const void *params, tgc_err *err) {
+    tgc_cuda_gemm_host(params);
+    return 0;
+}
+
+/* ... and of a batch norm issued as library work: cuDNN's legacy call as documented. */
+static int bn_body(const void *params, tgc_err *err) {
+    return tgc_cuda_bn_host(params) < 0 ? tgc_fail(err, "batch norm: out of memory") : 0;
+}
+
 static int issue_launch(cuda_device *d, cuda_program *cp, launch_rec *L, tgc_err *err) {
+#ifdef TGC_HAVE_CUDA
+    if (d->gx) {
+        d->stats.launches++;
+        return tgc_cuda_exec_issue(d->gx, cp->xp, L->first, d->compute, err);
+    }
+#endif
+    if (L->lib) {
+        tgc_lib_work w = {.name = L->lib == 2 ? "cudnnBatchNormalization" : "cublasSgemm",
+                          .host_fn = L->lib == 2 ? bn_body : gemm_body,
+                          .params = L->lib == 2 ? (const void *)&L->bn : (const void *)&L->gemm,
+                          .params_bytes = L->lib == 2 ? sizeof L->bn : sizeof L->gemm,
+                          .access = {L->reads, L->n_reads, L->writes, L->n_writes}};
+        d->stats.launches++;
+        d->stats.lib_calls++;
+        return d->api->lib_call(d->sx, &w, d->compute, err);
+    }
     struct {
         const launch_rec *L;
         const cuda_program *cp;
@@ -621,5 +694,5 @@ void tgc_cuda_device_get_stats(const tgc_device *dv, tgc_cuda_device_stats *st) 
 
 void tgc_cuda_device_use_native(tgc_device *dv, int on) {
     cuda_device *d = dv->impl;
-    d->native = d->standin ? on & TGC_NATIVE_ALL : 0;
+    d->native = d->standin ? on & (TGC_NATIVE_ALL | TGC_NATIVE_LIBRARY) : 0;
 }

@@ -16,10 +16,11 @@
  * group's loop), so the device checks the executor's ordering, not GPU math; with opts.native (a mask of
  * TGC_NATIVE_* classes) the ops of those classes run the hand-written kernels of backend/cuda/kernels instead,
  * through kshim.h (backend/cuda/native_host.h), with the argument structs and multi-tensor lists the executor
- * marshals from the plan. On CUDA an op without a native
- * kernel is refused at prepare, naming it (supports_op says which); nothing pretends.
+ * marshals from the plan; with TGC_NATIVE_LIBRARY each matmul and batch norm is library work (lib_call) whose
+ * body is cuBLAS's gemm / cuDNN's batch norm call on the marshalled arguments. On CUDA each launch group is issued by backend/cuda/cuda_exec.c
+ * (cuDNN, cuBLAS, hand-written and generated kernels; cuda_ops.c's table says which per op).
  *
- * Not in the registry yet (backend/device.c): tests build a device over a stream API with
+ * In the registry (backend/device.c) where the build has CUDA; tests build a device over any stream API with
  * tgc_cuda_device_new. */
 #ifndef TGC_BACKEND_CUDA_CUDA_DEVICE_H
 #define TGC_BACKEND_CUDA_CUDA_DEVICE_H
@@ -78,6 +79,8 @@ typedef struct tgc_cuda_device_stats {
     uint64_t eager_runs, captures, replays, launches, uploads, downloads, allreduces;
     uint64_t native_launches; /* launches issued whose body is a hand-written kernel (stand-in, native on) */
     uint64_t native_bodies, native_grids; /* such bodies run (graph replays included), and their kernel grids */
+    uint64_t lib_calls; /* library work issued (stand-in with TGC_NATIVE_LIBRARY: matmuls as cuBLAS's gemm, batch
+                           norms as cuDNN's legacy calls) */
 } tgc_cuda_device_stats;
 void tgc_cuda_device_get_stats(const tgc_device *d, tgc_cuda_device_stats *st);
 

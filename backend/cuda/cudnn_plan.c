@@ -934,9 +934,33 @@ int tgc_cudnn_devprop_from_handle(cudnnHandle_t h, cudnnBackendDescriptor_t *out
 
 int tgc_cudnn_exec_plan(const tgc_cudnn_op *op, cudnnBackendDescriptor_t devprop, cudnnBackendDescriptor_t *plan,
                         int64_t *workspace, int *configs_tried, tgc_err *err) {
+    return tgc_cudnn_exec_plan_ex(op, devprop, TGC_CUDNN_TENSOR_CORES, -1, plan, workspace, configs_tried, err);
+}
+
+/* Whether an engine configuration's engine has a numerical note the flags rule out: TENSOR_CORE (on f32 data,
+ * TF32 rounding) without TGC_CUDNN_TENSOR_CORES, NONDETERMINISTIC with TGC_CUDNN_DETERMINISTIC. */
+static int ruled_out(bdesc cfg, int flags) {
+    bdesc eng = NULL;
+    int64_t cnt = 0, n = 0;
+    int tc = 0;
+    cudnnBackendNumericalNote_t notes[CUDNN_NUMERICAL_NOTE_TYPE_COUNT];
+    if (cudnnBackendCreateDescriptor(CUDNN_BACKEND_ENGINE_DESCRIPTOR, &eng)) return 0;
+    if (!cudnnBackendGetAttribute(cfg, CUDNN_ATTR_ENGINECFG_ENGINE, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &cnt, &eng) &&
+        !cudnnBackendGetAttribute(eng, CUDNN_ATTR_ENGINE_NUMERICAL_NOTE, CUDNN_TYPE_NUMERICAL_NOTE,
+                                  CUDNN_NUMERICAL_NOTE_TYPE_COUNT, &n, notes))
+        for (int64_t i = 0; i < n; i++)
+            tc |= (notes[i] == CUDNN_NUMERICAL_NOTE_TENSOR_CORE && !(flags & TGC_CUDNN_TENSOR_CORES)) ||
+                  (notes[i] == CUDNN_NUMERICAL_NOTE_NONDETERMINISTIC && (flags & TGC_CUDNN_DETERMINISTIC));
+    cudnnBackendDestroyDescriptor(eng);
+    return tc;
+}
+
+int tgc_cudnn_exec_plan_ex(const tgc_cudnn_op *op, cudnnBackendDescriptor_t devprop, int flags,
+                           int64_t max_workspace, cudnnBackendDescriptor_t *plan, int64_t *workspace,
+                           int *configs_tried, tgc_err *err) {
     *plan = NULL;
     *workspace = 0;
-    int tried = 0;
+    int tried = 0, skipped_tc = 0;
     cudnnStatus_t last = CUDNN_STATUS_SUCCESS;
     char why[512] = "";
     static const cudnnBackendHeurMode_t modes[2] = {CUDNN_HEUR_MODE_A, CUDNN_HEUR_MODE_FALLBACK};
@@ -960,6 +984,10 @@ int tgc_cudnn_exec_plan(const tgc_cudnn_op *op, cudnnBackendDescriptor_t devprop
         }
         for (int i = 0; !s && i < n && i < MAX_CONFIGS && !*plan; i++) {
             bdesc pl = NULL;
+            if (ruled_out(cfg[i], flags)) {
+                skipped_tc++;
+                continue;
+            }
             tried++;
             cudnnStatus_t t = cudnnBackendCreateDescriptor(CUDNN_BACKEND_EXECUTION_PLAN_DESCRIPTOR, &pl);
             if (!t) t = cudnnBackendSetAttribute(pl, CUDNN_ATTR_EXECUTION_PLAN_ENGINE_CONFIG, CUDNN_TYPE_BACKEND_DESCRIPTOR,
@@ -972,6 +1000,14 @@ int tgc_cudnn_exec_plan(const tgc_cudnn_op *op, cudnnBackendDescriptor_t devprop
             if (!t)
                 t = cudnnBackendGetAttribute(pl, CUDNN_ATTR_EXECUTION_PLAN_WORKSPACE_SIZE, CUDNN_TYPE_INT64, 1, &cnt,
                                              workspace);
+            if (!t && max_workspace >= 0 && *workspace > max_workspace) {
+                t = CUDNN_STATUS_NOT_SUPPORTED;
+                snprintf(why, sizeof why, "workspace of %lld bytes over the limit of %lld", (long long)*workspace,
+                         (long long)max_workspace);
+                last = t;
+                cudnnBackendDestroyDescriptor(pl);
+                continue;
+            }
             if (!t) {
                 *plan = pl;
             } else {
@@ -987,8 +1023,11 @@ int tgc_cudnn_exec_plan(const tgc_cudnn_op *op, cudnnBackendDescriptor_t devprop
     if (configs_tried) *configs_tried = tried;
     if (*plan) return 0;
     if (last == CUDNN_STATUS_SUCCESS)
-        return tgc_fail(err, "cuDNN: %s instruction %d (%s): engine heuristics gave no configuration", op->program,
-                        op->instr, tgc_op_table[op->code].name);
+        return tgc_fail(err, "cuDNN: %s instruction %d (%s): engine heuristics gave no configuration%s", op->program,
+                        op->instr, tgc_op_table[op->code].name,
+                        skipped_tc ? " once tensor-core (TF32 for f32 data; TGC_ALLOW_TF32=1 allows them) or, with "
+                                     "randomness.deterministic, nondeterministic engines were left out"
+                                   : "");
     return tgc_fail(err, "cuDNN: %s instruction %d (%s): no execution plan finalized (%d configurations): %s (%d)%s%s",
                     op->program, op->instr, tgc_op_table[op->code].name, tried, cudnnGetErrorString(last), (int)last,
                     why[0] ? ": " : "", why);

@@ -192,6 +192,15 @@ int tgc_cudnn_devprop_from_handle(cudnnHandle_t h, cudnnBackendDescriptor_t *out
 int tgc_cudnn_exec_plan(const tgc_cudnn_op *op, cudnnBackendDescriptor_t devprop, cudnnBackendDescriptor_t *plan,
                         int64_t *workspace, int *configs_tried, tgc_err *err);
 
+/* As tgc_cudnn_exec_plan, skipping configurations whose engine uses tensor cores (for f32 data that is TF32
+ * rounding) unless flags has TGC_CUDNN_TENSOR_CORES, whose results depend on timing when it has
+ * TGC_CUDNN_DETERMINISTIC (numerical note NONDETERMINISTIC), and those needing more than max_workspace bytes
+ * (< 0: no limit). */
+enum { TGC_CUDNN_TENSOR_CORES = 1, TGC_CUDNN_DETERMINISTIC = 2 };
+int tgc_cudnn_exec_plan_ex(const tgc_cudnn_op *op, cudnnBackendDescriptor_t devprop, int flags,
+                           int64_t max_workspace, cudnnBackendDescriptor_t *plan, int64_t *workspace,
+                           int *configs_tried, tgc_err *err);
+
 typedef struct tgc_cudnn_gpu_counts {
     int planned[TGC_CUDNN_KIND_COUNT];   /* an execution plan finalized for the device */
     int no_engine[TGC_CUDNN_KIND_COUNT]; /* no configuration finalized: the executor's legacy fallback */

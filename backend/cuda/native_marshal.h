@@ -16,6 +16,9 @@ enum {
     TGC_NATIVE_EXACT = 2,     /* max_pool2d_bwd, global_avg_pool_bwd, fill, cast: bit for bit */
     TGC_NATIVE_REDUCE = 4,    /* softmax_cross_entropy(_bwd), global_avg_pool, bias_grad: relative 1e-6 */
     TGC_NATIVE_ALL = 7,
+    TGC_NATIVE_LIBRARY = 8,   /* not a kernel class: each matmul and batch norm issued as library work (lib_call)
+                                 whose body is cuBLAS's column-major gemm / cuDNN's legacy batch norm call, as
+                                 documented, on the arguments cuda_ops.c marshals (relative 1e-5) */
 };
 /* The class of an op's kernel, 0 when it has none. */
 int tgc_cuda_native_class(tgc_opcode code);

@@ -1249,6 +1249,23 @@ static int si_launch(void *vc, const tgc_kernel *k, tgc_stream *ts, tgc_err *err
     return issue(c, (sstream *)ts, n, NULL, err);
 }
 
+/* Library work is a kernel to the stand-in: its host body runs when the stream reaches it. */
+static int si_lib_call(void *vc, const tgc_lib_work *w, tgc_stream *ts, tgc_err *err) {
+    ctx *c = vc;
+    ENTER(c, err, "lib_call", -1);
+    const char *name = nz(w->name, "?");
+    if (!w->host_fn) return tgc_fail(err, "standin: library work '%s' has no host body (tgc_lib_work.host_fn)", name);
+    char what[160];
+    snprintf(what, sizeof what, "library work '%s'", name);
+    if (check_access(c, &w->access, -2, what, err) < 0) return -1;
+    node *n = node_new(N_KERNEL, tgc_strdup(what));
+    n->kfn = w->host_fn;
+    n->params = tgc_malloc(w->params_bytes ? w->params_bytes : 1);
+    if (w->params_bytes) memcpy(n->params, w->params, w->params_bytes);
+    set_access(n, &w->access);
+    return issue(c, (sstream *)ts, n, NULL, err);
+}
+
 static int si_host_func(void *vc, tgc_stream *ts, const char *label, tgc_host_fn fn, void *user,
                         const tgc_mem_access *a, tgc_err *err) {
     ctx *c = vc;
@@ -1709,6 +1726,7 @@ const tgc_stream_api tgc_standin_stream_api = {
     .memcpy_async = si_memcpy_async,
     .memset_async = si_memset_async,
     .launch = si_launch,
+    .lib_call = si_lib_call,
     .host_func = si_host_func,
     .capture_begin = si_capture_begin,
     .capture_end = si_capture_end,

@@ -93,6 +93,24 @@ typedef struct tgc_kernel {
     tgc_mem_access access; /* the ranges the kernel reads and writes */
 } tgc_kernel;
 
+/* Library work: calls into cuDNN, cuBLAS, NCCL (or anything that enqueues on a cudaStream_t itself). On cuda,
+ * enqueue(user, native_stream, err) runs on the host at issue time with the stream's cudaStream_t and enqueues
+ * the library's kernels there (inside a capture they are captured into the graph, as any work issued to the
+ * stream); it must not synchronise. On the stand-in the work is queued like a kernel: host_fn(params) runs
+ * when the stream reaches it, and the race checker covers the declared ranges. params is copied at issue
+ * (params_bytes), as a kernel's; user must stay valid until enqueue returns. Either body may be NULL where
+ * that implementation is not used. */
+typedef int (*tgc_lib_enqueue_fn)(void *user, void *native_stream, tgc_err *err);
+typedef struct tgc_lib_work {
+    const char *name; /* for messages and traces ("cudnn conv fwd") */
+    tgc_lib_enqueue_fn enqueue;
+    void *user;
+    tgc_host_kernel_fn host_fn;
+    const void *params;
+    size_t params_bytes;
+    tgc_mem_access access; /* the ranges the library reads and writes (workspaces included) */
+} tgc_lib_work;
+
 /* How to open a stream context. */
 typedef struct tgc_stream_opts {
     int ordinal;        /* cuda: which GPU */
@@ -151,6 +169,9 @@ typedef struct tgc_stream_api {
     /* Sets bytes of device memory to the byte value. */
     int (*memset_async)(void *ctx, void *dst, int value, uint64_t bytes, tgc_stream *s, tgc_err *err);
     int (*launch)(void *ctx, const tgc_kernel *k, tgc_stream *s, tgc_err *err);
+    /* Library work on s (tgc_lib_work): enqueued by the library at issue time on cuda, queued as a checked body
+     * on the stand-in. A failure of enqueue is returned with the work's name. */
+    int (*lib_call)(void *ctx, const tgc_lib_work *w, tgc_stream *s, tgc_err *err);
     /* fn(user) runs on the host when s reaches it; access: the host memory it reads and writes (NULL: none). */
     int (*host_func)(void *ctx, tgc_stream *s, const char *label, tgc_host_fn fn, void *user,
                      const tgc_mem_access *access, tgc_err *err);

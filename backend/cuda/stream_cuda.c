@@ -271,6 +271,15 @@ static int cu_launch(void *vc, const tgc_kernel *k, tgc_stream *s, tgc_err *err)
     return 0;
 }
 
+static int cu_lib_call(void *vc, const tgc_lib_work *w, tgc_stream *s, tgc_err *err) {
+    cctx *c = vc;
+    const char *name = w->name ? w->name : "?";
+    if (!w->enqueue) return tgc_fail(err, "cuda: library work '%s' has no enqueue function (tgc_lib_work.enqueue)", name);
+    CK(cudaSetDevice(c->ordinal), "cudaSetDevice");
+    if (w->enqueue(w->user, (void *)s, err) < 0) return tgc_err_prefix(err, "cuda: library work '%s'", name);
+    return 0;
+}
+
 static int cu_host_func(void *vc, tgc_stream *s, const char *label, tgc_host_fn fn, void *user,
                         const tgc_mem_access *a, tgc_err *err) {
     CK(cudaLaunchHostFunc((cudaStream_t)s, fn, user), "cudaLaunchHostFunc");
@@ -340,6 +349,7 @@ const tgc_stream_api tgc_cuda_stream_api = {
     .memcpy_async = cu_memcpy_async,
     .memset_async = cu_memset_async,
     .launch = cu_launch,
+    .lib_call = cu_lib_call,
     .host_func = cu_host_func,
     .capture_begin = cu_capture_begin,
     .capture_end = cu_capture_end,

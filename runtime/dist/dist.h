@@ -104,6 +104,11 @@ const char *tgc_ddp_engine(const tgc_ddp *d);
  * (may be NULL) is read at each grads-ready point: nonzero on any rank makes tgc_ddp_stop_signal nonzero
  * on every rank after that step. */
 int tgc_ddp_attach(tgc_ddp *d, tgc_exec *x, const tgc_plan *plan, volatile sig_atomic_t *sigflag, tgc_err *err);
+/* On the cuda device with NCCL: the buckets' all-reduces are enqueued by the device itself on its comm stream,
+ * each ordered after the kernel that completes its bucket (tgc_cuda_device_set_comm) instead of through the
+ * executor's bucket callback and the comm thread. Nothing on other devices or engines, or with
+ * TGC_DIST_HOST_BUCKETS=1 (the callback path, for comparison). Call after tgc_ddp_attach. */
+int tgc_ddp_attach_device(tgc_ddp *d, tgc_exec *x, tgc_device *dev, tgc_err *err);
 /* 0, or the signal to stop with once the ranks agreed to stop (this rank's own signal, else SIGINT when
  * some rank got SIGINT, else SIGTERM). */
 int tgc_ddp_stop_signal(const tgc_ddp *d);

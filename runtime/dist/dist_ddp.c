@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend/cuda/cuda_device.h"
 #include "runtime/dist/comm/comm.h"
 #include "runtime/dist/dist.h"
 #include "runtime/profile/profile.h"
@@ -170,6 +171,29 @@ int tgc_ddp_attach(tgc_ddp *d, tgc_exec *x, const tgc_plan *plan, volatile sig_a
     d->sigflag = sigflag;
     tgc_exec_on_bucket(x, on_bucket, d);
     tgc_exec_on_grads_ready(x, on_grads_ready, d);
+    return 0;
+}
+
+/* The device's comm stream calls this for each bucket (on cuda, a tgc_stream is its cudaStream_t). */
+static int device_bucket(void *ctx, const tgc_plan_bucket *b, void *dev_ptr, tgc_stream *s, tgc_err *err) {
+    tgc_ddp *d = ctx;
+    if (b->bytes % sizeof(float))
+        return tgc_fail(err, "gradient bucket of %llu bytes is not whole f32 values", (unsigned long long)b->bytes);
+    if (tgc_comm_nccl_enqueue_allreduce(d->comm, dev_ptr, (size_t)(b->bytes / sizeof(float)), 1, s, err) < 0) return -1;
+    d->bytes_cur += b->bytes;
+    d->buckets_cur++;
+    return 0;
+}
+
+int tgc_ddp_attach_device(tgc_ddp *d, tgc_exec *x, tgc_device *dev, tgc_err *err) {
+    const char *host = getenv("TGC_DIST_HOST_BUCKETS");
+    if (strcmp(dev->ops->name, "cuda") || strcmp(tgc_comm_engine(d->comm), "nccl") || (host && !strcmp(host, "1")) ||
+        d->no_overlap)
+        return 0;
+    if (tgc_comm_wait_all(d->comm, err) < 0) return -1; /* the comm thread idle before the device enqueues */
+    tgc_exec_on_bucket(x, NULL, NULL);
+    tgc_cuda_comm cc = {device_bucket, d, 1};
+    tgc_cuda_device_set_comm(dev, &cc);
     return 0;
 }
 

@@ -391,7 +391,8 @@ static int setup_exec(run_ctx *c, const tgc_train_opts *o, int threads, int det,
     const tgc_plan *plan = r->plan;
     tgc_exec_opts xo = {threads, det, r->dev};
     if (!(r->x = tgc_exec_new(plan, &xo, err))) return -1;
-    if (r->ddp && tgc_ddp_attach(r->ddp, r->x, plan, &g_signal, err)) return -1;
+    if (r->ddp && (tgc_ddp_attach(r->ddp, r->x, plan, &g_signal, err) || tgc_ddp_attach_device(r->ddp, r->x, r->dev, err)))
+        return -1;
     if (find_input(plan, r->x, "train", "inputs", 1, &r->tr_img, err) ||
         find_input(plan, r->x, "train", "data_samples.gt_label", 1, &r->tr_lbl, err) ||
         find_input(plan, r->x, "train", "lr", 1, &r->tr_lr, err) ||
@@ -493,6 +494,8 @@ static int setup_rest(run_ctx *c, const tgc_train_opts *o, tgc_err *err) {
     int threads = o->n_threads > 0 ? o->n_threads : tgc_default_threads(), det = 0;
     if (setup_hooks(c, err)) return -1;
     tgc_device_opts dopts = {threads, 0};
+    /* one GPU per worker: the LOCAL_RANK-th visible one (CUDA_VISIBLE_DEVICES picks which those are) */
+    if (o->dist && o->device && !strcmp(o->device, "cuda")) dopts.ordinal = o->dist->local_rank;
     if (!(c->r.dev = tgc_device_open(o->device ? o->device : "cpu", &dopts, err))) return -1;
     log_header(c, o);
     if (setup_seed(c, o, &det, err) || setup_data(c, o, err) || setup_exec(c, o, threads, det, err) ||

@@ -16,6 +16,8 @@
 
 #include "backend/cuda/codegen_cache.h"
 #include "backend/cuda/codegen_nvrtc.h"
+#include "backend/cuda/cuda_exec.h"
+#include "backend/cuda/cuda_ops.h"
 #include "test_codegen_util.h"
 #include "test_expect.h"
 
@@ -45,9 +47,24 @@ typedef struct kernel_set {
     int n, cap;
 } kernel_set;
 
+static int lone_ops; /* elementwise instructions outside any group: the executor generates a kernel each */
+
 static void add_plan(kernel_set *ks, const tgc_plan *p, const char *what) {
     tgc_err err;
     if (cgu_plan_kernels(p, &ks->k, &ks->n, &ks->cap, &err) < 0) EXPECT(0, "%s: %s", what, err.msg);
+    for (int pi = 0; pi < p->n_programs; pi++) {
+        const tgc_program *pr = &p->programs[pi];
+        for (int i = 0; i < pr->n_instr; i++) {
+            if (pr->instr[i].group >= 0 || tgc_cuda_impl_of(pr->instr[i].code) != TGC_CUDA_IMPL_GENERATED) continue;
+            TGC_GROW(ks->k, ks->cap, ks->n + 1);
+            if (tgc_codegen_group_kernel(p, pr, i, 1, &ks->k[ks->n], &err) < 0) {
+                EXPECT(0, "%s: %s", what, err.msg);
+                continue;
+            }
+            ks->n++;
+            lone_ops++;
+        }
+    }
 }
 
 static void rm_dir(const char *dir) {
@@ -154,13 +171,27 @@ int main(void) {
             free(code);
         }
     rm_dir(dir);
+    /* the executor's own kernels (backend/cuda/cuda_exec.c) */
+    tgc_err aerr;
+    tgc_cubin aux;
+    int aux_ok = tgc_nvrtc_compile(tgc_cuda_exec_aux_source(), "cuda_exec_aux.cu", "sm_90", &aux, &aerr) == 0;
+    EXPECT(aux_ok, "the executor's aux kernels do not compile: %s", aerr.msg);
+    if (aux_ok) {
+        EXPECT(aux.spill_store_bytes == 0 && aux.spill_load_bytes == 0 && aux.stack_bytes == 0,
+               "aux kernels: %d bytes spill stores, %d spill loads, %d stack:\n%s", aux.spill_store_bytes,
+               aux.spill_load_bytes, aux.stack_bytes, aux.log);
+        printf("codegen nvrtc: the executor's 3 aux kernels compiled for sm_90: %d bytes spill stores, %d spill loads, "
+               "%d stack, at most %d registers\n",
+               aux.spill_store_bytes, aux.spill_load_bytes, aux.stack_bytes, aux.registers);
+        tgc_cubin_free(&aux);
+    }
     EXPECT(ok == nu, "%d of %d kernels compiled", ok, nu);
     EXPECT(spill_free == ok, "%d of %d kernels spill or use a stack frame", ok - spill_free, ok);
     EXPECT(misses == ok && hits == ok, "cache: %d misses and %d hits for %d kernels", misses, hits, ok);
-    printf("codegen nvrtc: %d configs x 2 targets, %d compiled; %d elementwise groups -> %d distinct kernels, plus %d "
-           "synthetic groups -> %d kernels; %d of %d compiled by %s to cubin in %.2f s (%.0f ms each); ptxas: 0 bytes "
+    printf("codegen nvrtc: %d configs x 2 targets, %d compiled; %d elementwise groups and lone elementwise ops (%d) -> %d "
+           "distinct kernels, plus %d synthetic groups -> %d kernels; %d of %d compiled by %s to cubin in %.2f s (%.0f ms each); ptxas: 0 bytes "
            "spill stores/loads and 0 bytes stack in %d of %d, at most %d registers; cache: %d misses, then %d hits\n",
-           nc, compiled, shipped_groups, shipped_uniq, ks.n - shipped_groups, nu - shipped_uniq, ok, nu, compile_id, secs,
+           nc, compiled, shipped_groups, lone_ops, shipped_uniq, ks.n - shipped_groups, nu - shipped_uniq, ok, nu, compile_id, secs,
            nu ? 1000 * secs / nu : 0.0, spill_free, ok, max_regs, misses, hits);
     for (int u = 0; u < nu; u++) tgc_cubin_free(&cub[u]);
     free(cub);

@@ -77,4 +77,14 @@ grep -q "resumed epoch: 2, iter: 10" stdout2.txt || fail "did not resume at iter
 grep -Eq "^${stamp}Iter\(train\) \[ 3/10\]  lr: 1\.0000e-02  eta: " it.txt || fail "no Iter(train) line: $(grep -m1 'Iter(train)' it.txt)"
 [ "$(grep -c 'Iter(val) \[2/2\]    accuracy/top1' it.txt)" = 2 ] || fail "expected validation after iterations 5 and 10"
 [ -s it/iter_10.ckpt ] && [ ! -e it/iter_5.ckpt ] || fail "max_keep_ckpts: $(ls it)"
+# The device: without --device a run takes the plan's (cpu here); CUDA_VISIBLE_DEVICES=-1 hides every GPU, and
+# `tgc train` then compiles for and trains on the CPU exactly as --device cpu does (same records).
+# shellcheck disable=SC2086
+CUDA_VISIBLE_DEVICES=-1 "$TGC" train "$SRC/configs/fashion/lenet5_fashionmnist.yaml" --work-dir hid --max-iters 4 \
+    --cfg-options $SMALL >hid.txt 2>&1 || fail "CUDA_VISIBLE_DEVICES=-1: $(tail -3 hid.txt)"
+# shellcheck disable=SC2086
+"$TGC" train "$SRC/configs/fashion/lenet5_fashionmnist.yaml" --device cpu --work-dir cpu --max-iters 4 \
+    --cfg-options $SMALL >cpu.txt 2>&1 || fail "--device cpu: $(tail -3 cpu.txt)"
+grep -q "device cpu" hid.txt || fail "CUDA_VISIBLE_DEVICES=-1 did not train on the CPU: $(grep -m1 device hid.txt)"
+[ "$(scalars hid)" = "$(scalars cpu)" ] || fail "CUDA_VISIBLE_DEVICES=-1 and --device cpu trained differently"
 echo "ok"

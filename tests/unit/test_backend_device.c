@@ -20,15 +20,33 @@ START_TEST(registry_names_and_messages) {
     ck_assert(!tgc_device_name_valid("tpu") && !tgc_device_name_valid("cudax") && !tgc_device_name_valid(NULL));
     ck_assert_ptr_null(tgc_device_find("tpu", &err));
     ck_assert_msg(strstr(err.msg, "unknown device 'tpu'"), "%s", err.msg);
-    /* cuda cannot run in this build (no CUDA executor yet): the message says why and what to use */
+    /* cuda: offered where the build has CUDA and a GPU is visible; otherwise the message says why and what to
+     * use, and the default device is the CPU */
     const char *old = getenv("CUDA_VISIBLE_DEVICES");
     char *saved = old ? strdup(old) : NULL;
     unsetenv("CUDA_VISIBLE_DEVICES");
-    ck_assert_ptr_null(tgc_device_find("cuda:0", &err));
-    ck_assert_msg(strstr(err.msg, "no CUDA") && strstr(err.msg, "use --device cpu"), "%s", err.msg);
+    int built, gpus = tgc_device_count("cuda", &built);
+    const tgc_device_ops *cu = tgc_device_find("cuda:0", &err);
+    if (built && gpus > 0) {
+        ck_assert_msg(cu && !strcmp(cu->name, "cuda"), "%s", err.msg);
+        ck_assert_str_eq(tgc_device_default(), "cuda");
+        ck_assert_ptr_null(tgc_device_find("cuda:4096", &err));
+        ck_assert_msg(strstr(err.msg, "no GPU 4096"), "%s", err.msg);
+    } else {
+        ck_assert_ptr_null(cu);
+        ck_assert_msg(strstr(err.msg, built ? "no GPU is visible" : "no CUDA support") && strstr(err.msg, "use --device cpu"),
+                      "%s", err.msg);
+        ck_assert_str_eq(tgc_device_default(), "cpu");
+    }
     setenv("CUDA_VISIBLE_DEVICES", "-1", 1);
     ck_assert_ptr_null(tgc_device_open("cuda", NULL, &err));
     ck_assert_str_eq(err.msg, "CUDA_VISIBLE_DEVICES=-1 hides every GPU; use --device cpu");
+    ck_assert_str_eq(tgc_device_default(), "cpu");
+    ck_assert_int_eq(tgc_device_count("cuda", NULL), 0);
+    setenv("CUDA_VISIBLE_DEVICES", "", 1);
+    ck_assert_ptr_null(tgc_device_find("cuda", &err));
+    ck_assert_str_eq(err.msg, "CUDA_VISIBLE_DEVICES= hides every GPU; use --device cpu");
+    ck_assert_str_eq(tgc_device_default(), "cpu");
     if (saved) setenv("CUDA_VISIBLE_DEVICES", saved, 1);
     else unsetenv("CUDA_VISIBLE_DEVICES");
     free(saved);

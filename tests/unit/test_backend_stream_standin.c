@@ -225,6 +225,117 @@ START_TEST(race_messages_in_full) {
 }
 END_TEST
 
+/* ---- library work (lib_call): a cuBLAS-like call as a checked body ---- */
+
+/* "gemv": out[i] = scale * sum_j x[j] (a stand-in for a library routine), accumulated into out when acc. */
+typedef struct lib_params {
+    const float *x;
+    float *out;
+    int n, acc;
+    float scale;
+} lib_params;
+
+static int lib_body(const void *vp, tgc_err *err) {
+    const lib_params *p = vp;
+    float sum = 0;
+    for (int j = 0; j < p->n; j++) sum += p->x[j];
+    for (int i = 0; i < p->n; i++) p->out[i] = (p->acc ? p->out[i] : 0) + p->scale * sum;
+    return 0;
+}
+
+static int lib_enqueue_never(void *user, void *stream, tgc_err *err) {
+    return tgc_fail(err, "the stand-in called the CUDA enqueue");
+}
+
+static int issue_lib(void *c, tgc_stream *s, const char *name, const float *x, float *out, int n, int acc, float scale,
+                     tgc_err *err) {
+    lib_params p = {x, out, n, acc, scale};
+    tgc_mem_range r[2] = {{x, (uint64_t)n * 4}, {out, (uint64_t)n * 4}}, w = {out, (uint64_t)n * 4};
+    tgc_lib_work lw = {.name = name, .enqueue = lib_enqueue_never, .host_fn = lib_body, .params = &p,
+                       .params_bytes = sizeof p, .access = {r, acc ? 2 : 1, &w, 1}};
+    return A->lib_call(c, &lw, s, err);
+}
+
+/* x uploaded on copy, a library call on compute reading it (after the upload's event) into y, a library call on
+ * comm reading y (after compute's event) into z, then z downloaded. broken: comm does not wait for compute. */
+static int lib_program(uint64_t seed, int broken, float *result, tgc_err *err) {
+    enum { N = 64 };
+    void *c = open_seed(seed);
+    float *x = A->dev_alloc(c, N * 4, "x", err), *y = A->dev_alloc(c, N * 4, "y", err),
+          *z = A->dev_alloc(c, N * 4, "z", err), *h = A->host_alloc(c, N * 4, "host", err);
+    tgc_stream *copy = A->stream_create(c, "copy", err), *compute = A->stream_create(c, "compute", err),
+               *comm = A->stream_create(c, "comm", err);
+    tgc_event *up = A->event_create(c, "uploaded", 0, err), *done = A->event_create(c, "y done", 0, err);
+    for (int i = 0; i < N; i++) h[i] = (float)i;
+    int rc = A->memset_async(c, y, 0, N * 4, compute, err); /* defined contents: the race, not "never written" */
+    if (!rc) rc = A->sync(c, err);
+    if (!rc) rc = A->memcpy_async(c, x, h, N * 4, TGC_COPY_H2D, copy, err);
+    if (!rc) rc = A->event_record(c, up, copy, err);
+    if (!rc) rc = A->stream_wait_event(c, compute, up, err);
+    if (!rc) rc = issue_lib(c, compute, "gemv y", x, y, N, 0, 0.5f, err);
+    if (!rc) rc = A->event_record(c, done, compute, err);
+    if (!rc && !broken) rc = A->stream_wait_event(c, comm, done, err);
+    if (!rc) rc = issue_lib(c, comm, "allreduce z", y, z, N, 0, 1.0f / N, err);
+    if (!rc) rc = A->sync(c, err);
+    if (!rc) rc = A->memcpy_async(c, h, z, N * 4, TGC_COPY_D2H, compute, err);
+    if (!rc) rc = A->sync(c, err);
+    if (!rc) *result = h[0];
+    A->close(c);
+    return rc;
+}
+
+START_TEST(library_work_is_ordered_and_race_checked) {
+    for (uint64_t seed = 1; seed <= N_SEEDS; seed++) {
+        tgc_err err;
+        float r = 0;
+        ck_assert_msg(lib_program(seed, 0, &r, &err) == 0, "seed %llu: %s", (unsigned long long)seed, err.msg);
+        ck_assert_float_eq(r, 0.5f * 2016.0f); /* sum 0..63 = 2016; y = 1008 everywhere; z = mean of y */
+        ck_assert_int_eq(lib_program(seed, 1, &r, &err), -1);
+        ck_assert_msg(strstr(err.msg, "race on bytes [0, 256) of device buffer 'y'") &&
+                          strstr(err.msg, "library work 'gemv y'") && strstr(err.msg, "library work 'allreduce z'") &&
+                          strstr(err.msg, "on stream 'comm')") && strstr(err.msg, "on stream 'compute')"),
+                      "seed %llu: %s", (unsigned long long)seed, err.msg);
+        if (seed == 1) printf("library work without the comm stream's wait: %s\n", err.msg);
+    }
+}
+END_TEST
+
+/* Captured into a graph with a kernel, replayed three times: the library work runs in each replay. */
+START_TEST(library_work_is_captured_and_replayed) {
+    enum { N = 32 };
+    for (uint64_t seed = 1; seed <= 8; seed++) {
+        void *c = open_seed(seed);
+        tgc_err err;
+        float *x = A->dev_alloc(c, N * 4, "x", &err), *out = A->dev_alloc(c, N * 4, "out", &err),
+              *h = A->host_alloc(c, N * 4, "host", &err);
+        tgc_stream *s = A->stream_create(c, "compute", &err), *side = A->stream_create(c, "library", &err);
+        tgc_event *fork = A->event_create(c, "fork", 0, &err), *join = A->event_create(c, "join", 0, &err);
+        ck_assert_int_eq(A->memset_async(c, out, 0, N * 4, s, &err), 0);
+        for (int i = 0; i < N; i++) h[i] = 1.0f;
+        ck_assert_int_eq(A->memcpy_async(c, x, h, N * 4, TGC_COPY_H2D, s, &err), 0);
+        ck_assert_int_eq(A->sync(c, &err), 0);
+        ck_assert_int_eq(A->capture_begin(c, s, "step", &err), 0);
+        ck_assert_int_eq(A->event_record(c, fork, s, &err), 0);
+        ck_assert_int_eq(A->stream_wait_event(c, side, fork, &err), 0);
+        ck_assert_msg(issue_lib(c, side, "accumulate", x, out, N, 1, 1.0f, &err) == 0, "%s", err.msg);
+        ck_assert_int_eq(A->event_record(c, join, side, &err), 0);
+        ck_assert_int_eq(A->stream_wait_event(c, s, join, &err), 0);
+        tgc_graph *g = A->capture_end(c, s, &err);
+        ck_assert_msg(g, "%s", err.msg);
+        tgc_graph_exec *gx = A->graph_instantiate(c, g, &err);
+        ck_assert_msg(gx, "%s", err.msg);
+        for (int r = 0; r < 3; r++) ck_assert_msg(A->graph_launch(c, gx, s, &err) == 0, "%s", err.msg);
+        ck_assert_int_eq(A->memcpy_async(c, h, out, N * 4, TGC_COPY_D2H, s, &err), 0);
+        ck_assert_msg(A->sync(c, &err) == 0, "%s", err.msg);
+        ck_assert_float_eq(h[N - 1], 3.0f * N); /* captured, not run at capture; three replays */
+        tgc_lib_work none = {.name = "none"};
+        ck_assert_int_eq(A->lib_call(c, &none, s, &err), -1);
+        ck_assert_msg(strstr(err.msg, "library work 'none' has no host body"), "%s", err.msg);
+        A->close(c);
+    }
+}
+END_TEST
+
 /* ---- graph capture rules ---- */
 
 START_TEST(capture_rules) {
@@ -515,6 +626,7 @@ int main(void) {
     tcase_add_test(ok, one_seed_one_interleaving);
     tcase_add_test(ok, callbacks_queries_and_pending_work);
     tcase_add_test(ok, two_ranks_all_reduce_in_process);
+    tcase_add_test(ok, library_work_is_captured_and_replayed);
     suite_add_tcase(s, ok);
     TCase *bad = tcase_create("broken");
     tcase_add_test(bad, missing_wait_before_the_optimizer);
@@ -528,6 +640,7 @@ int main(void) {
     tcase_add_test(bad, capture_rules);
     tcase_add_test(bad, misuse_is_reported);
     tcase_add_test(bad, two_ranks_broken);
+    tcase_add_test(bad, library_work_is_ordered_and_race_checked);
     suite_add_tcase(s, bad);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -120,6 +120,8 @@ static void compare(const char *yaml, const char *what, int native, int exact, i
         tgc_cuda_device_get_stats(d, &st);
         tgc_device_close(d);
         ck_assert_uint_gt(st.native_launches, 0);
+        if (native & TGC_NATIVE_LIBRARY) ck_assert_uint_gt(st.lib_calls, 0); /* every matmul as cuBLAS's gemm */
+        else ck_assert_uint_eq(st.lib_calls, 0);
         ck_assert_uint_ge(st.native_bodies, st.native_launches);
         ck_assert_uint_ge(st.native_grids, st.native_bodies);
         if (chunk && native == TGC_NATIVE_OPTIMIZER) /* every group cut over several launches */
@@ -224,6 +226,18 @@ START_TEST(lenet_adamw_all_native_within_tolerance) {
 END_TEST
 START_TEST(resnet_all_native_within_tolerance) { compare(RESNET, "resnet (all)", TGC_NATIVE_ALL, 0, 0); }
 END_TEST
+
+/* The matmuls and batch norms as library work (lib_call): cuBLAS's column-major gemm and cuDNN's legacy batch norm
+ * calls on the marshalled arguments, race-checked. */
+START_TEST(lenet_matmul_as_library_work_within_tolerance) {
+    compare(LENET, "lenet (all, matmul and batch norm as library work)", TGC_NATIVE_ALL | TGC_NATIVE_LIBRARY, 0, 0);
+}
+END_TEST
+
+START_TEST(resnet_matmul_as_library_work_eager_within_tolerance) {
+    compare(RESNET, "resnet eager (all, matmul and batch norm as library work)", TGC_NATIVE_ALL | TGC_NATIVE_LIBRARY, 0, 1);
+}
+END_TEST
 /* batch 64: longer sums in the loss and bias gradients */
 START_TEST(lenet_batch64_all_native_within_tolerance) {
     compare(TEST_LENET_YAML(64, 8), "lenet batch 64 (all)", TGC_NATIVE_ALL, 0, 0);
@@ -308,6 +322,8 @@ int main(void) {
     tcase_add_test(tc, lenet_all_native_within_tolerance);
     tcase_add_test(tc, lenet_adamw_all_native_within_tolerance);
     tcase_add_test(tc, resnet_all_native_within_tolerance);
+    tcase_add_test(tc, lenet_matmul_as_library_work_within_tolerance);
+    tcase_add_test(tc, resnet_matmul_as_library_work_eager_within_tolerance);
     tcase_add_test(tc, resnet_all_native_eager_within_tolerance);
     tcase_add_test(tc, lenet_batch64_all_native_within_tolerance);
     tcase_add_test(tc, resnet_max_pool_smoothed_loss_exact_bit_for_bit);

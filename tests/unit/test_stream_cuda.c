@@ -122,6 +122,56 @@ END_TEST
 
 static void bump(void *u) { ++*(int *)u; }
 
+/* Library work: the enqueue gets the native stream and adds to it (here: a copy, as a library's kernel would). */
+typedef struct lib_copy {
+    float *dst;
+    const float *src;
+    size_t bytes;
+    int calls;
+} lib_copy;
+
+static int enqueue_copy(void *user, void *stream, tgc_err *err) {
+    lib_copy *c = user;
+    c->calls++;
+    cudaError_t e = cudaMemcpyAsync(c->dst, c->src, c->bytes, cudaMemcpyDeviceToDevice, (cudaStream_t)stream);
+    return e == cudaSuccess ? 0 : tgc_fail(err, "cudaMemcpyAsync: %s", cudaGetErrorString(e));
+}
+
+/* Enqueued at issue on the stream's cudaStream_t; inside a capture, recorded into the graph and run by each replay. */
+START_TEST(library_work_on_the_gpu) {
+    sc_env e = open_env();
+    tgc_err err;
+    float *a = A->dev_alloc(e.ctx, 4096, "a", &err), *b = A->dev_alloc(e.ctx, 4096, "b", &err);
+    float *h = A->host_alloc(e.ctx, 4096, "h", &err);
+    tgc_stream *s = A->stream_create(e.ctx, "s", &err);
+    ck_assert(a && b && h && s);
+    for (int i = 0; i < 1024; i++) h[i] = (float)i;
+    ck_assert_int_eq(A->memcpy_async(e.ctx, a, h, 4096, TGC_COPY_H2D, s, &err), 0);
+    lib_copy c = {b, a, 4096, 0};
+    tgc_lib_work w = {.name = "copy", .enqueue = enqueue_copy, .user = &c};
+    ck_assert_msg(A->lib_call(e.ctx, &w, s, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(c.calls, 1); /* at issue */
+    ck_assert_int_eq(A->memset_async(e.ctx, a, 0, 4096, s, &err), 0);
+    ck_assert_int_eq(A->capture_begin(e.ctx, s, "lib", &err), 0);
+    lib_copy back = {a, b, 4096, 0};
+    tgc_lib_work w2 = {.name = "copy back", .enqueue = enqueue_copy, .user = &back};
+    ck_assert_msg(A->lib_call(e.ctx, &w2, s, &err) == 0, "%s", err.msg);
+    tgc_graph *g = A->capture_end(e.ctx, s, &err);
+    ck_assert_msg(g, "%s", err.msg);
+    tgc_graph_exec *x = A->graph_instantiate(e.ctx, g, &err);
+    ck_assert_msg(x, "%s", err.msg);
+    for (int r = 0; r < 3; r++) ck_assert_int_eq(A->graph_launch(e.ctx, x, s, &err), 0);
+    ck_assert_int_eq(back.calls, 1); /* captured once, replayed three times */
+    ck_assert_int_eq(A->memcpy_async(e.ctx, h, a, 4096, TGC_COPY_D2H, s, &err), 0);
+    ck_assert_int_eq(A->sync(e.ctx, &err), 0);
+    ck_assert(h[1023] == 1023.0f && h[1] == 1.0f);
+    tgc_lib_work none = {.name = "none"};
+    ck_assert_int_eq(A->lib_call(e.ctx, &none, s, &err), -1);
+    ck_assert_msg(strstr(err.msg, "has no enqueue function"), "%s", err.msg);
+    close_env(&e);
+}
+END_TEST
+
 START_TEST(callbacks_queries_and_timing_on_the_gpu) {
     sc_env e = open_env();
     tgc_err err;
@@ -165,6 +215,7 @@ int main(void) {
     tcase_add_test(tc, eager_steps_on_the_gpu);
     tcase_add_test(tc, graph_replays_on_the_gpu);
     tcase_add_test(tc, callbacks_queries_and_timing_on_the_gpu);
+    tcase_add_test(tc, library_work_on_the_gpu);
     suite_add_tcase(su, tc);
     SRunner *sr = srunner_create(su);
     srunner_set_fork_status(sr, CK_NOFORK); /* one process keeps one CUDA context (no fork after CUDA init) */

@@ -2,6 +2,7 @@
  * CMakeLists.txt) and their C launchers (kernels.h). The kernel bodies are the .cuh files, which the host
  * tests also run through kshim.h. */
 #include <cuda_runtime.h>
+#include <string.h>
 
 #include "backend/cuda/kernels/convert.cuh"
 #include "backend/cuda/kernels/kernels.h"
@@ -87,4 +88,25 @@ extern "C" int tgc_cuda_k_cast(int from, int to, const tgc_k_cast_args *a, unsig
 extern "C" int tgc_cuda_k_fill(const tgc_k_fill_args *a, unsigned max_blocks, void *stream) {
     tgc_k_geom g = tgc_k_geom_elems(a->n, max_blocks);
     return TGC_K_LAUNCH(tgc_k_fill, g, *a, stream);
+}
+
+/* Every kernel by name: what the executor launches the marshalled launches of native_marshal.c with. */
+#define TGC_K_SYMBOLS(X)                                                                                       \
+    X(tgc_k_sgd) X(tgc_k_sgd_momentum) X(tgc_k_adamw) X(tgc_k_softmax_ce_rows) X(tgc_k_softmax_ce_mean)          \
+    X(tgc_k_softmax_ce_bwd) X(tgc_k_global_avg_pool) X(tgc_k_global_avg_pool_bwd) X(tgc_k_bias_grad_planes)     \
+    X(tgc_k_bias_grad_cols) X(tgc_k_max_pool2d_bwd) X(tgc_k_fill) X(tgc_k_cast_f32_bf16) X(tgc_k_cast_bf16_f32) \
+    X(tgc_k_cast_f32_f16) X(tgc_k_cast_f16_f32)
+
+extern "C" const char *const tgc_cuda_k_names[] = {
+#define TGC_K_NAME(k) #k,
+    TGC_K_SYMBOLS(TGC_K_NAME)
+#undef TGC_K_NAME
+    NULL};
+
+extern "C" const void *tgc_cuda_k_symbol(const char *name) {
+#define TGC_K_SYM(k)                                                                                            \
+    if (!strcmp(name, #k)) return (const void *)k;
+    TGC_K_SYMBOLS(TGC_K_SYM)
+#undef TGC_K_SYM
+    return NULL;
 }

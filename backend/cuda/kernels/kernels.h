@@ -26,6 +26,13 @@ int tgc_cuda_k_max_pool2d_bwd(const tgc_k_maxpool_bwd_args *a, unsigned max_bloc
 int tgc_cuda_k_cast(int from, int to, const tgc_k_cast_args *a, unsigned max_blocks, void *stream);
 int tgc_cuda_k_fill(const tgc_k_fill_args *a, unsigned max_blocks, void *stream);
 
+/* The kernel whose symbol is `name` (as native_marshal.c names launches: "tgc_k_sgd", ...), as the host-side
+ * handle cudaGetFuncBySymbol takes; NULL for a name no kernel has. The executor launches it with the
+ * marshalled argument bytes as its one parameter. */
+const void *tgc_cuda_k_symbol(const char *name);
+/* Every kernel's name, NULL-terminated (for tests: each must resolve). */
+extern const char *const tgc_cuda_k_names[];
+
 #ifdef __cplusplus
 }
 #endif

@@ -190,3 +190,5 @@ double tgc_comm_timeout(const tgc_store *store, const tgc_comm_opts *opts) {
 const char *tgc_comm_tag(const tgc_comm_opts *opts, const char *fallback) {
     return opts && opts->tag && opts->tag[0] ? opts->tag : fallback;
 }
+
+void *tgc_comm_impl(tgc_comm *c, const tgc_comm_engine_ops *ops) { return c && c->ops == ops ? c->impl : NULL; }

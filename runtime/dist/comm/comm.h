@@ -67,6 +67,13 @@ int tgc_comm_wait(tgc_comm *c, int64_t ticket, tgc_err *err);
 /* Waits for every collective issued so far. */
 int tgc_comm_wait_all(tgc_comm *c, tgc_err *err);
 
+/* NCCL only: enqueues an in-place all-reduce of n floats at buf (device memory) on `stream` (a cudaStream_t)
+ * from the calling thread and returns without waiting for it (the CUDA executor's comm stream: the bucket
+ * all-reduces of tgc_cuda_device_set_comm, captured into graphs). The stream becomes the engine's own: its
+ * later collectives go on it, ordered after. Call it only while no collective started through the comm's
+ * thread is pending (tgc_comm_wait_all before). -1 with err on another engine or a failed enqueue. */
+int tgc_comm_nccl_enqueue_allreduce(tgc_comm *c, float *buf, size_t n, int average, void *stream, tgc_err *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -24,6 +24,9 @@ typedef struct tgc_comm_engine_ops {
  * ops->free, also on failure). */
 tgc_comm *tgc_comm_wrap(const tgc_comm_engine_ops *ops, void *impl, int rank, int world, tgc_err *err);
 
+/* The engine's impl of c when c runs on `ops`' engine, else NULL. */
+void *tgc_comm_impl(tgc_comm *c, const tgc_comm_engine_ops *ops);
+
 /* Resolves the setup timeout and key prefix the same way for every engine. */
 double tgc_comm_timeout(const tgc_store *store, const tgc_comm_opts *opts);
 const char *tgc_comm_tag(const tgc_comm_opts *opts, const char *fallback);

@@ -22,7 +22,9 @@
 
 typedef struct nccl_impl {
     ncclComm_t comm;
-    cudaStream_t stream;
+    cudaStream_t stream, own; /* the stream collectives go on; own: the one the engine made */
+    float *stage;             /* device copies of host buffers (the stop flag, counts): NCCL needs device memory */
+    size_t stage_n;
     float *scratch; /* one float on the device for the barrier (NCCL has none: a 1-float all-reduce) */
     int device, rank, world;
     double timeout_s;
@@ -91,20 +93,59 @@ static int broken(nccl_impl *m, tgc_err *err) {
     return m->comm ? 0 : tgc_fail(err, "rank %d: the NCCL communicator was aborted after an error", m->rank);
 }
 
+/* buf itself when it is device memory; else a device copy of it (host memory: DDP's stop flag and counts). */
+static float *device_buf(nccl_impl *m, float *buf, size_t n, tgc_err *err) {
+    struct cudaPointerAttributes at;
+    if (cudaPointerGetAttributes(&at, buf) == cudaSuccess && (at.type == cudaMemoryTypeDevice || at.type == cudaMemoryTypeManaged))
+        return buf;
+    cudaGetLastError();
+    if (n > m->stage_n) {
+        if (m->stage) cudaFree(m->stage);
+        m->stage = NULL;
+        m->stage_n = 0;
+        cudaError_t e = cudaMalloc((void **)&m->stage, n * sizeof(float));
+        if (e != cudaSuccess) {
+            tgc_fail(err, "rank %d: cudaMalloc of %zu bytes for a host buffer's collective: %s", m->rank, n * sizeof(float),
+                     cudaGetErrorString(e));
+            return NULL;
+        }
+        m->stage_n = n;
+    }
+    cudaError_t e = cudaMemcpyAsync(m->stage, buf, n * sizeof(float), cudaMemcpyHostToDevice, m->stream);
+    if (e != cudaSuccess) {
+        tgc_fail(err, "rank %d: cudaMemcpyAsync (host buffer to device): %s", m->rank, cudaGetErrorString(e));
+        return NULL;
+    }
+    return m->stage;
+}
+
+/* The result back into a host buffer, once the collective is done. */
+static int host_back(nccl_impl *m, float *buf, const float *dev, size_t n, tgc_err *err) {
+    if (dev == buf) return 0;
+    cudaError_t e = cudaMemcpy(buf, dev, n * sizeof(float), cudaMemcpyDeviceToHost);
+    return e == cudaSuccess ? 0 : tgc_fail(err, "rank %d: cudaMemcpy (device to host buffer): %s", m->rank, cudaGetErrorString(e));
+}
+
 static int nccl_allreduce(void *impl, float *buf, size_t n, int average, tgc_err *err) {
     nccl_impl *m = impl;
     if (broken(m, err) < 0) return -1;
     cudaSetDevice(m->device); /* the comm thread's current device */
-    ncclResult_t r = ncclAllReduce(buf, buf, n, ncclFloat32, average ? ncclAvg : ncclSum, m->comm, m->stream);
-    return finish(m, "allreduce", r, err);
+    float *db = device_buf(m, buf, n, err);
+    if (!db) return -1;
+    ncclResult_t r = ncclAllReduce(db, db, n, ncclFloat32, average ? ncclAvg : ncclSum, m->comm, m->stream);
+    if (finish(m, "allreduce", r, err) < 0) return -1;
+    return host_back(m, buf, db, n, err);
 }
 
 static int nccl_broadcast(void *impl, float *buf, size_t n, int root, tgc_err *err) {
     nccl_impl *m = impl;
     if (broken(m, err) < 0) return -1;
     cudaSetDevice(m->device);
-    ncclResult_t r = ncclBroadcast(buf, buf, n, ncclFloat32, root, m->comm, m->stream);
-    return finish(m, "broadcast", r, err);
+    float *db = device_buf(m, buf, n, err);
+    if (!db) return -1;
+    ncclResult_t r = ncclBroadcast(db, db, n, ncclFloat32, root, m->comm, m->stream);
+    if (finish(m, "broadcast", r, err) < 0) return -1;
+    return host_back(m, buf, db, n, err);
 }
 
 static int nccl_barrier(void *impl, tgc_err *err) {
@@ -120,8 +161,9 @@ static void nccl_free(void *impl) {
     if (!m) return;
     cudaSetDevice(m->device);
     if (m->comm) ncclCommAbort(m->comm); /* every collective was waited for: abort only frees */
-    if (m->stream) cudaStreamDestroy(m->stream);
+    if (m->own) cudaStreamDestroy(m->own);
     if (m->scratch) cudaFree(m->scratch);
+    if (m->stage) cudaFree(m->stage);
     free(m);
 }
 
@@ -168,12 +210,13 @@ tgc_comm *tgc_comm_new_nccl(tgc_store *store, const tgc_comm_opts *opts, tgc_err
     m->world = world;
     m->timeout_s = tgc_comm_timeout(store, opts);
     if ((ce = cudaSetDevice(device)) != cudaSuccess ||
-        (ce = cudaStreamCreateWithFlags(&m->stream, cudaStreamNonBlocking)) != cudaSuccess ||
+        (ce = cudaStreamCreateWithFlags(&m->own, cudaStreamNonBlocking)) != cudaSuccess ||
         (ce = cudaMalloc((void **)&m->scratch, sizeof(float))) != cudaSuccess) {
         tgc_fail(err, "rank %d: CUDA setup on device %d failed: %s", rank, device, cudaGetErrorString(ce));
         nccl_free(m);
         return NULL;
     }
+    m->stream = m->own;
     ncclConfig_t config = NCCL_CONFIG_INITIALIZER;
     config.blocking = 0;
     ncclResult_t r = ncclCommInitRankConfig(&m->comm, world, id, rank, &config);
@@ -190,6 +233,25 @@ tgc_comm *tgc_comm_new_nccl(tgc_store *store, const tgc_comm_opts *opts, tgc_err
     return tgc_comm_wrap(&nccl_ops, m, rank, world, err);
 }
 
+int tgc_comm_nccl_enqueue_allreduce(tgc_comm *c, float *buf, size_t n, int average, void *stream, tgc_err *err) {
+    nccl_impl *m = tgc_comm_impl(c, &nccl_ops);
+    if (!m) return tgc_fail(err, "the %s engine cannot enqueue a collective on a CUDA stream (NCCL can)", tgc_comm_engine(c));
+    if (broken(m, err) < 0) return -1;
+    cudaError_t ce = cudaSetDevice(m->device);
+    if (ce != cudaSuccess) return tgc_fail(err, "rank %d: cudaSetDevice(%d): %s", m->rank, m->device, cudaGetErrorString(ce));
+    m->stream = (cudaStream_t)stream;
+    ncclResult_t r = ncclAllReduce(buf, buf, n, ncclFloat32, average ? ncclAvg : ncclSum, m->comm, m->stream);
+    if (r != ncclSuccess && r != ncclInProgress) {
+        tgc_fail(err, "rank %d: ncclAllReduce of %zu floats: %s (%s)", m->rank, n, ncclGetErrorString(r),
+                 ncclGetLastError(m->comm));
+        ncclCommAbort(m->comm);
+        m->comm = NULL;
+        return -1;
+    }
+    /* a non-blocking communicator may still be enqueueing: wait for that (host side only, no stream sync) */
+    return settle(m, "allreduce enqueue", tgc_now() + m->timeout_s, err);
+}
+
 #else /* no CUDA toolkit when tgc was configured */
 
 tgc_comm *tgc_comm_new_nccl(tgc_store *store, const tgc_comm_opts *opts, tgc_err *err) {
@@ -197,6 +259,11 @@ tgc_comm *tgc_comm_new_nccl(tgc_store *store, const tgc_comm_opts *opts, tgc_err
     tgc_fail(err, "rank %d: tgc was built without CUDA, so NCCL is not available (Gloo runs collectives "
              "between CPU processes)", tgc_store_rank(store));
     return NULL;
+}
+
+int tgc_comm_nccl_enqueue_allreduce(tgc_comm *c, float *buf, size_t n, int average, void *stream, tgc_err *err) {
+    (void)c, (void)buf, (void)n, (void)average, (void)stream;
+    return tgc_fail(err, "tgc was built without CUDA, so NCCL is not available");
 }
 
 #endif

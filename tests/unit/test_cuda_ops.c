@@ -1,0 +1,185 @@
+/* tests/unit/test_cuda_ops.c - the CUDA decisions (backend/cuda/cuda_ops.h), checked without a GPU: every op of
+ * ir/ops.def has one, every instruction of every shipped config (cpu and cuda targets) has an implementation
+ * that takes it (a generated kernel for each elementwise group, a hand-written kernel for its operand types,
+ * a gemm for each matmul), the cuBLAS marshalling of matmul (row-major plan, column-major cuBLAS) run by its
+ * host body equals the CPU executor's matmul for every transpose combination, and the marshalling of every batch
+ * norm into cuDNN's legacy calls, run with their documented semantics, equals the CPU's batch norm kernels. */
+#include <check.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "backend/cuda/cuda_ops.h"
+#include "test_codegen_util.h"
+
+START_TEST(every_op_has_a_decision) {
+    int n = 0;
+    for (int op = 0; op < TGC_OP_COUNT; op++) {
+        tgc_cuda_impl im = tgc_cuda_impl_of((tgc_opcode)op);
+        ck_assert_msg(im != TGC_CUDA_IMPL_NONE && im < TGC_CUDA_IMPL_COUNT, "%s has no CUDA decision",
+                      tgc_op_table[op].name);
+        if (tgc_op_table[op].flags & TGC_OPF_ELEMENTWISE) ck_assert_int_eq(im, TGC_CUDA_IMPL_GENERATED);
+        n++;
+    }
+    ck_assert_int_eq(tgc_cuda_impl_of((tgc_opcode)TGC_OP_COUNT), TGC_CUDA_IMPL_NONE);
+    printf("ops with a CUDA decision: %d of %d\n", n, (int)TGC_OP_COUNT);
+}
+END_TEST
+
+START_TEST(every_instruction_of_every_shipped_config_has_an_implementation) {
+    char **cfgs;
+    int nc = cgu_configs(TGC_SOURCE_DIR, &cfgs);
+    ck_assert_int_ge(nc, 9);
+    const char *targets[] = {"cuda", "cpu"};
+    tgc_cuda_decisions all = {0};
+    for (int t = 0; t < 2; t++)
+        for (int c = 0; c < nc; c++) {
+            tgc_err err;
+            tgc_plan *p = cgu_compile(cfgs[c], targets[t], &err);
+            ck_assert_msg(p, "%s: %s", cfgs[c], err.msg);
+            ck_assert_msg(tgc_cuda_check_plan(p, &all, &err) == 0, "%s (target %s): %s", cfgs[c], targets[t], err.msg);
+            tgc_plan_free(p);
+        }
+    printf("configs x targets: %d; instructions: %d", 2 * nc, all.instructions);
+    for (int i = 1; i < TGC_CUDA_IMPL_COUNT; i++) printf(", %s %d", tgc_cuda_impl_name((tgc_cuda_impl)i), all.by_impl[i]);
+    printf("; generated kernels (groups and lone ops): %d\n", all.groups);
+    ck_assert_int_gt(all.by_impl[TGC_CUDA_IMPL_CUDNN], 0);
+    ck_assert_int_gt(all.by_impl[TGC_CUDA_IMPL_CUBLAS], 0);
+    ck_assert_int_gt(all.by_impl[TGC_CUDA_IMPL_KERNEL], 0);
+    ck_assert_int_gt(all.by_impl[TGC_CUDA_IMPL_GENERATED], 0);
+    ck_assert_int_gt(all.by_impl[TGC_CUDA_IMPL_COPY], 0);
+    ck_assert_int_gt(all.by_impl[TGC_CUDA_IMPL_AUX], 0);
+    ck_assert_int_eq(all.by_impl[TGC_CUDA_IMPL_NONE], 0);
+    cgu_free_strs(cfgs, nc);
+}
+END_TEST
+
+static float frand(uint32_t *s) {
+    *s = *s * 1664525u + 1013904223u;
+    return (float)((*s >> 8) & 0xffff) / 32768.0f - 1.0f;
+}
+
+START_TEST(gemm_marshalling_equals_the_cpu_matmul) {
+    tgc_err err;
+    tgc_cpu *cpu = tgc_cpu_new(1, 1, &err);
+    ck_assert_msg(cpu, "%s", err.msg);
+    const int64_t M = 7, N = 5, K = 11;
+    uint32_t seed = 3;
+    for (int ta = 0; ta < 2; ta++)
+        for (int tb = 0; tb < 2; tb++) {
+            int64_t as[2] = {ta ? K : M, ta ? M : K}, bs[2] = {tb ? N : K, tb ? K : N}, ys[2] = {M, N};
+            tgc_type it[2] = {{TGC_F32, tgc_shape_make(2, as)}, {TGC_F32, tgc_shape_make(2, bs)}};
+            tgc_type ot[1] = {{TGC_F32, tgc_shape_make(2, ys)}};
+            float a[M * K], b[K * N], y_cpu[M * N], y_gemm[M * N];
+            for (int i = 0; i < M * K; i++) a[i] = frand(&seed);
+            for (int i = 0; i < K * N; i++) b[i] = frand(&seed);
+            tgc_attrs at = tgc_attrs_default();
+            at.trans_a = ta;
+            at.trans_b = tb;
+            void *in[2] = {a, b}, *out_cpu[1] = {y_cpu}, *out_g[1] = {y_gemm};
+            ck_assert_msg(tgc_cpu_exec(cpu, TGC_OP_MATMUL, &at, 2, it, in, 1, ot, out_cpu, &err) == 0, "%s", err.msg);
+            tgc_cpu_op o = {TGC_OP_MATMUL, &at, 2, 1, it, ot, in, out_g};
+            tgc_cuda_gemm g;
+            ck_assert_msg(tgc_cuda_gemm_of(&o, &g, &err) == 0, "%s", err.msg);
+            ck_assert(g.m == N && g.n == M && g.k == K && g.ldc == N);
+            tgc_cuda_gemm_host(&g);
+            for (int i = 0; i < M * N; i++)
+                ck_assert_msg(fabsf(y_cpu[i] - y_gemm[i]) <= 1e-5f * (1 + fabsf(y_cpu[i])),
+                              "trans_a %d trans_b %d, element %d: cpu %g, gemm %g", ta, tb, i, y_cpu[i], y_gemm[i]);
+        }
+    /* not a 2-D matmul: refused, naming why */
+    int64_t s3[3] = {2, 3, 4};
+    tgc_type it3[2] = {{TGC_F32, tgc_shape_make(3, s3)}, {TGC_F32, tgc_shape_make(3, s3)}};
+    tgc_attrs at = tgc_attrs_default();
+    void *none[2] = {0};
+    tgc_cpu_op bad = {TGC_OP_MATMUL, &at, 2, 1, it3, it3, none, none};
+    tgc_cuda_gemm g;
+    ck_assert_int_eq(tgc_cuda_gemm_of(&bad, &g, &err), -1);
+    ck_assert_msg(strstr(err.msg, "2-D f32"), "%s", err.msg);
+    tgc_cpu_free(cpu);
+}
+END_TEST
+
+static double rel_err(const float *a, const float *b, size_t n) {
+    double scale = 0, w = 0;
+    for (size_t i = 0; i < n; i++) scale = fmax(scale, fabs((double)b[i]));
+    for (size_t i = 0; i < n; i++) w = fmax(w, fabs((double)a[i] - b[i]));
+    return scale > 0 ? w / scale : w;
+}
+
+/* Every batch norm op through the marshalling cuDNN's legacy calls get, run by their documented semantics on the
+ * host, against the CPU executor's kernel of the op: same outputs, same updated running statistics. */
+START_TEST(batch_norm_marshalling_equals_the_cpu_kernels) {
+    tgc_err err;
+    tgc_cpu *cpu = tgc_cpu_new(1, 1, &err);
+    ck_assert_msg(cpu, "%s", err.msg);
+    enum { N = 3, C = 4, H = 5, W = 2, X = N * C * H * W };
+    int64_t xs[4] = {N, C, H, W}, cs[1] = {C};
+    tgc_type tx = {TGC_F32, tgc_shape_make(4, xs)}, tc = {TGC_F32, tgc_shape_make(1, cs)};
+    uint32_t seed = 11;
+    static const tgc_opcode ops[] = {TGC_OP_BN_TRAIN, TGC_OP_BN_TRAIN_RELU, TGC_OP_BN_EVAL, TGC_OP_BN_BWD,
+                                     TGC_OP_BN_RELU_BWD};
+    for (size_t k = 0; k < sizeof ops / sizeof ops[0]; k++) {
+        tgc_opcode code = ops[k];
+        const tgc_op_info *info = &tgc_op_table[code];
+        int bwd = code == TGC_OP_BN_BWD || code == TGC_OP_BN_RELU_BWD;
+        float in_a[6][X], in_b[6][X], out_a[3][X], out_b[3][X];
+        tgc_type it[6], ot[3];
+        void *pa[6], *pb[6], *qa[3], *qb[3];
+        for (int q = 0; q < info->n_in; q++) {
+            int big = q == 0 || (bwd && q == 1);
+            it[q] = big ? tx : tc;
+            /* variances and inverse deviations positive: the last operand of each op */
+            for (int i = 0; i < X; i++) in_a[q][i] = q == info->n_in - 1 ? 0.5f + 0.5f * (frand(&seed) + 1) : frand(&seed);
+            memcpy(in_b[q], in_a[q], sizeof in_a[q]);
+            pa[q] = in_a[q];
+            pb[q] = in_b[q];
+        }
+        for (int q = 0; q < info->n_out; q++) {
+            ot[q] = q == 0 ? tx : tc;
+            qa[q] = out_a[q];
+            qb[q] = out_b[q];
+        }
+        tgc_attrs at = tgc_attrs_default();
+        at.eps = 1e-5;
+        at.momentum = 0.1;
+        ck_assert_msg(tgc_cpu_exec(cpu, code, &at, info->n_in, it, pb, info->n_out, ot, qb, &err) == 0, "%s: %s",
+                      info->name, err.msg);
+        tgc_cpu_op o = {code, &at, info->n_in, info->n_out, it, ot, pa, qa};
+        tgc_cuda_bn bn;
+        ck_assert_msg(tgc_cuda_bn_of(&o, &bn, &err) == 0, "%s", err.msg);
+        ck_assert(bn.n == N && bn.c == C && bn.inner == H * W);
+        ck_assert_int_eq(tgc_cuda_bn_host(&bn), 0);
+        for (int q = 0; q < info->n_out; q++) {
+            double e = rel_err(out_a[q], out_b[q], (size_t)(q == 0 ? X : C));
+            ck_assert_msg(e <= 1e-5, "%s result %d: relative error %g", info->name, q, e);
+        }
+        for (int q = 0; q < info->n_in; q++) /* the running statistics updated alike */
+            if (info->mutates & (1u << q))
+                ck_assert_msg(rel_err(in_a[q], in_b[q], C) <= 1e-6, "%s operand %d", info->name, q);
+    }
+    tgc_attrs at = tgc_attrs_default();
+    void *none[2] = {0};
+    tgc_cpu_op bad = {TGC_OP_MATMUL, &at, 2, 1, &tx, &tx, none, none};
+    tgc_cuda_bn bn;
+    ck_assert_int_eq(tgc_cuda_bn_of(&bad, &bn, &err), -1);
+    ck_assert_msg(strstr(err.msg, "not a batch norm"), "%s", err.msg);
+    tgc_cpu_free(cpu);
+}
+END_TEST
+
+int main(void) {
+    Suite *s = suite_create("cuda_ops");
+    TCase *tc = tcase_create("decisions");
+    tcase_set_timeout(tc, 300);
+    tcase_add_test(tc, every_op_has_a_decision);
+    tcase_add_test(tc, every_instruction_of_every_shipped_config_has_an_implementation);
+    tcase_add_test(tc, gemm_marshalling_equals_the_cpu_matmul);
+    tcase_add_test(tc, batch_norm_marshalling_equals_the_cpu_kernels);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int nf = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return nf ? EXIT_FAILURE : EXIT_SUCCESS;
+}
