@@ -49,8 +49,13 @@ struct tgc_cfg {
     char **keys;     /* MAP: owned keys, parallel to items */
 };
 
-/* Loads a config file with its `_base_` chain. Returns the root map (caller frees) or NULL + err. */
+/* Loads a config file with its `_base_` chain. Returns the root map (caller frees) or NULL + err. A file
+ * whose name ends in .py is an MMEngine Python config, evaluated without Python (cfg_py.h); YAML and .py
+ * bases mix freely. */
 tgc_cfg *tgc_cfg_load(const char *path, tgc_err *err);
+/* The file alone: `_base_` kept as written (a .py file's `_base_.x = v` edits become its own keys). A .py
+ * file's bases are still read (its values may refer to them). */
+tgc_cfg *tgc_cfg_load_unmerged(const char *path, tgc_err *err);
 /* Parses YAML text as one file named `name` (`_base_` paths resolved relative to name's directory). */
 tgc_cfg *tgc_cfg_parse(const char *text, size_t len, const char *name, tgc_err *err);
 /* Applies one `--cfg-options` item "a.b.c=value" to root (DictAction rules). */
