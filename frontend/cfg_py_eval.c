@@ -97,8 +97,9 @@ static int depth_capped(const tgc_cfg *v, int cap) {
     return d + 1;
 }
 
+/* A new value. Scalars cost evaluation steps only; what containers hold is charged as values (put, clone). */
 static tgc_cfg *mk(ev *E, tgc_cfg_kind k, const py_node *n) {
-    if (charge(E, n, 1) < 0) return NULL;
+    (void)E;
     return tgc_cfg_new(k, E->name, n ? n->line : 0);
 }
 
@@ -107,8 +108,13 @@ static tgc_cfg *clone(ev *E, const tgc_cfg *v, const py_node *n) {
     return tgc_cfg_clone(v);
 }
 
-/* Appends item (taking it) to a container being built; checks the nesting depth. */
+/* Appends item (taking it) to a container being built (a map: sets the key, replacing in place); checks
+ * the nesting depth. A map's key lookup is a linear scan: charged as steps, so huge maps hit the budget. */
 static int put(ev *E, const py_node *n, tgc_cfg *c, const char *key, tgc_cfg *item) {
+    if (charge(E, n, 1) < 0 || (key && (E->steps += c->n / 8) > MAX_STEPS && step(E, n) < 0)) {
+        tgc_cfg_free(item);
+        return -1;
+    }
     if (depth_capped(item, MAX_VALUE_DEPTH) >= MAX_VALUE_DEPTH) {
         tgc_cfg_free(item);
         return everr(E, n, "value nested deeper than %d levels", MAX_VALUE_DEPTH);
@@ -521,16 +527,14 @@ static tgc_cfg *iter_items(ev *E, const py_node *n, const tgc_cfg *v) {
     if (v->kind == TGC_CFG_MAP) {
         for (int i = 0; i < v->n; i++) {
             tgc_cfg *k = mk_str(E, n, v->keys[i], strlen(v->keys[i]));
-            if (!k) goto fail;
-            tgc_cfg_append(l, NULL, k);
+            if (!k || put(E, n, l, NULL, k) < 0) goto fail;
         }
         return l;
     }
     if (v->kind == TGC_CFG_STR) {
         for (const char *p = v->s; *p; p++) {
             tgc_cfg *k = mk_str(E, n, p, 1);
-            if (!k) goto fail;
-            tgc_cfg_append(l, NULL, k);
+            if (!k || put(E, n, l, NULL, k) < 0) goto fail;
         }
         return l;
     }
@@ -677,11 +681,10 @@ static tgc_cfg *call_builtin(ev *E, const py_node *call, const char *f, tgc_cfg 
         tgc_cfg *l = mk(E, TGC_CFG_LIST, n);
         for (int64_t k = 0; l && k < (int64_t)count; k++) {
             tgc_cfg *v = mk_int(E, n, r[0] + k * r[2]);
-            if (!v) {
+            if (!v || put(E, n, l, NULL, v) < 0) {
                 tgc_cfg_free(l);
                 return NULL;
             }
-            tgc_cfg_append(l, NULL, v);
         }
         return l;
     }
@@ -771,9 +774,11 @@ static tgc_cfg *eval_call(ev *E, const py_node *n) {
     int is_dict = !strcmp(fn->s, "dict");
     tgc_cfg *args[4];
     int npos = 0;
+    /* dict(): d gets the positional mapping, kw the keywords and ** entries (a key given twice among those
+     * is Python's TypeError; over the positional mapping it replaces) */
     tgc_cfg *d = is_dict ? mk(E, TGC_CFG_MAP, n) : NULL;
+    tgc_cfg *kw = is_dict ? mk(E, TGC_CFG_MAP, n) : NULL;
     tgc_cfg *res = NULL;
-    if (is_dict && !d) return NULL;
     for (int i = 1; i < n->n; i++) {
         const char *key = n->keys ? n->keys[i] : NULL;
         const py_node *a = n->kids[i];
@@ -783,82 +788,83 @@ static tgc_cfg *eval_call(ev *E, const py_node *n) {
         }
         tgc_cfg *v = eval(E, a);
         if (!v) goto done;
-        if (!key) {
-            if (is_dict) {
-                if (npos++ > 0) {
-                    tgc_cfg_free(v);
-                    everr(E, a, "dict() takes at most 1 positional argument");
-                    goto done;
-                }
-                if (v->kind != TGC_CFG_MAP) {
-                    tgc_cfg *items = is_seq(v) ? v : NULL;
-                    for (int k = 0; items && k < items->n; k++) {
-                        tgc_cfg *p = items->items[k];
-                        if (!is_seq(p) || p->n != 2 || p->items[0]->kind != TGC_CFG_STR) {
-                            items = NULL;
-                            break;
-                        }
-                    }
-                    if (!items) {
-                        tgc_cfg_free(v);
-                        everr(E, a, "dict() takes a dict or a list of (str, value) pairs");
-                        goto done;
-                    }
-                    for (int k = 0; k < items->n; k++) {
-                        tgc_cfg *p = items->items[k];
-                        tgc_cfg_set(d, p->items[0]->s, p->items[1]);
-                        p->items[1] = NULL;
-                        p->n = 1;
-                    }
-                    tgc_cfg_free(v);
-                    continue;
-                }
-                key = "**";
-            } else {
-                if (npos == (int)TGC_ARRAY_LEN(args)) {
-                    tgc_cfg_free(v);
-                    everr(E, a, "too many arguments to %s()", fn->s);
-                    goto done;
-                }
-                args[npos++] = v;
-                continue;
-            }
-        }
-        if (!strcmp(key, "**")) {
-            if (v->kind != TGC_CFG_MAP) {
-                everr(E, a, "argument after ** must be a dict, not %s", tname(v));
+        if (!key && !is_dict) {
+            if (npos == (int)TGC_ARRAY_LEN(args)) {
                 tgc_cfg_free(v);
+                everr(E, a, "too many arguments to %s()", fn->s);
+                goto done;
+            }
+            args[npos++] = v;
+            continue;
+        }
+        if (!key) { /* dict(mapping) or dict(pairs) */
+            if (npos++ > 0) {
+                tgc_cfg_free(v);
+                everr(E, a, "dict() takes at most 1 positional argument");
+                goto done;
+            }
+            int ok = v->kind == TGC_CFG_MAP || is_seq(v);
+            for (int k = 0; ok && v->kind != TGC_CFG_MAP && k < v->n; k++) {
+                const tgc_cfg *p = v->items[k];
+                ok = is_seq(p) && p->n == 2 && p->items[0]->kind == TGC_CFG_STR;
+            }
+            if (!ok) {
+                tgc_cfg_free(v);
+                everr(E, a, "dict() takes a dict or a list of (str, value) pairs");
                 goto done;
             }
             for (int k = 0; k < v->n; k++) {
-                tgc_cfg_set(d, v->keys[k], v->items[k]);
-                v->items[k] = NULL;
+                tgc_cfg *p = v->items[k];
+                const char *pk = v->kind == TGC_CFG_MAP ? v->keys[k] : p->items[0]->s;
+                tgc_cfg *pv = v->kind == TGC_CFG_MAP ? p : p->items[1];
+                if (v->kind == TGC_CFG_MAP) v->items[k] = NULL;
+                else p->items[1] = tgc_cfg_new(TGC_CFG_NULL, "", 0);
+                if (put(E, a, d, pk, pv) < 0) {
+                    tgc_cfg_free(v);
+                    goto done;
+                }
             }
-            for (int k = 0; k < v->n; k++) free(v->keys[k]);
-            v->n = 0;
             tgc_cfg_free(v);
-        } else {
-            if (tgc_cfg_get(d, key)) {
+            continue;
+        }
+        if (!strcmp(key, "**") && v->kind != TGC_CFG_MAP) {
+            everr(E, a, "argument after ** must be a dict, not %s", tname(v));
+            tgc_cfg_free(v);
+            goto done;
+        }
+        int nk = !strcmp(key, "**") ? v->n : 1;
+        for (int k = 0; k < nk; k++) {
+            const char *kk = !strcmp(key, "**") ? v->keys[k] : key;
+            if (tgc_cfg_get(kw, kk)) {
+                everr(E, a, "keyword argument '%s' repeated", kk);
                 tgc_cfg_free(v);
-                everr(E, a, "keyword argument '%s' repeated", key);
                 goto done;
             }
-            if (put(E, a, d, key, v) < 0) goto done;
+            tgc_cfg *vv = !strcmp(key, "**") ? v->items[k] : v;
+            if (!strcmp(key, "**")) v->items[k] = NULL;
+            if (put(E, a, kw, kk, vv) < 0) {
+                if (!strcmp(key, "**")) tgc_cfg_free(v);
+                goto done;
+            }
         }
+        if (!strcmp(key, "**")) tgc_cfg_free(v);
     }
     if (is_dict) {
+        for (int k = 0; k < kw->n; k++) {
+            if (put(E, n, d, kw->keys[k], kw->items[k]) < 0) {
+                kw->items[k] = NULL;
+                goto done;
+            }
+            kw->items[k] = NULL;
+        }
         res = d;
         d = NULL;
-        if (depth_capped(res, MAX_VALUE_DEPTH) >= MAX_VALUE_DEPTH) {
-            everr(E, n, "value nested deeper than %d levels", MAX_VALUE_DEPTH);
-            tgc_cfg_free(res);
-            res = NULL;
-        }
     } else {
         res = call_builtin(E, n, fn->s, args, npos);
     }
 done:
     tgc_cfg_free(d);
+    tgc_cfg_free(kw);
     for (int i = 0; i < npos && !is_dict; i++) tgc_cfg_free(args[i]);
     return res;
 }
@@ -879,8 +885,6 @@ static int bind(ev *E, const py_node *target, const tgc_cfg *v) {
         if (bind(E, target->kids[i], v->items[i]) < 0) return -1;
     return 0;
 }
-
-static int bound_count(const py_node *target) { return target->kind == PN_NAME ? 1 : target->n; }
 
 static int comp_run(ev *E, const py_node *n, int ci, tgc_cfg *out) {
     if (step(E, n) < 0) return -1;
@@ -913,18 +917,19 @@ static int comp_run(ev *E, const py_node *n, int ci, tgc_cfg *out) {
     tgc_cfg *t;
     const tgc_cfg *src = ref(E, c->kids[1], &t);
     if (!src) return -1;
-    tgc_cfg *items = iter_items(E, c->kids[1], src);
-    tgc_cfg_free(t);
-    if (!items) return -1;
-    int rc = 0, nb = bound_count(c->kids[0]);
-    for (int i = 0; i < items->n && rc == 0; i++) {
+    /* a sequence is iterated in place (nothing in an expression can change it); dict keys and string
+     * characters become a list first */
+    tgc_cfg *own = is_seq(src) ? NULL : iter_items(E, c->kids[1], src);
+    const tgc_cfg *items = is_seq(src) ? src : own;
+    int rc = items ? 0 : -1;
+    for (int i = 0; items && i < items->n && rc == 0; i++) {
         int mark = E->nlocals;
         rc = bind(E, c->kids[0], items->items[i]);
         if (rc == 0) rc = comp_run(E, n, ci + 1, out);
         E->nlocals = mark;
-        (void)nb;
     }
-    tgc_cfg_free(items);
+    tgc_cfg_free(own);
+    tgc_cfg_free(t);
     return rc;
 }
 
@@ -1438,6 +1443,8 @@ int tgc_cfg_eval_py(const char *text, size_t len, const char *name, const tgc_py
     }
     py_parse_free(&P);
     tgc_cfg_index_free(&E.gix);
+    if (rc == 0 && E.globals->n == 0 && !E.bases)
+        rc = tgc_fail(err, "%s: empty config (no assignments)", name);
     if (rc == 0) {
         for (int i = E.globals->n - 1; i >= 0; i--) /* dunder names are Python's, not the config's */
             if (!strncmp(E.globals->keys[i], "__", 2)) tgc_cfg_free(tgc_cfg_take(E.globals, E.globals->keys[i]));
