@@ -90,14 +90,25 @@ static int is_format_step(const tgc_cfg *t) {
 }
 
 /* Sets the data preprocessor's normalization from a Normalize step / img_norm_cfg (unless one is set). */
+/* The data preprocessor the translation fills: MMDetection 3.x's in the model (DetDataPreprocessor),
+ * MMPretrain's at the top level. */
+static tgc_cfg *preprocessor(tr *T, const tgc_cfg *at) {
+    tgc_cfg *model = tgc_cfg_get(T->root, "model");
+    tgc_cfg *owner = T->det && is_map(model) ? model : T->root;
+    tgc_cfg *dp = tgc_cfg_get(owner, "data_preprocessor");
+    if (!is_map(dp)) {
+        dp = node_like(at, TGC_CFG_MAP);
+        if (T->det) tgc_cfg_append(dp, "type", str_like(at, "DetDataPreprocessor"));
+        tgc_cfg_set(owner, "data_preprocessor", dp);
+    }
+    return dp;
+}
+
 static void take_norm(tr *T, const tgc_cfg *norm) {
     tgc_cfg *dp = tgc_cfg_get(T->root, "data_preprocessor");
     tgc_cfg *mdp = is_map(tgc_cfg_get(T->root, "model")) ? tgc_cfg_get(tgc_cfg_get(T->root, "model"), "data_preprocessor") : NULL;
     if ((is_map(dp) && tgc_cfg_get(dp, "mean")) || (is_map(mdp) && tgc_cfg_get(mdp, "mean"))) return;
-    if (!dp || !is_map(dp)) {
-        dp = node_like(norm, TGC_CFG_MAP);
-        tgc_cfg_set(T->root, "data_preprocessor", dp);
-    }
+    dp = preprocessor(T, norm);
     const char *keys[] = {"mean", "std"};
     for (int k = 0; k < 2; k++) {
         const tgc_cfg *v = tgc_cfg_get(norm, keys[k]);
@@ -120,8 +131,8 @@ static void pipeline_step(tr *T, const tgc_cfg *s, tgc_cfg *out, const tgc_cfg *
     if (is_format_step(s)) return;
     if (type_is(s, "Pad")) { /* batch padding belongs to the detection preprocessor */
         const tgc_cfg *d = tgc_cfg_get(s, "size_divisor");
-        tgc_cfg *dp = submap(T->root, "data_preprocessor", s);
-        if (d && dp && !tgc_cfg_get(dp, "pad_size_divisor")) tgc_cfg_set(dp, "pad_size_divisor", tgc_cfg_clone(d));
+        tgc_cfg *dp = preprocessor(T, s);
+        if (d && !tgc_cfg_get(dp, "pad_size_divisor")) tgc_cfg_set(dp, "pad_size_divisor", tgc_cfg_clone(d));
         return;
     }
     if (type_is(s, "MultiScaleFlipAug")) {
@@ -615,6 +626,9 @@ int tgc_cfg_translate_legacy(tgc_cfg *root, FILE *log, tgc_err *err) {
         tgc_cfg_free(logc);
         env(&T);
         resume(&T);
+        const tgc_cfg *ch = tgc_cfg_get(root, "custom_hooks");
+        for (int i = 0; is_seq(ch) && i < ch->n; i++)
+            if (type_is(ch->items[i], "NumClassCheckHook")) note(&T.ignored, "custom_hooks: NumClassCheckHook");
         static const char *const no_meaning[] = {"workflow", "img_norm_cfg", "custom_imports", "gpu_ids", "device"};
         for (size_t i = 0; i < TGC_ARRAY_LEN(no_meaning); i++)
             if (tgc_cfg_get(root, no_meaning[i])) note(&T.ignored, no_meaning[i]);
