@@ -438,6 +438,52 @@ START_TEST(budgets) {
 }
 END_TEST
 
+/* Mutations of real configs (bytes dropped, duplicated, replaced by Python punctuation, truncated), each
+ * evaluated: every one gives a tree or one error that starts with the file's name and a line; none crashes
+ * or leaks (the ASan build runs this too). Deterministic: a fixed generator. */
+START_TEST(mutated_configs) {
+    static const char *const files[] = {TGC_SOURCE_DIR "/configs/lenet/lenet5_mnist.py",
+                                        TGC_SOURCE_DIR "/configs/fashion/resnet_small_fashionmnist.py",
+                                        TGC_SOURCE_DIR "/tests/filecheck/Inputs/mmdet3/retinanet/retinanet_tta.py"};
+    static const char alphabet[] = "()[]{}:,.=+-*/%'\"\\#\n \t_abcxyz019eE*@!~<>";
+    uint64_t r = 0x9e3779b97f4a7c15ull;
+    int errors = 0, trees = 0;
+    for (size_t f = 0; f < sizeof files / sizeof *files; f++) {
+        size_t len;
+        char *orig = test_slurp(files[f], &len);
+        char *buf = tgc_malloc(len * 2 + 64);
+        for (int it = 0; it < 700; it++) {
+            memcpy(buf, orig, len);
+            size_t n = len;
+            int edits = 1 + it % 4;
+            for (int e = 0; e < edits && n > 0; e++) {
+                r = r * 6364136223846793005ull + 1442695040888963407ull;
+                size_t at = (size_t)(r >> 33) % n;
+                switch ((r >> 20) % 4) {
+                case 0: memmove(buf + at, buf + at + 1, n - at - 1), n--; break;                   /* drop */
+                case 1: memmove(buf + at + 1, buf + at, n - at), n++; break;                       /* duplicate */
+                case 2: buf[at] = alphabet[(r >> 8) % (sizeof alphabet - 1)]; break;               /* replace */
+                default: n = at; break;                                                           /* truncate */
+                }
+            }
+            tgc_err err = {{0}};
+            tgc_cfg *c = tgc_cfg_parse(buf, n, "mut.py", &err);
+            if (c) {
+                trees++;
+                tgc_cfg_free(c);
+            } else {
+                errors++;
+                ck_assert_msg(!strncmp(err.msg, "mut.py:", 7) && strlen(err.msg) > 10, "message '%s'", err.msg);
+            }
+        }
+        free(buf);
+        free(orig);
+    }
+    fprintf(stderr, "cfg_py: %d mutated configs: %d errors with FILE:LINE, %d trees\n", trees + errors, errors, trees);
+    ck_assert_int_gt(errors, 100);
+}
+END_TEST
+
 START_TEST(count_rejected) {
     /* runs last in its case: the number of rejected inputs these tests check, for the record */
     fprintf(stderr, "cfg_py: %d bad inputs rejected with their message\n", n_rejected);
@@ -456,6 +502,7 @@ int main(void) {
     tcase_add_test(tc, unsupported_constructs);
     tcase_add_test(tc, syntax_and_value_errors);
     tcase_add_test(tc, budgets);
+    tcase_add_test(tc, mutated_configs);
     tcase_add_test(tc, count_rejected);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
