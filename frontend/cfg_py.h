@@ -6,9 +6,9 @@
  * lists, tuples, names defined earlier or imported from a base, `{{_base_.x}}`, arithmetic, string
  * concatenation and repetition, comparisons, `and`/`or`/`not`, `x if c else y`, subscripts and slices,
  * list/dict comprehensions, `**` unpacking, the builtins dict list tuple round int float str bool len
- * min max abs range sum, and `with read_base(): from .x import ...`. Everything else is an error naming
- * the construct at FILE:LINE:COL. Work is bounded: syntax nesting, values produced, string bytes and
- * evaluation steps all have limits.
+ * min max abs range sum, `'{{ _base_.x }}'` as a whole string, and `with read_base(): from .x import ...`.
+ * Everything else is an error naming the construct at FILE:LINE:COL. Work is bounded: syntax nesting,
+ * values produced, string bytes and evaluation steps all have limits.
  */
 #ifndef TGC_FRONTEND_CFG_PY_H
 #define TGC_FRONTEND_CFG_PY_H

@@ -286,6 +286,34 @@ fail:
     return NULL;
 }
 
+/* MMEngine also substitutes a string that is exactly '{{ _base_.a.b }}' (quoted, so the file stays valid
+ * Python): such a literal becomes the reference. */
+static py_node *quoted_baseref(py_node *n) {
+    const char *s = n->s;
+    size_t len = n->slen;
+    while (len && (*s == ' ')) s++, len--;
+    while (len && s[len - 1] == ' ') len--;
+    if (len < 12 || strncmp(s, "{{", 2) || strncmp(s + len - 2, "}}", 2)) return n;
+    s += 2;
+    len -= 4;
+    while (len && *s == ' ') s++, len--;
+    while (len && s[len - 1] == ' ') len--;
+    if (len <= 7 || strncmp(s, "_base_.", 7)) return n;
+    for (size_t i = 7; i < len; i++) {
+        char c = s[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '.'))
+            return n;
+    }
+    char *path = tgc_malloc(len - 7 + 1);
+    memcpy(path, s + 7, len - 7);
+    path[len - 7] = 0;
+    free(n->s);
+    n->s = path;
+    n->slen = len - 7;
+    n->kind = PN_BASEREF;
+    return n;
+}
+
 /* After '(' / '[': elements up to `close`, a comprehension, or (for '(') a parenthesised expression. */
 static py_node *parse_seq(py_parser *P, const char *close, py_node_kind kind, int line, int col) {
     py_tok *t = peek(P, 0);
@@ -418,7 +446,7 @@ static py_node *parse_atom(py_parser *P) {
             n->slen += u->slen;
             drop(P);
         }
-        return n;
+        return quoted_baseref(n);
     }
     case PT_NAME:
         if (!strcmp(t->s, "None") || !strcmp(t->s, "True") || !strcmp(t->s, "False")) {

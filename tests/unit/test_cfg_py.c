@@ -164,6 +164,8 @@ START_TEST(bases_mixed_refs_and_edits) {
     write_file(dir, "child.py", "_base_ = ['./model.yaml', 'data.py']\n"
                                 "lr = _base_.optim_wrapper.optimizer.lr * 2\n"
                                 "depth = {{_base_.model.backbone.depth}}\n"
+                                "depth2 = '{{ _base_.model.backbone.depth }}'\n"
+                                "not_ref = '{{_base_.model}} and more'\n"
                                 "_base_.optim_wrapper.type = 'AmpOptimWrapper'\n"
                                 "_base_.model['backbone'].depth = 50\n"
                                 "model = dict(head=dict(num_classes=10))\n"
@@ -175,6 +177,8 @@ START_TEST(bases_mixed_refs_and_edits) {
     ck_assert_msg(c, "%s", err.msg);
     ck_assert(tgc_cfg_get(c, "lr")->f == 0.2);
     ck_assert_int_eq(tgc_cfg_get(c, "depth")->i, 18);
+    ck_assert_int_eq(tgc_cfg_get(c, "depth2")->i, 18);
+    ck_assert_str_eq(tgc_cfg_get(c, "not_ref")->s, "{{_base_.model}} and more");
     ck_assert_str_eq(tgc_cfg_at(c, "optim_wrapper.type")->s, "AmpOptimWrapper");
     ck_assert(tgc_cfg_at(c, "optim_wrapper.optimizer.lr")->f == 0.1);
     ck_assert_int_eq(tgc_cfg_at(c, "model.backbone.depth")->i, 50);
@@ -188,7 +192,7 @@ START_TEST(bases_mixed_refs_and_edits) {
     /* messages name the .py file and line of a value */
     const tgc_cfg *nc = tgc_cfg_at(c, "model.head.num_classes");
     ck_assert_ptr_nonnull(strstr(nc->file, "child.py"));
-    ck_assert_int_eq(nc->line, 6);
+    ck_assert_int_eq(nc->line, 8);
     tgc_cfg_free(c);
     free(p);
 
