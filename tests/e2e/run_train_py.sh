@@ -72,7 +72,7 @@ grep -q "resumed epoch: 0, iter: 1" t4.txt || fail "--resume did not continue: $
 
 # bash ./tools/dist_train.sh ${CONFIG_FILE} ${GPU_NUM} [ARGS]: no GPU here, so 2 CPU workers
 # shellcheck disable=SC2086
-PORT=$((20000 + RANDOM % 20000)) bash "$SRC/tools/dist_train.sh" "$LEGACY" 2 --work-dir w3 --seed 0 --options $OLD data.samples_per_gpu=32 --max-iters 2 \
+PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])') bash "$SRC/tools/dist_train.sh" "$LEGACY" 2 --work-dir w3 --seed 0 --options $OLD data.samples_per_gpu=32 --max-iters 2 \
     >t5.txt 2>&1 || fail "dist_train.sh: $(tail -5 t5.txt)"
 grep -q "no GPU visible: starting 2 CPU workers" t5.txt || fail "dist_train.sh: no CPU-workers line"
 grep -q "starting 2 workers on node 0 of 1" t5.txt || fail "dist_train.sh: not 2 workers: $(grep -m3 -i worker t5.txt)"
