@@ -130,6 +130,13 @@ static tgc_cfg *load_base(load_ctx *L, const tgc_cfg *ref, const chain *ch, int 
     char *resolved = (rel[0] == '/' || !slash) ? tgc_strdup(rel)
                                                 : tgc_asprintf("%.*s/%s", (int)(slash - ch->name), ch->name, rel);
     tgc_cfg *out = NULL;
+    if (strstr(rel, "::")) { /* MMEngine's 'mmdet::path': a config inside another installed package */
+        tgc_fail(L->err, "%s:%d: _base_: '%s' names a config of the package '%.*s' (MMEngine's scope syntax); tgc "
+                 "reads config files only: copy that file next to this one and name its path",
+                 ref->file, ref->line, rel, (int)(strstr(rel, "::") - rel), rel);
+        free(resolved);
+        return NULL;
+    }
     FILE *f = fopen(resolved, "rb");
     if (!f) {
         tgc_fail(L->err, "%s:%d: _base_: cannot open '%s' (resolved to '%s'): %s", ref->file, ref->line, rel,
@@ -271,6 +278,11 @@ static tgc_cfg *load_py(load_ctx *L, const char *text, size_t len, const chain *
     if (unmerged) {
         if (r.read_base) {
             tgc_fail(L->err, "%s: imports its bases with read_base(); only the merged form can be written", ch->name);
+            goto done;
+        }
+        if (r.index_edit_line) {
+            tgc_fail(L->err, "%s:%d: edits a base through a list index; only the merged form can be written", ch->name,
+                     r.index_edit_line);
             goto done;
         }
         out = tgc_cfg_new(TGC_CFG_MAP, ch->name, 1);

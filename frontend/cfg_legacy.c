@@ -574,58 +574,83 @@ static int detection(const tgc_cfg *root) {
     return dt && dt->kind == TGC_CFG_STR && (strstr(dt->s, "Coco") || strstr(dt->s, "VOC"));
 }
 
+/* The 2.x keys and the MMEngine key that replaces each: a 2.x key is translated only when its counterpart
+ * is absent. MMPretrain 1.x configs keep some 2.x names as plain variables next to the new keys (`optimizer`
+ * referenced by optim_wrapper, a stale `data`); those stay as they are, as MMEngine leaves them. */
+static const char *const legacy_keys[][2] = {
+    {"data", "train_dataloader"},       {"optimizer", "optim_wrapper"},   {"optimizer_config", "optim_wrapper"},
+    {"fp16", "optim_wrapper"},          {"lr_config", "param_scheduler"}, {"runner", "train_cfg"},
+    {"total_epochs", "train_cfg"},      {"evaluation", "val_evaluator"},  {"checkpoint_config", "default_hooks"},
+    {"log_config", "default_hooks"},    {"dist_params", "env_cfg"},       {"resume_from", "resume"},
+    {"auto_resume", "resume"},
+};
+enum { N_LEGACY = sizeof legacy_keys / sizeof legacy_keys[0] };
+
+/* Takes root[key] when it is a 2.x key to translate (flags from before the translation), else NULL. */
+static int flagged(const int *flag, const char *key);
+static tgc_cfg *take_legacy(tgc_cfg *root, const int *flag, const char *key) {
+    return flagged(flag, key) ? tgc_cfg_take(root, key) : NULL;
+}
+
+static int flagged(const int *flag, const char *key) {
+    for (int i = 0; i < N_LEGACY; i++)
+        if (!strcmp(legacy_keys[i][0], key)) return flag[i];
+    return 0;
+}
+
 int tgc_cfg_translate_legacy(tgc_cfg *root, FILE *log, tgc_err *err) {
-    static const char *const legacy[] = {"data", "optimizer", "optimizer_config", "lr_config", "runner",
-                                         "checkpoint_config", "log_config", "evaluation", "fp16", "total_epochs",
-                                         "workflow", "dist_params", "resume_from", "auto_resume"};
-    int any = 0;
-    for (size_t i = 0; i < TGC_ARRAY_LEN(legacy); i++) {
-        const tgc_cfg *v = tgc_cfg_get(root, legacy[i]);
-        /* MMPretrain 1.x itself leaves `resume_from = None` in a few configs: no 2.x schema by itself */
-        if (v && !(v->kind == TGC_CFG_NULL && !strcmp(legacy[i], "resume_from"))) any = 1;
+    int flag[N_LEGACY], any = 0;
+    for (int i = 0; i < N_LEGACY; i++) {
+        const tgc_cfg *v = tgc_cfg_get(root, legacy_keys[i][0]);
+        /* MMPretrain 1.x itself leaves `resume_from = None` in a few configs: nothing to translate */
+        flag[i] = v && !tgc_cfg_get(root, legacy_keys[i][1]) && !(v->kind == TGC_CFG_NULL && !strcmp(legacy_keys[i][0], "resume_from"));
+        any |= flag[i];
     }
     if (!any) return 0;
     tr T = {root, err, {0}, {0}, detection(root)};
     int rc = 0;
+    tgc_cfg *evaluation = take_legacy(root, flag, "evaluation");
+    tgc_cfg *data = take_legacy(root, flag, "data");
     static const char *const pipeline_vars[] = {"train_pipeline", "test_pipeline", "val_pipeline"};
-    for (size_t i = 0; i < TGC_ARRAY_LEN(pipeline_vars); i++) { /* the variables the datasets were built from */
+    for (size_t i = 0; data && i < TGC_ARRAY_LEN(pipeline_vars); i++) { /* the variables `data` was built from */
         tgc_cfg *p = tgc_cfg_get(root, pipeline_vars[i]);
         if (is_seq(p)) tgc_cfg_set(root, pipeline_vars[i], pipeline(&T, p));
     }
-    tgc_cfg *evaluation = tgc_cfg_take(root, "evaluation");
-    tgc_cfg *data = tgc_cfg_take(root, "data");
     if (is_map(data)) {
         data_section(&T, data);
         note(&T.done, "data");
     }
-    tgc_cfg *opt = tgc_cfg_take(root, "optimizer"), *opt_cfg = tgc_cfg_take(root, "optimizer_config");
-    tgc_cfg *fp16 = tgc_cfg_take(root, "fp16");
+    tgc_cfg *opt = take_legacy(root, flag, "optimizer"), *opt_cfg = take_legacy(root, flag, "optimizer_config");
+    tgc_cfg *fp16 = take_legacy(root, flag, "fp16");
     if (opt || opt_cfg || fp16) {
         if (!is_null(opt) || is_map(opt_cfg) || is_map(fp16)) optimizer(&T, opt, opt_cfg, fp16);
         if (opt) note(&T.done, "optimizer");
         if (opt_cfg) note(&T.done, "optimizer_config");
         if (fp16) note(&T.done, "fp16");
     }
-    tgc_cfg *lr = tgc_cfg_take(root, "lr_config");
+    tgc_cfg *lr = take_legacy(root, flag, "lr_config");
     if (is_map(lr)) {
         rc = lr_config(&T, lr);
         note(&T.done, "lr_config");
     }
     if (rc == 0) {
-        loops(&T, evaluation);
-        if (tgc_cfg_get(root, "runner")) note(&T.done, "runner");
-        if (tgc_cfg_get(root, "total_epochs")) note(&T.done, "total_epochs");
-        tgc_cfg_free(tgc_cfg_take(root, "runner"));
-        tgc_cfg_free(tgc_cfg_take(root, "total_epochs"));
+        int runner = flagged(flag, "runner") || flagged(flag, "total_epochs");
+        if (runner || evaluation) loops(&T, evaluation);
+        if (flagged(flag, "runner")) note(&T.done, "runner");
+        if (flagged(flag, "total_epochs")) note(&T.done, "total_epochs");
+        if (runner) {
+            tgc_cfg_free(tgc_cfg_take(root, "runner"));
+            tgc_cfg_free(tgc_cfg_take(root, "total_epochs"));
+        }
         if (evaluation) note(&T.done, "evaluation");
-        tgc_cfg *ckpt = tgc_cfg_take(root, "checkpoint_config"), *logc = tgc_cfg_take(root, "log_config");
+        tgc_cfg *ckpt = take_legacy(root, flag, "checkpoint_config"), *logc = take_legacy(root, flag, "log_config");
         hooks(&T, ckpt, logc);
         if (ckpt) note(&T.done, "checkpoint_config");
         if (logc) note(&T.done, "log_config");
         tgc_cfg_free(ckpt);
         tgc_cfg_free(logc);
-        env(&T);
-        resume(&T);
+        if (flagged(flag, "dist_params") || !tgc_cfg_get(root, "env_cfg")) env(&T);
+        if (flagged(flag, "resume_from") || flagged(flag, "auto_resume")) resume(&T);
         const tgc_cfg *ch = tgc_cfg_get(root, "custom_hooks");
         for (int i = 0; is_seq(ch) && i < ch->n; i++)
             if (type_is(ch->items[i], "NumClassCheckHook")) note(&T.ignored, "custom_hooks: NumClassCheckHook");

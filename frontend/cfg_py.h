@@ -135,6 +135,7 @@ typedef struct tgc_py_result {
     tgc_cfg *base_refs; /* the `_base_` value as written (for the unmerged form), or NULL */
     tgc_cfg *base_edits; /* `_base_.a.b = v` edits as a tree {a: {b: v}}, or NULL */
     int read_base;    /* the file imports its bases with read_base() */
+    int index_edit_line; /* a `_base_.a[i] = v` edit there (only the merged form holds it), or 0 */
 } tgc_py_result;
 
 /* Evaluates one `.py` config. Returns 0, or -1 with err ("FILE:LINE:COL: ..."). */

@@ -34,6 +34,7 @@ typedef struct ev {
     tgc_cfg *base_refs;  /* the `_base_` value as written */
     tgc_cfg *base_edits; /* {a: {b: v}} for `_base_.a.b = v` */
     int read_base;
+    int index_edit_line; /* line of a `_base_.a[i].b = v` edit (the unmerged form cannot hold it), or 0 */
     local locals[MAX_LOCALS];
     int nlocals;
     long steps;
@@ -1262,11 +1263,8 @@ static int assign(ev *E, const py_node *t, tgc_cfg *v) {
             everr(E, t, "attribute assignment ('.%s = ...') on a %s value is not supported in configs", t->s, tname(o));
             goto done;
         }
-        if (from_base) {
-            if (via_index) {
-                everr(E, t, "edits of a base through a list index are not supported; assign the whole list");
-                goto done;
-            }
+        if (from_base && via_index && !E->index_edit_line) E->index_edit_line = t->line;
+        if (from_base && !via_index) {
             tgc_buf_put(&path, "", 1);
             record_edit(E, (const char *)path.data, t->s, v);
         }
@@ -1278,10 +1276,9 @@ static int assign(ev *E, const py_node *t, tgc_cfg *v) {
     if (!idx) goto done;
     if (o->kind == TGC_CFG_MAP) {
         if (idx->kind != TGC_CFG_STR) everr(E, t, "dict keys are strings in configs, not %s", tname(idx));
-        else if (from_base && via_index)
-            everr(E, t, "edits of a base through a list index are not supported; assign the whole list");
         else {
-            if (from_base) {
+            if (from_base && via_index && !E->index_edit_line) E->index_edit_line = t->line;
+            if (from_base && !via_index) {
                 tgc_buf_put(&path, "", 1);
                 record_edit(E, (const char *)path.data, idx->s, v);
             }
@@ -1290,8 +1287,8 @@ static int assign(ev *E, const py_node *t, tgc_cfg *v) {
         }
     } else if (is_seq(o)) {
         int i = seq_index(E, t, idx, o->n);
-        if (i >= 0 && from_base) everr(E, t, "edits of a base through a list index are not supported; assign the whole list");
-        else if (i >= 0) {
+        if (i >= 0 && from_base && !E->index_edit_line) E->index_edit_line = t->line;
+        if (i >= 0) {
             if (depth_capped(v, MAX_VALUE_DEPTH) >= MAX_VALUE_DEPTH) {
                 everr(E, t, "value nested deeper than %d levels", MAX_VALUE_DEPTH);
             } else {
@@ -1456,6 +1453,7 @@ int tgc_cfg_eval_py(const char *text, size_t len, const char *name, const tgc_py
         out->base_refs = E.base_refs;
         out->base_edits = E.base_edits;
         out->read_base = E.read_base;
+        out->index_edit_line = E.index_edit_line;
         return 0;
     }
     tgc_cfg_free(E.globals);

@@ -169,6 +169,8 @@ START_TEST(bases_mixed_refs_and_edits) {
                                 "_base_.optim_wrapper.type = 'AmpOptimWrapper'\n"
                                 "_base_.model['backbone'].depth = 50\n"
                                 "model = dict(head=dict(num_classes=10))\n"
+                                "_base_.model.extra = [dict(a=1)]\n"
+                                "_base_.model.extra[0].a = 2\n"
                                 "train_dataloader = dict(dataset=dict(_delete_=True, type='X'))\n");
     write_file(dir, "grand.yaml", "_base_: child.py\nextra: 1\n");
     char *p = tgc_asprintf("%s/grand.yaml", dir);
@@ -183,6 +185,7 @@ START_TEST(bases_mixed_refs_and_edits) {
     ck_assert(tgc_cfg_at(c, "optim_wrapper.optimizer.lr")->f == 0.1);
     ck_assert_int_eq(tgc_cfg_at(c, "model.backbone.depth")->i, 50);
     ck_assert_int_eq(tgc_cfg_at(c, "model.head.num_classes")->i, 10);
+    ck_assert_int_eq(tgc_cfg_at(c, "model.extra[0].a")->i, 2);
     ck_assert_str_eq(tgc_cfg_at(c, "data_root")->s, "data/coco/");
     const tgc_cfg *ds = tgc_cfg_at(c, "train_dataloader.dataset");
     ck_assert_int_eq(ds->n, 1); /* _delete_ replaced the base's dataset */
@@ -196,8 +199,25 @@ START_TEST(bases_mixed_refs_and_edits) {
     tgc_cfg_free(c);
     free(p);
 
-    /* unmerged: the file's own keys, `_base_` as written, the base edits as its own keys */
+    /* an edit through a list index has no unmerged form */
     p = tgc_asprintf("%s/child.py", dir);
+    ck_assert_ptr_null(tgc_cfg_load_unmerged(p, &err));
+    ck_assert_msg(strstr(err.msg, "child.py:10: edits a base through a list index; only the merged form"), "%s",
+                  err.msg);
+    free(p);
+    write_file(dir, "child2.py", "_base_ = ['./model.yaml', 'data.py']\n"
+                                 "_base_.optim_wrapper.type = 'AmpOptimWrapper'\n"
+                                 "_base_.model['backbone'].depth = 50\n"
+                                 "model = dict(head=dict(num_classes=10))\n"
+                                 "train_dataloader = dict(dataset=dict(_delete_=True, type='X'))\n");
+    write_file(dir, "scoped.py", "_base_ = 'mmdet::retinanet/retinanet_r50_fpn_1x_coco.py'\n");
+    p = tgc_asprintf("%s/scoped.py", dir);
+    ck_assert_ptr_null(tgc_cfg_load(p, &err));
+    ck_assert_msg(strstr(err.msg, "names a config of the package 'mmdet' (MMEngine's scope syntax)"), "%s", err.msg);
+    free(p);
+
+    /* unmerged: the file's own keys, `_base_` as written, the base edits as its own keys */
+    p = tgc_asprintf("%s/child2.py", dir);
     c = tgc_cfg_load_unmerged(p, &err);
     ck_assert_msg(c, "%s", err.msg);
     ck_assert_str_eq(c->keys[0], "_base_");
@@ -488,6 +508,40 @@ START_TEST(mutated_configs) {
 }
 END_TEST
 
+/* A 2.x key is translated only where its MMEngine counterpart is absent: MMPretrain 1.x configs keep
+ * `optimizer` as a variable that optim_wrapper refers to (byol, spark), which must stay as written. */
+START_TEST(legacy_names_beside_new_keys) {
+    tgc_cfg *c = py("optimizer = dict(type='LARS', lr=4.8)\n"
+                    "optim_wrapper = dict(type='AmpOptimWrapper', optimizer=optimizer)\n"
+                    "lr_config = dict(policy='step', step=[1])\n"
+                    "runner = dict(type='EpochBasedRunner', max_epochs=3)\n");
+    tgc_cfg *before = tgc_cfg_clone(c);
+    tgc_err err = {{0}};
+    FILE *log = tmpfile();
+    ck_assert_int_eq(tgc_cfg_translate_legacy(c, log, &err), 0);
+    fclose(log);
+    ck_assert_ptr_nonnull(tgc_cfg_get(c, "optimizer")); /* a variable next to optim_wrapper: untouched */
+    ck_assert_str_eq(tgc_cfg_at(c, "optim_wrapper.optimizer.type")->s, "LARS");
+    ck_assert_str_eq(tgc_cfg_at(c, "optim_wrapper.type")->s, "AmpOptimWrapper");
+    ck_assert_str_eq(tgc_cfg_at(c, "param_scheduler.type")->s, "MultiStepLR"); /* no param_scheduler: translated */
+    ck_assert_int_eq(tgc_cfg_at(c, "train_cfg.max_epochs")->i, 3);
+    ck_assert_ptr_null(tgc_cfg_get(c, "lr_config"));
+    ck_assert(!tgc_cfg_equal(c, before));
+    tgc_cfg_free(before);
+    tgc_cfg_free(c);
+    /* nothing 2.x at all: no change, no message */
+    c = py("optim_wrapper = dict(optimizer=dict(type='SGD', lr=0.1))\nresume_from = None\n");
+    before = tgc_cfg_clone(c);
+    log = tmpfile();
+    ck_assert_int_eq(tgc_cfg_translate_legacy(c, log, &err), 0);
+    ck_assert_int_eq(ftell(log), 0);
+    fclose(log);
+    ck_assert(tgc_cfg_equal(c, before));
+    tgc_cfg_free(before);
+    tgc_cfg_free(c);
+}
+END_TEST
+
 START_TEST(count_rejected) {
     /* runs last in its case: the number of rejected inputs these tests check, for the record */
     fprintf(stderr, "cfg_py: %d bad inputs rejected with their message\n", n_rejected);
@@ -507,6 +561,7 @@ int main(void) {
     tcase_add_test(tc, syntax_and_value_errors);
     tcase_add_test(tc, budgets);
     tcase_add_test(tc, mutated_configs);
+    tcase_add_test(tc, legacy_names_beside_new_keys);
     tcase_add_test(tc, count_rejected);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
