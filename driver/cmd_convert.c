@@ -1,5 +1,7 @@
 /* driver/cmd_convert.c - `tgc convert CONFIG [-o OUT.yaml] [--no-merge]`: a config (.py or YAML) written as
  * YAML, merged with its bases (what `tgc compile --print-config` shows) or as the file alone. */
+#define _XOPEN_SOURCE 700 /* realpath */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -7,6 +9,56 @@
 #include "frontend/cfg.h"
 
 #define MAX_OPTIONS 256
+
+/* The directory part of path ("." when none), as a new string. */
+static char *dir_of(const char *path) {
+    const char *slash = strrchr(path, '/');
+    return slash ? tgc_asprintf("%.*s", (int)(slash == path ? 1 : slash - path), path) : tgc_strdup(".");
+}
+
+/* `to` relative to the directory `from` (both absolute, canonical). */
+static char *relative(const char *from, const char *to) {
+    size_t common = 0, i = 0;
+    while (from[i] && to[i] && from[i] == to[i]) {
+        if (from[i] == '/') common = i;
+        i++;
+    }
+    if (!from[i] && (to[i] == '/' || !to[i])) common = i;
+    tgc_buf b = {0};
+    for (const char *p = from + common; *p; p++)
+        if (*p == '/') tgc_buf_printf(&b, "../");
+    tgc_buf_printf(&b, "%s", to[common] == '/' ? to + common + 1 : to + common);
+    tgc_buf_put(&b, "", 1);
+    char *r = tgc_strdup((const char *)b.data);
+    tgc_buf_free(&b);
+    return r;
+}
+
+/* The unmerged form written elsewhere: relative `_base_` paths are rewritten to stay relative to the output
+ * (they were relative to the config). Paths that cannot be resolved are left as written. */
+static void rebase(tgc_cfg *cfg, const char *config, const char *output) {
+    tgc_cfg *bases = tgc_cfg_get(cfg, "_base_");
+    if (!bases) return;
+    char *cdir = dir_of(config), *odir = dir_of(output);
+    char *rc = realpath(cdir, NULL), *ro = realpath(odir, NULL);
+    int n = bases->kind == TGC_CFG_STR ? 1 : bases->n;
+    for (int i = 0; rc && ro && strcmp(rc, ro) && i < n; i++) {
+        tgc_cfg *b = bases->kind == TGC_CFG_STR ? bases : bases->items[i];
+        if (b->kind != TGC_CFG_STR || b->s[0] == '/') continue;
+        char *joined = tgc_asprintf("%s/%s", rc, b->s);
+        char *real = realpath(joined, NULL);
+        if (real) {
+            free(b->s);
+            b->s = relative(ro, real);
+        }
+        free(real);
+        free(joined);
+    }
+    free(rc);
+    free(ro);
+    free(cdir);
+    free(odir);
+}
 
 int tgc_cmd_convert(int argc, char **argv) {
     const char *config = NULL, *output = NULL;
@@ -52,6 +104,7 @@ int tgc_cmd_convert(int argc, char **argv) {
             ok = 0;
         }
     if (ok && !no_merge) ok = tgc_cfg_translate_legacy(cfg, stderr, &err) == 0;
+    if (ok && no_merge && output && strcmp(output, "-")) rebase(cfg, config, output);
     if (!ok) {
         fprintf(stderr, "tgc: %s\n", err.msg);
         tgc_cfg_free(cfg);

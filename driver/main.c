@@ -52,7 +52,8 @@ static const char convert_usage[] =
     "\n"
     "  -o, --output OUT       where to write (atomically); - is stdout\n"
     "  --no-merge             the file alone: `_base_` kept as written (a .py file's `_base_.x = v` edits\n"
-    "                         become its own keys); default: merged with its bases, MMDetection 2.x /\n"
+    "                         become its own keys; relative paths are rewritten for OUT's folder);\n"
+    "                         default: merged with its bases, MMDetection 2.x /\n"
     "                         MMClassification 0.x keys translated, as `tgc compile --print-config` shows\n"
     "  --cfg-options K=V ...  override keys of the merged config\n";
 
