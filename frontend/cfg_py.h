@@ -96,6 +96,7 @@ struct py_node {
     int64_t i;
     double f;
     int n, cap;
+    int height;     /* 1 + the tallest kid's: left-deep chains (1+1+..., a.b.c...) are bounded by it */
     py_node **kids; /* owned; entries may be NULL */
     char **keys;    /* owned, parallel to kids, or NULL */
 };

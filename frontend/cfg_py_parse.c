@@ -7,7 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { MAX_NEST = 100, MAX_NODES = 500000 };
+/* MAX_NEST bounds recursion while parsing (brackets, unary operators); MAX_HEIGHT the tree's height, which
+ * loops (1 + 1 + ..., a.b.c..., f()()...) build without recursing but evaluation and freeing recurse on. */
+enum { MAX_NEST = 100, MAX_HEIGHT = 200, MAX_NODES = 500000, MAX_CLAUSES = 64 };
 
 static const char *const keywords[] = {"False", "None",  "True",   "and",    "as",       "assert", "async",
                                        "await", "break", "class",  "continue", "def",    "del",    "elif",
@@ -137,7 +139,19 @@ static void add(py_node *n, const char *key, py_node *kid) {
     }
     if (n->keys) n->keys[n->n] = key ? tgc_strdup(key) : NULL;
     n->kids[n->n++] = kid;
+    if (kid && kid->height + 1 > n->height) n->height = kid->height + 1;
 }
+
+/* Frees a tree that grew taller than MAX_HEIGHT (by one at most, so freeing it is shallow) and fails. */
+static py_node *too_tall(py_parser *P, py_node *n) {
+    perr_at(P, n->line, n->col, "expression nested deeper than %d levels", MAX_HEIGHT);
+    py_node_free(n);
+    return NULL;
+}
+#define CHECK_HEIGHT(P, n)                                                                                     \
+    do {                                                                                                       \
+        if ((n) && (n)->height > MAX_HEIGHT) return too_tall((P), (n));                                        \
+    } while (0)
 
 static int enter(py_parser *P, const py_tok *t) {
     if (++P->depth > MAX_NEST) {
@@ -208,6 +222,8 @@ static int parse_comp_clauses(py_parser *P, py_node *comp) {
     for (;;) {
         py_tok *t = peek(P, 0);
         if (!t) return -1;
+        if (comp->n > MAX_CLAUSES)
+            return perr_at(P, t->line, t->col, "comprehension with more than %d clauses", MAX_CLAUSES);
         if (is_kw(t, "async")) return perr_at(P, t->line, t->col, "'async for' is not supported in configs");
         if (is_kw(t, "for")) {
             py_node *f = node(P, PN_FOR, t->line, t->col);
@@ -587,6 +603,7 @@ static py_node *parse_call_args(py_parser *P, py_node *call) {
 static py_node *parse_postfix(py_parser *P) {
     py_node *e = parse_atom(P);
     while (e) {
+        CHECK_HEIGHT(P, e);
         py_tok *t = peek(P, 0);
         if (!t) goto fail;
         int line = t->line, col = t->col;
@@ -653,8 +670,10 @@ static py_node *parse_power(py_parser *P) {
     if (!t) goto fail;
     if (is_op(t, "**")) {
         int line = t->line, col = t->col;
+        if (enter(P, t) < 0) goto fail;
         drop(P);
         py_node *e = parse_factor(P); /* right-associative, binds tighter than unary minus on its left */
+        P->depth--;
         if (!e) goto fail;
         return binop(P, PN_BINOP, "**", b, e, line, col);
     }
@@ -711,6 +730,7 @@ static py_node *parse_term(py_parser *P) {
         py_node *r = parse_factor(P);
         if (!r) goto fail;
         l = binop(P, PN_BINOP, op, l, r, line, col);
+        CHECK_HEIGHT(P, l);
     }
     return l;
 fail:
@@ -732,6 +752,7 @@ static py_node *parse_arith(py_parser *P) {
         py_node *r = parse_term(P);
         if (!r) goto fail;
         l = binop(P, PN_BINOP, op, l, r, line, col);
+        CHECK_HEIGHT(P, l);
     }
     return l;
 fail:
@@ -819,6 +840,7 @@ static py_node *parse_bool(py_parser *P, int is_and) {
         py_node *r = is_and ? parse_not(P) : parse_bool(P, 1);
         if (!r) goto fail;
         l = binop(P, is_and ? PN_AND : PN_OR, is_and ? "and" : "or", l, r, line, col);
+        CHECK_HEIGHT(P, l);
     }
     return l;
 fail:

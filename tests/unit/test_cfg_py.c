@@ -445,6 +445,20 @@ START_TEST(budgets) {
     for (int i = 0; i < 10000; i++) strcat(t, "-");
     strcat(t, "1\n");
     FAILS(t, "bad.py:1:", "expression nested deeper than 100 levels");
+    /* long chains that loops build (left-deep trees): operators, attributes, calls, powers, clauses */
+    static const char *const chains[][3] = {{"x = 1", "+1", "\n"},          {"x = 1", " and 1", "\n"},
+                                            {"x = dict(a=1)\ny = x", ".a", "\n"}, {"x = [1]\ny = x", "[0]", "\n"},
+                                            {"x = 2", "**2", "\n"},         {"x = [1 for a in [1]", " if 1", "]\n"}};
+    for (size_t k = 0; k < sizeof chains / sizeof *chains; k++) {
+        tgc_buf b = {0};
+        tgc_buf_printf(&b, "%s", chains[k][0]);
+        for (int i = 0; i < 100000; i++) tgc_buf_printf(&b, "%s", chains[k][1]);
+        tgc_buf_printf(&b, "%s", chains[k][2]);
+        fails_len((const char *)b.data, b.len,
+                  (const char *[]){"bad.py:", k == 5 ? "comprehension with more than 64 clauses" : "nested deeper than",
+                                   NULL});
+        tgc_buf_free(&b);
+    }
     strcpy(t, "x = 1\n");
     for (int i = 0; i < 70; i++) strcat(t, "x = [x]\n");
     FAILS(t, "value nested deeper than 64 levels");
