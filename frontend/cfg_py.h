@@ -6,7 +6,8 @@
  * lists, tuples, names defined earlier or imported from a base, `{{_base_.x}}`, arithmetic, string
  * concatenation and repetition, comparisons, `and`/`or`/`not`, `x if c else y`, subscripts and slices,
  * list/dict comprehensions, `**` unpacking, the builtins dict list tuple round int float str bool len
- * min max abs range sum, `'{{ _base_.x }}'` as a whole string, and `with read_base(): from .x import ...`.
+ * min max abs range sum, `import copy` with copy.deepcopy/copy.copy, `'{{ _base_.x }}'` as a whole string,
+ * and `with read_base(): from .x import ...`.
  * Everything else is an error naming the construct at FILE:LINE:COL. Work is bounded: syntax nesting,
  * values produced, string bytes and evaluation steps all have limits.
  */
@@ -82,6 +83,7 @@ typedef enum py_node_kind {
     PN_EXPR,       /* a bare expression (only string literals are allowed: docstrings) */
     PN_PASS,
     PN_READ_BASE,  /* with read_base(): kids are PN_IMPORT */
+    PN_IMPORT_COPY, /* `import copy`: the one module whose functions (copy.deepcopy, copy.copy) are pure */
     PN_IMPORT,     /* from MODULE import names: s = module text, i = leading dots; keys/kids: names (NULL
                       kid) with `as` names in the kids' s; a lone "*" key imports everything */
 } py_node_kind;

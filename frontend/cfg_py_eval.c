@@ -34,6 +34,7 @@ typedef struct ev {
     tgc_cfg *base_refs;  /* the `_base_` value as written */
     tgc_cfg *base_edits; /* {a: {b: v}} for `_base_.a.b = v` */
     int read_base;
+    int copy_imported; /* `import copy` seen: copy.deepcopy and copy.copy may be called */
     int index_edit_line; /* line of a `_base_.a[i].b = v` edit (the unmerged form cannot hold it), or 0 */
     local locals[MAX_LOCALS];
     int nlocals;
@@ -752,6 +753,20 @@ static const char *const known_calls[] = {"open", "print", "eval", "exec", "__im
 
 static tgc_cfg *eval_call(ev *E, const py_node *n) {
     const py_node *fn = n->kids[0];
+    if (fn->kind == PN_ATTR && fn->kids[0]->kind == PN_NAME && !strcmp(fn->kids[0]->s, "copy") && E->copy_imported &&
+        tgc_cfg_index_find(&E->gix, E->globals, "copy") < 0 && (!strcmp(fn->s, "deepcopy") || !strcmp(fn->s, "copy"))) {
+        /* values are never shared here, so a copy is the value itself */
+        if (n->n != 2 || (n->keys && n->keys[1])) {
+            everr(E, n, "copy.%s() takes one positional argument", fn->s);
+            return NULL;
+        }
+        return eval(E, n->kids[1]);
+    }
+    if (fn->kind == PN_ATTR && fn->kids[0]->kind == PN_NAME && !strcmp(fn->kids[0]->s, "copy") && !E->copy_imported &&
+        tgc_cfg_index_find(&E->gix, E->globals, "copy") < 0) {
+        everr(E, fn->kids[0], "name 'copy' is not defined (write 'import copy' first)");
+        return NULL;
+    }
     if (fn->kind == PN_ATTR) {
         everr(E, n, "method calls ('.%s(...)') are not supported in configs", fn->s);
         return NULL;
@@ -1360,6 +1375,7 @@ static int exec_import(ev *E, const py_node *imp) {
 static int exec_stmt(ev *E, const py_node *s) {
     switch (s->kind) {
     case PN_PASS: return 0;
+    case PN_IMPORT_COPY: E->copy_imported = 1; return 0;
     case PN_EXPR: {
         if (s->kids[0]->kind == PN_STR) return 0; /* a docstring */
         tgc_cfg *v = eval(E, s->kids[0]);

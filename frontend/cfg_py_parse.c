@@ -1220,8 +1220,23 @@ py_node *py_parse_stmt(py_parser *P, int *done) {
     py_node *s = NULL;
     if (t->kind == PT_NAME) {
         if (!strcmp(t->s, "import")) {
-            perr_at(P, t->line, t->col, "'import' of other modules is not supported in configs");
-            return NULL;
+            py_tok *u = peek(P, 1);
+            if (!u) return NULL;
+            py_tok *w = u->kind == PT_NAME && !strcmp(u->s, "copy") ? peek(P, 2) : NULL;
+            if (w && (w->kind == PT_NEWLINE || w->kind == PT_EOF || is_op(w, ";"))) { /* import copy */
+                s = node(P, PN_IMPORT_COPY, t->line, t->col);
+                if (!s) return NULL;
+                drop(P);
+                drop(P);
+                if (end_of_stmt(P) < 0) {
+                    py_node_free(s);
+                    return NULL;
+                }
+                return s;
+            } else {
+                perr_at(P, t->line, t->col, "'import' of other modules is not supported in configs (only 'import copy')");
+                return NULL;
+            }
         }
         if (!strcmp(t->s, "from")) {
             perr_at(P, t->line, t->col,

@@ -107,7 +107,10 @@ START_TEST(dicts_comprehensions_builtins) {
                     "common['type'] = 'W'\n"
                     "common.extra = dict(depth=50)\n"
                     "common.extra.depth += 1\n"
-                    "bgr_mean[0] = 1\n");
+                    "bgr_mean[0] = 1\n"
+                    "import copy\n"
+                    "pipe = copy.deepcopy(resize)\n"
+                    "pipe[0].scale = 1\n");
     const tgc_cfg *ds = tgc_cfg_get(c, "ds");
     ck_assert_str_eq(tgc_cfg_get(ds, "type")->s, "X");
     ck_assert(tgc_cfg_get(ds, "test_mode")->b);
@@ -150,6 +153,9 @@ START_TEST(dicts_comprehensions_builtins) {
     ck_assert_int_eq(tgc_cfg_at(c, "common.extra.depth")->i, 51);
     ck_assert_str_eq(tgc_cfg_at(c, "ds.type")->s, "X"); /* assignment copied: no aliasing */
     ck_assert_int_eq(tgc_cfg_at(c, "bgr_mean[0]")->i, 1);
+    ck_assert_int_eq(tgc_cfg_at(c, "pipe[0].scale")->i, 1);
+    ck_assert_int_eq(tgc_cfg_at(c, "resize[0].scale[0]")->i, 1333);
+    ck_assert_ptr_null(tgc_cfg_get(c, "copy")); /* a module, not a config key */
     ck_assert_str_eq(tgc_cfg_at(c, "resize[0].type")->path, "resize[0].type");
     tgc_cfg_free(c);
 }
@@ -326,6 +332,9 @@ END_TEST
 
 START_TEST(unsupported_constructs) {
     FAILS("import os\n", "bad.py:1:1: 'import' of other modules is not supported");
+    FAILS("import copy as c\n", "bad.py:1:1: 'import' of other modules is not supported in configs (only 'import copy')");
+    FAILS("x = [1]\ny = copy.deepcopy(x)\n", "bad.py:2:5: name 'copy' is not defined");
+    FAILS("import copy\nx = copy.replace(1)\n", "bad.py:2:17: method calls ('.replace(...)')");
     FAILS("x = 1\nfrom mmdet.models import ResNet\n", "bad.py:2:1: 'from ... import' of other modules");
     FAILS("f = lambda x: x\n", "bad.py:1:5: lambda is not supported");
     FAILS("def f():\n    return 1\n", "bad.py:1:1: 'def' statements are not supported");
