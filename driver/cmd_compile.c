@@ -93,6 +93,10 @@ static tgc_plan *compile_plan(const compile_opts *o, const char *extra, int quie
         tgc_cfg_free(cfg);
         return NULL;
     }
+    if (tgc_cfg_translate_legacy(cfg, extra ? NULL : stderr, err) < 0) { /* the batch search repeats no message */
+        tgc_cfg_free(cfg);
+        return NULL;
+    }
     if (o->print_config && !quiet) {
         tgc_cfg_dump(cfg, stdout);
         fflush(stdout);

@@ -49,13 +49,22 @@ struct tgc_cfg {
     char **keys;     /* MAP: owned keys, parallel to items */
 };
 
-/* Loads a config file with its `_base_` chain. Returns the root map (caller frees) or NULL + err. */
+/* Loads a config file with its `_base_` chain. Returns the root map (caller frees) or NULL + err. A file
+ * whose name ends in .py is an MMEngine Python config, evaluated without Python (cfg_py.h); YAML and .py
+ * bases mix freely. */
 tgc_cfg *tgc_cfg_load(const char *path, tgc_err *err);
+/* The file alone: `_base_` kept as written (a .py file's `_base_.x = v` edits become its own keys). A .py
+ * file's bases are still read (its values may refer to them). */
+tgc_cfg *tgc_cfg_load_unmerged(const char *path, tgc_err *err);
 /* Parses YAML text as one file named `name` (`_base_` paths resolved relative to name's directory). */
 tgc_cfg *tgc_cfg_parse(const char *text, size_t len, const char *name, tgc_err *err);
 /* Applies one `--cfg-options` item "a.b.c=value" to root (DictAction rules). */
 int tgc_cfg_apply_option(tgc_cfg *root, const char *kv, tgc_err *err);
 void tgc_cfg_free(tgc_cfg *c);
+/* MMDetection 2.x / MMClassification 0.x keys (data, optimizer, lr_config, runner, log_config, ...)
+ * translated in place into MMEngine's schema (cfg_legacy.c); a config without them is left as it is. One
+ * line to `log` (may be NULL) names what was translated, and one warning the keys kept but ignored. */
+int tgc_cfg_translate_legacy(tgc_cfg *root, FILE *log, tgc_err *err);
 tgc_cfg *tgc_cfg_clone(const tgc_cfg *c);
 
 /* Lookup; NULL when absent. `tgc_cfg_at` takes a dotted path with [i] list indices: "model.head.loss". */

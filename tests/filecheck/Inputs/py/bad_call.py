@@ -1,0 +1,2 @@
+data_root = 'data/coco/'
+ann = data_root.replace('coco', 'voc')

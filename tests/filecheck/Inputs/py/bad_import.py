@@ -1,0 +1,3 @@
+_base_ = ['../../../../configs/_base_/default_runtime.py']
+from mmpretrain.models import ResNet
+model = dict(backbone=dict(type=ResNet))
