@@ -1,7 +1,6 @@
 /* backend/cuda/cuda_exec.c - the cuda device's per-op dispatch on a GPU (see cuda_exec.h). */
 #include "backend/cuda/cuda_exec.h"
 
-#include <cublas_v2.h>
 #include <cuda.h>
 #include <cuda_runtime.h>
 #include <cudnn.h>
@@ -10,6 +9,7 @@
 #include <string.h>
 
 #include "backend/cuda/codegen.h"
+#include "backend/cuda/cublas_load.h"
 #include "backend/cuda/codegen_cache.h"
 #include "backend/cuda/codegen_nvrtc.h"
 #include "backend/cuda/cuda_ops.h"
@@ -43,6 +43,7 @@ struct tgc_cuda_exec {
     char *compile_id, *cache_dir;
     cudnnHandle_t cudnn;
     cublasHandle_t cublas;
+    const tgc_cublas *blas; /* loaded at open (cublas_load.h) */
     cudnnBackendDescriptor_t devprop;
     void *ws; /* the library workspace (the cuda target's size) */
     uint64_t ws_bytes;
@@ -109,8 +110,8 @@ static int dnn_fail(const char *call, cudnnStatus_t s, tgc_err *err) {
     return tgc_fail(err, "%s: %s (%d)%s%s", call, cudnnGetErrorString(s), (int)s, why[0] ? ": " : "", why);
 }
 
-static int blas_fail(const char *call, cublasStatus_t s, tgc_err *err) {
-    return tgc_fail(err, "%s: %s (%s)", call, cublasGetStatusString(s), cublasGetStatusName(s));
+static int blas_fail(const tgc_cublas *b, const char *call, cublasStatus_t s, tgc_err *err) {
+    return tgc_fail(err, "%s: %s (%s)", call, b->status_string(s), b->status_name(s));
 }
 
 #define CK_CUDA(call)                                                                                           \
@@ -126,7 +127,7 @@ static int blas_fail(const char *call, cublasStatus_t s, tgc_err *err) {
 #define CK_BLAS(call)                                                                                           \
     do {                                                                                                        \
         cublasStatus_t s_ = (call);                                                                             \
-        if (s_ != CUBLAS_STATUS_SUCCESS) return blas_fail(#call, s_, err);                                      \
+        if (s_ != CUBLAS_STATUS_SUCCESS) return blas_fail(x->blas, #call, s_, err);                                      \
     } while (0)
 
 /* ---- the context ---- */
@@ -149,7 +150,7 @@ void tgc_cuda_exec_free(tgc_cuda_exec *x) {
     free(x->mods);
     if (x->devprop) cudnnBackendDestroyDescriptor(x->devprop);
     if (x->cudnn) cudnnDestroy(x->cudnn);
-    if (x->cublas) cublasDestroy(x->cublas);
+    if (x->cublas) x->blas->destroy(x->cublas);
     if (x->ws) x->A->dev_free(x->sx, x->ws);
     free(x->compile_id);
     free(x->cache_dir);
@@ -176,14 +177,15 @@ static int exec_init(tgc_cuda_exec *x, tgc_err *err) {
         return tgc_fail(err, "cudaGetDriverEntryPointByVersion: the driver lacks cuModuleLoadData/cuModuleGetFunction");
     CK_DNN(cudnnCreate(&x->cudnn));
     if (tgc_cudnn_devprop_from_handle(x->cudnn, &x->devprop, NULL, err) < 0) return -1;
-    CK_BLAS(cublasCreate(&x->cublas));
+    if (!(x->blas = tgc_cublas_load(err))) return -1;
+    CK_BLAS(x->blas->create(&x->cublas));
     const char *tf = getenv("TGC_ALLOW_TF32");
     x->allow_tf32 = tf && !strcmp(tf, "1");
-    CK_BLAS(cublasSetMathMode(x->cublas, x->allow_tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
+    CK_BLAS(x->blas->set_math_mode(x->cublas, x->allow_tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH));
     const tgc_target *t = tgc_target_find("cuda");
     x->ws_bytes = t && t->workspace_bytes ? t->workspace_bytes : (32u << 20);
     if (!(x->ws = x->A->dev_alloc(x->sx, x->ws_bytes, "library workspace", err))) return -1;
-    CK_BLAS(cublasSetWorkspace(x->cublas, x->ws, (size_t)x->ws_bytes));
+    CK_BLAS(x->blas->set_workspace(x->cublas, x->ws, (size_t)x->ws_bytes));
     /* every hand-written kernel resolved now (module loading is no business of a graph capture) */
     for (int i = 0; tgc_cuda_k_names[i]; i++) {
         CUfunction f;
@@ -639,8 +641,8 @@ static int enqueue_cublas(void *user, void *stream, tgc_err *err) {
     xlaunch *l = user;
     tgc_cuda_exec *x = l->x;
     const tgc_cuda_gemm *g = &l->gemm;
-    CK_BLAS(cublasSetStream(x->cublas, (cudaStream_t)stream));
-    CK_BLAS(cublasSgemm(x->cublas, g->trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, g->trans_b ? CUBLAS_OP_T : CUBLAS_OP_N,
+    CK_BLAS(x->blas->set_stream(x->cublas, (cudaStream_t)stream));
+    CK_BLAS(x->blas->sgemm(x->cublas, g->trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, g->trans_b ? CUBLAS_OP_T : CUBLAS_OP_N,
                         (int)g->m, (int)g->n, (int)g->k, &f_one, g->a, (int)g->lda, g->b, (int)g->ldb, &f_zero, g->c,
                         (int)g->ldc));
     return 0;
