@@ -10,6 +10,7 @@ const tgc_part tgc_parts[] = {
     {"LeNet5", TGC_PART_BACKBONE, tgc_build_lenet5},
     {"GlobalAveragePooling", TGC_PART_NECK, tgc_build_gap_neck},
     {"LinearClsHead", TGC_PART_HEAD, tgc_build_linear_cls_head},
+    {"MultiLabelLinearClsHead", TGC_PART_HEAD, tgc_build_multilabel_linear_cls_head},
     {"ClsHead", TGC_PART_HEAD, tgc_build_cls_head},
     {"CrossEntropyLoss", TGC_PART_LOSS, tgc_build_ce_loss},
     {"LabelSmoothLoss", TGC_PART_LOSS, tgc_build_label_smooth_loss},

@@ -29,6 +29,7 @@ void tgc_plan_free(tgc_plan *p) {
     }
     free(p->programs);
     tgc_cfg_free(p->config);
+    free(p->ignored);
     free(p);
 }
 

@@ -161,6 +161,16 @@ void tgc_plan_print(const tgc_plan *p, FILE *f) {
     tgc_mem_stats m = plan_mem(p);
     fprintf(f, "\nmemory (largest program): ");
     print_mem(&m, f);
+    if (p->ignored && p->ignored[0]) {
+        int n = 0;
+        for (const char *c = p->ignored; *c; c++) n += *c == '\n';
+        fprintf(f, "\naccepted but not implemented (%d):\n", n);
+        for (const char *c = p->ignored; *c;) {
+            size_t len = strcspn(c, "\n");
+            fprintf(f, "  %.*s\n", (int)len, c);
+            c += len + (c[len] == '\n');
+        }
+    }
 }
 
 /* ---- JSON ------------------------------------------------------------------------------------- */
@@ -267,8 +277,18 @@ void tgc_plan_print_json(const tgc_plan *p, FILE *f) {
                    "\"bytes_moved_unfused\": %.0f}",
                 tr.kernels, tr.groups, tr.grouped, tr.bytes_fused, tr.bytes_unfused);
     }
+    fputs("}, \"ignored\": [", f);
+    for (const char *c = p->ignored ? p->ignored : ""; *c;) {
+        size_t len = strcspn(c, "\n");
+        char *line = tgc_asprintf("%.*s", (int)len, c);
+        fputs(c == p->ignored ? "" : ", ", f);
+        json_str(f, line);
+        free(line);
+        c += len + (c[len] == '\n');
+    }
+    fputs("]", f);
     tgc_mem_stats m = plan_mem(p);
-    fprintf(f, "}, \"memory\": {\"arena_bytes\": %llu, \"lower_bound_bytes\": %llu, \"naive_bytes\": %llu",
+    fprintf(f, ", \"memory\": {\"arena_bytes\": %llu, \"lower_bound_bytes\": %llu, \"naive_bytes\": %llu",
             (unsigned long long)m.arena_bytes, (unsigned long long)m.lower_bound_bytes,
             (unsigned long long)m.naive_bytes);
     for (int i = 0; i < p->n_programs; i++) {

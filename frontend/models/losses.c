@@ -36,13 +36,15 @@ static int common_checks(tgc_bctx *b, const tgc_cfg *node) {
     return 0;
 }
 
+/* use_soft (soft cross-entropy) is accepted: tgc's targets are hard labels (batch augments are not
+ * implemented and are left out of the config, frontend/ignored.c), and the soft cross-entropy of a one-hot
+ * target is the cross-entropy of its label. */
 int tgc_build_ce_loss(tgc_bctx *b, const tgc_cfg *node, const tgc_feats *in, tgc_feats *out) {
     static const char *const keys[] = {"use_sigmoid", "use_soft", "reduction", "loss_weight", "class_weight",
                                        "pos_weight", "label_smooth_val", NULL};
     double weight = 1.0, smooth = 0;
     if (node) {
         if (tgc_b_check_keys(b->err, node, "CrossEntropyLoss", keys) < 0 || common_checks(b, node) < 0 ||
-            tgc_b_require_null(b->err, node, "use_soft", "use_soft") < 0 ||
             tgc_b_require_null(b->err, node, "pos_weight", "pos_weight") < 0 ||
             tgc_cfg_float(node, "loss_weight", 1.0, &weight, b->err) < 0 ||
             tgc_cfg_float(node, "label_smooth_val", 0, &smooth, b->err) < 0)

@@ -35,7 +35,9 @@ static int read_norm_cfg(tgc_bctx *b, const tgc_cfg *node, resnet_cfg *r) {
     if (!n || n->kind == TGC_CFG_NULL) return 0;
     if (n->kind != TGC_CFG_MAP) return tgc_cfg_fail(b->err, n, "expected a map, got %s", tgc_cfg_kind_name(n->kind));
     static const char *const keys[] = {"requires_grad", "eps", "momentum", NULL};
-    static const char *const types[] = {"BN", "BN2d", NULL};
+    /* SyncBN computes as BN on one process; across processes its statistics stay per process, which the
+     * compile lists as not implemented (frontend/ignored.c). */
+    static const char *const types[] = {"BN", "BN2d", "SyncBN", NULL};
     const char *type;
     int rg;
     if (tgc_b_check_keys(b->err, n, "norm_cfg", keys) < 0 || tgc_b_choice(b->err, n, "type", "BN", types, &type) < 0 ||

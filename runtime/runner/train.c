@@ -320,6 +320,17 @@ static void log_header(run_ctx *c, const tgc_train_opts *o) {
         tgc_log_info(&r->log, "Distributed: %d processes (--launcher %s), %s collectives, rendezvous at %s:%d; "
                               "logs and checkpoints from rank 0", r->world, tgc_launcher_name(o->dist->launcher),
                      tgc_ddp_engine(r->ddp), o->dist->master_addr, o->dist->port);
+    if (plan->ignored && plan->ignored[0]) {
+        int n = 0;
+        for (const char *c = plan->ignored; *c; c++) n += *c == '\n';
+        tgc_log_warning(&r->log, "%d setting%s of the config %s accepted but not implemented, so ignored:", n,
+                        n == 1 ? "" : "s", n == 1 ? "is" : "are");
+        for (const char *c = plan->ignored; *c;) {
+            size_t len = strcspn(c, "\n");
+            tgc_log_warning(&r->log, "  %.*s", (int)len, c);
+            c += len + (c[len] == '\n');
+        }
+    }
     if (o->amp)
         tgc_log_warning(&r->log, "--amp: bf16 mixed precision is not available in this build (the plan is fp32); "
                                  "training continues in fp32");
