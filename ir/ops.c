@@ -410,6 +410,26 @@ static int infer_tanh_bwd(const tgc_graph *g, const tgc_op *op, tgc_type *out, t
     return infer_relu_bwd(g, op, out, err);
 }
 
+static int infer_channel_mul(const tgc_graph *g, const tgc_op *op, tgc_type *out, tgc_err *err) {
+    const tgc_type *x = TY(IN(0)), *s = TY(IN(1));
+    if (want_dtype(x, TGC_F32, "x", err) < 0 || want_rank(x, 4, "x", err) < 0 || want_dtype(s, TGC_F32, "gate", err) < 0 ||
+        want_rank(s, 2, "gate", err) < 0)
+        return -1;
+    if (s->shape.d[0] != x->shape.d[0] || s->shape.d[1] != x->shape.d[1])
+        return tgc_fail(err, "the gate is [%lld,%lld] but x is [%lld,%lld,...]", (long long)s->shape.d[0],
+                        (long long)s->shape.d[1], (long long)x->shape.d[0], (long long)x->shape.d[1]);
+    out[0] = *x;
+    return 0;
+}
+
+static int infer_channel_mul_grad_gate(const tgc_graph *g, const tgc_op *op, tgc_type *out, tgc_err *err) {
+    const tgc_type *dy = TY(IN(0)), *x = TY(IN(1));
+    if (want_dtype(x, TGC_F32, "x", err) < 0 || want_rank(x, 4, "x", err) < 0 || want_same(dy, "dy", x, "x", err) < 0)
+        return -1;
+    set_out(out, TGC_F32, tgc_shape2(x->shape.d[0], x->shape.d[1]));
+    return 0;
+}
+
 static int infer_sigmoid_bwd(const tgc_graph *g, const tgc_op *op, tgc_type *out, tgc_err *err) {
     return infer_relu_bwd(g, op, out, err);
 }
@@ -595,6 +615,17 @@ static int grad_tanh(tgc_graph *g, int op_index, const int *dy, const unsigned c
 }
 
 /* dx = dy * y * (1 - y), from the forward's output (as tanh), so x need not stay live. */
+/* y = x * g[n,c]: dx = dy * g[n,c] (the same op), dg[n,c] = sum over H, W of dy * x. */
+static int grad_channel_mul(tgc_graph *g, int op_index, const int *dy, const unsigned char *need, int *dx,
+                            tgc_err *err) {
+    tgc_op op = g->ops[op_index];
+    if (dy[0] < 0) return 0;
+    if (need[0] && (dx[0] = tgc_emit1(g, TGC_OP_CHANNEL_MUL, NULL, op.scope, err, 2, dy[0], op.in[1])) < 0) return -1;
+    if (need[1] && (dx[1] = tgc_emit1(g, TGC_OP_CHANNEL_MUL_GRAD_GATE, NULL, op.scope, err, 2, dy[0], op.in[0])) < 0)
+        return -1;
+    return 0;
+}
+
 static int grad_sigmoid(tgc_graph *g, int op_index, const int *dy, const unsigned char *need, int *dx,
                         tgc_err *err) {
     tgc_op op = g->ops[op_index];
@@ -712,7 +743,8 @@ static int grad_softmax_cross_entropy(tgc_graph *g, int op_index, const int *dy,
 /* ================================ costs ================================ */
 /* macs: conv2d (and its two backward ops, the same count), matmul. flops: 2 x macs for those; for the
  * others a small count per element, a transcendental or comparison counting as one:
- *   bias_add, add, scale, relu, tanh, sigmoid, relu_bwd, gap, gap_bwd, bias_grad, max_pool2d_bwd: 1
+ *   bias_add, add, scale, relu, tanh, sigmoid, relu_bwd, gap, gap_bwd, bias_grad, max_pool2d_bwd,
+ *   channel_mul: 1; channel_mul_grad_gate 2,
  *   tanh_bwd 3, sigmoid_bwd 3, bn_eval 2, bn_train 8, bn_bwd 10, softmax_ce 5 and its bwd 4 (per logit),
  *   pooling k*k per output (forward) or per dy element (avg bwd), sgd 4, sgd momentum 7, adamw 15,
  *   reshape, cast, fill 0.
@@ -797,6 +829,8 @@ static void cost_batch_norm_bwd(const tgc_graph *g, const tgc_op *op, tgc_cost *
 static void cost_relu_bwd(const tgc_graph *g, const tgc_op *op, tgc_cost *c) { elementwise(g, op, IN(0), 1, c); }
 static void cost_tanh_bwd(const tgc_graph *g, const tgc_op *op, tgc_cost *c) { elementwise(g, op, IN(0), 3, c); }
 static void cost_sigmoid_bwd(const tgc_graph *g, const tgc_op *op, tgc_cost *c) { elementwise(g, op, IN(0), 3, c); }
+static void cost_channel_mul(const tgc_graph *g, const tgc_op *op, tgc_cost *c) { elementwise(g, op, IN(0), 1, c); }
+static void cost_channel_mul_grad_gate(const tgc_graph *g, const tgc_op *op, tgc_cost *c) { elementwise(g, op, IN(0), 2, c); }
 static void cost_max_pool2d_bwd(const tgc_graph *g, const tgc_op *op, tgc_cost *c) { elementwise(g, op, IN(0), 1, c); }
 static void cost_avg_pool2d_bwd(const tgc_graph *g, const tgc_op *op, tgc_cost *c) { cost_pool(g, op, IN(0), c); }
 static void cost_global_avg_pool_bwd(const tgc_graph *g, const tgc_op *op, tgc_cost *c) { elementwise(g, op, op->out[0], 1, c); }
@@ -837,6 +871,7 @@ static void cost_fold_conv_bn(const tgc_graph *g, const tgc_op *op, tgc_cost *c)
 /* made after autodiff, by the fusion passes, and only in the eval graph (fold) or as the fused backward */
 #define grad_batch_norm_relu_bwd NULL
 #define grad_fold_conv_bn NULL
+#define grad_channel_mul_grad_gate NULL
 
 const tgc_op_info tgc_op_table[TGC_OP_COUNT] = {
 #define TGC_OP(E, name, n_in, n_out, attrs, mutates, flags) \

@@ -57,6 +57,8 @@ static const struct {
 #define CPU_KERNEL_FOLD_CONV_BN cpu_fold_conv_bn
 #define CPU_KERNEL_SIGMOID cpu_eltwise
 #define CPU_KERNEL_SIGMOID_BWD cpu_eltwise_bwd
+#define CPU_KERNEL_CHANNEL_MUL cpu_channel_mul
+#define CPU_KERNEL_CHANNEL_MUL_GRAD_GATE cpu_channel_mul_grad_gate
 
 /* One row per op, in ops.def's (the opcode's) order. */
 static const cpu_kernel_fn kernels[] = {
