@@ -3,6 +3,23 @@
 
 #include "frontend/registry.h"
 
+/* The width of the soft targets batch augments make: MMPretrain's data preprocessor one-hots the labels
+ * to data_preprocessor.num_classes (else the head's num_classes, else the dataset's classes). */
+static int target_classes(const tgc_cfg *root, const tgc_input_spec *spec, int64_t *out, tgc_err *err) {
+    const tgc_cfg *pre = tgc_cfg_get(root, "data_preprocessor"), *head = tgc_cfg_at(root, "model.head");
+    *out = spec->num_classes;
+    if (head && head->kind == TGC_CFG_MAP && tgc_cfg_get(head, "num_classes") &&
+        tgc_cfg_int(head, "num_classes", 0, out, err) < 0)
+        return -1;
+    if (pre && pre->kind == TGC_CFG_MAP && tgc_cfg_get(pre, "num_classes") &&
+        tgc_cfg_int(pre, "num_classes", 0, out, err) < 0)
+        return -1;
+    if (*out < 1 || *out > 1000000)
+        return tgc_b_fail_key(err, tgc_cfg_get(root, "model"), "train_cfg", "batch augments need the number of classes "
+                              "(data_preprocessor.num_classes or the head's num_classes, in 1..1000000)");
+    return 0;
+}
+
 /* Builds one graph: inputs, then the model (a classifier-kind part) in training or eval mode. */
 static tgc_graph *build_graph(const tgc_cfg *root, const tgc_input_spec *spec, const char *desc, int training,
                               int *out_value, tgc_err *err) {
@@ -15,7 +32,13 @@ static tgc_graph *build_graph(const tgc_cfg *root, const tgc_input_spec *spec, c
     int64_t batch = training ? spec->train_batch : spec->eval_batch;
     tgc_bctx b = {.g = g, .training = training, .labels = -1, .input_desc = desc, .err = err};
     int x = tgc_graph_input(g, "inputs", TGC_F32, tgc_shape4(batch, spec->channels, spec->height, spec->width));
-    if (training) b.labels = tgc_graph_input(g, "data_samples.gt_label", TGC_I32, tgc_shape1(batch));
+    if (training && tgc_b_batch_augments(model)) {
+        int64_t classes;
+        if (target_classes(root, spec, &classes, err) < 0) goto fail;
+        b.labels = tgc_graph_input(g, "data_samples.gt_score", TGC_F32, tgc_shape2(batch, classes));
+    } else if (training) {
+        b.labels = tgc_graph_input(g, "data_samples.gt_label", TGC_I32, tgc_shape1(batch));
+    }
     tgc_feats in = {1, {x}}, out;
     if (x < 0 || (training && b.labels < 0)) {
         tgc_fail(err, "internal error: cannot declare the graph inputs");

@@ -8,6 +8,8 @@
  */
 #include "frontend/ignored.h"
 
+#include "frontend/build.h"
+
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -264,7 +266,7 @@ static void scan_model(scan *s, tgc_cfg *model) {
     if (!is_map(model)) return;
     tgc_cfg *tc = tgc_cfg_get(model, "train_cfg");
     tgc_cfg *aug = is_map(tc) ? tgc_cfg_get(tc, "augments") : NULL;
-    if (!neutral(aug)) {
+    if (!neutral(aug) && !tgc_b_batch_augments_implemented(aug)) {
         /* Without a batch augment the labels stay hard: a soft-target loss (use_soft) computes the same. */
         char names[256] = "";
         size_t len = 0;
@@ -274,7 +276,8 @@ static void scan_model(scan *s, tgc_cfg *model) {
             const char *t = is_map(one) ? type_of(one) : NULL;
             len += (size_t)snprintf(names + len, sizeof names - len, "%s%s", i ? ", " : "", t ? t : "?");
         }
-        add(s, aug, "batch augments (%s) are not implemented; left out (hard labels)", names);
+        add(s, aug, "batch augments (%s) are not all implemented (Mixup, CutMix are); left out (hard labels)",
+            names);
         drop(s, tc, aug);
     }
     tgc_cfg *bb = tgc_cfg_get(model, "backbone");

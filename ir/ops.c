@@ -334,6 +334,29 @@ static int infer_softmax_cross_entropy(const tgc_graph *g, const tgc_op *op, tgc
     return 0;
 }
 
+/* logits [N,C] f32 (operand `logits`) and soft targets [N,C] f32 (operand `target`). */
+static int ce_soft_check(const tgc_graph *g, const tgc_op *op, int logits, int target, tgc_err *err) {
+    const tgc_type *x = TY(op->in[logits]), *t = TY(op->in[target]);
+    if (want_dtype(x, TGC_F32, "logits", err) < 0 || want_rank(x, 2, "logits", err) < 0 ||
+        want_same(t, "target", x, "logits", err) < 0)
+        return -1;
+    if (!(op->attrs.label_smooth >= 0 && op->attrs.label_smooth < 1))
+        return tgc_fail(err, "label_smooth=%g must be in [0, 1)", op->attrs.label_smooth);
+    return 0;
+}
+
+static int infer_softmax_cross_entropy_soft(const tgc_graph *g, const tgc_op *op, tgc_type *out, tgc_err *err) {
+    if (ce_soft_check(g, op, 0, 1, err) < 0) return -1;
+    set_out(out, TGC_F32, tgc_shape0());
+    return 0;
+}
+
+static int infer_softmax_cross_entropy_soft_bwd(const tgc_graph *g, const tgc_op *op, tgc_type *out, tgc_err *err) {
+    if (want_f32_scalar(TY(IN(0)), "dloss", err) < 0 || ce_soft_check(g, op, 1, 2, err) < 0) return -1;
+    out[0] = *TY(IN(1));
+    return 0;
+}
+
 static int infer_fill(const tgc_graph *g, const tgc_op *op, tgc_type *out, tgc_err *err) {
     if (want_attr_shape(&op->attrs.shape, -1, err) < 0) return -1;
     if ((unsigned)op->attrs.dtype >= TGC_DTYPE_COUNT)
@@ -740,12 +763,24 @@ static int grad_softmax_cross_entropy(tgc_graph *g, int op_index, const int *dy,
     return dx[0] < 0 ? -1 : 0;
 }
 
+static int grad_softmax_cross_entropy_soft(tgc_graph *g, int op_index, const int *dy, const unsigned char *need,
+                                           int *dx, tgc_err *err) {
+    tgc_op op = g->ops[op_index];
+    if (dy[0] < 0 || !need[0]) return 0; /* the targets are data: no gradient */
+    tgc_attrs a = tgc_attrs_default();
+    a.alpha = op.attrs.alpha;
+    a.label_smooth = op.attrs.label_smooth;
+    dx[0] = tgc_emit1(g, TGC_OP_SOFTMAX_CE_SOFT_BWD, &a, op.scope, err, 3, dy[0], op.in[0], op.in[1]);
+    return dx[0] < 0 ? -1 : 0;
+}
+
 /* ================================ costs ================================ */
 /* macs: conv2d (and its two backward ops, the same count), matmul. flops: 2 x macs for those; for the
  * others a small count per element, a transcendental or comparison counting as one:
  *   bias_add, add, scale, relu, tanh, sigmoid, relu_bwd, gap, gap_bwd, bias_grad, max_pool2d_bwd,
  *   channel_mul: 1; channel_mul_grad_gate 2,
- *   tanh_bwd 3, sigmoid_bwd 3, bn_eval 2, bn_train 8, bn_bwd 10, softmax_ce 5 and its bwd 4 (per logit),
+ *   tanh_bwd 3, sigmoid_bwd 3, bn_eval 2, bn_train 8, bn_bwd 10, softmax_ce (soft or not) 5 and its bwd 4
+ *   (per logit),
  *   pooling k*k per output (forward) or per dy element (avg bwd), sgd 4, sgd momentum 7, adamw 15,
  *   reshape, cast, fill 0.
  * bytes: the sizes of every operand and result, as if nothing were fused. */
@@ -829,6 +864,8 @@ static void cost_batch_norm_bwd(const tgc_graph *g, const tgc_op *op, tgc_cost *
 static void cost_relu_bwd(const tgc_graph *g, const tgc_op *op, tgc_cost *c) { elementwise(g, op, IN(0), 1, c); }
 static void cost_tanh_bwd(const tgc_graph *g, const tgc_op *op, tgc_cost *c) { elementwise(g, op, IN(0), 3, c); }
 static void cost_sigmoid_bwd(const tgc_graph *g, const tgc_op *op, tgc_cost *c) { elementwise(g, op, IN(0), 3, c); }
+static void cost_softmax_cross_entropy_soft(const tgc_graph *g, const tgc_op *op, tgc_cost *c) { elementwise(g, op, IN(0), 5, c); }
+static void cost_softmax_cross_entropy_soft_bwd(const tgc_graph *g, const tgc_op *op, tgc_cost *c) { elementwise(g, op, IN(1), 4, c); }
 static void cost_channel_mul(const tgc_graph *g, const tgc_op *op, tgc_cost *c) { elementwise(g, op, IN(0), 1, c); }
 static void cost_channel_mul_grad_gate(const tgc_graph *g, const tgc_op *op, tgc_cost *c) { elementwise(g, op, IN(0), 2, c); }
 static void cost_max_pool2d_bwd(const tgc_graph *g, const tgc_op *op, tgc_cost *c) { elementwise(g, op, IN(0), 1, c); }
@@ -872,6 +909,7 @@ static void cost_fold_conv_bn(const tgc_graph *g, const tgc_op *op, tgc_cost *c)
 #define grad_batch_norm_relu_bwd NULL
 #define grad_fold_conv_bn NULL
 #define grad_channel_mul_grad_gate NULL
+#define grad_softmax_cross_entropy_soft_bwd NULL
 
 const tgc_op_info tgc_op_table[TGC_OP_COUNT] = {
 #define TGC_OP(E, name, n_in, n_out, attrs, mutates, flags) \

@@ -59,6 +59,8 @@ static const struct {
 #define CPU_KERNEL_SIGMOID_BWD cpu_eltwise_bwd
 #define CPU_KERNEL_CHANNEL_MUL cpu_channel_mul
 #define CPU_KERNEL_CHANNEL_MUL_GRAD_GATE cpu_channel_mul_grad_gate
+#define CPU_KERNEL_SOFTMAX_CE_SOFT cpu_softmax_ce_soft
+#define CPU_KERNEL_SOFTMAX_CE_SOFT_BWD cpu_softmax_ce_soft_bwd
 
 /* One row per op, in ops.def's (the opcode's) order. */
 static const cpu_kernel_fn kernels[] = {

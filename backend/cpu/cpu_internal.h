@@ -140,6 +140,8 @@ int cpu_scale(tgc_cpu *c, const cpu_call *k, tgc_err *err);
 int cpu_gap(tgc_cpu *c, const cpu_call *k, tgc_err *err);
 int cpu_gap_bwd(tgc_cpu *c, const cpu_call *k, tgc_err *err);
 int cpu_channel_mul(tgc_cpu *c, const cpu_call *k, tgc_err *err);
+int cpu_softmax_ce_soft(tgc_cpu *c, const cpu_call *k, tgc_err *err);
+int cpu_softmax_ce_soft_bwd(tgc_cpu *c, const cpu_call *k, tgc_err *err);
 int cpu_channel_mul_grad_gate(tgc_cpu *c, const cpu_call *k, tgc_err *err);
 int cpu_fill(tgc_cpu *c, const cpu_call *k, tgc_err *err);
 int cpu_cast(tgc_cpu *c, const cpu_call *k, tgc_err *err);

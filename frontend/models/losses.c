@@ -16,7 +16,10 @@ static int emit_ce(tgc_bctx *b, const tgc_cfg *node, const tgc_feats *in, tgc_fe
     tgc_attrs a = tgc_attrs_default();
     a.alpha = weight;
     a.label_smooth = smooth;
-    int y = tgc_emit1(b->g, TGC_OP_SOFTMAX_CE, &a, b->prefix_len ? b->prefix : NULL, b->err, 2, in->v[0], in->v[1]);
+    /* soft targets (batch augments) or hard labels: frontend.c declared one or the other */
+    int soft = b->g->vals[in->v[1]].type.dtype == TGC_F32;
+    int y = tgc_emit1(b->g, soft ? TGC_OP_SOFTMAX_CE_SOFT : TGC_OP_SOFTMAX_CE, &a, b->prefix_len ? b->prefix : NULL,
+                      b->err, 2, in->v[0], in->v[1]);
     if (y < 0) return -1;
     out->n = 1;
     out->v[0] = y;
@@ -36,9 +39,9 @@ static int common_checks(tgc_bctx *b, const tgc_cfg *node) {
     return 0;
 }
 
-/* use_soft (soft cross-entropy) is accepted: tgc's targets are hard labels (batch augments are not
- * implemented and are left out of the config, frontend/ignored.c), and the soft cross-entropy of a one-hot
- * target is the cross-entropy of its label. */
+/* use_soft (soft cross-entropy) is accepted: with batch augments the targets are soft (gt_score) and the
+ * loss is softmax_cross_entropy_soft whatever use_soft says (as MMPretrain's CrossEntropyLoss on [N, C]
+ * targets); without them the soft cross-entropy of a one-hot target is the cross-entropy of its label. */
 int tgc_build_ce_loss(tgc_bctx *b, const tgc_cfg *node, const tgc_feats *in, tgc_feats *out) {
     static const char *const keys[] = {"use_sigmoid", "use_soft", "reduction", "loss_weight", "class_weight",
                                        "pos_weight", "label_smooth_val", NULL};

@@ -194,6 +194,10 @@ typedef struct tgc_runner {
     tgc_accuracy acc;
     int num_classes;
     int tr_img, tr_lbl, tr_lr, tr_step, tr_loss; /* train program tensors (lbl may be -1) */
+    int tr_score;                /* the soft targets input (data_samples.gt_score) with batch augments, else -1 */
+    tgc_batch_aug *baug;         /* owned: model.train_cfg.augments, when the plan has tr_score */
+    float *scores;               /* owned: [tr_batch, score_classes], the soft targets of one batch */
+    int score_classes;
     int ev_img, ev_lbl, ev_logits;               /* eval program tensors (lbl may be -1) */
     int64_t tr_batch, ev_batch;
     size_t sample_floats;        /* C x H x W */

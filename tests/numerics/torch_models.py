@@ -349,7 +349,9 @@ class ImageClassifier(nn.Module):
         return self.head(feats)
 
     def loss(self, scores, labels):
-        return self.loss_weight * F.cross_entropy(scores, labels.long(), label_smoothing=self.smooth)
+        """Hard labels [N], or soft targets [N, C] (batch augments): torch smooths both as (1-s)*t + s/C."""
+        target = labels if labels.is_floating_point() else labels.long()
+        return self.loss_weight * F.cross_entropy(scores, target, label_smoothing=self.smooth)
 
 
 def build(cfg):

@@ -59,8 +59,8 @@ static void expect_error(const char *name, const char *line_needle, const char *
 #define WANT(...) ((const char *const[]){__VA_ARGS__, NULL})
 
 START_TEST(unknown_backbone) {
-    expect_error("err_backbone_type.yaml", "ResNeXt", "model.backbone.type",
-                 WANT("ResNeXt", "ResNet, ResNet_CIFAR, LeNet5"));
+    expect_error("err_backbone_type.yaml", "ResNeSt", "model.backbone.type",
+                 WANT("ResNeSt", "ResNet, ResNet_CIFAR, ResNetV1c, ResNetV1d, ResNeXt, SEResNet, SEResNeXt, LeNet5"));
 }
 END_TEST
 START_TEST(bad_depth) {
