@@ -523,6 +523,20 @@ static int infer_adamw_update(const tgc_graph *g, const tgc_op *op, tgc_type *ou
     return 0;
 }
 
+static int infer_adam_update(const tgc_graph *g, const tgc_op *op, tgc_type *out, tgc_err *err) {
+    return infer_adamw_update(g, op, out, err);
+}
+
+/* param, grad, square_avg, momentum_buffer, lr */
+static int infer_rmsprop_update(const tgc_graph *g, const tgc_op *op, tgc_type *out, tgc_err *err) {
+    if (update_check(g, op, 2, 0, err) < 0) return -1;
+    const tgc_attrs *a = &op->attrs;
+    if (!(a->beta2 >= 0 && a->beta2 < 1)) return tgc_fail(err, "alpha (beta2)=%g must be in [0, 1)", a->beta2);
+    if (!(a->eps > 0)) return tgc_fail(err, "eps=%g must be positive", a->eps);
+    if (!(a->momentum >= 0)) return tgc_fail(err, "momentum=%g is negative", a->momentum);
+    return 0;
+}
+
 /* ================================ shape rules (fused ops) ================================ */
 
 static int infer_batch_norm_train_relu(const tgc_graph *g, const tgc_op *op, tgc_type *out, tgc_err *err) {
@@ -781,7 +795,8 @@ static int grad_softmax_cross_entropy_soft(tgc_graph *g, int op_index, const int
  *   channel_mul: 1; channel_mul_grad_gate 2,
  *   tanh_bwd 3, sigmoid_bwd 3, bn_eval 2, bn_train 8, bn_bwd 10, softmax_ce (soft or not) 5 and its bwd 4
  *   (per logit),
- *   pooling k*k per output (forward) or per dy element (avg bwd), sgd 4, sgd momentum 7, adamw 15,
+ *   pooling k*k per output (forward) or per dy element (avg bwd), sgd 4, sgd momentum 7, adamw 15, adam 16,
+ *   rmsprop 10,
  *   reshape, cast, fill 0.
  * bytes: the sizes of every operand and result, as if nothing were fused. */
 
@@ -875,6 +890,8 @@ static void cost_softmax_cross_entropy_bwd(const tgc_graph *g, const tgc_op *op,
 static void cost_sgd_update(const tgc_graph *g, const tgc_op *op, tgc_cost *c) { elementwise(g, op, IN(0), 4, c); }
 static void cost_sgd_momentum_update(const tgc_graph *g, const tgc_op *op, tgc_cost *c) { elementwise(g, op, IN(0), 7, c); }
 static void cost_adamw_update(const tgc_graph *g, const tgc_op *op, tgc_cost *c) { elementwise(g, op, IN(0), 15, c); }
+static void cost_adam_update(const tgc_graph *g, const tgc_op *op, tgc_cost *c) { elementwise(g, op, IN(0), 16, c); }
+static void cost_rmsprop_update(const tgc_graph *g, const tgc_op *op, tgc_cost *c) { elementwise(g, op, IN(0), 10, c); }
 
 /* Fused ops: the sum of the parts' flops; bytes are the fused op's own operands and results. */
 static void cost_batch_norm_train_relu(const tgc_graph *g, const tgc_op *op, tgc_cost *c) { elementwise(g, op, IN(0), 9, c); }
@@ -905,6 +922,8 @@ static void cost_fold_conv_bn(const tgc_graph *g, const tgc_op *op, tgc_cost *c)
 #define grad_sgd_update NULL
 #define grad_sgd_momentum_update NULL
 #define grad_adamw_update NULL
+#define grad_adam_update NULL
+#define grad_rmsprop_update NULL
 /* made after autodiff, by the fusion passes, and only in the eval graph (fold) or as the fused backward */
 #define grad_batch_norm_relu_bwd NULL
 #define grad_fold_conv_bn NULL

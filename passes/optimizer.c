@@ -4,6 +4,11 @@
 
 #include "passes/passes.h"
 
+const char *tgc_optim_kind_name(tgc_optim_kind k) {
+    static const char *const names[] = {"sgd", "adamw", "adam", "rmsprop"};
+    return (unsigned)k < TGC_ARRAY_LEN(names) ? names[k] : NULL;
+}
+
 /* PyTorch's own argument checks, so a bad config fails at compile time, not in the runtime. */
 static int check_spec(const tgc_optim_spec *o, tgc_err *err) {
     const char *k = "optim_wrapper.optimizer";
@@ -14,10 +19,14 @@ static int check_spec(const tgc_optim_spec *o, tgc_err *err) {
         if (o->nesterov && (o->momentum <= 0 || o->dampening != 0))
             return tgc_fail(err, "%s.nesterov: Nesterov momentum needs momentum > 0 and dampening 0 "
                             "(momentum=%g, dampening=%g)", k, o->momentum, o->dampening);
-    } else if (o->kind == TGC_OPTIM_ADAMW) {
+    } else if (o->kind == TGC_OPTIM_ADAMW || o->kind == TGC_OPTIM_ADAM) {
         if (!(o->beta1 >= 0 && o->beta1 < 1 && o->beta2 >= 0 && o->beta2 < 1))
             return tgc_fail(err, "%s.betas: (%g, %g) must be in [0, 1)", k, o->beta1, o->beta2);
         if (!(o->eps > 0)) return tgc_fail(err, "%s.eps: %g must be positive", k, o->eps);
+    } else if (o->kind == TGC_OPTIM_RMSPROP) {
+        if (!(o->beta2 >= 0 && o->beta2 < 1)) return tgc_fail(err, "%s.alpha: %g must be in [0, 1)", k, o->beta2);
+        if (!(o->eps > 0)) return tgc_fail(err, "%s.eps: %g must be positive", k, o->eps);
+        if (!(o->momentum >= 0)) return tgc_fail(err, "%s.momentum: %g is negative", k, o->momentum);
     } else {
         return tgc_fail(err, "%s: unknown optimizer kind %d", k, (int)o->kind);
     }
@@ -58,13 +67,24 @@ static int emit_update(tgc_graph *g, const tgc_optim_spec *o, int p, int grad, i
     char *scope = tgc_strdup(pv->name);
     int in[6], n_in, rc = -1;
     tgc_opcode code;
-    if (o->kind == TGC_OPTIM_ADAMW) {
+    if (o->kind == TGC_OPTIM_RMSPROP) {
+        /* torch.optim.RMSprop's state names; the buffer stays zero without momentum */
+        int sq = opt_state(g, p, "square_avg", err), buf = sq < 0 ? -1 : opt_state(g, p, "momentum_buffer", err);
+        if (buf < 0) goto out;
+        a.beta2 = o->beta2;
+        a.eps = o->eps;
+        a.momentum = o->momentum;
+        code = TGC_OP_RMSPROP_UPDATE;
+        n_in = 5;
+        int v[5] = {p, grad, sq, buf, lr};
+        memcpy(in, v, sizeof v);
+    } else if (o->kind == TGC_OPTIM_ADAMW || o->kind == TGC_OPTIM_ADAM) {
         int m1 = opt_state(g, p, "exp_avg", err), m2 = m1 < 0 ? -1 : opt_state(g, p, "exp_avg_sq", err);
         if (m2 < 0) goto out;
         a.beta1 = o->beta1;
         a.beta2 = o->beta2;
         a.eps = o->eps;
-        code = TGC_OP_ADAMW_UPDATE;
+        code = o->kind == TGC_OPTIM_ADAM ? TGC_OP_ADAM_UPDATE : TGC_OP_ADAMW_UPDATE;
         n_in = 6;
         int v[6] = {p, grad, m1, m2, lr, step};
         memcpy(in, v, sizeof v);

@@ -11,7 +11,9 @@
 #include "passes/target.h"
 
 /* optim_wrapper.optimizer, as MMEngine / PyTorch define it. */
-typedef enum tgc_optim_kind { TGC_OPTIM_SGD, TGC_OPTIM_ADAMW } tgc_optim_kind;
+typedef enum tgc_optim_kind { TGC_OPTIM_SGD, TGC_OPTIM_ADAMW, TGC_OPTIM_ADAM, TGC_OPTIM_RMSPROP } tgc_optim_kind;
+/* "sgd", "adamw", "adam", "rmsprop" (plan.bin's optim.kind); NULL out of range. */
+const char *tgc_optim_kind_name(tgc_optim_kind k);
 
 typedef struct tgc_optim_spec {
     tgc_optim_kind kind;
@@ -19,8 +21,9 @@ typedef struct tgc_optim_spec {
     double momentum;     /* SGD                                  */
     double dampening;    /* SGD                                  */
     int nesterov;        /* SGD                                  */
-    double weight_decay; /* SGD: L2 added to the gradient; AdamW: decoupled */
-    double beta1, beta2, eps; /* AdamW (defaults 0.9, 0.999, 1e-8)  */
+    double weight_decay; /* SGD, Adam, RMSprop: L2 added to the gradient; AdamW: decoupled */
+    double beta1, beta2, eps; /* AdamW, Adam (defaults 0.9, 0.999, 1e-8); RMSprop: beta2 is its alpha
+                               * (0.99), eps 1e-8, and momentum above                              */
 } tgc_optim_spec;
 
 typedef struct tgc_module {

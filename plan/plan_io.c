@@ -73,7 +73,7 @@ static void write_meta(const tgc_plan *p, tgc_buf *b) {
     kv_f64(b, &n, "macs_per_sample", p->macs_per_sample);
     kv_f64(b, &n, "flops_per_sample", p->flops_per_sample);
     for (int s = TGC_SLAB_ARENA; s < TGC_SLAB_COUNT; s++) kv_i64(b, &n, slab_keys[s], (int64_t)p->slab_bytes[s]);
-    kv_str(b, &n, "optim.kind", p->optim.kind == TGC_OPTIM_ADAMW ? "adamw" : "sgd");
+    kv_str(b, &n, "optim.kind", tgc_optim_kind_name(p->optim.kind) ? tgc_optim_kind_name(p->optim.kind) : "sgd");
     kv_f64(b, &n, "optim.lr", p->optim.lr);
     kv_f64(b, &n, "optim.momentum", p->optim.momentum);
     kv_f64(b, &n, "optim.dampening", p->optim.dampening);
@@ -354,9 +354,10 @@ static int read_meta(rd *d, tgc_plan *p) {
         else if (slot == M_MACS) p->macs_per_sample = fv;
         else if (slot == M_FLOPS) p->flops_per_sample = fv;
         else if (slot == M_OKIND) {
-            if (!strcmp(sv, "sgd")) p->optim.kind = TGC_OPTIM_SGD;
-            else if (!strcmp(sv, "adamw")) p->optim.kind = TGC_OPTIM_ADAMW;
-            else rc = bad(d, "unknown optimizer '%s'", sv);
+            int found = 0;
+            for (int kd = TGC_OPTIM_SGD; kd <= TGC_OPTIM_RMSPROP && !found; kd++)
+                if (!strcmp(sv, tgc_optim_kind_name((tgc_optim_kind)kd))) p->optim.kind = (tgc_optim_kind)kd, found = 1;
+            if (!found) rc = bad(d, "unknown optimizer '%s'", sv);
         } else if (!strcmp(key, "optim.nesterov")) p->optim.nesterov = iv != 0;
         else if (!strcmp(key, "optim.lr")) p->optim.lr = fv;
         else if (!strcmp(key, "optim.momentum")) p->optim.momentum = fv;

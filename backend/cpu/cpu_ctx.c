@@ -61,6 +61,8 @@ static const struct {
 #define CPU_KERNEL_CHANNEL_MUL_GRAD_GATE cpu_channel_mul_grad_gate
 #define CPU_KERNEL_SOFTMAX_CE_SOFT cpu_softmax_ce_soft
 #define CPU_KERNEL_SOFTMAX_CE_SOFT_BWD cpu_softmax_ce_soft_bwd
+#define CPU_KERNEL_ADAM_UPDATE cpu_adam
+#define CPU_KERNEL_RMSPROP_UPDATE cpu_rmsprop
 
 /* One row per op, in ops.def's (the opcode's) order. */
 static const cpu_kernel_fn kernels[] = {

@@ -426,11 +426,16 @@ def optimizer(cfg, params):
         return torch.optim.SGD(params, lr=num(o["lr"]), momentum=num(o.get("momentum", 0) or 0),
                                dampening=num(o.get("dampening", 0) or 0),
                                weight_decay=num(o.get("weight_decay", 0) or 0), nesterov=bool(o.get("nesterov", False)))
-    if o["type"] == "AdamW":
+    if o["type"] in ("AdamW", "Adam"):
         betas = tuple(num(b) for b in (o.get("betas") or (0.9, 0.999)))
         wd = o.get("weight_decay")
-        return torch.optim.AdamW(params, lr=num(o.get("lr", 1e-3)), betas=betas, eps=num(o.get("eps", 1e-8)),
-                                 weight_decay=num(wd) if wd is not None else 0.01)
+        cls, wd_def = (torch.optim.AdamW, 0.01) if o["type"] == "AdamW" else (torch.optim.Adam, 0.0)
+        return cls(params, lr=num(o.get("lr", 1e-3)), betas=betas, eps=num(o.get("eps", 1e-8)),
+                   weight_decay=num(wd) if wd is not None else wd_def)
+    if o["type"] == "RMSprop":
+        return torch.optim.RMSprop(params, lr=num(o.get("lr", 1e-2)), alpha=num(o.get("alpha", 0.99)),
+                                   eps=num(o.get("eps", 1e-8)), weight_decay=num(o.get("weight_decay", 0) or 0),
+                                   momentum=num(o.get("momentum", 0) or 0))
     raise ValueError("no torch twin for optimizer %s" % o["type"])
 
 
@@ -439,6 +444,8 @@ def optim_state_names(cfg):
     o = cfg["optim_wrapper"]["optimizer"]
     if o["type"] == "SGD":
         return ["momentum_buffer"] if num(o.get("momentum", 0) or 0) > 0 else []
+    if o["type"] == "RMSprop":  # tgc keeps a (zero) momentum buffer even without momentum
+        return ["square_avg", "momentum_buffer"] if num(o.get("momentum", 0) or 0) > 0 else ["square_avg"]
     return ["exp_avg", "exp_avg_sq"]
 
 
