@@ -110,6 +110,11 @@ int tgc_b_pair(tgc_err *err, const tgc_cfg *map, const char *key, int64_t *p0, i
 const tgc_cfg *tgc_b_batch_augments(const tgc_cfg *model);
 int tgc_b_batch_augments_implemented(const tgc_cfg *augments);
 
+/* The first EMAHook of custom_hooks (NULL without one), and whether tgc implements what it asks: MMEngine's
+ * ExponentialMovingAverage of the parameters (not the buffers) every iteration from the first. */
+const tgc_cfg *tgc_b_ema_hook(const tgc_cfg *root);
+int tgc_b_ema_hook_implemented(const tgc_cfg *hook);
+
 /* ---- frontend internals shared between frontend.c, data.c and optim.c ------------------------------ */
 /* The input spec plus a description of the input for messages ("1-channel FashionMNIST input"). */
 int tgc_frontend_data(const tgc_cfg *root, tgc_input_spec *spec, char *desc, size_t desc_n, tgc_err *err);

@@ -94,6 +94,18 @@ static int read_buckets(const tgc_cfg *root, tgc_module *m, tgc_err *err) {
     return 0;
 }
 
+/* custom_hooks' EMAHook (MMEngine's, ExponentialMovingAverage of the parameters after every iteration):
+ * its momentum, or 0 without one. A hook asking for what tgc does not do was listed and left alone by
+ * frontend/ignored.c (tgc_b_ema_hook_implemented). */
+static int read_ema(const tgc_cfg *root, double *momentum, tgc_err *err) {
+    *momentum = 0;
+    const tgc_cfg *h = tgc_b_ema_hook(root);
+    if (!h || !tgc_b_ema_hook_implemented(h)) return 0;
+    if (tgc_cfg_float(h, "momentum", 0.0002, momentum, err) < 0) return -1;
+    if (!(*momentum > 0 && *momentum <= 1)) return tgc_b_fail_key(err, h, "momentum", "must be in (0, 1]");
+    return 0;
+}
+
 int tgc_frontend_build(const tgc_cfg *root, tgc_module *m, tgc_err *err) {
     memset(m, 0, sizeof *m);
     if (!root || root->kind != TGC_CFG_MAP) return tgc_fail(err, "the config is not a map");
@@ -102,7 +114,7 @@ int tgc_frontend_build(const tgc_cfg *root, tgc_module *m, tgc_err *err) {
     tgc_module tmp = {0};
     if (tgc_frontend_data(root, &spec, desc, sizeof desc, err) < 0) return -1;
     if (tgc_frontend_optim(root, &tmp.optim, err) < 0) return -1;
-    if (read_buckets(root, &tmp, err) < 0) return -1;
+    if (read_buckets(root, &tmp, err) < 0 || read_ema(root, &tmp.ema_momentum, err) < 0) return -1;
     tmp.train = build_graph(root, &spec, desc, 1, &tmp.train_loss, err);
     if (!tmp.train) return -1;
     tmp.eval = build_graph(root, &spec, desc, 0, &tmp.eval_logits, err);

@@ -120,21 +120,25 @@ static void scan_default_hooks(scan *s, const tgc_cfg *dh) {
     }
 }
 
-static void scan_custom_hooks(scan *s, const tgc_cfg *ch) {
-    if (is_map(ch)) {
-        add(s, ch, "hook '%s' is not implemented", type_of(ch) ? type_of(ch) : "?");
-        return;
-    }
-    if (!is_list(ch)) return;
-    for (int i = 0; i < ch->n; i++) {
-        const char *t = is_map(ch->items[i]) ? type_of(ch->items[i]) : NULL;
-        add(s, ch->items[i], "hook '%s' is not implemented", t ? t : "?");
-    }
+/* EMAHook is implemented with its defaults' semantics (tgc_b_ema_hook_implemented); the first one only. */
+static void custom_hook(scan *s, const tgc_cfg *h, const tgc_cfg *ema) {
+    const char *t = is_map(h) ? type_of(h) : NULL;
+    if (h == ema && tgc_b_ema_hook_implemented(h)) return;
+    if (t && !strcmp(t, "EMAHook") && h == ema)
+        add(s, h, "EMAHook: only momentum is implemented (update_buffers false, interval 1, from the first iteration)");
+    else
+        add(s, h, "hook '%s' is not implemented", t ? t : "?");
+}
+
+static void scan_custom_hooks(scan *s, const tgc_cfg *root, const tgc_cfg *ch) {
+    const tgc_cfg *ema = tgc_b_ema_hook(root);
+    if (is_map(ch)) custom_hook(s, ch, ema);
+    for (int i = 0; is_list(ch) && i < ch->n; i++) custom_hook(s, ch->items[i], ema);
 }
 
 static void scan_runtime(scan *s, const tgc_cfg *root) {
     scan_default_hooks(s, tgc_cfg_get(root, "default_hooks"));
-    scan_custom_hooks(s, tgc_cfg_get(root, "custom_hooks"));
+    scan_custom_hooks(s, root, tgc_cfg_get(root, "custom_hooks"));
     static const char *const env_harmless[] = {"mp_cfg", "dist_cfg", NULL};
     other_keys(s, tgc_cfg_get(root, "env_cfg"), "env_cfg", NULL, env_harmless);
     static const char *const rnd[] = {"seed", "deterministic", NULL};

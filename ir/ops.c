@@ -523,6 +523,14 @@ static int infer_adamw_update(const tgc_graph *g, const tgc_op *op, tgc_type *ou
     return 0;
 }
 
+static int infer_ema_update(const tgc_graph *g, const tgc_op *op, tgc_type *out, tgc_err *err) {
+    const tgc_type *e = TY(IN(0));
+    if (want_dtype(e, TGC_F32, "ema", err) < 0 || want_same(e, "ema", TY(IN(1)), "param", err) < 0) return -1;
+    if (!(op->attrs.momentum > 0 && op->attrs.momentum <= 1))
+        return tgc_fail(err, "momentum=%g must be in (0, 1]", op->attrs.momentum);
+    return 0;
+}
+
 static int infer_adam_update(const tgc_graph *g, const tgc_op *op, tgc_type *out, tgc_err *err) {
     return infer_adamw_update(g, op, out, err);
 }
@@ -796,7 +804,7 @@ static int grad_softmax_cross_entropy_soft(tgc_graph *g, int op_index, const int
  *   tanh_bwd 3, sigmoid_bwd 3, bn_eval 2, bn_train 8, bn_bwd 10, softmax_ce (soft or not) 5 and its bwd 4
  *   (per logit),
  *   pooling k*k per output (forward) or per dy element (avg bwd), sgd 4, sgd momentum 7, adamw 15, adam 16,
- *   rmsprop 10,
+ *   rmsprop 10, ema 3,
  *   reshape, cast, fill 0.
  * bytes: the sizes of every operand and result, as if nothing were fused. */
 
@@ -890,6 +898,7 @@ static void cost_softmax_cross_entropy_bwd(const tgc_graph *g, const tgc_op *op,
 static void cost_sgd_update(const tgc_graph *g, const tgc_op *op, tgc_cost *c) { elementwise(g, op, IN(0), 4, c); }
 static void cost_sgd_momentum_update(const tgc_graph *g, const tgc_op *op, tgc_cost *c) { elementwise(g, op, IN(0), 7, c); }
 static void cost_adamw_update(const tgc_graph *g, const tgc_op *op, tgc_cost *c) { elementwise(g, op, IN(0), 15, c); }
+static void cost_ema_update(const tgc_graph *g, const tgc_op *op, tgc_cost *c) { elementwise(g, op, IN(0), 3, c); }
 static void cost_adam_update(const tgc_graph *g, const tgc_op *op, tgc_cost *c) { elementwise(g, op, IN(0), 16, c); }
 static void cost_rmsprop_update(const tgc_graph *g, const tgc_op *op, tgc_cost *c) { elementwise(g, op, IN(0), 10, c); }
 
@@ -923,6 +932,7 @@ static void cost_fold_conv_bn(const tgc_graph *g, const tgc_op *op, tgc_cost *c)
 #define grad_sgd_momentum_update NULL
 #define grad_adamw_update NULL
 #define grad_adam_update NULL
+#define grad_ema_update NULL
 #define grad_rmsprop_update NULL
 /* made after autodiff, by the fusion passes, and only in the eval graph (fold) or as the fused backward */
 #define grad_batch_norm_relu_bwd NULL

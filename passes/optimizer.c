@@ -110,6 +110,42 @@ out:
     return rc;
 }
 
+/* MMEngine's EMAHook: an "ema.<param>" state per trained parameter, declared in train (where the plan
+ * places state) and updated by the `ema` graph, which the runtime runs after each train step (copying the
+ * parameters instead on the first, as MMEngine's averaged model does at its step 0). */
+static int build_ema(tgc_module *m, tgc_err *err) {
+    tgc_graph *g = m->train, *e = tgc_graph_new("ema");
+    m->ema = e;
+    int n = g->n_vals;
+    for (int p = 0; p < n; p++) {
+        const tgc_value *v = &g->vals[p];
+        if (v->kind != TGC_VAL_PARAM) continue;
+        int trained = 0;
+        for (int w = 0; w < n && !trained; w++) trained = g->vals[w].grad_of == p;
+        if (!trained) continue;
+        char *name = tgc_asprintf("ema.%s", v->name ? v->name : "param");
+        tgc_init zero = {TGC_INIT_CONST, 0, 0, 0, 0, NULL}, init = v->init;
+        init.desc = init.desc ? tgc_strdup(init.desc) : NULL;
+        int s = tgc_graph_find(g, name) >= 0 ? -1 : tgc_graph_state(g, TGC_VAL_OPTSTATE, name, v->type.dtype, v->type.shape, zero);
+        int ep = s < 0 ? -1 : tgc_graph_state(e, TGC_VAL_PARAM, v->name, v->type.dtype, v->type.shape, init);
+        zero.desc = NULL;
+        int es = ep < 0 ? -1 : tgc_graph_state(e, TGC_VAL_OPTSTATE, name, v->type.dtype, v->type.shape, zero);
+        if (ep < 0) free(init.desc);
+        if (es < 0) {
+            tgc_fail(err, "graph @ema: cannot declare '%s'", name);
+            free(name);
+            return -1;
+        }
+        tgc_attrs a = tgc_attrs_default();
+        a.momentum = m->ema_momentum;
+        int in[2] = {es, ep};
+        int rc = tgc_emit(e, TGC_OP_EMA_UPDATE, in, 2, &a, name, NULL, err);
+        free(name);
+        if (rc < 0) return -1;
+    }
+    return 0;
+}
+
 int tgc_pass_optimizer(tgc_module *m, tgc_err *err) {
     tgc_graph *g = m->train;
     if (!g) return tgc_fail(err, "the module has no train graph");
@@ -133,6 +169,7 @@ int tgc_pass_optimizer(tgc_module *m, tgc_err *err) {
             rc = emit_update(g, &m->optim, p, grad_of_param[p], lr, step, err);
     free(grad_of_param);
     if (rc < 0) return -1;
+    if (m->ema_momentum > 0 && !m->ema && build_ema(m, err) < 0) return -1;
     tgc_module_compact(m, g); /* the new state joins the other state ahead of the temps */
     return 0;
 }

@@ -36,6 +36,9 @@ typedef struct tgc_module {
     double bucket_cap_mb;   /* model_wrapper_cfg.bucket_cap_mb, default 25 (PyTorch DDP)   */
     double first_bucket_mb; /* 1 MiB first bucket, as PyTorch DDP                          */
     const tgc_target *target; /* what the plan is for (passes/target.h); NULL: the default (cpu) */
+    double ema_momentum;      /* EMAHook's momentum; > 0: the optimizer pass adds the `ema` graph       */
+    tgc_graph *ema;           /* owned or NULL: ema_update of each trained param into its "ema.<param>"
+                               * state (declared in train too, so the plan places it once)            */
 } tgc_module;
 
 /* m->target, or the default target when none was chosen. */

@@ -63,6 +63,7 @@ static const struct {
 #define CPU_KERNEL_SOFTMAX_CE_SOFT_BWD cpu_softmax_ce_soft_bwd
 #define CPU_KERNEL_ADAM_UPDATE cpu_adam
 #define CPU_KERNEL_RMSPROP_UPDATE cpu_rmsprop
+#define CPU_KERNEL_EMA_UPDATE cpu_ema
 
 /* One row per op, in ops.def's (the opcode's) order. */
 static const cpu_kernel_fn kernels[] = {

@@ -135,6 +135,7 @@ int cpu_sgd_momentum(tgc_cpu *c, const cpu_call *k, tgc_err *err);
 int cpu_adamw(tgc_cpu *c, const cpu_call *k, tgc_err *err);
 int cpu_adam(tgc_cpu *c, const cpu_call *k, tgc_err *err);
 int cpu_rmsprop(tgc_cpu *c, const cpu_call *k, tgc_err *err);
+int cpu_ema(tgc_cpu *c, const cpu_call *k, tgc_err *err);
 int cpu_bias_add(tgc_cpu *c, const cpu_call *k, tgc_err *err);
 int cpu_bias_grad(tgc_cpu *c, const cpu_call *k, tgc_err *err);
 int cpu_add(tgc_cpu *c, const cpu_call *k, tgc_err *err);

@@ -185,3 +185,18 @@ int cpu_rmsprop(tgc_cpu *c, const cpu_call *k, tgc_err *err) {
     cpu_parallel(c, tgc_shape_numel(&k->in_t[0].shape), OPT_GRAIN, rmsprop_run, &j);
     return 0;
 }
+
+static void ema_run(void *ctx, int64_t lo, int64_t hi) {
+    const opt_job *j = ctx;
+    for (int64_t i = lo; i < hi; i++) j->m[i] += j->momentum * (j->g[i] - j->m[i]); /* torch's lerp_ */
+}
+
+/* ema_update(ema, param): ema += momentum * (param - ema). */
+int cpu_ema(tgc_cpu *c, const cpu_call *k, tgc_err *err) {
+    if (opt_check(k, 2, err)) return -1;
+    if (!(k->a->momentum > 0 && k->a->momentum <= 1))
+        return tgc_fail(err, "cpu backend: %s: momentum %g is not in (0, 1]", k->name, k->a->momentum);
+    opt_job j = {.m = k->in[0], .g = k->in[1], .momentum = (float)k->a->momentum};
+    cpu_parallel(c, tgc_shape_numel(&k->in_t[0].shape), OPT_GRAIN, ema_run, &j);
+    return 0;
+}

@@ -44,6 +44,35 @@ static int check_augments(tgc_bctx *b, const tgc_cfg *tc) {
     return 0;
 }
 
+/* ---- EMAHook (custom_hooks; the `ema` graph of passes/optimizer.c) ----------------------------------- */
+const tgc_cfg *tgc_b_ema_hook(const tgc_cfg *root) {
+    const tgc_cfg *ch = root && root->kind == TGC_CFG_MAP ? tgc_cfg_get(root, "custom_hooks") : NULL;
+    int list = ch && (ch->kind == TGC_CFG_LIST || ch->kind == TGC_CFG_TUPLE);
+    for (int i = 0; ch && i < (list ? ch->n : 1); i++) {
+        const tgc_cfg *h = list ? ch->items[i] : ch;
+        const tgc_cfg *t = h->kind == TGC_CFG_MAP ? tgc_cfg_get(h, "type") : NULL;
+        if (t && t->kind == TGC_CFG_STR && !strcmp(t->s, "EMAHook")) return h;
+    }
+    return NULL;
+}
+
+/* Keys with the values tgc implements: the hook's defaults (priority and strict_load change nothing). */
+int tgc_b_ema_hook_implemented(const tgc_cfg *h) {
+    for (int i = 0; i < h->n; i++) {
+        const char *k = h->keys[i];
+        const tgc_cfg *v = h->items[i];
+        int zero = (v->kind == TGC_CFG_INT && v->i == 0) || v->kind == TGC_CFG_NULL;
+        int ok = !strcmp(k, "type") || !strcmp(k, "priority") || !strcmp(k, "strict_load") ||
+                 (!strcmp(k, "momentum") && (v->kind == TGC_CFG_FLOAT || v->kind == TGC_CFG_INT)) ||
+                 (!strcmp(k, "update_buffers") && v->kind == TGC_CFG_BOOL && !v->b) ||
+                 ((!strcmp(k, "begin_iter") || !strcmp(k, "begin_epoch")) && zero) ||
+                 (!strcmp(k, "interval") && v->kind == TGC_CFG_INT && v->i == 1) ||
+                 (!strcmp(k, "ema_type") && v->kind == TGC_CFG_STR && !strcmp(v->s, "ExponentialMovingAverage"));
+        if (!ok) return 0;
+    }
+    return 1;
+}
+
 int tgc_build_image_classifier(tgc_bctx *b, const tgc_cfg *node, const tgc_feats *in, tgc_feats *out) {
     static const char *const keys[] = {"backbone", "neck", "head", "pretrained", "train_cfg", "data_preprocessor",
                                        "init_cfg", NULL};

@@ -189,6 +189,7 @@ static void run_free(run_ctx *c) {
     tgc_profiler_free(c->prof);
     free(c->prof_dir);
     tgc_batch_aug_free(r->baug);
+    tgc_ema_free(r->ema);
     free(r->scores);
     tgc_loader_free(r->train_loader);
     tgc_loader_free(r->val_loader);
@@ -433,6 +434,8 @@ static int setup_exec(run_ctx *c, const tgc_train_opts *o, int threads, int det,
                  &r->sample_floats, err))
         return -1;
     if (r->tr_score >= 0 && setup_batch_aug(r, err)) return -1;
+    err->msg[0] = '\0';
+    if (!(r->ema = tgc_ema_open(plan, err)) && err->msg[0]) return -1;
     if (r->val_loader) {
         const tgc_cfg *ve = tgc_cfg_get(r->cfg, "val_evaluator");
         size_t sf;
@@ -605,6 +608,7 @@ static int train_loop(run_ctx *c, const tgc_train_opts *o, tgc_err *err) {
         double loss = (double)loss_f;
         r->iter++;
         r->batch++;
+        if (tgc_ema_after_iter(r->ema, r->x, r->iter, err)) return -1;
         double now = tgc_now(), it = now - t_last;
         t_last = now;
         tgc_window_push(&r->loss_w, loss);
