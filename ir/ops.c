@@ -790,8 +790,7 @@ static int grad_softmax_cross_entropy_soft(tgc_graph *g, int op_index, const int
     tgc_op op = g->ops[op_index];
     if (dy[0] < 0 || !need[0]) return 0; /* the targets are data: no gradient */
     tgc_attrs a = tgc_attrs_default();
-    a.alpha = op.attrs.alpha;
-    a.label_smooth = op.attrs.label_smooth;
+    a.label_smooth = op.attrs.label_smooth, a.alpha = op.attrs.alpha;
     dx[0] = tgc_emit1(g, TGC_OP_SOFTMAX_CE_SOFT_BWD, &a, op.scope, err, 3, dy[0], op.in[0], op.in[1]);
     return dx[0] < 0 ? -1 : 0;
 }
