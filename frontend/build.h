@@ -26,7 +26,9 @@ typedef struct tgc_feats {
 
 typedef struct tgc_bctx {
     tgc_graph *g;
-    int training;            /* 1: train graph; 0: eval graph                                     */
+    int training;            /* 1: train graph (and precise_bn's); 0: eval graph                  */
+    double bn_momentum;      /* > 0: every batch norm's momentum (precise_bn: 1, the batch's own
+                              * statistics); 0: the config's                                        */
     int labels;              /* value id of "data_samples.gt_label" (i32 [N]) in the train graph, or of
                               * "data_samples.gt_score" (f32 [N, classes]: soft targets of batch
                               * augments); -1 in the eval graph                                       */
@@ -114,6 +116,9 @@ int tgc_b_batch_augments_implemented(const tgc_cfg *augments);
  * ExponentialMovingAverage of the parameters (not the buffers) every iteration from the first. */
 const tgc_cfg *tgc_b_ema_hook(const tgc_cfg *root);
 int tgc_b_ema_hook_implemented(const tgc_cfg *hook);
+/* The first PreciseBNHook of custom_hooks, and whether tgc implements what it asks (num_samples, interval). */
+const tgc_cfg *tgc_b_precise_bn_hook(const tgc_cfg *root);
+int tgc_b_precise_bn_hook_implemented(const tgc_cfg *hook);
 
 /* ---- frontend internals shared between frontend.c, data.c and optim.c ------------------------------ */
 /* The input spec plus a description of the input for messages ("1-channel FashionMNIST input"). */

@@ -21,18 +21,24 @@ static int target_classes(const tgc_cfg *root, const tgc_input_spec *spec, int64
 }
 
 /* Builds one graph: inputs, then the model (a classifier-kind part) in training or eval mode. */
-static tgc_graph *build_graph(const tgc_cfg *root, const tgc_input_spec *spec, const char *desc, int training,
+/* mode: 1 train, 0 eval, 2 precise_bn (training-mode batch norm with momentum 1, no labels, the scores as
+ * output: the forward PreciseBNHook runs to recompute the running statistics). */
+static tgc_graph *build_graph(const tgc_cfg *root, const tgc_input_spec *spec, const char *desc, int mode,
                               int *out_value, tgc_err *err) {
+    int training = mode != 0;
     const tgc_cfg *model = tgc_cfg_get(root, "model");
     if (!model || model->kind == TGC_CFG_NULL) {
         tgc_b_fail_key(err, root, "model", "missing: the config has no model");
         return NULL;
     }
-    tgc_graph *g = tgc_graph_new(training ? "train" : "eval");
+    tgc_graph *g = tgc_graph_new(mode == 2 ? "precise_bn" : training ? "train" : "eval");
     int64_t batch = training ? spec->train_batch : spec->eval_batch;
-    tgc_bctx b = {.g = g, .training = training, .labels = -1, .input_desc = desc, .err = err};
+    tgc_bctx b = {.g = g, .training = training, .labels = -1, .input_desc = desc, .err = err,
+                  .bn_momentum = mode == 2 ? 1.0 : 0};
     int x = tgc_graph_input(g, "inputs", TGC_F32, tgc_shape4(batch, spec->channels, spec->height, spec->width));
-    if (training && tgc_b_batch_augments(model)) {
+    if (mode == 2) {
+        /* no labels: the head returns its scores */
+    } else if (training && tgc_b_batch_augments(model)) {
         int64_t classes;
         if (target_classes(root, spec, &classes, err) < 0) goto fail;
         b.labels = tgc_graph_input(g, "data_samples.gt_score", TGC_F32, tgc_shape2(batch, classes));
@@ -40,7 +46,7 @@ static tgc_graph *build_graph(const tgc_cfg *root, const tgc_input_spec *spec, c
         b.labels = tgc_graph_input(g, "data_samples.gt_label", TGC_I32, tgc_shape1(batch));
     }
     tgc_feats in = {1, {x}}, out;
-    if (x < 0 || (training && b.labels < 0)) {
+    if (x < 0 || (mode == 1 && b.labels < 0)) {
         tgc_fail(err, "internal error: cannot declare the graph inputs");
         goto fail;
     }
@@ -50,7 +56,7 @@ static tgc_graph *build_graph(const tgc_cfg *root, const tgc_input_spec *spec, c
         goto fail;
     }
     const tgc_shape *s = &g->vals[out.v[0]].type.shape;
-    if (training ? s->rank != 0 : s->rank != 2) {
+    if (mode == 1 ? s->rank != 0 : s->rank != 2) {
         char buf[96];
         tgc_shape_str(s, buf, sizeof buf);
         tgc_fail(err, "internal error: the %s graph's output has shape %s", g->name, buf);
@@ -118,6 +124,14 @@ int tgc_frontend_build(const tgc_cfg *root, tgc_module *m, tgc_err *err) {
     tmp.train = build_graph(root, &spec, desc, 1, &tmp.train_loss, err);
     if (!tmp.train) return -1;
     tmp.eval = build_graph(root, &spec, desc, 0, &tmp.eval_logits, err);
+    if (tmp.eval && tgc_b_precise_bn_hook(root) && tgc_b_precise_bn_hook_implemented(tgc_b_precise_bn_hook(root))) {
+        int logits;
+        tmp.precise_bn = build_graph(root, &spec, desc, 2, &logits, err);
+        if (!tmp.precise_bn || check_same_state(tmp.precise_bn, tmp.train, err) < 0) {
+            tgc_module_free(&tmp);
+            return -1;
+        }
+    }
     if (!tmp.eval || check_same_state(tmp.train, tmp.eval, err) < 0 || check_same_state(tmp.eval, tmp.train, err) < 0 ||
         tgc_frontend_paramwise(root, tmp.train, err) < 0 || tgc_frontend_paramwise(root, tmp.eval, err) < 0) {
         tgc_module_free(&tmp);

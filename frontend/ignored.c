@@ -15,6 +15,7 @@
 #include <string.h>
 
 typedef struct scan {
+    const tgc_cfg *root;
     tgc_ignored *ig;
     int n_drop, cap_drop;
     struct {
@@ -124,6 +125,11 @@ static void scan_default_hooks(scan *s, const tgc_cfg *dh) {
 static void custom_hook(scan *s, const tgc_cfg *h, const tgc_cfg *ema) {
     const char *t = is_map(h) ? type_of(h) : NULL;
     if (h == ema && tgc_b_ema_hook_implemented(h)) return;
+    if (t && !strcmp(t, "PreciseBNHook") && h == tgc_b_precise_bn_hook(s->root)) {
+        if (!tgc_b_precise_bn_hook_implemented(h))
+            add(s, h, "PreciseBNHook: only num_samples and interval (positive integers) are implemented");
+        return;
+    }
     if (t && !strcmp(t, "EMAHook") && h == ema)
         add(s, h, "EMAHook: only momentum is implemented (update_buffers false, interval 1, from the first iteration)");
     else
@@ -300,7 +306,7 @@ static void scan_model(scan *s, tgc_cfg *model) {
 void tgc_ignored_scan(tgc_cfg *root, tgc_ignored *out) {
     memset(out, 0, sizeof *out);
     if (!is_map(root)) return;
-    scan s = {.ig = out};
+    scan s = {.root = root, .ig = out};
     scan_model(&s, tgc_cfg_get(root, "model"));
     scan_preprocessor(&s, tgc_cfg_get(root, "data_preprocessor"));
     scan_loader(&s, root, "train_dataloader");

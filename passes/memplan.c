@@ -312,5 +312,6 @@ int tgc_pass_memplan(tgc_module *m, tgc_err *err) {
     if (m->train && plan_graph(m->train, NULL, align, err) < 0) return -1;
     if (m->eval && plan_graph(m->eval, m->train, align, err) < 0) return -1;
     if (m->ema && plan_graph(m->ema, m->train, align, err) < 0) return -1;
+    if (m->precise_bn && plan_graph(m->precise_bn, m->train, align, err) < 0) return -1;
     return 0;
 }

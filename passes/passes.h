@@ -37,6 +37,8 @@ typedef struct tgc_module {
     double first_bucket_mb; /* 1 MiB first bucket, as PyTorch DDP                          */
     const tgc_target *target; /* what the plan is for (passes/target.h); NULL: the default (cpu) */
     double ema_momentum;      /* EMAHook's momentum; > 0: the optimizer pass adds the `ema` graph       */
+    tgc_graph *precise_bn;    /* owned or NULL: PreciseBNHook's forward (frontend.c): training-mode batch
+                               * norm with momentum 1 and the scores as output                        */
     tgc_graph *ema;           /* owned or NULL: ema_update of each trained param into its "ema.<param>"
                                * state (declared in train too, so the plan places it once)            */
 } tgc_module;

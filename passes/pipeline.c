@@ -47,7 +47,8 @@ void tgc_module_free(tgc_module *m) {
     tgc_graph_free(m->train);
     tgc_graph_free(m->eval);
     tgc_graph_free(m->ema);
-    m->train = m->eval = m->ema = NULL;
+    tgc_graph_free(m->precise_bn);
+    m->train = m->eval = m->ema = m->precise_bn = NULL;
 }
 
 void tgc_module_compact(tgc_module *m, tgc_graph *g) {
@@ -76,6 +77,7 @@ static void dump(const tgc_module *m, const char *after, FILE *f) {
     if (m->train) tgc_graph_print(m->train, f);
     if (m->eval) tgc_graph_print(m->eval, f);
     if (m->ema) tgc_graph_print(m->ema, f);
+    if (m->precise_bn) tgc_graph_print(m->precise_bn, f);
     fflush(f);
 }
 

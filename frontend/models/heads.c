@@ -25,7 +25,7 @@ static int check_topk(tgc_bctx *b, const tgc_cfg *node, int scores) {
  * eval: the scores. The loss module is "head.loss_module" as in MMPretrain (it holds no state). */
 static int finish(tgc_bctx *b, const tgc_cfg *node, int scores, tgc_feats *out) {
     if (check_topk(b, node, scores) < 0) return -1;
-    if (!b->training) {
+    if (!b->training || b->labels < 0) { /* eval, or precise_bn's forward (no labels) */
         out->n = 1;
         out->v[0] = scores;
         return 0;

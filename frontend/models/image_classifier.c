@@ -45,15 +45,31 @@ static int check_augments(tgc_bctx *b, const tgc_cfg *tc) {
 }
 
 /* ---- EMAHook (custom_hooks; the `ema` graph of passes/optimizer.c) ----------------------------------- */
-const tgc_cfg *tgc_b_ema_hook(const tgc_cfg *root) {
+static const tgc_cfg *custom_hook(const tgc_cfg *root, const char *type) {
     const tgc_cfg *ch = root && root->kind == TGC_CFG_MAP ? tgc_cfg_get(root, "custom_hooks") : NULL;
     int list = ch && (ch->kind == TGC_CFG_LIST || ch->kind == TGC_CFG_TUPLE);
     for (int i = 0; ch && i < (list ? ch->n : 1); i++) {
         const tgc_cfg *h = list ? ch->items[i] : ch;
         const tgc_cfg *t = h->kind == TGC_CFG_MAP ? tgc_cfg_get(h, "type") : NULL;
-        if (t && t->kind == TGC_CFG_STR && !strcmp(t->s, "EMAHook")) return h;
+        if (t && t->kind == TGC_CFG_STR && !strcmp(t->s, type)) return h;
     }
     return NULL;
+}
+
+const tgc_cfg *tgc_b_ema_hook(const tgc_cfg *root) { return custom_hook(root, "EMAHook"); }
+
+const tgc_cfg *tgc_b_precise_bn_hook(const tgc_cfg *root) { return custom_hook(root, "PreciseBNHook"); }
+
+/* num_samples and interval positive integers (the runtime reads them, runtime/runner/hook_precise_bn.c). */
+int tgc_b_precise_bn_hook_implemented(const tgc_cfg *h) {
+    for (int i = 0; i < h->n; i++) {
+        const char *k = h->keys[i];
+        const tgc_cfg *v = h->items[i];
+        int ok = !strcmp(k, "type") || !strcmp(k, "priority") ||
+                 ((!strcmp(k, "num_samples") || !strcmp(k, "interval")) && v->kind == TGC_CFG_INT && v->i >= 1);
+        if (!ok) return 0;
+    }
+    return 1;
 }
 
 /* Keys with the values tgc implements: the hook's defaults (priority and strict_load change nothing). */

@@ -190,6 +190,7 @@ static void run_free(run_ctx *c) {
     free(c->prof_dir);
     tgc_batch_aug_free(r->baug);
     tgc_ema_free(r->ema);
+    tgc_precise_bn_free(r->pbn); /* before the executor: its loader's batches live in the device's memory */
     free(r->scores);
     tgc_loader_free(r->train_loader);
     tgc_loader_free(r->val_loader);
@@ -436,6 +437,7 @@ static int setup_exec(run_ctx *c, const tgc_train_opts *o, int threads, int det,
     if (r->tr_score >= 0 && setup_batch_aug(r, err)) return -1;
     err->msg[0] = '\0';
     if (!(r->ema = tgc_ema_open(plan, err)) && err->msg[0]) return -1;
+    if (!(r->pbn = tgc_precise_bn_open(plan, r->x, err)) && err->msg[0]) return -1;
     if (r->val_loader) {
         const tgc_cfg *ve = tgc_cfg_get(r->cfg, "val_evaluator");
         size_t sf;
@@ -628,6 +630,9 @@ static int train_loop(run_ctx *c, const tgc_train_opts *o, tgc_err *err) {
             r->batch = 0;
             need_begin = 1;
             if (r->loop.by_epoch) {
+                t_hook = tgc_now();
+                if (tgc_precise_bn_after_epoch(r->pbn, r, r->epoch, err)) return -1;
+                profile_span(c, "hooks", "precise_bn", t_hook);
                 t_hook = tgc_now();
                 if (r->rank == 0 && tgc_runner_after_train_epoch_ckpt(r, r->epoch == r->loop.max_epochs, err))
                     return -1;

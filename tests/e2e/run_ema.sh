@@ -26,7 +26,7 @@ done
 # shellcheck disable=SC2086
 "$TGC" run ema.bin --work-dir ema --resume --cfg-options $OPTS >ema4.txt 2>&1 || fail "EMA run: $(tail -3 ema4.txt)"
 
-PYTHONPATH="$SRC/tests/numerics" python3 - <<'PY' || fail "the averaged weights"
+PYTHONPATH="$SRC/tests/numerics" /usr/bin/python3 - <<'PY' || fail "the averaged weights"
 import numpy as np
 import tgc_ckpt
 

@@ -63,7 +63,7 @@ START_TEST(unimplemented_settings_are_listed_and_left_out) {
     tgc_cfg *c = parse("model:\n"
                        "  backbone: {type: ResNet, depth: 50, drop_path_rate: 0.1}\n"
                        "  train_cfg: {augments: [{type: Mixup, alpha: 0.8}, {type: ResizeMix}]}\n"
-                       "custom_hooks: [{type: EMAHook, update_buffers: true}, {type: PreciseBNHook, num_samples: 8192}]\n"
+                       "custom_hooks: [{type: EMAHook, update_buffers: true}, {type: EarlyStoppingHook, monitor: accuracy/top1}]\n"
                        "train_dataloader:\n"
                        "  batch_size: 8\n"
                        "  drop_last: true\n"
@@ -80,7 +80,7 @@ START_TEST(unimplemented_settings_are_listed_and_left_out) {
     ck_assert(has(&ig, "model.train_cfg.augments", "Mixup, ResizeMix"));
     ck_assert(has(&ig, "model.backbone.drop_path_rate", "drop path"));
     ck_assert(has(&ig, "custom_hooks[0]", "EMAHook: only momentum"));
-    ck_assert(has(&ig, "custom_hooks[1]", "'PreciseBNHook'"));
+    ck_assert(has(&ig, "custom_hooks[1]", "'EarlyStoppingHook'"));
     ck_assert(has(&ig, "train_dataloader.drop_last", "'drop_last'"));
     ck_assert(has(&ig, "train_dataloader.sampler", "RepeatAugSampler"));
     ck_assert(has(&ig, "train_dataloader.dataset.pipeline[0].interpolation", "bicubic"));
