@@ -86,7 +86,8 @@ START_TEST(unknown_transform) {
 }
 END_TEST
 START_TEST(unknown_optimizer) {
-    expect_error("err_optimizer.yaml", "type: Adam", "optim_wrapper.optimizer.type", WANT("'Adam'", "SGD, AdamW"));
+    expect_error("err_optimizer.yaml", "type: Adadelta", "optim_wrapper.optimizer.type",
+                 WANT("'Adadelta'", "SGD, AdamW, Adam, RMSprop"));
 }
 END_TEST
 START_TEST(nesterov) {
