@@ -354,7 +354,8 @@ tgc_plan *tgc_compile_config(const char *config, const char *target, const char 
     o.n_options = n_options;
     tgc_plan *p = compile_plan(&o, NULL, 1, err);
     if (!p) return NULL;
-    tgc_report_ignored(p->ignored);
+    /* once per job: the workers of a launch (RANK set) compile again; rank 0's run log lists it too */
+    if (!getenv("RANK")) tgc_report_ignored(p->ignored);
     /* Through the serialized form, so that the plan's checksum is the one `tgc compile` would write and
      * checkpoints of `tgc train` and `tgc run` of the same config are interchangeable. */
     tgc_buf buf = {0};
