@@ -127,11 +127,13 @@ static void custom_hook(scan *s, const tgc_cfg *h, const tgc_cfg *ema) {
     if (h == ema && tgc_b_ema_hook_implemented(h)) return;
     if (t && !strcmp(t, "PreciseBNHook") && h == tgc_b_precise_bn_hook(s->root)) {
         if (!tgc_b_precise_bn_hook_implemented(h))
-            add(s, h, "PreciseBNHook: only num_samples and interval (positive integers) are implemented");
+            add(s, h, "PreciseBNHook: settings other than num_samples and interval are not implemented; the hook is "
+                      "left out");
         return;
     }
     if (t && !strcmp(t, "EMAHook") && h == ema)
-        add(s, h, "EMAHook: only momentum is implemented (update_buffers false, interval 1, from the first iteration)");
+        add(s, h, "EMAHook: settings other than momentum (update_buffers false, interval 1, from the first "
+                  "iteration) are not implemented; the hook is left out");
     else
         add(s, h, "hook '%s' is not implemented", t ? t : "?");
 }

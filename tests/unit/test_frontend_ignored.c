@@ -79,7 +79,7 @@ START_TEST(unimplemented_settings_are_listed_and_left_out) {
     ck_assert_int_eq(ig.n, 9);
     ck_assert(has(&ig, "model.train_cfg.augments", "Mixup, ResizeMix"));
     ck_assert(has(&ig, "model.backbone.drop_path_rate", "drop path"));
-    ck_assert(has(&ig, "custom_hooks[0]", "EMAHook: only momentum"));
+    ck_assert(has(&ig, "custom_hooks[0]", "EMAHook: settings other than momentum"));
     ck_assert(has(&ig, "custom_hooks[1]", "'EarlyStoppingHook'"));
     ck_assert(has(&ig, "train_dataloader.drop_last", "'drop_last'"));
     ck_assert(has(&ig, "train_dataloader.sampler", "RepeatAugSampler"));
