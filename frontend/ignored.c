@@ -50,6 +50,13 @@ static void drop(scan *s, tgc_cfg *parent, const tgc_cfg *child) {
     s->drops[s->n_drop++].child = child;
 }
 
+/* Whether c is already to be taken out (and so listed). */
+static int dropping(const scan *s, const tgc_cfg *c) {
+    for (int i = 0; i < s->n_drop; i++)
+        if (s->drops[i].child == c) return 1;
+    return 0;
+}
+
 static int is_map(const tgc_cfg *c) { return c && c->kind == TGC_CFG_MAP; }
 static int is_list(const tgc_cfg *c) { return c && (c->kind == TGC_CFG_LIST || c->kind == TGC_CFG_TUPLE); }
 
@@ -260,8 +267,8 @@ static void scan_preprocessor(scan *s, tgc_cfg *pre) {
     static const char *const impl[] = {"mean", "std", "to_rgb", "bgr_to_rgb", "num_classes", "to_onehot", NULL};
     static const char *const harmless[] = {"non_blocking", NULL};
     const tgc_cfg *ba = tgc_cfg_get(pre, "batch_augments");
-    if (!neutral(ba)) {
-        add(s, ba, "batch augments are not implemented; left out");
+    if (!neutral(ba) && !dropping(s, ba)) {
+        add(s, ba, "batch_augments other than {augments, probs} are not implemented; left out");
         drop(s, pre, ba);
     }
     for (int i = 0; i < pre->n; i++) {
@@ -271,6 +278,34 @@ static void scan_preprocessor(scan *s, tgc_cfg *pre) {
             continue;
         add(s, pre->items[i], "data_preprocessor's '%s' is not implemented", k);
     }
+}
+
+/* MMPretrain's ImageClassifier hands model.train_cfg to its data preprocessor as `batch_augments`,
+ * replacing any set there; a data_preprocessor.batch_augments alone is used as it is. tgc reads batch
+ * augments from model.train_cfg, so the preprocessor's moves there when the model has none. */
+static void adopt_preprocessor_augments(scan *s, tgc_cfg *root) {
+    tgc_cfg *pre = tgc_cfg_get(root, "data_preprocessor"), *model = tgc_cfg_get(root, "model");
+    tgc_cfg *ba = is_map(pre) ? tgc_cfg_get(pre, "batch_augments") : NULL;
+    if (neutral(ba) || !is_map(model)) return;
+    tgc_cfg *tc = tgc_cfg_get(model, "train_cfg");
+    if (tc && !neutral(tc) && !is_map(tc)) return; /* the builder refuses it */
+    if (is_map(tc) && !neutral(tgc_cfg_get(tc, "augments"))) {
+        add(s, ba, "overridden by model.train_cfg.augments, as MMPretrain's ImageClassifier does; left out");
+        drop(s, pre, ba);
+        return;
+    }
+    if (!is_map(ba)) return; /* listed by scan_preprocessor */
+    if (!is_map(tc)) {
+        tc = tgc_cfg_new(TGC_CFG_MAP, ba->file, ba->line);
+        tgc_cfg_set(model, "train_cfg", tc);
+    }
+    static const char *const keys[] = {"augments", "probs"};
+    for (int i = 0; i < 2; i++) {
+        tgc_cfg *v = tgc_cfg_take(ba, keys[i]);
+        if (v) tgc_cfg_set(tc, keys[i], v);
+    }
+    if (ba->n == 0) tgc_cfg_free(tgc_cfg_take(pre, "batch_augments")); /* else its other keys are listed */
+    tgc_cfg_set_paths(root);
 }
 
 /* ---- model --------------------------------------------------------------------------------------- */
@@ -309,6 +344,7 @@ void tgc_ignored_scan(tgc_cfg *root, tgc_ignored *out) {
     memset(out, 0, sizeof *out);
     if (!is_map(root)) return;
     scan s = {.root = root, .ig = out};
+    adopt_preprocessor_augments(&s, root);
     scan_model(&s, tgc_cfg_get(root, "model"));
     scan_preprocessor(&s, tgc_cfg_get(root, "data_preprocessor"));
     scan_loader(&s, root, "train_dataloader");

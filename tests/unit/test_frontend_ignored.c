@@ -108,11 +108,40 @@ START_TEST(unimplemented_settings_are_listed_and_left_out) {
 }
 END_TEST
 
+START_TEST(preprocessor_batch_augments_move_to_the_model) {
+    tgc_cfg *c = parse("model: {type: ImageClassifier}\n"
+                       "data_preprocessor:\n"
+                       "  mean: [1]\n"
+                       "  batch_augments: {augments: [{type: Mixup, alpha: 0.8}], probs: [0.5]}\n");
+    tgc_ignored ig;
+    tgc_ignored_scan(c, &ig);
+    ck_assert_int_eq(ig.n, 0);
+    ck_assert_ptr_null(tgc_cfg_at(c, "data_preprocessor.batch_augments"));
+    const tgc_cfg *a = tgc_cfg_at(c, "model.train_cfg.augments");
+    ck_assert_ptr_nonnull(a);
+    ck_assert_str_eq(a->path, "model.train_cfg.augments");
+    ck_assert_ptr_nonnull(tgc_cfg_at(c, "model.train_cfg.probs"));
+    tgc_ignored_free(&ig);
+    tgc_cfg_free(c);
+    /* with augments in the model too, the preprocessor's are replaced (MMPretrain's ImageClassifier) */
+    c = parse("model: {type: ImageClassifier, train_cfg: {augments: [{type: CutMix, alpha: 1.0}]}}\n"
+              "data_preprocessor: {batch_augments: {augments: [{type: Mixup, alpha: 0.8}]}}\n");
+    tgc_ignored_scan(c, &ig);
+    ck_assert_int_eq(ig.n, 1);
+    ck_assert(has(&ig, "data_preprocessor.batch_augments", "overridden by model.train_cfg.augments"));
+    ck_assert_ptr_null(tgc_cfg_at(c, "data_preprocessor.batch_augments"));
+    ck_assert_str_eq(tgc_cfg_get(tgc_cfg_at(c, "model.train_cfg.augments")->items[0], "type")->s, "CutMix");
+    tgc_ignored_free(&ig);
+    tgc_cfg_free(c);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("frontend_ignored");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, implemented_settings_are_not_listed);
     tcase_add_test(tc, unimplemented_settings_are_listed_and_left_out);
+    tcase_add_test(tc, preprocessor_batch_augments_move_to_the_model);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
