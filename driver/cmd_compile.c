@@ -7,6 +7,7 @@
 #include "plan/plan.h"
 #include "driver/driver.h"
 #include "frontend/frontend.h"
+#include "frontend/ignored.h"
 
 #define MAX_OPTIONS 256
 #define MAX_SEARCH_BATCH 65536
@@ -18,6 +19,7 @@ typedef struct compile_opts {
     const char *disabled[32];
     int n_disabled;
     int print_config;
+    int strict; /* --strict: settings accepted but not implemented are an error */
     int has_limit;
     uint64_t limit;
 } compile_opts;
@@ -78,6 +80,21 @@ static void record_run_defaults(tgc_cfg *cfg, const char *config) {
     tgc_cfg_set_paths(cfg);
 }
 
+static void print_ignored(const char *text, const char *level) {
+    int n = 0;
+    for (const char *c = text; *c; c++) n += *c == '\n';
+    if (!strcmp(level, "error"))
+        fprintf(stderr, "tgc: error: %d setting%s accepted but not implemented (--strict):\n", n, n == 1 ? " is" : "s are");
+    else
+        fprintf(stderr, "tgc: warning: %d setting%s accepted but not implemented, so %s ignored (--strict makes this an "
+                        "error):\n", n, n == 1 ? " is" : "s are", n == 1 ? "it is" : "they are");
+    for (const char *c = text; *c;) {
+        size_t len = strcspn(c, "\n");
+        fprintf(stderr, "  %.*s\n", (int)len, c);
+        c += len + (c[len] == '\n');
+    }
+}
+
 /* One compilation to an in-memory plan. `extra` is one more --cfg-options item (the batch search);
  * `quiet` turns off dumps and --print-config for the search's compilations. */
 static tgc_plan *compile_plan(const compile_opts *o, const char *extra, int quiet, tgc_err *err) {
@@ -101,15 +118,33 @@ static tgc_plan *compile_plan(const compile_opts *o, const char *extra, int quie
         tgc_cfg_dump(cfg, stdout);
         fflush(stdout);
     }
+    /* What the config asks for that tgc does not do: listed (and, for settings the builders or the runtime
+     * would refuse, taken out) before anything is built. */
+    tgc_ignored ig;
+    tgc_ignored_scan(cfg, &ig);
+    char *ignored = tgc_ignored_text(&ig);
+    int n_ignored = ig.n;
+    tgc_ignored_free(&ig);
+    if (n_ignored && o->strict) {
+        /* the list first (not again in the batch search, extra != NULL, which follows a first compile) */
+        if (!extra) print_ignored(ignored, "error");
+        tgc_fail(err, "--strict: %d setting%s of %s %s accepted but not implemented (listed above)", n_ignored,
+                 n_ignored == 1 ? "" : "s", o->config, n_ignored == 1 ? "is" : "are");
+        free(ignored);
+        tgc_cfg_free(cfg);
+        return NULL;
+    }
     tgc_module m;
     memset(&m, 0, sizeof m);
     if (tgc_frontend_build(cfg, &m, err) < 0) {
+        free(ignored);
         tgc_cfg_free(cfg);
         return NULL;
     }
     m.target = tgc_target_find(o->target);
     if (!m.target) {
         tgc_fail(err, "unknown target '%s' (cpu or cuda)", o->target);
+        free(ignored);
         tgc_module_free(&m);
         tgc_cfg_free(cfg);
         return NULL;
@@ -126,7 +161,12 @@ static tgc_plan *compile_plan(const compile_opts *o, const char *extra, int quie
     fflush(stdout);
     tgc_module_free(&m);
     tgc_cfg_free(cfg);
-    if (!p) return NULL;
+    if (!p) {
+        free(ignored);
+        return NULL;
+    }
+    if (ignored[0]) p->ignored = ignored;
+    else free(ignored);
     if (tgc_plan_validate(p, err) < 0) {
         tgc_err_prefix(err, "internal error: the compiled plan is invalid");
         tgc_plan_free(p);
@@ -227,6 +267,8 @@ static int parse_args(int argc, char **argv, compile_opts *o) {
             o->disabled[o->n_disabled++] = val;
         } else if (!strcmp(a, "--print-config")) {
             o->print_config = 1;
+        } else if (!strcmp(a, "--strict")) {
+            o->strict = 1;
         } else if ((r = tgc_opt_value("--target", argc, argv, &i, &val))) {
             if (r < 0 || !tgc_target_find(val))
                 return tgc_usage_error("compile", "compile: --target must be cpu or cuda");
@@ -272,6 +314,7 @@ int tgc_cmd_compile(int argc, char **argv) {
     }
     tgc_buf_free(&buf);
     double secs = tgc_now() - t0;
+    tgc_report_ignored(p->ignored);
 
     const tgc_program *tr = tgc_plan_program(p, "train"), *ev = tgc_plan_program(p, "eval");
     tgc_mem_stats m = {0};
@@ -296,12 +339,17 @@ int tgc_cmd_compile(int argc, char **argv) {
     return rc;
 }
 
+void tgc_report_ignored(const char *text) {
+    if (text && text[0]) print_ignored(text, "warning");
+}
+
 tgc_plan *tgc_compile_config(const char *config, const char *target, const char *const *options, int n_options,
-                             tgc_err *err) {
+                             int strict, tgc_err *err) {
     compile_opts o;
     memset(&o, 0, sizeof o);
     o.config = config;
     o.target = target;
+    o.strict = strict;
     if (n_options > MAX_OPTIONS) {
         tgc_fail(err, "more than %d --cfg-options", MAX_OPTIONS);
         return NULL;
@@ -310,6 +358,8 @@ tgc_plan *tgc_compile_config(const char *config, const char *target, const char 
     o.n_options = n_options;
     tgc_plan *p = compile_plan(&o, NULL, 1, err);
     if (!p) return NULL;
+    /* once per job: the workers of a launch (RANK set) compile again; rank 0's run log lists it too */
+    if (!getenv("RANK")) tgc_report_ignored(p->ignored);
     /* Through the serialized form, so that the plan's checksum is the one `tgc compile` would write and
      * checkpoints of `tgc train` and `tgc run` of the same config are interchangeable. */
     tgc_buf buf = {0};

@@ -7,6 +7,7 @@
 
 #include "backend/device.h"
 #include "driver/driver.h"
+#include "frontend/ignored.h"
 #include "runtime/dist/dist.h"
 
 static int parse_i64(const char *s, int64_t lo, int64_t *out) {
@@ -47,6 +48,8 @@ int tgc_run_parse_args(const char *cmd, int argc, char **argv, tgc_run_args *a) 
             if (arg[9]) a->train.resume_from = arg + 9;
         } else if (!strcmp(arg, "--amp")) {
             a->train.amp = 1;
+        } else if (!strcmp(arg, "--strict")) {
+            a->strict = 1;
         } else if (!strcmp(arg, "--no-validate")) {
             a->train.no_validate = 1;
         } else if (!strcmp(arg, "--auto-scale-lr")) {
@@ -263,10 +266,37 @@ int tgc_run_execute(tgc_plan *p, tgc_run_args *a) {
     return rc > 0 ? 128 + rc : TGC_EXIT_OK;
 }
 
+/* Run-time --cfg-options may ask for more (a custom hook): those settings join the plan's list (and the
+ * ones the runtime would refuse are taken out, as at compile time). The run logs the list; --strict refuses
+ * a non-empty one. */
+static int check_ignored(tgc_plan *p, int strict, int rescan, tgc_err *err) {
+    if (rescan && p->config) {
+        tgc_ignored ig;
+        tgc_ignored_scan(p->config, &ig);
+        tgc_buf b = {0};
+        if (p->ignored) tgc_buf_printf(&b, "%s", p->ignored);
+        for (int i = 0; i < ig.n; i++) {
+            char *line = tgc_asprintf("%s: %s: %s\n", ig.items[i].where, ig.items[i].path, ig.items[i].what);
+            if (!p->ignored || !strstr(p->ignored, line)) tgc_buf_printf(&b, "%s", line);
+            free(line);
+        }
+        tgc_buf_put(&b, "", 1);
+        free(p->ignored);
+        p->ignored = (char *)b.data;
+        tgc_ignored_free(&ig);
+    }
+    if (!strict || !p->ignored || !p->ignored[0]) return 0;
+    int n = 0;
+    for (const char *c = p->ignored; *c; c++) n += *c == '\n';
+    return tgc_fail(err, "--strict: %d setting%s of the plan's config %s accepted but not implemented (`tgc inspect "
+                    "PLAN` lists them)", n, n == 1 ? "" : "s", n == 1 ? "is" : "are");
+}
+
 int tgc_run_loaded(tgc_plan *p, tgc_run_args *a, const char *verb, const char **runtime_options, int n_runtime) {
     tgc_err err = {{0}};
     int rc;
-    if (tgc_plan_validate(p, &err) < 0 || tgc_run_apply_options(p->config, runtime_options, n_runtime, &err) < 0) {
+    if (tgc_plan_validate(p, &err) < 0 || tgc_run_apply_options(p->config, runtime_options, n_runtime, &err) < 0 ||
+        check_ignored(p, a->strict, n_runtime > 0, &err) < 0) {
         fprintf(stderr, "tgc: %s\n", err.msg);
         rc = TGC_EXIT_ERROR;
     } else {

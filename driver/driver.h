@@ -27,6 +27,7 @@ typedef struct tgc_run_args {
     const char *options[TGC_RUN_MAX_OPTIONS]; /* --cfg-options items */
     int n_options;
     int no_pin_memory, no_persistent_workers;
+    int strict;         /* --strict: refuse a plan with settings accepted but not implemented */
     const char *device; /* "cpu" (default) or "cuda" */
     /* Several processes (driver/launch.c, runtime/dist/dist.h). */
     const char *verb;     /* "run" or "train": the workers' command */
@@ -57,9 +58,12 @@ int tgc_launch_workers(tgc_run_args *a);
 int tgc_opt_value(const char *name, int argc, char **argv, int *i, const char **val);
 
 /* Compiles a config in memory for `target` ("cpu", "cuda") as `tgc compile` does (cmd_compile.c), through
- * the serialized form so the plan's checksum is the one a compiled plan.bin has. */
+ * the serialized form so the plan's checksum is the one a compiled plan.bin has. Prints the settings
+ * accepted but not implemented as one warning; with `strict` they are an error. */
 tgc_plan *tgc_compile_config(const char *config, const char *target, const char *const *options, int n_options,
-                             tgc_err *err);
+                             int strict, tgc_err *err);
+/* The warning listing a plan's settings accepted but not implemented (plan->ignored), to stderr. */
+void tgc_report_ignored(const char *text);
 
 /* Usage text of one command (NULL: the overview) to f; returns 0, or -1 for an unknown command. */
 int tgc_usage(const char *command, FILE *f);

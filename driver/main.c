@@ -29,7 +29,7 @@ static const char overview[] =
 static const char compile_usage[] =
     "usage: tgc compile CONFIG [-o PLAN] [--cfg-options K=V [K=V ...]] [--dump-ir[=PASS]]\n"
     "                   [--disable-pass NAME]... [--print-config] [--target cpu|cuda]\n"
-    "                   [--memory-limit BYTES|NKiB|NMiB|NGiB]\n"
+    "                   [--memory-limit BYTES|NKiB|NMiB|NGiB] [--strict]\n"
     "\n"
     "Compiles CONFIG into a plan.\n"
     "\n"
@@ -43,7 +43,9 @@ static const char compile_usage[] =
     "                           (default: cpu; cuda: 256-byte alignment, a 32 MiB workspace,\n"
     "                           transcendentals such as tanh fused)\n"
     "  --memory-limit SIZE      report whether the plan fits in SIZE per device, and the largest\n"
-    "                           train batch that would\n";
+    "                           train batch that would\n"
+    "  --strict                 settings tgc accepts but does not implement (listed in one warning\n"
+    "                           otherwise, and by `tgc inspect`) are an error\n";
 
 static const char convert_usage[] =
     "usage: tgc convert CONFIG [-o OUT.yaml] [--no-merge] [--cfg-options K=V ...]\n"
@@ -68,7 +70,7 @@ static const char run_usage[] =
     "usage: tgc run PLAN [--work-dir DIR] [--resume [CKPT]] [--amp] [--no-validate] [--auto-scale-lr]\n"
     "               [--cfg-options K=V ...] [--no-pin-memory] [--no-persistent-workers] [--max-iters N]\n"
     "               [--device cpu|cuda] [--seed N] [--deterministic] [--profile DIR [--profile-steps N]]\n"
-    "               [--nproc N | --gpus N] [--launcher none|pytorch|slurm|mpi]\n"
+    "               [--nproc N | --gpus N] [--launcher none|pytorch|slurm|mpi] [--strict]\n"
     "\n"
     "Trains with a compiled plan as MMPretrain's tools/train.py does: logs, scalars.json, checkpoints and\n"
     "last_checkpoint in the work dir, validation with the eval program.\n"
@@ -86,6 +88,7 @@ static const char run_usage[] =
     "  --device cpu|cuda      where to run (only cpu has an executor so far)\n"
     "  --seed N               the random seed (overrides randomness.seed)\n"
     "  --deterministic        bit-identical results for a fixed thread count\n"
+    "  --strict               refuse a plan whose config asks for settings tgc does not implement\n"
     "  --profile DIR          profile steps 2.. (1 warm-up step) and write DIR/rank<R>/: trace.json\n"
     "                         (Chrome trace), op_summary.txt/.json, memory.txt/.json (R = $RANK or 0)\n"
     "  --profile-steps N      steps to profile (default 10)\n"

@@ -142,7 +142,7 @@ int tgc_b_bn(tgc_bctx *b, int x, const char *name, double eps, double momentum, 
     if (var >= 0) {
         tgc_attrs a = tgc_attrs_default();
         a.eps = eps;
-        a.momentum = momentum;
+        a.momentum = b->bn_momentum > 0 ? b->bn_momentum : momentum;
         int in[5] = {x, gamma, beta, mean, var}, out[3];
         if (tgc_emit(b->g, b->training ? TGC_OP_BN_TRAIN : TGC_OP_BN_EVAL, in, 5, &a, b->prefix, out, b->err) >= 0)
             y = out[0];

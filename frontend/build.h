@@ -26,8 +26,12 @@ typedef struct tgc_feats {
 
 typedef struct tgc_bctx {
     tgc_graph *g;
-    int training;            /* 1: train graph; 0: eval graph                                     */
-    int labels;              /* value id of "data_samples.gt_label" in the train graph, else -1     */
+    int training;            /* 1: train graph (and precise_bn's); 0: eval graph                  */
+    double bn_momentum;      /* > 0: every batch norm's momentum (precise_bn: 1, the batch's own
+                              * statistics); 0: the config's                                        */
+    int labels;              /* value id of "data_samples.gt_label" (i32 [N]) in the train graph, or of
+                              * "data_samples.gt_score" (f32 [N, classes]: soft targets of batch
+                              * augments); -1 in the eval graph                                       */
     const char *input_desc;  /* for messages: "1-channel FashionMNIST input"                        */
     char prefix[TGC_PREFIX_MAX]; /* current module path, "backbone.layer1.0"; "" at the top          */
     size_t prefix_len;
@@ -103,6 +107,18 @@ int tgc_b_choice(tgc_err *err, const tgc_cfg *map, const char *key, const char *
 int tgc_b_type(tgc_err *err, const tgc_cfg *map, const char *what, const char **out);
 /* A size key: an int s gives (s, s); a 2-list gives (list[0], list[1]). Positive values only. */
 int tgc_b_pair(tgc_err *err, const tgc_cfg *map, const char *key, int64_t *p0, int64_t *p1, int *present);
+
+/* model.train_cfg.augments when it asks for any (NULL otherwise), and whether tgc implements every one. */
+const tgc_cfg *tgc_b_batch_augments(const tgc_cfg *model);
+int tgc_b_batch_augments_implemented(const tgc_cfg *augments);
+
+/* The first EMAHook of custom_hooks (NULL without one), and whether tgc implements what it asks: MMEngine's
+ * ExponentialMovingAverage of the parameters (not the buffers) every iteration from the first. */
+const tgc_cfg *tgc_b_ema_hook(const tgc_cfg *root);
+int tgc_b_ema_hook_implemented(const tgc_cfg *hook);
+/* The first PreciseBNHook of custom_hooks, and whether tgc implements what it asks (num_samples, interval). */
+const tgc_cfg *tgc_b_precise_bn_hook(const tgc_cfg *root);
+int tgc_b_precise_bn_hook_implemented(const tgc_cfg *hook);
 
 /* ---- frontend internals shared between frontend.c, data.c and optim.c ------------------------------ */
 /* The input spec plus a description of the input for messages ("1-channel FashionMNIST input"). */

@@ -63,6 +63,21 @@ tgc_cfg *tgc_cfg_take(tgc_cfg *map, const char *key) {
     return v;
 }
 
+tgc_cfg *tgc_cfg_take_child(tgc_cfg *c, const tgc_cfg *item) {
+    for (int i = 0; c && i < c->n; i++) {
+        if (c->items[i] != item) continue;
+        tgc_cfg *v = c->items[i];
+        if (c->keys) {
+            free(c->keys[i]);
+            memmove(c->keys + i, c->keys + i + 1, (size_t)(c->n - i - 1) * sizeof *c->keys);
+        }
+        memmove(c->items + i, c->items + i + 1, (size_t)(c->n - i - 1) * sizeof *c->items);
+        c->n--;
+        return v;
+    }
+    return NULL;
+}
+
 void tgc_cfg_free(tgc_cfg *c) {
     if (!c) return;
     for (int i = 0; i < c->n; i++) {

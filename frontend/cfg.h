@@ -102,6 +102,9 @@ void tgc_cfg_append(tgc_cfg *c, const char *key, tgc_cfg *item);
 void tgc_cfg_set(tgc_cfg *map, const char *key, tgc_cfg *val);
 /* Detaches map[key] and returns it (caller owns), or NULL when absent; the entry is removed. */
 tgc_cfg *tgc_cfg_take(tgc_cfg *map, const char *key);
+/* Detaches the child `item` of a LIST/TUPLE or MAP (by identity) and returns it (caller owns), or NULL when
+ * it is not a child of c. */
+tgc_cfg *tgc_cfg_take_child(tgc_cfg *c, const tgc_cfg *item);
 /* Re-assigns every node's `path` from the root ("" for the root). Paths over 512 bytes keep their tail. */
 void tgc_cfg_set_paths(tgc_cfg *root);
 /* Deep equality of kinds, values, keys and order (not file/line/path). NaN equals NaN. */

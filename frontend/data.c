@@ -12,6 +12,7 @@ typedef struct dataset_info {
 static const dataset_info datasets[] = {
     {"MNIST", 1, 28, 28, 10},     {"FashionMNIST", 1, 28, 28, 10}, {"CIFAR10", 3, 32, 32, 10},
     {"CIFAR100", 3, 32, 32, 100}, {"ImageNet", 3, 0, 0, 0},        {"CustomDataset", 3, 0, 0, 0},
+    {"ImageNet21k", 3, 0, 0, 0},  {"CUB", 3, 0, 0, 200},
 };
 
 static const char *const transforms[] = {"LoadImageFromFile", "Resize", "RandomResizedCrop", "ResizeEdge",

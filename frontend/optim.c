@@ -39,12 +39,14 @@ static int read_sgd(const tgc_cfg *o, tgc_optim_spec *s, tgc_err *err) {
     return 0;
 }
 
+/* AdamW and Adam share their keys; their weight_decay defaults differ (0.01 and 0), as in PyTorch. */
 static int read_adamw(const tgc_cfg *o, tgc_optim_spec *s, tgc_err *err) {
     static const char *const keys[] = {"lr", "betas", "eps", "weight_decay", "amsgrad", "maximize", "foreach",
                                        "capturable", "differentiable", "fused", NULL};
-    int amsgrad, maximize;
-    if (tgc_b_check_keys(err, o, "AdamW", keys) < 0 || tgc_cfg_float(o, "lr", 1e-3, &s->lr, err) < 0 ||
-        tgc_cfg_float(o, "eps", 1e-8, &s->eps, err) < 0 || tgc_cfg_float(o, "weight_decay", 0.01, &s->weight_decay, err) < 0 ||
+    int amsgrad, maximize, adam = s->kind == TGC_OPTIM_ADAM;
+    if (tgc_b_check_keys(err, o, adam ? "Adam" : "AdamW", keys) < 0 || tgc_cfg_float(o, "lr", 1e-3, &s->lr, err) < 0 ||
+        tgc_cfg_float(o, "eps", 1e-8, &s->eps, err) < 0 ||
+        tgc_cfg_float(o, "weight_decay", adam ? 0 : 0.01, &s->weight_decay, err) < 0 ||
         tgc_cfg_bool(o, "amsgrad", 0, &amsgrad, err) < 0 || tgc_cfg_bool(o, "maximize", 0, &maximize, err) < 0)
         return -1;
     s->beta1 = 0.9, s->beta2 = 0.999;
@@ -66,6 +68,27 @@ static int read_adamw(const tgc_cfg *o, tgc_optim_spec *s, tgc_err *err) {
         nonneg(err, o, "weight_decay", s->weight_decay) < 0)
         return -1;
     if (amsgrad) return tgc_b_fail_key(err, o, "amsgrad", "amsgrad is not supported yet");
+    if (maximize) return tgc_b_fail_key(err, o, "maximize", "maximize=True is not supported");
+    return 0;
+}
+
+/* torch.optim.RMSprop: lr 1e-2, alpha 0.99, eps 1e-8, weight_decay 0, momentum 0; centered is not
+ * implemented (refused). */
+static int read_rmsprop(const tgc_cfg *o, tgc_optim_spec *s, tgc_err *err) {
+    static const char *const keys[] = {"lr", "alpha", "eps", "weight_decay", "momentum", "centered", "maximize",
+                                       "foreach", "capturable", "differentiable", NULL};
+    int centered, maximize;
+    if (tgc_b_check_keys(err, o, "RMSprop", keys) < 0 || tgc_cfg_float(o, "lr", 1e-2, &s->lr, err) < 0 ||
+        tgc_cfg_float(o, "alpha", 0.99, &s->beta2, err) < 0 || tgc_cfg_float(o, "eps", 1e-8, &s->eps, err) < 0 ||
+        tgc_cfg_float(o, "weight_decay", 0, &s->weight_decay, err) < 0 ||
+        tgc_cfg_float(o, "momentum", 0, &s->momentum, err) < 0 || tgc_cfg_bool(o, "centered", 0, &centered, err) < 0 ||
+        tgc_cfg_bool(o, "maximize", 0, &maximize, err) < 0)
+        return -1;
+    if (nonneg(err, o, "lr", s->lr) < 0 || nonneg(err, o, "eps", s->eps) < 0 ||
+        nonneg(err, o, "weight_decay", s->weight_decay) < 0 || nonneg(err, o, "momentum", s->momentum) < 0)
+        return -1;
+    if (!(s->beta2 >= 0 && s->beta2 < 1)) return tgc_b_fail_key(err, o, "alpha", "must be in [0, 1)");
+    if (centered) return tgc_b_fail_key(err, o, "centered", "centered RMSprop is not supported yet");
     if (maximize) return tgc_b_fail_key(err, o, "maximize", "maximize=True is not supported");
     return 0;
 }
@@ -97,11 +120,15 @@ int tgc_frontend_optim(const tgc_cfg *root, tgc_optim_spec *spec, tgc_err *err) 
         spec->beta1 = 0.9, spec->beta2 = 0.999, spec->eps = 1e-8;
         return read_sgd(o, spec, err);
     }
-    if (!strcmp(type, "AdamW")) {
-        spec->kind = TGC_OPTIM_ADAMW;
+    if (!strcmp(type, "AdamW") || !strcmp(type, "Adam")) {
+        spec->kind = !strcmp(type, "Adam") ? TGC_OPTIM_ADAM : TGC_OPTIM_ADAMW;
         return read_adamw(o, spec, err);
     }
-    return tgc_b_fail_key(err, o, "type", "unknown optimizer '%s' (known optimizers: SGD, AdamW)", type);
+    if (!strcmp(type, "RMSprop")) {
+        spec->kind = TGC_OPTIM_RMSPROP;
+        return read_rmsprop(o, spec, err);
+    }
+    return tgc_b_fail_key(err, o, "type", "unknown optimizer '%s' (known optimizers: SGD, AdamW, Adam, RMSprop)", type);
 }
 
 /* ---- paramwise_cfg ------------------------------------------------------------------------------- */

@@ -56,7 +56,13 @@ int tgc_build_resnet(tgc_bctx *b, const tgc_cfg *node, const tgc_feats *in, tgc_
 int tgc_build_resnet_cifar(tgc_bctx *b, const tgc_cfg *node, const tgc_feats *in, tgc_feats *out);
 int tgc_build_lenet5(tgc_bctx *b, const tgc_cfg *node, const tgc_feats *in, tgc_feats *out);
 int tgc_build_gap_neck(tgc_bctx *b, const tgc_cfg *node, const tgc_feats *in, tgc_feats *out);
+int tgc_build_resnet_v1c(tgc_bctx *b, const tgc_cfg *node, const tgc_feats *in, tgc_feats *out);
+int tgc_build_resnet_v1d(tgc_bctx *b, const tgc_cfg *node, const tgc_feats *in, tgc_feats *out);
+int tgc_build_resnext(tgc_bctx *b, const tgc_cfg *node, const tgc_feats *in, tgc_feats *out);
+int tgc_build_seresnet(tgc_bctx *b, const tgc_cfg *node, const tgc_feats *in, tgc_feats *out);
+int tgc_build_seresnext(tgc_bctx *b, const tgc_cfg *node, const tgc_feats *in, tgc_feats *out);
 int tgc_build_linear_cls_head(tgc_bctx *b, const tgc_cfg *node, const tgc_feats *in, tgc_feats *out);
+int tgc_build_multilabel_linear_cls_head(tgc_bctx *b, const tgc_cfg *node, const tgc_feats *in, tgc_feats *out);
 int tgc_build_cls_head(tgc_bctx *b, const tgc_cfg *node, const tgc_feats *in, tgc_feats *out);
 int tgc_build_ce_loss(tgc_bctx *b, const tgc_cfg *node, const tgc_feats *in, tgc_feats *out);
 int tgc_build_label_smooth_loss(tgc_bctx *b, const tgc_cfg *node, const tgc_feats *in, tgc_feats *out);

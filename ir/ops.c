@@ -334,6 +334,29 @@ static int infer_softmax_cross_entropy(const tgc_graph *g, const tgc_op *op, tgc
     return 0;
 }
 
+/* logits [N,C] f32 (operand `logits`) and soft targets [N,C] f32 (operand `target`). */
+static int ce_soft_check(const tgc_graph *g, const tgc_op *op, int logits, int target, tgc_err *err) {
+    const tgc_type *x = TY(op->in[logits]), *t = TY(op->in[target]);
+    if (want_dtype(x, TGC_F32, "logits", err) < 0 || want_rank(x, 2, "logits", err) < 0 ||
+        want_same(t, "target", x, "logits", err) < 0)
+        return -1;
+    if (!(op->attrs.label_smooth >= 0 && op->attrs.label_smooth < 1))
+        return tgc_fail(err, "label_smooth=%g must be in [0, 1)", op->attrs.label_smooth);
+    return 0;
+}
+
+static int infer_softmax_cross_entropy_soft(const tgc_graph *g, const tgc_op *op, tgc_type *out, tgc_err *err) {
+    if (ce_soft_check(g, op, 0, 1, err) < 0) return -1;
+    set_out(out, TGC_F32, tgc_shape0());
+    return 0;
+}
+
+static int infer_softmax_cross_entropy_soft_bwd(const tgc_graph *g, const tgc_op *op, tgc_type *out, tgc_err *err) {
+    if (want_f32_scalar(TY(IN(0)), "dloss", err) < 0 || ce_soft_check(g, op, 1, 2, err) < 0) return -1;
+    out[0] = *TY(IN(1));
+    return 0;
+}
+
 static int infer_fill(const tgc_graph *g, const tgc_op *op, tgc_type *out, tgc_err *err) {
     if (want_attr_shape(&op->attrs.shape, -1, err) < 0) return -1;
     if ((unsigned)op->attrs.dtype >= TGC_DTYPE_COUNT)
@@ -410,6 +433,26 @@ static int infer_tanh_bwd(const tgc_graph *g, const tgc_op *op, tgc_type *out, t
     return infer_relu_bwd(g, op, out, err);
 }
 
+static int infer_channel_mul(const tgc_graph *g, const tgc_op *op, tgc_type *out, tgc_err *err) {
+    const tgc_type *x = TY(IN(0)), *s = TY(IN(1));
+    if (want_dtype(x, TGC_F32, "x", err) < 0 || want_rank(x, 4, "x", err) < 0 || want_dtype(s, TGC_F32, "gate", err) < 0 ||
+        want_rank(s, 2, "gate", err) < 0)
+        return -1;
+    if (s->shape.d[0] != x->shape.d[0] || s->shape.d[1] != x->shape.d[1])
+        return tgc_fail(err, "the gate is [%lld,%lld] but x is [%lld,%lld,...]", (long long)s->shape.d[0],
+                        (long long)s->shape.d[1], (long long)x->shape.d[0], (long long)x->shape.d[1]);
+    out[0] = *x;
+    return 0;
+}
+
+static int infer_channel_mul_grad_gate(const tgc_graph *g, const tgc_op *op, tgc_type *out, tgc_err *err) {
+    const tgc_type *dy = TY(IN(0)), *x = TY(IN(1));
+    if (want_dtype(x, TGC_F32, "x", err) < 0 || want_rank(x, 4, "x", err) < 0 || want_same(dy, "dy", x, "x", err) < 0)
+        return -1;
+    set_out(out, TGC_F32, tgc_shape2(x->shape.d[0], x->shape.d[1]));
+    return 0;
+}
+
 static int infer_sigmoid_bwd(const tgc_graph *g, const tgc_op *op, tgc_type *out, tgc_err *err) {
     return infer_relu_bwd(g, op, out, err);
 }
@@ -477,6 +520,28 @@ static int infer_adamw_update(const tgc_graph *g, const tgc_op *op, tgc_type *ou
     if (!(a->beta1 >= 0 && a->beta1 < 1 && a->beta2 >= 0 && a->beta2 < 1))
         return tgc_fail(err, "betas=(%g, %g) must be in [0, 1)", a->beta1, a->beta2);
     if (!(a->eps > 0)) return tgc_fail(err, "eps=%g must be positive", a->eps);
+    return 0;
+}
+
+static int infer_ema_update(const tgc_graph *g, const tgc_op *op, tgc_type *out, tgc_err *err) {
+    const tgc_type *e = TY(IN(0));
+    if (want_dtype(e, TGC_F32, "ema", err) < 0 || want_same(e, "ema", TY(IN(1)), "param", err) < 0) return -1;
+    if (!(op->attrs.momentum > 0 && op->attrs.momentum <= 1))
+        return tgc_fail(err, "momentum=%g must be in (0, 1]", op->attrs.momentum);
+    return 0;
+}
+
+static int infer_adam_update(const tgc_graph *g, const tgc_op *op, tgc_type *out, tgc_err *err) {
+    return infer_adamw_update(g, op, out, err);
+}
+
+/* param, grad, square_avg, momentum_buffer, lr */
+static int infer_rmsprop_update(const tgc_graph *g, const tgc_op *op, tgc_type *out, tgc_err *err) {
+    if (update_check(g, op, 2, 0, err) < 0) return -1;
+    const tgc_attrs *a = &op->attrs;
+    if (!(a->beta2 >= 0 && a->beta2 < 1)) return tgc_fail(err, "alpha (beta2)=%g must be in [0, 1)", a->beta2);
+    if (!(a->eps > 0)) return tgc_fail(err, "eps=%g must be positive", a->eps);
+    if (!(a->momentum >= 0)) return tgc_fail(err, "momentum=%g is negative", a->momentum);
     return 0;
 }
 
@@ -595,6 +660,17 @@ static int grad_tanh(tgc_graph *g, int op_index, const int *dy, const unsigned c
 }
 
 /* dx = dy * y * (1 - y), from the forward's output (as tanh), so x need not stay live. */
+/* y = x * g[n,c]: dx = dy * g[n,c] (the same op), dg[n,c] = sum over H, W of dy * x. */
+static int grad_channel_mul(tgc_graph *g, int op_index, const int *dy, const unsigned char *need, int *dx,
+                            tgc_err *err) {
+    tgc_op op = g->ops[op_index];
+    if (dy[0] < 0) return 0;
+    if (need[0] && (dx[0] = tgc_emit1(g, TGC_OP_CHANNEL_MUL, NULL, op.scope, err, 2, dy[0], op.in[1])) < 0) return -1;
+    if (need[1] && (dx[1] = tgc_emit1(g, TGC_OP_CHANNEL_MUL_GRAD_GATE, NULL, op.scope, err, 2, dy[0], op.in[0])) < 0)
+        return -1;
+    return 0;
+}
+
 static int grad_sigmoid(tgc_graph *g, int op_index, const int *dy, const unsigned char *need, int *dx,
                         tgc_err *err) {
     tgc_op op = g->ops[op_index];
@@ -709,12 +785,25 @@ static int grad_softmax_cross_entropy(tgc_graph *g, int op_index, const int *dy,
     return dx[0] < 0 ? -1 : 0;
 }
 
+static int grad_softmax_cross_entropy_soft(tgc_graph *g, int op_index, const int *dy, const unsigned char *need,
+                                           int *dx, tgc_err *err) {
+    tgc_op op = g->ops[op_index];
+    if (dy[0] < 0 || !need[0]) return 0; /* the targets are data: no gradient */
+    tgc_attrs a = tgc_attrs_default();
+    a.label_smooth = op.attrs.label_smooth, a.alpha = op.attrs.alpha;
+    dx[0] = tgc_emit1(g, TGC_OP_SOFTMAX_CE_SOFT_BWD, &a, op.scope, err, 3, dy[0], op.in[0], op.in[1]);
+    return dx[0] < 0 ? -1 : 0;
+}
+
 /* ================================ costs ================================ */
 /* macs: conv2d (and its two backward ops, the same count), matmul. flops: 2 x macs for those; for the
  * others a small count per element, a transcendental or comparison counting as one:
- *   bias_add, add, scale, relu, tanh, sigmoid, relu_bwd, gap, gap_bwd, bias_grad, max_pool2d_bwd: 1
- *   tanh_bwd 3, sigmoid_bwd 3, bn_eval 2, bn_train 8, bn_bwd 10, softmax_ce 5 and its bwd 4 (per logit),
- *   pooling k*k per output (forward) or per dy element (avg bwd), sgd 4, sgd momentum 7, adamw 15,
+ *   bias_add, add, scale, relu, tanh, sigmoid, relu_bwd, gap, gap_bwd, bias_grad, max_pool2d_bwd,
+ *   channel_mul: 1; channel_mul_grad_gate 2,
+ *   tanh_bwd 3, sigmoid_bwd 3, bn_eval 2, bn_train 8, bn_bwd 10, softmax_ce (soft or not) 5 and its bwd 4
+ *   (per logit),
+ *   pooling k*k per output (forward) or per dy element (avg bwd), sgd 4, sgd momentum 7, adamw 15, adam 16,
+ *   rmsprop 10, ema 3,
  *   reshape, cast, fill 0.
  * bytes: the sizes of every operand and result, as if nothing were fused. */
 
@@ -797,6 +886,10 @@ static void cost_batch_norm_bwd(const tgc_graph *g, const tgc_op *op, tgc_cost *
 static void cost_relu_bwd(const tgc_graph *g, const tgc_op *op, tgc_cost *c) { elementwise(g, op, IN(0), 1, c); }
 static void cost_tanh_bwd(const tgc_graph *g, const tgc_op *op, tgc_cost *c) { elementwise(g, op, IN(0), 3, c); }
 static void cost_sigmoid_bwd(const tgc_graph *g, const tgc_op *op, tgc_cost *c) { elementwise(g, op, IN(0), 3, c); }
+static void cost_softmax_cross_entropy_soft(const tgc_graph *g, const tgc_op *op, tgc_cost *c) { elementwise(g, op, IN(0), 5, c); }
+static void cost_softmax_cross_entropy_soft_bwd(const tgc_graph *g, const tgc_op *op, tgc_cost *c) { elementwise(g, op, IN(1), 4, c); }
+static void cost_channel_mul(const tgc_graph *g, const tgc_op *op, tgc_cost *c) { elementwise(g, op, IN(0), 1, c); }
+static void cost_channel_mul_grad_gate(const tgc_graph *g, const tgc_op *op, tgc_cost *c) { elementwise(g, op, IN(0), 2, c); }
 static void cost_max_pool2d_bwd(const tgc_graph *g, const tgc_op *op, tgc_cost *c) { elementwise(g, op, IN(0), 1, c); }
 static void cost_avg_pool2d_bwd(const tgc_graph *g, const tgc_op *op, tgc_cost *c) { cost_pool(g, op, IN(0), c); }
 static void cost_global_avg_pool_bwd(const tgc_graph *g, const tgc_op *op, tgc_cost *c) { elementwise(g, op, op->out[0], 1, c); }
@@ -804,6 +897,9 @@ static void cost_softmax_cross_entropy_bwd(const tgc_graph *g, const tgc_op *op,
 static void cost_sgd_update(const tgc_graph *g, const tgc_op *op, tgc_cost *c) { elementwise(g, op, IN(0), 4, c); }
 static void cost_sgd_momentum_update(const tgc_graph *g, const tgc_op *op, tgc_cost *c) { elementwise(g, op, IN(0), 7, c); }
 static void cost_adamw_update(const tgc_graph *g, const tgc_op *op, tgc_cost *c) { elementwise(g, op, IN(0), 15, c); }
+static void cost_ema_update(const tgc_graph *g, const tgc_op *op, tgc_cost *c) { elementwise(g, op, IN(0), 3, c); }
+static void cost_adam_update(const tgc_graph *g, const tgc_op *op, tgc_cost *c) { elementwise(g, op, IN(0), 16, c); }
+static void cost_rmsprop_update(const tgc_graph *g, const tgc_op *op, tgc_cost *c) { elementwise(g, op, IN(0), 10, c); }
 
 /* Fused ops: the sum of the parts' flops; bytes are the fused op's own operands and results. */
 static void cost_batch_norm_train_relu(const tgc_graph *g, const tgc_op *op, tgc_cost *c) { elementwise(g, op, IN(0), 9, c); }
@@ -834,9 +930,14 @@ static void cost_fold_conv_bn(const tgc_graph *g, const tgc_op *op, tgc_cost *c)
 #define grad_sgd_update NULL
 #define grad_sgd_momentum_update NULL
 #define grad_adamw_update NULL
+#define grad_adam_update NULL
+#define grad_ema_update NULL
+#define grad_rmsprop_update NULL
 /* made after autodiff, by the fusion passes, and only in the eval graph (fold) or as the fused backward */
 #define grad_batch_norm_relu_bwd NULL
 #define grad_fold_conv_bn NULL
+#define grad_channel_mul_grad_gate NULL
+#define grad_softmax_cross_entropy_soft_bwd NULL
 
 const tgc_op_info tgc_op_table[TGC_OP_COUNT] = {
 #define TGC_OP(E, name, n_in, n_out, attrs, mutates, flags) \

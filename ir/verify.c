@@ -145,8 +145,12 @@ int tgc_graph_verify(const tgc_graph *g, tgc_err *err) {
             goto out;
         }
     }
-    if (n_out == 0) {
-        tgc_fail(err, "graph @%s: no value is marked as an output", gname(g));
+    /* A graph computes outputs, or only updates state (the `ema` program): one of them at least. */
+    int n_updates = 0;
+    for (int i = 0; i < g->n_ops; i++)
+        if (!tgc_op_is_dead(&g->ops[i]) && tgc_op_table[g->ops[i].code].mutates) n_updates++;
+    if (n_out == 0 && n_updates == 0) {
+        tgc_fail(err, "graph @%s: no value is marked as an output and no op updates state", gname(g));
         goto out;
     }
     rc = 0;

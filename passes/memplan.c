@@ -311,5 +311,7 @@ int tgc_pass_memplan(tgc_module *m, tgc_err *err) {
     uint64_t align = tgc_module_target(m)->alignment;
     if (m->train && plan_graph(m->train, NULL, align, err) < 0) return -1;
     if (m->eval && plan_graph(m->eval, m->train, align, err) < 0) return -1;
+    if (m->ema && plan_graph(m->ema, m->train, align, err) < 0) return -1;
+    if (m->precise_bn && plan_graph(m->precise_bn, m->train, align, err) < 0) return -1;
     return 0;
 }

@@ -4,6 +4,11 @@
 
 #include "passes/passes.h"
 
+const char *tgc_optim_kind_name(tgc_optim_kind k) {
+    static const char *const names[] = {"sgd", "adamw", "adam", "rmsprop"};
+    return (unsigned)k < TGC_ARRAY_LEN(names) ? names[k] : NULL;
+}
+
 /* PyTorch's own argument checks, so a bad config fails at compile time, not in the runtime. */
 static int check_spec(const tgc_optim_spec *o, tgc_err *err) {
     const char *k = "optim_wrapper.optimizer";
@@ -14,10 +19,14 @@ static int check_spec(const tgc_optim_spec *o, tgc_err *err) {
         if (o->nesterov && (o->momentum <= 0 || o->dampening != 0))
             return tgc_fail(err, "%s.nesterov: Nesterov momentum needs momentum > 0 and dampening 0 "
                             "(momentum=%g, dampening=%g)", k, o->momentum, o->dampening);
-    } else if (o->kind == TGC_OPTIM_ADAMW) {
+    } else if (o->kind == TGC_OPTIM_ADAMW || o->kind == TGC_OPTIM_ADAM) {
         if (!(o->beta1 >= 0 && o->beta1 < 1 && o->beta2 >= 0 && o->beta2 < 1))
             return tgc_fail(err, "%s.betas: (%g, %g) must be in [0, 1)", k, o->beta1, o->beta2);
         if (!(o->eps > 0)) return tgc_fail(err, "%s.eps: %g must be positive", k, o->eps);
+    } else if (o->kind == TGC_OPTIM_RMSPROP) {
+        if (!(o->beta2 >= 0 && o->beta2 < 1)) return tgc_fail(err, "%s.alpha: %g must be in [0, 1)", k, o->beta2);
+        if (!(o->eps > 0)) return tgc_fail(err, "%s.eps: %g must be positive", k, o->eps);
+        if (!(o->momentum >= 0)) return tgc_fail(err, "%s.momentum: %g is negative", k, o->momentum);
     } else {
         return tgc_fail(err, "%s: unknown optimizer kind %d", k, (int)o->kind);
     }
@@ -58,13 +67,24 @@ static int emit_update(tgc_graph *g, const tgc_optim_spec *o, int p, int grad, i
     char *scope = tgc_strdup(pv->name);
     int in[6], n_in, rc = -1;
     tgc_opcode code;
-    if (o->kind == TGC_OPTIM_ADAMW) {
+    if (o->kind == TGC_OPTIM_RMSPROP) {
+        /* torch.optim.RMSprop's state names; the buffer stays zero without momentum */
+        int sq = opt_state(g, p, "square_avg", err), buf = sq < 0 ? -1 : opt_state(g, p, "momentum_buffer", err);
+        if (buf < 0) goto out;
+        a.beta2 = o->beta2;
+        a.eps = o->eps;
+        a.momentum = o->momentum;
+        code = TGC_OP_RMSPROP_UPDATE;
+        n_in = 5;
+        int v[5] = {p, grad, sq, buf, lr};
+        memcpy(in, v, sizeof v);
+    } else if (o->kind == TGC_OPTIM_ADAMW || o->kind == TGC_OPTIM_ADAM) {
         int m1 = opt_state(g, p, "exp_avg", err), m2 = m1 < 0 ? -1 : opt_state(g, p, "exp_avg_sq", err);
         if (m2 < 0) goto out;
         a.beta1 = o->beta1;
         a.beta2 = o->beta2;
         a.eps = o->eps;
-        code = TGC_OP_ADAMW_UPDATE;
+        code = o->kind == TGC_OPTIM_ADAM ? TGC_OP_ADAM_UPDATE : TGC_OP_ADAMW_UPDATE;
         n_in = 6;
         int v[6] = {p, grad, m1, m2, lr, step};
         memcpy(in, v, sizeof v);
@@ -90,6 +110,42 @@ out:
     return rc;
 }
 
+/* MMEngine's EMAHook: an "ema.<param>" state per trained parameter, declared in train (where the plan
+ * places state) and updated by the `ema` graph, which the runtime runs after each train step (copying the
+ * parameters instead on the first, as MMEngine's averaged model does at its step 0). */
+static int build_ema(tgc_module *m, tgc_err *err) {
+    tgc_graph *g = m->train, *e = tgc_graph_new("ema");
+    m->ema = e;
+    int n = g->n_vals;
+    for (int p = 0; p < n; p++) {
+        const tgc_value *v = &g->vals[p];
+        if (v->kind != TGC_VAL_PARAM) continue;
+        int trained = 0;
+        for (int w = 0; w < n && !trained; w++) trained = g->vals[w].grad_of == p;
+        if (!trained) continue;
+        char *name = tgc_asprintf("ema.%s", v->name ? v->name : "param");
+        tgc_init zero = {TGC_INIT_CONST, 0, 0, 0, 0, NULL}, init = v->init;
+        init.desc = init.desc ? tgc_strdup(init.desc) : NULL;
+        int s = tgc_graph_find(g, name) >= 0 ? -1 : tgc_graph_state(g, TGC_VAL_OPTSTATE, name, v->type.dtype, v->type.shape, zero);
+        int ep = s < 0 ? -1 : tgc_graph_state(e, TGC_VAL_PARAM, v->name, v->type.dtype, v->type.shape, init);
+        zero.desc = NULL;
+        int es = ep < 0 ? -1 : tgc_graph_state(e, TGC_VAL_OPTSTATE, name, v->type.dtype, v->type.shape, zero);
+        if (ep < 0) free(init.desc);
+        if (es < 0) {
+            tgc_fail(err, "graph @ema: cannot declare '%s'", name);
+            free(name);
+            return -1;
+        }
+        tgc_attrs a = tgc_attrs_default();
+        a.momentum = m->ema_momentum;
+        int in[2] = {es, ep};
+        int rc = tgc_emit(e, TGC_OP_EMA_UPDATE, in, 2, &a, name, NULL, err);
+        free(name);
+        if (rc < 0) return -1;
+    }
+    return 0;
+}
+
 int tgc_pass_optimizer(tgc_module *m, tgc_err *err) {
     tgc_graph *g = m->train;
     if (!g) return tgc_fail(err, "the module has no train graph");
@@ -113,6 +169,7 @@ int tgc_pass_optimizer(tgc_module *m, tgc_err *err) {
             rc = emit_update(g, &m->optim, p, grad_of_param[p], lr, step, err);
     free(grad_of_param);
     if (rc < 0) return -1;
+    if (m->ema_momentum > 0 && !m->ema && build_ema(m, err) < 0) return -1;
     tgc_module_compact(m, g); /* the new state joins the other state ahead of the temps */
     return 0;
 }

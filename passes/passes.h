@@ -11,7 +11,9 @@
 #include "passes/target.h"
 
 /* optim_wrapper.optimizer, as MMEngine / PyTorch define it. */
-typedef enum tgc_optim_kind { TGC_OPTIM_SGD, TGC_OPTIM_ADAMW } tgc_optim_kind;
+typedef enum tgc_optim_kind { TGC_OPTIM_SGD, TGC_OPTIM_ADAMW, TGC_OPTIM_ADAM, TGC_OPTIM_RMSPROP } tgc_optim_kind;
+/* "sgd", "adamw", "adam", "rmsprop" (plan.bin's optim.kind); NULL out of range. */
+const char *tgc_optim_kind_name(tgc_optim_kind k);
 
 typedef struct tgc_optim_spec {
     tgc_optim_kind kind;
@@ -19,8 +21,9 @@ typedef struct tgc_optim_spec {
     double momentum;     /* SGD                                  */
     double dampening;    /* SGD                                  */
     int nesterov;        /* SGD                                  */
-    double weight_decay; /* SGD: L2 added to the gradient; AdamW: decoupled */
-    double beta1, beta2, eps; /* AdamW (defaults 0.9, 0.999, 1e-8)  */
+    double weight_decay; /* SGD, Adam, RMSprop: L2 added to the gradient; AdamW: decoupled */
+    double beta1, beta2, eps; /* AdamW, Adam (defaults 0.9, 0.999, 1e-8); RMSprop: beta2 is its alpha
+                               * (0.99), eps 1e-8, and momentum above                              */
 } tgc_optim_spec;
 
 typedef struct tgc_module {
@@ -33,6 +36,11 @@ typedef struct tgc_module {
     double bucket_cap_mb;   /* model_wrapper_cfg.bucket_cap_mb, default 25 (PyTorch DDP)   */
     double first_bucket_mb; /* 1 MiB first bucket, as PyTorch DDP                          */
     const tgc_target *target; /* what the plan is for (passes/target.h); NULL: the default (cpu) */
+    double ema_momentum;      /* EMAHook's momentum; > 0: the optimizer pass adds the `ema` graph       */
+    tgc_graph *precise_bn;    /* owned or NULL: PreciseBNHook's forward (frontend.c): training-mode batch
+                               * norm with momentum 1 and the scores as output                        */
+    tgc_graph *ema;           /* owned or NULL: ema_update of each trained param into its "ema.<param>"
+                               * state (declared in train too, so the plan places it once)            */
 } tgc_module;
 
 /* m->target, or the default target when none was chosen. */

@@ -46,7 +46,9 @@ void tgc_module_free(tgc_module *m) {
     if (!m) return;
     tgc_graph_free(m->train);
     tgc_graph_free(m->eval);
-    m->train = m->eval = NULL;
+    tgc_graph_free(m->ema);
+    tgc_graph_free(m->precise_bn);
+    m->train = m->eval = m->ema = m->precise_bn = NULL;
 }
 
 void tgc_module_compact(tgc_module *m, tgc_graph *g) {
@@ -74,6 +76,8 @@ static void dump(const tgc_module *m, const char *after, FILE *f) {
     fprintf(f, "// ----- after %s -----\n", after);
     if (m->train) tgc_graph_print(m->train, f);
     if (m->eval) tgc_graph_print(m->eval, f);
+    if (m->ema) tgc_graph_print(m->ema, f);
+    if (m->precise_bn) tgc_graph_print(m->precise_bn, f);
     fflush(f);
 }
 

@@ -25,5 +25,7 @@ int tgc_pass_verify(tgc_module *m, tgc_err *err) {
         if (tgc_graph_verify(m->eval, err) < 0) return -1;
         if (check_named(m->eval, m->eval_logits, "logits", 2, err) < 0) return -1;
     }
+    if (m->ema && tgc_graph_verify(m->ema, err) < 0) return -1;
+    if (m->precise_bn && tgc_graph_verify(m->precise_bn, err) < 0) return -1;
     return 0;
 }

@@ -290,5 +290,7 @@ int tgc_pass_verify_plan(tgc_module *m, tgc_err *err) {
                                                          (unsigned long long)align);
     if (m->train && verify_graph(m->train, align, err) < 0) return -1;
     if (m->eval && verify_graph(m->eval, align, err) < 0) return -1;
+    if (m->ema && verify_graph(m->ema, align, err) < 0) return -1;
+    if (m->precise_bn && verify_graph(m->precise_bn, align, err) < 0) return -1;
     return 0;
 }

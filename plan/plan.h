@@ -82,6 +82,8 @@ typedef struct tgc_plan {
     int64_t params;  /* exact trainable parameter count */
     double macs_per_sample, flops_per_sample; /* forward, per image */
     uint32_t checksum; /* of the file it was read from / written to */
+    char *ignored;     /* owned or NULL: settings accepted but not implemented, "FILE:LINE: PATH: WHAT\n" each
+                        * (frontend/ignored.h); META "ignored" */
 } tgc_plan;
 
 /* Lowers a module that has been through the pipeline into a plan (takes a clone of cfg). */

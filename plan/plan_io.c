@@ -7,7 +7,8 @@
  *
  *   META     u32 n, n x {str key, u8 type (1 i64, 2 f64, 3 str), value}; required: target (str),
  *            target.alignment, target.workspace_bytes, target.fuse (i64), params, macs_per_sample,
- *            flops_per_sample, optim.kind, slab.* (unknown keys are skipped)
+ *            flops_per_sample, optim.kind, slab.*; optional: ignored (str, the settings accepted but not
+ *            implemented, one per line); unknown keys are skipped
  *   CONFIG   tgc_cfg_serialize bytes (empty: no config)
  *   TENSORS  u32 n, n x {str name, u8 kind, u8 dtype, u8 slab, u8 rank, i64 dims[rank], u64 offset,
  *            u64 bytes, u8 init kind, f64 a, b, lo, hi, str desc, i32 grad_of, f64 lr_mult, decay_mult}
@@ -72,7 +73,7 @@ static void write_meta(const tgc_plan *p, tgc_buf *b) {
     kv_f64(b, &n, "macs_per_sample", p->macs_per_sample);
     kv_f64(b, &n, "flops_per_sample", p->flops_per_sample);
     for (int s = TGC_SLAB_ARENA; s < TGC_SLAB_COUNT; s++) kv_i64(b, &n, slab_keys[s], (int64_t)p->slab_bytes[s]);
-    kv_str(b, &n, "optim.kind", p->optim.kind == TGC_OPTIM_ADAMW ? "adamw" : "sgd");
+    kv_str(b, &n, "optim.kind", tgc_optim_kind_name(p->optim.kind) ? tgc_optim_kind_name(p->optim.kind) : "sgd");
     kv_f64(b, &n, "optim.lr", p->optim.lr);
     kv_f64(b, &n, "optim.momentum", p->optim.momentum);
     kv_f64(b, &n, "optim.dampening", p->optim.dampening);
@@ -81,6 +82,7 @@ static void write_meta(const tgc_plan *p, tgc_buf *b) {
     kv_f64(b, &n, "optim.beta1", p->optim.beta1);
     kv_f64(b, &n, "optim.beta2", p->optim.beta2);
     kv_f64(b, &n, "optim.eps", p->optim.eps);
+    if (p->ignored && p->ignored[0]) kv_str(b, &n, "ignored", p->ignored);
     for (int i = 0; i < 4; i++) b->data[at + (size_t)i] = (uint8_t)(n >> (8 * i));
 }
 
@@ -325,7 +327,7 @@ static int read_meta(rd *d, tgc_plan *p) {
         else if (!strcmp(key, "optim.nesterov")) want = KV_I64;
         else if (!strncmp(key, "optim.", 6)) want = KV_F64;
         else if (!strncmp(key, "slab.", 5)) want = KV_I64;
-        else if (!strcmp(key, "compiler.version")) want = KV_STR;
+        else if (!strcmp(key, "compiler.version") || !strcmp(key, "ignored")) want = KV_STR;
         if (want && want != type) {
             int rc = bad(d, "key '%s' has the wrong value type", key);
             free(key), free(sv);
@@ -352,9 +354,10 @@ static int read_meta(rd *d, tgc_plan *p) {
         else if (slot == M_MACS) p->macs_per_sample = fv;
         else if (slot == M_FLOPS) p->flops_per_sample = fv;
         else if (slot == M_OKIND) {
-            if (!strcmp(sv, "sgd")) p->optim.kind = TGC_OPTIM_SGD;
-            else if (!strcmp(sv, "adamw")) p->optim.kind = TGC_OPTIM_ADAMW;
-            else rc = bad(d, "unknown optimizer '%s'", sv);
+            int found = 0;
+            for (int kd = TGC_OPTIM_SGD; kd <= TGC_OPTIM_RMSPROP && !found; kd++)
+                if (!strcmp(sv, tgc_optim_kind_name((tgc_optim_kind)kd))) p->optim.kind = (tgc_optim_kind)kd, found = 1;
+            if (!found) rc = bad(d, "unknown optimizer '%s'", sv);
         } else if (!strcmp(key, "optim.nesterov")) p->optim.nesterov = iv != 0;
         else if (!strcmp(key, "optim.lr")) p->optim.lr = fv;
         else if (!strcmp(key, "optim.momentum")) p->optim.momentum = fv;
@@ -363,6 +366,11 @@ static int read_meta(rd *d, tgc_plan *p) {
         else if (!strcmp(key, "optim.beta1")) p->optim.beta1 = fv;
         else if (!strcmp(key, "optim.beta2")) p->optim.beta2 = fv;
         else if (!strcmp(key, "optim.eps")) p->optim.eps = fv;
+        else if (!strcmp(key, "ignored")) {
+            free(p->ignored);
+            p->ignored = sv;
+            sv = NULL;
+        }
         else
             for (int s = TGC_SLAB_ARENA; s < TGC_SLAB_COUNT; s++)
                 if (!strcmp(key, slab_keys[s])) {

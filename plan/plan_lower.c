@@ -29,6 +29,7 @@ void tgc_plan_free(tgc_plan *p) {
     }
     free(p->programs);
     tgc_cfg_free(p->config);
+    free(p->ignored);
     free(p);
 }
 
@@ -165,8 +166,8 @@ tgc_plan *tgc_plan_from_module(const tgc_module *m, const tgc_cfg *cfg, tgc_err 
     p->target = *tgc_module_target(m);
     p->optim = m->optim;
     p->config = cfg ? tgc_cfg_clone(cfg) : NULL;
-    const tgc_graph *graphs[2] = {m->train, m->eval};
-    int64_t batches[2] = {m->train_batch, m->eval_batch};
+    const tgc_graph *graphs[4] = {m->train, m->eval, m->ema, m->precise_bn};
+    int64_t batches[4] = {m->train_batch, m->eval_batch, 0, m->train_batch};
     const tgc_graph *first = m->train ? m->train : m->eval;
     /* Every state tensor once, in the first graph's value order. */
     for (int i = 0; i < first->n_vals; i++) {
@@ -181,8 +182,8 @@ tgc_plan *tgc_plan_from_module(const tgc_module *m, const tgc_cfg *cfg, tgc_err 
         if (v->kind == TGC_VAL_PARAM) p->params += tgc_shape_numel(&v->type.shape);
     }
     int n_state = p->n_tensors;
-    p->programs = tgc_calloc(2, sizeof(tgc_program));
-    for (int k = 0; k < 2; k++) {
+    p->programs = tgc_calloc(4, sizeof(tgc_program));
+    for (int k = 0; k < 4; k++) {
         if (!graphs[k]) continue;
         tgc_program *pr = &p->programs[p->n_programs];
         int rc = lower_graph(&L, graphs[k], pr, batches[k], n_state, err);

@@ -142,9 +142,12 @@ void tgc_plan_print(const tgc_plan *p, FILE *f) {
     fprintf(f, "params: %lld\n", (long long)p->params);
     fprintf(f, "per sample (forward): %.4f GMACs, %.4f GFLOPs\n", p->macs_per_sample / 1e9, p->flops_per_sample / 1e9);
     const tgc_optim_spec *o = &p->optim;
-    if (o->kind == TGC_OPTIM_ADAMW)
-        fprintf(f, "optimizer: AdamW lr=%g betas=(%g, %g) eps=%g weight_decay=%g\n", o->lr, o->beta1, o->beta2,
-                o->eps, o->weight_decay);
+    if (o->kind == TGC_OPTIM_ADAMW || o->kind == TGC_OPTIM_ADAM)
+        fprintf(f, "optimizer: %s lr=%g betas=(%g, %g) eps=%g weight_decay=%g\n",
+                o->kind == TGC_OPTIM_ADAM ? "Adam" : "AdamW", o->lr, o->beta1, o->beta2, o->eps, o->weight_decay);
+    else if (o->kind == TGC_OPTIM_RMSPROP)
+        fprintf(f, "optimizer: RMSprop lr=%g alpha=%g eps=%g momentum=%g weight_decay=%g\n", o->lr, o->beta2, o->eps,
+                o->momentum, o->weight_decay);
     else
         fprintf(f, "optimizer: SGD lr=%g momentum=%g dampening=%g nesterov=%d weight_decay=%g\n", o->lr,
                 o->momentum, o->dampening, o->nesterov, o->weight_decay);
@@ -161,6 +164,16 @@ void tgc_plan_print(const tgc_plan *p, FILE *f) {
     tgc_mem_stats m = plan_mem(p);
     fprintf(f, "\nmemory (largest program): ");
     print_mem(&m, f);
+    if (p->ignored && p->ignored[0]) {
+        int n = 0;
+        for (const char *c = p->ignored; *c; c++) n += *c == '\n';
+        fprintf(f, "\naccepted but not implemented (%d):\n", n);
+        for (const char *c = p->ignored; *c;) {
+            size_t len = strcspn(c, "\n");
+            fprintf(f, "  %.*s\n", (int)len, c);
+            c += len + (c[len] == '\n');
+        }
+    }
 }
 
 /* ---- JSON ------------------------------------------------------------------------------------- */
@@ -231,11 +244,19 @@ void tgc_plan_print_json(const tgc_plan *p, FILE *f) {
     fputs(", \"flops_per_sample\": ", f);
     json_num(f, p->flops_per_sample);
     fprintf(f, ", \"tensors\": %d", p->n_tensors);
-    fprintf(f, ", \"optimizer\": {\"type\": \"%s\", \"lr\": ", o->kind == TGC_OPTIM_ADAMW ? "AdamW" : "SGD");
+    static const char *const types[] = {"SGD", "AdamW", "Adam", "RMSprop"};
+    fprintf(f, ", \"optimizer\": {\"type\": \"%s\", \"lr\": ", (unsigned)o->kind < 4 ? types[o->kind] : "?");
     json_num(f, o->lr);
     fputs(", \"weight_decay\": ", f);
     json_num(f, o->weight_decay);
-    if (o->kind == TGC_OPTIM_ADAMW) {
+    if (o->kind == TGC_OPTIM_RMSPROP) {
+        fputs(", \"alpha\": ", f);
+        json_num(f, o->beta2);
+        fputs(", \"eps\": ", f);
+        json_num(f, o->eps);
+        fputs(", \"momentum\": ", f);
+        json_num(f, o->momentum);
+    } else if (o->kind == TGC_OPTIM_ADAMW || o->kind == TGC_OPTIM_ADAM) {
         fputs(", \"betas\": [", f);
         json_num(f, o->beta1);
         fputs(", ", f);
@@ -267,8 +288,18 @@ void tgc_plan_print_json(const tgc_plan *p, FILE *f) {
                    "\"bytes_moved_unfused\": %.0f}",
                 tr.kernels, tr.groups, tr.grouped, tr.bytes_fused, tr.bytes_unfused);
     }
+    fputs("}, \"ignored\": [", f);
+    for (const char *c = p->ignored ? p->ignored : ""; *c;) {
+        size_t len = strcspn(c, "\n");
+        char *line = tgc_asprintf("%.*s", (int)len, c);
+        fputs(c == p->ignored ? "" : ", ", f);
+        json_str(f, line);
+        free(line);
+        c += len + (c[len] == '\n');
+    }
+    fputs("]", f);
     tgc_mem_stats m = plan_mem(p);
-    fprintf(f, "}, \"memory\": {\"arena_bytes\": %llu, \"lower_bound_bytes\": %llu, \"naive_bytes\": %llu",
+    fprintf(f, ", \"memory\": {\"arena_bytes\": %llu, \"lower_bound_bytes\": %llu, \"naive_bytes\": %llu",
             (unsigned long long)m.arena_bytes, (unsigned long long)m.lower_bound_bytes,
             (unsigned long long)m.naive_bytes);
     for (int i = 0; i < p->n_programs; i++) {

@@ -57,6 +57,13 @@ static const struct {
 #define CPU_KERNEL_FOLD_CONV_BN cpu_fold_conv_bn
 #define CPU_KERNEL_SIGMOID cpu_eltwise
 #define CPU_KERNEL_SIGMOID_BWD cpu_eltwise_bwd
+#define CPU_KERNEL_CHANNEL_MUL cpu_channel_mul
+#define CPU_KERNEL_CHANNEL_MUL_GRAD_GATE cpu_channel_mul_grad_gate
+#define CPU_KERNEL_SOFTMAX_CE_SOFT cpu_softmax_ce_soft
+#define CPU_KERNEL_SOFTMAX_CE_SOFT_BWD cpu_softmax_ce_soft_bwd
+#define CPU_KERNEL_ADAM_UPDATE cpu_adam
+#define CPU_KERNEL_RMSPROP_UPDATE cpu_rmsprop
+#define CPU_KERNEL_EMA_UPDATE cpu_ema
 
 /* One row per op, in ops.def's (the opcode's) order. */
 static const cpu_kernel_fn kernels[] = {

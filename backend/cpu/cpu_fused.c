@@ -199,6 +199,8 @@ static int opt_tensors(tgc_opcode c) {
     case TGC_OP_SGD_UPDATE: return 2;
     case TGC_OP_SGD_MOMENTUM_UPDATE: return 3;
     case TGC_OP_ADAMW_UPDATE: return 4;
+    case TGC_OP_ADAM_UPDATE: return 4;
+    case TGC_OP_RMSPROP_UPDATE: return 4;
     default: return 0;
     }
 }

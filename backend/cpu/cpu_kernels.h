@@ -6,6 +6,7 @@
  *     and backward, matmul (every trans_a/trans_b combination, through strides).
  *   own threaded loops (cpu_threads.c: on oneDNN's OpenMP thread team, static partitioning): batch norm
  *     training forward and backward (cpu_bn.c), bias_add, bias_grad, add, scale, global_avg_pool (+bwd),
+ *     channel_mul and channel_mul_grad_gate (squeeze-excitation), softmax_cross_entropy_soft (+bwd),
  *     softmax_cross_entropy (+bwd), fill, cast, reshape, the optimizer updates, max_pool2d_bwd and the
  *     avg-pool cases oneDNN's divisor does not cover (see cpu_pooling.c).
  *

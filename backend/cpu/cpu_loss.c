@@ -1,8 +1,11 @@
-/* backend/cpu/cpu_loss.c - softmax cross-entropy with label smoothing, forward and backward.
+/* backend/cpu/cpu_loss.c - softmax cross-entropy with label smoothing, forward and backward, on hard labels
+ * and on soft targets (softmax_cross_entropy_soft: rows t of the target instead of onehot(y)).
  *
  * With q = (1-s)*onehot(y) + s/C and log p = x - lse(x):
  *   loss_row = -sum_c q_c log p_c = lse - (1-s)*x_y - (s/C)*sum_c x_c
  *   d loss_row / d x_c = p_c - q_c
+ * and with q = (1-s)*t + s/C (sum_c q_c = (1-s)*sum_c t_c + s, 1 for a distribution):
+ *   loss_row = lse * sum_c q_c - sum_c q_c x_c,   d loss_row / d x_c = p_c * sum_c q_c - q_c
  * lse is computed stably (max-shifted) in double. Rows are independent (threaded); the batch mean adds the
  * per-row losses in row order, so the result does not depend on the thread count. */
 #include <math.h>
@@ -13,6 +16,7 @@
 typedef struct ce_job {
     const float *x;
     const int32_t *y;
+    const float *t; /* soft targets [N,C] (y unused) */
     int64_t n, c;
     double smooth;
     double *row_loss; /* forward */
@@ -103,5 +107,81 @@ int cpu_softmax_ce_bwd(tgc_cpu *c, const cpu_call *k, tgc_err *err) {
     j.dx = k->out[0];
     j.dscale = (double)*(const float *)k->in[0] * k->a->alpha / (double)j.n;
     cpu_parallel(c, j.n, TGC_MAX((int64_t)1, (int64_t)8192 / j.c), ce_bwd_rows, &j);
+    return 0;
+}
+
+/* ---- soft targets ------------------------------------------------------------------------------------ */
+static void ce_soft_fwd_rows(void *ctx, int64_t lo, int64_t hi) {
+    const ce_job *j = ctx;
+    double q0 = j->smooth / (double)j->c;
+    for (int64_t r = lo; r < hi; r++) {
+        const float *x = j->x + r * j->c, *t = j->t + r * j->c;
+        double lse = row_lse(x, j->c), qsum = 0, qx = 0;
+        for (int64_t c = 0; c < j->c; c++) {
+            double q = (1.0 - j->smooth) * t[c] + q0;
+            qsum += q;
+            qx += q * x[c];
+        }
+        j->row_loss[r] = lse * qsum - qx;
+    }
+}
+
+static void ce_soft_bwd_rows(void *ctx, int64_t lo, int64_t hi) {
+    const ce_job *j = ctx;
+    double q0 = j->smooth / (double)j->c;
+    for (int64_t r = lo; r < hi; r++) {
+        const float *x = j->x + r * j->c, *t = j->t + r * j->c;
+        float *dx = j->dx + r * j->c;
+        double lse = row_lse(x, j->c), qsum = 0;
+        for (int64_t c = 0; c < j->c; c++) qsum += (1.0 - j->smooth) * t[c] + q0;
+        for (int64_t c = 0; c < j->c; c++) {
+            double q = (1.0 - j->smooth) * t[c] + q0;
+            dx[c] = (float)(j->dscale * (exp((double)x[c] - lse) * qsum - q));
+        }
+    }
+}
+
+/* Checks logits [N,C] f32 (operand li) and targets of the same shape (operand li+1). */
+static int ce_soft_check(const cpu_call *k, int li, ce_job *j, tgc_err *err) {
+    if (cpu_check_dtype(k, 0, li, TGC_F32, err) || cpu_check_dtype(k, 0, li + 1, TGC_F32, err) ||
+        cpu_check_rank(k, 0, li, 2, err) || cpu_check_same_shape(k, 0, li, 0, li + 1, err) ||
+        cpu_check_dtype(k, 1, 0, TGC_F32, err))
+        return -1;
+    j->n = k->in_t[li].shape.d[0], j->c = k->in_t[li].shape.d[1];
+    if (j->n < 1 || j->c < 1) return tgc_fail(err, "cpu backend: %s: empty logits", k->name);
+    j->smooth = k->a->label_smooth;
+    if (!(j->smooth >= 0 && j->smooth <= 1))
+        return tgc_fail(err, "cpu backend: %s: label_smooth %g is not in [0, 1]", k->name, j->smooth);
+    j->x = k->in[li];
+    j->t = k->in[li + 1];
+    return 0;
+}
+
+/* softmax_cross_entropy_soft(logits, target) -> loss[] */
+int cpu_softmax_ce_soft(tgc_cpu *c, const cpu_call *k, tgc_err *err) {
+    ce_job j = {0};
+    if (ce_soft_check(k, 0, &j, err)) return -1;
+    if (tgc_shape_numel(&k->out_t[0].shape) != 1)
+        return tgc_fail(err, "cpu backend: %s: the loss must be a scalar", k->name);
+    j.row_loss = tgc_malloc(sizeof(double) * (size_t)j.n);
+    cpu_parallel(c, j.n, TGC_MAX((int64_t)1, (int64_t)8192 / j.c), ce_soft_fwd_rows, &j);
+    double total = 0;
+    for (int64_t r = 0; r < j.n; r++) total += j.row_loss[r];
+    free(j.row_loss);
+    *(float *)k->out[0] = (float)(k->a->alpha * total / (double)j.n);
+    return 0;
+}
+
+/* softmax_cross_entropy_soft_bwd(dloss[], logits, target) -> dlogits */
+int cpu_softmax_ce_soft_bwd(tgc_cpu *c, const cpu_call *k, tgc_err *err) {
+    ce_job j = {0};
+    if (cpu_check_dtype(k, 0, 0, TGC_F32, err) || ce_soft_check(k, 1, &j, err) ||
+        cpu_check_same_shape(k, 0, 1, 1, 0, err))
+        return -1;
+    if (tgc_shape_numel(&k->in_t[0].shape) != 1)
+        return tgc_fail(err, "cpu backend: %s: dloss must be a scalar", k->name);
+    j.dx = k->out[0];
+    j.dscale = (double)*(const float *)k->in[0] * k->a->alpha / (double)j.n;
+    cpu_parallel(c, j.n, TGC_MAX((int64_t)1, (int64_t)8192 / j.c), ce_soft_bwd_rows, &j);
     return 0;
 }

@@ -1,5 +1,6 @@
 /* backend/cpu/cpu_misc.c - the simple ops as own threaded loops: bias_add, bias_grad, add, scale,
- * global_avg_pool and its backward, reshape. Reductions (bias_grad, global_avg_pool) accumulate each
+ * global_avg_pool and its backward, channel_mul and its gate gradient, reshape. Reductions (bias_grad,
+ * global_avg_pool, channel_mul_grad_gate) accumulate each
  * output element in double in a fixed order, so they are exact to float rounding and independent of the
  * thread count. */
 #include <string.h>
@@ -151,6 +152,47 @@ int cpu_gap_bwd(tgc_cpu *c, const cpu_call *k, tgc_err *err) {
         return tgc_fail(err, "cpu backend: %s: result shape differs from attrs.shape", k->name);
     j.a = k->in[0], j.y = k->out[0];
     cpu_parallel(c, j.outer, rows_grain(j.inner), gap_bwd_planes, &j);
+    return 0;
+}
+
+/* channel_mul(x[N,C,H,W], g[N,C]) -> x * g[n,c]: one (n, c) plane per step. */
+static void channel_mul_planes(void *ctx, int64_t lo, int64_t hi) {
+    const misc_job *j = ctx;
+    for (int64_t p = lo; p < hi; p++) {
+        const float *x = j->a + p * j->inner;
+        float *y = j->y + p * j->inner, s = j->b[p];
+        for (int64_t i = 0; i < j->inner; i++) y[i] = x[i] * s;
+    }
+}
+
+/* channel_mul_grad_gate(dy, x) -> dg[n,c] = sum of dy * x over the plane, in double, in order. */
+static void channel_grad_planes(void *ctx, int64_t lo, int64_t hi) {
+    const misc_job *j = ctx;
+    for (int64_t p = lo; p < hi; p++) {
+        const float *dy = j->a + p * j->inner, *x = j->b + p * j->inner;
+        double s = 0;
+        for (int64_t i = 0; i < j->inner; i++) s += (double)dy[i] * (double)x[i];
+        j->y[p] = (float)s;
+    }
+}
+
+int cpu_channel_mul(tgc_cpu *c, const cpu_call *k, tgc_err *err) {
+    misc_job j = {0};
+    if (cpu_check_all_f32(k, err) || gap_shapes(k, &k->in_t[0].shape, &k->in_t[1].shape, &j, err)) return -1;
+    if (!tgc_shape_eq(&k->out_t[0].shape, &k->in_t[0].shape))
+        return tgc_fail(err, "cpu backend: %s: the result's shape differs from x's", k->name);
+    j.a = k->in[0], j.b = k->in[1], j.y = k->out[0];
+    cpu_parallel(c, j.outer, rows_grain(j.inner), channel_mul_planes, &j);
+    return 0;
+}
+
+int cpu_channel_mul_grad_gate(tgc_cpu *c, const cpu_call *k, tgc_err *err) {
+    misc_job j = {0};
+    if (cpu_check_all_f32(k, err) || gap_shapes(k, &k->in_t[1].shape, &k->out_t[0].shape, &j, err)) return -1;
+    if (!tgc_shape_eq(&k->in_t[0].shape, &k->in_t[1].shape))
+        return tgc_fail(err, "cpu backend: %s: dy and x differ in shape", k->name);
+    j.a = k->in[0], j.b = k->in[1], j.y = k->out[0];
+    cpu_parallel(c, j.outer, rows_grain(j.inner), channel_grad_planes, &j);
     return 0;
 }
 

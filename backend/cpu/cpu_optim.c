@@ -1,5 +1,5 @@
-/* backend/cpu/cpu_optim.c - optimizer updates with PyTorch's semantics (torch.optim.SGD and AdamW, the
- * single-tensor "for-loop" implementations), updating parameters and state in place.
+/* backend/cpu/cpu_optim.c - optimizer updates with PyTorch's semantics (torch.optim.SGD, AdamW, Adam and
+ * RMSprop, the single-tensor "for-loop" implementations), updating parameters and state in place.
  *
  * lr is a scalar f32 operand multiplied by attrs.alpha (the parameter's lr multiplier); step is a scalar
  * f32 holding the 1-based step count t. Per-step scalars are computed in double, the element updates in
@@ -112,5 +112,91 @@ int cpu_adamw(tgc_cpu *c, const cpu_call *k, tgc_err *err) {
     j.step_size = (float)(lr / bc1);
     j.bc2_sqrt = (float)sqrt(bc2);
     cpu_parallel(c, tgc_shape_numel(&k->in_t[0].shape), OPT_GRAIN, adamw_run, &j);
+    return 0;
+}
+
+static void adam_run(void *ctx, int64_t lo, int64_t hi) {
+    const opt_job *j = ctx;
+    float w1 = j->w1, w2 = j->w2;
+    for (int64_t i = lo; i < hi; i++) {
+        /* L2: the decay joins the gradient, and so the moments. PyTorch's vectorised add(alpha) is one fused
+         * multiply-add; in double (wd*p exact) and rounded once it is that, without libm's slow fmaf. */
+        float g = (float)((double)j->g[i] + (double)j->wd * (double)j->p[i]);
+        float m = j->m[i] + w1 * (g - j->m[i]);
+        float v = j->b2 * j->v[i] + w2 * g * g;
+        j->m[i] = m;
+        j->v[i] = v;
+        j->p[i] -= j->step_size * m / (sqrtf(v) / j->bc2_sqrt + j->eps);
+    }
+}
+
+/* adam_update(param, grad, exp_avg, exp_avg_sq, lr[], step[]): adamw_update's moments on g + wd*p, no
+ * decoupled decay. */
+int cpu_adam(tgc_cpu *c, const cpu_call *k, tgc_err *err) {
+    if (opt_check(k, 4, err)) return -1;
+    double t = scalar(k, 5), lr = scalar(k, 4) * k->a->alpha;
+    if (!(t >= 1)) return tgc_fail(err, "cpu backend: %s: step %g is not >= 1", k->name, t);
+    const tgc_attrs *a = k->a;
+    if (!(a->beta1 >= 0 && a->beta1 < 1 && a->beta2 >= 0 && a->beta2 < 1))
+        return tgc_fail(err, "cpu backend: %s: betas (%g, %g) must be in [0, 1)", k->name, a->beta1, a->beta2);
+    opt_job j = {.p = k->in[0], .g = k->in[1], .m = k->in[2], .v = k->in[3]};
+    t = floor(t + 0.5);
+    double bc1 = 1.0 - pow(a->beta1, t), bc2 = 1.0 - pow(a->beta2, t);
+    j.wd = (float)a->weight_decay;
+    j.b2 = (float)a->beta2;
+    j.w1 = (float)(1.0 - a->beta1);
+    j.w2 = (float)(1.0 - a->beta2);
+    j.eps = (float)a->eps;
+    j.step_size = (float)(lr / bc1);
+    j.bc2_sqrt = (float)sqrt(bc2);
+    cpu_parallel(c, tgc_shape_numel(&k->in_t[0].shape), OPT_GRAIN, adam_run, &j);
+    return 0;
+}
+
+static void rmsprop_run(void *ctx, int64_t lo, int64_t hi) {
+    const opt_job *j = ctx;
+    for (int64_t i = lo; i < hi; i++) {
+        float g = (float)((double)j->g[i] + (double)j->wd * (double)j->p[i]); /* as adam_run */
+        float sq = j->b2 * j->v[i] + j->w2 * g * g;
+        j->v[i] = sq;
+        float r = g / (sqrtf(sq) + j->eps);
+        if (j->momentum != 0.f) {
+            float b = j->momentum * j->buf[i] + r;
+            j->buf[i] = b;
+            r = b;
+        }
+        j->p[i] -= j->lr * r;
+    }
+}
+
+/* rmsprop_update(param, grad, square_avg, momentum_buffer, lr[]): attrs.beta2 is RMSprop's alpha. */
+int cpu_rmsprop(tgc_cpu *c, const cpu_call *k, tgc_err *err) {
+    if (opt_check(k, 4, err)) return -1;
+    const tgc_attrs *a = k->a;
+    if (!(a->beta2 >= 0 && a->beta2 < 1))
+        return tgc_fail(err, "cpu backend: %s: alpha %g must be in [0, 1)", k->name, a->beta2);
+    opt_job j = {.p = k->in[0], .g = k->in[1], .v = k->in[2], .buf = k->in[3]};
+    j.lr = (float)(scalar(k, 4) * a->alpha);
+    j.wd = (float)a->weight_decay;
+    j.b2 = (float)a->beta2;
+    j.w2 = (float)(1.0 - a->beta2);
+    j.eps = (float)a->eps;
+    j.momentum = (float)a->momentum;
+    cpu_parallel(c, tgc_shape_numel(&k->in_t[0].shape), OPT_GRAIN, rmsprop_run, &j);
+    return 0;
+}
+
+static void ema_run(void *ctx, int64_t lo, int64_t hi) {
+    const opt_job *j = ctx;
+    for (int64_t i = lo; i < hi; i++) j->m[i] += j->momentum * (j->g[i] - j->m[i]); /* torch's lerp_ */
+}
+
+/* ema_update(ema, param): ema += momentum * (param - ema). */
+int cpu_ema(tgc_cpu *c, const cpu_call *k, tgc_err *err) {
+    if (opt_check(k, 2, err)) return -1;
+    if (!(k->a->momentum > 0 && k->a->momentum <= 1))
+        return tgc_fail(err, "cpu backend: %s: momentum %g is not in (0, 1]", k->name, k->a->momentum);
+    opt_job j = {.m = k->in[0], .g = k->in[1], .momentum = (float)k->a->momentum};
+    cpu_parallel(c, tgc_shape_numel(&k->in_t[0].shape), OPT_GRAIN, ema_run, &j);
     return 0;
 }

@@ -1,4 +1,5 @@
-/* frontend/models/heads.c - classification heads: ClsHead (features are the scores), LinearClsHead. */
+/* frontend/models/heads.c - classification heads: ClsHead (features are the scores), LinearClsHead,
+ * MultiLabelLinearClsHead. */
 #include "frontend/registry.h"
 
 /* Options every classification head shares: topk (metrics only), cal_acc, init_cfg. */
@@ -24,7 +25,7 @@ static int check_topk(tgc_bctx *b, const tgc_cfg *node, int scores) {
  * eval: the scores. The loss module is "head.loss_module" as in MMPretrain (it holds no state). */
 static int finish(tgc_bctx *b, const tgc_cfg *node, int scores, tgc_feats *out) {
     if (check_topk(b, node, scores) < 0) return -1;
-    if (!b->training) {
+    if (!b->training || b->labels < 0) { /* eval, or precise_bn's forward (no labels) */
         out->n = 1;
         out->v[0] = scores;
         return 0;
@@ -65,6 +66,36 @@ int tgc_build_linear_cls_head(tgc_bctx *b, const tgc_cfg *node, const tgc_feats 
         return -1;
     if (nc < 1 || nc > 1000000) return tgc_b_fail_key(b->err, node, "num_classes", "must be in 1..1000000");
     int x = last_feature_2d(b, node, in, "LinearClsHead");
+    if (x < 0) return -1;
+    int64_t width = tgc_b_shape(b, x)->d[1];
+    if (width != ic)
+        return tgc_b_fail_key(b->err, node, "in_channels", "%lld does not match the %lld-channel features of the "
+                              "backbone/neck", (long long)ic, (long long)width);
+    int y = tgc_b_linear(b, x, "fc", nc, tgc_rule_normal(0, 0.01), tgc_rule_const(0));
+    return y < 0 ? -1 : finish(b, node, y, out);
+}
+
+/* MMPretrain's MultiLabelLinearClsHead: the same fc as LinearClsHead (thr and topk shape its multi-label
+ * predictions, which the Accuracy metric does not read: sigmoid keeps the order of the scores). Its default
+ * loss is a sigmoid cross-entropy, which tgc does not have: the recipes that use it name a softmax loss. */
+int tgc_build_multilabel_linear_cls_head(tgc_bctx *b, const tgc_cfg *node, const tgc_feats *in, tgc_feats *out) {
+    static const char *const keys[] = {"num_classes", "in_channels", "loss", "thr", "topk", "init_cfg", NULL};
+    int64_t nc, ic;
+    if (tgc_b_check_keys(b->err, node, "MultiLabelLinearClsHead", keys) < 0 ||
+        tgc_b_require_null(b->err, node, "init_cfg", "a custom init_cfg") < 0)
+        return -1;
+    const tgc_cfg *loss = tgc_cfg_get(node, "loss");
+    if (!loss || loss->kind == TGC_CFG_NULL)
+        return tgc_b_fail_key(b->err, node, "loss", "missing: MultiLabelLinearClsHead's default loss is a sigmoid "
+                              "cross-entropy, which is not supported (name a softmax loss)");
+    if (!tgc_cfg_get(node, "num_classes"))
+        return tgc_b_fail_key(b->err, node, "num_classes", "missing: MultiLabelLinearClsHead needs num_classes");
+    if (!tgc_cfg_get(node, "in_channels"))
+        return tgc_b_fail_key(b->err, node, "in_channels", "missing: MultiLabelLinearClsHead needs in_channels");
+    if (tgc_cfg_int(node, "num_classes", 0, &nc, b->err) < 0 || tgc_cfg_int(node, "in_channels", 0, &ic, b->err) < 0)
+        return -1;
+    if (nc < 1 || nc > 1000000) return tgc_b_fail_key(b->err, node, "num_classes", "must be in 1..1000000");
+    int x = last_feature_2d(b, node, in, "MultiLabelLinearClsHead");
     if (x < 0) return -1;
     int64_t width = tgc_b_shape(b, x)->d[1];
     if (width != ic)

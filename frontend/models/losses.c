@@ -16,7 +16,10 @@ static int emit_ce(tgc_bctx *b, const tgc_cfg *node, const tgc_feats *in, tgc_fe
     tgc_attrs a = tgc_attrs_default();
     a.alpha = weight;
     a.label_smooth = smooth;
-    int y = tgc_emit1(b->g, TGC_OP_SOFTMAX_CE, &a, b->prefix_len ? b->prefix : NULL, b->err, 2, in->v[0], in->v[1]);
+    /* soft targets (batch augments) or hard labels: frontend.c declared one or the other */
+    int soft = b->g->vals[in->v[1]].type.dtype == TGC_F32;
+    int y = tgc_emit1(b->g, soft ? TGC_OP_SOFTMAX_CE_SOFT : TGC_OP_SOFTMAX_CE, &a, b->prefix_len ? b->prefix : NULL,
+                      b->err, 2, in->v[0], in->v[1]);
     if (y < 0) return -1;
     out->n = 1;
     out->v[0] = y;
@@ -36,13 +39,15 @@ static int common_checks(tgc_bctx *b, const tgc_cfg *node) {
     return 0;
 }
 
+/* use_soft (soft cross-entropy) is accepted: with batch augments the targets are soft (gt_score) and the
+ * loss is softmax_cross_entropy_soft whatever use_soft says (as MMPretrain's CrossEntropyLoss on [N, C]
+ * targets); without them the soft cross-entropy of a one-hot target is the cross-entropy of its label. */
 int tgc_build_ce_loss(tgc_bctx *b, const tgc_cfg *node, const tgc_feats *in, tgc_feats *out) {
     static const char *const keys[] = {"use_sigmoid", "use_soft", "reduction", "loss_weight", "class_weight",
                                        "pos_weight", "label_smooth_val", NULL};
     double weight = 1.0, smooth = 0;
     if (node) {
         if (tgc_b_check_keys(b->err, node, "CrossEntropyLoss", keys) < 0 || common_checks(b, node) < 0 ||
-            tgc_b_require_null(b->err, node, "use_soft", "use_soft") < 0 ||
             tgc_b_require_null(b->err, node, "pos_weight", "pos_weight") < 0 ||
             tgc_cfg_float(node, "loss_weight", 1.0, &weight, b->err) < 0 ||
             tgc_cfg_float(node, "label_smooth_val", 0, &smooth, b->err) < 0)

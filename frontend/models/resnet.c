@@ -1,4 +1,6 @@
-/* frontend/models/resnet.c - MMPretrain's ResNet and ResNet_CIFAR backbones (BasicBlock, Bottleneck). */
+/* frontend/models/resnet.c - MMPretrain's ResNet family: ResNet, ResNet_CIFAR, ResNetV1c (deep stem),
+ * ResNetV1d (deep stem, average-pool downsampling), ResNeXt (grouped 3x3 convs) and SEResNet
+ * (squeeze-excitation after each Bottleneck), SEResNeXt (both), with MMPretrain's module names. */
 #include <string.h>
 
 #include "frontend/registry.h"
@@ -12,9 +14,17 @@ static const resnet_arch archs[] = {
     {101, 1, {3, 4, 23, 3}}, {152, 1, {3, 8, 36, 3}},
 };
 
+/* Which of the family: each is MMPretrain's ResNet with fixed options or a different Bottleneck. */
+typedef enum resnet_variant { V_RESNET, V_CIFAR, V_V1C, V_V1D, V_RESNEXT, V_SERESNET, V_SERESNEXT } resnet_variant;
+static const char *const variant_names[] = {"ResNet",  "ResNet_CIFAR", "ResNetV1c", "ResNetV1d",
+                                            "ResNeXt", "SEResNet",     "SEResNeXt"};
+
 /* The settings of one ResNet, read from the config once. */
 typedef struct resnet_cfg {
+    resnet_variant variant;
     const resnet_arch *arch;
+    int64_t groups, width_per_group; /* ResNeXt's grouped 3x3 conv (groups 1: a plain Bottleneck)        */
+    int64_t se_ratio;                /* SEResNet: squeeze to make_divisible(channels / se_ratio, 8); 0: none */
     int64_t in_channels, stem_channels, base_channels, expansion;
     int num_stages;
     int64_t strides[4], dilations[4];
@@ -35,7 +45,9 @@ static int read_norm_cfg(tgc_bctx *b, const tgc_cfg *node, resnet_cfg *r) {
     if (!n || n->kind == TGC_CFG_NULL) return 0;
     if (n->kind != TGC_CFG_MAP) return tgc_cfg_fail(b->err, n, "expected a map, got %s", tgc_cfg_kind_name(n->kind));
     static const char *const keys[] = {"requires_grad", "eps", "momentum", NULL};
-    static const char *const types[] = {"BN", "BN2d", NULL};
+    /* SyncBN computes as BN on one process; across processes its statistics stay per process, which the
+     * compile lists as not implemented (frontend/ignored.c). */
+    static const char *const types[] = {"BN", "BN2d", "SyncBN", NULL};
     const char *type;
     int rg;
     if (tgc_b_check_keys(b->err, n, "norm_cfg", keys) < 0 || tgc_b_choice(b->err, n, "type", "BN", types, &type) < 0 ||
@@ -70,18 +82,50 @@ static int read_ints_exact(tgc_bctx *b, const tgc_cfg *node, const char *key, co
     return 0;
 }
 
-static int read_resnet_cfg(tgc_bctx *b, const tgc_cfg *node, int cifar, resnet_cfg *r) {
+/* The keys a variant accepts: ResNet's, less the options the variant fixes (MMPretrain passes them to
+ * ResNet itself, so giving them again is an error there too), plus its own. */
+static int check_variant_keys(tgc_bctx *b, const tgc_cfg *node, resnet_variant v) {
+    const char *keys[TGC_ARRAY_LEN(resnet_keys) + 4];
+    int n = 0;
+    for (int i = 0; resnet_keys[i]; i++) {
+        int fixed = (v == V_V1C || v == V_V1D) && (!strcmp(resnet_keys[i], "deep_stem") || !strcmp(resnet_keys[i], "avg_down"));
+        if (!fixed) keys[n++] = resnet_keys[i];
+    }
+    if (v == V_RESNEXT || v == V_SERESNEXT) keys[n++] = "groups", keys[n++] = "width_per_group";
+    if (v == V_SERESNET || v == V_SERESNEXT) keys[n++] = "se_ratio";
+    keys[n] = NULL;
+    return tgc_b_check_keys(b->err, node, variant_names[v], keys);
+}
+
+static int read_resnet_cfg(tgc_bctx *b, const tgc_cfg *node, resnet_variant v, resnet_cfg *r) {
     memset(r, 0, sizeof *r);
-    const char *what = cifar ? "ResNet_CIFAR" : "ResNet";
-    if (tgc_b_check_keys(b->err, node, what, resnet_keys) < 0) return -1;
+    r->variant = v;
+    int cifar = v == V_CIFAR;
+    const char *what = variant_names[v];
+    if (check_variant_keys(b, node, v) < 0) return -1;
     int64_t depth;
     if (!tgc_cfg_get(node, "depth")) return tgc_b_fail_key(b->err, node, "depth", "missing: %s needs a depth", what);
     if (tgc_cfg_int(node, "depth", 0, &depth, b->err) < 0) return -1;
     for (size_t i = 0; i < TGC_ARRAY_LEN(archs); i++)
         if (archs[i].depth == depth) r->arch = &archs[i];
+    /* ResNeXt and SEResNet are Bottleneck networks only (MMPretrain's arch_settings: 50, 101, 152). */
+    int grouped = v == V_RESNEXT || v == V_SERESNEXT, se = v == V_SERESNET || v == V_SERESNEXT;
+    int bottleneck_only = grouped || se;
+    if (r->arch && bottleneck_only && !r->arch->bottleneck) r->arch = NULL;
     if (!r->arch)
-        return tgc_b_fail_key(b->err, node, "depth", "invalid depth %lld for %s (supported: 18, 34, 50, 101, 152)",
-                              (long long)depth, what);
+        return tgc_b_fail_key(b->err, node, "depth", "invalid depth %lld for %s (supported: %s)", (long long)depth,
+                              what, bottleneck_only ? "50, 101, 152" : "18, 34, 50, 101, 152");
+    r->groups = 1;
+    if (grouped && (tgc_cfg_int(node, "groups", 32, &r->groups, b->err) < 0 ||
+                    tgc_cfg_int(node, "width_per_group", 4, &r->width_per_group, b->err) < 0))
+        return -1;
+    if (r->groups < 1 || r->groups > 1024) return tgc_b_fail_key(b->err, node, "groups", "must be in 1..1024");
+    if (grouped && (r->width_per_group < 1 || r->width_per_group > 1024))
+        return tgc_b_fail_key(b->err, node, "width_per_group", "must be in 1..1024");
+    if (se) {
+        if (tgc_cfg_int(node, "se_ratio", 16, &r->se_ratio, b->err) < 0) return -1;
+        if (r->se_ratio < 1 || r->se_ratio > 4096) return tgc_b_fail_key(b->err, node, "se_ratio", "must be in 1..4096");
+    }
     int64_t ns, exp_def = r->arch->bottleneck ? 4 : 1;
     if (tgc_cfg_int(node, "in_channels", 3, &r->in_channels, b->err) < 0 ||
         tgc_cfg_int(node, "stem_channels", 64, &r->stem_channels, b->err) < 0 ||
@@ -130,6 +174,7 @@ static int read_resnet_cfg(tgc_bctx *b, const tgc_cfg *node, int cifar, resnet_c
         tgc_cfg_float(node, "drop_path_rate", 0, &dpr, b->err) < 0)
         return -1;
     r->caffe = !strcmp(style, "caffe");
+    if (v == V_V1C || v == V_V1D) r->deep_stem = 1, r->avg_down = v == V_V1D;
     if (frozen != -1) return tgc_b_fail_key(b->err, node, "frozen_stages", "frozen stages are not supported yet (use -1)");
     if (norm_eval) return tgc_b_fail_key(b->err, node, "norm_eval", "norm_eval=True is not supported yet");
     if (dpr != 0) return tgc_b_fail_key(b->err, node, "drop_path_rate", "drop path is not supported yet");
@@ -147,7 +192,48 @@ static int conv(tgc_bctx *b, int x, const char *name, int64_t out, int64_t k, in
     return tgc_b_conv(b, x, name, &o);
 }
 
+static int gconv(tgc_bctx *b, int x, const char *name, int64_t out, int64_t k, int64_t stride, int64_t pad,
+                 int64_t dil, int64_t groups) {
+    tgc_conv_opts o = {out, k, stride, pad, dil, groups, 0, tgc_rule_kaiming_out(), tgc_rule_const(0)};
+    return tgc_b_conv(b, x, name, &o);
+}
+
 static int relu(tgc_bctx *b, int x) { return x < 0 ? -1 : tgc_b_op1(b, TGC_OP_RELU, NULL, x); }
+
+/* MMPretrain's make_divisible(value, divisor) with min_value = divisor, min_ratio 0.9. */
+static int64_t make_divisible(int64_t value, int64_t divisor) {
+    int64_t v = (int64_t)((double)value + (double)divisor / 2) / divisor * divisor;
+    if (v < divisor) v = divisor;
+    if ((double)v < 0.9 * (double)value) v += divisor;
+    return v;
+}
+
+/* SELayer (se_layer): global average pool, conv1 (1x1, bias) + ReLU, conv2 (1x1, bias) + sigmoid, and the
+ * input scaled per channel by that gate. The convs are ConvModules: se_layer.conv1.conv.weight. */
+static int se_layer(tgc_bctx *b, const resnet_cfg *r, int x) {
+    const tgc_shape *xs = tgc_b_shape(b, x);
+    int64_t n = xs->d[0], c = xs->d[1], sq = make_divisible(c / r->se_ratio, 8);
+    size_t saved = tgc_b_enter(b, "se_layer");
+    int g = tgc_b_op1(b, TGC_OP_GLOBAL_AVG_POOL, NULL, x);
+    tgc_attrs a = tgc_attrs_default();
+    a.shape = tgc_shape4(n, c, 1, 1);
+    if (g >= 0) g = tgc_b_op1(b, TGC_OP_RESHAPE, &a, g);
+    tgc_conv_opts o1 = {sq, 1, 1, 0, 1, 1, 1, tgc_rule_kaiming_out(), tgc_rule_const(0)};
+    tgc_conv_opts o2 = {c, 1, 1, 0, 1, 1, 1, tgc_rule_kaiming_out(), tgc_rule_const(0)};
+    size_t s1 = tgc_b_enter(b, "conv1");
+    if (g >= 0) g = tgc_b_conv(b, g, "conv", &o1);
+    tgc_b_leave(b, s1);
+    g = relu(b, g);
+    s1 = tgc_b_enter(b, "conv2");
+    if (g >= 0) g = tgc_b_conv(b, g, "conv", &o2);
+    tgc_b_leave(b, s1);
+    if (g >= 0) g = tgc_b_op1(b, TGC_OP_SIGMOID, NULL, g);
+    a.shape = tgc_shape2(n, c);
+    if (g >= 0) g = tgc_b_op1(b, TGC_OP_RESHAPE, &a, g);
+    int y = g < 0 ? -1 : tgc_emit1(b->g, TGC_OP_CHANNEL_MUL, NULL, b->prefix, b->err, 2, x, g);
+    tgc_b_leave(b, saved);
+    return y;
+}
 
 /* conv -> bn -> relu as ConvModule names it: <name>.conv, <name>.bn (the deep stem). */
 static int conv_module(tgc_bctx *b, const resnet_cfg *r, int x, const char *name, int64_t out, int64_t stride) {
@@ -211,6 +297,13 @@ static int downsample(tgc_bctx *b, const resnet_cfg *r, int x, int64_t out, int6
 /* One residual block inside the current prefix (e.g. backbone.layer2.0). */
 static int block(tgc_bctx *b, const resnet_cfg *r, int x, int64_t in, int64_t out, int64_t stride, int64_t dil) {
     int64_t mid = out / r->expansion;
+    /* ResNeXt's Bottleneck widens the middle: groups x width_per_group per base_channels of ResNet's. */
+    if (r->groups != 1) {
+        if (mid % r->base_channels)
+            return tgc_fail(b->err, "%s: ResNeXt needs the middle width %lld to be a multiple of base_channels %lld",
+                            b->prefix, (long long)mid, (long long)r->base_channels);
+        mid = r->groups * r->width_per_group * mid / r->base_channels;
+    }
     double last_gamma = r->zero_init_residual ? 0 : 1;
     int y;
     if (!r->arch->bottleneck) {
@@ -225,11 +318,12 @@ static int block(tgc_bctx *b, const resnet_cfg *r, int x, int64_t in, int64_t ou
         y = conv(b, x, "conv1", mid, 1, s1, 0, 1);
         if (y >= 0) y = tgc_b_bn(b, y, "bn1", r->bn_eps, r->bn_momentum, 1);
         y = relu(b, y);
-        if (y >= 0) y = conv(b, y, "conv2", mid, 3, s2, dil, dil);
+        if (y >= 0) y = gconv(b, y, "conv2", mid, 3, s2, dil, dil, r->groups);
         if (y >= 0) y = tgc_b_bn(b, y, "bn2", r->bn_eps, r->bn_momentum, 1);
         y = relu(b, y);
         if (y >= 0) y = conv(b, y, "conv3", out, 1, 1, 0, 1);
         if (y >= 0) y = tgc_b_bn(b, y, "bn3", r->bn_eps, r->bn_momentum, last_gamma);
+        if (y >= 0 && r->se_ratio) y = se_layer(b, r, y);
     }
     if (y < 0) return -1;
     int identity = x;
@@ -239,9 +333,10 @@ static int block(tgc_bctx *b, const resnet_cfg *r, int x, int64_t in, int64_t ou
     return relu(b, y);
 }
 
-static int build(tgc_bctx *b, const tgc_cfg *node, const tgc_feats *in, tgc_feats *out, int cifar) {
+static int build(tgc_bctx *b, const tgc_cfg *node, const tgc_feats *in, tgc_feats *out, resnet_variant v) {
     resnet_cfg r;
-    if (read_resnet_cfg(b, node, cifar, &r) < 0) return -1;
+    int cifar = v == V_CIFAR;
+    if (read_resnet_cfg(b, node, v, &r) < 0) return -1;
     if (in->n < 1) return tgc_fail(b->err, "internal error: backbone without input");
     int x = in->v[0];
     const tgc_shape *xs = tgc_b_shape(b, x);
@@ -267,9 +362,29 @@ static int build(tgc_bctx *b, const tgc_cfg *node, const tgc_feats *in, tgc_feat
 }
 
 int tgc_build_resnet(tgc_bctx *b, const tgc_cfg *node, const tgc_feats *in, tgc_feats *out) {
-    return build(b, node, in, out, 0);
+    return build(b, node, in, out, V_RESNET);
 }
 
 int tgc_build_resnet_cifar(tgc_bctx *b, const tgc_cfg *node, const tgc_feats *in, tgc_feats *out) {
-    return build(b, node, in, out, 1);
+    return build(b, node, in, out, V_CIFAR);
+}
+
+int tgc_build_resnet_v1c(tgc_bctx *b, const tgc_cfg *node, const tgc_feats *in, tgc_feats *out) {
+    return build(b, node, in, out, V_V1C);
+}
+
+int tgc_build_resnet_v1d(tgc_bctx *b, const tgc_cfg *node, const tgc_feats *in, tgc_feats *out) {
+    return build(b, node, in, out, V_V1D);
+}
+
+int tgc_build_resnext(tgc_bctx *b, const tgc_cfg *node, const tgc_feats *in, tgc_feats *out) {
+    return build(b, node, in, out, V_RESNEXT);
+}
+
+int tgc_build_seresnet(tgc_bctx *b, const tgc_cfg *node, const tgc_feats *in, tgc_feats *out) {
+    return build(b, node, in, out, V_SERESNET);
+}
+
+int tgc_build_seresnext(tgc_bctx *b, const tgc_cfg *node, const tgc_feats *in, tgc_feats *out) {
+    return build(b, node, in, out, V_SERESNEXT);
 }

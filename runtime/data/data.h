@@ -48,7 +48,12 @@
 void tgc_philox4x32_10(const uint32_t ctr[4], const uint32_t key[2], uint32_t out[4]);
 
 /* Streams separate independent uses of one seed. */
-enum { TGC_RNG_SHUFFLE = 1, TGC_RNG_AUGMENT = 2, TGC_RNG_INIT = 3 /* parameter initialisation (executor) */ };
+enum {
+    TGC_RNG_SHUFFLE = 1,
+    TGC_RNG_AUGMENT = 2,
+    TGC_RNG_INIT = 3,         /* parameter initialisation (executor) */
+    TGC_RNG_BATCH_AUGMENT = 4 /* Mixup/CutMix of a whole batch (data_batch_aug.c) */
+};
 
 /* A cursor over the draws of one (seed, epoch, position, stream): counter = {draw block, position, epoch,
  * stream}, key = the seed's two halves. Initialising it is free; it holds no hidden state beyond the draw
@@ -210,6 +215,38 @@ int tgc_sampler_init(tgc_sampler *s, int n, int shuffle, uint64_t seed, int roun
 /* Writes this rank's num_samples dataset indices for epoch into idx and, if pos is not NULL, their
  * positions in the padded order (the key of their augmentation draws). */
 void tgc_sampler_epoch(const tgc_sampler *s, uint32_t epoch, int *idx, int *pos);
+
+/* ================================ batch augments (data_batch_aug.c) ================================ */
+
+/* MMPretrain's model.train_cfg.augments (Mixup: alpha; CutMix: alpha, cutmix_minmax, correct_lam) and probs,
+ * as its RandomBatchAugment chooses among them per batch. */
+#define TGC_BATCH_AUG_MAX 8
+typedef struct tgc_batch_aug tgc_batch_aug;
+/* NULL with err empty when train_cfg asks for none; NULL with err set on a bad setting. */
+tgc_batch_aug *tgc_batch_aug_from_cfg(const tgc_cfg *train_cfg, tgc_err *err);
+void tgc_batch_aug_free(tgc_batch_aug *b);
+
+/* What keys one batch's draws: the run's seed, the epoch, and the batch's position (number x world + rank). */
+typedef struct tgc_batch_aug_key {
+    uint64_t seed;
+    uint32_t epoch, position;
+} tgc_batch_aug_key;
+
+/* What was drawn (for tests): the augment chosen (-1: none), lam after CutMix's correction, the box. */
+typedef struct tgc_batch_aug_draw {
+    int choice;
+    double lam;
+    int y1, y2, x1, x2;
+} tgc_batch_aug_draw;
+
+/* Mixes images [n, c, h, w] (normalised) in place and writes the soft targets scores [n, classes]:
+ * lam * onehot(label) + (1 - lam) * onehot(label of the partner), one-hot when no augment was chosen.
+ * drawn may be NULL. Fails on a label outside [0, classes). */
+int tgc_batch_aug_apply(tgc_batch_aug *b, float *images, const int32_t *labels, int n, int c, int h, int w,
+                        int classes, float *scores, const tgc_batch_aug_key *key, tgc_batch_aug_draw *drawn,
+                        tgc_err *err);
+/* The partner of each sample in the last apply (tests). */
+const int *tgc_batch_aug_perm(const tgc_batch_aug *b);
 
 /* ================================ loader (data_loader.c) ================================ */
 

@@ -16,7 +16,18 @@ static int fill_eval_inputs(tgc_runner *r, tgc_batch *b, int32_t *labels, tgc_er
     return r->ev_lbl >= 0 ? tgc_exec_write(r->x, r->ev_lbl, labels, err) : 0;
 }
 
+static int validate(tgc_runner *r, tgc_err *err);
+
+/* With EMAHook, on the averaged weights (MMEngine's before_val_epoch/after_val_epoch swaps). */
 int tgc_runner_validate(tgc_runner *r, tgc_err *err) {
+    if (tgc_ema_swap(r->ema, r->x, err)) return -1;
+    int rc = validate(r, err);
+    tgc_err e2 = {{0}};
+    if (tgc_ema_swap(r->ema, r->x, rc ? &e2 : err)) return -1;
+    return rc;
+}
+
+static int validate(tgc_runner *r, tgc_err *err) {
     int by_epoch = r->loop.by_epoch && r->logc.by_epoch;
     int64_t len = tgc_loader_num_batches(r->val_loader);
     tgc_accuracy_reset(&r->acc);

@@ -26,6 +26,9 @@
 #include "runtime/runner/lr_sched.h"
 #include "runtime/io/tensorboard.h"
 
+typedef struct tgc_ema tgc_ema;
+typedef struct tgc_precise_bn tgc_precise_bn;
+
 /* ================================ loop (hook_policy.c) ================================ */
 
 typedef struct tgc_loop_cfg {
@@ -194,6 +197,12 @@ typedef struct tgc_runner {
     tgc_accuracy acc;
     int num_classes;
     int tr_img, tr_lbl, tr_lr, tr_step, tr_loss; /* train program tensors (lbl may be -1) */
+    tgc_precise_bn *pbn;         /* owned: PreciseBNHook, when the plan has a `precise_bn` program */
+    tgc_ema *ema;                /* owned: EMAHook, when the plan has an `ema` program (hook_ema.c) */
+    int tr_score;                /* the soft targets input (data_samples.gt_score) with batch augments, else -1 */
+    tgc_batch_aug *baug;         /* owned: model.train_cfg.augments, when the plan has tr_score */
+    float *scores;               /* owned: [tr_batch, score_classes], the soft targets of one batch */
+    int score_classes;
     int ev_img, ev_lbl, ev_logits;               /* eval program tensors (lbl may be -1) */
     int64_t tr_batch, ev_batch;
     size_t sample_floats;        /* C x H x W */
@@ -228,6 +237,17 @@ int tgc_runner_load_weights(tgc_runner *r, const char *path, tgc_err *err);
  * Accuracy, the "Epoch(val)" lines, scalars and save_best. With several ranks, each evaluates its shard;
  * samples the sampler repeated to fill the last round (round_up) are not counted, and the counts are
  * summed over ranks, so the metric is the one of the whole set exactly once (collect_results' size cut). */
+/* EMAHook (hook_ema.c): NULL (err untouched) when the plan has no `ema` program. after_iter runs after
+ * train iteration `iter` (1-based); swap exchanges parameters and averages (around validation). */
+tgc_ema *tgc_ema_open(const tgc_plan *p, tgc_err *err);
+void tgc_ema_free(tgc_ema *e);
+int tgc_ema_after_iter(tgc_ema *e, tgc_exec *x, int64_t iter, tgc_err *err);
+int tgc_ema_swap(tgc_ema *e, tgc_exec *x, tgc_err *err);
+/* PreciseBNHook (hook_precise_bn.c): NULL (err untouched) when the plan has no `precise_bn` program.
+ * after_epoch runs after epoch `epoch` (1-based) when it is a multiple of the hook's interval. */
+tgc_precise_bn *tgc_precise_bn_open(const tgc_plan *p, tgc_exec *x, tgc_err *err);
+void tgc_precise_bn_free(tgc_precise_bn *b);
+int tgc_precise_bn_after_epoch(tgc_precise_bn *b, tgc_runner *r, int64_t epoch, tgc_err *err);
 int tgc_runner_validate(tgc_runner *r, tgc_err *err);
 
 /* ================================ train logging (hook_logger.c) ================================ */

@@ -3,9 +3,10 @@
 
 #include "runtime/runner/train.h"
 
-/* Top-level keys that only the runtime reads: any key below them is allowed. */
+/* Top-level keys that only the runtime reads: any key below them is allowed. (custom_hooks is not: its
+ * EMAHook compiles an `ema` program.) */
 static const char *const runtime_roots[] = {
-    "train_cfg",  "val_cfg",    "test_cfg",  "param_scheduler", "default_hooks", "custom_hooks",
+    "train_cfg",  "val_cfg",    "test_cfg",  "param_scheduler", "default_hooks",
     "work_dir",   "randomness", "env_cfg",   "visualizer",      "vis_backends",  "log_processor",
     "log_level",  "load_from",  "resume",    "auto_scale_lr",   "launcher",      "val_evaluator",
     "test_evaluator",

@@ -188,6 +188,10 @@ static void run_free(run_ctx *c) {
     if (c->prof) tgc_exec_on_instr(r->x, NULL, NULL);
     tgc_profiler_free(c->prof);
     free(c->prof_dir);
+    tgc_batch_aug_free(r->baug);
+    tgc_ema_free(r->ema);
+    tgc_precise_bn_free(r->pbn); /* before the executor: its loader's batches live in the device's memory */
+    free(r->scores);
     tgc_loader_free(r->train_loader);
     tgc_loader_free(r->val_loader);
     tgc_exec_free(r->x);
@@ -241,7 +245,7 @@ static int setup(run_ctx *c, const tgc_plan *plan, const tgc_train_opts *o, tgc_
     r->plan = plan;
     r->cfg = cfg;
     r->log.out = o->out ? o->out : stdout;
-    r->tr_lbl = r->ev_lbl = r->ev_img = r->ev_logits = -1;
+    r->tr_lbl = r->ev_lbl = r->ev_img = r->ev_logits = r->tr_score = -1;
     r->world = 1;
     if (o->dist) { /* the rendezvous first: a missing rank fails before anything is written */
         if (!(r->ddp = tgc_ddp_open(o->dist, plan->checksum, o->device, err))) return -1;
@@ -320,6 +324,17 @@ static void log_header(run_ctx *c, const tgc_train_opts *o) {
         tgc_log_info(&r->log, "Distributed: %d processes (--launcher %s), %s collectives, rendezvous at %s:%d; "
                               "logs and checkpoints from rank 0", r->world, tgc_launcher_name(o->dist->launcher),
                      tgc_ddp_engine(r->ddp), o->dist->master_addr, o->dist->port);
+    if (plan->ignored && plan->ignored[0]) {
+        int n = 0;
+        for (const char *c = plan->ignored; *c; c++) n += *c == '\n';
+        tgc_log_warning(&r->log, "%d setting%s of the config %s accepted but not implemented, so ignored:", n,
+                        n == 1 ? "" : "s", n == 1 ? "is" : "are");
+        for (const char *c = plan->ignored; *c;) {
+            size_t len = strcspn(c, "\n");
+            tgc_log_warning(&r->log, "  %.*s", (int)len, c);
+            c += len + (c[len] == '\n');
+        }
+    }
     if (o->amp)
         tgc_log_warning(&r->log, "--amp: bf16 mixed precision is not available in this build (the plan is fp32); "
                                  "training continues in fp32");
@@ -384,6 +399,21 @@ static int setup_data(run_ctx *c, const tgc_train_opts *o, tgc_err *err) {
     return 0;
 }
 
+/* Batch augments: the plan's soft targets [batch, classes] come from model.train_cfg.augments. */
+static int setup_batch_aug(tgc_runner *r, tgc_err *err) {
+    const tgc_plan_tensor *st = tgc_exec_tensor(r->x, r->tr_score);
+    if (st->type.dtype != TGC_F32 || st->type.shape.rank != 2 || st->type.shape.d[0] != r->tr_batch)
+        return tgc_fail(err, "the train program's soft targets input is not f32 [%lld, classes]", (long long)r->tr_batch);
+    const tgc_cfg *tc = tgc_cfg_at(r->plan->config, "model.train_cfg");
+    err->msg[0] = '\0';
+    if (!(r->baug = tgc_batch_aug_from_cfg(tc, err)))
+        return err->msg[0] ? tgc_err_prefix(err, "model.train_cfg")
+                           : tgc_fail(err, "the plan trains on soft targets but its config has no model.train_cfg.augments");
+    r->score_classes = (int)st->type.shape.d[1];
+    r->scores = tgc_malloc(sizeof(float) * (size_t)r->tr_batch * (size_t)r->score_classes);
+    return 0;
+}
+
 /* The executor (and DDP's hooks on it), the program tensors the loop feeds and reads, initial state,
  * the profiler. */
 static int setup_exec(run_ctx *c, const tgc_train_opts *o, int threads, int det, tgc_err *err) {
@@ -393,8 +423,11 @@ static int setup_exec(run_ctx *c, const tgc_train_opts *o, int threads, int det,
     if (!(r->x = tgc_exec_new(plan, &xo, err))) return -1;
     if (r->ddp && (tgc_ddp_attach(r->ddp, r->x, plan, &g_signal, err) || tgc_ddp_attach_device(r->ddp, r->x, r->dev, err)))
         return -1;
+    /* hard labels, or the soft targets of batch augments (the plan has one or the other) */
+    if (find_input(plan, r->x, "train", "data_samples.gt_label", 0, &r->tr_lbl, err) ||
+        (r->tr_lbl < 0 && find_input(plan, r->x, "train", "data_samples.gt_score", 1, &r->tr_score, err)))
+        return -1;
     if (find_input(plan, r->x, "train", "inputs", 1, &r->tr_img, err) ||
-        find_input(plan, r->x, "train", "data_samples.gt_label", 1, &r->tr_lbl, err) ||
         find_input(plan, r->x, "train", "lr", 1, &r->tr_lr, err) ||
         find_input(plan, r->x, "train", "step", 0, &r->tr_step, err))
         return -1;
@@ -402,6 +435,10 @@ static int setup_exec(run_ctx *c, const tgc_train_opts *o, int threads, int det,
     if (check_io(r->x, "train", r->tr_img, r->tr_lbl, r->train_loader, "train_dataloader", &r->tr_batch,
                  &r->sample_floats, err))
         return -1;
+    if (r->tr_score >= 0 && setup_batch_aug(r, err)) return -1;
+    err->msg[0] = '\0';
+    if (!(r->ema = tgc_ema_open(plan, err)) && err->msg[0]) return -1;
+    if (!(r->pbn = tgc_precise_bn_open(plan, r->x, err)) && err->msg[0]) return -1;
     if (r->val_loader) {
         const tgc_cfg *ve = tgc_cfg_get(r->cfg, "val_evaluator");
         size_t sf;
@@ -506,9 +543,19 @@ static int setup_rest(run_ctx *c, const tgc_train_opts *o, tgc_err *err) {
 
 /* Uploads a training batch (built in the device's host memory) and the step's scalars into the train
  * program's inputs. */
-static int fill_train_inputs(run_ctx *c, const tgc_batch *b, double lr, tgc_err *err) {
+static int fill_train_inputs(run_ctx *c, tgc_batch *b, double lr, tgc_err *err) {
     tgc_runner *r = &c->r;
-    if (tgc_exec_write(r->x, r->tr_img, b->images, err) || tgc_exec_write(r->x, r->tr_lbl, b->labels, err)) return -1;
+    if (r->baug) { /* mixed in place: the batch is ours until released */
+        int ch, h, w;
+        tgc_loader_shape(r->train_loader, &ch, &h, &w);
+        tgc_batch_aug_key key = {r->seed, b->epoch, (uint32_t)((uint64_t)b->index * (uint64_t)r->world + (uint64_t)r->rank)};
+        if (tgc_batch_aug_apply(r->baug, b->images, b->labels, (int)r->tr_batch, ch, h, w, r->score_classes, r->scores,
+                                &key, NULL, err))
+            return tgc_err_prefix(err, "batch augments");
+        if (tgc_exec_write(r->x, r->tr_img, b->images, err) || tgc_exec_write(r->x, r->tr_score, r->scores, err)) return -1;
+    } else if (tgc_exec_write(r->x, r->tr_img, b->images, err) || tgc_exec_write(r->x, r->tr_lbl, b->labels, err)) {
+        return -1;
+    }
     if (set_scalar(r->x, r->tr_lr, lr, err)) return -1;
     if (r->tr_step >= 0 && set_scalar(r->x, r->tr_step, (double)(r->iter + 1), err)) return -1;
     return 0;
@@ -566,6 +613,7 @@ static int train_loop(run_ctx *c, const tgc_train_opts *o, tgc_err *err) {
         double loss = (double)loss_f;
         r->iter++;
         r->batch++;
+        if (tgc_ema_after_iter(r->ema, r->x, r->iter, err)) return -1;
         double now = tgc_now(), it = now - t_last;
         t_last = now;
         tgc_window_push(&r->loss_w, loss);
@@ -585,6 +633,9 @@ static int train_loop(run_ctx *c, const tgc_train_opts *o, tgc_err *err) {
             r->batch = 0;
             need_begin = 1;
             if (r->loop.by_epoch) {
+                t_hook = tgc_now();
+                if (tgc_precise_bn_after_epoch(r->pbn, r, r->epoch, err)) return -1;
+                profile_span(c, "hooks", "precise_bn", t_hook);
                 t_hook = tgc_now();
                 if (r->rank == 0 && tgc_runner_after_train_epoch_ckpt(r, r->epoch == r->loop.max_epochs, err))
                     return -1;

@@ -3,7 +3,8 @@
  * usage: tgc_step_harness PLAN INIT.ckpt OUT.ckpt [--lr X] [--steps N]
  *
  * INIT.ckpt (any plan checksum) holds every PARAM, BUFFER and OPTSTATE tensor of the plan under its plan
- * name, plus the batch: "inputs" (f32, the train program's image shape) and "data_samples.gt_label" (i32).
+ * name, plus the batch: "inputs" (f32, the train program's image shape) and "data_samples.gt_label" (i32), or
+ * "data_samples.gt_score" (f32 [N, classes]) for a plan with batch augments.
  * The harness runs N train steps on one thread (step input 1..N, lr input X, default the config's lr),
  * then the eval program on the same images, and writes OUT.ckpt with, for each step k (1-based):
  *   "step<k>/loss" (f32 scalar), "step<k>/<param>.grad" for every GRAD-slab tensor, and
@@ -163,7 +164,10 @@ static int run(const char *plan_path, const char *init_path, const char *out_pat
             goto done;
         }
     /* The batch: the train program's images and labels; the eval program sees the same images. */
-    int xi = tgc_exec_input(x, "train", "inputs"), li = tgc_exec_input(x, "train", "data_samples.gt_label");
+    /* hard labels, or the soft targets of a plan with batch augments */
+    const char *lname = tgc_exec_input(x, "train", "data_samples.gt_label") >= 0 ? "data_samples.gt_label"
+                                                                                : "data_samples.gt_score";
+    int xi = tgc_exec_input(x, "train", "inputs"), li = tgc_exec_input(x, "train", lname);
     int lri = tgc_exec_input(x, "train", "lr"), si = tgc_exec_input(x, "train", "step");
     int lo = tgc_exec_output(x, "train"), ei = tgc_exec_input(x, "eval", "inputs"), eo = tgc_exec_output(x, "eval");
     if (xi < 0 || li < 0 || lri < 0 || si < 0 || lo < 0 || ei < 0 || eo < 0) {
@@ -171,7 +175,7 @@ static int run(const char *plan_path, const char *init_path, const char *out_pat
                  "input/output", plan_path);
         goto done;
     }
-    if (load_into(init, "inputs", x, xi, err) < 0 || load_into(init, "data_samples.gt_label", x, li, err) < 0 ||
+    if (load_into(init, "inputs", x, xi, err) < 0 || load_into(init, lname, x, li, err) < 0 ||
         load_into(init, "inputs", x, ei, err) < 0) {
         tgc_err_prefix(err, "%s (the eval batch must equal the train batch)", init_path);
         goto done;

@@ -170,7 +170,15 @@ def main():
         for key in okeys:
             init["optimizer.%s.%s" % (name, key)] = np.zeros(p.shape, np.float32)
     init["inputs"] = x.numpy()
-    init["data_samples.gt_label"] = y.numpy()
+    if (cfg["model"].get("train_cfg") or {}).get("augments"):
+        # Batch augments: the plan trains on soft targets. A Mixup-like target (lam 0.7 of each sample's
+        # label, 0.3 of a partner's) stands for what the runtime's augment produces; the loss is the point.
+        partner = torch.roll(y.long(), 1)
+        one_hot = torch.nn.functional.one_hot
+        y = 0.7 * one_hot(y.long(), n_classes).float() + 0.3 * one_hot(partner, n_classes).float()
+        init["data_samples.gt_score"] = y.numpy().astype(np.float32)
+    else:
+        init["data_samples.gt_label"] = y.numpy()
     tgc_ckpt.save(init_path, init)
 
     r = subprocess.run([args.harness, plan, init_path, out_path, "--lr", repr(lr), "--steps", str(args.steps)],

@@ -152,23 +152,50 @@ class BasicBlock(nn.Module):
         return relu(y + (self.downsample(x) if self.downsample is not None else x))
 
 
+def _make_divisible(value, divisor, min_ratio=0.9):
+    new = max(divisor, int(value + divisor / 2) // divisor * divisor)
+    return new + divisor if new < min_ratio * value else new
+
+
+class SELayer(nn.Module):
+    """MMPretrain's SELayer: GAP, 1x1 conv + ReLU, 1x1 conv + sigmoid, x scaled per channel."""
+
+    def __init__(self, c, ratio):
+        super().__init__()
+        sq = _make_divisible(c // ratio, 8)
+        self.conv1, self.conv2 = nn.Module(), nn.Module()
+        self.conv1.conv = nn.Conv2d(c, sq, 1)
+        self.conv2.conv = nn.Conv2d(sq, c, 1)
+
+    def forward(self, x):
+        g = x.mean(dim=(2, 3), keepdim=True)
+        g = torch.sigmoid(self.conv2.conv(relu(self.conv1.conv(g))))
+        return x * g
+
+
 class Bottleneck(nn.Module):
-    def __init__(self, cin, cout, stride, dil, downsample, norm, expansion, caffe):
+    def __init__(self, cin, cout, stride, dil, downsample, norm, expansion, caffe, groups=1, wpg=4, base=64,
+                 se_ratio=0):
         super().__init__()
         mid = cout // expansion
+        if groups != 1:  # ResNeXt's widened, grouped middle
+            mid = groups * wpg * mid // base
         s1, s2 = (stride, 1) if caffe else (1, stride)
         self.conv1 = nn.Conv2d(cin, mid, 1, s1, bias=False)
         self.bn1 = _bn(mid, norm)
-        self.conv2 = nn.Conv2d(mid, mid, 3, s2, dil, dil, bias=False)
+        self.conv2 = nn.Conv2d(mid, mid, 3, s2, dil, dil, groups=groups, bias=False)
         self.bn2 = _bn(mid, norm)
         self.conv3 = nn.Conv2d(mid, cout, 1, bias=False)
         self.bn3 = _bn(cout, norm)
+        self.se_layer = SELayer(cout, se_ratio) if se_ratio else None
         self.downsample = downsample
 
     def forward(self, x):
         y = relu(self.bn1(self.conv1(x)))
         y = relu(self.bn2(self.conv2(y)))
         y = self.bn3(self.conv3(y))
+        if self.se_layer is not None:
+            y = self.se_layer(y)
         return relu(y + (self.downsample(x) if self.downsample is not None else x))
 
 
@@ -180,7 +207,8 @@ def _conv_module(cin, cout, stride, norm):
 
 
 class ResNet(nn.Module):
-    """MMPretrain's ResNet (cifar=False) and ResNet_CIFAR (cifar=True), from the backbone config."""
+    """MMPretrain's ResNet (cifar=False) and ResNet_CIFAR (cifar=True), from the backbone config; the
+    variants' fixed options (ResNetV1c/V1d) and Bottlenecks (ResNeXt, SEResNet, SEResNeXt) by type."""
 
     def __init__(self, c, cifar):
         super().__init__()
@@ -196,6 +224,13 @@ class ResNet(nn.Module):
         norm = {"eps": num(nc.get("eps", 1e-5)), "momentum": num(nc.get("momentum", 0.1))}
         caffe = c.get("style", "pytorch") == "caffe"
         avg_down = bool(c.get("avg_down", False))
+        t = c["type"]
+        if t in ("ResNetV1c", "ResNetV1d"):
+            c = dict(c, deep_stem=True)
+            avg_down = t == "ResNetV1d"
+        groups = c.get("groups", 32) if t in ("ResNeXt", "SEResNeXt") else 1
+        wpg = c.get("width_per_group", 4)
+        se_ratio = c.get("se_ratio", 16) if t in ("SEResNet", "SEResNeXt") else 0
         cin, stem = c.get("in_channels", 3), c.get("stem_channels", 64)
         base = c.get("base_channels", 64)
         self.cifar, self.deep_stem = cifar, bool(c.get("deep_stem", False))
@@ -222,7 +257,8 @@ class ResNet(nn.Module):
                     mods += [nn.Conv2d(inc, outc, 1, 1 if (avg_down and s != 1) else s, bias=False), _bn(outc, norm)]
                     ds = nn.Sequential(*mods)
                 if self.bottleneck:
-                    layer.append(Bottleneck(inc, outc, s, dils[i], ds, norm, expansion, caffe))
+                    layer.append(Bottleneck(inc, outc, s, dils[i], ds, norm, expansion, caffe, groups, wpg, base,
+                                            se_ratio))
                 else:
                     layer.append(BasicBlock(inc, outc, s, dils[i], ds, norm))
                 inc = outc
@@ -283,7 +319,7 @@ class ImageClassifier(nn.Module):
     def __init__(self, model_cfg):
         super().__init__()
         bb, head = model_cfg["backbone"], model_cfg["head"]
-        if bb["type"] in ("ResNet", "ResNet_CIFAR"):
+        if bb["type"] in ("ResNet", "ResNet_CIFAR", "ResNetV1c", "ResNetV1d", "ResNeXt", "SEResNet", "SEResNeXt"):
             self.backbone = ResNet(bb, bb["type"] == "ResNet_CIFAR")
         elif bb["type"] == "LeNet5":
             self.backbone = LeNet5(bb)
@@ -313,7 +349,9 @@ class ImageClassifier(nn.Module):
         return self.head(feats)
 
     def loss(self, scores, labels):
-        return self.loss_weight * F.cross_entropy(scores, labels.long(), label_smoothing=self.smooth)
+        """Hard labels [N], or soft targets [N, C] (batch augments): torch smooths both as (1-s)*t + s/C."""
+        target = labels if labels.is_floating_point() else labels.long()
+        return self.loss_weight * F.cross_entropy(scores, target, label_smoothing=self.smooth)
 
 
 def build(cfg):
@@ -388,11 +426,16 @@ def optimizer(cfg, params):
         return torch.optim.SGD(params, lr=num(o["lr"]), momentum=num(o.get("momentum", 0) or 0),
                                dampening=num(o.get("dampening", 0) or 0),
                                weight_decay=num(o.get("weight_decay", 0) or 0), nesterov=bool(o.get("nesterov", False)))
-    if o["type"] == "AdamW":
+    if o["type"] in ("AdamW", "Adam"):
         betas = tuple(num(b) for b in (o.get("betas") or (0.9, 0.999)))
         wd = o.get("weight_decay")
-        return torch.optim.AdamW(params, lr=num(o.get("lr", 1e-3)), betas=betas, eps=num(o.get("eps", 1e-8)),
-                                 weight_decay=num(wd) if wd is not None else 0.01)
+        cls, wd_def = (torch.optim.AdamW, 0.01) if o["type"] == "AdamW" else (torch.optim.Adam, 0.0)
+        return cls(params, lr=num(o.get("lr", 1e-3)), betas=betas, eps=num(o.get("eps", 1e-8)),
+                   weight_decay=num(wd) if wd is not None else wd_def)
+    if o["type"] == "RMSprop":
+        return torch.optim.RMSprop(params, lr=num(o.get("lr", 1e-2)), alpha=num(o.get("alpha", 0.99)),
+                                   eps=num(o.get("eps", 1e-8)), weight_decay=num(o.get("weight_decay", 0) or 0),
+                                   momentum=num(o.get("momentum", 0) or 0))
     raise ValueError("no torch twin for optimizer %s" % o["type"])
 
 
@@ -401,6 +444,8 @@ def optim_state_names(cfg):
     o = cfg["optim_wrapper"]["optimizer"]
     if o["type"] == "SGD":
         return ["momentum_buffer"] if num(o.get("momentum", 0) or 0) > 0 else []
+    if o["type"] == "RMSprop":  # tgc keeps a (zero) momentum buffer even without momentum
+        return ["square_avg", "momentum_buffer"] if num(o.get("momentum", 0) or 0) > 0 else ["square_avg"]
     return ["exp_avg", "exp_avg_sq"]
 
 

@@ -59,8 +59,8 @@ static void expect_error(const char *name, const char *line_needle, const char *
 #define WANT(...) ((const char *const[]){__VA_ARGS__, NULL})
 
 START_TEST(unknown_backbone) {
-    expect_error("err_backbone_type.yaml", "ResNeXt", "model.backbone.type",
-                 WANT("ResNeXt", "ResNet, ResNet_CIFAR, LeNet5"));
+    expect_error("err_backbone_type.yaml", "ResNeSt", "model.backbone.type",
+                 WANT("ResNeSt", "ResNet, ResNet_CIFAR, ResNetV1c, ResNetV1d, ResNeXt, SEResNet, SEResNeXt, LeNet5"));
 }
 END_TEST
 START_TEST(bad_depth) {
@@ -86,7 +86,8 @@ START_TEST(unknown_transform) {
 }
 END_TEST
 START_TEST(unknown_optimizer) {
-    expect_error("err_optimizer.yaml", "type: Adam", "optim_wrapper.optimizer.type", WANT("'Adam'", "SGD, AdamW"));
+    expect_error("err_optimizer.yaml", "type: Adadelta", "optim_wrapper.optimizer.type",
+                 WANT("'Adadelta'", "SGD, AdamW, Adam, RMSprop"));
 }
 END_TEST
 START_TEST(nesterov) {

@@ -1,0 +1,151 @@
+/* tests/unit/test_frontend_ignored.c - the list of settings accepted but not implemented, and what the scan
+ * takes out of the config. */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "frontend/ignored.h"
+
+static tgc_cfg *parse(const char *text) {
+    tgc_err err = {{0}};
+    tgc_cfg *c = tgc_cfg_parse(text, strlen(text), "ig.yaml", &err);
+    ck_assert_msg(c != NULL, "%s", err.msg);
+    return c;
+}
+
+/* Whether some item has this path and its text contains `what`. */
+static int has(const tgc_ignored *ig, const char *path, const char *what) {
+    for (int i = 0; i < ig->n; i++)
+        if (!strcmp(ig->items[i].path, path) && strstr(ig->items[i].what, what)) return 1;
+    return 0;
+}
+
+START_TEST(implemented_settings_are_not_listed) {
+    tgc_cfg *c = parse("model:\n"
+                       "  type: ImageClassifier\n"
+                       "  backbone: {type: ResNet, depth: 18, norm_cfg: {type: BN}}\n"
+                       "default_hooks:\n"
+                       "  timer: {type: IterTimerHook}\n"
+                       "  logger: {type: LoggerHook, interval: 100}\n"
+                       "  param_scheduler: {type: ParamSchedulerHook}\n"
+                       "  checkpoint: {type: CheckpointHook, interval: 1, save_optimizer: true}\n"
+                       "  sampler_seed: {type: DistSamplerSeedHook}\n"
+                       "  visualization: {type: VisualizationHook, enable: false}\n"
+                       "env_cfg: {cudnn_benchmark: false, mp_cfg: {mp_start_method: fork}, dist_cfg: {backend: nccl}}\n"
+                       "randomness: {seed: null, deterministic: false}\n"
+                       "log_level: INFO\n"
+                       "train_dataloader:\n"
+                       "  batch_size: 32\n"
+                       "  num_workers: 5\n"
+                       "  persistent_workers: true\n"
+                       "  collate_fn: {type: default_collate}\n"
+                       "  sampler: {type: DefaultSampler, shuffle: true}\n"
+                       "  dataset:\n"
+                       "    type: CustomDataset\n"
+                       "    data_root: data\n"
+                       "    pipeline:\n"
+                       "      - {type: LoadImageFromFile}\n"
+                       "      - {type: RandomResizedCrop, scale: 224, backend: cv2}\n"
+                       "      - {type: RandomFlip, prob: 0.5, direction: horizontal}\n"
+                       "      - {type: PackInputs}\n");
+    tgc_ignored ig;
+    tgc_ignored_scan(c, &ig);
+    char *text = tgc_ignored_text(&ig);
+    ck_assert_msg(ig.n == 0, "listed: %s", text);
+    ck_assert_str_eq(text, "");
+    free(text);
+    tgc_ignored_free(&ig);
+    tgc_cfg_free(c);
+}
+END_TEST
+
+START_TEST(unimplemented_settings_are_listed_and_left_out) {
+    tgc_cfg *c = parse("model:\n"
+                       "  backbone: {type: ResNet, depth: 50, drop_path_rate: 0.1}\n"
+                       "  train_cfg: {augments: [{type: Mixup, alpha: 0.8}, {type: ResizeMix}]}\n"
+                       "custom_hooks: [{type: EMAHook, update_buffers: true}, {type: EarlyStoppingHook, monitor: accuracy/top1}]\n"
+                       "train_dataloader:\n"
+                       "  batch_size: 8\n"
+                       "  drop_last: true\n"
+                       "  sampler: {type: RepeatAugSampler}\n"
+                       "  dataset:\n"
+                       "    type: CustomDataset\n"
+                       "    pipeline:\n"
+                       "      - {type: RandomResizedCrop, scale: 224, interpolation: bicubic, backend: pillow}\n"
+                       "      - {type: RandAugment, policies: timm_increasing}\n"
+                       "      - {type: PackInputs}\n");
+    tgc_ignored ig;
+    tgc_ignored_scan(c, &ig);
+    ck_assert_int_eq(ig.n, 9);
+    ck_assert(has(&ig, "model.train_cfg.augments", "Mixup, ResizeMix"));
+    ck_assert(has(&ig, "model.backbone.drop_path_rate", "drop path"));
+    ck_assert(has(&ig, "custom_hooks[0]", "EMAHook: settings other than momentum"));
+    ck_assert(has(&ig, "custom_hooks[1]", "'EarlyStoppingHook'"));
+    ck_assert(has(&ig, "train_dataloader.drop_last", "'drop_last'"));
+    ck_assert(has(&ig, "train_dataloader.sampler", "RepeatAugSampler"));
+    ck_assert(has(&ig, "train_dataloader.dataset.pipeline[0].interpolation", "bicubic"));
+    ck_assert(has(&ig, "train_dataloader.dataset.pipeline[0].backend", "pillow"));
+    ck_assert(has(&ig, "train_dataloader.dataset.pipeline[1]", "RandAugment"));
+    ck_assert_str_eq(ig.items[0].where, "ig.yaml:3");
+    /* left out: the augments, the drop path, the sampler, the interpolation and the RandAugment */
+    ck_assert_ptr_null(tgc_cfg_at(c, "model.train_cfg.augments"));
+    ck_assert_ptr_null(tgc_cfg_at(c, "model.backbone.drop_path_rate"));
+    ck_assert_ptr_null(tgc_cfg_at(c, "train_dataloader.sampler"));
+    ck_assert_ptr_null(tgc_cfg_at(c, "train_dataloader.dataset.pipeline[0].interpolation"));
+    const tgc_cfg *pl = tgc_cfg_at(c, "train_dataloader.dataset.pipeline");
+    ck_assert_int_eq(pl->n, 2);
+    ck_assert_str_eq(tgc_cfg_get(pl->items[1], "type")->s, "PackInputs");
+    ck_assert_str_eq(pl->items[1]->path, "train_dataloader.dataset.pipeline[1]"); /* paths renumbered */
+    /* the hooks stay (the runtime does not read custom_hooks) */
+    ck_assert_ptr_nonnull(tgc_cfg_at(c, "custom_hooks"));
+    /* a second scan finds only what was not left out */
+    tgc_ignored again;
+    tgc_ignored_scan(c, &again);
+    ck_assert_int_eq(again.n, 4);
+    tgc_ignored_free(&again);
+    tgc_ignored_free(&ig);
+    tgc_cfg_free(c);
+}
+END_TEST
+
+START_TEST(preprocessor_batch_augments_move_to_the_model) {
+    tgc_cfg *c = parse("model: {type: ImageClassifier}\n"
+                       "data_preprocessor:\n"
+                       "  mean: [1]\n"
+                       "  batch_augments: {augments: [{type: Mixup, alpha: 0.8}], probs: [0.5]}\n");
+    tgc_ignored ig;
+    tgc_ignored_scan(c, &ig);
+    ck_assert_int_eq(ig.n, 0);
+    ck_assert_ptr_null(tgc_cfg_at(c, "data_preprocessor.batch_augments"));
+    const tgc_cfg *a = tgc_cfg_at(c, "model.train_cfg.augments");
+    ck_assert_ptr_nonnull(a);
+    ck_assert_str_eq(a->path, "model.train_cfg.augments");
+    ck_assert_ptr_nonnull(tgc_cfg_at(c, "model.train_cfg.probs"));
+    tgc_ignored_free(&ig);
+    tgc_cfg_free(c);
+    /* with augments in the model too, the preprocessor's are replaced (MMPretrain's ImageClassifier) */
+    c = parse("model: {type: ImageClassifier, train_cfg: {augments: [{type: CutMix, alpha: 1.0}]}}\n"
+              "data_preprocessor: {batch_augments: {augments: [{type: Mixup, alpha: 0.8}]}}\n");
+    tgc_ignored_scan(c, &ig);
+    ck_assert_int_eq(ig.n, 1);
+    ck_assert(has(&ig, "data_preprocessor.batch_augments", "overridden by model.train_cfg.augments"));
+    ck_assert_ptr_null(tgc_cfg_at(c, "data_preprocessor.batch_augments"));
+    ck_assert_str_eq(tgc_cfg_get(tgc_cfg_at(c, "model.train_cfg.augments")->items[0], "type")->s, "CutMix");
+    tgc_ignored_free(&ig);
+    tgc_cfg_free(c);
+}
+END_TEST
+
+int main(void) {
+    Suite *s = suite_create("frontend_ignored");
+    TCase *tc = tcase_create("core");
+    tcase_add_test(tc, implemented_settings_are_not_listed);
+    tcase_add_test(tc, unimplemented_settings_are_listed_and_left_out);
+    tcase_add_test(tc, preprocessor_batch_augments_move_to_the_model);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int nf = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return nf ? EXIT_FAILURE : EXIT_SUCCESS;
+}
