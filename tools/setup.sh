@@ -14,6 +14,7 @@ packages=(
   libdnnl-dev                        # oneDNN: CPU convolution, batch norm, pooling, matmul
   ocl-icd-opencl-dev opencl-headers  # required by Debian's oneDNN CMake package config
   libjpeg62-turbo-dev libpng-dev     # image datasets
+  libzip-dev                         # PyTorch .pth checkpoints (zip archives)
   libgloo-dev                        # Gloo: collectives between CPU processes (pulls hiredis, ibverbs)
   check                              # unit tests
   llvm-14-tools                      # FileCheck and lit for IR tests
