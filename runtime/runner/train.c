@@ -474,6 +474,7 @@ static int setup_state(run_ctx *c, tgc_err *err) {
     } else {
         const char *load_from;
         if (tgc_cfg_str(cfg, "load_from", NULL, &load_from, err)) return -1;
+        if (tgc_runner_init_pretrained(r, err)) return -1;
         if (load_from && tgc_runner_load_weights(r, load_from, err)) return -1;
     }
     if (r->ddp) { /* every rank starts from rank 0's state and counters */
