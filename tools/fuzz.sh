@@ -23,9 +23,10 @@ if [ -z "$cc" ] || [ -z "$cxx" ]; then
   exit 1
 fi
 if [ ! -f "$build/CMakeCache.txt" ]; then
+  mkdir -p "$build"
   cmake -S "$root" -B "$build" -DCMAKE_C_COMPILER="$cc" -DCMAKE_CXX_COMPILER="$cxx" -DTGC_FUZZ=ON -DTGC_TESTS=OFF \
-    -DTGC_CUDA=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo >"$build.configure.log" 2>&1 ||
-    { cat "$build.configure.log" >&2; exit 1; }
+    -DTGC_CUDA=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo >"$build/configure.log" 2>&1 ||
+    { cat "$build/configure.log" >&2; exit 1; }
 fi
 names=()
 for t in "${targets[@]}"; do names+=("fuzz_$t"); done

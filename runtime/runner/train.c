@@ -342,7 +342,20 @@ static int setup_seed(run_ctx *c, const tgc_train_opts *o, int *det_out, tgc_err
     if (resume_path(c, o, err)) return -1;
     if (c->resume_path) {
         c->resume_ckpt = tgc_ckpt_load(c->resume_path, &plan->checksum, err);
-        if (!c->resume_ckpt) return tgc_err_prefix(err, "cannot resume");
+        if (!c->resume_ckpt) {
+            int64_t it;
+            char *valid = tgc_ckpt_newest_valid(c->resume_path, plan->checksum, &it);
+            if (valid) {
+                size_t n = strlen(err->msg);
+                snprintf(err->msg + n, sizeof err->msg - n, "; the newest valid checkpoint is %s (iteration %lld): "
+                         "resume from it with --resume %s", valid, (long long)it, valid);
+            } else {
+                size_t n = strlen(err->msg);
+                snprintf(err->msg + n, sizeof err->msg - n, "; no other valid checkpoint of this plan is beside it");
+            }
+            free(valid);
+            return tgc_err_prefix(err, "cannot resume");
+        }
     }
     if (o->has_seed) r->seed = o->seed;
     else if (cfg_seed >= 0) r->seed = (uint64_t)cfg_seed;
