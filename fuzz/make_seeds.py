@@ -74,7 +74,7 @@ def plan_seed(tgc):
         out = os.path.join(tmp, "p.bin")
         subprocess.run([tgc, "compile", os.path.join(HERE, "..", "tests", "numerics", "lenet5.yaml"), "-o", out],
                        check=True, capture_output=True)
-        put("plan", "lenet5.plan", open(out, "rb").read())
+        put("plan", "lenet5_plan.bin", open(out, "rb").read())
     finally:
         shutil.rmtree(tmp)
 
