@@ -41,7 +41,9 @@ for t in "${targets[@]}"; do
   corpus=$build/corpus/$t crashes=$build/crashes/$t log=$build/logs/$t.log
   mkdir -p "$corpus" "$crashes" "$(dirname "$log")"
   rc=0
-  (cd "$crashes" && "$build/fuzz/fuzz_$t" "$corpus" "$root/fuzz/corpus/$t" -max_total_time="$secs" -timeout=10 \
+  seeds=("$root/fuzz/corpus/$t")
+  [ -d "$root/fuzz/regressions/$t" ] && seeds+=("$root/fuzz/regressions/$t")
+  (cd "$crashes" && "$build/fuzz/fuzz_$t" "$corpus" "${seeds[@]}" -max_total_time="$secs" -timeout=10 \
     -rss_limit_mb=2048 -malloc_limit_mb=1024 -max_len=65536 -print_final_stats=1 >"$log" 2>&1) || rc=$?
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
   rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)

@@ -96,7 +96,7 @@ static char *jstr(js *j) {
         return NULL;
     }
     j->pos++;
-    if (memchr(b.data, 0, b.len)) {
+    if (b.len && memchr(b.data, 0, b.len)) {
         tgc_buf_free(&b);
         jfail(j, "a string holds a NUL byte");
         return NULL;

@@ -8,6 +8,7 @@
 
 typedef struct pth {
     zip_t *z;
+    size_t archive_len;
     const char *name;
     char *prefix; /* "archive" in ARCHIVE/data.pkl */
     tgc_err *err;
@@ -26,7 +27,9 @@ static int entry(pth *P, const char *rel, uint64_t max, uint8_t **out, size_t *l
         rc = tgc_fail(P->err, "%s: %s: unreadable zip entry: %s", P->name, full, zip_strerror(P->z));
         goto done;
     }
-    if (st.size > max) {
+    /* a zip entry states its size; trust it only as far as the archive can hold it (deflate expands at
+     * most about 1032:1), and read in chunks so memory follows the bytes actually decompressed */
+    if (st.size > max || st.size / 1100 > P->archive_len) {
         rc = tgc_fail(P->err, "%s: %s: %llu bytes, more than the %llu this reader accepts", P->name, full,
                       (unsigned long long)st.size, (unsigned long long)max);
         goto done;
@@ -36,11 +39,20 @@ static int entry(pth *P, const char *rel, uint64_t max, uint8_t **out, size_t *l
         rc = tgc_fail(P->err, "%s: %s: cannot open zip entry: %s", P->name, full, zip_strerror(P->z));
         goto done;
     }
-    uint8_t *buf = tgc_malloc(st.size ? (size_t)st.size : 1);
-    zip_int64_t got = st.size ? zip_fread(f, buf, st.size) : 0;
-    if (got != (zip_int64_t)st.size) {
+    size_t cap = (size_t)TGC_MIN(st.size, (uint64_t)1 << 20), have = 0;
+    uint8_t *buf = tgc_malloc(cap ? cap : 1);
+    zip_int64_t got = 1;
+    while (have < st.size && got > 0) {
+        if (have == cap) {
+            cap = (size_t)TGC_MIN((uint64_t)cap * 2, st.size);
+            buf = tgc_realloc(buf, cap);
+        }
+        got = zip_fread(f, buf + have, cap - have);
+        if (got > 0) have += (size_t)got;
+    }
+    if (have != st.size || got < 0) {
         rc = tgc_fail(P->err, "%s: %s: reading the zip entry failed: %s", P->name, full,
-                      got < 0 ? zip_file_strerror(f) : "short read");
+                      got < 0 ? zip_file_strerror(f) : "shorter than its stated size");
         free(buf);
     } else {
         *out = buf;
@@ -231,7 +243,7 @@ fail:
 }
 
 tgc_sd *tgc_sd_parse_pth(const uint8_t *data, size_t len, const char *name, tgc_err *err) {
-    pth P = {.name = name, .err = err};
+    pth P = {.archive_len = len, .name = name, .err = err};
     zip_error_t ze;
     zip_error_init(&ze);
     zip_source_t *src = zip_source_buffer_create(data, len, 0, &ze);
