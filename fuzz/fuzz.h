@@ -2,7 +2,7 @@
  *
  * Each fuzz/fuzz_*.c defines LLVMFuzzerTestOneInput for one reader. Built two ways: with clang's libFuzzer
  * (tools/fuzz.sh, -DTGC_FUZZ=ON) to search for inputs, and with fuzz/replay_main.c in every build, where
- * it replays the seed corpus and the regression inputs (ctest fuzz/replay/NAME), so a crash once found
+ * it replays the seed corpus and the regression inputs (ctest unit/fuzz_replay_NAME), so a crash once found
  * stays fixed under the normal and the ASan/UBSan builds. A harness must never crash, hang, leak or read
  * outside the sandbox whatever the input; an error the reader reports is a normal outcome.
  */

@@ -1,5 +1,5 @@
 /* fuzz/replay_main.c - runs a harness over files and directories of inputs (no libFuzzer): the ctest
- * fuzz/replay/NAME tests replay the seed corpus and every regression input this way. */
+ * unit/fuzz_replay_NAME tests replay the seed corpus and every regression input this way. */
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>

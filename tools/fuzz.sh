@@ -18,9 +18,14 @@ targets=("$@")
 
 cc=$(command -v clang || command -v clang-14 || true)
 cxx=$(command -v clang++ || command -v clang++-14 || true)
-if [ -z "$cc" ] || [ -z "$cxx" ]; then
-  echo "fuzz: clang is missing (tools/setup.sh installs clang and libclang-rt-14-dev)" >&2
-  exit 1
+fuzzer_lib=$(ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-x86_64.a 2>/dev/null | head -1 || true)
+if [ -z "$cc" ] || [ -z "$cxx" ] || [ -z "$fuzzer_lib" ]; then
+  case "${CI:-}" in
+  true | TRUE | True | 1) echo "fuzz: clang or libFuzzer is missing (tools/setup.sh installs clang and libclang-rt-14-dev)" >&2
+    exit 1 ;;
+  esac
+  echo "skipped: clang or libFuzzer is missing (tools/setup.sh installs clang and libclang-rt-14-dev)"
+  exit 77
 fi
 if [ ! -f "$build/CMakeCache.txt" ]; then
   mkdir -p "$build"
