@@ -108,7 +108,10 @@ int tgc_weights_load(const tgc_plan *p, tgc_exec *x, const tgc_weights_opts *o, 
     memset(rep, 0, sizeof *rep);
     if (tgc_weights_resolve(o->checkpoint, &rep->path, err)) return tgc_err_prefix(err, "%s", o->what);
     tgc_sd *sd = tgc_sd_load(rep->path, err);
-    if (!sd) return tgc_err_prefix(err, "%s", o->what);
+    if (!sd) {
+        tgc_weights_report_free(rep);
+        return tgc_err_prefix(err, "%s", o->what);
+    }
     tgc_buf info = {0}, mismatch = {0}, missing = {0}, unexpected = {0};
     if (sd->skipped) tgc_buf_printf(&info, "%s: top-level keys not read: %s\n", rep->path, sd->skipped);
     char **names = target_names(p, sd, o, &info);
