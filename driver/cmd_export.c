@@ -5,7 +5,9 @@
  * count) beside every running_mean, and leaves out the optimizer state. A .pth is
  * {"meta": {"cfg": CONFIG, ...}, "state_dict": OrderedDict}, which torch.load (also with weights_only=True)
  * and MMEngine's load_checkpoint read; a .safetensors file keeps the config in __metadata__.config. The
- * config is the one the checkpoint records, else PLAN's, as YAML.
+ * config is PLAN's resolved config as YAML (tgc checkpoints do not hold it: they are compared byte for
+ * byte across runs that differ only in run-time options); without --plan, a "config" string the
+ * checkpoint's meta may carry, else none.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -65,7 +67,7 @@ static int export(const char *in, const char *out, const char *plan, tgc_err *er
         else rc = tgc_sd_save_pth(sd, cfg, out, err);
     }
     if (rc == 0)
-        printf("%s: %d tensors from %s (%s)\n", out, sd->n, in, cfg ? "with its config" : "no config recorded");
+        printf("%s: %d tensors from %s (%s)\n", out, sd->n, in, cfg ? "with its config" : "no config: pass --plan PLAN to record it");
     free(owned_cfg);
     tgc_sd_free(sd);
     tgc_ckpt_free(c);

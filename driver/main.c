@@ -129,7 +129,7 @@ static const char export_usage[] =
     "or a safetensors file. BN's num_batches_tracked is added; optimizer state is left out.\n"
     "\n"
     "  -o, --output FILE   the output; its extension picks the format\n"
-    "  --plan PLAN         take the config stored in meta from PLAN (default: the checkpoint's own)\n";
+    "  --plan PLAN         store PLAN's config (YAML) as meta.cfg (without it, no config is stored)\n";
 
 int tgc_usage(const char *command, FILE *f) {
     if (!command) fputs(overview, f);

@@ -80,15 +80,6 @@ int tgc_runner_save(tgc_runner *r, const char *name, const tgc_keep_list *keep, 
     tgc_ckpt_set_int(w, "seed", (int64_t)r->seed);
     tgc_ckpt_set_str(w, "keep_ckpts", keep_s);
     tgc_ckpt_set_str(w, "log_window", win);
-    char *cfg_text = NULL;
-    size_t cfg_len = 0;
-    FILE *cf = open_memstream(&cfg_text, &cfg_len); /* the resolved config, for `tgc export`'s meta.cfg */
-    if (cf) {
-        tgc_cfg_dump(r->cfg, cf);
-        fclose(cf);
-    }
-    if (cfg_text) tgc_ckpt_set_str(w, "config", cfg_text);
-    free(cfg_text);
     if (r->has_best) {
         tgc_ckpt_set_str(w, "best_metric", r->best_metric);
         tgc_ckpt_set_float(w, "best_value", r->best_value);
