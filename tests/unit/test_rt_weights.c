@@ -11,6 +11,7 @@
 
 #include "runtime/io/pickle.h"
 #include "runtime/io/state_dict.h"
+#include "runtime/runner/weights.h"
 
 #define PY "/usr/bin/python3"
 #define SCRIPT TGC_SOURCE_DIR "/tests/weights/torch_files.py"
@@ -234,6 +235,41 @@ START_TEST(safetensors_refusals) {
 }
 END_TEST
 
+/* Names MMEngine would download: a URL found in its cache is used, anything else says where to put it. */
+START_TEST(resolves_download_names) {
+    char *home = test_tmpdir(NULL, "tgc_torch_home");
+    char *dir = tgc_asprintf("%s/hub/checkpoints", home), *file = tgc_asprintf("%s/r18.pth", dir);
+    char *hub = tgc_asprintf("%s/hub", home);
+    ck_assert_int_eq(mkdir(hub, 0700), 0);
+    ck_assert_int_eq(mkdir(dir, 0700), 0);
+    FILE *f = fopen(file, "w");
+    ck_assert_ptr_nonnull(f);
+    fclose(f);
+    setenv("TORCH_HOME", home, 1);
+    tgc_err err;
+    char *path;
+    ck_assert_msg(tgc_weights_resolve("https://download.example.org/v1/r18.pth?dl=1", &path, &err) == 0, "%s", err.msg);
+    ck_assert_str_eq(path, file);
+    free(path);
+    ck_assert_int_eq(tgc_weights_resolve("https://download.example.org/v1/other.pth", &path, &err), -1);
+    ck_assert_msg(strstr(err.msg, "tgc does not download; put the file at") && strstr(err.msg, "/hub/checkpoints/other.pth"),
+                  "%s", err.msg);
+    ck_assert_int_eq(tgc_weights_resolve("torchvision://resnet50", &path, &err), -1);
+    ck_assert_msg(strstr(err.msg, "'torchvision://resnet50' names a model-zoo file") && strstr(err.msg, "set checkpoint to its path"),
+                  "%s", err.msg);
+    ck_assert_int_eq(tgc_weights_resolve("open-mmlab://resnet50_v1c", &path, &err), -1);
+    ck_assert_int_eq(tgc_weights_resolve("local/file.pth", &path, &err), 0);
+    ck_assert_str_eq(path, "local/file.pth");
+    free(path);
+    unsetenv("TORCH_HOME");
+    test_rm_tree(home);
+    free(home);
+    free(dir);
+    free(file);
+    free(hub);
+}
+END_TEST
+
 int main(void) {
     const char *ci = getenv("CI");
     int under_ci = ci && (!strcmp(ci, "true") || !strcmp(ci, "1"));
@@ -256,6 +292,7 @@ int main(void) {
     tcase_add_test(tc, writes_files_torch_reads);
     tcase_add_test(tc, pickle_refusals_and_bounds);
     tcase_add_test(tc, safetensors_refusals);
+    tcase_add_test(tc, resolves_download_names);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
