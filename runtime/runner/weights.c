@@ -78,12 +78,16 @@ static int ends(const char *s, const char *suf) {
 static char **target_names(const tgc_plan *p, const tgc_sd *sd, const tgc_weights_opts *o, tgc_buf *info) {
     char **names = tgc_calloc((size_t)(sd->n ? sd->n : 1), sizeof *names);
     int direct = 0, tv = 0, has_layer = 0;
+    /* MMEngine's _load_checkpoint_with_prefix: 'backbone' and 'backbone.' are the same prefix */
+    char *prefix = NULL;
+    if (o->prefix && *o->prefix)
+        prefix = tgc_asprintf("%s%s", o->prefix, o->prefix[strlen(o->prefix) - 1] == '.' ? "" : ".");
     for (int i = 0; i < sd->n; i++) {
         const char *k = sd->t[i].name;
         if (starts(k, "module.")) k += 7;
-        if (o->prefix && *o->prefix) {
-            if (!starts(k, o->prefix)) continue;
-            k += strlen(o->prefix);
+        if (prefix) {
+            if (!starts(k, prefix)) continue;
+            k += strlen(prefix);
         }
         if (ends(k, ".num_batches_tracked") || !strcmp(k, "num_batches_tracked")) continue;
         names[i] = tgc_asprintf("%s%s", o->scope, k);
@@ -100,6 +104,7 @@ static char **target_names(const tgc_plan *p, const tgc_sd *sd, const tgc_weight
         }
         tgc_buf_printf(info, "torchvision ResNet names mapped to MMPretrain's (backbone.*, fc -> head.fc)\n");
     }
+    free(prefix);
     return names;
 }
 

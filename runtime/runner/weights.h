@@ -2,7 +2,7 @@
  *
  * `load_from: PATH` loads a whole model's state dict (MMEngine's load_checkpoint, strict=False), and
  * `model.<part>.init_cfg: {type: Pretrained, checkpoint: PATH, prefix: P}` loads into one part: the keys
- * starting with P, P stripped (MMEngine's _load_checkpoint_with_prefix), or all keys without a prefix, are
+ * starting with P (a '.' added when it lacks one), P stripped (MMEngine's _load_checkpoint_with_prefix), or all keys without a prefix, are
  * matched against the part's names (the plan name less "<part>."). Any file tgc_sd_load reads works: a
  * PyTorch .pth (MMPretrain/MMDetection checkpoints, plain state dicts), safetensors, a tgc checkpoint.
  *

@@ -7,7 +7,7 @@
    the head as missing.
 3. An MMPretrain-style ResNet-18 (CIFAR) checkpoint {meta, state_dict, optimizer} in f32, and the same in
    f16 (converted to f32 on load): logits equal PyTorch's on the same weights (f16-rounded for the second).
-   The same checkpoint as init_cfg with prefix 'backbone.' loads the backbone only.
+   The same checkpoint as init_cfg with prefix 'backbone' (MMEngine adds the dot) loads the backbone only.
 4. The head with another class count: MMEngine's size-mismatch report.
 5. The reverse: tgc's own state (its initialiser) saved as a tgc checkpoint, `tgc export`ed to .pth and
    .safetensors, loaded into the PyTorch model with load_state_dict(strict=True): PyTorch's logits equal
@@ -150,9 +150,9 @@ def main():
     print("MMPretrain ResNet-18 checkpoint (f16) -> tgc: logits max rel error %.3g" % e)
     c.check(e < TOL, "ResNet-18 f16 logits within %g" % TOL)
     _, log = tgc_logits(plan18, w("batch18.ckpt"), "--load", w("resnet18_mmpretrain.pth"), "--scope", "backbone.",
-                        "--prefix", "backbone.")
+                        "--prefix", "backbone")  # MMPretrain's configs write it without the dot
     c.check("do not match" not in log and "loaded 100 tensors" in log,
-            "ResNet-18 init_cfg prefix backbone.: the backbone's 100 tensors, nothing reported")
+            "ResNet-18 init_cfg prefix backbone: the backbone's 100 tensors, nothing reported")
 
     # ---- 4: another class count ----
     plan20 = w("r18_20.bin")
