@@ -59,6 +59,50 @@ static float half_f32(uint16_t h) {
     return bits_f32(sign | ((exp + 112) << 23) | (man << 13));
 }
 
+static uint32_t f32_bits(float f) {
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    return u;
+}
+
+/* Round to nearest even; NaN stays NaN. */
+static uint16_t f32_bf16(float f) {
+    uint32_t u = f32_bits(f);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40);
+    return (uint16_t)((u + 0x7fffu + ((u >> 16) & 1)) >> 16);
+}
+
+static uint16_t f32_half(float f) {
+    uint32_t u = f32_bits(f), sign = (u >> 16) & 0x8000u, a = u & 0x7fffffffu;
+    if (a > 0x7f800000u) return (uint16_t)(sign | 0x7e00u);                 /* NaN */
+    if (a >= 0x477ff000u) return (uint16_t)(sign | 0x7c00u);                /* rounds to inf */
+    if (a < 0x38800000u) {                                                  /* subnormal or zero */
+        float v = bits_f32(a) * 0x1p24f;                                    /* in units of 2^-24 */
+        uint32_t m = (uint32_t)v;
+        float rest = v - (float)m;
+        if (rest > 0.5f || (rest == 0.5f && (m & 1))) m++;
+        return (uint16_t)(sign | m);
+    }
+    uint32_t r = a + 0xfffu + ((a >> 13) & 1); /* round the 13 dropped bits to nearest even */
+    return (uint16_t)(sign | ((r - 0x38000000u) >> 13));
+}
+
+int tgc_sd_convert(const tgc_sd_tensor *t, tgc_dtype to, void *dst) {
+    if (to != TGC_F32 && to != TGC_F16 && to != TGC_BF16) return -1;
+    if (t->dtype == to) {
+        memcpy(dst, t->data, t->bytes);
+        return 0;
+    }
+    if (to == TGC_F32) return tgc_sd_to_f32(t, dst);
+    int64_t n = tgc_sd_numel(&t->shape);
+    float *f = tgc_malloc((size_t)(n ? n : 1) * sizeof *f);
+    int rc = tgc_sd_to_f32(t, f);
+    uint16_t *h = dst;
+    for (int64_t i = 0; rc == 0 && i < n; i++) h[i] = to == TGC_F16 ? f32_half(f[i]) : f32_bf16(f[i]);
+    free(f);
+    return rc;
+}
+
 int tgc_sd_to_f32(const tgc_sd_tensor *t, float *dst) {
     int64_t n = tgc_sd_numel(&t->shape);
     const uint16_t *h = t->data;

@@ -56,6 +56,8 @@ int64_t tgc_sd_numel(const tgc_shape *s);
 
 /* Converts a tensor's elements (f32, f16, bf16) to f32 into dst (numel floats). -1 for other dtypes. */
 int tgc_sd_to_f32(const tgc_sd_tensor *t, float *dst);
+/* Converts among f32, f16 and bf16 (round to nearest even) into dst (numel elements of `to`); -1 otherwise. */
+int tgc_sd_convert(const tgc_sd_tensor *t, tgc_dtype to, void *dst);
 
 /* Writers; meta_config (may be NULL) is stored as meta.cfg / __metadata__.config. */
 int tgc_sd_save_pth(const tgc_sd *sd, const char *meta_config, const char *path, tgc_err *err);

@@ -136,8 +136,9 @@ int tgc_weights_load(const tgc_plan *p, tgc_exec *x, const tgc_weights_opts *o, 
         seen[pi] = 1;
         int same = st->shape.rank == t->type.shape.rank;
         for (int d = 0; same && d < st->shape.rank; d++) same = st->shape.d[d] == t->type.shape.d[d];
-        int convert = st->dtype != t->type.dtype && t->type.dtype == TGC_F32 &&
-                      (st->dtype == TGC_F16 || st->dtype == TGC_BF16);
+        int fp = st->dtype == TGC_F32 || st->dtype == TGC_F16 || st->dtype == TGC_BF16;
+        int convert = st->dtype != t->type.dtype && fp &&
+                      (t->type.dtype == TGC_F32 || t->type.dtype == TGC_F16 || t->type.dtype == TGC_BF16);
         if (!same) {
             char a[160], b[160];
             shape_str(&st->shape, a, sizeof a);
@@ -152,10 +153,10 @@ int tgc_weights_load(const tgc_plan *p, tgc_exec *x, const tgc_weights_opts *o, 
             continue;
         }
         if (convert) {
-            float *f = tgc_malloc(t->bytes ? (size_t)t->bytes : 1);
-            tgc_sd_to_f32(st, f);
-            rc = tgc_exec_write(x, pi, f, err);
-            free(f);
+            void *buf = tgc_malloc(t->bytes ? (size_t)t->bytes : 1);
+            tgc_sd_convert(st, t->type.dtype, buf);
+            rc = tgc_exec_write(x, pi, buf, err);
+            free(buf);
         } else {
             rc = tgc_exec_write(x, pi, st->data, err);
         }

@@ -10,7 +10,8 @@
  * BN's num_batches_tracked, which tgc does not keep, is dropped without a report; a whole-model load of a
  * state dict with torchvision's ResNet names (conv1, bn1, layerN.M.*, downsample.0/1, fc) and none of the
  * model's is mapped to MMPretrain's (backbone.*, fc -> head.fc), with an info line saying so.
- * Values: the same dtype is copied; f16 and bf16 into an f32 plan tensor are converted. Mismatched shapes
+ * Values: the same dtype is copied; f32, f16 and bf16 are converted to the plan tensor's (round to nearest
+ * even). Mismatched shapes
  * are skipped. The report is MMEngine's ("The model and loaded state dict do not match exactly", size
  * mismatches, unexpected keys, missing keys), returned as a warning text.
  *

@@ -235,6 +235,26 @@ START_TEST(safetensors_refusals) {
 }
 END_TEST
 
+/* f32 -> f16 / bf16 as PyTorch rounds (nearest even; the expected bits are torch 1.13's .half() and
+ * .bfloat16() of the same floats), overflow to inf, subnormals, signed zero. */
+START_TEST(converts_float_dtypes) {
+    const float in[] = {1.0f, -2.5f, 65504.0f, 65520.0f, 1e-8f, 5.9604645e-08f, 1.0009765625f, 1.00048828125f,
+                        1.00146484375f, 3.0e38f, 0.0f, -0.0f};
+    const uint16_t half[] = {0x3c00, 0xc100, 0x7bff, 0x7c00, 0x0000, 0x0001, 0x3c01, 0x3c00, 0x3c02, 0x7c00, 0, 0x8000};
+    const uint16_t bf[] = {0x3f80, 0xc020, 0x4780, 0x4780, 0x322c, 0x3380, 0x3f80, 0x3f80, 0x3f80, 0x7f62, 0, 0x8000};
+    tgc_sd *sd = tgc_sd_new();
+    tgc_shape s = tgc_shape1((int64_t)TGC_ARRAY_LEN(in));
+    tgc_sd_add(sd, "x", TGC_F32, &s, in);
+    uint16_t out[TGC_ARRAY_LEN(in)];
+    ck_assert_int_eq(tgc_sd_convert(&sd->t[0], TGC_F16, out), 0);
+    for (size_t i = 0; i < TGC_ARRAY_LEN(in); i++) ck_assert_msg(out[i] == half[i], "f16 of %g: %04x, want %04x", in[i], out[i], half[i]);
+    ck_assert_int_eq(tgc_sd_convert(&sd->t[0], TGC_BF16, out), 0);
+    for (size_t i = 0; i < TGC_ARRAY_LEN(in); i++) ck_assert_msg(out[i] == bf[i], "bf16 of %g: %04x, want %04x", in[i], out[i], bf[i]);
+    ck_assert_int_eq(tgc_sd_convert(&sd->t[0], TGC_I32, out), -1);
+    tgc_sd_free(sd);
+}
+END_TEST
+
 /* Names MMEngine would download: a URL found in its cache is used, anything else says where to put it. */
 START_TEST(resolves_download_names) {
     char *home = test_tmpdir(NULL, "tgc_torch_home");
@@ -293,6 +313,7 @@ int main(void) {
     tcase_add_test(tc, pickle_refusals_and_bounds);
     tcase_add_test(tc, safetensors_refusals);
     tcase_add_test(tc, resolves_download_names);
+    tcase_add_test(tc, converts_float_dtypes);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
