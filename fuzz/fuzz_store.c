@@ -6,6 +6,7 @@
  * every 16th input a fresh connection sends a stray request, which the server must answer (a refusal) and
  * close within 2 s, else the harness aborts (a hung server). */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdio.h>
@@ -33,15 +34,22 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
     return 0;
 }
 
+/* A connection to the server; a connect interrupted by libFuzzer's timer signal is retried on a new socket. */
 static int dial(void) {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) < 0) {
-        perror("fuzz_store: connect");
-        abort();
+    for (int tries = 0; tries < 100; tries++) {
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) == 0) return fd;
+        int e = errno;
+        if (fd >= 0) close(fd);
+        if (e != EINTR) {
+            errno = e;
+            break;
+        }
     }
-    return fd;
+    perror("fuzz_store: connect");
+    abort();
 }
 
 /* The server answers a stray request and closes the connection. */
