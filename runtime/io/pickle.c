@@ -184,7 +184,7 @@ static int global(rd *r, const char *mod, size_t mlen, const char *name, size_t 
         if (*c < 0x20 || *c > 0x7e) *c = '?';
     tgc_pk *v;
     if (!strcmp(full, "collections.OrderedDict") || !strcmp(full, "torch._utils._rebuild_tensor_v2") ||
-        !strcmp(full, "torch._utils._rebuild_parameter")) {
+        !strcmp(full, "torch._utils._rebuild_parameter") || !strcmp(full, "torch._utils._rebuild_parameter_with_state")) {
         v = str_node(r, TGC_PK_GLOBAL, (const uint8_t *)full, strlen(full));
     } else if (!strncmp(full, "torch.", 6)) {
         v = NULL;
@@ -287,7 +287,8 @@ static int reduce(rd *r) {
             return push(r, d);
         }
         if (!strcmp(fn->s, "torch._utils._rebuild_tensor_v2")) return push(r, rebuild_tensor(r, args));
-        if (!strcmp(fn->s, "torch._utils._rebuild_parameter")) {
+        if (!strcmp(fn->s, "torch._utils._rebuild_parameter") ||
+            !strcmp(fn->s, "torch._utils._rebuild_parameter_with_state")) { /* (tensor, requires_grad, hooks[, state]) */
             if (args->n < 1 || args->items[0]->kind != TGC_PK_TENSOR)
                 return fail(r, "_rebuild_parameter without a tensor", NULL);
             return push(r, args->items[0]);

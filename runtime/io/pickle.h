@@ -6,6 +6,7 @@
  * memo get/put, marks, persistent ids) and knows exactly these callables:
  *   collections.OrderedDict           -> a dict (its BUILD state, PyTorch's _metadata, is dropped)
  *   torch._utils._rebuild_tensor_v2   -> a tensor view (storage, offset, size, stride)
+ *   torch._utils._rebuild_parameter(_with_state) -> its tensor (an nn.Parameter saved as such)
  *   torch.{Float,Half,BFloat16,Double,Long,Int,Short,Char,Byte,Bool}Storage, in persistent ids
  *     ('storage', TYPE, KEY, LOCATION, NUMEL) -> a storage reference by key
  * Any other GLOBAL, and whatever REDUCE/NEWOBJ/BUILD makes of it, becomes an opaque value that carries the

@@ -2,8 +2,8 @@
  *
  * Files made by Debian's PyTorch at run time (tests/weights/torch_files.py make): a plain state dict with
  * f32/f16/bf16/i64/f64 tensors, a transposed and an offset view; an MMEngine checkpoint with meta (numpy
- * scalars), message_hub (an object) and optimizer; a pickle that calls os.system; a state dict holding a
- * non-tensor; the legacy (pre-1.6) format; a safetensors file. Then tgc's writers, read back by torch.load
+ * scalars), message_hub (an object) and optimizer; an nn.Parameter; a pickle that calls os.system; a state
+ * dict holding a non-tensor; the legacy (pre-1.6) format; a safetensors file. Then tgc's writers, read back by torch.load
  * and by the safetensors rules. Hand-made pickles check the refusals and the memory bounds. Without torch
  * the executable exits 77 after the checks that need no fixtures (under CI=true it fails).
  */
@@ -87,6 +87,14 @@ START_TEST(reads_mmengine_checkpoint) {
     ck_assert_str_eq(sd->config, "model = dict(type='ImageClassifier')");
     ck_assert_msg(sd->skipped && strstr(sd->skipped, "message_hub") && strstr(sd->skipped, "optimizer"), "%s",
                   sd->skipped ? sd->skipped : "(none)");
+    tgc_sd_free(sd);
+}
+END_TEST
+
+START_TEST(reads_parameters) { /* nn.Parameter pickles through _rebuild_parameter */
+    if (!fixtures) return;
+    tgc_sd *sd = load_ok("param.pth");
+    check_vals(sd, "p", 0, TGC_F32, 2, (int64_t[]){2, 3}, NULL);
     tgc_sd_free(sd);
 }
 END_TEST
@@ -307,6 +315,7 @@ int main(void) {
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, reads_plain_state_dict);
     tcase_add_test(tc, reads_mmengine_checkpoint);
+    tcase_add_test(tc, reads_parameters);
     tcase_add_test(tc, refuses_code_and_non_tensors);
     tcase_add_test(tc, reads_safetensors);
     tcase_add_test(tc, writes_files_torch_reads);

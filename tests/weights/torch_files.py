@@ -53,6 +53,7 @@ def make(out):
     torch.save(mm, os.path.join(out, "mmengine.pth"))
     torch.save({"state_dict": {"x": Evil()}}, os.path.join(out, "evil.pth"))
     torch.save({"state_dict": {"x": 3}}, os.path.join(out, "notensor.pth"))
+    torch.save({"p": torch.nn.Parameter(values(torch, 0, (2, 3), torch.float32))}, os.path.join(out, "param.pth"))
     torch.save(sd, os.path.join(out, "legacy.pth"), _use_new_zipfile_serialization=False)
     # safetensors by hand: the format is a u64 header length, the JSON header, the data
     header, blob = {"__metadata__": {"format": "pt", "config": "a config"}}, b""
