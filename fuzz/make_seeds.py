@@ -128,7 +128,7 @@ def store_seeds():
     def req(op, key, val=b"", tmo=1000):
         return struct.pack("<IIIII", 0x53434754, op, len(key), len(val), tmo) + key + val
     hello = req(1, b"fuzz-token", struct.pack("<III", 1, 1, 2))
-    put("store", "session.bin", hello + b"|||" + req(2, b"k", b"v") + b"|||" + req(3, b"k") + req(5, b"n", struct.pack("<q", 3))
+    put("store", "hello_set_get_add.bin", hello + b"|||" + req(2, b"k", b"v") + b"|||" + req(3, b"k") + req(5, b"n", struct.pack("<q", 3))
         + b"|||" + req(4, b"k", tmo=10) + req(6, b""))
     put("store", "wrong_token.bin", req(1, b"other", struct.pack("<III", 1, 1, 2)))
     put("store", "before_hello.bin", req(2, b"k", b"v"))
