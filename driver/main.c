@@ -20,6 +20,7 @@ static const char overview[] =
     "  bench PLAN       time the train and eval steps on synthetic data\n"
     "  opt FILE         run passes on a module in the IR text form and print it (pass tests)\n"
     "  convert CONFIG   write a config (.py or YAML) as YAML, merged with its bases or alone\n"
+    "  export CKPT      write a checkpoint's weights as a PyTorch .pth or safetensors file\n"
     "  help COMMAND     usage of one command\n"
     "\n"
     "options:\n"
@@ -136,6 +137,16 @@ static const char opt_usage[] =
     "\n"
     "With neither --pass nor --from the module is printed back as read.\n";
 
+static const char export_usage[] =
+    "usage: tgc export CKPT -o FILE.pth|FILE.safetensors [--plan PLAN]\n"
+    "\n"
+    "Writes a tgc checkpoint's parameters and buffers, under their MMPretrain/MMDetection names, as a\n"
+    "PyTorch checkpoint ({meta: {cfg}, state_dict}, which torch.load and MMEngine's load_checkpoint read)\n"
+    "or a safetensors file. BN's num_batches_tracked is added; optimizer state is left out.\n"
+    "\n"
+    "  -o, --output FILE   the output; its extension picks the format\n"
+    "  --plan PLAN         store PLAN's config (YAML) as meta.cfg (without it, no config is stored)\n";
+
 int tgc_usage(const char *command, FILE *f) {
     if (!command) fputs(overview, f);
     else if (!strcmp(command, "compile")) fputs(compile_usage, f);
@@ -145,6 +156,7 @@ int tgc_usage(const char *command, FILE *f) {
     else if (!strcmp(command, "bench")) fputs(bench_usage, f);
     else if (!strcmp(command, "opt")) fputs(opt_usage, f);
     else if (!strcmp(command, "convert")) fputs(convert_usage, f);
+    else if (!strcmp(command, "export")) fputs(export_usage, f);
     else return -1;
     return 0;
 }
@@ -204,6 +216,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "train")) return tgc_cmd_train(argc - 1, argv + 1);
     if (!strcmp(cmd, "bench")) return tgc_cmd_bench(argc - 1, argv + 1);
     if (!strcmp(cmd, "opt")) return tgc_cmd_opt(argc - 1, argv + 1);
+    if (!strcmp(cmd, "export")) return tgc_cmd_export(argc - 1, argv + 1);
     if (cmd[0] == '-') return tgc_usage_error(NULL, "unknown option '%s'", cmd);
     return tgc_usage_error(NULL, "unknown command '%s'", cmd);
 }

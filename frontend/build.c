@@ -236,6 +236,21 @@ int tgc_b_require_null(tgc_err *err, const tgc_cfg *map, const char *key, const 
     return tgc_cfg_fail(err, c, "%s is not supported yet", what);
 }
 
+int tgc_b_init_cfg(tgc_err *err, const tgc_cfg *map) {
+    const tgc_cfg *c = map ? tgc_cfg_get(map, "init_cfg") : NULL;
+    if (is_neutral(c)) return 0;
+    const char *type = NULL;
+    if (c->kind == TGC_CFG_MAP && tgc_cfg_str(c, "type", NULL, &type, err) < 0) return -1;
+    if (!type || strcmp(type, "Pretrained"))
+        return tgc_cfg_fail(err, c, "init_cfg other than {type: Pretrained, checkpoint, prefix} is not supported yet");
+    static const char *const keys[] = {"type", "checkpoint", "prefix", "map_location", NULL};
+    if (tgc_b_check_keys(err, c, "init_cfg", keys) < 0) return -1;
+    const char *ck;
+    if (tgc_cfg_str(c, "checkpoint", NULL, &ck, err) < 0) return -1;
+    if (!ck) return tgc_cfg_fail(err, c, "init_cfg of type Pretrained needs a checkpoint");
+    return 0;
+}
+
 int tgc_b_choice(tgc_err *err, const tgc_cfg *map, const char *key, const char *def,
                  const char *const *choices, const char **out) {
     if (tgc_cfg_str(map, key, def, out, err) < 0) return -1;

@@ -100,6 +100,9 @@ int tgc_b_fail_key(tgc_err *err, const tgc_cfg *map, const char *key, const char
 int tgc_b_check_keys(tgc_err *err, const tgc_cfg *map, const char *what, const char *const *known);
 /* Accepts `key` only when absent/null or equal to the neutral value; otherwise "not supported yet". */
 int tgc_b_require_null(tgc_err *err, const tgc_cfg *map, const char *key, const char *what);
+/* A part's init_cfg: absent, null, or {type: Pretrained, checkpoint: PATH, prefix: P, map_location: ...},
+ * which the runtime loads before load_from (runtime/runner/weights.h); any other init_cfg is refused. */
+int tgc_b_init_cfg(tgc_err *err, const tgc_cfg *map);
 /* Reads a string key and requires one of `choices` (NULL-terminated). */
 int tgc_b_choice(tgc_err *err, const tgc_cfg *map, const char *key, const char *def,
                  const char *const *choices, const char **out);

@@ -14,9 +14,11 @@ packages=(
   libdnnl-dev                        # oneDNN: CPU convolution, batch norm, pooling, matmul
   ocl-icd-opencl-dev opencl-headers  # required by Debian's oneDNN CMake package config
   libjpeg62-turbo-dev libpng-dev     # image datasets
+  libzip-dev                         # PyTorch .pth checkpoints (zip archives)
   libgloo-dev                        # Gloo: collectives between CPU processes (pulls hiredis, ibverbs)
   check                              # unit tests
   llvm-14-tools                      # FileCheck and lit for IR tests
+  clang libclang-rt-14-dev           # libFuzzer (tools/fuzz.sh, the fuzz/libfuzzer test)
   python3                            # runs lit
   python3-venv                       # the virtual environment .venv that holds TensorBoard (below)
   python3-torch python3-numpy        # numerics tests: whole train steps against PyTorch

@@ -94,7 +94,7 @@ int tgc_build_image_classifier(tgc_bctx *b, const tgc_cfg *node, const tgc_feats
                                        "init_cfg", NULL};
     if (tgc_b_check_keys(b->err, node, "ImageClassifier", keys) < 0 ||
         tgc_b_require_null(b->err, node, "pretrained", "loading pretrained weights in the model config") < 0 ||
-        tgc_b_require_null(b->err, node, "init_cfg", "a custom init_cfg") < 0)
+        tgc_b_init_cfg(b->err, node) < 0)
         return -1;
     /* train_cfg carries batch augments (Mixup, CutMix), which change the labels into soft targets (the
      * train graph's data_samples.gt_score, frontend.c); others were left out by frontend/ignored.c. */

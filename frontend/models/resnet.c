@@ -181,7 +181,7 @@ static int read_resnet_cfg(tgc_bctx *b, const tgc_cfg *node, resnet_variant v, r
     if (cifar && r->deep_stem)
         return tgc_b_fail_key(b->err, node, "deep_stem", "ResNet_CIFAR does not support deep_stem");
     if (tgc_b_require_null(b->err, node, "conv_cfg", "a custom conv_cfg") < 0 ||
-        tgc_b_require_null(b->err, node, "init_cfg", "a custom init_cfg") < 0)
+        tgc_b_init_cfg(b->err, node) < 0)
         return -1;
     return read_norm_cfg(b, node, r);
 }

@@ -65,7 +65,8 @@ int tgc_dataset_get(const tgc_dataset *d, int i, tgc_image *img, tgc_image *scra
                     tgc_err *err) {
     if (i < 0 || i >= d->count) return tgc_fail(err, "dataset: sample %d out of range (%d samples)", i, d->count);
     if (d->paths) {
-        if (tgc_image_load(d->paths[i], tgc_pipeline_channels(d->pipeline), img, err)) return -1;
+        if (tgc_image_load(d->paths[i], tgc_pipeline_channels(d->pipeline), img, err)) /* (the message names the file) */
+            return tgc_err_prefix(err, "sample %d of %d", i, d->count);
     } else {
         size_t n = (size_t)d->h * d->w;
         tgc_image_reserve(img, d->h, d->w, 1);
@@ -74,7 +75,7 @@ int tgc_dataset_get(const tgc_dataset *d, int i, tgc_image *img, tgc_image *scra
     if (tgc_pipeline_apply(d->pipeline, img, scratch, rng, err)) {
         char name[512];
         tgc_dataset_sample_name(d, i, name, sizeof name);
-        return tgc_err_prefix(err, "%s", name);
+        return tgc_err_prefix(err, "sample %d of %d: %s", i, d->count, name);
     }
     *label = d->labels[i];
     return 0;

@@ -1,7 +1,9 @@
 /* runtime/io/checkpoint.c - writing, validating and reading checkpoints; the last_checkpoint pointer. */
 #include "runtime/io/checkpoint.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <libgen.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -479,4 +481,38 @@ int tgc_ckpt_read_last(const char *work_dir, char **ckpt_path, tgc_err *err) {
     free(buf);
     free(p);
     return rc;
+}
+
+char *tgc_ckpt_newest_valid(const char *damaged, uint32_t plan_checksum, int64_t *iter) {
+    char *dup = tgc_strdup(damaged), *dir = tgc_strdup(dirname(dup)), *best = NULL;
+    free(dup);
+    DIR *d = opendir(dir);
+    int64_t best_iter = -1;
+    double best_mtime = -1;
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        size_t n = strlen(e->d_name);
+        if (n < 6 || strcmp(e->d_name + n - 5, ".ckpt")) continue;
+        char *path = tgc_asprintf("%s/%s", dir, e->d_name);
+        struct stat st;
+        tgc_ckpt *c = NULL;
+        int64_t it = -1;
+        if (strcmp(path, damaged) && stat(path, &st) == 0 && S_ISREG(st.st_mode) &&
+            (c = tgc_ckpt_load(path, &plan_checksum, NULL)) && tgc_ckpt_get_int(c, "iter", -1, &it, NULL) >= 0) {
+            double mt = (double)st.st_mtime;
+            if (it > best_iter || (it == best_iter && mt > best_mtime)) {
+                free(best);
+                best = path;
+                path = NULL;
+                best_iter = it;
+                best_mtime = mt;
+            }
+        }
+        tgc_ckpt_free(c);
+        free(path);
+    }
+    if (d) closedir(d);
+    free(dir);
+    *iter = best_iter;
+    return best;
 }

@@ -94,4 +94,9 @@ int tgc_ckpt_write_last(const char *work_dir, const char *ckpt_path, tgc_err *er
  * whitespace is stripped). */
 int tgc_ckpt_read_last(const char *work_dir, char **ckpt_path, tgc_err *err);
 
+/* The newest valid checkpoint (*.ckpt that loads and matches plan_checksum; newest = the highest "iter",
+ * then the latest modification) in the folder of `damaged`, other than `damaged` itself: its path (caller
+ * frees) and iteration, or NULL when there is none. For the message of a resume whose checkpoint fails. */
+char *tgc_ckpt_newest_valid(const char *damaged, uint32_t plan_checksum, int64_t *iter);
+
 #endif

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "runtime/runner/hooks.h"
+#include "runtime/runner/weights.h"
 
 static int is_state(const tgc_plan_tensor *t) {
     return t->kind == TGC_VAL_PARAM || t->kind == TGC_VAL_BUFFER || t->kind == TGC_VAL_OPTSTATE;
@@ -217,85 +218,41 @@ int tgc_runner_resume(tgc_runner *r, const tgc_ckpt *c, const char *path, tgc_er
     return 0;
 }
 
-static void shape_str(const tgc_shape *s, char *buf, size_t n) {
-    size_t pos = (size_t)snprintf(buf, n, "torch.Size([");
-    for (int i = 0; i < s->rank && pos < n; i++) pos += (size_t)snprintf(buf + pos, n - pos, "%s%lld", i ? ", " : "", (long long)s->d[i]);
-    if (pos < n) snprintf(buf + pos, n - pos, "])");
-}
-
-/* Appends "name" to a ", "-separated list. */
-static void list_add(tgc_buf *b, const char *name) {
-    if (b->len) tgc_buf_put(b, ", ", 2);
-    tgc_buf_put(b, name, strlen(name));
+/* One load (weights.h) with its lines in the log. */
+static int load_logged(tgc_runner *r, const tgc_weights_opts *o, tgc_err *err) {
+    tgc_weights_report rep;
+    if (tgc_weights_load(r->plan, r->x, o, &rep, err)) return -1;
+    tgc_log_info(&r->log, "Load checkpoint from %s", rep.path);
+    if (rep.info) {
+        char *save = NULL, *info = rep.info;
+        for (char *l = strtok_r(info, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) tgc_log_info(&r->log, "%s", l);
+    }
+    if (rep.warning) tgc_log_warning(&r->log, "%s", rep.warning);
+    tgc_weights_report_free(&rep);
+    return 0;
 }
 
 int tgc_runner_load_weights(tgc_runner *r, const char *path, tgc_err *err) {
-    tgc_ckpt *c = tgc_ckpt_load(path, NULL, err);
-    if (!c) return tgc_err_prefix(err, "load_from");
-    tgc_log_info(&r->log, "Load checkpoint from %s", path);
-    const tgc_plan *p = r->plan;
-    tgc_buf mismatch = {0}, missing = {0}, unexpected = {0};
-    for (int i = 0; i < p->n_tensors; i++) {
-        const tgc_plan_tensor *t = &p->tensors[i];
-        if (t->kind != TGC_VAL_PARAM && t->kind != TGC_VAL_BUFFER) continue;
-        const tgc_ckpt_tensor *ct = tgc_ckpt_find(c, t->name);
-        if (!ct) {
-            list_add(&missing, t->name);
-            continue;
-        }
-        int same = ct->dtype == t->type.dtype && ct->shape.rank == t->type.shape.rank;
-        for (int d = 0; same && d < ct->shape.rank; d++) same = ct->shape.d[d] == t->type.shape.d[d];
-        if (!same) {
-            char a[160], b[160], *line;
-            shape_str(&ct->shape, a, sizeof a);
-            shape_str(&t->type.shape, b, sizeof b);
-            line = tgc_asprintf("size mismatch for %s: copying a param with shape %s from checkpoint, the shape in "
-                                "current model is %s.\n", t->name, a, b);
-            tgc_buf_put(&mismatch, line, strlen(line));
-            free(line);
-            continue;
-        }
-        if (tgc_exec_write(r->x, i, tgc_ckpt_data(c, ct), err) < 0) {
-            tgc_buf_free(&mismatch);
-            tgc_buf_free(&missing);
-            tgc_buf_free(&unexpected);
-            tgc_ckpt_free(c);
-            return tgc_err_prefix(err, "load_from");
-        }
+    tgc_weights_opts o = {path, "", NULL, "load_from"};
+    return load_logged(r, &o, err);
+}
+
+int tgc_runner_init_pretrained(tgc_runner *r, tgc_err *err) {
+    static const char *const parts[] = {"", "backbone", "neck", "head"};
+    const tgc_cfg *model = tgc_cfg_get(r->cfg, "model");
+    for (size_t i = 0; model && i < TGC_ARRAY_LEN(parts); i++) {
+        const tgc_cfg *part = *parts[i] ? tgc_cfg_get(model, parts[i]) : model;
+        const tgc_cfg *ic = part ? tgc_cfg_get(part, "init_cfg") : NULL;
+        const char *type, *ck, *prefix;
+        if (!ic || ic->kind != TGC_CFG_MAP) continue;
+        if (tgc_cfg_str(ic, "type", NULL, &type, err) || !type || strcmp(type, "Pretrained")) continue;
+        if (tgc_cfg_str(ic, "checkpoint", NULL, &ck, err) || tgc_cfg_str(ic, "prefix", NULL, &prefix, err)) return -1;
+        if (!ck) return tgc_cfg_fail(err, ic, "init_cfg of type Pretrained needs a checkpoint");
+        char scope[32], what[64];
+        snprintf(scope, sizeof scope, "%s%s", parts[i], *parts[i] ? "." : "");
+        snprintf(what, sizeof what, "model.%s%sinit_cfg", parts[i], *parts[i] ? "." : "");
+        tgc_weights_opts o = {ck, scope, prefix, what};
+        if (load_logged(r, &o, err)) return -1;
     }
-    for (int i = 0; i < tgc_ckpt_n_tensors(c); i++) {
-        const tgc_ckpt_tensor *ct = tgc_ckpt_tensor_at(c, i);
-        if (!strncmp(ct->name, "optimizer.", 10)) continue; /* optimizer state is not part of the model */
-        int found = 0;
-        for (int k = 0; k < p->n_tensors && !found; k++)
-            found = (p->tensors[k].kind == TGC_VAL_PARAM || p->tensors[k].kind == TGC_VAL_BUFFER) &&
-                    !strcmp(p->tensors[k].name, ct->name);
-        if (!found) list_add(&unexpected, ct->name);
-    }
-    if (mismatch.len || missing.len || unexpected.len) {
-        tgc_buf msg = {0};
-        const char *head = "The model and loaded state dict do not match exactly\n\n";
-        tgc_buf_put(&msg, head, strlen(head));
-        if (mismatch.len) tgc_buf_put(&msg, mismatch.data, mismatch.len);
-        if (unexpected.len) {
-            const char *h = "unexpected key in source state_dict: ";
-            tgc_buf_put(&msg, h, strlen(h));
-            tgc_buf_put(&msg, unexpected.data, unexpected.len);
-            tgc_buf_put(&msg, "\n\n", 2);
-        }
-        if (missing.len) {
-            const char *h = "missing keys in source state_dict: ";
-            tgc_buf_put(&msg, h, strlen(h));
-            tgc_buf_put(&msg, missing.data, missing.len);
-            tgc_buf_put(&msg, "\n", 1);
-        }
-        tgc_buf_u8(&msg, 0);
-        tgc_log_warning(&r->log, "%s", (char *)msg.data);
-        tgc_buf_free(&msg);
-    }
-    tgc_buf_free(&mismatch);
-    tgc_buf_free(&missing);
-    tgc_buf_free(&unexpected);
-    tgc_ckpt_free(c);
     return 0;
 }

@@ -226,10 +226,13 @@ int tgc_runner_save_best(tgc_runner *r, char names[][32], const double *values, 
 /* --resume from a loaded checkpoint (already checked against the plan's checksum): every state tensor,
  * the counters, the best record, the kept ids and the logger's loss window. */
 int tgc_runner_resume(tgc_runner *r, const tgc_ckpt *c, const char *path, tgc_err *err);
-/* load_from: params and buffers by name from any tgc checkpoint (shape mismatches skipped with a warning,
- * missing/unexpected names reported as MMEngine's load_state_dict does); optimizer state and counters
- * stay fresh. */
+/* load_from: params and buffers by name from a tgc checkpoint, a PyTorch .pth or a safetensors file
+ * (runtime/runner/weights.h: shape mismatches skipped, missing/unexpected names reported as MMEngine's
+ * load_state_dict does); optimizer state and counters stay fresh. */
 int tgc_runner_load_weights(tgc_runner *r, const char *path, tgc_err *err);
+/* init_cfg {type: Pretrained, checkpoint, prefix} of model, model.backbone, model.neck, model.head, in that
+ * order (MMEngine's init_weights, before load_from). */
+int tgc_runner_init_pretrained(tgc_runner *r, tgc_err *err);
 
 /* ================================ validation (hook_val.c) ================================ */
 

@@ -357,7 +357,20 @@ static int setup_seed(run_ctx *c, const tgc_train_opts *o, int *det_out, tgc_err
     if (resume_path(c, o, err)) return -1;
     if (c->resume_path) {
         c->resume_ckpt = tgc_ckpt_load(c->resume_path, &plan->checksum, err);
-        if (!c->resume_ckpt) return tgc_err_prefix(err, "cannot resume");
+        if (!c->resume_ckpt) {
+            int64_t it;
+            char *valid = tgc_ckpt_newest_valid(c->resume_path, plan->checksum, &it);
+            if (valid) {
+                size_t n = strlen(err->msg);
+                snprintf(err->msg + n, sizeof err->msg - n, "; the newest valid checkpoint is %s (iteration %lld): "
+                         "resume from it with --resume %s", valid, (long long)it, valid);
+            } else {
+                size_t n = strlen(err->msg);
+                snprintf(err->msg + n, sizeof err->msg - n, "; no other valid checkpoint of this plan is beside it");
+            }
+            free(valid);
+            return tgc_err_prefix(err, "cannot resume");
+        }
     }
     if (o->has_seed) r->seed = o->seed;
     else if (cfg_seed >= 0) r->seed = (uint64_t)cfg_seed;
@@ -512,6 +525,7 @@ static int setup_state(run_ctx *c, tgc_err *err) {
     } else {
         const char *load_from;
         if (tgc_cfg_str(cfg, "load_from", NULL, &load_from, err)) return -1;
+        if (tgc_runner_init_pretrained(r, err)) return -1;
         if (load_from && tgc_runner_load_weights(r, load_from, err)) return -1;
     }
     if (r->ddp) { /* every rank starts from rank 0's state and counters */

@@ -150,6 +150,72 @@ START_TEST(test_store_garbage_client) {
 }
 END_TEST
 
+static int dial(int port) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    struct timeval tv = {.tv_sec = 5};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    ck_assert_int_eq(connect(fd, (struct sockaddr *)&a, sizeof a), 0);
+    return fd;
+}
+
+/* Reads until the server closes (or 5 s pass): the bytes received. */
+static size_t drain(int fd, char *buf, size_t cap) {
+    size_t got = 0;
+    ssize_t r;
+    while (got < cap - 1 && (r = recv(fd, buf + got, cap - 1 - got, 0)) > 0) got += (size_t)r;
+    buf[got] = 0;
+    return got;
+}
+
+/* A hostile client on loopback: a large request before the token is refused at its header (nothing large
+ * is read), half a message is dropped after the store's timeout (2 s here), and a flood of idle
+ * connections beyond the limit evicts the oldest tokenless ones, so a real rank still joins. */
+START_TEST(test_store_hostile_client) {
+    int port;
+    tgc_store *s = open_master(2, "tok", 2.0, &port);
+    tgc_err err;
+    /* SET with a 4 MiB value before HELLO: the refusal arrives without the value being sent */
+    uint8_t hdr[20];
+    const uint32_t words[5] = {0x53434754u, 2, 1, 4u << 20, 0};
+    for (int i = 0; i < 5; i++)
+        for (int k = 0; k < 4; k++) hdr[4 * i + k] = (uint8_t)(words[i] >> (8 * k));
+    int fd = dial(port);
+    ck_assert_int_eq(send(fd, hdr, sizeof hdr, MSG_NOSIGNAL), 20);
+    ck_assert_int_eq(send(fd, "k", 1, MSG_NOSIGNAL), 1);
+    char buf[512];
+    double t0 = tgc_now();
+    size_t got = drain(fd, buf, sizeof buf);
+    close(fd);
+    ck_assert_msg(got > 12 && strstr(buf + 12, "other than HELLO before the job token"), "reply of %zu bytes", got);
+    ck_assert_msg(tgc_now() - t0 < 1.0, "the refusal took %.2f s", tgc_now() - t0);
+    /* half a header, then silence: closed by the server after the store's 2 s timeout */
+    fd = dial(port);
+    ck_assert_int_eq(send(fd, hdr, 10, MSG_NOSIGNAL), 10);
+    t0 = tgc_now();
+    got = drain(fd, buf, sizeof buf);
+    double idle = tgc_now() - t0;
+    close(fd);
+    ck_assert_msg(got == 0 && idle > 1.5 && idle < 4.5, "half message: %zu bytes, closed after %.2f s", got, idle);
+    /* a flood: 1100 idle connections (the server keeps at most 1024) */
+    enum { FLOOD = 1100 };
+    static int fds[FLOOD];
+    for (int i = 0; i < FLOOD; i++) fds[i] = dial(port);
+    tgc_store_cfg cfg = store_cfg(1, 2, port, "tok", 2.0);
+    tgc_store *c = tgc_store_connect(&cfg, &err);
+    ck_assert_msg(c != NULL, "a rank could not join during a flood: %s", err.msg);
+    ck_assert_int_eq(tgc_store_set(c, "during", "flood", 5, &err), 0);
+    for (int i = 0; i < FLOOD; i++) close(fds[i]);
+    void *data;
+    size_t len;
+    ck_assert_msg(tgc_store_get(s, "during", &data, &len, &err) == 0 && len == 5, "%s", err.msg);
+    free(data);
+    tgc_store_close(c);
+    tgc_store_close(s);
+}
+END_TEST
+
 START_TEST(test_store_port_in_use) {
     int port;
     tgc_store *s = open_master(1, "t", 5.0, &port);
@@ -279,6 +345,7 @@ static Suite *suite(void) {
     tcase_add_test(tc, test_store_wrong_token_refused);
     tcase_add_test(tc, test_store_garbage_client);
     tcase_add_test(tc, test_store_port_in_use);
+    tcase_add_test(tc, test_store_hostile_client);
     tcase_add_test(tc, test_store_timeouts);
     tcase_add_test(tc, test_store_dead_peer);
     tcase_add_test(tc, test_store_master_dies);

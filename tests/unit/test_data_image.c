@@ -297,7 +297,9 @@ START_TEST(custom_dataset_folders_and_ann_file) {
     ck_assert_int_eq(label, 0);
     ck_assert_int_eq(img.c, 1);
     ck_assert_int_eq(tgc_dataset_get(d, 2, &img, &scratch, &rng, &label, &err), -1);
-    ck_assert_msg(strstr(err.msg, "imgs/cat/broken.png") && strstr(err.msg, "corrupt PNG"), "%s", err.msg);
+    ck_assert_msg(strstr(err.msg, "sample 2 of 3: ") && strstr(err.msg, "imgs/cat/broken.png") &&
+                      strstr(err.msg, "corrupt PNG"),
+                  "%s", err.msg);
     tgc_dataset_free(d);
     tgc_cfg_free(cfg);
     free(yaml);

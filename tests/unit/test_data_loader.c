@@ -246,7 +246,9 @@ START_TEST(worker_errors_reach_the_caller) {
             tgc_loader_release(l, b);
         }
         ck_assert_int_eq(tgc_loader_next(l, &b, &err), -1);
-        ck_assert_msg(strstr(err.msg, "missing.png: cannot open") && strstr(err.msg, "batch 3"), "%s", err.msg);
+        ck_assert_msg(strstr(err.msg, "missing.png: cannot open") && strstr(err.msg, "batch 3") &&
+                          strstr(err.msg, "sample 13 of 20"),
+                      "%s", err.msg);
         ck_assert_int_eq(tgc_loader_next(l, &b, &err), -1); /* and stays failed */
         tgc_loader_free(l);
         tgc_dataset_free(ds);

@@ -24,6 +24,8 @@
 
 #define MAX_CLIENTS 1024
 #define MAX_TOTAL_BYTES (256u << 20) /* all values together */
+#define HELLO_TIMEOUT_S 10.0 /* a connection that has not presented the job token by then (or by the store's
+                                timeout, if shorter) is dropped */
 
 typedef struct kv {
     char *key;
@@ -45,6 +47,7 @@ typedef struct client {
     int pending_value;
     char *pkey;
     double deadline;
+    double since; /* accept time: HELLO_TIMEOUT_S runs from it until the client is accepted */
 } client;
 
 struct tgc_store_server {
@@ -54,7 +57,7 @@ struct tgc_store_server {
     double stop_deadline;
     char *token;
     int world, port;
-    double timeout_s;
+    double timeout_s, hello_timeout_s;
     kv *kvs;
     int nkv, kv_cap;
     size_t bytes;
@@ -281,9 +284,12 @@ static void handle(tgc_store_server *s, client *c, size_t frame) {
  * header is invalid or announces more than the limits allow. */
 static long frame_len(const client *c) {
     uint32_t klen = tgc_wire_get32(c->in + 8), vlen = tgc_wire_get32(c->in + 12);
-    uint32_t maxk = tgc_wire_get32(c->in + 4) == TGC_OP_HELLO ? TGC_STORE_MAX_TOKEN : TGC_STORE_MAX_KEY;
+    uint32_t op = tgc_wire_get32(c->in + 4);
+    uint32_t maxk = op == TGC_OP_HELLO ? TGC_STORE_MAX_TOKEN : TGC_STORE_MAX_KEY;
     if (tgc_wire_get32(c->in) != TGC_WIRE_REQ_MAGIC || klen > maxk || vlen > TGC_STORE_MAX_VALUE)
         return -1;
+    /* before the job token is accepted only a HELLO (token + 12 bytes) is read: nothing large */
+    if (c->rank < 0 && (op != TGC_OP_HELLO || vlen != 12)) return -1;
     return (long)(TGC_WIRE_REQ_HDR + (size_t)klen + vlen);
 }
 
@@ -300,7 +306,9 @@ static int client_read(tgc_store_server *s, client *c) {
         if (c->in_len >= TGC_WIRE_REQ_HDR) {
             long n = frame_len(c);
             if (n < 0) {
-                refuse(s, c, "malformed or oversized request (not a tgc store client?)");
+                refuse(s, c, c->rank < 0 ? "a request other than HELLO before the job token was accepted (not a tgc "
+                                           "store client?)"
+                                         : "malformed or oversized request (not a tgc store client?)");
                 return 1;
             }
             want = TGC_MAX(want, (size_t)n);
@@ -347,9 +355,15 @@ static void accept_clients(tgc_store_server *s) {
     for (;;) {
         int fd = accept(s->listen_fd, NULL, NULL);
         if (fd < 0) return;
-        if (s->ncl >= MAX_CLIENTS) {
-            close(fd);
-            continue;
+        if (s->ncl >= MAX_CLIENTS) { /* a flood: the oldest connection without a token makes room */
+            int oldest = -1;
+            for (int i = 0; i < s->ncl; i++)
+                if (s->cl[i].rank < 0 && (oldest < 0 || s->cl[i].since < s->cl[oldest].since)) oldest = i;
+            if (oldest < 0) {
+                close(fd);
+                continue;
+            }
+            drop_client(s, oldest);
         }
         fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
         fcntl(fd, F_SETFD, FD_CLOEXEC); /* workers started by a launcher must not inherit it */
@@ -360,6 +374,7 @@ static void accept_clients(tgc_store_server *s) {
         memset(c, 0, sizeof *c);
         c->fd = fd;
         c->rank = -1;
+        c->since = tgc_now();
     }
 }
 
@@ -374,6 +389,12 @@ static void *server_main(void *arg) {
             break;
         /* expire waits */
         double next = now + 1.0;
+        for (int i = s->ncl - 1; i >= 0; i--) { /* connections that never presented the token */
+            client *c = &s->cl[i];
+            if (c->rank >= 0) continue;
+            if (now - c->since >= s->hello_timeout_s) drop_client(s, i);
+            else if (c->since + s->hello_timeout_s < next) next = c->since + s->hello_timeout_s;
+        }
         for (int i = 0; i < s->ncl; i++) {
             client *c = &s->cl[i];
             if (!c->pending) continue;
@@ -474,6 +495,7 @@ tgc_store_server *tgc_store_server_start(const tgc_store_cfg *cfg, tgc_err *err)
     s->joined = tgc_calloc((size_t)cfg->world, 1);
     s->port = cfg->port;
     s->timeout_s = cfg->timeout_s > 0 ? cfg->timeout_s : 30.0;
+    s->hello_timeout_s = TGC_MIN(s->timeout_s, HELLO_TIMEOUT_S);
     pthread_mutex_init(&s->mu, NULL);
     int piped = pipe(s->wake) == 0;
     if (piped)

@@ -1,0 +1,152 @@
+"""fuzz/make_seeds.py - writes the seed corpora fuzz/corpus/NAME/ (small valid inputs of each reader).
+
+usage: /usr/bin/python3 fuzz/make_seeds.py TGC_BINARY   (needs Debian's python3-torch, numpy and PIL)
+
+The seeds are committed; rerun this only to change them. Every file stays under 20 KiB.
+"""
+import collections
+import gzip
+import io
+import json
+import os
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "tests", "numerics"))
+
+
+def put(target, name, data):
+    d = os.path.join(HERE, "corpus", target)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(data)
+
+
+def pth_seeds(torch):
+    sd = collections.OrderedDict()
+    sd["backbone.conv1.weight"] = torch.arange(12, dtype=torch.float32).reshape(2, 1, 2, 3)
+    sd["backbone.bn1.running_mean"] = torch.zeros(2, dtype=torch.float16)
+    sd["backbone.bn1.num_batches_tracked"] = torch.tensor(3)
+    sd["head.fc.weight"] = torch.ones(3, 2, dtype=torch.bfloat16).t()
+    tmp = tempfile.mkdtemp()
+    try:
+        for name, obj in [("plain", sd), ("mmengine", {"meta": {"cfg": "x", "epoch": 1}, "state_dict": sd,
+                                                          "optimizer": {"state": {}, "param_groups": [{"lr": 0.1}]}})]:
+            path = os.path.join(tmp, name + ".pth")
+            torch.save(obj, path)
+            data = open(path, "rb").read()
+            put("pth", name + ".pth", data)
+            import zipfile
+            with zipfile.ZipFile(path) as z:
+                put("pickle", name + ".pkl", z.read(name + "/data.pkl"))
+    finally:
+        shutil.rmtree(tmp)
+    import pickle
+    put("pickle", "proto2_mixed.pkl", pickle.dumps({"a": [1, 2.5, None, True, "s", b"b", (1, 2)], "big": 2 ** 40}, 2))
+    put("pickle", "proto4.pkl", pickle.dumps(collections.OrderedDict(x=[{}, set([1])]), 4))
+    put("pickle", "proto0.pkl", pickle.dumps({"a": 1, "b": 1.5}, 0))
+
+
+def safetensors_seed():
+    header = {"__metadata__": {"format": "pt", "config": "c"},
+              "w": {"dtype": "F32", "shape": [2, 2], "data_offsets": [0, 16]},
+              "h": {"dtype": "F16", "shape": [2], "data_offsets": [16, 20]}}
+    h = json.dumps(header).encode()
+    h += b" " * (-len(h) % 8)
+    put("safetensors", "small.safetensors", struct.pack("<Q", len(h)) + h + bytes(range(20)))
+
+
+def ckpt_seed():
+    import numpy as np
+    import tgc_ckpt
+    put("ckpt", "small.ckpt", tgc_ckpt.dumps(collections.OrderedDict(
+        [("w", np.arange(6, dtype=np.float32).reshape(2, 3)), ("b", np.zeros(2, np.int64))]),
+        {"epoch": 2, "best_value": 0.5, "log_window": "1.0,2.0"}, plan_checksum=7))
+
+
+def plan_seed(tgc):
+    tmp = tempfile.mkdtemp()
+    try:
+        out = os.path.join(tmp, "p.bin")
+        subprocess.run([tgc, "compile", os.path.join(HERE, "..", "tests", "numerics", "lenet5.yaml"), "-o", out],
+                       check=True, capture_output=True)
+        put("plan", "lenet5_plan.bin", open(out, "rb").read())
+    finally:
+        shutil.rmtree(tmp)
+
+
+def cfg_seeds():
+    sep = b"\n%%%\n"
+    put("cfg", "bases.yaml", b"_base_: [base1.yaml, sub/base3.yaml]\nmodel:\n  head: {num_classes: 5}\n" + sep +
+        b"model:\n  type: ImageClassifier\n  head: {type: LinearClsHead, num_classes: 10, topk: [1, 5]}\n" + sep +
+        b"x: &a {k: 1}\ny: *a\nz:\n  <<: *a\n  k2: 2\n" + sep + b"_base_: ../base2.yaml\nw: [1, 2.5, 1e-4, true, null]\n")
+    put("cfg", "delete.yaml", b"_base_: base1.yaml\nmodel:\n  _delete_: true\n  type: X\n" + sep +
+        b"model: {type: A, a: 1}\n")
+    put("cfg", "scalars.yaml", b"a: 'q'\nb: \"\\u00e9\"\nc: !!str 1\nd: |\n  text\n  more\ne: 0x1f\nf: -.inf\n")
+
+
+def cfg_options_seeds():
+    put("cfg_options", "options.txt", b"model.head.num_classes=100\ntrain_dataloader.batch_size=64\n"
+        b"model.head.topk=[1,(2,3)]\ntrain_dataloader.dataset.pipeline.0.crop_size=24\nnew.key=\"s\"\n"
+        b"a.b=None\nc=true\nd=1e-3,2\n")
+
+
+def idx_seeds():
+    images = struct.pack(">IIII", 0x803, 3, 2, 2) + bytes(range(12))
+    labels = struct.pack(">II", 0x801, 3) + bytes([1, 0, 9])
+    put("idx", "images.idx", images)
+    put("idx", "labels.idx", labels)
+    put("idx", "images.idx.gz", gzip.compress(images, mtime=0))
+
+
+def image_seeds():
+    import numpy as np
+    from PIL import Image
+    rng = np.random.default_rng(0)
+    rgb = rng.integers(0, 255, (5, 7, 3), dtype=np.uint8)
+    for mode, arr in [("RGB", rgb), ("L", rgb[..., 0]), ("RGBA", np.dstack([rgb, rgb[..., :1]]))]:
+        b = io.BytesIO()
+        Image.fromarray(arr, mode).save(b, "PNG")
+        put("image", "small_%s.png" % mode.lower(), b.getvalue())
+    b = io.BytesIO()
+    Image.fromarray(rgb, "RGB").convert("P").save(b, "PNG")
+    put("image", "small_palette.png", b.getvalue())
+    for mode, arr in [("RGB", rgb), ("L", rgb[..., 0])]:
+        b = io.BytesIO()
+        Image.fromarray(arr, mode).save(b, "JPEG", quality=80)
+        put("image", "small_%s.jpg" % mode.lower(), b.getvalue())
+    b = io.BytesIO()
+    Image.fromarray(rgb, "RGB").save(b, "JPEG", quality=80, progressive=True)
+    put("image", "small_progressive.jpg", b.getvalue())
+
+
+def store_seeds():
+    def req(op, key, val=b"", tmo=1000):
+        return struct.pack("<IIIII", 0x53434754, op, len(key), len(val), tmo) + key + val
+    hello = req(1, b"fuzz-token", struct.pack("<III", 1, 1, 2))
+    put("store", "hello_set_get_add.bin", hello + b"|||" + req(2, b"k", b"v") + b"|||" + req(3, b"k") + req(5, b"n", struct.pack("<q", 3))
+        + b"|||" + req(4, b"k", tmo=10) + req(6, b""))
+    put("store", "wrong_token.bin", req(1, b"other", struct.pack("<III", 1, 1, 2)))
+    put("store", "before_hello.bin", req(2, b"k", b"v"))
+    put("store", "http.bin", b"GET / HTTP/1.0\r\n\r\n")
+
+
+def main():
+    import torch
+    pth_seeds(torch)
+    safetensors_seed()
+    ckpt_seed()
+    plan_seed(sys.argv[1])
+    cfg_seeds()
+    cfg_options_seeds()
+    idx_seeds()
+    image_seeds()
+    store_seeds()
+
+
+if __name__ == "__main__":
+    main()
