@@ -58,7 +58,9 @@ int tgc_opt_value(const char *name, int argc, char **argv, int *i, const char **
 /* Compiles a config in memory for `target` ("cpu", "cuda") as `tgc compile` does (cmd_compile.c), through
  * the serialized form so the plan's checksum is the one a compiled plan.bin has. */
 tgc_plan *tgc_compile_config(const char *config, const char *target, const char *const *options, int n_options,
-                             tgc_err *err);
+                             int amp, tgc_err *err);
+/* --amp (fp16 = 0) / --fp16 (fp16 = 1) on a loaded config, as MMPretrain's tools/train.py applies --amp. */
+int tgc_amp_options(tgc_cfg *cfg, int fp16, tgc_err *err);
 
 /* Usage text of one command (NULL: the overview) to f; returns 0, or -1 for an unknown command. */
 int tgc_usage(const char *command, FILE *f);

@@ -23,6 +23,27 @@ typedef struct tgc_optim_spec {
     double beta1, beta2, eps; /* AdamW (defaults 0.9, 0.999, 1e-8)  */
 } tgc_optim_spec;
 
+/* Mixed precision (optim_wrapper AmpOptimWrapper / fp16 / --amp), decided at compile time. dtype TGC_F32:
+ * an fp32 plan. Loss scaling applies to float16 only (bf16 has f32's exponent range): dynamic as
+ * MMEngine's GradScaler (init_scale, x2 after growth_interval finite steps, x0.5 and the step skipped on
+ * inf/NaN), or the fixed scale init_scale. */
+typedef struct tgc_amp_spec {
+    tgc_dtype dtype;     /* TGC_F32 (off), TGC_BF16 or TGC_F16 */
+    int dynamic;         /* f16: dynamic loss scaling                                */
+    double init_scale;   /* f16: the (initial) loss scale; 65536 for dynamic          */
+    int growth_interval; /* f16 dynamic: finite steps before the scale doubles (2000) */
+    int dtype_default;   /* AmpOptimWrapper without dtype: float16, unless the target lacks fast float16 */
+} tgc_amp_spec;
+
+/* Settles an AmpOptimWrapper without dtype for the target: bf16 where float16 has no fast path (the
+ * cpu target), float16 otherwise. Writes a note for the log into note (empty when nothing was chosen). */
+void tgc_amp_resolve(tgc_amp_spec *a, const tgc_target *t, char *note, size_t n);
+
+/* The train graph's scalar input holding the loss scale (float16 plans). */
+#define TGC_AMP_LOSS_SCALE "loss_scale"
+/* "bfloat16", "float16" or "float32", as PyTorch names them. */
+const char *tgc_amp_dtype_name(tgc_dtype t);
+
 typedef struct tgc_module {
     tgc_graph *train; /* owned */
     tgc_graph *eval;  /* owned */
@@ -33,6 +54,7 @@ typedef struct tgc_module {
     double bucket_cap_mb;   /* model_wrapper_cfg.bucket_cap_mb, default 25 (PyTorch DDP)   */
     double first_bucket_mb; /* 1 MiB first bucket, as PyTorch DDP                          */
     const tgc_target *target; /* what the plan is for (passes/target.h); NULL: the default (cpu) */
+    tgc_amp_spec amp;         /* mixed precision; zeroed = fp32 (TGC_F32 is 0)                     */
 } tgc_module;
 
 /* m->target, or the default target when none was chosen. */
@@ -87,6 +109,8 @@ int tgc_run_pipeline(tgc_module *m, const tgc_pipeline_opts *opts, tgc_err *err)
 
 /* The passes. */
 int tgc_pass_verify(tgc_module *m, tgc_err *err);
+/* Before autodiff: conv/matmul in m->amp.dtype, casts inserted once per value (passes/amp.c). */
+int tgc_pass_amp(tgc_module *m, tgc_err *err);
 int tgc_pass_autodiff(tgc_module *m, tgc_err *err);  /* train: gradients of train_loss for every param */
 int tgc_pass_optimizer(tgc_module *m, tgc_err *err); /* train: one update op per param, adds opt state */
 int tgc_pass_dce(tgc_module *m, tgc_err *err);

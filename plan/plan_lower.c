@@ -164,6 +164,8 @@ tgc_plan *tgc_plan_from_module(const tgc_module *m, const tgc_cfg *cfg, tgc_err 
     lowering L = {.p = p};
     p->target = *tgc_module_target(m);
     p->optim = m->optim;
+    p->amp = m->amp;
+    p->amp.dtype_default = 0;
     p->config = cfg ? tgc_cfg_clone(cfg) : NULL;
     const tgc_graph *graphs[2] = {m->train, m->eval};
     int64_t batches[2] = {m->train_batch, m->eval_batch};

@@ -148,6 +148,17 @@ void tgc_plan_print(const tgc_plan *p, FILE *f) {
     else
         fprintf(f, "optimizer: SGD lr=%g momentum=%g dampening=%g nesterov=%d weight_decay=%g\n", o->lr,
                 o->momentum, o->dampening, o->nesterov, o->weight_decay);
+    if (p->amp.dtype != TGC_F32) {
+        fprintf(f, "mixed precision: %s (conv/matmul; f32 master weights, gradients and optimizer)", tgc_amp_dtype_name(p->amp.dtype));
+        if (p->amp.dtype == TGC_F16 && p->amp.dynamic)
+            fprintf(f, ", dynamic loss scale from %g (x2 every %d finite steps, x0.5 on inf/nan)", p->amp.init_scale,
+                    p->amp.growth_interval);
+        else if (p->amp.dtype == TGC_F16)
+            fprintf(f, ", loss scale %g", p->amp.init_scale);
+        fputc('\n', f);
+    } else {
+        fprintf(f, "precision: fp32\n");
+    }
     fprintf(f, "programs:");
     for (int i = 0; i < p->n_programs; i++)
         fprintf(f, "%s %s (batch %lld, %d instructions)", i ? "," : "", p->programs[i].name,
