@@ -95,6 +95,23 @@ int tgc_amp_options(tgc_cfg *cfg, int fp16, tgc_err *err) {
     return 0;
 }
 
+/* The arena the config needs in fp32 (the same passes, no mixed precision): the mixed-precision plan
+ * records it, so `tgc inspect` shows what mixed precision saves before anything runs. */
+static int fp32_arena(const tgc_cfg *cfg, const tgc_pipeline_opts *po, const tgc_target *t, uint64_t *bytes,
+                      tgc_err *err) {
+    tgc_module m;
+    if (tgc_frontend_build(cfg, &m, err) < 0) return -1;
+    m.target = t;
+    m.amp.dtype = TGC_F32;
+    tgc_pipeline_opts q = *po;
+    q.dump_after = NULL;
+    int rc = tgc_run_pipeline(&m, &q, err);
+    *bytes = 0;
+    if (rc == 0) *bytes = TGC_MAX(m.train ? m.train->mem.arena_bytes : 0, m.eval ? m.eval->mem.arena_bytes : 0);
+    tgc_module_free(&m);
+    return rc < 0 ? tgc_err_prefix(err, "compiling the fp32 twin of the mixed-precision plan") : 0;
+}
+
 /* One compilation to an in-memory plan. `extra` is one more --cfg-options item (the batch search);
  * `quiet` turns off dumps and --print-config for the search's compilations. */
 static tgc_plan *compile_plan(const compile_opts *o, const char *extra, int quiet, tgc_err *err) {
@@ -142,6 +159,11 @@ static tgc_plan *compile_plan(const compile_opts *o, const char *extra, int quie
     for (int i = 0; i < o->n_disabled; i++) po.disabled[i] = o->disabled[i];
     tgc_plan *p = NULL;
     record_run_defaults(cfg, o->config);
+    if (m.amp.dtype != TGC_F32 && fp32_arena(cfg, &po, m.target, &m.amp.fp32_arena_bytes, err) < 0) {
+        tgc_module_free(&m);
+        tgc_cfg_free(cfg);
+        return NULL;
+    }
     if (tgc_run_pipeline(&m, &po, err) == 0) p = tgc_plan_from_module(&m, cfg, err);
     fflush(stdout);
     tgc_module_free(&m);

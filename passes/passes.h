@@ -33,6 +33,7 @@ typedef struct tgc_amp_spec {
     double init_scale;   /* f16: the (initial) loss scale; 65536 for dynamic          */
     int growth_interval; /* f16 dynamic: finite steps before the scale doubles (2000) */
     int dtype_default;   /* AmpOptimWrapper without dtype: float16, unless the target lacks fast float16 */
+    uint64_t fp32_arena_bytes; /* the arena of the same plan compiled in fp32 (what `tgc inspect` compares) */
 } tgc_amp_spec;
 
 /* Settles an AmpOptimWrapper without dtype for the target: bf16 where float16 has no fast path (the

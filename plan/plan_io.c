@@ -85,6 +85,7 @@ static void write_meta(const tgc_plan *p, tgc_buf *b) {
     kv_i64(b, &n, "amp.dynamic", p->amp.dynamic);
     kv_f64(b, &n, "amp.init_scale", p->amp.init_scale);
     kv_i64(b, &n, "amp.growth_interval", p->amp.growth_interval);
+    kv_i64(b, &n, "amp.fp32_arena_bytes", (int64_t)p->amp.fp32_arena_bytes);
     for (int i = 0; i < 4; i++) b->data[at + (size_t)i] = (uint8_t)(n >> (8 * i));
 }
 
@@ -376,6 +377,9 @@ static int read_meta(rd *d, tgc_plan *p) {
         else if (!strcmp(key, "amp.init_scale")) {
             if (!(fv >= 0 && fv < 3.5e38)) rc = bad(d, "amp.init_scale %g is out of range", fv);
             p->amp.init_scale = fv;
+        } else if (!strcmp(key, "amp.fp32_arena_bytes")) {
+            if (iv < 0) rc = bad(d, "amp.fp32_arena_bytes %lld is negative", (long long)iv);
+            p->amp.fp32_arena_bytes = (uint64_t)iv;
         } else if (!strcmp(key, "amp.growth_interval")) {
             if (iv < 0 || iv > 1000000000) rc = bad(d, "amp.growth_interval %lld is out of range", (long long)iv);
             p->amp.growth_interval = (int)iv;
