@@ -13,6 +13,14 @@
 #define SIMD
 #endif
 
+/* The mixed-precision conversions run on every bf16 load and store of the low-precision loops: built twice,
+ * for AVX-512 (x86-64-v4) and the baseline, and picked at load time (GCC's function multiversioning). */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
+#define WIDE_CLONES __attribute__((target_clones("arch=x86-64-v4", "default")))
+#else
+#define WIDE_CLONES
+#endif
+
 static inline uint32_t f32_bits(float f) {
     uint32_t u;
     memcpy(&u, &f, 4);
@@ -99,7 +107,7 @@ typedef struct cast_job {
     double value; /* fill */
 } cast_job;
 
-static void cast_run(void *ctx, int64_t lo, int64_t hi) {
+WIDE_CLONES static void cast_run(void *ctx, int64_t lo, int64_t hi) {
     const cast_job *j = ctx;
     if (j->tx == TGC_F32 && j->ty == TGC_BF16) { /* the mixed-precision paths, without the switch */
         const float *x = j->x;
@@ -131,7 +139,7 @@ void cpu_cast_parallel(tgc_cpu *c, const void *x, tgc_dtype tx, void *y, tgc_dty
     cpu_parallel(c, n, 16384, cast_run, &j);
 }
 
-void cpu_load_f32(const void *x, tgc_dtype t, int64_t off, int64_t n, float *out) {
+WIDE_CLONES void cpu_load_f32(const void *x, tgc_dtype t, int64_t off, int64_t n, float *out) {
     if (t == TGC_BF16) {
         const uint16_t *h = (const uint16_t *)x + off;
         SIMD for (int64_t i = 0; i < n; i++) out[i] = bf16_to_f32(h[i]);
@@ -143,7 +151,7 @@ void cpu_load_f32(const void *x, tgc_dtype t, int64_t off, int64_t n, float *out
     }
 }
 
-void cpu_store_f32(const float *v, void *y, tgc_dtype t, int64_t off, int64_t n) {
+WIDE_CLONES void cpu_store_f32(const float *v, void *y, tgc_dtype t, int64_t off, int64_t n) {
     if (t == TGC_BF16) {
         uint16_t *h = (uint16_t *)y + off;
         SIMD for (int64_t i = 0; i < n; i++) h[i] = f32_to_bf16(v[i]);

@@ -4,7 +4,6 @@
  * has it). The primitives are created with format `any` so that oneDNN picks its fast blocked layouts; the user
  * tensors stay NCHW/OIHW and cached reorders convert at the boundary (cpu_cache.c). Groups map OIHW onto
  * oneDNN's goihw, which is the same memory. */
-#include <stdlib.h>
 #include "backend/cpu/cpu_internal.h"
 
 /* The convolution's geometry, checked against the operand shapes. */
@@ -52,8 +51,7 @@ typedef struct conv_mds {
     dnnl_memory_desc_t ux, uw, uy, ax, aw, ay;
 } conv_mds;
 
-/* dt: the data's type; wdt: the weights' (f32 diff weights for bf16 backward weights, see conv_run). */
-static int conv_make_mds(const conv_geo *g, dnnl_data_type_t dt, dnnl_data_type_t wdt, conv_mds *m, tgc_err *err) {
+static int conv_make_mds(const conv_geo *g, dnnl_data_type_t dt, conv_mds *m, tgc_err *err) {
     dnnl_dims_t x = {g->n, g->c, g->h, g->w}, y = {g->n, g->o, g->ho, g->wo};
     dnnl_dims_t w4 = {g->o, g->c, g->kh, g->kw}, w5 = {g->g, g->o / g->g, g->c / g->g, g->kh, g->kw};
     dnnl_status_t s = dnnl_memory_desc_init_by_tag(&m->ux, 4, x, dt, dnnl_abcd);
@@ -62,11 +60,11 @@ static int conv_make_mds(const conv_geo *g, dnnl_data_type_t dt, dnnl_data_type_
     if (s == dnnl_success) s = dnnl_memory_desc_init_by_tag(&m->ay, 4, y, dt, dnnl_format_tag_any);
     if (s == dnnl_success) {
         if (g->g > 1) {
-            s = dnnl_memory_desc_init_by_tag(&m->uw, 5, w5, wdt, dnnl_abcde);
-            if (s == dnnl_success) s = dnnl_memory_desc_init_by_tag(&m->aw, 5, w5, wdt, dnnl_format_tag_any);
+            s = dnnl_memory_desc_init_by_tag(&m->uw, 5, w5, dt, dnnl_abcde);
+            if (s == dnnl_success) s = dnnl_memory_desc_init_by_tag(&m->aw, 5, w5, dt, dnnl_format_tag_any);
         } else {
-            s = dnnl_memory_desc_init_by_tag(&m->uw, 4, w4, wdt, dnnl_abcd);
-            if (s == dnnl_success) s = dnnl_memory_desc_init_by_tag(&m->aw, 4, w4, wdt, dnnl_format_tag_any);
+            s = dnnl_memory_desc_init_by_tag(&m->uw, 4, w4, dt, dnnl_abcd);
+            if (s == dnnl_success) s = dnnl_memory_desc_init_by_tag(&m->aw, 4, w4, dt, dnnl_format_tag_any);
         }
     }
     if (s != dnnl_success) return tgc_fail(err, "cpu backend: conv memory descriptors: %s", cpu_dnnl_status(s));
@@ -110,11 +108,11 @@ static const struct conv_dir_spec {
 };
 
 /* The primitive descriptor of one direction; a backward one is created with the forward's as its hint. */
-static int conv_pd(tgc_cpu *c, conv_dir dir, const conv_geo *g, const conv_mds *m, const conv_mds *hm,
-                   dnnl_primitive_desc_t *pd, const char *what, tgc_err *err) {
+static int conv_pd(tgc_cpu *c, conv_dir dir, const conv_geo *g, const conv_mds *m, dnnl_primitive_desc_t *pd,
+                   const char *what, tgc_err *err) {
     if (dir == CONV_FWD) return conv_fwd_pd(c, g, m, dnnl_forward_training, pd, what, err);
     dnnl_primitive_desc_t hint;
-    if (conv_fwd_pd(c, g, hm, dnnl_forward_training, &hint, what, err)) return -1;
+    if (conv_fwd_pd(c, g, m, dnnl_forward_training, &hint, what, err)) return -1;
     dnnl_convolution_desc_t d;
     dnnl_status_t s = dir == CONV_BWD_DATA
                           ? dnnl_dilated_convolution_backward_data_desc_init(&d, dnnl_convolution_direct, &m->ax,
@@ -141,36 +139,18 @@ static int conv_run(tgc_cpu *c, const cpu_call *k, conv_dir dir, tgc_err *err) {
     if (conv_geometry(k, shape[CONV_X], shape[CONV_W], shape[CONV_Y], &g, err)) return -1;
     cpu_key key;
     conv_key(&key, k);
-    /* bf16 backward weights accumulate into f32 diff weights (oneDNN's fast configuration; with bf16 diff
-     * weights its kernel runs ~8x slower here), rounded to bf16 afterwards: the same bf16 gradient */
-    int wide_dw = dir == CONV_BWD_WEIGHTS && dt == TGC_BF16;
     cpu_prim *p = cpu_cache_find(c, &key);
     if (!p) {
-        conv_mds m, hm;
+        conv_mds m;
         dnnl_primitive_desc_t pd;
-        if (conv_make_mds(&g, cpu_dnnl_dt(dt), wide_dw ? dnnl_f32 : cpu_dnnl_dt(dt), &m, err) ||
-            conv_make_mds(&g, cpu_dnnl_dt(dt), cpu_dnnl_dt(dt), &hm, err) ||
-            conv_pd(c, dir, &g, &m, &hm, &pd, k->name, err))
-            return -1;
+        if (conv_make_mds(&g, cpu_dnnl_dt(dt), &m, err) || conv_pd(c, dir, &g, &m, &pd, k->name, err)) return -1;
         const dnnl_memory_desc_t *user[3] = {[CONV_X] = &m.ux, [CONV_W] = &m.uw, [CONV_Y] = &m.uy};
         cpu_argspec spec[3];
         for (int i = 0; i < 3; i++) spec[i] = (cpu_argspec){ds->arg[i], i, i == 2, user[ds->role[i]]};
         if (!(p = cpu_prim_build(c, &key, pd, spec, 3, k->name, err))) return -1;
     }
     void *ptrs[] = {k->in[0], k->in[1], k->out[0]};
-    if (!wide_dw) return cpu_prim_run(c, p, ptrs, k->name, err);
-    int64_t n = tgc_shape_numel(&k->out_t[0].shape);
-    size_t bytes = (size_t)n * sizeof(float);
-    if (bytes > c->wide_cap) {
-        free(c->wide);
-        c->wide = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
-        c->wide_cap = c->wide ? bytes : 0;
-        if (!c->wide) return tgc_fail(err, "cpu backend: %s: cannot allocate %zu bytes", k->name, bytes);
-    }
-    ptrs[2] = c->wide;
-    if (cpu_prim_run(c, p, ptrs, k->name, err)) return -1;
-    cpu_cast_parallel(c, c->wide, TGC_F32, k->out[0], TGC_BF16, n);
-    return 0;
+    return cpu_prim_run(c, p, ptrs, k->name, err);
 }
 
 int cpu_conv2d(tgc_cpu *c, const cpu_call *k, tgc_err *err) { return conv_run(c, k, CONV_FWD, err); }

@@ -20,7 +20,6 @@ int cpu_native_low_dtype(tgc_opcode code, tgc_dtype t) {
     switch (code) {
     case TGC_OP_CONV2D:
     case TGC_OP_CONV2D_BWD_DATA:
-    case TGC_OP_CONV2D_BWD_FILTER:
     case TGC_OP_MATMUL: return 1;
     default: return 0;
     }
