@@ -17,7 +17,7 @@
  *
  * With float16 (m->amp.dtype TGC_F16) the train graph also gets the scalar input `loss_scale`, which
  * autodiff uses as the seed of the backward pass (d loss = scale) in place of 1; the runtime unscales
- * the gradients, checks them for inf/NaN and skips the update (runtime/runner/amp.c).
+ * the gradients, checks them for inf/NaN and skips the update (runtime/runner/loss_scale.c).
  */
 #include <stdlib.h>
 #include <string.h>
