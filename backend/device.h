@@ -62,7 +62,9 @@ typedef struct tgc_dev_run {
      * program order; t0/t1 is the span on tgc_now()'s clock (0 without timing). -1 ends the run with err. */
     int (*done)(void *ctx, int first, int n, double t0, double t1, tgc_err *err);
     /* Called before instruction `before_instr` is issued when that instruction begins a kernel (-1: never);
-     * the device stalls until it returns. -1 ends the run with err. */
+     * the device stalls until it returns. -1 ends the run with err; 1 ends it successfully there, skipping
+     * the rest of the program (a step's optimizer updates that the loss scaler rejects; the cpu device
+     * honours it, the executor refuses the skip on other devices). */
     int (*before)(void *ctx, int instr, tgc_err *err);
     int before_instr;
     int timing; /* time every instruction (profiling) */

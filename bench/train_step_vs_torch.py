@@ -4,7 +4,10 @@
 For one config: compiles it, times tgc's train step (`tgc bench PLAN --json`, with `--profile` its
 per-op profile) and PyTorch's (forward, loss, backward, optimizer step on the
 same model - tests/numerics/torch_models.py - with the same batch, float32, NCHW), both after warm-up,
-and prints the median step time, img/s and the ratio tgc/PyTorch. See bench/README.md.
+and prints the median step time, img/s and the ratio tgc/PyTorch. With --amp, in the same run: tgc's
+mixed-precision plan (`tgc compile --amp`: bf16 conv/matmul on the CPU) and PyTorch under
+torch.autocast('cpu', dtype=torch.bfloat16) with channels_last model and input, its recommended CPU AMP
+setup. See bench/README.md.
 """
 import argparse
 import json
@@ -47,15 +50,21 @@ def tgc_step(args, plan, env, tmp):
     return res
 
 
-def torch_step(args, cfg, shape):
+def torch_step(args, cfg, shape, amp=False):
+    """amp: autocast bf16 with channels_last model and input (the loss in f32, as MMEngine's AmpOptimWrapper)."""
     import torch
     import torch_models
     model, opt, x, y = torch_models.synthetic_setup(cfg, shape, args.threads)
+    if amp:
+        model = model.to(memory_format=torch.channels_last)
+        x = x.contiguous(memory_format=torch.channels_last)
     times = []
     for s in range(args.warmup + args.steps):
         t0 = time.perf_counter()
         opt.zero_grad(set_to_none=True)
-        loss = model.loss(model(x), y)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=amp):
+            scores = model(x)
+        loss = model.loss(scores.float(), y)
         loss.backward()
         opt.step()
         if s >= args.warmup:
@@ -74,6 +83,8 @@ def main():
     ap.add_argument("--rounds", type=int, default=1, help="alternate tgc and PyTorch this many times; best of each")
     ap.add_argument("--tgc", default=find_default("tgc"))
     ap.add_argument("--profile", action="store_true", help="also print tgc's time per op type")
+    ap.add_argument("--amp", action="store_true",
+                    help="also tgc --amp (bf16) and PyTorch autocast bf16 channels_last, in the same rounds")
     args = ap.parse_args()
     if not args.tgc:
         sys.exit("train_step_vs_torch: no tgc executable found; pass --tgc")
@@ -93,12 +104,22 @@ def main():
         info = json.loads(subprocess.run([args.tgc, "inspect", plan, "--json"], check=True, capture_output=True,
                                          text=True).stdout)
         shape = next(i["shape"] for i in info["programs"]["train"]["inputs"] if i["name"] == "train/inputs")
-        tg, th = None, None
+        amp_plan = os.path.join(tmp, "amp.bin")
+        if args.amp:
+            subprocess.run([args.tgc, "compile", args.config, "--amp", "-o", amp_plan], check=True,
+                           capture_output=True)
+        best = {}
+
+        def keep(key, r):
+            if key not in best or r["img_per_s"] > best[key]["img_per_s"]:
+                best[key] = r
         for _ in range(args.rounds):
-            a = tgc_step(args, plan, env, tmp)
-            b = torch_step(args, cfg, shape)
-            tg = a if tg is None or a["img_per_s"] > tg["img_per_s"] else tg
-            th = b if th is None or b["img_per_s"] > th["img_per_s"] else th
+            keep("tgc", tgc_step(args, plan, env, tmp))
+            keep("torch", torch_step(args, cfg, shape))
+            if args.amp:
+                keep("tgc_amp", tgc_step(args, amp_plan, env, tmp))
+                keep("torch_amp", torch_step(args, cfg, shape, amp=True))
+        tg, th = best["tgc"], best["torch"]
 
     print("config %s: batch %d, input %s, %d threads, %d timed steps after %d warm-up (median)" %
           (os.path.relpath(args.config, ROOT), shape[0], "x".join(map(str, shape[1:])), args.threads, args.steps,
@@ -106,10 +127,20 @@ def main():
     print("  %-22s %10.2f ms/step %10.1f img/s" % ("tgc", tg["step_ms_median"], tg["img_per_s"]))
     print("  %-22s %10.2f ms/step %10.1f img/s" % ("PyTorch " + th["version"], th["step_ms_median"], th["img_per_s"]))
     print("  ratio tgc/PyTorch (img/s): %.2f" % (tg["img_per_s"] / th["img_per_s"]))
-    if args.profile and "profile" in tg:
-        total = tg["step_ms_median"]
-        print("  tgc per op type (ms/step, share of the median step):")
-        for op, v in sorted(tg["profile"].items(), key=lambda kv: -kv[1]["ms_per_step"]):
+    if args.amp:
+        ta, pa = best["tgc_amp"], best["torch_amp"]
+        print("  %-22s %10.2f ms/step %10.1f img/s" % ("tgc --amp (bf16)", ta["step_ms_median"], ta["img_per_s"]))
+        print("  %-22s %10.2f ms/step %10.1f img/s" % ("PyTorch autocast bf16 CL", pa["step_ms_median"],
+                                                          pa["img_per_s"]))
+        print("  tgc --amp / tgc fp32: %.2f;  tgc --amp / PyTorch autocast: %.2f;  PyTorch autocast / fp32: %.2f" %
+              (ta["img_per_s"] / tg["img_per_s"], ta["img_per_s"] / pa["img_per_s"],
+               pa["img_per_s"] / th["img_per_s"]))
+    for label, r in (("tgc", tg), ("tgc --amp", best.get("tgc_amp"))):
+        if not args.profile or not r or "profile" not in r:
+            continue
+        total = r["step_ms_median"]
+        print("  %s per op type (ms/step, share of the median step):" % label)
+        for op, v in sorted(r["profile"].items(), key=lambda kv: -kv[1]["ms_per_step"]):
             print("    %-28s %8.3f %6.1f%%  %5.1f calls" % (op, v["ms_per_step"], 100 * v["ms_per_step"] / total,
                                                          v["calls_per_step"]))
     return 0

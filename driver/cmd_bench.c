@@ -81,6 +81,9 @@ static int fill_inputs(tgc_exec *x, const char *prog, int num_classes, double lr
         free(d);
     }
     if (rc == 0 && lri >= 0) rc = write_f32(x, lri, (float)lr, err);
+    /* a float16 plan's loss scale: 1 (the gradients as they are; the bench does not check for overflow) */
+    int lsi = tgc_exec_input(x, prog, "loss_scale");
+    if (rc == 0 && lsi >= 0) rc = write_f32(x, lsi, 1.0f, err);
     return rc;
 }
 

@@ -22,6 +22,7 @@ typedef struct compile_opts {
     int strict; /* --strict: settings accepted but not implemented are an error */
     int has_limit;
     uint64_t limit;
+    int amp; /* --amp (1) / --fp16 (2) */
 } compile_opts;
 
 /* "123", "1.5GiB", "512MiB", "64KiB", "2GB" (decimal), "4G" (binary). */
@@ -95,6 +96,39 @@ static void print_ignored(const char *text, const char *level) {
     }
 }
 
+/* --amp as MMPretrain's tools/train.py applies it: optim_wrapper.type AmpOptimWrapper (from OptimWrapper
+ * only), loss_scale 'dynamic' unless the config sets one; --fp16 also sets dtype float16. */
+int tgc_amp_options(tgc_cfg *cfg, int fp16, tgc_err *err) {
+    const tgc_cfg *w = tgc_cfg_get(cfg, "optim_wrapper");
+    const tgc_cfg *t = w && w->kind == TGC_CFG_MAP ? tgc_cfg_get(w, "type") : NULL;
+    if (t && t->kind == TGC_CFG_STR && strcmp(t->s, "OptimWrapper") && strcmp(t->s, "AmpOptimWrapper"))
+        return tgc_cfg_fail(err, t, "%s needs optim_wrapper.type OptimWrapper or AmpOptimWrapper, not %s",
+                            fp16 ? "--fp16" : "--amp", t->s);
+    const tgc_cfg *ls = w && w->kind == TGC_CFG_MAP ? tgc_cfg_get(w, "loss_scale") : NULL;
+    if (tgc_cfg_apply_option(cfg, "optim_wrapper.type=AmpOptimWrapper", err) < 0 ||
+        ((!ls || ls->kind == TGC_CFG_NULL) && tgc_cfg_apply_option(cfg, "optim_wrapper.loss_scale=dynamic", err) < 0) ||
+        (fp16 && tgc_cfg_apply_option(cfg, "optim_wrapper.dtype=float16", err) < 0))
+        return tgc_err_prefix(err, "%s", fp16 ? "--fp16" : "--amp");
+    return 0;
+}
+
+/* The arena the config needs in fp32 (the same passes, no mixed precision): the mixed-precision plan
+ * records it, so `tgc inspect` shows what mixed precision saves before anything runs. */
+static int fp32_arena(const tgc_cfg *cfg, const tgc_pipeline_opts *po, const tgc_target *t, uint64_t *bytes,
+                      tgc_err *err) {
+    tgc_module m;
+    if (tgc_frontend_build(cfg, &m, err) < 0) return -1;
+    m.target = t;
+    m.amp.dtype = TGC_F32;
+    tgc_pipeline_opts q = *po;
+    q.dump_after = NULL;
+    int rc = tgc_run_pipeline(&m, &q, err);
+    *bytes = 0;
+    if (rc == 0) *bytes = TGC_MAX(m.train ? m.train->mem.arena_bytes : 0, m.eval ? m.eval->mem.arena_bytes : 0);
+    tgc_module_free(&m);
+    return rc < 0 ? tgc_err_prefix(err, "compiling the fp32 twin of the mixed-precision plan") : 0;
+}
+
 /* One compilation to an in-memory plan. `extra` is one more --cfg-options item (the batch search);
  * `quiet` turns off dumps and --print-config for the search's compilations. */
 static tgc_plan *compile_plan(const compile_opts *o, const char *extra, int quiet, tgc_err *err) {
@@ -106,6 +140,10 @@ static tgc_plan *compile_plan(const compile_opts *o, const char *extra, int quie
             tgc_cfg_free(cfg);
             return NULL;
         }
+    if (o->amp && tgc_amp_options(cfg, o->amp == 2, err) < 0) {
+        tgc_cfg_free(cfg);
+        return NULL;
+    }
     if (extra && tgc_cfg_apply_option(cfg, extra, err) < 0) {
         tgc_cfg_free(cfg);
         return NULL;
@@ -149,6 +187,9 @@ static tgc_plan *compile_plan(const compile_opts *o, const char *extra, int quie
         tgc_cfg_free(cfg);
         return NULL;
     }
+    char note[256];
+    tgc_amp_resolve(&m.amp, m.target, note, sizeof note);
+    if (note[0] && !quiet) fprintf(stderr, "tgc: note: %s\n", note);
     tgc_pipeline_opts po;
     memset(&po, 0, sizeof po);
     po.dump_after = quiet ? NULL : o->dump;
@@ -157,6 +198,11 @@ static tgc_plan *compile_plan(const compile_opts *o, const char *extra, int quie
     for (int i = 0; i < o->n_disabled; i++) po.disabled[i] = o->disabled[i];
     tgc_plan *p = NULL;
     record_run_defaults(cfg, o->config);
+    if (m.amp.dtype != TGC_F32 && fp32_arena(cfg, &po, m.target, &m.amp.fp32_arena_bytes, err) < 0) {
+        tgc_module_free(&m);
+        tgc_cfg_free(cfg);
+        return NULL;
+    }
     if (tgc_run_pipeline(&m, &po, err) == 0) p = tgc_plan_from_module(&m, cfg, err);
     fflush(stdout);
     tgc_module_free(&m);
@@ -269,6 +315,10 @@ static int parse_args(int argc, char **argv, compile_opts *o) {
             o->print_config = 1;
         } else if (!strcmp(a, "--strict")) {
             o->strict = 1;
+        } else if (!strcmp(a, "--amp") || !strcmp(a, "--fp16")) {
+            int want = !strcmp(a, "--fp16") ? 2 : 1;
+            if (o->amp && o->amp != want) return tgc_usage_error("compile", "compile: --amp and --fp16 exclude each other");
+            o->amp = want;
         } else if ((r = tgc_opt_value("--target", argc, argv, &i, &val))) {
             if (r < 0 || !tgc_target_find(val))
                 return tgc_usage_error("compile", "compile: --target must be cpu or cuda");
@@ -344,19 +394,20 @@ void tgc_report_ignored(const char *text) {
 }
 
 tgc_plan *tgc_compile_config(const char *config, const char *target, const char *const *options, int n_options,
-                             int strict, tgc_err *err) {
+                             int strict, int amp, tgc_err *err) {
     compile_opts o;
     memset(&o, 0, sizeof o);
     o.config = config;
     o.target = target;
     o.strict = strict;
+    o.amp = amp;
     if (n_options > MAX_OPTIONS) {
         tgc_fail(err, "more than %d --cfg-options", MAX_OPTIONS);
         return NULL;
     }
     for (int i = 0; i < n_options; i++) o.options[i] = options[i];
     o.n_options = n_options;
-    tgc_plan *p = compile_plan(&o, NULL, 1, err);
+    tgc_plan *p = compile_plan(&o, NULL, amp ? 0 : 1, err);
     if (!p) return NULL;
     /* once per job: the workers of a launch (RANK set) compile again; rank 0's run log lists it too */
     if (!getenv("RANK")) tgc_report_ignored(p->ignored);

@@ -10,6 +10,7 @@
 
 typedef struct opt_opts {
     const char *input, *output, *dump, *from, *target;
+    tgc_dtype amp; /* --amp[=bf16|f16]; TGC_F32: off */
     const char *passes[MAX_PASSES];
     int n_passes;
     const char *disabled[32];
@@ -27,6 +28,12 @@ static int parse_args(int argc, char **argv, opt_opts *o) {
         } else if ((r = tgc_opt_value("--target", argc, argv, &i, &val))) {
             if (r < 0 || !tgc_target_find(val)) return tgc_usage_error("opt", "opt: --target must be cpu or cuda");
             o->target = val;
+        } else if (!strcmp(a, "--amp") || !strcmp(a, "--amp=bf16")) {
+            o->amp = TGC_BF16;
+        } else if (!strcmp(a, "--amp=f16")) {
+            o->amp = TGC_F16;
+        } else if (!strncmp(a, "--amp=", 6)) {
+            return tgc_usage_error("opt", "opt: --amp takes bf16 or f16, not '%s'", a + 6);
         } else if ((r = tgc_opt_value("--pass", argc, argv, &i, &val))) {
             if (r < 0) return tgc_usage_error("opt", "opt: --pass needs a pass name");
             if (!tgc_pass_find(val)) return tgc_usage_error("opt", "opt: --pass: unknown pass '%s'", val);
@@ -133,6 +140,8 @@ int tgc_cmd_opt(int argc, char **argv) {
     if (read_input(o.input, &text, &len, &err) < 0) goto done;
     if (tgc_module_parse((const char *)text, len, name, &m, &err) < 0) goto done;
     if (o.target) m.target = tgc_target_find(o.target);
+    m.amp.dtype = o.amp;
+    if (o.amp == TGC_F16) m.amp.dynamic = 1, m.amp.init_scale = 65536.0, m.amp.growth_interval = 2000;
     if (tgc_pass_verify(&m, &err) < 0) {
         tgc_err_prefix(&err, "%s", name);
         goto done;

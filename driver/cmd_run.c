@@ -46,8 +46,11 @@ int tgc_run_parse_args(const char *cmd, int argc, char **argv, tgc_run_args *a) 
         } else if (!strncmp(arg, "--resume=", 9)) {
             a->train.resume = 1;
             if (arg[9]) a->train.resume_from = arg + 9;
-        } else if (!strcmp(arg, "--amp")) {
-            a->train.amp = 1;
+        } else if (!strcmp(arg, "--amp") || !strcmp(arg, "--fp16")) {
+            int want = !strcmp(arg, "--fp16") ? 2 : 1;
+            if (a->train.amp && a->train.amp != want)
+                return tgc_usage_error(cmd, "%s: --amp and --fp16 exclude each other", cmd);
+            a->train.amp = want;
         } else if (!strcmp(arg, "--strict")) {
             a->strict = 1;
         } else if (!strcmp(arg, "--no-validate")) {
@@ -292,11 +295,27 @@ static int check_ignored(tgc_plan *p, int strict, int rescan, tgc_err *err) {
                     "PLAN` lists them)", n, n == 1 ? "" : "s", n == 1 ? "is" : "are");
 }
 
+/* Mixed precision is compiled into a plan: `tgc run --amp/--fp16` only checks that the plan is one, and
+ * says how to compile one otherwise (`tgc train` compiled it with the flag already). */
+static int check_amp(const tgc_plan *p, const tgc_run_args *a, const char *verb, tgc_err *err) {
+    if (!a->train.amp || !strcmp(verb, "train")) return 0;
+    const char *flag = a->train.amp == 2 ? "--fp16" : "--amp";
+    if (p->amp.dtype != TGC_F32 && (a->train.amp != 2 || p->amp.dtype == TGC_F16)) return 0;
+    const char *cfg = NULL;
+    tgc_err e2;
+    if (tgc_cfg_str(p->config, "filename", NULL, &cfg, &e2) < 0 || !cfg) cfg = "CONFIG";
+    return tgc_fail(err, "%s: %s is %s plan, and mixed precision is decided when a plan is compiled (nothing is "
+                         "recompiled here): compile one with `tgc compile %s %s -o PLAN`, or compile and train in one "
+                         "step with `tgc train %s %s`",
+                    flag, a->input, p->amp.dtype == TGC_F32 ? "an fp32" : "a bfloat16", cfg, flag, cfg, flag);
+}
+
 int tgc_run_loaded(tgc_plan *p, tgc_run_args *a, const char *verb, const char **runtime_options, int n_runtime) {
     tgc_err err = {{0}};
     int rc;
     if (tgc_plan_validate(p, &err) < 0 || tgc_run_apply_options(p->config, runtime_options, n_runtime, &err) < 0 ||
-        check_ignored(p, a->strict, n_runtime > 0, &err) < 0) {
+        check_ignored(p, a->strict, n_runtime > 0, &err) < 0 ||
+        check_amp(p, a, verb, &err) < 0) {
         fprintf(stderr, "tgc: %s\n", err.msg);
         rc = TGC_EXIT_ERROR;
     } else {
@@ -306,7 +325,8 @@ int tgc_run_loaded(tgc_plan *p, tgc_run_args *a, const char *verb, const char **
         if (a->nproc) snprintf(launch, sizeof launch, " %s %d", a->gpus ? "--gpus" : "--nproc", a->nproc);
         else if (a->launcher && !strcmp(a->launcher, "pytorch") && lws) snprintf(launch, sizeof launch, " --nproc %.8s", lws);
         else if (a->launcher && strcmp(a->launcher, "none")) snprintf(launch, sizeof launch, " --launcher %.16s", a->launcher);
-        char *command = tgc_asprintf("tgc %s %s%s", verb, a->input, launch);
+        const char *amp = !strcmp(verb, "train") && a->train.amp ? (a->train.amp == 2 ? " --fp16" : " --amp") : "";
+        char *command = tgc_asprintf("tgc %s %s%s%s", verb, a->input, amp, launch);
         a->train.plan_name = a->input;
         a->train.command = command;
         rc = tgc_run_execute(p, a);

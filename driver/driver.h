@@ -62,9 +62,11 @@ int tgc_opt_value(const char *name, int argc, char **argv, int *i, const char **
  * the serialized form so the plan's checksum is the one a compiled plan.bin has. Prints the settings
  * accepted but not implemented as one warning; with `strict` they are an error. */
 tgc_plan *tgc_compile_config(const char *config, const char *target, const char *const *options, int n_options,
-                             int strict, tgc_err *err);
+                             int strict, int amp, tgc_err *err);
 /* The warning listing a plan's settings accepted but not implemented (plan->ignored), to stderr. */
 void tgc_report_ignored(const char *text);
+/* --amp (fp16 = 0) / --fp16 (fp16 = 1) on a loaded config, as MMPretrain's tools/train.py applies --amp. */
+int tgc_amp_options(tgc_cfg *cfg, int fp16, tgc_err *err);
 
 /* Usage text of one command (NULL: the overview) to f; returns 0, or -1 for an unknown command. */
 int tgc_usage(const char *command, FILE *f);

@@ -30,7 +30,7 @@ static const char overview[] =
 static const char compile_usage[] =
     "usage: tgc compile CONFIG [-o PLAN] [--cfg-options K=V [K=V ...]] [--dump-ir[=PASS]]\n"
     "                   [--disable-pass NAME]... [--print-config] [--target cpu|cuda]\n"
-    "                   [--memory-limit BYTES|NKiB|NMiB|NGiB] [--strict]\n"
+    "                   [--memory-limit BYTES|NKiB|NMiB|NGiB] [--strict] [--amp | --fp16]\n"
     "\n"
     "Compiles CONFIG into a plan.\n"
     "\n"
@@ -46,7 +46,11 @@ static const char compile_usage[] =
     "  --memory-limit SIZE      report whether the plan fits in SIZE per device, and the largest\n"
     "                           train batch that would\n"
     "  --strict                 settings tgc accepts but does not implement (listed in one warning\n"
-    "                           otherwise, and by `tgc inspect`) are an error\n";
+    "                           otherwise, and by `tgc inspect`) are an error\n"
+    "  --amp                    mixed precision as MMPretrain's --amp (optim_wrapper.type=AmpOptimWrapper,\n"
+    "                           loss_scale dynamic): conv/matmul in bf16 on the cpu target (float16 has no\n"
+    "                           fast CPU path), float16 on cuda; f32 master weights, gradients, optimizer\n"
+    "  --fp16                   mixed precision in float16 with dynamic loss scaling (any target)\n";
 
 static const char convert_usage[] =
     "usage: tgc convert CONFIG [-o OUT.yaml] [--no-merge] [--cfg-options K=V ...]\n"
@@ -68,7 +72,7 @@ static const char inspect_usage[] =
     "  --json   one JSON object instead of text\n";
 
 static const char run_usage[] =
-    "usage: tgc run PLAN [--work-dir DIR] [--resume [CKPT]] [--amp] [--no-validate] [--auto-scale-lr]\n"
+    "usage: tgc run PLAN [--work-dir DIR] [--resume [CKPT]] [--amp|--fp16] [--no-validate] [--auto-scale-lr]\n"
     "               [--cfg-options K=V ...] [--no-pin-memory] [--no-persistent-workers] [--max-iters N]\n"
     "               [--device cpu|cuda] [--seed N] [--deterministic] [--profile DIR [--profile-steps N]]\n"
     "               [--nproc N | --gpus N] [--launcher none|pytorch|slurm|mpi] [--strict]\n"
@@ -79,7 +83,8 @@ static const char run_usage[] =
     "  --work-dir DIR         where logs and checkpoints go (default: the config's work_dir,\n"
     "                         else ./work_dirs/<config name>)\n"
     "  --resume [CKPT]        continue exactly from CKPT (default: WORK_DIR/last_checkpoint)\n"
-    "  --amp                  bf16 mixed precision (not in this build: training stays fp32)\n"
+    "  --amp, --fp16          mixed precision is compiled into the plan: run checks the plan is one and\n"
+    "                         says how to compile one; tgc train compiles with it (see tgc compile)\n"
     "  --no-validate          skip validation\n"
     "  --auto-scale-lr        scale the lr by batch size / auto_scale_lr.base_batch_size\n"
     "  --cfg-options K=V ...  override runtime keys (train_cfg, param_scheduler, default_hooks,\n"
@@ -119,7 +124,7 @@ static const char bench_usage[] =
 
 static const char opt_usage[] =
     "usage: tgc opt FILE [--pass NAME]... [--from PASS [--disable-pass NAME]...] [--dump-ir[=PASS]]\n"
-    "               [--target cpu|cuda] [-o OUT]\n"
+    "               [--target cpu|cuda] [--amp[=bf16|f16]] [-o OUT]\n"
     "\n"
     "Reads a module in the IR text form (graph @train and, optionally, graph @eval, as\n"
     "`tgc compile --dump-ir=PASS` prints them; FILE - is stdin), verifies it, runs passes on it and prints\n"
@@ -133,6 +138,7 @@ static const char opt_usage[] =
     "                         `tgc compile --target`; default cpu\n"
     "  --dump-ir[=PASS]       print the IR after every pass run (or after PASS), with compile's\n"
     "                         \"// ----- after PASS -----\" headers, instead of the result\n"
+    "  --amp[=bf16|f16]       what the amp pass rewrites for (default bf16; without it amp does nothing)\n"
     "  -o, --output OUT       write to OUT instead of stdout\n"
     "\n"
     "With neither --pass nor --from the module is printed back as read.\n";

@@ -119,7 +119,7 @@ int tgc_frontend_build(const tgc_cfg *root, tgc_module *m, tgc_err *err) {
     char desc[128];
     tgc_module tmp = {0};
     if (tgc_frontend_data(root, &spec, desc, sizeof desc, err) < 0) return -1;
-    if (tgc_frontend_optim(root, &tmp.optim, err) < 0) return -1;
+    if (tgc_frontend_optim(root, &tmp.optim, err) < 0 || tgc_frontend_amp(root, &tmp.amp, err) < 0) return -1;
     if (read_buckets(root, &tmp, err) < 0 || read_ema(root, &tmp.ema_momentum, err) < 0) return -1;
     tmp.train = build_graph(root, &spec, desc, 1, &tmp.train_loss, err);
     if (!tmp.train) return -1;

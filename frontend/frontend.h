@@ -24,4 +24,8 @@ int tgc_frontend_input_spec(const tgc_cfg *root, tgc_input_spec *spec, tgc_err *
  * config. On error m is left empty (nothing to free). */
 int tgc_frontend_build(const tgc_cfg *root, tgc_module *m, tgc_err *err);
 
+/* Mixed precision from optim_wrapper (type AmpOptimWrapper, dtype, loss_scale) or MMDetection 2.x's
+ * `fp16: {loss_scale: ...}`; dtype TGC_F32 when neither asks for it. */
+int tgc_frontend_amp(const tgc_cfg *root, tgc_amp_spec *a, tgc_err *err);
+
 #endif

@@ -256,3 +256,80 @@ int tgc_frontend_paramwise(const tgc_cfg *root, tgc_graph *g, tgc_err *err) {
     free(cks);
     return 0;
 }
+
+/* ---- mixed precision ------------------------------------------------------------------------------ */
+/* loss_scale as MMEngine's AmpOptimWrapper takes it: 'dynamic', a number (a fixed scale) or a dict of
+ * GradScaler's arguments. */
+static int read_loss_scale(const tgc_cfg *map, const char *key, tgc_amp_spec *a, tgc_err *err) {
+    const tgc_cfg *ls = tgc_cfg_get(map, key);
+    a->dynamic = 1, a->init_scale = 65536.0, a->growth_interval = 2000;
+    if (!ls || ls->kind == TGC_CFG_NULL) return 0;
+    if (ls->kind == TGC_CFG_STR) {
+        if (strcmp(ls->s, "dynamic")) return tgc_cfg_fail(err, ls, "loss_scale must be 'dynamic', a number or a dict");
+        return 0;
+    }
+    if (ls->kind == TGC_CFG_INT || ls->kind == TGC_CFG_FLOAT) {
+        double v = ls->kind == TGC_CFG_INT ? (double)ls->i : ls->f;
+        if (!(v > 0 && v < 3.4e38)) return tgc_cfg_fail(err, ls, "loss_scale must be positive and finite");
+        a->dynamic = 0, a->init_scale = v;
+        return 0;
+    }
+    if (ls->kind != TGC_CFG_MAP) return tgc_cfg_fail(err, ls, "loss_scale must be 'dynamic', a number or a dict");
+    static const char *const keys[] = {"init_scale", "growth_factor", "backoff_factor", "growth_interval",
+                                       "enabled", NULL};
+    double gf, bf;
+    int64_t gi;
+    int enabled;
+    if (tgc_b_check_keys(err, ls, "loss_scale", keys) < 0 ||
+        tgc_cfg_float(ls, "init_scale", 65536.0, &a->init_scale, err) < 0 ||
+        tgc_cfg_float(ls, "growth_factor", 2.0, &gf, err) < 0 ||
+        tgc_cfg_float(ls, "backoff_factor", 0.5, &bf, err) < 0 ||
+        tgc_cfg_int(ls, "growth_interval", 2000, &gi, err) < 0 || tgc_cfg_bool(ls, "enabled", 1, &enabled, err) < 0)
+        return -1;
+    if (!(a->init_scale > 0 && a->init_scale < 3.4e38))
+        return tgc_b_fail_key(err, ls, "init_scale", "must be positive and finite");
+    if (gf != 2.0 || bf != 0.5)
+        return tgc_b_fail_key(err, ls, gf != 2.0 ? "growth_factor" : "backoff_factor",
+                              "only GradScaler's defaults (growth_factor 2, backoff_factor 0.5) are supported");
+    if (gi < 1 || gi > 1000000000) return tgc_b_fail_key(err, ls, "growth_interval", "must be in [1, 1e9]");
+    if (!enabled) return tgc_b_fail_key(err, ls, "enabled", "a disabled GradScaler is not supported: leave loss_scale out");
+    a->growth_interval = (int)gi;
+    return 0;
+}
+
+int tgc_frontend_amp(const tgc_cfg *root, tgc_amp_spec *a, tgc_err *err) {
+    memset(a, 0, sizeof *a);
+    a->dtype = TGC_F32;
+    const tgc_cfg *w, *fp16 = tgc_cfg_get(root, "fp16");
+    if (get_wrapper(root, &w, err) < 0) return -1;
+    const char *wt, *dt;
+    if (tgc_cfg_str(w, "type", "OptimWrapper", &wt, err) < 0 || tgc_cfg_str(w, "dtype", NULL, &dt, err) < 0) return -1;
+    if (fp16 && fp16->kind != TGC_CFG_NULL) { /* MMDetection 2.x: fp16 = dict(loss_scale=...) */
+        if (fp16->kind != TGC_CFG_MAP) return tgc_cfg_fail(err, fp16, "expected a map such as {loss_scale: 512.0}");
+        static const char *const keys[] = {"loss_scale", NULL};
+        if (tgc_b_check_keys(err, fp16, "fp16", keys) < 0 || read_loss_scale(fp16, "loss_scale", a, err) < 0)
+            return -1;
+        if (dt && strcmp(dt, "float16") && strcmp(dt, "fp16"))
+            return tgc_b_fail_key(err, w, "dtype", "'%s' contradicts the config's fp16 section", dt);
+        a->dtype = TGC_F16;
+        return 0;
+    }
+    if (strcmp(wt, "AmpOptimWrapper")) {
+        if (dt) return tgc_b_fail_key(err, w, "dtype", "needs type AmpOptimWrapper (this is %s)", wt);
+        if (tgc_cfg_get(w, "loss_scale") && tgc_cfg_get(w, "loss_scale")->kind != TGC_CFG_NULL)
+            return tgc_b_fail_key(err, w, "loss_scale", "needs type AmpOptimWrapper (this is %s)", wt);
+        return 0;
+    }
+    if (read_loss_scale(w, "loss_scale", a, err) < 0) return -1;
+    if (!dt) {
+        a->dtype_default = 1;
+        a->dtype = TGC_F16; /* AmpOptimWrapper's default; the target may choose bf16 (tgc_amp_resolve) */
+    } else if (!strcmp(dt, "float16") || !strcmp(dt, "fp16") || !strcmp(dt, "half")) {
+        a->dtype = TGC_F16;
+    } else if (!strcmp(dt, "bfloat16") || !strcmp(dt, "bf16")) {
+        a->dtype = TGC_BF16;
+    } else {
+        return tgc_b_fail_key(err, w, "dtype", "unknown dtype '%s' (float16 or bfloat16)", dt);
+    }
+    return 0;
+}

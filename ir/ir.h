@@ -135,6 +135,30 @@ enum {
     TGC_OPF_TRANSCENDENTAL = 1u << 3,
 };
 
+/* How an op treats the floating-point dtypes (f32, bf16, f16): the dtype dimension of the op table
+ * (ir/ops.c, tgc_op_dtype_rule). Integer operands (labels) and the f32 scalars lr/step are outside it.
+ *   F32     every float operand and result is f32 (losses, optimizer updates, folds): the default
+ *   COMPUTE the tensor operands share one float dtype, the result has it; accumulation is f32 inside
+ *           the kernel (conv, matmul and their backward): the ops mixed precision runs in low precision
+ *   FOLLOW  the tensor operands share one float dtype, results have it; per-channel vectors (bias) stay
+ *           f32; reductions among them (global_avg_pool, pooling) accumulate in f32
+ *   STATS   batch norm: x (and dy) of one float dtype, y/dx in it; gamma, beta, statistics and their
+ *           gradients f32, and every sum and the normalisation computed in f32
+ *   ACC     reduces a float tensor to an f32 result (bias_grad: a parameter's gradient stays f32)
+ *   ANY     any dtype (cast, fill, reshape) */
+typedef enum tgc_dtype_rule {
+    TGC_DTR_F32 = 0,
+    TGC_DTR_COMPUTE,
+    TGC_DTR_FOLLOW,
+    TGC_DTR_STATS,
+    TGC_DTR_ACC,
+    TGC_DTR_ANY,
+} tgc_dtype_rule;
+
+tgc_dtype_rule tgc_op_dtype_rule(tgc_opcode code);
+/* f32, bf16 or f16. */
+static inline int tgc_dtype_is_float(tgc_dtype t) { return t == TGC_F32 || t == TGC_BF16 || t == TGC_F16; }
+
 typedef struct tgc_type {
     tgc_dtype dtype;
     tgc_shape shape;

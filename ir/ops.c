@@ -72,6 +72,26 @@ static int want_same(const tgc_type *a, const char *an, const tgc_type *b, const
     return 0;
 }
 
+/* A float tensor operand: f32, bf16 or f16 (the op's dtype rule allows the low-precision ones). */
+static int want_float(const tgc_type *t, const char *what, tgc_err *err) {
+    if (!tgc_dtype_is_float(t->dtype)) {
+        char b[200];
+        return tgc_fail(err, "%s must be f32, bf16 or f16, got %s", what, tstr(t, b, sizeof b));
+    }
+    return 0;
+}
+
+/* Two float operands of one dtype (shapes checked by the caller). */
+static int want_same_float(const tgc_type *a, const char *an, const tgc_type *b, const char *bn, tgc_err *err) {
+    if (want_float(a, an, err) < 0) return -1;
+    if (a->dtype != b->dtype) {
+        char x[200], y[200];
+        return tgc_fail(err, "%s %s and %s %s must have the same dtype", an, tstr(a, x, sizeof x), bn,
+                        tstr(b, y, sizeof y));
+    }
+    return 0;
+}
+
 /* A vector [C] (BN parameters, biases). */
 static int want_vec(const tgc_type *t, int64_t c, const char *what, tgc_err *err) {
     if (t->dtype != TGC_F32 || t->shape.rank != 1 || t->shape.d[0] != c) {
@@ -181,17 +201,16 @@ static void set_out(tgc_type *out, tgc_dtype dt, tgc_shape s) {
 /* ================================ shape rules (forward) ================================ */
 
 static int infer_conv2d(const tgc_graph *g, const tgc_op *op, tgc_type *out, tgc_err *err) {
-    if (want_dtype(TY(IN(0)), TGC_F32, "input", err) < 0 || want_dtype(TY(IN(1)), TGC_F32, "weight", err) < 0)
-        return -1;
+    if (want_same_float(TY(IN(0)), "input", TY(IN(1)), "weight", err) < 0) return -1;
     tgc_shape y;
     if (conv_shape(&op->attrs, &TY(IN(0))->shape, &TY(IN(1))->shape, &y, err) < 0) return -1;
-    set_out(out, TGC_F32, y);
+    set_out(out, TY(IN(0))->dtype, y);
     return 0;
 }
 
 static int infer_bias_add(const tgc_graph *g, const tgc_op *op, tgc_type *out, tgc_err *err) {
     const tgc_type *x = TY(IN(0));
-    if (want_dtype(x, TGC_F32, "input", err) < 0) return -1;
+    if (want_float(x, "input", err) < 0) return -1;
     if (op->attrs.axis < 0 || op->attrs.axis >= x->shape.rank)
         return tgc_fail(err, "axis=%lld is outside the input's %d dimensions", (long long)op->attrs.axis,
                         x->shape.rank);
@@ -203,7 +222,7 @@ static int infer_bias_add(const tgc_graph *g, const tgc_op *op, tgc_type *out, t
 /* x [N,C] or [N,C,H,W]; gamma, beta, running mean and var [C]. */
 static int bn_check(const tgc_graph *g, const tgc_op *op, tgc_err *err) {
     const tgc_type *x = TY(IN(0));
-    if (want_dtype(x, TGC_F32, "input", err) < 0) return -1;
+    if (want_float(x, "input", err) < 0) return -1;
     if (x->shape.rank != 2 && x->shape.rank != 4)
         return tgc_fail(err, "input must be 2-D or 4-D, got rank %d", x->shape.rank);
     static const char *const names[] = {"", "gamma", "beta", "running_mean", "running_var"};
@@ -231,7 +250,7 @@ static int infer_batch_norm_eval(const tgc_graph *g, const tgc_op *op, tgc_type 
 }
 
 static int infer_unary_f32(const tgc_graph *g, const tgc_op *op, tgc_type *out, tgc_err *err) {
-    if (want_dtype(TY(IN(0)), TGC_F32, "input", err) < 0) return -1;
+    if (want_float(TY(IN(0)), "input", err) < 0) return -1;
     out[0] = *TY(IN(0));
     return 0;
 }
@@ -253,17 +272,17 @@ static int infer_scale(const tgc_graph *g, const tgc_op *op, tgc_type *out, tgc_
 }
 
 static int infer_add(const tgc_graph *g, const tgc_op *op, tgc_type *out, tgc_err *err) {
-    if (want_dtype(TY(IN(0)), TGC_F32, "a", err) < 0 || want_same(TY(IN(0)), "a", TY(IN(1)), "b", err) < 0)
+    if (want_float(TY(IN(0)), "a", err) < 0 || want_same(TY(IN(0)), "a", TY(IN(1)), "b", err) < 0)
         return -1;
     out[0] = *TY(IN(0));
     return 0;
 }
 
 static int infer_max_pool2d(const tgc_graph *g, const tgc_op *op, tgc_type *out, tgc_err *err) {
-    if (want_dtype(TY(IN(0)), TGC_F32, "input", err) < 0) return -1;
+    if (want_float(TY(IN(0)), "input", err) < 0) return -1;
     tgc_shape y;
     if (pool_shape(&op->attrs, &TY(IN(0))->shape, &y, err) < 0) return -1;
-    set_out(out, TGC_F32, y);
+    set_out(out, TY(IN(0))->dtype, y);
     return 0;
 }
 
@@ -273,15 +292,15 @@ static int infer_avg_pool2d(const tgc_graph *g, const tgc_op *op, tgc_type *out,
 
 static int infer_global_avg_pool(const tgc_graph *g, const tgc_op *op, tgc_type *out, tgc_err *err) {
     const tgc_type *x = TY(IN(0));
-    if (want_dtype(x, TGC_F32, "input", err) < 0 || want_rank(x, 4, "input", err) < 0) return -1;
-    set_out(out, TGC_F32, tgc_shape2(x->shape.d[0], x->shape.d[1]));
+    if (want_float(x, "input", err) < 0 || want_rank(x, 4, "input", err) < 0) return -1;
+    set_out(out, x->dtype, tgc_shape2(x->shape.d[0], x->shape.d[1]));
     return 0;
 }
 
 static int infer_matmul(const tgc_graph *g, const tgc_op *op, tgc_type *out, tgc_err *err) {
     const tgc_type *a = TY(IN(0)), *b = TY(IN(1));
-    if (want_dtype(a, TGC_F32, "a", err) < 0 || want_dtype(b, TGC_F32, "b", err) < 0 ||
-        want_rank(a, 2, "a", err) < 0 || want_rank(b, 2, "b", err) < 0)
+    if (want_same_float(a, "a", b, "b", err) < 0 || want_rank(a, 2, "a", err) < 0 ||
+        want_rank(b, 2, "b", err) < 0)
         return -1;
     int ta = op->attrs.trans_a != 0, tb = op->attrs.trans_b != 0;
     int64_t m = a->shape.d[ta ? 1 : 0], k = a->shape.d[ta ? 0 : 1];
@@ -290,7 +309,7 @@ static int infer_matmul(const tgc_graph *g, const tgc_op *op, tgc_type *out, tgc
         return tgc_fail(err, "inner dimensions differ: op(a) is [%lld,%lld], op(b) is [%lld,%lld] "
                         "(trans_a=%d, trans_b=%d)",
                         (long long)m, (long long)k, (long long)k2, (long long)n, ta, tb);
-    set_out(out, TGC_F32, tgc_shape2(m, n));
+    set_out(out, a->dtype, tgc_shape2(m, n));
     return 0;
 }
 
@@ -367,39 +386,41 @@ static int infer_fill(const tgc_graph *g, const tgc_op *op, tgc_type *out, tgc_e
 
 /* ================================ shape rules (backward) ================================ */
 
-/* The forward shape (attrs.shape) must give dy's shape back through the forward rule. */
-static int want_fwd_match(const tgc_shape *fwd, const tgc_type *dy, tgc_err *err) {
-    if (!tgc_shape_eq(fwd, &dy->shape) || dy->dtype != TGC_F32) {
+/* The forward shape (attrs.shape) must give dy's shape back through the forward rule; dy has the float
+ * dtype `dt` (the forward's). */
+static int want_fwd_match(const tgc_shape *fwd, tgc_dtype dt, const tgc_type *dy, tgc_err *err) {
+    if (!tgc_shape_eq(fwd, &dy->shape) || dy->dtype != dt || !tgc_dtype_is_float(dt)) {
         char a[160], b[200];
         tgc_shape_str(fwd, a, sizeof a);
-        return tgc_fail(err, "gradient %s does not match the forward result f32%s", tstr(dy, b, sizeof b), a);
+        return tgc_fail(err, "gradient %s does not match the forward result %s%s", tstr(dy, b, sizeof b),
+                        tgc_dtype_name(dt), a);
     }
     return 0;
 }
 
 static int infer_conv2d_bwd_data(const tgc_graph *g, const tgc_op *op, tgc_type *out, tgc_err *err) {
     tgc_shape y;
-    if (want_attr_shape(&op->attrs.shape, 4, err) < 0 || want_dtype(TY(IN(1)), TGC_F32, "weight", err) < 0 ||
+    if (want_attr_shape(&op->attrs.shape, 4, err) < 0 || want_float(TY(IN(1)), "weight", err) < 0 ||
         conv_shape(&op->attrs, &op->attrs.shape, &TY(IN(1))->shape, &y, err) < 0 ||
-        want_fwd_match(&y, TY(IN(0)), err) < 0)
+        want_fwd_match(&y, TY(IN(1))->dtype, TY(IN(0)), err) < 0)
         return -1;
-    set_out(out, TGC_F32, op->attrs.shape);
+    set_out(out, TY(IN(1))->dtype, op->attrs.shape);
     return 0;
 }
 
 static int infer_conv2d_bwd_filter(const tgc_graph *g, const tgc_op *op, tgc_type *out, tgc_err *err) {
     tgc_shape y;
-    if (want_attr_shape(&op->attrs.shape, 4, err) < 0 || want_dtype(TY(IN(0)), TGC_F32, "input", err) < 0 ||
+    if (want_attr_shape(&op->attrs.shape, 4, err) < 0 || want_float(TY(IN(0)), "input", err) < 0 ||
         conv_shape(&op->attrs, &TY(IN(0))->shape, &op->attrs.shape, &y, err) < 0 ||
-        want_fwd_match(&y, TY(IN(1)), err) < 0)
+        want_fwd_match(&y, TY(IN(0))->dtype, TY(IN(1)), err) < 0)
         return -1;
-    set_out(out, TGC_F32, op->attrs.shape);
+    set_out(out, TY(IN(0))->dtype, op->attrs.shape);
     return 0;
 }
 
 static int infer_bias_grad(const tgc_graph *g, const tgc_op *op, tgc_type *out, tgc_err *err) {
     const tgc_type *dy = TY(IN(0));
-    if (want_dtype(dy, TGC_F32, "dy", err) < 0) return -1;
+    if (want_float(dy, "dy", err) < 0) return -1;
     if (op->attrs.axis < 0 || op->attrs.axis >= dy->shape.rank)
         return tgc_fail(err, "axis=%lld is outside dy's %d dimensions", (long long)op->attrs.axis,
                         dy->shape.rank);
@@ -409,7 +430,7 @@ static int infer_bias_grad(const tgc_graph *g, const tgc_op *op, tgc_type *out, 
 
 static int infer_batch_norm_bwd(const tgc_graph *g, const tgc_op *op, tgc_type *out, tgc_err *err) {
     const tgc_type *x = TY(IN(1));
-    if (want_dtype(x, TGC_F32, "x", err) < 0) return -1;
+    if (want_float(x, "x", err) < 0) return -1;
     if (x->shape.rank != 2 && x->shape.rank != 4)
         return tgc_fail(err, "x must be 2-D or 4-D, got rank %d", x->shape.rank);
     if (want_same(TY(IN(0)), "dy", x, "x", err) < 0) return -1;
@@ -423,7 +444,7 @@ static int infer_batch_norm_bwd(const tgc_graph *g, const tgc_op *op, tgc_type *
 }
 
 static int infer_relu_bwd(const tgc_graph *g, const tgc_op *op, tgc_type *out, tgc_err *err) {
-    if (want_dtype(TY(IN(0)), TGC_F32, "dy", err) < 0 || want_same(TY(IN(0)), "dy", TY(IN(1)), "y", err) < 0)
+    if (want_float(TY(IN(0)), "dy", err) < 0 || want_same(TY(IN(0)), "dy", TY(IN(1)), "y", err) < 0)
         return -1;
     out[0] = *TY(IN(0));
     return 0;
@@ -459,8 +480,8 @@ static int infer_sigmoid_bwd(const tgc_graph *g, const tgc_op *op, tgc_type *out
 
 static int infer_max_pool2d_bwd(const tgc_graph *g, const tgc_op *op, tgc_type *out, tgc_err *err) {
     tgc_shape y;
-    if (want_dtype(TY(IN(1)), TGC_F32, "x", err) < 0 || pool_shape(&op->attrs, &TY(IN(1))->shape, &y, err) < 0 ||
-        want_fwd_match(&y, TY(IN(0)), err) < 0)
+    if (want_float(TY(IN(1)), "x", err) < 0 || pool_shape(&op->attrs, &TY(IN(1))->shape, &y, err) < 0 ||
+        want_fwd_match(&y, TY(IN(1))->dtype, TY(IN(0)), err) < 0)
         return -1;
     out[0] = *TY(IN(1));
     return 0;
@@ -469,9 +490,9 @@ static int infer_max_pool2d_bwd(const tgc_graph *g, const tgc_op *op, tgc_type *
 static int infer_avg_pool2d_bwd(const tgc_graph *g, const tgc_op *op, tgc_type *out, tgc_err *err) {
     tgc_shape y;
     if (want_attr_shape(&op->attrs.shape, 4, err) < 0 || pool_shape(&op->attrs, &op->attrs.shape, &y, err) < 0 ||
-        want_fwd_match(&y, TY(IN(0)), err) < 0)
+        want_fwd_match(&y, TY(IN(0))->dtype, TY(IN(0)), err) < 0)
         return -1;
-    set_out(out, TGC_F32, op->attrs.shape);
+    set_out(out, TY(IN(0))->dtype, op->attrs.shape);
     return 0;
 }
 
@@ -479,8 +500,8 @@ static int infer_global_avg_pool_bwd(const tgc_graph *g, const tgc_op *op, tgc_t
     const tgc_shape *x = &op->attrs.shape;
     if (want_attr_shape(x, 4, err) < 0) return -1;
     tgc_shape y = tgc_shape2(x->d[0], x->d[1]);
-    if (want_fwd_match(&y, TY(IN(0)), err) < 0) return -1;
-    set_out(out, TGC_F32, *x);
+    if (want_fwd_match(&y, TY(IN(0))->dtype, TY(IN(0)), err) < 0) return -1;
+    set_out(out, TY(IN(0))->dtype, *x);
     return 0;
 }
 
@@ -554,7 +575,7 @@ static int infer_batch_norm_train_relu(const tgc_graph *g, const tgc_op *op, tgc
 /* dy, x [N,C] or [N,C,H,W] of one type; gamma, beta, batch_mean, batch_invstd [C]. */
 static int infer_batch_norm_relu_bwd(const tgc_graph *g, const tgc_op *op, tgc_type *out, tgc_err *err) {
     const tgc_type *x = TY(IN(1));
-    if (want_dtype(x, TGC_F32, "x", err) < 0) return -1;
+    if (want_float(x, "x", err) < 0) return -1;
     if (x->shape.rank != 2 && x->shape.rank != 4)
         return tgc_fail(err, "x must be 2-D or 4-D, got rank %d", x->shape.rank);
     if (want_same(TY(IN(0)), "dy", x, "x", err) < 0) return -1;
@@ -908,6 +929,45 @@ static void cost_batch_norm_relu_bwd(const tgc_graph *g, const tgc_op *op, tgc_c
 static void cost_fold_conv_bn(const tgc_graph *g, const tgc_op *op, tgc_cost *c) {
     elementwise(g, op, IN(0), 1, c);
     c->flops += 4 * vnumel(g, IN(1));
+}
+
+/* ================================ the dtype rules ================================ */
+/* The dtype dimension of the op table (tgc_dtype_rule in ir/ir.h): keyed by opcode, so an op added to
+ * ops.def without a line here is F32, the safe default that mixed precision never lowers. */
+static const unsigned char dtype_rules[TGC_OP_COUNT] = {
+    [TGC_OP_CONV2D] = TGC_DTR_COMPUTE,
+    [TGC_OP_MATMUL] = TGC_DTR_COMPUTE,
+    [TGC_OP_CONV2D_BWD_DATA] = TGC_DTR_COMPUTE,
+    [TGC_OP_CONV2D_BWD_FILTER] = TGC_DTR_COMPUTE,
+    [TGC_OP_BIAS_ADD] = TGC_DTR_FOLLOW,
+    [TGC_OP_RELU] = TGC_DTR_FOLLOW,
+    [TGC_OP_TANH] = TGC_DTR_FOLLOW,
+    [TGC_OP_SIGMOID] = TGC_DTR_FOLLOW,
+    [TGC_OP_ADD] = TGC_DTR_FOLLOW,
+    [TGC_OP_SCALE] = TGC_DTR_FOLLOW,
+    [TGC_OP_MAX_POOL2D] = TGC_DTR_FOLLOW,
+    [TGC_OP_AVG_POOL2D] = TGC_DTR_FOLLOW,
+    [TGC_OP_GLOBAL_AVG_POOL] = TGC_DTR_FOLLOW,
+    [TGC_OP_RELU_BWD] = TGC_DTR_FOLLOW,
+    [TGC_OP_TANH_BWD] = TGC_DTR_FOLLOW,
+    [TGC_OP_SIGMOID_BWD] = TGC_DTR_FOLLOW,
+    [TGC_OP_MAX_POOL2D_BWD] = TGC_DTR_FOLLOW,
+    [TGC_OP_AVG_POOL2D_BWD] = TGC_DTR_FOLLOW,
+    [TGC_OP_GLOBAL_AVG_POOL_BWD] = TGC_DTR_FOLLOW,
+    [TGC_OP_BN_TRAIN] = TGC_DTR_STATS,
+    [TGC_OP_BN_EVAL] = TGC_DTR_STATS,
+    [TGC_OP_BN_BWD] = TGC_DTR_STATS,
+    [TGC_OP_BN_TRAIN_RELU] = TGC_DTR_STATS,
+    [TGC_OP_BN_RELU_BWD] = TGC_DTR_STATS,
+    [TGC_OP_BIAS_GRAD] = TGC_DTR_ACC,
+    [TGC_OP_CAST] = TGC_DTR_ANY,
+    [TGC_OP_FILL] = TGC_DTR_ANY,
+    [TGC_OP_RESHAPE] = TGC_DTR_ANY,
+    /* F32: softmax_cross_entropy(_bwd) (the loss), the optimizer updates, fold_conv_bn */
+};
+
+tgc_dtype_rule tgc_op_dtype_rule(tgc_opcode code) {
+    return (unsigned)code < TGC_OP_COUNT ? (tgc_dtype_rule)dtype_rules[code] : TGC_DTR_F32;
 }
 
 /* ================================ the table ================================ */

@@ -145,15 +145,20 @@ int tgc_pass_autodiff(tgc_module *m, tgc_err *err) {
     int rc = -1, n_fwd_ops = g->n_ops;
     mark_paths(&s, loss);
 
-    /* the seed: d loss / d loss = 1, in the loss's scope */
+    /* the seed: d loss / d loss = 1, in the loss's scope; a float16 plan's loss scale input instead
+     * (the gradients come out multiplied by it, and the runtime divides it out) */
     int ldef = g->vals[loss].def_op;
-    char *scope = tgc_strdup(ldef >= 0 ? g->ops[ldef].scope : NULL);
-    tgc_attrs a = tgc_attrs_default();
-    a.alpha = 1;
-    a.shape = tgc_shape0();
-    a.dtype = TGC_F32;
-    int seed = tgc_emit1(g, TGC_OP_FILL, &a, scope, err, 0);
-    free(scope);
+    int seed = tgc_graph_find(g, TGC_AMP_LOSS_SCALE);
+    if (seed < 0 || g->vals[seed].kind != TGC_VAL_INPUT || g->vals[seed].type.dtype != TGC_F32 ||
+        g->vals[seed].type.shape.rank != 0) {
+        char *scope = tgc_strdup(ldef >= 0 ? g->ops[ldef].scope : NULL);
+        tgc_attrs a = tgc_attrs_default();
+        a.alpha = 1;
+        a.shape = tgc_shape0();
+        a.dtype = TGC_F32;
+        seed = tgc_emit1(g, TGC_OP_FILL, &a, scope, err, 0);
+        free(scope);
+    }
     if (seed < 0) goto out;
     s.grad[loss] = seed;
 

@@ -31,13 +31,32 @@ static int fold_graph(tgc_module *m, tgc_graph *g, tgc_err *err) {
             continue;
         tgc_attrs a = tgc_attrs_default();
         a.eps = bn.attrs.eps;
-        int fin[5] = {g->ops[conv].in[1], bn.in[1], bn.in[2], bn.in[3], bn.in[4]}, fout[2];
+        /* under mixed precision the conv reads a cast of the f32 weight: fold the f32 weight, cast the
+         * folded one */
+        int w = g->ops[conv].in[1], wdef = g->vals[w].def_op, wcast = -1;
+        tgc_dtype wt = g->vals[w].type.dtype;
+        if (wt != TGC_F32 && wdef >= 0 && g->ops[wdef].code == TGC_OP_CAST) {
+            if (uses[w] == 1) wcast = wdef; /* the conv was its only reader: dead once the conv reads the fold */
+            w = g->ops[wdef].in[0];
+        }
+        int fin[5] = {w, bn.in[1], bn.in[2], bn.in[3], bn.in[4]}, fout[2];
         int f = tgc_emit(g, TGC_OP_FOLD_CONV_BN, fin, 5, &a, bn.scope, fout, err);
         if (f < 0) {
             rc = -1;
             break;
         }
-        g->ops[conv].in[1] = fout[0];
+        int wf = fout[0];
+        if (g->vals[wf].type.dtype != wt) {
+            tgc_attrs ca = tgc_attrs_default();
+            ca.dtype = wt;
+            if ((wf = tgc_emit1(g, TGC_OP_CAST, &ca, bn.scope, err, 1, wf)) < 0) {
+                rc = -1;
+                break;
+            }
+            key[g->vals[wf].def_op] = 4 * (int64_t)conv + 1;
+        }
+        g->ops[conv].in[1] = wf;
+        if (wcast >= 0) tgc_op_kill(&g->ops[wcast]);
         tgc_attrs ba = tgc_attrs_default();
         ba.axis = 1;
         int z2 = tgc_emit1(g, TGC_OP_BIAS_ADD, &ba, bn.scope, err, 2, y, fout[1]);

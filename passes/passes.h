@@ -26,6 +26,28 @@ typedef struct tgc_optim_spec {
                                * (0.99), eps 1e-8, and momentum above                              */
 } tgc_optim_spec;
 
+/* Mixed precision (optim_wrapper AmpOptimWrapper / fp16 / --amp), decided at compile time. dtype TGC_F32:
+ * an fp32 plan. Loss scaling applies to float16 only (bf16 has f32's exponent range): dynamic as
+ * MMEngine's GradScaler (init_scale, x2 after growth_interval finite steps, x0.5 and the step skipped on
+ * inf/NaN), or the fixed scale init_scale. */
+typedef struct tgc_amp_spec {
+    tgc_dtype dtype;     /* TGC_F32 (off), TGC_BF16 or TGC_F16 */
+    int dynamic;         /* f16: dynamic loss scaling                                */
+    double init_scale;   /* f16: the (initial) loss scale; 65536 for dynamic          */
+    int growth_interval; /* f16 dynamic: finite steps before the scale doubles (2000) */
+    int dtype_default;   /* AmpOptimWrapper without dtype: float16, unless the target lacks fast float16 */
+    uint64_t fp32_arena_bytes; /* the arena of the same plan compiled in fp32 (what `tgc inspect` compares) */
+} tgc_amp_spec;
+
+/* Settles an AmpOptimWrapper without dtype for the target: bf16 where float16 has no fast path (the
+ * cpu target), float16 otherwise. Writes a note for the log into note (empty when nothing was chosen). */
+void tgc_amp_resolve(tgc_amp_spec *a, const tgc_target *t, char *note, size_t n);
+
+/* The train graph's scalar input holding the loss scale (float16 plans). */
+#define TGC_AMP_LOSS_SCALE "loss_scale"
+/* "bfloat16", "float16" or "float32", as PyTorch names them. */
+const char *tgc_amp_dtype_name(tgc_dtype t);
+
 typedef struct tgc_module {
     tgc_graph *train; /* owned */
     tgc_graph *eval;  /* owned */
@@ -41,6 +63,7 @@ typedef struct tgc_module {
                                * norm with momentum 1 and the scores as output                        */
     tgc_graph *ema;           /* owned or NULL: ema_update of each trained param into its "ema.<param>"
                                * state (declared in train too, so the plan places it once)            */
+    tgc_amp_spec amp;         /* mixed precision; zeroed = fp32 (TGC_F32 is 0)                     */
 } tgc_module;
 
 /* m->target, or the default target when none was chosen. */
@@ -95,6 +118,8 @@ int tgc_run_pipeline(tgc_module *m, const tgc_pipeline_opts *opts, tgc_err *err)
 
 /* The passes. */
 int tgc_pass_verify(tgc_module *m, tgc_err *err);
+/* Before autodiff: conv/matmul in m->amp.dtype, casts inserted once per value (passes/amp.c). */
+int tgc_pass_amp(tgc_module *m, tgc_err *err);
 int tgc_pass_autodiff(tgc_module *m, tgc_err *err);  /* train: gradients of train_loss for every param */
 int tgc_pass_optimizer(tgc_module *m, tgc_err *err); /* train: one update op per param, adds opt state */
 int tgc_pass_dce(tgc_module *m, tgc_err *err);

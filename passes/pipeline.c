@@ -6,6 +6,8 @@
 
 const tgc_pass tgc_passes_table[] = {
     {"verify", "check both graphs: SSA order, arity, types, state updates, outputs", 0, tgc_pass_verify},
+    {"amp", "mixed precision: conv/matmul in bf16/f16, casts once per value, f32 master weights (when enabled)",
+     0, tgc_pass_amp},
     {"autodiff", "train: gradient of the loss for every parameter, in reverse program order", 0,
      tgc_pass_autodiff},
     {"optimizer", "train: one SGD/AdamW update per parameter, with lr/step inputs and optimizer state", 0,

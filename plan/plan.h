@@ -78,6 +78,7 @@ typedef struct tgc_plan {
     tgc_program *programs;
     uint64_t slab_bytes[TGC_SLAB_COUNT]; /* ARENA = max over programs */
     tgc_optim_spec optim;
+    tgc_amp_spec amp; /* mixed precision (META amp.*): dtype TGC_F32 for an fp32 plan */
     tgc_cfg *config; /* owned; the resolved config */
     int64_t params;  /* exact trainable parameter count */
     double macs_per_sample, flops_per_sample; /* forward, per image */

@@ -83,6 +83,11 @@ static void write_meta(const tgc_plan *p, tgc_buf *b) {
     kv_f64(b, &n, "optim.beta2", p->optim.beta2);
     kv_f64(b, &n, "optim.eps", p->optim.eps);
     if (p->ignored && p->ignored[0]) kv_str(b, &n, "ignored", p->ignored);
+    kv_str(b, &n, "amp.dtype", tgc_dtype_name(p->amp.dtype));
+    kv_i64(b, &n, "amp.dynamic", p->amp.dynamic);
+    kv_f64(b, &n, "amp.init_scale", p->amp.init_scale);
+    kv_i64(b, &n, "amp.growth_interval", p->amp.growth_interval);
+    kv_i64(b, &n, "amp.fp32_arena_bytes", (int64_t)p->amp.fp32_arena_bytes);
     for (int i = 0; i < 4; i++) b->data[at + (size_t)i] = (uint8_t)(n >> (8 * i));
 }
 
@@ -371,7 +376,22 @@ static int read_meta(rd *d, tgc_plan *p) {
             p->ignored = sv;
             sv = NULL;
         }
-        else
+        else if (!strcmp(key, "amp.dtype")) {
+            if (!strcmp(sv, "f32")) p->amp.dtype = TGC_F32;
+            else if (!strcmp(sv, "bf16")) p->amp.dtype = TGC_BF16;
+            else if (!strcmp(sv, "f16")) p->amp.dtype = TGC_F16;
+            else rc = bad(d, "amp.dtype '%s' is not f32, bf16 or f16", sv);
+        } else if (!strcmp(key, "amp.dynamic")) p->amp.dynamic = iv != 0;
+        else if (!strcmp(key, "amp.init_scale")) {
+            if (!(fv >= 0 && fv < 3.5e38)) rc = bad(d, "amp.init_scale %g is out of range", fv);
+            p->amp.init_scale = fv;
+        } else if (!strcmp(key, "amp.fp32_arena_bytes")) {
+            if (iv < 0) rc = bad(d, "amp.fp32_arena_bytes %lld is negative", (long long)iv);
+            p->amp.fp32_arena_bytes = (uint64_t)iv;
+        } else if (!strcmp(key, "amp.growth_interval")) {
+            if (iv < 0 || iv > 1000000000) rc = bad(d, "amp.growth_interval %lld is out of range", (long long)iv);
+            p->amp.growth_interval = (int)iv;
+        } else
             for (int s = TGC_SLAB_ARENA; s < TGC_SLAB_COUNT; s++)
                 if (!strcmp(key, slab_keys[s])) {
                     p->slab_bytes[s] = (uint64_t)iv;

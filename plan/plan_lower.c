@@ -165,6 +165,8 @@ tgc_plan *tgc_plan_from_module(const tgc_module *m, const tgc_cfg *cfg, tgc_err 
     lowering L = {.p = p};
     p->target = *tgc_module_target(m);
     p->optim = m->optim;
+    p->amp = m->amp;
+    p->amp.dtype_default = 0;
     p->config = cfg ? tgc_cfg_clone(cfg) : NULL;
     const tgc_graph *graphs[4] = {m->train, m->eval, m->ema, m->precise_bn};
     int64_t batches[4] = {m->train_batch, m->eval_batch, 0, m->train_batch};

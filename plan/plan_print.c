@@ -151,6 +151,24 @@ void tgc_plan_print(const tgc_plan *p, FILE *f) {
     else
         fprintf(f, "optimizer: SGD lr=%g momentum=%g dampening=%g nesterov=%d weight_decay=%g\n", o->lr,
                 o->momentum, o->dampening, o->nesterov, o->weight_decay);
+    if (p->amp.dtype != TGC_F32) {
+        fprintf(f, "mixed precision: %s (conv/matmul; f32 master weights, gradients and optimizer)", tgc_amp_dtype_name(p->amp.dtype));
+        if (p->amp.dtype == TGC_F16 && p->amp.dynamic)
+            fprintf(f, ", dynamic loss scale from %g (x2 every %d finite steps, x0.5 on inf/nan)", p->amp.init_scale,
+                    p->amp.growth_interval);
+        else if (p->amp.dtype == TGC_F16)
+            fprintf(f, ", loss scale %g", p->amp.init_scale);
+        fputc('\n', f);
+        uint64_t a = plan_mem(p).arena_bytes, a32 = p->amp.fp32_arena_bytes;
+        if (a32) {
+            char b1[32], b2[32], b3[32];
+            fprintf(f, "arena: %s in %s, %s in fp32: %s saved (%.1f%%)\n", human_bytes(a, b1, sizeof b1),
+                    tgc_amp_dtype_name(p->amp.dtype), human_bytes(a32, b2, sizeof b2),
+                    human_bytes(a32 > a ? a32 - a : 0, b3, sizeof b3), a32 > a ? 100.0 * (double)(a32 - a) / (double)a32 : 0.0);
+        }
+    } else {
+        fprintf(f, "precision: fp32\n");
+    }
     fprintf(f, "programs:");
     for (int i = 0; i < p->n_programs; i++)
         fprintf(f, "%s %s (batch %lld, %d instructions)", i ? "," : "", p->programs[i].name,
@@ -302,6 +320,10 @@ void tgc_plan_print_json(const tgc_plan *p, FILE *f) {
     fprintf(f, ", \"memory\": {\"arena_bytes\": %llu, \"lower_bound_bytes\": %llu, \"naive_bytes\": %llu",
             (unsigned long long)m.arena_bytes, (unsigned long long)m.lower_bound_bytes,
             (unsigned long long)m.naive_bytes);
+    if (p->amp.dtype != TGC_F32)
+        fprintf(f, ", \"precision\": \"%s\", \"fp32_arena_bytes\": %llu, \"arena_bytes_saved\": %llu",
+                tgc_amp_dtype_name(p->amp.dtype), (unsigned long long)p->amp.fp32_arena_bytes,
+                (unsigned long long)(p->amp.fp32_arena_bytes > m.arena_bytes ? p->amp.fp32_arena_bytes - m.arena_bytes : 0));
     for (int i = 0; i < p->n_programs; i++) {
         fputs(", ", f);
         json_str(f, p->programs[i].name);

@@ -75,23 +75,51 @@ static int bn_desc(const cpu_call *k, const tgc_shape *x, dnnl_prop_kind_t prop,
     return 0;
 }
 
-/* The operands of one BN call, seen as [N, C, S]. */
+/* The operands of one BN call, seen as [N, C, S]. x, dy, y and dx are of dtype `dt` (f32, or bf16/f16
+ * under mixed precision: each row is loaded into an f32 row and stored rounded, so every statistic and
+ * the normalisation are computed in f32/double as for f32 tensors); the per-channel tensors are f32. */
 typedef struct bn_job {
     int64_t n, c, s;
-    const float *x, *dy, *gamma, *beta, *mean_in, *invstd_in;
-    float *y, *mean, *invstd, *rm, *rv, *dx, *dgamma, *dbeta;
+    const void *x, *dy;
+    void *y, *dx;
+    const float *gamma, *beta, *mean_in, *invstd_in;
+    float *mean, *invstd, *rm, *rv, *dgamma, *dbeta;
     double eps, mom;
     int relu; /* the fused variants */
+    tgc_dtype dt;
 } bn_job;
+
+/* Row (b, ch) of a data tensor as f32: the tensor's own row, or converted into buf. */
+static const float *bn_row(const bn_job *j, const void *t, int64_t b, int64_t ch, float *buf) {
+    int64_t off = (b * j->c + ch) * j->s;
+    if (j->dt == TGC_F32) return (const float *)t + off;
+    cpu_load_f32(t, j->dt, off, j->s, buf);
+    return buf;
+}
+
+/* Where row (b, ch) of a result is computed: the tensor's row, or buf (stored by bn_row_store). */
+static float *bn_out_row(const bn_job *j, void *t, int64_t b, int64_t ch, float *buf) {
+    return j->dt == TGC_F32 ? (float *)t + (b * j->c + ch) * j->s : buf;
+}
+
+static void bn_row_store(const bn_job *j, void *t, int64_t b, int64_t ch, const float *buf) {
+    if (j->dt != TGC_F32) cpu_store_f32(buf, t, j->dt, (b * j->c + ch) * j->s, j->s);
+}
+
+/* Row buffers for the low-precision loads and stores (none for f32). */
+static float *bn_rows(const bn_job *j, int k) {
+    return j->dt == TGC_F32 ? NULL : tgc_malloc(sizeof(float) * (size_t)k * (size_t)(j->s ? j->s : 1));
+}
 
 static void bn_train_channels(void *ctx, int64_t lo, int64_t hi) {
     const bn_job *j = ctx;
     const double cnt = (double)(j->n * j->s);
+    float *rb = bn_rows(j, 2), *xb = rb, *yb = rb ? rb + j->s : NULL;
     for (int64_t ch = lo; ch < hi; ch++) {
-        const float k = j->x[ch * j->s]; /* the shift: any value of the channel */
+        const float k = bn_row(j, j->x, 0, ch, xb)[0]; /* the shift: any value of the channel */
         double s1 = 0, s2 = 0;
         for (int64_t b = 0; b < j->n; b++) {
-            const float *x = j->x + (b * j->c + ch) * j->s;
+            const float *x = bn_row(j, j->x, b, ch, xb);
             float r1 = 0.f, r2 = 0.f;
 #ifdef _OPENMP
 #pragma omp simd reduction(+ : r1, r2)
@@ -113,8 +141,8 @@ static void bn_train_channels(void *ctx, int64_t lo, int64_t hi) {
         j->rv[ch] = (float)((1.0 - j->mom) * j->rv[ch] + j->mom * var * cnt / (cnt - 1));
         const float a = j->gamma[ch] * (float)invstd, bb = j->beta[ch] - (float)mean * a;
         for (int64_t b = 0; b < j->n; b++) {
-            const float *x = j->x + (b * j->c + ch) * j->s;
-            float *y = j->y + (b * j->c + ch) * j->s;
+            const float *x = bn_row(j, j->x, b, ch, xb);
+            float *y = bn_out_row(j, j->y, b, ch, yb);
             if (j->relu) {
 #ifdef _OPENMP
 #pragma omp simd
@@ -126,8 +154,10 @@ static void bn_train_channels(void *ctx, int64_t lo, int64_t hi) {
 #endif
                 for (int64_t i = 0; i < j->s; i++) y[i] = bn_pre(x[i], a, bb);
             }
+            bn_row_store(j, j->y, b, ch, y);
         }
     }
+    free(rb);
 }
 
 /* The channel sums of one (n, c) row: sum(dy) and sum((x-mean)*dy). One function for the plain and the
@@ -146,11 +176,12 @@ static void row_sums(const float *x, const float *dy, float mean, int64_t s, dou
 }
 
 /* The dy row (b, ch) the backward uses: dy itself, or for batch_norm_relu_bwd dy where the forward's
- * pre-activation x*a + bb was positive, else 0 (relu_bwd's rule), formed in the scratch row dm. */
-static const float *bwd_dy_row(const bn_job *j, int64_t b, int64_t ch, float a, float bb, float *dm) {
-    const float *dy = j->dy + (b * j->c + ch) * j->s;
+ * pre-activation x*a + bb was positive, else 0 (relu_bwd's rule), formed in the scratch row dm. x is the
+ * row's x as f32; dyb a row buffer for a low-precision dy. */
+static const float *bwd_dy_row(const bn_job *j, int64_t b, int64_t ch, const float *x, float a, float bb, float *dm,
+                               float *dyb) {
+    const float *dy = bn_row(j, j->dy, b, ch, dyb);
     if (!j->relu) return dy;
-    const float *x = j->x + (b * j->c + ch) * j->s;
 #ifdef _OPENMP
 #pragma omp simd
 #endif
@@ -164,35 +195,53 @@ static void bn_bwd_channels(void *ctx, int64_t lo, int64_t hi) {
     const bn_job *j = ctx;
     const double cnt = (double)(j->n * j->s);
     float *dm = j->relu ? tgc_malloc(sizeof(float) * (size_t)(j->s ? j->s : 1)) : NULL;
+    float *rb = bn_rows(j, 3), *xb = rb, *dyb = rb ? rb + j->s : NULL, *dxb = rb ? rb + 2 * j->s : NULL;
     for (int64_t ch = lo; ch < hi; ch++) {
         const float mean = j->mean_in[ch];
         float a = 0.f, bb = 0.f;
         if (j->relu) a = j->gamma[ch] * j->invstd_in[ch], bb = j->beta[ch] - mean * a;
         double sdy = 0, dot = 0;
-        for (int64_t b = 0; b < j->n; b++)
-            row_sums(j->x + (b * j->c + ch) * j->s, bwd_dy_row(j, b, ch, a, bb, dm), mean, j->s, &sdy, &dot);
+        for (int64_t b = 0; b < j->n; b++) {
+            const float *x = bn_row(j, j->x, b, ch, xb);
+            row_sums(x, bwd_dy_row(j, b, ch, x, a, bb, dm, dyb), mean, j->s, &sdy, &dot);
+        }
         const double is = j->invstd_in[ch];
         j->dgamma[ch] = (float)(dot * is);
         j->dbeta[ch] = (float)sdy;
         const float gm = (float)(sdy / cnt), proj = (float)(dot / cnt * is * is), scale = (float)(is * j->gamma[ch]);
         for (int64_t b = 0; b < j->n; b++) {
-            const float *x = j->x + (b * j->c + ch) * j->s, *dy = bwd_dy_row(j, b, ch, a, bb, dm);
-            float *dx = j->dx + (b * j->c + ch) * j->s;
+            const float *x = bn_row(j, j->x, b, ch, xb), *dy = bwd_dy_row(j, b, ch, x, a, bb, dm, dyb);
+            float *dx = bn_out_row(j, j->dx, b, ch, dxb);
 #ifdef _OPENMP
 #pragma omp simd
 #endif
             for (int64_t i = 0; i < j->s; i++) dx[i] = (dy[i] - gm - (x[i] - mean) * proj) * scale;
+            bn_row_store(j, j->dx, b, ch, dx);
         }
     }
     free(dm);
+    free(rb);
 }
 
 /* Channels per task: enough elements to pay for a thread's wake-up. */
 static int64_t bn_grain(int64_t count) { return TGC_MAX((int64_t)1, (int64_t)32768 / TGC_MAX(count, (int64_t)1)); }
 
 /* batch_norm_train(x, gamma, beta, running_mean, running_var) -> (y, batch_mean, batch_invstd) */
+/* x (and dy) and the data result of one float dtype, everything per-channel f32. */
+static int bn_check_dtypes(const cpu_call *k, int n_data_in, tgc_dtype *dt, tgc_err *err) {
+    *dt = k->in_t[0].dtype;
+    if (!tgc_dtype_is_float(*dt))
+        return tgc_fail(err, "cpu backend: %s: operand 0 is %s, expected a float dtype", k->name, tgc_dtype_name(*dt));
+    for (int i = 0; i < k->n_in; i++)
+        if (cpu_check_dtype(k, 0, i, i < n_data_in ? *dt : TGC_F32, err)) return -1;
+    for (int i = 0; i < k->n_out; i++)
+        if (cpu_check_dtype(k, 1, i, i == 0 ? *dt : TGC_F32, err)) return -1;
+    return 0;
+}
+
 int cpu_bn_train(tgc_cpu *c, const cpu_call *k, tgc_err *err) {
-    if (cpu_check_all_f32(k, err)) return -1;
+    tgc_dtype dt;
+    if (bn_check_dtypes(k, 1, &dt, err)) return -1;
     int64_t nc, cnt;
     if (bn_shapes(k, &nc, &cnt, err)) return -1;
     if (cnt < 2)
@@ -200,7 +249,7 @@ int cpu_bn_train(tgc_cpu *c, const cpu_call *k, tgc_err *err) {
     const tgc_shape *xs = &k->in_t[0].shape;
     bn_job j = {.n = xs->d[0], .c = nc, .s = cnt / xs->d[0], .x = k->in[0], .gamma = k->in[1], .beta = k->in[2],
                 .rm = k->in[3], .rv = k->in[4], .y = k->out[0], .mean = k->out[1], .invstd = k->out[2],
-                .eps = k->a->eps, .mom = k->a->momentum, .relu = k->code == TGC_OP_BN_TRAIN_RELU};
+                .eps = k->a->eps, .mom = k->a->momentum, .relu = k->code == TGC_OP_BN_TRAIN_RELU, .dt = dt};
     cpu_parallel(c, nc, bn_grain(cnt), bn_train_channels, &j);
     return 0;
 }
@@ -233,7 +282,8 @@ int cpu_bn_eval(tgc_cpu *c, const cpu_call *k, tgc_err *err) {
 /* batch_norm_bwd(dy, x, gamma, batch_mean, batch_invstd) -> (dx, dgamma, dbeta);
  * batch_norm_relu_bwd(dy, x, gamma, beta, batch_mean, batch_invstd) -> (dx, dgamma, dbeta) */
 int cpu_bn_bwd(tgc_cpu *c, const cpu_call *k, tgc_err *err) {
-    if (cpu_check_all_f32(k, err)) return -1;
+    tgc_dtype dt;
+    if (bn_check_dtypes(k, 2, &dt, err)) return -1;
     int64_t nc, cnt;
     if (bn_shapes(k, &nc, &cnt, err)) return -1;
     int relu = k->code == TGC_OP_BN_RELU_BWD, st = relu ? 4 : 3; /* where the statistics start */
@@ -245,7 +295,7 @@ int cpu_bn_bwd(tgc_cpu *c, const cpu_call *k, tgc_err *err) {
     if (xs->d[0] == 0 || cnt == 0) return 0;
     bn_job j = {.n = xs->d[0], .c = nc, .s = cnt / xs->d[0], .dy = k->in[0], .x = k->in[1], .gamma = k->in[2],
                 .beta = relu ? k->in[3] : NULL, .mean_in = k->in[st], .invstd_in = invstd, .dx = k->out[0],
-                .dgamma = k->out[1], .dbeta = k->out[2], .relu = relu};
+                .dgamma = k->out[1], .dbeta = k->out[2], .relu = relu, .dt = dt};
     cpu_parallel(c, nc, bn_grain(cnt), bn_bwd_channels, &j);
     return 0;
 }

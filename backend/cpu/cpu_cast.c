@@ -7,26 +7,41 @@
 
 #include "backend/cpu/cpu_internal.h"
 
-static uint32_t f32_bits(float f) {
+#ifdef _OPENMP
+#define SIMD _Pragma("omp simd")
+#else
+#define SIMD
+#endif
+
+/* The mixed-precision conversions run on every bf16 load and store of the low-precision loops: built twice,
+ * for AVX-512 (x86-64-v4) and the baseline, and picked at load time (GCC's function multiversioning). */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(__SANITIZE_ADDRESS__)
+#define WIDE_CLONES __attribute__((target_clones("arch=x86-64-v4", "default")))
+#else
+#define WIDE_CLONES
+#endif
+
+static inline uint32_t f32_bits(float f) {
     uint32_t u;
     memcpy(&u, &f, 4);
     return u;
 }
 
-static float bits_f32(uint32_t u) {
+static inline float bits_f32(uint32_t u) {
     float f;
     memcpy(&f, &u, 4);
     return f;
 }
 
-static uint16_t f32_to_bf16(float f) {
+/* Without branches, so that the loops over arrays vectorise. */
+static inline uint16_t f32_to_bf16(float f) {
     uint32_t u = f32_bits(f);
-    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40); /* NaN stays a quiet NaN */
-    u += 0x7fffu + ((u >> 16) & 1u);
-    return (uint16_t)(u >> 16);
+    uint32_t nan = (uint32_t)((u & 0x7fffffffu) > 0x7f800000u); /* a NaN stays a quiet NaN */
+    uint32_t r = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16, q = (u >> 16) | 0x40u;
+    return (uint16_t)(nan ? q : r);
 }
 
-static float bf16_to_f32(uint16_t h) { return bits_f32((uint32_t)h << 16); }
+static inline float bf16_to_f32(uint16_t h) { return bits_f32((uint32_t)h << 16); }
 
 static uint16_t f32_to_f16(float f) {
     uint32_t u = f32_bits(f), sign = (u >> 16) & 0x8000u, a = u & 0x7fffffffu;
@@ -47,7 +62,7 @@ static uint16_t f32_to_f16(float f) {
 
 static float f16_to_f32(uint16_t h) {
     uint32_t sign = (uint32_t)(h & 0x8000u) << 16, e = (h >> 10) & 0x1fu, m = h & 0x3ffu;
-    if (e == 0x1f) return bits_f32(sign | 0x7f800000u | (m << 13));
+    if (e == 0x1f) return bits_f32(sign | 0x7f800000u | (m << 13) | (m ? 0x400000u : 0u)); /* a NaN comes out quiet */
     if (e == 0) {
         float v = ldexpf((float)m, -24);
         return sign ? -v : v;
@@ -92,12 +107,20 @@ typedef struct cast_job {
     double value; /* fill */
 } cast_job;
 
-static void cast_run(void *ctx, int64_t lo, int64_t hi) {
+WIDE_CLONES static void cast_run(void *ctx, int64_t lo, int64_t hi) {
     const cast_job *j = ctx;
     if (j->tx == TGC_F32 && j->ty == TGC_BF16) { /* the mixed-precision paths, without the switch */
-        for (int64_t i = lo; i < hi; i++) ((uint16_t *)j->y)[i] = f32_to_bf16(((const float *)j->x)[i]);
+        const float *x = j->x;
+        uint16_t *y = j->y;
+        SIMD for (int64_t i = lo; i < hi; i++) y[i] = f32_to_bf16(x[i]);
     } else if (j->tx == TGC_BF16 && j->ty == TGC_F32) {
-        for (int64_t i = lo; i < hi; i++) ((float *)j->y)[i] = bf16_to_f32(((const uint16_t *)j->x)[i]);
+        const uint16_t *x = j->x;
+        float *y = j->y;
+        SIMD for (int64_t i = lo; i < hi; i++) y[i] = bf16_to_f32(x[i]);
+    } else if (j->tx == TGC_F16 && j->ty == TGC_F32) {
+        for (int64_t i = lo; i < hi; i++) ((float *)j->y)[i] = f16_to_f32(((const uint16_t *)j->x)[i]);
+    } else if (j->tx == TGC_F32 && j->ty == TGC_F16) {
+        for (int64_t i = lo; i < hi; i++) ((uint16_t *)j->y)[i] = f32_to_f16(((const float *)j->x)[i]);
     } else if (j->tx == j->ty) {
         size_t es = tgc_dtype_size(j->tx);
         memmove((char *)j->y + lo * es, (const char *)j->x + lo * es, (size_t)(hi - lo) * es);
@@ -109,6 +132,35 @@ static void cast_run(void *ctx, int64_t lo, int64_t hi) {
 void cpu_cast_range(const void *x, tgc_dtype tx, void *y, tgc_dtype ty, int64_t lo, int64_t hi) {
     cast_job j = {x, y, tx, ty, 0};
     cast_run(&j, lo, hi);
+}
+
+void cpu_cast_parallel(tgc_cpu *c, const void *x, tgc_dtype tx, void *y, tgc_dtype ty, int64_t n) {
+    cast_job j = {x, y, tx, ty, 0};
+    cpu_parallel(c, n, 16384, cast_run, &j);
+}
+
+WIDE_CLONES void cpu_load_f32(const void *x, tgc_dtype t, int64_t off, int64_t n, float *out) {
+    if (t == TGC_BF16) {
+        const uint16_t *h = (const uint16_t *)x + off;
+        SIMD for (int64_t i = 0; i < n; i++) out[i] = bf16_to_f32(h[i]);
+    } else if (t == TGC_F16) {
+        const uint16_t *h = (const uint16_t *)x + off;
+        for (int64_t i = 0; i < n; i++) out[i] = f16_to_f32(h[i]);
+    } else {
+        memcpy(out, (const float *)x + off, sizeof(float) * (size_t)n);
+    }
+}
+
+WIDE_CLONES void cpu_store_f32(const float *v, void *y, tgc_dtype t, int64_t off, int64_t n) {
+    if (t == TGC_BF16) {
+        uint16_t *h = (uint16_t *)y + off;
+        SIMD for (int64_t i = 0; i < n; i++) h[i] = f32_to_bf16(v[i]);
+    } else if (t == TGC_F16) {
+        uint16_t *h = (uint16_t *)y + off;
+        for (int64_t i = 0; i < n; i++) h[i] = f32_to_f16(v[i]);
+    } else {
+        memmove((float *)y + off, v, sizeof(float) * (size_t)n);
+    }
 }
 
 /* cast(x) -> y of attrs.dtype */

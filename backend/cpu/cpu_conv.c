@@ -1,6 +1,7 @@
 /* backend/cpu/cpu_conv.c - conv2d forward, backward data and backward weights through oneDNN.
  *
- * The primitives are created with format `any` so that oneDNN picks its fast blocked layouts; the user
+ * f32, or bf16 throughout (mixed precision; oneDNN accumulates in f32 and uses AVX512-BF16 where the CPU
+ * has it). The primitives are created with format `any` so that oneDNN picks its fast blocked layouts; the user
  * tensors stay NCHW/OIHW and cached reorders convert at the boundary (cpu_cache.c). Groups map OIHW onto
  * oneDNN's goihw, which is the same memory. */
 #include "backend/cpu/cpu_internal.h"
@@ -50,20 +51,20 @@ typedef struct conv_mds {
     dnnl_memory_desc_t ux, uw, uy, ax, aw, ay;
 } conv_mds;
 
-static int conv_make_mds(const conv_geo *g, conv_mds *m, tgc_err *err) {
+static int conv_make_mds(const conv_geo *g, dnnl_data_type_t dt, conv_mds *m, tgc_err *err) {
     dnnl_dims_t x = {g->n, g->c, g->h, g->w}, y = {g->n, g->o, g->ho, g->wo};
     dnnl_dims_t w4 = {g->o, g->c, g->kh, g->kw}, w5 = {g->g, g->o / g->g, g->c / g->g, g->kh, g->kw};
-    dnnl_status_t s = dnnl_memory_desc_init_by_tag(&m->ux, 4, x, dnnl_f32, dnnl_abcd);
-    if (s == dnnl_success) s = dnnl_memory_desc_init_by_tag(&m->uy, 4, y, dnnl_f32, dnnl_abcd);
-    if (s == dnnl_success) s = dnnl_memory_desc_init_by_tag(&m->ax, 4, x, dnnl_f32, dnnl_format_tag_any);
-    if (s == dnnl_success) s = dnnl_memory_desc_init_by_tag(&m->ay, 4, y, dnnl_f32, dnnl_format_tag_any);
+    dnnl_status_t s = dnnl_memory_desc_init_by_tag(&m->ux, 4, x, dt, dnnl_abcd);
+    if (s == dnnl_success) s = dnnl_memory_desc_init_by_tag(&m->uy, 4, y, dt, dnnl_abcd);
+    if (s == dnnl_success) s = dnnl_memory_desc_init_by_tag(&m->ax, 4, x, dt, dnnl_format_tag_any);
+    if (s == dnnl_success) s = dnnl_memory_desc_init_by_tag(&m->ay, 4, y, dt, dnnl_format_tag_any);
     if (s == dnnl_success) {
         if (g->g > 1) {
-            s = dnnl_memory_desc_init_by_tag(&m->uw, 5, w5, dnnl_f32, dnnl_abcde);
-            if (s == dnnl_success) s = dnnl_memory_desc_init_by_tag(&m->aw, 5, w5, dnnl_f32, dnnl_format_tag_any);
+            s = dnnl_memory_desc_init_by_tag(&m->uw, 5, w5, dt, dnnl_abcde);
+            if (s == dnnl_success) s = dnnl_memory_desc_init_by_tag(&m->aw, 5, w5, dt, dnnl_format_tag_any);
         } else {
-            s = dnnl_memory_desc_init_by_tag(&m->uw, 4, w4, dnnl_f32, dnnl_abcd);
-            if (s == dnnl_success) s = dnnl_memory_desc_init_by_tag(&m->aw, 4, w4, dnnl_f32, dnnl_format_tag_any);
+            s = dnnl_memory_desc_init_by_tag(&m->uw, 4, w4, dt, dnnl_abcd);
+            if (s == dnnl_success) s = dnnl_memory_desc_init_by_tag(&m->aw, 4, w4, dt, dnnl_format_tag_any);
         }
     }
     if (s != dnnl_success) return tgc_fail(err, "cpu backend: conv memory descriptors: %s", cpu_dnnl_status(s));
@@ -127,7 +128,8 @@ static int conv_pd(tgc_cpu *c, conv_dir dir, const conv_geo *g, const conv_mds *
 }
 
 static int conv_run(tgc_cpu *c, const cpu_call *k, conv_dir dir, tgc_err *err) {
-    if (cpu_check_all_f32(k, err)) return -1;
+    tgc_dtype dt;
+    if (cpu_check_all_float(k, &dt, err)) return -1;
     if (dir != CONV_FWD && !tgc_shape_eq(&k->out_t[0].shape, &k->a->shape))
         return tgc_fail(err, "cpu backend: %s: result shape differs from attrs.shape", k->name);
     const struct conv_dir_spec *ds = &conv_dirs[dir];
@@ -141,7 +143,7 @@ static int conv_run(tgc_cpu *c, const cpu_call *k, conv_dir dir, tgc_err *err) {
     if (!p) {
         conv_mds m;
         dnnl_primitive_desc_t pd;
-        if (conv_make_mds(&g, &m, err) || conv_pd(c, dir, &g, &m, &pd, k->name, err)) return -1;
+        if (conv_make_mds(&g, cpu_dnnl_dt(dt), &m, err) || conv_pd(c, dir, &g, &m, &pd, k->name, err)) return -1;
         const dnnl_memory_desc_t *user[3] = {[CONV_X] = &m.ux, [CONV_W] = &m.uw, [CONV_Y] = &m.uy};
         cpu_argspec spec[3];
         for (int i = 0; i < 3; i++) spec[i] = (cpu_argspec){ds->arg[i], i, i == 2, user[ds->role[i]]};

@@ -100,6 +100,7 @@ void tgc_cpu_free(tgc_cpu *c) {
     if (!c) return;
     cpu_cache_clear(c);
     free(c->scratch);
+    free(c->wide);
     cpu_pool_free(c->pool);
     if (c->strm) dnnl_stream_destroy(c->strm);
     if (c->eng) dnnl_engine_destroy(c->eng);
@@ -109,6 +110,67 @@ void tgc_cpu_free(tgc_cpu *c) {
 int tgc_cpu_threads(const tgc_cpu *c) { return c->n_threads; }
 int tgc_cpu_cache_size(const tgc_cpu *c) { return c->n_cache; }
 void tgc_cpu_set_deterministic(tgc_cpu *c, int deterministic) { c->deterministic = deterministic != 0; }
+
+/* ---- low precision ------------------------------------------------------------------------------ */
+/* Whether op `code`'s kernel takes operands and results of the low-precision float dtype t itself; every
+ * other op with a bf16/f16 operand or result runs through exec_widened. */
+static int native_low(tgc_opcode code, tgc_dtype t) {
+    switch (code) {
+    case TGC_OP_CAST:
+    case TGC_OP_FILL:
+    case TGC_OP_RESHAPE: return 1;
+    default: return cpu_native_low_dtype(code, t);
+    }
+}
+
+static int needs_widening(const cpu_call *k) {
+    for (int i = 0; i < k->n_in + k->n_out; i++) {
+        tgc_dtype t = i < k->n_in ? k->in_t[i].dtype : k->out_t[i - k->n_in].dtype;
+        if ((t == TGC_BF16 || t == TGC_F16) && !native_low(k->code, t)) return 1;
+    }
+    return 0;
+}
+
+/* Runs a kernel that computes in f32 on low-precision tensors: each bf16/f16 operand is converted into an
+ * f32 copy, the kernel runs on the copies, each bf16/f16 result is rounded back (to nearest even). The
+ * result is the f32 computation rounded once, which is what a native low-precision kernel accumulating in
+ * f32 gives too (float16 on these CPUs always goes this way: they have no fast float16 arithmetic). */
+static int exec_widened(tgc_cpu *c, const cpu_call *k, cpu_kernel_fn fn, tgc_err *err) {
+    int n = k->n_in + k->n_out;
+    tgc_type ty[TGC_MAX_IN + TGC_MAX_OUT];
+    void *ptr[TGC_MAX_IN + TGC_MAX_OUT];
+    size_t off[TGC_MAX_IN + TGC_MAX_OUT], total = 0;
+    for (int i = 0; i < n; i++) {
+        ty[i] = i < k->n_in ? k->in_t[i] : k->out_t[i - k->n_in];
+        ptr[i] = i < k->n_in ? k->in[i] : k->out[i - k->n_in];
+        off[i] = total;
+        if (ty[i].dtype == TGC_BF16 || ty[i].dtype == TGC_F16)
+            total += ((size_t)tgc_shape_numel(&ty[i].shape) * sizeof(float) + 63) & ~(size_t)63;
+    }
+    if (total > c->wide_cap) {
+        free(c->wide);
+        c->wide = aligned_alloc(64, total);
+        c->wide_cap = c->wide ? total : 0;
+        if (!c->wide) return tgc_fail(err, "cpu backend: %s: cannot allocate %zu bytes to widen to f32", k->name, total);
+    }
+    void *wptr[TGC_MAX_IN + TGC_MAX_OUT];
+    for (int i = 0; i < n; i++) {
+        wptr[i] = ptr[i];
+        if (ty[i].dtype != TGC_BF16 && ty[i].dtype != TGC_F16) continue;
+        wptr[i] = (char *)c->wide + off[i];
+        if (i < k->n_in) cpu_cast_parallel(c, ptr[i], ty[i].dtype, wptr[i], TGC_F32, tgc_shape_numel(&ty[i].shape));
+        ty[i].dtype = TGC_F32;
+    }
+    cpu_call w = *k;
+    w.in_t = ty, w.out_t = ty + k->n_in, w.in = wptr, w.out = wptr + k->n_in;
+    if (fn(c, &w, err) < 0) return -1;
+    for (int i = k->n_in; i < n; i++) {
+        const tgc_type *orig = &k->out_t[i - k->n_in];
+        if (orig->dtype == TGC_BF16 || orig->dtype == TGC_F16)
+            cpu_cast_parallel(c, wptr[i], TGC_F32, ptr[i], orig->dtype, tgc_shape_numel(&orig->shape));
+    }
+    return 0;
+}
 
 int tgc_cpu_exec(tgc_cpu *c, tgc_opcode code, const tgc_attrs *a, int n_in, const tgc_type *in_t,
                  void *const *in, int n_out, const tgc_type *out_t, void *const *out, tgc_err *err) {
@@ -143,6 +205,7 @@ int tgc_cpu_exec(tgc_cpu *c, tgc_opcode code, const tgc_attrs *a, int n_in, cons
     /* Pin oneDNN's thread count on the calling thread (an OpenMP setting is per thread). */
     if (c->omp_set_num_threads) c->omp_set_num_threads(c->n_threads);
     cpu_call k = {code, name, a, n_in, n_out, in_t, out_t, in, out};
+    if (needs_widening(&k)) return exec_widened(c, &k, kernels[code], err);
     return kernels[code](c, &k, err);
 }
 
@@ -178,6 +241,28 @@ int cpu_check_same_shape(const cpu_call *k, int is_out_a, int ia, int is_out_b, 
                         is_out_a ? "result" : "operand", ia, sa, is_out_b ? "result" : "operand", ib, sb);
     }
     return 0;
+}
+
+int cpu_check_all_float(const cpu_call *k, tgc_dtype *dt, tgc_err *err) {
+    tgc_dtype t = k->n_in ? k->in_t[0].dtype : k->out_t[0].dtype;
+    if (t != TGC_F32 && t != TGC_BF16)
+        return tgc_fail(err, "cpu backend: %s: operand 0 is %s, expected f32 or bf16", k->name, tgc_dtype_name(t));
+    for (int i = 0; i < k->n_in; i++)
+        if (cpu_check_dtype(k, 0, i, t, err)) return -1;
+    for (int i = 0; i < k->n_out; i++)
+        if (cpu_check_dtype(k, 1, i, t, err)) return -1;
+    *dt = t;
+    return 0;
+}
+
+dnnl_data_type_t cpu_dnnl_dt(tgc_dtype t) {
+    switch (t) {
+    case TGC_BF16: return dnnl_bf16;
+    case TGC_F16: return dnnl_f16;
+    case TGC_I32: return dnnl_s32;
+    case TGC_U8: return dnnl_u8;
+    default: return dnnl_f32;
+    }
 }
 
 int cpu_check_all_f32(const cpu_call *k, tgc_err *err) {

@@ -158,7 +158,11 @@ static int cpu_run(void *dev, void *prog, const tgc_dev_run *r, tgc_err *err) {
     for (int i = 0; i < p->n_instr; i++) {
         const cpu_instr *b = &cp->instr[i];
         const tgc_instr *ins = b->ins;
-        if (i == r->before_instr && r->before(r->ctx, i, err) < 0) return -1;
+        if (i == r->before_instr) {
+            int b = r->before(r->ctx, i, err);
+            if (b < 0) return -1;
+            if (b > 0) return 0; /* the rest of the program is skipped */
+        }
         double t0 = r->timing ? tgc_now() : 0.0;
         if (b->fused) { /* a fusion group as one kernel */
             if (tgc_cpu_exec_fused(d->cpu, b->fused, err) < 0)

@@ -4,7 +4,9 @@
  * What makes a group safe to run as one kernel on any device (one element count, tensors overlapping only
  * in place, optimizer tensors back to back in aligned slots with equal attributes and lr/step operands)
  * is checked when the plan is loaded (plan/plan_validate.c). What is refused here is what these loops do
- * not implement: other ops, dtypes other than f32, operands without data. */
+ * not implement: other ops, non-float dtypes, operands without data. bf16/f16 tensors are loaded into f32
+ * chunk buffers, computed in f32 and stored rounded to nearest even, once per op, as the unfused kernels
+ * compute them. */
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -29,7 +31,8 @@ typedef struct ew_step {
     void *y;
     float alpha;       /* scale */
     int64_t inner, ch; /* bias_add: elements per channel row and channels */
-    tgc_dtype tx, ty;  /* cast */
+    tgc_dtype tx, ty;  /* the first operand's and the result's dtype (cast: from and to)            */
+    tgc_dtype tb;      /* the second operand's (bias_add's bias: f32)                               */
 } ew_step;
 
 struct tgc_cpu_fused {
@@ -99,11 +102,16 @@ static tgc_cpu_fused *fuse_elementwise(const tgc_cpu_op *ops, int n, char *why, 
         s->alpha = (float)o->a->alpha;
         s->tx = o->in_t[0].dtype;
         s->ty = o->out_t[0].dtype;
+        s->tb = ar > 1 ? o->in_t[1].dtype : TGC_F32;
+        int cast = o->code == TGC_OP_CAST; /* any dtype to any */
         for (int j = 0; j < ar && !bad; j++) {
-            if (o->code != TGC_OP_CAST && o->in_t[j].dtype != TGC_F32) bad = "a non-f32 operand";
+            if (!cast && !tgc_dtype_is_float(o->in_t[j].dtype)) bad = "a non-float operand";
             else if (!o->in[j] && N > 0) bad = "an operand without data";
         }
-        if (!bad && o->code != TGC_OP_CAST && s->ty != TGC_F32) bad = "a non-f32 result";
+        if (!bad && !cast && !tgc_dtype_is_float(s->ty)) bad = "a non-float result";
+        if (!bad && o->code != TGC_OP_CAST && s->ty != s->tx) bad = "a result whose dtype is not its operand's";
+        if (!bad && o->code == TGC_OP_BIAS_ADD && s->tb != TGC_F32) bad = "a bias that is not f32";
+        if (!bad && ar > 1 && o->code != TGC_OP_BIAS_ADD && s->tb != s->tx) bad = "operands of two dtypes";
         if (!bad && !o->out[0] && N > 0) bad = "a result without data";
         if (!bad && o->code == TGC_OP_BIAS_ADD) {
             const tgc_shape *x = &o->in_t[0].shape;
@@ -126,11 +134,11 @@ static tgc_cpu_fused *fuse_elementwise(const tgc_cpu_op *ops, int n, char *why, 
     return f;
 }
 
-static void bias_rows(const ew_step *s, int64_t lo, int64_t hi) {
-    const float *x = s->a, *bias = s->b;
-    float *y = s->y;
-    for (int64_t i = lo; i < hi;) {
-        int64_t row = i / s->inner, end = TGC_MIN(hi, (row + 1) * s->inner);
+/* bias_add on elements [lo, lo+n): x and y point at element lo, the bias is the whole [C] vector. */
+static void bias_rows(const ew_step *s, const float *x, float *y, int64_t lo, int64_t n) {
+    const float *bias = s->b;
+    for (int64_t i = 0; i < n;) {
+        int64_t row = (lo + i) / s->inner, end = TGC_MIN(n, (row + 1) * s->inner - lo);
         float b = bias[row % s->ch];
         int64_t i0 = i;
         SIMD for (int64_t q = i0; q < end; q++) y[q] = x[q] + b;
@@ -148,46 +156,64 @@ static inline float masked(float dy, int c) {
     return dy * f;
 }
 
-/* One op on elements [lo, hi); the same arithmetic as the op's own kernel. */
-static void ew_apply(const ew_step *s, int64_t lo, int64_t hi) {
-    const float *a = s->a, *b = s->b;
-    float *y = s->y;
+/* One op on n elements starting at element lo (a, b, y point at that element; the bias is whole); the
+ * same arithmetic as the op's own kernel. */
+static void ew_apply(const ew_step *s, const float *a, const float *b, float *y, int64_t lo, int64_t n) {
     switch (s->code) {
     case TGC_OP_RELU:
-        SIMD for (int64_t i = lo; i < hi; i++) y[i] = a[i] > 0.f ? a[i] : 0.f; /* as oneDNN: +0 below zero */
+        SIMD for (int64_t i = 0; i < n; i++) y[i] = a[i] > 0.f ? a[i] : 0.f; /* as oneDNN: +0 below zero */
         break;
     case TGC_OP_TANH:
-        SIMD for (int64_t i = lo; i < hi; i++) y[i] = tanhf(a[i]);
+        SIMD for (int64_t i = 0; i < n; i++) y[i] = tanhf(a[i]);
         break;
     case TGC_OP_SIGMOID: /* expf(-x) overflows to inf for x < -88: 1/inf = +0, as oneDNN's logistic */
-        SIMD for (int64_t i = lo; i < hi; i++) y[i] = 1.f / (1.f + expf(-a[i]));
+        SIMD for (int64_t i = 0; i < n; i++) y[i] = 1.f / (1.f + expf(-a[i]));
         break;
     case TGC_OP_ADD:
-        SIMD for (int64_t i = lo; i < hi; i++) y[i] = a[i] + b[i];
+        SIMD for (int64_t i = 0; i < n; i++) y[i] = a[i] + b[i];
         break;
     case TGC_OP_SCALE:
-        SIMD for (int64_t i = lo; i < hi; i++) y[i] = s->alpha * a[i];
+        SIMD for (int64_t i = 0; i < n; i++) y[i] = s->alpha * a[i];
         break;
     case TGC_OP_RELU_BWD: /* (dy, y): dy where the forward output is positive */
-        SIMD for (int64_t i = lo; i < hi; i++) y[i] = masked(a[i], b[i] > 0.f);
+        SIMD for (int64_t i = 0; i < n; i++) y[i] = masked(a[i], b[i] > 0.f);
         break;
     case TGC_OP_TANH_BWD:
-        SIMD for (int64_t i = lo; i < hi; i++) y[i] = a[i] * (1.f - b[i] * b[i]);
+        SIMD for (int64_t i = 0; i < n; i++) y[i] = a[i] * (1.f - b[i] * b[i]);
         break;
     case TGC_OP_SIGMOID_BWD: /* (dy, y) */
-        SIMD for (int64_t i = lo; i < hi; i++) y[i] = a[i] * b[i] * (1.f - b[i]);
+        SIMD for (int64_t i = 0; i < n; i++) y[i] = a[i] * b[i] * (1.f - b[i]);
         break;
-    case TGC_OP_BIAS_ADD: bias_rows(s, lo, hi); break;
-    case TGC_OP_CAST: cpu_cast_range(s->a, s->tx, s->y, s->ty, lo, hi); break;
+    case TGC_OP_BIAS_ADD: bias_rows(s, a, y, lo, n); break;
     default: break;
     }
 }
 
+/* An operand's elements [lo, lo+n) as f32: the tensor itself, or converted into buf (bf16/f16). */
+static const float *ew_load(const void *p, tgc_dtype t, int64_t lo, int64_t n, float *buf) {
+    if (t == TGC_F32) return (const float *)p + lo;
+    cpu_load_f32(p, t, lo, n, buf);
+    return buf;
+}
+
 static void ew_chunks(void *ctx, int64_t lo, int64_t hi) {
     const tgc_cpu_fused *f = ctx;
+    /* bf16/f16 operands are computed in f32, one chunk at a time: loaded into these, stored rounded */
+    float ba[CHUNK], bb[CHUNK], by[CHUNK];
     for (int64_t c = lo; c < hi; c++) {
-        int64_t a = c * CHUNK, b = TGC_MIN(f->numel, a + CHUNK);
-        for (int i = 0; i < f->n; i++) ew_apply(&f->steps[i], a, b);
+        int64_t a = c * CHUNK, n = TGC_MIN(f->numel, a + CHUNK) - a;
+        for (int i = 0; i < f->n; i++) {
+            const ew_step *s = &f->steps[i];
+            if (s->code == TGC_OP_CAST) {
+                cpu_cast_range(s->a, s->tx, s->y, s->ty, a, a + n);
+                continue;
+            }
+            const float *x = ew_load(s->a, s->tx, a, n, ba);
+            const float *b = s->code == TGC_OP_BIAS_ADD ? s->b : s->b ? ew_load(s->b, s->tb, a, n, bb) : NULL;
+            float *y = s->ty == TGC_F32 ? (float *)s->y + a : by;
+            ew_apply(s, x, b, y, a, n);
+            if (s->ty != TGC_F32) cpu_store_f32(by, s->y, s->ty, a, n);
+        }
     }
 }
 

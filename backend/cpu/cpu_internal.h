@@ -104,6 +104,9 @@ struct tgc_cpu {
      * needs, serves them all, instead of a buffer per cached primitive outside the plan's memory. */
     void *scratch;
     size_t scratch_cap;
+    /* f32 copies of the bf16/f16 tensors of an op whose kernel computes in f32 (cpu_ctx.c) */
+    void *wide;
+    size_t wide_cap;
 };
 
 /* ---- checks shared by the kernels ----------------------------------------------------------------- */
@@ -112,6 +115,10 @@ int cpu_check_rank(const cpu_call *k, int is_out, int i, int rank, tgc_err *err)
 int cpu_check_same_shape(const cpu_call *k, int is_out_a, int ia, int is_out_b, int ib, tgc_err *err);
 /* Every operand and result f32. */
 int cpu_check_all_f32(const cpu_call *k, tgc_err *err);
+/* Every operand and result of one dtype, f32 or bf16 (the kernels with a native bf16 path); *dt gets it. */
+int cpu_check_all_float(const cpu_call *k, tgc_dtype *dt, tgc_err *err);
+/* oneDNN's data type of a tgc dtype. */
+dnnl_data_type_t cpu_dnnl_dt(tgc_dtype t);
 
 /* ---- kernels (one per opcode group) --------------------------------------------------------------- */
 int cpu_conv2d(tgc_cpu *c, const cpu_call *k, tgc_err *err);
@@ -152,5 +159,15 @@ int cpu_reshape(tgc_cpu *c, const cpu_call *k, tgc_err *err);
 
 /* Converts elements [lo, hi) of x (dtype tx) into y (dtype ty), as cast does (fused groups). */
 void cpu_cast_range(const void *x, tgc_dtype tx, void *y, tgc_dtype ty, int64_t lo, int64_t hi);
+/* Elements [off, off+n) of x (f32, bf16 or f16) into the f32 array out[0..n); and back: v[0..n) rounded
+ * (to nearest even) into elements [off, off+n) of y. The low-precision loops' loads and stores. */
+void cpu_load_f32(const void *x, tgc_dtype t, int64_t off, int64_t n, float *out);
+void cpu_store_f32(const float *v, void *y, tgc_dtype t, int64_t off, int64_t n);
+/* The same for n elements, over the context's threads. */
+void cpu_cast_parallel(tgc_cpu *c, const void *x, tgc_dtype tx, void *y, tgc_dtype ty, int64_t n);
+
+/* Whether the kernel of `code` takes bf16/f16 (t) tensors natively (oneDNN's low-precision primitives,
+ * loops that load and store them); the others run on f32 copies (cpu_ctx.c). */
+int cpu_native_low_dtype(tgc_opcode code, tgc_dtype t);
 
 #endif

@@ -1,9 +1,13 @@
-/* backend/cpu/cpu_matmul.c - matmul(a, b) -> op(a) @ op(b) through oneDNN's matmul; a transposed operand
+/* backend/cpu/cpu_matmul.c - matmul(a, b) -> op(a) @ op(b) through oneDNN's matmul (f32, or bf16 throughout
+ * with f32 accumulation); a transposed operand
  * is described to oneDNN by swapped strides, so no copy is made. */
+#include <string.h>
+
 #include "backend/cpu/cpu_internal.h"
 
 int cpu_matmul(tgc_cpu *c, const cpu_call *k, tgc_err *err) {
-    if (cpu_check_all_f32(k, err) || cpu_check_rank(k, 0, 0, 2, err) || cpu_check_rank(k, 0, 1, 2, err) ||
+    tgc_dtype dt;
+    if (cpu_check_all_float(k, &dt, err) || cpu_check_rank(k, 0, 0, 2, err) || cpu_check_rank(k, 0, 1, 2, err) ||
         cpu_check_rank(k, 1, 0, 2, err))
         return -1;
     const tgc_shape *as = &k->in_t[0].shape, *bs = &k->in_t[1].shape, *ys = &k->out_t[0].shape;
@@ -20,22 +24,22 @@ int cpu_matmul(tgc_cpu *c, const cpu_call *k, tgc_err *err) {
     }
     if (m == 0 || n == 0) return 0;
     if (ka == 0) { /* an empty sum: zeros */
-        float *y = k->out[0];
-        for (int64_t i = 0; i < m * n; i++) y[i] = 0.f;
+        memset(k->out[0], 0, (size_t)(m * n) * tgc_dtype_size(dt)); /* +0.0 in f32 and bf16 */
         return 0;
     }
     cpu_key key;
     cpu_key_init(&key, k->code, 0);
-    int64_t f[] = {m, n, ka, ta, tb};
+    int64_t f[] = {m, n, ka, ta, tb, dt};
     for (size_t i = 0; i < TGC_ARRAY_LEN(f); i++) cpu_key_add(&key, f[i]);
     cpu_prim *p = cpu_cache_find(c, &key);
     if (!p) {
         dnnl_memory_desc_t amd, bmd, ymd;
         dnnl_dims_t ad = {m, ka}, bd = {ka, n}, yd = {m, n};
         dnnl_dims_t astr = {ta ? 1 : ka, ta ? m : 1}, bstr = {tb ? 1 : n, tb ? ka : 1};
-        dnnl_status_t s = dnnl_memory_desc_init_by_strides(&amd, 2, ad, dnnl_f32, astr);
-        if (s == dnnl_success) s = dnnl_memory_desc_init_by_strides(&bmd, 2, bd, dnnl_f32, bstr);
-        if (s == dnnl_success) s = dnnl_memory_desc_init_by_tag(&ymd, 2, yd, dnnl_f32, dnnl_ab);
+        dnnl_data_type_t ddt = cpu_dnnl_dt(dt);
+        dnnl_status_t s = dnnl_memory_desc_init_by_strides(&amd, 2, ad, ddt, astr);
+        if (s == dnnl_success) s = dnnl_memory_desc_init_by_strides(&bmd, 2, bd, ddt, bstr);
+        if (s == dnnl_success) s = dnnl_memory_desc_init_by_tag(&ymd, 2, yd, ddt, dnnl_ab);
         dnnl_matmul_desc_t d;
         if (s == dnnl_success) s = dnnl_matmul_desc_init(&d, &amd, &bmd, NULL, &ymd);
         if (s != dnnl_success) return tgc_fail(err, "cpu backend: %s: %s", k->name, cpu_dnnl_status(s));

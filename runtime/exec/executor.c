@@ -31,6 +31,8 @@ struct tgc_exec {
     void *instr_ctx;
     tgc_grads_ready_fn on_grads_ready;
     void *grads_ready_ctx;
+    tgc_update_check_fn on_update_check;
+    void *update_check_ctx;
 };
 
 tgc_device *tgc_exec_device(const tgc_exec *x) { return x->dev; }
@@ -100,6 +102,15 @@ void tgc_exec_on_bucket(tgc_exec *x, tgc_bucket_fn fn, void *ctx) {
 void tgc_exec_on_instr(tgc_exec *x, tgc_instr_fn fn, void *ctx) {
     x->on_instr = fn;
     x->instr_ctx = ctx;
+}
+
+int tgc_exec_on_update_check(tgc_exec *x, tgc_update_check_fn fn, void *ctx, tgc_err *err) {
+    if (fn && strcmp(x->dev->ops->name, "cpu"))
+        return tgc_fail(err, "the %s device cannot skip a step's optimizer updates yet (float16 loss scaling runs on "
+                             "the cpu device)", x->dev->ops->name);
+    x->on_update_check = fn;
+    x->update_check_ctx = ctx;
+    return 0;
 }
 
 void tgc_exec_on_grads_ready(tgc_exec *x, tgc_grads_ready_fn fn, void *ctx) {
@@ -296,21 +307,25 @@ static int on_done(void *ctx, int first, int n, double t0, double t1, tgc_err *e
     return 0;
 }
 
+/* Before the first optimizer update: the collectives' wait, then the update check (1: skip the updates). */
 static int on_before(void *ctx, int instr, tgc_err *err) {
     run_state *st = ctx;
-    return st->x->on_grads_ready(st->x->grads_ready_ctx, st->bp->prog, err);
+    tgc_exec *x = st->x;
+    if (x->on_grads_ready && x->on_grads_ready(x->grads_ready_ctx, st->bp->prog, err) < 0) return -1;
+    return x->on_update_check ? x->on_update_check(x->update_check_ctx, st->bp->prog, err) : 0;
 }
 
 int tgc_exec_run(tgc_exec *x, const char *name, tgc_err *err) {
     const exec_program *bp = find_program(x, name);
     if (!bp) return tgc_fail(err, "the plan has no program '%s'", name);
     const tgc_program *p = bp->prog;
-    int sync = x->on_grads_ready && p->n_buckets > 0;
+    int sync = (x->on_grads_ready || x->on_update_check) && p->n_buckets > 0;
     run_state st = {x, bp};
     tgc_dev_run r = {&st, on_done, on_before, sync && bp->first_opt < p->n_instr ? bp->first_opt : -1,
                      x->on_instr != NULL, !x->on_bucket && !x->on_instr};
     if (x->dev->ops->run(x->dev->impl, bp->dev_prog, &r, err) < 0) return -1;
-    if (sync && bp->first_opt == p->n_instr && x->on_grads_ready(x->grads_ready_ctx, p, err) < 0) return -1;
+    if (sync && bp->first_opt == p->n_instr && x->on_grads_ready && x->on_grads_ready(x->grads_ready_ctx, p, err) < 0)
+        return -1;
     return 0;
 }
 

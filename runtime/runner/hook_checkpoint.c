@@ -80,6 +80,7 @@ int tgc_runner_save(tgc_runner *r, const char *name, const tgc_keep_list *keep, 
     tgc_ckpt_set_int(w, "seed", (int64_t)r->seed);
     tgc_ckpt_set_str(w, "keep_ckpts", keep_s);
     tgc_ckpt_set_str(w, "log_window", win);
+    tgc_loss_scaler_save(&r->scaler, w);
     if (r->has_best) {
         tgc_ckpt_set_str(w, "best_metric", r->best_metric);
         tgc_ckpt_set_float(w, "best_value", r->best_value);
@@ -204,6 +205,7 @@ int tgc_runner_resume(tgc_runner *r, const tgc_ckpt *c, const char *path, tgc_er
                         path, (long long)epoch, (long long)iter, (long long)batch, (long long)r->iters_per_epoch);
     if (tgc_keep_parse(&r->keep, keep) < 0 || parse_window(&r->loss_w, win) < 0)
         return tgc_fail(err, "resuming from %s: malformed keep_ckpts or log_window record", path);
+    if (tgc_loss_scaler_load(&r->scaler, c, err) < 0) return tgc_err_prefix(err, "resuming from %s", path);
     r->epoch = epoch;
     r->iter = iter;
     r->batch = batch;

@@ -22,6 +22,7 @@
 #include "runtime/io/checkpoint.h"
 #include "runtime/data/data.h"
 #include "runtime/exec/executor.h"
+#include "runtime/runner/loss_scale.h"
 #include "runtime/io/logfmt.h"
 #include "runtime/runner/lr_sched.h"
 #include "runtime/io/tensorboard.h"
@@ -210,6 +211,7 @@ typedef struct tgc_runner {
      * rank validates its shard of the val set and the counts are summed (MMEngine's collect_results). */
     int rank, world;             /* 0 and 1 in one process */
     struct tgc_ddp *ddp;         /* owned by tgc_train; NULL in one process */
+    tgc_loss_scaler scaler;      /* float16 plans' loss scale (disabled otherwise) */
 } tgc_runner;
 
 /* ================================ checkpoints (hook_checkpoint.c) ================================ */

@@ -194,6 +194,7 @@ static void run_free(run_ctx *c) {
     free(r->scores);
     tgc_loader_free(r->train_loader);
     tgc_loader_free(r->val_loader);
+    tgc_loss_scaler_free(&r->scaler);
     tgc_exec_free(r->x);
     tgc_device_close(r->dev); /* after the executor and the loaders: their memory is the device's */
     tgc_lr_sched_free(c->sched);
@@ -335,9 +336,14 @@ static void log_header(run_ctx *c, const tgc_train_opts *o) {
             c += len + (c[len] == '\n');
         }
     }
-    if (o->amp)
-        tgc_log_warning(&r->log, "--amp: bf16 mixed precision is not available in this build (the plan is fp32); "
-                                 "training continues in fp32");
+    if (plan->amp.dtype != TGC_F32) {
+        char sc[40] = "";
+        if (plan->amp.dtype == TGC_F16) tgc_py_float(plan->amp.init_scale, sc, sizeof sc);
+        tgc_log_info(&r->log, "Mixed precision (AmpOptimWrapper): %s conv/matmul, f32 master weights, gradients and "
+                              "optimizer%s%s%s", tgc_amp_dtype_name(plan->amp.dtype),
+                     plan->amp.dtype == TGC_F16 ? (plan->amp.dynamic ? "; dynamic loss scale from " : "; loss scale ") : "",
+                     sc, plan->amp.dtype == TGC_BF16 ? "; no loss scaling (bf16 has f32's range)" : "");
+    }
 }
 
 /* The checkpoint to resume from, and the seed: the checkpoint's when resuming, else --seed, else
@@ -440,6 +446,7 @@ static int setup_exec(run_ctx *c, const tgc_train_opts *o, int threads, int det,
     if (find_input(plan, r->x, "train", "data_samples.gt_label", 0, &r->tr_lbl, err) ||
         (r->tr_lbl < 0 && find_input(plan, r->x, "train", "data_samples.gt_score", 1, &r->tr_score, err)))
         return -1;
+    if (tgc_loss_scaler_init(&r->scaler, plan, r->x, err)) return -1;
     if (find_input(plan, r->x, "train", "inputs", 1, &r->tr_img, err) ||
         find_input(plan, r->x, "train", "lr", 1, &r->tr_lr, err) ||
         find_input(plan, r->x, "train", "step", 0, &r->tr_step, err))
@@ -572,7 +579,7 @@ static int fill_train_inputs(run_ctx *c, tgc_batch *b, double lr, tgc_err *err) 
     }
     if (set_scalar(r->x, r->tr_lr, lr, err)) return -1;
     if (r->tr_step >= 0 && set_scalar(r->x, r->tr_step, (double)(r->iter + 1), err)) return -1;
-    return 0;
+    return tgc_loss_scaler_feed(&r->scaler, err);
 }
 
 /* Saves iter_N.ckpt outside the keep list (a stop by --max-iters or a signal). With reuse, a state this
@@ -624,6 +631,14 @@ static int train_loop(run_ctx *c, const tgc_train_opts *o, tgc_err *err) {
         const tgc_plan_tensor *lt = tgc_exec_tensor(r->x, r->tr_loss);
         float loss_f;
         if (tgc_exec_read_bytes(r->x, lt->slab, lt->offset, sizeof loss_f, &loss_f, err) < 0) return -1;
+        if (tgc_loss_scaler_update(&r->scaler) && r->rank == 0) {
+            char sc[40];
+            tgc_py_float(r->scaler.scale, sc, sizeof sc);
+            if (r->scaler.dynamic) /* mmcv's Fp16OptimizerHook's words */
+                tgc_log_warning(&r->log, "Check overflow, downscale loss scale to %s", sc);
+            else
+                tgc_log_warning(&r->log, "Check overflow: the step is skipped (fixed loss scale %s)", sc);
+        }
         double loss = (double)loss_f;
         r->iter++;
         r->batch++;

@@ -36,7 +36,7 @@ typedef struct tgc_train_opts {
     const char *work_dir;    /* --work-dir, or NULL */
     int resume;              /* --resume given */
     const char *resume_from; /* --resume CKPT, or NULL: WORK_DIR/last_checkpoint */
-    int amp;                 /* --amp (fp32 plans only: a note is printed) */
+    int amp;                 /* --amp (1) / --fp16 (2): tgc train compiles them in; tgc run checks the plan */
     int no_validate;         /* --no-validate */
     int auto_scale_lr;       /* --auto-scale-lr */
     int64_t max_iters;       /* --max-iters N: stop after N iterations in all; <= 0: no cap */

@@ -57,7 +57,8 @@ else
     fi
 fi
 
-# MMPretrain 1.x: python tools/train.py ${CONFIG_FILE} [ARGS] on a .py config, then --resume (auto)
+# MMPretrain 1.x: python tools/train.py ${CONFIG_FILE} [ARGS] on a .py config, then --resume (auto) with the
+# same flags (--amp is compiled into the plan, and a checkpoint resumes only the plan that wrote it)
 NEW="train_dataloader.dataset.data_prefix=$DATA val_dataloader.dataset.data_prefix=$DATA
  train_dataloader.dataset.indices=256 val_dataloader.dataset.indices=128 train_cfg.max_epochs=1 default_hooks.logger.interval=1"
 # shellcheck disable=SC2086
@@ -66,7 +67,7 @@ $PY "$SRC/tools/train.py" "$SRC/configs/fashion/lenet5_fashionmnist.py" --work-d
 grep -q "LR is set based on batch size of 128 and the current batch size is 128" t3.txt || fail "no --auto-scale-lr line"
 [ "$(cat w2/last_checkpoint)" = "w2/iter_1.ckpt" ] || fail "iter_1.ckpt is not the last checkpoint"
 # shellcheck disable=SC2086
-$PY "$SRC/tools/train.py" "$SRC/configs/fashion/lenet5_fashionmnist.py" --work-dir w2 --resume --cfg-options $NEW \
+$PY "$SRC/tools/train.py" "$SRC/configs/fashion/lenet5_fashionmnist.py" --work-dir w2 --amp --resume --cfg-options $NEW \
     >t4.txt 2>&1 || fail "1.x resume: $(tail -5 t4.txt)"
 grep -q "resumed epoch: 0, iter: 1" t4.txt || fail "--resume did not continue: $(grep -m1 -i resum t4.txt)"
 

@@ -181,6 +181,9 @@ static int run(const char *plan_path, const char *init_path, const char *out_pat
         goto done;
     }
     if (put_f32(x, lri, (float)lr, err) < 0) goto done;
+    /* a float16 plan's loss scale: 1, so that the gradients are the unscaled ones */
+    int lsi = tgc_exec_input(x, "train", "loss_scale");
+    if (lsi >= 0 && put_f32(x, lsi, 1.0f, err) < 0) goto done;
 
     w = tgc_ckpt_writer_new(p->checksum);
     for (int s = 1; s <= steps; s++) {

@@ -352,11 +352,11 @@ START_TEST(elementwise_group_refused) {
     float *buf = tu_zeros(2 * n), *x = tu_rand(n, -1, 1);
     tgc_attrs def = tgc_attrs_default();
     char why[160];
-    /* an i32 add: the loops are f32 only */
+    /* an i32 add: the loops are for float tensors only */
     ins h[2] = {{TGC_OP_RELU, def, 1, {t}, {t}, {x}, {buf}}, {TGC_OP_ADD, def, 2, {ti, ti}, {ti}, {buf, buf}, {buf + n}}};
     tgc_cpu_op ops2[2] = {as_op(&h[0]), as_op(&h[1])};
     ck_assert_ptr_null(tgc_cpu_fuse(ops2, 2, why, sizeof why));
-    ck_assert_msg(strstr(why, "instruction 1 of 2: a non-f32 operand") != NULL, "%s", why);
+    ck_assert_msg(strstr(why, "instruction 1 of 2: a non-float operand") != NULL, "%s", why);
     /* not an elementwise op */
     ins k[2] = {{TGC_OP_RELU, def, 1, {t}, {t}, {x}, {buf}}, {TGC_OP_GLOBAL_AVG_POOL, def, 1, {t}, {t}, {buf}, {buf + n}}};
     tgc_cpu_op ops3[2] = {as_op(&k[0]), as_op(&k[1])};

@@ -1,0 +1,26 @@
+/* backend/cpu/cpu_lowp.c - which kernels take bf16/f16 tensors natively (mixed precision).
+ *
+ * bf16: convolution (forward, backward data and weights) and matmul through oneDNN's bf16 primitives,
+ * which accumulate in f32 and use AVX512-BF16 where the CPU has it. Batch norm's training loops load
+ * each row of x/dy into f32 and store y/dx rounded (bf16 and f16; statistics f32). Every other op with a bf16 or f16
+ * operand runs its f32 kernel on f32 copies (cpu_ctx.c, exec_widened), and so does everything in f16:
+ * these CPUs have no fast float16 arithmetic, and f16 exists for parity with GPU plans and loss scaling.
+ * The fused elementwise groups load and store bf16/f16 themselves (cpu_fused.c). */
+#include "backend/cpu/cpu_internal.h"
+
+int cpu_native_low_dtype(tgc_opcode code, tgc_dtype t) {
+    switch (code) { /* own loops that load rows into f32 and store them rounded: bf16 and f16 */
+    case TGC_OP_BN_TRAIN:
+    case TGC_OP_BN_TRAIN_RELU:
+    case TGC_OP_BN_BWD:
+    case TGC_OP_BN_RELU_BWD: return 1;
+    default: break;
+    }
+    if (t != TGC_BF16) return 0;
+    switch (code) {
+    case TGC_OP_CONV2D:
+    case TGC_OP_CONV2D_BWD_DATA:
+    case TGC_OP_MATMUL: return 1;
+    default: return 0;
+    }
+}
