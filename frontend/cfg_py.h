@@ -107,7 +107,7 @@ void py_node_free(py_node *n);
 
 typedef struct py_parser {
     py_lexer L;
-    py_tok tok[3]; /* lookahead */
+    py_tok tok[8]; /* lookahead (at most 7 tokens: `from mmengine.config import read_base` and its end) */
     int ntok;
     const char *name;
     tgc_err *err;

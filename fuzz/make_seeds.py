@@ -95,6 +95,17 @@ def cfg_options_seeds():
         b"a.b=None\nc=true\nd=1e-3,2\n")
 
 
+def cfg_py_seeds():
+    # main.py, base1.py, base2.yaml and sub/base3.py, separated by "\n%%%\n" lines (fuzz/fuzz_cfg_py.c)
+    put("cfg_py", "bases.py", b"_base_ = ['./base1.py', './base2.yaml']\nlr = 0.1 * 2\nmodel = dict(type='ImageClassifier', backbone=dict(depth=18, out_indices=(3,)), head=dict(num_classes=10))\noptim_wrapper = dict(optimizer=dict(lr=lr, momentum=0.9), _delete_=True)\nimg_scales = [(224, 224), (256, 256)]\npipeline = [dict(type='Resize', scale=s) for s in img_scales]\nmean = [round(x * 255) for x in [0.485, 0.456, 0.406]][::-1]\n_base_.train_cfg.max_epochs = 3\n%%%\ntrain_cfg = dict(by_epoch=True, max_epochs=100, val_interval=1)\ndata_root = 'data/'\nann = data_root + 'annotations/x.json'\n%%%\ndefault_hooks:\n  logger: {type: LoggerHook, interval: 100}\n")
+    put("cfg_py", "read_base.py", b"from mmengine.config import read_base\nwith read_base():\n    from .sub.base3 import *\n"
+        b"x = {**base_dict, 'extra': len(names), 'm': max(1, min(4, 2)), 'r': list(range(3)), 's': sum([1, 2])}\n"
+        b"y = {k: x[k] for k in ['m', 's'] if k != 'extra'}\nz = x['m'] if x['r'] else None\n"
+        b"\n%%%\nunused = 1\n%%%\nunused: 2\n%%%\n"
+        b"base_dict = dict(a=1, b='two', c=[1.5, -2e3, True, None])\nnames = ('p', 'q')\n")
+    put("cfg_py", "exprs.py", b"x = [dict(a=[[[[[[[[1]]]]]]]]) for i in range(2)] + [1] * 3\ny = 'abc'[1:] + str(int(3.7)) + str(abs(-2))\nz = x[0]['a'][0]\n")
+
+
 def idx_seeds():
     images = struct.pack(">IIII", 0x803, 3, 2, 2) + bytes(range(12))
     labels = struct.pack(">II", 0x801, 3) + bytes([1, 0, 9])
@@ -143,6 +154,7 @@ def main():
     plan_seed(sys.argv[1])
     cfg_seeds()
     cfg_options_seeds()
+    cfg_py_seeds()
     idx_seeds()
     image_seeds()
     store_seeds()

@@ -14,7 +14,7 @@ secs=${1:-60}
 shift || true
 build=${TGC_FUZZ_BUILD:-$root/build-fuzz}
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(pickle pth safetensors ckpt plan cfg cfg_options idx image store)
+[ ${#targets[@]} -gt 0 ] || targets=(pickle pth safetensors ckpt plan cfg cfg_options cfg_py idx image store)
 
 cc=$(command -v clang || command -v clang-14 || true)
 cxx=$(command -v clang++ || command -v clang++-14 || true)
@@ -27,12 +27,11 @@ if [ -z "$cc" ] || [ -z "$cxx" ] || [ -z "$fuzzer_lib" ]; then
   echo "skipped: clang or libFuzzer is missing (tools/setup.sh installs clang and libclang-rt-14-dev)"
   exit 77
 fi
-if [ ! -f "$build/CMakeCache.txt" ]; then
-  mkdir -p "$build"
-  cmake -S "$root" -B "$build" -DCMAKE_C_COMPILER="$cc" -DCMAKE_CXX_COMPILER="$cxx" -DTGC_FUZZ=ON -DTGC_TESTS=OFF \
-    -DTGC_CUDA=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo >"$build/configure.log" 2>&1 ||
-    { cat "$build/configure.log" >&2; exit 1; }
-fi
+# Configured every time (seconds once cached), so a harness added since the last run is known to the build.
+mkdir -p "$build"
+cmake -S "$root" -B "$build" -DCMAKE_C_COMPILER="$cc" -DCMAKE_CXX_COMPILER="$cxx" -DTGC_FUZZ=ON -DTGC_TESTS=OFF \
+  -DTGC_CUDA=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo >"$build/configure.log" 2>&1 ||
+  { cat "$build/configure.log" >&2; exit 1; }
 names=()
 for t in "${targets[@]}"; do names+=("fuzz_$t"); done
 nice cmake --build "$build" -j"${TGC_FUZZ_JOBS:-2}" --target "${names[@]}" >"$build/build.log" 2>&1 ||

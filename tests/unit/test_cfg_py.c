@@ -248,7 +248,8 @@ START_TEST(read_base_imports) {
     ck_assert_int_eq(mkdir(cfgs, 0755), 0);
     write_file(sub, "runtime.py", "default_scope = 'mmpretrain'\n_private = 1\nlog_level = 'INFO'\n");
     write_file(sub, "sched.yaml", "optim_wrapper: {optimizer: {type: SGD, lr: 0.1}}\nmax_epochs: 12\n");
-    write_file(cfgs, "new.py", "with read_base():\n"
+    write_file(cfgs, "new.py", "from mmengine.config import read_base  # as new-style configs begin\n"
+                               "with read_base():\n"
                                "    from .._base_.runtime import *\n"
                                "    from .._base_.sched import optim_wrapper, max_epochs as epochs\n"
                                "optim_wrapper.optimizer.lr = 0.02\n"
@@ -265,6 +266,13 @@ START_TEST(read_base_imports) {
     tgc_cfg_free(c);
     ck_assert_ptr_null(tgc_cfg_load_unmerged(p, &err));
     ck_assert_msg(strstr(err.msg, "read_base(); only the merged form"), "%s", err.msg);
+    free(p);
+
+    /* any other import stays refused, the next module of the same package included */
+    write_file(cfgs, "other.py", "from mmengine.config import Config\nx = 1\n");
+    p = tgc_asprintf("%s/other.py", cfgs);
+    ck_assert_ptr_null(tgc_cfg_load(p, &err));
+    ck_assert_msg(strstr(err.msg, "other.py:1:1: 'from ... import' of other modules"), "%s", err.msg);
     free(p);
 
     write_file(cfgs, "missing.py", "with read_base():\n    from .nothing import *\n");
