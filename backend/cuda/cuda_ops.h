@@ -14,7 +14,7 @@
 #include "plan/plan.h"
 
 typedef enum tgc_cuda_impl {
-    TGC_CUDA_IMPL_NONE,      /* no GPU kernel yet: a plan holding the op is refused on a GPU, naming it */
+    TGC_CUDA_IMPL_NONE,      /* no way to run it on a GPU (no op has this today) */
     TGC_CUDA_IMPL_CUDNN,     /* cuDNN, descriptors and graphs from backend/cuda/cudnn_plan.c */
     TGC_CUDA_IMPL_CUBLAS,    /* cuBLAS sgemm, arguments from tgc_cuda_gemm_of */
     TGC_CUDA_IMPL_KERNEL,    /* a hand-written kernel of backend/cuda/kernels (native_marshal.c) */

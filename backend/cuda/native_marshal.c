@@ -14,6 +14,9 @@ static int opt_kind(tgc_opcode c) {
     return c == TGC_OP_SGD_UPDATE ? TGC_K_OPT_SGD
            : c == TGC_OP_SGD_MOMENTUM_UPDATE ? TGC_K_OPT_SGD_MOMENTUM
            : c == TGC_OP_ADAMW_UPDATE ? TGC_K_OPT_ADAMW
+           : c == TGC_OP_ADAM_UPDATE ? TGC_K_OPT_ADAM
+           : c == TGC_OP_RMSPROP_UPDATE ? TGC_K_OPT_RMSPROP
+           : c == TGC_OP_EMA_UPDATE ? TGC_K_OPT_EMA
                                         : -1;
 }
 
@@ -22,7 +25,11 @@ int tgc_cuda_native_class(tgc_opcode code) {
     case TGC_OP_SGD_UPDATE:
     case TGC_OP_SGD_MOMENTUM_UPDATE:
     case TGC_OP_ADAMW_UPDATE:
+    case TGC_OP_ADAM_UPDATE:
+    case TGC_OP_RMSPROP_UPDATE:
+    case TGC_OP_EMA_UPDATE:
         return TGC_NATIVE_OPTIMIZER;
+    case TGC_OP_CHANNEL_MUL:
     case TGC_OP_MAX_POOL2D_BWD:
     case TGC_OP_GLOBAL_AVG_POOL_BWD:
     case TGC_OP_FILL:
@@ -32,6 +39,9 @@ int tgc_cuda_native_class(tgc_opcode code) {
     case TGC_OP_SOFTMAX_CE_BWD:
     case TGC_OP_GLOBAL_AVG_POOL:
     case TGC_OP_BIAS_GRAD:
+    case TGC_OP_CHANNEL_MUL_GRAD_GATE:
+    case TGC_OP_SOFTMAX_CE_SOFT:
+    case TGC_OP_SOFTMAX_CE_SOFT_BWD:
         return TGC_NATIVE_REDUCE;
     default:
         return 0;
@@ -42,9 +52,12 @@ int tgc_cuda_native_supports(const tgc_cpu_op *o) {
     switch (o->code) {
     case TGC_OP_SGD_UPDATE:
     case TGC_OP_SGD_MOMENTUM_UPDATE:
-    case TGC_OP_ADAMW_UPDATE: {
-        int depth = tgc_k_opt_depth(opt_kind(o->code));
-        if (o->n_in < depth + 1) return 0;
+    case TGC_OP_ADAMW_UPDATE:
+    case TGC_OP_ADAM_UPDATE:
+    case TGC_OP_RMSPROP_UPDATE:
+    case TGC_OP_EMA_UPDATE: {
+        int kind = opt_kind(o->code), depth = tgc_k_opt_depth(kind);
+        if (o->n_in != depth + tgc_k_opt_scalars(kind)) return 0;
         for (int k = 0; k < o->n_in; k++)
             if (!is_f32(&o->in_t[k])) return 0;
         return 1;
@@ -55,6 +68,22 @@ int tgc_cuda_native_supports(const tgc_cpu_op *o) {
     case TGC_OP_SOFTMAX_CE_BWD:
         return o->n_in == 3 && o->n_out == 1 && is_f32(&o->in_t[0]) && is_f32(&o->in_t[1]) &&
                o->in_t[1].shape.rank == 2 && o->in_t[2].dtype == TGC_I32 && is_f32(&o->out_t[0]);
+    case TGC_OP_SOFTMAX_CE_SOFT:
+        return o->n_in == 2 && o->n_out == 1 && is_f32(&o->in_t[0]) && o->in_t[0].shape.rank == 2 &&
+               is_f32(&o->in_t[1]) && tgc_shape_eq(&o->in_t[0].shape, &o->in_t[1].shape) && is_f32(&o->out_t[0]);
+    case TGC_OP_SOFTMAX_CE_SOFT_BWD:
+        return o->n_in == 3 && o->n_out == 1 && is_f32(&o->in_t[0]) && is_f32(&o->in_t[1]) &&
+               o->in_t[1].shape.rank == 2 && is_f32(&o->in_t[2]) && tgc_shape_eq(&o->in_t[1].shape, &o->in_t[2].shape) &&
+               is_f32(&o->out_t[0]);
+    case TGC_OP_CHANNEL_MUL:
+        return o->n_in == 2 && o->n_out == 1 && is_f32(&o->in_t[0]) && is_f32(&o->in_t[1]) && is_f32(&o->out_t[0]) &&
+               o->in_t[0].shape.rank >= 2 && o->in_t[1].shape.rank == 2 &&
+               o->in_t[1].shape.d[0] == o->in_t[0].shape.d[0] && o->in_t[1].shape.d[1] == o->in_t[0].shape.d[1];
+    case TGC_OP_CHANNEL_MUL_GRAD_GATE:
+        return o->n_in == 2 && o->n_out == 1 && is_f32(&o->in_t[0]) && is_f32(&o->in_t[1]) && is_f32(&o->out_t[0]) &&
+               o->in_t[1].shape.rank >= 2 && tgc_shape_eq(&o->in_t[0].shape, &o->in_t[1].shape) &&
+               o->out_t[0].shape.rank == 2 && o->out_t[0].shape.d[0] == o->in_t[1].shape.d[0] &&
+               o->out_t[0].shape.d[1] == o->in_t[1].shape.d[1];
     case TGC_OP_GLOBAL_AVG_POOL:
         return o->n_in == 1 && o->n_out == 1 && is_f32(&o->in_t[0]) && o->in_t[0].shape.rank >= 2 &&
                is_f32(&o->out_t[0]);
@@ -80,7 +109,7 @@ int tgc_cuda_native_supports(const tgc_cpu_op *o) {
 }
 
 uint64_t tgc_cuda_native_workspace(const tgc_cpu_op *o) {
-    if (o->code != TGC_OP_SOFTMAX_CE || !tgc_cuda_native_supports(o)) return 0;
+    if ((o->code != TGC_OP_SOFTMAX_CE && o->code != TGC_OP_SOFTMAX_CE_SOFT) || !tgc_cuda_native_supports(o)) return 0;
     return (uint64_t)o->in_t[0].shape.d[0] * sizeof(double);
 }
 
@@ -96,7 +125,7 @@ static int marshal_one(const tgc_cpu_op *o, void *ws, unsigned mb, tgc_native_la
     case TGC_OP_SOFTMAX_CE: {
         if (!ws) return tgc_fail(err, "native softmax_cross_entropy: no row-loss workspace");
         tgc_k_ce_args a = {o->in[0], o->in[1], ws, o->out[0], NULL, NULL, o->in_t[0].shape.d[0],
-                           o->in_t[0].shape.d[1], at->label_smooth, at->alpha};
+                           o->in_t[0].shape.d[1], at->label_smooth, at->alpha, NULL};
         tgc_k_geom g = tgc_k_geom_warp_rows(a.n, mb);
         LAUNCH("tgc_k_softmax_ce_rows", g, a);
         if (g.gx) LAUNCH("tgc_k_softmax_ce_mean", tgc_k_geom_one_block(), a);
@@ -104,8 +133,34 @@ static int marshal_one(const tgc_cpu_op *o, void *ws, unsigned mb, tgc_native_la
     }
     case TGC_OP_SOFTMAX_CE_BWD: {
         tgc_k_ce_args a = {o->in[1], o->in[2], NULL, NULL, o->in[0], o->out[0], o->in_t[1].shape.d[0],
-                           o->in_t[1].shape.d[1], at->label_smooth, at->alpha};
+                           o->in_t[1].shape.d[1], at->label_smooth, at->alpha, NULL};
         LAUNCH("tgc_k_softmax_ce_bwd", tgc_k_geom_warp_rows(a.n, mb), a);
+        return 0;
+    }
+    case TGC_OP_SOFTMAX_CE_SOFT: {
+        if (!ws) return tgc_fail(err, "native softmax_cross_entropy_soft: no row-loss workspace");
+        tgc_k_ce_args a = {o->in[0], NULL, ws, o->out[0], NULL, NULL, o->in_t[0].shape.d[0], o->in_t[0].shape.d[1],
+                           at->label_smooth, at->alpha, o->in[1]};
+        tgc_k_geom g = tgc_k_geom_warp_rows(a.n, mb);
+        LAUNCH("tgc_k_softmax_ce_soft_rows", g, a);
+        if (g.gx) LAUNCH("tgc_k_softmax_ce_mean", tgc_k_geom_one_block(), a);
+        return 0;
+    }
+    case TGC_OP_SOFTMAX_CE_SOFT_BWD: {
+        tgc_k_ce_args a = {o->in[1], NULL, NULL, NULL, o->in[0], o->out[0], o->in_t[1].shape.d[0],
+                           o->in_t[1].shape.d[1], at->label_smooth, at->alpha, o->in[2]};
+        LAUNCH("tgc_k_softmax_ce_soft_bwd", tgc_k_geom_warp_rows(a.n, mb), a);
+        return 0;
+    }
+    case TGC_OP_CHANNEL_MUL:
+    case TGC_OP_CHANNEL_MUL_GRAD_GATE: {
+        int gate = o->code == TGC_OP_CHANNEL_MUL_GRAD_GATE;
+        const tgc_shape *s = gate ? &o->in_t[1].shape : &o->in_t[0].shape;
+        int64_t planes = s->d[0] * s->d[1], inner = 1;
+        for (int i = 2; i < s->rank; i++) inner *= s->d[i];
+        tgc_k_chmul_args a = {o->in[0], o->in[1], o->out[0], planes, inner};
+        if (gate) LAUNCH("tgc_k_channel_mul_grad_gate", tgc_k_geom_warp_rows(planes, mb), a);
+        else LAUNCH("tgc_k_channel_mul", tgc_k_geom_elems(planes * inner, mb), a);
         return 0;
     }
     case TGC_OP_GLOBAL_AVG_POOL:
@@ -181,13 +236,20 @@ static int opt_launch(const tgc_k_opt_args *a, void *ctx) {
     return c->fn(&l, c->ctx);
 }
 
+static const char *opt_kernel(int kind) {
+    static const char *const names[] = {"tgc_k_sgd", "tgc_k_sgd_momentum", "tgc_k_adamw", "tgc_k_adam", "tgc_k_rmsprop",
+                                        "tgc_k_ema"};
+    return names[kind];
+}
+
 static int marshal_opt(const tgc_cpu_op *ops, int n, int32_t chunk, tgc_native_launch_fn fn, void *ctx, tgc_err *err) {
-    int kind = opt_kind(ops[0].code), depth = tgc_k_opt_depth(kind);
+    int kind = opt_kind(ops[0].code), depth = tgc_k_opt_depth(kind), ns = tgc_k_opt_scalars(kind);
     const tgc_attrs *at = ops[0].a;
     tgc_mt_tensor *t = tgc_calloc((size_t)n, sizeof *t);
     for (int j = 0; j < n; j++) {
-        if (ops[j].code != ops[0].code || !tgc_cuda_native_supports(&ops[j]) || ops[j].in[depth] != ops[0].in[depth] ||
-            (kind != TGC_K_OPT_SGD && ops[j].in[depth + 1] != ops[0].in[depth + 1])) {
+        int same = ops[j].code == ops[0].code && tgc_cuda_native_supports(&ops[j]);
+        for (int q = 0; q < ns && same; q++) same = ops[j].in[depth + q] == ops[0].in[depth + q];
+        if (!same) {
             free(t);
             return tgc_fail(err, "native optimizer group: instruction %d of %d differs in op or lr/step operands", j, n);
         }
@@ -195,13 +257,12 @@ static int marshal_opt(const tgc_cpu_op *ops, int n, int32_t chunk, tgc_native_l
         for (int d = 0; d < depth; d++) t[j].ptr[d] = ops[j].in[d];
     }
     tgc_k_opt_args *a = tgc_calloc(1, sizeof *a); /* ~3 KiB: off the callers' stacks (the shim's fibers' too) */
-    a->lr = ops[0].in[depth];
-    a->step = kind == TGC_K_OPT_SGD ? NULL : ops[0].in[depth + 1];
+    a->lr = ns >= 1 ? ops[0].in[depth] : NULL;
+    a->step = ns >= 2 ? ops[0].in[depth + 1] : NULL;
     a->alpha = at->alpha, a->weight_decay = at->weight_decay, a->momentum = at->momentum;
     a->dampening = at->dampening, a->beta1 = at->beta1, a->beta2 = at->beta2, a->eps = at->eps;
     a->nesterov = (int32_t)at->nesterov;
-    opt_ctx c = {kind == TGC_K_OPT_SGD ? "tgc_k_sgd" : kind == TGC_K_OPT_SGD_MOMENTUM ? "tgc_k_sgd_momentum" : "tgc_k_adamw",
-                 fn, ctx};
+    opt_ctx c = {opt_kernel(kind), fn, ctx};
     int rc = tgc_mt_apply(a, depth, chunk, t, n, opt_launch, &c);
     free(a);
     free(t);

@@ -12,9 +12,10 @@
 /* The classes of ops the native switch picks (tgc_cuda_device_opts.native is a mask of them), by what the
  * kernels promise against the CPU reference (backend/cuda/kernels/README.md): */
 enum {
-    TGC_NATIVE_OPTIMIZER = 1, /* sgd, sgd_momentum, adamw groups: bit for bit */
-    TGC_NATIVE_EXACT = 2,     /* max_pool2d_bwd, global_avg_pool_bwd, fill, cast: bit for bit */
-    TGC_NATIVE_REDUCE = 4,    /* softmax_cross_entropy(_bwd), global_avg_pool, bias_grad: relative 1e-6 */
+    TGC_NATIVE_OPTIMIZER = 1, /* sgd, sgd_momentum, adamw, adam, rmsprop groups, ema_update: bit for bit */
+    TGC_NATIVE_EXACT = 2,     /* max_pool2d_bwd, global_avg_pool_bwd, channel_mul, fill, cast: bit for bit */
+    TGC_NATIVE_REDUCE = 4,    /* softmax_cross_entropy(_soft)(_bwd), global_avg_pool, bias_grad,
+                                 channel_mul_grad_gate: relative 1e-6 */
     TGC_NATIVE_ALL = 7,
     TGC_NATIVE_LIBRARY = 8,   /* not a kernel class: each matmul and batch norm issued as library work (lib_call)
                                  whose body is cuBLAS's column-major gemm / cuDNN's legacy batch norm call, as
@@ -24,7 +25,7 @@ enum {
 int tgc_cuda_native_class(tgc_opcode code);
 /* Whether instruction `o` (one op) has a kernel for these operand types. */
 int tgc_cuda_native_supports(const tgc_cpu_op *o);
-/* Bytes of device workspace the instruction's kernels need (softmax_cross_entropy: n doubles), else 0. */
+/* Bytes of device workspace the instruction's kernels need (softmax_cross_entropy(_soft): n doubles), else 0. */
 uint64_t tgc_cuda_native_workspace(const tgc_cpu_op *o);
 
 /* One kernel launch: the kernel's symbol (as kernels.cu exports it), its geometry (gx == 0: launch nothing)

@@ -79,7 +79,8 @@ static int named(const tgc_plan_tensor *t, const char *name) {
     return t->kind == TGC_VAL_INPUT && !strcmp(slash ? slash + 1 : t->name, name);
 }
 
-/* Random data an op takes: labels within the classes, variances and inverse deviations positive, lr and step. */
+/* Random data an op takes: labels within the classes, variances, inverse deviations and the optimizers' squared
+ * averages positive, lr and step. */
 static void fill(const tgc_plan *p, const tgc_instr *in, int q, void *buf) {
     const tgc_plan_tensor *t = &p->tensors[in->in[q]];
     int64_t n = tgc_shape_numel(&t->type.shape);
@@ -109,7 +110,9 @@ static void fill(const tgc_plan *p, const tgc_instr *in, int q, void *buf) {
     float *v = buf;
     int positive = ((c == TGC_OP_BN_TRAIN || c == TGC_OP_BN_TRAIN_RELU || c == TGC_OP_BN_EVAL ||
                      c == TGC_OP_FOLD_CONV_BN || c == TGC_OP_BN_BWD) && q == 4) ||
-                   (c == TGC_OP_BN_RELU_BWD && q == 5) || (c == TGC_OP_ADAMW_UPDATE && q == 3);
+                   (c == TGC_OP_BN_RELU_BWD && q == 5) ||
+                   ((c == TGC_OP_ADAMW_UPDATE || c == TGC_OP_ADAM_UPDATE) && q == 3) ||
+                   (c == TGC_OP_RMSPROP_UPDATE && q == 2); /* exp_avg_sq, square_avg */
     for (int64_t i = 0; i < n; i++) v[i] = positive ? 1.0f + 0.5f * frand() : frand();
     if (named(t, "lr")) v[0] = 0.01f;
     if (named(t, "step")) v[0] = 2.0f;

@@ -4,11 +4,13 @@
  * shim requires).
  *
  * What is expected, and asserted:
- *   optimizer updates (sgd, sgd_momentum, adamw; 3 steps, groups of many tensors packed into several
- *     launches, aligned (float4) and misaligned (scalar) layouts): bit for bit, parameters and state;
- *   cast f32<->bf16/f16, fill, global_avg_pool_bwd, max_pool2d_bwd (ties, NaN, overlap, padding,
- *     ceil_mode): bit for bit;
- *   reductions summed in another order (softmax CE loss and its dx, global_avg_pool, bias_grad; double
+ *   optimizer updates (sgd, sgd_momentum, adamw, adam, rmsprop, ema_update; 3 steps, groups of many tensors
+ *     packed into several launches, aligned (float4) and misaligned (scalar) layouts): bit for bit,
+ *     parameters and state;
+ *   cast f32<->bf16/f16, fill, global_avg_pool_bwd, channel_mul, max_pool2d_bwd (ties, NaN, overlap,
+ *     padding, ceil_mode): bit for bit;
+ *   reductions summed in another order (softmax CE loss and its dx, on labels and on soft targets,
+ *     global_avg_pool, channel_mul_grad_gate, bias_grad; double
  *     accumulators rounded once to float): relative error <= 1e-6 (the loss relative to itself, tensors
  *     relative to their largest element), which is about 1 ulp.
  * Each test prints the worst error it measured ("cuda-kernels: ..."). The first tests check the shim
@@ -231,14 +233,21 @@ static int shim_opt_launch(const tgc_k_opt_args *a, void *ctx) {
     tgc_k_geom g = tgc_k_geom_mt(&a->l);
     if (c[0] == TGC_K_OPT_SGD) TGC_SHIM_LAUNCH(tgc_k_sgd, g, *a);
     else if (c[0] == TGC_K_OPT_SGD_MOMENTUM) TGC_SHIM_LAUNCH(tgc_k_sgd_momentum, g, *a);
-    else TGC_SHIM_LAUNCH(tgc_k_adamw, g, *a);
+    else if (c[0] == TGC_K_OPT_ADAMW) TGC_SHIM_LAUNCH(tgc_k_adamw, g, *a);
+    else if (c[0] == TGC_K_OPT_ADAM) TGC_SHIM_LAUNCH(tgc_k_adam, g, *a);
+    else if (c[0] == TGC_K_OPT_RMSPROP) TGC_SHIM_LAUNCH(tgc_k_rmsprop, g, *a);
+    else TGC_SHIM_LAUNCH(tgc_k_ema, g, *a);
     c[1]++;
     return 0;
 }
 
 static tgc_opcode opt_opcode(int kind) {
-    return kind == TGC_K_OPT_SGD ? TGC_OP_SGD_UPDATE
-                                 : kind == TGC_K_OPT_SGD_MOMENTUM ? TGC_OP_SGD_MOMENTUM_UPDATE : TGC_OP_ADAMW_UPDATE;
+    return kind == TGC_K_OPT_SGD            ? TGC_OP_SGD_UPDATE
+           : kind == TGC_K_OPT_SGD_MOMENTUM ? TGC_OP_SGD_MOMENTUM_UPDATE
+           : kind == TGC_K_OPT_ADAMW        ? TGC_OP_ADAMW_UPDATE
+           : kind == TGC_K_OPT_ADAM         ? TGC_OP_ADAM_UPDATE
+           : kind == TGC_K_OPT_RMSPROP      ? TGC_OP_RMSPROP_UPDATE
+                                            : TGC_OP_EMA_UPDATE;
 }
 
 /* A group of n tensors laid out in slabs (one per operand) in slots aligned to `align` floats, starting
@@ -248,7 +257,7 @@ static tgc_opcode opt_opcode(int kind) {
  * bit for bit. Returns the shim's launch count. */
 static int opt_group(const opt_cfg *cf, const int64_t *sizes, int n, int64_t align, int64_t skew, int whole,
                      int32_t chunk) {
-    const int depth = tgc_k_opt_depth(cf->kind);
+    const int depth = tgc_k_opt_depth(cf->kind), sq = cf->kind == TGC_K_OPT_RMSPROP ? 2 : 3;
     int64_t *off = malloc(sizeof(int64_t) * (size_t)n), total = skew;
     for (int j = 0; j < n; j++) {
         off[j] = total;
@@ -260,7 +269,9 @@ static int opt_group(const opt_cfg *cf, const int64_t *sizes, int n, int64_t ali
         for (int64_t i = 0; i < total; i++) gpu[d][i] = 12345.f; /* padding sentinel */
         for (int j = 0; j < n; j++)
             for (int64_t i = 0; i < sizes[j]; i++)
-                gpu[d][off[j] + i] = d == 0 ? (float)tu_unif(-2, 2) : d == 3 ? (float)tu_unif(0, 0.01) : (float)tu_unif(-0.1, 0.1);
+                gpu[d][off[j] + i] = d == 0 ? (float)tu_unif(-2, 2)
+                                     : d == sq ? (float)tu_unif(0, 0.01) /* exp_avg_sq, square_avg: >= 0 */
+                                                 : (float)tu_unif(-0.1, 0.1);
         ref[d] = tu_copy(gpu[d], total);
     }
     tgc_mt_tensor *t = calloc((size_t)n, sizeof *t);
@@ -293,7 +304,7 @@ static int opt_group(const opt_cfg *cf, const int64_t *sizes, int n, int64_t ali
             for (int d = 0; d < depth; d++) ty[d] = ft, ptr[d] = ref[d] + o;
             ty[depth] = st, ptr[depth] = &lr;
             ty[depth + 1] = st, ptr[depth + 1] = &step;
-            tu_exec(cpu, opt_opcode(cf->kind), &at, cf->kind == TGC_K_OPT_SGD ? 3 : depth + 2, ty, ptr, 0, NULL, NULL);
+            tu_exec(cpu, opt_opcode(cf->kind), &at, depth + tgc_k_opt_scalars(cf->kind), ty, ptr, 0, NULL, NULL);
         }
         for (int d = 0; d < depth; d++) {
             char what[160];
@@ -315,6 +326,12 @@ static const opt_cfg OPT_CFGS[] = {
     {TGC_K_OPT_SGD_MOMENTUM, 1.0, 1e-2, 0.0, 0.3, 0, 0, 0, 0, "sgd_momentum_update, momentum 0"},
     {TGC_K_OPT_ADAMW, 1.0, 0.05, 0, 0, 0.9, 0.999, 1e-8, 0, "adamw"},
     {TGC_K_OPT_ADAMW, 0.5, 0.0, 0, 0, 0.8, 0.95, 1e-6, 0, "adamw, lr_mult 0.5, betas (0.8, 0.95)"},
+    {TGC_K_OPT_ADAM, 1.0, 0.0, 0, 0, 0.9, 0.999, 1e-8, 0, "adam"},
+    {TGC_K_OPT_ADAM, 0.5, 1e-4, 0, 0, 0.8, 0.95, 1e-6, 0, "adam, lr_mult 0.5, L2 weight decay"},
+    {TGC_K_OPT_RMSPROP, 1.0, 0.0, 0, 0, 0, 0.99, 1e-8, 0, "rmsprop"},
+    {TGC_K_OPT_RMSPROP, 2.0, 1e-4, 0.9, 0, 0, 0.9, 1e-6, 0, "rmsprop, momentum, weight decay"},
+    {TGC_K_OPT_EMA, 1.0, 0.0, 0.0002, 0, 0, 0, 0, 0, "ema_update"},
+    {TGC_K_OPT_EMA, 1.0, 0.0, 0.5, 0, 0, 0, 0, 0, "ema_update, momentum 0.5"},
 };
 
 START_TEST(optimizer_groups_equal_cpu_bitwise) {
@@ -356,7 +373,7 @@ static void ce_case(int64_t n, int64_t c, double smooth, double alpha, const flo
         tu_exec(cpu, TGC_OP_SOFTMAX_CE_BWD, &at, 3, bin, bp, 1, &xt, bo);
     }
     double *ws = malloc(sizeof(double) * (size_t)n);
-    tgc_k_ce_args a = {x, y, ws, &loss_gpu, &dloss, dx_gpu, n, c, smooth, alpha};
+    tgc_k_ce_args a = {x, y, ws, &loss_gpu, &dloss, dx_gpu, n, c, smooth, alpha, NULL};
     TGC_SHIM_LAUNCH(tgc_k_softmax_ce_rows, tgc_k_geom_warp_rows(n, max_blocks), a);
     TGC_SHIM_LAUNCH(tgc_k_softmax_ce_mean, tgc_k_geom_one_block(), a);
     TGC_SHIM_LAUNCH(tgc_k_softmax_ce_bwd, tgc_k_geom_warp_rows(n, max_blocks), a);
@@ -435,7 +452,7 @@ START_TEST(softmax_ce_bad_label_is_nan) {
     float x[2 * 4] = {1, 2, 3, 4, 4, 3, 2, 1}, loss = 0, dloss = 1, dx[8];
     int32_t y[2] = {1, 4};
     double ws[2];
-    tgc_k_ce_args a = {x, y, ws, &loss, &dloss, dx, 2, 4, 0.1, 1.0};
+    tgc_k_ce_args a = {x, y, ws, &loss, &dloss, dx, 2, 4, 0.1, 1.0, NULL};
     TGC_SHIM_LAUNCH(tgc_k_softmax_ce_rows, tgc_k_geom_warp_rows(2, 0), a);
     TGC_SHIM_LAUNCH(tgc_k_softmax_ce_mean, tgc_k_geom_one_block(), a);
     TGC_SHIM_LAUNCH(tgc_k_softmax_ce_bwd, tgc_k_geom_warp_rows(2, 0), a);
@@ -479,6 +496,119 @@ START_TEST(global_avg_pool_close_to_cpu) {
         free(x), free(y_cpu), free(y_gpu), free(dx_cpu), free(dx_gpu);
     }
     report("global_avg_pool (+bwd)", "rel err <= %.3g (%lld ulp); backward bitwise", worst, (long long)worst_ulps);
+}
+END_TEST
+
+/* ---- softmax cross-entropy on soft targets --------------------------------------------------------------- */
+
+/* Loss and dx of one soft-target case on both; the worst relative errors through fw/bw and the worst ulps. */
+static void ce_soft_case(int64_t n, int64_t c, double smooth, double alpha, const float *x, const float *t, float dloss,
+                         unsigned max_blocks, double *fw, double *bw, int64_t *bw_ulps) {
+    tgc_attrs at = tgc_attrs_default();
+    at.label_smooth = smooth, at.alpha = alpha;
+    tgc_type xt = tu_f2(n, c), lt = tu_f0();
+    float loss_cpu = 0, loss_gpu = -1;
+    float *dx_cpu = tu_zeros(n * c), *dx_gpu = tu_zeros(n * c);
+    {
+        tgc_type in[2] = {xt, xt};
+        void *ip[2] = {(void *)x, (void *)t}, *op[1] = {&loss_cpu};
+        tu_exec(cpu, TGC_OP_SOFTMAX_CE_SOFT, &at, 2, in, ip, 1, &lt, op);
+        tgc_type bin[3] = {lt, xt, xt};
+        void *bp[3] = {&dloss, (void *)x, (void *)t}, *bo[1] = {dx_cpu};
+        tu_exec(cpu, TGC_OP_SOFTMAX_CE_SOFT_BWD, &at, 3, bin, bp, 1, &xt, bo);
+    }
+    double *ws = malloc(sizeof(double) * (size_t)n);
+    tgc_k_ce_args a = {x, NULL, ws, &loss_gpu, &dloss, dx_gpu, n, c, smooth, alpha, t};
+    TGC_SHIM_LAUNCH(tgc_k_softmax_ce_soft_rows, tgc_k_geom_warp_rows(n, max_blocks), a);
+    TGC_SHIM_LAUNCH(tgc_k_softmax_ce_mean, tgc_k_geom_one_block(), a);
+    TGC_SHIM_LAUNCH(tgc_k_softmax_ce_soft_bwd, tgc_k_geom_warp_rows(n, max_blocks), a);
+    double e = rel_err(loss_gpu, loss_cpu, fmax(fabs((double)loss_cpu), 1e-30), "softmax_ce_soft loss", 0);
+    ck_assert_msg(e <= 1e-6, "softmax_ce_soft [%lld,%lld] smooth %g: loss %.9g, the CPU's %.9g (rel %.3g)",
+                  (long long)n, (long long)c, smooth, (double)loss_gpu, (double)loss_cpu, e);
+    *fw = fmax(*fw, e);
+    double scale = 1e-30;
+    for (int64_t i = 0; i < n * c; i++)
+        if (isfinite(dx_cpu[i])) scale = fmax(scale, fabs((double)dx_cpu[i]));
+    for (int64_t i = 0; i < n * c; i++) {
+        double d = rel_err(dx_gpu[i], dx_cpu[i], scale, "softmax_ce_soft_bwd dx", i);
+        ck_assert_msg(d <= 1e-6, "softmax_ce_soft_bwd [%lld,%lld] smooth %g: dx[%lld] %.9g, the CPU's %.9g",
+                      (long long)n, (long long)c, smooth, (long long)i, (double)dx_gpu[i], (double)dx_cpu[i]);
+        *bw = fmax(*bw, d);
+        int64_t u = ulps(dx_gpu[i], dx_cpu[i]);
+        if (u > *bw_ulps) *bw_ulps = u;
+    }
+    free(ws), free(dx_cpu), free(dx_gpu);
+}
+
+/* Targets as Mixup and CutMix make them (two one-hots mixed by lambda), as plain distributions, and rows that do
+ * not sum to 1 (the formula keeps sum(q)); logits with and without a large shift. */
+START_TEST(softmax_ce_soft_close_to_cpu) {
+    static const int64_t shapes[][2] = {{1, 1}, {3, 10}, {64, 10}, {37, 1000}, {5, 100}, {130, 33}};
+    static const double smooths[] = {0.0, 0.1, 1.0}, alphas[] = {1.0, 0.5};
+    double fw = 0, bw = 0;
+    int64_t bw_ulps = 0;
+    int cases = 0;
+    for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
+        int64_t n = shapes[s][0], c = shapes[s][1];
+        float *x = tu_rand(n * c, -6, 6), *t = tu_zeros(n * c);
+        for (int64_t r = 0; r < n; r++) {
+            float *tr = t + r * c;
+            if (r % 3 == 0) { /* mixup: lam * onehot(a) + (1 - lam) * onehot(b) */
+                float lam = (float)tu_unif(0, 1);
+                tr[tu_next() % (uint64_t)c] += lam;
+                tr[tu_next() % (uint64_t)c] += 1.f - lam;
+            } else if (r % 3 == 1) { /* a distribution; logits needing the max shift */
+                double sum = 0;
+                for (int64_t j = 0; j < c; j++) sum += tr[j] = (float)tu_unif(0, 1);
+                for (int64_t j = 0; j < c; j++) tr[j] = (float)(tr[j] / sum), x[r * c + j] += 80.f;
+            } else {
+                for (int64_t j = 0; j < c; j++) tr[j] = (float)tu_unif(0, 0.5); /* not normalised */
+            }
+        }
+        for (size_t k = 0; k < 3; k++)
+            for (size_t q = 0; q < 2; q++, cases++)
+                ce_soft_case(n, c, smooths[k], alphas[q], x, t, (float)tu_unif(0.2, 2), (unsigned)(1 + cases % 3), &fw,
+                             &bw, &bw_ulps);
+        free(x), free(t);
+    }
+    report("softmax_cross_entropy_soft (+bwd)", "%d cases: loss rel err <= %.3g, dx rel err <= %.3g (%lld ulp)", cases,
+           fw, bw, (long long)bw_ulps);
+}
+END_TEST
+
+/* ---- channel_mul and its gate gradient ------------------------------------------------------------------ */
+
+START_TEST(channel_mul_against_cpu) {
+    static const int64_t shapes[][4] = {{2, 3, 7, 7}, {4, 5, 1, 1}, {3, 2, 33, 17}, {1, 1, 64, 64}, {8, 64, 4, 4}};
+    double worst = 0;
+    int64_t worst_ulps = 0;
+    for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
+        const int64_t *d = shapes[s], planes = d[0] * d[1], inner = d[2] * d[3];
+        tgc_type xt = tu_f4(d[0], d[1], d[2], d[3]), gt = tu_f2(d[0], d[1]);
+        float *x = tu_rand(planes * inner, -3, 5), *g = tu_rand(planes, 0, 1), *dy = tu_rand(planes * inner, -1, 1);
+        float *y_cpu = tu_zeros(planes * inner), *y_gpu = tu_zeros(planes * inner);
+        float *dg_cpu = tu_zeros(planes), *dg_gpu = tu_zeros(planes);
+        tgc_attrs at = tgc_attrs_default();
+        tgc_type fin[2] = {xt, gt}, bin[2] = {xt, xt};
+        void *fi[2] = {x, g}, *fo[1] = {y_cpu}, *bi[2] = {dy, x}, *bo[1] = {dg_cpu};
+        tu_exec(cpu, TGC_OP_CHANNEL_MUL, &at, 2, fin, fi, 1, &xt, fo);
+        tu_exec(cpu, TGC_OP_CHANNEL_MUL_GRAD_GATE, &at, 2, bin, bi, 1, &gt, bo);
+        tgc_k_chmul_args fa = {x, g, y_gpu, planes, inner}, ba = {dy, x, dg_gpu, planes, inner};
+        TGC_SHIM_LAUNCH(tgc_k_channel_mul, tgc_k_geom_elems(planes * inner, 3), fa);
+        TGC_SHIM_LAUNCH(tgc_k_channel_mul_grad_gate, tgc_k_geom_warp_rows(planes, (unsigned)(1 + s % 2)), ba);
+        same_bytes(y_gpu, y_cpu, sizeof(float), planes * inner, "channel_mul");
+        double scale = 1e-30;
+        for (int64_t p = 0; p < planes; p++) scale = fmax(scale, fabs((double)dg_cpu[p]));
+        for (int64_t p = 0; p < planes; p++) {
+            double e = rel_err(dg_gpu[p], dg_cpu[p], scale, "channel_mul_grad_gate", p);
+            ck_assert_msg(e <= 1e-6, "channel_mul_grad_gate: plane %lld: %.9g, the CPU's %.9g", (long long)p,
+                          (double)dg_gpu[p], (double)dg_cpu[p]);
+            worst = fmax(worst, e);
+            if (ulps(dg_gpu[p], dg_cpu[p]) > worst_ulps) worst_ulps = ulps(dg_gpu[p], dg_cpu[p]);
+        }
+        free(x), free(g), free(dy), free(y_cpu), free(y_gpu), free(dg_cpu), free(dg_gpu);
+    }
+    report("channel_mul (+grad_gate)", "bitwise; gate gradient rel err <= %.3g (%lld ulp)", worst, (long long)worst_ulps);
 }
 END_TEST
 
@@ -676,7 +806,9 @@ int main(void) {
     tcase_add_test(tc, softmax_ce_close_to_cpu);
     tcase_add_test(tc, softmax_ce_non_finite_rows);
     tcase_add_test(tc, softmax_ce_bad_label_is_nan);
+    tcase_add_test(tc, softmax_ce_soft_close_to_cpu);
     tcase_add_test(tc, global_avg_pool_close_to_cpu);
+    tcase_add_test(tc, channel_mul_against_cpu);
     tcase_add_test(tc, bias_grad_close_to_cpu);
     tcase_add_test(tc, max_pool2d_bwd_equals_cpu_bitwise);
     tcase_add_test(tc, cast_equals_cpu_bitwise);

@@ -2,11 +2,14 @@
  * the ops that have hand-written kernels (backend/cuda/kernels) run those kernels' very source through kshim.h,
  * their argument structs and multi-tensor lists marshalled by the executor from the plan's instructions (an
  * optimizer group packed by tgc_mt_apply, softmax cross-entropy's row-loss workspace a device buffer declared in
- * the launch's ranges). LeNet5 (SGD momentum, AdamW) and a small ResNet train STEPS steps under several seeds,
+ * the launch's ranges). LeNet5 (SGD momentum, AdamW), a small ResNet and a small SE-ResNet with Mixup's soft
+ * targets (SGD, Adam, RMSprop) train STEPS steps under several seeds,
  * eagerly then captured and replayed as graphs, and are compared with the cpu device:
- *   native optimizer groups and the exact kernels (max_pool2d_bwd, global_avg_pool_bwd, fill, cast): every
+ *   native optimizer groups and the exact kernels (max_pool2d_bwd, global_avg_pool_bwd, channel_mul, fill, cast): every
  *     loss, parameter, buffer, optimizer state and eval logit bit for bit;
- *   everything native (+ softmax CE fwd/bwd, global_avg_pool, bias_grad, reductions in another order): the
+ *   everything native (+ softmax CE fwd/bwd on labels or soft targets, global_avg_pool, bias_grad,
+ *     channel_mul_grad_gate, reductions in another order; with SGD: Adam's and RMSprop's first step divides
+ *     each gradient by its magnitude, so gradients that are rounding noise magnify 1e-7 differences): the
  *     first step's loss relative 1e-6 (the kernels' tolerance), and after STEPS steps of training, whose
  *     updates carry the 1-ulp differences on, losses and state within 1e-4 relative (to the largest element);
  * every run with 0 ordering violations (the stand-in's race checker fails the run otherwise). The measured
@@ -26,6 +29,28 @@
 
 static const char *LENET = TEST_LENET_YAML(8, 8);
 static const char *RESNET = TEST_RESNET_YAML(8, 8, "lr: 0.05, momentum: 0.9, weight_decay: 0.0001");
+
+/* SEResNet (channel_mul and its gate gradient in every block) with Mixup (softmax_cross_entropy_soft); the
+ * optimizer is appended. */
+#define SE_RESNET_YAML                                                                                        \
+    "model:\n"                                                                                                \
+    "  type: ImageClassifier\n"                                                                               \
+    "  backbone: {type: SEResNet, depth: 50, num_stages: 2, in_channels: 1, stem_channels: 8,\n"             \
+    "             base_channels: 8, strides: [1, 2], dilations: [1, 1], out_indices: [1]}\n"                \
+    "  neck: {type: GlobalAveragePooling}\n"                                                                  \
+    "  head: {type: LinearClsHead, num_classes: 10, in_channels: 64,\n"                                       \
+    "         loss: {type: CrossEntropyLoss, loss_weight: 1.0}}\n"                                            \
+    "  train_cfg: {augments: [{type: Mixup, alpha: 0.2}]}\n"                                                  \
+    "train_dataloader:\n"                                                                                     \
+    "  batch_size: 8\n"                                                                                       \
+    "  dataset: {type: FashionMNIST, data_prefix: nowhere, pipeline: [{type: PackInputs}]}\n"                 \
+    "val_dataloader:\n"                                                                                       \
+    "  batch_size: 8\n"                                                                                       \
+    "  dataset: {type: FashionMNIST, data_prefix: nowhere, test_mode: true, pipeline: [{type: PackInputs}]}\n" \
+    "optim_wrapper: "
+static const char *SE_SGD = SE_RESNET_YAML "{optimizer: {type: SGD, lr: 0.05, momentum: 0.9}}\n";
+static const char *SE_ADAM = SE_RESNET_YAML "{optimizer: {type: Adam, lr: 0.001, weight_decay: 0.0001}}\n";
+static const char *SE_RMSPROP = SE_RESNET_YAML "{optimizer: {type: RMSprop, lr: 0.001, momentum: 0.9}}\n";
 
 #define STEPS 6 /* run 1 eager, run 2 captured, runs 3..6 replayed */
 
@@ -260,6 +285,18 @@ START_TEST(resnet_max_pool_smoothed_loss_all_native_within_tolerance) {
 }
 END_TEST
 
+START_TEST(se_resnet_mixup_adam_rmsprop_optimizer_and_exact_bit_for_bit) {
+    compare(SE_ADAM, "se-resnet mixup adam (optimizer, exact)", TGC_NATIVE_OPTIMIZER | TGC_NATIVE_EXACT, 1, 0);
+    compare(SE_RMSPROP, "se-resnet mixup rmsprop momentum (optimizer, exact)", TGC_NATIVE_OPTIMIZER | TGC_NATIVE_EXACT,
+            1, 0);
+}
+END_TEST
+
+START_TEST(se_resnet_mixup_all_native_within_tolerance) {
+    compare(SE_SGD, "se-resnet mixup sgd (all)", TGC_NATIVE_ALL, 0, 0);
+}
+END_TEST
+
 /* Chunks of 16 (ResNet) and 64 (LeNet) elements: every group needs more blocks than one list holds (320), so its tensors are cut
  * between launches; still bit for bit. */
 START_TEST(resnet_small_chunks_split_groups_bit_for_bit) {
@@ -328,6 +365,8 @@ int main(void) {
     tcase_add_test(tc, lenet_batch64_all_native_within_tolerance);
     tcase_add_test(tc, resnet_max_pool_smoothed_loss_exact_bit_for_bit);
     tcase_add_test(tc, resnet_max_pool_smoothed_loss_all_native_within_tolerance);
+    tcase_add_test(tc, se_resnet_mixup_adam_rmsprop_optimizer_and_exact_bit_for_bit);
+    tcase_add_test(tc, se_resnet_mixup_all_native_within_tolerance);
     tcase_add_test(tc, resnet_small_chunks_split_groups_bit_for_bit);
     tcase_add_test(tc, native_off_runs_no_kernel);
     tcase_add_test(tc, print_counts);

@@ -29,23 +29,32 @@ typedef struct tgc_k_geom {
 #define TGC_K_THREADS 256 /* every kernel's block size (and its __launch_bounds__) */
 #define TGC_K_WARPS (TGC_K_THREADS / 32)
 
-/* ---- optimizer groups (optim.cuh): tgc_k_sgd, tgc_k_sgd_momentum, tgc_k_adamw ---------------------------
- * l lists the group's tensors with depth 2 (param, grad), 3 (+ momentum_buf) or 4 (+ exp_avg, exp_avg_sq),
- * the operand order of sgd_update, sgd_momentum_update and adamw_update. The other fields are the op's
- * attributes and its lr/step operands. */
+/* ---- optimizer groups (optim.cuh): tgc_k_sgd, tgc_k_sgd_momentum, tgc_k_adamw, tgc_k_adam, tgc_k_rmsprop,
+ * tgc_k_ema ------------------------------------------------------------------------------------------------
+ * l lists the group's tensors with depth 2 (param, grad), 3 (+ momentum_buf) or 4 (+ exp_avg, exp_avg_sq;
+ * rmsprop: + square_avg, momentum_buffer), the operand order of sgd_update, sgd_momentum_update,
+ * adamw_update, adam_update and rmsprop_update; ema_update is depth 2 (ema, param) with no lr or step. The
+ * other fields are the op's attributes and its lr/step operands. */
 typedef struct tgc_k_opt_args {
     tgc_mt_list l;
     const float *lr;   /* device scalar: the lr input (multiplied by alpha, the lr multiplier) */
-    const float *step; /* device scalar: the 1-based step t (sgd_momentum, adamw; unused by sgd) */
+    const float *step; /* device scalar: the 1-based step t (sgd_momentum, adamw, adam; else unused) */
     double alpha, weight_decay, momentum, dampening, beta1, beta2, eps;
     int32_t nesterov;
 } tgc_k_opt_args;
 TGC_K_STATIC_ASSERT(sizeof(tgc_k_opt_args) <= 4096, "an optimizer launch must fit the 4 KiB parameter space");
 
-enum { TGC_K_OPT_SGD, TGC_K_OPT_SGD_MOMENTUM, TGC_K_OPT_ADAMW };
-/* Operands per tensor of each update: 2, 3, 4; 0 for an unknown kind. */
+enum { TGC_K_OPT_SGD, TGC_K_OPT_SGD_MOMENTUM, TGC_K_OPT_ADAMW, TGC_K_OPT_ADAM, TGC_K_OPT_RMSPROP, TGC_K_OPT_EMA };
+/* Operands per tensor of each update: 2, 3, 4, 4, 4, 2; 0 for an unknown kind. */
 static inline int tgc_k_opt_depth(int kind) {
-    return kind == TGC_K_OPT_SGD ? 2 : kind == TGC_K_OPT_SGD_MOMENTUM ? 3 : kind == TGC_K_OPT_ADAMW ? 4 : 0;
+    return kind == TGC_K_OPT_SGD || kind == TGC_K_OPT_EMA ? 2
+           : kind == TGC_K_OPT_SGD_MOMENTUM              ? 3
+           : kind == TGC_K_OPT_ADAMW || kind == TGC_K_OPT_ADAM || kind == TGC_K_OPT_RMSPROP ? 4
+                                                                                          : 0;
+}
+/* Scalar operands after the tensors (lr, then step): sgd and rmsprop 1, ema 0, the others 2. */
+static inline int tgc_k_opt_scalars(int kind) {
+    return kind == TGC_K_OPT_EMA ? 0 : kind == TGC_K_OPT_SGD || kind == TGC_K_OPT_RMSPROP ? 1 : 2;
 }
 
 static inline tgc_k_geom tgc_k_geom_mt(const tgc_mt_list *l) {
@@ -72,7 +81,9 @@ static inline int tgc_mt_apply(tgc_k_opt_args *a, int depth, int32_t chunk, cons
  * into row_loss (workspace, n doubles), then tgc_k_softmax_ce_mean (one block) writes
  * loss = alpha * sum / n. softmax_cross_entropy_bwd(dloss[], x, y) -> dx: tgc_k_softmax_ce_bwd.
  * A label outside [0, c) (which the CPU kernel refuses with a message) makes that row's loss and dx NaN:
- * a kernel cannot fail, and must not read outside the row. */
+ * a kernel cannot fail, and must not read outside the row.
+ * softmax_cross_entropy_soft(x, t) -> loss[]: tgc_k_softmax_ce_soft_rows (row_loss as above), then
+ * tgc_k_softmax_ce_mean; softmax_cross_entropy_soft_bwd(dloss[], x, t) -> dx: tgc_k_softmax_ce_soft_bwd. */
 typedef struct tgc_k_ce_args {
     const float *x;
     const int32_t *y;
@@ -82,6 +93,7 @@ typedef struct tgc_k_ce_args {
     float *dx;          /* backward: result [n,c] */
     int64_t n, c;
     double smooth, alpha; /* label_smooth, loss weight */
+    const float *t;       /* soft targets [n,c] (the _soft kernels; y unused there) */
 } tgc_k_ce_args;
 
 /* Rows: one warp per row, grid-stride over rows (forward rows and backward). */
@@ -115,6 +127,16 @@ typedef struct tgc_k_gap_args {
     float *y;
     int64_t planes, inner; /* N*C, H*W */
 } tgc_k_gap_args;
+
+/* ---- channel_mul (reduce.cuh) -------------------------------------------------------------------------
+ * channel_mul(x[N,C,H,W], g[N,C]) -> y: tgc_k_channel_mul, a = x, b = g, y = y, one thread per element
+ * (tgc_k_geom_elems(planes * inner)). channel_mul_grad_gate(dy, x) -> dg[N,C]: tgc_k_channel_mul_grad_gate,
+ * a = dy, b = x, y = dg, one warp per plane (tgc_k_geom_warp_rows(planes)). */
+typedef struct tgc_k_chmul_args {
+    const float *a, *b;
+    float *y;
+    int64_t planes, inner; /* N*C, H*W */
+} tgc_k_chmul_args;
 
 /* ---- bias_grad (reduce.cuh) ----------------------------------------------------------------------------
  * bias_grad(dy) -> db[ch], dy seen as [outer, ch, inner] around attrs.axis; db[c] = sum over outer and

@@ -29,7 +29,10 @@ static int launch_opt(const tgc_k_opt_args *a, void *ctx) {
     tgc_k_geom g = tgc_k_geom_mt(&a->l);
     if (o->kind == TGC_K_OPT_SGD) o->status = TGC_K_LAUNCH(tgc_k_sgd, g, *a, o->stream);
     else if (o->kind == TGC_K_OPT_SGD_MOMENTUM) o->status = TGC_K_LAUNCH(tgc_k_sgd_momentum, g, *a, o->stream);
-    else o->status = TGC_K_LAUNCH(tgc_k_adamw, g, *a, o->stream);
+    else if (o->kind == TGC_K_OPT_ADAMW) o->status = TGC_K_LAUNCH(tgc_k_adamw, g, *a, o->stream);
+    else if (o->kind == TGC_K_OPT_ADAM) o->status = TGC_K_LAUNCH(tgc_k_adam, g, *a, o->stream);
+    else if (o->kind == TGC_K_OPT_RMSPROP) o->status = TGC_K_LAUNCH(tgc_k_rmsprop, g, *a, o->stream);
+    else o->status = TGC_K_LAUNCH(tgc_k_ema, g, *a, o->stream);
     return o->status;
 }
 
@@ -52,6 +55,29 @@ extern "C" int tgc_cuda_k_softmax_ce(const tgc_k_ce_args *a, unsigned max_blocks
 extern "C" int tgc_cuda_k_softmax_ce_bwd(const tgc_k_ce_args *a, unsigned max_blocks, void *stream) {
     tgc_k_geom g = tgc_k_geom_warp_rows(a->n, max_blocks);
     return TGC_K_LAUNCH(tgc_k_softmax_ce_bwd, g, *a, stream);
+}
+
+extern "C" int tgc_cuda_k_softmax_ce_soft(const tgc_k_ce_args *a, unsigned max_blocks, void *stream) {
+    tgc_k_geom g = tgc_k_geom_warp_rows(a->n, max_blocks);
+    int rc = TGC_K_LAUNCH(tgc_k_softmax_ce_soft_rows, g, *a, stream);
+    if (rc || !g.gx) return rc;
+    g = tgc_k_geom_one_block();
+    return TGC_K_LAUNCH(tgc_k_softmax_ce_mean, g, *a, stream);
+}
+
+extern "C" int tgc_cuda_k_softmax_ce_soft_bwd(const tgc_k_ce_args *a, unsigned max_blocks, void *stream) {
+    tgc_k_geom g = tgc_k_geom_warp_rows(a->n, max_blocks);
+    return TGC_K_LAUNCH(tgc_k_softmax_ce_soft_bwd, g, *a, stream);
+}
+
+extern "C" int tgc_cuda_k_channel_mul(const tgc_k_chmul_args *a, unsigned max_blocks, void *stream) {
+    tgc_k_geom g = tgc_k_geom_elems(a->planes * a->inner, max_blocks);
+    return TGC_K_LAUNCH(tgc_k_channel_mul, g, *a, stream);
+}
+
+extern "C" int tgc_cuda_k_channel_mul_grad_gate(const tgc_k_chmul_args *a, unsigned max_blocks, void *stream) {
+    tgc_k_geom g = tgc_k_geom_warp_rows(a->planes, max_blocks);
+    return TGC_K_LAUNCH(tgc_k_channel_mul_grad_gate, g, *a, stream);
 }
 
 extern "C" int tgc_cuda_k_global_avg_pool(const tgc_k_gap_args *a, unsigned max_blocks, void *stream) {
@@ -95,7 +121,8 @@ extern "C" int tgc_cuda_k_fill(const tgc_k_fill_args *a, unsigned max_blocks, vo
     X(tgc_k_sgd) X(tgc_k_sgd_momentum) X(tgc_k_adamw) X(tgc_k_softmax_ce_rows) X(tgc_k_softmax_ce_mean)          \
     X(tgc_k_softmax_ce_bwd) X(tgc_k_global_avg_pool) X(tgc_k_global_avg_pool_bwd) X(tgc_k_bias_grad_planes)     \
     X(tgc_k_bias_grad_cols) X(tgc_k_max_pool2d_bwd) X(tgc_k_fill) X(tgc_k_cast_f32_bf16) X(tgc_k_cast_bf16_f32) \
-    X(tgc_k_cast_f32_f16) X(tgc_k_cast_f16_f32)
+    X(tgc_k_cast_f32_f16) X(tgc_k_cast_f16_f32) X(tgc_k_adam) X(tgc_k_rmsprop) X(tgc_k_ema)                       \
+    X(tgc_k_softmax_ce_soft_rows) X(tgc_k_softmax_ce_soft_bwd) X(tgc_k_channel_mul) X(tgc_k_channel_mul_grad_gate)
 
 extern "C" const char *const tgc_cuda_k_names[] = {
 #define TGC_K_NAME(k) #k,

@@ -12,12 +12,17 @@
 extern "C" {
 #endif
 
-/* One optimizer group (kind TGC_K_OPT_*): t[0..n) packed into as many launches as needed (tgc_mt_apply,
+/* One optimizer group (kind TGC_K_OPT_*, ema_update included): t[0..n) packed into as many launches as needed (tgc_mt_apply,
  * TGC_MT_CHUNK elements per block); a's hyper-parameters and lr/step are used, a->l is overwritten. */
 int tgc_cuda_k_optimizer(int kind, tgc_k_opt_args *a, const tgc_mt_tensor *t, int n, void *stream);
 /* softmax_cross_entropy: the per-row kernel, then the mean (a->row_loss: a workspace of n doubles). */
 int tgc_cuda_k_softmax_ce(const tgc_k_ce_args *a, unsigned max_blocks, void *stream);
 int tgc_cuda_k_softmax_ce_bwd(const tgc_k_ce_args *a, unsigned max_blocks, void *stream);
+/* softmax_cross_entropy_soft: soft rows, then the mean (a->t: targets; a->row_loss: n doubles); its bwd. */
+int tgc_cuda_k_softmax_ce_soft(const tgc_k_ce_args *a, unsigned max_blocks, void *stream);
+int tgc_cuda_k_softmax_ce_soft_bwd(const tgc_k_ce_args *a, unsigned max_blocks, void *stream);
+int tgc_cuda_k_channel_mul(const tgc_k_chmul_args *a, unsigned max_blocks, void *stream);
+int tgc_cuda_k_channel_mul_grad_gate(const tgc_k_chmul_args *a, unsigned max_blocks, void *stream);
 int tgc_cuda_k_global_avg_pool(const tgc_k_gap_args *a, unsigned max_blocks, void *stream);
 int tgc_cuda_k_global_avg_pool_bwd(const tgc_k_gap_args *a, unsigned max_blocks, void *stream);
 int tgc_cuda_k_bias_grad(const tgc_k_bias_grad_args *a, unsigned max_blocks, void *stream);

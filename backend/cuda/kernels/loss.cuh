@@ -4,7 +4,9 @@
  *   dx_c = dloss*alpha/N * (exp(x_c - lse) - q_c)
  * lse max-shifted, everything in double. One warp per row (lanes stride the classes, butterfly sums), so
  * only the order of each row's sums differs from the CPU's sequential one; the mean is a second kernel, one
- * block adding the per-row losses (kept in a workspace) in a fixed order. Deterministic: no atomics. */
+ * block adding the per-row losses (kept in a workspace) in a fixed order. Deterministic: no atomics.
+ * Soft targets (softmax_cross_entropy_soft, its _bwd), with q_c = (1-s)*t_c + s/C:
+ *   row loss = lse * sum_c q_c - sum_c q_c x_c,   dx_c = dloss*alpha/N * (exp(x_c - lse) * sum_c q_c - q_c) */
 #ifndef TGC_CUDA_KERNELS_LOSS_CUH
 #define TGC_CUDA_KERNELS_LOSS_CUH
 
@@ -65,6 +67,45 @@ TGC_KERNEL(tgc_k_softmax_ce_bwd, tgc_k_ce_args, a, TGC_K_THREADS) {
         const int bad = y < 0 || y >= a.c;
         for (int64_t j = lane; j < a.c; j += 32)
             dx[j] = bad ? NAN : (float)__dmul_rn(dscale, __dsub_rn(exp((double)x[j] - lse), j == y ? q1 : q0));
+    }
+}
+
+/* Soft targets, forward part 1: a.row_loss[r] from a.x and a.t (then tgc_k_softmax_ce_mean). */
+TGC_KERNEL(tgc_k_softmax_ce_soft_rows, tgc_k_ce_args, a, TGC_K_THREADS) {
+    const unsigned lane = threadIdx.x & 31u;
+    const int64_t warps = (int64_t)gridDim.x * (blockDim.x >> 5);
+    const double q0 = __ddiv_rn(a.smooth, (double)a.c), s1 = __dsub_rn(1.0, a.smooth);
+    for (int64_t r = (int64_t)blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5); r < a.n; r += warps) {
+        const float *x = a.x + r * a.c, *t = a.t + r * a.c;
+        double lse = tgc_k_warp_row_lse(x, a.c, lane), qsum = 0, qx = 0;
+        for (int64_t j = lane; j < a.c; j += 32) {
+            const double q = __dadd_rn(__dmul_rn(s1, (double)t[j]), q0);
+            qsum += q;
+            qx = __dadd_rn(qx, __dmul_rn(q, (double)x[j]));
+        }
+        qsum = tgc_k_warp_sum(qsum);
+        qx = tgc_k_warp_sum(qx);
+        if (lane == 0) a.row_loss[r] = __dsub_rn(__dmul_rn(lse, qsum), qx);
+    }
+}
+
+/* Soft targets, backward: a.dx (geometry: tgc_k_geom_warp_rows(n)). */
+TGC_KERNEL(tgc_k_softmax_ce_soft_bwd, tgc_k_ce_args, a, TGC_K_THREADS) {
+    const unsigned lane = threadIdx.x & 31u;
+    const int64_t warps = (int64_t)gridDim.x * (blockDim.x >> 5);
+    const double dscale = __ddiv_rn(__dmul_rn((double)*a.dloss, a.alpha), (double)a.n);
+    const double q0 = __ddiv_rn(a.smooth, (double)a.c), s1 = __dsub_rn(1.0, a.smooth);
+    for (int64_t r = (int64_t)blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5); r < a.n; r += warps) {
+        const float *x = a.x + r * a.c, *t = a.t + r * a.c;
+        float *dx = a.dx + r * a.c;
+        const double lse = tgc_k_warp_row_lse(x, a.c, lane);
+        double qsum = 0;
+        for (int64_t j = lane; j < a.c; j += 32) qsum += __dadd_rn(__dmul_rn(s1, (double)t[j]), q0);
+        qsum = tgc_k_warp_sum(qsum);
+        for (int64_t j = lane; j < a.c; j += 32) {
+            const double q = __dadd_rn(__dmul_rn(s1, (double)t[j]), q0);
+            dx[j] = (float)__dmul_rn(dscale, __dsub_rn(__dmul_rn(exp((double)x[j] - lse), qsum), q));
+        }
     }
 }
 

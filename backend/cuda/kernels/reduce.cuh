@@ -27,6 +27,26 @@ TGC_KERNEL(tgc_k_global_avg_pool_bwd, tgc_k_gap_args, a, TGC_K_THREADS) {
     for (int64_t i = tgc_k_gtid(); i < n; i += tgc_k_gstride()) a.y[i] = __fdiv_rn(a.x[i / a.inner], div);
 }
 
+/* channel_mul: y[i] = x[i] * g[plane of i] in float (geometry: tgc_k_geom_elems(planes * inner)). */
+TGC_KERNEL(tgc_k_channel_mul, tgc_k_chmul_args, a, TGC_K_THREADS) {
+    const int64_t n = a.planes * a.inner;
+    for (int64_t i = tgc_k_gtid(); i < n; i += tgc_k_gstride()) a.y[i] = __fmul_rn(a.a[i], a.b[i / a.inner]);
+}
+
+/* channel_mul_grad_gate: y[p] = sum over plane p of dy * x (a = dy, b = x) in double, one warp per plane
+ * (geometry: tgc_k_geom_warp_rows(planes)). */
+TGC_KERNEL(tgc_k_channel_mul_grad_gate, tgc_k_chmul_args, a, TGC_K_THREADS) {
+    const unsigned lane = threadIdx.x & 31u;
+    const int64_t warps = (int64_t)gridDim.x * (blockDim.x >> 5);
+    for (int64_t p = (int64_t)blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5); p < a.planes; p += warps) {
+        const float *dy = a.a + p * a.inner, *x = a.b + p * a.inner;
+        double s = 0;
+        for (int64_t i = lane; i < a.inner; i += 32) s = __dadd_rn(s, __dmul_rn((double)dy[i], (double)x[i]));
+        s = tgc_k_warp_sum(s);
+        if (lane == 0) a.y[p] = (float)s;
+    }
+}
+
 /* db[c] for inner >= 32: one block per channel (grid-stride over channels), the block's threads walking the
  * channel's outer*inner elements row by row, (o, i) advanced without a division per element
  * (geometry: tgc_k_geom_bias_grad). */
