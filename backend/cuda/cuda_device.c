@@ -693,7 +693,11 @@ void tgc_cuda_device_set_comm(tgc_device *dv, const tgc_cuda_comm *c) {
 void tgc_cuda_device_break(tgc_device *dv, int flags) { ((cuda_device *)dv->impl)->broken = flags; }
 
 void tgc_cuda_device_get_stats(const tgc_device *dv, tgc_cuda_device_stats *st) {
-    *st = ((const cuda_device *)dv->impl)->stats;
+    const cuda_device *d = dv->impl;
+    *st = d->stats;
+#ifdef TGC_HAVE_CUDA
+    if (d->gx) tgc_cuda_exec_autotune_counts(d->gx, &st->cudnn_measured, &st->cudnn_cached);
+#endif
 }
 
 void tgc_cuda_device_use_native(tgc_device *dv, int on) {

@@ -538,9 +538,11 @@ static int choose_plan(tgc_cuda_exec *x, const tgc_plan *view, xlaunch *l, int f
         tgc_cudnn_cache_forget(&x->algos, key);
     }
     tgc_cudnn_candidate c[TUNE_CANDIDATES];
-    int n = 0, best = -1;
+    int n = 0, best = -1, k = TUNE_CANDIDATES;
+    const char *kv = getenv("TGC_CUDNN_BENCHMARK_CANDIDATES"); /* fewer, for a quicker check */
+    if (kv && atoi(kv) >= 1 && atoi(kv) < TUNE_CANDIDATES) k = atoi(kv);
     float best_ms = 0;
-    if (tgc_cudnn_candidates(&l->cop, x->devprop, flags, (int64_t)x->ws_bytes, TUNE_CANDIDATES, c, &n, &tried, err) < 0)
+    if (tgc_cudnn_candidates(&l->cop, x->devprop, flags, (int64_t)x->ws_bytes, k, c, &n, &tried, err) < 0)
         return -1;
     for (int i = 0; i < n; i++) {
         float ms;

@@ -42,7 +42,7 @@ void tgc_cuda_exec_describe(const tgc_cuda_exec *x, char *buf, size_t size);
  * the choice, keyed by GPU name, compute capability, cuDNN version and the graph's signature, is kept in
  * work_dir/cudnn_algos.txt (backend/cuda/cudnn_cache.h; NULL work_dir: in memory only). A choice found there is
  * rebuilt without timing; one that no longer builds is measured again (one warning). Off (the default, as
- * MMPretrain's default_runtime): the heuristics' first. */
+ * MMPretrain's default_runtime): the heuristics' first. TGC_CUDNN_BENCHMARK_CANDIDATES=K (1-7) times fewer. */
 void tgc_cuda_exec_set_autotune(tgc_cuda_exec *x, int on, const char *work_dir);
 /* Convolution graphs measured, and taken from the cache, so far. */
 void tgc_cuda_exec_autotune_counts(const tgc_cuda_exec *x, int *measured, int *from_cache);
