@@ -484,6 +484,7 @@ static int time_plan(tgc_cuda_exec *x, const tgc_cudnn_op *op, cudnnBackendDescr
     rc = 0;
 out:
     if (st) cudaStreamSynchronize(st);
+    cudnnSetStream(x->cudnn, NULL); /* not left on the stream destroyed below (issuing sets its own) */
     if (vp) cudnnBackendDestroyDescriptor(vp);
     if (e0) cudaEventDestroy(e0);
     if (e1) cudaEventDestroy(e1);
@@ -509,7 +510,7 @@ static void read_algos(tgc_cuda_exec *x) {
     }
     char notes[300];
     tgc_cudnn_cache_notes(&x->algos, notes, sizeof notes);
-    if (x->algos.bad) fprintf(stderr, "tgc: warning: %s: %s\n", x->algo_path, notes);
+    if (notes[0]) fprintf(stderr, "tgc: warning: %s: %s\n", x->algo_path, notes);
 }
 
 /* The execution plan of a convolution graph (or of the graph of a pooling without legacy descriptors): cuDNN's
@@ -550,11 +551,12 @@ static int choose_plan(tgc_cuda_exec *x, const tgc_plan *view, xlaunch *l, int f
         if (time_plan(x, &l->cop, c[i].plan, c[i].workspace, &ms, &e) < 0) continue; /* an engine that does not run */
         if (best < 0 || ms < best_ms) best = i, best_ms = ms;
     }
-    if (best < 0) best = 0; /* none ran here: the heuristics' first, as without benchmark */
+    int measured = best >= 0;
+    if (!measured) best = 0; /* none ran here: the heuristics' first, as without benchmark, and nothing kept */
     l->eplan = c[best].plan;
     *wsb = c[best].workspace;
     c[best].plan = NULL;
-    if (c[best].known) tgc_cudnn_cache_put(&x->algos, key, &c[best].choice, best_ms);
+    if (measured && c[best].known) tgc_cudnn_cache_put(&x->algos, key, &c[best].choice, best_ms);
     tgc_cudnn_candidates_free(c, n);
     x->tuned++;
     return 0;
