@@ -84,7 +84,8 @@ typedef struct tgc_cuda_device_stats {
     uint64_t lib_calls; /* library work issued (stand-in with TGC_NATIVE_LIBRARY: matmuls as cuBLAS's gemm, batch
                            norms as cuDNN's legacy calls) */
     int cudnn_measured, cudnn_cached; /* GPU, env_cfg.cudnn_benchmark: convolution graphs timed at prepare, and
-                                         those whose choice came from the work dir's cudnn_algos.txt */
+                                         instructions that took a remembered choice (measured earlier in this
+                                         process, or read from the work dir's cudnn_algos.txt) */
 } tgc_cuda_device_stats;
 void tgc_cuda_device_get_stats(const tgc_device *d, tgc_cuda_device_stats *st);
 

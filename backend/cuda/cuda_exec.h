@@ -44,7 +44,7 @@ void tgc_cuda_exec_describe(const tgc_cuda_exec *x, char *buf, size_t size);
  * rebuilt without timing; one that no longer builds is measured again (one warning). Off (the default, as
  * MMPretrain's default_runtime): the heuristics' first. TGC_CUDNN_BENCHMARK_CANDIDATES=K (1-7) times fewer. */
 void tgc_cuda_exec_set_autotune(tgc_cuda_exec *x, int on, const char *work_dir);
-/* Convolution graphs measured, and taken from the cache, so far. */
+/* Convolution graphs measured, and instructions given a remembered choice (this process's or the file's), so far. */
 void tgc_cuda_exec_autotune_counts(const tgc_cuda_exec *x, int *measured, int *from_cache);
 
 /* Prepares every launch group of dp's program: descriptors, execution plans, compiled kernels, argument

@@ -398,10 +398,10 @@ static void bench(const char *path, int iters, const char *algo_dir) {
         } else {
             tgc_cuda_device_stats st;
             tgc_cuda_device_get_stats(d, &st);
-            char how[160];
+            char how[400];
             if (tune)
-                snprintf(how, sizeof how, "with CUDA graph, autotuned convolutions (%d measured, %d from %s/cudnn_algos.txt; "
-                         "prepare %.1f s)", st.cudnn_measured, st.cudnn_cached, algo_dir, tp);
+                snprintf(how, sizeof how, "with CUDA graph, autotuned convolutions (%d graphs measured, %d remembered: this "
+                         "run's or %s/cudnn_algos.txt's; prepare %.1f s)", st.cudnn_measured, st.cudnn_cached, algo_dir, tp);
             else snprintf(how, sizeof how, "%s CUDA graph, heuristics' convolutions", graphs ? "with" : "without");
             printf("bench %s: tgc %s: batch %lld, %d steps in %.3f s: %.1f img/s, %.1f ms/step, device "
                    "memory %.0f MiB (captures %llu, replays %llu)\n",
