@@ -579,6 +579,19 @@ int main(void) {
                    sum.planned[TGC_CUDNN_CONV_BWD_FILTER], sum.planned[TGC_CUDNN_BN_FWD], sum.planned[TGC_CUDNN_BN_BWD],
                    sum.planned[TGC_CUDNN_POOL_FWD], sum.planned[TGC_CUDNN_POOL_BWD], none, (long long)sum.max_workspace,
                    json_path);
+            /* the autotune's candidates and their rebuild, against this GPU's own properties */
+            uint8_t *js = NULL;
+            size_t jn = 0;
+            tgc_err err;
+            cudnnBackendDescriptor_t gdp = NULL;
+            int rc = tgc_read_file(json_path, 1 << 20, &js, &jn, &err);
+            if (rc == 0) rc = tgc_cudnn_devprop_from_json((const char *)js, &gdp, &err);
+            EXPECT(rc == 0, "this GPU's properties: %s", err.msg);
+            for (int c = 0; rc == 0 && c < nc; c++)
+                if (plans[c * 2 + 1] && strstr(cfgs[c], "resnet18_8xb32_in1k"))
+                    autotune_checks(plans[c * 2 + 1], gdp, "resnet18_8xb32_in1k, this GPU");
+            if (gdp) cudnnBackendDestroyDescriptor(gdp);
+            free(js);
         }
         free(json_path);
     }
