@@ -450,6 +450,7 @@ static int time_plan(tgc_cuda_exec *x, const tgc_cudnn_op *op, cudnnBackendDescr
             goto out;                                                                                              \
         }                                                                                                          \
     } while (0)
+    TRY_CU(cudaStreamCreateWithFlags(&st, cudaStreamNonBlocking));
     for (int i = 0; i < op->n_tensors; i++) {
         const tgc_cudnn_binding *b = &op->bind[i];
         if (b->by_value) ptrs[nb] = (void *)&b->value;
@@ -459,12 +460,11 @@ static int time_plan(tgc_cuda_exec *x, const tgc_cudnn_op *op, cudnnBackendDescr
             for (int64_t d = 0; d < n; d++) bytes *= dims[d];
             TRY_CU(cudaMalloc(&bufs[nbuf], (size_t)bytes));
             ptrs[nb] = bufs[nbuf++];
-            TRY_CU(cudaMemset(ptrs[nb], 0, (size_t)bytes));
+            TRY_CU(cudaMemsetAsync(ptrs[nb], 0, (size_t)bytes, st)); /* ordered before the runs on st */
         } else continue;
         uids[nb++] = op->bind[i].uid;
     }
     if (ws > 0) TRY_CU(cudaMalloc(&work, (size_t)ws));
-    TRY_CU(cudaStreamCreateWithFlags(&st, cudaStreamNonBlocking));
     TRY_CU(cudaEventCreate(&e0));
     TRY_CU(cudaEventCreate(&e1));
     TRY_DNN(cudnnBackendCreateDescriptor(CUDNN_BACKEND_VARIANT_PACK_DESCRIPTOR, &vp));
