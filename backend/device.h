@@ -35,6 +35,9 @@
 typedef struct tgc_device_opts {
     int n_threads; /* cpu: kernel threads; 0: OMP_NUM_THREADS when set, else the online cores */
     int ordinal;   /* the unit of a kind with several ("cuda:1"); 0 otherwise */
+    int cudnn_benchmark;  /* cuda: env_cfg.cudnn_benchmark: time the convolutions' candidate algorithms at
+                             prepare and keep the fastest (else cuDNN's heuristics' first); cpu: no effect */
+    const char *work_dir; /* cuda: where the measured choices are kept (cudnn_algos.txt); NULL: not kept */
 } tgc_device_opts;
 
 /* A span of device memory for a collective engine working in place on it: host memory on cpu, a device

@@ -155,7 +155,8 @@ static void scan_runtime(scan *s, const tgc_cfg *root) {
     scan_default_hooks(s, tgc_cfg_get(root, "default_hooks"));
     scan_custom_hooks(s, root, tgc_cfg_get(root, "custom_hooks"));
     static const char *const env_harmless[] = {"mp_cfg", "dist_cfg", NULL};
-    other_keys(s, tgc_cfg_get(root, "env_cfg"), "env_cfg", NULL, env_harmless);
+    static const char *const env[] = {"cudnn_benchmark", NULL}; /* the cuda device's; no effect on cpu (a run-time warning) */
+    other_keys(s, tgc_cfg_get(root, "env_cfg"), "env_cfg", env, env_harmless);
     static const char *const rnd[] = {"seed", "deterministic", NULL};
     other_keys(s, tgc_cfg_get(root, "randomness"), "randomness", rnd, NULL);
     static const char *const lp[] = {"window_size", "by_epoch", NULL};

@@ -11,7 +11,9 @@
 # updates; fp32, relative to the CPU tensor's largest magnitude: 1e-4), one whole train step of each shipped
 # config (loss 1e-4, every state tensor's update and the eval logits 1e-3), 300 iterations of the default config
 # (resnet_small_fashionmnist) on Fashion-MNIST with its accuracy, and ResNet-50 at batch 256: img/s and device
-# memory of tgc with and without the CUDA graph, against PyTorch eager (channels_last) and torch.compile when
+# memory of tgc with and without the CUDA graph, with the graph and autotuned convolutions (env_cfg.cudnn_benchmark,
+# 4 candidates each; a second run takes the choices from the cudnn_algos.txt the first wrote), against
+# PyTorch eager (channels_last) and torch.compile when
 # torch is importable (bench/gpu_resnet50_torch.py); then the CUDA-related CPU tests again on this machine.
 # Without a GPU it says "skipped: no GPU" and exits 77. TGC_ALLOW_TF32=1 lets cuDNN, cuBLAS and PyTorch use
 # TF32 tensor cores (tolerances 5e-3 / 2e-2). FASHION_MNIST_DIR names the dataset's folder (idx files) when it
@@ -140,7 +142,11 @@ run fashion300 fashion
 "$tgc" compile "$root/configs/resnet/resnet50_8xb32_in1k.yaml" --target cuda \
     --cfg-options train_dataloader.batch_size=256 val_dataloader.batch_size=256 -o "$out/plans/r50_b256.bin" \
     >"$out/plans/r50_b256.log" 2>&1 || echo "gpu_check: compiling ResNet-50 at batch 256 failed"
-run resnet50_tgc "$check" bench "$out/plans/r50_b256.bin" 20
+# then with env_cfg.cudnn_benchmark: the first run times 4 candidates per convolution graph (capped to keep the
+# script's budget), the second takes every choice from the cudnn_algos.txt the first wrote
+rm -f "$out/cudnn_algos.txt"
+TGC_CUDNN_BENCHMARK_CANDIDATES=4 run resnet50_tgc timeout 240 "$check" bench "$out/plans/r50_b256.bin" 20 "$out"
+TGC_CUDNN_BENCHMARK_CANDIDATES=4 run resnet50_tgc_cached timeout 120 "$check" bench "$out/plans/r50_b256.bin" 10 "$out"
 py=python3
 for p in python3 /usr/bin/python3; do
     command -v "$p" >/dev/null 2>&1 && "$p" -c 'import torch' 2>/dev/null && { py=$p; break; }
@@ -159,7 +165,7 @@ for r in "${rows[@]}"; do
 done
 echo
 echo "ResNet-50, batch 256, fp32$([ "${TGC_ALLOW_TF32:-}" = 1 ] && echo ' (TF32 allowed)'), one GPU:"
-grep -h "img/s" "$out/resnet50_tgc.log" "$out/resnet50_torch_eager.log" "$out/resnet50_torch_compile.log" 2>/dev/null |
+grep -h "img/s" "$out/resnet50_tgc.log" "$out/resnet50_tgc_cached.log" "$out/resnet50_torch_eager.log" "$out/resnet50_torch_compile.log" 2>/dev/null |
     sed 's/^/  /'
 echo "gpu_check: logs in $out; $failed failed"
 [ $failed = 0 ]

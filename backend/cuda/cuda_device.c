@@ -117,6 +117,7 @@ static void *open_on(const tgc_stream_api *api, const tgc_cuda_device_opts *o, t
         if (!(d->ev_stage[k] = api->event_create(d->sx, k ? "staging 1 free" : "staging 0 free", 0, err))) goto fail;
 #ifdef TGC_HAVE_CUDA
     if (!d->standin && !(d->gx = tgc_cuda_exec_new(api, d->sx, so.ordinal, err))) goto fail;
+    if (d->gx && o) tgc_cuda_exec_set_autotune(d->gx, o->cudnn_benchmark, o->work_dir);
 #endif
     return d;
 fail:
@@ -128,7 +129,10 @@ fail:
 static void *cuda_open(const tgc_device_opts *o, tgc_err *err) {
     const tgc_stream_api *api = tgc_stream_api_find("cuda", err);
     if (!api) return NULL;
-    tgc_cuda_device_opts co = {.n_threads = o ? o->n_threads : 0, .stream = {.ordinal = o ? o->ordinal : 0}};
+    tgc_cuda_device_opts co = {.n_threads = o ? o->n_threads : 0,
+                               .stream = {.ordinal = o ? o->ordinal : 0},
+                               .cudnn_benchmark = o ? o->cudnn_benchmark : 0,
+                               .work_dir = o ? o->work_dir : NULL};
     return open_on(api, &co, err);
 }
 
@@ -689,7 +693,11 @@ void tgc_cuda_device_set_comm(tgc_device *dv, const tgc_cuda_comm *c) {
 void tgc_cuda_device_break(tgc_device *dv, int flags) { ((cuda_device *)dv->impl)->broken = flags; }
 
 void tgc_cuda_device_get_stats(const tgc_device *dv, tgc_cuda_device_stats *st) {
-    *st = ((const cuda_device *)dv->impl)->stats;
+    const cuda_device *d = dv->impl;
+    *st = d->stats;
+#ifdef TGC_HAVE_CUDA
+    if (d->gx) tgc_cuda_exec_autotune_counts(d->gx, &st->cudnn_measured, &st->cudnn_cached);
+#endif
 }
 
 void tgc_cuda_device_use_native(tgc_device *dv, int on) {

@@ -40,6 +40,8 @@ typedef struct tgc_cuda_device_opts {
                                   hand-written kernels of backend/cuda/kernels (through kshim.h) for the ops
                                   of those classes, the CPU reference elsewhere; 0 (the default): CPU
                                   reference everywhere. Ignored on CUDA (see native_kernel in cuda_device.c) */
+    int cudnn_benchmark;       /* GPU: autotune the convolutions at prepare (tgc_device_opts.cudnn_benchmark) */
+    const char *work_dir;      /* GPU: the folder of the algorithm choices file (NULL: not kept) */
     int32_t native_chunk;      /* stand-in tests: elements per block of the native optimizer kernels' multi-tensor
                                   lists (a positive multiple of 4; 0: TGC_MT_CHUNK), small to cut a group's
                                   tensors over several launches */
@@ -81,6 +83,9 @@ typedef struct tgc_cuda_device_stats {
     uint64_t native_bodies, native_grids; /* such bodies run (graph replays included), and their kernel grids */
     uint64_t lib_calls; /* library work issued (stand-in with TGC_NATIVE_LIBRARY: matmuls as cuBLAS's gemm, batch
                            norms as cuDNN's legacy calls) */
+    int cudnn_measured, cudnn_cached; /* GPU, env_cfg.cudnn_benchmark: convolution graphs timed at prepare, and
+                                         instructions that took a remembered choice (measured earlier in this
+                                         process, or read from the work dir's cudnn_algos.txt) */
 } tgc_cuda_device_stats;
 void tgc_cuda_device_get_stats(const tgc_device *d, tgc_cuda_device_stats *st);
 

@@ -56,6 +56,13 @@ struct tgc_cuda_exec {
     ksym syms[32];
     int n_syms;
     uint64_t compiled, cache_hits;
+    /* env_cfg.cudnn_benchmark: the convolutions' algorithms measured at prepare, remembered in algos (and in
+     * algo_path when there is a work dir); device_id keys the entries (GPU name, compute capability, cuDNN) */
+    int benchmark, algos_read, warned_stale;
+    char *algo_path;
+    char device_id[200];
+    tgc_cudnn_cache algos;
+    int tuned, reused;
 };
 
 enum { AUX_FOLD, AUX_RELU, AUX_MASK, AUX_COUNT };
@@ -154,6 +161,8 @@ void tgc_cuda_exec_free(tgc_cuda_exec *x) {
     if (x->ws) x->A->dev_free(x->sx, x->ws);
     free(x->compile_id);
     free(x->cache_dir);
+    free(x->algo_path);
+    tgc_cudnn_cache_free(&x->algos);
     cudaGetLastError();
     free(x);
 }
@@ -167,6 +176,13 @@ static int exec_init(tgc_cuda_exec *x, tgc_err *err) {
     CK_CUDA(cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, x->ordinal));
     CK_CUDA(cudaDeviceGetAttribute(&x->sms, cudaDevAttrMultiProcessorCount, x->ordinal));
     snprintf(x->arch, sizeof x->arch, "sm_%d%d", major, minor);
+    char name[256] = "?";
+    {
+        struct cudaDeviceProp prop;
+        if (cudaGetDeviceProperties(&prop, x->ordinal) == cudaSuccess) snprintf(name, sizeof name, "%s", prop.name);
+    }
+    snprintf(x->device_id, sizeof x->device_id, "%s, %s, cuDNN %zu", name, x->arch, cudnnGetVersion());
+    tgc_cudnn_cache_init(&x->algos, x->device_id);
     x->compile_id = tgc_nvrtc_compile_id(x->arch);
     x->cache_dir = tgc_kcache_default_dir();
     x->load = (module_load_fn)entry_point("cuModuleLoadData");
@@ -208,9 +224,24 @@ tgc_cuda_exec *tgc_cuda_exec_new(const tgc_stream_api *A, void *sx, int ordinal,
 }
 
 void tgc_cuda_exec_describe(const tgc_cuda_exec *x, char *buf, size_t size) {
-    snprintf(buf, size, "cuDNN %zu, cuBLAS %d, kernels for %s%s, kernel cache %s", cudnnGetVersion(), CUBLAS_VERSION,
-             x->arch, x->allow_tf32 ? ", TF32 allowed" : "", x->cache_dir ? x->cache_dir : "none");
+    snprintf(buf, size, "cuDNN %zu, cuBLAS %d, kernels for %s%s, kernel cache %s, convolution algorithms %s%s",
+             cudnnGetVersion(), CUBLAS_VERSION, x->arch, x->allow_tf32 ? ", TF32 allowed" : "",
+             x->cache_dir ? x->cache_dir : "none", x->benchmark ? "measured (cudnn_benchmark)" : "by heuristics",
+             x->benchmark && x->algo_path ? ", kept in the work dir" : "");
 }
+
+void tgc_cuda_exec_set_autotune(tgc_cuda_exec *x, int on, const char *work_dir) {
+    x->benchmark = on != 0;
+    free(x->algo_path);
+    x->algo_path = on && work_dir ? tgc_asprintf("%s/%s", work_dir, TGC_CUDNN_CACHE_FILE) : NULL;
+    x->algos_read = 0;
+}
+
+void tgc_cuda_exec_autotune_counts(const tgc_cuda_exec *x, int *measured, int *from_cache) {
+    if (measured) *measured = x->tuned;
+    if (from_cache) *from_cache = x->reused;
+}
+
 
 /* The function `name` of `source` compiled for this GPU: from memory, the disk cache or NVRTC. */
 static int kernel_fn(tgc_cuda_exec *x, const char *source, const char *name, CUfunction *fn, tgc_err *err) {
@@ -384,6 +415,153 @@ static int prep_generated(tgc_cuda_exec *x, const tgc_plan *view, const tgc_dev_
     return rc;
 }
 
+/* ---- convolution algorithms: heuristics' first, or measured (env_cfg.cudnn_benchmark) ---- */
+
+#define TUNE_CANDIDATES 8 /* the first configurations of the heuristics that pass the filters */
+#define TUNE_RUNS 3       /* timed runs of each, after one warm-up */
+
+/* The average time of TUNE_RUNS executions of plan with every tensor of op bound to zeroed scratch memory
+ * (nothing of the program's slabs is touched) and a workspace of ws bytes, on a stream of its own. */
+static int time_plan(tgc_cuda_exec *x, const tgc_cudnn_op *op, cudnnBackendDescriptor_t plan, int64_t ws,
+                     float *ms, tgc_err *err) {
+    int64_t uids[TGC_CUDNN_MAX_TENSORS];
+    void *ptrs[TGC_CUDNN_MAX_TENSORS] = {0}, *bufs[TGC_CUDNN_MAX_TENSORS] = {0}, *work = NULL;
+    int64_t nb = 0;
+    int nbuf = 0;
+    int rc = -1;
+    cudaStream_t st = NULL;
+    cudaEvent_t e0 = NULL, e1 = NULL;
+    cudnnBackendDescriptor_t vp = NULL;
+    cudnnStatus_t s = CUDNN_STATUS_SUCCESS;
+    const char *call = "";
+#define TRY_CU(c)                                                                                                  \
+    do {                                                                                                           \
+        cudaError_t e_ = (c);                                                                                      \
+        if (e_ != cudaSuccess) {                                                                                   \
+            cu_fail(#c, e_, err);                                                                                  \
+            goto out;                                                                                              \
+        }                                                                                                          \
+    } while (0)
+#define TRY_DNN(c)                                                                                                 \
+    do {                                                                                                           \
+        call = #c;                                                                                                 \
+        if ((s = (c)) != CUDNN_STATUS_SUCCESS) {                                                                   \
+            dnn_fail(call, s, err);                                                                                \
+            goto out;                                                                                              \
+        }                                                                                                          \
+    } while (0)
+    TRY_CU(cudaStreamCreateWithFlags(&st, cudaStreamNonBlocking));
+    for (int i = 0; i < op->n_tensors; i++) {
+        const tgc_cudnn_binding *b = &op->bind[i];
+        if (b->by_value) ptrs[nb] = (void *)&b->value;
+        else if (b->tensor >= 0) {
+            int64_t dims[8], n = 0, bytes = 4;
+            TRY_DNN(cudnnBackendGetAttribute(op->tensor[i], CUDNN_ATTR_TENSOR_DIMENSIONS, CUDNN_TYPE_INT64, 8, &n, dims));
+            for (int64_t d = 0; d < n; d++) bytes *= dims[d];
+            TRY_CU(cudaMalloc(&bufs[nbuf], (size_t)bytes));
+            ptrs[nb] = bufs[nbuf++];
+            TRY_CU(cudaMemsetAsync(ptrs[nb], 0, (size_t)bytes, st)); /* ordered before the runs on st */
+        } else continue;
+        uids[nb++] = op->bind[i].uid;
+    }
+    if (ws > 0) TRY_CU(cudaMalloc(&work, (size_t)ws));
+    TRY_CU(cudaEventCreate(&e0));
+    TRY_CU(cudaEventCreate(&e1));
+    TRY_DNN(cudnnBackendCreateDescriptor(CUDNN_BACKEND_VARIANT_PACK_DESCRIPTOR, &vp));
+    TRY_DNN(cudnnBackendSetAttribute(vp, CUDNN_ATTR_VARIANT_PACK_UNIQUE_IDS, CUDNN_TYPE_INT64, nb, uids));
+    TRY_DNN(cudnnBackendSetAttribute(vp, CUDNN_ATTR_VARIANT_PACK_DATA_POINTERS, CUDNN_TYPE_VOID_PTR, nb, ptrs));
+    TRY_DNN(cudnnBackendSetAttribute(vp, CUDNN_ATTR_VARIANT_PACK_WORKSPACE, CUDNN_TYPE_VOID_PTR, 1, &work));
+    TRY_DNN(cudnnBackendFinalize(vp));
+    TRY_DNN(cudnnSetStream(x->cudnn, st));
+    TRY_DNN(cudnnBackendExecute(x->cudnn, plan, vp));
+    TRY_CU(cudaEventRecord(e0, st));
+    for (int r = 0; r < TUNE_RUNS; r++) TRY_DNN(cudnnBackendExecute(x->cudnn, plan, vp));
+    TRY_CU(cudaEventRecord(e1, st));
+    TRY_CU(cudaEventSynchronize(e1));
+    float t = 0;
+    TRY_CU(cudaEventElapsedTime(&t, e0, e1));
+    *ms = t / TUNE_RUNS;
+    rc = 0;
+out:
+    if (st) cudaStreamSynchronize(st);
+    cudnnSetStream(x->cudnn, NULL); /* not left on the stream destroyed below (issuing sets its own) */
+    if (vp) cudnnBackendDestroyDescriptor(vp);
+    if (e0) cudaEventDestroy(e0);
+    if (e1) cudaEventDestroy(e1);
+    if (st) cudaStreamDestroy(st);
+    for (int i = 0; i < nbuf; i++)
+        if (bufs[i]) cudaFree(bufs[i]);
+    if (work) cudaFree(work);
+    cudaGetLastError();
+    return rc;
+#undef TRY_CU
+#undef TRY_DNN
+}
+
+/* The cached choices, read once per executor (one warning for entries left out). */
+static void read_algos(tgc_cuda_exec *x) {
+    if (x->algos_read) return;
+    x->algos_read = 1;
+    tgc_err e;
+    if (!x->algo_path) return;
+    if (tgc_cudnn_cache_load(&x->algos, x->algo_path, &e) < 0) {
+        fprintf(stderr, "tgc: warning: %s; convolution algorithms are measured again\n", e.msg);
+        return;
+    }
+    char notes[300];
+    tgc_cudnn_cache_notes(&x->algos, notes, sizeof notes);
+    if (notes[0]) fprintf(stderr, "tgc: warning: %s: %s\n", x->algo_path, notes);
+}
+
+/* The execution plan of a convolution graph (or of the graph of a pooling without legacy descriptors): cuDNN's
+ * heuristics' first acceptable configuration, or, with benchmark, the fastest of the first TUNE_CANDIDATES as
+ * measured here (the choice remembered by the graph's signature, in memory and in the work dir). */
+static int choose_plan(tgc_cuda_exec *x, const tgc_plan *view, xlaunch *l, int flags, int64_t *wsb, tgc_err *err) {
+    const tgc_instr *in = &l->prog->instr[l->first];
+    tgc_cudnn_kind kd = tgc_cudnn_kind_of(in->code);
+    int tried = 0;
+    if (!x->benchmark || (kd != TGC_CUDNN_CONV_FWD && kd != TGC_CUDNN_CONV_BWD_DATA && kd != TGC_CUDNN_CONV_BWD_FILTER))
+        return tgc_cudnn_exec_plan_ex(&l->cop, x->devprop, flags, (int64_t)x->ws_bytes, &l->eplan, wsb, &tried, err);
+    read_algos(x);
+    char *sig = tgc_cudnn_signature(view, in, flags, (int64_t)x->ws_bytes);
+    uint64_t key = tgc_cudnn_cache_key(sig);
+    free(sig);
+    const tgc_cudnn_choice *ch = tgc_cudnn_cache_find(&x->algos, key);
+    if (ch) {
+        tgc_err e;
+        if (tgc_cudnn_plan_from_choice(&l->cop, x->devprop, ch, flags, (int64_t)x->ws_bytes, &l->eplan, wsb, &e) == 0) {
+            x->reused++;
+            return 0;
+        }
+        if (!x->warned_stale++)
+            fprintf(stderr, "tgc: warning: %s: a cached convolution algorithm no longer builds (%s); measured again\n",
+                    x->algo_path ? x->algo_path : "cuDNN algorithms", e.msg);
+        tgc_cudnn_cache_forget(&x->algos, key);
+    }
+    tgc_cudnn_candidate c[TUNE_CANDIDATES];
+    int n = 0, best = -1, k = TUNE_CANDIDATES;
+    const char *kv = getenv("TGC_CUDNN_BENCHMARK_CANDIDATES"); /* fewer, for a quicker check */
+    if (kv && atoi(kv) >= 1 && atoi(kv) < TUNE_CANDIDATES) k = atoi(kv);
+    float best_ms = 0;
+    if (tgc_cudnn_candidates(&l->cop, x->devprop, flags, (int64_t)x->ws_bytes, k, c, &n, &tried, err) < 0)
+        return -1;
+    for (int i = 0; i < n; i++) {
+        float ms;
+        tgc_err e;
+        if (time_plan(x, &l->cop, c[i].plan, c[i].workspace, &ms, &e) < 0) continue; /* an engine that does not run */
+        if (best < 0 || ms < best_ms) best = i, best_ms = ms;
+    }
+    int measured = best >= 0;
+    if (!measured) best = 0; /* none ran here: the heuristics' first, as without benchmark, and nothing kept */
+    l->eplan = c[best].plan;
+    *wsb = c[best].workspace;
+    c[best].plan = NULL;
+    if (measured && c[best].known) tgc_cudnn_cache_put(&x->algos, key, &c[best].choice, best_ms);
+    tgc_cudnn_candidates_free(c, n);
+    x->tuned++;
+    return 0;
+}
+
 static int64_t numel_of(const tgc_type *t) { return tgc_shape_numel(&t->shape); }
 
 static int prep_cudnn(tgc_cuda_exec *x, const tgc_plan *view, const tgc_dev_program *dp, xlaunch *l,
@@ -397,10 +575,8 @@ static int prep_cudnn(tgc_cuda_exec *x, const tgc_plan *view, const tgc_dev_prog
     l->cudnn_graph = !((bn || pool) && l->cop.legacy && (bn ? l->cop.stats != NULL : l->cop.pool != NULL));
     if (l->cudnn_graph) {
         int64_t wsb = 0;
-        int tried = 0;
         int flags = (x->allow_tf32 ? TGC_CUDNN_TENSOR_CORES : 0) | (dp->deterministic ? TGC_CUDNN_DETERMINISTIC : 0);
-        if (tgc_cudnn_exec_plan_ex(&l->cop, x->devprop, flags, (int64_t)x->ws_bytes, &l->eplan, &wsb, &tried, err) < 0)
-            return -1;
+        if (choose_plan(x, view, l, flags, &wsb, err) < 0) return -1;
         int64_t uids[TGC_CUDNN_MAX_TENSORS];
         void *ptrs[TGC_CUDNN_MAX_TENSORS];
         int64_t nb = 0;
@@ -563,6 +739,11 @@ tgc_cuda_xprog *tgc_cuda_exec_prepare(tgc_cuda_exec *x, const tgc_dev_program *d
             xp->l[i].scratch = xp->scratch;
             memcpy(xp->l[i].k[0].params->b + xp->l[i].scratch_at, &xp->scratch, sizeof xp->scratch);
         }
+    if (x->algo_path && x->algos.changed) { /* the measured choices, for the next run on this GPU */
+        tgc_err e;
+        if (tgc_cudnn_cache_save(&x->algos, x->algo_path, &e) < 0)
+            fprintf(stderr, "tgc: warning: %s; the measured convolution algorithms are not kept\n", e.msg);
+    }
     return xp;
 }
 

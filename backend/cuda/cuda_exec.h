@@ -34,8 +34,18 @@ typedef struct tgc_cuda_xprog tgc_cuda_xprog;
  * the device's properties, the kernel cache. */
 tgc_cuda_exec *tgc_cuda_exec_new(const tgc_stream_api *A, void *sx, int ordinal, tgc_err *err);
 void tgc_cuda_exec_free(tgc_cuda_exec *x); /* NULL is fine */
-/* One line: the libraries' versions and the kernel cache. */
+/* One line: the libraries' versions, the kernel cache and how convolution algorithms are chosen. */
 void tgc_cuda_exec_describe(const tgc_cuda_exec *x, char *buf, size_t size);
+/* env_cfg.cudnn_benchmark: on, each distinct convolution graph prepared from now on gets the fastest of the
+ * first 8 configurations of cuDNN's heuristics that pass the filters (each timed over 3 runs after a warm-up,
+ * with cudaEvents on a stream of its own, on zeroed scratch buffers: the program's memory is not touched), and
+ * the choice, keyed by GPU name, compute capability, cuDNN version and the graph's signature, is kept in
+ * work_dir/cudnn_algos.txt (backend/cuda/cudnn_cache.h; NULL work_dir: in memory only). A choice found there is
+ * rebuilt without timing; one that no longer builds is measured again (one warning). Off (the default, as
+ * MMPretrain's default_runtime): the heuristics' first. TGC_CUDNN_BENCHMARK_CANDIDATES=K (1-7) times fewer. */
+void tgc_cuda_exec_set_autotune(tgc_cuda_exec *x, int on, const char *work_dir);
+/* Convolution graphs measured, and instructions given a remembered choice (this process's or the file's), so far. */
+void tgc_cuda_exec_autotune_counts(const tgc_cuda_exec *x, int *measured, int *from_cache);
 
 /* Prepares every launch group of dp's program: descriptors, execution plans, compiled kernels, argument
  * buffers. */

@@ -955,16 +955,84 @@ static int ruled_out(bdesc cfg, int flags) {
     return tc;
 }
 
-int tgc_cudnn_exec_plan_ex(const tgc_cudnn_op *op, cudnnBackendDescriptor_t devprop, int flags,
-                           int64_t max_workspace, cudnnBackendDescriptor_t *plan, int64_t *workspace,
-                           int *configs_tried, tgc_err *err) {
+/* An execution plan of cfg (a finalized engine configuration) for devprop: 0, or the failing status with
+ * cuDNN's reason in why. A plan over max_workspace (>= 0) is refused with that as the reason. */
+static cudnnStatus_t plan_of(bdesc cfg, bdesc devprop, int64_t max_workspace, bdesc *plan, int64_t *workspace,
+                             char *why, size_t why_size) {
+    bdesc pl = NULL;
     *plan = NULL;
-    *workspace = 0;
-    int tried = 0, skipped_tc = 0;
+    cudnnStatus_t t = cudnnBackendCreateDescriptor(CUDNN_BACKEND_EXECUTION_PLAN_DESCRIPTOR, &pl);
+    if (!t) t = cudnnBackendSetAttribute(pl, CUDNN_ATTR_EXECUTION_PLAN_ENGINE_CONFIG, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1,
+                                         &cfg);
+    if (!t && devprop)
+        t = cudnnBackendSetAttribute(pl, CUDNN_ATTR_EXECUTION_PLAN_DEVICEPROP, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1,
+                                     &devprop);
+    if (!t) t = cudnnBackendFinalize(pl);
+    int64_t cnt = 0;
+    if (!t)
+        t = cudnnBackendGetAttribute(pl, CUDNN_ATTR_EXECUTION_PLAN_WORKSPACE_SIZE, CUDNN_TYPE_INT64, 1, &cnt,
+                                     workspace);
+    if (t) {
+        last_reason(why, why_size);
+    } else if (max_workspace >= 0 && *workspace > max_workspace) {
+        t = CUDNN_STATUS_NOT_SUPPORTED;
+        snprintf(why, why_size, "workspace of %lld bytes over the limit of %lld", (long long)*workspace,
+                 (long long)max_workspace);
+    }
+    if (t) {
+        if (pl) cudnnBackendDestroyDescriptor(pl);
+        return t;
+    }
+    *plan = pl;
+    return CUDNN_STATUS_SUCCESS;
+}
+
+int tgc_cudnn_choice_of(cudnnBackendDescriptor_t cfg, tgc_cudnn_choice *out) {
+    memset(out, 0, sizeof *out);
+    bdesc eng = NULL, kc[TGC_CUDNN_MAX_KNOBS] = {0};
+    int64_t cnt = 0, n = 0;
+    cudnnStatus_t s = cudnnBackendCreateDescriptor(CUDNN_BACKEND_ENGINE_DESCRIPTOR, &eng);
+    if (!s) s = cudnnBackendGetAttribute(cfg, CUDNN_ATTR_ENGINECFG_ENGINE, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &cnt, &eng);
+    if (!s) s = cudnnBackendGetAttribute(eng, CUDNN_ATTR_ENGINE_GLOBAL_INDEX, CUDNN_TYPE_INT64, 1, &cnt, &out->engine);
+    for (int i = 0; i < TGC_CUDNN_MAX_KNOBS && !s; i++)
+        s = cudnnBackendCreateDescriptor(CUDNN_BACKEND_KNOB_CHOICE_DESCRIPTOR, &kc[i]);
+    if (!s)
+        s = cudnnBackendGetAttribute(cfg, CUDNN_ATTR_ENGINECFG_KNOB_CHOICES, CUDNN_TYPE_BACKEND_DESCRIPTOR,
+                                     TGC_CUDNN_MAX_KNOBS, &n, kc);
+    for (int64_t i = 0; !s && i < n && i < TGC_CUDNN_MAX_KNOBS; i++) {
+        cudnnBackendKnobType_t kt;
+        s = cudnnBackendGetAttribute(kc[i], CUDNN_ATTR_KNOB_CHOICE_KNOB_TYPE, CUDNN_TYPE_KNOB_TYPE, 1, &cnt, &kt);
+        if (!s)
+            s = cudnnBackendGetAttribute(kc[i], CUDNN_ATTR_KNOB_CHOICE_KNOB_VALUE, CUDNN_TYPE_INT64, 1, &cnt,
+                                         &out->knob[i][1]);
+        out->knob[i][0] = (int64_t)kt;
+        out->n_knobs = (int)(i + 1);
+    }
+    for (int i = 0; i < TGC_CUDNN_MAX_KNOBS; i++)
+        if (kc[i]) cudnnBackendDestroyDescriptor(kc[i]);
+    if (eng) cudnnBackendDestroyDescriptor(eng);
+    return s || n > TGC_CUDNN_MAX_KNOBS ? -1 : 0;
+}
+
+static int same_choice(const tgc_cudnn_choice *a, const tgc_cudnn_choice *b) {
+    if (a->engine != b->engine || a->n_knobs != b->n_knobs) return 0;
+    for (int i = 0; i < a->n_knobs; i++)
+        if (a->knob[i][0] != b->knob[i][0] || a->knob[i][1] != b->knob[i][1]) return 0;
+    return 1;
+}
+
+void tgc_cudnn_candidates_free(tgc_cudnn_candidate *c, int n) {
+    for (int i = 0; i < n; i++)
+        if (c[i].plan) cudnnBackendDestroyDescriptor(c[i].plan), c[i].plan = NULL;
+}
+
+int tgc_cudnn_candidates(const tgc_cudnn_op *op, cudnnBackendDescriptor_t devprop, int flags, int64_t max_workspace,
+                         int max, tgc_cudnn_candidate *out, int *n_out, int *configs_tried, tgc_err *err) {
+    int got = 0, tried = 0, skipped_tc = 0;
     cudnnStatus_t last = CUDNN_STATUS_SUCCESS;
     char why[512] = "";
     static const cudnnBackendHeurMode_t modes[2] = {CUDNN_HEUR_MODE_A, CUDNN_HEUR_MODE_FALLBACK};
-    for (int m = 0; m < 2 && !*plan; m++) {
+    for (int m = 0; m < 2 && got < max; m++) {
         bdesc heur = NULL, cfg[MAX_CONFIGS] = {0};
         int64_t n = 0;
         cudnnStatus_t s = cudnnBackendCreateDescriptor(CUDNN_BACKEND_ENGINEHEUR_DESCRIPTOR, &heur);
@@ -982,46 +1050,36 @@ int tgc_cudnn_exec_plan_ex(const tgc_cudnn_op *op, cudnnBackendDescriptor_t devp
             last = s;
             last_reason(why, sizeof why);
         }
-        for (int i = 0; !s && i < n && i < MAX_CONFIGS && !*plan; i++) {
-            bdesc pl = NULL;
+        for (int i = 0; !s && i < n && i < MAX_CONFIGS && got < max; i++) {
             if (ruled_out(cfg[i], flags)) {
                 skipped_tc++;
                 continue;
             }
+            tgc_cudnn_choice ch;
+            int known = tgc_cudnn_choice_of(cfg[i], &ch) == 0, dup = 0;
+            for (int j = 0; known && j < got && !dup; j++) dup = same_choice(&out[j].choice, &ch);
+            if (dup) continue; /* the fallback list repeats mode A's */
             tried++;
-            cudnnStatus_t t = cudnnBackendCreateDescriptor(CUDNN_BACKEND_EXECUTION_PLAN_DESCRIPTOR, &pl);
-            if (!t) t = cudnnBackendSetAttribute(pl, CUDNN_ATTR_EXECUTION_PLAN_ENGINE_CONFIG, CUDNN_TYPE_BACKEND_DESCRIPTOR,
-                                                 1, &cfg[i]);
-            if (!t && devprop)
-                t = cudnnBackendSetAttribute(pl, CUDNN_ATTR_EXECUTION_PLAN_DEVICEPROP, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1,
-                                             &devprop);
-            if (!t) t = cudnnBackendFinalize(pl);
-            int64_t cnt = 0;
-            if (!t)
-                t = cudnnBackendGetAttribute(pl, CUDNN_ATTR_EXECUTION_PLAN_WORKSPACE_SIZE, CUDNN_TYPE_INT64, 1, &cnt,
-                                             workspace);
-            if (!t && max_workspace >= 0 && *workspace > max_workspace) {
-                t = CUDNN_STATUS_NOT_SUPPORTED;
-                snprintf(why, sizeof why, "workspace of %lld bytes over the limit of %lld", (long long)*workspace,
-                         (long long)max_workspace);
+            bdesc pl = NULL;
+            int64_t ws = 0;
+            cudnnStatus_t t = plan_of(cfg[i], devprop, max_workspace, &pl, &ws, why, sizeof why);
+            if (t) {
                 last = t;
-                cudnnBackendDestroyDescriptor(pl);
                 continue;
             }
-            if (!t) {
-                *plan = pl;
-            } else {
-                last = t;
-                last_reason(why, sizeof why);
-                if (pl) cudnnBackendDestroyDescriptor(pl);
-            }
+            out[got].plan = pl;
+            out[got].workspace = ws;
+            out[got].choice = ch;
+            out[got].known = known;
+            got++;
         }
         for (int i = 0; i < MAX_CONFIGS; i++)
             if (cfg[i]) cudnnBackendDestroyDescriptor(cfg[i]);
         if (heur) cudnnBackendDestroyDescriptor(heur);
     }
     if (configs_tried) *configs_tried = tried;
-    if (*plan) return 0;
+    *n_out = got;
+    if (got) return 0;
     if (last == CUDNN_STATUS_SUCCESS)
         return tgc_fail(err, "cuDNN: %s instruction %d (%s): engine heuristics gave no configuration%s", op->program,
                         op->instr, tgc_op_table[op->code].name,
@@ -1033,22 +1091,85 @@ int tgc_cudnn_exec_plan_ex(const tgc_cudnn_op *op, cudnnBackendDescriptor_t devp
                     why[0] ? ": " : "", why);
 }
 
+int tgc_cudnn_exec_plan_ex(const tgc_cudnn_op *op, cudnnBackendDescriptor_t devprop, int flags,
+                           int64_t max_workspace, cudnnBackendDescriptor_t *plan, int64_t *workspace,
+                           int *configs_tried, tgc_err *err) {
+    tgc_cudnn_candidate c;
+    int n = 0;
+    *plan = NULL;
+    *workspace = 0;
+    if (tgc_cudnn_candidates(op, devprop, flags, max_workspace, 1, &c, &n, configs_tried, err) < 0) return -1;
+    *plan = c.plan;
+    *workspace = c.workspace;
+    return 0;
+}
+
+int tgc_cudnn_plan_from_choice(const tgc_cudnn_op *op, cudnnBackendDescriptor_t devprop, const tgc_cudnn_choice *ch,
+                               int flags, int64_t max_workspace, cudnnBackendDescriptor_t *plan, int64_t *workspace,
+                               tgc_err *err) {
+    *plan = NULL;
+    *workspace = 0;
+    bdesc eng = NULL, cfg = NULL, kc[TGC_CUDNN_MAX_KNOBS] = {0};
+    const char *step = "the engine";
+    char why[512] = "";
+    cudnnStatus_t s = ch->n_knobs < 0 || ch->n_knobs > TGC_CUDNN_MAX_KNOBS ? CUDNN_STATUS_BAD_PARAM
+                                                                           : CUDNN_STATUS_SUCCESS;
+    if (!s) s = cudnnBackendCreateDescriptor(CUDNN_BACKEND_ENGINE_DESCRIPTOR, &eng);
+    if (!s) s = cudnnBackendSetAttribute(eng, CUDNN_ATTR_ENGINE_OPERATION_GRAPH, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &op->graph);
+    if (!s) s = cudnnBackendSetAttribute(eng, CUDNN_ATTR_ENGINE_GLOBAL_INDEX, CUDNN_TYPE_INT64, 1, &ch->engine);
+    if (!s && devprop)
+        s = cudnnBackendSetAttribute(eng, CUDNN_ATTR_ENGINE_DEVICEPROP, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &devprop);
+    if (!s) s = cudnnBackendFinalize(eng);
+    if (!s) step = "a knob choice";
+    for (int i = 0; !s && i < ch->n_knobs; i++) {
+        cudnnBackendKnobType_t kt = (cudnnBackendKnobType_t)ch->knob[i][0];
+        s = cudnnBackendCreateDescriptor(CUDNN_BACKEND_KNOB_CHOICE_DESCRIPTOR, &kc[i]);
+        if (!s) s = cudnnBackendSetAttribute(kc[i], CUDNN_ATTR_KNOB_CHOICE_KNOB_TYPE, CUDNN_TYPE_KNOB_TYPE, 1, &kt);
+        if (!s) s = cudnnBackendSetAttribute(kc[i], CUDNN_ATTR_KNOB_CHOICE_KNOB_VALUE, CUDNN_TYPE_INT64, 1, &ch->knob[i][1]);
+        if (!s) s = cudnnBackendFinalize(kc[i]);
+    }
+    if (!s) step = "the engine configuration";
+    if (!s) s = cudnnBackendCreateDescriptor(CUDNN_BACKEND_ENGINECFG_DESCRIPTOR, &cfg);
+    if (!s) s = cudnnBackendSetAttribute(cfg, CUDNN_ATTR_ENGINECFG_ENGINE, CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &eng);
+    if (!s && ch->n_knobs)
+        s = cudnnBackendSetAttribute(cfg, CUDNN_ATTR_ENGINECFG_KNOB_CHOICES, CUDNN_TYPE_BACKEND_DESCRIPTOR, ch->n_knobs, kc);
+    if (!s) s = cudnnBackendFinalize(cfg);
+    if (s) last_reason(why, sizeof why);
+    if (!s && ruled_out(cfg, flags)) {
+        s = CUDNN_STATUS_NOT_SUPPORTED;
+        snprintf(why, sizeof why, "the engine's numerical notes are ruled out (TF32 or nondeterministic)");
+    }
+    if (!s) {
+        step = "the execution plan";
+        s = plan_of(cfg, devprop, max_workspace, plan, workspace, why, sizeof why);
+    }
+    for (int i = 0; i < TGC_CUDNN_MAX_KNOBS; i++)
+        if (kc[i]) cudnnBackendDestroyDescriptor(kc[i]);
+    if (cfg) cudnnBackendDestroyDescriptor(cfg);
+    if (eng) cudnnBackendDestroyDescriptor(eng);
+    if (!s) return 0;
+    return tgc_fail(err, "cuDNN: %s instruction %d (%s): engine %lld with %d knob choices: %s: %s (%d)%s%s", op->program,
+                    op->instr, tgc_op_table[op->code].name, (long long)ch->engine, ch->n_knobs, step,
+                    cudnnGetErrorString(s), (int)s, why[0] ? ": " : "", why);
+}
+
 /* What an instruction's execution plan depends on: op, shapes, attributes, and tensor alignments. */
-static char *signature(const tgc_plan *p, const tgc_instr *in) {
+char *tgc_cudnn_signature(const tgc_plan *p, const tgc_instr *in, int flags, int64_t max_workspace) {
     tgc_buf b = {0};
     const tgc_attrs *a = &in->attrs;
-    tgc_buf_printf(&b, "%d", (int)in->code);
+    tgc_buf_printf(&b, "%s", tgc_op_table[in->code].name);
     for (int j = 0; j < in->n_in + in->n_out; j++) {
         const tgc_plan_tensor *t = &p->tensors[j < in->n_in ? in->in[j] : in->out[j - in->n_in]];
         char sh[96];
         tgc_shape_str(&t->type.shape, sh, sizeof sh);
-        tgc_buf_printf(&b, " %s@%lld", sh, (long long)alignment(t));
+        tgc_buf_printf(&b, " %s:%s@%lld", sh, tgc_dtype_name(t->type.dtype), (long long)alignment(t));
     }
     tgc_buf_printf(&b, " k%lld,%lld s%lld,%lld p%lld,%lld,%lld,%lld d%lld,%lld g%lld c%d i%d e%.17g m%.17g",
                    (long long)a->kernel[0], (long long)a->kernel[1], (long long)a->stride[0], (long long)a->stride[1],
                    (long long)a->pad[0], (long long)a->pad[1], (long long)a->pad[2], (long long)a->pad[3],
                    (long long)a->dilation[0], (long long)a->dilation[1], (long long)a->groups, a->ceil_mode,
                    a->count_include_pad, a->eps, a->momentum);
+    if (flags >= 0) tgc_buf_printf(&b, " f%d w%lld", flags, (long long)max_workspace);
     tgc_buf_u8(&b, 0);
     return (char *)b.data;
 }
@@ -1068,7 +1189,7 @@ int tgc_cudnn_plan_all(const tgc_plan *p, const tgc_cudnn_opts *o, cudnnBackendD
             if ((unsigned)pr->instr[k].code >= TGC_OP_COUNT || tgc_cudnn_kind_of(pr->instr[k].code) == TGC_CUDNN_NONE)
                 continue;
             tgc_cudnn_kind kd = tgc_cudnn_kind_of(pr->instr[k].code);
-            char *sig = signature(p, &pr->instr[k]);
+            char *sig = tgc_cudnn_signature(p, &pr->instr[k], -1, -1);
             int found = -1;
             for (int i = 0; i < n_sigs && found < 0; i++)
                 if (!strcmp(sigs[i], sig)) found = i;

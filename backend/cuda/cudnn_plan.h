@@ -93,6 +93,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "backend/cuda/cudnn_cache.h"
 #include "plan/plan.h"
 
 #define TGC_CUDNN_UID(t) ((int64_t)(t) + 1)
@@ -200,6 +201,33 @@ enum { TGC_CUDNN_TENSOR_CORES = 1, TGC_CUDNN_DETERMINISTIC = 2 };
 int tgc_cudnn_exec_plan_ex(const tgc_cudnn_op *op, cudnnBackendDescriptor_t devprop, int flags,
                            int64_t max_workspace, cudnnBackendDescriptor_t *plan, int64_t *workspace,
                            int *configs_tried, tgc_err *err);
+
+/* The first max configurations of engine heuristics (mode A, then the fallback list; a configuration listed
+ * twice counts once) that pass tgc_cudnn_exec_plan_ex's filters and whose execution plan finalizes: what the
+ * executor times with env_cfg.cudnn_benchmark. Each plan is the caller's (tgc_cudnn_candidates_free). Returns 0
+ * with *n >= 1, or -1 with err as tgc_cudnn_exec_plan_ex. */
+typedef struct tgc_cudnn_candidate {
+    cudnnBackendDescriptor_t plan;
+    int64_t workspace;
+    tgc_cudnn_choice choice; /* the engine's global index and knob choices, to rebuild it */
+    int known;               /* choice was read back (else it cannot be cached) */
+} tgc_cudnn_candidate;
+int tgc_cudnn_candidates(const tgc_cudnn_op *op, cudnnBackendDescriptor_t devprop, int flags, int64_t max_workspace,
+                         int max, tgc_cudnn_candidate *out, int *n, int *configs_tried, tgc_err *err);
+void tgc_cudnn_candidates_free(tgc_cudnn_candidate *c, int n);
+/* The engine index and knob choices of a finalized engine configuration: 0, or -1 when cuDNN does not say. */
+int tgc_cudnn_choice_of(cudnnBackendDescriptor_t cfg, tgc_cudnn_choice *out);
+/* The execution plan of op's graph with the engine and knobs of ch (ENGINE, KNOB_CHOICE, ENGINECFG, then
+ * EXECUTION_PLAN descriptors), refused as tgc_cudnn_exec_plan_ex refuses (flags, max_workspace): a cached
+ * choice that no longer holds (another cuDNN, another graph under the key) fails here with err naming the
+ * step, and the caller measures again. */
+int tgc_cudnn_plan_from_choice(const tgc_cudnn_op *op, cudnnBackendDescriptor_t devprop, const tgc_cudnn_choice *ch,
+                               int flags, int64_t max_workspace, cudnnBackendDescriptor_t *plan, int64_t *workspace,
+                               tgc_err *err);
+/* What an instruction's execution plan depends on, as text (malloc'd): op, operand and result shapes, dtypes
+ * and alignments, attributes, and with flags >= 0 the engine filters (flags, max_workspace). Equal text, equal
+ * plan; the algorithm cache keys on its hash (tgc_cudnn_cache_key). */
+char *tgc_cudnn_signature(const tgc_plan *p, const tgc_instr *in, int flags, int64_t max_workspace);
 
 typedef struct tgc_cudnn_gpu_counts {
     int planned[TGC_CUDNN_KIND_COUNT];   /* an execution plan finalized for the device */

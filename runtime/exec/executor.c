@@ -165,7 +165,7 @@ tgc_exec *tgc_exec_new(const tgc_plan *plan, const tgc_exec_opts *opts, tgc_err 
     x->plan = plan;
     x->dev = opts ? opts->device : NULL;
     if (!x->dev) {
-        tgc_device_opts dopts = {opts ? opts->n_threads : 0, 0};
+        tgc_device_opts dopts = {.n_threads = opts ? opts->n_threads : 0};
         if (!(x->dev = tgc_device_open("cpu", &dopts, err))) {
             free(x);
             return NULL;

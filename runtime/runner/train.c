@@ -317,7 +317,7 @@ static int setup_hooks(run_ctx *c, tgc_err *err) {
 static void log_header(run_ctx *c, const tgc_train_opts *o) {
     tgc_runner *r = &c->r;
     const tgc_plan *plan = r->plan;
-    char device[160];
+    char device[512];
     tgc_device_describe(r->dev, device, sizeof device);
     tgc_log_info(&r->log, "tgc %s: plan checksum 0x%08x, %lld parameters, %.4g GFLOPs per image (forward), device %s",
                  TGC_VERSION, plan->checksum, (long long)plan->params, plan->flops_per_sample / 1e9, device);
@@ -551,11 +551,19 @@ static int setup_state(run_ctx *c, tgc_err *err) {
 static int setup_rest(run_ctx *c, const tgc_train_opts *o, tgc_err *err) {
     int threads = o->n_threads > 0 ? o->n_threads : tgc_default_threads(), det = 0;
     if (setup_hooks(c, err)) return -1;
-    tgc_device_opts dopts = {threads, 0};
+    tgc_device_opts dopts = {.n_threads = threads, .work_dir = c->r.work_dir};
+    /* env_cfg.cudnn_benchmark (MMEngine's switch; MMPretrain's default_runtime has it false): the cuda device
+     * measures its convolution algorithms at prepare and keeps the choices in the work dir */
+    const tgc_cfg *env = tgc_cfg_get(c->r.cfg, "env_cfg");
+    if (env && env->kind == TGC_CFG_MAP && tgc_cfg_bool(env, "cudnn_benchmark", 0, &dopts.cudnn_benchmark, err))
+        return -1;
     /* one GPU per worker: the LOCAL_RANK-th visible one (CUDA_VISIBLE_DEVICES picks which those are) */
     if (o->dist && o->device && !strcmp(o->device, "cuda")) dopts.ordinal = o->dist->local_rank;
     if (!(c->r.dev = tgc_device_open(o->device ? o->device : "cpu", &dopts, err))) return -1;
     log_header(c, o);
+    if (dopts.cudnn_benchmark && strcmp(o->device ? o->device : "cpu", "cuda"))
+        tgc_log_warning(&c->r.log, "env_cfg.cudnn_benchmark has no effect on the %s device (it measures cuDNN's "
+                                   "convolution algorithms on a GPU)", o->device ? o->device : "cpu");
     if (setup_seed(c, o, &det, err) || setup_data(c, o, err) || setup_exec(c, o, threads, det, err) ||
         setup_schedule(c, o, err) || setup_state(c, err))
         return -1;

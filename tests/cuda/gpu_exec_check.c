@@ -5,8 +5,10 @@
  *                                      operands it updates in place) against the cpu device's
  *   tgc_gpu_exec_check step PLAN...    one whole train step from the same initial state and batch: the loss,
  *                                      each state tensor's update, and the eval program's logits after it
- *   tgc_gpu_exec_check bench PLAN [ITERS]   train steps per second of the plan on the GPU with and without
- *                                      the CUDA graph, and the device memory used at the peak
+ *   tgc_gpu_exec_check bench PLAN [ITERS] [DIR]   train steps per second of the plan on the GPU with and
+ *                                      without the CUDA graph, and the device memory used at the peak; with DIR,
+ *                                      also with the graph and env_cfg.cudnn_benchmark's autotuned convolutions
+ *                                      (choices kept in DIR/cudnn_algos.txt: a second run takes them from there)
  *
  * Tolerances (fp32; relative to the largest magnitude of the CPU's tensor): per op 1e-4, a whole step's loss 1e-4,
  * updates and logits 1e-3 (cuDNN and cuBLAS sum in other orders than oneDNN; a step compounds them); with
@@ -367,7 +369,7 @@ static double used_mib(void) {
     return (double)(total - fr) / (1 << 20);
 }
 
-static void bench(const char *path, int iters) {
+static void bench(const char *path, int iters, const char *algo_dir) {
     tgc_err err;
     tgc_plan *p = tgc_plan_load(path, &err);
     if (!p) {
@@ -376,12 +378,15 @@ static void bench(const char *path, int iters) {
         return;
     }
     const tgc_program *tr = tgc_plan_program(p, "train");
-    for (int graphs = 1; graphs >= 0; graphs--) {
+    for (int run = algo_dir ? 2 : 1; run >= 0; run--) {
+        int graphs = run >= 1, tune = run == 2;
         double base = used_mib();
-        tgc_cuda_device_opts o = {.no_graphs = !graphs};
+        tgc_cuda_device_opts o = {.no_graphs = !graphs, .cudnn_benchmark = tune, .work_dir = tune ? algo_dir : NULL};
         tgc_device *d = tgc_cuda_device_new(&tgc_cuda_stream_api, &o, &err);
         tgc_exec_opts xo = {.device = d};
+        double tp = tgc_now();
         tgc_exec *x = d ? tgc_exec_new(p, &xo, &err) : NULL;
+        tp = tgc_now() - tp;
         int rc = x ? tgc_exec_init_state(x, 1, &err) : -1;
         if (rc == 0) rc = write_inputs(x, p, "train", 3, &err);
         for (int i = 0; i < 3 && rc == 0; i++) rc = tgc_exec_run(x, "train", &err); /* eager, capture, replay */
@@ -396,9 +401,14 @@ static void bench(const char *path, int iters) {
         } else {
             tgc_cuda_device_stats st;
             tgc_cuda_device_get_stats(d, &st);
-            printf("bench %s: tgc %s CUDA graph: batch %lld, %d steps in %.3f s: %.1f img/s, %.1f ms/step, device "
+            char how[400];
+            if (tune)
+                snprintf(how, sizeof how, "with CUDA graph, autotuned convolutions (%d graphs measured, %d remembered: this "
+                         "run's or %s/cudnn_algos.txt's; prepare %.1f s)", st.cudnn_measured, st.cudnn_cached, algo_dir, tp);
+            else snprintf(how, sizeof how, "%s CUDA graph, heuristics' convolutions", graphs ? "with" : "without");
+            printf("bench %s: tgc %s: batch %lld, %d steps in %.3f s: %.1f img/s, %.1f ms/step, device "
                    "memory %.0f MiB (captures %llu, replays %llu)\n",
-                   path, graphs ? "with" : "without", (long long)tr->batch, iters, dt, tr->batch * iters / dt,
+                   path, how, (long long)tr->batch, iters, dt, tr->batch * iters / dt,
                    1000 * dt / iters, peak, (unsigned long long)st.captures, (unsigned long long)st.replays);
         }
         tgc_exec_free(x);
@@ -410,7 +420,7 @@ static void bench(const char *path, int iters) {
 
 int main(int argc, char **argv) {
     if (argc < 3 || (strcmp(argv[1], "ops") && strcmp(argv[1], "step") && strcmp(argv[1], "bench"))) {
-        fprintf(stderr, "usage: %s ops|step PLAN... | bench PLAN [ITERS]\n", argv[0]);
+        fprintf(stderr, "usage: %s ops|step PLAN... | bench PLAN [ITERS] [ALGO_DIR]\n", argv[0]);
         return 2;
     }
     const char *si = getenv("TGC_GPU_CHECK_STANDIN");
@@ -424,7 +434,7 @@ int main(int argc, char **argv) {
     if (!strcmp(argv[1], "bench")) {
 #ifdef TGC_HAVE_CUDA
         if (!standin) {
-            bench(argv[2], argc > 3 ? atoi(argv[3]) : 20);
+            bench(argv[2], argc > 3 ? atoi(argv[3]) : 20, argc > 4 ? argv[4] : NULL);
             return failures ? 1 : 0;
         }
 #endif

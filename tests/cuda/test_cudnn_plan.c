@@ -258,6 +258,106 @@ static void aot_plan(const tgc_plan *p, cudnnBackendDescriptor_t dp, sigset *ss,
     }
 }
 
+/* What autotuning relies on, without a device: the signature key is stable and tells the plan's convolutions
+ * apart as exactly as their descriptors do; the candidate configurations read back as (engine, knobs), and
+ * each rebuilds through ENGINE / KNOB_CHOICE / ENGINECFG into an execution plan with the same workspace; a
+ * choice that does not hold (an engine index past the list) fails with a message. */
+static void autotune_checks(const tgc_plan *p, cudnnBackendDescriptor_t dp, const char *name) {
+    int convs = 0, keys = 0, cands = 0, rebuilt = 0, unknown = 0, checked = 0;
+    uint64_t *seen_keys = NULL;
+    char **seen_sigs = NULL;
+    int cap = 0, cap2 = 0;
+    for (int pi = 0; pi < p->n_programs; pi++) {
+        const tgc_program *pr = &p->programs[pi];
+        for (int k = 0; k < pr->n_instr; k++) {
+            tgc_cudnn_kind kd = tgc_cudnn_kind_of(pr->instr[k].code);
+            if (kd != TGC_CUDNN_CONV_FWD && kd != TGC_CUDNN_CONV_BWD_DATA && kd != TGC_CUDNN_CONV_BWD_FILTER) continue;
+            convs++;
+            char *sig = tgc_cudnn_signature(p, &pr->instr[k], TGC_CUDNN_DETERMINISTIC, 32 << 20);
+            char *again = tgc_cudnn_signature(p, &pr->instr[k], TGC_CUDNN_DETERMINISTIC, 32 << 20);
+            char *other = tgc_cudnn_signature(p, &pr->instr[k], 0, 32 << 20);
+            EXPECT(!strcmp(sig, again), "signature not stable: %s / %s", sig, again);
+            EXPECT(strcmp(sig, other) != 0, "signature ignores the engine filters: %s", sig);
+            uint64_t key = tgc_cudnn_cache_key(sig);
+            int at = -1;
+            for (int i = 0; i < keys && at < 0; i++)
+                if (seen_keys[i] == key) at = i;
+            if (at >= 0) {
+                EXPECT(!strcmp(seen_sigs[at], sig), "key collision: %s / %s", seen_sigs[at], sig);
+                /* equal keys: equal descriptors (the descriptor-level signature of this test agrees) */
+                free(sig);
+            } else {
+                TGC_GROW(seen_keys, cap, keys + 1);
+                TGC_GROW(seen_sigs, cap2, keys + 1);
+                seen_keys[keys] = key;
+                seen_sigs[keys++] = sig;
+            }
+            free(again);
+            free(other);
+            if (at >= 0 || checked >= 6) continue; /* the candidates of the first few distinct graphs */
+            checked++;
+            tgc_cudnn_op op;
+            tgc_err err;
+            if (tgc_cudnn_op_build(p, pr, k, NULL, &op, &err) < 0) {
+                EXPECT(0, "%s", err.msg);
+                continue;
+            }
+            tgc_cudnn_candidate c[8];
+            int n = 0, tried = 0;
+            int rc = tgc_cudnn_candidates(&op, dp, TGC_CUDNN_TENSOR_CORES, 32 << 20, 8, c, &n, &tried, &err);
+            EXPECT(rc == 0 && n >= 1 && n <= 8, "candidates: %s", rc ? err.msg : "none");
+            for (int i = 0; rc == 0 && i < n; i++) {
+                cands++;
+                for (int j = 0; j < i; j++)
+                    EXPECT(c[j].choice.engine != c[i].choice.engine || c[j].choice.n_knobs != c[i].choice.n_knobs ||
+                               memcmp(c[j].choice.knob, c[i].choice.knob, sizeof c[i].choice.knob[0] * (size_t)c[i].choice.n_knobs),
+                           "candidate %d repeats candidate %d", i, j);
+                if (!c[i].known) {
+                    unknown++;
+                    continue;
+                }
+                cudnnBackendDescriptor_t pl = NULL;
+                int64_t ws = -1;
+                if (tgc_cudnn_plan_from_choice(&op, dp, &c[i].choice, TGC_CUDNN_TENSOR_CORES, 32 << 20, &pl, &ws, &err) == 0) {
+                    rebuilt++;
+                    EXPECT(ws == c[i].workspace, "rebuilt engine %lld: workspace %lld, heuristics' %lld",
+                           (long long)c[i].choice.engine, (long long)ws, (long long)c[i].workspace);
+                    cudnnBackendDestroyDescriptor(pl);
+                } else {
+                    EXPECT(0, "rebuild of engine %lld: %s", (long long)c[i].choice.engine, err.msg);
+                }
+            }
+            tgc_cudnn_choice bogus = {.engine = 100000, .n_knobs = 0};
+            cudnnBackendDescriptor_t pl = NULL;
+            int64_t ws;
+            EXPECT(tgc_cudnn_plan_from_choice(&op, dp, &bogus, TGC_CUDNN_TENSOR_CORES, -1, &pl, &ws, &err) < 0 &&
+                       strstr(err.msg, "engine 100000"),
+                   "an engine past the list was taken");
+            if (pl) cudnnBackendDestroyDescriptor(pl);
+            if (rc == 0) tgc_cudnn_candidates_free(c, n);
+            tgc_cudnn_op_free(&op);
+        }
+    }
+    sigset ss = {0};
+    for (int pi = 0; pi < p->n_programs; pi++)
+        for (int k = 0; k < p->programs[pi].n_instr; k++) {
+            tgc_cudnn_kind kd = tgc_cudnn_kind_of(p->programs[pi].instr[k].code);
+            if (kd == TGC_CUDNN_CONV_FWD || kd == TGC_CUDNN_CONV_BWD_DATA || kd == TGC_CUDNN_CONV_BWD_FILTER)
+                seen(&ss, p, &p->programs[pi].instr[k]);
+        }
+    EXPECT(keys == ss.n, "%d algorithm-cache keys for %d distinct convolution descriptors", keys, ss.n);
+    EXPECT(unknown == 0, "%d candidates whose engine and knobs cuDNN did not report", unknown);
+    EXPECT(rebuilt > 0 && rebuilt == cands, "%d of %d candidates rebuilt from (engine, knobs)", rebuilt, cands);
+    printf("  autotune (%s): %d convolutions, %d distinct keys; %d candidate configurations of %d graphs (at most "
+           "8 each), %d rebuilt from (engine, knobs) with equal workspace\n",
+           name, convs, keys, cands, checked, rebuilt);
+    for (int i = 0; i < ss.n; i++) free(ss.s[i]);
+    free(ss.s);
+    for (int i = 0; i < keys; i++) free(seen_sigs[i]);
+    free(seen_sigs);
+    free(seen_keys);
+}
+
 int main(void) {
     printf("cuDNN %zu (headers %d.%d.%d)\n", cudnnGetVersion(), CUDNN_MAJOR, CUDNN_MINOR, CUDNN_PATCHLEVEL);
     double t0 = tgc_now();
@@ -437,6 +537,7 @@ int main(void) {
                 EXPECT(gc.no_engine[TGC_CUDNN_CONV_FWD] + gc.no_engine[TGC_CUDNN_CONV_BWD_DATA] +
                                gc.no_engine[TGC_CUDNN_CONV_BWD_FILTER] == 0,
                        "a convolution without an execution plan");
+                autotune_checks(plans[c * 2 + 1], dp, "resnet18_8xb32_in1k");
             }
             for (int i = 0; i < ss.n; i++) free(ss.s[i]);
             free(ss.s);
@@ -478,6 +579,19 @@ int main(void) {
                    sum.planned[TGC_CUDNN_CONV_BWD_FILTER], sum.planned[TGC_CUDNN_BN_FWD], sum.planned[TGC_CUDNN_BN_BWD],
                    sum.planned[TGC_CUDNN_POOL_FWD], sum.planned[TGC_CUDNN_POOL_BWD], none, (long long)sum.max_workspace,
                    json_path);
+            /* the autotune's candidates and their rebuild, against this GPU's own properties */
+            uint8_t *js = NULL;
+            size_t jn = 0;
+            tgc_err err;
+            cudnnBackendDescriptor_t gdp = NULL;
+            int rc = tgc_read_file(json_path, 1 << 20, &js, &jn, &err);
+            if (rc == 0) rc = tgc_cudnn_devprop_from_json((const char *)js, &gdp, &err);
+            EXPECT(rc == 0, "this GPU's properties: %s", err.msg);
+            for (int c = 0; rc == 0 && c < nc; c++)
+                if (plans[c * 2 + 1] && strstr(cfgs[c], "resnet18_8xb32_in1k"))
+                    autotune_checks(plans[c * 2 + 1], gdp, "resnet18_8xb32_in1k, this GPU");
+            if (gdp) cudnnBackendDestroyDescriptor(gdp);
+            free(js);
         }
         free(json_path);
     }

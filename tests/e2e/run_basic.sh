@@ -87,4 +87,10 @@ CUDA_VISIBLE_DEVICES=-1 "$TGC" train "$SRC/configs/fashion/lenet5_fashionmnist.y
     --cfg-options $SMALL >cpu.txt 2>&1 || fail "--device cpu: $(tail -3 cpu.txt)"
 grep -q "device cpu" hid.txt || fail "CUDA_VISIBLE_DEVICES=-1 did not train on the CPU: $(grep -m1 device hid.txt)"
 [ "$(scalars hid)" = "$(scalars cpu)" ] || fail "CUDA_VISIBLE_DEVICES=-1 and --device cpu trained differently"
+# env_cfg.cudnn_benchmark is the cuda device's (autotuned convolutions): on cpu it is named as without effect.
+# shellcheck disable=SC2086
+"$TGC" run lenet.bin --work-dir bm --max-iters 1 --cfg-options $SMALL env_cfg.cudnn_benchmark=True >bm.txt 2>&1 ||
+    fail "cudnn_benchmark on cpu: $(tail -3 bm.txt)"
+grep -q "env_cfg.cudnn_benchmark has no effect on the cpu device" bm.txt || fail "no cudnn_benchmark warning on cpu"
+[ ! -e bm/cudnn_algos.txt ] || fail "cpu wrote cudnn_algos.txt"
 echo "ok"
