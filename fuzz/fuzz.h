@@ -19,5 +19,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
 const char *fuzz_sandbox(void);
 /* Writes data to SANDBOX/name (creating subdirectories); returns the path (static buffer). */
 const char *fuzz_write(const char *name, const uint8_t *data, size_t size);
+/* Splits the input at lines "%%%" into up to n files written as SANDBOX/names[k] (the rest written empty).
+ * Returns -1, writing nothing, when the input could name a file outside the sandbox (a '/' starting a
+ * path, "..", '~'): a config loader reads whatever path a config names, which is its job, not a target. */
+int fuzz_write_files(const uint8_t *data, size_t size, const char *const *names, int n);
 
 #endif

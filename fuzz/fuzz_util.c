@@ -55,3 +55,31 @@ const char *fuzz_write(const char *name, const uint8_t *data, size_t size) {
     close(fd);
     return path;
 }
+
+static int escapes(const uint8_t *d, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        if (d[i] == '~') return 1;
+        if (d[i] == '.' && i + 1 < n && d[i + 1] == '.') return 1;
+        if (d[i] == '/' && (i == 0 || strchr(" \t'\"[,:-\n{(=", d[i - 1]))) return 1;
+    }
+    return 0;
+}
+
+int fuzz_write_files(const uint8_t *data, size_t size, const char *const *names, int n) {
+    if (escapes(data, size)) return -1;
+    size_t start = 0;
+    int k = 0;
+    for (; k < n; k++) {
+        size_t end = start;
+        while (end + 5 <= size && memcmp(data + end, "\n%%%\n", 5)) end++;
+        if (end + 5 > size) end = size;
+        fuzz_write(names[k], data + start, end - start);
+        if (end >= size) {
+            k++;
+            break;
+        }
+        start = end + 5;
+    }
+    for (; k < n; k++) fuzz_write(names[k], (const uint8_t *)"", 0);
+    return 0;
+}
