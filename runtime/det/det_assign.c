@@ -16,6 +16,12 @@ void tgc_det_assigner_cfg_default(tgc_det_assigner_cfg *c, float pos_iou_thr, fl
                                 .match_low_quality = 1};
 }
 
+/* tgc_det_iou, skipping the arithmetic for boxes that do not touch (their IoU is exactly 0 either way). */
+static float iou(const float *p, const float *g) {
+    if (p[2] <= g[0] || g[2] <= p[0] || p[3] <= g[1] || g[3] <= p[1]) return 0;
+    return tgc_det_iou(p, g);
+}
+
 /* The largest IoF of prior p with the ignored boxes (over p's area, or over each ignored box's). */
 static float ignore_max_iof(const tgc_det_assigner_cfg *c, const float *p, const tgc_det_gt *gt) {
     float best = -1;
@@ -68,7 +74,7 @@ int64_t tgc_det_max_iou_assign(const tgc_det_assigner_cfg *c, const float *prior
         float best = -1;
         int barg = -1;
         for (int k = 0; k < ng; k++) {
-            float v = tgc_det_iou(p, gt->boxes + 4 * gidx[k]);
+            float v = iou(p, gt->boxes + 4 * gidx[k]);
             if (v > best || barg < 0) best = v, barg = k;
             if (v > gt_max[k] || gt_arg[k] < 0) gt_max[k] = v, gt_arg[k] = i;
         }
@@ -96,7 +102,7 @@ int64_t tgc_det_max_iou_assign(const tgc_det_assigner_cfg *c, const float *prior
                 const float *p = priors + 4 * i;
                 for (int t = nq - 1; t >= 0; t--) {
                     int k = q[t];
-                    if (tgc_det_iou(p, gt->boxes + 4 * gidx[k]) == gt_max[k]) {
+                    if (iou(p, gt->boxes + 4 * gidx[k]) == gt_max[k]) {
                         gt_inds[i] = (int32_t)gidx[k] + 1;
                         break;
                     }

@@ -3,6 +3,8 @@
  * (padding gts, anchors outside an image's pad_shape), RetinaNet targets and RetinaNet post-processing. */
 #include <check.h>
 #include <math.h>
+#include <pthread.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -259,6 +261,74 @@ START_TEST(retina_predict) {
 }
 END_TEST
 
+/* RetinaNet's canvas (800 x 1344, 201,600 anchors) with 12 gts: four threads build the same targets as one. */
+typedef struct job {
+    const tgc_det_anchors *a;
+    const uint8_t *valid;
+    const tgc_det_gt *gt;
+    int32_t *cls;
+    float *bbox;
+    int64_t npos;
+    int rc;
+} job;
+
+static void *run_job(void *p) {
+    job *j = p;
+    tgc_det_assigner_cfg ac;
+    tgc_det_assigner_cfg_default(&ac, 0.5f, 0.4f);
+    tgc_det_coder_cfg cc;
+    tgc_det_coder_cfg_default(&cc);
+    tgc_err err;
+    j->rc = tgc_det_retina_targets(&ac, &cc, 80, j->a->boxes, j->valid, j->a->count, j->gt, j->cls, j->bbox, &j->npos,
+                                   &err);
+    return NULL;
+}
+
+START_TEST(retina_targets_threads) {
+    tgc_det_anchor_cfg c;
+    tgc_det_anchor_cfg_retinanet(&c);
+    tgc_det_anchors a;
+    tgc_err err;
+    ck_assert_msg(tgc_det_anchors_for_canvas(&c, 800, 1344, &a, &err) == 0, "%s", err.msg);
+    uint8_t *valid = malloc((size_t)a.count);
+    tgc_det_valid_flags(&a, 800, 1088, valid);
+    float boxes[12 * 4];
+    int32_t labels[12];
+    for (int g = 0; g < 12; g++) {
+        float x = 37.0f + 83.0f * g, y = 21.0f + 55.0f * g, w = 24.0f + 31.0f * (g % 5), h = 30.0f + 47.0f * (g % 4);
+        boxes[4 * g + 0] = x, boxes[4 * g + 1] = y, boxes[4 * g + 2] = x + w, boxes[4 * g + 3] = y + h;
+        labels[g] = (g * 7) % 80;
+    }
+    tgc_det_gt gt = {.boxes = boxes, .labels = labels, .n = 12};
+    enum { T = 4 };
+    job jobs[T + 1];
+    for (int t = 0; t <= T; t++)
+        jobs[t] = (job){&a, valid, &gt, malloc(sizeof(int32_t) * (size_t)a.count),
+                        malloc(sizeof(float) * 4 * (size_t)a.count), 0, -1};
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    run_job(&jobs[T]);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    printf("retina targets, 201,600 anchors, 12 gts: %.1f ms\n",
+           (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6);
+    ck_assert_int_eq(jobs[T].rc, 0);
+    ck_assert_int_ge(jobs[T].npos, 12);
+    pthread_t th[T];
+    for (int t = 0; t < T; t++) ck_assert_int_eq(pthread_create(&th[t], NULL, run_job, &jobs[t]), 0);
+    for (int t = 0; t < T; t++) pthread_join(th[t], NULL);
+    for (int t = 0; t <= T; t++) {
+        ck_assert_int_eq(jobs[t].rc, 0);
+        ck_assert_int_eq(jobs[t].npos, jobs[T].npos);
+        ck_assert(memcmp(jobs[t].cls, jobs[T].cls, sizeof(int32_t) * (size_t)a.count) == 0);
+        ck_assert(memcmp(jobs[t].bbox, jobs[T].bbox, sizeof(float) * 4 * (size_t)a.count) == 0);
+        free(jobs[t].cls);
+        free(jobs[t].bbox);
+    }
+    free(valid);
+    tgc_det_anchors_free(&a);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("det_assign");
     TCase *tc = tcase_create("core");
@@ -267,6 +337,7 @@ int main(void) {
     tcase_add_test(tc, padding_pitfalls);
     tcase_add_test(tc, retina_targets);
     tcase_add_test(tc, retina_predict);
+    tcase_add_test(tc, retina_targets_threads);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
