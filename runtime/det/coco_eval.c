@@ -228,7 +228,9 @@ static int cmp_score_desc(const void *a, const void *b) {
 }
 
 /* Stable order of positions by descending score. */
-static void order_by_score(score_key *k, int n) { qsort(k, (size_t)n, sizeof *k, cmp_score_desc); }
+static void order_by_score(score_key *k, int n) {
+    if (n > 1) qsort(k, (size_t)n, sizeof *k, cmp_score_desc);
+}
 
 typedef struct eval_scratch {
     score_key *dk;
@@ -289,7 +291,7 @@ static void eval_cell(const tgc_coco_eval *ev, const int *gi, int G, const int *
         for (int t = 0; t < NT; t++) {
             int64_t *match = s->match + (size_t)t * D;
             int *dig = s->dig + (size_t)t * D;
-            memset(s->taken, 0, (size_t)G * sizeof *s->taken);
+            if (G > 0) memset(s->taken, 0, (size_t)G * sizeof *s->taken);
             for (int d = 0; d < D; d++) {
                 double best = fmin(thr[t], 1 - 1e-10);
                 int m = -1; /* position in gorder */
