@@ -238,15 +238,17 @@ typedef struct eval_scratch {
     int *gorder, *gig, *taken;
     int64_t *match; /* [NT][D]: the matched GT's id, 0 none */
     int *dig;       /* [NT][D] */
-    int cap_d, cap_g, cap_dg;
+    int cap_d, cap_g;
+    size_t cap_dg;
 } eval_scratch;
 
-static void scratch_fit(eval_scratch *s, int D, int G) {
-    if (D > s->cap_d) {
-        s->cap_d = D;
-        s->dk = tgc_realloc(s->dk, (size_t)D * sizeof *s->dk);
-        s->match = tgc_realloc(s->match, (size_t)D * NT * sizeof *s->match);
-        s->dig = tgc_realloc(s->dig, (size_t)D * NT * sizeof *s->dig);
+/* Room for nd detections of which D are kept, and G GTs. */
+static void scratch_fit(eval_scratch *s, int nd, int D, int G) {
+    if (nd > s->cap_d) {
+        s->cap_d = nd;
+        s->dk = tgc_realloc(s->dk, (size_t)nd * sizeof *s->dk);
+        s->match = tgc_realloc(s->match, (size_t)nd * NT * sizeof *s->match);
+        s->dig = tgc_realloc(s->dig, (size_t)nd * NT * sizeof *s->dig);
     }
     if (G > s->cap_g) {
         s->cap_g = G;
@@ -254,8 +256,8 @@ static void scratch_fit(eval_scratch *s, int D, int G) {
         s->gig = tgc_realloc(s->gig, (size_t)G * sizeof *s->gig);
         s->taken = tgc_realloc(s->taken, (size_t)G * sizeof *s->taken);
     }
-    if ((int64_t)D * G > s->cap_dg) {
-        s->cap_dg = D * G;
+    if ((size_t)D * G > s->cap_dg) {
+        s->cap_dg = (size_t)D * G;
         s->ious = tgc_realloc(s->ious, (size_t)D * G * sizeof *s->ious);
     }
 }
@@ -269,13 +271,13 @@ static void scratch_free(eval_scratch *s) {
 static void eval_cell(const tgc_coco_eval *ev, const int *gi, int G, const int *di, int nd, const double *thr,
                       eval_scratch *s, entry_list *lists, int64_t *npig) {
     int D = TGC_MIN(nd, ev->max_dets[NM - 1]);
-    scratch_fit(s, nd, G);
+    scratch_fit(s, nd, D, G);
     for (int j = 0; j < nd; j++) s->dk[j] = (score_key){ev->det[di[j]].score, j};
     order_by_score(s->dk, nd);
     for (int d = 0; d < D; d++)
         for (int g = 0; g < G; g++) {
             const coco_gt *gt = &ev->gt[gi[g]];
-            s->ious[d * G + g] = box_iou(ev->det[di[s->dk[d].pos]].bbox, gt->bbox, gt->iscrowd);
+            s->ious[(size_t)d * G + g] = box_iou(ev->det[di[s->dk[d].pos]].bbox, gt->bbox, gt->iscrowd);
         }
     for (int a = 0; a < NA; a++) {
         /* GTs: non-ignored first, each group in file order */
@@ -299,7 +301,7 @@ static void eval_cell(const tgc_coco_eval *ev, const int *gi, int G, const int *
                     int g = s->gorder[k];
                     if (s->taken[g] && !ev->gt[gi[g]].iscrowd) continue;
                     if (m > -1 && !s->gig[s->gorder[m]] && s->gig[g]) break;
-                    double iou = s->ious[d * G + g];
+                    double iou = s->ious[(size_t)d * G + g];
                     if (iou < best) continue;
                     best = iou;
                     m = k;

@@ -16,6 +16,13 @@ static cJSON *parse_file(const char *path, tgc_err *err) {
     if (tgc_read_file(path, COCO_JSON_MAX_BYTES, &data, &len, err)) return NULL;
     const char *end = NULL;
     cJSON *root = cJSON_ParseWithLengthOpts((const char *)data, len, &end, 0);
+    if (root) { /* nothing but white space after the value (Python's json refuses "extra data" too) */
+        while (end < (const char *)data + len && strchr(" \t\r\n", *end) && *end) end++;
+        if (end < (const char *)data + len) {
+            cJSON_Delete(root);
+            root = NULL;
+        }
+    }
     if (!root) {
         size_t pos = end ? (size_t)(end - (const char *)data) : 0;
         int line = 1, col = 1;

@@ -217,6 +217,7 @@ START_TEST(errors) {
         const char *text, *msg;
     } cases[] = {
         {"{\"images\": [{\"id\": 1}],\n \"categories\": [{\"id\": 1}],,}", "a.json:2:29: malformed JSON"},
+        {"{\"images\": [], \"categories\": []} x", "a.json:1:34: malformed JSON"},
         {"[1, 2]", "a.json: expected a COCO annotation object"},
         {"{\"categories\": []}", "a.json: the list 'images' is missing"},
         {"{\"images\": [{\"id\": 1.5}], \"categories\": []}", "a.json: images[0].id: expected an integer"},
