@@ -2,8 +2,8 @@
 # tools/setup.sh - installs the Debian packages tgc needs to build, test and train, only those missing.
 # Idempotent: a second run installs nothing. The CUDA toolkit (nvcc, cuDNN, cuBLAS, NCCL, NVRTC) is
 # expected where NVIDIA installs it (/usr/local/cuda); without it tgc builds the CPU backend only.
-# TensorBoard, which Debian does not package, goes into a virtual environment of the repository's own,
-# .venv/ (git-ignored), from PyPI: see the end.
+# TensorBoard and pycocotools, which Debian does not package, go into a virtual environment of the
+# repository's own, .venv/ (git-ignored), from PyPI: see the end.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 
@@ -15,6 +15,7 @@ packages=(
   ocl-icd-opencl-dev opencl-headers  # required by Debian's oneDNN CMake package config
   libjpeg62-turbo-dev libpng-dev     # image datasets
   libzip-dev                         # PyTorch .pth checkpoints (zip archives)
+  libcjson-dev                       # COCO annotation files (JSON)
   libgloo-dev                        # Gloo: collectives between CPU processes (pulls hiredis, ibverbs)
   check                              # unit tests
   llvm-14-tools                      # FileCheck and lit for IR tests
@@ -46,43 +47,48 @@ else
 fi
 
 # TensorBoard's own event reader checks the event files tgc writes (unit/test_rt_tensorboard and
-# e2e/run_basic, through tests/filecheck/Inputs/tb_read.py). Debian does not package TensorBoard and its
-# python3 is externally managed (pip refuses to install into it), so it comes from PyPI into a virtual
-# environment of Debian's python3 at .venv/ in the repository (git-ignored). CMake passes
+# e2e/run_basic, through tests/filecheck/Inputs/tb_read.py), and pycocotools is the reference the C COCO
+# evaluator is compared with (det/coco_vs_pycocotools). Debian packages neither and its python3 is externally
+# managed (pip refuses to install into it), so they come from PyPI (with numpy, which both need) into a
+# virtual environment of Debian's python3 at .venv/ in the repository (git-ignored). CMake passes
 # .venv/bin/python3 to those tests as TGC_TB_PYTHON. Without it they are reported skipped (status 77);
 # under CI=true they fail, and so does this step.
-tb_pin=tensorboard==2.21.0
+venv_pins=(tensorboard==2.21.0 pycocotools==2.0.11)
 venv=$root/.venv
 host_python=/usr/bin/python3
 [ -x "$host_python" ] || host_python=python3
 under_ci() { case "${CI:-}" in true | TRUE | True | 1) return 0 ;; esac; return 1; }
-tb_ready() { # the pinned version is installed and its reader imports
-  "$venv/bin/python3" - "${tb_pin#*==}" <<'PY' >/dev/null 2>&1
+venv_ready() { # the pinned versions are installed and the modules the checks use import
+  "$venv/bin/python3" - "${venv_pins[@]}" <<'PY' >/dev/null 2>&1
 import sys, importlib.metadata
-assert importlib.metadata.version("tensorboard") == sys.argv[1]
+for pin in sys.argv[1:]:
+    name, version = pin.split("==")
+    assert importlib.metadata.version(name) == version, pin
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from pycocotools.cocoeval import COCOeval
 PY
 }
-if tb_ready; then
-  echo "setup: $tb_pin present in .venv"
+if venv_ready; then
+  echo "setup: ${venv_pins[*]} present in .venv"
 else
-  tb_failed() {
+  venv_failed() {
     if under_ci; then
-      echo "setup: could not install $tb_pin into $venv (CI=true: the TensorBoard checks would fail)" >&2
+      echo "setup: could not install ${venv_pins[*]} into $venv" \
+        "(CI=true: the TensorBoard and COCO checks would fail)" >&2
       exit 1
     fi
-    echo "setup: could not install $tb_pin into $venv; the TensorBoard reader checks will be skipped" >&2
+    echo "setup: could not install ${venv_pins[*]} into $venv; the TensorBoard and COCO checks will be skipped" >&2
   }
   # A venv whose interpreter no longer runs (Debian's python3 upgraded, a copied tree) is made anew.
   if [ -e "$venv" ] && ! "$venv/bin/python3" -c '' 2>/dev/null; then
     echo "setup: $venv is broken; recreating it"
     rm -rf -- "$venv"
   fi
-  echo "setup: installing $tb_pin (PyPI) into $venv for the event-file reader checks"
+  echo "setup: installing ${venv_pins[*]} (PyPI) into $venv for the event-file reader and COCO checks"
   if { [ -x "$venv/bin/python3" ] || "$host_python" -m venv "$venv"; } &&
-    "$venv/bin/python3" -m pip install -q --disable-pip-version-check "$tb_pin" && tb_ready; then
-    echo "setup: $tb_pin installed in .venv"
+    "$venv/bin/python3" -m pip install -q --disable-pip-version-check "${venv_pins[@]}" && venv_ready; then
+    echo "setup: ${venv_pins[*]} installed in .venv"
   else
-    tb_failed
+    venv_failed
   fi
 fi

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # tools/test.sh - sets up, builds and runs every test: the normal build (unit, FileCheck, end to end)
 # and the unit tests again under AddressSanitizer + UndefinedBehaviorSanitizer.
-# A test whose prerequisite is missing (the dataset, slurm, TensorBoard in .venv: tools/setup.sh installs
-# them) exits 77 and ctest reports it skipped, with its reason listed at the end of each run; with CI=true
+# A test whose prerequisite is missing (the dataset, slurm, TensorBoard or pycocotools in .venv:
+# tools/setup.sh installs them) exits 77 and ctest reports it skipped, with its reason listed at the end of each run; with CI=true
 # in the environment (CI services and .ci/run set it) such a test fails instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
