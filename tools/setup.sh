@@ -15,6 +15,7 @@ packages=(
   ocl-icd-opencl-dev opencl-headers  # required by Debian's oneDNN CMake package config
   libjpeg62-turbo-dev libpng-dev     # image datasets
   libzip-dev                         # PyTorch .pth checkpoints (zip archives)
+  libcjson-dev                       # COCO annotation files (JSON)
   libgloo-dev                        # Gloo: collectives between CPU processes (pulls hiredis, ibverbs)
   check                              # unit tests
   llvm-14-tools                      # FileCheck and lit for IR tests
