@@ -27,13 +27,13 @@ typedef struct jctx {
 
 static const char *jtype(const cJSON *j) {
     if (!j) return "nothing";
-    if (cJSON_IsNumber(j)) return "number";
-    if (cJSON_IsString(j)) return "string";
-    if (cJSON_IsBool(j)) return "boolean";
+    if (cJSON_IsNumber(j)) return "a number";
+    if (cJSON_IsString(j)) return "a string";
+    if (cJSON_IsBool(j)) return "a boolean";
     if (cJSON_IsNull(j)) return "null";
-    if (cJSON_IsArray(j)) return "array";
-    if (cJSON_IsObject(j)) return "object";
-    return "invalid value";
+    if (cJSON_IsArray(j)) return "an array";
+    if (cJSON_IsObject(j)) return "an object";
+    return "an invalid value";
 }
 
 static int jfail(jctx *c, const char *key, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -43,6 +43,7 @@ static int jfail(jctx *c, const char *key, const char *fmt, ...) {
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    if (key && !c->where[0]) return tgc_fail(c->err, "%s: '%s' %s", c->file, key, msg);
     if (key) return tgc_fail(c->err, "%s: %s: '%s' %s", c->file, c->where, key, msg);
     return tgc_fail(c->err, "%s: %s: %s", c->file, c->where, msg);
 }
@@ -55,7 +56,7 @@ static int jint(jctx *c, const cJSON *obj, const char *key, int required, int64_
         *out = def;
         return 0;
     }
-    if (!cJSON_IsNumber(v)) return jfail(c, key, "must be an integer, got a %s", jtype(v));
+    if (!cJSON_IsNumber(v)) return jfail(c, key, "must be an integer, got %s", jtype(v));
     double d = v->valuedouble;
     if (!isfinite(d) || d != floor(d) || fabs(d) > 9007199254740992.0)
         return jfail(c, key, "must be an integer, got %g", d);
@@ -67,7 +68,7 @@ static int jnum(jctx *c, const cJSON *obj, const char *key, double *out) {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
     if (!v) return jfail(c, key, "is missing");
     if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble))
-        return jfail(c, key, "must be a finite number, got a %s", jtype(v));
+        return jfail(c, key, "must be a finite number, got %s", jtype(v));
     *out = v->valuedouble;
     return 0;
 }
@@ -79,15 +80,17 @@ static int jflag(jctx *c, const cJSON *obj, const char *key, int *out) {
     if (!v || cJSON_IsNull(v)) return 0;
     if (cJSON_IsBool(v)) *out = cJSON_IsTrue(v);
     else if (cJSON_IsNumber(v)) *out = v->valuedouble != 0;
-    else return jfail(c, key, "must be a boolean or a number, got a %s", jtype(v));
+    else return jfail(c, key, "must be a boolean or a number, got %s", jtype(v));
     return 0;
 }
 
+/* A top-level array. */
 static const cJSON *jarray(jctx *c, const cJSON *obj, const char *key, int required) {
+    c->where[0] = 0;
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
     if (!v && !required) return NULL;
     if (!v) return jfail(c, key, "is missing"), NULL;
-    if (!cJSON_IsArray(v)) return jfail(c, key, "must be an array, got a %s", jtype(v)), NULL;
+    if (!cJSON_IsArray(v)) return jfail(c, key, "must be an array, got %s", jtype(v)), NULL;
     return v;
 }
 
@@ -196,14 +199,14 @@ static int read_categories(jctx *c, const cJSON *root, const tgc_coco_opts *o, t
         snprintf(c->where, sizeof c->where, "categories[%d]", k);
         int64_t id;
         if (!cJSON_IsObject(e)) {
-            jfail(c, NULL, "must be an object, got a %s", jtype(e));
+            jfail(c, NULL, "must be an object, got %s", jtype(e));
             goto fail;
         }
         if (jint(c, e, "id", 1, 0, &id)) goto fail;
         snprintf(c->where, sizeof c->where, "categories[%d] (id %lld)", k, (long long)id);
         const cJSON *nm = cJSON_GetObjectItemCaseSensitive(e, "name");
         if (!cJSON_IsString(nm)) {
-            jfail(c, "name", nm ? "must be a string, got a %s" : "is missing%.0s", jtype(nm));
+            jfail(c, "name", nm ? "must be a string, got %s" : "is missing%.0s", jtype(nm));
             goto fail;
         }
         int sel = o->classes ? -1 : 0;
@@ -265,14 +268,14 @@ static int read_images(jctx *c, const cJSON *root, const char *img_dir, tgc_det_
         int64_t w, h;
         snprintf(c->where, sizeof c->where, "images[%d]", k);
         if (!cJSON_IsObject(e)) {
-            jfail(c, NULL, "must be an object, got a %s", jtype(e));
+            jfail(c, NULL, "must be an object, got %s", jtype(e));
             goto fail;
         }
         if (jint(c, e, "id", 1, 0, &im->id)) goto fail;
         snprintf(c->where, sizeof c->where, "images[%d] (id %lld)", k, (long long)im->id);
         const cJSON *fn = cJSON_GetObjectItemCaseSensitive(e, "file_name");
         if (!cJSON_IsString(fn) || !*fn->valuestring) {
-            jfail(c, "file_name", fn ? "must be a non-empty string, got a %s" : "is missing%.0s", jtype(fn));
+            jfail(c, "file_name", fn ? "must be a non-empty string, got %s" : "is missing%.0s", jtype(fn));
             goto fail;
         }
         if (jint(c, e, "width", 1, 0, &w) || jint(c, e, "height", 1, 0, &h)) goto fail;
@@ -320,7 +323,7 @@ static int read_annotations(jctx *c, const cJSON *root, int test_mode, tgc_det_d
         int64_t id, image_id, cat;
         snprintf(c->where, sizeof c->where, "annotations[%d]", k);
         if (!cJSON_IsObject(e)) {
-            jfail(c, NULL, "must be an object, got a %s", jtype(e));
+            jfail(c, NULL, "must be an object, got %s", jtype(e));
             goto out;
         }
         if (jint(c, e, "id", 1, 0, &id)) goto out;
@@ -340,15 +343,15 @@ static int read_annotations(jctx *c, const cJSON *root, int test_mode, tgc_det_d
         int ci = cats[cpos].idx; /* -1: a category outside metainfo.classes */
         const cJSON *bb = cJSON_GetObjectItemCaseSensitive(e, "bbox");
         if (!cJSON_IsArray(bb) || cJSON_GetArraySize(bb) != 4) {
-            jfail(c, "bbox", bb ? "must be an array of 4 numbers [x, y, w, h], got a %s" : "is missing%.0s",
-                  cJSON_IsArray(bb) ? "shorter or longer array" : jtype(bb));
+            jfail(c, "bbox", bb ? "must be an array of 4 numbers [x, y, w, h], got %s" : "is missing%.0s",
+                  cJSON_IsArray(bb) ? "an array of another length" : jtype(bb));
             goto out;
         }
         double b[4], area = 0;
         for (int j = 0; j < 4; j++) {
             const cJSON *v = cJSON_GetArrayItem(bb, j);
             if (!cJSON_IsNumber(v) || !isfinite(v->valuedouble)) {
-                jfail(c, "bbox", "must hold 4 finite numbers; element %d is a %s", j, jtype(v));
+                jfail(c, "bbox", "must hold 4 finite numbers; element %d is %s", j, jtype(v));
                 goto out;
             }
             b[j] = v->valuedouble;
@@ -407,7 +410,9 @@ tgc_det_dataset *tgc_coco_load(const tgc_coco_opts *o, tgc_err *err) {
         size_t pos = end && end >= (const char *)text ? (size_t)(end - (const char *)text) : 0;
         if (pos > len) pos = len;
         line_col((const char *)text, pos, &line, &col);
-        tgc_fail(err, "%s:%d:%d: malformed JSON%s", o->ann_file, line, col, pos >= len ? " (unexpected end)" : "");
+        size_t rest = pos; /* only white space after the error: the file ends too early */
+        while (rest < len && strchr(" \t\r\n", text[rest]) && text[rest]) rest++;
+        tgc_fail(err, "%s:%d:%d: malformed JSON%s", o->ann_file, line, col, rest >= len ? " (unexpected end)" : "");
         free(text);
         return NULL;
     }
@@ -421,7 +426,7 @@ tgc_det_dataset *tgc_coco_load(const tgc_coco_opts *o, tgc_err *err) {
     memset(&sk, 0, sizeof sk);
     tgc_buf notes = {0};
     if (!cJSON_IsObject(root)) {
-        tgc_fail(err, "%s: the top level must be an object, got a %s", o->ann_file, jtype(root));
+        tgc_fail(err, "%s: the top level must be an object, got %s", o->ann_file, jtype(root));
         goto fail;
     }
     if (read_categories(&c, root, o, d, &cats, &ncat, &notes) || read_images(&c, root, o->img_dir, d, &ids))
