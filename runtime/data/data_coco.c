@@ -484,9 +484,8 @@ fail:
 
 /* ---- opening from config ---------------------------------------------------------------------------------- */
 
-static const char *const known_keys[] = {"type", "data_root", "ann_file", "data_prefix", "img_prefix", "filter_cfg",
-                                         "metainfo", "classes", "test_mode", "pipeline", "filter_empty_gt",
-                                         "backend_args"};
+static const char *const known_keys[] = {"type",     "data_root", "ann_file",  "data_prefix", "filter_cfg",
+                                         "metainfo", "classes",   "test_mode", "pipeline",    "filter_empty_gt"};
 
 static int read_classes(const tgc_cfg *list, const char ***out, int *n, tgc_err *err) {
     if (list->kind != TGC_CFG_LIST && list->kind != TGC_CFG_TUPLE)
@@ -584,7 +583,8 @@ tgc_det_dataset *tgc_det_dataset_open(const tgc_cfg *map, tgc_err *err) {
     for (int i = 0; i < map->n; i++) {
         int k = 0;
         for (size_t j = 0; j < TGC_ARRAY_LEN(known_keys); j++) k |= !strcmp(map->keys[i], known_keys[j]);
-        if (!k) tgc_buf_printf(&unused, "%s%s", unused.len ? ", " : "", map->keys[i]);
+        if (!k && map->items[i]->kind != TGC_CFG_NULL) /* (backend_args: None, as every 3.x config has it) */
+            tgc_buf_printf(&unused, "%s%s", unused.len ? ", " : "", map->keys[i]);
     }
     if (unused.len) {
         char *n = tgc_asprintf("%s%s:%d: CocoDataset keys not used by tgc: %.*s\n", d->notes ? d->notes : "", map->file,

@@ -214,6 +214,7 @@ START_TEST(open_from_config) {
                               "  filter_cfg: {filter_empty_gt: true, min_size: 20}\n"
                               "  metainfo: {classes: [a, b, c]}\n"
                               "  serialize_data: false\n"
+                              "  backend_args: null\n"
                               "  pipeline:\n"
                               "    - {type: LoadImageFromFile}\n"
                               "    - {type: LoadAnnotations, with_bbox: true}\n"
@@ -225,8 +226,8 @@ START_TEST(open_from_config) {
     tgc_det_dataset *d = tgc_det_dataset_open(tgc_cfg_get(root, "dataset"), &err);
     ck_assert_msg(d, "%s", err.msg);
     ck_assert_int_eq(tgc_det_dataset_len(d), 2);
-    ck_assert_msg(strstr(tgc_det_dataset_notes(d), "det.yaml:2: CocoDataset keys not used by tgc: serialize_data"), "%s",
-                  tgc_det_dataset_notes(d));
+    ck_assert_msg(strstr(tgc_det_dataset_notes(d), "det.yaml:2: CocoDataset keys not used by tgc: serialize_data\n"),
+                  "%s", tgc_det_dataset_notes(d));
     tgc_det_sample s = {0};
     ck_assert_msg(tgc_det_get(d, 0, 0, 0, 0, &s, &err) == 0, "%s", err.msg);
     /* 40 x 30 into (80, 80): factor min(80 / 40, 80 / 30) = 2 */
