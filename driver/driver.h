@@ -19,6 +19,7 @@ int tgc_cmd_bench(int argc, char **argv); /* cmd_bench.c */
 int tgc_cmd_opt(int argc, char **argv);   /* cmd_opt.c: IR text -> passes -> IR text */
 int tgc_cmd_convert(int argc, char **argv); /* cmd_convert.c: a config (.py or YAML) -> YAML */
 int tgc_cmd_export(int argc, char **argv); /* cmd_export.c: a checkpoint's weights -> .pth / .safetensors */
+int tgc_cmd_det_synth(int argc, char **argv); /* cmd_det_synth.c: the synthetic detection set */
 
 /* The options `tgc run` and `tgc train` share (cmd_run.c). */
 #define TGC_RUN_MAX_OPTIONS 256

@@ -193,7 +193,7 @@ static tgc_cfg *pipeline(tr *T, const tgc_cfg *p) {
 }
 
 /* ---- data ------------------------------------------------------------------------------------------ */
-static tgc_cfg *dataset(tr *T, const tgc_cfg *ds) {
+static tgc_cfg *dataset(tr *T, const tgc_cfg *ds, int train) {
     tgc_cfg *d = tgc_cfg_clone(ds);
     tgc_cfg *p = tgc_cfg_get(d, "pipeline");
     if (is_seq(p)) tgc_cfg_set(d, "pipeline", pipeline(T, p));
@@ -202,6 +202,17 @@ static tgc_cfg *dataset(tr *T, const tgc_cfg *ds) {
         tgc_cfg *dp = node_like(prefix, TGC_CFG_MAP);
         tgc_cfg_append(dp, "img", prefix);
         tgc_cfg_set(d, "data_prefix", dp);
+    }
+    /* MMDetection 2.x filtered training images by default (CustomDataset filter_empty_gt=True, CocoDataset
+     * _filter_imgs(min_size=32)) and built val/test datasets with test_mode=True (apis/train.py, test.py) */
+    if (T->det && train && !tgc_cfg_get(d, "filter_cfg")) {
+        tgc_cfg *fe = tgc_cfg_take(d, "filter_empty_gt");
+        tgc_cfg *fc = node_like(ds, TGC_CFG_MAP);
+        tgc_cfg_append(fc, "filter_empty_gt", fe ? fe : bool_like(ds, 1));
+        tgc_cfg_append(fc, "min_size", int_like(ds, 32));
+        tgc_cfg_set(d, "filter_cfg", fc);
+    } else if (T->det && !train && !tgc_cfg_get(d, "test_mode")) {
+        tgc_cfg_set(d, "test_mode", bool_like(ds, 1));
     }
     return d;
 }
@@ -229,7 +240,7 @@ static void data_section(tr *T, tgc_cfg *data) {
         else if (k > 0 && T->det) tgc_cfg_append(dl, "batch_size", int_like(ds, 1));
         const tgc_cfg *w = is_map(ov) && tgc_cfg_get(ov, "workers_per_gpu") ? tgc_cfg_get(ov, "workers_per_gpu") : wpg;
         if (w) tgc_cfg_append(dl, "num_workers", tgc_cfg_clone(w));
-        tgc_cfg *d = dataset(T, ds);
+        tgc_cfg *d = dataset(T, ds, k == 0);
         tgc_cfg_free(tgc_cfg_take(d, "samples_per_gpu"));
         tgc_cfg_append(dl, "dataset", d);
         tgc_cfg *sampler = node_like(ds, TGC_CFG_MAP);

@@ -135,6 +135,17 @@ def image_seeds():
     put("image", "small_progressive.jpg", b.getvalue())
 
 
+def coco_seeds():
+    put("coco", "good.json", json.dumps({
+        "images": [{"id": 1, "file_name": "a.png", "width": 4, "height": 3},
+                   {"id": 2, "file_name": "a.png", "width": 4, "height": 3}],
+        "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [0.5, 0, 2, 2], "area": 4},
+                        {"id": 2, "image_id": 1, "category_id": 3, "bbox": [1, 1, 3, 2], "area": 6, "iscrowd": 1},
+                        {"id": 3, "image_id": 2, "category_id": 3, "bbox": [9, 9, 1, 1], "area": 1, "ignore": True}],
+        "categories": [{"id": 1, "name": "a"}, {"id": 3, "name": "c"}, {"id": 4, "name": "d"}]}).encode())
+    put("coco", "bad_bbox.json", b'{"images": [], "annotations": [{"id": 1, "image_id": 1, "bbox": [1]}], "categories": []}')
+
+
 def store_seeds():
     def req(op, key, val=b"", tmo=1000):
         return struct.pack("<IIIII", 0x53434754, op, len(key), len(val), tmo) + key + val
@@ -157,6 +168,7 @@ def main():
     cfg_py_seeds()
     idx_seeds()
     image_seeds()
+    coco_seeds()
     store_seeds()
 
 

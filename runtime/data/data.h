@@ -52,7 +52,8 @@ enum {
     TGC_RNG_SHUFFLE = 1,
     TGC_RNG_AUGMENT = 2,
     TGC_RNG_INIT = 3,         /* parameter initialisation (executor) */
-    TGC_RNG_BATCH_AUGMENT = 4 /* Mixup/CutMix of a whole batch (data_batch_aug.c) */
+    TGC_RNG_BATCH_AUGMENT = 4, /* Mixup/CutMix of a whole batch (data_batch_aug.c) */
+    TGC_RNG_SYNTH = 5          /* the synthetic detection set's canvases (data_det_synth.c) */
 };
 
 /* A cursor over the draws of one (seed, epoch, position, stream): counter = {draw block, position, epoch,
