@@ -30,6 +30,7 @@ tgc_init_rule tgc_rule_const(double v) { return (tgc_init_rule){TGC_RULE_CONST, 
 tgc_init_rule tgc_rule_normal(double mean, double std) { return (tgc_init_rule){TGC_RULE_NORMAL, mean, std}; }
 tgc_init_rule tgc_rule_kaiming_out(void) { return (tgc_init_rule){TGC_RULE_KAIMING_OUT, 0, 0}; }
 tgc_init_rule tgc_rule_torch_default(void) { return (tgc_init_rule){TGC_RULE_TORCH_DEFAULT, 0, 0}; }
+tgc_init_rule tgc_rule_xavier_uniform(double gain) { return (tgc_init_rule){TGC_RULE_XAVIER_UNIFORM, gain, 0}; }
 
 tgc_init tgc_init_resolve(tgc_init_rule r, int64_t fan_in, int64_t fan_out, int is_bias) {
     tgc_init in = {0};
@@ -64,6 +65,15 @@ tgc_init tgc_init_resolve(tgc_init_rule r, int64_t fan_in, int64_t fan_out, int 
                                      : "kaiming_uniform(a=sqrt(5))");
         break;
     }
+    case TGC_RULE_XAVIER_UNIFORM: {
+        if (is_bias) return tgc_init_resolve(tgc_rule_const(0), fan_in, fan_out, 1);
+        double bound = r.a * sqrt(6.0 / (double)(fan_in + fan_out > 0 ? fan_in + fan_out : 1));
+        in.kind = TGC_INIT_UNIFORM;
+        in.a = -bound;
+        in.b = bound;
+        in.desc = tgc_asprintf("xavier_uniform(gain=%g)", r.a);
+        break;
+    }
     }
     return in;
 }
@@ -80,6 +90,7 @@ static int declare(tgc_bctx *b, tgc_val_kind kind, const char *local, tgc_shape 
     }
     int v = tgc_graph_state(b->g, kind, name, TGC_F32, s, init);
     free(name);
+    if (v >= 0 && kind == TGC_VAL_PARAM && b->freeze) b->g->vals[v].frozen = 1;
     if (v < 0) tgc_fail(b->err, "cannot declare state '%s.%s'", b->prefix, local);
     return v;
 }
@@ -144,7 +155,8 @@ int tgc_b_bn(tgc_bctx *b, int x, const char *name, double eps, double momentum, 
         a.eps = eps;
         a.momentum = b->bn_momentum > 0 ? b->bn_momentum : momentum;
         int in[5] = {x, gamma, beta, mean, var}, out[3];
-        if (tgc_emit(b->g, b->training ? TGC_OP_BN_TRAIN : TGC_OP_BN_EVAL, in, 5, &a, b->prefix, out, b->err) >= 0)
+        tgc_opcode code = b->training && !b->bn_eval ? TGC_OP_BN_TRAIN : TGC_OP_BN_EVAL;
+        if (tgc_emit(b->g, code, in, 5, &a, b->prefix, out, b->err) >= 0)
             y = out[0];
     }
     tgc_b_leave(b, saved);

@@ -33,6 +33,10 @@ typedef struct tgc_bctx {
                               * "data_samples.gt_score" (f32 [N, classes]: soft targets of batch
                               * augments); -1 in the eval graph                                       */
     const char *input_desc;  /* for messages: "1-channel FashionMNIST input"                        */
+    int freeze;              /* parameters declared now are frozen (requires_grad false: frozen_stages) */
+    int bn_eval;             /* batch norms declared now use their running statistics even in the train
+                              * graph (norm_eval, frozen stages); their affine parameters still train
+                              * unless frozen                                                          */
     char prefix[TGC_PREFIX_MAX]; /* current module path, "backbone.layer1.0"; "" at the top          */
     size_t prefix_len;
     tgc_err *err;
@@ -50,6 +54,8 @@ typedef enum tgc_init_rule_kind {
     TGC_RULE_KAIMING_OUT,    /* mmengine KaimingInit(mode=fan_out, nonlinearity=relu, normal)      */
     TGC_RULE_TORCH_DEFAULT,  /* PyTorch's reset_parameters: kaiming_uniform(a=sqrt(5)) for weights,
                                 U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for biases: both the same bound  */
+    TGC_RULE_XAVIER_UNIFORM, /* mmengine XavierInit(distribution=uniform, gain a): weights
+                                U(-g*sqrt(6/(fan_in+fan_out)), +...), biases 0                      */
 } tgc_init_rule_kind;
 
 typedef struct tgc_init_rule {
@@ -61,6 +67,7 @@ tgc_init_rule tgc_rule_const(double v);
 tgc_init_rule tgc_rule_normal(double mean, double std);
 tgc_init_rule tgc_rule_kaiming_out(void);
 tgc_init_rule tgc_rule_torch_default(void);
+tgc_init_rule tgc_rule_xavier_uniform(double gain);
 /* The concrete init of one tensor (desc is a fresh string; ownership passes with the tgc_init). */
 tgc_init tgc_init_resolve(tgc_init_rule r, int64_t fan_in, int64_t fan_out, int is_bias);
 
@@ -114,6 +121,9 @@ int tgc_b_pair(tgc_err *err, const tgc_cfg *map, const char *key, int64_t *p0, i
 /* model.train_cfg.augments when it asks for any (NULL otherwise), and whether tgc implements every one. */
 const tgc_cfg *tgc_b_batch_augments(const tgc_cfg *model);
 int tgc_b_batch_augments_implemented(const tgc_cfg *augments);
+
+/* Whether the model config is a detector (RetinaNet: its graphs take per-anchor targets, not labels). */
+int tgc_b_is_detector(const tgc_cfg *model);
 
 /* The first EMAHook of custom_hooks (NULL without one), and whether tgc implements what it asks: MMEngine's
  * ExponentialMovingAverage of the parameters (not the buffers) every iteration from the first. */

@@ -12,12 +12,12 @@ typedef struct dataset_info {
 static const dataset_info datasets[] = {
     {"MNIST", 1, 28, 28, 10},     {"FashionMNIST", 1, 28, 28, 10}, {"CIFAR10", 3, 32, 32, 10},
     {"CIFAR100", 3, 32, 32, 100}, {"ImageNet", 3, 0, 0, 0},        {"CustomDataset", 3, 0, 0, 0},
-    {"ImageNet21k", 3, 0, 0, 0},  {"CUB", 3, 0, 0, 200},
+    {"ImageNet21k", 3, 0, 0, 0},  {"CUB", 3, 0, 0, 200},        {"CocoDataset", 3, 0, 0, 0},
 };
 
 static const char *const transforms[] = {"LoadImageFromFile", "Resize", "RandomResizedCrop", "ResizeEdge",
                                          "CenterCrop", "RandomCrop", "RandomFlip", "PackInputs",
-                                         "PackClsInputs", NULL};
+                                         "PackClsInputs", "LoadAnnotations", "PackDetInputs", NULL};
 
 /* What the walk of one dataloader found. */
 typedef struct loader_spec {
@@ -121,7 +121,8 @@ static int apply_transform(tgc_err *err, const tgc_cfg *t, loader_spec *s, const
         if (!present) return tgc_b_fail_key(err, t, "crop_size", "missing: RandomCrop needs crop_size");
         s->h = s->h && !pin ? TGC_MIN(s->h, a) : a;
         s->w = s->w && !pin ? TGC_MIN(s->w, b) : b;
-    } else if (!strcmp(type, "RandomFlip") || !strcmp(type, "PackInputs") || !strcmp(type, "PackClsInputs")) {
+    } else if (!strcmp(type, "RandomFlip") || !strcmp(type, "PackInputs") || !strcmp(type, "PackClsInputs") ||
+               !strcmp(type, "LoadAnnotations") || !strcmp(type, "PackDetInputs")) {
         /* no change of shape */
     } else {
         char known[512];
@@ -130,6 +131,48 @@ static int apply_transform(tgc_err *err, const tgc_cfg *t, loader_spec *s, const
     }
     if ((s->h && (s->h < 1 || s->h > 65536)) || (s->w && (s->w < 1 || s->w > 65536)))
         return tgc_cfg_fail(err, t, "the image size becomes %lldx%lld, outside 1..65536", (long long)s->h, (long long)s->w);
+    return 0;
+}
+
+/* The detection canvas (one fixed H x W per plan; each image is resized, then zero-padded bottom/right onto
+ * it): model.data_preprocessor.tgc_canvas [H, W] when given, else from the pipeline's last Resize: with
+ * keep_ratio the landscape canvas ceil(short) x ceil(long) of its scale, without it (w, h) = scale, both
+ * rounded up to data_preprocessor.pad_size_divisor. Portrait images then fit only scaled down to the short
+ * side (a second, portrait program is not built); a square tgc_canvas serves both orientations. */
+static int det_canvas(tgc_err *err, const tgc_cfg *root, const tgc_cfg *pl, loader_spec *s) {
+    const tgc_cfg *dp = tgc_cfg_at(root, "model.data_preprocessor");
+    int64_t div = 1;
+    if (dp && dp->kind == TGC_CFG_MAP) {
+        if (tgc_cfg_int(dp, "pad_size_divisor", 1, &div, err) < 0) return -1;
+        if (div < 1 || div > 4096) return tgc_b_fail_key(err, dp, "pad_size_divisor", "must be in 1..4096");
+        const tgc_cfg *cv = tgc_cfg_get(dp, "tgc_canvas");
+        if (cv && cv->kind != TGC_CFG_NULL) {
+            int64_t v[2];
+            int n = 0;
+            if (tgc_cfg_ints(dp, "tgc_canvas", v, 2, &n, err) < 0) return -1;
+            if (n != 2 || v[0] < 1 || v[1] < 1 || v[0] > 65536 || v[1] > 65536)
+                return tgc_cfg_fail(err, cv, "expected [H, W], each in 1..65536");
+            if (v[0] % div || v[1] % div)
+                return tgc_cfg_fail(err, cv, "%lldx%lld is not a multiple of pad_size_divisor %lld", (long long)v[0],
+                                    (long long)v[1], (long long)div);
+            s->h = v[0], s->w = v[1];
+            return 0;
+        }
+    }
+    const tgc_cfg *rs = NULL;
+    for (int i = 0; pl && pl->kind != TGC_CFG_NULL && i < pl->n; i++) {
+        const tgc_cfg *t = pl->items[i], *ty = t->kind == TGC_CFG_MAP ? tgc_cfg_get(t, "type") : NULL;
+        if (ty && ty->kind == TGC_CFG_STR && !strcmp(ty->s, "Resize")) rs = t;
+    }
+    if (!rs)
+        return tgc_cfg_fail(err, pl ? pl : root, "a detection pipeline needs a Resize (scale) or "
+                            "model.data_preprocessor.tgc_canvas [H, W] to fix the canvas");
+    int64_t a, b;
+    int present, keep;
+    if (tgc_b_pair(err, rs, "scale", &a, &b, &present) < 0 || tgc_cfg_bool(rs, "keep_ratio", 0, &keep, err) < 0) return -1;
+    if (!present) return tgc_b_fail_key(err, rs, "scale", "missing: the detection canvas comes from Resize's scale");
+    int64_t h = keep ? TGC_MIN(a, b) : b, w = keep ? TGC_MAX(a, b) : a;
+    s->h = (h + div - 1) / div * div, s->w = (w + div - 1) / div * div;
     return 0;
 }
 
@@ -166,6 +209,7 @@ static int walk_loader(tgc_err *err, const tgc_cfg *root, const char *key, loade
             if (s->h && s->w) unknown_by = NULL;
         }
     }
+    if (!strcmp(s->ds->type, "CocoDataset")) return det_canvas(err, root, pl, s);
     if (!s->h || !s->w) {
         const tgc_cfg *at = pl && pl->kind != TGC_CFG_NULL ? pl : dataset;
         if (unknown_by)
@@ -202,11 +246,12 @@ static int check_preprocessor(tgc_err *err, const tgc_cfg *dp, int64_t c, const 
     return 0;
 }
 
-/* num_classes from the head, else from a backbone that classifies (LeNet5); 0 when neither says. */
+/* num_classes from the head, else from a backbone that classifies (LeNet5), else a detector's bbox_head; 0 when
+ * none says. */
 static int read_num_classes(tgc_err *err, const tgc_cfg *root, const loader_spec *tr, int64_t *out) {
     *out = 0;
-    const char *where[] = {"model.head", "model.backbone"};
-    for (int i = 0; i < 2 && !*out; i++) {
+    const char *where[] = {"model.head", "model.backbone", "model.bbox_head"};
+    for (int i = 0; i < 3 && !*out; i++) {
         const tgc_cfg *m = tgc_cfg_at(root, where[i]);
         if (!m || m->kind != TGC_CFG_MAP || !tgc_cfg_get(m, "num_classes")) continue;
         int64_t nc;

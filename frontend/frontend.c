@@ -36,7 +36,14 @@ static tgc_graph *build_graph(const tgc_cfg *root, const tgc_input_spec *spec, c
     tgc_bctx b = {.g = g, .training = training, .labels = -1, .input_desc = desc, .err = err,
                   .bn_momentum = mode == 2 ? 1.0 : 0};
     int x = tgc_graph_input(g, "inputs", TGC_F32, tgc_shape4(batch, spec->channels, spec->height, spec->width));
-    if (mode == 2) {
+    int detector = tgc_b_is_detector(model);
+    if (detector && mode == 2) {
+        tgc_b_fail_key(err, root, "custom_hooks", "PreciseBNHook is not supported for detectors");
+        goto fail;
+    }
+    if (detector) {
+        /* a detector's head declares its per-anchor targets itself (it knows the anchor count) */
+    } else if (mode == 2) {
         /* no labels: the head returns its scores */
     } else if (training && tgc_b_batch_augments(model)) {
         int64_t classes;
@@ -46,7 +53,7 @@ static tgc_graph *build_graph(const tgc_cfg *root, const tgc_input_spec *spec, c
         b.labels = tgc_graph_input(g, "data_samples.gt_label", TGC_I32, tgc_shape1(batch));
     }
     tgc_feats in = {1, {x}}, out;
-    if (x < 0 || (mode == 1 && b.labels < 0)) {
+    if (x < 0 || (mode == 1 && !detector && b.labels < 0)) {
         tgc_fail(err, "internal error: cannot declare the graph inputs");
         goto fail;
     }
@@ -56,7 +63,7 @@ static tgc_graph *build_graph(const tgc_cfg *root, const tgc_input_spec *spec, c
         goto fail;
     }
     const tgc_shape *s = &g->vals[out.v[0]].type.shape;
-    if (mode == 1 ? s->rank != 0 : s->rank != 2) {
+    if (mode == 1 ? s->rank != 0 : s->rank != (detector ? 3 : 2)) {
         char buf[96];
         tgc_shape_str(s, buf, sizeof buf);
         tgc_fail(err, "internal error: the %s graph's output has shape %s", g->name, buf);

@@ -208,6 +208,7 @@ static void scan_pipeline(scan *s, tgc_cfg *pl) {
         static const char *const edge[] = {"scale", "edge", "interpolation", "backend", NULL};
         static const char *const center[] = {"crop_size", NULL};
         static const char *const flip[] = {"prob", "direction", NULL};
+        static const char *const anns[] = {"with_bbox", "with_label", NULL};
         const char *const *impl = NULL;
         if (!strcmp(type, "LoadImageFromFile")) {
             impl = load;
@@ -221,7 +222,9 @@ static void scan_pipeline(scan *s, tgc_cfg *pl) {
         else if (!strcmp(type, "ResizeEdge")) impl = edge;
         else if (!strcmp(type, "CenterCrop")) impl = center;
         else if (!strcmp(type, "RandomFlip")) impl = flip;
-        else if (!strcmp(type, "PackInputs") || !strcmp(type, "PackClsInputs")) impl = harmless;
+        else if (!strcmp(type, "PackInputs") || !strcmp(type, "PackClsInputs") || !strcmp(type, "PackDetInputs"))
+            impl = harmless;
+        else if (!strcmp(type, "LoadAnnotations")) impl = anns;
         else continue; /* unknown transforms are refused by the compile */
         if (impl == resize || impl == rrc || impl == edge) scan_resample(s, t, type);
         other_keys(s, t, type, impl, harmless);
@@ -234,9 +237,12 @@ static void scan_dataset(scan *s, tgc_cfg *ds) {
     if (!type) return;
     static const char *const impl[] = {"data_root", "data_prefix", "ann_file", "split", "test_mode", "pipeline",
                                        "indices", NULL};
+    /* CocoDataset (the detection data path, runtime/data): its image filter and class subset */
+    static const char *const coco[] = {"data_root", "data_prefix", "ann_file", "test_mode", "pipeline", "indices",
+                                       "filter_cfg", "metainfo", NULL};
     static const char *const harmless[] = {"serialize_data", "lazy_init", "max_refetch", "download",
                                            "file_client_args", "backend_args", NULL};
-    other_keys(s, ds, type, impl, harmless);
+    other_keys(s, ds, type, strcmp(type, "CocoDataset") ? impl : coco, harmless);
     scan_pipeline(s, tgc_cfg_get(ds, "pipeline"));
 }
 
@@ -250,7 +256,22 @@ static void scan_loader(scan *s, tgc_cfg *root, const char *key) {
     const char *const impl[] = {"batch_size", "num_workers", "prefetch_factor", "sampler", "dataset",
                                 plain_collate ? "collate_fn" : NULL, NULL};
     static const char *const harmless[] = {"persistent_workers", "pin_memory", "worker_init_fn", NULL};
-    other_keys(s, dl, key, impl, harmless);
+    tgc_cfg *bs = tgc_cfg_get(dl, "batch_sampler");
+    const char *bst = is_map(bs) ? type_of(bs) : NULL;
+    if (bst && !strcmp(bst, "AspectRatioBatchSampler")) {
+        /* one canvas per plan: batches are not grouped by orientation */
+        add(s, bs, "batch sampler 'AspectRatioBatchSampler' is not implemented: every image goes onto the plan's one "
+                   "canvas, landscape and portrait mixed (portrait images need a square canvas, "
+                   "model.data_preprocessor.tgc_canvas)");
+        drop(s, dl, bs);
+    }
+    for (int i = 0; is_map(dl) && i < dl->n; i++) { /* every other key, the batch sampler listed once */
+        const char *k = dl->keys[i];
+        if (!strcmp(k, "type") || in_list(k, impl) || in_list(k, harmless) || neutral(dl->items[i]) ||
+            dropping(s, dl->items[i]))
+            continue;
+        add(s, dl->items[i], "%s's '%s' is not implemented", key, k);
+    }
     tgc_cfg *sm = tgc_cfg_get(dl, "sampler");
     const char *st = is_map(sm) ? type_of(sm) : NULL;
     if (st && !strcmp(st, "RepeatAugSampler")) {
@@ -261,6 +282,15 @@ static void scan_loader(scan *s, tgc_cfg *root, const char *key) {
         other_keys(s, sm, st, smk, NULL);
     }
     scan_dataset(s, tgc_cfg_get(dl, "dataset"));
+}
+
+/* MMDetection's DetDataPreprocessor (model.data_preprocessor): the normalisation and padding the detection
+ * data path applies on the host, and tgc's own canvas key. */
+static void scan_det_preprocessor(scan *s, tgc_cfg *pre) {
+    if (!is_map(pre)) return;
+    static const char *const impl[] = {"mean", "std", "bgr_to_rgb", "pad_size_divisor", "tgc_canvas", NULL};
+    static const char *const harmless[] = {"non_blocking", "boxtype2tensor", "pad_value", NULL};
+    other_keys(s, pre, "DetDataPreprocessor", impl, harmless);
 }
 
 static void scan_preprocessor(scan *s, tgc_cfg *pre) {
@@ -348,6 +378,8 @@ void tgc_ignored_scan(tgc_cfg *root, tgc_ignored *out) {
     adopt_preprocessor_augments(&s, root);
     scan_model(&s, tgc_cfg_get(root, "model"));
     scan_preprocessor(&s, tgc_cfg_get(root, "data_preprocessor"));
+    tgc_cfg *model = tgc_cfg_get(root, "model");
+    if (is_map(model) && tgc_b_is_detector(model)) scan_det_preprocessor(&s, tgc_cfg_get(model, "data_preprocessor"));
     scan_loader(&s, root, "train_dataloader");
     scan_loader(&s, root, "val_dataloader");
     scan_runtime(&s, root);

@@ -19,7 +19,15 @@ const tgc_part tgc_parts[] = {
     {"ClsHead", TGC_PART_HEAD, tgc_build_cls_head},
     {"CrossEntropyLoss", TGC_PART_LOSS, tgc_build_ce_loss},
     {"LabelSmoothLoss", TGC_PART_LOSS, tgc_build_label_smooth_loss},
+    {"RetinaNet", TGC_PART_CLASSIFIER, tgc_build_retinanet},
+    {"FPN", TGC_PART_NECK, tgc_build_fpn},
+    {"RetinaHead", TGC_PART_HEAD, tgc_build_retina_head},
 };
+
+int tgc_b_is_detector(const tgc_cfg *model) {
+    const tgc_cfg *t = model && model->kind == TGC_CFG_MAP ? tgc_cfg_get(model, "type") : NULL;
+    return t && t->kind == TGC_CFG_STR && !strcmp(t->s, "RetinaNet");
+}
 const int tgc_n_parts = (int)TGC_ARRAY_LEN(tgc_parts);
 
 const char *tgc_part_kind_name(tgc_part_kind k) {

@@ -12,6 +12,8 @@
  *                                                -> out training ? its losses (summed by the caller)
  *                                                                : its predictions ({logits})
  *   loss:       in {predictions, labels [N] i32} -> out {loss []}
+ *   (a detector, kind classifier, returns training ? {loss []} : {det_out [N, A, C + 4]}; its head declares
+ *   the per-anchor target inputs itself, see frontend/models/retinanet.c)
  */
 #ifndef TGC_FRONTEND_REGISTRY_H
 #define TGC_FRONTEND_REGISTRY_H
@@ -66,5 +68,9 @@ int tgc_build_multilabel_linear_cls_head(tgc_bctx *b, const tgc_cfg *node, const
 int tgc_build_cls_head(tgc_bctx *b, const tgc_cfg *node, const tgc_feats *in, tgc_feats *out);
 int tgc_build_ce_loss(tgc_bctx *b, const tgc_cfg *node, const tgc_feats *in, tgc_feats *out);
 int tgc_build_label_smooth_loss(tgc_bctx *b, const tgc_cfg *node, const tgc_feats *in, tgc_feats *out);
+/* detection (frontend/models/retinanet.c) */
+int tgc_build_retinanet(tgc_bctx *b, const tgc_cfg *node, const tgc_feats *in, tgc_feats *out);
+int tgc_build_fpn(tgc_bctx *b, const tgc_cfg *node, const tgc_feats *in, tgc_feats *out);
+int tgc_build_retina_head(tgc_bctx *b, const tgc_cfg *node, const tgc_feats *in, tgc_feats *out);
 
 #endif

@@ -61,6 +61,8 @@ enum {
     TGC_A_NESTEROV = 1u << 16, /* nesterov                      */
     TGC_A_SHAPE = 1u << 17,    /* shape                         */
     TGC_A_DTYPE = 1u << 18,    /* dtype                         */
+    TGC_A_FOCAL = 1u << 19,    /* gamma, focal_alpha            */
+    TGC_A_CLASSES = 1u << 20,  /* num_classes                   */
 };
 #define TGC_A_CONV (TGC_A_STRIDE | TGC_A_PAD | TGC_A_DILATION | TGC_A_GROUPS)
 #define TGC_A_POOL (TGC_A_KERNEL | TGC_A_STRIDE | TGC_A_PAD | TGC_A_CEIL)
@@ -263,6 +265,7 @@ typedef struct tgc_value {
     int grad_of;    /* for the gradient of a parameter: that parameter's value id; else -1 */
     tgc_init init;  /* for PARAM, BUFFER and OPTSTATE */
     double lr_mult, decay_mult; /* paramwise_cfg multipliers for PARAM (default 1) */
+    int frozen;     /* PARAM with requires_grad false (frozen_stages): no gradient, update or optimizer state */
     int is_output;  /* the runtime reads it after the program (loss, logits) */
     tgc_slab slab;
     uint64_t offset; /* byte offset within its slab */

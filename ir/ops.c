@@ -602,6 +602,170 @@ static int infer_fold_conv_bn(const tgc_graph *g, const tgc_op *op, tgc_type *ou
     return 0;
 }
 
+/* ================================ shape rules (detection) ================================ */
+
+/* dy, x [N,C] or [N,C,H,W] of one type; gamma, running_mean, running_var [C]. */
+static int infer_batch_norm_eval_bwd(const tgc_graph *g, const tgc_op *op, tgc_type *out, tgc_err *err) {
+    const tgc_type *x = TY(IN(1));
+    if (want_float(x, "x", err) < 0) return -1;
+    if (x->shape.rank != 2 && x->shape.rank != 4) return tgc_fail(err, "x must be 2-D or 4-D, got rank %d", x->shape.rank);
+    if (want_same(TY(IN(0)), "dy", x, "x", err) < 0) return -1;
+    static const char *const names[] = {"", "", "gamma", "running_mean", "running_var"};
+    for (int k = 2; k < 5; k++)
+        if (want_vec(TY(IN(k)), x->shape.d[1], names[k], err) < 0) return -1;
+    if (!(op->attrs.eps > 0)) return tgc_fail(err, "eps=%g must be positive", op->attrs.eps);
+    out[0] = *x;
+    set_out(&out[1], TGC_F32, tgc_shape1(x->shape.d[1]));
+    set_out(&out[2], TGC_F32, tgc_shape1(x->shape.d[1]));
+    return 0;
+}
+
+static int infer_upsample_nearest(const tgc_graph *g, const tgc_op *op, tgc_type *out, tgc_err *err) {
+    const tgc_type *x = TY(IN(0));
+    const tgc_shape *y = &op->attrs.shape;
+    if (want_float(x, "x", err) < 0 || want_rank(x, 4, "x", err) < 0 || want_attr_shape(y, 4, err) < 0) return -1;
+    if (y->d[0] != x->shape.d[0] || y->d[1] != x->shape.d[1] || y->d[2] < x->shape.d[2] || y->d[3] < x->shape.d[3]) {
+        char a[160], b[200];
+        tgc_shape_str(y, a, sizeof a);
+        return tgc_fail(err, "the size %s must keep N and C of x %s and not shrink it", a, tstr(x, b, sizeof b));
+    }
+    set_out(out, x->dtype, *y);
+    return 0;
+}
+
+static int infer_upsample_nearest_bwd(const tgc_graph *g, const tgc_op *op, tgc_type *out, tgc_err *err) {
+    const tgc_type *dy = TY(IN(0));
+    const tgc_shape *x = &op->attrs.shape;
+    if (want_float(dy, "dy", err) < 0 || want_rank(dy, 4, "dy", err) < 0 || want_attr_shape(x, 4, err) < 0) return -1;
+    if (dy->shape.d[0] != x->d[0] || dy->shape.d[1] != x->d[1] || dy->shape.d[2] < x->d[2] || dy->shape.d[3] < x->d[3]) {
+        char a[160], b[200];
+        tgc_shape_str(x, a, sizeof a);
+        return tgc_fail(err, "dy %s is not an upsampling of %s", tstr(dy, b, sizeof b), a);
+    }
+    set_out(out, dy->dtype, *x);
+    return 0;
+}
+
+static int infer_to_nhwc(const tgc_graph *g, const tgc_op *op, tgc_type *out, tgc_err *err) {
+    const tgc_type *x = TY(IN(0));
+    if (want_float(x, "x", err) < 0 || want_rank(x, 4, "x", err) < 0) return -1;
+    set_out(out, x->dtype, tgc_shape4(x->shape.d[0], x->shape.d[2], x->shape.d[3], x->shape.d[1]));
+    return 0;
+}
+
+static int infer_to_nchw(const tgc_graph *g, const tgc_op *op, tgc_type *out, tgc_err *err) {
+    const tgc_type *x = TY(IN(0));
+    if (want_float(x, "x", err) < 0 || want_rank(x, 4, "x", err) < 0) return -1;
+    set_out(out, x->dtype, tgc_shape4(x->shape.d[0], x->shape.d[3], x->shape.d[1], x->shape.d[2]));
+    return 0;
+}
+
+static int infer_concat(const tgc_graph *g, const tgc_op *op, tgc_type *out, tgc_err *err) {
+    const tgc_type *a = TY(IN(0)), *b = TY(IN(1));
+    int64_t ax = op->attrs.axis;
+    if (want_float(a, "a", err) < 0) return -1;
+    if (ax < 0 || ax >= a->shape.rank)
+        return tgc_fail(err, "axis=%lld is outside a's %d dimensions", (long long)ax, a->shape.rank);
+    int same = a->dtype == b->dtype && a->shape.rank == b->shape.rank;
+    for (int i = 0; same && i < a->shape.rank; i++) same = i == ax || a->shape.d[i] == b->shape.d[i];
+    if (!same) {
+        char x[200], y[200];
+        return tgc_fail(err, "a %s and b %s differ outside axis %lld", tstr(a, x, sizeof x), tstr(b, y, sizeof y),
+                        (long long)ax);
+    }
+    tgc_shape s = a->shape;
+    s.d[ax] += b->shape.d[ax];
+    set_out(out, a->dtype, s);
+    return 0;
+}
+
+static int infer_concat_bwd(const tgc_graph *g, const tgc_op *op, tgc_type *out, tgc_err *err) {
+    const tgc_type *dy = TY(IN(0));
+    const tgc_shape *a = &op->attrs.shape;
+    int64_t ax = op->attrs.axis;
+    if (want_float(dy, "dy", err) < 0 || want_attr_shape(a, dy->shape.rank, err) < 0) return -1;
+    if (ax < 0 || ax >= dy->shape.rank)
+        return tgc_fail(err, "axis=%lld is outside dy's %d dimensions", (long long)ax, dy->shape.rank);
+    int ok = a->d[ax] < dy->shape.d[ax];
+    for (int i = 0; ok && i < a->rank; i++) ok = i == ax || a->d[i] == dy->shape.d[i];
+    if (!ok) {
+        char x[160], y[200];
+        tgc_shape_str(a, x, sizeof x);
+        return tgc_fail(err, "the first part %s is not a part of dy %s along axis %lld", x, tstr(dy, y, sizeof y),
+                        (long long)ax);
+    }
+    tgc_shape b = dy->shape;
+    b.d[ax] -= a->d[ax];
+    set_out(&out[0], dy->dtype, *a);
+    set_out(&out[1], dy->dtype, b);
+    return 0;
+}
+
+/* avg_factor: f32[1]. */
+static int want_avg_factor(const tgc_type *t, tgc_err *err) {
+    if (t->dtype != TGC_F32 || t->shape.rank != 1 || t->shape.d[0] != 1) {
+        char b[200];
+        return tgc_fail(err, "avg_factor must be f32[1], got %s", tstr(t, b, sizeof b));
+    }
+    return 0;
+}
+
+/* A per-anchor target [N,A] i32 matching the first two dimensions of x [N,A,K]. */
+static int want_anchor_target(const tgc_type *x, const char *xn, const tgc_type *t, const char *tn, tgc_err *err) {
+    if (want_dtype(x, TGC_F32, xn, err) < 0 || want_rank(x, 3, xn, err) < 0 || want_dtype(t, TGC_I32, tn, err) < 0 ||
+        want_rank(t, 2, tn, err) < 0)
+        return -1;
+    if (t->shape.d[0] != x->shape.d[0] || t->shape.d[1] != x->shape.d[1]) {
+        char a[200], b[200];
+        return tgc_fail(err, "%s %s does not match %s %s in [N, A]", tn, tstr(t, a, sizeof a), xn, tstr(x, b, sizeof b));
+    }
+    return 0;
+}
+
+static int focal_check(const tgc_graph *g, const tgc_op *op, int base, tgc_err *err) {
+    if (want_anchor_target(TY(op->in[base]), "logits", TY(op->in[base + 1]), "target", err) < 0 ||
+        want_avg_factor(TY(op->in[base + 2]), err) < 0)
+        return -1;
+    if (!(op->attrs.gamma >= 0 && op->attrs.gamma <= 100)) return tgc_fail(err, "gamma=%g must be in [0, 100]", op->attrs.gamma);
+    if (!(op->attrs.focal_alpha >= 0 && op->attrs.focal_alpha <= 1))
+        return tgc_fail(err, "focal_alpha=%g must be in [0, 1]", op->attrs.focal_alpha);
+    return 0;
+}
+
+static int infer_sigmoid_focal_loss(const tgc_graph *g, const tgc_op *op, tgc_type *out, tgc_err *err) {
+    if (focal_check(g, op, 0, err) < 0) return -1;
+    set_out(out, TGC_F32, tgc_shape0());
+    return 0;
+}
+
+static int infer_sigmoid_focal_loss_bwd(const tgc_graph *g, const tgc_op *op, tgc_type *out, tgc_err *err) {
+    if (want_f32_scalar(TY(IN(0)), "dloss", err) < 0 || focal_check(g, op, 1, err) < 0) return -1;
+    out[0] = *TY(IN(1));
+    return 0;
+}
+
+static int l1_check(const tgc_graph *g, const tgc_op *op, int base, tgc_err *err) {
+    if (want_anchor_target(TY(op->in[base]), "pred", TY(op->in[base + 2]), "cls_target", err) < 0 ||
+        want_same(TY(op->in[base + 1]), "target", TY(op->in[base]), "pred", err) < 0 ||
+        want_avg_factor(TY(op->in[base + 3]), err) < 0)
+        return -1;
+    if (op->attrs.num_classes < 1 || op->attrs.num_classes > DIM_LIMIT)
+        return tgc_fail(err, "num_classes=%lld must be positive", (long long)op->attrs.num_classes);
+    return 0;
+}
+
+static int infer_l1_loss_pos(const tgc_graph *g, const tgc_op *op, tgc_type *out, tgc_err *err) {
+    if (l1_check(g, op, 0, err) < 0) return -1;
+    set_out(out, TGC_F32, tgc_shape0());
+    return 0;
+}
+
+static int infer_l1_loss_pos_bwd(const tgc_graph *g, const tgc_op *op, tgc_type *out, tgc_err *err) {
+    if (want_f32_scalar(TY(IN(0)), "dloss", err) < 0 || l1_check(g, op, 1, err) < 0) return -1;
+    out[0] = *TY(IN(1));
+    return 0;
+}
+
 /* ================================ gradient rules ================================ */
 /* Each rule reads the forward op by value first: emitting may move g->ops. */
 
@@ -816,6 +980,80 @@ static int grad_softmax_cross_entropy_soft(tgc_graph *g, int op_index, const int
     return dx[0] < 0 ? -1 : 0;
 }
 
+/* A batch norm on its running statistics inside the train graph (norm_eval, frozen stages): an affine map
+ * per channel; the statistics are buffers, so only x, gamma and beta get gradients. */
+static int grad_batch_norm_eval(tgc_graph *g, int op_index, const int *dy, const unsigned char *need, int *dx,
+                                tgc_err *err) {
+    tgc_op op = g->ops[op_index];
+    if (dy[0] < 0 || !(need[0] || need[1] || need[2])) return 0;
+    tgc_attrs a = tgc_attrs_default();
+    a.eps = op.attrs.eps;
+    int in[5] = {dy[0], op.in[0], op.in[1], op.in[3], op.in[4]}, out[3];
+    if (tgc_emit(g, TGC_OP_BN_EVAL_BWD, in, 5, &a, op.scope, out, err) < 0) return -1;
+    for (int k = 0; k < 3; k++)
+        if (need[k]) dx[k] = out[k];
+    return 0;
+}
+
+/* ---- detection ---- */
+static int grad_upsample_nearest(tgc_graph *g, int op_index, const int *dy, const unsigned char *need, int *dx,
+                                 tgc_err *err) {
+    tgc_op op = g->ops[op_index];
+    if (dy[0] < 0 || !need[0]) return 0;
+    tgc_attrs a = tgc_attrs_default();
+    a.shape = g->vals[op.in[0]].type.shape;
+    dx[0] = tgc_emit1(g, TGC_OP_UPSAMPLE_NEAREST_BWD, &a, op.scope, err, 1, dy[0]);
+    return dx[0] < 0 ? -1 : 0;
+}
+
+static int grad_to_nhwc(tgc_graph *g, int op_index, const int *dy, const unsigned char *need, int *dx, tgc_err *err) {
+    tgc_op op = g->ops[op_index];
+    if (dy[0] < 0 || !need[0]) return 0;
+    dx[0] = tgc_emit1(g, TGC_OP_TO_NCHW, NULL, op.scope, err, 1, dy[0]);
+    return dx[0] < 0 ? -1 : 0;
+}
+
+static int grad_to_nchw(tgc_graph *g, int op_index, const int *dy, const unsigned char *need, int *dx, tgc_err *err) {
+    tgc_op op = g->ops[op_index];
+    if (dy[0] < 0 || !need[0]) return 0;
+    dx[0] = tgc_emit1(g, TGC_OP_TO_NHWC, NULL, op.scope, err, 1, dy[0]);
+    return dx[0] < 0 ? -1 : 0;
+}
+
+static int grad_concat(tgc_graph *g, int op_index, const int *dy, const unsigned char *need, int *dx, tgc_err *err) {
+    tgc_op op = g->ops[op_index];
+    if (dy[0] < 0 || !(need[0] || need[1])) return 0;
+    tgc_attrs a = tgc_attrs_default();
+    a.axis = op.attrs.axis;
+    a.shape = g->vals[op.in[0]].type.shape;
+    int out[2];
+    if (tgc_emit(g, TGC_OP_CONCAT_BWD, dy, 1, &a, op.scope, out, err) < 0) return -1;
+    for (int k = 0; k < 2; k++)
+        if (need[k]) dx[k] = out[k];
+    return 0;
+}
+
+/* The targets and avg_factor are data: only the predictions get a gradient. */
+static int grad_sigmoid_focal_loss(tgc_graph *g, int op_index, const int *dy, const unsigned char *need, int *dx,
+                                   tgc_err *err) {
+    tgc_op op = g->ops[op_index];
+    if (dy[0] < 0 || !need[0]) return 0;
+    tgc_attrs a = tgc_attrs_default();
+    a.alpha = op.attrs.alpha, a.gamma = op.attrs.gamma, a.focal_alpha = op.attrs.focal_alpha;
+    dx[0] = tgc_emit1(g, TGC_OP_SIGMOID_FOCAL_LOSS_BWD, &a, op.scope, err, 4, dy[0], op.in[0], op.in[1], op.in[2]);
+    return dx[0] < 0 ? -1 : 0;
+}
+
+static int grad_l1_loss_pos(tgc_graph *g, int op_index, const int *dy, const unsigned char *need, int *dx,
+                            tgc_err *err) {
+    tgc_op op = g->ops[op_index];
+    if (dy[0] < 0 || !need[0]) return 0;
+    tgc_attrs a = tgc_attrs_default();
+    a.alpha = op.attrs.alpha, a.num_classes = op.attrs.num_classes;
+    dx[0] = tgc_emit1(g, TGC_OP_L1_LOSS_POS_BWD, &a, op.scope, err, 5, dy[0], op.in[0], op.in[1], op.in[2], op.in[3]);
+    return dx[0] < 0 ? -1 : 0;
+}
+
 /* ================================ costs ================================ */
 /* macs: conv2d (and its two backward ops, the same count), matmul. flops: 2 x macs for those; for the
  * others a small count per element, a transcendental or comparison counting as one:
@@ -931,6 +1169,20 @@ static void cost_fold_conv_bn(const tgc_graph *g, const tgc_op *op, tgc_cost *c)
     c->flops += 4 * vnumel(g, IN(1));
 }
 
+/* Detection: layout ops move data (0 flops); upsample_nearest(_bwd) 1 per output (per dy) element; the
+ * focal loss ~12 per logit forward and ~16 backward (two transcendentals and a power each); l1 3 and 2. */
+static void cost_batch_norm_eval_bwd(const tgc_graph *g, const tgc_op *op, tgc_cost *c) { elementwise(g, op, IN(0), 4, c); }
+static void cost_upsample_nearest(const tgc_graph *g, const tgc_op *op, tgc_cost *c) { elementwise(g, op, op->out[0], 1, c); }
+static void cost_upsample_nearest_bwd(const tgc_graph *g, const tgc_op *op, tgc_cost *c) { elementwise(g, op, IN(0), 1, c); }
+static void cost_to_nhwc(const tgc_graph *g, const tgc_op *op, tgc_cost *c) { elementwise(g, op, IN(0), 0, c); }
+static void cost_to_nchw(const tgc_graph *g, const tgc_op *op, tgc_cost *c) { elementwise(g, op, IN(0), 0, c); }
+static void cost_concat(const tgc_graph *g, const tgc_op *op, tgc_cost *c) { elementwise(g, op, op->out[0], 0, c); }
+static void cost_concat_bwd(const tgc_graph *g, const tgc_op *op, tgc_cost *c) { elementwise(g, op, IN(0), 0, c); }
+static void cost_sigmoid_focal_loss(const tgc_graph *g, const tgc_op *op, tgc_cost *c) { elementwise(g, op, IN(0), 12, c); }
+static void cost_sigmoid_focal_loss_bwd(const tgc_graph *g, const tgc_op *op, tgc_cost *c) { elementwise(g, op, IN(1), 16, c); }
+static void cost_l1_loss_pos(const tgc_graph *g, const tgc_op *op, tgc_cost *c) { elementwise(g, op, IN(0), 3, c); }
+static void cost_l1_loss_pos_bwd(const tgc_graph *g, const tgc_op *op, tgc_cost *c) { elementwise(g, op, IN(1), 2, c); }
+
 /* ================================ the dtype rules ================================ */
 /* The dtype dimension of the op table (tgc_dtype_rule in ir/ir.h): keyed by opcode, so an op added to
  * ops.def without a line here is F32, the safe default that mixed precision never lowers. */
@@ -959,6 +1211,7 @@ static const unsigned char dtype_rules[TGC_OP_COUNT] = {
     [TGC_OP_BN_BWD] = TGC_DTR_STATS,
     [TGC_OP_BN_TRAIN_RELU] = TGC_DTR_STATS,
     [TGC_OP_BN_RELU_BWD] = TGC_DTR_STATS,
+    [TGC_OP_BN_EVAL_BWD] = TGC_DTR_STATS,
     [TGC_OP_BIAS_GRAD] = TGC_DTR_ACC,
     [TGC_OP_CAST] = TGC_DTR_ANY,
     [TGC_OP_FILL] = TGC_DTR_ANY,
@@ -972,9 +1225,8 @@ tgc_dtype_rule tgc_op_dtype_rule(tgc_opcode code) {
 
 /* ================================ the table ================================ */
 
-/* Ops with no gradient rule: eval-mode batch norm (only in the eval graph), fill (the seed), backward
+/* Ops with no gradient rule: fill (the seed), backward
  * ops (tgc does not differentiate twice) and optimizer updates. */
-#define grad_batch_norm_eval NULL
 #define grad_fill NULL
 #define grad_conv2d_bwd_data NULL
 #define grad_conv2d_bwd_filter NULL
@@ -998,6 +1250,11 @@ tgc_dtype_rule tgc_op_dtype_rule(tgc_opcode code) {
 #define grad_fold_conv_bn NULL
 #define grad_channel_mul_grad_gate NULL
 #define grad_softmax_cross_entropy_soft_bwd NULL
+#define grad_upsample_nearest_bwd NULL
+#define grad_batch_norm_eval_bwd NULL
+#define grad_concat_bwd NULL
+#define grad_sigmoid_focal_loss_bwd NULL
+#define grad_l1_loss_pos_bwd NULL
 
 const tgc_op_info tgc_op_table[TGC_OP_COUNT] = {
 #define TGC_OP(E, name, n_in, n_out, attrs, mutates, flags) \

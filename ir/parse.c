@@ -3,7 +3,7 @@
  * The grammar, one construct per line (blank lines and whole-line // comments anywhere):
  *
  *   graph @NAME {
- *     %N = KIND "NAME" : TYPE [init=KIND(F, ...)] [lr_mult=F] [decay_mult=F] [# DESC]
+ *     %N = KIND "NAME" : TYPE [init=KIND(F, ...)] [lr_mult=F] [decay_mult=F] [frozen=1] [# DESC]
  *     [%N : TYPE {, %N : TYPE} =] OP [%N {, %N}] [{ATTR=VALUE {, ATTR=VALUE}}] [group=N]
  *                                                                    [# SCOPE[; grad of NAME {, grad of NAME}]]
  *     allreduce_bucket N @grad+OFFSET bytes=N (%N {, %N})
@@ -282,6 +282,7 @@ typedef struct pdecl {
     uint64_t offset;
     tgc_init init;
     double lr_mult, decay_mult;
+    int frozen;
 } pdecl;
 
 typedef struct pop {
@@ -341,7 +342,7 @@ static void add_def(pgraph *pg, int64_t id, int op, int k, int decl, pos at) {
 }
 
 /* ---- lines -------------------------------------------------------------------------------------- */
-/* %N = KIND "NAME" : TYPE [init=...] [lr_mult=F] [decay_mult=F] [# DESC]  (after "%N =") */
+/* %N = KIND "NAME" : TYPE [init=...] [lr_mult=F] [decay_mult=F] [frozen=1] [# DESC]  (after "%N =") */
 static int parse_decl(cur *c, pgraph *pg, int64_t id, pos at) {
     const char *w;
     size_t n = word(c, &w);
@@ -368,7 +369,7 @@ static int parse_decl(cur *c, pgraph *pg, int64_t id, pos at) {
     d->lr_mult = d->decay_mult = 1.0;
     add_def(pg, id, -1, 0, pg->n_decls - 1, at);
     if (parse_type(c, &d->type, &d->slab, &d->offset) < 0) return -1;
-    int seen_init = 0, seen_lr = 0, seen_decay = 0;
+    int seen_init = 0, seen_lr = 0, seen_decay = 0, seen_frozen = 0;
     for (;;) {
         int ch = peek(c);
         if (ch < 0) return 0;
@@ -380,11 +381,11 @@ static int parse_decl(cur *c, pgraph *pg, int64_t id, pos at) {
         const char *kw = c->p;
         n = word(c, &w);
         int *seen = word_is(w, n, "init") ? &seen_init : word_is(w, n, "lr_mult") ? &seen_lr
-                  : word_is(w, n, "decay_mult") ? &seen_decay : NULL;
+                  : word_is(w, n, "decay_mult") ? &seen_decay : word_is(w, n, "frozen") ? &seen_frozen : NULL;
         if (!seen) {
             char b[64];
             c->p = kw;
-            return fail_at(c, kw, "expected init=, lr_mult=, decay_mult= or '#', found %s", found(c, b, sizeof b));
+            return fail_at(c, kw, "expected init=, lr_mult=, decay_mult=, frozen= or '#', found %s", found(c, b, sizeof b));
         }
         if (*seen) return fail_at(c, kw, "%.*s is given twice", (int)n, w);
         *seen = 1;
@@ -395,6 +396,15 @@ static int parse_decl(cur *c, pgraph *pg, int64_t id, pos at) {
         }
         if (seen == &seen_decay) {
             if (parse_f64(c, &d->decay_mult, "decay_mult") < 0) return -1;
+            continue;
+        }
+        if (seen == &seen_frozen) {
+            double fz;
+            const char *at = c->p;
+            if (parse_f64(c, &fz, "frozen") < 0) return -1;
+            if (fz != 0 && fz != 1) return fail_at(c, at, "frozen must be 0 or 1");
+            if (kind != TGC_VAL_PARAM) return fail_at(c, kw, "only a param can be frozen");
+            d->frozen = fz != 0;
             continue;
         }
         static const struct {
@@ -778,6 +788,7 @@ static tgc_graph *build(const ctx *x, pgraph *pg) {
             v->init = dc->init, dc->init.desc = NULL;
             v->lr_mult = dc->lr_mult;
             v->decay_mult = dc->decay_mult;
+            v->frozen = dc->frozen;
             v->slab = dc->slab;
             v->offset = dc->offset;
         } else {

@@ -106,6 +106,7 @@ void tgc_graph_print(const tgc_graph *g, FILE *f) {
         print_init(&v->init, f);
         if (v->lr_mult != 1.0) fprintf(f, " lr_mult=%g", v->lr_mult);
         if (v->decay_mult != 1.0) fprintf(f, " decay_mult=%g", v->decay_mult);
+        if (v->frozen) fputs(" frozen=1", f);
         if (v->init.desc) fprintf(f, "  # %s", v->init.desc);
         fputc('\n', f);
     }

@@ -112,6 +112,7 @@ static void copy_leaf(amp_ctx *c, int v) {
     tgc_value *d = &c->ng->vals[id];
     d->lr_mult = s->lr_mult;
     d->decay_mult = s->decay_mult;
+    d->frozen = s->frozen;
     d->is_output = s->is_output;
     c->map[v] = id;
 }

@@ -36,7 +36,7 @@ static int accumulate(ad *s, int v, int dx, const char *scope, tgc_err *err) {
  * both kinds of operand/result need a gradient rule. */
 static void mark_paths(ad *s, int loss) {
     tgc_graph *g = s->g;
-    for (int v = 0; v < g->n_vals; v++) s->dep[v] = g->vals[v].kind == TGC_VAL_PARAM;
+    for (int v = 0; v < g->n_vals; v++) s->dep[v] = g->vals[v].kind == TGC_VAL_PARAM && !g->vals[v].frozen;
     for (int i = 0; i < g->n_ops; i++) {
         const tgc_op *op = &g->ops[i];
         if (tgc_op_is_dead(op)) continue;
@@ -100,7 +100,7 @@ static int finish_params(ad *s, tgc_err *err) {
         if (s->grad[u] >= 0) claims[s->grad[u]]++;
     int rc = -1;
     for (int p = 0; p < nf; p++) {
-        if (g->vals[p].kind != TGC_VAL_PARAM) continue;
+        if (g->vals[p].kind != TGC_VAL_PARAM || g->vals[p].frozen) continue; /* frozen: no gradient */
         int v = s->grad[p];
         if (v < 0) {
             tgc_attrs a = tgc_attrs_default();

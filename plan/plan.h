@@ -80,7 +80,7 @@ typedef struct tgc_plan {
     tgc_optim_spec optim;
     tgc_amp_spec amp; /* mixed precision (META amp.*): dtype TGC_F32 for an fp32 plan */
     tgc_cfg *config; /* owned; the resolved config */
-    int64_t params;  /* exact trainable parameter count */
+    int64_t params;  /* exact parameter count, frozen ones (frozen_stages) included */
     double macs_per_sample, flops_per_sample; /* forward, per image */
     uint32_t checksum; /* of the file it was read from / written to */
     char *ignored;     /* owned or NULL: settings accepted but not implemented, "FILE:LINE: PATH: WHAT\n" each
@@ -107,6 +107,8 @@ const tgc_program *tgc_plan_program(const tgc_plan *p, const char *name);
 
 /* `tgc inspect`: for people, and --json (params, flops_per_sample, macs_per_sample, programs,
  * memory{arena_bytes, lower_bound_bytes, naive_bytes}, buckets[{bytes, tensors}]). */
+/* The elements of the parameters that have a gradient (all but the frozen ones). */
+int64_t tgc_plan_trainable_params(const tgc_plan *p);
 void tgc_plan_print(const tgc_plan *p, FILE *f);
 void tgc_plan_print_json(const tgc_plan *p, FILE *f);
 

@@ -132,6 +132,15 @@ static tgc_mem_stats plan_mem(const tgc_plan *p) {
     return m;
 }
 
+int64_t tgc_plan_trainable_params(const tgc_plan *p) {
+    int64_t n = 0;
+    for (int t = 0; t < p->n_tensors; t++) {
+        int g = p->tensors[t].grad_of;
+        if (g >= 0 && g < p->n_tensors && p->tensors[g].kind == TGC_VAL_PARAM) n += tgc_shape_numel(&p->tensors[g].type.shape);
+    }
+    return n;
+}
+
 void tgc_plan_print(const tgc_plan *p, FILE *f) {
     char hb[32];
     fprintf(f, "tgc plan, format version %d, target %s, checksum 0x%08x\n", TGC_PLAN_VERSION, p->target.name,
@@ -140,6 +149,7 @@ void tgc_plan_print(const tgc_plan *p, FILE *f) {
             p->target.alignment, human_bytes(p->target.workspace_bytes, hb, sizeof hb),
             (p->target.fuse & TGC_FUSE_TRANSCENDENTALS) ? "yes" : "no");
     fprintf(f, "params: %lld\n", (long long)p->params);
+    fprintf(f, "trainable params: %lld\n", (long long)tgc_plan_trainable_params(p));
     fprintf(f, "per sample (forward): %.4f GMACs, %.4f GFLOPs\n", p->macs_per_sample / 1e9, p->flops_per_sample / 1e9);
     const tgc_optim_spec *o = &p->optim;
     if (o->kind == TGC_OPTIM_ADAMW || o->kind == TGC_OPTIM_ADAM)
@@ -256,8 +266,8 @@ void tgc_plan_print_json(const tgc_plan *p, FILE *f) {
     fprintf(f, ", \"target_params\": {\"alignment\": %u, \"workspace_bytes\": %llu, \"fuse_transcendentals\": %s}",
             p->target.alignment, (unsigned long long)p->target.workspace_bytes,
             (p->target.fuse & TGC_FUSE_TRANSCENDENTALS) ? "true" : "false");
-    fprintf(f, ", \"checksum\": \"0x%08x\", \"params\": %lld, \"macs_per_sample\": ", p->checksum,
-            (long long)p->params);
+    fprintf(f, ", \"checksum\": \"0x%08x\", \"params\": %lld, \"trainable_params\": %lld, \"macs_per_sample\": ",
+            p->checksum, (long long)p->params, (long long)tgc_plan_trainable_params(p));
     json_num(f, p->macs_per_sample);
     fputs(", \"flops_per_sample\": ", f);
     json_num(f, p->flops_per_sample);

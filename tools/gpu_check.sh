@@ -93,6 +93,9 @@ plans=()
 mkdir -p "$out/plans"
 for cfg in "$root"/configs/[!_]*/*.yaml; do  # the shipped configs, not _base_
     name=$(basename "$cfg" .yaml)
+    case "$cfg" in  # detection: its ops have no CUDA kernels yet (backend/cuda/cuda_ops.c)
+    */retinanet/* | */det_synth/*) rows+=("compile $name|skipped|-|detection ops not on the GPU yet"); continue ;;
+    esac
     if "$tgc" compile "$cfg" --target cuda --cfg-options train_dataloader.batch_size=4 val_dataloader.batch_size=4 \
         -o "$out/plans/$name.bin" >"$out/plans/$name.log" 2>&1; then
         plans+=("$out/plans/$name.bin")

@@ -21,7 +21,9 @@
 
 #include "backend/cpu/cpu_internal.h"
 
-static int is_bwd(tgc_opcode code) { return code == TGC_OP_BN_BWD || code == TGC_OP_BN_RELU_BWD; }
+static int is_bwd(tgc_opcode code) {
+    return code == TGC_OP_BN_BWD || code == TGC_OP_BN_RELU_BWD || code == TGC_OP_BN_EVAL_BWD;
+}
 
 /* The forward's pre-activation: one definition for the forward and the fused backward's relu mask. */
 static inline float bn_pre(float x, float a, float b) { return x * a + b; }
@@ -336,5 +338,50 @@ int cpu_fold_conv_bn(tgc_cpu *c, const cpu_call *k, tgc_err *err) {
     fold_job j = {k->in[0], k->in[1], k->in[2], k->in[3], var, k->out[0], k->out[1], tgc_shape_numel(w) / o,
                   k->a->eps};
     cpu_parallel(c, o, TGC_MAX((int64_t)1, (int64_t)16384 / TGC_MAX(j.per, (int64_t)1)), fold_channels, &j);
+    return 0;
+}
+
+/* batch_norm_eval_bwd(dy, x, gamma, running_mean, running_var) -> (dx, dgamma, dbeta): one channel per
+ * task; the sums in double over (n, spatial) in order. */
+typedef struct bn_eval_bwd_job {
+    const float *dy, *x, *gamma, *mean, *var;
+    float *dx, *dgamma, *dbeta;
+    int64_t n, c, s;
+    double eps;
+} bn_eval_bwd_job;
+
+static void bn_eval_bwd_channels(void *ctx, int64_t lo, int64_t hi) {
+    const bn_eval_bwd_job *j = ctx;
+    for (int64_t ch = lo; ch < hi; ch++) {
+        double inv = 1.0 / sqrt((double)j->var[ch] + j->eps), m = j->mean[ch];
+        float f = (float)((double)j->gamma[ch] * inv);
+        double sg = 0, sb = 0;
+        for (int64_t i = 0; i < j->n; i++) {
+            int64_t base = (i * j->c + ch) * j->s;
+            for (int64_t q = 0; q < j->s; q++) {
+                double d = j->dy[base + q];
+                sb += d;
+                sg += d * ((double)j->x[base + q] - m) * inv;
+                j->dx[base + q] = j->dy[base + q] * f;
+            }
+        }
+        j->dgamma[ch] = (float)sg;
+        j->dbeta[ch] = (float)sb;
+    }
+}
+
+int cpu_bn_eval_bwd(tgc_cpu *c, const cpu_call *k, tgc_err *err) {
+    if (cpu_check_all_f32(k, err)) return -1;
+    int64_t nc, cnt;
+    if (bn_shapes(k, &nc, &cnt, err)) return -1;
+    const float *var = k->in[4];
+    for (int64_t i = 0; i < nc; i++)
+        if (!(var[i] + k->a->eps > 0))
+            return tgc_fail(err, "cpu backend: %s: running_var[%lld] + eps is not positive", k->name, (long long)i);
+    const tgc_shape *xs = &k->in_t[1].shape;
+    if (xs->d[0] == 0 || cnt == 0) return 0;
+    bn_eval_bwd_job j = {k->in[0], k->in[1], k->in[2], k->in[3], var, k->out[0], k->out[1], k->out[2],
+                         xs->d[0], nc, cnt / xs->d[0], k->a->eps};
+    cpu_parallel(c, nc, bn_grain(cnt), bn_eval_bwd_channels, &j);
     return 0;
 }

@@ -64,6 +64,17 @@ static const struct {
 #define CPU_KERNEL_ADAM_UPDATE cpu_adam
 #define CPU_KERNEL_RMSPROP_UPDATE cpu_rmsprop
 #define CPU_KERNEL_EMA_UPDATE cpu_ema
+#define CPU_KERNEL_UPSAMPLE_NEAREST cpu_upsample_nearest
+#define CPU_KERNEL_UPSAMPLE_NEAREST_BWD cpu_upsample_nearest_bwd
+#define CPU_KERNEL_TO_NHWC cpu_to_nhwc
+#define CPU_KERNEL_TO_NCHW cpu_to_nchw
+#define CPU_KERNEL_CONCAT cpu_concat
+#define CPU_KERNEL_CONCAT_BWD cpu_concat_bwd
+#define CPU_KERNEL_SIGMOID_FOCAL_LOSS cpu_sigmoid_focal_loss
+#define CPU_KERNEL_SIGMOID_FOCAL_LOSS_BWD cpu_sigmoid_focal_loss_bwd
+#define CPU_KERNEL_L1_LOSS_POS cpu_l1_loss_pos
+#define CPU_KERNEL_L1_LOSS_POS_BWD cpu_l1_loss_pos_bwd
+#define CPU_KERNEL_BN_EVAL_BWD cpu_bn_eval_bwd
 
 /* One row per op, in ops.def's (the opcode's) order. */
 static const cpu_kernel_fn kernels[] = {

@@ -156,6 +156,18 @@ int cpu_channel_mul_grad_gate(tgc_cpu *c, const cpu_call *k, tgc_err *err);
 int cpu_fill(tgc_cpu *c, const cpu_call *k, tgc_err *err);
 int cpu_cast(tgc_cpu *c, const cpu_call *k, tgc_err *err);
 int cpu_reshape(tgc_cpu *c, const cpu_call *k, tgc_err *err);
+int cpu_bn_eval_bwd(tgc_cpu *c, const cpu_call *k, tgc_err *err); /* cpu_bn.c */
+/* detection (cpu_det.c) */
+int cpu_upsample_nearest(tgc_cpu *c, const cpu_call *k, tgc_err *err);
+int cpu_upsample_nearest_bwd(tgc_cpu *c, const cpu_call *k, tgc_err *err);
+int cpu_to_nhwc(tgc_cpu *c, const cpu_call *k, tgc_err *err);
+int cpu_to_nchw(tgc_cpu *c, const cpu_call *k, tgc_err *err);
+int cpu_concat(tgc_cpu *c, const cpu_call *k, tgc_err *err);
+int cpu_concat_bwd(tgc_cpu *c, const cpu_call *k, tgc_err *err);
+int cpu_sigmoid_focal_loss(tgc_cpu *c, const cpu_call *k, tgc_err *err);
+int cpu_sigmoid_focal_loss_bwd(tgc_cpu *c, const cpu_call *k, tgc_err *err);
+int cpu_l1_loss_pos(tgc_cpu *c, const cpu_call *k, tgc_err *err);
+int cpu_l1_loss_pos_bwd(tgc_cpu *c, const cpu_call *k, tgc_err *err);
 
 /* Converts elements [lo, hi) of x (dtype tx) into y (dtype ty), as cast does (fused groups). */
 void cpu_cast_range(const void *x, tgc_dtype tx, void *y, tgc_dtype ty, int64_t lo, int64_t hi);

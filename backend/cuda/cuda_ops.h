@@ -14,7 +14,7 @@
 #include "plan/plan.h"
 
 typedef enum tgc_cuda_impl {
-    TGC_CUDA_IMPL_NONE,      /* no way to run it on a GPU (no op has this today) */
+    TGC_CUDA_IMPL_NONE,      /* no way to run it on a GPU yet (tgc_cuda_impl_pending says why) */
     TGC_CUDA_IMPL_CUDNN,     /* cuDNN, descriptors and graphs from backend/cuda/cudnn_plan.c */
     TGC_CUDA_IMPL_CUBLAS,    /* cuBLAS sgemm, arguments from tgc_cuda_gemm_of */
     TGC_CUDA_IMPL_KERNEL,    /* a hand-written kernel of backend/cuda/kernels (native_marshal.c) */
@@ -26,18 +26,22 @@ typedef enum tgc_cuda_impl {
 
 tgc_cuda_impl tgc_cuda_impl_of(tgc_opcode code);
 const char *tgc_cuda_impl_name(tgc_cuda_impl i); /* "cudnn", "cublas", "kernel", "generated", "copy", "aux" */
+/* Why an op has TGC_CUDA_IMPL_NONE (the detection ops, whose kernels are not written yet), or NULL. */
+const char *tgc_cuda_impl_pending(tgc_opcode code);
 
 typedef struct tgc_cuda_decisions {
     int by_impl[TGC_CUDA_IMPL_COUNT]; /* instructions per implementation */
     int instructions, groups;         /* instructions seen; elementwise fusion groups (one generated kernel each) */
+    int pending;                      /* instructions of ops with a tgc_cuda_impl_pending reason (not on the GPU yet) */
 } tgc_cuda_decisions;
 
 /* Checks that every instruction of every program of p has a CUDA implementation that takes it: a decision in
  * the table; for KERNEL, tgc_cuda_native_supports (operand types); for GENERATED, a generated kernel of its
  * fusion group (or of itself alone) is produced by backend/cuda/codegen.c; for CUBLAS, tgc_cuda_gemm_of.
- * Counts are added to *c (may be NULL). Returns 0, or -1 with the first instruction that has none
- * (program, index, op, why). */
-int tgc_cuda_check_plan(const tgc_plan *p, tgc_cuda_decisions *c, tgc_err *err);
+ * Counts are added to *c (may be NULL). With `allow_pending`, an instruction whose op has no implementation
+ * yet for a stated reason (tgc_cuda_impl_pending) is counted in c->pending instead of failing. Returns 0, or
+ * -1 with the first instruction that has none (program, index, op, why). */
+int tgc_cuda_check_plan(const tgc_plan *p, int allow_pending, tgc_cuda_decisions *c, tgc_err *err);
 
 /* The launch groups of a program on a GPU: [first, first + n) is one elementwise fusion group (one generated
  * kernel), one optimizer group (multi-tensor launches), or one instruction. Returns n for the group starting

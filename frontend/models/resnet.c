@@ -30,6 +30,7 @@ typedef struct resnet_cfg {
     int64_t strides[4], dilations[4];
     int out_stage[4]; /* 1 when stage i's output is returned */
     int caffe, deep_stem, avg_down, zero_init_residual;
+    int frozen_stages, norm_eval; /* -1: none frozen; k >= 0: the stem and layer1..k (MMDetection's)   */
     double bn_eps, bn_momentum;
 } resnet_cfg;
 
@@ -175,8 +176,10 @@ static int read_resnet_cfg(tgc_bctx *b, const tgc_cfg *node, resnet_variant v, r
         return -1;
     r->caffe = !strcmp(style, "caffe");
     if (v == V_V1C || v == V_V1D) r->deep_stem = 1, r->avg_down = v == V_V1D;
-    if (frozen != -1) return tgc_b_fail_key(b->err, node, "frozen_stages", "frozen stages are not supported yet (use -1)");
-    if (norm_eval) return tgc_b_fail_key(b->err, node, "norm_eval", "norm_eval=True is not supported yet");
+    if (frozen < -1 || frozen > r->num_stages)
+        return tgc_b_fail_key(b->err, node, "frozen_stages", "must be in -1..%d (num_stages), got %lld", r->num_stages,
+                              (long long)frozen);
+    r->frozen_stages = (int)frozen, r->norm_eval = norm_eval;
     if (dpr != 0) return tgc_b_fail_key(b->err, node, "drop_path_rate", "drop path is not supported yet");
     if (cifar && r->deep_stem)
         return tgc_b_fail_key(b->err, node, "deep_stem", "ResNet_CIFAR does not support deep_stem");
@@ -343,9 +346,17 @@ static int build(tgc_bctx *b, const tgc_cfg *node, const tgc_feats *in, tgc_feat
     if (xs->rank != 4 || xs->d[1] != r.in_channels)
         return tgc_b_fail_key(b->err, node, "in_channels", "%lld%s does not match the %s", (long long)r.in_channels,
                               tgc_cfg_get(node, "in_channels") ? "" : " (the default)", b->input_desc);
+    /* MMDetection's _freeze_stages: frozen_stages >= 0 freezes the stem, k >= 1 also layer1..k (no
+     * gradients, batch norms on running statistics); norm_eval keeps every batch norm on its running
+     * statistics while the affine parameters of the others still train. */
+    int freeze0 = b->freeze, bn_eval0 = b->bn_eval;
+    b->freeze = freeze0 || r.frozen_stages >= 0;
+    b->bn_eval = bn_eval0 || r.norm_eval || r.frozen_stages >= 0;
     int y = stem(b, &r, x, cifar);
     int64_t cin = r.stem_channels, cout = r.base_channels * r.expansion;
     for (int i = 0; i < r.num_stages && y >= 0; i++) {
+        b->freeze = freeze0 || i + 1 <= r.frozen_stages;
+        b->bn_eval = bn_eval0 || r.norm_eval || i + 1 <= r.frozen_stages;
         for (int j = 0; j < r.arch->blocks[i] && y >= 0; j++) {
             size_t saved = tgc_b_enter(b, "layer%d.%d", i + 1, j);
             y = block(b, &r, y, cin, cout, j == 0 ? r.strides[i] : 1, r.dilations[i]);
@@ -358,6 +369,7 @@ static int build(tgc_bctx *b, const tgc_cfg *node, const tgc_feats *in, tgc_feat
             out->v[out->n++] = y;
         }
     }
+    b->freeze = freeze0, b->bn_eval = bn_eval0;
     return y < 0 ? -1 : 0;
 }
 

@@ -240,8 +240,9 @@ int tgc_runner_load_weights(tgc_runner *r, const char *path, tgc_err *err) {
 }
 
 int tgc_runner_init_pretrained(tgc_runner *r, tgc_err *err) {
-    static const char *const parts[] = {"", "backbone", "neck", "head"};
+    static const char *const parts[] = {"", "backbone", "neck", "head", "bbox_head"};
     const tgc_cfg *model = tgc_cfg_get(r->cfg, "model");
+    int backbone_loaded = 0;
     for (size_t i = 0; model && i < TGC_ARRAY_LEN(parts); i++) {
         const tgc_cfg *part = *parts[i] ? tgc_cfg_get(model, parts[i]) : model;
         const tgc_cfg *ic = part ? tgc_cfg_get(part, "init_cfg") : NULL;
@@ -255,6 +256,20 @@ int tgc_runner_init_pretrained(tgc_runner *r, tgc_err *err) {
         snprintf(what, sizeof what, "model.%s%sinit_cfg", parts[i], *parts[i] ? "." : "");
         tgc_weights_opts o = {ck, scope, prefix, what};
         if (load_logged(r, &o, err)) return -1;
+        backbone_loaded |= i <= 1; /* the whole model's or the backbone's */
     }
+    /* Frozen stages that load nothing stay at their random initial values for the whole run. */
+    const tgc_cfg *bb = model ? tgc_cfg_get(model, "backbone") : NULL;
+    const char *load_from = NULL;
+    int64_t frozen = -1;
+    if (bb && bb->kind == TGC_CFG_MAP && tgc_cfg_get(bb, "frozen_stages") &&
+        tgc_cfg_int(bb, "frozen_stages", -1, &frozen, err))
+        return -1;
+    if (tgc_cfg_str(r->cfg, "load_from", NULL, &load_from, err)) return -1;
+    if (frozen >= 0 && !backbone_loaded && !load_from)
+        tgc_log_warning(&r->log, "model.backbone.frozen_stages is %lld but no pretrained weights are loaded (no "
+                        "backbone init_cfg Pretrained, no load_from): the frozen stem and stages keep their random "
+                        "initial values; load a checkpoint, or train from scratch with frozen_stages -1",
+                        (long long)frozen);
     return 0;
 }

@@ -25,7 +25,9 @@ int tgc_weights_resolve(const char *ck, char **path, tgc_err *err) {
             return tgc_fail(err, "checkpoint '%s' names a model-zoo file that MMEngine would download; tgc does not "
                                  "download: fetch it where there is a network (e.g. MMEngine's "
                                  "load_checkpoint('%s') leaves it in ~/.cache/torch/hub/checkpoints/), copy it here "
-                                 "and set checkpoint to its path",
+                                 "and set checkpoint to its path; or train that part from scratch (init_cfg: null, "
+                                 "and frozen_stages: -1 for a backbone, whose frozen stages would otherwise keep "
+                                 "their random values)",
                             ck, ck);
     if (starts(ck, "http://") || starts(ck, "https://")) {
         const char *base = strrchr(ck, '/') + 1, *th = getenv("TORCH_HOME"), *home = getenv("HOME");

@@ -122,7 +122,7 @@ START_TEST(no_neck) {
 }
 END_TEST
 START_TEST(frozen) {
-    expect_error("err_frozen.yaml", "frozen_stages", "model.backbone.frozen_stages", WANT("not supported yet"));
+    expect_error("err_frozen.yaml", "frozen_stages", "model.backbone.frozen_stages", WANT("must be in -1.."));
 }
 END_TEST
 START_TEST(dataset) {

@@ -231,7 +231,7 @@ static const bad_case bad_cases[] = {
     {X "  %1 = param \"w\" : f32[4,8] init=gauss(0, 1)\n", "t.ir:3:34: unknown init 'gauss'"},
     {X "  %1 = param \"w\" : f32[4,8] init=normal(0, 1, 2)\n", "t.ir:3:45: normal takes 2 numbers"},
     {X "  %1 = param \"w\" : f32[4,8] lr_mult=1 lr_mult=2\n", "t.ir:3:39: lr_mult is given twice"},
-    {X "  %1 = param \"w\" : f32[4,8] foo=1\n", "t.ir:3:29: expected init=, lr_mult=, decay_mult= or '#'"},
+    {X "  %1 = param \"w\" : f32[4,8] foo=1\n", "t.ir:3:29: expected init=, lr_mult=, decay_mult=, frozen= or '#'"},
     {X "  %1 = param \"w\" : f32[4,8] @heap+0\n", "t.ir:3:30: unknown slab 'heap'"},
     {X "  %1 = param \"w\" : f32[4,8] @param 0\n", "t.ir:3:36: expected '+' after the slab"},
     {"  %0 = input \"x\" : f32[1,2,3,4,5,6,7]\n", "t.ir:2:23: the type's shape has more than 6 dimensions"},

@@ -130,6 +130,7 @@ static void check_config(const char *path) {
         free(back);
         if (i + 1 < n) {
             r.optim = settings.optim;
+            r.amp = settings.amp;
             r.bucket_cap_mb = settings.bucket_cap_mb;
             r.first_bucket_mb = settings.first_bucket_mb;
             char *end = NULL;
