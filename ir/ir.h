@@ -61,6 +61,11 @@ enum {
     TGC_A_NESTEROV = 1u << 16, /* nesterov                      */
     TGC_A_SHAPE = 1u << 17,    /* shape                         */
     TGC_A_DTYPE = 1u << 18,    /* dtype                         */
+    /* detection ops */
+    TGC_A_ROI = 1u << 24,      /* output_size, spatial_scale, sampling_ratio, aligned, roi_level, num_levels, finest_scale */
+    TGC_A_K = 1u << 25,        /* k                             */
+    TGC_A_IOU = 1u << 26,      /* iou_threshold                 */
+    TGC_A_BETA = 1u << 27,     /* beta                          */
 };
 #define TGC_A_CONV (TGC_A_STRIDE | TGC_A_PAD | TGC_A_DILATION | TGC_A_GROUPS)
 #define TGC_A_POOL (TGC_A_KERNEL | TGC_A_STRIDE | TGC_A_PAD | TGC_A_CEIL)

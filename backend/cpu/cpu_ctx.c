@@ -64,6 +64,13 @@ static const struct {
 #define CPU_KERNEL_ADAM_UPDATE cpu_adam
 #define CPU_KERNEL_RMSPROP_UPDATE cpu_rmsprop
 #define CPU_KERNEL_EMA_UPDATE cpu_ema
+/* detection (cpu_det.c) */
+#define CPU_KERNEL_ROI_ALIGN cpu_roi_align
+#define CPU_KERNEL_ROI_ALIGN_BWD cpu_roi_align_bwd
+#define CPU_KERNEL_TOPK cpu_topk
+#define CPU_KERNEL_NMS_FIXED cpu_nms_fixed
+#define CPU_KERNEL_SMOOTH_L1 cpu_smooth_l1
+#define CPU_KERNEL_SMOOTH_L1_BWD cpu_smooth_l1_bwd
 
 /* One row per op, in ops.def's (the opcode's) order. */
 static const cpu_kernel_fn kernels[] = {

@@ -156,6 +156,13 @@ int cpu_channel_mul_grad_gate(tgc_cpu *c, const cpu_call *k, tgc_err *err);
 int cpu_fill(tgc_cpu *c, const cpu_call *k, tgc_err *err);
 int cpu_cast(tgc_cpu *c, const cpu_call *k, tgc_err *err);
 int cpu_reshape(tgc_cpu *c, const cpu_call *k, tgc_err *err);
+/* detection (cpu_det.c) */
+int cpu_roi_align(tgc_cpu *c, const cpu_call *k, tgc_err *err);
+int cpu_roi_align_bwd(tgc_cpu *c, const cpu_call *k, tgc_err *err);
+int cpu_topk(tgc_cpu *c, const cpu_call *k, tgc_err *err);
+int cpu_nms_fixed(tgc_cpu *c, const cpu_call *k, tgc_err *err);
+int cpu_smooth_l1(tgc_cpu *c, const cpu_call *k, tgc_err *err);
+int cpu_smooth_l1_bwd(tgc_cpu *c, const cpu_call *k, tgc_err *err);
 
 /* Converts elements [lo, hi) of x (dtype tx) into y (dtype ty), as cast does (fused groups). */
 void cpu_cast_range(const void *x, tgc_dtype tx, void *y, tgc_dtype ty, int64_t lo, int64_t hi);
