@@ -34,6 +34,11 @@ int tgc_cuda_native_class(tgc_opcode code) {
     case TGC_OP_GLOBAL_AVG_POOL_BWD:
     case TGC_OP_FILL:
     case TGC_OP_CAST:
+    case TGC_OP_ROI_ALIGN:
+    case TGC_OP_ROI_ALIGN_BWD:
+    case TGC_OP_TOPK:
+    case TGC_OP_NMS_FIXED:
+    case TGC_OP_SMOOTH_L1_BWD:
         return TGC_NATIVE_EXACT;
     case TGC_OP_SOFTMAX_CE:
     case TGC_OP_SOFTMAX_CE_BWD:
@@ -42,6 +47,7 @@ int tgc_cuda_native_class(tgc_opcode code) {
     case TGC_OP_CHANNEL_MUL_GRAD_GATE:
     case TGC_OP_SOFTMAX_CE_SOFT:
     case TGC_OP_SOFTMAX_CE_SOFT_BWD:
+    case TGC_OP_SMOOTH_L1:
         return TGC_NATIVE_REDUCE;
     default:
         return 0;
@@ -102,6 +108,31 @@ int tgc_cuda_native_supports(const tgc_cpu_op *o) {
         if (o->n_in != 1 || o->n_out != 1) return 0;
         tgc_dtype f = o->in_t[0].dtype, t = o->out_t[0].dtype;
         return (f == TGC_F32 && (t == TGC_BF16 || t == TGC_F16)) || (t == TGC_F32 && (f == TGC_BF16 || f == TGC_F16));
+    }
+    case TGC_OP_ROI_ALIGN:
+    case TGC_OP_ROI_ALIGN_BWD: {
+        if (o->n_in != 2 || o->n_out != 1 || !is_f32(&o->in_t[0]) || !is_f32(&o->in_t[1]) || !is_f32(&o->out_t[0]))
+            return 0;
+        const tgc_shape *x = o->code == TGC_OP_ROI_ALIGN ? &o->in_t[0].shape : &o->out_t[0].shape;
+        const tgc_shape *r = &o->in_t[1].shape;
+        return x->rank == 4 && r->rank == 2 && r->d[1] == 5 && o->a->roi_level < 16 && o->a->num_levels <= 16 &&
+               o->a->sampling_ratio <= 1024;
+    }
+    case TGC_OP_TOPK:
+        return o->n_in == 1 && o->n_out == 2 && is_f32(&o->in_t[0]) && o->in_t[0].shape.rank >= 1 &&
+               o->out_t[1].dtype == TGC_I32 && o->a->k >= 1 && o->a->k <= o->in_t[0].shape.d[o->in_t[0].shape.rank - 1];
+    case TGC_OP_NMS_FIXED:
+        return o->n_in == 3 && o->n_out == 2 && is_f32(&o->in_t[0]) && o->in_t[0].shape.rank == 3 &&
+               o->in_t[0].shape.d[2] == 4 && is_f32(&o->in_t[1]) && o->in_t[2].dtype == TGC_I32 &&
+               o->out_t[0].dtype == TGC_I32 && o->out_t[1].dtype == TGC_I32;
+    case TGC_OP_SMOOTH_L1:
+    case TGC_OP_SMOOTH_L1_BWD: {
+        int f = o->code == TGC_OP_SMOOTH_L1_BWD;
+        if (o->n_in != 4 + f || o->n_out != 1) return 0;
+        for (int k = 0; k < o->n_in; k++)
+            if (!is_f32(&o->in_t[k])) return 0;
+        return is_f32(&o->out_t[0]) && tgc_shape_eq(&o->in_t[f].shape, &o->in_t[f + 1].shape) &&
+               tgc_shape_eq(&o->in_t[f].shape, &o->in_t[f + 2].shape) && tgc_shape_numel(&o->in_t[f + 3].shape) == 1;
     }
     default:
         return 0;
@@ -216,6 +247,40 @@ static int marshal_one(const tgc_cpu_op *o, void *ws, unsigned mb, tgc_native_la
                         : f == TGC_F32                 ? "tgc_k_cast_f32_f16"
                                                        : "tgc_k_cast_f16_f32";
         LAUNCH(k, tgc_k_geom_elems(a.n, mb), a);
+        return 0;
+    }
+    case TGC_OP_ROI_ALIGN:
+    case TGC_OP_ROI_ALIGN_BWD: {
+        int bwd = o->code == TGC_OP_ROI_ALIGN_BWD;
+        const tgc_shape *x = bwd ? &o->out_t[0].shape : &o->in_t[0].shape;
+        tgc_k_roi_args a = {bwd ? NULL : o->in[0], o->in[1], bwd ? o->in[0] : NULL, o->out[0], x->d[0], x->d[1], x->d[2],
+                            x->d[3], o->in_t[1].shape.d[0], at->output_size[0], at->output_size[1],
+                            (float)at->spatial_scale, (float)at->finest_scale, (int32_t)at->sampling_ratio,
+                            (int32_t)at->aligned, (int32_t)at->roi_level, (int32_t)at->num_levels};
+        if (bwd) LAUNCH("tgc_k_roi_align_bwd", tgc_k_geom_elems(a.n * a.c * a.h * a.w, mb), a);
+        else LAUNCH("tgc_k_roi_align", tgc_k_geom_elems(a.k * a.c * a.oh * a.ow, mb), a);
+        return 0;
+    }
+    case TGC_OP_TOPK: {
+        const tgc_shape *s = &o->in_t[0].shape;
+        int64_t n = s->d[s->rank - 1];
+        tgc_k_topk_args a = {o->in[0], o->out[0], o->out[1], tgc_shape_numel(s) / n, n, at->k};
+        LAUNCH("tgc_k_topk", tgc_k_geom_row_blocks(a.rows, mb), a);
+        return 0;
+    }
+    case TGC_OP_NMS_FIXED: {
+        const tgc_shape *s = &o->in_t[0].shape;
+        tgc_k_nms_args a = {o->in[0], o->in[1], o->in[2], o->out[0], o->out[1], s->d[0], s->d[1], at->k, at->iou_threshold};
+        LAUNCH("tgc_k_nms", tgc_k_geom_row_blocks(a.b, mb), a);
+        return 0;
+    }
+    case TGC_OP_SMOOTH_L1:
+    case TGC_OP_SMOOTH_L1_BWD: {
+        int f = o->code == TGC_OP_SMOOTH_L1_BWD;
+        tgc_k_sl1_args a = {o->in[f], o->in[f + 1], o->in[f + 2], o->in[f + 3], f ? o->in[0] : NULL, f ? NULL : o->out[0],
+                            f ? o->out[0] : NULL, tgc_shape_numel(&o->in_t[f].shape), at->beta, at->alpha};
+        if (f) LAUNCH("tgc_k_smooth_l1_bwd", tgc_k_geom_elems(a.n, mb), a);
+        else LAUNCH("tgc_k_smooth_l1", tgc_k_geom_one_block(), a);
         return 0;
     }
     default:

@@ -203,4 +203,58 @@ typedef struct tgc_k_fill_args {
     int32_t dtype;
 } tgc_k_fill_args;
 
+/* ---- detection (det.cuh) ----------------------------------------------------------------------------------
+ * roi_align(x[n,c,h,w], rois[k,5]) -> y[k,c,oh,ow]: tgc_k_roi_align, one thread per output element
+ * (tgc_k_geom_elems(k*c*oh*ow)). roi_align_bwd(dy, rois) -> dx[n,c,h,w]: tgc_k_roi_align_bwd (x unused, dy set,
+ * y = dx), one thread per dx element, gathering every RoI's contributions to its pixel in the CPU kernel's
+ * order (RoI, bin, sample, corner): no atomics, the CPU's bits (tgc_k_geom_elems(n*c*h*w)). A RoI the CPU
+ * kernel refuses (batch index not an integer in [0, n), more than 1024 samples per bin) gives NaN rows
+ * forward and no gradient. Attributes as float, converted as the CPU kernel converts them. */
+typedef struct tgc_k_roi_args {
+    const float *x, *rois, *dy;
+    float *y;
+    int64_t n, c, h, w, k, oh, ow;
+    float spatial_scale, finest_scale;
+    int32_t sampling_ratio, aligned, roi_level, num_levels;
+} tgc_k_roi_args;
+
+/* topk(x[rows, n]) -> (vals, idx [rows, k]): tgc_k_topk, one block per row (grid-stride over rows), k rounds
+ * of a block arg-max over the elements ranked after the last one taken (tgc_k_geom_row_blocks(rows)). */
+typedef struct tgc_k_topk_args {
+    const float *x;
+    float *vals;
+    int32_t *idx;
+    int64_t rows, n, k;
+} tgc_k_topk_args;
+
+/* nms_fixed(boxes[b,n,4], scores[b,n], ids[b,n]) -> (keep[b,k], count[b]): tgc_k_nms, one block per image:
+ * candidates in rank order (a block arg-max, as topk), each checked against the boxes kept so far
+ * (tgc_k_geom_row_blocks(b)). */
+typedef struct tgc_k_nms_args {
+    const float *boxes, *scores;
+    const int32_t *ids;
+    int32_t *keep, *count;
+    int64_t b, n, k;
+    double iou_threshold;
+} tgc_k_nms_args;
+
+/* smooth_l1(p, t, w, avg) -> loss[]: tgc_k_smooth_l1, one block (tgc_k_geom_one_block()), the sum in double
+ * over a fixed tree; smooth_l1_bwd(dloss, p, t, w, avg) -> dp: tgc_k_smooth_l1_bwd, one thread per element
+ * (tgc_k_geom_elems(n)), the CPU's bits. */
+typedef struct tgc_k_sl1_args {
+    const float *p, *t, *w, *avg, *dloss;
+    float *loss, *dp;
+    int64_t n;
+    double beta, alpha;
+} tgc_k_sl1_args;
+
+/* One block per row, grid-stride over rows. */
+static inline tgc_k_geom tgc_k_geom_row_blocks(int64_t rows, unsigned max_blocks) {
+    int64_t b = rows;
+    if (max_blocks && b > max_blocks) b = max_blocks;
+    if (b > 0x7fffffff) b = 0x7fffffff;
+    tgc_k_geom g = {(unsigned)(b > 0 ? b : 0), 1, 1, TGC_K_THREADS, 1, 1};
+    return g;
+}
+
 #endif
