@@ -180,12 +180,131 @@ int tgc_det_grad_smooth_l1(tgc_graph *g, int op_index, const int *dy, const unsi
     return dx[0] < 0 ? -1 : 0;
 }
 
+/* ---- giou_loss ------------------------------------------------------------------------------------------- */
+static int giou_check(const tgc_graph *g, const tgc_op *op, int first, tgc_err *err) {
+    const tgc_type *p = TY(IN(first)), *w = TY(IN(first + 2)), *f = TY(IN(first + 3));
+    if (want(p, TGC_F32, -1, "pred", err) < 0 || want_same(p, "pred", TY(IN(first + 1)), "target", err) < 0 ||
+        want(w, TGC_F32, p->shape.rank - 1, "weight", err) < 0 || want(f, TGC_F32, -1, "avg_factor", err) < 0)
+        return -1;
+    char b[200], c[200];
+    if (p->shape.rank < 1 || p->shape.d[p->shape.rank - 1] != 4)
+        return tgc_fail(err, "pred must be [..., 4] (x1, y1, x2, y2), got %s", tstr(p, b, sizeof b));
+    for (int i = 0; i + 1 < p->shape.rank; i++)
+        if (w->shape.d[i] != p->shape.d[i])
+            return tgc_fail(err, "weight %s must have pred's shape %s without its last dimension", tstr(w, b, sizeof b),
+                            tstr(p, c, sizeof c));
+    if (tgc_shape_numel(&f->shape) != 1 || f->shape.rank > 1)
+        return tgc_fail(err, "avg_factor must be f32[1] or f32[], got %s", tstr(f, b, sizeof b));
+    if (!(op->attrs.eps > 0)) return tgc_fail(err, "eps=%g must be positive", op->attrs.eps);
+    return 0;
+}
+
+int tgc_det_infer_giou_loss(const tgc_graph *g, const tgc_op *op, tgc_type *out, tgc_err *err) {
+    if (giou_check(g, op, 0, err) < 0) return -1;
+    out->dtype = TGC_F32;
+    out->shape = tgc_shape0();
+    return 0;
+}
+
+int tgc_det_infer_giou_loss_bwd(const tgc_graph *g, const tgc_op *op, tgc_type *out, tgc_err *err) {
+    const tgc_type *d = TY(IN(0));
+    if (d->dtype != TGC_F32 || d->shape.rank != 0) {
+        char b[200];
+        return tgc_fail(err, "dloss must be an f32 scalar (f32[]), got %s", tstr(d, b, sizeof b));
+    }
+    if (giou_check(g, op, 1, err) < 0) return -1;
+    *out = *TY(IN(1));
+    return 0;
+}
+
+int tgc_det_grad_giou_loss(tgc_graph *g, int op_index, const int *dy, const unsigned char *need, int *dx, tgc_err *err) {
+    tgc_op op = g->ops[op_index];
+    if (dy[0] < 0 || !need[0]) return 0;
+    tgc_attrs a = tgc_attrs_default();
+    a.alpha = op.attrs.alpha, a.eps = op.attrs.eps;
+    dx[0] = tgc_emit1(g, TGC_OP_GIOU_LOSS_BWD, &a, op.scope, err, 5, dy[0], op.in[0], op.in[1], op.in[2], op.in[3]);
+    return dx[0] < 0 ? -1 : 0;
+}
+
+/* ---- boxes, gather ------------------------------------------------------------------------------------ */
+/* f32 [..., 4] */
+static int want_boxes(const tgc_type *t, const char *what, tgc_err *err) {
+    if (want(t, TGC_F32, -1, what, err) < 0) return -1;
+    if (t->shape.rank < 1 || t->shape.d[t->shape.rank - 1] != 4) {
+        char b[200];
+        return tgc_fail(err, "%s must be [..., 4] (x1, y1, x2, y2), got %s", what, tstr(t, b, sizeof b));
+    }
+    return 0;
+}
+
+static int coder_check(const tgc_attrs *a, tgc_err *err) {
+    for (int i = 0; i < 4; i++)
+        if (!(a->target_stds[i] != 0) || !isfinite(a->target_stds[i]) || !isfinite(a->target_means[i]))
+            return tgc_fail(err, "target_stds must be finite and non-zero, target_means finite (element %d: %g, %g)", i,
+                            a->target_stds[i], a->target_means[i]);
+    return 0;
+}
+
+int tgc_det_infer_box_iou(const tgc_graph *g, const tgc_op *op, tgc_type *out, tgc_err *err) {
+    const tgc_type *a = TY(IN(0)), *b = TY(IN(1));
+    if (want_boxes(a, "a", err) < 0 || want_boxes(b, "b", err) < 0) return -1;
+    if (a->shape.rank != 3 || b->shape.rank != 3 || a->shape.d[0] != b->shape.d[0]) {
+        char x[200], y[200];
+        return tgc_fail(err, "a %s and b %s must be [B,n,4] and [B,m,4]", tstr(a, x, sizeof x), tstr(b, y, sizeof y));
+    }
+    if (!(op->attrs.eps > 0)) return tgc_fail(err, "eps=%g must be positive", op->attrs.eps);
+    out->dtype = TGC_F32;
+    out->shape = tgc_shape_make(3, (int64_t[]){a->shape.d[0], a->shape.d[1], b->shape.d[1]});
+    return 0;
+}
+
+int tgc_det_infer_box_encode(const tgc_graph *g, const tgc_op *op, tgc_type *out, tgc_err *err) {
+    if (want_boxes(TY(IN(0)), "proposals", err) < 0 || want_same(TY(IN(0)), "proposals", TY(IN(1)), "gt", err) < 0 ||
+        coder_check(&op->attrs, err) < 0)
+        return -1;
+    *out = *TY(IN(0));
+    return 0;
+}
+
+int tgc_det_infer_box_decode(const tgc_graph *g, const tgc_op *op, tgc_type *out, tgc_err *err) {
+    const tgc_type *r = TY(IN(0)), *m = TY(IN(2));
+    if (want_boxes(r, "rois", err) < 0 || want_same(r, "rois", TY(IN(1)), "deltas", err) < 0 ||
+        want(m, TGC_F32, 2, "max_shape", err) < 0 || coder_check(&op->attrs, err) < 0)
+        return -1;
+    if (r->shape.rank != 3 || m->shape.d[0] != r->shape.d[0] || m->shape.d[1] != 2) {
+        char x[200], y[200];
+        return tgc_fail(err, "rois %s and max_shape %s must be [B,n,4] and [B,2] (h, w)", tstr(r, x, sizeof x),
+                        tstr(m, y, sizeof y));
+    }
+    if (!(op->attrs.wh_ratio_clip > 0 && op->attrs.wh_ratio_clip <= 1))
+        return tgc_fail(err, "wh_ratio_clip=%g must be in (0, 1]", op->attrs.wh_ratio_clip);
+    *out = *r;
+    return 0;
+}
+
+int tgc_det_infer_gather(const tgc_graph *g, const tgc_op *op, tgc_type *out, tgc_err *err) {
+    const tgc_type *x = TY(IN(0)), *ix = TY(IN(1));
+    char b[200], c[200];
+    if (x->dtype != TGC_F32 && x->dtype != TGC_I32)
+        return tgc_fail(err, "x must be f32 or i32, got %s", tstr(x, b, sizeof b));
+    if (want(ix, TGC_I32, 2, "idx", err) < 0) return -1;
+    if (x->shape.rank < 2 || x->shape.d[0] != ix->shape.d[0])
+        return tgc_fail(err, "x %s and idx %s must be [B,n,...] and [B,m]", tstr(x, b, sizeof b), tstr(ix, c, sizeof c));
+    double f = op->attrs.alpha;
+    if (x->dtype == TGC_I32 && !(f == floor(f) && f >= -2147483648.0 && f <= 2147483647.0))
+        return tgc_fail(err, "alpha=%g (the fill of an i32 gather) must be an integer in i32's range", f);
+    *out = *x;
+    out->shape.d[1] = ix->shape.d[1];
+    return 0;
+}
+
 /* ---- costs ------------------------------------------------------------------------------------------
  * bytes: every operand and result, as ir/ops.c counts them (roi_align's input counted whole, though a
  * kernel reads only the sampled neighbourhoods). flops per element: roi_align 10 per bilinear sample of
  * each output (4 samples per bin assumed with sampling_ratio 0), the same per dy element for the
  * backward; topk log2(n) comparisons per input element (a sort); nms_fixed 15 per box pair of an image
- * (the worst case: no box suppressed); smooth_l1 6 and its backward 5 per element. */
+ * (the worst case: no box suppressed); smooth_l1 6 and its backward 5 per element; box_iou 12 per pair,
+ * box_encode 20 and box_decode 30 per box, gather 0; giou_loss 30 and its backward 60 per box. */
 static double numel(const tgc_graph *g, int v) { return (double)tgc_shape_numel(&g->vals[v].type.shape); }
 
 static void io(const tgc_graph *g, const tgc_op *op, double flops, tgc_cost *c) {
@@ -218,3 +337,9 @@ void tgc_det_cost_nms_fixed(const tgc_graph *g, const tgc_op *op, tgc_cost *c) {
 }
 void tgc_det_cost_smooth_l1(const tgc_graph *g, const tgc_op *op, tgc_cost *c) { io(g, op, 6 * numel(g, IN(0)), c); }
 void tgc_det_cost_smooth_l1_bwd(const tgc_graph *g, const tgc_op *op, tgc_cost *c) { io(g, op, 5 * numel(g, IN(1)), c); }
+void tgc_det_cost_box_iou(const tgc_graph *g, const tgc_op *op, tgc_cost *c) { io(g, op, 12 * numel(g, op->out[0]), c); }
+void tgc_det_cost_box_encode(const tgc_graph *g, const tgc_op *op, tgc_cost *c) { io(g, op, 5 * numel(g, IN(0)), c); }
+void tgc_det_cost_box_decode(const tgc_graph *g, const tgc_op *op, tgc_cost *c) { io(g, op, 7.5 * numel(g, IN(0)), c); }
+void tgc_det_cost_gather(const tgc_graph *g, const tgc_op *op, tgc_cost *c) { io(g, op, 0, c); }
+void tgc_det_cost_giou_loss(const tgc_graph *g, const tgc_op *op, tgc_cost *c) { io(g, op, 7.5 * numel(g, IN(0)), c); }
+void tgc_det_cost_giou_loss_bwd(const tgc_graph *g, const tgc_op *op, tgc_cost *c) { io(g, op, 15 * numel(g, IN(1)), c); }

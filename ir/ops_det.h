@@ -15,9 +15,17 @@ TGC_DET_RULES(topk)
 TGC_DET_RULES(nms_fixed)
 TGC_DET_RULES(smooth_l1)
 TGC_DET_RULES(smooth_l1_bwd)
+TGC_DET_RULES(box_iou)
+TGC_DET_RULES(box_encode)
+TGC_DET_RULES(box_decode)
+TGC_DET_RULES(gather)
+TGC_DET_RULES(giou_loss)
+TGC_DET_RULES(giou_loss_bwd)
 #undef TGC_DET_RULES
 
 int tgc_det_grad_roi_align(tgc_graph *g, int op_index, const int *dy, const unsigned char *need, int *dx,
+                           tgc_err *err);
+int tgc_det_grad_giou_loss(tgc_graph *g, int op_index, const int *dy, const unsigned char *need, int *dx,
                            tgc_err *err);
 int tgc_det_grad_smooth_l1(tgc_graph *g, int op_index, const int *dy, const unsigned char *need, int *dx,
                            tgc_err *err);
@@ -34,13 +42,32 @@ int tgc_det_grad_smooth_l1(tgc_graph *g, int op_index, const int *dy, const unsi
 #define cost_nms_fixed tgc_det_cost_nms_fixed
 #define cost_smooth_l1 tgc_det_cost_smooth_l1
 #define cost_smooth_l1_bwd tgc_det_cost_smooth_l1_bwd
+#define infer_box_iou tgc_det_infer_box_iou
+#define infer_box_encode tgc_det_infer_box_encode
+#define infer_box_decode tgc_det_infer_box_decode
+#define infer_gather tgc_det_infer_gather
+#define cost_box_iou tgc_det_cost_box_iou
+#define cost_box_encode tgc_det_cost_box_encode
+#define cost_box_decode tgc_det_cost_box_decode
+#define cost_gather tgc_det_cost_gather
+#define infer_giou_loss tgc_det_infer_giou_loss
+#define infer_giou_loss_bwd tgc_det_infer_giou_loss_bwd
+#define cost_giou_loss tgc_det_cost_giou_loss
+#define cost_giou_loss_bwd tgc_det_cost_giou_loss_bwd
+#define grad_giou_loss tgc_det_grad_giou_loss
 #define grad_roi_align tgc_det_grad_roi_align
 #define grad_smooth_l1 tgc_det_grad_smooth_l1
-/* no gradient: the backward ops, and the selections (indices are integers; top-k values feed only the
- * selection of proposals, which MMDetection detaches) */
+/* no gradient: the backward ops, the selections (indices are integers; top-k values feed only the
+ * selection of proposals, which MMDetection detaches) and the box coder and IoU (targets and proposals,
+ * detached in MMDetection too) */
 #define grad_roi_align_bwd NULL
 #define grad_topk NULL
 #define grad_nms_fixed NULL
 #define grad_smooth_l1_bwd NULL
+#define grad_box_iou NULL
+#define grad_box_encode NULL
+#define grad_box_decode NULL
+#define grad_gather NULL
+#define grad_giou_loss_bwd NULL
 
 #endif

@@ -71,6 +71,12 @@ static const struct {
 #define CPU_KERNEL_NMS_FIXED cpu_nms_fixed
 #define CPU_KERNEL_SMOOTH_L1 cpu_smooth_l1
 #define CPU_KERNEL_SMOOTH_L1_BWD cpu_smooth_l1_bwd
+#define CPU_KERNEL_BOX_IOU cpu_box_iou
+#define CPU_KERNEL_BOX_ENCODE cpu_box_encode
+#define CPU_KERNEL_BOX_DECODE cpu_box_decode
+#define CPU_KERNEL_GATHER cpu_gather
+#define CPU_KERNEL_GIOU_LOSS cpu_giou_loss
+#define CPU_KERNEL_GIOU_LOSS_BWD cpu_giou_loss_bwd
 
 /* One row per op, in ops.def's (the opcode's) order. */
 static const cpu_kernel_fn kernels[] = {

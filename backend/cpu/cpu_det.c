@@ -1,5 +1,5 @@
 /* backend/cpu/cpu_det.c - the detection ops: roi_align and its backward, topk, nms_fixed, smooth_l1 and its
- * backward.
+ * backward, box_iou, box_encode, box_decode, gather, giou_loss and its backward.
  *
  * roi_align follows mmcv's and torchvision's CPU kernels step for step in float (the same sample positions,
  * bilinear weights and summation order), so results agree with theirs to rounding. Its backward is a
@@ -393,5 +393,254 @@ int cpu_smooth_l1_bwd(tgc_cpu *c, const cpu_call *k, tgc_err *err) {
     j.scale = (double)*(const float *)k->in[0] * k->a->alpha / denom;
     j.dp = k->out[0];
     cpu_parallel(c, j.n, SL1_BLOCK, sl1_bwd_run, &j);
+    return 0;
+}
+
+/* ---- box_iou, box_encode, box_decode, gather --------------------------------------------------------------
+ * In float as MMDetection computes them (bbox_overlaps, DeltaXYWHBBoxCoder); the logarithm and exponential
+ * in double, rounded to float, so that the GPU's libdevice agrees (torch's float log/exp may differ by an ulp). */
+typedef struct box_job {
+    const float *a, *b, *m;
+    float *y;
+    int64_t n, m_cols; /* box_iou: rows n of a, m_cols of b per image */
+    const tgc_attrs *at;
+} box_job;
+
+static void iou_rows(void *ctx, int64_t lo, int64_t hi) {
+    const box_job *j = ctx;
+    float eps = (float)j->at->eps;
+    for (int64_t r = lo; r < hi; r++) { /* r = image * n + i */
+        int64_t img = r / j->n;
+        const float *p = j->a + r * 4;
+        float ap = (p[2] - p[0]) * (p[3] - p[1]);
+        for (int64_t c = 0; c < j->m_cols; c++) {
+            const float *q = j->b + (img * j->m_cols + c) * 4;
+            float aq = (q[2] - q[0]) * (q[3] - q[1]);
+            float w = fmaxf(fminf(p[2], q[2]) - fmaxf(p[0], q[0]), 0.f), h = fmaxf(fminf(p[3], q[3]) - fmaxf(p[1], q[1]), 0.f);
+            float ov = w * h, un = fmaxf(ap + aq - ov, eps);
+            j->y[r * j->m_cols + c] = ov / un;
+        }
+    }
+}
+
+static void encode_boxes(void *ctx, int64_t lo, int64_t hi) {
+    const box_job *j = ctx;
+    const double *mn = j->at->target_means, *sd = j->at->target_stds;
+    for (int64_t i = lo; i < hi; i++) {
+        const float *p = j->a + i * 4, *g = j->b + i * 4;
+        float px = (p[0] + p[2]) * 0.5f, py = (p[1] + p[3]) * 0.5f, pw = p[2] - p[0], ph = p[3] - p[1];
+        float gx = (g[0] + g[2]) * 0.5f, gy = (g[1] + g[3]) * 0.5f, gw = g[2] - g[0], gh = g[3] - g[1];
+        float d[4] = {(gx - px) / pw, (gy - py) / ph, (float)log((double)(gw / pw)), (float)log((double)(gh / ph))};
+        for (int k = 0; k < 4; k++) j->y[i * 4 + k] = (d[k] - (float)mn[k]) / (float)sd[k];
+    }
+}
+
+static void decode_boxes(void *ctx, int64_t lo, int64_t hi) {
+    const box_job *j = ctx;
+    const double *mn = j->at->target_means, *sd = j->at->target_stds;
+    float maxr = (float)fabs(log(j->at->wh_ratio_clip));
+    for (int64_t i = lo; i < hi; i++) {
+        const float *r = j->a + i * 4, *dl = j->b + i * 4, *ms = j->m + (i / j->n) * 2;
+        float d[4];
+        for (int k = 0; k < 4; k++) d[k] = dl[k] * (float)sd[k] + (float)mn[k];
+        float px = (r[0] + r[2]) * 0.5f, py = (r[1] + r[3]) * 0.5f, pw = r[2] - r[0], ph = r[3] - r[1];
+        float dw = fminf(fmaxf(d[2], -maxr), maxr), dh = fminf(fmaxf(d[3], -maxr), maxr);
+        float gx = px + pw * d[0], gy = py + ph * d[1];
+        float gw = pw * (float)exp((double)dw), gh = ph * (float)exp((double)dh);
+        float b[4] = {gx - gw * 0.5f, gy - gh * 0.5f, gx + gw * 0.5f, gy + gh * 0.5f};
+        if (j->at->clip_border)
+            for (int k = 0; k < 4; k++) b[k] = fminf(fmaxf(b[k], 0.f), ms[k % 2 ? 0 : 1]);
+        for (int k = 0; k < 4; k++) j->y[i * 4 + k] = b[k];
+    }
+}
+
+/* box_iou(a[B,n,4], b[B,m,4]) -> [B,n,m] */
+int cpu_box_iou(tgc_cpu *c, const cpu_call *k, tgc_err *err) {
+    if (cpu_check_all_f32(k, err) || cpu_check_rank(k, 0, 0, 3, err) || cpu_check_rank(k, 0, 1, 3, err) ||
+        cpu_check_rank(k, 1, 0, 3, err))
+        return -1;
+    const tgc_shape *a = &k->in_t[0].shape, *b = &k->in_t[1].shape, *y = &k->out_t[0].shape;
+    if (a->d[2] != 4 || b->d[2] != 4 || b->d[0] != a->d[0] || y->d[0] != a->d[0] || y->d[1] != a->d[1] || y->d[2] != b->d[1])
+        return tgc_fail(err, "cpu backend: %s: a [B,n,4], b [B,m,4] and the result [B,n,m] disagree", k->name);
+    box_job j = {k->in[0], k->in[1], NULL, k->out[0], a->d[1], b->d[1], k->a};
+    cpu_parallel(c, a->d[0] * a->d[1], TGC_MAX((int64_t)1, 4096 / TGC_MAX(b->d[1], (int64_t)1)), iou_rows, &j);
+    return 0;
+}
+
+/* box_encode(proposals, gt) -> deltas */
+int cpu_box_encode(tgc_cpu *c, const cpu_call *k, tgc_err *err) {
+    if (cpu_check_all_f32(k, err) || cpu_check_same_shape(k, 0, 0, 0, 1, err) || cpu_check_same_shape(k, 0, 0, 1, 0, err))
+        return -1;
+    const tgc_shape *s = &k->in_t[0].shape;
+    if (s->rank < 1 || s->d[s->rank - 1] != 4) return tgc_fail(err, "cpu backend: %s: boxes must be [..., 4]", k->name);
+    box_job j = {k->in[0], k->in[1], NULL, k->out[0], 1, 0, k->a};
+    cpu_parallel(c, tgc_shape_numel(s) / 4, 1024, encode_boxes, &j);
+    return 0;
+}
+
+/* box_decode(rois[B,n,4], deltas, max_shape[B,2]) -> boxes */
+int cpu_box_decode(tgc_cpu *c, const cpu_call *k, tgc_err *err) {
+    if (cpu_check_all_f32(k, err) || cpu_check_rank(k, 0, 0, 3, err) || cpu_check_same_shape(k, 0, 0, 0, 1, err) ||
+        cpu_check_same_shape(k, 0, 0, 1, 0, err) || cpu_check_rank(k, 0, 2, 2, err))
+        return -1;
+    const tgc_shape *s = &k->in_t[0].shape, *m = &k->in_t[2].shape;
+    if (s->d[2] != 4 || m->d[0] != s->d[0] || m->d[1] != 2)
+        return tgc_fail(err, "cpu backend: %s: rois [B,n,4] and max_shape [B,2] disagree", k->name);
+    if (!(k->a->wh_ratio_clip > 0)) return tgc_fail(err, "cpu backend: %s: wh_ratio_clip must be positive", k->name);
+    box_job j = {k->in[0], k->in[1], k->in[2], k->out[0], s->d[1], 0, k->a};
+    cpu_parallel(c, s->d[0] * s->d[1], 1024, decode_boxes, &j);
+    return 0;
+}
+
+/* gather(x[B,n,...], idx[B,m]) -> y[B,m,...] */
+int cpu_gather(tgc_cpu *c, const cpu_call *k, tgc_err *err) {
+    (void)c;
+    const tgc_type *x = &k->in_t[0];
+    if (x->dtype != TGC_F32 && x->dtype != TGC_I32) return tgc_fail(err, "cpu backend: %s: x must be f32 or i32", k->name);
+    if (cpu_check_dtype(k, 1, 0, x->dtype, err) || cpu_check_dtype(k, 0, 1, TGC_I32, err) || cpu_check_rank(k, 0, 1, 2, err))
+        return -1;
+    const tgc_shape *xs = &x->shape, *is = &k->in_t[1].shape, *ys = &k->out_t[0].shape;
+    if (xs->rank < 2 || is->d[0] != xs->d[0] || ys->rank != xs->rank || ys->d[0] != xs->d[0] || ys->d[1] != is->d[1])
+        return tgc_fail(err, "cpu backend: %s: x [B,n,...], idx [B,m] and the result [B,m,...] disagree", k->name);
+    int64_t inner = 1, n = xs->d[1], m = is->d[1];
+    for (int d = 2; d < xs->rank; d++) inner *= xs->d[d];
+    const int32_t *idx = k->in[1];
+    for (int64_t i = 0; i < xs->d[0] * m; i++)
+        if (idx[i] < -1 || idx[i] >= n)
+            return tgc_fail(err, "cpu backend: %s: index %d at [%lld,%lld] is outside [-1, %lld)", k->name, (int)idx[i],
+                            (long long)(i / m), (long long)(i % m), (long long)n);
+    float ff = (float)k->a->alpha;
+    int32_t fi = (int32_t)k->a->alpha;
+    for (int64_t i = 0; i < xs->d[0] * m; i++) {
+        int64_t b = i / m;
+        if (x->dtype == TGC_F32) {
+            float *y = (float *)k->out[0] + i * inner;
+            const float *src = (const float *)k->in[0] + (b * n + idx[i]) * inner;
+            for (int64_t e = 0; e < inner; e++) y[e] = idx[i] < 0 ? ff : src[e];
+        } else {
+            int32_t *y = (int32_t *)k->out[0] + i * inner;
+            const int32_t *src = (const int32_t *)k->in[0] + (b * n + idx[i]) * inner;
+            for (int64_t e = 0; e < inner; e++) y[e] = idx[i] < 0 ? fi : src[e];
+        }
+    }
+    return 0;
+}
+
+/* ---- giou_loss --------------------------------------------------------------------------------------------
+ * One box in float as MMDetection's bbox_overlaps(mode='giou', is_aligned=True) computes it; the backward in
+ * double from the same float intermediates, with PyTorch's subgradients (maximum/minimum: a tie gives each
+ * side half; clamp(min=0): the gradient passes at 0). Sums as smooth_l1's: blocks of 4096 boxes, in order. */
+typedef struct giou_box {
+    float ap, iw_raw, ih_raw, iw, ih, ov, un_raw, un, ew_raw, eh_raw, ew, eh, ea_raw, ea, loss;
+} giou_box;
+
+static giou_box giou_fwd(const float *p, const float *t, float eps) {
+    giou_box b;
+    b.ap = (p[2] - p[0]) * (p[3] - p[1]);
+    float at = (t[2] - t[0]) * (t[3] - t[1]);
+    b.iw_raw = fminf(p[2], t[2]) - fmaxf(p[0], t[0]), b.ih_raw = fminf(p[3], t[3]) - fmaxf(p[1], t[1]);
+    b.iw = fmaxf(b.iw_raw, 0.f), b.ih = fmaxf(b.ih_raw, 0.f);
+    b.ov = b.iw * b.ih;
+    b.un_raw = b.ap + at - b.ov;
+    b.ew_raw = fmaxf(p[2], t[2]) - fminf(p[0], t[0]), b.eh_raw = fmaxf(p[3], t[3]) - fminf(p[1], t[1]);
+    b.un = fmaxf(b.un_raw, eps);
+    float iou = b.ov / b.un;
+    b.ew = fmaxf(b.ew_raw, 0.f), b.eh = fmaxf(b.eh_raw, 0.f);
+    b.ea_raw = b.ew * b.eh;
+    b.ea = fmaxf(b.ea_raw, eps);
+    float giou = iou - (b.ea - b.un) / b.ea;
+    b.loss = 1.f - giou;
+    return b;
+}
+
+/* d max(a, b) / da and d min(a, b) / da, PyTorch's. */
+static double dmax(float a, float b) { return a > b ? 1.0 : a == b ? 0.5 : 0.0; }
+static double dmin(float a, float b) { return a < b ? 1.0 : a == b ? 0.5 : 0.0; }
+
+/* d loss / d p (4 values) times g. */
+static void giou_bwd(const float *p, const float *t, float eps, double g, double *dp) {
+    giou_box b = giou_fwd(p, t, eps);
+    double un = b.un, ea = b.ea, ov = b.ov;
+    double g_ov = -g / un, g_un = g * (ov / (un * un) - 1.0 / ea), g_ea = g * un / (ea * ea);
+    double g_unraw = g_un * dmax(b.un_raw, eps);
+    double g_ap = g_unraw;
+    g_ov -= g_unraw;
+    double g_iw = b.iw_raw >= 0 ? g_ov * b.ih : 0, g_ih = b.ih_raw >= 0 ? g_ov * b.iw : 0;
+    double g_earaw = g_ea * dmax(b.ea_raw, eps);
+    double g_ew = b.ew_raw >= 0 ? g_earaw * b.eh : 0, g_eh = b.eh_raw >= 0 ? g_earaw * b.ew : 0;
+    dp[0] = -g_iw * dmax(p[0], t[0]) - g_ew * dmin(p[0], t[0]) - g_ap * (double)(p[3] - p[1]);
+    dp[1] = -g_ih * dmax(p[1], t[1]) - g_eh * dmin(p[1], t[1]) - g_ap * (double)(p[2] - p[0]);
+    dp[2] = g_iw * dmin(p[2], t[2]) + g_ew * dmax(p[2], t[2]) + g_ap * (double)(p[3] - p[1]);
+    dp[3] = g_ih * dmin(p[3], t[3]) + g_eh * dmax(p[3], t[3]) + g_ap * (double)(p[2] - p[0]);
+}
+
+typedef struct giou_job {
+    const float *p, *t, *w;
+    int64_t n; /* boxes */
+    float eps;
+    double scale, *part;
+    float *dp;
+} giou_job;
+
+static void giou_fwd_blocks(void *ctx, int64_t lo, int64_t hi) {
+    const giou_job *j = ctx;
+    for (int64_t b = lo; b < hi; b++) {
+        int64_t e = TGC_MIN(j->n, (b + 1) * SL1_BLOCK);
+        double s = 0;
+        for (int64_t i = b * SL1_BLOCK; i < e; i++)
+            if (j->w[i] != 0) s += (double)j->w[i] * (double)giou_fwd(j->p + i * 4, j->t + i * 4, j->eps).loss;
+        j->part[b] = s;
+    }
+}
+
+static void giou_bwd_run(void *ctx, int64_t lo, int64_t hi) {
+    const giou_job *j = ctx;
+    for (int64_t i = lo; i < hi; i++) {
+        double d[4] = {0, 0, 0, 0};
+        if (j->w[i] != 0) giou_bwd(j->p + i * 4, j->t + i * 4, j->eps, j->scale * (double)j->w[i], d);
+        for (int k = 0; k < 4; k++) j->dp[i * 4 + k] = (float)d[k];
+    }
+}
+
+static int giou_setup(const cpu_call *k, int first, giou_job *j, double *denom, tgc_err *err) {
+    if (cpu_check_all_f32(k, err) || cpu_check_same_shape(k, 0, first, 0, first + 1, err)) return -1;
+    const tgc_shape *ps = &k->in_t[first].shape;
+    if (ps->rank < 1 || ps->d[ps->rank - 1] != 4) return tgc_fail(err, "cpu backend: %s: pred must be [..., 4]", k->name);
+    j->n = tgc_shape_numel(ps) / 4;
+    if (tgc_shape_numel(&k->in_t[first + 2].shape) != j->n)
+        return tgc_fail(err, "cpu backend: %s: weight must have one element per box", k->name);
+    if (tgc_shape_numel(&k->in_t[first + 3].shape) != 1)
+        return tgc_fail(err, "cpu backend: %s: avg_factor must have one element", k->name);
+    j->p = k->in[first], j->t = k->in[first + 1], j->w = k->in[first + 2];
+    j->eps = (float)k->a->eps;
+    *denom = (double)*(const float *)k->in[first + 3] + (double)FLT_EPSILON;
+    return 0;
+}
+
+/* giou_loss(pred, target, weight, avg_factor) -> loss[] */
+int cpu_giou_loss(tgc_cpu *c, const cpu_call *k, tgc_err *err) {
+    giou_job j = {0};
+    double denom;
+    if (giou_setup(k, 0, &j, &denom, err) < 0) return -1;
+    if (tgc_shape_numel(&k->out_t[0].shape) != 1) return tgc_fail(err, "cpu backend: %s: the loss must be a scalar", k->name);
+    int64_t nb = (j.n + SL1_BLOCK - 1) / SL1_BLOCK;
+    j.part = tgc_malloc(sizeof(double) * (size_t)(nb ? nb : 1));
+    cpu_parallel(c, nb, 1, giou_fwd_blocks, &j);
+    double s = 0;
+    for (int64_t b = 0; b < nb; b++) s += j.part[b];
+    free(j.part);
+    *(float *)k->out[0] = (float)(k->a->alpha * s / denom);
+    return 0;
+}
+
+/* giou_loss_bwd(dloss, pred, target, weight, avg_factor) -> dpred */
+int cpu_giou_loss_bwd(tgc_cpu *c, const cpu_call *k, tgc_err *err) {
+    giou_job j = {0};
+    double denom;
+    if (giou_setup(k, 1, &j, &denom, err) < 0 || cpu_check_same_shape(k, 0, 1, 1, 0, err)) return -1;
+    if (tgc_shape_numel(&k->in_t[0].shape) != 1) return tgc_fail(err, "cpu backend: %s: dloss must be a scalar", k->name);
+    j.scale = (double)*(const float *)k->in[0] * k->a->alpha / denom;
+    j.dp = k->out[0];
+    cpu_parallel(c, j.n, 1024, giou_bwd_run, &j);
     return 0;
 }

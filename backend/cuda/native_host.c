@@ -65,6 +65,12 @@ static int shim_run(const tgc_native_launch *l, void *ctx) {
     RUN(tgc_k_nms, tgc_k_nms_args)
     RUN(tgc_k_smooth_l1, tgc_k_sl1_args)
     RUN(tgc_k_smooth_l1_bwd, tgc_k_sl1_args)
+    RUN(tgc_k_box_iou, tgc_k_box_args)
+    RUN(tgc_k_box_encode, tgc_k_box_args)
+    RUN(tgc_k_box_decode, tgc_k_box_args)
+    RUN(tgc_k_gather, tgc_k_gather_args)
+    RUN(tgc_k_giou_loss, tgc_k_giou_args)
+    RUN(tgc_k_giou_loss_bwd, tgc_k_giou_args)
 #undef RUN
     return -1;
 }

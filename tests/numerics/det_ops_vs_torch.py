@@ -7,6 +7,9 @@ tgc runs each op through tests/numerics/op_harness.c (one op, operands from file
   topk: torch.topk (values and indices)
   smooth_l1 and its gradient: torch.nn.functional.smooth_l1_loss(reduction='none') * weight, summed,
   / (avg_factor + float32 eps), * loss_weight (MMDetection's SmoothL1Loss with avg_factor)
+  box_iou: torchvision.ops.box_iou; box_encode, box_decode: DeltaXYWHBBoxCoder's formulas written in torch
+  float32; gather: torch indexing
+  giou_loss and its gradient: bbox_overlaps(mode='giou', is_aligned=True)'s formulas in torch, autograd
 Prints the largest error of each. Exit 0: pass, 1: fail, 77: torch or torchvision missing (a failure
 under CI=true)."""
 import argparse
@@ -115,6 +118,65 @@ def main():
             print("%-46s kept %s, %s" % (name, list(count), "same indices as torchvision" if not worst else "FAIL"))
             if worst:
                 failures.append(name)
+
+    # ---- box_iou (torchvision.ops.box_iou), box_encode/box_decode (DeltaXYWHBBoxCoder's formulas in torch
+    # float32, R-CNN stds, clipped to each image's shape), gather ----
+    bb = boxes[:, :50].contiguous()
+    (iou,) = run("box_iou", {"eps": 1e-6}, [boxes.numpy(), bb.numpy()], [("f32", (b, m, 50))])
+    ref = torch.stack([tvo.box_iou(boxes[i], bb[i]) for i in range(b)])
+    check("box_iou", iou, ref.numpy(), 1e-6)
+    stds = torch.tensor([0.1, 0.1, 0.2, 0.2])
+    gxy = xy + torch.randn(b, m, 2, generator=g) * 5
+    gt = torch.cat([gxy, gxy + wh * (torch.rand(b, m, 2, generator=g) + 0.5)], 2)
+    attrs = {"target_means": [0, 0, 0, 0], "target_stds": [0.1, 0.1, 0.2, 0.2], "wh_ratio_clip": 0.016, "clip_border": 1}
+    (enc,) = run("box_encode", {"target_means": [0, 0, 0, 0], "target_stds": [0.1, 0.1, 0.2, 0.2]},
+                 [boxes.numpy(), gt.numpy()], [("f32", (b, m, 4))])
+    p_ctr, p_wh = (boxes[..., :2] + boxes[..., 2:]) * 0.5, boxes[..., 2:] - boxes[..., :2]
+    g_ctr, g_wh = (gt[..., :2] + gt[..., 2:]) * 0.5, gt[..., 2:] - gt[..., :2]
+    ref = torch.cat([(g_ctr - p_ctr) / p_wh, torch.log(g_wh / p_wh)], -1) / stds
+    check("box_encode", enc, ref.numpy(), 1e-5)
+    deltas = torch.randn(b, m, 4, generator=g) * 2
+    shape = torch.tensor([[120.0, 160.0], [150.0, 100.0]])
+    (dec,) = run("box_decode", attrs, [boxes.numpy(), deltas.numpy(), shape.numpy()], [("f32", (b, m, 4))])
+    dd = deltas * stds
+    max_ratio = abs(float(np.log(0.016)))
+    dwh = dd[..., 2:].clamp(min=-max_ratio, max=max_ratio)
+    ctr = p_ctr + p_wh * dd[..., :2]
+    half = p_wh * torch.exp(dwh) * 0.5
+    ref = torch.cat([ctr - half, ctr + half], -1)
+    for i in range(b):
+        ref[i, :, 0::2] = ref[i, :, 0::2].clamp(min=0, max=float(shape[i, 1]))
+        ref[i, :, 1::2] = ref[i, :, 1::2].clamp(min=0, max=float(shape[i, 0]))
+    check("box_decode", dec, ref.numpy(), 1e-5)
+    idx = torch.randint(-1, m, (b, 30), generator=g).int()
+    (gat,) = run("gather", {"alpha": 0}, [boxes.numpy(), idx.numpy()], [("f32", (b, 30, 4))])
+    ref = torch.stack([torch.where((idx[i] >= 0)[:, None], boxes[i][idx[i].clamp(min=0).long()], torch.zeros(1))
+                       for i in range(b)])
+    check("gather", gat, ref.numpy(), 0)
+
+    # ---- giou_loss (MMDetection's bbox_overlaps giou, aligned, eps 1e-6, in torch float32 with autograd) ----
+    gp = torch.cat([xy, xy + wh], 2)[0, :200].contiguous()
+    gt2 = torch.cat([xy + torch.randn(b, m, 2, generator=g) * 20, xy + wh * 1.3], 2)[0, :200].contiguous()
+    gw = torch.rand(200, generator=g)
+    gavg = torch.tensor([50.0])
+    pr = gp.clone().requires_grad_(True)
+    area1 = (pr[:, 2] - pr[:, 0]) * (pr[:, 3] - pr[:, 1])
+    area2 = (gt2[:, 2] - gt2[:, 0]) * (gt2[:, 3] - gt2[:, 1])
+    whi = (torch.min(pr[:, 2:], gt2[:, 2:]) - torch.max(pr[:, :2], gt2[:, :2])).clamp(min=0)
+    ov = whi[:, 0] * whi[:, 1]
+    un = torch.max(area1 + area2 - ov, torch.tensor([1e-6]))
+    whe = (torch.max(pr[:, 2:], gt2[:, 2:]) - torch.min(pr[:, :2], gt2[:, :2])).clamp(min=0)
+    ea = torch.max(whe[:, 0] * whe[:, 1], torch.tensor([1e-6]))
+    giou = ov / un - (ea - un) / ea
+    eps = float(np.finfo(np.float32).eps)
+    ref = 2.0 * ((1 - giou) * gw).sum() / (gavg + eps)
+    ref.sum().backward()
+    attrs = {"alpha": 2.0, "eps": 1e-6}
+    (loss,) = run("giou_loss", attrs, [gp.numpy(), gt2.numpy(), gw.numpy(), gavg.numpy()], [("f32", ())])
+    (dp,) = run("giou_loss_bwd", attrs, [np.ones((), np.float32), gp.numpy(), gt2.numpy(), gw.numpy(), gavg.numpy()],
+                [("f32", (200, 4))])
+    check("giou_loss", loss, ref.detach().numpy(), 1e-6)
+    check("giou_loss_bwd", dp, pr.grad.numpy(), 1e-5)
 
     # ---- topk ----
     t = torch.randn(3, 1000, generator=g)

@@ -44,6 +44,7 @@ static void set_attr(tgc_attrs *a, char *rest) {
             case TGC_AK_I64: *(int64_t *)p = strtoll(v, NULL, 10); break;
             case TGC_AK_I64V: if (n < r->n) ((int64_t *)p)[n] = strtoll(v, NULL, 10); break;
             case TGC_AK_F64: *(double *)p = strtod(v, NULL); break;
+            case TGC_AK_F64V: if (n < r->n) ((double *)p)[n] = strtod(v, NULL); break;
             case TGC_AK_SHAPE:
                 if (n < TGC_MAX_RANK) ((tgc_shape *)p)->d[n] = strtoll(v, NULL, 10), ((tgc_shape *)p)->rank = n + 1;
                 break;

@@ -2,7 +2,8 @@
  * vectors, roi_align's gradient by finite differences, its backward bit-identical for 1, 2 and 3 threads
  * and across runs, the SingleRoIExtractor level rule (finest_scale 56) and the levels adding up to the
  * unmasked result, topk's order (ties, NaN), nms_fixed's padding, class ids and max_out, smooth_l1's values
- * and gradient, and bad operands refused with a message. */
+ * and gradient, MMDetection's DeltaXYWHBBoxCoder decode vector and the encode/decode round trip, box_iou's
+ * values, gather's fill, giou_loss's value and gradient, and bad operands refused with a message. */
 #include <float.h>
 
 #include "tests/unit/test_backend_cpu_util.h"
@@ -258,6 +259,107 @@ START_TEST(smooth_l1_values_and_grad) {
 }
 END_TEST
 
+/* ---- box_iou, box_encode, box_decode, gather -------------------------------------------------------- */
+static tgc_type f3(int64_t a, int64_t b, int64_t c) { return tu_t(TGC_F32, tgc_shape_make(3, (int64_t[]){a, b, c})); }
+
+/* mmdetection tests/test_models/test_task_modules/test_coder/test_delta_xywh_bbox_coder.py: decode with
+ * max_shape (32, 32); then encode(decode(d)) == d away from the clamps, with the R-CNN stds. */
+START_TEST(box_coder_mmdet_vector) {
+    tgc_cpu *c = new_cpu(2);
+    float rois[] = {0, 0, 1, 1, 0, 0, 1, 1, 0, 0, 1, 1, 5, 5, 5, 5};
+    float deltas[] = {0, 0, 0, 0, 1, 1, 1, 1, 0, 0, 2, -1, 0.7f, -1.9f, -0.5f, 0.3f}, ms[] = {32, 32}, y[16];
+    const float want[] = {0, 0, 1, 1, 0.1409f, 0.1409f, 2.8591f, 2.8591f, 0, 0.3161f, 4.1945f, 0.6839f, 5, 5, 5, 5};
+    tgc_attrs a = tgc_attrs_default();
+    tgc_type in[] = {f3(1, 4, 4), f3(1, 4, 4), tu_f2(1, 2)}, out = f3(1, 4, 4);
+    void *ip[] = {rois, deltas, ms}, *op[] = {y};
+    tu_exec(c, TGC_OP_BOX_DECODE, &a, 3, in, ip, 1, &out, op);
+    for (int i = 0; i < 16; i++) ck_assert_msg(fabsf(y[i] - want[i]) < 1e-4f, "decode[%d] %g, expected %g", i, (double)y[i], (double)want[i]);
+    /* round trip */
+    int64_t n = 50;
+    float *p = tu_zeros(n * 4), *d = tu_rand(n * 4, -0.5, 0.5), *b = tu_zeros(n * 4), *e = tu_zeros(n * 4), big[] = {1e4f, 1e4f};
+    for (int64_t i = 0; i < n; i++) {
+        p[i * 4] = (float)tu_unif(100, 200), p[i * 4 + 1] = (float)tu_unif(100, 200); /* inside max_shape */
+        p[i * 4 + 2] = p[i * 4] + (float)tu_unif(5, 50), p[i * 4 + 3] = p[i * 4 + 1] + (float)tu_unif(5, 50);
+    }
+    a.target_stds[0] = a.target_stds[1] = 0.1, a.target_stds[2] = a.target_stds[3] = 0.2;
+    tgc_type bt = f3(1, n, 4), din[] = {bt, bt, tu_f2(1, 2)}, ein[] = {bt, bt};
+    void *dp[] = {p, d, big}, *dq[] = {b}, *ep[] = {p, b}, *eq[] = {e};
+    tu_exec(c, TGC_OP_BOX_DECODE, &a, 3, din, dp, 1, &bt, dq);
+    tu_exec(c, TGC_OP_BOX_ENCODE, &a, 2, ein, ep, 1, &bt, eq);
+    for (int64_t i = 0; i < n * 4; i++) ck_assert_msg(fabsf(e[i] - d[i]) < 2e-4f, "round trip [%lld]: %g vs %g", (long long)i, (double)e[i], (double)d[i]);
+    free(p), free(d), free(b), free(e);
+    tgc_cpu_free(c);
+}
+END_TEST
+
+START_TEST(box_iou_values) {
+    tgc_cpu *c = new_cpu(1);
+    float a[] = {0, 0, 10, 10, 0, 0, 0, 0}, b[] = {5, 5, 15, 15, 0, 0, 10, 10, 20, 20, 30, 30}, y[6];
+    tgc_attrs at = tgc_attrs_default();
+    at.eps = 1e-6;
+    tgc_type in[] = {f3(1, 2, 4), f3(1, 3, 4)}, out = f3(1, 2, 3);
+    void *ip[] = {a, b}, *op[] = {y};
+    tu_exec(c, TGC_OP_BOX_IOU, &at, 2, in, ip, 1, &out, op);
+    ck_assert(fabsf(y[0] - 25.f / 175.f) < 1e-7f && y[1] == 1.f && y[2] == 0.f);
+    ck_assert(y[3] == 0.f && y[4] == 0.f && y[5] == 0.f); /* an empty box: union clamped to eps, IoU 0 */
+    tgc_cpu_free(c);
+}
+END_TEST
+
+START_TEST(gather_rows_and_fill) {
+    tgc_cpu *c = new_cpu(1);
+    float x[] = {1, 2, 3, 4, 5, 6, /* image 2 */ 7, 8, 9, 10, 11, 12}, y[16];
+    int32_t idx[] = {2, -1, 0, 0, /* image 2 */ 1, 1, -1, 2};
+    tgc_attrs a = tgc_attrs_default();
+    a.alpha = -INFINITY;
+    tgc_type in[] = {f3(2, 3, 2), tu_t(TGC_I32, tgc_shape2(2, 4))}, out = f3(2, 4, 2);
+    void *ip[] = {x, idx}, *op[] = {y};
+    tu_exec(c, TGC_OP_GATHER, &a, 2, in, ip, 1, &out, op);
+    const float want[] = {5, 6, -INFINITY, -INFINITY, 1, 2, 1, 2, 9, 10, 9, 10, -INFINITY, -INFINITY, 11, 12};
+    for (int i = 0; i < 16; i++) ck_assert_msg(y[i] == want[i], "y[%d] %g", i, (double)y[i]);
+    int32_t xi[] = {4, 5, 6}, yi[2], id2[] = {-1, 2};
+    a.alpha = -7;
+    tgc_type iin[] = {tu_t(TGC_I32, tgc_shape2(1, 3)), tu_t(TGC_I32, tgc_shape2(1, 2))}, iout = tu_t(TGC_I32, tgc_shape2(1, 2));
+    void *iip[] = {xi, id2}, *iop[] = {yi};
+    tu_exec(c, TGC_OP_GATHER, &a, 2, iin, iip, 1, &iout, iop);
+    ck_assert(yi[0] == -7 && yi[1] == 6);
+    id2[1] = 3;
+    tu_exec_fails(c, TGC_OP_GATHER, &a, 2, iin, iip, 1, &iout, iop, "index 3 at [0,1] is outside [-1, 3)");
+    tgc_cpu_free(c);
+}
+END_TEST
+
+/* giou_loss: a hand value, then finite differences on random box pairs (overlapping, disjoint, nested). */
+START_TEST(giou_loss_values_and_grad) {
+    tgc_cpu *c = new_cpu(2);
+    tgc_attrs a = tgc_attrs_default();
+    a.eps = 1e-6, a.alpha = 2.0;
+    /* [0,0,2,2] vs [1,1,3,3]: iou 1/7, enclosing 9, giou 1/7 - 2/9; the second pair is masked */
+    float p[] = {0, 0, 2, 2, 0, 0, 1, 1}, t[] = {1, 1, 3, 3, 5, 5, 6, 6}, w[] = {1, 0}, avg = 1, loss;
+    tgc_type bt = tu_f2(2, 4), lt = tu_f0(), in[] = {bt, bt, tu_f1(2), tu_f1(1)};
+    void *ip[] = {p, t, w, &avg}, *op[] = {&loss};
+    tu_exec(c, TGC_OP_GIOU_LOSS, &a, 4, in, ip, 1, &lt, op);
+    double want = 2.0 * (1.0 - (1.0 / 7 - 2.0 / 9)) / (1.0 + FLT_EPSILON);
+    ck_assert_msg(fabs(loss - want) < 1e-6, "giou loss %.8g, expected %.8g", (double)loss, want);
+    int64_t n = 40;
+    float *P = tu_zeros(n * 4), *T = tu_zeros(n * 4), *W = tu_rand(n, 0.2, 1), *dP = tu_zeros(n * 4), one = 1, r = 1, a2 = 3;
+    for (int64_t i = 0; i < n; i++) {
+        float x = (float)tu_unif(0, 20), y = (float)tu_unif(0, 20);
+        T[i * 4] = x, T[i * 4 + 1] = y, T[i * 4 + 2] = x + (float)tu_unif(2, 10), T[i * 4 + 3] = y + (float)tu_unif(2, 10);
+        double sh = i % 4 == 0 ? 15 : 3; /* every fourth pair mostly disjoint */
+        P[i * 4] = x + (float)tu_unif(-sh, sh), P[i * 4 + 1] = y + (float)tu_unif(-sh, sh);
+        P[i * 4 + 2] = P[i * 4] + (float)tu_unif(2, 10), P[i * 4 + 3] = P[i * 4 + 1] + (float)tu_unif(2, 10);
+    }
+    tgc_type nb = tu_f2(n, 4), bin[] = {lt, nb, nb, tu_f1(n), tu_f0()};
+    tu_fwd f = {c, TGC_OP_GIOU_LOSS, &a, 4, 1, {nb, nb, tu_f1(n), tu_f0()}, {lt}, {P, T, W, &a2}, {&loss}, &r, 0, {0}, {0}};
+    void *bp[] = {&one, P, T, W, &a2}, *bo[] = {dP};
+    tu_exec(c, TGC_OP_GIOU_LOSS_BWD, &a, 5, bin, bp, 1, &nb, bo);
+    tu_fd_check(&f, 0, dP, 1e-3, 2e-2, 200, "giou_loss");
+    free(P), free(T), free(W), free(dP);
+    tgc_cpu_free(c);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("backend_cpu_det");
     TCase *tc = tcase_create("det");
@@ -272,6 +374,10 @@ int main(void) {
     tcase_add_test(tc, topk_order);
     tcase_add_test(tc, nms_mmcv_vector_and_padding);
     tcase_add_test(tc, smooth_l1_values_and_grad);
+    tcase_add_test(tc, box_coder_mmdet_vector);
+    tcase_add_test(tc, box_iou_values);
+    tcase_add_test(tc, gather_rows_and_fill);
+    tcase_add_test(tc, giou_loss_values_and_grad);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -4,8 +4,8 @@
  * Expected and asserted: roi_align and its gathered backward bit for bit (aligned or not, fixed and adaptive
  * sampling, a level mask, RoIs partly outside the map, tiny and reversed ones, several grid-stride rounds);
  * topk and nms_fixed bit for bit (ties, NaN, -inf padding, class ids, max_out below the kept count);
- * smooth_l1_bwd bit for bit, smooth_l1 within relative 1e-6 (another summation order); a RoI the CPU
- * refuses gives NaN rows and no gradient. */
+ * smooth_l1_bwd bit for bit, smooth_l1 within relative 1e-6 (another summation order); box_iou, box_encode,
+ * box_decode, gather and giou_loss_bwd bit for bit, giou_loss within relative 1e-6; a RoI the CPU refuses gives NaN rows and no gradient. */
 #include "backend/cuda/kernels/det.cuh"
 
 #include "tests/unit/test_backend_cpu_util.h"
@@ -176,6 +176,88 @@ START_TEST(smooth_l1_close_to_cpu) {
 }
 END_TEST
 
+static tgc_type f3(int64_t a, int64_t b, int64_t c) { return tu_t(TGC_F32, tgc_shape_make(3, (int64_t[]){a, b, c})); }
+
+static float *rand_boxes(int64_t n, double span) {
+    float *b = malloc(sizeof(float) * (size_t)n * 4);
+    for (int64_t i = 0; i < n; i++) {
+        float x = (float)tu_unif(-10, span), y = (float)tu_unif(-10, span);
+        b[i * 4] = x, b[i * 4 + 1] = y, b[i * 4 + 2] = x + (float)tu_unif(0, span / 2), b[i * 4 + 3] = y + (float)tu_unif(0, span / 2);
+    }
+    return b;
+}
+
+START_TEST(boxes_and_gather_equal_cpu_bitwise) {
+    int64_t B = 2, n = 37, m = 11;
+    float *a = rand_boxes(B * n, 80), *b = rand_boxes(B * m, 80), *g = rand_boxes(B * n, 80), *d = tu_rand(B * n * 4, -3, 3);
+    float ms[] = {50, 70, 90, 40}, *y_cpu = tu_zeros(B * n * m), *y_gpu = tu_zeros(B * n * m);
+    tgc_attrs at = tgc_attrs_default();
+    at.eps = 1e-6, at.target_stds[0] = at.target_stds[1] = 0.1, at.target_stds[2] = at.target_stds[3] = 0.2;
+    at.target_means[1] = 0.05;
+    tgc_k_box_args ka;
+    memset(&ka, 0, sizeof ka);
+    ka.boxes = B * n, ka.per_image = n, ka.m = m, ka.eps = (float)at.eps, ka.clip = 1;
+    ka.max_ratio = (float)fabs(log(at.wh_ratio_clip));
+    for (int k = 0; k < 4; k++) ka.means[k] = (float)at.target_means[k], ka.stds[k] = (float)at.target_stds[k];
+    /* box_iou */
+    tgc_type iin[] = {f3(B, n, 4), f3(B, m, 4)}, iout = f3(B, n, m);
+    void *iip[] = {a, b}, *iop[] = {y_cpu};
+    tu_exec(cpu, TGC_OP_BOX_IOU, &at, 2, iin, iip, 1, &iout, iop);
+    ka.a = a, ka.b = b, ka.y = y_gpu;
+    TGC_SHIM_LAUNCH(tgc_k_box_iou, tgc_k_geom_elems(B * n * m, 2), ka);
+    same_bytes(y_gpu, y_cpu, sizeof(float) * (size_t)(B * n * m), "box_iou");
+    /* box_encode, box_decode (clipped to each image's max_shape) */
+    float *e_cpu = tu_zeros(B * n * 4), *e_gpu = tu_zeros(B * n * 4);
+    tgc_type bt = f3(B, n, 4), ein[] = {bt, bt}, din[] = {bt, bt, tu_f2(B, 2)};
+    void *eip[] = {a, g}, *eop[] = {e_cpu}, *dip[] = {a, d, ms}, *dop[] = {e_cpu};
+    tu_exec(cpu, TGC_OP_BOX_ENCODE, &at, 2, ein, eip, 1, &bt, eop);
+    ka.a = a, ka.b = g, ka.y = e_gpu;
+    TGC_SHIM_LAUNCH(tgc_k_box_encode, tgc_k_geom_elems(B * n, 1), ka);
+    same_bytes(e_gpu, e_cpu, sizeof(float) * (size_t)(B * n * 4), "box_encode");
+    tu_exec(cpu, TGC_OP_BOX_DECODE, &at, 3, din, dip, 1, &bt, dop);
+    ka.a = a, ka.b = d, ka.max_shape = ms, ka.y = e_gpu;
+    TGC_SHIM_LAUNCH(tgc_k_box_decode, tgc_k_geom_elems(B * n, 1), ka);
+    same_bytes(e_gpu, e_cpu, sizeof(float) * (size_t)(B * n * 4), "box_decode");
+    /* gather of boxes by nms-style indices (-1 padding) */
+    int32_t idx[2 * 9];
+    for (int i = 0; i < 18; i++) idx[i] = i % 5 == 4 ? -1 : (int32_t)(tu_next() % (uint64_t)n);
+    at.alpha = -1;
+    tgc_type gin[] = {bt, tu_t(TGC_I32, tgc_shape2(B, 9))}, gout = f3(B, 9, 4);
+    void *gip[] = {a, idx}, *gop[] = {y_cpu};
+    tu_exec(cpu, TGC_OP_GATHER, &at, 2, gin, gip, 1, &gout, gop);
+    float fill = -1.f;
+    tgc_k_gather_args ga = {(const uint32_t *)a, idx, (uint32_t *)y_gpu, B, n, 9, 4, 0, 0};
+    memcpy(&ga.fill, &fill, 4);
+    TGC_SHIM_LAUNCH(tgc_k_gather, tgc_k_geom_elems(B * 9 * 4, 2), ga);
+    same_bytes(y_gpu, y_cpu, sizeof(float) * (size_t)(B * 9 * 4), "gather");
+    free(a), free(b), free(g), free(d), free(y_cpu), free(y_gpu), free(e_cpu), free(e_gpu);
+    printf("cuda-kernels: %-46s bitwise\n", "box_iou, box_encode, box_decode, gather");
+}
+END_TEST
+
+START_TEST(giou_loss_close_to_cpu) {
+    int64_t n = 500;
+    float *p = rand_boxes(n, 40), *t = rand_boxes(n, 40), *w = tu_rand(n, 0, 1), avg = 9, dl = 1.5f, l_cpu, l_gpu;
+    float *d_cpu = tu_zeros(n * 4), *d_gpu = tu_zeros(n * 4);
+    for (int64_t i = 0; i < n; i += 5) w[i] = 0;
+    for (int64_t i = 0; i < n; i += 7) p[i * 4] = t[i * 4]; /* ties: half gradients */
+    tgc_attrs at = tgc_attrs_default();
+    at.eps = 1e-6, at.alpha = 2;
+    tgc_type bt = tu_f2(n, 4), lt = tu_f0(), fin[] = {bt, bt, tu_f1(n), tu_f1(1)}, bin[] = {lt, bt, bt, tu_f1(n), tu_f1(1)};
+    void *fi[] = {p, t, w, &avg}, *fo[] = {&l_cpu}, *bi[] = {&dl, p, t, w, &avg}, *bo[] = {d_cpu};
+    tu_exec(cpu, TGC_OP_GIOU_LOSS, &at, 4, fin, fi, 1, &lt, fo);
+    tu_exec(cpu, TGC_OP_GIOU_LOSS_BWD, &at, 5, bin, bi, 1, &bt, bo);
+    tgc_k_giou_args a = {p, t, w, &avg, &dl, &l_gpu, d_gpu, n, at.alpha, (float)at.eps};
+    TGC_SHIM_LAUNCH(tgc_k_giou_loss, tgc_k_geom_one_block(), a);
+    TGC_SHIM_LAUNCH(tgc_k_giou_loss_bwd, tgc_k_geom_elems(n, 1), a);
+    double e = fabs((double)l_gpu - l_cpu) / fabs((double)l_cpu);
+    ck_assert_msg(e <= 1e-6, "giou_loss %.9g, the CPU's %.9g", (double)l_gpu, (double)l_cpu);
+    same_bytes(d_gpu, d_cpu, sizeof(float) * (size_t)(n * 4), "giou_loss_bwd");
+    free(p), free(t), free(w), free(d_cpu), free(d_gpu);
+    printf("cuda-kernels: %-46s loss rel err <= %.3g; bwd bitwise\n", "giou_loss (+bwd)", e);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("backend_cuda_kernels_det");
     TCase *tc = tcase_create("det");
@@ -186,6 +268,8 @@ int main(void) {
     tcase_add_test(tc, topk_equals_cpu_bitwise);
     tcase_add_test(tc, nms_equals_cpu_bitwise);
     tcase_add_test(tc, smooth_l1_close_to_cpu);
+    tcase_add_test(tc, boxes_and_gather_equal_cpu_bitwise);
+    tcase_add_test(tc, giou_loss_close_to_cpu);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

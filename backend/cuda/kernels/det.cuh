@@ -1,5 +1,6 @@
 /* backend/cuda/kernels/det.cuh - the detection ops: roi_align (forward, and its backward as a gather), topk,
- * nms_fixed, smooth_l1 (forward, backward), as backend/cpu/cpu_det.c computes them.
+ * nms_fixed, smooth_l1 and giou_loss (forward, backward), box_iou, box_encode, box_decode, gather, as
+ * backend/cpu/cpu_det.c computes them.
  *
  * roi_align repeats the CPU kernel's float arithmetic step for step (written with the _rn intrinsics, so
  * never contracted), so both directions equal it bit for bit. The backward is the CPU's scatter-add turned
@@ -250,6 +251,130 @@ TGC_KERNEL(tgc_k_nms, tgc_k_nms_args, a, TGC_K_THREADS) {
         for (int64_t q = kept + threadIdx.x; q < a.k; q += blockDim.x) keep[q] = -1;
         if (threadIdx.x == 0) a.count[img] = (int32_t)kept;
         __syncthreads();
+    }
+}
+
+/* ---- boxes, gather -------------------------------------------------------------------------------------- */
+TGC_KERNEL(tgc_k_box_iou, tgc_k_box_args, a, TGC_K_THREADS) {
+    const int64_t total = a.boxes * a.m;
+    for (int64_t e = tgc_k_gtid(); e < total; e += tgc_k_gstride()) {
+        const int64_t r = e / a.m, img = r / a.per_image;
+        const float *p = a.a + r * 4, *q = a.b + (img * a.m + e % a.m) * 4;
+        float ap = __fmul_rn(__fsub_rn(p[2], p[0]), __fsub_rn(p[3], p[1]));
+        float aq = __fmul_rn(__fsub_rn(q[2], q[0]), __fsub_rn(q[3], q[1]));
+        float w = fmaxf(__fsub_rn(fminf(p[2], q[2]), fmaxf(p[0], q[0])), 0.f);
+        float h = fmaxf(__fsub_rn(fminf(p[3], q[3]), fmaxf(p[1], q[1])), 0.f);
+        float ov = __fmul_rn(w, h), un = fmaxf(__fsub_rn(__fadd_rn(ap, aq), ov), a.eps);
+        a.y[e] = __fdiv_rn(ov, un);
+    }
+}
+
+TGC_KERNEL(tgc_k_box_encode, tgc_k_box_args, a, TGC_K_THREADS) {
+    for (int64_t i = tgc_k_gtid(); i < a.boxes; i += tgc_k_gstride()) {
+        const float *p = a.a + i * 4, *g = a.b + i * 4;
+        float px = __fmul_rn(__fadd_rn(p[0], p[2]), 0.5f), py = __fmul_rn(__fadd_rn(p[1], p[3]), 0.5f);
+        float pw = __fsub_rn(p[2], p[0]), ph = __fsub_rn(p[3], p[1]);
+        float gx = __fmul_rn(__fadd_rn(g[0], g[2]), 0.5f), gy = __fmul_rn(__fadd_rn(g[1], g[3]), 0.5f);
+        float gw = __fsub_rn(g[2], g[0]), gh = __fsub_rn(g[3], g[1]);
+        float d[4];
+        d[0] = __fdiv_rn(__fsub_rn(gx, px), pw);
+        d[1] = __fdiv_rn(__fsub_rn(gy, py), ph);
+        d[2] = (float)log((double)__fdiv_rn(gw, pw));
+        d[3] = (float)log((double)__fdiv_rn(gh, ph));
+        for (int k = 0; k < 4; k++) a.y[i * 4 + k] = __fdiv_rn(__fsub_rn(d[k], a.means[k]), a.stds[k]);
+    }
+}
+
+TGC_KERNEL(tgc_k_box_decode, tgc_k_box_args, a, TGC_K_THREADS) {
+    for (int64_t i = tgc_k_gtid(); i < a.boxes; i += tgc_k_gstride()) {
+        const float *r = a.a + i * 4, *dl = a.b + i * 4, *ms = a.max_shape + (i / a.per_image) * 2;
+        float d[4], b[4];
+        for (int k = 0; k < 4; k++) d[k] = __fadd_rn(__fmul_rn(dl[k], a.stds[k]), a.means[k]);
+        float px = __fmul_rn(__fadd_rn(r[0], r[2]), 0.5f), py = __fmul_rn(__fadd_rn(r[1], r[3]), 0.5f);
+        float pw = __fsub_rn(r[2], r[0]), ph = __fsub_rn(r[3], r[1]);
+        float dw = fminf(fmaxf(d[2], -a.max_ratio), a.max_ratio), dh = fminf(fmaxf(d[3], -a.max_ratio), a.max_ratio);
+        float gx = __fadd_rn(px, __fmul_rn(pw, d[0])), gy = __fadd_rn(py, __fmul_rn(ph, d[1]));
+        float gw = __fmul_rn(pw, (float)exp((double)dw)), gh = __fmul_rn(ph, (float)exp((double)dh));
+        b[0] = __fsub_rn(gx, __fmul_rn(gw, 0.5f)), b[1] = __fsub_rn(gy, __fmul_rn(gh, 0.5f));
+        b[2] = __fadd_rn(gx, __fmul_rn(gw, 0.5f)), b[3] = __fadd_rn(gy, __fmul_rn(gh, 0.5f));
+        for (int k = 0; k < 4; k++) {
+            if (a.clip) b[k] = fminf(fmaxf(b[k], 0.f), ms[k % 2 ? 0 : 1]);
+            a.y[i * 4 + k] = b[k];
+        }
+    }
+}
+
+TGC_KERNEL(tgc_k_gather, tgc_k_gather_args, a, TGC_K_THREADS) {
+    const int64_t total = a.b * a.m * a.inner;
+    for (int64_t e = tgc_k_gtid(); e < total; e += tgc_k_gstride()) {
+        const int64_t row = e / a.inner, img = row / a.m;
+        const int32_t ix = a.idx[row];
+        a.y[e] = ix == -1 ? a.fill : (ix < -1 || ix >= a.n) ? a.bad : a.x[(img * a.n + ix) * a.inner + e % a.inner];
+    }
+}
+
+/* ---- giou_loss ------------------------------------------------------------------------------------------- */
+typedef struct tgc_k_giou_box {
+    float ap, iw_raw, ih_raw, iw, ih, ov, un_raw, un, ew_raw, eh_raw, ew, eh, ea_raw, ea, loss;
+} tgc_k_giou_box;
+
+TGC_K_DEV tgc_k_giou_box tgc_k_giou_fwd(const float *p, const float *t, float eps) {
+    tgc_k_giou_box b;
+    b.ap = __fmul_rn(__fsub_rn(p[2], p[0]), __fsub_rn(p[3], p[1]));
+    float at = __fmul_rn(__fsub_rn(t[2], t[0]), __fsub_rn(t[3], t[1]));
+    b.iw_raw = __fsub_rn(fminf(p[2], t[2]), fmaxf(p[0], t[0]));
+    b.ih_raw = __fsub_rn(fminf(p[3], t[3]), fmaxf(p[1], t[1]));
+    b.iw = fmaxf(b.iw_raw, 0.f), b.ih = fmaxf(b.ih_raw, 0.f);
+    b.ov = __fmul_rn(b.iw, b.ih);
+    b.un_raw = __fsub_rn(__fadd_rn(b.ap, at), b.ov);
+    b.ew_raw = __fsub_rn(fmaxf(p[2], t[2]), fminf(p[0], t[0]));
+    b.eh_raw = __fsub_rn(fmaxf(p[3], t[3]), fminf(p[1], t[1]));
+    b.un = fmaxf(b.un_raw, eps);
+    float iou = __fdiv_rn(b.ov, b.un);
+    b.ew = fmaxf(b.ew_raw, 0.f), b.eh = fmaxf(b.eh_raw, 0.f);
+    b.ea_raw = __fmul_rn(b.ew, b.eh);
+    b.ea = fmaxf(b.ea_raw, eps);
+    float giou = __fsub_rn(iou, __fdiv_rn(__fsub_rn(b.ea, b.un), b.ea));
+    b.loss = __fsub_rn(1.f, giou);
+    return b;
+}
+
+TGC_K_DEV double tgc_k_dmax(float a, float b) { return a > b ? 1.0 : a == b ? 0.5 : 0.0; }
+TGC_K_DEV double tgc_k_dmin(float a, float b) { return a < b ? 1.0 : a == b ? 0.5 : 0.0; }
+
+TGC_KERNEL(tgc_k_giou_loss, tgc_k_giou_args, a, TGC_K_THREADS) {
+    TGC_SHARED(double, sh, 32);
+    double s = 0;
+    for (int64_t i = threadIdx.x; i < a.boxes; i += blockDim.x)
+        if (a.w[i] != 0) s = __dadd_rn(s, __dmul_rn((double)a.w[i], (double)tgc_k_giou_fwd(a.p + i * 4, a.t + i * 4, a.eps).loss));
+    s = tgc_k_block_sum(s, sh);
+    if (threadIdx.x == 0) a.loss[0] = (float)__ddiv_rn(__dmul_rn(a.alpha, s), __dadd_rn((double)a.avg[0], (double)FLT_EPSILON));
+}
+
+TGC_KERNEL(tgc_k_giou_loss_bwd, tgc_k_giou_args, a, TGC_K_THREADS) {
+    const double scale = __ddiv_rn(__dmul_rn((double)a.dloss[0], a.alpha), __dadd_rn((double)a.avg[0], (double)FLT_EPSILON));
+    for (int64_t i = tgc_k_gtid(); i < a.boxes; i += tgc_k_gstride()) {
+        const float *p = a.p + i * 4, *t = a.t + i * 4;
+        double d0 = 0, d1 = 0, d2 = 0, d3 = 0;
+        if (a.w[i] != 0) {
+            const double g = __dmul_rn(scale, (double)a.w[i]);
+            tgc_k_giou_box b = tgc_k_giou_fwd(p, t, a.eps);
+            const double un = b.un, ea = b.ea, ov = b.ov;
+            double g_ov = __ddiv_rn(-g, un);
+            const double g_un = __dmul_rn(g, __dsub_rn(__ddiv_rn(ov, __dmul_rn(un, un)), __ddiv_rn(1.0, ea)));
+            const double g_ea = __ddiv_rn(__dmul_rn(g, un), __dmul_rn(ea, ea));
+            const double g_unraw = __dmul_rn(g_un, tgc_k_dmax(b.un_raw, a.eps)), g_ap = g_unraw;
+            g_ov = __dsub_rn(g_ov, g_unraw);
+            const double g_iw = b.iw_raw >= 0 ? __dmul_rn(g_ov, (double)b.ih) : 0, g_ih = b.ih_raw >= 0 ? __dmul_rn(g_ov, (double)b.iw) : 0;
+            const double g_earaw = __dmul_rn(g_ea, tgc_k_dmax(b.ea_raw, a.eps));
+            const double g_ew = b.ew_raw >= 0 ? __dmul_rn(g_earaw, (double)b.eh) : 0, g_eh = b.eh_raw >= 0 ? __dmul_rn(g_earaw, (double)b.ew) : 0;
+            const double hh = (double)__fsub_rn(p[3], p[1]), ww = (double)__fsub_rn(p[2], p[0]);
+            d0 = __dsub_rn(__dsub_rn(__dmul_rn(-g_iw, tgc_k_dmax(p[0], t[0])), __dmul_rn(g_ew, tgc_k_dmin(p[0], t[0]))), __dmul_rn(g_ap, hh));
+            d1 = __dsub_rn(__dsub_rn(__dmul_rn(-g_ih, tgc_k_dmax(p[1], t[1])), __dmul_rn(g_eh, tgc_k_dmin(p[1], t[1]))), __dmul_rn(g_ap, ww));
+            d2 = __dadd_rn(__dadd_rn(__dmul_rn(g_iw, tgc_k_dmin(p[2], t[2])), __dmul_rn(g_ew, tgc_k_dmax(p[2], t[2]))), __dmul_rn(g_ap, hh));
+            d3 = __dadd_rn(__dadd_rn(__dmul_rn(g_ih, tgc_k_dmin(p[3], t[3])), __dmul_rn(g_eh, tgc_k_dmax(p[3], t[3]))), __dmul_rn(g_ap, ww));
+        }
+        a.dp[i * 4] = (float)d0, a.dp[i * 4 + 1] = (float)d1, a.dp[i * 4 + 2] = (float)d2, a.dp[i * 4 + 3] = (float)d3;
     }
 }
 

@@ -248,6 +248,40 @@ typedef struct tgc_k_sl1_args {
     double beta, alpha;
 } tgc_k_sl1_args;
 
+/* box_iou(a[B,n,4], b[B,m,4]) -> y[B,n,m]: tgc_k_box_iou, one thread per pair (tgc_k_geom_elems(B*n*m)).
+ * box_encode(p, g) -> deltas, box_decode(rois, deltas, max_shape) -> boxes: tgc_k_box_encode / tgc_k_box_decode,
+ * one thread per box (tgc_k_geom_elems(boxes)); means, stds, |log(wh_ratio_clip)| and eps as float, converted
+ * as the CPU kernel converts them. */
+typedef struct tgc_k_box_args {
+    const float *a, *b, *max_shape;
+    float *y;
+    int64_t boxes, per_image, m; /* boxes: a's boxes (all images); per_image: a's boxes per image; m: b's per image */
+    float means[4], stds[4], max_ratio, eps;
+    int32_t clip;
+} tgc_k_box_args;
+
+/* gather(x[B,n,inner], idx[B,m]) -> y[B,m,inner]: tgc_k_gather, one thread per y element
+ * (tgc_k_geom_elems(B*m*inner)), 4-byte elements (f32 or i32, fill given as its bits); an index the CPU refuses
+ * (outside [-1, n)) gives NaN (f32) or INT32_MIN (i32). */
+typedef struct tgc_k_gather_args {
+    const uint32_t *x;
+    const int32_t *idx;
+    uint32_t *y;
+    int64_t b, n, m, inner;
+    uint32_t fill, bad;
+} tgc_k_gather_args;
+
+/* giou_loss(p, t, w, avg) -> loss[]: tgc_k_giou_loss, one block (tgc_k_geom_one_block()), the sum in double over
+ * a fixed tree; giou_loss_bwd(dloss, p, t, w, avg) -> dp: tgc_k_giou_loss_bwd, one thread per box
+ * (tgc_k_geom_elems(boxes)), the CPU's bits. */
+typedef struct tgc_k_giou_args {
+    const float *p, *t, *w, *avg, *dloss;
+    float *loss, *dp;
+    int64_t boxes;
+    double alpha;
+    float eps;
+} tgc_k_giou_args;
+
 /* One block per row, grid-stride over rows. */
 static inline tgc_k_geom tgc_k_geom_row_blocks(int64_t rows, unsigned max_blocks) {
     int64_t b = rows;

@@ -147,6 +147,36 @@ extern "C" int tgc_cuda_k_smooth_l1_bwd(const tgc_k_sl1_args *a, unsigned max_bl
     return TGC_K_LAUNCH(tgc_k_smooth_l1_bwd, g, *a, stream);
 }
 
+extern "C" int tgc_cuda_k_box_iou(const tgc_k_box_args *a, unsigned max_blocks, void *stream) {
+    tgc_k_geom g = tgc_k_geom_elems(a->boxes * a->m, max_blocks);
+    return TGC_K_LAUNCH(tgc_k_box_iou, g, *a, stream);
+}
+
+extern "C" int tgc_cuda_k_box_encode(const tgc_k_box_args *a, unsigned max_blocks, void *stream) {
+    tgc_k_geom g = tgc_k_geom_elems(a->boxes, max_blocks);
+    return TGC_K_LAUNCH(tgc_k_box_encode, g, *a, stream);
+}
+
+extern "C" int tgc_cuda_k_box_decode(const tgc_k_box_args *a, unsigned max_blocks, void *stream) {
+    tgc_k_geom g = tgc_k_geom_elems(a->boxes, max_blocks);
+    return TGC_K_LAUNCH(tgc_k_box_decode, g, *a, stream);
+}
+
+extern "C" int tgc_cuda_k_gather(const tgc_k_gather_args *a, unsigned max_blocks, void *stream) {
+    tgc_k_geom g = tgc_k_geom_elems(a->b * a->m * a->inner, max_blocks);
+    return TGC_K_LAUNCH(tgc_k_gather, g, *a, stream);
+}
+
+extern "C" int tgc_cuda_k_giou_loss(const tgc_k_giou_args *a, void *stream) {
+    tgc_k_geom g = tgc_k_geom_one_block();
+    return TGC_K_LAUNCH(tgc_k_giou_loss, g, *a, stream);
+}
+
+extern "C" int tgc_cuda_k_giou_loss_bwd(const tgc_k_giou_args *a, unsigned max_blocks, void *stream) {
+    tgc_k_geom g = tgc_k_geom_elems(a->boxes, max_blocks);
+    return TGC_K_LAUNCH(tgc_k_giou_loss_bwd, g, *a, stream);
+}
+
 /* Every kernel by name: what the executor launches the marshalled launches of native_marshal.c with. */
 #define TGC_K_SYMBOLS(X)                                                                                       \
     X(tgc_k_sgd) X(tgc_k_sgd_momentum) X(tgc_k_adamw) X(tgc_k_softmax_ce_rows) X(tgc_k_softmax_ce_mean)          \
@@ -154,7 +184,9 @@ extern "C" int tgc_cuda_k_smooth_l1_bwd(const tgc_k_sl1_args *a, unsigned max_bl
     X(tgc_k_bias_grad_cols) X(tgc_k_max_pool2d_bwd) X(tgc_k_fill) X(tgc_k_cast_f32_bf16) X(tgc_k_cast_bf16_f32) \
     X(tgc_k_cast_f32_f16) X(tgc_k_cast_f16_f32) X(tgc_k_adam) X(tgc_k_rmsprop) X(tgc_k_ema)                       \
     X(tgc_k_softmax_ce_soft_rows) X(tgc_k_softmax_ce_soft_bwd) X(tgc_k_channel_mul) X(tgc_k_channel_mul_grad_gate) \
-    X(tgc_k_roi_align) X(tgc_k_roi_align_bwd) X(tgc_k_topk) X(tgc_k_nms) X(tgc_k_smooth_l1) X(tgc_k_smooth_l1_bwd)
+    X(tgc_k_roi_align) X(tgc_k_roi_align_bwd) X(tgc_k_topk) X(tgc_k_nms) X(tgc_k_smooth_l1) X(tgc_k_smooth_l1_bwd) \
+    X(tgc_k_box_iou) X(tgc_k_box_encode) X(tgc_k_box_decode) X(tgc_k_gather) X(tgc_k_giou_loss) \
+    X(tgc_k_giou_loss_bwd)
 
 extern "C" const char *const tgc_cuda_k_names[] = {
 #define TGC_K_NAME(k) #k,

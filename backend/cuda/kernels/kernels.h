@@ -37,6 +37,13 @@ int tgc_cuda_k_topk(const tgc_k_topk_args *a, unsigned max_blocks, void *stream)
 int tgc_cuda_k_nms(const tgc_k_nms_args *a, unsigned max_blocks, void *stream);
 int tgc_cuda_k_smooth_l1(const tgc_k_sl1_args *a, void *stream);
 int tgc_cuda_k_smooth_l1_bwd(const tgc_k_sl1_args *a, unsigned max_blocks, void *stream);
+/* box_iou, box_encode, box_decode (tgc_k_box_args), gather */
+int tgc_cuda_k_box_iou(const tgc_k_box_args *a, unsigned max_blocks, void *stream);
+int tgc_cuda_k_box_encode(const tgc_k_box_args *a, unsigned max_blocks, void *stream);
+int tgc_cuda_k_box_decode(const tgc_k_box_args *a, unsigned max_blocks, void *stream);
+int tgc_cuda_k_gather(const tgc_k_gather_args *a, unsigned max_blocks, void *stream);
+int tgc_cuda_k_giou_loss(const tgc_k_giou_args *a, void *stream);
+int tgc_cuda_k_giou_loss_bwd(const tgc_k_giou_args *a, unsigned max_blocks, void *stream);
 
 /* The kernel whose symbol is `name` (as native_marshal.c names launches: "tgc_k_sgd", ...), as the host-side
  * handle cudaGetFuncBySymbol takes; NULL for a name no kernel has. The executor launches it with the
