@@ -61,6 +61,7 @@ static int roi_geoms(const cpu_call *k, const float *rois, int64_t n_rois, int64
                 return tgc_fail(err, "cpu backend: %s: RoI %lld [%g, %g, %g, %g] needs %g x %g samples per bin (at most %d; "
                                 "spatial_scale %g)", k->name, (long long)i, (double)r[1], (double)r[2], (double)r[3],
                                 (double)r[4], (double)gh, (double)gw, ROI_MAX_GRID, a->spatial_scale);
+            if (!(gh <= ROI_MAX_GRID && gw <= ROI_MAX_GRID)) gh = gw = 0; /* another level's RoI: never sampled */
             q->grid_h = gh > 0 ? (int64_t)gh : 0, q->grid_w = gw > 0 ? (int64_t)gw : 0;
         }
         q->count = fmaxf((float)(q->grid_h * q->grid_w), 1.f);

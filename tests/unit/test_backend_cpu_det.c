@@ -158,6 +158,11 @@ START_TEST(roi_align_bad_rois) {
     tu_exec_fails(c, TGC_OP_ROI_ALIGN, &a, 2, in, ip, 1, &out, op, "RoI 0 has batch index 1");
     rois[0] = 0, rois[3] = 1e9f;
     tu_exec_fails(c, TGC_OP_ROI_ALIGN, &a, 2, in, ip, 1, &out, op, "samples per bin");
+    a.roi_level = 0, a.num_levels = 4; /* the same RoI maps to level 3: another level's, a zero row */
+    y[0] = 1;
+    tu_exec(c, TGC_OP_ROI_ALIGN, &a, 2, in, ip, 1, &out, op);
+    ck_assert(y[0] == 0 && y[3] == 0);
+    a.roi_level = -1, a.num_levels = 1;
     tgc_type bad[] = {tu_f4(1, 1, 2, 2), tu_f2(1, 4)};
     tu_exec_fails(c, TGC_OP_ROI_ALIGN, &a, 2, bad, ip, 1, &out, op, "rois must be [K,5]");
     tgc_cpu_free(c);

@@ -48,7 +48,10 @@ TGC_K_DEV tgc_k_roi_geom tgc_k_roi_geom_of(const float *r, int64_t n, int64_t oh
         q.gh = q.gw = sr;
     } else {
         float gh = ceilf(__fdiv_rn(rh, (float)oh)), gw = ceilf(__fdiv_rn(rw, (float)ow));
-        if (!(gh <= TGC_K_ROI_MAX_GRID && gw <= TGC_K_ROI_MAX_GRID) && q.b != -1) q.b = -2, gh = gw = 0;
+        if (!(gh <= TGC_K_ROI_MAX_GRID && gw <= TGC_K_ROI_MAX_GRID)) {
+            if (q.b != -1) q.b = -2;
+            gh = gw = 0;
+        }
         q.gh = gh > 0 ? (int64_t)gh : 0;
         q.gw = gw > 0 ? (int64_t)gw : 0;
     }
