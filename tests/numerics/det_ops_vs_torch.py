@@ -136,6 +136,7 @@ def main():
     ref = torch.cat([(g_ctr - p_ctr) / p_wh, torch.log(g_wh / p_wh)], -1) / stds
     check("box_encode", enc, ref.numpy(), 1e-5)
     deltas = torch.randn(b, m, 4, generator=g) * 2
+    deltas[:, ::7, 2:] *= 15  # beyond |log(wh_ratio_clip)| once scaled by the stds: the clamp
     shape = torch.tensor([[120.0, 160.0], [150.0, 100.0]])
     (dec,) = run("box_decode", attrs, [boxes.numpy(), deltas.numpy(), shape.numpy()], [("f32", (b, m, 4))])
     dd = deltas * stds

@@ -279,6 +279,13 @@ START_TEST(box_coder_mmdet_vector) {
     void *ip[] = {rois, deltas, ms}, *op[] = {y};
     tu_exec(c, TGC_OP_BOX_DECODE, &a, 3, in, ip, 1, &out, op);
     for (int i = 0; i < 16; i++) ck_assert_msg(fabsf(y[i] - want[i]) < 1e-4f, "decode[%d] %g, expected %g", i, (double)y[i], (double)want[i]);
+    /* dw, dh clamped to |log(16/1000)|: a 1-pixel box grows to at most 62.5 and shrinks to 0.016 */
+    float r1[] = {99.5f, 99.5f, 100.5f, 100.5f}, d1[] = {0, 0, 10, -10}, m1[] = {1000, 1000}, y1[4];
+    tgc_type in1[] = {f3(1, 1, 4), f3(1, 1, 4), tu_f2(1, 2)}, out1 = f3(1, 1, 4);
+    void *ip1[] = {r1, d1, m1}, *op1[] = {y1};
+    tu_exec(c, TGC_OP_BOX_DECODE, &a, 3, in1, ip1, 1, &out1, op1);
+    ck_assert_msg(fabsf(y1[2] - y1[0] - 62.5f) < 1e-3f && fabsf(y1[3] - y1[1] - 0.016f) < 1e-5f, "clamped box %g x %g",
+                  (double)(y1[2] - y1[0]), (double)(y1[3] - y1[1]));
     /* round trip */
     int64_t n = 50;
     float *p = tu_zeros(n * 4), *d = tu_rand(n * 4, -0.5, 0.5), *b = tu_zeros(n * 4), *e = tu_zeros(n * 4), big[] = {1e4f, 1e4f};
