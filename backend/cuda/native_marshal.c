@@ -292,7 +292,7 @@ static int marshal_one(const tgc_cpu_op *o, void *ws, unsigned mb, tgc_native_la
                             x->d[3], o->in_t[1].shape.d[0], at->output_size[0], at->output_size[1],
                             (float)at->spatial_scale, (float)at->finest_scale, (int32_t)at->sampling_ratio,
                             (int32_t)at->aligned, (int32_t)at->roi_level, (int32_t)at->num_levels};
-        if (bwd) LAUNCH("tgc_k_roi_align_bwd", tgc_k_geom_elems(a.n * a.c * a.h * a.w, mb), a);
+        if (bwd) LAUNCH("tgc_k_roi_align_bwd", tgc_k_geom_roi_bwd(a.n * a.c, a.h, a.w, mb), a);
         else LAUNCH("tgc_k_roi_align", tgc_k_geom_elems(a.k * a.c * a.oh * a.ow, mb), a);
         return 0;
     }

@@ -42,17 +42,20 @@ static float *det_rois(int64_t k, int64_t n, double scale, int64_t h, int64_t w)
 }
 
 typedef struct roi_case {
-    int64_t out, sr;
+    int64_t h, w, out, sr;
     int aligned;
     double scale;
     int64_t level;
 } roi_case;
 
 START_TEST(roi_align_equals_cpu_bitwise) {
-    static const roi_case cases[] = {{7, 0, 1, 0.25, -1}, {2, 2, 1, 1.0, -1}, {3, 0, 0, 0.5, -1}, {7, 0, 1, 0.125, 1}, {5, 1, 0, 0.25, 0}};
-    int64_t n = 2, c = 3, h = 9, w = 13, k = 23;
+    static const roi_case cases[] = {{9, 13, 7, 0, 1, 0.25, -1}, {9, 13, 2, 2, 1, 1.0, -1}, {9, 13, 3, 0, 0, 0.5, -1},
+                                     {9, 13, 7, 0, 1, 0.125, 1}, {9, 13, 5, 1, 0, 0.25, 0}, {37, 41, 7, 0, 1, 0.25, -1},
+                                     {20, 50, 3, 2, 0, 0.5, -1}};
+    int64_t n = 2, c = 3, k = 23;
     for (size_t s = 0; s < sizeof cases / sizeof *cases; s++) {
         const roi_case *rc = &cases[s];
+        const int64_t h = rc->h, w = rc->w; /* the larger maps: several 16 x 16 tiles of the backward */
         tgc_attrs at = tgc_attrs_default();
         at.output_size[0] = at.output_size[1] = rc->out;
         at.sampling_ratio = rc->sr, at.aligned = rc->aligned, at.spatial_scale = rc->scale;
@@ -72,7 +75,7 @@ START_TEST(roi_align_equals_cpu_bitwise) {
         tgc_k_roi_args ba = fa;
         ba.x = NULL, ba.dy = dy, ba.y = dx_gpu;
         TGC_SHIM_LAUNCH(tgc_k_roi_align, tgc_k_geom_elems(ny, 3), fa);
-        TGC_SHIM_LAUNCH(tgc_k_roi_align_bwd, tgc_k_geom_elems(nx, 2), ba);
+        TGC_SHIM_LAUNCH(tgc_k_roi_align_bwd, tgc_k_geom_roi_bwd(n * c, h, w, 2), ba);
         same_bytes(y_gpu, y_cpu, sizeof(float) * (size_t)ny, "roi_align");
         same_bytes(dx_gpu, dx_cpu, sizeof(float) * (size_t)nx, "roi_align_bwd");
         double s1 = 0;
@@ -91,7 +94,7 @@ START_TEST(roi_align_bad_batch_index_is_nan) {
     TGC_SHIM_LAUNCH(tgc_k_roi_align, tgc_k_geom_elems(8, 0), a);
     ck_assert(y[0] == 1.f && isnan(y[4]) && isnan(y[7]));
     a.x = NULL, a.dy = dy, a.y = dx;
-    TGC_SHIM_LAUNCH(tgc_k_roi_align_bwd, tgc_k_geom_elems(8, 0), a);
+    TGC_SHIM_LAUNCH(tgc_k_roi_align_bwd, tgc_k_geom_roi_bwd(2, 2, 2, 0), a);
     ck_assert(dx[0] == 3.0625f && dx[4] == 0 && dx[7] == 0);
 }
 END_TEST

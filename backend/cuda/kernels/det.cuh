@@ -17,6 +17,7 @@
 #include "backend/cuda/kernels/kcommon.cuh"
 
 #define TGC_K_ROI_MAX_GRID 1024 /* as the CPU kernel: more samples per bin is refused there */
+#define TGC_K_ROI_TILE 16      /* roi_align_bwd: a block's pixels, TGC_K_ROI_TILE^2 <= TGC_K_THREADS */
 
 /* ---- roi_align ------------------------------------------------------------------------------------------ */
 typedef struct tgc_k_roi_geom {
@@ -123,40 +124,107 @@ TGC_K_DEV void tgc_k_roi_window(float start, float bin, int64_t grid, int64_t bi
     if (*hi > bins * grid - 1) *hi = bins * grid - 1;
 }
 
-TGC_KERNEL(tgc_k_roi_align_bwd, tgc_k_roi_args, a, TGC_K_THREADS) {
-    const int64_t total = a.n * a.c * a.h * a.w;
-    for (int64_t e = tgc_k_gtid(); e < total; e += tgc_k_gstride()) {
-        const int64_t pix = e % (a.h * a.w), py = pix / a.w, px = pix % a.w, ch = (e / (a.h * a.w)) % a.c,
-                      b = e / (a.h * a.w * a.c);
-        float acc = 0;
-        for (int64_t r = 0; r < a.k; r++) {
-            tgc_k_roi_geom q = tgc_k_roi_geom_of(a.rois + r * 5, a.n, a.oh, a.ow, a.spatial_scale, a.finest_scale,
-                                                 a.sampling_ratio, a.aligned, a.roi_level, a.num_levels);
-            if (q.b != b || q.gh < 1 || q.gw < 1) continue;
-            int64_t ylo, yhi, xlo, xhi;
-            tgc_k_roi_window(q.sh, q.bh, q.gh, a.oh, py, &ylo, &yhi);
-            tgc_k_roi_window(q.sw, q.bw, q.gw, a.ow, px, &xlo, &xhi);
-            if (ylo > yhi || xlo > xhi) continue;
-            const float *dy = a.dy + (r * a.c + ch) * a.oh * a.ow;
-            for (int64_t ph = ylo / q.gh; ph <= yhi / q.gh; ph++)
-                for (int64_t pw = xlo / q.gw; pw <= xhi / q.gw; pw++) {
-                    const float g = dy[ph * a.ow + pw];
-                    const int64_t iy0 = tgc_k_max64(0, ylo - ph * q.gh), iy1 = tgc_k_min64(q.gh - 1, yhi - ph * q.gh);
-                    const int64_t ix0 = tgc_k_max64(0, xlo - pw * q.gw), ix1 = tgc_k_min64(q.gw - 1, xhi - pw * q.gw);
-                    for (int64_t iy = iy0; iy <= iy1; iy++) {
-                        float yy = tgc_k_roi_pos(q.sh, ph, q.bh, iy, q.gh);
-                        for (int64_t ix = ix0; ix <= ix1; ix++) {
-                            float xx = tgc_k_roi_pos(q.sw, pw, q.bw, ix, q.gw);
-                            int64_t idx[4];
-                            float wt[4];
-                            if (!tgc_k_bilinear(yy, xx, a.h, a.w, idx, wt)) continue;
-                            for (int t = 0; t < 4; t++)
-                                if (idx[t] == pix) acc = __fadd_rn(acc, __fdiv_rn(__fmul_rn(g, wt[t]), q.count));
-                        }
-                    }
+/* Whether RoI q's samples can reach any pixel of rows [y0, y1] x columns [x0, x1]: its sample span widened by 3
+ * pixels (as tgc_k_roi_window), the whole map when a bin is empty, reversed or NaN. */
+TGC_K_DEV int tgc_k_roi_reaches(tgc_k_roi_geom q, int64_t oh, int64_t ow, int64_t y0, int64_t y1, int64_t x0, int64_t x1) {
+    if (q.bh > 1e-6f) {
+        double lo = (double)q.sh - 3.0, hi = (double)q.sh + (double)q.bh * (double)oh + 3.0;
+        if (hi < (double)y0 || lo > (double)y1) return 0;
+    }
+    if (q.bw > 1e-6f) {
+        double lo = (double)q.sw - 3.0, hi = (double)q.sw + (double)q.bw * (double)ow + 3.0;
+        if (hi < (double)x0 || lo > (double)x1) return 0;
+    }
+    return 1;
+}
+
+/* Exclusive prefix sum of v over the block (in thread order) and the block's total; sh: TGC_SHARED int32_t[32].
+ * Barriers inside: every thread of the block calls. */
+TGC_K_DEV int32_t tgc_k_block_scan(int32_t v, int32_t *sh, int32_t *total) {
+    const unsigned tid = tgc_k_tid(), lane = tid & 31u, warp = tid >> 5, nw = (blockDim.x * blockDim.y * blockDim.z) >> 5;
+    int32_t x = v;
+    for (int o = 1; o < 32; o <<= 1) {
+        int32_t y = __shfl_up_sync(TGC_K_FULL_MASK, x, o);
+        if ((int)lane >= o) x += y;
+    }
+    if (lane == 31u) sh[warp] = x;
+    __syncthreads();
+    int32_t base = 0, all = 0;
+    for (unsigned w = 0; w < nw; w++) {
+        if (w < warp) base += sh[w];
+        all += sh[w];
+    }
+    __syncthreads();
+    *total = all;
+    return base + x - v;
+}
+
+/* The terms of RoI q (dy: its [oh, ow] plane of the channel) in dx pixel `pix` (row py, column px) of an h x w map:
+ * every sample that may reach it, in the CPU kernel's order (bin, sample, corner), added to acc. */
+TGC_K_DEV float tgc_k_roi_bwd_pixel(const float *dy, int64_t oh, int64_t ow, int64_t h, int64_t w, tgc_k_roi_geom q,
+                                    int64_t py, int64_t px, int64_t pix, float acc) {
+    int64_t ylo, yhi, xlo, xhi;
+    tgc_k_roi_window(q.sh, q.bh, q.gh, oh, py, &ylo, &yhi);
+    tgc_k_roi_window(q.sw, q.bw, q.gw, ow, px, &xlo, &xhi);
+    if (ylo > yhi || xlo > xhi) return acc;
+    for (int64_t ph = ylo / q.gh; ph <= yhi / q.gh; ph++)
+        for (int64_t pw = xlo / q.gw; pw <= xhi / q.gw; pw++) {
+            const float g = dy[ph * ow + pw];
+            const int64_t iy0 = tgc_k_max64(0, ylo - ph * q.gh), iy1 = tgc_k_min64(q.gh - 1, yhi - ph * q.gh);
+            const int64_t ix0 = tgc_k_max64(0, xlo - pw * q.gw), ix1 = tgc_k_min64(q.gw - 1, xhi - pw * q.gw);
+            for (int64_t iy = iy0; iy <= iy1; iy++) {
+                float yy = tgc_k_roi_pos(q.sh, ph, q.bh, iy, q.gh);
+                for (int64_t ix = ix0; ix <= ix1; ix++) {
+                    float xx = tgc_k_roi_pos(q.sw, pw, q.bw, ix, q.gw);
+                    int64_t idx[4];
+                    float wt[4];
+                    if (!tgc_k_bilinear(yy, xx, h, w, idx, wt)) continue;
+                    for (int t = 0; t < 4; t++)
+                        if (idx[t] == pix) acc = __fadd_rn(acc, __fdiv_rn(__fmul_rn(g, wt[t]), q.count));
                 }
+            }
         }
-        a.y[e] = acc;
+    return acc;
+}
+
+/* One block per (plane, 16 x 16 tile of pixels), grid-stride over them: the block lists, TGC_K_THREADS RoIs at a
+ * time and in RoI order, those of its image whose samples may reach the tile, then each thread gathers its
+ * pixel's terms from the listed RoIs (tgc_k_roi_bwd_pixel): the CPU's order, so its bits, and the work per
+ * pixel proportional to the RoIs near it rather than to all of them (geometry: tgc_k_geom_roi_bwd). */
+TGC_KERNEL(tgc_k_roi_align_bwd, tgc_k_roi_args, a, TGC_K_THREADS) {
+    TGC_SHARED(int32_t, scan, 32);
+    TGC_SHARED(int32_t, list, TGC_K_THREADS);
+    const unsigned tid = tgc_k_tid(), nt = blockDim.x * blockDim.y * blockDim.z;
+    const int64_t tiles_x = (a.w + TGC_K_ROI_TILE - 1) / TGC_K_ROI_TILE, tiles = tiles_x * ((a.h + TGC_K_ROI_TILE - 1) / TGC_K_ROI_TILE);
+    for (int64_t e = blockIdx.x; e < a.n * a.c * tiles; e += gridDim.x) {
+        const int64_t plane = e / tiles, tile = e % tiles, b = plane / a.c, ch = plane % a.c;
+        const int64_t y0 = tile / tiles_x * TGC_K_ROI_TILE, x0 = tile % tiles_x * TGC_K_ROI_TILE;
+        const int64_t py = y0 + tid / TGC_K_ROI_TILE, px = x0 + tid % TGC_K_ROI_TILE, pix = py * a.w + px;
+        const int inside = tid < TGC_K_ROI_TILE * TGC_K_ROI_TILE && py < a.h && px < a.w;
+        float acc = 0;
+        for (int64_t r0 = 0; r0 < a.k; r0 += nt) {
+            int32_t keep = 0;
+            if (r0 + tid < a.k) {
+                tgc_k_roi_geom q = tgc_k_roi_geom_of(a.rois + (r0 + tid) * 5, a.n, a.oh, a.ow, a.spatial_scale,
+                                                     a.finest_scale, a.sampling_ratio, a.aligned, a.roi_level, a.num_levels);
+                keep = q.b == b && q.gh > 0 && q.gw > 0 &&
+                       tgc_k_roi_reaches(q, a.oh, a.ow, y0, tgc_k_min64(y0 + TGC_K_ROI_TILE, a.h) - 1, x0,
+                                         tgc_k_min64(x0 + TGC_K_ROI_TILE, a.w) - 1);
+            }
+            int32_t total;
+            const int32_t at = tgc_k_block_scan(keep, scan, &total);
+            if (keep) list[at] = (int32_t)(r0 + tid);
+            __syncthreads();
+            if (inside)
+                for (int32_t j = 0; j < total; j++) {
+                    const int64_t r = list[j];
+                    tgc_k_roi_geom q = tgc_k_roi_geom_of(a.rois + r * 5, a.n, a.oh, a.ow, a.spatial_scale, a.finest_scale,
+                                                         a.sampling_ratio, a.aligned, a.roi_level, a.num_levels);
+                    acc = tgc_k_roi_bwd_pixel(a.dy + (r * a.c + ch) * a.oh * a.ow, a.oh, a.ow, a.h, a.w, q, py, px, pix, acc);
+                }
+            __syncthreads(); /* the list is rewritten by the next round */
+        }
+        if (inside) a.y[(b * a.c + ch) * a.h * a.w + pix] = acc;
     }
 }
 

@@ -206,8 +206,9 @@ typedef struct tgc_k_fill_args {
 /* ---- detection (det.cuh) ----------------------------------------------------------------------------------
  * roi_align(x[n,c,h,w], rois[k,5]) -> y[k,c,oh,ow]: tgc_k_roi_align, one thread per output element
  * (tgc_k_geom_elems(k*c*oh*ow)). roi_align_bwd(dy, rois) -> dx[n,c,h,w]: tgc_k_roi_align_bwd (x unused, dy set,
- * y = dx), one thread per dx element, gathering every RoI's contributions to its pixel in the CPU kernel's
- * order (RoI, bin, sample, corner): no atomics, the CPU's bits (tgc_k_geom_elems(n*c*h*w)). A RoI the CPU
+ * y = dx), one block per (plane, 16 x 16 pixel tile), each thread gathering its pixel's terms from the RoIs
+ * that reach the tile in the CPU kernel's order (RoI, bin, sample, corner): no atomics, the CPU's bits
+ * (tgc_k_geom_roi_bwd(n*c, h, w)). A RoI the CPU
  * kernel refuses (batch index not an integer in [0, n), more than 1024 samples per bin) gives NaN rows
  * forward and no gradient. Attributes as float, converted as the CPU kernel converts them. */
 typedef struct tgc_k_roi_args {
@@ -281,6 +282,15 @@ typedef struct tgc_k_giou_args {
     double alpha;
     float eps;
 } tgc_k_giou_args;
+
+/* roi_align_bwd: one block per (plane, 16 x 16 tile), grid-stride. */
+static inline tgc_k_geom tgc_k_geom_roi_bwd(int64_t planes, int64_t h, int64_t w, unsigned max_blocks) {
+    int64_t b = planes * ((h + 15) / 16) * ((w + 15) / 16);
+    if (max_blocks && b > max_blocks) b = max_blocks;
+    if (b > 0x7fffffff) b = 0x7fffffff;
+    tgc_k_geom g = {(unsigned)(b > 0 ? b : 0), 1, 1, TGC_K_THREADS, 1, 1};
+    return g;
+}
 
 /* One block per row, grid-stride over rows. */
 static inline tgc_k_geom tgc_k_geom_row_blocks(int64_t rows, unsigned max_blocks) {

@@ -123,7 +123,7 @@ extern "C" int tgc_cuda_k_roi_align(const tgc_k_roi_args *a, unsigned max_blocks
 }
 
 extern "C" int tgc_cuda_k_roi_align_bwd(const tgc_k_roi_args *a, unsigned max_blocks, void *stream) {
-    tgc_k_geom g = tgc_k_geom_elems(a->n * a->c * a->h * a->w, max_blocks);
+    tgc_k_geom g = tgc_k_geom_roi_bwd(a->n * a->c, a->h, a->w, max_blocks);
     return TGC_K_LAUNCH(tgc_k_roi_align_bwd, g, *a, stream);
 }
 
