@@ -73,6 +73,7 @@ int tgc_graph_find(const tgc_graph *g, const char *name) {
 #define ATTR_COPY_I64(to, from, n) (to) = (from)
 #define ATTR_COPY_I64V(to, from, n) memcpy((to), (from), sizeof(int64_t) * (n))
 #define ATTR_COPY_F64(to, from, n) (to) = (from)
+#define ATTR_COPY_F64V(to, from, n) memcpy((to), (from), sizeof(double) * (n))
 /* an out-of-range rank is kept as is for shape inference to reject */
 #define ATTR_COPY_SHAPE(to, from, n)                                                                    \
     do {                                                                                                \

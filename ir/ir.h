@@ -63,6 +63,13 @@ enum {
     TGC_A_DTYPE = 1u << 18,    /* dtype                         */
     TGC_A_FOCAL = 1u << 19,    /* gamma, focal_alpha            */
     TGC_A_CLASSES = 1u << 20,  /* num_classes                   */
+    /* detection ops */
+    TGC_A_ROI = 1u << 24,      /* output_size, spatial_scale, sampling_ratio, aligned, roi_level, num_levels, finest_scale */
+    TGC_A_K = 1u << 25,        /* k                             */
+    TGC_A_IOU = 1u << 26,      /* iou_threshold                 */
+    TGC_A_BETA = 1u << 27,     /* beta                          */
+    TGC_A_CODER = 1u << 28,    /* target_means, target_stds     */
+    TGC_A_DECODE = 1u << 29,   /* wh_ratio_clip, clip_border    */
 };
 #define TGC_A_CONV (TGC_A_STRIDE | TGC_A_PAD | TGC_A_DILATION | TGC_A_GROUPS)
 #define TGC_A_POOL (TGC_A_KERNEL | TGC_A_STRIDE | TGC_A_PAD | TGC_A_CEIL)
@@ -74,12 +81,14 @@ enum {
 #define TGC_ATTR_CTYPE_I64 int64_t
 #define TGC_ATTR_CTYPE_I64V int64_t
 #define TGC_ATTR_CTYPE_F64 double
+#define TGC_ATTR_CTYPE_F64V double
 #define TGC_ATTR_CTYPE_SHAPE tgc_shape
 #define TGC_ATTR_CTYPE_DTYPE tgc_dtype
 #define TGC_ATTR_DIM_BOOL(n)
 #define TGC_ATTR_DIM_I64(n)
 #define TGC_ATTR_DIM_I64V(n) [n]
 #define TGC_ATTR_DIM_F64(n)
+#define TGC_ATTR_DIM_F64V(n) [n]
 #define TGC_ATTR_DIM_SHAPE(n)
 #define TGC_ATTR_DIM_DTYPE(n)
 typedef struct tgc_attrs {
@@ -96,6 +105,7 @@ typedef enum tgc_attr_kind {
     TGC_AK_F64,
     TGC_AK_SHAPE,
     TGC_AK_DTYPE,
+    TGC_AK_F64V,
 } tgc_attr_kind;
 
 enum {
@@ -108,7 +118,7 @@ enum {
 typedef struct tgc_attr_info {
     const char *name;
     tgc_attr_kind kind;
-    int n;          /* elements of an I64V, else 1 */
+    int n;          /* elements of an I64V or F64V, else 1 */
     uint32_t bit;   /* TGC_A_* */
     size_t offset;  /* of the field in tgc_attrs */
 } tgc_attr_info;

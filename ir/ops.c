@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "ir/ir.h"
+#include "ir/ops_det.h"
 
 /* Dimensions and attribute values larger than this are refused, so that shape arithmetic never
  * overflows int64 (2^40 elements per axis is far beyond any real tensor). */

@@ -487,6 +487,15 @@ static int parse_attrs(cur *c, tgc_attrs *a, uint32_t bits, const char *opname) 
         case TGC_AK_F64:
             if (parse_f64(c, (double *)field, row->name) < 0) return -1;
             break;
+        case TGC_AK_F64V:
+            if (expect(c, '[', "before the attribute's values") < 0) return -1;
+            for (int i = 0; i < row->n; i++) {
+                if (i && expect(c, ',', "between the attribute's values") < 0) return -1;
+                if (parse_f64(c, (double *)field + i, row->name) < 0) return -1;
+            }
+            if (peek(c) == ',') return fail_at(c, vat, "%s takes %d values", row->name, row->n);
+            if (expect(c, ']', "after the attribute's values") < 0) return -1;
+            break;
         case TGC_AK_SHAPE:
             if (parse_shape(c, (tgc_shape *)field, "the shape attribute") < 0) return -1;
             break;

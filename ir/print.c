@@ -36,6 +36,15 @@ static void print_init(const tgc_init *in, FILE *f) {
         fputc(']', f);                                                                                  \
     } while (0)
 #define ATTR_PRINT_F64(f, v, n, fmt) fprintf(f, fmt, (v))
+#define ATTR_PRINT_F64V(f, v, n, fmt)                                                                   \
+    do {                                                                                                \
+        fputc('[', f);                                                                                  \
+        for (int i_ = 0; i_ < (n); i_++) {                                                              \
+            if (i_) fputc(',', f);                                                                      \
+            fprintf(f, fmt, (v)[i_]);                                                                   \
+        }                                                                                               \
+        fputc(']', f);                                                                                  \
+    } while (0)
 #define ATTR_PRINT_SHAPE(f, v, n, fmt)                                                                  \
     do {                                                                                                \
         char s_[160];                                                                                   \

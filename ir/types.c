@@ -71,6 +71,7 @@ void tgc_shape_str(const tgc_shape *s, char *buf, size_t n) {
 #define ATTR_SET_I64(lv, n, def) (lv) = (def)
 #define ATTR_SET_I64V(lv, n, def) for (int i_ = 0; i_ < (n); i_++) (lv)[i_] = (def)
 #define ATTR_SET_F64(lv, n, def) (lv) = (def)
+#define ATTR_SET_F64V(lv, n, def) for (int i_ = 0; i_ < (n); i_++) (lv)[i_] = (def)
 #define ATTR_SET_SHAPE(lv, n, def) (lv) = (tgc_shape)def
 #define ATTR_SET_DTYPE(lv, n, def) (lv) = (def)
 
@@ -87,8 +88,16 @@ tgc_attrs tgc_attrs_default(void) {
 #define ATTR_EQ_I64(x, y, n) ((x) == (y))
 #define ATTR_EQ_I64V(x, y, n) (memcmp((x), (y), sizeof(int64_t) * (n)) == 0)
 #define ATTR_EQ_F64(x, y, n) ((x) == (y))
+#define ATTR_EQ_F64V(x, y, n) tgc_f64v_eq((x), (y), (n))
 #define ATTR_EQ_SHAPE(x, y, n) tgc_shape_eq(&(x), &(y))
 #define ATTR_EQ_DTYPE(x, y, n) ((x) == (y))
+
+/* Element by element, as F64 compares (never bytewise: 0.0 == -0.0). */
+static int tgc_f64v_eq(const double *x, const double *y, int n) {
+    for (int i = 0; i < n; i++)
+        if (!(x[i] == y[i])) return 0;
+    return 1;
+}
 
 const char *tgc_attrs_diff(uint32_t bits, const tgc_attrs *a, const tgc_attrs *b) {
 #define TGC_ATTR(name, kind, n, bit, def, fmt)                                                          \

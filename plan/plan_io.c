@@ -121,11 +121,12 @@ static void write_tensors(const tgc_plan *p, tgc_buf *b) {
 }
 
 /* The attributes the op's row names, in the row order of ir/attrs.def: what the op reads is exactly what
- * is stored. By kind: BOOL u8, I64 i64, I64V n x i64, F64 f64, SHAPE u8 rank + dims, DTYPE u8. */
+ * is stored. By kind: BOOL u8, I64 i64, I64V n x i64, F64 f64, F64V n x f64, SHAPE u8 rank + dims, DTYPE u8. */
 #define ATTR_WRITE_BOOL(b, v, n) tgc_buf_u8(b, (uint8_t)(v))
 #define ATTR_WRITE_I64(b, v, n) tgc_buf_i64(b, (v))
 #define ATTR_WRITE_I64V(b, v, n) for (int i_ = 0; i_ < (n); i_++) tgc_buf_i64(b, (v)[i_])
 #define ATTR_WRITE_F64(b, v, n) tgc_buf_f64(b, (v))
+#define ATTR_WRITE_F64V(b, v, n) for (int i_ = 0; i_ < (n); i_++) tgc_buf_f64(b, (v)[i_])
 #define ATTR_WRITE_SHAPE(b, v, n) write_shape(b, &(v))
 #define ATTR_WRITE_DTYPE(b, v, n) tgc_buf_u8(b, (uint8_t)(v))
 
@@ -459,6 +460,7 @@ static int read_tensors(rd *d, tgc_plan *p) {
 #define ATTR_READ_I64(d, v, n, what) (v) = tgc_rd_i64(&(d)->r)
 #define ATTR_READ_I64V(d, v, n, what) for (int i_ = 0; i_ < (n); i_++) (v)[i_] = tgc_rd_i64(&(d)->r)
 #define ATTR_READ_F64(d, v, n, what) (v) = tgc_rd_f64(&(d)->r)
+#define ATTR_READ_F64V(d, v, n, what) for (int i_ = 0; i_ < (n); i_++) (v)[i_] = tgc_rd_f64(&(d)->r)
 #define ATTR_READ_SHAPE(d, v, n, what)                                                                  \
     if (rd_shape(d, &(v), "attribute " what) < 0) return -1
 #define ATTR_READ_DTYPE(d, v, n, what)                                                                  \

@@ -75,6 +75,19 @@ static const struct {
 #define CPU_KERNEL_L1_LOSS_POS cpu_l1_loss_pos
 #define CPU_KERNEL_L1_LOSS_POS_BWD cpu_l1_loss_pos_bwd
 #define CPU_KERNEL_BN_EVAL_BWD cpu_bn_eval_bwd
+/* detection (cpu_det.c) */
+#define CPU_KERNEL_ROI_ALIGN cpu_roi_align
+#define CPU_KERNEL_ROI_ALIGN_BWD cpu_roi_align_bwd
+#define CPU_KERNEL_TOPK cpu_topk
+#define CPU_KERNEL_NMS_FIXED cpu_nms_fixed
+#define CPU_KERNEL_SMOOTH_L1 cpu_smooth_l1
+#define CPU_KERNEL_SMOOTH_L1_BWD cpu_smooth_l1_bwd
+#define CPU_KERNEL_BOX_IOU cpu_box_iou
+#define CPU_KERNEL_BOX_ENCODE cpu_box_encode
+#define CPU_KERNEL_BOX_DECODE cpu_box_decode
+#define CPU_KERNEL_GATHER cpu_gather
+#define CPU_KERNEL_GIOU_LOSS cpu_giou_loss
+#define CPU_KERNEL_GIOU_LOSS_BWD cpu_giou_loss_bwd
 
 /* One row per op, in ops.def's (the opcode's) order. */
 static const cpu_kernel_fn kernels[] = {

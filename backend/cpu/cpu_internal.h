@@ -168,6 +168,19 @@ int cpu_sigmoid_focal_loss(tgc_cpu *c, const cpu_call *k, tgc_err *err);
 int cpu_sigmoid_focal_loss_bwd(tgc_cpu *c, const cpu_call *k, tgc_err *err);
 int cpu_l1_loss_pos(tgc_cpu *c, const cpu_call *k, tgc_err *err);
 int cpu_l1_loss_pos_bwd(tgc_cpu *c, const cpu_call *k, tgc_err *err);
+/* detection (cpu_det.c) */
+int cpu_roi_align(tgc_cpu *c, const cpu_call *k, tgc_err *err);
+int cpu_roi_align_bwd(tgc_cpu *c, const cpu_call *k, tgc_err *err);
+int cpu_topk(tgc_cpu *c, const cpu_call *k, tgc_err *err);
+int cpu_nms_fixed(tgc_cpu *c, const cpu_call *k, tgc_err *err);
+int cpu_smooth_l1(tgc_cpu *c, const cpu_call *k, tgc_err *err);
+int cpu_smooth_l1_bwd(tgc_cpu *c, const cpu_call *k, tgc_err *err);
+int cpu_box_iou(tgc_cpu *c, const cpu_call *k, tgc_err *err);
+int cpu_box_encode(tgc_cpu *c, const cpu_call *k, tgc_err *err);
+int cpu_box_decode(tgc_cpu *c, const cpu_call *k, tgc_err *err);
+int cpu_gather(tgc_cpu *c, const cpu_call *k, tgc_err *err);
+int cpu_giou_loss(tgc_cpu *c, const cpu_call *k, tgc_err *err);
+int cpu_giou_loss_bwd(tgc_cpu *c, const cpu_call *k, tgc_err *err);
 
 /* Converts elements [lo, hi) of x (dtype tx) into y (dtype ty), as cast does (fused groups). */
 void cpu_cast_range(const void *x, tgc_dtype tx, void *y, tgc_dtype ty, int64_t lo, int64_t hi);

@@ -70,6 +70,19 @@
 /* cuDNN's legacy backward assumes batch statistics; the running-statistics backward is a per-channel affine
  * map whose kernel is not written yet either */
 #define CUDA_IMPL_BN_EVAL_BWD TGC_CUDA_IMPL_NONE
+/* detection (kernels/det.cuh) */
+#define CUDA_IMPL_ROI_ALIGN TGC_CUDA_IMPL_KERNEL
+#define CUDA_IMPL_ROI_ALIGN_BWD TGC_CUDA_IMPL_KERNEL
+#define CUDA_IMPL_TOPK TGC_CUDA_IMPL_KERNEL
+#define CUDA_IMPL_NMS_FIXED TGC_CUDA_IMPL_KERNEL
+#define CUDA_IMPL_SMOOTH_L1 TGC_CUDA_IMPL_KERNEL
+#define CUDA_IMPL_SMOOTH_L1_BWD TGC_CUDA_IMPL_KERNEL
+#define CUDA_IMPL_BOX_IOU TGC_CUDA_IMPL_KERNEL
+#define CUDA_IMPL_BOX_ENCODE TGC_CUDA_IMPL_KERNEL
+#define CUDA_IMPL_BOX_DECODE TGC_CUDA_IMPL_KERNEL
+#define CUDA_IMPL_GATHER TGC_CUDA_IMPL_KERNEL
+#define CUDA_IMPL_GIOU_LOSS TGC_CUDA_IMPL_KERNEL
+#define CUDA_IMPL_GIOU_LOSS_BWD TGC_CUDA_IMPL_KERNEL
 
 static const tgc_cuda_impl impls[] = {
 #define TGC_OP(E, name, n_in, n_out, attrs, mutates, flags) CUDA_IMPL_##E,

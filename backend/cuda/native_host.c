@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "backend/cuda/kernels/convert.cuh"
+#include "backend/cuda/kernels/det.cuh"
 #include "backend/cuda/kernels/loss.cuh"
 #include "backend/cuda/kernels/optim.cuh"
 #include "backend/cuda/kernels/pool.cuh"
@@ -58,6 +59,18 @@ static int shim_run(const tgc_native_launch *l, void *ctx) {
     RUN(tgc_k_cast_bf16_f32, tgc_k_cast_args)
     RUN(tgc_k_cast_f32_f16, tgc_k_cast_args)
     RUN(tgc_k_cast_f16_f32, tgc_k_cast_args)
+    RUN(tgc_k_roi_align, tgc_k_roi_args)
+    RUN(tgc_k_roi_align_bwd, tgc_k_roi_args)
+    RUN(tgc_k_topk, tgc_k_topk_args)
+    RUN(tgc_k_nms, tgc_k_nms_args)
+    RUN(tgc_k_smooth_l1, tgc_k_sl1_args)
+    RUN(tgc_k_smooth_l1_bwd, tgc_k_sl1_args)
+    RUN(tgc_k_box_iou, tgc_k_box_args)
+    RUN(tgc_k_box_encode, tgc_k_box_args)
+    RUN(tgc_k_box_decode, tgc_k_box_args)
+    RUN(tgc_k_gather, tgc_k_gather_args)
+    RUN(tgc_k_giou_loss, tgc_k_giou_args)
+    RUN(tgc_k_giou_loss_bwd, tgc_k_giou_args)
 #undef RUN
     return -1;
 }

@@ -1,7 +1,9 @@
 /* backend/cuda/native_marshal.c - see native_marshal.h. */
 #include "backend/cuda/native_marshal.h"
 
+#include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 _Static_assert((int)TGC_K_DT_F32 == (int)TGC_F32 && (int)TGC_K_DT_F16 == (int)TGC_F16 &&
                    (int)TGC_K_DT_BF16 == (int)TGC_BF16 && (int)TGC_K_DT_I32 == (int)TGC_I32 &&
@@ -34,6 +36,16 @@ int tgc_cuda_native_class(tgc_opcode code) {
     case TGC_OP_GLOBAL_AVG_POOL_BWD:
     case TGC_OP_FILL:
     case TGC_OP_CAST:
+    case TGC_OP_ROI_ALIGN:
+    case TGC_OP_ROI_ALIGN_BWD:
+    case TGC_OP_TOPK:
+    case TGC_OP_NMS_FIXED:
+    case TGC_OP_SMOOTH_L1_BWD:
+    case TGC_OP_BOX_IOU:
+    case TGC_OP_BOX_ENCODE:
+    case TGC_OP_BOX_DECODE:
+    case TGC_OP_GATHER:
+    case TGC_OP_GIOU_LOSS_BWD:
         return TGC_NATIVE_EXACT;
     case TGC_OP_SOFTMAX_CE:
     case TGC_OP_SOFTMAX_CE_BWD:
@@ -42,6 +54,8 @@ int tgc_cuda_native_class(tgc_opcode code) {
     case TGC_OP_CHANNEL_MUL_GRAD_GATE:
     case TGC_OP_SOFTMAX_CE_SOFT:
     case TGC_OP_SOFTMAX_CE_SOFT_BWD:
+    case TGC_OP_SMOOTH_L1:
+    case TGC_OP_GIOU_LOSS:
         return TGC_NATIVE_REDUCE;
     default:
         return 0;
@@ -102,6 +116,58 @@ int tgc_cuda_native_supports(const tgc_cpu_op *o) {
         if (o->n_in != 1 || o->n_out != 1) return 0;
         tgc_dtype f = o->in_t[0].dtype, t = o->out_t[0].dtype;
         return (f == TGC_F32 && (t == TGC_BF16 || t == TGC_F16)) || (t == TGC_F32 && (f == TGC_BF16 || f == TGC_F16));
+    }
+    case TGC_OP_ROI_ALIGN:
+    case TGC_OP_ROI_ALIGN_BWD: {
+        if (o->n_in != 2 || o->n_out != 1 || !is_f32(&o->in_t[0]) || !is_f32(&o->in_t[1]) || !is_f32(&o->out_t[0]))
+            return 0;
+        const tgc_shape *x = o->code == TGC_OP_ROI_ALIGN ? &o->in_t[0].shape : &o->out_t[0].shape;
+        const tgc_shape *r = &o->in_t[1].shape;
+        return x->rank == 4 && r->rank == 2 && r->d[1] == 5 && o->a->roi_level < 16 && o->a->num_levels <= 16 &&
+               o->a->sampling_ratio <= 1024;
+    }
+    case TGC_OP_TOPK:
+        return o->n_in == 1 && o->n_out == 2 && is_f32(&o->in_t[0]) && o->in_t[0].shape.rank >= 1 &&
+               o->out_t[1].dtype == TGC_I32 && o->a->k >= 1 && o->a->k <= o->in_t[0].shape.d[o->in_t[0].shape.rank - 1];
+    case TGC_OP_NMS_FIXED:
+        return o->n_in == 3 && o->n_out == 2 && is_f32(&o->in_t[0]) && o->in_t[0].shape.rank == 3 &&
+               o->in_t[0].shape.d[2] == 4 && is_f32(&o->in_t[1]) && o->in_t[2].dtype == TGC_I32 &&
+               o->out_t[0].dtype == TGC_I32 && o->out_t[1].dtype == TGC_I32;
+    case TGC_OP_SMOOTH_L1:
+    case TGC_OP_SMOOTH_L1_BWD: {
+        int f = o->code == TGC_OP_SMOOTH_L1_BWD;
+        if (o->n_in != 4 + f || o->n_out != 1) return 0;
+        for (int k = 0; k < o->n_in; k++)
+            if (!is_f32(&o->in_t[k])) return 0;
+        return is_f32(&o->out_t[0]) && tgc_shape_eq(&o->in_t[f].shape, &o->in_t[f + 1].shape) &&
+               tgc_shape_eq(&o->in_t[f].shape, &o->in_t[f + 2].shape) && tgc_shape_numel(&o->in_t[f + 3].shape) == 1;
+    }
+    case TGC_OP_BOX_IOU:
+        return o->n_in == 2 && o->n_out == 1 && is_f32(&o->in_t[0]) && is_f32(&o->in_t[1]) && is_f32(&o->out_t[0]) &&
+               o->in_t[0].shape.rank == 3 && o->in_t[1].shape.rank == 3 && o->in_t[0].shape.d[2] == 4 &&
+               o->in_t[1].shape.d[2] == 4 && o->in_t[0].shape.d[0] == o->in_t[1].shape.d[0];
+    case TGC_OP_BOX_ENCODE:
+        return o->n_in == 2 && o->n_out == 1 && is_f32(&o->in_t[0]) && is_f32(&o->in_t[1]) && is_f32(&o->out_t[0]) &&
+               o->in_t[0].shape.rank >= 1 && o->in_t[0].shape.d[o->in_t[0].shape.rank - 1] == 4 &&
+               tgc_shape_eq(&o->in_t[0].shape, &o->in_t[1].shape);
+    case TGC_OP_BOX_DECODE:
+        return o->n_in == 3 && o->n_out == 1 && is_f32(&o->in_t[0]) && is_f32(&o->in_t[1]) && is_f32(&o->in_t[2]) &&
+               is_f32(&o->out_t[0]) && o->in_t[0].shape.rank == 3 && o->in_t[0].shape.d[2] == 4 &&
+               tgc_shape_eq(&o->in_t[0].shape, &o->in_t[1].shape) && o->in_t[2].shape.rank == 2 &&
+               o->in_t[2].shape.d[0] == o->in_t[0].shape.d[0] && o->in_t[2].shape.d[1] == 2;
+    case TGC_OP_GATHER:
+        return o->n_in == 2 && o->n_out == 1 && (is_f32(&o->in_t[0]) || o->in_t[0].dtype == TGC_I32) &&
+               o->out_t[0].dtype == o->in_t[0].dtype && o->in_t[1].dtype == TGC_I32 && o->in_t[0].shape.rank >= 2 &&
+               o->in_t[1].shape.rank == 2 && o->in_t[1].shape.d[0] == o->in_t[0].shape.d[0];
+    case TGC_OP_GIOU_LOSS:
+    case TGC_OP_GIOU_LOSS_BWD: {
+        int f = o->code == TGC_OP_GIOU_LOSS_BWD;
+        if (o->n_in != 4 + f || o->n_out != 1 || !is_f32(&o->out_t[0])) return 0;
+        for (int k = 0; k < o->n_in; k++)
+            if (!is_f32(&o->in_t[k])) return 0;
+        const tgc_shape *p = &o->in_t[f].shape;
+        return p->rank >= 1 && p->d[p->rank - 1] == 4 && tgc_shape_eq(p, &o->in_t[f + 1].shape) &&
+               tgc_shape_numel(&o->in_t[f + 2].shape) * 4 == tgc_shape_numel(p) && tgc_shape_numel(&o->in_t[f + 3].shape) == 1;
     }
     default:
         return 0;
@@ -216,6 +282,85 @@ static int marshal_one(const tgc_cpu_op *o, void *ws, unsigned mb, tgc_native_la
                         : f == TGC_F32                 ? "tgc_k_cast_f32_f16"
                                                        : "tgc_k_cast_f16_f32";
         LAUNCH(k, tgc_k_geom_elems(a.n, mb), a);
+        return 0;
+    }
+    case TGC_OP_ROI_ALIGN:
+    case TGC_OP_ROI_ALIGN_BWD: {
+        int bwd = o->code == TGC_OP_ROI_ALIGN_BWD;
+        const tgc_shape *x = bwd ? &o->out_t[0].shape : &o->in_t[0].shape;
+        tgc_k_roi_args a = {bwd ? NULL : o->in[0], o->in[1], bwd ? o->in[0] : NULL, o->out[0], x->d[0], x->d[1], x->d[2],
+                            x->d[3], o->in_t[1].shape.d[0], at->output_size[0], at->output_size[1],
+                            (float)at->spatial_scale, (float)at->finest_scale, (int32_t)at->sampling_ratio,
+                            (int32_t)at->aligned, (int32_t)at->roi_level, (int32_t)at->num_levels};
+        if (bwd) LAUNCH("tgc_k_roi_align_bwd", tgc_k_geom_roi_bwd(a.n * a.c, a.h, a.w, mb), a);
+        else LAUNCH("tgc_k_roi_align", tgc_k_geom_elems(a.k * a.c * a.oh * a.ow, mb), a);
+        return 0;
+    }
+    case TGC_OP_TOPK: {
+        const tgc_shape *s = &o->in_t[0].shape;
+        int64_t n = s->d[s->rank - 1];
+        tgc_k_topk_args a = {o->in[0], o->out[0], o->out[1], tgc_shape_numel(s) / n, n, at->k};
+        LAUNCH("tgc_k_topk", tgc_k_geom_row_blocks(a.rows, mb), a);
+        return 0;
+    }
+    case TGC_OP_NMS_FIXED: {
+        const tgc_shape *s = &o->in_t[0].shape;
+        tgc_k_nms_args a = {o->in[0], o->in[1], o->in[2], o->out[0], o->out[1], s->d[0], s->d[1], at->k, at->iou_threshold};
+        LAUNCH("tgc_k_nms", tgc_k_geom_row_blocks(a.b, mb), a);
+        return 0;
+    }
+    case TGC_OP_SMOOTH_L1:
+    case TGC_OP_SMOOTH_L1_BWD: {
+        int f = o->code == TGC_OP_SMOOTH_L1_BWD;
+        tgc_k_sl1_args a = {o->in[f], o->in[f + 1], o->in[f + 2], o->in[f + 3], f ? o->in[0] : NULL, f ? NULL : o->out[0],
+                            f ? o->out[0] : NULL, tgc_shape_numel(&o->in_t[f].shape), at->beta, at->alpha};
+        if (f) LAUNCH("tgc_k_smooth_l1_bwd", tgc_k_geom_elems(a.n, mb), a);
+        else LAUNCH("tgc_k_smooth_l1", tgc_k_geom_one_block(), a);
+        return 0;
+    }
+    case TGC_OP_BOX_IOU:
+    case TGC_OP_BOX_ENCODE:
+    case TGC_OP_BOX_DECODE: {
+        const tgc_shape *s = &o->in_t[0].shape;
+        tgc_k_box_args a;
+        memset(&a, 0, sizeof a);
+        a.a = o->in[0], a.b = o->in[1], a.y = o->out[0];
+        a.boxes = tgc_shape_numel(s) / 4;
+        a.per_image = s->rank == 3 ? s->d[1] : a.boxes;
+        a.m = o->code == TGC_OP_BOX_IOU ? o->in_t[1].shape.d[1] : 0;
+        for (int k = 0; k < 4; k++) a.means[k] = (float)at->target_means[k], a.stds[k] = (float)at->target_stds[k];
+        a.max_ratio = (float)fabs(log(at->wh_ratio_clip));
+        a.eps = (float)at->eps;
+        a.clip = at->clip_border;
+        if (o->code == TGC_OP_BOX_DECODE) a.max_shape = o->in[2];
+        const char *k = o->code == TGC_OP_BOX_IOU ? "tgc_k_box_iou" : o->code == TGC_OP_BOX_ENCODE ? "tgc_k_box_encode" : "tgc_k_box_decode";
+        LAUNCH(k, tgc_k_geom_elems(o->code == TGC_OP_BOX_IOU ? a.boxes * a.m : a.boxes, mb), a);
+        return 0;
+    }
+    case TGC_OP_GATHER: {
+        const tgc_shape *x = &o->in_t[0].shape;
+        int64_t inner = 1;
+        for (int d = 2; d < x->rank; d++) inner *= x->d[d];
+        tgc_k_gather_args a = {o->in[0], o->in[1], o->out[0], x->d[0], x->d[1], o->in_t[1].shape.d[1], inner, 0, 0};
+        if (o->in_t[0].dtype == TGC_F32) {
+            float f = (float)at->alpha, nan = NAN;
+            memcpy(&a.fill, &f, 4);
+            memcpy(&a.bad, &nan, 4);
+        } else {
+            int32_t f = (int32_t)at->alpha, bad = INT32_MIN;
+            memcpy(&a.fill, &f, 4);
+            memcpy(&a.bad, &bad, 4);
+        }
+        LAUNCH("tgc_k_gather", tgc_k_geom_elems(a.b * a.m * a.inner, mb), a);
+        return 0;
+    }
+    case TGC_OP_GIOU_LOSS:
+    case TGC_OP_GIOU_LOSS_BWD: {
+        int f = o->code == TGC_OP_GIOU_LOSS_BWD;
+        tgc_k_giou_args a = {o->in[f], o->in[f + 1], o->in[f + 2], o->in[f + 3], f ? o->in[0] : NULL, f ? NULL : o->out[0],
+                             f ? o->out[0] : NULL, tgc_shape_numel(&o->in_t[f].shape) / 4, at->alpha, (float)at->eps};
+        if (f) LAUNCH("tgc_k_giou_loss_bwd", tgc_k_geom_elems(a.boxes, mb), a);
+        else LAUNCH("tgc_k_giou_loss", tgc_k_geom_one_block(), a);
         return 0;
     }
     default:

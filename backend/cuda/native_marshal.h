@@ -13,9 +13,11 @@
  * kernels promise against the CPU reference (backend/cuda/kernels/README.md): */
 enum {
     TGC_NATIVE_OPTIMIZER = 1, /* sgd, sgd_momentum, adamw, adam, rmsprop groups, ema_update: bit for bit */
-    TGC_NATIVE_EXACT = 2,     /* max_pool2d_bwd, global_avg_pool_bwd, channel_mul, fill, cast: bit for bit */
+    TGC_NATIVE_EXACT = 2,     /* max_pool2d_bwd, global_avg_pool_bwd, channel_mul, fill, cast, roi_align(_bwd),
+                                 topk, nms_fixed, smooth_l1_bwd, box_iou, box_encode, box_decode, gather,
+                                 giou_loss_bwd: bit for bit */
     TGC_NATIVE_REDUCE = 4,    /* softmax_cross_entropy(_soft)(_bwd), global_avg_pool, bias_grad,
-                                 channel_mul_grad_gate: relative 1e-6 */
+                                 channel_mul_grad_gate, smooth_l1, giou_loss: relative 1e-6 */
     TGC_NATIVE_ALL = 7,
     TGC_NATIVE_LIBRARY = 8,   /* not a kernel class: each matmul and batch norm issued as library work (lib_call)
                                  whose body is cuBLAS's column-major gemm / cuDNN's legacy batch norm call, as

@@ -244,7 +244,7 @@ static const bad_case bad_cases[] = {
     {"  % = input \"x\" : f32[4]\n", "t.ir:2:3: expected a number after '%'"},
     {X "  %1 : f32[4,8] = scale %0 {alpha=}\n", "t.ir:3:35: expected alpha (a number), found '}'"},
     {X "  %1 : f32[4,8] = scale %0 {alpha=1, alpha=2}\n", "t.ir:3:38: attribute 'alpha' is given twice"},
-    {X "  %1 : f32[4,8] = scale %0 {beta=1}\n", "t.ir:3:29: unknown attribute 'beta'"},
+    {X "  %1 : f32[4,8] = scale %0 {zeta=1}\n", "t.ir:3:29: unknown attribute 'zeta'"},
     {X "  %1 : f32[4,8] = scale %0 {alpha=1\n", "t.ir:3:36: expected ',' or '}' after an attribute"},
     {X "  %1 : f32[4,8] = matmul %0, %0 {trans_a=2}\n", "t.ir:3:42: trans_a must be 0 or 1"},
     {X "  %1 : f32[4,8] = cast %0 {dtype=f64}\n", "t.ir:3:34: unknown dtype 'f64'"},

@@ -203,4 +203,102 @@ typedef struct tgc_k_fill_args {
     int32_t dtype;
 } tgc_k_fill_args;
 
+/* ---- detection (det.cuh) ----------------------------------------------------------------------------------
+ * roi_align(x[n,c,h,w], rois[k,5]) -> y[k,c,oh,ow]: tgc_k_roi_align, one thread per output element
+ * (tgc_k_geom_elems(k*c*oh*ow)). roi_align_bwd(dy, rois) -> dx[n,c,h,w]: tgc_k_roi_align_bwd (x unused, dy set,
+ * y = dx), one block per (plane, 16 x 16 pixel tile), each thread gathering its pixel's terms from the RoIs
+ * that reach the tile in the CPU kernel's order (RoI, bin, sample, corner): no atomics, the CPU's bits
+ * (tgc_k_geom_roi_bwd(n*c, h, w)). A RoI the CPU
+ * kernel refuses (batch index not an integer in [0, n), more than 1024 samples per bin) gives NaN rows
+ * forward and no gradient. Attributes as float, converted as the CPU kernel converts them. */
+typedef struct tgc_k_roi_args {
+    const float *x, *rois, *dy;
+    float *y;
+    int64_t n, c, h, w, k, oh, ow;
+    float spatial_scale, finest_scale;
+    int32_t sampling_ratio, aligned, roi_level, num_levels;
+} tgc_k_roi_args;
+
+/* topk(x[rows, n]) -> (vals, idx [rows, k]): tgc_k_topk, one block per row (grid-stride over rows), k rounds
+ * of a block arg-max over the elements ranked after the last one taken (tgc_k_geom_row_blocks(rows)). */
+typedef struct tgc_k_topk_args {
+    const float *x;
+    float *vals;
+    int32_t *idx;
+    int64_t rows, n, k;
+} tgc_k_topk_args;
+
+/* nms_fixed(boxes[b,n,4], scores[b,n], ids[b,n]) -> (keep[b,k], count[b]): tgc_k_nms, one block per image:
+ * candidates in rank order (a block arg-max, as topk), each checked against the boxes kept so far
+ * (tgc_k_geom_row_blocks(b)). */
+typedef struct tgc_k_nms_args {
+    const float *boxes, *scores;
+    const int32_t *ids;
+    int32_t *keep, *count;
+    int64_t b, n, k;
+    double iou_threshold;
+} tgc_k_nms_args;
+
+/* smooth_l1(p, t, w, avg) -> loss[]: tgc_k_smooth_l1, one block (tgc_k_geom_one_block()), the sum in double
+ * over a fixed tree; smooth_l1_bwd(dloss, p, t, w, avg) -> dp: tgc_k_smooth_l1_bwd, one thread per element
+ * (tgc_k_geom_elems(n)), the CPU's bits. */
+typedef struct tgc_k_sl1_args {
+    const float *p, *t, *w, *avg, *dloss;
+    float *loss, *dp;
+    int64_t n;
+    double beta, alpha;
+} tgc_k_sl1_args;
+
+/* box_iou(a[B,n,4], b[B,m,4]) -> y[B,n,m]: tgc_k_box_iou, one thread per pair (tgc_k_geom_elems(B*n*m)).
+ * box_encode(p, g) -> deltas, box_decode(rois, deltas, max_shape) -> boxes: tgc_k_box_encode / tgc_k_box_decode,
+ * one thread per box (tgc_k_geom_elems(boxes)); means, stds, |log(wh_ratio_clip)| and eps as float, converted
+ * as the CPU kernel converts them. */
+typedef struct tgc_k_box_args {
+    const float *a, *b, *max_shape;
+    float *y;
+    int64_t boxes, per_image, m; /* boxes: a's boxes (all images); per_image: a's boxes per image; m: b's per image */
+    float means[4], stds[4], max_ratio, eps;
+    int32_t clip;
+} tgc_k_box_args;
+
+/* gather(x[B,n,inner], idx[B,m]) -> y[B,m,inner]: tgc_k_gather, one thread per y element
+ * (tgc_k_geom_elems(B*m*inner)), 4-byte elements (f32 or i32, fill given as its bits); an index the CPU refuses
+ * (outside [-1, n)) gives NaN (f32) or INT32_MIN (i32). */
+typedef struct tgc_k_gather_args {
+    const uint32_t *x;
+    const int32_t *idx;
+    uint32_t *y;
+    int64_t b, n, m, inner;
+    uint32_t fill, bad;
+} tgc_k_gather_args;
+
+/* giou_loss(p, t, w, avg) -> loss[]: tgc_k_giou_loss, one block (tgc_k_geom_one_block()), the sum in double over
+ * a fixed tree; giou_loss_bwd(dloss, p, t, w, avg) -> dp: tgc_k_giou_loss_bwd, one thread per box
+ * (tgc_k_geom_elems(boxes)), the CPU's bits. */
+typedef struct tgc_k_giou_args {
+    const float *p, *t, *w, *avg, *dloss;
+    float *loss, *dp;
+    int64_t boxes;
+    double alpha;
+    float eps;
+} tgc_k_giou_args;
+
+/* roi_align_bwd: one block per (plane, 16 x 16 tile), grid-stride. */
+static inline tgc_k_geom tgc_k_geom_roi_bwd(int64_t planes, int64_t h, int64_t w, unsigned max_blocks) {
+    int64_t b = planes * ((h + 15) / 16) * ((w + 15) / 16);
+    if (max_blocks && b > max_blocks) b = max_blocks;
+    if (b > 0x7fffffff) b = 0x7fffffff;
+    tgc_k_geom g = {(unsigned)(b > 0 ? b : 0), 1, 1, TGC_K_THREADS, 1, 1};
+    return g;
+}
+
+/* One block per row, grid-stride over rows. */
+static inline tgc_k_geom tgc_k_geom_row_blocks(int64_t rows, unsigned max_blocks) {
+    int64_t b = rows;
+    if (max_blocks && b > max_blocks) b = max_blocks;
+    if (b > 0x7fffffff) b = 0x7fffffff;
+    tgc_k_geom g = {(unsigned)(b > 0 ? b : 0), 1, 1, TGC_K_THREADS, 1, 1};
+    return g;
+}
+
 #endif

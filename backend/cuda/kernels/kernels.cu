@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "backend/cuda/kernels/convert.cuh"
+#include "backend/cuda/kernels/det.cuh"
 #include "backend/cuda/kernels/kernels.h"
 #include "backend/cuda/kernels/loss.cuh"
 #include "backend/cuda/kernels/optim.cuh"
@@ -116,13 +117,76 @@ extern "C" int tgc_cuda_k_fill(const tgc_k_fill_args *a, unsigned max_blocks, vo
     return TGC_K_LAUNCH(tgc_k_fill, g, *a, stream);
 }
 
+extern "C" int tgc_cuda_k_roi_align(const tgc_k_roi_args *a, unsigned max_blocks, void *stream) {
+    tgc_k_geom g = tgc_k_geom_elems(a->k * a->c * a->oh * a->ow, max_blocks);
+    return TGC_K_LAUNCH(tgc_k_roi_align, g, *a, stream);
+}
+
+extern "C" int tgc_cuda_k_roi_align_bwd(const tgc_k_roi_args *a, unsigned max_blocks, void *stream) {
+    tgc_k_geom g = tgc_k_geom_roi_bwd(a->n * a->c, a->h, a->w, max_blocks);
+    return TGC_K_LAUNCH(tgc_k_roi_align_bwd, g, *a, stream);
+}
+
+extern "C" int tgc_cuda_k_topk(const tgc_k_topk_args *a, unsigned max_blocks, void *stream) {
+    tgc_k_geom g = tgc_k_geom_row_blocks(a->rows, max_blocks);
+    return TGC_K_LAUNCH(tgc_k_topk, g, *a, stream);
+}
+
+extern "C" int tgc_cuda_k_nms(const tgc_k_nms_args *a, unsigned max_blocks, void *stream) {
+    tgc_k_geom g = tgc_k_geom_row_blocks(a->b, max_blocks);
+    return TGC_K_LAUNCH(tgc_k_nms, g, *a, stream);
+}
+
+extern "C" int tgc_cuda_k_smooth_l1(const tgc_k_sl1_args *a, void *stream) {
+    tgc_k_geom g = tgc_k_geom_one_block();
+    return TGC_K_LAUNCH(tgc_k_smooth_l1, g, *a, stream);
+}
+
+extern "C" int tgc_cuda_k_smooth_l1_bwd(const tgc_k_sl1_args *a, unsigned max_blocks, void *stream) {
+    tgc_k_geom g = tgc_k_geom_elems(a->n, max_blocks);
+    return TGC_K_LAUNCH(tgc_k_smooth_l1_bwd, g, *a, stream);
+}
+
+extern "C" int tgc_cuda_k_box_iou(const tgc_k_box_args *a, unsigned max_blocks, void *stream) {
+    tgc_k_geom g = tgc_k_geom_elems(a->boxes * a->m, max_blocks);
+    return TGC_K_LAUNCH(tgc_k_box_iou, g, *a, stream);
+}
+
+extern "C" int tgc_cuda_k_box_encode(const tgc_k_box_args *a, unsigned max_blocks, void *stream) {
+    tgc_k_geom g = tgc_k_geom_elems(a->boxes, max_blocks);
+    return TGC_K_LAUNCH(tgc_k_box_encode, g, *a, stream);
+}
+
+extern "C" int tgc_cuda_k_box_decode(const tgc_k_box_args *a, unsigned max_blocks, void *stream) {
+    tgc_k_geom g = tgc_k_geom_elems(a->boxes, max_blocks);
+    return TGC_K_LAUNCH(tgc_k_box_decode, g, *a, stream);
+}
+
+extern "C" int tgc_cuda_k_gather(const tgc_k_gather_args *a, unsigned max_blocks, void *stream) {
+    tgc_k_geom g = tgc_k_geom_elems(a->b * a->m * a->inner, max_blocks);
+    return TGC_K_LAUNCH(tgc_k_gather, g, *a, stream);
+}
+
+extern "C" int tgc_cuda_k_giou_loss(const tgc_k_giou_args *a, void *stream) {
+    tgc_k_geom g = tgc_k_geom_one_block();
+    return TGC_K_LAUNCH(tgc_k_giou_loss, g, *a, stream);
+}
+
+extern "C" int tgc_cuda_k_giou_loss_bwd(const tgc_k_giou_args *a, unsigned max_blocks, void *stream) {
+    tgc_k_geom g = tgc_k_geom_elems(a->boxes, max_blocks);
+    return TGC_K_LAUNCH(tgc_k_giou_loss_bwd, g, *a, stream);
+}
+
 /* Every kernel by name: what the executor launches the marshalled launches of native_marshal.c with. */
 #define TGC_K_SYMBOLS(X)                                                                                       \
     X(tgc_k_sgd) X(tgc_k_sgd_momentum) X(tgc_k_adamw) X(tgc_k_softmax_ce_rows) X(tgc_k_softmax_ce_mean)          \
     X(tgc_k_softmax_ce_bwd) X(tgc_k_global_avg_pool) X(tgc_k_global_avg_pool_bwd) X(tgc_k_bias_grad_planes)     \
     X(tgc_k_bias_grad_cols) X(tgc_k_max_pool2d_bwd) X(tgc_k_fill) X(tgc_k_cast_f32_bf16) X(tgc_k_cast_bf16_f32) \
     X(tgc_k_cast_f32_f16) X(tgc_k_cast_f16_f32) X(tgc_k_adam) X(tgc_k_rmsprop) X(tgc_k_ema)                       \
-    X(tgc_k_softmax_ce_soft_rows) X(tgc_k_softmax_ce_soft_bwd) X(tgc_k_channel_mul) X(tgc_k_channel_mul_grad_gate)
+    X(tgc_k_softmax_ce_soft_rows) X(tgc_k_softmax_ce_soft_bwd) X(tgc_k_channel_mul) X(tgc_k_channel_mul_grad_gate) \
+    X(tgc_k_roi_align) X(tgc_k_roi_align_bwd) X(tgc_k_topk) X(tgc_k_nms) X(tgc_k_smooth_l1) X(tgc_k_smooth_l1_bwd) \
+    X(tgc_k_box_iou) X(tgc_k_box_encode) X(tgc_k_box_decode) X(tgc_k_gather) X(tgc_k_giou_loss) \
+    X(tgc_k_giou_loss_bwd)
 
 extern "C" const char *const tgc_cuda_k_names[] = {
 #define TGC_K_NAME(k) #k,

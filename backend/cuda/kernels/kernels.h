@@ -30,6 +30,20 @@ int tgc_cuda_k_max_pool2d_bwd(const tgc_k_maxpool_bwd_args *a, unsigned max_bloc
 /* cast between TGC_K_DT_F32 and TGC_K_DT_BF16 or TGC_K_DT_F16 (either way); other pairs: -1. */
 int tgc_cuda_k_cast(int from, int to, const tgc_k_cast_args *a, unsigned max_blocks, void *stream);
 int tgc_cuda_k_fill(const tgc_k_fill_args *a, unsigned max_blocks, void *stream);
+/* detection (det.cuh): roi_align and its backward (a->y is dx there), topk, nms_fixed, smooth_l1 and its bwd */
+int tgc_cuda_k_roi_align(const tgc_k_roi_args *a, unsigned max_blocks, void *stream);
+int tgc_cuda_k_roi_align_bwd(const tgc_k_roi_args *a, unsigned max_blocks, void *stream);
+int tgc_cuda_k_topk(const tgc_k_topk_args *a, unsigned max_blocks, void *stream);
+int tgc_cuda_k_nms(const tgc_k_nms_args *a, unsigned max_blocks, void *stream);
+int tgc_cuda_k_smooth_l1(const tgc_k_sl1_args *a, void *stream);
+int tgc_cuda_k_smooth_l1_bwd(const tgc_k_sl1_args *a, unsigned max_blocks, void *stream);
+/* box_iou, box_encode, box_decode (tgc_k_box_args), gather */
+int tgc_cuda_k_box_iou(const tgc_k_box_args *a, unsigned max_blocks, void *stream);
+int tgc_cuda_k_box_encode(const tgc_k_box_args *a, unsigned max_blocks, void *stream);
+int tgc_cuda_k_box_decode(const tgc_k_box_args *a, unsigned max_blocks, void *stream);
+int tgc_cuda_k_gather(const tgc_k_gather_args *a, unsigned max_blocks, void *stream);
+int tgc_cuda_k_giou_loss(const tgc_k_giou_args *a, void *stream);
+int tgc_cuda_k_giou_loss_bwd(const tgc_k_giou_args *a, unsigned max_blocks, void *stream);
 
 /* The kernel whose symbol is `name` (as native_marshal.c names launches: "tgc_k_sgd", ...), as the host-side
  * handle cudaGetFuncBySymbol takes; NULL for a name no kernel has. The executor launches it with the
