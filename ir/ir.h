@@ -61,6 +61,8 @@ enum {
     TGC_A_NESTEROV = 1u << 16, /* nesterov                      */
     TGC_A_SHAPE = 1u << 17,    /* shape                         */
     TGC_A_DTYPE = 1u << 18,    /* dtype                         */
+    TGC_A_CLIP = 1u << 19,     /* max_norm, norm_type (gradient norms and clipping) */
+    TGC_A_LAMB = 1u << 20,     /* always_adapt, trust_clip (Lamb) */
 };
 #define TGC_A_CONV (TGC_A_STRIDE | TGC_A_PAD | TGC_A_DILATION | TGC_A_GROUPS)
 #define TGC_A_POOL (TGC_A_KERNEL | TGC_A_STRIDE | TGC_A_PAD | TGC_A_CEIL)

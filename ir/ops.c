@@ -6,6 +6,7 @@
  * Shape rules fail with a short message; tgc_emit and the verifier prefix it with the op's name, scope
  * and operand types.
  */
+#include <math.h>
 #include <string.h>
 
 #include "ir/ir.h"
@@ -566,6 +567,40 @@ static int infer_rmsprop_update(const tgc_graph *g, const tgc_op *op, tgc_type *
     return 0;
 }
 
+/* grad, acc[] -> acc'[]: the running sum of a gradient norm */
+static int infer_grad_norm_acc(const tgc_graph *g, const tgc_op *op, tgc_type *out, tgc_err *err) {
+    if (want_dtype(TY(IN(0)), TGC_F32, "grad", err) < 0 || want_f32_scalar(TY(IN(1)), "acc", err) < 0) return -1;
+    if (!(op->attrs.norm_type > 0)) return tgc_fail(err, "norm_type=%g must be positive", op->attrs.norm_type);
+    set_out(out, TGC_F32, tgc_shape0());
+    return 0;
+}
+
+static int infer_grad_clip_norm(const tgc_graph *g, const tgc_op *op, tgc_type *out, tgc_err *err) {
+    if (want_dtype(TY(IN(0)), TGC_F32, "grad", err) < 0 || want_f32_scalar(TY(IN(1)), "acc", err) < 0) return -1;
+    if (!(op->attrs.norm_type > 0)) return tgc_fail(err, "norm_type=%g must be positive", op->attrs.norm_type);
+    if (!(op->attrs.max_norm >= 0 && isfinite(op->attrs.max_norm)))
+        return tgc_fail(err, "max_norm=%g must be finite and not negative", op->attrs.max_norm);
+    out[0] = *TY(IN(0));
+    return 0;
+}
+
+static int infer_grad_clip_value(const tgc_graph *g, const tgc_op *op, tgc_type *out, tgc_err *err) {
+    if (want_dtype(TY(IN(0)), TGC_F32, "grad", err) < 0) return -1;
+    if (!(op->attrs.max_norm >= 0 && isfinite(op->attrs.max_norm)))
+        return tgc_fail(err, "max_norm (the clip value)=%g must be finite and not negative", op->attrs.max_norm);
+    out[0] = *TY(IN(0));
+    return 0;
+}
+
+/* param, grad, exp_avg, exp_avg_sq, lr, step, gsq */
+static int infer_lamb_update(const tgc_graph *g, const tgc_op *op, tgc_type *out, tgc_err *err) {
+    if (infer_adamw_update(g, op, out, err) < 0) return -1;
+    if (want_f32_scalar(TY(IN(6)), "gsq", err) < 0) return -1;
+    if (!(op->attrs.max_norm > 0 && isfinite(op->attrs.max_norm)))
+        return tgc_fail(err, "max_norm (max_grad_norm)=%g must be positive and finite", op->attrs.max_norm);
+    return 0;
+}
+
 /* ================================ shape rules (fused ops) ================================ */
 
 static int infer_batch_norm_train_relu(const tgc_graph *g, const tgc_op *op, tgc_type *out, tgc_err *err) {
@@ -921,6 +956,11 @@ static void cost_adamw_update(const tgc_graph *g, const tgc_op *op, tgc_cost *c)
 static void cost_ema_update(const tgc_graph *g, const tgc_op *op, tgc_cost *c) { elementwise(g, op, IN(0), 3, c); }
 static void cost_adam_update(const tgc_graph *g, const tgc_op *op, tgc_cost *c) { elementwise(g, op, IN(0), 16, c); }
 static void cost_rmsprop_update(const tgc_graph *g, const tgc_op *op, tgc_cost *c) { elementwise(g, op, IN(0), 10, c); }
+static void cost_grad_norm_acc(const tgc_graph *g, const tgc_op *op, tgc_cost *c) { elementwise(g, op, IN(0), 2, c); }
+static void cost_grad_clip_norm(const tgc_graph *g, const tgc_op *op, tgc_cost *c) { elementwise(g, op, IN(0), 1, c); }
+static void cost_grad_clip_value(const tgc_graph *g, const tgc_op *op, tgc_cost *c) { elementwise(g, op, IN(0), 2, c); }
+/* Lamb: the moments and the update (about 16), the two norms (4) and the update applied again (12) */
+static void cost_lamb_update(const tgc_graph *g, const tgc_op *op, tgc_cost *c) { elementwise(g, op, IN(0), 32, c); }
 
 /* Fused ops: the sum of the parts' flops; bytes are the fused op's own operands and results. */
 static void cost_batch_norm_train_relu(const tgc_graph *g, const tgc_op *op, tgc_cost *c) { elementwise(g, op, IN(0), 9, c); }
@@ -993,6 +1033,10 @@ tgc_dtype_rule tgc_op_dtype_rule(tgc_opcode code) {
 #define grad_adam_update NULL
 #define grad_ema_update NULL
 #define grad_rmsprop_update NULL
+#define grad_grad_norm_acc NULL
+#define grad_grad_clip_norm NULL
+#define grad_grad_clip_value NULL
+#define grad_lamb_update NULL
 /* made after autodiff, by the fusion passes, and only in the eval graph (fold) or as the fused backward */
 #define grad_batch_norm_relu_bwd NULL
 #define grad_fold_conv_bn NULL

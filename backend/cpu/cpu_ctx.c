@@ -64,6 +64,10 @@ static const struct {
 #define CPU_KERNEL_ADAM_UPDATE cpu_adam
 #define CPU_KERNEL_RMSPROP_UPDATE cpu_rmsprop
 #define CPU_KERNEL_EMA_UPDATE cpu_ema
+#define CPU_KERNEL_GRAD_NORM_ACC cpu_grad_norm_acc
+#define CPU_KERNEL_GRAD_CLIP_NORM cpu_grad_clip_norm
+#define CPU_KERNEL_GRAD_CLIP_VALUE cpu_grad_clip_value
+#define CPU_KERNEL_LAMB_UPDATE cpu_lamb
 
 /* One row per op, in ops.def's (the opcode's) order. */
 static const cpu_kernel_fn kernels[] = {

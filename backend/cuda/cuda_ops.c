@@ -52,6 +52,13 @@
 #define CUDA_IMPL_ADAM_UPDATE TGC_CUDA_IMPL_KERNEL
 #define CUDA_IMPL_RMSPROP_UPDATE TGC_CUDA_IMPL_KERNEL
 #define CUDA_IMPL_EMA_UPDATE TGC_CUDA_IMPL_KERNEL
+/* The gradient norm, clipping and Lamb: hand-written kernels (a per-tensor reduction in double, like
+ * bias_grad's) are the decision; they are not written yet, so tgc_cuda_native_supports declines these ops
+ * and tgc_cuda_check_plan refuses a plan that has them, naming the instruction. */
+#define CUDA_IMPL_GRAD_NORM_ACC TGC_CUDA_IMPL_KERNEL
+#define CUDA_IMPL_GRAD_CLIP_NORM TGC_CUDA_IMPL_KERNEL
+#define CUDA_IMPL_GRAD_CLIP_VALUE TGC_CUDA_IMPL_KERNEL
+#define CUDA_IMPL_LAMB_UPDATE TGC_CUDA_IMPL_KERNEL
 
 static const tgc_cuda_impl impls[] = {
 #define TGC_OP(E, name, n_in, n_out, attrs, mutates, flags) CUDA_IMPL_##E,
@@ -63,6 +70,11 @@ _Static_assert(sizeof impls / sizeof impls[0] == TGC_OP_COUNT,
 
 tgc_cuda_impl tgc_cuda_impl_of(tgc_opcode code) {
     return (unsigned)code < TGC_OP_COUNT ? impls[code] : TGC_CUDA_IMPL_NONE;
+}
+
+int tgc_cuda_impl_pending(tgc_opcode code) {
+    return code == TGC_OP_GRAD_NORM_ACC || code == TGC_OP_GRAD_CLIP_NORM || code == TGC_OP_GRAD_CLIP_VALUE ||
+           code == TGC_OP_LAMB_UPDATE;
 }
 
 const char *tgc_cuda_impl_name(tgc_cuda_impl i) {
@@ -154,6 +166,8 @@ int tgc_cuda_check_plan(const tgc_plan *p, tgc_cuda_decisions *c, tgc_err *err) 
                 const tgc_instr *ij = &pr->instr[j];
                 tgc_cuda_impl ix = tgc_cuda_impl_of(ij->code);
                 if (ix == TGC_CUDA_IMPL_NONE) return fail_at(pr, j, err, "the op has no CUDA decision");
+                if (tgc_cuda_impl_pending(ij->code))
+                    return fail_at(pr, j, err, "its GPU kernel is not written yet (the cpu target runs it)");
                 if (ix == TGC_CUDA_IMPL_KERNEL || ix == TGC_CUDA_IMPL_CUBLAS) {
                     tgc_type it[TGC_MAX_IN], ot[TGC_MAX_OUT];
                     void *ip[TGC_MAX_IN] = {0}, *op[TGC_MAX_OUT] = {0};

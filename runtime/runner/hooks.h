@@ -22,6 +22,7 @@
 #include "runtime/io/checkpoint.h"
 #include "runtime/data/data.h"
 #include "runtime/exec/executor.h"
+#include "runtime/runner/grad_accum.h"
 #include "runtime/runner/loss_scale.h"
 #include "runtime/io/logfmt.h"
 #include "runtime/runner/lr_sched.h"
@@ -212,6 +213,7 @@ typedef struct tgc_runner {
     int rank, world;             /* 0 and 1 in one process */
     struct tgc_ddp *ddp;         /* owned by tgc_train; NULL in one process */
     tgc_loss_scaler scaler;      /* float16 plans' loss scale (disabled otherwise) */
+    tgc_grad_accum accum;        /* optim_wrapper.accumulative_counts (disabled when 1) */
 } tgc_runner;
 
 /* ================================ checkpoints (hook_checkpoint.c) ================================ */

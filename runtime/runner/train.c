@@ -195,6 +195,7 @@ static void run_free(run_ctx *c) {
     tgc_loader_free(r->train_loader);
     tgc_loader_free(r->val_loader);
     tgc_loss_scaler_free(&r->scaler);
+    tgc_grad_accum_free(&r->accum);
     tgc_exec_free(r->x);
     tgc_device_close(r->dev); /* after the executor and the loaders: their memory is the device's */
     tgc_lr_sched_free(c->sched);
@@ -446,7 +447,7 @@ static int setup_exec(run_ctx *c, const tgc_train_opts *o, int threads, int det,
     if (find_input(plan, r->x, "train", "data_samples.gt_label", 0, &r->tr_lbl, err) ||
         (r->tr_lbl < 0 && find_input(plan, r->x, "train", "data_samples.gt_score", 1, &r->tr_score, err)))
         return -1;
-    if (tgc_loss_scaler_init(&r->scaler, plan, r->x, err)) return -1;
+    if (tgc_loss_scaler_init(&r->scaler, plan, r->x, err) || tgc_grad_accum_init(&r->accum, plan, r->x, err)) return -1;
     if (find_input(plan, r->x, "train", "inputs", 1, &r->tr_img, err) ||
         find_input(plan, r->x, "train", "lr", 1, &r->tr_lr, err) ||
         find_input(plan, r->x, "train", "step", 0, &r->tr_step, err))
@@ -586,7 +587,8 @@ static int fill_train_inputs(run_ctx *c, tgc_batch *b, double lr, tgc_err *err) 
         return -1;
     }
     if (set_scalar(r->x, r->tr_lr, lr, err)) return -1;
-    if (r->tr_step >= 0 && set_scalar(r->x, r->tr_step, (double)(r->iter + 1), err)) return -1;
+    tgc_grad_accum_begin(&r->accum, r->iter);
+    if (r->tr_step >= 0 && set_scalar(r->x, r->tr_step, (double)tgc_grad_accum_step(&r->accum, r->iter), err)) return -1;
     return tgc_loss_scaler_feed(&r->scaler, err);
 }
 
@@ -611,12 +613,31 @@ static int save_stop(run_ctx *c, int reuse, char **where, tgc_err *err) {
     return tgc_runner_save(r, name, NULL, 1, err);
 }
 
+static int has_batch_norm(const tgc_plan *p) {
+    for (int k = 0; k < p->n_programs; k++)
+        for (int i = 0; i < p->programs[k].n_instr; i++) {
+            tgc_opcode c = p->programs[k].instr[i].code;
+            if (c == TGC_OP_BN_TRAIN || c == TGC_OP_BN_TRAIN_RELU) return 1;
+        }
+    return 0;
+}
+
 static int train_loop(run_ctx *c, const tgc_train_opts *o, tgc_err *err) {
     tgc_runner *r = &c->r;
     int need_begin = 1;
     double t_last = 0;
     if (r->iter < r->stop_iter)
         tgc_log_info(&r->log, "Checkpoints will be saved to %s.", r->ckpt_dir);
+    tgc_grad_accum_set_max(&r->accum, r->max_iters);
+    if (r->accum.n > 1 && r->rank == 0) { /* MMEngine's initialize_count_status warnings */
+        if (r->iter % r->accum.n != 0)
+            tgc_log_warning(&r->log, "Resumed iteration number is not divisible by `_accumulative_counts` in "
+                                     "`GradientCumulativeOptimizerHook`, which means the gradient of some iterations "
+                                     "is lost and the result may be influenced slightly.");
+        if (has_batch_norm(r->plan))
+            tgc_log_warning(&r->log, "Gradient accumulative may slightly decrease performance because the model has "
+                                     "BatchNorm layers.");
+    }
     while (r->iter < r->stop_iter) {
         if (need_begin) {
             if (tgc_loader_begin_epoch(r->train_loader, (uint32_t)r->epoch, (int)r->batch, err) < 0) return -1;

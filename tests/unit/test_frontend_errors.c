@@ -87,7 +87,7 @@ START_TEST(unknown_transform) {
 END_TEST
 START_TEST(unknown_optimizer) {
     expect_error("err_optimizer.yaml", "type: Adadelta", "optim_wrapper.optimizer.type",
-                 WANT("'Adadelta'", "SGD, AdamW, Adam, RMSprop"));
+                 WANT("'Adadelta'", "SGD, AdamW, Adam, RMSprop, Lamb"));
 }
 END_TEST
 START_TEST(nesterov) {
