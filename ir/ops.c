@@ -513,6 +513,24 @@ static int infer_softmax_cross_entropy_bwd(const tgc_graph *g, const tgc_op *op,
     return 0;
 }
 
+/* logits [N,C] f32 and labels [N] i32 or soft targets [N,C] f32 */
+static int bce_check(const tgc_graph *g, const tgc_op *op, int logits, int target, tgc_err *err) {
+    if (TY(op->in[target])->dtype == TGC_I32) return ce_check(g, op, logits, target, err);
+    return ce_soft_check(g, op, logits, target, err);
+}
+
+static int infer_sigmoid_bce(const tgc_graph *g, const tgc_op *op, tgc_type *out, tgc_err *err) {
+    if (bce_check(g, op, 0, 1, err) < 0) return -1;
+    set_out(out, TGC_F32, tgc_shape0());
+    return 0;
+}
+
+static int infer_sigmoid_bce_bwd(const tgc_graph *g, const tgc_op *op, tgc_type *out, tgc_err *err) {
+    if (want_f32_scalar(TY(IN(0)), "dloss", err) < 0 || bce_check(g, op, 1, 2, err) < 0) return -1;
+    out[0] = *TY(IN(1));
+    return 0;
+}
+
 /* ================================ shape rules (optimizer updates) ================================ */
 
 /* param and grad f32 of one type, `n_state` state tensors of that type, then lr (and step) scalars. */
@@ -851,6 +869,16 @@ static int grad_softmax_cross_entropy_soft(tgc_graph *g, int op_index, const int
     return dx[0] < 0 ? -1 : 0;
 }
 
+static int grad_sigmoid_bce(tgc_graph *g, int op_index, const int *dy, const unsigned char *need, int *dx,
+                            tgc_err *err) {
+    tgc_op op = g->ops[op_index];
+    if (dy[0] < 0 || !need[0]) return 0; /* the targets are data: no gradient */
+    tgc_attrs a = tgc_attrs_default();
+    a.label_smooth = op.attrs.label_smooth, a.alpha = op.attrs.alpha;
+    dx[0] = tgc_emit1(g, TGC_OP_SIGMOID_BCE_BWD, &a, op.scope, err, 3, dy[0], op.in[0], op.in[1]);
+    return dx[0] < 0 ? -1 : 0;
+}
+
 /* ================================ costs ================================ */
 /* macs: conv2d (and its two backward ops, the same count), matmul. flops: 2 x macs for those; for the
  * others a small count per element, a transcendental or comparison counting as one:
@@ -956,6 +984,8 @@ static void cost_adamw_update(const tgc_graph *g, const tgc_op *op, tgc_cost *c)
 static void cost_ema_update(const tgc_graph *g, const tgc_op *op, tgc_cost *c) { elementwise(g, op, IN(0), 3, c); }
 static void cost_adam_update(const tgc_graph *g, const tgc_op *op, tgc_cost *c) { elementwise(g, op, IN(0), 16, c); }
 static void cost_rmsprop_update(const tgc_graph *g, const tgc_op *op, tgc_cost *c) { elementwise(g, op, IN(0), 10, c); }
+static void cost_sigmoid_bce(const tgc_graph *g, const tgc_op *op, tgc_cost *c) { elementwise(g, op, IN(0), 5, c); }
+static void cost_sigmoid_bce_bwd(const tgc_graph *g, const tgc_op *op, tgc_cost *c) { elementwise(g, op, IN(1), 4, c); }
 static void cost_grad_norm_acc(const tgc_graph *g, const tgc_op *op, tgc_cost *c) { elementwise(g, op, IN(0), 2, c); }
 static void cost_grad_clip_norm(const tgc_graph *g, const tgc_op *op, tgc_cost *c) { elementwise(g, op, IN(0), 1, c); }
 static void cost_grad_clip_value(const tgc_graph *g, const tgc_op *op, tgc_cost *c) { elementwise(g, op, IN(0), 2, c); }
@@ -1037,6 +1067,7 @@ tgc_dtype_rule tgc_op_dtype_rule(tgc_opcode code) {
 #define grad_grad_clip_norm NULL
 #define grad_grad_clip_value NULL
 #define grad_lamb_update NULL
+#define grad_sigmoid_bce_bwd NULL
 /* made after autodiff, by the fusion passes, and only in the eval graph (fold) or as the fused backward */
 #define grad_batch_norm_relu_bwd NULL
 #define grad_fold_conv_bn NULL

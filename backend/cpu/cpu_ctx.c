@@ -68,6 +68,8 @@ static const struct {
 #define CPU_KERNEL_GRAD_CLIP_NORM cpu_grad_clip_norm
 #define CPU_KERNEL_GRAD_CLIP_VALUE cpu_grad_clip_value
 #define CPU_KERNEL_LAMB_UPDATE cpu_lamb
+#define CPU_KERNEL_SIGMOID_BCE cpu_sigmoid_bce
+#define CPU_KERNEL_SIGMOID_BCE_BWD cpu_sigmoid_bce_bwd
 
 /* One row per op, in ops.def's (the opcode's) order. */
 static const cpu_kernel_fn kernels[] = {

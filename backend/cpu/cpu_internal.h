@@ -147,6 +147,8 @@ int cpu_grad_norm_acc(tgc_cpu *c, const cpu_call *k, tgc_err *err);
 int cpu_grad_clip_norm(tgc_cpu *c, const cpu_call *k, tgc_err *err);
 int cpu_grad_clip_value(tgc_cpu *c, const cpu_call *k, tgc_err *err);
 int cpu_lamb(tgc_cpu *c, const cpu_call *k, tgc_err *err);
+int cpu_sigmoid_bce(tgc_cpu *c, const cpu_call *k, tgc_err *err);
+int cpu_sigmoid_bce_bwd(tgc_cpu *c, const cpu_call *k, tgc_err *err);
 int cpu_bias_add(tgc_cpu *c, const cpu_call *k, tgc_err *err);
 int cpu_bias_grad(tgc_cpu *c, const cpu_call *k, tgc_err *err);
 int cpu_add(tgc_cpu *c, const cpu_call *k, tgc_err *err);

@@ -52,13 +52,16 @@
 #define CUDA_IMPL_ADAM_UPDATE TGC_CUDA_IMPL_KERNEL
 #define CUDA_IMPL_RMSPROP_UPDATE TGC_CUDA_IMPL_KERNEL
 #define CUDA_IMPL_EMA_UPDATE TGC_CUDA_IMPL_KERNEL
-/* The gradient norm, clipping and Lamb: hand-written kernels (a per-tensor reduction in double, like
- * bias_grad's) are the decision; they are not written yet, so tgc_cuda_native_supports declines these ops
- * and tgc_cuda_check_plan refuses a plan that has them, naming the instruction. */
+/* The gradient norm, clipping, Lamb and the sigmoid binary cross-entropy: hand-written kernels (per-tensor
+ * or per-row reductions in double, like bias_grad's and the softmax cross-entropy's) are the decision; they
+ * are not written yet (tgc_cuda_impl_pending), so tgc_cuda_check_plan refuses a plan that has them, naming
+ * the instruction, and the cuda device does not claim them. */
 #define CUDA_IMPL_GRAD_NORM_ACC TGC_CUDA_IMPL_KERNEL
 #define CUDA_IMPL_GRAD_CLIP_NORM TGC_CUDA_IMPL_KERNEL
 #define CUDA_IMPL_GRAD_CLIP_VALUE TGC_CUDA_IMPL_KERNEL
 #define CUDA_IMPL_LAMB_UPDATE TGC_CUDA_IMPL_KERNEL
+#define CUDA_IMPL_SIGMOID_BCE TGC_CUDA_IMPL_KERNEL
+#define CUDA_IMPL_SIGMOID_BCE_BWD TGC_CUDA_IMPL_KERNEL
 
 static const tgc_cuda_impl impls[] = {
 #define TGC_OP(E, name, n_in, n_out, attrs, mutates, flags) CUDA_IMPL_##E,
@@ -74,7 +77,7 @@ tgc_cuda_impl tgc_cuda_impl_of(tgc_opcode code) {
 
 int tgc_cuda_impl_pending(tgc_opcode code) {
     return code == TGC_OP_GRAD_NORM_ACC || code == TGC_OP_GRAD_CLIP_NORM || code == TGC_OP_GRAD_CLIP_VALUE ||
-           code == TGC_OP_LAMB_UPDATE;
+           code == TGC_OP_LAMB_UPDATE || code == TGC_OP_SIGMOID_BCE || code == TGC_OP_SIGMOID_BCE_BWD;
 }
 
 const char *tgc_cuda_impl_name(tgc_cuda_impl i) {

@@ -4,7 +4,7 @@ build(cfg) takes the resolved config (a dict: `tgc compile CFG --print-config`, 
 and returns an nn.Module whose state_dict keys equal the plan's PARAM/BUFFER names (plus BN's
 num_batches_tracked, which tgc does not keep): ImageClassifier with ResNet / ResNet_CIFAR (BasicBlock,
 Bottleneck) or LeNet5 backbones, the GlobalAveragePooling neck, LinearClsHead / ClsHead and
-CrossEntropyLoss / LabelSmoothLoss (loss_weight, label smoothing in both modes). forward(x) gives the
+CrossEntropyLoss / LabelSmoothLoss (loss_weight, label smoothing in both modes, use_sigmoid). forward(x) gives the
 scores; loss(scores, labels) the training loss. optimizer(cfg, model) is torch.optim's SGD or AdamW with
 MMEngine's paramwise_cfg param groups (param_groups). The ReLUs go through relu() and KINKS, which can
 record their inputs and flip chosen mask elements (step_vs_torch.py's handling of ReLU inputs at 0).
@@ -343,6 +343,7 @@ class ImageClassifier(nn.Module):
         if loss["type"] == "LabelSmoothLoss" and loss.get("mode", "original") == "classy_vision":
             s = s / (1 + s)
         self.smooth = s
+        self.sigmoid = bool(loss.get("use_sigmoid", False))
 
     def forward(self, x):
         feats = self.backbone(x)
@@ -353,6 +354,10 @@ class ImageClassifier(nn.Module):
     def loss(self, scores, labels):
         """Hard labels [N], or soft targets [N, C] (batch augments): torch smooths both as (1-s)*t + s/C."""
         target = labels if labels.is_floating_point() else labels.long()
+        if self.sigmoid:  # use_sigmoid: BCE with logits on (1-s)*t + s/C (t one-hot or soft), mean over N*C
+            t = target if target.is_floating_point() else F.one_hot(target, scores.shape[1]).float()
+            q = t * (1 - self.smooth) + self.smooth / scores.shape[1]
+            return self.loss_weight * F.binary_cross_entropy_with_logits(scores, q)
         return self.loss_weight * F.cross_entropy(scores, target, label_smoothing=self.smooth)
 
 

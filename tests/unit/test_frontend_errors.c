@@ -114,7 +114,7 @@ START_TEST(cifar_deep_stem) {
 }
 END_TEST
 START_TEST(sigmoid) {
-    expect_error("err_sigmoid.yaml", "use_sigmoid", "model.head.loss.use_sigmoid", WANT("not supported"));
+    expect_error("err_sigmoid.yaml", "use_sigmoid", "model.head.loss.use_sigmoid", WANT("needs [N, C] targets"));
 }
 END_TEST
 START_TEST(no_neck) {
