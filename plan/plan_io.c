@@ -8,7 +8,9 @@
  *   META     u32 n, n x {str key, u8 type (1 i64, 2 f64, 3 str), value}; required: target (str),
  *            target.alignment, target.workspace_bytes, target.fuse (i64), params, macs_per_sample,
  *            flops_per_sample, optim.kind, slab.*; optional: ignored (str, the settings accepted but not
- *            implemented, one per line); unknown keys are skipped
+ *            implemented, one per line), optim.max_grad_norm/always_adapt/trust_clip (Lamb), optim.clip
+ *            (1 norm, 2 value)/clip_max/clip_norm_type, optim.accumulative_counts (f64 all); unknown keys
+ *            are skipped
  *   CONFIG   tgc_cfg_serialize bytes (empty: no config)
  *   TENSORS  u32 n, n x {str name, u8 kind, u8 dtype, u8 slab, u8 rank, i64 dims[rank], u64 offset,
  *            u64 bytes, u8 init kind, f64 a, b, lo, hi, str desc, i32 grad_of, f64 lr_mult, decay_mult}
