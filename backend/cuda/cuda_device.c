@@ -157,7 +157,7 @@ static void cuda_describe(void *dev, char *buf, size_t size) {
  * with the GPU dispatch (cuda_exec.c). */
 static int native_kernel(tgc_opcode code) {
 #ifdef TGC_HAVE_CUDA
-    return tgc_cuda_impl_of(code) != TGC_CUDA_IMPL_NONE && !tgc_cuda_impl_pending(code);
+    return tgc_cuda_impl_of(code) != TGC_CUDA_IMPL_NONE;
 #else
     (void)code;
     return 0;

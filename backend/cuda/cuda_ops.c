@@ -52,10 +52,8 @@
 #define CUDA_IMPL_ADAM_UPDATE TGC_CUDA_IMPL_KERNEL
 #define CUDA_IMPL_RMSPROP_UPDATE TGC_CUDA_IMPL_KERNEL
 #define CUDA_IMPL_EMA_UPDATE TGC_CUDA_IMPL_KERNEL
-/* The gradient norm, clipping, Lamb and the sigmoid binary cross-entropy: hand-written kernels (per-tensor
- * or per-row reductions in double, like bias_grad's and the softmax cross-entropy's) are the decision; they
- * are not written yet (tgc_cuda_impl_pending), so tgc_cuda_check_plan refuses a plan that has them, naming
- * the instruction, and the cuda device does not claim them. */
+/* The gradient norm, clipping, Lamb and the sigmoid binary cross-entropy: hand-written kernels (gradnorm.cuh,
+ * loss.cuh), per-tensor or per-row reductions in double as bias_grad's and the softmax cross-entropy's. */
 #define CUDA_IMPL_GRAD_NORM_ACC TGC_CUDA_IMPL_KERNEL
 #define CUDA_IMPL_GRAD_CLIP_NORM TGC_CUDA_IMPL_KERNEL
 #define CUDA_IMPL_GRAD_CLIP_VALUE TGC_CUDA_IMPL_KERNEL
@@ -73,11 +71,6 @@ _Static_assert(sizeof impls / sizeof impls[0] == TGC_OP_COUNT,
 
 tgc_cuda_impl tgc_cuda_impl_of(tgc_opcode code) {
     return (unsigned)code < TGC_OP_COUNT ? impls[code] : TGC_CUDA_IMPL_NONE;
-}
-
-int tgc_cuda_impl_pending(tgc_opcode code) {
-    return code == TGC_OP_GRAD_NORM_ACC || code == TGC_OP_GRAD_CLIP_NORM || code == TGC_OP_GRAD_CLIP_VALUE ||
-           code == TGC_OP_LAMB_UPDATE || code == TGC_OP_SIGMOID_BCE || code == TGC_OP_SIGMOID_BCE_BWD;
 }
 
 const char *tgc_cuda_impl_name(tgc_cuda_impl i) {
@@ -169,8 +162,6 @@ int tgc_cuda_check_plan(const tgc_plan *p, tgc_cuda_decisions *c, tgc_err *err) 
                 const tgc_instr *ij = &pr->instr[j];
                 tgc_cuda_impl ix = tgc_cuda_impl_of(ij->code);
                 if (ix == TGC_CUDA_IMPL_NONE) return fail_at(pr, j, err, "the op has no CUDA decision");
-                if (tgc_cuda_impl_pending(ij->code))
-                    return fail_at(pr, j, err, "its GPU kernel is not written yet (the cpu target runs it)");
                 if (ix == TGC_CUDA_IMPL_KERNEL || ix == TGC_CUDA_IMPL_CUBLAS) {
                     tgc_type it[TGC_MAX_IN], ot[TGC_MAX_OUT];
                     void *ip[TGC_MAX_IN] = {0}, *op[TGC_MAX_OUT] = {0};

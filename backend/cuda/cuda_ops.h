@@ -25,9 +25,6 @@ typedef enum tgc_cuda_impl {
 } tgc_cuda_impl;
 
 tgc_cuda_impl tgc_cuda_impl_of(tgc_opcode code);
-/* 1 for an op whose decided GPU implementation is not written yet (the gradient norm, clipping, Lamb, the
- * sigmoid binary cross-entropy): a GPU does not run it, the cpu device does. */
-int tgc_cuda_impl_pending(tgc_opcode code);
 const char *tgc_cuda_impl_name(tgc_cuda_impl i); /* "cudnn", "cublas", "kernel", "generated", "copy", "aux" */
 
 typedef struct tgc_cuda_decisions {

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "backend/cuda/kernels/convert.cuh"
+#include "backend/cuda/kernels/gradnorm.cuh"
 #include "backend/cuda/kernels/loss.cuh"
 #include "backend/cuda/kernels/optim.cuh"
 #include "backend/cuda/kernels/pool.cuh"
@@ -58,6 +59,15 @@ static int shim_run(const tgc_native_launch *l, void *ctx) {
     RUN(tgc_k_cast_bf16_f32, tgc_k_cast_args)
     RUN(tgc_k_cast_f32_f16, tgc_k_cast_args)
     RUN(tgc_k_cast_f16_f32, tgc_k_cast_args)
+    RUN(tgc_k_sigmoid_bce_rows, tgc_k_ce_args)
+    RUN(tgc_k_sigmoid_bce_mean, tgc_k_ce_args)
+    RUN(tgc_k_sigmoid_bce_bwd, tgc_k_ce_args)
+    RUN(tgc_k_grad_norm_part, tgc_k_norm_args)
+    RUN(tgc_k_grad_norm_finish, tgc_k_norm_args)
+    RUN(tgc_k_grad_clip_norm, tgc_k_norm_args)
+    RUN(tgc_k_grad_clip_value, tgc_k_norm_args)
+    RUN(tgc_k_lamb_moments, tgc_k_lamb_args)
+    RUN(tgc_k_lamb_apply, tgc_k_lamb_args)
 #undef RUN
     return -1;
 }
