@@ -4,7 +4,7 @@
 # iteration, the momentum's step count the number of updates), to float rounding; the same batch-64 run
 # without accumulation (twice the updates) does not. Then 3 epochs of 4 iterations with accumulative_counts
 # 3 (12 iterations: every group whole) and 5 epochs of 2 (10 iterations: groups of 3 and a last group of 1,
-# MMEngine's remainder) run through and save.
+# MMEngine's remainder) run through and save; and two processes agree with one at their summed batch.
 . "$(dirname "$0")/lib.sh"
 
 for v in acc2:64:2 b128:128:1 b64:64:1; do
@@ -42,6 +42,33 @@ print("accumulate 2 x 64 vs batch 128: worst relative difference %.3g; batch 64 
       % (worst, worst_c))
 assert worst < 1e-4, worst
 assert worst_c > 100 * worst and worst_c > 1e-3, worst_c
+PY
+
+# Two processes at batch 32 equal one at batch 64 (the same global batches), with accumulative_counts 2 and
+# clip_grad by norm engaged: the accumulation and the clip act on the all-reduced gradients, alike on every rank.
+for v in dist2:32 dist1:64; do
+    IFS=: read -r name batch <<<"$v"
+    cat >$name.yaml <<YAML
+_base_: $SRC/configs/fashion/lenet5_fashionmnist.yaml
+train_dataloader: {batch_size: $batch}
+optim_wrapper: {accumulative_counts: 2, clip_grad: {max_norm: 0.1}}
+YAML
+    "$TGC" compile $name.yaml -o $name.bin >${name}_compile.txt 2>&1 || fail "compile $name: $(tail -3 ${name}_compile.txt)"
+done
+# shellcheck disable=SC2086
+"$TGC" run dist2.bin --nproc 2 --work-dir dist2 --cfg-options $OPTS >dist2.txt 2>&1 || fail "2 processes: $(tail -3 dist2.txt)"
+# shellcheck disable=SC2086
+"$TGC" run dist1.bin --work-dir dist1 --cfg-options $OPTS >dist1.txt 2>&1 || fail "1 process: $(tail -3 dist1.txt)"
+PYTHONPATH="$SRC/tests/numerics" /usr/bin/python3 - <<'PY' || fail "2 processes against 1"
+import numpy as np
+import tgc_ckpt
+
+a, b = (tgc_ckpt.load("%s/epoch_2.ckpt" % n)[0] for n in ("dist2", "dist1"))
+params = [k for k in a if k.startswith(("backbone.", "head.")) and k in b]
+assert len(params) == 10, params
+worst = max(float(np.abs(a[k] - b[k]).max()) / max(float(np.abs(b[k]).max()), 1e-30) for k in params)
+print("2 processes x 32 vs 1 x 64, accumulation 2 and clip_grad: worst relative difference %.3g" % worst)
+assert worst < 1e-4, worst
 PY
 
 cat >acc3.yaml <<YAML
