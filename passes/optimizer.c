@@ -157,8 +157,10 @@ static int emit_norm_chain(tgc_graph *g, int n, const int *gs, double norm_type,
 static int emit_updates(tgc_graph *g, const tgc_optim_spec *o, int n, const int *ps, int *gs, int lr, int step,
                         tgc_err *err) {
     int total = -1, gsq = -1, lamb = o->kind == TGC_OPTIM_LAMB;
-    if (o->clip == TGC_CLIP_NORM && (total = emit_norm_chain(g, n, gs, o->clip_norm_type, "optim_wrapper.clip_grad", err)) < 0)
-        return -1;
+    if (o->clip == TGC_CLIP_NORM) {
+        if ((total = emit_norm_chain(g, n, gs, o->clip_norm_type, "optim_wrapper.clip_grad", err)) < 0) return -1;
+        g->vals[total].is_output = 1; /* the runtime logs the norm (MMEngine's grad_norm); after the loss */
+    }
     for (int i = 0; i < n; i++) {
         if (o->clip != TGC_CLIP_NONE) {
             tgc_attrs a = tgc_attrs_default();

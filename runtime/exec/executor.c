@@ -94,6 +94,11 @@ int tgc_exec_output(const tgc_exec *x, const char *program) {
     return bp && bp->prog->n_outputs > 0 ? bp->prog->outputs[0] : -1;
 }
 
+int tgc_exec_output_at(const tgc_exec *x, const char *program, int k) {
+    const exec_program *bp = find_program(x, program);
+    return bp && k >= 0 && k < bp->prog->n_outputs ? bp->prog->outputs[k] : -1;
+}
+
 void tgc_exec_on_bucket(tgc_exec *x, tgc_bucket_fn fn, void *ctx) {
     x->on_bucket = fn;
     x->bucket_ctx = ctx;

@@ -189,6 +189,8 @@ typedef struct tgc_runner {
     int64_t epoch, iter, batch;  /* completed epochs, completed iterations, batches done in this epoch */
     uint64_t seed;
     tgc_window loss_w, time_w, data_w;
+    tgc_window gnorm_w;          /* clip_grad by norm: the total norms of the updating iterations (grad_norm) */
+    int tr_gnorm;                /* the train program's norm-sum output, or -1 */
     double time_sum;             /* seconds of the iterations timed in this process (for the eta) */
     int64_t timed_iters;
     int has_best;

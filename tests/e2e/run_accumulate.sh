@@ -59,6 +59,10 @@ done
 "$TGC" run dist2.bin --nproc 2 --work-dir dist2 --cfg-options $OPTS >dist2.txt 2>&1 || fail "2 processes: $(tail -3 dist2.txt)"
 # shellcheck disable=SC2086
 "$TGC" run dist1.bin --work-dir dist1 --cfg-options $OPTS >dist1.txt 2>&1 || fail "1 process: $(tail -3 dist1.txt)"
+# MMEngine's grad_norm (clip_grad by norm) in the log lines after the first update, not without clipping
+grep -q "Epoch(train) \[1\]\[2/8\] .* grad_norm: [0-9.]*  loss: " dist1.txt || fail "no grad_norm logged: $(grep 'Epoch(train)' dist1.txt | head -2)"
+! grep -q "Epoch(train) \[1\]\[1/8\] .*grad_norm" dist1.txt || fail "grad_norm logged before the first update"
+! grep -q "grad_norm" acc2.txt || fail "grad_norm logged without clip_grad"
 PYTHONPATH="$SRC/tests/numerics" /usr/bin/python3 - <<'PY' || fail "2 processes against 1"
 import numpy as np
 import tgc_ckpt
