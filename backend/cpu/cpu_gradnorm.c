@@ -180,6 +180,7 @@ int cpu_lamb(tgc_cpu *c, const cpu_call *k, tgc_err *err) {
     double pp = 0, uu = 0;
     for (int64_t q = 0; q < chunks; q++) pp += j.pp[q], uu += j.uu[q];
     free(j.pp);
+    j.pp = j.uu = NULL;
     float trust = 1.f;
     if (a->weight_decay != 0 || a->always_adapt) {
         float wn = (float)sqrt(pp), un = (float)sqrt(uu);
