@@ -111,8 +111,8 @@ void tgc_exec_on_instr(tgc_exec *x, tgc_instr_fn fn, void *ctx) {
 
 int tgc_exec_on_update_check(tgc_exec *x, tgc_update_check_fn fn, void *ctx, tgc_err *err) {
     if (fn && strcmp(x->dev->ops->name, "cpu"))
-        return tgc_fail(err, "the %s device cannot skip a step's optimizer updates yet (float16 loss scaling runs on "
-                             "the cpu device)", x->dev->ops->name);
+        return tgc_fail(err, "the %s device cannot skip a step's optimizer updates yet (float16 loss scaling and "
+                             "gradient accumulation run on the cpu device)", x->dev->ops->name);
     x->on_update_check = fn;
     x->update_check_ctx = ctx;
     return 0;

@@ -30,7 +30,9 @@ int tgc_grad_accum_init(tgc_grad_accum *a, const tgc_plan *p, tgc_exec *x, tgc_e
     size_t sz = a->bytes ? (size_t)a->bytes : sizeof(float);
     a->acc = tgc_calloc(1, sz);
     a->buf = tgc_malloc(sz);
-    return tgc_exec_on_update_check(x, check, a, err);
+    if (tgc_exec_on_update_check(x, check, a, err) < 0)
+        return tgc_err_prefix(err, "optim_wrapper.accumulative_counts %d", a->n);
+    return 0;
 }
 
 void tgc_grad_accum_free(tgc_grad_accum *a) {
