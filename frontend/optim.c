@@ -1,4 +1,5 @@
 /* frontend/optim.c - optim_wrapper -> tgc_optim_spec, and paramwise_cfg -> per-parameter multipliers. */
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -39,16 +40,8 @@ static int read_sgd(const tgc_cfg *o, tgc_optim_spec *s, tgc_err *err) {
     return 0;
 }
 
-/* AdamW and Adam share their keys; their weight_decay defaults differ (0.01 and 0), as in PyTorch. */
-static int read_adamw(const tgc_cfg *o, tgc_optim_spec *s, tgc_err *err) {
-    static const char *const keys[] = {"lr", "betas", "eps", "weight_decay", "amsgrad", "maximize", "foreach",
-                                       "capturable", "differentiable", "fused", NULL};
-    int amsgrad, maximize, adam = s->kind == TGC_OPTIM_ADAM;
-    if (tgc_b_check_keys(err, o, adam ? "Adam" : "AdamW", keys) < 0 || tgc_cfg_float(o, "lr", 1e-3, &s->lr, err) < 0 ||
-        tgc_cfg_float(o, "eps", 1e-8, &s->eps, err) < 0 ||
-        tgc_cfg_float(o, "weight_decay", adam ? 0 : 0.01, &s->weight_decay, err) < 0 ||
-        tgc_cfg_bool(o, "amsgrad", 0, &amsgrad, err) < 0 || tgc_cfg_bool(o, "maximize", 0, &maximize, err) < 0)
-        return -1;
+/* betas: a list of two numbers in [0, 1); (0.9, 0.999) when absent. */
+static int read_betas(const tgc_cfg *o, tgc_optim_spec *s, tgc_err *err) {
     s->beta1 = 0.9, s->beta2 = 0.999;
     const tgc_cfg *b = tgc_cfg_get(o, "betas");
     if (b && b->kind != TGC_CFG_NULL) {
@@ -64,6 +57,20 @@ static int read_adamw(const tgc_cfg *o, tgc_optim_spec *s, tgc_err *err) {
         }
         s->beta1 = v[0], s->beta2 = v[1];
     }
+    return 0;
+}
+
+/* AdamW and Adam share their keys; their weight_decay defaults differ (0.01 and 0), as in PyTorch. */
+static int read_adamw(const tgc_cfg *o, tgc_optim_spec *s, tgc_err *err) {
+    static const char *const keys[] = {"lr", "betas", "eps", "weight_decay", "amsgrad", "maximize", "foreach",
+                                       "capturable", "differentiable", "fused", NULL};
+    int amsgrad, maximize, adam = s->kind == TGC_OPTIM_ADAM;
+    if (tgc_b_check_keys(err, o, adam ? "Adam" : "AdamW", keys) < 0 || tgc_cfg_float(o, "lr", 1e-3, &s->lr, err) < 0 ||
+        tgc_cfg_float(o, "eps", 1e-8, &s->eps, err) < 0 ||
+        tgc_cfg_float(o, "weight_decay", adam ? 0 : 0.01, &s->weight_decay, err) < 0 ||
+        tgc_cfg_bool(o, "amsgrad", 0, &amsgrad, err) < 0 || tgc_cfg_bool(o, "maximize", 0, &maximize, err) < 0)
+        return -1;
+    if (read_betas(o, s, err) < 0) return -1;
     if (nonneg(err, o, "lr", s->lr) < 0 || nonneg(err, o, "eps", s->eps) < 0 ||
         nonneg(err, o, "weight_decay", s->weight_decay) < 0)
         return -1;
@@ -93,6 +100,77 @@ static int read_rmsprop(const tgc_cfg *o, tgc_optim_spec *s, tgc_err *err) {
     return 0;
 }
 
+/* MMPretrain's Lamb (mmpretrain/engine/optimizers/lamb.py): lr 1e-3, betas (0.9, 0.999), eps 1e-6,
+ * weight_decay 0.01, max_grad_norm 1.0, trust_clip and always_adapt false; bias_correction and
+ * grad_averaging must keep their defaults (true). */
+static int read_lamb(const tgc_cfg *o, tgc_optim_spec *s, tgc_err *err) {
+    static const char *const keys[] = {"lr", "bias_correction", "betas", "eps", "weight_decay", "grad_averaging",
+                                       "max_grad_norm", "trust_clip", "always_adapt", NULL};
+    int bias_correction, grad_averaging;
+    if (tgc_b_check_keys(err, o, "Lamb", keys) < 0 || tgc_cfg_float(o, "lr", 1e-3, &s->lr, err) < 0 ||
+        tgc_cfg_float(o, "eps", 1e-6, &s->eps, err) < 0 ||
+        tgc_cfg_float(o, "weight_decay", 0.01, &s->weight_decay, err) < 0 ||
+        tgc_cfg_float(o, "max_grad_norm", 1.0, &s->max_grad_norm, err) < 0 ||
+        tgc_cfg_bool(o, "bias_correction", 1, &bias_correction, err) < 0 ||
+        tgc_cfg_bool(o, "grad_averaging", 1, &grad_averaging, err) < 0 ||
+        tgc_cfg_bool(o, "trust_clip", 0, &s->trust_clip, err) < 0 ||
+        tgc_cfg_bool(o, "always_adapt", 0, &s->always_adapt, err) < 0 || read_betas(o, s, err) < 0)
+        return -1;
+    if (nonneg(err, o, "lr", s->lr) < 0 || nonneg(err, o, "eps", s->eps) < 0 ||
+        nonneg(err, o, "weight_decay", s->weight_decay) < 0)
+        return -1;
+    if (!(s->max_grad_norm > 0 && isfinite(s->max_grad_norm)))
+        return tgc_b_fail_key(err, o, "max_grad_norm", "must be a positive number (got %g)", s->max_grad_norm);
+    if (!bias_correction) return tgc_b_fail_key(err, o, "bias_correction", "bias_correction=False is not supported");
+    if (!grad_averaging) return tgc_b_fail_key(err, o, "grad_averaging", "grad_averaging=False is not supported");
+    return 0;
+}
+
+/* optim_wrapper.clip_grad as MMEngine's OptimWrapper: {type: norm (default), max_norm, norm_type (2), ...}
+ * for torch.nn.utils.clip_grad_norm_, {type: value, clip_value} for clip_grad_value_. */
+static int read_clip_grad(const tgc_cfg *w, tgc_optim_spec *s, tgc_err *err) {
+    const tgc_cfg *c = tgc_cfg_get(w, "clip_grad");
+    s->clip = TGC_CLIP_NONE;
+    if (!c || c->kind == TGC_CFG_NULL) return 0;
+    if (c->kind != TGC_CFG_MAP || c->n == 0)
+        return tgc_cfg_fail(err, c, "expected a map such as {max_norm: 1.0} (MMEngine: the arguments of clip_grad_norm_ "
+                                    "or clip_grad_value_)");
+    static const char *const types[] = {"norm", "value", NULL};
+    const char *type;
+    if (tgc_b_choice(err, c, "type", "norm", types, &type) < 0) return -1;
+    if (!strcmp(type, "value")) {
+        static const char *const keys[] = {"type", "clip_value", "foreach", NULL};
+        const tgc_cfg *v = tgc_cfg_get(c, "clip_value");
+        if (tgc_b_check_keys(err, c, "clip_grad", keys) < 0) return -1;
+        if (!v || v->kind == TGC_CFG_NULL) return tgc_b_fail_key(err, c, "clip_value", "missing: clip_grad_value_ needs it");
+        if (tgc_cfg_float(c, "clip_value", 0, &s->clip_max, err) < 0) return -1;
+        if (!(s->clip_max >= 0 && isfinite(s->clip_max)))
+            return tgc_b_fail_key(err, c, "clip_value", "must be a finite number, not negative (got %g)", s->clip_max);
+        s->clip = TGC_CLIP_VALUE;
+        return 0;
+    }
+    static const char *const keys[] = {"type", "max_norm", "norm_type", "error_if_nonfinite", "foreach", NULL};
+    const tgc_cfg *mn = tgc_cfg_get(c, "max_norm"), *nt = tgc_cfg_get(c, "norm_type");
+    int nonfinite;
+    if (tgc_b_check_keys(err, c, "clip_grad", keys) < 0) return -1;
+    if (!mn || mn->kind == TGC_CFG_NULL) return tgc_b_fail_key(err, c, "max_norm", "missing: clip_grad_norm_ needs it");
+    if (tgc_cfg_float(c, "max_norm", 0, &s->clip_max, err) < 0 || tgc_cfg_bool(c, "error_if_nonfinite", 0, &nonfinite, err) < 0)
+        return -1;
+    s->clip_norm_type = 2.0;
+    if (nt && nt->kind == TGC_CFG_STR) { /* 'inf', as torch's float('inf') is written in a config */
+        if (strcmp(nt->s, "inf")) return tgc_cfg_fail(err, nt, "norm_type must be a number or 'inf'");
+        s->clip_norm_type = INFINITY;
+    } else if (tgc_cfg_float(c, "norm_type", 2.0, &s->clip_norm_type, err) < 0) {
+        return -1;
+    }
+    if (!(s->clip_max >= 0 && isfinite(s->clip_max)))
+        return tgc_b_fail_key(err, c, "max_norm", "must be a finite number, not negative (got %g)", s->clip_max);
+    if (!(s->clip_norm_type > 0)) return tgc_b_fail_key(err, c, "norm_type", "must be positive (got %g)", s->clip_norm_type);
+    if (nonfinite) return tgc_b_fail_key(err, c, "error_if_nonfinite", "error_if_nonfinite=True is not supported");
+    s->clip = TGC_CLIP_NORM;
+    return 0;
+}
+
 int tgc_frontend_optim(const tgc_cfg *root, tgc_optim_spec *spec, tgc_err *err) {
     memset(spec, 0, sizeof *spec);
     const tgc_cfg *w, *o;
@@ -106,10 +184,10 @@ int tgc_frontend_optim(const tgc_cfg *root, tgc_optim_spec *spec, tgc_err *err) 
     if (tgc_b_check_keys(err, w, "optim_wrapper", wkeys) < 0 ||
         tgc_b_choice(err, w, "type", "OptimWrapper", wtypes, &wt) < 0 ||
         tgc_b_choice(err, w, "constructor", "DefaultOptimWrapperConstructor", ctors, &ctor) < 0 ||
-        tgc_b_require_null(err, w, "clip_grad", "gradient clipping") < 0 ||
-        tgc_cfg_int(w, "accumulative_counts", 1, &acc, err) < 0)
+        read_clip_grad(w, spec, err) < 0 || tgc_cfg_int(w, "accumulative_counts", 1, &acc, err) < 0)
         return -1;
-    if (acc != 1) return tgc_b_fail_key(err, w, "accumulative_counts", "gradient accumulation is not supported yet");
+    if (acc < 1 || acc > 1000000) return tgc_b_fail_key(err, w, "accumulative_counts", "must be in [1, 1000000] (got %lld)", (long long)acc);
+    spec->accumulative_counts = (int)acc;
     o = tgc_cfg_get(w, "optimizer");
     if (!o || o->kind == TGC_CFG_NULL) return tgc_b_fail_key(err, w, "optimizer", "missing");
     if (o->kind != TGC_CFG_MAP) return tgc_cfg_fail(err, o, "expected a map, got %s", tgc_cfg_kind_name(o->kind));
@@ -128,7 +206,11 @@ int tgc_frontend_optim(const tgc_cfg *root, tgc_optim_spec *spec, tgc_err *err) 
         spec->kind = TGC_OPTIM_RMSPROP;
         return read_rmsprop(o, spec, err);
     }
-    return tgc_b_fail_key(err, o, "type", "unknown optimizer '%s' (known optimizers: SGD, AdamW, Adam, RMSprop)", type);
+    if (!strcmp(type, "Lamb")) {
+        spec->kind = TGC_OPTIM_LAMB;
+        return read_lamb(o, spec, err);
+    }
+    return tgc_b_fail_key(err, o, "type", "unknown optimizer '%s' (known optimizers: SGD, AdamW, Adam, RMSprop, Lamb)", type);
 }
 
 /* ---- paramwise_cfg ------------------------------------------------------------------------------- */

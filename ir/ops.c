@@ -6,6 +6,7 @@
  * Shape rules fail with a short message; tgc_emit and the verifier prefix it with the op's name, scope
  * and operand types.
  */
+#include <math.h>
 #include <string.h>
 
 #include "ir/ir.h"
@@ -513,6 +514,24 @@ static int infer_softmax_cross_entropy_bwd(const tgc_graph *g, const tgc_op *op,
     return 0;
 }
 
+/* logits [N,C] f32 and labels [N] i32 or soft targets [N,C] f32 */
+static int bce_check(const tgc_graph *g, const tgc_op *op, int logits, int target, tgc_err *err) {
+    if (TY(op->in[target])->dtype == TGC_I32) return ce_check(g, op, logits, target, err);
+    return ce_soft_check(g, op, logits, target, err);
+}
+
+static int infer_sigmoid_bce(const tgc_graph *g, const tgc_op *op, tgc_type *out, tgc_err *err) {
+    if (bce_check(g, op, 0, 1, err) < 0) return -1;
+    set_out(out, TGC_F32, tgc_shape0());
+    return 0;
+}
+
+static int infer_sigmoid_bce_bwd(const tgc_graph *g, const tgc_op *op, tgc_type *out, tgc_err *err) {
+    if (want_f32_scalar(TY(IN(0)), "dloss", err) < 0 || bce_check(g, op, 1, 2, err) < 0) return -1;
+    out[0] = *TY(IN(1));
+    return 0;
+}
+
 /* ================================ shape rules (optimizer updates) ================================ */
 
 /* param and grad f32 of one type, `n_state` state tensors of that type, then lr (and step) scalars. */
@@ -564,6 +583,40 @@ static int infer_rmsprop_update(const tgc_graph *g, const tgc_op *op, tgc_type *
     if (!(a->beta2 >= 0 && a->beta2 < 1)) return tgc_fail(err, "alpha (beta2)=%g must be in [0, 1)", a->beta2);
     if (!(a->eps > 0)) return tgc_fail(err, "eps=%g must be positive", a->eps);
     if (!(a->momentum >= 0)) return tgc_fail(err, "momentum=%g is negative", a->momentum);
+    return 0;
+}
+
+/* grad, acc[] -> acc'[]: the running sum of a gradient norm */
+static int infer_grad_norm_acc(const tgc_graph *g, const tgc_op *op, tgc_type *out, tgc_err *err) {
+    if (want_dtype(TY(IN(0)), TGC_F32, "grad", err) < 0 || want_f32_scalar(TY(IN(1)), "acc", err) < 0) return -1;
+    if (!(op->attrs.norm_type > 0)) return tgc_fail(err, "norm_type=%g must be positive", op->attrs.norm_type);
+    set_out(out, TGC_F32, tgc_shape0());
+    return 0;
+}
+
+static int infer_grad_clip_norm(const tgc_graph *g, const tgc_op *op, tgc_type *out, tgc_err *err) {
+    if (want_dtype(TY(IN(0)), TGC_F32, "grad", err) < 0 || want_f32_scalar(TY(IN(1)), "acc", err) < 0) return -1;
+    if (!(op->attrs.norm_type > 0)) return tgc_fail(err, "norm_type=%g must be positive", op->attrs.norm_type);
+    if (!(op->attrs.max_norm >= 0 && isfinite(op->attrs.max_norm)))
+        return tgc_fail(err, "max_norm=%g must be finite and not negative", op->attrs.max_norm);
+    out[0] = *TY(IN(0));
+    return 0;
+}
+
+static int infer_grad_clip_value(const tgc_graph *g, const tgc_op *op, tgc_type *out, tgc_err *err) {
+    if (want_dtype(TY(IN(0)), TGC_F32, "grad", err) < 0) return -1;
+    if (!(op->attrs.max_norm >= 0 && isfinite(op->attrs.max_norm)))
+        return tgc_fail(err, "max_norm (the clip value)=%g must be finite and not negative", op->attrs.max_norm);
+    out[0] = *TY(IN(0));
+    return 0;
+}
+
+/* param, grad, exp_avg, exp_avg_sq, lr, step, gsq */
+static int infer_lamb_update(const tgc_graph *g, const tgc_op *op, tgc_type *out, tgc_err *err) {
+    if (infer_adamw_update(g, op, out, err) < 0) return -1;
+    if (want_f32_scalar(TY(IN(6)), "gsq", err) < 0) return -1;
+    if (!(op->attrs.max_norm > 0 && isfinite(op->attrs.max_norm)))
+        return tgc_fail(err, "max_norm (max_grad_norm)=%g must be positive and finite", op->attrs.max_norm);
     return 0;
 }
 
@@ -1055,6 +1108,16 @@ static int grad_l1_loss_pos(tgc_graph *g, int op_index, const int *dy, const uns
     return dx[0] < 0 ? -1 : 0;
 }
 
+static int grad_sigmoid_bce(tgc_graph *g, int op_index, const int *dy, const unsigned char *need, int *dx,
+                            tgc_err *err) {
+    tgc_op op = g->ops[op_index];
+    if (dy[0] < 0 || !need[0]) return 0; /* the targets are data: no gradient */
+    tgc_attrs a = tgc_attrs_default();
+    a.label_smooth = op.attrs.label_smooth, a.alpha = op.attrs.alpha;
+    dx[0] = tgc_emit1(g, TGC_OP_SIGMOID_BCE_BWD, &a, op.scope, err, 3, dy[0], op.in[0], op.in[1]);
+    return dx[0] < 0 ? -1 : 0;
+}
+
 /* ================================ costs ================================ */
 /* macs: conv2d (and its two backward ops, the same count), matmul. flops: 2 x macs for those; for the
  * others a small count per element, a transcendental or comparison counting as one:
@@ -1160,6 +1223,13 @@ static void cost_adamw_update(const tgc_graph *g, const tgc_op *op, tgc_cost *c)
 static void cost_ema_update(const tgc_graph *g, const tgc_op *op, tgc_cost *c) { elementwise(g, op, IN(0), 3, c); }
 static void cost_adam_update(const tgc_graph *g, const tgc_op *op, tgc_cost *c) { elementwise(g, op, IN(0), 16, c); }
 static void cost_rmsprop_update(const tgc_graph *g, const tgc_op *op, tgc_cost *c) { elementwise(g, op, IN(0), 10, c); }
+static void cost_sigmoid_bce(const tgc_graph *g, const tgc_op *op, tgc_cost *c) { elementwise(g, op, IN(0), 5, c); }
+static void cost_sigmoid_bce_bwd(const tgc_graph *g, const tgc_op *op, tgc_cost *c) { elementwise(g, op, IN(1), 4, c); }
+static void cost_grad_norm_acc(const tgc_graph *g, const tgc_op *op, tgc_cost *c) { elementwise(g, op, IN(0), 2, c); }
+static void cost_grad_clip_norm(const tgc_graph *g, const tgc_op *op, tgc_cost *c) { elementwise(g, op, IN(0), 1, c); }
+static void cost_grad_clip_value(const tgc_graph *g, const tgc_op *op, tgc_cost *c) { elementwise(g, op, IN(0), 2, c); }
+/* Lamb: the moments and the update (about 16), the two norms (4) and the update applied again (12) */
+static void cost_lamb_update(const tgc_graph *g, const tgc_op *op, tgc_cost *c) { elementwise(g, op, IN(0), 32, c); }
 
 /* Fused ops: the sum of the parts' flops; bytes are the fused op's own operands and results. */
 static void cost_batch_norm_train_relu(const tgc_graph *g, const tgc_op *op, tgc_cost *c) { elementwise(g, op, IN(0), 9, c); }
@@ -1246,6 +1316,11 @@ tgc_dtype_rule tgc_op_dtype_rule(tgc_opcode code) {
 #define grad_adam_update NULL
 #define grad_ema_update NULL
 #define grad_rmsprop_update NULL
+#define grad_grad_norm_acc NULL
+#define grad_grad_clip_norm NULL
+#define grad_grad_clip_value NULL
+#define grad_lamb_update NULL
+#define grad_sigmoid_bce_bwd NULL
 /* made after autodiff, by the fusion passes, and only in the eval graph (fold) or as the fused backward */
 #define grad_batch_norm_relu_bwd NULL
 #define grad_fold_conv_bn NULL

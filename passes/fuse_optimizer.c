@@ -24,13 +24,17 @@ static uint64_t value_bytes(const tgc_value *v) {
     return (uint64_t)tgc_shape_numel(&v->type.shape) * tgc_dtype_size(v->type.dtype);
 }
 
+/* A parameter update: optimizer work that updates its first operand and has no result (the gradient norm
+ * and clipping ops of the update section are optimizer work too, but produce values). */
 static int is_update(const tgc_op *op) {
-    return !tgc_op_is_dead(op) && (tgc_op_table[op->code].flags & TGC_OPF_OPTIMIZER) && op->n_in >= 2;
+    return !tgc_op_is_dead(op) && (tgc_op_table[op->code].flags & TGC_OPF_OPTIMIZER) && op->n_in >= 2 &&
+           op->n_out == 0 && (tgc_op_table[op->code].mutates & 1);
 }
 
 /* Same opcode, the attributes the row reads, and the same scalar operands (lr, step). */
 static int same_update(const tgc_graph *g, const tgc_op *a, const tgc_op *b) {
     if (a->code != b->code || a->n_in != b->n_in) return 0;
+    if (a->code == TGC_OP_LAMB_UPDATE) return 0; /* its trust ratio is per parameter: no flat group */
     const tgc_attrs *x = &a->attrs, *y = &b->attrs;
     if (x->alpha != y->alpha || x->weight_decay != y->weight_decay || x->momentum != y->momentum ||
         x->dampening != y->dampening || x->nesterov != y->nesterov || x->beta1 != y->beta1 || x->beta2 != y->beta2 ||

@@ -11,8 +11,8 @@
 #include "passes/target.h"
 
 /* optim_wrapper.optimizer, as MMEngine / PyTorch define it. */
-typedef enum tgc_optim_kind { TGC_OPTIM_SGD, TGC_OPTIM_ADAMW, TGC_OPTIM_ADAM, TGC_OPTIM_RMSPROP } tgc_optim_kind;
-/* "sgd", "adamw", "adam", "rmsprop" (plan.bin's optim.kind); NULL out of range. */
+typedef enum tgc_optim_kind { TGC_OPTIM_SGD, TGC_OPTIM_ADAMW, TGC_OPTIM_ADAM, TGC_OPTIM_RMSPROP, TGC_OPTIM_LAMB } tgc_optim_kind;
+/* "sgd", "adamw", "adam", "rmsprop", "lamb" (plan.bin's optim.kind); NULL out of range. */
 const char *tgc_optim_kind_name(tgc_optim_kind k);
 
 typedef struct tgc_optim_spec {
@@ -23,7 +23,14 @@ typedef struct tgc_optim_spec {
     int nesterov;        /* SGD                                  */
     double weight_decay; /* SGD, Adam, RMSprop: L2 added to the gradient; AdamW: decoupled */
     double beta1, beta2, eps; /* AdamW, Adam (defaults 0.9, 0.999, 1e-8); RMSprop: beta2 is its alpha
-                               * (0.99), eps 1e-8, and momentum above                              */
+                               * (0.99), eps 1e-8, and momentum above; Lamb (0.9, 0.999, 1e-6)     */
+    double max_grad_norm;     /* Lamb: its own global gradient-norm clip (1.0)                     */
+    int always_adapt, trust_clip; /* Lamb: trust ratio also without decay; trust ratio at most 1   */
+    /* optim_wrapper.clip_grad, after the all-reduce and before the updates */
+    enum { TGC_CLIP_NONE, TGC_CLIP_NORM, TGC_CLIP_VALUE } clip;
+    double clip_max;          /* NORM: max_norm; VALUE: clip_value                                  */
+    double clip_norm_type;    /* NORM: p (2; INFINITY for inf)                                      */
+    int accumulative_counts;  /* optim_wrapper.accumulative_counts (0 or 1: none; the runtime's business) */
 } tgc_optim_spec;
 
 /* Mixed precision (optim_wrapper AmpOptimWrapper / fp16 / --amp), decided at compile time. dtype TGC_F32:

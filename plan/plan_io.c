@@ -8,7 +8,9 @@
  *   META     u32 n, n x {str key, u8 type (1 i64, 2 f64, 3 str), value}; required: target (str),
  *            target.alignment, target.workspace_bytes, target.fuse (i64), params, macs_per_sample,
  *            flops_per_sample, optim.kind, slab.*; optional: ignored (str, the settings accepted but not
- *            implemented, one per line); unknown keys are skipped
+ *            implemented, one per line), optim.max_grad_norm/always_adapt/trust_clip (Lamb), optim.clip
+ *            (1 norm, 2 value)/clip_max/clip_norm_type, optim.accumulative_counts (f64 all); unknown keys
+ *            are skipped
  *   CONFIG   tgc_cfg_serialize bytes (empty: no config)
  *   TENSORS  u32 n, n x {str name, u8 kind, u8 dtype, u8 slab, u8 rank, i64 dims[rank], u64 offset,
  *            u64 bytes, u8 init kind, f64 a, b, lo, hi, str desc, i32 grad_of, f64 lr_mult, decay_mult}
@@ -19,6 +21,7 @@
  *   KERNELS  u32 n (0 so far)
  */
 #include <stdarg.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -82,6 +85,17 @@ static void write_meta(const tgc_plan *p, tgc_buf *b) {
     kv_f64(b, &n, "optim.beta1", p->optim.beta1);
     kv_f64(b, &n, "optim.beta2", p->optim.beta2);
     kv_f64(b, &n, "optim.eps", p->optim.eps);
+    if (p->optim.kind == TGC_OPTIM_LAMB) {
+        kv_f64(b, &n, "optim.max_grad_norm", p->optim.max_grad_norm);
+        kv_f64(b, &n, "optim.always_adapt", p->optim.always_adapt);
+        kv_f64(b, &n, "optim.trust_clip", p->optim.trust_clip);
+    }
+    if (p->optim.clip != TGC_CLIP_NONE) {
+        kv_f64(b, &n, "optim.clip", p->optim.clip);
+        kv_f64(b, &n, "optim.clip_max", p->optim.clip_max);
+        kv_f64(b, &n, "optim.clip_norm_type", p->optim.clip_norm_type);
+    }
+    if (p->optim.accumulative_counts > 1) kv_f64(b, &n, "optim.accumulative_counts", p->optim.accumulative_counts);
     if (p->ignored && p->ignored[0]) kv_str(b, &n, "ignored", p->ignored);
     kv_str(b, &n, "amp.dtype", tgc_dtype_name(p->amp.dtype));
     kv_i64(b, &n, "amp.dynamic", p->amp.dynamic);
@@ -361,7 +375,7 @@ static int read_meta(rd *d, tgc_plan *p) {
         else if (slot == M_FLOPS) p->flops_per_sample = fv;
         else if (slot == M_OKIND) {
             int found = 0;
-            for (int kd = TGC_OPTIM_SGD; kd <= TGC_OPTIM_RMSPROP && !found; kd++)
+            for (int kd = TGC_OPTIM_SGD; kd <= TGC_OPTIM_LAMB && !found; kd++)
                 if (!strcmp(sv, tgc_optim_kind_name((tgc_optim_kind)kd))) p->optim.kind = (tgc_optim_kind)kd, found = 1;
             if (!found) rc = bad(d, "unknown optimizer '%s'", sv);
         } else if (!strcmp(key, "optim.nesterov")) p->optim.nesterov = iv != 0;
@@ -372,6 +386,18 @@ static int read_meta(rd *d, tgc_plan *p) {
         else if (!strcmp(key, "optim.beta1")) p->optim.beta1 = fv;
         else if (!strcmp(key, "optim.beta2")) p->optim.beta2 = fv;
         else if (!strcmp(key, "optim.eps")) p->optim.eps = fv;
+        else if (!strcmp(key, "optim.max_grad_norm")) p->optim.max_grad_norm = fv;
+        else if (!strcmp(key, "optim.always_adapt")) p->optim.always_adapt = fv != 0;
+        else if (!strcmp(key, "optim.trust_clip")) p->optim.trust_clip = fv != 0;
+        else if (!strcmp(key, "optim.clip")) {
+            if (fv != TGC_CLIP_NORM && fv != TGC_CLIP_VALUE) rc = bad(d, "optim.clip %g is not 1 (norm) or 2 (value)", fv);
+            else p->optim.clip = fv == TGC_CLIP_NORM ? TGC_CLIP_NORM : TGC_CLIP_VALUE;
+        } else if (!strcmp(key, "optim.clip_max")) p->optim.clip_max = fv;
+        else if (!strcmp(key, "optim.clip_norm_type")) p->optim.clip_norm_type = fv;
+        else if (!strcmp(key, "optim.accumulative_counts")) {
+            if (!(fv >= 1 && fv <= 1000000 && fv == floor(fv))) rc = bad(d, "optim.accumulative_counts %g is not an integer in [1, 1e6]", fv);
+            else p->optim.accumulative_counts = (int)fv;
+        }
         else if (!strcmp(key, "ignored")) {
             free(p->ignored);
             p->ignored = sv;

@@ -155,12 +155,19 @@ void tgc_plan_print(const tgc_plan *p, FILE *f) {
     if (o->kind == TGC_OPTIM_ADAMW || o->kind == TGC_OPTIM_ADAM)
         fprintf(f, "optimizer: %s lr=%g betas=(%g, %g) eps=%g weight_decay=%g\n",
                 o->kind == TGC_OPTIM_ADAM ? "Adam" : "AdamW", o->lr, o->beta1, o->beta2, o->eps, o->weight_decay);
+    else if (o->kind == TGC_OPTIM_LAMB)
+        fprintf(f, "optimizer: Lamb lr=%g betas=(%g, %g) eps=%g weight_decay=%g max_grad_norm=%g always_adapt=%d "
+                   "trust_clip=%d\n", o->lr, o->beta1, o->beta2, o->eps, o->weight_decay, o->max_grad_norm,
+                o->always_adapt, o->trust_clip);
     else if (o->kind == TGC_OPTIM_RMSPROP)
         fprintf(f, "optimizer: RMSprop lr=%g alpha=%g eps=%g momentum=%g weight_decay=%g\n", o->lr, o->beta2, o->eps,
                 o->momentum, o->weight_decay);
     else
         fprintf(f, "optimizer: SGD lr=%g momentum=%g dampening=%g nesterov=%d weight_decay=%g\n", o->lr,
                 o->momentum, o->dampening, o->nesterov, o->weight_decay);
+    if (o->clip == TGC_CLIP_NORM) fprintf(f, "clip_grad: max_norm=%g norm_type=%g\n", o->clip_max, o->clip_norm_type);
+    else if (o->clip == TGC_CLIP_VALUE) fprintf(f, "clip_grad: clip_value=%g\n", o->clip_max);
+    if (o->accumulative_counts > 1) fprintf(f, "accumulative_counts: %d\n", o->accumulative_counts);
     if (p->amp.dtype != TGC_F32) {
         fprintf(f, "mixed precision: %s (conv/matmul; f32 master weights, gradients and optimizer)", tgc_amp_dtype_name(p->amp.dtype));
         if (p->amp.dtype == TGC_F16 && p->amp.dynamic)
@@ -272,8 +279,8 @@ void tgc_plan_print_json(const tgc_plan *p, FILE *f) {
     fputs(", \"flops_per_sample\": ", f);
     json_num(f, p->flops_per_sample);
     fprintf(f, ", \"tensors\": %d", p->n_tensors);
-    static const char *const types[] = {"SGD", "AdamW", "Adam", "RMSprop"};
-    fprintf(f, ", \"optimizer\": {\"type\": \"%s\", \"lr\": ", (unsigned)o->kind < 4 ? types[o->kind] : "?");
+    static const char *const types[] = {"SGD", "AdamW", "Adam", "RMSprop", "Lamb"};
+    fprintf(f, ", \"optimizer\": {\"type\": \"%s\", \"lr\": ", (unsigned)o->kind < 5 ? types[o->kind] : "?");
     json_num(f, o->lr);
     fputs(", \"weight_decay\": ", f);
     json_num(f, o->weight_decay);
@@ -284,7 +291,7 @@ void tgc_plan_print_json(const tgc_plan *p, FILE *f) {
         json_num(f, o->eps);
         fputs(", \"momentum\": ", f);
         json_num(f, o->momentum);
-    } else if (o->kind == TGC_OPTIM_ADAMW || o->kind == TGC_OPTIM_ADAM) {
+    } else if (o->kind == TGC_OPTIM_ADAMW || o->kind == TGC_OPTIM_ADAM || o->kind == TGC_OPTIM_LAMB) {
         fputs(", \"betas\": [", f);
         json_num(f, o->beta1);
         fputs(", ", f);

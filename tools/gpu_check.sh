@@ -104,7 +104,8 @@ for cfg in "$root"/configs/[!_]*/*.yaml; do  # the shipped configs, not _base_
         failed=$((failed + 1))
     fi
 done
-# the ops no shipped config uses yet (SE gate, soft-target CE, Adam, RMSprop, EMA): a test config, per optimizer;
+# the ops no shipped config uses yet (SE gate, soft-target CE, Adam, RMSprop, EMA, Lamb, clipping, sigmoid CE): a
+# test config, per optimizer;
 # whole steps with SGD only (Adam's and RMSprop's first step divides each gradient by its own magnitude, so
 # gradients that are rounding noise, e.g. a conv bias before a batch norm, turn 1e-7 differences into 1e-3)
 extra=()
@@ -118,6 +119,16 @@ for opt in Adam RMSprop SGD; do
         failed=$((failed + 1))
     fi
 done
+# the update section and the sigmoid loss: Lamb, clip_grad by norm, LabelSmoothLoss with use_sigmoid
+if "$tgc" compile "$root/tests/cuda/se_mixup_adam_ema.yaml" --target cuda --cfg-options \
+    train_dataloader.batch_size=4 val_dataloader.batch_size=4 optim_wrapper.optimizer.type=Lamb \
+    optim_wrapper.clip_grad.max_norm=0.5 model.head.loss.use_sigmoid=True \
+    -o "$out/plans/se_mixup_lamb.bin" >"$out/plans/se_mixup_lamb.log" 2>&1; then
+    extra+=("$out/plans/se_mixup_lamb.bin")
+else
+    rows+=("compile se_mixup_lamb|FAIL|-|$(tail -1 "$out/plans/se_mixup_lamb.log" | cut -c1-110)")
+    failed=$((failed + 1))
+fi
 run ops "$check" ops "${plans[@]}" "${extra[@]}"
 run steps "$check" step "${plans[@]}" $(printf '%s\n' "${extra[@]}" | grep _SGD.bin)
 

@@ -88,6 +88,12 @@ static const struct {
 #define CPU_KERNEL_GATHER cpu_gather
 #define CPU_KERNEL_GIOU_LOSS cpu_giou_loss
 #define CPU_KERNEL_GIOU_LOSS_BWD cpu_giou_loss_bwd
+#define CPU_KERNEL_GRAD_NORM_ACC cpu_grad_norm_acc
+#define CPU_KERNEL_GRAD_CLIP_NORM cpu_grad_clip_norm
+#define CPU_KERNEL_GRAD_CLIP_VALUE cpu_grad_clip_value
+#define CPU_KERNEL_LAMB_UPDATE cpu_lamb
+#define CPU_KERNEL_SIGMOID_BCE cpu_sigmoid_bce
+#define CPU_KERNEL_SIGMOID_BCE_BWD cpu_sigmoid_bce_bwd
 
 /* One row per op, in ops.def's (the opcode's) order. */
 static const cpu_kernel_fn kernels[] = {

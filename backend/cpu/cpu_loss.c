@@ -1,11 +1,15 @@
 /* backend/cpu/cpu_loss.c - softmax cross-entropy with label smoothing, forward and backward, on hard labels
- * and on soft targets (softmax_cross_entropy_soft: rows t of the target instead of onehot(y)).
+ * and on soft targets (softmax_cross_entropy_soft: rows t of the target instead of onehot(y)), and the
+ * sigmoid binary cross-entropy on either.
  *
  * With q = (1-s)*onehot(y) + s/C and log p = x - lse(x):
  *   loss_row = -sum_c q_c log p_c = lse - (1-s)*x_y - (s/C)*sum_c x_c
  *   d loss_row / d x_c = p_c - q_c
  * and with q = (1-s)*t + s/C (sum_c q_c = (1-s)*sum_c t_c + s, 1 for a distribution):
  *   loss_row = lse * sum_c q_c - sum_c q_c x_c,   d loss_row / d x_c = p_c * sum_c q_c - q_c
+ * The sigmoid binary cross-entropy (use_sigmoid) takes either target form: per element
+ *   max(x, 0) - x*q + log(1 + exp(-|x|)) (= -q log sigmoid(x) - (1-q) log(1 - sigmoid(x))), mean over N*C,
+ *   d / d x = sigmoid(x) - q.
  * lse is computed stably (max-shifted) in double. Rows are independent (threaded); the batch mean adds the
  * per-row losses in row order, so the result does not depend on the thread count. */
 #include <math.h>
@@ -183,5 +187,70 @@ int cpu_softmax_ce_soft_bwd(tgc_cpu *c, const cpu_call *k, tgc_err *err) {
     j.dx = k->out[0];
     j.dscale = (double)*(const float *)k->in[0] * k->a->alpha / (double)j.n;
     cpu_parallel(c, j.n, TGC_MAX((int64_t)1, (int64_t)8192 / j.c), ce_soft_bwd_rows, &j);
+    return 0;
+}
+
+/* ---- sigmoid binary cross-entropy (use_sigmoid) ------------------------------------------------------ */
+/* q of element (r, c): (1-s)*t + s/C, t the one-hot of label y[r] or the soft target. */
+static double bce_q(const ce_job *j, int64_t r, int64_t c) {
+    double t = j->t ? (double)j->t[r * j->c + c] : (c == j->y[r] ? 1.0 : 0.0);
+    return (1.0 - j->smooth) * t + j->smooth / (double)j->c;
+}
+
+static void bce_fwd_rows(void *ctx, int64_t lo, int64_t hi) {
+    const ce_job *j = ctx;
+    for (int64_t r = lo; r < hi; r++) {
+        const float *x = j->x + r * j->c;
+        double s = 0;
+        for (int64_t c = 0; c < j->c; c++) { /* max(x, 0) - x*q + log(1 + exp(-|x|)), stable for any x */
+            double v = x[c];
+            s += (v > 0 ? v : 0) - v * bce_q(j, r, c) + log1p(exp(-fabs(v)));
+        }
+        j->row_loss[r] = s;
+    }
+}
+
+static void bce_bwd_rows(void *ctx, int64_t lo, int64_t hi) {
+    const ce_job *j = ctx;
+    for (int64_t r = lo; r < hi; r++) {
+        const float *x = j->x + r * j->c;
+        float *dx = j->dx + r * j->c;
+        for (int64_t c = 0; c < j->c; c++) {
+            double v = x[c], sig = v >= 0 ? 1.0 / (1.0 + exp(-v)) : exp(v) / (1.0 + exp(v));
+            dx[c] = (float)(j->dscale * (sig - bce_q(j, r, c)));
+        }
+    }
+}
+
+/* labels (i32) or soft targets (f32) as operand li+1 */
+static int bce_check(const cpu_call *k, int li, ce_job *j, tgc_err *err) {
+    return k->in_t[li + 1].dtype == TGC_I32 ? ce_check(k, li, j, err) : ce_soft_check(k, li, j, err);
+}
+
+/* sigmoid_bce(logits, labels or target) -> loss[]: the mean over all N*C elements */
+int cpu_sigmoid_bce(tgc_cpu *c, const cpu_call *k, tgc_err *err) {
+    ce_job j = {0};
+    if (bce_check(k, 0, &j, err)) return -1;
+    if (tgc_shape_numel(&k->out_t[0].shape) != 1)
+        return tgc_fail(err, "cpu backend: %s: the loss must be a scalar", k->name);
+    j.row_loss = tgc_malloc(sizeof(double) * (size_t)j.n);
+    cpu_parallel(c, j.n, TGC_MAX((int64_t)1, (int64_t)8192 / j.c), bce_fwd_rows, &j);
+    double total = 0;
+    for (int64_t r = 0; r < j.n; r++) total += j.row_loss[r];
+    free(j.row_loss);
+    *(float *)k->out[0] = (float)(k->a->alpha * total / ((double)j.n * (double)j.c));
+    return 0;
+}
+
+/* sigmoid_bce_bwd(dloss[], logits, labels or target) -> dlogits */
+int cpu_sigmoid_bce_bwd(tgc_cpu *c, const cpu_call *k, tgc_err *err) {
+    ce_job j = {0};
+    if (cpu_check_dtype(k, 0, 0, TGC_F32, err) || bce_check(k, 1, &j, err) || cpu_check_same_shape(k, 0, 1, 1, 0, err))
+        return -1;
+    if (tgc_shape_numel(&k->in_t[0].shape) != 1)
+        return tgc_fail(err, "cpu backend: %s: dloss must be a scalar", k->name);
+    j.dx = k->out[0];
+    j.dscale = (double)*(const float *)k->in[0] * k->a->alpha / ((double)j.n * (double)j.c);
+    cpu_parallel(c, j.n, TGC_MAX((int64_t)1, (int64_t)8192 / j.c), bce_bwd_rows, &j);
     return 0;
 }

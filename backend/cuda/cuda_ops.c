@@ -83,6 +83,14 @@
 #define CUDA_IMPL_GATHER TGC_CUDA_IMPL_KERNEL
 #define CUDA_IMPL_GIOU_LOSS TGC_CUDA_IMPL_KERNEL
 #define CUDA_IMPL_GIOU_LOSS_BWD TGC_CUDA_IMPL_KERNEL
+/* The gradient norm, clipping, Lamb and the sigmoid binary cross-entropy: hand-written kernels (gradnorm.cuh,
+ * loss.cuh), per-tensor or per-row reductions in double as bias_grad's and the softmax cross-entropy's. */
+#define CUDA_IMPL_GRAD_NORM_ACC TGC_CUDA_IMPL_KERNEL
+#define CUDA_IMPL_GRAD_CLIP_NORM TGC_CUDA_IMPL_KERNEL
+#define CUDA_IMPL_GRAD_CLIP_VALUE TGC_CUDA_IMPL_KERNEL
+#define CUDA_IMPL_LAMB_UPDATE TGC_CUDA_IMPL_KERNEL
+#define CUDA_IMPL_SIGMOID_BCE TGC_CUDA_IMPL_KERNEL
+#define CUDA_IMPL_SIGMOID_BCE_BWD TGC_CUDA_IMPL_KERNEL
 
 static const tgc_cuda_impl impls[] = {
 #define TGC_OP(E, name, n_in, n_out, attrs, mutates, flags) CUDA_IMPL_##E,

@@ -6,6 +6,7 @@
 
 #include "backend/cuda/kernels/convert.cuh"
 #include "backend/cuda/kernels/det.cuh"
+#include "backend/cuda/kernels/gradnorm.cuh"
 #include "backend/cuda/kernels/loss.cuh"
 #include "backend/cuda/kernels/optim.cuh"
 #include "backend/cuda/kernels/pool.cuh"
@@ -71,6 +72,15 @@ static int shim_run(const tgc_native_launch *l, void *ctx) {
     RUN(tgc_k_gather, tgc_k_gather_args)
     RUN(tgc_k_giou_loss, tgc_k_giou_args)
     RUN(tgc_k_giou_loss_bwd, tgc_k_giou_args)
+    RUN(tgc_k_sigmoid_bce_rows, tgc_k_ce_args)
+    RUN(tgc_k_sigmoid_bce_mean, tgc_k_ce_args)
+    RUN(tgc_k_sigmoid_bce_bwd, tgc_k_ce_args)
+    RUN(tgc_k_grad_norm_part, tgc_k_norm_args)
+    RUN(tgc_k_grad_norm_finish, tgc_k_norm_args)
+    RUN(tgc_k_grad_clip_norm, tgc_k_norm_args)
+    RUN(tgc_k_grad_clip_value, tgc_k_norm_args)
+    RUN(tgc_k_lamb_moments, tgc_k_lamb_args)
+    RUN(tgc_k_lamb_apply, tgc_k_lamb_args)
 #undef RUN
     return -1;
 }

@@ -56,7 +56,14 @@ int tgc_cuda_native_class(tgc_opcode code) {
     case TGC_OP_SOFTMAX_CE_SOFT_BWD:
     case TGC_OP_SMOOTH_L1:
     case TGC_OP_GIOU_LOSS:
+    case TGC_OP_SIGMOID_BCE:
+    case TGC_OP_SIGMOID_BCE_BWD:
+    case TGC_OP_GRAD_NORM_ACC:
+    case TGC_OP_GRAD_CLIP_NORM: /* pow for a norm_type other than 1, 2, inf */
+    case TGC_OP_LAMB_UPDATE:    /* its two norms are sums in another order */
         return TGC_NATIVE_REDUCE;
+    case TGC_OP_GRAD_CLIP_VALUE:
+        return TGC_NATIVE_EXACT;
     default:
         return 0;
     }
@@ -98,6 +105,31 @@ int tgc_cuda_native_supports(const tgc_cpu_op *o) {
                o->in_t[1].shape.rank >= 2 && tgc_shape_eq(&o->in_t[0].shape, &o->in_t[1].shape) &&
                o->out_t[0].shape.rank == 2 && o->out_t[0].shape.d[0] == o->in_t[1].shape.d[0] &&
                o->out_t[0].shape.d[1] == o->in_t[1].shape.d[1];
+    case TGC_OP_SIGMOID_BCE:
+        return o->n_in == 2 && o->n_out == 1 && is_f32(&o->in_t[0]) && o->in_t[0].shape.rank == 2 && is_f32(&o->out_t[0]) &&
+               ((o->in_t[1].dtype == TGC_I32 && o->in_t[1].shape.rank == 1 && o->in_t[1].shape.d[0] == o->in_t[0].shape.d[0]) ||
+                (is_f32(&o->in_t[1]) && tgc_shape_eq(&o->in_t[0].shape, &o->in_t[1].shape)));
+    case TGC_OP_SIGMOID_BCE_BWD:
+        return o->n_in == 3 && o->n_out == 1 && is_f32(&o->in_t[0]) && is_f32(&o->in_t[1]) && o->in_t[1].shape.rank == 2 &&
+               is_f32(&o->out_t[0]) && tgc_shape_eq(&o->in_t[1].shape, &o->out_t[0].shape) &&
+               ((o->in_t[2].dtype == TGC_I32 && o->in_t[2].shape.rank == 1 && o->in_t[2].shape.d[0] == o->in_t[1].shape.d[0]) ||
+                (is_f32(&o->in_t[2]) && tgc_shape_eq(&o->in_t[1].shape, &o->in_t[2].shape)));
+    case TGC_OP_GRAD_NORM_ACC:
+        return o->n_in == 2 && o->n_out == 1 && is_f32(&o->in_t[0]) && is_f32(&o->in_t[1]) &&
+               tgc_shape_numel(&o->in_t[1].shape) == 1 && is_f32(&o->out_t[0]) && o->a->norm_type > 0;
+    case TGC_OP_GRAD_CLIP_NORM:
+    case TGC_OP_GRAD_CLIP_VALUE:
+        return o->n_out == 1 && (o->n_in == (o->code == TGC_OP_GRAD_CLIP_NORM ? 2 : 1)) && is_f32(&o->in_t[0]) &&
+               is_f32(&o->out_t[0]) && tgc_shape_eq(&o->in_t[0].shape, &o->out_t[0].shape) &&
+               (o->n_in == 1 || (is_f32(&o->in_t[1]) && tgc_shape_numel(&o->in_t[1].shape) == 1));
+    case TGC_OP_LAMB_UPDATE: {
+        if (o->n_in != 7 || o->n_out != 0) return 0;
+        for (int k = 0; k < 7; k++)
+            if (!is_f32(&o->in_t[k]) || (k < 4 ? !tgc_shape_eq(&o->in_t[k].shape, &o->in_t[0].shape)
+                                               : tgc_shape_numel(&o->in_t[k].shape) != 1))
+                return 0;
+        return o->a->max_norm > 0;
+    }
     case TGC_OP_GLOBAL_AVG_POOL:
         return o->n_in == 1 && o->n_out == 1 && is_f32(&o->in_t[0]) && o->in_t[0].shape.rank >= 2 &&
                is_f32(&o->out_t[0]);
@@ -175,8 +207,13 @@ int tgc_cuda_native_supports(const tgc_cpu_op *o) {
 }
 
 uint64_t tgc_cuda_native_workspace(const tgc_cpu_op *o) {
-    if ((o->code != TGC_OP_SOFTMAX_CE && o->code != TGC_OP_SOFTMAX_CE_SOFT) || !tgc_cuda_native_supports(o)) return 0;
-    return (uint64_t)o->in_t[0].shape.d[0] * sizeof(double);
+    if (!tgc_cuda_native_supports(o)) return 0;
+    if (o->code == TGC_OP_SOFTMAX_CE || o->code == TGC_OP_SOFTMAX_CE_SOFT || o->code == TGC_OP_SIGMOID_BCE)
+        return (uint64_t)o->in_t[0].shape.d[0] * sizeof(double); /* one loss per row */
+    if (o->code == TGC_OP_GRAD_NORM_ACC || o->code == TGC_OP_LAMB_UPDATE) /* one or two sums per block */
+        return (uint64_t)tgc_k_norm_blocks(tgc_shape_numel(&o->in_t[0].shape)) * sizeof(double) *
+               (o->code == TGC_OP_LAMB_UPDATE ? 2 : 1);
+    return 0;
 }
 
 #define LAUNCH(kname, geom, a)                                                                                   \
@@ -216,6 +253,49 @@ static int marshal_one(const tgc_cpu_op *o, void *ws, unsigned mb, tgc_native_la
         tgc_k_ce_args a = {o->in[1], NULL, NULL, NULL, o->in[0], o->out[0], o->in_t[1].shape.d[0],
                            o->in_t[1].shape.d[1], at->label_smooth, at->alpha, o->in[2]};
         LAUNCH("tgc_k_softmax_ce_soft_bwd", tgc_k_geom_warp_rows(a.n, mb), a);
+        return 0;
+    }
+    case TGC_OP_SIGMOID_BCE: {
+        if (!ws) return tgc_fail(err, "native sigmoid_bce: no row-loss workspace");
+        int soft = o->in_t[1].dtype == TGC_F32;
+        tgc_k_ce_args a = {o->in[0], soft ? NULL : o->in[1], ws, o->out[0], NULL, NULL, o->in_t[0].shape.d[0],
+                           o->in_t[0].shape.d[1], at->label_smooth, at->alpha, soft ? o->in[1] : NULL};
+        tgc_k_geom g = tgc_k_geom_warp_rows(a.n, mb);
+        LAUNCH("tgc_k_sigmoid_bce_rows", g, a);
+        if (g.gx) LAUNCH("tgc_k_sigmoid_bce_mean", tgc_k_geom_one_block(), a);
+        return 0;
+    }
+    case TGC_OP_SIGMOID_BCE_BWD: {
+        int soft = o->in_t[2].dtype == TGC_F32;
+        tgc_k_ce_args a = {o->in[1], soft ? NULL : o->in[2], NULL, NULL, o->in[0], o->out[0], o->in_t[1].shape.d[0],
+                           o->in_t[1].shape.d[1], at->label_smooth, at->alpha, soft ? o->in[2] : NULL};
+        LAUNCH("tgc_k_sigmoid_bce_bwd", tgc_k_geom_warp_rows(a.n, mb), a);
+        return 0;
+    }
+    case TGC_OP_GRAD_NORM_ACC: {
+        if (!ws) return tgc_fail(err, "native grad_norm_acc: no workspace");
+        int64_t n = tgc_shape_numel(&o->in_t[0].shape);
+        tgc_k_norm_args a = {o->in[0], NULL, o->in[1], o->out[0], ws, n, at->norm_type, at->max_norm, tgc_k_norm_blocks(n)};
+        LAUNCH("tgc_k_grad_norm_part", tgc_k_geom_blocks(a.blocks), a);
+        LAUNCH("tgc_k_grad_norm_finish", tgc_k_geom_one_block(), a);
+        return 0;
+    }
+    case TGC_OP_GRAD_CLIP_NORM:
+    case TGC_OP_GRAD_CLIP_VALUE: {
+        int64_t n = tgc_shape_numel(&o->in_t[0].shape);
+        int by_value = o->code == TGC_OP_GRAD_CLIP_VALUE;
+        tgc_k_norm_args a = {o->in[0], o->out[0], by_value ? NULL : o->in[1], NULL, NULL, n, at->norm_type, at->max_norm, 0};
+        LAUNCH(by_value ? "tgc_k_grad_clip_value" : "tgc_k_grad_clip_norm", tgc_k_geom_elems(n, mb), a);
+        return 0;
+    }
+    case TGC_OP_LAMB_UPDATE: {
+        if (!ws) return tgc_fail(err, "native lamb_update: no workspace");
+        int64_t n = tgc_shape_numel(&o->in_t[0].shape);
+        tgc_k_lamb_args a = {o->in[0], o->in[2], o->in[3], o->in[1], o->in[4], o->in[5], o->in[6], ws, n,
+                             at->alpha, at->weight_decay, at->beta1, at->beta2, at->eps, at->max_norm,
+                             (int32_t)at->always_adapt, (int32_t)at->trust_clip, tgc_k_norm_blocks(n)};
+        LAUNCH("tgc_k_lamb_moments", tgc_k_geom_blocks(a.blocks), a);
+        LAUNCH("tgc_k_lamb_apply", tgc_k_geom_elems(n, mb), a);
         return 0;
     }
     case TGC_OP_CHANNEL_MUL:

@@ -94,6 +94,11 @@ int tgc_exec_output(const tgc_exec *x, const char *program) {
     return bp && bp->prog->n_outputs > 0 ? bp->prog->outputs[0] : -1;
 }
 
+int tgc_exec_output_at(const tgc_exec *x, const char *program, int k) {
+    const exec_program *bp = find_program(x, program);
+    return bp && k >= 0 && k < bp->prog->n_outputs ? bp->prog->outputs[k] : -1;
+}
+
 void tgc_exec_on_bucket(tgc_exec *x, tgc_bucket_fn fn, void *ctx) {
     x->on_bucket = fn;
     x->bucket_ctx = ctx;
@@ -106,8 +111,8 @@ void tgc_exec_on_instr(tgc_exec *x, tgc_instr_fn fn, void *ctx) {
 
 int tgc_exec_on_update_check(tgc_exec *x, tgc_update_check_fn fn, void *ctx, tgc_err *err) {
     if (fn && strcmp(x->dev->ops->name, "cpu"))
-        return tgc_fail(err, "the %s device cannot skip a step's optimizer updates yet (float16 loss scaling runs on "
-                             "the cpu device)", x->dev->ops->name);
+        return tgc_fail(err, "the %s device cannot skip a step's optimizer updates yet (float16 loss scaling and "
+                             "gradient accumulation run on the cpu device)", x->dev->ops->name);
     x->on_update_check = fn;
     x->update_check_ctx = ctx;
     return 0;

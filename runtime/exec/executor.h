@@ -47,6 +47,8 @@ int tgc_exec_read_bytes(const tgc_exec *x, tgc_slab s, uint64_t offset, uint64_t
 int tgc_exec_input(const tgc_exec *x, const char *program, const char *name);
 /* Index of a program's first output (train: the loss, eval: the logits), or -1. */
 int tgc_exec_output(const tgc_exec *x, const char *program);
+/* Index of a program's k-th output (train with clip_grad by norm: 1 is the sum |g|^p over the gradients), or -1. */
+int tgc_exec_output_at(const tgc_exec *x, const char *program, int k);
 
 /* Called right after the instruction that completes a gradient bucket (multi-process all-reduce), with the
  * bucket's memory in the grad slab for a collective engine to work on in place. */

@@ -73,13 +73,14 @@ int tgc_runner_save(tgc_runner *r, const char *name, const tgc_keep_list *keep, 
     size_t keep_n = TGC_KEEP_MAX * 21 + 1;
     char *keep_s = tgc_malloc(keep_n);
     tgc_keep_format(keep ? keep : &r->keep, keep_s, keep_n);
-    char *win = format_window(&r->loss_w);
+    char *win = format_window(&r->loss_w), *gwin = r->gnorm_w.n ? format_window(&r->gnorm_w) : NULL;
     tgc_ckpt_set_int(w, "epoch", r->epoch);
     tgc_ckpt_set_int(w, "iter", r->iter);
     tgc_ckpt_set_int(w, "batch", r->batch);
     tgc_ckpt_set_int(w, "seed", (int64_t)r->seed);
     tgc_ckpt_set_str(w, "keep_ckpts", keep_s);
     tgc_ckpt_set_str(w, "log_window", win);
+    if (gwin) tgc_ckpt_set_str(w, "grad_norm_window", gwin);
     tgc_loss_scaler_save(&r->scaler, w);
     if (r->has_best) {
         tgc_ckpt_set_str(w, "best_metric", r->best_metric);
@@ -87,6 +88,7 @@ int tgc_runner_save(tgc_runner *r, const char *name, const tgc_keep_list *keep, 
         if (r->best_ckpt) tgc_ckpt_set_str(w, "best_ckpt", r->best_ckpt);
     }
     free(win);
+    free(gwin);
     free(keep_s);
     if (rc == 0 && tgc_ckpt_save(w, path, err) < 0)
         rc = tgc_err_prefix(err, "training stopped (earlier checkpoints are intact)");
@@ -191,11 +193,12 @@ int tgc_runner_resume(tgc_runner *r, const tgc_ckpt *c, const char *path, tgc_er
     }
     free(buf);
     int64_t epoch, iter, batch;
-    const char *keep, *win, *bm = NULL, *bc = NULL;
+    const char *keep, *win, *gwin, *bm = NULL, *bc = NULL;
     double bv = 0;
     if (tgc_ckpt_get_int(c, "epoch", 0, &epoch, err) < 0 || tgc_ckpt_get_int(c, "iter", 0, &iter, err) < 0 ||
         tgc_ckpt_get_int(c, "batch", 0, &batch, err) < 0 || tgc_ckpt_get_str(c, "keep_ckpts", "", &keep, err) < 0 ||
-        tgc_ckpt_get_str(c, "log_window", "", &win, err) < 0 || tgc_ckpt_get_str(c, "best_metric", NULL, &bm, err) < 0 ||
+        tgc_ckpt_get_str(c, "log_window", "", &win, err) < 0 || tgc_ckpt_get_str(c, "grad_norm_window", "", &gwin, err) < 0 ||
+        tgc_ckpt_get_str(c, "best_metric", NULL, &bm, err) < 0 ||
         tgc_ckpt_get_float(c, "best_value", 0, &bv, err) < 0 || tgc_ckpt_get_str(c, "best_ckpt", NULL, &bc, err) < 0)
         return tgc_err_prefix(err, "resuming from %s", path);
     if (epoch < 0 || iter < 0 || batch < 0 || batch >= r->iters_per_epoch || iter != epoch * r->iters_per_epoch + batch)
@@ -203,8 +206,8 @@ int tgc_runner_resume(tgc_runner *r, const tgc_ckpt *c, const char *path, tgc_er
                         "resuming from %s: its counters (epoch %lld, iter %lld, batch %lld) do not fit this run's %lld "
                         "iterations per epoch (was the train dataset or batch changed?)",
                         path, (long long)epoch, (long long)iter, (long long)batch, (long long)r->iters_per_epoch);
-    if (tgc_keep_parse(&r->keep, keep) < 0 || parse_window(&r->loss_w, win) < 0)
-        return tgc_fail(err, "resuming from %s: malformed keep_ckpts or log_window record", path);
+    if (tgc_keep_parse(&r->keep, keep) < 0 || parse_window(&r->loss_w, win) < 0 || parse_window(&r->gnorm_w, gwin) < 0)
+        return tgc_fail(err, "resuming from %s: malformed keep_ckpts, log_window or grad_norm_window record", path);
     if (tgc_loss_scaler_load(&r->scaler, c, err) < 0) return tgc_err_prefix(err, "resuming from %s", path);
     r->epoch = epoch;
     r->iter = iter;

@@ -117,7 +117,10 @@ int tgc_runner_log_train_iter(tgc_runner *r, double lr, tgc_err *err) {
     double avg = r->timed_iters ? r->time_sum / (double)r->timed_iters : 0.0;
     double loss = tgc_window_mean(&r->loss_w), t = tgc_window_mean(&r->time_w), dt = tgc_window_mean(&r->data_w);
     tgc_log_item lr_item = {"lr", lr, 0};
-    tgc_log_item loss_item = {"loss", loss, 0};
+    /* MMEngine's grad_norm (clip_grad by norm) comes before the loss, as its message hub records it first */
+    int has_gnorm = r->gnorm_w.n > 0;
+    double gnorm = tgc_window_mean(&r->gnorm_w);
+    tgc_log_item items[2] = {{"grad_norm", gnorm, 0}, {"loss", loss, 0}};
     tgc_log_iter l = {0};
     l.mode = "train";
     l.by_epoch = by_epoch;
@@ -132,13 +135,16 @@ int tgc_runner_log_train_iter(tgc_runner *r, double lr, tgc_err *err) {
     l.time = t;
     l.data_time = dt;
     l.memory = -1;
-    l.n_items = 1;
-    l.items = &loss_item;
+    l.n_items = has_gnorm ? 2 : 1;
+    l.items = has_gnorm ? items : items + 1;
     char *line = tgc_logfmt_iter(&l);
     tgc_log_info(&r->log, "%s", line);
     free(line);
-    tgc_log_item rec[6] = {{"lr", lr, 0}, {"data_time", dt, 0}, {"loss", loss, 0}, {"time", t, 0}};
-    int n = 4;
+    tgc_log_item rec[7] = {{"lr", lr, 0}, {"data_time", dt, 0}};
+    int n = 2;
+    if (has_gnorm) rec[n++] = (tgc_log_item){"grad_norm", gnorm, 0};
+    rec[n++] = (tgc_log_item){"loss", loss, 0};
+    rec[n++] = (tgc_log_item){"time", t, 0};
     if (by_epoch) rec[n++] = (tgc_log_item){"epoch", (double)(r->epoch + 1), 1};
     rec[n++] = (tgc_log_item){"iter", (double)r->iter, 1};
     return tgc_vis_add_scalars(&r->vis, rec, n, r->iter, err);

@@ -22,6 +22,7 @@
 #include "runtime/io/checkpoint.h"
 #include "runtime/data/data.h"
 #include "runtime/exec/executor.h"
+#include "runtime/runner/grad_accum.h"
 #include "runtime/runner/loss_scale.h"
 #include "runtime/io/logfmt.h"
 #include "runtime/runner/lr_sched.h"
@@ -188,6 +189,8 @@ typedef struct tgc_runner {
     int64_t epoch, iter, batch;  /* completed epochs, completed iterations, batches done in this epoch */
     uint64_t seed;
     tgc_window loss_w, time_w, data_w;
+    tgc_window gnorm_w;          /* clip_grad by norm: the total norms of the updating iterations (grad_norm) */
+    int tr_gnorm;                /* the train program's norm-sum output, or -1 */
     double time_sum;             /* seconds of the iterations timed in this process (for the eta) */
     int64_t timed_iters;
     int has_best;
@@ -212,6 +215,7 @@ typedef struct tgc_runner {
     int rank, world;             /* 0 and 1 in one process */
     struct tgc_ddp *ddp;         /* owned by tgc_train; NULL in one process */
     tgc_loss_scaler scaler;      /* float16 plans' loss scale (disabled otherwise) */
+    tgc_grad_accum accum;        /* optim_wrapper.accumulative_counts (disabled when 1) */
 } tgc_runner;
 
 /* ================================ checkpoints (hook_checkpoint.c) ================================ */

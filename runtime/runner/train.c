@@ -2,6 +2,7 @@
 #include "runtime/runner/train.h"
 
 #include <errno.h>
+#include <math.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -195,6 +196,7 @@ static void run_free(run_ctx *c) {
     tgc_loader_free(r->train_loader);
     tgc_loader_free(r->val_loader);
     tgc_loss_scaler_free(&r->scaler);
+    tgc_grad_accum_free(&r->accum);
     tgc_exec_free(r->x);
     tgc_device_close(r->dev); /* after the executor and the loaders: their memory is the device's */
     tgc_lr_sched_free(c->sched);
@@ -202,6 +204,7 @@ static void run_free(run_ctx *c) {
     tgc_vis_close(&r->vis, NULL);
     if (r->log.file) fclose(r->log.file);
     tgc_window_free(&r->loss_w);
+    tgc_window_free(&r->gnorm_w);
     tgc_window_free(&r->time_w);
     tgc_window_free(&r->data_w);
     free(r->work_dir);
@@ -246,7 +249,7 @@ static int setup(run_ctx *c, const tgc_plan *plan, const tgc_train_opts *o, tgc_
     r->plan = plan;
     r->cfg = cfg;
     r->log.out = o->out ? o->out : stdout;
-    r->tr_lbl = r->ev_lbl = r->ev_img = r->ev_logits = r->tr_score = -1;
+    r->tr_lbl = r->ev_lbl = r->ev_img = r->ev_logits = r->tr_score = r->tr_gnorm = -1;
     r->world = 1;
     if (o->dist) { /* the rendezvous first: a missing rank fails before anything is written */
         if (!(r->ddp = tgc_ddp_open(o->dist, plan->checksum, o->device, err))) return -1;
@@ -308,6 +311,7 @@ static int setup_hooks(run_ctx *c, tgc_err *err) {
     else r->ckpt_dir = tgc_strdup(r->work_dir);
     if (r->rank == 0 && tgc_mkdir_p(r->ckpt_dir, err)) return -1;
     tgc_window_init(&r->loss_w, r->logc.window_size);
+    tgc_window_init(&r->gnorm_w, r->logc.window_size);
     tgc_window_init(&r->time_w, r->logc.window_size);
     tgc_window_init(&r->data_w, r->logc.window_size);
     return 0;
@@ -446,12 +450,15 @@ static int setup_exec(run_ctx *c, const tgc_train_opts *o, int threads, int det,
     if (find_input(plan, r->x, "train", "data_samples.gt_label", 0, &r->tr_lbl, err) ||
         (r->tr_lbl < 0 && find_input(plan, r->x, "train", "data_samples.gt_score", 1, &r->tr_score, err)))
         return -1;
-    if (tgc_loss_scaler_init(&r->scaler, plan, r->x, err)) return -1;
+    if (tgc_loss_scaler_init(&r->scaler, plan, r->x, err) || tgc_grad_accum_init(&r->accum, plan, r->x, err)) return -1;
     if (find_input(plan, r->x, "train", "inputs", 1, &r->tr_img, err) ||
         find_input(plan, r->x, "train", "lr", 1, &r->tr_lr, err) ||
         find_input(plan, r->x, "train", "step", 0, &r->tr_step, err))
         return -1;
     if ((r->tr_loss = tgc_exec_output(r->x, "train")) < 0) return tgc_fail(err, "the plan's train program has no loss output");
+    r->tr_gnorm = plan->optim.clip == TGC_CLIP_NORM ? tgc_exec_output_at(r->x, "train", 1) : -1;
+    if (r->tr_gnorm >= 0 && tgc_shape_numel(&tgc_exec_tensor(r->x, r->tr_gnorm)->type.shape) != 1)
+        return tgc_fail(err, "the plan's train program: its second output is not the gradient norm's scalar");
     if (check_io(r->x, "train", r->tr_img, r->tr_lbl, r->train_loader, "train_dataloader", &r->tr_batch,
                  &r->sample_floats, err))
         return -1;
@@ -586,7 +593,8 @@ static int fill_train_inputs(run_ctx *c, tgc_batch *b, double lr, tgc_err *err) 
         return -1;
     }
     if (set_scalar(r->x, r->tr_lr, lr, err)) return -1;
-    if (r->tr_step >= 0 && set_scalar(r->x, r->tr_step, (double)(r->iter + 1), err)) return -1;
+    tgc_grad_accum_begin(&r->accum, r->iter);
+    if (r->tr_step >= 0 && set_scalar(r->x, r->tr_step, (double)tgc_grad_accum_step(&r->accum, r->iter), err)) return -1;
     return tgc_loss_scaler_feed(&r->scaler, err);
 }
 
@@ -611,12 +619,42 @@ static int save_stop(run_ctx *c, int reuse, char **where, tgc_err *err) {
     return tgc_runner_save(r, name, NULL, 1, err);
 }
 
+/* clip_grad by norm: the total norm the clip saw (torch's clip_grad_norm_ return value, MMEngine's grad_norm)
+ * from the program's sum of |g|^p, into the logger's window. */
+static int read_grad_norm(tgc_runner *r, tgc_err *err) {
+    const tgc_plan_tensor *t = tgc_exec_tensor(r->x, r->tr_gnorm);
+    float s;
+    if (tgc_exec_read_bytes(r->x, t->slab, t->offset, sizeof s, &s, err) < 0) return -1;
+    double p = r->plan->optim.clip_norm_type;
+    tgc_window_push(&r->gnorm_w, isinf(p) ? s : p == 2 ? sqrt(s) : p == 1 ? s : pow(s, 1.0 / p));
+    return 0;
+}
+
+static int has_batch_norm(const tgc_plan *p) {
+    for (int k = 0; k < p->n_programs; k++)
+        for (int i = 0; i < p->programs[k].n_instr; i++) {
+            tgc_opcode c = p->programs[k].instr[i].code;
+            if (c == TGC_OP_BN_TRAIN || c == TGC_OP_BN_TRAIN_RELU) return 1;
+        }
+    return 0;
+}
+
 static int train_loop(run_ctx *c, const tgc_train_opts *o, tgc_err *err) {
     tgc_runner *r = &c->r;
     int need_begin = 1;
     double t_last = 0;
     if (r->iter < r->stop_iter)
         tgc_log_info(&r->log, "Checkpoints will be saved to %s.", r->ckpt_dir);
+    tgc_grad_accum_set_max(&r->accum, r->max_iters);
+    if (r->accum.n > 1 && r->rank == 0) { /* MMEngine's initialize_count_status warnings */
+        if (r->iter % r->accum.n != 0)
+            tgc_log_warning(&r->log, "Resumed iteration number is not divisible by `_accumulative_counts` in "
+                                     "`GradientCumulativeOptimizerHook`, which means the gradient of some iterations "
+                                     "is lost and the result may be influenced slightly.");
+        if (has_batch_norm(r->plan))
+            tgc_log_warning(&r->log, "Gradient accumulative may slightly decrease performance because the model has "
+                                     "BatchNorm layers.");
+    }
     while (r->iter < r->stop_iter) {
         if (need_begin) {
             if (tgc_loader_begin_epoch(r->train_loader, (uint32_t)r->epoch, (int)r->batch, err) < 0) return -1;
@@ -648,6 +686,7 @@ static int train_loop(run_ctx *c, const tgc_train_opts *o, tgc_err *err) {
                 tgc_log_warning(&r->log, "Check overflow: the step is skipped (fixed loss scale %s)", sc);
         }
         double loss = (double)loss_f;
+        if (r->tr_gnorm >= 0 && r->accum.update && !r->scaler.found_inf && read_grad_norm(r, err) < 0) return -1;
         r->iter++;
         r->batch++;
         if (tgc_ema_after_iter(r->ema, r->x, r->iter, err)) return -1;

@@ -89,9 +89,10 @@ static void fill(const tgc_plan *p, const tgc_instr *in, int q, void *buf) {
     tgc_opcode c = in->code;
     if (t->type.dtype == TGC_I32) {
         int32_t *v = buf;
-        int lbl = (c == TGC_OP_SOFTMAX_CE && q == 1) || (c == TGC_OP_SOFTMAX_CE_BWD && q == 2);
+        int fwd = c == TGC_OP_SOFTMAX_CE || c == TGC_OP_SIGMOID_BCE;
+        int lbl = (fwd && q == 1) || ((c == TGC_OP_SOFTMAX_CE_BWD || c == TGC_OP_SIGMOID_BCE_BWD) && q == 2);
         int64_t classes = 1;
-        if (lbl) classes = p->tensors[in->in[c == TGC_OP_SOFTMAX_CE ? 0 : 1]].type.shape.d[1];
+        if (lbl) classes = p->tensors[in->in[fwd ? 0 : 1]].type.shape.d[1];
         for (int64_t i = 0; i < n; i++) v[i] = lbl ? (int32_t)((rng = rng * 1664525u + 1013904223u) >> 8) % (int32_t)classes : 2;
         return;
     }
@@ -114,7 +115,9 @@ static void fill(const tgc_plan *p, const tgc_instr *in, int q, void *buf) {
                      c == TGC_OP_FOLD_CONV_BN || c == TGC_OP_BN_BWD) && q == 4) ||
                    (c == TGC_OP_BN_RELU_BWD && q == 5) ||
                    ((c == TGC_OP_ADAMW_UPDATE || c == TGC_OP_ADAM_UPDATE) && q == 3) ||
-                   (c == TGC_OP_RMSPROP_UPDATE && q == 2); /* exp_avg_sq, square_avg */
+                   (c == TGC_OP_RMSPROP_UPDATE && q == 2) || /* exp_avg_sq, square_avg */
+                   (c == TGC_OP_LAMB_UPDATE && (q == 3 || q == 6)) || /* exp_avg_sq, the sum of squares */
+                   ((c == TGC_OP_GRAD_NORM_ACC || c == TGC_OP_GRAD_CLIP_NORM) && q == 1); /* the chain's sum */
     for (int64_t i = 0; i < n; i++) v[i] = positive ? 1.0f + 0.5f * frand() : frand();
     if (named(t, "lr")) v[0] = 0.01f;
     if (named(t, "step")) v[0] = 2.0f;

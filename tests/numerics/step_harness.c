@@ -5,7 +5,8 @@
  * INIT.ckpt (any plan checksum) holds every PARAM, BUFFER and OPTSTATE tensor of the plan under its plan
  * name, plus the batch: "inputs" (f32, the train program's image shape) and "data_samples.gt_label" (i32), or
  * "data_samples.gt_score" (f32 [N, classes]) for a plan with batch augments.
- * The harness runs N train steps on one thread (step input 1..N, lr input X, default the config's lr),
+ * The harness runs N train steps on one thread (step input 1..N, lr input X, default the config's lr; with
+ * accumulative_counts the runner's accumulation over the N steps as its whole loop, step input the update count),
  * then the eval program on the same images, and writes OUT.ckpt with, for each step k (1-based):
  *   "step<k>/loss" (f32 scalar), "step<k>/<param>.grad" for every GRAD-slab tensor, and
  *   "step<k>/<name>" for every PARAM, BUFFER and OPTSTATE tensor after the step;
@@ -21,6 +22,7 @@
 #include "plan/plan.h"
 #include "runtime/io/checkpoint.h"
 #include "runtime/exec/executor.h"
+#include "runtime/runner/grad_accum.h"
 
 /* Owned copies of tensor data taken after a step (the writer only borrows pointers until save). */
 typedef struct snapshots {
@@ -145,6 +147,7 @@ static int run(const char *plan_path, const char *init_path, const char *out_pat
     tgc_ckpt *init = NULL;
     tgc_ckpt_writer *w = NULL;
     snapshots snaps = {0};
+    tgc_grad_accum accum = {0};
     float *losses = tgc_calloc((size_t)steps, sizeof *losses);
 
     if (!(p = tgc_plan_load(plan_path, err))) goto done;
@@ -156,6 +159,8 @@ static int run(const char *plan_path, const char *init_path, const char *out_pat
     tgc_exec_opts o = {.n_threads = 1, .deterministic = 1};
     if (!(x = tgc_exec_new(p, &o, err))) goto done;
     if (!(init = tgc_ckpt_load(init_path, NULL, err))) goto done;
+    if (tgc_grad_accum_init(&accum, p, x, err) < 0) goto done;
+    tgc_grad_accum_set_max(&accum, steps);
 
     /* State: every persistent tensor must be in INIT. */
     for (int i = 0; i < p->n_tensors; i++)
@@ -187,7 +192,9 @@ static int run(const char *plan_path, const char *init_path, const char *out_pat
 
     w = tgc_ckpt_writer_new(p->checksum);
     for (int s = 1; s <= steps; s++) {
-        if (put_f32(x, si, (float)s, err) < 0 || tgc_exec_run(x, "train", err) < 0) goto done;
+        tgc_grad_accum_begin(&accum, s - 1);
+        if (put_f32(x, si, (float)tgc_grad_accum_step(&accum, s - 1), err) < 0 || tgc_exec_run(x, "train", err) < 0)
+            goto done;
         const tgc_plan_tensor *lt = tgc_exec_tensor(x, lo);
         if (tgc_exec_read_bytes(x, lt->slab, lt->offset, sizeof(float), &losses[s - 1], err) < 0) goto done;
         char prefix[32];
@@ -210,6 +217,7 @@ static int run(const char *plan_path, const char *init_path, const char *out_pat
 done:
     tgc_ckpt_writer_free(w);
     snaps_free(&snaps);
+    tgc_grad_accum_free(&accum);
     tgc_ckpt_free(init);
     tgc_exec_free(x);
     tgc_plan_free(p);

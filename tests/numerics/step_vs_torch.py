@@ -198,11 +198,20 @@ def main():
     model.train()
     buffers = dict(model.named_buffers())
 
-    def forward_backward(record=None, flips=None):
+    # optim_wrapper.accumulative_counts: each step's loss factor and whether it updates (MMEngine's rules)
+    accum = torch_models.accumulation(cfg, args.steps)
+    carried = {}  # accumulated gradients entering the step (tgc's, after the previous step of its group)
+
+    def forward_backward(record=None, flips=None, factor=1):
+        """p.grad as MMEngine's OptimWrapper has it after its backward: the carried sum plus the gradient of
+        loss / factor (clip_grad comes in its step, below)."""
         torch_models.KINKS.reset(record, flips)
         opt.zero_grad(set_to_none=True)
+        for name, p in params.items():
+            if name in carried:
+                p.grad = torch.from_numpy(carried[name].copy())
         loss = model.loss(model(x), y)
-        loss.backward()
+        (loss / factor if factor != 1 else loss).backward()
         torch_models.KINKS.reset()
         return loss.item(), {name: p.grad.detach().clone().numpy() for name, p in params.items()}
 
@@ -211,7 +220,7 @@ def main():
             for k, b in buffers.items():
                 b.copy_(values[k])
 
-    ref, flip_notes = {}, []
+    ref, flip_notes, updated = {}, [], set()
     before_tgc = {name: init[name].astype(np.float64) for name in params}
     for s in range(1, args.steps + 1):
         if s > 1 and not args.free_run:
@@ -222,12 +231,15 @@ def main():
             for name, p in params.items():
                 st = opt.state[p]
                 for key in okeys:
-                    st[key].copy_(torch.from_numpy(out["step%d/optimizer.%s.%s" % (s - 1, name, key)]))
+                    if key in st:  # torch creates its state at the first update
+                        st[key].copy_(torch.from_numpy(out["step%d/optimizer.%s.%s" % (s - 1, name, key)]))
         tgc_grads = {name: out["step%d/%s.grad" % (s, name)] for name in params}
         before = {name: p.detach().numpy().astype(np.float64) for name, p in params.items()}
         saved = {k: b.clone() for k, b in buffers.items()}
+        factor, update = accum[s - 1]
+        carried = {} if s == 1 or accum[s - 2][1] else {n: out["step%d/%s.grad" % (s - 1, n)] for n in params}
         zs = []
-        loss, grads = forward_backward(record=zs)
+        loss, grads = forward_backward(record=zs, factor=factor)
         # ReLU inputs within float rounding of 0 (see the module docstring): the reference takes the
         # combination of their sides that is closest to tgc's gradients.
         cands = kink_candidates(zs, np) if grad_err(tgc_grads, grads) > TOLS["grads"] else []
@@ -240,7 +252,7 @@ def main():
                     for c in combo:
                         flips.setdefault(cands[c][1], []).append(cands[c][2])
                     set_buffers(saved)
-                    _, g = forward_backward(flips=flips)
+                    _, g = forward_backward(flips=flips, factor=factor)
                     e = grad_err(tgc_grads, g)
                     if e < best:
                         best, best_combo, grads = e, combo, g
@@ -257,14 +269,18 @@ def main():
         # amplifies wherever a gradient element is near 0.
         for name, p in params.items():
             p.grad = torch.from_numpy(tgc_grads[name].copy())
-        opt.step()
+        if update:  # MMEngine's OptimWrapper.step: clip_grad, then the optimizer
+            torch_models.clip_grads(cfg, params.values())
+            opt.step()
+            updated.add(s)
         for k, v in model.state_dict().items():
             if not k.endswith("num_batches_tracked"):
                 ref["step%d/%s" % (s, k)] = v.detach().clone().numpy()
         for name, p in params.items():
             st = opt.state[p]
             for key in okeys:
-                ref["step%d/optimizer.%s.%s" % (s, name, key)] = st[key].detach().clone().numpy()
+                ref["step%d/optimizer.%s.%s" % (s, name, key)] = (st[key].detach().clone().numpy() if key in st
+                                                                  else np.zeros(p.shape, np.float32))
             # The updates: PyTorch's from its starting state, tgc's from its own (the same one unless
             # --free-run), both exact in float64.
             after = ref["step%d/%s" % (s, name)]
@@ -308,6 +324,9 @@ def main():
     vacuous = []
     for k in sorted(ref_names):
         g = group(k)
+        step_no = int(k.partition("/")[0][4:])
+        if step_no not in updated and (g == "updates" or not any(u <= step_no for u in updated)):
+            continue  # accumulation: no update yet (state zero) or at this step (nothing moves)
         if g == "optimizer state" and not (np.any(ref[k] != 0) and np.any(out[k] != 0)):
             vacuous.append("%s is all zeros (%s)" % (k, "torch" if not np.any(ref[k] != 0) else "tgc"))
         elif g == "updates" and group_lr[id(params[k.partition("/")[2][:-len(".update")]])] > 0 \

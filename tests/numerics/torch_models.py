@@ -4,12 +4,14 @@ build(cfg) takes the resolved config (a dict: `tgc compile CFG --print-config`, 
 and returns an nn.Module whose state_dict keys equal the plan's PARAM/BUFFER names (plus BN's
 num_batches_tracked, which tgc does not keep): ImageClassifier with ResNet / ResNet_CIFAR (BasicBlock,
 Bottleneck) or LeNet5 backbones, the GlobalAveragePooling neck, LinearClsHead / ClsHead and
-CrossEntropyLoss / LabelSmoothLoss (loss_weight, label smoothing in both modes). forward(x) gives the
+CrossEntropyLoss / LabelSmoothLoss (loss_weight, label smoothing in both modes, use_sigmoid). forward(x) gives the
 scores; loss(scores, labels) the training loss. optimizer(cfg, model) is torch.optim's SGD or AdamW with
 MMEngine's paramwise_cfg param groups (param_groups). The ReLUs go through relu() and KINKS, which can
 record their inputs and flip chosen mask elements (step_vs_torch.py's handling of ReLU inputs at 0).
 """
 import subprocess
+
+import math
 
 import torch
 from torch import nn
@@ -341,6 +343,7 @@ class ImageClassifier(nn.Module):
         if loss["type"] == "LabelSmoothLoss" and loss.get("mode", "original") == "classy_vision":
             s = s / (1 + s)
         self.smooth = s
+        self.sigmoid = bool(loss.get("use_sigmoid", False))
 
     def forward(self, x):
         feats = self.backbone(x)
@@ -351,6 +354,10 @@ class ImageClassifier(nn.Module):
     def loss(self, scores, labels):
         """Hard labels [N], or soft targets [N, C] (batch augments): torch smooths both as (1-s)*t + s/C."""
         target = labels if labels.is_floating_point() else labels.long()
+        if self.sigmoid:  # use_sigmoid: BCE with logits on (1-s)*t + s/C (t one-hot or soft), mean over N*C
+            t = target if target.is_floating_point() else F.one_hot(target, scores.shape[1]).float()
+            q = t * (1 - self.smooth) + self.smooth / scores.shape[1]
+            return self.loss_weight * F.binary_cross_entropy_with_logits(scores, q)
         return self.loss_weight * F.cross_entropy(scores, target, label_smoothing=self.smooth)
 
 
@@ -432,11 +439,91 @@ def optimizer(cfg, params):
         cls, wd_def = (torch.optim.AdamW, 0.01) if o["type"] == "AdamW" else (torch.optim.Adam, 0.0)
         return cls(params, lr=num(o.get("lr", 1e-3)), betas=betas, eps=num(o.get("eps", 1e-8)),
                    weight_decay=num(wd) if wd is not None else wd_def)
+    if o["type"] == "Lamb":
+        betas = tuple(num(b) for b in (o.get("betas") or (0.9, 0.999)))
+        wd = o.get("weight_decay")
+        return Lamb(params, lr=num(o.get("lr", 1e-3)), betas=betas, eps=num(o.get("eps", 1e-6)),
+                    weight_decay=num(wd) if wd is not None else 0.01, max_grad_norm=num(o.get("max_grad_norm", 1.0)),
+                    trust_clip=bool(o.get("trust_clip", False)), always_adapt=bool(o.get("always_adapt", False)))
     if o["type"] == "RMSprop":
         return torch.optim.RMSprop(params, lr=num(o.get("lr", 1e-2)), alpha=num(o.get("alpha", 0.99)),
                                    eps=num(o.get("eps", 1e-8)), weight_decay=num(o.get("weight_decay", 0) or 0),
                                    momentum=num(o.get("momentum", 0) or 0))
     raise ValueError("no torch twin for optimizer %s" % o["type"])
+
+
+class Lamb(torch.optim.Optimizer):
+    """LAMB as MMPretrain's optimizer defines it (bias-corrected Adam moments; the gradients first divided
+    by max(1, global_norm / max_grad_norm), the norm taken over every gradient before any update; the
+    direction m_hat / (sqrt(v_hat) + eps) plus weight_decay * p; scaled by the trust ratio ||p|| / ||dir||,
+    1 when either norm is 0, at most 1 with trust_clip, and only for parameters with weight decay unless
+    always_adapt), written here from that definition for the comparison."""
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-6, weight_decay=0.01, max_grad_norm=1.0,
+                 trust_clip=False, always_adapt=False):
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
+                                      trust_clip=trust_clip, always_adapt=always_adapt))
+        self.max_grad_norm = max_grad_norm
+        self.t = 0
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        live = [p for g in self.param_groups for p in g["params"] if p.grad is not None]
+        sq = torch.zeros(1)
+        for p in live:
+            sq += (p.grad * p.grad).sum()
+        norm = sq.sqrt()
+        limit = torch.tensor(float(self.max_grad_norm))
+        divisor = norm / limit if bool(norm > limit) else torch.ones(1)
+        self.t += 1
+        for group in self.param_groups:
+            b1, b2 = group["betas"]
+            c1, c2 = 1.0 - b1 ** self.t, 1.0 - b2 ** self.t
+            wd = group["weight_decay"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                g = p.grad / divisor
+                st = self.state[p]
+                if not st:
+                    st["exp_avg"] = torch.zeros_like(p)
+                    st["exp_avg_sq"] = torch.zeros_like(p)
+                m, v = st["exp_avg"], st["exp_avg_sq"]
+                m.mul_(b1).add_(g, alpha=1.0 - b1)
+                v.mul_(b2).addcmul_(g, g, value=1.0 - b2)
+                d = (m / c1) / (v.sqrt() / math.sqrt(c2) + group["eps"])
+                if wd != 0:
+                    d.add_(p, alpha=wd)
+                if wd != 0 or group["always_adapt"]:
+                    pn, dn = p.norm(2.0), d.norm(2.0)
+                    ratio = pn / dn if bool(pn > 0) and bool(dn > 0) else torch.ones(())
+                    if group["trust_clip"]:
+                        ratio = torch.clamp(ratio, max=1.0)
+                    d.mul_(ratio)
+                p.add_(d, alpha=-group["lr"])
+
+
+def clip_grads(cfg, params):
+    """optim_wrapper.clip_grad applied to the parameters' .grad as MMEngine's OptimWrapper does in step()."""
+    c = cfg["optim_wrapper"].get("clip_grad")
+    if not c:
+        return
+    c = dict(c)
+    kind = c.pop("type", "norm")
+    live = [p for p in params if p.grad is not None]
+    if kind == "value":
+        torch.nn.utils.clip_grad_value_(live, num(c["clip_value"]))
+    else:
+        nt = c.get("norm_type", 2.0)
+        torch.nn.utils.clip_grad_norm_(live, num(c["max_norm"]), norm_type=float(nt) if nt != "inf" else float("inf"))
+
+
+def accumulation(cfg, steps):
+    """[(loss factor, updates)] of each step 1..steps, as MMEngine's OptimWrapper with accumulative_counts N
+    over a loop of `steps` iterations (the last incomplete group divides by steps % N)."""
+    n = int(cfg["optim_wrapper"].get("accumulative_counts", 1) or 1)
+    rem = steps % n
+    return [(n if (s - 1) < steps - rem else rem, s % n == 0 or s == steps) for s in range(1, steps + 1)]
 
 
 def optim_state_names(cfg):

@@ -16,6 +16,7 @@
  * Each test prints the worst error it measured ("cuda-kernels: ..."). The first tests check the shim
  * itself: barriers, shuffles, shared memory, and that divergent barriers and bad masks are caught. */
 #include "backend/cuda/kernels/convert.cuh"
+#include "backend/cuda/kernels/gradnorm.cuh"
 #include "backend/cuda/kernels/loss.cuh"
 #include "backend/cuda/kernels/optim.cuh"
 #include "backend/cuda/kernels/pool.cuh"
@@ -789,6 +790,159 @@ START_TEST(fill_equals_cpu_bitwise) {
 }
 END_TEST
 
+/* ---- the update section: gradient norm, clipping, Lamb ------------------------------------------------- */
+
+/* grad_norm_acc over sizes spanning one to TGC_K_NORM_MAX_BLOCKS blocks and beyond, p = 2, 1, 3, inf (NaN
+ * included for inf): within 1e-6 of the CPU's chunked sum; the clips equal the CPU bit for bit. */
+START_TEST(grad_norm_and_clip_against_cpu) {
+    static const int64_t sizes[] = {1, 1000, 100003, 16 * 256 * 70 + 5};
+    static const double ps[] = {2.0, 1.0, 3.0, INFINITY};
+    double worst = 0;
+    int cases = 0;
+    for (size_t s = 0; s < sizeof sizes / sizeof *sizes; s++) {
+        int64_t n = sizes[s];
+        float *g = tu_rand(n, -2, 2), *y_cpu = tu_zeros(n), *y_gpu = tu_zeros(n);
+        if (s == 2) g[n / 2] = -7.5f; /* the largest |g| in the middle */
+        int32_t blocks = tgc_k_norm_blocks(n);
+        double *part = calloc((size_t)blocks, sizeof(double));
+        for (size_t q = 0; q < sizeof ps / sizeof *ps; q++, cases++) {
+            tgc_attrs at = tgc_attrs_default();
+            at.norm_type = ps[q], at.max_norm = 0.5;
+            float acc = 0.25f, out_cpu = 0, out_gpu = 0;
+            tgc_type t = tu_f1(n), sc = tu_f0(), in[2] = {t, sc};
+            void *ip[2] = {g, &acc}, *op[1] = {&out_cpu};
+            tu_exec(cpu, TGC_OP_GRAD_NORM_ACC, &at, 2, in, ip, 1, &sc, op);
+            tgc_k_norm_args a = {g, y_gpu, &acc, &out_gpu, part, n, ps[q], at.max_norm, blocks};
+            TGC_SHIM_LAUNCH(tgc_k_grad_norm_part, tgc_k_geom_blocks(blocks), a);
+            TGC_SHIM_LAUNCH(tgc_k_grad_norm_finish, tgc_k_geom_one_block(), a);
+            double e = fabs((double)out_gpu - (double)out_cpu) / fabs((double)out_cpu);
+            ck_assert_msg(e <= 1e-6, "grad_norm_acc n %lld p %g: %.9g, the CPU's %.9g", (long long)n, ps[q],
+                          (double)out_gpu, (double)out_cpu);
+            worst = fmax(worst, e);
+            /* the clip with the chain's sum (engaged: the norm is above max_norm) */
+            void *ci[2] = {g, &out_cpu}, *co[1] = {y_cpu};
+            tu_exec(cpu, TGC_OP_GRAD_CLIP_NORM, &at, 2, in, ci, 1, &t, co);
+            a.acc = &out_cpu;
+            TGC_SHIM_LAUNCH(tgc_k_grad_clip_norm, tgc_k_geom_elems(n, (unsigned)(1 + q)), a);
+            same_bytes(y_gpu, y_cpu, sizeof(float), n, "grad_clip_norm");
+        }
+        /* NaN wins the inf norm, as on the CPU */
+        g[0] = NAN;
+        float acc = 1.f, out_gpu = 0;
+        tgc_k_norm_args a = {g, NULL, &acc, &out_gpu, part, n, INFINITY, 0, blocks};
+        TGC_SHIM_LAUNCH(tgc_k_grad_norm_part, tgc_k_geom_blocks(blocks), a);
+        TGC_SHIM_LAUNCH(tgc_k_grad_norm_finish, tgc_k_geom_one_block(), a);
+        ck_assert_msg(isnan(out_gpu), "grad_norm_acc inf with a NaN: %g", (double)out_gpu);
+        if (n > 1) g[n - 1] = 5.f; /* clip by value, NaN kept */
+        tgc_attrs at = tgc_attrs_default();
+        at.max_norm = 0.3;
+        tgc_type t = tu_f1(n);
+        void *vi[1] = {g}, *vo[1] = {y_cpu};
+        tu_exec(cpu, TGC_OP_GRAD_CLIP_VALUE, &at, 1, &t, vi, 1, &t, vo);
+        tgc_k_norm_args v = {g, y_gpu, NULL, NULL, NULL, n, 2.0, 0.3, 0};
+        TGC_SHIM_LAUNCH(tgc_k_grad_clip_value, tgc_k_geom_elems(n, 2), v);
+        same_bytes(y_gpu, y_cpu, sizeof(float), n, "grad_clip_value");
+        free(g), free(y_cpu), free(y_gpu), free(part);
+    }
+    report("grad_norm_acc, grad_clip_norm/value", "%d cases: norm rel err <= %.3g; clips bitwise", cases, worst);
+}
+END_TEST
+
+/* Lamb against the CPU over several steps: moments bit for bit, parameters within an ulp or two (the two
+ * norms are sums in another order), with and without decay, always_adapt, trust_clip and the global clip. */
+START_TEST(lamb_against_cpu) {
+    static const int64_t sizes[] = {3, 5000, 100003};
+    static const struct {
+        double wd;
+        int always, clip;
+        float gsq;
+    } cfgs[] = {{0.01, 0, 0, 4.f}, {0.0, 0, 0, 0.25f}, {0.0, 1, 0, 9.f}, {0.02, 0, 1, 0.5f}};
+    int64_t worst_ulps = 0;
+    int cases = 0;
+    for (size_t s = 0; s < sizeof sizes / sizeof *sizes; s++)
+        for (size_t k = 0; k < sizeof cfgs / sizeof *cfgs; k++, cases++) {
+            int64_t n = sizes[s];
+            float *p0 = tu_rand(n, -1, 1), *pc = tu_copy(p0, n), *pg = tu_copy(p0, n);
+            float *mc = tu_zeros(n), *vc = tu_zeros(n), *mg = tu_zeros(n), *vg = tu_zeros(n);
+            int32_t blocks = tgc_k_norm_blocks(n);
+            double *part = calloc((size_t)blocks * 2, sizeof(double));
+            tgc_attrs at = tgc_attrs_default();
+            at.alpha = 2.0, at.weight_decay = cfgs[k].wd, at.beta1 = 0.9, at.beta2 = 0.999, at.eps = 1e-6;
+            at.max_norm = 1.0, at.always_adapt = cfgs[k].always, at.trust_clip = cfgs[k].clip;
+            float lr = 0.005f, gsq = cfgs[k].gsq;
+            for (int st = 1; st <= 3; st++) {
+                float step = (float)st, *g = tu_rand(n, -0.1, 0.1);
+                tgc_type t = tu_f1(n), sc = tu_f0(), in[7] = {t, t, t, t, sc, sc, sc};
+                void *ip[7] = {pc, g, mc, vc, &lr, &step, &gsq};
+                tu_exec(cpu, TGC_OP_LAMB_UPDATE, &at, 7, in, ip, 0, NULL, NULL);
+                tgc_k_lamb_args a = {pg, mg, vg, g, &lr, &step, &gsq, part, n, at.alpha, at.weight_decay, at.beta1,
+                                     at.beta2, at.eps, at.max_norm, at.always_adapt, at.trust_clip, blocks};
+                TGC_SHIM_LAUNCH(tgc_k_lamb_moments, tgc_k_geom_blocks(blocks), a);
+                TGC_SHIM_LAUNCH(tgc_k_lamb_apply, tgc_k_geom_elems(n, (unsigned)(1 + k)), a);
+                same_bytes(mg, mc, sizeof(float), n, "lamb exp_avg");
+                same_bytes(vg, vc, sizeof(float), n, "lamb exp_avg_sq");
+                for (int64_t i = 0; i < n; i++) {
+                    int64_t u = ulps(pg[i], pc[i]);
+                    ck_assert_msg(u <= 2, "lamb n %lld cfg %zu step %d: p[%lld] %.9g, the CPU's %.9g", (long long)n, k, st,
+                                  (long long)i, (double)pg[i], (double)pc[i]);
+                    if (u > worst_ulps) worst_ulps = u;
+                }
+                free(g);
+            }
+            free(p0), free(pc), free(pg), free(mc), free(vc), free(mg), free(vg), free(part);
+        }
+    report("lamb_update", "%d cases x 3 steps: moments bitwise, parameters within %lld ulp", cases,
+           (long long)worst_ulps);
+}
+END_TEST
+
+/* The sigmoid binary cross-entropy on labels and on soft targets, smoothed or not. */
+START_TEST(sigmoid_bce_against_cpu) {
+    static const int64_t shapes[][2] = {{1, 1}, {3, 10}, {37, 1000}, {130, 33}};
+    static const double smooths[] = {0.0, 0.1};
+    double fw = 0, bw = 0;
+    int cases = 0;
+    for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++)
+        for (int soft = 0; soft < 2; soft++)
+            for (size_t k = 0; k < 2; k++, cases++) {
+                int64_t n = shapes[s][0], c = shapes[s][1];
+                float *x = tu_rand(n * c, -30, 30), *t = tu_rand(n * c, 0, 1);
+                int32_t *y = malloc(sizeof(int32_t) * (size_t)n);
+                for (int64_t r = 0; r < n; r++) y[r] = (int32_t)(tu_next() % (uint64_t)c);
+                float loss_cpu = 0, loss_gpu = 0, dloss = 0.75f;
+                float *dx_cpu = tu_zeros(n * c), *dx_gpu = tu_zeros(n * c);
+                double *ws = calloc((size_t)n, sizeof(double));
+                tgc_attrs at = tgc_attrs_default();
+                at.alpha = 1.5, at.label_smooth = smooths[k];
+                tgc_type xt = tu_f2(n, c), tt = soft ? xt : tu_t(TGC_I32, tgc_shape1(n)), sc = tu_f0();
+                tgc_type fin[2] = {xt, tt}, bin[3] = {sc, xt, tt};
+                void *tv = soft ? (void *)t : (void *)y;
+                void *fi[2] = {x, tv}, *fo[1] = {&loss_cpu}, *bi[3] = {&dloss, x, tv}, *bo[1] = {dx_cpu};
+                tu_exec(cpu, TGC_OP_SIGMOID_BCE, &at, 2, fin, fi, 1, &sc, fo);
+                tu_exec(cpu, TGC_OP_SIGMOID_BCE_BWD, &at, 3, bin, bi, 1, &xt, bo);
+                tgc_k_ce_args a = {x, soft ? NULL : y, ws, &loss_gpu, &dloss, dx_gpu, n, c, at.label_smooth, at.alpha,
+                                   soft ? t : NULL};
+                TGC_SHIM_LAUNCH(tgc_k_sigmoid_bce_rows, tgc_k_geom_warp_rows(n, 2), a);
+                TGC_SHIM_LAUNCH(tgc_k_sigmoid_bce_mean, tgc_k_geom_one_block(), a);
+                TGC_SHIM_LAUNCH(tgc_k_sigmoid_bce_bwd, tgc_k_geom_warp_rows(n, 3), a);
+                double e = fabs((double)loss_gpu - (double)loss_cpu) / fabs((double)loss_cpu);
+                ck_assert_msg(e <= 1e-6, "sigmoid_bce [%lld,%lld] soft %d: %.9g, the CPU's %.9g", (long long)n, (long long)c,
+                              soft, (double)loss_gpu, (double)loss_cpu);
+                fw = fmax(fw, e);
+                double scale = 1e-30;
+                for (int64_t i = 0; i < n * c; i++) scale = fmax(scale, fabs((double)dx_cpu[i]));
+                for (int64_t i = 0; i < n * c; i++) {
+                    double d = rel_err(dx_gpu[i], dx_cpu[i], scale, "sigmoid_bce_bwd dx", i);
+                    ck_assert_msg(d <= 1e-6, "sigmoid_bce_bwd: dx[%lld] %.9g, the CPU's %.9g", (long long)i,
+                                  (double)dx_gpu[i], (double)dx_cpu[i]);
+                    bw = fmax(bw, d);
+                }
+                free(x), free(t), free(y), free(dx_cpu), free(dx_gpu), free(ws);
+            }
+    report("sigmoid_bce (+bwd)", "%d cases: loss rel err <= %.3g, dx rel err <= %.3g", cases, fw, bw);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("backend_cuda_kernels");
     TCase *shim = tcase_create("shim");
@@ -813,6 +967,9 @@ int main(void) {
     tcase_add_test(tc, max_pool2d_bwd_equals_cpu_bitwise);
     tcase_add_test(tc, cast_equals_cpu_bitwise);
     tcase_add_test(tc, fill_equals_cpu_bitwise);
+    tcase_add_test(tc, grad_norm_and_clip_against_cpu);
+    tcase_add_test(tc, lamb_against_cpu);
+    tcase_add_test(tc, sigmoid_bce_against_cpu);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -87,7 +87,7 @@ START_TEST(unknown_transform) {
 END_TEST
 START_TEST(unknown_optimizer) {
     expect_error("err_optimizer.yaml", "type: Adadelta", "optim_wrapper.optimizer.type",
-                 WANT("'Adadelta'", "SGD, AdamW, Adam, RMSprop"));
+                 WANT("'Adadelta'", "SGD, AdamW, Adam, RMSprop, Lamb"));
 }
 END_TEST
 START_TEST(nesterov) {
@@ -114,7 +114,7 @@ START_TEST(cifar_deep_stem) {
 }
 END_TEST
 START_TEST(sigmoid) {
-    expect_error("err_sigmoid.yaml", "use_sigmoid", "model.head.loss.use_sigmoid", WANT("not supported"));
+    expect_error("err_sigmoid.yaml", "use_sigmoid", "model.head.loss.use_sigmoid", WANT("needs [N, C] targets"));
 }
 END_TEST
 START_TEST(no_neck) {

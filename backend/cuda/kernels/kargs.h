@@ -83,7 +83,9 @@ static inline int tgc_mt_apply(tgc_k_opt_args *a, int depth, int32_t chunk, cons
  * A label outside [0, c) (which the CPU kernel refuses with a message) makes that row's loss and dx NaN:
  * a kernel cannot fail, and must not read outside the row.
  * softmax_cross_entropy_soft(x, t) -> loss[]: tgc_k_softmax_ce_soft_rows (row_loss as above), then
- * tgc_k_softmax_ce_mean; softmax_cross_entropy_soft_bwd(dloss[], x, t) -> dx: tgc_k_softmax_ce_soft_bwd. */
+ * tgc_k_softmax_ce_mean; softmax_cross_entropy_soft_bwd(dloss[], x, t) -> dx: tgc_k_softmax_ce_soft_bwd.
+ * sigmoid_bce(x, y or t) -> loss[]: tgc_k_sigmoid_bce_rows (row_loss as above; t NULL: the labels y), then
+ * tgc_k_sigmoid_bce_mean (alpha * sum / (n c)); sigmoid_bce_bwd(dloss[], x, y or t) -> dx: tgc_k_sigmoid_bce_bwd. */
 typedef struct tgc_k_ce_args {
     const float *x;
     const int32_t *y;
@@ -117,6 +119,49 @@ static inline tgc_k_geom tgc_k_geom_elems(int64_t n, unsigned max_blocks) {
     tgc_k_geom g = {(unsigned)b, 1, 1, TGC_K_THREADS, 1, 1};
     return g;
 }
+
+/* ---- gradient norm, clipping and Lamb (gradnorm.cuh) ---------------------------------------------------
+ * grad_norm_acc(g[n], acc[]) -> out[]: tgc_k_grad_norm_part (grid: tgc_k_norm_blocks(n) blocks, a count fixed
+ * by n alone, so the sums do not depend on the device) writes each block's sum of |g|^p in double (max |g|
+ * for p = inf, a NaN winning) into part[block] (workspace: tgc_k_norm_blocks(n) doubles); then
+ * tgc_k_grad_norm_finish (one block) combines the parts in block order with *acc into *out.
+ * grad_clip_norm(g, acc[]) -> y: tgc_k_grad_clip_norm, y = g * min(max_norm / (total + 1e-6), 1) in float;
+ * grad_clip_value(g) -> y: tgc_k_grad_clip_value, g clamped to [-max_norm, max_norm] (tgc_k_geom_elems(n)). */
+typedef struct tgc_k_norm_args {
+    const float *g;
+    float *y;         /* clip: the result [n] */
+    const float *acc; /* device scalar: the chain's sum so far (grad_norm_acc, grad_clip_norm) */
+    float *out;       /* grad_norm_acc: the result scalar */
+    double *part;     /* grad_norm_acc: workspace */
+    int64_t n;
+    double p, max_norm; /* norm_type; max_norm (the clip value for grad_clip_value) */
+    int32_t blocks;     /* grad_norm_acc: tgc_k_norm_blocks(n) */
+} tgc_k_norm_args;
+
+#define TGC_K_NORM_MAX_BLOCKS 64
+/* Blocks of a per-tensor reduction: one per 16 x TGC_K_THREADS elements, at most TGC_K_NORM_MAX_BLOCKS. */
+static inline int32_t tgc_k_norm_blocks(int64_t n) {
+    int64_t b = (n + 16 * TGC_K_THREADS - 1) / (16 * TGC_K_THREADS);
+    return (int32_t)(b < 1 ? 1 : b > TGC_K_NORM_MAX_BLOCKS ? TGC_K_NORM_MAX_BLOCKS : b);
+}
+static inline tgc_k_geom tgc_k_geom_blocks(int32_t blocks) {
+    tgc_k_geom g = {(unsigned)blocks, 1, 1, TGC_K_THREADS, 1, 1};
+    return g;
+}
+
+/* lamb_update(p, g, m, v, lr[], step[], gsq[]): tgc_k_lamb_moments (grid: tgc_k_norm_blocks(n)) updates m and
+ * v and writes each block's sums of p^2 and u^2 (u: the update direction) into part[2 b], part[2 b + 1]
+ * (workspace: 2 x tgc_k_norm_blocks(n) doubles); tgc_k_lamb_apply (tgc_k_geom_elems(n)) adds them in block
+ * order, forms the trust ratio and updates p. */
+typedef struct tgc_k_lamb_args {
+    float *p, *m, *v;
+    const float *g;
+    const float *lr, *step, *gsq; /* device scalars */
+    double *part;
+    int64_t n;
+    double alpha, weight_decay, beta1, beta2, eps, max_norm;
+    int32_t always_adapt, trust_clip, blocks;
+} tgc_k_lamb_args;
 
 /* ---- global average pooling (reduce.cuh) ---------------------------------------------------------------
  * global_avg_pool(x[N,C,H,W]) -> y[N,C]: tgc_k_global_avg_pool, x = x, y = y, one warp per plane

@@ -6,6 +6,7 @@
 
 #include "backend/cuda/kernels/convert.cuh"
 #include "backend/cuda/kernels/det.cuh"
+#include "backend/cuda/kernels/gradnorm.cuh"
 #include "backend/cuda/kernels/kernels.h"
 #include "backend/cuda/kernels/loss.cuh"
 #include "backend/cuda/kernels/optim.cuh"
@@ -177,6 +178,41 @@ extern "C" int tgc_cuda_k_giou_loss_bwd(const tgc_k_giou_args *a, unsigned max_b
     return TGC_K_LAUNCH(tgc_k_giou_loss_bwd, g, *a, stream);
 }
 
+extern "C" int tgc_cuda_k_sigmoid_bce(const tgc_k_ce_args *a, unsigned max_blocks, void *stream) {
+    tgc_k_geom g = tgc_k_geom_warp_rows(a->n, max_blocks);
+    int rc = TGC_K_LAUNCH(tgc_k_sigmoid_bce_rows, g, *a, stream);
+    if (rc || !g.gx) return rc;
+    g = tgc_k_geom_one_block();
+    return TGC_K_LAUNCH(tgc_k_sigmoid_bce_mean, g, *a, stream);
+}
+
+extern "C" int tgc_cuda_k_sigmoid_bce_bwd(const tgc_k_ce_args *a, unsigned max_blocks, void *stream) {
+    tgc_k_geom g = tgc_k_geom_warp_rows(a->n, max_blocks);
+    return TGC_K_LAUNCH(tgc_k_sigmoid_bce_bwd, g, *a, stream);
+}
+
+extern "C" int tgc_cuda_k_grad_norm_acc(const tgc_k_norm_args *a, void *stream) {
+    tgc_k_geom g = tgc_k_geom_blocks(a->blocks);
+    int rc = TGC_K_LAUNCH(tgc_k_grad_norm_part, g, *a, stream);
+    if (rc) return rc;
+    g = tgc_k_geom_one_block();
+    return TGC_K_LAUNCH(tgc_k_grad_norm_finish, g, *a, stream);
+}
+
+extern "C" int tgc_cuda_k_grad_clip(int by_value, const tgc_k_norm_args *a, unsigned max_blocks, void *stream) {
+    tgc_k_geom g = tgc_k_geom_elems(a->n, max_blocks);
+    if (by_value) return TGC_K_LAUNCH(tgc_k_grad_clip_value, g, *a, stream);
+    return TGC_K_LAUNCH(tgc_k_grad_clip_norm, g, *a, stream);
+}
+
+extern "C" int tgc_cuda_k_lamb(const tgc_k_lamb_args *a, unsigned max_blocks, void *stream) {
+    tgc_k_geom g = tgc_k_geom_blocks(a->blocks);
+    int rc = TGC_K_LAUNCH(tgc_k_lamb_moments, g, *a, stream);
+    if (rc) return rc;
+    g = tgc_k_geom_elems(a->n, max_blocks);
+    return TGC_K_LAUNCH(tgc_k_lamb_apply, g, *a, stream);
+}
+
 /* Every kernel by name: what the executor launches the marshalled launches of native_marshal.c with. */
 #define TGC_K_SYMBOLS(X)                                                                                       \
     X(tgc_k_sgd) X(tgc_k_sgd_momentum) X(tgc_k_adamw) X(tgc_k_softmax_ce_rows) X(tgc_k_softmax_ce_mean)          \
@@ -186,7 +222,10 @@ extern "C" int tgc_cuda_k_giou_loss_bwd(const tgc_k_giou_args *a, unsigned max_b
     X(tgc_k_softmax_ce_soft_rows) X(tgc_k_softmax_ce_soft_bwd) X(tgc_k_channel_mul) X(tgc_k_channel_mul_grad_gate) \
     X(tgc_k_roi_align) X(tgc_k_roi_align_bwd) X(tgc_k_topk) X(tgc_k_nms) X(tgc_k_smooth_l1) X(tgc_k_smooth_l1_bwd) \
     X(tgc_k_box_iou) X(tgc_k_box_encode) X(tgc_k_box_decode) X(tgc_k_gather) X(tgc_k_giou_loss) \
-    X(tgc_k_giou_loss_bwd)
+    X(tgc_k_giou_loss_bwd)                                                                                     \
+    X(tgc_k_sigmoid_bce_rows) X(tgc_k_sigmoid_bce_mean) X(tgc_k_sigmoid_bce_bwd) X(tgc_k_grad_norm_part)           \
+    X(tgc_k_grad_norm_finish) X(tgc_k_grad_clip_norm) X(tgc_k_grad_clip_value) X(tgc_k_lamb_moments)              \
+    X(tgc_k_lamb_apply)
 
 extern "C" const char *const tgc_cuda_k_names[] = {
 #define TGC_K_NAME(k) #k,

@@ -44,6 +44,15 @@ int tgc_cuda_k_box_decode(const tgc_k_box_args *a, unsigned max_blocks, void *st
 int tgc_cuda_k_gather(const tgc_k_gather_args *a, unsigned max_blocks, void *stream);
 int tgc_cuda_k_giou_loss(const tgc_k_giou_args *a, void *stream);
 int tgc_cuda_k_giou_loss_bwd(const tgc_k_giou_args *a, unsigned max_blocks, void *stream);
+/* sigmoid_bce: rows, then the mean over n*c (a->row_loss: n doubles; a->t NULL: labels a->y); its bwd. */
+int tgc_cuda_k_sigmoid_bce(const tgc_k_ce_args *a, unsigned max_blocks, void *stream);
+int tgc_cuda_k_sigmoid_bce_bwd(const tgc_k_ce_args *a, unsigned max_blocks, void *stream);
+/* grad_norm_acc: the parts (a->part: a->blocks = tgc_k_norm_blocks(n) doubles), then their sum with *acc. */
+int tgc_cuda_k_grad_norm_acc(const tgc_k_norm_args *a, void *stream);
+/* grad_clip_norm (by_value 0) or grad_clip_value (1). */
+int tgc_cuda_k_grad_clip(int by_value, const tgc_k_norm_args *a, unsigned max_blocks, void *stream);
+/* lamb_update: the moments and the parts (a->part: 2 x a->blocks doubles), then the trust ratio and the update. */
+int tgc_cuda_k_lamb(const tgc_k_lamb_args *a, unsigned max_blocks, void *stream);
 
 /* The kernel whose symbol is `name` (as native_marshal.c names launches: "tgc_k_sgd", ...), as the host-side
  * handle cudaGetFuncBySymbol takes; NULL for a name no kernel has. The executor launches it with the
