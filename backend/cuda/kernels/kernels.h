@@ -30,6 +30,15 @@ int tgc_cuda_k_max_pool2d_bwd(const tgc_k_maxpool_bwd_args *a, unsigned max_bloc
 /* cast between TGC_K_DT_F32 and TGC_K_DT_BF16 or TGC_K_DT_F16 (either way); other pairs: -1. */
 int tgc_cuda_k_cast(int from, int to, const tgc_k_cast_args *a, unsigned max_blocks, void *stream);
 int tgc_cuda_k_fill(const tgc_k_fill_args *a, unsigned max_blocks, void *stream);
+/* RetinaNet's dense ops (retina.cuh): upsample_nearest (bwd: its backward), to_nhwc / to_nchw, concat (bwd:
+ * concat_bwd), sigmoid_focal_loss or (l1) l1_loss_pos as rows then sum (a->row_loss: rows doubles), their
+ * backwards, batch_norm_eval_bwd. */
+int tgc_cuda_k_upsample_nearest(const tgc_k_up_args *a, int bwd, unsigned max_blocks, void *stream);
+int tgc_cuda_k_transpose(const tgc_k_tr_args *a, unsigned max_blocks, void *stream);
+int tgc_cuda_k_concat(const tgc_k_cat_args *a, int bwd, unsigned max_blocks, void *stream);
+int tgc_cuda_k_anchor_loss(const tgc_k_anchor_loss_args *a, int l1, unsigned max_blocks, void *stream);
+int tgc_cuda_k_anchor_loss_bwd(const tgc_k_anchor_loss_args *a, int l1, unsigned max_blocks, void *stream);
+int tgc_cuda_k_bn_eval_bwd(const tgc_k_bn_eval_bwd_args *a, unsigned max_blocks, void *stream);
 
 /* The kernel whose symbol is `name` (as native_marshal.c names launches: "tgc_k_sgd", ...), as the host-side
  * handle cudaGetFuncBySymbol takes; NULL for a name no kernel has. The executor launches it with the
