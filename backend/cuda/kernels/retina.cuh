@@ -132,8 +132,9 @@ TGC_KERNEL(tgc_k_focal_rows, tgc_k_anchor_loss_args, a, TGC_K_THREADS) {
         else if (t >= 0)
             for (int64_t c = 0; c < a.k; c++) {
                 const double v = x[c], p = __ddiv_rn(1.0, __dadd_rn(1.0, exp(-v)));
-                if (c == t) s = __dadd_rn(s, __dmul_rn(__dmul_rn(a.focal_alpha, pow(__dsub_rn(1.0, p), a.gamma)), tgc_k_softplus(-v)));
-                else s = __dadd_rn(s, __dmul_rn(__dmul_rn(na, pow(p, a.gamma)), tgc_k_softplus(v)));
+                const double w = c == t ? __dmul_rn(a.focal_alpha, pow(__dsub_rn(1.0, p), a.gamma))
+                                        : __dmul_rn(na, pow(p, a.gamma));
+                s = __dadd_rn(s, __dmul_rn(w, tgc_k_softplus(c == t ? -v : v)));
             }
         a.row_loss[r] = s;
     }
@@ -163,7 +164,8 @@ TGC_KERNEL(tgc_k_anchor_loss_sum, tgc_k_anchor_loss_args, a, TGC_K_THREADS) {
 
 /* sigmoid_focal_loss_bwd: a.dx (geometry: tgc_k_geom_elems(rows * k)). */
 TGC_KERNEL(tgc_k_focal_bwd, tgc_k_anchor_loss_args, a, TGC_K_THREADS) {
-    const double dscale = __dmul_rn(tgc_k_anchor_dscale(a.alpha, a.avg_factor), (double)*a.dloss), na = __dsub_rn(1.0, a.focal_alpha);
+    const double dscale = __dmul_rn(tgc_k_anchor_dscale(a.alpha, a.avg_factor), (double)*a.dloss);
+    const double na = __dsub_rn(1.0, a.focal_alpha);
     const int64_t n = a.rows * a.k;
     for (int64_t e = tgc_k_gtid(); e < n; e += tgc_k_gstride()) {
         const int64_t r = e / a.k, c = e - r * a.k;
@@ -176,7 +178,8 @@ TGC_KERNEL(tgc_k_focal_bwd, tgc_k_anchor_loss_args, a, TGC_K_THREADS) {
             g = __dmul_rn(__dmul_rn(a.focal_alpha, pow(q, a.gamma)),
                           __dsub_rn(__dmul_rn(__dmul_rn(-a.gamma, p), tgc_k_softplus(-v)), q));
         else
-            g = __dmul_rn(__dmul_rn(na, pow(p, a.gamma)), __dadd_rn(p, __dmul_rn(__dmul_rn(a.gamma, q), tgc_k_softplus(v))));
+            g = __dmul_rn(__dmul_rn(na, pow(p, a.gamma)),
+                          __dadd_rn(p, __dmul_rn(__dmul_rn(a.gamma, q), tgc_k_softplus(v))));
         a.dx[e] = (float)__dmul_rn(dscale, g);
     }
 }
