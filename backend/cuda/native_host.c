@@ -11,6 +11,7 @@
 #include "backend/cuda/kernels/optim.cuh"
 #include "backend/cuda/kernels/pool.cuh"
 #include "backend/cuda/kernels/reduce.cuh"
+#include "backend/cuda/kernels/retina.cuh"
 
 static pthread_mutex_t shim_lock = PTHREAD_MUTEX_INITIALIZER;
 static uint64_t n_launches;
@@ -81,6 +82,18 @@ static int shim_run(const tgc_native_launch *l, void *ctx) {
     RUN(tgc_k_grad_clip_value, tgc_k_norm_args)
     RUN(tgc_k_lamb_moments, tgc_k_lamb_args)
     RUN(tgc_k_lamb_apply, tgc_k_lamb_args)
+    /* RetinaNet's dense ops */
+    RUN(tgc_k_upsample_nearest, tgc_k_up_args)
+    RUN(tgc_k_upsample_nearest_bwd, tgc_k_up_args)
+    RUN(tgc_k_transpose, tgc_k_tr_args)
+    RUN(tgc_k_concat, tgc_k_cat_args)
+    RUN(tgc_k_concat_bwd, tgc_k_cat_args)
+    RUN(tgc_k_focal_rows, tgc_k_anchor_loss_args)
+    RUN(tgc_k_l1_rows, tgc_k_anchor_loss_args)
+    RUN(tgc_k_anchor_loss_sum, tgc_k_anchor_loss_args)
+    RUN(tgc_k_focal_bwd, tgc_k_anchor_loss_args)
+    RUN(tgc_k_l1_bwd, tgc_k_anchor_loss_args)
+    RUN(tgc_k_bn_eval_bwd, tgc_k_bn_eval_bwd_args)
 #undef RUN
     return -1;
 }

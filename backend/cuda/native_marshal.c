@@ -64,6 +64,108 @@ int tgc_cuda_native_class(tgc_opcode code) {
         return TGC_NATIVE_REDUCE;
     case TGC_OP_GRAD_CLIP_VALUE:
         return TGC_NATIVE_EXACT;
+    /* RetinaNet's dense ops: the copies, gathers and elementwise backwards equal the CPU bit for bit, the
+     * summing ones within relative 1e-6 */
+    case TGC_OP_UPSAMPLE_NEAREST:
+    case TGC_OP_UPSAMPLE_NEAREST_BWD:
+    case TGC_OP_TO_NHWC:
+    case TGC_OP_TO_NCHW:
+    case TGC_OP_CONCAT:
+    case TGC_OP_CONCAT_BWD:
+    case TGC_OP_SIGMOID_FOCAL_LOSS_BWD:
+    case TGC_OP_L1_LOSS_POS_BWD:
+        return TGC_NATIVE_EXACT;
+    case TGC_OP_SIGMOID_FOCAL_LOSS:
+    case TGC_OP_L1_LOSS_POS:
+    case TGC_OP_BN_EVAL_BWD:
+        return TGC_NATIVE_REDUCE;
+    default:
+        return 0;
+    }
+}
+
+/* ---- RetinaNet's dense ops ------------------------------------------------------------------------------ */
+static int all_f32(const tgc_cpu_op *o) {
+    for (int k = 0; k < o->n_in; k++)
+        if (!is_f32(&o->in_t[k])) return 0;
+    for (int k = 0; k < o->n_out; k++)
+        if (!is_f32(&o->out_t[k])) return 0;
+    return 1;
+}
+
+/* small [N,C,h,w] upsampled to big [N,C,H,W], sizes the kernels' 32-bit plane positions hold */
+static int upsampling(const tgc_shape *small, const tgc_shape *big) {
+    return small->rank == 4 && big->rank == 4 && small->d[0] == big->d[0] && small->d[1] == big->d[1] &&
+           small->d[2] >= 1 && small->d[3] >= 1 && small->d[2] <= big->d[2] && small->d[3] <= big->d[3] &&
+           big->d[2] * big->d[3] < INT32_MAX / 2;
+}
+
+/* whole = a ++ b along axis (every other dimension equal); its outer count and the parts' block lengths. */
+static int cat_split(const tgc_shape *a, const tgc_shape *b, const tgc_shape *whole, int64_t axis, int64_t *outer,
+                     int64_t *la, int64_t *lb) {
+    if (axis < 0 || axis >= whole->rank || a->rank != whole->rank || b->rank != whole->rank ||
+        a->d[axis] + b->d[axis] != whole->d[axis])
+        return 0;
+    int64_t inner = 1;
+    *outer = 1;
+    for (int i = 0; i < whole->rank; i++) {
+        if (i != axis && (a->d[i] != whole->d[i] || b->d[i] != whole->d[i])) return 0;
+        if (i < axis) *outer *= whole->d[i];
+        if (i > axis) inner *= whole->d[i];
+    }
+    *la = a->d[axis] * inner, *lb = b->d[axis] * inner;
+    return 1;
+}
+
+/* The anchor losses' operands: x [N,A,K] f32 at xi, cls [N,A] i32 at ci, avg_factor f32[1] at fi; the same
+ * shape as x at ti (l1's targets, -1: none) and a scalar f32 dloss at operand 0 (the backwards). */
+static int anchor_loss_ok(const tgc_cpu_op *o, int xi, int ti, int ci, int fi, int bwd) {
+    const tgc_type *x = &o->in_t[xi], *c = &o->in_t[ci];
+    if (o->n_out != 1 || !is_f32(x) || x->shape.rank != 3 || c->dtype != TGC_I32 || c->shape.rank != 2 ||
+        c->shape.d[0] != x->shape.d[0] || c->shape.d[1] != x->shape.d[1] || !is_f32(&o->in_t[fi]) ||
+        tgc_shape_numel(&o->in_t[fi].shape) != 1 || !is_f32(&o->out_t[0]))
+        return 0;
+    if (ti >= 0 && (!is_f32(&o->in_t[ti]) || !tgc_shape_eq(&o->in_t[ti].shape, &x->shape))) return 0;
+    if (bwd) return is_f32(&o->in_t[0]) && tgc_shape_numel(&o->in_t[0].shape) == 1 && tgc_shape_eq(&o->out_t[0].shape, &x->shape);
+    return tgc_shape_numel(&o->out_t[0].shape) == 1;
+}
+
+static int retina_supports(const tgc_cpu_op *o) {
+    const tgc_shape *s0 = o->n_in ? &o->in_t[0].shape : NULL, *y0 = o->n_out ? &o->out_t[0].shape : NULL;
+    int64_t outer, la, lb;
+    switch (o->code) {
+    case TGC_OP_UPSAMPLE_NEAREST:
+        return o->n_in == 1 && o->n_out == 1 && all_f32(o) && upsampling(s0, y0);
+    case TGC_OP_UPSAMPLE_NEAREST_BWD:
+        return o->n_in == 1 && o->n_out == 1 && all_f32(o) && upsampling(y0, s0);
+    case TGC_OP_TO_NHWC:
+        return o->n_in == 1 && o->n_out == 1 && all_f32(o) && s0->rank == 4 && y0->rank == 4 && y0->d[0] == s0->d[0] &&
+               y0->d[1] == s0->d[2] && y0->d[2] == s0->d[3] && y0->d[3] == s0->d[1];
+    case TGC_OP_TO_NCHW:
+        return o->n_in == 1 && o->n_out == 1 && all_f32(o) && s0->rank == 4 && y0->rank == 4 && y0->d[0] == s0->d[0] &&
+               y0->d[1] == s0->d[3] && y0->d[2] == s0->d[1] && y0->d[3] == s0->d[2];
+    case TGC_OP_CONCAT:
+        return o->n_in == 2 && o->n_out == 1 && all_f32(o) &&
+               cat_split(s0, &o->in_t[1].shape, y0, o->a->axis, &outer, &la, &lb);
+    case TGC_OP_CONCAT_BWD:
+        return o->n_in == 1 && o->n_out == 2 && all_f32(o) &&
+               cat_split(y0, &o->out_t[1].shape, s0, o->a->axis, &outer, &la, &lb);
+    case TGC_OP_SIGMOID_FOCAL_LOSS:
+        return o->n_in == 3 && anchor_loss_ok(o, 0, -1, 1, 2, 0);
+    case TGC_OP_SIGMOID_FOCAL_LOSS_BWD:
+        return o->n_in == 4 && anchor_loss_ok(o, 1, -1, 2, 3, 1);
+    case TGC_OP_L1_LOSS_POS:
+        return o->n_in == 4 && anchor_loss_ok(o, 0, 1, 2, 3, 0);
+    case TGC_OP_L1_LOSS_POS_BWD:
+        return o->n_in == 5 && anchor_loss_ok(o, 1, 2, 3, 4, 1);
+    case TGC_OP_BN_EVAL_BWD: {
+        if (o->n_in != 5 || o->n_out != 3 || !all_f32(o)) return 0;
+        const tgc_shape *x = &o->in_t[1].shape;
+        if (x->rank < 2 || !tgc_shape_eq(s0, x) || !tgc_shape_eq(y0, x)) return 0;
+        for (int k = 2; k < 5; k++)
+            if (tgc_shape_numel(&o->in_t[k].shape) != x->d[1]) return 0;
+        return tgc_shape_numel(&o->out_t[1].shape) == x->d[1] && tgc_shape_numel(&o->out_t[2].shape) == x->d[1];
+    }
     default:
         return 0;
     }
@@ -202,7 +304,7 @@ int tgc_cuda_native_supports(const tgc_cpu_op *o) {
                tgc_shape_numel(&o->in_t[f + 2].shape) * 4 == tgc_shape_numel(p) && tgc_shape_numel(&o->in_t[f + 3].shape) == 1;
     }
     default:
-        return 0;
+        return retina_supports(o);
     }
 }
 
@@ -210,6 +312,8 @@ uint64_t tgc_cuda_native_workspace(const tgc_cpu_op *o) {
     if (!tgc_cuda_native_supports(o)) return 0;
     if (o->code == TGC_OP_SOFTMAX_CE || o->code == TGC_OP_SOFTMAX_CE_SOFT || o->code == TGC_OP_SIGMOID_BCE)
         return (uint64_t)o->in_t[0].shape.d[0] * sizeof(double); /* one loss per row */
+    if (o->code == TGC_OP_SIGMOID_FOCAL_LOSS || o->code == TGC_OP_L1_LOSS_POS) /* one loss per anchor row */
+        return (uint64_t)(o->in_t[0].shape.d[0] * o->in_t[0].shape.d[1]) * sizeof(double);
     if (o->code == TGC_OP_GRAD_NORM_ACC || o->code == TGC_OP_LAMB_UPDATE) /* one or two sums per block */
         return (uint64_t)tgc_k_norm_blocks(tgc_shape_numel(&o->in_t[0].shape)) * sizeof(double) *
                (o->code == TGC_OP_LAMB_UPDATE ? 2 : 1);
@@ -221,6 +325,79 @@ uint64_t tgc_cuda_native_workspace(const tgc_cpu_op *o) {
         tgc_native_launch l_ = {(kname), (geom), &(a), sizeof(a)};                                                 \
         if (fn(&l_, ctx)) return tgc_fail(err, "native %s: launching %s failed", tgc_op_table[o->code].name, l_.kernel); \
     } while (0)
+
+/* RetinaNet's dense ops (retina.cuh; kargs.h says each kernel's geometry). */
+static int marshal_retina(const tgc_cpu_op *o, void *ws, unsigned mb, tgc_native_launch_fn fn, void *ctx, tgc_err *err) {
+    const tgc_attrs *at = o->a;
+    switch (o->code) {
+    case TGC_OP_UPSAMPLE_NEAREST:
+    case TGC_OP_UPSAMPLE_NEAREST_BWD: {
+        int bwd = o->code == TGC_OP_UPSAMPLE_NEAREST_BWD;
+        const tgc_shape *sm = bwd ? &o->out_t[0].shape : &o->in_t[0].shape, *bg = bwd ? &o->in_t[0].shape : &o->out_t[0].shape;
+        tgc_k_up_args a = {o->in[0], o->out[0], sm->d[0] * sm->d[1], (int32_t)sm->d[2], (int32_t)sm->d[3],
+                           (int32_t)bg->d[2], (int32_t)bg->d[3]};
+        tgc_k_geom g = tgc_k_geom_planes(a.planes, bwd ? (int64_t)a.h * a.w : (int64_t)a.H * a.W, mb);
+        LAUNCH(bwd ? "tgc_k_upsample_nearest_bwd" : "tgc_k_upsample_nearest", g, a);
+        return 0;
+    }
+    case TGC_OP_TO_NHWC:
+    case TGC_OP_TO_NCHW: {
+        const tgc_shape *x = &o->in_t[0].shape;
+        int nhwc = o->code == TGC_OP_TO_NHWC;
+        tgc_k_tr_args a = {o->in[0], o->out[0], x->d[0], nhwc ? x->d[1] : x->d[1] * x->d[2],
+                           nhwc ? x->d[2] * x->d[3] : x->d[3]};
+        LAUNCH("tgc_k_transpose", tgc_k_geom_transpose(a.n, a.a, a.b, mb), a);
+        return 0;
+    }
+    case TGC_OP_CONCAT:
+    case TGC_OP_CONCAT_BWD: {
+        int bwd = o->code == TGC_OP_CONCAT_BWD;
+        tgc_k_cat_args a = {0};
+        if (bwd) {
+            cat_split(&o->out_t[0].shape, &o->out_t[1].shape, &o->in_t[0].shape, at->axis, &a.outer, &a.la, &a.lb);
+            a.dy = o->in[0], a.da = o->out[0], a.db = o->out[1];
+        } else {
+            cat_split(&o->in_t[0].shape, &o->in_t[1].shape, &o->out_t[0].shape, at->axis, &a.outer, &a.la, &a.lb);
+            a.a = o->in[0], a.b = o->in[1], a.y = o->out[0];
+        }
+        LAUNCH(bwd ? "tgc_k_concat_bwd" : "tgc_k_concat", tgc_k_geom_planes(a.outer, a.la + a.lb, mb), a);
+        return 0;
+    }
+    case TGC_OP_SIGMOID_FOCAL_LOSS:
+    case TGC_OP_L1_LOSS_POS: {
+        int l1 = o->code == TGC_OP_L1_LOSS_POS;
+        if (!ws) return tgc_fail(err, "native %s: no row-loss workspace", tgc_op_table[o->code].name);
+        const tgc_shape *x = &o->in_t[0].shape;
+        tgc_k_anchor_loss_args a = {o->in[0], l1 ? o->in[1] : NULL, o->in[l1 ? 2 : 1], o->in[l1 ? 3 : 2], NULL, ws,
+                                    o->out[0], NULL, x->d[0] * x->d[1], x->d[2], l1 ? at->num_classes : x->d[2],
+                                    at->alpha, at->gamma, at->focal_alpha};
+        LAUNCH(l1 ? "tgc_k_l1_rows" : "tgc_k_focal_rows", tgc_k_geom_elems(a.rows, mb), a);
+        LAUNCH("tgc_k_anchor_loss_sum", tgc_k_geom_one_block(), a);
+        return 0;
+    }
+    case TGC_OP_SIGMOID_FOCAL_LOSS_BWD:
+    case TGC_OP_L1_LOSS_POS_BWD: {
+        int l1 = o->code == TGC_OP_L1_LOSS_POS_BWD;
+        const tgc_shape *x = &o->in_t[1].shape;
+        tgc_k_anchor_loss_args a = {o->in[1], l1 ? o->in[2] : NULL, o->in[l1 ? 3 : 2], o->in[l1 ? 4 : 3], o->in[0],
+                                    NULL, NULL, o->out[0], x->d[0] * x->d[1], x->d[2], l1 ? at->num_classes : x->d[2],
+                                    at->alpha, at->gamma, at->focal_alpha};
+        LAUNCH(l1 ? "tgc_k_l1_bwd" : "tgc_k_focal_bwd", tgc_k_geom_elems(a.rows * a.k, mb), a);
+        return 0;
+    }
+    case TGC_OP_BN_EVAL_BWD: { /* (dy, x, gamma, running_mean, running_var) -> (dx, dgamma, dbeta) */
+        const tgc_shape *x = &o->in_t[1].shape;
+        int64_t s = 1;
+        for (int d = 2; d < x->rank; d++) s *= x->d[d];
+        tgc_k_bn_eval_bwd_args a = {o->in[0], o->in[1], o->in[2], o->in[3], o->in[4], o->out[0], o->out[1], o->out[2],
+                                    x->d[0], x->d[1], s, at->eps};
+        LAUNCH("tgc_k_bn_eval_bwd", tgc_k_geom_bias_grad(0, a.n * a.s > 0 ? a.c : 0, mb), a);
+        return 0;
+    }
+    default:
+        return tgc_fail(err, "native kernels: no kernel for %s", tgc_op_table[o->code].name);
+    }
+}
 
 static int marshal_one(const tgc_cpu_op *o, void *ws, unsigned mb, tgc_native_launch_fn fn, void *ctx, tgc_err *err) {
     const tgc_attrs *at = o->a;
@@ -444,7 +621,7 @@ static int marshal_one(const tgc_cpu_op *o, void *ws, unsigned mb, tgc_native_la
         return 0;
     }
     default:
-        return tgc_fail(err, "native kernels: no kernel for %s", tgc_op_table[o->code].name);
+        return marshal_retina(o, ws, mb, fn, ctx, err);
     }
 }
 #undef LAUNCH

@@ -15,9 +15,11 @@ enum {
     TGC_NATIVE_OPTIMIZER = 1, /* sgd, sgd_momentum, adamw, adam, rmsprop groups, ema_update: bit for bit */
     TGC_NATIVE_EXACT = 2,     /* max_pool2d_bwd, global_avg_pool_bwd, channel_mul, fill, cast, roi_align(_bwd),
                                  topk, nms_fixed, smooth_l1_bwd, box_iou, box_encode, box_decode, gather,
-                                 giou_loss_bwd: bit for bit */
+                                 giou_loss_bwd, grad_clip_value; upsample_nearest(_bwd), to_nhwc, to_nchw,
+                                 concat(_bwd), sigmoid_focal_loss_bwd, l1_loss_pos_bwd: bit for bit */
     TGC_NATIVE_REDUCE = 4,    /* softmax_cross_entropy(_soft)(_bwd), global_avg_pool, bias_grad,
-                                 channel_mul_grad_gate, smooth_l1, giou_loss: relative 1e-6 */
+                                 channel_mul_grad_gate, smooth_l1, giou_loss; sigmoid_focal_loss, l1_loss_pos,
+                                 batch_norm_eval_bwd: relative 1e-6 */
     TGC_NATIVE_ALL = 7,
     TGC_NATIVE_LIBRARY = 8,   /* not a kernel class: each matmul and batch norm issued as library work (lib_call)
                                  whose body is cuBLAS's column-major gemm / cuDNN's legacy batch norm call, as
@@ -27,7 +29,8 @@ enum {
 int tgc_cuda_native_class(tgc_opcode code);
 /* Whether instruction `o` (one op) has a kernel for these operand types. */
 int tgc_cuda_native_supports(const tgc_cpu_op *o);
-/* Bytes of device workspace the instruction's kernels need (softmax_cross_entropy(_soft): n doubles), else 0. */
+/* Bytes of device workspace the instruction's kernels need (softmax_cross_entropy(_soft): n doubles;
+ * sigmoid_focal_loss, l1_loss_pos: N*A doubles), else 0. */
 uint64_t tgc_cuda_native_workspace(const tgc_cpu_op *o);
 
 /* One kernel launch: the kernel's symbol (as kernels.cu exports it), its geometry (gx == 0: launch nothing)

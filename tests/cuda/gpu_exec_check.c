@@ -94,6 +94,13 @@ static void fill(const tgc_plan *p, const tgc_instr *in, int q, void *buf) {
         int64_t classes = 1;
         if (lbl) classes = p->tensors[in->in[fwd ? 0 : 1]].type.shape.d[1];
         for (int64_t i = 0; i < n; i++) v[i] = lbl ? (int32_t)((rng = rng * 1664525u + 1013904223u) >> 8) % (int32_t)classes : 2;
+        /* the anchor losses' class targets: -1 (ignored) to classes (a negative), each kind present */
+        int focal = c == TGC_OP_SIGMOID_FOCAL_LOSS || c == TGC_OP_SIGMOID_FOCAL_LOSS_BWD;
+        int l1 = c == TGC_OP_L1_LOSS_POS || c == TGC_OP_L1_LOSS_POS_BWD;
+        if (focal || l1) {
+            int64_t k = l1 ? in->attrs.num_classes : p->tensors[in->in[c == TGC_OP_SIGMOID_FOCAL_LOSS ? 0 : 1]].type.shape.d[2];
+            for (int64_t i = 0; i < n; i++) v[i] = (int32_t)(((rng = rng * 1664525u + 1013904223u) >> 8) % (uint32_t)(k + 2)) - 1;
+        }
         return;
     }
     if (t->type.dtype == TGC_BF16) {
@@ -117,7 +124,10 @@ static void fill(const tgc_plan *p, const tgc_instr *in, int q, void *buf) {
                    ((c == TGC_OP_ADAMW_UPDATE || c == TGC_OP_ADAM_UPDATE) && q == 3) ||
                    (c == TGC_OP_RMSPROP_UPDATE && q == 2) || /* exp_avg_sq, square_avg */
                    (c == TGC_OP_LAMB_UPDATE && (q == 3 || q == 6)) || /* exp_avg_sq, the sum of squares */
-                   ((c == TGC_OP_GRAD_NORM_ACC || c == TGC_OP_GRAD_CLIP_NORM) && q == 1); /* the chain's sum */
+                   ((c == TGC_OP_GRAD_NORM_ACC || c == TGC_OP_GRAD_CLIP_NORM) && q == 1) || /* the chain's sum */
+                   (c == TGC_OP_BN_EVAL_BWD && q == 4) || /* running_var; the anchor losses' avg_factor: */
+                   ((c == TGC_OP_SIGMOID_FOCAL_LOSS || c == TGC_OP_SIGMOID_FOCAL_LOSS_BWD || c == TGC_OP_L1_LOSS_POS ||
+                     c == TGC_OP_L1_LOSS_POS_BWD) && q == in->n_in - 1);
     for (int64_t i = 0; i < n; i++) v[i] = positive ? 1.0f + 0.5f * frand() : frand();
     if (named(t, "lr")) v[0] = 0.01f;
     if (named(t, "step")) v[0] = 2.0f;

@@ -16,7 +16,7 @@ START_TEST(every_op_has_a_decision) {
     int n = 0, pending = 0;
     for (int op = 0; op < TGC_OP_COUNT; op++) {
         tgc_cuda_impl im = tgc_cuda_impl_of((tgc_opcode)op);
-        /* NONE only with the reason (the detection ops, not written for the GPU yet) */
+        /* NONE only with a stated reason (tgc_cuda_impl_pending; no op has one today) */
         ck_assert_msg((im != TGC_CUDA_IMPL_NONE || tgc_cuda_impl_pending((tgc_opcode)op)) && im < TGC_CUDA_IMPL_COUNT,
                       "%s has no CUDA decision", tgc_op_table[op].name);
         ck_assert_int_eq(im == TGC_CUDA_IMPL_NONE, tgc_cuda_impl_pending((tgc_opcode)op) != NULL);
@@ -45,7 +45,7 @@ START_TEST(every_instruction_of_every_shipped_config_has_an_implementation) {
         }
     printf("configs x targets: %d; instructions: %d", 2 * nc, all.instructions);
     for (int i = 1; i < TGC_CUDA_IMPL_COUNT; i++) printf(", %s %d", tgc_cuda_impl_name((tgc_cuda_impl)i), all.by_impl[i]);
-    printf("; generated kernels (groups and lone ops): %d; not on the GPU yet (detection ops): %d\n", all.groups,
+    printf("; generated kernels (groups and lone ops): %d; not on the GPU yet: %d\n", all.groups,
            all.pending);
     ck_assert_int_gt(all.by_impl[TGC_CUDA_IMPL_CUDNN], 0);
     ck_assert_int_gt(all.by_impl[TGC_CUDA_IMPL_CUBLAS], 0);

@@ -345,5 +345,79 @@ static inline tgc_k_geom tgc_k_geom_row_blocks(int64_t rows, unsigned max_blocks
     tgc_k_geom g = {(unsigned)(b > 0 ? b : 0), 1, 1, TGC_K_THREADS, 1, 1};
     return g;
 }
+/* ---- RetinaNet's dense ops (retina.cuh) -----------------------------------------------------------------
+ * upsample_nearest(x[N,C,h,w]) -> y[N,C,H,W]: tgc_k_upsample_nearest, one thread per y element gathering
+ * x[src(i), src(j)] (PyTorch's nearest index, as backend/cpu/cpu_det.c); geometry tgc_k_geom_planes(planes,
+ * H*W). upsample_nearest_bwd(dy[N,C,H,W]) -> dx[N,C,h,w]: tgc_k_upsample_nearest_bwd, x = dy, y = dx, one
+ * thread per dx element summing, in double and in the CPU's (row, column) order, the dy elements whose
+ * source it is (the contiguous ranges of output rows and columns that map to it); tgc_k_geom_planes(planes,
+ * h*w). Both equal the CPU bit for bit. */
+typedef struct tgc_k_up_args {
+    const float *x;
+    float *y;
+    int64_t planes;
+    int32_t h, w, H, W; /* the small (source) and the big plane */
+} tgc_k_up_args;
+
+/* to_nhwc / to_nchw: y[n, r, i] = x[n, i, r] per image, x seen as [n, a, b] (to_nhwc: a = C, b = H*W;
+ * to_nchw: a = H*W, b = C): tgc_k_transpose, 32 x 32 tiles through shared memory (reads and writes
+ * coalesced), blocks of 32 x 8 threads; tgc_k_geom_transpose. A copy: equal bit for bit. */
+typedef struct tgc_k_tr_args {
+    const float *x;
+    float *y;
+    int64_t n, a, b;
+} tgc_k_tr_args;
+
+static inline tgc_k_geom tgc_k_geom_transpose(int64_t n, int64_t a, int64_t b, unsigned max_blocks) {
+    int64_t gx = (b + 31) / 32, gy = (a + 31) / 32, gz = n;
+    if (max_blocks && gx > max_blocks) gx = max_blocks;
+    if (gx > 0x7fffffff) gx = 0x7fffffff;
+    if (gy > 65535) gy = 65535;
+    if (gz > 65535) gz = 65535;
+    tgc_k_geom g = {(unsigned)(gy > 0 && gz > 0 ? gx : 0), (unsigned)(gy > 0 ? gy : 1), (unsigned)(gz > 0 ? gz : 1),
+                    32, TGC_K_THREADS / 32, 1};
+    return g;
+}
+
+/* concat(a, b) -> y along an axis, as outer blocks of (la elements of a, lb of b): tgc_k_concat; concat_bwd(dy)
+ * -> (da, db): tgc_k_concat_bwd (y = dy read, da and db written). Grid y along the outer blocks, x along a
+ * block's la + lb elements: tgc_k_geom_planes(outer, la + lb). Copies: equal bit for bit. */
+typedef struct tgc_k_cat_args {
+    const float *a, *b; /* concat: the parts */
+    float *y;           /* concat: the whole */
+    const float *dy;    /* concat_bwd: the whole */
+    float *da, *db;     /* concat_bwd: the parts */
+    int64_t outer, la, lb;
+} tgc_k_cat_args;
+
+/* The losses over anchors (x [rows = N*A, k], cls [rows] i32, avg_factor a device scalar):
+ * sigmoid_focal_loss: tgc_k_focal_rows (one thread per anchor row: its sum over the k classes, in double and
+ * in the CPU's order, into row_loss, a workspace of rows doubles; tgc_k_geom_elems(rows)), then
+ * tgc_k_anchor_loss_sum (one block: loss = alpha / avg_factor * the sum of row_loss, a fixed tree;
+ * tgc_k_geom_one_block()). l1_loss_pos: tgc_k_l1_rows (t = the bbox targets), then tgc_k_anchor_loss_sum.
+ * The backwards are elementwise (tgc_k_geom_elems(rows * k)): tgc_k_focal_bwd, tgc_k_l1_bwd with dloss.
+ * A class target outside [-1, classes] (which the CPU refuses with a message) makes its row's loss and dx
+ * NaN, an avg_factor that is not positive the loss NaN: a kernel cannot fail. */
+typedef struct tgc_k_anchor_loss_args {
+    const float *x, *t; /* logits or pred; bbox targets (l1) */
+    const int32_t *cls;
+    const float *avg_factor; /* device scalar */
+    const float *dloss;      /* backward: device scalar */
+    double *row_loss;        /* forward: workspace of rows doubles */
+    float *loss;             /* forward: result */
+    float *dx;               /* backward: result [rows, k] */
+    int64_t rows, k, classes;
+    double alpha, gamma, focal_alpha; /* loss weight; the focal loss's gamma and alpha */
+} tgc_k_anchor_loss_args;
+
+/* batch_norm_eval_bwd(dy, x, gamma, running_mean, running_var) -> (dx, dgamma, dbeta): tgc_k_bn_eval_bwd, one
+ * block per channel (tgc_k_geom_bias_grad(0, c)): dx = dy * (float)(gamma * s) elementwise (bit for bit),
+ * dgamma and dbeta summed in double over (n, spatial) by a fixed tree. */
+typedef struct tgc_k_bn_eval_bwd_args {
+    const float *dy, *x, *gamma, *mean, *var;
+    float *dx, *dgamma, *dbeta;
+    int64_t n, c, s;
+    double eps;
+} tgc_k_bn_eval_bwd_args;
 
 #endif

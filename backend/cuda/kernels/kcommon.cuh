@@ -14,7 +14,7 @@
  *     blocks: results are deterministic and independent of block scheduling;
  *   - float arithmetic that must equal the CPU kernel's bit for bit is written with __fadd_rn, __fmul_rn,
  *     ... (never contracted into an FMA by nvcc, whatever --fmad says); double likewise (__dmul_rn ...);
- *   - math: expf logf sqrtf exp log pow floor trunc sqrt ldexpf isnan isinf, INFINITY and NAN.
+ *   - math: expf logf sqrtf exp log log1p pow floor floorf trunc sqrt fabs ldexpf isnan isinf, INFINITY and NAN.
  */
 #ifndef TGC_CUDA_KERNELS_KCOMMON_CUH
 #define TGC_CUDA_KERNELS_KCOMMON_CUH

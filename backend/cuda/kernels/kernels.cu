@@ -12,6 +12,7 @@
 #include "backend/cuda/kernels/optim.cuh"
 #include "backend/cuda/kernels/pool.cuh"
 #include "backend/cuda/kernels/reduce.cuh"
+#include "backend/cuda/kernels/retina.cuh"
 
 /* kernel<<<g>>>(args) on stream, unless g says there is nothing to do; the launch's error or 0. */
 #define TGC_K_LAUNCH(kernel, g, args, stream)                                                               \
@@ -213,6 +214,43 @@ extern "C" int tgc_cuda_k_lamb(const tgc_k_lamb_args *a, unsigned max_blocks, vo
     return TGC_K_LAUNCH(tgc_k_lamb_apply, g, *a, stream);
 }
 
+/* RetinaNet's dense ops (retina.cuh) */
+extern "C" int tgc_cuda_k_upsample_nearest(const tgc_k_up_args *a, int bwd, unsigned max_blocks, void *stream) {
+    tgc_k_geom g = tgc_k_geom_planes(a->planes, bwd ? (int64_t)a->h * a->w : (int64_t)a->H * a->W, max_blocks);
+    if (bwd) return TGC_K_LAUNCH(tgc_k_upsample_nearest_bwd, g, *a, stream);
+    return TGC_K_LAUNCH(tgc_k_upsample_nearest, g, *a, stream);
+}
+
+extern "C" int tgc_cuda_k_transpose(const tgc_k_tr_args *a, unsigned max_blocks, void *stream) {
+    tgc_k_geom g = tgc_k_geom_transpose(a->n, a->a, a->b, max_blocks);
+    return TGC_K_LAUNCH(tgc_k_transpose, g, *a, stream);
+}
+
+extern "C" int tgc_cuda_k_concat(const tgc_k_cat_args *a, int bwd, unsigned max_blocks, void *stream) {
+    tgc_k_geom g = tgc_k_geom_planes(a->outer, a->la + a->lb, max_blocks);
+    if (bwd) return TGC_K_LAUNCH(tgc_k_concat_bwd, g, *a, stream);
+    return TGC_K_LAUNCH(tgc_k_concat, g, *a, stream);
+}
+
+extern "C" int tgc_cuda_k_anchor_loss(const tgc_k_anchor_loss_args *a, int l1, unsigned max_blocks, void *stream) {
+    tgc_k_geom g = tgc_k_geom_elems(a->rows, max_blocks);
+    int rc = l1 ? TGC_K_LAUNCH(tgc_k_l1_rows, g, *a, stream) : TGC_K_LAUNCH(tgc_k_focal_rows, g, *a, stream);
+    if (rc) return rc;
+    g = tgc_k_geom_one_block();
+    return TGC_K_LAUNCH(tgc_k_anchor_loss_sum, g, *a, stream);
+}
+
+extern "C" int tgc_cuda_k_anchor_loss_bwd(const tgc_k_anchor_loss_args *a, int l1, unsigned max_blocks, void *stream) {
+    tgc_k_geom g = tgc_k_geom_elems(a->rows * a->k, max_blocks);
+    if (l1) return TGC_K_LAUNCH(tgc_k_l1_bwd, g, *a, stream);
+    return TGC_K_LAUNCH(tgc_k_focal_bwd, g, *a, stream);
+}
+
+extern "C" int tgc_cuda_k_bn_eval_bwd(const tgc_k_bn_eval_bwd_args *a, unsigned max_blocks, void *stream) {
+    tgc_k_geom g = tgc_k_geom_bias_grad(0, a->n * a->s > 0 ? a->c : 0, max_blocks);
+    return TGC_K_LAUNCH(tgc_k_bn_eval_bwd, g, *a, stream);
+}
+
 /* Every kernel by name: what the executor launches the marshalled launches of native_marshal.c with. */
 #define TGC_K_SYMBOLS(X)                                                                                       \
     X(tgc_k_sgd) X(tgc_k_sgd_momentum) X(tgc_k_adamw) X(tgc_k_softmax_ce_rows) X(tgc_k_softmax_ce_mean)          \
@@ -226,10 +264,16 @@ extern "C" int tgc_cuda_k_lamb(const tgc_k_lamb_args *a, unsigned max_blocks, vo
     X(tgc_k_sigmoid_bce_rows) X(tgc_k_sigmoid_bce_mean) X(tgc_k_sigmoid_bce_bwd) X(tgc_k_grad_norm_part)           \
     X(tgc_k_grad_norm_finish) X(tgc_k_grad_clip_norm) X(tgc_k_grad_clip_value) X(tgc_k_lamb_moments)              \
     X(tgc_k_lamb_apply)
+/* RetinaNet's dense ops */
+#define TGC_K_SYMBOLS_RETINA(X)                                                                                 \
+    X(tgc_k_upsample_nearest) X(tgc_k_upsample_nearest_bwd) X(tgc_k_transpose) X(tgc_k_concat) X(tgc_k_concat_bwd) \
+    X(tgc_k_focal_rows) X(tgc_k_l1_rows) X(tgc_k_anchor_loss_sum) X(tgc_k_focal_bwd) X(tgc_k_l1_bwd)             \
+    X(tgc_k_bn_eval_bwd)
 
 extern "C" const char *const tgc_cuda_k_names[] = {
 #define TGC_K_NAME(k) #k,
     TGC_K_SYMBOLS(TGC_K_NAME)
+    TGC_K_SYMBOLS_RETINA(TGC_K_NAME)
 #undef TGC_K_NAME
     NULL};
 
@@ -237,6 +281,7 @@ extern "C" const void *tgc_cuda_k_symbol(const char *name) {
 #define TGC_K_SYM(k)                                                                                            \
     if (!strcmp(name, #k)) return (const void *)k;
     TGC_K_SYMBOLS(TGC_K_SYM)
+    TGC_K_SYMBOLS_RETINA(TGC_K_SYM)
 #undef TGC_K_SYM
     return NULL;
 }

@@ -53,6 +53,15 @@ int tgc_cuda_k_grad_norm_acc(const tgc_k_norm_args *a, void *stream);
 int tgc_cuda_k_grad_clip(int by_value, const tgc_k_norm_args *a, unsigned max_blocks, void *stream);
 /* lamb_update: the moments and the parts (a->part: 2 x a->blocks doubles), then the trust ratio and the update. */
 int tgc_cuda_k_lamb(const tgc_k_lamb_args *a, unsigned max_blocks, void *stream);
+/* RetinaNet's dense ops (retina.cuh): upsample_nearest (bwd: its backward), to_nhwc / to_nchw, concat (bwd:
+ * concat_bwd), sigmoid_focal_loss or (l1) l1_loss_pos as rows then sum (a->row_loss: rows doubles), their
+ * backwards, batch_norm_eval_bwd. */
+int tgc_cuda_k_upsample_nearest(const tgc_k_up_args *a, int bwd, unsigned max_blocks, void *stream);
+int tgc_cuda_k_transpose(const tgc_k_tr_args *a, unsigned max_blocks, void *stream);
+int tgc_cuda_k_concat(const tgc_k_cat_args *a, int bwd, unsigned max_blocks, void *stream);
+int tgc_cuda_k_anchor_loss(const tgc_k_anchor_loss_args *a, int l1, unsigned max_blocks, void *stream);
+int tgc_cuda_k_anchor_loss_bwd(const tgc_k_anchor_loss_args *a, int l1, unsigned max_blocks, void *stream);
+int tgc_cuda_k_bn_eval_bwd(const tgc_k_bn_eval_bwd_args *a, unsigned max_blocks, void *stream);
 
 /* The kernel whose symbol is `name` (as native_marshal.c names launches: "tgc_k_sgd", ...), as the host-side
  * handle cudaGetFuncBySymbol takes; NULL for a name no kernel has. The executor launches it with the
