@@ -347,7 +347,7 @@ static int read_meta(rd *d, tgc_plan *p) {
         else if (!strcmp(key, "optim.nesterov")) want = KV_I64;
         else if (!strncmp(key, "optim.", 6)) want = KV_F64;
         else if (!strncmp(key, "slab.", 5)) want = KV_I64;
-        else if (!strcmp(key, "compiler.version") || !strcmp(key, "ignored")) want = KV_STR;
+        else if (!strcmp(key, "compiler.version") || !strcmp(key, "ignored") || !strcmp(key, "amp.dtype")) want = KV_STR;
         if (want && want != type) {
             int rc = bad(d, "key '%s' has the wrong value type", key);
             free(key), free(sv);
