@@ -26,7 +26,7 @@ static int det_finish(tgc_runner *r, int by_epoch, int64_t len, double mean_data
     int n;
     if (tgc_det_metric_finish(r->dm, &r->log, names, values, &n, err)) return tgc_err_prefix(err, "val_evaluator");
     for (int k = 0; k < n; k++) items[k] = (tgc_log_item){names[k], values[k], 0};
-    char *line = tgc_logfmt_epoch("val", by_epoch, r->epoch, len, items, n, mean_data, mean_time);
+    char *line = tgc_logfmt_epoch(r->eval_mode, by_epoch, r->epoch, len, items, n, mean_data, mean_time);
     tgc_log_info(&r->log, "%s", line);
     free(line);
     items[n] = (tgc_log_item){"data_time", mean_data, 0};
@@ -98,7 +98,7 @@ static int validate(tgc_runner *r, tgc_err *err) {
         tgc_window_push(&dw, data_time);
         if ((i + 1) % r->logc.interval == 0) {
             tgc_log_iter l = {0};
-            l.mode = "val";
+            l.mode = r->eval_mode;
             l.by_epoch = by_epoch;
             l.epoch = r->epoch;
             l.max_epochs = r->loop.max_epochs;
@@ -141,7 +141,7 @@ static int validate(tgc_runner *r, tgc_err *err) {
         values[k] = tgc_accuracy_value(&r->acc, k);
         items[k] = (tgc_log_item){names[k], values[k], 0};
     }
-    char *line = tgc_logfmt_epoch("val", by_epoch, r->epoch, len, items, n, mean_data, mean_time);
+    char *line = tgc_logfmt_epoch(r->eval_mode, by_epoch, r->epoch, len, items, n, mean_data, mean_time);
     tgc_log_info(&r->log, "%s", line);
     free(line);
     items[n] = (tgc_log_item){"data_time", mean_data, 0};

@@ -218,6 +218,8 @@ typedef struct tgc_runner {
     int tr_cls, tr_box, tr_avg;  /* cls_target, bbox_target, avg_factor inputs */
     int det_h, det_w;            /* the canvas */
     tgc_det_metric *dm;          /* owned: post-processing and CocoMetric, with validation */
+    const char *eval_mode;       /* "val", or "test" for `tgc test` (the log lines' mode) */
+    const char *dl_key, *ev_key; /* the evaluation's dataloader and evaluator keys (val_* or test_*) */
 } tgc_runner;
 
 /* ================================ checkpoints (hook_checkpoint.c) ================================ */
@@ -241,6 +243,8 @@ int tgc_runner_load_weights(tgc_runner *r, const char *path, tgc_err *err);
 /* init_cfg {type: Pretrained, checkpoint, prefix} of model, model.backbone, model.neck, model.head, in that
  * order (MMEngine's init_weights, before load_from). */
 int tgc_runner_init_pretrained(tgc_runner *r, tgc_err *err);
+/* `tgc test PLAN CHECKPOINT`: params and buffers from the checkpoint as load_from reads them. */
+int tgc_runner_load_test_weights(tgc_runner *r, const char *path, tgc_err *err);
 
 /* ================================ validation (hook_val.c) ================================ */
 
