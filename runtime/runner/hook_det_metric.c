@@ -37,7 +37,7 @@ static int check_keys(tgc_runner *r, const tgc_cfg *ev, const char *key, tgc_err
         const tgc_cfg *v = ev->items[i];
         int j = 0;
         while (known[j] && strcmp(known[j], k)) j++;
-        if (!known[j]) return tgc_cfg_fail(err, v, "%s.%s: unknown CocoMetric argument", key, k);
+        if (!known[j]) return tgc_cfg_fail(err, v, "unknown CocoMetric argument '%s'", k);
         int is_null = v->kind == TGC_CFG_NULL, is_false = v->kind == TGC_CFG_BOOL && !v->b;
         if (((!strcmp(k, "classwise") || !strcmp(k, "sort_categories") || !strcmp(k, "use_mp_eval")) && !is_false &&
              !is_null) ||
@@ -46,28 +46,28 @@ static int check_keys(tgc_runner *r, const tgc_cfg *ev, const char *key, tgc_err
             (!strcmp(k, "collect_device") && !(v->kind == TGC_CFG_STR && !strcmp(v->s, "cpu"))))
             tgc_log_warning(&r->log, "%s.%s is accepted but not implemented, so ignored", key, k);
         if (!strcmp(k, "iou_thrs") && !is_null)
-            return tgc_cfg_fail(err, v, "%s.iou_thrs: only the default (0.50:0.95) is supported", key);
+            return tgc_cfg_fail(err, v, "only the default iou_thrs (0.50:0.95) is supported");
     }
     return 0;
 }
 
-static int read_metric(const tgc_cfg *ev, const char *key, tgc_err *err) {
+static int read_metric(const tgc_cfg *ev, tgc_err *err) {
     const tgc_cfg *m = tgc_cfg_get(ev, "metric");
     if (!m || m->kind == TGC_CFG_NULL) return 0;
     const tgc_cfg *one = m;
     if (m->kind == TGC_CFG_LIST || m->kind == TGC_CFG_TUPLE) {
-        if (m->n != 1) return tgc_cfg_fail(err, m, "%s.metric: only 'bbox' is supported", key);
+        if (m->n != 1) return tgc_cfg_fail(err, m, "only the metric 'bbox' is supported");
         one = m->items[0];
     }
     if (one->kind != TGC_CFG_STR || strcmp(one->s, "bbox"))
-        return tgc_cfg_fail(err, one, "%s.metric: only 'bbox' is supported (segm and proposal are not)", key);
+        return tgc_cfg_fail(err, one, "only the metric 'bbox' is supported (segm and proposal are not)");
     return 0;
 }
 
 tgc_det_metric *tgc_det_metric_open(tgc_runner *r, const tgc_cfg *ev, const char *key, int eval_out, tgc_err *err) {
     if (ev && (ev->kind == TGC_CFG_LIST || ev->kind == TGC_CFG_TUPLE)) {
         if (ev->n != 1) {
-            tgc_cfg_fail(err, ev, "%s: only one evaluator (CocoMetric) is supported, got %d", key, ev->n);
+            tgc_cfg_fail(err, ev, "only one evaluator (CocoMetric) is supported, got %d", ev->n);
             return NULL;
         }
         ev = ev->items[0];
@@ -81,20 +81,20 @@ tgc_det_metric *tgc_det_metric_open(tgc_runner *r, const tgc_cfg *ev, const char
     if (tgc_cfg_str(ev, "type", "CocoMetric", &type, err)) goto fail;
     const char *dot = strrchr(type, '.');
     if (strcmp(dot ? dot + 1 : type, "CocoMetric")) {
-        tgc_cfg_fail(err, tgc_cfg_get(ev, "type"), "%s: unsupported evaluator '%s' for a detection plan (supported: "
-                                                    "CocoMetric)", key, type);
+        tgc_cfg_fail(err, tgc_cfg_get(ev, "type"), "unsupported evaluator '%s' for a detection plan (supported: "
+                                                    "CocoMetric)", type);
         goto fail;
     }
-    if (check_keys(r, ev, key, err) || read_metric(ev, key, err) || tgc_cfg_str(ev, "ann_file", NULL, &ann, err) ||
+    if (check_keys(r, ev, key, err) || read_metric(ev, err) || tgc_cfg_str(ev, "ann_file", NULL, &ann, err) ||
         tgc_cfg_bool(ev, "format_only", 0, &m->format_only, err) ||
         tgc_cfg_str(ev, "outfile_prefix", NULL, &prefix, err))
         goto fail;
     if (!ann) {
-        tgc_cfg_fail(err, ev, "%s.ann_file is required (the ground truth CocoMetric evaluates against)", key);
+        tgc_cfg_fail(err, ev, "ann_file is required (the ground truth CocoMetric evaluates against)");
         goto fail;
     }
     if (m->format_only && !prefix) {
-        tgc_cfg_fail(err, ev, "%s: format_only needs outfile_prefix (where PREFIX.bbox.json is written)", key);
+        tgc_cfg_fail(err, ev, "format_only needs outfile_prefix (where PREFIX.bbox.json is written)");
         goto fail;
     }
     if (prefix) m->outfile_prefix = tgc_strdup(prefix);
@@ -105,7 +105,7 @@ tgc_det_metric *tgc_det_metric_open(tgc_runner *r, const tgc_cfg *ev, const char
         int n;
         if (tgc_cfg_ints(ev, "proposal_nums", v, 3, &n, err)) goto fail;
         if (n != 3 || v[0] < 1 || v[1] < 1 || v[2] < 1) {
-            tgc_cfg_fail(err, pn, "%s.proposal_nums must be three positive numbers", key);
+            tgc_cfg_fail(err, pn, "proposal_nums must be three positive numbers");
             goto fail;
         }
         for (int i = 0; i < 3; i++) max_dets[i] = (int)TGC_MIN(v[i], (int64_t)1 << 30);

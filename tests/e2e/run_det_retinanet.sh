@@ -67,4 +67,13 @@ r = json.load(open("t/res.bbox.json"))
 assert r and set(r[0]) == {"image_id", "bbox", "score", "category_id"}, r[:1]
 assert {d["image_id"] for d in r} <= set(range(1, 51)) and all(1 <= d["category_id"] <= 10 for d in r)
 ' || fail "t/res.bbox.json"
+# A bad evaluator is refused naming the key; a not implemented option is named in a warning.
+set +e
+"$TGC" test det.bin w/epoch_4.ckpt --work-dir t --cfg-options test_evaluator.metric=segm >/dev/null 2>err.txt
+[ $? = 1 ] && grep -q "test_evaluator.metric: only the metric 'bbox' is supported" err.txt || fail "metric segm: $(cat err.txt)"
+"$TGC" test det.bin w/epoch_4.ckpt --work-dir t --cfg-options test_evaluator.format_only=True >/dev/null 2>err.txt
+[ $? = 1 ] && grep -q "test_evaluator: format_only needs outfile_prefix" err.txt || fail "format_only: $(cat err.txt)"
+set -e
+"$TGC" test det.bin w/epoch_4.ckpt --work-dir t --cfg-options test_evaluator.classwise=True >cw.txt 2>&1 || fail "classwise"
+grep -q "WARNING - test_evaluator.classwise is accepted but not implemented, so ignored" cw.txt || fail "no classwise warning"
 exit 0
