@@ -136,6 +136,7 @@ static void *buf_alloc(const tgc_loader *l, size_t bytes, tgc_err *err) {
 }
 
 static void buf_free(const tgc_loader *l, void *p) {
+    if (!p) return;
     if (l->o.device) tgc_device_host_free(l->o.device, p);
     else free(p);
 }
