@@ -57,8 +57,35 @@ static int write_f32(tgc_exec *x, int tensor, float v, tgc_err *err) {
     return tgc_exec_write_bytes(x, t->slab, t->offset, sizeof v, &v, err);
 }
 
+/* A detection plan's targets: about 1% of the anchors positive (a uniform class, deltas uniform in [-1, 1)),
+ * 10% ignored, the rest negative; avg_factor the positives (at least 1). */
+static int fill_det_targets(tgc_exec *x, const char *prog, int num_classes, tgc_rng *rng, tgc_err *err) {
+    int cls = tgc_exec_input(x, prog, "data_samples.cls_target"), box = tgc_exec_input(x, prog, "data_samples.bbox_target"),
+        avg = tgc_exec_input(x, prog, "data_samples.avg_factor");
+    if (cls < 0 || box < 0 || avg < 0) return 0;
+    const tgc_plan_tensor *ct = tgc_exec_tensor(x, cls), *bt = tgc_exec_tensor(x, box);
+    size_t n = (size_t)(ct->bytes / sizeof(int32_t));
+    if (bt->bytes != (uint64_t)n * 4 * sizeof(float)) return tgc_fail(err, "bench: the detection targets' shapes disagree");
+    int32_t *c = tgc_malloc(n ? n * sizeof *c : 1);
+    float *b = tgc_calloc(n ? n * 4 : 1, sizeof *b);
+    int64_t pos = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t u = tgc_rng_below(rng, 100);
+        c[i] = u == 0 ? (int32_t)tgc_rng_below(rng, (uint32_t)(num_classes > 0 ? num_classes : 1)) : u <= 10 ? -1 : num_classes;
+        if (u == 0) {
+            pos++;
+            for (int k = 0; k < 4; k++) b[4 * i + k] = (float)(tgc_rng_uniform(rng) * 2.0 - 1.0);
+        }
+    }
+    int rc = tgc_exec_write(x, cls, c, err) || tgc_exec_write(x, box, b, err) ||
+             write_f32(x, avg, (float)(pos > 0 ? pos : 1), err);
+    free(c);
+    free(b);
+    return rc ? -1 : 0;
+}
+
 /* Seeded synthetic inputs: images uniform in [-2, 2), labels uniform over the classes (drawn on the host,
- * then uploaded). */
+ * then uploaded), detection targets (fill_det_targets). */
 static int fill_inputs(tgc_exec *x, const char *prog, int num_classes, double lr, tgc_err *err) {
     tgc_rng rng;
     tgc_rng_init(&rng, 0x7467632062656e63ull, 0, 0, TGC_RNG_AUGMENT);
@@ -80,6 +107,7 @@ static int fill_inputs(tgc_exec *x, const char *prog, int num_classes, double lr
         rc = tgc_exec_write(x, lbl, d, err);
         free(d);
     }
+    if (rc == 0) rc = fill_det_targets(x, prog, num_classes, &rng, err);
     if (rc == 0 && lri >= 0) rc = write_f32(x, lri, (float)lr, err);
     /* a float16 plan's loss scale: 1 (the gradients as they are; the bench does not check for overflow) */
     int lsi = tgc_exec_input(x, prog, "loss_scale");
@@ -149,6 +177,8 @@ int tgc_cmd_bench(int argc, char **argv) {
     int classes = 0, logits = tgc_exec_output(x, "eval");
     if (logits >= 0 && tgc_exec_tensor(x, logits)->type.shape.rank == 2)
         classes = (int)tgc_exec_tensor(x, logits)->type.shape.d[1];
+    if (logits >= 0 && tgc_exec_tensor(x, logits)->type.shape.rank == 3) /* detection: det_out [B, A, C + 4] */
+        classes = (int)tgc_exec_tensor(x, logits)->type.shape.d[2] - 4;
     if (o.profile_dir) {
         tgc_profiler_limits lim = {(int)o.warmup, (int)o.iters, TGC_PROFILE_DEFAULT_MAX_EVENTS};
         if (!(prof = tgc_profiler_new(p, 0, &err)) || tgc_profiler_set_limits(prof, &lim, &err) < 0) goto fail;

@@ -15,6 +15,7 @@ int tgc_cmd_compile(int argc, char **argv);
 int tgc_cmd_inspect(int argc, char **argv);
 int tgc_cmd_run(int argc, char **argv);   /* cmd_run.c */
 int tgc_cmd_train(int argc, char **argv); /* cmd_train.c */
+int tgc_cmd_test(int argc, char **argv);  /* cmd_test.c: evaluate a checkpoint */
 int tgc_cmd_bench(int argc, char **argv); /* cmd_bench.c */
 int tgc_cmd_opt(int argc, char **argv);   /* cmd_opt.c: IR text -> passes -> IR text */
 int tgc_cmd_convert(int argc, char **argv); /* cmd_convert.c: a config (.py or YAML) -> YAML */

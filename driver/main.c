@@ -17,6 +17,7 @@ static const char overview[] =
     "  inspect PLAN     print a plan for people (or --json)\n"
     "  run PLAN         train with a compiled plan on Fashion-MNIST & co. (MMEngine's workflow)\n"
     "  train CONFIG     compile CONFIG in memory, then run it\n"
+    "  test PLAN CKPT   evaluate a checkpoint on the test (or val) set, as tools/test.py\n"
     "  bench PLAN       time the train and eval steps on synthetic data\n"
     "  opt FILE         run passes on a module in the IR text form and print it (pass tests)\n"
     "  convert CONFIG   write a config (.py or YAML) as YAML, merged with its bases or alone\n"
@@ -113,6 +114,16 @@ static const char train_usage[] =
     "\n"
     "Compiles CONFIG in memory (--cfg-options apply to the compile too) and trains it as `tgc run`.\n";
 
+static const char test_usage[] =
+    "usage: tgc test PLAN CHECKPOINT [--work-dir DIR] [--cfg-options K=V ...] [--device cpu|cuda] [--strict]\n"
+    "\n"
+    "Evaluates CHECKPOINT (a tgc checkpoint, a PyTorch .pth or safetensors file: its parameters and\n"
+    "buffers, as load_from) with the plan's eval program over test_dataloader and test_evaluator, or\n"
+    "val_dataloader and val_evaluator when the config has no test_dataloader, as MMDetection's and\n"
+    "MMPretrain's tools/test.py: \"Epoch(test)\" lines, the metrics (Accuracy, or CocoMetric with its\n"
+    "summary and bbox_mAP_copypaste line; format_only writes PREFIX.bbox.json). Nothing is trained or\n"
+    "saved; the log goes to WORK_DIR/<timestamp>/ as for a run.\n";
+
 static const char bench_usage[] =
     "usage: tgc bench PLAN [--iters N] [--warmup N] [--json] [--profile DIR]\n"
     "\n"
@@ -177,6 +188,7 @@ int tgc_usage(const char *command, FILE *f) {
     else if (!strcmp(command, "run")) fputs(run_usage, f);
     else if (!strcmp(command, "train")) fputs(train_usage, f);
     else if (!strcmp(command, "bench")) fputs(bench_usage, f);
+    else if (!strcmp(command, "test")) fputs(test_usage, f);
     else if (!strcmp(command, "opt")) fputs(opt_usage, f);
     else if (!strcmp(command, "convert")) fputs(convert_usage, f);
     else if (!strcmp(command, "export")) fputs(export_usage, f);
@@ -209,7 +221,8 @@ static void prefer_passive_omp_threads(char **argv) {
 }
 
 int main(int argc, char **argv) {
-    if (argc >= 2 && (!strcmp(argv[1], "run") || !strcmp(argv[1], "train") || !strcmp(argv[1], "bench")))
+    if (argc >= 2 && (!strcmp(argv[1], "run") || !strcmp(argv[1], "train") || !strcmp(argv[1], "bench") ||
+                      !strcmp(argv[1], "test")))
         prefer_passive_omp_threads(argv);
     if (argc < 2) {
         tgc_usage(NULL, stderr);
@@ -239,6 +252,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "run")) return tgc_cmd_run(argc - 1, argv + 1);
     if (!strcmp(cmd, "train")) return tgc_cmd_train(argc - 1, argv + 1);
     if (!strcmp(cmd, "bench")) return tgc_cmd_bench(argc - 1, argv + 1);
+    if (!strcmp(cmd, "test")) return tgc_cmd_test(argc - 1, argv + 1);
     if (!strcmp(cmd, "opt")) return tgc_cmd_opt(argc - 1, argv + 1);
     if (!strcmp(cmd, "export")) return tgc_cmd_export(argc - 1, argv + 1);
     if (!strcmp(cmd, "det-synth")) return tgc_cmd_det_synth(argc - 1, argv + 1);

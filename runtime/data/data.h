@@ -251,11 +251,29 @@ const int *tgc_batch_aug_perm(const tgc_batch_aug *b);
 
 /* ================================ loader (data_loader.c) ================================ */
 
+/* Per-sample metadata of a detection batch (runtime/data/det_data.h): what post-processing and the metric
+ * need to map the canvas back to the original image. */
+typedef struct tgc_det_meta {
+    int index;                /* dataset index */
+    int64_t img_id;           /* COCO image id */
+    int ori_h, ori_w;         /* the decoded image */
+    int img_h, img_w;         /* after the pipeline's Resize (img_shape) */
+    int pad_h, pad_w;         /* img_shape rounded up to pad_size_divisor (the valid anchors' extent) */
+    double scale_w, scale_h;  /* scale_factor */
+    int flip;
+    int64_t num_pos;          /* positive anchors (with targets) */
+} tgc_det_meta;
+
 /* One batch. The buffers are owned by the loader; a batch handed out by tgc_loader_next belongs to the
  * caller until tgc_loader_release. */
 typedef struct tgc_batch {
     float *images;   /* [batch_size, C, H, W], normalised; rows n.. are undefined */
-    int32_t *labels; /* [batch_size]; entries n.. are undefined */
+    int32_t *labels; /* [batch_size]; entries n.. are undefined (detection: unused) */
+    /* detection loaders only (NULL otherwise): */
+    tgc_det_meta *meta;    /* [batch_size] */
+    int32_t *cls_target;   /* [batch_size, A] with targets: class, num_classes (negative), -1 (ignored) */
+    float *bbox_target;    /* [batch_size, A, 4] */
+    float avg_factor;      /* sum over the n samples of max(num_pos, 1) */
     int n;           /* valid samples: batch_size, or fewer for the last evaluation batch */
     int index;       /* batch number within the epoch */
     uint32_t epoch;

@@ -1,5 +1,6 @@
 /* runtime/data/data_loader.c - the batch loader: worker threads, an ordered bounded prefetch queue, owned buffers. */
 #include "runtime/data/data.h"
+#include "runtime/data/data_loader_src.h"
 
 #include <pthread.h>
 #include <stdlib.h>
@@ -22,11 +23,13 @@ typedef struct worker {
     tgc_loader *l;
     pthread_t thread;
     tgc_image img, scratch;
+    void *ws; /* the source's per-thread state */
 } worker;
 
 struct tgc_loader {
-    const tgc_dataset *ds;
+    const tgc_dataset *ds;   /* NULL with a source */
     tgc_dataset *owned_ds;
+    tgc_loader_src src;      /* src.build NULL: samples from ds */
     tgc_loader_opts o;
     tgc_sampler sampler;
     int c, h, w;
@@ -50,13 +53,29 @@ struct tgc_loader {
     worker *workers;
     int nworkers, threads_started;
     tgc_image img, scratch; /* for num_workers == 0 */
+    void *ws;
 };
 
 /* Builds batch b into buf. Runs without the lock: it reads only what begin_epoch does not change while a
  * batch is in flight. */
-static int build_batch(tgc_loader *l, int b, tgc_batch *buf, tgc_image *img, tgc_image *scratch, tgc_err *err) {
+static int build_batch(tgc_loader *l, int b, tgc_batch *buf, tgc_image *img, tgc_image *scratch, void *ws,
+                       tgc_err *err) {
     int bs = l->o.batch_size, first = b * bs;
     int n = TGC_MIN(bs, l->sampler.num_samples - first);
+    if (l->src.build) {
+        double avg = 0;
+        for (int i = 0; i < n; i++) {
+            int k = first + i;
+            if (l->src.build(l->src.ctx, ws, l->idx[k], l->epoch, (uint32_t)l->pos[k], l->o.seed, buf, i, err))
+                return tgc_err_prefix(err, "epoch %u, batch %d", l->epoch, b);
+            avg += (double)TGC_MAX(buf->meta[i].num_pos, (int64_t)1);
+        }
+        buf->avg_factor = (float)avg;
+        buf->n = n;
+        buf->index = b;
+        buf->epoch = l->epoch;
+        return 0;
+    }
     for (int i = 0; i < n; i++) {
         int k = first + i;
         tgc_rng rng;
@@ -94,7 +113,7 @@ static void *worker_main(void *arg) {
         pthread_mutex_unlock(&l->mu);
         tgc_err err;
         err.msg[0] = 0;
-        int rc = build_batch(l, b, buf, &w->img, &w->scratch, &err);
+        int rc = build_batch(l, b, buf, &w->img, &w->scratch, w->ws, &err);
         pthread_mutex_lock(&l->mu);
         l->inflight--;
         slot *s = &l->ring[b % l->nbuf];
@@ -117,6 +136,7 @@ static void *buf_alloc(const tgc_loader *l, size_t bytes, tgc_err *err) {
 }
 
 static void buf_free(const tgc_loader *l, void *p) {
+    if (!p) return;
     if (l->o.device) tgc_device_host_free(l->o.device, p);
     else free(p);
 }
@@ -131,11 +151,17 @@ void tgc_loader_free(tgc_loader *l) {
     for (int i = 0; i < l->nworkers; i++) {
         tgc_image_free(&l->workers[i].img);
         tgc_image_free(&l->workers[i].scratch);
+        if (l->workers[i].ws) l->src.worker_free(l->workers[i].ws);
     }
-    for (int i = 0; i < l->nbuf; i++) {
+    if (l->ws) l->src.worker_free(l->ws);
+    for (int i = 0; l->bufs && i < l->nbuf; i++) {
         buf_free(l, l->bufs[i].images);
         buf_free(l, l->bufs[i].labels);
+        buf_free(l, l->bufs[i].cls_target);
+        buf_free(l, l->bufs[i].bbox_target);
+        free(l->bufs[i].meta);
     }
+    if (l->src.ctx_free) l->src.ctx_free(l->src.ctx);
     pthread_mutex_destroy(&l->mu);
     pthread_cond_destroy(&l->work_cv);
     pthread_cond_destroy(&l->ready_cv);
@@ -151,32 +177,84 @@ void tgc_loader_free(tgc_loader *l) {
     free(l);
 }
 
-tgc_loader *tgc_loader_new(const tgc_dataset *ds, const tgc_loader_opts *o, tgc_err *err) {
-    if (o->batch_size < 1 || o->batch_size > 1 << 20) {
-        tgc_fail(err, "loader: batch_size %d is outside 1..%d", o->batch_size, 1 << 20);
-        return NULL;
-    }
-    if (o->num_workers < 0 || o->num_workers > 256 || o->prefetch_factor < 0 || o->prefetch_factor > 64) {
-        tgc_fail(err, "loader: num_workers %d (0..256) or prefetch_factor %d (0..64) out of range", o->num_workers,
-                 o->prefetch_factor);
-        return NULL;
-    }
-    tgc_loader *l = tgc_calloc(1, sizeof *l);
-    l->ds = ds;
+/* The parts every loader shares: options, locks, sampler, batch count. 0, or -1 (l is then freed by the caller). */
+static int loader_begin(tgc_loader *l, int n, const tgc_loader_opts *o, tgc_err *err) {
     l->o = *o;
     if (l->o.prefetch_factor == 0) l->o.prefetch_factor = 2;
     pthread_mutex_init(&l->mu, NULL);
     pthread_cond_init(&l->work_cv, NULL);
     pthread_cond_init(&l->ready_cv, NULL);
-    if (tgc_sampler_init(&l->sampler, tgc_dataset_len(ds), o->shuffle, o->seed, o->round_up, o->rank, o->world, err))
-        goto fail;
+    if (o->batch_size < 1 || o->batch_size > 1 << 20)
+        return tgc_fail(err, "loader: batch_size %d is outside 1..%d", o->batch_size, 1 << 20);
+    if (o->num_workers < 0 || o->num_workers > 256 || o->prefetch_factor < 0 || o->prefetch_factor > 64)
+        return tgc_fail(err, "loader: num_workers %d (0..256) or prefetch_factor %d (0..64) out of range",
+                        o->num_workers, o->prefetch_factor);
+    if (tgc_sampler_init(&l->sampler, n, o->shuffle, o->seed, o->round_up, o->rank, o->world, err)) return -1;
     l->nb = o->train ? l->sampler.num_samples / o->batch_size
                      : (l->sampler.num_samples + o->batch_size - 1) / o->batch_size;
-    if (l->nb == 0) {
-        tgc_fail(err, "loader: rank %d gets %d samples per epoch, fewer than one training batch of %d", o->rank,
-                 l->sampler.num_samples, o->batch_size);
-        goto fail;
+    if (l->nb == 0)
+        return tgc_fail(err, "loader: rank %d gets %d samples per epoch, fewer than one training batch of %d", o->rank,
+                        l->sampler.num_samples, o->batch_size);
+    return 0;
+}
+
+/* Buffers and worker threads, once the batch shape is known. */
+static int loader_start(tgc_loader *l, tgc_err *err) {
+    const tgc_loader_opts *o = &l->o;
+    l->sample_floats = (size_t)l->c * l->h * l->w;
+    l->idx = tgc_malloc(sizeof(int) * (size_t)l->sampler.num_samples);
+    l->pos = tgc_malloc(sizeof(int) * (size_t)l->sampler.num_samples);
+    /* Workers fill prefetch_factor batches each; 2 more let the caller hold a batch while the next is taken. */
+    l->nbuf = o->num_workers ? o->num_workers * o->prefetch_factor + 2 : 2;
+    l->bufs = tgc_calloc((size_t)l->nbuf, sizeof *l->bufs);
+    l->free_bufs = tgc_calloc((size_t)l->nbuf, sizeof *l->free_bufs);
+    l->ring = tgc_calloc((size_t)l->nbuf, sizeof *l->ring);
+    size_t bs = (size_t)o->batch_size, na = (size_t)l->src.anchors;
+    for (int i = 0; i < l->nbuf; i++) {
+        tgc_batch *b = &l->bufs[i];
+        if (!(b->images = buf_alloc(l, sizeof(float) * l->sample_floats * bs, err)) ||
+            !(b->labels = buf_alloc(l, sizeof(int32_t) * bs, err)))
+            return -1;
+        if (l->src.build) b->meta = tgc_calloc(bs, sizeof *b->meta);
+        if (na && (!(b->cls_target = buf_alloc(l, sizeof(int32_t) * bs * na, err)) ||
+                   !(b->bbox_target = buf_alloc(l, sizeof(float) * 4 * bs * na, err))))
+            return -1;
+        l->free_bufs[l->nfree++] = b;
     }
+    l->nworkers = o->num_workers;
+    l->workers = tgc_calloc((size_t)(l->nworkers ? l->nworkers : 1), sizeof *l->workers);
+    if (l->src.build) {
+        l->ws = l->src.worker_new(l->src.ctx);
+        for (int i = 0; i < l->nworkers; i++) l->workers[i].ws = l->src.worker_new(l->src.ctx);
+    }
+    for (int i = 0; i < l->nworkers; i++) {
+        l->workers[i].l = l;
+        if (pthread_create(&l->workers[i].thread, NULL, worker_main, &l->workers[i]))
+            return tgc_fail(err, "loader: cannot start worker thread %d", i);
+        l->threads_started++;
+    }
+    return 0;
+}
+
+tgc_loader *tgc_loader_new_src(const tgc_loader_src *src, const tgc_loader_opts *o, tgc_err *err) {
+    tgc_loader *l = tgc_calloc(1, sizeof *l);
+    l->src = *src;
+    l->c = src->c;
+    l->h = src->h;
+    l->w = src->w;
+    if (loader_begin(l, src->n, o, err) || loader_start(l, err)) {
+        tgc_loader_free(l);
+        return NULL;
+    }
+    return l;
+}
+
+const tgc_loader_src *tgc_loader_get_src(const tgc_loader *l) { return &l->src; }
+
+tgc_loader *tgc_loader_new(const tgc_dataset *ds, const tgc_loader_opts *o, tgc_err *err) {
+    tgc_loader *l = tgc_calloc(1, sizeof *l);
+    l->ds = ds;
+    if (loader_begin(l, tgc_dataset_len(ds), o, err)) goto fail;
     /* The batch shape: sample 0 through the pipeline. */
     tgc_rng rng;
     tgc_rng_init(&rng, o->seed, 0, 0, TGC_RNG_AUGMENT);
@@ -185,60 +263,36 @@ tgc_loader *tgc_loader_new(const tgc_dataset *ds, const tgc_loader_opts *o, tgc_
     l->c = l->img.c;
     l->h = l->img.h;
     l->w = l->img.w;
-    l->sample_floats = (size_t)l->c * l->h * l->w;
     if (o->norm.n > 1 && o->norm.n != l->c) {
         tgc_fail(err, "data_preprocessor: %d mean/std values but the images have %d channels", o->norm.n, l->c);
         goto fail;
     }
-    l->idx = tgc_malloc(sizeof(int) * (size_t)l->sampler.num_samples);
-    l->pos = tgc_malloc(sizeof(int) * (size_t)l->sampler.num_samples);
-    /* Workers fill prefetch_factor batches each; 2 more let the caller hold a batch while the next is taken. */
-    l->nbuf = o->num_workers ? o->num_workers * l->o.prefetch_factor + 2 : 2;
-    l->bufs = tgc_calloc((size_t)l->nbuf, sizeof *l->bufs);
-    l->free_bufs = tgc_calloc((size_t)l->nbuf, sizeof *l->free_bufs);
-    l->ring = tgc_calloc((size_t)l->nbuf, sizeof *l->ring);
-    for (int i = 0; i < l->nbuf; i++) {
-        if (!(l->bufs[i].images = buf_alloc(l, sizeof(float) * l->sample_floats * (size_t)o->batch_size, err)) ||
-            !(l->bufs[i].labels = buf_alloc(l, sizeof(int32_t) * (size_t)o->batch_size, err)))
-            goto fail;
-        l->free_bufs[l->nfree++] = &l->bufs[i];
-    }
-    l->nworkers = o->num_workers;
-    l->workers = tgc_calloc((size_t)(l->nworkers ? l->nworkers : 1), sizeof *l->workers);
-    for (int i = 0; i < l->nworkers; i++) {
-        l->workers[i].l = l;
-        if (pthread_create(&l->workers[i].thread, NULL, worker_main, &l->workers[i])) {
-            tgc_fail(err, "loader: cannot start worker thread %d", i);
-            goto fail;
-        }
-        l->threads_started++;
-    }
+    if (loader_start(l, err)) goto fail;
     return l;
 fail:
     tgc_loader_free(l);
     return NULL;
 }
 
-tgc_loader *tgc_loader_open(const tgc_cfg *dl, const tgc_cfg *pre, int train, uint64_t default_seed, int rank,
-                            int world, const struct tgc_device *device, tgc_err *err) {
+int tgc_loader_opts_from_cfg(const tgc_cfg *dl, const tgc_cfg *pre, int train, uint64_t default_seed, int rank,
+                             int world, const struct tgc_device *device, tgc_loader_opts *out, tgc_err *err) {
     if (!dl || dl->kind != TGC_CFG_MAP) {
-        if (dl) tgc_cfg_fail(err, dl, "a dataloader must be a map, got a %s", tgc_cfg_kind_name(dl->kind));
-        else tgc_fail(err, "no dataloader given");
-        return NULL;
+        if (dl) return tgc_cfg_fail(err, dl, "a dataloader must be a map, got a %s", tgc_cfg_kind_name(dl->kind));
+        return tgc_fail(err, "no dataloader given");
     }
     tgc_loader_opts o = {0};
     int64_t bs, nw, pf, seed;
     if (tgc_cfg_int(dl, "batch_size", -1, &bs, err) || tgc_cfg_int(dl, "num_workers", 0, &nw, err) ||
         tgc_cfg_int(dl, "prefetch_factor", 2, &pf, err) || tgc_normalize_from_cfg(pre, &o.norm, err))
-        return NULL;
+        return -1;
     if (bs < 1 || bs > 1 << 20) {
         const tgc_cfg *c = tgc_cfg_get(dl, "batch_size");
         tgc_cfg_fail(err, c ? c : dl, c ? "batch_size must be in 1..%d" : "missing batch_size (1..%d)", 1 << 20);
-        return NULL;
+        return -1;
     }
     if (nw < 0 || nw > 256 || pf < 1 || pf > 64) {
         tgc_cfg_fail(err, dl, "num_workers must be in 0..256 and prefetch_factor in 1..64");
-        return NULL;
+        return -1;
     }
     o.batch_size = (int)bs;
     o.num_workers = (int)nw;
@@ -255,19 +309,28 @@ tgc_loader *tgc_loader_open(const tgc_cfg *dl, const tgc_cfg *pre, int train, ui
         const char *type;
         if (sm->kind != TGC_CFG_MAP) {
             tgc_cfg_fail(err, sm, "sampler must be a map");
-            return NULL;
+            return -1;
         }
-        if (tgc_cfg_str(sm, "type", "DefaultSampler", &type, err)) return NULL;
+        if (tgc_cfg_str(sm, "type", "DefaultSampler", &type, err)) return -1;
         const char *dot = strrchr(type, '.');
         if (strcmp(dot ? dot + 1 : type, "DefaultSampler")) {
             tgc_cfg_fail(err, tgc_cfg_get(sm, "type"), "unsupported sampler '%s' (supported: DefaultSampler)", type);
-            return NULL;
+            return -1;
         }
         if (tgc_cfg_bool(sm, "shuffle", 1, &o.shuffle, err) || tgc_cfg_bool(sm, "round_up", 1, &o.round_up, err) ||
             tgc_cfg_int(sm, "seed", seed, &seed, err))
-            return NULL;
+            return -1;
     }
     o.seed = (uint64_t)seed;
+    if (!tgc_cfg_get(dl, "dataset")) return tgc_cfg_fail(err, dl, "missing dataset");
+    *out = o;
+    return 0;
+}
+
+tgc_loader *tgc_loader_open(const tgc_cfg *dl, const tgc_cfg *pre, int train, uint64_t default_seed, int rank,
+                            int world, const struct tgc_device *device, tgc_err *err) {
+    tgc_loader_opts o;
+    if (tgc_loader_opts_from_cfg(dl, pre, train, default_seed, rank, world, device, &o, err)) return NULL;
     tgc_dataset *ds = tgc_dataset_open(tgc_cfg_get(dl, "dataset"), err);
     if (!ds) {
         if (!tgc_cfg_get(dl, "dataset")) tgc_cfg_fail(err, dl, "missing dataset");
@@ -318,7 +381,7 @@ static int next_inline(tgc_loader *l, tgc_batch **out, tgc_err *err) {
     if (l->nfree == 0) return tgc_fail(err, "loader: all %d batch buffers are held by the caller; release one first", l->nbuf);
     tgc_batch *buf = l->free_bufs[--l->nfree];
     pthread_mutex_unlock(&l->mu);
-    int rc = build_batch(l, b, buf, &l->img, &l->scratch, err);
+    int rc = build_batch(l, b, buf, &l->img, &l->scratch, l->ws, err);
     pthread_mutex_lock(&l->mu);
     if (rc) {
         l->free_bufs[l->nfree++] = buf;

@@ -28,6 +28,7 @@
 #include <stdint.h>
 
 #include "runtime/data/data.h"
+#include "runtime/det/det.h"
 
 /* ================================ CocoDataset (data_coco.c) ================================ */
 
@@ -145,5 +146,41 @@ typedef struct tgc_det_synth_opts {
 int tgc_det_synth(const tgc_det_synth_opts *o, int boxes[2], tgc_err *err);
 /* The ten category names (index = category id - 1). */
 extern const char *const tgc_fashion_classes[10];
+
+/* ============================ detection batches (data_det_loader.c) ============================ */
+
+/* What the loader needs to turn samples into a detection batch (tgc_det_loader_new): the plan's canvas, the
+ * data_preprocessor's normalisation and pad_size_divisor, and, for training, RetinaNet's target settings. */
+typedef struct tgc_det_batch_opts {
+    int canvas_h, canvas_w;  /* every image (after the pipeline) must fit; the rest is zero-filled */
+    int pad_size_divisor;    /* an image's pad_shape: its own size rounded up to this (DetDataPreprocessor) */
+    int targets;             /* 1: build cls_target, bbox_target and avg_factor (training) */
+    int num_classes;
+    tgc_det_anchor_cfg anchor;     /* model.bbox_head.anchor_generator */
+    tgc_det_coder_cfg coder;       /* model.bbox_head.bbox_coder */
+    tgc_det_assigner_cfg assigner; /* model.train_cfg.assigner */
+} tgc_det_batch_opts;
+
+/* Reads pad_size_divisor from the data_preprocessor map, and for training the anchor generator, box coder
+ * (model.bbox_head) and assigner (model.train_cfg.assigner), num_classes (model.bbox_head.num_classes). The
+ * canvas is the caller's (the plan's input shape). */
+int tgc_det_batch_opts_from_cfg(const tgc_cfg *model, int train, tgc_det_batch_opts *o, tgc_err *err);
+
+/* A loader of detection batches over ds (borrowed; it must outlive the loader): the same worker threads,
+ * ordering, sampler and buffer ownership as tgc_loader_new. Each sample goes through tgc_det_get (draws
+ * keyed by its padded position), is normalised (o->norm) into the top-left of the canvas, zeros elsewhere
+ * (after normalisation, as DetDataPreprocessor pads), and with targets its RetinaNet targets are built on the
+ * canvas's anchors with the valid flags of its own pad_shape. The batch's det fields are filled (data.h). */
+tgc_loader *tgc_det_loader_new(const tgc_det_dataset *ds, const tgc_loader_opts *o, const tgc_det_batch_opts *d,
+                               tgc_err *err);
+/* From a dataloader map as tgc_loader_open (the loader owns the CocoDataset it opens; its notes are passed
+ * to warn, when not NULL, as one line each). */
+tgc_loader *tgc_det_loader_open(const tgc_cfg *dataloader, const tgc_cfg *preprocessor, const tgc_det_batch_opts *d,
+                                int train, uint64_t default_seed, int rank, int world, const struct tgc_device *device,
+                                void (*warn)(void *ctx, const char *line), void *warn_ctx, tgc_err *err);
+/* The CocoDataset of a detection loader (NULL for a classification loader). */
+const tgc_det_dataset *tgc_loader_det_dataset(const tgc_loader *l);
+/* Anchors per image of a detection loader's canvas (0 without targets). */
+int64_t tgc_loader_det_anchors(const tgc_loader *l);
 
 #endif

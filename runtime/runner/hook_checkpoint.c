@@ -242,6 +242,11 @@ int tgc_runner_load_weights(tgc_runner *r, const char *path, tgc_err *err) {
     return load_logged(r, &o, err);
 }
 
+int tgc_runner_load_test_weights(tgc_runner *r, const char *path, tgc_err *err) {
+    tgc_weights_opts o = {path, "", NULL, "checkpoint"};
+    return load_logged(r, &o, err);
+}
+
 int tgc_runner_init_pretrained(tgc_runner *r, tgc_err *err) {
     static const char *const parts[] = {"", "backbone", "neck", "head", "bbox_head"};
     const tgc_cfg *model = tgc_cfg_get(r->cfg, "model");

@@ -18,6 +18,23 @@ static int fill_eval_inputs(tgc_runner *r, tgc_batch *b, int32_t *labels, tgc_er
 
 static int validate(tgc_runner *r, tgc_err *err);
 
+/* CocoMetric's evaluation (on rank 0, the whole val set), the "Epoch(val)" line, scalars and save_best. */
+static int det_finish(tgc_runner *r, int by_epoch, int64_t len, double mean_data, double mean_time, tgc_err *err) {
+    char names[TGC_ACC_MAX_TOPK][32];
+    double values[TGC_ACC_MAX_TOPK];
+    tgc_log_item items[TGC_ACC_MAX_TOPK + 2];
+    int n;
+    if (tgc_det_metric_finish(r->dm, &r->log, names, values, &n, err)) return tgc_err_prefix(err, "val_evaluator");
+    for (int k = 0; k < n; k++) items[k] = (tgc_log_item){names[k], values[k], 0};
+    char *line = tgc_logfmt_epoch(r->eval_mode, by_epoch, r->epoch, len, items, n, mean_data, mean_time);
+    tgc_log_info(&r->log, "%s", line);
+    free(line);
+    items[n] = (tgc_log_item){"data_time", mean_data, 0};
+    items[n + 1] = (tgc_log_item){"time", mean_time, 0};
+    if (tgc_vis_add_scalars(&r->vis, items, n + 2, by_epoch ? r->epoch : r->iter, err) < 0) return -1;
+    return tgc_runner_save_best(r, names, values, n, err);
+}
+
 /* With EMAHook, on the averaged weights (MMEngine's before_val_epoch/after_val_epoch swaps). */
 int tgc_runner_validate(tgc_runner *r, tgc_err *err) {
     if (tgc_ema_swap(r->ema, r->x, err)) return -1;
@@ -30,10 +47,13 @@ int tgc_runner_validate(tgc_runner *r, tgc_err *err) {
 static int validate(tgc_runner *r, tgc_err *err) {
     int by_epoch = r->loop.by_epoch && r->logc.by_epoch;
     int64_t len = tgc_loader_num_batches(r->val_loader);
-    tgc_accuracy_reset(&r->acc);
+    if (r->dm) tgc_det_metric_reset(r->dm);
+    else tgc_accuracy_reset(&r->acc);
     if (tgc_loader_begin_epoch(r->val_loader, 0, 0, err) < 0) return tgc_err_prefix(err, "validation");
     int32_t *labels = tgc_malloc(sizeof(int32_t) * (size_t)r->ev_batch);
-    float *logits = tgc_malloc(sizeof(float) * (size_t)r->ev_batch * (size_t)r->num_classes);
+    float *logits = tgc_malloc(sizeof(float) * (r->dm ? tgc_det_metric_out_floats(r->dm)
+                                                       : (size_t)r->ev_batch * (size_t)r->num_classes));
+    tgc_det_meta *meta = r->dm ? tgc_malloc(sizeof(tgc_det_meta) * (size_t)r->ev_batch) : NULL;
     tgc_window tw, dw;
     tgc_window_init(&tw, r->logc.window_size);
     tgc_window_init(&dw, r->logc.window_size);
@@ -50,7 +70,8 @@ static int validate(tgc_runner *r, tgc_err *err) {
         if (got == 0) break;
         double data_time = tgc_now() - t;
         int n = b->n;
-        if (r->world > 1) { /* sample k of this rank sits at position rank + k * world of the padded order */
+        if (meta) memcpy(meta, b->meta, sizeof(tgc_det_meta) * (size_t)n);
+        if (r->world > 1 && !r->dm) { /* sample k of this rank sits at position rank + k * world of the padded order */
             int64_t first = (int64_t)b->index * r->ev_batch;
             int64_t mine = (tgc_dataset_len(tgc_loader_dataset(r->val_loader)) - r->rank + r->world - 1) / r->world;
             n = (int)TGC_MAX(0, TGC_MIN((int64_t)n, mine - first));
@@ -61,7 +82,14 @@ static int validate(tgc_runner *r, tgc_err *err) {
             rc = -1;
             break;
         }
-        tgc_accuracy_update(&r->acc, logits, labels, n, r->num_classes);
+        if (r->dm) {
+            if (tgc_det_metric_process(r->dm, logits, meta, n, err)) {
+                rc = tgc_err_prefix(err, "validation");
+                break;
+            }
+        } else {
+            tgc_accuracy_update(&r->acc, logits, labels, n, r->num_classes);
+        }
         double now = tgc_now(), it = now - t;
         t = now;
         time_sum += it;
@@ -70,7 +98,7 @@ static int validate(tgc_runner *r, tgc_err *err) {
         tgc_window_push(&dw, data_time);
         if ((i + 1) % r->logc.interval == 0) {
             tgc_log_iter l = {0};
-            l.mode = "val";
+            l.mode = r->eval_mode;
             l.by_epoch = by_epoch;
             l.epoch = r->epoch;
             l.max_epochs = r->loop.max_epochs;
@@ -88,9 +116,12 @@ static int validate(tgc_runner *r, tgc_err *err) {
     }
     free(labels);
     free(logits);
+    free(meta);
     tgc_window_free(&tw);
     tgc_window_free(&dw);
     if (rc < 0) return -1;
+    double mean_data = i ? data_sum / (double)i : 0, mean_time = i ? time_sum / (double)i : 0;
+    if (r->dm) return det_finish(r, by_epoch, len, mean_data, mean_time, err);
     if (r->ddp) { /* every rank's counts, summed */
         int64_t counts[TGC_ACC_MAX_TOPK + 1];
         for (int k = 0; k < r->acc.n_topk; k++) counts[k] = r->acc.correct[k];
@@ -110,8 +141,7 @@ static int validate(tgc_runner *r, tgc_err *err) {
         values[k] = tgc_accuracy_value(&r->acc, k);
         items[k] = (tgc_log_item){names[k], values[k], 0};
     }
-    double mean_data = i ? data_sum / (double)i : 0, mean_time = i ? time_sum / (double)i : 0;
-    char *line = tgc_logfmt_epoch("val", by_epoch, r->epoch, len, items, n, mean_data, mean_time);
+    char *line = tgc_logfmt_epoch(r->eval_mode, by_epoch, r->epoch, len, items, n, mean_data, mean_time);
     tgc_log_info(&r->log, "%s", line);
     free(line);
     items[n] = (tgc_log_item){"data_time", mean_data, 0};

@@ -30,6 +30,7 @@
 
 typedef struct tgc_ema tgc_ema;
 typedef struct tgc_precise_bn tgc_precise_bn;
+typedef struct tgc_det_metric tgc_det_metric;
 
 /* ================================ loop (hook_policy.c) ================================ */
 
@@ -216,6 +217,13 @@ typedef struct tgc_runner {
     struct tgc_ddp *ddp;         /* owned by tgc_train; NULL in one process */
     tgc_loss_scaler scaler;      /* float16 plans' loss scale (disabled otherwise) */
     tgc_grad_accum accum;        /* optim_wrapper.accumulative_counts (disabled when 1) */
+    /* Detection plans (train input data_samples.cls_target; hook_det_metric.c): */
+    int det;                     /* 1: the loaders are detection loaders */
+    int tr_cls, tr_box, tr_avg;  /* cls_target, bbox_target, avg_factor inputs */
+    int det_h, det_w;            /* the canvas */
+    tgc_det_metric *dm;          /* owned: post-processing and CocoMetric, with validation */
+    const char *eval_mode;       /* "val", or "test" for `tgc test` (the log lines' mode) */
+    const char *dl_key, *ev_key; /* the evaluation's dataloader and evaluator keys (val_* or test_*) */
 } tgc_runner;
 
 /* ================================ checkpoints (hook_checkpoint.c) ================================ */
@@ -239,6 +247,8 @@ int tgc_runner_load_weights(tgc_runner *r, const char *path, tgc_err *err);
 /* init_cfg {type: Pretrained, checkpoint, prefix} of model, model.backbone, model.neck, model.head, in that
  * order (MMEngine's init_weights, before load_from). */
 int tgc_runner_init_pretrained(tgc_runner *r, tgc_err *err);
+/* `tgc test PLAN CHECKPOINT`: params and buffers from the checkpoint as load_from reads them. */
+int tgc_runner_load_test_weights(tgc_runner *r, const char *path, tgc_err *err);
 
 /* ================================ validation (hook_val.c) ================================ */
 
@@ -258,6 +268,24 @@ tgc_precise_bn *tgc_precise_bn_open(const tgc_plan *p, tgc_exec *x, tgc_err *err
 void tgc_precise_bn_free(tgc_precise_bn *b);
 int tgc_precise_bn_after_epoch(tgc_precise_bn *b, tgc_runner *r, int64_t epoch, tgc_err *err);
 int tgc_runner_validate(tgc_runner *r, tgc_err *err);
+
+/* ============================ detection metric (hook_det_metric.c) ============================ */
+
+/* The eval program's det_out [B, A, C + 4] post-processed per image (model.test_cfg) and fed to CocoMetric
+ * (the evaluator map: type CocoMetric, ann_file, metric bbox, format_only, outfile_prefix, proposal_nums;
+ * other keys are named in a warning or refused). NULL + err on a bad config or an output of another shape. */
+tgc_det_metric *tgc_det_metric_open(tgc_runner *r, const tgc_cfg *evaluator, const char *key, int eval_out,
+                                    tgc_err *err);
+void tgc_det_metric_free(tgc_det_metric *m);
+void tgc_det_metric_reset(tgc_det_metric *m);
+/* One batch: out holds the eval output of the whole batch, meta its first n images. */
+int tgc_det_metric_process(tgc_det_metric *m, const float *out, const tgc_det_meta *meta, int n, tgc_err *err);
+/* The logged evaluation (the 12 summary lines, bbox_mAP_copypaste) and the metrics coco/bbox_mAP, _50, _75,
+ * _s, _m, _l into names/values (*n = 6), or *n = 0 with format_only (the result file written, logged). */
+int tgc_det_metric_finish(tgc_det_metric *m, tgc_log_sink *log, char names[][32], double *values, int *n,
+                          tgc_err *err);
+/* Floats of one eval output (B x A x (C + 4)). */
+size_t tgc_det_metric_out_floats(const tgc_det_metric *m);
 
 /* ================================ train logging (hook_logger.c) ================================ */
 

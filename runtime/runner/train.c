@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "runtime/data/det_data.h"
 #include "runtime/dist/dist.h"
 #include "runtime/runner/hooks.h"
 #include "runtime/profile/profile.h"
@@ -193,6 +194,7 @@ static void run_free(run_ctx *c) {
     tgc_ema_free(r->ema);
     tgc_precise_bn_free(r->pbn); /* before the executor: its loader's batches live in the device's memory */
     free(r->scores);
+    tgc_det_metric_free(r->dm);
     tgc_loader_free(r->train_loader);
     tgc_loader_free(r->val_loader);
     tgc_loss_scaler_free(&r->scaler);
@@ -224,6 +226,7 @@ static int resume_path(run_ctx *c, const tgc_train_opts *o, tgc_err *err) {
     const char *load_from;
     if (tgc_cfg_bool(r->cfg, "resume", 0, &cfg_resume, err) || tgc_cfg_str(r->cfg, "load_from", NULL, &load_from, err))
         return -1;
+    if (o->test_ckpt) return 0;
     if (o->resume_from) {
         c->resume_path = tgc_strdup(o->resume_from);
         return 0;
@@ -249,7 +252,10 @@ static int setup(run_ctx *c, const tgc_plan *plan, const tgc_train_opts *o, tgc_
     r->plan = plan;
     r->cfg = cfg;
     r->log.out = o->out ? o->out : stdout;
-    r->tr_lbl = r->ev_lbl = r->ev_img = r->ev_logits = r->tr_score = r->tr_gnorm = -1;
+    r->eval_mode = o->test_ckpt ? "test" : "val";
+    r->dl_key = "val_dataloader";
+    r->ev_key = "val_evaluator";
+    r->tr_lbl = r->ev_lbl = r->ev_img = r->ev_logits = r->tr_score = r->tr_gnorm = r->tr_cls = r->tr_box = r->tr_avg = -1;
     r->world = 1;
     if (o->dist) { /* the rendezvous first: a missing rank fails before anything is written */
         if (!(r->ddp = tgc_ddp_open(o->dist, plan->checksum, o->device, err))) return -1;
@@ -402,23 +408,80 @@ static int setup_seed(run_ctx *c, const tgc_train_opts *o, int *det_out, tgc_err
     return 0;
 }
 
+/* A program's input tensor by name, or NULL. */
+static const tgc_plan_tensor *plan_input(const tgc_plan *p, const char *prog, const char *name) {
+    const tgc_program *pr = tgc_plan_program(p, prog);
+    size_t lp = strlen(prog);
+    for (int i = 0; pr && i < pr->n_inputs; i++) {
+        const char *t = p->tensors[pr->inputs[i]].name; /* "train/inputs" */
+        if (!strncmp(t, prog, lp) && t[lp] == '/' && !strcmp(t + lp + 1, name)) return &p->tensors[pr->inputs[i]];
+    }
+    return NULL;
+}
+
+/* Whether the run evaluates, and with which dataloader and evaluator: val_* for validation; for `tgc test` the
+ * test_* ones, or val_* when the config has no test_dataloader (MMDetection's and MMPretrain's tools/test.py). */
+static int eval_wanted(run_ctx *c, const tgc_train_opts *o, int this_rank) {
+    tgc_runner *r = &c->r;
+    const tgc_cfg *cfg = r->cfg;
+    int test = o->test_ckpt != NULL;
+    const tgc_cfg *td = tgc_cfg_get(cfg, "test_dataloader");
+    int use_test = test && td && td->kind == TGC_CFG_MAP;
+    r->dl_key = use_test ? "test_dataloader" : "val_dataloader";
+    r->ev_key = use_test ? "test_evaluator" : "val_evaluator";
+    const tgc_cfg *dl = tgc_cfg_get(cfg, r->dl_key), *lc = tgc_cfg_get(cfg, use_test ? "test_cfg" : "val_cfg"),
+                  *ev = tgc_cfg_get(cfg, r->ev_key);
+    if (test) return 1; /* a missing loader or evaluator is an error below */
+    return this_rank && !o->no_validate && tgc_plan_program(r->plan, "eval") && dl && dl->kind == TGC_CFG_MAP && lc &&
+           lc->kind != TGC_CFG_NULL && ev && ev->kind != TGC_CFG_NULL;
+}
+
+static void warn_line(void *ctx, const char *line) { tgc_log_warning(&((tgc_runner *)ctx)->log, "%s", line); }
+
+/* A detection plan (its train program takes data_samples.cls_target): detection loaders on the plan's canvas;
+ * validation (CocoMetric over the whole val set) runs on rank 0. */
+static int setup_det_data(run_ctx *c, const tgc_train_opts *o, tgc_err *err) {
+    tgc_runner *r = &c->r;
+    const tgc_plan *plan = r->plan;
+    const tgc_cfg *cfg = plan->config;
+    const tgc_plan_tensor *img = plan_input(plan, "train", "inputs");
+    if (!img || img->type.shape.rank != 4) return tgc_fail(err, "the detection plan's train program has no inputs [B, 3, H, W]");
+    r->det = 1;
+    r->det_h = (int)img->type.shape.d[2];
+    r->det_w = (int)img->type.shape.d[3];
+    const tgc_cfg *model = tgc_cfg_get(cfg, "model");
+    const tgc_cfg *pre = model ? tgc_cfg_get(model, "data_preprocessor") : NULL;
+    if (!pre) pre = tgc_cfg_get(cfg, "data_preprocessor");
+    tgc_det_batch_opts bo = {.canvas_h = r->det_h, .canvas_w = r->det_w};
+    if (tgc_det_batch_opts_from_cfg(model, !o->test_ckpt, &bo, err)) return -1;
+    if (!o->test_ckpt && !(r->train_loader = tgc_det_loader_open(tgc_cfg_get(cfg, "train_dataloader"), pre, &bo, 1,
+                                                                 r->seed, r->rank, r->world, r->dev, warn_line, r, err)))
+        return tgc_err_prefix(err, "train_dataloader");
+    if (r->train_loader) r->iters_per_epoch = tgc_loader_num_batches(r->train_loader);
+    bo.targets = 0;
+    if (eval_wanted(c, o, r->rank == 0) &&
+        !(r->val_loader = tgc_det_loader_open(tgc_cfg_get(cfg, r->dl_key), pre, &bo, 0, r->seed, 0, 1, r->dev,
+                                              warn_line, r, err)))
+        return tgc_err_prefix(err, "%s", r->dl_key);
+    return 0;
+}
+
 /* The train loader, and the val loader when the run validates. */
 static int setup_data(run_ctx *c, const tgc_train_opts *o, tgc_err *err) {
     tgc_runner *r = &c->r;
     const tgc_plan *plan = r->plan;
     const tgc_cfg *cfg = plan->config;
     const tgc_cfg *pre = tgc_cfg_get(cfg, "data_preprocessor");
-    if (!(r->train_loader = tgc_loader_open(tgc_cfg_get(cfg, "train_dataloader"), pre, 1, r->seed, r->rank, r->world,
-                                            r->dev, err)))
-        return tgc_err_prefix(err, "train_dataloader");
-    r->iters_per_epoch = tgc_loader_num_batches(r->train_loader);
-    int want_val = !o->no_validate && tgc_plan_program(plan, "eval");
-    const tgc_cfg *vd = tgc_cfg_get(cfg, "val_dataloader"), *vc = tgc_cfg_get(cfg, "val_cfg"),
-                  *ve = tgc_cfg_get(cfg, "val_evaluator");
-    if (want_val && vd && vd->kind == TGC_CFG_MAP && vc && vc->kind != TGC_CFG_NULL && ve && ve->kind != TGC_CFG_NULL) {
-        if (!(r->val_loader = tgc_loader_open(vd, pre, 0, r->seed, r->rank, r->world, r->dev, err)))
-            return tgc_err_prefix(err, "val_dataloader");
+    if (plan_input(plan, "train", "data_samples.cls_target")) return setup_det_data(c, o, err);
+    if (!o->test_ckpt) {
+        if (!(r->train_loader = tgc_loader_open(tgc_cfg_get(cfg, "train_dataloader"), pre, 1, r->seed, r->rank,
+                                                r->world, r->dev, err)))
+            return tgc_err_prefix(err, "train_dataloader");
+        r->iters_per_epoch = tgc_loader_num_batches(r->train_loader);
     }
+    if (eval_wanted(c, o, 1) &&
+        !(r->val_loader = tgc_loader_open(tgc_cfg_get(cfg, r->dl_key), pre, 0, r->seed, r->rank, r->world, r->dev, err)))
+        return tgc_err_prefix(err, "%s", r->dl_key);
     return 0;
 }
 
@@ -437,19 +500,19 @@ static int setup_batch_aug(tgc_runner *r, tgc_err *err) {
     return 0;
 }
 
-/* The executor (and DDP's hooks on it), the program tensors the loop feeds and reads, initial state,
- * the profiler. */
-static int setup_exec(run_ctx *c, const tgc_train_opts *o, int threads, int det, tgc_err *err) {
-    tgc_runner *r = &c->r;
+/* The train program's inputs and loss, checked against the train loader. */
+static int setup_train_io(tgc_runner *r, tgc_err *err) {
     const tgc_plan *plan = r->plan;
-    tgc_exec_opts xo = {threads, det, r->dev};
-    if (!(r->x = tgc_exec_new(plan, &xo, err))) return -1;
-    if (r->ddp && (tgc_ddp_attach(r->ddp, r->x, plan, &g_signal, err) || tgc_ddp_attach_device(r->ddp, r->x, r->dev, err)))
+    /* hard labels, or the soft targets of batch augments (the plan has one or the other), or detection targets */
+    if (r->det) {
+        if (find_input(plan, r->x, "train", "data_samples.cls_target", 1, &r->tr_cls, err) ||
+            find_input(plan, r->x, "train", "data_samples.bbox_target", 1, &r->tr_box, err) ||
+            find_input(plan, r->x, "train", "data_samples.avg_factor", 1, &r->tr_avg, err))
+            return -1;
+    } else if (find_input(plan, r->x, "train", "data_samples.gt_label", 0, &r->tr_lbl, err) ||
+               (r->tr_lbl < 0 && find_input(plan, r->x, "train", "data_samples.gt_score", 1, &r->tr_score, err))) {
         return -1;
-    /* hard labels, or the soft targets of batch augments (the plan has one or the other) */
-    if (find_input(plan, r->x, "train", "data_samples.gt_label", 0, &r->tr_lbl, err) ||
-        (r->tr_lbl < 0 && find_input(plan, r->x, "train", "data_samples.gt_score", 1, &r->tr_score, err)))
-        return -1;
+    }
     if (tgc_loss_scaler_init(&r->scaler, plan, r->x, err) || tgc_grad_accum_init(&r->accum, plan, r->x, err)) return -1;
     if (find_input(plan, r->x, "train", "inputs", 1, &r->tr_img, err) ||
         find_input(plan, r->x, "train", "lr", 1, &r->tr_lr, err) ||
@@ -463,22 +526,51 @@ static int setup_exec(run_ctx *c, const tgc_train_opts *o, int threads, int det,
                  &r->sample_floats, err))
         return -1;
     if (r->tr_score >= 0 && setup_batch_aug(r, err)) return -1;
+    if (r->det) {
+        const tgc_plan_tensor *ct = tgc_exec_tensor(r->x, r->tr_cls), *bt = tgc_exec_tensor(r->x, r->tr_box),
+                              *at = tgc_exec_tensor(r->x, r->tr_avg);
+        int64_t na = tgc_loader_det_anchors(r->train_loader);
+        if (ct->type.dtype != TGC_I32 || numel(&ct->type.shape) != r->tr_batch * na || bt->type.dtype != TGC_F32 ||
+            numel(&bt->type.shape) != r->tr_batch * na * 4 || at->type.dtype != TGC_F32 || numel(&at->type.shape) != 1)
+            return tgc_fail(err, "the plan's detection targets are not i32 [%lld, %lld], f32 [%lld, %lld, 4] and f32 [1] "
+                                 "(the anchors of the %dx%d canvas from model.bbox_head.anchor_generator)",
+                            (long long)r->tr_batch, (long long)na, (long long)r->tr_batch, (long long)na, r->det_h,
+                            r->det_w);
+    }
+    return 0;
+}
+
+/* The executor (and DDP's hooks on it), the program tensors the loop feeds and reads, initial state,
+ * the profiler. */
+static int setup_exec(run_ctx *c, const tgc_train_opts *o, int threads, int det, tgc_err *err) {
+    tgc_runner *r = &c->r;
+    const tgc_plan *plan = r->plan;
+    tgc_exec_opts xo = {threads, det, r->dev};
+    if (!(r->x = tgc_exec_new(plan, &xo, err))) return -1;
+    if (r->ddp && (tgc_ddp_attach(r->ddp, r->x, plan, &g_signal, err) || tgc_ddp_attach_device(r->ddp, r->x, r->dev, err)))
+        return -1;
+    if (!o->test_ckpt && setup_train_io(r, err)) return -1;
     err->msg[0] = '\0';
     if (!(r->ema = tgc_ema_open(plan, err)) && err->msg[0]) return -1;
     if (!(r->pbn = tgc_precise_bn_open(plan, r->x, err)) && err->msg[0]) return -1;
     if (r->val_loader) {
-        const tgc_cfg *ve = tgc_cfg_get(r->cfg, "val_evaluator");
+        const tgc_cfg *ve = tgc_cfg_get(r->cfg, r->ev_key);
         size_t sf;
         if (find_input(plan, r->x, "eval", "inputs", 1, &r->ev_img, err) ||
             find_input(plan, r->x, "eval", "data_samples.gt_label", 0, &r->ev_lbl, err))
             return -1;
         if ((r->ev_logits = tgc_exec_output(r->x, "eval")) < 0) return tgc_fail(err, "the plan's eval program has no output");
-        if (check_io(r->x, "eval", r->ev_img, r->ev_lbl, r->val_loader, "val_dataloader", &r->ev_batch, &sf, err)) return -1;
-        const tgc_plan_tensor *lt = tgc_exec_tensor(r->x, r->ev_logits);
-        if (lt->type.dtype != TGC_F32 || lt->type.shape.rank != 2 || lt->type.shape.d[0] != r->ev_batch)
-            return tgc_fail(err, "the plan's eval output is not f32 logits [%lld, classes]", (long long)r->ev_batch);
-        r->num_classes = (int)lt->type.shape.d[1];
-        if (tgc_accuracy_from_cfg(ve, r->num_classes, &r->acc, err)) return -1;
+        if (check_io(r->x, "eval", r->ev_img, r->ev_lbl, r->val_loader, r->dl_key, &r->ev_batch, &sf, err)) return -1;
+        if (o->test_ckpt) r->sample_floats = sf;
+        if (r->det) {
+            if (!(r->dm = tgc_det_metric_open(r, ve, r->ev_key, r->ev_logits, err))) return -1;
+        } else {
+            const tgc_plan_tensor *lt = tgc_exec_tensor(r->x, r->ev_logits);
+            if (lt->type.dtype != TGC_F32 || lt->type.shape.rank != 2 || lt->type.shape.d[0] != r->ev_batch)
+                return tgc_fail(err, "the plan's eval output is not f32 logits [%lld, classes]", (long long)r->ev_batch);
+            r->num_classes = (int)lt->type.shape.d[1];
+            if (tgc_accuracy_from_cfg(ve, r->num_classes, &r->acc, err)) return -1;
+        }
     }
     if (tgc_exec_init_state(r->x, r->seed, err) || profile_open(c, o, err)) return -1;
     if (r->ddp && c->prof) tgc_ddp_set_profiler(r->ddp, c->prof); /* all-reduce waits on the comm track */
@@ -571,9 +663,19 @@ static int setup_rest(run_ctx *c, const tgc_train_opts *o, tgc_err *err) {
     if (dopts.cudnn_benchmark && strcmp(o->device ? o->device : "cpu", "cuda"))
         tgc_log_warning(&c->r.log, "env_cfg.cudnn_benchmark has no effect on the %s device (it measures cuDNN's "
                                    "convolution algorithms on a GPU)", o->device ? o->device : "cpu");
-    if (setup_seed(c, o, &det, err) || setup_data(c, o, err) || setup_exec(c, o, threads, det, err) ||
-        setup_schedule(c, o, err) || setup_state(c, err))
-        return -1;
+    if (setup_seed(c, o, &det, err) || setup_data(c, o, err) || setup_exec(c, o, threads, det, err)) return -1;
+    if (o->test_ckpt) {
+        if (!c->r.val_loader) return tgc_fail(err, "the plan has no eval program to test with");
+        c->r.ckc.enabled = 0; /* testing saves nothing */
+        if (c->r.ema) {
+            tgc_log_warning(&c->r.log, "custom_hooks: EMAHook's averages are not used by tgc test: it evaluates the "
+                                       "checkpoint's parameters");
+            tgc_ema_free(c->r.ema);
+            c->r.ema = NULL;
+        }
+        return tgc_runner_load_test_weights(&c->r, o->test_ckpt, err);
+    }
+    if (setup_schedule(c, o, err) || setup_state(c, err)) return -1;
     return 0;
 }
 
@@ -581,7 +683,11 @@ static int setup_rest(run_ctx *c, const tgc_train_opts *o, tgc_err *err) {
  * program's inputs. */
 static int fill_train_inputs(run_ctx *c, tgc_batch *b, double lr, tgc_err *err) {
     tgc_runner *r = &c->r;
-    if (r->baug) { /* mixed in place: the batch is ours until released */
+    if (r->det) {
+        if (tgc_exec_write(r->x, r->tr_img, b->images, err) || tgc_exec_write(r->x, r->tr_cls, b->cls_target, err) ||
+            tgc_exec_write(r->x, r->tr_box, b->bbox_target, err) || tgc_exec_write(r->x, r->tr_avg, &b->avg_factor, err))
+            return -1;
+    } else if (r->baug) { /* mixed in place: the batch is ours until released */
         int ch, h, w;
         tgc_loader_shape(r->train_loader, &ch, &h, &w);
         tgc_batch_aug_key key = {r->seed, b->epoch, (uint32_t)((uint64_t)b->index * (uint64_t)r->world + (uint64_t)r->rank)};
@@ -779,10 +885,15 @@ int tgc_train(const tgc_plan *plan, const tgc_train_opts *o, tgc_err *err) {
     run_ctx *c = tgc_calloc(1, sizeof *c);
     double t0 = tgc_now();
     int rc = setup(c, plan, o, err);
-    if (rc == 0) rc = train_loop(c, o, err);
+    if (rc == 0 && o->test_ckpt) {
+        rc = tgc_runner_validate(&c->r, err);
+        if (rc == 0) tgc_log_info(&c->r.log, "Testing finished in %.1f s", tgc_now() - t0);
+    } else if (rc == 0) {
+        rc = train_loop(c, o, err);
+    }
     if (rc >= 0 && profile_close(c, err)) rc = -1;
     if (rc >= 0 && c->r.ddp) dist_summary(&c->r);
-    if (rc == 0)
+    if (rc == 0 && !o->test_ckpt)
         tgc_log_info(&c->r.log, "Training finished: %lld iterations (%lld epochs) in %.1f s", (long long)c->r.iter,
                      (long long)c->r.epoch, tgc_now() - t0);
     else if (rc < 0 && c->r.log.file) { /* the log file keeps the reason too; stderr gets it from the caller */

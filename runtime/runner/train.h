@@ -52,6 +52,9 @@ typedef struct tgc_train_opts {
     const char *profile_dir; /* --profile DIR: profile (runtime/profile/profile.h) and write DIR/rank<R>/ at the end,
                                 R = $RANK (0 when unset); NULL: no profiler */
     int profile_steps;       /* --profile-steps N: steps recorded after 1 warm-up step; 0: the default (10) */
+    const char *test_ckpt;   /* `tgc test PLAN CHECKPOINT`: no training; the checkpoint's weights through the eval
+                                program over test_dataloader / test_evaluator (val_* when there is no
+                                test_dataloader), logged as "Epoch(test)"; NULL: train */
 } tgc_train_opts;
 
 /* Trains. Returns 0 when the loop finished, a signal number (> 0) when a stop request stopped it after

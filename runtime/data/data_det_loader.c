@@ -1,0 +1,201 @@
+/* runtime/data/data_det_loader.c - detection batches: a tgc_det_dataset as a source of the batch loader
+ * (data_loader.c), one sample = tgc_det_get, normalisation onto the canvas, RetinaNet targets. */
+#include "runtime/data/det_data.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime/data/data_loader_src.h"
+
+typedef struct det_src {
+    const tgc_det_dataset *ds;
+    tgc_det_dataset *owned_ds;
+    tgc_det_batch_opts o;
+    tgc_normalize norm;
+    tgc_det_anchors anchors; /* with targets */
+} det_src;
+
+typedef struct det_ws {
+    tgc_det_sample s;
+    uint8_t *valid; /* [anchors] */
+} det_ws;
+
+static void src_free(void *ctx) {
+    det_src *d = ctx;
+    if (!d) return;
+    tgc_det_anchors_free(&d->anchors);
+    tgc_det_dataset_free(d->owned_ds);
+    free(d);
+}
+
+static void *ws_new(void *ctx) {
+    det_src *d = ctx;
+    det_ws *w = tgc_calloc(1, sizeof *w);
+    if (d->o.targets) w->valid = tgc_malloc((size_t)d->anchors.count);
+    return w;
+}
+
+static void ws_free(void *p) {
+    det_ws *w = p;
+    tgc_det_sample_free(&w->s);
+    free(w->valid);
+    free(w);
+}
+
+/* The image (u8 HWC, BGR) normalised into the top-left of a C x H x W canvas, zeros elsewhere. */
+static void to_canvas(const tgc_normalize *nm, const tgc_image *img, int ch, int h, int w, float *dst) {
+    int flip = nm->to_rgb && img->c == 3;
+    for (int k = 0; k < ch; k++) {
+        int src = flip ? 2 - k : k;
+        float mean = nm->n ? nm->mean[nm->n == 1 ? 0 : k] : 0.0f;
+        float sd = nm->n ? nm->std[nm->n == 1 ? 0 : k] : 1.0f;
+        float *plane = dst + (size_t)k * h * w;
+        for (int y = 0; y < h; y++) {
+            float *row = plane + (size_t)y * w;
+            if (y >= img->h) {
+                memset(row, 0, sizeof(float) * (size_t)w);
+                continue;
+            }
+            const uint8_t *s = img->data + (size_t)y * img->w * img->c + src;
+            /* a division, as (inputs - mean) / std in PyTorch */
+            for (int x = 0; x < img->w; x++) row[x] = ((float)s[(size_t)x * img->c] - mean) / sd;
+            memset(row + img->w, 0, sizeof(float) * (size_t)(w - img->w));
+        }
+    }
+}
+
+static int round_up(int v, int d) { return (v + d - 1) / d * d; }
+
+static int build(void *ctx, void *wsp, int index, uint32_t epoch, uint32_t position, uint64_t seed, tgc_batch *b,
+                 int row, tgc_err *err) {
+    det_src *d = ctx;
+    det_ws *w = wsp;
+    tgc_det_sample *s = &w->s;
+    if (tgc_det_get(d->ds, index, epoch, position, seed, s, err)) return -1;
+    const tgc_det_image *im = tgc_det_dataset_image(d->ds, index);
+    int ch = 3, ch_img = s->img.c;
+    if (ch_img != ch)
+        return tgc_fail(err, "%s: the pipeline gives a %d-channel image; the detection canvas has 3 channels "
+                             "(LoadImageFromFile color_type color)", im->path, ch_img);
+    if (s->img.h > d->o.canvas_h || s->img.w > d->o.canvas_w)
+        return tgc_fail(err, "%s: after the pipeline the image is %dx%d (HxW), larger than the plan's canvas %dx%d; "
+                             "fix the Resize scale or set model.data_preprocessor.tgc_canvas and recompile",
+                        im->path, s->img.h, s->img.w, d->o.canvas_h, d->o.canvas_w);
+    size_t plane = (size_t)d->o.canvas_h * d->o.canvas_w;
+    to_canvas(&d->norm, &s->img, ch, d->o.canvas_h, d->o.canvas_w, b->images + (size_t)row * ch * plane);
+    tgc_det_meta *m = &b->meta[row];
+    m->index = index;
+    m->img_id = s->img_id;
+    m->ori_h = s->ori_h;
+    m->ori_w = s->ori_w;
+    m->img_h = s->img_h;
+    m->img_w = s->img_w;
+    /* DetDataPreprocessor's pad_shape: the (pipeline-padded) image rounded up to pad_size_divisor */
+    m->pad_h = TGC_MIN(round_up(s->img.h, d->o.pad_size_divisor), d->o.canvas_h);
+    m->pad_w = TGC_MIN(round_up(s->img.w, d->o.pad_size_divisor), d->o.canvas_w);
+    m->scale_w = s->scale_w;
+    m->scale_h = s->scale_h;
+    m->flip = s->flip;
+    m->num_pos = 0;
+    if (!d->o.targets) return 0;
+    int64_t na = d->anchors.count;
+    tgc_det_valid_flags(&d->anchors, m->pad_h, m->pad_w, w->valid);
+    tgc_det_gt gt = {s->gt, s->labels, NULL, s->n_gt, s->ignore, s->n_ignore};
+    if (tgc_det_retina_targets(&d->o.assigner, &d->o.coder, d->o.num_classes, d->anchors.boxes, w->valid, na, &gt,
+                               b->cls_target + (size_t)row * na, b->bbox_target + (size_t)row * na * 4, &m->num_pos,
+                               err))
+        return tgc_err_prefix(err, "%s", im->path);
+    return 0;
+}
+
+int tgc_det_batch_opts_from_cfg(const tgc_cfg *model, int train, tgc_det_batch_opts *o, tgc_err *err) {
+    int ch = o->canvas_h, cw = o->canvas_w;
+    memset(o, 0, sizeof *o);
+    o->canvas_h = ch;
+    o->canvas_w = cw;
+    o->pad_size_divisor = 1;
+    o->targets = train;
+    tgc_det_anchor_cfg_retinanet(&o->anchor);
+    tgc_det_coder_cfg_default(&o->coder);
+    tgc_det_assigner_cfg_default(&o->assigner, 0.5f, 0.4f);
+    if (!model || model->kind != TGC_CFG_MAP) return tgc_fail(err, "the config has no model map");
+    const tgc_cfg *dp = tgc_cfg_get(model, "data_preprocessor");
+    int64_t div = 1, nc = 0;
+    if (dp && dp->kind == TGC_CFG_MAP && tgc_cfg_int(dp, "pad_size_divisor", 1, &div, err)) return -1;
+    if (div < 1 || div > 4096) return tgc_cfg_fail(err, tgc_cfg_get(dp, "pad_size_divisor"), "must be in 1..4096");
+    o->pad_size_divisor = (int)div;
+    const tgc_cfg *head = tgc_cfg_get(model, "bbox_head");
+    if (!head || head->kind != TGC_CFG_MAP) return tgc_cfg_fail(err, model, "model has no bbox_head map");
+    if (tgc_cfg_int(head, "num_classes", 80, &nc, err)) return -1;
+    if (nc < 1 || nc > 100000) return tgc_cfg_fail(err, tgc_cfg_get(head, "num_classes"), "must be in 1..100000");
+    o->num_classes = (int)nc;
+    if (!train) return 0;
+    const tgc_cfg *ag = tgc_cfg_get(head, "anchor_generator"), *bc = tgc_cfg_get(head, "bbox_coder");
+    const tgc_cfg *as = tgc_cfg_at(model, "train_cfg.assigner");
+    if ((ag && tgc_det_anchor_cfg_from(ag, &o->anchor, err)) || (bc && tgc_det_coder_cfg_from(bc, &o->coder, err)) ||
+        (as && tgc_det_assigner_cfg_from(as, &o->assigner, err)))
+        return -1;
+    if (!as) return tgc_cfg_fail(err, model, "model.train_cfg.assigner is missing (RetinaNet's targets need it)");
+    return 0;
+}
+
+tgc_loader *tgc_det_loader_new(const tgc_det_dataset *ds, const tgc_loader_opts *o, const tgc_det_batch_opts *bo,
+                               tgc_err *err) {
+    if (bo->canvas_h < 1 || bo->canvas_w < 1 || bo->pad_size_divisor < 1) {
+        tgc_fail(err, "detection loader: canvas %dx%d or pad_size_divisor %d is not positive", bo->canvas_h,
+                 bo->canvas_w, bo->pad_size_divisor);
+        return NULL;
+    }
+    if (o->norm.n > 1 && o->norm.n != 3) {
+        tgc_fail(err, "data_preprocessor: %d mean/std values but detection images have 3 channels", o->norm.n);
+        return NULL;
+    }
+    det_src *d = tgc_calloc(1, sizeof *d);
+    d->ds = ds;
+    d->o = *bo;
+    d->norm = o->norm;
+    if (bo->targets && tgc_det_anchors_for_canvas(&bo->anchor, bo->canvas_h, bo->canvas_w, &d->anchors, err)) {
+        src_free(d);
+        return NULL;
+    }
+    tgc_loader_src src = {.ctx = d, .ctx_free = src_free, .n = tgc_det_dataset_len(ds), .c = 3, .h = bo->canvas_h,
+                          .w = bo->canvas_w, .anchors = bo->targets ? d->anchors.count : 0, .worker_new = ws_new,
+                          .worker_free = ws_free, .build = build};
+    return tgc_loader_new_src(&src, o, err);
+}
+
+tgc_loader *tgc_det_loader_open(const tgc_cfg *dl, const tgc_cfg *pre, const tgc_det_batch_opts *bo, int train,
+                                uint64_t default_seed, int rank, int world, const struct tgc_device *device,
+                                void (*warn)(void *ctx, const char *line), void *warn_ctx, tgc_err *err) {
+    tgc_loader_opts o;
+    if (tgc_loader_opts_from_cfg(dl, pre, train, default_seed, rank, world, device, &o, err)) return NULL;
+    tgc_det_dataset *ds = tgc_det_dataset_open(tgc_cfg_get(dl, "dataset"), err);
+    if (!ds) return NULL;
+    const char *notes = tgc_det_dataset_notes(ds);
+    for (const char *c = notes; warn && c && *c;) {
+        size_t len = strcspn(c, "\n");
+        char *line = tgc_asprintf("%.*s", (int)len, c);
+        warn(warn_ctx, line);
+        free(line);
+        c += len + (c[len] == '\n');
+    }
+    if (tgc_det_dataset_len(ds) == 0) {
+        tgc_cfg_fail(err, tgc_cfg_get(dl, "dataset"), "the CocoDataset has no images (after filter_cfg)");
+        tgc_det_dataset_free(ds);
+        return NULL;
+    }
+    tgc_loader *l = tgc_det_loader_new(ds, &o, bo, err);
+    if (!l) {
+        tgc_det_dataset_free(ds);
+        return NULL;
+    }
+    ((det_src *)tgc_loader_get_src(l)->ctx)->owned_ds = ds;
+    return l;
+}
+
+const tgc_det_dataset *tgc_loader_det_dataset(const tgc_loader *l) {
+    const tgc_loader_src *s = tgc_loader_get_src(l);
+    return s->ctx_free == src_free ? ((const det_src *)s->ctx)->ds : NULL;
+}
+
+int64_t tgc_loader_det_anchors(const tgc_loader *l) { return tgc_loader_get_src(l)->anchors; }

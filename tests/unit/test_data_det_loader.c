@@ -1,0 +1,225 @@
+/* tests/unit/test_data_det_loader.c - detection batches: each row equals tgc_det_get + normalisation onto the
+ * canvas + tgc_det_retina_targets on the same sample, avg_factor is the sum of max(num_pos, 1), and the batches
+ * do not depend on num_workers. */
+#define _GNU_SOURCE
+#include <check.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime/data/det_data.h"
+#include "test_dataset.h"
+#include "test_util.h"
+
+#define CANVAS 128
+#define BATCH 4
+#define N_TRAIN 10
+
+static char *tmpdir;
+static tgc_det_dataset *ds;
+
+static void setup(void) {
+    tmpdir = test_tmpdir(TGC_BINARY_DIR "/tests", "data_det_loader");
+    if (!fashion_present()) return;
+    tgc_det_synth_opts so = {.out_dir = tmpdir, .fashion_dir = FASHION_DIR, .n_train = N_TRAIN, .n_val = 1,
+                             .size = CANVAS, .seed = 5};
+    tgc_err err = {{0}};
+    ck_assert_msg(tgc_det_synth(&so, NULL, &err) == 0, "%s", err.msg);
+    char *ann = tgc_asprintf("%s/annotations/instances_train.json", tmpdir), *img = tgc_asprintf("%s/train", tmpdir);
+    tgc_coco_opts co = {.ann_file = ann, .img_dir = img};
+    ds = tgc_coco_load(&co, &err);
+    ck_assert_msg(ds, "%s", err.msg);
+    free(ann);
+    free(img);
+    /* resized below the canvas (so the zero fill and the pad_shape's valid flags matter), flipped at random */
+    const char *yaml = "pipeline: [{type: LoadImageFromFile}, {type: LoadAnnotations, with_bbox: true}, "
+                       "{type: Resize, scale: [80, 80], keep_ratio: true}, {type: RandomFlip, prob: 0.5}, "
+                       "{type: PackDetInputs}]\n";
+    tgc_cfg *root = test_cfg_parse(yaml, "pipe.yaml");
+    tgc_det_pipeline *p = tgc_det_pipeline_new(tgc_cfg_get(root, "pipeline"), &err);
+    ck_assert_msg(p, "%s", err.msg);
+    tgc_det_dataset_set_pipeline(ds, p);
+    tgc_cfg_free(root);
+}
+
+static void teardown(void) {
+    tgc_det_dataset_free(ds);
+    test_rm_tree(tmpdir);
+    free(tmpdir);
+}
+
+static tgc_loader_opts loader_opts(int workers) {
+    tgc_loader_opts o = {.batch_size = BATCH, .num_workers = workers, .train = 1, .shuffle = 1, .round_up = 1,
+                         .seed = 11, .rank = 0, .world = 1};
+    o.norm.n = 3;
+    const float mean[3] = {123.675f, 116.28f, 103.53f}, sd[3] = {58.395f, 57.12f, 57.375f};
+    memcpy(o.norm.mean, mean, sizeof mean);
+    memcpy(o.norm.std, sd, sizeof sd);
+    o.norm.to_rgb = 1;
+    return o;
+}
+
+static tgc_det_batch_opts batch_opts(void) {
+    tgc_det_batch_opts b = {.canvas_h = CANVAS, .canvas_w = CANVAS, .pad_size_divisor = 32, .targets = 1,
+                            .num_classes = 10};
+    tgc_det_anchor_cfg_retinanet(&b.anchor);
+    tgc_det_coder_cfg_default(&b.coder);
+    tgc_det_assigner_cfg_default(&b.assigner, 0.5f, 0.4f);
+    return b;
+}
+
+START_TEST(rows_equal_targets_of_the_sample) {
+    FASHION_REQUIRED();
+    tgc_err err = {{0}};
+    tgc_loader_opts lo = loader_opts(2);
+    tgc_det_batch_opts bo = batch_opts();
+    tgc_loader *l = tgc_det_loader_new(ds, &lo, &bo, &err);
+    ck_assert_msg(l, "%s", err.msg);
+    ck_assert_ptr_eq(tgc_loader_det_dataset(l), ds);
+    tgc_det_anchors an;
+    ck_assert_int_eq(tgc_det_anchors_for_canvas(&bo.anchor, CANVAS, CANVAS, &an, &err), 0);
+    int64_t na = an.count;
+    ck_assert_int_eq(tgc_loader_det_anchors(l), na);
+    ck_assert_int_eq(tgc_loader_num_batches(l), N_TRAIN / BATCH); /* the partial batch is dropped */
+
+    tgc_sampler s;
+    ck_assert_int_eq(tgc_sampler_init(&s, N_TRAIN, 1, lo.seed, 1, 0, 1, &err), 0);
+    int idx[N_TRAIN], pos[N_TRAIN];
+    const uint32_t epoch = 3;
+    tgc_sampler_epoch(&s, epoch, idx, pos);
+
+    int32_t *cls = tgc_malloc(sizeof(int32_t) * (size_t)na);
+    float *box = tgc_malloc(sizeof(float) * 4 * (size_t)na);
+    uint8_t *valid = tgc_malloc((size_t)na);
+    tgc_det_sample smp = {0};
+    int flips = 0, positives = 0, ignored_invalid = 0;
+    ck_assert_int_eq(tgc_loader_begin_epoch(l, epoch, 0, &err), 0);
+    tgc_batch *b;
+    for (int bi = 0; tgc_loader_next(l, &b, &err) == 1; bi++) {
+        ck_assert_int_eq(b->n, BATCH);
+        double avg = 0;
+        for (int i = 0; i < BATCH; i++) {
+            int k = bi * BATCH + i;
+            const tgc_det_meta *m = &b->meta[i];
+            ck_assert_int_eq(m->index, idx[k]);
+            ck_assert_int_eq(tgc_det_get(ds, idx[k], epoch, (uint32_t)pos[k], lo.seed, &smp, &err), 0);
+            ck_assert_int_eq(m->img_id, smp.img_id);
+            ck_assert_int_eq(m->img_h, smp.img_h);
+            ck_assert_int_eq(m->img_w, 80);
+            ck_assert_int_eq(m->pad_h, 96); /* 80 rounded up to 32 */
+            ck_assert_int_eq(m->pad_w, 96);
+            ck_assert_int_eq(m->flip, smp.flip);
+            flips += smp.flip != 0;
+            /* the image: (x - mean) / std of the RGB channel at (y, x), zeros outside */
+            const float *img = b->images + (size_t)i * 3 * CANVAS * CANVAS;
+            for (int c = 0; c < 3; c++)
+                for (int y = 0; y < CANVAS; y += 7)
+                    for (int x = 0; x < CANVAS; x += 5) {
+                        float got = img[((size_t)c * CANVAS + y) * CANVAS + x];
+                        if (y >= smp.img.h || x >= smp.img.w) {
+                            ck_assert_float_eq(got, 0.0f);
+                            continue;
+                        }
+                        float v = smp.img.data[((size_t)y * smp.img.w + x) * 3 + (2 - c)];
+                        ck_assert_float_eq(got, (v - lo.norm.mean[c]) / lo.norm.std[c]);
+                    }
+            /* the targets */
+            tgc_det_valid_flags(&an, m->pad_h, m->pad_w, valid);
+            tgc_det_gt gt = {smp.gt, smp.labels, NULL, smp.n_gt, smp.ignore, smp.n_ignore};
+            int64_t np;
+            ck_assert_int_eq(tgc_det_retina_targets(&bo.assigner, &bo.coder, 10, an.boxes, valid, na, &gt, cls, box, &np,
+                                                    &err),
+                             0);
+            ck_assert_int_eq(m->num_pos, np);
+            ck_assert_mem_eq(b->cls_target + (size_t)i * na, cls, sizeof(int32_t) * (size_t)na);
+            ck_assert_mem_eq(b->bbox_target + (size_t)i * na * 4, box, sizeof(float) * 4 * (size_t)na);
+            positives += np > 0;
+            for (int64_t a = 0; a < na; a++) ignored_invalid += !valid[a] && cls[a] == -1;
+            avg += (double)(np > 1 ? np : 1);
+        }
+        ck_assert_float_eq(b->avg_factor, (float)avg);
+        tgc_loader_release(l, b);
+    }
+    ck_assert_msg(err.msg[0] == 0, "%s", err.msg);
+    ck_assert_int_gt(flips, 0);            /* RandomFlip drew both ways over 8 samples */
+    ck_assert_int_lt(flips, 8);
+    ck_assert_int_eq(positives, 8);         /* every image has a box, every box an anchor */
+    ck_assert_int_gt(ignored_invalid, 0);   /* anchors outside the 96 x 96 pad_shape are ignored */
+    tgc_det_sample_free(&smp);
+    free(cls);
+    free(box);
+    free(valid);
+    tgc_det_anchors_free(&an);
+    tgc_loader_free(l);
+}
+END_TEST
+
+/* The same batches with 0 and 3 workers. */
+static void epoch_bytes(int workers, float **img, int32_t **cls, float *avg) {
+    tgc_err err = {{0}};
+    tgc_loader_opts lo = loader_opts(workers);
+    tgc_det_batch_opts bo = batch_opts();
+    tgc_loader *l = tgc_det_loader_new(ds, &lo, &bo, &err);
+    ck_assert_msg(l, "%s", err.msg);
+    size_t ni = (size_t)BATCH * 3 * CANVAS * CANVAS, nc = (size_t)BATCH * (size_t)tgc_loader_det_anchors(l);
+    *img = tgc_malloc(sizeof(float) * ni * 2);
+    *cls = tgc_malloc(sizeof(int32_t) * nc * 2);
+    ck_assert_int_eq(tgc_loader_begin_epoch(l, 1, 0, &err), 0);
+    tgc_batch *b;
+    for (int bi = 0; tgc_loader_next(l, &b, &err) == 1; bi++) {
+        memcpy(*img + ni * bi, b->images, sizeof(float) * ni);
+        memcpy(*cls + nc * bi, b->cls_target, sizeof(int32_t) * nc);
+        avg[bi] = b->avg_factor;
+        tgc_loader_release(l, b);
+    }
+    tgc_loader_free(l);
+}
+
+START_TEST(independent_of_num_workers) {
+    FASHION_REQUIRED();
+    float *i0, *i3, a0[2], a3[2];
+    int32_t *c0, *c3;
+    epoch_bytes(0, &i0, &c0, a0);
+    epoch_bytes(3, &i3, &c3, a3);
+    ck_assert_mem_eq(i0, i3, sizeof(float) * 2 * BATCH * 3 * CANVAS * CANVAS);
+    ck_assert_mem_eq(c0, c3, sizeof(int32_t) * 2 * BATCH * 3069);
+    ck_assert_mem_eq(a0, a3, sizeof a0);
+    free(i0);
+    free(i3);
+    free(c0);
+    free(c3);
+}
+END_TEST
+
+START_TEST(image_larger_than_canvas) {
+    FASHION_REQUIRED();
+    tgc_err err = {{0}};
+    tgc_loader_opts lo = loader_opts(0);
+    tgc_det_batch_opts bo = batch_opts();
+    bo.canvas_h = bo.canvas_w = 64;
+    tgc_loader *l = tgc_det_loader_new(ds, &lo, &bo, &err);
+    ck_assert_msg(l, "%s", err.msg);
+    ck_assert_int_eq(tgc_loader_begin_epoch(l, 0, 0, &err), 0);
+    tgc_batch *b;
+    ck_assert_int_eq(tgc_loader_next(l, &b, &err), -1);
+    ck_assert_msg(strstr(err.msg, "larger than the plan's canvas 64x64") && strstr(err.msg, "epoch 0, batch 0"), "%s",
+                  err.msg);
+    tgc_loader_free(l);
+}
+END_TEST
+
+int main(void) {
+    Suite *s = suite_create("data_det_loader");
+    TCase *tc = tcase_create("core");
+    tcase_add_unchecked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, rows_equal_targets_of_the_sample);
+    tcase_add_test(tc, independent_of_num_workers);
+    tcase_add_test(tc, image_larger_than_canvas);
+    suite_add_tcase(s, tc);
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int nf = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return fashion_status(nf);
+}
