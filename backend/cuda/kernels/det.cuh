@@ -1,6 +1,6 @@
 /* backend/cuda/kernels/det.cuh - the detection ops: roi_align (forward, and its backward as a gather), topk,
  * nms_fixed, smooth_l1 and giou_loss (forward, backward), box_iou, box_encode, box_decode, gather, as
- * backend/cpu/cpu_det.c computes them.
+ * backend/cpu/cpu_roi.c computes them.
  *
  * roi_align repeats the CPU kernel's float arithmetic step for step (written with the _rn intrinsics, so
  * never contracted), so both directions equal it bit for bit. The backward is the CPU's scatter-add turned
