@@ -152,6 +152,11 @@ typedef struct tgc_normalize {
     int to_rgb;     /* flip BGR to RGB for 3-channel images before normalising */
 } tgc_normalize;
 
+/* A transform's size key: an int (square) or a pair, whose order is the transform's (mmcv's Resize, Pad and
+ * CenterCrop take (w, h): wh_order 1; MMPretrain's RandomCrop and RandomResizedCrop take (h, w): 0). Absent or
+ * null: 0 x 0, or an error when required. Each side must be in 1..16384. (data_transforms.c) */
+int tgc_cfg_size(const tgc_cfg *map, const char *key, int required, int wh_order, int *w, int *h, tgc_err *err);
+
 /* Reads mean, std, to_rgb (also bgr_to_rgb) from a data_preprocessor map (may be NULL: identity). */
 int tgc_normalize_from_cfg(const tgc_cfg *map, tgc_normalize *nm, tgc_err *err);
 /* Writes img as float CHW into dst (img->c * img->h * img->w floats): dst[c][y][x] = (src - mean) / std. */

@@ -31,27 +31,10 @@ static int is_number(const tgc_cfg *c) { return c && (c->kind == TGC_CFG_INT || 
 static double number(const tgc_cfg *c) { return c->kind == TGC_CFG_INT ? (double)c->i : c->f; }
 static int is_seq(const tgc_cfg *c) { return c && (c->kind == TGC_CFG_LIST || c->kind == TGC_CFG_TUPLE); }
 
-/* An int (square) or [w, h] (mmcv's order for Resize and Pad). Absent: 0 x 0. */
-static int get_wh(const tgc_cfg *m, const char *key, int *w, int *h, tgc_err *err) {
-    const tgc_cfg *c = tgc_cfg_get(m, key);
-    int64_t v[2];
-    int n = 0;
-    *w = *h = 0;
-    if (!c || c->kind == TGC_CFG_NULL) return 0;
-    if (tgc_cfg_ints(m, key, v, 2, &n, err)) return -1;
-    if (n == 1) v[1] = v[0];
-    else if (n != 2) return tgc_cfg_fail(err, c, "expected an int or a pair [w, h]");
-    for (int i = 0; i < 2; i++)
-        if (v[i] < 1 || v[i] > 16384) return tgc_cfg_fail(err, c, "size %lld is outside 1..16384", (long long)v[i]);
-    *w = (int)v[0];
-    *h = (int)v[1];
-    return 0;
-}
-
 static int parse_resize(const tgc_cfg *m, dt *t, tgc_err *err) {
     const char *interp;
     t->kind = DT_RESIZE;
-    if (get_wh(m, "scale", &t->w, &t->h, err) || tgc_cfg_bool(m, "keep_ratio", 0, &t->keep_ratio, err) ||
+    if (tgc_cfg_size(m, "scale", 0, 1, &t->w, &t->h, err) || tgc_cfg_bool(m, "keep_ratio", 0, &t->keep_ratio, err) ||
         tgc_cfg_bool(m, "clip_object_border", 1, &t->clip, err) ||
         tgc_cfg_str(m, "interpolation", "bilinear", &interp, err))
         return -1;
@@ -122,7 +105,7 @@ static int parse_pad(const tgc_cfg *m, dt *t, tgc_err *err) {
     int64_t div;
     const char *mode;
     t->kind = DT_PAD;
-    if (get_wh(m, "size", &t->w, &t->h, err) || tgc_cfg_int(m, "size_divisor", 0, &div, err) ||
+    if (tgc_cfg_size(m, "size", 0, 1, &t->w, &t->h, err) || tgc_cfg_int(m, "size_divisor", 0, &div, err) ||
         tgc_cfg_bool(m, "pad_to_square", 0, &t->square, err) || tgc_cfg_str(m, "padding_mode", "constant", &mode, err))
         return -1;
     if (div < 0 || div > 4096) return tgc_cfg_fail(err, tgc_cfg_get(m, "size_divisor"), "size_divisor must be in 0..4096");

@@ -57,9 +57,7 @@ static int get_numbers(const tgc_cfg *map, const char *key, double *out, int max
     return 0;
 }
 
-/* A size: an int (square) or a pair; the pair's order is the transform's (mmcv Resize and CenterCrop take
- * (w, h), MMPretrain's RandomCrop and RandomResizedCrop take (h, w)). */
-static int get_size(const tgc_cfg *map, const char *key, int required, int wh_order, int *w, int *h, tgc_err *err) {
+int tgc_cfg_size(const tgc_cfg *map, const char *key, int required, int wh_order, int *w, int *h, tgc_err *err) {
     int64_t v[2];
     int n = 0;
     const tgc_cfg *c = tgc_cfg_get(map, key);
@@ -106,7 +104,7 @@ static int parse_range(const tgc_cfg *map, const char *key, double lo, double hi
 
 static int parse_resize(const tgc_cfg *m, tf *t, tgc_err *err) {
     t->kind = TF_RESIZE;
-    if (get_size(m, "scale", 0, 1, &t->w, &t->h, err) || get_interp(m, t, err) ||
+    if (tgc_cfg_size(m, "scale", 0, 1, &t->w, &t->h, err) || get_interp(m, t, err) ||
         tgc_cfg_bool(m, "keep_ratio", 0, &t->keep_ratio, err))
         return -1;
     if (t->w == 0) {
@@ -134,7 +132,7 @@ static int parse_pad_mode(const tgc_cfg *m, int *mode, tgc_err *err) {
 
 static int parse_random_crop(const tgc_cfg *m, tf *t, tgc_err *err) {
     t->kind = TF_RANDOM_CROP;
-    if (get_size(m, "crop_size", 1, 0, &t->w, &t->h, err) || parse_pad_mode(m, &t->pad_mode, err) ||
+    if (tgc_cfg_size(m, "crop_size", 1, 0, &t->w, &t->h, err) || parse_pad_mode(m, &t->pad_mode, err) ||
         tgc_cfg_bool(m, "pad_if_needed", 0, &t->pad_if_needed, err))
         return -1;
     int64_t p[4];
@@ -163,7 +161,7 @@ static int parse_random_crop(const tgc_cfg *m, tf *t, tgc_err *err) {
 static int parse_rrc(const tgc_cfg *m, tf *t, tgc_err *err) {
     t->kind = TF_RRC;
     int64_t att;
-    if (get_size(m, "scale", 1, 0, &t->w, &t->h, err) || get_interp(m, t, err) ||
+    if (tgc_cfg_size(m, "scale", 1, 0, &t->w, &t->h, err) || get_interp(m, t, err) ||
         parse_range(m, "crop_ratio_range", 0.08, 1.0, &t->crop_lo, &t->crop_hi, err) ||
         parse_range(m, "aspect_ratio_range", 3.0 / 4.0, 4.0 / 3.0, &t->ar_lo, &t->ar_hi, err) ||
         tgc_cfg_int(m, "max_attempts", 10, &att, err))
@@ -263,7 +261,7 @@ static int parse_one(const tgc_cfg *m, tf *t, int *channels, tgc_err *err) {
     if (!strcmp(name, "ResizeEdge")) return parse_resize_edge(m, t, err);
     if (!strcmp(name, "CenterCrop")) {
         t->kind = TF_CENTER_CROP;
-        return get_size(m, "crop_size", 1, 1, &t->w, &t->h, err);
+        return tgc_cfg_size(m, "crop_size", 1, 1, &t->w, &t->h, err);
     }
     if (!strcmp(name, "RandomFlip")) return parse_flip(m, t, err);
     return tgc_cfg_fail(err, tgc_cfg_get(m, "type"),
