@@ -87,6 +87,10 @@ int tgc_read_file(const char *path, size_t max_bytes, uint8_t **out, size_t *out
  * is written directly, never replaced; a directory is an error. */
 int tgc_write_file_atomic(const char *path, const void *data, size_t len, tgc_err *err);
 
+/* Creates dir and its missing parents (as mkdir -p; mode 0777 before umask); an existing non-directory on the
+ * way is an error. */
+int tgc_mkdir_p(const char *dir, tgc_err *err);
+
 /* CRC-32 (zlib's polynomial) of a byte range. */
 uint32_t tgc_crc32(uint32_t crc, const void *data, size_t len);
 

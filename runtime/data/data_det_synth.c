@@ -76,11 +76,6 @@ static int write_png(const char *path, const uint8_t *rgb, int w, int h, tgc_err
     return 0;
 }
 
-static int make_dir(const char *p, tgc_err *err) {
-    if (mkdir(p, 0777) == 0 || errno == EEXIST) return 0;
-    return tgc_fail(err, "cannot create %s: %s", p, strerror(errno));
-}
-
 /* One split: n images from set into out_dir/<split>/ and out_dir/annotations/instances_<split>.json. */
 static int write_split(const tgc_det_synth_opts *o, const char *split, uint32_t split_no, int n, const idx_set *set,
                        int *boxes, tgc_err *err) {
@@ -89,7 +84,7 @@ static int write_split(const tgc_det_synth_opts *o, const char *split, uint32_t 
     uint8_t *canvas = tgc_malloc((size_t)S * S), *rgb = tgc_malloc((size_t)S * S * 3);
     tgc_image item = {0}, scaled = {0};
     tgc_buf js = {0}, anns = {0};
-    if (make_dir(dir, err)) goto out;
+    if (tgc_mkdir_p(dir, err)) goto out;
     tgc_buf_printf(&js, "{\"info\": {\"description\": \"tgc det-synth: Fashion-MNIST items on %dx%d canvases\", "
                         "\"version\": \"1.0\", \"seed\": %llu},\n\"licenses\": [],\n\"images\": [",
                    S, S, (unsigned long long)o->seed);
@@ -174,7 +169,7 @@ int tgc_det_synth(const tgc_det_synth_opts *o, int boxes[2], tgc_err *err) {
     int b[2] = {0, 0}, rc = -1;
     idx_set tr = {0}, va = {0};
     char *ann = tgc_asprintf("%s/annotations", o->out_dir);
-    if (make_dir(o->out_dir, err) || make_dir(ann, err)) goto out;
+    if (tgc_mkdir_p(o->out_dir, err) || tgc_mkdir_p(ann, err)) goto out;
     if (read_set(o->fashion_dir, "train", &tr, err) || read_set(o->fashion_dir, "t10k", &va, err)) goto out;
     if (TGC_MAX(TGC_MAX(tr.rows, tr.cols), TGC_MAX(va.rows, va.cols)) * 3.5 + 1 > o->size) {
         tgc_fail(err, "det-synth: %dx%d items scaled by 3.5 do not fit a %d canvas", tr.rows, tr.cols, o->size);

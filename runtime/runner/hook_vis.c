@@ -2,34 +2,8 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "runtime/runner/hooks.h"
-
-int tgc_mkdir_p(const char *dir, tgc_err *err) {
-    char *p = tgc_strdup(dir);
-    size_t n = strlen(p);
-    for (size_t i = 1; i <= n; i++) {
-        if (p[i] != '/' && p[i] != 0) continue;
-        char c = p[i];
-        p[i] = 0;
-        struct stat st;
-        if (mkdir(p, 0777) < 0 && errno != EEXIST) {
-            int e = errno;
-            tgc_fail(err, "cannot create directory %s: %s", p, strerror(e));
-            free(p);
-            return -1;
-        }
-        if (stat(p, &st) < 0 || !S_ISDIR(st.st_mode)) {
-            tgc_fail(err, "%s exists and is not a directory", p);
-            free(p);
-            return -1;
-        }
-        p[i] = c;
-    }
-    free(p);
-    return 0;
-}
 
 /* Which backends visualizer.vis_backends lists (absent: LocalVisBackend only, as MMEngine's default). */
 static int read_backends(const tgc_cfg *root, int *tensorboard, tgc_err *err) {

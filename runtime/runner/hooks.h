@@ -165,8 +165,6 @@ int tgc_vis_open(tgc_vis *v, const tgc_cfg *root, const char *dir, tgc_err *err)
 int tgc_vis_add_scalars(tgc_vis *v, const tgc_log_item *items, int n, int64_t step, tgc_err *err);
 int tgc_vis_close(tgc_vis *v, tgc_err *err);
 
-/* Creates dir and its missing parents (mode 0777 before umask). */
-int tgc_mkdir_p(const char *dir, tgc_err *err);
 
 /* ================================ the runner (train.c) ================================ */
 
