@@ -369,18 +369,26 @@ static int sl1_setup(const cpu_call *k, int first, sl1_job *j, double *denom, tg
     return 0;
 }
 
+/* The sum of n terms in blocks of SL1_BLOCK: fn writes block b's sum to part[b] (part: the job's field), and
+ * the block sums are added in block order, so the result does not depend on the thread count. */
+static double blocked_sum(tgc_cpu *c, int64_t n, cpu_task_fn fn, void *job, double **part) {
+    int64_t nb = (n + SL1_BLOCK - 1) / SL1_BLOCK;
+    *part = tgc_malloc(sizeof(double) * (size_t)(nb ? nb : 1));
+    cpu_parallel(c, nb, 1, fn, job);
+    double s = 0;
+    for (int64_t b = 0; b < nb; b++) s += (*part)[b];
+    free(*part);
+    *part = NULL;
+    return s;
+}
+
 /* smooth_l1(pred, target, weight, avg_factor) -> loss[] */
 int cpu_smooth_l1(tgc_cpu *c, const cpu_call *k, tgc_err *err) {
     sl1_job j = {0};
     double denom;
     if (sl1_setup(k, 0, &j, &denom, err) < 0) return -1;
     if (tgc_shape_numel(&k->out_t[0].shape) != 1) return tgc_fail(err, "cpu backend: %s: the loss must be a scalar", k->name);
-    int64_t nb = (j.n + SL1_BLOCK - 1) / SL1_BLOCK;
-    j.part = tgc_malloc(sizeof(double) * (size_t)(nb ? nb : 1));
-    cpu_parallel(c, nb, 1, sl1_fwd_blocks, &j);
-    double s = 0;
-    for (int64_t b = 0; b < nb; b++) s += j.part[b];
-    free(j.part);
+    double s = blocked_sum(c, j.n, sl1_fwd_blocks, &j, &j.part);
     *(float *)k->out[0] = (float)(k->a->alpha * s / denom);
     return 0;
 }
@@ -624,12 +632,7 @@ int cpu_giou_loss(tgc_cpu *c, const cpu_call *k, tgc_err *err) {
     double denom;
     if (giou_setup(k, 0, &j, &denom, err) < 0) return -1;
     if (tgc_shape_numel(&k->out_t[0].shape) != 1) return tgc_fail(err, "cpu backend: %s: the loss must be a scalar", k->name);
-    int64_t nb = (j.n + SL1_BLOCK - 1) / SL1_BLOCK;
-    j.part = tgc_malloc(sizeof(double) * (size_t)(nb ? nb : 1));
-    cpu_parallel(c, nb, 1, giou_fwd_blocks, &j);
-    double s = 0;
-    for (int64_t b = 0; b < nb; b++) s += j.part[b];
-    free(j.part);
+    double s = blocked_sum(c, j.n, giou_fwd_blocks, &j, &j.part);
     *(float *)k->out[0] = (float)(k->a->alpha * s / denom);
     return 0;
 }
