@@ -18,13 +18,11 @@ static int fill_eval_inputs(tgc_runner *r, tgc_batch *b, int32_t *labels, tgc_er
 
 static int validate(tgc_runner *r, tgc_err *err);
 
-/* CocoMetric's evaluation (on rank 0, the whole val set), the "Epoch(val)" line, scalars and save_best. */
-static int det_finish(tgc_runner *r, int by_epoch, int64_t len, double mean_data, double mean_time, tgc_err *err) {
-    char names[TGC_ACC_MAX_TOPK][32];
-    double values[TGC_ACC_MAX_TOPK];
+/* The evaluation's metrics (names[k] = values[k], n of them): the Epoch(val|test) log line, the scalars with
+ * data_time and time, and the best checkpoint (save_best). */
+static int report_metrics(tgc_runner *r, int by_epoch, int64_t len, char names[][32], const double *values, int n,
+                          double mean_data, double mean_time, tgc_err *err) {
     tgc_log_item items[TGC_ACC_MAX_TOPK + 2];
-    int n;
-    if (tgc_det_metric_finish(r->dm, &r->log, names, values, &n, err)) return tgc_err_prefix(err, "val_evaluator");
     for (int k = 0; k < n; k++) items[k] = (tgc_log_item){names[k], values[k], 0};
     char *line = tgc_logfmt_epoch(r->eval_mode, by_epoch, r->epoch, len, items, n, mean_data, mean_time);
     tgc_log_info(&r->log, "%s", line);
@@ -33,6 +31,15 @@ static int det_finish(tgc_runner *r, int by_epoch, int64_t len, double mean_data
     items[n + 1] = (tgc_log_item){"time", mean_time, 0};
     if (tgc_vis_add_scalars(&r->vis, items, n + 2, by_epoch ? r->epoch : r->iter, err) < 0) return -1;
     return tgc_runner_save_best(r, names, values, n, err);
+}
+
+/* CocoMetric's evaluation (on rank 0, the whole val set), the "Epoch(val)" line, scalars and save_best. */
+static int det_finish(tgc_runner *r, int by_epoch, int64_t len, double mean_data, double mean_time, tgc_err *err) {
+    char names[TGC_ACC_MAX_TOPK][32];
+    double values[TGC_ACC_MAX_TOPK];
+    int n;
+    if (tgc_det_metric_finish(r->dm, &r->log, names, values, &n, err)) return tgc_err_prefix(err, "val_evaluator");
+    return report_metrics(r, by_epoch, len, names, values, n, mean_data, mean_time, err);
 }
 
 /* With EMAHook, on the averaged weights (MMEngine's before_val_epoch/after_val_epoch swaps). */
@@ -134,18 +141,10 @@ static int validate(tgc_runner *r, tgc_err *err) {
 
     char names[TGC_ACC_MAX_TOPK][32];
     double values[TGC_ACC_MAX_TOPK];
-    tgc_log_item items[TGC_ACC_MAX_TOPK + 2];
     int n = r->acc.n_topk;
     for (int k = 0; k < n; k++) {
         tgc_accuracy_name(&r->acc, k, names[k], sizeof names[k]);
         values[k] = tgc_accuracy_value(&r->acc, k);
-        items[k] = (tgc_log_item){names[k], values[k], 0};
     }
-    char *line = tgc_logfmt_epoch(r->eval_mode, by_epoch, r->epoch, len, items, n, mean_data, mean_time);
-    tgc_log_info(&r->log, "%s", line);
-    free(line);
-    items[n] = (tgc_log_item){"data_time", mean_data, 0};
-    items[n + 1] = (tgc_log_item){"time", mean_time, 0};
-    if (tgc_vis_add_scalars(&r->vis, items, n + 2, by_epoch ? r->epoch : r->iter, err) < 0) return -1;
-    return tgc_runner_save_best(r, names, values, n, err);
+    return report_metrics(r, by_epoch, len, names, values, n, mean_data, mean_time, err);
 }
