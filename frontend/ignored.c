@@ -237,12 +237,22 @@ static void scan_dataset(scan *s, tgc_cfg *ds) {
     if (!type) return;
     static const char *const impl[] = {"data_root", "data_prefix", "ann_file", "split", "test_mode", "pipeline",
                                        "indices", NULL};
+    /* the file datasets (runtime/data/data_files.c) */
+    static const char *const files[] = {"data_root", "data_prefix", "ann_file", "split", "test_mode", "pipeline",
+                                        "indices", "with_label", "extensions", "metainfo", "classes", "multi_label",
+                                        NULL};
+    static const char *const cub[] = {"data_root", "split", "test_mode", "pipeline", "indices", "metainfo", "classes",
+                                      NULL};
     /* CocoDataset (the detection data path, runtime/data): its image filter and class subset */
     static const char *const coco[] = {"data_root", "data_prefix", "ann_file", "test_mode", "pipeline", "indices",
                                        "filter_cfg", "metainfo", NULL};
     static const char *const harmless[] = {"serialize_data", "lazy_init", "max_refetch", "download",
                                            "file_client_args", "backend_args", NULL};
-    other_keys(s, ds, type, strcmp(type, "CocoDataset") ? impl : coco, harmless);
+    const char *const *keys = !strcmp(type, "CocoDataset") ? coco : !strcmp(type, "CUB") ? cub
+                            : !strcmp(type, "CustomDataset") || !strcmp(type, "ImageNet") || !strcmp(type, "ImageNet21k")
+                                ? files
+                                : impl;
+    other_keys(s, ds, type, keys, harmless);
     scan_pipeline(s, tgc_cfg_get(ds, "pipeline"));
 }
 
