@@ -7,7 +7,7 @@
  *     num_workers: 2
  *     sampler: {type: DefaultSampler, shuffle: true}
  *     dataset:
- *       type: FashionMNIST            # or MNIST, CustomDataset
+ *       type: FashionMNIST            # or MNIST, CustomDataset, ImageNet, ImageNet21k, CUB
  *       data_root: data/fashion-mnist
  *       test_mode: false
  *       pipeline: [{type: RandomCrop, crop_size: 28, padding: 2}, {type: RandomFlip, prob: 0.5},
@@ -218,8 +218,8 @@ typedef struct tgc_sample_list {
 void tgc_sample_list_free(tgc_sample_list *l);
 /* os.path.join(dir, name): name alone when dir is empty or name is absolute. Caller frees. */
 char *tgc_path_join(const char *dir, const char *name);
-/* Hands l's samples to a new file dataset (l is left empty; the notes stay with l). has_names: the class
- * count comes from class names (else from the labels). */
+/* Hands l's samples and notes to a new file dataset (l is left empty). has_names: the class count comes from
+ * class names (else from the labels). */
 tgc_dataset *tgc_dataset_from_list(tgc_sample_list *l, int num_classes, int has_names, tgc_pipeline *pipeline);
 
 /* CustomDataset's sample list (data_custom.c), as MMPretrain's CustomDataset makes it. Without ann_file:
