@@ -16,8 +16,8 @@ static const dataset_info datasets[] = {
 };
 
 static const char *const transforms[] = {"LoadImageFromFile", "Resize", "RandomResizedCrop", "ResizeEdge",
-                                         "CenterCrop", "RandomCrop", "RandomFlip", "PackInputs",
-                                         "PackClsInputs", "LoadAnnotations", "PackDetInputs", NULL};
+                                         "CenterCrop", "RandomCrop", "RandomFlip", "ColorJitter", "RandomErasing",
+                                         "PackInputs", "PackClsInputs", "LoadAnnotations", "PackDetInputs", NULL};
 
 /* What the walk of one dataloader found. */
 typedef struct loader_spec {
@@ -121,7 +121,8 @@ static int apply_transform(tgc_err *err, const tgc_cfg *t, loader_spec *s, const
         if (!present) return tgc_b_fail_key(err, t, "crop_size", "missing: RandomCrop needs crop_size");
         s->h = s->h && !pin ? TGC_MIN(s->h, a) : a;
         s->w = s->w && !pin ? TGC_MIN(s->w, b) : b;
-    } else if (!strcmp(type, "RandomFlip") || !strcmp(type, "PackInputs") || !strcmp(type, "PackClsInputs") ||
+    } else if (!strcmp(type, "RandomFlip") || !strcmp(type, "ColorJitter") || !strcmp(type, "RandomErasing") ||
+               !strcmp(type, "PackInputs") || !strcmp(type, "PackClsInputs") ||
                !strcmp(type, "LoadAnnotations") || !strcmp(type, "PackDetInputs")) {
         /* no change of shape */
     } else {

@@ -1,5 +1,5 @@
 # tests/e2e/run_datasets.sh - MMPretrain's own ResNet-50 recipes for CUB, ImageNet-21k and ImageNet
-# (tests/recipes/mmpretrain, unchanged) train two iterations on tests/datasets/fixtures.py's small folders, with
+# (tests/recipes/mmpretrain, unchanged; CUB's also with ColorJitter and RandomErasing) train two iterations on tests/datasets/fixtures.py's small folders, with
 # data_root, batch and image sizes overridden by --cfg-options; a malformed CUB file stops the run naming the file
 # and the line; settings MMPretrain refuses are refused at compile time.
 # Usage: run_datasets.sh TGC SOURCE_DIR OUT_DIR
@@ -38,6 +38,13 @@ CUB="model.backbone.init_cfg=None train_cfg.max_epochs=1 randomness.seed=3
     fail "CUB: $(tail -5 cub.txt)"
 trained cub.txt
 grep -q 'Epoch(val) \[1\]\[2/2\] *accuracy/top1: ' cub.txt || fail "CUB: no validation on the 3 test images: $(cat cub.txt)"
+
+# ColorJitter and RandomErasing in the training pipeline: implemented, so nothing is listed (--strict), and trained.
+# shellcheck disable=SC2086
+"$TGC" train "$SRC/tests/datasets/cub_photometric.yaml" --strict --work-dir cubp --device cpu --cfg-options $CUB \
+    train_dataloader.dataset.data_root="$D/cub" val_dataloader.dataset.data_root="$D/cub" >cubp.txt 2>&1 ||
+    fail "CUB with ColorJitter and RandomErasing: $(tail -5 cubp.txt)"
+trained cubp.txt
 
 # A malformed CUB file stops the run before training, naming the file and the line.
 cp -r data/cub cub_bad
