@@ -121,7 +121,13 @@ static int apply_transform(tgc_err *err, const tgc_cfg *t, loader_spec *s, const
         if (!present) return tgc_b_fail_key(err, t, "crop_size", "missing: RandomCrop needs crop_size");
         s->h = s->h && !pin ? TGC_MIN(s->h, a) : a;
         s->w = s->w && !pin ? TGC_MIN(s->w, b) : b;
-    } else if (!strcmp(type, "RandomFlip") || !strcmp(type, "ColorJitter") || !strcmp(type, "RandomErasing") ||
+    } else if (!strcmp(type, "ColorJitter")) { /* tgc computes what its default backend, Pillow, gives */
+        const char *be;
+        if (tgc_cfg_str(t, "backend", "pillow", &be, err) < 0) return -1;
+        if (strcmp(be, "pillow"))
+            return tgc_b_fail_key(err, t, "backend", "ColorJitter's backend '%s' is not implemented (tgc computes what "
+                                  "the default, 'pillow', gives)", be);
+    } else if (!strcmp(type, "RandomFlip") || !strcmp(type, "RandomErasing") ||
                !strcmp(type, "PackInputs") || !strcmp(type, "PackClsInputs") ||
                !strcmp(type, "LoadAnnotations") || !strcmp(type, "PackDetInputs")) {
         /* no change of shape */

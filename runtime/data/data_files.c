@@ -2,6 +2,7 @@
  * ImageNet, ImageNet21k, CUB (paths from data_root, data_prefix, ann_file and split; class names). */
 #include "runtime/data/data.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -19,8 +20,11 @@ static int file_exists(const char *p) {
 static int count_lines(const tgc_cfg *at, const char *path, int *n, tgc_err *err) {
     uint8_t *text;
     size_t len;
-    if (tgc_read_file(path, (size_t)1 << 28, &text, &len, err))
-        return tgc_cfg_fail(err, at, "the class names file: %s", err->msg);
+    if (tgc_read_file(path, (size_t)1 << 28, &text, &len, err)) {
+        char why[sizeof err->msg];
+        snprintf(why, sizeof why, "%s", err->msg);
+        return tgc_cfg_fail(err, at, "the class names file: %s", why);
+    }
     int k = 0;
     for (size_t i = 0; i < len; i++) k += text[i] == '\n';
     if (len && text[len - 1] != '\n') k++;
@@ -150,7 +154,7 @@ tgc_dataset *tgc_dataset_open_files(const tgc_cfg *map, const char *type, tgc_pi
                          "which training and validation need");
             goto out;
         }
-        if (!*prefix) prefix = split;
+        if (!*prefix && !(pc && pc->kind == TGC_CFG_MAP)) prefix = split; /* MMPretrain: data_prefix == '' */
         if (!*ann) {
             char *meta = tgc_asprintf("meta/%s.txt", split), *full = tgc_path_join(root, meta);
             if (file_exists(full)) annp = full;
