@@ -170,9 +170,8 @@ static void scan_runtime(scan *s, const tgc_cfg *root) {
 
 /* ---- data ---------------------------------------------------------------------------------------- */
 /* Shape-preserving augmentations of MMPretrain that tgc does not implement: taken out of the pipeline. */
-static const char *const aug_transforms[] = {"RandAugment", "AutoAugment", "ColorJitter", "Lighting",
-                                             "RandomErasing", "RandomGrayscale", "GaussianBlur", "Albumentations",
-                                             NULL};
+static const char *const aug_transforms[] = {"RandAugment", "AutoAugment", "Lighting", "RandomGrayscale",
+                                             "GaussianBlur", "Albumentations", NULL};
 
 /* Resampling of the size-changing transforms: tgc's is cv2's bilinear (or nearest). */
 static void scan_resample(scan *s, tgc_cfg *t, const char *type) {
@@ -209,6 +208,9 @@ static void scan_pipeline(scan *s, tgc_cfg *pl) {
         static const char *const center[] = {"crop_size", NULL};
         static const char *const flip[] = {"prob", "direction", NULL};
         static const char *const anns[] = {"with_bbox", "with_label", NULL};
+        static const char *const jitter[] = {"brightness", "contrast", "saturation", "hue", "backend", NULL};
+        static const char *const erasing[] = {"erase_prob", "min_area_ratio", "max_area_ratio", "aspect_range", "mode",
+                                              "fill_color", "fill_std", NULL};
         const char *const *impl = NULL;
         if (!strcmp(type, "LoadImageFromFile")) {
             impl = load;
@@ -225,6 +227,8 @@ static void scan_pipeline(scan *s, tgc_cfg *pl) {
         else if (!strcmp(type, "PackInputs") || !strcmp(type, "PackClsInputs") || !strcmp(type, "PackDetInputs"))
             impl = harmless;
         else if (!strcmp(type, "LoadAnnotations")) impl = anns;
+        else if (!strcmp(type, "ColorJitter")) impl = jitter;
+        else if (!strcmp(type, "RandomErasing")) impl = erasing;
         else continue; /* unknown transforms are refused by the compile */
         if (impl == resize || impl == rrc || impl == edge) scan_resample(s, t, type);
         other_keys(s, t, type, impl, harmless);
@@ -237,12 +241,22 @@ static void scan_dataset(scan *s, tgc_cfg *ds) {
     if (!type) return;
     static const char *const impl[] = {"data_root", "data_prefix", "ann_file", "split", "test_mode", "pipeline",
                                        "indices", NULL};
+    /* the file datasets (runtime/data/data_files.c) */
+    static const char *const files[] = {"data_root", "data_prefix", "ann_file", "split", "test_mode", "pipeline",
+                                        "indices", "with_label", "extensions", "metainfo", "classes", "multi_label",
+                                        NULL};
+    static const char *const cub[] = {"data_root", "split", "test_mode", "pipeline", "indices", "metainfo", "classes",
+                                      NULL};
     /* CocoDataset (the detection data path, runtime/data): its image filter and class subset */
     static const char *const coco[] = {"data_root", "data_prefix", "ann_file", "test_mode", "pipeline", "indices",
                                        "filter_cfg", "metainfo", NULL};
     static const char *const harmless[] = {"serialize_data", "lazy_init", "max_refetch", "download",
                                            "file_client_args", "backend_args", NULL};
-    other_keys(s, ds, type, strcmp(type, "CocoDataset") ? impl : coco, harmless);
+    const char *const *keys = !strcmp(type, "CocoDataset") ? coco : !strcmp(type, "CUB") ? cub
+                            : !strcmp(type, "CustomDataset") || !strcmp(type, "ImageNet") || !strcmp(type, "ImageNet21k")
+                                ? files
+                                : impl;
+    other_keys(s, ds, type, keys, harmless);
     scan_pipeline(s, tgc_cfg_get(ds, "pipeline"));
 }
 

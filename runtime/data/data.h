@@ -7,7 +7,7 @@
  *     num_workers: 2
  *     sampler: {type: DefaultSampler, shuffle: true}
  *     dataset:
- *       type: FashionMNIST            # or MNIST, CustomDataset
+ *       type: FashionMNIST            # or MNIST, CustomDataset, ImageNet, ImageNet21k, CUB
  *       data_root: data/fashion-mnist
  *       test_mode: false
  *       pipeline: [{type: RandomCrop, crop_size: 28, padding: 2}, {type: RandomFlip, prob: 0.5},
@@ -129,7 +129,8 @@ int tgc_idx_read_labels(const char *path, int max_label, int *count, int32_t **l
  * padding_mode constant | edge | reflect | symmetric), RandomResizedCrop (scale int or [h, w],
  * crop_ratio_range, aspect_ratio_range, max_attempts, interpolation), ResizeEdge (scale, edge short | long |
  * width | height, interpolation), CenterCrop (crop_size int or [w, h]), RandomFlip (prob, direction
- * horizontal | vertical | diagonal, or lists of both), PackInputs / PackClsInputs (no-ops). Unknown types and
+ * horizontal | vertical | diagonal, or lists of both), ColorJitter and RandomErasing (data_photometric.h),
+ * PackInputs / PackClsInputs (no-ops). Unknown types and
  * bad arguments are errors naming the key path. */
 typedef struct tgc_pipeline tgc_pipeline;
 
@@ -168,22 +169,30 @@ int tgc_normalize_image(const tgc_normalize *nm, const tgc_image *img, float *ds
  *   train-images-idx3-ubyte train-labels-idx1-ubyte t10k-images-idx3-ubyte t10k-labels-idx1-ubyte
  * each plain or with .gz appended; test_mode (or split: train | test) picks the pair. All samples are
  * held in memory (47 MB for the 60,000 training images).
- * CustomDataset: data_prefix (a string, or a map with img_path) joined to data_root is the image folder.
- * Without ann_file: one subfolder per class, classes sorted by name, images (.jpg .jpeg .png in any case)
- * found recursively and sorted by path. With ann_file (joined to data_root): lines "relative/path label".
- * Images are decoded on every access (tgc_dataset_get). Relative directories are taken from the current
- * directory, as MMEngine does. */
+ * CustomDataset, ImageNet, ImageNet21k and CUB are lists of image files decoded on every access
+ * (tgc_dataset_get); their settings are read as MMPretrain 1.2 reads them (data_files.c, below). Relative
+ * directories are taken from the current directory, as MMEngine does. */
 typedef struct tgc_dataset tgc_dataset;
 
 /* Opens the dataset described by map (e.g. the node at train_dataloader.dataset), including its pipeline. */
 tgc_dataset *tgc_dataset_open(const tgc_cfg *map, tgc_err *err);
 void tgc_dataset_free(tgc_dataset *d);
 int tgc_dataset_len(const tgc_dataset *d);
+/* The class count: that of the class names (metainfo.classes, classes, the class folders, CUB's 200) when
+ * the dataset has them, else the largest label + 1. */
 int tgc_dataset_num_classes(const tgc_dataset *d);
+/* Whether the dataset has class names (MMPretrain's metainfo 'classes' is not None). */
+int tgc_dataset_has_class_names(const tgc_dataset *d);
 /* The label of sample i (no decoding). */
 int tgc_dataset_label(const tgc_dataset *d, int i);
-/* A human name for sample i (its file, or "FILE[i]" for IDX datasets) into buf, for messages. */
+/* A human name for sample i into buf, for messages: its file (and the annotation line that listed it), or
+ * "FILE[i]" for IDX datasets. */
 void tgc_dataset_sample_name(const tgc_dataset *d, int i, char *buf, size_t size);
+/* The image file of sample i (NULL for in-memory datasets). */
+const char *tgc_dataset_path(const tgc_dataset *d, int i);
+/* What opening the dataset found worth a warning (MMPretrain warns about the same), one line each; "" when
+ * nothing. The runner logs them. */
+const char *tgc_dataset_notes(const tgc_dataset *d);
 /* Loads sample i and runs the pipeline: the result is in *img. scratch is working space (see
  * tgc_pipeline_apply); rng must be initialised for this sample. Thread-safe. */
 int tgc_dataset_get(const tgc_dataset *d, int i, tgc_image *img, tgc_image *scratch, tgc_rng *rng,
@@ -196,11 +205,48 @@ tgc_dataset *tgc_dataset_new_memory(const char *name, int count, int h, int w, u
 tgc_dataset *tgc_dataset_new_files(int count, char **paths, int32_t *labels, int num_classes,
                                    tgc_pipeline *pipeline);
 
-/* CustomDataset's file list (data_custom.c). Scans img_dir (class subfolders) or reads ann_file (when not
- * NULL; paths in it are relative to img_dir). Outputs: *paths (count owned strings, full paths), *labels,
- * *num_classes. */
-int tgc_custom_list(const char *img_dir, const char *ann_file, int *count, char ***paths, int32_t **labels,
-                    int *num_classes, tgc_err *err);
+/* A list of image files with labels, as the file datasets read it. */
+typedef struct tgc_sample_list {
+    int count;
+    char **paths;      /* full paths (data_prefix joined), owned */
+    int32_t *labels;
+    int32_t *lines;    /* the line of list_file that gave each sample; NULL for a folder scan */
+    char *list_file;   /* the annotation file read, owned; NULL for a folder scan */
+    int num_classes;   /* class folders found, else the largest label + 1 */
+    tgc_buf notes;     /* warnings, one line each */
+} tgc_sample_list;
+
+void tgc_sample_list_free(tgc_sample_list *l);
+/* os.path.join(dir, name): name alone when dir is empty or name is absolute. Caller frees. */
+char *tgc_path_join(const char *dir, const char *name);
+/* Hands l's samples and notes to a new file dataset (l is left empty). has_names: the class count comes from
+ * class names (else from the labels). */
+tgc_dataset *tgc_dataset_from_list(tgc_sample_list *l, int num_classes, int has_names, tgc_pipeline *pipeline);
+
+/* CustomDataset's sample list (data_custom.c), as MMPretrain's CustomDataset makes it. Without ann_file:
+ * one subfolder of img_dir per class (classes sorted by name), the files under each (recursively; hidden
+ * files skipped, hidden folders not, as MMEngine's list_dir_or_file) whose path ends, case-insensitively,
+ * with one of the extensions, sorted by path; a class folder without such files is a note. With ann_file:
+ * lines "relative/path label" (the path joined to img_dir unless absolute; blank lines skipped). extensions:
+ * NULL = MMPretrain's default (.jpg .jpeg .png .ppm .bmp .pgm .tif). Files tgc cannot decode (.ppm .bmp
+ * .pgm .tif .tiff) are refused, naming the first. */
+int tgc_custom_list(const char *img_dir, const char *ann_file, const char *const *extensions, tgc_sample_list *out,
+                    tgc_err *err);
+
+/* CUB-200-2011's sample list (data_cub.c), as MMPretrain's CUB makes it: root/images.txt ("id path", 1-based
+ * ids; its order is the samples' order), root/image_class_labels.txt ("id label", label 1..num_classes) and
+ * root/train_test_split.txt ("id 1" train, "id 0" test), matched by id; test_split picks the test samples.
+ * Paths are joined to root/images. A line that is not two fields, an id that is not a positive integer or
+ * repeats, ids missing from one file, a label or split value out of range and an image file that does not
+ * exist are errors naming the file and the line. */
+int tgc_cub_list(const char *root, int test_split, int num_classes, tgc_sample_list *out, tgc_err *err);
+
+/* The file datasets opened from config (data_files.c): CustomDataset, ImageNet (split train | val | test;
+ * test has no labels and is refused), ImageNet21k (split train; multi_label refused, as MMPretrain does) and
+ * CUB (split train | test). Class names from metainfo.classes or classes (a list, or a file of one name per
+ * line); ImageNet's default are its 1000, CUB's its 200; a folder scan with class names must find as many
+ * class folders. Takes ownership of pipe. */
+tgc_dataset *tgc_dataset_open_files(const tgc_cfg *map, const char *type, tgc_pipeline *pipe, tgc_err *err);
 
 /* ================================ sampler (data_sampler.c) ================================ */
 

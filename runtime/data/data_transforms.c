@@ -1,11 +1,15 @@
 /* runtime/data/data_transforms.c - the dataset pipeline: MMPretrain 1.x transforms parsed from config, applied. */
 #include "runtime/data/data.h"
+#include "runtime/data/data_photometric.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-typedef enum tf_kind { TF_NOOP, TF_RESIZE, TF_RANDOM_CROP, TF_RRC, TF_RESIZE_EDGE, TF_CENTER_CROP, TF_FLIP } tf_kind;
+typedef enum tf_kind {
+    TF_NOOP, TF_RESIZE, TF_RANDOM_CROP, TF_RRC, TF_RESIZE_EDGE, TF_CENTER_CROP, TF_FLIP,
+    TF_COLOR_JITTER, TF_ERASING /* data_photometric.c */
+} tf_kind;
 enum { EDGE_SHORT, EDGE_LONG, EDGE_WIDTH, EDGE_HEIGHT };
 
 typedef struct tf {
@@ -23,6 +27,8 @@ typedef struct tf {
     int ndir;              /* RandomFlip: candidates (bit 1 horizontal, bit 2 vertical) and their probabilities */
     int dirs[3];
     double probs[3];
+    tgc_color_jitter cj;   /* ColorJitter */
+    tgc_erasing er;        /* RandomErasing */
 } tf;
 
 struct tgc_pipeline {
@@ -264,9 +270,12 @@ static int parse_one(const tgc_cfg *m, tf *t, int *channels, tgc_err *err) {
         return tgc_cfg_size(m, "crop_size", 1, 1, &t->w, &t->h, err);
     }
     if (!strcmp(name, "RandomFlip")) return parse_flip(m, t, err);
+    if (!strcmp(name, "ColorJitter")) return t->kind = TF_COLOR_JITTER, tgc_color_jitter_parse(m, &t->cj, err);
+    if (!strcmp(name, "RandomErasing")) return t->kind = TF_ERASING, tgc_erasing_parse(m, &t->er, err);
     return tgc_cfg_fail(err, tgc_cfg_get(m, "type"),
                         "unsupported transform '%s' (supported: LoadImageFromFile, Resize, RandomCrop, "
-                        "RandomResizedCrop, ResizeEdge, CenterCrop, RandomFlip, PackInputs)", type);
+                        "RandomResizedCrop, ResizeEdge, CenterCrop, RandomFlip, ColorJitter, RandomErasing, "
+                        "PackInputs)", type);
 }
 
 tgc_pipeline *tgc_pipeline_new(const tgc_cfg *list, tgc_err *err) {
@@ -448,6 +457,10 @@ int tgc_pipeline_apply(const tgc_pipeline *p, tgc_image *img, tgc_image *scratch
             break;
         case TF_CENTER_CROP: apply_center_crop(t, img, scratch); break;
         case TF_FLIP: apply_flip(t, img, rng); break;
+        case TF_COLOR_JITTER:
+            if (tgc_color_jitter_apply(&t->cj, img, rng, err)) return -1;
+            break;
+        case TF_ERASING: tgc_erasing_apply(&t->er, img, rng); break;
         }
     }
     return 0;

@@ -466,6 +466,17 @@ static int setup_det_data(run_ctx *c, const tgc_train_opts *o, tgc_err *err) {
     return 0;
 }
 
+/* What opening a loader's dataset found worth a warning (an empty class folder, ...), one log line each. */
+static void warn_notes(tgc_runner *r, const tgc_loader *l) {
+    const char *notes = l ? tgc_dataset_notes(tgc_loader_dataset(l)) : "";
+    for (const char *s = notes; *s;) {
+        const char *nl = strchr(s, '\n');
+        int n = nl ? (int)(nl - s) : (int)strlen(s);
+        tgc_log_warning(&r->log, "%.*s", n, s);
+        s += n + (nl ? 1 : 0);
+    }
+}
+
 /* The train loader, and the val loader when the run validates. */
 static int setup_data(run_ctx *c, const tgc_train_opts *o, tgc_err *err) {
     tgc_runner *r = &c->r;
@@ -482,6 +493,8 @@ static int setup_data(run_ctx *c, const tgc_train_opts *o, tgc_err *err) {
     if (eval_wanted(c, o, 1) &&
         !(r->val_loader = tgc_loader_open(tgc_cfg_get(cfg, r->dl_key), pre, 0, r->seed, r->rank, r->world, r->dev, err)))
         return tgc_err_prefix(err, "%s", r->dl_key);
+    warn_notes(r, r->train_loader);
+    warn_notes(r, r->val_loader);
     return 0;
 }
 
