@@ -40,6 +40,7 @@
 
 #include "common/util.h"
 #include "frontend/cfg.h"
+#include "runtime/data/data_warp.h"
 
 /* ================================ randomness (data_rng.c) ================================ */
 
@@ -97,11 +98,18 @@ int tgc_image_load(const char *path, int channels, tgc_image *img, tgc_err *err)
 
 /* Geometry kernels (data_geometry.c), the building blocks of the transforms. */
 enum { TGC_PAD_CONSTANT, TGC_PAD_EDGE, TGC_PAD_REFLECT, TGC_PAD_SYMMETRIC };
-/* dst = the region (x0, y0, rw, rh) of src resized to ow x oh, as cv2.resize does: bilinear with
- * half-pixel centres and clamped borders (11-bit fixed-point weights), or nearest (floor(x * scale)).
- * The region must lie inside src. dst must not be src. */
+/* dst = the region (x0, y0, rw, rh) of src resized to ow x oh by cv2.resize, bilinear or nearest: the cv2
+ * case of tgc_image_resample below. The region must lie inside src. dst must not be src. */
 void tgc_image_resize_region(const tgc_image *src, int x0, int y0, int rw, int rh, tgc_image *dst, int ow,
                              int oh, int nearest);
+/* mmcv.imresize of a region (data_resample.c): dst = the region (x0, y0, rw, rh) of src, cropped, then resized
+ * to ow x oh by backend TGC_RESIZE_CV2 (cv2.resize) or TGC_RESIZE_PILLOW (Pillow's Image.resize of the
+ * region as an L or RGB image; Pillow premultiplies the alpha of 2- and 4-channel images, which is not
+ * reproduced) with interp; byte-exact with OpenCV 4.x and Pillow. The region must lie inside src; dst must
+ * not be src. */
+enum { TGC_RESIZE_CV2, TGC_RESIZE_PILLOW };
+void tgc_image_resample(const tgc_image *src, int x0, int y0, int rw, int rh, tgc_image *dst, int ow, int oh,
+                        tgc_interp interp, int backend);
 /* dst (cw x ch) = src at (x0 + x, y0 + y); coordinates outside src (x0, y0 may be negative) follow mode as
  * numpy.pad / mmcv.impad do: constant (pad_val[channel]), edge, reflect (edge not repeated), symmetric
  * (edge repeated). dst must not be src. */
