@@ -132,7 +132,8 @@ int tgc_idx_read_labels(const char *path, int max_label, int *count, int32_t **l
 
 /* A parsed pipeline: the list under `dataset.pipeline`. Supported types (an optional scope prefix such as
  * "mmpretrain." is ignored): LoadImageFromFile (color_type: color | grayscale; a no-op for in-memory
- * datasets), Resize (scale int or [w, h], or scale_factor; keep_ratio; interpolation bilinear | nearest),
+ * datasets), Resize (scale int or [w, h], or scale_factor; keep_ratio; interpolation nearest | bilinear | bicubic and
+ * backend cv2 | pillow, as in tgc_cfg_resample, also for RandomResizedCrop and ResizeEdge),
  * RandomCrop (crop_size int or [h, w], padding int | [lr, tb] | [l, t, r, b], pad_if_needed, pad_val,
  * padding_mode constant | edge | reflect | symmetric), RandomResizedCrop (scale int or [h, w],
  * crop_ratio_range, aspect_ratio_range, max_attempts, interpolation), ResizeEdge (scale, edge short | long |
@@ -164,6 +165,10 @@ typedef struct tgc_normalize {
  * CenterCrop take (w, h): wh_order 1; MMPretrain's RandomCrop and RandomResizedCrop take (h, w): 0). Absent or
  * null: 0 x 0, or an error when required. Each side must be in 1..16384. (data_transforms.c) */
 int tgc_cfg_size(const tgc_cfg *map, const char *key, int required, int wh_order, int *w, int *h, tgc_err *err);
+
+/* A resizing transform's interpolation (nearest | bilinear (default) | bicubic) and backend (cv2 (default) |
+ * pillow), as mmcv.imresize takes them; others are errors naming the key. (data_transforms.c) */
+int tgc_cfg_resample(const tgc_cfg *map, tgc_interp *interp, int *backend, tgc_err *err);
 
 /* Reads mean, std, to_rgb (also bgr_to_rgb) from a data_preprocessor map (may be NULL: identity). */
 int tgc_normalize_from_cfg(const tgc_cfg *map, tgc_normalize *nm, tgc_err *err);

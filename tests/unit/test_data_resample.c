@@ -85,10 +85,64 @@ START_TEST(against_mmcv) {
 }
 END_TEST
 
+/* The pipeline's Resize with each record's interpolation and backend gives mmcv's bytes too. */
+START_TEST(pipeline_resize_matches_mmcv) {
+    golden_file g;
+    golden_open(&g, "resize.golden", 0);
+    golden_record r;
+    tgc_image img = {0}, scratch = {0};
+    int n = 0;
+    while (golden_next(&g, &r)) {
+        char *yaml = tgc_asprintf("pipeline: [{type: Resize, scale: [%s, %s], interpolation: %s, backend: %s}]\n",
+                                  r.word[4], r.word[5], r.word[3], r.word[2]);
+        tgc_err err;
+        tgc_cfg *cfg = tgc_cfg_parse(yaml, strlen(yaml), "t.yaml", &err);
+        ck_assert_msg(cfg != NULL, "%s", err.msg);
+        tgc_pipeline *p = tgc_pipeline_new(tgc_cfg_get(cfg, "pipeline"), &err);
+        ck_assert_msg(p != NULL, "%s", err.msg);
+        tgc_image_reserve(&img, r.in->h, r.in->w, r.in->c);
+        memcpy(img.data, r.in->data, (size_t)r.in->w * r.in->h * r.in->c);
+        tgc_rng rng;
+        tgc_rng_init(&rng, 1, 0, 0, TGC_RNG_AUGMENT);
+        ck_assert_msg(tgc_pipeline_apply(p, &img, &scratch, &rng, &err) == 0, "%s", err.msg);
+        ck_assert_int_eq((size_t)img.w * img.h * img.c, r.out_len);
+        int d = golden_max_diff(img.data, r.out, r.out_len);
+        ck_assert_msg(d == 0 || (!strcmp(r.word[2], "cv2") && !strcmp(r.word[3], "bicubic") && d <= 1), "%s: %d", yaml, d);
+        tgc_pipeline_free(p);
+        tgc_cfg_free(cfg);
+        free(yaml);
+        free(r.out);
+        n++;
+    }
+    golden_close(&g);
+    tgc_image_free(&img);
+    tgc_image_free(&scratch);
+    ck_assert_int_gt(n, 20);
+}
+END_TEST
+
+START_TEST(unsupported_settings_are_errors) {
+    static const char *const bad[][2] = {
+        {"pipeline: [{type: RandomResizedCrop, scale: 8, interpolation: lanczos}]\n", "unsupported interpolation 'lanczos'"},
+        {"pipeline: [{type: ResizeEdge, scale: 8, backend: turbojpeg}]\n", "unsupported backend 'turbojpeg'"},
+    };
+    for (int i = 0; i < 2; i++) {
+        tgc_err err;
+        tgc_cfg *cfg = tgc_cfg_parse(bad[i][0], strlen(bad[i][0]), "t.yaml", &err);
+        ck_assert_msg(cfg != NULL, "%s", err.msg);
+        ck_assert_ptr_null(tgc_pipeline_new(tgc_cfg_get(cfg, "pipeline"), &err));
+        ck_assert_msg(strstr(err.msg, bad[i][1]) && strstr(err.msg, "t.yaml:1"), "%s", err.msg);
+        tgc_cfg_free(cfg);
+    }
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("data_resample");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, against_mmcv);
+    tcase_add_test(tc, pipeline_resize_matches_mmcv);
+    tcase_add_test(tc, unsupported_settings_are_errors);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
