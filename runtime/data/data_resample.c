@@ -102,7 +102,8 @@ static void cv_vertical(const int *const *r, const int16_t *b, int n, int wd, ui
         d[x] = clamp_u8(sat_s16(round_f(v)));
     }
     for (; x < wd; x++) {
-        int64_t v = (int64_t)r[0][x] * b[0] + (int64_t)r[1][x] * b[1] + (int64_t)r[2][x] * b[2] + (int64_t)r[3][x] * b[3];
+        int64_t v = 0;
+        for (int k = 0; k < 4; k++) v += (int64_t)r[k][x] * b[k];
         d[x] = clamp_u8((int)((v + (1 << 21)) >> 22));
     }
 }
@@ -269,8 +270,8 @@ static void pil_hpass(const uint8_t *in, size_t in_stride, int rows, int c, cons
 }
 
 /* Pillow's vertical pass: output row y reads rows b[2y] - first .. of in; n elements per row. */
-static void pil_vpass(const uint8_t *in, size_t in_stride, int first, const int *b, const int *w, int ks, int oh, size_t n,
-                      uint8_t *out, size_t out_stride) {
+static void pil_vpass(const uint8_t *in, size_t in_stride, int first, const int *b, const int *w, int ks, int oh,
+                      size_t n, uint8_t *out, size_t out_stride) {
     for (int y = 0; y < oh; y++) {
         const int *k = w + (size_t)y * ks;
         const uint8_t *s = in + (size_t)(b[2 * y] - first) * in_stride;

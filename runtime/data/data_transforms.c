@@ -80,20 +80,24 @@ int tgc_cfg_size(const tgc_cfg *map, const char *key, int required, int wh_order
 int tgc_cfg_resample(const tgc_cfg *map, tgc_interp *interp, int *backend, tgc_err *err) {
     static const char *const interps[] = {"nearest", "bilinear", "bicubic"}, *const backends[] = {"cv2", "pillow"};
     const char *s, *b;
-    if (tgc_cfg_str(map, "interpolation", "bilinear", &s, err) || tgc_cfg_str(map, "backend", "cv2", &b, err)) return -1;
+    if (tgc_cfg_str(map, "interpolation", "bilinear", &s, err) || tgc_cfg_str(map, "backend", "cv2", &b, err))
+        return -1;
     int i = 0, k = 0;
     while (i < 3 && strcmp(s, interps[i])) i++;
     if (i == 3)
         return tgc_cfg_fail(err, tgc_cfg_get(map, "interpolation"),
                             "unsupported interpolation '%s' (supported: nearest, bilinear, bicubic)", s);
     while (k < 2 && strcmp(b, backends[k])) k++;
-    if (k == 2) return tgc_cfg_fail(err, tgc_cfg_get(map, "backend"), "unsupported backend '%s' (supported: cv2, pillow)", b);
+    if (k == 2)
+        return tgc_cfg_fail(err, tgc_cfg_get(map, "backend"), "unsupported backend '%s' (supported: cv2, pillow)", b);
     *interp = (tgc_interp)i;
     *backend = k ? TGC_RESIZE_PILLOW : TGC_RESIZE_CV2;
     return 0;
 }
 
-static int get_interp(const tgc_cfg *map, tf *t, tgc_err *err) { return tgc_cfg_resample(map, &t->interp, &t->backend, err); }
+static int get_interp(const tgc_cfg *map, tf *t, tgc_err *err) {
+    return tgc_cfg_resample(map, &t->interp, &t->backend, err);
+}
 
 static int parse_range(const tgc_cfg *map, const char *key, double lo, double hi, double *a, double *b,
                        tgc_err *err) {
