@@ -226,6 +226,7 @@ typedef struct tgc_runner {
     /* Detection plans (train input data_samples.cls_target; hook_det_metric.c): */
     int det;                     /* 1: the loaders are detection loaders */
     int tr_cls, tr_box, tr_avg;  /* cls_target, bbox_target, avg_factor inputs */
+    int reduce_avg_factor;       /* model.train_cfg.tgc_reduce_avg_factor: avg_factor is the ranks' mean */
     int det_h, det_w;            /* the canvas */
     tgc_det_metric *dm;          /* owned: post-processing and CocoMetric, with validation */
     const char *eval_mode;       /* "val", or "test" for `tgc test` (the log lines' mode) */
@@ -284,12 +285,18 @@ tgc_det_metric *tgc_det_metric_open(tgc_runner *r, const tgc_cfg *evaluator, con
                                     tgc_err *err);
 void tgc_det_metric_free(tgc_det_metric *m);
 void tgc_det_metric_reset(tgc_det_metric *m);
-/* One batch: out holds the eval output of the whole batch, meta its first n images. */
-int tgc_det_metric_process(tgc_det_metric *m, const float *out, const tgc_det_meta *meta, int n, tgc_err *err);
-/* The logged evaluation (the 12 summary lines, bbox_mAP_copypaste) and the metrics coco/bbox_mAP, _50, _75,
- * _s, _m, _l into names/values (*n = 6), or *n = 0 with format_only (the result file written, logged). */
-int tgc_det_metric_finish(tgc_det_metric *m, tgc_log_sink *log, char names[][32], double *values, int *n,
-                          tgc_err *err);
+/* One batch: out holds the eval output of the whole batch, meta its first n images, pos their positions in
+ * the val sampler's order (rank + k x world for this rank's k-th sample). The detections are kept. */
+int tgc_det_metric_process(tgc_det_metric *m, const float *out, const tgc_det_meta *meta, const int64_t *pos, int n,
+                           tgc_err *err);
+/* MMEngine's collect_results: with ddp, every rank's detections go to rank 0 (every rank must call this);
+ * there, in position order and without positions >= n_images (the sampler's round-up repeats), they enter
+ * CocoMetric: the logged evaluation (the 12 summary lines, bbox_mAP_copypaste) and the metrics coco/bbox_mAP,
+ * _50, _75, _s, _m, _l into names/values (*n = 6), or *n = 0 with format_only (the result file written,
+ * logged) and on the other ranks. */
+struct tgc_ddp;
+int tgc_det_metric_finish(tgc_det_metric *m, struct tgc_ddp *ddp, int64_t n_images, tgc_log_sink *log,
+                          char names[][32], double *values, int *n, tgc_err *err);
 /* Floats of one eval output (B x A x (C + 4)). */
 size_t tgc_det_metric_out_floats(const tgc_det_metric *m);
 

@@ -440,7 +440,7 @@ static int eval_wanted(run_ctx *c, const tgc_train_opts *o, int this_rank) {
 static void warn_line(void *ctx, const char *line) { tgc_log_warning(&((tgc_runner *)ctx)->log, "%s", line); }
 
 /* A detection plan (its train program takes data_samples.cls_target): detection loaders on the plan's canvas;
- * validation (CocoMetric over the whole val set) runs on rank 0. */
+ * every rank validates its shard of the val set, CocoMetric runs over all of them on rank 0. */
 static int setup_det_data(run_ctx *c, const tgc_train_opts *o, tgc_err *err) {
     tgc_runner *r = &c->r;
     const tgc_plan *plan = r->plan;
@@ -455,14 +455,17 @@ static int setup_det_data(run_ctx *c, const tgc_train_opts *o, tgc_err *err) {
     if (!pre) pre = tgc_cfg_get(cfg, "data_preprocessor");
     tgc_det_batch_opts bo = {.canvas_h = r->det_h, .canvas_w = r->det_w};
     if (tgc_det_batch_opts_from_cfg(model, !o->test_ckpt, &bo, err)) return -1;
+    const tgc_cfg *tc = model ? tgc_cfg_get(model, "train_cfg") : NULL;
+    if (tc && tc->kind == TGC_CFG_MAP && tgc_cfg_bool(tc, "tgc_reduce_avg_factor", 0, &r->reduce_avg_factor, err))
+        return -1;
     if (!o->test_ckpt && !(r->train_loader = tgc_det_loader_open(tgc_cfg_get(cfg, "train_dataloader"), pre, &bo, 1,
                                                                  r->seed, r->rank, r->world, r->dev, warn_line, r, err)))
         return tgc_err_prefix(err, "train_dataloader");
     if (r->train_loader) r->iters_per_epoch = tgc_loader_num_batches(r->train_loader);
     bo.targets = 0;
-    if (eval_wanted(c, o, r->rank == 0) &&
-        !(r->val_loader = tgc_det_loader_open(tgc_cfg_get(cfg, r->dl_key), pre, &bo, 0, r->seed, 0, 1, r->dev,
-                                              warn_line, r, err)))
+    if (eval_wanted(c, o, 1) &&
+        !(r->val_loader = tgc_det_loader_open(tgc_cfg_get(cfg, r->dl_key), pre, &bo, 0, r->seed, r->rank, r->world,
+                                              r->dev, warn_line, r, err)))
         return tgc_err_prefix(err, "%s", r->dl_key);
     return 0;
 }
@@ -703,8 +706,14 @@ static int setup_rest(run_ctx *c, const tgc_train_opts *o, tgc_err *err) {
 static int fill_train_inputs(run_ctx *c, tgc_batch *b, double lr, tgc_err *err) {
     tgc_runner *r = &c->r;
     if (r->det) {
+        /* MMDetection's AnchorHead normalises each rank's losses by that rank's avg_factor; with
+         * tgc_reduce_avg_factor by the ranks' mean (reduce_mean, as FCOS or ATSS do), which makes N ranks at
+         * batch B compute what one rank at batch N x B does */
+        float af = b->avg_factor;
+        if (r->reduce_avg_factor && r->ddp && tgc_ddp_mean_f32(r->ddp, &af, 1, err))
+            return tgc_err_prefix(err, "avg_factor's mean over ranks");
         if (tgc_exec_write(r->x, r->tr_img, b->images, err) || tgc_exec_write(r->x, r->tr_cls, b->cls_target, err) ||
-            tgc_exec_write(r->x, r->tr_box, b->bbox_target, err) || tgc_exec_write(r->x, r->tr_avg, &b->avg_factor, err))
+            tgc_exec_write(r->x, r->tr_box, b->bbox_target, err) || tgc_exec_write(r->x, r->tr_avg, &af, err))
             return -1;
     } else if (r->baug) { /* mixed in place: the batch is ours until released */
         int ch, h, w;
