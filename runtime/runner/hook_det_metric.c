@@ -1,11 +1,22 @@
 /* runtime/runner/hook_det_metric.c - detection evaluation in the runner: RetinaNet post-processing of the eval
  * program's det_out and MMDetection's CocoMetric (runtime/det/coco_eval.h). */
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "runtime/data/det_data.h"
 #include "runtime/det/coco_eval.h"
+#include "runtime/dist/dist.h"
 #include "runtime/runner/hooks.h"
+
+/* One detection as every rank keeps it until the evaluation, and as it travels to rank 0 (bytes, 40 each). */
+typedef struct det_rec {
+    int64_t pos;    /* the image's position in the val sampler's order: the results' order, as collect_results */
+    int64_t img_id; /* COCO image id */
+    int32_t label;
+    float score;
+    float box[4];   /* x1 y1 x2 y2 in the original image */
+} det_rec;
 
 struct tgc_det_metric {
     tgc_det_test_cfg test;
@@ -17,6 +28,8 @@ struct tgc_det_metric {
     tgc_coco_eval *coco;
     int format_only;
     char *outfile_prefix;      /* owned or NULL */
+    det_rec *recs;             /* owned: this rank's detections since the reset */
+    int n_recs, cap_recs;
 };
 
 void tgc_det_metric_free(tgc_det_metric *m) {
@@ -24,6 +37,7 @@ void tgc_det_metric_free(tgc_det_metric *m) {
     tgc_det_anchors_free(&m->anchors);
     tgc_coco_eval_free(m->coco);
     free(m->outfile_prefix);
+    free(m->recs);
     free(m);
 }
 
@@ -154,9 +168,13 @@ size_t tgc_det_metric_out_floats(const tgc_det_metric *m) {
     return (size_t)m->batch * (size_t)m->n_anchors * (size_t)(m->num_classes + 4);
 }
 
-void tgc_det_metric_reset(tgc_det_metric *m) { tgc_coco_eval_reset(m->coco); }
+void tgc_det_metric_reset(tgc_det_metric *m) {
+    tgc_coco_eval_reset(m->coco);
+    m->n_recs = 0;
+}
 
-int tgc_det_metric_process(tgc_det_metric *m, const float *out, const tgc_det_meta *meta, int n, tgc_err *err) {
+int tgc_det_metric_process(tgc_det_metric *m, const float *out, const tgc_det_meta *meta, const int64_t *pos, int n,
+                           tgc_err *err) {
     int64_t row = m->num_classes + 4;
     for (int i = 0; i < n; i++) {
         const float *o = out + (size_t)i * (size_t)m->n_anchors * (size_t)row;
@@ -166,18 +184,60 @@ int tgc_det_metric_process(tgc_det_metric *m, const float *out, const tgc_det_me
         tgc_det_result res = {0};
         if (tgc_det_retina_predict(&m->test, &m->coder, &m->anchors, m->num_classes, &ho, hw, sf, &res, err))
             return tgc_err_prefix(err, "model.test_cfg");
-        int rc = 0;
-        for (int k = 0; k < res.n && !rc; k++) {
-            const float *b = res.boxes + 4 * k;
-            /* results2json: xyxy2xywh of the float32 boxes in Python floats */
-            double xywh[4] = {b[0], b[1], (double)b[2] - (double)b[0], (double)b[3] - (double)b[1]};
-            rc = tgc_coco_eval_add_result(m->coco, meta[i].img_id, tgc_det_cat_id(m->ds, res.labels[k]), xywh,
-                                          (double)res.scores[k], err);
+        if (res.n > INT_MAX - 1 - m->n_recs) {
+            tgc_det_result_free(&res);
+            return tgc_fail(err, "more than %d detections in one evaluation", INT_MAX - 1);
+        }
+        TGC_GROW(m->recs, m->cap_recs, m->n_recs + res.n + 1);
+        for (int k = 0; k < res.n; k++) {
+            det_rec *d = &m->recs[m->n_recs++];
+            memset(d, 0, sizeof *d);
+            d->pos = pos[i];
+            d->img_id = meta[i].img_id;
+            d->label = res.labels[k];
+            d->score = res.scores[k];
+            memcpy(d->box, res.boxes + 4 * k, sizeof d->box);
         }
         tgc_det_result_free(&res);
-        if (rc) return -1;
     }
     return 0;
+}
+
+static int cmp_rec(const void *a, const void *b) {
+    const det_rec *x = a, *y = b;
+    if (x->pos != y->pos) return x->pos < y->pos ? -1 : 1;
+    return x < y ? -1 : x > y; /* within an image: the order predict gave (one rank holds each image) */
+}
+
+/* The records of every rank (all of them on rank 0), in position order, positions >= n_images (the
+ * sampler's repeats that fill the last round) left out, into the COCO evaluator. */
+static int collect(tgc_det_metric *m, struct tgc_ddp *ddp, int64_t n_images, tgc_err *err) {
+    det_rec *all = m->recs;
+    size_t n = (size_t)m->n_recs;
+    void *got = NULL;
+    if (ddp) {
+        size_t bytes;
+        if (tgc_ddp_all_gather(ddp, m->recs, sizeof(det_rec) * (size_t)m->n_recs, &got, &bytes, NULL, err))
+            return tgc_err_prefix(err, "collecting the detections of every rank");
+        all = got;
+        n = bytes / sizeof(det_rec);
+        if (tgc_ddp_rank(ddp) != 0) {
+            free(got);
+            return 0;
+        }
+    }
+    qsort(all, n, sizeof *all, cmp_rec);
+    int rc = 0;
+    for (size_t k = 0; k < n && rc == 0; k++) {
+        const det_rec *d = &all[k];
+        if (d->pos >= n_images) continue;
+        /* results2json: xyxy2xywh of the float32 boxes in Python floats */
+        double xywh[4] = {d->box[0], d->box[1], (double)d->box[2] - (double)d->box[0],
+                          (double)d->box[3] - (double)d->box[1]};
+        rc = tgc_coco_eval_add_result(m->coco, d->img_id, tgc_det_cat_id(m->ds, d->label), xywh, (double)d->score, err);
+    }
+    free(got);
+    return rc;
 }
 
 /* A raw line (pycocotools prints its summary with print()) to the console and the log file. */
@@ -192,9 +252,11 @@ static void log_raw(tgc_log_sink *s, const char *text) {
     }
 }
 
-int tgc_det_metric_finish(tgc_det_metric *m, tgc_log_sink *log, char names[][32], double *values, int *n,
-                          tgc_err *err) {
+int tgc_det_metric_finish(tgc_det_metric *m, struct tgc_ddp *ddp, int64_t n_images, tgc_log_sink *log,
+                          char names[][32], double *values, int *n, tgc_err *err) {
     *n = 0;
+    if (collect(m, ddp, n_images, err)) return -1;
+    if (ddp && tgc_ddp_rank(ddp) != 0) return 0; /* rank 0 evaluates, logs and writes */
     if (m->outfile_prefix) {
         if (tgc_coco_eval_write_results(m->coco, m->outfile_prefix, err)) return -1;
         if (m->format_only) {

@@ -209,6 +209,7 @@ static void run_free(run_ctx *c) {
     tgc_window_free(&r->gnorm_w);
     tgc_window_free(&r->time_w);
     tgc_window_free(&r->data_w);
+    for (int k = 0; k < r->n_terms; k++) tgc_window_free(&r->term_w[k]);
     free(r->work_dir);
     free(r->log_dir);
     free(r->ckpt_dir);
@@ -439,7 +440,7 @@ static int eval_wanted(run_ctx *c, const tgc_train_opts *o, int this_rank) {
 static void warn_line(void *ctx, const char *line) { tgc_log_warning(&((tgc_runner *)ctx)->log, "%s", line); }
 
 /* A detection plan (its train program takes data_samples.cls_target): detection loaders on the plan's canvas;
- * validation (CocoMetric over the whole val set) runs on rank 0. */
+ * every rank validates its shard of the val set, CocoMetric runs over all of them on rank 0. */
 static int setup_det_data(run_ctx *c, const tgc_train_opts *o, tgc_err *err) {
     tgc_runner *r = &c->r;
     const tgc_plan *plan = r->plan;
@@ -454,14 +455,17 @@ static int setup_det_data(run_ctx *c, const tgc_train_opts *o, tgc_err *err) {
     if (!pre) pre = tgc_cfg_get(cfg, "data_preprocessor");
     tgc_det_batch_opts bo = {.canvas_h = r->det_h, .canvas_w = r->det_w};
     if (tgc_det_batch_opts_from_cfg(model, !o->test_ckpt, &bo, err)) return -1;
+    const tgc_cfg *tc = model ? tgc_cfg_get(model, "train_cfg") : NULL;
+    if (tc && tc->kind == TGC_CFG_MAP && tgc_cfg_bool(tc, "tgc_reduce_avg_factor", 0, &r->reduce_avg_factor, err))
+        return -1;
     if (!o->test_ckpt && !(r->train_loader = tgc_det_loader_open(tgc_cfg_get(cfg, "train_dataloader"), pre, &bo, 1,
                                                                  r->seed, r->rank, r->world, r->dev, warn_line, r, err)))
         return tgc_err_prefix(err, "train_dataloader");
     if (r->train_loader) r->iters_per_epoch = tgc_loader_num_batches(r->train_loader);
     bo.targets = 0;
-    if (eval_wanted(c, o, r->rank == 0) &&
-        !(r->val_loader = tgc_det_loader_open(tgc_cfg_get(cfg, r->dl_key), pre, &bo, 0, r->seed, 0, 1, r->dev,
-                                              warn_line, r, err)))
+    if (eval_wanted(c, o, 1) &&
+        !(r->val_loader = tgc_det_loader_open(tgc_cfg_get(cfg, r->dl_key), pre, &bo, 0, r->seed, r->rank, r->world,
+                                              r->dev, warn_line, r, err)))
         return tgc_err_prefix(err, "%s", r->dl_key);
     return 0;
 }
@@ -513,6 +517,23 @@ static int setup_batch_aug(tgc_runner *r, tgc_err *err) {
     return 0;
 }
 
+/* The named loss terms: the train program's outputs called "train/<name>" (after the positional ones). */
+static int find_loss_terms(tgc_runner *r, tgc_err *err) {
+    for (int k = 1, t; (t = tgc_exec_output_at(r->x, "train", k)) >= 0; k++) {
+        const tgc_plan_tensor *pt = tgc_exec_tensor(r->x, t);
+        const char *name = strncmp(pt->name, "train/", 6) ? NULL : pt->name + 6;
+        if (!name || name[0] == '%') continue;
+        if (r->n_terms == TGC_MAX_LOSS_TERMS || strlen(name) >= sizeof r->term_name[0] || pt->type.dtype != TGC_F32 ||
+            tgc_shape_numel(&pt->type.shape) != 1)
+            return tgc_fail(err, "the plan's train output %s is not one of at most %d scalar f32 loss terms", pt->name,
+                            TGC_MAX_LOSS_TERMS);
+        r->term_t[r->n_terms] = t;
+        snprintf(r->term_name[r->n_terms], sizeof r->term_name[0], "%s", name);
+        tgc_window_init(&r->term_w[r->n_terms++], r->logc.window_size);
+    }
+    return 0;
+}
+
 /* The train program's inputs and loss, checked against the train loader. */
 static int setup_train_io(tgc_runner *r, tgc_err *err) {
     const tgc_plan *plan = r->plan;
@@ -535,6 +556,7 @@ static int setup_train_io(tgc_runner *r, tgc_err *err) {
     r->tr_gnorm = plan->optim.clip == TGC_CLIP_NORM ? tgc_exec_output_at(r->x, "train", 1) : -1;
     if (r->tr_gnorm >= 0 && tgc_shape_numel(&tgc_exec_tensor(r->x, r->tr_gnorm)->type.shape) != 1)
         return tgc_fail(err, "the plan's train program: its second output is not the gradient norm's scalar");
+    if (find_loss_terms(r, err)) return -1;
     if (check_io(r->x, "train", r->tr_img, r->tr_lbl, r->train_loader, "train_dataloader", &r->tr_batch,
                  &r->sample_floats, err))
         return -1;
@@ -697,8 +719,14 @@ static int setup_rest(run_ctx *c, const tgc_train_opts *o, tgc_err *err) {
 static int fill_train_inputs(run_ctx *c, tgc_batch *b, double lr, tgc_err *err) {
     tgc_runner *r = &c->r;
     if (r->det) {
+        /* MMDetection's AnchorHead normalises each rank's losses by that rank's avg_factor; with
+         * tgc_reduce_avg_factor by the ranks' mean (reduce_mean, as FCOS or ATSS do), which makes N ranks at
+         * batch B compute what one rank at batch N x B does */
+        float af = b->avg_factor;
+        if (r->reduce_avg_factor && r->ddp && tgc_ddp_mean_f32(r->ddp, &af, 1, err))
+            return tgc_err_prefix(err, "avg_factor's mean over ranks");
         if (tgc_exec_write(r->x, r->tr_img, b->images, err) || tgc_exec_write(r->x, r->tr_cls, b->cls_target, err) ||
-            tgc_exec_write(r->x, r->tr_box, b->bbox_target, err) || tgc_exec_write(r->x, r->tr_avg, &b->avg_factor, err))
+            tgc_exec_write(r->x, r->tr_box, b->bbox_target, err) || tgc_exec_write(r->x, r->tr_avg, &af, err))
             return -1;
     } else if (r->baug) { /* mixed in place: the batch is ours until released */
         int ch, h, w;
@@ -805,6 +833,12 @@ static int train_loop(run_ctx *c, const tgc_train_opts *o, tgc_err *err) {
                 tgc_log_warning(&r->log, "Check overflow: the step is skipped (fixed loss scale %s)", sc);
         }
         double loss = (double)loss_f;
+        for (int k = 0; k < r->n_terms; k++) { /* the loss terms, read as the loss is */
+            const tgc_plan_tensor *tt = tgc_exec_tensor(r->x, r->term_t[k]);
+            float v;
+            if (tgc_exec_read_bytes(r->x, tt->slab, tt->offset, sizeof v, &v, err) < 0) return -1;
+            tgc_window_push(&r->term_w[k], (double)v);
+        }
         if (r->tr_gnorm >= 0 && r->accum.update && !r->scaler.found_inf && read_grad_norm(r, err) < 0) return -1;
         r->iter++;
         r->batch++;
