@@ -1,11 +1,14 @@
 /* runtime/data/data_transforms.c - the dataset pipeline: MMPretrain 1.x transforms parsed from config, applied. */
 #include "runtime/data/data.h"
+#include "runtime/data/data_randaug.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-typedef enum tf_kind { TF_NOOP, TF_RESIZE, TF_RANDOM_CROP, TF_RRC, TF_RESIZE_EDGE, TF_CENTER_CROP, TF_FLIP } tf_kind;
+typedef enum tf_kind {
+    TF_NOOP, TF_RESIZE, TF_RANDOM_CROP, TF_RRC, TF_RESIZE_EDGE, TF_CENTER_CROP, TF_FLIP, TF_AUG
+} tf_kind;
 enum { EDGE_SHORT, EDGE_LONG, EDGE_WIDTH, EDGE_HEIGHT };
 
 typedef struct tf {
@@ -23,6 +26,7 @@ typedef struct tf {
     int ndir;              /* RandomFlip: candidates (bit 1 horizontal, bit 2 vertical) and their probabilities */
     int dirs[3];
     double probs[3];
+    tgc_aug *aug;          /* RandAugment, AutoAugment and their operations (data_randaug.c) */
 } tf;
 
 struct tgc_pipeline {
@@ -264,9 +268,14 @@ static int parse_one(const tgc_cfg *m, tf *t, int *channels, tgc_err *err) {
         return tgc_cfg_size(m, "crop_size", 1, 1, &t->w, &t->h, err);
     }
     if (!strcmp(name, "RandomFlip")) return parse_flip(m, t, err);
+    if (tgc_aug_is_type(name)) {
+        t->kind = TF_AUG;
+        return (t->aug = tgc_aug_new(m, name, err)) ? 0 : -1;
+    }
     return tgc_cfg_fail(err, tgc_cfg_get(m, "type"),
                         "unsupported transform '%s' (supported: LoadImageFromFile, Resize, RandomCrop, "
-                        "RandomResizedCrop, ResizeEdge, CenterCrop, RandomFlip, PackInputs)", type);
+                        "RandomResizedCrop, ResizeEdge, CenterCrop, RandomFlip, RandAugment, AutoAugment, "
+                        "their operations (Shear, Rotate, Equalize, ...), PackInputs)", type);
 }
 
 tgc_pipeline *tgc_pipeline_new(const tgc_cfg *list, tgc_err *err) {
@@ -289,6 +298,7 @@ tgc_pipeline *tgc_pipeline_new(const tgc_cfg *list, tgc_err *err) {
 
 void tgc_pipeline_free(tgc_pipeline *p) {
     if (!p) return;
+    for (int i = 0; i < p->n; i++) tgc_aug_free(p->t[i].aug);
     free(p->t);
     free(p);
 }
@@ -448,6 +458,9 @@ int tgc_pipeline_apply(const tgc_pipeline *p, tgc_image *img, tgc_image *scratch
             break;
         case TF_CENTER_CROP: apply_center_crop(t, img, scratch); break;
         case TF_FLIP: apply_flip(t, img, rng); break;
+        case TF_AUG:
+            if (tgc_aug_apply(t->aug, img, scratch, rng, err)) return -1;
+            break;
         }
     }
     return 0;
