@@ -765,6 +765,23 @@ void tgc_aug_free(tgc_aug *a) {
 
 int tgc_aug_num_ops(const tgc_aug *a) { return a->nops; }
 
+int tgc_aug_check_config(const tgc_cfg *root, tgc_err *err) {
+    static const char *const loaders[] = {"train_dataloader", "val_dataloader", "test_dataloader"};
+    for (int l = 0; l < 3; l++) {
+        const tgc_cfg *dl = tgc_cfg_get(root, loaders[l]);
+        const tgc_cfg *ds = dl && dl->kind == TGC_CFG_MAP ? tgc_cfg_get(dl, "dataset") : NULL;
+        const tgc_cfg *pl = ds && ds->kind == TGC_CFG_MAP ? tgc_cfg_get(ds, "pipeline") : NULL;
+        for (int i = 0; pl && is_seq(pl) && i < pl->n; i++) {
+            const tgc_cfg *t = pl->items[i], *type = t->kind == TGC_CFG_MAP ? tgc_cfg_get(t, "type") : NULL;
+            if (!type || type->kind != TGC_CFG_STR || !tgc_aug_is_type(base_name(type->s))) continue;
+            tgc_aug *a = tgc_aug_new(t, base_name(type->s), err);
+            if (!a) return -1;
+            tgc_aug_free(a);
+        }
+    }
+    return 0;
+}
+
 /* ================================ applying ================================ */
 
 static void run_op(const tgc_aug *a, int i, tgc_image *img, tgc_image *scratch, tgc_rng *rng, tgc_aug_trace *tr) {

@@ -37,6 +37,10 @@ void tgc_aug_free(tgc_aug *a);
 /* Applies a to *img (the result may be swapped in from scratch, as tgc_pipeline_apply does). */
 int tgc_aug_apply(const tgc_aug *a, tgc_image *img, tgc_image *scratch, tgc_rng *rng, tgc_err *err);
 
+/* Checks the arguments of every augmentation in the pipelines of train/val/test_dataloader.dataset (the
+ * compile's check: a bad key fails there, naming its path, not when the run opens the data). */
+int tgc_aug_check_config(const tgc_cfg *root, tgc_err *err);
+
 /* Cutout's fill for given centre draws y0, x0 (mmcv.cutout's np.random.uniform(h), uniform(w)); tests. */
 void tgc_aug_cutout_at(tgc_image *img, int cut_h, int cut_w, double y0, double x0, const uint8_t pad[4]);
 
