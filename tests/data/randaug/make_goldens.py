@@ -3,7 +3,8 @@
 
 Run with a Python that has MMPretrain 1.x (with mmcv 2.x or mmcv-lite, opencv-python, numpy):
 
-    python make_goldens.py OUTDIR        # writes OUTDIR/randaug.golden
+    python make_goldens.py OUTDIR          # writes OUTDIR/randaug.golden (the committed set)
+    python make_goldens.py OUTDIR --large  # and random magnitudes on larger images (the live comparison)
 
 Each operation is MMPretrain's own transform class (mmpretrain.registry.TRANSFORMS.build of the config)
 applied with prob 1 and random_negative_prob 0, so that it is deterministic; Cutout's two centre draws
@@ -84,6 +85,28 @@ def cases(grey):
     return out
 
 
+def large_cases(rng, grey):
+    """Random magnitudes, directions, interpolations and fills for every operation."""
+    out = []
+    for _ in range(6):
+        pad = int(rng.randint(0, 256)) if grey else [int(v) for v in rng.randint(0, 256, 3)]
+        interp = str(rng.choice(["nearest", "bilinear", "bicubic"]))
+        d = str(rng.choice(["horizontal", "vertical"]))
+        out.append(dict(type="Shear", magnitude=float(rng.uniform(-0.5, 0.5)), direction=d, interpolation=interp,
+                        pad_val=pad))
+        out.append(dict(type="Translate", magnitude=float(rng.uniform(-0.6, 0.6)), direction=d,
+                        interpolation=interp, pad_val=pad))
+        out.append(dict(type="Rotate", angle=float(rng.uniform(-180, 180)), interpolation=interp,
+                        pad_val=pad if rng.rand() < 0.5 else 128))
+        out.append(dict(type="Solarize", thr=float(rng.uniform(0, 256))))
+        out.append(dict(type="SolarizeAdd", magnitude=float(rng.uniform(0, 120)), thr=int(rng.randint(0, 256))))
+        out.append(dict(type="Posterize", magnitude_range=[8, 0], magnitude_level=float(rng.uniform(0, 10))))
+        for op in ["Contrast", "ColorTransform", "Brightness", "Sharpness"]:
+            out.append(dict(type=op, magnitude=float(rng.uniform(-1.2, 1.2))))
+    out += [dict(type="AutoContrast"), dict(type="Equalize"), dict(type="Invert")]
+    return out
+
+
 def run(cfg, img):
     cfg = dict(cfg)
     y0, x0 = cfg.pop("_y0", None), cfg.pop("_x0", None)
@@ -123,11 +146,19 @@ def main():
             f.write(b"\n")
 
         n = 0
-        for iid, img in enumerate(make_images()):
+        images = [(img, cases(img.ndim == 2)) for img in make_images()]
+        if "--large" in sys.argv:
+            rng = np.random.RandomState(1515)
+            for shape in [(48, 64, 3), (61, 37, 3), (224, 224, 3), (28, 28), (57, 81)]:
+                img = rng.randint(0, 256, shape).astype(np.uint8)
+                if rng.rand() < 0.5:  # a narrower range of values, as photos have
+                    img = (img // 3 + 60).astype(np.uint8)
+                images.append((img, large_cases(rng, img.ndim == 2)))
+        for iid, (img, todo) in enumerate(images):
             grey = img.ndim == 2
             h, w = img.shape[:2]
             record("image %d %d %d %d" % (iid, w, h, 1 if grey else 3), img)
-            for cfg in cases(grey):
+            for cfg in todo:
                 y0, x0 = cfg.get("_y0"), cfg.get("_x0")
                 if grey and cfg["type"] in GREY_VIA_BGR:
                     used, out = run(cfg, np.repeat(img[..., None], 3, -1))
