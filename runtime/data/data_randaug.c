@@ -308,7 +308,8 @@ static int apply_op(const aug_op *o, tgc_image *img, tgc_image *scratch, tgc_rng
     if (tgc_rng_uniform(rng) > o->prob) return 0; /* random_disable: np.random.rand() > prob */
     const struct op_info *oi = &ops_info[o->kind];
     double m = 0;
-    if (oi->value_key) m = o->has_value ? o->value : random_magnitude(o, rng);
+    /* magnitudes are bounded (absurd ranges must not reach float-to-int conversions) */
+    if (oi->value_key) m = fmax(-1e6, fmin(1e6, o->has_value ? o->value : random_magnitude(o, rng)));
     if (oi->negates && tgc_rng_uniform(rng) < o->rneg) m = -m;
     if (oi->value_key) *mag = m;
     double M[6];
