@@ -173,17 +173,20 @@ static void scan_runtime(scan *s, const tgc_cfg *root) {
 static const char *const aug_transforms[] = {"ColorJitter", "Lighting", "RandomErasing", "RandomGrayscale",
                                              "GaussianBlur", "Albumentations", NULL};
 
-/* Resampling of the size-changing transforms: tgc's is cv2's bilinear (or nearest). */
+/* Resampling of the size-changing transforms: tgc's is mmcv.imresize's with the cv2 or pillow backend,
+ * nearest, bilinear or bicubic (runtime/data/data_resample.c). */
 static void scan_resample(scan *s, tgc_cfg *t, const char *type) {
     const char *interp = str_of(t, "interpolation");
-    if (interp && strcmp(interp, "bilinear") && strcmp(interp, "nearest")) {
+    if (interp && strcmp(interp, "bilinear") && strcmp(interp, "nearest") && strcmp(interp, "bicubic")) {
         add(s, tgc_cfg_get(t, "interpolation"), "%s: interpolation '%s' is not implemented; left out (bilinear)",
             type, interp);
         drop(s, t, tgc_cfg_get(t, "interpolation"));
     }
     const char *be = str_of(t, "backend");
-    if (be && strcmp(be, "cv2"))
-        add(s, tgc_cfg_get(t, "backend"), "%s: backend '%s' is not implemented (tgc resizes as cv2 does)", type, be);
+    if (be && strcmp(be, "cv2") && strcmp(be, "pillow")) {
+        add(s, tgc_cfg_get(t, "backend"), "%s: backend '%s' is not implemented; left out (cv2)", type, be);
+        drop(s, t, tgc_cfg_get(t, "backend"));
+    }
 }
 
 static void scan_pipeline(scan *s, tgc_cfg *pl) {

@@ -40,6 +40,7 @@
 
 #include "common/util.h"
 #include "frontend/cfg.h"
+#include "runtime/data/data_warp.h"
 
 /* ================================ randomness (data_rng.c) ================================ */
 
@@ -97,11 +98,18 @@ int tgc_image_load(const char *path, int channels, tgc_image *img, tgc_err *err)
 
 /* Geometry kernels (data_geometry.c), the building blocks of the transforms. */
 enum { TGC_PAD_CONSTANT, TGC_PAD_EDGE, TGC_PAD_REFLECT, TGC_PAD_SYMMETRIC };
-/* dst = the region (x0, y0, rw, rh) of src resized to ow x oh, as cv2.resize does: bilinear with
- * half-pixel centres and clamped borders (11-bit fixed-point weights), or nearest (floor(x * scale)).
- * The region must lie inside src. dst must not be src. */
+/* dst = the region (x0, y0, rw, rh) of src resized to ow x oh by cv2.resize, bilinear or nearest: the cv2
+ * case of tgc_image_resample below. The region must lie inside src. dst must not be src. */
 void tgc_image_resize_region(const tgc_image *src, int x0, int y0, int rw, int rh, tgc_image *dst, int ow,
                              int oh, int nearest);
+/* mmcv.imresize of a region (data_resample.c): dst = the region (x0, y0, rw, rh) of src, cropped, then resized
+ * to ow x oh by backend TGC_RESIZE_CV2 (cv2.resize) or TGC_RESIZE_PILLOW (Pillow's Image.resize of the
+ * region as an L or RGB image; Pillow premultiplies the alpha of 2- and 4-channel images, which is not
+ * reproduced) with interp; byte-exact with OpenCV 4.x and Pillow. The region must lie inside src; dst must
+ * not be src. */
+enum { TGC_RESIZE_CV2, TGC_RESIZE_PILLOW };
+void tgc_image_resample(const tgc_image *src, int x0, int y0, int rw, int rh, tgc_image *dst, int ow, int oh,
+                        tgc_interp interp, int backend);
 /* dst (cw x ch) = src at (x0 + x, y0 + y); coordinates outside src (x0, y0 may be negative) follow mode as
  * numpy.pad / mmcv.impad do: constant (pad_val[channel]), edge, reflect (edge not repeated), symmetric
  * (edge repeated). dst must not be src. */
@@ -124,7 +132,8 @@ int tgc_idx_read_labels(const char *path, int max_label, int *count, int32_t **l
 
 /* A parsed pipeline: the list under `dataset.pipeline`. Supported types (an optional scope prefix such as
  * "mmpretrain." is ignored): LoadImageFromFile (color_type: color | grayscale; a no-op for in-memory
- * datasets), Resize (scale int or [w, h], or scale_factor; keep_ratio; interpolation bilinear | nearest),
+ * datasets), Resize (scale int or [w, h], or scale_factor; keep_ratio; interpolation nearest | bilinear | bicubic and
+ * backend cv2 | pillow, as in tgc_cfg_resample, also for RandomResizedCrop and ResizeEdge),
  * RandomCrop (crop_size int or [h, w], padding int | [lr, tb] | [l, t, r, b], pad_if_needed, pad_val,
  * padding_mode constant | edge | reflect | symmetric), RandomResizedCrop (scale int or [h, w],
  * crop_ratio_range, aspect_ratio_range, max_attempts, interpolation), ResizeEdge (scale, edge short | long |
@@ -157,6 +166,10 @@ typedef struct tgc_normalize {
  * CenterCrop take (w, h): wh_order 1; MMPretrain's RandomCrop and RandomResizedCrop take (h, w): 0). Absent or
  * null: 0 x 0, or an error when required. Each side must be in 1..16384. (data_transforms.c) */
 int tgc_cfg_size(const tgc_cfg *map, const char *key, int required, int wh_order, int *w, int *h, tgc_err *err);
+
+/* A resizing transform's interpolation (nearest | bilinear (default) | bicubic) and backend (cv2 (default) |
+ * pillow), as mmcv.imresize takes them; others are errors naming the key. (data_transforms.c) */
+int tgc_cfg_resample(const tgc_cfg *map, tgc_interp *interp, int *backend, tgc_err *err);
 
 /* Reads mean, std, to_rgb (also bgr_to_rgb) from a data_preprocessor map (may be NULL: identity). */
 int tgc_normalize_from_cfg(const tgc_cfg *map, tgc_normalize *nm, tgc_err *err);

@@ -13,7 +13,8 @@ enum { EDGE_SHORT, EDGE_LONG, EDGE_WIDTH, EDGE_HEIGHT };
 
 typedef struct tf {
     tf_kind kind;
-    int nearest;
+    tgc_interp interp;     /* Resize/RRC/ResizeEdge: interpolation and backend (mmcv.imresize's) */
+    int backend;
     int w, h;              /* Resize/RRC/CenterCrop/RandomCrop target; ResizeEdge scale in w */
     int keep_ratio;        /* Resize */
     double fw, fh;         /* Resize scale_factor (used when w == 0) */
@@ -80,14 +81,26 @@ int tgc_cfg_size(const tgc_cfg *map, const char *key, int required, int wh_order
     return 0;
 }
 
-static int get_interp(const tgc_cfg *map, tf *t, tgc_err *err) {
-    const char *s;
-    if (tgc_cfg_str(map, "interpolation", "bilinear", &s, err)) return -1;
-    if (!strcmp(s, "bilinear")) t->nearest = 0;
-    else if (!strcmp(s, "nearest")) t->nearest = 1;
-    else return tgc_cfg_fail(err, tgc_cfg_get(map, "interpolation"),
-                             "unsupported interpolation '%s' (supported: bilinear, nearest)", s);
+int tgc_cfg_resample(const tgc_cfg *map, tgc_interp *interp, int *backend, tgc_err *err) {
+    static const char *const interps[] = {"nearest", "bilinear", "bicubic"}, *const backends[] = {"cv2", "pillow"};
+    const char *s, *b;
+    if (tgc_cfg_str(map, "interpolation", "bilinear", &s, err) || tgc_cfg_str(map, "backend", "cv2", &b, err))
+        return -1;
+    int i = 0, k = 0;
+    while (i < 3 && strcmp(s, interps[i])) i++;
+    if (i == 3)
+        return tgc_cfg_fail(err, tgc_cfg_get(map, "interpolation"),
+                            "unsupported interpolation '%s' (supported: nearest, bilinear, bicubic)", s);
+    while (k < 2 && strcmp(b, backends[k])) k++;
+    if (k == 2)
+        return tgc_cfg_fail(err, tgc_cfg_get(map, "backend"), "unsupported backend '%s' (supported: cv2, pillow)", b);
+    *interp = (tgc_interp)i;
+    *backend = k ? TGC_RESIZE_PILLOW : TGC_RESIZE_CV2;
     return 0;
+}
+
+static int get_interp(const tgc_cfg *map, tf *t, tgc_err *err) {
+    return tgc_cfg_resample(map, &t->interp, &t->backend, err);
 }
 
 static int parse_range(const tgc_cfg *map, const char *key, double lo, double hi, double *a, double *b,
@@ -322,14 +335,14 @@ static int randint(tgc_rng *r, int lo, int hi) { return lo + (int)tgc_rng_below(
 
 /* Output sizes derived from the input (scale factors, ResizeEdge on extreme aspect ratios) are capped so
  * that a strange image cannot ask for unbounded memory. */
-static int resize_to(tgc_image *img, tgc_image *scratch, int ow, int oh, int nearest, const char *what, tgc_err *err) {
+static int resize_to(tgc_image *img, tgc_image *scratch, int ow, int oh, const tf *t, const char *what, tgc_err *err) {
     ow = TGC_MAX(ow, 1);
     oh = TGC_MAX(oh, 1);
     if (ow > 16384 || oh > 16384)
         return tgc_fail(err, "%s: a %dx%d image would become %dx%d, over the 16384-pixel side limit", what, img->w,
                         img->h, ow, oh);
     if (ow == img->w && oh == img->h) return 0;
-    tgc_image_resize_region(img, 0, 0, img->w, img->h, scratch, ow, oh, nearest);
+    tgc_image_resample(img, 0, 0, img->w, img->h, scratch, ow, oh, t->interp, t->backend);
     swap_images(img, scratch);
     return 0;
 }
@@ -348,7 +361,7 @@ static int apply_resize(const tf *t, tgc_image *img, tgc_image *scratch, tgc_err
         ow = t->w;
         oh = t->h;
     }
-    return resize_to(img, scratch, ow, oh, t->nearest, "Resize", err);
+    return resize_to(img, scratch, ow, oh, t, "Resize", err);
 }
 
 static void apply_random_crop(const tf *t, tgc_image *img, tgc_image *scratch, tgc_rng *rng) {
@@ -406,7 +419,7 @@ static void apply_rrc(const tf *t, tgc_image *img, tgc_image *scratch, tgc_rng *
         oy = (h - th) / 2;
         ox = (w - tw) / 2;
     }
-    tgc_image_resize_region(img, ox, oy, tw, th, scratch, t->w, t->h, t->nearest);
+    tgc_image_resample(img, ox, oy, tw, th, scratch, t->w, t->h, t->interp, t->backend);
     swap_images(img, scratch);
 }
 
@@ -419,7 +432,7 @@ static int apply_resize_edge(const tf *t, tgc_image *img, tgc_image *scratch, tg
         oh = s;
         ow = (int)((double)s * w / h);
     }
-    return resize_to(img, scratch, ow, oh, t->nearest, "ResizeEdge", err);
+    return resize_to(img, scratch, ow, oh, t, "ResizeEdge", err);
 }
 
 static void apply_center_crop(const tf *t, tgc_image *img, tgc_image *scratch) {

@@ -81,8 +81,8 @@ const char *tgc_det_dataset_notes(const tgc_det_dataset *d);
 
 /* Supported transforms (an optional scope prefix such as "mmdet." is ignored): LoadImageFromFile
  * (color_type color | grayscale), LoadAnnotations (with_bbox, with_label; with_mask / with_seg are
- * refused), Resize (scale int or [w, h], or scale_factor; keep_ratio; interpolation bilinear | nearest;
- * clip_object_border), RandomFlip (prob, direction horizontal | vertical | diagonal or a list), Pad (size
+ * refused), Resize (scale int or [w, h], or scale_factor; keep_ratio; interpolation and backend as
+ * tgc_cfg_resample reads them; clip_object_border), RandomFlip (prob, direction horizontal | vertical | diagonal or a list), Pad (size
  * [w, h], size_divisor, pad_to_square, pad_val number or {img: number}), PackDetInputs (meta_keys: all are
  * kept anyway). Boxes enter the sample at LoadAnnotations, so in MMDetection's test pipeline (Resize before
  * LoadAnnotations) they stay in the original image's coordinates, as there. */

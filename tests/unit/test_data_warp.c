@@ -65,6 +65,26 @@ START_TEST(rotation_matrix) {
 }
 END_TEST
 
+START_TEST(degenerate_matrices) {
+    /* NaN, infinite and huge entries map every pixel outside the source (or, for a singular matrix, to its
+     * origin): no crash, no undefined arithmetic (the sanitizer build checks), the border or pixel (0, 0). */
+    enum { W = 6, H = 5, C = 2 };
+    uint8_t src[W * H * C], dst[W * H * C];
+    noise(src, sizeof src, 3);
+    const double bad[][6] = {{NAN, 0, 0, 0, 1, 0}, {INFINITY, 0, 0, 0, 1, 0}, {1, 0, 1e300, 0, 1, 0},
+                             {1e-300, 0, 0, 0, 1e-300, 0}, {1, 0, -3e9, 0, 1, 3e9}};
+    for (int i = 0; i < 5; i++)
+        for (int m = 0; m < 3; m++) {
+            tgc_warp_affine_u8(src, W, H, C, bad[i], (tgc_interp)m, border, dst);
+            for (int p = 0; p < W * H; p++)
+                for (int k = 0; k < C; k++) {
+                    int v = dst[p * C + k];
+                    ck_assert_msg(v == border[k] || v == src[k], "matrix %d interpolation %d: %d", i, m, v);
+                }
+        }
+}
+END_TEST
+
 static tgc_interp interp_of(const char *s) {
     if (!strcmp(s, "nearest")) return TGC_INTERP_NEAREST;
     if (!strcmp(s, "bilinear")) return TGC_INTERP_BILINEAR;
@@ -130,6 +150,7 @@ int main(void) {
     tcase_add_test(tc, identity_and_integer_shift);
     tcase_add_test(tc, half_pixel_bilinear);
     tcase_add_test(tc, rotation_matrix);
+    tcase_add_test(tc, degenerate_matrices);
     tcase_add_test(tc, against_cv2);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);

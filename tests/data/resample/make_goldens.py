@@ -4,7 +4,7 @@
 Run with a Python that has mmcv (2.x, or mmcv-lite), opencv-python and Pillow:
 
     python make_goldens.py OUTDIR            # the small committed set (warp.golden, resize.golden)
-    python make_goldens.py OUTDIR --large    # and a larger random set, for the live comparison
+    python make_goldens.py OUTDIR --large [--seed N]  # and a larger random set, for the live comparison
 
 Each file starts with "TGC-GOLDEN 1", comment lines "# ..." (the library versions), then records of one
 text line followed by raw bytes (and a newline):
@@ -151,8 +151,8 @@ def small(outdir):
     wr.close()
 
 
-def large(outdir):
-    rng = np.random.RandomState(2015)
+def large(outdir, seed):
+    rng = np.random.RandomState(seed)
     wr = Writer(os.path.join(outdir, "warp_large.golden"))
     sizes = [(64, 48, 3), (33, 57, 1), (40, 40, 4), (31, 29, 2), (128, 96, 3)]
     for i, (w, h, c) in enumerate(sizes):
@@ -188,11 +188,12 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("outdir")
     ap.add_argument("--large", action="store_true")
+    ap.add_argument("--seed", type=int, default=2015, help="of the large set's images, sizes and parameters")
     a = ap.parse_args()
     os.makedirs(a.outdir, exist_ok=True)
     small(a.outdir)
     if a.large:
-        large(a.outdir)
+        large(a.outdir, a.seed)
 
 
 if __name__ == "__main__":
