@@ -41,7 +41,20 @@ int tgc_aug_apply(const tgc_aug *a, tgc_image *img, tgc_image *scratch, tgc_rng 
  * compile's check: a bad key fails there, naming its path, not when the run opens the data). */
 int tgc_aug_check_config(const tgc_cfg *root, tgc_err *err);
 
-/* Cutout's fill for given centre draws y0, x0 (mmcv.cutout's np.random.uniform(h), uniform(w)); tests. */
+/* The pixel kernels (data_augops.c), in place, as mmcv computes them; factor/alpha = 1 + magnitude. */
+void tgc_augop_invert(tgc_image *img);
+void tgc_augop_solarize(tgc_image *img, double thr);
+/* mag_int: the magnitude was an int (numpy's uint8 arithmetic) */
+void tgc_augop_solarize_add(tgc_image *img, double mag, int mag_int, double thr);
+void tgc_augop_posterize(tgc_image *img, double bits);
+void tgc_augop_equalize(tgc_image *img);
+void tgc_augop_autocontrast(tgc_image *img);
+void tgc_augop_contrast(tgc_image *img, double factor);
+void tgc_augop_color(tgc_image *img, double alpha);
+void tgc_augop_brightness(tgc_image *img, double factor);
+/* scratch: working space (the smoothed image) */
+void tgc_augop_sharpness(tgc_image *img, tgc_image *scratch, double factor);
+/* Cutout's fill for given centre draws y0, x0 (mmcv.cutout's np.random.uniform(h), uniform(w)). */
 void tgc_aug_cutout_at(tgc_image *img, int cut_h, int cut_w, double y0, double x0, const uint8_t pad[4]);
 
 /* What one apply drew (tests of the policy machinery): the operations chosen (indices into the policy list,
