@@ -108,11 +108,11 @@ static void cv_vertical(const int *const *r, const int16_t *b, int n, int wd, ui
     }
 }
 
-/* The bicubic resize of OpenCV's IPP build (opencv-python's wheels hand 8-bit cubic resizes of sources of at
- * least 4 x 4 pixels to Intel IPP): modelled as double-precision Keys weights (A = -0.75) at the source
- * coordinate (d + 0.5) * in / out - 0.5, rounded to float; a float horizontal pass, then a float vertical
- * pass, each tap sum (p0 + p1) + (p2 + p3); rounded half to even. IPP is closed; this model differs from it
- * by 1 on about one pixel in 100,000 (measured; tests/data/resample). */
+/* The bicubic resize of OpenCV's IPP build (opencv-python's wheels hand 8-bit cubic resizes of 1-, 3- and
+ * 4-channel sources of at least 4 x 4 pixels to Intel IPP), modelled: double-precision Keys weights
+ * (A = -0.75) at the source coordinate (d + 0.5) * in / out - 0.5, rounded to float; a float horizontal pass,
+ * then a float vertical pass, each tap sum (p0 + p1) + (p2 + p3); rounded half to even. IPP is closed; this
+ * model differs from it by 1 on about one pixel in 100,000 (measured; tests/data/resample). */
 static void ipp_axis(int n_in, int n_out, int *first, float *wt) {
     double scale = (double)n_in / n_out;
     for (int d = 0; d < n_out; d++) {
@@ -331,7 +331,8 @@ void tgc_image_resample(const tgc_image *src, int x0, int y0, int rw, int rh, tg
         else pil_convolve(src, x0, y0, rw, rh, dst, ow, oh, interp == TGC_INTERP_BICUBIC);
     } else {
         if (interp == TGC_INTERP_NEAREST) cv_nearest(src, x0, y0, rw, rh, dst, ow, oh);
-        else if (interp == TGC_INTERP_BICUBIC && rw >= 4 && rh >= 4) ipp_cubic(src, x0, y0, rw, rh, dst, ow, oh);
+        else if (interp == TGC_INTERP_BICUBIC && rw >= 4 && rh >= 4 && c != 2)
+            ipp_cubic(src, x0, y0, rw, rh, dst, ow, oh);
         else cv_separable(src, x0, y0, rw, rh, dst, ow, oh, interp == TGC_INTERP_BICUBIC);
     }
 }

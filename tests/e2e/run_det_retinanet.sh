@@ -13,7 +13,7 @@ mkdir -p data
     'val_dataloader.dataset.pipeline.1.scale=[128,128]' 'test_dataloader.dataset.pipeline.1.scale=[128,128]' \
     2>/dev/null || fail "compile"
 # 25 iterations per epoch; no warm-up, so that 4 epochs learn something. The first run stops after 2 epochs.
-OPTS="train_cfg.max_epochs=4 randomness.seed=3 param_scheduler.0.start_factor=1.0 default_hooks.logger.interval=5
+OPTS="train_cfg.max_epochs=4 randomness.seed=1 param_scheduler.0.start_factor=1.0 default_hooks.logger.interval=5
  train_dataloader.num_workers=2 default_hooks.checkpoint.save_best=auto"
 # shellcheck disable=SC2086
 "$TGC" run det.bin --work-dir w --max-iters 50 --cfg-options $OPTS >run1.txt 2>err1.txt || fail "run: $(cat err1.txt)"
@@ -36,7 +36,7 @@ grep -q '^ Average Recall     (AR) @\[ IoU=0.50:0.95 | area=   all | maxDets=300
 grep -Eq 'Epoch\(val\) \[4\]\[7/7\]    coco/bbox_mAP: [0-9.]{6}  coco/bbox_mAP_50: [0-9.]{6}  coco/bbox_mAP_75: [0-9.]{6}  coco/bbox_mAP_s: -?[0-9.]+  coco/bbox_mAP_m: -?[0-9.]+  coco/bbox_mAP_l: -?[0-9.]+  data_time: ' all.txt ||
     fail "no val line with MMDetection's keys: $(grep -m1 'Epoch(val) \[4\]\[7/7\]' all.txt)"
 
-# The loss is finite and falls; the final AP50 clears a floor well below what this run reaches (measured 0.07
+# The loss is finite and falls; the final AP50 clears a floor well below what this run reaches (measured 0.05
 # at epoch 4 with this seed; 0 before training).
 python3 - all.txt <<'PY' || fail "loss or mAP"
 import math, re, sys

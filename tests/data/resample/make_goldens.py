@@ -181,6 +181,11 @@ def large(outdir, seed):
                     ow, oh = int(rng.randint(1, 2 * w + 2)), int(rng.randint(1, 2 * h + 2))
                     resize(wr, i, backend, interp, ow, oh)
                 resize(wr, i, backend, interp, 224, 224)
+    # two channels: cv2 only (Pillow would take them as LA and premultiply, which tgc does not reproduce)
+    wr.image(len(sizes), make_image(rng, 45, 38, 2, False))
+    for interp in INTERPS:
+        for _ in range(3):
+            resize(wr, len(sizes), "cv2", interp, int(rng.randint(1, 92)), int(rng.randint(1, 78)))
     wr.close()
 
 
