@@ -17,7 +17,20 @@ static const dataset_info datasets[] = {
 
 static const char *const transforms[] = {"LoadImageFromFile", "Resize", "RandomResizedCrop", "ResizeEdge",
                                          "CenterCrop", "RandomCrop", "RandomFlip", "ColorJitter", "RandomErasing",
-                                         "PackInputs", "PackClsInputs", "LoadAnnotations", "PackDetInputs", NULL};
+                                         "RandAugment", "AutoAugment", "PackInputs", "PackClsInputs",
+                                         "LoadAnnotations", "PackDetInputs", NULL};
+/* RandAugment, AutoAugment and their operations keep the image's shape (runtime/data/data_randaug.c checks
+ * their arguments; the compile does too, through the driver). */
+static const char *const augmentations[] = {"RandAugment", "AutoAugment", "Shear", "Translate", "Rotate",
+                                            "AutoContrast", "Invert", "Equalize", "Solarize", "SolarizeAdd",
+                                            "Posterize", "Contrast", "ColorTransform", "Brightness", "Sharpness",
+                                            "Cutout", NULL};
+
+static int in_names(const char *s, const char *const *names) {
+    for (int i = 0; names[i]; i++)
+        if (!strcmp(s, names[i])) return 1;
+    return 0;
+}
 
 /* What the walk of one dataloader found. */
 typedef struct loader_spec {
@@ -129,7 +142,7 @@ static int apply_transform(tgc_err *err, const tgc_cfg *t, loader_spec *s, const
                                   "the default, 'pillow', gives)", be);
     } else if (!strcmp(type, "RandomFlip") || !strcmp(type, "RandomErasing") ||
                !strcmp(type, "PackInputs") || !strcmp(type, "PackClsInputs") ||
-               !strcmp(type, "LoadAnnotations") || !strcmp(type, "PackDetInputs")) {
+               !strcmp(type, "LoadAnnotations") || !strcmp(type, "PackDetInputs") || in_names(type, augmentations)) {
         /* no change of shape */
     } else {
         char known[512];

@@ -170,7 +170,7 @@ static void scan_runtime(scan *s, const tgc_cfg *root) {
 
 /* ---- data ---------------------------------------------------------------------------------------- */
 /* Shape-preserving augmentations of MMPretrain that tgc does not implement: taken out of the pipeline. */
-static const char *const aug_transforms[] = {"RandAugment", "AutoAugment", "Lighting", "RandomGrayscale",
+static const char *const aug_transforms[] = {"Lighting", "RandomGrayscale",
                                              "GaussianBlur", "Albumentations", NULL};
 
 /* Resampling of the size-changing transforms: tgc's is mmcv.imresize's with the cv2 or pillow backend,
@@ -202,6 +202,11 @@ static void scan_pipeline(scan *s, tgc_cfg *pl) {
             drop(s, pl, t);
             continue;
         }
+        /* AutoAugment: MMPretrain 1.2 builds the sub-policies from the policies before merging hparams into
+         * them (the merged copy is only printed), so hparams change nothing there; tgc does the same. */
+        const tgc_cfg *hp = !strcmp(type, "AutoAugment") ? tgc_cfg_get(t, "hparams") : NULL;
+        if (hp && hp->kind != TGC_CFG_NULL)
+            add(s, hp, "AutoAugment: hparams change nothing (MMPretrain 1.2 builds the sub-policies without them)");
         static const char *const load[] = {"color_type", "imdecode_backend", NULL};
         static const char *const resize[] = {"scale", "scale_factor", "keep_ratio", "interpolation", "backend", NULL};
         static const char *const rcrop[] = {"crop_size", "padding", "pad_if_needed", "pad_val", "padding_mode", NULL};

@@ -139,8 +139,8 @@ int tgc_idx_read_labels(const char *path, int max_label, int *count, int32_t **l
  * crop_ratio_range, aspect_ratio_range, max_attempts, interpolation), ResizeEdge (scale, edge short | long |
  * width | height, interpolation), CenterCrop (crop_size int or [w, h]), RandomFlip (prob, direction
  * horizontal | vertical | diagonal, or lists of both), ColorJitter and RandomErasing (data_photometric.h),
- * PackInputs / PackClsInputs (no-ops). Unknown types and
- * bad arguments are errors naming the key path. */
+ * RandAugment, AutoAugment and their operations (data_randaug.h), PackInputs / PackClsInputs (no-ops).
+ * Unknown types and bad arguments are errors naming the key path. */
 typedef struct tgc_pipeline tgc_pipeline;
 
 /* list may be NULL (an empty pipeline). */

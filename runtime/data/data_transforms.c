@@ -1,6 +1,7 @@
 /* runtime/data/data_transforms.c - the dataset pipeline: MMPretrain 1.x transforms parsed from config, applied. */
 #include "runtime/data/data.h"
 #include "runtime/data/data_photometric.h"
+#include "runtime/data/data_randaug.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -8,7 +9,8 @@
 
 typedef enum tf_kind {
     TF_NOOP, TF_RESIZE, TF_RANDOM_CROP, TF_RRC, TF_RESIZE_EDGE, TF_CENTER_CROP, TF_FLIP,
-    TF_COLOR_JITTER, TF_ERASING /* data_photometric.c */
+    TF_COLOR_JITTER, TF_ERASING, /* data_photometric.c */
+    TF_AUG                       /* data_randaug.c */
 } tf_kind;
 enum { EDGE_SHORT, EDGE_LONG, EDGE_WIDTH, EDGE_HEIGHT };
 
@@ -30,6 +32,7 @@ typedef struct tf {
     double probs[3];
     tgc_color_jitter cj;   /* ColorJitter */
     tgc_erasing er;        /* RandomErasing */
+    tgc_aug *aug;          /* RandAugment, AutoAugment and their operations (data_randaug.c) */
 } tf;
 
 struct tgc_pipeline {
@@ -285,10 +288,15 @@ static int parse_one(const tgc_cfg *m, tf *t, int *channels, tgc_err *err) {
     if (!strcmp(name, "RandomFlip")) return parse_flip(m, t, err);
     if (!strcmp(name, "ColorJitter")) return t->kind = TF_COLOR_JITTER, tgc_color_jitter_parse(m, &t->cj, err);
     if (!strcmp(name, "RandomErasing")) return t->kind = TF_ERASING, tgc_erasing_parse(m, &t->er, err);
+    if (tgc_aug_is_type(name)) {
+        t->kind = TF_AUG;
+        return (t->aug = tgc_aug_new(m, name, err)) ? 0 : -1;
+    }
     return tgc_cfg_fail(err, tgc_cfg_get(m, "type"),
                         "unsupported transform '%s' (supported: LoadImageFromFile, Resize, RandomCrop, "
                         "RandomResizedCrop, ResizeEdge, CenterCrop, RandomFlip, ColorJitter, RandomErasing, "
-                        "PackInputs)", type);
+                        "RandAugment, AutoAugment, their operations (Shear, Rotate, Equalize, ...), PackInputs)",
+                        type);
 }
 
 tgc_pipeline *tgc_pipeline_new(const tgc_cfg *list, tgc_err *err) {
@@ -311,6 +319,7 @@ tgc_pipeline *tgc_pipeline_new(const tgc_cfg *list, tgc_err *err) {
 
 void tgc_pipeline_free(tgc_pipeline *p) {
     if (!p) return;
+    for (int i = 0; i < p->n; i++) tgc_aug_free(p->t[i].aug);
     free(p->t);
     free(p);
 }
@@ -474,6 +483,9 @@ int tgc_pipeline_apply(const tgc_pipeline *p, tgc_image *img, tgc_image *scratch
             if (tgc_color_jitter_apply(&t->cj, img, rng, err)) return -1;
             break;
         case TF_ERASING: tgc_erasing_apply(&t->er, img, rng); break;
+        case TF_AUG:
+            if (tgc_aug_apply(t->aug, img, scratch, rng, err)) return -1;
+            break;
         }
     }
     return 0;
