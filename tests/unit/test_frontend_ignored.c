@@ -73,7 +73,7 @@ START_TEST(unimplemented_settings_are_listed_and_left_out) {
                        "    pipeline:\n"
                        "      - {type: RandomResizedCrop, scale: 224, interpolation: lanczos, backend: turbojpeg}\n"
                        "      - {type: RandAugment, policies: timm_increasing, num_policies: 2, magnitude_level: 9}\n"
-                       "      - {type: ColorJitter, brightness: 0.4}\n"
+                       "      - {type: RandomGrayscale, prob: 0.2}\n"
                        "      - {type: PackInputs}\n");
     tgc_ignored ig;
     tgc_ignored_scan(c, &ig);
@@ -86,10 +86,10 @@ START_TEST(unimplemented_settings_are_listed_and_left_out) {
     ck_assert(has(&ig, "train_dataloader.sampler", "RepeatAugSampler"));
     ck_assert(has(&ig, "train_dataloader.dataset.pipeline[0].interpolation", "lanczos"));
     ck_assert(has(&ig, "train_dataloader.dataset.pipeline[0].backend", "turbojpeg"));
-    ck_assert(has(&ig, "train_dataloader.dataset.pipeline[2]", "ColorJitter"));
+    ck_assert(has(&ig, "train_dataloader.dataset.pipeline[2]", "RandomGrayscale"));
     for (int i = 0; i < ig.n; i++) ck_assert(!strstr(ig.items[i].what, "RandAugment")); /* implemented */
     ck_assert_str_eq(ig.items[0].where, "ig.yaml:3");
-    /* left out: the augments, the drop path, the sampler, the interpolation, the backend and the ColorJitter */
+    /* left out: the augments, the drop path, the sampler, the interpolation, the backend and the RandomGrayscale */
     ck_assert_ptr_null(tgc_cfg_at(c, "model.train_cfg.augments"));
     ck_assert_ptr_null(tgc_cfg_at(c, "model.backbone.drop_path_rate"));
     ck_assert_ptr_null(tgc_cfg_at(c, "train_dataloader.sampler"));
