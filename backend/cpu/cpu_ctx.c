@@ -94,6 +94,7 @@ static const struct {
 #define CPU_KERNEL_LAMB_UPDATE cpu_lamb
 #define CPU_KERNEL_SIGMOID_BCE cpu_sigmoid_bce
 #define CPU_KERNEL_SIGMOID_BCE_BWD cpu_sigmoid_bce_bwd
+#define CPU_KERNEL_RCNN_TARGETS cpu_rcnn_targets
 
 /* One row per op, in ops.def's (the opcode's) order. */
 static const cpu_kernel_fn kernels[] = {
