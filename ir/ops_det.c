@@ -1,6 +1,6 @@
 /* ir/ops_det.c - shape rules, gradient rules and costs of the detection ops (ir/ops.def's last block):
- * roi_align and its backward, topk, nms_fixed, smooth_l1 and its backward, the box ops, and Faster R-CNN's
- * anchor_decode, softmax_cross_entropy_masked and class_box_targets. ir/ops_det.h names them as
+ * roi_align and its backward, topk, nms_fixed, smooth_l1, the box ops, giou_loss, rcnn_targets, and Faster
+ * R-CNN's anchor_decode, softmax_cross_entropy_masked and class_box_targets. ir/ops_det.h names them as
  * ir/ops.c's table expects. */
 #include <math.h>
 
@@ -299,13 +299,59 @@ int tgc_det_infer_gather(const tgc_graph *g, const tgc_op *op, tgc_type *out, tg
     return 0;
 }
 
+/* ---- rcnn_targets ---------------------------------------------------------------------------------------- */
+static int same_b(const tgc_type *t, int64_t b, const char *what, const char *form, tgc_err *err) {
+    if (t->shape.d[0] != b) {
+        char x[200];
+        return tgc_fail(err, "%s %s must be %s with the proposals' B=%lld", what, tstr(t, x, sizeof x), form, (long long)b);
+    }
+    return 0;
+}
+
+int tgc_det_infer_rcnn_targets(const tgc_graph *g, const tgc_op *op, tgc_type *out, tgc_err *err) {
+    const tgc_type *p = TY(IN(0)), *cnt = TY(IN(1)), *gb = TY(IN(2)), *gl = TY(IN(3)), *r = TY(IN(4));
+    const tgc_attrs *a = &op->attrs;
+    char x[200];
+    if (want(p, TGC_F32, 3, "proposals", err) < 0 || want(cnt, TGC_I32, 1, "count", err) < 0 ||
+        want(gb, TGC_F32, 3, "gt_bboxes", err) < 0 || want(gl, TGC_I32, 2, "gt_labels", err) < 0 ||
+        want(r, TGC_I32, 2, "rng", err) < 0 || coder_check(a, err) < 0)
+        return -1;
+    const int64_t b = p->shape.d[0];
+    if (p->shape.d[2] != 4) return tgc_fail(err, "proposals must be [B,P,4] (x1, y1, x2, y2), got %s", tstr(p, x, sizeof x));
+    if (gb->shape.d[2] != 4) return tgc_fail(err, "gt_bboxes must be [B,G,4] (x1, y1, x2, y2), got %s", tstr(gb, x, sizeof x));
+    if (same_b(cnt, b, "count", "[B]", err) < 0 || same_b(gb, b, "gt_bboxes", "[B,G,4]", err) < 0 ||
+        same_b(gl, b, "gt_labels", "[B,G]", err) < 0 || same_b(r, b, "rng", "[B,4]", err) < 0)
+        return -1;
+    if (gl->shape.d[1] != gb->shape.d[1])
+        return tgc_fail(err, "gt_labels %s must be [B,G] with gt_bboxes' G=%lld", tstr(gl, x, sizeof x), (long long)gb->shape.d[1]);
+    if (r->shape.d[1] != 4)
+        return tgc_fail(err, "rng must be [B,4] (seed low, seed high, epoch, position), got %s", tstr(r, x, sizeof x));
+    if (p->shape.d[1] + gb->shape.d[1] > INT32_MAX)
+        return tgc_fail(err, "%lld proposals and %lld gt slots per image: at most 2^31-1 candidates", (long long)p->shape.d[1],
+                        (long long)gb->shape.d[1]);
+    if (a->k < 1 || a->k > INT32_MAX) return tgc_fail(err, "k=%lld (RoIs sampled per image) must be in [1, 2^31-1]", (long long)a->k);
+    if (!(a->pos_fraction >= 0 && a->pos_fraction <= 1))
+        return tgc_fail(err, "pos_fraction=%g must be in [0, 1]", a->pos_fraction);
+    if (!isfinite(a->pos_iou_thr) || !isfinite(a->neg_iou_thr) || !isfinite(a->min_pos_iou))
+        return tgc_fail(err, "pos_iou_thr=%g, neg_iou_thr=%g and min_pos_iou=%g must be finite", a->pos_iou_thr,
+                        a->neg_iou_thr, a->min_pos_iou);
+    if (a->num_classes < 1 || a->num_classes > INT32_MAX - 1)
+        return tgc_fail(err, "num_classes=%lld must be positive", (long long)a->num_classes);
+    if (b * a->k > DIM_LIMIT) return tgc_fail(err, "B*k=%lld RoIs is too many", (long long)(b * a->k));
+    out[0].dtype = TGC_F32, out[0].shape = tgc_shape2(b * a->k, 5);
+    out[1].dtype = TGC_I32, out[1].shape = tgc_shape1(b * a->k);
+    out[2].dtype = TGC_F32, out[2].shape = tgc_shape2(b * a->k, 4);
+    return 0;
+}
+
 /* ---- costs ------------------------------------------------------------------------------------------
  * bytes: every operand and result, as ir/ops.c counts them (roi_align's input counted whole, though a
  * kernel reads only the sampled neighbourhoods). flops per element: roi_align 10 per bilinear sample of
  * each output (4 samples per bin assumed with sampling_ratio 0), the same per dy element for the
  * backward; topk log2(n) comparisons per input element (a sort); nms_fixed 15 per box pair of an image
  * (the worst case: no box suppressed); smooth_l1 6 and its backward 5 per element; box_iou 12 per pair,
- * box_encode 20 and box_decode 30 per box, gather 0; giou_loss 30 and its backward 60 per box. */
+ * box_encode 20 and box_decode 30 per box, gather 0; giou_loss 30 and its backward 60 per box; rcnn_targets 15
+ * per (candidate, gt) pair (the IoUs) and 2 per candidate pair of an image (the sampler's ranking). */
 static double numel(const tgc_graph *g, int v) { return (double)tgc_shape_numel(&g->vals[v].type.shape); }
 
 static void io(const tgc_graph *g, const tgc_op *op, double flops, tgc_cost *c) {
@@ -344,6 +390,11 @@ void tgc_det_cost_box_decode(const tgc_graph *g, const tgc_op *op, tgc_cost *c) 
 void tgc_det_cost_gather(const tgc_graph *g, const tgc_op *op, tgc_cost *c) { io(g, op, 0, c); }
 void tgc_det_cost_giou_loss(const tgc_graph *g, const tgc_op *op, tgc_cost *c) { io(g, op, 7.5 * numel(g, IN(0)), c); }
 void tgc_det_cost_giou_loss_bwd(const tgc_graph *g, const tgc_op *op, tgc_cost *c) { io(g, op, 15 * numel(g, IN(1)), c); }
+void tgc_det_cost_rcnn_targets(const tgc_graph *g, const tgc_op *op, tgc_cost *c) {
+    const tgc_shape *p = &TY(IN(0))->shape, *gb = &TY(IN(2))->shape;
+    double b = p->rank == 3 ? (double)p->d[0] : 0, n = p->rank == 3 ? (double)p->d[1] : 0, m = gb->rank == 3 ? (double)gb->d[1] : 0;
+    io(g, op, b * (15 * n * m + 2 * (n + m) * (n + m)), c);
+}
 
 /* ---- Faster R-CNN: anchor_decode, softmax_cross_entropy_masked, class_box_targets ------------------------ */
 int tgc_det_infer_anchor_decode(const tgc_graph *g, const tgc_op *op, tgc_type *out, tgc_err *err) {

@@ -1,6 +1,6 @@
 /* ir/ops_det.h - private to ir/: the shape rules, gradient rules and costs of the detection ops of
- * ir/ops.def (roi_align, topk, nms_fixed, smooth_l1 and their backward ops; Faster R-CNN's anchor_decode,
- * softmax_cross_entropy_masked, class_box_targets), defined in ir/ops_det.c and
+ * ir/ops.def (roi_align, topk, nms_fixed, smooth_l1, the box ops, giou_loss, their backward ops, rcnn_targets;
+ * Faster R-CNN's anchor_decode, softmax_cross_entropy_masked, class_box_targets), defined in ir/ops_det.c and
  * named here as ir/ops.c's table expects them (infer_<name>, grad_<name>, cost_<name>). */
 #ifndef TGC_IR_OPS_DET_H
 #define TGC_IR_OPS_DET_H
@@ -22,6 +22,7 @@ TGC_DET_RULES(box_decode)
 TGC_DET_RULES(gather)
 TGC_DET_RULES(giou_loss)
 TGC_DET_RULES(giou_loss_bwd)
+TGC_DET_RULES(rcnn_targets)
 TGC_DET_RULES(anchor_decode)
 TGC_DET_RULES(softmax_cross_entropy_masked)
 TGC_DET_RULES(softmax_cross_entropy_masked_bwd)
@@ -85,6 +86,9 @@ int tgc_det_grad_smooth_l1(tgc_graph *g, int op_index, const int *dy, const unsi
 #define grad_box_decode NULL
 #define grad_gather NULL
 #define grad_giou_loss_bwd NULL
+#define infer_rcnn_targets tgc_det_infer_rcnn_targets
+#define cost_rcnn_targets tgc_det_cost_rcnn_targets
+#define grad_rcnn_targets NULL /* targets: data, as MMDetection's */
 #define grad_anchor_decode NULL
 #define grad_softmax_cross_entropy_masked_bwd NULL
 #define grad_class_box_targets NULL

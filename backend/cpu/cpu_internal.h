@@ -187,6 +187,7 @@ int cpu_box_decode(tgc_cpu *c, const cpu_call *k, tgc_err *err);
 int cpu_gather(tgc_cpu *c, const cpu_call *k, tgc_err *err);
 int cpu_giou_loss(tgc_cpu *c, const cpu_call *k, tgc_err *err);
 int cpu_giou_loss_bwd(tgc_cpu *c, const cpu_call *k, tgc_err *err);
+int cpu_rcnn_targets(tgc_cpu *c, const cpu_call *k, tgc_err *err);
 int cpu_anchor_decode(tgc_cpu *c, const cpu_call *k, tgc_err *err);
 int cpu_class_box_targets(tgc_cpu *c, const cpu_call *k, tgc_err *err);
 int cpu_softmax_ce_masked(tgc_cpu *c, const cpu_call *k, tgc_err *err); /* cpu_loss.c */

@@ -1,6 +1,6 @@
 /* backend/cpu/cpu_roi.c - the detection ops of the RoI path: roi_align and its backward, topk, nms_fixed, smooth_l1 and its
- * backward, box_iou, box_encode, box_decode, gather, giou_loss and its backward; Faster R-CNN's anchor_decode
- * (the RPN's anchors at top-k indices, decoded as box_decode) and class_box_targets.
+ * backward, box_iou, box_encode, box_decode, gather, giou_loss and its backward, rcnn_targets; Faster R-CNN's
+ * anchor_decode (the RPN's anchors at top-k indices, decoded as box_decode) and class_box_targets.
  *
  * roi_align follows mmcv's and torchvision's CPU kernels step for step in float (the same sample positions,
  * bilinear weights and summation order), so results agree with theirs to rounding. Its backward is a
@@ -13,6 +13,7 @@
 #include <stdlib.h>
 
 #include "backend/cpu/cpu_internal.h"
+#include "common/philox.h"
 
 /* ---- roi_align ------------------------------------------------------------------------------------- */
 /* Beyond this many samples per bin along one axis a RoI is refused (a RoI inside any canvas up to
@@ -433,16 +434,17 @@ static void iou_rows(void *ctx, int64_t lo, int64_t hi) {
     }
 }
 
+/* DeltaXYWHBBoxCoder.encode of one box (box_encode, rcnn_targets). */
+static void encode_one(const float *p, const float *g, const double *mn, const double *sd, float *y) {
+    float px = (p[0] + p[2]) * 0.5f, py = (p[1] + p[3]) * 0.5f, pw = p[2] - p[0], ph = p[3] - p[1];
+    float gx = (g[0] + g[2]) * 0.5f, gy = (g[1] + g[3]) * 0.5f, gw = g[2] - g[0], gh = g[3] - g[1];
+    float d[4] = {(gx - px) / pw, (gy - py) / ph, (float)log((double)(gw / pw)), (float)log((double)(gh / ph))};
+    for (int k = 0; k < 4; k++) y[k] = (d[k] - (float)mn[k]) / (float)sd[k];
+}
+
 static void encode_boxes(void *ctx, int64_t lo, int64_t hi) {
     const box_job *j = ctx;
-    const double *mn = j->at->target_means, *sd = j->at->target_stds;
-    for (int64_t i = lo; i < hi; i++) {
-        const float *p = j->a + i * 4, *g = j->b + i * 4;
-        float px = (p[0] + p[2]) * 0.5f, py = (p[1] + p[3]) * 0.5f, pw = p[2] - p[0], ph = p[3] - p[1];
-        float gx = (g[0] + g[2]) * 0.5f, gy = (g[1] + g[3]) * 0.5f, gw = g[2] - g[0], gh = g[3] - g[1];
-        float d[4] = {(gx - px) / pw, (gy - py) / ph, (float)log((double)(gw / pw)), (float)log((double)(gh / ph))};
-        for (int k = 0; k < 4; k++) j->y[i * 4 + k] = (d[k] - (float)mn[k]) / (float)sd[k];
-    }
+    for (int64_t i = lo; i < hi; i++) encode_one(j->a + i * 4, j->b + i * 4, j->at->target_means, j->at->target_stds, j->y + i * 4);
 }
 
 /* DeltaXYWHBBoxCoder.decode of one box r by deltas dl, clipped to ms (h, w) where clip_border. */
@@ -650,6 +652,154 @@ int cpu_giou_loss_bwd(tgc_cpu *c, const cpu_call *k, tgc_err *err) {
     j.scale = (double)*(const float *)k->in[0] * k->a->alpha / denom;
     j.dp = k->out[0];
     cpu_parallel(c, j.n, 1024, giou_bwd_run, &j);
+    return 0;
+}
+
+/* ---- rcnn_targets -----------------------------------------------------------------------------------------
+ * One image at a time (images in parallel): the assignment as MMDetection's MaxIoUAssigner over the proposals
+ * (bbox_overlaps(gt, proposals) in float), the valid gts added as positives of themselves, each candidate's
+ * Philox key, then the positives and negatives ordered by key (the rank det.cuh's kernel counts), so the rows
+ * do not depend on the thread count and equal the CUDA kernel's. */
+typedef struct rcnn_job {
+    const float *prop, *gtb;
+    const int32_t *cnt, *gtl, *rng;
+    float *rois, *tgt;
+    int32_t *lab;
+    int64_t p, g, k, quota;
+    const tgc_attrs *a;
+} rcnn_job;
+
+typedef struct rcnn_cand {
+    uint64_t key;
+    int64_t c;  /* candidate: gt slot c < G, else proposal c - G */
+    int64_t gt; /* positives: the gt slot */
+} rcnn_cand;
+
+static int rcnn_cmp(const void *pa, const void *pb) {
+    const rcnn_cand *a = pa, *b = pb;
+    if (a->key != b->key) return a->key < b->key ? -1 : 1;
+    return (a->c > b->c) - (a->c < b->c);
+}
+
+/* bbox_overlaps(gt, proposal), mode iou, eps 1e-6. */
+static float rcnn_iou(const float *g, const float *p) {
+    float ag = (g[2] - g[0]) * (g[3] - g[1]), ap = (p[2] - p[0]) * (p[3] - p[1]);
+    float w = fmaxf(fminf(g[2], p[2]) - fmaxf(g[0], p[0]), 0.f), h = fmaxf(fminf(g[3], p[3]) - fmaxf(g[1], p[1]), 0.f);
+    float ov = w * h, un = fmaxf(ag + ap - ov, 1e-6f);
+    return ov / un;
+}
+
+/* Proposal p's class (1 positive, 0 negative, -1 ignored) and, for a positive, its gt slot. */
+static int rcnn_assign(const rcnn_job *j, const float *p, const float *gb, const int32_t *gl, int64_t ng,
+                       const float *gtmax, int64_t *gt) {
+    const tgc_attrs *a = j->a;
+    if (ng == 0) return 0;
+    float best = -1;
+    int64_t arg = -1;
+    for (int64_t g = 0; g < j->g; g++) {
+        if (gl[g] < 0) continue;
+        float v = rcnn_iou(gb + g * 4, p);
+        if (v > best || arg < 0) best = v, arg = g;
+    }
+    int cls = -1;
+    if (best >= 0.f && best < (float)a->neg_iou_thr) cls = 0;
+    if (best >= (float)a->pos_iou_thr) cls = 1, *gt = arg;
+    if (a->match_low_quality)
+        for (int64_t g = j->g - 1; g >= 0; g--)
+            if (gl[g] >= 0 && gtmax[g] >= (float)a->min_pos_iou && gtmax[g] > 0 && rcnn_iou(gb + g * 4, p) == gtmax[g]) {
+                cls = 1, *gt = g;
+                break;
+            }
+    return cls;
+}
+
+static void rcnn_images(void *ctx, int64_t lo, int64_t hi) {
+    const rcnn_job *j = ctx;
+    const tgc_attrs *a = j->a;
+    const int64_t nc = j->g + j->p;
+    rcnn_cand *pos = tgc_malloc(sizeof *pos * (size_t)(nc ? nc : 1)), *neg = tgc_malloc(sizeof *neg * (size_t)(nc ? nc : 1));
+    float *gtmax = tgc_malloc(sizeof *gtmax * (size_t)(j->g ? j->g : 1));
+    for (int64_t b = lo; b < hi; b++) {
+        const float *pr = j->prop + b * j->p * 4, *gb = j->gtb + b * j->g * 4;
+        const int32_t *gl = j->gtl + b * j->g, *rg = j->rng + b * 4;
+        const int64_t cnt = j->cnt[b];
+        int64_t ng = 0, npos = 0, nneg = 0;
+        for (int64_t g = 0; g < j->g; g++) ng += gl[g] >= 0;
+        for (int64_t g = 0; a->match_low_quality && g < j->g; g++) {
+            float m = -1;
+            for (int64_t i = 0; gl[g] >= 0 && i < cnt; i++) {
+                float v = rcnn_iou(gb + g * 4, pr + i * 4);
+                if (v > m) m = v;
+            }
+            gtmax[g] = m;
+        }
+        const uint32_t key[2] = {(uint32_t)rg[0], (uint32_t)rg[1]};
+        for (int64_t c = 0; c < nc; c++) {
+            int64_t gt = -1;
+            int cls = -1;
+            if (c < j->g) {
+                if (a->add_gt_as_proposals && gl[c] >= 0) cls = 1, gt = c;
+            } else if (c - j->g < cnt) {
+                cls = rcnn_assign(j, pr + (c - j->g) * 4, gb, gl, ng, gtmax, &gt);
+            }
+            if (cls < 0) continue;
+            uint32_t ctr[4] = {(uint32_t)c, (uint32_t)rg[3], (uint32_t)rg[2], TGC_PHILOX_STREAM_RCNN}, out[4];
+            tgc_philox4x32_10(ctr, key, out);
+            rcnn_cand e = {((uint64_t)out[0] << 32) | out[1], c, gt};
+            if (cls) pos[npos++] = e;
+            else neg[nneg++] = e;
+        }
+        qsort(pos, (size_t)npos, sizeof *pos, rcnn_cmp);
+        qsort(neg, (size_t)nneg, sizeof *neg, rcnn_cmp);
+        npos = TGC_MIN(npos, j->quota);
+        nneg = TGC_MIN(nneg, j->k - npos);
+        for (int64_t r = 0; r < j->k; r++) {
+            float *roi = j->rois + (b * j->k + r) * 5, *t = j->tgt + (b * j->k + r) * 4;
+            int32_t *lab = j->lab + b * j->k + r;
+            const rcnn_cand *e = r < npos ? &pos[r] : r < npos + nneg ? &neg[r - npos] : NULL;
+            roi[0] = (float)b;
+            const float *box = e ? (e->c < j->g ? gb + e->c * 4 : pr + (e->c - j->g) * 4) : NULL;
+            for (int q = 0; q < 4; q++) roi[1 + q] = box ? box[q] : 0.f, t[q] = 0.f;
+            *lab = !e ? -1 : r < npos ? gl[e->gt] : (int32_t)a->num_classes;
+            if (e && r < npos) encode_one(box, gb + e->gt * 4, a->target_means, a->target_stds, t);
+        }
+    }
+    free(pos), free(neg), free(gtmax);
+}
+
+/* rcnn_targets(proposals, count, gt_bboxes, gt_labels, rng) -> (rois, labels, bbox_targets) */
+int cpu_rcnn_targets(tgc_cpu *c, const cpu_call *k, tgc_err *err) {
+    if (cpu_check_dtype(k, 0, 0, TGC_F32, err) || cpu_check_dtype(k, 0, 1, TGC_I32, err) ||
+        cpu_check_dtype(k, 0, 2, TGC_F32, err) || cpu_check_dtype(k, 0, 3, TGC_I32, err) ||
+        cpu_check_dtype(k, 0, 4, TGC_I32, err) || cpu_check_dtype(k, 1, 0, TGC_F32, err) ||
+        cpu_check_dtype(k, 1, 1, TGC_I32, err) || cpu_check_dtype(k, 1, 2, TGC_F32, err) ||
+        cpu_check_rank(k, 0, 0, 3, err) || cpu_check_rank(k, 0, 2, 3, err) || cpu_check_rank(k, 0, 3, 2, err) ||
+        cpu_check_rank(k, 0, 4, 2, err))
+        return -1;
+    const tgc_attrs *a = k->a;
+    const tgc_shape *ps = &k->in_t[0].shape, *gs = &k->in_t[2].shape;
+    const int64_t B = ps->d[0];
+    rcnn_job j = {k->in[0], k->in[2], k->in[1], k->in[3], k->in[4], k->out[0], k->out[2], k->out[1], ps->d[1], gs->d[1],
+                  a->k, (int64_t)((double)a->k * a->pos_fraction), a};
+    if (ps->d[2] != 4 || gs->d[2] != 4 || gs->d[0] != B || tgc_shape_numel(&k->in_t[1].shape) != B ||
+        k->in_t[3].shape.d[0] != B || k->in_t[3].shape.d[1] != j.g || k->in_t[4].shape.d[0] != B ||
+        k->in_t[4].shape.d[1] != 4 || tgc_shape_numel(&k->out_t[0].shape) != B * j.k * 5 ||
+        tgc_shape_numel(&k->out_t[1].shape) != B * j.k || tgc_shape_numel(&k->out_t[2].shape) != B * j.k * 4)
+        return tgc_fail(err, "cpu backend: %s: proposals [B,P,4], count [B], gt_bboxes [B,G,4], gt_labels [B,G], rng [B,4] "
+                        "and the results [B*k,5], [B*k], [B*k,4] disagree", k->name);
+    if (j.k < 1 || j.p + j.g > INT32_MAX || !(a->pos_fraction >= 0 && a->pos_fraction <= 1))
+        return tgc_fail(err, "cpu backend: %s: k=%lld, pos_fraction=%g or %lld candidates per image out of range", k->name,
+                        (long long)j.k, a->pos_fraction, (long long)(j.p + j.g));
+    for (int64_t b = 0; b < B; b++) {
+        if (j.cnt[b] < 0 || j.cnt[b] > j.p)
+            return tgc_fail(err, "cpu backend: %s: count[%lld]=%d is outside [0, %lld] (the proposals per image)", k->name,
+                            (long long)b, (int)j.cnt[b], (long long)j.p);
+        for (int64_t g = 0; g < j.g; g++)
+            if (j.gtl[b * j.g + g] >= a->num_classes)
+                return tgc_fail(err, "cpu backend: %s: gt_labels[%lld,%lld]=%d is not a class (num_classes %lld; -1 marks padding)",
+                                k->name, (long long)b, (long long)g, (int)j.gtl[b * j.g + g], (long long)a->num_classes);
+    }
+    cpu_parallel(c, B, 1, rcnn_images, &j);
     return 0;
 }
 

@@ -81,6 +81,7 @@
 #define CUDA_IMPL_GATHER TGC_CUDA_IMPL_KERNEL
 #define CUDA_IMPL_GIOU_LOSS TGC_CUDA_IMPL_KERNEL
 #define CUDA_IMPL_GIOU_LOSS_BWD TGC_CUDA_IMPL_KERNEL
+#define CUDA_IMPL_RCNN_TARGETS TGC_CUDA_IMPL_KERNEL
 /* The gradient norm, clipping, Lamb and the sigmoid binary cross-entropy: hand-written kernels (gradnorm.cuh,
  * loss.cuh), per-tensor or per-row reductions in double as bias_grad's and the softmax cross-entropy's. */
 #define CUDA_IMPL_GRAD_NORM_ACC TGC_CUDA_IMPL_KERNEL

@@ -74,6 +74,7 @@ static int shim_run(const tgc_native_launch *l, void *ctx) {
     RUN(tgc_k_gather, tgc_k_gather_args)
     RUN(tgc_k_giou_loss, tgc_k_giou_args)
     RUN(tgc_k_giou_loss_bwd, tgc_k_giou_args)
+    RUN(tgc_k_rcnn_targets, tgc_k_rcnn_args)
     RUN(tgc_k_sigmoid_bce_rows, tgc_k_ce_args)
     RUN(tgc_k_sigmoid_bce_mean, tgc_k_ce_args)
     RUN(tgc_k_sigmoid_bce_bwd, tgc_k_ce_args)

@@ -5,10 +5,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/philox.h"
+
 _Static_assert((int)TGC_K_DT_F32 == (int)TGC_F32 && (int)TGC_K_DT_F16 == (int)TGC_F16 &&
                    (int)TGC_K_DT_BF16 == (int)TGC_BF16 && (int)TGC_K_DT_I32 == (int)TGC_I32 &&
                    (int)TGC_K_DT_I64 == (int)TGC_I64 && (int)TGC_K_DT_U8 == (int)TGC_U8,
                "the kernels' dtype codes follow tgc_dtype");
+_Static_assert(TGC_K_RCNN_STREAM == TGC_PHILOX_STREAM_RCNN, "rcnn_targets draws from the same Philox stream on CPU and CUDA");
 
 static int is_f32(const tgc_type *t) { return t->dtype == TGC_F32; }
 
@@ -46,6 +49,7 @@ int tgc_cuda_native_class(tgc_opcode code) {
     case TGC_OP_BOX_DECODE:
     case TGC_OP_GATHER:
     case TGC_OP_GIOU_LOSS_BWD:
+    case TGC_OP_RCNN_TARGETS:
         return TGC_NATIVE_EXACT;
     case TGC_OP_SOFTMAX_CE:
     case TGC_OP_SOFTMAX_CE_BWD:
@@ -314,6 +318,12 @@ int tgc_cuda_native_supports(const tgc_cpu_op *o) {
         return o->n_in == 2 && o->n_out == 1 && (is_f32(&o->in_t[0]) || o->in_t[0].dtype == TGC_I32) &&
                o->out_t[0].dtype == o->in_t[0].dtype && o->in_t[1].dtype == TGC_I32 && o->in_t[0].shape.rank >= 2 &&
                o->in_t[1].shape.rank == 2 && o->in_t[1].shape.d[0] == o->in_t[0].shape.d[0];
+    case TGC_OP_RCNN_TARGETS: {
+        const tgc_type *t = o->in_t;
+        return o->n_in == 5 && o->n_out == 3 && is_f32(&t[0]) && t[0].shape.rank == 3 && t[0].shape.d[2] == 4 &&
+               t[1].dtype == TGC_I32 && is_f32(&t[2]) && t[2].shape.rank == 3 && t[3].dtype == TGC_I32 &&
+               t[4].dtype == TGC_I32 && is_f32(&o->out_t[0]) && o->out_t[1].dtype == TGC_I32 && is_f32(&o->out_t[2]);
+    }
     case TGC_OP_GIOU_LOSS:
     case TGC_OP_GIOU_LOSS_BWD: {
         int f = o->code == TGC_OP_GIOU_LOSS_BWD;
@@ -336,6 +346,9 @@ uint64_t tgc_cuda_native_workspace(const tgc_cpu_op *o) {
         return (uint64_t)o->in_t[0].shape.d[0] * sizeof(double); /* one loss per row */
     if (o->code == TGC_OP_SIGMOID_FOCAL_LOSS || o->code == TGC_OP_L1_LOSS_POS) /* one loss per anchor row */
         return (uint64_t)(o->in_t[0].shape.d[0] * o->in_t[0].shape.d[1]) * sizeof(double);
+    if (o->code == TGC_OP_RCNN_TARGETS) /* per image: each gt's best IoU, each candidate's class, gt and key */
+        return (uint64_t)tgc_k_rcnn_ws_words(o->in_t[0].shape.d[0], o->in_t[0].shape.d[1], o->in_t[2].shape.d[1]) *
+               sizeof(uint32_t);
     if (o->code == TGC_OP_GRAD_NORM_ACC || o->code == TGC_OP_LAMB_UPDATE) /* one or two sums per block */
         return (uint64_t)tgc_k_norm_blocks(tgc_shape_numel(&o->in_t[0].shape)) * sizeof(double) *
                (o->code == TGC_OP_LAMB_UPDATE ? 2 : 1);
@@ -668,6 +681,17 @@ static int marshal_one(const tgc_cpu_op *o, void *ws, unsigned mb, tgc_native_la
             memcpy(&a.bad, &bad, 4);
         }
         LAUNCH("tgc_k_gather", tgc_k_geom_elems(a.b * a.m * a.inner, mb), a);
+        return 0;
+    }
+    case TGC_OP_RCNN_TARGETS: {
+        if (!ws) return tgc_fail(err, "native rcnn_targets: no workspace");
+        const tgc_shape *p = &o->in_t[0].shape;
+        tgc_k_rcnn_args a = {o->in[0], o->in[2], o->in[1], o->in[3], o->in[4], o->out[0], o->out[2], o->out[1], ws,
+                             p->d[0], p->d[1], o->in_t[2].shape.d[1], at->k, (int64_t)((double)at->k * at->pos_fraction),
+                             (float)at->pos_iou_thr, (float)at->neg_iou_thr, (float)at->min_pos_iou, {0}, {0},
+                             (int32_t)at->num_classes, at->match_low_quality, at->add_gt_as_proposals};
+        for (int q = 0; q < 4; q++) a.means[q] = (float)at->target_means[q], a.stds[q] = (float)at->target_stds[q];
+        LAUNCH("tgc_k_rcnn_targets", tgc_k_geom_row_blocks(a.b, mb), a);
         return 0;
     }
     case TGC_OP_GIOU_LOSS:

@@ -384,15 +384,74 @@ static int read_bbox_head(tgc_bctx *b, const tgc_cfg *rh, bbox_head_cfg *bh, con
     return 0;
 }
 
-/* rcnn_targets, H's op: RoIs sampled from the proposals and the padded ground truth. */
-static int rcnn_sample(tgc_bctx *b, const tgc_cfg *rcnn_cfg, const rpn_result *rpn, const bbox_head_cfg *bh, int *rois,
-                       int *labels, int *targets) {
-    (void)rcnn_cfg, (void)rpn, (void)bh, (void)rois, (void)labels, (void)targets;
-    return tgc_fail(b->err, "Faster R-CNN training: the RoI sampler (rcnn_targets) is not available yet");
+/* train_cfg.rcnn: MaxIoUAssigner and RandomSampler, as rcnn_targets takes them; then the sampled RoIs, their
+ * labels (C for negatives, -1 for padding rows) and class-agnostic DeltaXYWH targets. */
+static int rcnn_sample(tgc_bctx *b, const tgc_cfg *model, const tgc_cfg *rcnn_cfg, const rpn_result *rpn,
+                       const bbox_head_cfg *bh, int *rois, int *labels, int *targets) {
+    static const char *const keys[] = {"assigner", "sampler", "pos_weight", "debug", "mask_size", NULL};
+    const tgc_cfg *as, *sm, *dp;
+    double pos_weight;
+    int debug;
+    if (tgc_b_check_keys(b->err, rcnn_cfg, "train_cfg.rcnn", keys) < 0 || tgc_detm_want_map(b->err, rcnn_cfg, "assigner", &as) < 0 ||
+        tgc_detm_want_map(b->err, rcnn_cfg, "sampler", &sm) < 0 || tgc_cfg_float(rcnn_cfg, "pos_weight", -1, &pos_weight, b->err) < 0 ||
+        tgc_cfg_bool(rcnn_cfg, "debug", 0, &debug, b->err) < 0)
+        return -1;
+    if (pos_weight > 0 && pos_weight != 1)
+        return tgc_b_fail_key(b->err, rcnn_cfg, "pos_weight", "only -1 (weight 1, MMDetection's default) is supported");
+    if (!as) return tgc_b_fail_key(b->err, rcnn_cfg, "assigner", "missing: the RoI assigner (MaxIoUAssigner)");
+    if (!sm) return tgc_b_fail_key(b->err, rcnn_cfg, "sampler", "missing: the RoI sampler (RandomSampler)");
+    static const char *const akeys[] = {"pos_iou_thr", "neg_iou_thr", "min_pos_iou", "gt_max_assign_all", "ignore_iof_thr",
+                                        "ignore_wrt_candidates", "match_low_quality", "gpu_assign_thr", "iou_calculator", NULL};
+    static const char *const atypes[] = {"MaxIoUAssigner", NULL}, *const stypes[] = {"RandomSampler", NULL};
+    const char *type;
+    tgc_attrs a = tgc_attrs_default();
+    double ignore_iof, neg_pos_ub;
+    int all, lq, add_gt;
+    int64_t num;
+    if (tgc_b_check_keys(b->err, as, "MaxIoUAssigner", akeys) < 0 || tgc_b_choice(b->err, as, "type", "MaxIoUAssigner", atypes, &type) < 0 ||
+        tgc_cfg_float(as, "pos_iou_thr", 0.5, &a.pos_iou_thr, b->err) < 0 ||
+        tgc_cfg_float(as, "neg_iou_thr", 0.5, &a.neg_iou_thr, b->err) < 0 ||
+        tgc_cfg_float(as, "min_pos_iou", 0, &a.min_pos_iou, b->err) < 0 || tgc_cfg_bool(as, "gt_max_assign_all", 1, &all, b->err) < 0 ||
+        tgc_cfg_float(as, "ignore_iof_thr", -1, &ignore_iof, b->err) < 0 || tgc_cfg_bool(as, "match_low_quality", 1, &lq, b->err) < 0 ||
+        tgc_b_require_null(b->err, as, "iou_calculator", "a custom iou_calculator") < 0)
+        return -1;
+    if (!tgc_cfg_get(as, "pos_iou_thr")) return tgc_b_fail_key(b->err, as, "pos_iou_thr", "missing: MaxIoUAssigner needs it");
+    if (!tgc_cfg_get(as, "neg_iou_thr")) return tgc_b_fail_key(b->err, as, "neg_iou_thr", "missing: MaxIoUAssigner needs it");
+    if (!all) return tgc_b_fail_key(b->err, as, "gt_max_assign_all", "only true (the default) is supported");
+    if (ignore_iof > 0) return tgc_b_fail_key(b->err, as, "ignore_iof_thr", "ignored boxes are not supported (-1)");
+    if (!(a.pos_iou_thr >= 0 && a.pos_iou_thr <= 1) || !(a.neg_iou_thr >= 0 && a.neg_iou_thr <= 1) || !(a.min_pos_iou >= 0 && a.min_pos_iou <= 1))
+        return tgc_cfg_fail(b->err, as, "pos_iou_thr, neg_iou_thr and min_pos_iou must be in [0, 1]");
+    static const char *const skeys[] = {"num", "pos_fraction", "neg_pos_ub", "add_gt_as_proposals", NULL};
+    if (tgc_b_check_keys(b->err, sm, "RandomSampler", skeys) < 0 || tgc_b_choice(b->err, sm, "type", "RandomSampler", stypes, &type) < 0 ||
+        tgc_cfg_int(sm, "num", 512, &num, b->err) < 0 || tgc_cfg_float(sm, "pos_fraction", 0.25, &a.pos_fraction, b->err) < 0 ||
+        tgc_cfg_float(sm, "neg_pos_ub", -1, &neg_pos_ub, b->err) < 0 || tgc_cfg_bool(sm, "add_gt_as_proposals", 1, &add_gt, b->err) < 0)
+        return -1;
+    if (num < 1 || num > 65536) return tgc_b_fail_key(b->err, sm, "num", "must be in 1..65536");
+    if (!(a.pos_fraction >= 0 && a.pos_fraction <= 1)) return tgc_b_fail_key(b->err, sm, "pos_fraction", "must be in [0, 1]");
+    if (neg_pos_ub >= 0) return tgc_b_fail_key(b->err, sm, "neg_pos_ub", "only -1 (no bound on the negatives) is supported");
+    a.k = num, a.match_low_quality = lq, a.add_gt_as_proposals = add_gt, a.num_classes = bh->num_classes;
+    for (int i = 0; i < 4; i++) a.target_means[i] = bh->means[i], a.target_stds[i] = bh->stds[i];
+    /* the padded ground truth: data_preprocessor.tgc_max_gts rows per image */
+    int64_t G = 128;
+    if (tgc_detm_want_map(b->err, model, "data_preprocessor", &dp) < 0 || (dp && tgc_cfg_int(dp, "tgc_max_gts", 128, &G, b->err) < 0))
+        return -1;
+    if (G < 1 || G > 65536) return tgc_b_fail_key(b->err, dp, "tgc_max_gts", "must be in 1..65536");
+    const tgc_shape *ps = tgc_b_shape(b, rpn->proposals);
+    int64_t batch = ps->d[0];
+    tgc_shape gs = tgc_shape2(batch, G);
+    gs.rank = 3, gs.d[2] = 4;
+    int gb = tgc_graph_input(b->g, "data_samples.gt_bboxes", TGC_F32, gs);
+    int gl = gb < 0 ? -1 : tgc_graph_input(b->g, "data_samples.gt_labels", TGC_I32, tgc_shape2(batch, G));
+    int rng = gl < 0 ? -1 : tgc_graph_input(b->g, "data_samples.rng", TGC_I32, tgc_shape2(batch, 4));
+    if (rng < 0) return tgc_fail(b->err, "internal error: cannot declare the ground-truth inputs");
+    int out[3];
+    if (emit(b, TGC_OP_RCNN_TARGETS, &a, "bbox_sampler", 5, (int[]){rpn->proposals, rpn->count, gb, gl, rng}, out) < 0) return -1;
+    *rois = out[0], *labels = out[1], *targets = out[2];
+    return 0;
 }
 
 /* feats: the neck's levels (the extractor's first n_levels). */
-static int build_roi_head(tgc_bctx *b, const tgc_cfg *node, const tgc_cfg *rcnn_train, const tgc_feats *in,
+static int build_roi_head(tgc_bctx *b, const tgc_cfg *model, const tgc_cfg *node, const tgc_cfg *rcnn_train, const tgc_feats *in,
                           const rpn_result *rpn, int *out) {
     static const char *const keys[] = {"bbox_roi_extractor", "bbox_head", "mask_roi_extractor", "mask_head",
                                        "shared_head", "train_cfg", "test_cfg", "init_cfg", NULL};
@@ -425,7 +484,7 @@ static int build_roi_head(tgc_bctx *b, const tgc_cfg *node, const tgc_cfg *rcnn_
 
     int rois = -1, labels = -1, targets = -1;
     if (b->training) {
-        if (rcnn_sample(b, rcnn_train, rpn, &bh, &rois, &labels, &targets) < 0) return -1;
+        if (rcnn_sample(b, model, rcnn_train, rpn, &bh, &rois, &labels, &targets) < 0) return -1;
     } else { /* every proposal, as [b, x1, y1, x2, y2] rows */
         int col[64];
         if (batch > 64) return tgc_fail(b->err, "Faster R-CNN evaluation: batch %lld (at most 64)", (long long)batch);
@@ -526,7 +585,7 @@ int tgc_build_faster_rcnn(tgc_bctx *b, const tgc_cfg *node, const tgc_feats *in,
     if (rc < 0) return -1;
     int y;
     saved = tgc_b_enter(b, "roi_head");
-    rc = build_roi_head(b, roih, rcnn, &g, &rpn, &y);
+    rc = build_roi_head(b, node, roih, rcnn, &g, &rpn, &y);
     tgc_b_leave(b, saved);
     if (rc < 0) return -1;
     if (b->training && (y = tgc_b_add(b, rpn.loss, y)) < 0) return -1; /* the RPN's losses + the R-CNN's */

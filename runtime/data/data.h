@@ -38,14 +38,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/philox.h"
 #include "common/util.h"
 #include "frontend/cfg.h"
 
 /* ================================ randomness (data_rng.c) ================================ */
 
-/* Philox4x32-10 (Salmon et al., "Parallel random numbers: as easy as 1, 2, 3", SC'11): out = the 10-round
- * bijection of ctr under key. */
-void tgc_philox4x32_10(const uint32_t ctr[4], const uint32_t key[2], uint32_t out[4]);
+/* tgc_philox4x32_10: common/philox.h */
 
 /* Streams separate independent uses of one seed. */
 enum {
@@ -53,7 +52,9 @@ enum {
     TGC_RNG_AUGMENT = 2,
     TGC_RNG_INIT = 3,         /* parameter initialisation (executor) */
     TGC_RNG_BATCH_AUGMENT = 4, /* Mixup/CutMix of a whole batch (data_batch_aug.c) */
-    TGC_RNG_SYNTH = 5          /* the synthetic detection set's canvases (data_det_synth.c) */
+    TGC_RNG_SYNTH = 5,         /* the synthetic detection set's canvases (data_det_synth.c) */
+    TGC_RNG_RPN_SAMPLE = 6,    /* the RPN's anchor sampler (runtime/det/det_rpn.c) */
+    TGC_RNG_RCNN_SAMPLE = TGC_PHILOX_STREAM_RCNN /* the rcnn_targets op's RoI sampler (backend kernels) */
 };
 
 /* A cursor over the draws of one (seed, epoch, position, stream): counter = {draw block, position, epoch,

@@ -357,6 +357,26 @@ typedef struct tgc_k_giou_args {
     float eps;
 } tgc_k_giou_args;
 
+/* rcnn_targets(proposals[b,p,4], count[b], gt_bboxes[b,g,4], gt_labels[b,g], rng[b,4]) -> (rois[b*k,5],
+ * labels[b*k], bbox_targets[b*k,4]): tgc_k_rcnn_targets, one block per image (tgc_k_geom_row_blocks(b)): each
+ * gt's best IoU (low-quality matching), each candidate's class and Philox key into the workspace, the block's
+ * counts, then each sampled candidate's row from its rank by key among its class (a count over the image's
+ * candidates: no sort, no atomics), the CPU's rows bit for bit. ws: tgc_k_rcnn_ws_words(b, p, g) words;
+ * thresholds, means and stds as float, converted as the CPU kernel converts them; quota = int(k * pos_fraction). */
+#define TGC_K_RCNN_STREAM 7u /* the Philox stream, common/philox.h's TGC_PHILOX_STREAM_RCNN */
+typedef struct tgc_k_rcnn_args {
+    const float *proposals, *gt_bboxes;
+    const int32_t *count, *gt_labels, *rng;
+    float *rois, *bbox_targets;
+    int32_t *labels;
+    uint32_t *ws; /* per image: g floats (each gt's best IoU), then 4 x (g + p) words (class, gt, key high, key low) */
+    int64_t b, p, g, k, quota;
+    float pos_iou_thr, neg_iou_thr, min_pos_iou, means[4], stds[4];
+    int32_t num_classes, match_low_quality, add_gt;
+} tgc_k_rcnn_args;
+
+static inline int64_t tgc_k_rcnn_ws_words(int64_t b, int64_t p, int64_t g) { return b * (g + 4 * (g + p)); }
+
 /* roi_align_bwd: one block per (plane, 16 x 16 tile), grid-stride. */
 static inline tgc_k_geom tgc_k_geom_roi_bwd(int64_t planes, int64_t h, int64_t w, unsigned max_blocks) {
     int64_t b = planes * ((h + 15) / 16) * ((w + 15) / 16);
