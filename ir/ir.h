@@ -65,6 +65,7 @@ enum {
     TGC_A_CLASSES = 1u << 20,  /* num_classes                   */
     TGC_A_CLIP = 1u << 21,     /* max_norm, norm_type (gradient norms and clipping) */
     TGC_A_LAMB = 1u << 22,     /* always_adapt, trust_clip (Lamb) */
+    TGC_A_ANCHOR = 1u << 23,   /* base_anchors, min_bbox_size (anchor_decode) */
     /* detection ops */
     TGC_A_ROI = 1u << 24,      /* output_size, spatial_scale, sampling_ratio, aligned, roi_level, num_levels, finest_scale */
     TGC_A_K = 1u << 25,        /* k                             */

@@ -1,5 +1,6 @@
 /* backend/cpu/cpu_roi.c - the detection ops of the RoI path: roi_align and its backward, topk, nms_fixed, smooth_l1 and its
- * backward, box_iou, box_encode, box_decode, gather, giou_loss and its backward, rcnn_targets.
+ * backward, box_iou, box_encode, box_decode, gather, giou_loss and its backward, rcnn_targets; Faster R-CNN's
+ * anchor_decode (the RPN's anchors at top-k indices, decoded as box_decode) and class_box_targets.
  *
  * roi_align follows mmcv's and torchvision's CPU kernels step for step in float (the same sample positions,
  * bilinear weights and summation order), so results agree with theirs to rounding. Its backward is a
@@ -446,23 +447,26 @@ static void encode_boxes(void *ctx, int64_t lo, int64_t hi) {
     for (int64_t i = lo; i < hi; i++) encode_one(j->a + i * 4, j->b + i * 4, j->at->target_means, j->at->target_stds, j->y + i * 4);
 }
 
+/* DeltaXYWHBBoxCoder.decode of one box r by deltas dl, clipped to ms (h, w) where clip_border. */
+static void decode_one(const float *r, const float *dl, const float *ms, const tgc_attrs *at, float maxr, float *out) {
+    const double *mn = at->target_means, *sd = at->target_stds;
+    float d[4];
+    for (int k = 0; k < 4; k++) d[k] = dl[k] * (float)sd[k] + (float)mn[k];
+    float px = (r[0] + r[2]) * 0.5f, py = (r[1] + r[3]) * 0.5f, pw = r[2] - r[0], ph = r[3] - r[1];
+    float dw = fminf(fmaxf(d[2], -maxr), maxr), dh = fminf(fmaxf(d[3], -maxr), maxr);
+    float gx = px + pw * d[0], gy = py + ph * d[1];
+    float gw = pw * (float)exp((double)dw), gh = ph * (float)exp((double)dh);
+    float b[4] = {gx - gw * 0.5f, gy - gh * 0.5f, gx + gw * 0.5f, gy + gh * 0.5f};
+    if (at->clip_border)
+        for (int k = 0; k < 4; k++) b[k] = fminf(fmaxf(b[k], 0.f), ms[k % 2 ? 0 : 1]);
+    for (int k = 0; k < 4; k++) out[k] = b[k];
+}
+
 static void decode_boxes(void *ctx, int64_t lo, int64_t hi) {
     const box_job *j = ctx;
-    const double *mn = j->at->target_means, *sd = j->at->target_stds;
     float maxr = (float)fabs(log(j->at->wh_ratio_clip));
-    for (int64_t i = lo; i < hi; i++) {
-        const float *r = j->a + i * 4, *dl = j->b + i * 4, *ms = j->m + (i / j->n) * 2;
-        float d[4];
-        for (int k = 0; k < 4; k++) d[k] = dl[k] * (float)sd[k] + (float)mn[k];
-        float px = (r[0] + r[2]) * 0.5f, py = (r[1] + r[3]) * 0.5f, pw = r[2] - r[0], ph = r[3] - r[1];
-        float dw = fminf(fmaxf(d[2], -maxr), maxr), dh = fminf(fmaxf(d[3], -maxr), maxr);
-        float gx = px + pw * d[0], gy = py + ph * d[1];
-        float gw = pw * (float)exp((double)dw), gh = ph * (float)exp((double)dh);
-        float b[4] = {gx - gw * 0.5f, gy - gh * 0.5f, gx + gw * 0.5f, gy + gh * 0.5f};
-        if (j->at->clip_border)
-            for (int k = 0; k < 4; k++) b[k] = fminf(fmaxf(b[k], 0.f), ms[k % 2 ? 0 : 1]);
-        for (int k = 0; k < 4; k++) j->y[i * 4 + k] = b[k];
-    }
+    for (int64_t i = lo; i < hi; i++)
+        decode_one(j->a + i * 4, j->b + i * 4, j->m + (i / j->n) * 2, j->at, maxr, j->y + i * 4);
 }
 
 /* box_iou(a[B,n,4], b[B,m,4]) -> [B,n,m] */
@@ -796,5 +800,95 @@ int cpu_rcnn_targets(tgc_cpu *c, const cpu_call *k, tgc_err *err) {
                                 k->name, (long long)b, (long long)g, (int)j.gtl[b * j.g + g], (long long)a->num_classes);
     }
     cpu_parallel(c, B, 1, rcnn_images, &j);
+    return 0;
+}
+
+/* ---- anchor_decode, class_box_targets -----------------------------------------------------------------------
+ * anchor_decode builds each anchor as runtime/det/det_anchors.c does (base anchor + (float)x * (float)stride)
+ * and decodes it with box_decode's arithmetic (decode_one); MMDetection's min_bbox_size test in float. */
+typedef struct anchor_job {
+    const int32_t *idx;
+    const float *d, *s, *m;
+    float *y, *ys;
+    int64_t k, w, nb;
+    float sh, sw, base[36], minsz, maxr;
+    const tgc_attrs *at;
+} anchor_job;
+
+static void anchor_rows(void *ctx, int64_t lo, int64_t hi) {
+    const anchor_job *j = ctx;
+    for (int64_t i = lo; i < hi; i++) {
+        int32_t ix = j->idx[i];
+        float *b = j->y + i * 4;
+        if (ix < 0) {
+            b[0] = b[1] = b[2] = b[3] = 0.f;
+            j->ys[i] = -INFINITY;
+            continue;
+        }
+        int64_t cell = ix / j->nb, q = ix % j->nb;
+        float sx = (float)(cell % j->w) * j->sw, sy = (float)(cell / j->w) * j->sh;
+        const float *bs = j->base + 4 * q;
+        float a[4] = {bs[0] + sx, bs[1] + sy, bs[2] + sx, bs[3] + sy};
+        decode_one(a, j->d + i * 4, j->m + (i / j->k) * 2, j->at, j->maxr, b);
+        float w = b[2] - b[0], h = b[3] - b[1];
+        j->ys[i] = w > j->minsz && h > j->minsz ? j->s[i] : -INFINITY;
+    }
+}
+
+/* anchor_decode(idx[B,k], deltas[B,k,4], scores[B,k], img_shape[B,2]) -> (boxes[B,k,4], scores[B,k]) */
+int cpu_anchor_decode(tgc_cpu *c, const cpu_call *k, tgc_err *err) {
+    if (cpu_check_dtype(k, 0, 0, TGC_I32, err) || cpu_check_rank(k, 0, 0, 2, err) || cpu_check_dtype(k, 0, 1, TGC_F32, err) ||
+        cpu_check_dtype(k, 0, 2, TGC_F32, err) || cpu_check_dtype(k, 0, 3, TGC_F32, err) || cpu_check_rank(k, 0, 3, 2, err) ||
+        cpu_check_same_shape(k, 0, 0, 0, 2, err) || cpu_check_same_shape(k, 0, 1, 1, 0, err) ||
+        cpu_check_same_shape(k, 0, 2, 1, 1, err))
+        return -1;
+    const tgc_shape *is = &k->in_t[0].shape, *ds = &k->in_t[1].shape, *ms = &k->in_t[3].shape, *gs = &k->a->shape;
+    if (ds->rank != 3 || ds->d[0] != is->d[0] || ds->d[1] != is->d[1] || ds->d[2] != 4 || ms->d[0] != is->d[0] || ms->d[1] != 2)
+        return tgc_fail(err, "cpu backend: %s: idx [B,k], deltas [B,k,4] and img_shape [B,2] disagree", k->name);
+    if (gs->rank != 3 || gs->d[0] < 1 || gs->d[1] < 1 || gs->d[2] < 1 || gs->d[2] > 9)
+        return tgc_fail(err, "cpu backend: %s: the anchor grid (attrs.shape) must be [H, W, 1..9]", k->name);
+    if (!(k->a->wh_ratio_clip > 0)) return tgc_fail(err, "cpu backend: %s: wh_ratio_clip must be positive", k->name);
+    anchor_job j = {k->in[0], k->in[1], k->in[2], k->in[3], k->out[0], k->out[1], is->d[1], gs->d[1], gs->d[2],
+                    (float)k->a->stride[0], (float)k->a->stride[1], {0}, (float)k->a->min_bbox_size,
+                    (float)fabs(log(k->a->wh_ratio_clip)), k->a};
+    for (int i = 0; i < 4 * gs->d[2]; i++) j.base[i] = (float)k->a->base_anchors[i];
+    int64_t n = gs->d[0] * gs->d[1] * gs->d[2];
+    for (int64_t i = 0; i < is->d[0] * is->d[1]; i++)
+        if (j.idx[i] < -1 || j.idx[i] >= n)
+            return tgc_fail(err, "cpu backend: %s: anchor index %d at [%lld,%lld] is outside [-1, %lld)", k->name,
+                            (int)j.idx[i], (long long)(i / is->d[1]), (long long)(i % is->d[1]), (long long)n);
+    cpu_parallel(c, is->d[0] * is->d[1], 1024, anchor_rows, &j);
+    return 0;
+}
+
+/* class_box_targets(labels[N], targets[N,D]) -> (target[N,C*D], weight[N,C*D], avg_factor[1]) */
+int cpu_class_box_targets(tgc_cpu *c, const cpu_call *k, tgc_err *err) {
+    (void)c;
+    if (cpu_check_dtype(k, 0, 0, TGC_I32, err) || cpu_check_rank(k, 0, 0, 1, err) || cpu_check_dtype(k, 0, 1, TGC_F32, err) ||
+        cpu_check_rank(k, 0, 1, 2, err) || cpu_check_same_shape(k, 1, 0, 1, 1, err))
+        return -1;
+    int64_t n = k->in_t[0].shape.d[0], d = k->in_t[1].shape.d[1], cls = k->a->num_classes;
+    const tgc_shape *ys = &k->out_t[0].shape;
+    if (k->in_t[1].shape.d[0] != n || ys->rank != 2 || ys->d[0] != n || ys->d[1] != cls * d ||
+        tgc_shape_numel(&k->out_t[2].shape) != 1)
+        return tgc_fail(err, "cpu backend: %s: labels [N], targets [N,D] and the results [N,C*D], [1] disagree", k->name);
+    const int32_t *lab = k->in[0];
+    const float *t = k->in[1];
+    float *y = k->out[0], *w = k->out[1];
+    int64_t counted = 0;
+    for (int64_t r = 0; r < n; r++) {
+        if (lab[r] > cls)
+            return tgc_fail(err, "cpu backend: %s: label %d of row %lld is above num_classes %lld", k->name, (int)lab[r],
+                            (long long)r, (long long)cls);
+        float *yr = y + r * cls * d, *wr = w + r * cls * d;
+        for (int64_t e = 0; e < cls * d; e++) yr[e] = wr[e] = 0.f;
+        if (lab[r] >= 0) counted++;
+        if (lab[r] < 0 || lab[r] >= cls) continue;
+        for (int64_t e = 0; e < d; e++) {
+            yr[lab[r] * d + e] = t[r * d + e];
+            wr[lab[r] * d + e] = 1.f;
+        }
+    }
+    *(float *)k->out[2] = (float)(counted > 0 ? counted : 1);
     return 0;
 }

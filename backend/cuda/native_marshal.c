@@ -83,6 +83,14 @@ int tgc_cuda_native_class(tgc_opcode code) {
     case TGC_OP_L1_LOSS_POS:
     case TGC_OP_BN_EVAL_BWD:
         return TGC_NATIVE_REDUCE;
+    /* Faster R-CNN's ops: the anchors and the class-specific targets bit for bit; the masked cross-entropy's
+     * row sums (lse) in the warp's order, its mean in the block's */
+    case TGC_OP_ANCHOR_DECODE:
+    case TGC_OP_CLASS_BOX_TARGETS:
+        return TGC_NATIVE_EXACT;
+    case TGC_OP_SOFTMAX_CE_MASKED:
+    case TGC_OP_SOFTMAX_CE_MASKED_BWD:
+        return TGC_NATIVE_REDUCE;
     default:
         return 0;
     }
@@ -195,6 +203,19 @@ int tgc_cuda_native_supports(const tgc_cpu_op *o) {
     case TGC_OP_SOFTMAX_CE_BWD:
         return o->n_in == 3 && o->n_out == 1 && is_f32(&o->in_t[0]) && is_f32(&o->in_t[1]) &&
                o->in_t[1].shape.rank == 2 && o->in_t[2].dtype == TGC_I32 && is_f32(&o->out_t[0]);
+    case TGC_OP_SOFTMAX_CE_MASKED:
+        return o->n_in == 2 && o->n_out == 1 && is_f32(&o->in_t[0]) && o->in_t[0].shape.rank == 2 &&
+               o->in_t[1].dtype == TGC_I32 && is_f32(&o->out_t[0]);
+    case TGC_OP_SOFTMAX_CE_MASKED_BWD:
+        return o->n_in == 3 && o->n_out == 1 && is_f32(&o->in_t[0]) && is_f32(&o->in_t[1]) &&
+               o->in_t[1].shape.rank == 2 && o->in_t[2].dtype == TGC_I32 && is_f32(&o->out_t[0]);
+    case TGC_OP_ANCHOR_DECODE:
+        return o->n_in == 4 && o->n_out == 2 && o->in_t[0].dtype == TGC_I32 && o->in_t[0].shape.rank == 2 &&
+               is_f32(&o->in_t[1]) && is_f32(&o->in_t[2]) && is_f32(&o->in_t[3]) && is_f32(&o->out_t[0]) &&
+               is_f32(&o->out_t[1]) && o->a->shape.rank == 3 && o->a->shape.d[2] >= 1 && o->a->shape.d[2] <= 9;
+    case TGC_OP_CLASS_BOX_TARGETS:
+        return o->n_in == 2 && o->n_out == 3 && o->in_t[0].dtype == TGC_I32 && is_f32(&o->in_t[1]) &&
+               o->in_t[1].shape.rank == 2 && is_f32(&o->out_t[0]) && is_f32(&o->out_t[1]) && is_f32(&o->out_t[2]);
     case TGC_OP_SOFTMAX_CE_SOFT:
         return o->n_in == 2 && o->n_out == 1 && is_f32(&o->in_t[0]) && o->in_t[0].shape.rank == 2 &&
                is_f32(&o->in_t[1]) && tgc_shape_eq(&o->in_t[0].shape, &o->in_t[1].shape) && is_f32(&o->out_t[0]);
@@ -320,7 +341,8 @@ int tgc_cuda_native_supports(const tgc_cpu_op *o) {
 
 uint64_t tgc_cuda_native_workspace(const tgc_cpu_op *o) {
     if (!tgc_cuda_native_supports(o)) return 0;
-    if (o->code == TGC_OP_SOFTMAX_CE || o->code == TGC_OP_SOFTMAX_CE_SOFT || o->code == TGC_OP_SIGMOID_BCE)
+    if (o->code == TGC_OP_SOFTMAX_CE || o->code == TGC_OP_SOFTMAX_CE_SOFT || o->code == TGC_OP_SIGMOID_BCE ||
+        o->code == TGC_OP_SOFTMAX_CE_MASKED)
         return (uint64_t)o->in_t[0].shape.d[0] * sizeof(double); /* one loss per row */
     if (o->code == TGC_OP_SIGMOID_FOCAL_LOSS || o->code == TGC_OP_L1_LOSS_POS) /* one loss per anchor row */
         return (uint64_t)(o->in_t[0].shape.d[0] * o->in_t[0].shape.d[1]) * sizeof(double);
@@ -428,6 +450,43 @@ static int marshal_one(const tgc_cpu_op *o, void *ws, unsigned mb, tgc_native_la
         tgc_k_ce_args a = {o->in[1], o->in[2], NULL, NULL, o->in[0], o->out[0], o->in_t[1].shape.d[0],
                            o->in_t[1].shape.d[1], at->label_smooth, at->alpha, NULL};
         LAUNCH("tgc_k_softmax_ce_bwd", tgc_k_geom_warp_rows(a.n, mb), a);
+        return 0;
+    }
+    case TGC_OP_SOFTMAX_CE_MASKED: {
+        if (!ws) return tgc_fail(err, "native softmax_cross_entropy_masked: no row-loss workspace");
+        tgc_k_ce_args a = {o->in[0], o->in[1], ws, o->out[0], NULL, NULL, o->in_t[0].shape.d[0],
+                           o->in_t[0].shape.d[1], 0, at->alpha, NULL};
+        tgc_k_geom g = tgc_k_geom_warp_rows(a.n, mb);
+        LAUNCH("tgc_k_softmax_ce_masked_rows", g, a);
+        LAUNCH("tgc_k_softmax_ce_masked_mean", tgc_k_geom_one_block(), a);
+        return 0;
+    }
+    case TGC_OP_SOFTMAX_CE_MASKED_BWD: {
+        tgc_k_ce_args a = {o->in[1], o->in[2], NULL, NULL, o->in[0], o->out[0], o->in_t[1].shape.d[0],
+                           o->in_t[1].shape.d[1], 0, at->alpha, NULL};
+        LAUNCH("tgc_k_softmax_ce_masked_bwd", tgc_k_geom_warp_rows(a.n, mb), a);
+        return 0;
+    }
+    case TGC_OP_ANCHOR_DECODE: {
+        const tgc_shape *gs = &at->shape;
+        tgc_k_anchor_args a;
+        memset(&a, 0, sizeof a);
+        a.idx = o->in[0], a.deltas = o->in[1], a.scores = o->in[2], a.img_shape = o->in[3];
+        a.boxes = o->out[0], a.out_scores = o->out[1];
+        a.count = tgc_shape_numel(&o->in_t[0].shape), a.per_image = o->in_t[0].shape.d[1];
+        a.grid_w = gs->d[1], a.n_base = gs->d[2], a.n_anchors = gs->d[0] * gs->d[1] * gs->d[2];
+        a.stride_h = (float)at->stride[0], a.stride_w = (float)at->stride[1], a.min_size = (float)at->min_bbox_size;
+        a.max_ratio = (float)fabs(log(at->wh_ratio_clip));
+        for (int k = 0; k < 4; k++) a.means[k] = (float)at->target_means[k], a.stds[k] = (float)at->target_stds[k];
+        for (int k = 0; k < 4 * gs->d[2]; k++) a.base[k] = (float)at->base_anchors[k];
+        a.clip = at->clip_border;
+        LAUNCH("tgc_k_anchor_decode", tgc_k_geom_elems(a.count, mb), a);
+        return 0;
+    }
+    case TGC_OP_CLASS_BOX_TARGETS: {
+        tgc_k_cbt_args a = {o->in[0], o->in[1], o->out[0], o->out[1], o->out[2], o->in_t[1].shape.d[0],
+                            o->in_t[1].shape.d[1], at->num_classes};
+        LAUNCH("tgc_k_class_box_targets", tgc_k_geom_elems(TGC_MAX(a.n * a.classes * a.d, (int64_t)1), mb), a);
         return 0;
     }
     case TGC_OP_SOFTMAX_CE_SOFT: {

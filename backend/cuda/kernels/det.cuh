@@ -358,23 +358,26 @@ TGC_KERNEL(tgc_k_box_encode, tgc_k_box_args, a, TGC_K_THREADS) {
     }
 }
 
+/* DeltaXYWHBBoxCoder.decode of the box r by the deltas dl, clipped to ms (h, w) where clip (cpu_roi.c's
+ * decode_one): box_decode's and anchor_decode's. */
+TGC_K_DEV void tgc_k_delta_decode(const float *r, const float *dl, const float *ms, const float *means, const float *stds,
+                                  float max_ratio, int32_t clip, float *out) {
+    float d[4], b[4];
+    for (int k = 0; k < 4; k++) d[k] = __fadd_rn(__fmul_rn(dl[k], stds[k]), means[k]);
+    float px = __fmul_rn(__fadd_rn(r[0], r[2]), 0.5f), py = __fmul_rn(__fadd_rn(r[1], r[3]), 0.5f);
+    float pw = __fsub_rn(r[2], r[0]), ph = __fsub_rn(r[3], r[1]);
+    float dw = fminf(fmaxf(d[2], -max_ratio), max_ratio), dh = fminf(fmaxf(d[3], -max_ratio), max_ratio);
+    float gx = __fadd_rn(px, __fmul_rn(pw, d[0])), gy = __fadd_rn(py, __fmul_rn(ph, d[1]));
+    float gw = __fmul_rn(pw, (float)exp((double)dw)), gh = __fmul_rn(ph, (float)exp((double)dh));
+    b[0] = __fsub_rn(gx, __fmul_rn(gw, 0.5f)), b[1] = __fsub_rn(gy, __fmul_rn(gh, 0.5f));
+    b[2] = __fadd_rn(gx, __fmul_rn(gw, 0.5f)), b[3] = __fadd_rn(gy, __fmul_rn(gh, 0.5f));
+    for (int k = 0; k < 4; k++) out[k] = clip ? fminf(fmaxf(b[k], 0.f), ms[k % 2 ? 0 : 1]) : b[k];
+}
+
 TGC_KERNEL(tgc_k_box_decode, tgc_k_box_args, a, TGC_K_THREADS) {
-    for (int64_t i = tgc_k_gtid(); i < a.boxes; i += tgc_k_gstride()) {
-        const float *r = a.a + i * 4, *dl = a.b + i * 4, *ms = a.max_shape + (i / a.per_image) * 2;
-        float d[4], b[4];
-        for (int k = 0; k < 4; k++) d[k] = __fadd_rn(__fmul_rn(dl[k], a.stds[k]), a.means[k]);
-        float px = __fmul_rn(__fadd_rn(r[0], r[2]), 0.5f), py = __fmul_rn(__fadd_rn(r[1], r[3]), 0.5f);
-        float pw = __fsub_rn(r[2], r[0]), ph = __fsub_rn(r[3], r[1]);
-        float dw = fminf(fmaxf(d[2], -a.max_ratio), a.max_ratio), dh = fminf(fmaxf(d[3], -a.max_ratio), a.max_ratio);
-        float gx = __fadd_rn(px, __fmul_rn(pw, d[0])), gy = __fadd_rn(py, __fmul_rn(ph, d[1]));
-        float gw = __fmul_rn(pw, (float)exp((double)dw)), gh = __fmul_rn(ph, (float)exp((double)dh));
-        b[0] = __fsub_rn(gx, __fmul_rn(gw, 0.5f)), b[1] = __fsub_rn(gy, __fmul_rn(gh, 0.5f));
-        b[2] = __fadd_rn(gx, __fmul_rn(gw, 0.5f)), b[3] = __fadd_rn(gy, __fmul_rn(gh, 0.5f));
-        for (int k = 0; k < 4; k++) {
-            if (a.clip) b[k] = fminf(fmaxf(b[k], 0.f), ms[k % 2 ? 0 : 1]);
-            a.y[i * 4 + k] = b[k];
-        }
-    }
+    for (int64_t i = tgc_k_gtid(); i < a.boxes; i += tgc_k_gstride())
+        tgc_k_delta_decode(a.a + i * 4, a.b + i * 4, a.max_shape + (i / a.per_image) * 2, a.means, a.stds, a.max_ratio,
+                           a.clip, a.y + i * 4);
 }
 
 TGC_KERNEL(tgc_k_gather, tgc_k_gather_args, a, TGC_K_THREADS) {

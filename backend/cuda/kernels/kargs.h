@@ -306,6 +306,35 @@ typedef struct tgc_k_box_args {
     int32_t clip;
 } tgc_k_box_args;
 
+/* ---- Faster R-CNN (frcnn.cuh) ----------------------------------------------------------------------------
+ * anchor_decode(idx[B,k], deltas[B,k,4], scores[B,k], img_shape[B,2]) -> (boxes, scores): tgc_k_anchor_decode,
+ * one thread per box (tgc_k_geom_elems(B*k)): the anchor of idx in the level's grid (grid_w cells per row,
+ * n_base per cell, base[] and the strides as float), decoded as tgc_k_box_decode; score -inf for idx -1 and
+ * for a box of width or height <= min_size. An idx outside [-1, n_anchors) (which the CPU refuses) gives a
+ * NaN box and score. */
+typedef struct tgc_k_anchor_args {
+    const int32_t *idx;
+    const float *deltas, *scores, *img_shape;
+    float *boxes, *out_scores;
+    int64_t count, per_image, grid_w, n_base, n_anchors;
+    float stride_h, stride_w, min_size, max_ratio, means[4], stds[4], base[36];
+    int32_t clip;
+} tgc_k_anchor_args;
+
+/* class_box_targets(labels[n], t[n,d]) -> (y[n,classes*d], w[n,classes*d], avg[1]): tgc_k_class_box_targets, one
+ * thread per element of y (tgc_k_geom_elems(n*classes*d)), the first thread also counting the rows with a label
+ * >= 0 in order (avg = max(count, 1)). A label above classes (which the CPU refuses) gives NaN weights in its row.
+ * softmax_cross_entropy_masked(x[n,c], y[n]) -> loss[]: tgc_k_softmax_ce_masked_rows writes each row's loss into
+ * the row_loss workspace (0 for a padding row, NaN for a label outside [-1, c)), then tgc_k_softmax_ce_masked_mean
+ * (one block) loss = alpha * sum / max(rows with y >= 0, 1); _bwd(dloss[], x, y) -> dx:
+ * tgc_k_softmax_ce_masked_bwd (tgc_k_ce_args; geometry tgc_k_geom_warp_rows(n)). */
+typedef struct tgc_k_cbt_args {
+    const int32_t *labels;
+    const float *t;
+    float *y, *w, *avg;
+    int64_t n, d, classes;
+} tgc_k_cbt_args;
+
 /* gather(x[B,n,inner], idx[B,m]) -> y[B,m,inner]: tgc_k_gather, one thread per y element
  * (tgc_k_geom_elems(B*m*inner)), 4-byte elements (f32 or i32, fill given as its bits); an index the CPU refuses
  * (outside [-1, n)) gives NaN (f32) or INT32_MIN (i32). */

@@ -6,6 +6,7 @@
 
 #include "backend/cuda/kernels/convert.cuh"
 #include "backend/cuda/kernels/det.cuh"
+#include "backend/cuda/kernels/frcnn.cuh"
 #include "backend/cuda/kernels/gradnorm.cuh"
 #include "backend/cuda/kernels/kernels.h"
 #include "backend/cuda/kernels/loss.cuh"
@@ -274,11 +275,16 @@ extern "C" int tgc_cuda_k_bn_eval_bwd(const tgc_k_bn_eval_bwd_args *a, unsigned 
     X(tgc_k_upsample_nearest) X(tgc_k_upsample_nearest_bwd) X(tgc_k_transpose) X(tgc_k_concat) X(tgc_k_concat_bwd) \
     X(tgc_k_focal_rows) X(tgc_k_l1_rows) X(tgc_k_anchor_loss_sum) X(tgc_k_focal_bwd) X(tgc_k_l1_bwd)             \
     X(tgc_k_bn_eval_bwd)
+/* Faster R-CNN's ops */
+#define TGC_K_SYMBOLS_FRCNN(X)                                                                                  \
+    X(tgc_k_anchor_decode) X(tgc_k_class_box_targets) X(tgc_k_softmax_ce_masked_rows)                          \
+    X(tgc_k_softmax_ce_masked_mean) X(tgc_k_softmax_ce_masked_bwd)
 
 extern "C" const char *const tgc_cuda_k_names[] = {
 #define TGC_K_NAME(k) #k,
     TGC_K_SYMBOLS(TGC_K_NAME)
     TGC_K_SYMBOLS_RETINA(TGC_K_NAME)
+    TGC_K_SYMBOLS_FRCNN(TGC_K_NAME)
 #undef TGC_K_NAME
     NULL};
 
@@ -287,6 +293,7 @@ extern "C" const void *tgc_cuda_k_symbol(const char *name) {
     if (!strcmp(name, #k)) return (const void *)k;
     TGC_K_SYMBOLS(TGC_K_SYM)
     TGC_K_SYMBOLS_RETINA(TGC_K_SYM)
+    TGC_K_SYMBOLS_FRCNN(TGC_K_SYM)
 #undef TGC_K_SYM
     return NULL;
 }
