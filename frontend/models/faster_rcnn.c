@@ -21,6 +21,7 @@
  *   loss_cls      softmax cross-entropy over the sampled RoIs / their count (softmax_cross_entropy_masked)
  *   loss_bbox     L1 over the positives' class-specific deltas / the sampled RoIs' count (class_box_targets
  *                 then smooth_l1 with beta 0)
+ * and, logged only, acc: the top-1 accuracy in percent over the sampled RoIs (accuracy_masked).
  * The eval graph returns det_out f32 [B, P, 4 + 1 + (C + 1) + 4C], P = test_cfg.rpn.max_per_img: per
  * proposal its box on the canvas, a valid flag (1, or 0 for padding), the class logits (background last)
  * and the class-specific deltas (class-major); the host decodes, thresholds and suppresses. */
@@ -539,8 +540,12 @@ static int build_roi_head(tgc_bctx *b, const tgc_cfg *model, const tgc_cfg *node
         tgc_attrs la = tgc_attrs_default();
         la.alpha = bh.w_box, la.beta = 0; /* smooth_l1 with beta 0: MMDetection's L1Loss */
         int lb = rc < 0 ? -1 : emit1(b, TGC_OP_SMOOTH_L1, &la, "loss_bbox", 4, (int[]){reg, ct[0], ct[1], ct[2]});
-        /* BBoxHead.loss's terms in its dict order (its `acc` is not computed: no arg-max op) */
-        *out = lb < 0 || tgc_b_log_output(b, "loss_cls", lc) < 0 || tgc_b_log_output(b, "loss_bbox", lb) < 0 ? -1 : lb;
+        /* BBoxHead.loss's terms in its dict order; acc (top-1 percent over the sampled RoIs) is logged, not summed */
+        int acc = lb < 0 ? -1 : emit1(b, TGC_OP_ACCURACY_MASKED, NULL, "acc", 2, (int[]){cls, labels});
+        *out = acc < 0 || tgc_b_log_output(b, "loss_cls", lc) < 0 || tgc_b_log_output(b, "acc", acc) < 0 ||
+                       tgc_b_log_output(b, "loss_bbox", lb) < 0
+                   ? -1
+                   : lb;
     } else { /* det_out [B, P, 4 + 1 + (C + 1) + 4C] */
         tgc_attrs ga = tgc_attrs_default();
         ga.alpha = 0;

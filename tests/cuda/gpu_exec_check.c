@@ -102,7 +102,8 @@ static void fill(const tgc_plan *p, const tgc_instr *in, int q, void *buf) {
             for (int64_t i = 0; i < n; i++) v[i] = (int32_t)(((rng = rng * 1664525u + 1013904223u) >> 8) % (uint32_t)(k + 2)) - 1;
         }
         /* the R-CNN losses' sampled labels: -1 (padding) to the class count (a negative), each kind present */
-        int ce = (c == TGC_OP_SOFTMAX_CE_MASKED && q == 1) || (c == TGC_OP_SOFTMAX_CE_MASKED_BWD && q == 2);
+        int ce = ((c == TGC_OP_SOFTMAX_CE_MASKED || c == TGC_OP_ACCURACY_MASKED) && q == 1) ||
+                 (c == TGC_OP_SOFTMAX_CE_MASKED_BWD && q == 2);
         if (ce || (c == TGC_OP_CLASS_BOX_TARGETS && q == 0)) {
             int64_t k = ce ? p->tensors[in->in[q - 1]].type.shape.d[1] - 1 : in->attrs.num_classes;
             for (int64_t i = 0; i < n; i++) v[i] = (int32_t)(((rng = rng * 1664525u + 1013904223u) >> 8) % (uint32_t)(k + 2)) - 1;

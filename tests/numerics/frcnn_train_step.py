@@ -9,7 +9,7 @@ low-quality pass, up to 128 positives of 256 sampled anchors, DeltaXYWH with std
 gt_bboxes/gt_labels padded to tgc_max_gts rows with -1 labels; img_shape the images' own sizes.
 
 Asserted: every step's loss equals loss_rpn_cls + loss_rpn_bbox + loss_cls + loss_bbox (the named outputs) to
-1e-5; at the first step the heads are near their initialisation, so loss_cls is close to ln(C + 1) (a uniform
+1e-5 (acc, logged too, is a percentage and not part of it); at the first step the heads are near their initialisation, so loss_cls is close to ln(C + 1) (a uniform
 softmax over the sampled RoIs) and loss_rpn_cls close to ln 2; every term is finite; the loss falls over the
 steps (the same batch each time); the eval program's det_out is [B, P, 4 + 1 + (C + 1) + 4C] with valid
 rows first (flag 1, boxes inside the image) and padding rows after (flag 0, box 0).
@@ -135,9 +135,13 @@ def main():
     terms = ("loss_rpn_cls", "loss_rpn_bbox", "loss_cls", "loss_bbox")
     losses = t["loss"]
     for s in range(1, steps + 1):
+        acc = float(t["step%d/acc" % s])
+        if not 0 <= acc <= 100:
+            fails.append("step %d: acc %g is not a percentage" % (s, acc))
         v = [float(t["step%d/%s" % (s, n)]) for n in terms]
         total = float(t["step%d/loss" % s])
-        print("step %d: loss %.5f = %s" % (s, total, " + ".join("%s %.5f" % (n, x) for n, x in zip(terms, v))))
+        print("step %d: loss %.5f = %s (acc %.2f)" % (s, total, " + ".join("%s %.5f" % (n, x) for n, x in zip(terms, v)),
+                                                        acc))
         if not all(math.isfinite(x) for x in v + [total]):
             fails.append("step %d: a term is not finite" % s)
         if abs(sum(v) - total) > 1e-5 * max(1.0, abs(total)):
