@@ -280,7 +280,9 @@ typedef struct tgc_value {
     tgc_init init;  /* for PARAM, BUFFER and OPTSTATE */
     double lr_mult, decay_mult; /* paramwise_cfg multipliers for PARAM (default 1) */
     int frozen;     /* PARAM with requires_grad false (frozen_stages): no gradient, update or optimizer state */
-    int is_output;  /* the runtime reads it after the program (loss, logits) */
+    int is_output;  /* the runtime reads it after the program: 0 no; 1 by position (loss, logits, the
+                     * gradient norm); TGC_OUTPUT_NAMED + k: the k-th named log output (a loss term or
+                     * metric such as loss_cls or acc, `name` holding it), read by name */
     tgc_slab slab;
     uint64_t offset; /* byte offset within its slab */
 } tgc_value;
@@ -320,6 +322,15 @@ int tgc_graph_state(tgc_graph *g, tgc_val_kind kind, const char *name, tgc_dtype
                     tgc_init init /* ownership of init.desc passes to the graph */);
 /* Finds a named value (input or state); -1 if none. */
 int tgc_graph_find(const tgc_graph *g, const char *name);
+
+/* Named log outputs (a model's loss terms and metrics, MMDetection's loss-dict keys). The plan lists them
+ * after the positional outputs, in the order they were named, as tensors "<graph>/<name>". */
+#define TGC_OUTPUT_NAMED 2
+/* Makes temp v the next named output; -1 (err) when v is not an unnamed temp that is no output yet, or
+ * the name is empty or already names a value. */
+int tgc_graph_named_output(tgc_graph *g, int v, const char *name, tgc_err *err);
+/* The named outputs' value ids in their order into out (at most cap of them); returns how many there are. */
+int tgc_graph_named_outputs(const tgc_graph *g, int *out, int cap);
 
 /* Appends an op: checks arity, runs shape inference, creates the result values (TEMP) and writes their
  * ids to out[] (n_out of them; out may be NULL). `scope` is copied (may be NULL). Returns the op index,

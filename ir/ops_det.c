@@ -1,6 +1,7 @@
 /* ir/ops_det.c - shape rules, gradient rules and costs of the detection ops (ir/ops.def's last block):
  * roi_align and its backward, topk, nms_fixed, smooth_l1, the box ops, giou_loss, rcnn_targets, and Faster
- * R-CNN's anchor_decode, softmax_cross_entropy_masked and class_box_targets. ir/ops_det.h names them as
+ * R-CNN's anchor_decode, softmax_cross_entropy_masked, class_box_targets and accuracy_masked. ir/ops_det.h
+ * names them as
  * ir/ops.c's table expects. */
 #include <math.h>
 
@@ -484,8 +485,15 @@ int tgc_det_infer_class_box_targets(const tgc_graph *g, const tgc_op *op, tgc_ty
     return 0;
 }
 
+int tgc_det_infer_accuracy_masked(const tgc_graph *g, const tgc_op *op, tgc_type *out, tgc_err *err) {
+    if (ce_masked_check(g, op, 0, err) < 0) return -1;
+    out->dtype = TGC_F32;
+    out->shape = tgc_shape0();
+    return 0;
+}
+
 /* anchor_decode 40 per box (the anchor, box_decode's 30, the size test); the masked cross-entropy 4 per
- * logit forward, 5 backward; class_box_targets 0 (copies). */
+ * logit forward, 5 backward; class_box_targets 0 (copies); accuracy_masked 1 per logit (the arg-max). */
 void tgc_det_cost_anchor_decode(const tgc_graph *g, const tgc_op *op, tgc_cost *c) { io(g, op, 40 * numel(g, IN(2)), c); }
 void tgc_det_cost_softmax_cross_entropy_masked(const tgc_graph *g, const tgc_op *op, tgc_cost *c) {
     io(g, op, 4 * numel(g, IN(0)), c);
@@ -494,3 +502,4 @@ void tgc_det_cost_softmax_cross_entropy_masked_bwd(const tgc_graph *g, const tgc
     io(g, op, 5 * numel(g, IN(1)), c);
 }
 void tgc_det_cost_class_box_targets(const tgc_graph *g, const tgc_op *op, tgc_cost *c) { io(g, op, 0, c); }
+void tgc_det_cost_accuracy_masked(const tgc_graph *g, const tgc_op *op, tgc_cost *c) { io(g, op, numel(g, IN(0)), c); }

@@ -1,7 +1,7 @@
 /* backend/cpu/cpu_loss.c - softmax cross-entropy with label smoothing, forward and backward, on hard labels
  * and on soft targets (softmax_cross_entropy_soft: rows t of the target instead of onehot(y)), and the
  * sigmoid binary cross-entropy on either; the masked softmax cross-entropy of detection (label -1: a padding row,
- * no term; the mean over the other rows).
+ * no term; the mean over the other rows) and the matching top-1 accuracy.
  *
  * With q = (1-s)*onehot(y) + s/C and log p = x - lse(x):
  *   loss_row = -sum_c q_c log p_c = lse - (1-s)*x_y - (s/C)*sum_c x_c
@@ -326,5 +326,24 @@ int cpu_softmax_ce_masked_bwd(tgc_cpu *c, const cpu_call *k, tgc_err *err) {
     j.dx = k->out[0];
     j.dscale = (double)*(const float *)k->in[0] * k->a->alpha / (double)TGC_MAX(counted, (int64_t)1);
     cpu_parallel(c, j.n, TGC_MAX((int64_t)1, (int64_t)8192 / j.c), ce_masked_bwd_rows, &j);
+    return 0;
+}
+
+/* accuracy_masked(logits, labels) -> f32[]: 100 * correct / max(counted, 1), the first maximum of each row */
+int cpu_accuracy_masked(tgc_cpu *c, const cpu_call *k, tgc_err *err) {
+    (void)c;
+    ce_job j = {0};
+    int64_t counted, correct = 0;
+    if (ce_masked_check(k, 0, &j, &counted, err)) return -1;
+    if (tgc_shape_numel(&k->out_t[0].shape) != 1) return tgc_fail(err, "cpu backend: %s: the result must be a scalar", k->name);
+    for (int64_t r = 0; r < j.n; r++) {
+        if (j.y[r] < 0) continue;
+        const float *x = j.x + r * j.c;
+        int64_t best = 0;
+        for (int64_t q = 1; q < j.c; q++)
+            if (x[q] > x[best]) best = q;
+        correct += best == j.y[r];
+    }
+    *(float *)k->out[0] = (float)(100.0 * (double)correct / (double)TGC_MAX(counted, (int64_t)1));
     return 0;
 }

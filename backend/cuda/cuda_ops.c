@@ -95,6 +95,7 @@
 #define CUDA_IMPL_SOFTMAX_CE_MASKED TGC_CUDA_IMPL_KERNEL
 #define CUDA_IMPL_SOFTMAX_CE_MASKED_BWD TGC_CUDA_IMPL_KERNEL
 #define CUDA_IMPL_CLASS_BOX_TARGETS TGC_CUDA_IMPL_KERNEL
+#define CUDA_IMPL_ACCURACY_MASKED TGC_CUDA_IMPL_KERNEL
 
 static const tgc_cuda_impl impls[] = {
 #define TGC_OP(E, name, n_in, n_out, attrs, mutates, flags) CUDA_IMPL_##E,

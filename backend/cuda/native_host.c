@@ -102,6 +102,7 @@ static int shim_run(const tgc_native_launch *l, void *ctx) {
     RUN(tgc_k_softmax_ce_masked_rows, tgc_k_ce_args)
     RUN(tgc_k_softmax_ce_masked_mean, tgc_k_ce_args)
     RUN(tgc_k_softmax_ce_masked_bwd, tgc_k_ce_args)
+    RUN(tgc_k_accuracy_masked, tgc_k_ce_args)
 #undef RUN
     return -1;
 }

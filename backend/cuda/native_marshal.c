@@ -87,6 +87,7 @@ int tgc_cuda_native_class(tgc_opcode code) {
      * row sums (lse) in the warp's order, its mean in the block's */
     case TGC_OP_ANCHOR_DECODE:
     case TGC_OP_CLASS_BOX_TARGETS:
+    case TGC_OP_ACCURACY_MASKED:
         return TGC_NATIVE_EXACT;
     case TGC_OP_SOFTMAX_CE_MASKED:
     case TGC_OP_SOFTMAX_CE_MASKED_BWD:
@@ -204,6 +205,7 @@ int tgc_cuda_native_supports(const tgc_cpu_op *o) {
         return o->n_in == 3 && o->n_out == 1 && is_f32(&o->in_t[0]) && is_f32(&o->in_t[1]) &&
                o->in_t[1].shape.rank == 2 && o->in_t[2].dtype == TGC_I32 && is_f32(&o->out_t[0]);
     case TGC_OP_SOFTMAX_CE_MASKED:
+    case TGC_OP_ACCURACY_MASKED:
         return o->n_in == 2 && o->n_out == 1 && is_f32(&o->in_t[0]) && o->in_t[0].shape.rank == 2 &&
                o->in_t[1].dtype == TGC_I32 && is_f32(&o->out_t[0]);
     case TGC_OP_SOFTMAX_CE_MASKED_BWD:
@@ -465,6 +467,12 @@ static int marshal_one(const tgc_cpu_op *o, void *ws, unsigned mb, tgc_native_la
         tgc_k_ce_args a = {o->in[1], o->in[2], NULL, NULL, o->in[0], o->out[0], o->in_t[1].shape.d[0],
                            o->in_t[1].shape.d[1], 0, at->alpha, NULL};
         LAUNCH("tgc_k_softmax_ce_masked_bwd", tgc_k_geom_warp_rows(a.n, mb), a);
+        return 0;
+    }
+    case TGC_OP_ACCURACY_MASKED: {
+        tgc_k_ce_args a = {o->in[0], o->in[1], NULL, o->out[0], NULL, NULL, o->in_t[0].shape.d[0],
+                           o->in_t[0].shape.d[1], 0, 1, NULL};
+        LAUNCH("tgc_k_accuracy_masked", tgc_k_geom_one_block(), a);
         return 0;
     }
     case TGC_OP_ANCHOR_DECODE: {

@@ -14,13 +14,14 @@
  * proposals and the padded ground truth (data_samples.gt_bboxes f32 [B, G, 4], gt_labels i32 [B, G] with
  * -1 padding, rng i32 [B, 4]; G = data_preprocessor.tgc_max_gts), exactly N per image. The RoI features are
  * SingleRoIExtractor's (roi_align per level, each RoI on its level, summed), then Shared2FCBBoxHead. The
- * train graph returns loss_rpn_cls + loss_rpn_bbox + loss_cls + loss_bbox:
+ * train graph registers four named log outputs and returns their sum (tgc_b_loss_sum), the loss:
  *   loss_rpn_cls  sigmoid cross-entropy over the sampled anchors / rpn_avg_factor (sigmoid_focal_loss with
  *                 gamma 0 and focal_alpha 0.5, weight doubled: exactly the binary cross-entropy)
  *   loss_rpn_bbox L1 over the positives' deltas / rpn_avg_factor (l1_loss_pos)
  *   loss_cls      softmax cross-entropy over the sampled RoIs / their count (softmax_cross_entropy_masked)
  *   loss_bbox     L1 over the positives' class-specific deltas / the sampled RoIs' count (class_box_targets
  *                 then smooth_l1 with beta 0)
+ * and, logged only, acc: the top-1 accuracy in percent over the sampled RoIs (accuracy_masked).
  * The eval graph returns det_out f32 [B, P, 4 + 1 + (C + 1) + 4C], P = test_cfg.rpn.max_per_img: per
  * proposal its box on the canvas, a valid flag (1, or 0 for padding), the class logits (background last)
  * and the class-specific deltas (class-major); the host decodes, thresholds and suppresses. */
@@ -172,7 +173,7 @@ static int fill(tgc_bctx *b, tgc_shape s, double v) {
 
 /* ---- RPNHead ----------------------------------------------------------------------------------------- */
 typedef struct rpn_result {
-    int loss;       /* training: loss_rpn_cls + loss_rpn_bbox */
+    int loss;       /* training: loss_rpn_bbox (both terms are registered as log outputs) */
     int proposals;  /* [B, P, 4] */
     int keep;       /* [B, P] i32: the kept candidate of each row, -1 padding */
     int count;      /* [B] i32 */
@@ -251,7 +252,9 @@ static int build_rpn(tgc_bctx *b, const tgc_cfg *node, const tgc_feats *in, cons
         tgc_attrs la = tgc_attrs_default();
         la.alpha = w_box, la.num_classes = 1;
         int lb = lc < 0 ? -1 : emit1(b, TGC_OP_L1_LOSS_POS, &la, "loss_bbox", 4, (int[]){reg, bt, ct, af});
-        if ((res->loss = lb < 0 ? -1 : tgc_b_add(b, lc, lb)) < 0) return -1;
+        /* the log's terms, as MMDetection names the RPN's (each one masked sum over every level's anchors) */
+        if (lb < 0 || tgc_b_log_output(b, "loss_rpn_cls", lc) < 0 || tgc_b_log_output(b, "loss_rpn_bbox", lb) < 0) return -1;
+        res->loss = lb;
     }
 
     /* proposals: per level top nms_pre by score, anchors decoded and clipped, then NMS over the levels */
@@ -537,7 +540,12 @@ static int build_roi_head(tgc_bctx *b, const tgc_cfg *model, const tgc_cfg *node
         tgc_attrs la = tgc_attrs_default();
         la.alpha = bh.w_box, la.beta = 0; /* smooth_l1 with beta 0: MMDetection's L1Loss */
         int lb = rc < 0 ? -1 : emit1(b, TGC_OP_SMOOTH_L1, &la, "loss_bbox", 4, (int[]){reg, ct[0], ct[1], ct[2]});
-        *out = lb < 0 ? -1 : tgc_b_add(b, lc, lb);
+        /* BBoxHead.loss's terms in its dict order; acc (top-1 percent over the sampled RoIs) is logged, not summed */
+        int acc = lb < 0 ? -1 : emit1(b, TGC_OP_ACCURACY_MASKED, NULL, "acc", 2, (int[]){cls, labels});
+        *out = acc < 0 || tgc_b_log_output(b, "loss_cls", lc) < 0 || tgc_b_log_output(b, "acc", acc) < 0 ||
+                       tgc_b_log_output(b, "loss_bbox", lb) < 0
+                   ? -1
+                   : lb;
     } else { /* det_out [B, P, 4 + 1 + (C + 1) + 4C] */
         tgc_attrs ga = tgc_attrs_default();
         ga.alpha = 0;
@@ -588,7 +596,8 @@ int tgc_build_faster_rcnn(tgc_bctx *b, const tgc_cfg *node, const tgc_feats *in,
     rc = build_roi_head(b, node, roih, rcnn, &g, &rpn, &y);
     tgc_b_leave(b, saved);
     if (rc < 0) return -1;
-    if (b->training && (y = tgc_b_add(b, rpn.loss, y)) < 0) return -1; /* the RPN's losses + the R-CNN's */
+    /* training: the loss is the sum of the registered terms, loss_rpn_cls + loss_rpn_bbox + loss_cls + loss_bbox */
+    if (b->training && (y = tgc_b_loss_sum(b)) < 0) return -1;
     out->n = 1;
     out->v[0] = y;
     return 0;

@@ -300,7 +300,8 @@ int tgc_build_retina_head(tgc_bctx *b, const tgc_cfg *node, const tgc_feats *in,
     la.alpha = w_box, la.num_classes = nc;
     snprintf(scope, sizeof scope, "%s.loss_bbox", b->prefix);
     int lb = lc < 0 ? -1 : tgc_emit1(b->g, TGC_OP_L1_LOSS_POS, &la, scope, b->err, 4, reg, bt, ct, af);
-    if (lb < 0) return -1;
+    /* the log's terms, in AnchorHead.loss_by_feat's dict order (each the sum of MMDetection's per-level list) */
+    if (lb < 0 || tgc_b_log_output(b, "loss_cls", lc) < 0 || tgc_b_log_output(b, "loss_bbox", lb) < 0) return -1;
     out->n = 2;
     out->v[0] = lc, out->v[1] = lb;
     return 0;
@@ -323,8 +324,8 @@ int tgc_build_retinanet(tgc_bctx *b, const tgc_cfg *node, const tgc_feats *in, t
         tgc_registry_build(b, TGC_PART_HEAD, head, "bbox_head", &g, &h) < 0)
         return -1;
     if (h.n < 1) return tgc_fail(b->err, "internal error: the head returned nothing");
-    int y = h.v[0];
-    for (int i = 1; i < h.n && y >= 0; i++) y = tgc_b_add(b, y, h.v[i]); /* loss = loss_cls + loss_bbox */
+    /* training: the loss is the sum of the head's registered terms (loss_cls + loss_bbox) */
+    int y = b->training ? tgc_b_loss_sum(b) : h.v[0];
     if (y < 0) return -1;
     out->n = 1;
     out->v[0] = y;

@@ -168,6 +168,8 @@ int tgc_vis_close(tgc_vis *v, tgc_err *err);
 
 /* ================================ the runner (train.c) ================================ */
 
+#define TGC_MAX_LOSS_TERMS 16
+
 /* What the loop and its hooks share, as MMEngine's hooks receive the runner. Owned by tgc_train. */
 typedef struct tgc_runner {
     const tgc_plan *plan;
@@ -188,6 +190,12 @@ typedef struct tgc_runner {
     int64_t epoch, iter, batch;  /* completed epochs, completed iterations, batches done in this epoch */
     uint64_t seed;
     tgc_window loss_w, time_w, data_w;
+    /* The model's named loss terms (train program outputs "train/<name>": loss_cls, loss_bbox, ...), logged
+     * after the loss in their order, each with its window; none for classifiers. */
+    int n_terms;
+    int term_t[TGC_MAX_LOSS_TERMS];
+    char term_name[TGC_MAX_LOSS_TERMS][32];
+    tgc_window term_w[TGC_MAX_LOSS_TERMS];
     tgc_window gnorm_w;          /* clip_grad by norm: the total norms of the updating iterations (grad_norm) */
     int tr_gnorm;                /* the train program's norm-sum output, or -1 */
     double time_sum;             /* seconds of the iterations timed in this process (for the eta) */

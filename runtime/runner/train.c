@@ -209,6 +209,7 @@ static void run_free(run_ctx *c) {
     tgc_window_free(&r->gnorm_w);
     tgc_window_free(&r->time_w);
     tgc_window_free(&r->data_w);
+    for (int k = 0; k < r->n_terms; k++) tgc_window_free(&r->term_w[k]);
     free(r->work_dir);
     free(r->log_dir);
     free(r->ckpt_dir);
@@ -512,6 +513,23 @@ static int setup_batch_aug(tgc_runner *r, tgc_err *err) {
     return 0;
 }
 
+/* The named loss terms: the train program's outputs called "train/<name>" (after the positional ones). */
+static int find_loss_terms(tgc_runner *r, tgc_err *err) {
+    for (int k = 1, t; (t = tgc_exec_output_at(r->x, "train", k)) >= 0; k++) {
+        const tgc_plan_tensor *pt = tgc_exec_tensor(r->x, t);
+        const char *name = strncmp(pt->name, "train/", 6) ? NULL : pt->name + 6;
+        if (!name || name[0] == '%') continue;
+        if (r->n_terms == TGC_MAX_LOSS_TERMS || strlen(name) >= sizeof r->term_name[0] || pt->type.dtype != TGC_F32 ||
+            tgc_shape_numel(&pt->type.shape) != 1)
+            return tgc_fail(err, "the plan's train output %s is not one of at most %d scalar f32 loss terms", pt->name,
+                            TGC_MAX_LOSS_TERMS);
+        r->term_t[r->n_terms] = t;
+        snprintf(r->term_name[r->n_terms], sizeof r->term_name[0], "%s", name);
+        tgc_window_init(&r->term_w[r->n_terms++], r->logc.window_size);
+    }
+    return 0;
+}
+
 /* The train program's inputs and loss, checked against the train loader. */
 static int setup_train_io(tgc_runner *r, tgc_err *err) {
     const tgc_plan *plan = r->plan;
@@ -543,6 +561,7 @@ static int setup_train_io(tgc_runner *r, tgc_err *err) {
     r->tr_gnorm = plan->optim.clip == TGC_CLIP_NORM ? tgc_exec_output_at(r->x, "train", 1) : -1;
     if (r->tr_gnorm >= 0 && tgc_shape_numel(&tgc_exec_tensor(r->x, r->tr_gnorm)->type.shape) != 1)
         return tgc_fail(err, "the plan's train program: its second output is not the gradient norm's scalar");
+    if (find_loss_terms(r, err)) return -1;
     if (check_io(r->x, "train", r->tr_img, r->tr_lbl, r->train_loader, "train_dataloader", &r->tr_batch,
                  &r->sample_floats, err))
         return -1;
@@ -829,6 +848,12 @@ static int train_loop(run_ctx *c, const tgc_train_opts *o, tgc_err *err) {
                 tgc_log_warning(&r->log, "Check overflow: the step is skipped (fixed loss scale %s)", sc);
         }
         double loss = (double)loss_f;
+        for (int k = 0; k < r->n_terms; k++) { /* the loss terms, read as the loss is */
+            const tgc_plan_tensor *tt = tgc_exec_tensor(r->x, r->term_t[k]);
+            float v;
+            if (tgc_exec_read_bytes(r->x, tt->slab, tt->offset, sizeof v, &v, err) < 0) return -1;
+            tgc_window_push(&r->term_w[k], (double)v);
+        }
         if (r->tr_gnorm >= 0 && r->accum.update && !r->scaler.found_inf && read_grad_norm(r, err) < 0) return -1;
         r->iter++;
         r->batch++;

@@ -12,7 +12,8 @@ tgc runs each op through tests/numerics/op_harness.c (one op, operands from file
   giou_loss and its gradient: bbox_overlaps(mode='giou', is_aligned=True)'s formulas in torch, autograd
   Faster R-CNN: anchor_decode against AnchorGenerator's grid anchors and delta2bbox written in torch float32
   (clipped to img_shape, min_bbox_size); softmax_cross_entropy_masked and its gradient against
-  F.cross_entropy(ignore_index=-1) * loss_weight; class_box_targets + smooth_l1 (beta 0) against
+  F.cross_entropy(ignore_index=-1) * loss_weight; accuracy_masked against MMDetection's accuracy() on the rows
+  that are not padding; class_box_targets + smooth_l1 (beta 0) against
   MMDetection's class-specific L1 (the gt class's 4 deltas of each positive) / the sampled RoIs
 Prints the largest error of each. Exit 0: pass, 1: fail, 77: torch or torchvision missing (a failure
 under CI=true)."""
@@ -259,6 +260,10 @@ def main():
                 [np.ones((), np.float32), logits.numpy(), lab.int().numpy()], [("f32", (nr, nc + 1))])
     check("softmax_cross_entropy_masked", loss, ref.detach().numpy(), 1e-6)
     check("softmax_cross_entropy_masked_bwd", dl, lr_.grad.numpy(), 1e-6)
+    (acc,) = run("accuracy_masked", {}, [logits.numpy(), lab.int().numpy()], [("f32", ())])
+    keep = lab >= 0  # MMDetection's accuracy(): top-1 correct * 100 / rows
+    ref = (logits[keep].topk(1, dim=1)[1][:, 0] == lab[keep]).float().sum() * 100.0 / keep.sum()
+    check("accuracy_masked (MMDetection's accuracy)", acc, ref.numpy(), 1e-6)
     breg = torch.randn(nr, 4 * nc, generator=g)
     btg = torch.randn(nr, 4, generator=g)
     tgt, wgt, avgf = run("class_box_targets", {"num_classes": nc}, [lab.int().numpy(), btg.numpy()],

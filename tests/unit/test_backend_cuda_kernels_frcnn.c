@@ -3,7 +3,8 @@
  * (compiled with -ffp-contract=off). Expected and asserted: anchor_decode bit for bit (two images, clipped,
  * min_bbox_size, index -1; an index the CPU refuses gives NaN), class_box_targets bit for bit (positives,
  * negatives, padding, the normaliser), softmax_cross_entropy_masked within relative 1e-6 and its backward
- * within 1e-6 of the largest gradient (the row sums in another order), padding rows 0. */
+ * within 1e-6 of the largest gradient (the row sums in another order), padding rows 0; accuracy_masked bit for bit
+ * (ties included). */
 #include "backend/cuda/kernels/frcnn.cuh"
 
 #include "tests/unit/test_backend_cpu_util.h"
@@ -113,6 +114,24 @@ START_TEST(softmax_ce_masked_close_to_cpu) {
 }
 END_TEST
 
+START_TEST(accuracy_masked_equals_cpu_bitwise) {
+    int64_t n = 700, c = 11;
+    int32_t *y = malloc(sizeof(int32_t) * (size_t)n);
+    float *x = tu_rand(n * c, -2, 2), a_cpu = -1, a_gpu = -2;
+    for (int64_t i = 0; i < n * c; i++) x[i] = roundf(x[i]); /* many ties */
+    for (int64_t i = 0; i < n; i++) y[i] = i % 7 == 2 ? -1 : (int32_t)(tu_next() % (uint64_t)c);
+    tgc_attrs at = tgc_attrs_default();
+    tgc_type in[] = {tu_f2(n, c), tu_t(TGC_I32, tgc_shape1(n))}, lt = tu_f0();
+    void *ip[] = {x, y}, *op[] = {&a_cpu};
+    tu_exec(cpu, TGC_OP_ACCURACY_MASKED, &at, 2, in, ip, 1, &lt, op);
+    tgc_k_ce_args a = {x, y, NULL, &a_gpu, NULL, NULL, n, c, 0, 1, NULL};
+    TGC_SHIM_LAUNCH(tgc_k_accuracy_masked, tgc_k_geom_one_block(), a);
+    same_bytes(&a_gpu, &a_cpu, 4, "accuracy_masked");
+    free(y), free(x);
+    printf("cuda-kernels: %-46s bitwise (%.4g%%)\n", "accuracy_masked", (double)a_cpu);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("backend_cuda_kernels_frcnn");
     TCase *tc = tcase_create("frcnn");
@@ -121,6 +140,7 @@ int main(void) {
     tcase_add_test(tc, anchor_decode_equals_cpu_bitwise);
     tcase_add_test(tc, class_box_targets_equals_cpu_bitwise);
     tcase_add_test(tc, softmax_ce_masked_close_to_cpu);
+    tcase_add_test(tc, accuracy_masked_equals_cpu_bitwise);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -5,7 +5,7 @@
  * boxes clipped to nothing and padding indices get score -inf; out-of-range indices are refused.
  * softmax_cross_entropy_masked against a double reference (padding rows neither add nor count; all padding
  * gives 0), its gradient by finite differences and bad labels refused; class_box_targets' layout and
- * normaliser. */
+ * normaliser; accuracy_masked's percentage (padding rows left out, ties to the first maximum). */
 #include <float.h>
 
 #include "frontend/models/det_common.h"
@@ -222,6 +222,24 @@ START_TEST(class_box_targets_layout) {
 }
 END_TEST
 
+START_TEST(accuracy_masked_values) {
+    tgc_cpu *c = new_cpu(1);
+    /* rows: correct, wrong, a tie (first maximum: class 0) labelled 0, a tie labelled 1, padding (would be correct) */
+    float x[] = {0, 3, 1, 5, 2, 1, 2, 2, 0, 4, 4, 1, 9, 0, 0};
+    int32_t y[] = {1, 1, 0, 1, -1};
+    float acc = -1;
+    tgc_attrs a = tgc_attrs_default();
+    tgc_type in[] = {tu_f2(5, 3), tu_t(TGC_I32, tgc_shape1(5))}, out = tu_f0();
+    void *ip[] = {x, y}, *op[] = {&acc};
+    tu_exec(c, TGC_OP_ACCURACY_MASKED, &a, 2, in, ip, 1, &out, op);
+    ck_assert_msg(acc == 50.0f, "accuracy %g, expected 50 (2 of 4 counted rows)", (double)acc);
+    for (int i = 0; i < 5; i++) y[i] = -1;
+    tu_exec(c, TGC_OP_ACCURACY_MASKED, &a, 2, in, ip, 1, &out, op);
+    ck_assert(acc == 0.0f);
+    tgc_cpu_free(c);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("frcnn_ops");
     TCase *tc = tcase_create("frcnn");
@@ -230,6 +248,7 @@ int main(void) {
     tcase_add_test(tc, anchor_decode_equals_box_decode);
     tcase_add_test(tc, softmax_ce_masked_values_and_grad);
     tcase_add_test(tc, class_box_targets_layout);
+    tcase_add_test(tc, accuracy_masked_values);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

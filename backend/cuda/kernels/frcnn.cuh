@@ -1,6 +1,6 @@
 /* backend/cuda/kernels/frcnn.cuh - Faster R-CNN's ops: anchor_decode (the RPN's anchors at top-k indices,
  * decoded as box_decode), class_box_targets, softmax_cross_entropy_masked (forward, backward), as
- * backend/cpu/cpu_roi.c and cpu_loss.c compute them. anchor_decode and class_box_targets equal the CPU bit for
+ * backend/cpu/cpu_roi.c and cpu_loss.c compute them, and accuracy_masked (the R-CNN head's logged `acc`). anchor_decode and class_box_targets equal the CPU bit for
  * bit; the masked cross-entropy's rows are summed by one warp each and the mean by one block in a fixed order
  * (as loss.cuh's softmax cross-entropy), so it agrees to rounding. Deterministic: no atomics. kargs.h gives
  * each kernel's arguments and geometry. */
@@ -98,6 +98,26 @@ TGC_KERNEL(tgc_k_softmax_ce_masked_bwd, tgc_k_ce_args, a, TGC_K_THREADS) {
         for (int64_t j = lane; j < a.c; j += 32)
             dx[j] = bad ? NAN : (float)__dmul_rn(dscale, __dsub_rn(exp((double)x[j] - lse), j == y ? 1.0 : 0.0));
     }
+}
+
+/* accuracy_masked: *a.loss = 100 * correct / max(rows with y >= 0, 1) (geometry: tgc_k_geom_one_block()); each
+ * thread takes rows in turn, the row's first maximum as the CPU finds it; the counts are exact in double. */
+TGC_KERNEL(tgc_k_accuracy_masked, tgc_k_ce_args, a, TGC_K_THREADS) {
+    TGC_SHARED(double, sh, 32);
+    double correct = 0, cnt = 0;
+    for (int64_t r = threadIdx.x; r < a.n; r += blockDim.x) {
+        const int32_t y = a.y[r];
+        if (y < 0) continue;
+        const float *x = a.x + r * a.c;
+        int64_t best = 0;
+        for (int64_t q = 1; q < a.c; q++)
+            if (x[q] > x[best]) best = q;
+        correct += best == y ? 1.0 : 0.0;
+        cnt += 1.0;
+    }
+    correct = tgc_k_block_sum(correct, sh);
+    cnt = tgc_k_block_sum(cnt, sh);
+    if (threadIdx.x == 0 && blockIdx.x == 0) *a.loss = (float)__ddiv_rn(__dmul_rn(100.0, correct), cnt > 0 ? cnt : 1.0);
 }
 
 #endif

@@ -327,7 +327,8 @@ typedef struct tgc_k_anchor_args {
  * softmax_cross_entropy_masked(x[n,c], y[n]) -> loss[]: tgc_k_softmax_ce_masked_rows writes each row's loss into
  * the row_loss workspace (0 for a padding row, NaN for a label outside [-1, c)), then tgc_k_softmax_ce_masked_mean
  * (one block) loss = alpha * sum / max(rows with y >= 0, 1); _bwd(dloss[], x, y) -> dx:
- * tgc_k_softmax_ce_masked_bwd (tgc_k_ce_args; geometry tgc_k_geom_warp_rows(n)). */
+ * tgc_k_softmax_ce_masked_bwd (tgc_k_ce_args; geometry tgc_k_geom_warp_rows(n)). accuracy_masked(x, y) -> f32[]:
+ * tgc_k_accuracy_masked (tgc_k_ce_args, the result in loss; one block). */
 typedef struct tgc_k_cbt_args {
     const int32_t *labels;
     const float *t;

@@ -278,7 +278,7 @@ extern "C" int tgc_cuda_k_bn_eval_bwd(const tgc_k_bn_eval_bwd_args *a, unsigned 
 /* Faster R-CNN's ops */
 #define TGC_K_SYMBOLS_FRCNN(X)                                                                                  \
     X(tgc_k_anchor_decode) X(tgc_k_class_box_targets) X(tgc_k_softmax_ce_masked_rows)                          \
-    X(tgc_k_softmax_ce_masked_mean) X(tgc_k_softmax_ce_masked_bwd)
+    X(tgc_k_softmax_ce_masked_mean) X(tgc_k_softmax_ce_masked_bwd) X(tgc_k_accuracy_masked)
 
 extern "C" const char *const tgc_cuda_k_names[] = {
 #define TGC_K_NAME(k) #k,
