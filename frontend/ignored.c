@@ -307,10 +307,10 @@ static void scan_loader(scan *s, tgc_cfg *root, const char *key) {
 }
 
 /* MMDetection's DetDataPreprocessor (model.data_preprocessor): the normalisation and padding the detection
- * data path applies on the host, and tgc's own canvas key. */
+ * data path applies on the host, and tgc's own keys (the canvas, the padded ground-truth count). */
 static void scan_det_preprocessor(scan *s, tgc_cfg *pre) {
     if (!is_map(pre)) return;
-    static const char *const impl[] = {"mean", "std", "bgr_to_rgb", "pad_size_divisor", "tgc_canvas", NULL};
+    static const char *const impl[] = {"mean", "std", "bgr_to_rgb", "pad_size_divisor", "tgc_canvas", "tgc_max_gts", NULL};
     static const char *const harmless[] = {"non_blocking", "boxtype2tensor", "pad_value", NULL};
     other_keys(s, pre, "DetDataPreprocessor", impl, harmless);
 }

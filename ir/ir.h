@@ -65,6 +65,7 @@ enum {
     TGC_A_CLASSES = 1u << 20,  /* num_classes                   */
     TGC_A_CLIP = 1u << 21,     /* max_norm, norm_type (gradient norms and clipping) */
     TGC_A_LAMB = 1u << 22,     /* always_adapt, trust_clip (Lamb) */
+    TGC_A_ANCHOR = 1u << 23,   /* base_anchors, min_bbox_size (anchor_decode) */
     /* detection ops */
     TGC_A_ROI = 1u << 24,      /* output_size, spatial_scale, sampling_ratio, aligned, roi_level, num_levels, finest_scale */
     TGC_A_K = 1u << 25,        /* k                             */
@@ -72,6 +73,7 @@ enum {
     TGC_A_BETA = 1u << 27,     /* beta                          */
     TGC_A_CODER = 1u << 28,    /* target_means, target_stds     */
     TGC_A_DECODE = 1u << 29,   /* wh_ratio_clip, clip_border    */
+    TGC_A_SAMPLE = 1u << 30,   /* pos_fraction, pos_iou_thr, neg_iou_thr, min_pos_iou, match_low_quality, add_gt_as_proposals */
 };
 #define TGC_A_CONV (TGC_A_STRIDE | TGC_A_PAD | TGC_A_DILATION | TGC_A_GROUPS)
 #define TGC_A_POOL (TGC_A_KERNEL | TGC_A_STRIDE | TGC_A_PAD | TGC_A_CEIL)

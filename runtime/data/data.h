@@ -38,15 +38,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/philox.h"
 #include "common/util.h"
 #include "frontend/cfg.h"
 #include "runtime/data/data_warp.h"
 
-/* ================================ randomness (data_rng.c) ================================ */
-
-/* Philox4x32-10 (Salmon et al., "Parallel random numbers: as easy as 1, 2, 3", SC'11): out = the 10-round
- * bijection of ctr under key. */
-void tgc_philox4x32_10(const uint32_t ctr[4], const uint32_t key[2], uint32_t out[4]);
+/* ================================ randomness (common/philox.c) ================================ */
 
 /* Streams separate independent uses of one seed. */
 enum {
@@ -54,25 +51,12 @@ enum {
     TGC_RNG_AUGMENT = 2,
     TGC_RNG_INIT = 3,         /* parameter initialisation (executor) */
     TGC_RNG_BATCH_AUGMENT = 4, /* Mixup/CutMix of a whole batch (data_batch_aug.c) */
-    TGC_RNG_SYNTH = 5          /* the synthetic detection set's canvases (data_det_synth.c) */
+    TGC_RNG_SYNTH = 5,         /* the synthetic detection set's canvases (data_det_synth.c) */
+    TGC_RNG_RPN_SAMPLE = 6,    /* the RPN's anchor sampler (runtime/det/det_rpn.c) */
+    TGC_RNG_RCNN_SAMPLE = TGC_PHILOX_STREAM_RCNN /* the rcnn_targets op's RoI sampler (backend kernels) */
 };
 
-/* A cursor over the draws of one (seed, epoch, position, stream): counter = {draw block, position, epoch,
- * stream}, key = the seed's two halves. Initialising it is free; it holds no hidden state beyond the draw
- * number, so the same arguments always give the same sequence. */
-typedef struct tgc_rng {
-    uint32_t key[2];
-    uint32_t ctr[4];
-    uint32_t out[4]; /* the current block of four draws */
-    int used;        /* how many of out[] are consumed (4 = need a new block) */
-} tgc_rng;
-
-void tgc_rng_init(tgc_rng *r, uint64_t seed, uint32_t epoch, uint32_t position, uint32_t stream);
-uint32_t tgc_rng_u32(tgc_rng *r);
-/* Uniform in [0, 1) with 53 random bits (two draws). */
-double tgc_rng_uniform(tgc_rng *r);
-/* Uniform integer in [0, n), unbiased (rejection); n >= 1. */
-uint32_t tgc_rng_below(tgc_rng *r, uint32_t n);
+/* tgc_rng, the keyed draw cursor: common/philox.h */
 
 /* ================================ images (data_image.c) ================================ */
 
@@ -325,7 +309,8 @@ typedef struct tgc_det_meta {
     int pad_h, pad_w;         /* img_shape rounded up to pad_size_divisor (the valid anchors' extent) */
     double scale_w, scale_h;  /* scale_factor */
     int flip;
-    int64_t num_pos;          /* positive anchors (with targets) */
+    int64_t num_pos;          /* positive anchors (with targets; the RPN's: sampled) */
+    double avg_part;          /* its share of avg_factor (RetinaNet: max(num_pos, 1); RPN: sampled pos + neg) */
 } tgc_det_meta;
 
 /* One batch. The buffers are owned by the loader; a batch handed out by tgc_loader_next belongs to the
@@ -337,7 +322,12 @@ typedef struct tgc_batch {
     tgc_det_meta *meta;    /* [batch_size] */
     int32_t *cls_target;   /* [batch_size, A] with targets: class, num_classes (negative), -1 (ignored) */
     float *bbox_target;    /* [batch_size, A, 4] */
-    float avg_factor;      /* sum over the n samples of max(num_pos, 1) */
+    float avg_factor;      /* max(1, the sum of the n samples' meta.avg_part) */
+    /* two-stage detectors (Faster R-CNN): */
+    float *img_shape;      /* [batch_size, 2] (h, w) after Resize; with targets also: */
+    float *gt_bboxes;      /* [batch_size, max_gts, 4] on the canvas; rows past the image's boxes 0 */
+    int32_t *gt_labels;    /* [batch_size, max_gts] 0..C-1, -1 padding */
+    int32_t *rng;          /* [batch_size, 4] the RoI sampler's key: seed low, seed high, epoch, position */
     int n;           /* valid samples: batch_size, or fewer for the last evaluation batch */
     int index;       /* batch number within the epoch */
     uint32_t epoch;

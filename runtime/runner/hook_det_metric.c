@@ -1,5 +1,5 @@
-/* runtime/runner/hook_det_metric.c - detection evaluation in the runner: RetinaNet post-processing of the eval
- * program's det_out and MMDetection's CocoMetric (runtime/det/coco_eval.h). */
+/* runtime/runner/hook_det_metric.c - detection evaluation in the runner: RetinaNet's or Faster R-CNN's
+ * post-processing of the eval program's det_out and MMDetection's CocoMetric (runtime/det/coco_eval.h). */
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,7 +23,9 @@ struct tgc_det_metric {
     tgc_det_coder_cfg coder;
     tgc_det_anchors anchors;
     int num_classes;
-    int64_t batch, n_anchors;
+    int two_stage;             /* det_out rows are proposals (tgc_det_rcnn_predict), not anchors */
+    int64_t batch, n_anchors;  /* two-stage: n_anchors = proposals per image */
+    int64_t row;               /* floats per det_out row */
     const tgc_det_dataset *ds; /* the val loader's, for label -> category id */
     tgc_coco_eval *coco;
     int format_only;
@@ -78,6 +80,36 @@ static int read_metric(const tgc_cfg *ev, tgc_err *err) {
     return 0;
 }
 
+static int check_classes(tgc_runner *r, tgc_det_metric *m, tgc_err *err) {
+    m->ds = tgc_loader_det_dataset(r->val_loader);
+    if (!m->ds || tgc_det_dataset_num_classes(m->ds) != m->num_classes)
+        return tgc_fail(err, "the val dataset has %d classes but the plan's head %d",
+                        m->ds ? tgc_det_dataset_num_classes(m->ds) : 0, m->num_classes);
+    return 0;
+}
+
+/* Faster R-CNN: model.roi_head.bbox_head.bbox_coder and model.test_cfg.rcnn; det_out [B, P, 4 + 1 + (C+1) + 4C]. */
+static int rcnn_settings(tgc_runner *r, tgc_det_metric *m, int eval_out, tgc_err *err) {
+    const tgc_cfg *model = tgc_cfg_get(r->cfg, "model");
+    const tgc_cfg *bc = tgc_cfg_at(model, "roi_head.bbox_head.bbox_coder"), *tc = tgc_cfg_at(model, "test_cfg.rcnn");
+    tgc_det_coder_cfg_default(&m->coder);
+    tgc_det_test_cfg_default(&m->test);
+    if (!tc || tc->kind != TGC_CFG_MAP)
+        return tgc_cfg_fail(err, tc ? tc : model, "model.test_cfg.rcnn must be a map (score_thr, nms, max_per_img)");
+    if ((bc && tgc_det_coder_cfg_from(bc, &m->coder, err)) || tgc_det_test_cfg_from(tc, &m->test, err)) return -1;
+    const tgc_plan_tensor *t = tgc_exec_tensor(r->x, eval_out);
+    const int64_t *d = t->type.shape.d;
+    if (t->type.dtype != TGC_F32 || t->type.shape.rank != 3 || d[0] != r->ev_batch || d[2] < 11 || (d[2] - 6) % 5)
+        return tgc_fail(err, "the plan's eval output %s is not f32 [%lld, proposals, 4 + 1 + (C + 1) + 4C]", t->name,
+                        (long long)r->ev_batch);
+    m->two_stage = 1;
+    m->batch = d[0];
+    m->n_anchors = d[1];
+    m->num_classes = (int)((d[2] - 6) / 5);
+    m->row = d[2];
+    return check_classes(r, m, err);
+}
+
 tgc_det_metric *tgc_det_metric_open(tgc_runner *r, const tgc_cfg *ev, const char *key, int eval_out, tgc_err *err) {
     if (ev && (ev->kind == TGC_CFG_LIST || ev->kind == TGC_CFG_TUPLE)) {
         if (ev->n != 1) {
@@ -128,6 +160,10 @@ tgc_det_metric *tgc_det_metric_open(tgc_runner *r, const tgc_cfg *ev, const char
         tgc_err_prefix(err, "%s", key);
         goto fail;
     }
+    if (r->det_two_stage) {
+        if (rcnn_settings(r, m, eval_out, err)) goto fail;
+        return m;
+    }
     /* the head's settings and the canvas's anchors */
     const tgc_cfg *model = tgc_cfg_get(r->cfg, "model");
     const tgc_cfg *head = model ? tgc_cfg_get(model, "bbox_head") : NULL;
@@ -152,12 +188,8 @@ tgc_det_metric *tgc_det_metric_open(tgc_runner *r, const tgc_cfg *ev, const char
     m->batch = d[0];
     m->n_anchors = d[1];
     m->num_classes = (int)(d[2] - 4);
-    m->ds = tgc_loader_det_dataset(r->val_loader);
-    if (!m->ds || tgc_det_dataset_num_classes(m->ds) != m->num_classes) {
-        tgc_fail(err, "the val dataset has %d classes but the plan's head %d", m->ds ? tgc_det_dataset_num_classes(m->ds) : 0,
-                 m->num_classes);
-        goto fail;
-    }
+    m->row = d[2];
+    if (check_classes(r, m, err)) goto fail;
     return m;
 fail:
     tgc_det_metric_free(m);
@@ -165,7 +197,7 @@ fail:
 }
 
 size_t tgc_det_metric_out_floats(const tgc_det_metric *m) {
-    return (size_t)m->batch * (size_t)m->n_anchors * (size_t)(m->num_classes + 4);
+    return (size_t)m->batch * (size_t)m->n_anchors * (size_t)m->row;
 }
 
 void tgc_det_metric_reset(tgc_det_metric *m) {
@@ -175,15 +207,16 @@ void tgc_det_metric_reset(tgc_det_metric *m) {
 
 int tgc_det_metric_process(tgc_det_metric *m, const float *out, const tgc_det_meta *meta, const int64_t *pos, int n,
                            tgc_err *err) {
-    int64_t row = m->num_classes + 4;
+    int64_t row = m->row;
     for (int i = 0; i < n; i++) {
         const float *o = out + (size_t)i * (size_t)m->n_anchors * (size_t)row;
         tgc_det_head_out ho = {o, row, o + m->num_classes, row};
         float hw[2] = {(float)meta[i].img_h, (float)meta[i].img_w};
         float sf[2] = {(float)meta[i].scale_w, (float)meta[i].scale_h};
         tgc_det_result res = {0};
-        if (tgc_det_retina_predict(&m->test, &m->coder, &m->anchors, m->num_classes, &ho, hw, sf, &res, err))
-            return tgc_err_prefix(err, "model.test_cfg");
+        if (m->two_stage ? tgc_det_rcnn_predict(&m->test, &m->coder, m->num_classes, o, m->n_anchors, row, hw, sf, &res, err)
+                         : tgc_det_retina_predict(&m->test, &m->coder, &m->anchors, m->num_classes, &ho, hw, sf, &res, err))
+            return tgc_err_prefix(err, m->two_stage ? "model.test_cfg.rcnn" : "model.test_cfg");
         if (res.n > INT_MAX - 1 - m->n_recs) {
             tgc_det_result_free(&res);
             return tgc_fail(err, "more than %d detections in one evaluation", INT_MAX - 1);

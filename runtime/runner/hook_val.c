@@ -14,6 +14,10 @@ static int fill_eval_inputs(tgc_runner *r, tgc_batch *b, int32_t *labels, tgc_er
     memcpy(labels, b->labels, sizeof(int32_t) * (size_t)b->n);
     memset(labels + b->n, 0, sizeof(int32_t) * (size_t)(r->ev_batch - b->n));
     if (tgc_exec_write(r->x, r->ev_img, b->images, err) < 0) return -1;
+    if (r->ev_shape >= 0) { /* padding rows: the whole canvas */
+        for (int i = b->n; i < r->ev_batch; i++) b->img_shape[2 * i] = (float)r->det_h, b->img_shape[2 * i + 1] = (float)r->det_w;
+        if (tgc_exec_write(r->x, r->ev_shape, b->img_shape, err) < 0) return -1;
+    }
     return r->ev_lbl >= 0 ? tgc_exec_write(r->x, r->ev_lbl, labels, err) : 0;
 }
 

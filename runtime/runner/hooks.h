@@ -223,9 +223,12 @@ typedef struct tgc_runner {
     struct tgc_ddp *ddp;         /* owned by tgc_train; NULL in one process */
     tgc_loss_scaler scaler;      /* float16 plans' loss scale (disabled otherwise) */
     tgc_grad_accum accum;        /* optim_wrapper.accumulative_counts (disabled when 1) */
-    /* Detection plans (train input data_samples.cls_target; hook_det_metric.c): */
+    /* Detection plans (train input data_samples.cls_target, or rpn_cls_target: two-stage; hook_det_metric.c): */
     int det;                     /* 1: the loaders are detection loaders */
-    int tr_cls, tr_box, tr_avg;  /* cls_target, bbox_target, avg_factor inputs */
+    int det_two_stage;           /* 1: Faster R-CNN (RPN targets, padded gts, img_shape, the RoI sampler's key) */
+    int tr_cls, tr_box, tr_avg;  /* cls_target, bbox_target, avg_factor inputs (two-stage: the rpn_* ones) */
+    int tr_gtb, tr_gtl, tr_shape, tr_rng; /* two-stage: gt_bboxes, gt_labels, img_shape, rng (else -1) */
+    int ev_shape;                /* two-stage: the eval program's img_shape input (else -1) */
     int reduce_avg_factor;       /* model.train_cfg.tgc_reduce_avg_factor: avg_factor is the ranks' mean */
     int det_h, det_w;            /* the canvas */
     tgc_det_metric *dm;          /* owned: post-processing and CocoMetric, with validation */
@@ -278,7 +281,8 @@ int tgc_runner_validate(tgc_runner *r, tgc_err *err);
 
 /* ============================ detection metric (hook_det_metric.c) ============================ */
 
-/* The eval program's det_out [B, A, C + 4] post-processed per image (model.test_cfg) and fed to CocoMetric
+/* The eval program's det_out [B, A, C + 4] post-processed per image (model.test_cfg; a two-stage plan's
+ * [B, P, 4 + 1 + (C + 1) + 4C] by tgc_det_rcnn_predict with model.test_cfg.rcnn) and fed to CocoMetric
  * (the evaluator map: type CocoMetric, ann_file, metric bbox, format_only, outfile_prefix, proposal_nums;
  * other keys are named in a warning or refused). NULL + err on a bad config or an output of another shape. */
 tgc_det_metric *tgc_det_metric_open(tgc_runner *r, const tgc_cfg *evaluator, const char *key, int eval_out,

@@ -257,6 +257,7 @@ static int setup(run_ctx *c, const tgc_plan *plan, const tgc_train_opts *o, tgc_
     r->dl_key = "val_dataloader";
     r->ev_key = "val_evaluator";
     r->tr_lbl = r->ev_lbl = r->ev_img = r->ev_logits = r->tr_score = r->tr_gnorm = r->tr_cls = r->tr_box = r->tr_avg = -1;
+    r->tr_gtb = r->tr_gtl = r->tr_shape = r->tr_rng = r->ev_shape = -1;
     r->world = 1;
     if (o->dist) { /* the rendezvous first: a missing rank fails before anything is written */
         if (!(r->ddp = tgc_ddp_open(o->dist, plan->checksum, o->device, err))) return -1;
@@ -439,8 +440,9 @@ static int eval_wanted(run_ctx *c, const tgc_train_opts *o, int this_rank) {
 
 static void warn_line(void *ctx, const char *line) { tgc_log_warning(&((tgc_runner *)ctx)->log, "%s", line); }
 
-/* A detection plan (its train program takes data_samples.cls_target): detection loaders on the plan's canvas;
- * every rank validates its shard of the val set, CocoMetric runs over all of them on rank 0. */
+/* A detection plan (its train program takes data_samples.cls_target, or data_samples.rpn_cls_target: a two-stage
+ * detector): detection loaders on the plan's canvas (two-stage: gts padded to the plan's G); every rank
+ * validates its shard of the val set, CocoMetric runs over all of them on rank 0. */
 static int setup_det_data(run_ctx *c, const tgc_train_opts *o, tgc_err *err) {
     tgc_runner *r = &c->r;
     const tgc_plan *plan = r->plan;
@@ -453,11 +455,17 @@ static int setup_det_data(run_ctx *c, const tgc_train_opts *o, tgc_err *err) {
     const tgc_cfg *model = tgc_cfg_get(cfg, "model");
     const tgc_cfg *pre = model ? tgc_cfg_get(model, "data_preprocessor") : NULL;
     if (!pre) pre = tgc_cfg_get(cfg, "data_preprocessor");
-    tgc_det_batch_opts bo = {.canvas_h = r->det_h, .canvas_w = r->det_w};
+    tgc_det_batch_opts bo = {.canvas_h = r->det_h, .canvas_w = r->det_w, .two_stage = r->det_two_stage};
     if (tgc_det_batch_opts_from_cfg(model, !o->test_ckpt, &bo, err)) return -1;
     const tgc_cfg *tc = model ? tgc_cfg_get(model, "train_cfg") : NULL;
     if (tc && tc->kind == TGC_CFG_MAP && tgc_cfg_bool(tc, "tgc_reduce_avg_factor", 0, &r->reduce_avg_factor, err))
         return -1;
+    const tgc_plan_tensor *gtb = plan_input(plan, "train", "data_samples.gt_bboxes");
+    if (r->det_two_stage && !o->test_ckpt) {
+        if (!gtb || gtb->type.shape.rank != 3)
+            return tgc_fail(err, "the two-stage plan's train program has no input data_samples.gt_bboxes [B, G, 4]");
+        bo.max_gts = (int)gtb->type.shape.d[1]; /* the plan's G (model.data_preprocessor.tgc_max_gts when compiled) */
+    }
     if (!o->test_ckpt && !(r->train_loader = tgc_det_loader_open(tgc_cfg_get(cfg, "train_dataloader"), pre, &bo, 1,
                                                                  r->seed, r->rank, r->world, r->dev, warn_line, r, err)))
         return tgc_err_prefix(err, "train_dataloader");
@@ -488,6 +496,10 @@ static int setup_data(run_ctx *c, const tgc_train_opts *o, tgc_err *err) {
     const tgc_cfg *cfg = plan->config;
     const tgc_cfg *pre = tgc_cfg_get(cfg, "data_preprocessor");
     if (plan_input(plan, "train", "data_samples.cls_target")) return setup_det_data(c, o, err);
+    if (plan_input(plan, "train", "data_samples.rpn_cls_target")) {
+        c->r.det_two_stage = 1;
+        return setup_det_data(c, o, err);
+    }
     if (!o->test_ckpt) {
         if (!(r->train_loader = tgc_loader_open(tgc_cfg_get(cfg, "train_dataloader"), pre, 1, r->seed, r->rank,
                                                 r->world, r->dev, err)))
@@ -538,7 +550,16 @@ static int find_loss_terms(tgc_runner *r, tgc_err *err) {
 static int setup_train_io(tgc_runner *r, tgc_err *err) {
     const tgc_plan *plan = r->plan;
     /* hard labels, or the soft targets of batch augments (the plan has one or the other), or detection targets */
-    if (r->det) {
+    if (r->det_two_stage) {
+        if (find_input(plan, r->x, "train", "data_samples.rpn_cls_target", 1, &r->tr_cls, err) ||
+            find_input(plan, r->x, "train", "data_samples.rpn_bbox_target", 1, &r->tr_box, err) ||
+            find_input(plan, r->x, "train", "data_samples.rpn_avg_factor", 1, &r->tr_avg, err) ||
+            find_input(plan, r->x, "train", "data_samples.gt_bboxes", 1, &r->tr_gtb, err) ||
+            find_input(plan, r->x, "train", "data_samples.gt_labels", 1, &r->tr_gtl, err) ||
+            find_input(plan, r->x, "train", "data_samples.img_shape", 1, &r->tr_shape, err) ||
+            find_input(plan, r->x, "train", "data_samples.rng", 1, &r->tr_rng, err))
+            return -1;
+    } else if (r->det) {
         if (find_input(plan, r->x, "train", "data_samples.cls_target", 1, &r->tr_cls, err) ||
             find_input(plan, r->x, "train", "data_samples.bbox_target", 1, &r->tr_box, err) ||
             find_input(plan, r->x, "train", "data_samples.avg_factor", 1, &r->tr_avg, err))
@@ -572,6 +593,17 @@ static int setup_train_io(tgc_runner *r, tgc_err *err) {
                             (long long)r->tr_batch, (long long)na, (long long)r->tr_batch, (long long)na, r->det_h,
                             r->det_w);
     }
+    if (r->det_two_stage) {
+        const tgc_plan_tensor *gb = tgc_exec_tensor(r->x, r->tr_gtb), *gl = tgc_exec_tensor(r->x, r->tr_gtl),
+                              *sh = tgc_exec_tensor(r->x, r->tr_shape), *rg = tgc_exec_tensor(r->x, r->tr_rng);
+        int64_t g = gb->type.shape.rank == 3 ? gb->type.shape.d[1] : 0;
+        if (gb->type.dtype != TGC_F32 || numel(&gb->type.shape) != r->tr_batch * g * 4 || gl->type.dtype != TGC_I32 ||
+            numel(&gl->type.shape) != r->tr_batch * g || sh->type.dtype != TGC_F32 || numel(&sh->type.shape) != r->tr_batch * 2 ||
+            rg->type.dtype != TGC_I32 || numel(&rg->type.shape) != r->tr_batch * 4)
+            return tgc_fail(err, "the plan's ground-truth inputs are not f32 [%lld, G, 4], i32 [%lld, G], f32 [%lld, 2] "
+                                 "(img_shape) and i32 [%lld, 4] (rng)",
+                            (long long)r->tr_batch, (long long)r->tr_batch, (long long)r->tr_batch, (long long)r->tr_batch);
+    }
     return 0;
 }
 
@@ -592,7 +624,8 @@ static int setup_exec(run_ctx *c, const tgc_train_opts *o, int threads, int det,
         const tgc_cfg *ve = tgc_cfg_get(r->cfg, r->ev_key);
         size_t sf;
         if (find_input(plan, r->x, "eval", "inputs", 1, &r->ev_img, err) ||
-            find_input(plan, r->x, "eval", "data_samples.gt_label", 0, &r->ev_lbl, err))
+            find_input(plan, r->x, "eval", "data_samples.gt_label", 0, &r->ev_lbl, err) ||
+            find_input(plan, r->x, "eval", "data_samples.img_shape", r->det_two_stage, &r->ev_shape, err))
             return -1;
         if ((r->ev_logits = tgc_exec_output(r->x, "eval")) < 0) return tgc_fail(err, "the plan's eval program has no output");
         if (check_io(r->x, "eval", r->ev_img, r->ev_lbl, r->val_loader, r->dl_key, &r->ev_batch, &sf, err)) return -1;
@@ -727,6 +760,10 @@ static int fill_train_inputs(run_ctx *c, tgc_batch *b, double lr, tgc_err *err) 
             return tgc_err_prefix(err, "avg_factor's mean over ranks");
         if (tgc_exec_write(r->x, r->tr_img, b->images, err) || tgc_exec_write(r->x, r->tr_cls, b->cls_target, err) ||
             tgc_exec_write(r->x, r->tr_box, b->bbox_target, err) || tgc_exec_write(r->x, r->tr_avg, &af, err))
+            return -1;
+        if (r->det_two_stage &&
+            (tgc_exec_write(r->x, r->tr_gtb, b->gt_bboxes, err) || tgc_exec_write(r->x, r->tr_gtl, b->gt_labels, err) ||
+             tgc_exec_write(r->x, r->tr_shape, b->img_shape, err) || tgc_exec_write(r->x, r->tr_rng, b->rng, err)))
             return -1;
     } else if (r->baug) { /* mixed in place: the batch is ours until released */
         int ch, h, w;

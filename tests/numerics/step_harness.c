@@ -1,10 +1,13 @@
 /* tests/numerics/step_harness.c - runs N train steps of a plan from a given state and batch, dumps everything.
  *
- * usage: tgc_step_harness PLAN INIT.ckpt OUT.ckpt [--lr X] [--steps N]
+ * usage: tgc_step_harness PLAN INIT.ckpt OUT.ckpt [--lr X] [--steps N] [--init-seed S]
  *
  * INIT.ckpt (any plan checksum) holds every PARAM, BUFFER and OPTSTATE tensor of the plan under its plan
- * name, plus the batch: "inputs" (f32, the train program's image shape) and "data_samples.gt_label" (i32), or
- * "data_samples.gt_score" (f32 [N, classes]) for a plan with batch augments.
+ * name (or, with --init-seed, none: the plan's own initialisation with that seed), plus the batch: "inputs"
+ * (f32, the train program's image shape) and "data_samples.gt_label" (i32), or "data_samples.gt_score" (f32
+ * [N, classes]) for a plan with batch augments, or every other `data_samples.*` input a detection plan's
+ * train program takes (the eval program gets those it takes too, so its batch must be the train batch).
+ * The train program's named outputs (a detector's loss terms) are written as "step<k>/<name>" too.
  * The harness runs N train steps on one thread (step input 1..N, lr input X, default the config's lr; with
  * accumulative_counts the runner's accumulation over the N steps as its whole loop, step input the update count),
  * then the eval program on the same images, and writes OUT.ckpt with, for each step k (1-based):
@@ -113,7 +116,7 @@ static int load_into(const tgc_ckpt *c, const char *name, tgc_exec *x, int idx, 
     return rc;
 }
 
-static int parse_args(int argc, char **argv, const char **paths, double *lr, int *have_lr, int *steps) {
+static int parse_args(int argc, char **argv, const char **paths, double *lr, int *have_lr, int *steps, long *init_seed) {
     int np = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--lr") && i + 1 < argc) {
@@ -129,18 +132,23 @@ static int parse_args(int argc, char **argv, const char **paths, double *lr, int
             if (errno || *end || v < 1 || v > 1000)
                 return fprintf(stderr, "step_harness: --steps must be in 1..1000, got '%s'\n", argv[i]), -1;
             *steps = (int)v;
+        } else if (!strcmp(argv[i], "--init-seed") && i + 1 < argc) {
+            char *end;
+            errno = 0;
+            *init_seed = strtol(argv[++i], &end, 10);
+            if (errno || *end || *init_seed < 0) return fprintf(stderr, "step_harness: bad --init-seed '%s'\n", argv[i]), -1;
         } else if (argv[i][0] == '-' || np == 3) {
             return fprintf(stderr, "step_harness: unexpected argument '%s'\n", argv[i]), -1;
         } else {
             paths[np++] = argv[i];
         }
     }
-    if (np != 3) return fprintf(stderr, "usage: tgc_step_harness PLAN INIT.ckpt OUT.ckpt [--lr X] [--steps N]\n"), -1;
+    if (np != 3) return fprintf(stderr, "usage: tgc_step_harness PLAN INIT.ckpt OUT.ckpt [--lr X] [--steps N] [--init-seed S]\n"), -1;
     return 0;
 }
 
 static int run(const char *plan_path, const char *init_path, const char *out_path, double lr, int have_lr, int steps,
-               tgc_err *err) {
+               long init_seed, tgc_err *err) {
     int rc = -1;
     tgc_plan *p = NULL;
     tgc_exec *x = NULL;
@@ -162,8 +170,9 @@ static int run(const char *plan_path, const char *init_path, const char *out_pat
     if (tgc_grad_accum_init(&accum, p, x, err) < 0) goto done;
     tgc_grad_accum_set_max(&accum, steps);
 
-    /* State: every persistent tensor must be in INIT. */
-    for (int i = 0; i < p->n_tensors; i++)
+    /* State: every persistent tensor must be in INIT, unless the plan initialises it. */
+    if (init_seed >= 0 && tgc_exec_init_state(x, (uint64_t)init_seed, err) < 0) goto done;
+    for (int i = 0; i < p->n_tensors && init_seed < 0; i++)
         if (is_state(&p->tensors[i]) && load_into(init, p->tensors[i].name, x, i, err) < 0) {
             tgc_err_prefix(err, "%s", init_path);
             goto done;
@@ -171,7 +180,8 @@ static int run(const char *plan_path, const char *init_path, const char *out_pat
     /* The batch: the train program's images and labels; the eval program sees the same images. */
     /* hard labels, or the soft targets of a plan with batch augments */
     const char *lname = tgc_exec_input(x, "train", "data_samples.gt_label") >= 0 ? "data_samples.gt_label"
-                                                                                : "data_samples.gt_score";
+                        : tgc_exec_input(x, "train", "data_samples.gt_score") >= 0 ? "data_samples.gt_score"
+                                                                                  : "inputs"; /* a detector */
     int xi = tgc_exec_input(x, "train", "inputs"), li = tgc_exec_input(x, "train", lname);
     int lri = tgc_exec_input(x, "train", "lr"), si = tgc_exec_input(x, "train", "step");
     int lo = tgc_exec_output(x, "train"), ei = tgc_exec_input(x, "eval", "inputs"), eo = tgc_exec_output(x, "eval");
@@ -184,6 +194,19 @@ static int run(const char *plan_path, const char *init_path, const char *out_pat
         load_into(init, "inputs", x, ei, err) < 0) {
         tgc_err_prefix(err, "%s (the eval batch must equal the train batch)", init_path);
         goto done;
+    }
+    /* a detector's targets and image shapes: every other data_samples.* input, in both programs */
+    for (int pi = 0; pi < 2; pi++) {
+        const tgc_program *pr = tgc_plan_program(p, pi ? "eval" : "train");
+        for (int k = 0; pr && k < pr->n_inputs; k++) {
+            const char *full = p->tensors[pr->inputs[k]].name, *slash = strchr(full, '/');
+            const char *nm = slash ? slash + 1 : full;
+            if (strncmp(nm, "data_samples.", 13) || !strcmp(nm, lname)) continue;
+            if (load_into(init, nm, x, pr->inputs[k], err) < 0) {
+                tgc_err_prefix(err, "%s (%s's batch)", init_path, pr->name);
+                goto done;
+            }
+        }
     }
     if (put_f32(x, lri, (float)lr, err) < 0) goto done;
     /* a float16 plan's loss scale: 1, so that the gradients are the unscaled ones */
@@ -204,6 +227,13 @@ static int run(const char *plan_path, const char *init_path, const char *out_pat
                      err) < 0 ||
             snapshot_state(p, x, &snaps, w, prefix, err) < 0)
             goto done;
+        /* the named outputs (train/<name>, not train/%N): a detector's loss terms */
+        const tgc_program *tp = tgc_plan_program(p, "train");
+        for (int k = 1; k < tp->n_outputs; k++) {
+            const char *full = p->tensors[tp->outputs[k]].name, *slash = strchr(full, '/');
+            if (!slash || slash[1] == '%') continue;
+            if (snap_tensor(&snaps, w, tgc_asprintf("%s%s", prefix, slash + 1), x, tp->outputs[k], err) < 0) goto done;
+        }
     }
     if (snapshot_state(p, x, &snaps, w, "", err) < 0) goto done;
     tgc_shape ls = tgc_shape1(steps);
@@ -229,9 +259,10 @@ int main(int argc, char **argv) {
     const char *paths[3] = {0};
     double lr = 0;
     int have_lr = 0, steps = 1;
-    if (parse_args(argc, argv, paths, &lr, &have_lr, &steps) < 0) return 1;
+    long init_seed = -1;
+    if (parse_args(argc, argv, paths, &lr, &have_lr, &steps, &init_seed) < 0) return 1;
     tgc_err err = {{0}};
-    if (run(paths[0], paths[1], paths[2], lr, have_lr, steps, &err) < 0) {
+    if (run(paths[0], paths[1], paths[2], lr, have_lr, steps, init_seed, &err) < 0) {
         fprintf(stderr, "step_harness: %s\n", err.msg);
         return 1;
     }
