@@ -1,18 +1,30 @@
 /* tests/numerics/step_harness.c - runs N train steps of a plan from a given state and batch, dumps everything.
  *
- * usage: tgc_step_harness PLAN INIT.ckpt OUT.ckpt [--lr X] [--steps N]
+ * usage: tgc_step_harness PLAN INIT.ckpt OUT.ckpt [--lr X] [--steps N] [--threads T]
  *
- * INIT.ckpt (any plan checksum) holds every PARAM, BUFFER and OPTSTATE tensor of the plan under its plan
- * name, plus the batch: "inputs" (f32, the train program's image shape) and "data_samples.gt_label" (i32), or
- * "data_samples.gt_score" (f32 [N, classes]) for a plan with batch augments.
- * The harness runs N train steps on one thread (step input 1..N, lr input X, default the config's lr; with
- * accumulative_counts the runner's accumulation over the N steps as its whole loop, step input the update count),
- * then the eval program on the same images, and writes OUT.ckpt with, for each step k (1-based):
+ * State: every PARAM, BUFFER and OPTSTATE tensor of the plan from INIT.ckpt (any plan checksum) under its plan
+ * name; or, when the plan's config names `load_from`, the plan's initial state (seed 0) with that file loaded
+ * over it as the runner loads it (every parameter and buffer must be in the file: a mismatch report is an error).
+ * The batch in INIT.ckpt: "inputs" (f32, the train program's image shape) and "data_samples.gt_label" (i32), or
+ * "data_samples.gt_score" (f32 [N, classes]) for a plan with batch augments. A detection plan (train input
+ * data_samples.cls_target) takes "inputs" and the ground truth "gt_bboxes" (f32 [N, G, 4], x1 y1 x2 y2 pixels)
+ * and "gt_labels" (i32 [N, G], 0..C-1; < 0 marks an unused slot): the harness builds the targets with the data
+ * loader's code (runtime/det: the config's anchors, MaxIoUAssigner and box coder; every image fills the canvas).
+ * The harness runs N train steps on T threads (default 1; deterministic; step input 1..N, lr input X, default the
+ * config's lr; with accumulative_counts the runner's accumulation over the N steps as its whole loop, step input
+ * the update count), then the eval program on the same images, and writes OUT.ckpt with, for each step k
+ * (1-based):
  *   "step<k>/loss" (f32 scalar), "step<k>/<param>.grad" for every GRAD-slab tensor, and
  *   "step<k>/<name>" for every PARAM, BUFFER and OPTSTATE tensor after the step;
  * and for the final state: "loss" (f32[N]), "<param>.grad" (the last step's), every state tensor under its
  * own name, and "eval.logits". Meta: "steps" (int), "lr" (float).
- * Test-only (tests/numerics/step_vs_torch.py drives it); exits 0 on success, 1 with one message on stderr.
+ * A detection plan's OUT.ckpt instead holds the eval program's output on the first images before the steps
+ * ("eval.logits", det_out [B_eval, A, C + 4]), the losses: "step<k>/loss", "step<k>/loss_cls" and
+ * "step<k>/loss_bbox" (the outputs of the plan's sigmoid_focal_loss and l1_loss_pos, read as they complete),
+ * "loss" (f32[N]), and the targets of the batch: "anchors" (f32 [A, 4]), "cls_target" (i32 [N, A]),
+ * "num_pos" (i32 [N]), "avg_factor" (f32 scalar); meta "target_ms" (the host's time to build them).
+ * Test-only (tests/numerics/step_vs_torch.py and det_retina_vs_torchvision.py drive it); exits 0 on success,
+ * 1 with one message on stderr.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -20,9 +32,12 @@
 #include <string.h>
 
 #include "plan/plan.h"
+#include "runtime/data/det_data.h"
+#include "runtime/det/det.h"
 #include "runtime/io/checkpoint.h"
 #include "runtime/exec/executor.h"
 #include "runtime/runner/grad_accum.h"
+#include "runtime/runner/weights.h"
 
 /* Owned copies of tensor data taken after a step (the writer only borrows pointers until save). */
 typedef struct snapshots {
@@ -113,7 +128,137 @@ static int load_into(const tgc_ckpt *c, const char *name, tgc_exec *x, int idx, 
     return rc;
 }
 
-static int parse_args(int argc, char **argv, const char **paths, double *lr, int *have_lr, int *steps) {
+/* ---- detection plans ---------------------------------------------------------------------------- */
+
+/* The two loss terms of a detection step: the outputs of the plan's sigmoid_focal_loss and l1_loss_pos, read
+ * right after each runs (the train program's one output is their sum). */
+typedef struct loss_probe {
+    tgc_exec *x;
+    float cls, bbox;
+    int n_cls, n_bbox, failed;
+    tgc_err err;
+} loss_probe;
+
+static void probe_instr(void *ctx, const tgc_program *p, int instr, double t0, double t1) {
+    (void)t0;
+    (void)t1;
+    loss_probe *q = ctx;
+    const tgc_instr *in = &p->instr[instr];
+    float *dst = in->code == TGC_OP_SIGMOID_FOCAL_LOSS ? &q->cls : in->code == TGC_OP_L1_LOSS_POS ? &q->bbox : NULL;
+    if (!dst || q->failed) return;
+    *(dst == &q->cls ? &q->n_cls : &q->n_bbox) += 1;
+    const tgc_plan_tensor *t = tgc_exec_tensor(q->x, in->out[0]);
+    if (tgc_exec_read_bytes(q->x, t->slab, t->offset, sizeof(float), dst, &q->err) < 0) q->failed = 1;
+}
+
+/* A detection batch's targets, built on the host as the data loader builds them. */
+typedef struct det_batch {
+    tgc_det_anchors anchors;
+    int32_t *cls_target; /* [B, A] */
+    float *bbox_target;  /* [B, A, 4] */
+    int32_t *num_pos;    /* [B] */
+    float avg_factor;    /* the sum over images of max(num_pos, 1), as the loader */
+    double ms;           /* time to build the targets */
+} det_batch;
+
+static void det_batch_free(det_batch *d) {
+    tgc_det_anchors_free(&d->anchors);
+    free(d->cls_target);
+    free(d->bbox_target);
+    free(d->num_pos);
+}
+
+/* The ground truth of INIT ("gt_bboxes" f32 [B, G, 4], "gt_labels" i32 [B, G]) -> RetinaNet's targets on the
+ * canvas h x w with the plan config's anchor generator, assigner and coder; every image's pad_shape is the
+ * canvas. n_anchors: the plan's anchors per image. */
+static int det_targets(const tgc_plan *p, const tgc_ckpt *init, int64_t batch, int h, int w, int64_t n_anchors,
+                       det_batch *d, tgc_err *err) {
+    tgc_det_batch_opts bo = {.canvas_h = h, .canvas_w = w};
+    if (tgc_det_batch_opts_from_cfg(tgc_cfg_get(p->config, "model"), 1, &bo, err) < 0 ||
+        tgc_det_anchors_for_canvas(&bo.anchor, h, w, &d->anchors, err) < 0)
+        return -1;
+    if (d->anchors.count != n_anchors)
+        return tgc_fail(err, "the anchor generator gives %lld anchors on %dx%d, the plan takes %lld",
+                        (long long)d->anchors.count, h, w, (long long)n_anchors);
+    const tgc_ckpt_tensor *bt = tgc_ckpt_find(init, "gt_bboxes"), *lt = tgc_ckpt_find(init, "gt_labels");
+    if (!bt || !lt) return tgc_fail(err, "a detection plan's batch needs gt_bboxes and gt_labels");
+    if (bt->dtype != TGC_F32 || bt->shape.rank != 3 || bt->shape.d[0] != batch || bt->shape.d[2] != 4 ||
+        lt->dtype != TGC_I32 || lt->shape.rank != 2 || lt->shape.d[0] != batch || lt->shape.d[1] != bt->shape.d[1])
+        return tgc_fail(err, "gt_bboxes must be f32 [%lld, G, 4] and gt_labels i32 [%lld, G]", (long long)batch,
+                        (long long)batch);
+    int g_max = (int)bt->shape.d[1];
+    const float *boxes = tgc_ckpt_data(init, bt);
+    const int32_t *labels = tgc_ckpt_data(init, lt);
+    int64_t na = n_anchors;
+    d->cls_target = tgc_malloc(sizeof(int32_t) * (size_t)(batch * na));
+    d->bbox_target = tgc_malloc(sizeof(float) * 4 * (size_t)(batch * na));
+    d->num_pos = tgc_malloc(sizeof(int32_t) * (size_t)batch);
+    uint8_t *valid = tgc_malloc((size_t)na), *gt_valid = tgc_malloc((size_t)(g_max > 0 ? g_max : 1));
+    double t0 = tgc_now(), avg = 0;
+    int rc = 0;
+    tgc_det_valid_flags(&d->anchors, h, w, valid);
+    for (int64_t b = 0; b < batch && rc == 0; b++) {
+        const int32_t *lb = labels + b * g_max;
+        for (int g = 0; g < g_max; g++) gt_valid[g] = lb[g] >= 0;
+        tgc_det_gt gt = {boxes + b * g_max * 4, lb, gt_valid, g_max, NULL, 0};
+        int64_t npos = 0;
+        rc = tgc_det_retina_targets(&bo.assigner, &bo.coder, bo.num_classes, d->anchors.boxes, valid, na, &gt,
+                                    d->cls_target + b * na, d->bbox_target + b * na * 4, &npos, err);
+        if (rc < 0) tgc_err_prefix(err, "image %lld of the batch", (long long)b);
+        d->num_pos[b] = (int32_t)npos;
+        avg += (double)TGC_MAX(npos, (int64_t)1);
+    }
+    d->ms = 1e3 * (tgc_now() - t0);
+    d->avg_factor = (float)avg;
+    free(valid);
+    free(gt_valid);
+    return rc;
+}
+
+/* Writes the detection batch: images from INIT, the targets built from its ground truth. */
+static int det_load_batch(const tgc_plan *p, tgc_exec *x, const tgc_ckpt *init, det_batch *d, tgc_err *err) {
+    int xi = tgc_exec_input(x, "train", "inputs"), ci = tgc_exec_input(x, "train", "data_samples.cls_target");
+    int bi = tgc_exec_input(x, "train", "data_samples.bbox_target"), ai = tgc_exec_input(x, "train", "data_samples.avg_factor");
+    if (xi < 0 || ci < 0 || bi < 0 || ai < 0)
+        return tgc_fail(err, "the detection plan lacks a train input (inputs, data_samples.cls_target, bbox_target, "
+                             "avg_factor)");
+    const tgc_shape *is = &tgc_exec_tensor(x, xi)->type.shape, *cs = &tgc_exec_tensor(x, ci)->type.shape;
+    if (is->rank != 4 || cs->rank != 2) return tgc_fail(err, "the detection plan's inputs are not [B, 3, H, W]");
+    if (det_targets(p, init, is->d[0], (int)is->d[2], (int)is->d[3], cs->d[1], d, err) < 0) return -1;
+    if (load_into(init, "inputs", x, xi, err) < 0) return -1;
+    return tgc_exec_write(x, ci, d->cls_target, err) || tgc_exec_write(x, bi, d->bbox_target, err) ||
+                   put_f32(x, ai, d->avg_factor, err)
+               ? -1
+               : 0;
+}
+
+/* The eval program on the first images of the train batch (eval's batch may be smaller), before any step. */
+static int det_eval(tgc_exec *x, const tgc_ckpt *init, snapshots *snaps, tgc_ckpt_writer *w, tgc_err *err) {
+    int ti = tgc_exec_input(x, "train", "inputs"), ei = tgc_exec_input(x, "eval", "inputs"), eo = tgc_exec_output(x, "eval");
+    if (ti < 0 || ei < 0 || eo < 0) return tgc_fail(err, "the detection plan has no eval program");
+    const tgc_plan_tensor *tt = tgc_exec_tensor(x, ti), *et = tgc_exec_tensor(x, ei);
+    const tgc_ckpt_tensor *ct = tgc_ckpt_find(init, "inputs");
+    if (!ct || ct->bytes != tt->bytes || et->bytes > tt->bytes || et->type.dtype != TGC_F32)
+        return tgc_fail(err, "inputs: not the train program's images");
+    if (tgc_exec_write(x, ei, tgc_ckpt_data(init, ct), err) < 0 || tgc_exec_run(x, "eval", err) < 0) return -1;
+    return snap_tensor(snaps, w, tgc_strdup("eval.logits"), x, eo, err);
+}
+
+/* Initial state plus the config's load_from, every parameter and buffer loaded (1), or 0 without load_from. */
+static int load_from_cfg(const tgc_plan *p, tgc_exec *x, tgc_err *err) {
+    const char *path = NULL;
+    if (tgc_cfg_str(p->config, "load_from", NULL, &path, err) < 0) return -1;
+    if (!path) return 0;
+    if (tgc_exec_init_state(x, 0, err) < 0) return -1;
+    tgc_weights_opts wo = {path, "", NULL, "load_from"};
+    tgc_weights_report rep;
+    if (tgc_weights_load(p, x, &wo, &rep, err) < 0) return -1;
+    int rc = rep.warning ? tgc_fail(err, "load_from %s does not match the plan: %s", rep.path, rep.warning) : 1;
+    tgc_weights_report_free(&rep);
+    return rc;
+}
+
+static int parse_args(int argc, char **argv, const char **paths, double *lr, int *have_lr, int *steps, int *threads) {
     int np = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--lr") && i + 1 < argc) {
@@ -129,18 +274,25 @@ static int parse_args(int argc, char **argv, const char **paths, double *lr, int
             if (errno || *end || v < 1 || v > 1000)
                 return fprintf(stderr, "step_harness: --steps must be in 1..1000, got '%s'\n", argv[i]), -1;
             *steps = (int)v;
+        } else if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
+            char *end;
+            errno = 0;
+            long v = strtol(argv[++i], &end, 10);
+            if (errno || *end || v < 1 || v > 1024)
+                return fprintf(stderr, "step_harness: --threads must be in 1..1024, got '%s'\n", argv[i]), -1;
+            *threads = (int)v;
         } else if (argv[i][0] == '-' || np == 3) {
             return fprintf(stderr, "step_harness: unexpected argument '%s'\n", argv[i]), -1;
         } else {
             paths[np++] = argv[i];
         }
     }
-    if (np != 3) return fprintf(stderr, "usage: tgc_step_harness PLAN INIT.ckpt OUT.ckpt [--lr X] [--steps N]\n"), -1;
+    if (np != 3) return fprintf(stderr, "usage: tgc_step_harness PLAN INIT.ckpt OUT.ckpt [--lr X] [--steps N] [--threads T]\n"), -1;
     return 0;
 }
 
 static int run(const char *plan_path, const char *init_path, const char *out_path, double lr, int have_lr, int steps,
-               tgc_err *err) {
+               int threads, tgc_err *err) {
     int rc = -1;
     tgc_plan *p = NULL;
     tgc_exec *x = NULL;
@@ -148,6 +300,8 @@ static int run(const char *plan_path, const char *init_path, const char *out_pat
     tgc_ckpt_writer *w = NULL;
     snapshots snaps = {0};
     tgc_grad_accum accum = {0};
+    det_batch det = {0};
+    loss_probe probe = {0};
     float *losses = tgc_calloc((size_t)steps, sizeof *losses);
 
     if (!(p = tgc_plan_load(plan_path, err))) goto done;
@@ -156,21 +310,32 @@ static int run(const char *plan_path, const char *init_path, const char *out_pat
         goto done;
     }
     if (!have_lr) lr = p->optim.lr;
-    tgc_exec_opts o = {.n_threads = 1, .deterministic = 1};
+    tgc_exec_opts o = {.n_threads = threads, .deterministic = 1};
     if (!(x = tgc_exec_new(p, &o, err))) goto done;
     if (!(init = tgc_ckpt_load(init_path, NULL, err))) goto done;
     if (tgc_grad_accum_init(&accum, p, x, err) < 0) goto done;
     tgc_grad_accum_set_max(&accum, steps);
 
-    /* State: every persistent tensor must be in INIT. */
-    for (int i = 0; i < p->n_tensors; i++)
+    /* State: the config's load_from over the initial state, or every persistent tensor from INIT. */
+    int from_cfg = load_from_cfg(p, x, err);
+    if (from_cfg < 0) goto done;
+    for (int i = 0; i < p->n_tensors && !from_cfg; i++)
         if (is_state(&p->tensors[i]) && load_into(init, p->tensors[i].name, x, i, err) < 0) {
             tgc_err_prefix(err, "%s", init_path);
             goto done;
         }
+    int is_det = tgc_exec_input(x, "train", "data_samples.cls_target") >= 0;
+    if (is_det) {
+        if (det_load_batch(p, x, init, &det, err) < 0) {
+            tgc_err_prefix(err, "%s", init_path);
+            goto done;
+        }
+        probe.x = x;
+        tgc_exec_on_instr(x, probe_instr, &probe);
+    }
     /* The batch: the train program's images and labels; the eval program sees the same images. */
     /* hard labels, or the soft targets of a plan with batch augments */
-    const char *lname = tgc_exec_input(x, "train", "data_samples.gt_label") >= 0 ? "data_samples.gt_label"
+    const char *lname = is_det ? "data_samples.cls_target" : tgc_exec_input(x, "train", "data_samples.gt_label") >= 0 ? "data_samples.gt_label"
                                                                                 : "data_samples.gt_score";
     int xi = tgc_exec_input(x, "train", "inputs"), li = tgc_exec_input(x, "train", lname);
     int lri = tgc_exec_input(x, "train", "lr"), si = tgc_exec_input(x, "train", "step");
@@ -180,8 +345,8 @@ static int run(const char *plan_path, const char *init_path, const char *out_pat
                  "input/output", plan_path);
         goto done;
     }
-    if (load_into(init, "inputs", x, xi, err) < 0 || load_into(init, lname, x, li, err) < 0 ||
-        load_into(init, "inputs", x, ei, err) < 0) {
+    if (!is_det && (load_into(init, "inputs", x, xi, err) < 0 || load_into(init, lname, x, li, err) < 0 ||
+                    load_into(init, "inputs", x, ei, err) < 0)) {
         tgc_err_prefix(err, "%s (the eval batch must equal the train batch)", init_path);
         goto done;
     }
@@ -191,6 +356,7 @@ static int run(const char *plan_path, const char *init_path, const char *out_pat
     if (lsi >= 0 && put_f32(x, lsi, 1.0f, err) < 0) goto done;
 
     w = tgc_ckpt_writer_new(p->checksum);
+    if (is_det && det_eval(x, init, &snaps, w, err) < 0) goto done;
     for (int s = 1; s <= steps; s++) {
         tgc_grad_accum_begin(&accum, s - 1);
         if (put_f32(x, si, (float)tgc_grad_accum_step(&accum, s - 1), err) < 0 || tgc_exec_run(x, "train", err) < 0)
@@ -201,9 +367,43 @@ static int run(const char *plan_path, const char *init_path, const char *out_pat
         snprintf(prefix, sizeof prefix, "step%d/", s);
         tgc_shape scalar = {0};
         if (snap_add(&snaps, w, tgc_asprintf("%sloss", prefix), TGC_F32, &scalar, &losses[s - 1], sizeof(float),
-                     err) < 0 ||
-            snapshot_state(p, x, &snaps, w, prefix, err) < 0)
+                     err) < 0)
             goto done;
+        if (is_det) {
+            if (probe.failed) {
+                *err = probe.err;
+                goto done;
+            }
+            if (probe.n_cls != s || probe.n_bbox != s) {
+                tgc_fail(err, "%s: the train program does not run one sigmoid_focal_loss and one l1_loss_pos",
+                         plan_path);
+                goto done;
+            }
+            if (snap_add(&snaps, w, tgc_asprintf("%sloss_cls", prefix), TGC_F32, &scalar, &probe.cls, sizeof(float),
+                         err) < 0 ||
+                snap_add(&snaps, w, tgc_asprintf("%sloss_bbox", prefix), TGC_F32, &scalar, &probe.bbox,
+                         sizeof(float), err) < 0)
+                goto done;
+        } else if (snapshot_state(p, x, &snaps, w, prefix, err) < 0) {
+            goto done;
+        }
+    }
+    if (is_det) { /* the losses and the targets; no state */
+        tgc_shape ls = tgc_shape1(steps), scalar = {0}, as = tgc_shape2(det.anchors.count, 4);
+        tgc_shape cs = tgc_shape2(tgc_exec_tensor(x, li)->type.shape.d[0], det.anchors.count);
+        tgc_shape ns = tgc_shape1(cs.d[0]);
+        if (tgc_ckpt_add(w, "loss", TGC_F32, &ls, losses, err) < 0 ||
+            tgc_ckpt_add(w, "anchors", TGC_F32, &as, det.anchors.boxes, err) < 0 ||
+            tgc_ckpt_add(w, "cls_target", TGC_I32, &cs, det.cls_target, err) < 0 ||
+            tgc_ckpt_add(w, "num_pos", TGC_I32, &ns, det.num_pos, err) < 0 ||
+            tgc_ckpt_add(w, "avg_factor", TGC_F32, &scalar, &det.avg_factor, err) < 0)
+            goto done;
+        tgc_ckpt_set_int(w, "steps", steps);
+        tgc_ckpt_set_float(w, "lr", lr);
+        tgc_ckpt_set_float(w, "target_ms", det.ms);
+        if (tgc_ckpt_save(w, out_path, err) < 0) goto done;
+        rc = 0;
+        goto done;
     }
     if (snapshot_state(p, x, &snaps, w, "", err) < 0) goto done;
     tgc_shape ls = tgc_shape1(steps);
@@ -218,6 +418,7 @@ done:
     tgc_ckpt_writer_free(w);
     snaps_free(&snaps);
     tgc_grad_accum_free(&accum);
+    det_batch_free(&det);
     tgc_ckpt_free(init);
     tgc_exec_free(x);
     tgc_plan_free(p);
@@ -228,10 +429,10 @@ done:
 int main(int argc, char **argv) {
     const char *paths[3] = {0};
     double lr = 0;
-    int have_lr = 0, steps = 1;
-    if (parse_args(argc, argv, paths, &lr, &have_lr, &steps) < 0) return 1;
+    int have_lr = 0, steps = 1, threads = 1;
+    if (parse_args(argc, argv, paths, &lr, &have_lr, &steps, &threads) < 0) return 1;
     tgc_err err = {{0}};
-    if (run(paths[0], paths[1], paths[2], lr, have_lr, steps, &err) < 0) {
+    if (run(paths[0], paths[1], paths[2], lr, have_lr, steps, threads, &err) < 0) {
         fprintf(stderr, "step_harness: %s\n", err.msg);
         return 1;
     }
