@@ -14,7 +14,7 @@ What "the same model" means here:
   * GeneralizedRCNNTransform bypassed: no resize, mean 0 and std 1, so both see the same normalised batch
     (check_transform_identity asserts it changes nothing).
   * Anchors: torchvision's own (sizes int(s * 2^(k/3)), base anchors rounded to integers, level strides
-    image_size // feature_size), or MMDetection's (MMDetAnchors: unrounded, strides 8..128), which tgc uses.
+    image_size // feature_size), or MMDetection's (unrounded, strides 8..128), which tgc uses.
 """
 import math
 
@@ -49,21 +49,28 @@ def mmdet_anchors(torch, feat_sizes, strides=RETINA_STRIDES, ratios=RETINA_RATIO
     return torch.cat(out)
 
 
-def mmdet_anchor_generator(torch):
-    """A torchvision AnchorGenerator that returns MMDetection's RetinaNet anchors (mmdet_anchors) for any
-    canvas: no rounding of the base anchors, the nominal strides 8..128 instead of image_size // feature_size."""
+def nominal_stride_anchor_generator(torch, mmdet):
+    """A torchvision AnchorGenerator on the nominal strides 8..128 (torchvision's own uses image_size //
+    feature_size, which differs where the canvas is not a multiple of the stride) for any canvas. mmdet: it
+    returns MMDetection's RetinaNet anchors (mmdet_anchors: octave scales unrounded, base anchors unrounded);
+    else torchvision's base anchors (sizes int(), corners rounded) on those strides."""
     from torchvision.models.detection.anchor_utils import AnchorGenerator
 
-    class MMDetAnchors(AnchorGenerator):
+    class NominalStrideAnchors(AnchorGenerator):
         def __init__(self):
             super().__init__(tv_anchor_sizes(), (RETINA_RATIOS,) * len(RETINA_STRIDES))
 
         def forward(self, image_list, feature_maps):
             sizes = [tuple(f.shape[-2:]) for f in feature_maps]
-            a = mmdet_anchors(torch, sizes).to(feature_maps[0].dtype)
+            if mmdet:
+                a = mmdet_anchors(torch, sizes).to(feature_maps[0].dtype)
+            else:
+                self.set_cell_anchors(feature_maps[0].dtype, feature_maps[0].device)
+                strides = [[torch.tensor(s), torch.tensor(s)] for s in RETINA_STRIDES]
+                a = torch.cat(self.grid_anchors([list(s) for s in sizes], strides))
             return [a for _ in range(len(image_list.image_sizes))]
 
-    return MMDetAnchors()
+    return NominalStrideAnchors()
 
 
 def fpn_backbone(torch, depth, retina):
@@ -104,9 +111,10 @@ def check_transform_identity(torch, model, images, targets):
 
 def retinanet(torch, depth, num_classes, anchors="torchvision"):
     """torchvision's RetinaNet (the v1 head of retinanet_resnet50_fpn) on a ResNet-<depth> FPN, transform
-    bypassed; anchors "torchvision" (its own generator) or "mmdet" (MMDetection's, as tgc)."""
+    bypassed; anchors "torchvision" (its own generator), "mmdet" (MMDetection's, as tgc) or "tv_nominal"
+    (torchvision's base anchors on the nominal strides)."""
     from torchvision.models.detection.retinanet import RetinaNet
-    ag = mmdet_anchor_generator(torch) if anchors == "mmdet" else None
+    ag = None if anchors == "torchvision" else nominal_stride_anchor_generator(torch, anchors == "mmdet")
     m = RetinaNet(fpn_backbone(torch, depth, True), num_classes, image_mean=[0.0, 0.0, 0.0],
                   image_std=[1.0, 1.0, 1.0], anchor_generator=ag)
     return bypass_transform(m)
