@@ -290,7 +290,8 @@ def main():
                 info, shape = inspect(args.tgc, plan)
                 n, _, h, w = shape
                 r["params"], r["trainable_params"] = info["params"], info["trainable_params"]
-                classes = info["programs"]["eval"]["outputs"][0]["shape"][2] - 4  # det_out [B, A, C + 4]
+                out0 = info["programs"]["eval"]["outputs"][0]["shape"]
+                classes = out0[2] - 4 if name == "retinanet" else 80  # RetinaNet's det_out is [B, A, C + 4]
                 r["tgc"] = tgc_side(args, plan, env, tmp)
             else:
                 n, h, w, classes = 2, 800, 1344, 80  # MMDetection's 1333x800 keep_ratio, padded to 32, 2 per GPU

@@ -218,7 +218,8 @@ static int det_targets(const tgc_plan *p, const tgc_ckpt *init, int64_t batch, i
 /* Writes the detection batch: images from INIT, the targets built from its ground truth. */
 static int det_load_batch(const tgc_plan *p, tgc_exec *x, const tgc_ckpt *init, det_batch *d, tgc_err *err) {
     int xi = tgc_exec_input(x, "train", "inputs"), ci = tgc_exec_input(x, "train", "data_samples.cls_target");
-    int bi = tgc_exec_input(x, "train", "data_samples.bbox_target"), ai = tgc_exec_input(x, "train", "data_samples.avg_factor");
+    int bi = tgc_exec_input(x, "train", "data_samples.bbox_target");
+    int ai = tgc_exec_input(x, "train", "data_samples.avg_factor");
     if (xi < 0 || ci < 0 || bi < 0 || ai < 0)
         return tgc_fail(err, "the detection plan lacks a train input (inputs, data_samples.cls_target, bbox_target, "
                              "avg_factor)");
@@ -234,7 +235,8 @@ static int det_load_batch(const tgc_plan *p, tgc_exec *x, const tgc_ckpt *init, 
 
 /* The eval program on the first images of the train batch (eval's batch may be smaller), before any step. */
 static int det_eval(tgc_exec *x, const tgc_ckpt *init, snapshots *snaps, tgc_ckpt_writer *w, tgc_err *err) {
-    int ti = tgc_exec_input(x, "train", "inputs"), ei = tgc_exec_input(x, "eval", "inputs"), eo = tgc_exec_output(x, "eval");
+    int ti = tgc_exec_input(x, "train", "inputs"), ei = tgc_exec_input(x, "eval", "inputs");
+    int eo = tgc_exec_output(x, "eval");
     if (ti < 0 || ei < 0 || eo < 0) return tgc_fail(err, "the detection plan has no eval program");
     const tgc_plan_tensor *tt = tgc_exec_tensor(x, ti), *et = tgc_exec_tensor(x, ei);
     const tgc_ckpt_tensor *ct = tgc_ckpt_find(init, "inputs");
@@ -287,7 +289,8 @@ static int parse_args(int argc, char **argv, const char **paths, double *lr, int
             paths[np++] = argv[i];
         }
     }
-    if (np != 3) return fprintf(stderr, "usage: tgc_step_harness PLAN INIT.ckpt OUT.ckpt [--lr X] [--steps N] [--threads T]\n"), -1;
+    if (np != 3)
+        return fprintf(stderr, "usage: tgc_step_harness PLAN INIT.ckpt OUT.ckpt [--lr X] [--steps N] [--threads T]\n"), -1;
     return 0;
 }
 
@@ -330,13 +333,12 @@ static int run(const char *plan_path, const char *init_path, const char *out_pat
             tgc_err_prefix(err, "%s", init_path);
             goto done;
         }
-        probe.x = x;
-        tgc_exec_on_instr(x, probe_instr, &probe);
     }
     /* The batch: the train program's images and labels; the eval program sees the same images. */
     /* hard labels, or the soft targets of a plan with batch augments */
-    const char *lname = is_det ? "data_samples.cls_target" : tgc_exec_input(x, "train", "data_samples.gt_label") >= 0 ? "data_samples.gt_label"
-                                                                                : "data_samples.gt_score";
+    const char *lname = is_det                                                      ? "data_samples.cls_target"
+                        : tgc_exec_input(x, "train", "data_samples.gt_label") >= 0 ? "data_samples.gt_label"
+                                                                                    : "data_samples.gt_score";
     int xi = tgc_exec_input(x, "train", "inputs"), li = tgc_exec_input(x, "train", lname);
     int lri = tgc_exec_input(x, "train", "lr"), si = tgc_exec_input(x, "train", "step");
     int lo = tgc_exec_output(x, "train"), ei = tgc_exec_input(x, "eval", "inputs"), eo = tgc_exec_output(x, "eval");
@@ -356,7 +358,11 @@ static int run(const char *plan_path, const char *init_path, const char *out_pat
     if (lsi >= 0 && put_f32(x, lsi, 1.0f, err) < 0) goto done;
 
     w = tgc_ckpt_writer_new(p->checksum);
-    if (is_det && det_eval(x, init, &snaps, w, err) < 0) goto done;
+    if (is_det) { /* eval on the loaded weights, then the steps with their loss terms read */
+        if (det_eval(x, init, &snaps, w, err) < 0) goto done;
+        probe.x = x;
+        tgc_exec_on_instr(x, probe_instr, &probe);
+    }
     for (int s = 1; s <= steps; s++) {
         tgc_grad_accum_begin(&accum, s - 1);
         if (put_f32(x, si, (float)tgc_grad_accum_step(&accum, s - 1), err) < 0 || tgc_exec_run(x, "train", err) < 0)
