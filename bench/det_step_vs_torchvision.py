@@ -50,8 +50,8 @@ MIB = 1048576.0
 
 def find_default(name):
     """The newest build*/<name> or build*/tests/<name> under the repository."""
-    c = [p for p in glob.glob(os.path.join(ROOT, "build*", name)) + glob.glob(os.path.join(ROOT, "build*", "tests", name))
-         if os.access(p, os.X_OK)]
+    found = glob.glob(os.path.join(ROOT, "build*", name)) + glob.glob(os.path.join(ROOT, "build*", "tests", name))
+    c = [p for p in found if os.access(p, os.X_OK)]
     return max(c, key=os.path.getmtime) if c else None
 
 
@@ -283,6 +283,8 @@ def main():
                 m["config"] = os.path.relpath(os.path.abspath(args.config), ROOT)
             config = os.path.join(ROOT, m["config"])
             r = {"config": m["config"], "torchvision_model": m["tv"]}
+            if name == "retinanet" and args.depth != 50:
+                r["torchvision_model"] = "RetinaNet R%d-FPN (%s's architecture)" % (args.depth, m["tv"])
             lr = 0.01 if name == "retinanet" else 0.02  # the configs' lr (MMDetection's 1x schedules)
             if os.path.exists(config):
                 plan = os.path.join(tmp, name + ".plan")

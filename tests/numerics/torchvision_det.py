@@ -217,6 +217,7 @@ def retina_losses(torch, model, images, targets):
     counts: "mmdet_cls"/"mmdet_bbox" are the sums over the batch divided by the sum of max(1, positives) per image,
     MMDetection's (and tgc's) avg_factor; "targets" the assignment in tgc's encoding (class of a positive,
     num_classes for a negative, -1 ignored), [N, A]."""
+    from torchvision.ops import box_iou
     seen = {}
     head = model.head
     orig = model.compute_loss
@@ -225,7 +226,7 @@ def retina_losses(torch, model, images, targets):
         r = orig(tg, head_outputs, anchors)
         matched = []
         for a, t in zip(anchors, tg):
-            matched.append(model.proposal_matcher(__import__("torchvision").ops.box_iou(t["boxes"], a)))
+            matched.append(model.proposal_matcher(box_iou(t["boxes"], a)))
         cls_i, box_i, npos = [], [], []
         for i, (t, m) in enumerate(zip(tg, matched)):
             one = {k: v[i:i + 1] for k, v in head_outputs.items()}
