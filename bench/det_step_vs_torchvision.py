@@ -187,8 +187,8 @@ def retina_losses(args, config, n, h, w, classes, env, tmp):
         labels[i, :len(t["labels"])] = t["labels"].numpy()
     init, out = os.path.join(tmp, "init.ckpt"), os.path.join(tmp, "out.ckpt")
     tgc_ckpt.save(init, {"inputs": torch.stack(images).numpy(), "gt_bboxes": boxes, "gt_labels": labels})
-    r = subprocess.run([args.harness, plan, init, out, "--threads", str(args.threads)], capture_output=True,
-                       text=True, env=env)
+    r = subprocess.run([args.harness, plan, init, out, "--threads", str(args.threads), "--eval-first", "--no-state"],
+                       capture_output=True, text=True, env=env)
     if r.returncode:
         raise RuntimeError("tgc_step_harness: %s" % r.stderr.strip())
     t_out, meta, _ = tgc_ckpt.load(out)

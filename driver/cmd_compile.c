@@ -8,6 +8,7 @@
 #include "driver/driver.h"
 #include "frontend/frontend.h"
 #include "frontend/ignored.h"
+#include "runtime/data/data_randaug.h"
 
 #define MAX_OPTIONS 256
 #define MAX_SEARCH_BATCH 65536
@@ -174,7 +175,7 @@ static tgc_plan *compile_plan(const compile_opts *o, const char *extra, int quie
     }
     tgc_module m;
     memset(&m, 0, sizeof m);
-    if (tgc_frontend_build(cfg, &m, err) < 0) {
+    if (tgc_aug_check_config(cfg, err) < 0 || tgc_frontend_build(cfg, &m, err) < 0) {
         free(ignored);
         tgc_cfg_free(cfg);
         return NULL;

@@ -5,6 +5,7 @@
 
 #include "backend/device.h"
 #include "driver/driver.h"
+#include "runtime/dist/dist.h"
 
 int tgc_cmd_test(int argc, char **argv) {
     tgc_run_args *a = tgc_calloc(1, sizeof *a);
@@ -29,6 +30,28 @@ int tgc_cmd_test(int argc, char **argv) {
                 return tgc_usage_error("test", "test: --device must be cpu or cuda");
             }
             a->device = val;
+        } else if ((r = tgc_opt_value("--nproc", argc, argv, &i, &val))) { /* MMDetection's dist_test.sh */
+            char *end;
+            long n = r < 0 ? 0 : strtol(val, &end, 10);
+            if (r < 0 || !*val || *end || n < 1 || n > 1024 || a->nproc) {
+                free(a);
+                return tgc_usage_error("test", "test: --nproc needs a number of workers from 1 to 1024, once");
+            }
+            a->nproc = (int)n;
+            a->skip[a->n_skip++] = i;
+            if (strchr(arg, '=') == NULL) a->skip[a->n_skip++] = i - 1;
+        } else if ((r = tgc_opt_value("--launcher", argc, argv, &i, &val))) {
+            tgc_launcher l;
+            tgc_err e;
+            if (r < 0 || tgc_launcher_parse(val, &l, &e) < 0 || a->launcher) {
+                int twice = r >= 0 && a->launcher;
+                free(a);
+                return tgc_usage_error("test", "test: %s", r < 0 ? "--launcher needs a value" : twice ?
+                                       "give --launcher once" : e.msg);
+            }
+            a->launcher = val;
+            a->skip[a->n_skip++] = i;
+            if (strchr(arg, '=') == NULL) a->skip[a->n_skip++] = i - 1;
         } else if (!strcmp(arg, "--strict")) {
             a->strict = 1;
         } else if (!strcmp(arg, "--cfg-options")) {
@@ -56,6 +79,12 @@ int tgc_cmd_test(int argc, char **argv) {
             free(a);
             return tgc_usage_error("test", "test: unexpected argument '%s' (give PLAN CHECKPOINT)", arg);
         }
+    }
+    if (a->nproc && a->launcher && strcmp(a->launcher, "none")) {
+        const char *l = a->launcher; /* an argv string */
+        free(a);
+        return tgc_usage_error("test", "test: --nproc starts the workers itself; it cannot be combined with "
+                                       "--launcher %s", l);
     }
     if (!plan || !ckpt) {
         free(a);

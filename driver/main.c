@@ -116,13 +116,15 @@ static const char train_usage[] =
 
 static const char test_usage[] =
     "usage: tgc test PLAN CHECKPOINT [--work-dir DIR] [--cfg-options K=V ...] [--device cpu|cuda] [--strict]\n"
+    "                [--nproc N | --launcher pytorch|slurm|mpi]\n"
     "\n"
     "Evaluates CHECKPOINT (a tgc checkpoint, a PyTorch .pth or safetensors file: its parameters and\n"
     "buffers, as load_from) with the plan's eval program over test_dataloader and test_evaluator, or\n"
     "val_dataloader and val_evaluator when the config has no test_dataloader, as MMDetection's and\n"
     "MMPretrain's tools/test.py: \"Epoch(test)\" lines, the metrics (Accuracy, or CocoMetric with its\n"
     "summary and bbox_mAP_copypaste line; format_only writes PREFIX.bbox.json). Nothing is trained or\n"
-    "saved; the log goes to WORK_DIR/<timestamp>/ as for a run.\n";
+    "saved; the log goes to WORK_DIR/<timestamp>/ as for a run. With --nproc N (MMDetection's dist_test.sh)\n"
+    "or --launcher, every worker evaluates its shard and rank 0 evaluates the gathered results once.\n";
 
 static const char bench_usage[] =
     "usage: tgc bench PLAN [--iters N] [--warmup N] [--json] [--profile DIR] [--train-only]\n"

@@ -196,6 +196,43 @@ int tgc_b_add(tgc_bctx *b, int x, int y) {
     return tgc_emit1(b->g, TGC_OP_ADD, NULL, b->prefix_len ? b->prefix : NULL, b->err, 2, x, y);
 }
 
+/* ---- named loss terms ------------------------------------------------------------------------------ */
+int tgc_b_log_output(tgc_bctx *b, const char *name, int v) {
+    static const char *const reserved[] = {"loss", "lr", "time", "data_time", "grad_norm", "memory", "eta",
+                                           "epoch", "iter", "step", NULL};
+    if (!b->training) return tgc_fail(b->err, "internal error: loss term '%s' outside the train graph", name);
+    size_t n = strlen(name);
+    int ok = n >= 1 && n <= 31 && name[0] >= 'a' && name[0] <= 'z';
+    for (size_t i = 0; ok && i < n; i++)
+        ok = (name[i] >= 'a' && name[i] <= 'z') || (name[i] >= '0' && name[i] <= '9') || name[i] == '_';
+    for (int i = 0; ok && reserved[i]; i++) ok = strcmp(reserved[i], name) != 0;
+    if (!ok) return tgc_fail(b->err, "internal error: '%s' is not a loss term name ([a-z][a-z0-9_]*, at most 31 "
+                                     "characters, not a key the runner logs itself)", name);
+    const tgc_type *t = v >= 0 && v < b->g->n_vals ? &b->g->vals[v].type : NULL;
+    if (!t || t->dtype != TGC_F32 || t->shape.rank != 0)
+        return tgc_fail(b->err, "internal error: loss term '%s' is not a scalar f32 value", name);
+    return tgc_graph_named_output(b->g, v, name, b->err) < 0 ? -1 : v;
+}
+
+int tgc_b_loss_sum(tgc_bctx *b) {
+    int n = tgc_graph_named_outputs(b->g, NULL, 0);
+    int *v = tgc_malloc(sizeof(int) * (size_t)(n ? n : 1));
+    tgc_graph_named_outputs(b->g, v, n);
+    int sum = -1, terms = 0;
+    for (int k = 0; k < n; k++) {
+        if (!strstr(b->g->vals[v[k]].name, "loss")) continue;
+        /* Python's sum() starts at 0 and 0 + x is x: the first term is the start (as 1 x term: the loss is a
+         * value of its own, not the first term's output) */
+        tgc_attrs one = tgc_attrs_default();
+        one.alpha = 1;
+        sum = terms++ ? tgc_b_add(b, sum, v[k]) : tgc_emit1(b->g, TGC_OP_SCALE, &one, NULL, b->err, 1, v[k]);
+        if (sum < 0) break;
+    }
+    free(v);
+    if (!terms) return tgc_fail(b->err, "internal error: the model registered no loss term");
+    return sum;
+}
+
 /* ---- config helpers ------------------------------------------------------------------------------ */
 int tgc_b_fail_key(tgc_err *err, const tgc_cfg *map, const char *key, const char *fmt, ...) {
     va_list ap;

@@ -97,6 +97,17 @@ int tgc_b_add(tgc_bctx *b, int x, int y);
 /* Shape of value v. */
 const tgc_shape *tgc_b_shape(const tgc_bctx *b, int v);
 
+/* ---- named loss terms (train graph) -------------------------------------------------------------- */
+/* Registers scalar f32 value v of the train graph as the named log output `name`: MMDetection's loss-dict
+ * key ("loss_cls", "loss_rpn_bbox", "acc"). Registration order is the order of the log line and the scalars
+ * (register in MMDetection's dict order). Names are [a-z][a-z0-9_]*, at most 31 characters, unique; "loss"
+ * and the runner's own keys (lr, time, data_time, grad_norm, memory, eta, epoch, iter, step) are refused.
+ * Returns v, or -1 with err (also outside the train graph). */
+int tgc_b_log_output(tgc_bctx *b, const char *name, int v);
+/* The loss: the registered outputs whose name contains "loss" (MMEngine's parse_losses), added left to right
+ * in registration order; the others (acc) are logged only. A fresh value; -1 + err when there is none. */
+int tgc_b_loss_sum(tgc_bctx *b);
+
 /* ---- config helpers ------------------------------------------------------------------------------ */
 /* Errors about `key` of map `map`, present or not: "FILE:LINE: PATH.key: <message>" (the map's file and
  * line when the key is absent). Returns -1. */

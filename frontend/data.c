@@ -16,8 +16,21 @@ static const dataset_info datasets[] = {
 };
 
 static const char *const transforms[] = {"LoadImageFromFile", "Resize", "RandomResizedCrop", "ResizeEdge",
-                                         "CenterCrop", "RandomCrop", "RandomFlip", "PackInputs",
-                                         "PackClsInputs", "LoadAnnotations", "PackDetInputs", NULL};
+                                         "CenterCrop", "RandomCrop", "RandomFlip", "ColorJitter", "RandomErasing",
+                                         "RandAugment", "AutoAugment", "PackInputs", "PackClsInputs",
+                                         "LoadAnnotations", "PackDetInputs", NULL};
+/* RandAugment, AutoAugment and their operations keep the image's shape (runtime/data/data_randaug.c checks
+ * their arguments; the compile does too, through the driver). */
+static const char *const augmentations[] = {"RandAugment", "AutoAugment", "Shear", "Translate", "Rotate",
+                                            "AutoContrast", "Invert", "Equalize", "Solarize", "SolarizeAdd",
+                                            "Posterize", "Contrast", "ColorTransform", "Brightness", "Sharpness",
+                                            "Cutout", NULL};
+
+static int in_names(const char *s, const char *const *names) {
+    for (int i = 0; names[i]; i++)
+        if (!strcmp(s, names[i])) return 1;
+    return 0;
+}
 
 /* What the walk of one dataloader found. */
 typedef struct loader_spec {
@@ -121,8 +134,15 @@ static int apply_transform(tgc_err *err, const tgc_cfg *t, loader_spec *s, const
         if (!present) return tgc_b_fail_key(err, t, "crop_size", "missing: RandomCrop needs crop_size");
         s->h = s->h && !pin ? TGC_MIN(s->h, a) : a;
         s->w = s->w && !pin ? TGC_MIN(s->w, b) : b;
-    } else if (!strcmp(type, "RandomFlip") || !strcmp(type, "PackInputs") || !strcmp(type, "PackClsInputs") ||
-               !strcmp(type, "LoadAnnotations") || !strcmp(type, "PackDetInputs")) {
+    } else if (!strcmp(type, "ColorJitter")) { /* tgc computes what its default backend, Pillow, gives */
+        const char *be;
+        if (tgc_cfg_str(t, "backend", "pillow", &be, err) < 0) return -1;
+        if (strcmp(be, "pillow"))
+            return tgc_b_fail_key(err, t, "backend", "ColorJitter's backend '%s' is not implemented (tgc computes what "
+                                  "the default, 'pillow', gives)", be);
+    } else if (!strcmp(type, "RandomFlip") || !strcmp(type, "RandomErasing") ||
+               !strcmp(type, "PackInputs") || !strcmp(type, "PackClsInputs") ||
+               !strcmp(type, "LoadAnnotations") || !strcmp(type, "PackDetInputs") || in_names(type, augmentations)) {
         /* no change of shape */
     } else {
         char known[512];
@@ -176,6 +196,42 @@ static int det_canvas(tgc_err *err, const tgc_cfg *root, const tgc_cfg *pl, load
     return 0;
 }
 
+/* The file datasets' settings MMPretrain refuses, or that give samples without labels, refused at compile time
+ * (the runtime, runtime/data/data_files.c, reads the rest). */
+static int check_dataset(tgc_err *err, const tgc_cfg *ds, const char *type) {
+    const char *split;
+    int with_label, multi;
+    if (tgc_cfg_str(ds, "split", "", &split, err) < 0 || tgc_cfg_bool(ds, "with_label", 1, &with_label, err) < 0 ||
+        tgc_cfg_bool(ds, "multi_label", 0, &multi, err) < 0)
+        return -1;
+    if (!with_label && (!strcmp(type, "CustomDataset") || !strcmp(type, "ImageNet") || !strcmp(type, "ImageNet21k")))
+        return tgc_b_fail_key(err, ds, "with_label", "false (samples without labels) is not implemented: training "
+                              "and validation need labels");
+    static const char *const cub_fixed[] = {"ann_file", "data_prefix", "with_label", "extensions"};
+    for (size_t i = 0; !strcmp(type, "CUB") && i < TGC_ARRAY_LEN(cub_fixed); i++) {
+        const tgc_cfg *v = tgc_cfg_get(ds, cub_fixed[i]);
+        if (v && v->kind != TGC_CFG_NULL)
+            return tgc_cfg_fail(err, v, "CUB takes no such setting (its files are images.txt, image_class_labels.txt "
+                                "and train_test_split.txt under data_root, its images under data_root/images)");
+    }
+    if (multi && !strcmp(type, "ImageNet21k"))
+        return tgc_b_fail_key(err, ds, "multi_label", "ImageNet21k's multi_label is not implemented (MMPretrain "
+                              "raises NotImplementedError for it too)");
+    if (!*split) return 0;
+    const char *ok = !strcmp(type, "CUB") ? "train test" : !strcmp(type, "ImageNet") ? "train val"
+                   : !strcmp(type, "ImageNet21k") ? "train" : NULL;
+    if (!strcmp(type, "ImageNet") && !strcmp(split, "test"))
+        return tgc_b_fail_key(err, ds, "split", "ImageNet's test split has no labels (MMPretrain loads it with "
+                              "with_label false), which training and validation need");
+    if (ok) {
+        size_t n = strlen(split);
+        for (const char *w = ok; w; w = strchr(w, ' ') ? strchr(w, ' ') + 1 : NULL)
+            if (!strncmp(w, split, n) && (w[n] == ' ' || !w[n])) return 0;
+        return tgc_b_fail_key(err, ds, "split", "%s's split must be one of: %s; got '%s'", type, ok, split);
+    }
+    return 0;
+}
+
 static int walk_loader(tgc_err *err, const tgc_cfg *root, const char *key, loader_spec *s) {
     memset(s, 0, sizeof *s);
     const tgc_cfg *loader, *dataset;
@@ -197,6 +253,7 @@ static int walk_loader(tgc_err *err, const tgc_cfg *root, const char *key, loade
         join(known, sizeof known, names);
         return tgc_b_fail_key(err, dataset, "type", "unknown dataset type '%s' (known: %s)", type, known);
     }
+    if (check_dataset(err, dataset, type) < 0) return -1;
     s->c = s->ds->c, s->h = s->ds->h, s->w = s->ds->w;
 
     const tgc_cfg *pl = tgc_cfg_get(dataset, "pipeline"), *unknown_by = NULL;

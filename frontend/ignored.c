@@ -170,21 +170,23 @@ static void scan_runtime(scan *s, const tgc_cfg *root) {
 
 /* ---- data ---------------------------------------------------------------------------------------- */
 /* Shape-preserving augmentations of MMPretrain that tgc does not implement: taken out of the pipeline. */
-static const char *const aug_transforms[] = {"RandAugment", "AutoAugment", "ColorJitter", "Lighting",
-                                             "RandomErasing", "RandomGrayscale", "GaussianBlur", "Albumentations",
-                                             NULL};
+static const char *const aug_transforms[] = {"Lighting", "RandomGrayscale",
+                                             "GaussianBlur", "Albumentations", NULL};
 
-/* Resampling of the size-changing transforms: tgc's is cv2's bilinear (or nearest). */
+/* Resampling of the size-changing transforms: tgc's is mmcv.imresize's with the cv2 or pillow backend,
+ * nearest, bilinear or bicubic (runtime/data/data_resample.c). */
 static void scan_resample(scan *s, tgc_cfg *t, const char *type) {
     const char *interp = str_of(t, "interpolation");
-    if (interp && strcmp(interp, "bilinear") && strcmp(interp, "nearest")) {
+    if (interp && strcmp(interp, "bilinear") && strcmp(interp, "nearest") && strcmp(interp, "bicubic")) {
         add(s, tgc_cfg_get(t, "interpolation"), "%s: interpolation '%s' is not implemented; left out (bilinear)",
             type, interp);
         drop(s, t, tgc_cfg_get(t, "interpolation"));
     }
     const char *be = str_of(t, "backend");
-    if (be && strcmp(be, "cv2"))
-        add(s, tgc_cfg_get(t, "backend"), "%s: backend '%s' is not implemented (tgc resizes as cv2 does)", type, be);
+    if (be && strcmp(be, "cv2") && strcmp(be, "pillow")) {
+        add(s, tgc_cfg_get(t, "backend"), "%s: backend '%s' is not implemented; left out (cv2)", type, be);
+        drop(s, t, tgc_cfg_get(t, "backend"));
+    }
 }
 
 static void scan_pipeline(scan *s, tgc_cfg *pl) {
@@ -200,6 +202,11 @@ static void scan_pipeline(scan *s, tgc_cfg *pl) {
             drop(s, pl, t);
             continue;
         }
+        /* AutoAugment: MMPretrain 1.2 builds the sub-policies from the policies before merging hparams into
+         * them (the merged copy is only printed), so hparams change nothing there; tgc does the same. */
+        const tgc_cfg *hp = !strcmp(type, "AutoAugment") ? tgc_cfg_get(t, "hparams") : NULL;
+        if (hp && hp->kind != TGC_CFG_NULL)
+            add(s, hp, "AutoAugment: hparams change nothing (MMPretrain 1.2 builds the sub-policies without them)");
         static const char *const load[] = {"color_type", "imdecode_backend", NULL};
         static const char *const resize[] = {"scale", "scale_factor", "keep_ratio", "interpolation", "backend", NULL};
         static const char *const rcrop[] = {"crop_size", "padding", "pad_if_needed", "pad_val", "padding_mode", NULL};
@@ -209,6 +216,9 @@ static void scan_pipeline(scan *s, tgc_cfg *pl) {
         static const char *const center[] = {"crop_size", NULL};
         static const char *const flip[] = {"prob", "direction", NULL};
         static const char *const anns[] = {"with_bbox", "with_label", NULL};
+        static const char *const jitter[] = {"brightness", "contrast", "saturation", "hue", "backend", NULL};
+        static const char *const erasing[] = {"erase_prob", "min_area_ratio", "max_area_ratio", "aspect_range", "mode",
+                                              "fill_color", "fill_std", NULL};
         const char *const *impl = NULL;
         if (!strcmp(type, "LoadImageFromFile")) {
             impl = load;
@@ -225,6 +235,8 @@ static void scan_pipeline(scan *s, tgc_cfg *pl) {
         else if (!strcmp(type, "PackInputs") || !strcmp(type, "PackClsInputs") || !strcmp(type, "PackDetInputs"))
             impl = harmless;
         else if (!strcmp(type, "LoadAnnotations")) impl = anns;
+        else if (!strcmp(type, "ColorJitter")) impl = jitter;
+        else if (!strcmp(type, "RandomErasing")) impl = erasing;
         else continue; /* unknown transforms are refused by the compile */
         if (impl == resize || impl == rrc || impl == edge) scan_resample(s, t, type);
         other_keys(s, t, type, impl, harmless);
@@ -237,12 +249,22 @@ static void scan_dataset(scan *s, tgc_cfg *ds) {
     if (!type) return;
     static const char *const impl[] = {"data_root", "data_prefix", "ann_file", "split", "test_mode", "pipeline",
                                        "indices", NULL};
+    /* the file datasets (runtime/data/data_files.c) */
+    static const char *const files[] = {"data_root", "data_prefix", "ann_file", "split", "test_mode", "pipeline",
+                                        "indices", "with_label", "extensions", "metainfo", "classes", "multi_label",
+                                        NULL};
+    static const char *const cub[] = {"data_root", "split", "test_mode", "pipeline", "indices", "metainfo", "classes",
+                                      NULL};
     /* CocoDataset (the detection data path, runtime/data): its image filter and class subset */
     static const char *const coco[] = {"data_root", "data_prefix", "ann_file", "test_mode", "pipeline", "indices",
                                        "filter_cfg", "metainfo", NULL};
     static const char *const harmless[] = {"serialize_data", "lazy_init", "max_refetch", "download",
                                            "file_client_args", "backend_args", NULL};
-    other_keys(s, ds, type, strcmp(type, "CocoDataset") ? impl : coco, harmless);
+    const char *const *keys = !strcmp(type, "CocoDataset") ? coco : !strcmp(type, "CUB") ? cub
+                            : !strcmp(type, "CustomDataset") || !strcmp(type, "ImageNet") || !strcmp(type, "ImageNet21k")
+                                ? files
+                                : impl;
+    other_keys(s, ds, type, keys, harmless);
     scan_pipeline(s, tgc_cfg_get(ds, "pipeline"));
 }
 
@@ -285,10 +307,10 @@ static void scan_loader(scan *s, tgc_cfg *root, const char *key) {
 }
 
 /* MMDetection's DetDataPreprocessor (model.data_preprocessor): the normalisation and padding the detection
- * data path applies on the host, and tgc's own canvas key. */
+ * data path applies on the host, and tgc's own keys (the canvas, the padded ground-truth count). */
 static void scan_det_preprocessor(scan *s, tgc_cfg *pre) {
     if (!is_map(pre)) return;
-    static const char *const impl[] = {"mean", "std", "bgr_to_rgb", "pad_size_divisor", "tgc_canvas", NULL};
+    static const char *const impl[] = {"mean", "std", "bgr_to_rgb", "pad_size_divisor", "tgc_canvas", "tgc_max_gts", NULL};
     static const char *const harmless[] = {"non_blocking", "boxtype2tensor", "pad_value", NULL};
     other_keys(s, pre, "DetDataPreprocessor", impl, harmless);
 }

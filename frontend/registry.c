@@ -22,11 +22,12 @@ const tgc_part tgc_parts[] = {
     {"RetinaNet", TGC_PART_CLASSIFIER, tgc_build_retinanet},
     {"FPN", TGC_PART_NECK, tgc_build_fpn},
     {"RetinaHead", TGC_PART_HEAD, tgc_build_retina_head},
+    {"FasterRCNN", TGC_PART_CLASSIFIER, tgc_build_faster_rcnn},
 };
 
 int tgc_b_is_detector(const tgc_cfg *model) {
     const tgc_cfg *t = model && model->kind == TGC_CFG_MAP ? tgc_cfg_get(model, "type") : NULL;
-    return t && t->kind == TGC_CFG_STR && !strcmp(t->s, "RetinaNet");
+    return t && t->kind == TGC_CFG_STR && (!strcmp(t->s, "RetinaNet") || !strcmp(t->s, "FasterRCNN"));
 }
 const int tgc_n_parts = (int)TGC_ARRAY_LEN(tgc_parts);
 

@@ -12,8 +12,9 @@
  *                                                -> out training ? its losses (summed by the caller)
  *                                                                : its predictions ({logits})
  *   loss:       in {predictions, labels [N] i32} -> out {loss []}
- *   (a detector, kind classifier, returns training ? {loss []} : {det_out [N, A, C + 4]}; its head declares
- *   the per-anchor target inputs itself, see frontend/models/retinanet.c)
+ *   (a detector, kind classifier, returns training ? {loss []} : {det_out [N, A, C + 4]} (RetinaNet) or
+ *   {det_out [N, P, 5 + (C + 1) + 4C]} (FasterRCNN); it declares its target inputs itself, see
+ *   frontend/models/retinanet.c and faster_rcnn.c)
  */
 #ifndef TGC_FRONTEND_REGISTRY_H
 #define TGC_FRONTEND_REGISTRY_H
@@ -72,5 +73,7 @@ int tgc_build_label_smooth_loss(tgc_bctx *b, const tgc_cfg *node, const tgc_feat
 int tgc_build_retinanet(tgc_bctx *b, const tgc_cfg *node, const tgc_feats *in, tgc_feats *out);
 int tgc_build_fpn(tgc_bctx *b, const tgc_cfg *node, const tgc_feats *in, tgc_feats *out);
 int tgc_build_retina_head(tgc_bctx *b, const tgc_cfg *node, const tgc_feats *in, tgc_feats *out);
+/* frontend/models/faster_rcnn.c */
+int tgc_build_faster_rcnn(tgc_bctx *b, const tgc_cfg *node, const tgc_feats *in, tgc_feats *out);
 
 #endif

@@ -146,6 +146,12 @@ def coco_seeds():
     put("coco", "bad_bbox.json", b'{"images": [], "annotations": [{"id": 1, "image_id": 1, "bbox": [1]}], "categories": []}')
 
 
+def lists_seeds():
+    put("lists", "cub.txt", b"1 a.jpg\n2 a.jpg\n%%%\n2 7\n1 200\n%%%\n1 1\n2 0\n")
+    put("lists", "ann.txt", b"a.jpg 3\n\nb/c.png 0\r\n")
+    put("lists", "bad_ids.txt", b"1 a.jpg\n1 a.jpg\n%%%\n3 1\n%%%\n1 2\n")
+
+
 def store_seeds():
     def req(op, key, val=b"", tmo=1000):
         return struct.pack("<IIIII", 0x53434754, op, len(key), len(val), tmo) + key + val
@@ -169,6 +175,7 @@ def main():
     idx_seeds()
     image_seeds()
     coco_seeds()
+    lists_seeds()
     store_seeds()
 
 

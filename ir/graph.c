@@ -67,6 +67,27 @@ int tgc_graph_find(const tgc_graph *g, const char *name) {
     return -1;
 }
 
+int tgc_graph_named_output(tgc_graph *g, int v, const char *name, tgc_err *err) {
+    if (v < 0 || v >= g->n_vals || g->vals[v].kind != TGC_VAL_TEMP || g->vals[v].is_output || g->vals[v].name)
+        return tgc_fail(err, "graph @%s: %%%d cannot become the output '%s': it is not an unnamed temp that is no "
+                             "output yet", g->name, v, name ? name : "");
+    if (!name || !*name || tgc_graph_find(g, name) >= 0)
+        return tgc_fail(err, "graph @%s: the output name '%s' is empty or already taken", g->name, name ? name : "");
+    g->vals[v].is_output = TGC_OUTPUT_NAMED + tgc_graph_named_outputs(g, NULL, 0);
+    g->vals[v].name = tgc_strdup(name);
+    return 0;
+}
+
+int tgc_graph_named_outputs(const tgc_graph *g, int *out, int cap) {
+    int n = 0;
+    for (int v = 0; v < g->n_vals; v++) n += g->vals[v].is_output >= TGC_OUTPUT_NAMED;
+    if (out) /* by their keys, which are dense from TGC_OUTPUT_NAMED (passes copy them unchanged) */
+        for (int k = 0, m = 0; k < n && m < cap; k++)
+            for (int v = 0; v < g->n_vals; v++)
+                if (g->vals[v].is_output == TGC_OUTPUT_NAMED + k && m < cap) out[m++] = v;
+    return n;
+}
+
 /* Copies attributes field by field (ir/attrs.def) into zeroed storage, so that struct padding and unused
  * shape dimensions are zero and two equal attribute sets are equal bytewise too. */
 #define ATTR_COPY_BOOL(to, from, n) (to) = (from)

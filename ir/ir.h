@@ -65,6 +65,7 @@ enum {
     TGC_A_CLASSES = 1u << 20,  /* num_classes                   */
     TGC_A_CLIP = 1u << 21,     /* max_norm, norm_type (gradient norms and clipping) */
     TGC_A_LAMB = 1u << 22,     /* always_adapt, trust_clip (Lamb) */
+    TGC_A_ANCHOR = 1u << 23,   /* base_anchors, min_bbox_size (anchor_decode) */
     /* detection ops */
     TGC_A_ROI = 1u << 24,      /* output_size, spatial_scale, sampling_ratio, aligned, roi_level, num_levels, finest_scale */
     TGC_A_K = 1u << 25,        /* k                             */
@@ -72,6 +73,7 @@ enum {
     TGC_A_BETA = 1u << 27,     /* beta                          */
     TGC_A_CODER = 1u << 28,    /* target_means, target_stds     */
     TGC_A_DECODE = 1u << 29,   /* wh_ratio_clip, clip_border    */
+    TGC_A_SAMPLE = 1u << 30,   /* pos_fraction, pos_iou_thr, neg_iou_thr, min_pos_iou, match_low_quality, add_gt_as_proposals */
 };
 #define TGC_A_CONV (TGC_A_STRIDE | TGC_A_PAD | TGC_A_DILATION | TGC_A_GROUPS)
 #define TGC_A_POOL (TGC_A_KERNEL | TGC_A_STRIDE | TGC_A_PAD | TGC_A_CEIL)
@@ -278,7 +280,9 @@ typedef struct tgc_value {
     tgc_init init;  /* for PARAM, BUFFER and OPTSTATE */
     double lr_mult, decay_mult; /* paramwise_cfg multipliers for PARAM (default 1) */
     int frozen;     /* PARAM with requires_grad false (frozen_stages): no gradient, update or optimizer state */
-    int is_output;  /* the runtime reads it after the program (loss, logits) */
+    int is_output;  /* the runtime reads it after the program: 0 no; 1 by position (loss, logits, the
+                     * gradient norm); TGC_OUTPUT_NAMED + k: the k-th named log output (a loss term or
+                     * metric such as loss_cls or acc, `name` holding it), read by name */
     tgc_slab slab;
     uint64_t offset; /* byte offset within its slab */
 } tgc_value;
@@ -318,6 +322,15 @@ int tgc_graph_state(tgc_graph *g, tgc_val_kind kind, const char *name, tgc_dtype
                     tgc_init init /* ownership of init.desc passes to the graph */);
 /* Finds a named value (input or state); -1 if none. */
 int tgc_graph_find(const tgc_graph *g, const char *name);
+
+/* Named log outputs (a model's loss terms and metrics, MMDetection's loss-dict keys). The plan lists them
+ * after the positional outputs, in the order they were named, as tensors "<graph>/<name>". */
+#define TGC_OUTPUT_NAMED 2
+/* Makes temp v the next named output; -1 (err) when v is not an unnamed temp that is no output yet, or
+ * the name is empty or already names a value. */
+int tgc_graph_named_output(tgc_graph *g, int v, const char *name, tgc_err *err);
+/* The named outputs' value ids in their order into out (at most cap of them); returns how many there are. */
+int tgc_graph_named_outputs(const tgc_graph *g, int *out, int cap);
 
 /* Appends an op: checks arity, runs shape inference, creates the result values (TEMP) and writes their
  * ids to out[] (n_out of them; out may be NULL). `scope` is copied (may be NULL). Returns the op index,

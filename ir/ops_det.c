@@ -1,5 +1,7 @@
 /* ir/ops_det.c - shape rules, gradient rules and costs of the detection ops (ir/ops.def's last block):
- * roi_align and its backward, topk, nms_fixed, smooth_l1 and its backward. ir/ops_det.h names them as
+ * roi_align and its backward, topk, nms_fixed, smooth_l1, the box ops, giou_loss, rcnn_targets, and Faster
+ * R-CNN's anchor_decode, softmax_cross_entropy_masked, class_box_targets and accuracy_masked. ir/ops_det.h
+ * names them as
  * ir/ops.c's table expects. */
 #include <math.h>
 
@@ -298,13 +300,59 @@ int tgc_det_infer_gather(const tgc_graph *g, const tgc_op *op, tgc_type *out, tg
     return 0;
 }
 
+/* ---- rcnn_targets ---------------------------------------------------------------------------------------- */
+static int same_b(const tgc_type *t, int64_t b, const char *what, const char *form, tgc_err *err) {
+    if (t->shape.d[0] != b) {
+        char x[200];
+        return tgc_fail(err, "%s %s must be %s with the proposals' B=%lld", what, tstr(t, x, sizeof x), form, (long long)b);
+    }
+    return 0;
+}
+
+int tgc_det_infer_rcnn_targets(const tgc_graph *g, const tgc_op *op, tgc_type *out, tgc_err *err) {
+    const tgc_type *p = TY(IN(0)), *cnt = TY(IN(1)), *gb = TY(IN(2)), *gl = TY(IN(3)), *r = TY(IN(4));
+    const tgc_attrs *a = &op->attrs;
+    char x[200];
+    if (want(p, TGC_F32, 3, "proposals", err) < 0 || want(cnt, TGC_I32, 1, "count", err) < 0 ||
+        want(gb, TGC_F32, 3, "gt_bboxes", err) < 0 || want(gl, TGC_I32, 2, "gt_labels", err) < 0 ||
+        want(r, TGC_I32, 2, "rng", err) < 0 || coder_check(a, err) < 0)
+        return -1;
+    const int64_t b = p->shape.d[0];
+    if (p->shape.d[2] != 4) return tgc_fail(err, "proposals must be [B,P,4] (x1, y1, x2, y2), got %s", tstr(p, x, sizeof x));
+    if (gb->shape.d[2] != 4) return tgc_fail(err, "gt_bboxes must be [B,G,4] (x1, y1, x2, y2), got %s", tstr(gb, x, sizeof x));
+    if (same_b(cnt, b, "count", "[B]", err) < 0 || same_b(gb, b, "gt_bboxes", "[B,G,4]", err) < 0 ||
+        same_b(gl, b, "gt_labels", "[B,G]", err) < 0 || same_b(r, b, "rng", "[B,4]", err) < 0)
+        return -1;
+    if (gl->shape.d[1] != gb->shape.d[1])
+        return tgc_fail(err, "gt_labels %s must be [B,G] with gt_bboxes' G=%lld", tstr(gl, x, sizeof x), (long long)gb->shape.d[1]);
+    if (r->shape.d[1] != 4)
+        return tgc_fail(err, "rng must be [B,4] (seed low, seed high, epoch, position), got %s", tstr(r, x, sizeof x));
+    if (p->shape.d[1] + gb->shape.d[1] > INT32_MAX)
+        return tgc_fail(err, "%lld proposals and %lld gt slots per image: at most 2^31-1 candidates", (long long)p->shape.d[1],
+                        (long long)gb->shape.d[1]);
+    if (a->k < 1 || a->k > INT32_MAX) return tgc_fail(err, "k=%lld (RoIs sampled per image) must be in [1, 2^31-1]", (long long)a->k);
+    if (!(a->pos_fraction >= 0 && a->pos_fraction <= 1))
+        return tgc_fail(err, "pos_fraction=%g must be in [0, 1]", a->pos_fraction);
+    if (!isfinite(a->pos_iou_thr) || !isfinite(a->neg_iou_thr) || !isfinite(a->min_pos_iou))
+        return tgc_fail(err, "pos_iou_thr=%g, neg_iou_thr=%g and min_pos_iou=%g must be finite", a->pos_iou_thr,
+                        a->neg_iou_thr, a->min_pos_iou);
+    if (a->num_classes < 1 || a->num_classes > INT32_MAX - 1)
+        return tgc_fail(err, "num_classes=%lld must be positive", (long long)a->num_classes);
+    if (b * a->k > DIM_LIMIT) return tgc_fail(err, "B*k=%lld RoIs is too many", (long long)(b * a->k));
+    out[0].dtype = TGC_F32, out[0].shape = tgc_shape2(b * a->k, 5);
+    out[1].dtype = TGC_I32, out[1].shape = tgc_shape1(b * a->k);
+    out[2].dtype = TGC_F32, out[2].shape = tgc_shape2(b * a->k, 4);
+    return 0;
+}
+
 /* ---- costs ------------------------------------------------------------------------------------------
  * bytes: every operand and result, as ir/ops.c counts them (roi_align's input counted whole, though a
  * kernel reads only the sampled neighbourhoods). flops per element: roi_align 10 per bilinear sample of
  * each output (4 samples per bin assumed with sampling_ratio 0), the same per dy element for the
  * backward; topk log2(n) comparisons per input element (a sort); nms_fixed 15 per box pair of an image
  * (the worst case: no box suppressed); smooth_l1 6 and its backward 5 per element; box_iou 12 per pair,
- * box_encode 20 and box_decode 30 per box, gather 0; giou_loss 30 and its backward 60 per box. */
+ * box_encode 20 and box_decode 30 per box, gather 0; giou_loss 30 and its backward 60 per box; rcnn_targets 15
+ * per (candidate, gt) pair (the IoUs) and 2 per candidate pair of an image (the sampler's ranking). */
 static double numel(const tgc_graph *g, int v) { return (double)tgc_shape_numel(&g->vals[v].type.shape); }
 
 static void io(const tgc_graph *g, const tgc_op *op, double flops, tgc_cost *c) {
@@ -343,3 +391,115 @@ void tgc_det_cost_box_decode(const tgc_graph *g, const tgc_op *op, tgc_cost *c) 
 void tgc_det_cost_gather(const tgc_graph *g, const tgc_op *op, tgc_cost *c) { io(g, op, 0, c); }
 void tgc_det_cost_giou_loss(const tgc_graph *g, const tgc_op *op, tgc_cost *c) { io(g, op, 7.5 * numel(g, IN(0)), c); }
 void tgc_det_cost_giou_loss_bwd(const tgc_graph *g, const tgc_op *op, tgc_cost *c) { io(g, op, 15 * numel(g, IN(1)), c); }
+void tgc_det_cost_rcnn_targets(const tgc_graph *g, const tgc_op *op, tgc_cost *c) {
+    const tgc_shape *p = &TY(IN(0))->shape, *gb = &TY(IN(2))->shape;
+    double b = p->rank == 3 ? (double)p->d[0] : 0, n = p->rank == 3 ? (double)p->d[1] : 0, m = gb->rank == 3 ? (double)gb->d[1] : 0;
+    io(g, op, b * (15 * n * m + 2 * (n + m) * (n + m)), c);
+}
+
+/* ---- Faster R-CNN: anchor_decode, softmax_cross_entropy_masked, class_box_targets ------------------------ */
+int tgc_det_infer_anchor_decode(const tgc_graph *g, const tgc_op *op, tgc_type *out, tgc_err *err) {
+    const tgc_type *ix = TY(IN(0)), *d = TY(IN(1)), *s = TY(IN(2)), *m = TY(IN(3));
+    const tgc_attrs *a = &op->attrs;
+    if (want(ix, TGC_I32, 2, "idx", err) < 0 || want(d, TGC_F32, 3, "deltas", err) < 0 ||
+        want(s, TGC_F32, 2, "scores", err) < 0 || want(m, TGC_F32, 2, "img_shape", err) < 0 || coder_check(a, err) < 0)
+        return -1;
+    char x[200], y[200], z[200];
+    if (!tgc_shape_eq(&ix->shape, &s->shape) || d->shape.d[0] != ix->shape.d[0] || d->shape.d[1] != ix->shape.d[1] ||
+        d->shape.d[2] != 4 || m->shape.d[0] != ix->shape.d[0] || m->shape.d[1] != 2)
+        return tgc_fail(err, "idx %s, deltas %s and scores must be [B,k], [B,k,4] and [B,k], img_shape %s [B,2]",
+                        tstr(ix, x, sizeof x), tstr(d, y, sizeof y), tstr(m, z, sizeof z));
+    const tgc_shape *gs = &a->shape;
+    if (gs->rank != 3 || gs->d[0] < 1 || gs->d[1] < 1 || gs->d[2] < 1 || gs->d[0] > DIM_LIMIT || gs->d[1] > DIM_LIMIT)
+        return tgc_fail(err, "attribute shape (the anchor grid [H, W, base anchors]) must be 3-D and positive");
+    if (gs->d[2] > (int64_t)(sizeof a->base_anchors / sizeof a->base_anchors[0] / 4))
+        return tgc_fail(err, "%lld base anchors per cell (at most %d)", (long long)gs->d[2],
+                        (int)(sizeof a->base_anchors / sizeof a->base_anchors[0] / 4));
+    if (a->stride[0] < 1 || a->stride[1] < 1)
+        return tgc_fail(err, "stride=[%lld,%lld] must be positive", (long long)a->stride[0], (long long)a->stride[1]);
+    for (int i = 0; i < 4 * gs->d[2]; i++)
+        if (!isfinite(a->base_anchors[i])) return tgc_fail(err, "base_anchors[%d] is not finite", i);
+    if (!isfinite(a->min_bbox_size)) return tgc_fail(err, "min_bbox_size=%g must be finite", a->min_bbox_size);
+    if (!(a->wh_ratio_clip > 0 && a->wh_ratio_clip <= 1))
+        return tgc_fail(err, "wh_ratio_clip=%g must be in (0, 1]", a->wh_ratio_clip);
+    out[0] = *d;
+    out[1] = *s;
+    return 0;
+}
+
+static int ce_masked_check(const tgc_graph *g, const tgc_op *op, int first, tgc_err *err) {
+    const tgc_type *x = TY(IN(first)), *l = TY(IN(first + 1));
+    if (want(x, TGC_F32, 2, "logits", err) < 0 || want(l, TGC_I32, 1, "labels", err) < 0) return -1;
+    if (l->shape.d[0] != x->shape.d[0]) {
+        char a[200], b[200];
+        return tgc_fail(err, "labels %s must have one entry per row of logits %s", tstr(l, a, sizeof a), tstr(x, b, sizeof b));
+    }
+    if (!isfinite(op->attrs.alpha)) return tgc_fail(err, "alpha=%g (loss_weight) must be finite", op->attrs.alpha);
+    return 0;
+}
+
+int tgc_det_infer_softmax_cross_entropy_masked(const tgc_graph *g, const tgc_op *op, tgc_type *out, tgc_err *err) {
+    if (ce_masked_check(g, op, 0, err) < 0) return -1;
+    out->dtype = TGC_F32;
+    out->shape = tgc_shape0();
+    return 0;
+}
+
+int tgc_det_infer_softmax_cross_entropy_masked_bwd(const tgc_graph *g, const tgc_op *op, tgc_type *out, tgc_err *err) {
+    const tgc_type *d = TY(IN(0));
+    if (d->dtype != TGC_F32 || d->shape.rank != 0) {
+        char b[200];
+        return tgc_fail(err, "dloss must be an f32 scalar (f32[]), got %s", tstr(d, b, sizeof b));
+    }
+    if (ce_masked_check(g, op, 1, err) < 0) return -1;
+    *out = *TY(IN(1));
+    return 0;
+}
+
+/* Only the logits get a gradient: the labels are data. */
+int tgc_det_grad_softmax_cross_entropy_masked(tgc_graph *g, int op_index, const int *dy, const unsigned char *need,
+                                               int *dx, tgc_err *err) {
+    tgc_op op = g->ops[op_index];
+    if (dy[0] < 0 || !need[0]) return 0;
+    tgc_attrs a = tgc_attrs_default();
+    a.alpha = op.attrs.alpha;
+    dx[0] = tgc_emit1(g, TGC_OP_SOFTMAX_CE_MASKED_BWD, &a, op.scope, err, 3, dy[0], op.in[0], op.in[1]);
+    return dx[0] < 0 ? -1 : 0;
+}
+
+int tgc_det_infer_class_box_targets(const tgc_graph *g, const tgc_op *op, tgc_type *out, tgc_err *err) {
+    const tgc_type *l = TY(IN(0)), *t = TY(IN(1));
+    if (want(l, TGC_I32, 1, "labels", err) < 0 || want(t, TGC_F32, 2, "targets", err) < 0) return -1;
+    if (t->shape.d[0] != l->shape.d[0]) {
+        char a[200], b[200];
+        return tgc_fail(err, "targets %s must have one row per label of %s", tstr(t, a, sizeof a), tstr(l, b, sizeof b));
+    }
+    int64_t c = op->attrs.num_classes;
+    if (c < 1 || c > DIM_LIMIT / (t->shape.d[1] > 0 ? t->shape.d[1] : 1))
+        return tgc_fail(err, "num_classes=%lld must be positive", (long long)c);
+    out[0].dtype = TGC_F32;
+    out[0].shape = tgc_shape2(t->shape.d[0], c * t->shape.d[1]);
+    out[1] = out[0];
+    out[2].dtype = TGC_F32;
+    out[2].shape = tgc_shape1(1);
+    return 0;
+}
+
+int tgc_det_infer_accuracy_masked(const tgc_graph *g, const tgc_op *op, tgc_type *out, tgc_err *err) {
+    if (ce_masked_check(g, op, 0, err) < 0) return -1;
+    out->dtype = TGC_F32;
+    out->shape = tgc_shape0();
+    return 0;
+}
+
+/* anchor_decode 40 per box (the anchor, box_decode's 30, the size test); the masked cross-entropy 4 per
+ * logit forward, 5 backward; class_box_targets 0 (copies); accuracy_masked 1 per logit (the arg-max). */
+void tgc_det_cost_anchor_decode(const tgc_graph *g, const tgc_op *op, tgc_cost *c) { io(g, op, 40 * numel(g, IN(2)), c); }
+void tgc_det_cost_softmax_cross_entropy_masked(const tgc_graph *g, const tgc_op *op, tgc_cost *c) {
+    io(g, op, 4 * numel(g, IN(0)), c);
+}
+void tgc_det_cost_softmax_cross_entropy_masked_bwd(const tgc_graph *g, const tgc_op *op, tgc_cost *c) {
+    io(g, op, 5 * numel(g, IN(1)), c);
+}
+void tgc_det_cost_class_box_targets(const tgc_graph *g, const tgc_op *op, tgc_cost *c) { io(g, op, 0, c); }
+void tgc_det_cost_accuracy_masked(const tgc_graph *g, const tgc_op *op, tgc_cost *c) { io(g, op, numel(g, IN(0)), c); }

@@ -319,7 +319,8 @@ typedef struct pgraph {
     int n_buckets, cap_buckets;
     int64_t *outputs;
     pos *outputs_at;
-    int n_outputs, cap_outputs, cap_outputs_at;
+    char **output_names; /* owned: "name" of a named output, else NULL */
+    int n_outputs, cap_outputs, cap_outputs_at, cap_output_names;
 } pgraph;
 
 static void pgraph_free(pgraph *pg) {
@@ -333,6 +334,8 @@ static void pgraph_free(pgraph *pg) {
     free(pg->buckets);
     free(pg->outputs);
     free(pg->outputs_at);
+    for (int i = 0; i < pg->n_outputs; i++) free(pg->output_names[i]);
+    free(pg->output_names);
     memset(pg, 0, sizeof *pg);
 }
 
@@ -657,8 +660,18 @@ static int parse_line(cur *c, pgraph *pg) {
         if (parse_ref(c, &id, &at) < 0) return -1;
         TGC_GROW(pg->outputs, pg->cap_outputs, pg->n_outputs + 1);
         TGC_GROW(pg->outputs_at, pg->cap_outputs_at, pg->n_outputs + 1);
+        TGC_GROW(pg->output_names, pg->cap_output_names, pg->n_outputs + 1);
         pg->outputs_at[pg->n_outputs] = pos_of(c, at);
+        pg->output_names[pg->n_outputs] = NULL;
         pg->outputs[pg->n_outputs++] = id;
+        skip_ws(c);
+        if (accept(c, '"')) { /* a named output: output %N "loss_cls" */
+            const char *name = c->p, *q = memchr(c->p, '"', (size_t)(c->eol - c->p));
+            if (!q) return fail_at(c, name - 1, "the output's name has no closing '\"'");
+            if (q == name) return fail_at(c, name - 1, "the output's name is empty");
+            c->p = q + 1;
+            pg->output_names[pg->n_outputs - 1] = tgc_asprintf("%.*s", (int)(q - name), name);
+        }
         return expect_end(c);
     }
     if (word_is(w, n, "allreduce_bucket")) return parse_bucket(c, pg, w);
@@ -824,7 +837,12 @@ static tgc_graph *build(const ctx *x, pgraph *pg) {
     for (int i = 0; i < pg->n_outputs; i++) {
         int v;
         if (resolve(x, pg, pg->outputs[i], pg->outputs_at[i], &v) < 0) goto fail;
-        g->vals[v].is_output = 1;
+        if (!pg->output_names[i]) {
+            if (!g->vals[v].is_output) g->vals[v].is_output = 1;
+        } else if (tgc_graph_named_output(g, v, pg->output_names[i], x->err) < 0) {
+            fail_pos(x, pg->outputs_at[i], "%s", x->err->msg);
+            goto fail;
+        }
     }
     if (pg->n_buckets) {
         g->buckets = tgc_calloc((size_t)pg->n_buckets, sizeof *g->buckets);

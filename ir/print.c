@@ -134,6 +134,9 @@ void tgc_graph_print(const tgc_graph *g, FILE *f) {
         }
     }
     for (int i = 0; i < g->n_vals; i++)
-        if (g->vals[i].is_output) fprintf(f, "  output %%%d\n", i);
+        if (g->vals[i].is_output == 1) fprintf(f, "  output %%%d\n", i);
+    for (int k = 0, n = tgc_graph_named_outputs(g, NULL, 0); k < n; k++) /* then the named ones, in their order */
+        for (int i = 0; i < g->n_vals; i++)
+            if (g->vals[i].is_output == TGC_OUTPUT_NAMED + k) fprintf(f, "  output %%%d \"%s\"\n", i, g->vals[i].name);
     fputs("}\n", f);
 }

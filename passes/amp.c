@@ -153,7 +153,7 @@ static tgc_graph *rewrite(const tgc_graph *g, tgc_dtype low, int add_scale, int 
         int nv = c.map[v];
         tgc_dtype want = g->vals[v].type.dtype;
         if (!g->vals[v].is_output || c.ng->vals[nv].type.dtype == want) {
-            if (g->vals[v].is_output) c.ng->vals[nv].is_output = 1;
+            c.ng->vals[nv].is_output = g->vals[v].is_output; /* 1, or a named output's key */
             continue;
         }
         const char *scope = g->vals[v].def_op >= 0 ? g->ops[g->vals[v].def_op].scope : NULL;
@@ -164,7 +164,11 @@ static tgc_graph *rewrite(const tgc_graph *g, tgc_dtype low, int add_scale, int 
             ok = 0;
             break;
         }
-        c.ng->vals[back].is_output = 1;
+        c.ng->vals[back].is_output = g->vals[v].is_output;
+        if (g->vals[v].is_output >= TGC_OUTPUT_NAMED) { /* the name moves to the value the runtime reads */
+            c.ng->vals[back].name = c.ng->vals[nv].name;
+            c.ng->vals[nv].name = NULL;
+        }
         c.map[v] = back;
     }
     if (ok && keep && *keep >= 0 && *keep < g->n_vals) *keep = c.map[*keep];

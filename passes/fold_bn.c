@@ -71,9 +71,13 @@ static int fold_graph(tgc_module *m, tgc_graph *g, tgc_err *err) {
         for (int i = k + 1; i < g->n_ops; i++)
             for (int j = 0; j < g->ops[i].n_in; j++)
                 if (g->ops[i].in[j] == z) g->ops[i].in[j] = z2;
-        if (g->vals[z].is_output) {
+        if (g->vals[z].is_output) { /* the output (a named one with its name) moves to the folded value */
+            g->vals[z2].is_output = g->vals[z].is_output;
             g->vals[z].is_output = 0;
-            g->vals[z2].is_output = 1;
+            if (g->vals[z2].is_output >= TGC_OUTPUT_NAMED && !g->vals[z2].name) {
+                g->vals[z2].name = g->vals[z].name;
+                g->vals[z].name = NULL;
+            }
             if (m->eval_logits == z) m->eval_logits = z2;
         }
         tgc_op_kill(&g->ops[k]); /* dead: removed by compaction */

@@ -4,11 +4,12 @@
 
 #include "passes/passes.h"
 
-/* The output the module names: the first of `rank` (f32), else the first output, else -1. */
+/* The output the module names: the first positional one of `rank` (f32), else the first positional output,
+ * else -1 (named outputs, the loss terms, are never the loss). */
 static int named_output(const tgc_graph *g, int rank) {
     int any = -1;
     for (int v = 0; g && v < g->n_vals; v++) {
-        if (!g->vals[v].is_output) continue;
+        if (g->vals[v].is_output != 1) continue;
         if (g->vals[v].type.dtype == TGC_F32 && g->vals[v].type.shape.rank == rank) return v;
         if (any < 0) any = v;
     }

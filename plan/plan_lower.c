@@ -100,8 +100,9 @@ static int lower_graph(lowering *L, const tgc_graph *g, tgc_program *pr, int64_t
     for (int i = 0; i < g->n_vals && rc == 0; i++) {
         const tgc_value *v = &g->vals[i];
         if (is_state(v->kind)) continue;
-        char *name = v->kind == TGC_VAL_INPUT && v->name ? tgc_asprintf("%s/%s", g->name, v->name)
-                                                         : tgc_asprintf("%s/%%%d", g->name, v->id);
+        /* inputs and named outputs by name ("train/inputs", "train/loss_cls"), other temps by number */
+        int named = (v->kind == TGC_VAL_INPUT || v->is_output >= TGC_OUTPUT_NAMED) && v->name;
+        char *name = named ? tgc_asprintf("%s/%s", g->name, v->name) : tgc_asprintf("%s/%%%d", g->name, v->id);
         tix[i] = add_tensor(L, v, name, -1);
     }
     /* Gradient links, now that every value has its tensor. */
@@ -128,12 +129,17 @@ static int lower_graph(lowering *L, const tgc_graph *g, tgc_program *pr, int64_t
             in->scope = tgc_strdup(op->scope);
             in->group = op->group;
         }
+        /* positional outputs in value order (the loss or logits first), then the named ones in their order */
+        int n_named = tgc_graph_named_outputs(g, NULL, 0);
+        int *named = tgc_malloc(sizeof(int) * (size_t)(n_named ? n_named : 1));
+        tgc_graph_named_outputs(g, named, n_named);
+        pr->outputs = tgc_malloc(sizeof(int) * (size_t)(g->n_vals ? g->n_vals : 1));
+        for (int i = 0; i < g->n_vals; i++)
+            if (g->vals[i].is_output == 1) pr->outputs[pr->n_outputs++] = tix[i];
+        for (int k = 0; k < n_named; k++) pr->outputs[pr->n_outputs++] = tix[named[k]];
+        free(named);
         for (int i = 0; i < g->n_vals; i++) {
             const tgc_value *v = &g->vals[i];
-            if (v->is_output) {
-                pr->outputs = tgc_realloc(pr->outputs, sizeof(int) * (size_t)(pr->n_outputs + 1));
-                pr->outputs[pr->n_outputs++] = tix[i];
-            }
             if (v->kind == TGC_VAL_INPUT) {
                 pr->inputs = tgc_realloc(pr->inputs, sizeof(int) * (size_t)(pr->n_inputs + 1));
                 pr->inputs[pr->n_inputs++] = tix[i];

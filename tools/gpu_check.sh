@@ -95,6 +95,7 @@ for cfg in "$root"/configs/[!_]*/*.yaml; do  # the shipped configs, not _base_
     name=$(basename "$cfg" .yaml)
     case "$cfg" in  # detection: the synthetic config below, op by op; the full-size ones have the same ops
     */retinanet/*) rows+=("compile $name|skipped|-|full-size detection: its ops are checked on det_synth"); continue ;;
+    */faster_rcnn/*) rows+=("compile $name|skipped|-|full-size detection: its ops are checked on frcnn_small"); continue ;;
     */det_synth/*) continue ;;
     esac
     if "$tgc" compile "$cfg" --target cuda --cfg-options train_dataloader.batch_size=4 val_dataloader.batch_size=4 \
@@ -138,6 +139,20 @@ if "$tgc" compile "$det" --target cuda --cfg-options train_dataloader.batch_size
     extra+=("$out/plans/det_synth.bin")
 else
     rows+=("compile det_synth|FAIL|-|$(tail -1 "$out/plans/det_synth.log" | cut -c1-110)")
+    failed=$((failed + 1))
+fi
+# Faster R-CNN's ops (proposals, RoI sampler, RoIAlign, the R-CNN losses): the R50-FPN config made CPU-sized
+# (ResNet-18 at half width, 256x256, 10 classes), each distinct instruction alone
+frcnn="$root/configs/faster_rcnn/faster-rcnn_r50_fpn_1x_coco.yaml"
+if "$tgc" compile "$frcnn" --target cuda --cfg-options train_dataloader.batch_size=2 model.data_preprocessor.tgc_canvas=[256,256] \
+    model.backbone.depth=18 model.backbone.base_channels=32 model.backbone.frozen_stages=-1 model.backbone.init_cfg=None \
+    model.neck.in_channels=[32,64,128,256] model.neck.out_channels=64 model.rpn_head.in_channels=64 \
+    model.rpn_head.feat_channels=64 model.roi_head.bbox_roi_extractor.out_channels=64 \
+    model.roi_head.bbox_head.in_channels=64 model.roi_head.bbox_head.num_classes=10 \
+    -o "$out/plans/frcnn_small.bin" >"$out/plans/frcnn_small.log" 2>&1; then
+    extra+=("$out/plans/frcnn_small.bin")
+else
+    rows+=("compile frcnn_small|FAIL|-|$(tail -1 "$out/plans/frcnn_small.log" | cut -c1-110)")
     failed=$((failed + 1))
 fi
 run ops "$check" ops "${plans[@]}" "${extra[@]}"

@@ -24,6 +24,7 @@ packages=(
   python3-venv                       # the virtual environment .venv that holds TensorBoard (below)
   python3-torch python3-numpy        # numerics tests: whole train steps against PyTorch
   python3-torchvision                # numerics tests: the detection ops against torchvision.ops
+  python3-pil                        # tests/datasets/fixtures.py writes the dataset tests' JPEG/PNG images
   dataset-fashion-mnist              # the default config's data (/usr/share/datasets/fashion-mnist)
   slurm-wlm munge                    # tests/dist/slurm.sh runs tools/slurm_train.sh under a real slurm
 )

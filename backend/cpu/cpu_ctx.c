@@ -94,6 +94,12 @@ static const struct {
 #define CPU_KERNEL_LAMB_UPDATE cpu_lamb
 #define CPU_KERNEL_SIGMOID_BCE cpu_sigmoid_bce
 #define CPU_KERNEL_SIGMOID_BCE_BWD cpu_sigmoid_bce_bwd
+#define CPU_KERNEL_RCNN_TARGETS cpu_rcnn_targets
+#define CPU_KERNEL_ANCHOR_DECODE cpu_anchor_decode
+#define CPU_KERNEL_SOFTMAX_CE_MASKED cpu_softmax_ce_masked
+#define CPU_KERNEL_SOFTMAX_CE_MASKED_BWD cpu_softmax_ce_masked_bwd
+#define CPU_KERNEL_CLASS_BOX_TARGETS cpu_class_box_targets
+#define CPU_KERNEL_ACCURACY_MASKED cpu_accuracy_masked
 
 /* One row per op, in ops.def's (the opcode's) order. */
 static const cpu_kernel_fn kernels[] = {

@@ -187,6 +187,12 @@ int cpu_box_decode(tgc_cpu *c, const cpu_call *k, tgc_err *err);
 int cpu_gather(tgc_cpu *c, const cpu_call *k, tgc_err *err);
 int cpu_giou_loss(tgc_cpu *c, const cpu_call *k, tgc_err *err);
 int cpu_giou_loss_bwd(tgc_cpu *c, const cpu_call *k, tgc_err *err);
+int cpu_rcnn_targets(tgc_cpu *c, const cpu_call *k, tgc_err *err);
+int cpu_anchor_decode(tgc_cpu *c, const cpu_call *k, tgc_err *err);
+int cpu_class_box_targets(tgc_cpu *c, const cpu_call *k, tgc_err *err);
+int cpu_softmax_ce_masked(tgc_cpu *c, const cpu_call *k, tgc_err *err); /* cpu_loss.c */
+int cpu_softmax_ce_masked_bwd(tgc_cpu *c, const cpu_call *k, tgc_err *err);
+int cpu_accuracy_masked(tgc_cpu *c, const cpu_call *k, tgc_err *err);
 
 /* Converts elements [lo, hi) of x (dtype tx) into y (dtype ty), as cast does (fused groups). */
 void cpu_cast_range(const void *x, tgc_dtype tx, void *y, tgc_dtype ty, int64_t lo, int64_t hi);

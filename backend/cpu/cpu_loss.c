@@ -1,6 +1,7 @@
 /* backend/cpu/cpu_loss.c - softmax cross-entropy with label smoothing, forward and backward, on hard labels
  * and on soft targets (softmax_cross_entropy_soft: rows t of the target instead of onehot(y)), and the
- * sigmoid binary cross-entropy on either.
+ * sigmoid binary cross-entropy on either; the masked softmax cross-entropy of detection (label -1: a padding row,
+ * no term; the mean over the other rows) and the matching top-1 accuracy.
  *
  * With q = (1-s)*onehot(y) + s/C and log p = x - lse(x):
  *   loss_row = -sum_c q_c log p_c = lse - (1-s)*x_y - (s/C)*sum_c x_c
@@ -252,5 +253,97 @@ int cpu_sigmoid_bce_bwd(tgc_cpu *c, const cpu_call *k, tgc_err *err) {
     j.dx = k->out[0];
     j.dscale = (double)*(const float *)k->in[0] * k->a->alpha / ((double)j.n * (double)j.c);
     cpu_parallel(c, j.n, TGC_MAX((int64_t)1, (int64_t)8192 / j.c), bce_bwd_rows, &j);
+    return 0;
+}
+
+/* ---- masked: softmax_cross_entropy_masked (rows with label -1 add nothing and are not counted) --------- */
+static int ce_masked_check(const cpu_call *k, int li, ce_job *j, int64_t *counted, tgc_err *err) {
+    if (cpu_check_dtype(k, 0, li, TGC_F32, err) || cpu_check_dtype(k, 0, li + 1, TGC_I32, err) ||
+        cpu_check_rank(k, 0, li, 2, err) || cpu_check_rank(k, 0, li + 1, 1, err) || cpu_check_dtype(k, 1, 0, TGC_F32, err))
+        return -1;
+    j->n = k->in_t[li].shape.d[0], j->c = k->in_t[li].shape.d[1];
+    if (k->in_t[li + 1].shape.d[0] != j->n)
+        return tgc_fail(err, "cpu backend: %s: %lld labels for %lld rows of logits", k->name,
+                        (long long)k->in_t[li + 1].shape.d[0], (long long)j->n);
+    if (j->c < 1) return tgc_fail(err, "cpu backend: %s: empty logits", k->name);
+    j->x = k->in[li];
+    j->y = k->in[li + 1];
+    *counted = 0;
+    for (int64_t r = 0; r < j->n; r++) {
+        if (j->y[r] < -1 || j->y[r] >= j->c)
+            return tgc_fail(err, "cpu backend: %s: label %d of row %lld is outside [-1, %lld)", k->name, (int)j->y[r],
+                            (long long)r, (long long)j->c);
+        *counted += j->y[r] >= 0;
+    }
+    return 0;
+}
+
+static void ce_masked_fwd_rows(void *ctx, int64_t lo, int64_t hi) {
+    const ce_job *j = ctx;
+    for (int64_t r = lo; r < hi; r++) {
+        const float *x = j->x + r * j->c;
+        j->row_loss[r] = j->y[r] < 0 ? 0.0 : row_lse(x, j->c) - (double)x[j->y[r]];
+    }
+}
+
+static void ce_masked_bwd_rows(void *ctx, int64_t lo, int64_t hi) {
+    const ce_job *j = ctx;
+    for (int64_t r = lo; r < hi; r++) {
+        const float *x = j->x + r * j->c;
+        float *dx = j->dx + r * j->c;
+        if (j->y[r] < 0) {
+            for (int64_t c = 0; c < j->c; c++) dx[c] = 0.f;
+            continue;
+        }
+        double lse = row_lse(x, j->c);
+        for (int64_t c = 0; c < j->c; c++) dx[c] = (float)(j->dscale * (exp((double)x[c] - lse) - (c == j->y[r])));
+    }
+}
+
+/* softmax_cross_entropy_masked(logits, labels) -> loss[] */
+int cpu_softmax_ce_masked(tgc_cpu *c, const cpu_call *k, tgc_err *err) {
+    ce_job j = {0};
+    int64_t counted;
+    if (ce_masked_check(k, 0, &j, &counted, err)) return -1;
+    if (tgc_shape_numel(&k->out_t[0].shape) != 1) return tgc_fail(err, "cpu backend: %s: the loss must be a scalar", k->name);
+    j.row_loss = tgc_malloc(sizeof(double) * (size_t)TGC_MAX(j.n, (int64_t)1));
+    cpu_parallel(c, j.n, TGC_MAX((int64_t)1, (int64_t)8192 / j.c), ce_masked_fwd_rows, &j);
+    double total = 0;
+    for (int64_t r = 0; r < j.n; r++) total += j.row_loss[r];
+    free(j.row_loss);
+    *(float *)k->out[0] = (float)(k->a->alpha * total / (double)TGC_MAX(counted, (int64_t)1));
+    return 0;
+}
+
+/* softmax_cross_entropy_masked_bwd(dloss[], logits, labels) -> dlogits */
+int cpu_softmax_ce_masked_bwd(tgc_cpu *c, const cpu_call *k, tgc_err *err) {
+    ce_job j = {0};
+    int64_t counted;
+    if (cpu_check_dtype(k, 0, 0, TGC_F32, err) || ce_masked_check(k, 1, &j, &counted, err) ||
+        cpu_check_same_shape(k, 0, 1, 1, 0, err))
+        return -1;
+    if (tgc_shape_numel(&k->in_t[0].shape) != 1) return tgc_fail(err, "cpu backend: %s: dloss must be a scalar", k->name);
+    j.dx = k->out[0];
+    j.dscale = (double)*(const float *)k->in[0] * k->a->alpha / (double)TGC_MAX(counted, (int64_t)1);
+    cpu_parallel(c, j.n, TGC_MAX((int64_t)1, (int64_t)8192 / j.c), ce_masked_bwd_rows, &j);
+    return 0;
+}
+
+/* accuracy_masked(logits, labels) -> f32[]: 100 * correct / max(counted, 1), the first maximum of each row */
+int cpu_accuracy_masked(tgc_cpu *c, const cpu_call *k, tgc_err *err) {
+    (void)c;
+    ce_job j = {0};
+    int64_t counted, correct = 0;
+    if (ce_masked_check(k, 0, &j, &counted, err)) return -1;
+    if (tgc_shape_numel(&k->out_t[0].shape) != 1) return tgc_fail(err, "cpu backend: %s: the result must be a scalar", k->name);
+    for (int64_t r = 0; r < j.n; r++) {
+        if (j.y[r] < 0) continue;
+        const float *x = j.x + r * j.c;
+        int64_t best = 0;
+        for (int64_t q = 1; q < j.c; q++)
+            if (x[q] > x[best]) best = q;
+        correct += best == j.y[r];
+    }
+    *(float *)k->out[0] = (float)(100.0 * (double)correct / (double)TGC_MAX(counted, (int64_t)1));
     return 0;
 }

@@ -1,5 +1,6 @@
 /* backend/cpu/cpu_roi.c - the detection ops of the RoI path: roi_align and its backward, topk, nms_fixed, smooth_l1 and its
- * backward, box_iou, box_encode, box_decode, gather, giou_loss and its backward.
+ * backward, box_iou, box_encode, box_decode, gather, giou_loss and its backward, rcnn_targets; Faster R-CNN's
+ * anchor_decode (the RPN's anchors at top-k indices, decoded as box_decode) and class_box_targets.
  *
  * roi_align follows mmcv's and torchvision's CPU kernels step for step in float (the same sample positions,
  * bilinear weights and summation order), so results agree with theirs to rounding. Its backward is a
@@ -12,6 +13,7 @@
 #include <stdlib.h>
 
 #include "backend/cpu/cpu_internal.h"
+#include "common/philox.h"
 
 /* ---- roi_align ------------------------------------------------------------------------------------- */
 /* Beyond this many samples per bin along one axis a RoI is refused (a RoI inside any canvas up to
@@ -432,35 +434,39 @@ static void iou_rows(void *ctx, int64_t lo, int64_t hi) {
     }
 }
 
+/* DeltaXYWHBBoxCoder.encode of one box (box_encode, rcnn_targets). */
+static void encode_one(const float *p, const float *g, const double *mn, const double *sd, float *y) {
+    float px = (p[0] + p[2]) * 0.5f, py = (p[1] + p[3]) * 0.5f, pw = p[2] - p[0], ph = p[3] - p[1];
+    float gx = (g[0] + g[2]) * 0.5f, gy = (g[1] + g[3]) * 0.5f, gw = g[2] - g[0], gh = g[3] - g[1];
+    float d[4] = {(gx - px) / pw, (gy - py) / ph, (float)log((double)(gw / pw)), (float)log((double)(gh / ph))};
+    for (int k = 0; k < 4; k++) y[k] = (d[k] - (float)mn[k]) / (float)sd[k];
+}
+
 static void encode_boxes(void *ctx, int64_t lo, int64_t hi) {
     const box_job *j = ctx;
-    const double *mn = j->at->target_means, *sd = j->at->target_stds;
-    for (int64_t i = lo; i < hi; i++) {
-        const float *p = j->a + i * 4, *g = j->b + i * 4;
-        float px = (p[0] + p[2]) * 0.5f, py = (p[1] + p[3]) * 0.5f, pw = p[2] - p[0], ph = p[3] - p[1];
-        float gx = (g[0] + g[2]) * 0.5f, gy = (g[1] + g[3]) * 0.5f, gw = g[2] - g[0], gh = g[3] - g[1];
-        float d[4] = {(gx - px) / pw, (gy - py) / ph, (float)log((double)(gw / pw)), (float)log((double)(gh / ph))};
-        for (int k = 0; k < 4; k++) j->y[i * 4 + k] = (d[k] - (float)mn[k]) / (float)sd[k];
-    }
+    for (int64_t i = lo; i < hi; i++) encode_one(j->a + i * 4, j->b + i * 4, j->at->target_means, j->at->target_stds, j->y + i * 4);
+}
+
+/* DeltaXYWHBBoxCoder.decode of one box r by deltas dl, clipped to ms (h, w) where clip_border. */
+static void decode_one(const float *r, const float *dl, const float *ms, const tgc_attrs *at, float maxr, float *out) {
+    const double *mn = at->target_means, *sd = at->target_stds;
+    float d[4];
+    for (int k = 0; k < 4; k++) d[k] = dl[k] * (float)sd[k] + (float)mn[k];
+    float px = (r[0] + r[2]) * 0.5f, py = (r[1] + r[3]) * 0.5f, pw = r[2] - r[0], ph = r[3] - r[1];
+    float dw = fminf(fmaxf(d[2], -maxr), maxr), dh = fminf(fmaxf(d[3], -maxr), maxr);
+    float gx = px + pw * d[0], gy = py + ph * d[1];
+    float gw = pw * (float)exp((double)dw), gh = ph * (float)exp((double)dh);
+    float b[4] = {gx - gw * 0.5f, gy - gh * 0.5f, gx + gw * 0.5f, gy + gh * 0.5f};
+    if (at->clip_border)
+        for (int k = 0; k < 4; k++) b[k] = fminf(fmaxf(b[k], 0.f), ms[k % 2 ? 0 : 1]);
+    for (int k = 0; k < 4; k++) out[k] = b[k];
 }
 
 static void decode_boxes(void *ctx, int64_t lo, int64_t hi) {
     const box_job *j = ctx;
-    const double *mn = j->at->target_means, *sd = j->at->target_stds;
     float maxr = (float)fabs(log(j->at->wh_ratio_clip));
-    for (int64_t i = lo; i < hi; i++) {
-        const float *r = j->a + i * 4, *dl = j->b + i * 4, *ms = j->m + (i / j->n) * 2;
-        float d[4];
-        for (int k = 0; k < 4; k++) d[k] = dl[k] * (float)sd[k] + (float)mn[k];
-        float px = (r[0] + r[2]) * 0.5f, py = (r[1] + r[3]) * 0.5f, pw = r[2] - r[0], ph = r[3] - r[1];
-        float dw = fminf(fmaxf(d[2], -maxr), maxr), dh = fminf(fmaxf(d[3], -maxr), maxr);
-        float gx = px + pw * d[0], gy = py + ph * d[1];
-        float gw = pw * (float)exp((double)dw), gh = ph * (float)exp((double)dh);
-        float b[4] = {gx - gw * 0.5f, gy - gh * 0.5f, gx + gw * 0.5f, gy + gh * 0.5f};
-        if (j->at->clip_border)
-            for (int k = 0; k < 4; k++) b[k] = fminf(fmaxf(b[k], 0.f), ms[k % 2 ? 0 : 1]);
-        for (int k = 0; k < 4; k++) j->y[i * 4 + k] = b[k];
-    }
+    for (int64_t i = lo; i < hi; i++)
+        decode_one(j->a + i * 4, j->b + i * 4, j->m + (i / j->n) * 2, j->at, maxr, j->y + i * 4);
 }
 
 /* box_iou(a[B,n,4], b[B,m,4]) -> [B,n,m] */
@@ -646,5 +652,243 @@ int cpu_giou_loss_bwd(tgc_cpu *c, const cpu_call *k, tgc_err *err) {
     j.scale = (double)*(const float *)k->in[0] * k->a->alpha / denom;
     j.dp = k->out[0];
     cpu_parallel(c, j.n, 1024, giou_bwd_run, &j);
+    return 0;
+}
+
+/* ---- rcnn_targets -----------------------------------------------------------------------------------------
+ * One image at a time (images in parallel): the assignment as MMDetection's MaxIoUAssigner over the proposals
+ * (bbox_overlaps(gt, proposals) in float), the valid gts added as positives of themselves, each candidate's
+ * Philox key, then the positives and negatives ordered by key (the rank det.cuh's kernel counts), so the rows
+ * do not depend on the thread count and equal the CUDA kernel's. */
+typedef struct rcnn_job {
+    const float *prop, *gtb;
+    const int32_t *cnt, *gtl, *rng;
+    float *rois, *tgt;
+    int32_t *lab;
+    int64_t p, g, k, quota;
+    const tgc_attrs *a;
+} rcnn_job;
+
+typedef struct rcnn_cand {
+    uint64_t key;
+    int64_t c;  /* candidate: gt slot c < G, else proposal c - G */
+    int64_t gt; /* positives: the gt slot */
+} rcnn_cand;
+
+static int rcnn_cmp(const void *pa, const void *pb) {
+    const rcnn_cand *a = pa, *b = pb;
+    if (a->key != b->key) return a->key < b->key ? -1 : 1;
+    return (a->c > b->c) - (a->c < b->c);
+}
+
+/* bbox_overlaps(gt, proposal), mode iou, eps 1e-6. */
+static float rcnn_iou(const float *g, const float *p) {
+    float ag = (g[2] - g[0]) * (g[3] - g[1]), ap = (p[2] - p[0]) * (p[3] - p[1]);
+    float w = fmaxf(fminf(g[2], p[2]) - fmaxf(g[0], p[0]), 0.f), h = fmaxf(fminf(g[3], p[3]) - fmaxf(g[1], p[1]), 0.f);
+    float ov = w * h, un = fmaxf(ag + ap - ov, 1e-6f);
+    return ov / un;
+}
+
+/* Proposal p's class (1 positive, 0 negative, -1 ignored) and, for a positive, its gt slot. */
+static int rcnn_assign(const rcnn_job *j, const float *p, const float *gb, const int32_t *gl, int64_t ng,
+                       const float *gtmax, int64_t *gt) {
+    const tgc_attrs *a = j->a;
+    if (ng == 0) return 0;
+    float best = -1;
+    int64_t arg = -1;
+    for (int64_t g = 0; g < j->g; g++) {
+        if (gl[g] < 0) continue;
+        float v = rcnn_iou(gb + g * 4, p);
+        if (v > best || arg < 0) best = v, arg = g;
+    }
+    int cls = -1;
+    if (best >= 0.f && best < (float)a->neg_iou_thr) cls = 0;
+    if (best >= (float)a->pos_iou_thr) cls = 1, *gt = arg;
+    if (a->match_low_quality)
+        for (int64_t g = j->g - 1; g >= 0; g--)
+            if (gl[g] >= 0 && gtmax[g] >= (float)a->min_pos_iou && gtmax[g] > 0 && rcnn_iou(gb + g * 4, p) == gtmax[g]) {
+                cls = 1, *gt = g;
+                break;
+            }
+    return cls;
+}
+
+static void rcnn_images(void *ctx, int64_t lo, int64_t hi) {
+    const rcnn_job *j = ctx;
+    const tgc_attrs *a = j->a;
+    const int64_t nc = j->g + j->p;
+    rcnn_cand *pos = tgc_malloc(sizeof *pos * (size_t)(nc ? nc : 1)), *neg = tgc_malloc(sizeof *neg * (size_t)(nc ? nc : 1));
+    float *gtmax = tgc_malloc(sizeof *gtmax * (size_t)(j->g ? j->g : 1));
+    for (int64_t b = lo; b < hi; b++) {
+        const float *pr = j->prop + b * j->p * 4, *gb = j->gtb + b * j->g * 4;
+        const int32_t *gl = j->gtl + b * j->g, *rg = j->rng + b * 4;
+        const int64_t cnt = j->cnt[b];
+        int64_t ng = 0, npos = 0, nneg = 0;
+        for (int64_t g = 0; g < j->g; g++) ng += gl[g] >= 0;
+        for (int64_t g = 0; a->match_low_quality && g < j->g; g++) {
+            float m = -1;
+            for (int64_t i = 0; gl[g] >= 0 && i < cnt; i++) {
+                float v = rcnn_iou(gb + g * 4, pr + i * 4);
+                if (v > m) m = v;
+            }
+            gtmax[g] = m;
+        }
+        const uint32_t key[2] = {(uint32_t)rg[0], (uint32_t)rg[1]};
+        for (int64_t c = 0; c < nc; c++) {
+            int64_t gt = -1;
+            int cls = -1;
+            if (c < j->g) {
+                if (a->add_gt_as_proposals && gl[c] >= 0) cls = 1, gt = c;
+            } else if (c - j->g < cnt) {
+                cls = rcnn_assign(j, pr + (c - j->g) * 4, gb, gl, ng, gtmax, &gt);
+            }
+            if (cls < 0) continue;
+            uint32_t ctr[4] = {(uint32_t)c, (uint32_t)rg[3], (uint32_t)rg[2], TGC_PHILOX_STREAM_RCNN}, out[4];
+            tgc_philox4x32_10(ctr, key, out);
+            rcnn_cand e = {((uint64_t)out[0] << 32) | out[1], c, gt};
+            if (cls) pos[npos++] = e;
+            else neg[nneg++] = e;
+        }
+        qsort(pos, (size_t)npos, sizeof *pos, rcnn_cmp);
+        qsort(neg, (size_t)nneg, sizeof *neg, rcnn_cmp);
+        npos = TGC_MIN(npos, j->quota);
+        nneg = TGC_MIN(nneg, j->k - npos);
+        for (int64_t r = 0; r < j->k; r++) {
+            float *roi = j->rois + (b * j->k + r) * 5, *t = j->tgt + (b * j->k + r) * 4;
+            int32_t *lab = j->lab + b * j->k + r;
+            const rcnn_cand *e = r < npos ? &pos[r] : r < npos + nneg ? &neg[r - npos] : NULL;
+            roi[0] = (float)b;
+            const float *box = e ? (e->c < j->g ? gb + e->c * 4 : pr + (e->c - j->g) * 4) : NULL;
+            for (int q = 0; q < 4; q++) roi[1 + q] = box ? box[q] : 0.f, t[q] = 0.f;
+            *lab = !e ? -1 : r < npos ? gl[e->gt] : (int32_t)a->num_classes;
+            if (e && r < npos) encode_one(box, gb + e->gt * 4, a->target_means, a->target_stds, t);
+        }
+    }
+    free(pos), free(neg), free(gtmax);
+}
+
+/* rcnn_targets(proposals, count, gt_bboxes, gt_labels, rng) -> (rois, labels, bbox_targets) */
+int cpu_rcnn_targets(tgc_cpu *c, const cpu_call *k, tgc_err *err) {
+    if (cpu_check_dtype(k, 0, 0, TGC_F32, err) || cpu_check_dtype(k, 0, 1, TGC_I32, err) ||
+        cpu_check_dtype(k, 0, 2, TGC_F32, err) || cpu_check_dtype(k, 0, 3, TGC_I32, err) ||
+        cpu_check_dtype(k, 0, 4, TGC_I32, err) || cpu_check_dtype(k, 1, 0, TGC_F32, err) ||
+        cpu_check_dtype(k, 1, 1, TGC_I32, err) || cpu_check_dtype(k, 1, 2, TGC_F32, err) ||
+        cpu_check_rank(k, 0, 0, 3, err) || cpu_check_rank(k, 0, 2, 3, err) || cpu_check_rank(k, 0, 3, 2, err) ||
+        cpu_check_rank(k, 0, 4, 2, err))
+        return -1;
+    const tgc_attrs *a = k->a;
+    const tgc_shape *ps = &k->in_t[0].shape, *gs = &k->in_t[2].shape;
+    const int64_t B = ps->d[0];
+    rcnn_job j = {k->in[0], k->in[2], k->in[1], k->in[3], k->in[4], k->out[0], k->out[2], k->out[1], ps->d[1], gs->d[1],
+                  a->k, (int64_t)((double)a->k * a->pos_fraction), a};
+    if (ps->d[2] != 4 || gs->d[2] != 4 || gs->d[0] != B || tgc_shape_numel(&k->in_t[1].shape) != B ||
+        k->in_t[3].shape.d[0] != B || k->in_t[3].shape.d[1] != j.g || k->in_t[4].shape.d[0] != B ||
+        k->in_t[4].shape.d[1] != 4 || tgc_shape_numel(&k->out_t[0].shape) != B * j.k * 5 ||
+        tgc_shape_numel(&k->out_t[1].shape) != B * j.k || tgc_shape_numel(&k->out_t[2].shape) != B * j.k * 4)
+        return tgc_fail(err, "cpu backend: %s: proposals [B,P,4], count [B], gt_bboxes [B,G,4], gt_labels [B,G], rng [B,4] "
+                        "and the results [B*k,5], [B*k], [B*k,4] disagree", k->name);
+    if (j.k < 1 || j.p + j.g > INT32_MAX || !(a->pos_fraction >= 0 && a->pos_fraction <= 1))
+        return tgc_fail(err, "cpu backend: %s: k=%lld, pos_fraction=%g or %lld candidates per image out of range", k->name,
+                        (long long)j.k, a->pos_fraction, (long long)(j.p + j.g));
+    for (int64_t b = 0; b < B; b++) {
+        if (j.cnt[b] < 0 || j.cnt[b] > j.p)
+            return tgc_fail(err, "cpu backend: %s: count[%lld]=%d is outside [0, %lld] (the proposals per image)", k->name,
+                            (long long)b, (int)j.cnt[b], (long long)j.p);
+        for (int64_t g = 0; g < j.g; g++)
+            if (j.gtl[b * j.g + g] >= a->num_classes)
+                return tgc_fail(err, "cpu backend: %s: gt_labels[%lld,%lld]=%d is not a class (num_classes %lld; -1 marks padding)",
+                                k->name, (long long)b, (long long)g, (int)j.gtl[b * j.g + g], (long long)a->num_classes);
+    }
+    cpu_parallel(c, B, 1, rcnn_images, &j);
+    return 0;
+}
+
+/* ---- anchor_decode, class_box_targets -----------------------------------------------------------------------
+ * anchor_decode builds each anchor as runtime/det/det_anchors.c does (base anchor + (float)x * (float)stride)
+ * and decodes it with box_decode's arithmetic (decode_one); MMDetection's min_bbox_size test in float. */
+typedef struct anchor_job {
+    const int32_t *idx;
+    const float *d, *s, *m;
+    float *y, *ys;
+    int64_t k, w, nb;
+    float sh, sw, base[36], minsz, maxr;
+    const tgc_attrs *at;
+} anchor_job;
+
+static void anchor_rows(void *ctx, int64_t lo, int64_t hi) {
+    const anchor_job *j = ctx;
+    for (int64_t i = lo; i < hi; i++) {
+        int32_t ix = j->idx[i];
+        float *b = j->y + i * 4;
+        if (ix < 0) {
+            b[0] = b[1] = b[2] = b[3] = 0.f;
+            j->ys[i] = -INFINITY;
+            continue;
+        }
+        int64_t cell = ix / j->nb, q = ix % j->nb;
+        float sx = (float)(cell % j->w) * j->sw, sy = (float)(cell / j->w) * j->sh;
+        const float *bs = j->base + 4 * q;
+        float a[4] = {bs[0] + sx, bs[1] + sy, bs[2] + sx, bs[3] + sy};
+        decode_one(a, j->d + i * 4, j->m + (i / j->k) * 2, j->at, j->maxr, b);
+        float w = b[2] - b[0], h = b[3] - b[1];
+        j->ys[i] = w > j->minsz && h > j->minsz ? j->s[i] : -INFINITY;
+    }
+}
+
+/* anchor_decode(idx[B,k], deltas[B,k,4], scores[B,k], img_shape[B,2]) -> (boxes[B,k,4], scores[B,k]) */
+int cpu_anchor_decode(tgc_cpu *c, const cpu_call *k, tgc_err *err) {
+    if (cpu_check_dtype(k, 0, 0, TGC_I32, err) || cpu_check_rank(k, 0, 0, 2, err) || cpu_check_dtype(k, 0, 1, TGC_F32, err) ||
+        cpu_check_dtype(k, 0, 2, TGC_F32, err) || cpu_check_dtype(k, 0, 3, TGC_F32, err) || cpu_check_rank(k, 0, 3, 2, err) ||
+        cpu_check_same_shape(k, 0, 0, 0, 2, err) || cpu_check_same_shape(k, 0, 1, 1, 0, err) ||
+        cpu_check_same_shape(k, 0, 2, 1, 1, err))
+        return -1;
+    const tgc_shape *is = &k->in_t[0].shape, *ds = &k->in_t[1].shape, *ms = &k->in_t[3].shape, *gs = &k->a->shape;
+    if (ds->rank != 3 || ds->d[0] != is->d[0] || ds->d[1] != is->d[1] || ds->d[2] != 4 || ms->d[0] != is->d[0] || ms->d[1] != 2)
+        return tgc_fail(err, "cpu backend: %s: idx [B,k], deltas [B,k,4] and img_shape [B,2] disagree", k->name);
+    if (gs->rank != 3 || gs->d[0] < 1 || gs->d[1] < 1 || gs->d[2] < 1 || gs->d[2] > 9)
+        return tgc_fail(err, "cpu backend: %s: the anchor grid (attrs.shape) must be [H, W, 1..9]", k->name);
+    if (!(k->a->wh_ratio_clip > 0)) return tgc_fail(err, "cpu backend: %s: wh_ratio_clip must be positive", k->name);
+    anchor_job j = {k->in[0], k->in[1], k->in[2], k->in[3], k->out[0], k->out[1], is->d[1], gs->d[1], gs->d[2],
+                    (float)k->a->stride[0], (float)k->a->stride[1], {0}, (float)k->a->min_bbox_size,
+                    (float)fabs(log(k->a->wh_ratio_clip)), k->a};
+    for (int i = 0; i < 4 * gs->d[2]; i++) j.base[i] = (float)k->a->base_anchors[i];
+    int64_t n = gs->d[0] * gs->d[1] * gs->d[2];
+    for (int64_t i = 0; i < is->d[0] * is->d[1]; i++)
+        if (j.idx[i] < -1 || j.idx[i] >= n)
+            return tgc_fail(err, "cpu backend: %s: anchor index %d at [%lld,%lld] is outside [-1, %lld)", k->name,
+                            (int)j.idx[i], (long long)(i / is->d[1]), (long long)(i % is->d[1]), (long long)n);
+    cpu_parallel(c, is->d[0] * is->d[1], 1024, anchor_rows, &j);
+    return 0;
+}
+
+/* class_box_targets(labels[N], targets[N,D]) -> (target[N,C*D], weight[N,C*D], avg_factor[1]) */
+int cpu_class_box_targets(tgc_cpu *c, const cpu_call *k, tgc_err *err) {
+    (void)c;
+    if (cpu_check_dtype(k, 0, 0, TGC_I32, err) || cpu_check_rank(k, 0, 0, 1, err) || cpu_check_dtype(k, 0, 1, TGC_F32, err) ||
+        cpu_check_rank(k, 0, 1, 2, err) || cpu_check_same_shape(k, 1, 0, 1, 1, err))
+        return -1;
+    int64_t n = k->in_t[0].shape.d[0], d = k->in_t[1].shape.d[1], cls = k->a->num_classes;
+    const tgc_shape *ys = &k->out_t[0].shape;
+    if (k->in_t[1].shape.d[0] != n || ys->rank != 2 || ys->d[0] != n || ys->d[1] != cls * d ||
+        tgc_shape_numel(&k->out_t[2].shape) != 1)
+        return tgc_fail(err, "cpu backend: %s: labels [N], targets [N,D] and the results [N,C*D], [1] disagree", k->name);
+    const int32_t *lab = k->in[0];
+    const float *t = k->in[1];
+    float *y = k->out[0], *w = k->out[1];
+    int64_t counted = 0;
+    for (int64_t r = 0; r < n; r++) {
+        if (lab[r] > cls)
+            return tgc_fail(err, "cpu backend: %s: label %d of row %lld is above num_classes %lld", k->name, (int)lab[r],
+                            (long long)r, (long long)cls);
+        float *yr = y + r * cls * d, *wr = w + r * cls * d;
+        for (int64_t e = 0; e < cls * d; e++) yr[e] = wr[e] = 0.f;
+        if (lab[r] >= 0) counted++;
+        if (lab[r] < 0 || lab[r] >= cls) continue;
+        for (int64_t e = 0; e < d; e++) {
+            yr[lab[r] * d + e] = t[r * d + e];
+            wr[lab[r] * d + e] = 1.f;
+        }
+    }
+    *(float *)k->out[2] = (float)(counted > 0 ? counted : 1);
     return 0;
 }

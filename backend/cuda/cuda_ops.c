@@ -81,6 +81,7 @@
 #define CUDA_IMPL_GATHER TGC_CUDA_IMPL_KERNEL
 #define CUDA_IMPL_GIOU_LOSS TGC_CUDA_IMPL_KERNEL
 #define CUDA_IMPL_GIOU_LOSS_BWD TGC_CUDA_IMPL_KERNEL
+#define CUDA_IMPL_RCNN_TARGETS TGC_CUDA_IMPL_KERNEL
 /* The gradient norm, clipping, Lamb and the sigmoid binary cross-entropy: hand-written kernels (gradnorm.cuh,
  * loss.cuh), per-tensor or per-row reductions in double as bias_grad's and the softmax cross-entropy's. */
 #define CUDA_IMPL_GRAD_NORM_ACC TGC_CUDA_IMPL_KERNEL
@@ -89,6 +90,12 @@
 #define CUDA_IMPL_LAMB_UPDATE TGC_CUDA_IMPL_KERNEL
 #define CUDA_IMPL_SIGMOID_BCE TGC_CUDA_IMPL_KERNEL
 #define CUDA_IMPL_SIGMOID_BCE_BWD TGC_CUDA_IMPL_KERNEL
+/* Faster R-CNN's ops: hand-written kernels (frcnn.cuh) */
+#define CUDA_IMPL_ANCHOR_DECODE TGC_CUDA_IMPL_KERNEL
+#define CUDA_IMPL_SOFTMAX_CE_MASKED TGC_CUDA_IMPL_KERNEL
+#define CUDA_IMPL_SOFTMAX_CE_MASKED_BWD TGC_CUDA_IMPL_KERNEL
+#define CUDA_IMPL_CLASS_BOX_TARGETS TGC_CUDA_IMPL_KERNEL
+#define CUDA_IMPL_ACCURACY_MASKED TGC_CUDA_IMPL_KERNEL
 
 static const tgc_cuda_impl impls[] = {
 #define TGC_OP(E, name, n_in, n_out, attrs, mutates, flags) CUDA_IMPL_##E,

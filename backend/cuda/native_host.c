@@ -6,6 +6,7 @@
 
 #include "backend/cuda/kernels/convert.cuh"
 #include "backend/cuda/kernels/det.cuh"
+#include "backend/cuda/kernels/frcnn.cuh"
 #include "backend/cuda/kernels/gradnorm.cuh"
 #include "backend/cuda/kernels/loss.cuh"
 #include "backend/cuda/kernels/optim.cuh"
@@ -73,6 +74,7 @@ static int shim_run(const tgc_native_launch *l, void *ctx) {
     RUN(tgc_k_gather, tgc_k_gather_args)
     RUN(tgc_k_giou_loss, tgc_k_giou_args)
     RUN(tgc_k_giou_loss_bwd, tgc_k_giou_args)
+    RUN(tgc_k_rcnn_targets, tgc_k_rcnn_args)
     RUN(tgc_k_sigmoid_bce_rows, tgc_k_ce_args)
     RUN(tgc_k_sigmoid_bce_mean, tgc_k_ce_args)
     RUN(tgc_k_sigmoid_bce_bwd, tgc_k_ce_args)
@@ -94,6 +96,13 @@ static int shim_run(const tgc_native_launch *l, void *ctx) {
     RUN(tgc_k_focal_bwd, tgc_k_anchor_loss_args)
     RUN(tgc_k_l1_bwd, tgc_k_anchor_loss_args)
     RUN(tgc_k_bn_eval_bwd, tgc_k_bn_eval_bwd_args)
+    /* Faster R-CNN's ops */
+    RUN(tgc_k_anchor_decode, tgc_k_anchor_args)
+    RUN(tgc_k_class_box_targets, tgc_k_cbt_args)
+    RUN(tgc_k_softmax_ce_masked_rows, tgc_k_ce_args)
+    RUN(tgc_k_softmax_ce_masked_mean, tgc_k_ce_args)
+    RUN(tgc_k_softmax_ce_masked_bwd, tgc_k_ce_args)
+    RUN(tgc_k_accuracy_masked, tgc_k_ce_args)
 #undef RUN
     return -1;
 }

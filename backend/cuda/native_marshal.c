@@ -5,10 +5,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/philox.h"
+
 _Static_assert((int)TGC_K_DT_F32 == (int)TGC_F32 && (int)TGC_K_DT_F16 == (int)TGC_F16 &&
                    (int)TGC_K_DT_BF16 == (int)TGC_BF16 && (int)TGC_K_DT_I32 == (int)TGC_I32 &&
                    (int)TGC_K_DT_I64 == (int)TGC_I64 && (int)TGC_K_DT_U8 == (int)TGC_U8,
                "the kernels' dtype codes follow tgc_dtype");
+_Static_assert(TGC_K_RCNN_STREAM == TGC_PHILOX_STREAM_RCNN, "rcnn_targets draws from the same Philox stream on CPU and CUDA");
 
 static int is_f32(const tgc_type *t) { return t->dtype == TGC_F32; }
 
@@ -46,6 +49,7 @@ int tgc_cuda_native_class(tgc_opcode code) {
     case TGC_OP_BOX_DECODE:
     case TGC_OP_GATHER:
     case TGC_OP_GIOU_LOSS_BWD:
+    case TGC_OP_RCNN_TARGETS:
         return TGC_NATIVE_EXACT;
     case TGC_OP_SOFTMAX_CE:
     case TGC_OP_SOFTMAX_CE_BWD:
@@ -78,6 +82,15 @@ int tgc_cuda_native_class(tgc_opcode code) {
     case TGC_OP_SIGMOID_FOCAL_LOSS:
     case TGC_OP_L1_LOSS_POS:
     case TGC_OP_BN_EVAL_BWD:
+        return TGC_NATIVE_REDUCE;
+    /* Faster R-CNN's ops: the anchors and the class-specific targets bit for bit; the masked cross-entropy's
+     * row sums (lse) in the warp's order, its mean in the block's */
+    case TGC_OP_ANCHOR_DECODE:
+    case TGC_OP_CLASS_BOX_TARGETS:
+    case TGC_OP_ACCURACY_MASKED:
+        return TGC_NATIVE_EXACT;
+    case TGC_OP_SOFTMAX_CE_MASKED:
+    case TGC_OP_SOFTMAX_CE_MASKED_BWD:
         return TGC_NATIVE_REDUCE;
     default:
         return 0;
@@ -191,6 +204,20 @@ int tgc_cuda_native_supports(const tgc_cpu_op *o) {
     case TGC_OP_SOFTMAX_CE_BWD:
         return o->n_in == 3 && o->n_out == 1 && is_f32(&o->in_t[0]) && is_f32(&o->in_t[1]) &&
                o->in_t[1].shape.rank == 2 && o->in_t[2].dtype == TGC_I32 && is_f32(&o->out_t[0]);
+    case TGC_OP_SOFTMAX_CE_MASKED:
+    case TGC_OP_ACCURACY_MASKED:
+        return o->n_in == 2 && o->n_out == 1 && is_f32(&o->in_t[0]) && o->in_t[0].shape.rank == 2 &&
+               o->in_t[1].dtype == TGC_I32 && is_f32(&o->out_t[0]);
+    case TGC_OP_SOFTMAX_CE_MASKED_BWD:
+        return o->n_in == 3 && o->n_out == 1 && is_f32(&o->in_t[0]) && is_f32(&o->in_t[1]) &&
+               o->in_t[1].shape.rank == 2 && o->in_t[2].dtype == TGC_I32 && is_f32(&o->out_t[0]);
+    case TGC_OP_ANCHOR_DECODE:
+        return o->n_in == 4 && o->n_out == 2 && o->in_t[0].dtype == TGC_I32 && o->in_t[0].shape.rank == 2 &&
+               is_f32(&o->in_t[1]) && is_f32(&o->in_t[2]) && is_f32(&o->in_t[3]) && is_f32(&o->out_t[0]) &&
+               is_f32(&o->out_t[1]) && o->a->shape.rank == 3 && o->a->shape.d[2] >= 1 && o->a->shape.d[2] <= 9;
+    case TGC_OP_CLASS_BOX_TARGETS:
+        return o->n_in == 2 && o->n_out == 3 && o->in_t[0].dtype == TGC_I32 && is_f32(&o->in_t[1]) &&
+               o->in_t[1].shape.rank == 2 && is_f32(&o->out_t[0]) && is_f32(&o->out_t[1]) && is_f32(&o->out_t[2]);
     case TGC_OP_SOFTMAX_CE_SOFT:
         return o->n_in == 2 && o->n_out == 1 && is_f32(&o->in_t[0]) && o->in_t[0].shape.rank == 2 &&
                is_f32(&o->in_t[1]) && tgc_shape_eq(&o->in_t[0].shape, &o->in_t[1].shape) && is_f32(&o->out_t[0]);
@@ -293,6 +320,12 @@ int tgc_cuda_native_supports(const tgc_cpu_op *o) {
         return o->n_in == 2 && o->n_out == 1 && (is_f32(&o->in_t[0]) || o->in_t[0].dtype == TGC_I32) &&
                o->out_t[0].dtype == o->in_t[0].dtype && o->in_t[1].dtype == TGC_I32 && o->in_t[0].shape.rank >= 2 &&
                o->in_t[1].shape.rank == 2 && o->in_t[1].shape.d[0] == o->in_t[0].shape.d[0];
+    case TGC_OP_RCNN_TARGETS: {
+        const tgc_type *t = o->in_t;
+        return o->n_in == 5 && o->n_out == 3 && is_f32(&t[0]) && t[0].shape.rank == 3 && t[0].shape.d[2] == 4 &&
+               t[1].dtype == TGC_I32 && is_f32(&t[2]) && t[2].shape.rank == 3 && t[3].dtype == TGC_I32 &&
+               t[4].dtype == TGC_I32 && is_f32(&o->out_t[0]) && o->out_t[1].dtype == TGC_I32 && is_f32(&o->out_t[2]);
+    }
     case TGC_OP_GIOU_LOSS:
     case TGC_OP_GIOU_LOSS_BWD: {
         int f = o->code == TGC_OP_GIOU_LOSS_BWD;
@@ -310,10 +343,14 @@ int tgc_cuda_native_supports(const tgc_cpu_op *o) {
 
 uint64_t tgc_cuda_native_workspace(const tgc_cpu_op *o) {
     if (!tgc_cuda_native_supports(o)) return 0;
-    if (o->code == TGC_OP_SOFTMAX_CE || o->code == TGC_OP_SOFTMAX_CE_SOFT || o->code == TGC_OP_SIGMOID_BCE)
+    if (o->code == TGC_OP_SOFTMAX_CE || o->code == TGC_OP_SOFTMAX_CE_SOFT || o->code == TGC_OP_SIGMOID_BCE ||
+        o->code == TGC_OP_SOFTMAX_CE_MASKED)
         return (uint64_t)o->in_t[0].shape.d[0] * sizeof(double); /* one loss per row */
     if (o->code == TGC_OP_SIGMOID_FOCAL_LOSS || o->code == TGC_OP_L1_LOSS_POS) /* one loss per anchor row */
         return (uint64_t)(o->in_t[0].shape.d[0] * o->in_t[0].shape.d[1]) * sizeof(double);
+    if (o->code == TGC_OP_RCNN_TARGETS) /* per image: each gt's best IoU, each candidate's class, gt and key */
+        return (uint64_t)tgc_k_rcnn_ws_words(o->in_t[0].shape.d[0], o->in_t[0].shape.d[1], o->in_t[2].shape.d[1]) *
+               sizeof(uint32_t);
     if (o->code == TGC_OP_GRAD_NORM_ACC || o->code == TGC_OP_LAMB_UPDATE) /* one or two sums per block */
         return (uint64_t)tgc_k_norm_blocks(tgc_shape_numel(&o->in_t[0].shape)) * sizeof(double) *
                (o->code == TGC_OP_LAMB_UPDATE ? 2 : 1);
@@ -415,6 +452,49 @@ static int marshal_one(const tgc_cpu_op *o, void *ws, unsigned mb, tgc_native_la
         tgc_k_ce_args a = {o->in[1], o->in[2], NULL, NULL, o->in[0], o->out[0], o->in_t[1].shape.d[0],
                            o->in_t[1].shape.d[1], at->label_smooth, at->alpha, NULL};
         LAUNCH("tgc_k_softmax_ce_bwd", tgc_k_geom_warp_rows(a.n, mb), a);
+        return 0;
+    }
+    case TGC_OP_SOFTMAX_CE_MASKED: {
+        if (!ws) return tgc_fail(err, "native softmax_cross_entropy_masked: no row-loss workspace");
+        tgc_k_ce_args a = {o->in[0], o->in[1], ws, o->out[0], NULL, NULL, o->in_t[0].shape.d[0],
+                           o->in_t[0].shape.d[1], 0, at->alpha, NULL};
+        tgc_k_geom g = tgc_k_geom_warp_rows(a.n, mb);
+        LAUNCH("tgc_k_softmax_ce_masked_rows", g, a);
+        LAUNCH("tgc_k_softmax_ce_masked_mean", tgc_k_geom_one_block(), a);
+        return 0;
+    }
+    case TGC_OP_SOFTMAX_CE_MASKED_BWD: {
+        tgc_k_ce_args a = {o->in[1], o->in[2], NULL, NULL, o->in[0], o->out[0], o->in_t[1].shape.d[0],
+                           o->in_t[1].shape.d[1], 0, at->alpha, NULL};
+        LAUNCH("tgc_k_softmax_ce_masked_bwd", tgc_k_geom_warp_rows(a.n, mb), a);
+        return 0;
+    }
+    case TGC_OP_ACCURACY_MASKED: {
+        tgc_k_ce_args a = {o->in[0], o->in[1], NULL, o->out[0], NULL, NULL, o->in_t[0].shape.d[0],
+                           o->in_t[0].shape.d[1], 0, 1, NULL};
+        LAUNCH("tgc_k_accuracy_masked", tgc_k_geom_one_block(), a);
+        return 0;
+    }
+    case TGC_OP_ANCHOR_DECODE: {
+        const tgc_shape *gs = &at->shape;
+        tgc_k_anchor_args a;
+        memset(&a, 0, sizeof a);
+        a.idx = o->in[0], a.deltas = o->in[1], a.scores = o->in[2], a.img_shape = o->in[3];
+        a.boxes = o->out[0], a.out_scores = o->out[1];
+        a.count = tgc_shape_numel(&o->in_t[0].shape), a.per_image = o->in_t[0].shape.d[1];
+        a.grid_w = gs->d[1], a.n_base = gs->d[2], a.n_anchors = gs->d[0] * gs->d[1] * gs->d[2];
+        a.stride_h = (float)at->stride[0], a.stride_w = (float)at->stride[1], a.min_size = (float)at->min_bbox_size;
+        a.max_ratio = (float)fabs(log(at->wh_ratio_clip));
+        for (int k = 0; k < 4; k++) a.means[k] = (float)at->target_means[k], a.stds[k] = (float)at->target_stds[k];
+        for (int k = 0; k < 4 * gs->d[2]; k++) a.base[k] = (float)at->base_anchors[k];
+        a.clip = at->clip_border;
+        LAUNCH("tgc_k_anchor_decode", tgc_k_geom_elems(a.count, mb), a);
+        return 0;
+    }
+    case TGC_OP_CLASS_BOX_TARGETS: {
+        tgc_k_cbt_args a = {o->in[0], o->in[1], o->out[0], o->out[1], o->out[2], o->in_t[1].shape.d[0],
+                            o->in_t[1].shape.d[1], at->num_classes};
+        LAUNCH("tgc_k_class_box_targets", tgc_k_geom_elems(TGC_MAX(a.n * a.classes * a.d, (int64_t)1), mb), a);
         return 0;
     }
     case TGC_OP_SOFTMAX_CE_SOFT: {
@@ -609,6 +689,17 @@ static int marshal_one(const tgc_cpu_op *o, void *ws, unsigned mb, tgc_native_la
             memcpy(&a.bad, &bad, 4);
         }
         LAUNCH("tgc_k_gather", tgc_k_geom_elems(a.b * a.m * a.inner, mb), a);
+        return 0;
+    }
+    case TGC_OP_RCNN_TARGETS: {
+        if (!ws) return tgc_fail(err, "native rcnn_targets: no workspace");
+        const tgc_shape *p = &o->in_t[0].shape;
+        tgc_k_rcnn_args a = {o->in[0], o->in[2], o->in[1], o->in[3], o->in[4], o->out[0], o->out[2], o->out[1], ws,
+                             p->d[0], p->d[1], o->in_t[2].shape.d[1], at->k, (int64_t)((double)at->k * at->pos_fraction),
+                             (float)at->pos_iou_thr, (float)at->neg_iou_thr, (float)at->min_pos_iou, {0}, {0},
+                             (int32_t)at->num_classes, at->match_low_quality, at->add_gt_as_proposals};
+        for (int q = 0; q < 4; q++) a.means[q] = (float)at->target_means[q], a.stds[q] = (float)at->target_stds[q];
+        LAUNCH("tgc_k_rcnn_targets", tgc_k_geom_row_blocks(a.b, mb), a);
         return 0;
     }
     case TGC_OP_GIOU_LOSS:

@@ -15,7 +15,7 @@ enum {
     TGC_NATIVE_OPTIMIZER = 1, /* sgd, sgd_momentum, adamw, adam, rmsprop groups, ema_update: bit for bit */
     TGC_NATIVE_EXACT = 2,     /* max_pool2d_bwd, global_avg_pool_bwd, channel_mul, fill, cast, roi_align(_bwd),
                                  topk, nms_fixed, smooth_l1_bwd, box_iou, box_encode, box_decode, gather,
-                                 giou_loss_bwd, grad_clip_value; upsample_nearest(_bwd), to_nhwc, to_nchw,
+                                 giou_loss_bwd, rcnn_targets, grad_clip_value; upsample_nearest(_bwd), to_nhwc, to_nchw,
                                  concat(_bwd), sigmoid_focal_loss_bwd, l1_loss_pos_bwd: bit for bit */
     TGC_NATIVE_REDUCE = 4,    /* softmax_cross_entropy(_soft)(_bwd), global_avg_pool, bias_grad,
                                  channel_mul_grad_gate, smooth_l1, giou_loss; sigmoid_focal_loss, l1_loss_pos,
@@ -30,7 +30,7 @@ int tgc_cuda_native_class(tgc_opcode code);
 /* Whether instruction `o` (one op) has a kernel for these operand types. */
 int tgc_cuda_native_supports(const tgc_cpu_op *o);
 /* Bytes of device workspace the instruction's kernels need (softmax_cross_entropy(_soft): n doubles;
- * sigmoid_focal_loss, l1_loss_pos: N*A doubles), else 0. */
+ * sigmoid_focal_loss, l1_loss_pos: N*A doubles; rcnn_targets: tgc_k_rcnn_ws_words words), else 0. */
 uint64_t tgc_cuda_native_workspace(const tgc_cpu_op *o);
 
 /* One kernel launch: the kernel's symbol (as kernels.cu exports it), its geometry (gx == 0: launch nothing)

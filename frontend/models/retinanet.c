@@ -13,75 +13,17 @@
 #include <math.h>
 #include <string.h>
 
+#include "frontend/models/det_common.h"
 #include "frontend/registry.h"
-
-#define MAX_LEVELS 8
-
-static int neutral(const tgc_cfg *c) { return !c || c->kind == TGC_CFG_NULL; }
-
-static int want_map(tgc_err *err, const tgc_cfg *parent, const char *key, const tgc_cfg **out) {
-    const tgc_cfg *c = tgc_cfg_get(parent, key);
-    *out = NULL;
-    if (neutral(c)) return 0;
-    if (c->kind != TGC_CFG_MAP) return tgc_cfg_fail(err, c, "expected a map, got %s", tgc_cfg_kind_name(c->kind));
-    *out = c;
-    return 0;
-}
-
-/* A list of numbers (ints or floats). */
-static int read_numbers(tgc_err *err, const tgc_cfg *map, const char *key, double *out, int max, int *n) {
-    const tgc_cfg *c = tgc_cfg_get(map, key);
-    *n = 0;
-    if (neutral(c)) return 0;
-    if (c->kind != TGC_CFG_LIST && c->kind != TGC_CFG_TUPLE)
-        return tgc_cfg_fail(err, c, "expected a list of numbers, got %s", tgc_cfg_kind_name(c->kind));
-    if (c->n > max) return tgc_cfg_fail(err, c, "at most %d entries", max);
-    for (int i = 0; i < c->n; i++) {
-        const tgc_cfg *x = c->items[i];
-        if (x->kind != TGC_CFG_INT && x->kind != TGC_CFG_FLOAT)
-            return tgc_cfg_fail(err, x, "expected a number, got %s", tgc_cfg_kind_name(x->kind));
-        out[i] = x->kind == TGC_CFG_INT ? (double)x->i : x->f;
-    }
-    *n = c->n;
-    return 0;
-}
-
-/* A conv's state (weight [out, in, k, k] and its bias) declared once in the current prefix + name, applied
- * with apply_conv as many times as needed (RetinaHead shares its convs over the levels). */
-typedef struct conv_state {
-    int w, bias;
-    int64_t k;
-} conv_state;
-
-static int declare_conv(tgc_bctx *b, const char *name, int64_t cin, int64_t cout, int64_t k, tgc_init_rule wr,
-                        tgc_init_rule br, conv_state *cs) {
-    size_t saved = tgc_b_enter(b, "%s", name);
-    int64_t fan_in = cin * k * k, fan_out = cout * k * k;
-    cs->k = k;
-    cs->w = tgc_b_param(b, "weight", tgc_shape4(cout, cin, k, k), tgc_init_resolve(wr, fan_in, fan_out, 0));
-    cs->bias = cs->w < 0 ? -1 : tgc_b_param(b, "bias", tgc_shape1(cout), tgc_init_resolve(br, fan_in, fan_out, 1));
-    tgc_b_leave(b, saved);
-    return cs->bias < 0 ? -1 : 0;
-}
-
-static int apply_conv(tgc_bctx *b, int x, const conv_state *cs, int64_t stride, const char *scope) {
-    tgc_attrs a = tgc_attrs_default();
-    a.stride[0] = a.stride[1] = stride;
-    a.pad[0] = a.pad[1] = a.pad[2] = a.pad[3] = cs->k / 2;
-    int y = x < 0 ? -1 : tgc_emit1(b->g, TGC_OP_CONV2D, &a, scope, b->err, 2, x, cs->w);
-    tgc_attrs ba = tgc_attrs_default();
-    ba.axis = 1;
-    return y < 0 ? -1 : tgc_emit1(b->g, TGC_OP_BIAS_ADD, &ba, scope, b->err, 2, y, cs->bias);
-}
 
 /* A ConvModule without norm and activation: <list>.<i>.conv.{weight,bias}, applied once. */
 static int conv_module(tgc_bctx *b, int x, const char *list, int i, int64_t cout, int64_t k, int64_t stride,
                        tgc_init_rule wr) {
     size_t saved = tgc_b_enter(b, "%s.%d", list, i);
-    conv_state cs;
-    int y = declare_conv(b, "conv", tgc_b_shape(b, x)->d[1], cout, k, wr, tgc_rule_const(0), &cs) < 0
+    tgc_detm_conv cs;
+    int y = tgc_detm_declare_conv(b, "conv", tgc_b_shape(b, x)->d[1], cout, k, wr, tgc_rule_const(0), &cs) < 0
                 ? -1
-                : apply_conv(b, x, &cs, stride, b->prefix);
+                : tgc_detm_apply_conv(b, x, &cs, stride, b->prefix);
     tgc_b_leave(b, saved);
     return y;
 }
@@ -91,7 +33,7 @@ static int conv_module(tgc_bctx *b, int x, const char *list, int i, int64_t cout
 static int fpn_init(tgc_bctx *b, const tgc_cfg *node, double *gain) {
     *gain = 1;
     const tgc_cfg *ic;
-    if (want_map(b->err, node, "init_cfg", &ic) < 0) return -1;
+    if (tgc_detm_want_map(b->err, node, "init_cfg", &ic) < 0) return -1;
     if (!ic) return 0;
     static const char *const keys[] = {"layer", "distribution", "gain", "bias", NULL};
     const char *type, *dist;
@@ -110,10 +52,10 @@ int tgc_build_fpn(tgc_bctx *b, const tgc_cfg *node, const tgc_feats *in, tgc_fea
                                        "add_extra_convs", "relu_before_extra_convs", "no_norm_on_lateral",
                                        "conv_cfg", "norm_cfg", "act_cfg", "upsample_cfg", "init_cfg", NULL};
     if (tgc_b_check_keys(b->err, node, "FPN", keys) < 0) return -1;
-    int64_t inc[MAX_LEVELS], cout, num_outs, start, end;
+    int64_t inc[TGC_DETM_MAX_LEVELS], cout, num_outs, start, end;
     int n_in = 0, relu_extra;
     if (!tgc_cfg_get(node, "in_channels")) return tgc_b_fail_key(b->err, node, "in_channels", "missing: FPN needs in_channels");
-    if (tgc_cfg_ints(node, "in_channels", inc, MAX_LEVELS, &n_in, b->err) < 0 ||
+    if (tgc_cfg_ints(node, "in_channels", inc, TGC_DETM_MAX_LEVELS, &n_in, b->err) < 0 ||
         tgc_cfg_int(node, "out_channels", 256, &cout, b->err) < 0 || tgc_cfg_int(node, "num_outs", 5, &num_outs, b->err) < 0 ||
         tgc_cfg_int(node, "start_level", 0, &start, b->err) < 0 || tgc_cfg_int(node, "end_level", -1, &end, b->err) < 0 ||
         tgc_cfg_bool(node, "relu_before_extra_convs", 0, &relu_extra, b->err) < 0)
@@ -129,8 +71,8 @@ int tgc_build_fpn(tgc_bctx *b, const tgc_cfg *node, const tgc_feats *in, tgc_fea
     if (start < 0 || start >= n_in) return tgc_b_fail_key(b->err, node, "start_level", "must be in 0..%d", n_in - 1);
     if (end != -1) return tgc_b_fail_key(b->err, node, "end_level", "only -1 (every level to the last) is supported");
     int used = n_in - (int)start;
-    if (num_outs < used || num_outs > MAX_LEVELS)
-        return tgc_b_fail_key(b->err, node, "num_outs", "must be in %d..%d", used, MAX_LEVELS);
+    if (num_outs < used || num_outs > TGC_DETM_MAX_LEVELS)
+        return tgc_b_fail_key(b->err, node, "num_outs", "must be in %d..%d", used, TGC_DETM_MAX_LEVELS);
     /* add_extra_convs: false (max-pool levels), true (= on_input), on_input, on_lateral, on_output */
     const tgc_cfg *ae = tgc_cfg_get(node, "add_extra_convs");
     const char *extra = NULL;
@@ -138,14 +80,14 @@ int tgc_build_fpn(tgc_bctx *b, const tgc_cfg *node, const tgc_feats *in, tgc_fea
     else if (ae && ae->kind == TGC_CFG_STR) {
         static const char *const modes[] = {"on_input", "on_lateral", "on_output", NULL};
         if (tgc_b_choice(b->err, node, "add_extra_convs", "on_input", modes, &extra) < 0) return -1;
-    } else if (!neutral(ae))
+    } else if (!tgc_detm_neutral(ae))
         return tgc_cfg_fail(b->err, ae, "expected a boolean or one of on_input, on_lateral, on_output");
     if (tgc_b_require_null(b->err, node, "conv_cfg", "a custom conv_cfg") < 0 ||
         tgc_b_require_null(b->err, node, "norm_cfg", "a norm layer in FPN") < 0 ||
         tgc_b_require_null(b->err, node, "act_cfg", "an activation in FPN") < 0)
         return -1;
     const tgc_cfg *up;
-    if (want_map(b->err, node, "upsample_cfg", &up) < 0) return -1;
+    if (tgc_detm_want_map(b->err, node, "upsample_cfg", &up) < 0) return -1;
     if (up) {
         static const char *const ukeys[] = {"mode", NULL}, *const umodes[] = {"nearest", NULL};
         const char *mode;
@@ -156,7 +98,7 @@ int tgc_build_fpn(tgc_bctx *b, const tgc_cfg *node, const tgc_feats *in, tgc_fea
     if (fpn_init(b, node, &gain) < 0) return -1;
     tgc_init_rule wr = tgc_rule_xavier_uniform(gain);
 
-    int lat[MAX_LEVELS], outs[MAX_LEVELS];
+    int lat[TGC_DETM_MAX_LEVELS], outs[TGC_DETM_MAX_LEVELS];
     for (int i = 0; i < used; i++)
         if ((lat[i] = conv_module(b, in->v[i + start], "lateral_convs", i, cout, 1, 1, wr)) < 0) return -1;
     /* top-down: nearest upsampling to the lower level's exact size, then add */
@@ -188,48 +130,10 @@ int tgc_build_fpn(tgc_bctx *b, const tgc_cfg *node, const tgc_feats *in, tgc_fea
 }
 
 /* ---- RetinaHead ---------------------------------------------------------------------------------- */
-typedef struct anchor_cfg {
-    int n_base;                 /* base anchors per cell */
-    int n_strides;
-    int64_t strides[MAX_LEVELS];
-} anchor_cfg;
-
-static int read_anchor_generator(tgc_bctx *b, const tgc_cfg *head, anchor_cfg *ac) {
-    const tgc_cfg *ag;
-    if (want_map(b->err, head, "anchor_generator", &ag) < 0) return -1;
-    if (!ag) return tgc_b_fail_key(b->err, head, "anchor_generator", "missing: RetinaHead needs an anchor_generator");
-    static const char *const keys[] = {"octave_base_scale", "scales_per_octave", "scales", "ratios", "strides",
-                                       "base_sizes", "center_offset", "scale_major", "centers", NULL};
-    static const char *const types[] = {"AnchorGenerator", NULL};
-    const char *type;
-    if (tgc_b_check_keys(b->err, ag, "AnchorGenerator", keys) < 0 || tgc_b_choice(b->err, ag, "type", "AnchorGenerator", types, &type) < 0 ||
-        tgc_b_require_null(b->err, ag, "centers", "explicit anchor centers") < 0)
-        return -1;
-    double ratios[16], scales[16];
-    int nr, ns;
-    if (read_numbers(b->err, ag, "ratios", ratios, 16, &nr) < 0 || read_numbers(b->err, ag, "scales", scales, 16, &ns) < 0)
-        return -1;
-    if (nr < 1) return tgc_b_fail_key(b->err, ag, "ratios", "missing: the anchor generator needs ratios");
-    int64_t spo = 0;
-    if (tgc_cfg_get(ag, "octave_base_scale")) {
-        if (ns) return tgc_b_fail_key(b->err, ag, "scales", "give either scales or octave_base_scale with scales_per_octave");
-        if (tgc_cfg_int(ag, "scales_per_octave", 0, &spo, b->err) < 0) return -1;
-        if (spo < 1 || spo > 16) return tgc_b_fail_key(b->err, ag, "scales_per_octave", "must be in 1..16");
-        ns = (int)spo;
-    }
-    if (ns < 1) return tgc_b_fail_key(b->err, ag, "scales", "missing: give scales or octave_base_scale and scales_per_octave");
-    ac->n_base = nr * ns;
-    int n = 0;
-    if (!tgc_cfg_get(ag, "strides")) return tgc_b_fail_key(b->err, ag, "strides", "missing: the anchor generator needs strides");
-    if (tgc_cfg_ints(ag, "strides", ac->strides, MAX_LEVELS, &n, b->err) < 0) return -1;
-    ac->n_strides = n;
-    return 0;
-}
-
 /* FocalLoss (use_sigmoid) and L1Loss, with MMDetection's defaults. */
 static int read_losses(tgc_bctx *b, const tgc_cfg *head, double *gamma, double *falpha, double *w_cls, double *w_box) {
     const tgc_cfg *lc, *lb;
-    if (want_map(b->err, head, "loss_cls", &lc) < 0 || want_map(b->err, head, "loss_bbox", &lb) < 0) return -1;
+    if (tgc_detm_want_map(b->err, head, "loss_cls", &lc) < 0 || tgc_detm_want_map(b->err, head, "loss_bbox", &lb) < 0) return -1;
     *gamma = 2, *falpha = 0.25, *w_cls = 1, *w_box = 1;
     static const char *const red[] = {"mean", NULL};
     const char *type, *r;
@@ -264,7 +168,7 @@ static int read_losses(tgc_bctx *b, const tgc_cfg *head, double *gamma, double *
 static int head_init(tgc_bctx *b, const tgc_cfg *head, double *std, double *cls_std, double *bias_prob) {
     *std = *cls_std = 0.01, *bias_prob = 0.01;
     const tgc_cfg *ic, *ov;
-    if (want_map(b->err, head, "init_cfg", &ic) < 0) return -1;
+    if (tgc_detm_want_map(b->err, head, "init_cfg", &ic) < 0) return -1;
     if (!ic) return 0;
     static const char *const keys[] = {"layer", "std", "mean", "bias", "override", NULL};
     static const char *const okeys[] = {"name", "std", "mean", "bias_prob", NULL};
@@ -273,7 +177,7 @@ static int head_init(tgc_bctx *b, const tgc_cfg *head, double *std, double *cls_
     double mean, bias;
     if (tgc_b_check_keys(b->err, ic, "RetinaHead init_cfg", keys) < 0 || tgc_b_choice(b->err, ic, "type", "Normal", types, &type) < 0 ||
         tgc_cfg_float(ic, "std", 1, std, b->err) < 0 || tgc_cfg_float(ic, "mean", 0, &mean, b->err) < 0 ||
-        tgc_cfg_float(ic, "bias", 0, &bias, b->err) < 0 || want_map(b->err, ic, "override", &ov) < 0)
+        tgc_cfg_float(ic, "bias", 0, &bias, b->err) < 0 || tgc_detm_want_map(b->err, ic, "override", &ov) < 0)
         return -1;
     if (mean != 0 || bias != 0) return tgc_cfg_fail(b->err, ic, "only mean 0 and bias 0 are supported");
     *cls_std = *std;
@@ -289,25 +193,6 @@ static int head_init(tgc_bctx *b, const tgc_cfg *head, double *std, double *cls_
     }
     if (!(*bias_prob >= 0 && *bias_prob < 1)) return tgc_cfg_fail(b->err, ic, "bias_prob must be in [0, 1)");
     return 0;
-}
-
-/* y [B, A*k, H, W] -> [B, H*W*A, k] (permute(0, 2, 3, 1).reshape(B, -1, k)). */
-static int level_rows(tgc_bctx *b, int y, int64_t k) {
-    const tgc_shape s = *tgc_b_shape(b, y);
-    int t = tgc_b_op1(b, TGC_OP_TO_NHWC, NULL, y);
-    tgc_attrs a = tgc_attrs_default();
-    a.shape.rank = 3;
-    a.shape.d[0] = s.d[0], a.shape.d[1] = s.d[1] / k * s.d[2] * s.d[3], a.shape.d[2] = k;
-    return t < 0 ? -1 : tgc_b_op1(b, TGC_OP_RESHAPE, &a, t);
-}
-
-/* concat(v[0], concat(v[1], ...)) along `axis`: each level's rows copied once per level above it. */
-static int concat_all(tgc_bctx *b, const int *v, int n, int64_t axis) {
-    int y = v[n - 1];
-    tgc_attrs a = tgc_attrs_default();
-    a.axis = axis;
-    for (int i = n - 2; i >= 0 && y >= 0; i--) y = tgc_emit1(b->g, TGC_OP_CONCAT, &a, b->prefix, b->err, 2, v[i], y);
-    return y;
 }
 
 int tgc_build_retina_head(tgc_bctx *b, const tgc_cfg *node, const tgc_feats *in, tgc_feats *out) {
@@ -329,12 +214,12 @@ int tgc_build_retina_head(tgc_bctx *b, const tgc_cfg *node, const tgc_feats *in,
     if (tgc_b_require_null(b->err, node, "conv_cfg", "a custom conv_cfg") < 0 ||
         tgc_b_require_null(b->err, node, "norm_cfg", "a norm layer in RetinaHead") < 0)
         return -1;
-    anchor_cfg ac;
+    tgc_detm_anchor_cfg ac;
     double gamma, falpha, w_cls, w_box, std, cls_std, bias_prob;
-    if (read_anchor_generator(b, node, &ac) < 0 || read_losses(b, node, &gamma, &falpha, &w_cls, &w_box) < 0 ||
+    if (tgc_detm_read_anchor_generator(b, node, &ac) < 0 || read_losses(b, node, &gamma, &falpha, &w_cls, &w_box) < 0 ||
         head_init(b, node, &std, &cls_std, &bias_prob) < 0)
         return -1;
-    if (in->n < 1 || in->n > MAX_LEVELS) return tgc_fail(b->err, "internal error: RetinaHead got %d feature maps", in->n);
+    if (in->n < 1 || in->n > TGC_DETM_MAX_LEVELS) return tgc_fail(b->err, "internal error: RetinaHead got %d feature maps", in->n);
     if (ac.n_strides != in->n)
         return tgc_b_fail_key(b->err, tgc_cfg_get(node, "anchor_generator"), "strides", "%d strides for %d feature levels of "
                               "the neck (one per level)", ac.n_strides, in->n);
@@ -355,46 +240,46 @@ int tgc_build_retina_head(tgc_bctx *b, const tgc_cfg *node, const tgc_feats *in,
 
     /* State, declared once and shared by every level. */
     tgc_init_rule wn = tgc_rule_normal(0, std), zero = tgc_rule_const(0);
-    conv_state cls_c[64], reg_c[64], cls_out, reg_out;
+    tgc_detm_conv cls_c[64], reg_c[64], cls_out, reg_out;
     for (int i = 0; i < stacked; i++) {
         char name[48];
         int64_t ci = i ? feat : cin;
         snprintf(name, sizeof name, "cls_convs.%d.conv", i);
-        if (declare_conv(b, name, ci, feat, 3, wn, zero, &cls_c[i]) < 0) return -1;
+        if (tgc_detm_declare_conv(b, name, ci, feat, 3, wn, zero, &cls_c[i]) < 0) return -1;
         snprintf(name, sizeof name, "reg_convs.%d.conv", i);
-        if (declare_conv(b, name, ci, feat, 3, wn, zero, &reg_c[i]) < 0) return -1;
+        if (tgc_detm_declare_conv(b, name, ci, feat, 3, wn, zero, &reg_c[i]) < 0) return -1;
     }
     int64_t last = stacked ? feat : cin;
     double cls_bias = bias_prob > 0 ? -log((1 - bias_prob) / bias_prob) : 0;
-    if (declare_conv(b, "retina_cls", last, ac.n_base * nc, 3, tgc_rule_normal(0, cls_std), tgc_rule_const(cls_bias), &cls_out) < 0 ||
-        declare_conv(b, "retina_reg", last, ac.n_base * 4, 3, wn, zero, &reg_out) < 0)
+    if (tgc_detm_declare_conv(b, "retina_cls", last, ac.n_base * nc, 3, tgc_rule_normal(0, cls_std), tgc_rule_const(cls_bias), &cls_out) < 0 ||
+        tgc_detm_declare_conv(b, "retina_reg", last, ac.n_base * 4, 3, wn, zero, &reg_out) < 0)
         return -1;
 
-    int cls_l[MAX_LEVELS], reg_l[MAX_LEVELS];
+    int cls_l[TGC_DETM_MAX_LEVELS], reg_l[TGC_DETM_MAX_LEVELS];
     int64_t anchors = 0;
     for (int l = 0; l < in->n; l++) {
         int c = in->v[l], r = in->v[l];
         char scope[TGC_PREFIX_MAX + 32];
         for (int i = 0; i < stacked && c >= 0 && r >= 0; i++) {
             snprintf(scope, sizeof scope, "%s.cls_convs.%d", b->prefix, i);
-            c = apply_conv(b, c, &cls_c[i], 1, scope);
+            c = tgc_detm_apply_conv(b, c, &cls_c[i], 1, scope);
             c = c < 0 ? -1 : tgc_b_op1(b, TGC_OP_RELU, NULL, c);
             snprintf(scope, sizeof scope, "%s.reg_convs.%d", b->prefix, i);
-            r = apply_conv(b, r, &reg_c[i], 1, scope);
+            r = tgc_detm_apply_conv(b, r, &reg_c[i], 1, scope);
             r = r < 0 ? -1 : tgc_b_op1(b, TGC_OP_RELU, NULL, r);
         }
         snprintf(scope, sizeof scope, "%s.retina_cls", b->prefix);
-        c = c < 0 ? -1 : apply_conv(b, c, &cls_out, 1, scope);
+        c = c < 0 ? -1 : tgc_detm_apply_conv(b, c, &cls_out, 1, scope);
         snprintf(scope, sizeof scope, "%s.retina_reg", b->prefix);
-        r = r < 0 ? -1 : apply_conv(b, r, &reg_out, 1, scope);
-        if ((cls_l[l] = c < 0 ? -1 : level_rows(b, c, nc)) < 0 || (reg_l[l] = r < 0 ? -1 : level_rows(b, r, 4)) < 0) return -1;
+        r = r < 0 ? -1 : tgc_detm_apply_conv(b, r, &reg_out, 1, scope);
+        if ((cls_l[l] = c < 0 ? -1 : tgc_detm_level_rows(b, c, nc)) < 0 || (reg_l[l] = r < 0 ? -1 : tgc_detm_level_rows(b, r, 4)) < 0) return -1;
         anchors += tgc_b_shape(b, cls_l[l])->d[1];
     }
-    int cls = concat_all(b, cls_l, in->n, 1), reg = cls < 0 ? -1 : concat_all(b, reg_l, in->n, 1);
+    int cls = tgc_detm_concat_all(b, cls_l, in->n, 1), reg = cls < 0 ? -1 : tgc_detm_concat_all(b, reg_l, in->n, 1);
     if (reg < 0) return -1;
     int64_t batch = tgc_b_shape(b, cls)->d[0];
     if (!b->training) { /* det_out [B, A, C + 4]: the class logits, then the box deltas */
-        int y = concat_all(b, (int[]){cls, reg}, 2, 2);
+        int y = tgc_detm_concat_all(b, (int[]){cls, reg}, 2, 2);
         if (y < 0) return -1;
         out->n = 1;
         out->v[0] = y;
@@ -415,7 +300,8 @@ int tgc_build_retina_head(tgc_bctx *b, const tgc_cfg *node, const tgc_feats *in,
     la.alpha = w_box, la.num_classes = nc;
     snprintf(scope, sizeof scope, "%s.loss_bbox", b->prefix);
     int lb = lc < 0 ? -1 : tgc_emit1(b->g, TGC_OP_L1_LOSS_POS, &la, scope, b->err, 4, reg, bt, ct, af);
-    if (lb < 0) return -1;
+    /* the log's terms, in AnchorHead.loss_by_feat's dict order (each the sum of MMDetection's per-level list) */
+    if (lb < 0 || tgc_b_log_output(b, "loss_cls", lc) < 0 || tgc_b_log_output(b, "loss_bbox", lb) < 0) return -1;
     out->n = 2;
     out->v[0] = lc, out->v[1] = lb;
     return 0;
@@ -429,17 +315,17 @@ int tgc_build_retinanet(tgc_bctx *b, const tgc_cfg *node, const tgc_feats *in, t
     /* train_cfg (the assigner) and test_cfg (post-processing) are the host's: the data loader assigns the
      * anchors, the evaluator decodes and suppresses. */
     const tgc_cfg *bb = tgc_cfg_get(node, "backbone"), *neck = tgc_cfg_get(node, "neck"), *head = tgc_cfg_get(node, "bbox_head");
-    if (neutral(bb)) return tgc_b_fail_key(b->err, node, "backbone", "missing: RetinaNet needs a backbone");
-    if (neutral(neck)) return tgc_b_fail_key(b->err, node, "neck", "missing: RetinaNet needs a neck (FPN)");
-    if (neutral(head)) return tgc_b_fail_key(b->err, node, "bbox_head", "missing: RetinaNet needs a bbox_head");
+    if (tgc_detm_neutral(bb)) return tgc_b_fail_key(b->err, node, "backbone", "missing: RetinaNet needs a backbone");
+    if (tgc_detm_neutral(neck)) return tgc_b_fail_key(b->err, node, "neck", "missing: RetinaNet needs a neck (FPN)");
+    if (tgc_detm_neutral(head)) return tgc_b_fail_key(b->err, node, "bbox_head", "missing: RetinaNet needs a bbox_head");
     tgc_feats f, g, h;
     if (tgc_registry_build(b, TGC_PART_BACKBONE, bb, "backbone", in, &f) < 0 ||
         tgc_registry_build(b, TGC_PART_NECK, neck, "neck", &f, &g) < 0 ||
         tgc_registry_build(b, TGC_PART_HEAD, head, "bbox_head", &g, &h) < 0)
         return -1;
     if (h.n < 1) return tgc_fail(b->err, "internal error: the head returned nothing");
-    int y = h.v[0];
-    for (int i = 1; i < h.n && y >= 0; i++) y = tgc_b_add(b, y, h.v[i]); /* loss = loss_cls + loss_bbox */
+    /* training: the loss is the sum of the head's registered terms (loss_cls + loss_bbox) */
+    int y = b->training ? tgc_b_loss_sum(b) : h.v[0];
     if (y < 0) return -1;
     out->n = 1;
     out->v[0] = y;

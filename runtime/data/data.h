@@ -7,7 +7,7 @@
  *     num_workers: 2
  *     sampler: {type: DefaultSampler, shuffle: true}
  *     dataset:
- *       type: FashionMNIST            # or MNIST, CustomDataset
+ *       type: FashionMNIST            # or MNIST, CustomDataset, ImageNet, ImageNet21k, CUB
  *       data_root: data/fashion-mnist
  *       test_mode: false
  *       pipeline: [{type: RandomCrop, crop_size: 28, padding: 2}, {type: RandomFlip, prob: 0.5},
@@ -38,14 +38,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/philox.h"
 #include "common/util.h"
 #include "frontend/cfg.h"
+#include "runtime/data/data_warp.h"
 
-/* ================================ randomness (data_rng.c) ================================ */
-
-/* Philox4x32-10 (Salmon et al., "Parallel random numbers: as easy as 1, 2, 3", SC'11): out = the 10-round
- * bijection of ctr under key. */
-void tgc_philox4x32_10(const uint32_t ctr[4], const uint32_t key[2], uint32_t out[4]);
+/* ================================ randomness (common/philox.c) ================================ */
 
 /* Streams separate independent uses of one seed. */
 enum {
@@ -53,25 +51,12 @@ enum {
     TGC_RNG_AUGMENT = 2,
     TGC_RNG_INIT = 3,         /* parameter initialisation (executor) */
     TGC_RNG_BATCH_AUGMENT = 4, /* Mixup/CutMix of a whole batch (data_batch_aug.c) */
-    TGC_RNG_SYNTH = 5          /* the synthetic detection set's canvases (data_det_synth.c) */
+    TGC_RNG_SYNTH = 5,         /* the synthetic detection set's canvases (data_det_synth.c) */
+    TGC_RNG_RPN_SAMPLE = 6,    /* the RPN's anchor sampler (runtime/det/det_rpn.c) */
+    TGC_RNG_RCNN_SAMPLE = TGC_PHILOX_STREAM_RCNN /* the rcnn_targets op's RoI sampler (backend kernels) */
 };
 
-/* A cursor over the draws of one (seed, epoch, position, stream): counter = {draw block, position, epoch,
- * stream}, key = the seed's two halves. Initialising it is free; it holds no hidden state beyond the draw
- * number, so the same arguments always give the same sequence. */
-typedef struct tgc_rng {
-    uint32_t key[2];
-    uint32_t ctr[4];
-    uint32_t out[4]; /* the current block of four draws */
-    int used;        /* how many of out[] are consumed (4 = need a new block) */
-} tgc_rng;
-
-void tgc_rng_init(tgc_rng *r, uint64_t seed, uint32_t epoch, uint32_t position, uint32_t stream);
-uint32_t tgc_rng_u32(tgc_rng *r);
-/* Uniform in [0, 1) with 53 random bits (two draws). */
-double tgc_rng_uniform(tgc_rng *r);
-/* Uniform integer in [0, n), unbiased (rejection); n >= 1. */
-uint32_t tgc_rng_below(tgc_rng *r, uint32_t n);
+/* tgc_rng, the keyed draw cursor: common/philox.h */
 
 /* ================================ images (data_image.c) ================================ */
 
@@ -97,11 +82,18 @@ int tgc_image_load(const char *path, int channels, tgc_image *img, tgc_err *err)
 
 /* Geometry kernels (data_geometry.c), the building blocks of the transforms. */
 enum { TGC_PAD_CONSTANT, TGC_PAD_EDGE, TGC_PAD_REFLECT, TGC_PAD_SYMMETRIC };
-/* dst = the region (x0, y0, rw, rh) of src resized to ow x oh, as cv2.resize does: bilinear with
- * half-pixel centres and clamped borders (11-bit fixed-point weights), or nearest (floor(x * scale)).
- * The region must lie inside src. dst must not be src. */
+/* dst = the region (x0, y0, rw, rh) of src resized to ow x oh by cv2.resize, bilinear or nearest: the cv2
+ * case of tgc_image_resample below. The region must lie inside src. dst must not be src. */
 void tgc_image_resize_region(const tgc_image *src, int x0, int y0, int rw, int rh, tgc_image *dst, int ow,
                              int oh, int nearest);
+/* mmcv.imresize of a region (data_resample.c): dst = the region (x0, y0, rw, rh) of src, cropped, then resized
+ * to ow x oh by backend TGC_RESIZE_CV2 (cv2.resize) or TGC_RESIZE_PILLOW (Pillow's Image.resize of the
+ * region as an L or RGB image; Pillow premultiplies the alpha of 2- and 4-channel images, which is not
+ * reproduced) with interp; byte-exact with OpenCV 4.x and Pillow. The region must lie inside src; dst must
+ * not be src. */
+enum { TGC_RESIZE_CV2, TGC_RESIZE_PILLOW };
+void tgc_image_resample(const tgc_image *src, int x0, int y0, int rw, int rh, tgc_image *dst, int ow, int oh,
+                        tgc_interp interp, int backend);
 /* dst (cw x ch) = src at (x0 + x, y0 + y); coordinates outside src (x0, y0 may be negative) follow mode as
  * numpy.pad / mmcv.impad do: constant (pad_val[channel]), edge, reflect (edge not repeated), symmetric
  * (edge repeated). dst must not be src. */
@@ -124,13 +116,15 @@ int tgc_idx_read_labels(const char *path, int max_label, int *count, int32_t **l
 
 /* A parsed pipeline: the list under `dataset.pipeline`. Supported types (an optional scope prefix such as
  * "mmpretrain." is ignored): LoadImageFromFile (color_type: color | grayscale; a no-op for in-memory
- * datasets), Resize (scale int or [w, h], or scale_factor; keep_ratio; interpolation bilinear | nearest),
+ * datasets), Resize (scale int or [w, h], or scale_factor; keep_ratio; interpolation nearest | bilinear | bicubic and
+ * backend cv2 | pillow, as in tgc_cfg_resample, also for RandomResizedCrop and ResizeEdge),
  * RandomCrop (crop_size int or [h, w], padding int | [lr, tb] | [l, t, r, b], pad_if_needed, pad_val,
  * padding_mode constant | edge | reflect | symmetric), RandomResizedCrop (scale int or [h, w],
  * crop_ratio_range, aspect_ratio_range, max_attempts, interpolation), ResizeEdge (scale, edge short | long |
  * width | height, interpolation), CenterCrop (crop_size int or [w, h]), RandomFlip (prob, direction
- * horizontal | vertical | diagonal, or lists of both), PackInputs / PackClsInputs (no-ops). Unknown types and
- * bad arguments are errors naming the key path. */
+ * horizontal | vertical | diagonal, or lists of both), ColorJitter and RandomErasing (data_photometric.h),
+ * RandAugment, AutoAugment and their operations (data_randaug.h), PackInputs / PackClsInputs (no-ops).
+ * Unknown types and bad arguments are errors naming the key path. */
 typedef struct tgc_pipeline tgc_pipeline;
 
 /* list may be NULL (an empty pipeline). */
@@ -157,6 +151,10 @@ typedef struct tgc_normalize {
  * null: 0 x 0, or an error when required. Each side must be in 1..16384. (data_transforms.c) */
 int tgc_cfg_size(const tgc_cfg *map, const char *key, int required, int wh_order, int *w, int *h, tgc_err *err);
 
+/* A resizing transform's interpolation (nearest | bilinear (default) | bicubic) and backend (cv2 (default) |
+ * pillow), as mmcv.imresize takes them; others are errors naming the key. (data_transforms.c) */
+int tgc_cfg_resample(const tgc_cfg *map, tgc_interp *interp, int *backend, tgc_err *err);
+
 /* Reads mean, std, to_rgb (also bgr_to_rgb) from a data_preprocessor map (may be NULL: identity). */
 int tgc_normalize_from_cfg(const tgc_cfg *map, tgc_normalize *nm, tgc_err *err);
 /* Writes img as float CHW into dst (img->c * img->h * img->w floats): dst[c][y][x] = (src - mean) / std. */
@@ -168,22 +166,30 @@ int tgc_normalize_image(const tgc_normalize *nm, const tgc_image *img, float *ds
  *   train-images-idx3-ubyte train-labels-idx1-ubyte t10k-images-idx3-ubyte t10k-labels-idx1-ubyte
  * each plain or with .gz appended; test_mode (or split: train | test) picks the pair. All samples are
  * held in memory (47 MB for the 60,000 training images).
- * CustomDataset: data_prefix (a string, or a map with img_path) joined to data_root is the image folder.
- * Without ann_file: one subfolder per class, classes sorted by name, images (.jpg .jpeg .png in any case)
- * found recursively and sorted by path. With ann_file (joined to data_root): lines "relative/path label".
- * Images are decoded on every access (tgc_dataset_get). Relative directories are taken from the current
- * directory, as MMEngine does. */
+ * CustomDataset, ImageNet, ImageNet21k and CUB are lists of image files decoded on every access
+ * (tgc_dataset_get); their settings are read as MMPretrain 1.2 reads them (data_files.c, below). Relative
+ * directories are taken from the current directory, as MMEngine does. */
 typedef struct tgc_dataset tgc_dataset;
 
 /* Opens the dataset described by map (e.g. the node at train_dataloader.dataset), including its pipeline. */
 tgc_dataset *tgc_dataset_open(const tgc_cfg *map, tgc_err *err);
 void tgc_dataset_free(tgc_dataset *d);
 int tgc_dataset_len(const tgc_dataset *d);
+/* The class count: that of the class names (metainfo.classes, classes, the class folders, CUB's 200) when
+ * the dataset has them, else the largest label + 1. */
 int tgc_dataset_num_classes(const tgc_dataset *d);
+/* Whether the dataset has class names (MMPretrain's metainfo 'classes' is not None). */
+int tgc_dataset_has_class_names(const tgc_dataset *d);
 /* The label of sample i (no decoding). */
 int tgc_dataset_label(const tgc_dataset *d, int i);
-/* A human name for sample i (its file, or "FILE[i]" for IDX datasets) into buf, for messages. */
+/* A human name for sample i into buf, for messages: its file (and the annotation line that listed it), or
+ * "FILE[i]" for IDX datasets. */
 void tgc_dataset_sample_name(const tgc_dataset *d, int i, char *buf, size_t size);
+/* The image file of sample i (NULL for in-memory datasets). */
+const char *tgc_dataset_path(const tgc_dataset *d, int i);
+/* What opening the dataset found worth a warning (MMPretrain warns about the same), one line each; "" when
+ * nothing. The runner logs them. */
+const char *tgc_dataset_notes(const tgc_dataset *d);
 /* Loads sample i and runs the pipeline: the result is in *img. scratch is working space (see
  * tgc_pipeline_apply); rng must be initialised for this sample. Thread-safe. */
 int tgc_dataset_get(const tgc_dataset *d, int i, tgc_image *img, tgc_image *scratch, tgc_rng *rng,
@@ -196,11 +202,48 @@ tgc_dataset *tgc_dataset_new_memory(const char *name, int count, int h, int w, u
 tgc_dataset *tgc_dataset_new_files(int count, char **paths, int32_t *labels, int num_classes,
                                    tgc_pipeline *pipeline);
 
-/* CustomDataset's file list (data_custom.c). Scans img_dir (class subfolders) or reads ann_file (when not
- * NULL; paths in it are relative to img_dir). Outputs: *paths (count owned strings, full paths), *labels,
- * *num_classes. */
-int tgc_custom_list(const char *img_dir, const char *ann_file, int *count, char ***paths, int32_t **labels,
-                    int *num_classes, tgc_err *err);
+/* A list of image files with labels, as the file datasets read it. */
+typedef struct tgc_sample_list {
+    int count;
+    char **paths;      /* full paths (data_prefix joined), owned */
+    int32_t *labels;
+    int32_t *lines;    /* the line of list_file that gave each sample; NULL for a folder scan */
+    char *list_file;   /* the annotation file read, owned; NULL for a folder scan */
+    int num_classes;   /* class folders found, else the largest label + 1 */
+    tgc_buf notes;     /* warnings, one line each */
+} tgc_sample_list;
+
+void tgc_sample_list_free(tgc_sample_list *l);
+/* os.path.join(dir, name): name alone when dir is empty or name is absolute. Caller frees. */
+char *tgc_path_join(const char *dir, const char *name);
+/* Hands l's samples and notes to a new file dataset (l is left empty). has_names: the class count comes from
+ * class names (else from the labels). */
+tgc_dataset *tgc_dataset_from_list(tgc_sample_list *l, int num_classes, int has_names, tgc_pipeline *pipeline);
+
+/* CustomDataset's sample list (data_custom.c), as MMPretrain's CustomDataset makes it. Without ann_file:
+ * one subfolder of img_dir per class (classes sorted by name), the files under each (recursively; hidden
+ * files skipped, hidden folders not, as MMEngine's list_dir_or_file) whose path ends, case-insensitively,
+ * with one of the extensions, sorted by path; a class folder without such files is a note. With ann_file:
+ * lines "relative/path label" (the path joined to img_dir unless absolute; blank lines skipped). extensions:
+ * NULL = MMPretrain's default (.jpg .jpeg .png .ppm .bmp .pgm .tif). Files tgc cannot decode (.ppm .bmp
+ * .pgm .tif .tiff) are refused, naming the first. */
+int tgc_custom_list(const char *img_dir, const char *ann_file, const char *const *extensions, tgc_sample_list *out,
+                    tgc_err *err);
+
+/* CUB-200-2011's sample list (data_cub.c), as MMPretrain's CUB makes it: root/images.txt ("id path", 1-based
+ * ids; its order is the samples' order), root/image_class_labels.txt ("id label", label 1..num_classes) and
+ * root/train_test_split.txt ("id 1" train, "id 0" test), matched by id; test_split picks the test samples.
+ * Paths are joined to root/images. A line that is not two fields, an id that is not a positive integer or
+ * repeats, ids missing from one file, a label or split value out of range and an image file that does not
+ * exist are errors naming the file and the line. */
+int tgc_cub_list(const char *root, int test_split, int num_classes, tgc_sample_list *out, tgc_err *err);
+
+/* The file datasets opened from config (data_files.c): CustomDataset, ImageNet (split train | val | test;
+ * test has no labels and is refused), ImageNet21k (split train; multi_label refused, as MMPretrain does) and
+ * CUB (split train | test). Class names from metainfo.classes or classes (a list, or a file of one name per
+ * line); ImageNet's default are its 1000, CUB's its 200; a folder scan with class names must find as many
+ * class folders. Takes ownership of pipe. */
+tgc_dataset *tgc_dataset_open_files(const tgc_cfg *map, const char *type, tgc_pipeline *pipe, tgc_err *err);
 
 /* ================================ sampler (data_sampler.c) ================================ */
 
@@ -266,7 +309,8 @@ typedef struct tgc_det_meta {
     int pad_h, pad_w;         /* img_shape rounded up to pad_size_divisor (the valid anchors' extent) */
     double scale_w, scale_h;  /* scale_factor */
     int flip;
-    int64_t num_pos;          /* positive anchors (with targets) */
+    int64_t num_pos;          /* positive anchors (with targets; the RPN's: sampled) */
+    double avg_part;          /* its share of avg_factor (RetinaNet: max(num_pos, 1); RPN: sampled pos + neg) */
 } tgc_det_meta;
 
 /* One batch. The buffers are owned by the loader; a batch handed out by tgc_loader_next belongs to the
@@ -278,7 +322,12 @@ typedef struct tgc_batch {
     tgc_det_meta *meta;    /* [batch_size] */
     int32_t *cls_target;   /* [batch_size, A] with targets: class, num_classes (negative), -1 (ignored) */
     float *bbox_target;    /* [batch_size, A, 4] */
-    float avg_factor;      /* sum over the n samples of max(num_pos, 1) */
+    float avg_factor;      /* max(1, the sum of the n samples' meta.avg_part) */
+    /* two-stage detectors (Faster R-CNN): */
+    float *img_shape;      /* [batch_size, 2] (h, w) after Resize; with targets also: */
+    float *gt_bboxes;      /* [batch_size, max_gts, 4] on the canvas; rows past the image's boxes 0 */
+    int32_t *gt_labels;    /* [batch_size, max_gts] 0..C-1, -1 padding */
+    int32_t *rng;          /* [batch_size, 4] the RoI sampler's key: seed low, seed high, epoch, position */
     int n;           /* valid samples: batch_size, or fewer for the last evaluation batch */
     int index;       /* batch number within the epoch */
     uint32_t epoch;

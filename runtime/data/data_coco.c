@@ -484,8 +484,66 @@ fail:
 
 /* ---- opening from config ---------------------------------------------------------------------------------- */
 
-static const char *const known_keys[] = {"type",     "data_root", "ann_file",  "data_prefix", "filter_cfg",
-                                         "metainfo", "classes",   "test_mode", "pipeline",    "filter_empty_gt"};
+static const char *const known_keys[] = {"type",     "data_root", "ann_file",  "data_prefix", "filter_cfg",     "metainfo",
+                                         "classes",  "test_mode", "pipeline",  "indices",     "filter_empty_gt"};
+
+static void *dup_bytes(const void *p, size_t n) {
+    if (!n) return NULL;
+    void *q = tgc_malloc(n);
+    memcpy(q, p, n);
+    return q;
+}
+
+/* MMEngine BaseDataset's `indices`, applied after the filters as its full_init does: an int N keeps the first
+ * N images (a negative N the last -N), a list keeps those images in its order (repeats allowed). */
+static int apply_indices(tgc_det_dataset *d, const tgc_cfg *ix, tgc_err *err) {
+    if (!ix || ix->kind == TGC_CFG_NULL) return 0;
+    int n;
+    int *keep;
+    if (ix->kind == TGC_CFG_INT) {
+        int64_t v = ix->i;
+        if (v > d->count) v = d->count;
+        if (v < -(int64_t)d->count) v = -(int64_t)d->count;
+        n = (int)(v < 0 ? -v : v);
+        keep = tgc_malloc(sizeof(int) * (size_t)(n ? n : 1));
+        for (int i = 0; i < n; i++) keep[i] = v < 0 ? d->count - n + i : i;
+    } else if (ix->kind == TGC_CFG_LIST || ix->kind == TGC_CFG_TUPLE) {
+        n = ix->n;
+        keep = tgc_malloc(sizeof(int) * (size_t)(n ? n : 1));
+        for (int i = 0; i < n; i++) {
+            const tgc_cfg *e = ix->items[i];
+            if (e->kind != TGC_CFG_INT || e->i < 0 || e->i >= d->count) {
+                free(keep);
+                return tgc_cfg_fail(err, e, "indices must be integers in 0..%d (the dataset has %d images)", d->count - 1,
+                                    d->count);
+            }
+            keep[i] = (int)e->i;
+        }
+    } else {
+        return tgc_cfg_fail(err, ix, "indices must be an integer or a list of integers, got a %s",
+                            tgc_cfg_kind_name(ix->kind));
+    }
+    if (n == 0) {
+        free(keep);
+        return tgc_cfg_fail(err, ix, "indices selects no images");
+    }
+    /* Deep copies, so a repeated index owns its own arrays; then the old list is freed whole. */
+    tgc_det_image *im = tgc_calloc((size_t)n, sizeof *im);
+    for (int i = 0; i < n; i++) {
+        const tgc_det_image *s = &d->images[keep[i]];
+        im[i] = *s;
+        im[i].path = tgc_strdup(s->path);
+        im[i].gt = dup_bytes(s->gt, sizeof(float) * 4 * (size_t)s->n_gt);
+        im[i].labels = dup_bytes(s->labels, sizeof(int32_t) * (size_t)s->n_gt);
+        im[i].ignore = dup_bytes(s->ignore, sizeof(float) * 4 * (size_t)s->n_ignore);
+    }
+    for (int i = 0; i < d->count; i++) free_image(&d->images[i]);
+    free(d->images);
+    free(keep);
+    d->images = im;
+    d->count = n;
+    return 0;
+}
 
 static int read_classes(const tgc_cfg *list, const char ***out, int *n, tgc_err *err) {
     if (list->kind != TGC_CFG_LIST && list->kind != TGC_CFG_TUPLE)
@@ -579,6 +637,10 @@ tgc_det_dataset *tgc_det_dataset_open(const tgc_cfg *map, tgc_err *err) {
         return NULL;
     }
     d->pipeline = pipe;
+    if (apply_indices(d, tgc_cfg_get(map, "indices"), err)) {
+        tgc_det_dataset_free(d);
+        return NULL;
+    }
     tgc_buf unused = {0};
     for (int i = 0; i < map->n; i++) {
         int k = 0;

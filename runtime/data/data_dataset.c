@@ -1,4 +1,5 @@
-/* runtime/data/data_dataset.c - datasets opened from config: MNIST/FashionMNIST in memory, CustomDataset on disk. */
+/* runtime/data/data_dataset.c - datasets opened from config: MNIST/FashionMNIST in memory, lists of image files
+ * (CustomDataset, ImageNet, ImageNet21k, CUB: data_files.c) on disk. */
 #include "runtime/data/data.h"
 
 #include <errno.h>
@@ -13,6 +14,10 @@ struct tgc_dataset {
     uint8_t *pixels;  /* memory datasets: count x h x w grey pixels */
     int h, w;
     char **paths;     /* file datasets: one image per sample */
+    int32_t *lines;   /* the line of list_file that listed each sample (NULL: none) */
+    char *list_file;
+    char *notes;      /* warnings found while opening ("" when none) */
+    int has_names;    /* the class count comes from class names */
     tgc_pipeline *pipeline;
 };
 
@@ -40,8 +45,24 @@ tgc_dataset *tgc_dataset_new_files(int count, char **paths, int32_t *labels, int
     return d;
 }
 
+tgc_dataset *tgc_dataset_from_list(tgc_sample_list *l, int num_classes, int has_names, tgc_pipeline *pipeline) {
+    tgc_dataset *d = tgc_dataset_new_files(l->count, l->paths, l->labels, num_classes, pipeline);
+    d->lines = l->lines;
+    d->list_file = l->list_file;
+    d->has_names = has_names;
+    if (l->notes.len) {
+        d->notes = tgc_asprintf("%.*s", (int)l->notes.len, (const char *)l->notes.data);
+        tgc_buf_free(&l->notes);
+    }
+    memset(l, 0, sizeof *l);
+    return d;
+}
+
 void tgc_dataset_free(tgc_dataset *d) {
     if (!d) return;
+    free(d->lines);
+    free(d->list_file);
+    free(d->notes);
     if (d->paths)
         for (int i = 0; i < d->count; i++) free(d->paths[i]);
     free(d->paths);
@@ -54,10 +75,14 @@ void tgc_dataset_free(tgc_dataset *d) {
 
 int tgc_dataset_len(const tgc_dataset *d) { return d->count; }
 int tgc_dataset_num_classes(const tgc_dataset *d) { return d->num_classes; }
+int tgc_dataset_has_class_names(const tgc_dataset *d) { return d->has_names; }
+const char *tgc_dataset_path(const tgc_dataset *d, int i) { return d->paths ? d->paths[i] : NULL; }
+const char *tgc_dataset_notes(const tgc_dataset *d) { return d->notes ? d->notes : ""; }
 int tgc_dataset_label(const tgc_dataset *d, int i) { return d->labels[i]; }
 
 void tgc_dataset_sample_name(const tgc_dataset *d, int i, char *buf, size_t size) {
-    if (d->paths) snprintf(buf, size, "%s", d->paths[i]);
+    if (d->paths && d->lines) snprintf(buf, size, "%s (listed at %s:%d)", d->paths[i], d->list_file, (int)d->lines[i]);
+    else if (d->paths) snprintf(buf, size, "%s", d->paths[i]);
     else snprintf(buf, size, "%s[%d]", d->name ? d->name : "memory", i);
 }
 
@@ -65,8 +90,10 @@ int tgc_dataset_get(const tgc_dataset *d, int i, tgc_image *img, tgc_image *scra
                     tgc_err *err) {
     if (i < 0 || i >= d->count) return tgc_fail(err, "dataset: sample %d out of range (%d samples)", i, d->count);
     if (d->paths) {
-        if (tgc_image_load(d->paths[i], tgc_pipeline_channels(d->pipeline), img, err)) /* (the message names the file) */
+        if (tgc_image_load(d->paths[i], tgc_pipeline_channels(d->pipeline), img, err)) { /* (the message names the file) */
+            if (d->lines) return tgc_err_prefix(err, "sample %d of %d (listed at %s:%d)", i, d->count, d->list_file, (int)d->lines[i]);
             return tgc_err_prefix(err, "sample %d of %d", i, d->count);
+        }
     } else {
         size_t n = (size_t)d->h * d->w;
         tgc_image_reserve(img, d->h, d->w, 1);
@@ -166,39 +193,6 @@ fail:
     return NULL;
 }
 
-static tgc_dataset *open_custom(const tgc_cfg *map, tgc_pipeline *pipe, tgc_err *err) {
-    const char *root, *ann, *prefix = "";
-    if (tgc_cfg_str(map, "data_root", "", &root, err) || tgc_cfg_str(map, "ann_file", "", &ann, err)) goto fail;
-    const tgc_cfg *pc = tgc_cfg_get(map, "data_prefix");
-    if (pc && pc->kind == TGC_CFG_STR) {
-        prefix = pc->s;
-    } else if (pc && pc->kind == TGC_CFG_MAP) { /* data_prefix: {img_path: ...} */
-        if (tgc_cfg_str(pc, "img_path", "", &prefix, err)) goto fail;
-    } else if (pc && pc->kind != TGC_CFG_NULL) {
-        tgc_cfg_fail(err, pc, "data_prefix must be a string or a map with img_path");
-        goto fail;
-    }
-    /* MMEngine's BaseDataset joins relative prefixes and ann_file to data_root. */
-    char *dir = (*root && prefix[0] != '/') ? tgc_asprintf("%s%s%s", root, *prefix ? "/" : "", prefix) : tgc_strdup(prefix);
-    char *annp = !*ann ? NULL : (*root && ann[0] != '/') ? tgc_asprintf("%s/%s", root, ann) : tgc_strdup(ann);
-    if (!*dir && !annp) {
-        free(dir);
-        tgc_cfg_fail(err, map, "CustomDataset needs data_root or data_prefix (the image folder) or ann_file");
-        goto fail;
-    }
-    int count, ncls;
-    char **paths;
-    int32_t *labels;
-    int rc = tgc_custom_list(dir, annp, &count, &paths, &labels, &ncls, err);
-    free(dir);
-    free(annp);
-    if (rc) goto fail;
-    return tgc_dataset_new_files(count, paths, labels, ncls, pipe);
-fail:
-    tgc_pipeline_free(pipe);
-    return NULL;
-}
-
 /* MMEngine BaseDataset's `indices`: an int N keeps the first N samples (a negative N the last -N), a list
  * keeps those samples in its order. Applied after the dataset is read, before any pipeline runs. */
 static int apply_indices(tgc_dataset *d, const tgc_cfg *map, tgc_err *err) {
@@ -235,6 +229,12 @@ static int apply_indices(tgc_dataset *d, const tgc_cfg *map, tgc_err *err) {
     }
     int32_t *labels = tgc_malloc(sizeof(int32_t) * (size_t)n);
     for (int i = 0; i < n; i++) labels[i] = d->labels[keep[i]];
+    if (d->lines) {
+        int32_t *lines = tgc_malloc(sizeof(int32_t) * (size_t)n);
+        for (int i = 0; i < n; i++) lines[i] = d->lines[keep[i]];
+        free(d->lines);
+        d->lines = lines;
+    }
     if (d->paths) {
         char **paths = tgc_malloc(sizeof(char *) * (size_t)n);
         for (int i = 0; i < n; i++) paths[i] = tgc_strdup(d->paths[keep[i]]);
@@ -270,14 +270,15 @@ tgc_dataset *tgc_dataset_open(const tgc_cfg *map, tgc_err *err) {
     const char *dot = strrchr(type, '.');
     const char *name = dot ? dot + 1 : type;
     int mnist = !strcmp(name, "MNIST") || !strcmp(name, "FashionMNIST");
-    if (!mnist && strcmp(name, "CustomDataset")) {
-        tgc_cfg_fail(err, tgc_cfg_get(map, "type"),
-                     "unsupported dataset type '%s' (supported: MNIST, FashionMNIST, CustomDataset)", type);
+    if (!mnist && strcmp(name, "CustomDataset") && strcmp(name, "ImageNet") && strcmp(name, "ImageNet21k") &&
+        strcmp(name, "CUB")) {
+        tgc_cfg_fail(err, tgc_cfg_get(map, "type"), "unsupported dataset type '%s' (supported: MNIST, FashionMNIST, "
+                     "CustomDataset, ImageNet, ImageNet21k, CUB)", type);
         return NULL;
     }
     tgc_pipeline *pipe = tgc_pipeline_new(tgc_cfg_get(map, "pipeline"), err);
     if (!pipe) return NULL;
-    tgc_dataset *d = mnist ? open_mnist(map, pipe, err) : open_custom(map, pipe, err);
+    tgc_dataset *d = mnist ? open_mnist(map, pipe, err) : tgc_dataset_open_files(map, name, pipe, err);
     if (d && apply_indices(d, map, err) < 0) {
         tgc_dataset_free(d);
         return NULL;

@@ -13,7 +13,9 @@ typedef struct dt {
     int with_bbox, with_label;
     int w, h;              /* Resize scale, Pad size (0: none) */
     double fw, fh;         /* Resize scale_factor (when w == 0) */
-    int keep_ratio, nearest, clip;
+    int keep_ratio, clip;
+    tgc_interp interp;     /* Resize: mmcv.imresize's interpolation and backend */
+    int backend;
     int ndir, dirs[3];     /* RandomFlip: TGC_DET_FLIP_* candidates and their probabilities */
     double probs[3];
     int divisor, square;   /* Pad */
@@ -32,16 +34,10 @@ static double number(const tgc_cfg *c) { return c->kind == TGC_CFG_INT ? (double
 static int is_seq(const tgc_cfg *c) { return c && (c->kind == TGC_CFG_LIST || c->kind == TGC_CFG_TUPLE); }
 
 static int parse_resize(const tgc_cfg *m, dt *t, tgc_err *err) {
-    const char *interp;
     t->kind = DT_RESIZE;
     if (tgc_cfg_size(m, "scale", 0, 1, &t->w, &t->h, err) || tgc_cfg_bool(m, "keep_ratio", 0, &t->keep_ratio, err) ||
-        tgc_cfg_bool(m, "clip_object_border", 1, &t->clip, err) ||
-        tgc_cfg_str(m, "interpolation", "bilinear", &interp, err))
+        tgc_cfg_bool(m, "clip_object_border", 1, &t->clip, err) || tgc_cfg_resample(m, &t->interp, &t->backend, err))
         return -1;
-    if (!strcmp(interp, "nearest")) t->nearest = 1;
-    else if (strcmp(interp, "bilinear"))
-        return tgc_cfg_fail(err, tgc_cfg_get(m, "interpolation"),
-                            "unsupported interpolation '%s' (supported: bilinear, nearest)", interp);
     if (t->w) return 0;
     const tgc_cfg *f = tgc_cfg_get(m, "scale_factor");
     if (is_number(f)) {
@@ -263,7 +259,7 @@ static int apply_resize(const dt *t, tgc_det_sample *s, tgc_err *err) {
     if (ow > 16384 || oh > 16384)
         return tgc_fail(err, "Resize: a %dx%d image would become %dx%d, over the 16384-pixel side limit", w, h, ow, oh);
     if (ow != w || oh != h) {
-        tgc_image_resize_region(&s->img, 0, 0, w, h, &s->scratch, ow, oh, t->nearest);
+        tgc_image_resample(&s->img, 0, 0, w, h, &s->scratch, ow, oh, t->interp, t->backend);
         swap_images(&s->img, &s->scratch);
     }
     /* MMDetection's Resize: scale_factor = (new_w / w, new_h / h); boxes scaled by it and clipped */

@@ -1,61 +1,13 @@
-/* runtime/data/data_geometry.c - image resampling, padded cropping and flipping (u8 HWC). */
+/* runtime/data/data_geometry.c - cv2 resizing of a region, padded cropping and flipping (u8 HWC). */
 #include "runtime/data/data.h"
 
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define COEF_BITS 11 /* cv2's INTER_RESIZE_COEF_BITS */
-#define COEF_ONE (1 << COEF_BITS)
-
-/* For one axis: source index and weight of the second tap for each output coordinate. */
-static void axis_taps(int n_out, int n_in, int start, int nearest, int *idx, int *wt) {
-    double scale = (double)n_in / n_out;
-    for (int o = 0; o < n_out; o++) {
-        if (nearest) {
-            int s = (int)floor(o * scale);
-            idx[o] = start + TGC_MIN(s, n_in - 1);
-            wt[o] = 0;
-            continue;
-        }
-        double s = (o + 0.5) * scale - 0.5;
-        int s0 = (int)floor(s);
-        double f = s - s0;
-        if (s0 < 0) s0 = 0, f = 0;
-        if (s0 >= n_in - 1) s0 = n_in - 1, f = 0;
-        idx[o] = start + s0;
-        wt[o] = (int)lrint(f * COEF_ONE);
-    }
-}
-
 void tgc_image_resize_region(const tgc_image *src, int x0, int y0, int rw, int rh, tgc_image *dst, int ow,
                              int oh, int nearest) {
-    int c = src->c, sw = src->w;
-    tgc_image_reserve(dst, oh, ow, c);
-    int *xi = tgc_malloc(sizeof(int) * (size_t)(2 * ow + 2 * oh));
-    int *xw = xi + ow, *yi = xw + ow, *yw = yi + oh;
-    axis_taps(ow, rw, x0, nearest, xi, xw);
-    axis_taps(oh, rh, y0, nearest, yi, yw);
-    const uint8_t *s = src->data;
-    for (int y = 0; y < oh; y++) {
-        const uint8_t *r0 = s + (size_t)yi[y] * sw * c;
-        /* A zero weight never reads the next row, so the last row needs no special case. */
-        const uint8_t *r1 = yw[y] ? r0 + (size_t)sw * c : r0;
-        int wy = yw[y];
-        uint8_t *d = dst->data + (size_t)y * ow * c;
-        for (int x = 0; x < ow; x++) {
-            const uint8_t *a = r0 + (size_t)xi[x] * c, *b = r1 + (size_t)xi[x] * c;
-            int wx = xw[x], step = wx ? c : 0;
-            for (int k = 0; k < c; k++) {
-                int top = a[k] * (COEF_ONE - wx) + a[k + step] * wx;
-                int bot = b[k] * (COEF_ONE - wx) + b[k + step] * wx;
-                int v = (int)(((int64_t)top * (COEF_ONE - wy) + (int64_t)bot * wy + (1 << (2 * COEF_BITS - 1))) >>
-                              (2 * COEF_BITS));
-                d[(size_t)x * c + k] = (uint8_t)(v > 255 ? 255 : v);
-            }
-        }
-    }
-    free(xi);
+    tgc_image_resample(src, x0, y0, rw, rh, dst, ow, oh, nearest ? TGC_INTERP_NEAREST : TGC_INTERP_BILINEAR,
+                       TGC_RESIZE_CV2);
 }
 
 /* Maps a coordinate outside [0, n) back inside, or -1 for constant padding. Loops because a pad wider than

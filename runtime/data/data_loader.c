@@ -68,9 +68,9 @@ static int build_batch(tgc_loader *l, int b, tgc_batch *buf, tgc_image *img, tgc
             int k = first + i;
             if (l->src.build(l->src.ctx, ws, l->idx[k], l->epoch, (uint32_t)l->pos[k], l->o.seed, buf, i, err))
                 return tgc_err_prefix(err, "epoch %u, batch %d", l->epoch, b);
-            avg += (double)TGC_MAX(buf->meta[i].num_pos, (int64_t)1);
+            avg += buf->meta[i].avg_part;
         }
-        buf->avg_factor = (float)avg;
+        buf->avg_factor = (float)TGC_MAX(avg, 1.0);
         buf->n = n;
         buf->index = b;
         buf->epoch = l->epoch;
@@ -159,6 +159,10 @@ void tgc_loader_free(tgc_loader *l) {
         buf_free(l, l->bufs[i].labels);
         buf_free(l, l->bufs[i].cls_target);
         buf_free(l, l->bufs[i].bbox_target);
+        buf_free(l, l->bufs[i].img_shape);
+        buf_free(l, l->bufs[i].gt_bboxes);
+        buf_free(l, l->bufs[i].gt_labels);
+        buf_free(l, l->bufs[i].rng);
         free(l->bufs[i].meta);
     }
     if (l->src.ctx_free) l->src.ctx_free(l->src.ctx);
@@ -218,6 +222,12 @@ static int loader_start(tgc_loader *l, tgc_err *err) {
         if (l->src.build) b->meta = tgc_calloc(bs, sizeof *b->meta);
         if (na && (!(b->cls_target = buf_alloc(l, sizeof(int32_t) * bs * na, err)) ||
                    !(b->bbox_target = buf_alloc(l, sizeof(float) * 4 * bs * na, err))))
+            return -1;
+        size_t ng = (size_t)l->src.max_gts;
+        if ((l->src.img_shape && !(b->img_shape = buf_alloc(l, sizeof(float) * 2 * bs, err))) ||
+            (ng && (!(b->gt_bboxes = buf_alloc(l, sizeof(float) * 4 * bs * ng, err)) ||
+                    !(b->gt_labels = buf_alloc(l, sizeof(int32_t) * bs * ng, err)) ||
+                    !(b->rng = buf_alloc(l, sizeof(int32_t) * 4 * bs, err)))))
             return -1;
         l->free_bufs[l->nfree++] = b;
     }

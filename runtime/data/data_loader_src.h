@@ -12,6 +12,8 @@ typedef struct tgc_loader_src {
     int n;                        /* samples in the dataset */
     int c, h, w;                  /* the batch's image shape */
     int64_t anchors;              /* > 0: the batch has cls_target [B, anchors] and bbox_target [B, anchors, 4] */
+    int img_shape;                /* 1: the batch has img_shape [B, 2] */
+    int max_gts;                  /* > 0: the batch has gt_bboxes [B, max_gts, 4], gt_labels [B, max_gts], rng [B, 4] */
     void *(*worker_new)(void *ctx); /* one per worker thread (and one for the caller's thread) */
     void (*worker_free)(void *ws);
     /* Builds sample `index` (epoch, padded position) into row `row` of b: image, meta, targets. */
@@ -20,7 +22,7 @@ typedef struct tgc_loader_src {
 } tgc_loader_src;
 
 /* A loader over src (taken over, also on failure: ctx is freed with ctx_free). Options as tgc_loader_new; the
- * batches get meta, and with anchors > 0 the target arrays and avg_factor = sum over rows of max(num_pos, 1). */
+ * batches get meta, and with anchors > 0 the target arrays and avg_factor = max(1, sum over rows of avg_part). */
 tgc_loader *tgc_loader_new_src(const tgc_loader_src *src, const tgc_loader_opts *o, tgc_err *err);
 /* The loader's source (all NULL/0 for a dataset loader). */
 const tgc_loader_src *tgc_loader_get_src(const tgc_loader *l);

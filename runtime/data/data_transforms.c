@@ -1,16 +1,23 @@
 /* runtime/data/data_transforms.c - the dataset pipeline: MMPretrain 1.x transforms parsed from config, applied. */
 #include "runtime/data/data.h"
+#include "runtime/data/data_photometric.h"
+#include "runtime/data/data_randaug.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-typedef enum tf_kind { TF_NOOP, TF_RESIZE, TF_RANDOM_CROP, TF_RRC, TF_RESIZE_EDGE, TF_CENTER_CROP, TF_FLIP } tf_kind;
+typedef enum tf_kind {
+    TF_NOOP, TF_RESIZE, TF_RANDOM_CROP, TF_RRC, TF_RESIZE_EDGE, TF_CENTER_CROP, TF_FLIP,
+    TF_COLOR_JITTER, TF_ERASING, /* data_photometric.c */
+    TF_AUG                       /* data_randaug.c */
+} tf_kind;
 enum { EDGE_SHORT, EDGE_LONG, EDGE_WIDTH, EDGE_HEIGHT };
 
 typedef struct tf {
     tf_kind kind;
-    int nearest;
+    tgc_interp interp;     /* Resize/RRC/ResizeEdge: interpolation and backend (mmcv.imresize's) */
+    int backend;
     int w, h;              /* Resize/RRC/CenterCrop/RandomCrop target; ResizeEdge scale in w */
     int keep_ratio;        /* Resize */
     double fw, fh;         /* Resize scale_factor (used when w == 0) */
@@ -23,6 +30,9 @@ typedef struct tf {
     int ndir;              /* RandomFlip: candidates (bit 1 horizontal, bit 2 vertical) and their probabilities */
     int dirs[3];
     double probs[3];
+    tgc_color_jitter cj;   /* ColorJitter */
+    tgc_erasing er;        /* RandomErasing */
+    tgc_aug *aug;          /* RandAugment, AutoAugment and their operations (data_randaug.c) */
 } tf;
 
 struct tgc_pipeline {
@@ -76,14 +86,26 @@ int tgc_cfg_size(const tgc_cfg *map, const char *key, int required, int wh_order
     return 0;
 }
 
-static int get_interp(const tgc_cfg *map, tf *t, tgc_err *err) {
-    const char *s;
-    if (tgc_cfg_str(map, "interpolation", "bilinear", &s, err)) return -1;
-    if (!strcmp(s, "bilinear")) t->nearest = 0;
-    else if (!strcmp(s, "nearest")) t->nearest = 1;
-    else return tgc_cfg_fail(err, tgc_cfg_get(map, "interpolation"),
-                             "unsupported interpolation '%s' (supported: bilinear, nearest)", s);
+int tgc_cfg_resample(const tgc_cfg *map, tgc_interp *interp, int *backend, tgc_err *err) {
+    static const char *const interps[] = {"nearest", "bilinear", "bicubic"}, *const backends[] = {"cv2", "pillow"};
+    const char *s, *b;
+    if (tgc_cfg_str(map, "interpolation", "bilinear", &s, err) || tgc_cfg_str(map, "backend", "cv2", &b, err))
+        return -1;
+    int i = 0, k = 0;
+    while (i < 3 && strcmp(s, interps[i])) i++;
+    if (i == 3)
+        return tgc_cfg_fail(err, tgc_cfg_get(map, "interpolation"),
+                            "unsupported interpolation '%s' (supported: nearest, bilinear, bicubic)", s);
+    while (k < 2 && strcmp(b, backends[k])) k++;
+    if (k == 2)
+        return tgc_cfg_fail(err, tgc_cfg_get(map, "backend"), "unsupported backend '%s' (supported: cv2, pillow)", b);
+    *interp = (tgc_interp)i;
+    *backend = k ? TGC_RESIZE_PILLOW : TGC_RESIZE_CV2;
     return 0;
+}
+
+static int get_interp(const tgc_cfg *map, tf *t, tgc_err *err) {
+    return tgc_cfg_resample(map, &t->interp, &t->backend, err);
 }
 
 static int parse_range(const tgc_cfg *map, const char *key, double lo, double hi, double *a, double *b,
@@ -264,9 +286,17 @@ static int parse_one(const tgc_cfg *m, tf *t, int *channels, tgc_err *err) {
         return tgc_cfg_size(m, "crop_size", 1, 1, &t->w, &t->h, err);
     }
     if (!strcmp(name, "RandomFlip")) return parse_flip(m, t, err);
+    if (!strcmp(name, "ColorJitter")) return t->kind = TF_COLOR_JITTER, tgc_color_jitter_parse(m, &t->cj, err);
+    if (!strcmp(name, "RandomErasing")) return t->kind = TF_ERASING, tgc_erasing_parse(m, &t->er, err);
+    if (tgc_aug_is_type(name)) {
+        t->kind = TF_AUG;
+        return (t->aug = tgc_aug_new(m, name, err)) ? 0 : -1;
+    }
     return tgc_cfg_fail(err, tgc_cfg_get(m, "type"),
                         "unsupported transform '%s' (supported: LoadImageFromFile, Resize, RandomCrop, "
-                        "RandomResizedCrop, ResizeEdge, CenterCrop, RandomFlip, PackInputs)", type);
+                        "RandomResizedCrop, ResizeEdge, CenterCrop, RandomFlip, ColorJitter, RandomErasing, "
+                        "RandAugment, AutoAugment, their operations (Shear, Rotate, Equalize, ...), PackInputs)",
+                        type);
 }
 
 tgc_pipeline *tgc_pipeline_new(const tgc_cfg *list, tgc_err *err) {
@@ -289,6 +319,7 @@ tgc_pipeline *tgc_pipeline_new(const tgc_cfg *list, tgc_err *err) {
 
 void tgc_pipeline_free(tgc_pipeline *p) {
     if (!p) return;
+    for (int i = 0; i < p->n; i++) tgc_aug_free(p->t[i].aug);
     free(p->t);
     free(p);
 }
@@ -312,14 +343,14 @@ static int randint(tgc_rng *r, int lo, int hi) { return lo + (int)tgc_rng_below(
 
 /* Output sizes derived from the input (scale factors, ResizeEdge on extreme aspect ratios) are capped so
  * that a strange image cannot ask for unbounded memory. */
-static int resize_to(tgc_image *img, tgc_image *scratch, int ow, int oh, int nearest, const char *what, tgc_err *err) {
+static int resize_to(tgc_image *img, tgc_image *scratch, int ow, int oh, const tf *t, const char *what, tgc_err *err) {
     ow = TGC_MAX(ow, 1);
     oh = TGC_MAX(oh, 1);
     if (ow > 16384 || oh > 16384)
         return tgc_fail(err, "%s: a %dx%d image would become %dx%d, over the 16384-pixel side limit", what, img->w,
                         img->h, ow, oh);
     if (ow == img->w && oh == img->h) return 0;
-    tgc_image_resize_region(img, 0, 0, img->w, img->h, scratch, ow, oh, nearest);
+    tgc_image_resample(img, 0, 0, img->w, img->h, scratch, ow, oh, t->interp, t->backend);
     swap_images(img, scratch);
     return 0;
 }
@@ -338,7 +369,7 @@ static int apply_resize(const tf *t, tgc_image *img, tgc_image *scratch, tgc_err
         ow = t->w;
         oh = t->h;
     }
-    return resize_to(img, scratch, ow, oh, t->nearest, "Resize", err);
+    return resize_to(img, scratch, ow, oh, t, "Resize", err);
 }
 
 static void apply_random_crop(const tf *t, tgc_image *img, tgc_image *scratch, tgc_rng *rng) {
@@ -396,7 +427,7 @@ static void apply_rrc(const tf *t, tgc_image *img, tgc_image *scratch, tgc_rng *
         oy = (h - th) / 2;
         ox = (w - tw) / 2;
     }
-    tgc_image_resize_region(img, ox, oy, tw, th, scratch, t->w, t->h, t->nearest);
+    tgc_image_resample(img, ox, oy, tw, th, scratch, t->w, t->h, t->interp, t->backend);
     swap_images(img, scratch);
 }
 
@@ -409,7 +440,7 @@ static int apply_resize_edge(const tf *t, tgc_image *img, tgc_image *scratch, tg
         oh = s;
         ow = (int)((double)s * w / h);
     }
-    return resize_to(img, scratch, ow, oh, t->nearest, "ResizeEdge", err);
+    return resize_to(img, scratch, ow, oh, t, "ResizeEdge", err);
 }
 
 static void apply_center_crop(const tf *t, tgc_image *img, tgc_image *scratch) {
@@ -448,6 +479,13 @@ int tgc_pipeline_apply(const tgc_pipeline *p, tgc_image *img, tgc_image *scratch
             break;
         case TF_CENTER_CROP: apply_center_crop(t, img, scratch); break;
         case TF_FLIP: apply_flip(t, img, rng); break;
+        case TF_COLOR_JITTER:
+            if (tgc_color_jitter_apply(&t->cj, img, rng, err)) return -1;
+            break;
+        case TF_ERASING: tgc_erasing_apply(&t->er, img, rng); break;
+        case TF_AUG:
+            if (tgc_aug_apply(t->aug, img, scratch, rng, err)) return -1;
+            break;
         }
     }
     return 0;

@@ -81,8 +81,8 @@ const char *tgc_det_dataset_notes(const tgc_det_dataset *d);
 
 /* Supported transforms (an optional scope prefix such as "mmdet." is ignored): LoadImageFromFile
  * (color_type color | grayscale), LoadAnnotations (with_bbox, with_label; with_mask / with_seg are
- * refused), Resize (scale int or [w, h], or scale_factor; keep_ratio; interpolation bilinear | nearest;
- * clip_object_border), RandomFlip (prob, direction horizontal | vertical | diagonal or a list), Pad (size
+ * refused), Resize (scale int or [w, h], or scale_factor; keep_ratio; interpolation and backend as
+ * tgc_cfg_resample reads them; clip_object_border), RandomFlip (prob, direction horizontal | vertical | diagonal or a list), Pad (size
  * [w, h], size_divisor, pad_to_square, pad_val number or {img: number}), PackDetInputs (meta_keys: all are
  * kept anyway). Boxes enter the sample at LoadAnnotations, so in MMDetection's test pipeline (Resize before
  * LoadAnnotations) they stay in the original image's coordinates, as there. */
@@ -150,27 +150,38 @@ extern const char *const tgc_fashion_classes[10];
 /* ============================ detection batches (data_det_loader.c) ============================ */
 
 /* What the loader needs to turn samples into a detection batch (tgc_det_loader_new): the plan's canvas, the
- * data_preprocessor's normalisation and pad_size_divisor, and, for training, RetinaNet's target settings. */
+ * data_preprocessor's normalisation and pad_size_divisor, and, for training, the anchor targets' settings:
+ * RetinaNet's (one-stage), or the RPN's with RandomSampler plus the padded ground truth the R-CNN head
+ * samples its RoIs from (two-stage: Faster R-CNN). */
 typedef struct tgc_det_batch_opts {
     int canvas_h, canvas_w;  /* every image (after the pipeline) must fit; the rest is zero-filled */
     int pad_size_divisor;    /* an image's pad_shape: its own size rounded up to this (DetDataPreprocessor) */
-    int targets;             /* 1: build cls_target, bbox_target and avg_factor (training) */
+    int targets;             /* 1: build the targets (training) */
+    int two_stage;           /* 1: RPN targets, gt_bboxes/gt_labels/rng (with targets) and img_shape (always) */
     int num_classes;
-    tgc_det_anchor_cfg anchor;     /* model.bbox_head.anchor_generator */
-    tgc_det_coder_cfg coder;       /* model.bbox_head.bbox_coder */
-    tgc_det_assigner_cfg assigner; /* model.train_cfg.assigner */
+    tgc_det_anchor_cfg anchor;     /* model.bbox_head (two-stage: model.rpn_head).anchor_generator */
+    tgc_det_coder_cfg coder;       /* model.bbox_head (rpn_head).bbox_coder */
+    tgc_det_assigner_cfg assigner; /* model.train_cfg(.rpn).assigner */
+    tgc_det_sampler_cfg sampler;   /* two-stage: model.train_cfg.rpn.sampler */
+    int allowed_border;            /* two-stage: model.train_cfg.rpn.allowed_border (-1: no border rule) */
+    int max_gts;                   /* two-stage: model.data_preprocessor.tgc_max_gts (default 128) */
 } tgc_det_batch_opts;
 
 /* Reads pad_size_divisor from the data_preprocessor map, and for training the anchor generator, box coder
- * (model.bbox_head) and assigner (model.train_cfg.assigner), num_classes (model.bbox_head.num_classes). The
- * canvas is the caller's (the plan's input shape). */
+ * (model.bbox_head) and assigner (model.train_cfg.assigner), num_classes (model.bbox_head.num_classes). With
+ * o->two_stage set by the caller: num_classes from model.roi_head.bbox_head, the anchor generator and coder
+ * from model.rpn_head, assigner, sampler and allowed_border from model.train_cfg.rpn (pos_weight must be -1),
+ * tgc_max_gts. The canvas and two_stage are the caller's (from the plan's inputs). */
 int tgc_det_batch_opts_from_cfg(const tgc_cfg *model, int train, tgc_det_batch_opts *o, tgc_err *err);
 
 /* A loader of detection batches over ds (borrowed; it must outlive the loader): the same worker threads,
  * ordering, sampler and buffer ownership as tgc_loader_new. Each sample goes through tgc_det_get (draws
  * keyed by its padded position), is normalised (o->norm) into the top-left of the canvas, zeros elsewhere
  * (after normalisation, as DetDataPreprocessor pads), and with targets its RetinaNet targets are built on the
- * canvas's anchors with the valid flags of its own pad_shape. The batch's det fields are filled (data.h). */
+ * canvas's anchors with the valid flags of its own pad_shape. Two-stage: the RPN's targets instead (the
+ * sampler's draws keyed by (seed, epoch, position) on the TGC_RNG_RPN_SAMPLE stream), the image's non-crowd
+ * gts padded to max_gts (more is an error naming the image and the key to raise), img_shape, and the RoI
+ * sampler's key. The batch's det fields are filled (data.h). */
 tgc_loader *tgc_det_loader_new(const tgc_det_dataset *ds, const tgc_loader_opts *o, const tgc_det_batch_opts *d,
                                tgc_err *err);
 /* From a dataloader map as tgc_loader_open (the loader owns the CocoDataset it opens; its notes are passed

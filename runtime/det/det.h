@@ -1,5 +1,5 @@
 /* runtime/det/det.h - detection on the host: boxes, anchors, MaxIoU assignment, RetinaNet targets, NMS and
- * RetinaNet post-processing, with MMDetection 3.x's conventions and defaults.
+ * RetinaNet post-processing, RPN targets, R-CNN post-processing, with MMDetection 3.x's conventions and defaults.
  *
  * Boxes are float arrays of n rows (x1, y1, x2, y2) in pixels, no +1 anywhere. Nothing here keeps state
  * between calls or touches a global: every function may run in several data-loader threads at once. Scratch
@@ -14,6 +14,7 @@
 
 #include <stdint.h>
 
+#include "common/philox.h"
 #include "common/util.h"
 #include "frontend/cfg.h"
 
@@ -147,6 +148,28 @@ int tgc_det_retina_targets(const tgc_det_assigner_cfg *ac, const tgc_det_coder_c
                            const float *anchors, const uint8_t *valid, int64_t n_anchors, const tgc_det_gt *gt,
                            int32_t *cls_target, float *bbox_target, int64_t *num_pos, tgc_err *err);
 
+/* ---- RPN targets (det_rpn.c) ---- */
+
+/* RandomSampler. */
+typedef struct tgc_det_sampler_cfg {
+    int num;                 /* samples per image */
+    double pos_fraction;     /* at most int(num * pos_fraction) positives */
+    int neg_pos_ub;          /* -1: no bound; else at most int(neg_pos_ub * max(positives, 1)) negatives */
+    int add_gt_as_proposals; /* 1 (MMDetection's default); the RPN's anchors need 0 */
+} tgc_det_sampler_cfg;
+
+void tgc_det_sampler_cfg_default(tgc_det_sampler_cfg *c, int num, double pos_fraction);
+
+/* One image's RPN targets: the assigner over the anchors (valid: their flags, or NULL), then RandomSampler
+ * with draws from rng (the caller keys it by seed, epoch and dataset position): cls_target[i] = 0 for a
+ * sampled positive, 1 for a sampled negative, -1 otherwise; bbox_target[i] = encode(anchor, its gt) for a
+ * sampled positive, 0 elsewhere. *num_pos, *num_neg: the sampled counts (their sum is the image's share of
+ * MMDetection's avg_factor). The gt labels are not read (the RPN has one class). */
+int tgc_det_rpn_targets(const tgc_det_assigner_cfg *ac, const tgc_det_sampler_cfg *sc, const tgc_det_coder_cfg *cc,
+                        const float *anchors, const uint8_t *valid, int64_t n_anchors, const tgc_det_gt *gt,
+                        tgc_rng *rng, int32_t *cls_target, float *bbox_target, int64_t *num_pos, int64_t *num_neg,
+                        tgc_err *err);
+
 /* ---- NMS (det_nms.c) ---- */
 
 /* Greedy NMS as mmcv's nms: boxes by descending score (ties: lower index first), a box is dropped when its
@@ -198,6 +221,21 @@ int tgc_det_retina_predict(const tgc_det_test_cfg *tc, const tgc_det_coder_cfg *
                            const float scale_factor[2], tgc_det_result *res, tgc_err *err);
 void tgc_det_result_free(tgc_det_result *r);
 
+/* ---- Faster R-CNN post-processing (det_frcnn.c) ---- */
+
+/* Floats per proposal row of a two-stage detector's det_out: box (x1, y1, x2, y2 on the canvas), valid flag
+ * (1 a proposal, 0 padding), C + 1 class logits (background last), 4C class-specific deltas (class-major). */
+#define TGC_DET_RCNN_ROW(C) (4 + 1 + ((int64_t)(C) + 1) + 4 * (int64_t)(C))
+
+/* MMDetection's BBoxHead.predict_by_feat for one image with rescale: softmax over the C + 1 logits of each
+ * valid row; every (row, class) pair with score > score_thr (row-major) decodes its class's deltas against the
+ * row's box (cc: the bbox head's coder, e.g. stds 0.1 0.1 0.2 0.2), clipped to img_hw, then times
+ * 1/scale_factor; class-wise NMS (nms_iou) keeps the best max_per_img (multiclass_nms). tc's nms_pre and
+ * min_bbox_size are not used. res as tgc_det_retina_predict's. */
+int tgc_det_rcnn_predict(const tgc_det_test_cfg *tc, const tgc_det_coder_cfg *cc, int num_classes, const float *rows,
+                         int64_t n_rows, int64_t row_stride, const float img_hw[2], const float scale_factor[2],
+                         tgc_det_result *res, tgc_err *err);
+
 /* ---- from configs (det_cfg.c) ---- */
 
 /* Each fills its struct from a config map (anchor_generator, bbox_coder, assigner, test_cfg dicts), starting
@@ -208,5 +246,7 @@ int tgc_det_anchor_cfg_from(const tgc_cfg *node, tgc_det_anchor_cfg *c, tgc_err 
 int tgc_det_coder_cfg_from(const tgc_cfg *node, tgc_det_coder_cfg *c, tgc_err *err);
 int tgc_det_assigner_cfg_from(const tgc_cfg *node, tgc_det_assigner_cfg *c, tgc_err *err);
 int tgc_det_test_cfg_from(const tgc_cfg *node, tgc_det_test_cfg *c, tgc_err *err);
+/* RandomSampler (num and pos_fraction required; neg_pos_ub, add_gt_as_proposals). */
+int tgc_det_sampler_cfg_from(const tgc_cfg *node, tgc_det_sampler_cfg *c, tgc_err *err);
 
 #endif

@@ -1,5 +1,5 @@
 /* runtime/det/det_cfg.c - the detection structs from a config's dicts (anchor_generator, bbox_coder,
- * assigner, test_cfg), MMDetection's defaults for absent keys, every error naming the key path. */
+ * assigner, sampler, test_cfg), MMDetection's defaults for absent keys, every error naming the key path. */
 #include <string.h>
 
 #include "runtime/det/det.h"
@@ -205,5 +205,20 @@ int tgc_det_test_cfg_from(const tgc_cfg *node, tgc_det_test_cfg *c, tgc_err *err
     if (get_f(nms, key, 0.5f, &c->nms_iou, err)) return -1;
     if (!(c->nms_iou >= 0 && c->nms_iou <= 1))
         return tgc_cfg_fail(err, tgc_cfg_get(nms, key), "expected an IoU threshold in [0, 1]");
+    return 0;
+}
+
+int tgc_det_sampler_cfg_from(const tgc_cfg *node, tgc_det_sampler_cfg *c, tgc_err *err) {
+    static const char *const known[] = {"type", "num", "pos_fraction", "neg_pos_ub", "add_gt_as_proposals", NULL};
+    if (check_type(node, "sampler", "RandomSampler", err) || check_keys(node, "sampler", known, err)) return -1;
+    const tgc_cfg *n = tgc_cfg_get(node, "num"), *f = tgc_cfg_get(node, "pos_fraction");
+    if (!n || n->kind != TGC_CFG_INT || n->i < 1 || n->i > (1 << 24))
+        return tgc_cfg_fail(err, n ? n : node, "num: a positive integer is required");
+    if (!f || !is_num(f) || !(num(f) >= 0 && num(f) <= 1))
+        return tgc_cfg_fail(err, f ? f : node, "pos_fraction: a number in [0, 1] is required");
+    tgc_det_sampler_cfg_default(c, (int)n->i, num(f));
+    if (get_i(node, "neg_pos_ub", -1, &c->neg_pos_ub, err) ||
+        tgc_cfg_bool(node, "add_gt_as_proposals", 1, &c->add_gt_as_proposals, err))
+        return -1;
     return 0;
 }

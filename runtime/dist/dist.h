@@ -119,6 +119,13 @@ int tgc_ddp_broadcast_state(tgc_ddp *d, tgc_exec *x, tgc_err *err);
 int tgc_ddp_sync_u64(tgc_ddp *d, const char *key, uint64_t *v, tgc_err *err);
 /* In place: v[i] = the sum over ranks, exact for non-negative counts below 2^48. */
 int tgc_ddp_sum_counts(tgc_ddp *d, int64_t *v, int n, tgc_err *err);
+/* In place: v[i] = the mean over ranks (the sum divided by the world size, as DDP's gradient mean). */
+int tgc_ddp_mean_f32(tgc_ddp *d, float *v, int n, tgc_err *err);
+/* All-gather of bytes (MMEngine's collect_results): every rank's `bytes` bytes (a multiple of 4; they travel
+ * as floats through broadcasts, copied bit for bit) concatenated in rank order into *all (owned by the
+ * caller), with each rank's byte count in sizes[world] (may be NULL). Every rank must call it. */
+int tgc_ddp_all_gather(tgc_ddp *d, const void *mine, size_t bytes, void **all, size_t *all_bytes, int64_t *sizes,
+                       tgc_err *err);
 
 /* With a profiler (runtime/profile/profile.h), each grads-ready wait is recorded as a span "allreduce wait" on
  * its comm track (args: buckets, bytes). NULL detaches. */

@@ -246,3 +246,38 @@ int tgc_ddp_sum_counts(tgc_ddp *d, int64_t *v, int n, tgc_err *err) {
     free(f);
     return rc;
 }
+
+int tgc_ddp_mean_f32(tgc_ddp *d, float *v, int n, tgc_err *err) {
+    return tgc_comm_allreduce_sum_f32(d->comm, v, (size_t)n, 1, err);
+}
+
+int tgc_ddp_all_gather(tgc_ddp *d, const void *mine, size_t bytes, void **all, size_t *all_bytes, int64_t *sizes,
+                       tgc_err *err) {
+    *all = NULL;
+    *all_bytes = 0;
+    if (bytes % sizeof(float)) return tgc_fail(err, "internal error: all-gather of %zu bytes (not whole floats)", bytes);
+    int64_t *n = tgc_calloc((size_t)d->world, sizeof *n); /* every rank's size: the sum of one-hot vectors */
+    n[d->rank] = (int64_t)(bytes / sizeof(float));
+    if (tgc_ddp_sum_counts(d, n, d->world, err) < 0) {
+        free(n);
+        return tgc_err_prefix(err, "all-gather sizes");
+    }
+    size_t total = 0, off = 0;
+    for (int r = 0; r < d->world; r++) total += (size_t)n[r];
+    float *buf = tgc_malloc(sizeof(float) * (total ? total : 1));
+    int rc = 0;
+    for (int r = 0; r < d->world && rc == 0; r++) { /* rank r's part, broadcast from rank r into its place */
+        if (r == d->rank && bytes) memcpy(buf + off, mine, bytes);
+        if (n[r]) rc = tgc_comm_broadcast_f32(d->comm, buf + off, (size_t)n[r], r, err);
+        if (sizes) sizes[r] = n[r] * (int64_t)sizeof(float);
+        off += (size_t)n[r];
+    }
+    free(n);
+    if (rc) {
+        free(buf);
+        return tgc_err_prefix(err, "all-gather");
+    }
+    *all = buf;
+    *all_bytes = total * sizeof(float);
+    return 0;
+}

@@ -81,6 +81,12 @@ int tgc_runner_save(tgc_runner *r, const char *name, const tgc_keep_list *keep, 
     tgc_ckpt_set_str(w, "keep_ckpts", keep_s);
     tgc_ckpt_set_str(w, "log_window", win);
     if (gwin) tgc_ckpt_set_str(w, "grad_norm_window", gwin);
+    for (int k = 0; k < r->n_terms; k++) { /* the loss terms' windows: log_window.loss_cls, ... */
+        char key[48], *tw = format_window(&r->term_w[k]);
+        snprintf(key, sizeof key, "log_window.%s", r->term_name[k]);
+        tgc_ckpt_set_str(w, key, tw);
+        free(tw);
+    }
     tgc_loss_scaler_save(&r->scaler, w);
     if (r->has_best) {
         tgc_ckpt_set_str(w, "best_metric", r->best_metric);
@@ -208,6 +214,14 @@ int tgc_runner_resume(tgc_runner *r, const tgc_ckpt *c, const char *path, tgc_er
                         path, (long long)epoch, (long long)iter, (long long)batch, (long long)r->iters_per_epoch);
     if (tgc_keep_parse(&r->keep, keep) < 0 || parse_window(&r->loss_w, win) < 0 || parse_window(&r->gnorm_w, gwin) < 0)
         return tgc_fail(err, "resuming from %s: malformed keep_ckpts, log_window or grad_norm_window record", path);
+    for (int k = 0; k < r->n_terms; k++) { /* a checkpoint without a term's window starts it empty */
+        char key[48];
+        const char *tw;
+        snprintf(key, sizeof key, "log_window.%s", r->term_name[k]);
+        if (tgc_ckpt_get_str(c, key, "", &tw, err) < 0) return tgc_err_prefix(err, "resuming from %s", path);
+        if (parse_window(&r->term_w[k], tw) < 0)
+            return tgc_fail(err, "resuming from %s: malformed %s record", path, key);
+    }
     if (tgc_loss_scaler_load(&r->scaler, c, err) < 0) return tgc_err_prefix(err, "resuming from %s", path);
     r->epoch = epoch;
     r->iter = iter;

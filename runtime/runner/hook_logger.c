@@ -120,7 +120,12 @@ int tgc_runner_log_train_iter(tgc_runner *r, double lr, tgc_err *err) {
     /* MMEngine's grad_norm (clip_grad by norm) comes before the loss, as its message hub records it first */
     int has_gnorm = r->gnorm_w.n > 0;
     double gnorm = tgc_window_mean(&r->gnorm_w);
-    tgc_log_item items[2] = {{"grad_norm", gnorm, 0}, {"loss", loss, 0}};
+    tgc_log_item items[2 + TGC_MAX_LOSS_TERMS] = {{"grad_norm", gnorm, 0}, {"loss", loss, 0}};
+    double terms[TGC_MAX_LOSS_TERMS]; /* the model's loss terms after the loss, as MMDetection logs them */
+    for (int k = 0; k < r->n_terms; k++) {
+        terms[k] = tgc_window_mean(&r->term_w[k]);
+        items[2 + k] = (tgc_log_item){r->term_name[k], terms[k], 0};
+    }
     tgc_log_iter l = {0};
     l.mode = "train";
     l.by_epoch = by_epoch;
@@ -135,15 +140,16 @@ int tgc_runner_log_train_iter(tgc_runner *r, double lr, tgc_err *err) {
     l.time = t;
     l.data_time = dt;
     l.memory = -1;
-    l.n_items = has_gnorm ? 2 : 1;
+    l.n_items = (has_gnorm ? 2 : 1) + r->n_terms;
     l.items = has_gnorm ? items : items + 1;
     char *line = tgc_logfmt_iter(&l);
     tgc_log_info(&r->log, "%s", line);
     free(line);
-    tgc_log_item rec[7] = {{"lr", lr, 0}, {"data_time", dt, 0}};
+    tgc_log_item rec[7 + TGC_MAX_LOSS_TERMS] = {{"lr", lr, 0}, {"data_time", dt, 0}};
     int n = 2;
     if (has_gnorm) rec[n++] = (tgc_log_item){"grad_norm", gnorm, 0};
     rec[n++] = (tgc_log_item){"loss", loss, 0};
+    for (int k = 0; k < r->n_terms; k++) rec[n++] = (tgc_log_item){r->term_name[k], terms[k], 0};
     rec[n++] = (tgc_log_item){"time", t, 0};
     if (by_epoch) rec[n++] = (tgc_log_item){"epoch", (double)(r->epoch + 1), 1};
     rec[n++] = (tgc_log_item){"iter", (double)r->iter, 1};

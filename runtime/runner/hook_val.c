@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "runtime/data/det_data.h"
 #include "runtime/dist/dist.h"
 #include "runtime/runner/hooks.h"
 
@@ -13,6 +14,10 @@ static int fill_eval_inputs(tgc_runner *r, tgc_batch *b, int32_t *labels, tgc_er
     memcpy(labels, b->labels, sizeof(int32_t) * (size_t)b->n);
     memset(labels + b->n, 0, sizeof(int32_t) * (size_t)(r->ev_batch - b->n));
     if (tgc_exec_write(r->x, r->ev_img, b->images, err) < 0) return -1;
+    if (r->ev_shape >= 0) { /* padding rows: the whole canvas */
+        for (int i = b->n; i < r->ev_batch; i++) b->img_shape[2 * i] = (float)r->det_h, b->img_shape[2 * i + 1] = (float)r->det_w;
+        if (tgc_exec_write(r->x, r->ev_shape, b->img_shape, err) < 0) return -1;
+    }
     return r->ev_lbl >= 0 ? tgc_exec_write(r->x, r->ev_lbl, labels, err) : 0;
 }
 
@@ -33,12 +38,16 @@ static int report_metrics(tgc_runner *r, int by_epoch, int64_t len, char names[]
     return tgc_runner_save_best(r, names, values, n, err);
 }
 
-/* CocoMetric's evaluation (on rank 0, the whole val set), the "Epoch(val)" line, scalars and save_best. */
+/* CocoMetric's evaluation (every rank's detections collected on rank 0: the whole val set, each image once),
+ * the "Epoch(val)" line, scalars and save_best. */
 static int det_finish(tgc_runner *r, int by_epoch, int64_t len, double mean_data, double mean_time, tgc_err *err) {
     char names[TGC_ACC_MAX_TOPK][32];
     double values[TGC_ACC_MAX_TOPK];
     int n;
-    if (tgc_det_metric_finish(r->dm, &r->log, names, values, &n, err)) return tgc_err_prefix(err, "val_evaluator");
+    int64_t n_images = tgc_det_dataset_len(tgc_loader_det_dataset(r->val_loader));
+    if (tgc_det_metric_finish(r->dm, r->ddp, n_images, &r->log, names, values, &n, err))
+        return tgc_err_prefix(err, "%s", r->ev_key);
+    if (r->rank != 0) return 0;
     return report_metrics(r, by_epoch, len, names, values, n, mean_data, mean_time, err);
 }
 
@@ -61,6 +70,7 @@ static int validate(tgc_runner *r, tgc_err *err) {
     float *logits = tgc_malloc(sizeof(float) * (r->dm ? tgc_det_metric_out_floats(r->dm)
                                                        : (size_t)r->ev_batch * (size_t)r->num_classes));
     tgc_det_meta *meta = r->dm ? tgc_malloc(sizeof(tgc_det_meta) * (size_t)r->ev_batch) : NULL;
+    int64_t *pos = tgc_malloc(sizeof(int64_t) * (size_t)r->ev_batch);
     tgc_window tw, dw;
     tgc_window_init(&tw, r->logc.window_size);
     tgc_window_init(&dw, r->logc.window_size);
@@ -78,6 +88,8 @@ static int validate(tgc_runner *r, tgc_err *err) {
         double data_time = tgc_now() - t;
         int n = b->n;
         if (meta) memcpy(meta, b->meta, sizeof(tgc_det_meta) * (size_t)n);
+        for (int k = 0; k < n; k++) /* sample k of this batch in the sampler's order of the whole set */
+            pos[k] = r->rank + ((int64_t)b->index * r->ev_batch + k) * r->world;
         if (r->world > 1 && !r->dm) { /* sample k of this rank sits at position rank + k * world of the padded order */
             int64_t first = (int64_t)b->index * r->ev_batch;
             int64_t mine = (tgc_dataset_len(tgc_loader_dataset(r->val_loader)) - r->rank + r->world - 1) / r->world;
@@ -90,7 +102,7 @@ static int validate(tgc_runner *r, tgc_err *err) {
             break;
         }
         if (r->dm) {
-            if (tgc_det_metric_process(r->dm, logits, meta, n, err)) {
+            if (tgc_det_metric_process(r->dm, logits, meta, pos, n, err)) {
                 rc = tgc_err_prefix(err, "validation");
                 break;
             }
@@ -124,6 +136,7 @@ static int validate(tgc_runner *r, tgc_err *err) {
     free(labels);
     free(logits);
     free(meta);
+    free(pos);
     tgc_window_free(&tw);
     tgc_window_free(&dw);
     if (rc < 0) return -1;

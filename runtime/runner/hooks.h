@@ -168,6 +168,8 @@ int tgc_vis_close(tgc_vis *v, tgc_err *err);
 
 /* ================================ the runner (train.c) ================================ */
 
+#define TGC_MAX_LOSS_TERMS 16
+
 /* What the loop and its hooks share, as MMEngine's hooks receive the runner. Owned by tgc_train. */
 typedef struct tgc_runner {
     const tgc_plan *plan;
@@ -188,6 +190,12 @@ typedef struct tgc_runner {
     int64_t epoch, iter, batch;  /* completed epochs, completed iterations, batches done in this epoch */
     uint64_t seed;
     tgc_window loss_w, time_w, data_w;
+    /* The model's named loss terms (train program outputs "train/<name>": loss_cls, loss_bbox, ...), logged
+     * after the loss in their order, each with its window; none for classifiers. */
+    int n_terms;
+    int term_t[TGC_MAX_LOSS_TERMS];
+    char term_name[TGC_MAX_LOSS_TERMS][32];
+    tgc_window term_w[TGC_MAX_LOSS_TERMS];
     tgc_window gnorm_w;          /* clip_grad by norm: the total norms of the updating iterations (grad_norm) */
     int tr_gnorm;                /* the train program's norm-sum output, or -1 */
     double time_sum;             /* seconds of the iterations timed in this process (for the eta) */
@@ -215,9 +223,13 @@ typedef struct tgc_runner {
     struct tgc_ddp *ddp;         /* owned by tgc_train; NULL in one process */
     tgc_loss_scaler scaler;      /* float16 plans' loss scale (disabled otherwise) */
     tgc_grad_accum accum;        /* optim_wrapper.accumulative_counts (disabled when 1) */
-    /* Detection plans (train input data_samples.cls_target; hook_det_metric.c): */
+    /* Detection plans (train input data_samples.cls_target, or rpn_cls_target: two-stage; hook_det_metric.c): */
     int det;                     /* 1: the loaders are detection loaders */
-    int tr_cls, tr_box, tr_avg;  /* cls_target, bbox_target, avg_factor inputs */
+    int det_two_stage;           /* 1: Faster R-CNN (RPN targets, padded gts, img_shape, the RoI sampler's key) */
+    int tr_cls, tr_box, tr_avg;  /* cls_target, bbox_target, avg_factor inputs (two-stage: the rpn_* ones) */
+    int tr_gtb, tr_gtl, tr_shape, tr_rng; /* two-stage: gt_bboxes, gt_labels, img_shape, rng (else -1) */
+    int ev_shape;                /* two-stage: the eval program's img_shape input (else -1) */
+    int reduce_avg_factor;       /* model.train_cfg.tgc_reduce_avg_factor: avg_factor is the ranks' mean */
     int det_h, det_w;            /* the canvas */
     tgc_det_metric *dm;          /* owned: post-processing and CocoMetric, with validation */
     const char *eval_mode;       /* "val", or "test" for `tgc test` (the log lines' mode) */
@@ -269,19 +281,26 @@ int tgc_runner_validate(tgc_runner *r, tgc_err *err);
 
 /* ============================ detection metric (hook_det_metric.c) ============================ */
 
-/* The eval program's det_out [B, A, C + 4] post-processed per image (model.test_cfg) and fed to CocoMetric
+/* The eval program's det_out [B, A, C + 4] post-processed per image (model.test_cfg; a two-stage plan's
+ * [B, P, 4 + 1 + (C + 1) + 4C] by tgc_det_rcnn_predict with model.test_cfg.rcnn) and fed to CocoMetric
  * (the evaluator map: type CocoMetric, ann_file, metric bbox, format_only, outfile_prefix, proposal_nums;
  * other keys are named in a warning or refused). NULL + err on a bad config or an output of another shape. */
 tgc_det_metric *tgc_det_metric_open(tgc_runner *r, const tgc_cfg *evaluator, const char *key, int eval_out,
                                     tgc_err *err);
 void tgc_det_metric_free(tgc_det_metric *m);
 void tgc_det_metric_reset(tgc_det_metric *m);
-/* One batch: out holds the eval output of the whole batch, meta its first n images. */
-int tgc_det_metric_process(tgc_det_metric *m, const float *out, const tgc_det_meta *meta, int n, tgc_err *err);
-/* The logged evaluation (the 12 summary lines, bbox_mAP_copypaste) and the metrics coco/bbox_mAP, _50, _75,
- * _s, _m, _l into names/values (*n = 6), or *n = 0 with format_only (the result file written, logged). */
-int tgc_det_metric_finish(tgc_det_metric *m, tgc_log_sink *log, char names[][32], double *values, int *n,
-                          tgc_err *err);
+/* One batch: out holds the eval output of the whole batch, meta its first n images, pos their positions in
+ * the val sampler's order (rank + k x world for this rank's k-th sample). The detections are kept. */
+int tgc_det_metric_process(tgc_det_metric *m, const float *out, const tgc_det_meta *meta, const int64_t *pos, int n,
+                           tgc_err *err);
+/* MMEngine's collect_results: with ddp, every rank's detections go to rank 0 (every rank must call this);
+ * there, in position order and without positions >= n_images (the sampler's round-up repeats), they enter
+ * CocoMetric: the logged evaluation (the 12 summary lines, bbox_mAP_copypaste) and the metrics coco/bbox_mAP,
+ * _50, _75, _s, _m, _l into names/values (*n = 6), or *n = 0 with format_only (the result file written,
+ * logged) and on the other ranks. */
+struct tgc_ddp;
+int tgc_det_metric_finish(tgc_det_metric *m, struct tgc_ddp *ddp, int64_t n_images, tgc_log_sink *log,
+                          char names[][32], double *values, int *n, tgc_err *err);
 /* Floats of one eval output (B x A x (C + 4)). */
 size_t tgc_det_metric_out_floats(const tgc_det_metric *m);
 

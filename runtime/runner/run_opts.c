@@ -27,6 +27,7 @@ int tgc_run_option_allowed(const char *key) {
     for (size_t i = 0; i < TGC_ARRAY_LEN(runtime_roots); i++)
         if (under(key, runtime_roots[i])) return 1;
     if (!strcmp(key, "optim_wrapper.optimizer.lr")) return 1;
+    if (!strcmp(key, "model.train_cfg.tgc_reduce_avg_factor")) return 1; /* the host's normaliser (train.c) */
     static const char *const loaders[] = {"train_dataloader.", "val_dataloader.", "test_dataloader."};
     for (size_t l = 0; l < TGC_ARRAY_LEN(loaders); l++) {
         size_t n = strlen(loaders[l]);

@@ -209,6 +209,7 @@ static void run_free(run_ctx *c) {
     tgc_window_free(&r->gnorm_w);
     tgc_window_free(&r->time_w);
     tgc_window_free(&r->data_w);
+    for (int k = 0; k < r->n_terms; k++) tgc_window_free(&r->term_w[k]);
     free(r->work_dir);
     free(r->log_dir);
     free(r->ckpt_dir);
@@ -256,6 +257,7 @@ static int setup(run_ctx *c, const tgc_plan *plan, const tgc_train_opts *o, tgc_
     r->dl_key = "val_dataloader";
     r->ev_key = "val_evaluator";
     r->tr_lbl = r->ev_lbl = r->ev_img = r->ev_logits = r->tr_score = r->tr_gnorm = r->tr_cls = r->tr_box = r->tr_avg = -1;
+    r->tr_gtb = r->tr_gtl = r->tr_shape = r->tr_rng = r->ev_shape = -1;
     r->world = 1;
     if (o->dist) { /* the rendezvous first: a missing rank fails before anything is written */
         if (!(r->ddp = tgc_ddp_open(o->dist, plan->checksum, o->device, err))) return -1;
@@ -438,8 +440,9 @@ static int eval_wanted(run_ctx *c, const tgc_train_opts *o, int this_rank) {
 
 static void warn_line(void *ctx, const char *line) { tgc_log_warning(&((tgc_runner *)ctx)->log, "%s", line); }
 
-/* A detection plan (its train program takes data_samples.cls_target): detection loaders on the plan's canvas;
- * validation (CocoMetric over the whole val set) runs on rank 0. */
+/* A detection plan (its train program takes data_samples.cls_target, or data_samples.rpn_cls_target: a two-stage
+ * detector): detection loaders on the plan's canvas (two-stage: gts padded to the plan's G); every rank
+ * validates its shard of the val set, CocoMetric runs over all of them on rank 0. */
 static int setup_det_data(run_ctx *c, const tgc_train_opts *o, tgc_err *err) {
     tgc_runner *r = &c->r;
     const tgc_plan *plan = r->plan;
@@ -452,18 +455,38 @@ static int setup_det_data(run_ctx *c, const tgc_train_opts *o, tgc_err *err) {
     const tgc_cfg *model = tgc_cfg_get(cfg, "model");
     const tgc_cfg *pre = model ? tgc_cfg_get(model, "data_preprocessor") : NULL;
     if (!pre) pre = tgc_cfg_get(cfg, "data_preprocessor");
-    tgc_det_batch_opts bo = {.canvas_h = r->det_h, .canvas_w = r->det_w};
+    tgc_det_batch_opts bo = {.canvas_h = r->det_h, .canvas_w = r->det_w, .two_stage = r->det_two_stage};
     if (tgc_det_batch_opts_from_cfg(model, !o->test_ckpt, &bo, err)) return -1;
+    const tgc_cfg *tc = model ? tgc_cfg_get(model, "train_cfg") : NULL;
+    if (tc && tc->kind == TGC_CFG_MAP && tgc_cfg_bool(tc, "tgc_reduce_avg_factor", 0, &r->reduce_avg_factor, err))
+        return -1;
+    const tgc_plan_tensor *gtb = plan_input(plan, "train", "data_samples.gt_bboxes");
+    if (r->det_two_stage && !o->test_ckpt) {
+        if (!gtb || gtb->type.shape.rank != 3)
+            return tgc_fail(err, "the two-stage plan's train program has no input data_samples.gt_bboxes [B, G, 4]");
+        bo.max_gts = (int)gtb->type.shape.d[1]; /* the plan's G (model.data_preprocessor.tgc_max_gts when compiled) */
+    }
     if (!o->test_ckpt && !(r->train_loader = tgc_det_loader_open(tgc_cfg_get(cfg, "train_dataloader"), pre, &bo, 1,
                                                                  r->seed, r->rank, r->world, r->dev, warn_line, r, err)))
         return tgc_err_prefix(err, "train_dataloader");
     if (r->train_loader) r->iters_per_epoch = tgc_loader_num_batches(r->train_loader);
     bo.targets = 0;
-    if (eval_wanted(c, o, r->rank == 0) &&
-        !(r->val_loader = tgc_det_loader_open(tgc_cfg_get(cfg, r->dl_key), pre, &bo, 0, r->seed, 0, 1, r->dev,
-                                              warn_line, r, err)))
+    if (eval_wanted(c, o, 1) &&
+        !(r->val_loader = tgc_det_loader_open(tgc_cfg_get(cfg, r->dl_key), pre, &bo, 0, r->seed, r->rank, r->world,
+                                              r->dev, warn_line, r, err)))
         return tgc_err_prefix(err, "%s", r->dl_key);
     return 0;
+}
+
+/* What opening a loader's dataset found worth a warning (an empty class folder, ...), one log line each. */
+static void warn_notes(tgc_runner *r, const tgc_loader *l) {
+    const char *notes = l ? tgc_dataset_notes(tgc_loader_dataset(l)) : "";
+    for (const char *s = notes; *s;) {
+        const char *nl = strchr(s, '\n');
+        int n = nl ? (int)(nl - s) : (int)strlen(s);
+        tgc_log_warning(&r->log, "%.*s", n, s);
+        s += n + (nl ? 1 : 0);
+    }
 }
 
 /* The train loader, and the val loader when the run validates. */
@@ -473,6 +496,10 @@ static int setup_data(run_ctx *c, const tgc_train_opts *o, tgc_err *err) {
     const tgc_cfg *cfg = plan->config;
     const tgc_cfg *pre = tgc_cfg_get(cfg, "data_preprocessor");
     if (plan_input(plan, "train", "data_samples.cls_target")) return setup_det_data(c, o, err);
+    if (plan_input(plan, "train", "data_samples.rpn_cls_target")) {
+        c->r.det_two_stage = 1;
+        return setup_det_data(c, o, err);
+    }
     if (!o->test_ckpt) {
         if (!(r->train_loader = tgc_loader_open(tgc_cfg_get(cfg, "train_dataloader"), pre, 1, r->seed, r->rank,
                                                 r->world, r->dev, err)))
@@ -482,6 +509,8 @@ static int setup_data(run_ctx *c, const tgc_train_opts *o, tgc_err *err) {
     if (eval_wanted(c, o, 1) &&
         !(r->val_loader = tgc_loader_open(tgc_cfg_get(cfg, r->dl_key), pre, 0, r->seed, r->rank, r->world, r->dev, err)))
         return tgc_err_prefix(err, "%s", r->dl_key);
+    warn_notes(r, r->train_loader);
+    warn_notes(r, r->val_loader);
     return 0;
 }
 
@@ -500,11 +529,37 @@ static int setup_batch_aug(tgc_runner *r, tgc_err *err) {
     return 0;
 }
 
+/* The named loss terms: the train program's outputs called "train/<name>" (after the positional ones). */
+static int find_loss_terms(tgc_runner *r, tgc_err *err) {
+    for (int k = 1, t; (t = tgc_exec_output_at(r->x, "train", k)) >= 0; k++) {
+        const tgc_plan_tensor *pt = tgc_exec_tensor(r->x, t);
+        const char *name = strncmp(pt->name, "train/", 6) ? NULL : pt->name + 6;
+        if (!name || name[0] == '%') continue;
+        if (r->n_terms == TGC_MAX_LOSS_TERMS || strlen(name) >= sizeof r->term_name[0] || pt->type.dtype != TGC_F32 ||
+            tgc_shape_numel(&pt->type.shape) != 1)
+            return tgc_fail(err, "the plan's train output %s is not one of at most %d scalar f32 loss terms", pt->name,
+                            TGC_MAX_LOSS_TERMS);
+        r->term_t[r->n_terms] = t;
+        snprintf(r->term_name[r->n_terms], sizeof r->term_name[0], "%s", name);
+        tgc_window_init(&r->term_w[r->n_terms++], r->logc.window_size);
+    }
+    return 0;
+}
+
 /* The train program's inputs and loss, checked against the train loader. */
 static int setup_train_io(tgc_runner *r, tgc_err *err) {
     const tgc_plan *plan = r->plan;
     /* hard labels, or the soft targets of batch augments (the plan has one or the other), or detection targets */
-    if (r->det) {
+    if (r->det_two_stage) {
+        if (find_input(plan, r->x, "train", "data_samples.rpn_cls_target", 1, &r->tr_cls, err) ||
+            find_input(plan, r->x, "train", "data_samples.rpn_bbox_target", 1, &r->tr_box, err) ||
+            find_input(plan, r->x, "train", "data_samples.rpn_avg_factor", 1, &r->tr_avg, err) ||
+            find_input(plan, r->x, "train", "data_samples.gt_bboxes", 1, &r->tr_gtb, err) ||
+            find_input(plan, r->x, "train", "data_samples.gt_labels", 1, &r->tr_gtl, err) ||
+            find_input(plan, r->x, "train", "data_samples.img_shape", 1, &r->tr_shape, err) ||
+            find_input(plan, r->x, "train", "data_samples.rng", 1, &r->tr_rng, err))
+            return -1;
+    } else if (r->det) {
         if (find_input(plan, r->x, "train", "data_samples.cls_target", 1, &r->tr_cls, err) ||
             find_input(plan, r->x, "train", "data_samples.bbox_target", 1, &r->tr_box, err) ||
             find_input(plan, r->x, "train", "data_samples.avg_factor", 1, &r->tr_avg, err))
@@ -522,6 +577,7 @@ static int setup_train_io(tgc_runner *r, tgc_err *err) {
     r->tr_gnorm = plan->optim.clip == TGC_CLIP_NORM ? tgc_exec_output_at(r->x, "train", 1) : -1;
     if (r->tr_gnorm >= 0 && tgc_shape_numel(&tgc_exec_tensor(r->x, r->tr_gnorm)->type.shape) != 1)
         return tgc_fail(err, "the plan's train program: its second output is not the gradient norm's scalar");
+    if (find_loss_terms(r, err)) return -1;
     if (check_io(r->x, "train", r->tr_img, r->tr_lbl, r->train_loader, "train_dataloader", &r->tr_batch,
                  &r->sample_floats, err))
         return -1;
@@ -536,6 +592,17 @@ static int setup_train_io(tgc_runner *r, tgc_err *err) {
                                  "(the anchors of the %dx%d canvas from model.bbox_head.anchor_generator)",
                             (long long)r->tr_batch, (long long)na, (long long)r->tr_batch, (long long)na, r->det_h,
                             r->det_w);
+    }
+    if (r->det_two_stage) {
+        const tgc_plan_tensor *gb = tgc_exec_tensor(r->x, r->tr_gtb), *gl = tgc_exec_tensor(r->x, r->tr_gtl),
+                              *sh = tgc_exec_tensor(r->x, r->tr_shape), *rg = tgc_exec_tensor(r->x, r->tr_rng);
+        int64_t g = gb->type.shape.rank == 3 ? gb->type.shape.d[1] : 0;
+        if (gb->type.dtype != TGC_F32 || numel(&gb->type.shape) != r->tr_batch * g * 4 || gl->type.dtype != TGC_I32 ||
+            numel(&gl->type.shape) != r->tr_batch * g || sh->type.dtype != TGC_F32 || numel(&sh->type.shape) != r->tr_batch * 2 ||
+            rg->type.dtype != TGC_I32 || numel(&rg->type.shape) != r->tr_batch * 4)
+            return tgc_fail(err, "the plan's ground-truth inputs are not f32 [%lld, G, 4], i32 [%lld, G], f32 [%lld, 2] "
+                                 "(img_shape) and i32 [%lld, 4] (rng)",
+                            (long long)r->tr_batch, (long long)r->tr_batch, (long long)r->tr_batch, (long long)r->tr_batch);
     }
     return 0;
 }
@@ -557,7 +624,8 @@ static int setup_exec(run_ctx *c, const tgc_train_opts *o, int threads, int det,
         const tgc_cfg *ve = tgc_cfg_get(r->cfg, r->ev_key);
         size_t sf;
         if (find_input(plan, r->x, "eval", "inputs", 1, &r->ev_img, err) ||
-            find_input(plan, r->x, "eval", "data_samples.gt_label", 0, &r->ev_lbl, err))
+            find_input(plan, r->x, "eval", "data_samples.gt_label", 0, &r->ev_lbl, err) ||
+            find_input(plan, r->x, "eval", "data_samples.img_shape", r->det_two_stage, &r->ev_shape, err))
             return -1;
         if ((r->ev_logits = tgc_exec_output(r->x, "eval")) < 0) return tgc_fail(err, "the plan's eval program has no output");
         if (check_io(r->x, "eval", r->ev_img, r->ev_lbl, r->val_loader, r->dl_key, &r->ev_batch, &sf, err)) return -1;
@@ -684,8 +752,18 @@ static int setup_rest(run_ctx *c, const tgc_train_opts *o, tgc_err *err) {
 static int fill_train_inputs(run_ctx *c, tgc_batch *b, double lr, tgc_err *err) {
     tgc_runner *r = &c->r;
     if (r->det) {
+        /* MMDetection's AnchorHead normalises each rank's losses by that rank's avg_factor; with
+         * tgc_reduce_avg_factor by the ranks' mean (reduce_mean, as FCOS or ATSS do), which makes N ranks at
+         * batch B compute what one rank at batch N x B does */
+        float af = b->avg_factor;
+        if (r->reduce_avg_factor && r->ddp && tgc_ddp_mean_f32(r->ddp, &af, 1, err))
+            return tgc_err_prefix(err, "avg_factor's mean over ranks");
         if (tgc_exec_write(r->x, r->tr_img, b->images, err) || tgc_exec_write(r->x, r->tr_cls, b->cls_target, err) ||
-            tgc_exec_write(r->x, r->tr_box, b->bbox_target, err) || tgc_exec_write(r->x, r->tr_avg, &b->avg_factor, err))
+            tgc_exec_write(r->x, r->tr_box, b->bbox_target, err) || tgc_exec_write(r->x, r->tr_avg, &af, err))
+            return -1;
+        if (r->det_two_stage &&
+            (tgc_exec_write(r->x, r->tr_gtb, b->gt_bboxes, err) || tgc_exec_write(r->x, r->tr_gtl, b->gt_labels, err) ||
+             tgc_exec_write(r->x, r->tr_shape, b->img_shape, err) || tgc_exec_write(r->x, r->tr_rng, b->rng, err)))
             return -1;
     } else if (r->baug) { /* mixed in place: the batch is ours until released */
         int ch, h, w;
@@ -792,6 +870,12 @@ static int train_loop(run_ctx *c, const tgc_train_opts *o, tgc_err *err) {
                 tgc_log_warning(&r->log, "Check overflow: the step is skipped (fixed loss scale %s)", sc);
         }
         double loss = (double)loss_f;
+        for (int k = 0; k < r->n_terms; k++) { /* the loss terms, read as the loss is */
+            const tgc_plan_tensor *tt = tgc_exec_tensor(r->x, r->term_t[k]);
+            float v;
+            if (tgc_exec_read_bytes(r->x, tt->slab, tt->offset, sizeof v, &v, err) < 0) return -1;
+            tgc_window_push(&r->term_w[k], (double)v);
+        }
         if (r->tr_gnorm >= 0 && r->accum.update && !r->scaler.found_inf && read_grad_norm(r, err) < 0) return -1;
         r->iter++;
         r->batch++;

@@ -101,6 +101,13 @@ static void fill(const tgc_plan *p, const tgc_instr *in, int q, void *buf) {
             int64_t k = l1 ? in->attrs.num_classes : p->tensors[in->in[c == TGC_OP_SIGMOID_FOCAL_LOSS ? 0 : 1]].type.shape.d[2];
             for (int64_t i = 0; i < n; i++) v[i] = (int32_t)(((rng = rng * 1664525u + 1013904223u) >> 8) % (uint32_t)(k + 2)) - 1;
         }
+        /* the R-CNN losses' sampled labels: -1 (padding) to the class count (a negative), each kind present */
+        int ce = ((c == TGC_OP_SOFTMAX_CE_MASKED || c == TGC_OP_ACCURACY_MASKED) && q == 1) ||
+                 (c == TGC_OP_SOFTMAX_CE_MASKED_BWD && q == 2);
+        if (ce || (c == TGC_OP_CLASS_BOX_TARGETS && q == 0)) {
+            int64_t k = ce ? p->tensors[in->in[q - 1]].type.shape.d[1] - 1 : in->attrs.num_classes;
+            for (int64_t i = 0; i < n; i++) v[i] = (int32_t)(((rng = rng * 1664525u + 1013904223u) >> 8) % (uint32_t)(k + 2)) - 1;
+        }
         return;
     }
     if (t->type.dtype == TGC_BF16) {
@@ -118,6 +125,17 @@ static void fill(const tgc_plan *p, const tgc_instr *in, int q, void *buf) {
         return;
     }
     float *v = buf;
+    if ((c == TGC_OP_ROI_ALIGN || c == TGC_OP_ROI_ALIGN_BWD) && q == 1) { /* RoIs: (image, x1, y1, x2, y2) on the map */
+        const tgc_shape *xs = c == TGC_OP_ROI_ALIGN ? &p->tensors[in->in[0]].type.shape : &in->attrs.shape;
+        double w = (double)xs->d[3] / in->attrs.spatial_scale, h = (double)xs->d[2] / in->attrs.spatial_scale;
+        for (int64_t i = 0; i + 4 < n; i += 5) {
+            double x1 = (frand() + 1) * 0.35 * w, y1 = (frand() + 1) * 0.35 * h;
+            v[i] = (float)((i / 5) % xs->d[0]);
+            v[i + 1] = (float)x1, v[i + 2] = (float)y1;
+            v[i + 3] = (float)(x1 + 1 + (frand() + 1) * 0.25 * w), v[i + 4] = (float)(y1 + 1 + (frand() + 1) * 0.25 * h);
+        }
+        return;
+    }
     int positive = ((c == TGC_OP_BN_TRAIN || c == TGC_OP_BN_TRAIN_RELU || c == TGC_OP_BN_EVAL ||
                      c == TGC_OP_FOLD_CONV_BN || c == TGC_OP_BN_BWD) && q == 4) ||
                    (c == TGC_OP_BN_RELU_BWD && q == 5) ||

@@ -10,6 +10,11 @@ tgc runs each op through tests/numerics/op_harness.c (one op, operands from file
   box_iou: torchvision.ops.box_iou; box_encode, box_decode: DeltaXYWHBBoxCoder's formulas written in torch
   float32; gather: torch indexing
   giou_loss and its gradient: bbox_overlaps(mode='giou', is_aligned=True)'s formulas in torch, autograd
+  Faster R-CNN: anchor_decode against AnchorGenerator's grid anchors and delta2bbox written in torch float32
+  (clipped to img_shape, min_bbox_size); softmax_cross_entropy_masked and its gradient against
+  F.cross_entropy(ignore_index=-1) * loss_weight; accuracy_masked against MMDetection's accuracy() on the rows
+  that are not padding; class_box_targets + smooth_l1 (beta 0) against
+  MMDetection's class-specific L1 (the gt class's 4 deltas of each positive) / the sampled RoIs
 Prints the largest error of each. Exit 0: pass, 1: fail, 77: torch or torchvision missing (a failure
 under CI=true)."""
 import argparse
@@ -202,6 +207,78 @@ def main():
                     [("f32", (512, 4))])
         check("smooth_l1 beta %.3g" % beta, loss, ref.detach().numpy(), 1e-6)
         check("smooth_l1_bwd beta %.3g" % beta, dp, pr.grad.numpy(), 1e-6)
+
+    # ---- anchor_decode: the RPN's stride-16 level (13 x 21 cells, 3 base anchors) of a 208 x 336 canvas ----
+    hh, ww, stride = 13, 21, 16.0
+    ratios, scale = torch.tensor([0.5, 1.0, 2.0]), torch.tensor([8.0])
+    h_r = torch.sqrt(ratios)
+    w_r = 1 / h_r
+    ws_, hs_ = (stride * w_r[:, None] * scale[None, :]).view(-1), (stride * h_r[:, None] * scale[None, :]).view(-1)
+    base = torch.stack([-0.5 * ws_, -0.5 * hs_, 0.5 * ws_, 0.5 * hs_], -1)
+    sx, sy = torch.arange(0, ww).float() * stride, torch.arange(0, hh).float() * stride
+    yy, xx = torch.meshgrid(sy, sx, indexing="ij")
+    shifts = torch.stack([xx.reshape(-1), yy.reshape(-1), xx.reshape(-1), yy.reshape(-1)], -1)
+    anchors = (base[None, :, :] + shifts[:, None, :]).view(-1, 4)
+    na, kk = anchors.shape[0], 200
+    aidx = torch.stack([torch.randperm(na, generator=g)[:kk] for _ in range(b)]).int()
+    deltas = torch.randn(b, kk, 4, generator=g)
+    ascore = torch.rand(b, kk, generator=g)
+    img_shape = torch.tensor([[150.0, 200.0], [208.0, 120.0]])
+    attrs = {"stride": [16, 16], "shape": [hh, ww, 3], "base_anchors": base.reshape(-1).tolist() + [0] * 24,
+             "min_bbox_size": 2.0, "target_means": [0, 0, 0, 0], "target_stds": [1, 1, 1, 1], "wh_ratio_clip": 0.016,
+             "clip_border": 1}
+    dboxes, dscores = run("anchor_decode", attrs, [aidx.numpy(), deltas.numpy(), ascore.numpy(), img_shape.numpy()],
+                          [("f32", (b, kk, 4)), ("f32", (b, kk))])
+    pri = anchors[aidx.long()]
+    pxy, pwh = (pri[..., :2] + pri[..., 2:]) * 0.5, pri[..., 2:] - pri[..., :2]
+    mr = abs(np.log(0.016))
+    gxy = pxy + pwh * deltas[..., :2]
+    gwh = pwh * deltas[..., 2:].clamp(min=-mr, max=mr).exp()
+    ref = torch.cat([gxy - gwh * 0.5, gxy + gwh * 0.5], -1)
+    ref[..., 0::2] = torch.minimum(ref[..., 0::2].clamp(min=0), img_shape[:, None, 1:2])
+    ref[..., 1::2] = torch.minimum(ref[..., 1::2].clamp(min=0), img_shape[:, None, 0:1])
+    rw, rh = ref[..., 2] - ref[..., 0], ref[..., 3] - ref[..., 1]
+    rscore = torch.where((rw > 2.0) & (rh > 2.0), ascore, torch.tensor(float("-inf")))
+    check("anchor_decode boxes", dboxes, ref.numpy(), 1e-5)
+    same = bool(np.array_equal(dscores, rscore.numpy()))
+    print("%-46s %d of %d dropped, %s" % ("anchor_decode min_bbox_size", int(np.isinf(dscores).sum()), b * kk,
+                                          "as torch" if same else "FAIL"))
+    if not same:
+        failures.append("anchor_decode min_bbox_size")
+
+    # ---- the R-CNN losses: 1024 sampled RoIs (padding rows -1), 81 classes ----
+    nr, nc = 1024, 80
+    logits = torch.randn(nr, nc + 1, generator=g) * 3
+    lab = torch.randint(0, nc + 1, (nr,), generator=g)
+    lab[torch.rand(nr, generator=g) < 0.6] = nc  # negatives
+    lab[-37:] = -1  # padding rows
+    lr_ = logits.clone().requires_grad_(True)
+    ref = 1.5 * torch.nn.functional.cross_entropy(lr_, lab, ignore_index=-1)
+    ref.backward()
+    (loss,) = run("softmax_cross_entropy_masked", {"alpha": 1.5}, [logits.numpy(), lab.int().numpy()], [("f32", ())])
+    (dl,) = run("softmax_cross_entropy_masked_bwd", {"alpha": 1.5},
+                [np.ones((), np.float32), logits.numpy(), lab.int().numpy()], [("f32", (nr, nc + 1))])
+    check("softmax_cross_entropy_masked", loss, ref.detach().numpy(), 1e-6)
+    check("softmax_cross_entropy_masked_bwd", dl, lr_.grad.numpy(), 1e-6)
+    (acc,) = run("accuracy_masked", {}, [logits.numpy(), lab.int().numpy()], [("f32", ())])
+    keep = lab >= 0  # MMDetection's accuracy(): top-1 correct * 100 / rows
+    ref = (logits[keep].topk(1, dim=1)[1][:, 0] == lab[keep]).float().sum() * 100.0 / keep.sum()
+    check("accuracy_masked (MMDetection's accuracy)", acc, ref.numpy(), 1e-6)
+    breg = torch.randn(nr, 4 * nc, generator=g)
+    btg = torch.randn(nr, 4, generator=g)
+    tgt, wgt, avgf = run("class_box_targets", {"num_classes": nc}, [lab.int().numpy(), btg.numpy()],
+                         [("f32", (nr, 4 * nc)), ("f32", (nr, 4 * nc)), ("f32", (1,))])
+    br = breg.clone().requires_grad_(True)
+    pos = (lab >= 0) & (lab < nc)
+    sel = br.view(nr, nc, 4)[pos, lab[pos]]
+    eps = float(np.finfo(np.float32).eps)
+    ref = (sel - btg[pos]).abs().sum() / (float((lab >= 0).sum()) + eps)
+    ref.backward()
+    (loss,) = run("smooth_l1", {"alpha": 1.0, "beta": 0.0}, [breg.numpy(), tgt, wgt, avgf], [("f32", ())])
+    (dreg,) = run("smooth_l1_bwd", {"alpha": 1.0, "beta": 0.0}, [np.ones((), np.float32), breg.numpy(), tgt, wgt, avgf],
+                  [("f32", (nr, 4 * nc))])
+    check("class_box_targets + smooth_l1 beta 0 (L1)", loss, ref.detach().numpy(), 1e-6)
+    check("class_box_targets + smooth_l1_bwd beta 0", dreg, br.grad.numpy(), 1e-6)
 
     if failures:
         print("FAIL: " + ", ".join(failures))

@@ -91,7 +91,7 @@ def main():
         labels[i, :len(t["labels"])] = t["labels"].numpy()
     init, out = os.path.join(args.work, "init.ckpt"), os.path.join(args.work, "out.ckpt")
     tgc_ckpt.save(init, {"inputs": torch.stack(images).numpy(), "gt_bboxes": boxes, "gt_labels": labels})
-    r = subprocess.run([args.harness, plan, init, out], capture_output=True, text=True)
+    r = subprocess.run([args.harness, plan, init, out, "--eval-first", "--no-state"], capture_output=True, text=True)
     if r.returncode != 0:
         print("FAIL: tgc_step_harness: %s" % r.stderr.strip())
         return 1

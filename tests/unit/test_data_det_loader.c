@@ -1,6 +1,9 @@
 /* tests/unit/test_data_det_loader.c - detection batches: each row equals tgc_det_get + normalisation onto the
  * canvas + tgc_det_retina_targets on the same sample, avg_factor is the sum of max(num_pos, 1), and the batches
- * do not depend on num_workers. */
+ * do not depend on num_workers. Two-stage (Faster R-CNN) batches: each row's RPN targets equal
+ * tgc_det_rpn_targets keyed by (seed, epoch, position) on the RPN sampler's stream, avg_factor the sampled
+ * anchors, the gts padded to max_gts (label -1), img_shape and the RoI sampler's key; byte-identical with 0
+ * and 3 workers; an image with more gts than max_gts refused with the key to raise. */
 #define _GNU_SOURCE
 #include <check.h>
 #include <math.h>
@@ -208,6 +211,146 @@ START_TEST(image_larger_than_canvas) {
 }
 END_TEST
 
+static tgc_det_batch_opts two_stage_opts(void) {
+    tgc_det_batch_opts b = {.canvas_h = CANVAS, .canvas_w = CANVAS, .pad_size_divisor = 32, .targets = 1,
+                            .two_stage = 1, .num_classes = 10, .allowed_border = -1, .max_gts = 6};
+    tgc_det_anchor_cfg_rpn(&b.anchor);
+    tgc_det_coder_cfg_default(&b.coder);
+    tgc_det_assigner_cfg_default(&b.assigner, 0.7f, 0.3f);
+    b.assigner.min_pos_iou = 0.3f;
+    tgc_det_sampler_cfg_default(&b.sampler, 256, 0.5);
+    b.sampler.add_gt_as_proposals = 0;
+    return b;
+}
+
+START_TEST(two_stage_rows) {
+    FASHION_REQUIRED();
+    tgc_err err = {{0}};
+    tgc_loader_opts lo = loader_opts(2);
+    tgc_det_batch_opts bo = two_stage_opts();
+    tgc_loader *l = tgc_det_loader_new(ds, &lo, &bo, &err);
+    ck_assert_msg(l, "%s", err.msg);
+    tgc_det_anchors an;
+    ck_assert_int_eq(tgc_det_anchors_for_canvas(&bo.anchor, CANVAS, CANVAS, &an, &err), 0);
+    int64_t na = an.count;
+    ck_assert_int_eq(tgc_loader_det_anchors(l), na);
+    tgc_sampler s;
+    ck_assert_int_eq(tgc_sampler_init(&s, N_TRAIN, 1, lo.seed, 1, 0, 1, &err), 0);
+    int idx[N_TRAIN], pos[N_TRAIN];
+    const uint32_t epoch = 2;
+    tgc_sampler_epoch(&s, epoch, idx, pos);
+    int32_t *cls = tgc_malloc(sizeof(int32_t) * (size_t)na);
+    float *box = tgc_malloc(sizeof(float) * 4 * (size_t)na);
+    uint8_t *valid = tgc_malloc((size_t)na);
+    tgc_det_sample smp = {0};
+    int sampled_pos = 0;
+    ck_assert_int_eq(tgc_loader_begin_epoch(l, epoch, 0, &err), 0);
+    tgc_batch *b;
+    for (int bi = 0; tgc_loader_next(l, &b, &err) == 1; bi++) {
+        double avg = 0;
+        for (int i = 0; i < BATCH; i++) {
+            int k = bi * BATCH + i;
+            const tgc_det_meta *m = &b->meta[i];
+            ck_assert_int_eq(tgc_det_get(ds, idx[k], epoch, (uint32_t)pos[k], lo.seed, &smp, &err), 0);
+            tgc_det_valid_flags(&an, m->pad_h, m->pad_w, valid);
+            tgc_det_gt gt = {smp.gt, smp.labels, NULL, smp.n_gt, smp.ignore, smp.n_ignore};
+            tgc_rng rng;
+            tgc_rng_init(&rng, lo.seed, epoch, (uint32_t)pos[k], TGC_RNG_RPN_SAMPLE);
+            int64_t np, nn;
+            ck_assert_int_eq(tgc_det_rpn_targets(&bo.assigner, &bo.sampler, &bo.coder, an.boxes, valid, na, &gt, &rng, cls,
+                                                 box, &np, &nn, &err),
+                             0);
+            ck_assert_mem_eq(b->cls_target + (size_t)i * na, cls, sizeof(int32_t) * (size_t)na);
+            ck_assert_mem_eq(b->bbox_target + (size_t)i * na * 4, box, sizeof(float) * 4 * (size_t)na);
+            ck_assert(m->num_pos == np && np + nn == 256); /* plenty of negatives: 256 sampled */
+            sampled_pos += np > 0;
+            avg += (double)(np + nn);
+            /* the padded ground truth, img_shape, the key */
+            const float *gb = b->gt_bboxes + (size_t)i * 6 * 4;
+            const int32_t *gl = b->gt_labels + (size_t)i * 6, *key = b->rng + (size_t)i * 4;
+            ck_assert_mem_eq(gb, smp.gt, sizeof(float) * 4 * (size_t)smp.n_gt);
+            for (int g = 0; g < 6; g++) {
+                ck_assert_int_eq(gl[g], g < smp.n_gt ? smp.labels[g] : -1);
+                for (int q = 0; g >= smp.n_gt && q < 4; q++) ck_assert(gb[g * 4 + q] == 0.f);
+            }
+            ck_assert(b->img_shape[i * 2] == (float)smp.img_h && b->img_shape[i * 2 + 1] == (float)smp.img_w);
+            ck_assert(key[0] == (int32_t)lo.seed && key[1] == 0 && key[2] == (int32_t)epoch && key[3] == pos[k]);
+        }
+        ck_assert_float_eq(b->avg_factor, (float)avg);
+        tgc_loader_release(l, b);
+    }
+    ck_assert_msg(err.msg[0] == 0, "%s", err.msg);
+    ck_assert_int_eq(sampled_pos, 8);
+    tgc_det_sample_free(&smp);
+    free(cls), free(box), free(valid);
+    tgc_det_anchors_free(&an);
+    tgc_loader_free(l);
+}
+END_TEST
+
+/* Every buffer of two epochs' batches, concatenated. */
+static size_t two_stage_epoch(int workers, unsigned char **out) {
+    tgc_err err = {{0}};
+    tgc_loader_opts lo = loader_opts(workers);
+    tgc_det_batch_opts bo = two_stage_opts();
+    tgc_loader *l = tgc_det_loader_new(ds, &lo, &bo, &err);
+    ck_assert_msg(l, "%s", err.msg);
+    size_t na = (size_t)tgc_loader_det_anchors(l), bs = BATCH;
+    size_t parts[] = {sizeof(float) * bs * 3 * CANVAS * CANVAS, sizeof(int32_t) * bs * na, sizeof(float) * bs * na * 4,
+                      sizeof(float) * bs * 6 * 4, sizeof(int32_t) * bs * 6, sizeof(float) * bs * 2, sizeof(int32_t) * bs * 4,
+                      sizeof(float)};
+    size_t per = 0, len = 0;
+    for (size_t p = 0; p < sizeof parts / sizeof *parts; p++) per += parts[p];
+    *out = tgc_malloc(per * 4);
+    for (uint32_t epoch = 0; epoch < 2; epoch++) {
+        ck_assert_int_eq(tgc_loader_begin_epoch(l, epoch, 0, &err), 0);
+        tgc_batch *b;
+        while (tgc_loader_next(l, &b, &err) == 1) {
+            const void *src[] = {b->images, b->cls_target, b->bbox_target, b->gt_bboxes, b->gt_labels, b->img_shape, b->rng,
+                                 &b->avg_factor};
+            for (size_t p = 0; p < sizeof parts / sizeof *parts; p++) memcpy(*out + len, src[p], parts[p]), len += parts[p];
+            tgc_loader_release(l, b);
+        }
+    }
+    ck_assert_msg(err.msg[0] == 0, "%s", err.msg);
+    tgc_loader_free(l);
+    return len;
+}
+
+START_TEST(two_stage_independent_of_num_workers) {
+    FASHION_REQUIRED();
+    unsigned char *a, *b;
+    size_t na = two_stage_epoch(0, &a), nb = two_stage_epoch(3, &b);
+    ck_assert(na == nb && na > 0);
+    ck_assert_mem_eq(a, b, na);
+    free(a), free(b);
+}
+END_TEST
+
+START_TEST(two_stage_too_many_gts) {
+    FASHION_REQUIRED();
+    tgc_err err = {{0}};
+    tgc_loader_opts lo = loader_opts(0);
+    tgc_det_batch_opts bo = two_stage_opts();
+    bo.max_gts = 1;
+    tgc_loader *l = tgc_det_loader_new(ds, &lo, &bo, &err);
+    ck_assert_msg(l, "%s", err.msg);
+    int failed = 0;
+    for (uint32_t epoch = 0; epoch < 3 && !failed; epoch++) {
+        ck_assert_int_eq(tgc_loader_begin_epoch(l, epoch, 0, &err), 0);
+        tgc_batch *b;
+        int rc;
+        while ((rc = tgc_loader_next(l, &b, &err)) == 1) tgc_loader_release(l, b);
+        failed = rc < 0;
+    }
+    ck_assert_msg(failed, "no image of the synthetic set has two boxes?");
+    ck_assert_msg(strstr(err.msg, ".png: ") && strstr(err.msg, "more than the plan's 1") &&
+                      strstr(err.msg, "model.data_preprocessor.tgc_max_gts"),
+                  "%s", err.msg);
+    tgc_loader_free(l);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("data_det_loader");
     TCase *tc = tcase_create("core");
@@ -216,6 +359,9 @@ int main(void) {
     tcase_add_test(tc, rows_equal_targets_of_the_sample);
     tcase_add_test(tc, independent_of_num_workers);
     tcase_add_test(tc, image_larger_than_canvas);
+    tcase_add_test(tc, two_stage_rows);
+    tcase_add_test(tc, two_stage_independent_of_num_workers);
+    tcase_add_test(tc, two_stage_too_many_gts);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -254,20 +254,21 @@ START_TEST(custom_dataset_folders_and_ann_file) {
     tgc_dataset *d = tgc_dataset_open(tgc_cfg_get(cfg, "dataset"), &err);
     ck_assert_msg(d != NULL, "%s", err.msg);
     /* cat = 0 (c.JpG, sub/m.png, z.png), dog = 1 (A.PNG, b.png): classes and files sorted by name. */
-    ck_assert_int_eq(tgc_dataset_len(d), 5);
-    ck_assert_int_eq(tgc_dataset_num_classes(d), 2);
-    const char *order[] = {"cat/c.JpG", "cat/sub/m.png", "cat/z.png", "dog/A.PNG", "dog/b.png"};
-    for (int i = 0; i < 5; i++) {
+    /* A hidden folder is a class too (MMEngine lists hidden folders, not hidden files): .hidden = 0. */
+    ck_assert_int_eq(tgc_dataset_len(d), 6);
+    ck_assert_int_eq(tgc_dataset_num_classes(d), 3);
+    const char *order[] = {".hidden/x.png", "cat/c.JpG", "cat/sub/m.png", "cat/z.png", "dog/A.PNG", "dog/b.png"};
+    for (int i = 0; i < 6; i++) {
         char name[512];
         tgc_dataset_sample_name(d, i, name, sizeof name);
         ck_assert_msg(strstr(name, order[i]), "sample %d is %s", i, name);
-        ck_assert_int_eq(tgc_dataset_label(d, i), i < 3 ? 0 : 1);
+        ck_assert_int_eq(tgc_dataset_label(d, i), i < 1 ? 0 : i < 4 ? 1 : 2);
     }
     tgc_image img = {0}, scratch = {0};
     tgc_rng rng;
     tgc_rng_init(&rng, 0, 0, 0, TGC_RNG_AUGMENT);
     int32_t label;
-    for (int i = 0; i < 5; i++) {
+    for (int i = 0; i < 6; i++) {
         ck_assert_msg(tgc_dataset_get(d, i, &img, &scratch, &rng, &label, &err) == 0, "%s", err.msg);
         ck_assert_int_eq(img.w, 7);
         ck_assert_int_eq(img.h, 5);
@@ -297,7 +298,8 @@ START_TEST(custom_dataset_folders_and_ann_file) {
     ck_assert_int_eq(label, 0);
     ck_assert_int_eq(img.c, 1);
     ck_assert_int_eq(tgc_dataset_get(d, 2, &img, &scratch, &rng, &label, &err), -1);
-    ck_assert_msg(strstr(err.msg, "sample 2 of 3: ") && strstr(err.msg, "imgs/cat/broken.png") &&
+    ck_assert_msg(strstr(err.msg, "sample 2 of 3 (listed at ") && strstr(err.msg, "ann.txt:4)") &&
+                      strstr(err.msg, "imgs/cat/broken.png") &&
                       strstr(err.msg, "corrupt PNG"),
                   "%s", err.msg);
     tgc_dataset_free(d);
@@ -315,12 +317,15 @@ START_TEST(custom_dataset_folders_and_ann_file) {
     tgc_cfg_free(cfg);
     free(yaml);
 
-    /* A class folder with no images is refused, as MMPretrain does. */
+    /* A class folder with no images keeps its class and is a note (MMPretrain 1.2 warns). */
     mkdir_rel("imgs/emu");
     yaml = tgc_asprintf("dataset: {type: CustomDataset, data_prefix: %s/imgs}\n", tmpdir);
     cfg = test_cfg_parse(yaml, "test.yaml");
-    ck_assert_ptr_null(tgc_dataset_open(tgc_cfg_get(cfg, "dataset"), &err));
-    ck_assert_msg(strstr(err.msg, "class folder 'emu' has no .jpg, .jpeg or .png files"), "%s", err.msg);
+    d = tgc_dataset_open(tgc_cfg_get(cfg, "dataset"), &err);
+    ck_assert_msg(d != NULL, "%s", err.msg);
+    ck_assert_int_eq(tgc_dataset_num_classes(d), 4);
+    ck_assert_msg(strstr(tgc_dataset_notes(d), "no image files in the class folder emu"), "%s", tgc_dataset_notes(d));
+    tgc_dataset_free(d);
     tgc_cfg_free(cfg);
     free(yaml);
     tgc_image_free(&img);

@@ -258,8 +258,8 @@ START_TEST(noops_and_errors) {
     ck_assert_int_eq(img.w, 3);
     ck_assert_int_eq(px(&img, 2, 1, 0), 1 + 2 + 10);
     tgc_pipeline_free(p);
-    const char *m = pipeline_error("[{type: PackInputs}, {type: ColorJitter}]");
-    ck_assert_msg(strstr(m, "t.yaml:1") && strstr(m, "pipeline[1].type") && strstr(m, "'ColorJitter'"), "%s", m);
+    const char *m = pipeline_error("[{type: PackInputs}, {type: BEiTMaskGenerator}]");
+    ck_assert_msg(strstr(m, "t.yaml:1") && strstr(m, "pipeline[1].type") && strstr(m, "'BEiTMaskGenerator'"), "%s", m);
     m = pipeline_error("[{type: RandomCrop, crop_size: 4, padding_mode: wrap}]");
     ck_assert_msg(strstr(m, "pipeline[0].padding_mode") && strstr(m, "'wrap'"), "%s", m);
     m = pipeline_error("[{type: RandomCrop}]");

@@ -165,6 +165,26 @@ static int rank_step(int rank, int world, int port, void *arg) {
     uint64_t seed = 1000 + (uint64_t)rank;
     RANK_CHECK(tgc_ddp_sync_u64(d, "seed", &seed, &err) == 0, "%s", err.msg);
     RANK_CHECK(seed == 1000, "seed %llu is not rank 0's", (unsigned long long)seed);
+    /* all-gather (detection's collect_results): rank 0 gives 3 words (a NaN with a payload among them), the
+     * others none, then every rank one word; each rank gets them in rank order, bit for bit */
+    uint32_t words[3] = {0x7fc01234u, 5, 0xdeadbeefu};
+    void *all = NULL;
+    size_t n_all = 0;
+    int64_t sizes[8] = {0};
+    RANK_CHECK(tgc_ddp_all_gather(d, words, rank == 0 ? sizeof words : 0, &all, &n_all, sizes, &err) == 0, "%s",
+               err.msg);
+    RANK_CHECK(n_all == sizeof words && sizes[0] == (int64_t)sizeof words && sizes[1] == 0 &&
+               !memcmp(all, words, sizeof words), "all-gather of rank 0's words: %zu bytes", n_all);
+    free(all);
+    uint32_t mine = 100u + (uint32_t)rank;
+    RANK_CHECK(tgc_ddp_all_gather(d, &mine, sizeof mine, &all, &n_all, NULL, &err) == 0, "%s", err.msg);
+    RANK_CHECK(n_all == sizeof mine * (size_t)world, "all-gather: %zu bytes", n_all);
+    for (int r = 0; r < world; r++) RANK_CHECK(((uint32_t *)all)[r] == 100u + (uint32_t)r, "rank %d's word", r);
+    free(all);
+    RANK_CHECK(tgc_ddp_all_gather(d, words, 3, &all, &n_all, NULL, &err) == -1 && !all, "3 bytes accepted");
+    float af = rank == 0 ? 3.0f : 5.0f; /* avg_factor's mean over ranks (tgc_reduce_avg_factor) */
+    RANK_CHECK(tgc_ddp_mean_f32(d, &af, 1, &err) == 0, "%s", err.msg);
+    RANK_CHECK(world != 2 || af == 4.0f, "mean %g", af);
     tgc_ddp_free(d); /* before the executor: the comm may hold pointers into its slabs */
     tgc_exec_free(x);
     tgc_plan_free(p);

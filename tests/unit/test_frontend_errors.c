@@ -81,8 +81,8 @@ START_TEST(head_channels) {
 }
 END_TEST
 START_TEST(unknown_transform) {
-    expect_error("err_transform.yaml", "ColorJitter", "train_dataloader.dataset.pipeline[1].type",
-                 WANT("ColorJitter", "RandomResizedCrop", "CenterCrop"));
+    expect_error("err_transform.yaml", "BEiTMaskGenerator", "train_dataloader.dataset.pipeline[1].type",
+                 WANT("BEiTMaskGenerator", "RandomResizedCrop", "CenterCrop"));
 }
 END_TEST
 START_TEST(unknown_optimizer) {

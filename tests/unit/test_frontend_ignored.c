@@ -71,8 +71,9 @@ START_TEST(unimplemented_settings_are_listed_and_left_out) {
                        "  dataset:\n"
                        "    type: CustomDataset\n"
                        "    pipeline:\n"
-                       "      - {type: RandomResizedCrop, scale: 224, interpolation: bicubic, backend: pillow}\n"
-                       "      - {type: RandAugment, policies: timm_increasing}\n"
+                       "      - {type: RandomResizedCrop, scale: 224, interpolation: lanczos, backend: turbojpeg}\n"
+                       "      - {type: RandAugment, policies: timm_increasing, num_policies: 2, magnitude_level: 9}\n"
+                       "      - {type: RandomGrayscale, prob: 0.2}\n"
                        "      - {type: PackInputs}\n");
     tgc_ignored ig;
     tgc_ignored_scan(c, &ig);
@@ -83,26 +84,47 @@ START_TEST(unimplemented_settings_are_listed_and_left_out) {
     ck_assert(has(&ig, "custom_hooks[1]", "'EarlyStoppingHook'"));
     ck_assert(has(&ig, "train_dataloader.drop_last", "'drop_last'"));
     ck_assert(has(&ig, "train_dataloader.sampler", "RepeatAugSampler"));
-    ck_assert(has(&ig, "train_dataloader.dataset.pipeline[0].interpolation", "bicubic"));
-    ck_assert(has(&ig, "train_dataloader.dataset.pipeline[0].backend", "pillow"));
-    ck_assert(has(&ig, "train_dataloader.dataset.pipeline[1]", "RandAugment"));
+    ck_assert(has(&ig, "train_dataloader.dataset.pipeline[0].interpolation", "lanczos"));
+    ck_assert(has(&ig, "train_dataloader.dataset.pipeline[0].backend", "turbojpeg"));
+    ck_assert(has(&ig, "train_dataloader.dataset.pipeline[2]", "RandomGrayscale"));
+    for (int i = 0; i < ig.n; i++) ck_assert(!strstr(ig.items[i].what, "RandAugment")); /* implemented */
     ck_assert_str_eq(ig.items[0].where, "ig.yaml:3");
-    /* left out: the augments, the drop path, the sampler, the interpolation and the RandAugment */
+    /* left out: the augments, the drop path, the sampler, the interpolation, the backend and the RandomGrayscale */
     ck_assert_ptr_null(tgc_cfg_at(c, "model.train_cfg.augments"));
     ck_assert_ptr_null(tgc_cfg_at(c, "model.backbone.drop_path_rate"));
     ck_assert_ptr_null(tgc_cfg_at(c, "train_dataloader.sampler"));
     ck_assert_ptr_null(tgc_cfg_at(c, "train_dataloader.dataset.pipeline[0].interpolation"));
+    ck_assert_ptr_null(tgc_cfg_at(c, "train_dataloader.dataset.pipeline[0].backend"));
     const tgc_cfg *pl = tgc_cfg_at(c, "train_dataloader.dataset.pipeline");
-    ck_assert_int_eq(pl->n, 2);
-    ck_assert_str_eq(tgc_cfg_get(pl->items[1], "type")->s, "PackInputs");
-    ck_assert_str_eq(pl->items[1]->path, "train_dataloader.dataset.pipeline[1]"); /* paths renumbered */
+    ck_assert_int_eq(pl->n, 3);
+    ck_assert_str_eq(tgc_cfg_get(pl->items[1], "type")->s, "RandAugment");
+    ck_assert_str_eq(tgc_cfg_get(pl->items[2], "type")->s, "PackInputs");
+    ck_assert_str_eq(pl->items[2]->path, "train_dataloader.dataset.pipeline[2]"); /* paths renumbered */
     /* the hooks stay (the runtime does not read custom_hooks) */
     ck_assert_ptr_nonnull(tgc_cfg_at(c, "custom_hooks"));
     /* a second scan finds only what was not left out */
     tgc_ignored again;
     tgc_ignored_scan(c, &again);
-    ck_assert_int_eq(again.n, 4);
+    ck_assert_int_eq(again.n, 3);
     tgc_ignored_free(&again);
+    tgc_ignored_free(&ig);
+    tgc_cfg_free(c);
+}
+END_TEST
+
+START_TEST(implemented_resampling_is_not_listed) {
+    tgc_cfg *c = parse("train_dataloader:\n"
+                       "  dataset:\n"
+                       "    type: CustomDataset\n"
+                       "    pipeline:\n"
+                       "      - {type: RandomResizedCrop, scale: 224, interpolation: bicubic, backend: pillow}\n"
+                       "      - {type: ResizeEdge, scale: 256, interpolation: nearest, backend: cv2}\n"
+                       "      - {type: Resize, scale: 224, interpolation: bilinear, backend: pillow}\n");
+    tgc_ignored ig;
+    tgc_ignored_scan(c, &ig);
+    ck_assert_int_eq(ig.n, 0);
+    ck_assert_ptr_nonnull(tgc_cfg_at(c, "train_dataloader.dataset.pipeline[0].interpolation"));
+    ck_assert_ptr_nonnull(tgc_cfg_at(c, "train_dataloader.dataset.pipeline[0].backend"));
     tgc_ignored_free(&ig);
     tgc_cfg_free(c);
 }
@@ -136,12 +158,33 @@ START_TEST(preprocessor_batch_augments_move_to_the_model) {
 }
 END_TEST
 
+/* RandAugment runs (not listed); AutoAugment's hparams change nothing in MMPretrain 1.2, nor here: listed. */
+START_TEST(autoaugment_hparams_are_listed) {
+    tgc_cfg *c = parse("train_dataloader:\n"
+                       "  dataset:\n"
+                       "    type: CustomDataset\n"
+                       "    pipeline:\n"
+                       "      - {type: RandAugment, policies: timm_increasing, num_policies: 2, magnitude_level: 9,\n"
+                       "         hparams: {pad_val: 0}}\n"
+                       "      - {type: AutoAugment, policies: imagenet, hparams: {pad_val: 0}}\n");
+    tgc_ignored ig;
+    tgc_ignored_scan(c, &ig);
+    ck_assert_int_eq(ig.n, 1);
+    ck_assert(has(&ig, "train_dataloader.dataset.pipeline[1].hparams", "change nothing"));
+    ck_assert_int_eq(tgc_cfg_at(c, "train_dataloader.dataset.pipeline")->n, 2);
+    tgc_ignored_free(&ig);
+    tgc_cfg_free(c);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("frontend_ignored");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, implemented_settings_are_not_listed);
     tcase_add_test(tc, unimplemented_settings_are_listed_and_left_out);
+    tcase_add_test(tc, implemented_resampling_is_not_listed);
     tcase_add_test(tc, preprocessor_batch_augments_move_to_the_model);
+    tcase_add_test(tc, autoaugment_hparams_are_listed);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

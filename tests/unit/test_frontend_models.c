@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "frontend/build.h"
 #include "frontend/frontend.h"
 #include "test_util.h"
 
@@ -80,6 +81,42 @@ static void check_model(const char *rel, int64_t params) {
     ck_assert(m.bucket_cap_mb == 25 && m.first_bucket_mb == 1);
     tgc_module_free(&m);
 }
+
+/* The loss-term contract a detector builder follows (frontend/build.h): terms registered in order, the loss the
+ * left-to-right sum of those whose name contains "loss" (acc is logged only), bad names refused. */
+START_TEST(loss_terms) {
+    tgc_err err = {{0}};
+    tgc_graph *g = tgc_graph_new("train");
+    tgc_bctx b = {.g = g, .training = 1, .labels = -1, .err = &err};
+    int x = tgc_graph_input(g, "x", TGC_F32, tgc_shape0()), v = tgc_graph_input(g, "v", TGC_F32, tgc_shape1(2));
+    int t[4];
+    for (int i = 0; i < 4; i++) t[i] = tgc_emit1(g, i == 2 ? TGC_OP_TANH : TGC_OP_RELU, NULL, NULL, &err, 1, x);
+    ck_assert_int_eq(tgc_b_loss_sum(&b), -1); /* nothing registered */
+    ck_assert_int_eq(tgc_b_log_output(&b, "loss_rpn_cls", t[0]), t[0]);
+    ck_assert_int_eq(tgc_b_log_output(&b, "acc", t[2]), t[2]);
+    ck_assert_int_eq(tgc_b_log_output(&b, "loss_bbox", t[1]), t[1]);
+    ck_assert_int_eq(tgc_b_log_output(&b, "loss", t[3]), -1);      /* the runner's own key */
+    ck_assert_int_eq(tgc_b_log_output(&b, "Loss_x", t[3]), -1);    /* [a-z][a-z0-9_]* */
+    ck_assert_int_eq(tgc_b_log_output(&b, "loss_bbox", t[3]), -1); /* taken */
+    ck_assert_int_eq(tgc_b_log_output(&b, "loss_v", v), -1);       /* not a scalar (and an input) */
+    int y = tgc_b_loss_sum(&b);
+    ck_assert_int_ge(y, 0);
+    /* y = scale(loss_rpn_cls, 1) + loss_bbox: acc is not in it */
+    const tgc_op *add = &g->ops[g->vals[y].def_op];
+    ck_assert_int_eq(add->code, TGC_OP_ADD);
+    ck_assert_int_eq(add->in[1], t[1]);
+    const tgc_op *first = &g->ops[g->vals[add->in[0]].def_op];
+    ck_assert_int_eq(first->code, TGC_OP_SCALE);
+    ck_assert(first->attrs.alpha == 1.0);
+    ck_assert_int_eq(first->in[0], t[0]);
+    int named[4];
+    ck_assert_int_eq(tgc_graph_named_outputs(g, named, 4), 3);
+    ck_assert_str_eq(g->vals[named[1]].name, "acc");
+    b.training = 0;
+    ck_assert_int_eq(tgc_b_log_output(&b, "loss_cls", t[3]), -1); /* only in the train graph */
+    tgc_graph_free(g);
+}
+END_TEST
 
 START_TEST(resnet18_in1k) { check_model("configs/resnet/resnet18_8xb32_in1k.yaml", 11689512); }
 END_TEST
@@ -325,6 +362,7 @@ int main(void) {
     tcase_add_test(tc, paramwise);
     tcase_add_test(tc, paramwise_dwconv);
     tcase_add_test(tc, resnet_variants);
+    tcase_add_test(tc, loss_terms);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

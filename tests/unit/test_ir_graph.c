@@ -105,6 +105,43 @@ START_TEST(print_multi_result) {
 }
 END_TEST
 
+/* Named outputs (loss terms) keep the order they were named in, not their value order, through compaction;
+ * a name already taken, a state value or a value named twice is refused. */
+START_TEST(named_outputs) {
+    tgc_graph *g = tgc_graph_new("train");
+    int x = tgc_graph_input(g, "x", TGC_F32, tgc_shape0());
+    int p = tgc_graph_state(g, TGC_VAL_PARAM, "p", TGC_F32, tgc_shape0(), test_init_const(0));
+    int dead = tgc_emit1(g, TGC_OP_RELU, NULL, NULL, &err, 1, x);
+    int a = tgc_emit1(g, TGC_OP_RELU, NULL, NULL, &err, 1, x);
+    int b = tgc_emit1(g, TGC_OP_TANH, NULL, NULL, &err, 1, p);
+    int sum = tgc_emit1(g, TGC_OP_ADD, NULL, NULL, &err, 2, a, b);
+    g->vals[sum].is_output = 1;
+    ck_assert_int_eq(tgc_graph_named_outputs(g, NULL, 0), 0);
+    ck_assert_int_eq(tgc_graph_named_output(g, b, "loss_b", &err), 0);
+    ck_assert_int_eq(tgc_graph_named_output(g, a, "loss_a", &err), 0);
+    ck_assert_int_eq(tgc_graph_named_output(g, sum, "loss", &err), -1); /* already an output */
+    ck_assert_int_eq(tgc_graph_named_output(g, dead, "x", &err), -1);   /* the input's name */
+    ck_assert_ptr_nonnull(strstr(err.msg, "'x' is empty or already taken"));
+    ck_assert_int_eq(tgc_graph_named_output(g, dead, "loss_a", &err), -1);
+    ck_assert_int_eq(tgc_graph_named_output(g, p, "loss_p", &err), -1); /* not a temp */
+    ck_assert_int_eq(g->vals[b].is_output, TGC_OUTPUT_NAMED);
+    ck_assert_int_eq(g->vals[a].is_output, TGC_OUTPUT_NAMED + 1);
+    tgc_op_kill(&g->ops[g->vals[dead].def_op]);
+    int remap[8];
+    tgc_graph_compact_remap(g, remap);
+    ck_assert_int_eq(tgc_graph_verify(g, &err), 0);
+    int named[4];
+    ck_assert_int_eq(tgc_graph_named_outputs(g, named, 4), 2);
+    ck_assert_int_eq(named[0], remap[b]);
+    ck_assert_int_eq(named[1], remap[a]);
+    ck_assert_int_eq(tgc_graph_named_outputs(g, named, 1), 2); /* the count, whatever the room */
+    char *s = print_str(g);
+    ck_assert_ptr_nonnull(strstr(s, "  output %4\n  output %3 \"loss_b\"\n  output %2 \"loss_a\"\n}\n"));
+    free(s);
+    tgc_graph_free(g);
+}
+END_TEST
+
 START_TEST(compact_renumbers) {
     tgc_graph *g = tgc_graph_new("t");
     int x = tgc_graph_input(g, "x", TGC_F32, tgc_shape2(2, 3));
@@ -290,6 +327,7 @@ int main(void) {
     tcase_add_test(tc, print_state_grad_placement);
     tcase_add_test(tc, print_multi_result);
     tcase_add_test(tc, compact_renumbers);
+    tcase_add_test(tc, named_outputs);
     tcase_add_test(tc, verify_rejects);
     tcase_add_test(tc, cost_formulas);
     suite_add_tcase(s, tc);

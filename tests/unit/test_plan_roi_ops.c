@@ -6,7 +6,7 @@
  * of the cuda plan on the cuda device over the stand-in with the hand-written kernels on (their launches
  * marshalled from the plan by backend/cuda/native_marshal.c, run through kshim.h) against the cpu device on the
  * same inputs: the kept indices, IoUs and the updated parameters (through roi_align_bwd, smooth_l1_bwd and
- * giou_loss_bwd) bit for bit, the loss within relative 1e-6. */
+ * giou_loss_bwd) and rcnn_targets' rows bit for bit, the loss within relative 1e-6. */
 #include <check.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,10 +47,18 @@ static const char det_ir[] =
     "  %21 : f32[2,5,4] = add %18, %1\n"
     "  %22 : f32[] = giou_loss %21, %20, %10, %5 {alpha=2, eps=1e-06}\n"
     "  %23 : f32[] = add %12, %22\n"
+    "  %24 = input \"gt_bboxes\" : f32[2,3,4]\n"
+    "  %25 = input \"gt_labels\" : i32[2,3]\n"
+    "  %26 = input \"rng\" : i32[2,4]\n"
+    "  %27 : f32[16,5], %28 : i32[16], %29 : f32[16,4] = rcnn_targets %18, %17, %24, %25, %26 {k=8, num_classes=3, "
+    "target_means=[0,0,0,0], target_stds=[0.1,0.1,0.2,0.2], pos_fraction=0.25, pos_iou_thr=0.5, neg_iou_thr=0.5, "
+    "min_pos_iou=0.5, match_low_quality=0, add_gt_as_proposals=1}\n"
     "  output %23\n"
     "  output %14\n"
     "  output %17\n"
     "  output %19\n"
+    "  output %28\n"
+    "  output %29\n"
     "}\n";
 
 static tgc_plan *det_plan(const char *target) {
@@ -94,16 +102,20 @@ START_TEST(det_ops_plan_round_trip_and_cuda_decisions) {
         ck_assert_ptr_nonnull(tr);
         static const tgc_opcode every[] = {TGC_OP_ROI_ALIGN, TGC_OP_ROI_ALIGN_BWD, TGC_OP_SMOOTH_L1, TGC_OP_SMOOTH_L1_BWD,
                                            TGC_OP_TOPK, TGC_OP_NMS_FIXED, TGC_OP_BOX_DECODE, TGC_OP_BOX_ENCODE,
-                                           TGC_OP_BOX_IOU, TGC_OP_GATHER, TGC_OP_GIOU_LOSS, TGC_OP_GIOU_LOSS_BWD};
+                                           TGC_OP_BOX_IOU, TGC_OP_GATHER, TGC_OP_GIOU_LOSS, TGC_OP_GIOU_LOSS_BWD,
+                                           TGC_OP_RCNN_TARGETS};
         for (size_t i = 0; i < sizeof every / sizeof *every; i++)
             ck_assert_msg(find(tr, every[i]), "%s: no %s in the plan", targets[t], tgc_op_table[every[i]].name);
         const tgc_instr *dec = find(tr, TGC_OP_BOX_DECODE), *roi = find(tr, TGC_OP_ROI_ALIGN_BWD);
         ck_assert(dec->attrs.target_stds[0] == 0.1 && dec->attrs.target_stds[3] == 0.2 && dec->attrs.wh_ratio_clip == 0.016);
         ck_assert(roi->attrs.roi_level == 1 && roi->attrs.num_levels == 4 && roi->attrs.spatial_scale == 0.25);
         ck_assert_int_eq(roi->attrs.shape.rank, 4);
+        const tgc_instr *rt = find(tr, TGC_OP_RCNN_TARGETS);
+        ck_assert(rt->attrs.k == 8 && rt->attrs.num_classes == 3 && rt->attrs.pos_fraction == 0.25 &&
+                  rt->attrs.add_gt_as_proposals == 1 && rt->attrs.match_low_quality == 0 && rt->attrs.target_stds[2] == 0.2);
         tgc_cuda_decisions dc = {0};
         ck_assert_msg(tgc_cuda_check_plan(q, 0, &dc, &err) == 0, "%s: %s", targets[t], err.msg);
-        ck_assert_int_ge(dc.by_impl[TGC_CUDA_IMPL_KERNEL], 12);
+        ck_assert_int_ge(dc.by_impl[TGC_CUDA_IMPL_KERNEL], 13);
         tgc_buf_free(&a), tgc_buf_free(&b);
         tgc_plan_free(p), tgc_plan_free(q);
     }
@@ -118,7 +130,7 @@ static double unif(double lo, double hi) {
 
 typedef struct step_out {
     float loss; /* smooth_l1 + giou_loss, the program's 0-D output (temps are not kept after the program) */
-    void *out[3]; /* topk indices, nms count, box_iou */
+    void *out[5]; /* topk indices, nms count, box_iou, rcnn_targets' labels and bbox_targets */
     float *feat, *reg;
     double moved; /* sum |feat after - before| */
 } step_out;
@@ -164,6 +176,10 @@ static void det_step(const tgc_plan *p, tgc_device *d, step_out *o) {
     put_named(x, "rois", rois), put_named(x, "target", tgt), put_named(x, "weight", w), put_named(x, "avg_factor", &avg);
     put_named(x, "scores", scores), put_named(x, "boxes", boxes), put_named(x, "ids", ids), put_named(x, "img_shape", shape);
     put_named(x, "box_weight", bw), put_named(x, "lr", &lr), put_named(x, "step", &step);
+    float gtb[24];
+    int32_t gtl[6] = {0, 2, -1, 1, -1, -1}, rg[8] = {5, 0, 0, 0, 5, 0, 0, 1};
+    for (int i = 0; i < 24; i++) gtb[i] = boxes[(i / 12 * 50 + i / 4 % 3) * 4 + i % 4]; /* boxes of the image as gts */
+    put_named(x, "gt_bboxes", gtb), put_named(x, "gt_labels", gtl), put_named(x, "rng", rg);
     ck_assert_msg(tgc_exec_run(x, "train", &err) == 0, "%s", err.msg);
     const tgc_program *tr = tgc_plan_program(p, "train");
     int loss = -1;
@@ -174,6 +190,8 @@ static void det_step(const tgc_plan *p, tgc_device *d, step_out *o) {
     o->out[0] = exec_get(x, find(tr, TGC_OP_TOPK)->out[1]);
     o->out[1] = exec_get(x, find(tr, TGC_OP_NMS_FIXED)->out[1]);
     o->out[2] = exec_get(x, find(tr, TGC_OP_BOX_IOU)->out[0]);
+    o->out[3] = exec_get(x, find(tr, TGC_OP_RCNN_TARGETS)->out[1]);
+    o->out[4] = exec_get(x, find(tr, TGC_OP_RCNN_TARGETS)->out[2]);
     o->feat = exec_get(x, tensor_named(p, "feat"));
     for (int i = 0; i < 2048; i++) o->moved += fabs((double)o->feat[i] - feat[i]);
     o->reg = exec_get(x, tensor_named(p, "reg"));
@@ -193,18 +211,20 @@ START_TEST(det_ops_native_kernels_equal_cpu) {
     det_step(p, d, &got);
     tgc_cuda_device_stats st;
     tgc_cuda_device_get_stats(d, &st);
-    ck_assert_uint_ge(st.native_launches, 12); /* every detection op ran its kernel */
+    ck_assert_uint_ge(st.native_launches, 13); /* every detection op ran its kernel */
     ck_assert_msg(ref.loss > 0.01f && fabs((double)got.loss - ref.loss) <= 1e-6 * fabs((double)ref.loss),
                   "loss %.9g, the cpu's %.9g", (double)got.loss, (double)ref.loss);
-    const int outs[3] = {find(tr, TGC_OP_TOPK)->out[1], find(tr, TGC_OP_NMS_FIXED)->out[1], find(tr, TGC_OP_BOX_IOU)->out[0]};
-    for (int k = 0; k < 3; k++)
+    const int outs[5] = {find(tr, TGC_OP_TOPK)->out[1], find(tr, TGC_OP_NMS_FIXED)->out[1], find(tr, TGC_OP_BOX_IOU)->out[0],
+                         find(tr, TGC_OP_RCNN_TARGETS)->out[1], find(tr, TGC_OP_RCNN_TARGETS)->out[2]};
+    for (int k = 0; k < 5; k++)
         ck_assert_msg(!memcmp(got.out[k], ref.out[k], p->tensors[outs[k]].bytes), "output %d differs", k);
     ck_assert(!memcmp(got.feat, ref.feat, p->tensors[tensor_named(p, "feat")].bytes));
     ck_assert(!memcmp(got.reg, ref.reg, p->tensors[tensor_named(p, "reg")].bytes));
     ck_assert(((int32_t *)ref.out[1])[0] > 0 && ref.moved > 0); /* boxes kept; roi_align's gradient reached feat */
     printf("det ops on the stand-in with native kernels: %llu launches; loss %.9g vs the cpu's %.9g, the rest bit for bit\n",
            (unsigned long long)st.native_launches, (double)got.loss, (double)ref.loss);
-    for (int k = 0; k < 3; k++) free(ref.out[k]), free(got.out[k]);
+    ck_assert(((int32_t *)ref.out[3])[0] >= 0 && ((int32_t *)ref.out[3])[8] >= 0); /* each image's first row a positive */
+    for (int k = 0; k < 5; k++) free(ref.out[k]), free(got.out[k]);
     free(ref.feat), free(ref.reg), free(got.feat), free(got.reg);
     tgc_device_close(d);
     tgc_plan_free(p);

@@ -1,6 +1,6 @@
 /* backend/cuda/kernels/det.cuh - the detection ops: roi_align (forward, and its backward as a gather), topk,
- * nms_fixed, smooth_l1 and giou_loss (forward, backward), box_iou, box_encode, box_decode, gather, as
- * backend/cpu/cpu_roi.c computes them.
+ * nms_fixed, smooth_l1 and giou_loss (forward, backward), box_iou, box_encode, box_decode, gather,
+ * rcnn_targets, as backend/cpu/cpu_roi.c computes them.
  *
  * roi_align repeats the CPU kernel's float arithmetic step for step (written with the _rn intrinsics, so
  * never contracted), so both directions equal it bit for bit. The backward is the CPU's scatter-add turned
@@ -8,7 +8,9 @@
  * samples whose bilinear footprint cannot reach its pixel (a conservative window, then the exact test), and
  * adds the same terms in the same order: deterministic, no atomics. topk and nms_fixed rank with the CPU's
  * total order (score descending, NaN first, ties to the lower index) and compute IoU with its expression.
- * smooth_l1's sum is a fixed tree in double (relative 1e-6 of the CPU's); its backward is elementwise. */
+ * smooth_l1's sum is a fixed tree in double (relative 1e-6 of the CPU's); its backward is elementwise.
+ * rcnn_targets ranks each sampled candidate by its Philox key with a count instead of the CPU's sort: the
+ * same rows. */
 #ifndef TGC_CUDA_KERNELS_DET_CUH
 #define TGC_CUDA_KERNELS_DET_CUH
 
@@ -356,23 +358,26 @@ TGC_KERNEL(tgc_k_box_encode, tgc_k_box_args, a, TGC_K_THREADS) {
     }
 }
 
+/* DeltaXYWHBBoxCoder.decode of the box r by the deltas dl, clipped to ms (h, w) where clip (cpu_roi.c's
+ * decode_one): box_decode's and anchor_decode's. */
+TGC_K_DEV void tgc_k_delta_decode(const float *r, const float *dl, const float *ms, const float *means, const float *stds,
+                                  float max_ratio, int32_t clip, float *out) {
+    float d[4], b[4];
+    for (int k = 0; k < 4; k++) d[k] = __fadd_rn(__fmul_rn(dl[k], stds[k]), means[k]);
+    float px = __fmul_rn(__fadd_rn(r[0], r[2]), 0.5f), py = __fmul_rn(__fadd_rn(r[1], r[3]), 0.5f);
+    float pw = __fsub_rn(r[2], r[0]), ph = __fsub_rn(r[3], r[1]);
+    float dw = fminf(fmaxf(d[2], -max_ratio), max_ratio), dh = fminf(fmaxf(d[3], -max_ratio), max_ratio);
+    float gx = __fadd_rn(px, __fmul_rn(pw, d[0])), gy = __fadd_rn(py, __fmul_rn(ph, d[1]));
+    float gw = __fmul_rn(pw, (float)exp((double)dw)), gh = __fmul_rn(ph, (float)exp((double)dh));
+    b[0] = __fsub_rn(gx, __fmul_rn(gw, 0.5f)), b[1] = __fsub_rn(gy, __fmul_rn(gh, 0.5f));
+    b[2] = __fadd_rn(gx, __fmul_rn(gw, 0.5f)), b[3] = __fadd_rn(gy, __fmul_rn(gh, 0.5f));
+    for (int k = 0; k < 4; k++) out[k] = clip ? fminf(fmaxf(b[k], 0.f), ms[k % 2 ? 0 : 1]) : b[k];
+}
+
 TGC_KERNEL(tgc_k_box_decode, tgc_k_box_args, a, TGC_K_THREADS) {
-    for (int64_t i = tgc_k_gtid(); i < a.boxes; i += tgc_k_gstride()) {
-        const float *r = a.a + i * 4, *dl = a.b + i * 4, *ms = a.max_shape + (i / a.per_image) * 2;
-        float d[4], b[4];
-        for (int k = 0; k < 4; k++) d[k] = __fadd_rn(__fmul_rn(dl[k], a.stds[k]), a.means[k]);
-        float px = __fmul_rn(__fadd_rn(r[0], r[2]), 0.5f), py = __fmul_rn(__fadd_rn(r[1], r[3]), 0.5f);
-        float pw = __fsub_rn(r[2], r[0]), ph = __fsub_rn(r[3], r[1]);
-        float dw = fminf(fmaxf(d[2], -a.max_ratio), a.max_ratio), dh = fminf(fmaxf(d[3], -a.max_ratio), a.max_ratio);
-        float gx = __fadd_rn(px, __fmul_rn(pw, d[0])), gy = __fadd_rn(py, __fmul_rn(ph, d[1]));
-        float gw = __fmul_rn(pw, (float)exp((double)dw)), gh = __fmul_rn(ph, (float)exp((double)dh));
-        b[0] = __fsub_rn(gx, __fmul_rn(gw, 0.5f)), b[1] = __fsub_rn(gy, __fmul_rn(gh, 0.5f));
-        b[2] = __fadd_rn(gx, __fmul_rn(gw, 0.5f)), b[3] = __fadd_rn(gy, __fmul_rn(gh, 0.5f));
-        for (int k = 0; k < 4; k++) {
-            if (a.clip) b[k] = fminf(fmaxf(b[k], 0.f), ms[k % 2 ? 0 : 1]);
-            a.y[i * 4 + k] = b[k];
-        }
-    }
+    for (int64_t i = tgc_k_gtid(); i < a.boxes; i += tgc_k_gstride())
+        tgc_k_delta_decode(a.a + i * 4, a.b + i * 4, a.max_shape + (i / a.per_image) * 2, a.means, a.stds, a.max_ratio,
+                           a.clip, a.y + i * 4);
 }
 
 TGC_KERNEL(tgc_k_gather, tgc_k_gather_args, a, TGC_K_THREADS) {
@@ -470,6 +475,130 @@ TGC_KERNEL(tgc_k_smooth_l1_bwd, tgc_k_sl1_args, a, TGC_K_THREADS) {
         double d = __dsub_rn((double)a.p[i], (double)a.t[i]);
         double g = fabs(d) < a.beta ? __ddiv_rn(d, a.beta) : (double)((d > 0) - (d < 0));
         a.dp[i] = a.w[i] != 0 ? (float)__dmul_rn(__dmul_rn(scale, (double)a.w[i]), g) : 0.f;
+    }
+}
+
+/* ---- rcnn_targets ---------------------------------------------------------------------------------------- */
+/* Philox4x32-10 (common/philox.c): the first two words of the block of counter (c0, c1, c2, c3) under key (k0, k1). */
+TGC_K_DEV uint64_t tgc_k_philox_hi64(uint32_t c0, uint32_t c1, uint32_t c2, uint32_t c3, uint32_t k0, uint32_t k1) {
+    for (int round = 0; round < 10; round++) {
+        if (round > 0) k0 += 0x9E3779B9u, k1 += 0xBB67AE85u;
+        const uint64_t p0 = (uint64_t)0xD2511F53u * c0, p1 = (uint64_t)0xCD9E8D57u * c2;
+        const uint32_t n0 = (uint32_t)(p1 >> 32) ^ c1 ^ k0, n2 = (uint32_t)(p0 >> 32) ^ c3 ^ k1;
+        c1 = (uint32_t)p1, c3 = (uint32_t)p0, c0 = n0, c2 = n2;
+    }
+    return ((uint64_t)c0 << 32) | c1;
+}
+
+/* bbox_overlaps(gt, proposal), mode iou, eps 1e-6, as the CPU kernel. */
+TGC_K_DEV float tgc_k_rcnn_iou(const float *g, const float *p) {
+    float ag = __fmul_rn(__fsub_rn(g[2], g[0]), __fsub_rn(g[3], g[1])), ap = __fmul_rn(__fsub_rn(p[2], p[0]), __fsub_rn(p[3], p[1]));
+    float w = fmaxf(__fsub_rn(fminf(g[2], p[2]), fmaxf(g[0], p[0])), 0.f), h = fmaxf(__fsub_rn(fminf(g[3], p[3]), fmaxf(g[1], p[1])), 0.f);
+    float ov = __fmul_rn(w, h), un = fmaxf(__fsub_rn(__fadd_rn(ag, ap), ov), 1e-6f);
+    return __fdiv_rn(ov, un);
+}
+
+/* Proposal p's class (2 positive, 1 negative, 0 ignored: the workspace's coding) and a positive's gt slot. */
+TGC_K_DEV uint32_t tgc_k_rcnn_assign(tgc_k_rcnn_args a, const float *p, const float *gb, const int32_t *gl, int32_t ng,
+                                     const float *gtmax, uint32_t *gt) {
+    if (ng == 0) return 1;
+    float best = -1;
+    int64_t arg = -1;
+    for (int64_t g = 0; g < a.g; g++) {
+        if (gl[g] < 0) continue;
+        const float v = tgc_k_rcnn_iou(gb + g * 4, p);
+        if (v > best || arg < 0) best = v, arg = g;
+    }
+    uint32_t cls = 0;
+    if (best >= 0.f && best < a.neg_iou_thr) cls = 1;
+    if (best >= a.pos_iou_thr) cls = 2, *gt = (uint32_t)arg;
+    if (a.match_low_quality)
+        for (int64_t g = a.g - 1; g >= 0; g--)
+            if (gl[g] >= 0 && gtmax[g] >= a.min_pos_iou && gtmax[g] > 0 && tgc_k_rcnn_iou(gb + g * 4, p) == gtmax[g]) {
+                cls = 2, *gt = (uint32_t)g;
+                break;
+            }
+    return cls;
+}
+
+TGC_KERNEL(tgc_k_rcnn_targets, tgc_k_rcnn_args, a, TGC_K_THREADS) {
+    TGC_SHARED(int32_t, scan, 32);
+    const unsigned tid = tgc_k_tid(), nt = blockDim.x * blockDim.y * blockDim.z;
+    const int64_t nc = a.g + a.p;
+    for (int64_t img = blockIdx.x; img < a.b; img += gridDim.x) {
+        const float *pr = a.proposals + img * a.p * 4, *gb = a.gt_bboxes + img * a.g * 4;
+        const int32_t *gl = a.gt_labels + img * a.g, *rg = a.rng + img * 4;
+        float *gtmax = (float *)(a.ws + img * (a.g + 4 * nc));
+        uint32_t *cls = a.ws + img * (a.g + 4 * nc) + a.g, *gti = cls + nc, *khi = gti + nc, *klo = khi + nc;
+        const int64_t cnt = tgc_k_min64(tgc_k_max64(a.count[img], 0), a.p);
+        int32_t ng = 0;
+        for (int64_t g = 0; g < a.g; g++) ng += gl[g] >= 0;
+        for (int64_t g = tid; a.match_low_quality && g < a.g; g += nt) {
+            float m = -1;
+            for (int64_t i = 0; gl[g] >= 0 && i < cnt; i++) {
+                const float v = tgc_k_rcnn_iou(gb + g * 4, pr + i * 4);
+                if (v > m) m = v;
+            }
+            gtmax[g] = m;
+        }
+        __syncthreads();
+        int32_t my_pos = 0, my_neg = 0;
+        for (int64_t c = tid; c < nc; c += nt) {
+            uint32_t cl = 0, gt = 0;
+            if (c < a.g) {
+                if (a.add_gt && gl[c] >= 0) cl = 2, gt = (uint32_t)c;
+            } else if (c - a.g < cnt) {
+                cl = tgc_k_rcnn_assign(a, pr + (c - a.g) * 4, gb, gl, ng, gtmax, &gt);
+            }
+            const uint64_t key = tgc_k_philox_hi64((uint32_t)c, (uint32_t)rg[3], (uint32_t)rg[2], TGC_K_RCNN_STREAM,
+                                                   (uint32_t)rg[0], (uint32_t)rg[1]);
+            cls[c] = cl, gti[c] = gt, khi[c] = (uint32_t)(key >> 32), klo[c] = (uint32_t)key;
+            my_pos += cl == 2, my_neg += cl == 1;
+        }
+        __syncthreads();
+        int32_t tot_pos, tot_neg;
+        tgc_k_block_scan(my_pos, scan, &tot_pos);
+        tgc_k_block_scan(my_neg, scan, &tot_neg);
+        const int64_t npos = tgc_k_min64(tot_pos, a.quota), nneg = tgc_k_min64(tot_neg, a.k - npos);
+        for (int64_t c = tid; c < nc; c += nt) {
+            const uint32_t cl = cls[c];
+            if (cl == 0) continue;
+            const uint64_t key = ((uint64_t)khi[c] << 32) | klo[c];
+            int64_t rank = 0;
+            for (int64_t d = 0; d < nc; d++) {
+                const uint64_t kd = ((uint64_t)khi[d] << 32) | klo[d];
+                rank += cls[d] == cl && (kd < key || (kd == key && d < c));
+            }
+            if (rank >= (cl == 2 ? npos : nneg)) continue;
+            const int64_t row = img * a.k + (cl == 2 ? rank : npos + rank);
+            const float *box = c < a.g ? gb + c * 4 : pr + (c - a.g) * 4;
+            float *roi = a.rois + row * 5, *t = a.bbox_targets + row * 4;
+            roi[0] = (float)img;
+            for (int q = 0; q < 4; q++) roi[1 + q] = box[q], t[q] = 0.f;
+            if (cl == 2) {
+                const float *g = gb + gti[c] * 4;
+                float px = __fmul_rn(__fadd_rn(box[0], box[2]), 0.5f), py = __fmul_rn(__fadd_rn(box[1], box[3]), 0.5f);
+                float pw = __fsub_rn(box[2], box[0]), ph = __fsub_rn(box[3], box[1]);
+                float gx = __fmul_rn(__fadd_rn(g[0], g[2]), 0.5f), gy = __fmul_rn(__fadd_rn(g[1], g[3]), 0.5f);
+                float gw = __fsub_rn(g[2], g[0]), gh = __fsub_rn(g[3], g[1]);
+                float d[4];
+                d[0] = __fdiv_rn(__fsub_rn(gx, px), pw);
+                d[1] = __fdiv_rn(__fsub_rn(gy, py), ph);
+                d[2] = (float)log((double)__fdiv_rn(gw, pw));
+                d[3] = (float)log((double)__fdiv_rn(gh, ph));
+                for (int q = 0; q < 4; q++) t[q] = __fdiv_rn(__fsub_rn(d[q], a.means[q]), a.stds[q]);
+                a.labels[row] = gl[gti[c]];
+            } else {
+                a.labels[row] = a.num_classes;
+            }
+        }
+        for (int64_t r = npos + nneg + tid; r < a.k; r += nt) {
+            const int64_t row = img * a.k + r;
+            a.rois[row * 5] = (float)img;
+            for (int q = 0; q < 4; q++) a.rois[row * 5 + 1 + q] = 0.f, a.bbox_targets[row * 4 + q] = 0.f;
+            a.labels[row] = -1;
+        }
+        __syncthreads(); /* the scan scratch is reused by the next image */
     }
 }
 

@@ -306,6 +306,36 @@ typedef struct tgc_k_box_args {
     int32_t clip;
 } tgc_k_box_args;
 
+/* ---- Faster R-CNN (frcnn.cuh) ----------------------------------------------------------------------------
+ * anchor_decode(idx[B,k], deltas[B,k,4], scores[B,k], img_shape[B,2]) -> (boxes, scores): tgc_k_anchor_decode,
+ * one thread per box (tgc_k_geom_elems(B*k)): the anchor of idx in the level's grid (grid_w cells per row,
+ * n_base per cell, base[] and the strides as float), decoded as tgc_k_box_decode; score -inf for idx -1 and
+ * for a box of width or height <= min_size. An idx outside [-1, n_anchors) (which the CPU refuses) gives a
+ * NaN box and score. */
+typedef struct tgc_k_anchor_args {
+    const int32_t *idx;
+    const float *deltas, *scores, *img_shape;
+    float *boxes, *out_scores;
+    int64_t count, per_image, grid_w, n_base, n_anchors;
+    float stride_h, stride_w, min_size, max_ratio, means[4], stds[4], base[36];
+    int32_t clip;
+} tgc_k_anchor_args;
+
+/* class_box_targets(labels[n], t[n,d]) -> (y[n,classes*d], w[n,classes*d], avg[1]): tgc_k_class_box_targets, one
+ * thread per element of y (tgc_k_geom_elems(n*classes*d)), the first thread also counting the rows with a label
+ * >= 0 in order (avg = max(count, 1)). A label above classes (which the CPU refuses) gives NaN weights in its row.
+ * softmax_cross_entropy_masked(x[n,c], y[n]) -> loss[]: tgc_k_softmax_ce_masked_rows writes each row's loss into
+ * the row_loss workspace (0 for a padding row, NaN for a label outside [-1, c)), then tgc_k_softmax_ce_masked_mean
+ * (one block) loss = alpha * sum / max(rows with y >= 0, 1); _bwd(dloss[], x, y) -> dx:
+ * tgc_k_softmax_ce_masked_bwd (tgc_k_ce_args; geometry tgc_k_geom_warp_rows(n)). accuracy_masked(x, y) -> f32[]:
+ * tgc_k_accuracy_masked (tgc_k_ce_args, the result in loss; one block). */
+typedef struct tgc_k_cbt_args {
+    const int32_t *labels;
+    const float *t;
+    float *y, *w, *avg;
+    int64_t n, d, classes;
+} tgc_k_cbt_args;
+
 /* gather(x[B,n,inner], idx[B,m]) -> y[B,m,inner]: tgc_k_gather, one thread per y element
  * (tgc_k_geom_elems(B*m*inner)), 4-byte elements (f32 or i32, fill given as its bits); an index the CPU refuses
  * (outside [-1, n)) gives NaN (f32) or INT32_MIN (i32). */
@@ -327,6 +357,26 @@ typedef struct tgc_k_giou_args {
     double alpha;
     float eps;
 } tgc_k_giou_args;
+
+/* rcnn_targets(proposals[b,p,4], count[b], gt_bboxes[b,g,4], gt_labels[b,g], rng[b,4]) -> (rois[b*k,5],
+ * labels[b*k], bbox_targets[b*k,4]): tgc_k_rcnn_targets, one block per image (tgc_k_geom_row_blocks(b)): each
+ * gt's best IoU (low-quality matching), each candidate's class and Philox key into the workspace, the block's
+ * counts, then each sampled candidate's row from its rank by key among its class (a count over the image's
+ * candidates: no sort, no atomics), the CPU's rows bit for bit. ws: tgc_k_rcnn_ws_words(b, p, g) words;
+ * thresholds, means and stds as float, converted as the CPU kernel converts them; quota = int(k * pos_fraction). */
+#define TGC_K_RCNN_STREAM 7u /* the Philox stream, common/philox.h's TGC_PHILOX_STREAM_RCNN */
+typedef struct tgc_k_rcnn_args {
+    const float *proposals, *gt_bboxes;
+    const int32_t *count, *gt_labels, *rng;
+    float *rois, *bbox_targets;
+    int32_t *labels;
+    uint32_t *ws; /* per image: g floats (each gt's best IoU), then 4 x (g + p) words (class, gt, key high, key low) */
+    int64_t b, p, g, k, quota;
+    float pos_iou_thr, neg_iou_thr, min_pos_iou, means[4], stds[4];
+    int32_t num_classes, match_low_quality, add_gt;
+} tgc_k_rcnn_args;
+
+static inline int64_t tgc_k_rcnn_ws_words(int64_t b, int64_t p, int64_t g) { return b * (g + 4 * (g + p)); }
 
 /* roi_align_bwd: one block per (plane, 16 x 16 tile), grid-stride. */
 static inline tgc_k_geom tgc_k_geom_roi_bwd(int64_t planes, int64_t h, int64_t w, unsigned max_blocks) {

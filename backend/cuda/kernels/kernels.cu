@@ -6,6 +6,7 @@
 
 #include "backend/cuda/kernels/convert.cuh"
 #include "backend/cuda/kernels/det.cuh"
+#include "backend/cuda/kernels/frcnn.cuh"
 #include "backend/cuda/kernels/gradnorm.cuh"
 #include "backend/cuda/kernels/kernels.h"
 #include "backend/cuda/kernels/loss.cuh"
@@ -179,6 +180,11 @@ extern "C" int tgc_cuda_k_giou_loss_bwd(const tgc_k_giou_args *a, unsigned max_b
     return TGC_K_LAUNCH(tgc_k_giou_loss_bwd, g, *a, stream);
 }
 
+extern "C" int tgc_cuda_k_rcnn_targets(const tgc_k_rcnn_args *a, unsigned max_blocks, void *stream) {
+    tgc_k_geom g = tgc_k_geom_row_blocks(a->b, max_blocks);
+    return TGC_K_LAUNCH(tgc_k_rcnn_targets, g, *a, stream);
+}
+
 extern "C" int tgc_cuda_k_sigmoid_bce(const tgc_k_ce_args *a, unsigned max_blocks, void *stream) {
     tgc_k_geom g = tgc_k_geom_warp_rows(a->n, max_blocks);
     int rc = TGC_K_LAUNCH(tgc_k_sigmoid_bce_rows, g, *a, stream);
@@ -260,7 +266,7 @@ extern "C" int tgc_cuda_k_bn_eval_bwd(const tgc_k_bn_eval_bwd_args *a, unsigned 
     X(tgc_k_softmax_ce_soft_rows) X(tgc_k_softmax_ce_soft_bwd) X(tgc_k_channel_mul) X(tgc_k_channel_mul_grad_gate) \
     X(tgc_k_roi_align) X(tgc_k_roi_align_bwd) X(tgc_k_topk) X(tgc_k_nms) X(tgc_k_smooth_l1) X(tgc_k_smooth_l1_bwd) \
     X(tgc_k_box_iou) X(tgc_k_box_encode) X(tgc_k_box_decode) X(tgc_k_gather) X(tgc_k_giou_loss) \
-    X(tgc_k_giou_loss_bwd)                                                                                     \
+    X(tgc_k_giou_loss_bwd) X(tgc_k_rcnn_targets)                                                               \
     X(tgc_k_sigmoid_bce_rows) X(tgc_k_sigmoid_bce_mean) X(tgc_k_sigmoid_bce_bwd) X(tgc_k_grad_norm_part)           \
     X(tgc_k_grad_norm_finish) X(tgc_k_grad_clip_norm) X(tgc_k_grad_clip_value) X(tgc_k_lamb_moments)              \
     X(tgc_k_lamb_apply)
@@ -269,11 +275,16 @@ extern "C" int tgc_cuda_k_bn_eval_bwd(const tgc_k_bn_eval_bwd_args *a, unsigned 
     X(tgc_k_upsample_nearest) X(tgc_k_upsample_nearest_bwd) X(tgc_k_transpose) X(tgc_k_concat) X(tgc_k_concat_bwd) \
     X(tgc_k_focal_rows) X(tgc_k_l1_rows) X(tgc_k_anchor_loss_sum) X(tgc_k_focal_bwd) X(tgc_k_l1_bwd)             \
     X(tgc_k_bn_eval_bwd)
+/* Faster R-CNN's ops */
+#define TGC_K_SYMBOLS_FRCNN(X)                                                                                  \
+    X(tgc_k_anchor_decode) X(tgc_k_class_box_targets) X(tgc_k_softmax_ce_masked_rows)                          \
+    X(tgc_k_softmax_ce_masked_mean) X(tgc_k_softmax_ce_masked_bwd) X(tgc_k_accuracy_masked)
 
 extern "C" const char *const tgc_cuda_k_names[] = {
 #define TGC_K_NAME(k) #k,
     TGC_K_SYMBOLS(TGC_K_NAME)
     TGC_K_SYMBOLS_RETINA(TGC_K_NAME)
+    TGC_K_SYMBOLS_FRCNN(TGC_K_NAME)
 #undef TGC_K_NAME
     NULL};
 
@@ -282,6 +293,7 @@ extern "C" const void *tgc_cuda_k_symbol(const char *name) {
     if (!strcmp(name, #k)) return (const void *)k;
     TGC_K_SYMBOLS(TGC_K_SYM)
     TGC_K_SYMBOLS_RETINA(TGC_K_SYM)
+    TGC_K_SYMBOLS_FRCNN(TGC_K_SYM)
 #undef TGC_K_SYM
     return NULL;
 }

@@ -44,6 +44,8 @@ int tgc_cuda_k_box_decode(const tgc_k_box_args *a, unsigned max_blocks, void *st
 int tgc_cuda_k_gather(const tgc_k_gather_args *a, unsigned max_blocks, void *stream);
 int tgc_cuda_k_giou_loss(const tgc_k_giou_args *a, void *stream);
 int tgc_cuda_k_giou_loss_bwd(const tgc_k_giou_args *a, unsigned max_blocks, void *stream);
+/* rcnn_targets: a->ws holds tgc_k_rcnn_ws_words(b, p, g) words */
+int tgc_cuda_k_rcnn_targets(const tgc_k_rcnn_args *a, unsigned max_blocks, void *stream);
 /* sigmoid_bce: rows, then the mean over n*c (a->row_loss: n doubles; a->t NULL: labels a->y); its bwd. */
 int tgc_cuda_k_sigmoid_bce(const tgc_k_ce_args *a, unsigned max_blocks, void *stream);
 int tgc_cuda_k_sigmoid_bce_bwd(const tgc_k_ce_args *a, unsigned max_blocks, void *stream);

@@ -1,5 +1,5 @@
-/* runtime/data/data_rng.c - Philox4x32-10 and the keyed draw cursor used for shuffling and augmentation. */
-#include "runtime/data/data.h"
+/* common/philox.c - see philox.h. */
+#include "common/philox.h"
 
 /* The constants of the Random123 paper: two multipliers, and the Weyl increments (golden ratio and
  * sqrt(3) - 1) that make each round's key different. */
