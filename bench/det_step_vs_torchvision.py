@@ -22,8 +22,9 @@ For each model (--model retinanet, faster_rcnn, or all), on the config's canvas 
              torchvision_det.py): its anchors (strides image_size // feature_size, sizes int(), rounded base
              anchors), its per-image normaliser; the assignment is compared anchor by anchor.
 
-Faster R-CNN: torchvision's side always; tgc's when configs/faster_rcnn/faster-rcnn_r50_fpn_1x_coco.yaml is in
-the tree (else one line says it is not built). The figures and how to read them: bench/README.md.
+Faster R-CNN: step time and memory (tgc bench fills its RPN targets, ground truth and sampler keys); tgc's side
+only when configs/faster_rcnn/faster-rcnn_r50_fpn_1x_coco.yaml is in the tree (else one line says it is not
+built). The figures and how to read them: bench/README.md.
 """
 import argparse
 import glob
