@@ -12,6 +12,7 @@ typedef struct bench_opts {
     const char *plan;
     int64_t iters, warmup;
     int json;
+    int train_only; /* --train-only: the eval program is not run */
     const char *profile_dir; /* --profile DIR: the timed train steps through the profiler */
 } bench_opts;
 
@@ -32,6 +33,8 @@ static int parse_args(int argc, char **argv, bench_opts *o) {
         int r;
         if (!strcmp(a, "--json")) {
             o->json = 1;
+        } else if (!strcmp(a, "--train-only")) {
+            o->train_only = 1;
         } else if ((r = tgc_opt_value("--profile", argc, argv, &i, &val))) {
             if (r < 0 || !*val) return tgc_usage_error("bench", "bench: --profile needs a directory");
             o->profile_dir = val;
@@ -204,7 +207,7 @@ static int time_program(tgc_exec *x, const char *prog, const bench_opts *o, tgc_
 }
 
 int tgc_cmd_bench(int argc, char **argv) {
-    bench_opts o = {NULL, 20, 3, 0, NULL};
+    bench_opts o = {NULL, 20, 3, 0, 0, NULL};
     int pr = parse_args(argc, argv, &o);
     if (pr == 1) {
         tgc_usage("bench", stdout);
@@ -223,7 +226,7 @@ int tgc_cmd_bench(int argc, char **argv) {
         goto fail;
     }
     if (!(x = tgc_exec_new(p, &xo, &err)) || tgc_exec_init_state(x, 0, &err) < 0) goto fail;
-    const tgc_program *tr = tgc_plan_program(p, "train"), *ev = tgc_plan_program(p, "eval");
+    const tgc_program *tr = tgc_plan_program(p, "train"), *ev = o.train_only ? NULL : tgc_plan_program(p, "eval");
     int classes = 0, logits = tgc_exec_output(x, "eval");
     if (logits >= 0 && tgc_exec_tensor(x, logits)->type.shape.rank == 2)
         classes = (int)tgc_exec_tensor(x, logits)->type.shape.d[1];

@@ -127,14 +127,15 @@ static const char test_usage[] =
     "or --launcher, every worker evaluates its shard and rank 0 evaluates the gathered results once.\n";
 
 static const char bench_usage[] =
-    "usage: tgc bench PLAN [--iters N] [--warmup N] [--json] [--profile DIR]\n"
+    "usage: tgc bench PLAN [--iters N] [--warmup N] [--json] [--profile DIR] [--train-only]\n"
     "\n"
     "Times the train step and the eval step on seeded synthetic inputs (no data loading).\n"
     "\n"
     "  --iters N    timed steps of each program (default 20)\n"
     "  --warmup N   untimed steps first (default 3)\n"
     "  --json       {\"train_img_per_s\": ..., \"eval_img_per_s\": ..., \"threads\": ..., medians ...}\n"
-    "  --profile DIR  profile the timed train steps: DIR/rank0/trace.json, op_summary.txt/.json, memory\n";
+    "  --profile DIR  profile the timed train steps: DIR/rank0/trace.json, op_summary.txt/.json, memory\n"
+    "  --train-only the train step alone (the eval program is never run: its time and memory stay out)\n";
 
 static const char opt_usage[] =
     "usage: tgc opt FILE [--pass NAME]... [--from PASS [--disable-pass NAME]...] [--dump-ir[=PASS]]\n"

@@ -1,0 +1,256 @@
+"""tests/numerics/torchvision_det.py - torchvision's RetinaNet and Faster R-CNN set up to be compared with tgc's.
+
+Shared by tests/numerics/det_retina_vs_torchvision.py (loss terms on a small canvas) and
+bench/det_step_vs_torchvision.py (the full configs: step time, peak memory, loss terms). Needs Debian's
+python3-torchvision (0.14); every function takes the imported torch.
+
+What "the same model" means here:
+  * torchvision's ResNet-FPN backbone as retinanet_resnet50_fpn / fasterrcnn_resnet50_fpn build it for
+    pretrained weights: FrozenBatchNorm2d everywhere, trainable_backbone_layers 3 (stem and layer1 frozen),
+    FPN on layer2..4 with LastLevelP6P7(256, 256) for RetinaNet (P6 from P5's output, relu before P7). In
+    MMDetection's terms: frozen_stages 1, norm_eval, FPN start_level 1, add_extra_convs on_output,
+    relu_before_extra_convs. (The affine parameters of the unfrozen stages' batch norms train in MMDetection
+    and not in torchvision: the forward pass, so the losses, are the same.)
+  * GeneralizedRCNNTransform bypassed: no resize, mean 0 and std 1, so both see the same normalised batch
+    (check_transform_identity asserts it changes nothing).
+  * Anchors: torchvision's own (sizes int(s * 2^(k/3)), base anchors rounded to integers, level strides
+    image_size // feature_size), or MMDetection's (unrounded, strides 8..128), which tgc uses.
+"""
+import math
+
+# MMDetection's RetinaNet anchor generator (configs/_base_/models/retinanet_r50_fpn.py)
+RETINA_STRIDES = (8, 16, 32, 64, 128)
+RETINA_RATIOS = (0.5, 1.0, 2.0)
+OCTAVE_BASE_SCALE, SCALES_PER_OCTAVE = 4, 3
+
+
+def tv_anchor_sizes():
+    """torchvision's RetinaNet anchor sizes (retinanet.py, _default_anchorgen): int() of each octave scale."""
+    return tuple((x, int(x * 2 ** (1.0 / 3)), int(x * 2 ** (2.0 / 3))) for x in [32, 64, 128, 256, 512])
+
+
+def mmdet_anchors(torch, feat_sizes, strides=RETINA_STRIDES, ratios=RETINA_RATIOS):
+    """MMDetection's AnchorGenerator (octave_base_scale 4, 3 scales per octave, center_offset 0) for the given
+    level sizes [(h, w)], computed as mmdet does in float32: one [sum h*w*9, 4] tensor in its anchor order."""
+    scales = torch.tensor([OCTAVE_BASE_SCALE * 2 ** (i / SCALES_PER_OCTAVE) for i in range(SCALES_PER_OCTAVE)])
+    r = torch.tensor(ratios)
+    h_ratios = torch.sqrt(r)
+    w_ratios = 1 / h_ratios
+    out = []
+    for (fh, fw), s in zip(feat_sizes, strides):
+        ws = (s * w_ratios[:, None] * scales[None, :]).view(-1)
+        hs = (s * h_ratios[:, None] * scales[None, :]).view(-1)
+        base = torch.stack([-0.5 * ws, -0.5 * hs, 0.5 * ws, 0.5 * hs], dim=-1)
+        sx = torch.arange(0, fw) * s
+        sy = torch.arange(0, fh) * s
+        yy, xx = torch.meshgrid(sy, sx, indexing="ij")
+        shifts = torch.stack([xx.reshape(-1), yy.reshape(-1), xx.reshape(-1), yy.reshape(-1)], dim=-1).float()
+        out.append((base[None, :, :] + shifts[:, None, :]).view(-1, 4))
+    return torch.cat(out)
+
+
+def nominal_stride_anchor_generator(torch, mmdet):
+    """A torchvision AnchorGenerator on the nominal strides 8..128 (torchvision's own uses image_size //
+    feature_size, which differs where the canvas is not a multiple of the stride) for any canvas. mmdet: it
+    returns MMDetection's RetinaNet anchors (mmdet_anchors: octave scales unrounded, base anchors unrounded);
+    else torchvision's base anchors (sizes int(), corners rounded) on those strides."""
+    from torchvision.models.detection.anchor_utils import AnchorGenerator
+
+    class NominalStrideAnchors(AnchorGenerator):
+        def __init__(self):
+            super().__init__(tv_anchor_sizes(), (RETINA_RATIOS,) * len(RETINA_STRIDES))
+
+        def forward(self, image_list, feature_maps):
+            sizes = [tuple(f.shape[-2:]) for f in feature_maps]
+            if mmdet:
+                a = mmdet_anchors(torch, sizes).to(feature_maps[0].dtype)
+            else:
+                self.set_cell_anchors(feature_maps[0].dtype, feature_maps[0].device)
+                strides = [[torch.tensor(s), torch.tensor(s)] for s in RETINA_STRIDES]
+                a = torch.cat(self.grid_anchors([list(s) for s in sizes], strides))
+            return [a for _ in range(len(image_list.image_sizes))]
+
+    return NominalStrideAnchors()
+
+
+def fpn_backbone(torch, depth, retina):
+    """torchvision's ResNet-FPN as its detection builders make it for pretrained weights (FrozenBatchNorm2d,
+    3 trainable layers); RetinaNet: layer2..4 and LastLevelP6P7(256, 256); Faster R-CNN: layer1..4 and max-pool P6."""
+    import torchvision
+    from torchvision.models.detection.backbone_utils import _resnet_fpn_extractor
+    from torchvision.ops import misc as misc_nn_ops
+    from torchvision.ops.feature_pyramid_network import LastLevelP6P7
+    body = getattr(torchvision.models, "resnet%d" % depth)(weights=None, norm_layer=misc_nn_ops.FrozenBatchNorm2d)
+    if retina:
+        return _resnet_fpn_extractor(body, 3, returned_layers=[2, 3, 4], extra_blocks=LastLevelP6P7(256, 256))
+    return _resnet_fpn_extractor(body, 3)
+
+
+def bypass_transform(model):
+    """GeneralizedRCNNTransform without its resize and normalisation: the batch goes in as given (its
+    batch_images still pads to a multiple of 32, which a canvas of multiples of 32 does not change)."""
+    t = model.transform
+    t.normalize = lambda image: image
+    t.resize = lambda image, target=None: (image, target)
+    return model
+
+
+def check_transform_identity(torch, model, images, targets):
+    """Asserts that the model's transform hands the images and boxes on unchanged."""
+    il, tt = model.transform([i.clone() for i in images], [{k: v.clone() for k, v in t.items()} for t in targets])
+    h, w = images[0].shape[-2:]
+    if tuple(il.tensors.shape) != (len(images), 3, h, w) or any(tuple(s) != (h, w) for s in il.image_sizes):
+        raise AssertionError("torchvision's transform changed the batch shape: %s, %s" % (tuple(il.tensors.shape),
+                                                                                         il.image_sizes))
+    if not torch.equal(il.tensors, torch.stack(images)):
+        raise AssertionError("torchvision's transform changed the pixels")
+    for a, b in zip(tt, targets):
+        if not torch.equal(a["boxes"], b["boxes"]):
+            raise AssertionError("torchvision's transform changed the boxes")
+
+
+def retinanet(torch, depth, num_classes, anchors="torchvision"):
+    """torchvision's RetinaNet (the v1 head of retinanet_resnet50_fpn) on a ResNet-<depth> FPN, transform
+    bypassed; anchors "torchvision" (its own generator), "mmdet" (MMDetection's, as tgc) or "tv_nominal"
+    (torchvision's base anchors on the nominal strides)."""
+    from torchvision.models.detection.retinanet import RetinaNet
+    ag = None if anchors == "torchvision" else nominal_stride_anchor_generator(torch, anchors == "mmdet")
+    m = RetinaNet(fpn_backbone(torch, depth, True), num_classes, image_mean=[0.0, 0.0, 0.0],
+                  image_std=[1.0, 1.0, 1.0], anchor_generator=ag)
+    return bypass_transform(m)
+
+
+def faster_rcnn(torch, num_classes):
+    """torchvision's fasterrcnn_resnet50_fpn (v1) with num_classes foreground classes (+ background), transform
+    bypassed."""
+    from torchvision.models.detection.faster_rcnn import FasterRCNN
+    m = FasterRCNN(fpn_backbone(torch, 50, False), num_classes + 1, image_mean=[0.0, 0.0, 0.0],
+                   image_std=[1.0, 1.0, 1.0])
+    return bypass_transform(m)
+
+
+def calibrate_frozen_bn(torch, model, images):
+    """Gives every FrozenBatchNorm2d the statistics of its own input on this batch (one forward pass of the
+    backbone, each layer's statistics set before it runs) and random affine weights in [0.5, 1.5) / [-0.1, 0.1):
+    a randomly initialised network whose activations stay of order 1, as a trained one's do."""
+    from torchvision.ops import misc as misc_nn_ops
+    hooks = []
+
+    def pre(mod, inp):
+        x = inp[0].detach()
+        mod.running_mean.copy_(x.mean(dim=(0, 2, 3)))
+        mod.running_var.copy_(x.var(dim=(0, 2, 3), unbiased=False))
+        mod.weight.uniform_(0.5, 1.5)
+        mod.bias.uniform_(-0.1, 0.1)
+    for mod in model.modules():
+        if isinstance(mod, misc_nn_ops.FrozenBatchNorm2d):
+            hooks.append(mod.register_forward_pre_hook(pre))
+    with torch.no_grad():
+        model.backbone.body(torch.stack(images))
+    for h in hooks:
+        h.remove()
+
+
+def to_mmdet_names(state_dict):
+    """torchvision's RetinaNet state dict -> MMDetection's RetinaNet names (ResNet, FPN, RetinaHead), which tgc's
+    load_from reads: backbone.body.* -> backbone.*; fpn.inner_blocks.i.0 -> neck.lateral_convs.i.conv;
+    fpn.layer_blocks.i.0 -> neck.fpn_convs.i.conv; extra_blocks.p6/p7 -> neck.fpn_convs.3/4.conv;
+    head.{classification,regression}_head.conv.i.0 -> bbox_head.{cls,reg}_convs.i.conv; cls_logits ->
+    retina_cls; bbox_reg -> retina_reg."""
+    out = {}
+    for k, v in state_dict.items():
+        n = k
+        if n.startswith("backbone.body."):
+            n = "backbone." + n[len("backbone.body."):]
+        elif n.startswith("backbone.fpn.inner_blocks."):
+            i, rest = n[len("backbone.fpn.inner_blocks."):].split(".0.", 1)
+            n = "neck.lateral_convs.%s.conv.%s" % (i, rest)
+        elif n.startswith("backbone.fpn.layer_blocks."):
+            i, rest = n[len("backbone.fpn.layer_blocks."):].split(".0.", 1)
+            n = "neck.fpn_convs.%s.conv.%s" % (i, rest)
+        elif n.startswith("backbone.fpn.extra_blocks.p6."):
+            n = "neck.fpn_convs.3.conv." + n.rsplit(".", 1)[1]
+        elif n.startswith("backbone.fpn.extra_blocks.p7."):
+            n = "neck.fpn_convs.4.conv." + n.rsplit(".", 1)[1]
+        elif n.startswith("head.classification_head.conv.") or n.startswith("head.regression_head.conv."):
+            branch = "cls" if ".classification_head." in n else "reg"
+            i, rest = n.split(".conv.", 1)[1].split(".0.", 1)
+            n = "bbox_head.%s_convs.%s.conv.%s" % (branch, i, rest)
+        elif n.startswith("head.classification_head.cls_logits."):
+            n = "bbox_head.retina_cls." + n.rsplit(".", 1)[1]
+        elif n.startswith("head.regression_head.bbox_reg."):
+            n = "bbox_head.retina_reg." + n.rsplit(".", 1)[1]
+        else:
+            raise KeyError("no MMDetection name for torchvision's %s" % k)
+        out[n] = v.detach().clone().contiguous()
+    return out
+
+
+def synthetic_batch(torch, batch, h, w, num_classes, seed):
+    """A normalised batch (N(0, 1) pixels, smoothed so that features vary smoothly) and per image 6 ground-truth
+    boxes 24..0.85 min(h, w) pixels wide (positives on every level but the coarsest), labels 0..C-1: lists of
+    [3, h, w] tensors and torchvision targets."""
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(batch, 3, h, w, generator=g)
+    x = torch.nn.functional.avg_pool2d(x, 5, 1, 2) * 2.0
+    images = [x[i].contiguous() for i in range(batch)]
+    targets = []
+    side = min(h, w)
+    for _ in range(batch):
+        boxes = []
+        for _ in range(6):
+            bw = 24 + float(torch.rand(1, generator=g)) * (0.85 * side - 24)
+            bh = bw * math.exp(float(torch.rand(1, generator=g)) * 1.4 - 0.7)
+            bh = min(bh, h - 2.0)
+            bw = min(bw, w - 2.0)
+            x1 = float(torch.rand(1, generator=g)) * (w - bw - 1)
+            y1 = float(torch.rand(1, generator=g)) * (h - bh - 1)
+            boxes.append([x1, y1, x1 + bw, y1 + bh])
+        labels = torch.randint(0, num_classes, (6,), generator=g)
+        targets.append({"boxes": torch.tensor(boxes, dtype=torch.float32), "labels": labels})
+    return images, targets
+
+
+def retina_losses(torch, model, images, targets):
+    """One training forward of a torchvision RetinaNet; returns its loss dict (its normaliser: per image by
+    max(1, positives), then the mean over images) and, from the same head outputs, the per-image sums and
+    counts: "mmdet_cls"/"mmdet_bbox" are the sums over the batch divided by the sum of max(1, positives) per image,
+    MMDetection's (and tgc's) avg_factor; "targets" the assignment in tgc's encoding (class of a positive,
+    num_classes for a negative, -1 ignored), [N, A]."""
+    from torchvision.ops import box_iou
+    seen = {}
+    head = model.head
+    orig = model.compute_loss
+
+    def capture(tg, head_outputs, anchors):
+        r = orig(tg, head_outputs, anchors)
+        matched = []
+        for a, t in zip(anchors, tg):
+            matched.append(model.proposal_matcher(box_iou(t["boxes"], a)))
+        cls_i, box_i, npos = [], [], []
+        for i, (t, m) in enumerate(zip(tg, matched)):
+            one = {k: v[i:i + 1] for k, v in head_outputs.items()}
+            n = max(1, int((m >= 0).sum()))
+            cls_i.append(float(head.classification_head.compute_loss([t], one, [m])) * n)
+            box_i.append(float(head.regression_head.compute_loss([t], one, [anchors[i]], [m])) * n)
+            npos.append(int((m >= 0).sum()))
+        seen.update(matched=matched, cls_sum=cls_i, box_sum=box_i, num_pos=npos, anchors=anchors[0].detach())
+        return r
+    model.compute_loss = capture
+    try:
+        model.train()
+        out = model(images, targets)
+    finally:
+        model.compute_loss = orig
+    avg = sum(max(1, n) for n in seen["num_pos"])
+    C = head.classification_head.num_classes
+    enc = []
+    for t, m in zip(targets, seen["matched"]):
+        e = torch.full_like(m, C, dtype=torch.int32)
+        e[m == -2] = -1
+        pos = m >= 0
+        e[pos] = t["labels"][m[pos]].to(torch.int32)
+        enc.append(e)
+    return {"classification": float(out["classification"]), "bbox_regression": float(out["bbox_regression"]),
+            "mmdet_cls": sum(seen["cls_sum"]) / avg, "mmdet_bbox": sum(seen["box_sum"]) / avg,
+            "num_pos": seen["num_pos"], "targets": torch.stack(enc), "anchors": seen["anchors"]}
