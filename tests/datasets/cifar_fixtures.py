@@ -8,8 +8,13 @@ cannot emit that layout (it writes bytes through _codecs.encode under protocol 2
 itself and checks every file with pickle.loads(..., encoding='latin1') and numpy.
 
 Usage: cifar_fixtures.py make DIR          -> DIR/cifar10/cifar-10-batches-py, DIR/cifar100/cifar-100-python
-       cifar_fixtures.py mmpretrain DIR N   (run by a Python with MMPretrain 1.2) prints MMPretrain's CIFAR10
-                                            train/test samples: index, label, sum of pixels, first 3 bytes
+       cifar_fixtures.py mmpretrain DIR     (run by a Python with MMPretrain 1.2) prints MMPretrain's CIFAR10 and
+                                            CIFAR100 train/test samples: index, label, sum of pixels, first 3
+                                            bytes, shape (the format of tests/datasets/cifar_harness.c)
+       cifar_fixtures.py check DIR GOLDEN HARNESS [--mmpretrain PYTHON]
+                                            makes DIR, runs HARNESS on it and compares with GOLDEN (made by
+                                            'mmpretrain' on the same fixtures: cifar_golden.txt) and, with
+                                            PYTHON, with MMPretrain run now
 """
 import pickle
 import struct
@@ -146,5 +151,20 @@ if __name__ == '__main__':
         make(sys.argv[2])
     elif sys.argv[1] == 'mmpretrain':
         mmpretrain(sys.argv[2])
+    elif sys.argv[1] == 'check':
+        import subprocess
+        out, golden, harness = sys.argv[2:5]
+        make(out)
+        got = subprocess.run([harness, out], check=True, capture_output=True, text=True).stdout
+        want = [l for l in open(golden).read().splitlines() if not l.startswith('#')]
+        if got.splitlines() != want:
+            sys.exit(f'tgc differs from {golden}:\n' + got)
+        if len(sys.argv) > 6 and sys.argv[5] == '--mmpretrain':
+            live = subprocess.run([sys.argv[6], __file__, 'mmpretrain', out], check=True, capture_output=True,
+                                  text=True).stdout
+            if got != live:
+                sys.exit('tgc differs from MMPretrain run now:\n' + got + '---\n' + live)
+            print(f'{len(want)} samples equal to MMPretrain run now')
+        print(f'{len(want)} samples equal to {golden}')
     else:
         sys.exit('usage: cifar_fixtures.py make DIR | mmpretrain DIR')
