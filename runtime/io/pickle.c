@@ -278,12 +278,16 @@ static tgc_pk *np_reconstruct(rd *r, const tgc_pk *args) {
     return node(r, TGC_PK_NDARRAY);
 }
 
-/* numpy.dtype(NAME, align, copy): only the one-byte dtypes u1 and i1 are accepted. */
+/* numpy.dtype(NAME, align, copy): the one-byte dtypes u1 and i1 are built, others are opaque. */
 static tgc_pk *np_dtype(rd *r, const tgc_pk *args) {
     const tgc_pk *nm = args->n >= 1 ? args->items[0] : NULL;
     if (!nm || (nm->kind != TGC_PK_STR && nm->kind != TGC_PK_BYTES) || (strcmp(nm->s, "u1") && strcmp(nm->s, "i1"))) {
-        fail(r, "numpy.dtype other than u1 or i1 (refused): ", nm && nm->kind == TGC_PK_STR ? nm->s : "?");
-        return NULL;
+        /* another dtype (a numpy scalar's i8 in a checkpoint's meta): opaque, as before this reader knew numpy */
+        char name[64];
+        snprintf(name, sizeof name, "numpy.dtype(%.24s)", nm && nm->kind == TGC_PK_STR ? nm->s : "?");
+        for (char *c = name; *c; c++)
+            if (*c < 0x20 || *c > 0x7e) *c = '?';
+        return str_node(r, TGC_PK_OPAQUE, (const uint8_t *)name, strlen(name));
     }
     return str_node(r, TGC_PK_NPDTYPE, (const uint8_t *)nm->s, nm->len);
 }
@@ -294,9 +298,21 @@ static int np_setstate(rd *r, tgc_pk *a, const tgc_pk *st) {
     if (st->kind != TGC_PK_TUPLE || st->n != 5 || st->items[0]->kind != TGC_PK_INT || st->items[0]->i != 1)
         return fail(r, "ndarray state is not (1, shape, dtype, is_fortran, data)", NULL);
     const tgc_pk *dt = st->items[2], *fo = st->items[3], *raw = st->items[4];
-    if (dt->kind != TGC_PK_NPDTYPE) return fail(r, "ndarray state without a numpy.dtype", NULL);
-    if ((fo->kind != TGC_PK_BOOL && fo->kind != TGC_PK_INT) || fo->i != 0)
-        return fail(r, "Fortran-ordered ndarray (refused)", NULL);
+    char why[160];
+    why[0] = 0;
+    if (dt->kind == TGC_PK_OPAQUE && !strncmp(dt->s, "numpy.dtype(", 12))
+        snprintf(why, sizeof why, "numpy.ndarray of %s, at pickle offset %zu", dt->s, r->pos - 1);
+    else if (dt->kind != TGC_PK_NPDTYPE)
+        return fail(r, "ndarray state without a numpy.dtype", NULL);
+    else if ((fo->kind != TGC_PK_BOOL && fo->kind != TGC_PK_INT) || fo->i != 0)
+        snprintf(why, sizeof why, "numpy.ndarray in Fortran order, at pickle offset %zu", r->pos - 1);
+    if (why[0]) { /* kept, opaque: a consumer that needs the data refuses it by this name */
+        a->kind = TGC_PK_OPAQUE;
+        free(a->s);
+        a->s = tgc_strdup(why);
+        a->len = strlen(why);
+        return 0;
+    }
     if (raw->kind != TGC_PK_STR && raw->kind != TGC_PK_BYTES) return fail(r, "ndarray data is not a byte string", NULL);
     int rank;
     if (int_tuple(st->items[1], a->size, &rank)) return fail(r, "ndarray shape is not a tuple of rank <= 6 of non-negative ints", NULL);

@@ -11,8 +11,9 @@
  *     ('storage', TYPE, KEY, LOCATION, NUMEL) -> a storage reference by key
  *   numpy.core.multiarray._reconstruct(numpy.ndarray, ...) + BUILD (1, shape, numpy.dtype, False, bytes)
  *     -> an ndarray of a one-byte dtype (u1/i1) whose byte count must equal the shape's product (CIFAR's
- *     python-version batches); numpy.dtype(NAME, ...) + BUILD (3, '|', ...) -> its name. Other dtypes,
- *     Fortran order and other state layouts are refused.
+ *     python-version batches); numpy.dtype(NAME, ...) + BUILD (3, '|', ...) -> its name. Other dtypes and
+ *     Fortran order make opaque values ("numpy.ndarray of numpy.dtype(<f4), at pickle offset N"); another
+ *     state layout or a byte count that does not match the shape is an error.
  * Any other GLOBAL, and whatever REDUCE/NEWOBJ/BUILD makes of it, becomes an opaque value that carries the
  * callable's name ("mmengine.logging.message_hub.MessageHub"): a checkpoint's message_hub or numpy scalars
  * in meta do not stop a load, and a consumer that meets one where it needs data refuses it by name
