@@ -163,6 +163,16 @@ def store_seeds():
     put("store", "http.bin", b"GET / HTTP/1.0\r\n\r\n")
 
 
+def cifar_seeds():
+    sys.path.insert(0, os.path.join(HERE, "..", "tests", "datasets"))
+    import numpy as np
+    import cifar_fixtures
+    rng = np.random.default_rng(1)
+    put("cifar", "batch_2.pkl", cifar_fixtures.batch(rng, 2, ["labels"], [10], "training batch 1 of 5"))
+    put("cifar", "batch100_1.pkl", cifar_fixtures.batch(rng, 1, ["fine_labels", "coarse_labels"], [100, 20], "x"))
+    put("cifar", "meta.pkl", cifar_fixtures.meta([("label_names", ["airplane", "automobile"])]))
+
+
 def main():
     import torch
     pth_seeds(torch)
@@ -177,6 +187,7 @@ def main():
     coco_seeds()
     lists_seeds()
     store_seeds()
+    cifar_seeds()
 
 
 if __name__ == "__main__":

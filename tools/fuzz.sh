@@ -14,7 +14,7 @@ secs=${1:-60}
 shift || true
 build=${TGC_FUZZ_BUILD:-$root/build-fuzz}
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(pickle pth safetensors ckpt plan cfg cfg_options cfg_py idx image store coco lists)
+[ ${#targets[@]} -gt 0 ] || targets=(pickle pth safetensors ckpt plan cfg cfg_options cfg_py idx image store coco lists cifar)
 
 cc=$(command -v clang || command -v clang-14 || true)
 cxx=$(command -v clang++ || command -v clang++-14 || true)

@@ -199,6 +199,9 @@ int tgc_dataset_get(const tgc_dataset *d, int i, tgc_image *img, tgc_image *scra
  * passed in (also on failure) and of pipeline. */
 tgc_dataset *tgc_dataset_new_memory(const char *name, int count, int h, int w, uint8_t *pixels,
                                     int32_t *labels, int num_classes, tgc_pipeline *pipeline);
+/* The same with c channels: pixels is count x h x w x c (HWC per sample). */
+tgc_dataset *tgc_dataset_new_memory_hwc(const char *name, int count, int h, int w, int c, uint8_t *pixels,
+                                        int32_t *labels, int num_classes, tgc_pipeline *pipeline);
 tgc_dataset *tgc_dataset_new_files(int count, char **paths, int32_t *labels, int num_classes,
                                    tgc_pipeline *pipeline);
 
@@ -244,6 +247,21 @@ int tgc_cub_list(const char *root, int test_split, int num_classes, tgc_sample_l
  * line); ImageNet's default are its 1000, CUB's its 200; a folder scan with class names must find as many
  * class folders. Takes ownership of pipe. */
 tgc_dataset *tgc_dataset_open_files(const tgc_cfg *map, const char *type, tgc_pipeline *pipe, tgc_err *err);
+
+/* CIFAR10 / CIFAR100 (data_cifar.c), as MMPretrain 1.2 reads them: data_root (or data_prefix) holds
+ * cifar-10-batches-py/{data_batch_1..5, test_batch, batches.meta} or cifar-100-python/{train, test, meta},
+ * the python-version pickles. split train | test (test_mode alone does not pick the test files, as in
+ * MMPretrain). Images are the rows of b'data' [N, 3072] (R, G, B planes of 32x32) made HWC, labels from
+ * 'labels' (CIFAR-10) or 'fine_labels' (CIFAR-100); the meta file, when present, must name 10 / 100 classes
+ * (MMPretrain takes the names from its own list and reads it only without one). Nothing is downloaded: a
+ * missing file is an error naming it and the archive to extract there. Takes ownership of pipe. */
+tgc_dataset *tgc_dataset_open_cifar(const tgc_cfg *map, int cifar100, tgc_pipeline *pipe, tgc_err *err);
+/* One python-version CIFAR batch (the bytes of a pickle named path): its images as HWC bytes (count x 32 x 32
+ * x 3, appended to *pixels) and labels (label_key, each checked in 0..num_classes-1, appended to *labels). */
+int tgc_cifar_read_batch(const uint8_t *data, size_t len, const char *path, const char *label_key, int num_classes,
+                         uint8_t **pixels, int32_t **labels, int *count, tgc_err *err);
+/* A python-version meta file: the number of names in list key (0 and an error when malformed). */
+int tgc_cifar_read_meta(const uint8_t *data, size_t len, const char *path, const char *key, int *n_names, tgc_err *err);
 
 /* ================================ sampler (data_sampler.c) ================================ */
 

@@ -1,5 +1,5 @@
-/* runtime/data/data_dataset.c - datasets opened from config: MNIST/FashionMNIST in memory, lists of image files
- * (CustomDataset, ImageNet, ImageNet21k, CUB: data_files.c) on disk. */
+/* runtime/data/data_dataset.c - datasets opened from config: MNIST/FashionMNIST and CIFAR10/100 (data_cifar.c)
+ * in memory, lists of image files (CustomDataset, ImageNet, ImageNet21k, CUB: data_files.c) on disk. */
 #include "runtime/data/data.h"
 
 #include <errno.h>
@@ -11,8 +11,8 @@ struct tgc_dataset {
     char *name;       /* the IDX image file (memory datasets), for messages */
     int count, num_classes;
     int32_t *labels;
-    uint8_t *pixels;  /* memory datasets: count x h x w grey pixels */
-    int h, w;
+    uint8_t *pixels;  /* memory datasets: count x h x w x c pixels */
+    int h, w, c;
     char **paths;     /* file datasets: one image per sample */
     int32_t *lines;   /* the line of list_file that listed each sample (NULL: none) */
     char *list_file;
@@ -23,11 +23,17 @@ struct tgc_dataset {
 
 tgc_dataset *tgc_dataset_new_memory(const char *name, int count, int h, int w, uint8_t *pixels, int32_t *labels,
                                     int num_classes, tgc_pipeline *pipeline) {
+    return tgc_dataset_new_memory_hwc(name, count, h, w, 1, pixels, labels, num_classes, pipeline);
+}
+
+tgc_dataset *tgc_dataset_new_memory_hwc(const char *name, int count, int h, int w, int c, uint8_t *pixels,
+                                        int32_t *labels, int num_classes, tgc_pipeline *pipeline) {
     tgc_dataset *d = tgc_calloc(1, sizeof *d);
     d->name = tgc_strdup(name);
     d->count = count;
     d->h = h;
     d->w = w;
+    d->c = c;
     d->pixels = pixels;
     d->labels = labels;
     d->num_classes = num_classes;
@@ -95,8 +101,8 @@ int tgc_dataset_get(const tgc_dataset *d, int i, tgc_image *img, tgc_image *scra
             return tgc_err_prefix(err, "sample %d of %d", i, d->count);
         }
     } else {
-        size_t n = (size_t)d->h * d->w;
-        tgc_image_reserve(img, d->h, d->w, 1);
+        size_t n = (size_t)d->h * d->w * d->c;
+        tgc_image_reserve(img, d->h, d->w, d->c);
         memcpy(img->data, d->pixels + (size_t)i * n, n);
     }
     if (tgc_pipeline_apply(d->pipeline, img, scratch, rng, err)) {
@@ -242,7 +248,7 @@ static int apply_indices(tgc_dataset *d, const tgc_cfg *map, tgc_err *err) {
         free(d->paths);
         d->paths = paths;
     } else {
-        size_t img = (size_t)d->h * d->w;
+        size_t img = (size_t)d->h * d->w * d->c;
         uint8_t *px = tgc_malloc(img * (size_t)n);
         for (int i = 0; i < n; i++) memcpy(px + img * i, d->pixels + img * (size_t)keep[i], img);
         free(d->pixels);
@@ -270,15 +276,18 @@ tgc_dataset *tgc_dataset_open(const tgc_cfg *map, tgc_err *err) {
     const char *dot = strrchr(type, '.');
     const char *name = dot ? dot + 1 : type;
     int mnist = !strcmp(name, "MNIST") || !strcmp(name, "FashionMNIST");
-    if (!mnist && strcmp(name, "CustomDataset") && strcmp(name, "ImageNet") && strcmp(name, "ImageNet21k") &&
+    int cifar = !strcmp(name, "CIFAR10") || !strcmp(name, "CIFAR100");
+    if (!mnist && !cifar && strcmp(name, "CustomDataset") && strcmp(name, "ImageNet") && strcmp(name, "ImageNet21k") &&
         strcmp(name, "CUB")) {
         tgc_cfg_fail(err, tgc_cfg_get(map, "type"), "unsupported dataset type '%s' (supported: MNIST, FashionMNIST, "
-                     "CustomDataset, ImageNet, ImageNet21k, CUB)", type);
+                     "CIFAR10, CIFAR100, CustomDataset, ImageNet, ImageNet21k, CUB)", type);
         return NULL;
     }
     tgc_pipeline *pipe = tgc_pipeline_new(tgc_cfg_get(map, "pipeline"), err);
     if (!pipe) return NULL;
-    tgc_dataset *d = mnist ? open_mnist(map, pipe, err) : tgc_dataset_open_files(map, name, pipe, err);
+    tgc_dataset *d = mnist   ? open_mnist(map, pipe, err)
+                     : cifar ? tgc_dataset_open_cifar(map, !strcmp(name, "CIFAR100"), pipe, err)
+                             : tgc_dataset_open_files(map, name, pipe, err);
     if (d && apply_indices(d, map, err) < 0) {
         tgc_dataset_free(d);
         return NULL;

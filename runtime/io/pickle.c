@@ -186,6 +186,10 @@ static int global(rd *r, const char *mod, size_t mlen, const char *name, size_t 
     if (!strcmp(full, "collections.OrderedDict") || !strcmp(full, "torch._utils._rebuild_tensor_v2") ||
         !strcmp(full, "torch._utils._rebuild_parameter") || !strcmp(full, "torch._utils._rebuild_parameter_with_state")) {
         v = str_node(r, TGC_PK_GLOBAL, (const uint8_t *)full, strlen(full));
+    } else if (!strcmp(full, "numpy.core.multiarray._reconstruct") ||
+               !strcmp(full, "numpy._core.multiarray._reconstruct") || !strcmp(full, "numpy.ndarray") ||
+               !strcmp(full, "numpy.dtype")) {
+        v = str_node(r, TGC_PK_GLOBAL, (const uint8_t *)full, strlen(full));
     } else if (!strncmp(full, "torch.", 6)) {
         v = NULL;
         for (size_t i = 0; i < TGC_ARRAY_LEN(STORAGES); i++)
@@ -265,6 +269,68 @@ static tgc_pk *rebuild_tensor(rd *r, const tgc_pk *args) {
     return v;
 }
 
+/* numpy's ndarray pickle: _reconstruct(numpy.ndarray, (0,), b'b') makes an empty array, BUILD fills it. */
+static tgc_pk *np_reconstruct(rd *r, const tgc_pk *args) {
+    if (args->n != 3 || args->items[0]->kind != TGC_PK_GLOBAL || strcmp(args->items[0]->s, "numpy.ndarray")) {
+        fail(r, "_reconstruct of something other than numpy.ndarray", NULL);
+        return NULL;
+    }
+    return node(r, TGC_PK_NDARRAY);
+}
+
+/* numpy.dtype(NAME, align, copy): the one-byte dtypes u1 and i1 are built, others are opaque. */
+static tgc_pk *np_dtype(rd *r, const tgc_pk *args) {
+    const tgc_pk *nm = args->n >= 1 ? args->items[0] : NULL;
+    if (!nm || (nm->kind != TGC_PK_STR && nm->kind != TGC_PK_BYTES) || (strcmp(nm->s, "u1") && strcmp(nm->s, "i1"))) {
+        /* another dtype (a numpy scalar's i8 in a checkpoint's meta): opaque, as before this reader knew numpy */
+        char name[64];
+        snprintf(name, sizeof name, "numpy.dtype(%.24s)", nm && nm->kind == TGC_PK_STR ? nm->s : "?");
+        for (char *c = name; *c; c++)
+            if (*c < 0x20 || *c > 0x7e) *c = '?';
+        return str_node(r, TGC_PK_OPAQUE, (const uint8_t *)name, strlen(name));
+    }
+    return str_node(r, TGC_PK_NPDTYPE, (const uint8_t *)nm->s, nm->len);
+}
+
+/* ndarray.__setstate__((1, shape, dtype, is_fortran, raw bytes)): C order, raw length = prod(shape). */
+static int np_setstate(rd *r, tgc_pk *a, const tgc_pk *st) {
+    if (a->storage) return fail(r, "ndarray state set twice", NULL);
+    if (st->kind != TGC_PK_TUPLE || st->n != 5 || st->items[0]->kind != TGC_PK_INT || st->items[0]->i != 1)
+        return fail(r, "ndarray state is not (1, shape, dtype, is_fortran, data)", NULL);
+    const tgc_pk *dt = st->items[2], *fo = st->items[3], *raw = st->items[4];
+    char why[160];
+    why[0] = 0;
+    if (dt->kind == TGC_PK_OPAQUE && !strncmp(dt->s, "numpy.dtype(", 12))
+        snprintf(why, sizeof why, "numpy.ndarray of %s, at pickle offset %zu", dt->s, r->pos - 1);
+    else if (dt->kind != TGC_PK_NPDTYPE)
+        return fail(r, "ndarray state without a numpy.dtype", NULL);
+    else if ((fo->kind != TGC_PK_BOOL && fo->kind != TGC_PK_INT) || fo->i != 0)
+        snprintf(why, sizeof why, "numpy.ndarray in Fortran order, at pickle offset %zu", r->pos - 1);
+    if (why[0]) { /* kept, opaque: a consumer that needs the data refuses it by this name */
+        a->kind = TGC_PK_OPAQUE;
+        free(a->s);
+        a->s = tgc_strdup(why);
+        a->len = strlen(why);
+        return 0;
+    }
+    if (raw->kind != TGC_PK_STR && raw->kind != TGC_PK_BYTES) return fail(r, "ndarray data is not a byte string", NULL);
+    int rank;
+    if (int_tuple(st->items[1], a->size, &rank)) return fail(r, "ndarray shape is not a tuple of rank <= 6 of non-negative ints", NULL);
+    uint64_t numel = 1;
+    for (int i = 0; i < rank; i++) {
+        if (a->size[i] && numel > UINT64_MAX / (uint64_t)a->size[i]) return fail(r, "ndarray shape overflows", NULL);
+        numel *= (uint64_t)a->size[i];
+    }
+    if (numel != raw->len) return fail(r, "ndarray data length does not match its shape", NULL);
+    a->rank = rank;
+    a->numel = (int64_t)numel;
+    a->storage = raw;
+    free(a->s);
+    a->s = tgc_strdup(dt->s);
+    a->len = strlen(a->s);
+    return 0;
+}
+
 static int reduce(rd *r) {
     tgc_pk *args = pop(r), *fn = args ? pop(r) : NULL;
     if (!fn) return -1;
@@ -287,6 +353,8 @@ static int reduce(rd *r) {
             return push(r, d);
         }
         if (!strcmp(fn->s, "torch._utils._rebuild_tensor_v2")) return push(r, rebuild_tensor(r, args));
+        if (strstr(fn->s, "multiarray._reconstruct")) return push(r, np_reconstruct(r, args));
+        if (!strcmp(fn->s, "numpy.dtype")) return push(r, np_dtype(r, args));
         if (!strcmp(fn->s, "torch._utils._rebuild_parameter") ||
             !strcmp(fn->s, "torch._utils._rebuild_parameter_with_state")) { /* (tensor, requires_grad, hooks[, state]) */
             if (args->n < 1 || args->items[0]->kind != TGC_PK_TENSOR)
@@ -543,6 +611,13 @@ static int step(rd *r, int *stop) {
     case 'b': { /* BUILD: the state is dropped (OrderedDict's _metadata, an opaque object's fields) */
         tgc_pk *state = pop(r), *obj = state ? top(r) : NULL;
         if (!obj) return -1;
+        if (obj->kind == TGC_PK_NDARRAY) return np_setstate(r, obj, state);
+        if (obj->kind == TGC_PK_NPDTYPE) { /* (3, byte order, ...): one-byte types have none ('|') */
+            if (state->kind != TGC_PK_TUPLE || state->n < 2 || state->items[1]->kind != TGC_PK_STR ||
+                strcmp(state->items[1]->s, "|"))
+                return fail(r, "numpy.dtype state other than (3, '|', ...)", NULL);
+            return 0;
+        }
         if (obj->kind != TGC_PK_DICT && obj->kind != TGC_PK_OPAQUE && obj->kind != TGC_PK_TENSOR)
             return fail(r, "BUILD on ", tgc_pk_describe(obj));
         return 0;
@@ -598,7 +673,8 @@ const tgc_pk *tgc_pk_dict_get(const tgc_pk *d, const char *key) {
 
 const char *tgc_pk_describe(const tgc_pk *v) {
     static const char *const names[] = {"None", "bool",  "int",    "float",   "str",    "bytes",
-                                        "tuple", "list", "dict",   "callable", "storage", "tensor"};
+                                        "tuple", "list", "dict",   "callable", "storage", "tensor",
+                                        "opaque", "numpy.ndarray", "numpy.dtype"};
     if (!v) return "nothing";
     if (v->kind == TGC_PK_OPAQUE || v->kind == TGC_PK_GLOBAL) return v->s;
     return names[v->kind];

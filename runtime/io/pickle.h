@@ -9,6 +9,11 @@
  *   torch._utils._rebuild_parameter(_with_state) -> its tensor (an nn.Parameter saved as such)
  *   torch.{Float,Half,BFloat16,Double,Long,Int,Short,Char,Byte,Bool}Storage, in persistent ids
  *     ('storage', TYPE, KEY, LOCATION, NUMEL) -> a storage reference by key
+ *   numpy.core.multiarray._reconstruct(numpy.ndarray, ...) + BUILD (1, shape, numpy.dtype, False, bytes)
+ *     -> an ndarray of a one-byte dtype (u1/i1) whose byte count must equal the shape's product (CIFAR's
+ *     python-version batches); numpy.dtype(NAME, ...) + BUILD (3, '|', ...) -> its name. Other dtypes and
+ *     Fortran order make opaque values ("numpy.ndarray of numpy.dtype(<f4), at pickle offset N"); another
+ *     state layout or a byte count that does not match the shape is an error.
  * Any other GLOBAL, and whatever REDUCE/NEWOBJ/BUILD makes of it, becomes an opaque value that carries the
  * callable's name ("mmengine.logging.message_hub.MessageHub"): a checkpoint's message_hub or numpy scalars
  * in meta do not stop a load, and a consumer that meets one where it needs data refuses it by name
@@ -51,6 +56,9 @@ typedef enum tgc_pk_kind {
     TGC_PK_STORAGE, /* s: key, dtype, numel */
     TGC_PK_TENSOR,  /* storage, offset, rank, size, stride */
     TGC_PK_OPAQUE,  /* something this reader does not build (s: the callable's name) */
+    TGC_PK_NDARRAY, /* a C-ordered numpy array of a one-byte dtype (s: "u1"/"i1"; rank, size, numel; storage:
+                     * the STR/BYTES value holding its numel bytes; NULL until its state is set) */
+    TGC_PK_NPDTYPE, /* a numpy.dtype (s: its name) */
 } tgc_pk_kind;
 
 typedef struct tgc_pk tgc_pk;

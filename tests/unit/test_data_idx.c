@@ -196,12 +196,12 @@ START_TEST(mnist_dataset_from_config) {
     free(yaml);
 
     /* Missing files and unknown types are named. */
-    yaml = tgc_asprintf("dataset: {type: MNIST, data_root: %s/nowhere}\nd2: {type: CIFAR10, data_root: x}\n", tmpdir);
+    yaml = tgc_asprintf("dataset: {type: MNIST, data_root: %s/nowhere}\nd2: {type: STL10, data_root: x}\n", tmpdir);
     cfg = test_cfg_parse(yaml, "test.yaml");
     ck_assert_ptr_null(tgc_dataset_open(tgc_cfg_get(cfg, "dataset"), &err));
     ck_assert_msg(strstr(err.msg, "nowhere/train-images-idx3-ubyte.gz") && strstr(err.msg, "test.yaml:1"), "%s", err.msg);
     ck_assert_ptr_null(tgc_dataset_open(tgc_cfg_get(cfg, "d2"), &err));
-    ck_assert_msg(strstr(err.msg, "d2.type") && strstr(err.msg, "unsupported dataset type 'CIFAR10'"), "%s", err.msg);
+    ck_assert_msg(strstr(err.msg, "d2.type") && strstr(err.msg, "unsupported dataset type 'STL10'"), "%s", err.msg);
     tgc_cfg_free(cfg);
     free(yaml);
     tgc_image_free(&img);
