@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "runtime/data/data.h"
+#include "runtime/data/data_loader_src.h"
 #include "test_dataset.h"
 
 START_TEST(sampler_permutation_and_shards) {
@@ -341,7 +342,9 @@ START_TEST(loader_from_config) {
     const char *yaml = "train_dataloader:\n  batch_size: 4\n  num_workers: 1\n  sampler: {type: DefaultSampler, shuffle: false}\n"
                        "  dataset: {type: CustomDataset, data_prefix: /nonexistent-dir}\n"
                        "bad: {batch_size: 0, dataset: {type: MNIST}}\n"
-                       "bad2: {batch_size: 2, sampler: {type: InfiniteSampler}, dataset: {type: MNIST}}\n";
+                       "bad2: {batch_size: 2, sampler: {type: InfiniteSampler}, dataset: {type: MNIST}}\n"
+                       "ra: {batch_size: 2, sampler: {type: RepeatAugSampler, shuffle: false, seed: 3}, dataset: {type: MNIST}}\n"
+                       "ra0: {batch_size: 2, sampler: {type: RepeatAugSampler, num_repeats: 0}, dataset: {type: MNIST}}\n";
     tgc_err err;
     tgc_cfg *c = tgc_cfg_parse(yaml, strlen(yaml), "d.yaml", &err);
     ck_assert_msg(c != NULL, "%s", err.msg);
@@ -351,6 +354,13 @@ START_TEST(loader_from_config) {
     ck_assert_msg(strstr(err.msg, "d.yaml:6") && strstr(err.msg, "bad.batch_size"), "%s", err.msg);
     ck_assert_ptr_null(tgc_loader_open(tgc_cfg_get(c, "bad2"), NULL, 1, 0, 0, 1, NULL, &err));
     ck_assert_msg(strstr(err.msg, "bad2.sampler.type") && strstr(err.msg, "InfiniteSampler"), "%s", err.msg);
+    tgc_loader_opts o;
+    ck_assert_int_eq(tgc_loader_opts_from_cfg(tgc_cfg_get(c, "ra"), NULL, 1, 0, 0, 1, NULL, &o, &err), 0);
+    ck_assert_int_eq(o.num_repeats, 3); /* MMPretrain's default */
+    ck_assert_int_eq(o.shuffle, 0);
+    ck_assert_uint_eq(o.seed, 3);
+    ck_assert_int_eq(tgc_loader_opts_from_cfg(tgc_cfg_get(c, "ra0"), NULL, 1, 0, 0, 1, NULL, &o, &err), -1);
+    ck_assert_msg(strstr(err.msg, "ra0.sampler.num_repeats"), "%s", err.msg);
     tgc_cfg_free(c);
 }
 END_TEST
