@@ -62,8 +62,9 @@ tgc_cfg *tgc_cfg_parse(const char *text, size_t len, const char *name, tgc_err *
 int tgc_cfg_apply_option(tgc_cfg *root, const char *kv, tgc_err *err);
 void tgc_cfg_free(tgc_cfg *c);
 /* MMDetection 2.x / MMClassification 0.x keys (data, optimizer, lr_config, runner, log_config, ...)
- * translated in place into MMEngine's schema (cfg_legacy.c); a config without them is left as it is. One
- * line to `log` (may be NULL) names what was translated, and one warning the keys kept but ignored. */
+ * translated in place into MMEngine's schema (cfg_legacy.c), and 0.x batch augments (BatchMixup/BatchCutMix)
+ * in any config; a config without them is left as it is. A line to `log` (may be NULL) names what was
+ * translated, and one warning the keys kept but ignored. 0, or -1 with err naming the key at fault. */
 int tgc_cfg_translate_legacy(tgc_cfg *root, FILE *log, tgc_err *err);
 tgc_cfg *tgc_cfg_clone(const tgc_cfg *c);
 

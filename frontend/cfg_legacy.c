@@ -4,7 +4,8 @@
  * formatting steps -> PackInputs/PackDetInputs, MultiScaleFlipAug flattened), `optimizer` +
  * `optimizer_config` + `fp16` -> optim_wrapper, `lr_config` -> param_scheduler, `runner` + `evaluation`
  * -> train_cfg/val_evaluator, `checkpoint_config`/`log_config` -> default_hooks and vis_backends,
- * `dist_params` & co. -> env_cfg, `resume_from`/`auto_resume` -> resume + load_from. Translated keys are
+ * `dist_params` & co. -> env_cfg, `resume_from`/`auto_resume` -> resume + load_from, 0.x batch augments
+ * (BatchMixup/BatchCutMix) -> Mixup/CutMix with probs. Translated keys are
  * replaced; keys that mean nothing to tgc stay in the tree and are named once in a warning. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -585,6 +586,71 @@ static int detection(const tgc_cfg *root) {
     return dt && dt->kind == TGC_CFG_STR && (strstr(dt->s, "Coco") || strstr(dt->s, "VOC"));
 }
 
+/* ---- batch augments ------------------------------------------------------------------------------- */
+/* "mmcls.BatchCutMix" -> "BatchCutMix" */
+static const char *base_type(const tgc_cfg *m) {
+    const tgc_cfg *v = is_map(m) ? tgc_cfg_get(m, "type") : NULL;
+    if (!v || v->kind != TGC_CFG_STR) return NULL;
+    const char *dot = strrchr(v->s, '.');
+    return dot ? dot + 1 : v->s;
+}
+
+/* MMClassification 0.x's model.train_cfg.augments (one map or a list of BatchMixup, BatchCutMix and Identity,
+ * each applied with its own `prob`, default 1, summing to at most 1, the batch left as it is otherwise) ->
+ * MMPretrain 1.x's RandomBatchAugment: Mixup/CutMix with the same arguments less `num_classes` (1.x takes it
+ * from the head) and `prob`, which goes into train_cfg.probs; Identity goes (the rest of the probability
+ * leaves the batch unchanged in 1.x too). Runs on 1.x configs as well: MMPretrain 1.2 still ships one naming
+ * BatchCutMix. Only lists made wholly of these names are translated. 1: translated, 0: nothing to do, -1: error. */
+static int batch_augments(tgc_cfg *root, tgc_err *err) {
+    tgc_cfg *tc = tgc_cfg_at(root, "model.train_cfg");
+    tgc_cfg *aug = is_map(tc) ? tgc_cfg_get(tc, "augments") : NULL;
+    if (!is_map(aug) && !is_seq(aug)) return 0;
+    int n = is_map(aug) ? 1 : aug->n, real = 0;
+    for (int i = 0; i < n; i++) {
+        const char *t = base_type(is_map(aug) ? aug : aug->items[i]);
+        if (!t || (strcmp(t, "BatchMixup") && strcmp(t, "BatchCutMix") && strcmp(t, "Identity"))) return 0;
+        real += strcmp(t, "Identity") != 0;
+    }
+    if (!real) return 0;
+    const tgc_cfg *old_probs = tgc_cfg_get(tc, "probs");
+    if (!is_null(old_probs))
+        return tgc_cfg_fail(err, old_probs, "probs next to MMClassification 0.x batch augments, which carry their own prob");
+    tgc_cfg *list = node_like(aug, TGC_CFG_LIST), *probs = node_like(aug, TGC_CFG_LIST);
+    double sum = 0;
+    for (int i = 0; i < n; i++) {
+        const tgc_cfg *a = is_map(aug) ? aug : aug->items[i];
+        const char *t = base_type(a);
+        double p;
+        if (tgc_cfg_float(a, "prob", 1.0, &p, err)) goto fail;
+        if (!(p >= 0 && p <= 1)) {
+            tgc_cfg_fail(err, tgc_cfg_get(a, "prob"), "prob must be in [0, 1]");
+            goto fail;
+        }
+        if (!strcmp(t, "Identity")) continue;
+        sum += p;
+        tgc_cfg *m = node_like(a, TGC_CFG_MAP);
+        tgc_cfg_append(m, "type", str_like(a, strcmp(t, "BatchMixup") ? "CutMix" : "Mixup"));
+        for (int k = 0; k < a->n; k++)
+            if (strcmp(a->keys[k], "type") && strcmp(a->keys[k], "prob") && strcmp(a->keys[k], "num_classes"))
+                tgc_cfg_append(m, a->keys[k], tgc_cfg_clone(a->items[k]));
+        tgc_cfg_append(list, NULL, m);
+        tgc_cfg *pv = node_like(a, TGC_CFG_FLOAT);
+        pv->f = p;
+        tgc_cfg_append(probs, NULL, pv);
+    }
+    if (sum > 1 + 1e-9) {
+        tgc_cfg_fail(err, aug, "the batch augments' probs sum to %g > 1", sum);
+        goto fail;
+    }
+    tgc_cfg_set(tc, "augments", list);
+    tgc_cfg_set(tc, "probs", probs);
+    return 1;
+fail:
+    tgc_cfg_free(list);
+    tgc_cfg_free(probs);
+    return -1;
+}
+
 /* The 2.x keys and the MMEngine key that replaces each: a 2.x key is translated only when its counterpart
  * is absent. MMPretrain 1.x configs keep some 2.x names as plain variables next to the new keys (`optimizer`
  * referenced by optim_wrapper, a stale `data`); those stay as they are, as MMEngine leaves them. */
@@ -617,6 +683,12 @@ int tgc_cfg_translate_legacy(tgc_cfg *root, FILE *log, tgc_err *err) {
         flag[i] = v && !tgc_cfg_get(root, legacy_keys[i][1]) && !(v->kind == TGC_CFG_NULL && !strcmp(legacy_keys[i][0], "resume_from"));
         any |= flag[i];
     }
+    int aug = batch_augments(root, err);
+    if (aug < 0) return -1;
+    if (aug && log)
+        fprintf(log, "tgc: %s: MMClassification 0.x keys translated to MMEngine's: model.train_cfg.augments "
+                     "(BatchMixup/BatchCutMix -> Mixup/CutMix, their prob -> probs)\n", root->file);
+    if (aug) tgc_cfg_set_paths(root);
     if (!any) return 0;
     tr T = {root, err, {0}, {0}, detection(root)};
     int rc = 0;

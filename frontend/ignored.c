@@ -297,8 +297,8 @@ static void scan_loader(scan *s, tgc_cfg *root, const char *key) {
     tgc_cfg *sm = tgc_cfg_get(dl, "sampler");
     const char *st = is_map(sm) ? type_of(sm) : NULL;
     if (st && !strcmp(st, "RepeatAugSampler")) {
-        add(s, sm, "sampler 'RepeatAugSampler' is not implemented; left out (DefaultSampler, shuffled)");
-        drop(s, dl, sm);
+        static const char *const rak[] = {"shuffle", "seed", "num_repeats", NULL};
+        other_keys(s, sm, st, rak, NULL);
     } else if (st && !strcmp(st, "DefaultSampler")) {
         static const char *const smk[] = {"shuffle", "seed", "round_up", NULL};
         other_keys(s, sm, st, smk, NULL);

@@ -269,9 +269,14 @@ int tgc_cifar_read_meta(const uint8_t *data, size_t len, const char *path, const
  * identity otherwise) is padded to total = ceil(n / world) * world by repeating it from the start; rank r
  * takes positions r, r + world, r + 2 world, ... Without round_up, total = n and rank r takes the same
  * stride over the unpadded order. The permutation is a Fisher-Yates shuffle driven by
- * tgc_rng(seed, epoch, 0, TGC_RNG_SHUFFLE): a function of (seed, epoch) only. */
+ * tgc_rng(seed, epoch, 0, TGC_RNG_SHUFFLE): a function of (seed, epoch) only.
+ * With num_repeats >= 1 it is MMPretrain's RepeatAugSampler instead: every entry of the epoch order is
+ * repeated num_repeats times in a row, the list padded from its start to total = ceil(n * num_repeats / world)
+ * * world, rank r takes positions r, r + world, ... and keeps the first num_samples = ceil(n / world) of them
+ * (so the copies of a sample land on different ranks). The permutation is tgc's, not torch.randperm's. */
 typedef struct tgc_sampler {
     int n, world, rank, shuffle, round_up;
+    int num_repeats; /* 0: DefaultSampler; >= 1: RepeatAugSampler */
     uint64_t seed;
     int num_samples; /* indices this rank gets per epoch */
     int total;       /* length of the padded order */
@@ -279,6 +284,9 @@ typedef struct tgc_sampler {
 
 int tgc_sampler_init(tgc_sampler *s, int n, int shuffle, uint64_t seed, int round_up, int rank, int world,
                      tgc_err *err);
+/* RepeatAugSampler (num_repeats >= 1). */
+int tgc_sampler_init_repeat(tgc_sampler *s, int n, int shuffle, uint64_t seed, int num_repeats, int rank, int world,
+                            tgc_err *err);
 /* Writes this rank's num_samples dataset indices for epoch into idx and, if pos is not NULL, their
  * positions in the padded order (the key of their augmentation draws). */
 void tgc_sampler_epoch(const tgc_sampler *s, uint32_t epoch, int *idx, int *pos);
@@ -357,6 +365,7 @@ typedef struct tgc_loader_opts {
     int prefetch_factor; /* ready batches queued per worker (default 2 when 0) */
     int train;           /* 1: drop the last partial batch (never pad a training batch) */
     int shuffle, round_up;
+    int num_repeats; /* 0: DefaultSampler; >= 1: RepeatAugSampler's repeats (round_up unused) */
     uint64_t seed;
     int rank, world;
     tgc_normalize norm;

@@ -193,7 +193,9 @@ static int loader_begin(tgc_loader *l, int n, const tgc_loader_opts *o, tgc_err 
     if (o->num_workers < 0 || o->num_workers > 256 || o->prefetch_factor < 0 || o->prefetch_factor > 64)
         return tgc_fail(err, "loader: num_workers %d (0..256) or prefetch_factor %d (0..64) out of range",
                         o->num_workers, o->prefetch_factor);
-    if (tgc_sampler_init(&l->sampler, n, o->shuffle, o->seed, o->round_up, o->rank, o->world, err)) return -1;
+    if (o->num_repeats > 0 ? tgc_sampler_init_repeat(&l->sampler, n, o->shuffle, o->seed, o->num_repeats, o->rank, o->world, err)
+                           : tgc_sampler_init(&l->sampler, n, o->shuffle, o->seed, o->round_up, o->rank, o->world, err))
+        return -1;
     l->nb = o->train ? l->sampler.num_samples / o->batch_size
                      : (l->sampler.num_samples + o->batch_size - 1) / o->batch_size;
     if (l->nb == 0)
@@ -323,12 +325,20 @@ int tgc_loader_opts_from_cfg(const tgc_cfg *dl, const tgc_cfg *pre, int train, u
         }
         if (tgc_cfg_str(sm, "type", "DefaultSampler", &type, err)) return -1;
         const char *dot = strrchr(type, '.');
-        if (strcmp(dot ? dot + 1 : type, "DefaultSampler")) {
-            tgc_cfg_fail(err, tgc_cfg_get(sm, "type"), "unsupported sampler '%s' (supported: DefaultSampler)", type);
+        const char *base = dot ? dot + 1 : type;
+        if (!strcmp(base, "RepeatAugSampler")) { /* MMPretrain: shuffle, num_repeats (3), seed */
+            int64_t reps;
+            if (tgc_cfg_bool(sm, "shuffle", 1, &o.shuffle, err) || tgc_cfg_int(sm, "num_repeats", 3, &reps, err) ||
+                tgc_cfg_int(sm, "seed", seed, &seed, err))
+                return -1;
+            if (reps < 1 || reps > 64) return tgc_cfg_fail(err, tgc_cfg_get(sm, "num_repeats"), "num_repeats must be in 1..64");
+            o.num_repeats = (int)reps;
+        } else if (strcmp(base, "DefaultSampler")) {
+            tgc_cfg_fail(err, tgc_cfg_get(sm, "type"), "unsupported sampler '%s' (supported: DefaultSampler, RepeatAugSampler)",
+                         type);
             return -1;
-        }
-        if (tgc_cfg_bool(sm, "shuffle", 1, &o.shuffle, err) || tgc_cfg_bool(sm, "round_up", 1, &o.round_up, err) ||
-            tgc_cfg_int(sm, "seed", seed, &seed, err))
+        } else if (tgc_cfg_bool(sm, "shuffle", 1, &o.shuffle, err) || tgc_cfg_bool(sm, "round_up", 1, &o.round_up, err) ||
+                   tgc_cfg_int(sm, "seed", seed, &seed, err))
             return -1;
     }
     o.seed = (uint64_t)seed;

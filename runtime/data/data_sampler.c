@@ -1,4 +1,5 @@
-/* runtime/data/data_sampler.c - MMEngine's DefaultSampler: a per-epoch order, padded and sharded by rank. */
+/* runtime/data/data_sampler.c - MMEngine's DefaultSampler and MMPretrain's RepeatAugSampler: a per-epoch order,
+ * padded and sharded by rank. */
 #include "runtime/data/data.h"
 
 #include <stdlib.h>
@@ -13,6 +14,7 @@ int tgc_sampler_init(tgc_sampler *s, int n, int shuffle, uint64_t seed, int roun
     s->round_up = round_up;
     s->rank = rank;
     s->world = world;
+    s->num_repeats = 0;
     if (round_up) {
         s->num_samples = (int)(((int64_t)n + world - 1) / world);
         s->total = s->num_samples * world;
@@ -20,6 +22,18 @@ int tgc_sampler_init(tgc_sampler *s, int n, int shuffle, uint64_t seed, int roun
         s->num_samples = n > rank ? (n - rank + world - 1) / world : 0;
         s->total = n;
     }
+    return 0;
+}
+
+int tgc_sampler_init_repeat(tgc_sampler *s, int n, int shuffle, uint64_t seed, int num_repeats, int rank, int world,
+                            tgc_err *err) {
+    if (num_repeats < 1 || num_repeats > 64) return tgc_fail(err, "sampler: num_repeats %d is not in 1..64", num_repeats);
+    if (tgc_sampler_init(s, n, shuffle, seed, 1, rank, world, err)) return -1;
+    if ((int64_t)n * num_repeats > INT32_MAX / 2) return tgc_fail(err, "sampler: %d samples x %d repeats is too many", n, num_repeats);
+    s->num_repeats = num_repeats;
+    int64_t per_rank = ((int64_t)n * num_repeats + world - 1) / world;
+    s->total = (int)(per_rank * world);
+    s->num_samples = (int)(((int64_t)n + world - 1) / world); /* RepeatAugSampler keeps ceil(n / world) per rank */
     return 0;
 }
 
@@ -38,10 +52,12 @@ void tgc_sampler_epoch(const tgc_sampler *s, uint32_t epoch, int *idx, int *pos)
             order[j] = t;
         }
     }
-    /* Position p of the padded order holds order[p % n] (MMEngine repeats the list from the start). */
+    /* Position p of the padded order holds order[p % n] (MMEngine repeats the list from the start); with
+     * repeats, the repeated list has n * num_repeats entries and its entry q is order[q / num_repeats]. */
+    int rep = s->num_repeats > 0 ? s->num_repeats : 1, len = s->n * rep;
     for (int k = 0; k < s->num_samples; k++) {
         int p = s->rank + k * s->world;
-        idx[k] = order[p % s->n];
+        idx[k] = order[(p % len) / rep];
         if (pos) pos[k] = p;
     }
     free(order);

@@ -69,6 +69,17 @@ def main():
                     errors.append("%s: RandAugment is warned about: %s" % (name, r.stderr.strip()))
                     continue
                 randaug += 1
+            # implemented: the configs naming them compile without a warning about them (the 0.x batch
+            # augments with the note of their translation)
+            text = open(cfg).read()
+            silent = [(w, k) for w, k in (("RepeatAugSampler", "dataloader.sampler:"), ("BatchCutMix", "train_cfg.augments:"),
+                                          ("BatchMixup", "train_cfg.augments:")) if w in text and k in r.stderr]
+            if silent:
+                errors.append("%s: %s is warned about: %s" % (name, silent[0][0], r.stderr.strip()))
+                continue
+            if re.search(r"BatchCutMix|BatchMixup", text) and "-> Mixup/CutMix" not in r.stderr:
+                errors.append("%s: no note of the batch augments' translation: %s" % (name, r.stderr.strip()))
+                continue
             matched += 1
             warned += "warning:" in r.stderr
         # a bad RandAugment argument stops the compile, naming its key path

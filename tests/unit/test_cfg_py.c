@@ -573,6 +573,64 @@ START_TEST(legacy_names_beside_new_keys) {
 }
 END_TEST
 
+/* MMClassification 0.x's batch augments become MMPretrain 1.x's, in 0.x and 1.x configs alike: each augment's
+ * prob goes into train_cfg.probs (the rest: the batch unchanged), num_classes and Identity go. */
+START_TEST(legacy_batch_augments) {
+    tgc_cfg *c = py("model = dict(type='ImageClassifier', train_cfg=dict(augments=[\n"
+                    "    dict(type='BatchCutMix', alpha=1.0, num_classes=10, prob=0.5, cutmix_minmax=[0.2, 0.8]),\n"
+                    "    dict(type='BatchMixup', alpha=0.2, num_classes=10, prob=0.3)]))\n"
+                    "train_dataloader = dict(batch_size=8)\n");
+    tgc_err err = {{0}};
+    char buf[512] = {0};
+    FILE *log = tmpfile();
+    ck_assert_int_eq(tgc_cfg_translate_legacy(c, log, &err), 0);
+    rewind(log);
+    ck_assert_uint_gt(fread(buf, 1, sizeof buf - 1, log), 0);
+    fclose(log);
+    ck_assert_ptr_nonnull(strstr(buf, "model.train_cfg.augments (BatchMixup/BatchCutMix -> Mixup/CutMix"));
+    ck_assert_str_eq(tgc_cfg_at(c, "model.train_cfg.augments[0].type")->s, "CutMix");
+    ck_assert_double_eq(tgc_cfg_at(c, "model.train_cfg.augments[0].alpha")->f, 1.0);
+    ck_assert_int_eq(tgc_cfg_at(c, "model.train_cfg.augments[0].cutmix_minmax")->n, 2);
+    ck_assert_ptr_null(tgc_cfg_at(c, "model.train_cfg.augments[0].num_classes"));
+    ck_assert_ptr_null(tgc_cfg_at(c, "model.train_cfg.augments[0].prob"));
+    ck_assert_str_eq(tgc_cfg_at(c, "model.train_cfg.augments[1].type")->s, "Mixup");
+    ck_assert_double_eq(tgc_cfg_at(c, "model.train_cfg.probs[0]")->f, 0.5);
+    ck_assert_double_eq(tgc_cfg_at(c, "model.train_cfg.probs[1]")->f, 0.3);
+    tgc_cfg_free(c);
+    /* one map, prob defaulting to 1; Identity left out */
+    c = py("model = dict(train_cfg=dict(augments=[dict(type='BatchCutMix', alpha=1.0, num_classes=10, prob=0.6),\n"
+           "                                     dict(type='Identity', num_classes=10, prob=0.4)]))\n");
+    ck_assert_int_eq(tgc_cfg_translate_legacy(c, NULL, &err), 0);
+    ck_assert_int_eq(tgc_cfg_at(c, "model.train_cfg.augments")->n, 1);
+    ck_assert_int_eq(tgc_cfg_at(c, "model.train_cfg.probs")->n, 1);
+    ck_assert_double_eq(tgc_cfg_at(c, "model.train_cfg.probs[0]")->f, 0.6);
+    tgc_cfg_free(c);
+    c = py("model = dict(train_cfg=dict(augments=dict(type='BatchMixup', alpha=0.2, num_classes=10)))\n");
+    ck_assert_int_eq(tgc_cfg_translate_legacy(c, NULL, &err), 0);
+    ck_assert_str_eq(tgc_cfg_at(c, "model.train_cfg.augments[0].type")->s, "Mixup");
+    ck_assert_double_eq(tgc_cfg_at(c, "model.train_cfg.probs[0]")->f, 1.0);
+    tgc_cfg_free(c);
+    /* 1.x names, or a mix with them: untouched */
+    c = py("model = dict(train_cfg=dict(augments=[dict(type='Mixup', alpha=0.8), dict(type='BatchCutMix', alpha=1.0)]))\n");
+    tgc_cfg *before = tgc_cfg_clone(c);
+    ck_assert_int_eq(tgc_cfg_translate_legacy(c, NULL, &err), 0);
+    ck_assert(tgc_cfg_equal(c, before));
+    tgc_cfg_free(before);
+    tgc_cfg_free(c);
+    /* probabilities over 1, or out of [0, 1]: an error naming the key */
+    c = py("model = dict(train_cfg=dict(augments=[dict(type='BatchCutMix', alpha=1.0, prob=0.7),\n"
+           "                                     dict(type='BatchMixup', alpha=0.2, prob=0.7)]))\n");
+    ck_assert_int_eq(tgc_cfg_translate_legacy(c, NULL, &err), -1);
+    ck_assert_ptr_nonnull(strstr(err.msg, "sum to 1.4"));
+    ck_assert_ptr_nonnull(strstr(err.msg, "model.train_cfg.augments"));
+    tgc_cfg_free(c);
+    c = py("model = dict(train_cfg=dict(augments=dict(type='BatchCutMix', alpha=1.0, prob=2)))\n");
+    ck_assert_int_eq(tgc_cfg_translate_legacy(c, NULL, &err), -1);
+    ck_assert_ptr_nonnull(strstr(err.msg, "prob must be in [0, 1]"));
+    tgc_cfg_free(c);
+}
+END_TEST
+
 START_TEST(count_rejected) {
     /* runs last in its case: the number of rejected inputs these tests check, for the record */
     fprintf(stderr, "cfg_py: %d bad inputs rejected with their message\n", n_rejected);
@@ -593,6 +651,7 @@ int main(void) {
     tcase_add_test(tc, budgets);
     tcase_add_test(tc, mutated_configs);
     tcase_add_test(tc, legacy_names_beside_new_keys);
+    tcase_add_test(tc, legacy_batch_augments);
     tcase_add_test(tc, count_rejected);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);

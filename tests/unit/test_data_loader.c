@@ -1,4 +1,4 @@
-/* tests/unit/test_data_loader.c - DefaultSampler sharding and the threaded loader's determinism and errors. */
+/* tests/unit/test_data_loader.c - DefaultSampler and RepeatAugSampler sharding and the threaded loader's determinism and errors. */
 #define _GNU_SOURCE
 #include <check.h>
 #include <png.h>
@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "runtime/data/data.h"
+#include "runtime/data/data_loader_src.h"
 #include "test_dataset.h"
 
 START_TEST(sampler_permutation_and_shards) {
@@ -62,6 +63,83 @@ START_TEST(sampler_permutation_and_shards) {
     ck_assert_int_eq(idx[2], 8);
     ck_assert_int_eq(tgc_sampler_init(&s, 10, 0, 0, 1, 3, 3, &err), -1);
     ck_assert_int_eq(tgc_sampler_init(&s, 0, 0, 0, 1, 0, 1, &err), -1);
+}
+END_TEST
+
+/* RepeatAugSampler: the unshuffled index lists are MMPretrain 1.2's (its RepeatAugSampler with shuffle=False,
+ * rank and world set by hand); shuffled, every rank keeps ceil(n / world) indices, the copies of a sample go to
+ * different ranks, and the lists are a function of (seed, epoch). */
+START_TEST(repeat_aug_sampler) {
+    tgc_err err;
+    tgc_sampler s;
+    static const int want_10_4_3[4][3] = {{0, 1, 2}, {0, 1, 3}, {0, 2, 3}, {1, 2, 3}};
+    for (int r = 0; r < 4; r++) {
+        int idx[3], pos[3];
+        ck_assert_int_eq(tgc_sampler_init_repeat(&s, 10, 0, 0, 3, r, 4, &err), 0);
+        ck_assert_int_eq(s.num_samples, 3);
+        ck_assert_int_eq(s.total, 32);
+        tgc_sampler_epoch(&s, 0, idx, pos);
+        for (int k = 0; k < 3; k++) {
+            ck_assert_int_eq(idx[k], want_10_4_3[r][k]);
+            ck_assert_int_eq(pos[k], r + 4 * k); /* distinct keys for the copies of a sample */
+        }
+    }
+    static const int want_7_2_3[2][4] = {{0, 0, 1, 2}, {0, 1, 1, 2}};
+    for (int r = 0; r < 2; r++) {
+        int idx[4];
+        ck_assert_int_eq(tgc_sampler_init_repeat(&s, 7, 0, 0, 3, r, 2, &err), 0);
+        ck_assert_int_eq(s.num_samples, 4);
+        tgc_sampler_epoch(&s, 0, idx, NULL);
+        for (int k = 0; k < 4; k++) ck_assert_int_eq(idx[k], want_7_2_3[r][k]);
+    }
+    /* 5 samples, 2 repeats, 8 ranks (padding wraps around the repeated list): ranks 2i and 2i+1 get sample i. */
+    for (int r = 0; r < 8; r++) {
+        int idx[1];
+        ck_assert_int_eq(tgc_sampler_init_repeat(&s, 5, 0, 0, 2, r, 8, &err), 0);
+        ck_assert_int_eq(s.num_samples, 1);
+        tgc_sampler_epoch(&s, 0, idx, NULL);
+        ck_assert_int_eq(idx[0], r / 2);
+    }
+    /* Shuffled, 1000 samples, 3 repeats, 3 ranks: every rank sees the same 334 samples (the first 334 of the
+     * epoch's order, one copy each); other epochs and seeds give other orders; same key, same lists. */
+    int a[3][334], b[334], c[334];
+    for (int r = 0; r < 3; r++) {
+        ck_assert_int_eq(tgc_sampler_init_repeat(&s, 1000, 1, 7, 3, r, 3, &err), 0);
+        ck_assert_int_eq(s.num_samples, 334);
+        tgc_sampler_epoch(&s, 2, a[r], NULL);
+    }
+    ck_assert_mem_eq(a[0], a[1], sizeof a[0]);
+    ck_assert_mem_eq(a[0], a[2], sizeof a[0]);
+    int seen[1000] = {0}, fixed = 0;
+    for (int k = 0; k < 334; k++) {
+        ck_assert(a[0][k] >= 0 && a[0][k] < 1000);
+        ck_assert_int_eq(seen[a[0][k]]++, 0);
+        fixed += a[0][k] == k;
+    }
+    ck_assert_int_lt(fixed, 20);
+    tgc_sampler_epoch(&s, 2, b, NULL);
+    ck_assert_mem_eq(a[2], b, sizeof b);
+    tgc_sampler_epoch(&s, 3, c, NULL);
+    ck_assert(memcmp(b, c, sizeof b) != 0);
+    ck_assert_int_eq(tgc_sampler_init_repeat(&s, 1000, 1, 8, 3, 2, 3, &err), 0);
+    tgc_sampler_epoch(&s, 2, c, NULL);
+    ck_assert(memcmp(b, c, sizeof b) != 0);
+    /* 1000 samples, 3 repeats, 2 ranks: 500 each; the union covers the first 334 samples of the order with
+     * 3 copies each but the 334th, which has one. */
+    int counts[1000] = {0};
+    for (int r = 0; r < 2; r++) {
+        int idx[500];
+        ck_assert_int_eq(tgc_sampler_init_repeat(&s, 1000, 1, 7, 3, r, 2, &err), 0);
+        ck_assert_int_eq(s.num_samples, 500);
+        tgc_sampler_epoch(&s, 2, idx, NULL);
+        for (int k = 0; k < 500; k++) counts[idx[k]]++;
+    }
+    int three = 0, one = 0;
+    for (int i = 0; i < 1000; i++) three += counts[i] == 3, one += counts[i] == 1;
+    ck_assert_int_eq(three, 333);
+    ck_assert_int_eq(one, 1);
+    ck_assert_int_eq(tgc_sampler_init_repeat(&s, 10, 1, 0, 0, 0, 1, &err), -1);
+    ck_assert_int_eq(tgc_sampler_init_repeat(&s, 10, 1, 0, 3, 2, 2, &err), -1);
 }
 END_TEST
 
@@ -264,7 +342,9 @@ START_TEST(loader_from_config) {
     const char *yaml = "train_dataloader:\n  batch_size: 4\n  num_workers: 1\n  sampler: {type: DefaultSampler, shuffle: false}\n"
                        "  dataset: {type: CustomDataset, data_prefix: /nonexistent-dir}\n"
                        "bad: {batch_size: 0, dataset: {type: MNIST}}\n"
-                       "bad2: {batch_size: 2, sampler: {type: InfiniteSampler}, dataset: {type: MNIST}}\n";
+                       "bad2: {batch_size: 2, sampler: {type: InfiniteSampler}, dataset: {type: MNIST}}\n"
+                       "ra: {batch_size: 2, sampler: {type: RepeatAugSampler, shuffle: false, seed: 3}, dataset: {type: MNIST}}\n"
+                       "ra0: {batch_size: 2, sampler: {type: RepeatAugSampler, num_repeats: 0}, dataset: {type: MNIST}}\n";
     tgc_err err;
     tgc_cfg *c = tgc_cfg_parse(yaml, strlen(yaml), "d.yaml", &err);
     ck_assert_msg(c != NULL, "%s", err.msg);
@@ -274,6 +354,13 @@ START_TEST(loader_from_config) {
     ck_assert_msg(strstr(err.msg, "d.yaml:6") && strstr(err.msg, "bad.batch_size"), "%s", err.msg);
     ck_assert_ptr_null(tgc_loader_open(tgc_cfg_get(c, "bad2"), NULL, 1, 0, 0, 1, NULL, &err));
     ck_assert_msg(strstr(err.msg, "bad2.sampler.type") && strstr(err.msg, "InfiniteSampler"), "%s", err.msg);
+    tgc_loader_opts o;
+    ck_assert_int_eq(tgc_loader_opts_from_cfg(tgc_cfg_get(c, "ra"), NULL, 1, 0, 0, 1, NULL, &o, &err), 0);
+    ck_assert_int_eq(o.num_repeats, 3); /* MMPretrain's default */
+    ck_assert_int_eq(o.shuffle, 0);
+    ck_assert_uint_eq(o.seed, 3);
+    ck_assert_int_eq(tgc_loader_opts_from_cfg(tgc_cfg_get(c, "ra0"), NULL, 1, 0, 0, 1, NULL, &o, &err), -1);
+    ck_assert_msg(strstr(err.msg, "ra0.sampler.num_repeats"), "%s", err.msg);
     tgc_cfg_free(c);
 }
 END_TEST
@@ -321,6 +408,7 @@ int main(void) {
     Suite *s = suite_create("data_loader");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, sampler_permutation_and_shards);
+    tcase_add_test(tc, repeat_aug_sampler);
     tcase_add_test(tc, loader_same_batches_for_any_worker_count);
     tcase_add_test(tc, loader_never_hangs);
     tcase_add_test(tc, worker_errors_reach_the_caller);

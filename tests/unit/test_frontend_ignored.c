@@ -67,7 +67,8 @@ START_TEST(unimplemented_settings_are_listed_and_left_out) {
                        "train_dataloader:\n"
                        "  batch_size: 8\n"
                        "  drop_last: true\n"
-                       "  sampler: {type: RepeatAugSampler}\n"
+                       "  sampler: {type: RepeatAugSampler, num_repeats: 2}\n"
+                       "  collate_fn: {type: pseudo_collate}\n"
                        "  dataset:\n"
                        "    type: CustomDataset\n"
                        "    pipeline:\n"
@@ -83,16 +84,17 @@ START_TEST(unimplemented_settings_are_listed_and_left_out) {
     ck_assert(has(&ig, "custom_hooks[0]", "EMAHook: settings other than momentum"));
     ck_assert(has(&ig, "custom_hooks[1]", "'EarlyStoppingHook'"));
     ck_assert(has(&ig, "train_dataloader.drop_last", "'drop_last'"));
-    ck_assert(has(&ig, "train_dataloader.sampler", "RepeatAugSampler"));
+    ck_assert(has(&ig, "train_dataloader.collate_fn", "'collate_fn'"));
     ck_assert(has(&ig, "train_dataloader.dataset.pipeline[0].interpolation", "lanczos"));
     ck_assert(has(&ig, "train_dataloader.dataset.pipeline[0].backend", "turbojpeg"));
     ck_assert(has(&ig, "train_dataloader.dataset.pipeline[2]", "RandomGrayscale"));
-    for (int i = 0; i < ig.n; i++) ck_assert(!strstr(ig.items[i].what, "RandAugment")); /* implemented */
+    for (int i = 0; i < ig.n; i++) /* implemented */
+        ck_assert(!strstr(ig.items[i].what, "RandAugment") && !strstr(ig.items[i].what, "RepeatAugSampler"));
     ck_assert_str_eq(ig.items[0].where, "ig.yaml:3");
-    /* left out: the augments, the drop path, the sampler, the interpolation, the backend and the RandomGrayscale */
+    /* left out: the augments, the drop path, the interpolation, the backend and the RandomGrayscale */
     ck_assert_ptr_null(tgc_cfg_at(c, "model.train_cfg.augments"));
     ck_assert_ptr_null(tgc_cfg_at(c, "model.backbone.drop_path_rate"));
-    ck_assert_ptr_null(tgc_cfg_at(c, "train_dataloader.sampler"));
+    ck_assert_ptr_nonnull(tgc_cfg_at(c, "train_dataloader.sampler"));
     ck_assert_ptr_null(tgc_cfg_at(c, "train_dataloader.dataset.pipeline[0].interpolation"));
     ck_assert_ptr_null(tgc_cfg_at(c, "train_dataloader.dataset.pipeline[0].backend"));
     const tgc_cfg *pl = tgc_cfg_at(c, "train_dataloader.dataset.pipeline");
@@ -102,10 +104,10 @@ START_TEST(unimplemented_settings_are_listed_and_left_out) {
     ck_assert_str_eq(pl->items[2]->path, "train_dataloader.dataset.pipeline[2]"); /* paths renumbered */
     /* the hooks stay (the runtime does not read custom_hooks) */
     ck_assert_ptr_nonnull(tgc_cfg_at(c, "custom_hooks"));
-    /* a second scan finds only what was not left out */
+    /* a second scan finds only what was not left out (the hooks, drop_last, collate_fn) */
     tgc_ignored again;
     tgc_ignored_scan(c, &again);
-    ck_assert_int_eq(again.n, 3);
+    ck_assert_int_eq(again.n, 4);
     tgc_ignored_free(&again);
     tgc_ignored_free(&ig);
     tgc_cfg_free(c);
