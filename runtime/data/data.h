@@ -154,6 +154,10 @@ int tgc_cfg_size(const tgc_cfg *map, const char *key, int required, int wh_order
 /* A resizing transform's interpolation (nearest | bilinear (default) | bicubic) and backend (cv2 (default) |
  * pillow), as mmcv.imresize takes them; others are errors naming the key. (data_transforms.c) */
 int tgc_cfg_resample(const tgc_cfg *map, tgc_interp *interp, int *backend, tgc_err *err);
+/* MMEngine BaseDataset's `indices` node ix over a dataset of `count` items: an int N keeps the first N (a
+ * negative N the last -N), a list keeps those items in its order. *keep (owned by the caller) gets the *n kept
+ * indices, or NULL when ix is absent or null. Errors name the node; `unit` names the items ("samples"). */
+int tgc_cfg_indices(const tgc_cfg *ix, int count, const char *unit, int **keep, int *n, tgc_err *err);
 
 /* Reads mean, std, to_rgb (also bgr_to_rgb) from a data_preprocessor map (may be NULL: identity). */
 int tgc_normalize_from_cfg(const tgc_cfg *map, tgc_normalize *nm, tgc_err *err);

@@ -494,39 +494,12 @@ static void *dup_bytes(const void *p, size_t n) {
     return q;
 }
 
-/* MMEngine BaseDataset's `indices`, applied after the filters as its full_init does: an int N keeps the first
- * N images (a negative N the last -N), a list keeps those images in its order (repeats allowed). */
+/* MMEngine BaseDataset's `indices` (tgc_cfg_indices), applied after the filters as its full_init does; a list
+ * may repeat an image. */
 static int apply_indices(tgc_det_dataset *d, const tgc_cfg *ix, tgc_err *err) {
-    if (!ix || ix->kind == TGC_CFG_NULL) return 0;
-    int n;
-    int *keep;
-    if (ix->kind == TGC_CFG_INT) {
-        int64_t v = ix->i;
-        if (v > d->count) v = d->count;
-        if (v < -(int64_t)d->count) v = -(int64_t)d->count;
-        n = (int)(v < 0 ? -v : v);
-        keep = tgc_malloc(sizeof(int) * (size_t)(n ? n : 1));
-        for (int i = 0; i < n; i++) keep[i] = v < 0 ? d->count - n + i : i;
-    } else if (ix->kind == TGC_CFG_LIST || ix->kind == TGC_CFG_TUPLE) {
-        n = ix->n;
-        keep = tgc_malloc(sizeof(int) * (size_t)(n ? n : 1));
-        for (int i = 0; i < n; i++) {
-            const tgc_cfg *e = ix->items[i];
-            if (e->kind != TGC_CFG_INT || e->i < 0 || e->i >= d->count) {
-                free(keep);
-                return tgc_cfg_fail(err, e, "indices must be integers in 0..%d (the dataset has %d images)", d->count - 1,
-                                    d->count);
-            }
-            keep[i] = (int)e->i;
-        }
-    } else {
-        return tgc_cfg_fail(err, ix, "indices must be an integer or a list of integers, got a %s",
-                            tgc_cfg_kind_name(ix->kind));
-    }
-    if (n == 0) {
-        free(keep);
-        return tgc_cfg_fail(err, ix, "indices selects no images");
-    }
+    int n, *keep;
+    if (tgc_cfg_indices(ix, d->count, "images", &keep, &n, err)) return -1;
+    if (!keep) return 0;
     /* Deep copies, so a repeated index owns its own arrays; then the old list is freed whole. */
     tgc_det_image *im = tgc_calloc((size_t)n, sizeof *im);
     for (int i = 0; i < n; i++) {

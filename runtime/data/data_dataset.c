@@ -199,40 +199,49 @@ fail:
     return NULL;
 }
 
-/* MMEngine BaseDataset's `indices`: an int N keeps the first N samples (a negative N the last -N), a list
- * keeps those samples in its order. Applied after the dataset is read, before any pipeline runs. */
-static int apply_indices(tgc_dataset *d, const tgc_cfg *map, tgc_err *err) {
-    const tgc_cfg *ix = tgc_cfg_get(map, "indices");
+int tgc_cfg_indices(const tgc_cfg *ix, int count, const char *unit, int **keep, int *n, tgc_err *err) {
+    *keep = NULL;
+    *n = 0;
     if (!ix || ix->kind == TGC_CFG_NULL) return 0;
-    int n;
-    int *keep;
+    int *k;
+    int m;
     if (ix->kind == TGC_CFG_INT) {
         int64_t v = ix->i;
-        if (v > d->count) v = d->count;
-        if (v < -(int64_t)d->count) v = -(int64_t)d->count;
-        n = (int)(v < 0 ? -v : v);
-        keep = tgc_malloc(sizeof(int) * (size_t)(n ? n : 1));
-        for (int i = 0; i < n; i++) keep[i] = v < 0 ? d->count - n + i : i;
+        if (v > count) v = count;
+        if (v < -(int64_t)count) v = -(int64_t)count;
+        m = (int)(v < 0 ? -v : v);
+        k = tgc_malloc(sizeof(int) * (size_t)(m ? m : 1));
+        for (int i = 0; i < m; i++) k[i] = v < 0 ? count - m + i : i;
     } else if (ix->kind == TGC_CFG_LIST || ix->kind == TGC_CFG_TUPLE) {
-        n = ix->n;
-        keep = tgc_malloc(sizeof(int) * (size_t)(n ? n : 1));
-        for (int i = 0; i < n; i++) {
+        m = ix->n;
+        k = tgc_malloc(sizeof(int) * (size_t)(m ? m : 1));
+        for (int i = 0; i < m; i++) {
             const tgc_cfg *e = ix->items[i];
-            if (e->kind != TGC_CFG_INT || e->i < 0 || e->i >= d->count) {
-                free(keep);
-                return tgc_cfg_fail(err, e, "indices must be integers in 0..%d (the dataset has %d samples)",
-                                    d->count - 1, d->count);
+            if (e->kind != TGC_CFG_INT || e->i < 0 || e->i >= count) {
+                free(k);
+                return tgc_cfg_fail(err, e, "indices must be integers in 0..%d (the dataset has %d %s)", count - 1,
+                                    count, unit);
             }
-            keep[i] = (int)e->i;
+            k[i] = (int)e->i;
         }
     } else {
         return tgc_cfg_fail(err, ix, "indices must be an integer or a list of integers, got a %s",
                             tgc_cfg_kind_name(ix->kind));
     }
-    if (n == 0) {
-        free(keep);
-        return tgc_cfg_fail(err, ix, "indices selects no samples");
+    if (m == 0) {
+        free(k);
+        return tgc_cfg_fail(err, ix, "indices selects no %s", unit);
     }
+    *keep = k;
+    *n = m;
+    return 0;
+}
+
+/* `indices`, applied after the dataset is read, before any pipeline runs. */
+static int apply_indices(tgc_dataset *d, const tgc_cfg *map, tgc_err *err) {
+    int n, *keep;
+    if (tgc_cfg_indices(tgc_cfg_get(map, "indices"), d->count, "samples", &keep, &n, err)) return -1;
+    if (!keep) return 0;
     int32_t *labels = tgc_malloc(sizeof(int32_t) * (size_t)n);
     for (int i = 0; i < n; i++) labels[i] = d->labels[keep[i]];
     if (d->lines) {
