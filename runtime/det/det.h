@@ -220,6 +220,10 @@ int tgc_det_retina_predict(const tgc_det_test_cfg *tc, const tgc_det_coder_cfg *
                            int num_classes, const tgc_det_head_out *out, const float img_hw[2],
                            const float scale_factor[2], tgc_det_result *res, tgc_err *err);
 void tgc_det_result_free(tgc_det_result *r);
+/* The heads' last step: class-wise NMS (nms_iou, max_per_img) of m decoded candidates, the kept ones copied
+ * into res in keep order. The inputs stay the caller's. */
+void tgc_det_nms_result(const tgc_det_test_cfg *tc, const float *boxes, const float *scores, const int32_t *labels, int m,
+                        tgc_det_result *res);
 
 /* ---- Faster R-CNN post-processing (det_frcnn.c) ---- */
 

@@ -50,18 +50,7 @@ int tgc_det_rcnn_predict(const tgc_det_test_cfg *tc, const tgc_det_coder_cfg *cc
         }
     }
     free(prob);
-    int *keep = tgc_malloc(sizeof(int) * (size_t)(m > 0 ? m : 1));
-    int nk = tgc_det_batched_nms(boxes, scores, labels, m, tc->nms_iou, tc->max_per_img, keep);
-    res->n = nk;
-    res->boxes = tgc_malloc(sizeof(float) * 4 * (size_t)tc->max_per_img);
-    res->scores = tgc_malloc(sizeof(float) * (size_t)tc->max_per_img);
-    res->labels = tgc_malloc(sizeof(int32_t) * (size_t)tc->max_per_img);
-    for (int k = 0; k < nk; k++) {
-        memcpy(res->boxes + 4 * k, boxes + 4 * keep[k], sizeof(float) * 4);
-        res->scores[k] = scores[keep[k]];
-        res->labels[k] = labels[keep[k]];
-    }
-    free(keep);
+    tgc_det_nms_result(tc, boxes, scores, labels, m, res);
     free(boxes);
     free(scores);
     free(labels);

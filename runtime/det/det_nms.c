@@ -1,5 +1,6 @@
 /* runtime/det/det_nms.c - greedy NMS (mmcv's nms) and NMS by class id (mmcv's batched_nms). */
 #include <stdlib.h>
+#include <string.h>
 
 #include "runtime/det/det.h"
 
@@ -78,4 +79,20 @@ int tgc_det_nms(const float *boxes, const float *scores, int n, float iou_thr, i
 int tgc_det_batched_nms(const float *boxes, const float *scores, const int32_t *idxs, int n, float iou_thr,
                         int max_out, int *keep) {
     return run(boxes, scores, idxs, n, iou_thr, max_out, keep);
+}
+
+void tgc_det_nms_result(const tgc_det_test_cfg *tc, const float *boxes, const float *scores, const int32_t *labels, int m,
+                        tgc_det_result *res) {
+    int *keep = tgc_malloc(sizeof(int) * (size_t)(m > 0 ? m : 1));
+    int nk = tgc_det_batched_nms(boxes, scores, labels, m, tc->nms_iou, tc->max_per_img, keep);
+    res->n = nk;
+    res->boxes = tgc_malloc(sizeof(float) * 4 * (size_t)tc->max_per_img);
+    res->scores = tgc_malloc(sizeof(float) * (size_t)tc->max_per_img);
+    res->labels = tgc_malloc(sizeof(int32_t) * (size_t)tc->max_per_img);
+    for (int k = 0; k < nk; k++) {
+        memcpy(res->boxes + 4 * k, boxes + 4 * keep[k], sizeof(float) * 4);
+        res->scores[k] = scores[keep[k]];
+        res->labels[k] = labels[keep[k]];
+    }
+    free(keep);
 }
