@@ -771,6 +771,11 @@ static int native_one(const tgc_native_launch *nl, void *vc) {
     return c->x->A->launch(c->x->sx, &k, c->s, c->err);
 }
 
+int tgc_cuda_exec_kernel(tgc_cuda_exec *x, const tgc_native_launch *nl, tgc_stream *s, tgc_err *err) {
+    native_ctx c = {x, s, err};
+    return native_one(nl, &c);
+}
+
 static const float f_one = 1.0f, f_zero = 0.0f;
 
 /* The library calls, at issue time on the native stream (captured when the stream is). */

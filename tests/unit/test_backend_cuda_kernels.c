@@ -8,13 +8,15 @@
  *     packed into several launches, aligned (float4) and misaligned (scalar) layouts): bit for bit,
  *     parameters and state;
  *   cast f32<->bf16/f16, fill, global_avg_pool_bwd, channel_mul, max_pool2d_bwd (ties, NaN, overlap,
- *     padding, ceil_mode): bit for bit;
+ *     padding, ceil_mode), float16 loss scaling's finite check and unscale (a planted inf, -inf or NaN
+ *     anywhere, or none): bit for bit;
  *   reductions summed in another order (softmax CE loss and its dx, on labels and on soft targets,
  *     global_avg_pool, channel_mul_grad_gate, bias_grad; double
  *     accumulators rounded once to float): relative error <= 1e-6 (the loss relative to itself, tensors
  *     relative to their largest element), which is about 1 ulp.
  * Each test prints the worst error it measured ("cuda-kernels: ..."). The first tests check the shim
  * itself: barriers, shuffles, shared memory, and that divergent barriers and bad masks are caught. */
+#include "backend/cuda/kernels/amp.cuh"
 #include "backend/cuda/kernels/convert.cuh"
 #include "backend/cuda/kernels/gradnorm.cuh"
 #include "backend/cuda/kernels/loss.cuh"
@@ -790,6 +792,42 @@ START_TEST(fill_equals_cpu_bitwise) {
 }
 END_TEST
 
+/* ---- float16 loss scaling ------------------------------------------------------------------------------ */
+
+/* tgc_k_nonfinite + tgc_k_unscale against tgc_cpu_grad_unscale: sizes from 1 to several grid strides, every
+ * gradient finite (unscaled bit for bit) or one inf, -inf or NaN planted at the start, middle or end (found,
+ * nothing written). */
+START_TEST(grad_unscale_equals_cpu_bitwise) {
+    static const int64_t sizes[] = {1, 255, 1000, 100003};
+    const float planted[] = {INFINITY, -INFINITY, NAN};
+    const float inv = 1.0f / 32768.0f;
+    int cases = 0, found_cases = 0;
+    for (size_t si = 0; si < sizeof sizes / sizeof *sizes; si++) {
+        int64_t n = sizes[si];
+        float *g = malloc(sizeof(float) * (size_t)n), *g_cpu = malloc(sizeof(float) * (size_t)n),
+              *g_gpu = malloc(sizeof(float) * (size_t)n);
+        for (int64_t i = 0; i < n; i++) g[i] = (float)tu_unif(-1e5, 1e5); /* scaled gradients */
+        for (int c = 0; c < 1 + 3 * 3; c++, cases++) {
+            memcpy(g_cpu, g, sizeof(float) * (size_t)n);
+            if (c > 0) g_cpu[(c - 1) % 3 == 0 ? 0 : (c - 1) % 3 == 1 ? n / 2 : n - 1] = planted[(c - 1) / 3];
+            memcpy(g_gpu, g_cpu, sizeof(float) * (size_t)n);
+            int found_cpu = tgc_cpu_grad_unscale(g_cpu, (size_t)n, inv);
+            int32_t found = 0;
+            tgc_k_unscale_args a = {g_gpu, n, &found, inv};
+            TGC_SHIM_LAUNCH(tgc_k_nonfinite, tgc_k_geom_elems(n, 4), a);
+            TGC_SHIM_LAUNCH(tgc_k_unscale, tgc_k_geom_elems(n, 4), a);
+            ck_assert_int_eq(found != 0, found_cpu);
+            ck_assert_int_eq(found_cpu, c > 0);
+            found_cases += found_cpu;
+            same_bytes(g_gpu, g_cpu, 4, n, "grad unscale");
+        }
+        free(g), free(g_cpu), free(g_gpu);
+    }
+    report("grad finite check + unscale", "%d cases (%d with a planted inf/NaN): flag and gradients bitwise equal",
+           cases, found_cases);
+}
+END_TEST
+
 /* ---- the update section: gradient norm, clipping, Lamb ------------------------------------------------- */
 
 /* grad_norm_acc over sizes spanning one to TGC_K_NORM_MAX_BLOCKS blocks and beyond, p = 2, 1, 3, inf (NaN
@@ -967,6 +1005,7 @@ int main(void) {
     tcase_add_test(tc, max_pool2d_bwd_equals_cpu_bitwise);
     tcase_add_test(tc, cast_equals_cpu_bitwise);
     tcase_add_test(tc, fill_equals_cpu_bitwise);
+    tcase_add_test(tc, grad_unscale_equals_cpu_bitwise);
     tcase_add_test(tc, grad_norm_and_clip_against_cpu);
     tcase_add_test(tc, lamb_against_cpu);
     tcase_add_test(tc, sigmoid_bce_against_cpu);

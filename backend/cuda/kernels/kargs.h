@@ -248,6 +248,16 @@ typedef struct tgc_k_fill_args {
     int32_t dtype;
 } tgc_k_fill_args;
 
+/* ---- float16 loss scaling (amp.cuh) ------------------------------------------------------------------------
+ * tgc_k_nonfinite: *found = 1 when x[0..n) holds an inf or NaN (zero it before); tgc_k_unscale: unless *found,
+ * x[i] *= inv in place. Both tgc_k_geom_elems(n). */
+typedef struct tgc_k_unscale_args {
+    float *x;
+    int64_t n;
+    int32_t *found; /* device word */
+    float inv;
+} tgc_k_unscale_args;
+
 /* ---- detection (det.cuh) ----------------------------------------------------------------------------------
  * roi_align(x[n,c,h,w], rois[k,5]) -> y[k,c,oh,ow]: tgc_k_roi_align, one thread per output element
  * (tgc_k_geom_elems(k*c*oh*ow)). roi_align_bwd(dy, rois) -> dx[n,c,h,w]: tgc_k_roi_align_bwd (x unused, dy set,
