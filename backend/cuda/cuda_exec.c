@@ -828,9 +828,16 @@ static int enqueue_cublas(void *user, void *stream, tgc_err *err) {
     tgc_cuda_exec *x = l->x;
     const tgc_cuda_gemm *g = &l->gemm;
     CK_BLAS(x->blas->set_stream(x->cublas, (cudaStream_t)stream));
-    CK_BLAS(x->blas->sgemm(x->cublas, g->trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, g->trans_b ? CUBLAS_OP_T : CUBLAS_OP_N,
-                        (int)g->m, (int)g->n, (int)g->k, &f_one, g->a, (int)g->lda, g->b, (int)g->ldb, &f_zero, g->c,
-                        (int)g->ldc));
+    cublasOperation_t ta = g->trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, tb = g->trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
+    if (g->dtype != TGC_F32) { /* bf16/f16 data, f32 accumulation (tensor cores) */
+        cudaDataType dt = g->dtype == TGC_BF16 ? CUDA_R_16BF : CUDA_R_16F;
+        CK_BLAS(x->blas->gemm_ex(x->cublas, ta, tb, (int)g->m, (int)g->n, (int)g->k, &f_one, g->a, dt, (int)g->lda,
+                                 g->b, dt, (int)g->ldb, &f_zero, g->c, dt, (int)g->ldc, CUBLAS_COMPUTE_32F,
+                                 CUBLAS_GEMM_DEFAULT));
+        return 0;
+    }
+    CK_BLAS(x->blas->sgemm(x->cublas, ta, tb, (int)g->m, (int)g->n, (int)g->k, &f_one, g->a, (int)g->lda, g->b,
+                           (int)g->ldb, &f_zero, g->c, (int)g->ldc));
     return 0;
 }
 
