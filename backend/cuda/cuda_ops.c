@@ -291,8 +291,18 @@ int tgc_cuda_bn_of(const tgc_cpu_op *o, tgc_cuda_bn *b, tgc_err *err) {
         return tgc_fail(err, "cuda batch norm: %s is not a batch norm", tgc_op_table[c].name);
     const tgc_shape *xs = &o->in_t[bwd ? 1 : 0].shape;
     if (xs->rank < 2) return tgc_fail(err, "cuda batch norm: x must be [N, C, ...]");
-    for (int i = 0; i < o->n_in; i++)
-        if (o->in_t[i].dtype != TGC_F32) return tgc_fail(err, "cuda batch norm: operand %d is not f32", i);
+    /* x-shaped tensors of one dtype (f32, or bf16/f16 in mixed precision), per-channel ones f32 */
+    tgc_dtype d = o->in_t[bwd ? 1 : 0].dtype;
+    if (d != TGC_F32 && d != TGC_BF16 && d != TGC_F16)
+        return tgc_fail(err, "cuda batch norm: x is %s, not f32, bf16 or f16", tgc_dtype_name(d));
+    for (int i = 0; i < o->n_in + o->n_out; i++) {
+        const tgc_type *t = i < o->n_in ? &o->in_t[i] : &o->out_t[i - o->n_in];
+        tgc_dtype want = tgc_shape_eq(&t->shape, xs) ? d : TGC_F32;
+        if (t->dtype != want)
+            return tgc_fail(err, "cuda batch norm: %s %d is %s, not %s", i < o->n_in ? "operand" : "result",
+                            i < o->n_in ? i : i - o->n_in, tgc_dtype_name(t->dtype), tgc_dtype_name(want));
+    }
+    b->dtype = d;
     b->n = xs->d[0];
     b->c = xs->d[1];
     b->inner = 1;
@@ -321,7 +331,32 @@ int tgc_cuda_bn_of(const tgc_cpu_op *o, tgc_cuda_bn *b, tgc_err *err) {
     return 0;
 }
 
+/* bf16/f16 data: the f32 call on widened copies, y or dx rounded once into the data's dtype. */
+static int bn_host_lowp(const tgc_cuda_bn *b) {
+    const int64_t all = b->n * b->c * b->inner;
+    size_t bytes = sizeof(float) * (size_t)(all > 0 ? all : 1);
+    float *x = malloc(bytes), *dy = b->dy ? malloc(bytes) : NULL, *res = malloc(bytes);
+    int rc = -1;
+    if (x && res && (dy || !b->dy)) {
+        for (int64_t i = 0; i < all; i++) x[i] = gemm_load(b->x, b->dtype, i);
+        for (int64_t i = 0; dy && i < all; i++) dy[i] = gemm_load(b->dy, b->dtype, i);
+        tgc_cuda_bn w = *b;
+        w.dtype = TGC_F32;
+        w.x = x;
+        w.dy = dy;
+        w.masked = NULL;
+        if (w.y) w.y = res;
+        if (w.dx) w.dx = res;
+        rc = tgc_cuda_bn_host(&w);
+        void *out = b->y ? (void *)b->y : (void *)b->dx;
+        for (int64_t i = 0; rc == 0 && out && i < all; i++) gemm_store(out, b->dtype, i, res[i]);
+    }
+    free(x), free(dy), free(res);
+    return rc;
+}
+
 int tgc_cuda_bn_host(const tgc_cuda_bn *b) {
+    if (b->dtype == TGC_BF16 || b->dtype == TGC_F16) return bn_host_lowp(b);
     const int64_t n = b->n, C = b->c, S = b->inner;
     const double cnt = (double)(n * S);
     float *own = NULL;

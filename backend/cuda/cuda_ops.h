@@ -83,6 +83,8 @@ typedef struct tgc_cuda_bn {
     float *saved_mean, *saved_invstd;    /* train: written; backward: read */
     float *dscale, *dbias;
     double eps, factor;
+    tgc_dtype dtype;                     /* of x, y, dy, dx (the pointers then point at bf16/f16 data): f32, or
+                                            bf16/f16 in mixed precision; the per-channel tensors are f32 */
     int relu;                            /* train: relu on y after; backward: mask dy first */
     float *masked;                       /* backward with relu: where the masked dy goes (the executor's choice) */
 } tgc_cuda_bn;
@@ -91,7 +93,8 @@ typedef struct tgc_cuda_bn {
 int tgc_cuda_bn_of(const tgc_cpu_op *o, tgc_cuda_bn *b, tgc_err *err);
 /* The call on the host with cuDNN's documented semantics (biased batch variance for y, unbiased for the running
  * variance, saved inverse deviation 1/sqrt(var + eps); sums in double): the stand-in's body of the cuDNN call,
- * and the check that the marshalling above is right. With relu and masked NULL it masks into its own buffer. */
+ * and the check that the marshalling above is right. With relu and masked NULL it masks into its own buffer.
+ * bf16/f16 data is widened, and y or dx rounded once. -1 when out of memory. */
 int tgc_cuda_bn_host(const tgc_cuda_bn *b);
 
 #endif

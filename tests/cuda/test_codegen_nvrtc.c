@@ -187,7 +187,7 @@ int main(void) {
         EXPECT(aux.spill_store_bytes == 0 && aux.spill_load_bytes == 0 && aux.stack_bytes == 0,
                "aux kernels: %d bytes spill stores, %d spill loads, %d stack:\n%s", aux.spill_store_bytes,
                aux.spill_load_bytes, aux.stack_bytes, aux.log);
-        printf("codegen nvrtc: the executor's 3 aux kernels compiled for sm_90: %d bytes spill stores, %d spill loads, "
+        printf("codegen nvrtc: the executor's 5 aux kernels compiled for sm_90: %d bytes spill stores, %d spill loads, "
                "%d stack, at most %d registers\n",
                aux.spill_store_bytes, aux.spill_load_bytes, aux.stack_bytes, aux.registers);
         tgc_cubin_free(&aux);
@@ -195,7 +195,7 @@ int main(void) {
     EXPECT(ok == nu, "%d of %d kernels compiled", ok, nu);
     EXPECT(spill_free == ok, "%d of %d kernels spill or use a stack frame", ok - spill_free, ok);
     EXPECT(misses == ok && hits == ok, "cache: %d misses and %d hits for %d kernels", misses, hits, ok);
-    printf("codegen nvrtc: %d configs x 2 targets, %d compiled; %d elementwise groups and lone elementwise ops (%d) -> %d "
+    printf("codegen nvrtc: %d configs x 4 (cpu, cuda, cuda --amp, cuda --fp16), %d compiled; %d elementwise groups and lone elementwise ops (%d) -> %d "
            "distinct kernels, plus %d synthetic groups -> %d kernels; %d of %d compiled by %s to cubin in %.2f s (%.0f ms each); ptxas: 0 bytes "
            "spill stores/loads and 0 bytes stack in %d of %d, at most %d registers; cache: %d misses, then %d hits\n",
            nc, compiled, shipped_groups, lone_ops, shipped_uniq, ks.n - shipped_groups, nu - shipped_uniq, ok, nu, compile_id, secs,

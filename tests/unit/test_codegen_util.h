@@ -24,9 +24,9 @@ static void cgu_walk(const char *dir, char ***out, int *n, int *cap) {
     struct dirent *e;
     while ((e = readdir(d))) {
         if (e->d_name[0] == '.' || strcmp(e->d_name, "_base_") == 0) continue;
-        /* Mixed-precision configs (MMDetection's *_amp-1x_*): the CUDA side of AMP is a seam (codegen and cuDNN
-         * plans take f32), so these checks cover the fp32 configs; plan_check_configs.test and
-         * cli_compile_retinanet.test compile the AMP one. */
+        /* Mixed-precision configs (MMDetection's *_amp-1x_*): the same models as their fp32 configs, which these
+         * checks also compile with --amp and --fp16 (cgu_compile_amp); plan_check_configs.test and
+         * cli_compile_retinanet.test compile the AMP one itself. */
         if (strstr(e->d_name, "_amp-")) continue;
         char *path = tgc_asprintf("%s/%s", dir, e->d_name);
         struct stat st;
@@ -44,8 +44,8 @@ static void cgu_walk(const char *dir, char ***out, int *n, int *cap) {
     closedir(d);
 }
 
-/* The shipped fp32 configs: the .yaml files under configs/ outside _base_ (less the AMP ones), sorted (paths
- * owned by the caller). */
+/* The shipped configs: the .yaml files under configs/ outside _base_ (less the AMP ones, see above), sorted
+ * (paths owned by the caller). */
 static inline int cgu_configs(const char *src_dir, char ***out) {
     *out = NULL;
     int n = 0, cap = 0;

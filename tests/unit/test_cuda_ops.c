@@ -1,5 +1,6 @@
 /* tests/unit/test_cuda_ops.c - the CUDA decisions (backend/cuda/cuda_ops.h), checked without a GPU: every op of
- * ir/ops.def has one, every instruction of every shipped config (cpu and cuda targets) has an implementation
+ * ir/ops.def has one, every instruction of every shipped config (cpu and cuda targets, and the cuda target's
+ * --amp (bf16) and --fp16 plans) has an implementation
  * that takes it (a generated kernel for each elementwise group, a hand-written kernel for its operand types,
  * a gemm for each matmul), the cuBLAS marshalling of matmul (row-major plan, column-major cuBLAS) run by its
  * host body equals the CPU executor's matmul for every transpose combination, and the marshalling of every batch
@@ -173,14 +174,34 @@ static double rel_err(const float *a, const float *b, size_t n) {
 }
 
 /* Every batch norm op through the marshalling cuDNN's legacy calls get, run by their documented semantics on the
- * host, against the CPU executor's kernel of the op: same outputs, same updated running statistics. */
+ * host, against the CPU executor's kernel of the op: same outputs, same updated running statistics. In f32
+ * (relative 1e-5), and with bf16/f16 data as mixed precision has it (the x-shaped results within 2 steps of
+ * the format relative to the tensor's largest element: 1.6e-2 for bf16, 2e-3 for f16). */
+static const tgc_dtype bn_dt[3] = {TGC_F32, TGC_BF16, TGC_F16};
+
+/* f32 values into dt in place (the CPU's cast; the 16-bit values packed at the start), or back. */
+static void recast(tgc_cpu *cpu, float *v, int64_t n, tgc_dtype from, tgc_dtype to) {
+    if (from == to) return;
+    tgc_err err;
+    uint8_t tmp[4 * 256];
+    ck_assert_int_le(n, 256);
+    tgc_attrs at = tgc_attrs_default();
+    at.dtype = to;
+    tgc_type ft = {from, tgc_shape1(n)}, tt = {to, tgc_shape1(n)};
+    void *ip[1] = {v}, *op[1] = {tmp};
+    ck_assert_msg(tgc_cpu_exec(cpu, TGC_OP_CAST, &at, 1, &ft, ip, 1, &tt, op, &err) == 0, "%s", err.msg);
+    memcpy(v, tmp, (size_t)n * tgc_dtype_size(to));
+}
+
 START_TEST(batch_norm_marshalling_equals_the_cpu_kernels) {
     tgc_err err;
     tgc_cpu *cpu = tgc_cpu_new(1, 1, &err);
     ck_assert_msg(cpu, "%s", err.msg);
     enum { N = 3, C = 4, H = 5, W = 2, X = N * C * H * W };
+    const tgc_dtype dt = bn_dt[_i];
+    const double tol = dt == TGC_BF16 ? 1.6e-2 : dt == TGC_F16 ? 2e-3 : 1e-5;
     int64_t xs[4] = {N, C, H, W}, cs[1] = {C};
-    tgc_type tx = {TGC_F32, tgc_shape_make(4, xs)}, tc = {TGC_F32, tgc_shape_make(1, cs)};
+    tgc_type tx = {dt, tgc_shape_make(4, xs)}, tc = {TGC_F32, tgc_shape_make(1, cs)};
     uint32_t seed = 11;
     static const tgc_opcode ops[] = {TGC_OP_BN_TRAIN, TGC_OP_BN_TRAIN_RELU, TGC_OP_BN_EVAL, TGC_OP_BN_BWD,
                                      TGC_OP_BN_RELU_BWD};
@@ -196,6 +217,7 @@ START_TEST(batch_norm_marshalling_equals_the_cpu_kernels) {
             it[q] = big ? tx : tc;
             /* variances and inverse deviations positive: the last operand of each op */
             for (int i = 0; i < X; i++) in_a[q][i] = q == info->n_in - 1 ? 0.5f + 0.5f * (frand(&seed) + 1) : frand(&seed);
+            if (big) recast(cpu, in_a[q], X, TGC_F32, dt);
             memcpy(in_b[q], in_a[q], sizeof in_a[q]);
             pa[q] = in_a[q];
             pb[q] = in_b[q];
@@ -215,9 +237,12 @@ START_TEST(batch_norm_marshalling_equals_the_cpu_kernels) {
         ck_assert_msg(tgc_cuda_bn_of(&o, &bn, &err) == 0, "%s", err.msg);
         ck_assert(bn.n == N && bn.c == C && bn.inner == H * W);
         ck_assert_int_eq(tgc_cuda_bn_host(&bn), 0);
+        ck_assert_int_eq(bn.dtype, dt);
         for (int q = 0; q < info->n_out; q++) {
+            if (q == 0) recast(cpu, out_a[0], X, dt, TGC_F32), recast(cpu, out_b[0], X, dt, TGC_F32);
             double e = rel_err(out_a[q], out_b[q], (size_t)(q == 0 ? X : C));
-            ck_assert_msg(e <= 1e-5, "%s result %d: relative error %g", info->name, q, e);
+            ck_assert_msg(e <= (q == 0 ? tol : 1e-5), "%s %s result %d: relative error %g", tgc_dtype_name(dt), info->name,
+                          q, e);
         }
         for (int q = 0; q < info->n_in; q++) /* the running statistics updated alike */
             if (info->mutates & (1u << q))
@@ -241,7 +266,7 @@ int main(void) {
     tcase_add_test(tc, every_instruction_of_every_shipped_config_has_an_implementation);
     tcase_add_test(tc, gemm_marshalling_equals_the_cpu_matmul);
     tcase_add_test(tc, gemm_marshalling_low_precision);
-    tcase_add_test(tc, batch_norm_marshalling_equals_the_cpu_kernels);
+    tcase_add_loop_test(tc, batch_norm_marshalling_equals_the_cpu_kernels, 0, 3);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
