@@ -599,7 +599,11 @@ static int prep_cudnn(tgc_cuda_exec *x, const tgc_plan *view, const tgc_dev_prog
     l->cudnn_graph = !((bn || pool) && l->cop.legacy && (bn ? l->cop.stats != NULL : l->cop.pool != NULL));
     if (l->cudnn_graph) {
         int64_t wsb = 0;
-        int flags = (x->allow_tf32 ? TGC_CUDNN_TENSOR_CORES : 0) | (dp->deterministic ? TGC_CUDNN_DETERMINISTIC : 0);
+        /* tensor cores: on f32 data only with TGC_ALLOW_TF32 (they round through TF32); bf16/f16 data (mixed
+         * precision) is what they are for, with f32 accumulation */
+        tgc_dtype data = l->prog->instr[l->first].n_in > 0 ? l->in_t[0].dtype : TGC_F32;
+        int tc = x->allow_tf32 || data == TGC_BF16 || data == TGC_F16;
+        int flags = (tc ? TGC_CUDNN_TENSOR_CORES : 0) | (dp->deterministic ? TGC_CUDNN_DETERMINISTIC : 0);
         if (choose_plan(x, view, l, flags, &wsb, err) < 0) return -1;
         int64_t uids[TGC_CUDNN_MAX_TENSORS];
         void *ptrs[TGC_CUDNN_MAX_TENSORS];
