@@ -66,8 +66,8 @@ typedef struct tgc_dev_run {
     int (*done)(void *ctx, int first, int n, double t0, double t1, tgc_err *err);
     /* Called before instruction `before_instr` is issued when that instruction begins a kernel (-1: never);
      * the device stalls until it returns. -1 ends the run with err; 1 ends it successfully there, skipping
-     * the rest of the program (a step's optimizer updates that the loss scaler rejects; the cpu device
-     * honours it, the executor refuses the skip on other devices). */
+     * the rest of the program (a step's optimizer updates that the loss scaler rejects, or a gradient
+     * accumulation step). */
     int (*before)(void *ctx, int instr, tgc_err *err);
     int before_instr;
     int timing; /* time every instruction (profiling) */
@@ -107,6 +107,12 @@ typedef struct tgc_device_ops {
     void (*release)(void *dev, void *prog); /* NULL is fine */
     /* Runs a prepared program once over the slabs' current contents. */
     int (*run)(void *dev, void *prog, const tgc_dev_run *r, tgc_err *err);
+
+    /* ---- float16 loss scaling ---- */
+    /* After the work issued so far: *found_inf = whether the first `bytes` of slab (f32) hold an inf or NaN;
+     * when none, every element is multiplied by inv in place (tgc_cpu_grad_unscale's arithmetic). Waits for
+     * the answer (the host decides whether the optimizer updates run). */
+    int (*grad_unscale)(void *dev, void *slab, uint64_t bytes, float inv, int *found_inf, tgc_err *err);
 } tgc_device_ops;
 
 /* ---- the registry ---- */

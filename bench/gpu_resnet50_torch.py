@@ -2,9 +2,11 @@
 """bench/gpu_resnet50_torch.py - PyTorch's side of the ResNet-50 benchmark tools/gpu_check.sh runs: train steps of
 ResNet-50 (the torchvision architecture, written out here so torchvision is not needed) at batch 256 on one GPU,
 SGD momentum 0.9, weight decay 1e-4, cross-entropy, fp32 (TF32 off, as tgc's plans are fp32, unless
-TGC_ALLOW_TF32=1), NCHW input in channels_last memory format.
+TGC_ALLOW_TF32=1), NCHW input in channels_last memory format. With --amp, mixed precision as MMEngine's
+AmpOptimWrapper runs it on a GPU: torch.autocast float16 (or --amp-dtype bfloat16) and a dynamic GradScaler
+(float16 only), what `tgc compile --target cuda --amp` is compared with.
 
-    gpu_resnet50_torch.py eager|compile [--batch 256] [--iters 20]
+    gpu_resnet50_torch.py eager|compile [--batch 256] [--iters 20] [--amp [--amp-dtype float16|bfloat16]]
 
 Prints one line: "torch MODE: batch B, N steps in S s: X img/s, Y ms/step, peak memory Z MiB" (peak:
 torch.cuda.max_memory_allocated). Exits 77 with "skipped: ..." without torch or a GPU."""
@@ -67,6 +69,8 @@ def main():
     ap.add_argument("mode", choices=["eager", "compile"])
     ap.add_argument("--batch", type=int, default=256)
     ap.add_argument("--iters", type=int, default=20)
+    ap.add_argument("--amp", action="store_true")
+    ap.add_argument("--amp-dtype", choices=["float16", "bfloat16"], default="float16")
     a = ap.parse_args()
     if not torch.cuda.is_available():
         print("skipped: no GPU")
@@ -83,11 +87,20 @@ def main():
     x = torch.randn(a.batch, 3, 224, 224, device=dev).to(memory_format=torch.channels_last)
     y = torch.randint(0, 1000, (a.batch,), device=dev)
 
+    amp_dtype = getattr(torch, a.amp_dtype)
+    use_scaler = a.amp and amp_dtype == torch.float16
+    if hasattr(torch, "amp") and hasattr(torch.amp, "GradScaler"):  # torch 2.3 and later
+        scaler = torch.amp.GradScaler("cuda", enabled=use_scaler)
+    else:
+        scaler = torch.cuda.amp.GradScaler(enabled=use_scaler)
+
     def step(x, y):
         opt.zero_grad(set_to_none=True)
-        loss = lossf(model(x), y)
-        loss.backward()
-        opt.step()
+        with torch.autocast("cuda", dtype=amp_dtype, enabled=a.amp):
+            loss = lossf(model(x), y)
+        scaler.scale(loss).backward()
+        scaler.step(opt)
+        scaler.update()
         return loss
 
     fn = torch.compile(step) if a.mode == "compile" else step
@@ -101,8 +114,10 @@ def main():
     torch.cuda.synchronize()
     dt = time.perf_counter() - t0
     peak = torch.cuda.max_memory_allocated() / 2**20
-    print("torch %s (%s): batch %d, %d steps in %.3f s: %.1f img/s, %.1f ms/step, peak memory %.0f MiB" %
-          (a.mode, torch.cuda.get_device_name(), a.batch, a.iters, dt, a.batch * a.iters / dt, 1000 * dt / a.iters, peak))
+    how = ", autocast %s%s" % (a.amp_dtype, " + GradScaler" if scaler.is_enabled() else "") if a.amp else ""
+    print("torch %s%s (%s): batch %d, %d steps in %.3f s: %.1f img/s, %.1f ms/step, peak memory %.0f MiB" %
+          (a.mode, how, torch.cuda.get_device_name(), a.batch, a.iters, dt, a.batch * a.iters / dt, 1000 * dt / a.iters,
+           peak))
 
 
 if __name__ == "__main__":

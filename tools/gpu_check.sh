@@ -9,12 +9,14 @@
 # the generated kernels for this driver; then the CUDA executor (tests/cuda/gpu_exec_check.c) against the CPU
 # executor: every distinct instruction of every shipped config alone (forward and backward ops, optimizer
 # updates; fp32, relative to the CPU tensor's largest magnitude: 1e-4), one whole train step of each shipped
-# config (loss 1e-4, every state tensor's update and the eval logits 1e-3), 300 iterations of the default config
+# config (loss 1e-4, every state tensor's update and the eval logits 1e-3), the same for the --amp plans (float16
+# and bfloat16) of LeNet-5 and the default ResNet, 300 iterations of the default config
 # (resnet_small_fashionmnist) on Fashion-MNIST with its accuracy, and ResNet-50 at batch 256: img/s and device
 # memory of tgc with and without the CUDA graph, with the graph and autotuned convolutions (env_cfg.cudnn_benchmark,
 # 4 candidates each; a second run takes the choices from the cudnn_algos.txt the first wrote), against
 # PyTorch eager (channels_last) and torch.compile when
-# torch is importable (bench/gpu_resnet50_torch.py); then the CUDA-related CPU tests again on this machine.
+# torch is importable (bench/gpu_resnet50_torch.py), and again with mixed precision (tgc --amp, float16 with
+# dynamic loss scaling, against autocast + GradScaler); then the CUDA-related CPU tests again on this machine.
 # Without a GPU it says "skipped: no GPU" and exits 77. TGC_ALLOW_TF32=1 lets cuDNN, cuBLAS and PyTorch use
 # TF32 tensor cores (tolerances 5e-3 / 2e-2). FASHION_MNIST_DIR names the dataset's folder (idx files) when it
 # is not where Debian's package puts it.
@@ -158,6 +160,24 @@ fi
 run ops "$check" ops "${plans[@]}" "${extra[@]}"
 run steps "$check" step "${plans[@]}" $(printf '%s\n' "${extra[@]}" | grep _SGD.bin)
 
+# mixed precision (--amp: float16 on the cuda target, with dynamic loss scaling; and bfloat16): LeNet-5 and the
+# default ResNet, every distinct instruction alone (bf16/f16 results within two steps of their format) and a step
+amp=()
+for cfg in "$root/configs/fashion/lenet5_fashionmnist.yaml" "$root/configs/fashion/resnet_small_fashionmnist.yaml"; do
+    for dt in float16 bfloat16; do
+        name=$(basename "$cfg" .yaml)_amp_$dt
+        if "$tgc" compile "$cfg" --target cuda --amp --cfg-options train_dataloader.batch_size=4 \
+            val_dataloader.batch_size=4 optim_wrapper.dtype=$dt -o "$out/plans/$name.bin" >"$out/plans/$name.log" 2>&1; then
+            amp+=("$out/plans/$name.bin")
+        else
+            rows+=("compile $name|FAIL|-|$(tail -1 "$out/plans/$name.log" | cut -c1-110)")
+            failed=$((failed + 1))
+        fi
+    done
+done
+run ops_amp "$check" ops "${amp[@]}"
+run steps_amp "$check" step "${amp[@]}"
+
 # 300 iterations of the default config on Fashion-MNIST, validated at the end
 fm=${FASHION_MNIST_DIR:-/usr/share/datasets/fashion-mnist}
 fashion() {
@@ -194,6 +214,17 @@ done
 run resnet50_torch_eager timeout 240 "$py" "$root/bench/gpu_resnet50_torch.py" eager
 run resnet50_torch_compile timeout 300 "$py" "$root/bench/gpu_resnet50_torch.py" compile
 
+# the same with mixed precision: tgc --amp (float16, dynamic loss scaling: eager steps, the host reads the finite
+# check's flag before the updates) against PyTorch eager AMP (autocast float16 + GradScaler, channels_last) and
+# torch.compile of the same step
+"$tgc" compile "$root/configs/resnet/resnet50_8xb32_in1k.yaml" --target cuda --amp \
+    --cfg-options train_dataloader.batch_size=256 val_dataloader.batch_size=256 -o "$out/plans/r50_b256_amp.bin" \
+    >"$out/plans/r50_b256_amp.log" 2>&1 || echo "gpu_check: compiling ResNet-50 --amp at batch 256 failed"
+grep -h "arena" "$out/plans/r50_b256.log" "$out/plans/r50_b256_amp.log" 2>/dev/null | sed 's/^/gpu_check: /'
+run resnet50_tgc_amp timeout 240 "$check" bench "$out/plans/r50_b256_amp.bin" 20
+run resnet50_torch_eager_amp timeout 240 "$py" "$root/bench/gpu_resnet50_torch.py" eager --amp
+run resnet50_torch_compile_amp timeout 300 "$py" "$root/bench/gpu_resnet50_torch.py" compile --amp
+
 # ---- the CUDA-related CPU checks again, on this machine ------------------------------------------------
 run cpu_checks sh -c "cd '$build' && ctest -j$(nproc) -R '^(cuda/|unit/test_(exec_cuda|backend_stream|backend_cuda|cuda_ops|codegen))' --output-on-failure"
 
@@ -207,5 +238,8 @@ echo
 echo "ResNet-50, batch 256, fp32$([ "${TGC_ALLOW_TF32:-}" = 1 ] && echo ' (TF32 allowed)'), one GPU:"
 grep -h "img/s" "$out/resnet50_tgc.log" "$out/resnet50_tgc_cached.log" "$out/resnet50_torch_eager.log" "$out/resnet50_torch_compile.log" 2>/dev/null |
     sed 's/^/  /'
+echo "ResNet-50, batch 256, mixed precision (float16), one GPU:"
+grep -h "img/s" "$out/resnet50_tgc_amp.log" "$out/resnet50_torch_eager_amp.log" "$out/resnet50_torch_compile_amp.log" \
+    2>/dev/null | sed 's/^/  /'
 echo "gpu_check: logs in $out; $failed failed"
 [ $failed = 0 ]

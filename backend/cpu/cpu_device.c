@@ -184,6 +184,13 @@ static int cpu_run(void *dev, void *prog, const tgc_dev_run *r, tgc_err *err) {
     return 0;
 }
 
+static int cpu_grad_unscale(void *dev, void *slab, uint64_t bytes, float inv, int *found_inf, tgc_err *err) {
+    (void)dev;
+    (void)err;
+    *found_inf = slab ? tgc_cpu_grad_unscale(slab, (size_t)(bytes / sizeof(float)), inv) : 0;
+    return 0;
+}
+
 const tgc_device_ops tgc_cpu_device_ops = {
     .name = "cpu",
     .open = cpu_open,
@@ -201,4 +208,5 @@ const tgc_device_ops tgc_cpu_device_ops = {
     .prepare = cpu_prepare,
     .release = cpu_release,
     .run = cpu_run,
+    .grad_unscale = cpu_grad_unscale,
 };

@@ -93,6 +93,11 @@ void tgc_cpu_fused_free(tgc_cpu_fused *f); /* NULL is fine */
 int tgc_cpu_fused_size(const tgc_cpu_fused *f);
 int tgc_cpu_fused_is_optimizer(const tgc_cpu_fused *f);
 
+/* Float16 loss scaling's check over a gradient slab (GradScaler's unscale_): 1 when g[0..n) holds an inf or
+ * NaN (g untouched), else 0 with every element multiplied by inv in place. The CUDA kernels
+ * (backend/cuda/kernels/amp.cuh) equal it bit for bit. */
+int tgc_cpu_grad_unscale(float *g, size_t n, float inv);
+
 /* The thread count in use (what n_threads resolved to). */
 int tgc_cpu_threads(const tgc_cpu *c);
 /* Records the deterministic flag after creation (randomness.deterministic is known once a program is

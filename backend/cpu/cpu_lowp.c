@@ -5,8 +5,18 @@
  * each row of x/dy into f32 and store y/dx rounded (bf16 and f16; statistics f32). Every other op with a bf16 or f16
  * operand runs its f32 kernel on f32 copies (cpu_ctx.c, exec_widened), and so does everything in f16:
  * these CPUs have no fast float16 arithmetic, and f16 exists for parity with GPU plans and loss scaling.
- * The fused elementwise groups load and store bf16/f16 themselves (cpu_fused.c). */
+ * The fused elementwise groups load and store bf16/f16 themselves (cpu_fused.c). Float16 loss scaling's
+ * finite check and unscale of the gradient slab: tgc_cpu_grad_unscale. */
+#include <math.h>
+
 #include "backend/cpu/cpu_internal.h"
+
+int tgc_cpu_grad_unscale(float *g, size_t n, float inv) {
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(g[i])) return 1;
+    for (size_t i = 0; i < n; i++) g[i] *= inv; /* x * (1/scale), as GradScaler's unscale_ */
+    return 0;
+}
 
 int cpu_native_low_dtype(tgc_opcode code, tgc_dtype t) {
     switch (code) { /* own loops that load rows into f32 and store them rounded: bf16 and f16 */

@@ -138,7 +138,7 @@ static const struct {
                 "#define TGC_CODEGEN_F16_TO_F32\n"
                 "TGC_INLINE float tgc_f16_to_f32(unsigned short h) {\n"
                 "    unsigned int sign = (unsigned int)(h & 0x8000u) << 16, e = (h >> 10) & 0x1fu, m = h & 0x3ffu;\n"
-                "    if (e == 0x1fu) return __uint_as_float(sign | 0x7f800000u | (m << 13));\n"
+                "    if (e == 0x1fu) return __uint_as_float(sign | 0x7f800000u | (m ? 0x400000u : 0u) | (m << 13)); /* NaN: quiet */\n"
                 "    if (e == 0u) {\n"
                 "        float v = (float)m * 5.9604644775390625e-8f; /* m * 2^-24, exact */\n"
                 "        return sign ? -v : v;\n"
@@ -298,10 +298,20 @@ static int analyse(gen *g) {
                 rc = fail_at(g, i, "unknown dtype", NULL);
             if (rc == 0) g->casts |= cast_needs(tensor(g, in->in[0])->type.dtype, y->type.dtype);
         } else {
-            if (y->type.dtype != TGC_F32) rc = fail_at(g, i, "a result that is not f32: ", tgc_dtype_name(y->type.dtype));
-            for (int j = 0; j < in->n_in && rc == 0; j++)
-                if (tensor(g, in->in[j])->type.dtype != TGC_F32)
-                    rc = fail_at(g, i, "an operand that is not f32: ", tgc_dtype_name(tensor(g, in->in[j])->type.dtype));
+            /* as the CPU's fused loop: f32, bf16 or f16 data computed in f32; operands of the result's dtype
+             * (bias_add's bias f32) */
+            tgc_dtype ty = y->type.dtype;
+            if (ty != TGC_F32 && ty != TGC_BF16 && ty != TGC_F16)
+                rc = fail_at(g, i, "a result that is not f32, bf16 or f16: ", tgc_dtype_name(ty));
+            for (int j = 0; j < in->n_in && rc == 0; j++) {
+                tgc_dtype want = in->code == TGC_OP_BIAS_ADD && j == 1 ? TGC_F32 : ty;
+                if (tensor(g, in->in[j])->type.dtype != want)
+                    rc = fail_at(g, i, j == 1 && in->code == TGC_OP_BIAS_ADD ? "a bias that is not f32: "
+                                                                             : "an operand of another dtype than the result: ",
+                                 tgc_dtype_name(tensor(g, in->in[j])->type.dtype));
+            }
+            if (rc == 0 && ty == TGC_BF16) g->casts |= H_BF16_F32 | H_F32_BF16;
+            if (rc == 0 && ty == TGC_F16) g->casts |= H_F16_F32 | H_F32_F16;
         }
         for (int j = 0; j < in->n_in && rc == 0; j++) {
             int t = in->in[j];
@@ -419,11 +429,25 @@ static void cast_expr(tgc_buf *b, const char *x, tgc_dtype tx, tgc_dtype ty) {
     }
 }
 
+/* An operand as a float expression: bf16/f16 registers and loads hold the bits, widened where used. */
+static void float_operand(const gen *g, int i, int j, char *buf, size_t n) {
+    const tgc_instr *in = &g->pr->instr[g->first + i];
+    tgc_dtype t = tensor(g, in->in[j])->type.dtype;
+    char raw[64];
+    name_operand(g, &g->ops[i][j], raw, sizeof raw);
+    if (in->code != TGC_OP_CAST && (t == TGC_BF16 || t == TGC_F16)) snprintf(buf, n, "%s(%s)", as_float(t), raw);
+    else snprintf(buf, n, "%s", raw);
+}
+
 static void expr(const gen *g, int i, tgc_buf *b) {
     const tgc_instr *in = &g->pr->instr[g->first + i];
-    char a[64] = "", c[64] = "", lit[64];
-    name_operand(g, &g->ops[i][0], a, sizeof a);
-    if (in->n_in > 1) name_operand(g, &g->ops[i][1], c, sizeof c);
+    char a[96] = "", c[96] = "", lit[64];
+    float_operand(g, i, 0, a, sizeof a);
+    if (in->n_in > 1) float_operand(g, i, 1, c, sizeof c);
+    /* a bf16/f16 result: computed in f32, rounded to nearest even once (the CPU's store of each op) */
+    tgc_dtype ty = tensor(g, in->out[0])->type.dtype;
+    int round = in->code != TGC_OP_CAST && (ty == TGC_BF16 || ty == TGC_F16);
+    if (round) tgc_buf_printf(b, "%s(", ty == TGC_BF16 ? "tgc_f32_to_bf16" : "tgc_f32_to_f16");
     switch (in->code) {
     case TGC_OP_BIAS_ADD:
     case TGC_OP_ADD: tgc_buf_printf(b, "%s + %s", a, c); break;
@@ -443,6 +467,7 @@ static void expr(const gen *g, int i, tgc_buf *b) {
         break;
     default: break;
     }
+    if (round) tgc_buf_printf(b, ")");
 }
 
 static const char prelude[] =

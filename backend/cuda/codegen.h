@@ -19,7 +19,9 @@
  * Arithmetic is the CPU backend's, operation for operation (backend/cpu/cpu_fused.c): relu is
  * `x > 0 ? x : 0`, relu_bwd `dy * (y > 0 ? 1 : 0)`, tanh_bwd `dy * (1 - y*y)`, scale `alpha * x` with alpha
  * rounded to float, casts through the CPU's conversions (round to nearest even into f16/bf16, truncating and
- * saturating into integers). Every product is written __fmul_rn, which the CUDA compiler never contracts
+ * saturating into integers). A bf16/f16 op (mixed-precision plans) is computed as the CPU's fused loop does:
+ * its operands widened to float, the op in f32, the result rounded to nearest even into its dtype (registers
+ * and memory hold the 16-bit pattern; bias_add's bias stays f32). Every product is written __fmul_rn, which the CUDA compiler never contracts
  * with an add into an FMA, so a device result rounds exactly as the CPU's does; tanhf is the one function
  * whose last bits differ between libraries (CUDA documents 2 ulp for its tanhf).
  *
@@ -72,8 +74,9 @@ typedef struct tgc_codegen_group {
 int tgc_codegen_groups(const tgc_program *pr, tgc_codegen_group **out);
 
 /* Generates the kernel of instructions [first, first + count) of program pr of plan p. Fails, with the
- * instruction and the reason in err, on what it cannot generate: an op without a CUDA expression, a
- * non-f32 operand of an op other than cast, a bias that does not match its axis, results of different
+ * instruction and the reason in err, on what it cannot generate: an op without a CUDA expression, an op
+ * other than cast whose result is not f32/bf16/f16 or whose operands are not of its result's dtype (a bias:
+ * f32), a bias that does not match its axis, results of different
  * element counts, or a broadcast operand whose memory overlaps a result. On success k is filled (free with
  * tgc_codegen_kernel_free). */
 int tgc_codegen_group_kernel(const tgc_plan *p, const tgc_program *pr, int first, int count, tgc_codegen_kernel *k,

@@ -33,7 +33,7 @@ static void load_once(void) {
         resolve(lib, "cublasSetMathMode", (void **)&t.set_math_mode) < 0 ||
         resolve(lib, "cublasSetWorkspace_v2", (void **)&t.set_workspace) < 0 ||
         resolve(lib, "cublasSetStream_v2", (void **)&t.set_stream) < 0 ||
-        resolve(lib, "cublasSgemm_v2", (void **)&t.sgemm) < 0 ||
+        resolve(lib, "cublasSgemm_v2", (void **)&t.sgemm) < 0 || resolve(lib, "cublasGemmEx", (void **)&t.gemm_ex) < 0 ||
         resolve(lib, "cublasGetStatusName", (void **)&t.status_name) < 0 ||
         resolve(lib, "cublasGetStatusString", (void **)&t.status_string) < 0) {
         dlclose(lib);

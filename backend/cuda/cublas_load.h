@@ -17,6 +17,11 @@ typedef struct tgc_cublas {
     cublasStatus_t (*sgemm)(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k,
                             const float *alpha, const float *a, int lda, const float *b, int ldb, const float *beta,
                             float *c, int ldc);
+    /* bf16/f16 operands with f32 accumulation (mixed-precision plans) */
+    cublasStatus_t (*gemm_ex)(cublasHandle_t h, cublasOperation_t ta, cublasOperation_t tb, int m, int n, int k,
+                              const void *alpha, const void *a, cudaDataType at, int lda, const void *b, cudaDataType bt,
+                              int ldb, const void *beta, void *c, cudaDataType ct, int ldc, cublasComputeType_t compute,
+                              cublasGemmAlgo_t algo);
     const char *(*status_name)(cublasStatus_t s);
     const char *(*status_string)(cublasStatus_t s);
 } tgc_cublas;

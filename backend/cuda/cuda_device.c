@@ -36,6 +36,7 @@ typedef struct cuda_device {
     int have_comm;
     int comm_gen; /* changes with the comm hook: graphs captured before are stale */
     int broken;
+    int32_t *found_inf; /* float16 loss scaling's flag word (device memory), allocated at first use */
     tgc_cuda_device_stats stats;
 } cuda_device;
 
@@ -581,7 +582,12 @@ static int issue_program(cuda_device *d, cuda_program *cp, const tgc_dev_run *r,
             /* The host acts before this kernel: report what completed, then ask. */
             if (reports && report(d, cp, r, pending, k, err) < 0) return -1;
             pending = k;
-            if (r->before(r->ctx, r->before_instr, err) < 0) return -1;
+            int b = r->before(r->ctx, r->before_instr, err);
+            if (b < 0) return -1;
+            if (b > 0) { /* the rest is skipped (the optimizer tail): the next inputs wait for what was issued */
+                if (!capturing && A->event_record(d->sx, d->ev_inputs, d->compute, err) < 0) return -1;
+                return reports ? report(d, cp, r, pending, k, err) : 0;
+            }
         }
         if (issue_launch(d, cp, L, err) < 0)
             return tgc_err_prefix(err, "program %s, instruction %d (%s)", p->name, L->first,
@@ -653,6 +659,58 @@ static int cuda_run(void *dev, void *prog, const tgc_dev_run *r, tgc_err *err) {
     return 0;
 }
 
+/* ---- float16 loss scaling ---- */
+
+/* The stand-in's body of a loss-scaling launch: the kernel of amp.cuh through kshim. */
+typedef struct unscale_launch {
+    const char *kernel;
+    tgc_k_geom g;
+    tgc_k_unscale_args a;
+} unscale_launch;
+
+static int unscale_body(const void *params, tgc_err *err) {
+    const unscale_launch *u = params;
+    tgc_native_launch nl = {u->kernel, u->g, &u->a, sizeof u->a};
+    return tgc_cuda_native_host_launch(&nl, err);
+}
+
+static int issue_unscale_kernel(cuda_device *d, const char *kernel, const tgc_k_unscale_args *a, tgc_mem_range rd,
+                                tgc_mem_range wr, tgc_err *err) {
+    /* a few waves of blocks on a GPU; on the host a small grid keeps the grid-stride loop exercised */
+    unscale_launch u = {kernel, tgc_k_geom_elems(a->n, d->standin ? 8u : 1024u), *a};
+#ifdef TGC_HAVE_CUDA
+    if (d->gx) {
+        tgc_native_launch nl = {kernel, u.g, &u.a, sizeof u.a};
+        return tgc_cuda_exec_kernel(d->gx, &nl, d->compute, err);
+    }
+#endif
+    tgc_kernel k = {.name = kernel, .host_fn = unscale_body, .grid = {u.g.gx, u.g.gy, u.g.gz},
+                    .block = {u.g.bx, u.g.by, u.g.bz}, .params = &u, .params_bytes = sizeof u,
+                    .access = {&rd, 1, &wr, 1}};
+    if (!u.g.gx) return 0;
+    d->stats.launches++;
+    return d->api->launch(d->sx, &k, d->compute, err);
+}
+
+/* The check and the unscale as two kernels on the compute stream (after the backward and the all-reduces),
+ * then the 4-byte answer downloaded: the gradients never leave the device. */
+static int cuda_grad_unscale(void *dev, void *slab, uint64_t bytes, float inv, int *found_inf, tgc_err *err) {
+    cuda_device *d = dev;
+    const tgc_stream_api *A = d->api;
+    *found_inf = 0;
+    if (!d->found_inf && !(d->found_inf = A->dev_alloc(d->sx, sizeof(int32_t), "loss scaling flag", err))) return -1;
+    tgc_k_unscale_args a = {slab, (int64_t)(bytes / sizeof(float)), d->found_inf, inv};
+    tgc_mem_range g = {slab, bytes}, f = {d->found_inf, sizeof(int32_t)};
+    int32_t v = 0;
+    if (A->memset_async(d->sx, d->found_inf, 0, sizeof(int32_t), d->compute, err) < 0 ||
+        (slab && bytes && (issue_unscale_kernel(d, "tgc_k_nonfinite", &a, g, f, err) < 0 ||
+                           issue_unscale_kernel(d, "tgc_k_unscale", &a, f, g, err) < 0)) ||
+        cuda_download(d, d->found_inf, 0, &v, sizeof v, err) < 0)
+        return tgc_err_prefix(err, "float16 loss scaling: the gradients' finite check");
+    *found_inf = v != 0;
+    return 0;
+}
+
 const tgc_device_ops tgc_cuda_device_ops = {
     .name = "cuda",
     .open = cuda_open,
@@ -670,6 +728,7 @@ const tgc_device_ops tgc_cuda_device_ops = {
     .prepare = cuda_prepare,
     .release = cuda_release,
     .run = cuda_run,
+    .grad_unscale = cuda_grad_unscale,
 };
 
 tgc_device *tgc_cuda_device_new(const tgc_stream_api *api, const tgc_cuda_device_opts *o, tgc_err *err) {

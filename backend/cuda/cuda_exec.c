@@ -65,12 +65,16 @@ struct tgc_cuda_exec {
     int tuned, reused;
 };
 
-enum { AUX_FOLD, AUX_RELU, AUX_MASK, AUX_COUNT };
-static const char *const aux_names[AUX_COUNT] = {"tgc_aux_fold_conv_bn", "tgc_aux_relu_inplace", "tgc_aux_bn_relu_mask"};
+enum { AUX_FOLD, AUX_RELU, AUX_MASK, AUX_RELU16, AUX_MASK16, AUX_COUNT };
+static const char *const aux_names[AUX_COUNT] = {"tgc_aux_fold_conv_bn", "tgc_aux_relu_inplace", "tgc_aux_bn_relu_mask",
+                                                 "tgc_aux_relu_inplace16", "tgc_aux_bn_relu_mask16"};
 
 /* The executor's own kernels: fold_conv_bn in double as the CPU (backend/cpu/cpu_bn.c), relu in place after
  * cuDNN's batch norm, and the relu mask of batch_norm_relu_bwd recomputed from x as the CPU does (a = gamma *
- * invstd, b = beta - mean * a, pre = x * a + b; products and sums rounded separately, never an FMA). */
+ * invstd, b = beta - mean * a, pre = x * a + b; products and sums rounded separately, never an FMA). The
+ * ...16 variants take bf16 (bf != 0) or f16 data (mixed precision): widened as backend/cpu/cpu_cast.c does, and
+ * since relu and the mask keep a value or zero it, they store bits (a kept value, or a zero of dy's sign as
+ * dy * 0 gives; a NaN dy stays). */
 static const char aux_source[] =
     "#define LOOP(n) for (long long i = blockIdx.x * (long long)blockDim.x + threadIdx.x; i < (n); "
     "i += (long long)gridDim.x * blockDim.x)\n"
@@ -94,6 +98,26 @@ static const char aux_source[] =
     "    float a = __fmul_rn(gamma[c], invstd[c]), b = __fsub_rn(beta[c], __fmul_rn(mean[c], a));\n"
     "    float pre = __fadd_rn(__fmul_rn(x[i], a), b);\n"
     "    d[i] = __fmul_rn(dy[i], pre > 0.f ? 1.f : 0.f);\n"
+    "  }\n"
+    "}\n"
+    "static __device__ float aux_h2f(unsigned short h, long long bf) {\n"
+    "  if (bf) return __uint_as_float((unsigned int)h << 16);\n"
+    "  unsigned int sign = (unsigned int)(h & 0x8000u) << 16, e = (h >> 10) & 0x1fu, m = h & 0x3ffu;\n"
+    "  if (e == 0x1fu) return __uint_as_float(sign | 0x7f800000u | (m ? 0x400000u : 0u) | (m << 13));\n"
+    "  if (e == 0u) { float v = (float)m * 5.9604644775390625e-8f; return sign ? -v : v; }\n"
+    "  return __uint_as_float(sign | ((e + 112u) << 23) | (m << 13));\n"
+    "}\n"
+    "extern \"C\" __global__ void tgc_aux_relu_inplace16(unsigned short *y, long long n, long long bf) {\n"
+    "  LOOP(n) { unsigned short h = y[i]; y[i] = aux_h2f(h, bf) > 0.f ? h : (unsigned short)0; }\n"
+    "}\n"
+    "extern \"C\" __global__ void tgc_aux_bn_relu_mask16(const unsigned short *dy, const unsigned short *x,\n"
+    "    const float *gamma, const float *beta, const float *mean, const float *invstd, unsigned short *d, long long n,\n"
+    "    long long inner, long long ch, long long bf) {\n"
+    "  LOOP(n) {\n"
+    "    long long c = (i / inner) % ch;\n"
+    "    float a = __fmul_rn(gamma[c], invstd[c]), b = __fsub_rn(beta[c], __fmul_rn(mean[c], a));\n"
+    "    float pre = __fadd_rn(__fmul_rn(aux_h2f(x[i], bf), a), b), g = aux_h2f(dy[i], bf);\n"
+    "    d[i] = pre > 0.f || g != g ? dy[i] : (unsigned short)(dy[i] & 0x8000u);\n"
     "  }\n"
     "}\n";
 
@@ -566,8 +590,8 @@ static int64_t numel_of(const tgc_type *t) { return tgc_shape_numel(&t->shape); 
 
 static int prep_cudnn(tgc_cuda_exec *x, const tgc_plan *view, const tgc_dev_program *dp, xlaunch *l,
                       uint64_t *scratch_bytes, tgc_err *err) {
-    tgc_cudnn_opts o = tgc_cudnn_opts_default();
-    if (tgc_cudnn_op_build(view, l->prog, l->first, &o, &l->cop, err) < 0) return -1;
+    /* NCHW, the plan's data dtype: f32, or bf16/f16 with f32 compute and statistics (mixed precision) */
+    if (tgc_cudnn_op_build(view, l->prog, l->first, NULL, &l->cop, err) < 0) return -1;
     tgc_opcode code = l->prog->instr[l->first].code;
     int bn = code == TGC_OP_BN_TRAIN || code == TGC_OP_BN_TRAIN_RELU || code == TGC_OP_BN_EVAL ||
              code == TGC_OP_BN_BWD || code == TGC_OP_BN_RELU_BWD;
@@ -575,7 +599,11 @@ static int prep_cudnn(tgc_cuda_exec *x, const tgc_plan *view, const tgc_dev_prog
     l->cudnn_graph = !((bn || pool) && l->cop.legacy && (bn ? l->cop.stats != NULL : l->cop.pool != NULL));
     if (l->cudnn_graph) {
         int64_t wsb = 0;
-        int flags = (x->allow_tf32 ? TGC_CUDNN_TENSOR_CORES : 0) | (dp->deterministic ? TGC_CUDNN_DETERMINISTIC : 0);
+        /* tensor cores: on f32 data only with TGC_ALLOW_TF32 (they round through TF32); bf16/f16 data (mixed
+         * precision) is what they are for, with f32 accumulation */
+        tgc_dtype data = l->prog->instr[l->first].n_in > 0 ? l->in_t[0].dtype : TGC_F32;
+        int tc = x->allow_tf32 || data == TGC_BF16 || data == TGC_F16;
+        int flags = (tc ? TGC_CUDNN_TENSOR_CORES : 0) | (dp->deterministic ? TGC_CUDNN_DETERMINISTIC : 0);
         if (choose_plan(x, view, l, flags, &wsb, err) < 0) return -1;
         int64_t uids[TGC_CUDNN_MAX_TENSORS];
         void *ptrs[TGC_CUDNN_MAX_TENSORS];
@@ -603,11 +631,13 @@ static int prep_cudnn(tgc_cuda_exec *x, const tgc_plan *view, const tgc_dev_prog
     if (code == TGC_OP_BN_TRAIN_RELU) { /* relu in place on y after the norm */
         pbuf *p = tgc_calloc(1, sizeof *p);
         int64_t n = numel_of(&l->out_t[0]);
+        tgc_dtype dt = l->out_t[0].dtype;
         pb_ptr(p, l->out[0]);
         pb_i64(p, n);
+        if (dt != TGC_F32) pb_i64(p, dt == TGC_BF16);
         l->n_k = 1;
         l->k_after = 1;
-        return aux_kernel(x, AUX_RELU, n, p, &l->k[0], err);
+        return aux_kernel(x, dt != TGC_F32 ? AUX_RELU16 : AUX_RELU, n, p, &l->k[0], err);
     }
     if (code == TGC_OP_BN_RELU_BWD) { /* the masked dy before the norm backward: in place, or in the scratch */
         int dy = l->prog->instr[l->first].in[0], readers = 0;
@@ -628,11 +658,13 @@ static int prep_cudnn(tgc_cuda_exec *x, const tgc_plan *view, const tgc_dev_prog
         pb_i64(p, n);
         pb_i64(p, inner);
         pb_i64(p, ch);
+        tgc_dtype dt = l->in_t[0].dtype; /* dy's (and x's): f32, or bf16/f16 */
+        if (dt != TGC_F32) pb_i64(p, dt == TGC_BF16);
         l->n_k = 1;
         l->k_after = 0;
         if (in_place) l->scratch = l->in[0];
         else l->scratch_at = 6 * sizeof(void *);
-        return aux_kernel(x, AUX_MASK, n, p, &l->k[0], err);
+        return aux_kernel(x, dt != TGC_F32 ? AUX_MASK16 : AUX_MASK, n, p, &l->k[0], err);
     }
     return 0;
 }
@@ -771,6 +803,11 @@ static int native_one(const tgc_native_launch *nl, void *vc) {
     return c->x->A->launch(c->x->sx, &k, c->s, c->err);
 }
 
+int tgc_cuda_exec_kernel(tgc_cuda_exec *x, const tgc_native_launch *nl, tgc_stream *s, tgc_err *err) {
+    native_ctx c = {x, s, err};
+    return native_one(nl, &c);
+}
+
 static const float f_one = 1.0f, f_zero = 0.0f;
 
 /* The library calls, at issue time on the native stream (captured when the stream is). */
@@ -823,9 +860,16 @@ static int enqueue_cublas(void *user, void *stream, tgc_err *err) {
     tgc_cuda_exec *x = l->x;
     const tgc_cuda_gemm *g = &l->gemm;
     CK_BLAS(x->blas->set_stream(x->cublas, (cudaStream_t)stream));
-    CK_BLAS(x->blas->sgemm(x->cublas, g->trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, g->trans_b ? CUBLAS_OP_T : CUBLAS_OP_N,
-                        (int)g->m, (int)g->n, (int)g->k, &f_one, g->a, (int)g->lda, g->b, (int)g->ldb, &f_zero, g->c,
-                        (int)g->ldc));
+    cublasOperation_t ta = g->trans_a ? CUBLAS_OP_T : CUBLAS_OP_N, tb = g->trans_b ? CUBLAS_OP_T : CUBLAS_OP_N;
+    if (g->dtype != TGC_F32) { /* bf16/f16 data, f32 accumulation (tensor cores) */
+        cudaDataType dt = g->dtype == TGC_BF16 ? CUDA_R_16BF : CUDA_R_16F;
+        CK_BLAS(x->blas->gemm_ex(x->cublas, ta, tb, (int)g->m, (int)g->n, (int)g->k, &f_one, g->a, dt, (int)g->lda,
+                                 g->b, dt, (int)g->ldb, &f_zero, g->c, dt, (int)g->ldc, CUBLAS_COMPUTE_32F,
+                                 CUBLAS_GEMM_DEFAULT));
+        return 0;
+    }
+    CK_BLAS(x->blas->sgemm(x->cublas, ta, tb, (int)g->m, (int)g->n, (int)g->k, &f_one, g->a, (int)g->lda, g->b,
+                           (int)g->ldb, &f_zero, g->c, (int)g->ldc));
     return 0;
 }
 

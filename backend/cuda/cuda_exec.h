@@ -54,6 +54,11 @@ void tgc_cuda_exec_release(tgc_cuda_exec *x, tgc_cuda_xprog *xp); /* NULL is fin
 /* Issues the launch group that starts at instruction `first` on stream s. */
 int tgc_cuda_exec_issue(tgc_cuda_exec *x, tgc_cuda_xprog *xp, int first, tgc_stream *s, tgc_err *err);
 
+/* One hand-written kernel launch (a kernel of kernels.cu by symbol, its geometry and argument struct) on stream
+ * s: the device's own work outside a program (float16 loss scaling's check and unscale). */
+struct tgc_native_launch;
+int tgc_cuda_exec_kernel(tgc_cuda_exec *x, const struct tgc_native_launch *nl, tgc_stream *s, tgc_err *err);
+
 /* The source of the executor's own kernels (fold_conv_bn, relu in place, batch_norm_relu_bwd's mask): for the
  * sm_90 compile check (tests/cuda/test_codegen_nvrtc.c). */
 const char *tgc_cuda_exec_aux_source(void);

@@ -136,9 +136,10 @@ int tgc_cuda_gemm_of(const tgc_cpu_op *o, tgc_cuda_gemm *g, tgc_err *err) {
     if (o->code != TGC_OP_MATMUL || o->n_in != 2 || o->n_out != 1)
         return tgc_fail(err, "cuda gemm: %s is not a matmul", tgc_op_table[o->code].name);
     const tgc_type *ta = &o->in_t[0], *tb = &o->in_t[1], *ty = &o->out_t[0];
-    if (ta->shape.rank != 2 || tb->shape.rank != 2 || ty->shape.rank != 2 || ta->dtype != TGC_F32 ||
-        tb->dtype != TGC_F32 || ty->dtype != TGC_F32)
-        return tgc_fail(err, "cuda gemm: matmul needs 2-D f32 operands and result");
+    if (ta->shape.rank != 2 || tb->shape.rank != 2 || ty->shape.rank != 2 || ta->dtype != ty->dtype ||
+        tb->dtype != ty->dtype || (ty->dtype != TGC_F32 && ty->dtype != TGC_BF16 && ty->dtype != TGC_F16))
+        return tgc_fail(err, "cuda gemm: matmul needs 2-D operands and result of one dtype, f32, bf16 or f16");
+    g->dtype = ty->dtype;
     int tra = o->a->trans_a != 0, trb = o->a->trans_b != 0;
     int64_t rows = ty->shape.d[0], cols = ty->shape.d[1];
     int64_t kk = tra ? ta->shape.d[0] : ta->shape.d[1];
@@ -162,16 +163,65 @@ int tgc_cuda_gemm_of(const tgc_cpu_op *o, tgc_cuda_gemm *g, tgc_err *err) {
     return 0;
 }
 
+/* Element i of an f32, bf16 or f16 array as float; a float stored into one, rounded to nearest even (the
+ * conversions of backend/cpu/cpu_cast.c; NaN payloads aside, which a gemm does not keep). */
+static float gemm_load(const void *p, tgc_dtype t, int64_t i) {
+    if (t == TGC_F32) return ((const float *)p)[i];
+    uint16_t h = ((const uint16_t *)p)[i];
+    uint32_t u;
+    float f;
+    if (t == TGC_BF16) {
+        u = (uint32_t)h << 16;
+    } else {
+        uint32_t sign = (uint32_t)(h & 0x8000u) << 16, e = (h >> 10) & 0x1fu, m = h & 0x3ffu;
+        if (e == 0) return (sign ? -1.f : 1.f) * ldexpf((float)m, -24);
+        u = e == 0x1f ? sign | 0x7f800000u | (m << 13) : sign | ((e + 112u) << 23) | (m << 13);
+    }
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+static void gemm_store(void *p, tgc_dtype t, int64_t i, float v) {
+    if (t == TGC_F32) {
+        ((float *)p)[i] = v;
+        return;
+    }
+    uint32_t u;
+    memcpy(&u, &v, 4);
+    uint16_t h;
+    if (t == TGC_BF16) {
+        h = (u & 0x7fffffffu) > 0x7f800000u ? (uint16_t)((u >> 16) | 0x40u)
+                                             : (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
+    } else {
+        uint32_t sign = (u >> 16) & 0x8000u, a = u & 0x7fffffffu;
+        if (a > 0x7f800000u) h = (uint16_t)(sign | 0x7e00u);
+        else if (a >= 0x477ff000u) h = (uint16_t)(sign | 0x7c00u);
+        else if (a < 0x33000000u) h = (uint16_t)sign;
+        else if (a < 0x38800000u) { /* subnormal: round at 2^-24 */
+            uint32_t mant = (a & 0x7fffffu) | 0x800000u;
+            int shift = 126 - (int)(a >> 23);
+            uint32_t q = mant >> shift, rem = mant & ((1u << shift) - 1u), half = 1u << (shift - 1);
+            if (rem > half || (rem == half && (q & 1u))) q++;
+            h = (uint16_t)(sign | q);
+        } else {
+            uint32_t r = a - 0x38000000u;
+            r += 0xfffu + ((r >> 13) & 1u);
+            h = (uint16_t)(sign | (r >> 13));
+        }
+    }
+    ((uint16_t *)p)[i] = h;
+}
+
 void tgc_cuda_gemm_host(const tgc_cuda_gemm *g) {
     for (int64_t j = 0; j < g->n; j++)
         for (int64_t i = 0; i < g->m; i++) {
             double s = 0;
             for (int64_t l = 0; l < g->k; l++) {
-                float av = g->trans_a ? g->a[l + i * g->lda] : g->a[i + l * g->lda];
-                float bv = g->trans_b ? g->b[j + l * g->ldb] : g->b[l + j * g->ldb];
+                float av = gemm_load(g->a, g->dtype, g->trans_a ? l + i * g->lda : i + l * g->lda);
+                float bv = gemm_load(g->b, g->dtype, g->trans_b ? j + l * g->ldb : l + j * g->ldb);
                 s += (double)av * bv;
             }
-            g->c[i + j * g->ldc] = (float)s;
+            gemm_store(g->c, g->dtype, i + j * g->ldc, (float)s);
         }
 }
 
@@ -241,8 +291,18 @@ int tgc_cuda_bn_of(const tgc_cpu_op *o, tgc_cuda_bn *b, tgc_err *err) {
         return tgc_fail(err, "cuda batch norm: %s is not a batch norm", tgc_op_table[c].name);
     const tgc_shape *xs = &o->in_t[bwd ? 1 : 0].shape;
     if (xs->rank < 2) return tgc_fail(err, "cuda batch norm: x must be [N, C, ...]");
-    for (int i = 0; i < o->n_in; i++)
-        if (o->in_t[i].dtype != TGC_F32) return tgc_fail(err, "cuda batch norm: operand %d is not f32", i);
+    /* x-shaped tensors of one dtype (f32, or bf16/f16 in mixed precision), per-channel ones f32 */
+    tgc_dtype d = o->in_t[bwd ? 1 : 0].dtype;
+    if (d != TGC_F32 && d != TGC_BF16 && d != TGC_F16)
+        return tgc_fail(err, "cuda batch norm: x is %s, not f32, bf16 or f16", tgc_dtype_name(d));
+    for (int i = 0; i < o->n_in + o->n_out; i++) {
+        const tgc_type *t = i < o->n_in ? &o->in_t[i] : &o->out_t[i - o->n_in];
+        tgc_dtype want = tgc_shape_eq(&t->shape, xs) ? d : TGC_F32;
+        if (t->dtype != want)
+            return tgc_fail(err, "cuda batch norm: %s %d is %s, not %s", i < o->n_in ? "operand" : "result",
+                            i < o->n_in ? i : i - o->n_in, tgc_dtype_name(t->dtype), tgc_dtype_name(want));
+    }
+    b->dtype = d;
     b->n = xs->d[0];
     b->c = xs->d[1];
     b->inner = 1;
@@ -271,7 +331,32 @@ int tgc_cuda_bn_of(const tgc_cpu_op *o, tgc_cuda_bn *b, tgc_err *err) {
     return 0;
 }
 
+/* bf16/f16 data: the f32 call on widened copies, y or dx rounded once into the data's dtype. */
+static int bn_host_lowp(const tgc_cuda_bn *b) {
+    const int64_t all = b->n * b->c * b->inner;
+    size_t bytes = sizeof(float) * (size_t)(all > 0 ? all : 1);
+    float *x = malloc(bytes), *dy = b->dy ? malloc(bytes) : NULL, *res = malloc(bytes);
+    int rc = -1;
+    if (x && res && (dy || !b->dy)) {
+        for (int64_t i = 0; i < all; i++) x[i] = gemm_load(b->x, b->dtype, i);
+        for (int64_t i = 0; dy && i < all; i++) dy[i] = gemm_load(b->dy, b->dtype, i);
+        tgc_cuda_bn w = *b;
+        w.dtype = TGC_F32;
+        w.x = x;
+        w.dy = dy;
+        w.masked = NULL;
+        if (w.y) w.y = res;
+        if (w.dx) w.dx = res;
+        rc = tgc_cuda_bn_host(&w);
+        void *out = b->y ? (void *)b->y : (void *)b->dx;
+        for (int64_t i = 0; rc == 0 && out && i < all; i++) gemm_store(out, b->dtype, i, res[i]);
+    }
+    free(x), free(dy), free(res);
+    return rc;
+}
+
 int tgc_cuda_bn_host(const tgc_cuda_bn *b) {
+    if (b->dtype == TGC_BF16 || b->dtype == TGC_F16) return bn_host_lowp(b);
     const int64_t n = b->n, C = b->c, S = b->inner;
     const double cnt = (double)(n * S);
     float *own = NULL;

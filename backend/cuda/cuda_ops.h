@@ -55,13 +55,16 @@ typedef struct tgc_cuda_gemm {
     int trans_a, trans_b;         /* cuBLAS's: 1 = CUBLAS_OP_T */
     int64_t m, n, k;              /* C is m x n (column-major), op(A) m x k, op(B) k x n */
     int64_t lda, ldb, ldc;
-    const float *a, *b;           /* cuBLAS's A and B */
-    float *c;
+    tgc_dtype dtype;              /* of A, B and C: f32 (cublasSgemm), or bf16/f16 (cublasGemmEx, f32 compute) */
+    const void *a, *b;            /* cuBLAS's A and B */
+    void *c;
 } tgc_cuda_gemm;
-/* The gemm of instruction o (a matmul of f32 2-D operands); -1 with err when o is not one. */
+/* The gemm of instruction o (a matmul of 2-D operands and result of one dtype: f32, bf16 or f16); -1 with err
+ * when o is not one. */
 int tgc_cuda_gemm_of(const tgc_cpu_op *o, tgc_cuda_gemm *g, tgc_err *err);
-/* The gemm on the host, column-major as cuBLAS reads it (alpha 1, beta 0; sums in double): the stand-in's body
- * of the cuBLAS call, and the check that the marshalling above is right. */
+/* The gemm on the host, column-major as cuBLAS reads it (alpha 1, beta 0; sums in double, rounded to float and,
+ * for bf16/f16, then to nearest even in the dtype): the stand-in's body of the cuBLAS call, and the check that
+ * the marshalling above is right. */
 void tgc_cuda_gemm_host(const tgc_cuda_gemm *g);
 
 /* A batch norm as cuDNN's legacy calls take it (cudnnBatchNormalizationForwardTraining / ForwardInference /
@@ -80,6 +83,8 @@ typedef struct tgc_cuda_bn {
     float *saved_mean, *saved_invstd;    /* train: written; backward: read */
     float *dscale, *dbias;
     double eps, factor;
+    tgc_dtype dtype;                     /* of x, y, dy, dx (the pointers then point at bf16/f16 data): f32, or
+                                            bf16/f16 in mixed precision; the per-channel tensors are f32 */
     int relu;                            /* train: relu on y after; backward: mask dy first */
     float *masked;                       /* backward with relu: where the masked dy goes (the executor's choice) */
 } tgc_cuda_bn;
@@ -88,7 +93,8 @@ typedef struct tgc_cuda_bn {
 int tgc_cuda_bn_of(const tgc_cpu_op *o, tgc_cuda_bn *b, tgc_err *err);
 /* The call on the host with cuDNN's documented semantics (biased batch variance for y, unbiased for the running
  * variance, saved inverse deviation 1/sqrt(var + eps); sums in double): the stand-in's body of the cuDNN call,
- * and the check that the marshalling above is right. With relu and masked NULL it masks into its own buffer. */
+ * and the check that the marshalling above is right. With relu and masked NULL it masks into its own buffer.
+ * bf16/f16 data is widened, and y or dx rounded once. -1 when out of memory. */
 int tgc_cuda_bn_host(const tgc_cuda_bn *b);
 
 #endif

@@ -52,6 +52,7 @@ typedef struct bld {
     tgc_err *err;
     int64_t next_local;    /* next virtual / by-value UID */
     cudnnDataType_t io, comp;
+    tgc_dtype data;        /* the instruction's own data dtype (its first operand's): f32, bf16 or f16 */
 } bld;
 
 /* "train instruction 12 (conv2d, backbone.layer1.0.conv1): " + the message. */
@@ -110,8 +111,10 @@ static int need4(bld *b, const tgc_plan_tensor *t, const char *role) {
     for (int i = 0; i < 4; i++)
         if (t->type.shape.d[i] <= 0 || t->type.shape.d[i] > INT_MAX)
             return bfail(b, "%s '%s' has dimension %d of %lld", role, t->name, i, (long long)t->type.shape.d[i]);
-    if (t->type.dtype != TGC_F32)
-        return bfail(b, "%s '%s' is %s; plans are f32", role, t->name, tgc_dtype_name(t->type.dtype));
+    /* the op's data dtype; an f32 instruction may also be described in a 16-bit type (what it would take) */
+    if (t->type.dtype != b->o->dtype && !(t->type.dtype == TGC_F32 && b->data == TGC_F32))
+        return bfail(b, "%s '%s' is %s; the op's data is %s", role, t->name, tgc_dtype_name(t->type.dtype),
+                     tgc_dtype_name(b->o->dtype));
     return 0;
 }
 
@@ -816,11 +819,18 @@ void tgc_cudnn_op_free(tgc_cudnn_op *op) {
 int tgc_cudnn_op_build(const tgc_plan *p, const tgc_program *pr, int k, const tgc_cudnn_opts *o, tgc_cudnn_op *op,
                        tgc_err *err) {
     memset(op, 0, sizeof *op);
-    tgc_cudnn_opts def = tgc_cudnn_opts_default();
-    if (!o) o = &def;
     if (k < 0 || k >= pr->n_instr) return tgc_fail(err, "cuDNN: %s has no instruction %d", pr->name, k);
     const tgc_instr *in = &pr->instr[k];
-    bld b = {p, pr, k, in, o, op, err, TGC_CUDNN_UID_LOCAL, data_type(o->dtype), CUDNN_DATA_FLOAT};
+    /* the instruction's data dtype: its first operand's (x, or dy for the backwards), bf16/f16 in a
+     * mixed-precision plan; o NULL describes it as it is */
+    tgc_dtype data = TGC_F32;
+    if (in->n_in > 0 && in->in[0] >= 0 && in->in[0] < p->n_tensors &&
+        (p->tensors[in->in[0]].type.dtype == TGC_BF16 || p->tensors[in->in[0]].type.dtype == TGC_F16))
+        data = p->tensors[in->in[0]].type.dtype;
+    tgc_cudnn_opts def = tgc_cudnn_opts_default();
+    def.dtype = data;
+    if (!o) o = &def;
+    bld b = {p, pr, k, in, o, op, err, TGC_CUDNN_UID_LOCAL, data_type(o->dtype), CUDNN_DATA_FLOAT, data};
     if ((unsigned)in->code >= TGC_OP_COUNT) return tgc_fail(err, "cuDNN: %s instruction %d has opcode %d", pr->name, k, (int)in->code);
     op->kind = tgc_cudnn_kind_of(in->code);
     op->code = in->code;

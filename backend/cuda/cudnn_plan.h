@@ -161,8 +161,8 @@ typedef struct tgc_cudnn_op {
     int64_t engine_count; /* CUDNN_ATTR_OPERATIONGRAPH_ENGINE_GLOBAL_COUNT */
 } tgc_cudnn_op;
 
-/* Builds and validates the descriptors of instruction k of program pr. Returns 0; -1 with err (and op
- * freed) on any failure. An instruction of another op (tgc_cudnn_kind_of == NONE) is an error. */
+/* Builds and validates the descriptors of instruction k of program pr (o NULL: NCHW, and the instruction's
+ * data dtype: f32, or the bf16/f16 of a mixed-precision plan, statistics f32). Returns 0; -1 with err (and op freed) on any failure. An instruction of another op (tgc_cudnn_kind_of == NONE) is an error. */
 int tgc_cudnn_op_build(const tgc_plan *p, const tgc_program *pr, int k, const tgc_cudnn_opts *o, tgc_cudnn_op *op,
                        tgc_err *err);
 /* Destroys every descriptor of op (a zeroed or freed op is fine). */

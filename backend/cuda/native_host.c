@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <string.h>
 
+#include "backend/cuda/kernels/amp.cuh"
 #include "backend/cuda/kernels/convert.cuh"
 #include "backend/cuda/kernels/det.cuh"
 #include "backend/cuda/kernels/frcnn.cuh"
@@ -84,6 +85,8 @@ static int shim_run(const tgc_native_launch *l, void *ctx) {
     RUN(tgc_k_grad_clip_value, tgc_k_norm_args)
     RUN(tgc_k_lamb_moments, tgc_k_lamb_args)
     RUN(tgc_k_lamb_apply, tgc_k_lamb_args)
+    RUN(tgc_k_nonfinite, tgc_k_unscale_args)
+    RUN(tgc_k_unscale, tgc_k_unscale_args)
     /* RetinaNet's dense ops */
     RUN(tgc_k_upsample_nearest, tgc_k_up_args)
     RUN(tgc_k_upsample_nearest_bwd, tgc_k_up_args)
@@ -105,6 +108,13 @@ static int shim_run(const tgc_native_launch *l, void *ctx) {
     RUN(tgc_k_accuracy_masked, tgc_k_ce_args)
 #undef RUN
     return -1;
+}
+
+int tgc_cuda_native_host_launch(const tgc_native_launch *l, tgc_err *err) {
+    pthread_mutex_lock(&shim_lock);
+    int rc = shim_run(l, NULL);
+    pthread_mutex_unlock(&shim_lock);
+    return rc < 0 ? tgc_fail(err, "no host body for kernel %s with %zu argument bytes", l->kernel, l->args_bytes) : 0;
 }
 
 int tgc_cuda_native_host_run(const tgc_cpu_op *ops, int n, void *ws, int32_t chunk, int *launches, tgc_err *err) {

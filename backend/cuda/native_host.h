@@ -16,6 +16,9 @@
  * *launches when not NULL. */
 int tgc_cuda_native_host_run(const tgc_cpu_op *ops, int n, void *ws, int32_t chunk, int *launches, tgc_err *err);
 
+/* One marshalled launch (a kernel of kernels.cu by symbol, its geometry and argument struct) through the shim. */
+int tgc_cuda_native_host_launch(const tgc_native_launch *l, tgc_err *err);
+
 /* Host kernel launches (shim grids) run so far in this process. */
 uint64_t tgc_cuda_native_host_launches(void);
 

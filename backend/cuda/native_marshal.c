@@ -98,6 +98,9 @@ int tgc_cuda_native_class(tgc_opcode code) {
 }
 
 /* ---- RetinaNet's dense ops ------------------------------------------------------------------------------ */
+/* f32, bf16 or f16: what the kernels taking mixed-precision data read (tgc_k_ldf). */
+static int is_float(const tgc_type *t) { return t->dtype == TGC_F32 || t->dtype == TGC_BF16 || t->dtype == TGC_F16; }
+
 static int all_f32(const tgc_cpu_op *o) {
     for (int k = 0; k < o->n_in; k++)
         if (!is_f32(&o->in_t[k])) return 0;
@@ -172,7 +175,11 @@ static int retina_supports(const tgc_cpu_op *o) {
     case TGC_OP_L1_LOSS_POS_BWD:
         return o->n_in == 5 && anchor_loss_ok(o, 1, 2, 3, 4, 1);
     case TGC_OP_BN_EVAL_BWD: {
-        if (o->n_in != 5 || o->n_out != 3 || !all_f32(o)) return 0;
+        /* dy, x, dx f32, bf16 or f16 (one dtype); gamma, the statistics, dgamma and dbeta f32 */
+        if (o->n_in != 5 || o->n_out != 3 || !is_float(&o->in_t[0]) || o->in_t[1].dtype != o->in_t[0].dtype ||
+            o->out_t[0].dtype != o->in_t[0].dtype || !is_f32(&o->in_t[2]) || !is_f32(&o->in_t[3]) ||
+            !is_f32(&o->in_t[4]) || !is_f32(&o->out_t[1]) || !is_f32(&o->out_t[2]))
+            return 0;
         const tgc_shape *x = &o->in_t[1].shape;
         if (x->rank < 2 || !tgc_shape_eq(s0, x) || !tgc_shape_eq(y0, x)) return 0;
         for (int k = 2; k < 5; k++)
@@ -259,18 +266,18 @@ int tgc_cuda_native_supports(const tgc_cpu_op *o) {
                 return 0;
         return o->a->max_norm > 0;
     }
-    case TGC_OP_GLOBAL_AVG_POOL:
-        return o->n_in == 1 && o->n_out == 1 && is_f32(&o->in_t[0]) && o->in_t[0].shape.rank >= 2 &&
-               is_f32(&o->out_t[0]);
+    case TGC_OP_GLOBAL_AVG_POOL: /* f32, bf16 or f16 data (x and y of one dtype) */
+        return o->n_in == 1 && o->n_out == 1 && is_float(&o->in_t[0]) && o->in_t[0].shape.rank >= 2 &&
+               o->out_t[0].dtype == o->in_t[0].dtype;
     case TGC_OP_GLOBAL_AVG_POOL_BWD:
-        return o->n_in == 1 && o->n_out == 1 && is_f32(&o->in_t[0]) && is_f32(&o->out_t[0]) &&
+        return o->n_in == 1 && o->n_out == 1 && is_float(&o->in_t[0]) && o->out_t[0].dtype == o->in_t[0].dtype &&
                o->out_t[0].shape.rank >= 2;
-    case TGC_OP_BIAS_GRAD:
-        return o->n_in == 1 && o->n_out == 1 && is_f32(&o->in_t[0]) && is_f32(&o->out_t[0]) && o->a->axis >= 0 &&
+    case TGC_OP_BIAS_GRAD: /* dy f32, bf16 or f16; db f32 */
+        return o->n_in == 1 && o->n_out == 1 && is_float(&o->in_t[0]) && is_f32(&o->out_t[0]) && o->a->axis >= 0 &&
                o->a->axis < o->in_t[0].shape.rank;
-    case TGC_OP_MAX_POOL2D_BWD:
-        return o->n_in == 2 && o->n_out == 1 && is_f32(&o->in_t[0]) && is_f32(&o->in_t[1]) &&
-               o->in_t[0].shape.rank == 4 && o->in_t[1].shape.rank == 4 && is_f32(&o->out_t[0]);
+    case TGC_OP_MAX_POOL2D_BWD: /* dy, x, dx of one dtype: f32, bf16 or f16 */
+        return o->n_in == 2 && o->n_out == 1 && is_float(&o->in_t[0]) && o->in_t[1].dtype == o->in_t[0].dtype &&
+               o->in_t[0].shape.rank == 4 && o->in_t[1].shape.rank == 4 && o->out_t[0].dtype == o->in_t[0].dtype;
     case TGC_OP_FILL:
         return o->n_in == 0 && o->n_out == 1 && o->out_t[0].dtype == o->a->dtype;
     case TGC_OP_CAST: {
@@ -427,7 +434,7 @@ static int marshal_retina(const tgc_cpu_op *o, void *ws, unsigned mb, tgc_native
         int64_t s = 1;
         for (int d = 2; d < x->rank; d++) s *= x->d[d];
         tgc_k_bn_eval_bwd_args a = {o->in[0], o->in[1], o->in[2], o->in[3], o->in[4], o->out[0], o->out[1], o->out[2],
-                                    x->d[0], x->d[1], s, at->eps};
+                                    x->d[0], x->d[1], s, at->eps, (int32_t)o->in_t[0].dtype};
         LAUNCH("tgc_k_bn_eval_bwd", tgc_k_geom_bias_grad(0, a.n * a.s > 0 ? a.c : 0, mb), a);
         return 0;
     }
@@ -572,7 +579,7 @@ static int marshal_one(const tgc_cpu_op *o, void *ws, unsigned mb, tgc_native_la
         const tgc_shape *s = bwd ? &o->out_t[0].shape : &o->in_t[0].shape;
         int64_t planes = s->d[0] * s->d[1], inner = 1;
         for (int i = 2; i < s->rank; i++) inner *= s->d[i];
-        tgc_k_gap_args a = {o->in[0], o->out[0], planes, inner};
+        tgc_k_gap_args a = {o->in[0], o->out[0], planes, inner, (int32_t)o->in_t[0].dtype};
         if (bwd) LAUNCH("tgc_k_global_avg_pool_bwd", tgc_k_geom_elems(planes * inner, mb), a);
         else LAUNCH("tgc_k_global_avg_pool", tgc_k_geom_warp_rows(planes, mb), a);
         return 0;
@@ -582,7 +589,7 @@ static int marshal_one(const tgc_cpu_op *o, void *ws, unsigned mb, tgc_native_la
         int64_t axis = at->axis, outer = 1, inner = 1, ch = s->d[axis];
         for (int i = 0; i < axis; i++) outer *= s->d[i];
         for (int i = (int)axis + 1; i < s->rank; i++) inner *= s->d[i];
-        tgc_k_bias_grad_args a = {o->in[0], o->out[0], outer, ch, inner};
+        tgc_k_bias_grad_args a = {o->in[0], o->out[0], outer, ch, inner, (int32_t)o->in_t[0].dtype};
         int cols = tgc_k_bias_grad_cols_wanted(inner);
         LAUNCH(cols ? "tgc_k_bias_grad_cols" : "tgc_k_bias_grad_planes", tgc_k_geom_bias_grad(cols, ch, mb), a);
         return 0;
@@ -602,7 +609,8 @@ static int marshal_one(const tgc_cpu_op *o, void *ws, unsigned mb, tgc_native_la
                                     (int32_t)at->stride[0],
                                     (int32_t)at->stride[1],
                                     (int32_t)at->pad[0],
-                                    (int32_t)at->pad[1]};
+                                    (int32_t)at->pad[1],
+                                    (int32_t)o->in_t[0].dtype};
         LAUNCH("tgc_k_max_pool2d_bwd", tgc_k_geom_planes(a.planes, (int64_t)a.h * a.w, mb), a);
         return 0;
     }

@@ -110,12 +110,18 @@ void tgc_exec_on_instr(tgc_exec *x, tgc_instr_fn fn, void *ctx) {
 }
 
 int tgc_exec_on_update_check(tgc_exec *x, tgc_update_check_fn fn, void *ctx, tgc_err *err) {
-    if (fn && strcmp(x->dev->ops->name, "cpu"))
-        return tgc_fail(err, "the %s device cannot skip a step's optimizer updates yet (float16 loss scaling and "
-                             "gradient accumulation run on the cpu device)", x->dev->ops->name);
+    (void)err; /* every device honours the skip (cpu, cuda) */
     x->on_update_check = fn;
     x->update_check_ctx = ctx;
     return 0;
+}
+
+int tgc_exec_grad_unscale(tgc_exec *x, float inv, int *found_inf, tgc_err *err) {
+    uint64_t bytes = x->plan->slab_bytes[TGC_SLAB_GRAD] & ~(uint64_t)(sizeof(float) - 1);
+    *found_inf = 0;
+    if (!x->dev->ops->grad_unscale)
+        return tgc_fail(err, "the %s device has no gradient finite check (float16 loss scaling)", x->dev->ops->name);
+    return x->dev->ops->grad_unscale(x->dev->impl, x->slab[TGC_SLAB_GRAD], bytes, inv, found_inf, err);
 }
 
 void tgc_exec_on_grads_ready(tgc_exec *x, tgc_grads_ready_fn fn, void *ctx) {

@@ -68,9 +68,12 @@ void tgc_exec_on_grads_ready(tgc_exec *x, tgc_grads_ready_fn fn, void *ctx);
 /* Called right after the grads-ready callback, before the first optimizer update of a program with
  * gradient buckets: 0 applies the updates, 1 skips them (the rest of the program: updates come last), -1
  * fails the run. Float16 loss scaling (runtime/runner/loss_scale.c): unscale the gradients, or skip a step
- * whose gradients overflowed. Only devices that honour a skip accept it (cpu); others fail here. */
+ * whose gradients overflowed; gradient accumulation. Every device honours the skip (cpu, cuda). */
 typedef int (*tgc_update_check_fn)(void *ctx, const tgc_program *p, tgc_err *err);
 int tgc_exec_on_update_check(tgc_exec *x, tgc_update_check_fn fn, void *ctx, tgc_err *err);
+/* Float16 loss scaling, on the device (an update check's work): *found_inf = whether the gradient slab holds
+ * an inf or NaN; when none, every gradient is multiplied by inv in place. */
+int tgc_exec_grad_unscale(tgc_exec *x, float inv, int *found_inf, tgc_err *err);
 
 /* A whole slab's device memory for a collective engine (ptr NULL and bytes 0 for an empty slab). */
 tgc_dev_mem tgc_exec_slab(const tgc_exec *x, tgc_slab s);

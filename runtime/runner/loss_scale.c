@@ -6,24 +6,16 @@
 
 #include "runtime/runner/loss_scale.h"
 
-/* The update check (executor): unscale the gradient slab when finite, else skip the updates. */
+/* The update check (executor): the device unscales the gradient slab when finite (dynamic scales are powers
+ * of two, so x * (1/scale) is exact, as GradScaler's unscale_), else the updates are skipped. Only the
+ * answer comes back to the host. */
 static int check(void *ctx, const tgc_program *p, tgc_err *err) {
     tgc_loss_scaler *s = ctx;
     (void)p;
-    if (tgc_exec_read_bytes(s->x, TGC_SLAB_GRAD, 0, s->bytes, s->buf, err) < 0) return -1;
-    size_t n = (size_t)(s->bytes / sizeof(float));
-    int finite = 1;
-    for (size_t i = 0; i < n; i++)
-        if (!isfinite(s->buf[i])) {
-            finite = 0;
-            break;
-        }
-    s->found_inf = !finite;
-    if (!finite) return 1;
-    /* dynamic scales are powers of two, so the division is exact; x * (1/scale) as GradScaler's unscale_ */
-    float inv = (float)(1.0 / s->scale);
-    for (size_t i = 0; i < n; i++) s->buf[i] *= inv;
-    return tgc_exec_write_bytes(s->x, TGC_SLAB_GRAD, 0, s->bytes, s->buf, err) < 0 ? -1 : 0;
+    int found = 0;
+    if (tgc_exec_grad_unscale(s->x, (float)(1.0 / s->scale), &found, err) < 0) return -1;
+    s->found_inf = found;
+    return found ? 1 : 0;
 }
 
 int tgc_loss_scaler_init(tgc_loss_scaler *s, const tgc_plan *p, tgc_exec *x, tgc_err *err) {
@@ -40,15 +32,10 @@ int tgc_loss_scaler_init(tgc_loss_scaler *s, const tgc_plan *p, tgc_exec *x, tgc
     s->dynamic = p->amp.dynamic;
     s->scale = p->amp.init_scale;
     s->growth_interval = p->amp.growth_interval > 0 ? p->amp.growth_interval : 2000;
-    s->bytes = p->slab_bytes[TGC_SLAB_GRAD] & ~(uint64_t)(sizeof(float) - 1);
-    s->buf = tgc_malloc(s->bytes ? (size_t)s->bytes : sizeof(float));
     return tgc_exec_on_update_check(x, check, s, err);
 }
 
-void tgc_loss_scaler_free(tgc_loss_scaler *s) {
-    free(s->buf);
-    s->buf = NULL;
-}
+void tgc_loss_scaler_free(tgc_loss_scaler *s) { (void)s; }
 
 int tgc_loss_scaler_feed(tgc_loss_scaler *s, tgc_err *err) {
     if (!s->enabled) return 0;

@@ -2,8 +2,9 @@
  *
  * A float16 plan's train program takes the scalar input `loss_scale`, which seeds its backward pass, so
  * every gradient comes out multiplied by the scale. Right before the optimizer updates (after the
- * all-reduce, so every rank decides alike) the scaler reads the gradient slab: if every value is finite
- * it divides them by the scale and the updates run; otherwise the step's updates are skipped. Then, with
+ * all-reduce, so every rank decides alike) the device checks the gradient slab (tgc_exec_grad_unscale): if
+ * every value is finite it divides them by the scale and the updates run; otherwise the step's updates are
+ * skipped (only the answer comes back to the host). Then, with
  * a dynamic scale, an overflow halves the scale (backoff 0.5) and growth_interval finite steps in a row
  * double it (growth 2); a fixed scale (loss_scale: 512.0) never changes, and overflowed steps are still
  * skipped. The scale and the count of finite steps are saved in checkpoints and restored by --resume.
@@ -26,8 +27,6 @@ typedef struct tgc_loss_scaler {
     int64_t skipped;        /* steps skipped in this process */
     tgc_exec *x;            /* borrowed */
     int scale_input;        /* the train program's loss_scale tensor */
-    float *buf;             /* owned: the gradient slab's host copy */
-    uint64_t bytes;
 } tgc_loss_scaler;
 
 /* Sets s up for the plan (disabled unless it is a float16 plan) and attaches its check to x. */

@@ -8,9 +8,13 @@
  *   tgc_gpu_exec_check bench PLAN [ITERS] [DIR]   train steps per second of the plan on the GPU with and
  *                                      without the CUDA graph, and the device memory used at the peak; with DIR,
  *                                      also with the graph and env_cfg.cudnn_benchmark's autotuned convolutions
- *                                      (choices kept in DIR/cudnn_algos.txt: a second run takes them from there)
+ *                                      (choices kept in DIR/cudnn_algos.txt: a second run takes them from there);
+ *                                      a float16 plan runs with its dynamic loss scaling as `tgc train` does (the
+ *                                      finite check and unscale on the device, the host deciding each step: no
+ *                                      CUDA graph), from a scale of 2^16
  *
- * Tolerances (fp32; relative to the largest magnitude of the CPU's tensor): per op 1e-4, a whole step's loss 1e-4,
+ * Tolerances (fp32; relative to the largest magnitude of the CPU's tensor): per op 1e-4 (bf16/f16 results of
+ * mixed-precision plans: 1.6e-2 and 2e-3, two steps of the format; reported scaled onto 1e-4), a whole step's loss 1e-4,
  * updates and logits 1e-3 (cuDNN and cuBLAS sum in other orders than oneDNN; a step compounds them); with
  * TGC_ALLOW_TF32=1 (tensor cores round f32 through TF32) 5e-3 and 2e-2.
  *
@@ -27,6 +31,7 @@
 #include "backend/cuda/standin.h"
 #include "backend/device.h"
 #include "runtime/exec/executor.h"
+#include "runtime/runner/loss_scale.h"
 
 #ifdef TGC_HAVE_CUDA
 #include <cuda_runtime.h>
@@ -34,11 +39,28 @@
 
 static int failures;
 static double tol_op = 1e-4, tol_loss = 1e-4, tol_step = 1e-3;
+/* per op, bf16 and f16 results (mixed precision): two steps of the format relative to the tensor's largest value */
+static const double tol_bf16 = 1.6e-2, tol_f16 = 2e-3;
 
 static uint32_t rng = 12345;
 static float frand(void) { /* uniform in [-1, 1) */
     rng = rng * 1664525u + 1013904223u;
     return (float)(rng >> 8) / 8388608.0f - 1.0f;
+}
+
+/* A bf16 or f16 pattern as float (finite data here; NaN and inf kept as such). */
+static float widen16(uint16_t h, tgc_dtype t) {
+    uint32_t u;
+    float f;
+    if (t == TGC_BF16) {
+        u = (uint32_t)h << 16;
+    } else {
+        uint32_t sign = (uint32_t)(h & 0x8000u) << 16, e = (h >> 10) & 0x1fu, m = h & 0x3ffu;
+        if (e == 0) return (sign ? -1.f : 1.f) * ldexpf((float)m, -24);
+        u = e == 0x1f ? sign | 0x7f800000u | (m << 13) : sign | ((e + 112u) << 23) | (m << 13);
+    }
+    memcpy(&f, &u, 4);
+    return f;
 }
 
 static double worst_rel(const float *a, const float *b, size_t n) {
@@ -117,6 +139,14 @@ static void fill(const tgc_plan *p, const tgc_instr *in, int q, void *buf) {
             uint32_t u;
             memcpy(&u, &f, 4);
             v[i] = (uint16_t)(u >> 16);
+        }
+        return;
+    }
+    if (t->type.dtype == TGC_F16) { /* in (-1, 1): exponents 2^-8 to 2^-1, random mantissas, both signs */
+        uint16_t *v = buf;
+        for (int64_t i = 0; i < n; i++) {
+            uint32_t r = (rng = rng * 1664525u + 1013904223u) >> 8;
+            v[i] = (uint16_t)(((r & 1u) << 15) | ((7u + (r >> 1) % 8u) << 10) | ((r >> 4) & 0x3ffu));
         }
         return;
     }
@@ -240,11 +270,22 @@ static int check_ops(const char *path, tgc_device *gpu, tgc_device *cpu, op_stat
                 int ti = q < in.n_in ? in.in[q] : in.out[q - in.n_in];
                 if (q < in.n_in && !(mut & (1u << q))) continue;
                 const tgc_plan_tensor *t = &p->tensors[ti];
-                if (t->type.dtype != TGC_F32) continue;
-                float *a = malloc(t->bytes ? (size_t)t->bytes : 1), *b = malloc(t->bytes ? (size_t)t->bytes : 1);
+                tgc_dtype dt = t->type.dtype;
+                if (dt != TGC_F32 && dt != TGC_BF16 && dt != TGC_F16) continue;
+                size_t n = (size_t)tgc_shape_numel(&t->type.shape);
+                float *a = malloc(4 * (n ? n : 1)), *b = malloc(4 * (n ? n : 1));
                 rc = gpu->ops->download(gpu->impl, g.slab[t->slab], t->offset, a, t->bytes, &err);
                 if (rc == 0) rc = cpu->ops->download(cpu->impl, c.slab[t->slab], t->offset, b, t->bytes, &err);
-                if (rc == 0) worst = fmax(worst, worst_rel(a, b, (size_t)(t->bytes / 4)));
+                if (rc == 0 && dt != TGC_F32) { /* widened in place, from the end, onto the tolerance of f32 */
+                    for (size_t i = n; i-- > 0;) {
+                        a[i] = widen16(((const uint16_t *)a)[i], dt);
+                        b[i] = widen16(((const uint16_t *)b)[i], dt);
+                    }
+                }
+                /* a 16-bit result may round to the neighbouring value: its error scaled onto the f32 tolerance */
+                double e = rc == 0 ? worst_rel(a, b, n) : 0;
+                if (dt != TGC_F32) e *= tol_op / (dt == TGC_BF16 ? tol_bf16 : tol_f16);
+                if (rc == 0) worst = fmax(worst, e);
                 free(a);
                 free(b);
             }
@@ -411,7 +452,7 @@ static void bench(const char *path, int iters, const char *algo_dir) {
     const tgc_program *tr = tgc_plan_program(p, "train");
     for (int run = algo_dir ? 2 : 1; run >= 0; run--) {
         int graphs = run >= 1, tune = run == 2;
-        double base = used_mib();
+        double base = used_mib(), t0 = 0;
         tgc_cuda_device_opts o = {.no_graphs = !graphs, .cudnn_benchmark = tune, .work_dir = tune ? algo_dir : NULL};
         tgc_device *d = tgc_cuda_device_new(&tgc_cuda_stream_api, &o, &err);
         tgc_exec_opts xo = {.device = d};
@@ -420,10 +461,17 @@ static void bench(const char *path, int iters, const char *algo_dir) {
         tp = tgc_now() - tp;
         int rc = x ? tgc_exec_init_state(x, 1, &err) : -1;
         if (rc == 0) rc = write_inputs(x, p, "train", 3, &err);
-        for (int i = 0; i < 3 && rc == 0; i++) rc = tgc_exec_run(x, "train", &err); /* eager, capture, replay */
-        if (rc == 0) rc = tgc_exec_sync(x, &err);
-        double t0 = tgc_now();
-        for (int i = 0; i < iters && rc == 0; i++) rc = tgc_exec_run(x, "train", &err);
+        tgc_loss_scaler ls;
+        memset(&ls, 0, sizeof ls);
+        if (rc == 0 && p->amp.dtype == TGC_F16) rc = tgc_loss_scaler_init(&ls, p, x, &err);
+        int skipped = 0;
+        for (int i = 0; i < 3 + iters && rc == 0; i++) { /* eager, capture, replay; then the timed steps */
+            if (i == 3 && (rc = tgc_exec_sync(x, &err)) < 0) break;
+            if (i == 3) t0 = tgc_now();
+            if (ls.enabled && (rc = tgc_loss_scaler_feed(&ls, &err)) < 0) break;
+            rc = tgc_exec_run(x, "train", &err);
+            if (rc == 0 && ls.enabled) skipped += tgc_loss_scaler_update(&ls);
+        }
         if (rc == 0) rc = tgc_exec_sync(x, &err);
         double dt = tgc_now() - t0, peak = used_mib() - base;
         if (rc < 0) {
@@ -437,11 +485,17 @@ static void bench(const char *path, int iters, const char *algo_dir) {
                 snprintf(how, sizeof how, "with CUDA graph, autotuned convolutions (%d graphs measured, %d remembered: this "
                          "run's or %s/cudnn_algos.txt's; prepare %.1f s)", st.cudnn_measured, st.cudnn_cached, algo_dir, tp);
             else snprintf(how, sizeof how, "%s CUDA graph, heuristics' convolutions", graphs ? "with" : "without");
-            printf("bench %s: tgc %s: batch %lld, %d steps in %.3f s: %.1f img/s, %.1f ms/step, device "
-                   "memory %.0f MiB (captures %llu, replays %llu)\n",
-                   path, how, (long long)tr->batch, iters, dt, tr->batch * iters / dt,
-                   1000 * dt / iters, peak, (unsigned long long)st.captures, (unsigned long long)st.replays);
+            char amp[96] = "";
+            if (p->amp.dtype != TGC_F32)
+                snprintf(amp, sizeof amp, ", %s%s", tgc_dtype_name(p->amp.dtype),
+                         ls.enabled ? " with dynamic loss scaling" : "");
+            printf("bench %s: tgc %s%s: batch %lld, %d steps in %.3f s: %.1f img/s, %.1f ms/step, device "
+                   "memory %.0f MiB (captures %llu, replays %llu%s)\n",
+                   path, how, amp, (long long)tr->batch, iters, dt, tr->batch * iters / dt,
+                   1000 * dt / iters, peak, (unsigned long long)st.captures, (unsigned long long)st.replays,
+                   ls.enabled ? (skipped ? ", some steps skipped on overflow" : ", no step skipped") : "");
         }
+        tgc_loss_scaler_free(&ls);
         tgc_exec_free(x);
         tgc_device_close(d);
     }

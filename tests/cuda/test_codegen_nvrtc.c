@@ -1,5 +1,6 @@
 /* NVRTC compilation of every generated kernel (backend/cuda/codegen.c) for sm_90, without a GPU: each
- * distinct kernel of every elementwise group of every shipped config (--target cpu and cuda) and of the
+ * distinct kernel of every elementwise group of every shipped config (--target cpu and cuda, and cuda with
+ * --amp as bf16 and with --fp16) and of the
  * synthetic groups (every op, the casts, the 64-bit index) is compiled to a cubin by nvrtcCompileProgram
  * with --gpu-architecture=sm_90 and --ptxas-options=-v, and ptxas's report must show no spill stores, no
  * spill loads and no stack frame. The cubins then go through the kernel cache (backend/cuda/codegen_cache.h)
@@ -86,15 +87,19 @@ int main(void) {
     char **cfgs;
     int nc = cgu_configs(TGC_SOURCE_DIR, &cfgs), compiled = 0;
     kernel_set ks = {0};
-    static const char *targets[2] = {"cpu", "cuda"};
+    /* fp32 for both targets; the cuda target's mixed-precision plans (--amp as bf16, --fp16) too */
+    static const char *targets[4] = {"cpu", "cuda", "cuda", "cuda"}, *flags[4] = {"", "", " --amp (bf16)", " --fp16"};
+    static const tgc_dtype amps[4] = {TGC_F32, TGC_F32, TGC_BF16, TGC_F16};
+    int lowp_plans = 0;
     for (int c = 0; c < nc; c++)
-        for (int t = 0; t < 2; t++) {
+        for (int t = 0; t < 4; t++) {
             tgc_err err;
-            tgc_plan *p = cgu_compile(cfgs[c], targets[t], &err);
+            tgc_plan *p = cgu_compile_amp(cfgs[c], targets[t], NULL, amps[t], &err);
             if (!p) {
-                printf("  skipped: %s --target %s does not compile: %s\n", cfgs[c], targets[t], err.msg);
+                printf("  skipped: %s --target %s%s does not compile: %s\n", cfgs[c], targets[t], flags[t], err.msg);
                 continue;
             }
+            lowp_plans += amps[t] != TGC_F32;
             compiled++;
             add_plan(&ks, p, cfgs[c]);
             tgc_plan_free(p);
@@ -102,12 +107,14 @@ int main(void) {
     int shipped_groups = ks.n;
     /* the synthetic groups */
     int nch;
-    tgc_plan *syn[3] = {cgu_every_op_plan(), cgu_cast_plan(1024, &nch), cgu_index64_plan()};
-    for (int i = 0; i < 3; i++) {
+    tgc_plan *syn[5] = {cgu_every_op_plan(), cgu_every_op_plan_dt(TGC_BF16), cgu_every_op_plan_dt(TGC_F16),
+                        cgu_cast_plan(1024, &nch), cgu_index64_plan()};
+    for (int i = 0; i < 5; i++) {
         add_plan(&ks, syn[i], "synthetic");
         tgc_plan_free(syn[i]);
     }
     EXPECT(shipped_groups > 0, "no groups in the shipped configs");
+    EXPECT(lowp_plans > 0, "no mixed-precision plan compiled");
     /* distinct texts */
     int *uniq = tgc_malloc(sizeof(int) * (size_t)(ks.n ? ks.n : 1)), nu = 0, shipped_uniq = 0;
     for (int i = 0; i < ks.n; i++) {
@@ -180,7 +187,7 @@ int main(void) {
         EXPECT(aux.spill_store_bytes == 0 && aux.spill_load_bytes == 0 && aux.stack_bytes == 0,
                "aux kernels: %d bytes spill stores, %d spill loads, %d stack:\n%s", aux.spill_store_bytes,
                aux.spill_load_bytes, aux.stack_bytes, aux.log);
-        printf("codegen nvrtc: the executor's 3 aux kernels compiled for sm_90: %d bytes spill stores, %d spill loads, "
+        printf("codegen nvrtc: the executor's 5 aux kernels compiled for sm_90: %d bytes spill stores, %d spill loads, "
                "%d stack, at most %d registers\n",
                aux.spill_store_bytes, aux.spill_load_bytes, aux.stack_bytes, aux.registers);
         tgc_cubin_free(&aux);
@@ -188,7 +195,7 @@ int main(void) {
     EXPECT(ok == nu, "%d of %d kernels compiled", ok, nu);
     EXPECT(spill_free == ok, "%d of %d kernels spill or use a stack frame", ok - spill_free, ok);
     EXPECT(misses == ok && hits == ok, "cache: %d misses and %d hits for %d kernels", misses, hits, ok);
-    printf("codegen nvrtc: %d configs x 2 targets, %d compiled; %d elementwise groups and lone elementwise ops (%d) -> %d "
+    printf("codegen nvrtc: %d configs x 4 (cpu, cuda, cuda --amp, cuda --fp16), %d compiled; %d elementwise groups and lone elementwise ops (%d) -> %d "
            "distinct kernels, plus %d synthetic groups -> %d kernels; %d of %d compiled by %s to cubin in %.2f s (%.0f ms each); ptxas: 0 bytes "
            "spill stores/loads and 0 bytes stack in %d of %d, at most %d registers; cache: %d misses, then %d hits\n",
            nc, compiled, shipped_groups, lone_ops, shipped_uniq, ks.n - shipped_groups, nu - shipped_uniq, ok, nu, compile_id, secs,

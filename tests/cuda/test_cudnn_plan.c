@@ -364,15 +364,18 @@ int main(void) {
     /* ---- the shipped configs, both targets ---- */
     char **cfgs;
     int nc = cgu_configs(TGC_SOURCE_DIR, &cfgs), compiled = 0;
-    static const char *targets[2] = {"cpu", "cuda"};
+    /* both targets in fp32; the cuda target's mixed-precision plans (--amp as bf16, --fp16), whose convolutions,
+     * batch norms and poolings take bf16/f16 data (statistics f32) */
+    static const char *targets[4] = {"cpu", "cuda", "cuda --amp", "cuda --fp16"};
+    static const tgc_dtype amps[4] = {TGC_F32, TGC_F32, TGC_BF16, TGC_F16};
     tgc_cudnn_counts total;
     memset(&total, 0, sizeof total);
-    int instr_total = 0;
-    tgc_plan **plans = tgc_calloc((size_t)nc * 2 + 1, sizeof *plans);
+    int instr_total = 0, lowp_validated = 0;
+    tgc_plan **plans = tgc_calloc((size_t)nc * 4 + 1, sizeof *plans);
     for (int c = 0; c < nc; c++)
-        for (int t = 0; t < 2; t++) {
+        for (int t = 0; t < 4; t++) {
             tgc_err err;
-            tgc_plan *p = cgu_compile(cfgs[c], targets[t], &err);
+            tgc_plan *p = cgu_compile_amp(cfgs[c], t ? "cuda" : "cpu", NULL, amps[t], &err);
             if (!p) {
                 printf("  skipped: %s --target %s does not compile: %s\n", cfgs[c], targets[t], err.msg);
                 continue;
@@ -396,14 +399,17 @@ int main(void) {
             snprintf(what, sizeof what, "  %s --target %s", cfgs[c] + strlen(TGC_SOURCE_DIR) + 1, targets[t]);
             print_counts(what, &cc);
             add_counts(&total, &cc);
-            plans[c * 2 + t] = p;
+            plans[c * 4 + t] = p;
+            if (amps[t] != TGC_F32) lowp_validated += validated;
         }
     int validated = 0;
     for (int kd = 0; kd < TGC_CUDNN_KIND_COUNT; kd++) validated += total.validated[kd];
-    char what[128];
-    snprintf(what, sizeof what, "shipped configs (%d configs x 2 targets, %d compiled)", nc, compiled);
+    char what[256];
+    snprintf(what, sizeof what, "shipped configs (%d configs x cpu, cuda, cuda --amp, cuda --fp16: %d compiled; %d "
+             "instructions with bf16/f16 data)", nc, compiled, lowp_validated);
     print_counts(what, &total);
     EXPECT(compiled > 0, "no config compiled");
+    EXPECT(lowp_validated > 0, "no mixed-precision instruction validated");
     EXPECT(validated == instr_total && total.failures == 0, "%d of %d instructions validated", validated, instr_total);
     for (int kd = TGC_CUDNN_CONV_FWD; kd < TGC_CUDNN_KIND_COUNT; kd++)
         EXPECT(total.validated[kd] > 0, "no %s instruction in the shipped configs", tgc_cudnn_kind_name(kd));
@@ -510,7 +516,7 @@ int main(void) {
             sigset ss = {0};
             aot_counts ac;
             memset(&ac, 0, sizeof ac);
-            for (int i = 0; i < nc * 2; i++)
+            for (int i = 0; i < nc * 4; i++)
                 if (plans[i]) aot_plan(plans[i], dp, &ss, &ac);
             printf("deviceless execution plans (hand-written sm_90 H100 properties, no GPU): %d distinct convolutions: "
                    "fwd %d, bwd-data %d, bwd-filter %d planned (%d configurations tried), %d failed; largest workspace "
@@ -522,13 +528,13 @@ int main(void) {
             /* every instruction of one plan through tgc_cudnn_plan_all, as the GPU check runs it: batch norms and
              * pools find no configuration without a device and count as legacy fallbacks */
             for (int c = 0; c < nc; c++) {
-                if (!plans[c * 2 + 1] || !strstr(cfgs[c], "resnet18_8xb32_in1k")) continue;
+                if (!plans[c * 4 + 1] || !strstr(cfgs[c], "resnet18_8xb32_in1k")) continue;
                 tgc_cudnn_gpu_counts gc;
-                rc = tgc_cudnn_plan_all(plans[c * 2 + 1], NULL, dp, &gc, NULL, &err);
+                rc = tgc_cudnn_plan_all(plans[c * 4 + 1], NULL, dp, &gc, NULL, &err);
                 EXPECT(rc == 0, "plan_all: %s", err.msg);
                 int kinds = 0;
                 for (int kd = 0; kd < TGC_CUDNN_KIND_COUNT; kd++) kinds += gc.planned[kd] + gc.no_engine[kd];
-                EXPECT(kinds == count_kinds(plans[c * 2 + 1], NULL), "plan_all: %d instructions counted", kinds);
+                EXPECT(kinds == count_kinds(plans[c * 4 + 1], NULL), "plan_all: %d instructions counted", kinds);
                 printf("  resnet18_8xb32_in1k --target cuda through tgc_cudnn_plan_all (%d distinct of %d): planned conv "
                        "fwd %d, bwd-data %d, bwd-filter %d, BN fwd %d, BN bwd %d, pool fwd %d, pool bwd %d; no engine "
                        "without a device (legacy fallback) BN fwd %d, BN bwd %d, pool fwd %d, pool bwd %d\n",
@@ -537,7 +543,7 @@ int main(void) {
                 EXPECT(gc.no_engine[TGC_CUDNN_CONV_FWD] + gc.no_engine[TGC_CUDNN_CONV_BWD_DATA] +
                                gc.no_engine[TGC_CUDNN_CONV_BWD_FILTER] == 0,
                        "a convolution without an execution plan");
-                autotune_checks(plans[c * 2 + 1], dp, "resnet18_8xb32_in1k");
+                autotune_checks(plans[c * 4 + 1], dp, "resnet18_8xb32_in1k");
             }
             for (int i = 0; i < ss.n; i++) free(ss.s[i]);
             free(ss.s);
@@ -552,7 +558,7 @@ int main(void) {
         memset(&sum, 0, sizeof sum);
         int skipped = 0, checked = 0;
         for (int c = 0; c < nc && !skipped; c++) {
-            const tgc_plan *p = plans[c * 2 + 1];
+            const tgc_plan *p = plans[c * 4 + 1];
             if (!p) continue;
             tgc_err err;
             tgc_cudnn_gpu_counts gc;
@@ -588,15 +594,15 @@ int main(void) {
             if (rc == 0) rc = tgc_cudnn_devprop_from_json((const char *)js, &gdp, &err);
             EXPECT(rc == 0, "this GPU's properties: %s", err.msg);
             for (int c = 0; rc == 0 && c < nc; c++)
-                if (plans[c * 2 + 1] && strstr(cfgs[c], "resnet18_8xb32_in1k"))
-                    autotune_checks(plans[c * 2 + 1], gdp, "resnet18_8xb32_in1k, this GPU");
+                if (plans[c * 4 + 1] && strstr(cfgs[c], "resnet18_8xb32_in1k"))
+                    autotune_checks(plans[c * 4 + 1], gdp, "resnet18_8xb32_in1k, this GPU");
             if (gdp) cudnnBackendDestroyDescriptor(gdp);
             free(js);
         }
         free(json_path);
     }
 
-    for (int i = 0; i < nc * 2; i++)
+    for (int i = 0; i < nc * 4; i++)
         if (plans[i]) tgc_plan_free(plans[i]);
     free(plans);
     cgu_free_strs(cfgs, nc);

@@ -4,17 +4,21 @@
  * shim requires).
  *
  * What is expected, and asserted:
+ *   global_avg_pool(_bwd), bias_grad, max_pool2d_bwd on bf16/f16 data (mixed precision): the backwards bit for
+ *     bit, the mean within one step of the format, bias_grad's f32 sum 1e-6;
  *   optimizer updates (sgd, sgd_momentum, adamw, adam, rmsprop, ema_update; 3 steps, groups of many tensors
  *     packed into several launches, aligned (float4) and misaligned (scalar) layouts): bit for bit,
  *     parameters and state;
  *   cast f32<->bf16/f16, fill, global_avg_pool_bwd, channel_mul, max_pool2d_bwd (ties, NaN, overlap,
- *     padding, ceil_mode): bit for bit;
+ *     padding, ceil_mode), float16 loss scaling's finite check and unscale (a planted inf, -inf or NaN
+ *     anywhere, or none): bit for bit;
  *   reductions summed in another order (softmax CE loss and its dx, on labels and on soft targets,
  *     global_avg_pool, channel_mul_grad_gate, bias_grad; double
  *     accumulators rounded once to float): relative error <= 1e-6 (the loss relative to itself, tensors
  *     relative to their largest element), which is about 1 ulp.
  * Each test prints the worst error it measured ("cuda-kernels: ..."). The first tests check the shim
  * itself: barriers, shuffles, shared memory, and that divergent barriers and bad masks are caught. */
+#include "backend/cuda/kernels/amp.cuh"
 #include "backend/cuda/kernels/convert.cuh"
 #include "backend/cuda/kernels/gradnorm.cuh"
 #include "backend/cuda/kernels/loss.cuh"
@@ -475,7 +479,7 @@ START_TEST(global_avg_pool_close_to_cpu) {
         tgc_attrs at = tgc_attrs_default();
         void *ip[1] = {x}, *op[1] = {y_cpu};
         tu_exec(cpu, TGC_OP_GLOBAL_AVG_POOL, &at, 1, &xt, ip, 1, &yt, op);
-        tgc_k_gap_args a = {x, y_gpu, planes, inner};
+        tgc_k_gap_args a = {x, y_gpu, planes, inner, TGC_K_DT_F32};
         TGC_SHIM_LAUNCH(tgc_k_global_avg_pool, tgc_k_geom_warp_rows(planes, (unsigned)(1 + s % 2)), a);
         double scale = 1e-30;
         for (int64_t p = 0; p < planes; p++) scale = fmax(scale, fabs((double)y_cpu[p]));
@@ -491,7 +495,7 @@ START_TEST(global_avg_pool_close_to_cpu) {
         at.shape = xt.shape;
         void *bi[1] = {y_cpu}, *bo[1] = {dx_cpu};
         tu_exec(cpu, TGC_OP_GLOBAL_AVG_POOL_BWD, &at, 1, &yt, bi, 1, &xt, bo);
-        tgc_k_gap_args b = {y_cpu, dx_gpu, planes, inner};
+        tgc_k_gap_args b = {y_cpu, dx_gpu, planes, inner, TGC_K_DT_F32};
         TGC_SHIM_LAUNCH(tgc_k_global_avg_pool_bwd, tgc_k_geom_elems(planes * inner, 3), b);
         same_bytes(dx_gpu, dx_cpu, sizeof(float), planes * inner, "global_avg_pool_bwd");
         free(x), free(y_cpu), free(y_gpu), free(dx_cpu), free(dx_gpu);
@@ -641,7 +645,7 @@ START_TEST(bias_grad_close_to_cpu) {
         for (int64_t c = 0; c < ch; c++) scale = fmax(scale, fabs((double)db_cpu[c]));
         for (int cols = 0; cols < 2; cols++) { /* both kernels, whichever the launcher would pick */
             memset(db_gpu, 0, sizeof(float) * (size_t)ch);
-            tgc_k_bias_grad_args a = {dy, db_gpu, outer, ch, inner};
+            tgc_k_bias_grad_args a = {dy, db_gpu, outer, ch, inner, TGC_K_DT_F32};
             tgc_k_geom g = tgc_k_geom_bias_grad(cols, ch, (unsigned)(2 + k % 3));
             if (cols) TGC_SHIM_LAUNCH(tgc_k_bias_grad_cols, g, a);
             else TGC_SHIM_LAUNCH(tgc_k_bias_grad_planes, g, a);
@@ -701,7 +705,7 @@ START_TEST(max_pool2d_bwd_equals_cpu_bitwise) {
             tu_exec(cpu, TGC_OP_MAX_POOL2D_BWD, &at, 2, in, ip, 1, &in[1], op);
             tgc_k_maxpool_bwd_args a = {dy, x, dx_gpu, q->n * q->c, (int32_t)q->h, (int32_t)q->w, (int32_t)ho,
                                         (int32_t)wo, (int32_t)q->kh, (int32_t)q->kw, (int32_t)q->sh, (int32_t)q->sw,
-                                        (int32_t)q->pt, (int32_t)q->pl};
+                                        (int32_t)q->pt, (int32_t)q->pl, TGC_K_DT_F32};
             TGC_SHIM_LAUNCH(tgc_k_max_pool2d_bwd, tgc_k_geom_planes(q->n * q->c, q->h * q->w, 1), a);
             char what[96];
             snprintf(what, sizeof what, "max_pool2d_bwd case %zu data %d", k, kind);
@@ -787,6 +791,139 @@ START_TEST(fill_equals_cpu_bitwise) {
         }
     free(y_cpu), free(y_gpu);
     report("fill", "%d dtype x value cases (NaN, inf, saturation, f16 overflow): bitwise equal", cases);
+}
+END_TEST
+
+/* ---- bf16/f16 data (mixed-precision plans) ------------------------------------------------------------- */
+
+/* n random values in [lo, hi) rounded into dt (the CPU's cast). */
+static uint16_t *lowp_rand(int64_t n, double lo, double hi, tgc_dtype dt) {
+    float *f = tu_rand(n, lo, hi);
+    uint16_t *h = malloc(2 * (size_t)(n ? n : 1));
+    tgc_attrs at = tgc_attrs_default();
+    at.dtype = dt;
+    tgc_type ft = tu_t(TGC_F32, tgc_shape1(n)), ht = tu_t(dt, tgc_shape1(n));
+    void *ip[1] = {f}, *op[1] = {h};
+    tu_exec(cpu, TGC_OP_CAST, &at, 1, &ft, ip, 1, &ht, op);
+    free(f);
+    return h;
+}
+
+/* The 16-bit patterns' distance (finite values): steps of the format. */
+static int steps16(uint16_t a, uint16_t b) {
+    if ((a ^ b) & 0x8000) return (a & 0x7fff) + (b & 0x7fff);
+    return abs((int)(a & 0x7fff) - (int)(b & 0x7fff));
+}
+
+/* global_avg_pool(_bwd), bias_grad and max_pool2d_bwd on bf16 and f16 data against the CPU, which runs them on
+ * f32 copies and rounds the result once: the elementwise ones (pool backward, max-pool backward) bit for bit,
+ * the pooled mean within one step of the format (sums in another order), bias_grad (an f32 result) 1e-6. */
+START_TEST(lowp_data_against_cpu) {
+    const tgc_dtype dt = _i ? TGC_F16 : TGC_BF16;
+    const int64_t n = 3, c = 5, h = 9, w = 7, hw = h * w;
+    int worst_steps = 0;
+    double worst_rel = 0;
+    /* global_avg_pool */
+    uint16_t *x = lowp_rand(n * c * hw, -3, 3, dt), *y_cpu = malloc(2 * n * c), *y_gpu = malloc(2 * n * c);
+    tgc_type xt = tu_t(dt, tgc_shape4(n, c, h, w)), yt = tu_t(dt, tgc_shape2(n, c));
+    tgc_attrs at = tgc_attrs_default();
+    void *ip[2] = {x}, *op[1] = {y_cpu};
+    tu_exec(cpu, TGC_OP_GLOBAL_AVG_POOL, &at, 1, &xt, ip, 1, &yt, op);
+    tgc_k_gap_args a = {(const float *)x, (float *)y_gpu, n * c, hw, (int32_t)dt};
+    TGC_SHIM_LAUNCH(tgc_k_global_avg_pool, tgc_k_geom_warp_rows(n * c, 2), a);
+    for (int64_t p = 0; p < n * c; p++) {
+        int s = steps16(y_gpu[p], y_cpu[p]);
+        ck_assert_msg(s <= 1, "%s global_avg_pool plane %lld: 0x%04x, the CPU's 0x%04x", tgc_dtype_name(dt),
+                      (long long)p, y_gpu[p], y_cpu[p]);
+        if (s > worst_steps) worst_steps = s;
+    }
+    /* global_avg_pool_bwd: bit for bit */
+    uint16_t *dx_cpu = malloc(2 * n * c * hw), *dx_gpu = malloc(2 * n * c * hw);
+    at.shape = xt.shape;
+    void *bi[1] = {y_cpu}, *bo[1] = {dx_cpu};
+    tu_exec(cpu, TGC_OP_GLOBAL_AVG_POOL_BWD, &at, 1, &yt, bi, 1, &xt, bo);
+    tgc_k_gap_args b = {(const float *)y_cpu, (float *)dx_gpu, n * c, hw, (int32_t)dt};
+    TGC_SHIM_LAUNCH(tgc_k_global_avg_pool_bwd, tgc_k_geom_elems(n * c * hw, 3), b);
+    same_bytes(dx_gpu, dx_cpu, 2, n * c * hw, "global_avg_pool_bwd, 16-bit");
+    /* bias_grad: a 16-bit dy, an f32 db, both kernels */
+    float *db_cpu = tu_zeros(c), *db_gpu = tu_zeros(c);
+    at = tgc_attrs_default();
+    at.axis = 1;
+    tgc_type dbt = tu_t(TGC_F32, tgc_shape1(c));
+    void *gi[1] = {x}, *go[1] = {db_cpu};
+    tu_exec(cpu, TGC_OP_BIAS_GRAD, &at, 1, &xt, gi, 1, &dbt, go);
+    double scale = 1e-30;
+    for (int64_t k = 0; k < c; k++) scale = fmax(scale, fabs((double)db_cpu[k]));
+    for (int cols = 0; cols < 2; cols++) {
+        tgc_k_bias_grad_args g = {(const float *)x, db_gpu, n, c, hw, (int32_t)dt};
+        if (cols) TGC_SHIM_LAUNCH(tgc_k_bias_grad_cols, tgc_k_geom_bias_grad(1, c, 2), g);
+        else TGC_SHIM_LAUNCH(tgc_k_bias_grad_planes, tgc_k_geom_bias_grad(0, c, 2), g);
+        for (int64_t k = 0; k < c; k++) {
+            double e = fabs((double)db_gpu[k] - (double)db_cpu[k]) / scale;
+            ck_assert_msg(e <= 1e-6, "%s bias_grad channel %lld: %.9g, the CPU's %.9g", tgc_dtype_name(dt), (long long)k,
+                          (double)db_gpu[k], (double)db_cpu[k]);
+            worst_rel = fmax(worst_rel, e);
+        }
+    }
+    /* max_pool2d_bwd, 3x3 stride 2 pad 1 with ties (integers): bit for bit */
+    const int64_t ho = 5, wo = 4;
+    uint16_t *dy = lowp_rand(n * c * ho * wo, -1, 1, dt), *xi = lowp_rand(n * c * hw, 0, 3, dt);
+    float *xf = tu_rand(n * c * hw, 0, 3);
+    for (int64_t i = 0; i < n * c * hw; i++) xf[i] = (float)(int)xf[i]; /* ties: the first maximum wins */
+    tgc_attrs ca = tgc_attrs_default();
+    ca.dtype = dt;
+    tgc_type ft = tu_t(TGC_F32, tgc_shape1(n * c * hw)), ht = tu_t(dt, tgc_shape1(n * c * hw));
+    void *ci[1] = {xf}, *co[1] = {xi};
+    tu_exec(cpu, TGC_OP_CAST, &ca, 1, &ft, ci, 1, &ht, co);
+    at = tgc_attrs_default();
+    at.kernel[0] = at.kernel[1] = 3, at.stride[0] = at.stride[1] = 2, at.pad[0] = at.pad[1] = at.pad[2] = at.pad[3] = 1;
+    tgc_type mt[2] = {tu_t(dt, tgc_shape4(n, c, ho, wo)), xt};
+    void *mi[2] = {dy, xi}, *mo[1] = {dx_cpu};
+    tu_exec(cpu, TGC_OP_MAX_POOL2D_BWD, &at, 2, mt, mi, 1, &xt, mo);
+    tgc_k_maxpool_bwd_args m = {(const float *)dy, (const float *)xi, (float *)dx_gpu, n * c, (int32_t)h, (int32_t)w,
+                                (int32_t)ho, (int32_t)wo, 3, 3, 2, 2, 1, 1, (int32_t)dt};
+    TGC_SHIM_LAUNCH(tgc_k_max_pool2d_bwd, tgc_k_geom_planes(n * c, hw, 1), m);
+    same_bytes(dx_gpu, dx_cpu, 2, n * c * hw, "max_pool2d_bwd, 16-bit");
+    report(_i ? "f16 data: gap, gap_bwd, bias_grad, max_pool_bwd" : "bf16 data: gap, gap_bwd, bias_grad, max_pool_bwd",
+           "pool backwards bitwise equal; mean within %d step(s); bias_grad %.2g", worst_steps, worst_rel);
+    free(x), free(y_cpu), free(y_gpu), free(dx_cpu), free(dx_gpu), free(db_cpu), free(db_gpu), free(dy), free(xi);
+    free(xf);
+}
+END_TEST
+
+/* ---- float16 loss scaling ------------------------------------------------------------------------------ */
+
+/* tgc_k_nonfinite + tgc_k_unscale against tgc_cpu_grad_unscale: sizes from 1 to several grid strides, every
+ * gradient finite (unscaled bit for bit) or one inf, -inf or NaN planted at the start, middle or end (found,
+ * nothing written). */
+START_TEST(grad_unscale_equals_cpu_bitwise) {
+    static const int64_t sizes[] = {1, 255, 1000, 100003};
+    const float planted[] = {INFINITY, -INFINITY, NAN};
+    const float inv = 1.0f / 32768.0f;
+    int cases = 0, found_cases = 0;
+    for (size_t si = 0; si < sizeof sizes / sizeof *sizes; si++) {
+        int64_t n = sizes[si];
+        float *g = malloc(sizeof(float) * (size_t)n), *g_cpu = malloc(sizeof(float) * (size_t)n),
+              *g_gpu = malloc(sizeof(float) * (size_t)n);
+        for (int64_t i = 0; i < n; i++) g[i] = (float)tu_unif(-1e5, 1e5); /* scaled gradients */
+        for (int c = 0; c < 1 + 3 * 3; c++, cases++) {
+            memcpy(g_cpu, g, sizeof(float) * (size_t)n);
+            if (c > 0) g_cpu[(c - 1) % 3 == 0 ? 0 : (c - 1) % 3 == 1 ? n / 2 : n - 1] = planted[(c - 1) / 3];
+            memcpy(g_gpu, g_cpu, sizeof(float) * (size_t)n);
+            int found_cpu = tgc_cpu_grad_unscale(g_cpu, (size_t)n, inv);
+            int32_t found = 0;
+            tgc_k_unscale_args a = {g_gpu, n, &found, inv};
+            TGC_SHIM_LAUNCH(tgc_k_nonfinite, tgc_k_geom_elems(n, 4), a);
+            TGC_SHIM_LAUNCH(tgc_k_unscale, tgc_k_geom_elems(n, 4), a);
+            ck_assert_int_eq(found != 0, found_cpu);
+            ck_assert_int_eq(found_cpu, c > 0);
+            found_cases += found_cpu;
+            same_bytes(g_gpu, g_cpu, 4, n, "grad unscale");
+        }
+        free(g), free(g_cpu), free(g_gpu);
+    }
+    report("grad finite check + unscale", "%d cases (%d with a planted inf/NaN): flag and gradients bitwise equal",
+           cases, found_cases);
 }
 END_TEST
 
@@ -967,6 +1104,8 @@ int main(void) {
     tcase_add_test(tc, max_pool2d_bwd_equals_cpu_bitwise);
     tcase_add_test(tc, cast_equals_cpu_bitwise);
     tcase_add_test(tc, fill_equals_cpu_bitwise);
+    tcase_add_test(tc, grad_unscale_equals_cpu_bitwise);
+    tcase_add_loop_test(tc, lowp_data_against_cpu, 0, 2);
     tcase_add_test(tc, grad_norm_and_clip_against_cpu);
     tcase_add_test(tc, lamb_against_cpu);
     tcase_add_test(tc, sigmoid_bce_against_cpu);

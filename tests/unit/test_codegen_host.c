@@ -1,5 +1,6 @@
 /* The single-source check of the generated kernels (backend/cuda/codegen.c): the text of every elementwise
- * group of every shipped config (--target cpu and cuda: tanh is fused only for cuda) is compiled as C17 by
+ * group of every shipped config (--target cpu and cuda: tanh is fused only for cuda; and the cuda target's
+ * mixed-precision plans, --amp as bf16 and --fp16, whose groups load bf16/f16 into f32) is compiled as C17 by
  * this build's C compiler through backend/cuda/codegen_host.h into one shared object, launched on the host
  * over a grid of 7 blocks of 32 threads (so every grid-stride loop takes several turns), and compared with
  * the CPU backend running the same group on the same random data: its fused loop (tgc_cpu_fuse, how the CPU
@@ -8,7 +9,8 @@
  * Tolerances: none against the fused loop (the arithmetic is the same operation for operation, libm's tanhf
  * included: bit for bit, -0 and +0 told apart); against the op-by-op kernels none in kernels without tanh,
  * and in kernels with tanh 1e-6 of the result tensor's largest magnitude (oneDNN's tanh is within a few ulp
- * of libm's tanhf, and tanh_bwd's 1 - y*y carries that on; measured: 2 ulp where tanh is the result). Casts are compared bit for bit, on every f16 and
+ * of libm's tanhf, and tanh_bwd's 1 - y*y carries that on; measured: 2 ulp where tanh is the result; bf16/f16
+ * results of such kernels within one step of their format). Casts are compared bit for bit, on every f16 and
  * bf16 pattern and on f32 bit patterns of every class (NaN, inf, subnormal). On the device only tanhf may
  * differ (CUDA's is within 2 ulp); every product is __fmul_rn, so nothing else can round differently.
  *
@@ -31,6 +33,7 @@
 
 #define TOL_ULP_FUSED 0       /* bit for bit */
 #define TOL_REL_OPS_TANH 1e-6 /* op by op, kernels with tanh: oneDNN's tanh error, carried on; else bit for bit */
+#define TOL_ULP16_OPS_TANH 1  /* the same for bf16/f16 results: one step of the 16-bit format */
 #define PREFIX (1 << 16)
 #define GRID 7
 #define BLOCK 32
@@ -127,6 +130,18 @@ static int64_t ulps(float a, float b) {
     return ka > kb ? ka - kb : kb - ka;
 }
 
+/* The same for two bf16 or f16 values (16-bit patterns, ordered as their values; 0 for two NaNs). */
+static int64_t ulps16(const uint8_t *a, const uint8_t *b, tgc_dtype t) {
+    uint16_t ha, hb;
+    memcpy(&ha, a, 2);
+    memcpy(&hb, b, 2);
+    uint16_t expo = t == TGC_BF16 ? 0x7f80 : 0x7c00, mant = t == TGC_BF16 ? 0x007f : 0x03ff;
+    int na = (ha & expo) == expo && (ha & mant), nb = (hb & expo) == expo && (hb & mant);
+    if (na || nb) return na && nb ? 0 : INT64_MAX;
+    int64_t ka = ha & 0x8000 ? -(int64_t)(ha & 0x7fff) - 1 : ha, kb = hb & 0x8000 ? -(int64_t)(hb & 0x7fff) - 1 : hb;
+    return ka > kb ? ka - kb : kb - ka;
+}
+
 typedef struct buf {
     tgc_slab slab;
     uint64_t offset;
@@ -151,6 +166,18 @@ static void fill(uint8_t *d, size_t bytes, tgc_dtype t, int wide) {
                 f = (float)(((double)(r >> 11) / 9007199254740992.0) * 6.0 - 3.0);
             }
             memcpy(d + 4 * i, &f, 4);
+        } else if (!wide && (t == TGC_BF16 || t == TGC_F16)) {
+            /* finite values of a mixed-precision plan's magnitudes (about 2^-8 to 8, zeros of both signs): the
+             * op-by-op kernels (oneDNN's on f32 copies) treat NaN payloads their own way */
+            uint16_t h;
+            if ((r >> 32) % 16 == 0) {
+                h = (uint16_t)((r >> 40) & 1) << 15;
+            } else if (t == TGC_BF16) {
+                h = (uint16_t)(((r >> 40) & 1) << 15 | (uint16_t)(119 + (r >> 41) % 11) << 7 | ((r >> 48) & 0x7f));
+            } else {
+                h = (uint16_t)(((r >> 40) & 1) << 15 | (uint16_t)(7 + (r >> 41) % 11) << 10 | ((r >> 48) & 0x3ff));
+            }
+            memcpy(d + 2 * i, &h, 2);
         } else {
             memcpy(d + tgc_dtype_size(t) * i, &r, tgc_dtype_size(t));
         }
@@ -290,15 +317,20 @@ static void run_group(const tgc_plan *p, const tgc_program *pr, const tgc_codege
                 int64_t u = INT64_MAX;
                 double rel = INFINITY;
                 float x = 0, y = 0;
+                int lowp = dt == TGC_BF16 || dt == TGC_F16;
                 if (dt == TGC_F32) {
                     memcpy(&x, got + 4 * i, 4);
                     memcpy(&y, ref + 4 * i, 4);
                     u = ulps(x, y);
                     rel = fabs((double)x - (double)y) / fmax(scale, 1e-30);
+                } else if (lowp) {
+                    u = ulps16(got + 2 * i, ref + 2 * i, dt);
                 }
                 if (u > worst) worst = u;
                 if (rel > worst_rel) worst_rel = rel;
-                int bad = c == 0 ? u > TOL_ULP_FUSED : with_tanh ? rel > TOL_REL_OPS_TANH : u > 0;
+                /* bf16/f16 results of kernels with tanh, op by op: oneDNN's tanh may round to the neighbour */
+                int bad = c == 0 ? u > TOL_ULP_FUSED
+                        : with_tanh ? (lowp ? u > TOL_ULP16_OPS_TANH : rel > TOL_REL_OPS_TANH) : u > 0;
                 if (bad)
                     ck_abort_msg("%s: %s, result '%s' element %lld: kernel %.9g, CPU %s %.9g (%lld ulp, %.3g of the "
                                  "tensor's scale, %s)\n%s", what, k->name, p->tensors[k->args[a].tensor].name,
@@ -354,29 +386,33 @@ START_TEST(shipped_configs) {
     char **cfgs;
     int nc = cgu_configs(TGC_SOURCE_DIR, &cfgs);
     ck_assert_int_gt(nc, 0);
-    static const char *targets[2] = {"cpu", "cuda"};
-    tgc_plan **plans = tgc_calloc((size_t)nc * 2, sizeof *plans);
+    /* fp32 for both targets; the cuda target's mixed-precision plans (--amp as bf16, --fp16) too */
+    enum { NV = 4 };
+    static const char *targets[NV] = {"cpu", "cuda", "cuda", "cuda"};
+    static const char *flags[NV] = {"", "", " --amp (bf16)", " --fp16"};
+    static const tgc_dtype amps[NV] = {TGC_F32, TGC_F32, TGC_BF16, TGC_F16};
+    tgc_plan **plans = tgc_calloc((size_t)nc * NV, sizeof *plans);
     instance *inst = NULL;
-    int ni = 0, cap = 0, compiled = 0, per_target[2] = {0, 0};
+    int ni = 0, cap = 0, compiled = 0, per_target[NV] = {0};
     for (int c = 0; c < nc; c++)
-        for (int t = 0; t < 2; t++) {
+        for (int t = 0; t < NV; t++) {
             tgc_err err;
-            tgc_plan *p = cgu_compile(cfgs[c], targets[t], &err);
+            tgc_plan *p = cgu_compile_amp(cfgs[c], targets[t], NULL, amps[t], &err);
             if (!p) { /* a config the compiler does not take yet (detection, say): said, not checked */
-                printf("  skipped: %s --target %s does not compile: %s\n", cfgs[c], targets[t], err.msg);
+                printf("  skipped: %s --target %s%s does not compile: %s\n", cfgs[c], targets[t], flags[t], err.msg);
                 continue;
             }
-            plans[2 * c + t] = p;
+            plans[NV * c + t] = p;
             compiled++;
             for (int pi = 0; pi < p->n_programs; pi++) {
                 tgc_codegen_group *g;
                 int ng = tgc_codegen_groups(&p->programs[pi], &g);
                 for (int i = 0; i < ng; i++) {
                     TGC_GROW(inst, cap, ni + 1);
-                    inst[ni] = (instance){.plan = 2 * c + t, .program = pi};
+                    inst[ni] = (instance){.plan = NV * c + t, .program = pi};
                     ck_assert_msg(tgc_codegen_group_kernel(p, &p->programs[pi], g[i].first, g[i].count, &inst[ni].k,
                                                            &err) == 0,
-                                  "%s --target %s: %s", cfgs[c], targets[t], err.msg);
+                                  "%s --target %s%s: %s", cfgs[c], targets[t], flags[t], err.msg);
                     ni++;
                     per_target[t]++;
                 }
@@ -387,7 +423,7 @@ START_TEST(shipped_configs) {
     ck_assert_int_gt(ni, 0);
     /* distinct texts, compiled once */
     const tgc_codegen_kernel **uniq = tgc_malloc(sizeof *uniq * (size_t)ni);
-    int nu = 0, tanh_kernels = 0;
+    int nu = 0, tanh_kernels = 0, lowp_kernels = 0;
     for (int i = 0; i < ni; i++) {
         int seen = 0;
         for (int u = 0; u < nu && !seen; u++) {
@@ -397,6 +433,11 @@ START_TEST(shipped_configs) {
         if (!seen) {
             uniq[nu++] = &inst[i].k;
             tanh_kernels += strstr(inst[i].k.source, "tanhf(") != NULL;
+            for (int a = 0; a < inst[i].k.n_args; a++) /* a bf16/f16 tensor outside a lone cast */
+                if (inst[i].k.args[a].dtype == TGC_BF16 || inst[i].k.args[a].dtype == TGC_F16) {
+                    lowp_kernels++;
+                    break;
+                }
         }
     }
     host_so so;
@@ -416,18 +457,24 @@ START_TEST(shipped_configs) {
         done_hash[2 * nd + 1] = n;
         nd++;
         char what[512];
-        snprintf(what, sizeof what, "%s --target %s, program %s, instructions %d-%d", cfgs[inst[i].plan / 2],
-                 targets[inst[i].plan % 2], pr->name, inst[i].k.first, inst[i].k.first + inst[i].k.count - 1);
+        snprintf(what, sizeof what, "%s --target %s%s, program %s, instructions %d-%d", cfgs[inst[i].plan / NV],
+                 targets[inst[i].plan % NV], flags[inst[i].plan % NV], pr->name, inst[i].k.first,
+                 inst[i].k.first + inst[i].k.count - 1);
         run_group(p, pr, &inst[i].k, &so, n, 0, &st, what);
     }
-    printf("codegen host check: %d configs x 2 targets, %d compiled; %d elementwise groups (%d cpu, %d cuda), "
-           "%d distinct kernels (%d with tanhf), %d runs over %lld result elements; worst error vs the CPU fused loop "
+    printf("codegen host check: %d configs x 4 (cpu, cuda, cuda --amp, cuda --fp16), %d compiled; %d elementwise "
+           "groups (%d cpu, %d cuda, %d cuda bf16, %d cuda f16), %d distinct kernels (%d with tanhf, %d with bf16/f16 "
+           "data), %d runs over %lld result elements; worst error vs the CPU fused loop "
            "%lld ulp (%lld elements differ in bits, tolerance %d), vs op-by-op kernels %lld ulp, %.2g of the tensor's "
            "scale (%lld differ, all in kernels with tanh: tolerance %g of the scale; %lld ulp in the others)\n",
-           nc, compiled, ni, per_target[0], per_target[1], nu, tanh_kernels, st.runs, (long long)st.elements,
+           nc, compiled, ni, per_target[0], per_target[1], per_target[2], per_target[3], nu, tanh_kernels,
+           lowp_kernels, st.runs, (long long)st.elements,
            (long long)st.worst_fused, (long long)st.differ_fused, TOL_ULP_FUSED, (long long)st.worst_ops,
            st.worst_ops_rel, (long long)st.differ_ops, TOL_REL_OPS_TANH, (long long)st.worst_ops_no_tanh);
     ck_assert_int_gt(tanh_kernels, 0); /* the cuda target fuses tanh: LeNet-5's groups */
+    ck_assert_int_gt(per_target[2], 0); /* the mixed-precision plans' groups were checked */
+    ck_assert_int_gt(per_target[3], 0);
+    ck_assert_int_gt(lowp_kernels, 0);
     ck_assert_int_le(st.worst_fused, TOL_ULP_FUSED);
     ck_assert_int_eq(st.worst_ops_no_tanh, 0);
     dlclose(so.h);
@@ -435,7 +482,7 @@ START_TEST(shipped_configs) {
     free(uniq);
     for (int i = 0; i < ni; i++) tgc_codegen_kernel_free(&inst[i].k);
     free(inst);
-    for (int i = 0; i < 2 * nc; i++) tgc_plan_free(plans[i]);
+    for (int i = 0; i < NV * nc; i++) tgc_plan_free(plans[i]);
     free(plans);
     cgu_free_strs(cfgs, nc);
 }
@@ -484,8 +531,10 @@ END_TEST
 
 /* A group with every elementwise op (tanh_bwd, sigmoid and a second bias layout appear in no shipped group), in
  * place where memplan would put it, at a size that is not a multiple of the grid. */
+static const tgc_dtype every_op_dt[3] = {TGC_F32, TGC_BF16, TGC_F16};
+
 START_TEST(every_op_group) {
-    tgc_plan *p = cgu_every_op_plan();
+    tgc_plan *p = cgu_every_op_plan_dt(every_op_dt[_i]);
     const tgc_program *pr = &p->programs[0];
     tgc_codegen_kernel k;
     tgc_err err;
@@ -498,11 +547,13 @@ START_TEST(every_op_group) {
         }
     const tgc_codegen_kernel *kp[1] = {&k};
     host_so so;
-    build_so(kp, 1, "every_op", &so);
+    char tag[32];
+    snprintf(tag, sizeof tag, "every_op_%s", tgc_dtype_name(every_op_dt[_i]));
+    build_so(kp, 1, tag, &so);
     stats st = {0};
-    run_group(p, pr, &k, &so, k.numel, 0, &st, "every op");
-    printf("codegen host check, every op: %lld result elements, %lld ulp from the fused loop, %lld ulp (%.2g of the "
-           "scale, %lld elements) from op by op\n", (long long)st.elements, (long long)st.worst_fused,
+    run_group(p, pr, &k, &so, k.numel, 0, &st, tag);
+    printf("codegen host check, every op in %s: %lld result elements, %lld ulp from the fused loop, %lld ulp (%.2g of the "
+           "scale, %lld elements) from op by op\n", tgc_dtype_name(every_op_dt[_i]), (long long)st.elements, (long long)st.worst_fused,
            (long long)st.worst_ops, st.worst_ops_rel, (long long)st.differ_ops);
     ck_assert_int_eq(st.elements, 2 * 630);
     ck_assert_int_eq(st.differ_fused, 0);
@@ -518,7 +569,7 @@ int main(void) {
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, shipped_configs);
-    tcase_add_test(tc, every_op_group);
+    tcase_add_loop_test(tc, every_op_group, 0, 3);
     tcase_add_test(tc, casts_bit_exact);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);

@@ -330,7 +330,7 @@ START_TEST(refusals) {
     ax.axis = 1;
     cgu_instr(p, TGC_OP_MATMUL, NULL, 0, t, 2, x, w); /* 0 */
     cgu_instr(p, TGC_OP_RELU, NULL, 0, y, 1, t);
-    cgu_instr(p, TGC_OP_ADD, NULL, 1, t, 2, x, h); /* 2: f16 operand */
+    cgu_instr(p, TGC_OP_ADD, NULL, 1, t, 2, x, h); /* 2: an f16 operand of an f32 add */
     cgu_instr(p, TGC_OP_RELU, NULL, 1, y, 1, t);
     cgu_instr(p, TGC_OP_BIAS_ADD, &ax, 2, t, 2, x, b5); /* 4: bias of 5 on 8 channels */
     cgu_instr(p, TGC_OP_RELU, NULL, 2, y, 1, t);
@@ -342,7 +342,7 @@ START_TEST(refusals) {
     cgu_instr(p, TGC_OP_RELU, NULL, 5, t, 1, x); /* 10: another element count */
     cgu_instr(p, TGC_OP_RELU, NULL, 5, big, 1, t);
     kernel_fails(p, 0, 2, "instruction 0 (matmul) of fusion group 0: not an elementwise op");
-    kernel_fails(p, 2, 2, "instruction 2 (add) of fusion group 1: an operand that is not f32: f16");
+    kernel_fails(p, 2, 2, "instruction 2 (add) of fusion group 1: an operand of another dtype than the result: f16");
     kernel_fails(p, 4, 2, "instruction 4 (bias_add) of fusion group 2: a bias that does not match its axis");
     kernel_fails(p, 6, 2, "fusion group 3: broadcast operand 'b' overlaps result 'yb'");
     kernel_fails(p, 8, 2, "fusion group 4: 'x' and 'yp' overlap other than element for element");

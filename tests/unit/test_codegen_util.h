@@ -24,9 +24,9 @@ static void cgu_walk(const char *dir, char ***out, int *n, int *cap) {
     struct dirent *e;
     while ((e = readdir(d))) {
         if (e->d_name[0] == '.' || strcmp(e->d_name, "_base_") == 0) continue;
-        /* Mixed-precision configs (MMDetection's *_amp-1x_*): the CUDA side of AMP is a seam (codegen and cuDNN
-         * plans take f32), so these checks cover the fp32 configs; plan_check_configs.test and
-         * cli_compile_retinanet.test compile the AMP one. */
+        /* Mixed-precision configs (MMDetection's *_amp-1x_*): the same models as their fp32 configs, which these
+         * checks also compile with --amp and --fp16 (cgu_compile_amp); plan_check_configs.test and
+         * cli_compile_retinanet.test compile the AMP one itself. */
         if (strstr(e->d_name, "_amp-")) continue;
         char *path = tgc_asprintf("%s/%s", dir, e->d_name);
         struct stat st;
@@ -44,8 +44,8 @@ static void cgu_walk(const char *dir, char ***out, int *n, int *cap) {
     closedir(d);
 }
 
-/* The shipped fp32 configs: the .yaml files under configs/ outside _base_ (less the AMP ones), sorted (paths
- * owned by the caller). */
+/* The shipped configs: the .yaml files under configs/ outside _base_ (less the AMP ones, see above), sorted
+ * (paths owned by the caller). */
 static inline int cgu_configs(const char *src_dir, char ***out) {
     *out = NULL;
     int n = 0, cap = 0;
@@ -61,11 +61,21 @@ static inline void cgu_free_strs(char **s, int n) {
     free(s);
 }
 
-/* tgc compile CONFIG --target TARGET [--disable-pass PASS], in memory: the validated plan, or NULL with
- * err. PASS may be NULL. */
-static inline tgc_plan *cgu_compile_without(const char *path, const char *target, const char *pass, tgc_err *err) {
+/* tgc compile CONFIG --target TARGET [--disable-pass PASS] [--amp (amp TGC_BF16) | --fp16 (TGC_F16)], in
+ * memory: the validated plan, or NULL with err. PASS may be NULL. */
+static inline tgc_plan *cgu_compile_amp(const char *path, const char *target, const char *pass, tgc_dtype amp,
+                                        tgc_err *err) {
     tgc_cfg *cfg = tgc_cfg_load(path, err);
     if (!cfg) return NULL;
+    /* mixed precision as `tgc compile --amp` (bf16) or `--fp16` sets it: AmpOptimWrapper, dynamic loss scale */
+    if (amp != TGC_F32 &&
+        (tgc_cfg_apply_option(cfg, "optim_wrapper.type=AmpOptimWrapper", err) < 0 ||
+         tgc_cfg_apply_option(cfg, "optim_wrapper.loss_scale=dynamic", err) < 0 ||
+         tgc_cfg_apply_option(cfg, amp == TGC_F16 ? "optim_wrapper.dtype=float16" : "optim_wrapper.dtype=bfloat16",
+                              err) < 0)) {
+        tgc_cfg_free(cfg);
+        return NULL;
+    }
     tgc_module m;
     memset(&m, 0, sizeof m);
     if (tgc_frontend_build(cfg, &m, err) < 0) {
@@ -73,6 +83,10 @@ static inline tgc_plan *cgu_compile_without(const char *path, const char *target
         return NULL;
     }
     m.target = tgc_target_find(target);
+    if (m.target) {
+        char note[256];
+        tgc_amp_resolve(&m.amp, m.target, note, sizeof note);
+    }
     tgc_pipeline_opts po;
     memset(&po, 0, sizeof po);
     if (pass) po.disabled[po.n_disabled++] = pass;
@@ -85,6 +99,10 @@ static inline tgc_plan *cgu_compile_without(const char *path, const char *target
         p = NULL;
     }
     return p;
+}
+
+static inline tgc_plan *cgu_compile_without(const char *path, const char *target, const char *pass, tgc_err *err) {
+    return cgu_compile_amp(path, target, pass, TGC_F32, err);
 }
 
 static inline tgc_plan *cgu_compile(const char *path, const char *target, tgc_err *err) {
@@ -166,20 +184,22 @@ static inline void cgu_output(tgc_plan *p, int t) {
 /* ---- synthetic groups, beyond what the shipped configs fuse ---------------------------------------- */
 
 /* One group of 11 instructions with every elementwise op (tanh_bwd, sigmoid and a second bias layout appear
- * in no shipped group), in place where memplan would put it, 630 elements (not a multiple of a grid). */
-static inline tgc_plan *cgu_every_op_plan(void) {
+ * in no shipped group), in place where memplan would put it, 630 elements (not a multiple of a grid); data of
+ * dtype dt (f32, or bf16/f16 as in a mixed-precision plan: biases f32, the last cast to f32). */
+static inline tgc_plan *cgu_every_op_plan_dt(tgc_dtype dt) {
     tgc_plan *p = cgu_plan_new();
     tgc_shape s = tgc_shape4(3, 6, 7, 5);
-    int x = cgu_tensor(p, "x", TGC_F32, s, TGC_SLAB_ARENA, 0);
-    int y = cgu_tensor(p, "y", TGC_F32, s, TGC_SLAB_ARENA, 4096);
-    int z = cgu_tensor(p, "z", TGC_F32, s, TGC_SLAB_INPUT, 0);
+    int x = cgu_tensor(p, "x", dt, s, TGC_SLAB_ARENA, 0);
+    int y = cgu_tensor(p, "y", dt, s, TGC_SLAB_ARENA, 4096);
+    int z = cgu_tensor(p, "z", dt, s, TGC_SLAB_INPUT, 0);
     int b = cgu_tensor(p, "b", TGC_F32, tgc_shape1(6), TGC_SLAB_PARAM, 0);
     int b2 = cgu_tensor(p, "b2", TGC_F32, tgc_shape1(7), TGC_SLAB_PARAM, 256);
     int t[11];
     for (int i = 0; i < 11; i++) {
         char name[8];
         snprintf(name, sizeof name, "t%d", i);
-        t[i] = cgu_tensor(p, name, TGC_F32, s, TGC_SLAB_ARENA, i == 3 ? 8192 : i == 8 ? 12288 : i == 10 ? 16384 : 0);
+        t[i] = cgu_tensor(p, name, i == 8 ? TGC_F32 : dt, s, TGC_SLAB_ARENA,
+                          i == 3 ? 8192 : i == 8 ? 12288 : i == 10 ? 16384 : 0);
     }
     tgc_attrs ax = tgc_attrs_default(), ax2 = tgc_attrs_default(), sc = tgc_attrs_default(), cf = tgc_attrs_default();
     ax.axis = 1;
@@ -202,6 +222,8 @@ static inline tgc_plan *cgu_every_op_plan(void) {
     return p;
 }
 
+static inline tgc_plan *cgu_every_op_plan(void) { return cgu_every_op_plan_dt(TGC_F32); }
+
 /* Groups of casts between every pair of dtype classes, n elements each, every link a program output:
  * *n_groups chains, group c = chain c. */
 static inline tgc_plan *cgu_cast_plan(int64_t n, int *n_groups) {
@@ -219,6 +241,7 @@ static inline tgc_plan *cgu_cast_plan(int64_t n, int *n_groups) {
         {2, {TGC_I32, TGC_F16}, x},            {3, {TGC_U8, TGC_I64, TGC_BF16}, x},
         {2, {TGC_I64, TGC_F32}, x},            {3, {TGC_BF16, TGC_I32, TGC_U8}, hin},
         {3, {TGC_F32, TGC_F16, TGC_I64}, bin}, {3, {TGC_F32, TGC_F16, TGC_BF16}, lin},
+        {2, {TGC_F32, TGC_BF16}, hin},
     };
     *n_groups = (int)(sizeof chains / sizeof chains[0]);
     for (int c = 0; c < *n_groups; c++) {

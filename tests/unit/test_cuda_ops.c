@@ -1,5 +1,6 @@
 /* tests/unit/test_cuda_ops.c - the CUDA decisions (backend/cuda/cuda_ops.h), checked without a GPU: every op of
- * ir/ops.def has one, every instruction of every shipped config (cpu and cuda targets) has an implementation
+ * ir/ops.def has one, every instruction of every shipped config (cpu and cuda targets, and the cuda target's
+ * --amp (bf16) and --fp16 plans) has an implementation
  * that takes it (a generated kernel for each elementwise group, a hand-written kernel for its operand types,
  * a gemm for each matmul), the cuBLAS marshalling of matmul (row-major plan, column-major cuBLAS) run by its
  * host body equals the CPU executor's matmul for every transpose combination, and the marshalling of every batch
@@ -33,17 +34,24 @@ START_TEST(every_instruction_of_every_shipped_config_has_an_implementation) {
     char **cfgs;
     int nc = cgu_configs(TGC_SOURCE_DIR, &cfgs);
     ck_assert_int_ge(nc, 9);
-    const char *targets[] = {"cuda", "cpu"};
+    /* fp32 for both targets; the cuda target's mixed-precision plans (--amp as bf16, --fp16) too */
+    const char *targets[] = {"cuda", "cpu", "cuda", "cuda"}, *flags[] = {"", "", " --amp (bf16)", " --fp16"};
+    const tgc_dtype amps[] = {TGC_F32, TGC_F32, TGC_BF16, TGC_F16};
     tgc_cuda_decisions all = {0};
-    for (int t = 0; t < 2; t++)
+    int failed = 0;
+    for (int t = 0; t < 4; t++)
         for (int c = 0; c < nc; c++) {
             tgc_err err;
-            tgc_plan *p = cgu_compile(cfgs[c], targets[t], &err);
-            ck_assert_msg(p, "%s: %s", cfgs[c], err.msg);
-            ck_assert_msg(tgc_cuda_check_plan(p, 1, &all, &err) == 0, "%s (target %s): %s", cfgs[c], targets[t], err.msg);
+            tgc_plan *p = cgu_compile_amp(cfgs[c], targets[t], NULL, amps[t], &err);
+            ck_assert_msg(p, "%s%s: %s", cfgs[c], flags[t], err.msg);
+            if (tgc_cuda_check_plan(p, 1, &all, &err) != 0) {
+                printf("FAIL %s (target %s%s): %s\n", cfgs[c], targets[t], flags[t], err.msg);
+                failed++;
+            }
             tgc_plan_free(p);
         }
-    printf("configs x targets: %d; instructions: %d", 2 * nc, all.instructions);
+    ck_assert_int_eq(failed, 0);
+    printf("configs x targets: %d; instructions: %d", 4 * nc, all.instructions);
     for (int i = 1; i < TGC_CUDA_IMPL_COUNT; i++) printf(", %s %d", tgc_cuda_impl_name((tgc_cuda_impl)i), all.by_impl[i]);
     printf("; generated kernels (groups and lone ops): %d; not on the GPU yet: %d\n", all.groups,
            all.pending);
@@ -99,7 +107,61 @@ START_TEST(gemm_marshalling_equals_the_cpu_matmul) {
     tgc_cpu_op bad = {TGC_OP_MATMUL, &at, 2, 1, it3, it3, none, none};
     tgc_cuda_gemm g;
     ck_assert_int_eq(tgc_cuda_gemm_of(&bad, &g, &err), -1);
-    ck_assert_msg(strstr(err.msg, "2-D f32"), "%s", err.msg);
+    ck_assert_msg(strstr(err.msg, "2-D operands"), "%s", err.msg);
+    tgc_cpu_free(cpu);
+}
+END_TEST
+
+/* The same marshalling for bf16 and f16 data (cublasGemmEx with f32 compute in mixed-precision plans): the host
+ * body against the CPU's matmul (oneDNN bf16, f16 through f32 copies), each result within one step of its
+ * 16-bit format (the sums run in another order before the one rounding). */
+START_TEST(gemm_marshalling_low_precision) {
+    tgc_err err;
+    tgc_cpu *cpu = tgc_cpu_new(1, 1, &err);
+    ck_assert_msg(cpu, "%s", err.msg);
+    enum { M = 9, N = 6, K = 13 };
+    uint32_t seed = 5;
+    int worst = 0;
+    for (int d = 0; d < 2; d++) {
+        tgc_dtype dt = d ? TGC_F16 : TGC_BF16;
+        for (int ta = 0; ta < 2; ta++)
+            for (int tb = 0; tb < 2; tb++) {
+                int64_t as[2] = {ta ? K : M, ta ? M : K}, bs[2] = {tb ? N : K, tb ? K : N}, ys[2] = {M, N};
+                tgc_type it[2] = {{dt, tgc_shape_make(2, as)}, {dt, tgc_shape_make(2, bs)}};
+                tgc_type ot[1] = {{dt, tgc_shape_make(2, ys)}};
+                uint16_t a[M * K], b[K * N], y_cpu[M * N], y_gemm[M * N];
+                /* values exact in both formats: k/64 for k in [-64, 64) */
+                for (int i = 0; i < M * K; i++) a[i] = 0;
+                float fa[M * K], fb[K * N];
+                for (int i = 0; i < M * K; i++) fa[i] = (float)(int)(frand(&seed) * 64) / 64.f;
+                for (int i = 0; i < K * N; i++) fb[i] = (float)(int)(frand(&seed) * 64) / 64.f;
+                tgc_type ft[2] = {{TGC_F32, tgc_shape1(M * K)}, {TGC_F32, tgc_shape1(K * N)}};
+                tgc_type ht[2] = {{dt, tgc_shape1(M * K)}, {dt, tgc_shape1(K * N)}};
+                tgc_attrs ca = tgc_attrs_default();
+                ca.dtype = dt;
+                void *fi0[1] = {fa}, *ho0[1] = {a}, *fi1[1] = {fb}, *ho1[1] = {b};
+                ck_assert(tgc_cpu_exec(cpu, TGC_OP_CAST, &ca, 1, &ft[0], fi0, 1, &ht[0], ho0, &err) == 0);
+                ck_assert(tgc_cpu_exec(cpu, TGC_OP_CAST, &ca, 1, &ft[1], fi1, 1, &ht[1], ho1, &err) == 0);
+                tgc_attrs at = tgc_attrs_default();
+                at.trans_a = ta;
+                at.trans_b = tb;
+                void *in[2] = {a, b}, *out_cpu[1] = {y_cpu}, *out_g[1] = {y_gemm};
+                ck_assert_msg(tgc_cpu_exec(cpu, TGC_OP_MATMUL, &at, 2, it, in, 1, ot, out_cpu, &err) == 0, "%s", err.msg);
+                tgc_cpu_op o = {TGC_OP_MATMUL, &at, 2, 1, it, ot, in, out_g};
+                tgc_cuda_gemm g;
+                ck_assert_msg(tgc_cuda_gemm_of(&o, &g, &err) == 0, "%s", err.msg);
+                ck_assert_int_eq(g.dtype, dt);
+                tgc_cuda_gemm_host(&g);
+                for (int i = 0; i < M * N; i++) { /* finite, same sign: the patterns' distance is the ulp count */
+                    int dist = abs((int)(y_cpu[i] & 0x7fff) - (int)(y_gemm[i] & 0x7fff));
+                    if ((y_cpu[i] ^ y_gemm[i]) & 0x8000) dist = (y_cpu[i] & 0x7fff) + (y_gemm[i] & 0x7fff);
+                    if (dist > worst) worst = dist;
+                    ck_assert_msg(dist <= 1, "%s trans_a %d trans_b %d, element %d: cpu 0x%04x, gemm 0x%04x",
+                                  tgc_dtype_name(dt), ta, tb, i, y_cpu[i], y_gemm[i]);
+                }
+            }
+    }
+    printf("gemm marshalling, bf16 and f16: worst %d step(s) of the 16-bit format from the CPU's matmul\n", worst);
     tgc_cpu_free(cpu);
 }
 END_TEST
@@ -112,14 +174,34 @@ static double rel_err(const float *a, const float *b, size_t n) {
 }
 
 /* Every batch norm op through the marshalling cuDNN's legacy calls get, run by their documented semantics on the
- * host, against the CPU executor's kernel of the op: same outputs, same updated running statistics. */
+ * host, against the CPU executor's kernel of the op: same outputs, same updated running statistics. In f32
+ * (relative 1e-5), and with bf16/f16 data as mixed precision has it (the x-shaped results within 2 steps of
+ * the format relative to the tensor's largest element: 1.6e-2 for bf16, 2e-3 for f16). */
+static const tgc_dtype bn_dt[3] = {TGC_F32, TGC_BF16, TGC_F16};
+
+/* f32 values into dt in place (the CPU's cast; the 16-bit values packed at the start), or back. */
+static void recast(tgc_cpu *cpu, float *v, int64_t n, tgc_dtype from, tgc_dtype to) {
+    if (from == to) return;
+    tgc_err err;
+    uint8_t tmp[4 * 256];
+    ck_assert_int_le(n, 256);
+    tgc_attrs at = tgc_attrs_default();
+    at.dtype = to;
+    tgc_type ft = {from, tgc_shape1(n)}, tt = {to, tgc_shape1(n)};
+    void *ip[1] = {v}, *op[1] = {tmp};
+    ck_assert_msg(tgc_cpu_exec(cpu, TGC_OP_CAST, &at, 1, &ft, ip, 1, &tt, op, &err) == 0, "%s", err.msg);
+    memcpy(v, tmp, (size_t)n * tgc_dtype_size(to));
+}
+
 START_TEST(batch_norm_marshalling_equals_the_cpu_kernels) {
     tgc_err err;
     tgc_cpu *cpu = tgc_cpu_new(1, 1, &err);
     ck_assert_msg(cpu, "%s", err.msg);
     enum { N = 3, C = 4, H = 5, W = 2, X = N * C * H * W };
+    const tgc_dtype dt = bn_dt[_i];
+    const double tol = dt == TGC_BF16 ? 1.6e-2 : dt == TGC_F16 ? 2e-3 : 1e-5;
     int64_t xs[4] = {N, C, H, W}, cs[1] = {C};
-    tgc_type tx = {TGC_F32, tgc_shape_make(4, xs)}, tc = {TGC_F32, tgc_shape_make(1, cs)};
+    tgc_type tx = {dt, tgc_shape_make(4, xs)}, tc = {TGC_F32, tgc_shape_make(1, cs)};
     uint32_t seed = 11;
     static const tgc_opcode ops[] = {TGC_OP_BN_TRAIN, TGC_OP_BN_TRAIN_RELU, TGC_OP_BN_EVAL, TGC_OP_BN_BWD,
                                      TGC_OP_BN_RELU_BWD};
@@ -135,6 +217,7 @@ START_TEST(batch_norm_marshalling_equals_the_cpu_kernels) {
             it[q] = big ? tx : tc;
             /* variances and inverse deviations positive: the last operand of each op */
             for (int i = 0; i < X; i++) in_a[q][i] = q == info->n_in - 1 ? 0.5f + 0.5f * (frand(&seed) + 1) : frand(&seed);
+            if (big) recast(cpu, in_a[q], X, TGC_F32, dt);
             memcpy(in_b[q], in_a[q], sizeof in_a[q]);
             pa[q] = in_a[q];
             pb[q] = in_b[q];
@@ -154,9 +237,12 @@ START_TEST(batch_norm_marshalling_equals_the_cpu_kernels) {
         ck_assert_msg(tgc_cuda_bn_of(&o, &bn, &err) == 0, "%s", err.msg);
         ck_assert(bn.n == N && bn.c == C && bn.inner == H * W);
         ck_assert_int_eq(tgc_cuda_bn_host(&bn), 0);
+        ck_assert_int_eq(bn.dtype, dt);
         for (int q = 0; q < info->n_out; q++) {
+            if (q == 0) recast(cpu, out_a[0], X, dt, TGC_F32), recast(cpu, out_b[0], X, dt, TGC_F32);
             double e = rel_err(out_a[q], out_b[q], (size_t)(q == 0 ? X : C));
-            ck_assert_msg(e <= 1e-5, "%s result %d: relative error %g", info->name, q, e);
+            ck_assert_msg(e <= (q == 0 ? tol : 1e-5), "%s %s result %d: relative error %g", tgc_dtype_name(dt), info->name,
+                          q, e);
         }
         for (int q = 0; q < info->n_in; q++) /* the running statistics updated alike */
             if (info->mutates & (1u << q))
@@ -179,7 +265,8 @@ int main(void) {
     tcase_add_test(tc, every_op_has_a_decision);
     tcase_add_test(tc, every_instruction_of_every_shipped_config_has_an_implementation);
     tcase_add_test(tc, gemm_marshalling_equals_the_cpu_matmul);
-    tcase_add_test(tc, batch_norm_marshalling_equals_the_cpu_kernels);
+    tcase_add_test(tc, gemm_marshalling_low_precision);
+    tcase_add_loop_test(tc, batch_norm_marshalling_equals_the_cpu_kernels, 0, 3);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -3,7 +3,10 @@
  * replayed as graphs; with the buckets' all-reduces on a comm stream) and every parameter, buffer, optimizer
  * state and loss equals the cpu device's bit for bit, with no ordering violation; two ranks with the
  * stand-in's in-process all-reduce agree with each other and with one rank at the doubled batch; and each
- * deliberately broken ordering of the device (test hooks) is caught by the race checker. */
+ * deliberately broken ordering of the device (test hooks) is caught by the race checker. Float16 plans with
+ * dynamic loss scaling and a planted overflow (the scale starts at 2^26): the finite check and unscale run as
+ * the device's kernels (amp.cuh through kshim), overflowed steps issue no optimizer update, and the losses,
+ * the skipped steps, the scales and every state tensor equal the cpu device's bit for bit. */
 #include <check.h>
 #include <math.h>
 #include <stdio.h>
@@ -13,6 +16,7 @@
 #include "backend/cuda/cuda_device.h"
 #include "backend/cuda/standin.h"
 #include "runtime/exec/executor.h"
+#include "runtime/runner/loss_scale.h"
 #include "test_compile.h"
 #include "test_exec_util.h"
 
@@ -516,6 +520,116 @@ START_TEST(gpu_path_without_a_gpu) {
 }
 END_TEST
 
+/* ---- float16 loss scaling ---------------------------------------------------------------------------- */
+
+#define LS_STEPS 12
+
+typedef struct ls_trace {
+    float loss[LS_STEPS];
+    int skipped[LS_STEPS];
+    double scale[LS_STEPS];
+    uint8_t *state, *state_after_first;
+    size_t state_len;
+} ls_trace;
+
+/* The yaml with AmpOptimWrapper (float16, dynamic loss scale) around its SGD. */
+static char *fp16_yaml(const char *yaml) {
+    const char *at = strstr(yaml, "optim_wrapper: {optimizer:");
+    ck_assert_ptr_nonnull(at);
+    return tgc_asprintf("%.*soptim_wrapper: {type: AmpOptimWrapper, dtype: float16, loss_scale: dynamic, %s",
+                        (int)(at - yaml), yaml, at + strlen("optim_wrapper: {"));
+}
+
+/* LS_STEPS train steps as the runner does them (the scale fed, the run, the scaler's update), from 2^26. */
+static void run_loss_scaled(const tgc_plan *p, tgc_device *d, uint64_t seed, ls_trace *out) {
+    tgc_err err;
+    tgc_exec_opts o = {.n_threads = 1, .deterministic = 1, .device = d};
+    tgc_exec *x = tgc_exec_new(p, &o, &err);
+    ck_assert_msg(x, "%s", err.msg);
+    ck_assert_msg(tgc_exec_init_state(x, seed, &err) == 0, "%s", err.msg);
+    tgc_loss_scaler ls;
+    ck_assert_msg(tgc_loss_scaler_init(&ls, p, x, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(ls.enabled, 1);
+    ls.scale = 67108864.0; /* 2^26: the first steps' float16 gradients overflow (tests/e2e/run_amp.sh's plant) */
+    int si = tgc_exec_input(x, "train", "step"), lo = tgc_exec_output(x, "train");
+    for (int s = 0; s < LS_STEPS; s++) {
+        test_feed(x, "train", seed * 100 + (uint64_t)s, (uint64_t)s, 0.05f / (float)(1 + s));
+        exec_put_f32(x, si, (float)(s + 1));
+        ck_assert_msg(tgc_loss_scaler_feed(&ls, &err) == 0, "%s", err.msg);
+        ck_assert_msg(tgc_exec_run(x, "train", &err) == 0, "step %d: %s", s, err.msg);
+        out->loss[s] = exec_get_f32(x, lo);
+        out->skipped[s] = tgc_loss_scaler_update(&ls);
+        out->scale[s] = ls.scale;
+        if (s == 0) out->state_after_first = state_bytes(p, x, &out->state_len);
+    }
+    out->state = state_bytes(p, x, &out->state_len);
+    ck_assert_msg(tgc_exec_sync(x, &err) == 0, "%s", err.msg);
+    tgc_loss_scaler_free(&ls);
+    tgc_exec_free(x);
+}
+
+static void loss_scaling_matches_cpu(const char *yaml, const char *what) {
+    char *y16 = fp16_yaml(yaml);
+    tgc_plan *p = test_compile(y16, NULL, 0);
+    free(y16);
+    ck_assert_int_eq(p->amp.dtype, TGC_F16);
+    for (int k = 0; k < 3; k++) {
+        uint64_t seed = SEEDS[k];
+        ls_trace ref = {0}, got = {0};
+        /* the state before any step, to see the first (overflowed) step leave the parameters alone */
+        tgc_err err;
+        tgc_exec_opts o0 = {.n_threads = 1, .deterministic = 1};
+        tgc_exec *x0 = tgc_exec_new(p, &o0, &err);
+        ck_assert_msg(x0, "%s", err.msg);
+        ck_assert_msg(tgc_exec_init_state(x0, seed, &err) == 0, "%s", err.msg);
+        size_t len0;
+        uint8_t *init = state_bytes(p, x0, &len0);
+        tgc_exec_free(x0);
+        run_loss_scaled(p, NULL, seed, &ref);
+        tgc_device *d = standin_device(seed, NULL, "cuda0", 0);
+        run_loss_scaled(p, d, seed, &got);
+        tgc_device_close(d);
+        int skipped = 0;
+        for (int s = 0; s < LS_STEPS; s++) {
+            ck_assert_msg(memcmp(&ref.loss[s], &got.loss[s], sizeof(float)) == 0, "%s seed %llu step %d: loss %.9g "
+                          "vs %.9g", what, (unsigned long long)seed, s, ref.loss[s], got.loss[s]);
+            ck_assert_int_eq(ref.skipped[s], got.skipped[s]);
+            ck_assert(ref.scale[s] == got.scale[s]);
+            skipped += got.skipped[s];
+        }
+        ck_assert_msg(got.skipped[0] && skipped < LS_STEPS, "%s: %d of %d steps skipped (the first must be, not all)",
+                      what, skipped, LS_STEPS);
+        ck_assert_uint_eq(ref.state_len, got.state_len);
+        ck_assert_msg(memcmp(ref.state, got.state, ref.state_len) == 0, "%s seed %llu: state differs", what,
+                      (unsigned long long)seed);
+        /* parameters and optimizer state untouched by the skipped first step (BN running statistics still move,
+         * as in PyTorch) */
+        size_t off = 0;
+        for (int i = 0; i < p->n_tensors; i++) {
+            const tgc_plan_tensor *t = &p->tensors[i];
+            if (t->kind != TGC_VAL_PARAM && t->kind != TGC_VAL_BUFFER && t->kind != TGC_VAL_OPTSTATE) continue;
+            if (t->kind == TGC_VAL_PARAM || t->kind == TGC_VAL_OPTSTATE)
+                ck_assert_msg(memcmp(init + off, got.state_after_first + off, t->bytes) == 0,
+                              "%s: '%s' changed in the skipped step", what, t->name);
+            off += t->bytes;
+        }
+        if (k == 0)
+            printf("%s, float16 from scale 2^26: %d of %d steps skipped, scale %g at the end; equal to the cpu "
+                   "device\n", what, skipped, LS_STEPS, got.scale[LS_STEPS - 1]);
+        free(init);
+        free(ref.state), free(ref.state_after_first), free(got.state), free(got.state_after_first);
+        count.steps += LS_STEPS;
+        count.seeds++;
+    }
+    tgc_plan_free(p);
+}
+
+START_TEST(lenet_fp16_loss_scaling_matches_cpu) { loss_scaling_matches_cpu(LENET, "lenet fp16"); }
+END_TEST
+
+START_TEST(resnet_fp16_loss_scaling_matches_cpu) { loss_scaling_matches_cpu(RESNET, "resnet fp16"); }
+END_TEST
+
 START_TEST(print_counts) {
     /* runs last in this process (CK_FORK=no) or alone: the counts of this process */
     printf("cuda device over the stand-in: %d steps compared with cpu (%d seed runs), %d eager runs, %d captures, "
@@ -547,6 +661,8 @@ int main(void) {
     tcase_add_test(tc, inputs_released_too_early_race);
     tcase_add_test(tc, real_device_needs_a_gpu);
     tcase_add_test(tc, gpu_path_without_a_gpu);
+    tcase_add_test(tc, lenet_fp16_loss_scaling_matches_cpu);
+    tcase_add_test(tc, resnet_fp16_loss_scaling_matches_cpu);
     tcase_add_test(tc, print_counts);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);

@@ -46,6 +46,20 @@ TGC_K_DEV float tgc_k_f16_to_f32(uint16_t h) {
     return __uint_as_float(sign | ((e + 112u) << 23) | (m << 13));
 }
 
+/* Element i of an array of TGC_K_DT_F32, _BF16 or _F16 as float, and a float stored into one (rounded to
+ * nearest even): the loads and stores of kernels that take mixed-precision data. */
+TGC_K_DEV float tgc_k_ldf(const void *p, int32_t dt, int64_t i) {
+    if (dt == TGC_K_DT_BF16) return tgc_k_bf16_to_f32(((const uint16_t *)p)[i]);
+    if (dt == TGC_K_DT_F16) return tgc_k_f16_to_f32(((const uint16_t *)p)[i]);
+    return ((const float *)p)[i];
+}
+
+TGC_K_DEV void tgc_k_stf(void *p, int32_t dt, int64_t i, float v) {
+    if (dt == TGC_K_DT_BF16) ((uint16_t *)p)[i] = tgc_k_f32_to_bf16(v);
+    else if (dt == TGC_K_DT_F16) ((uint16_t *)p)[i] = tgc_k_f32_to_f16(v);
+    else ((float *)p)[i] = v;
+}
+
 /* geometry of all five: tgc_k_geom_elems(n) */
 TGC_KERNEL(tgc_k_cast_f32_bf16, tgc_k_cast_args, a, TGC_K_THREADS) {
     const float *x = (const float *)a.x;

@@ -171,6 +171,7 @@ typedef struct tgc_k_gap_args {
     const float *x;
     float *y;
     int64_t planes, inner; /* N*C, H*W */
+    int32_t dtype;         /* of x and y: TGC_K_DT_F32 (0), or BF16/F16 (read as float, y rounded once) */
 } tgc_k_gap_args;
 
 /* ---- channel_mul (reduce.cuh) -------------------------------------------------------------------------
@@ -192,6 +193,7 @@ typedef struct tgc_k_bias_grad_args {
     const float *dy;
     float *db;
     int64_t outer, ch, inner;
+    int32_t dtype; /* of dy: TGC_K_DT_F32 (0), or BF16/F16 (read as float); db is f32 */
 } tgc_k_bias_grad_args;
 
 static inline int tgc_k_bias_grad_cols_wanted(int64_t inner) { return inner < 32; }
@@ -218,6 +220,7 @@ typedef struct tgc_k_maxpool_bwd_args {
     int64_t planes;
     int32_t h, w, ho, wo;
     int32_t kh, kw, sh, sw, pt, pl; /* kernel, stride, top/left padding */
+    int32_t dtype;                  /* of dy, x, dx: TGC_K_DT_F32 (0), or BF16/F16 (read as float, dx rounded) */
 } tgc_k_maxpool_bwd_args;
 
 static inline tgc_k_geom tgc_k_geom_planes(int64_t planes, int64_t per_plane, unsigned max_blocks) {
@@ -247,6 +250,16 @@ typedef struct tgc_k_fill_args {
     double value;
     int32_t dtype;
 } tgc_k_fill_args;
+
+/* ---- float16 loss scaling (amp.cuh) ------------------------------------------------------------------------
+ * tgc_k_nonfinite: *found = 1 when x[0..n) holds an inf or NaN (zero it before); tgc_k_unscale: unless *found,
+ * x[i] *= inv in place. Both tgc_k_geom_elems(n). */
+typedef struct tgc_k_unscale_args {
+    float *x;
+    int64_t n;
+    int32_t *found; /* device word */
+    float inv;
+} tgc_k_unscale_args;
 
 /* ---- detection (det.cuh) ----------------------------------------------------------------------------------
  * roi_align(x[n,c,h,w], rois[k,5]) -> y[k,c,oh,ow]: tgc_k_roi_align, one thread per output element
@@ -468,6 +481,7 @@ typedef struct tgc_k_bn_eval_bwd_args {
     float *dx, *dgamma, *dbeta;
     int64_t n, c, s;
     double eps;
+    int32_t dtype; /* of dy, x, dx: TGC_K_DT_F32 (0), or BF16/F16 (read as float, dx rounded); the rest f32 */
 } tgc_k_bn_eval_bwd_args;
 
 #endif

@@ -3,22 +3,24 @@
  * found by re-scanning x. The CPU scatters window by window into a zeroed dx; here one thread per dx element
  * gathers: it walks the windows containing its element in the same (row-major) order, re-finds each one's
  * maximum and adds the window's dy when the maximum is its element. The additions happen in the CPU's order
- * from the same zero, so dx is equal bit for bit, without atomics. */
+ * from the same zero, so dx is equal bit for bit, without atomics. bf16/f16 data (mixed-precision plans) is
+ * read as float and dx rounded once, as the CPU runs the op on f32 copies. */
 #ifndef TGC_CUDA_KERNELS_POOL_CUH
 #define TGC_CUDA_KERNELS_POOL_CUH
 
+#include "backend/cuda/kernels/convert.cuh"
 #include "backend/cuda/kernels/kcommon.cuh"
 
 /* The offset in its plane of the first maximum of window (oh, ow), as the CPU scans it. */
-TGC_K_DEV int32_t tgc_k_window_argmax(const float *x, int32_t oh, int32_t ow, int32_t h, int32_t w, int32_t kh,
-                                      int32_t kw, int32_t sh, int32_t sw, int32_t pt, int32_t pl) {
+TGC_K_DEV int32_t tgc_k_window_argmax(const void *x, int32_t dt, int64_t base, int32_t oh, int32_t ow, int32_t h,
+                                      int32_t w, int32_t kh, int32_t kw, int32_t sh, int32_t sw, int32_t pt, int32_t pl) {
     const int32_t h0 = tgc_k_max32(oh * sh - pt, 0), h1 = tgc_k_min32(oh * sh - pt + kh, h);
     const int32_t w0 = tgc_k_max32(ow * sw - pl, 0), w1 = tgc_k_min32(ow * sw - pl + kw, w);
     int32_t best = h0 * w + w0;
     float m = -INFINITY;
     for (int32_t ih = h0; ih < h1; ih++)
         for (int32_t iw = w0; iw < w1; iw++) {
-            float v = x[ih * w + iw];
+            float v = tgc_k_ldf(x, dt, base + ih * w + iw);
             if (v > m || isnan(v)) {
                 m = v;
                 best = ih * w + iw;
@@ -31,8 +33,7 @@ TGC_K_DEV int32_t tgc_k_window_argmax(const float *x, int32_t oh, int32_t ow, in
 TGC_KERNEL(tgc_k_max_pool2d_bwd, tgc_k_maxpool_bwd_args, a, TGC_K_THREADS) {
     const int32_t h = a.h, w = a.w, hw = a.h * a.w;
     for (int64_t p = blockIdx.y; p < a.planes; p += gridDim.y) {
-        const float *x = a.x + p * hw, *dy = a.dy + p * a.ho * a.wo;
-        float *dx = a.dx + p * hw;
+        const int64_t xb = p * hw, yb = p * a.ho * a.wo;
         for (int32_t q = blockIdx.x * blockDim.x + threadIdx.x; q < hw; q += gridDim.x * blockDim.x) {
             const int32_t ih = q / w, iw = q - ih * w;
             /* windows (oh, ow) with oh*sh - pt <= ih < oh*sh - pt + kh, and likewise along w */
@@ -42,9 +43,9 @@ TGC_KERNEL(tgc_k_max_pool2d_bwd, tgc_k_maxpool_bwd_args, a, TGC_K_THREADS) {
             float acc = 0.f;
             for (int32_t oh = oh0; oh <= oh1; oh++)
                 for (int32_t ow = ow0; ow <= ow1; ow++)
-                    if (tgc_k_window_argmax(x, oh, ow, h, w, a.kh, a.kw, a.sh, a.sw, a.pt, a.pl) == q)
-                        acc = __fadd_rn(acc, dy[oh * a.wo + ow]);
-            dx[q] = acc;
+                    if (tgc_k_window_argmax(a.x, a.dtype, xb, oh, ow, h, w, a.kh, a.kw, a.sh, a.sw, a.pt, a.pl) == q)
+                        acc = __fadd_rn(acc, tgc_k_ldf(a.dy, a.dtype, yb + oh * a.wo + ow));
+            tgc_k_stf(a.dx, a.dtype, xb + q, acc);
         }
     }
 }

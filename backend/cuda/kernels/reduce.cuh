@@ -1,10 +1,13 @@
 /* backend/cuda/kernels/reduce.cuh - global average pooling (forward, backward) and bias_grad, as
  * backend/cpu/cpu_misc.c: sums accumulated in double and rounded once to float (only their order differs
  * from the CPU's sequential one), the pooling backward elementwise in float (equal bit for bit).
- * Deterministic: fixed reduction trees, no atomics. */
+ * bf16/f16 data (mixed-precision plans; the args' dtype) is read as float and a bf16/f16 result rounded once
+ * from the float result, as the CPU runs these ops on f32 copies. Deterministic: fixed reduction trees, no
+ * atomics. */
 #ifndef TGC_CUDA_KERNELS_REDUCE_CUH
 #define TGC_CUDA_KERNELS_REDUCE_CUH
 
+#include "backend/cuda/kernels/convert.cuh"
 #include "backend/cuda/kernels/kcommon.cuh"
 
 /* y[p] = mean of plane p of x, one warp per plane (geometry: tgc_k_geom_warp_rows(planes)). */
@@ -12,11 +15,10 @@ TGC_KERNEL(tgc_k_global_avg_pool, tgc_k_gap_args, a, TGC_K_THREADS) {
     const unsigned lane = threadIdx.x & 31u;
     const int64_t warps = (int64_t)gridDim.x * (blockDim.x >> 5);
     for (int64_t p = (int64_t)blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5); p < a.planes; p += warps) {
-        const float *x = a.x + p * a.inner;
         double s = 0;
-        for (int64_t i = lane; i < a.inner; i += 32) s += x[i];
+        for (int64_t i = lane; i < a.inner; i += 32) s += tgc_k_ldf(a.x, a.dtype, p * a.inner + i);
         s = tgc_k_warp_sum(s);
-        if (lane == 0) a.y[p] = (float)__ddiv_rn(s, (double)a.inner);
+        if (lane == 0) tgc_k_stf(a.y, a.dtype, p, (float)__ddiv_rn(s, (double)a.inner));
     }
 }
 
@@ -24,7 +26,8 @@ TGC_KERNEL(tgc_k_global_avg_pool, tgc_k_gap_args, a, TGC_K_THREADS) {
 TGC_KERNEL(tgc_k_global_avg_pool_bwd, tgc_k_gap_args, a, TGC_K_THREADS) {
     const int64_t n = a.planes * a.inner;
     const float div = (float)a.inner;
-    for (int64_t i = tgc_k_gtid(); i < n; i += tgc_k_gstride()) a.y[i] = __fdiv_rn(a.x[i / a.inner], div);
+    for (int64_t i = tgc_k_gtid(); i < n; i += tgc_k_gstride())
+        tgc_k_stf(a.y, a.dtype, i, __fdiv_rn(tgc_k_ldf(a.x, a.dtype, i / a.inner), div));
 }
 
 /* channel_mul: y[i] = x[i] * g[plane of i] in float (geometry: tgc_k_geom_elems(planes * inner)). */
@@ -57,7 +60,7 @@ TGC_KERNEL(tgc_k_bias_grad_planes, tgc_k_bias_grad_args, a, TGC_K_THREADS) {
         int64_t o = threadIdx.x / a.inner, i = threadIdx.x % a.inner;
         double s = 0;
         while (o < a.outer) {
-            s += a.dy[(o * a.ch + c) * a.inner + i];
+            s += tgc_k_ldf(a.dy, a.dtype, (o * a.ch + c) * a.inner + i);
             o += step_o, i += step_i;
             if (i >= a.inner) i -= a.inner, o++;
         }
@@ -76,8 +79,8 @@ TGC_KERNEL(tgc_k_bias_grad_cols, tgc_k_bias_grad_args, a, TGC_K_THREADS) {
         double s = 0;
         if (c < a.ch)
             for (int64_t o = threadIdx.y; o < a.outer; o += blockDim.y) {
-                const float *row = a.dy + (o * a.ch + c) * a.inner;
-                for (int64_t i = 0; i < a.inner; i++) s += row[i];
+                const int64_t row = (o * a.ch + c) * a.inner;
+                for (int64_t i = 0; i < a.inner; i++) s += tgc_k_ldf(a.dy, a.dtype, row + i);
             }
         sh[threadIdx.y * 32 + threadIdx.x] = s;
         __syncthreads();

@@ -7,6 +7,7 @@
 #ifndef TGC_CUDA_KERNELS_RETINA_CUH
 #define TGC_CUDA_KERNELS_RETINA_CUH
 
+#include "backend/cuda/kernels/convert.cuh"
 #include "backend/cuda/kernels/kcommon.cuh"
 
 /* PyTorch's nearest source index, as cpu_det.c's nearest_src: d / 2 for an exact 2x, else
@@ -209,10 +210,11 @@ TGC_KERNEL(tgc_k_bn_eval_bwd, tgc_k_bn_eval_bwd_args, a, TGC_K_THREADS) {
         double sg = 0, sb = 0;
         while (o < a.n) {
             const int64_t k = (o * a.c + ch) * a.s + i;
-            const double d = a.dy[k];
+            const float dyk = tgc_k_ldf(a.dy, a.dtype, k);
+            const double d = dyk;
             sb = __dadd_rn(sb, d);
-            sg = __dadd_rn(sg, __dmul_rn(__dmul_rn(d, __dsub_rn((double)a.x[k], m)), inv));
-            a.dx[k] = __fmul_rn(a.dy[k], f);
+            sg = __dadd_rn(sg, __dmul_rn(__dmul_rn(d, __dsub_rn((double)tgc_k_ldf(a.x, a.dtype, k), m)), inv));
+            tgc_k_stf(a.dx, a.dtype, k, __fmul_rn(dyk, f));
             o += step_o, i += step_i;
             if (i >= a.s) i -= a.s, o++;
         }
