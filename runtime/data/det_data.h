@@ -165,13 +165,15 @@ typedef struct tgc_det_batch_opts {
     tgc_det_sampler_cfg sampler;   /* two-stage: model.train_cfg.rpn.sampler */
     int allowed_border;            /* two-stage: model.train_cfg.rpn.allowed_border (-1: no border rule) */
     int max_gts;                   /* two-stage: model.data_preprocessor.tgc_max_gts (default 128) */
+    int two_orient;                /* 1: batches of one orientation (tgc_group_batches; portrait: the annotation's
+                                    * width < height), portrait ones on the transposed canvas with its anchors */
 } tgc_det_batch_opts;
 
 /* Reads pad_size_divisor from the data_preprocessor map, and for training the anchor generator, box coder
  * (model.bbox_head) and assigner (model.train_cfg.assigner), num_classes (model.bbox_head.num_classes). With
  * o->two_stage set by the caller: num_classes from model.roi_head.bbox_head, the anchor generator and coder
  * from model.rpn_head, assigner, sampler and allowed_border from model.train_cfg.rpn (pos_weight must be -1),
- * tgc_max_gts. The canvas and two_stage are the caller's (from the plan's inputs). */
+ * tgc_max_gts. The canvas, two_stage and two_orient are the caller's (from the plan's programs). */
 int tgc_det_batch_opts_from_cfg(const tgc_cfg *model, int train, tgc_det_batch_opts *o, tgc_err *err);
 
 /* A loader of detection batches over ds (borrowed; it must outlive the loader): the same worker threads,
