@@ -128,7 +128,8 @@ int tgc_det_pipeline_apply(const tgc_det_pipeline *p, const tgc_det_image *im, t
 
 /* ============================ synthetic detection set (data_det_synth.c) ============================ */
 
-/* Fashion-MNIST items on size x size canvases (size a multiple of 128): 1 to 4 items per image, each
+/* Fashion-MNIST items on size x size canvases (size a multiple of 128; or height x width, a fraction of the
+ * images transposed, for both orientations): 1 to 4 items per image, each
  * scaled by s uniform in [1, 3.5] (bilinear; side int(28 s + 0.5)), placed uniformly where its tight box has
  * IoU <= 0.3 with every earlier one (50 tries, then the image keeps what it has), composited with max, grey
  * replicated to 3 channels. Boxes are the tight boxes of the scaled item's pixels > 0; category ids 1..10
@@ -139,6 +140,9 @@ typedef struct tgc_det_synth_opts {
     const char *out_dir;
     const char *fashion_dir; /* folder of the Fashion-MNIST IDX files (plain or .gz) */
     int n_train, n_val, size;
+    int height, width;       /* non-zero: height x width canvases instead of size x size (multiples of 128) */
+    double portrait;         /* with height != width: the fraction of images transposed (width x height), image i
+                              * when floor((i + 1) f) > floor(i f) (no random draw) */
     uint64_t seed;
 } tgc_det_synth_opts;
 
