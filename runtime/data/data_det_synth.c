@@ -175,6 +175,8 @@ out:
 
 int tgc_det_synth(const tgc_det_synth_opts *o, int boxes[2], tgc_err *err) {
     int h = o->height ? o->height : o->size, w = o->width ? o->width : o->size;
+    if (!o->height && !o->width && (h < 128 || h > 4096 || h % 128))
+        return tgc_fail(err, "det-synth: the canvas size must be a multiple of 128 in 128..4096, got %d", h);
     if (h < 128 || h > 4096 || h % 128 || w < 128 || w > 4096 || w % 128)
         return tgc_fail(err, "det-synth: the canvas sides must be multiples of 128 in 128..4096, got %dx%d", h, w);
     if (!(o->portrait >= 0 && o->portrait <= 1))
