@@ -50,7 +50,8 @@ int tgc_cmd_det_synth(int argc, char **argv) {
                 snprintf(part, sizeof part, "%.*s", (int)TGC_MIN(len, sizeof part - 1), b);
                 if (len >= sizeof part || parse_count("--size", part, 128, 4096, &hw[k])) return TGC_EXIT_USAGE;
                 if (hw[k] % 128)
-                    return tgc_usage_error("det-synth", "det-synth: --size: sides must be multiples of 128, got %ld", hw[k]);
+                    return tgc_usage_error("det-synth", xp ? "det-synth: --size HxW: sides must be multiples of 128, got %ld"
+                                                           : "det-synth: --size must be a multiple of 128, got %ld", hw[k]);
             }
             o.size = (int)hw[0];
             o.height = xp ? (int)hw[0] : 0;
