@@ -130,6 +130,39 @@ static int fp32_arena(const tgc_cfg *cfg, const tgc_pipeline_opts *po, const tgc
     return rc < 0 ? tgc_err_prefix(err, "compiling the fp32 twin of the mixed-precision plan") : 0;
 }
 
+/* The config on the transposed canvas (the portrait programs of a two-orientation detection plan). */
+static tgc_cfg *portrait_config(const tgc_cfg *cfg, const tgc_input_spec *spec, tgc_err *err) {
+    tgc_cfg *c = tgc_cfg_clone(cfg);
+    char opt[96];
+    snprintf(opt, sizeof opt, "model.data_preprocessor.tgc_canvas=[%lld,%lld]", (long long)spec->width,
+             (long long)spec->height);
+    if (tgc_cfg_apply_option(c, opt, err) < 0) {
+        tgc_cfg_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+/* "train_portrait" and "eval_portrait": the same config built again on the transposed canvas, through the
+ * same passes (quietly: no dumps), lowered into p as variants of train and eval (tgc_plan_add_variant). */
+static int add_portrait(const tgc_cfg *pcfg, const tgc_module *m0, const tgc_pipeline_opts *po, tgc_plan *p,
+                        tgc_err *err) {
+    tgc_module m;
+    memset(&m, 0, sizeof m);
+    if (tgc_frontend_build(pcfg, &m, err) < 0) return tgc_err_prefix(err, "the portrait programs");
+    m.target = m0->target;
+    char note[256];
+    tgc_amp_resolve(&m.amp, m.target, note, sizeof note); /* as for train and eval, whose note was printed */
+    tgc_pipeline_opts q = *po;
+    q.dump_after = NULL;
+    int rc = tgc_run_pipeline(&m, &q, err);
+    if (rc < 0) tgc_err_prefix(err, "the portrait programs");
+    else if ((rc = tgc_plan_add_variant(p, &m, TGC_PLAN_PORTRAIT, err)) < 0)
+        tgc_err_prefix(err, "internal error: the portrait programs do not match train and eval");
+    tgc_module_free(&m);
+    return rc;
+}
+
 /* One compilation to an in-memory plan. `extra` is one more --cfg-options item (the batch search);
  * `quiet` turns off dumps and --print-config for the search's compilations. */
 static tgc_plan *compile_plan(const compile_opts *o, const char *extra, int quiet, tgc_err *err) {
@@ -199,14 +232,24 @@ static tgc_plan *compile_plan(const compile_opts *o, const char *extra, int quie
     for (int i = 0; i < o->n_disabled; i++) po.disabled[i] = o->disabled[i];
     tgc_plan *p = NULL;
     record_run_defaults(cfg, o->config);
-    if (m.amp.dtype != TGC_F32 && fp32_arena(cfg, &po, m.target, &m.amp.fp32_arena_bytes, err) < 0) {
-        tgc_module_free(&m);
-        tgc_cfg_free(cfg);
-        return NULL;
+    /* A detection plan of two orientations also carries the portrait programs (frontend/data.c). */
+    tgc_input_spec spec;
+    tgc_cfg *pcfg = NULL;
+    int ok = tgc_frontend_input_spec(cfg, &spec, err) == 0 && (!spec.portrait || (pcfg = portrait_config(cfg, &spec, err)));
+    if (ok && m.amp.dtype != TGC_F32) { /* the fp32 twin's arena: the largest program's, both orientations */
+        uint64_t b = 0;
+        ok = fp32_arena(cfg, &po, m.target, &m.amp.fp32_arena_bytes, err) == 0 &&
+             (!pcfg || fp32_arena(pcfg, &po, m.target, &b, err) == 0);
+        m.amp.fp32_arena_bytes = TGC_MAX(m.amp.fp32_arena_bytes, b);
     }
-    if (tgc_run_pipeline(&m, &po, err) == 0) p = tgc_plan_from_module(&m, cfg, err);
+    if (ok && tgc_run_pipeline(&m, &po, err) == 0) p = tgc_plan_from_module(&m, cfg, err);
     fflush(stdout);
+    if (p && pcfg && add_portrait(pcfg, &m, &po, p, err) < 0) {
+        tgc_plan_free(p);
+        p = NULL;
+    }
     tgc_module_free(&m);
+    tgc_cfg_free(pcfg);
     tgc_cfg_free(cfg);
     if (!p) {
         free(ignored);
@@ -375,10 +418,11 @@ int tgc_cmd_compile(int argc, char **argv) {
         m.naive_bytes = TGC_MAX(m.naive_bytes, p->programs[i].mem.naive_bytes);
     }
     char a[32], l[32], n[32];
+    const char *both = tgc_plan_program(p, "train" TGC_PLAN_PORTRAIT) ? " (and their portrait twins)" : "";
     fprintf(stderr,
-            "compiled %s: %lld params, %.4g GMACs/img, train %d ops / eval %d ops, arena %s (lower bound %s, "
+            "compiled %s: %lld params, %.4g GMACs/img, train %d ops / eval %d ops%s, arena %s (lower bound %s, "
             "naive %s), %d buckets, %.1f ms -> %s\n",
-            o.config, (long long)p->params, p->macs_per_sample / 1e9, tr ? tr->n_instr : 0, ev ? ev->n_instr : 0,
+            o.config, (long long)p->params, p->macs_per_sample / 1e9, tr ? tr->n_instr : 0, ev ? ev->n_instr : 0, both,
             mib(m.arena_bytes, a, sizeof a), mib(m.lower_bound_bytes, l, sizeof l), mib(m.naive_bytes, n, sizeof n),
             tr ? tr->n_buckets : 0, secs * 1e3, o.output);
     int rc = TGC_EXIT_OK;

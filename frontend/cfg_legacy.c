@@ -248,6 +248,14 @@ static void data_section(tr *T, tgc_cfg *data) {
         tgc_cfg_append(sampler, "type", str_like(ds, "DefaultSampler"));
         tgc_cfg_append(sampler, "shuffle", bool_like(ds, k == 0));
         tgc_cfg_append(dl, "sampler", sampler);
+        if (k == 0 && T->det) {
+            /* 2.x's training loader (GroupSampler) made each batch one orientation, by the images' aspect
+             * ratio flag, as 3.x's AspectRatioBatchSampler does (3.x puts square images with the landscape
+             * ones, 2.x with the portrait ones) */
+            tgc_cfg *bs = node_like(ds, TGC_CFG_MAP);
+            tgc_cfg_append(bs, "type", str_like(ds, "AspectRatioBatchSampler"));
+            tgc_cfg_append(dl, "batch_sampler", bs);
+        }
         tgc_cfg_set(T->root, name, dl);
     }
     static const char *const known[] = {"samples_per_gpu", "workers_per_gpu", "train", "val", "test",

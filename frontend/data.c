@@ -154,11 +154,11 @@ static int apply_transform(tgc_err *err, const tgc_cfg *t, loader_spec *s, const
     return 0;
 }
 
-/* The detection canvas (one fixed H x W per plan; each image is resized, then zero-padded bottom/right onto
- * it): model.data_preprocessor.tgc_canvas [H, W] when given, else from the pipeline's last Resize: with
- * keep_ratio the landscape canvas ceil(short) x ceil(long) of its scale, without it (w, h) = scale, both
- * rounded up to data_preprocessor.pad_size_divisor. Portrait images then fit only scaled down to the short
- * side (a second, portrait program is not built); a square tgc_canvas serves both orientations. */
+/* The detection canvas (each image is resized, then zero-padded bottom/right onto it):
+ * model.data_preprocessor.tgc_canvas [H, W] when given, else from the pipeline's last Resize: with keep_ratio
+ * the landscape canvas ceil(short) x ceil(long) of its scale, without it (w, h) = scale, both rounded up to
+ * data_preprocessor.pad_size_divisor. Portrait images get the transposed canvas when the plan carries the
+ * portrait programs (two_orientations); a square canvas serves both orientations. */
 static int det_canvas(tgc_err *err, const tgc_cfg *root, const tgc_cfg *pl, loader_spec *s) {
     const tgc_cfg *dp = tgc_cfg_at(root, "model.data_preprocessor");
     int64_t div = 1;
@@ -194,6 +194,17 @@ static int det_canvas(tgc_err *err, const tgc_cfg *root, const tgc_cfg *pl, load
     int64_t h = keep ? TGC_MIN(a, b) : b, w = keep ? TGC_MAX(a, b) : a;
     s->h = (h + div - 1) / div * div, s->w = (w + div - 1) / div * div;
     return 0;
+}
+
+/* Whether the plan carries a second pair of programs on the transposed canvas W x H (train_portrait,
+ * eval_portrait): a detection dataset on a canvas that is not square, batched by MMDetection's
+ * AspectRatioBatchSampler, which makes every batch one orientation (width < height: portrait), so that
+ * each batch runs on the canvas of its orientation. */
+static int two_orientations(const loader_spec *tr) {
+    if (strcmp(tr->ds->type, "CocoDataset") || tr->h == tr->w) return 0;
+    const tgc_cfg *bs = tgc_cfg_get(tr->loader, "batch_sampler");
+    const tgc_cfg *ty = bs && bs->kind == TGC_CFG_MAP ? tgc_cfg_get(bs, "type") : NULL;
+    return ty && ty->kind == TGC_CFG_STR && !strcmp(ty->s, "AspectRatioBatchSampler");
 }
 
 /* The file datasets' settings MMPretrain refuses, or that give samples without labels, refused at compile time
@@ -361,6 +372,7 @@ int tgc_frontend_data(const tgc_cfg *root, tgc_input_spec *spec, char *desc, siz
     spec->train_batch = tr.batch;
     spec->eval_batch = ev.batch;
     spec->num_classes = nc;
+    spec->portrait = two_orientations(&tr);
     return 0;
 }
 

@@ -14,6 +14,8 @@ typedef struct tgc_input_spec {
     int64_t channels, height, width;
     int64_t train_batch, eval_batch; /* train_dataloader.batch_size, val_dataloader.batch_size */
     int64_t num_classes;
+    int portrait; /* 1: a detection plan of two orientations: train_portrait and eval_portrait on the transposed
+                   * canvas width x height as well (frontend/data.c, two_orientations) */
 } tgc_input_spec;
 
 /* Derives the input spec; errors name the key at fault. */

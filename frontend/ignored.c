@@ -280,17 +280,23 @@ static void scan_loader(scan *s, tgc_cfg *root, const char *key) {
     static const char *const harmless[] = {"persistent_workers", "pin_memory", "worker_init_fn", NULL};
     tgc_cfg *bs = tgc_cfg_get(dl, "batch_sampler");
     const char *bst = is_map(bs) ? type_of(bs) : NULL;
-    if (bst && !strcmp(bst, "AspectRatioBatchSampler")) {
-        /* one canvas per plan: batches are not grouped by orientation */
-        add(s, bs, "batch sampler 'AspectRatioBatchSampler' is not implemented: every image goes onto the plan's one "
-                   "canvas, landscape and portrait mixed (portrait images need a square canvas, "
-                   "model.data_preprocessor.tgc_canvas)");
+    const tgc_cfg *ds = tgc_cfg_get(dl, "dataset");
+    const char *dst = is_map(ds) ? type_of(ds) : NULL;
+    int aspect = bst && !strcmp(bst, "AspectRatioBatchSampler");
+    if (aspect && dst && !strcmp(dst, "CocoDataset")) {
+        /* the detection path groups batches by orientation, on a canvas of each orientation (frontend/data.c,
+         * two_orientations); drop_last: the leftovers of each epoch are dropped either way */
+        static const char *const ark[] = {"drop_last", NULL};
+        other_keys(s, bs, bst, ark, NULL);
+    } else if (aspect) {
+        add(s, bs, "batch sampler 'AspectRatioBatchSampler' is implemented for CocoDataset only: %s's batches are "
+                   "not grouped by orientation", dst ? dst : key);
         drop(s, dl, bs);
     }
     for (int i = 0; is_map(dl) && i < dl->n; i++) { /* every other key, the batch sampler listed once */
         const char *k = dl->keys[i];
         if (!strcmp(k, "type") || in_list(k, impl) || in_list(k, harmless) || neutral(dl->items[i]) ||
-            dropping(s, dl->items[i]))
+            dropping(s, dl->items[i]) || (aspect && dl->items[i] == bs))
             continue;
         add(s, dl->items[i], "%s's '%s' is not implemented", key, k);
     }

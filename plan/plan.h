@@ -8,7 +8,7 @@
  *     META     typed key/values (the target and its parameters, slab sizes, optimizer, compiler version)
  *     CONFIG   the resolved config tree (tgc_cfg_serialize): data pipeline, schedule, hooks, defaults
  *     TENSORS  the tensor table: name, kind, dtype, shape, slab, offset, bytes, init spec, multipliers
- *     PROGRAM  one per program (train, eval): instructions, outputs, memory stats, buckets
+ *     PROGRAM  one per program (train, eval, ...): instructions, outputs, memory stats, buckets
  *     KERNELS  generated kernel sources (none yet)
  * A file that is truncated, fails its checksum, has another magic or another version, or whose tables
  * point outside the file is refused with a message that says which.
@@ -104,6 +104,21 @@ int tgc_plan_validate(const tgc_plan *p, tgc_err *err);
  * be that device kind; the refusal says how to recompile (`tgc compile CONFIG --target KIND`). */
 int tgc_plan_check_target(const tgc_plan *p, const char *device, tgc_err *err);
 const tgc_program *tgc_plan_program(const tgc_plan *p, const char *name);
+
+/* Programs of the other canvas orientation (a detection plan with AspectRatioBatchSampler): "train_portrait"
+ * and "eval_portrait", compiled from the same config on the transposed canvas. */
+#define TGC_PLAN_PORTRAIT "_portrait"
+/* Lowers m's train and eval graphs into p as programs "train<suffix>" and "eval<suffix>", variants of p's
+ * train and eval: state shared by name at the same places (as lowering checks for every graph), inputs and
+ * temps their own, named after the program; the arena and input slabs grow to the largest program's, the
+ * state and gradient slabs must keep their sizes, and each variant must pass tgc_plan_check_variant.
+ * On error the message names the tensor at fault and p is only fit to be freed. */
+int tgc_plan_add_variant(tgc_plan *p, const tgc_module *m, const char *suffix, tgc_err *err);
+/* A variant against its base program: the same batch, inputs and outputs by name, dtype and rank (shapes
+ * may differ: the canvas), the same buckets (gradients of the same parameters at the same grad-slab
+ * offsets, in the same order) and every gradient where the base has it. tgc_plan_validate checks every
+ * program named "*" TGC_PLAN_PORTRAIT against the one without the suffix. */
+int tgc_plan_check_variant(const tgc_plan *p, const tgc_program *base, const tgc_program *var, tgc_err *err);
 
 /* `tgc inspect`: for people, and --json (params, flops_per_sample, macs_per_sample, programs,
  * memory{arena_bytes, lower_bound_bytes, naive_bytes}, buckets[{bytes, tensors}]). */

@@ -61,14 +61,14 @@ static int add_tensor(lowering *L, const tgc_value *v, char *name /* owned */, i
     return L->p->n_tensors++;
 }
 
-/* Lowers one graph into program `pr`; state tensors are looked up by name in the table (they were all
- * added from the train graph first). */
-static int lower_graph(lowering *L, const tgc_graph *g, tgc_program *pr, int64_t batch, int n_state,
-                       tgc_err *err) {
+/* Lowers one graph into program `pr` named `name` (its inputs and temps are named after it); state tensors
+ * are looked up by name in the table (they were all added from the train graph first). */
+static int lower_graph(lowering *L, const tgc_graph *g, const char *name, tgc_program *pr, int64_t batch,
+                       int n_state, tgc_err *err) {
     tgc_plan *p = L->p;
     int *tix = tgc_malloc(sizeof(int) * (size_t)(g->n_vals ? g->n_vals : 1));
     int rc = 0;
-    pr->name = tgc_strdup(g->name);
+    pr->name = tgc_strdup(name);
     pr->batch = batch;
     pr->mem = g->mem;
     /* State: shared with the table entries made from the first graph. */
@@ -102,8 +102,8 @@ static int lower_graph(lowering *L, const tgc_graph *g, tgc_program *pr, int64_t
         if (is_state(v->kind)) continue;
         /* inputs and named outputs by name ("train/inputs", "train/loss_cls"), other temps by number */
         int named = (v->kind == TGC_VAL_INPUT || v->is_output >= TGC_OUTPUT_NAMED) && v->name;
-        char *name = named ? tgc_asprintf("%s/%s", g->name, v->name) : tgc_asprintf("%s/%%%d", g->name, v->id);
-        tix[i] = add_tensor(L, v, name, -1);
+        char *tname = named ? tgc_asprintf("%s/%s", name, v->name) : tgc_asprintf("%s/%%%d", name, v->id);
+        tix[i] = add_tensor(L, v, tname, -1);
     }
     /* Gradient links, now that every value has its tensor. */
     for (int i = 0; i < g->n_vals && rc == 0; i++) {
@@ -162,6 +162,24 @@ static int lower_graph(lowering *L, const tgc_graph *g, tgc_program *pr, int64_t
     return rc;
 }
 
+/* Slab sizes: the end of the furthest tensor or bucket (arena: the largest program's). */
+static void slab_sizes(tgc_plan *p) {
+    memset(p->slab_bytes, 0, sizeof p->slab_bytes);
+    for (int t = 0; t < p->n_tensors; t++) {
+        const tgc_plan_tensor *pt = &p->tensors[t];
+        if (pt->slab > TGC_SLAB_NONE && pt->slab < TGC_SLAB_COUNT && pt->offset + pt->bytes > p->slab_bytes[pt->slab])
+            p->slab_bytes[pt->slab] = pt->offset + pt->bytes;
+    }
+    for (int k = 0; k < p->n_programs; k++) {
+        const tgc_program *pr = &p->programs[k];
+        if (pr->mem.arena_bytes > p->slab_bytes[TGC_SLAB_ARENA]) p->slab_bytes[TGC_SLAB_ARENA] = pr->mem.arena_bytes;
+        for (int b = 0; b < pr->n_buckets; b++)
+            if (pr->buckets[b].offset + pr->buckets[b].bytes > p->slab_bytes[TGC_SLAB_GRAD])
+                p->slab_bytes[TGC_SLAB_GRAD] = pr->buckets[b].offset + pr->buckets[b].bytes;
+    }
+    for (int s = 0; s < TGC_SLAB_COUNT; s++) p->slab_bytes[s] = align_up(p->slab_bytes[s], p->target.alignment);
+}
+
 tgc_plan *tgc_plan_from_module(const tgc_module *m, const tgc_cfg *cfg, tgc_err *err) {
     if (!m->train && !m->eval) {
         tgc_fail(err, "plan: the module has no graphs");
@@ -194,31 +212,72 @@ tgc_plan *tgc_plan_from_module(const tgc_module *m, const tgc_cfg *cfg, tgc_err 
     for (int k = 0; k < 4; k++) {
         if (!graphs[k]) continue;
         tgc_program *pr = &p->programs[p->n_programs];
-        int rc = lower_graph(&L, graphs[k], pr, batches[k], n_state, err);
+        int rc = lower_graph(&L, graphs[k], graphs[k]->name, pr, batches[k], n_state, err);
         p->n_programs++; /* counted even on failure so that tgc_plan_free frees what it holds */
         if (rc < 0) {
             tgc_plan_free(p);
             return NULL;
         }
     }
-    /* Slab sizes: the end of the furthest tensor (arena: the larger plan). */
-    for (int t = 0; t < p->n_tensors; t++) {
-        const tgc_plan_tensor *pt = &p->tensors[t];
-        if (pt->slab > TGC_SLAB_NONE && pt->slab < TGC_SLAB_COUNT && pt->offset + pt->bytes > p->slab_bytes[pt->slab])
-            p->slab_bytes[pt->slab] = pt->offset + pt->bytes;
-    }
-    for (int k = 0; k < p->n_programs; k++) {
-        const tgc_program *pr = &p->programs[k];
-        if (pr->mem.arena_bytes > p->slab_bytes[TGC_SLAB_ARENA]) p->slab_bytes[TGC_SLAB_ARENA] = pr->mem.arena_bytes;
-        for (int b = 0; b < pr->n_buckets; b++)
-            if (pr->buckets[b].offset + pr->buckets[b].bytes > p->slab_bytes[TGC_SLAB_GRAD])
-                p->slab_bytes[TGC_SLAB_GRAD] = pr->buckets[b].offset + pr->buckets[b].bytes;
-    }
-    for (int s = 0; s < TGC_SLAB_COUNT; s++) p->slab_bytes[s] = align_up(p->slab_bytes[s], p->target.alignment);
+    slab_sizes(p);
     if (m->eval && m->eval_batch > 0) {
         tgc_cost c = tgc_graph_cost(m->eval);
         p->macs_per_sample = c.macs / (double)m->eval_batch;
         p->flops_per_sample = c.flops / (double)m->eval_batch;
     }
     return p;
+}
+
+int tgc_plan_add_variant(tgc_plan *p, const tgc_module *m, const char *suffix, tgc_err *err) {
+    const tgc_graph *graphs[2] = {m->train, m->eval};
+    int64_t batches[2] = {m->train_batch, m->eval_batch};
+    const tgc_target *t = tgc_module_target(m);
+    if (strcmp(t->name, p->target.name) || t->alignment != p->target.alignment)
+        return tgc_fail(err, "plan: the %s programs are compiled for target %s (alignment %u), the plan for %s (%u)",
+                        suffix, t->name, t->alignment, p->target.name, p->target.alignment);
+    int n_state = 0; /* the state tensors, first in the table (tgc_plan_from_module) */
+    while (n_state < p->n_tensors && is_state(p->tensors[n_state].kind)) n_state++;
+    uint64_t before[TGC_SLAB_COUNT];
+    memcpy(before, p->slab_bytes, sizeof before);
+    lowering L = {.p = p, .cap_tensors = p->n_tensors};
+    int first = p->n_programs;
+    for (int k = 0; k < 2; k++) {
+        if (!graphs[k]) continue;
+        char *name = tgc_asprintf("%s%s", graphs[k]->name, suffix);
+        const tgc_program *base = tgc_plan_program(p, graphs[k]->name);
+        int rc = 0;
+        if (!base) rc = tgc_fail(err, "plan: program %s has no %s program to be a variant of", name, graphs[k]->name);
+        else if (tgc_plan_program(p, name)) rc = tgc_fail(err, "plan: program %s is there already", name);
+        if (rc == 0) {
+            p->programs = tgc_realloc(p->programs, sizeof(tgc_program) * (size_t)(p->n_programs + 1));
+            tgc_program *pr = &p->programs[p->n_programs];
+            memset(pr, 0, sizeof *pr);
+            rc = lower_graph(&L, graphs[k], name, pr, batches[k], n_state, err);
+            p->n_programs++; /* counted even on failure: tgc_plan_free frees what it holds */
+        }
+        free(name);
+        if (rc < 0) return -1;
+    }
+    /* The shared slabs keep their sizes (the variant's state and gradients lie where the base's do); the
+     * arena and the inputs grow to the largest program's. */
+    slab_sizes(p);
+    for (int s = TGC_SLAB_PARAM; s < TGC_SLAB_COUNT; s++)
+        if (p->slab_bytes[s] != before[s]) {
+            const char *who = "a bucket";
+            for (int i = 0; i < p->n_tensors; i++)
+                if (p->tensors[i].slab == (tgc_slab)s && p->tensors[i].offset + p->tensors[i].bytes > before[s])
+                    who = p->tensors[i].name;
+            return tgc_fail(err, "plan: the %s programs make the %s slab %llu bytes instead of %llu ('%s' ends past it)",
+                            suffix, tgc_slab_name((tgc_slab)s), (unsigned long long)p->slab_bytes[s],
+                            (unsigned long long)before[s], who);
+        }
+    for (int k = first; k < p->n_programs; k++) {
+        const tgc_program *v = &p->programs[k];
+        size_t n = strlen(v->name) - strlen(suffix);
+        char *bname = tgc_asprintf("%.*s", (int)n, v->name);
+        int rc = tgc_plan_check_variant(p, tgc_plan_program(p, bname), v, err);
+        free(bname);
+        if (rc < 0) return -1;
+    }
+    return 0;
 }

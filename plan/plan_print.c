@@ -134,10 +134,15 @@ static tgc_mem_stats plan_mem(const tgc_plan *p) {
 
 int64_t tgc_plan_trainable_params(const tgc_plan *p) {
     int64_t n = 0;
+    unsigned char *seen = tgc_calloc((size_t)(p->n_tensors ? p->n_tensors : 1), 1); /* a gradient per program */
     for (int t = 0; t < p->n_tensors; t++) {
         int g = p->tensors[t].grad_of;
-        if (g >= 0 && g < p->n_tensors && p->tensors[g].kind == TGC_VAL_PARAM) n += tgc_shape_numel(&p->tensors[g].type.shape);
+        if (g >= 0 && g < p->n_tensors && !seen[g] && p->tensors[g].kind == TGC_VAL_PARAM) {
+            seen[g] = 1;
+            n += tgc_shape_numel(&p->tensors[g].type.shape);
+        }
     }
+    free(seen);
     return n;
 }
 

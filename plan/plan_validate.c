@@ -388,6 +388,92 @@ int tgc_plan_check_target(const tgc_plan *p, const char *device, tgc_err *err) {
                     device);
 }
 
+/* ---- variants (the portrait programs) ------------------------------------------------------------- */
+
+static const char *local_name(const char *name) { /* "train_portrait/inputs" -> "inputs" */
+    const char *s = name ? strchr(name, '/') : NULL;
+    return s ? s + 1 : name ? name : "?";
+}
+
+/* The gradient a program writes for each parameter: grad[param] = tensor index, or -1. */
+static void program_grads(const tgc_plan *p, const tgc_program *pr, int *grad) {
+    for (int t = 0; t < p->n_tensors; t++) grad[t] = -1;
+    for (int k = 0; k < pr->n_instr; k++)
+        for (int j = 0; j < pr->instr[k].n_out; j++) {
+            int t = pr->instr[k].out[j];
+            if (t >= 0 && t < p->n_tensors && p->tensors[t].grad_of >= 0) grad[p->tensors[t].grad_of] = t;
+        }
+}
+
+static int check_variant_tensors(const tgc_plan *p, const char *what, int n, const int *bt, const int *vt,
+                                 tgc_err *err) {
+    for (int i = 0; i < n; i++) {
+        const tgc_plan_tensor *b = &p->tensors[bt[i]], *v = &p->tensors[vt[i]];
+        if (strcmp(local_name(b->name), local_name(v->name)) || b->type.dtype != v->type.dtype ||
+            b->type.shape.rank != v->type.shape.rank)
+            return tgc_fail(err, "%s %d is '%s' (%s, rank %d) but '%s' (%s, rank %d) in the base program", what, i,
+                            v->name, tgc_dtype_name(v->type.dtype), v->type.shape.rank, b->name,
+                            tgc_dtype_name(b->type.dtype), b->type.shape.rank);
+    }
+    return 0;
+}
+
+/* Both orientations' train programs are steps of one model: a rank running either takes part in the same
+ * gradient all-reduces, so the buckets (tensors by parameter, offsets, sizes, order) and every gradient's
+ * place in the grad slab are the base program's; inputs and outputs have its names, dtypes and ranks. */
+static int check_variant(const tgc_plan *p, const tgc_program *base, const tgc_program *var, tgc_err *err) {
+    if (base->batch != var->batch)
+        return tgc_fail(err, "batch %lld, the base program's %lld", (long long)var->batch, (long long)base->batch);
+    if (base->n_inputs != var->n_inputs || base->n_outputs != var->n_outputs)
+        return tgc_fail(err, "%d inputs and %d outputs, the base program %d and %d", var->n_inputs, var->n_outputs,
+                        base->n_inputs, base->n_outputs);
+    if (check_variant_tensors(p, "input", var->n_inputs, base->inputs, var->inputs, err) < 0 ||
+        check_variant_tensors(p, "output", var->n_outputs, base->outputs, var->outputs, err) < 0)
+        return -1;
+    if (base->n_buckets != var->n_buckets)
+        return tgc_fail(err, "%d gradient buckets, the base program %d", var->n_buckets, base->n_buckets);
+    for (int b = 0; b < var->n_buckets; b++) {
+        const tgc_plan_bucket *x = &base->buckets[b], *y = &var->buckets[b];
+        if (x->offset != y->offset || x->bytes != y->bytes || x->n != y->n)
+            return tgc_fail(err, "bucket %d is %llu bytes at grad+%llu with %d tensors, in the base program %llu bytes "
+                            "at grad+%llu with %d", b, (unsigned long long)y->bytes, (unsigned long long)y->offset, y->n,
+                            (unsigned long long)x->bytes, (unsigned long long)x->offset, x->n);
+        for (int j = 0; j < y->n; j++) {
+            const tgc_plan_tensor *tx = &p->tensors[x->tensors[j]], *ty = &p->tensors[y->tensors[j]];
+            if (tx->grad_of != ty->grad_of || tx->offset != ty->offset || tx->bytes != ty->bytes || tx->slab != ty->slab)
+                return tgc_fail(err, "bucket %d entry %d is '%s' at %s+%llu, in the base program '%s' at %s+%llu", b, j,
+                                ty->name, tgc_slab_name(ty->slab), (unsigned long long)ty->offset, tx->name,
+                                tgc_slab_name(tx->slab), (unsigned long long)tx->offset);
+        }
+    }
+    int *gb = tgc_malloc(sizeof(int) * (size_t)(p->n_tensors ? p->n_tensors : 1));
+    int *gv = tgc_malloc(sizeof(int) * (size_t)(p->n_tensors ? p->n_tensors : 1));
+    program_grads(p, base, gb);
+    program_grads(p, var, gv);
+    int rc = 0;
+    for (int t = 0; t < p->n_tensors && rc == 0; t++) {
+        if (gb[t] < 0 && gv[t] < 0) continue;
+        const tgc_plan_tensor *x = gb[t] >= 0 ? &p->tensors[gb[t]] : NULL, *y = gv[t] >= 0 ? &p->tensors[gv[t]] : NULL;
+        if (!x || !y)
+            rc = tgc_fail(err, "'%s' has a gradient in %s only", p->tensors[t].name, x ? "the base program" : "this program");
+        else if (x->slab != y->slab || x->offset != y->offset || x->bytes != y->bytes)
+            rc = tgc_fail(err, "gradient '%s' of '%s' is at %s+%llu (%llu bytes), in the base program '%s' at %s+%llu "
+                          "(%llu bytes)", y->name, p->tensors[t].name, tgc_slab_name(y->slab),
+                          (unsigned long long)y->offset, (unsigned long long)y->bytes, x->name, tgc_slab_name(x->slab),
+                          (unsigned long long)x->offset, (unsigned long long)x->bytes);
+    }
+    free(gb);
+    free(gv);
+    return rc;
+}
+
+int tgc_plan_check_variant(const tgc_plan *p, const tgc_program *base, const tgc_program *var, tgc_err *err) {
+    if (!base) return tgc_fail(err, "plan: program %s: no base program (the name without its orientation)", var->name);
+    if (check_indices(p, base, err) < 0 || check_indices(p, var, err) < 0 || check_variant(p, base, var, err) < 0)
+        return tgc_err_prefix(err, "plan: program %s, a variant of %s", var->name, base->name);
+    return 0;
+}
+
 int tgc_plan_validate(const tgc_plan *p, tgc_err *err) {
     if (check_tensors(p, err) < 0) return -1;
     for (int i = 0; i < p->n_programs; i++) {
@@ -400,6 +486,17 @@ int tgc_plan_validate(const tgc_plan *p, tgc_err *err) {
         if (check_indices(p, pr, err) < 0 || check_groups(p, pr, err) < 0)
             return tgc_err_prefix(err, "plan: program %s", pr->name);
         if (validate_program(p, pr, err) < 0) return -1;
+    }
+    /* Each portrait program against the program of the same name without the suffix. */
+    size_t ns = strlen(TGC_PLAN_PORTRAIT);
+    for (int i = 0; i < p->n_programs; i++) {
+        const char *name = p->programs[i].name;
+        size_t n = strlen(name);
+        if (n <= ns || strcmp(name + n - ns, TGC_PLAN_PORTRAIT)) continue;
+        const tgc_program *base = NULL;
+        for (int j = 0; j < p->n_programs; j++)
+            if (strlen(p->programs[j].name) == n - ns && !strncmp(p->programs[j].name, name, n - ns)) base = &p->programs[j];
+        if (tgc_plan_check_variant(p, base, &p->programs[i], err) < 0) return -1;
     }
     return 0;
 }

@@ -2,8 +2,8 @@
 
 `tgc compile` runs verify-plan and `tgc inspect` runs tgc_plan_validate on the loaded file (no two live arena
 tensors overlap, every tensor in its slab, every gradient in its bucket); on top of that this checks what the
-summary promises: lower bound <= arena <= naive sum per program and overall, the arena is the larger
-program's and is the arena slab, buckets tile the grad slab, param and grad slabs hold every parameter,
+summary promises: lower bound <= arena <= naive sum per program and overall, the arena is the largest
+program's and is the arena slab, portrait programs (two-orientation detection plans) match train and eval, buckets tile the grad slab, param and grad slabs hold every parameter,
 optimizer state is sized by the optimizer, and the compiler's own summary line agrees with the loaded plan.
 Usage: check_all_plans.py TGC CONFIGS_DIR WORK_DIR
 """
@@ -39,8 +39,18 @@ for path in paths:
         p = json.loads(i.stdout)
         m, slabs = p["memory"], p["memory"]["slabs"]
         progs = p["programs"]
-        assert set(progs) == {"train", "eval"}, list(progs)
-        for pname in ("train", "eval"):
+        # a detection config batched by AspectRatioBatchSampler on a canvas that is not square also carries
+        # the portrait programs: inputs on the transposed canvas, the same buckets as train
+        assert set(progs) in ({"train", "eval"}, {"train", "eval", "train_portrait", "eval_portrait"}), list(progs)
+        for pname in [k for k in progs if k.endswith("_portrait")]:
+            base, var = progs[pname[:-len("_portrait")]], progs[pname]
+            assert [b["params"] for b in var["buckets"]] == [b["params"] for b in base["buckets"]], pname
+            assert [(b["offset"], b["bytes"]) for b in var["buckets"]] == \
+                [(b["offset"], b["bytes"]) for b in base["buckets"]], pname
+            shapes = [(t["name"].split("/", 1)[1], t["shape"]) for t in base["inputs"]]
+            want = [(n, s[:2] + [s[3], s[2]] if n == "inputs" else s) for n, s in shapes]
+            assert [(t["name"].split("/", 1)[1], t["shape"]) for t in var["inputs"]] == want, pname
+        for pname in progs:
             pm = progs[pname]["memory"]
             assert 0 < pm["lower_bound_bytes"] <= pm["arena_bytes"] <= pm["naive_bytes"], (pname, pm)
         assert m["lower_bound_bytes"] <= m["arena_bytes"] <= m["naive_bytes"], m
