@@ -5,6 +5,7 @@
 # count), the losses are finite, each validation runs eval and eval_portrait over every image and prints the
 # COCO summary; a run stopped at iteration 10 and resumed (another num_workers) ends epoch 1 with the weights of
 # the uninterrupted run; `tgc test` gives the last validation's numbers, with detections on portrait images.
+# Then Faster R-CNN on the same set for one short epoch.
 . "$(dirname "$0")/../lib_common.sh"
 export OMP_WAIT_POLICY=passive
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
@@ -83,5 +84,34 @@ assert por and len(por) < len(res), (len(por), len(res))
 # a portrait image's boxes lie within its 128 x 256 (w x h) frame
 assert all(r["bbox"][0] + r["bbox"][2] <= 128.01 and r["bbox"][1] + r["bbox"][3] <= 256.01 for r in por)
 print("tgc test: %d detections, %d on portrait images" % (len(res), len(por)))
+PY
+# Faster R-CNN on the same set (its RPN targets, padded gts and img_shape on the portrait canvas): one epoch of
+# the first 80 images (K = 80 / 8 - 1 = 9 batches), finite losses, a validation over both programs.
+cat >frcnn.yaml <<EOF
+_base_: $SRC/configs/det_synth/faster-rcnn_r18_fpn_synth.yaml
+model:
+  data_preprocessor:
+    tgc_canvas: [128, 256]
+train_dataloader:
+  batch_sampler:
+    _delete_: true
+    type: AspectRatioBatchSampler
+EOF
+# shellcheck disable=SC2086
+"$TGC" compile frcnn.yaml -o fr.bin --cfg-options $SCALES >frc.txt 2>&1 || fail "compile Faster R-CNN: $(tail -3 frc.txt)"
+# shellcheck disable=SC2086
+"$TGC" run fr.bin --work-dir fw --cfg-options $OPTS train_cfg.max_epochs=1 train_dataloader.dataset.indices=80 \
+    val_dataloader.dataset.indices=24 >fr.txt 2>&1 || fail "Faster R-CNN: $(tail -3 fr.txt)"
+python3 - fr.txt <<'PY' || fail "Faster R-CNN with two orientations"
+import math, re, sys
+text = open(sys.argv[1]).read()
+ep = re.findall(r"INFO - Epoch 1: (\d+) landscape / (\d+) portrait batches", text)
+assert len(ep) == 1 and int(ep[0][0]) + int(ep[0][1]) == 9 and int(ep[0][1]) > 0, ep
+val = re.findall(r"Batches of one orientation: (\d+) landscape / (\d+) portrait", text)
+assert len(val) == 1 and int(val[0][1]) > 0, val
+terms = re.findall(r"Epoch\(train\) \[1\]\[8/9\].*  loss: (\S+)  loss_rpn_cls: (\S+)  loss_rpn_bbox: (\S+)  loss_cls: (\S+)", text)
+assert len(terms) == 1 and all(math.isfinite(float(x)) for x in terms[0]), terms
+assert len(re.findall(r"bbox_mAP_copypaste: ", text)) == 1
+print("Faster R-CNN: %s / %s batches, loss %s" % (ep[0][0], ep[0][1], terms[0][0]))
 PY
 exit 0
