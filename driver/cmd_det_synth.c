@@ -39,10 +39,30 @@ int tgc_cmd_det_synth(int argc, char **argv) {
         } else if ((r = tgc_opt_value("--val", argc, argv, &i, &v))) {
             if (r < 0 || parse_count("--val", v, 0, 1000000, &x)) return TGC_EXIT_USAGE;
             o.n_val = (int)x;
-        } else if ((r = tgc_opt_value("--size", argc, argv, &i, &v))) {
-            if (r < 0 || parse_count("--size", v, 128, 4096, &x)) return TGC_EXIT_USAGE;
-            if (x % 128) return tgc_usage_error("det-synth", "det-synth: --size must be a multiple of 128, got %ld", x);
-            o.size = (int)x;
+        } else if ((r = tgc_opt_value("--size", argc, argv, &i, &v))) { /* S, or HxW */
+            if (r < 0) return tgc_usage_error("det-synth", "det-synth: --size needs S or HxW");
+            const char *xp = strchr(v, 'x');
+            long hw[2];
+            char part[32];
+            for (int k = 0; k < (xp ? 2 : 1); k++) {
+                const char *b = k ? xp + 1 : v;
+                size_t len = k || !xp ? strlen(b) : (size_t)(xp - v);
+                snprintf(part, sizeof part, "%.*s", (int)TGC_MIN(len, sizeof part - 1), b);
+                if (len >= sizeof part || parse_count("--size", part, 128, 4096, &hw[k])) return TGC_EXIT_USAGE;
+                if (hw[k] % 128)
+                    return tgc_usage_error("det-synth", xp ? "det-synth: --size HxW: sides must be multiples of 128, got %ld"
+                                                           : "det-synth: --size must be a multiple of 128, got %ld", hw[k]);
+            }
+            o.size = (int)hw[0];
+            o.height = xp ? (int)hw[0] : 0;
+            o.width = xp ? (int)hw[1] : 0;
+        } else if ((r = tgc_opt_value("--portrait", argc, argv, &i, &v))) {
+            char *end;
+            errno = 0;
+            double f = r < 0 ? -1 : strtod(v, &end);
+            if (r < 0 || errno || end == v || *end || !(f >= 0 && f <= 1))
+                return tgc_usage_error("det-synth", "det-synth: --portrait needs a fraction in 0..1");
+            o.portrait = f;
         } else if ((r = tgc_opt_value("--seed", argc, argv, &i, &v))) {
             char *end;
             errno = 0;
@@ -55,6 +75,9 @@ int tgc_cmd_det_synth(int argc, char **argv) {
         }
     }
     if (!o.out_dir) return tgc_usage_error("det-synth", "det-synth: no output folder given (--out DIR)");
+    if (o.portrait > 0 && o.height == o.width)
+        return tgc_usage_error("det-synth", "det-synth: --portrait needs a non-square --size HxW");
+    int h = o.height ? o.height : o.size, w = o.width ? o.width : o.size;
     tgc_err err = {{0}};
     int boxes[2];
     double t0 = tgc_now();
@@ -62,7 +85,9 @@ int tgc_cmd_det_synth(int argc, char **argv) {
         fprintf(stderr, "tgc: det-synth: %s\n", err.msg);
         return TGC_EXIT_ERROR;
     }
-    printf("det-synth: %s: %d train images (%d boxes), %d val images (%d boxes), %dx%d, seed %llu, %.1f s\n", o.out_dir,
-           o.n_train, boxes[0], o.n_val, boxes[1], o.size, o.size, (unsigned long long)o.seed, tgc_now() - t0);
+    char tr[64] = "";
+    if (o.portrait > 0) snprintf(tr, sizeof tr, " (a fraction %g transposed)", o.portrait);
+    printf("det-synth: %s: %d train images (%d boxes), %d val images (%d boxes), %dx%d%s, seed %llu, %.1f s\n",
+           o.out_dir, o.n_train, boxes[0], o.n_val, boxes[1], h, w, tr, (unsigned long long)o.seed, tgc_now() - t0);
     return TGC_EXIT_OK;
 }

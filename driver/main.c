@@ -169,7 +169,7 @@ static const char export_usage[] =
     "  --plan PLAN         store PLAN's config (YAML) as meta.cfg (without it, no config is stored)\n";
 
 static const char det_synth_usage[] =
-    "usage: tgc det-synth --out DIR [--train N] [--val N] [--size S] [--seed K] [--fashion DIR]\n"
+    "usage: tgc det-synth --out DIR [--train N] [--val N] [--size S|HxW] [--portrait F] [--seed K] [--fashion DIR]\n"
     "\n"
     "Writes a detection set in COCO's layout: DIR/annotations/instances_{train,val}.json and\n"
     "DIR/{train,val}/NNNNNN.png. Each S x S canvas holds 1 to 4 Fashion-MNIST items, each scaled by 1 to 3.5\n"
@@ -180,7 +180,8 @@ static const char det_synth_usage[] =
     "  --out DIR       the output folder (created)\n"
     "  --train N       training images (default 2000)\n"
     "  --val N         validation images (default 500)\n"
-    "  --size S        canvas side, a multiple of 128 (default 256)\n"
+    "  --size S|HxW    canvas side, or height x width, multiples of 128 (default 256)\n"
+    "  --portrait F    with HxW: the fraction F of the images transposed (W x H), evenly spread (default 0)\n"
     "  --seed K        the seed (default 0)\n"
     "  --fashion DIR   the Fashion-MNIST IDX files (default: Debian's /usr/share/datasets/fashion-mnist)\n";
 

@@ -295,6 +295,35 @@ int tgc_sampler_init_repeat(tgc_sampler *s, int n, int shuffle, uint64_t seed, i
  * positions in the padded order (the key of their augmentation draws). */
 void tgc_sampler_epoch(const tgc_sampler *s, uint32_t epoch, int *idx, int *pos);
 
+/* ======================== batches of one orientation (data_group.c) ======================== */
+
+/* MMDetection 3.x's AspectRatioBatchSampler over one rank's epoch order: each sample goes to its
+ * orientation's bucket (portrait: the annotation's width < height); a full bucket is a batch of that
+ * orientation. Training yields exactly K = floor(n / B) - 1 batches when the dataset holds both orientations,
+ * else floor(n / B) (floor(L / B) + floor(P / B) >= floor(n / B) - 1 always), so every rank of a shard split
+ * runs the same number of steps; what is left (< B per orientation, and the surplus batch if any) is
+ * dropped. MMDetection instead yields the leftovers as one mixed batch padded to both orientations' maxima.
+ * Evaluation keeps every sample: landscape batches, then portrait ones, each orientation's last batch partial. */
+typedef struct tgc_group {
+    int cap;                 /* samples the arrays hold */
+    int n;                   /* batches */
+    int *start, *count;      /* [n]: batch b is entries start[b] .. start[b] + count[b] - 1 */
+    uint8_t *portrait;       /* [n]: 1 for a portrait batch */
+    int *idx, *pos;          /* [n_entries]: dataset index and padded sampler position, batch after batch */
+    int n_entries;
+    int n_orient[2];         /* batches per orientation (landscape, portrait) */
+    int dropped;             /* training: samples of the epoch left out */
+} tgc_group;
+
+void tgc_group_init(tgc_group *g, int cap);
+void tgc_group_free(tgc_group *g);
+/* K above: the training batches per epoch of a rank with n samples (0 when there are fewer). */
+int tgc_group_train_batches(int n, int batch_size, int both);
+/* Groups the n entries idx/pos (a rank's epoch order, as tgc_sampler_epoch gives it); is_portrait is indexed
+ * by dataset index; both: the whole dataset holds both orientations (the same on every rank). */
+int tgc_group_batches(tgc_group *g, const int *idx, const int *pos, int n, const uint8_t *is_portrait, int batch_size,
+                      int train, int both, tgc_err *err);
+
 /* ================================ batch augments (data_batch_aug.c) ================================ */
 
 /* MMPretrain's model.train_cfg.augments (Mixup: alpha; CutMix: alpha, cutmix_minmax, correct_lam) and probs,
@@ -339,6 +368,7 @@ typedef struct tgc_det_meta {
     int pad_h, pad_w;         /* img_shape rounded up to pad_size_divisor (the valid anchors' extent) */
     double scale_w, scale_h;  /* scale_factor */
     int flip;
+    int position;             /* the sample's position in the sampler's padded order (the metric's order) */
     int64_t num_pos;          /* positive anchors (with targets; the RPN's: sampled) */
     double avg_part;          /* its share of avg_factor (RetinaNet: max(num_pos, 1); RPN: sampled pos + neg) */
 } tgc_det_meta;
@@ -360,6 +390,7 @@ typedef struct tgc_batch {
     int32_t *rng;          /* [batch_size, 4] the RoI sampler's key: seed low, seed high, epoch, position */
     int n;           /* valid samples: batch_size, or fewer for the last evaluation batch */
     int index;       /* batch number within the epoch */
+    int portrait;    /* 1: a batch of portrait images on the transposed canvas (W x H; orientation groups) */
     uint32_t epoch;
 } tgc_batch;
 
@@ -396,6 +427,10 @@ int tgc_loader_batch_size(const tgc_loader *l);
 /* Batches this rank gets per epoch. */
 int tgc_loader_num_batches(const tgc_loader *l);
 const tgc_dataset *tgc_loader_dataset(const tgc_loader *l);
+
+/* With orientation groups (a detection loader of a two-orientation plan): the batches per orientation and the
+ * samples left out of the epoch begun last (all 0 without groups). */
+void tgc_loader_group_stats(const tgc_loader *l, int batches[2], int *dropped);
 
 /* Threads: begin_epoch and next are called from one consumer thread; release may be called from any. */
 

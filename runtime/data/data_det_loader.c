@@ -14,6 +14,8 @@ typedef struct det_src {
     tgc_det_batch_opts o;
     tgc_normalize norm;
     tgc_det_anchors anchors; /* with targets */
+    tgc_det_anchors anchors_t; /* with targets and two orientations: the transposed canvas's */
+    uint8_t *portrait;         /* two orientations: 1 per portrait image (annotation width < height) */
 } det_src;
 
 typedef struct det_ws {
@@ -25,6 +27,8 @@ static void src_free(void *ctx) {
     det_src *d = ctx;
     if (!d) return;
     tgc_det_anchors_free(&d->anchors);
+    tgc_det_anchors_free(&d->anchors_t);
+    free(d->portrait);
     tgc_det_dataset_free(d->owned_ds);
     free(d);
 }
@@ -78,23 +82,24 @@ static void inside_border(const tgc_det_anchors *a, int img_h, int img_w, int bo
 }
 
 /* A two-stage detector's training rows: the RPN's sampled targets, the padded ground truth, the RoI sampler's key. */
-static int two_stage_rows(const det_src *d, det_ws *w, const tgc_det_sample *s, const tgc_det_image *im, uint32_t epoch,
-                          uint32_t position, uint64_t seed, tgc_batch *b, int row, tgc_err *err) {
+static int two_stage_rows(const det_src *d, const tgc_det_anchors *anchors, det_ws *w, const tgc_det_sample *s,
+                          const tgc_det_image *im, uint32_t epoch, uint32_t position, uint64_t seed, tgc_batch *b,
+                          int row, tgc_err *err) {
     tgc_det_meta *m = &b->meta[row];
     const int G = d->o.max_gts;
-    int64_t na = d->anchors.count;
+    int64_t na = anchors->count;
     if (s->n_gt > G)
         return tgc_fail(err, "%s: %d ground-truth boxes (not counting crowd boxes), more than the plan's %d; raise "
                              "model.data_preprocessor.tgc_max_gts and recompile", im->path, s->n_gt, G);
     for (int g = 0; g < s->n_gt; g++)
         if (s->labels[g] < 0 || s->labels[g] >= d->o.num_classes)
             return tgc_fail(err, "%s: box %d has label %d, outside 0..%d", im->path, g, (int)s->labels[g], d->o.num_classes - 1);
-    if (d->o.allowed_border >= 0) inside_border(&d->anchors, s->img_h, s->img_w, d->o.allowed_border, w->valid);
+    if (d->o.allowed_border >= 0) inside_border(anchors, s->img_h, s->img_w, d->o.allowed_border, w->valid);
     tgc_det_gt gt = {s->gt, s->labels, NULL, s->n_gt, s->ignore, s->n_ignore};
     tgc_rng rng;
     tgc_rng_init(&rng, seed, epoch, position, TGC_RNG_RPN_SAMPLE);
     int64_t nneg;
-    if (tgc_det_rpn_targets(&d->o.assigner, &d->o.sampler, &d->o.coder, d->anchors.boxes, w->valid, na, &gt, &rng,
+    if (tgc_det_rpn_targets(&d->o.assigner, &d->o.sampler, &d->o.coder, anchors->boxes, w->valid, na, &gt, &rng,
                             b->cls_target + (size_t)row * na, b->bbox_target + (size_t)row * na * 4, &m->num_pos, &nneg,
                             err))
         return tgc_err_prefix(err, "%s", im->path);
@@ -121,12 +126,16 @@ static int build(void *ctx, void *wsp, int index, uint32_t epoch, uint32_t posit
     if (ch_img != ch)
         return tgc_fail(err, "%s: the pipeline gives a %d-channel image; the detection canvas has 3 channels "
                              "(LoadImageFromFile color_type color)", im->path, ch_img);
-    if (s->img.h > d->o.canvas_h || s->img.w > d->o.canvas_w)
-        return tgc_fail(err, "%s: after the pipeline the image is %dx%d (HxW), larger than the plan's canvas %dx%d; "
+    /* a portrait batch (orientation groups) goes onto the transposed canvas, with that canvas's anchors */
+    int tr = b->portrait, cv_h = tr ? d->o.canvas_w : d->o.canvas_h, cv_w = tr ? d->o.canvas_h : d->o.canvas_w;
+    const tgc_det_anchors *anchors = tr ? &d->anchors_t : &d->anchors;
+    if (s->img.h > cv_h || s->img.w > cv_w)
+        return tgc_fail(err, "%s: after the pipeline the image is %dx%d (HxW), larger than the plan's %scanvas %dx%d; "
                              "fix the Resize scale or set model.data_preprocessor.tgc_canvas and recompile",
-                        im->path, s->img.h, s->img.w, d->o.canvas_h, d->o.canvas_w);
-    size_t plane = (size_t)d->o.canvas_h * d->o.canvas_w;
-    to_canvas(&d->norm, &s->img, ch, d->o.canvas_h, d->o.canvas_w, b->images + (size_t)row * ch * plane);
+                        im->path, s->img.h, s->img.w, d->o.two_orient ? (tr ? "portrait " : "landscape ") : "", cv_h,
+                        cv_w);
+    size_t plane = (size_t)cv_h * cv_w;
+    to_canvas(&d->norm, &s->img, ch, cv_h, cv_w, b->images + (size_t)row * ch * plane);
     tgc_det_meta *m = &b->meta[row];
     m->index = index;
     m->img_id = s->img_id;
@@ -135,28 +144,29 @@ static int build(void *ctx, void *wsp, int index, uint32_t epoch, uint32_t posit
     m->img_h = s->img_h;
     m->img_w = s->img_w;
     /* DetDataPreprocessor's pad_shape: the (pipeline-padded) image rounded up to pad_size_divisor */
-    m->pad_h = TGC_MIN(round_up(s->img.h, d->o.pad_size_divisor), d->o.canvas_h);
-    m->pad_w = TGC_MIN(round_up(s->img.w, d->o.pad_size_divisor), d->o.canvas_w);
+    m->pad_h = TGC_MIN(round_up(s->img.h, d->o.pad_size_divisor), cv_h);
+    m->pad_w = TGC_MIN(round_up(s->img.w, d->o.pad_size_divisor), cv_w);
     m->scale_w = s->scale_w;
     m->scale_h = s->scale_h;
     m->flip = s->flip;
+    m->position = (int)position;
     m->num_pos = 0;
     m->avg_part = 0;
     if (d->o.two_stage) b->img_shape[row * 2] = (float)s->img_h, b->img_shape[row * 2 + 1] = (float)s->img_w;
     if (!d->o.targets) return 0;
-    int64_t na = d->anchors.count;
-    tgc_det_valid_flags(&d->anchors, m->pad_h, m->pad_w, w->valid);
+    int64_t na = anchors->count;
+    tgc_det_valid_flags(anchors, m->pad_h, m->pad_w, w->valid);
     tgc_det_gt gt = {s->gt, s->labels, NULL, s->n_gt, s->ignore, s->n_ignore};
     int32_t *cls = b->cls_target + (size_t)row * na;
     float *box = b->bbox_target + (size_t)row * na * 4;
     if (!d->o.two_stage) {
-        if (tgc_det_retina_targets(&d->o.assigner, &d->o.coder, d->o.num_classes, d->anchors.boxes, w->valid, na, &gt,
+        if (tgc_det_retina_targets(&d->o.assigner, &d->o.coder, d->o.num_classes, anchors->boxes, w->valid, na, &gt,
                                    cls, box, &m->num_pos, err))
             return tgc_err_prefix(err, "%s", im->path);
         m->avg_part = (double)TGC_MAX(m->num_pos, (int64_t)1);
         return 0;
     }
-    return two_stage_rows(d, w, s, im, epoch, position, seed, b, row, err);
+    return two_stage_rows(d, anchors, w, s, im, epoch, position, seed, b, row, err);
 }
 
 /* model.train_cfg.rpn: assigner, sampler, allowed_border; pos_weight -1 and debug false are all tgc has. */
@@ -193,11 +203,12 @@ static int rpn_train_cfg(const tgc_cfg *model, tgc_det_batch_opts *o, tgc_err *e
 }
 
 int tgc_det_batch_opts_from_cfg(const tgc_cfg *model, int train, tgc_det_batch_opts *o, tgc_err *err) {
-    int ch = o->canvas_h, cw = o->canvas_w, two = o->two_stage;
+    int ch = o->canvas_h, cw = o->canvas_w, two = o->two_stage, orient = o->two_orient;
     memset(o, 0, sizeof *o);
     o->canvas_h = ch;
     o->canvas_w = cw;
     o->two_stage = two;
+    o->two_orient = orient;
     o->pad_size_divisor = 1;
     o->targets = train;
     o->allowed_border = -1;
@@ -262,13 +273,31 @@ tgc_loader *tgc_det_loader_new(const tgc_det_dataset *ds, const tgc_loader_opts 
     d->ds = ds;
     d->o = *bo;
     d->norm = o->norm;
-    if (bo->targets && tgc_det_anchors_for_canvas(&bo->anchor, bo->canvas_h, bo->canvas_w, &d->anchors, err)) {
+    if (bo->targets && (tgc_det_anchors_for_canvas(&bo->anchor, bo->canvas_h, bo->canvas_w, &d->anchors, err) ||
+                        (bo->two_orient &&
+                         tgc_det_anchors_for_canvas(&bo->anchor, bo->canvas_w, bo->canvas_h, &d->anchors_t, err)))) {
         src_free(d);
         return NULL;
     }
-    tgc_loader_src src = {.ctx = d, .ctx_free = src_free, .n = tgc_det_dataset_len(ds), .c = 3, .h = bo->canvas_h,
+    if (bo->targets && bo->two_orient && d->anchors_t.count != d->anchors.count) {
+        tgc_fail(err, "detection loader: the %dx%d canvas has %lld anchors but the transposed one %lld", bo->canvas_h,
+                 bo->canvas_w, (long long)d->anchors.count, (long long)d->anchors_t.count);
+        src_free(d);
+        return NULL;
+    }
+    int n = tgc_det_dataset_len(ds), seen[2] = {0, 0};
+    if (bo->two_orient) { /* MMDetection's AspectRatioBatchSampler: width < height is portrait */
+        d->portrait = tgc_malloc((size_t)(n ? n : 1));
+        for (int i = 0; i < n; i++) {
+            const tgc_det_image *im = tgc_det_dataset_image(ds, i);
+            d->portrait[i] = im->width < im->height;
+            seen[d->portrait[i]] = 1;
+        }
+    }
+    tgc_loader_src src = {.ctx = d, .ctx_free = src_free, .n = n, .c = 3, .h = bo->canvas_h,
                           .w = bo->canvas_w, .anchors = bo->targets ? d->anchors.count : 0,
                           .img_shape = bo->two_stage, .max_gts = bo->two_stage && bo->targets ? bo->max_gts : 0,
+                          .portrait = d->portrait, .both_orientations = seen[0] && seen[1],
                           .worker_new = ws_new, .worker_free = ws_free, .build = build};
     return tgc_loader_new_src(&src, o, err);
 }

@@ -76,22 +76,34 @@ static int write_png(const char *path, const uint8_t *rgb, int w, int h, tgc_err
     return 0;
 }
 
+/* Whether image i is transposed: evenly spread, floor((i + 1) f) > floor(i f) for the fraction f. */
+static int transposed(const tgc_det_synth_opts *o, int i) {
+    return o->portrait > 0 && floor((i + 1) * o->portrait) > floor(i * o->portrait);
+}
+
 /* One split: n images from set into out_dir/<split>/ and out_dir/annotations/instances_<split>.json. */
 static int write_split(const tgc_det_synth_opts *o, const char *split, uint32_t split_no, int n, const idx_set *set,
                        int *boxes, tgc_err *err) {
-    int S = o->size, rc = -1, ann_id = 0;
+    int H0 = o->height ? o->height : o->size, W0 = o->width ? o->width : o->size, rc = -1, ann_id = 0;
     char *dir = tgc_asprintf("%s/%s", o->out_dir, split), *path = NULL;
-    uint8_t *canvas = tgc_malloc((size_t)S * S), *rgb = tgc_malloc((size_t)S * S * 3);
+    uint8_t *canvas = tgc_malloc((size_t)H0 * W0), *rgb = tgc_malloc((size_t)H0 * W0 * 3);
     tgc_image item = {0}, scaled = {0};
     tgc_buf js = {0}, anns = {0};
     if (tgc_mkdir_p(dir, err)) goto out;
-    tgc_buf_printf(&js, "{\"info\": {\"description\": \"tgc det-synth: Fashion-MNIST items on %dx%d canvases\", "
-                        "\"version\": \"1.0\", \"seed\": %llu},\n\"licenses\": [],\n\"images\": [",
-                   S, S, (unsigned long long)o->seed);
+    if (H0 == W0)
+        tgc_buf_printf(&js, "{\"info\": {\"description\": \"tgc det-synth: Fashion-MNIST items on %dx%d canvases\", "
+                            "\"version\": \"1.0\", \"seed\": %llu},\n\"licenses\": [],\n\"images\": [",
+                       H0, W0, (unsigned long long)o->seed);
+    else
+        tgc_buf_printf(&js, "{\"info\": {\"description\": \"tgc det-synth: Fashion-MNIST items on %dx%d (HxW) canvases, "
+                            "a fraction %g of them transposed\", \"version\": \"1.0\", \"seed\": %llu},\n"
+                            "\"licenses\": [],\n\"images\": [",
+                       H0, W0, o->portrait, (unsigned long long)o->seed);
     for (int i = 0; i < n; i++) {
         tgc_rng r;
         tgc_rng_init(&r, o->seed, split_no, (uint32_t)i, TGC_RNG_SYNTH);
-        memset(canvas, 0, (size_t)S * S);
+        int t = H0 != W0 && transposed(o, i), H = t ? W0 : H0, W = t ? H0 : W0; /* this image's rows and columns */
+        memset(canvas, 0, (size_t)H * W);
         int want = 1 + (int)tgc_rng_below(&r, MAX_ITEMS), placed = 0, box[MAX_ITEMS][4], cat[MAX_ITEMS];
         for (int k = 0; k < want; k++) {
             int src = (int)tgc_rng_below(&r, (uint32_t)set->count);
@@ -109,8 +121,8 @@ static int write_split(const tgc_det_synth_opts *o, const char *split, uint32_t 
             if (x1 < 0) continue; /* an empty item: nothing to place */
             int tight[4] = {0, 0, x1 - x0 + 1, y1 - y0 + 1}, ok = 0, px = 0, py = 0;
             for (int t = 0; t < MAX_TRIES && !ok; t++) {
-                px = (int)tgc_rng_below(&r, (uint32_t)(S - side_w + 1));
-                py = (int)tgc_rng_below(&r, (uint32_t)(S - side_h + 1));
+                px = (int)tgc_rng_below(&r, (uint32_t)(W - side_w + 1));
+                py = (int)tgc_rng_below(&r, (uint32_t)(H - side_h + 1));
                 tight[0] = px + x0;
                 tight[1] = py + y0;
                 ok = 1;
@@ -119,18 +131,18 @@ static int write_split(const tgc_det_synth_opts *o, const char *split, uint32_t 
             if (!ok) break; /* crowded: the image keeps what it has */
             for (int y = 0; y < side_h; y++)
                 for (int x = 0; x < side_w; x++) {
-                    uint8_t *d = canvas + (size_t)(py + y) * S + px + x, v = scaled.data[(size_t)y * side_w + x];
+                    uint8_t *d = canvas + (size_t)(py + y) * W + px + x, v = scaled.data[(size_t)y * side_w + x];
                     if (v > *d) *d = v;
                 }
             memcpy(box[placed], tight, sizeof tight);
             cat[placed++] = set->labels[src] + 1;
         }
-        for (size_t p = 0; p < (size_t)S * S; p++) rgb[3 * p] = rgb[3 * p + 1] = rgb[3 * p + 2] = canvas[p];
+        for (size_t p = 0; p < (size_t)H * W; p++) rgb[3 * p] = rgb[3 * p + 1] = rgb[3 * p + 2] = canvas[p];
         free(path);
         path = tgc_asprintf("%s/%06d.png", dir, i);
-        if (write_png(path, rgb, S, S, err)) goto out;
+        if (write_png(path, rgb, W, H, err)) goto out;
         tgc_buf_printf(&js, "%s\n  {\"id\": %d, \"file_name\": \"%06d.png\", \"width\": %d, \"height\": %d}",
-                       i ? "," : "", i + 1, i, S, S);
+                       i ? "," : "", i + 1, i, W, H);
         for (int q = 0; q < placed; q++)
             tgc_buf_printf(&anns, "%s\n  {\"id\": %d, \"image_id\": %d, \"category_id\": %d, \"bbox\": [%d, %d, %d, %d], "
                                   "\"area\": %d, \"iscrowd\": 0}",
@@ -162,8 +174,13 @@ out:
 }
 
 int tgc_det_synth(const tgc_det_synth_opts *o, int boxes[2], tgc_err *err) {
-    if (o->size < 128 || o->size > 4096 || o->size % 128)
-        return tgc_fail(err, "det-synth: the canvas size must be a multiple of 128 in 128..4096, got %d", o->size);
+    int h = o->height ? o->height : o->size, w = o->width ? o->width : o->size;
+    if (!o->height && !o->width && (h < 128 || h > 4096 || h % 128))
+        return tgc_fail(err, "det-synth: the canvas size must be a multiple of 128 in 128..4096, got %d", h);
+    if (h < 128 || h > 4096 || h % 128 || w < 128 || w > 4096 || w % 128)
+        return tgc_fail(err, "det-synth: the canvas sides must be multiples of 128 in 128..4096, got %dx%d", h, w);
+    if (!(o->portrait >= 0 && o->portrait <= 1))
+        return tgc_fail(err, "det-synth: the transposed fraction must be in 0..1, got %g", o->portrait);
     if (o->n_train < 0 || o->n_val < 0 || o->n_train > 1000000 || o->n_val > 1000000)
         return tgc_fail(err, "det-synth: image counts must be in 0..1000000");
     int b[2] = {0, 0}, rc = -1;
@@ -171,8 +188,8 @@ int tgc_det_synth(const tgc_det_synth_opts *o, int boxes[2], tgc_err *err) {
     char *ann = tgc_asprintf("%s/annotations", o->out_dir);
     if (tgc_mkdir_p(o->out_dir, err) || tgc_mkdir_p(ann, err)) goto out;
     if (read_set(o->fashion_dir, "train", &tr, err) || read_set(o->fashion_dir, "t10k", &va, err)) goto out;
-    if (TGC_MAX(TGC_MAX(tr.rows, tr.cols), TGC_MAX(va.rows, va.cols)) * 3.5 + 1 > o->size) {
-        tgc_fail(err, "det-synth: %dx%d items scaled by 3.5 do not fit a %d canvas", tr.rows, tr.cols, o->size);
+    if (TGC_MAX(TGC_MAX(tr.rows, tr.cols), TGC_MAX(va.rows, va.cols)) * 3.5 + 1 > TGC_MIN(h, w)) {
+        tgc_fail(err, "det-synth: %dx%d items scaled by 3.5 do not fit a %dx%d canvas", tr.rows, tr.cols, h, w);
         goto out;
     }
     if (write_split(o, "train", 0, o->n_train, &tr, &b[0], err) || write_split(o, "val", 1, o->n_val, &va, &b[1], err))

@@ -43,6 +43,8 @@ struct tgc_loader {
 
     int *idx, *pos; /* this rank's epoch order (dataset index and padded position) */
     int nb;         /* batches per epoch */
+    int grouped;    /* src.portrait: batches of one orientation, from grp */
+    tgc_group grp;  /* the epoch's batches when grouped */
     uint32_t epoch;
     int claim_next, consume_next, stop, inflight;
     int active, shutdown, failed;
@@ -62,11 +64,20 @@ static int build_batch(tgc_loader *l, int b, tgc_batch *buf, tgc_image *img, tgc
                        tgc_err *err) {
     int bs = l->o.batch_size, first = b * bs;
     int n = TGC_MIN(bs, l->sampler.num_samples - first);
+    const int *idx = l->idx, *pos = l->pos;
+    buf->portrait = 0;
+    if (l->grouped) {
+        first = l->grp.start[b];
+        n = l->grp.count[b];
+        idx = l->grp.idx;
+        pos = l->grp.pos;
+        buf->portrait = l->grp.portrait[b];
+    }
     if (l->src.build) {
         double avg = 0;
         for (int i = 0; i < n; i++) {
             int k = first + i;
-            if (l->src.build(l->src.ctx, ws, l->idx[k], l->epoch, (uint32_t)l->pos[k], l->o.seed, buf, i, err))
+            if (l->src.build(l->src.ctx, ws, idx[k], l->epoch, (uint32_t)pos[k], l->o.seed, buf, i, err))
                 return tgc_err_prefix(err, "epoch %u, batch %d", l->epoch, b);
             avg += buf->meta[i].avg_part;
         }
@@ -177,6 +188,7 @@ void tgc_loader_free(tgc_loader *l) {
     free(l->ring);
     free(l->idx);
     free(l->pos);
+    tgc_group_free(&l->grp);
     tgc_dataset_free(l->owned_ds);
     free(l);
 }
@@ -248,13 +260,33 @@ static int loader_start(tgc_loader *l, tgc_err *err) {
     return 0;
 }
 
+/* Orientation groups: the batch count (training: the same K every epoch and rank; evaluation: from the
+ * unshuffled order of epoch 0). */
+static int group_start(tgc_loader *l, tgc_err *err) {
+    if (!l->src.portrait) return 0;
+    l->grouped = 1;
+    int ns = l->sampler.num_samples, bs = l->o.batch_size;
+    tgc_group_init(&l->grp, ns);
+    if (l->o.train) {
+        l->nb = tgc_group_train_batches(ns, bs, l->src.both_orientations);
+        if (l->nb == 0)
+            return tgc_fail(err, "loader: rank %d gets %d samples per epoch: with batches of one orientation (batch %d) "
+                                 "that is no whole training batch", l->o.rank, ns, bs);
+        return 0;
+    }
+    tgc_sampler_epoch(&l->sampler, 0, l->idx, l->pos);
+    if (tgc_group_batches(&l->grp, l->idx, l->pos, ns, l->src.portrait, bs, 0, l->src.both_orientations, err)) return -1;
+    l->nb = l->grp.n;
+    return 0;
+}
+
 tgc_loader *tgc_loader_new_src(const tgc_loader_src *src, const tgc_loader_opts *o, tgc_err *err) {
     tgc_loader *l = tgc_calloc(1, sizeof *l);
     l->src = *src;
     l->c = src->c;
     l->h = src->h;
     l->w = src->w;
-    if (loader_begin(l, src->n, o, err) || loader_start(l, err)) {
+    if (loader_begin(l, src->n, o, err) || loader_start(l, err) || group_start(l, err)) {
         tgc_loader_free(l);
         return NULL;
     }
@@ -374,6 +406,12 @@ int tgc_loader_batch_size(const tgc_loader *l) { return l->o.batch_size; }
 int tgc_loader_num_batches(const tgc_loader *l) { return l->nb; }
 const tgc_dataset *tgc_loader_dataset(const tgc_loader *l) { return l->ds; }
 
+void tgc_loader_group_stats(const tgc_loader *l, int batches[2], int *dropped) {
+    batches[0] = l->grouped ? l->grp.n_orient[0] : 0;
+    batches[1] = l->grouped ? l->grp.n_orient[1] : 0;
+    *dropped = l->grouped ? l->grp.dropped : 0;
+}
+
 int tgc_loader_begin_epoch(tgc_loader *l, uint32_t epoch, int first_batch, tgc_err *err) {
     if (first_batch < 0 || first_batch > l->nb)
         return tgc_fail(err, "loader: cannot start epoch %u at batch %d (it has %d batches)", epoch, first_batch, l->nb);
@@ -385,6 +423,18 @@ int tgc_loader_begin_epoch(tgc_loader *l, uint32_t epoch, int first_batch, tgc_e
         l->ring[i].ready = 0;
     }
     tgc_sampler_epoch(&l->sampler, epoch, l->idx, l->pos);
+    if (l->grouped && tgc_group_batches(&l->grp, l->idx, l->pos, l->sampler.num_samples, l->src.portrait,
+                                        l->o.batch_size, l->o.train, l->src.both_orientations, err)) {
+        pthread_mutex_unlock(&l->mu);
+        return -1;
+    }
+    if (l->grouped && l->grp.n != l->nb) { /* evaluation with a shuffled order: the count may change */
+        if (l->o.train) {
+            pthread_mutex_unlock(&l->mu);
+            return tgc_fail(err, "internal error: %d orientation batches, not %d", l->grp.n, l->nb);
+        }
+        l->nb = l->grp.n;
+    }
     l->epoch = epoch;
     l->claim_next = l->consume_next = first_batch;
     l->stop = l->nb;

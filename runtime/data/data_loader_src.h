@@ -14,6 +14,10 @@ typedef struct tgc_loader_src {
     int64_t anchors;              /* > 0: the batch has cls_target [B, anchors] and bbox_target [B, anchors, 4] */
     int img_shape;                /* 1: the batch has img_shape [B, 2] */
     int max_gts;                  /* > 0: the batch has gt_bboxes [B, max_gts, 4], gt_labels [B, max_gts], rng [B, 4] */
+    const uint8_t *portrait;      /* non-NULL: batches of one orientation (tgc_group_batches), 1 per portrait
+                                   * dataset index (owned by ctx); the batch's `portrait` is set before its rows
+                                   * are built */
+    int both_orientations;        /* with portrait: the dataset holds both (training drops one more batch) */
     void *(*worker_new)(void *ctx); /* one per worker thread (and one for the caller's thread) */
     void (*worker_free)(void *ws);
     /* Builds sample `index` (epoch, padded position) into row `row` of b: image, meta, targets. */

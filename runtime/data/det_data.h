@@ -128,7 +128,8 @@ int tgc_det_pipeline_apply(const tgc_det_pipeline *p, const tgc_det_image *im, t
 
 /* ============================ synthetic detection set (data_det_synth.c) ============================ */
 
-/* Fashion-MNIST items on size x size canvases (size a multiple of 128): 1 to 4 items per image, each
+/* Fashion-MNIST items on size x size canvases (size a multiple of 128; or height x width, a fraction of the
+ * images transposed, for both orientations): 1 to 4 items per image, each
  * scaled by s uniform in [1, 3.5] (bilinear; side int(28 s + 0.5)), placed uniformly where its tight box has
  * IoU <= 0.3 with every earlier one (50 tries, then the image keeps what it has), composited with max, grey
  * replicated to 3 channels. Boxes are the tight boxes of the scaled item's pixels > 0; category ids 1..10
@@ -139,6 +140,9 @@ typedef struct tgc_det_synth_opts {
     const char *out_dir;
     const char *fashion_dir; /* folder of the Fashion-MNIST IDX files (plain or .gz) */
     int n_train, n_val, size;
+    int height, width;       /* non-zero: height x width canvases instead of size x size (multiples of 128) */
+    double portrait;         /* with height != width: the fraction of images transposed (width x height), image i
+                              * when floor((i + 1) f) > floor(i f) (no random draw) */
     uint64_t seed;
 } tgc_det_synth_opts;
 
@@ -165,13 +169,15 @@ typedef struct tgc_det_batch_opts {
     tgc_det_sampler_cfg sampler;   /* two-stage: model.train_cfg.rpn.sampler */
     int allowed_border;            /* two-stage: model.train_cfg.rpn.allowed_border (-1: no border rule) */
     int max_gts;                   /* two-stage: model.data_preprocessor.tgc_max_gts (default 128) */
+    int two_orient;                /* 1: batches of one orientation (tgc_group_batches; portrait: the annotation's
+                                    * width < height), portrait ones on the transposed canvas with its anchors */
 } tgc_det_batch_opts;
 
 /* Reads pad_size_divisor from the data_preprocessor map, and for training the anchor generator, box coder
  * (model.bbox_head) and assigner (model.train_cfg.assigner), num_classes (model.bbox_head.num_classes). With
  * o->two_stage set by the caller: num_classes from model.roi_head.bbox_head, the anchor generator and coder
  * from model.rpn_head, assigner, sampler and allowed_border from model.train_cfg.rpn (pos_weight must be -1),
- * tgc_max_gts. The canvas and two_stage are the caller's (from the plan's inputs). */
+ * tgc_max_gts. The canvas, two_stage and two_orient are the caller's (from the plan's programs). */
 int tgc_det_batch_opts_from_cfg(const tgc_cfg *model, int train, tgc_det_batch_opts *o, tgc_err *err);
 
 /* A loader of detection batches over ds (borrowed; it must outlive the loader): the same worker threads,

@@ -22,6 +22,7 @@ struct tgc_det_metric {
     tgc_det_test_cfg test;
     tgc_det_coder_cfg coder;
     tgc_det_anchors anchors;
+    tgc_det_anchors anchors_t; /* two orientations: the transposed canvas's (RetinaNet) */
     int num_classes;
     int two_stage;             /* det_out rows are proposals (tgc_det_rcnn_predict), not anchors */
     int64_t batch, n_anchors;  /* two-stage: n_anchors = proposals per image */
@@ -37,6 +38,7 @@ struct tgc_det_metric {
 void tgc_det_metric_free(tgc_det_metric *m) {
     if (!m) return;
     tgc_det_anchors_free(&m->anchors);
+    tgc_det_anchors_free(&m->anchors_t);
     tgc_coco_eval_free(m->coco);
     free(m->outfile_prefix);
     free(m->recs);
@@ -175,8 +177,14 @@ tgc_det_metric *tgc_det_metric_open(tgc_runner *r, const tgc_cfg *ev, const char
     tgc_det_test_cfg_default(&m->test);
     if ((ag && tgc_det_anchor_cfg_from(ag, &ac, err)) || (bc && tgc_det_coder_cfg_from(bc, &m->coder, err)) ||
         (tc && tc->kind != TGC_CFG_NULL && tgc_det_test_cfg_from(tc, &m->test, err)) ||
-        tgc_det_anchors_for_canvas(&ac, r->det_h, r->det_w, &m->anchors, err))
+        tgc_det_anchors_for_canvas(&ac, r->det_h, r->det_w, &m->anchors, err) ||
+        (r->por.eval && tgc_det_anchors_for_canvas(&ac, r->det_w, r->det_h, &m->anchors_t, err)))
         goto fail;
+    if (r->por.eval && m->anchors_t.count != m->anchors.count) {
+        tgc_fail(err, "the %dx%d canvas has %lld anchors but the transposed one %lld", r->det_h, r->det_w,
+                 (long long)m->anchors.count, (long long)m->anchors_t.count);
+        goto fail;
+    }
     const tgc_plan_tensor *t = tgc_exec_tensor(r->x, eval_out);
     const int64_t *d = t->type.shape.d;
     if (t->type.dtype != TGC_F32 || t->type.shape.rank != 3 || d[0] != r->ev_batch || d[1] != m->anchors.count ||
@@ -206,7 +214,9 @@ void tgc_det_metric_reset(tgc_det_metric *m) {
 }
 
 int tgc_det_metric_process(tgc_det_metric *m, const float *out, const tgc_det_meta *meta, const int64_t *pos, int n,
-                           tgc_err *err) {
+                           int portrait, tgc_err *err) {
+    const tgc_det_anchors *anchors = portrait ? &m->anchors_t : &m->anchors;
+    if (portrait && !m->two_stage && !anchors->count) return tgc_fail(err, "internal error: a portrait batch without portrait anchors");
     int64_t row = m->row;
     for (int i = 0; i < n; i++) {
         const float *o = out + (size_t)i * (size_t)m->n_anchors * (size_t)row;
@@ -215,7 +225,7 @@ int tgc_det_metric_process(tgc_det_metric *m, const float *out, const tgc_det_me
         float sf[2] = {(float)meta[i].scale_w, (float)meta[i].scale_h};
         tgc_det_result res = {0};
         if (m->two_stage ? tgc_det_rcnn_predict(&m->test, &m->coder, m->num_classes, o, m->n_anchors, row, hw, sf, &res, err)
-                         : tgc_det_retina_predict(&m->test, &m->coder, &m->anchors, m->num_classes, &ho, hw, sf, &res, err))
+                         : tgc_det_retina_predict(&m->test, &m->coder, anchors, m->num_classes, &ho, hw, sf, &res, err))
             return tgc_err_prefix(err, m->two_stage ? "model.test_cfg.rcnn" : "model.test_cfg");
         if (res.n > INT_MAX - 1 - m->n_recs) {
             tgc_det_result_free(&res);

@@ -6,17 +6,20 @@
 #include "runtime/dist/dist.h"
 #include "runtime/runner/hooks.h"
 
-/* Uploads a batch into the eval program's inputs; rows past b->n are zeroed first (padding, ignored later;
- * the loader leaves them undefined). */
+/* Uploads a batch into the eval program's inputs (eval_portrait's for a portrait batch); rows past b->n are
+ * zeroed first (padding, ignored later; the loader leaves them undefined). */
 static int fill_eval_inputs(tgc_runner *r, tgc_batch *b, int32_t *labels, tgc_err *err) {
     size_t row = r->sample_floats;
+    int por = b->portrait, ev_img = por ? r->por.ev_img : r->ev_img, ev_shape = por ? r->por.ev_shape : r->ev_shape;
+    if (por && !r->por.eval) return tgc_fail(err, "internal error: a portrait batch but no eval_portrait program");
     memset(b->images + row * (size_t)b->n, 0, sizeof(float) * row * (size_t)(r->ev_batch - b->n));
     memcpy(labels, b->labels, sizeof(int32_t) * (size_t)b->n);
     memset(labels + b->n, 0, sizeof(int32_t) * (size_t)(r->ev_batch - b->n));
-    if (tgc_exec_write(r->x, r->ev_img, b->images, err) < 0) return -1;
-    if (r->ev_shape >= 0) { /* padding rows: the whole canvas */
-        for (int i = b->n; i < r->ev_batch; i++) b->img_shape[2 * i] = (float)r->det_h, b->img_shape[2 * i + 1] = (float)r->det_w;
-        if (tgc_exec_write(r->x, r->ev_shape, b->img_shape, err) < 0) return -1;
+    if (tgc_exec_write(r->x, ev_img, b->images, err) < 0) return -1;
+    if (ev_shape >= 0) { /* padding rows: the whole canvas */
+        float ch = (float)(por ? r->det_w : r->det_h), cw = (float)(por ? r->det_h : r->det_w);
+        for (int i = b->n; i < r->ev_batch; i++) b->img_shape[2 * i] = ch, b->img_shape[2 * i + 1] = cw;
+        if (tgc_exec_write(r->x, ev_shape, b->img_shape, err) < 0) return -1;
     }
     return r->ev_lbl >= 0 ? tgc_exec_write(r->x, r->ev_lbl, labels, err) : 0;
 }
@@ -77,6 +80,12 @@ static int validate(tgc_runner *r, tgc_err *err) {
     double t = tgc_now(), time_sum = 0, data_sum = 0;
     int64_t i = 0;
     int rc = 0;
+    if (r->por.eval && r->rank == 0) {
+        int nb[2], dropped;
+        tgc_loader_group_stats(r->val_loader, nb, &dropped);
+        tgc_log_info(&r->log, "Batches of one orientation: %d landscape / %d portrait (%s)", nb[0], nb[1],
+                     r->world > 1 ? "rank 0's shard" : "eval and eval_portrait");
+    }
     for (;; i++) {
         tgc_batch *b;
         int got = tgc_loader_next(r->val_loader, &b, err);
@@ -86,10 +95,10 @@ static int validate(tgc_runner *r, tgc_err *err) {
         }
         if (got == 0) break;
         double data_time = tgc_now() - t;
-        int n = b->n;
+        int n = b->n, portrait = b->portrait;
         if (meta) memcpy(meta, b->meta, sizeof(tgc_det_meta) * (size_t)n);
         for (int k = 0; k < n; k++) /* sample k of this batch in the sampler's order of the whole set */
-            pos[k] = r->rank + ((int64_t)b->index * r->ev_batch + k) * r->world;
+            pos[k] = meta ? meta[k].position : r->rank + ((int64_t)b->index * r->ev_batch + k) * r->world;
         if (r->world > 1 && !r->dm) { /* sample k of this rank sits at position rank + k * world of the padded order */
             int64_t first = (int64_t)b->index * r->ev_batch;
             int64_t mine = (tgc_dataset_len(tgc_loader_dataset(r->val_loader)) - r->rank + r->world - 1) / r->world;
@@ -97,12 +106,13 @@ static int validate(tgc_runner *r, tgc_err *err) {
         }
         int frc = fill_eval_inputs(r, b, labels, err);
         tgc_loader_release(r->val_loader, b);
-        if (frc < 0 || tgc_exec_run(r->x, "eval", err) < 0 || tgc_exec_read(r->x, r->ev_logits, logits, err) < 0) {
+        if (frc < 0 || tgc_exec_run(r->x, portrait ? "eval_portrait" : "eval", err) < 0 ||
+            tgc_exec_read(r->x, portrait ? r->por.ev_logits : r->ev_logits, logits, err) < 0) {
             rc = -1;
             break;
         }
         if (r->dm) {
-            if (tgc_det_metric_process(r->dm, logits, meta, pos, n, err)) {
+            if (tgc_det_metric_process(r->dm, logits, meta, pos, n, portrait, err)) {
                 rc = tgc_err_prefix(err, "validation");
                 break;
             }

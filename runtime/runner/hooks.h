@@ -171,6 +171,16 @@ int tgc_vis_close(tgc_vis *v, tgc_err *err);
 #define TGC_MAX_LOSS_TERMS 16
 
 /* What the loop and its hooks share, as MMEngine's hooks receive the runner. Owned by tgc_train. */
+/* The portrait programs of a two-orientation detection plan (train_portrait, eval_portrait: the model on the
+ * transposed canvas, its inputs named as the landscape programs'): the tensors the loop feeds and reads for
+ * a portrait batch, -1 where the landscape program's are -1 or the plan has no such program. */
+typedef struct tgc_portrait_io {
+    int train, eval;             /* 1: the plan has train_portrait / eval_portrait (and they are used) */
+    int tr_img, tr_cls, tr_box, tr_avg, tr_gtb, tr_gtl, tr_shape, tr_rng, tr_lr, tr_step, tr_scale, tr_loss, tr_gnorm;
+    int term_t[TGC_MAX_LOSS_TERMS];
+    int ev_img, ev_shape, ev_logits;
+} tgc_portrait_io;
+
 typedef struct tgc_runner {
     const tgc_plan *plan;
     const tgc_cfg *cfg;          /* plan->config */
@@ -230,7 +240,8 @@ typedef struct tgc_runner {
     int tr_gtb, tr_gtl, tr_shape, tr_rng; /* two-stage: gt_bboxes, gt_labels, img_shape, rng (else -1) */
     int ev_shape;                /* two-stage: the eval program's img_shape input (else -1) */
     int reduce_avg_factor;       /* model.train_cfg.tgc_reduce_avg_factor: avg_factor is the ranks' mean */
-    int det_h, det_w;            /* the canvas */
+    int det_h, det_w;            /* the canvas (landscape; portrait batches use det_w x det_h) */
+    tgc_portrait_io por;         /* two-orientation plans: the portrait programs' tensors */
     tgc_det_metric *dm;          /* owned: post-processing and CocoMetric, with validation */
     const char *eval_mode;       /* "val", or "test" for `tgc test` (the log lines' mode) */
     const char *dl_key, *ev_key; /* the evaluation's dataloader and evaluator keys (val_* or test_*) */
@@ -290,9 +301,10 @@ tgc_det_metric *tgc_det_metric_open(tgc_runner *r, const tgc_cfg *evaluator, con
 void tgc_det_metric_free(tgc_det_metric *m);
 void tgc_det_metric_reset(tgc_det_metric *m);
 /* One batch: out holds the eval output of the whole batch, meta its first n images, pos their positions in
- * the val sampler's order (rank + k x world for this rank's k-th sample). The detections are kept. */
+ * the val sampler's order (rank + k x world for this rank's k-th sample); portrait: the batch ran on the
+ * transposed canvas (eval_portrait; its anchors). The detections are kept. */
 int tgc_det_metric_process(tgc_det_metric *m, const float *out, const tgc_det_meta *meta, const int64_t *pos, int n,
-                           tgc_err *err);
+                           int portrait, tgc_err *err);
 /* MMEngine's collect_results: with ddp, every rank's detections go to rank 0 (every rank must call this);
  * there, in position order and without positions >= n_images (the sampler's round-up repeats), they enter
  * CocoMetric: the logged evaluation (the 12 summary lines, bbox_mAP_copypaste) and the metrics coco/bbox_mAP,

@@ -258,6 +258,10 @@ static int setup(run_ctx *c, const tgc_plan *plan, const tgc_train_opts *o, tgc_
     r->ev_key = "val_evaluator";
     r->tr_lbl = r->ev_lbl = r->ev_img = r->ev_logits = r->tr_score = r->tr_gnorm = r->tr_cls = r->tr_box = r->tr_avg = -1;
     r->tr_gtb = r->tr_gtl = r->tr_shape = r->tr_rng = r->ev_shape = -1;
+    tgc_portrait_io *pio = &r->por;
+    pio->tr_img = pio->tr_cls = pio->tr_box = pio->tr_avg = pio->tr_gtb = pio->tr_gtl = pio->tr_shape = pio->tr_rng = -1;
+    pio->tr_lr = pio->tr_step = pio->tr_scale = pio->tr_loss = pio->tr_gnorm = pio->ev_img = pio->ev_shape = -1;
+    pio->ev_logits = -1;
     r->world = 1;
     if (o->dist) { /* the rendezvous first: a missing rank fails before anything is written */
         if (!(r->ddp = tgc_ddp_open(o->dist, plan->checksum, o->device, err))) return -1;
@@ -440,6 +444,19 @@ static int eval_wanted(run_ctx *c, const tgc_train_opts *o, int this_rank) {
 
 static void warn_line(void *ctx, const char *line) { tgc_log_warning(&((tgc_runner *)ctx)->log, "%s", line); }
 
+/* Whether the plan has PROG_portrait (*on), and that its inputs are the transposed canvas [B, 3, w, h]. */
+static int portrait_program(const tgc_plan *plan, const char *prog, int h, int w, int *on, tgc_err *err) {
+    char name[32];
+    snprintf(name, sizeof name, "%s_portrait", prog);
+    *on = tgc_plan_program(plan, name) != NULL;
+    if (!*on) return 0;
+    const tgc_plan_tensor *img = plan_input(plan, name, "inputs");
+    if (!img || img->type.shape.rank != 4 || img->type.shape.d[2] != w || img->type.shape.d[3] != h)
+        return tgc_fail(err, "the plan's %s program has no inputs [B, 3, %d, %d] (the %dx%d canvas transposed)", name, w,
+                        h, h, w);
+    return 0;
+}
+
 /* A detection plan (its train program takes data_samples.cls_target, or data_samples.rpn_cls_target: a two-stage
  * detector): detection loaders on the plan's canvas (two-stage: gts padded to the plan's G); every rank
  * validates its shard of the val set, CocoMetric runs over all of them on rank 0. */
@@ -466,11 +483,17 @@ static int setup_det_data(run_ctx *c, const tgc_train_opts *o, tgc_err *err) {
             return tgc_fail(err, "the two-stage plan's train program has no input data_samples.gt_bboxes [B, G, 4]");
         bo.max_gts = (int)gtb->type.shape.d[1]; /* the plan's G (model.data_preprocessor.tgc_max_gts when compiled) */
     }
+    /* a two-orientation plan (train_portrait / eval_portrait: the transposed canvas): batches of one orientation */
+    if (portrait_program(plan, "train", r->det_h, r->det_w, &r->por.train, err) ||
+        portrait_program(plan, "eval", r->det_h, r->det_w, &r->por.eval, err))
+        return -1;
+    bo.two_orient = r->por.train;
     if (!o->test_ckpt && !(r->train_loader = tgc_det_loader_open(tgc_cfg_get(cfg, "train_dataloader"), pre, &bo, 1,
                                                                  r->seed, r->rank, r->world, r->dev, warn_line, r, err)))
         return tgc_err_prefix(err, "train_dataloader");
     if (r->train_loader) r->iters_per_epoch = tgc_loader_num_batches(r->train_loader);
     bo.targets = 0;
+    bo.two_orient = r->por.eval;
     if (eval_wanted(c, o, 1) &&
         !(r->val_loader = tgc_det_loader_open(tgc_cfg_get(cfg, r->dl_key), pre, &bo, 0, r->seed, r->rank, r->world,
                                               r->dev, warn_line, r, err)))
@@ -546,6 +569,46 @@ static int find_loss_terms(tgc_runner *r, tgc_err *err) {
     return 0;
 }
 
+/* The portrait twin of a landscape train tensor t (an input: the same name in train_portrait; with out >= 0 the
+ * out-th output), with the same dtype and element count (-1 when t is -1). */
+static int portrait_twin(tgc_runner *r, int t, int out, int *twin, tgc_err *err) {
+    *twin = -1;
+    if (t < 0) return 0;
+    const tgc_plan_tensor *lt = tgc_exec_tensor(r->x, t);
+    const char *name = strchr(lt->name, '/') ? strchr(lt->name, '/') + 1 : lt->name;
+    *twin = out >= 0 ? tgc_exec_output_at(r->x, "train_portrait", out) : tgc_exec_input(r->x, "train_portrait", name);
+    const tgc_plan_tensor *pt = *twin >= 0 ? tgc_exec_tensor(r->x, *twin) : NULL;
+    if (!pt) /* outputs are positional (the loss, then the norm-sum with clip_grad by norm) */
+        return out >= 0 ? tgc_fail(err, "the plan's train_portrait program has no output %d as the train program has", out)
+                        : tgc_fail(err, "the plan's train_portrait program has no input '%s' as the train program has", name);
+    if (pt->type.dtype != lt->type.dtype || numel(&pt->type.shape) != numel(&lt->type.shape))
+        return tgc_fail(err, "the plan's %s is not of the type and size of %s", pt->name, lt->name);
+    return 0;
+}
+
+/* A two-orientation plan's train_portrait: its tensors for every one the loop uses in train. */
+static int setup_portrait_train_io(tgc_runner *r, tgc_err *err) {
+    tgc_portrait_io *p = &r->por;
+    if (portrait_twin(r, r->tr_img, -1, &p->tr_img, err) || portrait_twin(r, r->tr_cls, -1, &p->tr_cls, err) ||
+        portrait_twin(r, r->tr_box, -1, &p->tr_box, err) || portrait_twin(r, r->tr_avg, -1, &p->tr_avg, err) ||
+        portrait_twin(r, r->tr_gtb, -1, &p->tr_gtb, err) || portrait_twin(r, r->tr_gtl, -1, &p->tr_gtl, err) ||
+        portrait_twin(r, r->tr_shape, -1, &p->tr_shape, err) || portrait_twin(r, r->tr_rng, -1, &p->tr_rng, err) ||
+        portrait_twin(r, r->tr_lr, -1, &p->tr_lr, err) || portrait_twin(r, r->tr_step, -1, &p->tr_step, err) ||
+        portrait_twin(r, r->scaler.scale_input, -1, &p->tr_scale, err) ||
+        portrait_twin(r, r->tr_loss, 0, &p->tr_loss, err) || portrait_twin(r, r->tr_gnorm, 1, &p->tr_gnorm, err))
+        return -1;
+    for (int k = 0; k < r->n_terms; k++) { /* the named terms, in the same order */
+        int t = -1;
+        for (int j = 1, u; t < 0 && (u = tgc_exec_output_at(r->x, "train_portrait", j)) >= 0; j++) {
+            const char *nm = tgc_exec_tensor(r->x, u)->name;
+            if (!strncmp(nm, "train_portrait/", 15) && !strcmp(nm + 15, r->term_name[k])) t = u;
+        }
+        if (t < 0) return tgc_fail(err, "the plan's train_portrait program has no loss term '%s'", r->term_name[k]);
+        p->term_t[k] = t;
+    }
+    return 0;
+}
+
 /* The train program's inputs and loss, checked against the train loader. */
 static int setup_train_io(tgc_runner *r, tgc_err *err) {
     const tgc_plan *plan = r->plan;
@@ -593,6 +656,7 @@ static int setup_train_io(tgc_runner *r, tgc_err *err) {
                             (long long)r->tr_batch, (long long)na, (long long)r->tr_batch, (long long)na, r->det_h,
                             r->det_w);
     }
+    if (r->por.train && setup_portrait_train_io(r, err)) return -1;
     if (r->det_two_stage) {
         const tgc_plan_tensor *gb = tgc_exec_tensor(r->x, r->tr_gtb), *gl = tgc_exec_tensor(r->x, r->tr_gtl),
                               *sh = tgc_exec_tensor(r->x, r->tr_shape), *rg = tgc_exec_tensor(r->x, r->tr_rng);
@@ -603,6 +667,24 @@ static int setup_train_io(tgc_runner *r, tgc_err *err) {
             return tgc_fail(err, "the plan's ground-truth inputs are not f32 [%lld, G, 4], i32 [%lld, G], f32 [%lld, 2] "
                                  "(img_shape) and i32 [%lld, 4] (rng)",
                             (long long)r->tr_batch, (long long)r->tr_batch, (long long)r->tr_batch, (long long)r->tr_batch);
+    }
+    return 0;
+}
+
+/* A two-orientation plan's eval_portrait: its inputs and det_out, of eval's types and sizes. */
+static int setup_portrait_eval_io(tgc_runner *r, tgc_err *err) {
+    tgc_portrait_io *p = &r->por;
+    if (find_input(r->plan, r->x, "eval_portrait", "inputs", 1, &p->ev_img, err) ||
+        find_input(r->plan, r->x, "eval_portrait", "data_samples.img_shape", r->ev_shape >= 0, &p->ev_shape, err))
+        return -1;
+    if ((p->ev_logits = tgc_exec_output(r->x, "eval_portrait")) < 0)
+        return tgc_fail(err, "the plan's eval_portrait program has no output");
+    const int pairs[3][2] = {{r->ev_img, p->ev_img}, {r->ev_shape, p->ev_shape}, {r->ev_logits, p->ev_logits}};
+    for (int k = 0; k < 3; k++) {
+        if (pairs[k][0] < 0) continue;
+        const tgc_plan_tensor *a = tgc_exec_tensor(r->x, pairs[k][0]), *b = tgc_exec_tensor(r->x, pairs[k][1]);
+        if (a->type.dtype != b->type.dtype || numel(&a->type.shape) != numel(&b->type.shape))
+            return tgc_fail(err, "the plan's %s is not of the type and size of %s", b->name, a->name);
     }
     return 0;
 }
@@ -630,6 +712,7 @@ static int setup_exec(run_ctx *c, const tgc_train_opts *o, int threads, int det,
         if ((r->ev_logits = tgc_exec_output(r->x, "eval")) < 0) return tgc_fail(err, "the plan's eval program has no output");
         if (check_io(r->x, "eval", r->ev_img, r->ev_lbl, r->val_loader, r->dl_key, &r->ev_batch, &sf, err)) return -1;
         if (o->test_ckpt) r->sample_floats = sf;
+        if (r->por.eval && setup_portrait_eval_io(r, err)) return -1;
         if (r->det) {
             if (!(r->dm = tgc_det_metric_open(r, ve, r->ev_key, r->ev_logits, err))) return -1;
         } else {
@@ -747,10 +830,32 @@ static int setup_rest(run_ctx *c, const tgc_train_opts *o, tgc_err *err) {
     return 0;
 }
 
+/* A portrait batch of a two-orientation plan: the detection inputs of train_portrait, its lr, step and loss
+ * scale (the same values the train program would get). */
+static int fill_portrait_inputs(tgc_runner *r, tgc_batch *b, double lr, tgc_err *err) {
+    const tgc_portrait_io *p = &r->por;
+    if (!p->train) return tgc_fail(err, "internal error: a portrait batch but no train_portrait program");
+    float af = b->avg_factor;
+    if (r->reduce_avg_factor && r->ddp && tgc_ddp_mean_f32(r->ddp, &af, 1, err))
+        return tgc_err_prefix(err, "avg_factor's mean over ranks");
+    if (tgc_exec_write(r->x, p->tr_img, b->images, err) || tgc_exec_write(r->x, p->tr_cls, b->cls_target, err) ||
+        tgc_exec_write(r->x, p->tr_box, b->bbox_target, err) || tgc_exec_write(r->x, p->tr_avg, &af, err))
+        return -1;
+    if (r->det_two_stage &&
+        (tgc_exec_write(r->x, p->tr_gtb, b->gt_bboxes, err) || tgc_exec_write(r->x, p->tr_gtl, b->gt_labels, err) ||
+         tgc_exec_write(r->x, p->tr_shape, b->img_shape, err) || tgc_exec_write(r->x, p->tr_rng, b->rng, err)))
+        return -1;
+    if (set_scalar(r->x, p->tr_lr, lr, err)) return -1;
+    tgc_grad_accum_begin(&r->accum, r->iter);
+    if (p->tr_step >= 0 && set_scalar(r->x, p->tr_step, (double)tgc_grad_accum_step(&r->accum, r->iter), err)) return -1;
+    return p->tr_scale >= 0 ? set_scalar(r->x, p->tr_scale, r->scaler.scale, err) : 0;
+}
+
 /* Uploads a training batch (built in the device's host memory) and the step's scalars into the train
- * program's inputs. */
+ * program's inputs (train_portrait's for a portrait batch). */
 static int fill_train_inputs(run_ctx *c, tgc_batch *b, double lr, tgc_err *err) {
     tgc_runner *r = &c->r;
+    if (b->portrait) return fill_portrait_inputs(r, b, lr, err);
     if (r->det) {
         /* MMDetection's AnchorHead normalises each rank's losses by that rank's avg_factor; with
          * tgc_reduce_avg_factor by the ranks' mean (reduce_mean, as FCOS or ATSS do), which makes N ranks at
@@ -805,8 +910,8 @@ static int save_stop(run_ctx *c, int reuse, char **where, tgc_err *err) {
 
 /* clip_grad by norm: the total norm the clip saw (torch's clip_grad_norm_ return value, MMEngine's grad_norm)
  * from the program's sum of |g|^p, into the logger's window. */
-static int read_grad_norm(tgc_runner *r, tgc_err *err) {
-    const tgc_plan_tensor *t = tgc_exec_tensor(r->x, r->tr_gnorm);
+static int read_grad_norm(tgc_runner *r, int gnorm, tgc_err *err) {
+    const tgc_plan_tensor *t = tgc_exec_tensor(r->x, gnorm);
     float s;
     if (tgc_exec_read_bytes(r->x, t->slab, t->offset, sizeof s, &s, err) < 0) return -1;
     double p = r->plan->optim.clip_norm_type;
@@ -843,6 +948,13 @@ static int train_loop(run_ctx *c, const tgc_train_opts *o, tgc_err *err) {
         if (need_begin) {
             if (tgc_loader_begin_epoch(r->train_loader, (uint32_t)r->epoch, (int)r->batch, err) < 0) return -1;
             need_begin = 0;
+            if (r->por.train) { /* what the orientation groups made of this epoch (rank 0's shard) */
+                int nb[2], dropped;
+                tgc_loader_group_stats(r->train_loader, nb, &dropped);
+                tgc_log_info(&r->log, "Epoch %lld: %d landscape / %d portrait batches (train / train_portrait), %d "
+                                      "image%s left over", (long long)r->epoch + 1, nb[0], nb[1], dropped,
+                             dropped == 1 ? "" : "s");
+            }
             t_last = tgc_now();
         }
         tgc_batch *b;
@@ -853,12 +965,12 @@ static int train_loop(run_ctx *c, const tgc_train_opts *o, tgc_err *err) {
         if (got == 0) return tgc_fail(err, "internal error: the train loader ended its epoch early");
         double data_time = tgc_now() - t_last;
         double lr = tgc_lr_sched_lr_at(c->sched, r->iter);
-        int rc = fill_train_inputs(c, b, lr, err);
+        int rc = fill_train_inputs(c, b, lr, err), por = b->portrait;
         tgc_loader_release(r->train_loader, b);
         if (c->prof) tgc_profiler_step_begin(c->prof, r->iter + 1);
-        if (rc || tgc_exec_run(r->x, "train", err) < 0) return -1;
+        if (rc || tgc_exec_run(r->x, por ? "train_portrait" : "train", err) < 0) return -1;
         if (c->prof) tgc_profiler_step_end(c->prof);
-        const tgc_plan_tensor *lt = tgc_exec_tensor(r->x, r->tr_loss);
+        const tgc_plan_tensor *lt = tgc_exec_tensor(r->x, por ? r->por.tr_loss : r->tr_loss);
         float loss_f;
         if (tgc_exec_read_bytes(r->x, lt->slab, lt->offset, sizeof loss_f, &loss_f, err) < 0) return -1;
         if (tgc_loss_scaler_update(&r->scaler) && r->rank == 0) {
@@ -871,12 +983,14 @@ static int train_loop(run_ctx *c, const tgc_train_opts *o, tgc_err *err) {
         }
         double loss = (double)loss_f;
         for (int k = 0; k < r->n_terms; k++) { /* the loss terms, read as the loss is */
-            const tgc_plan_tensor *tt = tgc_exec_tensor(r->x, r->term_t[k]);
+            const tgc_plan_tensor *tt = tgc_exec_tensor(r->x, por ? r->por.term_t[k] : r->term_t[k]);
             float v;
             if (tgc_exec_read_bytes(r->x, tt->slab, tt->offset, sizeof v, &v, err) < 0) return -1;
             tgc_window_push(&r->term_w[k], (double)v);
         }
-        if (r->tr_gnorm >= 0 && r->accum.update && !r->scaler.found_inf && read_grad_norm(r, err) < 0) return -1;
+        if (r->tr_gnorm >= 0 && r->accum.update && !r->scaler.found_inf &&
+            read_grad_norm(r, por ? r->por.tr_gnorm : r->tr_gnorm, err) < 0)
+            return -1;
         r->iter++;
         r->batch++;
         if (tgc_ema_after_iter(r->ema, r->x, r->iter, err)) return -1;

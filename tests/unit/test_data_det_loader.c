@@ -194,6 +194,181 @@ START_TEST(independent_of_num_workers) {
 }
 END_TEST
 
+/* Orientation groups (two-orientation plans): a 128 x 256 canvas, a quarter of the images portrait (256 x 128,
+ * onto the transposed canvas with its anchors); batches of one orientation, K = 24 / 4 - 1 per epoch; the
+ * same bytes with 0 and 3 workers and from a resumed batch; evaluation keeps every image once. */
+#define OH 128
+#define OW 256
+#define ON 24
+typedef struct orient_epoch {
+    float *img;
+    int32_t *cls;
+    int portrait[ON];
+    int index[ON];
+    int nb;
+} orient_epoch;
+
+static tgc_det_dataset *orient_set(void) {
+    char *dir = tgc_asprintf("%s/orient", tmpdir);
+    tgc_det_synth_opts so = {.out_dir = dir, .fashion_dir = FASHION_DIR, .n_train = ON, .n_val = 1, .size = OH,
+                             .height = OH, .width = OW, .portrait = 0.25, .seed = 2};
+    tgc_err err = {{0}};
+    ck_assert_msg(tgc_det_synth(&so, NULL, &err) == 0, "%s", err.msg);
+    char *ann = tgc_asprintf("%s/annotations/instances_train.json", dir), *img = tgc_asprintf("%s/train", dir);
+    tgc_coco_opts co = {.ann_file = ann, .img_dir = img};
+    tgc_det_dataset *d = tgc_coco_load(&co, &err);
+    ck_assert_msg(d, "%s", err.msg);
+    const char *yaml = "pipeline: [{type: LoadImageFromFile}, {type: LoadAnnotations, with_bbox: true}, "
+                       "{type: Resize, scale: [256, 128], keep_ratio: true}, {type: RandomFlip, prob: 0.5}, "
+                       "{type: PackDetInputs}]\n";
+    tgc_cfg *root = test_cfg_parse(yaml, "pipe.yaml");
+    tgc_det_pipeline *p = tgc_det_pipeline_new(tgc_cfg_get(root, "pipeline"), &err);
+    ck_assert_msg(p, "%s", err.msg);
+    tgc_det_dataset_set_pipeline(d, p);
+    tgc_cfg_free(root);
+    free(ann);
+    free(img);
+    free(dir);
+    return d;
+}
+
+static void orient_run(const tgc_det_dataset *d, int workers, int first, orient_epoch *e) {
+    tgc_err err = {{0}};
+    tgc_loader_opts lo = loader_opts(workers);
+    tgc_det_batch_opts bo = batch_opts();
+    bo.canvas_h = OH;
+    bo.canvas_w = OW;
+    bo.two_orient = 1;
+    tgc_loader *l = tgc_det_loader_new(d, &lo, &bo, &err);
+    ck_assert_msg(l, "%s", err.msg);
+    e->nb = tgc_loader_num_batches(l);
+    size_t ni = (size_t)BATCH * 3 * OH * OW, nc = (size_t)BATCH * (size_t)tgc_loader_det_anchors(l);
+    e->img = tgc_calloc(ni * (size_t)e->nb, sizeof(float));
+    e->cls = tgc_calloc(nc * (size_t)e->nb, sizeof(int32_t));
+    ck_assert_int_eq(tgc_loader_begin_epoch(l, 2, first, &err), 0);
+    int stats[2], dropped;
+    tgc_loader_group_stats(l, stats, &dropped);
+    ck_assert_int_eq(stats[0] + stats[1], e->nb);
+    ck_assert_int_gt(stats[1], 0);
+    ck_assert_int_eq(dropped, ON - e->nb * BATCH);
+    tgc_batch *b;
+    int bi = first;
+    for (; tgc_loader_next(l, &b, &err) == 1; bi++) {
+        ck_assert_int_eq(b->n, BATCH);
+        e->portrait[bi] = b->portrait;
+        for (int i = 0; i < BATCH; i++) {
+            const tgc_det_meta *m = &b->meta[i];
+            ck_assert_int_eq(m->ori_h > m->ori_w, b->portrait); /* one orientation per batch */
+            ck_assert_int_eq(m->img_h, b->portrait ? OW : OH);
+            ck_assert_int_eq(m->pad_w, b->portrait ? OH : OW);
+            if (i == 0) e->index[bi] = m->index;
+        }
+        memcpy(e->img + ni * bi, b->images, sizeof(float) * ni);
+        memcpy(e->cls + nc * bi, b->cls_target, sizeof(int32_t) * nc);
+        tgc_loader_release(l, b);
+    }
+    ck_assert_msg(err.msg[0] == 0, "%s", err.msg);
+    ck_assert_int_eq(bi, e->nb);
+    tgc_loader_free(l);
+}
+
+START_TEST(two_orientations) {
+    FASHION_REQUIRED();
+    tgc_det_dataset *d = orient_set();
+    orient_epoch e0, e3, er;
+    orient_run(d, 0, 0, &e0);
+    orient_run(d, 3, 0, &e3);
+    orient_run(d, 2, 3, &er);
+    ck_assert_int_eq(e0.nb, ON / BATCH - 1);
+    size_t ni = (size_t)BATCH * 3 * OH * OW, na = 0;
+    tgc_det_batch_opts bo = batch_opts();
+    tgc_det_anchors an, at;
+    tgc_err err = {{0}};
+    ck_assert_int_eq(tgc_det_anchors_for_canvas(&bo.anchor, OH, OW, &an, &err), 0);
+    ck_assert_int_eq(tgc_det_anchors_for_canvas(&bo.anchor, OW, OH, &at, &err), 0);
+    ck_assert_int_eq(an.count, at.count);
+    na = (size_t)an.count;
+    ck_assert_mem_eq(e0.img, e3.img, sizeof(float) * ni * (size_t)e0.nb);
+    ck_assert_mem_eq(e0.cls, e3.cls, sizeof(int32_t) * BATCH * na * (size_t)e0.nb);
+    ck_assert_mem_eq(e0.img + ni * 3, er.img + ni * 3, sizeof(float) * ni * (size_t)(e0.nb - 3));
+    ck_assert_mem_eq(e0.cls + BATCH * na * 3, er.cls + BATCH * na * 3, sizeof(int32_t) * BATCH * na * (size_t)(e0.nb - 3));
+    int por = 0;
+    for (int b = 0; b < e0.nb; b++) {
+        ck_assert_int_eq(e0.portrait[b], e3.portrait[b]);
+        if (b >= 3) ck_assert_int_eq(e0.portrait[b], er.portrait[b]);
+        por += e0.portrait[b];
+    }
+    ck_assert_int_gt(por, 0);
+    ck_assert_int_lt(por, e0.nb);
+    /* a portrait batch's first row: the image on the 256 x 128 canvas, targets on its anchors */
+    int pb = 0;
+    while (!e0.portrait[pb]) pb++;
+    tgc_sampler s;
+    ck_assert_int_eq(tgc_sampler_init(&s, ON, 1, 11, 1, 0, 1, &err), 0);
+    int idx[ON], pos[ON], k = 0;
+    tgc_sampler_epoch(&s, 2, idx, pos);
+    while (idx[k] != e0.index[pb]) k++;
+    tgc_det_sample smp = {0};
+    ck_assert_int_eq(tgc_det_get(d, idx[k], 2, (uint32_t)pos[k], 11, &smp, &err), 0);
+    ck_assert_int_eq(smp.img.h, OW);
+    const float *img = e0.img + ni * pb;
+    for (int y = 0; y < OW; y += 9)
+        for (int x = 0; x < OH; x += 7) {
+            float v = smp.img.data[((size_t)y * smp.img.w + x) * 3 + 2];
+            ck_assert_float_eq(img[(size_t)y * OH + x], (v - 123.675f) / 58.395f);
+        }
+    uint8_t *valid = tgc_malloc(na);
+    int32_t *cls = tgc_malloc(sizeof(int32_t) * na);
+    float *box = tgc_malloc(sizeof(float) * 4 * na);
+    tgc_det_valid_flags(&at, OW, OH, valid);
+    tgc_det_gt gt = {smp.gt, smp.labels, NULL, smp.n_gt, smp.ignore, smp.n_ignore};
+    int64_t np;
+    ck_assert_int_eq(tgc_det_retina_targets(&bo.assigner, &bo.coder, 10, at.boxes, valid, (int64_t)na, &gt, cls, box, &np,
+                                            &err), 0);
+    ck_assert_int_gt(np, 0);
+    ck_assert_mem_eq(e0.cls + BATCH * na * pb, cls, sizeof(int32_t) * na);
+    /* evaluation: every image once, landscape batches first, the last of each orientation partial */
+    tgc_loader_opts lo = loader_opts(2);
+    lo.train = 0;
+    lo.shuffle = 0;
+    bo.canvas_h = OH;
+    bo.canvas_w = OW;
+    bo.two_orient = 1;
+    bo.targets = 0;
+    tgc_loader *l = tgc_det_loader_new(d, &lo, &bo, &err);
+    ck_assert_msg(l, "%s", err.msg);
+    ck_assert_int_eq(tgc_loader_num_batches(l), 5 + 2); /* 18 landscape, 6 portrait */
+    ck_assert_int_eq(tgc_loader_begin_epoch(l, 0, 0, &err), 0);
+    int seen[ON] = {0}, n = 0, last = 0;
+    tgc_batch *b;
+    while (tgc_loader_next(l, &b, &err) == 1) {
+        ck_assert_int_ge(b->portrait, last);
+        last = b->portrait;
+        for (int i = 0; i < b->n; i++) {
+            seen[b->meta[i].index]++;
+            ck_assert_int_eq(b->meta[i].position, b->meta[i].index); /* one rank, unshuffled */
+            ck_assert_int_eq(b->meta[i].ori_h > b->meta[i].ori_w, b->portrait);
+        }
+        n += b->n;
+        tgc_loader_release(l, b);
+    }
+    ck_assert_int_eq(n, ON);
+    for (int i = 0; i < ON; i++) ck_assert_int_eq(seen[i], 1);
+    tgc_loader_free(l);
+    free(valid);
+    free(cls);
+    free(box);
+    tgc_det_sample_free(&smp);
+    tgc_det_anchors_free(&an);
+    tgc_det_anchors_free(&at);
+    for (orient_epoch *e = &e0; e; e = e == &e0 ? &e3 : e == &e3 ? &er : NULL) {
+        free(e->img);
+        free(e->cls);
+    }
+    tgc_det_dataset_free(d);
+}
+END_TEST
+
 START_TEST(image_larger_than_canvas) {
     FASHION_REQUIRED();
     tgc_err err = {{0}};
@@ -359,6 +534,7 @@ int main(void) {
     tcase_add_test(tc, rows_equal_targets_of_the_sample);
     tcase_add_test(tc, independent_of_num_workers);
     tcase_add_test(tc, image_larger_than_canvas);
+    tcase_add_test(tc, two_orientations);
     tcase_add_test(tc, two_stage_rows);
     tcase_add_test(tc, two_stage_independent_of_num_workers);
     tcase_add_test(tc, two_stage_too_many_gts);
