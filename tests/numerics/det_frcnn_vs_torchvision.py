@@ -117,61 +117,23 @@ def main():
         print("FAIL: tgc_step_harness: %s" % r.stderr.strip())
         return 1
     t_out = tgc_ckpt.load(out)[0]
+    res = tvd.frcnn_against_tgc(torch, np, tv, images, tv_targets, t_out, classes)
     terms = ("loss_rpn_cls", "loss_rpn_bbox", "loss_cls", "loss_bbox")
-    mine = {k: float(t_out["step1/" + k]) for k in terms + ("acc",)}
-    total = float(t_out["step1/loss"])
-
-    # tgc's proposals (the eval program's det_out: box, valid flag, C + 1 logits, 4C deltas)
-    det = t_out["eval.logits"]
-    props, t_logits, t_deltas = [], [], []
-    for b in range(n):
-        v = det[b, :, 4] > 0
-        props.append(torch.from_numpy(det[b, v, :4].copy()))
-        t_logits.append(det[b, v, 5:6 + classes])
-        t_deltas.append(det[b, v, 6 + classes:])
-    own = tvd.frcnn_step(torch, tv, images, tv_targets)
-    fed = tvd.frcnn_step(torch, tv, images, tv_targets, proposals=props)
-
-    # torchvision's R-CNN head on tgc's proposals (eval: no sampling), classes reordered to MMDetection's
-    with torch.no_grad():
-        tv.eval()
-        feats = tv.backbone(torch.stack(images))
-        x = tv.roi_heads.box_head(tv.roi_heads.box_roi_pool(feats, props, [(h, w)] * n))
-        sc, dl = tv.roi_heads.box_predictor(x)
-    ref_logits = sc.roll(-1, 1).numpy()
-    ref_deltas = dl[:, 4:].numpy()
-    got_logits, got_deltas = np.concatenate(t_logits), np.concatenate(t_deltas)
-    head_err = {"logits": float(np.abs(got_logits - ref_logits).max() / np.abs(ref_logits).max()),
-                "deltas": float(np.abs(got_deltas - ref_deltas).max() / np.abs(ref_deltas).max())}
+    mine, own, fed = res["tgc"], res["own"], res["fed"]
+    da, diff, counts, unmatched = res["anchor_diff_px"], res["assign_diff"], res["proposal_counts"], res["proposals_unmatched"]
 
     fails = []
-    da = float(np.abs(t_out["anchors"] - own["anchors"].numpy()).max())
     if da > ANCHOR_TOL:
         fails.append("anchors differ from MMDetection's by %g px" % da)
-    tvl = own["rpn_labels"]
-    enc = torch.full_like(tvl, -1, dtype=torch.int32)
-    enc[tvl == 1] = 0
-    enc[tvl == 0] = 1
-    diff = int((torch.from_numpy(t_out["cls_target"]) != enc).sum())
     if diff > ASSIGN_SLACK:
         fails.append("%d anchors assigned differently by the RPN" % diff)
-    tv_pos = [int((tvl[b] == 1).sum()) for b in range(n)]
-    if list(t_out["num_pos"]) != tv_pos:
-        fails.append("RPN positives per image: tgc %s, torchvision %s" % (list(t_out["num_pos"]), tv_pos))
-    unmatched, counts = 0, []
-    for b in range(n):
-        a, r = props[b], own["rpn_proposals"][b]
-        counts.append((len(a), len(r)))
-        if len(a) and len(r):
-            d = (a[:, None, :] - r[None, :, :]).abs().amax(-1).amin(1)
-            unmatched += int((d > 1e-3).sum())
-        else:
-            unmatched += len(a)
+    if res["num_pos"][0] != res["num_pos"][1]:
+        fails.append("RPN positives per image: tgc %s, torchvision %s" % res["num_pos"])
     if any(x != y for x, y in counts):
         fails.append("proposals per image (tgc, torchvision): %s" % counts)
     if unmatched > PROPOSAL_SLACK:
         fails.append("%d of tgc's proposals are not torchvision's (> %d)" % (unmatched, PROPOSAL_SLACK))
-    for name, e in head_err.items():
+    for name, e in zip(("logits", "deltas"), res["head_err"]):
         if not e <= HEAD_TOL:
             fails.append("R-CNN head %s on tgc's proposals differ by %.2e of their scale (> %.0e)" % (name, e, HEAD_TOL))
     for k in ("loss_rpn_cls", "loss_rpn_bbox"):
@@ -185,16 +147,16 @@ def main():
     if not abs(mine["acc"] - fed["acc"]) <= 100.0 / fed["rois"] + 1e-4:
         fails.append("acc: tgc %.4f, torchvision on tgc's proposals %.4f (more than one of %d RoIs)" %
                      (mine["acc"], fed["acc"], fed["rois"]))
-    if not rel(total, sum(mine[k] for k in terms)) <= 1e-6:
-        fails.append("loss %.7g is not the sum of its four terms" % total)
+    if not rel(res["tgc_loss"], sum(mine[k] for k in terms)) <= 1e-6:
+        fails.append("loss %.7g is not the sum of its four terms" % res["tgc_loss"])
 
     print("Faster R-CNN R%d-FPN, %d classes, batch %d at %dx%d, %d anchors; RPN positives per image %s of %d "
           "assigned; assignment differs at %d anchors; anchors within %.2g px of MMDetection's" %
-          (args.depth, classes, n, h, w, t_out["cls_target"].shape[1], list(t_out["num_pos"]),
-           int(t_out["avg_factor"]), diff, da))
+          (args.depth, classes, n, h, w, t_out["cls_target"].shape[1], res["num_pos"][0], res["rpn_assigned"], diff,
+           da))
     print("  proposals per image (tgc, torchvision) %s, %d of tgc's not among torchvision's; R-CNN on tgc's "
           "proposals: %d RoIs (%d positive); head outputs within %.1e (logits), %.1e (deltas) of their largest "
-          "magnitude" % (counts, unmatched, fed["rois"], fed["roi_pos"], head_err["logits"], head_err["deltas"]))
+          "magnitude" % (counts, unmatched, fed["rois"], fed["roi_pos"], res["head_err"][0], res["head_err"][1]))
     print("  %-44s %13s %13s %13s %13s %9s" % ("", "loss_rpn_cls", "loss_rpn_bbox", "loss_cls", "loss_bbox", "acc"))
     print("  %-44s %13.7f %13.7f %13.7f %13.7f %9.4f" % (("tgc",) + tuple(mine[k] for k in terms + ("acc",))))
     for label, d in (("torchvision, R-CNN on tgc's proposals", fed), ("torchvision end to end (its own proposals)", own)):

@@ -415,3 +415,53 @@ def frcnn_step(torch, model, images, targets, proposals=None):
             "loss_cls": float(roi_losses["loss_classifier"]), "loss_bbox": float(roi_losses["loss_box_reg"]), "acc": acc,
             "rois": int(labels.numel()), "roi_pos": int((labels > 0).sum()), "rpn_labels": seen["rpn_labels"],
             "anchors": seen["anchors"], "proposals": [p.detach() for p in used], "rpn_proposals": [p.detach() for p in own]}
+
+
+def frcnn_against_tgc(torch, np, model, images, targets, t_out, num_classes):
+    """The figures of a tgc Faster R-CNN step (tgc_step_harness's output t_out, run --eval-first on the same
+    weights, batch and ground truth, with frcnn_mmdet_options) against this torchvision model (frcnn_sizes,
+    MMDetection's anchors; targets with labels 1..C): tgc's terms; torchvision's end to end ("own") and with
+    its RoI heads on tgc's proposals (the eval program's det_out rows: "fed"); the anchors' largest
+    difference; RPN anchors assigned differently; positives per image; proposals per image (tgc,
+    torchvision) and tgc's not within 1e-3 px of one of torchvision's; the R-CNN head outputs on tgc's
+    proposals against torchvision's (largest difference / largest magnitude, class logits and deltas)."""
+    terms = ("loss_rpn_cls", "loss_rpn_bbox", "loss_cls", "loss_bbox", "acc")
+    res = {"tgc": {k: float(t_out["step1/" + k]) for k in terms}, "tgc_loss": float(t_out["step1/loss"])}
+    det = t_out["eval.logits"]
+    n, C = det.shape[0], num_classes
+    props, t_logits, t_deltas = [], [], []
+    for b in range(n):
+        v = det[b, :, 4] > 0
+        props.append(torch.from_numpy(det[b, v, :4].copy()))
+        t_logits.append(det[b, v, 5:6 + C])
+        t_deltas.append(det[b, v, 6 + C:])
+    own = frcnn_step(torch, model, images, targets)
+    fed = frcnn_step(torch, model, images, targets, proposals=props)
+    res["own"], res["fed"] = own, fed
+    h, w = images[0].shape[-2:]
+    with torch.no_grad():
+        model.eval()
+        feats = model.backbone(torch.stack(images))
+        rh = model.roi_heads
+        sc, dl = rh.box_predictor(rh.box_head(rh.box_roi_pool(feats, props, [(h, w)] * n)))
+    ref_l, ref_d = sc.roll(-1, 1).numpy(), dl[:, 4:].numpy()  # MMDetection's class order, no background box
+    got_l, got_d = np.concatenate(t_logits), np.concatenate(t_deltas)
+    res["head_err"] = (float(np.abs(got_l - ref_l).max() / np.abs(ref_l).max()),
+                       float(np.abs(got_d - ref_d).max() / np.abs(ref_d).max()))
+    res["anchor_diff_px"] = float(np.abs(t_out["anchors"] - own["anchors"].numpy()).max())
+    tvl = own["rpn_labels"]
+    enc = torch.full_like(tvl, -1, dtype=torch.int32)  # tgc's encoding: 0 positive, 1 negative, -1 not sampled
+    enc[tvl == 1] = 0
+    enc[tvl == 0] = 1
+    res["assign_diff"] = int((torch.from_numpy(t_out["cls_target"]) != enc).sum())
+    res["num_pos"] = ([int(v) for v in t_out["num_pos"]], [int((tvl[b] == 1).sum()) for b in range(n)])
+    res["rpn_assigned"] = int(t_out["avg_factor"])
+    unmatched, counts = 0, []
+    for a, r in zip(props, own["rpn_proposals"]):
+        counts.append((len(a), len(r)))
+        if len(a) and len(r):
+            unmatched += int(((a[:, None, :] - r[None, :, :]).abs().amax(-1).amin(1) > 1e-3).sum())
+        else:
+            unmatched += len(a)
+    res["proposal_counts"], res["proposals_unmatched"] = counts, unmatched
+    return res
