@@ -6,7 +6,8 @@
  *   tgc_gpu_exec_check step PLAN...    one whole train step from the same initial state and batch: the loss,
  *                                      each state tensor's update, and the eval program's logits after it
  *   tgc_gpu_exec_check bench PLAN [ITERS] [DIR]   train steps per second of the plan on the GPU with and
- *                                      without the CUDA graph, and the device memory used at the peak; with DIR,
+ *                                      without the CUDA graph (on `tgc bench`'s synthetic inputs: a detector's
+ *                                      targets and ground truth too), and the device memory used at the peak; with DIR,
  *                                      also with the graph and env_cfg.cudnn_benchmark's autotuned convolutions
  *                                      (choices kept in DIR/cudnn_algos.txt: a second run takes them from there)
  *
@@ -27,6 +28,7 @@
 #include "backend/cuda/standin.h"
 #include "backend/device.h"
 #include "runtime/exec/executor.h"
+#include "runtime/runner/synth_inputs.h"
 
 #ifdef TGC_HAVE_CUDA
 #include <cuda_runtime.h>
@@ -419,7 +421,8 @@ static void bench(const char *path, int iters, const char *algo_dir) {
         tgc_exec *x = d ? tgc_exec_new(p, &xo, &err) : NULL;
         tp = tgc_now() - tp;
         int rc = x ? tgc_exec_init_state(x, 1, &err) : -1;
-        if (rc == 0) rc = write_inputs(x, p, "train", 3, &err);
+        /* `tgc bench`'s synthetic batch: a detector's targets and ground truth in their ranges */
+        if (rc == 0) rc = tgc_synth_fill_inputs(x, "train", tgc_synth_num_classes(x), 0.01, &err);
         for (int i = 0; i < 3 && rc == 0; i++) rc = tgc_exec_run(x, "train", &err); /* eager, capture, replay */
         if (rc == 0) rc = tgc_exec_sync(x, &err);
         double t0 = tgc_now();
