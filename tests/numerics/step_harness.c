@@ -31,7 +31,8 @@
  * (i32 [N]), "avg_factor" (f32 scalar); meta "target_ms" (the host's time to build them). Faster R-CNN's are
  * the RPN's: cls_target 0 a sampled positive, 1 a sampled negative, -1 not sampled; avg_factor the sampled count.
  * Meta: "steps" (int), "lr" (float).
- * Test-only (tests/numerics/step_vs_torch.py, frcnn_train_step.py and det_retina_vs_torchvision.py drive it);
+ * Test-only (tests/numerics/step_vs_torch.py, frcnn_train_step.py, det_retina_vs_torchvision.py and
+ * det_frcnn_vs_torchvision.py drive it);
  * exits 0 on success, 1 with one message on stderr.
  */
 #include <errno.h>
@@ -272,6 +273,8 @@ static int two_stage_inputs(tgc_exec *x, const tgc_ckpt *init, int64_t batch, in
                  ? -1
                  : 0;
     int ei = tgc_exec_input(x, "eval", "data_samples.img_shape");
+    if (rc == 0 && ei >= 0 && tgc_exec_tensor(x, ei)->type.shape.d[0] > batch)
+        rc = tgc_fail(err, "the eval program's batch is larger than the train batch");
     if (rc == 0 && ei >= 0) rc = tgc_exec_write(x, ei, shape, err); /* its batch's first rows */
     free(boxes);
     free(shape);
