@@ -438,12 +438,13 @@ def report_frcnn_losses(lo):
         print("    %-62s %13s %13s %13s %13s" % (("  relative to tgc",) +
                                                  tuple("%+.1e" % ((d[k] - t[k]) / t[k]) for k in terms[:4])))
     print("    RPN: anchors within %.2g px of MMDetection's, assignment differs at %d anchors, positives %s (tgc) %s "
-          "(torchvision) of %d assigned; proposals per image (tgc, torchvision) %s, %d of tgc's not among "
-          "torchvision's; R-CNN: %d RoIs (%d positive), head outputs on tgc's proposals within %.1e (logits) and "
+          "(torchvision) of %d assigned, %d positives with another box target (a low-quality match's gt); proposals "
+          "per image (tgc, torchvision) %s, %d of tgc's not within 1e-3 px of one of torchvision's (the farthest "
+          "%.2g px); R-CNN: %d RoIs (%d positive), head outputs on tgc's proposals within %.1e (logits) and "
           "%.1e (deltas) of their largest magnitude" %
           (lo["anchor_diff_px"], lo["assign_diff"], lo["num_pos"][0], lo["num_pos"][1], lo["rpn_assigned"],
-           lo["proposal_counts"], lo["proposals_unmatched"], lo["fed"]["rois"], lo["fed"]["roi_pos"],
-           lo["head_err"][0], lo["head_err"][1]))
+           lo["rpn_target_diff"], lo["proposal_counts"], lo["proposals_unmatched"], lo["proposal_max_dist"],
+           lo["fed"]["rois"], lo["fed"]["roi_pos"], lo["head_err"][0], lo["head_err"][1]))
     print("    tgc's host RPN targets for the batch (built by the loader's workers, not in its step time): %.0f ms"
           % lo["target_ms"])
 

@@ -22,7 +22,9 @@ proposal sets are compared apart (at most PROPOSAL_SLACK of them differ). torchv
 (its own proposals) are printed for information. Checked:
 
   * tgc's anchors equal MMDetection's formula (float32) to ANCHOR_TOL pixels;
-  * the RPN assignment (positive, negative, ignored) is the same anchor for anchor, but for ASSIGN_SLACK;
+  * the RPN assignment (positive, negative, ignored) is the same anchor for anchor, and so is each positive's
+    box target (torchvision's low-quality match keeps the anchor's own best gt, MMDetection's takes the gt it
+    is best for: no such anchor in this batch), but for ASSIGN_SLACK;
   * loss_rpn_cls and loss_rpn_bbox agree to REL_TOL (both: sum over every assigned anchor / their count);
   * the proposals of each image: the same count, and all but PROPOSAL_SLACK of tgc's within 1e-3 px of one
     of torchvision's;
@@ -127,6 +129,8 @@ def main():
         fails.append("anchors differ from MMDetection's by %g px" % da)
     if diff > ASSIGN_SLACK:
         fails.append("%d anchors assigned differently by the RPN" % diff)
+    if res["rpn_target_diff"] > ASSIGN_SLACK:
+        fails.append("%d RPN positives have another box target than torchvision's" % res["rpn_target_diff"])
     if res["num_pos"][0] != res["num_pos"][1]:
         fails.append("RPN positives per image: tgc %s, torchvision %s" % res["num_pos"])
     if any(x != y for x, y in counts):
@@ -154,9 +158,11 @@ def main():
           "assigned; assignment differs at %d anchors; anchors within %.2g px of MMDetection's" %
           (args.depth, classes, n, h, w, t_out["cls_target"].shape[1], res["num_pos"][0], res["rpn_assigned"], diff,
            da))
-    print("  proposals per image (tgc, torchvision) %s, %d of tgc's not among torchvision's; R-CNN on tgc's "
-          "proposals: %d RoIs (%d positive); head outputs within %.1e (logits), %.1e (deltas) of their largest "
-          "magnitude" % (counts, unmatched, fed["rois"], fed["roi_pos"], res["head_err"][0], res["head_err"][1]))
+    print("  RPN positives with another box target %d; proposals per image (tgc, torchvision) %s, %d of tgc's not "
+          "within 1e-3 px of torchvision's (the farthest %.2g px); R-CNN on tgc's proposals: %d RoIs (%d positive); "
+          "head outputs within %.1e (logits), %.1e (deltas) of their largest magnitude" %
+          (res["rpn_target_diff"], counts, unmatched, res["proposal_max_dist"], fed["rois"], fed["roi_pos"],
+           res["head_err"][0], res["head_err"][1]))
     print("  %-44s %13s %13s %13s %13s %9s" % ("", "loss_rpn_cls", "loss_rpn_bbox", "loss_cls", "loss_bbox", "acc"))
     print("  %-44s %13.7f %13.7f %13.7f %13.7f %9.4f" % (("tgc",) + tuple(mine[k] for k in terms + ("acc",))))
     for label, d in (("torchvision, R-CNN on tgc's proposals", fed), ("torchvision end to end (its own proposals)", own)):

@@ -27,7 +27,8 @@
  *   BUFFER and OPTSTATE tensor after the step;
  * and for the final state: "loss" (f32[N]), "<param>.grad" (the last step's), every state tensor under its
  * own name, and "eval.logits". --no-state leaves out the gradients and the state (per step and final).
- * Targets built from gt_bboxes are written too: "anchors" (f32 [A, 4]), "cls_target" (i32 [N, A]), "num_pos"
+ * Targets built from gt_bboxes are written too: "anchors" (f32 [A, 4]), "cls_target" (i32 [N, A]), "bbox_target"
+ * (f32 [N, A, 4]), "num_pos"
  * (i32 [N]), "avg_factor" (f32 scalar); meta "target_ms" (the host's time to build them). Faster R-CNN's are
  * the RPN's: cls_target 0 a sampled positive, 1 a sampled negative, -1 not sampled; avg_factor the sampled count.
  * Meta: "steps" (int), "lr" (float).
@@ -313,9 +314,10 @@ static int det_load_targets(const tgc_plan *p, tgc_exec *x, const tgc_ckpt *init
 /* Writes the targets built from gt_bboxes into the output. */
 static int det_save_targets(tgc_ckpt_writer *w, const det_batch *d, int64_t batch, tgc_err *err) {
     tgc_shape scalar = {0}, as = tgc_shape2(d->anchors.count, 4), cs = tgc_shape2(batch, d->anchors.count);
-    tgc_shape ns = tgc_shape1(batch);
+    tgc_shape ns = tgc_shape1(batch), bs = tgc_shape_make(3, (int64_t[]){batch, d->anchors.count, 4});
     if (tgc_ckpt_add(w, "anchors", TGC_F32, &as, d->anchors.boxes, err) < 0 ||
         tgc_ckpt_add(w, "cls_target", TGC_I32, &cs, d->cls_target, err) < 0 ||
+        tgc_ckpt_add(w, "bbox_target", TGC_F32, &bs, d->bbox_target, err) < 0 ||
         tgc_ckpt_add(w, "num_pos", TGC_I32, &ns, d->num_pos, err) < 0 ||
         tgc_ckpt_add(w, "avg_factor", TGC_F32, &scalar, &d->avg_factor, err) < 0)
         return -1;

@@ -379,14 +379,15 @@ def frcnn_step(torch, model, images, targets, proposals=None):
     its parts: the backbone, the RPN (its losses, proposals, anchors and per-anchor labels: 1 positive, 0
     negative, -1 between the thresholds), then the RoI heads on the RPN's proposals or on the given ones
     (a list of [n_i, 4] tensors). Returns the four loss terms, acc (top-1 percent over the sampled RoIs, as
-    MMDetection logs it), the RoI count and positives, the proposals used and the RPN's own."""
+    MMDetection logs it), the RoI count and positives, the proposals used and the RPN's own, the RPN's labels
+    and each anchor's matched gt box."""
     seen = {}
     rpn, rh = model.rpn, model.roi_heads
     orig_assign, orig_select, orig_pred = rpn.assign_targets_to_anchors, rh.select_training_samples, rh.box_predictor
 
     def assign(anchors, tg):
         labels, boxes = orig_assign(anchors, tg)
-        seen.update(rpn_labels=torch.stack(labels), anchors=anchors[0].detach())
+        seen.update(rpn_labels=torch.stack(labels), anchors=anchors[0].detach(), rpn_gt=torch.stack(boxes))
         return labels, boxes
 
     def select(props, tg):
@@ -414,6 +415,7 @@ def frcnn_step(torch, model, images, targets, proposals=None):
     return {"loss_rpn_cls": float(rpn_losses["loss_objectness"]), "loss_rpn_bbox": float(rpn_losses["loss_rpn_box_reg"]),
             "loss_cls": float(roi_losses["loss_classifier"]), "loss_bbox": float(roi_losses["loss_box_reg"]), "acc": acc,
             "rois": int(labels.numel()), "roi_pos": int((labels > 0).sum()), "rpn_labels": seen["rpn_labels"],
+            "rpn_gt": seen["rpn_gt"],
             "anchors": seen["anchors"], "proposals": [p.detach() for p in used], "rpn_proposals": [p.detach() for p in own]}
 
 
@@ -423,8 +425,10 @@ def frcnn_against_tgc(torch, np, model, images, targets, t_out, num_classes):
     MMDetection's anchors; targets with labels 1..C): tgc's terms; torchvision's end to end ("own") and with
     its RoI heads on tgc's proposals (the eval program's det_out rows: "fed"); the anchors' largest
     difference; RPN anchors assigned differently; positives per image; proposals per image (tgc,
-    torchvision) and tgc's not within 1e-3 px of one of torchvision's; the R-CNN head outputs on tgc's
-    proposals against torchvision's (largest difference / largest magnitude, class logits and deltas)."""
+    torchvision) and tgc's not within 1e-3 px of one of torchvision's, the largest distance of one of tgc's to
+    its nearest; the RPN positives whose box target differs (torchvision encodes the anchor's own best gt; in a
+    low-quality match MMDetection encodes the gt it is best for); the R-CNN head outputs on tgc's proposals
+    against torchvision's (largest difference / largest magnitude, class logits and deltas)."""
     terms = ("loss_rpn_cls", "loss_rpn_bbox", "loss_cls", "loss_bbox", "acc")
     res = {"tgc": {k: float(t_out["step1/" + k]) for k in terms}, "tgc_loss": float(t_out["step1/loss"])}
     det = t_out["eval.logits"]
@@ -456,12 +460,22 @@ def frcnn_against_tgc(torch, np, model, images, targets, t_out, num_classes):
     res["assign_diff"] = int((torch.from_numpy(t_out["cls_target"]) != enc).sum())
     res["num_pos"] = ([int(v) for v in t_out["num_pos"]], [int((tvl[b] == 1).sum()) for b in range(n)])
     res["rpn_assigned"] = int(t_out["avg_factor"])
-    unmatched, counts = 0, []
+    unmatched, counts, nearest = 0, [], [0.0]
     for a, r in zip(props, own["rpn_proposals"]):
         counts.append((len(a), len(r)))
         if len(a) and len(r):
-            unmatched += int(((a[:, None, :] - r[None, :, :]).abs().amax(-1).amin(1) > 1e-3).sum())
+            near = (a[:, None, :] - r[None, :, :]).abs().amax(-1).amin(1)
+            unmatched += int((near > 1e-3).sum())
+            nearest.append(float(near.max()))
         else:
             unmatched += len(a)
     res["proposal_counts"], res["proposals_unmatched"] = counts, unmatched
+    res["proposal_max_dist"] = max(nearest)
+    # the RPN's box targets: torchvision's (its matched gt, encoded on the anchors) against tgc's, at the positives
+    from torchvision.models.detection._utils import BoxCoder
+    coder = BoxCoder((1.0, 1.0, 1.0, 1.0))
+    pos = tvl == 1
+    tv_t = torch.stack([coder.encode_single(own["rpn_gt"][b], own["anchors"]) for b in range(n)])
+    d = (torch.from_numpy(t_out["bbox_target"]) - tv_t).abs().amax(-1)[pos]
+    res["rpn_target_diff"] = int((d > 1e-4).sum())
     return res
