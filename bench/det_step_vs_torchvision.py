@@ -445,6 +445,9 @@ def report_frcnn_losses(lo):
           (lo["anchor_diff_px"], lo["assign_diff"], lo["num_pos"][0], lo["num_pos"][1], lo["rpn_assigned"],
            lo["rpn_target_diff"], lo["proposal_counts"], lo["proposals_unmatched"], lo["proposal_max_dist"],
            lo["fed"]["rois"], lo["fed"]["roi_pos"], lo["head_err"][0], lo["head_err"][1]))
+    print("    torchvision's loss_rpn_bbox on tgc's RPN box targets (MMDetection's gt for a low-quality match): %.7f "
+          "(%+.1e)" % (lo["tv_rpn_bbox_mmdet_targets"], (lo["tv_rpn_bbox_mmdet_targets"] - t["loss_rpn_bbox"]) /
+                       t["loss_rpn_bbox"]))
     print("    tgc's host RPN targets for the batch (built by the loader's workers, not in its step time): %.0f ms"
           % lo["target_ms"])
 

@@ -379,11 +379,16 @@ def frcnn_step(torch, model, images, targets, proposals=None):
     its parts: the backbone, the RPN (its losses, proposals, anchors and per-anchor labels: 1 positive, 0
     negative, -1 between the thresholds), then the RoI heads on the RPN's proposals or on the given ones
     (a list of [n_i, 4] tensors). Returns the four loss terms, acc (top-1 percent over the sampled RoIs, as
-    MMDetection logs it), the RoI count and positives, the proposals used and the RPN's own, the RPN's labels
-    and each anchor's matched gt box."""
+    MMDetection logs it), the RoI count and positives, the proposals used and the RPN's own, the RPN's labels,
+    each anchor's matched gt box and the RPN's deltas ([N * A, 4], image-major)."""
     seen = {}
     rpn, rh = model.rpn, model.roi_heads
     orig_assign, orig_select, orig_pred = rpn.assign_targets_to_anchors, rh.select_training_samples, rh.box_predictor
+    orig_loss = rpn.compute_loss
+
+    def rpn_loss(objectness, deltas, labels, regression_targets):
+        seen["rpn_deltas"] = deltas.detach()
+        return orig_loss(objectness, deltas, labels, regression_targets)
 
     def assign(anchors, tg):
         labels, boxes = orig_assign(anchors, tg)
@@ -401,6 +406,7 @@ def frcnn_step(torch, model, images, targets, proposals=None):
             seen["class_logits"] = scores.detach()
             return scores, deltas
     rpn.assign_targets_to_anchors, rh.select_training_samples, rh.box_predictor = assign, select, Capture()
+    rpn.compute_loss = rpn_loss
     try:
         model.train()
         il, tg = model.transform(images, targets)
@@ -410,12 +416,13 @@ def frcnn_step(torch, model, images, targets, proposals=None):
         _, roi_losses = rh(feats, used, il.image_sizes, tg)
     finally:
         rpn.assign_targets_to_anchors, rh.select_training_samples, rh.box_predictor = orig_assign, orig_select, orig_pred
+        rpn.compute_loss = orig_loss
     labels = seen["roi_labels"]
     acc = float((seen["class_logits"].argmax(1) == labels).float().mean() * 100)
     return {"loss_rpn_cls": float(rpn_losses["loss_objectness"]), "loss_rpn_bbox": float(rpn_losses["loss_rpn_box_reg"]),
             "loss_cls": float(roi_losses["loss_classifier"]), "loss_bbox": float(roi_losses["loss_box_reg"]), "acc": acc,
             "rois": int(labels.numel()), "roi_pos": int((labels > 0).sum()), "rpn_labels": seen["rpn_labels"],
-            "rpn_gt": seen["rpn_gt"],
+            "rpn_gt": seen["rpn_gt"], "rpn_deltas": seen["rpn_deltas"],
             "anchors": seen["anchors"], "proposals": [p.detach() for p in used], "rpn_proposals": [p.detach() for p in own]}
 
 
@@ -427,7 +434,8 @@ def frcnn_against_tgc(torch, np, model, images, targets, t_out, num_classes):
     difference; RPN anchors assigned differently; positives per image; proposals per image (tgc,
     torchvision) and tgc's not within 1e-3 px of one of torchvision's, the largest distance of one of tgc's to
     its nearest; the RPN positives whose box target differs (torchvision encodes the anchor's own best gt; in a
-    low-quality match MMDetection encodes the gt it is best for); the R-CNN head outputs on tgc's proposals
+    low-quality match MMDetection encodes the gt it is best for) and torchvision's loss_rpn_bbox on tgc's box
+    targets instead ("tv_rpn_bbox_mmdet_targets"); the R-CNN head outputs on tgc's proposals
     against torchvision's (largest difference / largest magnitude, class logits and deltas)."""
     terms = ("loss_rpn_cls", "loss_rpn_bbox", "loss_cls", "loss_bbox", "acc")
     res = {"tgc": {k: float(t_out["step1/" + k]) for k in terms}, "tgc_loss": float(t_out["step1/loss"])}
@@ -478,4 +486,9 @@ def frcnn_against_tgc(torch, np, model, images, targets, t_out, num_classes):
     tv_t = torch.stack([coder.encode_single(own["rpn_gt"][b], own["anchors"]) for b in range(n)])
     d = (torch.from_numpy(t_out["bbox_target"]) - tv_t).abs().amax(-1)[pos]
     res["rpn_target_diff"] = int((d > 1e-4).sum())
+    # torchvision's loss_rpn_bbox on tgc's box targets (MMDetection's gt for a low-quality match)
+    flat = pos.reshape(-1)
+    tgt = torch.from_numpy(t_out["bbox_target"]).reshape(-1, 4)
+    res["tv_rpn_bbox_mmdet_targets"] = float(torch.nn.functional.smooth_l1_loss(
+        own["rpn_deltas"][flat], tgt[flat], beta=1.0 / 9, reduction="sum") / int((tvl >= 0).sum()))
     return res
