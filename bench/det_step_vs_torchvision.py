@@ -439,11 +439,12 @@ def report_frcnn_losses(lo):
                                                  tuple("%+.1e" % ((d[k] - t[k]) / t[k]) for k in terms[:4])))
     print("    RPN: anchors within %.2g px of MMDetection's, assignment differs at %d anchors, positives %s (tgc) %s "
           "(torchvision) of %d assigned, %d positives with another box target (a low-quality match's gt); proposals "
-          "per image (tgc, torchvision) %s, %d of tgc's not within 1e-3 px of one of torchvision's (the farthest "
+          "per image (tgc, torchvision) %s, %d of tgc's not within %.2g px of one of torchvision's (the farthest "
           "%.2g px); R-CNN: %d RoIs (%d positive), head outputs on tgc's proposals within %.1e (logits) and "
           "%.1e (deltas) of their largest magnitude" %
           (lo["anchor_diff_px"], lo["assign_diff"], lo["num_pos"][0], lo["num_pos"][1], lo["rpn_assigned"],
-           lo["rpn_target_diff"], lo["proposal_counts"], lo["proposals_unmatched"], lo["proposal_max_dist"],
+           lo["rpn_target_diff"], lo["proposal_counts"], lo["proposals_unmatched"], lo["proposal_tol"],
+           lo["proposal_max_dist"],
            lo["fed"]["rois"], lo["fed"]["roi_pos"], lo["head_err"][0], lo["head_err"][1]))
     print("    torchvision's loss_rpn_bbox on tgc's RPN box targets (MMDetection's gt for a low-quality match): %.7f "
           "(%+.1e)" % (lo["tv_rpn_bbox_mmdet_targets"], (lo["tv_rpn_bbox_mmdet_targets"] - t["loss_rpn_bbox"]) /
