@@ -24,7 +24,13 @@ For each model (--model retinanet, faster_rcnn, or all), on the config's canvas 
 
 Faster R-CNN: step time and memory (tgc bench fills its RPN targets, ground truth and sampler keys); tgc's side
 only when configs/faster_rcnn/faster-rcnn_r50_fpn_1x_coco.yaml is in the tree (else one line says it is not
-built). The figures and how to read them: bench/README.md.
+built). Its loss terms (not with --no-losses) from the same weights as RetinaNet's, with the randomness taken
+out where the two agree (tests/numerics/torchvision_det.py, frcnn_sizes): both samplers take every candidate,
+the same proposal counts (2000 per level, 1000 after the NMS); tgc's config with torchvision's SmoothL1Loss
+(beta 1/9) for both box terms and RoIAlign sampling_ratio 2, aligned false; torchvision with MMDetection's RPN
+anchors. torchvision's R-CNN terms are given end to end and with its RoI heads on tgc's proposals (a proposal
+can swap at a top-k or NMS cut-off on a last-bit score difference), then as shipped with its own anchors
+(samplers still taking every candidate) for information. The figures and how to read them: bench/README.md.
 """
 import argparse
 import glob
@@ -46,6 +52,14 @@ MODELS = {
 # torchvision's FPN extras in MMDetection's terms, and no pretrained backbone (the weights come through load_from)
 TV_ARCH_OPTIONS = ["model.neck.add_extra_convs=on_output", "model.neck.relu_before_extra_convs=True",
                    "model.backbone.init_cfg=None"]
+# torchvision's Faster R-CNN losses and RoI layer in MMDetection's terms (SmoothL1Loss beta 1/9 on both box
+# terms; MultiScaleRoIAlign's sampling_ratio 2, aligned false), no pretrained backbone
+FRCNN_TV_OPTIONS = ["model.backbone.init_cfg=None", "model.rpn_head.loss_bbox.type=SmoothL1Loss",
+                    "model.rpn_head.loss_bbox.beta=%r" % (1.0 / 9), "model.roi_head.bbox_head.loss_bbox.type=SmoothL1Loss",
+                    "model.roi_head.bbox_head.loss_bbox.beta=%r" % (1.0 / 9),
+                    "model.roi_head.bbox_roi_extractor.roi_layer.sampling_ratio=2",
+                    "model.roi_head.bbox_roi_extractor.roi_layer.aligned=False"]
+FRCNN_PROPOSALS, FRCNN_NMS_PRE, FRCNN_MAX_GTS = 1000, 2000, 8  # MMDetection's train_cfg.rpn_proposal
 MIB = 1048576.0
 
 
@@ -103,7 +117,7 @@ def torch_child(a):
     if a.model == "retinanet":
         model = tvd.retinanet(torch, a.depth, a.classes, anchors="torchvision")
     else:
-        model = tvd.faster_rcnn(torch, a.classes)
+        model = tvd.faster_rcnn(torch, a.classes, depth=a.depth, representation_size=a.fc_width)
     images, targets = tvd.synthetic_batch(torch, a.batch, a.height, a.width, a.classes, seed=1)
     tvd.check_transform_identity(torch, model, images, targets)
     tvd.calibrate_frozen_bn(torch, model, images)
@@ -133,7 +147,8 @@ def torch_child(a):
 def torch_side(args, name, h, w, batch, classes, lr, env, tmp):
     cmd = [sys.executable, os.path.abspath(__file__), "--torch-child", "--model", name, "--threads", str(args.threads),
            "--steps", str(args.steps), "--warmup", str(args.warmup), "--height", str(h), "--width", str(w),
-           "--batch", str(batch), "--classes", str(classes), "--lr", str(lr), "--depth", str(args.depth)]
+           "--batch", str(batch), "--classes", str(classes), "--lr", str(lr), "--depth", str(args.depth),
+           "--fc-width", str(args.fc_width)]
     la0 = loadavg()
     out, rss = measured(cmd, env, tmp)
     r = json.loads(out.strip().splitlines()[-1])
@@ -232,6 +247,50 @@ def retina_losses(args, config, n, h, w, classes, env, tmp):
     return res
 
 
+# ---- loss terms from the same weights (Faster R-CNN) ------------------------------------------------------
+
+def frcnn_losses(args, config, n, h, w, classes, env, tmp):
+    import numpy as np
+    import torch
+    import torchvision_det as tvd
+    import tgc_ckpt
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    sizes = tvd.frcnn_sizes(FRCNN_PROPOSALS, FRCNN_MAX_GTS, FRCNN_NMS_PRE)
+    tv = tvd.faster_rcnn(torch, classes, depth=args.depth, anchors="mmdet", representation_size=args.fc_width, **sizes)
+    images, targets = tvd.synthetic_batch(torch, n, h, w, classes, seed=1)
+    tv_targets = [{"boxes": t["boxes"], "labels": t["labels"] + 1} for t in targets]  # torchvision: 0 background
+    tvd.check_transform_identity(torch, tv, images, tv_targets)
+    tvd.calibrate_frozen_bn(torch, tv, images)
+    tvd.calibrate_background(torch, tv, images)
+    weights = os.path.join(tmp, "torchvision_faster_rcnn.pth")
+    torch.save(tvd.frcnn_to_mmdet_names(tv.state_dict()), weights)
+    plan = os.path.join(tmp, "frcnn_tv_arch.plan")
+    compile_plan(args.tgc, config, plan, FRCNN_TV_OPTIONS + tvd.frcnn_mmdet_options(FRCNN_PROPOSALS, FRCNN_MAX_GTS,
+                                                                                   FRCNN_NMS_PRE) +
+                 ["val_dataloader.batch_size=%d" % n, "load_from=" + weights])
+    boxes = np.stack([t["boxes"].numpy() for t in targets]).astype(np.float32)
+    labels = np.stack([t["labels"].numpy() for t in targets]).astype(np.int32)
+    init, out = os.path.join(tmp, "init.ckpt"), os.path.join(tmp, "out.ckpt")
+    tgc_ckpt.save(init, {"inputs": torch.stack(images).numpy(), "gt_bboxes": boxes, "gt_labels": labels})
+    r = subprocess.run([args.harness, plan, init, out, "--threads", str(args.threads), "--eval-first", "--no-state"],
+                       capture_output=True, text=True, env=env)
+    if r.returncode:
+        raise RuntimeError("tgc_step_harness: %s" % r.stderr.strip())
+    t_out, meta, _ = tgc_ckpt.load(out)
+    res = tvd.frcnn_against_tgc(torch, np, tv, images, tv_targets, t_out, classes)
+    res["target_ms"] = meta["target_ms"]
+    state = tv.state_dict()
+    del tv
+    stock = tvd.faster_rcnn(torch, classes, depth=args.depth, anchors="torchvision", representation_size=args.fc_width,
+                            **sizes)
+    stock.load_state_dict(state)
+    res["stock"] = tvd.frcnn_step(torch, stock, images, tv_targets)
+    for k in ("own", "fed", "stock"):  # keep the figures only
+        res[k] = {m: v for m, v in res[k].items() if isinstance(v, (int, float))}
+    return res
+
+
 # ---- the driver -------------------------------------------------------------------------------------------
 
 def main():
@@ -248,9 +307,12 @@ def main():
                     help="tests' tgc_step_harness (for the loss terms; default: the newest build*/tests/)")
     ap.add_argument("--no-losses", dest="losses", action="store_false", help="step time and memory only")
     ap.add_argument("--json", action="store_true", help="also print every figure as one JSON line")
-    ap.add_argument("--config", help="another RetinaNet config (e.g. tests/numerics/retinanet_r18_tv.yaml for a "
-                    "quick run; with --depth); default " + MODELS["retinanet"]["config"])
-    ap.add_argument("--depth", type=int, default=50, help="torchvision's ResNet depth (RetinaNet; default 50)")
+    ap.add_argument("--config", help="another config of the --model (RetinaNet when all), e.g. "
+                    "tests/numerics/retinanet_r18_tv.yaml or faster_rcnn_r18_tv.yaml for a quick run (with --depth 18; "
+                    "--fc-width 128 for the latter)")
+    ap.add_argument("--depth", type=int, default=50, help="torchvision's ResNet depth (default 50)")
+    ap.add_argument("--fc-width", type=int, default=1024,
+                    help="torchvision's Faster R-CNN box head width (the config's fc_out_channels; default 1024)")
     # the torchvision child's options (--torch-child)
     ap.add_argument("--torch-child", action="store_true", help=argparse.SUPPRESS)
     for k, t in (("height", int), ("width", int), ("batch", int), ("classes", int), ("lr", float)):
@@ -280,12 +342,13 @@ def main():
         results.update(tgc_idle_rss=tgc_idle, torch_idle_rss=py_idle)
         for name in names:
             m = dict(MODELS[name])
-            if name == "retinanet" and args.config:
+            if args.config and name == ("retinanet" if args.model == "all" else args.model):
                 m["config"] = os.path.relpath(os.path.abspath(args.config), ROOT)
             config = os.path.join(ROOT, m["config"])
             r = {"config": m["config"], "torchvision_model": m["tv"]}
-            if name == "retinanet" and args.depth != 50:
-                r["torchvision_model"] = "RetinaNet R%d-FPN (%s's architecture)" % (args.depth, m["tv"])
+            if args.depth != 50:
+                r["torchvision_model"] = "%s R%d-FPN (%s's architecture)" % (
+                    "RetinaNet" if name == "retinanet" else "Faster R-CNN", args.depth, m["tv"])
             lr = 0.01 if name == "retinanet" else 0.02  # the configs' lr (MMDetection's 1x schedules)
             if os.path.exists(config):
                 plan = os.path.join(tmp, name + ".plan")
@@ -294,16 +357,18 @@ def main():
                 n, _, h, w = shape
                 r["params"], r["trainable_params"] = info["params"], info["trainable_params"]
                 out0 = info["programs"]["eval"]["outputs"][0]["shape"]
-                classes = out0[2] - 4 if name == "retinanet" else 80  # RetinaNet's det_out is [B, A, C + 4]
+                # det_out: RetinaNet's [B, A, C + 4], Faster R-CNN's [B, P, 4 + 1 + (C + 1) + 4C]
+                classes = out0[2] - 4 if name == "retinanet" else (out0[2] - 6) // 5
                 r["tgc"] = tgc_side(args, plan, env, tmp)
             else:
                 n, h, w, classes = 2, 800, 1344, 80  # MMDetection's 1333x800 keep_ratio, padded to 32, 2 per GPU
                 r["tgc"] = None
             r.update(batch=n, canvas=(h, w))
             r["torchvision"] = torch_side(args, name, h, w, n, classes, lr, env, tmp)
-            if name == "retinanet" and args.losses and r["tgc"] is not None:
+            if args.losses and r["tgc"] is not None:
                 la0 = loadavg()
-                r["losses"] = retina_losses(args, config, n, h, w, classes, env, tmp)
+                fn = retina_losses if name == "retinanet" else frcnn_losses
+                r["losses"] = fn(args, config, n, h, w, classes, env, tmp)
                 r["losses"]["load"] = (la0, loadavg())
             results["models"][name] = r
     report(results)
@@ -338,6 +403,9 @@ def report(res):
         lo = r.get("losses")
         if not lo:
             continue
+        if name == "faster_rcnn":
+            report_frcnn_losses(lo)
+            continue
         print("  loss terms of one step from the same weights (torchvision's RetinaNet converted to MMDetection's"
               " names, tgc config with add_extra_convs on_output + relu_before_extra_convs; load average %s -> %s):"
               % lo["load"])
@@ -353,6 +421,36 @@ def report(res):
                                                        lo["head_err"][1]))
         print("    tgc's host targets for the batch (built by the loader's workers, not in its step time): %.0f ms"
               % lo["target_ms"])
+
+
+def report_frcnn_losses(lo):
+    terms = ("loss_rpn_cls", "loss_rpn_bbox", "loss_cls", "loss_bbox", "acc")
+    print("  loss terms of one step from the same weights (torchvision's Faster R-CNN converted to MMDetection's names;"
+          " tgc config with SmoothL1Loss beta 1/9 and RoIAlign sampling_ratio 2, aligned false; every candidate "
+          "sampled, %d proposals per image; load average %s -> %s):" % ((FRCNN_PROPOSALS,) + tuple(lo["load"])))
+    print("    %-62s %13s %13s %13s %13s %9s" % (("",) + terms))
+    t = lo["tgc"]
+    print("    %-62s %13.7f %13.7f %13.7f %13.7f %9.4f" % (("tgc",) + tuple(t[k] for k in terms)))
+    for label, d in (("torchvision, RoI heads on tgc's proposals", lo["fed"]),
+                     ("torchvision end to end (MMDetection's anchors)", lo["own"]),
+                     ("torchvision, its own anchors (sizes 32..512, rounded)", lo["stock"])):
+        print("    %-62s %13.7f %13.7f %13.7f %13.7f %9.4f" % ((label,) + tuple(d[k] for k in terms)))
+        print("    %-62s %13s %13s %13s %13s" % (("  relative to tgc",) +
+                                                 tuple("%+.1e" % ((d[k] - t[k]) / t[k]) for k in terms[:4])))
+    print("    RPN: anchors within %.2g px of MMDetection's, assignment differs at %d anchors, positives %s (tgc) %s "
+          "(torchvision) of %d assigned, %d positives with another box target (a low-quality match's gt); proposals "
+          "per image (tgc, torchvision) %s, %d of tgc's not within %.2g px of one of torchvision's (the farthest "
+          "%.2g px); R-CNN: %d RoIs (%d positive), head outputs on tgc's proposals within %.1e (logits) and "
+          "%.1e (deltas) of their largest magnitude" %
+          (lo["anchor_diff_px"], lo["assign_diff"], lo["num_pos"][0], lo["num_pos"][1], lo["rpn_assigned"],
+           lo["rpn_target_diff"], lo["proposal_counts"], lo["proposals_unmatched"], lo["proposal_tol"],
+           lo["proposal_max_dist"],
+           lo["fed"]["rois"], lo["fed"]["roi_pos"], lo["head_err"][0], lo["head_err"][1]))
+    print("    torchvision's loss_rpn_bbox on tgc's RPN box targets (MMDetection's gt for a low-quality match): %.7f "
+          "(%+.1e)" % (lo["tv_rpn_bbox_mmdet_targets"], (lo["tv_rpn_bbox_mmdet_targets"] - t["loss_rpn_bbox"]) /
+                       t["loss_rpn_bbox"]))
+    print("    tgc's host RPN targets for the batch (built by the loader's workers, not in its step time): %.0f ms"
+          % lo["target_ms"])
 
 
 if __name__ == "__main__":

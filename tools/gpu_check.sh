@@ -16,7 +16,9 @@
 # 4 candidates each; a second run takes the choices from the cudnn_algos.txt the first wrote), against
 # PyTorch eager (channels_last) and torch.compile when
 # torch is importable (bench/gpu_resnet50_torch.py), and again with mixed precision (tgc --amp, float16 with
-# dynamic loss scaling, against autocast + GradScaler); then the CUDA-related CPU tests again on this machine.
+# dynamic loss scaling, against autocast + GradScaler); Faster R-CNN R50-FPN at 800x1344, batch 2: img/s and
+# device memory of tgc's train step against torchvision's fasterrcnn_resnet50_fpn (bench/gpu_frcnn_torch.py);
+# then the CUDA-related CPU tests again on this machine.
 # Without a GPU it says "skipped: no GPU" and exits 77. TGC_ALLOW_TF32=1 lets cuDNN, cuBLAS and PyTorch use
 # TF32 tensor cores (tolerances 5e-3 / 2e-2). FASHION_MNIST_DIR names the dataset's folder (idx files) when it
 # is not where Debian's package puts it.
@@ -224,6 +226,16 @@ grep -h "arena" "$out/plans/r50_b256.log" "$out/plans/r50_b256_amp.log" 2>/dev/n
 run resnet50_tgc_amp timeout 240 "$check" bench "$out/plans/r50_b256_amp.bin" 20
 run resnet50_torch_eager_amp timeout 240 "$py" "$root/bench/gpu_resnet50_torch.py" eager --amp
 run resnet50_torch_compile_amp timeout 300 "$py" "$root/bench/gpu_resnet50_torch.py" compile --amp
+# Faster R-CNN R50-FPN at 1333x800 (the shipped config's 800x1344 canvas), batch 2: tgc's train step with and without
+# the CUDA graph on `tgc bench`'s synthetic targets and ground truth, against torchvision's fasterrcnn_resnet50_fpn
+# train step at the same size (bench/gpu_frcnn_torch.py; its --dry-run checks it on a CPU)
+if "$tgc" compile "$frcnn" --target cuda -o "$out/plans/frcnn_r50.bin" >"$out/plans/frcnn_r50.log" 2>&1; then
+    run frcnn_r50_tgc timeout 200 "$check" bench "$out/plans/frcnn_r50.bin" 10
+else
+    rows+=("frcnn_r50_tgc|FAIL|-|compile: $(tail -1 "$out/plans/frcnn_r50.log" | cut -c1-100)")
+    failed=$((failed + 1))
+fi
+run frcnn_r50_torch timeout 200 "$py" "$root/bench/gpu_frcnn_torch.py"
 
 # ---- the CUDA-related CPU checks again, on this machine ------------------------------------------------
 run cpu_checks sh -c "cd '$build' && ctest -j$(nproc) -R '^(cuda/|unit/test_(exec_cuda|backend_stream|backend_cuda|cuda_ops|codegen))' --output-on-failure"
@@ -241,5 +253,7 @@ grep -h "img/s" "$out/resnet50_tgc.log" "$out/resnet50_tgc_cached.log" "$out/res
 echo "ResNet-50, batch 256, mixed precision (float16), one GPU:"
 grep -h "img/s" "$out/resnet50_tgc_amp.log" "$out/resnet50_torch_eager_amp.log" "$out/resnet50_torch_compile_amp.log" \
     2>/dev/null | sed 's/^/  /'
+echo "Faster R-CNN R50-FPN, batch 2 at 800x1344, fp32$([ "${TGC_ALLOW_TF32:-}" = 1 ] && echo ' (TF32 allowed)'), one GPU (tgc: device memory in use after the steps; torch: max_memory_allocated):"
+grep -h "img/s\|skipped\|FAIL" "$out/frcnn_r50_tgc.log" "$out/frcnn_r50_torch.log" 2>/dev/null | sed 's/^/  /'
 echo "gpu_check: logs in $out; $failed failed"
 [ $failed = 0 ]

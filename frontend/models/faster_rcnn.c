@@ -17,10 +17,11 @@
  * train graph registers four named log outputs and returns their sum (tgc_b_loss_sum), the loss:
  *   loss_rpn_cls  sigmoid cross-entropy over the sampled anchors / rpn_avg_factor (sigmoid_focal_loss with
  *                 gamma 0 and focal_alpha 0.5, weight doubled: exactly the binary cross-entropy)
- *   loss_rpn_bbox L1 over the positives' deltas / rpn_avg_factor (l1_loss_pos)
+ *   loss_rpn_bbox L1 over the positives' deltas / rpn_avg_factor (l1_loss_pos); SmoothL1Loss: the targets
+ *                 and weights of class_box_targets with one class, then smooth_l1 with its beta / rpn_avg_factor
  *   loss_cls      softmax cross-entropy over the sampled RoIs / their count (softmax_cross_entropy_masked)
- *   loss_bbox     L1 over the positives' class-specific deltas / the sampled RoIs' count (class_box_targets
- *                 then smooth_l1 with beta 0)
+ *   loss_bbox     L1 (or SmoothL1Loss) over the positives' class-specific deltas / the sampled RoIs' count
+ *                 (class_box_targets then smooth_l1 with beta 0, or SmoothL1Loss's beta)
  * and, logged only, acc: the top-1 accuracy in percent over the sampled RoIs (accuracy_masked).
  * The eval graph returns det_out f32 [B, P, 4 + 1 + (C + 1) + 4C], P = test_cfg.rpn.max_per_img: per
  * proposal its box on the canvas, a valid flag (1, or 0 for padding), the class logits (background last)
@@ -85,19 +86,24 @@ static int read_ce(tgc_bctx *b, const tgc_cfg *head, const char *key, int sigmoi
     return 0;
 }
 
-/* head.<key>: L1Loss; its loss_weight. */
-static int read_l1(tgc_bctx *b, const tgc_cfg *head, const char *key, double *w) {
-    *w = 1;
+/* head.<key>: L1Loss (beta 0) or SmoothL1Loss (its beta, default 1, > 0 as MMDetection asserts); the loss_weight. */
+static int read_box_loss(tgc_bctx *b, const tgc_cfg *head, const char *key, double *w, double *beta) {
+    *w = 1, *beta = 0;
     const tgc_cfg *c;
     if (tgc_detm_want_map(b->err, head, key, &c) < 0) return -1;
     if (!c) return 0;
-    static const char *const keys[] = {"loss_weight", "reduction", NULL};
-    static const char *const types[] = {"L1Loss", NULL}, *const red[] = {"mean", NULL};
+    static const char *const types[] = {"L1Loss", "SmoothL1Loss", NULL}, *const red[] = {"mean", NULL};
+    static const char *const l1_keys[] = {"loss_weight", "reduction", NULL};
+    static const char *const sl1_keys[] = {"beta", "loss_weight", "reduction", NULL};
     const char *type, *r;
-    if (tgc_b_check_keys(b->err, c, "L1Loss", keys) < 0 || tgc_b_choice(b->err, c, "type", "L1Loss", types, &type) < 0 ||
-        tgc_cfg_float(c, "loss_weight", 1, w, b->err) < 0 || tgc_b_choice(b->err, c, "reduction", "mean", red, &r) < 0)
+    if (tgc_b_choice(b->err, c, "type", "L1Loss", types, &type) < 0) return -1;
+    int smooth = !strcmp(type, "SmoothL1Loss");
+    if (tgc_b_check_keys(b->err, c, type, smooth ? sl1_keys : l1_keys) < 0 ||
+        tgc_cfg_float(c, "loss_weight", 1, w, b->err) < 0 || tgc_b_choice(b->err, c, "reduction", "mean", red, &r) < 0 ||
+        (smooth && tgc_cfg_float(c, "beta", 1, beta, b->err) < 0))
         return -1;
     if (!(*w >= 0) || isinf(*w)) return tgc_b_fail_key(b->err, c, "loss_weight", "must be finite and not negative");
+    if (smooth && (!(*beta > 0) || isinf(*beta))) return tgc_b_fail_key(b->err, c, "beta", "must be finite and positive");
     return 0;
 }
 
@@ -202,9 +208,9 @@ static int build_rpn(tgc_bctx *b, const tgc_cfg *node, const tgc_feats *in, cons
     if (reg_decoded) return tgc_b_fail_key(b->err, node, "reg_decoded_bbox", "losses on decoded boxes are not supported");
     if (tgc_b_require_null(b->err, node, "init_cfg", "a custom init_cfg (RPNHead's is Normal std 0.01)") < 0) return -1;
     tgc_detm_anchor_cfg ac;
-    double means[4], stds[4], w_cls, w_box;
+    double means[4], stds[4], w_cls, w_box, beta;
     if (tgc_detm_read_anchor_generator(b, node, &ac) < 0 || read_coder(b, node, "bbox_coder", means, stds, &clip) < 0 ||
-        read_ce(b, node, "loss_cls", 1, &w_cls) < 0 || read_l1(b, node, "loss_bbox", &w_box) < 0)
+        read_ce(b, node, "loss_cls", 1, &w_cls) < 0 || read_box_loss(b, node, "loss_bbox", &w_box, &beta) < 0)
         return -1;
     const tgc_cfg *agc = tgc_cfg_get(node, "anchor_generator");
     if (ac.n_base > 9) return tgc_b_fail_key(b->err, agc, "ratios", "%d base anchors per cell (at most 9)", ac.n_base);
@@ -251,7 +257,19 @@ static int build_rpn(tgc_bctx *b, const tgc_cfg *node, const tgc_feats *in, cons
         int lc = emit1(b, TGC_OP_SIGMOID_FOCAL_LOSS, &fa, "loss_cls", 3, (int[]){cls, ct, af});
         tgc_attrs la = tgc_attrs_default();
         la.alpha = w_box, la.num_classes = 1;
-        int lb = lc < 0 ? -1 : emit1(b, TGC_OP_L1_LOSS_POS, &la, "loss_bbox", 4, (int[]){reg, bt, ct, af});
+        int lb;
+        if (beta == 0) {
+            lb = lc < 0 ? -1 : emit1(b, TGC_OP_L1_LOSS_POS, &la, "loss_bbox", 4, (int[]){reg, bt, ct, af});
+        } else { /* SmoothL1Loss: the positives' targets and unit weights (class_box_targets with one class) */
+            int64_t rows = batch * anchors;
+            int ct1 = lc < 0 ? -1 : reshape(b, ct, 1, (int64_t[]){rows});
+            int bt2 = reshape(b, bt, 2, (int64_t[]){rows, 4}), reg2 = reshape(b, reg, 2, (int64_t[]){rows, 4});
+            int tw[3];
+            if (ct1 < 0 || bt2 < 0 || reg2 < 0 || emit(b, TGC_OP_CLASS_BOX_TARGETS, &la, "loss_bbox", 2, (int[]){ct1, bt2}, tw) < 0)
+                return -1;
+            la.beta = beta;
+            lb = emit1(b, TGC_OP_SMOOTH_L1, &la, "loss_bbox", 4, (int[]){reg2, tw[0], tw[1], af});
+        }
         /* the log's terms, as MMDetection names the RPN's (each one masked sum over every level's anchors) */
         if (lb < 0 || tgc_b_log_output(b, "loss_rpn_cls", lc) < 0 || tgc_b_log_output(b, "loss_rpn_bbox", lb) < 0) return -1;
         res->loss = lb;
@@ -352,7 +370,7 @@ static int read_extractor(tgc_bctx *b, const tgc_cfg *rh, roi_extractor *ex) {
 
 typedef struct bbox_head_cfg {
     int64_t in_channels, fc_out, roi_feat_size, num_classes;
-    double means[4], stds[4], w_cls, w_box;
+    double means[4], stds[4], w_cls, w_box, beta; /* beta 0: L1Loss, else SmoothL1Loss's */
 } bbox_head_cfg;
 
 static int read_bbox_head(tgc_bctx *b, const tgc_cfg *rh, bbox_head_cfg *bh, const tgc_cfg **node) {
@@ -376,7 +394,7 @@ static int read_bbox_head(tgc_bctx *b, const tgc_cfg *rh, bbox_head_cfg *bh, con
         tgc_b_require_null(b->err, c, "init_cfg", "a custom init_cfg (Xavier shared_fcs, Normal fc_cls/fc_reg)") < 0 ||
         tgc_b_require_null(b->err, c, "predict_box_type", "a predict_box_type") < 0 ||
         read_coder(b, c, "bbox_coder", bh->means, bh->stds, &clip) < 0 || read_ce(b, c, "loss_cls", 0, &bh->w_cls) < 0 ||
-        read_l1(b, c, "loss_bbox", &bh->w_box) < 0)
+        read_box_loss(b, c, "loss_bbox", &bh->w_box, &bh->beta) < 0)
         return -1;
     if (!tgc_cfg_get(c, "num_classes")) return tgc_b_fail_key(b->err, c, "num_classes", "missing: Shared2FCBBoxHead needs num_classes");
     if (bh->num_classes < 1 || bh->num_classes > 100000) return tgc_b_fail_key(b->err, c, "num_classes", "must be in 1..100000");
@@ -538,7 +556,7 @@ static int build_roi_head(tgc_bctx *b, const tgc_cfg *model, const tgc_cfg *node
         int ct[3];
         int rc = lc < 0 ? -1 : emit(b, TGC_OP_CLASS_BOX_TARGETS, &ta, "loss_bbox", 2, (int[]){labels, targets}, ct);
         tgc_attrs la = tgc_attrs_default();
-        la.alpha = bh.w_box, la.beta = 0; /* smooth_l1 with beta 0: MMDetection's L1Loss */
+        la.alpha = bh.w_box, la.beta = bh.beta; /* SmoothL1Loss's beta; 0: MMDetection's L1Loss */
         int lb = rc < 0 ? -1 : emit1(b, TGC_OP_SMOOTH_L1, &la, "loss_bbox", 4, (int[]){reg, ct[0], ct[1], ct[2]});
         /* BBoxHead.loss's terms in its dict order; acc (top-1 percent over the sampled RoIs) is logged, not summed */
         int acc = lb < 0 ? -1 : emit1(b, TGC_OP_ACCURACY_MASKED, NULL, "acc", 2, (int[]){cls, labels});

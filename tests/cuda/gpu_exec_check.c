@@ -6,7 +6,8 @@
  *   tgc_gpu_exec_check step PLAN...    one whole train step from the same initial state and batch: the loss,
  *                                      each state tensor's update, and the eval program's logits after it
  *   tgc_gpu_exec_check bench PLAN [ITERS] [DIR]   train steps per second of the plan on the GPU with and
- *                                      without the CUDA graph, and the device memory used at the peak; with DIR,
+ *                                      without the CUDA graph (on `tgc bench`'s synthetic inputs: a detector's
+ *                                      targets and ground truth too), and the device memory used at the peak; with DIR,
  *                                      also with the graph and env_cfg.cudnn_benchmark's autotuned convolutions
  *                                      (choices kept in DIR/cudnn_algos.txt: a second run takes them from there);
  *                                      a float16 plan runs with its dynamic loss scaling as `tgc train` does (the
@@ -32,6 +33,7 @@
 #include "backend/device.h"
 #include "runtime/exec/executor.h"
 #include "runtime/runner/loss_scale.h"
+#include "runtime/runner/synth_inputs.h"
 
 #ifdef TGC_HAVE_CUDA
 #include <cuda_runtime.h>
@@ -460,7 +462,8 @@ static void bench(const char *path, int iters, const char *algo_dir) {
         tgc_exec *x = d ? tgc_exec_new(p, &xo, &err) : NULL;
         tp = tgc_now() - tp;
         int rc = x ? tgc_exec_init_state(x, 1, &err) : -1;
-        if (rc == 0) rc = write_inputs(x, p, "train", 3, &err);
+        /* `tgc bench`'s synthetic batch: a detector's targets and ground truth in their ranges */
+        if (rc == 0) rc = tgc_synth_fill_inputs(x, "train", tgc_synth_num_classes(x), 0.01, &err);
         tgc_loss_scaler ls;
         memset(&ls, 0, sizeof ls);
         if (rc == 0 && p->amp.dtype == TGC_F16) rc = tgc_loss_scaler_init(&ls, p, x, &err);

@@ -14,7 +14,10 @@
  * A RetinaNet plan (train input data_samples.cls_target) may instead take the ground truth: "gt_bboxes" (f32
  * [N, G, 4], x1 y1 x2 y2 pixels) and "gt_labels" (i32 [N, G], 0..C-1; < 0 marks an unused slot), from which the
  * harness builds the targets with the data loader's code (runtime/det: the config's anchors, MaxIoUAssigner
- * and box coder; every image fills the canvas).
+ * and box coder; every image fills the canvas). So may a Faster R-CNN plan (train input
+ * data_samples.rpn_cls_target): the RPN's targets as the loader builds them (train_cfg.rpn's assigner and
+ * RandomSampler, its draws keyed by seed 0, epoch 0 and the image's place in the batch), the ground truth
+ * padded to the plan's G, img_shape the canvas (both programs) and the RoI sampler's key (0, 0, 0, image).
  * The harness runs N train steps on T threads (default 1; deterministic; step input 1..N, lr input X, default
  * the config's lr; with accumulative_counts the runner's accumulation over the N steps as its whole loop, step
  * input the update count), and the eval program after the steps (before them with --eval-first), and writes
@@ -24,10 +27,13 @@
  *   BUFFER and OPTSTATE tensor after the step;
  * and for the final state: "loss" (f32[N]), "<param>.grad" (the last step's), every state tensor under its
  * own name, and "eval.logits". --no-state leaves out the gradients and the state (per step and final).
- * Targets built from gt_bboxes are written too: "anchors" (f32 [A, 4]), "cls_target" (i32 [N, A]), "num_pos"
- * (i32 [N]), "avg_factor" (f32 scalar); meta "target_ms" (the host's time to build them).
+ * Targets built from gt_bboxes are written too: "anchors" (f32 [A, 4]), "cls_target" (i32 [N, A]), "bbox_target"
+ * (f32 [N, A, 4]), "num_pos"
+ * (i32 [N]), "avg_factor" (f32 scalar); meta "target_ms" (the host's time to build them). Faster R-CNN's are
+ * the RPN's: cls_target 0 a sampled positive, 1 a sampled negative, -1 not sampled; avg_factor the sampled count.
  * Meta: "steps" (int), "lr" (float).
- * Test-only (tests/numerics/step_vs_torch.py, frcnn_train_step.py and det_retina_vs_torchvision.py drive it);
+ * Test-only (tests/numerics/step_vs_torch.py, frcnn_train_step.py, det_retina_vs_torchvision.py and
+ * det_frcnn_vs_torchvision.py drive it);
  * exits 0 on success, 1 with one message on stderr.
  */
 #include <errno.h>
@@ -153,7 +159,8 @@ typedef struct det_batch {
     int32_t *cls_target; /* [B, A] */
     float *bbox_target;  /* [B, A, 4] */
     int32_t *num_pos;    /* [B] */
-    float avg_factor;    /* the sum over images of max(num_pos, 1), as the loader */
+    float avg_factor;    /* the sum over images of max(num_pos, 1), as the loader; RPN: of the sampled anchors */
+    int two_stage;       /* the RPN's targets (Faster R-CNN) */
     double ms;           /* time to build the targets */
 } det_batch;
 
@@ -165,11 +172,12 @@ static void det_batch_free(det_batch *d) {
 }
 
 /* The ground truth of INIT ("gt_bboxes" f32 [B, G, 4], "gt_labels" i32 [B, G]) -> RetinaNet's targets on the
- * canvas h x w with the plan config's anchor generator, assigner and coder; every image's pad_shape is the
- * canvas. n_anchors: the plan's anchors per image. */
+ * canvas h x w with the plan config's anchor generator, assigner and coder, or the RPN's (d->two_stage: also
+ * its RandomSampler, keyed as the loader keys it with seed 0, epoch 0, position b); every image's pad_shape is
+ * the canvas. n_anchors: the plan's anchors per image. */
 static int det_targets(const tgc_plan *p, const tgc_ckpt *init, int64_t batch, int h, int w, int64_t n_anchors,
                        det_batch *d, tgc_err *err) {
-    tgc_det_batch_opts bo = {.canvas_h = h, .canvas_w = w};
+    tgc_det_batch_opts bo = {.canvas_h = h, .canvas_w = w, .two_stage = d->two_stage};
     if (tgc_det_batch_opts_from_cfg(tgc_cfg_get(p->config, "model"), 1, &bo, err) < 0 ||
         tgc_det_anchors_for_canvas(&bo.anchor, h, w, &d->anchors, err) < 0)
         return -1;
@@ -197,12 +205,20 @@ static int det_targets(const tgc_plan *p, const tgc_ckpt *init, int64_t batch, i
         const int32_t *lb = labels + b * g_max;
         for (int g = 0; g < g_max; g++) gt_valid[g] = lb[g] >= 0;
         tgc_det_gt gt = {boxes + b * g_max * 4, lb, gt_valid, g_max, NULL, 0};
-        int64_t npos = 0;
-        rc = tgc_det_retina_targets(&bo.assigner, &bo.coder, bo.num_classes, d->anchors.boxes, valid, na, &gt,
-                                    d->cls_target + b * na, d->bbox_target + b * na * 4, &npos, err);
+        int64_t npos = 0, nneg = 0;
+        if (d->two_stage) {
+            tgc_rng rng;
+            tgc_rng_init(&rng, 0, 0, (uint32_t)b, TGC_RNG_RPN_SAMPLE);
+            rc = tgc_det_rpn_targets(&bo.assigner, &bo.sampler, &bo.coder, d->anchors.boxes, valid, na, &gt, &rng,
+                                     d->cls_target + b * na, d->bbox_target + b * na * 4, &npos, &nneg, err);
+            avg += (double)(npos + nneg);
+        } else {
+            rc = tgc_det_retina_targets(&bo.assigner, &bo.coder, bo.num_classes, d->anchors.boxes, valid, na, &gt,
+                                        d->cls_target + b * na, d->bbox_target + b * na * 4, &npos, err);
+            avg += (double)TGC_MAX(npos, (int64_t)1);
+        }
         if (rc < 0) tgc_err_prefix(err, "image %lld of the batch", (long long)b);
         d->num_pos[b] = (int32_t)npos;
-        avg += (double)TGC_MAX(npos, (int64_t)1);
     }
     d->ms = 1e3 * (tgc_now() - t0);
     d->avg_factor = (float)avg;
@@ -225,19 +241,70 @@ static int load_from_cfg(const tgc_plan *p, tgc_exec *x, uint64_t seed, tgc_err 
     return rc;
 }
 
-/* RetinaNet's targets from INIT's gt_bboxes/gt_labels written to the train program's inputs; 0 when INIT has
- * no gt_bboxes (the targets are then data_samples.* inputs of INIT), 1 when built. */
+/* Writes a host array into a program's input `name` when the program takes it. */
+static int put_input(tgc_exec *x, const char *prog, const char *name, const void *data, tgc_err *err) {
+    int i = tgc_exec_input(x, prog, name);
+    return i < 0 ? 0 : tgc_exec_write(x, i, data, err);
+}
+
+/* Faster R-CNN's other inputs of a batch built from the ground truth: gt_bboxes/gt_labels padded to the plan's
+ * G, img_shape the canvas (train and eval), the RoI sampler's key (seed 0, epoch 0, the image's position). */
+static int two_stage_inputs(tgc_exec *x, const tgc_ckpt *init, int64_t batch, int h, int w, tgc_err *err) {
+    int gi = tgc_exec_input(x, "train", "data_samples.gt_bboxes");
+    if (gi < 0 || tgc_exec_input(x, "train", "data_samples.gt_labels") < 0 || tgc_exec_input(x, "train", "data_samples.rng") < 0)
+        return tgc_fail(err, "the two-stage plan lacks data_samples.gt_bboxes, gt_labels or rng");
+    const tgc_ckpt_tensor *bt = tgc_ckpt_find(init, "gt_bboxes"), *lt = tgc_ckpt_find(init, "gt_labels");
+    int64_t G = tgc_exec_tensor(x, gi)->type.shape.d[1], g_in = bt->shape.d[1];
+    if (g_in > G)
+        return tgc_fail(err, "gt_bboxes has %lld rows per image, the plan takes %lld (tgc_max_gts)", (long long)g_in,
+                        (long long)G);
+    float *boxes = tgc_calloc((size_t)(batch * G * 4), sizeof(float)), *shape = tgc_malloc(sizeof(float) * 2 * (size_t)batch);
+    int32_t *labels = tgc_malloc(sizeof(int32_t) * (size_t)(batch * G)), *key = tgc_calloc((size_t)batch * 4, sizeof(int32_t));
+    const float *sb = tgc_ckpt_data(init, bt);
+    const int32_t *sl = tgc_ckpt_data(init, lt);
+    for (int64_t b = 0; b < batch; b++) {
+        memcpy(boxes + b * G * 4, sb + b * g_in * 4, sizeof(float) * 4 * (size_t)g_in);
+        for (int64_t g = 0; g < G; g++) labels[b * G + g] = g < g_in && sl[b * g_in + g] >= 0 ? sl[b * g_in + g] : -1;
+        shape[2 * b] = (float)h, shape[2 * b + 1] = (float)w;
+        key[4 * b + 3] = (int32_t)b;
+    }
+    int rc = tgc_exec_write(x, gi, boxes, err) || put_input(x, "train", "data_samples.gt_labels", labels, err) ||
+                     put_input(x, "train", "data_samples.rng", key, err) ||
+                     put_input(x, "train", "data_samples.img_shape", shape, err)
+                 ? -1
+                 : 0;
+    int ei = tgc_exec_input(x, "eval", "data_samples.img_shape");
+    if (rc == 0 && ei >= 0 && tgc_exec_tensor(x, ei)->type.shape.d[0] > batch)
+        rc = tgc_fail(err, "the eval program's batch is larger than the train batch");
+    if (rc == 0 && ei >= 0) rc = tgc_exec_write(x, ei, shape, err); /* its batch's first rows */
+    free(boxes);
+    free(shape);
+    free(labels);
+    free(key);
+    return rc;
+}
+
+/* RetinaNet's or the RPN's targets from INIT's gt_bboxes/gt_labels written to the train program's inputs (and
+ * a two-stage plan's other data_samples inputs); 0 when INIT has no gt_bboxes (the targets are then
+ * data_samples.* inputs of INIT), 1 when built. */
 static int det_load_targets(const tgc_plan *p, tgc_exec *x, const tgc_ckpt *init, det_batch *d, tgc_err *err) {
     if (!tgc_ckpt_find(init, "gt_bboxes")) return 0;
-    int xi = tgc_exec_input(x, "train", "inputs"), ci = tgc_exec_input(x, "train", "data_samples.cls_target");
-    int bi = tgc_exec_input(x, "train", "data_samples.bbox_target");
-    int ai = tgc_exec_input(x, "train", "data_samples.avg_factor");
+    d->two_stage = tgc_exec_input(x, "train", "data_samples.rpn_cls_target") >= 0;
+    const char *pre = d->two_stage ? "data_samples.rpn_" : "data_samples.";
+    char cn[64], bn[64], an[64];
+    snprintf(cn, sizeof cn, "%scls_target", pre);
+    snprintf(bn, sizeof bn, "%sbbox_target", pre);
+    snprintf(an, sizeof an, "%savg_factor", pre);
+    int xi = tgc_exec_input(x, "train", "inputs"), ci = tgc_exec_input(x, "train", cn);
+    int bi = tgc_exec_input(x, "train", bn);
+    int ai = tgc_exec_input(x, "train", an);
     if (xi < 0 || ci < 0 || bi < 0 || ai < 0)
         return tgc_fail(err, "gt_bboxes: the plan does not take RetinaNet's targets (data_samples.cls_target, "
-                             "bbox_target, avg_factor)");
+                             "bbox_target, avg_factor) or the RPN's (data_samples.rpn_*)");
     const tgc_shape *is = &tgc_exec_tensor(x, xi)->type.shape, *cs = &tgc_exec_tensor(x, ci)->type.shape;
     if (is->rank != 4 || cs->rank != 2) return tgc_fail(err, "the detection plan's inputs are not [B, 3, H, W]");
     if (det_targets(p, init, is->d[0], (int)is->d[2], (int)is->d[3], cs->d[1], d, err) < 0) return -1;
+    if (d->two_stage && two_stage_inputs(x, init, is->d[0], (int)is->d[2], (int)is->d[3], err) < 0) return -1;
     return tgc_exec_write(x, ci, d->cls_target, err) || tgc_exec_write(x, bi, d->bbox_target, err) ||
                    put_f32(x, ai, d->avg_factor, err)
                ? -1
@@ -247,9 +314,10 @@ static int det_load_targets(const tgc_plan *p, tgc_exec *x, const tgc_ckpt *init
 /* Writes the targets built from gt_bboxes into the output. */
 static int det_save_targets(tgc_ckpt_writer *w, const det_batch *d, int64_t batch, tgc_err *err) {
     tgc_shape scalar = {0}, as = tgc_shape2(d->anchors.count, 4), cs = tgc_shape2(batch, d->anchors.count);
-    tgc_shape ns = tgc_shape1(batch);
+    tgc_shape ns = tgc_shape1(batch), bs = tgc_shape_make(3, (int64_t[]){batch, d->anchors.count, 4});
     if (tgc_ckpt_add(w, "anchors", TGC_F32, &as, d->anchors.boxes, err) < 0 ||
         tgc_ckpt_add(w, "cls_target", TGC_I32, &cs, d->cls_target, err) < 0 ||
+        tgc_ckpt_add(w, "bbox_target", TGC_F32, &bs, d->bbox_target, err) < 0 ||
         tgc_ckpt_add(w, "num_pos", TGC_I32, &ns, d->num_pos, err) < 0 ||
         tgc_ckpt_add(w, "avg_factor", TGC_F32, &scalar, &d->avg_factor, err) < 0)
         return -1;
@@ -391,7 +459,7 @@ static int run(const char *plan_path, const char *init_path, const char *out_pat
         for (int k = 0; pr && k < pr->n_inputs; k++) {
             const char *full = p->tensors[pr->inputs[k]].name, *slash = strchr(full, '/');
             const char *nm = slash ? slash + 1 : full;
-            if (strncmp(nm, "data_samples.", 13) || !strcmp(nm, lname) || (built && !pi)) continue;
+            if (strncmp(nm, "data_samples.", 13) || !strcmp(nm, lname) || (built && (!pi || det.two_stage))) continue;
             if (load_rows(init, nm, x, pr->inputs[k], err) < 0) {
                 tgc_err_prefix(err, "%s (%s's batch)", init_path, pr->name);
                 goto done;
