@@ -1,8 +1,12 @@
 /* backend/cpu/cpu_conv.c - conv2d forward, backward data and backward weights through oneDNN.
  *
- * f32, or bf16 throughout (mixed precision; oneDNN accumulates in f32 and uses AVX512-BF16 where the CPU
- * has it). The primitives are created with format `any` so that oneDNN picks its fast blocked layouts; the user
- * tensors stay NCHW/OIHW and cached reorders convert at the boundary (cpu_cache.c). Groups map OIHW onto
+ * f32, or bf16 operands and result (mixed precision). bf16 forward and backward data run oneDNN's bf16
+ * primitives only where those are fast (tgc_cpu.bf16_conv, cpu_lowp.c), backward weights never (its bf16
+ * kernel was slower than f32 and spins in a cross-thread reduction); otherwise an f32 primitive computes,
+ * and the reorders that bring the user tensors into its blocked layouts also convert bf16 <-> f32, so no
+ * extra pass is made. Either way products of bf16 values are exact in f32, sums are f32 and the result is
+ * rounded once. The primitives are created with format `any` so that oneDNN picks its fast blocked
+ * layouts; the user tensors stay NCHW/OIHW and cached reorders convert at the boundary (cpu_cache.c). Groups map OIHW onto
  * oneDNN's goihw, which is the same memory. */
 #include "backend/cpu/cpu_internal.h"
 
@@ -46,25 +50,26 @@ static int conv_geometry(const cpu_call *k, const tgc_shape *x, const tgc_shape 
     return 0;
 }
 
-/* User (plain) and primitive (`any`) memory descriptors for x, w, y. */
+/* User (plain, of the tensors' type dt) and primitive (`any`, of the compute type cdt) memory descriptors
+ * for x, w, y. */
 typedef struct conv_mds {
     dnnl_memory_desc_t ux, uw, uy, ax, aw, ay;
 } conv_mds;
 
-static int conv_make_mds(const conv_geo *g, dnnl_data_type_t dt, conv_mds *m, tgc_err *err) {
+static int conv_make_mds(const conv_geo *g, dnnl_data_type_t dt, dnnl_data_type_t cdt, conv_mds *m, tgc_err *err) {
     dnnl_dims_t x = {g->n, g->c, g->h, g->w}, y = {g->n, g->o, g->ho, g->wo};
     dnnl_dims_t w4 = {g->o, g->c, g->kh, g->kw}, w5 = {g->g, g->o / g->g, g->c / g->g, g->kh, g->kw};
     dnnl_status_t s = dnnl_memory_desc_init_by_tag(&m->ux, 4, x, dt, dnnl_abcd);
     if (s == dnnl_success) s = dnnl_memory_desc_init_by_tag(&m->uy, 4, y, dt, dnnl_abcd);
-    if (s == dnnl_success) s = dnnl_memory_desc_init_by_tag(&m->ax, 4, x, dt, dnnl_format_tag_any);
-    if (s == dnnl_success) s = dnnl_memory_desc_init_by_tag(&m->ay, 4, y, dt, dnnl_format_tag_any);
+    if (s == dnnl_success) s = dnnl_memory_desc_init_by_tag(&m->ax, 4, x, cdt, dnnl_format_tag_any);
+    if (s == dnnl_success) s = dnnl_memory_desc_init_by_tag(&m->ay, 4, y, cdt, dnnl_format_tag_any);
     if (s == dnnl_success) {
         if (g->g > 1) {
             s = dnnl_memory_desc_init_by_tag(&m->uw, 5, w5, dt, dnnl_abcde);
-            if (s == dnnl_success) s = dnnl_memory_desc_init_by_tag(&m->aw, 5, w5, dt, dnnl_format_tag_any);
+            if (s == dnnl_success) s = dnnl_memory_desc_init_by_tag(&m->aw, 5, w5, cdt, dnnl_format_tag_any);
         } else {
             s = dnnl_memory_desc_init_by_tag(&m->uw, 4, w4, dt, dnnl_abcd);
-            if (s == dnnl_success) s = dnnl_memory_desc_init_by_tag(&m->aw, 4, w4, dt, dnnl_format_tag_any);
+            if (s == dnnl_success) s = dnnl_memory_desc_init_by_tag(&m->aw, 4, w4, cdt, dnnl_format_tag_any);
         }
     }
     if (s != dnnl_success) return tgc_fail(err, "cpu backend: conv memory descriptors: %s", cpu_dnnl_status(s));
@@ -143,7 +148,10 @@ static int conv_run(tgc_cpu *c, const cpu_call *k, conv_dir dir, tgc_err *err) {
     if (!p) {
         conv_mds m;
         dnnl_primitive_desc_t pd;
-        if (conv_make_mds(&g, cpu_dnnl_dt(dt), &m, err) || conv_pd(c, dir, &g, &m, &pd, k->name, err)) return -1;
+        /* bf16 tensors without a fast bf16 convolution: an f32 primitive, its reorders convert */
+        int f32_compute = dt == TGC_BF16 && (dir == CONV_BWD_WEIGHTS || !c->bf16_conv);
+        dnnl_data_type_t cdt = f32_compute ? dnnl_f32 : cpu_dnnl_dt(dt);
+        if (conv_make_mds(&g, cpu_dnnl_dt(dt), cdt, &m, err) || conv_pd(c, dir, &g, &m, &pd, k->name, err)) return -1;
         const dnnl_memory_desc_t *user[3] = {[CONV_X] = &m.ux, [CONV_W] = &m.uw, [CONV_Y] = &m.uy};
         cpu_argspec spec[3];
         for (int i = 0; i < 3; i++) spec[i] = (cpu_argspec){ds->arg[i], i, i == 2, user[ds->role[i]]};

@@ -116,6 +116,7 @@ tgc_cpu *tgc_cpu_new(int n_threads, int deterministic, tgc_err *err) {
     tgc_cpu *c = tgc_calloc(1, sizeof *c);
     c->n_threads = n_threads > 0 ? n_threads : tgc_default_threads();
     c->deterministic = deterministic != 0;
+    c->bf16_conv = cpu_bf16_conv_fast();
     /* oneDNN (Debian's build) runs on libgomp, which it loads; its thread count is set through
      * omp_set_num_threads, looked up at run time so that the backend also builds without OpenMP (CMake
      * compiles it with -fopenmp where the compiler has it; cpu_threads.c then uses a pthread pool). */

@@ -95,6 +95,7 @@ struct tgc_cpu {
     dnnl_engine_t eng;
     dnnl_stream_t strm;
     int n_threads, deterministic;
+    int bf16_conv; /* bf16 convolutions through oneDNN's bf16 primitives (else f32 ones): cpu_bf16_conv_fast */
     void (*omp_set_num_threads)(int); /* libgomp's, found at run time (oneDNN uses the OpenMP runtime) */
     cpu_pool *pool;
     cpu_prim **cache;
@@ -206,5 +207,7 @@ void cpu_cast_parallel(tgc_cpu *c, const void *x, tgc_dtype tx, void *y, tgc_dty
 /* Whether the kernel of `code` takes bf16/f16 (t) tensors natively (oneDNN's low-precision primitives,
  * loops that load and store them); the others run on f32 copies (cpu_ctx.c). */
 int cpu_native_low_dtype(tgc_opcode code, tgc_dtype t);
+/* Whether oneDNN's bf16 convolutions beat f32 ones on converted operands here (TGC_CPU_BF16_CONV=0|1 decides). */
+int cpu_bf16_conv_fast(void);
 
 #endif

@@ -1,8 +1,8 @@
 /* CPU kernels in low precision (mixed precision): an elementwise group over bf16 tensors equals the same
  * ops run one by one (bit for bit: both compute in f32 and round each result once); batch norm's bf16
  * loops equal the f32 kernel on the same values with y rounded (bit for bit: the same f32 arithmetic);
- * oneDNN's bf16 convolution (forward, backward data, backward weights through f32 diff weights) and
- * matmul agree with the f32 ones on the same bf16 values to bf16's precision; float16 ops (computed on f32
+ * bf16 convolution (forward, backward data, backward weights) and matmul agree with the f32 ones on the
+ * same bf16 values to bf16's precision, and bit for bit where the convolution computes in f32; float16 ops (computed on f32
  * copies) equal the f32 op rounded to float16. */
 #include "test_backend_cpu_util.h"
 
@@ -217,6 +217,58 @@ START_TEST(bf16_conv_and_matmul_match_f32) {
 }
 END_TEST
 
+/* The bf16 convolution's two ways (cpu_conv.c): with TGC_CPU_BF16_CONV=0 (the default on CPUs without AMX)
+ * an f32 primitive runs on the bf16 values, so forward, backward data and backward weights are the f32 op on
+ * the same values rounded once, bit for bit (same primitive, same order; both round to nearest even); with
+ * =1 forward and backward data use oneDNN's bf16 primitives (within bf16's precision of f32) and backward
+ * weights still the f32 one (bit for bit). */
+START_TEST(bf16_conv_modes) {
+    const int64_t N = 8, C = 64, H = 14, W = 14, O = 64; /* sums of 576 and 1568 terms */
+    tgc_attrs a = tgc_attrs_default();
+    a.pad[0] = a.pad[1] = a.pad[2] = a.pad[3] = 1;
+    tgc_shape xs = tgc_shape4(N, C, H, W), ws = tgc_shape4(O, C, 3, 3), ys = tgc_shape4(N, O, H, W);
+    int64_t nx = tgc_shape_numel(&xs), nw = tgc_shape_numel(&ws), ny = tgc_shape_numel(&ys);
+    float *x0 = tu_rand(nx, -1, 1), *w0 = tu_rand(nw, -0.3, 0.3), *dy0 = tu_rand(ny, -1, 1);
+    uint16_t *xb = to_low(x0, nx, TGC_BF16), *wb = to_low(w0, nw, TGC_BF16), *dyb = to_low(dy0, ny, TGC_BF16);
+    float *x = to_f32(xb, nx, TGC_BF16), *w = to_f32(wb, nw, TGC_BF16), *dy = to_f32(dyb, ny, TGC_BF16);
+    float *ref[3] = {tu_zeros(ny), tu_zeros(nx), tu_zeros(nw)};
+    uint16_t *got[3] = {calloc((size_t)ny, 2), calloc((size_t)nx, 2), calloc((size_t)nw, 2)};
+    int64_t n_out[3] = {ny, nx, nw};
+    const tgc_opcode ops[3] = {TGC_OP_CONV2D, TGC_OP_CONV2D_BWD_DATA, TGC_OP_CONV2D_BWD_FILTER};
+    const char *names[3] = {"conv2d", "conv2d_bwd_data", "conv2d_bwd_filter"};
+    tgc_shape in0[3] = {xs, ys, xs}, in1[3] = {ws, ws, ys}, out[3] = {ys, xs, ws};
+    void *f32_in[3][2] = {{x, w}, {dy, w}, {x, dy}}, *bf_in[3][2] = {{xb, wb}, {dyb, wb}, {xb, dyb}};
+    for (int mode = 0; mode < 2; mode++) {
+        ck_assert_int_eq(setenv("TGC_CPU_BF16_CONV", mode ? "1" : "0", 1), 0);
+        tgc_err err;
+        tgc_cpu *c = tgc_cpu_new(2, 0, &err);
+        ck_assert_msg(c, "%s", err.msg);
+        for (int d = 0; d < 3; d++) {
+            tgc_attrs ad = a;
+            ad.shape = out[d];
+            tgc_type i32[2] = {tu_t(TGC_F32, in0[d]), tu_t(TGC_F32, in1[d])}, o32 = tu_t(TGC_F32, out[d]);
+            tgc_type i16[2] = {tu_t(TGC_BF16, in0[d]), tu_t(TGC_BF16, in1[d])}, o16 = tu_t(TGC_BF16, out[d]);
+            void *q32[1] = {ref[d]}, *q16[1] = {got[d]};
+            tu_exec(c, ops[d], &ad, 2, i32, f32_in[d], 1, &o32, q32);
+            tu_exec(c, ops[d], &ad, 2, i16, bf_in[d], 1, &o16, q16);
+            char what[64];
+            snprintf(what, sizeof what, "%s bf16, TGC_CPU_BF16_CONV=%d", names[d], mode);
+            if (mode == 0 || ops[d] == TGC_OP_CONV2D_BWD_FILTER) {
+                uint16_t *r = to_low(ref[d], n_out[d], TGC_BF16);
+                same_u16(got[d], r, n_out[d], what);
+                free(r);
+            } else {
+                close_bf16(got[d], ref[d], n_out[d], 1.0 / 128, what);
+            }
+        }
+        tgc_cpu_free(c);
+    }
+    unsetenv("TGC_CPU_BF16_CONV");
+    free(x0), free(w0), free(dy0), free(xb), free(wb), free(dyb), free(x), free(w), free(dy);
+    for (int d = 0; d < 3; d++) free(ref[d]), free(got[d]);
+}
+END_TEST
+
 /* float16 has no native kernels here: an f16 op runs on f32 copies and rounds its result once, so it
  * equals the f32 op on the same values, rounded to float16 (conv2d shown; global_avg_pool too). */
 START_TEST(f16_ops_are_f32_rounded) {
@@ -253,6 +305,7 @@ int main(void) {
     tcase_add_test(tc, bf16_group_matches_unfused);
     tcase_add_test(tc, bf16_batch_norm_matches_f32);
     tcase_add_test(tc, bf16_conv_and_matmul_match_f32);
+    tcase_add_test(tc, bf16_conv_modes);
     tcase_add_test(tc, f16_ops_are_f32_rounded);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
