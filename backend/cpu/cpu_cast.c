@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "backend/cpu/cpu_internal.h"
+#include "common/half.h"
 
 #ifdef _OPENMP
 #define SIMD _Pragma("omp simd")
@@ -21,55 +22,6 @@
 #define WIDE_CLONES
 #endif
 
-static inline uint32_t f32_bits(float f) {
-    uint32_t u;
-    memcpy(&u, &f, 4);
-    return u;
-}
-
-static inline float bits_f32(uint32_t u) {
-    float f;
-    memcpy(&f, &u, 4);
-    return f;
-}
-
-/* Without branches, so that the loops over arrays vectorise. */
-static inline uint16_t f32_to_bf16(float f) {
-    uint32_t u = f32_bits(f);
-    uint32_t nan = (uint32_t)((u & 0x7fffffffu) > 0x7f800000u); /* a NaN stays a quiet NaN */
-    uint32_t r = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16, q = (u >> 16) | 0x40u;
-    return (uint16_t)(nan ? q : r);
-}
-
-static inline float bf16_to_f32(uint16_t h) { return bits_f32((uint32_t)h << 16); }
-
-static uint16_t f32_to_f16(float f) {
-    uint32_t u = f32_bits(f), sign = (u >> 16) & 0x8000u, a = u & 0x7fffffffu;
-    if (a > 0x7f800000u) return (uint16_t)(sign | 0x7e00u);           /* NaN */
-    if (a >= 0x477ff000u) return (uint16_t)(sign | 0x7c00u);          /* rounds to >= 65520: inf */
-    if (a < 0x38800000u) {                                           /* f16 subnormal or zero */
-        if (a < 0x33000000u) return (uint16_t)sign;                  /* below half the smallest subnormal */
-        uint32_t mant = (a & 0x7fffffu) | 0x800000u;
-        int shift = 126 - (int)(a >> 23); /* 14..24: aligns to units of 2^-24 */
-        uint32_t q = mant >> shift, rem = mant & ((1u << shift) - 1u), half = 1u << (shift - 1);
-        if (rem > half || (rem == half && (q & 1u))) q++;
-        return (uint16_t)(sign | q);
-    }
-    uint32_t r = a - 0x38000000u; /* rebias the exponent from 127 to 15 */
-    r += 0xfffu + ((r >> 13) & 1u);
-    return (uint16_t)(sign | (r >> 13));
-}
-
-static float f16_to_f32(uint16_t h) {
-    uint32_t sign = (uint32_t)(h & 0x8000u) << 16, e = (h >> 10) & 0x1fu, m = h & 0x3ffu;
-    if (e == 0x1f) return bits_f32(sign | 0x7f800000u | (m << 13) | (m ? 0x400000u : 0u)); /* a NaN comes out quiet */
-    if (e == 0) {
-        float v = ldexpf((float)m, -24);
-        return sign ? -v : v;
-    }
-    return bits_f32(sign | ((e + 112u) << 23) | (m << 13));
-}
-
 static int64_t sat_int(double v, double lo, double hi) {
     if (isnan(v)) return 0;
     if (v <= lo) return (int64_t)lo;
@@ -80,8 +32,8 @@ static int64_t sat_int(double v, double lo, double hi) {
 static double load(const void *p, tgc_dtype t, int64_t i) {
     switch (t) {
     case TGC_F32: return ((const float *)p)[i];
-    case TGC_F16: return f16_to_f32(((const uint16_t *)p)[i]);
-    case TGC_BF16: return bf16_to_f32(((const uint16_t *)p)[i]);
+    case TGC_F16: return tgc_f16_to_f32(((const uint16_t *)p)[i]);
+    case TGC_BF16: return tgc_bf16_to_f32(((const uint16_t *)p)[i]);
     case TGC_I32: return ((const int32_t *)p)[i];
     case TGC_I64: return (double)((const int64_t *)p)[i];
     default: return ((const uint8_t *)p)[i];
@@ -91,8 +43,8 @@ static double load(const void *p, tgc_dtype t, int64_t i) {
 static void store(void *p, tgc_dtype t, int64_t i, double v) {
     switch (t) {
     case TGC_F32: ((float *)p)[i] = (float)v; break;
-    case TGC_F16: ((uint16_t *)p)[i] = f32_to_f16((float)v); break;
-    case TGC_BF16: ((uint16_t *)p)[i] = f32_to_bf16((float)v); break;
+    case TGC_F16: ((uint16_t *)p)[i] = tgc_f32_to_f16((float)v); break;
+    case TGC_BF16: ((uint16_t *)p)[i] = tgc_f32_to_bf16((float)v); break;
     case TGC_I32: ((int32_t *)p)[i] = (int32_t)sat_int(trunc(v), -2147483648.0, 2147483647.0); break;
     /* 2^63 is not an int64: the upper clamp is the largest double below it. */
     case TGC_I64: ((int64_t *)p)[i] = sat_int(trunc(v), -9223372036854775808.0, 9223372036854774784.0); break;
@@ -112,15 +64,15 @@ WIDE_CLONES static void cast_run(void *ctx, int64_t lo, int64_t hi) {
     if (j->tx == TGC_F32 && j->ty == TGC_BF16) { /* the mixed-precision paths, without the switch */
         const float *x = j->x;
         uint16_t *y = j->y;
-        SIMD for (int64_t i = lo; i < hi; i++) y[i] = f32_to_bf16(x[i]);
+        SIMD for (int64_t i = lo; i < hi; i++) y[i] = tgc_f32_to_bf16(x[i]);
     } else if (j->tx == TGC_BF16 && j->ty == TGC_F32) {
         const uint16_t *x = j->x;
         float *y = j->y;
-        SIMD for (int64_t i = lo; i < hi; i++) y[i] = bf16_to_f32(x[i]);
+        SIMD for (int64_t i = lo; i < hi; i++) y[i] = tgc_bf16_to_f32(x[i]);
     } else if (j->tx == TGC_F16 && j->ty == TGC_F32) {
-        for (int64_t i = lo; i < hi; i++) ((float *)j->y)[i] = f16_to_f32(((const uint16_t *)j->x)[i]);
+        for (int64_t i = lo; i < hi; i++) ((float *)j->y)[i] = tgc_f16_to_f32(((const uint16_t *)j->x)[i]);
     } else if (j->tx == TGC_F32 && j->ty == TGC_F16) {
-        for (int64_t i = lo; i < hi; i++) ((uint16_t *)j->y)[i] = f32_to_f16(((const float *)j->x)[i]);
+        for (int64_t i = lo; i < hi; i++) ((uint16_t *)j->y)[i] = tgc_f32_to_f16(((const float *)j->x)[i]);
     } else if (j->tx == j->ty) {
         size_t es = tgc_dtype_size(j->tx);
         memmove((char *)j->y + lo * es, (const char *)j->x + lo * es, (size_t)(hi - lo) * es);
@@ -142,10 +94,10 @@ void cpu_cast_parallel(tgc_cpu *c, const void *x, tgc_dtype tx, void *y, tgc_dty
 WIDE_CLONES void cpu_load_f32(const void *x, tgc_dtype t, int64_t off, int64_t n, float *out) {
     if (t == TGC_BF16) {
         const uint16_t *h = (const uint16_t *)x + off;
-        SIMD for (int64_t i = 0; i < n; i++) out[i] = bf16_to_f32(h[i]);
+        SIMD for (int64_t i = 0; i < n; i++) out[i] = tgc_bf16_to_f32(h[i]);
     } else if (t == TGC_F16) {
         const uint16_t *h = (const uint16_t *)x + off;
-        for (int64_t i = 0; i < n; i++) out[i] = f16_to_f32(h[i]);
+        for (int64_t i = 0; i < n; i++) out[i] = tgc_f16_to_f32(h[i]);
     } else {
         memcpy(out, (const float *)x + off, sizeof(float) * (size_t)n);
     }
@@ -154,10 +106,10 @@ WIDE_CLONES void cpu_load_f32(const void *x, tgc_dtype t, int64_t off, int64_t n
 WIDE_CLONES void cpu_store_f32(const float *v, void *y, tgc_dtype t, int64_t off, int64_t n) {
     if (t == TGC_BF16) {
         uint16_t *h = (uint16_t *)y + off;
-        SIMD for (int64_t i = 0; i < n; i++) h[i] = f32_to_bf16(v[i]);
+        SIMD for (int64_t i = 0; i < n; i++) h[i] = tgc_f32_to_bf16(v[i]);
     } else if (t == TGC_F16) {
         uint16_t *h = (uint16_t *)y + off;
-        for (int64_t i = 0; i < n; i++) h[i] = f32_to_f16(v[i]);
+        for (int64_t i = 0; i < n; i++) h[i] = tgc_f32_to_f16(v[i]);
     } else {
         memmove((float *)y + off, v, sizeof(float) * (size_t)n);
     }

@@ -7,6 +7,7 @@
 
 #include "backend/cuda/codegen.h"
 #include "backend/cuda/native_marshal.h"
+#include "common/half.h"
 
 /* The GPU implementation of every op of ir/ops.def, by the op's enum name. Elementwise ops are generated
  * kernels wherever they stand (a fusion group, or alone); the per-channel reductions cuDNN has (convolution,
@@ -163,53 +164,17 @@ int tgc_cuda_gemm_of(const tgc_cpu_op *o, tgc_cuda_gemm *g, tgc_err *err) {
     return 0;
 }
 
-/* Element i of an f32, bf16 or f16 array as float; a float stored into one, rounded to nearest even (the
- * conversions of backend/cpu/cpu_cast.c; NaN payloads aside, which a gemm does not keep). */
+/* Element i of an f32, bf16 or f16 array as float; a float stored into one, rounded to nearest even
+ * (common/half.h, the conversions of the CPU backend). */
 static float gemm_load(const void *p, tgc_dtype t, int64_t i) {
     if (t == TGC_F32) return ((const float *)p)[i];
     uint16_t h = ((const uint16_t *)p)[i];
-    uint32_t u;
-    float f;
-    if (t == TGC_BF16) {
-        u = (uint32_t)h << 16;
-    } else {
-        uint32_t sign = (uint32_t)(h & 0x8000u) << 16, e = (h >> 10) & 0x1fu, m = h & 0x3ffu;
-        if (e == 0) return (sign ? -1.f : 1.f) * ldexpf((float)m, -24);
-        u = e == 0x1f ? sign | 0x7f800000u | (m << 13) : sign | ((e + 112u) << 23) | (m << 13);
-    }
-    memcpy(&f, &u, 4);
-    return f;
+    return t == TGC_BF16 ? tgc_bf16_to_f32(h) : tgc_f16_to_f32(h);
 }
 
 static void gemm_store(void *p, tgc_dtype t, int64_t i, float v) {
-    if (t == TGC_F32) {
-        ((float *)p)[i] = v;
-        return;
-    }
-    uint32_t u;
-    memcpy(&u, &v, 4);
-    uint16_t h;
-    if (t == TGC_BF16) {
-        h = (u & 0x7fffffffu) > 0x7f800000u ? (uint16_t)((u >> 16) | 0x40u)
-                                             : (uint16_t)((u + 0x7fffu + ((u >> 16) & 1u)) >> 16);
-    } else {
-        uint32_t sign = (u >> 16) & 0x8000u, a = u & 0x7fffffffu;
-        if (a > 0x7f800000u) h = (uint16_t)(sign | 0x7e00u);
-        else if (a >= 0x477ff000u) h = (uint16_t)(sign | 0x7c00u);
-        else if (a < 0x33000000u) h = (uint16_t)sign;
-        else if (a < 0x38800000u) { /* subnormal: round at 2^-24 */
-            uint32_t mant = (a & 0x7fffffu) | 0x800000u;
-            int shift = 126 - (int)(a >> 23);
-            uint32_t q = mant >> shift, rem = mant & ((1u << shift) - 1u), half = 1u << (shift - 1);
-            if (rem > half || (rem == half && (q & 1u))) q++;
-            h = (uint16_t)(sign | q);
-        } else {
-            uint32_t r = a - 0x38000000u;
-            r += 0xfffu + ((r >> 13) & 1u);
-            h = (uint16_t)(sign | (r >> 13));
-        }
-    }
-    ((uint16_t *)p)[i] = h;
+    if (t == TGC_F32) ((float *)p)[i] = v;
+    else ((uint16_t *)p)[i] = t == TGC_BF16 ? tgc_f32_to_bf16(v) : tgc_f32_to_f16(v);
 }
 
 void tgc_cuda_gemm_host(const tgc_cuda_gemm *g) {

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/half.h"
 #include "runtime/io/checkpoint.h"
 
 tgc_sd *tgc_sd_new(void) { return tgc_calloc(1, sizeof(tgc_sd)); }
@@ -43,50 +44,6 @@ const tgc_sd_tensor *tgc_sd_find(const tgc_sd *sd, const char *name) {
     return NULL;
 }
 
-static float bits_f32(uint32_t u) {
-    float f;
-    memcpy(&f, &u, sizeof f);
-    return f;
-}
-
-static float half_f32(uint16_t h) {
-    uint32_t sign = (uint32_t)(h >> 15) << 31, exp = (h >> 10) & 0x1f, man = h & 0x3ff;
-    if (exp == 0x1f) return bits_f32(sign | 0x7f800000u | (man << 13)); /* inf, nan */
-    if (exp == 0) {                                                    /* zero, subnormal: man x 2^-24 */
-        float v = (float)man * 0x1p-24f;
-        return sign ? -v : v;
-    }
-    return bits_f32(sign | ((exp + 112) << 23) | (man << 13));
-}
-
-static uint32_t f32_bits(float f) {
-    uint32_t u;
-    memcpy(&u, &f, sizeof u);
-    return u;
-}
-
-/* Round to nearest even; NaN stays NaN. */
-static uint16_t f32_bf16(float f) {
-    uint32_t u = f32_bits(f);
-    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40);
-    return (uint16_t)((u + 0x7fffu + ((u >> 16) & 1)) >> 16);
-}
-
-static uint16_t f32_half(float f) {
-    uint32_t u = f32_bits(f), sign = (u >> 16) & 0x8000u, a = u & 0x7fffffffu;
-    if (a > 0x7f800000u) return (uint16_t)(sign | 0x7e00u);                 /* NaN */
-    if (a >= 0x477ff000u) return (uint16_t)(sign | 0x7c00u);                /* rounds to inf */
-    if (a < 0x38800000u) {                                                  /* subnormal or zero */
-        float v = bits_f32(a) * 0x1p24f;                                    /* in units of 2^-24 */
-        uint32_t m = (uint32_t)v;
-        float rest = v - (float)m;
-        if (rest > 0.5f || (rest == 0.5f && (m & 1))) m++;
-        return (uint16_t)(sign | m);
-    }
-    uint32_t r = a + 0xfffu + ((a >> 13) & 1); /* round the 13 dropped bits to nearest even */
-    return (uint16_t)(sign | ((r - 0x38000000u) >> 13));
-}
-
 int tgc_sd_convert(const tgc_sd_tensor *t, tgc_dtype to, void *dst) {
     if (to != TGC_F32 && to != TGC_F16 && to != TGC_BF16) return -1;
     if (t->dtype == to) {
@@ -98,7 +55,7 @@ int tgc_sd_convert(const tgc_sd_tensor *t, tgc_dtype to, void *dst) {
     float *f = tgc_malloc((size_t)(n ? n : 1) * sizeof *f);
     int rc = tgc_sd_to_f32(t, f);
     uint16_t *h = dst;
-    for (int64_t i = 0; rc == 0 && i < n; i++) h[i] = to == TGC_F16 ? f32_half(f[i]) : f32_bf16(f[i]);
+    for (int64_t i = 0; rc == 0 && i < n; i++) h[i] = to == TGC_F16 ? tgc_f32_to_f16(f[i]) : tgc_f32_to_bf16(f[i]);
     free(f);
     return rc;
 }
@@ -109,10 +66,10 @@ int tgc_sd_to_f32(const tgc_sd_tensor *t, float *dst) {
     switch (t->dtype) {
     case TGC_F32: memcpy(dst, t->data, (size_t)n * sizeof(float)); return 0;
     case TGC_F16:
-        for (int64_t i = 0; i < n; i++) dst[i] = half_f32(h[i]);
+        for (int64_t i = 0; i < n; i++) dst[i] = tgc_f16_to_f32(h[i]);
         return 0;
     case TGC_BF16:
-        for (int64_t i = 0; i < n; i++) dst[i] = bits_f32((uint32_t)h[i] << 16);
+        for (int64_t i = 0; i < n; i++) dst[i] = tgc_bf16_to_f32(h[i]);
         return 0;
     default: return -1;
     }

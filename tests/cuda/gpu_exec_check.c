@@ -31,6 +31,7 @@
 #include "backend/cuda/cuda_device.h"
 #include "backend/cuda/standin.h"
 #include "backend/device.h"
+#include "common/half.h"
 #include "runtime/exec/executor.h"
 #include "runtime/runner/loss_scale.h"
 #include "runtime/runner/synth_inputs.h"
@@ -51,19 +52,7 @@ static float frand(void) { /* uniform in [-1, 1) */
 }
 
 /* A bf16 or f16 pattern as float (finite data here; NaN and inf kept as such). */
-static float widen16(uint16_t h, tgc_dtype t) {
-    uint32_t u;
-    float f;
-    if (t == TGC_BF16) {
-        u = (uint32_t)h << 16;
-    } else {
-        uint32_t sign = (uint32_t)(h & 0x8000u) << 16, e = (h >> 10) & 0x1fu, m = h & 0x3ffu;
-        if (e == 0) return (sign ? -1.f : 1.f) * ldexpf((float)m, -24);
-        u = e == 0x1f ? sign | 0x7f800000u | (m << 13) : sign | ((e + 112u) << 23) | (m << 13);
-    }
-    memcpy(&f, &u, 4);
-    return f;
-}
+static float widen16(uint16_t h, tgc_dtype t) { return t == TGC_BF16 ? tgc_bf16_to_f32(h) : tgc_f16_to_f32(h); }
 
 static double worst_rel(const float *a, const float *b, size_t n) {
     double scale = 0, w = 0;
