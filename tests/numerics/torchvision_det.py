@@ -227,6 +227,18 @@ def calibrate_background(torch, model, images):
         rh.box_predictor.cls_score.bias[0] += 0.5 * (margin[mid - 1] + margin[mid])
 
 
+def _backbone_fpn_name(n):
+    """The names both detectors share: backbone.body.* -> backbone.*; fpn.inner_blocks.i.0 ->
+    neck.lateral_convs.i.conv; fpn.layer_blocks.i.0 -> neck.fpn_convs.i.conv; None for any other name."""
+    if n.startswith("backbone.body."):
+        return "backbone." + n[len("backbone.body."):]
+    for prefix, mm in (("backbone.fpn.inner_blocks.", "lateral_convs"), ("backbone.fpn.layer_blocks.", "fpn_convs")):
+        if n.startswith(prefix):
+            i, rest = n[len(prefix):].split(".0.", 1)
+            return "neck.%s.%s.conv.%s" % (mm, i, rest)
+    return None
+
+
 def to_mmdet_names(state_dict):
     """torchvision's RetinaNet state dict -> MMDetection's RetinaNet names (ResNet, FPN, RetinaHead), which tgc's
     load_from reads: backbone.body.* -> backbone.*; fpn.inner_blocks.i.0 -> neck.lateral_convs.i.conv;
@@ -236,14 +248,9 @@ def to_mmdet_names(state_dict):
     out = {}
     for k, v in state_dict.items():
         n = k
-        if n.startswith("backbone.body."):
-            n = "backbone." + n[len("backbone.body."):]
-        elif n.startswith("backbone.fpn.inner_blocks."):
-            i, rest = n[len("backbone.fpn.inner_blocks."):].split(".0.", 1)
-            n = "neck.lateral_convs.%s.conv.%s" % (i, rest)
-        elif n.startswith("backbone.fpn.layer_blocks."):
-            i, rest = n[len("backbone.fpn.layer_blocks."):].split(".0.", 1)
-            n = "neck.fpn_convs.%s.conv.%s" % (i, rest)
+        shared = _backbone_fpn_name(n)
+        if shared is not None:
+            n = shared
         elif n.startswith("backbone.fpn.extra_blocks.p6."):
             n = "neck.fpn_convs.3.conv." + n.rsplit(".", 1)[1]
         elif n.startswith("backbone.fpn.extra_blocks.p7."):
@@ -274,14 +281,9 @@ def frcnn_to_mmdet_names(state_dict):
     for k, v in state_dict.items():
         n = k
         v = v.detach().clone()
-        if n.startswith("backbone.body."):
-            n = "backbone." + n[len("backbone.body."):]
-        elif n.startswith("backbone.fpn.inner_blocks."):
-            i, rest = n[len("backbone.fpn.inner_blocks."):].split(".0.", 1)
-            n = "neck.lateral_convs.%s.conv.%s" % (i, rest)
-        elif n.startswith("backbone.fpn.layer_blocks."):
-            i, rest = n[len("backbone.fpn.layer_blocks."):].split(".0.", 1)
-            n = "neck.fpn_convs.%s.conv.%s" % (i, rest)
+        shared = _backbone_fpn_name(n)
+        if shared is not None:
+            n = shared
         elif n.startswith("rpn.head.conv.0.0."):
             n = "rpn_head.rpn_conv." + n.rsplit(".", 1)[1]
         elif n.startswith("rpn.head.cls_logits."):
