@@ -172,12 +172,28 @@ typedef enum tgc_dtype_rule {
 } tgc_dtype_rule;
 
 tgc_dtype_rule tgc_op_dtype_rule(tgc_opcode code);
+
+/* Which rank-4 activation operands (bit i of *in_mask) and results (bit j of *out_mask) of an op may be
+ * NHWC. The rank-4 operands and results in the masks always share one layout (a kernel sees all of them
+ * NHWC or all ROW); operands outside the masks (a convolution's weights, per-channel vectors, rank-2
+ * values) are ROW. Returns 1 for an op whose kernels take NHWC, 0 (both masks 0) for an op whose kernels
+ * know only row-major: the layout pass keeps its operands and results ROW, with relayout ops at the border. */
+int tgc_op_layout_io(tgc_opcode code, unsigned *in_mask, unsigned *out_mask);
 /* f32, bf16 or f16. */
 static inline int tgc_dtype_is_float(tgc_dtype t) { return t == TGC_F32 || t == TGC_BF16 || t == TGC_F16; }
+
+/* Physical layout of a value: the layout dimension of the op table (tgc_op_layout_io). Shapes stay logical
+ * (NCHW, PyTorch's) whatever the layout. ROW: row-major in the logical dims. NHWC: a rank-4 float value of
+ * logical shape [N,C,H,W] stored as [N,H,W,C] (PyTorch's channels_last). Only the layout pass (passes/
+ * layout.c) makes a value NHWC; every value it does not touch stays ROW, the zero value. */
+typedef enum tgc_layout { TGC_LAYOUT_ROW = 0, TGC_LAYOUT_NHWC = 1, TGC_LAYOUT_COUNT } tgc_layout;
+
+const char *tgc_layout_name(tgc_layout l); /* "row", "nhwc" */
 
 typedef struct tgc_type {
     tgc_dtype dtype;
     tgc_shape shape;
+    tgc_layout layout;
 } tgc_type;
 
 typedef struct tgc_cost {

@@ -195,9 +195,11 @@ static int pool_shape(const tgc_attrs *a, const tgc_shape *x, tgc_shape *y, tgc_
     return 0;
 }
 
+/* Results infer as ROW: a value's layout is the layout pass's decision (relayout's own rule aside). */
 static void set_out(tgc_type *out, tgc_dtype dt, tgc_shape s) {
     out->dtype = dt;
     out->shape = s;
+    out->layout = TGC_LAYOUT_ROW;
 }
 
 /* ================================ shape rules (forward) ================================ */
@@ -707,6 +709,15 @@ static int infer_to_nhwc(const tgc_graph *g, const tgc_op *op, tgc_type *out, tg
     return 0;
 }
 
+/* relayout: the same logical shape and dtype in the other layout. */
+static int infer_relayout(const tgc_graph *g, const tgc_op *op, tgc_type *out, tgc_err *err) {
+    const tgc_type *x = TY(IN(0));
+    if (want_float(x, "x", err) < 0 || want_rank(x, 4, "x", err) < 0) return -1;
+    set_out(out, x->dtype, x->shape);
+    out->layout = x->layout == TGC_LAYOUT_NHWC ? TGC_LAYOUT_ROW : TGC_LAYOUT_NHWC;
+    return 0;
+}
+
 static int infer_to_nchw(const tgc_graph *g, const tgc_op *op, tgc_type *out, tgc_err *err) {
     const tgc_type *x = TY(IN(0));
     if (want_float(x, "x", err) < 0 || want_rank(x, 4, "x", err) < 0) return -1;
@@ -1060,6 +1071,13 @@ static int grad_upsample_nearest(tgc_graph *g, int op_index, const int *dy, cons
     return dx[0] < 0 ? -1 : 0;
 }
 
+static int grad_relayout(tgc_graph *g, int op_index, const int *dy, const unsigned char *need, int *dx, tgc_err *err) {
+    tgc_op op = g->ops[op_index];
+    if (dy[0] < 0 || !need[0]) return 0;
+    dx[0] = tgc_emit1(g, TGC_OP_RELAYOUT, NULL, op.scope, err, 1, dy[0]);
+    return dx[0] < 0 ? -1 : 0;
+}
+
 static int grad_to_nhwc(tgc_graph *g, int op_index, const int *dy, const unsigned char *need, int *dx, tgc_err *err) {
     tgc_op op = g->ops[op_index];
     if (dy[0] < 0 || !need[0]) return 0;
@@ -1246,6 +1264,7 @@ static void cost_batch_norm_eval_bwd(const tgc_graph *g, const tgc_op *op, tgc_c
 static void cost_upsample_nearest(const tgc_graph *g, const tgc_op *op, tgc_cost *c) { elementwise(g, op, op->out[0], 1, c); }
 static void cost_upsample_nearest_bwd(const tgc_graph *g, const tgc_op *op, tgc_cost *c) { elementwise(g, op, IN(0), 1, c); }
 static void cost_to_nhwc(const tgc_graph *g, const tgc_op *op, tgc_cost *c) { elementwise(g, op, IN(0), 0, c); }
+static void cost_relayout(const tgc_graph *g, const tgc_op *op, tgc_cost *c) { elementwise(g, op, IN(0), 0, c); }
 static void cost_to_nchw(const tgc_graph *g, const tgc_op *op, tgc_cost *c) { elementwise(g, op, IN(0), 0, c); }
 static void cost_concat(const tgc_graph *g, const tgc_op *op, tgc_cost *c) { elementwise(g, op, op->out[0], 0, c); }
 static void cost_concat_bwd(const tgc_graph *g, const tgc_op *op, tgc_cost *c) { elementwise(g, op, IN(0), 0, c); }
@@ -1292,6 +1311,53 @@ static const unsigned char dtype_rules[TGC_OP_COUNT] = {
 
 tgc_dtype_rule tgc_op_dtype_rule(tgc_opcode code) {
     return (unsigned)code < TGC_OP_COUNT ? (tgc_dtype_rule)dtype_rules[code] : TGC_DTR_F32;
+}
+
+/* ================================ the layout rules ================================ */
+/* The layout dimension of the op table (tgc_op_layout_io in ir/ir.h): the rank-4 activation operands and
+ * results an op's kernels take in NHWC, keyed by opcode, so an op added without a line here is row-major
+ * only, the safe default. Every backend whose target allows NHWC implements each op listed here in both
+ * layouts. Operands outside the masks stay ROW: weights, per-channel vectors, rank-2 values. */
+typedef struct layout_io {
+    unsigned char in, out;
+} layout_io;
+static const layout_io layout_rules[TGC_OP_COUNT] = {
+    [TGC_OP_CONV2D] = {0x1, 0x1},            /* x -> y (w ROW)                         */
+    [TGC_OP_CONV2D_BWD_DATA] = {0x1, 0x1},   /* dy -> dx                               */
+    [TGC_OP_CONV2D_BWD_FILTER] = {0x3, 0x0}, /* x, dy -> dw (ROW)                      */
+    [TGC_OP_BIAS_ADD] = {0x1, 0x1},          /* x -> y, b per channel                  */
+    [TGC_OP_BIAS_GRAD] = {0x1, 0x0},         /* dy -> db                               */
+    [TGC_OP_BN_TRAIN] = {0x1, 0x1},          /* x -> y (statistics per channel)        */
+    [TGC_OP_BN_TRAIN_RELU] = {0x1, 0x1},
+    [TGC_OP_BN_EVAL] = {0x1, 0x1},
+    [TGC_OP_BN_BWD] = {0x3, 0x1},            /* dy, x -> dx                            */
+    [TGC_OP_BN_RELU_BWD] = {0x3, 0x1},
+    [TGC_OP_BN_EVAL_BWD] = {0x3, 0x1},
+    [TGC_OP_RELU] = {0x1, 0x1},
+    [TGC_OP_TANH] = {0x1, 0x1},
+    [TGC_OP_SIGMOID] = {0x1, 0x1},
+    [TGC_OP_SCALE] = {0x1, 0x1},
+    [TGC_OP_CAST] = {0x1, 0x1},
+    [TGC_OP_ADD] = {0x3, 0x1},
+    [TGC_OP_RELU_BWD] = {0x3, 0x1},
+    [TGC_OP_TANH_BWD] = {0x3, 0x1},
+    [TGC_OP_SIGMOID_BWD] = {0x3, 0x1},
+    [TGC_OP_MAX_POOL2D] = {0x1, 0x1},
+    [TGC_OP_MAX_POOL2D_BWD] = {0x3, 0x1},    /* dy, x -> dx                            */
+    [TGC_OP_AVG_POOL2D] = {0x1, 0x1},
+    [TGC_OP_AVG_POOL2D_BWD] = {0x1, 0x1},
+    [TGC_OP_GLOBAL_AVG_POOL] = {0x1, 0x0},   /* x -> y[N,C]                            */
+    [TGC_OP_GLOBAL_AVG_POOL_BWD] = {0x0, 0x1}, /* dy[N,C] -> dx                        */
+    [TGC_OP_CHANNEL_MUL] = {0x1, 0x1},       /* x, g[N,C] -> y                         */
+    [TGC_OP_CHANNEL_MUL_GRAD_GATE] = {0x3, 0x0}, /* dy, x -> dg[N,C]                   */
+    [TGC_OP_RELAYOUT] = {0x1, 0x1},          /* its operand and result differ: the one exception */
+};
+
+int tgc_op_layout_io(tgc_opcode code, unsigned *in_mask, unsigned *out_mask) {
+    layout_io r = (unsigned)code < TGC_OP_COUNT ? layout_rules[code] : (layout_io){0, 0};
+    if (in_mask) *in_mask = r.in;
+    if (out_mask) *out_mask = r.out;
+    return r.in || r.out;
 }
 
 /* ================================ the table ================================ */

@@ -12,6 +12,11 @@ const char *tgc_dtype_name(tgc_dtype t) {
     return (unsigned)t < TGC_DTYPE_COUNT ? dtype_names[t] : "?";
 }
 
+const char *tgc_layout_name(tgc_layout l) {
+    static const char *const names[TGC_LAYOUT_COUNT] = {"row", "nhwc"};
+    return (unsigned)l < TGC_LAYOUT_COUNT ? names[l] : "?";
+}
+
 size_t tgc_dtype_size(tgc_dtype t) { return (unsigned)t < TGC_DTYPE_COUNT ? dtype_sizes[t] : 0; }
 
 /* Unused dimensions are kept zero so that two equal shapes are also equal bytewise. */

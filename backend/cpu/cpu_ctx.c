@@ -100,6 +100,7 @@ static const struct {
 #define CPU_KERNEL_SOFTMAX_CE_MASKED_BWD cpu_softmax_ce_masked_bwd
 #define CPU_KERNEL_CLASS_BOX_TARGETS cpu_class_box_targets
 #define CPU_KERNEL_ACCURACY_MASKED cpu_accuracy_masked
+#define CPU_KERNEL_RELAYOUT cpu_relayout
 
 /* One row per op, in ops.def's (the opcode's) order. */
 static const cpu_kernel_fn kernels[] = {

@@ -256,7 +256,7 @@ static tgc_cpu_fused *fuse_optimizer(const tgc_cpu_op *ops, int n, char *why, si
     f->n_in = o0->n_in;
     for (int j = 0; j < o0->n_in; j++) {
         f->in[j] = o0->in[j];
-        f->in_t[j] = j < nt ? (tgc_type){TGC_F32, tgc_shape1(f->numel)} : o0->in_t[j];
+        f->in_t[j] = j < nt ? (tgc_type){.dtype = TGC_F32, .shape = tgc_shape1(f->numel)} : o0->in_t[j];
     }
     return f;
 }

@@ -156,6 +156,7 @@ int cpu_add(tgc_cpu *c, const cpu_call *k, tgc_err *err);
 int cpu_scale(tgc_cpu *c, const cpu_call *k, tgc_err *err);
 int cpu_gap(tgc_cpu *c, const cpu_call *k, tgc_err *err);
 int cpu_gap_bwd(tgc_cpu *c, const cpu_call *k, tgc_err *err);
+int cpu_relayout(tgc_cpu *c, const cpu_call *k, tgc_err *err);
 int cpu_channel_mul(tgc_cpu *c, const cpu_call *k, tgc_err *err);
 int cpu_softmax_ce_soft(tgc_cpu *c, const cpu_call *k, tgc_err *err);
 int cpu_softmax_ce_soft_bwd(tgc_cpu *c, const cpu_call *k, tgc_err *err);

@@ -35,7 +35,8 @@ int cpu_native_low_dtype(tgc_opcode code, tgc_dtype t) {
     case TGC_OP_BN_TRAIN:
     case TGC_OP_BN_TRAIN_RELU:
     case TGC_OP_BN_BWD:
-    case TGC_OP_BN_RELU_BWD: return 1;
+    case TGC_OP_BN_RELU_BWD:
+    case TGC_OP_RELAYOUT: return 1; /* moves elements, any width */
     default: break;
     }
     if (t != TGC_BF16) return 0;

@@ -208,3 +208,46 @@ int cpu_reshape(tgc_cpu *c, const cpu_call *k, tgc_err *err) {
     if (k->out[0] != k->in[0] && bytes) memmove(k->out[0], k->in[0], bytes);
     return 0;
 }
+
+/* relayout(x) -> y: [N,C,HW] <-> [N,HW,C], one image per step, elements moved by their width (f32, bf16,
+ * f16 alike). from_row: x is ROW (NCHW) and y NHWC. */
+typedef struct relayout_job {
+    const unsigned char *x;
+    unsigned char *y;
+    int64_t C, HW;
+    size_t es;
+    int from_row;
+} relayout_job;
+
+static void relayout_images(void *ctx, int64_t lo, int64_t hi) {
+    const relayout_job *j = ctx;
+    const int64_t C = j->C, HW = j->HW, plane = C * HW;
+    for (int64_t n = lo; n < hi; n++) {
+        /* rows of the source, columns of the destination: (r, q) of x goes to (q, r) of y */
+        const int64_t R = j->from_row ? C : HW, Q = j->from_row ? HW : C;
+        if (j->es == 4) {
+            const uint32_t *x = (const uint32_t *)j->x + n * plane;
+            uint32_t *y = (uint32_t *)j->y + n * plane;
+            for (int64_t r = 0; r < R; r++)
+                for (int64_t q = 0; q < Q; q++) y[q * R + r] = x[r * Q + q];
+        } else {
+            const uint16_t *x = (const uint16_t *)j->x + n * plane;
+            uint16_t *y = (uint16_t *)j->y + n * plane;
+            for (int64_t r = 0; r < R; r++)
+                for (int64_t q = 0; q < Q; q++) y[q * R + r] = x[r * Q + q];
+        }
+    }
+}
+
+int cpu_relayout(tgc_cpu *c, const cpu_call *k, tgc_err *err) {
+    const tgc_type *xt = &k->in_t[0], *yt = &k->out_t[0];
+    if (xt->shape.rank != 4 || !tgc_shape_eq(&xt->shape, &yt->shape) || xt->dtype != yt->dtype ||
+        xt->layout == yt->layout || !tgc_dtype_is_float(xt->dtype))
+        return tgc_fail(err, "cpu backend: %s: wants a rank-4 float x and y of its shape and dtype in the other "
+                             "layout (x %s %s, y %s %s)", k->name, tgc_dtype_name(xt->dtype),
+                        tgc_layout_name(xt->layout), tgc_dtype_name(yt->dtype), tgc_layout_name(yt->layout));
+    relayout_job j = {k->in[0], k->out[0], xt->shape.d[1], xt->shape.d[2] * xt->shape.d[3],
+                      tgc_dtype_size(xt->dtype), xt->layout == TGC_LAYOUT_ROW};
+    cpu_parallel(c, xt->shape.d[0], 1, relayout_images, &j);
+    return 0;
+}

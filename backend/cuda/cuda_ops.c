@@ -97,6 +97,7 @@
 #define CUDA_IMPL_SOFTMAX_CE_MASKED_BWD TGC_CUDA_IMPL_KERNEL
 #define CUDA_IMPL_CLASS_BOX_TARGETS TGC_CUDA_IMPL_KERNEL
 #define CUDA_IMPL_ACCURACY_MASKED TGC_CUDA_IMPL_KERNEL
+#define CUDA_IMPL_RELAYOUT TGC_CUDA_IMPL_NONE
 
 static const tgc_cuda_impl impls[] = {
 #define TGC_OP(E, name, n_in, n_out, attrs, mutates, flags) CUDA_IMPL_##E,
@@ -111,7 +112,9 @@ tgc_cuda_impl tgc_cuda_impl_of(tgc_opcode code) {
 }
 
 const char *tgc_cuda_impl_pending(tgc_opcode code) {
-    switch (code) { /* every op has an implementation now; an op added without one gets its reason here */
+    switch (code) { /* an op without an implementation gets its reason here */
+    case TGC_OP_RELAYOUT:
+        return "relayout (NHWC activations) has no CUDA kernel yet; compile with the row-major layout";
     default:
         return NULL;
     }

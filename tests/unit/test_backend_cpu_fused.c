@@ -348,7 +348,7 @@ END_TEST
 /* Groups these loops do not implement are declined, saying why. */
 START_TEST(elementwise_group_refused) {
     const int64_t n = 10000;
-    tgc_type t = tu_f1(n), ti = {TGC_I32, tgc_shape1(n)};
+    tgc_type t = tu_f1(n), ti = {.dtype = TGC_I32, .shape = tgc_shape1(n)};
     float *buf = tu_zeros(2 * n), *x = tu_rand(n, -1, 1);
     tgc_attrs def = tgc_attrs_default();
     char why[160];

@@ -47,7 +47,7 @@ static inline float *tu_distinct(int64_t n, double gap) {
 }
 
 static inline tgc_type tu_t(tgc_dtype dt, tgc_shape s) {
-    tgc_type t = {dt, s};
+    tgc_type t = {.dtype = dt, .shape = s};
     return t;
 }
 static inline tgc_type tu_f4(int64_t a, int64_t b, int64_t c, int64_t d) { return tu_t(TGC_F32, tgc_shape4(a, b, c, d)); }

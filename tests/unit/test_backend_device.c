@@ -122,7 +122,7 @@ static void run_program(int fused, int cuda) {
     tgc_plan_tensor t[5];
     memset(t, 0, sizeof t);
     for (int i = 0; i < 5; i++) {
-        t[i].type = (tgc_type){TGC_F32, tgc_shape1(N)};
+        t[i].type = (tgc_type){.dtype = TGC_F32, .shape = tgc_shape1(N)};
         t[i].bytes = N * sizeof(float);
         t[i].slab = i < 2 ? TGC_SLAB_INPUT : TGC_SLAB_ARENA;
         t[i].offset = (uint64_t)(i < 2 ? i : i - 2) * 4096;

@@ -148,7 +148,7 @@ static inline int cgu_tensor(tgc_plan *p, const char *name, tgc_dtype dt, tgc_sh
     t->name = tgc_strdup(name);
     t->kind = slab == TGC_SLAB_PARAM ? TGC_VAL_PARAM : slab == TGC_SLAB_INPUT ? TGC_VAL_INPUT
             : slab == TGC_SLAB_BUFFER ? TGC_VAL_BUFFER : slab == TGC_SLAB_OPTSTATE ? TGC_VAL_OPTSTATE : TGC_VAL_TEMP;
-    t->type = (tgc_type){dt, s};
+    t->type = (tgc_type){.dtype = dt, .shape = s};
     t->slab = slab;
     t->offset = off;
     t->bytes = (uint64_t)tgc_shape_numel(&s) * tgc_dtype_size(dt);

@@ -80,8 +80,8 @@ START_TEST(gemm_marshalling_equals_the_cpu_matmul) {
     for (int ta = 0; ta < 2; ta++)
         for (int tb = 0; tb < 2; tb++) {
             int64_t as[2] = {ta ? K : M, ta ? M : K}, bs[2] = {tb ? N : K, tb ? K : N}, ys[2] = {M, N};
-            tgc_type it[2] = {{TGC_F32, tgc_shape_make(2, as)}, {TGC_F32, tgc_shape_make(2, bs)}};
-            tgc_type ot[1] = {{TGC_F32, tgc_shape_make(2, ys)}};
+            tgc_type it[2] = {{TGC_F32, tgc_shape_make(2, as), TGC_LAYOUT_ROW}, {TGC_F32, tgc_shape_make(2, bs), TGC_LAYOUT_ROW}};
+            tgc_type ot[1] = {{TGC_F32, tgc_shape_make(2, ys), TGC_LAYOUT_ROW}};
             float a[M * K], b[K * N], y_cpu[M * N], y_gemm[M * N];
             for (int i = 0; i < M * K; i++) a[i] = frand(&seed);
             for (int i = 0; i < K * N; i++) b[i] = frand(&seed);
@@ -101,7 +101,7 @@ START_TEST(gemm_marshalling_equals_the_cpu_matmul) {
         }
     /* not a 2-D matmul: refused, naming why */
     int64_t s3[3] = {2, 3, 4};
-    tgc_type it3[2] = {{TGC_F32, tgc_shape_make(3, s3)}, {TGC_F32, tgc_shape_make(3, s3)}};
+    tgc_type it3[2] = {{TGC_F32, tgc_shape_make(3, s3), TGC_LAYOUT_ROW}, {TGC_F32, tgc_shape_make(3, s3), TGC_LAYOUT_ROW}};
     tgc_attrs at = tgc_attrs_default();
     void *none[2] = {0};
     tgc_cpu_op bad = {TGC_OP_MATMUL, &at, 2, 1, it3, it3, none, none};
@@ -127,16 +127,16 @@ START_TEST(gemm_marshalling_low_precision) {
         for (int ta = 0; ta < 2; ta++)
             for (int tb = 0; tb < 2; tb++) {
                 int64_t as[2] = {ta ? K : M, ta ? M : K}, bs[2] = {tb ? N : K, tb ? K : N}, ys[2] = {M, N};
-                tgc_type it[2] = {{dt, tgc_shape_make(2, as)}, {dt, tgc_shape_make(2, bs)}};
-                tgc_type ot[1] = {{dt, tgc_shape_make(2, ys)}};
+                tgc_type it[2] = {{dt, tgc_shape_make(2, as), TGC_LAYOUT_ROW}, {dt, tgc_shape_make(2, bs), TGC_LAYOUT_ROW}};
+                tgc_type ot[1] = {{dt, tgc_shape_make(2, ys), TGC_LAYOUT_ROW}};
                 uint16_t a[M * K], b[K * N], y_cpu[M * N], y_gemm[M * N];
                 /* values exact in both formats: k/64 for k in [-64, 64) */
                 for (int i = 0; i < M * K; i++) a[i] = 0;
                 float fa[M * K], fb[K * N];
                 for (int i = 0; i < M * K; i++) fa[i] = (float)(int)(frand(&seed) * 64) / 64.f;
                 for (int i = 0; i < K * N; i++) fb[i] = (float)(int)(frand(&seed) * 64) / 64.f;
-                tgc_type ft[2] = {{TGC_F32, tgc_shape1(M * K)}, {TGC_F32, tgc_shape1(K * N)}};
-                tgc_type ht[2] = {{dt, tgc_shape1(M * K)}, {dt, tgc_shape1(K * N)}};
+                tgc_type ft[2] = {{TGC_F32, tgc_shape1(M * K), TGC_LAYOUT_ROW}, {TGC_F32, tgc_shape1(K * N), TGC_LAYOUT_ROW}};
+                tgc_type ht[2] = {{dt, tgc_shape1(M * K), TGC_LAYOUT_ROW}, {dt, tgc_shape1(K * N), TGC_LAYOUT_ROW}};
                 tgc_attrs ca = tgc_attrs_default();
                 ca.dtype = dt;
                 void *fi0[1] = {fa}, *ho0[1] = {a}, *fi1[1] = {fb}, *ho1[1] = {b};
@@ -187,7 +187,7 @@ static void recast(tgc_cpu *cpu, float *v, int64_t n, tgc_dtype from, tgc_dtype 
     ck_assert_int_le(n, 256);
     tgc_attrs at = tgc_attrs_default();
     at.dtype = to;
-    tgc_type ft = {from, tgc_shape1(n)}, tt = {to, tgc_shape1(n)};
+    tgc_type ft = {from, tgc_shape1(n), TGC_LAYOUT_ROW}, tt = {to, tgc_shape1(n), TGC_LAYOUT_ROW};
     void *ip[1] = {v}, *op[1] = {tmp};
     ck_assert_msg(tgc_cpu_exec(cpu, TGC_OP_CAST, &at, 1, &ft, ip, 1, &tt, op, &err) == 0, "%s", err.msg);
     memcpy(v, tmp, (size_t)n * tgc_dtype_size(to));
@@ -201,7 +201,7 @@ START_TEST(batch_norm_marshalling_equals_the_cpu_kernels) {
     const tgc_dtype dt = bn_dt[_i];
     const double tol = dt == TGC_BF16 ? 1.6e-2 : dt == TGC_F16 ? 2e-3 : 1e-5;
     int64_t xs[4] = {N, C, H, W}, cs[1] = {C};
-    tgc_type tx = {dt, tgc_shape_make(4, xs)}, tc = {TGC_F32, tgc_shape_make(1, cs)};
+    tgc_type tx = {dt, tgc_shape_make(4, xs), TGC_LAYOUT_ROW}, tc = {TGC_F32, tgc_shape_make(1, cs), TGC_LAYOUT_ROW};
     uint32_t seed = 11;
     static const tgc_opcode ops[] = {TGC_OP_BN_TRAIN, TGC_OP_BN_TRAIN_RELU, TGC_OP_BN_EVAL, TGC_OP_BN_BWD,
                                      TGC_OP_BN_RELU_BWD};
