@@ -137,11 +137,14 @@ START_TEST(pass_refuses_target_without_nhwc) {
     tgc_err err;
     read_module(&m, module_text);
     m.layout = TGC_LAYOUT_NHWC;
-    m.target = tgc_target_find("cuda");
-    ck_assert(!m.target->nhwc_ok && tgc_target_find("cpu")->nhwc_ok);
-    ck_assert_int_eq(m.target->layout_default, TGC_LAYOUT_ROW);
+    ck_assert(tgc_target_find("cpu")->nhwc_ok);
+    ck_assert_int_eq(tgc_target_find("cpu")->layout_default, TGC_LAYOUT_ROW);
+    tgc_target t = *tgc_target_find("cpu");
+    t.nhwc_ok = 0;
+    strcpy(t.name, "rowonly");
+    m.target = &t;
     ck_assert_int_lt(tgc_pass_layout(&m, &err), 0);
-    ck_assert_str_eq(err.msg, "--layout nhwc: target cuda has no NHWC kernels for every op of the layout rules "
+    ck_assert_str_eq(err.msg, "--layout nhwc: target rowonly has no NHWC kernels for every op of the layout rules "
                               "(compile with --layout row)");
     tgc_module_free(&m);
 }
@@ -216,6 +219,30 @@ START_TEST(plan_validate_refuses_broken_layouts) {
 }
 END_TEST
 
+/* The plan's layout and its tensors' agree; a device whose kernels do not take NHWC refuses an nhwc plan. */
+START_TEST(plan_layout_and_device) {
+    tgc_plan *p = compile(TGC_LAYOUT_NHWC);
+    tgc_err err;
+    ck_assert_msg(tgc_plan_check_target(p, "cpu", &err) == 0, "%s", err.msg);
+    p->layout = TGC_LAYOUT_ROW;
+    ck_assert_int_lt(tgc_plan_validate(p, &err), 0);
+    int t = find_layout(p, TGC_LAYOUT_NHWC);
+    char want[160];
+    snprintf(want, sizeof want, "plan: tensor %d '%s' is nhwc in a plan compiled with layout row", t, p->tensors[t].name);
+    ck_assert_str_eq(err.msg, want);
+    p->layout = TGC_LAYOUT_NHWC;
+    p->target = *tgc_target_find("cuda");
+    if (!tgc_target_find("cuda")->nhwc_ok) {
+        ck_assert_int_lt(tgc_plan_check_target(p, "cuda:0", &err), 0);
+        ck_assert_str_eq(err.msg, "the plan was compiled with --layout nhwc, which the cuda device does not take yet; "
+                                  "recompile it: `tgc compile CONFIG --target cuda --layout row`");
+    } else {
+        ck_assert_msg(tgc_plan_check_target(p, "cuda:0", &err) == 0, "%s", err.msg);
+    }
+    tgc_plan_free(p);
+}
+END_TEST
+
 int main(void) {
     Suite *s = suite_create("plan_layout");
     TCase *tc = tcase_create("layout");
@@ -226,6 +253,7 @@ int main(void) {
     tcase_add_test(tc, plan_round_trip_keeps_layouts);
     tcase_add_test(tc, plan_reader_refuses_unknown_layouts);
     tcase_add_test(tc, plan_validate_refuses_broken_layouts);
+    tcase_add_test(tc, plan_layout_and_device);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);
