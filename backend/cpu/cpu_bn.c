@@ -10,6 +10,10 @@
  * Each channel is computed by one thread in a fixed order, so results do not depend on the thread count.
  * Eval forward stays on oneDNN (not in the train step).
  *
+ * NHWC tensors (logical [N,C,H,W] stored [N,H,W,C]): the loops gather each (n, c) row (stride C) into a
+ * contiguous row buffer and scatter the result rows back, then run the same row code, so the summation
+ * order, and every result bit, equals the ROW layout's; eval forward gives oneDNN the nhwc descriptor.
+ *
  * Fused variants (passes/fuse_bn_relu.c): batch_norm_train_relu applies the relu in the output loop;
  * batch_norm_relu_bwd masks dy with (x*a + b > 0), the pre-activation recomputed from x in the same
  * float operations as the forward (bn_pre), so the mask equals the one relu_bwd would take from the relu
@@ -20,6 +24,7 @@
 #include <string.h>
 
 #include "backend/cpu/cpu_internal.h"
+#include "common/half.h"
 
 static int is_bwd(tgc_opcode code) {
     return code == TGC_OP_BN_BWD || code == TGC_OP_BN_RELU_BWD || code == TGC_OP_BN_EVAL_BWD;
@@ -67,11 +72,11 @@ static void bn_key(cpu_key *key, const cpu_call *k) {
     cpu_key_addf(key, k->a->eps);
 }
 
-static int bn_desc(const cpu_call *k, const tgc_shape *x, dnnl_prop_kind_t prop, unsigned flags,
+static int bn_desc(const cpu_call *k, const tgc_type *x, dnnl_prop_kind_t prop, unsigned flags,
                    dnnl_memory_desc_t *xmd, dnnl_memory_desc_t *cmd, dnnl_batch_normalization_desc_t *d,
                    tgc_err *err) {
-    tgc_shape c1 = tgc_shape1(x->d[1]);
-    if (cpu_md_plain(xmd, x, dnnl_f32, err) || cpu_md_plain(cmd, &c1, dnnl_f32, err)) return -1;
+    tgc_shape c1 = tgc_shape1(x->shape.d[1]);
+    if (cpu_md_of(xmd, x, dnnl_f32, err) || cpu_md_plain(cmd, &c1, dnnl_f32, err)) return -1;
     dnnl_status_t s = dnnl_batch_normalization_forward_desc_init(d, prop, xmd, (float)k->a->eps, flags);
     if (s != dnnl_success) return tgc_fail(err, "cpu backend: %s: %s", k->name, cpu_dnnl_status(s));
     return 0;
@@ -88,11 +93,28 @@ typedef struct bn_job {
     float *mean, *invstd, *rm, *rv, *dgamma, *dbeta;
     double eps, mom;
     int relu; /* the fused variants */
+    int nhwc; /* data tensors stored [N,S,C]: rows gathered and scattered with stride C */
     tgc_dtype dt;
 } bn_job;
 
-/* Row (b, ch) of a data tensor as f32: the tensor's own row, or converted into buf. */
+/* Element i of the NHWC row (b, ch) as f32, and back (rounded). */
+static inline float nhwc_get(const bn_job *j, const void *t, int64_t at) {
+    if (j->dt == TGC_F32) return ((const float *)t)[at];
+    uint16_t h = ((const uint16_t *)t)[at];
+    return j->dt == TGC_BF16 ? tgc_bf16_to_f32(h) : tgc_f16_to_f32(h);
+}
+
+static inline void nhwc_put(const bn_job *j, void *t, int64_t at, float v) {
+    if (j->dt == TGC_F32) ((float *)t)[at] = v;
+    else ((uint16_t *)t)[at] = j->dt == TGC_BF16 ? tgc_f32_to_bf16(v) : tgc_f32_to_f16(v);
+}
+
+/* Row (b, ch) of a data tensor as f32: the tensor's own row, or converted/gathered into buf. */
 static const float *bn_row(const bn_job *j, const void *t, int64_t b, int64_t ch, float *buf) {
+    if (j->nhwc) {
+        for (int64_t i = 0, at = b * j->s * j->c + ch; i < j->s; i++, at += j->c) buf[i] = nhwc_get(j, t, at);
+        return buf;
+    }
     int64_t off = (b * j->c + ch) * j->s;
     if (j->dt == TGC_F32) return (const float *)t + off;
     cpu_load_f32(t, j->dt, off, j->s, buf);
@@ -101,16 +123,20 @@ static const float *bn_row(const bn_job *j, const void *t, int64_t b, int64_t ch
 
 /* Where row (b, ch) of a result is computed: the tensor's row, or buf (stored by bn_row_store). */
 static float *bn_out_row(const bn_job *j, void *t, int64_t b, int64_t ch, float *buf) {
-    return j->dt == TGC_F32 ? (float *)t + (b * j->c + ch) * j->s : buf;
+    return j->dt == TGC_F32 && !j->nhwc ? (float *)t + (b * j->c + ch) * j->s : buf;
 }
 
 static void bn_row_store(const bn_job *j, void *t, int64_t b, int64_t ch, const float *buf) {
-    if (j->dt != TGC_F32) cpu_store_f32(buf, t, j->dt, (b * j->c + ch) * j->s, j->s);
+    if (j->nhwc) {
+        for (int64_t i = 0, at = b * j->s * j->c + ch; i < j->s; i++, at += j->c) nhwc_put(j, t, at, buf[i]);
+    } else if (j->dt != TGC_F32) {
+        cpu_store_f32(buf, t, j->dt, (b * j->c + ch) * j->s, j->s);
+    }
 }
 
-/* Row buffers for the low-precision loads and stores (none for f32). */
+/* Row buffers for the low-precision and NHWC loads and stores (none for f32 ROW). */
 static float *bn_rows(const bn_job *j, int k) {
-    return j->dt == TGC_F32 ? NULL : tgc_malloc(sizeof(float) * (size_t)k * (size_t)(j->s ? j->s : 1));
+    return j->dt == TGC_F32 && !j->nhwc ? NULL : tgc_malloc(sizeof(float) * (size_t)k * (size_t)(j->s ? j->s : 1));
 }
 
 static void bn_train_channels(void *ctx, int64_t lo, int64_t hi) {
@@ -251,7 +277,8 @@ int cpu_bn_train(tgc_cpu *c, const cpu_call *k, tgc_err *err) {
     const tgc_shape *xs = &k->in_t[0].shape;
     bn_job j = {.n = xs->d[0], .c = nc, .s = cnt / xs->d[0], .x = k->in[0], .gamma = k->in[1], .beta = k->in[2],
                 .rm = k->in[3], .rv = k->in[4], .y = k->out[0], .mean = k->out[1], .invstd = k->out[2],
-                .eps = k->a->eps, .mom = k->a->momentum, .relu = k->code == TGC_OP_BN_TRAIN_RELU, .dt = dt};
+                .eps = k->a->eps, .mom = k->a->momentum, .relu = k->code == TGC_OP_BN_TRAIN_RELU,
+                .nhwc = cpu_nhwc(&k->in_t[0]), .dt = dt};
     cpu_parallel(c, nc, bn_grain(cnt), bn_train_channels, &j);
     return 0;
 }
@@ -268,7 +295,7 @@ int cpu_bn_eval(tgc_cpu *c, const cpu_call *k, tgc_err *err) {
         dnnl_memory_desc_t xmd, cmd;
         dnnl_batch_normalization_desc_t d;
         dnnl_primitive_desc_t pd;
-        if (bn_desc(k, &k->in_t[0].shape, dnnl_forward_inference,
+        if (bn_desc(k, &k->in_t[0], dnnl_forward_inference,
                     dnnl_use_global_stats | dnnl_use_scale | dnnl_use_shift, &xmd, &cmd, &d, err) ||
             cpu_pd_create(c, &pd, &d, NULL, k->name, err))
             return -1;
@@ -297,7 +324,7 @@ int cpu_bn_bwd(tgc_cpu *c, const cpu_call *k, tgc_err *err) {
     if (xs->d[0] == 0 || cnt == 0) return 0;
     bn_job j = {.n = xs->d[0], .c = nc, .s = cnt / xs->d[0], .dy = k->in[0], .x = k->in[1], .gamma = k->in[2],
                 .beta = relu ? k->in[3] : NULL, .mean_in = k->in[st], .invstd_in = invstd, .dx = k->out[0],
-                .dgamma = k->out[1], .dbeta = k->out[2], .relu = relu, .dt = dt};
+                .dgamma = k->out[1], .dbeta = k->out[2], .relu = relu, .nhwc = cpu_nhwc(&k->in_t[1]), .dt = dt};
     cpu_parallel(c, nc, bn_grain(cnt), bn_bwd_channels, &j);
     return 0;
 }
@@ -348,6 +375,7 @@ typedef struct bn_eval_bwd_job {
     float *dx, *dgamma, *dbeta;
     int64_t n, c, s;
     double eps;
+    int nhwc;
 } bn_eval_bwd_job;
 
 static void bn_eval_bwd_channels(void *ctx, int64_t lo, int64_t hi) {
@@ -356,13 +384,15 @@ static void bn_eval_bwd_channels(void *ctx, int64_t lo, int64_t hi) {
         double inv = 1.0 / sqrt((double)j->var[ch] + j->eps), m = j->mean[ch];
         float f = (float)((double)j->gamma[ch] * inv);
         double sg = 0, sb = 0;
+        /* element (i, ch, q) at base + q * step: the same order in both layouts */
+        const int64_t step = j->nhwc ? j->c : 1;
         for (int64_t i = 0; i < j->n; i++) {
-            int64_t base = (i * j->c + ch) * j->s;
-            for (int64_t q = 0; q < j->s; q++) {
-                double d = j->dy[base + q];
+            int64_t base = j->nhwc ? i * j->s * j->c + ch : (i * j->c + ch) * j->s;
+            for (int64_t q = 0, at = base; q < j->s; q++, at += step) {
+                double d = j->dy[at];
                 sb += d;
-                sg += d * ((double)j->x[base + q] - m) * inv;
-                j->dx[base + q] = j->dy[base + q] * f;
+                sg += d * ((double)j->x[at] - m) * inv;
+                j->dx[at] = j->dy[at] * f;
             }
         }
         j->dgamma[ch] = (float)sg;
@@ -381,7 +411,7 @@ int cpu_bn_eval_bwd(tgc_cpu *c, const cpu_call *k, tgc_err *err) {
     const tgc_shape *xs = &k->in_t[1].shape;
     if (xs->d[0] == 0 || cnt == 0) return 0;
     bn_eval_bwd_job j = {k->in[0], k->in[1], k->in[2], k->in[3], var, k->out[0], k->out[1], k->out[2],
-                         xs->d[0], nc, cnt / xs->d[0], k->a->eps};
+                         xs->d[0], nc, cnt / xs->d[0], k->a->eps, cpu_nhwc(&k->in_t[1])};
     cpu_parallel(c, nc, bn_grain(cnt), bn_eval_bwd_channels, &j);
     return 0;
 }
