@@ -10,9 +10,10 @@
  * Each channel is computed by one thread in a fixed order, so results do not depend on the thread count.
  * Eval forward stays on oneDNN (not in the train step).
  *
- * NHWC tensors (logical [N,C,H,W] stored [N,H,W,C]): the loops gather each (n, c) row (stride C) into a
- * contiguous row buffer and scatter the result rows back, then run the same row code, so the summation
- * order, and every result bit, equals the ROW layout's; eval forward gives oneDNN the nhwc descriptor.
+ * NHWC tensors (logical [N,C,H,W] stored [N,H,W,C]): the training loops transpose blocks of 16 channels
+ * of one image into f32 rows and back (bn_train_nhwc, bn_bwd_nhwc) and run the same out-of-line row
+ * kernels on them, so the summation order, and every result bit, equals the ROW layout's; eval forward
+ * gives oneDNN the nhwc descriptor; eval backward walks each channel with stride C in the ROW order.
  *
  * Fused variants (passes/fuse_bn_relu.c): batch_norm_train_relu applies the relu in the output loop;
  * batch_norm_relu_bwd masks dy with (x*a + b > 0), the pre-activation recomputed from x in the same
@@ -25,6 +26,9 @@
 
 #include "backend/cpu/cpu_internal.h"
 #include "common/half.h"
+#ifdef __SSE2__
+#include <xmmintrin.h>
+#endif
 
 static int is_bwd(tgc_opcode code) {
     return code == TGC_OP_BN_BWD || code == TGC_OP_BN_RELU_BWD || code == TGC_OP_BN_EVAL_BWD;
@@ -97,24 +101,8 @@ typedef struct bn_job {
     tgc_dtype dt;
 } bn_job;
 
-/* Element i of the NHWC row (b, ch) as f32, and back (rounded). */
-static inline float nhwc_get(const bn_job *j, const void *t, int64_t at) {
-    if (j->dt == TGC_F32) return ((const float *)t)[at];
-    uint16_t h = ((const uint16_t *)t)[at];
-    return j->dt == TGC_BF16 ? tgc_bf16_to_f32(h) : tgc_f16_to_f32(h);
-}
-
-static inline void nhwc_put(const bn_job *j, void *t, int64_t at, float v) {
-    if (j->dt == TGC_F32) ((float *)t)[at] = v;
-    else ((uint16_t *)t)[at] = j->dt == TGC_BF16 ? tgc_f32_to_bf16(v) : tgc_f32_to_f16(v);
-}
-
-/* Row (b, ch) of a data tensor as f32: the tensor's own row, or converted/gathered into buf. */
+/* Row (b, ch) of a ROW data tensor as f32: the tensor's own row, or converted into buf. */
 static const float *bn_row(const bn_job *j, const void *t, int64_t b, int64_t ch, float *buf) {
-    if (j->nhwc) {
-        for (int64_t i = 0, at = b * j->s * j->c + ch; i < j->s; i++, at += j->c) buf[i] = nhwc_get(j, t, at);
-        return buf;
-    }
     int64_t off = (b * j->c + ch) * j->s;
     if (j->dt == TGC_F32) return (const float *)t + off;
     cpu_load_f32(t, j->dt, off, j->s, buf);
@@ -123,78 +111,57 @@ static const float *bn_row(const bn_job *j, const void *t, int64_t b, int64_t ch
 
 /* Where row (b, ch) of a result is computed: the tensor's row, or buf (stored by bn_row_store). */
 static float *bn_out_row(const bn_job *j, void *t, int64_t b, int64_t ch, float *buf) {
-    return j->dt == TGC_F32 && !j->nhwc ? (float *)t + (b * j->c + ch) * j->s : buf;
+    return j->dt == TGC_F32 ? (float *)t + (b * j->c + ch) * j->s : buf;
 }
 
 static void bn_row_store(const bn_job *j, void *t, int64_t b, int64_t ch, const float *buf) {
-    if (j->nhwc) {
-        for (int64_t i = 0, at = b * j->s * j->c + ch; i < j->s; i++, at += j->c) nhwc_put(j, t, at, buf[i]);
-    } else if (j->dt != TGC_F32) {
-        cpu_store_f32(buf, t, j->dt, (b * j->c + ch) * j->s, j->s);
-    }
+    if (j->dt != TGC_F32) cpu_store_f32(buf, t, j->dt, (b * j->c + ch) * j->s, j->s);
 }
 
-/* Row buffers for the low-precision and NHWC loads and stores (none for f32 ROW). */
+/* Row buffers for the low-precision loads and stores (none for f32). */
 static float *bn_rows(const bn_job *j, int k) {
-    return j->dt == TGC_F32 && !j->nhwc ? NULL : tgc_malloc(sizeof(float) * (size_t)k * (size_t)(j->s ? j->s : 1));
+    return j->dt == TGC_F32 ? NULL : tgc_malloc(sizeof(float) * (size_t)k * (size_t)(j->s ? j->s : 1));
 }
 
-static void bn_train_channels(void *ctx, int64_t lo, int64_t hi) {
-    const bn_job *j = ctx;
-    const double cnt = (double)(j->n * j->s);
-    float *rb = bn_rows(j, 2), *xb = rb, *yb = rb ? rb + j->s : NULL;
-    for (int64_t ch = lo; ch < hi; ch++) {
-        const float k = bn_row(j, j->x, 0, ch, xb)[0]; /* the shift: any value of the channel */
-        double s1 = 0, s2 = 0;
-        for (int64_t b = 0; b < j->n; b++) {
-            const float *x = bn_row(j, j->x, b, ch, xb);
-            float r1 = 0.f, r2 = 0.f;
+/* ---- the row kernels --------------------------------------------------------------------------------
+ * One out-of-line definition each, called for a tensor's own rows (ROW) and for the rows gathered from
+ * NHWC tensors alike: every (n, c) row is reduced and computed by the same instructions in both layouts,
+ * so the results are equal bit for bit. */
 #ifdef _OPENMP
-#pragma omp simd reduction(+ : r1, r2)
+#define BN_SIMD _Pragma("omp simd")
+#define BN_SIMD_SUM2(a, b) _Pragma("omp simd reduction(+ : r1, r2)")
+#else
+#define BN_SIMD
+#define BN_SIMD_SUM2(a, b)
 #endif
-            for (int64_t i = 0; i < j->s; i++) {
-                float d = x[i] - k;
-                r1 += d;
-                r2 += d * d;
-            }
-            s1 += r1;
-            s2 += r2;
-        }
-        double m1 = s1 / cnt, var = s2 / cnt - m1 * m1;
-        if (var < 0) var = 0;
-        double mean = (double)k + m1, invstd = 1.0 / sqrt(var + j->eps);
-        j->mean[ch] = (float)mean;
-        j->invstd[ch] = (float)invstd;
-        j->rm[ch] = (float)((1.0 - j->mom) * j->rm[ch] + j->mom * mean);
-        j->rv[ch] = (float)((1.0 - j->mom) * j->rv[ch] + j->mom * var * cnt / (cnt - 1));
-        const float a = j->gamma[ch] * (float)invstd, bb = j->beta[ch] - (float)mean * a;
-        for (int64_t b = 0; b < j->n; b++) {
-            const float *x = bn_row(j, j->x, b, ch, xb);
-            float *y = bn_out_row(j, j->y, b, ch, yb);
-            if (j->relu) {
-#ifdef _OPENMP
-#pragma omp simd
-#endif
-                for (int64_t i = 0; i < j->s; i++) y[i] = relu1(bn_pre(x[i], a, bb));
-            } else {
-#ifdef _OPENMP
-#pragma omp simd
-#endif
-                for (int64_t i = 0; i < j->s; i++) y[i] = bn_pre(x[i], a, bb);
-            }
-            bn_row_store(j, j->y, b, ch, y);
-        }
+
+/* The forward's channel sums of one row around the shift k. */
+__attribute__((noinline)) static void stats_row(const float *x, float k, int64_t s, double *s1, double *s2) {
+    float r1 = 0.f, r2 = 0.f;
+    BN_SIMD_SUM2(r1, r2)
+    for (int64_t i = 0; i < s; i++) {
+        float d = x[i] - k;
+        r1 += d;
+        r2 += d * d;
     }
-    free(rb);
+    *s1 += r1;
+    *s2 += r2;
+}
+
+__attribute__((noinline)) static void out_row(const float *x, float a, float bb, int relu, int64_t s, float *y) {
+    if (relu) {
+        BN_SIMD for (int64_t i = 0; i < s; i++) y[i] = relu1(bn_pre(x[i], a, bb));
+    } else {
+        BN_SIMD for (int64_t i = 0; i < s; i++) y[i] = bn_pre(x[i], a, bb);
+    }
 }
 
 /* The channel sums of one (n, c) row: sum(dy) and sum((x-mean)*dy). One function for the plain and the
  * fused backward, so that both reduce in the same order and agree bit for bit. */
-static void row_sums(const float *x, const float *dy, float mean, int64_t s, double *sdy, double *dot) {
+__attribute__((noinline)) static void row_sums(const float *x, const float *dy, float mean, int64_t s, double *sdy,
+                                               double *dot) {
     float r1 = 0.f, r2 = 0.f;
-#ifdef _OPENMP
-#pragma omp simd reduction(+ : r1, r2)
-#endif
+    BN_SIMD_SUM2(r1, r2)
     for (int64_t i = 0; i < s; i++) {
         r1 += dy[i];
         r2 += (x[i] - mean) * dy[i];
@@ -203,52 +170,201 @@ static void row_sums(const float *x, const float *dy, float mean, int64_t s, dou
     *dot += r2;
 }
 
-/* The dy row (b, ch) the backward uses: dy itself, or for batch_norm_relu_bwd dy where the forward's
- * pre-activation x*a + bb was positive, else 0 (relu_bwd's rule), formed in the scratch row dm. x is the
- * row's x as f32; dyb a row buffer for a low-precision dy. */
-static const float *bwd_dy_row(const bn_job *j, int64_t b, int64_t ch, const float *x, float a, float bb, float *dm,
-                               float *dyb) {
-    const float *dy = bn_row(j, j->dy, b, ch, dyb);
-    if (!j->relu) return dy;
-#ifdef _OPENMP
-#pragma omp simd
-#endif
-    for (int64_t i = 0; i < j->s; i++) dm[i] = masked(dy[i], bn_pre(x[i], a, bb) > 0.f);
-    return dm;
+/* batch_norm_relu_bwd's dy: dy where the forward's pre-activation x*a + bb was positive, else 0 (relu_bwd's
+ * rule), into dm. */
+__attribute__((noinline)) static void mask_row(const float *dy, const float *x, float a, float bb, int64_t s,
+                                               float *dm) {
+    BN_SIMD for (int64_t i = 0; i < s; i++) dm[i] = masked(dy[i], bn_pre(x[i], a, bb) > 0.f);
+}
+
+__attribute__((noinline)) static void dx_row(const float *dy, const float *x, float mean, float gm, float proj,
+                                             float scale, int64_t s, float *dx) {
+    BN_SIMD for (int64_t i = 0; i < s; i++) dx[i] = (dy[i] - gm - (x[i] - mean) * proj) * scale;
+}
+
+/* Channel ch's statistics from its sums around k: mean, invstd, running stats; *a, *bb the affine map. */
+static void train_finish(const bn_job *j, int64_t ch, float k, double s1, double s2, float *a, float *bb) {
+    const double cnt = (double)(j->n * j->s);
+    double m1 = s1 / cnt, var = s2 / cnt - m1 * m1;
+    if (var < 0) var = 0;
+    double mean = (double)k + m1, invstd = 1.0 / sqrt(var + j->eps);
+    j->mean[ch] = (float)mean;
+    j->invstd[ch] = (float)invstd;
+    j->rm[ch] = (float)((1.0 - j->mom) * j->rm[ch] + j->mom * mean);
+    j->rv[ch] = (float)((1.0 - j->mom) * j->rv[ch] + j->mom * var * cnt / (cnt - 1));
+    *a = j->gamma[ch] * (float)invstd, *bb = j->beta[ch] - (float)mean * *a;
+}
+
+static void bn_train_channels(void *ctx, int64_t lo, int64_t hi) {
+    const bn_job *j = ctx;
+    float *rb = bn_rows(j, 2), *xb = rb, *yb = rb ? rb + j->s : NULL;
+    for (int64_t ch = lo; ch < hi; ch++) {
+        const float k = bn_row(j, j->x, 0, ch, xb)[0]; /* the shift: any value of the channel */
+        double s1 = 0, s2 = 0;
+        for (int64_t b = 0; b < j->n; b++) stats_row(bn_row(j, j->x, b, ch, xb), k, j->s, &s1, &s2);
+        float a, bb;
+        train_finish(j, ch, k, s1, s2, &a, &bb);
+        for (int64_t b = 0; b < j->n; b++) {
+            float *y = bn_out_row(j, j->y, b, ch, yb);
+            out_row(bn_row(j, j->x, b, ch, xb), a, bb, j->relu, j->s, y);
+            bn_row_store(j, j->y, b, ch, y);
+        }
+    }
+    free(rb);
+}
+
+/* Per-channel (beta, mean, invstd) of the backward: the relu mask's affine map (fused variant). */
+static void bwd_affine(const bn_job *j, int64_t ch, float *a, float *bb) {
+    *a = *bb = 0.f;
+    if (j->relu) *a = j->gamma[ch] * j->invstd_in[ch], *bb = j->beta[ch] - j->mean_in[ch] * *a;
 }
 
 /* batch_norm_bwd and batch_norm_relu_bwd (j->relu): the fused one reduces and applies the masked rows
  * with the same code as the plain one, so it equals the unfused pair bit for bit. */
+static void bwd_finish(const bn_job *j, int64_t ch, double sdy, double dot, float *gm, float *proj, float *scale) {
+    const double cnt = (double)(j->n * j->s), is = j->invstd_in[ch];
+    j->dgamma[ch] = (float)(dot * is);
+    j->dbeta[ch] = (float)sdy;
+    *gm = (float)(sdy / cnt), *proj = (float)(dot / cnt * is * is), *scale = (float)(is * j->gamma[ch]);
+}
+
 static void bn_bwd_channels(void *ctx, int64_t lo, int64_t hi) {
     const bn_job *j = ctx;
-    const double cnt = (double)(j->n * j->s);
     float *dm = j->relu ? tgc_malloc(sizeof(float) * (size_t)(j->s ? j->s : 1)) : NULL;
     float *rb = bn_rows(j, 3), *xb = rb, *dyb = rb ? rb + j->s : NULL, *dxb = rb ? rb + 2 * j->s : NULL;
     for (int64_t ch = lo; ch < hi; ch++) {
         const float mean = j->mean_in[ch];
-        float a = 0.f, bb = 0.f;
-        if (j->relu) a = j->gamma[ch] * j->invstd_in[ch], bb = j->beta[ch] - mean * a;
+        float a, bb, gm, proj, scale;
+        bwd_affine(j, ch, &a, &bb);
         double sdy = 0, dot = 0;
         for (int64_t b = 0; b < j->n; b++) {
-            const float *x = bn_row(j, j->x, b, ch, xb);
-            row_sums(x, bwd_dy_row(j, b, ch, x, a, bb, dm, dyb), mean, j->s, &sdy, &dot);
+            const float *x = bn_row(j, j->x, b, ch, xb), *dy = bn_row(j, j->dy, b, ch, dyb);
+            if (j->relu) mask_row(dy, x, a, bb, j->s, dm), dy = dm;
+            row_sums(x, dy, mean, j->s, &sdy, &dot);
         }
-        const double is = j->invstd_in[ch];
-        j->dgamma[ch] = (float)(dot * is);
-        j->dbeta[ch] = (float)sdy;
-        const float gm = (float)(sdy / cnt), proj = (float)(dot / cnt * is * is), scale = (float)(is * j->gamma[ch]);
+        bwd_finish(j, ch, sdy, dot, &gm, &proj, &scale);
         for (int64_t b = 0; b < j->n; b++) {
-            const float *x = bn_row(j, j->x, b, ch, xb), *dy = bwd_dy_row(j, b, ch, x, a, bb, dm, dyb);
+            const float *x = bn_row(j, j->x, b, ch, xb), *dy = bn_row(j, j->dy, b, ch, dyb);
+            if (j->relu) mask_row(dy, x, a, bb, j->s, dm), dy = dm;
             float *dx = bn_out_row(j, j->dx, b, ch, dxb);
-#ifdef _OPENMP
-#pragma omp simd
-#endif
-            for (int64_t i = 0; i < j->s; i++) dx[i] = (dy[i] - gm - (x[i] - mean) * proj) * scale;
+            dx_row(dy, x, mean, gm, proj, scale, j->s, dx);
             bn_row_store(j, j->dx, b, ch, dx);
         }
     }
     free(dm);
     free(rb);
+}
+
+/* ---- NHWC: blocks of channels --------------------------------------------------------------------------
+ * A task's channels are taken BN_BLOCK at a time: per image, the block's [S, nb] slab (contiguous runs of
+ * nb channels) is transposed into nb f32 rows, the row kernels run on them, and result rows are transposed
+ * back (rounded for bf16/f16). Per channel the rows are visited in the same order as in the ROW code. */
+#define BN_BLOCK 16
+
+/* dst[q * ld_dst + i] = src[i * ld_src + q] for i < rows, q < cols: 4x4 tiles in SSE registers where the
+ * target has them (a plain copy of each element otherwise, and for the edges). */
+static void transpose_f32(const float *src, int64_t ld_src, float *dst, int64_t ld_dst, int64_t rows, int64_t cols) {
+    int64_t i = 0;
+#ifdef __SSE2__
+    for (; i + 4 <= rows; i += 4) {
+        int64_t q = 0;
+        for (; q + 4 <= cols; q += 4) {
+            __m128 r0 = _mm_loadu_ps(src + i * ld_src + q), r1 = _mm_loadu_ps(src + (i + 1) * ld_src + q);
+            __m128 r2 = _mm_loadu_ps(src + (i + 2) * ld_src + q), r3 = _mm_loadu_ps(src + (i + 3) * ld_src + q);
+            _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
+            _mm_storeu_ps(dst + q * ld_dst + i, r0);
+            _mm_storeu_ps(dst + (q + 1) * ld_dst + i, r1);
+            _mm_storeu_ps(dst + (q + 2) * ld_dst + i, r2);
+            _mm_storeu_ps(dst + (q + 3) * ld_dst + i, r3);
+        }
+        for (; q < cols; q++)
+            for (int64_t ii = i; ii < i + 4; ii++) dst[q * ld_dst + ii] = src[ii * ld_src + q];
+    }
+#endif
+    for (; i < rows; i++)
+        for (int64_t q = 0; q < cols; q++) dst[q * ld_dst + i] = src[i * ld_src + q];
+}
+
+static void gather_block(const bn_job *j, const void *t, int64_t b, int64_t c0, int64_t nb, float *rows) {
+    const int64_t s = j->s, C = j->c, base = b * s * C + c0;
+    if (j->dt == TGC_F32) {
+        transpose_f32((const float *)t + base, C, rows, s, s, nb);
+        return;
+    }
+    const uint16_t *h = (const uint16_t *)t + base;
+    for (int64_t i = 0; i < s; i++)
+        for (int64_t q = 0; q < nb; q++)
+            rows[q * s + i] = j->dt == TGC_BF16 ? tgc_bf16_to_f32(h[i * C + q]) : tgc_f16_to_f32(h[i * C + q]);
+}
+
+static void scatter_block(const bn_job *j, void *t, int64_t b, int64_t c0, int64_t nb, const float *rows) {
+    const int64_t s = j->s, C = j->c, base = b * s * C + c0;
+    if (j->dt == TGC_F32) {
+        transpose_f32(rows, s, (float *)t + base, C, nb, s);
+        return;
+    }
+    uint16_t *h = (uint16_t *)t + base;
+    for (int64_t i = 0; i < s; i++)
+        for (int64_t q = 0; q < nb; q++)
+            h[i * C + q] = j->dt == TGC_BF16 ? tgc_f32_to_bf16(rows[q * s + i]) : tgc_f32_to_f16(rows[q * s + i]);
+}
+
+static void bn_train_nhwc(void *ctx, int64_t lo, int64_t hi) {
+    const bn_job *j = ctx;
+    const int64_t s = j->s;
+    float *xb = tgc_malloc(sizeof(float) * (size_t)(2 * BN_BLOCK * (s ? s : 1))), *yb = xb + BN_BLOCK * s;
+    for (int64_t c0 = lo; c0 < hi; c0 += BN_BLOCK) {
+        const int64_t nb = TGC_MIN((int64_t)BN_BLOCK, hi - c0);
+        float k[BN_BLOCK], a[BN_BLOCK], bb[BN_BLOCK];
+        double s1[BN_BLOCK] = {0}, s2[BN_BLOCK] = {0};
+        for (int64_t b = 0; b < j->n; b++) {
+            gather_block(j, j->x, b, c0, nb, xb);
+            if (b == 0)
+                for (int64_t q = 0; q < nb; q++) k[q] = xb[q * s];
+            for (int64_t q = 0; q < nb; q++) stats_row(xb + q * s, k[q], s, &s1[q], &s2[q]);
+        }
+        for (int64_t q = 0; q < nb; q++) train_finish(j, c0 + q, k[q], s1[q], s2[q], &a[q], &bb[q]);
+        for (int64_t b = 0; b < j->n; b++) {
+            gather_block(j, j->x, b, c0, nb, xb);
+            for (int64_t q = 0; q < nb; q++) out_row(xb + q * s, a[q], bb[q], j->relu, s, yb + q * s);
+            scatter_block(j, j->y, b, c0, nb, yb);
+        }
+    }
+    free(xb);
+}
+
+static void bn_bwd_nhwc(void *ctx, int64_t lo, int64_t hi) {
+    const bn_job *j = ctx;
+    const int64_t s = j->s, blk = BN_BLOCK * (s ? s : 1);
+    float *xb = tgc_malloc(sizeof(float) * (size_t)(4 * blk)), *dyb = xb + blk, *dxb = xb + 2 * blk;
+    float *dm = xb + 3 * blk;
+    for (int64_t c0 = lo; c0 < hi; c0 += BN_BLOCK) {
+        const int64_t nb = TGC_MIN((int64_t)BN_BLOCK, hi - c0);
+        float a[BN_BLOCK], bb[BN_BLOCK], gm[BN_BLOCK], proj[BN_BLOCK], scale[BN_BLOCK];
+        double sdy[BN_BLOCK] = {0}, dot[BN_BLOCK] = {0};
+        for (int64_t q = 0; q < nb; q++) bwd_affine(j, c0 + q, &a[q], &bb[q]);
+        for (int64_t b = 0; b < j->n; b++) {
+            gather_block(j, j->x, b, c0, nb, xb);
+            gather_block(j, j->dy, b, c0, nb, dyb);
+            for (int64_t q = 0; q < nb; q++) {
+                const float *x = xb + q * s, *dy = dyb + q * s;
+                if (j->relu) mask_row(dy, x, a[q], bb[q], s, dm), dy = dm;
+                row_sums(x, dy, j->mean_in[c0 + q], s, &sdy[q], &dot[q]);
+            }
+        }
+        for (int64_t q = 0; q < nb; q++) bwd_finish(j, c0 + q, sdy[q], dot[q], &gm[q], &proj[q], &scale[q]);
+        for (int64_t b = 0; b < j->n; b++) {
+            gather_block(j, j->x, b, c0, nb, xb);
+            gather_block(j, j->dy, b, c0, nb, dyb);
+            for (int64_t q = 0; q < nb; q++) {
+                const float *x = xb + q * s, *dy = dyb + q * s;
+                if (j->relu) mask_row(dy, x, a[q], bb[q], s, dm), dy = dm;
+                dx_row(dy, x, j->mean_in[c0 + q], gm[q], proj[q], scale[q], s, dxb + q * s);
+            }
+            scatter_block(j, j->dx, b, c0, nb, dxb);
+        }
+    }
+    free(xb);
 }
 
 /* Channels per task: enough elements to pay for a thread's wake-up. */
@@ -279,7 +395,7 @@ int cpu_bn_train(tgc_cpu *c, const cpu_call *k, tgc_err *err) {
                 .rm = k->in[3], .rv = k->in[4], .y = k->out[0], .mean = k->out[1], .invstd = k->out[2],
                 .eps = k->a->eps, .mom = k->a->momentum, .relu = k->code == TGC_OP_BN_TRAIN_RELU,
                 .nhwc = cpu_nhwc(&k->in_t[0]), .dt = dt};
-    cpu_parallel(c, nc, bn_grain(cnt), bn_train_channels, &j);
+    cpu_parallel(c, nc, bn_grain(cnt), j.nhwc ? bn_train_nhwc : bn_train_channels, &j);
     return 0;
 }
 
@@ -325,7 +441,7 @@ int cpu_bn_bwd(tgc_cpu *c, const cpu_call *k, tgc_err *err) {
     bn_job j = {.n = xs->d[0], .c = nc, .s = cnt / xs->d[0], .dy = k->in[0], .x = k->in[1], .gamma = k->in[2],
                 .beta = relu ? k->in[3] : NULL, .mean_in = k->in[st], .invstd_in = invstd, .dx = k->out[0],
                 .dgamma = k->out[1], .dbeta = k->out[2], .relu = relu, .nhwc = cpu_nhwc(&k->in_t[1]), .dt = dt};
-    cpu_parallel(c, nc, bn_grain(cnt), bn_bwd_channels, &j);
+    cpu_parallel(c, nc, bn_grain(cnt), j.nhwc ? bn_bwd_nhwc : bn_bwd_channels, &j);
     return 0;
 }
 
