@@ -6,7 +6,7 @@
  *
  * NHWC operands (logical [N,C,H,W] stored [N,H,W,C]): bias_add and bias_grad split the storage around the
  * channel axis (cpu_axis_split: N*H*W rows of C); global_avg_pool, its backward, channel_mul and its gate
- * gradient walk the (n, c) planes with element stride C. Every output element is summed over the same
+ * gradient take one image per step, all channels of a pixel at once (per-channel accumulators). Every output element is summed over the same
  * logical elements in the same order as in the ROW layout, so results are equal bit for bit. */
 #include <stdlib.h>
 #include <string.h>
@@ -154,6 +154,67 @@ static void gap_bwd_planes(void *ctx, int64_t lo, int64_t hi) {
     }
 }
 
+/* NHWC (j->es = C channels innermost): one image per step, its H*W pixels in order, every channel of a
+ * pixel at once, so each output channel still sums its plane in the ROW order (bit for bit). */
+static void gap_images(void *ctx, int64_t lo, int64_t hi) {
+    const misc_job *j = ctx;
+    const int64_t C = j->es;
+    double *acc = tgc_malloc(sizeof(double) * (size_t)C);
+    for (int64_t n = lo; n < hi; n++) {
+        const float *x = j->a + n * j->inner * C;
+        for (int64_t c = 0; c < C; c++) acc[c] = 0;
+        for (int64_t i = 0; i < j->inner; i++)
+            for (int64_t c = 0; c < C; c++) acc[c] += x[i * C + c];
+        for (int64_t c = 0; c < C; c++) j->y[n * C + c] = (float)(acc[c] / (double)j->inner);
+    }
+    free(acc);
+}
+
+static void gap_bwd_images(void *ctx, int64_t lo, int64_t hi) {
+    const misc_job *j = ctx;
+    const int64_t C = j->es;
+    float *v = tgc_malloc(sizeof(float) * (size_t)C);
+    for (int64_t n = lo; n < hi; n++) {
+        for (int64_t c = 0; c < C; c++) v[c] = j->a[n * C + c] / (float)j->inner;
+        float *dx = j->y + n * j->inner * C;
+        for (int64_t i = 0; i < j->inner; i++) memcpy(dx + i * C, v, sizeof(float) * (size_t)C);
+    }
+    free(v);
+}
+
+static void channel_mul_images(void *ctx, int64_t lo, int64_t hi) {
+    const misc_job *j = ctx;
+    const int64_t C = j->es;
+    for (int64_t n = lo; n < hi; n++) {
+        const float *x = j->a + n * j->inner * C, *g = j->b + n * C;
+        float *y = j->y + n * j->inner * C;
+        for (int64_t i = 0; i < j->inner; i++)
+            for (int64_t c = 0; c < C; c++) y[i * C + c] = x[i * C + c] * g[c];
+    }
+}
+
+static void channel_grad_images(void *ctx, int64_t lo, int64_t hi) {
+    const misc_job *j = ctx;
+    const int64_t C = j->es;
+    double *acc = tgc_malloc(sizeof(double) * (size_t)C);
+    for (int64_t n = lo; n < hi; n++) {
+        const float *dy = j->a + n * j->inner * C, *x = j->b + n * j->inner * C;
+        for (int64_t c = 0; c < C; c++) acc[c] = 0;
+        for (int64_t i = 0; i < j->inner; i++)
+            for (int64_t c = 0; c < C; c++) acc[c] += (double)dy[i * C + c] * (double)x[i * C + c];
+        for (int64_t c = 0; c < C; c++) j->y[n * C + c] = (float)acc[c];
+    }
+    free(acc);
+}
+
+/* The loop over planes (ROW), or over images (NHWC). */
+static void plane_loop(tgc_cpu *c, misc_job *j, cpu_task_fn planes, cpu_task_fn images) {
+    if (j->es > 1 && j->outer > 0)
+        cpu_parallel(c, j->outer / j->es, rows_grain(j->inner * j->es), images, j);
+    else
+        cpu_parallel(c, j->outer, rows_grain(j->inner), planes, j);
+}
+
 /* x [N,C,H,W] and y [N,C] of global_avg_pool (or dx and dy of its backward); xt is x's type. */
 static int gap_shapes(const cpu_call *k, const tgc_type *xt, const tgc_shape *y, misc_job *j, tgc_err *err) {
     const tgc_shape *x = &xt->shape;
@@ -174,7 +235,7 @@ int cpu_gap(tgc_cpu *c, const cpu_call *k, tgc_err *err) {
     misc_job j = {0};
     if (cpu_check_all_f32(k, err) || gap_shapes(k, &k->in_t[0], &k->out_t[0].shape, &j, err)) return -1;
     j.a = k->in[0], j.y = k->out[0];
-    cpu_parallel(c, j.outer, rows_grain(j.inner), gap_planes, &j);
+    plane_loop(c, &j, gap_planes, gap_images);
     return 0;
 }
 
@@ -185,7 +246,7 @@ int cpu_gap_bwd(tgc_cpu *c, const cpu_call *k, tgc_err *err) {
     if (!tgc_shape_eq(&k->out_t[0].shape, &k->a->shape))
         return tgc_fail(err, "cpu backend: %s: result shape differs from attrs.shape", k->name);
     j.a = k->in[0], j.y = k->out[0];
-    cpu_parallel(c, j.outer, rows_grain(j.inner), gap_bwd_planes, &j);
+    plane_loop(c, &j, gap_bwd_planes, gap_bwd_images);
     return 0;
 }
 
@@ -216,7 +277,7 @@ int cpu_channel_mul(tgc_cpu *c, const cpu_call *k, tgc_err *err) {
     if (!tgc_shape_eq(&k->out_t[0].shape, &k->in_t[0].shape))
         return tgc_fail(err, "cpu backend: %s: the result's shape differs from x's", k->name);
     j.a = k->in[0], j.b = k->in[1], j.y = k->out[0];
-    cpu_parallel(c, j.outer, rows_grain(j.inner), channel_mul_planes, &j);
+    plane_loop(c, &j, channel_mul_planes, channel_mul_images);
     return 0;
 }
 
@@ -226,7 +287,7 @@ int cpu_channel_mul_grad_gate(tgc_cpu *c, const cpu_call *k, tgc_err *err) {
     if (!tgc_shape_eq(&k->in_t[0].shape, &k->in_t[1].shape))
         return tgc_fail(err, "cpu backend: %s: dy and x differ in shape", k->name);
     j.a = k->in[0], j.b = k->in[1], j.y = k->out[0];
-    cpu_parallel(c, j.outer, rows_grain(j.inner), channel_grad_planes, &j);
+    plane_loop(c, &j, channel_grad_planes, channel_grad_images);
     return 0;
 }
 
