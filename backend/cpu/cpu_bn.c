@@ -256,9 +256,10 @@ static void bn_bwd_channels(void *ctx, int64_t lo, int64_t hi) {
 }
 
 /* ---- NHWC: blocks of channels --------------------------------------------------------------------------
- * A task's channels are taken BN_BLOCK at a time: per image, the block's [S, nb] slab (contiguous runs of
- * nb channels) is transposed into nb f32 rows, the row kernels run on them, and result rows are transposed
- * back (rounded for bf16/f16). Per channel the rows are visited in the same order as in the ROW code. */
+ * A task's channels are taken BN_BLOCK at a time. The sums: per image, the block's [S, nb] slab (contiguous
+ * runs of nb channels) is transposed into nb f32 rows and the row kernels reduce them, per channel in the
+ * ROW code's order. The results (y, dx) are elementwise given the channel's constants: computed pixel by
+ * pixel in place with the same float operations as the row kernels. */
 #define BN_BLOCK 16
 
 /* dst[q * ld_dst + i] = src[i * ld_src + q] for i < rows, q < cols: 4x4 tiles in SSE registers where the
@@ -297,74 +298,89 @@ static void gather_block(const bn_job *j, const void *t, int64_t b, int64_t c0, 
             rows[q * s + i] = j->dt == TGC_BF16 ? tgc_bf16_to_f32(h[i * C + q]) : tgc_f16_to_f32(h[i * C + q]);
 }
 
-static void scatter_block(const bn_job *j, void *t, int64_t b, int64_t c0, int64_t nb, const float *rows) {
-    const int64_t s = j->s, C = j->c, base = b * s * C + c0;
-    if (j->dt == TGC_F32) {
-        transpose_f32(rows, s, (float *)t + base, C, nb, s);
-        return;
-    }
-    uint16_t *h = (uint16_t *)t + base;
-    for (int64_t i = 0; i < s; i++)
-        for (int64_t q = 0; q < nb; q++)
-            h[i * C + q] = j->dt == TGC_BF16 ? tgc_f32_to_bf16(rows[q * s + i]) : tgc_f32_to_f16(rows[q * s + i]);
+/* The nb channels of one pixel from element `at` as f32 (the tensor itself, or converted into buf), and
+ * back (rounded as cpu_store_f32 does). */
+static const float *load_px(const bn_job *j, const void *t, int64_t at, int64_t nb, float *buf) {
+    if (j->dt == TGC_F32) return (const float *)t + at;
+    cpu_load_f32(t, j->dt, at, nb, buf);
+    return buf;
+}
+
+static void store_px(const bn_job *j, void *t, int64_t at, int64_t nb, const float *v) {
+    if (j->dt != TGC_F32) cpu_store_f32(v, t, j->dt, at, nb); /* f32: computed in place */
 }
 
 static void bn_train_nhwc(void *ctx, int64_t lo, int64_t hi) {
     const bn_job *j = ctx;
-    const int64_t s = j->s;
-    float *xb = tgc_malloc(sizeof(float) * (size_t)(2 * BN_BLOCK * (s ? s : 1))), *yb = xb + BN_BLOCK * s;
+    const int64_t s = j->s, m = hi - lo;
+    float *rows = tgc_malloc(sizeof(float) * (size_t)(BN_BLOCK * (s ? s : 1)));
+    float *a = tgc_malloc(sizeof(float) * (size_t)(4 * m)), *bb = a + m, *xb = a + 2 * m, *yb = a + 3 * m;
     for (int64_t c0 = lo; c0 < hi; c0 += BN_BLOCK) {
         const int64_t nb = TGC_MIN((int64_t)BN_BLOCK, hi - c0);
-        float k[BN_BLOCK], a[BN_BLOCK], bb[BN_BLOCK];
+        float k[BN_BLOCK];
         double s1[BN_BLOCK] = {0}, s2[BN_BLOCK] = {0};
         for (int64_t b = 0; b < j->n; b++) {
-            gather_block(j, j->x, b, c0, nb, xb);
+            gather_block(j, j->x, b, c0, nb, rows);
             if (b == 0)
-                for (int64_t q = 0; q < nb; q++) k[q] = xb[q * s];
-            for (int64_t q = 0; q < nb; q++) stats_row(xb + q * s, k[q], s, &s1[q], &s2[q]);
+                for (int64_t q = 0; q < nb; q++) k[q] = rows[q * s];
+            for (int64_t q = 0; q < nb; q++) stats_row(rows + q * s, k[q], s, &s1[q], &s2[q]);
         }
-        for (int64_t q = 0; q < nb; q++) train_finish(j, c0 + q, k[q], s1[q], s2[q], &a[q], &bb[q]);
-        for (int64_t b = 0; b < j->n; b++) {
-            gather_block(j, j->x, b, c0, nb, xb);
-            for (int64_t q = 0; q < nb; q++) out_row(xb + q * s, a[q], bb[q], j->relu, s, yb + q * s);
-            scatter_block(j, j->y, b, c0, nb, yb);
-        }
+        for (int64_t q = 0; q < nb; q++) train_finish(j, c0 + q, k[q], s1[q], s2[q], &a[c0 - lo + q], &bb[c0 - lo + q]);
     }
-    free(xb);
+    /* y elementwise in place, the task's channels of each pixel: the same float operations as out_row */
+    for (int64_t p = 0; p < j->n * s; p++) {
+        const int64_t at = p * j->c + lo;
+        const float *x = load_px(j, j->x, at, m, xb);
+        float *y = j->dt == TGC_F32 ? (float *)j->y + at : yb;
+        if (j->relu) {
+            BN_SIMD for (int64_t q = 0; q < m; q++) y[q] = relu1(bn_pre(x[q], a[q], bb[q]));
+        } else {
+            BN_SIMD for (int64_t q = 0; q < m; q++) y[q] = bn_pre(x[q], a[q], bb[q]);
+        }
+        store_px(j, j->y, at, m, y);
+    }
+    free(a);
+    free(rows);
 }
 
 static void bn_bwd_nhwc(void *ctx, int64_t lo, int64_t hi) {
     const bn_job *j = ctx;
-    const int64_t s = j->s, blk = BN_BLOCK * (s ? s : 1);
-    float *xb = tgc_malloc(sizeof(float) * (size_t)(4 * blk)), *dyb = xb + blk, *dxb = xb + 2 * blk;
-    float *dm = xb + 3 * blk;
+    const int64_t s = j->s, m = hi - lo, blk = BN_BLOCK * (s ? s : 1);
+    float *xr = tgc_malloc(sizeof(float) * (size_t)(3 * blk)), *dyr = xr + blk, *dm = xr + 2 * blk;
+    float *a = tgc_malloc(sizeof(float) * (size_t)(10 * m)), *bb = a + m, *gm = a + 2 * m, *proj = a + 3 * m;
+    float *scale = a + 4 * m, *mean = a + 5 * m, *xb = a + 6 * m, *dyb = a + 7 * m, *dxb = a + 8 * m;
+    float *pm = a + 9 * m; /* one pixel's masked dy */
+    for (int64_t q = 0; q < m; q++) bwd_affine(j, lo + q, &a[q], &bb[q]), mean[q] = j->mean_in[lo + q];
     for (int64_t c0 = lo; c0 < hi; c0 += BN_BLOCK) {
-        const int64_t nb = TGC_MIN((int64_t)BN_BLOCK, hi - c0);
-        float a[BN_BLOCK], bb[BN_BLOCK], gm[BN_BLOCK], proj[BN_BLOCK], scale[BN_BLOCK];
+        const int64_t nb = TGC_MIN((int64_t)BN_BLOCK, hi - c0), o = c0 - lo;
         double sdy[BN_BLOCK] = {0}, dot[BN_BLOCK] = {0};
-        for (int64_t q = 0; q < nb; q++) bwd_affine(j, c0 + q, &a[q], &bb[q]);
         for (int64_t b = 0; b < j->n; b++) {
-            gather_block(j, j->x, b, c0, nb, xb);
-            gather_block(j, j->dy, b, c0, nb, dyb);
+            gather_block(j, j->x, b, c0, nb, xr);
+            gather_block(j, j->dy, b, c0, nb, dyr);
             for (int64_t q = 0; q < nb; q++) {
-                const float *x = xb + q * s, *dy = dyb + q * s;
-                if (j->relu) mask_row(dy, x, a[q], bb[q], s, dm), dy = dm;
-                row_sums(x, dy, j->mean_in[c0 + q], s, &sdy[q], &dot[q]);
+                const float *x = xr + q * s, *dy = dyr + q * s;
+                if (j->relu) mask_row(dy, x, a[o + q], bb[o + q], s, dm), dy = dm;
+                row_sums(x, dy, mean[o + q], s, &sdy[q], &dot[q]);
             }
         }
-        for (int64_t q = 0; q < nb; q++) bwd_finish(j, c0 + q, sdy[q], dot[q], &gm[q], &proj[q], &scale[q]);
-        for (int64_t b = 0; b < j->n; b++) {
-            gather_block(j, j->x, b, c0, nb, xb);
-            gather_block(j, j->dy, b, c0, nb, dyb);
-            for (int64_t q = 0; q < nb; q++) {
-                const float *x = xb + q * s, *dy = dyb + q * s;
-                if (j->relu) mask_row(dy, x, a[q], bb[q], s, dm), dy = dm;
-                dx_row(dy, x, j->mean_in[c0 + q], gm[q], proj[q], scale[q], s, dxb + q * s);
-            }
-            scatter_block(j, j->dx, b, c0, nb, dxb);
-        }
+        for (int64_t q = 0; q < nb; q++)
+            bwd_finish(j, c0 + q, sdy[q], dot[q], &gm[o + q], &proj[o + q], &scale[o + q]);
     }
-    free(xb);
+    /* dx elementwise in place, the task's channels of each pixel: the same float operations per element as
+     * mask_row and dx_row */
+    for (int64_t p = 0; p < j->n * s; p++) {
+        const int64_t at = p * j->c + lo;
+        const float *x = load_px(j, j->x, at, m, xb), *dy = load_px(j, j->dy, at, m, dyb);
+        float *dx = j->dt == TGC_F32 ? (float *)j->dx + at : dxb;
+        if (j->relu) {
+            BN_SIMD for (int64_t q = 0; q < m; q++) pm[q] = masked(dy[q], bn_pre(x[q], a[q], bb[q]) > 0.f);
+            dy = pm;
+        }
+        BN_SIMD for (int64_t q = 0; q < m; q++) dx[q] = (dy[q] - gm[q] - (x[q] - mean[q]) * proj[q]) * scale[q];
+        store_px(j, j->dx, at, m, dx);
+    }
+    free(a);
+    free(xr);
 }
 
 /* Channels per task: enough elements to pay for a thread's wake-up. */
