@@ -198,6 +198,13 @@ static void build_cases(void) {
         c->in[0] = x, c->in[1] = c->in[2] = c->in[3] = c->in[4] = v;
         c->out[0] = x, c->out[1] = c->out[2] = v;
     }
+    /* 40 channels: a task's channels span more than one 16-channel block (cpu_bn.c) */
+    tgc_type xw = T4(LN, 40, 5, 3), vw = tu_f1(40);
+    c = add("bn train 40 channels", TGC_OP_BN_TRAIN_RELU, 5, 3, 0, 0);
+    c->in[0] = xw, c->in[1] = c->in[2] = c->in[3] = c->in[4] = vw, c->out[0] = xw, c->out[1] = c->out[2] = vw;
+    c = add("bn bwd 40 channels", TGC_OP_BN_RELU_BWD, 6, 3, 0, 0);
+    c->in[0] = c->in[1] = xw, c->in[2] = c->in[3] = c->in[4] = c->in[5] = vw;
+    c->out[0] = xw, c->out[1] = c->out[2] = vw;
     c = add("bn eval (oneDNN)", TGC_OP_BN_EVAL, 5, 1, 1e-6, 1e-2);
     c->in[0] = x, c->in[1] = c->in[2] = c->in[3] = c->in[4] = v, c->out[0] = x;
     c = add("bn bwd", TGC_OP_BN_BWD, 5, 3, 0, 0);
