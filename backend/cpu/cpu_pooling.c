@@ -17,9 +17,11 @@
  * whole (n, c) planes, so the result does not depend on the thread count.
  *
  * NHWC (logical [N,C,H,W] stored [N,H,W,C]): oneDNN gets the nhwc descriptors of the real [N,C,H,W]
- * shape; the own loops walk the same (n, c) planes with element stride C (plane_base, pool_job.es), so
- * each window is summed or scanned in the same order and the results equal the ROW layout's bit for bit. */
+ * shape; the own loops walk the same (n, c) planes with element stride C (plane_base, pool_job.es), or,
+ * for max_pool2d_bwd, one image at a time with all channels of a window position at once; each window is
+ * summed or scanned in the same order and the results equal the ROW layout's bit for bit. */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "backend/cpu/cpu_internal.h"
@@ -278,6 +280,38 @@ static void max_bwd_planes(void *ctx, int64_t lo, int64_t hi) {
     }
 }
 
+/* NHWC: one image per step, every channel of a window position at once (per-channel running maximum), so
+ * each channel scans its windows and adds into dx in the ROW loop's order. */
+static void max_bwd_images(void *ctx, int64_t lo, int64_t hi) {
+    const pool_job *j = ctx;
+    const pool_geo *g = j->g;
+    const int64_t C = g->c, hw = g->h * g->w;
+    float *m = tgc_malloc(sizeof(float) * (size_t)C);
+    int64_t *best = tgc_malloc(sizeof(int64_t) * (size_t)C);
+    for (int64_t n = lo; n < hi; n++) {
+        const float *x = j->x + n * hw * C, *dy = j->dy + n * g->ho * g->wo * C;
+        float *dx = j->dx + n * hw * C;
+        memset(dx, 0, sizeof(float) * (size_t)(hw * C));
+        for (int64_t oh = 0; oh < g->ho; oh++) {
+            int64_t h0 = TGC_MAX(oh * g->sh - g->pt, 0), h1 = TGC_MIN(oh * g->sh - g->pt + g->kh, g->h);
+            for (int64_t ow = 0; ow < g->wo; ow++) {
+                int64_t w0 = TGC_MAX(ow * g->sw - g->pl, 0), w1 = TGC_MIN(ow * g->sw - g->pl + g->kw, g->w);
+                for (int64_t c = 0; c < C; c++) m[c] = -INFINITY, best[c] = h0 * g->w + w0;
+                for (int64_t ih = h0; ih < h1; ih++)
+                    for (int64_t iw = w0; iw < w1; iw++) {
+                        const float *xp = x + (ih * g->w + iw) * C;
+                        for (int64_t c = 0; c < C; c++)
+                            if (xp[c] > m[c] || isnan(xp[c])) m[c] = xp[c], best[c] = ih * g->w + iw;
+                    }
+                const float *dyp = dy + (oh * g->wo + ow) * C;
+                for (int64_t c = 0; c < C; c++) dx[best[c] * C + c] += dyp[c];
+            }
+        }
+    }
+    free(m);
+    free(best);
+}
+
 /* Planes per chunk: enough work per thread to pay for waking it. */
 static int64_t plane_grain(const pool_geo *g) {
     int64_t per = g->ho * g->wo * g->kh * g->kw + g->h * g->w;
@@ -291,7 +325,10 @@ int cpu_max_pool_bwd(tgc_cpu *c, const cpu_call *k, tgc_err *err) {
         pool_geometry(k, &k->in_t[1].shape, &k->in_t[0].shape, &g, err))
         return -1;
     pool_job j = {&g, k->in[1], k->in[0], NULL, NULL, k->out[0], 0, g.nhwc ? g.c : 1};
-    cpu_parallel(c, g.planes, plane_grain(&g), max_bwd_planes, &j);
+    if (g.nhwc && g.c > 0)
+        cpu_parallel(c, g.n, TGC_MAX((int64_t)1, plane_grain(&g) / g.c), max_bwd_images, &j);
+    else
+        cpu_parallel(c, g.planes, plane_grain(&g), max_bwd_planes, &j);
     return 0;
 }
 
