@@ -190,6 +190,7 @@ int tgc_emit(tgc_graph *g, tgc_opcode code, const int *in, int n_in, const tgc_a
     op.scope = tgc_strdup(scope);
     for (int k = 0; k < op.n_out; k++) {
         int v = new_value(g, TGC_VAL_TEMP, NULL, types[k].dtype, types[k].shape);
+        g->vals[v].type.layout = types[k].layout; /* ROW but for relayout's result */
         g->vals[v].def_op = idx;
         g->vals[v].def_result = k;
         op.out[k] = v;
