@@ -262,6 +262,32 @@ static void bn_bwd_channels(void *ctx, int64_t lo, int64_t hi) {
  * pixel in place with the same float operations as the row kernels. */
 #define BN_BLOCK 16
 
+/* The nb channels of one pixel from element `at` as f32 (the tensor itself, or widened into buf), and
+ * back (rounded to nearest even as cpu_store_f32 does); inline loops, as a pixel holds few channels. */
+static inline void px_load(tgc_dtype dt, const uint16_t *h, int64_t nb, float *out) {
+    if (dt == TGC_BF16) {
+        BN_SIMD for (int64_t q = 0; q < nb; q++) out[q] = tgc_bf16_to_f32(h[q]);
+    } else {
+        for (int64_t q = 0; q < nb; q++) out[q] = tgc_f16_to_f32(h[q]);
+    }
+}
+
+static const float *load_px(const bn_job *j, const void *t, int64_t at, int64_t nb, float *buf) {
+    if (j->dt == TGC_F32) return (const float *)t + at;
+    px_load(j->dt, (const uint16_t *)t + at, nb, buf);
+    return buf;
+}
+
+static void store_px(const bn_job *j, void *t, int64_t at, int64_t nb, const float *v) {
+    if (j->dt == TGC_F32) return; /* computed in place */
+    uint16_t *h = (uint16_t *)t + at;
+    if (j->dt == TGC_BF16) {
+        BN_SIMD for (int64_t q = 0; q < nb; q++) h[q] = tgc_f32_to_bf16(v[q]);
+    } else {
+        for (int64_t q = 0; q < nb; q++) h[q] = tgc_f32_to_f16(v[q]);
+    }
+}
+
 /* dst[q * ld_dst + i] = src[i * ld_src + q] for i < rows, q < cols: 4x4 tiles in SSE registers where the
  * target has them (a plain copy of each element otherwise, and for the edges). */
 static void transpose_f32(const float *src, int64_t ld_src, float *dst, int64_t ld_dst, int64_t rows, int64_t cols) {
@@ -286,41 +312,30 @@ static void transpose_f32(const float *src, int64_t ld_src, float *dst, int64_t 
         for (int64_t q = 0; q < cols; q++) dst[q * ld_dst + i] = src[i * ld_src + q];
 }
 
-static void gather_block(const bn_job *j, const void *t, int64_t b, int64_t c0, int64_t nb, float *rows) {
+static void gather_block(const bn_job *j, const void *t, int64_t b, int64_t c0, int64_t nb, float *rows,
+                         float *tmp) {
     const int64_t s = j->s, C = j->c, base = b * s * C + c0;
     if (j->dt == TGC_F32) {
         transpose_f32((const float *)t + base, C, rows, s, s, nb);
         return;
     }
+    /* 16-bit: each pixel's nb channels widened into tmp [S, nb] (contiguous loops), then transposed */
     const uint16_t *h = (const uint16_t *)t + base;
-    for (int64_t i = 0; i < s; i++)
-        for (int64_t q = 0; q < nb; q++)
-            rows[q * s + i] = j->dt == TGC_BF16 ? tgc_bf16_to_f32(h[i * C + q]) : tgc_f16_to_f32(h[i * C + q]);
-}
-
-/* The nb channels of one pixel from element `at` as f32 (the tensor itself, or converted into buf), and
- * back (rounded as cpu_store_f32 does). */
-static const float *load_px(const bn_job *j, const void *t, int64_t at, int64_t nb, float *buf) {
-    if (j->dt == TGC_F32) return (const float *)t + at;
-    cpu_load_f32(t, j->dt, at, nb, buf);
-    return buf;
-}
-
-static void store_px(const bn_job *j, void *t, int64_t at, int64_t nb, const float *v) {
-    if (j->dt != TGC_F32) cpu_store_f32(v, t, j->dt, at, nb); /* f32: computed in place */
+    for (int64_t i = 0; i < s; i++) px_load(j->dt, h + i * C, nb, tmp + i * nb);
+    transpose_f32(tmp, nb, rows, s, s, nb);
 }
 
 static void bn_train_nhwc(void *ctx, int64_t lo, int64_t hi) {
     const bn_job *j = ctx;
     const int64_t s = j->s, m = hi - lo;
-    float *rows = tgc_malloc(sizeof(float) * (size_t)(BN_BLOCK * (s ? s : 1)));
+    float *rows = tgc_malloc(sizeof(float) * (size_t)(2 * BN_BLOCK * (s ? s : 1))), *tmp = rows + BN_BLOCK * s;
     float *a = tgc_malloc(sizeof(float) * (size_t)(4 * m)), *bb = a + m, *xb = a + 2 * m, *yb = a + 3 * m;
     for (int64_t c0 = lo; c0 < hi; c0 += BN_BLOCK) {
         const int64_t nb = TGC_MIN((int64_t)BN_BLOCK, hi - c0);
         float k[BN_BLOCK];
         double s1[BN_BLOCK] = {0}, s2[BN_BLOCK] = {0};
         for (int64_t b = 0; b < j->n; b++) {
-            gather_block(j, j->x, b, c0, nb, rows);
+            gather_block(j, j->x, b, c0, nb, rows, tmp);
             if (b == 0)
                 for (int64_t q = 0; q < nb; q++) k[q] = rows[q * s];
             for (int64_t q = 0; q < nb; q++) stats_row(rows + q * s, k[q], s, &s1[q], &s2[q]);
@@ -346,7 +361,7 @@ static void bn_train_nhwc(void *ctx, int64_t lo, int64_t hi) {
 static void bn_bwd_nhwc(void *ctx, int64_t lo, int64_t hi) {
     const bn_job *j = ctx;
     const int64_t s = j->s, m = hi - lo, blk = BN_BLOCK * (s ? s : 1);
-    float *xr = tgc_malloc(sizeof(float) * (size_t)(3 * blk)), *dyr = xr + blk, *dm = xr + 2 * blk;
+    float *xr = tgc_malloc(sizeof(float) * (size_t)(4 * blk)), *dyr = xr + blk, *dm = xr + 2 * blk, *tmp = xr + 3 * blk;
     float *a = tgc_malloc(sizeof(float) * (size_t)(10 * m)), *bb = a + m, *gm = a + 2 * m, *proj = a + 3 * m;
     float *scale = a + 4 * m, *mean = a + 5 * m, *xb = a + 6 * m, *dyb = a + 7 * m, *dxb = a + 8 * m;
     float *pm = a + 9 * m; /* one pixel's masked dy */
@@ -355,8 +370,8 @@ static void bn_bwd_nhwc(void *ctx, int64_t lo, int64_t hi) {
         const int64_t nb = TGC_MIN((int64_t)BN_BLOCK, hi - c0), o = c0 - lo;
         double sdy[BN_BLOCK] = {0}, dot[BN_BLOCK] = {0};
         for (int64_t b = 0; b < j->n; b++) {
-            gather_block(j, j->x, b, c0, nb, xr);
-            gather_block(j, j->dy, b, c0, nb, dyr);
+            gather_block(j, j->x, b, c0, nb, xr, tmp);
+            gather_block(j, j->dy, b, c0, nb, dyr, tmp);
             for (int64_t q = 0; q < nb; q++) {
                 const float *x = xr + q * s, *dy = dyr + q * s;
                 if (j->relu) mask_row(dy, x, a[o + q], bb[o + q], s, dm), dy = dm;
