@@ -9,8 +9,8 @@
  * fast blocked layouts; the user tensors stay NCHW/OIHW and cached reorders convert at the boundary
  * (cpu_cache.c). NHWC activations (x, y and their gradients, all of one layout: the dispatcher checks)
  * are given to the primitive as nhwc itself, so oneDNN runs its channels-last kernels on the user memory
- * with no activation reorder (one remains only to convert bf16 for an f32 primitive); weights stay OIHW
- * with `any` inside. Groups map OIHW onto oneDNN's goihw, which is the same memory. */
+ * with no activation reorder; bf16 tensors on an f32 primitive need a converting reorder anyway, so there
+ * the primitive keeps `any` (its blocked layouts, as for ROW). Weights stay OIHW with `any` inside. Groups map OIHW onto oneDNN's goihw, which is the same memory. */
 #include "backend/cpu/cpu_internal.h"
 
 /* The convolution's geometry, checked against the operand shapes. */
@@ -63,7 +63,10 @@ static int conv_make_mds(const conv_geo *g, dnnl_data_type_t dt, dnnl_data_type_
                          tgc_err *err) {
     dnnl_dims_t x = {g->n, g->c, g->h, g->w}, y = {g->n, g->o, g->ho, g->wo};
     dnnl_dims_t w4 = {g->o, g->c, g->kh, g->kw}, w5 = {g->g, g->o / g->g, g->c / g->g, g->kh, g->kw};
-    dnnl_format_tag_t user = nhwc ? dnnl_acdb : dnnl_abcd, inner = nhwc ? dnnl_acdb : dnnl_format_tag_any;
+    /* NHWC: the primitive on the user memory itself, unless a reorder must convert anyway (bf16 tensors on
+     * an f32 primitive): then oneDNN's own layout costs nothing more */
+    dnnl_format_tag_t user = nhwc ? dnnl_acdb : dnnl_abcd;
+    dnnl_format_tag_t inner = nhwc && dt == cdt ? dnnl_acdb : dnnl_format_tag_any;
     dnnl_status_t s = dnnl_memory_desc_init_by_tag(&m->ux, 4, x, dt, user);
     if (s == dnnl_success) s = dnnl_memory_desc_init_by_tag(&m->uy, 4, y, dt, user);
     if (s == dnnl_success) s = dnnl_memory_desc_init_by_tag(&m->ax, 4, x, cdt, inner);

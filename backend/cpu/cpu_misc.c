@@ -6,8 +6,9 @@
  *
  * NHWC operands (logical [N,C,H,W] stored [N,H,W,C]): bias_add and bias_grad split the storage around the
  * channel axis (cpu_axis_split: N*H*W rows of C); global_avg_pool, its backward, channel_mul and its gate
- * gradient take one image per step, all channels of a pixel at once (per-channel accumulators). Every output element is summed over the same
- * logical elements in the same order as in the ROW layout, so results are equal bit for bit. */
+ * gradient take one image per step, all channels of a pixel at once (per-channel accumulators). Every
+ * output element is summed over the same logical elements in the same order as in the ROW layout, so the
+ * results are equal bit for bit. */
 #include <stdlib.h>
 #include <string.h>
 
