@@ -75,6 +75,9 @@ static void move_roles(tgc_module *m, tgc_graph *g, int from, int to) {
     if (a->grad_of >= 0 && b->grad_of < 0) {
         b->grad_of = a->grad_of;
         a->grad_of = -1;
+        for (int k = 0; k < g->n_buckets; k++) /* buckets exist when the pass runs on a later dump */
+            for (int j = 0; j < g->buckets[k].n_vals; j++)
+                if (g->buckets[k].vals[j] == from) g->buckets[k].vals[j] = to;
     }
 }
 

@@ -36,6 +36,9 @@ static int check_tensors(const tgc_plan *p, tgc_err *err) {
             return tgc_fail(err, "plan: tensor %d '%s' [%llu, %llu) lies outside the %llu-byte %s slab", i, t->name,
                             (unsigned long long)t->offset, (unsigned long long)(t->offset + t->bytes),
                             (unsigned long long)p->slab_bytes[t->slab], tgc_slab_name(t->slab));
+        if (t->type.layout != TGC_LAYOUT_ROW && p->layout == TGC_LAYOUT_ROW)
+            return tgc_fail(err, "plan: tensor %d '%s' is %s in a plan compiled with layout row", i, t->name,
+                            tgc_layout_name(t->type.layout));
         if (t->grad_of >= 0 && p->tensors[t->grad_of].kind != TGC_VAL_PARAM)
             return tgc_fail(err, "plan: tensor %d '%s' is the gradient of '%s', which is not a parameter", i, t->name,
                             p->tensors[t->grad_of].name);
@@ -385,9 +388,17 @@ static int check_groups(const tgc_plan *p, const tgc_program *pr, tgc_err *err) 
 
 int tgc_plan_check_target(const tgc_plan *p, const char *device, tgc_err *err) {
     size_t n = strcspn(device, ":"); /* "cuda:1" runs plans for cuda */
-    if (strlen(p->target.name) == n && !strncmp(p->target.name, device, n)) return 0;
     const tgc_cfg *f = p->config ? tgc_cfg_get(p->config, "filename") : NULL;
     const char *config = f && f->kind == TGC_CFG_STR && f->s ? f->s : "CONFIG";
+    if (strlen(p->target.name) == n && !strncmp(p->target.name, device, n)) {
+        /* the built-in target of that name says whether its kernels take NHWC (passes/target.h) */
+        const tgc_target *t = tgc_target_find(p->target.name);
+        if (p->layout == TGC_LAYOUT_NHWC && t && !t->nhwc_ok)
+            return tgc_fail(err, "the plan was compiled with --layout nhwc, which the %s device does not take yet; "
+                            "recompile it: `tgc compile %s --target %s --layout row`", p->target.name, config,
+                            p->target.name);
+        return 0;
+    }
     return tgc_fail(err, "the plan was compiled for target %s and cannot run on the %.*s device; recompile it for %.*s: "
                     "`tgc compile %s --target %.*s`", p->target.name, (int)n, device, (int)n, device, config, (int)n,
                     device);
