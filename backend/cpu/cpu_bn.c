@@ -10,6 +10,11 @@
  * Each channel is computed by one thread in a fixed order, so results do not depend on the thread count.
  * Eval forward stays on oneDNN (not in the train step).
  *
+ * NHWC tensors (logical [N,C,H,W] stored [N,H,W,C]): the training loops transpose blocks of 16 channels
+ * of one image into f32 rows and back (bn_train_nhwc, bn_bwd_nhwc) and run the same out-of-line row
+ * kernels on them, so the summation order, and every result bit, equals the ROW layout's; eval forward
+ * gives oneDNN the nhwc descriptor; eval backward walks each channel with stride C in the ROW order.
+ *
  * Fused variants (passes/fuse_bn_relu.c): batch_norm_train_relu applies the relu in the output loop;
  * batch_norm_relu_bwd masks dy with (x*a + b > 0), the pre-activation recomputed from x in the same
  * float operations as the forward (bn_pre), so the mask equals the one relu_bwd would take from the relu
@@ -20,6 +25,10 @@
 #include <string.h>
 
 #include "backend/cpu/cpu_internal.h"
+#include "common/half.h"
+#ifdef __SSE2__
+#include <xmmintrin.h>
+#endif
 
 static int is_bwd(tgc_opcode code) {
     return code == TGC_OP_BN_BWD || code == TGC_OP_BN_RELU_BWD || code == TGC_OP_BN_EVAL_BWD;
@@ -67,11 +76,11 @@ static void bn_key(cpu_key *key, const cpu_call *k) {
     cpu_key_addf(key, k->a->eps);
 }
 
-static int bn_desc(const cpu_call *k, const tgc_shape *x, dnnl_prop_kind_t prop, unsigned flags,
+static int bn_desc(const cpu_call *k, const tgc_type *x, dnnl_prop_kind_t prop, unsigned flags,
                    dnnl_memory_desc_t *xmd, dnnl_memory_desc_t *cmd, dnnl_batch_normalization_desc_t *d,
                    tgc_err *err) {
-    tgc_shape c1 = tgc_shape1(x->d[1]);
-    if (cpu_md_plain(xmd, x, dnnl_f32, err) || cpu_md_plain(cmd, &c1, dnnl_f32, err)) return -1;
+    tgc_shape c1 = tgc_shape1(x->shape.d[1]);
+    if (cpu_md_of(xmd, x, dnnl_f32, err) || cpu_md_plain(cmd, &c1, dnnl_f32, err)) return -1;
     dnnl_status_t s = dnnl_batch_normalization_forward_desc_init(d, prop, xmd, (float)k->a->eps, flags);
     if (s != dnnl_success) return tgc_fail(err, "cpu backend: %s: %s", k->name, cpu_dnnl_status(s));
     return 0;
@@ -88,10 +97,11 @@ typedef struct bn_job {
     float *mean, *invstd, *rm, *rv, *dgamma, *dbeta;
     double eps, mom;
     int relu; /* the fused variants */
+    int nhwc; /* data tensors stored [N,S,C]: rows gathered and scattered with stride C */
     tgc_dtype dt;
 } bn_job;
 
-/* Row (b, ch) of a data tensor as f32: the tensor's own row, or converted into buf. */
+/* Row (b, ch) of a ROW data tensor as f32: the tensor's own row, or converted into buf. */
 static const float *bn_row(const bn_job *j, const void *t, int64_t b, int64_t ch, float *buf) {
     int64_t off = (b * j->c + ch) * j->s;
     if (j->dt == TGC_F32) return (const float *)t + off;
@@ -113,62 +123,45 @@ static float *bn_rows(const bn_job *j, int k) {
     return j->dt == TGC_F32 ? NULL : tgc_malloc(sizeof(float) * (size_t)k * (size_t)(j->s ? j->s : 1));
 }
 
-static void bn_train_channels(void *ctx, int64_t lo, int64_t hi) {
-    const bn_job *j = ctx;
-    const double cnt = (double)(j->n * j->s);
-    float *rb = bn_rows(j, 2), *xb = rb, *yb = rb ? rb + j->s : NULL;
-    for (int64_t ch = lo; ch < hi; ch++) {
-        const float k = bn_row(j, j->x, 0, ch, xb)[0]; /* the shift: any value of the channel */
-        double s1 = 0, s2 = 0;
-        for (int64_t b = 0; b < j->n; b++) {
-            const float *x = bn_row(j, j->x, b, ch, xb);
-            float r1 = 0.f, r2 = 0.f;
+/* ---- the row kernels --------------------------------------------------------------------------------
+ * One out-of-line definition each, called for a tensor's own rows (ROW) and for the rows gathered from
+ * NHWC tensors alike: every (n, c) row is reduced and computed by the same instructions in both layouts,
+ * so the results are equal bit for bit. */
 #ifdef _OPENMP
-#pragma omp simd reduction(+ : r1, r2)
+#define BN_SIMD _Pragma("omp simd")
+#define BN_SIMD_SUM2(a, b) _Pragma("omp simd reduction(+ : r1, r2)")
+#else
+#define BN_SIMD
+#define BN_SIMD_SUM2(a, b)
 #endif
-            for (int64_t i = 0; i < j->s; i++) {
-                float d = x[i] - k;
-                r1 += d;
-                r2 += d * d;
-            }
-            s1 += r1;
-            s2 += r2;
-        }
-        double m1 = s1 / cnt, var = s2 / cnt - m1 * m1;
-        if (var < 0) var = 0;
-        double mean = (double)k + m1, invstd = 1.0 / sqrt(var + j->eps);
-        j->mean[ch] = (float)mean;
-        j->invstd[ch] = (float)invstd;
-        j->rm[ch] = (float)((1.0 - j->mom) * j->rm[ch] + j->mom * mean);
-        j->rv[ch] = (float)((1.0 - j->mom) * j->rv[ch] + j->mom * var * cnt / (cnt - 1));
-        const float a = j->gamma[ch] * (float)invstd, bb = j->beta[ch] - (float)mean * a;
-        for (int64_t b = 0; b < j->n; b++) {
-            const float *x = bn_row(j, j->x, b, ch, xb);
-            float *y = bn_out_row(j, j->y, b, ch, yb);
-            if (j->relu) {
-#ifdef _OPENMP
-#pragma omp simd
-#endif
-                for (int64_t i = 0; i < j->s; i++) y[i] = relu1(bn_pre(x[i], a, bb));
-            } else {
-#ifdef _OPENMP
-#pragma omp simd
-#endif
-                for (int64_t i = 0; i < j->s; i++) y[i] = bn_pre(x[i], a, bb);
-            }
-            bn_row_store(j, j->y, b, ch, y);
-        }
+
+/* The forward's channel sums of one row around the shift k. */
+__attribute__((noinline)) static void stats_row(const float *x, float k, int64_t s, double *s1, double *s2) {
+    float r1 = 0.f, r2 = 0.f;
+    BN_SIMD_SUM2(r1, r2)
+    for (int64_t i = 0; i < s; i++) {
+        float d = x[i] - k;
+        r1 += d;
+        r2 += d * d;
     }
-    free(rb);
+    *s1 += r1;
+    *s2 += r2;
+}
+
+__attribute__((noinline)) static void out_row(const float *x, float a, float bb, int relu, int64_t s, float *y) {
+    if (relu) {
+        BN_SIMD for (int64_t i = 0; i < s; i++) y[i] = relu1(bn_pre(x[i], a, bb));
+    } else {
+        BN_SIMD for (int64_t i = 0; i < s; i++) y[i] = bn_pre(x[i], a, bb);
+    }
 }
 
 /* The channel sums of one (n, c) row: sum(dy) and sum((x-mean)*dy). One function for the plain and the
  * fused backward, so that both reduce in the same order and agree bit for bit. */
-static void row_sums(const float *x, const float *dy, float mean, int64_t s, double *sdy, double *dot) {
+__attribute__((noinline)) static void row_sums(const float *x, const float *dy, float mean, int64_t s, double *sdy,
+                                               double *dot) {
     float r1 = 0.f, r2 = 0.f;
-#ifdef _OPENMP
-#pragma omp simd reduction(+ : r1, r2)
-#endif
+    BN_SIMD_SUM2(r1, r2)
     for (int64_t i = 0; i < s; i++) {
         r1 += dy[i];
         r2 += (x[i] - mean) * dy[i];
@@ -177,52 +170,232 @@ static void row_sums(const float *x, const float *dy, float mean, int64_t s, dou
     *dot += r2;
 }
 
-/* The dy row (b, ch) the backward uses: dy itself, or for batch_norm_relu_bwd dy where the forward's
- * pre-activation x*a + bb was positive, else 0 (relu_bwd's rule), formed in the scratch row dm. x is the
- * row's x as f32; dyb a row buffer for a low-precision dy. */
-static const float *bwd_dy_row(const bn_job *j, int64_t b, int64_t ch, const float *x, float a, float bb, float *dm,
-                               float *dyb) {
-    const float *dy = bn_row(j, j->dy, b, ch, dyb);
-    if (!j->relu) return dy;
-#ifdef _OPENMP
-#pragma omp simd
-#endif
-    for (int64_t i = 0; i < j->s; i++) dm[i] = masked(dy[i], bn_pre(x[i], a, bb) > 0.f);
-    return dm;
+/* batch_norm_relu_bwd's dy: dy where the forward's pre-activation x*a + bb was positive, else 0 (relu_bwd's
+ * rule), into dm. */
+__attribute__((noinline)) static void mask_row(const float *dy, const float *x, float a, float bb, int64_t s,
+                                               float *dm) {
+    BN_SIMD for (int64_t i = 0; i < s; i++) dm[i] = masked(dy[i], bn_pre(x[i], a, bb) > 0.f);
+}
+
+__attribute__((noinline)) static void dx_row(const float *dy, const float *x, float mean, float gm, float proj,
+                                             float scale, int64_t s, float *dx) {
+    BN_SIMD for (int64_t i = 0; i < s; i++) dx[i] = (dy[i] - gm - (x[i] - mean) * proj) * scale;
+}
+
+/* Channel ch's statistics from its sums around k: mean, invstd, running stats; *a, *bb the affine map. */
+static void train_finish(const bn_job *j, int64_t ch, float k, double s1, double s2, float *a, float *bb) {
+    const double cnt = (double)(j->n * j->s);
+    double m1 = s1 / cnt, var = s2 / cnt - m1 * m1;
+    if (var < 0) var = 0;
+    double mean = (double)k + m1, invstd = 1.0 / sqrt(var + j->eps);
+    j->mean[ch] = (float)mean;
+    j->invstd[ch] = (float)invstd;
+    j->rm[ch] = (float)((1.0 - j->mom) * j->rm[ch] + j->mom * mean);
+    j->rv[ch] = (float)((1.0 - j->mom) * j->rv[ch] + j->mom * var * cnt / (cnt - 1));
+    *a = j->gamma[ch] * (float)invstd, *bb = j->beta[ch] - (float)mean * *a;
+}
+
+static void bn_train_channels(void *ctx, int64_t lo, int64_t hi) {
+    const bn_job *j = ctx;
+    float *rb = bn_rows(j, 2), *xb = rb, *yb = rb ? rb + j->s : NULL;
+    for (int64_t ch = lo; ch < hi; ch++) {
+        const float k = bn_row(j, j->x, 0, ch, xb)[0]; /* the shift: any value of the channel */
+        double s1 = 0, s2 = 0;
+        for (int64_t b = 0; b < j->n; b++) stats_row(bn_row(j, j->x, b, ch, xb), k, j->s, &s1, &s2);
+        float a, bb;
+        train_finish(j, ch, k, s1, s2, &a, &bb);
+        for (int64_t b = 0; b < j->n; b++) {
+            float *y = bn_out_row(j, j->y, b, ch, yb);
+            out_row(bn_row(j, j->x, b, ch, xb), a, bb, j->relu, j->s, y);
+            bn_row_store(j, j->y, b, ch, y);
+        }
+    }
+    free(rb);
+}
+
+/* Per-channel (beta, mean, invstd) of the backward: the relu mask's affine map (fused variant). */
+static void bwd_affine(const bn_job *j, int64_t ch, float *a, float *bb) {
+    *a = *bb = 0.f;
+    if (j->relu) *a = j->gamma[ch] * j->invstd_in[ch], *bb = j->beta[ch] - j->mean_in[ch] * *a;
 }
 
 /* batch_norm_bwd and batch_norm_relu_bwd (j->relu): the fused one reduces and applies the masked rows
  * with the same code as the plain one, so it equals the unfused pair bit for bit. */
+static void bwd_finish(const bn_job *j, int64_t ch, double sdy, double dot, float *gm, float *proj, float *scale) {
+    const double cnt = (double)(j->n * j->s), is = j->invstd_in[ch];
+    j->dgamma[ch] = (float)(dot * is);
+    j->dbeta[ch] = (float)sdy;
+    *gm = (float)(sdy / cnt), *proj = (float)(dot / cnt * is * is), *scale = (float)(is * j->gamma[ch]);
+}
+
 static void bn_bwd_channels(void *ctx, int64_t lo, int64_t hi) {
     const bn_job *j = ctx;
-    const double cnt = (double)(j->n * j->s);
     float *dm = j->relu ? tgc_malloc(sizeof(float) * (size_t)(j->s ? j->s : 1)) : NULL;
     float *rb = bn_rows(j, 3), *xb = rb, *dyb = rb ? rb + j->s : NULL, *dxb = rb ? rb + 2 * j->s : NULL;
     for (int64_t ch = lo; ch < hi; ch++) {
         const float mean = j->mean_in[ch];
-        float a = 0.f, bb = 0.f;
-        if (j->relu) a = j->gamma[ch] * j->invstd_in[ch], bb = j->beta[ch] - mean * a;
+        float a, bb, gm, proj, scale;
+        bwd_affine(j, ch, &a, &bb);
         double sdy = 0, dot = 0;
         for (int64_t b = 0; b < j->n; b++) {
-            const float *x = bn_row(j, j->x, b, ch, xb);
-            row_sums(x, bwd_dy_row(j, b, ch, x, a, bb, dm, dyb), mean, j->s, &sdy, &dot);
+            const float *x = bn_row(j, j->x, b, ch, xb), *dy = bn_row(j, j->dy, b, ch, dyb);
+            if (j->relu) mask_row(dy, x, a, bb, j->s, dm), dy = dm;
+            row_sums(x, dy, mean, j->s, &sdy, &dot);
         }
-        const double is = j->invstd_in[ch];
-        j->dgamma[ch] = (float)(dot * is);
-        j->dbeta[ch] = (float)sdy;
-        const float gm = (float)(sdy / cnt), proj = (float)(dot / cnt * is * is), scale = (float)(is * j->gamma[ch]);
+        bwd_finish(j, ch, sdy, dot, &gm, &proj, &scale);
         for (int64_t b = 0; b < j->n; b++) {
-            const float *x = bn_row(j, j->x, b, ch, xb), *dy = bwd_dy_row(j, b, ch, x, a, bb, dm, dyb);
+            const float *x = bn_row(j, j->x, b, ch, xb), *dy = bn_row(j, j->dy, b, ch, dyb);
+            if (j->relu) mask_row(dy, x, a, bb, j->s, dm), dy = dm;
             float *dx = bn_out_row(j, j->dx, b, ch, dxb);
-#ifdef _OPENMP
-#pragma omp simd
-#endif
-            for (int64_t i = 0; i < j->s; i++) dx[i] = (dy[i] - gm - (x[i] - mean) * proj) * scale;
+            dx_row(dy, x, mean, gm, proj, scale, j->s, dx);
             bn_row_store(j, j->dx, b, ch, dx);
         }
     }
     free(dm);
     free(rb);
+}
+
+/* ---- NHWC: blocks of channels --------------------------------------------------------------------------
+ * A task's channels are taken BN_BLOCK at a time. The sums: per image, the block's [S, nb] slab (contiguous
+ * runs of nb channels) is transposed into nb f32 rows and the row kernels reduce them, per channel in the
+ * ROW code's order. The results (y, dx) are elementwise given the channel's constants: computed pixel by
+ * pixel in place with the same float operations as the row kernels. */
+#define BN_BLOCK 16
+
+/* The nb channels of one pixel from element `at` as f32 (the tensor itself, or widened into buf), and
+ * back (rounded to nearest even as cpu_store_f32 does); inline loops, as a pixel holds few channels. */
+static inline void px_load(tgc_dtype dt, const uint16_t *h, int64_t nb, float *out) {
+    if (dt == TGC_BF16) {
+        BN_SIMD for (int64_t q = 0; q < nb; q++) out[q] = tgc_bf16_to_f32(h[q]);
+    } else {
+        for (int64_t q = 0; q < nb; q++) out[q] = tgc_f16_to_f32(h[q]);
+    }
+}
+
+static const float *load_px(const bn_job *j, const void *t, int64_t at, int64_t nb, float *buf) {
+    if (j->dt == TGC_F32) return (const float *)t + at;
+    px_load(j->dt, (const uint16_t *)t + at, nb, buf);
+    return buf;
+}
+
+static void store_px(const bn_job *j, void *t, int64_t at, int64_t nb, const float *v) {
+    if (j->dt == TGC_F32) return; /* computed in place */
+    uint16_t *h = (uint16_t *)t + at;
+    if (j->dt == TGC_BF16) {
+        BN_SIMD for (int64_t q = 0; q < nb; q++) h[q] = tgc_f32_to_bf16(v[q]);
+    } else {
+        for (int64_t q = 0; q < nb; q++) h[q] = tgc_f32_to_f16(v[q]);
+    }
+}
+
+/* dst[q * ld_dst + i] = src[i * ld_src + q] for i < rows, q < cols: 4x4 tiles in SSE registers where the
+ * target has them (a plain copy of each element otherwise, and for the edges). */
+static void transpose_f32(const float *src, int64_t ld_src, float *dst, int64_t ld_dst, int64_t rows, int64_t cols) {
+    int64_t i = 0;
+#ifdef __SSE2__
+    for (; i + 4 <= rows; i += 4) {
+        int64_t q = 0;
+        for (; q + 4 <= cols; q += 4) {
+            __m128 r0 = _mm_loadu_ps(src + i * ld_src + q), r1 = _mm_loadu_ps(src + (i + 1) * ld_src + q);
+            __m128 r2 = _mm_loadu_ps(src + (i + 2) * ld_src + q), r3 = _mm_loadu_ps(src + (i + 3) * ld_src + q);
+            _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
+            _mm_storeu_ps(dst + q * ld_dst + i, r0);
+            _mm_storeu_ps(dst + (q + 1) * ld_dst + i, r1);
+            _mm_storeu_ps(dst + (q + 2) * ld_dst + i, r2);
+            _mm_storeu_ps(dst + (q + 3) * ld_dst + i, r3);
+        }
+        for (; q < cols; q++)
+            for (int64_t ii = i; ii < i + 4; ii++) dst[q * ld_dst + ii] = src[ii * ld_src + q];
+    }
+#endif
+    for (; i < rows; i++)
+        for (int64_t q = 0; q < cols; q++) dst[q * ld_dst + i] = src[i * ld_src + q];
+}
+
+static void gather_block(const bn_job *j, const void *t, int64_t b, int64_t c0, int64_t nb, float *rows,
+                         float *tmp) {
+    const int64_t s = j->s, C = j->c, base = b * s * C + c0;
+    if (j->dt == TGC_F32) {
+        transpose_f32((const float *)t + base, C, rows, s, s, nb);
+        return;
+    }
+    /* 16-bit: each pixel's nb channels widened into tmp [S, nb] (contiguous loops), then transposed */
+    const uint16_t *h = (const uint16_t *)t + base;
+    for (int64_t i = 0; i < s; i++) px_load(j->dt, h + i * C, nb, tmp + i * nb);
+    transpose_f32(tmp, nb, rows, s, s, nb);
+}
+
+static void bn_train_nhwc(void *ctx, int64_t lo, int64_t hi) {
+    const bn_job *j = ctx;
+    const int64_t s = j->s, m = hi - lo;
+    float *rows = tgc_malloc(sizeof(float) * (size_t)(2 * BN_BLOCK * (s ? s : 1))), *tmp = rows + BN_BLOCK * s;
+    float *a = tgc_malloc(sizeof(float) * (size_t)(4 * m)), *bb = a + m, *xb = a + 2 * m, *yb = a + 3 * m;
+    for (int64_t c0 = lo; c0 < hi; c0 += BN_BLOCK) {
+        const int64_t nb = TGC_MIN((int64_t)BN_BLOCK, hi - c0);
+        float k[BN_BLOCK];
+        double s1[BN_BLOCK] = {0}, s2[BN_BLOCK] = {0};
+        for (int64_t b = 0; b < j->n; b++) {
+            gather_block(j, j->x, b, c0, nb, rows, tmp);
+            if (b == 0)
+                for (int64_t q = 0; q < nb; q++) k[q] = rows[q * s];
+            for (int64_t q = 0; q < nb; q++) stats_row(rows + q * s, k[q], s, &s1[q], &s2[q]);
+        }
+        for (int64_t q = 0; q < nb; q++) train_finish(j, c0 + q, k[q], s1[q], s2[q], &a[c0 - lo + q], &bb[c0 - lo + q]);
+    }
+    /* y elementwise in place, the task's channels of each pixel: the same float operations as out_row */
+    for (int64_t p = 0; p < j->n * s; p++) {
+        const int64_t at = p * j->c + lo;
+        const float *x = load_px(j, j->x, at, m, xb);
+        float *y = j->dt == TGC_F32 ? (float *)j->y + at : yb;
+        if (j->relu) {
+            BN_SIMD for (int64_t q = 0; q < m; q++) y[q] = relu1(bn_pre(x[q], a[q], bb[q]));
+        } else {
+            BN_SIMD for (int64_t q = 0; q < m; q++) y[q] = bn_pre(x[q], a[q], bb[q]);
+        }
+        store_px(j, j->y, at, m, y);
+    }
+    free(a);
+    free(rows);
+}
+
+static void bn_bwd_nhwc(void *ctx, int64_t lo, int64_t hi) {
+    const bn_job *j = ctx;
+    const int64_t s = j->s, m = hi - lo, blk = BN_BLOCK * (s ? s : 1);
+    float *xr = tgc_malloc(sizeof(float) * (size_t)(4 * blk)), *dyr = xr + blk, *dm = xr + 2 * blk, *tmp = xr + 3 * blk;
+    float *a = tgc_malloc(sizeof(float) * (size_t)(10 * m)), *bb = a + m, *gm = a + 2 * m, *proj = a + 3 * m;
+    float *scale = a + 4 * m, *mean = a + 5 * m, *xb = a + 6 * m, *dyb = a + 7 * m, *dxb = a + 8 * m;
+    float *pm = a + 9 * m; /* one pixel's masked dy */
+    for (int64_t q = 0; q < m; q++) bwd_affine(j, lo + q, &a[q], &bb[q]), mean[q] = j->mean_in[lo + q];
+    for (int64_t c0 = lo; c0 < hi; c0 += BN_BLOCK) {
+        const int64_t nb = TGC_MIN((int64_t)BN_BLOCK, hi - c0), o = c0 - lo;
+        double sdy[BN_BLOCK] = {0}, dot[BN_BLOCK] = {0};
+        for (int64_t b = 0; b < j->n; b++) {
+            gather_block(j, j->x, b, c0, nb, xr, tmp);
+            gather_block(j, j->dy, b, c0, nb, dyr, tmp);
+            for (int64_t q = 0; q < nb; q++) {
+                const float *x = xr + q * s, *dy = dyr + q * s;
+                if (j->relu) mask_row(dy, x, a[o + q], bb[o + q], s, dm), dy = dm;
+                row_sums(x, dy, mean[o + q], s, &sdy[q], &dot[q]);
+            }
+        }
+        for (int64_t q = 0; q < nb; q++)
+            bwd_finish(j, c0 + q, sdy[q], dot[q], &gm[o + q], &proj[o + q], &scale[o + q]);
+    }
+    /* dx elementwise in place, the task's channels of each pixel: the same float operations per element as
+     * mask_row and dx_row */
+    for (int64_t p = 0; p < j->n * s; p++) {
+        const int64_t at = p * j->c + lo;
+        const float *x = load_px(j, j->x, at, m, xb), *dy = load_px(j, j->dy, at, m, dyb);
+        float *dx = j->dt == TGC_F32 ? (float *)j->dx + at : dxb;
+        if (j->relu) {
+            BN_SIMD for (int64_t q = 0; q < m; q++) pm[q] = masked(dy[q], bn_pre(x[q], a[q], bb[q]) > 0.f);
+            dy = pm;
+        }
+        BN_SIMD for (int64_t q = 0; q < m; q++) dx[q] = (dy[q] - gm[q] - (x[q] - mean[q]) * proj[q]) * scale[q];
+        store_px(j, j->dx, at, m, dx);
+    }
+    free(a);
+    free(xr);
 }
 
 /* Channels per task: enough elements to pay for a thread's wake-up. */
@@ -251,8 +424,9 @@ int cpu_bn_train(tgc_cpu *c, const cpu_call *k, tgc_err *err) {
     const tgc_shape *xs = &k->in_t[0].shape;
     bn_job j = {.n = xs->d[0], .c = nc, .s = cnt / xs->d[0], .x = k->in[0], .gamma = k->in[1], .beta = k->in[2],
                 .rm = k->in[3], .rv = k->in[4], .y = k->out[0], .mean = k->out[1], .invstd = k->out[2],
-                .eps = k->a->eps, .mom = k->a->momentum, .relu = k->code == TGC_OP_BN_TRAIN_RELU, .dt = dt};
-    cpu_parallel(c, nc, bn_grain(cnt), bn_train_channels, &j);
+                .eps = k->a->eps, .mom = k->a->momentum, .relu = k->code == TGC_OP_BN_TRAIN_RELU,
+                .nhwc = cpu_nhwc(&k->in_t[0]), .dt = dt};
+    cpu_parallel(c, nc, bn_grain(cnt), j.nhwc ? bn_train_nhwc : bn_train_channels, &j);
     return 0;
 }
 
@@ -268,7 +442,7 @@ int cpu_bn_eval(tgc_cpu *c, const cpu_call *k, tgc_err *err) {
         dnnl_memory_desc_t xmd, cmd;
         dnnl_batch_normalization_desc_t d;
         dnnl_primitive_desc_t pd;
-        if (bn_desc(k, &k->in_t[0].shape, dnnl_forward_inference,
+        if (bn_desc(k, &k->in_t[0], dnnl_forward_inference,
                     dnnl_use_global_stats | dnnl_use_scale | dnnl_use_shift, &xmd, &cmd, &d, err) ||
             cpu_pd_create(c, &pd, &d, NULL, k->name, err))
             return -1;
@@ -297,8 +471,8 @@ int cpu_bn_bwd(tgc_cpu *c, const cpu_call *k, tgc_err *err) {
     if (xs->d[0] == 0 || cnt == 0) return 0;
     bn_job j = {.n = xs->d[0], .c = nc, .s = cnt / xs->d[0], .dy = k->in[0], .x = k->in[1], .gamma = k->in[2],
                 .beta = relu ? k->in[3] : NULL, .mean_in = k->in[st], .invstd_in = invstd, .dx = k->out[0],
-                .dgamma = k->out[1], .dbeta = k->out[2], .relu = relu, .dt = dt};
-    cpu_parallel(c, nc, bn_grain(cnt), bn_bwd_channels, &j);
+                .dgamma = k->out[1], .dbeta = k->out[2], .relu = relu, .nhwc = cpu_nhwc(&k->in_t[1]), .dt = dt};
+    cpu_parallel(c, nc, bn_grain(cnt), j.nhwc ? bn_bwd_nhwc : bn_bwd_channels, &j);
     return 0;
 }
 
@@ -348,6 +522,7 @@ typedef struct bn_eval_bwd_job {
     float *dx, *dgamma, *dbeta;
     int64_t n, c, s;
     double eps;
+    int nhwc;
 } bn_eval_bwd_job;
 
 static void bn_eval_bwd_channels(void *ctx, int64_t lo, int64_t hi) {
@@ -356,13 +531,15 @@ static void bn_eval_bwd_channels(void *ctx, int64_t lo, int64_t hi) {
         double inv = 1.0 / sqrt((double)j->var[ch] + j->eps), m = j->mean[ch];
         float f = (float)((double)j->gamma[ch] * inv);
         double sg = 0, sb = 0;
+        /* element (i, ch, q) at base + q * step: the same order in both layouts */
+        const int64_t step = j->nhwc ? j->c : 1;
         for (int64_t i = 0; i < j->n; i++) {
-            int64_t base = (i * j->c + ch) * j->s;
-            for (int64_t q = 0; q < j->s; q++) {
-                double d = j->dy[base + q];
+            int64_t base = j->nhwc ? i * j->s * j->c + ch : (i * j->c + ch) * j->s;
+            for (int64_t q = 0, at = base; q < j->s; q++, at += step) {
+                double d = j->dy[at];
                 sb += d;
-                sg += d * ((double)j->x[base + q] - m) * inv;
-                j->dx[base + q] = j->dy[base + q] * f;
+                sg += d * ((double)j->x[at] - m) * inv;
+                j->dx[at] = j->dy[at] * f;
             }
         }
         j->dgamma[ch] = (float)sg;
@@ -381,7 +558,7 @@ int cpu_bn_eval_bwd(tgc_cpu *c, const cpu_call *k, tgc_err *err) {
     const tgc_shape *xs = &k->in_t[1].shape;
     if (xs->d[0] == 0 || cnt == 0) return 0;
     bn_eval_bwd_job j = {k->in[0], k->in[1], k->in[2], k->in[3], var, k->out[0], k->out[1], k->out[2],
-                         xs->d[0], nc, cnt / xs->d[0], k->a->eps};
+                         xs->d[0], nc, cnt / xs->d[0], k->a->eps, cpu_nhwc(&k->in_t[1])};
     cpu_parallel(c, nc, bn_grain(cnt), bn_eval_bwd_channels, &j);
     return 0;
 }

@@ -30,6 +30,7 @@ void cpu_key_type(cpu_key *k, const tgc_type *t) {
     cpu_key_add(k, t->dtype);
     cpu_key_add(k, t->shape.rank);
     for (int i = 0; i < t->shape.rank && i < TGC_MAX_RANK; i++) cpu_key_add(k, t->shape.d[i]);
+    cpu_key_add(k, t->layout); /* a primitive's memory descriptors depend on it */
 }
 
 static uint64_t key_hash(const cpu_key *k) {
@@ -84,6 +85,27 @@ int cpu_md_plain(dnnl_memory_desc_t *md, const tgc_shape *s, dnnl_data_type_t dt
     dnnl_status_t st = dnnl_memory_desc_init_by_tag(md, rank, dims, dt, tags[rank]);
     if (st != dnnl_success) return tgc_fail(err, "cpu backend: memory descriptor: %s", cpu_dnnl_status(st));
     return 0;
+}
+
+int cpu_md_of(dnnl_memory_desc_t *md, const tgc_type *t, dnnl_data_type_t dt, tgc_err *err) {
+    if (!cpu_nhwc(t)) return cpu_md_plain(md, &t->shape, dt, err);
+    dnnl_dims_t dims = {t->shape.d[0], t->shape.d[1], t->shape.d[2], t->shape.d[3]};
+    dnnl_status_t st = dnnl_memory_desc_init_by_tag(md, 4, dims, dt, dnnl_acdb); /* nhwc */
+    if (st != dnnl_success) return tgc_fail(err, "cpu backend: nhwc memory descriptor: %s", cpu_dnnl_status(st));
+    return 0;
+}
+
+void cpu_axis_split(const tgc_type *t, int axis, int64_t *outer, int64_t *ch, int64_t *inner) {
+    /* physical position of each logical dim: NHWC stores logical dims 0,2,3,1 */
+    static const int nhwc_dims[4] = {0, 2, 3, 1};
+    int rank = t->shape.rank, nhwc = cpu_nhwc(t), pos = nhwc ? (axis == 1 ? 3 : axis == 0 ? 0 : axis - 1) : axis;
+    *outer = *inner = 1;
+    *ch = t->shape.d[axis];
+    for (int p = 0; p < rank; p++) {
+        int64_t d = t->shape.d[nhwc ? nhwc_dims[p] : p];
+        if (p < pos) *outer *= d;
+        else if (p > pos) *inner *= d;
+    }
 }
 
 static void prim_free(cpu_prim *p) {

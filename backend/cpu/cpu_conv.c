@@ -5,9 +5,12 @@
  * kernel was slower than f32 and spins in a cross-thread reduction); otherwise an f32 primitive computes,
  * and the reorders that bring the user tensors into its blocked layouts also convert bf16 <-> f32, so no
  * extra pass is made. Either way products of bf16 values are exact in f32, sums are f32 and the result is
- * rounded once. The primitives are created with format `any` so that oneDNN picks its fast blocked
- * layouts; the user tensors stay NCHW/OIHW and cached reorders convert at the boundary (cpu_cache.c). Groups map OIHW onto
- * oneDNN's goihw, which is the same memory. */
+ * rounded once. For ROW activations the primitives are created with format `any` so that oneDNN picks its
+ * fast blocked layouts; the user tensors stay NCHW/OIHW and cached reorders convert at the boundary
+ * (cpu_cache.c). NHWC activations (x, y and their gradients, all of one layout: the dispatcher checks)
+ * are given to the primitive as nhwc itself, so oneDNN runs its channels-last kernels on the user memory
+ * with no activation reorder; bf16 tensors on an f32 primitive need a converting reorder anyway, so there
+ * the primitive keeps `any` (its blocked layouts, as for ROW). Weights stay OIHW with `any` inside. Groups map OIHW onto oneDNN's goihw, which is the same memory. */
 #include "backend/cpu/cpu_internal.h"
 
 /* The convolution's geometry, checked against the operand shapes. */
@@ -56,13 +59,18 @@ typedef struct conv_mds {
     dnnl_memory_desc_t ux, uw, uy, ax, aw, ay;
 } conv_mds;
 
-static int conv_make_mds(const conv_geo *g, dnnl_data_type_t dt, dnnl_data_type_t cdt, conv_mds *m, tgc_err *err) {
+static int conv_make_mds(const conv_geo *g, dnnl_data_type_t dt, dnnl_data_type_t cdt, int nhwc, conv_mds *m,
+                         tgc_err *err) {
     dnnl_dims_t x = {g->n, g->c, g->h, g->w}, y = {g->n, g->o, g->ho, g->wo};
     dnnl_dims_t w4 = {g->o, g->c, g->kh, g->kw}, w5 = {g->g, g->o / g->g, g->c / g->g, g->kh, g->kw};
-    dnnl_status_t s = dnnl_memory_desc_init_by_tag(&m->ux, 4, x, dt, dnnl_abcd);
-    if (s == dnnl_success) s = dnnl_memory_desc_init_by_tag(&m->uy, 4, y, dt, dnnl_abcd);
-    if (s == dnnl_success) s = dnnl_memory_desc_init_by_tag(&m->ax, 4, x, cdt, dnnl_format_tag_any);
-    if (s == dnnl_success) s = dnnl_memory_desc_init_by_tag(&m->ay, 4, y, cdt, dnnl_format_tag_any);
+    /* NHWC: the primitive on the user memory itself, unless a reorder must convert anyway (bf16 tensors on
+     * an f32 primitive): then oneDNN's own layout costs nothing more */
+    dnnl_format_tag_t user = nhwc ? dnnl_acdb : dnnl_abcd;
+    dnnl_format_tag_t inner = nhwc && dt == cdt ? dnnl_acdb : dnnl_format_tag_any;
+    dnnl_status_t s = dnnl_memory_desc_init_by_tag(&m->ux, 4, x, dt, user);
+    if (s == dnnl_success) s = dnnl_memory_desc_init_by_tag(&m->uy, 4, y, dt, user);
+    if (s == dnnl_success) s = dnnl_memory_desc_init_by_tag(&m->ax, 4, x, cdt, inner);
+    if (s == dnnl_success) s = dnnl_memory_desc_init_by_tag(&m->ay, 4, y, cdt, inner);
     if (s == dnnl_success) {
         if (g->g > 1) {
             s = dnnl_memory_desc_init_by_tag(&m->uw, 5, w5, dt, dnnl_abcde);
@@ -151,7 +159,9 @@ static int conv_run(tgc_cpu *c, const cpu_call *k, conv_dir dir, tgc_err *err) {
         /* bf16 tensors without a fast bf16 convolution: an f32 primitive, its reorders convert */
         int f32_compute = dt == TGC_BF16 && (dir == CONV_BWD_WEIGHTS || !c->bf16_conv);
         dnnl_data_type_t cdt = f32_compute ? dnnl_f32 : cpu_dnnl_dt(dt);
-        if (conv_make_mds(&g, cpu_dnnl_dt(dt), cdt, &m, err) || conv_pd(c, dir, &g, &m, &pd, k->name, err)) return -1;
+        int nhwc = cpu_nhwc(&k->in_t[0]); /* x or dy: the activations' one layout */
+        if (conv_make_mds(&g, cpu_dnnl_dt(dt), cdt, nhwc, &m, err) || conv_pd(c, dir, &g, &m, &pd, k->name, err))
+            return -1;
         const dnnl_memory_desc_t *user[3] = {[CONV_X] = &m.ux, [CONV_W] = &m.uw, [CONV_Y] = &m.uy};
         cpu_argspec spec[3];
         for (int i = 0; i < 3; i++) spec[i] = (cpu_argspec){ds->arg[i], i, i == 2, user[ds->role[i]]};

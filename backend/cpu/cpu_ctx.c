@@ -210,6 +210,43 @@ static int exec_widened(tgc_cpu *c, const cpu_call *k, cpu_kernel_fn fn, tgc_err
     return 0;
 }
 
+/* The layout guard: an operand or result may be NHWC only where the op's layout rule allows it (a
+ * rank-4 operand/result in tgc_op_layout_io's masks), and the masked rank-4 ones share one layout
+ * (relayout's operand and result differ: its kernel checks that). A plan that breaks this would compute
+ * in the wrong layout without an error; it is refused, naming the op and the operand. */
+static int check_layouts(const cpu_call *k, tgc_err *err) {
+    unsigned masks[2];
+    tgc_op_layout_io(k->code, &masks[0], &masks[1]);
+    int first_is_out = -1, first = -1;
+    tgc_layout want = TGC_LAYOUT_ROW;
+    for (int is_out = 0; is_out < 2; is_out++) {
+        int n = is_out ? k->n_out : k->n_in;
+        for (int i = 0; i < n; i++) {
+            const tgc_type *t = is_out ? &k->out_t[i] : &k->in_t[i];
+            const char *what = is_out ? "result" : "operand";
+            if ((unsigned)t->layout >= TGC_LAYOUT_COUNT)
+                return tgc_fail(err, "cpu backend: %s: %s %d has an invalid layout %d", k->name, what, i,
+                                (int)t->layout);
+            int masked = i < 8 && (masks[is_out] >> i & 1u) && t->shape.rank == 4;
+            if (!masked) {
+                if (t->layout != TGC_LAYOUT_ROW)
+                    return tgc_fail(err, "cpu backend: %s: %s %d is %s, but the op takes it only row-major "
+                                    "(ir/ops.c layout_rules)", k->name, what, i, tgc_layout_name(t->layout));
+                continue;
+            }
+            if (k->code == TGC_OP_RELAYOUT) continue;
+            if (first < 0) {
+                first_is_out = is_out, first = i, want = t->layout;
+            } else if (t->layout != want) {
+                return tgc_fail(err, "cpu backend: %s: %s %d is %s but %s %d is %s (the op's activation operands "
+                                "and results share one layout)", k->name, what, i, tgc_layout_name(t->layout),
+                                first_is_out ? "result" : "operand", first, tgc_layout_name(want));
+            }
+        }
+    }
+    return 0;
+}
+
 int tgc_cpu_exec(tgc_cpu *c, tgc_opcode code, const tgc_attrs *a, int n_in, const tgc_type *in_t,
                  void *const *in, int n_out, const tgc_type *out_t, void *const *out, tgc_err *err) {
     if (!c) return tgc_fail(err, "cpu backend: no context");
@@ -243,6 +280,7 @@ int tgc_cpu_exec(tgc_cpu *c, tgc_opcode code, const tgc_attrs *a, int n_in, cons
     /* Pin oneDNN's thread count on the calling thread (an OpenMP setting is per thread). */
     if (c->omp_set_num_threads) c->omp_set_num_threads(c->n_threads);
     cpu_call k = {code, name, a, n_in, n_out, in_t, out_t, in, out};
+    if (check_layouts(&k, err)) return -1;
     if (needs_widening(&k)) return exec_widened(c, &k, kernels[code], err);
     return kernels[code](c, &k, err);
 }

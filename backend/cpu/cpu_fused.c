@@ -6,7 +6,9 @@
  * is checked when the plan is loaded (plan/plan_validate.c). What is refused here is what these loops do
  * not implement: other ops, non-float dtypes, operands without data. bf16/f16 tensors are loaded into f32
  * chunk buffers, computed in f32 and stored rounded to nearest even, once per op, as the unfused kernels
- * compute them. */
+ * compute them. NHWC tensors are walked in storage order like ROW ones (elementwise ops are layout-blind);
+ * bias_add's channel of an element comes from the storage's split around the channel axis, which puts
+ * the channels innermost for NHWC (cpu_axis_split). */
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -78,6 +80,29 @@ static int ew_arity(tgc_opcode c) {
     }
 }
 
+/* The layout rule of one instruction, as tgc_cpu_exec's guard: NHWC only on rank-4 tensors of the op's
+ * layout masks, all of them one layout (their elements then pair up position by position, and bias_add
+ * finds its channel through cpu_axis_split). NULL when it holds. */
+static const char *ew_layouts(const tgc_cpu_op *o) {
+    unsigned im, om;
+    tgc_op_layout_io(o->code, &im, &om);
+    int seen = 0;
+    tgc_layout want = TGC_LAYOUT_ROW;
+    for (int i = 0; i < o->n_in + o->n_out; i++) {
+        int is_out = i >= o->n_in, at = is_out ? i - o->n_in : i;
+        const tgc_type *t = is_out ? &o->out_t[at] : &o->in_t[at];
+        int masked = ((is_out ? om : im) >> at & 1u) && t->shape.rank == 4;
+        if (!masked) {
+            if (t->layout != TGC_LAYOUT_ROW) return "an NHWC tensor where the op takes only row-major";
+        } else if (!seen) {
+            seen = 1, want = t->layout;
+        } else if (t->layout != want) {
+            return "operands or results of different layouts";
+        }
+    }
+    return NULL;
+}
+
 static tgc_cpu_fused *fuse_elementwise(const tgc_cpu_op *ops, int n, char *why, size_t wl) {
     int64_t N = numel(&ops[0].out_t[0]);
     tgc_cpu_fused *f = tgc_calloc(1, sizeof *f);
@@ -113,15 +138,15 @@ static tgc_cpu_fused *fuse_elementwise(const tgc_cpu_op *ops, int n, char *why, 
         if (!bad && o->code == TGC_OP_BIAS_ADD && s->tb != TGC_F32) bad = "a bias that is not f32";
         if (!bad && ar > 1 && o->code != TGC_OP_BIAS_ADD && s->tb != s->tx) bad = "operands of two dtypes";
         if (!bad && !o->out[0] && N > 0) bad = "a result without data";
+        if (!bad) bad = ew_layouts(o);
         if (!bad && o->code == TGC_OP_BIAS_ADD) {
             const tgc_shape *x = &o->in_t[0].shape;
             int64_t axis = o->a->axis;
             if (axis < 0 || axis >= x->rank) {
                 bad = "a bias_add axis outside its tensor";
             } else {
-                s->ch = x->d[axis];
-                s->inner = 1;
-                for (int d = (int)axis + 1; d < x->rank; d++) s->inner *= x->d[d];
+                int64_t outer; /* the storage's split: NHWC puts the channels innermost */
+                cpu_axis_split(&o->in_t[0], (int)axis, &outer, &s->ch, &s->inner);
                 if (o->in_t[1].shape.rank != 1 || o->in_t[1].shape.d[0] != s->ch || s->ch < 1 || s->inner < 1)
                     bad = "a bias that does not match its axis";
             }
@@ -137,6 +162,15 @@ static tgc_cpu_fused *fuse_elementwise(const tgc_cpu_op *ops, int n, char *why, 
 /* bias_add on elements [lo, lo+n): x and y point at element lo, the bias is the whole [C] vector. */
 static void bias_rows(const ew_step *s, const float *x, float *y, int64_t lo, int64_t n) {
     const float *bias = s->b;
+    if (s->inner == 1) { /* channels innermost (NHWC): runs of whole or partial channel vectors */
+        for (int64_t i = 0; i < n;) {
+            int64_t c0 = (lo + i) % s->ch, end = TGC_MIN(n, i + s->ch - c0), i0 = i;
+            const float *bc = bias + c0;
+            SIMD for (int64_t q = i0; q < end; q++) y[q] = x[q] + bc[q - i0];
+            i = end;
+        }
+        return;
+    }
     for (int64_t i = 0; i < n;) {
         int64_t row = (lo + i) / s->inner, end = TGC_MIN(n, (row + 1) * s->inner - lo);
         float b = bias[row % s->ch];

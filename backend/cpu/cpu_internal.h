@@ -79,6 +79,16 @@ int cpu_pd_create(tgc_cpu *c, dnnl_primitive_desc_t *pd, const void *op_desc, co
 const char *cpu_dnnl_status(dnnl_status_t s);
 /* Plain (row-major) f32 memory descriptor of a tgc shape; `groups` > 1 turns OIHW into goihw. */
 int cpu_md_plain(dnnl_memory_desc_t *md, const tgc_shape *s, dnnl_data_type_t dt, tgc_err *err);
+/* The memory descriptor of a tensor in its layout: plain, or oneDNN's nhwc (acdb) for an NHWC rank-4 one. */
+int cpu_md_of(dnnl_memory_desc_t *md, const tgc_type *t, dnnl_data_type_t dt, tgc_err *err);
+
+/* ---- layouts -------------------------------------------------------------------------------------- */
+/* Whether t is stored channels-last: logical [N,C,H,W] at [N,H,W,C] (ir/ir.h tgc_layout). */
+static inline int cpu_nhwc(const tgc_type *t) { return t->layout == TGC_LAYOUT_NHWC && t->shape.rank == 4; }
+/* The split of t's storage around logical dim `axis` (0 <= axis < rank): outer * ch * inner elements,
+ * element (o, c, i) at (o * ch + c) * inner + i. ROW: the dims before and after axis; NHWC: the physical
+ * order N,H,W,C (channel axis 1 is innermost: outer N*H*W, inner 1). */
+void cpu_axis_split(const tgc_type *t, int axis, int64_t *outer, int64_t *ch, int64_t *inner);
 
 /* ---- threads -------------------------------------------------------------------------------------- */
 /* fn(ctx, lo, hi) over [0, n) split statically into at most threads chunks of at least min_chunk

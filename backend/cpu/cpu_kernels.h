@@ -10,7 +10,8 @@
  *     softmax_cross_entropy (+bwd), fill, cast, reshape, the optimizer updates, max_pool2d_bwd and the
  *     avg-pool cases oneDNN's divisor does not cover (see cpu_pooling.c).
  *
- * Layout: every tensor is contiguous, NCHW for 4-D activations, OIHW for conv weights, row-major 2-D for
+ * Layout: every tensor is contiguous, NCHW for 4-D activations (or NHWC, stored [N,H,W,C], where the op's
+ * layout rule allows it: tgc_type.layout, ir/ops.c layout_rules), OIHW for conv weights, row-major 2-D for
  * matmul. Compute ops take f32; cast converts between all dtypes (f32, f16, bf16, i32, i64, u8), fill and
  * reshape accept any dtype.
  *

@@ -2,7 +2,14 @@
  * global_avg_pool and its backward, channel_mul and its gate gradient, reshape. Reductions (bias_grad,
  * global_avg_pool, channel_mul_grad_gate) accumulate each
  * output element in double in a fixed order, so they are exact to float rounding and independent of the
- * thread count. */
+ * thread count.
+ *
+ * NHWC operands (logical [N,C,H,W] stored [N,H,W,C]): bias_add and bias_grad split the storage around the
+ * channel axis (cpu_axis_split: N*H*W rows of C); global_avg_pool, its backward, channel_mul and its gate
+ * gradient take one image per step, all channels of a pixel at once (per-channel accumulators). Every
+ * output element is summed over the same logical elements in the same order as in the ROW layout, so the
+ * results are equal bit for bit. */
+#include <stdlib.h>
 #include <string.h>
 
 #include "backend/cpu/cpu_internal.h"
@@ -14,21 +21,24 @@ typedef struct misc_job {
     float *y;
     float alpha;
     int64_t outer, ch, inner;
+    int64_t es; /* global_avg_pool & co.: element stride within an (n, c) plane, 1 or C (NHWC) */
 } misc_job;
 
 static int64_t rows_grain(int64_t row_len) { return TGC_MAX((int64_t)1, EW_GRAIN / TGC_MAX(row_len, (int64_t)1)); }
 
-/* The split of a shape around `axis`: outer * ch * inner. */
-static int axis_split(const cpu_call *k, const tgc_shape *s, misc_job *j, tgc_err *err) {
+/* The split of a tensor's storage around `axis`: outer * ch * inner (cpu_axis_split: its layout's). */
+static int axis_split(const cpu_call *k, const tgc_type *t, misc_job *j, tgc_err *err) {
     int64_t axis = k->a->axis;
-    if (axis < 0 || axis >= s->rank)
+    if (axis < 0 || axis >= t->shape.rank)
         return tgc_fail(err, "cpu backend: %s: axis %lld is outside a rank-%d tensor", k->name, (long long)axis,
-                        s->rank);
-    j->outer = j->inner = 1;
-    for (int i = 0; i < axis; i++) j->outer *= s->d[i];
-    j->ch = s->d[axis];
-    for (int i = (int)axis + 1; i < s->rank; i++) j->inner *= s->d[i];
+                        t->shape.rank);
+    cpu_axis_split(t, (int)axis, &j->outer, &j->ch, &j->inner);
     return 0;
+}
+
+/* Where plane p = (n, c) of an [N,C,H,W] tensor (j->inner = H*W elements per plane) starts. */
+static int64_t plane_at(const misc_job *j, int64_t p) {
+    return j->es == 1 ? p * j->inner : p / j->es * j->inner * j->es + p % j->es;
 }
 
 static void bias_add_rows(void *ctx, int64_t lo, int64_t hi) {
@@ -41,21 +51,44 @@ static void bias_add_rows(void *ctx, int64_t lo, int64_t hi) {
     }
 }
 
+/* Channels innermost (NHWC, or [N,C] on axis 1): rows of ch elements, the bias added along each. */
+static void bias_add_inner(void *ctx, int64_t lo, int64_t hi) {
+    const misc_job *j = ctx;
+    for (int64_t r = lo; r < hi; r++) {
+        const float *x = j->a + r * j->ch;
+        float *y = j->y + r * j->ch;
+        for (int64_t c = 0; c < j->ch; c++) y[c] = x[c] + j->b[c];
+    }
+}
+
 /* bias_add(x, b[C]) -> y */
 int cpu_bias_add(tgc_cpu *c, const cpu_call *k, tgc_err *err) {
     misc_job j = {0};
     if (cpu_check_all_f32(k, err) || cpu_check_same_shape(k, 0, 0, 1, 0, err) ||
-        axis_split(k, &k->in_t[0].shape, &j, err))
+        axis_split(k, &k->in_t[0], &j, err))
         return -1;
     if (k->in_t[1].shape.rank != 1 || k->in_t[1].shape.d[0] != j.ch)
         return tgc_fail(err, "cpu backend: %s: bias must be [%lld]", k->name, (long long)j.ch);
     j.a = k->in[0], j.b = k->in[1], j.y = k->out[0];
-    cpu_parallel(c, j.outer * j.ch, rows_grain(j.inner), bias_add_rows, &j);
+    if (j.inner == 1)
+        cpu_parallel(c, j.outer, rows_grain(j.ch), bias_add_inner, &j);
+    else
+        cpu_parallel(c, j.outer * j.ch, rows_grain(j.inner), bias_add_rows, &j);
     return 0;
 }
 
 static void bias_grad_ch(void *ctx, int64_t lo, int64_t hi) {
     const misc_job *j = ctx;
+    if (j->inner == 1 && j->outer > 1) { /* channels innermost (NHWC): channels [lo, hi) per row, in order */
+        double *s = tgc_calloc((size_t)(hi - lo), sizeof(double));
+        for (int64_t o = 0; o < j->outer; o++) {
+            const float *dy = j->a + o * j->ch;
+            for (int64_t c = lo; c < hi; c++) s[c - lo] += dy[c];
+        }
+        for (int64_t c = lo; c < hi; c++) j->y[c] = (float)s[c - lo];
+        free(s);
+        return;
+    }
     for (int64_t c = lo; c < hi; c++) {
         double s = 0;
         for (int64_t o = 0; o < j->outer; o++) {
@@ -69,7 +102,7 @@ static void bias_grad_ch(void *ctx, int64_t lo, int64_t hi) {
 /* bias_grad(dy) -> db[C] */
 int cpu_bias_grad(tgc_cpu *c, const cpu_call *k, tgc_err *err) {
     misc_job j = {0};
-    if (cpu_check_all_f32(k, err) || axis_split(k, &k->in_t[0].shape, &j, err)) return -1;
+    if (cpu_check_all_f32(k, err) || axis_split(k, &k->in_t[0], &j, err)) return -1;
     if (k->out_t[0].shape.rank != 1 || k->out_t[0].shape.d[0] != j.ch)
         return tgc_fail(err, "cpu backend: %s: result must be [%lld]", k->name, (long long)j.ch);
     j.a = k->in[0], j.y = k->out[0];
@@ -106,9 +139,9 @@ int cpu_scale(tgc_cpu *c, const cpu_call *k, tgc_err *err) {
 static void gap_planes(void *ctx, int64_t lo, int64_t hi) {
     const misc_job *j = ctx;
     for (int64_t p = lo; p < hi; p++) {
-        const float *x = j->a + p * j->inner;
+        const float *x = j->a + plane_at(j, p);
         double s = 0;
-        for (int64_t i = 0; i < j->inner; i++) s += x[i];
+        for (int64_t i = 0; i < j->inner; i++) s += x[i * j->es];
         j->y[p] = (float)(s / (double)j->inner);
     }
 }
@@ -117,13 +150,75 @@ static void gap_bwd_planes(void *ctx, int64_t lo, int64_t hi) {
     const misc_job *j = ctx;
     for (int64_t p = lo; p < hi; p++) {
         float v = j->a[p] / (float)j->inner;
-        float *dx = j->y + p * j->inner;
-        for (int64_t i = 0; i < j->inner; i++) dx[i] = v;
+        float *dx = j->y + plane_at(j, p);
+        for (int64_t i = 0; i < j->inner; i++) dx[i * j->es] = v;
     }
 }
 
-/* x [N,C,H,W] and y [N,C] of global_avg_pool (or dx and dy of its backward). */
-static int gap_shapes(const cpu_call *k, const tgc_shape *x, const tgc_shape *y, misc_job *j, tgc_err *err) {
+/* NHWC (j->es = C channels innermost): one image per step, its H*W pixels in order, every channel of a
+ * pixel at once, so each output channel still sums its plane in the ROW order (bit for bit). */
+static void gap_images(void *ctx, int64_t lo, int64_t hi) {
+    const misc_job *j = ctx;
+    const int64_t C = j->es;
+    double *acc = tgc_malloc(sizeof(double) * (size_t)C);
+    for (int64_t n = lo; n < hi; n++) {
+        const float *x = j->a + n * j->inner * C;
+        for (int64_t c = 0; c < C; c++) acc[c] = 0;
+        for (int64_t i = 0; i < j->inner; i++)
+            for (int64_t c = 0; c < C; c++) acc[c] += x[i * C + c];
+        for (int64_t c = 0; c < C; c++) j->y[n * C + c] = (float)(acc[c] / (double)j->inner);
+    }
+    free(acc);
+}
+
+static void gap_bwd_images(void *ctx, int64_t lo, int64_t hi) {
+    const misc_job *j = ctx;
+    const int64_t C = j->es;
+    float *v = tgc_malloc(sizeof(float) * (size_t)C);
+    for (int64_t n = lo; n < hi; n++) {
+        for (int64_t c = 0; c < C; c++) v[c] = j->a[n * C + c] / (float)j->inner;
+        float *dx = j->y + n * j->inner * C;
+        for (int64_t i = 0; i < j->inner; i++) memcpy(dx + i * C, v, sizeof(float) * (size_t)C);
+    }
+    free(v);
+}
+
+static void channel_mul_images(void *ctx, int64_t lo, int64_t hi) {
+    const misc_job *j = ctx;
+    const int64_t C = j->es;
+    for (int64_t n = lo; n < hi; n++) {
+        const float *x = j->a + n * j->inner * C, *g = j->b + n * C;
+        float *y = j->y + n * j->inner * C;
+        for (int64_t i = 0; i < j->inner; i++)
+            for (int64_t c = 0; c < C; c++) y[i * C + c] = x[i * C + c] * g[c];
+    }
+}
+
+static void channel_grad_images(void *ctx, int64_t lo, int64_t hi) {
+    const misc_job *j = ctx;
+    const int64_t C = j->es;
+    double *acc = tgc_malloc(sizeof(double) * (size_t)C);
+    for (int64_t n = lo; n < hi; n++) {
+        const float *dy = j->a + n * j->inner * C, *x = j->b + n * j->inner * C;
+        for (int64_t c = 0; c < C; c++) acc[c] = 0;
+        for (int64_t i = 0; i < j->inner; i++)
+            for (int64_t c = 0; c < C; c++) acc[c] += (double)dy[i * C + c] * (double)x[i * C + c];
+        for (int64_t c = 0; c < C; c++) j->y[n * C + c] = (float)acc[c];
+    }
+    free(acc);
+}
+
+/* The loop over planes (ROW), or over images (NHWC). */
+static void plane_loop(tgc_cpu *c, misc_job *j, cpu_task_fn planes, cpu_task_fn images) {
+    if (j->es > 1 && j->outer > 0)
+        cpu_parallel(c, j->outer / j->es, rows_grain(j->inner * j->es), images, j);
+    else
+        cpu_parallel(c, j->outer, rows_grain(j->inner), planes, j);
+}
+
+/* x [N,C,H,W] and y [N,C] of global_avg_pool (or dx and dy of its backward); xt is x's type. */
+static int gap_shapes(const cpu_call *k, const tgc_type *xt, const tgc_shape *y, misc_job *j, tgc_err *err) {
+    const tgc_shape *x = &xt->shape;
     if (x->rank != 4 || y->rank != 2 || y->d[0] != x->d[0] || y->d[1] != x->d[1]) {
         char sx[96], sy[96];
         tgc_shape_str(x, sx, sizeof sx);
@@ -132,26 +227,27 @@ static int gap_shapes(const cpu_call *k, const tgc_shape *x, const tgc_shape *y,
     }
     j->outer = x->d[0] * x->d[1];
     j->inner = x->d[2] * x->d[3];
+    j->es = cpu_nhwc(xt) ? x->d[1] : 1;
     if (j->inner < 1 && j->outer > 0) return tgc_fail(err, "cpu backend: %s: empty spatial extent", k->name);
     return 0;
 }
 
 int cpu_gap(tgc_cpu *c, const cpu_call *k, tgc_err *err) {
     misc_job j = {0};
-    if (cpu_check_all_f32(k, err) || gap_shapes(k, &k->in_t[0].shape, &k->out_t[0].shape, &j, err)) return -1;
+    if (cpu_check_all_f32(k, err) || gap_shapes(k, &k->in_t[0], &k->out_t[0].shape, &j, err)) return -1;
     j.a = k->in[0], j.y = k->out[0];
-    cpu_parallel(c, j.outer, rows_grain(j.inner), gap_planes, &j);
+    plane_loop(c, &j, gap_planes, gap_images);
     return 0;
 }
 
 /* global_avg_pool_bwd(dy[N,C]) -> dx of attrs.shape */
 int cpu_gap_bwd(tgc_cpu *c, const cpu_call *k, tgc_err *err) {
     misc_job j = {0};
-    if (cpu_check_all_f32(k, err) || gap_shapes(k, &k->out_t[0].shape, &k->in_t[0].shape, &j, err)) return -1;
+    if (cpu_check_all_f32(k, err) || gap_shapes(k, &k->out_t[0], &k->in_t[0].shape, &j, err)) return -1;
     if (!tgc_shape_eq(&k->out_t[0].shape, &k->a->shape))
         return tgc_fail(err, "cpu backend: %s: result shape differs from attrs.shape", k->name);
     j.a = k->in[0], j.y = k->out[0];
-    cpu_parallel(c, j.outer, rows_grain(j.inner), gap_bwd_planes, &j);
+    plane_loop(c, &j, gap_bwd_planes, gap_bwd_images);
     return 0;
 }
 
@@ -159,9 +255,9 @@ int cpu_gap_bwd(tgc_cpu *c, const cpu_call *k, tgc_err *err) {
 static void channel_mul_planes(void *ctx, int64_t lo, int64_t hi) {
     const misc_job *j = ctx;
     for (int64_t p = lo; p < hi; p++) {
-        const float *x = j->a + p * j->inner;
-        float *y = j->y + p * j->inner, s = j->b[p];
-        for (int64_t i = 0; i < j->inner; i++) y[i] = x[i] * s;
+        const float *x = j->a + plane_at(j, p);
+        float *y = j->y + plane_at(j, p), s = j->b[p];
+        for (int64_t i = 0; i < j->inner; i++) y[i * j->es] = x[i * j->es] * s;
     }
 }
 
@@ -169,30 +265,30 @@ static void channel_mul_planes(void *ctx, int64_t lo, int64_t hi) {
 static void channel_grad_planes(void *ctx, int64_t lo, int64_t hi) {
     const misc_job *j = ctx;
     for (int64_t p = lo; p < hi; p++) {
-        const float *dy = j->a + p * j->inner, *x = j->b + p * j->inner;
+        const float *dy = j->a + plane_at(j, p), *x = j->b + plane_at(j, p);
         double s = 0;
-        for (int64_t i = 0; i < j->inner; i++) s += (double)dy[i] * (double)x[i];
+        for (int64_t i = 0; i < j->inner; i++) s += (double)dy[i * j->es] * (double)x[i * j->es];
         j->y[p] = (float)s;
     }
 }
 
 int cpu_channel_mul(tgc_cpu *c, const cpu_call *k, tgc_err *err) {
     misc_job j = {0};
-    if (cpu_check_all_f32(k, err) || gap_shapes(k, &k->in_t[0].shape, &k->in_t[1].shape, &j, err)) return -1;
+    if (cpu_check_all_f32(k, err) || gap_shapes(k, &k->in_t[0], &k->in_t[1].shape, &j, err)) return -1;
     if (!tgc_shape_eq(&k->out_t[0].shape, &k->in_t[0].shape))
         return tgc_fail(err, "cpu backend: %s: the result's shape differs from x's", k->name);
     j.a = k->in[0], j.b = k->in[1], j.y = k->out[0];
-    cpu_parallel(c, j.outer, rows_grain(j.inner), channel_mul_planes, &j);
+    plane_loop(c, &j, channel_mul_planes, channel_mul_images);
     return 0;
 }
 
 int cpu_channel_mul_grad_gate(tgc_cpu *c, const cpu_call *k, tgc_err *err) {
     misc_job j = {0};
-    if (cpu_check_all_f32(k, err) || gap_shapes(k, &k->in_t[1].shape, &k->out_t[0].shape, &j, err)) return -1;
+    if (cpu_check_all_f32(k, err) || gap_shapes(k, &k->in_t[1], &k->out_t[0].shape, &j, err)) return -1;
     if (!tgc_shape_eq(&k->in_t[0].shape, &k->in_t[1].shape))
         return tgc_fail(err, "cpu backend: %s: dy and x differ in shape", k->name);
     j.a = k->in[0], j.b = k->in[1], j.y = k->out[0];
-    cpu_parallel(c, j.outer, rows_grain(j.inner), channel_grad_planes, &j);
+    plane_loop(c, &j, channel_grad_planes, channel_grad_images);
     return 0;
 }
 

@@ -14,14 +14,21 @@
  * max_pool2d_bwd(dy, x) is an own loop: it re-scans each window of x and routes dy to the first maximum
  * in row-major order, PyTorch's tie rule. oneDNN's max-pool backward needs the forward's workspace, which
  * the IR does not carry; re-running a forward to get one would cost as much as this scan. Each thread owns
- * whole (n, c) planes, so the result does not depend on the thread count. */
+ * whole (n, c) planes, so the result does not depend on the thread count.
+ *
+ * NHWC (logical [N,C,H,W] stored [N,H,W,C]): oneDNN gets the nhwc descriptors of the real [N,C,H,W]
+ * shape; the own loops walk the same (n, c) planes with element stride C (plane_base, pool_job.es), or,
+ * for max_pool2d_bwd, one image at a time with all channels of a window position at once; each window is
+ * summed or scanned in the same order and the results equal the ROW layout's bit for bit. */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "backend/cpu/cpu_internal.h"
 
 typedef struct pool_geo {
-    int64_t planes, h, w, ho, wo, kh, kw, sh, sw, pt, pl, pb, pr;
+    int64_t planes, n, c, h, w, ho, wo, kh, kw, sh, sw, pt, pl, pb, pr;
+    int nhwc;           /* x and y stored [N,H,W,C] */
     int64_t need_b, need_r; /* the bottom/right padding the output size actually uses */
 } pool_geo;
 
@@ -47,13 +54,14 @@ static int pool_geometry(const cpu_call *k, const tgc_shape *x, const tgc_shape 
         2 * g->pt > g->kh || 2 * g->pb > g->kh || 2 * g->pl > g->kw || 2 * g->pr > g->kw)
         return tgc_fail(err, "cpu backend: %s: invalid kernel/stride/pad (pad must be at most half the kernel)",
                         k->name);
-    g->planes = x->d[0] * x->d[1], g->h = x->d[2], g->w = x->d[3];
+    g->planes = x->d[0] * x->d[1], g->n = x->d[0], g->c = x->d[1], g->h = x->d[2], g->w = x->d[3];
     g->ho = pool_out(g->h, g->kh, g->sh, g->pt, g->pb, a->ceil_mode);
     g->wo = pool_out(g->w, g->kw, g->sw, g->pl, g->pr, a->ceil_mode);
     if (y->d[0] != x->d[0] || y->d[1] != x->d[1] || y->d[2] != g->ho || y->d[3] != g->wo || g->ho < 1 ||
         g->wo < 1)
         return tgc_fail(err, "cpu backend: %s: x %s does not pool to y %s (kernel [%lld,%lld], ceil_mode %d)",
                         k->name, sx, sy, (long long)g->kh, (long long)g->kw, a->ceil_mode);
+    g->nhwc = cpu_nhwc(&k->in_t[0]); /* every activation of the op: one layout (the dispatcher checks) */
     g->need_b = (g->ho - 1) * g->sh + g->kh - g->h - g->pt;
     g->need_r = (g->wo - 1) * g->sw + g->kw - g->w - g->pl;
     return 0;
@@ -63,11 +71,15 @@ static int pool_geometry(const cpu_call *k, const tgc_shape *x, const tgc_shape 
 static int pool_desc(const cpu_call *k, const pool_geo *g, dnnl_alg_kind_t alg, int backward,
                      dnnl_memory_desc_t *xmd, dnnl_memory_desc_t *ymd, dnnl_pooling_desc_t *d, tgc_err *err) {
     dnnl_dims_t xd = {g->planes, 1, g->h, g->w}, yd = {g->planes, 1, g->ho, g->wo};
+    if (g->nhwc) { /* the real [N,C,H,W] in nhwc: oneDNN's channels-last kernels */
+        xd[0] = yd[0] = g->n, xd[1] = yd[1] = g->c;
+    }
+    dnnl_format_tag_t tag = g->nhwc ? dnnl_acdb : dnnl_abcd;
     dnnl_dims_t strides = {g->sh, g->sw}, kernel = {g->kh, g->kw}, pl = {g->pt, g->pl};
     dnnl_dims_t pr = {TGC_MAX(g->pb, g->need_b), TGC_MAX(g->pr, g->need_r)};
     /* N*C planes as the batch: pooling is per plane, and [N*C,1,H,W] is the same memory as NCHW. */
-    dnnl_status_t s = dnnl_memory_desc_init_by_tag(xmd, 4, xd, dnnl_f32, dnnl_abcd);
-    if (s == dnnl_success) s = dnnl_memory_desc_init_by_tag(ymd, 4, yd, dnnl_f32, dnnl_abcd);
+    dnnl_status_t s = dnnl_memory_desc_init_by_tag(xmd, 4, xd, dnnl_f32, tag);
+    if (s == dnnl_success) s = dnnl_memory_desc_init_by_tag(ymd, 4, yd, dnnl_f32, tag);
     if (s == dnnl_success)
         s = backward ? dnnl_pooling_backward_desc_init(d, alg, xmd, ymd, strides, kernel, pl, pr)
                      : dnnl_pooling_forward_desc_init(d, dnnl_forward_training, alg, xmd, ymd, strides, kernel, pl, pr);
@@ -78,7 +90,7 @@ static int pool_desc(const cpu_call *k, const pool_geo *g, dnnl_alg_kind_t alg, 
 static void pool_key(cpu_key *key, const cpu_call *k, const pool_geo *g, int variant) {
     cpu_key_init(key, k->code, variant);
     int64_t f[] = {g->planes, g->h, g->w, g->ho, g->wo, g->kh, g->kw, g->sh, g->sw, g->pt, g->pl, g->pb, g->pr,
-                   k->a->ceil_mode, k->a->count_include_pad};
+                   k->a->ceil_mode, k->a->count_include_pad, g->nhwc, g->c};
     for (size_t i = 0; i < TGC_ARRAY_LEN(f); i++) cpu_key_add(key, f[i]);
 }
 
@@ -115,7 +127,22 @@ typedef struct pool_job {
     const float *x, *dy, *y_in;
     float *y, *dx;
     int count_pad;
+    int64_t es; /* element stride within a plane: 1 (ROW) or C (NHWC) */
 } pool_job;
+
+/* Where plane p = (n, c) of a tensor with hw elements per plane starts. */
+static int64_t plane_base(const pool_geo *g, int64_t p, int64_t hw) {
+    return g->nhwc ? p / g->c * hw * g->c + p % g->c : p * hw;
+}
+
+/* Zeroes one plane (hw elements, stride es). */
+static void plane_zero(float *x, int64_t hw, int64_t es) {
+    if (es == 1) {
+        memset(x, 0, sizeof(float) * (size_t)hw);
+        return;
+    }
+    for (int64_t i = 0; i < hw; i++) x[i * es] = 0.f;
+}
 
 /* PyTorch's avg-pool window [h0,h1) x [w0,w1) (clipped to x) and its divisor. */
 static float avg_window(const pool_job *j, int64_t oh, int64_t ow, int64_t *h0, int64_t *h1, int64_t *w0,
@@ -134,16 +161,17 @@ static void avg_fwd_planes(void *ctx, int64_t lo, int64_t hi) {
     const pool_job *j = ctx;
     const pool_geo *g = j->g;
     for (int64_t p = lo; p < hi; p++) {
-        const float *x = j->x + p * g->h * g->w;
-        float *y = j->y + p * g->ho * g->wo;
+        const int64_t es = j->es;
+        const float *x = j->x + plane_base(g, p, g->h * g->w);
+        float *y = j->y + plane_base(g, p, g->ho * g->wo);
         for (int64_t oh = 0; oh < g->ho; oh++)
             for (int64_t ow = 0; ow < g->wo; ow++) {
                 int64_t h0, h1, w0, w1;
                 float div = avg_window(j, oh, ow, &h0, &h1, &w0, &w1);
                 float s = 0.f;
                 for (int64_t ih = h0; ih < h1; ih++)
-                    for (int64_t iw = w0; iw < w1; iw++) s += x[ih * g->w + iw];
-                y[oh * g->wo + ow] = s / div;
+                    for (int64_t iw = w0; iw < w1; iw++) s += x[(ih * g->w + iw) * es];
+                y[(oh * g->wo + ow) * es] = s / div;
             }
     }
 }
@@ -152,15 +180,16 @@ static void avg_bwd_planes(void *ctx, int64_t lo, int64_t hi) {
     const pool_job *j = ctx;
     const pool_geo *g = j->g;
     for (int64_t p = lo; p < hi; p++) {
-        float *dx = j->dx + p * g->h * g->w;
-        const float *dy = j->dy + p * g->ho * g->wo;
-        memset(dx, 0, sizeof(float) * (size_t)(g->h * g->w));
+        const int64_t es = j->es;
+        float *dx = j->dx + plane_base(g, p, g->h * g->w);
+        const float *dy = j->dy + plane_base(g, p, g->ho * g->wo);
+        plane_zero(dx, g->h * g->w, es);
         for (int64_t oh = 0; oh < g->ho; oh++)
             for (int64_t ow = 0; ow < g->wo; ow++) {
                 int64_t h0, h1, w0, w1;
-                float v = dy[oh * g->wo + ow] / avg_window(j, oh, ow, &h0, &h1, &w0, &w1);
+                float v = dy[(oh * g->wo + ow) * es] / avg_window(j, oh, ow, &h0, &h1, &w0, &w1);
                 for (int64_t ih = h0; ih < h1; ih++)
-                    for (int64_t iw = w0; iw < w1; iw++) dx[ih * g->w + iw] += v;
+                    for (int64_t iw = w0; iw < w1; iw++) dx[(ih * g->w + iw) * es] += v;
             }
     }
 }
@@ -174,17 +203,18 @@ static void avg_fwd_interior(void *ctx, int64_t lo, int64_t hi) {
     const pool_job *j = ctx;
     const pool_geo *g = j->g;
     const float div = (float)(g->kh * g->kw);
+    const int64_t es = j->es;
     for (int64_t p = lo; p < hi; p++) {
-        const float *x = j->x + p * g->h * g->w;
-        float *y = j->y + p * g->ho * g->wo;
+        const float *x = j->x + plane_base(g, p, g->h * g->w);
+        float *y = j->y + plane_base(g, p, g->ho * g->wo);
         for (int64_t oh = 0; oh < g->ho; oh++) {
-            const float *xr = x + oh * g->sh * g->w;
+            const float *xr = x + oh * g->sh * g->w * es;
             for (int64_t ow = 0; ow < g->wo; ow++) {
-                const float *xw = xr + ow * g->sw;
+                const float *xw = xr + ow * g->sw * es;
                 float s = 0.f;
                 for (int64_t ih = 0; ih < g->kh; ih++)
-                    for (int64_t iw = 0; iw < g->kw; iw++) s += xw[ih * g->w + iw];
-                y[oh * g->wo + ow] = s / div;
+                    for (int64_t iw = 0; iw < g->kw; iw++) s += xw[(ih * g->w + iw) * es];
+                y[(oh * g->wo + ow) * es] = s / div;
             }
         }
     }
@@ -195,27 +225,28 @@ static void avg_bwd_interior(void *ctx, int64_t lo, int64_t hi) {
     const pool_geo *g = j->g;
     const float div = (float)(g->kh * g->kw);
     const int tiles = g->sh == g->kh && g->sw == g->kw && g->ho * g->kh == g->h && g->wo * g->kw == g->w;
+    const int64_t es = j->es;
     for (int64_t p = lo; p < hi; p++) {
-        float *dx = j->dx + p * g->h * g->w;
-        const float *dy = j->dy + p * g->ho * g->wo;
+        float *dx = j->dx + plane_base(g, p, g->h * g->w);
+        const float *dy = j->dy + plane_base(g, p, g->ho * g->wo);
         if (tiles) { /* every element of x is in exactly one window: store, no zeroing or accumulation */
             for (int64_t oh = 0; oh < g->ho; oh++)
                 for (int64_t ih = 0; ih < g->kh; ih++) {
-                    float *dxr = dx + (oh * g->kh + ih) * g->w;
+                    float *dxr = dx + (oh * g->kh + ih) * g->w * es;
                     for (int64_t ow = 0; ow < g->wo; ow++) {
-                        float v = dy[oh * g->wo + ow] / div;
-                        for (int64_t iw = 0; iw < g->kw; iw++) dxr[ow * g->kw + iw] = v;
+                        float v = dy[(oh * g->wo + ow) * es] / div;
+                        for (int64_t iw = 0; iw < g->kw; iw++) dxr[(ow * g->kw + iw) * es] = v;
                     }
                 }
             continue;
         }
-        memset(dx, 0, sizeof(float) * (size_t)(g->h * g->w));
+        plane_zero(dx, g->h * g->w, es);
         for (int64_t oh = 0; oh < g->ho; oh++) {
-            float *dxr = dx + oh * g->sh * g->w;
+            float *dxr = dx + oh * g->sh * g->w * es;
             for (int64_t ow = 0; ow < g->wo; ow++) {
-                float v = dy[oh * g->wo + ow] / div, *dxw = dxr + ow * g->sw;
+                float v = dy[(oh * g->wo + ow) * es] / div, *dxw = dxr + ow * g->sw * es;
                 for (int64_t ih = 0; ih < g->kh; ih++)
-                    for (int64_t iw = 0; iw < g->kw; iw++) dxw[ih * g->w + iw] += v;
+                    for (int64_t iw = 0; iw < g->kw; iw++) dxw[(ih * g->w + iw) * es] += v;
             }
         }
     }
@@ -224,10 +255,11 @@ static void avg_bwd_interior(void *ctx, int64_t lo, int64_t hi) {
 static void max_bwd_planes(void *ctx, int64_t lo, int64_t hi) {
     const pool_job *j = ctx;
     const pool_geo *g = j->g;
+    const int64_t es = j->es;
     for (int64_t p = lo; p < hi; p++) {
-        const float *x = j->x + p * g->h * g->w, *dy = j->dy + p * g->ho * g->wo;
-        float *dx = j->dx + p * g->h * g->w;
-        memset(dx, 0, sizeof(float) * (size_t)(g->h * g->w));
+        const float *x = j->x + plane_base(g, p, g->h * g->w), *dy = j->dy + plane_base(g, p, g->ho * g->wo);
+        float *dx = j->dx + plane_base(g, p, g->h * g->w);
+        plane_zero(dx, g->h * g->w, es);
         for (int64_t oh = 0; oh < g->ho; oh++) {
             int64_t h0 = TGC_MAX(oh * g->sh - g->pt, 0), h1 = TGC_MIN(oh * g->sh - g->pt + g->kh, g->h);
             for (int64_t ow = 0; ow < g->wo; ow++) {
@@ -236,16 +268,48 @@ static void max_bwd_planes(void *ctx, int64_t lo, int64_t hi) {
                 float m = -INFINITY;
                 for (int64_t ih = h0; ih < h1; ih++)
                     for (int64_t iw = w0; iw < w1; iw++) {
-                        float v = x[ih * g->w + iw];
+                        float v = x[(ih * g->w + iw) * es];
                         if (v > m || isnan(v)) { /* first maximum wins; NaN propagates, as PyTorch */
                             m = v;
                             best = ih * g->w + iw;
                         }
                     }
-                dx[best] += dy[oh * g->wo + ow];
+                dx[best * es] += dy[(oh * g->wo + ow) * es];
             }
         }
     }
+}
+
+/* NHWC: one image per step, every channel of a window position at once (per-channel running maximum), so
+ * each channel scans its windows and adds into dx in the ROW loop's order. */
+static void max_bwd_images(void *ctx, int64_t lo, int64_t hi) {
+    const pool_job *j = ctx;
+    const pool_geo *g = j->g;
+    const int64_t C = g->c, hw = g->h * g->w;
+    float *m = tgc_malloc(sizeof(float) * (size_t)C);
+    int64_t *best = tgc_malloc(sizeof(int64_t) * (size_t)C);
+    for (int64_t n = lo; n < hi; n++) {
+        const float *x = j->x + n * hw * C, *dy = j->dy + n * g->ho * g->wo * C;
+        float *dx = j->dx + n * hw * C;
+        memset(dx, 0, sizeof(float) * (size_t)(hw * C));
+        for (int64_t oh = 0; oh < g->ho; oh++) {
+            int64_t h0 = TGC_MAX(oh * g->sh - g->pt, 0), h1 = TGC_MIN(oh * g->sh - g->pt + g->kh, g->h);
+            for (int64_t ow = 0; ow < g->wo; ow++) {
+                int64_t w0 = TGC_MAX(ow * g->sw - g->pl, 0), w1 = TGC_MIN(ow * g->sw - g->pl + g->kw, g->w);
+                for (int64_t c = 0; c < C; c++) m[c] = -INFINITY, best[c] = h0 * g->w + w0;
+                for (int64_t ih = h0; ih < h1; ih++)
+                    for (int64_t iw = w0; iw < w1; iw++) {
+                        const float *xp = x + (ih * g->w + iw) * C;
+                        for (int64_t c = 0; c < C; c++)
+                            if (xp[c] > m[c] || isnan(xp[c])) m[c] = xp[c], best[c] = ih * g->w + iw;
+                    }
+                const float *dyp = dy + (oh * g->wo + ow) * C;
+                for (int64_t c = 0; c < C; c++) dx[best[c] * C + c] += dyp[c];
+            }
+        }
+    }
+    free(m);
+    free(best);
 }
 
 /* Planes per chunk: enough work per thread to pay for waking it. */
@@ -260,8 +324,11 @@ int cpu_max_pool_bwd(tgc_cpu *c, const cpu_call *k, tgc_err *err) {
     if (cpu_check_all_f32(k, err) || cpu_check_same_shape(k, 0, 1, 1, 0, err) ||
         pool_geometry(k, &k->in_t[1].shape, &k->in_t[0].shape, &g, err))
         return -1;
-    pool_job j = {&g, k->in[1], k->in[0], NULL, NULL, k->out[0], 0};
-    cpu_parallel(c, g.planes, plane_grain(&g), max_bwd_planes, &j);
+    pool_job j = {&g, k->in[1], k->in[0], NULL, NULL, k->out[0], 0, g.nhwc ? g.c : 1};
+    if (g.nhwc && g.c > 0)
+        cpu_parallel(c, g.n, TGC_MAX((int64_t)1, plane_grain(&g) / g.c), max_bwd_images, &j);
+    else
+        cpu_parallel(c, g.planes, plane_grain(&g), max_bwd_planes, &j);
     return 0;
 }
 
@@ -282,7 +349,7 @@ int cpu_avg_pool(tgc_cpu *c, const cpu_call *k, tgc_err *err) {
     int cp = k->a->count_include_pad != 0;
     int interior = avg_interior(&g);
     if (!interior && avg_dnnl_ok(&g, cp)) return pool_fwd_dnnl(c, k, &g, avg_alg(cp), err);
-    pool_job j = {&g, k->in[0], NULL, NULL, k->out[0], NULL, cp};
+    pool_job j = {&g, k->in[0], NULL, NULL, k->out[0], NULL, cp, g.nhwc ? g.c : 1};
     cpu_parallel(c, g.planes, plane_grain(&g), interior ? avg_fwd_interior : avg_fwd_planes, &j);
     return 0;
 }
@@ -298,7 +365,7 @@ int cpu_avg_pool_bwd(tgc_cpu *c, const cpu_call *k, tgc_err *err) {
     int cp = k->a->count_include_pad != 0;
     int interior = avg_interior(&g);
     if (interior || !avg_dnnl_ok(&g, cp)) {
-        pool_job j = {&g, NULL, k->in[0], NULL, NULL, k->out[0], cp};
+        pool_job j = {&g, NULL, k->in[0], NULL, NULL, k->out[0], cp, g.nhwc ? g.c : 1};
         cpu_parallel(c, g.planes, plane_grain(&g), interior ? avg_bwd_interior : avg_bwd_planes, &j);
         return 0;
     }

@@ -83,6 +83,7 @@ int main(int argc, char **argv) {
         } else if (!strcmp(kw, "in") || !strcmp(kw, "out")) {
             if (n == MAX_T) die("too many tensors", NULL);
             is_out[n] = kw[0] == 'o';
+            ty[n].layout = TGC_LAYOUT_ROW;
             ty[n].dtype = dtype_of(strtok(NULL, " \t\n"));
             ty[n].shape.rank = atoi(strtok(NULL, " \t\n"));
             if (ty[n].shape.rank < 0 || ty[n].shape.rank > TGC_MAX_RANK) die("bad rank", NULL);
