@@ -109,6 +109,52 @@ static inline tgc_plan *cgu_compile(const char *path, const char *target, tgc_er
     return cgu_compile_without(path, target, NULL, err);
 }
 
+/* NHWC activations on a compiled plan, in place, as the layout pass decides them but without its relayouts:
+ * values linked through the masks of ops that take NHWC (tgc_op_layout_io) form one component; a component
+ * of rank-4 float values none of which is also a rank-4 operand or result of an op outside those masks
+ * becomes NHWC. Graph inputs and states are included (the pass would relayout them once): what the kernels
+ * see in an NHWC plan. Returns the number of tensors made NHWC. */
+static inline int cgu_find(int *up, int t) {
+    while (up[t] != t) t = up[t] = up[up[t]];
+    return t;
+}
+static inline int cgu_mark_nhwc(tgc_plan *p) {
+    int n = p->n_tensors ? p->n_tensors : 1;
+    int *up = tgc_malloc(sizeof(int) * (size_t)n);
+    unsigned char *cand = tgc_calloc((size_t)n, 1), *bad = tgc_calloc((size_t)n, 1);
+    for (int t = 0; t < p->n_tensors; t++) up[t] = t;
+    for (int pi = 0; pi < p->n_programs; pi++)
+        for (int k = 0; k < p->programs[pi].n_instr; k++) {
+            const tgc_instr *in = &p->programs[pi].instr[k];
+            unsigned im = 0, om = 0;
+            tgc_op_layout_io(in->code, &im, &om);
+            if (in->code == TGC_OP_RELAYOUT) im = om = 0; /* a plan of the pass: leave it alone */
+            int first = -1;
+            for (int j = 0; j < in->n_in + in->n_out; j++) {
+                int o = j >= in->n_in, q = o ? j - in->n_in : j, t = o ? in->out[q] : in->in[q];
+                const tgc_type *ty = &p->tensors[t].type;
+                if (ty->shape.rank != 4) continue;
+                if (!(((o ? om : im) >> q) & 1u) || !tgc_dtype_is_float(ty->dtype)) {
+                    bad[t] = 1;
+                    continue;
+                }
+                cand[t] = 1;
+                if (first < 0) first = t;
+                else up[cgu_find(up, t)] = cgu_find(up, first);
+            }
+        }
+    for (int t = 0; t < p->n_tensors; t++)
+        if (bad[t]) bad[cgu_find(up, t)] = 1;
+    int marked = 0;
+    for (int t = 0; t < p->n_tensors; t++)
+        if (cand[t] && !bad[cgu_find(up, t)]) {
+            p->tensors[t].type.layout = TGC_LAYOUT_NHWC;
+            marked++;
+        }
+    free(up), free(cand), free(bad);
+    return marked;
+}
+
 /* Every elementwise group of a plan as a kernel: appends to *k (grown), returns how many or -1 with err. */
 static inline int cgu_plan_kernels(const tgc_plan *p, tgc_codegen_kernel **k, int *n, int *cap, tgc_err *err) {
     int added = 0;
