@@ -509,7 +509,6 @@ static void emit(gen *g, tgc_buf *b, size_t *name_at) {
         }
         tgc_buf_printf(b, ")");
         if (in->code == TGC_OP_BIAS_ADD) tgc_buf_printf(b, ", axis %lld", (long long)in->attrs.axis);
-        if (tensor(g, in->out[0])->type.layout == TGC_LAYOUT_NHWC) tgc_buf_printf(b, " (nhwc)");
         if (in->code == TGC_OP_CAST)
             tgc_buf_printf(b, " %s -> %s", tgc_dtype_name(tensor(g, in->in[0])->type.dtype),
                            tgc_dtype_name(tensor(g, in->out[0])->type.dtype));

@@ -617,7 +617,7 @@ int main(void) {
         for (int c = 0; c < nc; c++)
             for (int t = 1; t < 4; t++) {
                 tgc_plan *p = plans[c * 4 + t];
-                if (!p || cgu_mark_nhwc(p) == 0) continue;
+                if (!p || cgu_mark_nhwc(p, 0) == 0) continue;
                 marked_plans++;
                 for (int pi = 0; pi < p->n_programs; pi++)
                     for (int k = 0; k < p->programs[pi].n_instr; k++) {

@@ -110,15 +110,18 @@ static inline tgc_plan *cgu_compile(const char *path, const char *target, tgc_er
 }
 
 /* NHWC activations on a compiled plan, in place, as the layout pass decides them but without its relayouts:
- * values linked through the masks of ops that take NHWC (tgc_op_layout_io) form one component; a component
- * of rank-4 float values none of which is also a rank-4 operand or result of an op outside those masks
- * becomes NHWC. Graph inputs and states are included (the pass would relayout them once): what the kernels
- * see in an NHWC plan. Returns the number of tensors made NHWC. */
+ * rank-4 float values at positions an op's layout rule lets be NHWC (tgc_op_layout_io) become NHWC, graph
+ * inputs and states included (the pass would relayout those once). Values linked through those positions
+ * form one component. strict 0: every component is NHWC, so a row-major-only consumer of such a value (a
+ * reshape, an upsampling) sees it NHWC here where the pass would put a relayout before it: what the NHWC
+ * kernels, descriptors and generated groups of the plan see. strict 1: a component any of whose values is
+ * also a rank-4 operand or result of such a consumer stays row-major, so every instruction sees the layouts
+ * its rule allows. Returns the number of tensors made NHWC. */
 static inline int cgu_find(int *up, int t) {
     while (up[t] != t) t = up[t] = up[up[t]];
     return t;
 }
-static inline int cgu_mark_nhwc(tgc_plan *p) {
+static inline int cgu_mark_nhwc(tgc_plan *p, int strict) {
     int n = p->n_tensors ? p->n_tensors : 1;
     int *up = tgc_malloc(sizeof(int) * (size_t)n);
     unsigned char *cand = tgc_calloc((size_t)n, 1), *bad = tgc_calloc((size_t)n, 1);
@@ -128,7 +131,7 @@ static inline int cgu_mark_nhwc(tgc_plan *p) {
             const tgc_instr *in = &p->programs[pi].instr[k];
             unsigned im = 0, om = 0;
             tgc_op_layout_io(in->code, &im, &om);
-            if (in->code == TGC_OP_RELAYOUT) im = om = 0; /* a plan of the pass: leave it alone */
+            if (in->code == TGC_OP_RELAYOUT) continue; /* a plan of the pass: leave it alone */
             int first = -1;
             for (int j = 0; j < in->n_in + in->n_out; j++) {
                 int o = j >= in->n_in, q = o ? j - in->n_in : j, t = o ? in->out[q] : in->in[q];
@@ -144,10 +147,10 @@ static inline int cgu_mark_nhwc(tgc_plan *p) {
             }
         }
     for (int t = 0; t < p->n_tensors; t++)
-        if (bad[t]) bad[cgu_find(up, t)] = 1;
+        if (bad[t] && cand[t]) bad[cgu_find(up, t)] = 2;
     int marked = 0;
     for (int t = 0; t < p->n_tensors; t++)
-        if (cand[t] && !bad[cgu_find(up, t)]) {
+        if (cand[t] && !(strict && bad[cgu_find(up, t)] == 2) && p->tensors[t].type.layout != TGC_LAYOUT_NHWC) {
             p->tensors[t].type.layout = TGC_LAYOUT_NHWC;
             marked++;
         }
