@@ -24,6 +24,7 @@ typedef struct compile_opts {
     int has_limit;
     uint64_t limit;
     int amp; /* --amp (1) / --fp16 (2) */
+    const char *layout; /* --layout row|nhwc; NULL: the target's default */
 } compile_opts;
 
 /* "123", "1.5GiB", "512MiB", "64KiB", "2GB" (decimal), "4G" (binary). */
@@ -115,11 +116,12 @@ int tgc_amp_options(tgc_cfg *cfg, int fp16, tgc_err *err) {
 
 /* The arena the config needs in fp32 (the same passes, no mixed precision): the mixed-precision plan
  * records it, so `tgc inspect` shows what mixed precision saves before anything runs. */
-static int fp32_arena(const tgc_cfg *cfg, const tgc_pipeline_opts *po, const tgc_target *t, uint64_t *bytes,
-                      tgc_err *err) {
+static int fp32_arena(const tgc_cfg *cfg, const tgc_pipeline_opts *po, const tgc_target *t, tgc_layout layout,
+                      uint64_t *bytes, tgc_err *err) {
     tgc_module m;
     if (tgc_frontend_build(cfg, &m, err) < 0) return -1;
     m.target = t;
+    m.layout = layout;
     m.amp.dtype = TGC_F32;
     tgc_pipeline_opts q = *po;
     q.dump_after = NULL;
@@ -151,6 +153,7 @@ static int add_portrait(const tgc_cfg *pcfg, const tgc_module *m0, const tgc_pip
     memset(&m, 0, sizeof m);
     if (tgc_frontend_build(pcfg, &m, err) < 0) return tgc_err_prefix(err, "the portrait programs");
     m.target = m0->target;
+    m.layout = m0->layout;
     char note[256];
     tgc_amp_resolve(&m.amp, m.target, note, sizeof note); /* as for train and eval, whose note was printed */
     tgc_pipeline_opts q = *po;
@@ -221,6 +224,12 @@ static tgc_plan *compile_plan(const compile_opts *o, const char *extra, int quie
         tgc_cfg_free(cfg);
         return NULL;
     }
+    if (tgc_layout_option(o->layout, m.target, &m.layout, err) < 0) {
+        free(ignored);
+        tgc_module_free(&m);
+        tgc_cfg_free(cfg);
+        return NULL;
+    }
     char note[256];
     tgc_amp_resolve(&m.amp, m.target, note, sizeof note);
     if (note[0] && !quiet) fprintf(stderr, "tgc: note: %s\n", note);
@@ -238,8 +247,8 @@ static tgc_plan *compile_plan(const compile_opts *o, const char *extra, int quie
     int ok = tgc_frontend_input_spec(cfg, &spec, err) == 0 && (!spec.portrait || (pcfg = portrait_config(cfg, &spec, err)));
     if (ok && m.amp.dtype != TGC_F32) { /* the fp32 twin's arena: the largest program's, both orientations */
         uint64_t b = 0;
-        ok = fp32_arena(cfg, &po, m.target, &m.amp.fp32_arena_bytes, err) == 0 &&
-             (!pcfg || fp32_arena(pcfg, &po, m.target, &b, err) == 0);
+        ok = fp32_arena(cfg, &po, m.target, m.layout, &m.amp.fp32_arena_bytes, err) == 0 &&
+             (!pcfg || fp32_arena(pcfg, &po, m.target, m.layout, &b, err) == 0);
         m.amp.fp32_arena_bytes = TGC_MAX(m.amp.fp32_arena_bytes, b);
     }
     if (ok && tgc_run_pipeline(&m, &po, err) == 0) p = tgc_plan_from_module(&m, cfg, err);
@@ -367,6 +376,10 @@ static int parse_args(int argc, char **argv, compile_opts *o) {
             if (r < 0 || !tgc_target_find(val))
                 return tgc_usage_error("compile", "compile: --target must be cpu or cuda");
             o->target = val;
+        } else if ((r = tgc_opt_value("--layout", argc, argv, &i, &val))) {
+            if (r < 0 || (strcmp(val, "row") && strcmp(val, "nhwc")))
+                return tgc_usage_error("compile", "compile: --layout must be row or nhwc");
+            o->layout = val;
         } else if ((r = tgc_opt_value("--memory-limit", argc, argv, &i, &val))) {
             if (r < 0 || parse_size(val, &o->limit) < 0)
                 return tgc_usage_error("compile", "compile: --memory-limit needs a size such as 8GiB, 512MiB or "
@@ -438,12 +451,30 @@ void tgc_report_ignored(const char *text) {
     if (text && text[0]) print_ignored(text, "warning");
 }
 
+int tgc_layout_option(const char *value, const tgc_target *t, tgc_layout *out, tgc_err *err) {
+    if (!value) {
+        *out = t->layout_default;
+        return 0;
+    }
+    if (!strcmp(value, "row")) {
+        *out = TGC_LAYOUT_ROW;
+        return 0;
+    }
+    if (strcmp(value, "nhwc")) return tgc_fail(err, "--layout %s: the layouts are row and nhwc", value);
+    if (!t->nhwc_ok)
+        return tgc_fail(err, "--layout nhwc: target %s does not take NHWC yet (its kernels are row-major only): "
+                             "compile with --layout row, or for --target cpu", t->name);
+    *out = TGC_LAYOUT_NHWC;
+    return 0;
+}
+
 tgc_plan *tgc_compile_config(const char *config, const char *target, const char *const *options, int n_options,
-                             int strict, int amp, tgc_err *err) {
+                             int strict, int amp, const char *layout, tgc_err *err) {
     compile_opts o;
     memset(&o, 0, sizeof o);
     o.config = config;
     o.target = target;
+    o.layout = layout;
     o.strict = strict;
     o.amp = amp;
     if (n_options > MAX_OPTIONS) {

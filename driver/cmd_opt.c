@@ -10,6 +10,7 @@
 
 typedef struct opt_opts {
     const char *input, *output, *dump, *from, *target;
+    const char *layout; /* --layout row|nhwc; NULL: NHWC when the text has an nhwc value, else ROW */
     tgc_dtype amp; /* --amp[=bf16|f16]; TGC_F32: off */
     const char *passes[MAX_PASSES];
     int n_passes;
@@ -28,6 +29,10 @@ static int parse_args(int argc, char **argv, opt_opts *o) {
         } else if ((r = tgc_opt_value("--target", argc, argv, &i, &val))) {
             if (r < 0 || !tgc_target_find(val)) return tgc_usage_error("opt", "opt: --target must be cpu or cuda");
             o->target = val;
+        } else if ((r = tgc_opt_value("--layout", argc, argv, &i, &val))) {
+            if (r < 0 || (strcmp(val, "row") && strcmp(val, "nhwc")))
+                return tgc_usage_error("opt", "opt: --layout must be row or nhwc");
+            o->layout = val;
         } else if (!strcmp(a, "--amp") || !strcmp(a, "--amp=bf16")) {
             o->amp = TGC_BF16;
         } else if (!strcmp(a, "--amp=f16")) {
@@ -140,6 +145,8 @@ int tgc_cmd_opt(int argc, char **argv) {
     if (read_input(o.input, &text, &len, &err) < 0) goto done;
     if (tgc_module_parse((const char *)text, len, name, &m, &err) < 0) goto done;
     if (o.target) m.target = tgc_target_find(o.target);
+    /* the module's layout: --layout, else what the text says (tgc_module_parse: nhwc when a value is) */
+    if (o.layout && tgc_layout_option(o.layout, tgc_module_target(&m), &m.layout, &err) < 0) goto done;
     m.amp.dtype = o.amp;
     if (o.amp == TGC_F16) m.amp.dynamic = 1, m.amp.init_scale = 65536.0, m.amp.growth_interval = 2000;
     if (tgc_pass_verify(&m, &err) < 0) {

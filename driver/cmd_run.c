@@ -53,6 +53,13 @@ int tgc_run_parse_args(const char *cmd, int argc, char **argv, tgc_run_args *a) 
             a->train.amp = want;
         } else if (!strcmp(arg, "--strict")) {
             a->strict = 1;
+        } else if ((r = tgc_opt_value("--layout", argc, argv, &i, &val))) {
+            if (strcmp(cmd, "train"))
+                return tgc_usage_error(cmd, "%s: --layout is chosen when the plan is compiled (tgc compile CONFIG "
+                                            "--layout row|nhwc); the plan records it", cmd);
+            if (r < 0 || (strcmp(val, "row") && strcmp(val, "nhwc")))
+                return tgc_usage_error(cmd, "%s: --layout must be row or nhwc", cmd);
+            a->layout = val;
         } else if (!strcmp(arg, "--no-validate")) {
             a->train.no_validate = 1;
         } else if (!strcmp(arg, "--auto-scale-lr")) {

@@ -29,7 +29,7 @@ int tgc_cmd_train(int argc, char **argv) {
     }
     /* for the device it will run on: --device cuda[:N] (or --gpus) compiles for cuda */
     const char *target = strncmp(a->device, "cuda", 4) ? "cpu" : "cuda";
-    tgc_plan *p = tgc_compile_config(a->input, target, graph, ng, a->strict, a->train.amp, &err);
+    tgc_plan *p = tgc_compile_config(a->input, target, graph, ng, a->strict, a->train.amp, a->layout, &err);
     free(graph);
     if (!p) {
         fprintf(stderr, "tgc: %s\n", err.msg);

@@ -32,6 +32,7 @@ typedef struct tgc_run_args {
     int no_pin_memory, no_persistent_workers;
     int strict;         /* --strict: refuse a plan with settings accepted but not implemented */
     const char *device; /* "cpu" (default) or "cuda" */
+    const char *layout; /* train: --layout row|nhwc (NULL: the target's default); run refuses it */
     /* Several processes (driver/launch.c, runtime/dist/dist.h). */
     const char *verb;     /* "run" or "train": the workers' command */
     int argc;             /* the command's arguments (argv[0] = the command), for the workers' command line */
@@ -62,9 +63,13 @@ int tgc_opt_value(const char *name, int argc, char **argv, int *i, const char **
 
 /* Compiles a config in memory for `target` ("cpu", "cuda") as `tgc compile` does (cmd_compile.c), through
  * the serialized form so the plan's checksum is the one a compiled plan.bin has. Prints the settings
- * accepted but not implemented as one warning; with `strict` they are an error. */
+ * accepted but not implemented as one warning; with `strict` they are an error. `layout` is --layout's
+ * value ("row", "nhwc"; NULL: the target's default). */
 tgc_plan *tgc_compile_config(const char *config, const char *target, const char *const *options, int n_options,
-                             int strict, int amp, tgc_err *err);
+                             int strict, int amp, const char *layout, tgc_err *err);
+/* --layout VALUE for target t: its tgc_layout in *out (NULL value: t's default), or -1 with the reason in
+ * err (a value other than row/nhwc; nhwc on a target without NHWC kernels, naming it). */
+int tgc_layout_option(const char *value, const tgc_target *t, tgc_layout *out, tgc_err *err);
 /* The warning listing a plan's settings accepted but not implemented (plan->ignored), to stderr. */
 void tgc_report_ignored(const char *text);
 /* --amp (fp16 = 0) / --fp16 (fp16 = 1) on a loaded config, as MMPretrain's tools/train.py applies --amp. */

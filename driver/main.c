@@ -33,6 +33,7 @@ static const char compile_usage[] =
     "usage: tgc compile CONFIG [-o PLAN] [--cfg-options K=V [K=V ...]] [--dump-ir[=PASS]]\n"
     "                   [--disable-pass NAME]... [--print-config] [--target cpu|cuda]\n"
     "                   [--memory-limit BYTES|NKiB|NMiB|NGiB] [--strict] [--amp | --fp16]\n"
+    "                   [--layout row|nhwc]\n"
     "\n"
     "Compiles CONFIG into a plan.\n"
     "\n"
@@ -52,7 +53,10 @@ static const char compile_usage[] =
     "  --amp                    mixed precision as MMPretrain's --amp (optim_wrapper.type=AmpOptimWrapper,\n"
     "                           loss_scale dynamic): conv/matmul in bf16 on the cpu target (float16 has no\n"
     "                           fast CPU path), float16 on cuda; f32 master weights, gradients, optimizer\n"
-    "  --fp16                   mixed precision in float16 with dynamic loss scaling (any target)\n";
+    "  --fp16                   mixed precision in float16 with dynamic loss scaling (any target)\n"
+    "  --layout row|nhwc        the activations' memory layout: nhwc (channels_last) for the convolutions,\n"
+    "                           batch norms, poolings and the elementwise ops between them, relayouts at\n"
+    "                           the other ops (targets whose kernels take it: cpu); default row\n";
 
 static const char convert_usage[] =
     "usage: tgc convert CONFIG [-o OUT.yaml] [--no-merge] [--cfg-options K=V ...]\n"
@@ -110,9 +114,10 @@ static const char run_usage[] =
     "workers: every worker stops after the same iteration). A worker that fails ends the whole job.\n";
 
 static const char train_usage[] =
-    "usage: tgc train CONFIG [the options of tgc run]\n"
+    "usage: tgc train CONFIG [the options of tgc run] [--layout row|nhwc]\n"
     "\n"
-    "Compiles CONFIG in memory (--cfg-options apply to the compile too) and trains it as `tgc run`.\n";
+    "Compiles CONFIG in memory (--cfg-options apply to the compile too; --layout as tgc compile's) and\n"
+    "trains it as `tgc run`.\n";
 
 static const char test_usage[] =
     "usage: tgc test PLAN CHECKPOINT [--work-dir DIR] [--cfg-options K=V ...] [--device cpu|cuda] [--strict]\n"
@@ -139,7 +144,7 @@ static const char bench_usage[] =
 
 static const char opt_usage[] =
     "usage: tgc opt FILE [--pass NAME]... [--from PASS [--disable-pass NAME]...] [--dump-ir[=PASS]]\n"
-    "               [--target cpu|cuda] [--amp[=bf16|f16]] [-o OUT]\n"
+    "               [--target cpu|cuda] [--amp[=bf16|f16]] [--layout row|nhwc] [-o OUT]\n"
     "\n"
     "Reads a module in the IR text form (graph @train and, optionally, graph @eval, as\n"
     "`tgc compile --dump-ir=PASS` prints them; FILE - is stdin), verifies it, runs passes on it and prints\n"
@@ -154,6 +159,8 @@ static const char opt_usage[] =
     "  --dump-ir[=PASS]       print the IR after every pass run (or after PASS), with compile's\n"
     "                         \"// ----- after PASS -----\" headers, instead of the result\n"
     "  --amp[=bf16|f16]       what the amp pass rewrites for (default bf16; without it amp does nothing)\n"
+    "  --layout row|nhwc      the module's layout, which the layout pass follows (default: nhwc when a\n"
+    "                         value of FILE is nhwc, else row: the layout pass then does nothing)\n"
     "  -o, --output OUT       write to OUT instead of stdout\n"
     "\n"
     "With neither --pass nor --from the module is printed back as read.\n";

@@ -72,9 +72,10 @@ def plan_seed(tgc):
     tmp = tempfile.mkdtemp()
     try:
         out = os.path.join(tmp, "p.bin")
-        subprocess.run([tgc, "compile", os.path.join(HERE, "..", "tests", "numerics", "lenet5.yaml"), "-o", out],
-                       check=True, capture_output=True)
-        put("plan", "lenet5_plan.bin", open(out, "rb").read())
+        for layout, name in (("row", "lenet5_plan.bin"), ("nhwc", "lenet5_nhwc_plan.bin")):
+            subprocess.run([tgc, "compile", os.path.join(HERE, "..", "tests", "numerics", "lenet5.yaml"), "-o", out,
+                            "--layout", layout], check=True, capture_output=True)
+            put("plan", name, open(out, "rb").read())
     finally:
         shutil.rmtree(tmp)
 

@@ -190,6 +190,9 @@ int tgc_emit(tgc_graph *g, tgc_opcode code, const int *in, int n_in, const tgc_a
     op.scope = tgc_strdup(scope);
     for (int k = 0; k < op.n_out; k++) {
         int v = new_value(g, TGC_VAL_TEMP, NULL, types[k].dtype, types[k].shape);
+        /* a new result is row-major (the layout pass decides layouts), but relayout's, which is the other
+         * layout than its operand's (several shape rules copy an operand's whole type: not its layout) */
+        g->vals[v].type.layout = code == TGC_OP_RELAYOUT ? types[k].layout : TGC_LAYOUT_ROW;
         g->vals[v].def_op = idx;
         g->vals[v].def_result = k;
         op.out[k] = v;

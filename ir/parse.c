@@ -9,7 +9,7 @@
  *     allreduce_bucket N @grad+OFFSET bytes=N (%N {, %N})
  *     output %N
  *   }
- *   TYPE = DTYPE[D, ...] [@SLAB+OFFSET]
+ *   TYPE = DTYPE[D, ...] [nhwc] [@SLAB+OFFSET]   (nhwc: the value's layout, tgc_layout; row is not printed)
  *
  * Attribute values follow their row in ir/attrs.def; an attribute the line leaves out keeps its default.
  * The `# ...` of an op is meaningful: its scope, then which parameters its results are the gradients of
@@ -226,9 +226,15 @@ static int parse_dtype(cur *c, tgc_dtype *dt) {
     return fail_at(c, w, "unknown dtype '%.*s' (f32, f16, bf16, i32, i64, u8)", (int)n, w);
 }
 
-/* TYPE [@SLAB+OFFSET] */
+/* TYPE [LAYOUT] [@SLAB+OFFSET]; LAYOUT is nhwc (row, the default, is not printed but is read) */
 static int parse_type(cur *c, tgc_type *t, tgc_slab *slab, uint64_t *off) {
     if (parse_dtype(c, &t->dtype) < 0 || parse_shape(c, &t->shape, "the type's shape") < 0) return -1;
+    t->layout = TGC_LAYOUT_ROW;
+    for (int l = TGC_LAYOUT_ROW; l < TGC_LAYOUT_COUNT; l++)
+        if (accept_word(c, tgc_layout_name((tgc_layout)l))) {
+            t->layout = (tgc_layout)l;
+            break;
+        }
     *slab = TGC_SLAB_NONE;
     *off = 0;
     if (!accept(c, '@')) return 0;

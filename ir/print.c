@@ -7,6 +7,7 @@ static void print_type(const tgc_value *v, FILE *f) {
     char s[160];
     tgc_shape_str(&v->type.shape, s, sizeof s);
     fprintf(f, "%s%s", tgc_dtype_name(v->type.dtype), s);
+    if (v->type.layout != TGC_LAYOUT_ROW) fprintf(f, " %s", tgc_layout_name(v->type.layout)); /* "nhwc" */
     if (v->slab != TGC_SLAB_NONE)
         fprintf(f, " @%s+%llu", tgc_slab_name(v->slab), (unsigned long long)v->offset);
 }

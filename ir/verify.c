@@ -7,10 +7,76 @@
 static void type_str(const tgc_type *t, char *buf, size_t n) {
     char s[160];
     tgc_shape_str(&t->shape, s, sizeof s);
-    snprintf(buf, n, "%s%s", tgc_dtype_name(t->dtype), s);
+    snprintf(buf, n, "%s%s%s", tgc_dtype_name(t->dtype), s, t->layout == TGC_LAYOUT_NHWC ? " nhwc" : "");
 }
 
 static const char *gname(const tgc_graph *g) { return g->name ? g->name : "?"; }
+
+/* ---- layouts (tgc_layout in ir/ir.h; the decision is passes/layout.c's) ----------------------------- */
+/* A value may be NHWC only when it is a rank-4 float temp that the program keeps to itself: inputs and state
+ * are fed, saved and updated row-major, and the runtime reads outputs (and a parameter's gradient, through
+ * the optimizer and the all-reduce) row-major. */
+static int check_value_layout(const tgc_graph *g, int v, tgc_err *err) {
+    const tgc_value *x = &g->vals[v];
+    if ((unsigned)x->type.layout >= TGC_LAYOUT_COUNT)
+        return tgc_fail(err, "graph @%s: value %%%d has an invalid layout %d", gname(g), v, (int)x->type.layout);
+    if (x->type.layout == TGC_LAYOUT_ROW) return 0;
+    char t[200];
+    type_str(&x->type, t, sizeof t);
+    if (x->type.shape.rank != 4 || !tgc_dtype_is_float(x->type.dtype))
+        return tgc_fail(err, "graph @%s: value %%%d is %s: only rank-4 float values may be nhwc", gname(g), v, t);
+    if (x->kind != TGC_VAL_TEMP)
+        return tgc_fail(err, "graph @%s: %s %%%d (%s) is nhwc: inputs and state are row-major", gname(g),
+                        tgc_val_kind_name(x->kind), v, x->name ? x->name : "");
+    if (x->is_output)
+        return tgc_fail(err, "graph @%s: output %%%d is nhwc: outputs are row-major (a relayout before them)", gname(g), v);
+    return 0;
+}
+
+/* Op i's operand/result layouts against the op table's layout rules (tgc_op_layout_io): the rank-4 values in
+ * its masks share one layout, every other operand and result is row-major; relayout changes the layout.
+ * Values' own rules (check_value_layout) have been checked. */
+static int check_op_layouts(const tgc_graph *g, int i, tgc_err *err) {
+    const tgc_op *op = &g->ops[i];
+    const char *name = tgc_op_table[op->code].name, *scope = op->scope ? op->scope : "";
+    if (op->code == TGC_OP_RELAYOUT) {
+        tgc_layout a = g->vals[op->in[0]].type.layout, b = g->vals[op->out[0]].type.layout;
+        if (a == b)
+            return tgc_fail(err, "graph @%s: op #%d relayout at '%s': operand %%%d and result %%%d are both %s "
+                            "(a relayout changes the layout)", gname(g), i, scope, op->in[0], op->out[0],
+                            tgc_layout_name(a));
+        return 0;
+    }
+    unsigned in_mask, out_mask;
+    int capable = tgc_op_layout_io(op->code, &in_mask, &out_mask);
+    int first = -1, first_is_out = 0, first_pos = 0; /* the first masked rank-4 value: the op's layout */
+    for (int s = 0; s < op->n_in + op->n_out; s++) {
+        int is_out = s >= op->n_in, pos = is_out ? s - op->n_in : s;
+        int v = is_out ? op->out[pos] : op->in[pos];
+        const tgc_type *t = &g->vals[v].type;
+        int masked = ((is_out ? out_mask : in_mask) >> pos) & 1;
+        if (!masked || t->shape.rank != 4) {
+            if (t->layout == TGC_LAYOUT_ROW) continue;
+            if (!capable)
+                return tgc_fail(err, "graph @%s: op #%d %s at '%s': %s %d (%%%d) is nhwc, but %s takes row-major data "
+                                "only", gname(g), i, name, scope, is_out ? "result" : "operand", pos, v, name);
+            return tgc_fail(err, "graph @%s: op #%d %s at '%s': %s %d (%%%d) is nhwc, but %s takes it row-major "
+                            "only (its layout rule)", gname(g), i, name, scope, is_out ? "result" : "operand", pos, v,
+                            name);
+        }
+        if (first < 0) {
+            first = v, first_is_out = is_out, first_pos = pos;
+            continue;
+        }
+        tgc_layout want = g->vals[first].type.layout;
+        if (t->layout != want)
+            return tgc_fail(err, "graph @%s: op #%d %s at '%s': %s %d (%%%d) is %s but %s %d (%%%d) is %s: the "
+                            "activations an op takes in nhwc share one layout", gname(g), i, name, scope,
+                            first_is_out ? "result" : "operand", first_pos, first, tgc_layout_name(want),
+                            is_out ? "result" : "operand", pos, v, tgc_layout_name(t->layout));
+    }
+    return 0;
+}
 
 static int check_values(const tgc_graph *g, tgc_err *err) {
     for (int v = 0; v < g->n_vals; v++) {
@@ -24,6 +90,7 @@ static int check_values(const tgc_graph *g, tgc_err *err) {
         for (int i = 0; i < x->type.shape.rank; i++)
             if (x->type.shape.d[i] < 1 || x->type.shape.d[i] > ((int64_t)1 << 40))
                 return tgc_fail(err, "graph @%s: value %%%d has a non-positive or huge dimension", gname(g), v);
+        if (check_value_layout(g, v, err) < 0) return -1;
         if (x->kind == TGC_VAL_TEMP) {
             if (x->def_op < 0 || x->def_op >= g->n_ops || x->def_result < 0 ||
                 x->def_result >= TGC_MAX_OUT || x->def_result >= g->ops[x->def_op].n_out ||
@@ -39,7 +106,7 @@ static int check_values(const tgc_graph *g, tgc_err *err) {
                 return tgc_fail(err, "graph @%s: %%%d is marked the gradient of %%%d, which is not a param",
                                 gname(g), v, x->grad_of);
             const tgc_type *p = &g->vals[x->grad_of].type;
-            if (p->dtype != x->type.dtype || !tgc_shape_eq(&p->shape, &x->type.shape)) {
+            if (p->dtype != x->type.dtype || !tgc_shape_eq(&p->shape, &x->type.shape) || p->layout != x->type.layout) {
                 char a[200], b[200];
                 type_str(&x->type, a, sizeof a);
                 type_str(p, b, sizeof b);
@@ -133,6 +200,7 @@ int tgc_graph_verify(const tgc_graph *g, tgc_err *err) {
                 goto out;
             }
         }
+        if (check_op_layouts(g, i, err) < 0) goto out;
     }
 
     int n_out = 0;

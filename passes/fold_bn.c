@@ -64,6 +64,7 @@ static int fold_graph(tgc_module *m, tgc_graph *g, tgc_err *err) {
             rc = -1;
             break;
         }
+        g->vals[z2].type.layout = g->vals[y].type.layout; /* the conv's (passes/layout.c) */
         key[f] = 4 * (int64_t)conv + 1;
         key[g->vals[z2].def_op] = 4 * (int64_t)k + 3;
         /* the BN's readers (all after it) now read the bias_add */

@@ -37,6 +37,10 @@ int tgc_module_parse(const char *text, size_t len, const char *file, tgc_module 
     m->eval_logits = named_output(m->eval, 2);
     m->train_batch = batch_of(m->train);
     m->eval_batch = batch_of(m->eval);
+    /* the module's layout is not in the text: NHWC when some value is (a dump after the layout pass) */
+    for (int i = 0; i < 2; i++)
+        for (int v = 0; g[i] && v < g[i]->n_vals; v++)
+            if (g[i]->vals[v].type.layout != TGC_LAYOUT_ROW) m->layout = TGC_LAYOUT_NHWC;
     m->bucket_cap_mb = 25;
     m->first_bucket_mb = 1;
     m->optim.kind = TGC_OPTIM_SGD;

@@ -71,6 +71,8 @@ typedef struct tgc_module {
     tgc_graph *ema;           /* owned or NULL: ema_update of each trained param into its "ema.<param>"
                                * state (declared in train too, so the plan places it once)            */
     tgc_amp_spec amp;         /* mixed precision; zeroed = fp32 (TGC_F32 is 0)                     */
+    tgc_layout layout;        /* activations' layout (`--layout`): ROW (the zero value) leaves every value
+                               * row-major; NHWC lets the layout pass (passes/layout.c) decide per value */
 } tgc_module;
 
 /* m->target, or the default target when none was chosen. */
@@ -88,8 +90,8 @@ void tgc_module_compact(tgc_module *m, tgc_graph *g);
  * The text form does not carry the module's settings, so: the loss is train's first 0-D f32 output and
  * the logits eval's first 2-D f32 output (else each graph's first output), the batches the first
  * dimension of each graph's "inputs", the bucket caps PyTorch DDP's defaults (25 MiB, the first 1 MiB)
- * and the optimizer plain SGD (lr 0.01, no momentum or decay), which only matters to the optimizer pass.
- * The module is not verified (tgc_pass_verify). */
+ * and the optimizer plain SGD (lr 0.01, no momentum or decay), which only matters to the optimizer pass;
+ * the layout NHWC when some value of the text is nhwc, else ROW (`tgc opt --layout` sets it). The module is not verified (tgc_pass_verify). */
 int tgc_module_parse(const char *text, size_t len, const char *file, tgc_module *m, tgc_err *err);
 
 typedef struct tgc_pass {
@@ -99,7 +101,7 @@ typedef struct tgc_pass {
     int (*run)(tgc_module *m, tgc_err *err);
 } tgc_pass;
 
-/* The pipeline in order: verify, autodiff, optimizer, dce, cse, fold-bn, fuse-bn-relu, fuse-elementwise,
+/* The pipeline in order: verify, amp, autodiff, optimizer, dce, cse, layout, fold-bn, fuse-bn-relu, fuse-elementwise,
  * buckets (decides the grad slab order), fuse-optimizer, schedule (op order for a low peak), memplan
  * (places every value), verify-plan (placement checker). */
 extern const tgc_pass tgc_passes_table[];
@@ -131,6 +133,9 @@ int tgc_pass_autodiff(tgc_module *m, tgc_err *err);  /* train: gradients of trai
 int tgc_pass_optimizer(tgc_module *m, tgc_err *err); /* train: one update op per param, adds opt state */
 int tgc_pass_dce(tgc_module *m, tgc_err *err);
 int tgc_pass_cse(tgc_module *m, tgc_err *err);
+/* After cse: with m->layout NHWC, the activations of the ops that take NHWC in that layout, relayout ops at
+ * the borders (passes/layout.c); nothing with ROW. */
+int tgc_pass_layout(tgc_module *m, tgc_err *err);
 int tgc_pass_memplan(tgc_module *m, tgc_err *err);   /* slabs, arena offsets by liveness, mem stats */
 int tgc_pass_buckets(tgc_module *m, tgc_err *err);   /* gradient all-reduce buckets */
 int tgc_pass_verify_plan(tgc_module *m, tgc_err *err); /* placement checker: no two live tensors overlap */

@@ -14,6 +14,10 @@ const tgc_pass tgc_passes_table[] = {
      tgc_pass_optimizer},
     {"dce", "remove side-effect-free ops whose results are never used", 1, tgc_pass_dce},
     {"cse", "merge identical side-effect-free ops (commutative operands in either order)", 1, tgc_pass_cse},
+    /* After cse (each value once, so one relayout per value) and before the fusion passes, which keep the
+     * layouts it chose (fold-bn's bias_add takes its conv's). */
+    {"layout", "with --layout nhwc: activations of NHWC-capable ops in NHWC, relayout ops at the borders", 0,
+     tgc_pass_layout},
     /* Fusion. The rewrites come after cse, so they see each value computed once, and before buckets,
      * which records op positions (fuse-elementwise moves ops); fuse-optimizer needs the gradient slots
      * that buckets chooses, and memplan must see every group (it lays parameters out in the updates'

@@ -17,11 +17,17 @@
  *         algorithms share, as they run one at a time on the compute stream; the executor picks the fastest
  *         algorithm that fits. Fusion includes transcendentals: a generated CUDA kernel evaluates tanhf or
  *         expf in registers, so fusing them saves the memory pass as for any other elementwise op.
+ *
+ * Layout (`tgc compile --layout row|nhwc`, passes/layout.c): nhwc_ok says the target's kernels implement
+ * every op of the layout rules (ir/ops.c) in NHWC too; layout_default is what a compile without --layout
+ * gets. cpu: NHWC allowed, row-major by default; cuda: row-major only until its NHWC kernels are complete.
  */
 #ifndef TGC_PASSES_TARGET_H
 #define TGC_PASSES_TARGET_H
 
 #include <stdint.h>
+
+#include "ir/ir.h"
 
 /* Fusion policy: what fuse-elementwise may put into a group beyond the plain arithmetic ops. The bits are
  * stored in plan.bin (META target.fuse), so a bit keeps its meaning. Bit 0 was "tanh" while tanh was the
@@ -36,6 +42,8 @@ typedef struct tgc_target {
     uint32_t alignment;       /* bytes; a power of two: every tensor offset and slab size is a multiple */
     uint64_t workspace_bytes; /* scratch buffer for the device's library kernels (0: none) */
     uint32_t fuse;            /* TGC_FUSE_* */
+    int nhwc_ok;              /* its kernels take every op of the layout rules (ir/ops.c) in NHWC: --layout nhwc */
+    tgc_layout layout_default; /* what a compile without --layout gets (ROW for both so far) */
 } tgc_target;
 
 /* The built-in target named `name` ("cpu", "cuda"), or NULL. */

@@ -14,8 +14,9 @@
  * point outside the file is refused with a message that says which.
  *
  * Versions: 1 had no target parameters (alignment 64 was implied, every plan was tuned for the CPU);
- * 2 records the target (META target, target.alignment, target.workspace_bytes, target.fuse). A plan of
- * another version is refused with the advice to recompile it.
+ * 2 records the target (META target, target.alignment, target.workspace_bytes, target.fuse); 3 records the
+ * layouts (META layout, the module's `--layout`; a layout byte per tensor, tgc_layout). A plan of another
+ * version is refused with the advice to recompile it.
  */
 #ifndef TGC_BACKEND_PLAN_H
 #define TGC_BACKEND_PLAN_H
@@ -27,7 +28,7 @@
 #include "passes/passes.h"
 
 #define TGC_PLAN_MAGIC "TGCPLAN"
-#define TGC_PLAN_VERSION 2
+#define TGC_PLAN_VERSION 3
 
 typedef struct tgc_plan_tensor {
     char *name;         /* owned; state-dict name for state/inputs, "train/%17" style for temps */
@@ -79,6 +80,8 @@ typedef struct tgc_plan {
     uint64_t slab_bytes[TGC_SLAB_COUNT]; /* ARENA = max over programs */
     tgc_optim_spec optim;
     tgc_amp_spec amp; /* mixed precision (META amp.*): dtype TGC_F32 for an fp32 plan */
+    tgc_layout layout; /* the activations' layout it was compiled with (META layout, `--layout`); each tensor's
+                        * own is in its type */
     tgc_cfg *config; /* owned; the resolved config */
     int64_t params;  /* exact parameter count, frozen ones (frozen_stages) included */
     double macs_per_sample, flops_per_sample; /* forward, per image */

@@ -6,13 +6,13 @@
  * can neither read out of bounds nor make the reader allocate more than a small multiple of its size.
  *
  *   META     u32 n, n x {str key, u8 type (1 i64, 2 f64, 3 str), value}; required: target (str),
- *            target.alignment, target.workspace_bytes, target.fuse (i64), params, macs_per_sample,
+ *            target.alignment, target.workspace_bytes, target.fuse (i64), layout (str: row, nhwc), params, macs_per_sample,
  *            flops_per_sample, optim.kind, slab.*; optional: ignored (str, the settings accepted but not
  *            implemented, one per line), optim.max_grad_norm/always_adapt/trust_clip (Lamb), optim.clip
  *            (1 norm, 2 value)/clip_max/clip_norm_type, optim.accumulative_counts (f64 all); unknown keys
  *            are skipped
  *   CONFIG   tgc_cfg_serialize bytes (empty: no config)
- *   TENSORS  u32 n, n x {str name, u8 kind, u8 dtype, u8 slab, u8 rank, i64 dims[rank], u64 offset,
+ *   TENSORS  u32 n, n x {str name, u8 kind, u8 dtype, u8 layout, u8 slab, u8 rank, i64 dims[rank], u64 offset,
  *            u64 bytes, u8 init kind, f64 a, b, lo, hi, str desc, i32 grad_of, f64 lr_mult, decay_mult}
  *   PROGRAM  str name, i64 batch, u64 arena, lower bound, naive, u32 n_instr, n_instr x {u16 op, u8 n_in,
  *            u8 n_out, i32 in[n_in], i32 out[n_out], the attributes the op's row names (in bit order),
@@ -72,6 +72,7 @@ static void write_meta(const tgc_plan *p, tgc_buf *b) {
     kv_i64(b, &n, "target.alignment", (int64_t)p->target.alignment);
     kv_i64(b, &n, "target.workspace_bytes", (int64_t)p->target.workspace_bytes);
     kv_i64(b, &n, "target.fuse", (int64_t)p->target.fuse);
+    kv_str(b, &n, "layout", tgc_layout_name(p->layout));
     kv_i64(b, &n, "params", p->params);
     kv_f64(b, &n, "macs_per_sample", p->macs_per_sample);
     kv_f64(b, &n, "flops_per_sample", p->flops_per_sample);
@@ -118,6 +119,7 @@ static void write_tensors(const tgc_plan *p, tgc_buf *b) {
         tgc_buf_str(b, t->name ? t->name : "");
         tgc_buf_u8(b, (uint8_t)t->kind);
         tgc_buf_u8(b, (uint8_t)t->type.dtype);
+        tgc_buf_u8(b, (uint8_t)t->type.layout);
         tgc_buf_u8(b, (uint8_t)t->slab);
         write_shape(b, &t->type.shape);
         tgc_buf_u64(b, t->offset);
@@ -309,7 +311,7 @@ static int shape_bytes(const tgc_shape *s, tgc_dtype dt, uint64_t *out) {
 static int read_meta(rd *d, tgc_plan *p) {
     int n;
     if (rd_count(d, 5, "META entries", &n) < 0) return -1;
-    enum { M_TARGET, M_ALIGN, M_WORKSPACE, M_FUSE, M_PARAMS, M_MACS, M_FLOPS, M_OKIND, M_COUNT };
+    enum { M_TARGET, M_ALIGN, M_WORKSPACE, M_FUSE, M_LAYOUT, M_PARAMS, M_MACS, M_FLOPS, M_OKIND, M_COUNT };
     int have[M_COUNT] = {0};
     int have_slab[TGC_SLAB_COUNT] = {0};
     for (int i = 0; i < n; i++) {
@@ -340,6 +342,7 @@ static int read_meta(rd *d, tgc_plan *p) {
         else if (!strcmp(key, "target.alignment")) want = KV_I64, slot = M_ALIGN;
         else if (!strcmp(key, "target.workspace_bytes")) want = KV_I64, slot = M_WORKSPACE;
         else if (!strcmp(key, "target.fuse")) want = KV_I64, slot = M_FUSE;
+        else if (!strcmp(key, "layout")) want = KV_STR, slot = M_LAYOUT;
         else if (!strcmp(key, "params")) want = KV_I64, slot = M_PARAMS;
         else if (!strcmp(key, "macs_per_sample")) want = KV_F64, slot = M_MACS;
         else if (!strcmp(key, "flops_per_sample")) want = KV_F64, slot = M_FLOPS;
@@ -370,6 +373,11 @@ static int read_meta(rd *d, tgc_plan *p) {
             if (iv < 0 || (iv & ~(int64_t)TGC_FUSE_ALL)) rc = bad(d, "target.fuse has unknown flags 0x%llx",
                                                                   (unsigned long long)iv);
             p->target.fuse = (uint32_t)iv;
+        } else if (slot == M_LAYOUT) {
+            int found = 0;
+            for (int l = TGC_LAYOUT_ROW; l < TGC_LAYOUT_COUNT && !found; l++)
+                if (!strcmp(sv, tgc_layout_name((tgc_layout)l))) p->layout = (tgc_layout)l, found = 1;
+            if (!found) rc = bad(d, "layout '%.40s' is not row or nhwc", sv);
         } else if (slot == M_PARAMS) p->params = iv;
         else if (slot == M_MACS) p->macs_per_sample = fv;
         else if (slot == M_FLOPS) p->flops_per_sample = fv;
@@ -430,7 +438,7 @@ static int read_meta(rd *d, tgc_plan *p) {
         if (rc < 0) return -1;
     }
     static const char *const names[M_COUNT] = {"target", "target.alignment", "target.workspace_bytes", "target.fuse",
-                                                "params", "macs_per_sample", "flops_per_sample", "optim.kind"};
+                                                "layout", "params", "macs_per_sample", "flops_per_sample", "optim.kind"};
     for (int k = 0; k < M_COUNT; k++)
         if (!have[k]) return bad(d, "missing key '%s'", names[k]);
     for (int s = TGC_SLAB_ARENA; s < TGC_SLAB_COUNT; s++)
@@ -440,21 +448,23 @@ static int read_meta(rd *d, tgc_plan *p) {
 
 static int read_tensors(rd *d, tgc_plan *p) {
     int n;
-    if (rd_count(d, 81, "tensors", &n) < 0) return -1;
+    if (rd_count(d, 82, "tensors", &n) < 0) return -1;
     p->tensors = tgc_calloc((size_t)(n ? n : 1), sizeof(tgc_plan_tensor));
     for (int i = 0; i < n; i++) {
         tgc_plan_tensor *t = &p->tensors[i];
         p->n_tensors = i + 1; /* whatever is read so far is freed by tgc_plan_free */
         t->name = tgc_rd_str(&d->r, NULL);
-        uint8_t kind = tgc_rd_u8(&d->r), dt = tgc_rd_u8(&d->r), slab = tgc_rd_u8(&d->r);
+        uint8_t kind = tgc_rd_u8(&d->r), dt = tgc_rd_u8(&d->r), lay = tgc_rd_u8(&d->r), slab = tgc_rd_u8(&d->r);
         if (d->r.failed || !t->name) return bad(d, "truncated in tensor %d", i);
         char what[64];
         snprintf(what, sizeof what, "tensor %d", i);
         if (kind > TGC_VAL_OPTSTATE) return bad(d, "%s has unknown kind %u", what, kind);
         if (dt >= TGC_DTYPE_COUNT) return bad(d, "%s has unknown dtype %u", what, dt);
+        if (lay >= TGC_LAYOUT_COUNT) return bad(d, "%s has unknown layout %u", what, lay);
         if (slab >= TGC_SLAB_COUNT) return bad(d, "%s has unknown slab %u", what, slab);
         t->kind = kind;
         t->type.dtype = dt;
+        t->type.layout = lay;
         t->slab = slab;
         if (rd_shape(d, &t->type.shape, what) < 0) return -1;
         t->offset = tgc_rd_u64(&d->r);
@@ -597,8 +607,8 @@ static int check_header(const uint8_t *data, size_t len, const char *name, uint3
     if (version == 0) return tgc_fail(err, "%s: plan format version 0 is not valid", name);
     if (version < TGC_PLAN_VERSION)
         return tgc_fail(err, "%s: plan format version %u is older than this tgc (%d), whose plans record the target "
-                        "they were compiled for: recompile it with `tgc compile CONFIG --target cpu|cuda`", name,
-                        version, TGC_PLAN_VERSION);
+                        "and the layouts they were compiled for: recompile it with `tgc compile CONFIG --target "
+                        "cpu|cuda`", name, version, TGC_PLAN_VERSION);
     uint64_t size = get_u64(data + 16);
     if (size > len)
         return tgc_fail(err, "%s: truncated: the header says %llu bytes but the file has %zu", name,

@@ -191,6 +191,7 @@ tgc_plan *tgc_plan_from_module(const tgc_module *m, const tgc_cfg *cfg, tgc_err 
     p->optim = m->optim;
     p->amp = m->amp;
     p->amp.dtype_default = 0;
+    p->layout = m->layout;
     p->config = cfg ? tgc_cfg_clone(cfg) : NULL;
     const tgc_graph *graphs[4] = {m->train, m->eval, m->ema, m->precise_bn};
     int64_t batches[4] = {m->train_batch, m->eval_batch, 0, m->train_batch};
@@ -235,6 +236,9 @@ int tgc_plan_add_variant(tgc_plan *p, const tgc_module *m, const char *suffix, t
     if (strcmp(t->name, p->target.name) || t->alignment != p->target.alignment)
         return tgc_fail(err, "plan: the %s programs are compiled for target %s (alignment %u), the plan for %s (%u)",
                         suffix, t->name, t->alignment, p->target.name, p->target.alignment);
+    if (m->layout != p->layout)
+        return tgc_fail(err, "plan: the %s programs are compiled with layout %s, the plan with %s", suffix,
+                        tgc_layout_name(m->layout), tgc_layout_name(p->layout));
     int n_state = 0; /* the state tensors, first in the table (tgc_plan_from_module) */
     while (n_state < p->n_tensors && is_state(p->tensors[n_state].kind)) n_state++;
     uint64_t before[TGC_SLAB_COUNT];

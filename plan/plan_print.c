@@ -19,8 +19,15 @@ static void print_tensor_ref(const tgc_plan *p, int t, FILE *f) {
     const tgc_plan_tensor *pt = &p->tensors[t];
     char s[128];
     tgc_shape_str(&pt->type.shape, s, sizeof s);
-    fprintf(f, "%s:%s%s@%s+%llu", pt->name, tgc_dtype_name(pt->type.dtype), s, tgc_slab_name(pt->slab),
-            (unsigned long long)pt->offset);
+    fprintf(f, "%s:%s%s%s@%s+%llu", pt->name, tgc_dtype_name(pt->type.dtype), s,
+            pt->type.layout == TGC_LAYOUT_NHWC ? "{nhwc}" : "", tgc_slab_name(pt->slab), (unsigned long long)pt->offset);
+}
+
+/* The relayout instructions of a program (passes/layout.c puts them at the borders of the NHWC ops). */
+static int relayouts(const tgc_program *pr) {
+    int n = 0;
+    for (int k = 0; k < pr->n_instr; k++) n += pr->instr[k].code == TGC_OP_RELAYOUT;
+    return n;
 }
 
 static void print_mem(const tgc_mem_stats *m, FILE *f) {
@@ -83,7 +90,8 @@ static traffic program_traffic(const tgc_plan *p, const tgc_program *pr) {
 }
 
 static void print_program(const tgc_plan *p, const tgc_program *pr, FILE *f) {
-    fprintf(f, "\nprogram %s: batch %lld, %d instructions\n", pr->name, (long long)pr->batch, pr->n_instr);
+    fprintf(f, "\nprogram %s: batch %lld, %d instructions, %d relayouts\n", pr->name, (long long)pr->batch,
+            pr->n_instr, relayouts(pr));
     traffic tr = program_traffic(p, pr);
     fprintf(f, "  fusion: %d groups of %d instructions, %d kernels; estimated bytes moved per run %.2f MiB "
                "(%.2f MiB counting every instruction's operands)\n",
@@ -191,7 +199,10 @@ void tgc_plan_print(const tgc_plan *p, FILE *f) {
     } else {
         fprintf(f, "precision: fp32\n");
     }
-    fprintf(f, "programs:");
+    fprintf(f, "layout: %s (relayout instructions:", tgc_layout_name(p->layout));
+    for (int i = 0; i < p->n_programs; i++)
+        fprintf(f, "%s %s %d", i ? "," : "", p->programs[i].name, relayouts(&p->programs[i]));
+    fprintf(f, ")\nprograms:");
     for (int i = 0; i < p->n_programs; i++)
         fprintf(f, "%s %s (batch %lld, %d instructions)", i ? "," : "", p->programs[i].name,
                 (long long)p->programs[i].batch, p->programs[i].n_instr);
@@ -246,7 +257,8 @@ static void json_tensor(FILE *f, const tgc_plan *p, int t) {
     json_str(f, pt->name);
     fprintf(f, ", \"dtype\": \"%s\", \"shape\": [", tgc_dtype_name(pt->type.dtype));
     for (int i = 0; i < pt->type.shape.rank; i++) fprintf(f, "%s%lld", i ? ", " : "", (long long)pt->type.shape.d[i]);
-    fprintf(f, "], \"slab\": \"%s\", \"offset\": %llu, \"bytes\": %llu}", tgc_slab_name(pt->slab),
+    fprintf(f, "], \"layout\": \"%s\", \"slab\": \"%s\", \"offset\": %llu, \"bytes\": %llu}",
+            tgc_layout_name(pt->type.layout), tgc_slab_name(pt->slab),
             (unsigned long long)pt->offset, (unsigned long long)pt->bytes);
 }
 
@@ -278,6 +290,7 @@ void tgc_plan_print_json(const tgc_plan *p, FILE *f) {
     fprintf(f, ", \"target_params\": {\"alignment\": %u, \"workspace_bytes\": %llu, \"fuse_transcendentals\": %s}",
             p->target.alignment, (unsigned long long)p->target.workspace_bytes,
             (p->target.fuse & TGC_FUSE_TRANSCENDENTALS) ? "true" : "false");
+    fprintf(f, ", \"layout\": \"%s\"", tgc_layout_name(p->layout));
     fprintf(f, ", \"checksum\": \"0x%08x\", \"params\": %lld, \"trainable_params\": %lld, \"macs_per_sample\": ",
             p->checksum, (long long)p->params, (long long)tgc_plan_trainable_params(p));
     json_num(f, p->macs_per_sample);
@@ -325,8 +338,8 @@ void tgc_plan_print_json(const tgc_plan *p, FILE *f) {
         json_buckets(f, p, pr);
         traffic tr = program_traffic(p, pr);
         fprintf(f, ", \"kernels\": %d, \"fusion_groups\": %d, \"fused_ops\": %d, \"bytes_moved\": %.0f, "
-                   "\"bytes_moved_unfused\": %.0f}",
-                tr.kernels, tr.groups, tr.grouped, tr.bytes_fused, tr.bytes_unfused);
+                   "\"bytes_moved_unfused\": %.0f, \"relayouts\": %d}",
+                tr.kernels, tr.groups, tr.grouped, tr.bytes_fused, tr.bytes_unfused, relayouts(pr));
     }
     fputs("}, \"ignored\": [", f);
     for (const char *c = p->ignored ? p->ignored : ""; *c;) {

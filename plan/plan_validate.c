@@ -2,7 +2,8 @@
  *
  * Each program is rebuilt as a temporary IR graph (state and inputs as graph values, every instruction
  * re-emitted through the op table so its result types are inferred again and compared with the tensor
- * table), verified with tgc_graph_verify, and its placements checked by the same placement checker the
+ * table, each tensor keeping its layout), verified with tgc_graph_verify (which also holds the layouts to
+ * the op table's layout rules), and its placements checked by the same placement checker the
  * compiler runs (tgc_pass_verify_plan, with the plan's target alignment): so a plan that loads has
  * instructions the executors understand and no two live tensors sharing memory.
  *
@@ -44,9 +45,11 @@ static int check_tensors(const tgc_plan *p, tgc_err *err) {
 
 /* Adds the value for non-temp tensor t to g (once). */
 static int state_value(tgc_graph *g, const tgc_plan_tensor *t) {
-    if (t->kind == TGC_VAL_INPUT) return tgc_graph_input(g, t->name, t->type.dtype, t->type.shape);
     tgc_init none = {.kind = TGC_INIT_NONE};
-    return tgc_graph_state(g, t->kind, t->name, t->type.dtype, t->type.shape, none);
+    int v = t->kind == TGC_VAL_INPUT ? tgc_graph_input(g, t->name, t->type.dtype, t->type.shape)
+                                     : tgc_graph_state(g, t->kind, t->name, t->type.dtype, t->type.shape, none);
+    g->vals[v].type.layout = t->type.layout; /* row-major, or the verifier says which */
+    return v;
 }
 
 static void drop_buckets(tgc_graph *g) {
@@ -150,6 +153,8 @@ static int validate_program(const tgc_plan *p, const tgc_program *pr, tgc_err *e
                               tgc_dtype_name(v->type.dtype), s1);
                 break;
             }
+            /* the tensor's layout: tgc_graph_verify holds it to the op's layout rules (ir/verify.c) */
+            v->type.layout = pt->type.layout;
             vid[t] = outs[j];
             free(v->name);
             v->name = tgc_strdup(pt->name); /* so that checker messages name the tensor */

@@ -482,9 +482,10 @@ static char *run_dump(tgc_module *m, const char *dump_after, const char **disabl
 }
 
 START_TEST(pipeline_runs_and_dumps) {
-    ck_assert_int_eq(tgc_passes_table_len, 14); /* 9 + the fusion passes (test_passes_fusion.c) + schedule */
+    ck_assert_int_eq(tgc_passes_table_len, 15); /* 9 + the fusion passes (test_passes_fusion.c) + schedule + layout */
     ck_assert_str_eq(tgc_passes_table[0].name, "verify");
-    ck_assert_str_eq(tgc_passes_table[13].name, "verify-plan");
+    ck_assert_str_eq(tgc_passes_table[6].name, "layout");
+    ck_assert_str_eq(tgc_passes_table[14].name, "verify-plan");
     ck_assert_ptr_null(tgc_pass_find("nope"));
     ck_assert(tgc_pass_find("dce")->optional && !tgc_pass_find("autodiff")->optional);
 
@@ -523,7 +524,7 @@ START_TEST(pipeline_errors) {
     char *s = run_dump(&m, "autodif", NULL, 0, &rc);
     ck_assert_int_lt(rc, 0);
     ck_assert_ptr_nonnull(strstr(err.msg, "'autodif'"));
-    ck_assert_ptr_nonnull(strstr(err.msg, "verify, amp, autodiff, optimizer, dce, cse, fold-bn, fuse-bn-relu, fuse-elementwise, buckets, "
+    ck_assert_ptr_nonnull(strstr(err.msg, "verify, amp, autodiff, optimizer, dce, cse, layout, fold-bn, fuse-bn-relu, fuse-elementwise, buckets, "
                                           "fuse-optimizer, schedule, memplan, verify-plan"));
     free(s);
     const char *d1[] = {"fusion"};

@@ -112,9 +112,10 @@ START_TEST(newer_version_refused) {
 }
 END_TEST
 
-/* Version 1 plans have no target parameters: refused with the command that recompiles. */
+/* Version 1 plans have no target parameters, version 2 ones no layouts: refused with the command that
+ * recompiles. */
 START_TEST(older_version_refused) {
-    ck_assert_int_eq(TGC_PLAN_VERSION, 2);
+    ck_assert_int_eq(TGC_PLAN_VERSION, 3);
     tgc_plan *p = fixture_plan();
     tgc_buf a = {0};
     fixture_bytes(p, &a);
@@ -122,8 +123,13 @@ START_TEST(older_version_refused) {
     test_reseal(a.data, a.len, 24);
     tgc_err err;
     ck_assert_ptr_null(tgc_plan_deserialize(a.data, a.len, "o.plan", &err));
-    ck_assert_str_eq(err.msg, "o.plan: plan format version 1 is older than this tgc (2), whose plans record the target "
-                              "they were compiled for: recompile it with `tgc compile CONFIG --target cpu|cuda`");
+    ck_assert_str_eq(err.msg, "o.plan: plan format version 1 is older than this tgc (3), whose plans record the target "
+                              "and the layouts they were compiled for: recompile it with `tgc compile CONFIG --target "
+                              "cpu|cuda`");
+    test_put_le32(a.data + 8, 2);
+    test_reseal(a.data, a.len, 24);
+    ck_assert_ptr_null(tgc_plan_deserialize(a.data, a.len, "o.plan", &err));
+    ck_assert_msg(strstr(err.msg, "version 2 is older than this tgc (3)") != NULL, "%s", err.msg);
     tgc_buf_free(&a);
     tgc_plan_free(p);
 }

@@ -95,12 +95,13 @@ static const char *next_pass(const char *name) {
     return NULL;
 }
 
-static void check_config(const char *path) {
+static void check_config(const char *path, tgc_layout layout) {
     tgc_err err = {{0}};
     tgc_cfg *cfg = tgc_cfg_load(path, &err);
     ck_assert_msg(cfg != NULL, "%s", err.msg);
     tgc_module m;
     ck_assert_msg(tgc_frontend_build(cfg, &m, &err) == 0, "%s: %s", path, err.msg);
+    m.layout = layout;
     tgc_module settings = m; /* what the text form does not carry */
     char *dump = NULL;
     size_t dump_len = 0;
@@ -121,7 +122,7 @@ static void check_config(const char *path) {
     ck_assert_str_eq(final->name, "verify-plan");
     for (int i = 0; i < n; i++) {
         tgc_module r;
-        char *file = tgc_asprintf("%s after %s", path, secs[i].name);
+        char *file = tgc_asprintf("%s (layout %s) after %s", path, tgc_layout_name(layout), secs[i].name);
         ck_assert_msg(tgc_module_parse(secs[i].text, secs[i].len, file, &r, &err) == 0, "%s", err.msg);
         ck_assert_msg(tgc_pass_verify(&r, &err) == 0, "%s: %s", file, err.msg);
         char *back = print_module(&r);
@@ -131,6 +132,7 @@ static void check_config(const char *path) {
         if (i + 1 < n) {
             r.optim = settings.optim;
             r.amp = settings.amp;
+            r.layout = settings.layout; /* the text says nhwc only once the layout pass has run */
             r.bucket_cap_mb = settings.bucket_cap_mb;
             r.first_bucket_mb = settings.first_bucket_mb;
             char *end = NULL;
@@ -167,7 +169,20 @@ START_TEST(small_configs) {
     int done = 0;
     for (int i = 0; i < n_configs; i++)
         if (small_config(configs[i])) {
-            check_config(configs[i]);
+            check_config(configs[i], TGC_LAYOUT_ROW);
+            done++;
+        }
+    ck_assert_int_ge(done, 3);
+}
+END_TEST
+
+/* The same with --layout nhwc: the nhwc values and the relayouts read back, and the layout pass run on a
+ * read module decides as in the compile. */
+START_TEST(small_configs_nhwc) {
+    int done = 0;
+    for (int i = 0; i < n_configs; i++)
+        if (small_config(configs[i])) {
+            check_config(configs[i], TGC_LAYOUT_NHWC);
             done++;
         }
     ck_assert_int_ge(done, 3);
@@ -178,7 +193,7 @@ START_TEST(imagenet_configs) {
     int done = 0;
     for (int i = 0; i < n_configs; i++)
         if (!small_config(configs[i])) {
-            check_config(configs[i]);
+            check_config(configs[i], TGC_LAYOUT_ROW);
             done++;
         }
     ck_assert_int_ge(done, 5);
@@ -191,6 +206,7 @@ int main(void) {
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, small_configs);
+    tcase_add_test(tc, small_configs_nhwc);
     tcase_add_test(tc, imagenet_configs);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
