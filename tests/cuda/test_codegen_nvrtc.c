@@ -1,6 +1,6 @@
 /* NVRTC compilation of every generated kernel (backend/cuda/codegen.c) for sm_90, without a GPU: each
  * distinct kernel of every elementwise group of every shipped config (--target cpu and cuda, and cuda with
- * --amp as bf16 and with --fp16; the cuda plans again with NHWC activations, cgu_mark_nhwc) and of the
+ * --amp as bf16 and with --fp16; the cuda plans again with --layout nhwc) and of the
  * synthetic groups (every op, the casts, the 64-bit index) is compiled to a cubin by nvrtcCompileProgram
  * with --gpu-architecture=sm_90 and --ptxas-options=-v, and ptxas's report must show no spill stores, no
  * spill loads and no stack frame. The cubins then go through the kernel cache (backend/cuda/codegen_cache.h)
@@ -213,12 +213,13 @@ int main(void) {
             lowp_plans += amps[t] != TGC_F32;
             compiled++;
             add_plan(&ks, p, cfgs[c]);
-            /* and with NHWC activations (the layout pass's decisions; a per-channel bias indexed as i % C) */
-            if (t > 0 && cgu_mark_nhwc(p, 0) > 0) {
+            tgc_plan_free(p);
+            /* and with --layout nhwc (a per-channel bias indexed as i % C) */
+            if (t > 0 && (p = cgu_compile_layout(cfgs[c], targets[t], NULL, amps[t], TGC_LAYOUT_NHWC, &err)) != NULL) {
                 add_plan(&ks, p, cfgs[c]);
                 nhwc_plans++;
+                tgc_plan_free(p);
             }
-            tgc_plan_free(p);
         }
     EXPECT(nhwc_plans > 0, "no plan with NHWC activations");
     int shipped_groups = ks.n;

@@ -14,8 +14,7 @@
  * bf16 pattern and on f32 bit patterns of every class (NaN, inf, subnormal). On the device only tanhf may
  * differ (CUDA's is within 2 ulp); every product is __fmul_rn, so nothing else can round differently.
  *
- * NHWC: copies of the cuda plans with their activations NHWC (tests/unit/test_codegen_util.h cgu_mark_nhwc)
- * run the same way: a group without a broadcast is the same text as its row-major twin (elementwise loops do
+ * NHWC: the cuda plans compiled with --layout nhwc (fp32, --amp, --fp16) run the same way: a group without a broadcast is the same text as its row-major twin (elementwise loops do
  * not care about the layout; equal text and size run once), a group with an NHWC bias_add indexes the bias
  * as i % C and is compared with the CPU's loops run on the row-major transposes of its NHWC buffers, the
  * results transposed back, with the same tolerances.
@@ -427,8 +426,8 @@ START_TEST(shipped_configs) {
     int nc = cgu_configs(TGC_SOURCE_DIR, &cfgs);
     ck_assert_int_gt(nc, 0);
     /* fp32 for both targets; the cuda target's mixed-precision plans (--amp as bf16, --fp16) too; and the cuda
-     * plans with NHWC activations (copies of the three with the layout pass's decisions, cgu_mark_nhwc) */
-    enum { NV = 7, NV_COMPILED = 4 };
+     * plans with NHWC activations (the three compiled again with --layout nhwc) */
+    enum { NV = 7, NV_COMPILED = 4 }; /* the first 4 row-major, the others --layout nhwc */
     static const char *targets[NV] = {"cpu", "cuda", "cuda", "cuda", "cuda", "cuda", "cuda"};
     static const char *flags[NV] = {"", "", " --amp (bf16)", " --fp16", " nhwc", " --amp (bf16) nhwc", " --fp16 nhwc"};
     static const tgc_dtype amps[NV] = {TGC_F32, TGC_F32, TGC_BF16, TGC_F16, TGC_F32, TGC_BF16, TGC_F16};
@@ -440,21 +439,8 @@ START_TEST(shipped_configs) {
         for (int t = 0; t < NV; t++) {
             tgc_err err;
             tgc_plan *p = NULL;
-            if (t < NV_COMPILED) {
-                p = cgu_compile_amp(cfgs[c], targets[t], NULL, amps[t], &err);
-            } else if (plans[NV * c + t - 3]) { /* a copy of the cuda plan, activations made NHWC */
-                tgc_buf b = {0};
-                ck_assert_msg(tgc_plan_serialize(plans[NV * c + t - 3], &b, &err) == 0, "%s", err.msg);
-                p = tgc_plan_deserialize(b.data, b.len, cfgs[c], &err);
-                tgc_buf_free(&b);
-                ck_assert_msg(p, "%s", err.msg);
-                if (cgu_mark_nhwc(p, 0) == 0) { /* nothing NHWC: the same kernels as the row-major plan */
-                    tgc_plan_free(p);
-                    continue;
-                }
-            } else {
-                continue;
-            }
+            p = cgu_compile_layout(cfgs[c], targets[t], NULL, amps[t], t < NV_COMPILED ? TGC_LAYOUT_ROW : TGC_LAYOUT_NHWC,
+                                   &err);
             if (!p) { /* a config the compiler does not take yet (detection, say): said, not checked */
                 printf("  skipped: %s --target %s%s does not compile: %s\n", cfgs[c], targets[t], flags[t], err.msg);
                 continue;
@@ -528,8 +514,8 @@ START_TEST(shipped_configs) {
                  inst[i].k.first + inst[i].k.count - 1);
         run_group(p, pr, &inst[i].k, &so, n, 0, &st, what);
     }
-    printf("codegen host check: %d configs x 4 (cpu, cuda, cuda --amp, cuda --fp16) + the cuda ones with NHWC "
-           "activations, %d plans; %d elementwise groups (%d cpu, %d cuda, %d cuda bf16, %d cuda f16; NHWC: %d f32, %d "
+    printf("codegen host check: %d configs x 7 (cpu, cuda, cuda --amp, cuda --fp16, and the cuda ones with --layout "
+           "nhwc), %d compiled; %d elementwise groups (%d cpu, %d cuda, %d cuda bf16, %d cuda f16; NHWC: %d f32, %d "
            "bf16, %d f16, %d of them on NHWC values, %d with an NHWC bias_add, %d runs of those against the CPU's "
            "transposed run), %d distinct kernels (%d with tanhf, %d with bf16/f16 data), %d runs over %lld result "
            "elements; worst error vs the CPU fused loop "

@@ -61,10 +61,10 @@ static inline void cgu_free_strs(char **s, int n) {
     free(s);
 }
 
-/* tgc compile CONFIG --target TARGET [--disable-pass PASS] [--amp (amp TGC_BF16) | --fp16 (TGC_F16)], in
- * memory: the validated plan, or NULL with err. PASS may be NULL. */
-static inline tgc_plan *cgu_compile_amp(const char *path, const char *target, const char *pass, tgc_dtype amp,
-                                        tgc_err *err) {
+/* tgc compile CONFIG --target TARGET [--disable-pass PASS] [--amp (amp TGC_BF16) | --fp16 (TGC_F16)]
+ * [--layout nhwc], in memory: the validated plan, or NULL with err. PASS may be NULL. */
+static inline tgc_plan *cgu_compile_layout(const char *path, const char *target, const char *pass, tgc_dtype amp,
+                                           tgc_layout layout, tgc_err *err) {
     tgc_cfg *cfg = tgc_cfg_load(path, err);
     if (!cfg) return NULL;
     /* mixed precision as `tgc compile --amp` (bf16) or `--fp16` sets it: AmpOptimWrapper, dynamic loss scale */
@@ -83,6 +83,7 @@ static inline tgc_plan *cgu_compile_amp(const char *path, const char *target, co
         return NULL;
     }
     m.target = tgc_target_find(target);
+    m.layout = layout;
     if (m.target) {
         char note[256];
         tgc_amp_resolve(&m.amp, m.target, note, sizeof note);
@@ -101,61 +102,17 @@ static inline tgc_plan *cgu_compile_amp(const char *path, const char *target, co
     return p;
 }
 
+static inline tgc_plan *cgu_compile_amp(const char *path, const char *target, const char *pass, tgc_dtype amp,
+                                        tgc_err *err) {
+    return cgu_compile_layout(path, target, pass, amp, TGC_LAYOUT_ROW, err);
+}
+
 static inline tgc_plan *cgu_compile_without(const char *path, const char *target, const char *pass, tgc_err *err) {
     return cgu_compile_amp(path, target, pass, TGC_F32, err);
 }
 
 static inline tgc_plan *cgu_compile(const char *path, const char *target, tgc_err *err) {
     return cgu_compile_without(path, target, NULL, err);
-}
-
-/* NHWC activations on a compiled plan, in place, as the layout pass decides them but without its relayouts:
- * rank-4 float values at positions an op's layout rule lets be NHWC (tgc_op_layout_io) become NHWC, graph
- * inputs and states included (the pass would relayout those once). Values linked through those positions
- * form one component. strict 0: every component is NHWC, so a row-major-only consumer of such a value (a
- * reshape, an upsampling) sees it NHWC here where the pass would put a relayout before it: what the NHWC
- * kernels, descriptors and generated groups of the plan see. strict 1: a component any of whose values is
- * also a rank-4 operand or result of such a consumer stays row-major, so every instruction sees the layouts
- * its rule allows. Returns the number of tensors made NHWC. */
-static inline int cgu_find(int *up, int t) {
-    while (up[t] != t) t = up[t] = up[up[t]];
-    return t;
-}
-static inline int cgu_mark_nhwc(tgc_plan *p, int strict) {
-    int n = p->n_tensors ? p->n_tensors : 1;
-    int *up = tgc_malloc(sizeof(int) * (size_t)n);
-    unsigned char *cand = tgc_calloc((size_t)n, 1), *bad = tgc_calloc((size_t)n, 1);
-    for (int t = 0; t < p->n_tensors; t++) up[t] = t;
-    for (int pi = 0; pi < p->n_programs; pi++)
-        for (int k = 0; k < p->programs[pi].n_instr; k++) {
-            const tgc_instr *in = &p->programs[pi].instr[k];
-            unsigned im = 0, om = 0;
-            tgc_op_layout_io(in->code, &im, &om);
-            if (in->code == TGC_OP_RELAYOUT) continue; /* a plan of the pass: leave it alone */
-            int first = -1;
-            for (int j = 0; j < in->n_in + in->n_out; j++) {
-                int o = j >= in->n_in, q = o ? j - in->n_in : j, t = o ? in->out[q] : in->in[q];
-                const tgc_type *ty = &p->tensors[t].type;
-                if (ty->shape.rank != 4) continue;
-                if (!(((o ? om : im) >> q) & 1u) || !tgc_dtype_is_float(ty->dtype)) {
-                    bad[t] = 1;
-                    continue;
-                }
-                cand[t] = 1;
-                if (first < 0) first = t;
-                else up[cgu_find(up, t)] = cgu_find(up, first);
-            }
-        }
-    for (int t = 0; t < p->n_tensors; t++)
-        if (bad[t] && cand[t]) bad[cgu_find(up, t)] = 2;
-    int marked = 0;
-    for (int t = 0; t < p->n_tensors; t++)
-        if (cand[t] && !(strict && bad[cgu_find(up, t)] == 2) && p->tensors[t].type.layout != TGC_LAYOUT_NHWC) {
-            p->tensors[t].type.layout = TGC_LAYOUT_NHWC;
-            marked++;
-        }
-    free(up), free(cand), free(bad);
-    return marked;
 }
 
 /* Every elementwise group of a plan as a kernel: appends to *k (grown), returns how many or -1 with err. */
