@@ -61,6 +61,12 @@ static inline void cgu_free_strs(char **s, int n) {
     free(s);
 }
 
+/* A detection config (configs/det_synth, faster_rcnn, retinanet), by its path: the classification ones are
+ * the others. */
+static inline int cgu_is_detection(const char *path) {
+    return strstr(path, "/det_synth/") || strstr(path, "/faster_rcnn/") || strstr(path, "/retinanet/");
+}
+
 /* tgc compile CONFIG --target TARGET [--disable-pass PASS] [--amp (amp TGC_BF16) | --fp16 (TGC_F16)]
  * [--layout nhwc], in memory: the validated plan, or NULL with err. PASS may be NULL. */
 static inline tgc_plan *cgu_compile_layout(const char *path, const char *target, const char *pass, tgc_dtype amp,
