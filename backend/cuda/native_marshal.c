@@ -323,9 +323,10 @@ int tgc_cuda_native_supports(const tgc_cpu_op *o) {
     case TGC_OP_BIAS_GRAD: /* dy f32, bf16 or f16; db f32 */
         return o->n_in == 1 && o->n_out == 1 && is_float(&o->in_t[0]) && is_f32(&o->out_t[0]) && o->a->axis >= 0 &&
                o->a->axis < o->in_t[0].shape.rank;
-    case TGC_OP_MAX_POOL2D_BWD: /* dy, x, dx of one dtype: f32, bf16 or f16 */
+    case TGC_OP_MAX_POOL2D_BWD: /* dy, x, dx of one dtype: f32, bf16 or f16; an image's positions 32-bit */
         return o->n_in == 2 && o->n_out == 1 && is_float(&o->in_t[0]) && o->in_t[1].dtype == o->in_t[0].dtype &&
-               o->in_t[0].shape.rank == 4 && o->in_t[1].shape.rank == 4 && o->out_t[0].dtype == o->in_t[0].dtype;
+               o->in_t[0].shape.rank == 4 && o->in_t[1].shape.rank == 4 && o->out_t[0].dtype == o->in_t[0].dtype &&
+               o->in_t[1].shape.d[1] * o->in_t[1].shape.d[2] * o->in_t[1].shape.d[3] < INT32_MAX;
     case TGC_OP_FILL:
         return o->n_in == 0 && o->n_out == 1 && o->out_t[0].dtype == o->a->dtype;
     case TGC_OP_CAST: {
@@ -665,10 +666,11 @@ static int marshal_one(const tgc_cpu_op *o, void *ws, unsigned mb, tgc_native_la
     }
     case TGC_OP_MAX_POOL2D_BWD: {
         const tgc_shape *dy = &o->in_t[0].shape, *x = &o->in_t[1].shape;
+        const int nhwc = is_nhwc(&o->in_t[1]);
         tgc_k_maxpool_bwd_args a = {o->in[0],
                                     o->in[1],
                                     o->out[0],
-                                    x->d[0] * x->d[1],
+                                    nhwc ? x->d[0] : x->d[0] * x->d[1],
                                     (int32_t)x->d[2],
                                     (int32_t)x->d[3],
                                     (int32_t)dy->d[2],
@@ -680,8 +682,8 @@ static int marshal_one(const tgc_cpu_op *o, void *ws, unsigned mb, tgc_native_la
                                     (int32_t)at->pad[0],
                                     (int32_t)at->pad[1],
                                     (int32_t)o->in_t[0].dtype,
-                                    is_nhwc(&o->in_t[1]) ? (int32_t)x->d[1] : 0};
-        LAUNCH("tgc_k_max_pool2d_bwd", tgc_k_geom_planes(a.planes, (int64_t)a.h * a.w, mb), a);
+                                    nhwc ? (int32_t)x->d[1] : 0};
+        LAUNCH("tgc_k_max_pool2d_bwd", tgc_k_geom_planes(a.planes, (int64_t)a.h * a.w * (nhwc ? a.ch : 1), mb), a);
         return 0;
     }
     case TGC_OP_FILL: {

@@ -231,7 +231,7 @@ typedef struct tgc_k_maxpool_bwd_args {
     int32_t h, w, ho, wo;
     int32_t kh, kw, sh, sw, pt, pl; /* kernel, stride, top/left padding */
     int32_t dtype;                  /* of dy, x, dx: TGC_K_DT_F32 (0), or BF16/F16 (read as float, dx rounded) */
-    int32_t ch;                     /* 0: NCHW; C: NHWC (channels_last), a plane's pixels ch elements apart */
+    int32_t ch;                     /* 0: NCHW; C: NHWC (channels_last): planes is then N, grid x along h*w*C */
 } tgc_k_maxpool_bwd_args;
 
 static inline tgc_k_geom tgc_k_geom_planes(int64_t planes, int64_t per_plane, unsigned max_blocks) {

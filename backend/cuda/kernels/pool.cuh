@@ -31,15 +31,16 @@ TGC_K_DEV int32_t tgc_k_window_argmax(const void *x, int32_t dt, int64_t base, i
     return best;
 }
 
-/* geometry: tgc_k_geom_planes(planes, h * w). NHWC data (a.ch = C): plane p = (n, c) starts at element
- * n*h*w*C + c of x and dx (n*ho*wo*C + c of dy), its pixels C apart. */
+/* geometry: tgc_k_geom_planes(planes, h * w). NHWC data (a.ch = C, a.planes = N): grid y along the images, x
+ * along an image's h*w*C elements with the channel fastest (neighbouring threads read neighbouring channels of
+ * each window position); plane (n, c) starts at element n*h*w*C + c of x and dx (n*ho*wo*C + c of dy), its
+ * pixels C apart. */
 TGC_KERNEL(tgc_k_max_pool2d_bwd, tgc_k_maxpool_bwd_args, a, TGC_K_THREADS) {
-    const int32_t h = a.h, w = a.w, hw = a.h * a.w, how = a.ho * a.wo;
-    const int64_t ps = a.ch ? a.ch : 1;
+    const int32_t h = a.h, w = a.w, hw = a.h * a.w, how = a.ho * a.wo, ps = a.ch ? a.ch : 1, per = hw * ps;
     for (int64_t p = blockIdx.y; p < a.planes; p += gridDim.y) {
-        const int64_t pn = a.ch ? p / a.ch : p, pc = a.ch ? p - pn * a.ch : 0;
-        const int64_t xb = pn * hw * ps + pc, yb = pn * how * ps + pc;
-        for (int32_t q = blockIdx.x * blockDim.x + threadIdx.x; q < hw; q += gridDim.x * blockDim.x) {
+        for (int32_t e = blockIdx.x * blockDim.x + threadIdx.x; e < per; e += gridDim.x * blockDim.x) {
+            const int32_t q = a.ch ? e / ps : e, c = a.ch ? e - q * ps : 0;
+            const int64_t xb = p * per + c, yb = p * (int64_t)how * ps + c;
             const int32_t ih = q / w, iw = q - ih * w;
             /* windows (oh, ow) with oh*sh - pt <= ih < oh*sh - pt + kh, and likewise along w */
             const int32_t ry = ih + a.pt, rx = iw + a.pl;
