@@ -1232,6 +1232,15 @@ int tgc_cudnn_plan_all(const tgc_plan *p, const tgc_cudnn_opts *o, cudnnBackendD
             sigs[n_sigs] = sig;
             outcome[n_sigs++] = 0;
             c->distinct++;
+            if (pr->instr[k].code == TGC_OP_MAX_POOL2D_BWD &&
+                p->tensors[pr->instr[k].in[1]].type.layout == TGC_LAYOUT_NHWC) {
+                /* the executor runs the hand-written kernel; cuDNN's engine configurations of this graph crash
+                 * (see the header): not enumerated */
+                c->no_engine[kd]++;
+                if (log) fprintf(log, "not planned: NHWC max_pool2d_bwd (%s instruction %d), a hand-written kernel\n",
+                                 pr->name, k);
+                continue;
+            }
             tgc_cudnn_op op;
             if (tgc_cudnn_op_build(p, pr, k, o, &op, err) < 0) {
                 rc = -1;

@@ -241,7 +241,8 @@ typedef struct tgc_cudnn_gpu_counts {
 
 /* An execution plan for every instruction of p against devprop (a device's, or a JSON description's), once
  * per distinct signature (op, shapes, alignments, attributes). An instruction no configuration takes counts
- * as no_engine when it has legacy descriptors to fall back on, and is an error (-1, err) otherwise. */
+ * as no_engine when it has legacy descriptors to fall back on, and is an error (-1, err) otherwise. An NHWC
+ * max_pool2d_bwd (a hand-written kernel on the executor) counts as no_engine without asking cuDNN. */
 int tgc_cudnn_plan_all(const tgc_plan *p, const tgc_cudnn_opts *o, cudnnBackendDescriptor_t devprop,
                        tgc_cudnn_gpu_counts *c, FILE *log, tgc_err *err);
 

@@ -613,7 +613,7 @@ int main(void) {
         double t2 = tgc_now();
         tgc_cudnn_counts nt;
         memset(&nt, 0, sizeof nt);
-        int marked_plans = 0, nhwc_instr = 0, resnet_plans = 0;
+        int marked_plans = 0, nhwc_instr = 0, resnet_plans = 0, gpu_absent = 0, gpu_checked = 0;
         for (int c = 0; c < nc; c++)
             for (int t = 1; t < 4; t++) {
                 tgc_err cerr;
@@ -638,10 +638,20 @@ int main(void) {
                 EXPECT(rc == 0, "%s --target %s, NHWC: %d failures; first: %s", cfgs[c], targets[t], cc.failures,
                        rc ? err.msg : "");
                 add_counts(&nt, &cc);
+                /* on a GPU (tools/gpu_check.sh): execution plans for the NHWC graphs on device 0 */
+                if (!gpu_absent) {
+                    tgc_cudnn_gpu_counts gc;
+                    rc = tgc_cudnn_gpu_check(p, NULL, NULL, &gc, NULL, &err);
+                    if (rc == 1) gpu_absent = 1;
+                    else EXPECT(rc == 0, "gpu check of %s --target %s --layout nhwc: %s", cfgs[c], targets[t], err.msg);
+                    gpu_checked += rc == 0;
+                }
             }
         snprintf(what, sizeof what, "--layout nhwc (%d cuda plans; %d instructions on NHWC data)",
                  marked_plans, nhwc_instr);
         print_counts(what, &nt);
+        printf("gpu check of the --layout nhwc plans (execution plans on device 0): %s\n",
+               gpu_absent ? "skipped: no GPU" : gpu_checked ? "every plan passed" : "none checked");
         EXPECT(marked_plans > 0 && nhwc_instr > 0, "no NHWC instruction");
         cudnnBackendDescriptor_t dp;
         tgc_err err;
