@@ -3,9 +3,9 @@
  * C++: the executor includes it, kernels.cu launches with it, and the host test runs the kernels through
  * the shim (kshim.h) with exactly this geometry.
  *
- * Conventions: tensors are contiguous (NCHW), pointers are device pointers, scalars a plan keeps on the
- * device (lr, step, dloss) are passed as pointers so a launch never waits for the host (and a CUDA graph
- * can capture it). Attributes are the plan's doubles; every kernel converts them exactly as the CPU kernel
+ * Conventions: tensors are contiguous (NCHW; NHWC where an args struct's `ch` says so), pointers are device
+ * pointers, scalars a plan keeps on the device (lr, step, dloss) are passed as pointers so a launch never
+ * waits for the host (and a CUDA graph can capture it). Attributes are the plan's doubles; every kernel converts them exactly as the CPU kernel
  * of its op does (backend/cpu/cpu_*.c). A geometry with gx == 0 means "nothing to do": do not launch.
  * max_blocks caps grid-stride kernels (0: no cap); the executor passes a few waves of its SM count. */
 #ifndef TGC_CUDA_KERNELS_KARGS_H
