@@ -6,7 +6,7 @@
 static const tgc_target targets[] = {
     {.name = "cpu", .alignment = 64, .workspace_bytes = 0, .fuse = 0, .nhwc_ok = 1, .layout_default = TGC_LAYOUT_ROW},
     {.name = "cuda", .alignment = 256, .workspace_bytes = (uint64_t)32 << 20, .fuse = TGC_FUSE_TRANSCENDENTALS,
-     .nhwc_ok = 0, .layout_default = TGC_LAYOUT_ROW},
+     .nhwc_ok = 1, .layout_default = TGC_LAYOUT_ROW},
 };
 
 const tgc_target *tgc_target_find(const char *name) {

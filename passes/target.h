@@ -20,7 +20,7 @@
  *
  * Layout (`tgc compile --layout row|nhwc`, passes/layout.c): nhwc_ok says the target's kernels implement
  * every op of the layout rules (ir/ops.c) in NHWC too; layout_default is what a compile without --layout
- * gets. cpu: NHWC allowed, row-major by default; cuda: row-major only until its NHWC kernels are complete.
+ * gets. cpu and cuda: NHWC allowed (every op of the rules has NHWC kernels), row-major by default.
  */
 #ifndef TGC_PASSES_TARGET_H
 #define TGC_PASSES_TARGET_H

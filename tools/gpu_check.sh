@@ -10,13 +10,14 @@
 # executor: every distinct instruction of every shipped config alone (forward and backward ops, optimizer
 # updates; fp32, relative to the CPU tensor's largest magnitude: 1e-4), one whole train step of each shipped
 # config (loss 1e-4, every state tensor's update and the eval logits 1e-3), the same for the --amp plans (float16
-# and bfloat16) of LeNet-5 and the default ResNet, 300 iterations of the default config
+# and bfloat16) of LeNet-5 and the default ResNet, the default ResNet with NHWC activations (--layout nhwc, fp32
+# and --amp), 300 iterations of the default config
 # (resnet_small_fashionmnist) on Fashion-MNIST with its accuracy, and ResNet-50 at batch 256: img/s and device
 # memory of tgc with and without the CUDA graph, with the graph and autotuned convolutions (env_cfg.cudnn_benchmark,
 # 4 candidates each; a second run takes the choices from the cudnn_algos.txt the first wrote), against
 # PyTorch eager (channels_last) and torch.compile when
 # torch is importable (bench/gpu_resnet50_torch.py), and again with mixed precision (tgc --amp, float16 with
-# dynamic loss scaling, against autocast + GradScaler); Faster R-CNN R50-FPN at 800x1344, batch 2: img/s and
+# dynamic loss scaling, and tgc --amp --layout nhwc, against autocast + GradScaler); Faster R-CNN R50-FPN at 800x1344, batch 2: img/s and
 # device memory of tgc's train step against torchvision's fasterrcnn_resnet50_fpn (bench/gpu_frcnn_torch.py);
 # then the CUDA-related CPU tests again on this machine.
 # Without a GPU it says "skipped: no GPU" and exits 77. TGC_ALLOW_TF32=1 lets cuDNN, cuBLAS and PyTorch use
@@ -180,6 +181,31 @@ done
 run ops_amp "$check" ops "${amp[@]}"
 run steps_amp "$check" step "${amp[@]}"
 
+# NHWC (channels_last) activations (--layout nhwc): the default ResNet in fp32 and --amp (float16), every distinct
+# instruction alone (relayout, the NHWC cuDNN descriptors, hand kernels and generated groups) and a step, against
+# the CPU executor's row-major plan; skipped (and said) while this tgc has no --layout
+nhwc_ok=1
+"$tgc" compile --help 2>&1 | grep -q -- "--layout" || nhwc_ok=0
+nhwc=()
+if [ $nhwc_ok = 1 ]; then
+    for amp_flag in "" --amp; do
+        name=resnet_small_fashionmnist_nhwc${amp_flag:+_amp}
+        if "$tgc" compile "$root/configs/fashion/resnet_small_fashionmnist.yaml" --target cuda --layout nhwc $amp_flag \
+            --cfg-options train_dataloader.batch_size=4 val_dataloader.batch_size=4 -o "$out/plans/$name.bin" \
+            >"$out/plans/$name.log" 2>&1; then
+            nhwc+=("$out/plans/$name.bin")
+        else
+            rows+=("compile $name|FAIL|-|$(tail -1 "$out/plans/$name.log" | cut -c1-110)")
+            failed=$((failed + 1))
+        fi
+    done
+    run ops_nhwc "$check" ops "${nhwc[@]}"
+    run steps_nhwc "$check" step "${nhwc[@]}"
+else
+    rows+=("ops_nhwc|skipped|-|this tgc has no --layout (tgc compile --help)")
+    rows+=("steps_nhwc|skipped|-|this tgc has no --layout (tgc compile --help)")
+fi
+
 # 300 iterations of the default config on Fashion-MNIST, validated at the end
 fm=${FASHION_MNIST_DIR:-/usr/share/datasets/fashion-mnist}
 fashion() {
@@ -226,6 +252,20 @@ grep -h "arena" "$out/plans/r50_b256.log" "$out/plans/r50_b256_amp.log" 2>/dev/n
 run resnet50_tgc_amp timeout 240 "$check" bench "$out/plans/r50_b256_amp.bin" 20
 run resnet50_torch_eager_amp timeout 240 "$py" "$root/bench/gpu_resnet50_torch.py" eager --amp
 run resnet50_torch_compile_amp timeout 300 "$py" "$root/bench/gpu_resnet50_torch.py" compile --amp
+# and tgc --amp with NHWC activations (--layout nhwc: cuDNN's tensor-core convolutions take channels_last),
+# against the same PyTorch rows (channels_last)
+if [ $nhwc_ok = 1 ]; then
+    if "$tgc" compile "$root/configs/resnet/resnet50_8xb32_in1k.yaml" --target cuda --amp --layout nhwc \
+        --cfg-options train_dataloader.batch_size=256 val_dataloader.batch_size=256 -o "$out/plans/r50_b256_amp_nhwc.bin" \
+        >"$out/plans/r50_b256_amp_nhwc.log" 2>&1; then
+        run resnet50_tgc_amp_nhwc timeout 240 "$check" bench "$out/plans/r50_b256_amp_nhwc.bin" 20
+    else
+        rows+=("resnet50_tgc_amp_nhwc|FAIL|-|compile: $(tail -1 "$out/plans/r50_b256_amp_nhwc.log" | cut -c1-100)")
+        failed=$((failed + 1))
+    fi
+else
+    rows+=("resnet50_tgc_amp_nhwc|skipped|-|this tgc has no --layout (tgc compile --help)")
+fi
 # Faster R-CNN R50-FPN at 1333x800 (the shipped config's 800x1344 canvas), batch 2: tgc's train step with and without
 # the CUDA graph on `tgc bench`'s synthetic targets and ground truth, against torchvision's fasterrcnn_resnet50_fpn
 # train step at the same size (bench/gpu_frcnn_torch.py; its --dry-run checks it on a CPU)
@@ -251,7 +291,7 @@ echo "ResNet-50, batch 256, fp32$([ "${TGC_ALLOW_TF32:-}" = 1 ] && echo ' (TF32 
 grep -h "img/s" "$out/resnet50_tgc.log" "$out/resnet50_tgc_cached.log" "$out/resnet50_torch_eager.log" "$out/resnet50_torch_compile.log" 2>/dev/null |
     sed 's/^/  /'
 echo "ResNet-50, batch 256, mixed precision (float16), one GPU:"
-grep -h "img/s" "$out/resnet50_tgc_amp.log" "$out/resnet50_torch_eager_amp.log" "$out/resnet50_torch_compile_amp.log" \
+grep -h "img/s" "$out/resnet50_tgc_amp.log" "$out/resnet50_tgc_amp_nhwc.log" "$out/resnet50_torch_eager_amp.log" "$out/resnet50_torch_compile_amp.log" \
     2>/dev/null | sed 's/^/  /'
 echo "Faster R-CNN R50-FPN, batch 2 at 800x1344, fp32$([ "${TGC_ALLOW_TF32:-}" = 1 ] && echo ' (TF32 allowed)'), one GPU (tgc: device memory in use after the steps; torch: max_memory_allocated):"
 grep -h "img/s\|skipped\|FAIL" "$out/frcnn_r50_tgc.log" "$out/frcnn_r50_torch.log" 2>/dev/null | sed 's/^/  /'

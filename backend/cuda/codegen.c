@@ -262,7 +262,7 @@ static int analyse(gen *g) {
     const tgc_plan *p = g->p;
     int *made_by = tgc_malloc(sizeof(int) * (size_t)(p->n_tensors ? p->n_tensors : 1)); /* group-relative */
     for (int t = 0; t < p->n_tensors; t++) made_by[t] = -1;
-    int rc = 0;
+    int rc = 0, lay = -1;
     for (int i = 0; i < g->count && rc == 0; i++) {
         const tgc_instr *in = &g->pr->instr[g->first + i];
         if ((unsigned)in->code >= TGC_OP_COUNT) {
@@ -313,6 +313,14 @@ static int analyse(gen *g) {
             if (rc == 0 && ty == TGC_BF16) g->casts |= H_BF16_F32 | H_F32_BF16;
             if (rc == 0 && ty == TGC_F16) g->casts |= H_F16_F32 | H_F32_F16;
         }
+        /* one layout for the group's rank-4 values (the layout pass's rule; elementwise loops do not care
+         * which, but a broadcast index and a mix of layouts do) */
+        for (int j = -1; j < in->n_in && rc == 0; j++) {
+            const tgc_type *t = &tensor(g, j < 0 ? in->out[0] : in->in[j])->type;
+            if (t->shape.rank != 4 || (in->code == TGC_OP_BIAS_ADD && j == 1)) continue;
+            if (lay < 0) lay = (int)t->layout;
+            else if (lay != (int)t->layout) rc = fail_at(g, i, "NHWC and row-major values in one group", NULL);
+        }
         for (int j = 0; j < in->n_in && rc == 0; j++) {
             int t = in->in[j];
             operand *o = &g->ops[i][j];
@@ -335,6 +343,13 @@ static int analyse(gen *g) {
                 }
                 int64_t inner = 1, ch = x->d[axis];
                 for (int d = (int)axis + 1; d < x->rank; d++) inner *= x->d[d];
+                if (tensor(g, in->in[0])->type.layout == TGC_LAYOUT_NHWC) { /* [N,H,W,C]: the channel is i % C */
+                    if (x->rank != 4 || axis != 1) {
+                        rc = fail_at(g, i, "an NHWC bias_add whose axis is not the channel (1)", NULL);
+                        break;
+                    }
+                    inner = 1;
+                }
                 if (b->rank != 1 || b->d[0] != ch || ch < 1 || inner < 1) {
                     rc = fail_at(g, i, "a bias that does not match its axis", NULL);
                     break;

@@ -652,6 +652,7 @@ static int prep_cudnn(tgc_cuda_exec *x, const tgc_plan *view, const tgc_dev_prog
         const tgc_shape *s = &l->in_t[1].shape;
         int64_t n = numel_of(&l->in_t[1]), ch = s->rank > 1 ? s->d[1] : 1, inner = 1;
         for (int d = 2; d < s->rank; d++) inner *= s->d[d];
+        if (l->in_t[1].layout == TGC_LAYOUT_NHWC) inner = 1; /* channel (i / inner) % ch is i % ch */
         pbuf *p = tgc_calloc(1, sizeof *p);
         for (int i = 0; i < 6; i++) pb_ptr(p, l->in[i]);
         pb_ptr(p, in_place ? l->in[0] : NULL); /* else the scratch, set once the program's is allocated */

@@ -97,7 +97,8 @@
 #define CUDA_IMPL_SOFTMAX_CE_MASKED_BWD TGC_CUDA_IMPL_KERNEL
 #define CUDA_IMPL_CLASS_BOX_TARGETS TGC_CUDA_IMPL_KERNEL
 #define CUDA_IMPL_ACCURACY_MASKED TGC_CUDA_IMPL_KERNEL
-#define CUDA_IMPL_RELAYOUT TGC_CUDA_IMPL_NONE
+/* ROW <-> NHWC: the tiled transpose of to_nhwc / to_nchw (f32), its 16-bit twin for bf16/f16 (layout.cuh) */
+#define CUDA_IMPL_RELAYOUT TGC_CUDA_IMPL_KERNEL
 
 static const tgc_cuda_impl impls[] = {
 #define TGC_OP(E, name, n_in, n_out, attrs, mutates, flags) CUDA_IMPL_##E,
@@ -112,9 +113,7 @@ tgc_cuda_impl tgc_cuda_impl_of(tgc_opcode code) {
 }
 
 const char *tgc_cuda_impl_pending(tgc_opcode code) {
-    switch (code) { /* an op without an implementation gets its reason here */
-    case TGC_OP_RELAYOUT:
-        return "relayout (NHWC activations) has no CUDA kernel yet; compile with the row-major layout";
+    switch (code) { /* an op without an implementation gets its reason here (none today) */
     default:
         return NULL;
     }
@@ -271,6 +270,7 @@ int tgc_cuda_bn_of(const tgc_cpu_op *o, tgc_cuda_bn *b, tgc_err *err) {
                             i < o->n_in ? i : i - o->n_in, tgc_dtype_name(t->dtype), tgc_dtype_name(want));
     }
     b->dtype = d;
+    b->nhwc = xs->rank == 4 && o->in_t[bwd ? 1 : 0].layout == TGC_LAYOUT_NHWC;
     b->n = xs->d[0];
     b->c = xs->d[1];
     b->inner = 1;
@@ -325,7 +325,8 @@ static int bn_host_lowp(const tgc_cuda_bn *b) {
 
 int tgc_cuda_bn_host(const tgc_cuda_bn *b) {
     if (b->dtype == TGC_BF16 || b->dtype == TGC_F16) return bn_host_lowp(b);
-    const int64_t n = b->n, C = b->c, S = b->inner;
+    /* NHWC: [n, inner, c] is [n * inner, c, 1], the same sums in the same order */
+    const int64_t n = b->nhwc ? b->n * b->inner : b->n, C = b->c, S = b->nhwc ? 1 : b->inner;
     const double cnt = (double)(n * S);
     float *own = NULL;
     const float *dy = b->dy;

@@ -87,6 +87,7 @@ typedef struct tgc_cuda_bn {
                                             bf16/f16 in mixed precision; the per-channel tensors are f32 */
     int relu;                            /* train: relu on y after; backward: mask dy first */
     float *masked;                       /* backward with relu: where the masked dy goes (the executor's choice) */
+    int nhwc;                            /* x-shaped tensors are NHWC (rank 4): [n, inner, c] in memory */
 } tgc_cuda_bn;
 /* The batch norm of instruction o (batch_norm_train(_relu), _eval, _bwd, batch_norm_relu_bwd); -1 with err for
  * another op or a shape cuDNN's spatial mode does not take. masked is left NULL. */

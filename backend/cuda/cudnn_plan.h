@@ -61,9 +61,12 @@
  *   - fp32 math: legacy convolutions are CUDNN_FMA_MATH (no TF32: the plan's numerics are checked against
  *     fp32 references); the executor must likewise skip engines whose numerical notes say
  *     CUDNN_NUMERICAL_NOTE_TENSOR_CORE with reduced precision for f32 data.
- *   - Shapes are NCHW as the plan's (weights OIHW, statistics [C] -> [1,C,1,1]); opts.layout NHWC gives
- *     the same dimensions with NHWC strides (weights KRSC) for the day the plan carries that layout, and
- *     opts.dtype F16/BF16 the 16-bit data types with f32 compute.
+ *   - Shapes are NCHW as the plan's (weights OIHW, statistics [C] -> [1,C,1,1]); strides follow each
+ *     tensor's layout: an NHWC activation (the layout pass's) has NHWC strides, weights stay KCRS, and the
+ *     statistics and virtual tensors take the instruction's activation layout. opts.layout NHWC describes
+ *     every tensor NHWC (weights KRSC too), and opts.dtype F16/BF16 the 16-bit data types with f32 compute.
+ *     Deviceless, every NHWC-activation convolution of the ResNet configs (KCRS weights, f32 and 16-bit) gets
+ *     an execution plan.
  *   - Legacy descriptors exist where the legacy API can say the instruction: symmetric padding, and no
  *     ceil-mode overhang. Otherwise (asymmetric pads, ceil mode) only the graph (pre/post paddings) does.
  *   - batch_norm_train_relu: the norm's y is virtual, followed by a relu_fwd pointwise op. The legacy
@@ -238,7 +241,8 @@ typedef struct tgc_cudnn_gpu_counts {
 
 /* An execution plan for every instruction of p against devprop (a device's, or a JSON description's), once
  * per distinct signature (op, shapes, alignments, attributes). An instruction no configuration takes counts
- * as no_engine when it has legacy descriptors to fall back on, and is an error (-1, err) otherwise. */
+ * as no_engine when it has legacy descriptors to fall back on, and is an error (-1, err) otherwise. An NHWC
+ * max_pool2d_bwd (a hand-written kernel on the executor) counts as no_engine without asking cuDNN. */
 int tgc_cudnn_plan_all(const tgc_plan *p, const tgc_cudnn_opts *o, cudnnBackendDescriptor_t devprop,
                        tgc_cudnn_gpu_counts *c, FILE *log, tgc_err *err);
 

@@ -9,6 +9,7 @@
 #include "backend/cuda/kernels/det.cuh"
 #include "backend/cuda/kernels/frcnn.cuh"
 #include "backend/cuda/kernels/gradnorm.cuh"
+#include "backend/cuda/kernels/layout.cuh"
 #include "backend/cuda/kernels/loss.cuh"
 #include "backend/cuda/kernels/optim.cuh"
 #include "backend/cuda/kernels/pool.cuh"
@@ -55,6 +56,9 @@ static int shim_run(const tgc_native_launch *l, void *ctx) {
     RUN(tgc_k_softmax_ce_bwd, tgc_k_ce_args)
     RUN(tgc_k_global_avg_pool, tgc_k_gap_args)
     RUN(tgc_k_global_avg_pool_bwd, tgc_k_gap_args)
+    RUN(tgc_k_global_avg_pool_nhwc, tgc_k_gap_args)
+    RUN(tgc_k_channel_mul_grad_gate_nhwc, tgc_k_chmul_args)
+    RUN(tgc_k_transpose16, tgc_k_tr16_args)
     RUN(tgc_k_bias_grad_planes, tgc_k_bias_grad_args)
     RUN(tgc_k_bias_grad_cols, tgc_k_bias_grad_args)
     RUN(tgc_k_max_pool2d_bwd, tgc_k_maxpool_bwd_args)

@@ -74,6 +74,7 @@ int tgc_cuda_native_class(tgc_opcode code) {
     case TGC_OP_UPSAMPLE_NEAREST_BWD:
     case TGC_OP_TO_NHWC:
     case TGC_OP_TO_NCHW:
+    case TGC_OP_RELAYOUT:
     case TGC_OP_CONCAT:
     case TGC_OP_CONCAT_BWD:
     case TGC_OP_SIGMOID_FOCAL_LOSS_BWD:
@@ -191,7 +192,54 @@ static int retina_supports(const tgc_cpu_op *o) {
     }
 }
 
+/* ---- NHWC (channels_last) activations ------------------------------------------------------------------ */
+static int is_nhwc(const tgc_type *t) { return t->shape.rank == 4 && t->layout == TGC_LAYOUT_NHWC; }
+
+/* The layout the kernels see: 1 when o's rank-4 activations are NHWC, 0 when every operand and result is ROW,
+ * -1 when the op has no NHWC kernel or its masked operands and results do not share one layout (ir/ops.c's
+ * layout rules; the verifier refuses such plans, this refuses them again rather than compute in the wrong
+ * layout). relayout is checked by its own rule. */
+static int nhwc_of(const tgc_cpu_op *o) {
+    int any = 0;
+    for (int k = 0; k < o->n_in; k++) any |= o->in_t[k].layout != TGC_LAYOUT_ROW;
+    for (int k = 0; k < o->n_out; k++) any |= o->out_t[k].layout != TGC_LAYOUT_ROW;
+    if (!any) return 0;
+    switch (o->code) {
+    case TGC_OP_GLOBAL_AVG_POOL:
+    case TGC_OP_GLOBAL_AVG_POOL_BWD:
+    case TGC_OP_CHANNEL_MUL:
+    case TGC_OP_CHANNEL_MUL_GRAD_GATE:
+    case TGC_OP_BIAS_GRAD:
+    case TGC_OP_MAX_POOL2D_BWD:
+    case TGC_OP_BN_EVAL_BWD: break;
+    default: return -1;
+    }
+    unsigned in_mask = 0, out_mask = 0;
+    tgc_op_layout_io(o->code, &in_mask, &out_mask);
+    for (int k = 0; k < o->n_in; k++) {
+        int masked = ((in_mask >> k) & 1u) && o->in_t[k].shape.rank == 4;
+        if (masked ? !is_nhwc(&o->in_t[k]) : o->in_t[k].layout != TGC_LAYOUT_ROW) return -1;
+    }
+    for (int k = 0; k < o->n_out; k++) {
+        int masked = ((out_mask >> k) & 1u) && o->out_t[k].shape.rank == 4;
+        if (masked ? !is_nhwc(&o->out_t[k]) : o->out_t[k].layout != TGC_LAYOUT_ROW) return -1;
+    }
+    return 1;
+}
+
+/* relayout(x) -> y: rank 4, one dtype (f32, bf16, f16), the other layout, the same logical shape. */
+static int relayout_ok(const tgc_cpu_op *o) {
+    if (o->n_in != 1 || o->n_out != 1) return 0;
+    const tgc_type *x = &o->in_t[0], *y = &o->out_t[0];
+    return x->shape.rank == 4 && tgc_shape_eq(&x->shape, &y->shape) && is_float(x) && y->dtype == x->dtype &&
+           (unsigned)x->layout <= TGC_LAYOUT_NHWC && (unsigned)y->layout <= TGC_LAYOUT_NHWC && x->layout != y->layout;
+}
+
 int tgc_cuda_native_supports(const tgc_cpu_op *o) {
+    if (o->code == TGC_OP_RELAYOUT) return relayout_ok(o);
+    int nhwc = nhwc_of(o);
+    if (nhwc < 0) return 0;
+    if (nhwc && o->code == TGC_OP_BIAS_GRAD && (o->in_t[0].shape.rank != 4 || o->a->axis != 1)) return 0;
     switch (o->code) {
     case TGC_OP_SGD_UPDATE:
     case TGC_OP_SGD_MOMENTUM_UPDATE:
@@ -275,9 +323,10 @@ int tgc_cuda_native_supports(const tgc_cpu_op *o) {
     case TGC_OP_BIAS_GRAD: /* dy f32, bf16 or f16; db f32 */
         return o->n_in == 1 && o->n_out == 1 && is_float(&o->in_t[0]) && is_f32(&o->out_t[0]) && o->a->axis >= 0 &&
                o->a->axis < o->in_t[0].shape.rank;
-    case TGC_OP_MAX_POOL2D_BWD: /* dy, x, dx of one dtype: f32, bf16 or f16 */
+    case TGC_OP_MAX_POOL2D_BWD: /* dy, x, dx of one dtype: f32, bf16 or f16; an image's positions 32-bit */
         return o->n_in == 2 && o->n_out == 1 && is_float(&o->in_t[0]) && o->in_t[1].dtype == o->in_t[0].dtype &&
-               o->in_t[0].shape.rank == 4 && o->in_t[1].shape.rank == 4 && o->out_t[0].dtype == o->in_t[0].dtype;
+               o->in_t[0].shape.rank == 4 && o->in_t[1].shape.rank == 4 && o->out_t[0].dtype == o->in_t[0].dtype &&
+               o->in_t[1].shape.d[1] * o->in_t[1].shape.d[2] * o->in_t[1].shape.d[3] < INT32_MAX;
     case TGC_OP_FILL:
         return o->n_in == 0 && o->n_out == 1 && o->out_t[0].dtype == o->a->dtype;
     case TGC_OP_CAST: {
@@ -433,8 +482,10 @@ static int marshal_retina(const tgc_cpu_op *o, void *ws, unsigned mb, tgc_native
         const tgc_shape *x = &o->in_t[1].shape;
         int64_t s = 1;
         for (int d = 2; d < x->rank; d++) s *= x->d[d];
+        int64_t n = x->d[0];
+        if (is_nhwc(&o->in_t[1])) n *= s, s = 1; /* [N, H, W, C] is [N*H*W, C, 1] */
         tgc_k_bn_eval_bwd_args a = {o->in[0], o->in[1], o->in[2], o->in[3], o->in[4], o->out[0], o->out[1], o->out[2],
-                                    x->d[0], x->d[1], s, at->eps, (int32_t)o->in_t[0].dtype};
+                                    n, x->d[1], s, at->eps, (int32_t)o->in_t[0].dtype};
         LAUNCH("tgc_k_bn_eval_bwd", tgc_k_geom_bias_grad(0, a.n * a.s > 0 ? a.c : 0, mb), a);
         return 0;
     }
@@ -565,23 +616,41 @@ static int marshal_one(const tgc_cpu_op *o, void *ws, unsigned mb, tgc_native_la
     case TGC_OP_CHANNEL_MUL:
     case TGC_OP_CHANNEL_MUL_GRAD_GATE: {
         int gate = o->code == TGC_OP_CHANNEL_MUL_GRAD_GATE;
-        const tgc_shape *s = gate ? &o->in_t[1].shape : &o->in_t[0].shape;
+        const tgc_type *t = gate ? &o->in_t[1] : &o->in_t[0];
+        const tgc_shape *s = &t->shape;
         int64_t planes = s->d[0] * s->d[1], inner = 1;
         for (int i = 2; i < s->rank; i++) inner *= s->d[i];
-        tgc_k_chmul_args a = {o->in[0], o->in[1], o->out[0], planes, inner};
-        if (gate) LAUNCH("tgc_k_channel_mul_grad_gate", tgc_k_geom_warp_rows(planes, mb), a);
+        tgc_k_chmul_args a = {o->in[0], o->in[1], o->out[0], planes, inner, is_nhwc(t) ? s->d[1] : 0};
+        if (gate && a.ch) LAUNCH("tgc_k_channel_mul_grad_gate_nhwc", tgc_k_geom_elems(planes, mb), a);
+        else if (gate) LAUNCH("tgc_k_channel_mul_grad_gate", tgc_k_geom_warp_rows(planes, mb), a);
         else LAUNCH("tgc_k_channel_mul", tgc_k_geom_elems(planes * inner, mb), a);
         return 0;
     }
     case TGC_OP_GLOBAL_AVG_POOL:
     case TGC_OP_GLOBAL_AVG_POOL_BWD: {
         int bwd = o->code == TGC_OP_GLOBAL_AVG_POOL_BWD;
-        const tgc_shape *s = bwd ? &o->out_t[0].shape : &o->in_t[0].shape;
+        const tgc_type *t = bwd ? &o->out_t[0] : &o->in_t[0];
+        const tgc_shape *s = &t->shape;
         int64_t planes = s->d[0] * s->d[1], inner = 1;
         for (int i = 2; i < s->rank; i++) inner *= s->d[i];
-        tgc_k_gap_args a = {o->in[0], o->out[0], planes, inner, (int32_t)o->in_t[0].dtype};
+        tgc_k_gap_args a = {o->in[0], o->out[0], planes, inner, (int32_t)o->in_t[0].dtype, is_nhwc(t) ? s->d[1] : 0};
         if (bwd) LAUNCH("tgc_k_global_avg_pool_bwd", tgc_k_geom_elems(planes * inner, mb), a);
+        else if (a.ch) LAUNCH("tgc_k_global_avg_pool_nhwc", tgc_k_geom_elems(planes, mb), a);
         else LAUNCH("tgc_k_global_avg_pool", tgc_k_geom_warp_rows(planes, mb), a);
+        return 0;
+    }
+    case TGC_OP_RELAYOUT: { /* [N, C, HW] <-> [N, HW, C] per image */
+        const tgc_shape *x = &o->in_t[0].shape;
+        int to_nhwc = o->out_t[0].layout == TGC_LAYOUT_NHWC;
+        int64_t c = x->d[1], hw = x->d[2] * x->d[3], ta = to_nhwc ? c : hw, tb = to_nhwc ? hw : c;
+        tgc_k_geom g = tgc_k_geom_transpose(x->d[0], ta, tb, mb);
+        if (o->in_t[0].dtype == TGC_F32) {
+            tgc_k_tr_args a = {o->in[0], o->out[0], x->d[0], ta, tb};
+            LAUNCH("tgc_k_transpose", g, a);
+        } else {
+            tgc_k_tr16_args a = {o->in[0], o->out[0], x->d[0], ta, tb};
+            LAUNCH("tgc_k_transpose16", g, a);
+        }
         return 0;
     }
     case TGC_OP_BIAS_GRAD: {
@@ -589,6 +658,7 @@ static int marshal_one(const tgc_cpu_op *o, void *ws, unsigned mb, tgc_native_la
         int64_t axis = at->axis, outer = 1, inner = 1, ch = s->d[axis];
         for (int i = 0; i < axis; i++) outer *= s->d[i];
         for (int i = (int)axis + 1; i < s->rank; i++) inner *= s->d[i];
+        if (is_nhwc(&o->in_t[0])) outer *= inner, inner = 1; /* [N, H, W, C] is [N*H*W, C, 1] */
         tgc_k_bias_grad_args a = {o->in[0], o->out[0], outer, ch, inner, (int32_t)o->in_t[0].dtype};
         int cols = tgc_k_bias_grad_cols_wanted(inner);
         LAUNCH(cols ? "tgc_k_bias_grad_cols" : "tgc_k_bias_grad_planes", tgc_k_geom_bias_grad(cols, ch, mb), a);
@@ -596,10 +666,11 @@ static int marshal_one(const tgc_cpu_op *o, void *ws, unsigned mb, tgc_native_la
     }
     case TGC_OP_MAX_POOL2D_BWD: {
         const tgc_shape *dy = &o->in_t[0].shape, *x = &o->in_t[1].shape;
+        const int nhwc = is_nhwc(&o->in_t[1]);
         tgc_k_maxpool_bwd_args a = {o->in[0],
                                     o->in[1],
                                     o->out[0],
-                                    x->d[0] * x->d[1],
+                                    nhwc ? x->d[0] : x->d[0] * x->d[1],
                                     (int32_t)x->d[2],
                                     (int32_t)x->d[3],
                                     (int32_t)dy->d[2],
@@ -610,8 +681,9 @@ static int marshal_one(const tgc_cpu_op *o, void *ws, unsigned mb, tgc_native_la
                                     (int32_t)at->stride[1],
                                     (int32_t)at->pad[0],
                                     (int32_t)at->pad[1],
-                                    (int32_t)o->in_t[0].dtype};
-        LAUNCH("tgc_k_max_pool2d_bwd", tgc_k_geom_planes(a.planes, (int64_t)a.h * a.w, mb), a);
+                                    (int32_t)o->in_t[0].dtype,
+                                    nhwc ? (int32_t)x->d[1] : 0};
+        LAUNCH("tgc_k_max_pool2d_bwd", tgc_k_geom_planes(a.planes, (int64_t)a.h * a.w * (nhwc ? a.ch : 1), mb), a);
         return 0;
     }
     case TGC_OP_FILL: {

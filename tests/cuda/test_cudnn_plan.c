@@ -6,6 +6,9 @@
  *   - hand-written IR: a grouped, dilated convolution with asymmetric padding (graph only: the legacy API has
  *     symmetric padding), a ceil-mode max pool, an average pool that excludes padding, their backward ops;
  *     the same plans with NHWC strides and with bf16 data;
+ *   - NHWC activations (the cuda plans compiled with --layout nhwc, fp32, --amp and --fp16; weights stay
+ *     KCRS): every instruction validated, and deviceless execution plans of every
+ *     distinct NHWC convolution of the ResNet configs (f32, bf16, f16); the signature carries the layout;
  *   - corrupted plans (a result shape, a stride, a statistics shape, a pooling window), each caught with a
  *     message that names the instruction, and the one pooling cuDNN cannot say, refused by name;
  *   - deviceless execution plans (cuDNN >= 9.8) of every distinct convolution against hand-written sm_90
@@ -212,10 +215,11 @@ static int seen(sigset *ss, const tgc_plan *p, const tgc_instr *in) {
     tgc_shape_str(&p->tensors[in->in[1]].type.shape, b, sizeof b);
     tgc_shape_str(&p->tensors[in->out[0]].type.shape, c, sizeof c);
     const tgc_attrs *t = &in->attrs;
-    snprintf(buf, sizeof buf, "%d %s %s %s s%lld,%lld p%lld,%lld,%lld,%lld d%lld,%lld g%lld", (int)in->code, a, b, c,
+    snprintf(buf, sizeof buf, "%d %s%s %s %s s%lld,%lld p%lld,%lld,%lld,%lld d%lld,%lld g%lld %s", (int)in->code, a,
+             p->tensors[in->in[0]].type.layout == TGC_LAYOUT_NHWC ? " nhwc" : "", b, c,
              (long long)t->stride[0], (long long)t->stride[1], (long long)t->pad[0], (long long)t->pad[1],
              (long long)t->pad[2], (long long)t->pad[3], (long long)t->dilation[0], (long long)t->dilation[1],
-             (long long)t->groups);
+             (long long)t->groups, tgc_dtype_name(p->tensors[in->in[0]].type.dtype));
     for (int i = 0; i < ss->n; i++)
         if (!strcmp(ss->s[i], buf)) return 1;
     TGC_GROW(ss->s, ss->cap, ss->n + 1);
@@ -600,6 +604,105 @@ int main(void) {
             free(js);
         }
         free(json_path);
+    }
+
+    /* ---- NHWC activations: the cuda plans (fp32, --amp, --fp16) compiled with --layout nhwc (weights stay
+     * KCRS): every instruction validated, and an execution plan for every distinct convolution of the ResNet
+     * configs ---- */
+    {
+        double t2 = tgc_now();
+        tgc_cudnn_counts nt;
+        memset(&nt, 0, sizeof nt);
+        int marked_plans = 0, nhwc_instr = 0, resnet_plans = 0, gpu_absent = 0, gpu_checked = 0;
+        for (int c = 0; c < nc; c++)
+            for (int t = 1; t < 4; t++) {
+                tgc_err cerr;
+                tgc_plan *p = cgu_compile_layout(cfgs[c], "cuda", NULL, amps[t], TGC_LAYOUT_NHWC, &cerr);
+                if (!p) {
+                    printf("  skipped: %s --target %s --layout nhwc does not compile: %s\n", cfgs[c], targets[t], cerr.msg);
+                    continue;
+                }
+                tgc_plan_free(plans[c * 4 + t]); /* the row-major plan is done with: its NHWC twin takes its place */
+                plans[c * 4 + t] = p;
+                marked_plans++;
+                for (int pi = 0; pi < p->n_programs; pi++)
+                    for (int k = 0; k < p->programs[pi].n_instr; k++) {
+                        const tgc_instr *in = &p->programs[pi].instr[k];
+                        nhwc_instr += tgc_cudnn_kind_of(in->code) != TGC_CUDNN_NONE &&
+                                      p->tensors[in->n_in ? in->in[0] : in->out[0]].type.layout == TGC_LAYOUT_NHWC;
+                    }
+                tgc_cudnn_counts cc;
+                memset(&cc, 0, sizeof cc);
+                tgc_err err;
+                int rc = tgc_cudnn_validate_plan(p, NULL, &cc, &err);
+                EXPECT(rc == 0, "%s --target %s, NHWC: %d failures; first: %s", cfgs[c], targets[t], cc.failures,
+                       rc ? err.msg : "");
+                add_counts(&nt, &cc);
+                /* on a GPU (tools/gpu_check.sh): execution plans for the NHWC graphs on device 0 */
+                if (!gpu_absent) {
+                    tgc_cudnn_gpu_counts gc;
+                    rc = tgc_cudnn_gpu_check(p, NULL, NULL, &gc, NULL, &err);
+                    if (rc == 1) gpu_absent = 1;
+                    else EXPECT(rc == 0, "gpu check of %s --target %s --layout nhwc: %s", cfgs[c], targets[t], err.msg);
+                    gpu_checked += rc == 0;
+                }
+            }
+        snprintf(what, sizeof what, "--layout nhwc (%d cuda plans; %d instructions on NHWC data)",
+                 marked_plans, nhwc_instr);
+        print_counts(what, &nt);
+        printf("gpu check of the --layout nhwc plans (execution plans on device 0): %s\n",
+               gpu_absent ? "skipped: no GPU" : gpu_checked ? "every plan passed" : "none checked");
+        EXPECT(marked_plans > 0 && nhwc_instr > 0, "no NHWC instruction");
+        cudnnBackendDescriptor_t dp;
+        tgc_err err;
+        int rc = tgc_cudnn_devprop_from_json(h100_json, &dp, &err);
+        EXPECT(rc == 0, "device properties: %s", err.msg);
+        if (rc == 0) {
+            sigset ss = {0};
+            aot_counts ac;
+            memset(&ac, 0, sizeof ac);
+            int lowp = 0;
+            for (int c = 0; c < nc; c++) {
+                if (!strstr(cfgs[c], "/resnet/")) continue;
+                for (int t = 1; t < 4; t++)
+                    if (plans[c * 4 + t]) {
+                        int before = ss.n;
+                        aot_plan(plans[c * 4 + t], dp, &ss, &ac);
+                        if (amps[t] != TGC_F32) lowp += ss.n - before;
+                        resnet_plans++;
+                    }
+            }
+            int nhwc_convs = 0;
+            for (int i = 0; i < ss.n; i++) nhwc_convs += strstr(ss.s[i], " nhwc") != NULL;
+            printf("deviceless execution plans of NHWC convolutions (%d ResNet cuda plans: f32, bf16, f16): %d distinct "
+                   "(%d NHWC, %d on 16-bit data): fwd %d, bwd-data %d, bwd-filter %d planned (%d configurations tried), "
+                   "%d failed; largest workspace %lld bytes (%.2f s)\n",
+                   resnet_plans, ss.n, nhwc_convs, lowp, ac.planned[TGC_CUDNN_CONV_FWD], ac.planned[TGC_CUDNN_CONV_BWD_DATA],
+                   ac.planned[TGC_CUDNN_CONV_BWD_FILTER], ac.configs,
+                   ac.failed[TGC_CUDNN_CONV_FWD] + ac.failed[TGC_CUDNN_CONV_BWD_DATA] + ac.failed[TGC_CUDNN_CONV_BWD_FILTER],
+                   (long long)ac.max_ws, tgc_now() - t2);
+            EXPECT(resnet_plans > 0 && nhwc_convs > 0 && lowp > 0, "no NHWC ResNet convolution planned");
+            /* the signature (the algorithm cache's key) tells an NHWC convolution from its NCHW twin */
+            for (int c = 0; c < nc; c++) {
+                const tgc_plan *p = plans[c * 4 + 1];
+                if (!p || !strstr(cfgs[c], "resnet18_8xb32_in1k")) continue;
+                const tgc_program *pr = tgc_plan_program(p, "train");
+                int k = find_instr(pr, TGC_OP_CONV2D, 1);
+                EXPECT(k >= 0, "resnet18: no second conv2d");
+                if (k < 0) continue;
+                char *a = tgc_cudnn_signature(p, &pr->instr[k], 0, 0);
+                tgc_plan_tensor *x = &plans[c * 4 + 1]->tensors[pr->instr[k].in[0]];
+                x->type.layout = TGC_LAYOUT_ROW;
+                char *b = tgc_cudnn_signature(p, &pr->instr[k], 0, 0);
+                x->type.layout = TGC_LAYOUT_NHWC;
+                EXPECT(strcmp(a, b) != 0 && strstr(a, "f32@16:nhwc [64"),
+                       "the signature does not carry the layout: '%s' vs '%s'", a, b);
+                free(a), free(b);
+            }
+            for (int i = 0; i < ss.n; i++) free(ss.s[i]);
+            free(ss.s);
+            cudnnBackendDestroyDescriptor(dp);
+        }
     }
 
     for (int i = 0; i < nc * 4; i++)

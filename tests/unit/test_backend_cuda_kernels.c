@@ -479,7 +479,7 @@ START_TEST(global_avg_pool_close_to_cpu) {
         tgc_attrs at = tgc_attrs_default();
         void *ip[1] = {x}, *op[1] = {y_cpu};
         tu_exec(cpu, TGC_OP_GLOBAL_AVG_POOL, &at, 1, &xt, ip, 1, &yt, op);
-        tgc_k_gap_args a = {x, y_gpu, planes, inner, TGC_K_DT_F32};
+        tgc_k_gap_args a = {x, y_gpu, planes, inner, TGC_K_DT_F32, 0};
         TGC_SHIM_LAUNCH(tgc_k_global_avg_pool, tgc_k_geom_warp_rows(planes, (unsigned)(1 + s % 2)), a);
         double scale = 1e-30;
         for (int64_t p = 0; p < planes; p++) scale = fmax(scale, fabs((double)y_cpu[p]));
@@ -495,7 +495,7 @@ START_TEST(global_avg_pool_close_to_cpu) {
         at.shape = xt.shape;
         void *bi[1] = {y_cpu}, *bo[1] = {dx_cpu};
         tu_exec(cpu, TGC_OP_GLOBAL_AVG_POOL_BWD, &at, 1, &yt, bi, 1, &xt, bo);
-        tgc_k_gap_args b = {y_cpu, dx_gpu, planes, inner, TGC_K_DT_F32};
+        tgc_k_gap_args b = {y_cpu, dx_gpu, planes, inner, TGC_K_DT_F32, 0};
         TGC_SHIM_LAUNCH(tgc_k_global_avg_pool_bwd, tgc_k_geom_elems(planes * inner, 3), b);
         same_bytes(dx_gpu, dx_cpu, sizeof(float), planes * inner, "global_avg_pool_bwd");
         free(x), free(y_cpu), free(y_gpu), free(dx_cpu), free(dx_gpu);
@@ -598,7 +598,7 @@ START_TEST(channel_mul_against_cpu) {
         void *fi[2] = {x, g}, *fo[1] = {y_cpu}, *bi[2] = {dy, x}, *bo[1] = {dg_cpu};
         tu_exec(cpu, TGC_OP_CHANNEL_MUL, &at, 2, fin, fi, 1, &xt, fo);
         tu_exec(cpu, TGC_OP_CHANNEL_MUL_GRAD_GATE, &at, 2, bin, bi, 1, &gt, bo);
-        tgc_k_chmul_args fa = {x, g, y_gpu, planes, inner}, ba = {dy, x, dg_gpu, planes, inner};
+        tgc_k_chmul_args fa = {x, g, y_gpu, planes, inner, 0}, ba = {dy, x, dg_gpu, planes, inner, 0};
         TGC_SHIM_LAUNCH(tgc_k_channel_mul, tgc_k_geom_elems(planes * inner, 3), fa);
         TGC_SHIM_LAUNCH(tgc_k_channel_mul_grad_gate, tgc_k_geom_warp_rows(planes, (unsigned)(1 + s % 2)), ba);
         same_bytes(y_gpu, y_cpu, sizeof(float), planes * inner, "channel_mul");
@@ -705,7 +705,7 @@ START_TEST(max_pool2d_bwd_equals_cpu_bitwise) {
             tu_exec(cpu, TGC_OP_MAX_POOL2D_BWD, &at, 2, in, ip, 1, &in[1], op);
             tgc_k_maxpool_bwd_args a = {dy, x, dx_gpu, q->n * q->c, (int32_t)q->h, (int32_t)q->w, (int32_t)ho,
                                         (int32_t)wo, (int32_t)q->kh, (int32_t)q->kw, (int32_t)q->sh, (int32_t)q->sw,
-                                        (int32_t)q->pt, (int32_t)q->pl, TGC_K_DT_F32};
+                                        (int32_t)q->pt, (int32_t)q->pl, TGC_K_DT_F32, 0};
             TGC_SHIM_LAUNCH(tgc_k_max_pool2d_bwd, tgc_k_geom_planes(q->n * q->c, q->h * q->w, 1), a);
             char what[96];
             snprintf(what, sizeof what, "max_pool2d_bwd case %zu data %d", k, kind);
@@ -829,7 +829,7 @@ START_TEST(lowp_data_against_cpu) {
     tgc_attrs at = tgc_attrs_default();
     void *ip[2] = {x}, *op[1] = {y_cpu};
     tu_exec(cpu, TGC_OP_GLOBAL_AVG_POOL, &at, 1, &xt, ip, 1, &yt, op);
-    tgc_k_gap_args a = {(const float *)x, (float *)y_gpu, n * c, hw, (int32_t)dt};
+    tgc_k_gap_args a = {(const float *)x, (float *)y_gpu, n * c, hw, (int32_t)dt, 0};
     TGC_SHIM_LAUNCH(tgc_k_global_avg_pool, tgc_k_geom_warp_rows(n * c, 2), a);
     for (int64_t p = 0; p < n * c; p++) {
         int s = steps16(y_gpu[p], y_cpu[p]);
@@ -842,7 +842,7 @@ START_TEST(lowp_data_against_cpu) {
     at.shape = xt.shape;
     void *bi[1] = {y_cpu}, *bo[1] = {dx_cpu};
     tu_exec(cpu, TGC_OP_GLOBAL_AVG_POOL_BWD, &at, 1, &yt, bi, 1, &xt, bo);
-    tgc_k_gap_args b = {(const float *)y_cpu, (float *)dx_gpu, n * c, hw, (int32_t)dt};
+    tgc_k_gap_args b = {(const float *)y_cpu, (float *)dx_gpu, n * c, hw, (int32_t)dt, 0};
     TGC_SHIM_LAUNCH(tgc_k_global_avg_pool_bwd, tgc_k_geom_elems(n * c * hw, 3), b);
     same_bytes(dx_gpu, dx_cpu, 2, n * c * hw, "global_avg_pool_bwd, 16-bit");
     /* bias_grad: a 16-bit dy, an f32 db, both kernels */
@@ -881,7 +881,7 @@ START_TEST(lowp_data_against_cpu) {
     void *mi[2] = {dy, xi}, *mo[1] = {dx_cpu};
     tu_exec(cpu, TGC_OP_MAX_POOL2D_BWD, &at, 2, mt, mi, 1, &xt, mo);
     tgc_k_maxpool_bwd_args m = {(const float *)dy, (const float *)xi, (float *)dx_gpu, n * c, (int32_t)h, (int32_t)w,
-                                (int32_t)ho, (int32_t)wo, 3, 3, 2, 2, 1, 1, (int32_t)dt};
+                                (int32_t)ho, (int32_t)wo, 3, 3, 2, 2, 1, 1, (int32_t)dt, 0};
     TGC_SHIM_LAUNCH(tgc_k_max_pool2d_bwd, tgc_k_geom_planes(n * c, hw, 1), m);
     same_bytes(dx_gpu, dx_cpu, 2, n * c * hw, "max_pool2d_bwd, 16-bit");
     report(_i ? "f16 data: gap, gap_bwd, bias_grad, max_pool_bwd" : "bf16 data: gap, gap_bwd, bias_grad, max_pool_bwd",

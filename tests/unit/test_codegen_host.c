@@ -14,6 +14,12 @@
  * bf16 pattern and on f32 bit patterns of every class (NaN, inf, subnormal). On the device only tanhf may
  * differ (CUDA's is within 2 ulp); every product is __fmul_rn, so nothing else can round differently.
  *
+ * NHWC: the cuda plans of the classification configs compiled with --layout nhwc (fp32, --amp, --fp16) run
+ * the same way: a group without a broadcast is the same text as its row-major twin (elementwise loops do
+ * not care about the layout; equal text and size run once), a group with an NHWC bias_add indexes the bias
+ * as i % C and is compared with the CPU's loops run on the row-major transposes of its NHWC buffers, the
+ * results transposed back, with the same tolerances.
+ *
  * A group runs at its own shapes when it has at most 2^16 elements, else at a smaller batch (its leading
  * dimension cut to the fewest rows that make 2^16 elements): the text does not depend on the batch (n is
  * an argument, the bias constants are per row), so this runs the same kernel, a prefix of the elements. Tensors the
@@ -118,6 +124,7 @@ typedef struct stats {
     int64_t differ_fused, differ_ops; /* elements whose bits differ */
     int64_t elements;                /* result elements compared */
     int runs;
+    int xposed;                      /* runs of NHWC groups with a broadcast bias against the CPU's transposed run */
 } stats;
 
 /* Distance in units in the last place, floats in order (-0 one below +0); 0 for two NaNs. */
@@ -191,6 +198,18 @@ static int slot(const int *tens, int nt, int t) {
     return -1;
 }
 
+/* Buffer b (elements of es bytes) as [rows, a, b] -> [rows, b, a]: NHWC -> row-major is a = H*W, b = C. */
+static void transpose_buf(uint8_t *d, size_t bytes, size_t es, int64_t a, int64_t b) {
+    int64_t plane = a * b, rows = plane > 0 ? (int64_t)(bytes / es) / plane : 0;
+    uint8_t *t = tgc_malloc(bytes ? bytes : 1);
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t i = 0; i < a; i++)
+            for (int64_t j = 0; j < b; j++)
+                memcpy(t + ((r * b + j) * a + i) * es, d + ((r * a + i) * b + j) * es, es);
+    memcpy(d, t, (size_t)(rows * plane) * es);
+    free(t);
+}
+
 /* Runs instructions [first, first + count) of pr (kernel k, host function fn) on the host and on the CPU, on
  * n elements (a prefix of whole periods when n < k->numel), and adds the comparison to st. */
 static void run_group(const tgc_plan *p, const tgc_program *pr, const tgc_codegen_kernel *k, const host_so *so,
@@ -249,6 +268,23 @@ static void run_group(const tgc_plan *p, const tgc_program *pr, const tgc_codege
         }
     }
 #define SLOT(t) slot(tens, nt, (t))
+    /* NHWC values with a bias broadcast per channel: the CPU's fused loop indexes the bias row-major, so it runs
+     * on the row-major transposes of the NHWC buffers and its results are transposed back (the reference: an NHWC
+     * value is the row-major one stored [N,H,W,C]); without a broadcast the loops do not care about the layout */
+    int xpose = 0;
+    int64_t xc[64] = {0}, xhw[64] = {0}; /* per buffer: C and H*W of its NHWC tensor (0: not NHWC) */
+    size_t xes[64] = {0};
+    int bias = 0;
+    for (int i = first; i < first + cnt; i++) bias |= pr->instr[i].code == TGC_OP_BIAS_ADD;
+    for (int q = 0; bias && q < nt; q++) {
+        const tgc_type *ty = &p->tensors[tens[q]].type;
+        if (ty->layout != TGC_LAYOUT_NHWC) continue;
+        ck_assert_int_eq(ty->shape.rank, 4);
+        xc[of[q]] = ty->shape.d[1], xhw[of[q]] = ty->shape.d[2] * ty->shape.d[3], xes[of[q]] = tgc_dtype_size(ty->dtype);
+        xpose = 1;
+    }
+    for (int b = 0; b < nb; b++)
+        for (int c = 0; c < 2 && xc[b]; c++) transpose_buf(bufs[b].copy[c], bufs[b].bytes, xes[b], xhw[b], xc[b]);
     /* the CPU backend: types at this run's size */
     tgc_cpu_op ops[16];
     tgc_type in_t[16][TGC_MAX_IN], out_t[16][1];
@@ -262,6 +298,7 @@ static void run_group(const tgc_plan *p, const tgc_program *pr, const tgc_codege
             int t = j < in->n_in ? in->in[j] : in->out[0], s = SLOT(t);
             tgc_type ty = p->tensors[t].type;
             if (reshape && tgc_shape_numel(&ty.shape) == k->numel) ty.shape.d[0] = n / (k->numel / ty.shape.d[0]);
+            if (xpose) ty.layout = TGC_LAYOUT_ROW; /* the CPU runs on the transposes */
             for (int c = 0; c < 2; c++) {
                 if (j < in->n_in) in_p[c][i][j] = bufs[of[s]].copy[c];
                 else out_p[c][i][0] = bufs[of[s]].copy[c];
@@ -283,6 +320,9 @@ static void run_group(const tgc_plan *p, const tgc_program *pr, const tgc_codege
         ck_assert_msg(tgc_cpu_exec(cpu, pr->instr[first + i].code, &attrs[i], pr->instr[first + i].n_in, in_t[i],
                                    in_p[1][i], 1, out_t[i], out_p[1][i], &err) == 0,
                       "%s: %s", what, err.msg);
+    for (int b = 0; b < nb; b++) /* the CPU's results back in NHWC */
+        for (int c = 0; c < 2 && xc[b]; c++) transpose_buf(bufs[b].copy[c], bufs[b].bytes, xes[b], xc[b], xhw[b]);
+    st->xposed += xpose;
     /* the generated kernel, launched as a grid of GRID x BLOCK host threads */
     void *args[32];
     ck_assert_int_le(k->n_args, 32);
@@ -386,18 +426,24 @@ START_TEST(shipped_configs) {
     char **cfgs;
     int nc = cgu_configs(TGC_SOURCE_DIR, &cfgs);
     ck_assert_int_gt(nc, 0);
-    /* fp32 for both targets; the cuda target's mixed-precision plans (--amp as bf16, --fp16) too */
-    enum { NV = 4 };
-    static const char *targets[NV] = {"cpu", "cuda", "cuda", "cuda"};
-    static const char *flags[NV] = {"", "", " --amp (bf16)", " --fp16"};
-    static const tgc_dtype amps[NV] = {TGC_F32, TGC_F32, TGC_BF16, TGC_F16};
+    /* _i 0: fp32 for both targets; the cuda target's mixed-precision plans (--amp as bf16, --fp16) too. _i 1: the
+     * cuda plans with NHWC activations (the three compiled again with --layout nhwc; a test of its own, so each
+     * has the whole timeout) */
+    enum { NV = 7, NV_COMPILED = 4 }; /* the first 4 row-major, the others --layout nhwc */
+    static const char *targets[NV] = {"cpu", "cuda", "cuda", "cuda", "cuda", "cuda", "cuda"};
+    static const char *flags[NV] = {"", "", " --amp (bf16)", " --fp16", " nhwc", " --amp (bf16) nhwc", " --fp16 nhwc"};
+    static const tgc_dtype amps[NV] = {TGC_F32, TGC_F32, TGC_BF16, TGC_F16, TGC_F32, TGC_BF16, TGC_F16};
     tgc_plan **plans = tgc_calloc((size_t)nc * NV, sizeof *plans);
     instance *inst = NULL;
     int ni = 0, cap = 0, compiled = 0, per_target[NV] = {0};
+    int nhwc_groups = 0, nhwc_bias_groups = 0;
     for (int c = 0; c < nc; c++)
-        for (int t = 0; t < NV; t++) {
+        for (int t = _i ? NV_COMPILED : 0; t < (_i ? NV : NV_COMPILED); t++) {
             tgc_err err;
-            tgc_plan *p = cgu_compile_amp(cfgs[c], targets[t], NULL, amps[t], &err);
+            tgc_plan *p = NULL;
+            if (t >= NV_COMPILED && cgu_is_detection(cfgs[c])) continue; /* NHWC: the classification configs */
+            p = cgu_compile_layout(cfgs[c], targets[t], NULL, amps[t], t < NV_COMPILED ? TGC_LAYOUT_ROW : TGC_LAYOUT_NHWC,
+                                   &err);
             if (!p) { /* a config the compiler does not take yet (detection, say): said, not checked */
                 printf("  skipped: %s --target %s%s does not compile: %s\n", cfgs[c], targets[t], flags[t], err.msg);
                 continue;
@@ -415,6 +461,15 @@ START_TEST(shipped_configs) {
                                   "%s --target %s%s: %s", cfgs[c], targets[t], flags[t], err.msg);
                     ni++;
                     per_target[t]++;
+                    if (t >= NV_COMPILED) {
+                        const tgc_instr *f = &p->programs[pi].instr[g[i].first];
+                        int nhwc = p->tensors[f->out[0]].type.layout == TGC_LAYOUT_NHWC, bias = 0;
+                        for (int q = 0; q < g[i].count; q++)
+                            bias |= p->programs[pi].instr[g[i].first + q].code == TGC_OP_BIAS_ADD &&
+                                    p->tensors[p->programs[pi].instr[g[i].first + q].in[0]].type.layout == TGC_LAYOUT_NHWC;
+                        nhwc_groups += nhwc;
+                        nhwc_bias_groups += bias;
+                    }
                 }
                 free(g);
             }
@@ -441,7 +496,7 @@ START_TEST(shipped_configs) {
         }
     }
     host_so so;
-    build_so(uniq, nu, "shipped", &so);
+    build_so(uniq, nu, _i ? "shipped_nhwc" : "shipped", &so);
     /* each distinct (text, run size) once: equal text at equal size is the same computation */
     stats st = {0};
     int64_t *done_hash = tgc_malloc(sizeof(int64_t) * 2 * (size_t)ni);
@@ -462,19 +517,27 @@ START_TEST(shipped_configs) {
                  inst[i].k.first + inst[i].k.count - 1);
         run_group(p, pr, &inst[i].k, &so, n, 0, &st, what);
     }
-    printf("codegen host check: %d configs x 4 (cpu, cuda, cuda --amp, cuda --fp16), %d compiled; %d elementwise "
-           "groups (%d cpu, %d cuda, %d cuda bf16, %d cuda f16), %d distinct kernels (%d with tanhf, %d with bf16/f16 "
-           "data), %d runs over %lld result elements; worst error vs the CPU fused loop "
+    printf("codegen host check: %d configs x 4 (cpu, cuda, cuda --amp, cuda --fp16), or the classification ones x 3 "
+           "(cuda with --layout nhwc: f32, --amp, --fp16), %d compiled; %d elementwise groups (%d cpu, %d cuda, %d cuda bf16, %d cuda f16; NHWC: %d f32, %d "
+           "bf16, %d f16, %d of them on NHWC values, %d with an NHWC bias_add, %d runs of those against the CPU's "
+           "transposed run), %d distinct kernels (%d with tanhf, %d with bf16/f16 data), %d runs over %lld result "
+           "elements; worst error vs the CPU fused loop "
            "%lld ulp (%lld elements differ in bits, tolerance %d), vs op-by-op kernels %lld ulp, %.2g of the tensor's "
            "scale (%lld differ, all in kernels with tanh: tolerance %g of the scale; %lld ulp in the others)\n",
-           nc, compiled, ni, per_target[0], per_target[1], per_target[2], per_target[3], nu, tanh_kernels,
-           lowp_kernels, st.runs, (long long)st.elements,
+           nc, compiled, ni, per_target[0], per_target[1], per_target[2], per_target[3], per_target[4], per_target[5],
+           per_target[6], nhwc_groups, nhwc_bias_groups, st.xposed, nu, tanh_kernels, lowp_kernels, st.runs,
+           (long long)st.elements,
            (long long)st.worst_fused, (long long)st.differ_fused, TOL_ULP_FUSED, (long long)st.worst_ops,
            st.worst_ops_rel, (long long)st.differ_ops, TOL_REL_OPS_TANH, (long long)st.worst_ops_no_tanh);
     ck_assert_int_gt(tanh_kernels, 0); /* the cuda target fuses tanh: LeNet-5's groups */
-    ck_assert_int_gt(per_target[2], 0); /* the mixed-precision plans' groups were checked */
-    ck_assert_int_gt(per_target[3], 0);
+    ck_assert_int_gt(per_target[_i ? 5 : 2], 0); /* the mixed-precision plans' groups were checked */
+    ck_assert_int_gt(per_target[_i ? 6 : 3], 0);
     ck_assert_int_gt(lowp_kernels, 0);
+    if (_i) {
+        ck_assert_int_gt(nhwc_groups, 0); /* NHWC groups were generated and checked */
+        ck_assert_int_gt(nhwc_bias_groups, 0);
+        ck_assert_int_gt(st.xposed, 0);
+    }
     ck_assert_int_le(st.worst_fused, TOL_ULP_FUSED);
     ck_assert_int_eq(st.worst_ops_no_tanh, 0);
     dlclose(so.h);
@@ -568,7 +631,7 @@ int main(void) {
     TCase *tc = tcase_create("core");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 600);
-    tcase_add_test(tc, shipped_configs);
+    tcase_add_loop_test(tc, shipped_configs, 0, 2); /* row-major plans, then the --layout nhwc ones */
     tcase_add_loop_test(tc, every_op_group, 0, 3);
     tcase_add_test(tc, casts_bit_exact);
     suite_add_tcase(s, tc);

@@ -61,10 +61,16 @@ static inline void cgu_free_strs(char **s, int n) {
     free(s);
 }
 
-/* tgc compile CONFIG --target TARGET [--disable-pass PASS] [--amp (amp TGC_BF16) | --fp16 (TGC_F16)], in
- * memory: the validated plan, or NULL with err. PASS may be NULL. */
-static inline tgc_plan *cgu_compile_amp(const char *path, const char *target, const char *pass, tgc_dtype amp,
-                                        tgc_err *err) {
+/* A detection config (configs/det_synth, faster_rcnn, retinanet), by its path: the classification ones are
+ * the others. */
+static inline int cgu_is_detection(const char *path) {
+    return strstr(path, "/det_synth/") || strstr(path, "/faster_rcnn/") || strstr(path, "/retinanet/");
+}
+
+/* tgc compile CONFIG --target TARGET [--disable-pass PASS] [--amp (amp TGC_BF16) | --fp16 (TGC_F16)]
+ * [--layout nhwc], in memory: the validated plan, or NULL with err. PASS may be NULL. */
+static inline tgc_plan *cgu_compile_layout(const char *path, const char *target, const char *pass, tgc_dtype amp,
+                                           tgc_layout layout, tgc_err *err) {
     tgc_cfg *cfg = tgc_cfg_load(path, err);
     if (!cfg) return NULL;
     /* mixed precision as `tgc compile --amp` (bf16) or `--fp16` sets it: AmpOptimWrapper, dynamic loss scale */
@@ -83,6 +89,7 @@ static inline tgc_plan *cgu_compile_amp(const char *path, const char *target, co
         return NULL;
     }
     m.target = tgc_target_find(target);
+    m.layout = layout;
     if (m.target) {
         char note[256];
         tgc_amp_resolve(&m.amp, m.target, note, sizeof note);
@@ -99,6 +106,11 @@ static inline tgc_plan *cgu_compile_amp(const char *path, const char *target, co
         p = NULL;
     }
     return p;
+}
+
+static inline tgc_plan *cgu_compile_amp(const char *path, const char *target, const char *pass, tgc_dtype amp,
+                                        tgc_err *err) {
+    return cgu_compile_layout(path, target, pass, amp, TGC_LAYOUT_ROW, err);
 }
 
 static inline tgc_plan *cgu_compile_without(const char *path, const char *target, const char *pass, tgc_err *err) {

@@ -37,8 +37,8 @@ START_TEST(every_instruction_of_every_shipped_config_has_an_implementation) {
     /* fp32 for both targets; the cuda target's mixed-precision plans (--amp as bf16, --fp16) too */
     const char *targets[] = {"cuda", "cpu", "cuda", "cuda"}, *flags[] = {"", "", " --amp (bf16)", " --fp16"};
     const tgc_dtype amps[] = {TGC_F32, TGC_F32, TGC_BF16, TGC_F16};
-    tgc_cuda_decisions all = {0};
-    int failed = 0;
+    tgc_cuda_decisions all = {0}, nhwc = {0};
+    int failed = 0, nhwc_plans = 0, relayouts = 0;
     for (int t = 0; t < 4; t++)
         for (int c = 0; c < nc; c++) {
             tgc_err err;
@@ -46,6 +46,18 @@ START_TEST(every_instruction_of_every_shipped_config_has_an_implementation) {
             ck_assert_msg(p, "%s%s: %s", cfgs[c], flags[t], err.msg);
             if (tgc_cuda_check_plan(p, 1, &all, &err) != 0) {
                 printf("FAIL %s (target %s%s): %s\n", cfgs[c], targets[t], flags[t], err.msg);
+                failed++;
+            }
+            tgc_plan_free(p);
+            /* the cuda plans compiled with --layout nhwc */
+            if (strcmp(targets[t], "cuda") != 0) continue;
+            p = cgu_compile_layout(cfgs[c], targets[t], NULL, amps[t], TGC_LAYOUT_NHWC, &err);
+            ck_assert_msg(p, "%s%s --layout nhwc: %s", cfgs[c], flags[t], err.msg);
+            nhwc_plans++;
+            for (int pi = 0; pi < p->n_programs; pi++)
+                for (int k = 0; k < p->programs[pi].n_instr; k++) relayouts += p->programs[pi].instr[k].code == TGC_OP_RELAYOUT;
+            if (tgc_cuda_check_plan(p, 0, &nhwc, &err) != 0) {
+                printf("FAIL %s (target %s%s --layout nhwc): %s\n", cfgs[c], targets[t], flags[t], err.msg);
                 failed++;
             }
             tgc_plan_free(p);
@@ -62,6 +74,12 @@ START_TEST(every_instruction_of_every_shipped_config_has_an_implementation) {
     ck_assert_int_gt(all.by_impl[TGC_CUDA_IMPL_COPY], 0);
     ck_assert_int_gt(all.by_impl[TGC_CUDA_IMPL_AUX], 0);
     ck_assert_int_eq(all.by_impl[TGC_CUDA_IMPL_NONE], 0);
+    printf("cuda plans with --layout nhwc: %d; instructions: %d (relayouts %d)", nhwc_plans, nhwc.instructions, relayouts);
+    for (int i = 1; i < TGC_CUDA_IMPL_COUNT; i++) printf(", %s %d", tgc_cuda_impl_name((tgc_cuda_impl)i), nhwc.by_impl[i]);
+    printf("; not on the GPU yet: %d\n", nhwc.pending);
+    ck_assert_int_gt(nhwc_plans, 0);
+    ck_assert_int_gt(relayouts, 0);
+    ck_assert_int_eq(nhwc.pending, 0);
     cgu_free_strs(cfgs, nc);
 }
 END_TEST

@@ -137,7 +137,7 @@ START_TEST(pass_refuses_target_without_nhwc) {
     tgc_err err;
     read_module(&m, module_text);
     m.layout = TGC_LAYOUT_NHWC;
-    ck_assert(tgc_target_find("cpu")->nhwc_ok);
+    ck_assert(tgc_target_find("cuda")->nhwc_ok && tgc_target_find("cpu")->nhwc_ok); /* both built-ins take NHWC */
     ck_assert_int_eq(tgc_target_find("cpu")->layout_default, TGC_LAYOUT_ROW);
     tgc_target t = *tgc_target_find("cpu");
     t.nhwc_ok = 0;

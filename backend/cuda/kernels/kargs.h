@@ -3,9 +3,9 @@
  * C++: the executor includes it, kernels.cu launches with it, and the host test runs the kernels through
  * the shim (kshim.h) with exactly this geometry.
  *
- * Conventions: tensors are contiguous (NCHW), pointers are device pointers, scalars a plan keeps on the
- * device (lr, step, dloss) are passed as pointers so a launch never waits for the host (and a CUDA graph
- * can capture it). Attributes are the plan's doubles; every kernel converts them exactly as the CPU kernel
+ * Conventions: tensors are contiguous (NCHW; NHWC where an args struct's `ch` says so), pointers are device
+ * pointers, scalars a plan keeps on the device (lr, step, dloss) are passed as pointers so a launch never
+ * waits for the host (and a CUDA graph can capture it). Attributes are the plan's doubles; every kernel converts them exactly as the CPU kernel
  * of its op does (backend/cpu/cpu_*.c). A geometry with gx == 0 means "nothing to do": do not launch.
  * max_blocks caps grid-stride kernels (0: no cap); the executor passes a few waves of its SM count. */
 #ifndef TGC_CUDA_KERNELS_KARGS_H
@@ -172,6 +172,7 @@ typedef struct tgc_k_gap_args {
     float *y;
     int64_t planes, inner; /* N*C, H*W */
     int32_t dtype;         /* of x and y: TGC_K_DT_F32 (0), or BF16/F16 (read as float, y rounded once) */
+    int64_t ch;            /* 0: x (dx) is NCHW; C: NHWC (channels_last, layout.cuh) */
 } tgc_k_gap_args;
 
 /* ---- channel_mul (reduce.cuh) -------------------------------------------------------------------------
@@ -182,7 +183,16 @@ typedef struct tgc_k_chmul_args {
     const float *a, *b;
     float *y;
     int64_t planes, inner; /* N*C, H*W */
+    int64_t ch;            /* 0: the [N,C,H,W] tensors are NCHW; C: NHWC (channels_last, layout.cuh) */
 } tgc_k_chmul_args;
+
+/* NHWC (channels_last) activations (layout.cuh): an element i of a logical [N,C,H,W] tensor stored
+ * [N,H,W,C] belongs to plane (n, c) = (i / (inner * ch)) * ch + i % ch. global_avg_pool and
+ * channel_mul_grad_gate on NHWC data: tgc_k_global_avg_pool_nhwc, tgc_k_channel_mul_grad_gate_nhwc, one thread
+ * per (n, c) walking the H*W positions in order (threads along c: coalesced; tgc_k_geom_elems(planes)).
+ * The elementwise kernels (global_avg_pool_bwd, channel_mul) take the NHWC plane index when ch != 0.
+ * bias_grad and batch_norm_eval_bwd on NHWC data need no kernel of their own: [N,H,W,C] is [N*H*W, C, 1].
+ * (tgc_k_plane_of in kcommon.cuh) */
 
 /* ---- bias_grad (reduce.cuh) ----------------------------------------------------------------------------
  * bias_grad(dy) -> db[ch], dy seen as [outer, ch, inner] around attrs.axis; db[c] = sum over outer and
@@ -221,6 +231,7 @@ typedef struct tgc_k_maxpool_bwd_args {
     int32_t h, w, ho, wo;
     int32_t kh, kw, sh, sw, pt, pl; /* kernel, stride, top/left padding */
     int32_t dtype;                  /* of dy, x, dx: TGC_K_DT_F32 (0), or BF16/F16 (read as float, dx rounded) */
+    int32_t ch;                     /* 0: NCHW; C: NHWC (channels_last): planes is then N, grid x along h*w*C */
 } tgc_k_maxpool_bwd_args;
 
 static inline tgc_k_geom tgc_k_geom_planes(int64_t planes, int64_t per_plane, unsigned max_blocks) {
@@ -430,6 +441,14 @@ typedef struct tgc_k_tr_args {
     float *y;
     int64_t n, a, b;
 } tgc_k_tr_args;
+
+/* relayout(x) -> y on bf16/f16 data: tgc_k_transpose16, tgc_k_transpose's tiles on 16-bit elements (f32 data
+ * takes tgc_k_transpose itself); ROW -> NHWC is a = C, b = H*W, NHWC -> ROW a = H*W, b = C. */
+typedef struct tgc_k_tr16_args {
+    const uint16_t *x;
+    uint16_t *y;
+    int64_t n, a, b;
+} tgc_k_tr16_args;
 
 static inline tgc_k_geom tgc_k_geom_transpose(int64_t n, int64_t a, int64_t b, unsigned max_blocks) {
     int64_t gx = (b + 31) / 32, gy = (a + 31) / 32, gz = n;

@@ -39,6 +39,11 @@
 
 TGC_K_DEV int32_t tgc_k_min32(int32_t a, int32_t b) { return a < b ? a : b; }
 TGC_K_DEV int32_t tgc_k_max32(int32_t a, int32_t b) { return a > b ? a : b; }
+/* The plane (n * C + c) of element i of a logical [N,C,H,W] tensor of inner = H*W: NCHW (ch 0), or NHWC
+ * (stored [N,H,W,C], ch = C). */
+TGC_K_DEV int64_t tgc_k_plane_of(int64_t i, int64_t inner, int64_t ch) {
+    return ch ? (i / (inner * ch)) * ch + i % ch : i / inner;
+}
 TGC_K_DEV int64_t tgc_k_min64(int64_t a, int64_t b) { return a < b ? a : b; }
 TGC_K_DEV int64_t tgc_k_max64(int64_t a, int64_t b) { return a > b ? a : b; }
 

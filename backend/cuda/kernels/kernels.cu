@@ -10,6 +10,7 @@
 #include "backend/cuda/kernels/frcnn.cuh"
 #include "backend/cuda/kernels/gradnorm.cuh"
 #include "backend/cuda/kernels/kernels.h"
+#include "backend/cuda/kernels/layout.cuh"
 #include "backend/cuda/kernels/loss.cuh"
 #include "backend/cuda/kernels/optim.cuh"
 #include "backend/cuda/kernels/pool.cuh"
@@ -270,7 +271,8 @@ extern "C" int tgc_cuda_k_bn_eval_bwd(const tgc_k_bn_eval_bwd_args *a, unsigned 
     X(tgc_k_giou_loss_bwd) X(tgc_k_rcnn_targets)                                                               \
     X(tgc_k_sigmoid_bce_rows) X(tgc_k_sigmoid_bce_mean) X(tgc_k_sigmoid_bce_bwd) X(tgc_k_grad_norm_part)           \
     X(tgc_k_grad_norm_finish) X(tgc_k_grad_clip_norm) X(tgc_k_grad_clip_value) X(tgc_k_lamb_moments)              \
-    X(tgc_k_lamb_apply) X(tgc_k_nonfinite) X(tgc_k_unscale)
+    X(tgc_k_lamb_apply) X(tgc_k_nonfinite) X(tgc_k_unscale) X(tgc_k_global_avg_pool_nhwc)                      \
+    X(tgc_k_channel_mul_grad_gate_nhwc) X(tgc_k_transpose16)
 /* RetinaNet's dense ops */
 #define TGC_K_SYMBOLS_RETINA(X)                                                                                 \
     X(tgc_k_upsample_nearest) X(tgc_k_upsample_nearest_bwd) X(tgc_k_transpose) X(tgc_k_concat) X(tgc_k_concat_bwd) \

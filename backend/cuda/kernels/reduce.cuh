@@ -22,18 +22,20 @@ TGC_KERNEL(tgc_k_global_avg_pool, tgc_k_gap_args, a, TGC_K_THREADS) {
     }
 }
 
-/* dx[p*inner + i] = dy[p] / inner in float (geometry: tgc_k_geom_elems(planes * inner)). */
+/* dx[p*inner + i] = dy[p] / inner in float (NHWC dx: kargs.h's plane index; geometry:
+ * tgc_k_geom_elems(planes * inner)). */
 TGC_KERNEL(tgc_k_global_avg_pool_bwd, tgc_k_gap_args, a, TGC_K_THREADS) {
     const int64_t n = a.planes * a.inner;
     const float div = (float)a.inner;
     for (int64_t i = tgc_k_gtid(); i < n; i += tgc_k_gstride())
-        tgc_k_stf(a.y, a.dtype, i, __fdiv_rn(tgc_k_ldf(a.x, a.dtype, i / a.inner), div));
+        tgc_k_stf(a.y, a.dtype, i, __fdiv_rn(tgc_k_ldf(a.x, a.dtype, tgc_k_plane_of(i, a.inner, a.ch)), div));
 }
 
-/* channel_mul: y[i] = x[i] * g[plane of i] in float (geometry: tgc_k_geom_elems(planes * inner)). */
+/* channel_mul: y[i] = x[i] * g[plane of i] in float, NCHW or NHWC (geometry: tgc_k_geom_elems(planes * inner)). */
 TGC_KERNEL(tgc_k_channel_mul, tgc_k_chmul_args, a, TGC_K_THREADS) {
     const int64_t n = a.planes * a.inner;
-    for (int64_t i = tgc_k_gtid(); i < n; i += tgc_k_gstride()) a.y[i] = __fmul_rn(a.a[i], a.b[i / a.inner]);
+    for (int64_t i = tgc_k_gtid(); i < n; i += tgc_k_gstride())
+        a.y[i] = __fmul_rn(a.a[i], a.b[tgc_k_plane_of(i, a.inner, a.ch)]);
 }
 
 /* channel_mul_grad_gate: y[p] = sum over plane p of dy * x (a = dy, b = x) in double, one warp per plane
