@@ -10,9 +10,11 @@
  * Each channel is computed by one thread in a fixed order, so results do not depend on the thread count.
  * Eval forward stays on oneDNN (not in the train step).
  *
- * NHWC tensors (logical [N,C,H,W] stored [N,H,W,C]): the training loops transpose blocks of 16 channels
- * of one image into f32 rows and back (bn_train_nhwc, bn_bwd_nhwc) and run the same out-of-line row
- * kernels on them, so the summation order, and every result bit, equals the ROW layout's; eval forward
+ * NHWC tensors (logical [N,C,H,W] stored [N,H,W,C]): the training loops' sums transpose blocks of 16
+ * channels of one image into f32 rows (bn_train_nhwc, bn_bwd_nhwc, one task per channel range) and run the
+ * same out-of-line row kernels on them, so the summation order, and every result bit, equals the ROW
+ * layout's; the elementwise results then run as a second parallel pass over runs of whole pixels
+ * (bn_*_nhwc_out: contiguous, all channels per pixel, the same float operations); eval forward
  * gives oneDNN the nhwc descriptor; eval backward walks each channel with stride C in the ROW order.
  *
  * Fused variants (passes/fuse_bn_relu.c): batch_norm_train_relu applies the relu in the output loop;
@@ -99,6 +101,8 @@ typedef struct bn_job {
     int relu; /* the fused variants */
     int nhwc; /* data tensors stored [N,S,C]: rows gathered and scattered with stride C */
     tgc_dtype dt;
+    float *aff; /* NHWC: the per-channel constants of the elementwise pass, [k][C] (train: a, bb; backward:
+                 * a, bb, gm, proj, scale), written by the sums pass */
 } bn_job;
 
 /* Row (b, ch) of a ROW data tensor as f32: the tensor's own row, or converted into buf. */
@@ -258,33 +262,16 @@ static void bn_bwd_channels(void *ctx, int64_t lo, int64_t hi) {
 /* ---- NHWC: blocks of channels --------------------------------------------------------------------------
  * A task's channels are taken BN_BLOCK at a time. The sums: per image, the block's [S, nb] slab (contiguous
  * runs of nb channels) is transposed into nb f32 rows and the row kernels reduce them, per channel in the
- * ROW code's order. The results (y, dx) are elementwise given the channel's constants: computed pixel by
- * pixel in place with the same float operations as the row kernels. */
+ * ROW code's order. The results (y, dx) are elementwise given the channel's constants: a second pass over
+ * runs of whole pixels computes them with the same float operations as the row kernels. */
 #define BN_BLOCK 16
 
-/* The nb channels of one pixel from element `at` as f32 (the tensor itself, or widened into buf), and
- * back (rounded to nearest even as cpu_store_f32 does); inline loops, as a pixel holds few channels. */
+/* The nb channels of one pixel of a 16-bit tensor as f32; an inline loop, as a pixel holds few channels. */
 static inline void px_load(tgc_dtype dt, const uint16_t *h, int64_t nb, float *out) {
     if (dt == TGC_BF16) {
         BN_SIMD for (int64_t q = 0; q < nb; q++) out[q] = tgc_bf16_to_f32(h[q]);
     } else {
         for (int64_t q = 0; q < nb; q++) out[q] = tgc_f16_to_f32(h[q]);
-    }
-}
-
-static const float *load_px(const bn_job *j, const void *t, int64_t at, int64_t nb, float *buf) {
-    if (j->dt == TGC_F32) return (const float *)t + at;
-    px_load(j->dt, (const uint16_t *)t + at, nb, buf);
-    return buf;
-}
-
-static void store_px(const bn_job *j, void *t, int64_t at, int64_t nb, const float *v) {
-    if (j->dt == TGC_F32) return; /* computed in place */
-    uint16_t *h = (uint16_t *)t + at;
-    if (j->dt == TGC_BF16) {
-        BN_SIMD for (int64_t q = 0; q < nb; q++) h[q] = tgc_f32_to_bf16(v[q]);
-    } else {
-        for (int64_t q = 0; q < nb; q++) h[q] = tgc_f32_to_f16(v[q]);
     }
 }
 
@@ -325,11 +312,12 @@ static void gather_block(const bn_job *j, const void *t, int64_t b, int64_t c0, 
     transpose_f32(tmp, nb, rows, s, s, nb);
 }
 
+/* The sums of the task's channels, BN_BLOCK at a time; each channel's constants into j->aff. */
 static void bn_train_nhwc(void *ctx, int64_t lo, int64_t hi) {
     const bn_job *j = ctx;
-    const int64_t s = j->s, m = hi - lo;
+    const int64_t s = j->s;
     float *rows = tgc_malloc(sizeof(float) * (size_t)(2 * BN_BLOCK * (s ? s : 1))), *tmp = rows + BN_BLOCK * s;
-    float *a = tgc_malloc(sizeof(float) * (size_t)(4 * m)), *bb = a + m, *xb = a + 2 * m, *yb = a + 3 * m;
+    float *a = j->aff, *bb = j->aff + j->c;
     for (int64_t c0 = lo; c0 < hi; c0 += BN_BLOCK) {
         const int64_t nb = TGC_MIN((int64_t)BN_BLOCK, hi - c0);
         float k[BN_BLOCK];
@@ -340,62 +328,97 @@ static void bn_train_nhwc(void *ctx, int64_t lo, int64_t hi) {
                 for (int64_t q = 0; q < nb; q++) k[q] = rows[q * s];
             for (int64_t q = 0; q < nb; q++) stats_row(rows + q * s, k[q], s, &s1[q], &s2[q]);
         }
-        for (int64_t q = 0; q < nb; q++) train_finish(j, c0 + q, k[q], s1[q], s2[q], &a[c0 - lo + q], &bb[c0 - lo + q]);
+        for (int64_t q = 0; q < nb; q++) train_finish(j, c0 + q, k[q], s1[q], s2[q], &a[c0 + q], &bb[c0 + q]);
     }
-    /* y elementwise in place, the task's channels of each pixel: the same float operations as out_row */
-    for (int64_t p = 0; p < j->n * s; p++) {
-        const int64_t at = p * j->c + lo;
-        const float *x = load_px(j, j->x, at, m, xb);
-        float *y = j->dt == TGC_F32 ? (float *)j->y + at : yb;
-        if (j->relu) {
-            BN_SIMD for (int64_t q = 0; q < m; q++) y[q] = relu1(bn_pre(x[q], a[q], bb[q]));
-        } else {
-            BN_SIMD for (int64_t q = 0; q < m; q++) y[q] = bn_pre(x[q], a[q], bb[q]);
-        }
-        store_px(j, j->y, at, m, y);
-    }
-    free(a);
     free(rows);
 }
 
+/* Pixels per step of the elementwise passes: their C channels are contiguous, so a run of pixels is one
+ * contiguous range, widened (16-bit) and stored back with one call each. */
+#define BN_PX_RUN 64
+
+/* y of pixels [lo, hi), every channel: the same float operations per element as out_row. */
+static void bn_train_nhwc_out(void *ctx, int64_t lo, int64_t hi) {
+    const bn_job *j = ctx;
+    const int64_t C = j->c;
+    const float *a = j->aff, *bb = j->aff + C;
+    float *buf = j->dt == TGC_F32 ? NULL : tgc_malloc(sizeof(float) * (size_t)(2 * BN_PX_RUN * C));
+    for (int64_t p0 = lo; p0 < hi; p0 += BN_PX_RUN) {
+        const int64_t np = TGC_MIN((int64_t)BN_PX_RUN, hi - p0), at = p0 * C;
+        const float *x = (const float *)j->x + at;
+        float *y = (float *)j->y + at;
+        if (buf) {
+            cpu_load_f32(j->x, j->dt, at, np * C, buf);
+            x = buf, y = buf + BN_PX_RUN * C;
+        }
+        for (int64_t p = 0; p < np; p++) {
+            const float *xp = x + p * C;
+            float *yp = y + p * C;
+            if (j->relu) {
+                BN_SIMD for (int64_t q = 0; q < C; q++) yp[q] = relu1(bn_pre(xp[q], a[q], bb[q]));
+            } else {
+                BN_SIMD for (int64_t q = 0; q < C; q++) yp[q] = bn_pre(xp[q], a[q], bb[q]);
+            }
+        }
+        if (buf) cpu_store_f32(y, j->y, j->dt, at, np * C);
+    }
+    free(buf);
+}
+
+/* The sums of the task's channels, BN_BLOCK at a time; each channel's constants into j->aff. */
 static void bn_bwd_nhwc(void *ctx, int64_t lo, int64_t hi) {
     const bn_job *j = ctx;
-    const int64_t s = j->s, m = hi - lo, blk = BN_BLOCK * (s ? s : 1);
+    const int64_t s = j->s, C = j->c, blk = BN_BLOCK * (s ? s : 1);
     float *xr = tgc_malloc(sizeof(float) * (size_t)(4 * blk)), *dyr = xr + blk, *dm = xr + 2 * blk, *tmp = xr + 3 * blk;
-    float *a = tgc_malloc(sizeof(float) * (size_t)(10 * m)), *bb = a + m, *gm = a + 2 * m, *proj = a + 3 * m;
-    float *scale = a + 4 * m, *mean = a + 5 * m, *xb = a + 6 * m, *dyb = a + 7 * m, *dxb = a + 8 * m;
-    float *pm = a + 9 * m; /* one pixel's masked dy */
-    for (int64_t q = 0; q < m; q++) bwd_affine(j, lo + q, &a[q], &bb[q]), mean[q] = j->mean_in[lo + q];
+    float *a = j->aff, *bb = a + C, *gm = a + 2 * C, *proj = a + 3 * C, *scale = a + 4 * C;
+    for (int64_t ch = lo; ch < hi; ch++) bwd_affine(j, ch, &a[ch], &bb[ch]);
     for (int64_t c0 = lo; c0 < hi; c0 += BN_BLOCK) {
-        const int64_t nb = TGC_MIN((int64_t)BN_BLOCK, hi - c0), o = c0 - lo;
+        const int64_t nb = TGC_MIN((int64_t)BN_BLOCK, hi - c0);
         double sdy[BN_BLOCK] = {0}, dot[BN_BLOCK] = {0};
         for (int64_t b = 0; b < j->n; b++) {
             gather_block(j, j->x, b, c0, nb, xr, tmp);
             gather_block(j, j->dy, b, c0, nb, dyr, tmp);
             for (int64_t q = 0; q < nb; q++) {
                 const float *x = xr + q * s, *dy = dyr + q * s;
-                if (j->relu) mask_row(dy, x, a[o + q], bb[o + q], s, dm), dy = dm;
-                row_sums(x, dy, mean[o + q], s, &sdy[q], &dot[q]);
+                if (j->relu) mask_row(dy, x, a[c0 + q], bb[c0 + q], s, dm), dy = dm;
+                row_sums(x, dy, j->mean_in[c0 + q], s, &sdy[q], &dot[q]);
             }
         }
         for (int64_t q = 0; q < nb; q++)
-            bwd_finish(j, c0 + q, sdy[q], dot[q], &gm[o + q], &proj[o + q], &scale[o + q]);
+            bwd_finish(j, c0 + q, sdy[q], dot[q], &gm[c0 + q], &proj[c0 + q], &scale[c0 + q]);
     }
-    /* dx elementwise in place, the task's channels of each pixel: the same float operations per element as
-     * mask_row and dx_row */
-    for (int64_t p = 0; p < j->n * s; p++) {
-        const int64_t at = p * j->c + lo;
-        const float *x = load_px(j, j->x, at, m, xb), *dy = load_px(j, j->dy, at, m, dyb);
-        float *dx = j->dt == TGC_F32 ? (float *)j->dx + at : dxb;
-        if (j->relu) {
-            BN_SIMD for (int64_t q = 0; q < m; q++) pm[q] = masked(dy[q], bn_pre(x[q], a[q], bb[q]) > 0.f);
-            dy = pm;
-        }
-        BN_SIMD for (int64_t q = 0; q < m; q++) dx[q] = (dy[q] - gm[q] - (x[q] - mean[q]) * proj[q]) * scale[q];
-        store_px(j, j->dx, at, m, dx);
-    }
-    free(a);
     free(xr);
+}
+
+/* dx of pixels [lo, hi), every channel: the same float operations per element as mask_row and dx_row. */
+static void bn_bwd_nhwc_out(void *ctx, int64_t lo, int64_t hi) {
+    const bn_job *j = ctx;
+    const int64_t C = j->c;
+    const float *a = j->aff, *bb = a + C, *gm = a + 2 * C, *proj = a + 3 * C, *scale = a + 4 * C, *mean = j->mean_in;
+    float *buf = j->dt == TGC_F32 ? NULL : tgc_malloc(sizeof(float) * (size_t)(3 * BN_PX_RUN * C));
+    float *pm = tgc_malloc(sizeof(float) * (size_t)(C ? C : 1)); /* one pixel's masked dy */
+    for (int64_t p0 = lo; p0 < hi; p0 += BN_PX_RUN) {
+        const int64_t np = TGC_MIN((int64_t)BN_PX_RUN, hi - p0), at = p0 * C;
+        const float *x = (const float *)j->x + at, *dy = (const float *)j->dy + at;
+        float *dx = (float *)j->dx + at;
+        if (buf) {
+            cpu_load_f32(j->x, j->dt, at, np * C, buf);
+            cpu_load_f32(j->dy, j->dt, at, np * C, buf + BN_PX_RUN * C);
+            x = buf, dy = buf + BN_PX_RUN * C, dx = buf + 2 * BN_PX_RUN * C;
+        }
+        for (int64_t p = 0; p < np; p++) {
+            const float *xp = x + p * C, *dyp = dy + p * C;
+            float *dxp = dx + p * C;
+            if (j->relu) {
+                BN_SIMD for (int64_t q = 0; q < C; q++) pm[q] = masked(dyp[q], bn_pre(xp[q], a[q], bb[q]) > 0.f);
+                dyp = pm;
+            }
+            BN_SIMD for (int64_t q = 0; q < C; q++) dxp[q] = (dyp[q] - gm[q] - (xp[q] - mean[q]) * proj[q]) * scale[q];
+        }
+        if (buf) cpu_store_f32(dx, j->dx, j->dt, at, np * C);
+    }
+    free(pm);
+    free(buf);
 }
 
 /* Channels per task: enough elements to pay for a thread's wake-up. */
@@ -426,7 +449,14 @@ int cpu_bn_train(tgc_cpu *c, const cpu_call *k, tgc_err *err) {
                 .rm = k->in[3], .rv = k->in[4], .y = k->out[0], .mean = k->out[1], .invstd = k->out[2],
                 .eps = k->a->eps, .mom = k->a->momentum, .relu = k->code == TGC_OP_BN_TRAIN_RELU,
                 .nhwc = cpu_nhwc(&k->in_t[0]), .dt = dt};
-    cpu_parallel(c, nc, bn_grain(cnt), j.nhwc ? bn_train_nhwc : bn_train_channels, &j);
+    if (!j.nhwc) {
+        cpu_parallel(c, nc, bn_grain(cnt), bn_train_channels, &j);
+        return 0;
+    }
+    j.aff = tgc_malloc(sizeof(float) * (size_t)(2 * (nc ? nc : 1)));
+    cpu_parallel(c, nc, bn_grain(cnt), bn_train_nhwc, &j);
+    cpu_parallel(c, j.n * j.s, bn_grain(nc), bn_train_nhwc_out, &j);
+    free(j.aff);
     return 0;
 }
 
@@ -472,7 +502,14 @@ int cpu_bn_bwd(tgc_cpu *c, const cpu_call *k, tgc_err *err) {
     bn_job j = {.n = xs->d[0], .c = nc, .s = cnt / xs->d[0], .dy = k->in[0], .x = k->in[1], .gamma = k->in[2],
                 .beta = relu ? k->in[3] : NULL, .mean_in = k->in[st], .invstd_in = invstd, .dx = k->out[0],
                 .dgamma = k->out[1], .dbeta = k->out[2], .relu = relu, .nhwc = cpu_nhwc(&k->in_t[1]), .dt = dt};
-    cpu_parallel(c, nc, bn_grain(cnt), j.nhwc ? bn_bwd_nhwc : bn_bwd_channels, &j);
+    if (!j.nhwc) {
+        cpu_parallel(c, nc, bn_grain(cnt), bn_bwd_channels, &j);
+        return 0;
+    }
+    j.aff = tgc_malloc(sizeof(float) * (size_t)(5 * (nc ? nc : 1)));
+    cpu_parallel(c, nc, bn_grain(cnt), bn_bwd_nhwc, &j);
+    cpu_parallel(c, j.n * j.s, bn_grain(nc), bn_bwd_nhwc_out, &j);
+    free(j.aff);
     return 0;
 }
 
