@@ -99,4 +99,32 @@ TGC_K_DEV double tgc_k_block_sum(double v, double *sh) {
     return s;
 }
 
+/* The body of a tiled transpose y[n, r, i] = x[n, i, r] of element type T (tgc_k_transpose: float,
+ * tgc_k_transpose16: 16-bit), for a kernel whose args `a` hold x, y, n, a, b: 32 x 32 tiles through shared
+ * memory padded to 33 columns, every loop bound uniform over the block so every thread reaches each
+ * barrier. */
+#define TGC_K_TRANSPOSE_TILES(T) \
+{                                                                                                               \
+    TGC_SHARED(T, tile, 32 * 33);                                                                               \
+    const int64_t ta = (a.a + 31) / 32, tb = (a.b + 31) / 32, plane = a.a * a.b;                                \
+    for (int64_t n = blockIdx.z; n < a.n; n += gridDim.z) {                                                     \
+        const T *x = a.x + n * plane;                                                                           \
+        T *y = a.y + n * plane;                                                                                 \
+        for (int64_t ti = blockIdx.y; ti < ta; ti += gridDim.y)                                                 \
+            for (int64_t tr = blockIdx.x; tr < tb; tr += gridDim.x) {                                           \
+                const int64_t i0 = ti * 32, r0 = tr * 32;                                                       \
+                for (unsigned k = threadIdx.y; k < 32; k += blockDim.y) {                                       \
+                    const int64_t i = i0 + k, r = r0 + threadIdx.x;                                             \
+                    if (i < a.a && r < a.b) tile[k * 33 + threadIdx.x] = x[i * a.b + r];                        \
+                }                                                                                               \
+                __syncthreads();                                                                                \
+                for (unsigned k = threadIdx.y; k < 32; k += blockDim.y) {                                       \
+                    const int64_t r = r0 + k, i = i0 + threadIdx.x;                                             \
+                    if (i < a.a && r < a.b) y[r * a.a + i] = tile[threadIdx.x * 33 + k];                        \
+                }                                                                                               \
+                __syncthreads();                                                                                \
+            }                                                                                                   \
+    }                                                                                                           \
+}
+
 #endif

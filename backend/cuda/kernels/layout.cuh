@@ -36,27 +36,6 @@ TGC_KERNEL(tgc_k_channel_mul_grad_gate_nhwc, tgc_k_chmul_args, a, TGC_K_THREADS)
 
 /* y[n, r, i] = x[n, i, r] on 16-bit elements, tgc_k_transpose's 32 x 32 tiles (geometry:
  * tgc_k_geom_transpose(n, a, b)). A copy: equal bit for bit. */
-TGC_KERNEL(tgc_k_transpose16, tgc_k_tr16_args, a, TGC_K_THREADS) {
-    TGC_SHARED(uint16_t, tile, 32 * 33);
-    const int64_t ta = (a.a + 31) / 32, tb = (a.b + 31) / 32, plane = a.a * a.b;
-    for (int64_t n = blockIdx.z; n < a.n; n += gridDim.z) {
-        const uint16_t *x = a.x + n * plane;
-        uint16_t *y = a.y + n * plane;
-        for (int64_t ti = blockIdx.y; ti < ta; ti += gridDim.y)
-            for (int64_t tr = blockIdx.x; tr < tb; tr += gridDim.x) {
-                const int64_t i0 = ti * 32, r0 = tr * 32;
-                for (unsigned k = threadIdx.y; k < 32; k += blockDim.y) {
-                    const int64_t i = i0 + k, r = r0 + threadIdx.x;
-                    if (i < a.a && r < a.b) tile[k * 33 + threadIdx.x] = x[i * a.b + r];
-                }
-                __syncthreads();
-                for (unsigned k = threadIdx.y; k < 32; k += blockDim.y) {
-                    const int64_t r = r0 + k, i = i0 + threadIdx.x;
-                    if (i < a.a && r < a.b) y[r * a.a + i] = tile[threadIdx.x * 33 + k];
-                }
-                __syncthreads();
-            }
-    }
-}
+TGC_KERNEL(tgc_k_transpose16, tgc_k_tr16_args, a, TGC_K_THREADS) TGC_K_TRANSPOSE_TILES(uint16_t)
 
 #endif

@@ -66,28 +66,7 @@ TGC_KERNEL(tgc_k_upsample_nearest_bwd, tgc_k_up_args, a, TGC_K_THREADS) {
 /* y[n, r, i] = x[n, i, r]: each block moves 32 x 32 tiles (rows i of x, columns r) through shared memory, padded
  * to 33 columns so neither the loads nor the stores conflict; every loop bound is uniform over the block, so
  * every thread reaches each barrier. geometry: tgc_k_geom_transpose(n, a, b) */
-TGC_KERNEL(tgc_k_transpose, tgc_k_tr_args, a, TGC_K_THREADS) {
-    TGC_SHARED(float, tile, 32 * 33);
-    const int64_t ta = (a.a + 31) / 32, tb = (a.b + 31) / 32, plane = a.a * a.b;
-    for (int64_t n = blockIdx.z; n < a.n; n += gridDim.z) {
-        const float *x = a.x + n * plane;
-        float *y = a.y + n * plane;
-        for (int64_t ti = blockIdx.y; ti < ta; ti += gridDim.y)
-            for (int64_t tr = blockIdx.x; tr < tb; tr += gridDim.x) {
-                const int64_t i0 = ti * 32, r0 = tr * 32;
-                for (unsigned k = threadIdx.y; k < 32; k += blockDim.y) {
-                    const int64_t i = i0 + k, r = r0 + threadIdx.x;
-                    if (i < a.a && r < a.b) tile[k * 33 + threadIdx.x] = x[i * a.b + r];
-                }
-                __syncthreads();
-                for (unsigned k = threadIdx.y; k < 32; k += blockDim.y) {
-                    const int64_t r = r0 + k, i = i0 + threadIdx.x;
-                    if (i < a.a && r < a.b) y[r * a.a + i] = tile[threadIdx.x * 33 + k];
-                }
-                __syncthreads();
-            }
-    }
-}
+TGC_KERNEL(tgc_k_transpose, tgc_k_tr_args, a, TGC_K_THREADS) TGC_K_TRANSPOSE_TILES(float)
 
 /* geometry: tgc_k_geom_planes(outer, la + lb) */
 TGC_KERNEL(tgc_k_concat, tgc_k_cat_args, a, TGC_K_THREADS) {
