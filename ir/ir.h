@@ -196,6 +196,21 @@ typedef struct tgc_type {
     tgc_layout layout;
 } tgc_type;
 
+/* An op's operand and result types against its layout rule, for every checker (the verifier, the
+ * backends' guards). t[s] is slot s: operands 0..n_in-1, then the results. TGC_LAYOUT_FAULT_NONE when the
+ * rule holds, *nhwc then telling whether the masked rank-4 values are NHWC; otherwise the first fault in
+ * slot order, at slot *at: a layout value outside tgc_layout (BAD), an NHWC value outside the masks
+ * (UNMASKED), a masked value whose layout differs from the first masked one, slot *first (MIXED).
+ * relayout's masked operand and result are not compared (they differ by design: its own rule). */
+typedef enum tgc_layout_fault {
+    TGC_LAYOUT_FAULT_NONE,
+    TGC_LAYOUT_FAULT_BAD,
+    TGC_LAYOUT_FAULT_UNMASKED,
+    TGC_LAYOUT_FAULT_MIXED,
+} tgc_layout_fault;
+tgc_layout_fault tgc_op_layout_fault(tgc_opcode code, const tgc_type *const *t, int n_in, int n_out, int *at,
+                                     int *first, int *nhwc);
+
 typedef struct tgc_cost {
     double macs;  /* multiply-accumulates (conv, matmul); 0 for others */
     double flops; /* floating-point operations, a MAC counting as 2    */

@@ -1360,6 +1360,35 @@ int tgc_op_layout_io(tgc_opcode code, unsigned *in_mask, unsigned *out_mask) {
     return r.in || r.out;
 }
 
+tgc_layout_fault tgc_op_layout_fault(tgc_opcode code, const tgc_type *const *t, int n_in, int n_out, int *at,
+                                     int *first, int *nhwc) {
+    unsigned mask[2];
+    tgc_op_layout_io(code, &mask[0], &mask[1]);
+    int f = -1;
+    *at = *first = -1;
+    *nhwc = 0;
+    for (int s = 0; s < n_in + n_out; s++) {
+        const int is_out = s >= n_in, pos = is_out ? s - n_in : s;
+        const tgc_type *x = t[s];
+        *at = s;
+        if ((unsigned)x->layout >= TGC_LAYOUT_COUNT) return TGC_LAYOUT_FAULT_BAD;
+        if (!(pos < 8 && ((mask[is_out] >> pos) & 1u) && x->shape.rank == 4)) {
+            if (x->layout != TGC_LAYOUT_ROW) return TGC_LAYOUT_FAULT_UNMASKED;
+            continue;
+        }
+        if (code == TGC_OP_RELAYOUT) continue;
+        if (f < 0) {
+            f = s;
+            *nhwc = x->layout == TGC_LAYOUT_NHWC;
+        } else if (x->layout != t[f]->layout) {
+            *first = f;
+            return TGC_LAYOUT_FAULT_MIXED;
+        }
+    }
+    *at = -1;
+    return TGC_LAYOUT_FAULT_NONE;
+}
+
 /* ================================ the table ================================ */
 
 /* Ops with no gradient rule: fill (the seed), backward

@@ -47,35 +47,27 @@ static int check_op_layouts(const tgc_graph *g, int i, tgc_err *err) {
                             tgc_layout_name(a));
         return 0;
     }
-    unsigned in_mask, out_mask;
-    int capable = tgc_op_layout_io(op->code, &in_mask, &out_mask);
-    int first = -1, first_is_out = 0, first_pos = 0; /* the first masked rank-4 value: the op's layout */
-    for (int s = 0; s < op->n_in + op->n_out; s++) {
-        int is_out = s >= op->n_in, pos = is_out ? s - op->n_in : s;
-        int v = is_out ? op->out[pos] : op->in[pos];
-        const tgc_type *t = &g->vals[v].type;
-        int masked = ((is_out ? out_mask : in_mask) >> pos) & 1;
-        if (!masked || t->shape.rank != 4) {
-            if (t->layout == TGC_LAYOUT_ROW) continue;
-            if (!capable)
-                return tgc_fail(err, "graph @%s: op #%d %s at '%s': %s %d (%%%d) is nhwc, but %s takes row-major data "
-                                "only", gname(g), i, name, scope, is_out ? "result" : "operand", pos, v, name);
-            return tgc_fail(err, "graph @%s: op #%d %s at '%s': %s %d (%%%d) is nhwc, but %s takes it row-major "
-                            "only (its layout rule)", gname(g), i, name, scope, is_out ? "result" : "operand", pos, v,
-                            name);
-        }
-        if (first < 0) {
-            first = v, first_is_out = is_out, first_pos = pos;
-            continue;
-        }
-        tgc_layout want = g->vals[first].type.layout;
-        if (t->layout != want)
-            return tgc_fail(err, "graph @%s: op #%d %s at '%s': %s %d (%%%d) is %s but %s %d (%%%d) is %s: the "
-                            "activations an op takes in nhwc share one layout", gname(g), i, name, scope,
-                            first_is_out ? "result" : "operand", first_pos, first, tgc_layout_name(want),
-                            is_out ? "result" : "operand", pos, v, tgc_layout_name(t->layout));
+    const tgc_type *t[TGC_MAX_IN + TGC_MAX_OUT];
+    for (int s = 0; s < op->n_in + op->n_out; s++)
+        t[s] = &g->vals[s < op->n_in ? op->in[s] : op->out[s - op->n_in]].type;
+    int at, first, nhwc;
+    tgc_layout_fault f = tgc_op_layout_fault(op->code, t, op->n_in, op->n_out, &at, &first, &nhwc);
+    if (f == TGC_LAYOUT_FAULT_NONE) return 0;
+    const int is_out = at >= op->n_in, pos = is_out ? at - op->n_in : at;
+    const int v = is_out ? op->out[pos] : op->in[pos];
+    if (f == TGC_LAYOUT_FAULT_MIXED) {
+        const int f_out = first >= op->n_in, f_pos = f_out ? first - op->n_in : first;
+        const int fv = f_out ? op->out[f_pos] : op->in[f_pos];
+        return tgc_fail(err, "graph @%s: op #%d %s at '%s': %s %d (%%%d) is %s but %s %d (%%%d) is %s: the "
+                        "activations an op takes in nhwc share one layout", gname(g), i, name, scope,
+                        f_out ? "result" : "operand", f_pos, fv, tgc_layout_name(t[first]->layout),
+                        is_out ? "result" : "operand", pos, v, tgc_layout_name(t[at]->layout));
     }
-    return 0;
+    if (!tgc_op_layout_io(op->code, NULL, NULL)) /* UNMASKED (BAD: values are checked first) */
+        return tgc_fail(err, "graph @%s: op #%d %s at '%s': %s %d (%%%d) is nhwc, but %s takes row-major data "
+                        "only", gname(g), i, name, scope, is_out ? "result" : "operand", pos, v, name);
+    return tgc_fail(err, "graph @%s: op #%d %s at '%s': %s %d (%%%d) is nhwc, but %s takes it row-major "
+                    "only (its layout rule)", gname(g), i, name, scope, is_out ? "result" : "operand", pos, v, name);
 }
 
 static int check_values(const tgc_graph *g, tgc_err *err) {

@@ -215,36 +215,22 @@ static int exec_widened(tgc_cpu *c, const cpu_call *k, cpu_kernel_fn fn, tgc_err
  * (relayout's operand and result differ: its kernel checks that). A plan that breaks this would compute
  * in the wrong layout without an error; it is refused, naming the op and the operand. */
 static int check_layouts(const cpu_call *k, tgc_err *err) {
-    unsigned masks[2];
-    tgc_op_layout_io(k->code, &masks[0], &masks[1]);
-    int first_is_out = -1, first = -1;
-    tgc_layout want = TGC_LAYOUT_ROW;
-    for (int is_out = 0; is_out < 2; is_out++) {
-        int n = is_out ? k->n_out : k->n_in;
-        for (int i = 0; i < n; i++) {
-            const tgc_type *t = is_out ? &k->out_t[i] : &k->in_t[i];
-            const char *what = is_out ? "result" : "operand";
-            if ((unsigned)t->layout >= TGC_LAYOUT_COUNT)
-                return tgc_fail(err, "cpu backend: %s: %s %d has an invalid layout %d", k->name, what, i,
-                                (int)t->layout);
-            int masked = i < 8 && (masks[is_out] >> i & 1u) && t->shape.rank == 4;
-            if (!masked) {
-                if (t->layout != TGC_LAYOUT_ROW)
-                    return tgc_fail(err, "cpu backend: %s: %s %d is %s, but the op takes it only row-major "
-                                    "(ir/ops.c layout_rules)", k->name, what, i, tgc_layout_name(t->layout));
-                continue;
-            }
-            if (k->code == TGC_OP_RELAYOUT) continue;
-            if (first < 0) {
-                first_is_out = is_out, first = i, want = t->layout;
-            } else if (t->layout != want) {
-                return tgc_fail(err, "cpu backend: %s: %s %d is %s but %s %d is %s (the op's activation operands "
-                                "and results share one layout)", k->name, what, i, tgc_layout_name(t->layout),
-                                first_is_out ? "result" : "operand", first, tgc_layout_name(want));
-            }
-        }
-    }
-    return 0;
+    const tgc_type *t[TGC_MAX_IN + TGC_MAX_OUT];
+    for (int s = 0; s < k->n_in + k->n_out; s++) t[s] = s < k->n_in ? &k->in_t[s] : &k->out_t[s - k->n_in];
+    int at, first, nhwc;
+    tgc_layout_fault f = tgc_op_layout_fault(k->code, t, k->n_in, k->n_out, &at, &first, &nhwc);
+    if (f == TGC_LAYOUT_FAULT_NONE) return 0;
+    const char *what = at >= k->n_in ? "result" : "operand";
+    const int i = at >= k->n_in ? at - k->n_in : at;
+    if (f == TGC_LAYOUT_FAULT_BAD)
+        return tgc_fail(err, "cpu backend: %s: %s %d has an invalid layout %d", k->name, what, i, (int)t[at]->layout);
+    if (f == TGC_LAYOUT_FAULT_UNMASKED)
+        return tgc_fail(err, "cpu backend: %s: %s %d is %s, but the op takes it only row-major "
+                        "(ir/ops.c layout_rules)", k->name, what, i, tgc_layout_name(t[at]->layout));
+    return tgc_fail(err, "cpu backend: %s: %s %d is %s but %s %d is %s (the op's activation operands "
+                    "and results share one layout)", k->name, what, i, tgc_layout_name(t[at]->layout),
+                    first >= k->n_in ? "result" : "operand", first >= k->n_in ? first - k->n_in : first,
+                    tgc_layout_name(t[first]->layout));
 }
 
 int tgc_cpu_exec(tgc_cpu *c, tgc_opcode code, const tgc_attrs *a, int n_in, const tgc_type *in_t,

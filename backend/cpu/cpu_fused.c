@@ -84,23 +84,14 @@ static int ew_arity(tgc_opcode c) {
  * layout masks, all of them one layout (their elements then pair up position by position, and bias_add
  * finds its channel through cpu_axis_split). NULL when it holds. */
 static const char *ew_layouts(const tgc_cpu_op *o) {
-    unsigned im, om;
-    tgc_op_layout_io(o->code, &im, &om);
-    int seen = 0;
-    tgc_layout want = TGC_LAYOUT_ROW;
-    for (int i = 0; i < o->n_in + o->n_out; i++) {
-        int is_out = i >= o->n_in, at = is_out ? i - o->n_in : i;
-        const tgc_type *t = is_out ? &o->out_t[at] : &o->in_t[at];
-        int masked = ((is_out ? om : im) >> at & 1u) && t->shape.rank == 4;
-        if (!masked) {
-            if (t->layout != TGC_LAYOUT_ROW) return "an NHWC tensor where the op takes only row-major";
-        } else if (!seen) {
-            seen = 1, want = t->layout;
-        } else if (t->layout != want) {
-            return "operands or results of different layouts";
-        }
+    const tgc_type *t[TGC_MAX_IN + TGC_MAX_OUT];
+    for (int s = 0; s < o->n_in + o->n_out; s++) t[s] = s < o->n_in ? &o->in_t[s] : &o->out_t[s - o->n_in];
+    int at, first, nhwc;
+    switch (tgc_op_layout_fault(o->code, t, o->n_in, o->n_out, &at, &first, &nhwc)) {
+    case TGC_LAYOUT_FAULT_NONE: return NULL;
+    case TGC_LAYOUT_FAULT_MIXED: return "operands or results of different layouts";
+    default: return "an NHWC tensor where the op takes only row-major";
     }
-    return NULL;
 }
 
 static tgc_cpu_fused *fuse_elementwise(const tgc_cpu_op *ops, int n, char *why, size_t wl) {

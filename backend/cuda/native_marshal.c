@@ -214,16 +214,11 @@ static int nhwc_of(const tgc_cpu_op *o) {
     case TGC_OP_BN_EVAL_BWD: break;
     default: return -1;
     }
-    unsigned in_mask = 0, out_mask = 0;
-    tgc_op_layout_io(o->code, &in_mask, &out_mask);
-    for (int k = 0; k < o->n_in; k++) {
-        int masked = ((in_mask >> k) & 1u) && o->in_t[k].shape.rank == 4;
-        if (masked ? !is_nhwc(&o->in_t[k]) : o->in_t[k].layout != TGC_LAYOUT_ROW) return -1;
-    }
-    for (int k = 0; k < o->n_out; k++) {
-        int masked = ((out_mask >> k) & 1u) && o->out_t[k].shape.rank == 4;
-        if (masked ? !is_nhwc(&o->out_t[k]) : o->out_t[k].layout != TGC_LAYOUT_ROW) return -1;
-    }
+    const tgc_type *t[TGC_MAX_IN + TGC_MAX_OUT];
+    for (int k = 0; k < o->n_in + o->n_out; k++) t[k] = k < o->n_in ? &o->in_t[k] : &o->out_t[k - o->n_in];
+    int at, first, nhwc;
+    if (tgc_op_layout_fault(o->code, t, o->n_in, o->n_out, &at, &first, &nhwc) != TGC_LAYOUT_FAULT_NONE || !nhwc)
+        return -1;
     return 1;
 }
 
