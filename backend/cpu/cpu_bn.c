@@ -424,6 +424,21 @@ static void bn_bwd_nhwc_out(void *ctx, int64_t lo, int64_t hi) {
 /* Channels per task: enough elements to pay for a thread's wake-up. */
 static int64_t bn_grain(int64_t count) { return TGC_MAX((int64_t)1, (int64_t)32768 / TGC_MAX(count, (int64_t)1)); }
 
+/* ROW: one task per channel range (rows). NHWC: the sums per channel range, their n_aff per-channel
+ * constants into j->aff, then the elementwise pass over runs of whole pixels. */
+static void bn_run(tgc_cpu *c, bn_job *j, int n_aff, cpu_task_fn rows, cpu_task_fn sums, cpu_task_fn pixels) {
+    const int64_t cnt = j->n * j->s;
+    if (!j->nhwc) {
+        cpu_parallel(c, j->c, bn_grain(cnt), rows, j);
+        return;
+    }
+    j->aff = tgc_malloc(sizeof(float) * (size_t)(n_aff * (j->c ? j->c : 1)));
+    cpu_parallel(c, j->c, bn_grain(cnt), sums, j);
+    cpu_parallel(c, cnt, bn_grain(j->c), pixels, j);
+    free(j->aff);
+    j->aff = NULL;
+}
+
 /* batch_norm_train(x, gamma, beta, running_mean, running_var) -> (y, batch_mean, batch_invstd) */
 /* x (and dy) and the data result of one float dtype, everything per-channel f32. */
 static int bn_check_dtypes(const cpu_call *k, int n_data_in, tgc_dtype *dt, tgc_err *err) {
@@ -449,14 +464,7 @@ int cpu_bn_train(tgc_cpu *c, const cpu_call *k, tgc_err *err) {
                 .rm = k->in[3], .rv = k->in[4], .y = k->out[0], .mean = k->out[1], .invstd = k->out[2],
                 .eps = k->a->eps, .mom = k->a->momentum, .relu = k->code == TGC_OP_BN_TRAIN_RELU,
                 .nhwc = cpu_nhwc(&k->in_t[0]), .dt = dt};
-    if (!j.nhwc) {
-        cpu_parallel(c, nc, bn_grain(cnt), bn_train_channels, &j);
-        return 0;
-    }
-    j.aff = tgc_malloc(sizeof(float) * (size_t)(2 * (nc ? nc : 1)));
-    cpu_parallel(c, nc, bn_grain(cnt), bn_train_nhwc, &j);
-    cpu_parallel(c, j.n * j.s, bn_grain(nc), bn_train_nhwc_out, &j);
-    free(j.aff);
+    bn_run(c, &j, 2, bn_train_channels, bn_train_nhwc, bn_train_nhwc_out);
     return 0;
 }
 
@@ -502,14 +510,7 @@ int cpu_bn_bwd(tgc_cpu *c, const cpu_call *k, tgc_err *err) {
     bn_job j = {.n = xs->d[0], .c = nc, .s = cnt / xs->d[0], .dy = k->in[0], .x = k->in[1], .gamma = k->in[2],
                 .beta = relu ? k->in[3] : NULL, .mean_in = k->in[st], .invstd_in = invstd, .dx = k->out[0],
                 .dgamma = k->out[1], .dbeta = k->out[2], .relu = relu, .nhwc = cpu_nhwc(&k->in_t[1]), .dt = dt};
-    if (!j.nhwc) {
-        cpu_parallel(c, nc, bn_grain(cnt), bn_bwd_channels, &j);
-        return 0;
-    }
-    j.aff = tgc_malloc(sizeof(float) * (size_t)(5 * (nc ? nc : 1)));
-    cpu_parallel(c, nc, bn_grain(cnt), bn_bwd_nhwc, &j);
-    cpu_parallel(c, j.n * j.s, bn_grain(nc), bn_bwd_nhwc_out, &j);
-    free(j.aff);
+    bn_run(c, &j, 5, bn_bwd_channels, bn_bwd_nhwc, bn_bwd_nhwc_out);
     return 0;
 }
 

@@ -21,7 +21,7 @@ typedef struct misc_job {
     float *y;
     float alpha;
     int64_t outer, ch, inner;
-    int64_t es; /* global_avg_pool & co.: element stride within an (n, c) plane, 1 or C (NHWC) */
+    int64_t es; /* global_avg_pool & co.: 1 (ROW: the plane loops), or C (NHWC: the image loops) */
 } misc_job;
 
 static int64_t rows_grain(int64_t row_len) { return TGC_MAX((int64_t)1, EW_GRAIN / TGC_MAX(row_len, (int64_t)1)); }
@@ -34,11 +34,6 @@ static int axis_split(const cpu_call *k, const tgc_type *t, misc_job *j, tgc_err
                         t->shape.rank);
     cpu_axis_split(t, (int)axis, &j->outer, &j->ch, &j->inner);
     return 0;
-}
-
-/* Where plane p = (n, c) of an [N,C,H,W] tensor (j->inner = H*W elements per plane) starts. */
-static int64_t plane_at(const misc_job *j, int64_t p) {
-    return j->es == 1 ? p * j->inner : p / j->es * j->inner * j->es + p % j->es;
 }
 
 static void bias_add_rows(void *ctx, int64_t lo, int64_t hi) {
@@ -139,9 +134,9 @@ int cpu_scale(tgc_cpu *c, const cpu_call *k, tgc_err *err) {
 static void gap_planes(void *ctx, int64_t lo, int64_t hi) {
     const misc_job *j = ctx;
     for (int64_t p = lo; p < hi; p++) {
-        const float *x = j->a + plane_at(j, p);
+        const float *x = j->a + p * j->inner;
         double s = 0;
-        for (int64_t i = 0; i < j->inner; i++) s += x[i * j->es];
+        for (int64_t i = 0; i < j->inner; i++) s += x[i];
         j->y[p] = (float)(s / (double)j->inner);
     }
 }
@@ -150,8 +145,8 @@ static void gap_bwd_planes(void *ctx, int64_t lo, int64_t hi) {
     const misc_job *j = ctx;
     for (int64_t p = lo; p < hi; p++) {
         float v = j->a[p] / (float)j->inner;
-        float *dx = j->y + plane_at(j, p);
-        for (int64_t i = 0; i < j->inner; i++) dx[i * j->es] = v;
+        float *dx = j->y + p * j->inner;
+        for (int64_t i = 0; i < j->inner; i++) dx[i] = v;
     }
 }
 
@@ -255,9 +250,9 @@ int cpu_gap_bwd(tgc_cpu *c, const cpu_call *k, tgc_err *err) {
 static void channel_mul_planes(void *ctx, int64_t lo, int64_t hi) {
     const misc_job *j = ctx;
     for (int64_t p = lo; p < hi; p++) {
-        const float *x = j->a + plane_at(j, p);
-        float *y = j->y + plane_at(j, p), s = j->b[p];
-        for (int64_t i = 0; i < j->inner; i++) y[i * j->es] = x[i * j->es] * s;
+        const float *x = j->a + p * j->inner;
+        float *y = j->y + p * j->inner, s = j->b[p];
+        for (int64_t i = 0; i < j->inner; i++) y[i] = x[i] * s;
     }
 }
 
@@ -265,9 +260,9 @@ static void channel_mul_planes(void *ctx, int64_t lo, int64_t hi) {
 static void channel_grad_planes(void *ctx, int64_t lo, int64_t hi) {
     const misc_job *j = ctx;
     for (int64_t p = lo; p < hi; p++) {
-        const float *dy = j->a + plane_at(j, p), *x = j->b + plane_at(j, p);
+        const float *dy = j->a + p * j->inner, *x = j->b + p * j->inner;
         double s = 0;
-        for (int64_t i = 0; i < j->inner; i++) s += (double)dy[i * j->es] * (double)x[i * j->es];
+        for (int64_t i = 0; i < j->inner; i++) s += (double)dy[i] * (double)x[i];
         j->y[p] = (float)s;
     }
 }
